@@ -1,0 +1,3 @@
+/* placeholder */
+int pd_modbus_placeholder(void);
+int pd_modbus_placeholder(void) { return 0; }

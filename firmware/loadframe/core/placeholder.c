@@ -1,0 +1,3 @@
+/* placeholder */
+int loadframe_placeholder(void);
+int loadframe_placeholder(void) { return 0; }

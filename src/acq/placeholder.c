@@ -1,0 +1,3 @@
+/* placeholder */
+int pd_acq_placeholder(void);
+int pd_acq_placeholder(void) { return 0; }

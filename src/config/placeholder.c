@@ -1,0 +1,3 @@
+/* placeholder */
+int pd_config_placeholder(void);
+int pd_config_placeholder(void) { return 0; }

@@ -1,0 +1,68 @@
+/* ring.c — bounded lock-free single-producer/single-consumer ring of fixed-size elements.
+ * head and tail are free-running counters; the producer only writes head, the consumer only tail,
+ * and acquire/release ordering publishes the element bytes before the index that exposes them. */
+#include "core/core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int pd_ring_init(struct pd_ring *ring, size_t elem_size, size_t min_capacity)
+{
+    if (!ring || elem_size == 0 || min_capacity == 0 || min_capacity > ((size_t)1 << 30))
+        return PD_EINVAL;
+    size_t cap = 1;
+    while (cap < min_capacity)
+        cap <<= 1;
+    unsigned char *buf = calloc(cap, elem_size);
+    if (!buf)
+        return PD_ENOMEM;
+    ring->buf = buf;
+    ring->elem_size = elem_size;
+    ring->mask = cap - 1;
+    atomic_init(&ring->head, 0);
+    atomic_init(&ring->tail, 0);
+    return PD_OK;
+}
+
+void pd_ring_close(struct pd_ring *ring)
+{
+    if (!ring)
+        return;
+    free(ring->buf);
+    ring->buf = NULL;
+}
+
+size_t pd_ring_capacity(const struct pd_ring *ring) { return ring->mask + 1; }
+
+bool pd_ring_push(struct pd_ring *ring, const void *elem)
+{
+    size_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    size_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
+    if (head - tail > ring->mask)
+        return false;
+    memcpy(ring->buf + (head & ring->mask) * ring->elem_size, elem, ring->elem_size);
+    atomic_store_explicit(&ring->head, head + 1, memory_order_release);
+    return true;
+}
+
+size_t pd_ring_pop(struct pd_ring *ring, void *out, size_t max)
+{
+    size_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+    size_t n = head - tail;
+    if (n > max)
+        n = max;
+    unsigned char *dst = out;
+    for (size_t i = 0; i < n; i++)
+        memcpy(dst + i * ring->elem_size, ring->buf + ((tail + i) & ring->mask) * ring->elem_size,
+               ring->elem_size);
+    atomic_store_explicit(&ring->tail, tail + n, memory_order_release);
+    return n;
+}
+
+size_t pd_ring_count(const struct pd_ring *ring)
+{
+    size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+    size_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
+    return head - tail;
+}

@@ -1,0 +1,3 @@
+/* placeholder */
+int pd_store_placeholder(void);
+int pd_store_placeholder(void) { return 0; }
