@@ -57,12 +57,17 @@ struct pd_driver {
     const char *const *config_keys;
     /* Validate the instrument's config section and allocate state; no I/O. */
     int (*create)(const struct pd_cfg_node *instrument, void **state, struct pd_err *err);
+    /* Optional (may be NULL): replace the configured transport before open, e.g. with the
+     * address a simulator reported after it picked a free port ("tcp://127.0.0.1:40123"). */
+    int (*set_transport)(void *state, const char *transport, struct pd_err *err);
     /* Connect and identify; fills what the device reports into *info. */
     int (*open)(void *state, struct pd_instrument_info *info, struct pd_err *err);
     /* The channels, fixed from create on. */
     size_t (*channels)(void *state, const struct pd_channel_info **out);
     int (*poll)(void *state, const struct pd_sink *sink, struct pd_err *err);
-    /* Named commands and setpoints ("start", "speed", "width", ...) as the config maps them. */
+    /* Named commands and setpoints ("start", "speed", "width", ...) as the config maps them.
+     * A name the instrument's config does not map returns PD_EUNSUPPORTED (callers use that to
+     * skip optional setpoints). */
     int (*control)(void *state, const char *name, double value, struct pd_err *err);
     /* Description of the map used, stored with the data (e.g. the register map as YAML text). */
     const char *(*map_text)(void *state);

@@ -1,0 +1,84 @@
+/*
+ * acq.h — running a test series: the lab/run configuration, simulator start-up, one bus thread per
+ * instrument polling on absolute deadlines, a writer thread that batches samples into the run's
+ * HDF5 file, and the method sequence (specimen start, break, stop) driven from the caller's thread.
+ */
+#ifndef PD_ACQ_H
+#define PD_ACQ_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/core.h"
+
+#define PD_ACQ_MAX_INSTRUMENTS 8
+#define PD_ACQ_MAX_SIM_ARGS 24
+
+struct pd_acq_instrument_config {
+    char name[32];
+    char driver[32];
+    char model[64];
+    char serial[64];
+    char calibration_date[16];
+    char calibration_due[16];
+    char calibration_id[64];
+    const struct pd_cfg_node *node; /* the whole instrument section, for the driver */
+    /* Simulator to start for this instrument (program empty = connect to a running instrument). */
+    char sim_program[256];
+    size_t sim_argc;
+    char sim_args[PD_ACQ_MAX_SIM_ARGS][64];
+};
+
+/* The parsed lab configuration (config/demo.yaml shows every key). */
+struct pd_acq_config {
+    struct pd_cfg_doc *doc;      /* owned; nodes above point into it */
+    char lab_name[128];
+    char lab_address[256];
+    char operator_name[128];
+    char method[32];             /* "iso527" */
+    long specimens;              /* 1..100 */
+    char material[128];
+    double poll_rate_hz;         /* 0.1 .. 10000 */
+    double specimen_timeout_s;
+    char specimen_type[16];
+    double width_mm, thickness_mm, gauge_length_mm, grip_distance_mm;
+    double speed_modulus, speed_test, speed_switch_strain;
+    size_t n_instruments;
+    struct pd_acq_instrument_config instruments[PD_ACQ_MAX_INSTRUMENTS];
+};
+
+/* Parse and validate (every error names file:line:column). On failure *out is untouched. */
+int pd_acq_config_load_file(const char *path, struct pd_acq_config **out, struct pd_err *err);
+int pd_acq_config_load_string(const char *name, const char *text, struct pd_acq_config **out,
+                              struct pd_err *err);
+void pd_acq_config_free(struct pd_acq_config *cfg);
+
+enum pd_acq_progress { PD_ACQ_PROGRESS_NONE, PD_ACQ_PROGRESS_LINES, PD_ACQ_PROGRESS_LIVE };
+
+struct pd_acq_options {
+    const char *out_dir;          /* created if missing */
+    const char *sim_dir;          /* where to look for simulator programs first (NULL: PATH only) */
+    enum pd_acq_progress progress;
+    volatile sig_atomic_t *stop;  /* set by a signal handler: finish cleanly (may be NULL) */
+};
+
+struct pd_acq_result {
+    char path[4096];         /* the run's HDF5 file */
+    char run_id[64];
+    size_t specimens_tested;
+    uint64_t samples_written;
+    uint64_t samples_lost;   /* ring overruns, recorded in the file */
+    uint64_t read_errors;
+    int interrupted;         /* stopped by the stop flag */
+};
+
+/* Runs the whole series. Returns 0 when every specimen was tested (or the run was interrupted
+ * cleanly), PD_ECONFIG for a configuration the drivers refuse, PD_EIO/PD_ETIMEOUT when an
+ * instrument fails; the file written so far is closed and kept in every case, and its path is in
+ * result->path as soon as it exists. */
+int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt,
+               struct pd_acq_result *result, struct pd_err *err);
+
+#endif /* PD_ACQ_H */

@@ -1,3 +1,0 @@
-/* placeholder */
-int pd_acq_placeholder(void);
-int pd_acq_placeholder(void) { return 0; }

@@ -1,0 +1,99 @@
+/* cmd_inspect.c — `polydaq inspect`: a human summary of a run file. */
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+#include "store/store.h"
+
+static const char inspect_usage[] =
+    "usage: polydaq inspect RUN.h5\n"
+    "\n"
+    "Prints the run's attributes, whether the file was closed cleanly, and per specimen and\n"
+    "instrument the samples, time span, achieved rate, largest gap and the events.\n";
+
+static void print_attr(struct pd_run *run, const char *key)
+{
+    const char *v = pd_run_attr(run, key);
+    if (v && v[0])
+        printf("  %-18s %s\n", key, v);
+}
+
+int cli_inspect(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(inspect_usage, stdout);
+            return PD_EXIT_OK;
+        }
+        return cli_usage_error("inspect", "unknown option '%s'", argv[optind - 1]);
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("inspect", optind >= argc ? "missing RUN.h5" : "exactly one RUN.h5 expected");
+    const char *path = argv[optind];
+    struct pd_err err;
+    struct pd_run *run;
+    if (pd_run_open(path, &run, &err) < 0)
+        return cli_fail(&err);
+    printf("%s\n", path);
+    printf("  %-18s %s\n", "closed", pd_run_closed_cleanly(run) ? "cleanly" : "NOT cleanly (writer crashed or still running)");
+    static const char *const keys[] = {"run_id", "method", "material", "lab_name", "operator", "start_time",
+                                       "end_time", "software", "simulated", "specimens_tested", "samples_written",
+                                       "samples_lost", "read_errors", "missed_deadlines", "clock_step_ns", "outcome"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        print_attr(run, keys[i]);
+    for (size_t s = 0; s < pd_run_specimen_count(run); s++) {
+        const char *status = pd_run_specimen_attr(run, s, "status");
+        printf("specimen %zu  %s  status: %s\n", s + 1, pd_run_specimen_id(run, s), status ? status : "?");
+        for (size_t i = 0; i < pd_run_instrument_count(run); i++) {
+            int64_t *t = NULL;
+            size_t n = 0;
+            if (pd_run_read_time(run, s, i, &t, &n, &err) < 0) {
+                pd_run_close(run);
+                return cli_fail(&err);
+            }
+            printf("  %-10s %zu samples", pd_run_instrument_name(run, i), n);
+            if (n >= 2) {
+                double span = (double)(t[n - 1] - t[0]) / 1e9;
+                int64_t gap = 0;
+                for (size_t k = 1; k < n; k++)
+                    if (t[k] - t[k - 1] > gap)
+                        gap = t[k] - t[k - 1];
+                printf(", %.3f s, %.1f Hz, largest gap %.1f ms", span, (double)(n - 1) / span, (double)gap / 1e6);
+            }
+            printf("  [");
+            for (size_t ch = 0; ch < pd_run_channel_count(run, i); ch++) {
+                const struct pd_store_channel *info = pd_run_channel(run, i, ch);
+                printf("%s%s%s%s%s", ch ? ", " : "", info->name, info->unit[0] ? " (" : "", info->unit,
+                       info->unit[0] ? ")" : "");
+            }
+            printf("]\n");
+            free(t);
+        }
+        for (size_t e = 0; e < pd_run_event_count(run, s); e++) {
+            int64_t te;
+            const char *kind, *text;
+            if (pd_run_event(run, s, e, &te, &kind, &text) == 0) {
+                char iso[40];
+                pd_time_format_iso8601(te, iso, sizeof iso);
+                printf("  event %s %-14s %s\n", iso, kind, text);
+            }
+        }
+    }
+    for (size_t e = 0; e < pd_run_event_count(run, SIZE_MAX); e++) {
+        int64_t te;
+        const char *kind, *text;
+        if (pd_run_event(run, SIZE_MAX, e, &te, &kind, &text) == 0) {
+            char iso[40];
+            pd_time_format_iso8601(te, iso, sizeof iso);
+            printf("run event %s %-14s %s\n", iso, kind, text);
+        }
+    }
+    pd_run_close(run);
+    return PD_EXIT_OK;
+}
