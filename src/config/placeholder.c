@@ -1,3 +1,0 @@
-/* placeholder */
-int pd_config_placeholder(void);
-int pd_config_placeholder(void) { return 0; }
