@@ -1,3 +1,0 @@
-/* placeholder */
-int pd_modbus_placeholder(void);
-int pd_modbus_placeholder(void) { return 0; }
