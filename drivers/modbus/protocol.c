@@ -40,8 +40,9 @@ long pd_mb_manual_number(enum pd_mb_table table, unsigned wire_address)
 
 static void format_manual(enum pd_mb_table table, unsigned wire_address, char *buf, size_t size)
 {
-    snprintf(buf, size, "%0*ld", wire_address + 1 <= 9999 ? 5 : 6,
-             pd_mb_manual_number(table, wire_address));
+    char tmp[32]; /* roomy for any long, so the compiler can prove nothing is cut */
+    snprintf(tmp, sizeof tmp, "%0*ld", wire_address + 1 <= 9999 ? 5 : 6, pd_mb_manual_number(table, wire_address));
+    pd_strlcpy(buf, tmp, size);
 }
 
 void pd_mb_format_address(enum pd_mb_table table, unsigned wire_address, unsigned count, char *buf,
