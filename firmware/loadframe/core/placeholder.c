@@ -1,3 +1,0 @@
-/* placeholder */
-int loadframe_placeholder(void);
-int loadframe_placeholder(void) { return 0; }
