@@ -80,7 +80,7 @@ int cli_run(int argc, char **argv)
     int quiet = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+o:qvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:qvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out_dir = optarg; break;
         case 'q': quiet = 1; break;
@@ -121,7 +121,7 @@ int cli_demo(int argc, char **argv)
     int quiet = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out_dir = optarg; break;
         case 'q': quiet = 1; break;

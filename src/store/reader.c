@@ -1,0 +1,758 @@
+/* reader.c — opens a run file (finished, crashed or still being written) and reads it back. */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Key/value text pairs in file order; a later set of the same key replaces the value in place. */
+struct kv {
+    char *key;
+    char *val;
+};
+struct kvlist {
+    struct kv *v;
+    size_t n;
+};
+
+struct events_r {
+    struct pd_store_event_row *rows;
+    size_t n;
+};
+
+struct instrument_r {
+    char name[PD_STORE_NAME_MAX];
+    size_t n_channels;
+    struct pd_store_channel ch[PD_STORE_MAX_CHANNELS];
+    struct kvlist attrs;
+};
+
+struct specimen_r {
+    char group[32];
+    char *id;
+    struct kvlist attrs;
+    struct events_r ev;
+};
+
+struct pd_run {
+    char *path;
+    hid_t file;
+    int swmr; /* opened while a writer may still be appending: refresh before sizing a dataset */
+    struct kvlist attrs;
+    size_t n_specimens, n_instruments;
+    struct specimen_r *spec;
+    struct instrument_r *instr;
+    struct events_r ev;
+};
+
+/* ---- Small containers ----------------------------------------------------------------------*/
+
+static const char *kv_get(const struct kvlist *l, const char *key)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].key, key) == 0)
+            return l->v[i].val;
+    return NULL;
+}
+
+/* Takes ownership of `val` (also on failure). */
+static int kv_set(struct kvlist *l, const char *key, char *val)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].key, key) == 0) {
+            free(l->v[i].val);
+            l->v[i].val = val;
+            return 0;
+        }
+    char *k = strdup(key);
+    struct kv *p = k ? realloc(l->v, (l->n + 1) * sizeof *p) : NULL;
+    if (!p) {
+        free(k);
+        free(val);
+        return -1;
+    }
+    l->v = p;
+    l->v[l->n].key = k;
+    l->v[l->n].val = val;
+    l->n++;
+    return 0;
+}
+
+static int kv_set_copy(struct kvlist *l, const char *key, const char *val)
+{
+    char *v = strdup(val);
+    if (!v)
+        return -1;
+    return kv_set(l, key, v);
+}
+
+static void kv_free(struct kvlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].key);
+        free(l->v[i].val);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* ---- Values as text ------------------------------------------------------------------------*/
+
+/* A scalar attribute (is_attr) or dataset as text: strings as they are, numbers formatted.
+ * NULL for what has no single-value text form (arrays, compounds) or on failure. */
+static char *value_text(hid_t id, int is_attr)
+{
+    hid_t type = is_attr ? H5Aget_type(id) : H5Dget_type(id);
+    hid_t space = is_attr ? H5Aget_space(id) : H5Dget_space(id);
+    char *out = NULL;
+    if (type < 0 || space < 0 || H5Sget_simple_extent_npoints(space) != 1)
+        goto done;
+    H5T_class_t cls = H5Tget_class(type);
+    if (cls == H5T_STRING) {
+        htri_t var = H5Tis_variable_str(type);
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        if (mt < 0)
+            goto done;
+        if (var > 0) {
+            char *p = NULL;
+            if (H5Tset_size(mt, H5T_VARIABLE) >= 0 && H5Tset_cset(mt, H5Tget_cset(type)) >= 0 &&
+                (is_attr ? H5Aread(id, mt, &p) : H5Dread(id, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p)) >= 0) {
+                out = strdup(p ? p : "");
+                H5free_memory(p);
+            }
+        } else if (var == 0) {
+            /* Read with the file's own string type (size, padding, character set): no conversion. */
+            size_t size = H5Tget_size(type);
+            char *buf = calloc(1, size + 1);
+            H5Tclose(mt);
+            mt = H5Tcopy(type);
+            if (buf && mt >= 0 &&
+                (is_attr ? H5Aread(id, mt, buf) : H5Dread(id, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)) >= 0)
+                out = buf;
+            else
+                free(buf);
+        }
+        if (mt >= 0)
+            H5Tclose(mt);
+    } else if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+        char buf[64];
+        if (cls == H5T_INTEGER) {
+            int64_t v;
+            if ((is_attr ? H5Aread(id, H5T_NATIVE_INT64, &v)
+                         : H5Dread(id, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v)) < 0)
+                goto done;
+            snprintf(buf, sizeof buf, "%" PRId64, v);
+        } else {
+            double v;
+            if ((is_attr ? H5Aread(id, H5T_NATIVE_DOUBLE, &v)
+                         : H5Dread(id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v)) < 0)
+                goto done;
+            pd_store_format_double(v, buf, sizeof buf);
+        }
+        out = strdup(buf);
+    }
+done:
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    return out;
+}
+
+static char *attr_text(hid_t loc, const char *name)
+{
+    if (H5Aexists(loc, name) <= 0)
+        return NULL;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return NULL;
+    char *t = value_text(a, 1);
+    H5Aclose(a);
+    return t;
+}
+
+static herr_t collect_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
+{
+    (void)info;
+    char *t = attr_text(loc, name);
+    if (t && kv_set(data, name, t) < 0)
+        return -1;
+    return 0;
+}
+
+/* All attributes of an object as text, in creation order when the file recorded it. */
+static int collect_attrs(hid_t obj, struct kvlist *l)
+{
+    hsize_t idx = 0;
+    if (H5Aiterate2(obj, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, collect_attr, l) >= 0)
+        return 0;
+    pd_store_h5_forget();
+    kv_free(l);
+    idx = 0;
+    return H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_attr, l) < 0 ? -1 : 0;
+}
+
+/* Names of a group's links, in creation order when recorded (channels keep the layout's order). */
+struct names {
+    char **v;
+    size_t n;
+};
+
+static herr_t collect_name(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)g;
+    (void)info;
+    struct names *nm = data;
+    char *s = strdup(name);
+    char **p = s ? realloc(nm->v, (nm->n + 1) * sizeof *p) : NULL;
+    if (!p) {
+        free(s);
+        return -1;
+    }
+    nm->v = p;
+    nm->v[nm->n++] = s;
+    return 0;
+}
+
+static void names_free(struct names *nm)
+{
+    for (size_t i = 0; i < nm->n; i++)
+        free(nm->v[i]);
+    free(nm->v);
+    nm->v = NULL;
+    nm->n = 0;
+}
+
+static int list_links(hid_t g, struct names *nm)
+{
+    hsize_t idx = 0;
+    if (H5Literate(g, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, collect_name, nm) >= 0)
+        return 0;
+    pd_store_h5_forget();
+    names_free(nm);
+    idx = 0;
+    return H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, nm) < 0 ? -1 : 0;
+}
+
+/* ---- Opening -------------------------------------------------------------------------------*/
+
+static hid_t open_dataset(struct pd_run *run, const char *path)
+{
+    hid_t d = H5Dopen2(run->file, path, H5P_DEFAULT);
+    if (d >= 0 && run->swmr && H5Drefresh(d) < 0) {
+        H5Dclose(d);
+        return -1;
+    }
+    return d;
+}
+
+static hssize_t dataset_length(hid_t d)
+{
+    hid_t space = H5Dget_space(d);
+    if (space < 0)
+        return -1;
+    hssize_t n = H5Sget_simple_extent_ndims(space) == 1 ? H5Sget_simple_extent_npoints(space) : -1;
+    H5Sclose(space);
+    return n;
+}
+
+static int load_events(struct pd_run *run, const char *path, struct events_r *ev, struct pd_err *err)
+{
+    if (H5Lexists(run->file, path, H5P_DEFAULT) <= 0)
+        return 0; /* a file without an event table simply has no events */
+    hid_t d = open_dataset(run, path);
+    hid_t mt = pd_store_event_type();
+    hssize_t n = d >= 0 ? dataset_length(d) : -1;
+    int rc = 0;
+    if (d < 0 || mt < 0 || n < 0) {
+        rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read %s", path);
+    } else if (n > 0) {
+        ev->rows = calloc((size_t)n, sizeof *ev->rows);
+        if (!ev->rows)
+            rc = pd_err_set(err, PD_ENOMEM, run->path, "out of memory for %zd events", (ssize_t)n);
+        else if (H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, ev->rows) < 0)
+            rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read %s", path);
+        else
+            ev->n = (size_t)n;
+    }
+    if (mt >= 0)
+        H5Tclose(mt);
+    if (d >= 0)
+        H5Dclose(d);
+    return rc;
+}
+
+/* NXsample fields, then the status, then values set during the run (the latest wins). */
+static int load_specimen_attrs(struct pd_run *run, struct specimen_r *sp, struct pd_err *err)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/%s/sample", sp->group);
+    int rc = 0;
+    if (H5Lexists(run->file, path, H5P_DEFAULT) > 0) {
+        hid_t g = H5Gopen2(run->file, path, H5P_DEFAULT);
+        struct names nm = {0};
+        if (g < 0 || list_links(g, &nm) < 0)
+            rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot list %s", path);
+        for (size_t i = 0; rc == 0 && i < nm.n; i++) {
+            hid_t d = H5Dopen2(g, nm.v[i], H5P_DEFAULT);
+            if (d < 0) {
+                pd_store_h5_forget(); /* not a dataset: not a field */
+                continue;
+            }
+            char *val = value_text(d, 0);
+            char *units = attr_text(d, "units");
+            H5Dclose(d);
+            if (val && kv_set(&sp->attrs, nm.v[i], val) < 0)
+                rc = -1;
+            if (rc == 0 && units) {
+                char key[160];
+                snprintf(key, sizeof key, "%s_units", nm.v[i]);
+                rc = kv_set(&sp->attrs, key, units);
+            } else {
+                free(units);
+            }
+            if (rc < 0)
+                rc = pd_err_set(err, PD_ENOMEM, run->path, "out of memory reading %s", path);
+        }
+        names_free(&nm);
+        if (g >= 0)
+            H5Gclose(g);
+        if (rc < 0)
+            return rc;
+    }
+    snprintf(path, sizeof path, "/%s/status", sp->group);
+    if (H5Lexists(run->file, path, H5P_DEFAULT) > 0) {
+        hid_t d = open_dataset(run, path);
+        char *val = d >= 0 ? value_text(d, 0) : NULL;
+        if (d >= 0)
+            H5Dclose(d);
+        if (!val)
+            return pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read %s", path);
+        if (kv_set(&sp->attrs, "status", val) < 0)
+            return pd_err_set(err, PD_ENOMEM, run->path, "out of memory reading %s", path);
+    }
+    snprintf(path, sizeof path, "/%s/sample_updates", sp->group);
+    if (H5Lexists(run->file, path, H5P_DEFAULT) > 0) {
+        hid_t d = open_dataset(run, path);
+        hid_t mt = pd_store_update_type();
+        hssize_t n = d >= 0 ? dataset_length(d) : -1;
+        struct pd_store_update_row *rows = n > 0 ? calloc((size_t)n, sizeof *rows) : NULL;
+        if (d < 0 || mt < 0 || n < 0 || (n > 0 && (!rows || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)))
+            rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read %s", path);
+        for (hssize_t i = 0; rc == 0 && i < n; i++) {
+            struct pd_store_update_row *r = &rows[i];
+            r->key[sizeof r->key - 1] = r->value[sizeof r->value - 1] = r->units[sizeof r->units - 1] = '\0';
+            char key[160];
+            snprintf(key, sizeof key, "%s_units", r->key);
+            if (kv_set_copy(&sp->attrs, r->key, r->value) < 0 || (r->units[0] && kv_set_copy(&sp->attrs, key, r->units) < 0))
+                rc = pd_err_set(err, PD_ENOMEM, run->path, "out of memory reading %s", path);
+        }
+        free(rows);
+        if (mt >= 0)
+            H5Tclose(mt);
+        if (d >= 0)
+            H5Dclose(d);
+    }
+    return rc;
+}
+
+/* Instruments and their channels, taken from the first specimen (every specimen has the same). */
+static int load_instruments(struct pd_run *run, struct pd_err *err)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/%s/instrument", run->spec[0].group);
+    if (H5Lexists(run->file, path, H5P_DEFAULT) <= 0)
+        return pd_err_set(err, PD_EDATA, run->path, "not a polydaq run file (missing %s)", path);
+    hid_t g = H5Gopen2(run->file, path, H5P_DEFAULT);
+    struct names nm = {0};
+    if (g < 0 || list_links(g, &nm) < 0) {
+        if (g >= 0)
+            H5Gclose(g);
+        return pd_store_h5_fail(err, PD_EDATA, run->path, "cannot list %s", path);
+    }
+    int rc = 0;
+    run->instr = calloc(nm.n ? nm.n : 1, sizeof *run->instr);
+    if (!run->instr)
+        rc = pd_err_set(err, PD_ENOMEM, run->path, "out of memory");
+    for (size_t i = 0; rc == 0 && i < nm.n; i++) {
+        struct instrument_r *in = &run->instr[i];
+        run->n_instruments = i + 1;
+        if (pd_strlcpy(in->name, nm.v[i], sizeof in->name) < 0) {
+            rc = pd_err_set(err, PD_EDATA, run->path, "instrument name '%s' too long", nm.v[i]);
+            break;
+        }
+        hid_t ig = H5Gopen2(g, in->name, H5P_DEFAULT);
+        if (ig < 0 || collect_attrs(ig, &in->attrs) < 0)
+            rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read %s/%s", path, in->name);
+        if (ig >= 0)
+            H5Gclose(ig);
+        if (rc < 0)
+            break;
+        char dpath[96];
+        snprintf(dpath, sizeof dpath, "/%s/%s", run->spec[0].group, in->name);
+        hid_t dg = H5Gopen2(run->file, dpath, H5P_DEFAULT);
+        struct names ch = {0};
+        if (dg < 0 || list_links(dg, &ch) < 0) {
+            rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot list the data group %s", dpath);
+        } else {
+            for (size_t c = 0; rc == 0 && c < ch.n; c++) {
+                if (strcmp(ch.v[c], "time") == 0 || strcmp(ch.v[c], "time_uncertainty") == 0 ||
+                    strcmp(ch.v[c], "quality") == 0)
+                    continue;
+                if (in->n_channels == PD_STORE_MAX_CHANNELS) {
+                    rc = pd_err_set(err, PD_EDATA, run->path, "%s has more than %d channels", dpath,
+                                    PD_STORE_MAX_CHANNELS);
+                    break;
+                }
+                struct pd_store_channel *pc = &in->ch[in->n_channels++];
+                pd_strlcpy(pc->name, ch.v[c], sizeof pc->name);
+                hid_t d = H5Dopen2(dg, ch.v[c], H5P_DEFAULT);
+                char *unit = d >= 0 ? attr_text(d, "units") : NULL;
+                if (d >= 0)
+                    H5Dclose(d);
+                pd_strlcpy(pc->unit, unit ? unit : "", sizeof pc->unit);
+                free(unit);
+            }
+        }
+        names_free(&ch);
+        if (dg >= 0)
+            H5Gclose(dg);
+    }
+    names_free(&nm);
+    H5Gclose(g);
+    return rc;
+}
+
+static int load_run(struct pd_run *run, struct pd_err *err)
+{
+    if (collect_attrs(run->file, &run->attrs) < 0)
+        return pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read the run attributes");
+    const char *version = kv_get(&run->attrs, "schema_version");
+    long v;
+    if (version && pd_parse_long(version, &v) && v > PD_STORE_SCHEMA_VERSION)
+        return pd_err_set(err, PD_EDATA, run->path, "schema version %ld is newer than this reader (%d)", v,
+                          PD_STORE_SCHEMA_VERSION);
+    char group[32];
+    size_t n = 0;
+    for (;; n++) {
+        pd_store_specimen_group(n, group, sizeof group);
+        if (H5Lexists(run->file, group, H5P_DEFAULT) <= 0)
+            break;
+    }
+    pd_store_h5_forget();
+    if (n == 0)
+        return pd_err_set(err, PD_EDATA, run->path, "not a polydaq run file (missing /specimen_01)");
+    run->spec = calloc(n, sizeof *run->spec);
+    if (!run->spec)
+        return pd_err_set(err, PD_ENOMEM, run->path, "out of memory");
+    run->n_specimens = n;
+    for (size_t s = 0; s < n; s++) {
+        struct specimen_r *sp = &run->spec[s];
+        pd_store_specimen_group(s, sp->group, sizeof sp->group);
+        hid_t g = H5Gopen2(run->file, sp->group, H5P_DEFAULT);
+        sp->id = g >= 0 ? attr_text(g, "specimen_id") : NULL;
+        if (g >= 0)
+            H5Gclose(g);
+        if (!sp->id)
+            sp->id = strdup(sp->group);
+        if (!sp->id)
+            return pd_err_set(err, PD_ENOMEM, run->path, "out of memory");
+        int rc = load_specimen_attrs(run, sp, err);
+        char path[64];
+        snprintf(path, sizeof path, "/%s/events", sp->group);
+        if (rc == 0)
+            rc = load_events(run, path, &sp->ev, err);
+        if (rc < 0)
+            return rc;
+    }
+    int rc = load_instruments(run, err);
+    if (rc == 0)
+        rc = load_events(run, "/events", &run->ev, err);
+    return rc;
+}
+
+static hid_t open_file(const char *path, int *swmr, struct pd_err *err)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f >= 0) {
+        *swmr = 0;
+        return f;
+    }
+    /* A file still being written, or left by a writer that died, keeps its SWMR-writing mark in
+     * the superblock; a plain open refuses it, a SWMR read open does not and sees what was flushed. */
+    struct pd_err plain;
+    pd_store_h5_fail(&plain, PD_EIO, path, "cannot open the run file");
+    f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    if (f >= 0) {
+        *swmr = 1;
+        return f;
+    }
+    /* The plain open's reason is the one that explains the file; the fallback's adds nothing. */
+    pd_store_h5_forget();
+    if (err)
+        *err = plain;
+    return PD_EIO;
+}
+
+static void free_events(struct events_r *ev)
+{
+    free(ev->rows);
+    ev->rows = NULL;
+    ev->n = 0;
+}
+
+void pd_run_close(struct pd_run *run)
+{
+    if (!run)
+        return;
+    for (size_t s = 0; run->spec && s < run->n_specimens; s++) {
+        free(run->spec[s].id);
+        kv_free(&run->spec[s].attrs);
+        free_events(&run->spec[s].ev);
+    }
+    free(run->spec);
+    for (size_t i = 0; run->instr && i < run->n_instruments; i++)
+        kv_free(&run->instr[i].attrs);
+    free(run->instr);
+    free_events(&run->ev);
+    kv_free(&run->attrs);
+    if (run->file >= 0)
+        H5Fclose(run->file);
+    pd_store_h5_forget();
+    free(run->path);
+    free(run);
+}
+
+int pd_run_open(const char *path, struct pd_run **out, struct pd_err *err)
+{
+    if (!path || !out)
+        return pd_err_set(err, PD_EINVAL, path, "pd_run_open: missing path or output");
+    struct stat sb;
+    if (stat(path, &sb) < 0)
+        return pd_err_set_os(err, PD_EIO, errno, path, "cannot open the run file");
+    pd_store_h5_quiet();
+    if (H5Fis_hdf5(path) <= 0) {
+        pd_store_h5_forget();
+        return pd_err_set(err, PD_EDATA, path, "not a polydaq run file (not an HDF5 file)");
+    }
+    struct pd_run *run = calloc(1, sizeof *run);
+    if (!run || !(run->path = strdup(path))) {
+        free(run);
+        return pd_err_set(err, PD_ENOMEM, path, "out of memory");
+    }
+    run->file = open_file(path, &run->swmr, err);
+    int rc = run->file < 0 ? PD_EIO : load_run(run, err);
+    if (rc < 0) {
+        pd_run_close(run);
+        return rc;
+    }
+    *out = run;
+    return 0;
+}
+
+/* ---- Queries -------------------------------------------------------------------------------*/
+
+static int text_double(const char *s, double *out)
+{
+    double v;
+    if (!s || !pd_parse_double(s, &v))
+        return PD_EDATA;
+    *out = v;
+    return 0;
+}
+
+const char *pd_run_attr(struct pd_run *run, const char *key)
+{
+    return run && key ? kv_get(&run->attrs, key) : NULL;
+}
+
+int pd_run_attr_double(struct pd_run *run, const char *key, double *out)
+{
+    if (!run || !key || !out)
+        return PD_EINVAL;
+    return text_double(kv_get(&run->attrs, key), out);
+}
+
+int pd_run_closed_cleanly(struct pd_run *run)
+{
+    const char *v = pd_run_attr(run, "closed_cleanly");
+    return v && strcmp(v, "1") == 0;
+}
+
+size_t pd_run_specimen_count(const struct pd_run *run)
+{
+    return run ? run->n_specimens : 0;
+}
+
+const char *pd_run_specimen_id(const struct pd_run *run, size_t specimen)
+{
+    return run && specimen < run->n_specimens ? run->spec[specimen].id : NULL;
+}
+
+const char *pd_run_specimen_attr(struct pd_run *run, size_t specimen, const char *key)
+{
+    if (!run || !key || specimen >= run->n_specimens)
+        return NULL;
+    return kv_get(&run->spec[specimen].attrs, key);
+}
+
+int pd_run_specimen_attr_double(struct pd_run *run, size_t specimen, const char *key, double *out)
+{
+    if (!run || !key || !out || specimen >= run->n_specimens)
+        return PD_EINVAL;
+    return text_double(kv_get(&run->spec[specimen].attrs, key), out);
+}
+
+size_t pd_run_instrument_count(const struct pd_run *run)
+{
+    return run ? run->n_instruments : 0;
+}
+
+const char *pd_run_instrument_name(const struct pd_run *run, size_t instrument)
+{
+    return run && instrument < run->n_instruments ? run->instr[instrument].name : NULL;
+}
+
+const char *pd_run_instrument_attr(struct pd_run *run, size_t instrument, const char *key)
+{
+    if (!run || !key || instrument >= run->n_instruments)
+        return NULL;
+    return kv_get(&run->instr[instrument].attrs, key);
+}
+
+size_t pd_run_channel_count(const struct pd_run *run, size_t instrument)
+{
+    return run && instrument < run->n_instruments ? run->instr[instrument].n_channels : 0;
+}
+
+const struct pd_store_channel *pd_run_channel(const struct pd_run *run, size_t instrument, size_t channel)
+{
+    if (!run || instrument >= run->n_instruments || channel >= run->instr[instrument].n_channels)
+        return NULL;
+    return &run->instr[instrument].ch[channel];
+}
+
+int pd_run_find_channel(const struct pd_run *run, const char *channel, size_t *instrument, size_t *index)
+{
+    if (!run || !channel)
+        return PD_EINVAL;
+    for (size_t i = 0; i < run->n_instruments; i++)
+        for (size_t c = 0; c < run->instr[i].n_channels; c++)
+            if (strcmp(run->instr[i].ch[c].name, channel) == 0) {
+                if (instrument)
+                    *instrument = i;
+                if (index)
+                    *index = c;
+                return 0;
+            }
+    return PD_EDATA;
+}
+
+/* Reads a whole 1-D dataset of one specimen's instrument into a new array of `elem` bytes each. */
+static int read_column(struct pd_run *run, size_t specimen, size_t instrument, const char *name, hid_t mtype,
+                       size_t elem, void **data, size_t *n, struct pd_err *err)
+{
+    if (!run || !data || !n)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read: missing run or outputs");
+    if (specimen >= run->n_specimens)
+        return pd_err_set(err, PD_EINVAL, run->path, "specimen index %zu out of range (file has %zu)", specimen,
+                          run->n_specimens);
+    if (instrument >= run->n_instruments)
+        return pd_err_set(err, PD_EINVAL, run->path, "instrument index %zu out of range (file has %zu)",
+                          instrument, run->n_instruments);
+    char path[160];
+    snprintf(path, sizeof path, "/%s/%s/%s", run->spec[specimen].group, run->instr[instrument].name, name);
+    hid_t d = open_dataset(run, path);
+    if (d < 0)
+        return pd_store_h5_fail(err, PD_EDATA, run->path, "cannot open %s", path);
+    hssize_t len = dataset_length(d);
+    int rc = 0;
+    void *buf = NULL;
+    if (len < 0) {
+        rc = pd_store_h5_fail(err, PD_EDATA, run->path, "%s is not a 1-D dataset", path);
+    } else if (len > 0) {
+        buf = malloc((size_t)len * elem);
+        if (!buf)
+            rc = pd_err_set(err, PD_ENOMEM, run->path, "out of memory for %zd samples of %s", (ssize_t)len, path);
+        else if (H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+            rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read %s", path);
+    }
+    H5Dclose(d);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *data = buf;
+    *n = (size_t)len;
+    return 0;
+}
+
+int pd_run_read_channel(struct pd_run *run, size_t specimen, size_t instrument, const char *channel,
+                        double **data, size_t *n, struct pd_err *err)
+{
+    if (!run || !channel)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read_channel: missing run or channel");
+    if (instrument < run->n_instruments) {
+        const struct instrument_r *in = &run->instr[instrument];
+        size_t c = 0;
+        while (c < in->n_channels && strcmp(in->ch[c].name, channel) != 0)
+            c++;
+        if (c == in->n_channels)
+            return pd_err_set(err, PD_EDATA, run->path, "instrument '%s' has no channel '%s'", in->name, channel);
+    }
+    void *buf = NULL;
+    int rc = read_column(run, specimen, instrument, channel, H5T_NATIVE_DOUBLE, sizeof(double), &buf, n, err);
+    if (rc == 0)
+        *data = buf;
+    return rc;
+}
+
+int pd_run_read_time(struct pd_run *run, size_t specimen, size_t instrument, int64_t **t_utc_ns, size_t *n,
+                     struct pd_err *err)
+{
+    if (!t_utc_ns)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read_time: missing output");
+    void *buf = NULL;
+    int rc = read_column(run, specimen, instrument, "time", H5T_NATIVE_INT64, sizeof(int64_t), &buf, n, err);
+    if (rc == 0)
+        *t_utc_ns = buf;
+    return rc;
+}
+
+static const struct events_r *events_of(const struct pd_run *run, size_t specimen)
+{
+    if (!run)
+        return NULL;
+    if (specimen == SIZE_MAX)
+        return &run->ev;
+    return specimen < run->n_specimens ? &run->spec[specimen].ev : NULL;
+}
+
+size_t pd_run_event_count(struct pd_run *run, size_t specimen)
+{
+    const struct events_r *ev = events_of(run, specimen);
+    return ev ? ev->n : 0;
+}
+
+int pd_run_event(struct pd_run *run, size_t specimen, size_t i, int64_t *t_utc_ns, const char **kind,
+                 const char **text)
+{
+    const struct events_r *ev = events_of(run, specimen);
+    if (!ev || i >= ev->n)
+        return PD_EINVAL;
+    struct pd_store_event_row *r = &ev->rows[i];
+    /* Fixed-length fields may fill their whole size in a file written elsewhere. */
+    r->kind[sizeof r->kind - 1] = '\0';
+    r->text[sizeof r->text - 1] = '\0';
+    if (t_utc_ns)
+        *t_utc_ns = r->time;
+    if (kind)
+        *kind = r->kind;
+    if (text)
+        *text = r->text;
+    return 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * store_internal.h — what the store's writer and reader share and nobody else sees: the schema's
+ * fixed names and sizes, HDF5 error capture and the small attribute/string helpers.
+ */
+#ifndef PD_STORE_INTERNAL_H
+#define PD_STORE_INTERNAL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "store/store.h"
+
+#define PD_STORE_FILE_FORMAT "polydaq-run"
+#define PD_STORE_SCHEMA_VERSION 1
+#define PD_STORE_DEFAULT_CHUNK 4096
+/* Fixed sizes (bytes, including the terminating NUL) of the strings inside growing datasets. */
+#define PD_STORE_STATUS_LEN 128
+#define PD_STORE_EVENT_KIND_LEN 32
+#define PD_STORE_EVENT_TEXT_LEN 200
+#define PD_STORE_UPDATE_KEY_LEN 32
+#define PD_STORE_UPDATE_VALUE_LEN 200
+#define PD_STORE_UPDATE_UNITS_LEN 16
+#define PD_STORE_TABLE_CHUNK 64
+
+/* In-memory rows of the two compound tables; the file types are built from these layouts. */
+struct pd_store_event_row {
+    int64_t time;
+    char kind[PD_STORE_EVENT_KIND_LEN];
+    char text[PD_STORE_EVENT_TEXT_LEN];
+};
+struct pd_store_update_row {
+    int64_t time;
+    char key[PD_STORE_UPDATE_KEY_LEN];
+    char value[PD_STORE_UPDATE_VALUE_LEN];
+    char units[PD_STORE_UPDATE_UNITS_LEN];
+};
+
+/* Silences HDF5's own error printing (the store reports through struct pd_err instead). */
+void pd_store_h5_quiet(void);
+/* Forgets a failure the caller expected and handled (a fallback was taken). */
+void pd_store_h5_forget(void);
+/* Sets `err` to "<path>: <what>: <innermost HDF5 message>", clears the HDF5 error stack and
+ * returns `code`. */
+int pd_store_h5_fail(struct pd_err *err, int code, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* "specimen_01" for index 0. */
+void pd_store_specimen_group(size_t specimen, char *buf, size_t size);
+
+/* Memory/file types of the compound tables (caller closes with H5Tclose); negative on failure. */
+hid_t pd_store_event_type(void);
+hid_t pd_store_update_type(void);
+/* A fixed-length, NUL-terminated UTF-8 string type of `size` bytes. */
+hid_t pd_store_fixed_str_type(size_t size);
+
+/* Scalar attribute writers; an existing attribute of that name is replaced. 0 or negative. */
+int pd_store_attr_write_str(hid_t loc, const char *name, const char *value);
+int pd_store_attr_write_double(hid_t loc, const char *name, double value);
+int pd_store_attr_write_int(hid_t loc, const char *name, int64_t value);
+/* Writes a pd_store_attr as an attribute plus its "<key>_units" companion when units are given. */
+int pd_store_attr_write(hid_t loc, const struct pd_store_attr *attr);
+
+/* Shortest text that reads back as exactly `v` ("3.98", not "3.9799999999999999"). */
+void pd_store_format_double(double v, char *buf, size_t size);
+/* Copies at most size-1 bytes without cutting a UTF-8 sequence in half; always terminates. */
+void pd_store_copy_utf8(char *dst, const char *src, size_t size);
+
+#endif /* PD_STORE_INTERNAL_H */

@@ -1,0 +1,617 @@
+/* store_test.c — run files: write a layout, read every value back, crashes, live SWMR reading, errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+static char tmpdir[64];
+
+/* Asserts a call returned 0, printing the error detail when it did not. */
+#define assert_ok(call, err)                                                                       \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_ != 0)                                                                              \
+            print_error("%s\n", (err).msg);                                                        \
+        assert_int_equal(rc_, 0);                                                                  \
+    } while (0)
+
+static int make_tmpdir(void **state)
+{
+    (void)state;
+    strcpy(tmpdir, "/tmp/pd_store_test_XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"run.h5", "zip.h5", "exists.h5", "garbage.h5", "plain.h5",
+                                        "crash.h5", "live.h5", "bad.h5"};
+    char path[128];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
+        unlink(path);
+    }
+    return rmdir(tmpdir);
+}
+
+static void tmp_path(const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", tmpdir, name);
+}
+
+static int exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* ---- The test layout: 2 specimens × 2 instruments --------------------------------------------*/
+
+static const struct pd_store_attr run_attrs[] = {
+    {.key = "run_id", .type = PD_STORE_STRING, .s = "R-2026-0042"},
+    {.key = "method", .type = PD_STORE_STRING, .s = "ISO 527-2 type 1A"},
+    {.key = "operator", .type = PD_STORE_STRING, .s = "Zoë Müller"},
+    {.key = "simulated", .type = PD_STORE_INT, .i = 1},
+    {.key = "test_speed", .type = PD_STORE_DOUBLE, .d = 50.0, .units = "mm/min"},
+    {.key = "config_text", .type = PD_STORE_STRING, .s = "lab: demo\ninstruments:\n  - frame\n"},
+};
+static const struct pd_store_attr frame_attrs[] = {
+    {.key = "model", .type = PD_STORE_STRING, .s = "LF-10"},
+    {.key = "serial", .type = PD_STORE_STRING, .s = "SN1234"},
+    {.key = "load_cell_capacity", .type = PD_STORE_DOUBLE, .d = 10000.0, .units = "N"},
+    {.key = "slave_id", .type = PD_STORE_INT, .i = 17},
+};
+static const struct pd_store_attr thermo_attrs[] = {
+    {.key = "model", .type = PD_STORE_STRING, .s = "TH-2"},
+};
+static const struct pd_store_attr s1_attrs[] = {
+    {.key = "width", .type = PD_STORE_DOUBLE, .d = 10.02, .units = "mm"},
+    {.key = "thickness", .type = PD_STORE_DOUBLE, .d = 3.98, .units = "mm"},
+    {.key = "material", .type = PD_STORE_STRING, .s = "PP-H batch 7"},
+    {.key = "conditioning_h", .type = PD_STORE_INT, .i = 88, .units = "h"},
+};
+static const struct pd_store_attr s2_attrs[] = {
+    {.key = "width", .type = PD_STORE_DOUBLE, .d = 9.97, .units = "mm"},
+};
+
+static struct pd_store_instrument instruments[2];
+static struct pd_store_specimen specimens[2];
+
+static struct pd_store_layout make_layout(size_t chunk, int deflate)
+{
+    memset(instruments, 0, sizeof instruments);
+    strcpy(instruments[0].name, "frame");
+    instruments[0].n_channels = 2;
+    strcpy(instruments[0].channels[0].name, "force");
+    strcpy(instruments[0].channels[0].unit, "N");
+    strcpy(instruments[0].channels[1].name, "extension");
+    strcpy(instruments[0].channels[1].unit, "mm");
+    instruments[0].signal = "force";
+    instruments[0].axes = "extension";
+    instruments[0].n_attrs = sizeof frame_attrs / sizeof *frame_attrs;
+    instruments[0].attrs = frame_attrs;
+    strcpy(instruments[1].name, "thermo");
+    instruments[1].n_channels = 3;
+    strcpy(instruments[1].channels[0].name, "temperature");
+    strcpy(instruments[1].channels[0].unit, "degC");
+    strcpy(instruments[1].channels[1].name, "humidity");
+    strcpy(instruments[1].channels[1].unit, "%");
+    strcpy(instruments[1].channels[2].name, "ratio");
+    instruments[1].n_attrs = 1;
+    instruments[1].attrs = thermo_attrs;
+
+    memset(specimens, 0, sizeof specimens);
+    strcpy(specimens[0].id, "S01");
+    specimens[0].n_attrs = sizeof s1_attrs / sizeof *s1_attrs;
+    specimens[0].attrs = s1_attrs;
+    strcpy(specimens[1].id, "S02");
+    specimens[1].n_attrs = 1;
+    specimens[1].attrs = s2_attrs;
+
+    struct pd_store_layout l = {
+        .n_run_attrs = sizeof run_attrs / sizeof *run_attrs,
+        .run_attrs = run_attrs,
+        .n_instruments = 2,
+        .instruments = instruments,
+        .n_specimens = 2,
+        .specimens = specimens,
+        .chunk_samples = chunk,
+        .deflate_level = deflate,
+    };
+    return l;
+}
+
+/* Deterministic sample k of an instrument/specimen, so the reader side can recompute it. */
+static const int64_t T0 = INT64_C(1795000000000000000);
+static double value_of(size_t spec, size_t instr, size_t ch, size_t k)
+{
+    return (double)(spec * 1000 + instr * 100 + ch) + (double)k * 0.001 + 1.0 / 3.0;
+}
+static int64_t time_of(size_t spec, size_t instr, size_t k)
+{
+    return T0 + (int64_t)(spec * 1000000 + instr * 1000) + (int64_t)k * 1000003;
+}
+
+/* Appends samples [from, from+n) of one (specimen, instrument) in one call. */
+static int append_range(struct pd_store *st, size_t spec, size_t instr, size_t from, size_t n, struct pd_err *err)
+{
+    size_t nch = instruments[instr].n_channels;
+    int64_t *t = calloc(n + 1, sizeof *t);
+    int64_t *u = calloc(n + 1, sizeof *u);
+    uint32_t *q = calloc(n + 1, sizeof *q);
+    double *v = calloc((n + 1) * nch, sizeof *v);
+    assert_non_null(t);
+    assert_non_null(u);
+    assert_non_null(q);
+    assert_non_null(v);
+    for (size_t k = 0; k < n; k++) {
+        t[k] = time_of(spec, instr, from + k);
+        u[k] = (int64_t)(from + k) % 977;
+        q[k] = (uint32_t)((from + k) % 8);
+        for (size_t c = 0; c < nch; c++)
+            v[k * nch + c] = value_of(spec, instr, c, from + k);
+    }
+    int rc = pd_store_append(st, spec, instr, n, t, u, q, v, err);
+    free(t);
+    free(u);
+    free(q);
+    free(v);
+    return rc;
+}
+
+static void expect_samples(struct pd_run *run, size_t spec, size_t instr, size_t n_expected)
+{
+    struct pd_err err = {0};
+    int64_t *t = NULL;
+    size_t n = 12345;
+    assert_ok(pd_run_read_time(run, spec, instr, &t, &n, &err), err);
+    assert_int_equal(n, n_expected);
+    for (size_t k = 0; k < n; k++)
+        assert_true(t[k] == time_of(spec, instr, k));
+    free(t);
+    for (size_t c = 0; c < instruments[instr].n_channels; c++) {
+        double *d = NULL;
+        n = 12345;
+        assert_ok(pd_run_read_channel(run, spec, instr, instruments[instr].channels[c].name, &d, &n, &err), err);
+        assert_int_equal(n, n_expected);
+        for (size_t k = 0; k < n; k++)
+            assert_true(d[k] == value_of(spec, instr, c, k));
+        free(d);
+    }
+}
+
+static char long_text[400];
+
+static void write_full_run(const char *path, size_t chunk, int deflate)
+{
+    struct pd_store_layout l = make_layout(chunk, deflate);
+    struct pd_err err = {0};
+    struct pd_store *st = NULL;
+    assert_ok(pd_store_create(path, &l, &st, &err), err);
+    assert_non_null(st);
+
+    assert_ok(pd_store_add_event(st, SIZE_MAX, T0, "run_start", "operator logged in", &err), err);
+    /* Batches that cross chunk boundaries at odd places. */
+    assert_int_equal(append_range(st, 0, 0, 0, 100, &err), 0);
+    assert_int_equal(append_range(st, 0, 0, 100, 1, &err), 0);
+    assert_int_equal(append_range(st, 0, 0, 101, 4000, &err), 0);
+    assert_int_equal(append_range(st, 0, 1, 0, 7, &err), 0);
+    assert_ok(pd_store_flush(st, &err), err);
+    assert_int_equal(append_range(st, 0, 1, 7, 70, &err), 0);
+    assert_int_equal(append_range(st, 1, 0, 0, 333, &err), 0);
+    assert_int_equal(append_range(st, 1, 1, 0, 0, &err), 0); /* nothing: a no-op */
+
+    memset(long_text, 'x', sizeof long_text - 1);
+    assert_ok(pd_store_add_event(st, 0, T0 + 5, "specimen_start", "", &err), err);
+    assert_ok(pd_store_add_event(st, 0, T0 + 9, "break", long_text, &err), err);
+
+    struct pd_store_attr status = {.key = "status", .type = PD_STORE_STRING, .s = "tested"};
+    assert_ok(pd_store_set_specimen_attr(st, 0, &status, &err), err);
+    struct pd_store_attr status2 = {.key = "status", .type = PD_STORE_STRING, .s = "invalid: broke at the grip"};
+    assert_ok(pd_store_set_specimen_attr(st, 1, &status2, &err), err);
+    struct pd_store_attr width = {.key = "width", .type = PD_STORE_DOUBLE, .d = 10.05, .units = "mm"};
+    assert_ok(pd_store_set_specimen_attr(st, 0, &width, &err), err);
+    struct pd_store_attr where = {.key = "break_location", .type = PD_STORE_STRING, .s = "gauge length"};
+    assert_ok(pd_store_set_specimen_attr(st, 1, &where, &err), err);
+
+    /* Wrong uses are refused with a reason and change nothing. */
+    assert_int_equal(pd_store_append(st, 2, 0, 1, NULL, NULL, NULL, NULL, &err), PD_EINVAL);
+    assert_non_null(strstr(err.msg, "specimen index 2"));
+    assert_int_equal(pd_store_add_event(st, 0, T0, "a-kind-name-that-is-far-too-long-for-the-table", "", &err),
+                     PD_EINVAL);
+    assert_int_equal(pd_store_set_specimen_attr(st, 0, &(struct pd_store_attr){.key = "status",
+                                                                                 .type = PD_STORE_STRING,
+                                                                                 .s = long_text},
+                                                &err),
+                     PD_ERANGE);
+    assert_ok(pd_store_flush(st, &err), err);
+
+    const struct pd_store_attr final_attrs[] = {
+        {.key = "end_time", .type = PD_STORE_STRING, .s = "2026-11-25T03:00:00Z"},
+        {.key = "samples_total", .type = PD_STORE_INT, .i = 4511},
+    };
+    assert_ok(pd_store_close(st, 2, final_attrs, &err), err);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("run.h5", path, sizeof path);
+    write_full_run(path, 64, -1);
+
+    struct pd_err err = {0};
+    struct pd_run *run = NULL;
+    assert_ok(pd_run_open(path, &run, &err), err);
+    assert_int_equal(pd_run_closed_cleanly(run), 1);
+
+    assert_string_equal(pd_run_attr(run, "run_id"), "R-2026-0042");
+    assert_string_equal(pd_run_attr(run, "operator"), "Zoë Müller");
+    assert_string_equal(pd_run_attr(run, "simulated"), "1");
+    assert_string_equal(pd_run_attr(run, "test_speed"), "50");
+    assert_string_equal(pd_run_attr(run, "test_speed_units"), "mm/min");
+    assert_string_equal(pd_run_attr(run, "config_text"), run_attrs[5].s);
+    assert_string_equal(pd_run_attr(run, "end_time"), "2026-11-25T03:00:00Z");
+    assert_string_equal(pd_run_attr(run, "samples_total"), "4511");
+    assert_string_equal(pd_run_attr(run, "creator"), "polydaq");
+    assert_string_equal(pd_run_attr(run, "file_format"), "polydaq-run");
+    assert_string_equal(pd_run_attr(run, "default"), "specimen_01");
+    assert_null(pd_run_attr(run, "no_such_key"));
+    double d = 0;
+    assert_int_equal(pd_run_attr_double(run, "test_speed", &d), 0);
+    assert_true(d == 50.0);
+    assert_int_equal(pd_run_attr_double(run, "schema_version", &d), 0);
+    assert_true(d == 1.0);
+    assert_int_equal(pd_run_attr_double(run, "run_id", &d), PD_EDATA);
+
+    assert_int_equal(pd_run_specimen_count(run), 2);
+    assert_string_equal(pd_run_specimen_id(run, 0), "S01");
+    assert_string_equal(pd_run_specimen_id(run, 1), "S02");
+    assert_null(pd_run_specimen_id(run, 2));
+    assert_string_equal(pd_run_specimen_attr(run, 0, "status"), "tested");
+    assert_string_equal(pd_run_specimen_attr(run, 1, "status"), "invalid: broke at the grip");
+    assert_string_equal(pd_run_specimen_attr(run, 0, "material"), "PP-H batch 7");
+    assert_string_equal(pd_run_specimen_attr(run, 0, "name"), "S01");
+    assert_string_equal(pd_run_specimen_attr(run, 0, "thickness"), "3.98");
+    assert_string_equal(pd_run_specimen_attr(run, 0, "thickness_units"), "mm");
+    assert_string_equal(pd_run_specimen_attr(run, 0, "conditioning_h"), "88");
+    assert_string_equal(pd_run_specimen_attr(run, 1, "break_location"), "gauge length");
+    assert_null(pd_run_specimen_attr(run, 0, "break_location"));
+    assert_int_equal(pd_run_specimen_attr_double(run, 0, "width", &d), 0);
+    assert_true(d == 10.05); /* the update made during the run wins */
+    assert_int_equal(pd_run_specimen_attr_double(run, 1, "width", &d), 0);
+    assert_true(d == 9.97);
+
+    assert_int_equal(pd_run_instrument_count(run), 2);
+    assert_string_equal(pd_run_instrument_name(run, 0), "frame");
+    assert_string_equal(pd_run_instrument_name(run, 1), "thermo");
+    assert_string_equal(pd_run_instrument_attr(run, 0, "serial"), "SN1234");
+    assert_string_equal(pd_run_instrument_attr(run, 0, "load_cell_capacity"), "10000");
+    assert_string_equal(pd_run_instrument_attr(run, 0, "load_cell_capacity_units"), "N");
+    assert_string_equal(pd_run_instrument_attr(run, 0, "slave_id"), "17");
+    assert_string_equal(pd_run_instrument_attr(run, 1, "model"), "TH-2");
+    assert_null(pd_run_instrument_attr(run, 1, "serial"));
+    assert_int_equal(pd_run_channel_count(run, 0), 2);
+    assert_int_equal(pd_run_channel_count(run, 1), 3);
+    /* Channel order is the layout's, not alphabetical. */
+    assert_string_equal(pd_run_channel(run, 0, 0)->name, "force");
+    assert_string_equal(pd_run_channel(run, 0, 0)->unit, "N");
+    assert_string_equal(pd_run_channel(run, 0, 1)->name, "extension");
+    assert_string_equal(pd_run_channel(run, 1, 0)->name, "temperature");
+    assert_string_equal(pd_run_channel(run, 1, 1)->unit, "%");
+    assert_string_equal(pd_run_channel(run, 1, 2)->unit, "1"); /* empty unit is stored as "1" */
+    assert_null(pd_run_channel(run, 1, 3));
+    size_t ii = 9, ci = 9;
+    assert_int_equal(pd_run_find_channel(run, "humidity", &ii, &ci), 0);
+    assert_int_equal(ii, 1);
+    assert_int_equal(ci, 1);
+    assert_int_equal(pd_run_find_channel(run, "extension", &ii, &ci), 0);
+    assert_int_equal(ii, 0);
+    assert_int_equal(ci, 1);
+    assert_int_equal(pd_run_find_channel(run, "strain", &ii, &ci), PD_EDATA);
+
+    expect_samples(run, 0, 0, 4101);
+    expect_samples(run, 0, 1, 77);
+    expect_samples(run, 1, 0, 333);
+    expect_samples(run, 1, 1, 0);
+    double *data = (double *)&d;
+    size_t n = 0;
+    assert_int_equal(pd_run_read_channel(run, 0, 1, "force", &data, &n, &err), PD_EDATA);
+    assert_non_null(strstr(err.msg, "no channel 'force'"));
+    assert_int_equal(pd_run_read_channel(run, 5, 0, "force", &data, &n, &err), PD_EINVAL);
+
+    assert_int_equal(pd_run_event_count(run, SIZE_MAX), 1);
+    assert_int_equal(pd_run_event_count(run, 0), 2);
+    assert_int_equal(pd_run_event_count(run, 1), 0);
+    int64_t t = 0;
+    const char *kind = NULL, *text = NULL;
+    assert_int_equal(pd_run_event(run, SIZE_MAX, 0, &t, &kind, &text), 0);
+    assert_true(t == T0);
+    assert_string_equal(kind, "run_start");
+    assert_string_equal(text, "operator logged in");
+    assert_int_equal(pd_run_event(run, 0, 1, &t, &kind, &text), 0);
+    assert_true(t == T0 + 9);
+    assert_string_equal(kind, "break");
+    assert_int_equal(strlen(text), 199); /* cut to the table's text size */
+    assert_int_equal(pd_run_event(run, 0, 2, &t, &kind, &text), PD_EINVAL);
+    pd_run_close(run);
+
+    /* The file itself, as h5py/MATLAB see it: NeXus attributes, units, and the folded update. */
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t ds = H5Dopen2(f, "/specimen_01/sample/width", H5P_DEFAULT);
+    assert_true(ds >= 0);
+    assert_true(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &d) >= 0);
+    assert_true(d == 10.05);
+    H5Dclose(ds);
+    assert_true(H5Aexists_by_name(f, "/specimen_01/frame", "signal", H5P_DEFAULT) > 0);
+    assert_true(H5Aexists_by_name(f, "/specimen_01/frame/time", "epoch", H5P_DEFAULT) > 0);
+    assert_true(H5Aexists_by_name(f, "/specimen_02/thermo/ratio", "units", H5P_DEFAULT) > 0);
+    assert_true(H5Lexists(f, "/specimen_02/events", H5P_DEFAULT) > 0);
+    H5Fclose(f);
+}
+
+static void test_compressed_round_trip(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("zip.h5", path, sizeof path);
+    struct pd_store_layout l = make_layout(0, 1);
+    struct pd_err err = {0};
+    struct pd_store *st = NULL;
+    assert_ok(pd_store_create(path, &l, &st, &err), err);
+    for (size_t from = 0; from < 20000; from += 2500)
+        assert_int_equal(append_range(st, 1, 0, from, 2500, &err), 0);
+    assert_int_equal(append_range(st, 0, 1, 0, 9, &err), 0);
+    assert_ok(pd_store_close(st, 0, NULL, &err), err);
+
+    struct pd_run *run = NULL;
+    assert_ok(pd_run_open(path, &run, &err), err);
+    assert_int_equal(pd_run_closed_cleanly(run), 1);
+    expect_samples(run, 1, 0, 20000);
+    expect_samples(run, 0, 1, 9);
+    expect_samples(run, 0, 0, 0);
+    pd_run_close(run);
+
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t ds = H5Dopen2(f, "/specimen_02/frame/force", H5P_DEFAULT);
+    hid_t dcpl = H5Dget_create_plist(ds);
+    hsize_t chunk = 0;
+    assert_int_equal(H5Pget_chunk(dcpl, 1, &chunk), 1);
+    assert_int_equal(chunk, 4096);
+    assert_int_equal(H5Pget_nfilters(dcpl), 2); /* shuffle + deflate */
+    H5Pclose(dcpl);
+    H5Dclose(ds);
+    H5Fclose(f);
+}
+
+static void test_refuses_existing_path(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("exists.h5", path, sizeof path);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("precious", fp);
+    fclose(fp);
+    struct pd_store_layout l = make_layout(0, -1);
+    struct pd_err err = {0};
+    struct pd_store *st = (struct pd_store *)&err;
+    assert_int_equal(pd_store_create(path, &l, &st, &err), PD_EIO);
+    assert_ptr_equal(st, (struct pd_store *)&err); /* output untouched */
+    assert_non_null(strstr(err.msg, "exists.h5"));
+    assert_non_null(strstr(err.msg, "existing"));
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 8);
+}
+
+static void test_bad_layout_leaves_nothing(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("bad.h5", path, sizeof path);
+    struct pd_err err = {0};
+    struct pd_store *st = NULL;
+
+    struct pd_store_layout l = make_layout(0, -1);
+    strcpy(instruments[1].channels[1].name, "temperature");
+    assert_int_equal(pd_store_create(path, &l, &st, &err), PD_EINVAL);
+    assert_non_null(strstr(err.msg, "'temperature' appears twice"));
+    assert_false(exists(path));
+
+    l = make_layout(0, -1);
+    strcpy(instruments[0].channels[0].name, "time");
+    assert_int_equal(pd_store_create(path, &l, &st, &err), PD_EINVAL);
+    assert_non_null(strstr(err.msg, "reserved"));
+
+    l = make_layout(0, -1);
+    instruments[0].signal = "stress";
+    assert_int_equal(pd_store_create(path, &l, &st, &err), PD_EINVAL);
+    assert_false(exists(path));
+
+    /* Two NXsample fields of one name fail inside HDF5, after the file exists: it must go away. */
+    static const struct pd_store_attr twice[] = {
+        {.key = "width", .type = PD_STORE_DOUBLE, .d = 1.0},
+        {.key = "width", .type = PD_STORE_DOUBLE, .d = 2.0},
+    };
+    l = make_layout(0, -1);
+    specimens[1].attrs = twice;
+    specimens[1].n_attrs = 2;
+    assert_int_equal(pd_store_create(path, &l, &st, &err), PD_EIO);
+    assert_non_null(strstr(err.msg, "/specimen_02/sample/width (HDF5: name already exists)"));
+    assert_false(exists(path));
+    assert_null(st);
+}
+
+static void test_open_garbage_and_foreign_files(void **state)
+{
+    (void)state;
+    char path[128];
+    struct pd_err err = {0};
+    struct pd_run *run = NULL;
+
+    tmp_path("garbage.h5", path, sizeof path);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 1000; i++)
+        fputs("not hdf5 at all ", fp);
+    fclose(fp);
+    assert_int_equal(pd_run_open(path, &run, &err), PD_EDATA);
+    assert_null(run);
+    assert_non_null(strstr(err.msg, "garbage.h5: not a polydaq run file"));
+
+    tmp_path("plain.h5", path, sizeof path);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t g = H5Gcreate2(f, "measurements", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Gclose(g);
+    H5Fclose(f);
+    assert_int_equal(pd_run_open(path, &run, &err), PD_EDATA);
+    assert_null(run);
+    assert_non_null(strstr(err.msg, "plain.h5: not a polydaq run file (missing /specimen_01)"));
+
+    tmp_path("nothing-here.h5", path, sizeof path);
+    assert_int_equal(pd_run_open(path, &run, &err), PD_EIO);
+    assert_non_null(strstr(err.msg, "nothing-here.h5"));
+}
+
+/* The writer dies without pd_store_close: what it flushed must be readable, and the file says so. */
+static struct pd_store *child_store; /* kept reachable so the child's valgrind sees no leak */
+
+static void test_crashed_writer(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("crash.h5", path, sizeof path);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct pd_store_layout l = make_layout(128, -1);
+        struct pd_err err = {0};
+        if (pd_store_create(path, &l, &child_store, &err) < 0)
+            _exit(2);
+        int64_t t[300];
+        double v[600];
+        for (size_t k = 0; k < 300; k++) {
+            t[k] = time_of(0, 0, k);
+            v[2 * k] = value_of(0, 0, 0, k);
+            v[2 * k + 1] = value_of(0, 0, 1, k);
+        }
+        /* NULL uncertainty/quality: stored as zeros. */
+        if (pd_store_append(child_store, 0, 0, 300, t, NULL, NULL, v, &err) < 0 ||
+            pd_store_add_event(child_store, 0, T0, "specimen_start", "crash test", &err) < 0 ||
+            pd_store_set_specimen_attr(child_store, 0,
+                                       &(struct pd_store_attr){.key = "status", .type = PD_STORE_STRING,
+                                                               .s = "testing"},
+                                       &err) < 0 ||
+            pd_store_flush(child_store, &err) < 0)
+            _exit(3);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    struct pd_err err = {0};
+    struct pd_run *run = NULL;
+    assert_ok(pd_run_open(path, &run, &err), err);
+    assert_int_equal(pd_run_closed_cleanly(run), 0);
+    assert_string_equal(pd_run_specimen_attr(run, 0, "status"), "testing");
+    assert_int_equal(pd_run_event_count(run, 0), 1);
+    expect_samples(run, 0, 0, 300);
+    expect_samples(run, 1, 1, 0);
+    pd_run_close(run);
+}
+
+/* A reader opens the file while the writer (another process) still appends to it. */
+static void test_live_reader(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("live.h5", path, sizeof path);
+    int to_parent[2], to_child[2];
+    assert_int_equal(pipe(to_parent), 0);
+    assert_int_equal(pipe(to_child), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(to_parent[0]);
+        close(to_child[1]);
+        struct pd_store_layout l = make_layout(0, 1);
+        struct pd_err err = {0};
+        char go = 0;
+        if (pd_store_create(path, &l, &child_store, &err) < 0)
+            _exit(2);
+        for (size_t k = 0; k < 50; k++) {
+            int64_t t = time_of(1, 1, k);
+            double v[3] = {value_of(1, 1, 0, k), value_of(1, 1, 1, k), value_of(1, 1, 2, k)};
+            if (pd_store_append(child_store, 1, 1, 1, &t, NULL, NULL, v, &err) < 0)
+                _exit(3);
+        }
+        if (pd_store_flush(child_store, &err) < 0 || write(to_parent[1], "1", 1) != 1 ||
+            read(to_child[0], &go, 1) != 1)
+            _exit(4);
+        for (size_t k = 50; k < 80; k++) {
+            int64_t t = time_of(1, 1, k);
+            double v[3] = {value_of(1, 1, 0, k), value_of(1, 1, 1, k), value_of(1, 1, 2, k)};
+            if (pd_store_append(child_store, 1, 1, 1, &t, NULL, NULL, v, &err) < 0)
+                _exit(5);
+        }
+        int rc = pd_store_close(child_store, 0, NULL, &err);
+        child_store = NULL;
+        _exit(rc < 0 ? 6 : 0);
+    }
+    close(to_parent[1]);
+    close(to_child[0]);
+    char ready = 0;
+    assert_int_equal(read(to_parent[0], &ready, 1), 1);
+
+    struct pd_err err = {0};
+    struct pd_run *run = NULL;
+    assert_ok(pd_run_open(path, &run, &err), err);
+    assert_int_equal(pd_run_closed_cleanly(run), 0);
+    expect_samples(run, 1, 1, 50);
+    pd_run_close(run);
+
+    assert_int_equal(write(to_child[1], "g", 1), 1);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(to_parent[0]);
+    close(to_child[1]);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    assert_ok(pd_run_open(path, &run, &err), err);
+    assert_int_equal(pd_run_closed_cleanly(run), 1);
+    expect_samples(run, 1, 1, 80);
+    pd_run_close(run);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_compressed_round_trip),
+        cmocka_unit_test(test_refuses_existing_path),
+        cmocka_unit_test(test_bad_layout_leaves_nothing),
+        cmocka_unit_test(test_open_garbage_and_foreign_files),
+        cmocka_unit_test(test_crashed_writer),
+        cmocka_unit_test(test_live_reader),
+    };
+    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+}
