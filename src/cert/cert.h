@@ -41,13 +41,16 @@ struct pd_tensile_result {
     double strength_MPa;         /* σm: first local maximum (ISO 527-1:2012) */
     double strain_at_strength;   /* εm, fraction */
     bool has_yield;              /* a maximum followed by a drop before break */
-    double yield_stress_MPa, yield_strain;
+    double yield_stress_MPa, yield_strain;          /* NaN without yield ("n/a", never 0) */
     bool has_break;
-    size_t break_index;          /* the evaluated break point: the sample before σ ≤ 10 % σmax */
-    double stress_at_break_MPa, strain_at_break;
+    size_t break_index;          /* the evaluated break point: the sample before σ ≤ 10 % σmax;
+                                    the last sample when nothing broke */
+    double stress_at_break_MPa, strain_at_break;    /* NaN without break */
 };
 /* Fails with PD_EDATA (and a message saying why) for data that cannot be evaluated: too few
- * points, NaN/inf, modulus range not reached, non-positive dimensions. `out` untouched then. */
+ * points, NaN/inf, modulus range not reached, non-positive dimensions. `out` untouched then.
+ * `p` NULL means pd_tensile_params_default. Break and local-maximum detection are armed only once
+ * the strain has passed e2 (before that a drop is noise on a near-zero load). */
 int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_tensile_params *p,
                         struct pd_tensile_result *out, struct pd_err *err);
 
@@ -75,6 +78,7 @@ struct pd_spec {
     char name[128];
     char material[128];
     char method[48];     /* "iso527" */
+    char path[4096];     /* the file it was loaded from (named on the certificate) */
     size_t n_limits;
     struct pd_spec_limit limits[PD_SPEC_MAX_LIMITS];
 };

@@ -1,4 +1,4 @@
-/* sim_main.c — `polydaq-sim`: command line of the host build of the instrument firmware. */
+/* loadframe_cli.c — `polydaq-sim loadframe`: options of the simulated load frame, then serve. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -11,15 +11,9 @@
 #include "loadframe/core/model.h"
 #include "material_file.h"
 #include "modbus_server.h"
+#include "sim/sim.h"
 
 #define EXIT_USAGE 2
-
-static const char top_usage[] =
-    "usage: polydaq-sim INSTRUMENT [OPTIONS]\n"
-    "Simulated polydaq instruments (host build of their firmware).\n"
-    "\n"
-    "instruments:\n"
-    "  loadframe   tensile load frame, Modbus TCP server (see `polydaq-sim loadframe --help`)\n";
 
 static const char loadframe_usage[] =
     "usage: polydaq-sim loadframe --tcp HOST:PORT [OPTIONS]\n"
@@ -243,15 +237,8 @@ static int run_loadframe(int argc, char **argv)
     return rc == 0 ? 0 : 1;
 }
 
-int main(int argc, char **argv)
-{
-    if (argc < 2)
-        return usage_error("%s", "no instrument given");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(top_usage, stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "loadframe") == 0)
-        return run_loadframe(argc - 2, argv + 2);
-    return usage_error("unknown instrument '%s'", argv[1]);
-}
+const struct sim_instrument sim_loadframe = {
+    .name = "loadframe",
+    .summary = "tensile load frame, Modbus TCP server",
+    .main = run_loadframe,
+};

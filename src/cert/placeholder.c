@@ -1,3 +1,0 @@
-/* placeholder */
-int pd_cert_placeholder(void);
-int pd_cert_placeholder(void) { return 0; }

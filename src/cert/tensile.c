@@ -1,0 +1,254 @@
+/* tensile.c — ISO 527-1/-2 evaluation of one specimen: modulus, strength/yield and break from force and extension. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "cert/cert.h"
+
+/* Strains come from extension / L0, so a sample meant to sit exactly on a range limit may land one
+ * rounding step outside it; this slack (far below any extensometer's resolution) keeps it inside. */
+#define STRAIN_SLACK 1e-12
+
+void pd_tensile_params_default(struct pd_tensile_params *p)
+{
+    if (!p)
+        return;
+    p->e1 = 0.0005;
+    p->e2 = 0.0025;
+    p->modulus_method = PD_MODULUS_CHORD;
+    p->chord_window = 0.00005;
+    p->min_modulus_points = 20;
+    p->break_fraction = 0.10;
+    p->max_hysteresis = 0.005;
+}
+
+static int check_params(const struct pd_tensile_params *p, struct pd_err *err)
+{
+    if (!(isfinite(p->e1) && isfinite(p->e2) && p->e1 >= 0.0 && p->e1 < p->e2))
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: modulus strain range e1=%g, e2=%g is not 0 <= e1 < e2",
+                          p->e1, p->e2);
+    if (p->modulus_method != PD_MODULUS_CHORD && p->modulus_method != PD_MODULUS_REGRESSION)
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: unknown modulus method %d", (int)p->modulus_method);
+    if (!(isfinite(p->chord_window) && p->chord_window >= 0.0))
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: chord window %g must be >= 0", p->chord_window);
+    if (p->min_modulus_points < 2)
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: min_modulus_points %zu must be >= 2",
+                          p->min_modulus_points);
+    if (!(p->break_fraction > 0.0 && p->break_fraction < 1.0))
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: break fraction %g must lie in (0, 1)", p->break_fraction);
+    if (!(p->max_hysteresis >= 0.0 && p->max_hysteresis < 1.0))
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: maximum hysteresis %g must lie in [0, 1)",
+                          p->max_hysteresis);
+    return 0;
+}
+
+/* Least-squares line y = a + b·x through the samples idx[lo..hi) selected by `keep`; two-pass sums
+ * so that large offsets (strains near 0.0025 with steps of 1e-5) do not cancel. */
+struct line_fit {
+    size_t n;
+    double x_mean, y_mean, slope;
+};
+
+static bool fit_line(const double *x, const double *y, size_t count, double lo, double hi,
+                     struct line_fit *fit)
+{
+    size_t n = 0;
+    double sx = 0.0, sy = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        if (x[i] >= lo - STRAIN_SLACK && x[i] <= hi + STRAIN_SLACK) {
+            sx += x[i];
+            sy += y[i];
+            n++;
+        }
+    }
+    fit->n = n;
+    if (n < 2)
+        return false;
+    double xm = sx / (double)n, ym = sy / (double)n;
+    double sxx = 0.0, sxy = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        if (x[i] >= lo - STRAIN_SLACK && x[i] <= hi + STRAIN_SLACK) {
+            sxx += (x[i] - xm) * (x[i] - xm);
+            sxy += (x[i] - xm) * (y[i] - ym);
+        }
+    }
+    if (!(sxx > 0.0))
+        return false;
+    fit->x_mean = xm;
+    fit->y_mean = ym;
+    fit->slope = sxy / sxx;
+    return true;
+}
+
+/* σ at exactly `target` by linear interpolation between the two samples around the first upward
+ * crossing. The caller guarantees strain[0] <= target and that some sample reaches it. */
+static double interpolate_at(const double *strain, const double *stress, size_t count, double target)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strain[i] >= target) {
+            if (i == 0 || strain[i] == target)
+                return stress[i];
+            /* strain[i-1] < target <= strain[i], so the span is positive */
+            double f = (target - strain[i - 1]) / (strain[i] - strain[i - 1]);
+            return stress[i - 1] + f * (stress[i] - stress[i - 1]);
+        }
+    }
+    return stress[count - 1];
+}
+
+static double chord_stress_at(const double *strain, const double *stress, size_t count, double target,
+                              double window)
+{
+    struct line_fit fit;
+    if (window > 0.0 && fit_line(strain, stress, count, target - window, target + window, &fit))
+        return fit.y_mean + fit.slope * (target - fit.x_mean);
+    return interpolate_at(strain, stress, count, target);
+}
+
+/* Index of the first sample at or below break_fraction·σmax, looked for only after the strain has
+ * passed e2: before that a "drop" is noise around zero load, and a specimen that really breaks
+ * there has no modulus anyway. Returns count when nothing breaks. */
+static size_t find_break_drop(const double *strain, const double *stress, size_t count,
+                              const struct pd_tensile_params *p)
+{
+    double smax = stress[0];
+    bool armed = false;
+    for (size_t i = 1; i < count; i++) {
+        armed = armed || strain[i - 1] > p->e2;
+        if (armed && smax > 0.0 && stress[i] <= p->break_fraction * smax)
+            return i;
+        if (stress[i] > smax)
+            smax = stress[i];
+    }
+    return count;
+}
+
+static int evaluate(const double *strain, const double *stress, size_t n, const struct pd_tensile_params *p,
+                    struct pd_tensile_result *r, struct pd_err *err)
+{
+    if (strain[0] > p->e1 + STRAIN_SLACK)
+        return pd_err_set(err, PD_EDATA, NULL,
+                          "modulus range not reached: data start at %.4g %% strain, beyond e1 = %.4g %%",
+                          strain[0] * 100.0, p->e1 * 100.0);
+
+    size_t drop = find_break_drop(strain, stress, n, p);
+    r->has_break = drop < n;
+    size_t last = r->has_break ? drop - 1 : n - 1; /* the evaluated end point */
+    size_t count = last + 1;
+
+    double reached = strain[0];
+    for (size_t i = 1; i < count; i++)
+        if (strain[i] > reached)
+            reached = strain[i];
+    if (reached < p->e2 - STRAIN_SLACK)
+        return pd_err_set(err, PD_EDATA, NULL,
+                          "modulus range not reached: strain reaches only %.4g %% before %s, needs e2 = %.4g %%",
+                          reached * 100.0, r->has_break ? "break" : "the end of data", p->e2 * 100.0);
+
+    /* The modulus uses the rising part only: samples up to the first one beyond the range (plus the
+     * chord window, whose line needs the samples just past e2). That first sample is kept so that
+     * interpolation at e2 has its upper neighbour even when the data jump over the window. */
+    double window = p->modulus_method == PD_MODULUS_CHORD ? p->chord_window : 0.0;
+    size_t seg = 0;
+    while (seg < count && strain[seg] <= p->e2 + window + STRAIN_SLACK)
+        seg++;
+    if (seg < count)
+        seg++;
+    size_t in_range = 0;
+    for (size_t i = 0; i < seg; i++)
+        if (strain[i] >= p->e1 - STRAIN_SLACK && strain[i] <= p->e2 + STRAIN_SLACK)
+            in_range++;
+    if (in_range < p->min_modulus_points)
+        return pd_err_set(err, PD_EDATA, NULL,
+                          "modulus range too sparse: %zu samples between %.4g %% and %.4g %% strain, need >= %zu",
+                          in_range, p->e1 * 100.0, p->e2 * 100.0, p->min_modulus_points);
+
+    double modulus;
+    if (p->modulus_method == PD_MODULUS_REGRESSION) {
+        struct line_fit fit;
+        if (!fit_line(strain, stress, seg, p->e1, p->e2, &fit))
+            return pd_err_set(err, PD_EDATA, NULL, "modulus: strain does not vary within %.4g–%.4g %%",
+                              p->e1 * 100.0, p->e2 * 100.0);
+        modulus = fit.slope;
+    } else {
+        double s1 = chord_stress_at(strain, stress, seg, p->e1, window);
+        double s2 = chord_stress_at(strain, stress, seg, p->e2, window);
+        modulus = (s2 - s1) / (p->e2 - p->e1);
+    }
+    if (!(isfinite(modulus) && modulus > 0.0))
+        return pd_err_set(err, PD_EDATA, NULL,
+                          "modulus %.6g MPa is not positive: no rising elastic range between %.4g and %.4g %% strain",
+                          modulus, p->e1 * 100.0, p->e2 * 100.0);
+    r->modulus_MPa = modulus;
+    r->modulus_points = in_range;
+
+    /* First local maximum (ISO 527-1:2012): a running maximum counts once the stress falls more
+     * than the hysteresis band below it. A maximum inside the modulus range is not accepted: there
+     * it is noise on a small load, and a real one would have made the modulus meaningless. */
+    size_t imax = 0;
+    bool dropped = false;
+    for (size_t i = 1; i < count; i++) {
+        if (stress[i] > stress[imax]) {
+            imax = i;
+        } else if (strain[imax] > p->e2 && stress[i] < stress[imax] * (1.0 - p->max_hysteresis)) {
+            dropped = true;
+            break;
+        }
+    }
+    r->strength_MPa = stress[imax];
+    r->strain_at_strength = strain[imax];
+    r->has_yield = dropped;
+    r->yield_stress_MPa = dropped ? stress[imax] : NAN;
+    r->yield_strain = dropped ? strain[imax] : NAN;
+
+    r->break_index = last;
+    r->stress_at_break_MPa = r->has_break ? stress[last] : NAN;
+    r->strain_at_break = r->has_break ? strain[last] : NAN;
+    return 0;
+}
+
+int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_tensile_params *p,
+                        struct pd_tensile_result *out, struct pd_err *err)
+{
+    if (!sp || !out || (sp->n > 0 && (!sp->force_N || !sp->extension_mm)))
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: missing specimen data or result");
+    struct pd_tensile_params defaults;
+    if (!p) {
+        pd_tensile_params_default(&defaults);
+        p = &defaults;
+    }
+    int rc = check_params(p, err);
+    if (rc < 0)
+        return rc;
+    if (!(isfinite(sp->width_mm) && sp->width_mm > 0.0 && isfinite(sp->thickness_mm) && sp->thickness_mm > 0.0 &&
+          isfinite(sp->gauge_length_mm) && sp->gauge_length_mm > 0.0))
+        return pd_err_set(err, PD_EDATA, NULL,
+                          "specimen dimensions must be positive: width %g mm, thickness %g mm, gauge length %g mm",
+                          sp->width_mm, sp->thickness_mm, sp->gauge_length_mm);
+    if (sp->n < 3)
+        return pd_err_set(err, PD_EDATA, NULL, "only %zu samples: at least 3 are needed", sp->n);
+    for (size_t i = 0; i < sp->n; i++) {
+        if (!isfinite(sp->force_N[i]) || !isfinite(sp->extension_mm[i]))
+            return pd_err_set(err, PD_EDATA, NULL, "sample %zu is not a finite number (force %g N, extension %g mm)",
+                              i, sp->force_N[i], sp->extension_mm[i]);
+    }
+
+    double *strain = malloc(sp->n * sizeof *strain);
+    double *stress = malloc(sp->n * sizeof *stress);
+    if (!strain || !stress) {
+        free(strain);
+        free(stress);
+        return pd_err_set(err, PD_ENOMEM, NULL, "tensile: out of memory for %zu samples", sp->n);
+    }
+    double area = sp->width_mm * sp->thickness_mm;
+    for (size_t i = 0; i < sp->n; i++) {
+        stress[i] = sp->force_N[i] / area;
+        strain[i] = sp->extension_mm[i] / sp->gauge_length_mm;
+    }
+    struct pd_tensile_result r = {0};
+    rc = evaluate(strain, stress, sp->n, p, &r, err);
+    free(strain);
+    free(stress);
+    if (rc == 0)
+        *out = r;
+    return rc;
+}

@@ -1,0 +1,1012 @@
+/* cert_test.c — the cert module: ISO 527 evaluation against the worked examples, statistics, spec
+ * files and their errors, and certification of run files written with the store. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cert/cert.h"
+#include "pd_version.h"
+#include "store/store.h"
+
+/* cmocka 1.1 has no floating-point assertion; this one prints both values. */
+#define assert_near(actual, expected, tol) assert_near_at((actual), (expected), (tol), #actual, __FILE__, __LINE__)
+static void assert_near_at(double actual, double expected, double tol, const char *expr, const char *file, int line)
+{
+    if (!(fabs(actual - expected) <= tol)) {
+        print_error("%s:%d: %s = %.17g, want %.17g within %g\n", file, line, expr, actual, expected, tol);
+        fail();
+    }
+}
+
+/* ---- curves --------------------------------------------------------------------------------*/
+/* A specimen built from a stress–strain curve: force = σ·b·h with b = 10, h = 4; extension = ε·L0
+ * with L0 = 75 (the T1 geometry of test-methods.md §12). */
+struct curve {
+    double *force, *ext;
+    size_t n, cap;
+};
+
+static void curve_add(struct curve *c, double strain, double stress)
+{
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 1024;
+        c->force = realloc(c->force, c->cap * sizeof *c->force);
+        c->ext = realloc(c->ext, c->cap * sizeof *c->ext);
+        assert_non_null(c->force);
+        assert_non_null(c->ext);
+    }
+    c->force[c->n] = stress * 40.0;
+    c->ext[c->n] = strain * 75.0;
+    c->n++;
+}
+
+static void curve_free(struct curve *c)
+{
+    free(c->force);
+    free(c->ext);
+    memset(c, 0, sizeof *c);
+}
+
+static struct pd_tensile_specimen specimen_of(const struct curve *c)
+{
+    return (struct pd_tensile_specimen){.force_N = c->force, .extension_mm = c->ext, .n = c->n,
+                                        .width_mm = 10.0, .thickness_mm = 4.0, .gauge_length_mm = 75.0};
+}
+
+/* T1: linear to 1 %, parabola up to the yield maximum 40 MPa at 6 %, softening to 32 MPa at 10 %,
+ * drawing at 32 MPa to 60 %, then 2 and 0 MPa (break). `scale` multiplies every stress. */
+static double t1_stress(double e)
+{
+    if (e <= 0.01)
+        return 2000.0 * e;
+    if (e <= 0.06) {
+        double u = (0.06 - e) / 0.05;
+        return 20.0 + 20.0 * (1.0 - u * u);
+    }
+    if (e <= 0.10)
+        return 40.0 - 8.0 * (e - 0.06) / 0.04;
+    return 32.0;
+}
+
+static void make_t1(struct curve *c, double scale)
+{
+    for (int i = 0; i <= 60000; i++)
+        curve_add(c, i * 1e-5, scale * t1_stress(i * 1e-5));
+    curve_add(c, 60001 * 1e-5, scale * 2.0);
+    curve_add(c, 60002 * 1e-5, 0.0);
+}
+
+/* The same shape sampled the way a run file would hold it: dense through the modulus range,
+ * coarse afterwards (keeps the store tests small). */
+static void make_t1_sparse(struct curve *c, double scale)
+{
+    for (int i = 0; i < 200; i++)
+        curve_add(c, i * 5e-5, scale * t1_stress(i * 5e-5));
+    for (int i = 10; i <= 600; i++)
+        curve_add(c, i * 1e-3, scale * t1_stress(i * 1e-3));
+    curve_add(c, 0.601, scale * 2.0);
+    curve_add(c, 0.602, 0.0);
+}
+
+static double toe_stress(double e)
+{
+    return e < 0.001 ? 2000.0 * e * e / (2.0 * 0.001) : 1.0 + 2000.0 * (e - 0.001);
+}
+
+static double t2_stress(double e)
+{
+    return 2000.0 * e * (1.0 - e / 0.08);
+}
+
+static struct pd_tensile_params params_with(enum pd_modulus_method method, double window)
+{
+    struct pd_tensile_params p;
+    pd_tensile_params_default(&p);
+    p.modulus_method = method;
+    p.chord_window = window;
+    return p;
+}
+
+static struct pd_tensile_result must_evaluate(const struct curve *c, const struct pd_tensile_params *p)
+{
+    struct pd_tensile_specimen sp = specimen_of(c);
+    struct pd_tensile_result r;
+    struct pd_err err = {0};
+    int rc = pd_tensile_evaluate(&sp, p, &r, &err);
+    if (rc != 0)
+        print_error("evaluation failed: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    return r;
+}
+
+/* Evaluation must fail with PD_EDATA, a message containing `part`, and leave the result alone. */
+static void expect_refused(const struct curve *c, const char *part)
+{
+    struct pd_tensile_specimen sp = specimen_of(c);
+    struct pd_tensile_result r, before;
+    memset(&r, 0x5a, sizeof r);
+    before = r;
+    struct pd_err err = {0};
+    int rc = pd_tensile_evaluate(&sp, NULL, &r, &err);
+    if (rc != PD_EDATA || !strstr(err.msg, part))
+        print_error("want PD_EDATA with '%s', got %d: %s\n", part, rc, err.msg);
+    assert_int_equal(rc, PD_EDATA);
+    assert_int_equal(err.code, PD_EDATA);
+    assert_non_null(strstr(err.msg, part));
+    assert_memory_equal(&r, &before, sizeof r);
+}
+
+/* ---- ISO 527 worked examples ---------------------------------------------------------------*/
+static void test_t1_modulus_all_methods(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    make_t1(&c, 1.0);
+    struct pd_tensile_params interp = params_with(PD_MODULUS_CHORD, 0.0);
+    struct pd_tensile_params def;
+    pd_tensile_params_default(&def);
+    struct pd_tensile_params regr = params_with(PD_MODULUS_REGRESSION, 0.0);
+
+    struct pd_tensile_result r = must_evaluate(&c, &interp);
+    assert_near(r.modulus_MPa, 2000.0, 1e-6);
+    assert_true(r.modulus_points >= 200 && r.modulus_points <= 201);
+    r = must_evaluate(&c, &def);
+    assert_near(r.modulus_MPa, 2000.0, 1e-6);
+    r = must_evaluate(&c, &regr);
+    assert_near(r.modulus_MPa, 2000.0, 1e-6);
+    curve_free(&c);
+}
+
+static void test_t1_yield_strength_break(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    make_t1(&c, 1.0);
+    struct pd_tensile_result r = must_evaluate(&c, NULL);
+    assert_near(r.strength_MPa, 40.0, 1e-9);
+    assert_near(r.strain_at_strength, 0.06, 1e-12);
+    assert_true(r.has_yield);
+    assert_near(r.yield_stress_MPa, 40.0, 1e-9);
+    assert_near(r.yield_strain, 0.06, 1e-12);
+    assert_near(r.yield_stress_MPa * 40.0, 1600.0, 1e-6); /* F at yield */
+    assert_true(r.has_break);
+    assert_int_equal(r.break_index, 60000);
+    assert_near(r.stress_at_break_MPa, 32.0, 1e-12);
+    assert_near(r.strain_at_break, 0.60, 1e-12);
+    curve_free(&c);
+}
+
+static void test_t1_toe_raw_values(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    for (int i = 0; i <= 1000; i++)
+        curve_add(&c, i * 1e-5, toe_stress(i * 1e-5));
+    struct pd_tensile_params interp = params_with(PD_MODULUS_CHORD, 0.0);
+    struct pd_tensile_params regr = params_with(PD_MODULUS_REGRESSION, 0.0);
+    struct pd_tensile_result r = must_evaluate(&c, &interp);
+    assert_near(r.modulus_MPa, 1875.0, 1e-6);
+    r = must_evaluate(&c, &regr);
+    assert_near(r.modulus_MPa, 1944.3, 0.05);
+    assert_int_equal(r.modulus_points, 201);
+    /* Rises to the end: no maximum, no break. */
+    assert_false(r.has_yield);
+    assert_false(r.has_break);
+    assert_true(isnan(r.stress_at_break_MPa));
+    curve_free(&c);
+}
+
+static void test_t2_brittle(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    for (int i = 0; i <= 2500; i++)
+        curve_add(&c, i * 1e-5, t2_stress(i * 1e-5));
+    curve_add(&c, 2501 * 1e-5, 0.0);
+    struct pd_tensile_params variants[3] = {params_with(PD_MODULUS_CHORD, 0.0),
+                                            params_with(PD_MODULUS_CHORD, 0.00005),
+                                            params_with(PD_MODULUS_REGRESSION, 0.0)};
+    for (size_t v = 0; v < 3; v++) {
+        struct pd_tensile_result r = must_evaluate(&c, &variants[v]);
+        assert_near(r.modulus_MPa, 1925.0, 1e-6);
+        assert_near(r.strength_MPa, 34.375, 1e-9);
+        assert_near(r.strain_at_strength, 0.025, 1e-12);
+        assert_false(r.has_yield);
+        assert_true(isnan(r.yield_stress_MPa));
+        assert_true(r.has_break);
+        assert_near(r.stress_at_break_MPa, 34.375, 1e-9);
+        assert_near(r.strain_at_break, 0.025, 1e-12);
+        assert_near(r.stress_at_break_MPa * 40.0, 1375.0, 1e-6);
+    }
+    curve_free(&c);
+}
+
+/* ---- strength: first local maximum, hysteresis, plateau -----------------------------------*/
+static void test_first_local_maximum_not_global(void **state)
+{
+    (void)state;
+    /* Linear to 30 MPa at 1.5 %, a 2 % drop (a real local maximum), then up to 40 MPa, then break. */
+    struct curve c = {0};
+    for (int i = 0; i <= 1500; i++)
+        curve_add(&c, i * 1e-5, 2000.0 * i * 1e-5);
+    for (int i = 1; i <= 100; i++)
+        curve_add(&c, 0.015 + i * 1e-5, 30.0 - 0.6 * i / 100.0);
+    for (int i = 1; i <= 1000; i++)
+        curve_add(&c, 0.016 + i * 1e-5, 29.4 + 10.6 * i / 1000.0);
+    curve_add(&c, 0.02601, 1.0);
+    struct pd_tensile_result r = must_evaluate(&c, NULL);
+    assert_near(r.strength_MPa, 30.0, 1e-9);
+    assert_near(r.strain_at_strength, 0.015, 1e-12);
+    assert_true(r.has_yield);
+    assert_true(r.has_break);
+    assert_near(r.stress_at_break_MPa, 40.0, 1e-9);
+    curve_free(&c);
+}
+
+static void test_dip_inside_hysteresis_is_not_a_maximum(void **state)
+{
+    (void)state;
+    /* A 0.3 % dip at 30 MPa (inside the 0.5 % band), then on to 40 MPa and break. */
+    struct curve c = {0};
+    for (int i = 0; i <= 1500; i++)
+        curve_add(&c, i * 1e-5, 2000.0 * i * 1e-5);
+    curve_add(&c, 0.01501, 30.0 * 0.997);
+    for (int i = 1; i <= 500; i++)
+        curve_add(&c, 0.01501 + i * 1e-5, 29.91 + 10.09 * i / 500.0);
+    curve_add(&c, 0.02002, 0.5);
+    struct pd_tensile_result r = must_evaluate(&c, NULL);
+    assert_near(r.strength_MPa, 40.0, 1e-9);
+    assert_false(r.has_yield);
+    assert_true(r.has_break);
+    assert_near(r.strain_at_break, 0.02001, 1e-12);
+    curve_free(&c);
+}
+
+static void test_constant_force_plateau(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    for (int i = 0; i <= 2000; i++)
+        curve_add(&c, i * 1e-5, 2000.0 * i * 1e-5);
+    for (int i = 1; i <= 8000; i++)
+        curve_add(&c, 0.02 + i * 1e-5, 40.0);
+    struct pd_tensile_result r = must_evaluate(&c, NULL);
+    assert_near(r.strength_MPa, 40.0, 1e-9);
+    assert_near(r.strain_at_strength, 0.02, 1e-12);
+    assert_false(r.has_yield);
+    assert_false(r.has_break);
+    assert_int_equal(r.break_index, c.n - 1);
+    assert_true(isnan(r.strain_at_break));
+    curve_free(&c);
+}
+
+static void test_break_right_after_modulus_range(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    for (int i = 0; i <= 300; i++)
+        curve_add(&c, i * 1e-5, 2000.0 * i * 1e-5);
+    curve_add(&c, 0.00301, 0.0);
+    curve_add(&c, 0.00302, 0.0);
+    struct pd_tensile_result r = must_evaluate(&c, NULL);
+    assert_true(r.has_break);
+    assert_int_equal(r.break_index, 300);
+    assert_near(r.strength_MPa, 6.0, 1e-9);
+    assert_near(r.stress_at_break_MPa, 6.0, 1e-9);
+    assert_false(r.has_yield);
+    curve_free(&c);
+}
+
+static void test_break_at_first_point_is_refused(void **state)
+{
+    (void)state;
+    /* The first sample carries the whole load and the next ones nothing: no elastic range. */
+    struct curve c = {0};
+    curve_add(&c, 0.0, 30.0);
+    for (int i = 1; i <= 400; i++)
+        curve_add(&c, i * 1e-5, 0.0);
+    expect_refused(&c, "not positive");
+    curve_free(&c);
+}
+
+/* ---- noise ---------------------------------------------------------------------------------*/
+static uint64_t rng_state;
+static double uniform01(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return ((rng_state >> 11) + 0.5) / 9007199254740992.0;
+}
+static double gaussian(void)
+{
+    return sqrt(-2.0 * log(uniform01())) * cos(2.0 * M_PI * uniform01());
+}
+
+static void test_noisy_linear_modulus(void **state)
+{
+    (void)state;
+    rng_state = 20261125;
+    struct curve c = {0};
+    /* 0.8 N force noise (0.02 MPa) and 0.05 µm extension noise on a 2000 MPa line. */
+    for (int i = 0; i <= 5000; i++) {
+        double e = i * 2e-6;
+        curve_add(&c, e, 2000.0 * e);
+        c.force[c.n - 1] += 0.8 * gaussian();
+        c.ext[c.n - 1] += 5e-5 * gaussian();
+    }
+    curve_add(&c, 0.010002, 0.0);
+    struct pd_tensile_params regr = params_with(PD_MODULUS_REGRESSION, 0.0);
+    struct pd_tensile_result chord = must_evaluate(&c, NULL);
+    struct pd_tensile_result reg = must_evaluate(&c, &regr);
+    assert_true(fabs(chord.modulus_MPa - 2000.0) < 0.005 * 2000.0);
+    assert_true(fabs(reg.modulus_MPa - 2000.0) < 0.005 * 2000.0);
+    assert_true(chord.has_break);
+    curve_free(&c);
+}
+
+/* ---- refusals ------------------------------------------------------------------------------*/
+static void test_nan_names_sample(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    make_t1(&c, 1.0);
+    c.force[1234] = NAN;
+    expect_refused(&c, "sample 1234 ");
+    c.force[1234] = 1.0;
+    c.ext[77] = INFINITY;
+    expect_refused(&c, "sample 77 ");
+    curve_free(&c);
+}
+
+static void test_sparse_modulus_range(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    for (int i = 0; i <= 100; i++) /* 2e-4 steps: 0.06 … 0.24 %, 10 samples in range */
+        curve_add(&c, i * 2e-4, 2000.0 * i * 2e-4);
+    expect_refused(&c, "10 samples between 0.05 % and 0.25 % strain, need >= 20");
+    curve_free(&c);
+}
+
+static void test_chord_across_a_gap_at_e2(void **state)
+{
+    (void)state;
+    /* Dense to 0.21 %, then the next sample at 0.4 %: no sample within the window around e2, so
+     * σ(e2) comes from interpolating across the gap (exact on a straight line). */
+    struct curve c = {0};
+    for (int i = 0; i <= 42; i++)
+        curve_add(&c, i * 5e-5, 2000.0 * i * 5e-5);
+    curve_add(&c, 0.004, 8.0);
+    curve_add(&c, 0.006, 12.0);
+    struct pd_tensile_result r = must_evaluate(&c, NULL);
+    assert_near(r.modulus_MPa, 2000.0, 1e-6);
+    assert_int_equal(r.modulus_points, 33);
+    curve_free(&c);
+}
+
+static void test_modulus_range_not_reached(void **state)
+{
+    (void)state;
+    struct curve late = {0}, short_curve = {0};
+    for (int i = 100; i <= 1000; i++) /* starts at 0.1 % strain */
+        curve_add(&late, i * 1e-5, 2000.0 * i * 1e-5);
+    expect_refused(&late, "data start at 0.1 % strain");
+    for (int i = 0; i <= 200; i++) /* ends at 0.2 % */
+        curve_add(&short_curve, i * 1e-5, 2000.0 * i * 1e-5);
+    expect_refused(&short_curve, "modulus range not reached");
+    curve_free(&late);
+    curve_free(&short_curve);
+}
+
+static void test_bad_dimensions_and_size(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    make_t1(&c, 1.0);
+    struct pd_tensile_specimen sp = specimen_of(&c);
+    struct pd_tensile_result r;
+    struct pd_err err = {0};
+    sp.thickness_mm = 0.0;
+    assert_int_equal(pd_tensile_evaluate(&sp, NULL, &r, &err), PD_EDATA);
+    assert_non_null(strstr(err.msg, "thickness 0 mm"));
+    sp = specimen_of(&c);
+    sp.n = 2;
+    assert_int_equal(pd_tensile_evaluate(&sp, NULL, &r, &err), PD_EDATA);
+    struct pd_tensile_params p;
+    pd_tensile_params_default(&p);
+    p.e2 = p.e1;
+    sp = specimen_of(&c);
+    assert_int_equal(pd_tensile_evaluate(&sp, &p, &r, &err), PD_EINVAL);
+    curve_free(&c);
+}
+
+/* ---- statistics ----------------------------------------------------------------------------*/
+static void test_stats_t_stats(void **state)
+{
+    (void)state;
+    const double y[] = {40.0, 39.6, 40.5, 39.8, 40.3};
+    struct pd_stats st;
+    assert_int_equal(pd_stats_compute(y, 5, &st), 0);
+    assert_int_equal(st.n, 5);
+    assert_near(st.mean, 40.04, 1e-12);
+    assert_near(st.sd, 0.365, 1e-3);
+    assert_near(st.sd, sqrt(0.532 / 4.0), 1e-12);
+    assert_near(st.cv, st.sd / 40.04, 1e-15);
+    assert_near(st.min, 39.6, 0.0);
+    assert_near(st.max, 40.5, 0.0);
+
+    const double one = 7.5;
+    assert_int_equal(pd_stats_compute(&one, 1, &st), 0);
+    assert_near(st.sd, 0.0, 0.0);
+    assert_near(st.cv, 0.0, 0.0);
+    const double zero_mean[] = {-1.0, 1.0};
+    assert_int_equal(pd_stats_compute(zero_mean, 2, &st), 0);
+    assert_near(st.cv, 0.0, 0.0);
+    assert_near(st.sd, sqrt(2.0), 1e-15);
+    assert_int_equal(pd_stats_compute(y, 0, &st), PD_EINVAL);
+}
+
+/* ---- spec files ----------------------------------------------------------------------------*/
+static char tmp_dir[64];
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int make_tmp(void **state)
+{
+    (void)state;
+    strcpy(tmp_dir, "/tmp/pd_cert_test.XXXXXX");
+    return mkdtemp(tmp_dir) ? 0 : -1;
+}
+
+/* PD_TEST_KEEP=1 keeps the run files and certificates for a look afterwards. */
+static int remove_tmp(void **state)
+{
+    (void)state;
+    if (getenv("PD_TEST_KEEP")) {
+        fprintf(stderr, "kept %s\n", tmp_dir);
+        return 0;
+    }
+    nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char spec_head[] = "spec:\n"
+                                "  name: test spec\n"
+                                "  material: PP-H\n"
+                                "  method: iso527\n"
+                                "properties:\n";
+
+/* Loads spec_head + `props` from a temporary file named spec.yaml. */
+static int load_spec_text(const char *props, struct pd_spec *out, struct pd_err *err, char *path, size_t size)
+{
+    snprintf(path, size, "%s/spec.yaml", tmp_dir);
+    char text[2048];
+    snprintf(text, sizeof text, "%s%s", spec_head, props);
+    write_text(path, text);
+    return pd_spec_load(path, out, err);
+}
+
+static void expect_spec_error(const char *props, const char *where, const char *part)
+{
+    static struct pd_spec spec, before;
+    memset(&spec, 0x33, sizeof spec);
+    before = spec;
+    struct pd_err err = {0};
+    char path[256], place[300];
+    int rc = load_spec_text(props, &spec, &err, path, sizeof path);
+    snprintf(place, sizeof place, "%s:%s", path, where);
+    if (rc != PD_ECONFIG || !strstr(err.msg, part) || strncmp(err.msg, place, strlen(place)) != 0)
+        print_error("want PD_ECONFIG '%s...%s', got %d: %s\n", place, part, rc, err.msg);
+    assert_int_equal(rc, PD_ECONFIG);
+    assert_non_null(strstr(err.msg, part));
+    assert_int_equal(strncmp(err.msg, place, strlen(place)), 0);
+    assert_memory_equal(&spec, &before, sizeof spec);
+}
+
+static void test_spec_demo_file(void **state)
+{
+    (void)state;
+    static struct pd_spec spec;
+    struct pd_err err = {0};
+    const char *path = PD_SOURCE_DIR "/config/specs/pp-demo.yaml";
+    int rc = pd_spec_load(path, &spec, &err);
+    if (rc != 0)
+        print_error("%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_string_equal(spec.method, "iso527");
+    assert_string_equal(spec.material, "PP-H demo grade");
+    assert_string_equal(spec.path, path);
+    assert_int_equal(spec.n_limits, 3);
+    assert_string_equal(spec.limits[0].property, "tensile_modulus");
+    assert_int_equal(spec.limits[0].statistic, PD_SPEC_MEAN);
+    assert_true(spec.limits[0].has_min && spec.limits[0].has_max);
+    assert_near(spec.limits[0].min, 1400.0, 0.0);
+    assert_near(spec.limits[0].max, 1600.0, 0.0);
+    assert_string_equal(spec.limits[1].property, "tensile_strength");
+    assert_true(spec.limits[1].has_min && !spec.limits[1].has_max);
+    assert_near(spec.limits[1].min, 30.0, 0.0);
+    assert_int_equal(spec.limits[2].statistic, PD_SPEC_EACH);
+    assert_near(spec.limits[2].min, 28.0, 0.0);
+    assert_non_null(strstr(spec.limits[2].where, "pp-demo.yaml:"));
+}
+
+static void test_spec_nominal_tolerance(void **state)
+{
+    (void)state;
+    static struct pd_spec spec;
+    struct pd_err err = {0};
+    char path[256];
+    int rc = load_spec_text("  - {property: strain_at_break, nominal: 50, tolerance: 10, unit: '%'}\n"
+                            "  - {property: yield_stress, max: 45.5, unit: MPa, statistic: each}\n",
+                            &spec, &err, path, sizeof path);
+    if (rc != 0)
+        print_error("%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(spec.n_limits, 2);
+    assert_int_equal(spec.limits[0].statistic, PD_SPEC_MEAN);
+    assert_near(spec.limits[0].min, 40.0, 0.0);
+    assert_near(spec.limits[0].max, 60.0, 0.0);
+    assert_string_equal(spec.limits[0].unit, "%");
+    assert_true(!spec.limits[1].has_min && spec.limits[1].has_max);
+    assert_near(spec.limits[1].max, 45.5, 0.0);
+}
+
+static void test_spec_errors(void **state)
+{
+    (void)state;
+    expect_spec_error("  - {property: tensile_modulos, min: 1, unit: MPa}\n", "6:",
+                      "unknown property 'tensile_modulos' for method iso527 (known: tensile_modulus, tensile_strength");
+    expect_spec_error("  - {property: tensile_modulus, min: 1.4, unit: GPa}\n", "6:",
+                      "unit 'GPa' for tensile_modulus, expected MPa");
+    expect_spec_error("  - {property: tensile_modulus, min: 1400, unit: MPa}\n"
+                      "  - {property: tensile_strength, unit: MPa}\n",
+                      "7:5", "no min and no max");
+    expect_spec_error("  - {property: tensile_strength, min: 40, max: 30, unit: MPa}\n", "6:",
+                      "min 40 is above max 30");
+    expect_spec_error("  - {property: tensile_strength, min: 30, unit: MPa, statistic: median}\n", "6:",
+                      "unknown statistic 'median'");
+    expect_spec_error("  - {property: tensile_strength, min: 30, unit: MPa, maximum: 40}\n", "6:", "maximum");
+    expect_spec_error("  - {property: tensile_strength, min: 30, nominal: 35, tolerance: 1, unit: MPa}\n", "6:",
+                      "not both");
+    expect_spec_error("  - {property: tensile_strength, nominal: 35, unit: MPa}\n", "6:",
+                      "needs both nominal and tolerance");
+    expect_spec_error("  - {property: tensile_strength, min: 30, unit: MPa}\n"
+                      "  - {property: tensile_strength, min: 31, unit: MPa}\n",
+                      "7:5", "second mean limit on tensile_strength");
+    expect_spec_error("", "5:", "properties");
+
+    static struct pd_spec spec;
+    struct pd_err err = {0};
+    char path[256];
+    snprintf(path, sizeof path, "%s/method.yaml", tmp_dir);
+    write_text(path, "spec: {name: x, material: y, method: iso178}\n"
+                     "properties:\n"
+                     "  - {property: tensile_strength, min: 30, unit: MPa}\n");
+    assert_int_equal(pd_spec_load(path, &spec, &err), PD_ECONFIG);
+    assert_non_null(strstr(err.msg, "method.yaml:1:"));
+    assert_non_null(strstr(err.msg, "unknown method 'iso178' (known: iso527)"));
+}
+
+/* ---- certification of run files ------------------------------------------------------------*/
+struct run_specimen {
+    const char *id;
+    double scale;       /* T1 stresses × scale: modulus 2000·scale, strength 40·scale */
+    const char *status; /* written after the data, as the acquisition does */
+    bool corrupt;       /* a NaN in the force */
+    bool sparse;        /* too few samples in the modulus range */
+};
+
+static const struct pd_store_attr instrument_attrs[] = {
+    {.key = "model", .type = PD_STORE_STRING, .s = "LF-1"},
+    {.key = "serial", .type = PD_STORE_STRING, .s = "SN-0042"},
+    {.key = "calibration_due", .type = PD_STORE_STRING, .s = "2027-06-01"},
+};
+
+static const char *force_unit = "N"; /* what write_run declares for the force channel */
+
+static void write_run(const char *path, const char *method, int simulated, const struct run_specimen *sp, size_t n)
+{
+    const struct pd_store_attr run_attrs[] = {
+        {.key = "run_id", .type = PD_STORE_STRING, .s = "R20261125-001"},
+        {.key = "method", .type = PD_STORE_STRING, .s = method},
+        {.key = "operator", .type = PD_STORE_STRING, .s = "A. Tester"},
+        {.key = "lab_name", .type = PD_STORE_STRING, .s = "Joint Plastics Test Laboratory"},
+        {.key = "lab_address", .type = PD_STORE_STRING, .s = "Technology Park 4"},
+        {.key = "start_time", .type = PD_STORE_STRING, .s = "2026-11-25T08:00:00.000000000Z"},
+        {.key = "simulated", .type = PD_STORE_INT, .i = simulated},
+    };
+    struct pd_store_instrument inst = {.name = "frame1", .n_channels = 2, .n_attrs = 3, .attrs = instrument_attrs};
+    strcpy(inst.channels[0].name, "force");
+    strcpy(inst.channels[0].unit, force_unit);
+    strcpy(inst.channels[1].name, "extension");
+    strcpy(inst.channels[1].unit, "mm");
+    struct pd_store_attr dims[3] = {
+        {.key = "width", .type = PD_STORE_DOUBLE, .d = 10.0, .units = "mm"},
+        {.key = "thickness", .type = PD_STORE_DOUBLE, .d = 4.0, .units = "mm"},
+        {.key = "gauge_length", .type = PD_STORE_DOUBLE, .d = 75.0, .units = "mm"},
+    };
+    struct pd_store_specimen specimens[8];
+    assert_true(n <= 8);
+    for (size_t s = 0; s < n; s++) {
+        memset(&specimens[s], 0, sizeof specimens[s]);
+        strcpy(specimens[s].id, sp[s].id);
+        specimens[s].n_attrs = 3;
+        specimens[s].attrs = dims;
+    }
+    struct pd_store_layout layout = {.n_run_attrs = sizeof run_attrs / sizeof run_attrs[0], .run_attrs = run_attrs,
+                                     .n_instruments = 1, .instruments = &inst, .n_specimens = n,
+                                     .specimens = specimens, .deflate_level = -1};
+    struct pd_store *st = NULL;
+    struct pd_err err = {0};
+    int rc = pd_store_create(path, &layout, &st, &err);
+    if (rc != 0)
+        print_error("pd_store_create: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    for (size_t s = 0; s < n; s++) {
+        struct curve c = {0};
+        if (sp[s].sparse) {
+            for (int i = 0; i <= 100; i++)
+                curve_add(&c, i * 2e-4, sp[s].scale * t1_stress(i * 2e-4));
+        } else {
+            make_t1_sparse(&c, sp[s].scale);
+        }
+        if (sp[s].corrupt)
+            c.force[25] = NAN;
+        int64_t *t = malloc(c.n * sizeof *t), *unc = malloc(c.n * sizeof *unc);
+        uint32_t *q = calloc(c.n, sizeof *q);
+        double *values = malloc(2 * c.n * sizeof *values);
+        assert_true(t && unc && q && values);
+        for (size_t i = 0; i < c.n; i++) {
+            t[i] = 1795852800000000000LL + (int64_t)(s * 1000000 + i) * 5000000;
+            unc[i] = 100000;
+            values[2 * i] = c.force[i];
+            values[2 * i + 1] = c.ext[i];
+        }
+        rc = pd_store_append(st, s, 0, c.n, t, unc, q, values, &err);
+        if (rc != 0)
+            print_error("pd_store_append: %s\n", err.msg);
+        assert_int_equal(rc, 0);
+        if (sp[s].status) {
+            struct pd_store_attr status = {.key = "status", .type = PD_STORE_STRING, .s = sp[s].status};
+            assert_int_equal(pd_store_set_specimen_attr(st, s, &status, &err), 0);
+        }
+        free(t);
+        free(unc);
+        free(q);
+        free(values);
+        curve_free(&c);
+    }
+    const struct pd_store_attr final_attrs[] = {
+        {.key = "end_time", .type = PD_STORE_STRING, .s = "2026-11-25T09:00:00.000000000Z"},
+    };
+    rc = pd_store_close(st, 1, final_attrs, &err);
+    if (rc != 0)
+        print_error("pd_store_close: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static const struct run_specimen good_series[] = {
+    {"S01", 0.75, "tested", false, false}, /* 1500 MPa, 30.0 MPa */
+    {"S02", 0.76, "tested", false, false}, /* 1520 MPa, 30.4 MPa */
+    {"S03", 0.77, "tested", false, false}, /* 1540 MPa, 30.8 MPa */
+    {"S04", 0.78, "tested", false, false}, /* 1560 MPa, 31.2 MPa */
+};
+
+static void load_demo_spec(struct pd_spec *spec)
+{
+    struct pd_err err = {0};
+    int rc = pd_spec_load(PD_SOURCE_DIR "/config/specs/pp-demo.yaml", spec, &err);
+    if (rc != 0)
+        print_error("%s\n", err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static json_t *certify_to_json(const char *run, const struct pd_spec *spec, const char *out_dir,
+                               struct pd_certify_result *res)
+{
+    struct pd_certify_options opt = {.out_dir = out_dir, .request_id = "REQ-7"};
+    struct pd_err err = {0};
+    int rc = pd_certify_run(run, spec, &opt, res, &err);
+    if (rc != 0)
+        print_error("pd_certify_run: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    json_error_t jerr;
+    json_t *doc = json_load_file(res->json_path, 0, &jerr);
+    if (!doc)
+        print_error("%s: %s at %d:%d\n", res->json_path, jerr.text, jerr.line, jerr.column);
+    assert_non_null(doc);
+    return doc;
+}
+
+static double jnum(const json_t *doc, const char *fmt_path)
+{
+    /* fmt_path is "a.b.c"; arrays are not walked here. */
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", fmt_path);
+    const json_t *v = doc;
+    for (char *tok = strtok(buf, "."); tok; tok = strtok(NULL, "."))
+        v = json_object_get(v, tok);
+    assert_non_null(v);
+    assert_true(json_is_number(v));
+    return json_number_value(v);
+}
+
+static const char *jstring(const json_t *doc, const char *key)
+{
+    const json_t *v = json_object_get(doc, key);
+    assert_non_null(v);
+    assert_true(json_is_string(v));
+    return json_string_value(v);
+}
+
+static void test_certify_passing_series(void **state)
+{
+    (void)state;
+    char run[256], out[256];
+    snprintf(run, sizeof run, "%s/pass.h5", tmp_dir);
+    snprintf(out, sizeof out, "%s/out-pass", tmp_dir);
+    assert_int_equal(mkdir(out, 0755), 0);
+    write_run(run, "iso527", 0, good_series, 4);
+    static struct pd_spec spec;
+    load_demo_spec(&spec);
+    struct pd_certify_result res;
+    json_t *doc = certify_to_json(run, &spec, out, &res);
+
+    assert_int_equal(res.verdict, PD_VERDICT_PASS);
+    assert_int_equal(res.n_specimens, 4);
+    assert_int_equal(res.n_failed, 0);
+    assert_string_equal(res.cert_id, "CERT-R20261125-001");
+    char want[300];
+    snprintf(want, sizeof want, "%s/CERT-R20261125-001.json", out);
+    assert_string_equal(res.json_path, want);
+
+    assert_string_equal(jstring(doc, "certificate_id"), "CERT-R20261125-001");
+    assert_string_equal(jstring(doc, "verdict"), "pass");
+    assert_string_equal(jstring(doc, "operator"), "A. Tester");
+    assert_string_equal(jstring(doc, "request_id"), "REQ-7");
+    assert_string_equal(jstring(doc, "material"), "PP-H demo grade");
+    assert_string_equal(jstring(doc, "method"), "ISO 527-1/-2");
+    assert_null(json_object_get(doc, "notice"));
+    const char *issued = jstring(doc, "issued");
+    assert_int_equal(strlen(issued), 30);
+    assert_int_equal(issued[29], 'Z');
+    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "software"), "version")),
+                        PD_VERSION_STRING);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "lab"), "name")),
+                        "Joint Plastics Test Laboratory");
+    const json_t *run_o = json_object_get(doc, "run");
+    assert_string_equal(json_string_value(json_object_get(run_o, "run_id")), "R20261125-001");
+    assert_string_equal(json_string_value(json_object_get(run_o, "file")), run);
+    assert_true(json_is_false(json_object_get(run_o, "simulated")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "spec"), "file")), spec.path);
+    const json_t *inst = json_array_get(json_object_get(doc, "instruments"), 0);
+    assert_string_equal(json_string_value(json_object_get(inst, "name")), "frame1");
+    assert_string_equal(json_string_value(json_object_get(inst, "serial")), "SN-0042");
+    assert_string_equal(json_string_value(json_object_get(inst, "calibration_due")), "2027-06-01");
+
+    const json_t *specimens = json_object_get(doc, "specimens");
+    assert_int_equal(json_array_size(specimens), 4);
+    for (size_t s = 0; s < 4; s++) {
+        const json_t *sp = json_array_get(specimens, s);
+        assert_string_equal(json_string_value(json_object_get(sp, "id")), good_series[s].id);
+        assert_null(json_object_get(sp, "excluded_reason"));
+        assert_near(jnum(sp, "results.tensile_modulus.value"), 2000.0 * good_series[s].scale, 1e-6);
+        assert_near(jnum(sp, "results.tensile_strength.value"), 40.0 * good_series[s].scale, 1e-9);
+        assert_near(jnum(sp, "results.yield_strain.value"), 6.0, 1e-9);
+        assert_near(jnum(sp, "results.strain_at_break.value"), 60.0, 1e-9);
+        assert_near(jnum(sp, "results.stress_at_break.value"), 32.0 * good_series[s].scale, 1e-9);
+    }
+    assert_near(jnum(doc, "series.tensile_modulus.mean"), 1530.0, 1e-6);
+    assert_near(jnum(doc, "series.tensile_modulus.n"), 4, 0);
+    assert_near(jnum(doc, "series.tensile_modulus.sd"), sqrt((900.0 + 100.0 + 100.0 + 900.0) / 3.0), 1e-6);
+    assert_near(jnum(doc, "series.tensile_strength.mean"), 30.6, 1e-9);
+    assert_near(jnum(doc, "series.tensile_strength.min"), 30.0, 1e-9);
+
+    const json_t *checks = json_object_get(doc, "checks");
+    assert_int_equal(json_array_size(checks), 3);
+    const json_t *c0 = json_array_get(checks, 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "property")), "tensile_modulus");
+    assert_near(jnum(c0, "value"), 1530.0, 1e-6);
+    assert_string_equal(json_string_value(json_object_get(c0, "verdict")), "pass");
+    const json_t *c2 = json_array_get(checks, 2);
+    assert_string_equal(json_string_value(json_object_get(c2, "statistic")), "each");
+    assert_int_equal(json_array_size(json_object_get(c2, "values")), 4);
+    json_decref(doc);
+
+    /* A certificate is never overwritten. */
+    struct pd_certify_options opt = {.out_dir = out};
+    struct pd_err err = {0};
+    assert_int_equal(pd_certify_run(run, &spec, &opt, &res, &err), PD_ESTATE);
+    assert_non_null(strstr(err.msg, "already exists"));
+}
+
+static void test_certify_failing_limits(void **state)
+{
+    (void)state;
+    char run[256], out[256], spec_path[256];
+    snprintf(run, sizeof run, "%s/fail.h5", tmp_dir);
+    snprintf(out, sizeof out, "%s/out-fail", tmp_dir);
+    snprintf(spec_path, sizeof spec_path, "%s/strict.yaml", tmp_dir);
+    assert_int_equal(mkdir(out, 0755), 0);
+    write_run(run, "iso527", 1, good_series, 4);
+    write_text(spec_path, "spec: {name: strict, material: PP-H, method: iso527}\n"
+                          "properties:\n"
+                          "  - {property: tensile_modulus, min: 1400, max: 1600, unit: MPa}\n"
+                          "  - {property: tensile_strength, statistic: each, min: 30.5, unit: MPa}\n"
+                          "  - {property: yield_strain, max: 5.5, unit: '%'}\n");
+    static struct pd_spec spec;
+    struct pd_err err = {0};
+    assert_int_equal(pd_spec_load(spec_path, &spec, &err), 0);
+    struct pd_certify_result res;
+    json_t *doc = certify_to_json(run, &spec, out, &res);
+    assert_int_equal(res.verdict, PD_VERDICT_FAIL);
+    assert_int_equal(res.n_failed, 2);
+    assert_string_equal(jstring(doc, "verdict"), "fail");
+    assert_string_equal(jstring(doc, "notice"), "SIMULATED — not a test result");
+    assert_true(json_is_true(json_object_get(json_object_get(doc, "run"), "simulated")));
+    const json_t *checks = json_object_get(doc, "checks");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(checks, 0), "verdict")), "pass");
+    const json_t *each = json_array_get(checks, 1);
+    assert_string_equal(json_string_value(json_object_get(each, "verdict")), "fail");
+    const json_t *vals = json_object_get(each, "values");
+    const char *want[] = {"fail", "fail", "pass", "pass"};
+    for (size_t s = 0; s < 4; s++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(vals, s), "verdict")), want[s]);
+    const json_t *ys = json_array_get(checks, 2);
+    assert_near(jnum(ys, "value"), 6.0, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(ys, "verdict")), "fail");
+    json_decref(doc);
+}
+
+static void test_certify_invalid_specimens(void **state)
+{
+    (void)state;
+    const struct run_specimen series[] = {
+        {"S01", 0.75, "tested", false, false},
+        {"S02", 0.76, "tested", true, false},  /* NaN: cannot be evaluated */
+        {"S03", 0.77, "invalid: broke in the grips", false, false},
+        {"S04", 0.78, "tested", false, true},  /* too sparse for the modulus */
+        {"S05", 0.78, "tested", false, false},
+        {"S06", 0.78, NULL, false, false},      /* never marked tested: the series is incomplete */
+    };
+    char run[256], out[256];
+    snprintf(run, sizeof run, "%s/invalid.h5", tmp_dir);
+    snprintf(out, sizeof out, "%s/out-invalid", tmp_dir);
+    assert_int_equal(mkdir(out, 0755), 0);
+    write_run(run, "iso527", 0, series, 6);
+    static struct pd_spec spec;
+    load_demo_spec(&spec);
+    struct pd_certify_result res;
+    json_t *doc = certify_to_json(run, &spec, out, &res);
+    /* Every limit is met by S01 and S05, but the series is incomplete. */
+    assert_int_equal(res.verdict, PD_VERDICT_FAIL);
+    assert_int_equal(res.n_specimens, 2);
+    assert_int_equal(res.n_failed, 0);
+    assert_string_equal(jstring(doc, "verdict"), "fail");
+    const json_t *sp = json_object_get(doc, "specimens");
+    assert_int_equal(json_array_size(sp), 6);
+    assert_null(json_object_get(json_array_get(sp, 0), "excluded_reason"));
+    assert_non_null(strstr(jstring(json_array_get(sp, 1), "excluded_reason"), "sample 25 "));
+    assert_non_null(strstr(jstring(json_array_get(sp, 2), "excluded_reason"), "invalidated"));
+    assert_non_null(strstr(jstring(json_array_get(sp, 3), "excluded_reason"), "10 samples"));
+    assert_near(jnum(doc, "series.tensile_modulus.n"), 2, 0);
+    assert_near(jnum(doc, "series.tensile_modulus.mean"), 1530.0, 1e-6);
+    const json_t *reasons = json_object_get(doc, "verdict_reasons");
+    assert_int_equal(json_array_size(reasons), 3);
+    assert_non_null(strstr(json_string_value(json_array_get(reasons, 0)), "S02"));
+    assert_non_null(strstr(json_string_value(json_array_get(reasons, 1)), "S04"));
+    assert_non_null(strstr(json_string_value(json_array_get(reasons, 2)), "S06 was not tested"));
+    assert_non_null(strstr(jstring(json_array_get(sp, 5), "excluded_reason"), "not tested"));
+    json_decref(doc);
+}
+
+static void test_certify_wrong_method(void **state)
+{
+    (void)state;
+    char run[256], out[256];
+    snprintf(run, sizeof run, "%s/flex.h5", tmp_dir);
+    snprintf(out, sizeof out, "%s/out-flex", tmp_dir);
+    assert_int_equal(mkdir(out, 0755), 0);
+    write_run(run, "iso178", 0, good_series, 2);
+    static struct pd_spec spec;
+    load_demo_spec(&spec);
+    struct pd_certify_options opt = {.out_dir = out};
+    struct pd_certify_result res;
+    memset(&res, 0x44, sizeof res);
+    struct pd_certify_result before = res;
+    struct pd_err err = {0};
+    assert_int_equal(pd_certify_run(run, &spec, &opt, &res, &err), PD_EDATA);
+    assert_non_null(strstr(err.msg, "run method 'iso178'"));
+    assert_memory_equal(&res, &before, sizeof res);
+    char cert[300];
+    snprintf(cert, sizeof cert, "%s/CERT-R20261125-001.json", out);
+    assert_int_equal(access(cert, F_OK), -1);
+
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/no-such-run.h5", tmp_dir);
+    assert_true(pd_certify_run(missing, &spec, &opt, &res, &err) < 0);
+}
+
+static void test_certify_refuses_other_units(void **state)
+{
+    (void)state;
+    char run[256], out[256];
+    snprintf(run, sizeof run, "%s/kn.h5", tmp_dir);
+    snprintf(out, sizeof out, "%s/out-kn", tmp_dir);
+    assert_int_equal(mkdir(out, 0755), 0);
+    force_unit = "kN";
+    write_run(run, "iso527", 0, good_series, 2);
+    force_unit = "N";
+    static struct pd_spec spec;
+    load_demo_spec(&spec);
+    struct pd_certify_result res;
+    json_t *doc = certify_to_json(run, &spec, out, &res);
+    assert_int_equal(res.verdict, PD_VERDICT_FAIL);
+    assert_int_equal(res.n_specimens, 0);
+    assert_int_equal(res.n_failed, 3); /* nothing to check is not a pass */
+    const json_t *sp = json_object_get(doc, "specimens");
+    assert_string_equal(jstring(json_array_get(sp, 0), "excluded_reason"), "channel 'force' is in 'kN', expected N");
+    assert_int_equal(json_object_size(json_object_get(doc, "series")), 0);
+    json_decref(doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tensile[] = {
+        cmocka_unit_test(test_t1_modulus_all_methods),
+        cmocka_unit_test(test_t1_yield_strength_break),
+        cmocka_unit_test(test_t1_toe_raw_values),
+        cmocka_unit_test(test_t2_brittle),
+        cmocka_unit_test(test_first_local_maximum_not_global),
+        cmocka_unit_test(test_dip_inside_hysteresis_is_not_a_maximum),
+        cmocka_unit_test(test_constant_force_plateau),
+        cmocka_unit_test(test_break_right_after_modulus_range),
+        cmocka_unit_test(test_break_at_first_point_is_refused),
+        cmocka_unit_test(test_noisy_linear_modulus),
+        cmocka_unit_test(test_nan_names_sample),
+        cmocka_unit_test(test_sparse_modulus_range),
+        cmocka_unit_test(test_chord_across_a_gap_at_e2),
+        cmocka_unit_test(test_modulus_range_not_reached),
+        cmocka_unit_test(test_bad_dimensions_and_size),
+        cmocka_unit_test(test_stats_t_stats),
+    };
+    const struct CMUnitTest files[] = {
+        cmocka_unit_test(test_spec_demo_file),
+        cmocka_unit_test(test_spec_nominal_tolerance),
+        cmocka_unit_test(test_spec_errors),
+        cmocka_unit_test(test_certify_passing_series),
+        cmocka_unit_test(test_certify_failing_limits),
+        cmocka_unit_test(test_certify_invalid_specimens),
+        cmocka_unit_test(test_certify_wrong_method),
+        cmocka_unit_test(test_certify_refuses_other_units),
+    };
+    int failed = cmocka_run_group_tests_name("tensile", tensile, NULL, NULL);
+    failed += cmocka_run_group_tests_name("files", files, make_tmp, remove_tmp);
+    return failed ? 1 : 0;
+}
