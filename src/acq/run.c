@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "acq/acq_internal.h"
@@ -385,24 +384,6 @@ static void bus_close(struct bus *b)
     pthread_cond_destroy(&b->cond);
 }
 
-static int make_dir(const char *path, struct pd_err *err)
-{
-    char tmp[4096];
-    if (pd_strlcpy(tmp, path, sizeof tmp) < 0)
-        return pd_err_set(err, PD_EINVAL, NULL, "output directory path too long");
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0775) < 0 && errno != EEXIST)
-                return pd_err_set_os(err, PD_EIO, errno, tmp, "cannot create directory");
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0775) < 0 && errno != EEXIST)
-        return pd_err_set_os(err, PD_EIO, errno, tmp, "cannot create directory");
-    return PD_OK;
-}
-
 #define SATTR(k, v) {.key = (k), .type = PD_STORE_STRING, .s = (v)}
 #define DATTR(k, v, u) {.key = (k), .type = PD_STORE_DOUBLE, .d = (v), .units = (u)}
 #define IATTR(k, v) {.key = (k), .type = PD_STORE_INT, .i = (v)}
@@ -683,7 +664,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     run->cfg = cfg;
     run->opt = opt;
     pthread_mutex_init(&run->store_lock, NULL);
-    int rc = make_dir(opt->out_dir, err);
+    int rc = pd_mkdir_p(opt->out_dir, err);
     for (size_t i = 0; i < cfg->n_instruments; i++) {
         struct bus *b = &run->buses[i];
         b->cfg = &cfg->instruments[i];

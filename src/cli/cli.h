@@ -14,6 +14,9 @@ int cli_demo(int argc, char **argv);
 
 /* Prints "polydaq: <msg>" on stderr and returns the exit code for the error's class. */
 int cli_fail(const struct pd_err *err);
+/* Same, for errors in reading the user's input files: always PD_EXIT_USAGE (a missing or
+ * unreadable config, spec or run file is bad input, whatever the underlying status). */
+int cli_fail_input(const struct pd_err *err);
 /* Prints "polydaq <cmd>: <msg>" plus a hint to --help; returns PD_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Directory holding the running executable (to find polydaq-sim beside it). */

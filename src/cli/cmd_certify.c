@@ -1,6 +1,8 @@
 /* cmd_certify.c — `polydaq certify`: results, limit checks and the certificate for a run file. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "cert/cert.h"
 #include "cli/cli.h"
@@ -40,8 +42,14 @@ int cli_certify(int argc, char **argv)
     if (!spec_path)
         return cli_usage_error("certify", "missing --spec SPEC.yaml");
     struct pd_err err;
+    if (access(argv[optind], R_OK) != 0) {
+        pd_err_set_os(&err, PD_EIO, errno, argv[optind], "cannot read the run file");
+        return cli_fail_input(&err);
+    }
     struct pd_spec spec;
     if (pd_spec_load(spec_path, &spec, &err) < 0)
+        return cli_fail_input(&err);
+    if (pd_mkdir_p(out_dir, &err) < 0)
         return cli_fail(&err);
     struct pd_certify_options opt = {.out_dir = out_dir, .request_id = request};
     struct pd_certify_result res;

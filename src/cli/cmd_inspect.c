@@ -39,7 +39,7 @@ int cli_inspect(int argc, char **argv)
     struct pd_err err;
     struct pd_run *run;
     if (pd_run_open(path, &run, &err) < 0)
-        return cli_fail(&err);
+        return cli_fail_input(&err);
     printf("%s\n", path);
     printf("  %-18s %s\n", "closed", pd_run_closed_cleanly(run) ? "cleanly" : "NOT cleanly (writer crashed or still running)");
     static const char *const keys[] = {"run_id", "method", "material", "lab_name", "operator", "start_time",

@@ -94,7 +94,7 @@ int cli_run(int argc, char **argv)
     struct pd_err err;
     struct pd_acq_config *cfg;
     if (pd_acq_config_load_file(argv[optind], &cfg, &err) < 0)
-        return cli_fail(&err);
+        return cli_fail_input(&err);
     struct pd_acq_result res;
     int code = run_series(cfg, out_dir, quiet, &res);
     if (res.path[0])
@@ -134,7 +134,7 @@ int cli_demo(int argc, char **argv)
     struct pd_err err;
     struct pd_acq_config *cfg;
     if (pd_acq_config_load_string("<embedded>/config/demo.yaml", (const char *)pd_demo_yaml, &cfg, &err) < 0)
-        return cli_fail(&err);
+        return cli_fail_input(&err);
     struct pd_acq_result res;
     int code = run_series(cfg, out_dir, quiet, &res);
     pd_acq_config_free(cfg);
@@ -151,7 +151,7 @@ int cli_demo(int argc, char **argv)
     }
     struct pd_spec spec;
     if (pd_spec_load(spec_path, &spec, &err) < 0)
-        return cli_fail(&err);
+        return cli_fail_input(&err);
     struct pd_certify_options copt = {.out_dir = out_dir, .request_id = "DEMO"};
     struct pd_certify_result cres;
     if (pd_certify_run(res.path, &spec, &copt, &cres, &err) < 0)

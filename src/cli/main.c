@@ -36,6 +36,12 @@ int cli_fail(const struct pd_err *err)
     }
 }
 
+int cli_fail_input(const struct pd_err *err)
+{
+    cli_fail(err);
+    return PD_EXIT_USAGE;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     char msg[512];

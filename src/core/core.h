@@ -117,4 +117,8 @@ int pd_strlcpy(char *dst, const char *src, size_t size);
 bool pd_parse_double(const char *s, double *out);
 bool pd_parse_long(const char *s, long *out);
 
+/* ---- Files -------------------------------------------------------------------------------*/
+/* mkdir -p: creates the directory and its missing parents (mode 0775); an existing one is fine. */
+int pd_mkdir_p(const char *path, struct pd_err *err);
+
 #endif /* PD_CORE_H */
