@@ -7,10 +7,14 @@
 /* Exit codes of every subcommand. */
 enum { PD_EXIT_OK = 0, PD_EXIT_CHECK_FAILED = 1, PD_EXIT_USAGE = 2, PD_EXIT_RUNTIME = 3 };
 
-int cli_run(int argc, char **argv);
-int cli_certify(int argc, char **argv);
-int cli_inspect(int argc, char **argv);
-int cli_demo(int argc, char **argv);
+/* A subcommand. Each src/cli/cmd_<name>.c defines `const struct cli_command cli_cmd_<name>`;
+ * CMake generates the table from the file names (pd_cli_commands.h). */
+struct cli_command {
+    const char *name;     /* as typed: "run" */
+    const char *synopsis; /* one line for `polydaq --help`: "run CONFIG.yaml [-o DIR]" */
+    const char *summary;  /* what it does, a few words */
+    int (*main)(int argc, char **argv); /* argv[0] is the command name; returns the exit status */
+};
 
 /* Prints "polydaq: <msg>" on stderr and returns the exit code for the error's class. */
 int cli_fail(const struct pd_err *err);
@@ -19,6 +23,11 @@ int cli_fail(const struct pd_err *err);
 int cli_fail_input(const struct pd_err *err);
 /* Prints "polydaq <cmd>: <msg>" plus a hint to --help; returns PD_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs a test series from a loaded config with progress on stderr and Ctrl-C handling (used by
+ * run and demo). Prints the run summary; returns the exit status. */
+struct pd_acq_config;
+struct pd_acq_result;
+int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, struct pd_acq_result *res);
 /* Directory holding the running executable (to find polydaq-sim beside it). */
 void cli_exe_dir(char *buf, size_t size);
 

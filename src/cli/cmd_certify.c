@@ -17,7 +17,7 @@ static const char certify_usage[] =
     "  -r, --request ID      the customer's request id, recorded in the certificate\n"
     "Exit status: 0 every limit met, 1 some limit not met, 2 bad input.\n";
 
-int cli_certify(int argc, char **argv)
+static int certify_main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"spec", required_argument, NULL, 's'},
                                              {"output", required_argument, NULL, 'o'},
@@ -60,3 +60,10 @@ int cli_certify(int argc, char **argv)
             res.verdict == PD_VERDICT_PASS ? "every limit met (pass)" : "some limit not met (FAIL)");
     return res.verdict == PD_VERDICT_PASS ? PD_EXIT_OK : PD_EXIT_CHECK_FAILED;
 }
+
+const struct cli_command cli_cmd_certify = {
+    .name = "certify",
+    .synopsis = "certify RUN.h5 --spec SPEC.yaml [-o DIR]",
+    .summary = "compute results, check limits, write a certificate",
+    .main = certify_main,
+};

@@ -20,7 +20,7 @@ static void print_attr(struct pd_run *run, const char *key)
         printf("  %-18s %s\n", key, v);
 }
 
-int cli_inspect(int argc, char **argv)
+static int inspect_main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
@@ -97,3 +97,10 @@ int cli_inspect(int argc, char **argv)
     pd_run_close(run);
     return PD_EXIT_OK;
 }
+
+const struct cli_command cli_cmd_inspect = {
+    .name = "inspect",
+    .synopsis = "inspect RUN.h5",
+    .summary = "summarise a run file: clean or not, specimens, rates, events",
+    .main = inspect_main,
+};

@@ -7,20 +7,25 @@
 #include "cli/cli.h"
 #include "pd_version.h"
 
-static const char usage[] =
-    "usage: polydaq [--help] [--version] COMMAND [ARGS]\n"
-    "\n"
-    "Instrument data acquisition and test certificates for the polymer test laboratory.\n"
-    "\n"
-    "commands:\n"
-    "  run CONFIG.yaml [-o DIR]              run a test series, one HDF5 file per run\n"
-    "  certify RUN.h5 --spec SPEC.yaml [-o DIR] [--request ID]\n"
-    "                                        compute results, check limits, write a certificate\n"
-    "  inspect RUN.h5                        summarise a run file\n"
-    "  demo [-o DIR]                         run the embedded simulated lab and certify it\n"
-    "\n"
-    "Each command has --help. Exit status: 0 success, 1 a check failed (spec not met),\n"
-    "2 bad usage or input, 3 the run failed (instrument or file error).\n";
+#include "pd_cli_commands.h"
+
+#define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
+
+static void print_usage(FILE *f)
+{
+    fputs("usage: polydaq [--help] [--version] COMMAND [ARGS]\n"
+          "\n"
+          "Instrument data acquisition and test certificates for the polymer test laboratory.\n"
+          "\n"
+          "commands:\n",
+          f);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-44s %s\n", cli_commands[i]->synopsis, cli_commands[i]->summary);
+    fputs("\n"
+          "Each command has --help. Exit status: 0 success, 1 a check failed (spec not met),\n"
+          "2 bad usage or input, 3 the run failed (instrument or file error).\n",
+          f);
+}
 
 int cli_fail(const struct pd_err *err)
 {
@@ -69,25 +74,21 @@ void cli_exe_dir(char *buf, size_t size)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(usage, stderr);
+        print_usage(stderr);
         return PD_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage, stdout);
+        print_usage(stdout);
         return PD_EXIT_OK;
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("polydaq %s\n", PD_VERSION_STRING);
         return PD_EXIT_OK;
     }
-    static const struct {
-        const char *name;
-        int (*fn)(int, char **);
-    } commands[] = {{"run", cli_run}, {"certify", cli_certify}, {"inspect", cli_inspect}, {"demo", cli_demo}};
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(cmd, commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(cmd, cli_commands[i]->name) == 0)
+            return cli_commands[i]->main(argc - 1, argv + 1);
     fprintf(stderr, "polydaq: unknown command '%s' (see 'polydaq --help')\n", cmd);
     return PD_EXIT_USAGE;
 }
