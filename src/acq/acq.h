@@ -42,6 +42,7 @@ struct pd_acq_config {
     char material[128];
     double poll_rate_hz;         /* 0.1 .. 10000 */
     double specimen_timeout_s;
+    double reconnect_timeout_s;  /* a lost instrument is retried this long, then the run stops */
     char specimen_type[16];
     double width_mm, thickness_mm, gauge_length_mm, grip_distance_mm;
     double speed_modulus, speed_test, speed_switch_strain;

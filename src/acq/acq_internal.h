@@ -1,11 +1,29 @@
-/* acq_internal.h — private to src/acq: simulator processes started for a run. */
+/* acq_internal.h — private to src/acq: the run, its buses (one per instrument, each with its own
+ * thread), the writer, simulator processes and the method table. */
 #ifndef PD_ACQ_INTERNAL_H
 #define PD_ACQ_INTERNAL_H
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "acq/acq.h"
+#include "driver/driver.h"
+#include "store/store.h"
 
+#define ACQ_RING_CAPACITY 65536
+#define ACQ_EVENT_RING_CAPACITY 256
+#define ACQ_WRITER_BATCH 1024
+#define ACQ_WRITER_PERIOD_NS (20 * 1000000LL)
+#define ACQ_FLUSH_PERIOD_NS (1000 * 1000000LL)
+#define ACQ_COMMAND_TIMEOUT_NS (5000 * 1000000LL)
+#define ACQ_BACKOFF_MIN_NS (100 * 1000000LL)
+#define ACQ_BACKOFF_MAX_NS (5000 * 1000000LL)
+/* Consecutive timeouts/protocol errors before the link is considered lost and reopened. */
+#define ACQ_ERRORS_BEFORE_RECONNECT 3
+
+/* ---- simulators ------------------------------------------------------------------------------*/
 struct pd_sim_process {
     pid_t pid;
     char address[128]; /* "tcp://127.0.0.1:40123" as the simulator reported it */
@@ -18,5 +36,114 @@ int pd_sim_start(const struct pd_acq_instrument_config *ic, const char *transpor
                  int timeout_ms, struct pd_sim_process *out, struct pd_err *err);
 /* SIGTERM, wait up to 2 s, then SIGKILL; reaps the process. */
 void pd_sim_stop(struct pd_sim_process *sim);
+
+/* ---- what travels between threads ----------------------------------------------------------*/
+struct acq_sample {
+    int64_t t_mono_ns;
+    int64_t half_width_ns;
+    uint32_t quality;
+    uint32_t specimen; /* 1-based */
+    double values[PD_MAX_CHANNELS];
+};
+
+/* An event a bus thread reports (fault, reconnect); the writer stores it. */
+struct acq_event {
+    int64_t t_mono_ns;
+    uint32_t specimen; /* 1-based; 0 = run level */
+    char kind[32];
+    char text[200];
+};
+
+/* ---- a bus: one instrument, its driver, its thread -------------------------------------------*/
+struct bus {
+    const struct pd_acq_instrument_config *cfg;
+    const struct pd_driver *drv;
+    void *state;
+    bool opened;
+    struct pd_instrument_info info;
+    const struct pd_channel_info *channels;
+    size_t n_channels;
+    struct pd_sim_process sim;
+    int64_t period_ns;
+    int64_t give_up_ns; /* a link down this long fails the instrument */
+
+    pthread_t thread;
+    bool thread_started;
+    struct pd_ring ring;   /* samples, bus thread → writer */
+    struct pd_ring events; /* events, bus thread → writer */
+    _Atomic int quit;
+    _Atomic uint32_t active_specimen; /* readings are recorded only while non-zero */
+
+    /* mailbox: one command at a time from the method thread */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool cmd_pending, cmd_done;
+    char cmd_name[32];
+    double cmd_value;
+    int cmd_rc;
+    struct pd_err cmd_err;
+
+    /* latest reading, published under `lock` */
+    struct pd_reading latest;
+    uint64_t latest_seq;
+    bool link_down;
+    bool failed;
+    struct pd_err fail_err;
+
+    _Atomic uint64_t n_readings, n_errors, n_lost, n_missed_deadlines, n_reconnects, n_events_lost;
+    _Atomic uint64_t n_written;
+    uint64_t lost_reported; /* writer thread only */
+};
+
+int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim_dir, struct pd_err *err);
+int acq_bus_start(struct bus *b, struct pd_err *err);
+/* Stops the thread (if started), closes the driver and the simulator, frees the rings. */
+void acq_bus_close(struct bus *b);
+/* Sends a named control to the bus thread and waits until it was carried out. */
+int acq_bus_command(struct bus *b, const char *name, double value, struct pd_err *err);
+bool acq_bus_latest(struct bus *b, struct pd_reading *out, uint64_t *seq);
+bool acq_bus_failed(struct bus *b, struct pd_err *err);
+int acq_bus_find_channel(const struct bus *b, const char *name);
+
+/* ---- the run ---------------------------------------------------------------------------------*/
+struct run {
+    const struct pd_acq_config *cfg;
+    const struct pd_acq_options *opt;
+    struct bus buses[PD_ACQ_MAX_INSTRUMENTS];
+    size_t n_buses;
+    struct pd_timebase tb;
+    struct pd_store *store;
+    pthread_mutex_t store_lock; /* the writer thread and the method thread both write to the store */
+    pthread_t writer;
+    bool writer_started;
+    _Atomic int writer_quit;
+    _Atomic int writer_rc;
+    struct pd_err writer_err;
+    /* writer-owned scratch (used by whoever drains: the writer thread, then the closer after it) */
+    struct acq_sample batch[ACQ_WRITER_BATCH];
+    int64_t t[ACQ_WRITER_BATCH], unc[ACQ_WRITER_BATCH];
+    uint32_t q[ACQ_WRITER_BATCH];
+    double v[ACQ_WRITER_BATCH * PD_MAX_CHANNELS];
+};
+
+void *acq_writer_main(void *arg);
+/* Moves everything the rings hold into the store. */
+int acq_writer_drain(struct run *run, struct pd_err *err);
+/* Events and status from the method thread (specimen 0-based; SIZE_MAX = run level). */
+int acq_run_event(struct run *run, size_t specimen, const char *kind, const char *text);
+void acq_set_status(struct run *run, size_t specimen, const char *status);
+/* A live line (terminal) or one line per specimen (not a terminal) on stderr. */
+void acq_show_progress(const struct run *run, const struct bus *primary, size_t specimen, bool final_line);
+
+/* ---- methods ---------------------------------------------------------------------------------*/
+struct acq_method {
+    const char *name; /* as in the config's run.method */
+    const char *description;
+    /* Runs every specimen of the series; returns 0 or a negative status (err filled). */
+    int (*run_series)(struct run *run, struct pd_acq_result *result, struct pd_err *err);
+};
+const struct acq_method *acq_method_find(const char *name);
+/* "iso527, ..." for messages. */
+void acq_method_names(char *buf, size_t size);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acq/acq_internal.h"
 #include "driver/driver.h"
 
 static const char *const root_keys_unused[] = {NULL};
@@ -37,8 +38,6 @@ static const struct pd_cfg_field lab_fields[] = {
     {.key = NULL},
 };
 
-static const char *const methods[] = {"iso527", NULL};
-
 static const struct pd_cfg_field run_fields[] = {
     {.key = "method", .type = PD_CFG_T_STRING, .offset = F(struct pd_acq_config, method),
      .size = sizeof(((struct pd_acq_config *)0)->method), .required = true, .help = "the test method: iso527"},
@@ -49,6 +48,8 @@ static const struct pd_cfg_field run_fields[] = {
      .min = 0.1, .max = 10000, .def = "100", .help = "samples per second, 0.1..10000"},
     {.key = "specimen_timeout_s", .type = PD_CFG_T_DOUBLE, .offset = F(struct pd_acq_config, specimen_timeout_s),
      .min = 1, .max = 86400, .def = "600", .help = "longest a specimen may run, seconds"},
+    {.key = "reconnect_timeout_s", .type = PD_CFG_T_DOUBLE, .offset = F(struct pd_acq_config, reconnect_timeout_s),
+     .min = 0.1, .max = 86400, .def = "30", .help = "how long a lost instrument is retried before the run stops, seconds"},
     {.key = NULL},
 };
 
@@ -213,12 +214,12 @@ static int decode_all(struct pd_acq_config *cfg, struct pd_err *err)
         return rc;
     if ((rc = pd_cfg_decode(sec.run, run_fields, NULL, cfg, err)) < 0)
         return rc;
-    bool known = false;
-    for (size_t i = 0; methods[i]; i++)
-        known = known || strcmp(cfg->method, methods[i]) == 0;
-    if (!known)
-        return pd_cfg_error(err, pd_cfg_map_get(sec.run, "method"), "unknown method '%s' (expected one of: iso527)",
-                            cfg->method);
+    if (!acq_method_find(cfg->method)) {
+        char names[256];
+        acq_method_names(names, sizeof names);
+        return pd_cfg_error(err, pd_cfg_map_get(sec.run, "method"), "unknown method '%s' (expected one of: %s)",
+                            cfg->method, names);
+    }
     if ((rc = pd_cfg_decode(sec.specimen, specimen_fields, NULL, cfg, err)) < 0)
         return rc;
     if (cfg->gauge_length_mm >= cfg->grip_distance_mm)

@@ -1,0 +1,304 @@
+/* bus.c — one instrument on its own thread: polling on absolute deadlines, the command mailbox,
+ * and recovery from link faults by reopening with capped exponential backoff.
+ *
+ * The bus thread alone touches its driver (a libmodbus context is not thread-safe). It never
+ * waits on the disk: readings go into its SPSC sample ring and faults into its event ring, both
+ * drained by the writer thread. While the link is down nothing is recorded: the gap stays a gap
+ * in the data, with "fault" and "reconnect" events around it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "acq/acq_internal.h"
+
+static void bus_event(struct bus *b, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void bus_event(struct bus *b, const char *kind, const char *fmt, ...)
+{
+    struct acq_event ev = {.t_mono_ns = pd_clock_mono_ns(), .specimen = atomic_load(&b->active_specimen)};
+    pd_strlcpy(ev.kind, kind, sizeof ev.kind);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev.text, sizeof ev.text, fmt, ap);
+    va_end(ap);
+    if (!pd_ring_push(&b->events, &ev))
+        atomic_fetch_add(&b->n_events_lost, 1);
+}
+
+static int sink_push(void *ctx, const struct pd_reading *r)
+{
+    struct bus *b = ctx;
+    atomic_fetch_add(&b->n_readings, 1);
+    pthread_mutex_lock(&b->lock);
+    b->latest = *r;
+    b->latest_seq++;
+    pthread_mutex_unlock(&b->lock);
+    uint32_t sp = atomic_load(&b->active_specimen);
+    if (sp == 0)
+        return PD_OK;
+    struct acq_sample s = {.t_mono_ns = r->t_mono_ns, .half_width_ns = r->half_width_ns,
+                           .quality = r->quality | (b->info.simulated ? PD_Q_SIMULATED : 0), .specimen = sp};
+    memcpy(s.values, r->values, sizeof s.values);
+    if (!pd_ring_push(&b->ring, &s))
+        atomic_fetch_add(&b->n_lost, 1); /* counted and recorded by the writer, never hidden */
+    return PD_OK;
+}
+
+static void serve_command(struct bus *b)
+{
+    pthread_mutex_lock(&b->lock);
+    if (!b->cmd_pending) {
+        pthread_mutex_unlock(&b->lock);
+        return;
+    }
+    char name[32];
+    memcpy(name, b->cmd_name, sizeof name);
+    double value = b->cmd_value;
+    bool down = b->link_down;
+    pthread_mutex_unlock(&b->lock);
+
+    struct pd_err e;
+    pd_err_clear(&e);
+    int rc = down ? pd_err_set(&e, PD_EIO, b->cfg->name, "command '%s' refused: the link is down", name)
+                  : b->drv->control(b->state, name, value, &e);
+
+    pthread_mutex_lock(&b->lock);
+    b->cmd_rc = rc;
+    b->cmd_err = e;
+    b->cmd_pending = false;
+    b->cmd_done = true;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
+static void set_link_down(struct bus *b, bool down)
+{
+    pthread_mutex_lock(&b->lock);
+    b->link_down = down;
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* Sleeps until `deadline`, serving commands every few ms so they never wait for a slow poll rate. */
+static void sleep_serving(struct bus *b, int64_t deadline)
+{
+    while (!atomic_load(&b->quit)) {
+        int64_t slice_end = pd_clock_mono_ns() + 5 * 1000000LL;
+        if (slice_end >= deadline) {
+            pd_clock_sleep_until_mono(deadline);
+            return;
+        }
+        pd_clock_sleep_until_mono(slice_end);
+        serve_command(b);
+    }
+}
+
+/* Close and reopen until it works, the run ends, or the instrument has been gone too long. */
+static void reconnect(struct bus *b, const struct pd_err *cause)
+{
+    int64_t down_since = pd_clock_mono_ns();
+    int64_t backoff = ACQ_BACKOFF_MIN_NS;
+    set_link_down(b, true);
+    bus_event(b, "fault", "%s", cause->msg);
+    pd_log(PD_LOG_WARN, "%s; reconnecting", cause->msg);
+    for (;;) {
+        b->drv->close(b->state);
+        b->opened = false;
+        sleep_serving(b, pd_clock_mono_ns() + backoff);
+        if (atomic_load(&b->quit))
+            return;
+        struct pd_instrument_info info = b->info;
+        struct pd_err e;
+        pd_err_clear(&e);
+        if (b->drv->open(b->state, &info, &e) == 0) {
+            b->opened = true;
+            if (strcmp(info.serial, b->info.serial) != 0 || strcmp(info.firmware, b->info.firmware) != 0)
+                bus_event(b, "instrument_changed", "after reconnect: serial '%s' firmware '%s' (was '%s' '%s')",
+                          info.serial, info.firmware, b->info.serial, b->info.firmware);
+            double down_s = (double)(pd_clock_mono_ns() - down_since) / 1e9;
+            bus_event(b, "reconnect", "%s: link restored after %.3f s", b->cfg->name, down_s);
+            pd_log(PD_LOG_WARN, "%s: reconnected after %.3f s", b->cfg->name, down_s);
+            atomic_fetch_add(&b->n_reconnects, 1);
+            set_link_down(b, false);
+            return;
+        }
+        atomic_fetch_add(&b->n_errors, 1);
+        if (pd_clock_mono_ns() - down_since > b->give_up_ns) {
+            pthread_mutex_lock(&b->lock);
+            b->failed = true;
+            b->fail_err = e;
+            pthread_mutex_unlock(&b->lock);
+            bus_event(b, "failed", "%s (gave up after %.0f s)", e.msg, (double)b->give_up_ns / 1e9);
+            return;
+        }
+        backoff = backoff * 2 > ACQ_BACKOFF_MAX_NS ? ACQ_BACKOFF_MAX_NS : backoff * 2;
+    }
+}
+
+static void *bus_main(void *arg)
+{
+    struct bus *b = arg;
+    struct pd_sink sink = {.push = sink_push, .ctx = b};
+    int64_t next = pd_clock_mono_ns();
+    int consecutive = 0;
+    int last_logged_code = 0;
+    while (!atomic_load(&b->quit)) {
+        if (acq_bus_failed(b, NULL)) {
+            sleep_serving(b, pd_clock_mono_ns() + 50 * 1000000LL);
+            continue;
+        }
+        serve_command(b);
+        struct pd_err e;
+        pd_err_clear(&e);
+        int rc = b->drv->poll(b->state, &sink, &e);
+        if (rc < 0) {
+            atomic_fetch_add(&b->n_errors, 1);
+            consecutive++;
+            /* Link faults reopen at once; timeouts and garbled frames after a few in a row (the
+             * driver has flushed the line); device exceptions and busy are answers, not link faults. */
+            bool link = rc == PD_EIO || ((rc == PD_ETIMEOUT || rc == PD_EPROTO) &&
+                                         consecutive >= ACQ_ERRORS_BEFORE_RECONNECT);
+            if (!link && rc != last_logged_code) { /* log each kind of fault once in a row; count every one */
+                pd_log(PD_LOG_WARN, "%s", e.msg);
+                bus_event(b, "error", "%s", e.msg);
+                last_logged_code = rc;
+            }
+            if (link) {
+                reconnect(b, &e);
+                consecutive = 0;
+                last_logged_code = 0;
+                next = pd_clock_mono_ns();
+                continue;
+            }
+        } else {
+            consecutive = 0;
+            last_logged_code = 0;
+        }
+        next += b->period_ns;
+        int64_t now = pd_clock_mono_ns();
+        if (next < now) {
+            /* Deadline missed: count every period skipped, then realign instead of bursting. */
+            atomic_fetch_add(&b->n_missed_deadlines, (uint64_t)((now - next) / b->period_ns) + 1);
+            next = now;
+            continue;
+        }
+        sleep_serving(b, next);
+    }
+    return NULL;
+}
+
+int acq_bus_command(struct bus *b, const char *name, double value, struct pd_err *err)
+{
+    pthread_mutex_lock(&b->lock);
+    pd_strlcpy(b->cmd_name, name, sizeof b->cmd_name);
+    b->cmd_value = value;
+    b->cmd_pending = true;
+    b->cmd_done = false;
+    int64_t deadline = pd_clock_mono_ns() + ACQ_COMMAND_TIMEOUT_NS;
+    while (!b->cmd_done) {
+        if (pd_clock_mono_ns() > deadline) {
+            b->cmd_pending = false;
+            pthread_mutex_unlock(&b->lock);
+            return pd_err_set(err, PD_ETIMEOUT, b->cfg->name, "command '%s' was not carried out in time", name);
+        }
+        pthread_mutex_unlock(&b->lock);
+        pd_clock_sleep_ns(1000000);
+        pthread_mutex_lock(&b->lock);
+    }
+    int rc = b->cmd_rc;
+    if (rc < 0 && err)
+        *err = b->cmd_err;
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+}
+
+bool acq_bus_latest(struct bus *b, struct pd_reading *out, uint64_t *seq)
+{
+    pthread_mutex_lock(&b->lock);
+    bool have = b->latest_seq > 0;
+    *out = b->latest;
+    *seq = b->latest_seq;
+    pthread_mutex_unlock(&b->lock);
+    return have;
+}
+
+bool acq_bus_failed(struct bus *b, struct pd_err *err)
+{
+    pthread_mutex_lock(&b->lock);
+    bool f = b->failed;
+    if (f && err)
+        *err = b->fail_err;
+    pthread_mutex_unlock(&b->lock);
+    return f;
+}
+
+int acq_bus_find_channel(const struct bus *b, const char *name)
+{
+    for (size_t c = 0; c < b->n_channels; c++)
+        if (strcmp(b->channels[c].name, name) == 0)
+            return (int)c;
+    return -1;
+}
+
+int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim_dir, struct pd_err *err)
+{
+    const struct pd_acq_instrument_config *ic = b->cfg;
+    b->drv = pd_driver_find(ic->driver);
+    int rc = b->drv->create(ic->node, &b->state, err);
+    if (rc < 0)
+        return rc;
+    if (ic->sim_program[0]) {
+        const char *transport = pd_cfg_scalar(pd_cfg_map_get(ic->node, "transport"));
+        rc = pd_sim_start(ic, transport ? transport : "", sim_dir, 5000, &b->sim, err);
+        if (rc < 0)
+            return rc;
+        if (!b->drv->set_transport)
+            return pd_err_set(err, PD_EUNSUPPORTED, ic->name, "driver %s cannot be pointed at a simulator",
+                              ic->driver);
+        if ((rc = b->drv->set_transport(b->state, b->sim.address, err)) < 0)
+            return rc;
+    }
+    memset(&b->info, 0, sizeof b->info);
+    pd_strlcpy(b->info.model, ic->model, sizeof b->info.model);
+    pd_strlcpy(b->info.serial, ic->serial, sizeof b->info.serial);
+    pd_strlcpy(b->info.calibration_date, ic->calibration_date, sizeof b->info.calibration_date);
+    pd_strlcpy(b->info.calibration_due, ic->calibration_due, sizeof b->info.calibration_due);
+    pd_strlcpy(b->info.calibration_id, ic->calibration_id, sizeof b->info.calibration_id);
+    b->info.simulated = ic->sim_program[0] != 0;
+    if ((rc = b->drv->open(b->state, &b->info, err)) < 0)
+        return rc;
+    b->opened = true;
+    b->n_channels = b->drv->channels(b->state, &b->channels);
+    b->period_ns = (int64_t)(1e9 / cfg->poll_rate_hz);
+    b->give_up_ns = (int64_t)(cfg->reconnect_timeout_s * 1e9);
+    if ((rc = pd_ring_init(&b->ring, sizeof(struct acq_sample), ACQ_RING_CAPACITY)) < 0 ||
+        (rc = pd_ring_init(&b->events, sizeof(struct acq_event), ACQ_EVENT_RING_CAPACITY)) < 0)
+        return pd_err_set(err, rc, ic->name, "cannot allocate the sample rings");
+    return PD_OK;
+}
+
+int acq_bus_start(struct bus *b, struct pd_err *err)
+{
+    if (pthread_create(&b->thread, NULL, bus_main, b) != 0)
+        return pd_err_set(err, PD_ENOMEM, b->cfg->name, "cannot start the bus thread");
+    b->thread_started = true;
+    return PD_OK;
+}
+
+void acq_bus_close(struct bus *b)
+{
+    if (b->thread_started) {
+        atomic_store(&b->quit, 1);
+        pthread_join(b->thread, NULL);
+        b->thread_started = false;
+    }
+    if (b->drv && b->state) {
+        if (b->opened)
+            b->drv->close(b->state);
+        b->drv->destroy(b->state);
+        b->state = NULL;
+    }
+    pd_sim_stop(&b->sim);
+    pd_ring_close(&b->ring);
+    pd_ring_close(&b->events);
+    pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->cond);
+}

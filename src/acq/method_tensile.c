@@ -1,0 +1,141 @@
+/* method_tensile.c — the ISO 527 tensile series: per specimen, write the setpoints, start, record
+ * until the break (or timeout), stop and return the crosshead. */
+#include <stdio.h>
+#include <string.h>
+
+#include "acq/acq_internal.h"
+
+/* Writes an optional setpoint: instruments whose map lacks it are left alone. */
+static int set_optional(struct bus *b, const char *name, double value, struct pd_err *err)
+{
+    int rc = acq_bus_command(b, name, value, err);
+    return rc == PD_EUNSUPPORTED ? PD_OK : rc;
+}
+
+static void set_active(struct run *run, uint32_t specimen)
+{
+    for (size_t i = 0; i < run->n_buses; i++)
+        atomic_store(&run->buses[i].active_specimen, specimen);
+}
+
+/* Waits for the break flag (or, without one, the ISO 527 10 % drop), then one reading more so the
+ * drop itself is on file. Returns the outcome that becomes the specimen's status. */
+static const char *wait_for_break(struct run *run, struct bus *frame, size_t k, int force_ch, int break_ch,
+                                  int *rc, struct pd_err *err)
+{
+    const struct pd_acq_config *cfg = run->cfg;
+    struct pd_reading r;
+    uint64_t seq0 = 0, seq, break_seq = 0;
+    acq_bus_latest(frame, &r, &seq0);
+    int64_t deadline = pd_clock_mono_ns() + (int64_t)(cfg->specimen_timeout_s * 1e9);
+    int64_t next_show = 0;
+    double fmax = 0;
+    for (;;) {
+        pd_clock_sleep_ns(5 * 1000000LL);
+        if (acq_bus_latest(frame, &r, &seq) && seq > seq0) {
+            double f = r.values[force_ch];
+            if (f > fmax)
+                fmax = f;
+            bool broke = break_ch >= 0 ? r.values[break_ch] >= 0.5 : (fmax > 0 && f <= 0.1 * fmax);
+            if (broke && !break_seq)
+                break_seq = seq;
+            if (break_seq && seq > break_seq)
+                return "tested";
+        }
+        if (pd_clock_mono_ns() > deadline)
+            return "timeout";
+        if (run->opt->stop && *run->opt->stop)
+            return "aborted";
+        struct pd_err fe;
+        if (acq_bus_failed(frame, &fe)) {
+            *err = fe;
+            *rc = fe.code ? fe.code : PD_EIO;
+            return "instrument failure";
+        }
+        int wrc = atomic_load(&run->writer_rc);
+        if (wrc < 0) {
+            *rc = pd_err_set(err, wrc, NULL, "%s", run->writer_err.msg);
+            return "write error";
+        }
+        if (pd_clock_mono_ns() >= next_show) {
+            acq_show_progress(run, frame, k + 1, false);
+            next_show = pd_clock_mono_ns() + 200 * 1000000LL;
+        }
+    }
+}
+
+static int tensile_series(struct run *run, struct pd_acq_result *result, struct pd_err *err)
+{
+    const struct pd_acq_config *cfg = run->cfg;
+    struct bus *frame = NULL;
+    for (size_t i = 0; i < run->n_buses && !frame; i++)
+        if (acq_bus_find_channel(&run->buses[i], "force") >= 0 && acq_bus_find_channel(&run->buses[i], "extension") >= 0)
+            frame = &run->buses[i];
+    if (!frame)
+        return pd_err_set(err, PD_ECONFIG, pd_cfg_source_name(cfg->doc),
+                          "method iso527 needs an instrument with channels 'force' and 'extension'");
+    int force_ch = acq_bus_find_channel(frame, "force");
+    int break_ch = acq_bus_find_channel(frame, "break");
+    int rc = PD_OK;
+
+    for (size_t k = 0; k < (size_t)cfg->specimens; k++) {
+        if (run->opt->stop && *run->opt->stop) {
+            result->interrupted = 1;
+            break;
+        }
+        struct {
+            const char *name;
+            double value;
+        } setpoints[] = {
+            {"width", cfg->width_mm},
+            {"thickness", cfg->thickness_mm},
+            {"gauge_length", cfg->gauge_length_mm},
+            {"grip_distance", cfg->grip_distance_mm},
+            {"speed_modulus", cfg->speed_modulus},
+            {"speed_test", cfg->speed_test},
+            {"speed_switch_strain", cfg->speed_switch_strain},
+        };
+        for (size_t i = 0; i < sizeof setpoints / sizeof setpoints[0]; i++)
+            if ((rc = set_optional(frame, setpoints[i].name, setpoints[i].value, err)) < 0)
+                return rc;
+        if ((rc = acq_bus_command(frame, "start", 1, err)) < 0)
+            return rc;
+        /* Record from the first reading after the instrument accepted the start, so nothing of
+         * the previous specimen's state is taken into this one. */
+        set_active(run, (uint32_t)(k + 1));
+        acq_run_event(run, k, "specimen_start", "start command accepted");
+        acq_set_status(run, k, "running");
+
+        const char *outcome = wait_for_break(run, frame, k, force_ch, break_ch, &rc, err);
+
+        set_active(run, 0);
+        acq_run_event(run, k, strcmp(outcome, "tested") == 0 ? "break" : "specimen_end", outcome);
+        acq_set_status(run, k, outcome);
+        if (run->opt->progress == PD_ACQ_PROGRESS_LIVE)
+            fputc('\n', stderr);
+        else
+            acq_show_progress(run, frame, k + 1, true);
+        if (rc < 0)
+            return rc;
+        struct pd_err ignore;
+        if (strcmp(outcome, "tested") != 0)
+            acq_bus_command(frame, "stop", 1, &ignore);
+        acq_bus_command(frame, "return", 1, &ignore);
+        if (strcmp(outcome, "tested") == 0) {
+            result->specimens_tested++;
+        } else if (strcmp(outcome, "aborted") == 0) {
+            result->interrupted = 1;
+            break;
+        } else {
+            pd_log(PD_LOG_WARN, "specimen %zu: no break within %.0f s; continuing with the next", k + 1,
+                   cfg->specimen_timeout_s);
+        }
+    }
+    return PD_OK;
+}
+
+const struct acq_method acq_method_iso527 = {
+    .name = "iso527",
+    .description = "ISO 527-1/-2 tensile properties",
+    .run_series = tensile_series,
+};
