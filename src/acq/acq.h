@@ -43,9 +43,11 @@ struct pd_acq_config {
     double poll_rate_hz;         /* 0.1 .. 10000 */
     double specimen_timeout_s;
     double reconnect_timeout_s;  /* a lost instrument is retried this long, then the run stops */
-    char specimen_type[16];
-    double width_mm, thickness_mm, gauge_length_mm, grip_distance_mm;
-    double speed_modulus, speed_test, speed_switch_strain;
+    /* The `specimen:` and `method:` sections belong to the method named in run.method, which
+     * validates them at load time into its own parameters (opaque here). */
+    const struct pd_cfg_node *specimen_section; /* may be NULL */
+    const struct pd_cfg_node *method_section;   /* may be NULL */
+    void *method_params;                        /* owned; the method's decoded parameters */
     size_t n_instruments;
     struct pd_acq_instrument_config instruments[PD_ACQ_MAX_INSTRUMENTS];
 };

@@ -136,9 +136,19 @@ void acq_set_status(struct run *run, size_t specimen, const char *status);
 void acq_show_progress(const struct run *run, const struct bus *primary, size_t specimen, bool final_line);
 
 /* ---- methods ---------------------------------------------------------------------------------*/
+/* A test method as the acquisition side runs it. Its config sections (`specimen:`, `method:`) and
+ * what it records about each specimen are its own business. */
 struct acq_method {
     const char *name; /* as in the config's run.method */
     const char *description;
+    size_t params_size; /* bytes of its decoded parameters (allocated zeroed by the loader) */
+    /* Validates the sections (either may be NULL when absent) into `params`; errors name
+     * file:line:column. */
+    int (*configure)(const struct pd_acq_config *cfg, void *params, struct pd_err *err);
+    /* Attributes stored per specimen (NXsample: dimensions with units...) and per run (test
+     * speeds...); `out` holds `max` entries; returns how many were filled. Strings point into params. */
+    size_t (*specimen_attrs)(const void *params, struct pd_store_attr *out, size_t max);
+    size_t (*run_attrs)(const void *params, struct pd_store_attr *out, size_t max);
     /* Runs every specimen of the series; returns 0 or a negative status (err filled). */
     int (*run_series)(struct run *run, struct pd_acq_result *result, struct pd_err *err);
 };

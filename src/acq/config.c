@@ -19,9 +19,9 @@ static const struct pd_cfg_field root_fields[] = {
     {.key = "run", .type = PD_CFG_T_MAP, .offset = offsetof(struct root_sections, run), .required = true,
      .help = "the test series: method, specimens, poll rate"},
     {.key = "specimen", .type = PD_CFG_T_MAP, .offset = offsetof(struct root_sections, specimen),
-     .required = true, .help = "specimen type and measured dimensions"},
+     .help = "the specimens: type and measured dimensions (what the method needs)"},
     {.key = "method", .type = PD_CFG_T_MAP, .offset = offsetof(struct root_sections, method),
-     .help = "method parameters (test speeds)"},
+     .help = "method parameters (test speeds, temperatures...)"},
     {.key = "instruments", .type = PD_CFG_T_SEQ, .offset = offsetof(struct root_sections, instruments),
      .required = true, .help = "a list of instruments"},
     {.key = NULL},
@@ -50,30 +50,6 @@ static const struct pd_cfg_field run_fields[] = {
      .min = 1, .max = 86400, .def = "600", .help = "longest a specimen may run, seconds"},
     {.key = "reconnect_timeout_s", .type = PD_CFG_T_DOUBLE, .offset = F(struct pd_acq_config, reconnect_timeout_s),
      .min = 0.1, .max = 86400, .def = "30", .help = "how long a lost instrument is retried before the run stops, seconds"},
-    {.key = NULL},
-};
-
-static const struct pd_cfg_field specimen_fields[] = {
-    {.key = "type", STR(struct pd_acq_config, specimen_type), .def = "1A", .help = "specimen type, e.g. 1A"},
-    {.key = "width", .type = PD_CFG_T_DOUBLE, .offset = F(struct pd_acq_config, width_mm), .min = 0.01,
-     .max = 1000, .required = true, .help = "measured width b in mm"},
-    {.key = "thickness", .type = PD_CFG_T_DOUBLE, .offset = F(struct pd_acq_config, thickness_mm),
-     .min = 0.01, .max = 1000, .required = true, .help = "measured thickness h in mm"},
-    {.key = "gauge_length", .type = PD_CFG_T_DOUBLE, .offset = F(struct pd_acq_config, gauge_length_mm),
-     .min = 1, .max = 1000, .required = true, .help = "extensometer gauge length L0 in mm"},
-    {.key = "grip_distance", .type = PD_CFG_T_DOUBLE, .offset = F(struct pd_acq_config, grip_distance_mm),
-     .min = 1, .max = 2000, .def = "115", .help = "initial grip distance L in mm"},
-    {.key = NULL},
-};
-
-static const struct pd_cfg_field method_fields[] = {
-    {.key = "speed_modulus", .type = PD_CFG_T_DOUBLE, .offset = F(struct pd_acq_config, speed_modulus),
-     .min = 0.001, .max = 1000, .def = "1", .help = "crosshead speed for the modulus, mm/min"},
-    {.key = "speed_test", .type = PD_CFG_T_DOUBLE, .offset = F(struct pd_acq_config, speed_test),
-     .min = 0.001, .max = 1000, .def = "50", .help = "crosshead speed after the switch, mm/min"},
-    {.key = "speed_switch_strain", .type = PD_CFG_T_DOUBLE,
-     .offset = F(struct pd_acq_config, speed_switch_strain), .min = 0.0025, .max = 1, .def = "0.003",
-     .help = "strain at which the speed switches (a fraction, at least 0.0025)"},
     {.key = NULL},
 };
 
@@ -214,26 +190,20 @@ static int decode_all(struct pd_acq_config *cfg, struct pd_err *err)
         return rc;
     if ((rc = pd_cfg_decode(sec.run, run_fields, NULL, cfg, err)) < 0)
         return rc;
-    if (!acq_method_find(cfg->method)) {
+    const struct acq_method *method = acq_method_find(cfg->method);
+    if (!method) {
         char names[256];
         acq_method_names(names, sizeof names);
         return pd_cfg_error(err, pd_cfg_map_get(sec.run, "method"), "unknown method '%s' (expected one of: %s)",
                             cfg->method, names);
     }
-    if ((rc = pd_cfg_decode(sec.specimen, specimen_fields, NULL, cfg, err)) < 0)
+    cfg->specimen_section = sec.specimen;
+    cfg->method_section = sec.method;
+    cfg->method_params = calloc(1, method->params_size ? method->params_size : 1);
+    if (!cfg->method_params)
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    if ((rc = method->configure(cfg, cfg->method_params, err)) < 0)
         return rc;
-    if (cfg->gauge_length_mm >= cfg->grip_distance_mm)
-        return pd_cfg_error(err, pd_cfg_map_get(sec.specimen, "gauge_length"),
-                            "gauge length %.6g mm must be shorter than the grip distance %.6g mm",
-                            cfg->gauge_length_mm, cfg->grip_distance_mm);
-    if (sec.method) {
-        if ((rc = pd_cfg_decode(sec.method, method_fields, NULL, cfg, err)) < 0)
-            return rc;
-    } else {
-        cfg->speed_modulus = 1;
-        cfg->speed_test = 50;
-        cfg->speed_switch_strain = 0.003;
-    }
     size_t n = pd_cfg_seq_len(sec.instruments);
     if (n == 0)
         return pd_cfg_error(err, sec.instruments, "at least one instrument is needed");
@@ -293,5 +263,6 @@ void pd_acq_config_free(struct pd_acq_config *cfg)
     if (!cfg)
         return;
     pd_cfg_free(cfg->doc);
+    free(cfg->method_params);
     free(cfg);
 }

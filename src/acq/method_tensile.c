@@ -5,6 +5,89 @@
 
 #include "acq/acq_internal.h"
 
+struct tensile_params {
+    char type[16];
+    double width_mm, thickness_mm, gauge_length_mm, grip_distance_mm;
+    double speed_modulus, speed_test, speed_switch_strain;
+};
+
+#define F(k) offsetof(struct tensile_params, k)
+
+static const struct pd_cfg_field specimen_fields[] = {
+    {.key = "type", .type = PD_CFG_T_STRING, .offset = F(type), .size = sizeof(((struct tensile_params *)0)->type),
+     .def = "1A", .help = "specimen type, e.g. 1A"},
+    {.key = "width", .type = PD_CFG_T_DOUBLE, .offset = F(width_mm), .min = 0.01, .max = 1000, .required = true,
+     .help = "measured width b in mm"},
+    {.key = "thickness", .type = PD_CFG_T_DOUBLE, .offset = F(thickness_mm), .min = 0.01, .max = 1000,
+     .required = true, .help = "measured thickness h in mm"},
+    {.key = "gauge_length", .type = PD_CFG_T_DOUBLE, .offset = F(gauge_length_mm), .min = 1, .max = 1000,
+     .required = true, .help = "extensometer gauge length L0 in mm"},
+    {.key = "grip_distance", .type = PD_CFG_T_DOUBLE, .offset = F(grip_distance_mm), .min = 1, .max = 2000,
+     .def = "115", .help = "initial grip distance L in mm"},
+    {.key = NULL},
+};
+
+static const struct pd_cfg_field method_fields[] = {
+    {.key = "speed_modulus", .type = PD_CFG_T_DOUBLE, .offset = F(speed_modulus), .min = 0.001, .max = 1000,
+     .def = "1", .help = "crosshead speed for the modulus, mm/min"},
+    {.key = "speed_test", .type = PD_CFG_T_DOUBLE, .offset = F(speed_test), .min = 0.001, .max = 1000, .def = "50",
+     .help = "crosshead speed after the switch, mm/min"},
+    {.key = "speed_switch_strain", .type = PD_CFG_T_DOUBLE, .offset = F(speed_switch_strain), .min = 0.0025,
+     .max = 1, .def = "0.003", .help = "strain at which the speed switches (a fraction, at least 0.0025)"},
+    {.key = NULL},
+};
+
+static int tensile_configure(const struct pd_acq_config *cfg, void *params, struct pd_err *err)
+{
+    struct tensile_params *p = params;
+    if (!cfg->specimen_section)
+        return pd_cfg_error(err, pd_cfg_root(cfg->doc),
+                            "method iso527 needs a 'specimen:' section (width, thickness, gauge_length)");
+    int rc = pd_cfg_decode(cfg->specimen_section, specimen_fields, NULL, p, err);
+    if (rc < 0)
+        return rc;
+    if (p->gauge_length_mm >= p->grip_distance_mm)
+        return pd_cfg_error(err, pd_cfg_map_get(cfg->specimen_section, "gauge_length"),
+                            "gauge length %.6g mm must be shorter than the grip distance %.6g mm", p->gauge_length_mm,
+                            p->grip_distance_mm);
+    if (cfg->method_section)
+        return pd_cfg_decode(cfg->method_section, method_fields, NULL, p, err);
+    p->speed_modulus = 1;
+    p->speed_test = 50;
+    p->speed_switch_strain = 0.003;
+    return PD_OK;
+}
+
+static size_t tensile_specimen_attrs(const void *params, struct pd_store_attr *out, size_t max)
+{
+    const struct tensile_params *p = params;
+    const struct pd_store_attr attrs[] = {
+        {.key = "type", .type = PD_STORE_STRING, .s = p->type},
+        {.key = "width", .type = PD_STORE_DOUBLE, .d = p->width_mm, .units = "mm"},
+        {.key = "thickness", .type = PD_STORE_DOUBLE, .d = p->thickness_mm, .units = "mm"},
+        {.key = "gauge_length", .type = PD_STORE_DOUBLE, .d = p->gauge_length_mm, .units = "mm"},
+        {.key = "grip_distance", .type = PD_STORE_DOUBLE, .d = p->grip_distance_mm, .units = "mm"},
+    };
+    size_t n = sizeof attrs / sizeof attrs[0];
+    n = n < max ? n : max;
+    memcpy(out, attrs, n * sizeof attrs[0]);
+    return n;
+}
+
+static size_t tensile_run_attrs(const void *params, struct pd_store_attr *out, size_t max)
+{
+    const struct tensile_params *p = params;
+    const struct pd_store_attr attrs[] = {
+        {.key = "speed_modulus", .type = PD_STORE_DOUBLE, .d = p->speed_modulus, .units = "mm/min"},
+        {.key = "speed_test", .type = PD_STORE_DOUBLE, .d = p->speed_test, .units = "mm/min"},
+        {.key = "speed_switch_strain", .type = PD_STORE_DOUBLE, .d = p->speed_switch_strain, .units = "1"},
+    };
+    size_t n = sizeof attrs / sizeof attrs[0];
+    n = n < max ? n : max;
+    memcpy(out, attrs, n * sizeof attrs[0]);
+    return n;
+}
+
 /* Writes an optional setpoint: instruments whose map lacks it are left alone. */
 static int set_optional(struct bus *b, const char *name, double value, struct pd_err *err)
 {
@@ -67,6 +150,7 @@ static const char *wait_for_break(struct run *run, struct bus *frame, size_t k, 
 static int tensile_series(struct run *run, struct pd_acq_result *result, struct pd_err *err)
 {
     const struct pd_acq_config *cfg = run->cfg;
+    const struct tensile_params *p = cfg->method_params;
     struct bus *frame = NULL;
     for (size_t i = 0; i < run->n_buses && !frame; i++)
         if (acq_bus_find_channel(&run->buses[i], "force") >= 0 && acq_bus_find_channel(&run->buses[i], "extension") >= 0)
@@ -87,13 +171,13 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
             const char *name;
             double value;
         } setpoints[] = {
-            {"width", cfg->width_mm},
-            {"thickness", cfg->thickness_mm},
-            {"gauge_length", cfg->gauge_length_mm},
-            {"grip_distance", cfg->grip_distance_mm},
-            {"speed_modulus", cfg->speed_modulus},
-            {"speed_test", cfg->speed_test},
-            {"speed_switch_strain", cfg->speed_switch_strain},
+            {"width", p->width_mm},
+            {"thickness", p->thickness_mm},
+            {"gauge_length", p->gauge_length_mm},
+            {"grip_distance", p->grip_distance_mm},
+            {"speed_modulus", p->speed_modulus},
+            {"speed_test", p->speed_test},
+            {"speed_switch_strain", p->speed_switch_strain},
         };
         for (size_t i = 0; i < sizeof setpoints / sizeof setpoints[0]; i++)
             if ((rc = set_optional(frame, setpoints[i].name, setpoints[i].value, err)) < 0)
@@ -137,5 +221,9 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
 const struct acq_method acq_method_iso527 = {
     .name = "iso527",
     .description = "ISO 527-1/-2 tensile properties",
+    .params_size = sizeof(struct tensile_params),
+    .configure = tensile_configure,
+    .specimen_attrs = tensile_specimen_attrs,
+    .run_attrs = tensile_run_attrs,
     .run_series = tensile_series,
 };

@@ -21,7 +21,7 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
     int simulated = 0;
     for (size_t i = 0; i < run->n_buses; i++)
         simulated |= run->buses[i].info.simulated;
-    struct pd_store_attr run_attrs[] = {
+    struct pd_store_attr run_attrs_base[] = {
         SATTR("run_id", run_id),
         SATTR("method", cfg->method),
         SATTR("operator", cfg->operator_name),
@@ -37,10 +37,12 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
         SATTR("config_text", pd_cfg_source_text(cfg->doc)),
         IATTR("simulated", simulated),
         DATTR("poll_rate_hz", cfg->poll_rate_hz, "Hz"),
-        DATTR("speed_modulus", cfg->speed_modulus, "mm/min"),
-        DATTR("speed_test", cfg->speed_test, "mm/min"),
-        DATTR("speed_switch_strain", cfg->speed_switch_strain, "1"),
     };
+    const struct acq_method *method = acq_method_find(cfg->method);
+    enum { N_BASE = sizeof run_attrs_base / sizeof run_attrs_base[0], MAX_EXTRA = 24 };
+    struct pd_store_attr run_attrs[N_BASE + MAX_EXTRA];
+    memcpy(run_attrs, run_attrs_base, sizeof run_attrs_base);
+    size_t n_run_attrs = N_BASE + method->run_attrs(cfg->method_params, run_attrs + N_BASE, MAX_EXTRA);
 
     struct pd_store_instrument inst[PD_ACQ_MAX_INSTRUMENTS];
     struct pd_store_attr inst_attrs[PD_ACQ_MAX_INSTRUMENTS][10];
@@ -80,21 +82,16 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
     struct pd_store_specimen *sp = calloc(n_sp, sizeof *sp);
     if (!sp)
         return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
-    struct pd_store_attr sample_attrs[] = {
-        SATTR("type", cfg->specimen_type),
-        DATTR("width", cfg->width_mm, "mm"),
-        DATTR("thickness", cfg->thickness_mm, "mm"),
-        DATTR("gauge_length", cfg->gauge_length_mm, "mm"),
-        DATTR("grip_distance", cfg->grip_distance_mm, "mm"),
-        SATTR("material", cfg->material),
-    };
+    struct pd_store_attr sample_attrs[MAX_EXTRA + 1];
+    size_t n_sample_attrs = method->specimen_attrs(cfg->method_params, sample_attrs, MAX_EXTRA);
+    sample_attrs[n_sample_attrs++] = (struct pd_store_attr)SATTR("material", cfg->material);
     for (size_t i = 0; i < n_sp; i++) {
         snprintf(sp[i].id, sizeof sp[i].id, "%.48s-S%02u", run_id, (unsigned)(i + 1) % 1000u);
         sp[i].attrs = sample_attrs;
-        sp[i].n_attrs = sizeof sample_attrs / sizeof sample_attrs[0];
+        sp[i].n_attrs = n_sample_attrs;
     }
     struct pd_store_layout layout = {
-        .n_run_attrs = sizeof run_attrs / sizeof run_attrs[0],
+        .n_run_attrs = n_run_attrs,
         .run_attrs = run_attrs,
         .n_instruments = run->n_buses,
         .instruments = inst,

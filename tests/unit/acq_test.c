@@ -66,8 +66,9 @@ static void test_base_loads_with_defaults(void **state)
     assert_string_equal(cfg->lab_name, "Test Lab");
     assert_int_equal(cfg->specimens, 3);
     assert_true(cfg->poll_rate_hz == 100);
-    assert_true(cfg->grip_distance_mm == 115);
-    assert_true(cfg->speed_modulus == 1 && cfg->speed_test == 50 && cfg->speed_switch_strain == 0.003);
+    assert_non_null(cfg->specimen_section);
+    assert_null(cfg->method_section);
+    assert_non_null(cfg->method_params);
     assert_int_equal(cfg->n_instruments, 1);
     assert_string_equal(cfg->instruments[0].name, "frame1");
     assert_string_equal(cfg->instruments[0].calibration_due, "2027-01-10");
@@ -128,6 +129,13 @@ static void test_mistakes_are_named(void **state)
     free(t);
     t = with("lab:\n", "lab:\n  bogus: 1\n");
     expect_error(t, "lab.yaml:2:3: ");
+    free(t);
+    t = with("specimen:\n  width: 10\n  thickness: 4\n  gauge_length: 75\n", "");
+    expect_error(t, "needs a 'specimen:' section");
+    free(t);
+    t = with("  gauge_length: 75\n", "  gauge_length: 75\n  grip_distanse: 115\n");
+    expect_error(t, "lab.yaml:11:3: ");
+    expect_error(t, "did you mean 'grip_distance'");
     free(t);
 }
 
