@@ -58,6 +58,13 @@ static int tensile_configure(const struct pd_acq_config *cfg, void *params, stru
     return PD_OK;
 }
 
+static size_t copy_attrs(const struct pd_store_attr *attrs, size_t n, struct pd_store_attr *out, size_t max)
+{
+    n = n < max ? n : max;
+    memcpy(out, attrs, n * sizeof attrs[0]);
+    return n;
+}
+
 static size_t tensile_specimen_attrs(const void *params, struct pd_store_attr *out, size_t max)
 {
     const struct tensile_params *p = params;
@@ -68,10 +75,7 @@ static size_t tensile_specimen_attrs(const void *params, struct pd_store_attr *o
         {.key = "gauge_length", .type = PD_STORE_DOUBLE, .d = p->gauge_length_mm, .units = "mm"},
         {.key = "grip_distance", .type = PD_STORE_DOUBLE, .d = p->grip_distance_mm, .units = "mm"},
     };
-    size_t n = sizeof attrs / sizeof attrs[0];
-    n = n < max ? n : max;
-    memcpy(out, attrs, n * sizeof attrs[0]);
-    return n;
+    return copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
 
 static size_t tensile_run_attrs(const void *params, struct pd_store_attr *out, size_t max)
@@ -82,10 +86,7 @@ static size_t tensile_run_attrs(const void *params, struct pd_store_attr *out, s
         {.key = "speed_test", .type = PD_STORE_DOUBLE, .d = p->speed_test, .units = "mm/min"},
         {.key = "speed_switch_strain", .type = PD_STORE_DOUBLE, .d = p->speed_switch_strain, .units = "1"},
     };
-    size_t n = sizeof attrs / sizeof attrs[0];
-    n = n < max ? n : max;
-    memcpy(out, attrs, n * sizeof attrs[0]);
-    return n;
+    return copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
 
 /* Writes an optional setpoint: instruments whose map lacks it are left alone. */
