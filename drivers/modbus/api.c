@@ -28,6 +28,23 @@ struct point {
     bool has_min, has_max, has_value;
     double min, max;
     double value; /* controls: the fixed value written, when has_value */
+    bool verify;  /* controls: read the written registers back and compare */
+};
+
+/* Faults seen over the instance's life (all opens), logged in one line at every close. The driver
+ * interface has no statistics call, so this is where they become visible. */
+struct fault_counts {
+    unsigned long requests;       /* requests sent, retries included */
+    unsigned long timeouts;       /* no (complete) answer in time */
+    unsigned long crc_errors;     /* RTU frames with a bad CRC */
+    unsigned long protocol;       /* other malformed or mismatched answers (wrong id, length...) */
+    unsigned long exceptions[12]; /* by exception code 1..11 ([0]: codes outside that range) */
+    unsigned long busy_retries;   /* requests repeated after exception 06 */
+    unsigned long busy_failed;    /* still busy after every retry: PD_EBUSY */
+    unsigned long io_errors;      /* link errors (reset, refused, ...) */
+    unsigned long resyncs;        /* TCP connections renewed after a timeout or garbled answer */
+    unsigned long reopens;        /* opens after the first (the caller's reconnects) */
+    unsigned long verify_failed;  /* controls whose read-back differed */
 };
 
 struct modbus_instrument {
@@ -40,6 +57,8 @@ struct modbus_instrument {
     long response_timeout_ms;
     long byte_timeout_ms;
     long max_registers;
+    long busy_retries;
+    long busy_delay_ms;
     long baud;
     int parity;
     long data_bits;
@@ -62,6 +81,9 @@ struct modbus_instrument {
 
     char *map_text;
     modbus_t *ctx; /* non-NULL while open */
+    bool retried;  /* a request of the current exchange was repeated (busy) */
+    unsigned long opens;
+    struct fault_counts faults;
 };
 
 /* ---- Config schema -------------------------------------------------------------------------*/
@@ -76,6 +98,8 @@ struct instrument_cfg {
     long response_timeout_ms;
     long byte_timeout_ms;
     long max_registers;
+    long busy_retries;
+    long busy_delay_ms;
     long baud;
     int parity;
     long data_bits;
@@ -97,6 +121,10 @@ static const struct pd_cfg_field instrument_fields[] = {
      "milliseconds 0..60000, 0 disables the gap check"},
     {IF("max_registers_per_request", PD_CFG_T_INT, max_registers), 0, false, 1, 125, NULL, "125",
      "registers per read request 1..125"},
+    {IF("busy_retries", PD_CFG_T_INT, busy_retries), 0, false, 0, 100, NULL, "3",
+     "how often a request answered with exception 06 (busy) is repeated, 0..100"},
+    {IF("busy_delay_ms", PD_CFG_T_INT, busy_delay_ms), 0, false, 0, 10000, NULL, "20",
+     "milliseconds to wait before repeating a busy request, 0..10000"},
     {IF("baud", PD_CFG_T_INT, baud), 0, false, 50, 4000000, NULL, "9600", "serial baud rate"},
     {IF("parity", PD_CFG_T_ENUM, parity), 0, false, 0, 0, parity_names, "even", NULL},
     {IF("data_bits", PD_CFG_T_INT, data_bits), 0, false, 5, 8, NULL, "8", "5..8"},
@@ -116,7 +144,7 @@ static const char *const serial_only_keys[] = {"baud", "parity", "data_bits", "s
 
 static const char *const modbus_config_keys[] = {
     "transport", "unit", "address_base", "response_timeout_ms", "byte_timeout_ms",
-    "max_registers_per_request", "baud", "parity", "data_bits", "stop_bits", "rs485",
+    "max_registers_per_request", "busy_retries", "busy_delay_ms", "baud", "parity", "data_bits", "stop_bits", "rs485",
     "channels", "controls", "identity", NULL,
 };
 
@@ -130,6 +158,7 @@ struct point_cfg {
     double scale, offset;
     char unit[PD_UNIT_MAX];
     double min, max, value;
+    bool verify;
 };
 
 #define PF(key, type, member) key, type, offsetof(struct point_cfg, member)
@@ -162,6 +191,9 @@ static const struct pd_cfg_field control_fields[] = {
     POINT_SCALE_FIELDS,
     {PF("value", PD_CFG_T_DOUBLE, value), 0, false, 0, 0, NULL, NULL,
      "the fixed value the control writes"},
+    {PF("verify", PD_CFG_T_BOOL, verify), 0, false, 0, 0, NULL, NULL,
+     "true to read the value back after writing (default: true for setpoints, false for fixed "
+     "values such as self-clearing commands)"},
     POINT_END,
 };
 
@@ -251,6 +283,9 @@ static int build_point(const struct modbus_instrument *s, const struct pd_cfg_no
                                     pd_mb_type_names[f.type],
                                     f.type == PD_MB_BIT ? " (0 or 1)" : " after scale and offset");
         }
+        /* A fixed value is usually a command register that clears itself once carried out, so
+         * reading it back would fail for the right reason; setpoints must read back as written. */
+        p.verify = pd_cfg_map_get(node, "verify") ? c->verify : !value_node;
     }
     *out = p;
     return 0;
@@ -373,8 +408,9 @@ static int build_map_text(struct modbus_instrument *s, struct pd_err *err)
     fprintf(f, "driver: modbus\ntransport: ");
     put_quoted(f, s->transport_text);
     fprintf(f, "\nunit: %ld\naddress_base: %ld\nresponse_timeout_ms: %ld\n"
-               "max_registers_per_request: %ld\n",
-            s->unit, s->address_base, s->response_timeout_ms, s->max_registers);
+               "max_registers_per_request: %ld\nbusy_retries: %ld\nbusy_delay_ms: %ld\n",
+            s->unit, s->address_base, s->response_timeout_ms, s->max_registers, s->busy_retries,
+            s->busy_delay_ms);
     if (s->transport.kind == PD_MB_RTU)
         fprintf(f, "serial: {baud: %ld, parity: %s, data_bits: %ld, stop_bits: %ld, rs485: %s}\n",
                 s->baud, parity_names[s->parity], s->data_bits, s->stop_bits,
@@ -406,7 +442,7 @@ static int build_map_text(struct modbus_instrument *s, struct pd_err *err)
             fprintf(f, ", value: %.17g", p->value);
         else
             fprintf(f, ", scale: %.17g, offset: %.17g", p->field.scale, p->field.offset);
-        fprintf(f, "}\n");
+        fprintf(f, ", verify: %s}\n", p->verify ? "true" : "false");
     }
     if (s->n_identity)
         fprintf(f, "identity:\n");
@@ -504,6 +540,8 @@ static int modbus_create(const struct pd_cfg_node *instrument, void **state, str
     s->response_timeout_ms = ic.response_timeout_ms;
     s->byte_timeout_ms = ic.byte_timeout_ms;
     s->max_registers = ic.max_registers;
+    s->busy_retries = ic.busy_retries;
+    s->busy_delay_ms = ic.busy_delay_ms;
     s->baud = ic.baud;
     s->parity = ic.parity;
     s->data_bits = ic.data_bits;
@@ -573,9 +611,9 @@ static int modbus_set_transport(void *state, const char *transport, struct pd_er
 
 /* ---- I/O -----------------------------------------------------------------------------------*/
 
-/* After a timeout or a garbled answer a reply may still be on its way; discard input until the
- * line has been quiet for one response timeout (bounded), so a late reply is never taken as the
- * answer to the next request. */
+/* RTU has no transaction id: after a timeout or a garbled answer a reply may still be on its way,
+ * so discard input until the line has been quiet for one response timeout (bounded), and a late
+ * reply is never taken as the answer to the next request. */
 static void drain_late_replies(struct modbus_instrument *s)
 {
     int fd = modbus_get_socket(s->ctx);
@@ -593,15 +631,26 @@ static void drain_late_replies(struct modbus_instrument *s)
         int ready = poll(&p, 1, (int)((wait_ns + 999999) / 1000000));
         if (ready <= 0 || (p.revents & (POLLERR | POLLNVAL)))
             break;
-        int flushed = modbus_flush(s->ctx);
-        /* TCP flush reports the bytes discarded: none although readable means end of stream. */
-        if (flushed < 0 || (flushed == 0 && s->transport.kind == PD_MB_TCP))
+        if (modbus_flush(s->ctx) < 0)
             break;
     }
 }
 
+/* TCP: libmodbus 3.1.6 rejects an answer whose MBAP transaction id is not the request's
+ * (EMBBADDATA), but leaves the rest of the stream as it is, so one late reply would make every
+ * following exchange read the answer before its own. A fresh connection ends that for certain and
+ * costs one handshake; waiting for the line to fall quiet would stall the bus for several response
+ * timeouts. Returns 0 or the connect errno. */
+static int renew_connection(struct modbus_instrument *s)
+{
+    s->faults.resyncs++;
+    modbus_close(s->ctx);
+    return modbus_connect(s->ctx) == 0 ? 0 : (errno ? errno : EIO);
+}
+
 /* Turns a failed libmodbus call (errno `e`) into a status and a message naming the instrument,
- * unit, table and addresses; drains the line after timeouts and protocol errors. */
+ * unit, table and addresses; counts it; and leaves the link ready for the next request (a new TCP
+ * connection, or a drained serial line) after timeouts and protocol errors. */
 static int io_failure(struct modbus_instrument *s, int e, const char *action, enum pd_mb_table table,
                       unsigned address, unsigned count, const char *control, struct pd_err *err)
 {
@@ -614,46 +663,136 @@ static int io_failure(struct modbus_instrument *s, int e, const char *action, en
 
     int rc;
     if (e == ETIMEDOUT) {
+        s->faults.timeouts++;
         rc = pd_err_set(err, PD_ETIMEOUT, s->where, "%s: timeout after %ld ms", what,
                         s->response_timeout_ms);
     } else if (e >= EMBXILFUN && e <= EMBXGTAR) {
         int code = e - MODBUS_ENOBASE;
+        s->faults.exceptions[code > 0 && code < 12 ? code : 0]++;
         rc = pd_err_set(err, e == EMBXSBUSY ? PD_EBUSY : PD_EDEVICE, s->where,
-                        "%s: exception %d (%s)", what, code, modbus_strerror(e));
+                        "%s: exception %d (%s)%s", what, code, modbus_strerror(e),
+                        e == EMBXSBUSY ? " after every retry" : "");
         if (err)
             err->device_code = code;
     } else if (e == EMBBADCRC || e == EMBBADDATA || e == EMBBADEXC || e == EMBUNKEXC ||
                e == EMBMDATA || e == EMBBADSLAVE) {
+        if (e == EMBBADCRC)
+            s->faults.crc_errors++;
+        else
+            s->faults.protocol++;
         rc = pd_err_set(err, PD_EPROTO, s->where, "%s: protocol error: %s", what, modbus_strerror(e));
     } else {
+        s->faults.io_errors++;
         rc = pd_err_set_os(err, PD_EIO, e, s->where, "%s", what);
     }
-    if (rc == PD_ETIMEOUT || rc == PD_EPROTO)
-        drain_late_replies(s);
+    if (rc == PD_ETIMEOUT || rc == PD_EPROTO) {
+        if (s->transport.kind == PD_MB_TCP) {
+            int ce = renew_connection(s);
+            if (ce) {
+                s->faults.io_errors++;
+                char first[sizeof err->msg];
+                pd_strlcpy(first, err ? err->msg : what, sizeof first);
+                rc = pd_err_set_os(err, PD_EIO, ce, NULL, "%s; reconnecting to %s failed", first,
+                                   s->transport_text);
+            }
+        } else {
+            drain_late_replies(s);
+        }
+    }
     return rc;
+}
+
+/* Exception 06 (busy) is an answer meaning "not now": wait a little and repeat this request only,
+ * up to busy_retries times. Returns true when the caller should repeat; errno is kept. */
+static bool retry_when_busy(struct modbus_instrument *s, int attempt)
+{
+    int e = errno;
+    if (e != EMBXSBUSY || attempt >= s->busy_retries)
+        return false;
+    s->faults.busy_retries++;
+    s->retried = true;
+    if (s->busy_delay_ms > 0)
+        pd_clock_sleep_ns(s->busy_delay_ms * 1000000LL);
+    errno = e;
+    return true;
 }
 
 static int read_table(struct modbus_instrument *s, enum pd_mb_table table, unsigned address,
                       unsigned count, uint16_t *out)
 {
-    int n;
-    switch (table) {
-    case PD_MB_HOLDING: n = modbus_read_registers(s->ctx, (int)address, (int)count, out); break;
-    case PD_MB_INPUT: n = modbus_read_input_registers(s->ctx, (int)address, (int)count, out); break;
-    case PD_MB_COIL:
-    case PD_MB_DISCRETE:
-        n = table == PD_MB_COIL ? modbus_read_bits(s->ctx, (int)address, (int)count, s->bits)
-                                : modbus_read_input_bits(s->ctx, (int)address, (int)count, s->bits);
-        for (int i = 0; i < n; i++)
-            out[i] = s->bits[i] ? 1 : 0;
-        break;
-    default: errno = EINVAL; return -1;
+    for (int attempt = 0;; attempt++) {
+        int n;
+        s->faults.requests++;
+        switch (table) {
+        case PD_MB_HOLDING: n = modbus_read_registers(s->ctx, (int)address, (int)count, out); break;
+        case PD_MB_INPUT:
+            n = modbus_read_input_registers(s->ctx, (int)address, (int)count, out);
+            break;
+        case PD_MB_COIL:
+        case PD_MB_DISCRETE:
+            n = table == PD_MB_COIL
+                    ? modbus_read_bits(s->ctx, (int)address, (int)count, s->bits)
+                    : modbus_read_input_bits(s->ctx, (int)address, (int)count, s->bits);
+            for (int i = 0; i < n; i++)
+                out[i] = s->bits[i] ? 1 : 0;
+            break;
+        default: errno = EINVAL; return -1;
+        }
+        if (n >= 0 && n != (int)count) {
+            errno = EMBBADDATA;
+            return -1;
+        }
+        if (n >= 0)
+            return 0;
+        if (!retry_when_busy(s, attempt))
+            return -1;
     }
-    if (n >= 0 && n != (int)count) {
-        errno = EMBBADDATA;
-        return -1;
+}
+
+static int write_field(struct modbus_instrument *s, const struct pd_mb_field *f, const uint16_t *regs)
+{
+    unsigned width = pd_mb_field_width(f);
+    for (int attempt = 0;; attempt++) {
+        int n;
+        s->faults.requests++;
+        if (f->table == PD_MB_COIL)
+            n = modbus_write_bit(s->ctx, f->address, regs[0]);
+        else if (width == 1)
+            n = modbus_write_register(s->ctx, f->address, regs[0]);
+        else
+            n = modbus_write_registers(s->ctx, f->address, (int)width, regs);
+        if (n >= 0)
+            return 0;
+        if (!retry_when_busy(s, attempt))
+            return -1;
     }
-    return n < 0 ? -1 : 0;
+}
+
+/* One line with every fault counted since create; a warning when there were any. */
+static void log_faults(const struct modbus_instrument *s)
+{
+    const struct fault_counts *c = &s->faults;
+    char exc[160] = "";
+    size_t off = 0;
+    unsigned long n_exc = 0;
+    for (int code = 0; code < 12; code++) {
+        if (!c->exceptions[code])
+            continue;
+        n_exc += c->exceptions[code];
+        int w = snprintf(exc + off, sizeof exc - off, "%s%d: %lu", off ? ", " : "", code,
+                         c->exceptions[code]);
+        if (w < 0 || (size_t)w >= sizeof exc - off)
+            break;
+        off += (size_t)w;
+    }
+    bool any = c->timeouts || c->crc_errors || c->protocol || n_exc || c->busy_retries ||
+               c->io_errors || c->resyncs || c->verify_failed; /* reopens alone are routine */
+    pd_log(any ? PD_LOG_WARN : PD_LOG_INFO,
+           "%s: modbus faults: %lu requests, %lu timeouts, %lu CRC errors, %lu protocol errors, "
+           "exceptions {%s}, %lu busy retries, %lu I/O errors, %lu reconnections after a timeout or "
+           "garbled answer, %lu reopens, %lu read-back mismatches",
+           s->where, c->requests, c->timeouts, c->crc_errors, c->protocol, exc, c->busy_retries,
+           c->io_errors, c->resyncs, c->reopens, c->verify_failed);
 }
 
 static void modbus_close_instrument(void *state)
@@ -661,6 +800,7 @@ static void modbus_close_instrument(void *state)
     struct modbus_instrument *s = state;
     if (!s->ctx)
         return;
+    log_faults(s);
     modbus_close(s->ctx);
     modbus_free(s->ctx);
     s->ctx = NULL;
@@ -741,6 +881,8 @@ static int modbus_open(void *state, struct pd_instrument_info *info, struct pd_e
                              t->device);
     }
     s->ctx = ctx;
+    if (s->opens++ > 0)
+        s->faults.reopens++;
     struct pd_instrument_info got = {0};
     if (info)
         got = *info;
@@ -766,6 +908,7 @@ static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *e
     struct modbus_instrument *s = state;
     if (!s->ctx)
         return pd_err_set(err, PD_ESTATE, s->where, "poll before open");
+    s->retried = false;
     int64_t sent = pd_clock_mono_ns();
     for (size_t i = 0; i < s->plan.n_requests; i++) {
         const struct pd_mb_request *r = &s->plan.requests[i];
@@ -777,7 +920,7 @@ static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *e
     struct pd_reading reading = {
         .t_mono_ns = sent + (received - sent) / 2,
         .half_width_ns = (received - sent) / 2,
-        .quality = PD_Q_GOOD,
+        .quality = s->retried ? PD_Q_RETRIED : PD_Q_GOOD,
     };
     for (size_t i = 0; i < s->n_channels; i++) {
         const struct point *p = &s->channels[i];
@@ -820,15 +963,31 @@ static int modbus_control(void *state, const char *name, double value, struct pd
         return pd_err_set(err, rc, s->where, "control '%s': value %g out of range for %s at %s",
                           p->name, v, pd_mb_type_names[f->type], place);
     }
-    int n;
-    if (f->table == PD_MB_COIL)
-        n = modbus_write_bit(s->ctx, f->address, regs[0]);
-    else if (width == 1)
-        n = modbus_write_register(s->ctx, f->address, regs[0]);
-    else
-        n = modbus_write_registers(s->ctx, f->address, (int)width, regs);
-    if (n < 0)
+    if (write_field(s, f, regs) != 0)
         return io_failure(s, errno, "write", f->table, f->address, width, p->name, err);
+    if (!p->verify)
+        return 0;
+
+    uint16_t back[4] = {0};
+    if (read_table(s, f->table, f->address, width, back) != 0)
+        return io_failure(s, errno, "read back", f->table, f->address, width, p->name, err);
+    bool same;
+    if (f->type == PD_MB_BIT && !pd_mb_table_is_bits(f->table))
+        same = ((back[0] ^ regs[0]) >> f->bit & 1u) == 0; /* the other bits are the device's */
+    else
+        same = memcmp(back, regs, width * sizeof back[0]) == 0;
+    if (!same) {
+        s->faults.verify_failed++;
+        char place[96];
+        pd_mb_format_address(f->table, f->address, width, place, sizeof place);
+        rc = pd_err_set(err, PD_EDEVICE, s->where,
+                        "control '%s': %s reads back %.9g after writing %.9g (the instrument did "
+                        "not take the value)",
+                        p->name, place, pd_mb_decode(f, back), pd_mb_decode(f, regs));
+        if (err)
+            err->device_code = 0;
+        return rc;
+    }
     return 0;
 }
 

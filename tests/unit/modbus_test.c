@@ -373,14 +373,24 @@ static void test_transport(void **unused)
 
 /* ---- Loopback server -----------------------------------------------------------------------*/
 
-enum server_mode { SERVE, MUTE, LATE };
+/* How the loopback server answers (the fault injection of these tests):
+ *   SERVE          normally
+ *   MUTE           never
+ *   LATE           after 1.5 response timeouts
+ *   BUSY           exception 06 while busy_left > 0 (counting down), then normally
+ *   IGNORE_WRITES  confirms writes without storing them (read-back must catch it)
+ *   STALE          first a well-formed answer with the previous transaction id and other values,
+ *                  then the real one */
+enum server_mode { SERVE, MUTE, LATE, BUSY, IGNORE_WRITES, STALE };
 
 struct server {
     int listen_fd;
     int port;
     modbus_mapping_t *map;
+    modbus_mapping_t *scratch; /* where IGNORE_WRITES puts what it does not keep */
     pthread_mutex_t lock;
     atomic_int mode;
+    atomic_int busy_left;
     atomic_int stop;
     atomic_int served;
     pthread_t thread;
@@ -416,10 +426,25 @@ static void *server_main(void *arg)
                 continue;
             if (mode == LATE)
                 usleep(TIMEOUT_MS * 1500); /* 1.5 response timeouts */
-            pthread_mutex_lock(&s->lock);
-            modbus_reply(ctx, req, n, s->map);
-            pthread_mutex_unlock(&s->lock);
+            /* counted before answering: the client may look as soon as it has the answer */
             atomic_fetch_add(&s->served, 1);
+            if (mode == BUSY && atomic_fetch_sub(&s->busy_left, 1) > 0) {
+                modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
+                continue;
+            }
+            if (mode == STALE && (req[7] == 3 || req[7] == 4)) {
+                unsigned count = (unsigned)req[10] << 8 | req[11];
+                unsigned tid = ((unsigned)req[0] << 8 | req[1]) - 1u;
+                uint8_t stale[MODBUS_TCP_MAX_ADU_LENGTH] = {
+                    (uint8_t)(tid >> 8), (uint8_t)tid, 0, 0, (uint8_t)((3 + 2 * count) >> 8),
+                    (uint8_t)(3 + 2 * count), req[6], req[7], (uint8_t)(2 * count)};
+                memset(stale + 9, 0xBE, 2 * count);
+                assert_int_equal(send(fd, stale, 9 + 2 * count, MSG_NOSIGNAL), (ssize_t)(9 + 2 * count));
+            }
+            pthread_mutex_lock(&s->lock);
+            bool is_write = req[7] == 5 || req[7] == 6 || req[7] == 15 || req[7] == 16;
+            modbus_reply(ctx, req, n, mode == IGNORE_WRITES && is_write ? s->scratch : s->map);
+            pthread_mutex_unlock(&s->lock);
         }
         close(fd);
     }
@@ -475,7 +500,9 @@ static int server_start(void **unused)
     memset(&sv, 0, sizeof sv);
     pthread_mutex_init(&sv.lock, NULL);
     sv.map = modbus_mapping_new(100, 100, 100, 100);
+    sv.scratch = modbus_mapping_new(100, 100, 100, 100);
     assert_non_null(sv.map);
+    assert_non_null(sv.scratch);
     sv.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(sv.listen_fd >= 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
@@ -495,6 +522,7 @@ static int server_stop(void **unused)
     pthread_join(sv.thread, NULL);
     close(sv.listen_fd);
     modbus_mapping_free(sv.map);
+    modbus_mapping_free(sv.scratch);
     pthread_mutex_destroy(&sv.lock);
     return 0;
 }
@@ -743,6 +771,120 @@ static void test_loopback_timeout_and_late_reply(void **unused)
     close_destroy(state);
 }
 
+/* An answer carrying the previous request's transaction id (what a late reply looks like) is
+ * refused, and the next exchange is clean: the driver renews the connection, so the real answer
+ * that was queued behind the stale one can never be read as a later request's. */
+static void test_loopback_stale_answer(void **unused)
+{
+    struct pd_instrument_info info = {0};
+    void *state = open_main(&info);
+    struct collected c = {0};
+    struct pd_sink sink = {.push = collect, .ctx = &c};
+    struct pd_err err;
+
+    atomic_store(&sv.mode, STALE);
+    assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), PD_EPROTO);
+    assert_string_equal(err.msg, "frame1 (unit 1): read holding register 30 (40031): protocol error: "
+                                 "Invalid data");
+    assert_int_equal(c.n, 0);
+    atomic_store(&sv.mode, SERVE);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), 0);
+        assert_true(c.last.values[0] == (double)230.15f);
+        assert_true(c.last.values[8] == -42.0);
+    }
+    assert_int_equal(c.n, 3);
+    close_destroy(state);
+}
+
+/* Exception 06 repeats only the busy request (busy_retries, default 3) and marks the reading as
+ * retried; still busy after that is PD_EBUSY with the device code. */
+static void test_loopback_busy(void **unused)
+{
+    struct pd_instrument_info info = {0};
+    void *state = open_main(&info);
+    struct collected c = {0};
+    struct pd_sink sink = {.push = collect, .ctx = &c};
+    struct pd_err err;
+
+    atomic_store(&sv.busy_left, 2);
+    atomic_store(&sv.mode, BUSY);
+    int served0 = atomic_load(&sv.served);
+    assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), 0);
+    assert_int_equal(atomic_load(&sv.served) - served0, 5 + 2);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.last.quality, PD_Q_RETRIED | PD_Q_RANGE);
+    assert_true(c.last.values[8] == -42.0);
+
+    atomic_store(&sv.busy_left, 100);
+    served0 = atomic_load(&sv.served);
+    pd_err_clear(&err);
+    assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), PD_EBUSY);
+    assert_int_equal(atomic_load(&sv.served) - served0, 1 + 3);
+    assert_int_equal(err.device_code, 6);
+    assert_non_null(strstr(err.msg, "frame1 (unit 1): read holding register 30 (40031): exception 6"));
+    assert_int_equal(c.n, 1);
+
+    /* controls retry the same way */
+    atomic_store(&sv.busy_left, 1);
+    assert_int_equal(pd_driver_modbus.control(state, "speed", 12.5, &err), 0);
+    atomic_store(&sv.mode, SERVE);
+    assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), 0);
+    assert_int_equal(c.last.quality, PD_Q_RANGE); /* no retry this time */
+    close_destroy(state);
+}
+
+/* Setpoints are read back after writing; a device that confirms but does not take the value is
+ * an error naming the control and the registers. Fixed values (commands) are not read back. */
+static void test_loopback_verify(void **unused)
+{
+    struct pd_instrument_info info = {0};
+    void *state = open_main(&info);
+    struct pd_err err;
+    const char *map = pd_driver_modbus.map_text(state);
+    assert_non_null(strstr(map, "{name: \"start\", table: holding, address: 0, wire: 0, manual: \"40001\","
+                                " type: uint16, value: 1, verify: false}"));
+    assert_non_null(strstr(map, "{name: \"speed\", table: holding, address: 2, wire: 2, manual: \"40003\","
+                                " type: float32, order: CDAB, scale: 1, offset: 0, verify: true}"));
+
+    atomic_store(&sv.mode, IGNORE_WRITES);
+    pd_err_clear(&err);
+    assert_int_equal(pd_driver_modbus.control(state, "setpoint", -12.3, &err), PD_EDEVICE);
+    assert_string_equal(err.msg, "frame1 (unit 1): control 'setpoint': holding register 10 (40011) "
+                                 "reads back 0 after writing -12.3 (the instrument did not take the "
+                                 "value)");
+    assert_int_equal(err.device_code, 0);
+    assert_int_equal(pd_driver_modbus.control(state, "speed", 50.5, &err), PD_EDEVICE);
+    assert_non_null(strstr(err.msg, "holding registers 2..3 (40003..40004) reads back 0 after writing 50.5"));
+    assert_int_equal(pd_driver_modbus.control(state, "flag", 1.0, &err), PD_EDEVICE);
+    assert_int_equal(pd_driver_modbus.control(state, "lamp", 1.0, &err), PD_EDEVICE);
+    assert_non_null(strstr(err.msg, "coil 10 (00011)"));
+    assert_int_equal(pd_driver_modbus.control(state, "start", 0.0, &err), 0);
+
+    atomic_store(&sv.mode, SERVE);
+    assert_int_equal(pd_driver_modbus.control(state, "setpoint", -12.3, &err), 0);
+    assert_int_equal((int16_t)sv.map->tab_registers[10], -123);
+    assert_int_equal(pd_driver_modbus.control(state, "lamp", 1.0, &err), 0);
+    close_destroy(state);
+
+    /* verify: false turns the read-back off; verify: true turns it on for a fixed value */
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: frame1\ntransport: tcp://127.0.0.1:%d\nunit: 1\naddress_base: 0\n"
+             "channels: [{name: x, table: input, address: 0, type: uint16}]\n"
+             "controls:\n"
+             "  - {name: sp, table: holding, address: 20, type: uint16, verify: false}\n"
+             "  - {name: go, table: holding, address: 21, type: uint16, value: 7, verify: true}\n",
+             sv.port);
+    assert_int_equal(create_from(text, &state, &err), 0);
+    assert_int_equal(pd_driver_modbus.open(state, &info, &err), 0);
+    atomic_store(&sv.mode, IGNORE_WRITES);
+    assert_int_equal(pd_driver_modbus.control(state, "sp", 5.0, &err), 0);
+    assert_int_equal(pd_driver_modbus.control(state, "go", 0.0, &err), PD_EDEVICE);
+    assert_non_null(strstr(err.msg, "reads back 0 after writing 7"));
+    close_destroy(state);
+}
+
 static void test_loopback_demo_config(void **unused)
 {
     struct pd_cfg_doc *doc = NULL;
@@ -858,6 +1000,104 @@ static void test_rtu_pty(void **unused)
     assert_non_null(strstr(err.msg, "RS-485"));
     pd_driver_modbus.destroy(state);
     close(master);
+}
+
+/* ---- RTU fault injection over a pty --------------------------------------------------------*/
+
+/* Modbus RTU CRC-16 (polynomial 0xA001 reflected, initial 0xFFFF), sent low byte first. */
+static uint16_t rtu_crc(const uint8_t *p, size_t n)
+{
+    uint16_t crc = 0xFFFF;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 1u) ? (uint16_t)((crc >> 1) ^ 0xA001u) : (uint16_t)(crc >> 1);
+    }
+    return crc;
+}
+
+/* A slave on the pty's master side answering function 04 with 0x1234 in every register; the
+ * first `corrupt_left` answers carry a wrong CRC. */
+struct rtu_peer {
+    int fd;
+    atomic_int corrupt_left;
+    atomic_int stop;
+    atomic_int answered;
+    pthread_t thread;
+};
+
+static void *rtu_peer_main(void *arg)
+{
+    struct rtu_peer *p = arg;
+    uint8_t req[8];
+    size_t have = 0;
+    while (!atomic_load(&p->stop)) {
+        struct pollfd pf = {.fd = p->fd, .events = POLLIN};
+        if (poll(&pf, 1, 20) <= 0)
+            continue;
+        ssize_t n = read(p->fd, req + have, sizeof req - have);
+        if (n <= 0)
+            continue;
+        have += (size_t)n;
+        if (have < sizeof req)
+            continue;
+        have = 0;
+        unsigned count = (unsigned)req[4] << 8 | req[5];
+        uint8_t rsp[3 + 2 * 16 + 2] = {req[0], req[1], (uint8_t)(2 * count)};
+        if (req[1] != 4 || count > 16 || rtu_crc(req, 6) != (req[6] | req[7] << 8))
+            continue;
+        for (unsigned i = 0; i < count; i++) {
+            rsp[3 + 2 * i] = 0x12;
+            rsp[4 + 2 * i] = 0x34;
+        }
+        size_t len = 3 + 2 * count;
+        uint16_t crc = rtu_crc(rsp, len);
+        if (atomic_fetch_sub(&p->corrupt_left, 1) > 0)
+            crc ^= 0x0100;
+        rsp[len] = (uint8_t)crc;
+        rsp[len + 1] = (uint8_t)(crc >> 8);
+        assert_int_equal(write(p->fd, rsp, len + 2), (ssize_t)(len + 2));
+        atomic_fetch_add(&p->answered, 1);
+    }
+    return NULL;
+}
+
+/* A bad CRC is a protocol error (PD_EPROTO naming the place); the line is drained and the next
+ * poll reads the right values. */
+static void test_rtu_bad_crc(void **unused)
+{
+    struct rtu_peer peer = {.fd = posix_openpt(O_RDWR | O_NOCTTY)};
+    assert_true(peer.fd >= 0);
+    assert_int_equal(grantpt(peer.fd), 0);
+    assert_int_equal(unlockpt(peer.fd), 0);
+    char text[512];
+    snprintf(text, sizeof text,
+             "name: bal\ntransport: rtu:%s\nunit: 7\naddress_base: 0\nbaud: 115200\nparity: none\n"
+             "response_timeout_ms: 100\n"
+             "channels: [{name: x, table: input, address: 3, type: uint16}]\n",
+             ptsname(peer.fd));
+    void *state = NULL;
+    struct pd_err err;
+    assert_int_equal(create_from(text, &state, &err), 0);
+    struct pd_instrument_info info = {0};
+    assert_int_equal(pd_driver_modbus.open(state, &info, &err), 0);
+    atomic_store(&peer.corrupt_left, 1);
+    assert_int_equal(pthread_create(&peer.thread, NULL, rtu_peer_main, &peer), 0);
+
+    struct collected c = {0};
+    struct pd_sink sink = {.push = collect, .ctx = &c};
+    assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), PD_EPROTO);
+    assert_string_equal(err.msg, "bal (unit 7): read input register 3 (30004): protocol error: Invalid CRC");
+    assert_int_equal(c.n, 0);
+    assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_true(c.last.values[0] == 4660.0);
+    assert_int_equal(atomic_load(&peer.answered), 2);
+
+    atomic_store(&peer.stop, 1);
+    pthread_join(peer.thread, NULL);
+    close_destroy(state);
+    close(peer.fd);
 }
 
 /* ---- Config errors -------------------------------------------------------------------------*/
@@ -1006,9 +1246,13 @@ int main(void)
         cmocka_unit_test_setup(test_loopback_controls, reset_mapping),
         cmocka_unit_test_setup(test_loopback_exception, reset_mapping),
         cmocka_unit_test_setup(test_loopback_timeout_and_late_reply, reset_mapping),
+        cmocka_unit_test_setup(test_loopback_stale_answer, reset_mapping),
+        cmocka_unit_test_setup(test_loopback_busy, reset_mapping),
+        cmocka_unit_test_setup(test_loopback_verify, reset_mapping),
         cmocka_unit_test_setup(test_loopback_demo_config, reset_mapping),
         cmocka_unit_test(test_connection_refused),
         cmocka_unit_test(test_rtu_pty),
+        cmocka_unit_test(test_rtu_bad_crc),
     };
     int failed = cmocka_run_group_tests_name("modbus protocol and config", pure, NULL, NULL);
     failed += cmocka_run_group_tests_name("modbus loopback", loopback, server_start, server_stop);

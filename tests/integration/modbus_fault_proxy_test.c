@@ -1,0 +1,357 @@
+/* modbus_fault_proxy_test.c — `polydaq run` through a fault-injecting Modbus TCP proxy between the
+ * driver and polydaq-sim: garbage bytes, a truncated frame, an exception response and a stalled
+ * peer during a three-specimen run, each counted; the stall ends in a reconnect; the run file keeps
+ * every specimen with strictly increasing timestamps. Plus connection refused at start (exit 3 with
+ * a message naming the instrument and the address). The proxy is the one mock here: it injects
+ * faults on replies to reads (function 04) only, timed from the start command it sees pass. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/core.h"
+
+enum fault { F_NONE, F_GARBAGE, F_TRUNCATE, F_EXCEPTION, F_STALL };
+
+struct proxy {
+    int listen_fd, port;
+    int upstream_port;
+    atomic_int stop;
+    atomic_int starts;      /* start commands seen */
+    atomic_int injected[5]; /* per fault kind */
+    int64_t start_mono[4];  /* when start command k (1..3) passed */
+    pthread_t thread;
+};
+
+static struct proxy px;
+
+/* Reads exactly n bytes within timeout_ms (0 on success). */
+static int read_exact(int fd, uint8_t *buf, size_t n, int timeout_ms)
+{
+    size_t have = 0;
+    while (have < n) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) <= 0)
+            return -1;
+        ssize_t r = read(fd, buf + have, n - have);
+        if (r <= 0)
+            return -1;
+        have += (size_t)r;
+    }
+    return 0;
+}
+
+static int read_adu(int fd, uint8_t *buf, size_t *len, int timeout_ms)
+{
+    if (read_exact(fd, buf, 7, timeout_ms) != 0)
+        return -1;
+    size_t rest = ((size_t)buf[4] << 8 | buf[5]) - 1;
+    if (rest > 253 || read_exact(fd, buf + 7, rest, timeout_ms) != 0)
+        return -1;
+    *len = 7 + rest;
+    return 0;
+}
+
+static int connect_upstream(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)px.upstream_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The fault for a read reply at this moment: relative to the start command of specimen 1 the
+ * garbage, truncation and exception (one each), during specimen 2 a stall of 0.4 s. */
+static enum fault fault_now(void)
+{
+    static atomic_int done[5];
+    int k = atomic_load(&px.starts);
+    if (k == 0)
+        return F_NONE;
+    double since = (double)(pd_clock_mono_ns() - px.start_mono[k]) / 1e9;
+    enum fault f = F_NONE;
+    if (k == 1 && since > 0.2 && since < 0.3)
+        f = F_GARBAGE;
+    else if (k == 1 && since > 0.4 && since < 0.5)
+        f = F_TRUNCATE;
+    else if (k == 1 && since > 0.6 && since < 0.7)
+        f = F_EXCEPTION;
+    else if (k == 2 && since > 0.2 && since < 0.6)
+        return F_STALL; /* every reply in the window */
+    if (f != F_NONE && atomic_exchange(&done[f], 1) == 0)
+        return f;
+    return F_NONE;
+}
+
+static void *proxy_main(void *arg)
+{
+    (void)arg;
+    int client = -1, up = -1;
+    while (!atomic_load(&px.stop)) {
+        struct pollfd p[2] = {{.fd = px.listen_fd, .events = POLLIN}, {.fd = client, .events = POLLIN}};
+        if (poll(p, client >= 0 ? 2 : 1, 20) <= 0)
+            continue;
+        if (p[0].revents & POLLIN) { /* the driver reconnects: the old link is gone */
+            if (client >= 0)
+                close(client);
+            if (up >= 0)
+                close(up);
+            client = accept(px.listen_fd, NULL, NULL);
+            up = connect_upstream();
+            continue;
+        }
+        uint8_t req[260], rsp[260];
+        size_t n, m;
+        if (read_adu(client, req, &n, 200) != 0) {
+            close(client);
+            client = -1;
+            continue;
+        }
+        bool is_start = (req[7] == 6 && req[8] == 0 && req[9] == 0 && req[10] == 0 && req[11] == 1);
+        if (is_start) {
+            int k = atomic_load(&px.starts) + 1;
+            if (k < 4)
+                px.start_mono[k] = pd_clock_mono_ns();
+            atomic_store(&px.starts, k);
+        }
+        enum fault f = req[7] == 4 ? fault_now() : F_NONE;
+        if (f == F_STALL) { /* accepted, never answered */
+            atomic_fetch_add(&px.injected[F_STALL], 1);
+            continue;
+        }
+        if (up < 0 || write(up, req, n) != (ssize_t)n || read_adu(up, rsp, &m, 1000) != 0) {
+            close(client);
+            client = -1;
+            continue;
+        }
+        if (f != F_NONE)
+            atomic_fetch_add(&px.injected[f], 1);
+        if (f == F_GARBAGE) {
+            for (size_t i = 0; i < m; i++)
+                rsp[i] = (uint8_t)(0x5A ^ (i * 37));
+        } else if (f == F_TRUNCATE) {
+            m = 7 + 2;
+        } else if (f == F_EXCEPTION) {
+            rsp[5] = 3;
+            rsp[7] |= 0x80;
+            rsp[8] = 4; /* slave device failure */
+            m = 9;
+        }
+        if (send(client, rsp, m, MSG_NOSIGNAL) != (ssize_t)m) {
+            close(client);
+            client = -1;
+        }
+    }
+    if (client >= 0)
+        close(client);
+    if (up >= 0)
+        close(up);
+    return NULL;
+}
+
+static int listen_any(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* ---- child processes -----------------------------------------------------------------------*/
+
+static pid_t spawn(char *const argv[], const char *out_path, const char *err_path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (out_path && !freopen(out_path, "w", stdout))
+            _exit(127);
+        if (err_path && !freopen(err_path, "w", stderr))
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static char work[64];
+
+/* The integration lab pointed at `port`, without a simulator section, with a short response
+ * timeout so the stall turns into a reconnect quickly. */
+static void write_config(const char *path, int port, int specimens)
+{
+    FILE *in = fopen(PD_SOURCE_DIR "/tests/integration/data/fast-tensile.yaml", "r");
+    FILE *out = fopen(path, "w");
+    assert_non_null(in);
+    assert_non_null(out);
+    char line[512];
+    bool skipping = false;
+    while (fgets(line, sizeof line, in)) {
+        if (strncmp(line, "    simulator:", 14) == 0) {
+            skipping = true;
+            continue;
+        }
+        if (skipping && strncmp(line, "      ", 6) == 0)
+            continue;
+        skipping = false;
+        if (strstr(line, "tcp://127.0.0.1:0"))
+            fprintf(out, "    transport: tcp://127.0.0.1:%d\n", port);
+        else if (strstr(line, "response_timeout_ms:"))
+            fprintf(out, "    response_timeout_ms: 100\n");
+        else if (strstr(line, "specimens: 5"))
+            fprintf(out, "  specimens: %d\n", specimens);
+        else
+            fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+}
+
+static void test_faults_during_run(void **unused)
+{
+    (void)unused;
+    /* the simulator on a port of its choosing */
+    char sim_out[128];
+    snprintf(sim_out, sizeof sim_out, "%s/sim.out", work);
+    char *sim_argv[] = {PD_SIM_PATH, "loadframe", "--tcp", "127.0.0.1:0", "--material", "pp-demo",
+                        "--seed", "7", "--time-scale", "50", NULL};
+    pid_t sim = spawn(sim_argv, sim_out, NULL);
+    int up_port = 0;
+    for (int i = 0; i < 250 && !up_port; i++) {
+        pd_clock_sleep_ns(20000000);
+        const char *p = strstr(slurp(sim_out), "listening tcp://127.0.0.1:");
+        if (p)
+            up_port = atoi(p + strlen("listening tcp://127.0.0.1:"));
+    }
+    assert_true(up_port > 0);
+
+    memset(&px, 0, sizeof px);
+    px.upstream_port = up_port;
+    px.listen_fd = listen_any(&px.port);
+    assert_int_equal(listen(px.listen_fd, 4), 0);
+    assert_int_equal(pthread_create(&px.thread, NULL, proxy_main, NULL), 0);
+
+    char cfg[128], out[128], err[128], runs[128];
+    snprintf(cfg, sizeof cfg, "%s/lab.yaml", work);
+    snprintf(out, sizeof out, "%s/run.out", work);
+    snprintf(err, sizeof err, "%s/run.err", work);
+    snprintf(runs, sizeof runs, "%s/runs", work);
+    write_config(cfg, px.port, 3);
+    char *run_argv[] = {PD_CLI_PATH, "run", cfg, "-o", runs, NULL};
+    int rc = wait_exit(spawn(run_argv, out, err));
+    atomic_store(&px.stop, 1);
+    pthread_join(px.thread, NULL);
+    close(px.listen_fd);
+    kill(sim, SIGTERM);
+    wait_exit(sim);
+
+    const char *log = slurp(err);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", log);
+    assert_int_equal(rc, 0);
+    for (int f = F_GARBAGE; f <= F_STALL; f++)
+        assert_true(atomic_load(&px.injected[f]) >= 1);
+    assert_non_null(strstr(log, "3/3 specimens tested"));
+    assert_non_null(strstr(log, "exception 4"));
+    assert_non_null(strstr(log, "reconnected"));
+    assert_non_null(strstr(log, "modbus faults:"));
+
+    char run_file[256];
+    pd_strlcpy(run_file, slurp(out), sizeof run_file);
+    run_file[strcspn(run_file, "\n")] = '\0';
+    char check[1024];
+    snprintf(check, sizeof check,
+             "/usr/bin/python3 - '%s' <<'EOF'\n"
+             "import sys, h5py, numpy as np\n"
+             "f = h5py.File(sys.argv[1], 'r')\n"
+             "kinds = [r['kind'].decode() for k in ['/'] + [n for n in f if n.startswith('specimen_')]\n"
+             "         if 'events' in f[k] for r in f[k]['events'][...]]\n"
+             "assert 'fault' in kinds and 'reconnect' in kinds and 'error' in kinds, kinds\n"
+             "assert int(f.attrs['read_errors']) >= 6, int(f.attrs['read_errors'])\n"
+             "assert int(f.attrs['samples_lost']) == 0\n"
+             "for n in ('specimen_01', 'specimen_02', 'specimen_03'):\n"
+             "    t = f[n]['frame1']['time'][...]\n"
+             "    assert len(t) > 300 and np.all(np.diff(t) > 0), (n, len(t))\n"
+             "EOF\n",
+             run_file);
+    assert_int_equal(system(check), 0);
+}
+
+static void test_refused_at_start(void **unused)
+{
+    (void)unused;
+    int port;
+    close(listen_any(&port)); /* bound, never listened: nobody there */
+    char cfg[128], out[128], err[128], runs[128];
+    snprintf(cfg, sizeof cfg, "%s/refused.yaml", work);
+    snprintf(out, sizeof out, "%s/refused.out", work);
+    snprintf(err, sizeof err, "%s/refused.err", work);
+    snprintf(runs, sizeof runs, "%s/runs-refused", work);
+    write_config(cfg, port, 1);
+    char *run_argv[] = {PD_CLI_PATH, "run", cfg, "-o", runs, NULL};
+    assert_int_equal(wait_exit(spawn(run_argv, out, err)), 3);
+    const char *log = slurp(err);
+    char where[64];
+    snprintf(where, sizeof where, "tcp://127.0.0.1:%d", port);
+    assert_non_null(strstr(log, "frame1 (unit 1)"));
+    assert_non_null(strstr(log, where));
+    assert_non_null(strstr(log, "Connection refused"));
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(work, sizeof work, "/tmp/pd-fault-proxy-XXXXXX");
+    if (!mkdtemp(work))
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refused_at_start),
+        cmocka_unit_test(test_faults_during_run),
+    };
+    int failed = cmocka_run_group_tests_name("modbus faults end to end", tests, NULL, NULL);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", work);
+    if (system(rm) != 0)
+        failed++;
+    return failed;
+}
