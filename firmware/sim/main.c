@@ -6,6 +6,11 @@
 
 static const struct sim_instrument *const instruments[] = {
     &sim_loadframe,
+    &sim_balance,
+    &sim_durometer,
+    &sim_mfi,
+    &sim_chamber,
+    &sim_pendulum,
 };
 
 #define N_INSTRUMENTS (sizeof instruments / sizeof instruments[0])

@@ -11,5 +11,10 @@ struct sim_instrument {
 };
 
 extern const struct sim_instrument sim_loadframe;
+extern const struct sim_instrument sim_balance;
+extern const struct sim_instrument sim_durometer;
+extern const struct sim_instrument sim_mfi;
+extern const struct sim_instrument sim_chamber;
+extern const struct sim_instrument sim_pendulum;
 
 #endif

@@ -1,8 +1,7 @@
 /* model.c — tensile specimen physics and the load frame's motion/state machine, one cycle at a time. */
 #include "loadframe/core/model.h"
 
-#include <math.h>
-#include <string.h>
+#include "fwrt/core/fwrt.h"
 
 /* Below this the elastic line is kept exactly linear regardless of the material, so the ISO 527
  * chord modulus window (0.05 %–0.25 %) always measures E itself. */
@@ -34,7 +33,7 @@ const struct lf_material *lf_material_find(const char *name)
     if (!name)
         return NULL;
     for (unsigned i = 0; i < BUILTIN_COUNT; i++)
-        if (strcmp(builtin_materials[i].name, name) == 0)
+        if (fw_strcmp(builtin_materials[i].name, name) == 0)
             return &builtin_materials[i];
     return NULL;
 }
@@ -48,7 +47,7 @@ static int fail(const char **why, const char *reason)
 
 static int positive_finite(double v)
 {
-    return isfinite(v) && v > 0.0;
+    return fw_isfinite(v) && v > 0.0;
 }
 
 int lf_curve_init(struct lf_curve *curve, const struct lf_material *m, double modulus_factor,
@@ -75,7 +74,7 @@ int lf_curve_init(struct lf_curve *curve, const struct lf_material *m, double mo
         return fail(why, "yield strain must be a fraction between 0 and 1");
     if (!positive_finite(c.draw_stress) || c.draw_stress > c.yield_stress)
         return fail(why, "drawing stress must be positive and not above the yield stress");
-    if (!isfinite(c.neck_end_strain) || c.neck_end_strain <= c.yield_strain)
+    if (!fw_isfinite(c.neck_end_strain) || c.neck_end_strain <= c.yield_strain)
         return fail(why, "necking end strain must be above the yield strain");
     if (!positive_finite(c.break_strain) || c.break_strain > 20.0)
         return fail(why, "break strain must be a positive fraction (at most 20)");
@@ -98,7 +97,7 @@ int lf_curve_init(struct lf_curve *curve, const struct lf_material *m, double mo
         return fail(why, "force noise must be zero or positive (N)");
     if (!positive_finite(m->extension_noise_mm) && m->extension_noise_mm != 0.0)
         return fail(why, "extension noise must be zero or positive (mm)");
-    if (!isfinite(m->scatter_rel) || m->scatter_rel < 0.0 || m->scatter_rel > 0.2)
+    if (!fw_isfinite(m->scatter_rel) || m->scatter_rel < 0.0 || m->scatter_rel > 0.2)
         return fail(why, "scatter must be a fraction between 0 and 0.2");
 
     *curve = c;
@@ -117,7 +116,7 @@ double lf_curve_stress(const struct lf_curve *c, double strain)
         return c->modulus * strain;
     if (strain < c->yield_strain) {
         double x = (strain - c->prop_strain) / (c->yield_strain - c->prop_strain);
-        return c->prop_stress + (c->yield_stress - c->prop_stress) * (1.0 - pow(1.0 - x, c->rise_power));
+        return c->prop_stress + (c->yield_stress - c->prop_stress) * (1.0 - fw_pow(1.0 - x, c->rise_power));
     }
     if (strain < c->neck_end_strain) {
         /* smoothstep: zero slope at both ends keeps the peak at εy and blends into the plateau */
@@ -143,7 +142,7 @@ void lf_setup_defaults(struct lf_setup *s)
 
 static int in_range(float v, float lo_exclusive, float hi_inclusive)
 {
-    return isfinite(v) && v > lo_exclusive && v <= hi_inclusive;
+    return fw_isfinitef(v) && v > lo_exclusive && v <= hi_inclusive;
 }
 
 int lf_setup_validate(const struct lf_setup *s, const char **why)
@@ -152,7 +151,7 @@ int lf_setup_validate(const struct lf_setup *s, const char **why)
         return fail(why, "speed_modulus must be in (0, 1000] mm/min");
     if (!in_range(s->speed_test_mm_min, 0.0f, 1000.0f))
         return fail(why, "speed_test must be in (0, 1000] mm/min");
-    if (!isfinite(s->speed_switch_strain) || s->speed_switch_strain < 0.0f ||
+    if (!fw_isfinitef(s->speed_switch_strain) || s->speed_switch_strain < 0.0f ||
         s->speed_switch_strain >= 1.0f)
         return fail(why, "speed_switch_strain must be in [0, 1)");
     if (!in_range(s->width_mm, 0.0f, 100.0f))
@@ -170,7 +169,7 @@ int lf_setup_validate(const struct lf_setup *s, const char **why)
 
 void lf_frame_params_defaults(struct lf_frame_params *p)
 {
-    memset(p, 0, sizeof *p);
+    fw_memset(p, 0, sizeof *p);
     p->material = *lf_material_find("pp-demo");
     p->seed = 1;
     p->time_scale = 1.0;
@@ -193,7 +192,7 @@ int lf_frame_params_validate(const struct lf_frame_params *p, const char **why)
         return fail(why, "time scale must be in (0, 10000]");
     if (p->cal_year < 1970 || p->cal_month < 1 || p->cal_month > 12 || p->cal_day < 1 || p->cal_day > 31)
         return fail(why, "calibration date is not a valid date");
-    if (!isfinite(p->force_offset_n) || fabs(p->force_offset_n) > p->capacity_n)
+    if (!fw_isfinite(p->force_offset_n) || fw_fabs(p->force_offset_n) > p->capacity_n)
         return fail(why, "force offset must be a number within the load-cell capacity");
     if (!positive_finite(p->capacity_n))
         return fail(why, "load-cell capacity must be positive (N)");
@@ -208,8 +207,8 @@ int lf_frame_params_validate(const struct lf_frame_params *p, const char **why)
 static void refresh_readings(struct lf_frame *f)
 {
     /* Both draws happen every cycle, noise or not, so the noise sequence never shifts. */
-    double force_noise = lf_rng_gauss(&f->noise_rng) * f->params.material.force_noise_n;
-    double ext_noise = lf_rng_gauss(&f->noise_rng) * f->params.material.extension_noise_mm;
+    double force_noise = fw_rng_gauss(&f->noise_rng) * f->params.material.force_noise_n;
+    double ext_noise = fw_rng_gauss(&f->noise_rng) * f->params.material.extension_noise_mm;
     f->force_n = f->specimen_force_n + f->params.force_offset_n - f->tare_n + force_noise;
     f->extension_mm = f->strain * (double)f->setup.gauge_length_mm + ext_noise;
 }
@@ -223,12 +222,12 @@ int lf_frame_init(struct lf_frame *f, const struct lf_frame_params *p, const cha
     rc = lf_curve_init(&nominal, &p->material, 1.0, 1.0, 1.0, why);
     if (rc)
         return rc;
-    memset(f, 0, sizeof *f);
+    fw_memset(f, 0, sizeof *f);
     f->params = *p;
     lf_setup_defaults(&f->setup);
     f->curve = nominal;
-    lf_rng_seed(&f->specimen_rng, p->seed);
-    lf_rng_seed(&f->noise_rng, p->seed ^ NOISE_STREAM_SALT);
+    fw_rng_seed(&f->specimen_rng, p->seed);
+    fw_rng_seed(&f->noise_rng, p->seed ^ NOISE_STREAM_SALT);
     f->status = LF_STATUS_IDLE;
     f->flags = LF_FLAG_EXTENSOMETER | (p->simulated ? LF_FLAG_SIMULATED : 0);
     refresh_readings(f);
@@ -237,7 +236,7 @@ int lf_frame_init(struct lf_frame *f, const struct lf_frame_params *p, const cha
 
 static double scatter_factor(struct lf_frame *f)
 {
-    double g = lf_rng_gauss(&f->specimen_rng);
+    double g = fw_rng_gauss(&f->specimen_rng);
     if (g > SCATTER_CLIP_SD)
         g = SCATTER_CLIP_SD;
     if (g < -SCATTER_CLIP_SD)
@@ -315,7 +314,7 @@ static void run_cycle(struct lf_frame *f, double cycle_min)
     }
     double area = (double)f->setup.width_mm * (double)f->setup.thickness_mm;
     f->specimen_force_n = lf_curve_stress(&f->curve, f->strain) * area;
-    if (fabs(f->specimen_force_n + f->params.force_offset_n) > f->params.capacity_n) {
+    if (fw_fabs(f->specimen_force_n + f->params.force_offset_n) > f->params.capacity_n) {
         f->status = LF_STATUS_FAULT;
         f->flags |= LF_FLAG_OVERLOAD;
     }

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "loadframe/core/rng.h"
+#include "fwrt/core/fwrt.h"
 
 /* Results of core calls: 0 or one of these negative codes (the values match polydaq's pd_status
  * so the host side can pass them on unchanged). */
@@ -125,8 +125,8 @@ struct lf_frame {
     struct lf_frame_params params;
     struct lf_setup setup;
     struct lf_curve curve;        /* the current specimen's */
-    struct lf_rng specimen_rng;   /* scatter only, so specimen n is the same whatever the polling */
-    struct lf_rng noise_rng;
+    struct fw_rng specimen_rng;   /* scatter only, so specimen n is the same whatever the polling */
+    struct fw_rng noise_rng;
     uint16_t status;              /* enum lf_frame_status */
     uint16_t flags;               /* enum lf_frame_flag bits */
     uint16_t specimen_no;

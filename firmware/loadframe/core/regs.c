@@ -1,7 +1,7 @@
 /* regs.c — maps the load frame's state and setup onto Modbus input and holding registers. */
 #include "loadframe/core/regs.h"
 
-#include <string.h>
+#include "fwrt/core/fwrt.h"
 
 void lf_regs_put_u32(uint16_t regs[2], uint32_t value)
 {
@@ -17,7 +17,7 @@ uint32_t lf_regs_get_u32(const uint16_t regs[2])
 void lf_regs_put_float(uint16_t regs[2], float value)
 {
     uint32_t bits;
-    memcpy(&bits, &value, sizeof bits);
+    fw_memcpy(&bits, &value, sizeof bits);
     lf_regs_put_u32(regs, bits);
 }
 
@@ -25,7 +25,7 @@ float lf_regs_get_float(const uint16_t regs[2])
 {
     uint32_t bits = lf_regs_get_u32(regs);
     float value;
-    memcpy(&value, &bits, sizeof value);
+    fw_memcpy(&value, &bits, sizeof value);
     return value;
 }
 
@@ -40,7 +40,7 @@ static int check_range(uint16_t addr, uint16_t count, unsigned max_count, unsign
 
 static void build_input_image(const struct lf_frame *f, uint16_t img[LF_INPUT_REG_COUNT])
 {
-    memset(img, 0, LF_INPUT_REG_COUNT * sizeof img[0]);
+    fw_memset(img, 0, LF_INPUT_REG_COUNT * sizeof img[0]);
     img[LF_IR_STATUS] = f->status;
     img[LF_IR_FLAGS] = f->flags;
     lf_regs_put_u32(&img[LF_IR_SAMPLE_COUNTER], f->sample_counter);
@@ -58,7 +58,7 @@ static void build_input_image(const struct lf_frame *f, uint16_t img[LF_INPUT_RE
 
 static void build_holding_image(const struct lf_setup *s, uint16_t img[LF_HOLDING_REG_COUNT])
 {
-    memset(img, 0, LF_HOLDING_REG_COUNT * sizeof img[0]);
+    fw_memset(img, 0, LF_HOLDING_REG_COUNT * sizeof img[0]);
     lf_regs_put_float(&img[LF_HR_SPEED_MODULUS], s->speed_modulus_mm_min);
     lf_regs_put_float(&img[LF_HR_SPEED_TEST], s->speed_test_mm_min);
     lf_regs_put_float(&img[LF_HR_SPEED_SWITCH_STRAIN], s->speed_switch_strain);
@@ -79,15 +79,45 @@ static void parse_holding_image(const uint16_t img[LF_HOLDING_REG_COUNT], struct
     s->grip_distance_mm = lf_regs_get_float(&img[LF_HR_GRIP_DISTANCE]);
 }
 
+static void build_test_pattern(uint16_t img[LF_TEST_PATTERN_COUNT])
+{
+    fw_memset(img, 0, LF_TEST_PATTERN_COUNT * sizeof img[0]);
+    for (int k = 0; k < 4; k++) {
+        enum mb_word_order order = (enum mb_word_order)k;
+        uint16_t *b = &img[k * LF_TEST_PATTERN_STRIDE];
+        mb_put_u16(&b[LF_TP_INT16], (uint16_t)(int16_t)LF_TP_INT16_VALUE, order);
+        mb_put_u16(&b[LF_TP_UINT16], (uint16_t)LF_TP_UINT16_VALUE, order);
+        mb_put_u32(&b[LF_TP_INT32], (uint32_t)(int32_t)LF_TP_INT32_VALUE, order);
+        mb_put_u32(&b[LF_TP_UINT32], (uint32_t)LF_TP_UINT32_VALUE, order);
+        mb_put_float(&b[LF_TP_FLOAT32], LF_TP_FLOAT32_VALUE, order);
+        mb_put_double(&b[LF_TP_FLOAT64], LF_TP_FLOAT64_VALUE, order);
+    }
+}
+
+static int inside(uint16_t addr, uint16_t count, unsigned first, unsigned n)
+{
+    return addr >= first && (unsigned)addr + count <= first + n;
+}
+
 int lf_regs_read_input(const struct lf_frame *f, uint16_t addr, uint16_t count, uint16_t *out)
 {
-    int ex = check_range(addr, count, LF_MAX_READ_COUNT, LF_INPUT_REG_COUNT);
-    if (ex)
-        return ex;
-    uint16_t img[LF_INPUT_REG_COUNT];
-    build_input_image(f, img);
-    memcpy(out, &img[addr], count * sizeof img[0]);
-    return 0;
+    if (count < 1 || count > LF_MAX_READ_COUNT)
+        return LF_EX_ILLEGAL_VALUE;
+    if (inside(addr, count, 0, LF_INPUT_REG_COUNT)) {
+        uint16_t img[LF_INPUT_REG_COUNT];
+        build_input_image(f, img);
+        fw_memcpy(out, &img[addr], count * sizeof img[0]);
+        return 0;
+    }
+    if (inside(addr, count, LF_IR_TEST_PATTERN, LF_TEST_PATTERN_COUNT)) {
+        uint16_t img[LF_TEST_PATTERN_COUNT];
+        build_test_pattern(img);
+        fw_memcpy(out, &img[addr - LF_IR_TEST_PATTERN], count * sizeof img[0]);
+        return 0;
+    }
+    if (inside(addr, count, LF_IR_FAULT_PROBE, 1))
+        return LF_EX_DEVICE_FAILURE;
+    return LF_EX_ILLEGAL_ADDRESS;
 }
 
 int lf_regs_read_holding(const struct lf_frame *f, uint16_t addr, uint16_t count, uint16_t *out)
@@ -97,7 +127,7 @@ int lf_regs_read_holding(const struct lf_frame *f, uint16_t addr, uint16_t count
         return ex;
     uint16_t img[LF_HOLDING_REG_COUNT];
     build_holding_image(&f->setup, img);
-    memcpy(out, &img[addr], count * sizeof img[0]);
+    fw_memcpy(out, &img[addr], count * sizeof img[0]);
     return 0;
 }
 
@@ -131,7 +161,7 @@ int lf_regs_write_holding(struct lf_frame *f, uint16_t addr, uint16_t count, con
 
     uint16_t img[LF_HOLDING_REG_COUNT];
     build_holding_image(&f->setup, img);
-    memcpy(&img[addr], values, count * sizeof img[0]);
+    fw_memcpy(&img[addr], values, count * sizeof img[0]);
     struct lf_setup next;
     parse_holding_image(img, &next);
     if (lf_setup_validate(&next, NULL) != LF_OK)
@@ -158,3 +188,29 @@ int lf_regs_write_holding(struct lf_frame *f, uint16_t addr, uint16_t count, con
     }
     return 0;
 }
+
+size_t lf_regs_identity(const struct lf_frame *f, char *buf, size_t size)
+{
+    return mb_identity_text(buf, size, "LF-1", LF_FW_VERSION_MAJOR, LF_FW_VERSION_MINOR, f->params.serial_number);
+}
+
+static int tables_read_input(void *ctx, uint16_t addr, uint16_t count, uint16_t *out)
+{
+    return lf_regs_read_input(ctx, addr, count, out);
+}
+
+static int tables_read_holding(void *ctx, uint16_t addr, uint16_t count, uint16_t *out)
+{
+    return lf_regs_read_holding(ctx, addr, count, out);
+}
+
+static int tables_write_holding(void *ctx, uint16_t addr, uint16_t count, const uint16_t *values)
+{
+    return lf_regs_write_holding(ctx, addr, count, values);
+}
+
+const struct mb_slave_tables lf_regs_tables = {
+    .read_input = tables_read_input,
+    .read_holding = tables_read_holding,
+    .write_holding = tables_write_holding,
+};

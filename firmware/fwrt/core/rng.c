@@ -1,7 +1,5 @@
-/* rng.c — xorshift64* generator with Box–Muller normal draws for the load-frame simulation. */
-#include "loadframe/core/rng.h"
-
-#include <math.h>
+/* rng.c — xorshift64* generator with Box–Muller normal draws for the simulated instruments. */
+#include "fwrt/core/fwrt.h"
 
 /* Seeds are scrambled with a splitmix64 round so that nearby seeds (1, 2, 3...) start far apart. */
 static uint64_t scramble_seed(uint64_t x)
@@ -12,7 +10,7 @@ static uint64_t scramble_seed(uint64_t x)
     return x ^ (x >> 31);
 }
 
-void lf_rng_seed(struct lf_rng *rng, uint64_t seed)
+void fw_rng_seed(struct fw_rng *rng, uint64_t seed)
 {
     uint64_t s = scramble_seed(seed);
     rng->state = s ? s : 0x2545F4914F6CDD1Dull;
@@ -20,7 +18,7 @@ void lf_rng_seed(struct lf_rng *rng, uint64_t seed)
     rng->has_spare = 0;
 }
 
-uint64_t lf_rng_next_u64(struct lf_rng *rng)
+uint64_t fw_rng_next_u64(struct fw_rng *rng)
 {
     uint64_t x = rng->state;
     x ^= x >> 12;
@@ -30,24 +28,24 @@ uint64_t lf_rng_next_u64(struct lf_rng *rng)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
-double lf_rng_uniform(struct lf_rng *rng)
+double fw_rng_uniform(struct fw_rng *rng)
 {
     /* 53 random bits centred in their bucket: (k + 0.5) / 2^53 lies strictly inside (0, 1). */
-    uint64_t k = lf_rng_next_u64(rng) >> 11;
+    uint64_t k = fw_rng_next_u64(rng) >> 11;
     return ((double)k + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-double lf_rng_gauss(struct lf_rng *rng)
+double fw_rng_gauss(struct fw_rng *rng)
 {
     if (rng->has_spare) {
         rng->has_spare = 0;
         return rng->spare_gauss;
     }
-    double u1 = lf_rng_uniform(rng);
-    double u2 = lf_rng_uniform(rng);
-    double radius = sqrt(-2.0 * log(u1));
+    double u1 = fw_rng_uniform(rng);
+    double u2 = fw_rng_uniform(rng);
+    double radius = fw_sqrt(-2.0 * fw_log(u1));
     double angle = 6.283185307179586476925 * u2;
-    rng->spare_gauss = radius * sin(angle);
+    rng->spare_gauss = radius * fw_sin(angle);
     rng->has_spare = 1;
-    return radius * cos(angle);
+    return radius * fw_cos(angle);
 }
