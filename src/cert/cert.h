@@ -14,13 +14,16 @@
 /* ---- ISO 527-1/-2 tensile -------------------------------------------------------------------*/
 struct pd_tensile_specimen {
     const double *force_N;      /* n samples */
-    const double *extension_mm; /* extensometer extension ΔL0, n samples */
+    const double *extension_mm; /* extensometer extension ΔL0, n samples; NULL = no extensometer */
+    const double *crosshead_mm; /* grip-distance increase ΔL, n samples; NULL when not recorded */
     size_t n;
     double width_mm, thickness_mm; /* measured b, h: A0 = b·h */
     double gauge_length_mm;        /* L0 */
+    double grip_distance_mm;       /* L, for nominal strain; 0 = unknown */
 };
 
 enum pd_modulus_method { PD_MODULUS_CHORD = 0, PD_MODULUS_REGRESSION = 1 };
+enum pd_strain_source { PD_STRAIN_EXTENSOMETER = 0, PD_STRAIN_CROSSHEAD = 1 };
 
 struct pd_tensile_params {
     double e1, e2;             /* modulus strain range as fractions: 0.0005, 0.0025 */
@@ -32,20 +35,34 @@ struct pd_tensile_params {
     size_t min_modulus_points; /* refuse the modulus with fewer samples in [e1, e2] (default 20) */
     double break_fraction;     /* break: first sample with σ ≤ break_fraction·σmax (0.10) */
     double max_hysteresis;     /* a local max counts once σ falls this fraction below it (0.005) */
+    /* Method A without extensometer: strain = ΔL/L from the crosshead. No modulus then (crosshead
+     * strain includes the machine's compliance, ISO 527-1); strength, yield and break only. */
+    enum pd_strain_source strain_source;
+    /* Toe compensation: shift the strain origin to where the steepest secant (over e2 − e1) of
+     * the initial part crosses σ = 0. Off by default; when applied, the result says so. */
+    bool toe_compensation;
+    /* Yield search on a moving average over this strain width (0 = raw data). The raw maximum
+     * near the smoothed one is kept as well, for the audit trail. */
+    double yield_smoothing;
 };
 void pd_tensile_params_default(struct pd_tensile_params *p);
 
 struct pd_tensile_result {
-    double modulus_MPa;          /* Et */
+    bool has_modulus;            /* false with crosshead strain */
+    double modulus_MPa;          /* Et; NaN without modulus */
     size_t modulus_points;       /* samples in [e1, e2] */
+    bool toe_compensated;        /* the strain origin was shifted by toe_offset */
+    double toe_offset;           /* ε0, fraction; 0 without compensation */
     double strength_MPa;         /* σm: first local maximum (ISO 527-1:2012) */
     double strain_at_strength;   /* εm, fraction */
     bool has_yield;              /* a maximum followed by a drop before break */
     double yield_stress_MPa, yield_strain;          /* NaN without yield ("n/a", never 0) */
+    double yield_raw_max_MPa;    /* the raw maximum near the (smoothed) yield; NaN without yield */
     bool has_break;
     size_t break_index;          /* the evaluated break point: the sample before σ ≤ 10 % σmax;
                                     the last sample when nothing broke */
     double stress_at_break_MPa, strain_at_break;    /* NaN without break */
+    double nominal_strain_at_break; /* εtb = ΔL/L at the break point (Method A); NaN without crosshead/break */
 };
 /* Fails with PD_EDATA (and a message saying why) for data that cannot be evaluated: too few
  * points, NaN/inf, modulus range not reached, non-positive dimensions. `out` untouched then.
@@ -53,6 +70,162 @@ struct pd_tensile_result {
  * the strain has passed e2 (before that a drop is noise on a near-zero load). */
 int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_tensile_params *p,
                         struct pd_tensile_result *out, struct pd_err *err);
+
+/* ---- ISO 178 flexural (3-point bending) -----------------------------------------------------*/
+struct pd_flexural_params {
+    double e1, e2;              /* flexural strain range of the modulus, 0.0005 / 0.0025 */
+    double conventional_factor; /* sC = factor·h (1.5) */
+    double break_fraction;      /* as tensile (0.10) */
+    double max_hysteresis;      /* as tensile (0.005) */
+    size_t min_modulus_points;  /* (5) */
+};
+void pd_flexural_params_default(struct pd_flexural_params *p);
+struct pd_flexural_result {
+    double modulus_MPa;                 /* Ef, chord by interpolation at exactly εf1/εf2 */
+    bool has_maximum;                   /* a maximum (or break) before sC */
+    double max_stress_MPa, strain_at_max; /* σfM, εfM (NaN without) */
+    bool has_break;
+    double stress_at_break_MPa, strain_at_break; /* σfB, εfB (NaN without) */
+    bool reached_conventional;
+    double conventional_stress_MPa;     /* σfC at sC when no maximum came before it (else NaN) */
+};
+/* force N, deflection mm (mid-span s), b, h, span L in mm. σf = 3FL/(2bh²), εf = 6sh/L². */
+int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, size_t n, double width_mm,
+                         double thickness_mm, double span_mm, const struct pd_flexural_params *p,
+                         struct pd_flexural_result *out, struct pd_err *err);
+
+/* ---- ISO 179-1 Charpy -----------------------------------------------------------------------*/
+enum pd_break_type { PD_BREAK_C = 0, PD_BREAK_H, PD_BREAK_P, PD_BREAK_N };
+/* Break type from its letter (C, H, P, N); -1 for anything else. */
+int pd_break_type_parse(const char *s);
+/* a = (W − loss)/(h·b)·10³ kJ/m² with b the width (unnotched) or the remaining width bN (notched).
+ * Refuses W <= loss, non-positive dimensions, and W outside [energy_min, energy_max]·nominal
+ * when nominal_J > 0 (the 10–80 % window of the pendulum). */
+int pd_charpy_evaluate(double energy_J, double loss_J, double thickness_mm, double width_mm, double nominal_J,
+                       double energy_min, double energy_max, double *impact_kJ_m2, struct pd_err *err);
+
+/* ---- ISO 1133-1 MFR / MVR -------------------------------------------------------------------*/
+/* MFR = 600·m̄/t g/10 min over the cut-off masses; *spread = (max − min)/mean. Refuses n < min_cuts
+ * and a spread above max_spread (the 15 % rule) with PD_EDATA (outputs still untouched). */
+int pd_mfr_evaluate(const double *mass_g, size_t n, double interval_s, size_t min_cuts, double max_spread,
+                    double *mfr, double *spread, struct pd_err *err);
+/* MVR = A·600·l/t cm³/10 min from a least-squares line through piston position (mm) against time
+ * (s) — the slope, not two end points. area_cm2: 0.711. */
+int pd_mvr_evaluate(const double *time_s, const double *position_mm, size_t n, double area_cm2, double *mvr,
+                    struct pd_err *err);
+
+/* ---- ISO 868 Shore durometer ----------------------------------------------------------------*/
+/* Mean of the readings whose dwell lies within dwell_s ± tolerance_s; *used = how many. Fewer than
+ * min_readings accepted readings, or a reading outside 0..100, is PD_EDATA. */
+int pd_shore_evaluate(const double *reading, const double *dwell_s, size_t n, double dwell_target_s,
+                      double tolerance_s, size_t min_readings, double *mean, size_t *used, struct pd_err *err);
+
+/* ---- ISO 1183-1 method A density ------------------------------------------------------------*/
+/* ρ = mA·ρIL/(mA − mIL); with a sinker (sinker_in_liquid > 0): ρ = mA·ρIL/(mA + mK,IL − mS+K,IL). */
+int pd_density_evaluate(double mass_in_air_g, double mass_in_liquid_g, double liquid_density, double sinker_in_liquid_g,
+                        double both_in_liquid_g, double *density, struct pd_err *err);
+
+/* ---- ISO 75 HDT and ISO 306 Vicat -----------------------------------------------------------*/
+/* The temperature at which the deflection (zeroed at the first sample) first reaches `threshold_mm`,
+ * by linear interpolation between the bracketing samples. PD_EDATA when it never does. */
+int pd_threshold_temperature(const double *temperature_C, const double *deflection_mm, size_t n, double threshold_mm,
+                             double *temperature, struct pd_err *err);
+/* ISO 75 standard deflection Δs = 0.002·L²/(6h), rounded to `rounding_mm` (0.01 as tabulated; 0 = none). */
+double pd_hdt_standard_deflection(double span_mm, double thickness_mm, double rounding_mm);
+
+/* ---- Measurement uncertainty (GUM, simplified budget per method file) ----------------------*/
+/* Sources of a budget. Relative ones are given as half-widths of rectangular distributions in % of
+ * the reading (instrument classes) or, for dimensions, as half-widths in mm turned relative by the
+ * specimen's own dimension; absolute ones (temperature, Shore reading) in the result's unit. */
+enum pd_u_source {
+    PD_U_FORCE,          /* force class (ISO 7500-1), % */
+    PD_U_DISPLACEMENT,   /* extensometer / deflectometer / piston class (ISO 9513), % */
+    PD_U_WIDTH,          /* dimension measurement, mm (b) */
+    PD_U_THICKNESS,      /* dimension measurement, mm (h) */
+    PD_U_LENGTH,         /* gauge length / span, mm */
+    PD_U_ENERGY,         /* pendulum energy, % */
+    PD_U_MASS,           /* balance, % */
+    PD_U_TIME,           /* timer, % */
+    PD_U_LIQUID_DENSITY, /* immersion liquid density, % */
+    PD_U_TEMPERATURE,    /* temperature, K (absolute) */
+    PD_U_READING,        /* scale reading, result unit (absolute) */
+    PD_U_SOURCE_COUNT
+};
+struct pd_uncertainty_budget {
+    double k;                          /* coverage factor (2) */
+    double input[PD_U_SOURCE_COUNT];   /* half-widths as described above; 0 = not a contribution */
+    bool repeatability;                /* the mean's u includes s/√n of the series */
+};
+/* Standard uncertainty of one result from the budget: sens[] are the sensitivity exponents of the
+ * result to each source (σ = F/(b·h) → force 1, width 1, thickness 1; absolute sources: 1 = counts).
+ * width/thickness/length are the specimen's (0 when the method has none). */
+double pd_uncertainty_standard(const struct pd_uncertainty_budget *b, const double sens[PD_U_SOURCE_COUNT],
+                               double value, double width_mm, double thickness_mm, double length_mm);
+
+/* ---- Decision rules (ILAC-G8:09/2019) -------------------------------------------------------*/
+enum pd_decision_rule {
+    PD_RULE_SIMPLE = 0,           /* binary, w = 0: acceptance limit = tolerance limit */
+    PD_RULE_GUARD_BINARY = 1,     /* binary, AL = TL − w inside the tolerance, w = guard·U */
+    PD_RULE_GUARD_NONBINARY = 2,  /* pass / conditional pass / conditional fail / fail */
+};
+enum pd_verdict { PD_VERDICT_PASS = 0, PD_VERDICT_FAIL = 1, PD_VERDICT_COND_PASS = 2, PD_VERDICT_COND_FAIL = 3 };
+/* "simple", "guard-band", "guard-band-nonbinary"; -1 for unknown. */
+int pd_decision_rule_parse(const char *s);
+const char *pd_decision_rule_id(enum pd_decision_rule rule);
+const char *pd_decision_rule_text(enum pd_decision_rule rule); /* the rule as the certificate states it */
+const char *pd_verdict_name(enum pd_verdict v); /* "pass", "fail", "conditional pass", "conditional fail" */
+
+struct pd_decision {
+    enum pd_verdict verdict;
+    enum pd_decision_rule rule;
+    double U, k, w;                 /* expanded uncertainty, coverage factor, guard band */
+    bool has_min, has_max;
+    double tl_min, tl_max;          /* tolerance limits (the spec's) */
+    double al_min, al_max;          /* acceptance limits: TL moved inwards by w */
+};
+/* Decides one result. U must be finite and >= 0 (PD_EINVAL otherwise) unless the rule is simple. */
+int pd_decide(enum pd_decision_rule rule, double guard_factor, bool has_min, double min, bool has_max, double max,
+              double value, double U, double k, struct pd_decision *out);
+/* The combined verdict of several: any fail → fail, else any conditional fail, else any conditional
+ * pass, else pass. */
+enum pd_verdict pd_verdict_combine(enum pd_verdict a, enum pd_verdict b);
+
+/* ---- Method definitions (config/methods/<id>.yaml) ---------------------------------------------*/
+#define PD_METHOD_MAX_CHANNELS 8
+#define PD_METHOD_MAX_PARAMS 16
+struct pd_method_channel {
+    char name[32];
+    char unit[16];
+};
+struct pd_method_param {
+    char key[40];
+    double value; /* booleans 0/1, choices their index */
+};
+struct pd_method_def {
+    char id[48];            /* "iso527", or a lab variant such as "iso527-regression" */
+    char base[48];          /* the built-in evaluation it uses: iso527, iso178, ... */
+    char title[160];
+    char standard[96];      /* standard with edition, e.g. "ISO 527-2:2012/1A/50" */
+    char conditioning[160];
+    long specimens;         /* specimens per series the method asks for */
+    double speed_mm_min;    /* test speed (0: not a speed-controlled test) */
+    size_t n_channels;
+    struct pd_method_channel channels[PD_METHOD_MAX_CHANNELS];
+    size_t n_params;
+    struct pd_method_param params[PD_METHOD_MAX_PARAMS];
+    struct pd_uncertainty_budget uncertainty;
+    char path[1024];        /* file it came from; "" for the built-in defaults */
+    char text[8192];        /* the file's text as given (recorded on the certificate); "" built-in */
+};
+/* The built-in definition of a base method (what config/methods/<id>.yaml ships with). */
+int pd_method_defaults(const char *base, struct pd_method_def *out, struct pd_err *err);
+/* Loads and validates a method file; every error names file:line:col. `out` untouched on failure. */
+int pd_method_load(const char *path, struct pd_method_def *out, struct pd_err *err);
+int pd_method_load_string(const char *name, const char *text, struct pd_method_def *out, struct pd_err *err);
+/* A parameter's value (the def always holds every parameter of its base method). */
+double pd_method_param(const struct pd_method_def *def, const char *key);
+/* NULL-terminated list of the built-in method ids. */
+extern const char *const pd_cert_method_ids[];
 
 /* ---- Series statistics ----------------------------------------------------------------------*/
 struct pd_stats {
@@ -77,31 +250,82 @@ struct pd_spec_limit {
 struct pd_spec {
     char name[128];
     char material[128];
-    char method[48];     /* "iso527" */
+    char method[48];     /* a built-in method id: "iso527" */
+    char method_file[1024]; /* optional method definition (a lab variant), resolved against the spec's folder */
+    enum pd_decision_rule decision_rule; /* `decision_rule:` (default simple) */
+    double guard_factor; /* w = guard_factor·U for the guard-band rules (`guard_band:`, default 1) */
     char path[4096];     /* the file it was loaded from (named on the certificate) */
+    char text[8192];     /* its text, recorded on the certificate so --recompute can reuse it */
     size_t n_limits;
     struct pd_spec_limit limits[PD_SPEC_MAX_LIMITS];
 };
 int pd_spec_load(const char *path, struct pd_spec *out, struct pd_err *err);
+int pd_spec_load_string(const char *name, const char *text, struct pd_spec *out, struct pd_err *err);
 
-/* ---- Certification of a run -----------------------------------------------------------------*/
+/* ---- Certificates (see docs/CERTIFICATES.md) ------------------------------------------------*/
 struct pd_certify_options {
-    const char *out_dir;    /* where CERT-<id>.json goes */
-    const char *request_id; /* optional customer request id */
+    const char *out_dir;     /* the lab's certificate folder: CERT-<n>.json/.pdf, counter, audit log */
+    const char *request_id;  /* optional customer request id */
+    const char *customer;    /* optional customer name */
+    const char *method_path; /* optional method file; overrides the spec's method_file */
+    const char *replaces;    /* a revision: the certificate number it replaces (ISO/IEC 17025 7.8.8) */
+    const char *reason;      /* why the revision (required with `replaces`) */
+    bool no_pdf;             /* JSON only (benchmarks) */
 };
-
-enum pd_verdict { PD_VERDICT_PASS = 0, PD_VERDICT_FAIL = 1 };
 
 struct pd_certify_result {
     char cert_id[96];
     char json_path[4096];
-    enum pd_verdict verdict;
-    size_t n_specimens;  /* evaluated */
-    size_t n_failed;     /* limits not met */
+    char pdf_path[4096];      /* "" with no_pdf */
+    enum pd_verdict verdict;  /* combined over every limit */
+    bool accredited;          /* false: simulated data or an instrument without valid calibration */
+    size_t n_specimens;       /* evaluated */
+    size_t n_failed;          /* limits not passed (fail, conditional pass or conditional fail) */
 };
-/* Reads the run, evaluates every tested specimen by the run's method, checks the spec, writes the
- * certificate. Returns 0 with result->verdict telling pass/fail; negative on bad input. */
+/* Reads the runs, evaluates every tested specimen by the spec's method, checks the limits with the
+ * spec's decision rule and writes the DRAFT certificate (JSON + PDF) under the next number of the
+ * lab folder, appending "draft" to its audit log. 0 with result->verdict; negative on bad input. */
+int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
+                    const struct pd_certify_options *opt, struct pd_certify_result *result, struct pd_err *err);
 int pd_certify_run(const char *run_path, const struct pd_spec *spec, const struct pd_certify_options *opt,
                    struct pd_certify_result *result, struct pd_err *err);
+
+/* An Ed25519 key pair: DIR/lab.key (secret, mode 0600, created exclusively) and DIR/lab.pub. */
+int pd_cert_keygen(const char *dir, char *secret_path, size_t secret_size, char *public_path, size_t public_size,
+                   struct pd_err *err);
+
+enum pd_approval_role { PD_ROLE_REVIEWER = 0, PD_ROLE_AUTHORIZER = 1 };
+/* Records a named reviewer (first) or authorizer (second) in a draft and in the audit log; after
+ * the authorizer the certificate is signed with the lab's secret key (`key_path`, needed then)
+ * and issued, and its PDF is rendered again without the draft mark. *status_out: "reviewed" or
+ * "issued". PD_ESTATE for an out-of-order step or an already issued certificate. */
+int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_role role, const char *key_path,
+                    char *status_out, size_t status_size, struct pd_err *err);
+
+#define PD_VERIFY_MAX_LINES 24
+struct pd_verify_report {
+    bool ok;                 /* every check passed */
+    size_t n_lines;
+    char lines[PD_VERIFY_MAX_LINES][300]; /* "ok: ..." / "FAIL: ..." / "note: ..." per check */
+};
+/* Checks an issued certificate: its signature over the canonical JSON (against the public key
+ * file when given, else the key the certificate names — noted as not pinned), its audit entries and
+ * the lab audit log's chain beside it, and the SHA-256 of each raw file given. Returns 0 with
+ * report->ok; negative only for unreadable input. */
+int pd_cert_verify(const char *cert_path, const char *public_key_path, const char *const *data_paths, size_t n_data,
+                   struct pd_verify_report *report, struct pd_err *err);
+/* Recomputes every result of the certificate from the raw files with the spec and method text it
+ * records; report->ok when every value, limit check and verdict is identical. */
+int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size_t n_data,
+                      struct pd_verify_report *report, struct pd_err *err);
+/* Renders the certificate's PDF (raw data read from the run files it names, when present). */
+int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_err *err);
+
+/* Releases the process-wide font caches cairo and fontconfig keep after a PDF was rendered, so a
+ * leak checker sees only real leaks. Call once, at exit of a program that rendered PDFs. */
+void pd_cert_release_fonts(void);
+
+/* SHA-256 of a file, streamed, as 64 lowercase hex digits + NUL. */
+int pd_sha256_file(const char *path, char hex[65], struct pd_err *err);
 
 #endif /* PD_CERT_H */

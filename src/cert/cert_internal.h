@@ -1,35 +1,142 @@
 /*
- * cert_internal.h — what the cert module's files share and nobody else needs: the table of
- * reportable properties per test method (name, reporting unit, scale from the internal value).
+ * cert_internal.h — what the cert module's files share and nobody else needs: the table of test
+ * methods (reportable properties with units and uncertainty sensitivities, parameters, how a
+ * specimen of a run is evaluated and plotted), JSON helpers and the canonical form used for hashes
+ * and signatures.
  */
 #ifndef PD_CERT_INTERNAL_H
 #define PD_CERT_INTERNAL_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
-/* ISO 527 properties in the order certificates list them. */
-enum pd_iso527_property {
-    PD_ISO527_TENSILE_MODULUS,
-    PD_ISO527_TENSILE_STRENGTH,
-    PD_ISO527_STRAIN_AT_STRENGTH,
-    PD_ISO527_YIELD_STRESS,
-    PD_ISO527_YIELD_STRAIN,
-    PD_ISO527_STRESS_AT_BREAK,
-    PD_ISO527_STRAIN_AT_BREAK,
-    PD_ISO527_PROPERTY_COUNT
-};
+#include "cert/cert.h"
+
+struct pd_run;
+
+#define CERT_MAX_PROPS 12
 
 struct pd_cert_property {
-    const char *name;
-    const char *unit;
-    double scale; /* reported value = internal value · scale (strain fraction → %) */
+    const char *name;   /* "tensile_modulus" */
+    const char *unit;   /* reporting unit "MPa", "%" */
+    double scale;       /* reported value = internal value · scale (strain fraction → %) */
+    const char *symbol; /* "Et" for tables */
+    double sens[PD_U_SOURCE_COUNT]; /* uncertainty sensitivities, see pd_uncertainty_standard */
 };
 
-/* The method ids a spec may name ("iso527"); NULL-terminated. */
-extern const char *const pd_cert_methods[];
+/* A method parameter: numbers, booleans (0/1) or one of `choices` (its index). */
+struct cert_param_spec {
+    const char *key;
+    double def;
+    double min, max;             /* bounds for numbers when min < max */
+    bool boolean;
+    const char *const *choices;  /* NULL-terminated, or NULL */
+    const char *help;
+};
+
+/* One specimen's evaluation. `value` in reporting units; dims feed the uncertainty budget. */
+struct cert_values {
+    bool has[CERT_MAX_PROPS];
+    double value[CERT_MAX_PROPS];
+    double width_mm, thickness_mm, length_mm;
+    json_t *dimensions; /* recorded specimen dimensions/attributes shown on the certificate (owned) */
+    json_t *info;       /* evaluation details: points used, flags (owned; may stay NULL) */
+};
+
+/* A curve to plot, from raw data (malloc'd arrays, freed by cert_curve_free). */
+struct cert_curve {
+    double *x, *y;
+    size_t n;
+    const char *x_label, *y_label;
+};
+void cert_curve_free(struct cert_curve *c);
+
+struct cert_method {
+    const char *id;
+    const char *title;    /* default title */
+    const char *standard; /* default standard with edition */
+    const char *conditioning;
+    long specimens;
+    double speed_mm_min;
+    const struct pd_method_channel *channels; /* default channel list */
+    size_t n_channels;
+    const struct pd_cert_property *props;
+    size_t n_props;
+    const struct cert_param_spec *params;
+    size_t n_params;
+    struct pd_uncertainty_budget budget; /* default budget */
+    /* Evaluates specimen s. Returns 0 (with *evaluated telling whether it could be, else `reason`),
+     * or PD_ENOMEM. */
+    int (*evaluate)(struct pd_run *run, size_t s, const struct pd_method_def *def, struct cert_values *out,
+                    bool *evaluated, char *reason, size_t reason_size);
+    /* The curve of specimen s for the certificate's plot; NULL for methods without curves. */
+    int (*curve)(struct pd_run *run, size_t s, const struct pd_method_def *def, struct cert_curve *out);
+};
+
+extern const struct cert_method cert_method_iso527, cert_method_iso178, cert_method_iso179, cert_method_iso1133,
+    cert_method_iso868, cert_method_iso1183, cert_method_iso75, cert_method_iso306;
+
+const struct cert_method *cert_method_find(const char *id);
 /* The properties of a method, NULL (count 0) for an unknown method. */
 const struct pd_cert_property *pd_cert_method_properties(const char *method, size_t *count);
 /* Index of a property within its method's table, -1 when the method does not report it. */
 int pd_cert_property_index(const char *method, const char *property);
+
+/* ---- run-reading helpers for the method adapters (methods.c) --------------------------------*/
+/* Reads a channel of the def's channel list by name, checking its unit; on failure writes the
+ * reason and returns PD_EDATA (PD_ENOMEM for memory). *instrument may be NULL. */
+int cert_read_channel(struct pd_run *run, size_t s, const struct pd_method_def *def, const char *name,
+                      double **data, size_t *n, size_t *instrument, char *reason, size_t reason_size);
+/* A channel's unit as the def requires it ("" when the def does not list the channel). */
+const char *cert_channel_unit(const struct pd_method_def *def, const char *name);
+/* A positive finite specimen attribute; PD_EDATA with the reason otherwise. */
+int cert_attr_positive(struct pd_run *run, size_t s, const char *key, double *out, char *reason, size_t reason_size);
+void cert_say(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Temperature at a deflection/penetration threshold (ISO 75, ISO 306 share it; method_iso75.c). */
+int cert_threshold_evaluate(struct pd_run *run, size_t s, const struct pd_method_def *def, const char *channel,
+                            double threshold, struct cert_values *out, bool *evaluated, char *reason, size_t rsize);
+int cert_threshold_curve(struct pd_run *run, size_t s, const struct pd_method_def *def, const char *channel,
+                         struct cert_curve *c);
+
+/* ---- JSON ---------------------------------------------------------------------------------*/
+/* Every insertion goes through these so one flag tells whether any failed. */
+void cert_jset(json_t *obj, const char *key, json_t *value, bool *ok);
+void cert_jappend(json_t *arr, json_t *value, bool *ok);
+json_t *cert_jstr(const char *s);   /* NULL → null; invalid UTF-8 → a marker string */
+json_t *cert_jreal(double x);       /* non-finite → null */
+/* The canonical form: compact, keys sorted, reals with 17 significant digits, without the
+ * top-level keys listed (NULL-terminated). malloc'd; NULL on memory failure. */
+char *cert_canonical(const json_t *doc, const char *const *without);
+/* SHA-256 of a string as hex. */
+void cert_sha256_hex(const void *data, size_t len, char hex[65]);
+/* Writes text to path: exclusively (fails with PD_ESTATE if it exists) or replacing it atomically
+ * through a temporary file + rename. */
+int cert_write_file(const char *path, const char *text, bool exclusive, struct pd_err *err);
+
+/* ---- document building / audit log ---------------------------------------------------------*/
+/* Builds the certificate body (everything but number, status, approvals, signature) from runs. */
+struct cert_build {
+    const char *const *run_paths;
+    size_t n_runs;
+    const struct pd_spec *spec;
+    const struct pd_method_def *method;
+    const char *request_id, *customer;
+    bool hash_files; /* record the SHA-256 of every raw file */
+};
+int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_verdict *verdict, bool *accredited,
+                        size_t *n_specimens, size_t *n_failed, struct pd_err *err);
+/* Takes the lab folder's lock (flock on DIR/.lock); returns the fd to unlock/close, or negative. */
+int cert_lab_lock(const char *dir, struct pd_err *err);
+/* Appends one entry to DIR/audit.log under the lab lock; returns the entry (owned by caller). */
+int cert_audit_append(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
+                      const char *content_sha256, json_t **entry_out, struct pd_err *err);
+/* The content hash of a certificate: SHA-256 of its canonical form without status, approvals,
+ * audit and signature — what reviewer and authorizer approve. */
+int cert_content_hash(const json_t *doc, char hex[65]);
+int cert_render_pdf_doc(const json_t *doc, const char *pdf_path, struct pd_err *err);
+/* Splits "dir/CERT-1.json" into its folder ("." when none). */
+void cert_dirname(const char *path, char *dir, size_t size);
 
 #endif /* PD_CERT_INTERNAL_H */

@@ -1,595 +1,708 @@
-/* certify.c — certifies one run: evaluates its tested specimens, checks the spec's limits and writes the JSON certificate. */
+/* certify.c — builds a certificate from run files: evaluation per method, uncertainty, series statistics, decisions per limit, calibration gate; writes the numbered draft. */
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
-#include "cert/cert.h"
 #include "cert/cert_internal.h"
 #include "pd_version.h"
 #include "store/store.h"
 
-#define N_PROPS PD_ISO527_PROPERTY_COUNT
+#define NOTICE_SIMULATED "SIMULATED — not a test result"
 
 /* Instrument attributes copied onto the certificate when the run file has them (ISO/IEC 17025
  * 6.4.13: identity, firmware and calibration status of equipment that affects results). */
 static const char *const instrument_keys[] = {
-    "manufacturer",   "model",          "serial",          "serial_number", "firmware",
-    "driver",         "calibration",    "calibration_id",  "calibration_certificate",
-    "calibration_date", "calibration_due", "simulated",    NULL,
+    "manufacturer", "model", "serial", "serial_number", "firmware", "driver", "calibration", "calibration_id",
+    "calibration_certificate", "calibration_date", "calibration_due", "simulated", NULL,
 };
 
 struct specimen_eval {
     const char *id;
-    const char *status; /* as recorded; NULL when the file has none */
-    bool tested;        /* status "tested": must be evaluated */
-    bool invalidated;   /* status "invalid...": excluded by the operator (e.g. broke in the grips) */
+    size_t run;          /* index into the runs */
+    const char *status;  /* as recorded; NULL when the file has none */
+    bool tested;         /* status "tested": must be evaluated */
+    bool invalidated;    /* status "invalid...": excluded by the operator (e.g. broke in the grips) */
     bool evaluated;
-    char reason[512];   /* why a tested specimen could not be evaluated */
-    bool have_dims;
-    double width_mm, thickness_mm, gauge_length_mm;
-    struct pd_tensile_result res;
-    bool has[N_PROPS];
-    double value[N_PROPS]; /* in the property's reporting unit */
+    char reason[512];    /* why a tested specimen could not be evaluated */
+    struct cert_values v;
+    double U[CERT_MAX_PROPS]; /* expanded uncertainty per property */
 };
 
-/* Messages are cut at the buffer's end on purpose: a truncated reason is still a reason. */
-static void say(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-}
+struct ctx {
+    const struct cert_build *b;
+    const struct cert_method *m;
+    struct pd_run **runs;
+    struct specimen_eval *ev;
+    size_t n_ev;
+    bool ok; /* JSON building succeeded */
+};
 
-/* ---- JSON building: every insertion goes through these so one flag tells whether any failed ---*/
-static void jset(json_t *obj, const char *key, json_t *value, bool *ok)
-{
-    if (json_object_set_new(obj, key, value) < 0)
-        *ok = false;
-}
+#define J(obj, key, val) cert_jset((obj), (key), (val), &c->ok)
+#define JA(arr, val) cert_jappend((arr), (val), &c->ok)
 
-static void jappend(json_t *arr, json_t *value, bool *ok)
+/* ---- evaluation ---------------------------------------------------------------------------*/
+static int evaluate_all(struct ctx *c, size_t *n_evaluated, struct pd_err *err)
 {
-    if (json_array_append_new(arr, value) < 0)
-        *ok = false;
-}
-
-/* Text from the run file may be anything; a certificate must still be valid JSON. */
-static json_t *jstr(const char *s)
-{
-    if (!s)
-        return json_null();
-    json_t *v = json_string(s);
-    return v ? v : json_string("(not valid UTF-8)");
-}
-
-static json_t *jreal(double x)
-{
-    return isfinite(x) ? json_real(x) : json_null();
-}
-
-/* ---- Evaluation -----------------------------------------------------------------------------*/
-static int read_channel(struct pd_run *run, size_t specimen, const char *name, const char *unit, size_t *instrument,
-                        double **data, size_t *n, struct specimen_eval *ev)
-{
-    size_t index;
-    if (pd_run_find_channel(run, name, instrument, &index) < 0) {
-        say(ev->reason, sizeof ev->reason, "the run has no '%s' channel", name);
-        return PD_EDATA;
-    }
-    /* The formulas take N and mm; a channel in other units would be off by a factor, silently. */
-    const struct pd_store_channel *ch = pd_run_channel(run, *instrument, index);
-    if (!ch || strcmp(ch->unit, unit) != 0) {
-        say(ev->reason, sizeof ev->reason, "channel '%s' is in '%s', expected %s", name, ch ? ch->unit : "?", unit);
-        return PD_EDATA;
-    }
-    struct pd_err e = {0};
-    int rc = pd_run_read_channel(run, specimen, *instrument, name, data, n, &e);
-    if (rc < 0)
-        say(ev->reason, sizeof ev->reason, "cannot read '%s': %s", name, e.msg);
-    return rc;
-}
-
-/* Evaluates one tested specimen. Returns PD_ENOMEM only; every other problem is the specimen's
- * and ends up in ev->reason. */
-static int evaluate_specimen(struct pd_run *run, size_t s, struct specimen_eval *ev)
-{
-    static const char *const dims[] = {"width", "thickness", "gauge_length"};
-    double *dim_out[] = {&ev->width_mm, &ev->thickness_mm, &ev->gauge_length_mm};
-    for (size_t d = 0; d < 3; d++) {
-        if (pd_run_specimen_attr_double(run, s, dims[d], dim_out[d]) < 0) {
-            say(ev->reason, sizeof ev->reason, "no %s recorded for the specimen", dims[d]);
-            return 0;
+    size_t total = 0;
+    for (size_t r = 0; r < c->b->n_runs; r++)
+        total += pd_run_specimen_count(c->runs[r]);
+    c->ev = calloc(total ? total : 1, sizeof *c->ev);
+    if (!c->ev)
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory for %zu specimens", total);
+    const struct pd_uncertainty_budget *bud = &c->b->method->uncertainty;
+    for (size_t r = 0; r < c->b->n_runs; r++) {
+        for (size_t s = 0; s < pd_run_specimen_count(c->runs[r]); s++) {
+            struct specimen_eval *e = &c->ev[c->n_ev++];
+            e->run = r;
+            e->id = pd_run_specimen_id(c->runs[r], s);
+            e->status = pd_run_specimen_attr(c->runs[r], s, "status");
+            e->tested = e->status && strcmp(e->status, "tested") == 0;
+            e->invalidated = e->status && strncmp(e->status, "invalid", 7) == 0;
+            if (!e->tested)
+                continue;
+            int rc = c->m->evaluate(c->runs[r], s, c->b->method, &e->v, &e->evaluated, e->reason, sizeof e->reason);
+            if (rc < 0)
+                return pd_err_set(err, rc, NULL, "out of memory while evaluating %s", c->b->run_paths[r]);
+            if (!e->evaluated)
+                continue;
+            (*n_evaluated)++;
+            for (size_t p = 0; p < c->m->n_props; p++)
+                e->U[p] = e->v.has[p] ? bud->k * pd_uncertainty_standard(bud, c->m->props[p].sens, e->v.value[p],
+                                                                         e->v.width_mm, e->v.thickness_mm,
+                                                                         e->v.length_mm)
+                                      : NAN;
         }
     }
-    ev->have_dims = true;
-
-    double *force = NULL, *extension = NULL;
-    size_t n_force = 0, n_ext = 0, inst_force = 0, inst_ext = 0;
-    int rc = read_channel(run, s, "force", "N", &inst_force, &force, &n_force, ev);
-    if (rc == 0)
-        rc = read_channel(run, s, "extension", "mm", &inst_ext, &extension, &n_ext, ev);
-    if (rc == 0 && inst_force != inst_ext) {
-        /* Pairing samples of two instruments needs a common time axis; not done here. */
-        say(ev->reason, sizeof ev->reason, "force (%s) and extension (%s) come from different instruments",
-                 pd_run_instrument_name(run, inst_force), pd_run_instrument_name(run, inst_ext));
-        rc = PD_EDATA;
-    }
-    if (rc == 0 && n_force != n_ext) {
-        say(ev->reason, sizeof ev->reason, "%zu force samples but %zu extension samples", n_force, n_ext);
-        rc = PD_EDATA;
-    }
-    if (rc == 0) {
-        struct pd_tensile_specimen sp = {
-            .force_N = force,
-            .extension_mm = extension,
-            .n = n_force,
-            .width_mm = ev->width_mm,
-            .thickness_mm = ev->thickness_mm,
-            .gauge_length_mm = ev->gauge_length_mm,
-        };
-        struct pd_err e = {0};
-        rc = pd_tensile_evaluate(&sp, NULL, &ev->res, &e);
-        if (rc < 0)
-            say(ev->reason, sizeof ev->reason, "%s", e.msg);
-    }
-    free(force);
-    free(extension);
-    if (rc == PD_ENOMEM)
-        return rc;
-    if (rc < 0)
-        return 0;
-
-    const struct pd_tensile_result *r = &ev->res;
-    const double internal[N_PROPS] = {
-        [PD_ISO527_TENSILE_MODULUS] = r->modulus_MPa,
-        [PD_ISO527_TENSILE_STRENGTH] = r->strength_MPa,
-        [PD_ISO527_STRAIN_AT_STRENGTH] = r->strain_at_strength,
-        [PD_ISO527_YIELD_STRESS] = r->has_yield ? r->yield_stress_MPa : NAN,
-        [PD_ISO527_YIELD_STRAIN] = r->has_yield ? r->yield_strain : NAN,
-        [PD_ISO527_STRESS_AT_BREAK] = r->has_break ? r->stress_at_break_MPa : NAN,
-        [PD_ISO527_STRAIN_AT_BREAK] = r->has_break ? r->strain_at_break : NAN,
-    };
-    size_t count;
-    const struct pd_cert_property *props = pd_cert_method_properties("iso527", &count);
-    for (size_t p = 0; p < N_PROPS; p++) {
-        ev->has[p] = isfinite(internal[p]);
-        ev->value[p] = internal[p] * props[p].scale;
-    }
-    ev->evaluated = true;
     return 0;
 }
 
-/* ---- Certificate sections -------------------------------------------------------------------*/
-static json_t *specimen_json(const struct specimen_eval *ev, const struct pd_cert_property *props, bool *ok)
+/* Mean of property p over the evaluated specimens, with its expanded uncertainty: the instrument
+ * budget at the mean's specimen (the mean of the specimens' u) and, when the budget says so, the
+ * repeatability s/√n. Returns n. */
+static size_t series_of(const struct ctx *c, size_t p, struct pd_stats *st, double *U)
+{
+    double *vals = malloc((c->n_ev ? c->n_ev : 1) * sizeof *vals);
+    if (!vals)
+        return 0;
+    size_t n = 0;
+    double u_instr = 0.0;
+    const struct pd_uncertainty_budget *bud = &c->b->method->uncertainty;
+    for (size_t s = 0; s < c->n_ev; s++) {
+        if (c->ev[s].evaluated && c->ev[s].v.has[p]) {
+            vals[n++] = c->ev[s].v.value[p];
+            u_instr += c->ev[s].U[p] / bud->k;
+        }
+    }
+    if (n > 0 && pd_stats_compute(vals, n, st) == 0) {
+        u_instr /= (double)n;
+        double u_rep = bud->repeatability ? st->sd / sqrt((double)n) : 0.0;
+        *U = bud->k * sqrt(u_instr * u_instr + u_rep * u_rep);
+    } else {
+        n = 0;
+    }
+    free(vals);
+    return n;
+}
+
+/* ---- JSON sections ------------------------------------------------------------------------*/
+static json_t *specimen_json(struct ctx *c, const struct specimen_eval *e)
 {
     json_t *o = json_object();
-    if (!o) {
-        *ok = false;
-        return NULL;
-    }
-    jset(o, "id", jstr(ev->id), ok);
-    jset(o, "status", jstr(ev->status ? ev->status : "(none)"), ok);
-    if (ev->have_dims) {
-        json_t *d = json_object();
-        if (d) {
-            jset(d, "width_mm", jreal(ev->width_mm), ok);
-            jset(d, "thickness_mm", jreal(ev->thickness_mm), ok);
-            jset(d, "gauge_length_mm", jreal(ev->gauge_length_mm), ok);
-        }
-        jset(o, "dimensions", d, ok);
-    }
-    if (!ev->tested) {
+    J(o, "id", cert_jstr(e->id));
+    J(o, "run_id", cert_jstr(pd_run_attr(c->runs[e->run], "run_id")));
+    J(o, "status", cert_jstr(e->status ? e->status : "(none)"));
+    if (e->v.dimensions && json_object_size(e->v.dimensions) > 0)
+        J(o, "dimensions", json_incref(e->v.dimensions));
+    if (!e->tested) {
         char why[600];
-        say(why, sizeof why, "%s (status '%s')", ev->invalidated ? "invalidated" : "not tested",
-                 ev->status ? ev->status : "");
-        jset(o, "excluded_reason", jstr(why), ok);
+        cert_say(why, sizeof why, "%s (status '%s')", e->invalidated ? "invalidated" : "not tested",
+                 e->status ? e->status : "");
+        J(o, "excluded_reason", cert_jstr(why));
         return o;
     }
-    if (!ev->evaluated) {
-        jset(o, "excluded_reason", jstr(ev->reason), ok);
+    if (!e->evaluated) {
+        J(o, "excluded_reason", cert_jstr(e->reason));
         return o;
     }
     json_t *results = json_object();
-    for (size_t p = 0; results && p < N_PROPS; p++) {
-        if (!ev->has[p])
+    for (size_t p = 0; p < c->m->n_props; p++) {
+        if (!e->v.has[p])
             continue; /* n/a (no yield, no break): absent rather than a misleading 0 */
         json_t *v = json_object();
-        if (v) {
-            jset(v, "value", jreal(ev->value[p]), ok);
-            jset(v, "unit", jstr(props[p].unit), ok);
-        }
-        jset(results, props[p].name, v, ok);
+        J(v, "value", cert_jreal(e->v.value[p]));
+        J(v, "unit", cert_jstr(c->m->props[p].unit));
+        J(v, "U", cert_jreal(e->U[p]));
+        J(v, "k", cert_jreal(c->b->method->uncertainty.k));
+        J(results, c->m->props[p].name, v);
     }
-    jset(o, "results", results, ok);
-    json_t *info = json_object();
-    if (info) {
-        jset(info, "modulus_points", json_integer((json_int_t)ev->res.modulus_points), ok);
-        jset(info, "yield_detected", json_boolean(ev->res.has_yield), ok);
-        jset(info, "break_detected", json_boolean(ev->res.has_break), ok);
-        jset(info, "break_index", json_integer((json_int_t)ev->res.break_index), ok);
-    }
-    jset(o, "evaluation", info, ok);
+    J(o, "results", results);
+    if (e->v.info)
+        J(o, "evaluation", json_incref(e->v.info));
     return o;
 }
 
-static bool within(const struct pd_spec_limit *lim, double v)
-{
-    return (!lim->has_min || v >= lim->min) && (!lim->has_max || v <= lim->max);
-}
-
-/* One limit of the spec against the series. Returns whether it is met. */
-static bool check_limit(const struct pd_spec_limit *lim, int prop, const struct specimen_eval *ev, size_t n_spec,
-                        json_t *check, json_t *reasons, bool *ok)
-{
-    jset(check, "property", jstr(lim->property), ok);
-    jset(check, "statistic", jstr(lim->statistic == PD_SPEC_MEAN ? "mean" : "each"), ok);
-    jset(check, "unit", jstr(lim->unit), ok);
-    jset(check, "spec_location", jstr(lim->where), ok);
-    if (lim->has_min)
-        jset(check, "min", jreal(lim->min), ok);
-    if (lim->has_max)
-        jset(check, "max", jreal(lim->max), ok);
-
-    char why[512] = "";
-    bool pass = true;
-    size_t n = 0, missing = 0;
-    double *vals = malloc((n_spec ? n_spec : 1) * sizeof *vals);
-    if (!vals) {
-        *ok = false;
-        return false;
-    }
-    json_t *each = NULL;
-    if (lim->statistic == PD_SPEC_EACH && !(each = json_array()))
-        *ok = false;
-    for (size_t s = 0; s < n_spec; s++) {
-        if (!ev[s].evaluated)
-            continue;
-        if (!ev[s].has[prop]) {
-            if (missing++ == 0)
-                say(why, sizeof why, "%s: no %s for specimen %s (not applicable to its curve)", lim->property,
-                         lim->property, ev[s].id ? ev[s].id : "?");
-            continue;
-        }
-        vals[n++] = ev[s].value[prop];
-        if (lim->statistic == PD_SPEC_EACH) {
-            bool in = within(lim, ev[s].value[prop]);
-            json_t *e = json_object();
-            if (e) {
-                jset(e, "specimen", jstr(ev[s].id), ok);
-                jset(e, "value", jreal(ev[s].value[prop]), ok);
-                jset(e, "verdict", jstr(in ? "pass" : "fail"), ok);
-            }
-            jappend(each, e, ok);
-            if (!in && pass && missing == 0)
-                say(why, sizeof why, "%s of specimen %s = %.6g %s outside the limits", lim->property,
-                         ev[s].id ? ev[s].id : "?", ev[s].value[prop], lim->unit);
-            pass = pass && in;
-        }
-    }
-    if (missing > 0)
-        pass = false;
-    if (n == 0 && missing == 0) {
-        pass = false;
-        say(why, sizeof why, "%s: no evaluated specimen to check", lim->property);
-    }
-    if (lim->statistic == PD_SPEC_MEAN && n > 0) {
-        struct pd_stats st;
-        pd_stats_compute(vals, n, &st);
-        jset(check, "value", jreal(st.mean), ok);
-        jset(check, "n", json_integer((json_int_t)n), ok);
-        if (!within(lim, st.mean) && missing == 0) {
-            pass = false;
-            say(why, sizeof why, "mean %s = %.6g %s outside the limits", lim->property, st.mean, lim->unit);
-        }
-    }
-    if (each)
-        jset(check, "values", each, ok);
-    free(vals);
-    jset(check, "verdict", jstr(pass ? "pass" : "fail"), ok);
-    if (!pass)
-        jappend(reasons, jstr(why), ok);
-    return pass;
-}
-
-static json_t *series_json(const struct specimen_eval *ev, size_t n_spec, const struct pd_cert_property *props,
-                           bool *ok)
+static json_t *series_json(struct ctx *c)
 {
     json_t *series = json_object();
-    double *vals = malloc((n_spec ? n_spec : 1) * sizeof *vals);
-    if (!series || !vals) {
-        json_decref(series);
-        free(vals);
-        *ok = false;
-        return NULL;
-    }
-    for (size_t p = 0; p < N_PROPS; p++) {
-        size_t n = 0;
-        for (size_t s = 0; s < n_spec; s++)
-            if (ev[s].evaluated && ev[s].has[p])
-                vals[n++] = ev[s].value[p];
+    for (size_t p = 0; p < c->m->n_props; p++) {
         struct pd_stats st;
-        if (n == 0 || pd_stats_compute(vals, n, &st) < 0)
+        double U = NAN;
+        if (series_of(c, p, &st, &U) == 0)
             continue;
         json_t *o = json_object();
-        if (o) {
-            jset(o, "n", json_integer((json_int_t)st.n), ok);
-            jset(o, "mean", jreal(st.mean), ok);
-            jset(o, "sd", jreal(st.sd), ok);
-            jset(o, "cv", jreal(st.cv), ok);
-            jset(o, "min", jreal(st.min), ok);
-            jset(o, "max", jreal(st.max), ok);
-            jset(o, "unit", jstr(props[p].unit), ok);
-        }
-        jset(series, props[p].name, o, ok);
+        J(o, "n", json_integer((json_int_t)st.n));
+        J(o, "mean", cert_jreal(st.mean));
+        J(o, "sd", cert_jreal(st.sd));
+        J(o, "cv", cert_jreal(st.cv));
+        J(o, "min", cert_jreal(st.min));
+        J(o, "max", cert_jreal(st.max));
+        J(o, "unit", cert_jstr(c->m->props[p].unit));
+        J(o, "U", cert_jreal(U));
+        J(o, "k", cert_jreal(c->b->method->uncertainty.k));
+        J(series, c->m->props[p].name, o);
     }
-    free(vals);
     return series;
 }
 
-static json_t *instruments_json(struct pd_run *run, bool *ok)
+static void decision_json(struct ctx *c, json_t *o, const struct pd_decision *d)
+{
+    J(o, "U", cert_jreal(d->U));
+    J(o, "k", cert_jreal(d->k));
+    J(o, "rule", cert_jstr(pd_decision_rule_id(d->rule)));
+    J(o, "w", cert_jreal(d->w));
+    if (d->has_min) {
+        J(o, "tl_min", cert_jreal(d->tl_min));
+        J(o, "al_min", cert_jreal(d->al_min));
+    }
+    if (d->has_max) {
+        J(o, "tl_max", cert_jreal(d->tl_max));
+        J(o, "al_max", cert_jreal(d->al_max));
+    }
+    J(o, "verdict", cert_jstr(pd_verdict_name(d->verdict)));
+}
+
+/* One limit against the series. Returns its verdict; a missing value is a fail with a reason. */
+static enum pd_verdict check_limit(struct ctx *c, const struct pd_spec_limit *lim, size_t prop, json_t *check,
+                                   json_t *reasons)
+{
+    const struct pd_spec *spec = c->b->spec;
+    J(check, "property", cert_jstr(lim->property));
+    J(check, "statistic", cert_jstr(lim->statistic == PD_SPEC_MEAN ? "mean" : "each"));
+    J(check, "unit", cert_jstr(lim->unit));
+    J(check, "spec_location", cert_jstr(lim->where));
+    if (lim->has_min)
+        J(check, "min", cert_jreal(lim->min));
+    if (lim->has_max)
+        J(check, "max", cert_jreal(lim->max));
+
+    char why[512] = "";
+    enum pd_verdict verdict = PD_VERDICT_PASS;
+    size_t n = 0, missing = 0;
+    json_t *each = lim->statistic == PD_SPEC_EACH ? json_array() : NULL;
+    for (size_t s = 0; s < c->n_ev; s++) {
+        const struct specimen_eval *e = &c->ev[s];
+        if (!e->evaluated)
+            continue;
+        if (!e->v.has[prop]) {
+            if (missing++ == 0)
+                cert_say(why, sizeof why, "%s: no value for specimen %s (not applicable to its curve)", lim->property,
+                         e->id ? e->id : "?");
+            continue;
+        }
+        n++;
+        if (lim->statistic != PD_SPEC_EACH)
+            continue;
+        struct pd_decision d;
+        pd_decide(spec->decision_rule, spec->guard_factor, lim->has_min, lim->min, lim->has_max, lim->max,
+                  e->v.value[prop], isfinite(e->U[prop]) ? e->U[prop] : 0.0, c->b->method->uncertainty.k, &d);
+        json_t *o = json_object();
+        J(o, "specimen", cert_jstr(e->id));
+        J(o, "value", cert_jreal(e->v.value[prop]));
+        decision_json(c, o, &d);
+        JA(each, o);
+        if (d.verdict != PD_VERDICT_PASS && verdict == PD_VERDICT_PASS && missing == 0)
+            cert_say(why, sizeof why, "%s of specimen %s = %.6g %s: %s (%s)", lim->property, e->id ? e->id : "?",
+                     e->v.value[prop], lim->unit, pd_verdict_name(d.verdict), pd_decision_rule_id(d.rule));
+        verdict = pd_verdict_combine(verdict, d.verdict);
+    }
+    if (missing > 0)
+        verdict = PD_VERDICT_FAIL;
+    if (n == 0 && missing == 0) {
+        verdict = PD_VERDICT_FAIL;
+        cert_say(why, sizeof why, "%s: no evaluated specimen to check", lim->property);
+    }
+    if (lim->statistic == PD_SPEC_MEAN && n > 0) {
+        struct pd_stats st;
+        double U = 0.0;
+        series_of(c, prop, &st, &U);
+        struct pd_decision d;
+        pd_decide(spec->decision_rule, spec->guard_factor, lim->has_min, lim->min, lim->has_max, lim->max, st.mean,
+                  isfinite(U) ? U : 0.0, c->b->method->uncertainty.k, &d);
+        J(check, "value", cert_jreal(st.mean));
+        J(check, "n", json_integer((json_int_t)n));
+        json_t *tmp = json_object();
+        decision_json(c, tmp, &d);
+        json_object_update(check, tmp);
+        json_decref(tmp);
+        if (d.verdict != PD_VERDICT_PASS && missing == 0)
+            cert_say(why, sizeof why, "mean %s = %.6g %s (U = %.2g): %s (%s)", lim->property, st.mean, lim->unit, U,
+                     pd_verdict_name(d.verdict), pd_decision_rule_id(d.rule));
+        if (missing == 0)
+            verdict = pd_verdict_combine(verdict, d.verdict);
+    } else {
+        J(check, "rule", cert_jstr(pd_decision_rule_id(spec->decision_rule)));
+    }
+    if (each)
+        J(check, "values", each);
+    J(check, "verdict", cert_jstr(pd_verdict_name(verdict)));
+    if (verdict != PD_VERDICT_PASS)
+        JA(reasons, cert_jstr(why));
+    return verdict;
+}
+
+/* Calibration gate (ISO/IEC 17025 6.4): every instrument needs a due date on or after the day the
+ * run started; simulated instruments never count as calibrated. */
+static json_t *instruments_json(struct ctx *c, json_t *gate_reasons)
 {
     json_t *arr = json_array();
-    if (!arr) {
-        *ok = false;
-        return NULL;
-    }
-    size_t n = pd_run_instrument_count(run);
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_object();
-        if (o) {
-            jset(o, "name", jstr(pd_run_instrument_name(run, i)), ok);
+    for (size_t r = 0; r < c->b->n_runs; r++) {
+        struct pd_run *run = c->runs[r];
+        const char *start = pd_run_attr(run, "start_time");
+        char day[11] = "";
+        if (start && strlen(start) >= 10)
+            memcpy(day, start, 10);
+        for (size_t i = 0; i < pd_run_instrument_count(run); i++) {
+            json_t *o = json_object();
+            const char *name = pd_run_instrument_name(run, i);
+            J(o, "name", cert_jstr(name));
+            J(o, "run_id", cert_jstr(pd_run_attr(run, "run_id")));
             for (size_t k = 0; instrument_keys[k]; k++) {
                 const char *v = pd_run_instrument_attr(run, i, instrument_keys[k]);
                 if (v)
-                    jset(o, instrument_keys[k], jstr(v), ok);
+                    J(o, instrument_keys[k], cert_jstr(v));
             }
+            const char *due = pd_run_instrument_attr(run, i, "calibration_due");
+            const char *sim = pd_run_instrument_attr(run, i, "simulated");
+            char status[160], why[300] = "";
+            if (sim && strcmp(sim, "1") == 0) {
+                cert_say(status, sizeof status, "simulated instrument: no calibration");
+                cert_say(why, sizeof why, "instrument %s is simulated", name ? name : "?");
+            } else if (!due || !due[0]) {
+                cert_say(status, sizeof status, "no calibration due date recorded");
+                cert_say(why, sizeof why, "instrument %s has no calibration due date", name ? name : "?");
+            } else if (!day[0]) {
+                cert_say(status, sizeof status, "calibration due %s; run start date unknown", due);
+                cert_say(why, sizeof why, "run %s has no start time to check %s's calibration against",
+                         pd_run_attr(run, "run_id") ? pd_run_attr(run, "run_id") : "?", name ? name : "?");
+            } else if (strcmp(due, day) < 0) {
+                cert_say(status, sizeof status, "OVERDUE: calibration was due %s, tested %s", due, day);
+                cert_say(why, sizeof why, "instrument %s was past its calibration due date (%s) on %s",
+                         name ? name : "?", due, day);
+            } else {
+                cert_say(status, sizeof status, "calibrated, valid until %s", due);
+            }
+            J(o, "calibration_status", cert_jstr(status));
+            if (why[0])
+                JA(gate_reasons, cert_jstr(why));
+            JA(arr, o);
         }
-        jappend(arr, o, ok);
     }
     return arr;
 }
 
-static json_t *evaluation_params_json(bool *ok)
+static json_t *method_json(struct ctx *c)
 {
-    struct pd_tensile_params p;
-    pd_tensile_params_default(&p);
+    const struct pd_method_def *d = c->b->method;
     json_t *o = json_object();
-    if (!o) {
-        *ok = false;
-        return NULL;
-    }
-    jset(o, "modulus_method", jstr(p.modulus_method == PD_MODULUS_CHORD ? "chord" : "regression"), ok);
-    jset(o, "modulus_strain_range", json_pack("[f,f]", p.e1, p.e2), ok);
-    jset(o, "chord_window", jreal(p.chord_window), ok);
-    jset(o, "min_modulus_points", json_integer((json_int_t)p.min_modulus_points), ok);
-    jset(o, "break_fraction", jreal(p.break_fraction), ok);
-    jset(o, "max_hysteresis", jreal(p.max_hysteresis), ok);
-    jset(o, "strength", jstr("first local maximum (ISO 527-1:2012)"), ok);
-    jset(o, "break_point", jstr("last sample before the stress falls to <= 10 % of its maximum"), ok);
+    J(o, "id", cert_jstr(d->id));
+    J(o, "base", cert_jstr(d->base));
+    J(o, "title", cert_jstr(d->title));
+    J(o, "standard", cert_jstr(d->standard));
+    J(o, "conditioning", cert_jstr(d->conditioning));
+    J(o, "specimens", json_integer(d->specimens));
+    J(o, "speed_mm_min", cert_jreal(d->speed_mm_min));
+    json_t *params = json_object();
+    for (size_t i = 0; i < d->n_params; i++)
+        J(params, d->params[i].key, cert_jreal(d->params[i].value));
+    J(o, "parameters", params);
+    json_t *ch = json_array();
+    for (size_t i = 0; i < d->n_channels; i++)
+        JA(ch, json_pack("{s:s,s:s}", "name", d->channels[i].name, "unit", d->channels[i].unit));
+    J(o, "channels", ch);
+    static const char *const names[PD_U_SOURCE_COUNT] = {
+        "force_class_percent", "displacement_class_percent", "width_mm", "thickness_mm", "length_mm",
+        "energy_percent", "mass_percent", "time_percent", "liquid_density_percent", "temperature_K", "reading"};
+    json_t *u = json_object();
+    J(u, "k", cert_jreal(d->uncertainty.k));
+    J(u, "repeatability", json_boolean(d->uncertainty.repeatability));
+    json_t *in = json_object();
+    for (int s = 0; s < PD_U_SOURCE_COUNT; s++)
+        if (d->uncertainty.input[s] != 0.0)
+            J(in, names[s], cert_jreal(d->uncertainty.input[s]));
+    J(u, "inputs_half_width_rectangular", in);
+    J(u, "model", cert_jstr("GUM: u_rel² = Σ (c_i·a_i/√3)² over the method's sources; mean adds (s/√n)² when "
+                            "repeatability is on; U = k·u"));
+    J(o, "uncertainty", u);
+    J(o, "file", cert_jstr(d->path[0] ? d->path : "(built-in defaults)"));
+    if (d->text[0])
+        J(o, "text", cert_jstr(d->text));
     return o;
 }
 
-/* ---- Output ---------------------------------------------------------------------------------*/
-static bool safe_id(const char *id)
+/* The raw files are hashed on a second thread while the first reads and evaluates them: SHA-256
+ * of a run file takes as long as its evaluation. */
+struct hash_job {
+    const struct cert_build *b;
+    char (*hex)[65];
+    int rc;
+    struct pd_err err;
+};
+
+static void *hash_files(void *arg)
 {
-    if (!id || !*id || strlen(id) > 64 || id[0] == '.')
-        return false;
-    for (const char *c = id; *c; c++) {
-        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
-                  *c == '_' || *c == '.';
-        if (!ok)
-            return false;
-    }
-    return true;
+    struct hash_job *j = arg;
+    for (size_t r = 0; r < j->b->n_runs && j->rc == 0; r++)
+        j->rc = pd_sha256_file(j->b->run_paths[r], j->hex[r], &j->err);
+    return NULL;
 }
 
-/* Creates the file exclusively: an issued certificate is never silently replaced (an amended one
- * needs its own id, ISO/IEC 17025 7.8.8). A partly written file is removed. */
-static int write_certificate(const char *path, const json_t *doc, struct pd_err *err)
+int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_verdict *verdict_out,
+                        bool *accredited_out, size_t *n_specimens, size_t *n_failed, struct pd_err *err)
 {
-    char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2));
-    if (!text)
-        return pd_err_set(err, PD_ENOMEM, NULL, "certificate %s: out of memory while formatting", path);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        free(text);
-        if (e == EEXIST)
-            return pd_err_set(err, PD_ESTATE, path, "certificate already exists; not overwritten");
-        return pd_err_set_os(err, PD_EIO, e, path, "cannot create certificate");
+    const struct pd_spec *spec = b->spec;
+    struct ctx ctx = {.b = b, .ok = true}, *c = &ctx;
+    c->m = cert_method_find(b->method->base);
+    if (!c->m || strcmp(b->method->base, spec->method) != 0)
+        return pd_err_set(err, PD_EINVAL, NULL, "method '%s' (base '%s') does not evaluate the spec's method '%s'",
+                          b->method->id, b->method->base, spec->method);
+    if (b->n_runs == 0)
+        return pd_err_set(err, PD_EINVAL, NULL, "certify: no run file given");
+    size_t prop_of_limit[PD_SPEC_MAX_LIMITS];
+    for (size_t l = 0; l < spec->n_limits; l++) {
+        int idx = pd_cert_property_index(spec->method, spec->limits[l].property);
+        if (idx < 0 || strcmp(spec->limits[l].unit, c->m->props[idx].unit) != 0)
+            return pd_err_set(err, PD_EINVAL, spec->limits[l].where, "spec limit on '%s' [%s] is not a %s property",
+                              spec->limits[l].property, spec->limits[l].unit, spec->method);
+        prop_of_limit[l] = (size_t)idx;
     }
-    size_t len = strlen(text), off = 0;
+    c->runs = calloc(b->n_runs, sizeof *c->runs);
+    struct hash_job job = {.b = b, .hex = calloc(b->n_runs, sizeof *job.hex)};
+    if (!c->runs || !job.hex) {
+        free(c->runs);
+        free(job.hex);
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    }
+    pthread_t hasher;
+    bool hashing = b->hash_files && pthread_create(&hasher, NULL, hash_files, &job) == 0;
+    if (b->hash_files && !hashing)
+        hash_files(&job); /* no thread: hash here */
     int rc = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot write certificate");
+    for (size_t r = 0; r < b->n_runs && rc == 0; r++) {
+        rc = pd_run_open(b->run_paths[r], &c->runs[r], err);
+        if (rc < 0)
             break;
-        }
-        off += (size_t)w;
+        const char *method = pd_run_attr(c->runs[r], "method");
+        if (!method || strcmp(method, spec->method) != 0)
+            rc = pd_err_set(err, PD_EDATA, b->run_paths[r], "run method '%s' does not match the spec's method '%s'",
+                            method ? method : "(none)", spec->method);
     }
-    if (rc == 0 && (write(fd, "\n", 1) != 1 || fsync(fd) < 0))
-        rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot write certificate");
-    if (close(fd) < 0 && rc == 0)
-        rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot write certificate");
-    if (rc < 0)
-        unlink(path);
-    free(text);
+    size_t evaluated = 0, failed = 0;
+    if (rc == 0)
+        rc = evaluate_all(c, &evaluated, err);
+    if (hashing)
+        pthread_join(hasher, NULL);
+    if (rc == 0 && job.rc < 0) {
+        rc = job.rc;
+        if (err)
+            *err = job.err;
+    }
+    json_t *doc = NULL;
+    enum pd_verdict verdict = PD_VERDICT_PASS;
+    bool accredited = true;
+    if (rc == 0) {
+        doc = json_object();
+        json_t *reasons = json_array(), *gate = json_array();
+        struct pd_run *first = c->runs[0];
+        J(doc, "title", cert_jstr("Test report with statement of conformity"));
+        J(doc, "software", json_pack("{s:s,s:s}", "name", "polydaq", "version", PD_VERSION_STRING));
+        J(doc, "lab", json_pack("{s:o,s:o}", "name", cert_jstr(pd_run_attr(first, "lab_name")), "address",
+                                cert_jstr(pd_run_attr(first, "lab_address"))));
+        J(doc, "operator", cert_jstr(pd_run_attr(first, "operator")));
+        J(doc, "customer", cert_jstr(b->customer ? b->customer : pd_run_attr(first, "customer")));
+        J(doc, "request_id", cert_jstr(b->request_id ? b->request_id : pd_run_attr(first, "request_id")));
+        J(doc, "material", cert_jstr(spec->material));
+        json_t *so = json_object();
+        J(so, "name", cert_jstr(spec->name));
+        J(so, "file", cert_jstr(spec->path));
+        J(so, "method", cert_jstr(spec->method));
+        J(so, "text", cert_jstr(spec->text));
+        J(doc, "spec", so);
+        J(doc, "method", method_json(c));
+
+        bool simulated = false;
+        json_t *runs = json_array();
+        char first_day[40] = "", last_day[40] = "";
+        for (size_t r = 0; r < b->n_runs; r++) {
+            struct pd_run *run = c->runs[r];
+            double sim = 0.0;
+            bool is_sim = pd_run_attr_double(run, "simulated", &sim) == 0 && sim == 1.0;
+            simulated = simulated || is_sim;
+            json_t *o = json_object();
+            J(o, "file", cert_jstr(b->run_paths[r]));
+            J(o, "run_id", cert_jstr(pd_run_attr(run, "run_id")));
+            J(o, "start_time", cert_jstr(pd_run_attr(run, "start_time")));
+            J(o, "end_time", cert_jstr(pd_run_attr(run, "end_time")));
+            J(o, "simulated", json_boolean(is_sim));
+            J(o, "closed_cleanly", json_boolean(pd_run_closed_cleanly(run) == 1));
+            if (pd_run_attr(run, "material"))
+                J(o, "material", cert_jstr(pd_run_attr(run, "material")));
+            if (pd_run_attr(run, "software_version"))
+                J(o, "acquisition_software_version", cert_jstr(pd_run_attr(run, "software_version")));
+            if (b->hash_files)
+                J(o, "sha256", cert_jstr(job.hex[r]));
+            const char *st = pd_run_attr(run, "start_time");
+            if (st && (!first_day[0] || strcmp(st, first_day) < 0))
+                pd_strlcpy(first_day, st, sizeof first_day);
+            const char *et = pd_run_attr(run, "end_time");
+            if (et && strcmp(et, last_day) > 0)
+                pd_strlcpy(last_day, et, sizeof last_day);
+            JA(runs, o);
+        }
+        J(doc, "runs", runs);
+        J(doc, "test_dates", json_pack("{s:o,s:o}", "from", cert_jstr(first_day[0] ? first_day : NULL), "to",
+                                       cert_jstr(last_day[0] ? last_day : NULL)));
+        J(doc, "instruments", instruments_json(c, gate));
+        if (simulated) {
+            J(doc, "notice", cert_jstr(NOTICE_SIMULATED));
+            JA(gate, cert_jstr("the data come from simulated instruments (run attribute simulated = 1)"));
+        }
+        accredited = json_array_size(gate) == 0;
+        json_t *acc = json_object();
+        J(acc, "accredited", json_boolean(accredited));
+        J(acc, "statement", cert_jstr(accredited ? "Results covered by the laboratory's accreditation."
+                                                 : "NOT ACCREDITED: these results are reported outside the scope of "
+                                                   "accreditation for the reasons listed."));
+        J(acc, "reasons", gate);
+        J(doc, "accreditation", acc);
+
+        json_t *specimens = json_array();
+        size_t n_excluded = 0, n_untested = 0;
+        for (size_t s = 0; s < c->n_ev; s++) {
+            const struct specimen_eval *e = &c->ev[s];
+            JA(specimens, specimen_json(c, e));
+            char why[700];
+            if (!e->tested && !e->invalidated) {
+                n_untested++;
+                cert_say(why, sizeof why, "specimen %s was not tested (status '%s'): the series is incomplete",
+                         e->id ? e->id : "?", e->status ? e->status : "");
+                JA(reasons, cert_jstr(why));
+            }
+            if (e->tested && !e->evaluated) {
+                n_excluded++;
+                cert_say(why, sizeof why, "specimen %s could not be evaluated: %s", e->id ? e->id : "?", e->reason);
+                JA(reasons, cert_jstr(why));
+            }
+        }
+        J(doc, "specimens", specimens);
+        if (n_excluded > 0 || n_untested > 0)
+            verdict = PD_VERDICT_FAIL; /* an incomplete series cannot pass */
+        if (evaluated == 0) {
+            verdict = PD_VERDICT_FAIL;
+            JA(reasons, cert_jstr("no specimen of the run was evaluated"));
+        }
+        J(doc, "series", series_json(c));
+        json_t *checks = json_array();
+        for (size_t l = 0; l < spec->n_limits; l++) {
+            json_t *check = json_object();
+            enum pd_verdict v = check_limit(c, &spec->limits[l], prop_of_limit[l], check, reasons);
+            if (v != PD_VERDICT_PASS)
+                failed++;
+            verdict = pd_verdict_combine(verdict, v);
+            JA(checks, check);
+        }
+        J(doc, "checks", checks);
+        J(doc, "decision_rule", json_pack("{s:s,s:s,s:o}", "id", pd_decision_rule_id(spec->decision_rule), "text",
+                                          pd_decision_rule_text(spec->decision_rule), "guard_band_factor",
+                                          cert_jreal(spec->decision_rule == PD_RULE_SIMPLE ? 0.0 : spec->guard_factor)));
+        J(doc, "statement", cert_jstr("The results relate only to the items tested. This report shall not be "
+                                      "reproduced except in full without the written approval of the laboratory."));
+        J(doc, "verdict", cert_jstr(pd_verdict_name(verdict)));
+        J(doc, "verdict_reasons", reasons);
+        if (!c->ok && rc == 0)
+            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building the certificate");
+    }
+    for (size_t s = 0; c->ev && s < c->n_ev; s++) {
+        json_decref(c->ev[s].v.dimensions);
+        json_decref(c->ev[s].v.info);
+    }
+    free(c->ev);
+    free(job.hex);
+    for (size_t r = 0; r < b->n_runs; r++)
+        if (c->runs[r])
+            pd_run_close(c->runs[r]);
+    free(c->runs);
+    if (rc < 0) {
+        json_decref(doc);
+        return rc;
+    }
+    *doc_out = doc;
+    *verdict_out = verdict;
+    *accredited_out = accredited;
+    *n_specimens = evaluated;
+    *n_failed = failed;
+    return 0;
+}
+
+/* ---- numbering and the draft ---------------------------------------------------------------*/
+/* The lab lock: one file per certificate folder, flock'ed around the counter and the audit log, so
+ * two processes never take the same number or interleave log entries. */
+int cert_lab_lock(const char *dir, struct pd_err *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return pd_err_set_os(err, PD_EIO, errno, path, "cannot open the lab lock");
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            int e = errno;
+            close(fd);
+            return pd_err_set_os(err, PD_EIO, e, path, "cannot lock");
+        }
+    }
+    return fd;
+}
+
+/* Next number from DIR/counter (created at 0). Called with the lab lock held. */
+static int next_number(const char *dir, unsigned long *out, struct pd_err *err)
+{
+    char path[4200], buf[64] = "";
+    snprintf(path, sizeof path, "%s/counter", dir);
+    unsigned long n = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f) || sscanf(buf, "%lu", &n) != 1) {
+            fclose(f);
+            return pd_err_set(err, PD_EDATA, path, "certificate counter is not a number: fix it by hand, never reuse");
+        }
+        fclose(f);
+    } else if (errno != ENOENT) {
+        return pd_err_set_os(err, PD_EIO, errno, path, "cannot read the certificate counter");
+    }
+    snprintf(buf, sizeof buf, "%lu\n", n + 1);
+    int rc = cert_write_file(path, buf, false, err);
+    if (rc == 0)
+        *out = n + 1;
     return rc;
 }
 
-/* ---- The whole run --------------------------------------------------------------------------*/
-static int certify(struct pd_run *run, const char *run_path, const struct pd_spec *spec,
-                   const struct pd_certify_options *opt, struct pd_certify_result *result, struct pd_err *err)
+int cert_content_hash(const json_t *doc, char hex[65])
 {
-    const char *method = pd_run_attr(run, "method");
-    if (!method || strcmp(method, spec->method) != 0)
-        return pd_err_set(err, PD_EDATA, run_path, "run method '%s' does not match the spec's method '%s'",
-                          method ? method : "(none)", spec->method);
-    const char *run_id = pd_run_attr(run, "run_id");
-    if (!safe_id(run_id))
-        return pd_err_set(err, PD_EDATA, run_path,
-                          "run_id '%s' missing or not usable in a file name (letters, digits, . _ -)",
-                          run_id ? run_id : "");
-    size_t n_props;
-    const struct pd_cert_property *props = pd_cert_method_properties(spec->method, &n_props);
-    int prop_of_limit[PD_SPEC_MAX_LIMITS];
-    for (size_t l = 0; l < spec->n_limits; l++) {
-        prop_of_limit[l] = pd_cert_property_index(spec->method, spec->limits[l].property);
-        if (prop_of_limit[l] < 0 || strcmp(spec->limits[l].unit, props[prop_of_limit[l]].unit) != 0)
-            return pd_err_set(err, PD_EINVAL, spec->limits[l].where, "spec limit on '%s' [%s] is not a %s property",
-                              spec->limits[l].property, spec->limits[l].unit, spec->method);
-    }
+    static const char *const volatile_keys[] = {"status", "approvals", "audit", "signature", "issued", NULL};
+    char *text = cert_canonical(doc, volatile_keys);
+    if (!text)
+        return PD_ENOMEM;
+    cert_sha256_hex(text, strlen(text), hex);
+    free(text);
+    return 0;
+}
 
+static int resolve_method(const struct pd_spec *spec, const struct pd_certify_options *opt, struct pd_method_def *def,
+                          struct pd_err *err)
+{
+    if (opt->method_path)
+        return pd_method_load(opt->method_path, def, err);
+    if (spec->method_file[0]) {
+        char path[6000], dir[4096];
+        if (spec->method_file[0] == '/') {
+            snprintf(path, sizeof path, "%s", spec->method_file);
+        } else {
+            cert_dirname(spec->path, dir, sizeof dir);
+            snprintf(path, sizeof path, "%s/%s", dir, spec->method_file);
+        }
+        return pd_method_load(path, def, err);
+    }
+    return pd_method_defaults(spec->method, def, err);
+}
+
+int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
+                    const struct pd_certify_options *opt, struct pd_certify_result *result, struct pd_err *err)
+{
+    if (!run_paths || n_runs == 0 || !spec || !opt || !opt->out_dir || !result)
+        return pd_err_set(err, PD_EINVAL, NULL, "certify: missing run paths, spec, output directory or result");
+    if (spec->n_limits > PD_SPEC_MAX_LIMITS)
+        return pd_err_set(err, PD_EINVAL, NULL, "certify: spec has %zu limits, at most %d", spec->n_limits,
+                          PD_SPEC_MAX_LIMITS);
+    if (opt->replaces && (!opt->reason || !opt->reason[0]))
+        return pd_err_set(err, PD_EINVAL, NULL, "certify: a revision of %s needs the reason for it", opt->replaces);
+    static struct pd_method_def def;
+    int rc = resolve_method(spec, opt, &def, err);
+    if (rc < 0)
+        return rc;
+    struct cert_build b = {.run_paths = run_paths, .n_runs = n_runs, .spec = spec, .method = &def,
+                           .request_id = opt->request_id, .customer = opt->customer, .hash_files = true};
+    json_t *doc = NULL;
     struct pd_certify_result res = {0};
-    int n = snprintf(res.cert_id, sizeof res.cert_id, "CERT-%s", run_id);
-    int m = snprintf(res.json_path, sizeof res.json_path, "%s/%s.json", opt->out_dir, res.cert_id);
-    if (n < 0 || (size_t)n >= sizeof res.cert_id || m < 0 || (size_t)m >= sizeof res.json_path)
-        return pd_err_set(err, PD_EINVAL, NULL, "certificate path too long in %s", opt->out_dir);
-
-    size_t n_spec = pd_run_specimen_count(run);
-    struct specimen_eval *ev = calloc(n_spec ? n_spec : 1, sizeof *ev);
-    if (!ev)
-        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory for %zu specimens", n_spec);
-    int rc = 0;
-    size_t n_excluded = 0, n_untested = 0;
-    for (size_t s = 0; s < n_spec && rc == 0; s++) {
-        ev[s].id = pd_run_specimen_id(run, s);
-        ev[s].status = pd_run_specimen_attr(run, s, "status");
-        ev[s].tested = ev[s].status && strcmp(ev[s].status, "tested") == 0;
-        ev[s].invalidated = ev[s].status && strncmp(ev[s].status, "invalid", 7) == 0;
-        if (!ev[s].tested) {
-            if (!ev[s].invalidated)
-                n_untested++;
-            continue;
-        }
-        rc = evaluate_specimen(run, s, &ev[s]);
-        if (rc == 0 && ev[s].evaluated)
-            res.n_specimens++;
-        else if (rc == 0)
-            n_excluded++;
-    }
-    if (rc < 0) {
-        free(ev);
-        return pd_err_set(err, rc, NULL, "out of memory while evaluating %s", run_path);
-    }
-
+    rc = cert_build_document(&b, &doc, &res.verdict, &res.accredited, &res.n_specimens, &res.n_failed, err);
+    if (rc < 0)
+        return rc;
     bool ok = true;
-    json_t *doc = json_object();
-    json_t *reasons = json_array();
-    if (!doc || !reasons)
-        ok = false;
-    bool pass = ok;
-    char issued[40];
-    pd_time_format_iso8601(pd_clock_utc_ns(), issued, sizeof issued);
+    char now[40], content[65];
+    pd_time_format_iso8601(pd_clock_utc_ns(), now, sizeof now);
+    cert_jset(doc, "status", cert_jstr("draft"), &ok);
+    cert_jset(doc, "drafted", cert_jstr(now), &ok);
+    if (opt->replaces)
+        cert_jset(doc, "revision", json_pack("{s:s,s:s}", "replaces", opt->replaces, "reason", opt->reason), &ok);
 
-    if (ok) {
-        jset(doc, "certificate_id", jstr(res.cert_id), &ok);
-        jset(doc, "issued", jstr(issued), &ok);
-        jset(doc, "software", json_pack("{s:s,s:s}", "name", "polydaq", "version", PD_VERSION_STRING), &ok);
-        jset(doc, "lab", json_pack("{s:o,s:o}", "name", jstr(pd_run_attr(run, "lab_name")), "address",
-                                   jstr(pd_run_attr(run, "lab_address"))),
-             &ok);
-        jset(doc, "operator", jstr(pd_run_attr(run, "operator")), &ok);
-        const char *request = opt->request_id ? opt->request_id : pd_run_attr(run, "request_id");
-        jset(doc, "request_id", jstr(request), &ok);
-        jset(doc, "material", jstr(spec->material), &ok);
-        jset(doc, "spec", json_pack("{s:o,s:o,s:o}", "name", jstr(spec->name), "file", jstr(spec->path), "method",
-                                    jstr(spec->method)),
-             &ok);
-        jset(doc, "method", jstr("ISO 527-1/-2"), &ok);
-
-        double simulated = 0.0;
-        bool is_simulated = pd_run_attr_double(run, "simulated", &simulated) == 0 && simulated == 1.0;
-        json_t *run_o = json_object();
-        if (run_o) {
-            jset(run_o, "file", jstr(run_path), &ok);
-            jset(run_o, "run_id", jstr(run_id), &ok);
-            jset(run_o, "start_time", jstr(pd_run_attr(run, "start_time")), &ok);
-            jset(run_o, "end_time", jstr(pd_run_attr(run, "end_time")), &ok);
-            jset(run_o, "simulated", json_boolean(is_simulated), &ok);
-            jset(run_o, "closed_cleanly", json_boolean(pd_run_closed_cleanly(run) == 1), &ok);
-            /* Optional extras: absent rather than null when the run did not record them. */
-            if (pd_run_attr(run, "material"))
-                jset(run_o, "material", jstr(pd_run_attr(run, "material")), &ok);
-            if (pd_run_attr(run, "software_version"))
-                jset(run_o, "acquisition_software_version", jstr(pd_run_attr(run, "software_version")), &ok);
-        }
-        jset(doc, "run", run_o, &ok);
-        if (is_simulated)
-            jset(doc, "notice", jstr("SIMULATED — not a test result"), &ok);
-        jset(doc, "instruments", instruments_json(run, &ok), &ok);
-        jset(doc, "evaluation", evaluation_params_json(&ok), &ok);
-
-        json_t *specimens = json_array();
-        for (size_t s = 0; specimens && s < n_spec; s++) {
-            jappend(specimens, specimen_json(&ev[s], props, &ok), &ok);
-            if (!ev[s].tested && !ev[s].invalidated) {
-                char why[700];
-                say(why, sizeof why, "specimen %s was not tested (status '%s'): the series is incomplete",
-                         ev[s].id ? ev[s].id : "?", ev[s].status ? ev[s].status : "");
-                jappend(reasons, jstr(why), &ok);
-            }
-            if (ev[s].tested && !ev[s].evaluated) {
-                char why[700];
-                say(why, sizeof why, "specimen %s could not be evaluated: %s", ev[s].id ? ev[s].id : "?",
-                         ev[s].reason);
-                jappend(reasons, jstr(why), &ok);
-            }
-        }
-        jset(doc, "specimens", specimens, &ok);
-        if (n_excluded > 0 || n_untested > 0)
-            pass = false; /* an incomplete series cannot pass */
-        if (res.n_specimens == 0) {
-            pass = false;
-            jappend(reasons, jstr("no specimen of the run was evaluated"), &ok);
-        }
-        jset(doc, "series", series_json(ev, n_spec, props, &ok), &ok);
-
-        json_t *checks = json_array();
-        for (size_t l = 0; checks && l < spec->n_limits; l++) {
-            json_t *check = json_object();
-            if (!check) {
-                ok = false;
-                break;
-            }
-            if (!check_limit(&spec->limits[l], prop_of_limit[l], ev, n_spec, check, reasons, &ok)) {
-                pass = false;
-                res.n_failed++;
-            }
-            jappend(checks, check, &ok);
-        }
-        jset(doc, "checks", checks, &ok);
-        jset(doc, "decision_rule",
-             jstr("simple acceptance (ILAC-G8:09/2019, guard band w = 0): unrounded results compared with the "
-                  "limits, limits inclusive"),
-             &ok);
-        jset(doc, "statement", jstr("The results relate only to the items tested."), &ok);
-        jset(doc, "verdict", jstr(pass ? "pass" : "fail"), &ok);
-        json_incref(reasons);
-        jset(doc, "verdict_reasons", reasons, &ok);
-    }
-    free(ev);
-    json_decref(reasons);
-    if (!ok) {
+    int lock = cert_lab_lock(opt->out_dir, err);
+    if (lock < 0) {
         json_decref(doc);
-        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building certificate %s", res.cert_id);
+        return lock;
     }
-    rc = write_certificate(res.json_path, doc, err);
+    unsigned long number = 0;
+    rc = next_number(opt->out_dir, &number, err);
+    if (rc == 0) {
+        snprintf(res.cert_id, sizeof res.cert_id, "CERT-%06lu", number);
+        int n1 = snprintf(res.json_path, sizeof res.json_path, "%s/%s.json", opt->out_dir, res.cert_id);
+        int n2 = snprintf(res.pdf_path, sizeof res.pdf_path, "%s/%s.pdf", opt->out_dir, res.cert_id);
+        if (n1 < 0 || (size_t)n1 >= sizeof res.json_path || n2 < 0 || (size_t)n2 >= sizeof res.pdf_path)
+            rc = pd_err_set(err, PD_EINVAL, NULL, "certificate path too long in %s", opt->out_dir);
+    }
+    if (rc == 0) {
+        cert_jset(doc, "certificate_id", cert_jstr(res.cert_id), &ok);
+        if (!ok || cert_content_hash(doc, content) < 0)
+            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building %s", res.cert_id);
+    }
+    json_t *entry = NULL;
+    if (rc == 0)
+        rc = cert_audit_append(opt->out_dir, "draft", res.cert_id, json_string_value(json_object_get(doc, "operator")),
+                               "operator", content, &entry, err);
+    if (rc == 0) {
+        json_t *audit = json_array();
+        cert_jappend(audit, entry, &ok);
+        cert_jset(doc, "audit", audit, &ok);
+        char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+        if (!ok || !text)
+            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while formatting %s", res.cert_id);
+        else
+            rc = cert_write_file(res.json_path, text, true, err);
+        free(text);
+    }
+    flock(lock, LOCK_UN);
+    close(lock);
+    if (rc == 0 && !opt->no_pdf)
+        rc = cert_render_pdf_doc(doc, res.pdf_path, err);
+    if (opt->no_pdf)
+        res.pdf_path[0] = '\0';
     json_decref(doc);
     if (rc < 0)
         return rc;
-    res.verdict = pass ? PD_VERDICT_PASS : PD_VERDICT_FAIL;
     *result = res;
     return 0;
 }
@@ -597,19 +710,8 @@ static int certify(struct pd_run *run, const char *run_path, const struct pd_spe
 int pd_certify_run(const char *run_path, const struct pd_spec *spec, const struct pd_certify_options *opt,
                    struct pd_certify_result *result, struct pd_err *err)
 {
-    if (!run_path || !spec || !opt || !opt->out_dir || !result)
-        return pd_err_set(err, PD_EINVAL, NULL, "certify: missing run path, spec, output directory or result");
-    size_t n_props;
-    if (!pd_cert_method_properties(spec->method, &n_props))
-        return pd_err_set(err, PD_EINVAL, NULL, "certify: spec method '%s' is not supported", spec->method);
-    if (spec->n_limits > PD_SPEC_MAX_LIMITS)
-        return pd_err_set(err, PD_EINVAL, NULL, "certify: spec has %zu limits, at most %d", spec->n_limits,
-                          PD_SPEC_MAX_LIMITS);
-    struct pd_run *run = NULL;
-    int rc = pd_run_open(run_path, &run, err);
-    if (rc < 0)
-        return rc;
-    rc = certify(run, run_path, spec, opt, result, err);
-    pd_run_close(run);
-    return rc;
+    const char *paths[1] = {run_path};
+    if (!run_path)
+        return pd_err_set(err, PD_EINVAL, NULL, "certify: missing run path");
+    return pd_certify_runs(paths, 1, spec, opt, result, err);
 }

@@ -8,38 +8,6 @@
 #include "cert/cert_internal.h"
 #include "config/config.h"
 
-const char *const pd_cert_methods[] = {"iso527", NULL};
-
-static const struct pd_cert_property iso527_properties[PD_ISO527_PROPERTY_COUNT] = {
-    [PD_ISO527_TENSILE_MODULUS] = {"tensile_modulus", "MPa", 1.0},
-    [PD_ISO527_TENSILE_STRENGTH] = {"tensile_strength", "MPa", 1.0},
-    [PD_ISO527_STRAIN_AT_STRENGTH] = {"strain_at_strength", "%", 100.0},
-    [PD_ISO527_YIELD_STRESS] = {"yield_stress", "MPa", 1.0},
-    [PD_ISO527_YIELD_STRAIN] = {"yield_strain", "%", 100.0},
-    [PD_ISO527_STRESS_AT_BREAK] = {"stress_at_break", "MPa", 1.0},
-    [PD_ISO527_STRAIN_AT_BREAK] = {"strain_at_break", "%", 100.0},
-};
-
-const struct pd_cert_property *pd_cert_method_properties(const char *method, size_t *count)
-{
-    if (method && strcmp(method, "iso527") == 0) {
-        *count = PD_ISO527_PROPERTY_COUNT;
-        return iso527_properties;
-    }
-    *count = 0;
-    return NULL;
-}
-
-int pd_cert_property_index(const char *method, const char *property)
-{
-    size_t count;
-    const struct pd_cert_property *props = pd_cert_method_properties(method, &count);
-    for (size_t i = 0; props && property && i < count; i++)
-        if (strcmp(props[i].name, property) == 0)
-            return (int)i;
-    return -1;
-}
-
 /* ---- Schema ---------------------------------------------------------------------------------*/
 struct spec_file {
     const struct pd_cfg_node *spec;
@@ -53,6 +21,7 @@ static const struct pd_cfg_field file_fields[] = {
     {.key = NULL},
 };
 
+static const char *const decision_rules[] = {"simple", "guard-band", "guard-band-nonbinary", NULL};
 static const struct pd_cfg_field header_fields[] = {
     {.key = "name", .type = PD_CFG_T_STRING, .offset = offsetof(struct pd_spec, name),
      .size = sizeof(((struct pd_spec *)0)->name), .required = true, .help = "the specification's title"},
@@ -60,6 +29,14 @@ static const struct pd_cfg_field header_fields[] = {
      .size = sizeof(((struct pd_spec *)0)->material), .required = true, .help = "the material (grade) specified"},
     {.key = "method", .type = PD_CFG_T_STRING, .offset = offsetof(struct pd_spec, method),
      .size = sizeof(((struct pd_spec *)0)->method), .required = true, .help = "the test method id, e.g. iso527"},
+    {.key = "method_file", .type = PD_CFG_T_STRING, .offset = offsetof(struct pd_spec, method_file),
+     .size = sizeof(((struct pd_spec *)0)->method_file), .def = "",
+     .help = "a method definition file (lab variant), relative to this file"},
+    {.key = "decision_rule", .type = PD_CFG_T_ENUM, .offset = offsetof(struct pd_spec, decision_rule),
+     .choices = decision_rules, .def = "simple",
+     .help = "simple, guard-band or guard-band-nonbinary (ILAC-G8)"},
+    {.key = "guard_band", .type = PD_CFG_T_DOUBLE, .offset = offsetof(struct pd_spec, guard_factor), .min = 0,
+     .max = 3, .def = "1", .help = "guard band w as a multiple of U, 0..3"},
     {.key = NULL},
 };
 
@@ -174,7 +151,7 @@ static int decode_spec(const struct pd_cfg_doc *doc, const char *path, struct pd
     size_t n_props;
     if (!pd_cert_method_properties(spec->method, &n_props)) {
         char known[256];
-        list_names(known, sizeof known, pd_cert_methods, NULL, 0);
+        list_names(known, sizeof known, pd_cert_method_ids, NULL, 0);
         return pd_cfg_error(err, pd_cfg_map_get(file.spec, "method"), "unknown method '%s' (known: %s)", spec->method,
                             known);
     }
@@ -201,17 +178,15 @@ static int decode_spec(const struct pd_cfg_doc *doc, const char *path, struct pd
     return 0;
 }
 
-int pd_spec_load(const char *path, struct pd_spec *out, struct pd_err *err)
+static int finish(struct pd_cfg_doc *doc, const char *path, struct pd_spec *out, struct pd_err *err)
 {
-    if (!path || !out)
-        return pd_err_set(err, PD_EINVAL, NULL, "spec: missing path or output");
-    struct pd_cfg_doc *doc = NULL;
-    int rc = pd_cfg_load_file(path, &doc, err);
-    if (rc < 0)
-        return rc;
     /* Decoded into a scratch copy so `out` stays untouched when the file is refused. */
-    struct pd_spec spec = {0};
-    rc = decode_spec(doc, path, &spec, err);
+    static struct pd_spec spec;
+    memset(&spec, 0, sizeof spec);
+    int rc = decode_spec(doc, path, &spec, err);
+    const char *text = pd_cfg_source_text(doc);
+    if (rc == 0 && pd_strlcpy(spec.text, text ? text : "", sizeof spec.text) < 0)
+        rc = pd_err_set(err, PD_ECONFIG, path, "spec longer than %zu bytes", sizeof spec.text - 1);
     pd_cfg_free(doc);
     if (rc < 0)
         return rc;
@@ -219,4 +194,22 @@ int pd_spec_load(const char *path, struct pd_spec *out, struct pd_err *err)
         return pd_err_set(err, PD_EINVAL, NULL, "spec: path too long: %s", path);
     *out = spec;
     return 0;
+}
+
+int pd_spec_load(const char *path, struct pd_spec *out, struct pd_err *err)
+{
+    if (!path || !out)
+        return pd_err_set(err, PD_EINVAL, NULL, "spec: missing path or output");
+    struct pd_cfg_doc *doc = NULL;
+    int rc = pd_cfg_load_file(path, &doc, err);
+    return rc < 0 ? rc : finish(doc, path, out, err);
+}
+
+int pd_spec_load_string(const char *name, const char *text, struct pd_spec *out, struct pd_err *err)
+{
+    if (!name || !text || !out)
+        return pd_err_set(err, PD_EINVAL, NULL, "spec: missing name, text or output");
+    struct pd_cfg_doc *doc = NULL;
+    int rc = pd_cfg_load_string(name, text, strlen(text), &doc, err);
+    return rc < 0 ? rc : finish(doc, name, out, err);
 }

@@ -19,6 +19,9 @@ void pd_tensile_params_default(struct pd_tensile_params *p)
     p->min_modulus_points = 20;
     p->break_fraction = 0.10;
     p->max_hysteresis = 0.005;
+    p->strain_source = PD_STRAIN_EXTENSOMETER;
+    p->toe_compensation = false;
+    p->yield_smoothing = 0.0;
 }
 
 static int check_params(const struct pd_tensile_params *p, struct pd_err *err)
@@ -38,6 +41,10 @@ static int check_params(const struct pd_tensile_params *p, struct pd_err *err)
     if (!(p->max_hysteresis >= 0.0 && p->max_hysteresis < 1.0))
         return pd_err_set(err, PD_EINVAL, NULL, "tensile: maximum hysteresis %g must lie in [0, 1)",
                           p->max_hysteresis);
+    if (p->strain_source != PD_STRAIN_EXTENSOMETER && p->strain_source != PD_STRAIN_CROSSHEAD)
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: unknown strain source %d", (int)p->strain_source);
+    if (!(isfinite(p->yield_smoothing) && p->yield_smoothing >= 0.0 && p->yield_smoothing < 0.5))
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: yield smoothing %g must lie in [0, 0.5)", p->yield_smoothing);
     return 0;
 }
 
@@ -122,16 +129,97 @@ static size_t find_break_drop(const double *strain, const double *stress, size_t
     return count;
 }
 
-static int evaluate(const double *strain, const double *stress, size_t n, const struct pd_tensile_params *p,
-                    struct pd_tensile_result *r, struct pd_err *err)
+/* Toe compensation (ISO 527-1 practice): the steepest secant over e2 − e1 within the initial part
+ * of the curve is taken as the linear tangent; where it crosses σ = 0 becomes the strain origin.
+ * Returns that origin ε0 (0 when the curve has no concave-up toe to correct). */
+static double toe_origin(const double *strain, const double *stress, size_t count, const struct pd_tensile_params *p)
 {
-    if (strain[0] > p->e1 + STRAIN_SLACK)
+    double span = p->e2 - p->e1, limit = 4.0 * p->e2, best = 0.0, origin = 0.0;
+    size_t j = 0;
+    for (size_t i = 0; i < count && strain[i] + span <= limit; i++) {
+        double target = strain[i] + span;
+        if (j < i)
+            j = i;
+        while (j < count && strain[j] < target)
+            j++;
+        if (j >= count)
+            break;
+        double s2 = stress[j];
+        if (j > 0 && strain[j] > target && strain[j] > strain[j - 1])
+            s2 = stress[j - 1] + (target - strain[j - 1]) / (strain[j] - strain[j - 1]) * (stress[j] - stress[j - 1]);
+        double slope = (s2 - stress[i]) / span;
+        if (slope > best * (1.0 + 1e-9)) {
+            best = slope;
+            origin = strain[i] - stress[i] / slope;
+        }
+    }
+    return origin > 0.0 ? origin : 0.0;
+}
+
+/* First local maximum of y (a running maximum that counts once y falls more than the hysteresis
+ * band below it, armed beyond e2). Returns its index; *dropped tells whether the drop came. */
+static size_t first_local_max(const double *strain, const double *y, size_t count, const struct pd_tensile_params *p,
+                              bool *dropped)
+{
+    size_t imax = 0;
+    *dropped = false;
+    for (size_t i = 1; i < count; i++) {
+        if (y[i] > y[imax]) {
+            imax = i;
+        } else if (strain[imax] > p->e2 && y[i] < y[imax] * (1.0 - p->max_hysteresis)) {
+            *dropped = true;
+            break;
+        }
+    }
+    return imax;
+}
+
+/* Moving average of stress over ±width/2 strain (contiguous samples around each one). */
+static void smooth(const double *strain, const double *stress, size_t count, double width, double *out)
+{
+    size_t lo = 0, hi = 0;
+    double sum = stress[0];
+    for (size_t i = 0; i < count; i++) {
+        while (hi + 1 < count && strain[hi + 1] <= strain[i] + width / 2.0) {
+            hi++;
+            sum += stress[hi];
+        }
+        while (lo < i && strain[lo] < strain[i] - width / 2.0) {
+            sum -= stress[lo];
+            lo++;
+        }
+        if (hi < i) { /* strain fell back: the window is the sample itself */
+            while (hi < i) {
+                hi++;
+                sum += stress[hi];
+            }
+        }
+        out[i] = sum / (double)(hi - lo + 1);
+    }
+}
+
+static int evaluate(double *strain, const double *stress, size_t n, const struct pd_tensile_params *p,
+                    const double *nominal, struct pd_tensile_result *r, struct pd_err *err)
+{
+    bool with_modulus = p->strain_source == PD_STRAIN_EXTENSOMETER;
+    if (with_modulus && p->toe_compensation) {
+        double origin = toe_origin(strain, stress, n, p);
+        if (origin > 0.0) {
+            for (size_t i = 0; i < n; i++)
+                strain[i] -= origin;
+            r->toe_compensated = true;
+            r->toe_offset = origin;
+        }
+    }
+    if (with_modulus && strain[0] > p->e1 + STRAIN_SLACK)
         return pd_err_set(err, PD_EDATA, NULL,
                           "modulus range not reached: data start at %.4g %% strain, beyond e1 = %.4g %%",
                           strain[0] * 100.0, p->e1 * 100.0);
 
     size_t drop = find_break_drop(strain, stress, n, p);
     r->has_break = drop < n;
+    if (r->has_break && drop == 0)
+        return pd_err_set(err, PD_EDATA, NULL, "break at the first sample: nothing to evaluate");
     size_t last = r->has_break ? drop - 1 : n - 1; /* the evaluated end point */
     size_t count = last + 1;
 
@@ -139,77 +227,95 @@ static int evaluate(const double *strain, const double *stress, size_t n, const 
     for (size_t i = 1; i < count; i++)
         if (strain[i] > reached)
             reached = strain[i];
-    if (reached < p->e2 - STRAIN_SLACK)
+    if (with_modulus && reached < p->e2 - STRAIN_SLACK)
         return pd_err_set(err, PD_EDATA, NULL,
                           "modulus range not reached: strain reaches only %.4g %% before %s, needs e2 = %.4g %%",
                           reached * 100.0, r->has_break ? "break" : "the end of data", p->e2 * 100.0);
 
-    /* The modulus uses the rising part only: samples up to the first one beyond the range (plus the
-     * chord window, whose line needs the samples just past e2). That first sample is kept so that
-     * interpolation at e2 has its upper neighbour even when the data jump over the window. */
-    double window = p->modulus_method == PD_MODULUS_CHORD ? p->chord_window : 0.0;
-    size_t seg = 0;
-    while (seg < count && strain[seg] <= p->e2 + window + STRAIN_SLACK)
-        seg++;
-    if (seg < count)
-        seg++;
-    size_t in_range = 0;
-    for (size_t i = 0; i < seg; i++)
-        if (strain[i] >= p->e1 - STRAIN_SLACK && strain[i] <= p->e2 + STRAIN_SLACK)
-            in_range++;
-    if (in_range < p->min_modulus_points)
-        return pd_err_set(err, PD_EDATA, NULL,
-                          "modulus range too sparse: %zu samples between %.4g %% and %.4g %% strain, need >= %zu",
-                          in_range, p->e1 * 100.0, p->e2 * 100.0, p->min_modulus_points);
+    r->has_modulus = false;
+    r->modulus_MPa = NAN;
+    if (with_modulus) {
+        /* The modulus uses the rising part only: samples up to the first one beyond the range (plus
+         * the chord window, whose line needs the samples just past e2). That first sample is kept
+         * so that interpolation at e2 has its upper neighbour even when the data jump over it. */
+        double window = p->modulus_method == PD_MODULUS_CHORD ? p->chord_window : 0.0;
+        size_t seg = 0;
+        while (seg < count && strain[seg] <= p->e2 + window + STRAIN_SLACK)
+            seg++;
+        if (seg < count)
+            seg++;
+        size_t in_range = 0;
+        for (size_t i = 0; i < seg; i++)
+            if (strain[i] >= p->e1 - STRAIN_SLACK && strain[i] <= p->e2 + STRAIN_SLACK)
+                in_range++;
+        if (in_range < p->min_modulus_points)
+            return pd_err_set(err, PD_EDATA, NULL,
+                              "modulus range too sparse: %zu samples between %.4g %% and %.4g %% strain, need >= %zu",
+                              in_range, p->e1 * 100.0, p->e2 * 100.0, p->min_modulus_points);
 
-    double modulus;
-    if (p->modulus_method == PD_MODULUS_REGRESSION) {
-        struct line_fit fit;
-        if (!fit_line(strain, stress, seg, p->e1, p->e2, &fit))
-            return pd_err_set(err, PD_EDATA, NULL, "modulus: strain does not vary within %.4g–%.4g %%",
-                              p->e1 * 100.0, p->e2 * 100.0);
-        modulus = fit.slope;
-    } else {
-        double s1 = chord_stress_at(strain, stress, seg, p->e1, window);
-        double s2 = chord_stress_at(strain, stress, seg, p->e2, window);
-        modulus = (s2 - s1) / (p->e2 - p->e1);
-    }
-    if (!(isfinite(modulus) && modulus > 0.0))
-        return pd_err_set(err, PD_EDATA, NULL,
-                          "modulus %.6g MPa is not positive: no rising elastic range between %.4g and %.4g %% strain",
-                          modulus, p->e1 * 100.0, p->e2 * 100.0);
-    r->modulus_MPa = modulus;
-    r->modulus_points = in_range;
-
-    /* First local maximum (ISO 527-1:2012): a running maximum counts once the stress falls more
-     * than the hysteresis band below it. A maximum inside the modulus range is not accepted: there
-     * it is noise on a small load, and a real one would have made the modulus meaningless. */
-    size_t imax = 0;
-    bool dropped = false;
-    for (size_t i = 1; i < count; i++) {
-        if (stress[i] > stress[imax]) {
-            imax = i;
-        } else if (strain[imax] > p->e2 && stress[i] < stress[imax] * (1.0 - p->max_hysteresis)) {
-            dropped = true;
-            break;
+        double modulus;
+        if (p->modulus_method == PD_MODULUS_REGRESSION) {
+            struct line_fit fit;
+            if (!fit_line(strain, stress, seg, p->e1, p->e2, &fit))
+                return pd_err_set(err, PD_EDATA, NULL, "modulus: strain does not vary within %.4g–%.4g %%",
+                                  p->e1 * 100.0, p->e2 * 100.0);
+            modulus = fit.slope;
+        } else {
+            double s1 = chord_stress_at(strain, stress, seg, p->e1, window);
+            double s2 = chord_stress_at(strain, stress, seg, p->e2, window);
+            modulus = (s2 - s1) / (p->e2 - p->e1);
         }
+        if (!(isfinite(modulus) && modulus > 0.0))
+            return pd_err_set(err, PD_EDATA, NULL,
+                              "modulus %.6g MPa is not positive: no rising elastic range between %.4g and %.4g %% strain",
+                              modulus, p->e1 * 100.0, p->e2 * 100.0);
+        r->has_modulus = true;
+        r->modulus_MPa = modulus;
+        r->modulus_points = in_range;
     }
-    r->strength_MPa = stress[imax];
+
+    /* First local maximum (ISO 527-1:2012). A maximum inside the modulus range is not accepted:
+     * there it is noise on a small load, and a real one would have made the modulus meaningless.
+     * With smoothing, the search runs on the moving average and the raw maximum nearby is kept. */
+    bool dropped;
+    size_t imax;
+    double peak;
+    if (p->yield_smoothing > 0.0) {
+        double *sm = malloc(count * sizeof *sm);
+        if (!sm)
+            return pd_err_set(err, PD_ENOMEM, NULL, "tensile: out of memory for %zu samples", count);
+        smooth(strain, stress, count, p->yield_smoothing, sm);
+        imax = first_local_max(strain, sm, count, p, &dropped);
+        peak = sm[imax];
+        free(sm);
+        double raw = stress[imax];
+        for (size_t i = imax; i > 0 && strain[i - 1] >= strain[imax] - p->yield_smoothing / 2.0; i--)
+            raw = stress[i - 1] > raw ? stress[i - 1] : raw;
+        for (size_t i = imax + 1; i < count && strain[i] <= strain[imax] + p->yield_smoothing / 2.0; i++)
+            raw = stress[i] > raw ? stress[i] : raw;
+        r->yield_raw_max_MPa = dropped ? raw : NAN;
+    } else {
+        imax = first_local_max(strain, stress, count, p, &dropped);
+        peak = stress[imax];
+        r->yield_raw_max_MPa = dropped ? peak : NAN;
+    }
+    r->strength_MPa = peak;
     r->strain_at_strength = strain[imax];
     r->has_yield = dropped;
-    r->yield_stress_MPa = dropped ? stress[imax] : NAN;
+    r->yield_stress_MPa = dropped ? peak : NAN;
     r->yield_strain = dropped ? strain[imax] : NAN;
 
     r->break_index = last;
     r->stress_at_break_MPa = r->has_break ? stress[last] : NAN;
     r->strain_at_break = r->has_break ? strain[last] : NAN;
+    r->nominal_strain_at_break = r->has_break && nominal ? nominal[last] : NAN;
     return 0;
 }
 
 int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_tensile_params *p,
                         struct pd_tensile_result *out, struct pd_err *err)
 {
-    if (!sp || !out || (sp->n > 0 && (!sp->force_N || !sp->extension_mm)))
+    if (!sp || !out || (sp->n > 0 && !sp->force_N))
         return pd_err_set(err, PD_EINVAL, NULL, "tensile: missing specimen data or result");
     struct pd_tensile_params defaults;
     if (!p) {
@@ -219,35 +325,47 @@ int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_te
     int rc = check_params(p, err);
     if (rc < 0)
         return rc;
+    bool crosshead = p->strain_source == PD_STRAIN_CROSSHEAD;
     if (!(isfinite(sp->width_mm) && sp->width_mm > 0.0 && isfinite(sp->thickness_mm) && sp->thickness_mm > 0.0 &&
-          isfinite(sp->gauge_length_mm) && sp->gauge_length_mm > 0.0))
+          (crosshead || (isfinite(sp->gauge_length_mm) && sp->gauge_length_mm > 0.0))))
         return pd_err_set(err, PD_EDATA, NULL,
                           "specimen dimensions must be positive: width %g mm, thickness %g mm, gauge length %g mm",
                           sp->width_mm, sp->thickness_mm, sp->gauge_length_mm);
+    if (!crosshead && sp->n > 0 && !sp->extension_mm)
+        return pd_err_set(err, PD_EDATA, NULL, "no extensometer data (use strain from the crosshead, Method A)");
+    const bool has_nominal = sp->crosshead_mm && isfinite(sp->grip_distance_mm) && sp->grip_distance_mm > 0.0;
+    if (crosshead && !has_nominal)
+        return pd_err_set(err, PD_EDATA, NULL, "crosshead strain needs crosshead data and a positive grip distance L");
     if (sp->n < 3)
         return pd_err_set(err, PD_EDATA, NULL, "only %zu samples: at least 3 are needed", sp->n);
+    const double *ext = crosshead ? sp->crosshead_mm : sp->extension_mm;
     for (size_t i = 0; i < sp->n; i++) {
-        if (!isfinite(sp->force_N[i]) || !isfinite(sp->extension_mm[i]))
-            return pd_err_set(err, PD_EDATA, NULL, "sample %zu is not a finite number (force %g N, extension %g mm)",
-                              i, sp->force_N[i], sp->extension_mm[i]);
+        if (!isfinite(sp->force_N[i]) || !isfinite(ext[i]) || (has_nominal && !isfinite(sp->crosshead_mm[i])))
+            return pd_err_set(err, PD_EDATA, NULL, "sample %zu is not a finite number (force %g N, %s %g mm)", i,
+                              sp->force_N[i], crosshead ? "crosshead" : "extension", ext[i]);
     }
 
     double *strain = malloc(sp->n * sizeof *strain);
     double *stress = malloc(sp->n * sizeof *stress);
-    if (!strain || !stress) {
+    double *nominal = has_nominal ? malloc(sp->n * sizeof *nominal) : NULL;
+    if (!strain || !stress || (has_nominal && !nominal)) {
         free(strain);
         free(stress);
+        free(nominal);
         return pd_err_set(err, PD_ENOMEM, NULL, "tensile: out of memory for %zu samples", sp->n);
     }
     double area = sp->width_mm * sp->thickness_mm;
     for (size_t i = 0; i < sp->n; i++) {
         stress[i] = sp->force_N[i] / area;
-        strain[i] = sp->extension_mm[i] / sp->gauge_length_mm;
+        if (has_nominal)
+            nominal[i] = sp->crosshead_mm[i] / sp->grip_distance_mm;
+        strain[i] = crosshead ? nominal[i] : sp->extension_mm[i] / sp->gauge_length_mm;
     }
     struct pd_tensile_result r = {0};
-    rc = evaluate(strain, stress, sp->n, p, &r, err);
+    rc = evaluate(strain, stress, sp->n, p, nominal, &r, err);
     free(strain);
     free(stress);
+    free(nominal);
     if (rc == 0)
         *out = r;
     return rc;

@@ -1,69 +1,127 @@
-/* cmd_certify.c — `polydaq certify`: results, limit checks and the certificate for a run file. */
+/* cmd_certify.c — `polydaq certify`: results, decisions and the draft certificate for run files; --recompute checks one. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "cert/cert.h"
 #include "cli/cli.h"
 
 static const char certify_usage[] =
-    "usage: polydaq certify RUN.h5 --spec SPEC.yaml [-o DIR] [--request ID]\n"
+    "usage: polydaq certify RUN.h5... --spec SPEC.yaml [-o DIR] [--request ID] [--customer NAME]\n"
+    "                       [--method METHOD.yaml] [--revises CERT-ID --reason TEXT]\n"
+    "       polydaq certify --recompute CERT.json --data RUN.h5...\n"
     "\n"
-    "Evaluates every tested specimen of RUN.h5 by the run's method, computes the series statistics,\n"
-    "checks them against SPEC.yaml and writes DIR/CERT-<run id>.json.\n"
-    "  -s, --spec SPEC.yaml  the specification (limits) to check against (required)\n"
-    "  -o, --output DIR      where the certificate goes (default: the current directory)\n"
-    "  -r, --request ID      the customer's request id, recorded in the certificate\n"
-    "Exit status: 0 every limit met, 1 some limit not met, 2 bad input.\n";
+    "Evaluates every tested specimen of the runs by the spec's method, computes series statistics and\n"
+    "expanded uncertainties, decides every limit by the spec's decision rule and writes the DRAFT\n"
+    "DIR/CERT-<number>.json and .pdf (numbers are sequential per DIR). The first line of output is the\n"
+    "JSON path. A draft becomes a certificate with `polydaq approve` (reviewer, then authorizer).\n"
+    "  -s, --spec SPEC.yaml    the specification (limits, decision rule) (required)\n"
+    "  -o, --output DIR        the lab's certificate folder (default: the current directory)\n"
+    "  -r, --request ID        the customer's request id\n"
+    "  -c, --customer NAME     the customer\n"
+    "  -m, --method FILE.yaml  a method definition (lab variant) instead of the spec's / built-in one\n"
+    "      --revises CERT-ID   this certificate replaces CERT-ID (needs --reason)\n"
+    "      --recompute CERT    recompute every result of CERT.json from --data files and compare\n"
+    "      --data RUN.h5...    (with --recompute) the raw files, in the certificate's order\n"
+    "Exit status: 0 every limit passes (recompute: identical), 1 some limit fails or is conditional\n"
+    "(recompute: differences), 2 bad input.\n";
 
-static int certify_main(int argc, char **argv)
+static int report(const struct pd_verify_report *r)
 {
+    for (size_t i = 0; i < r->n_lines; i++)
+        printf("%s\n", r->lines[i]);
+    return r->ok ? PD_EXIT_OK : PD_EXIT_CHECK_FAILED;
+}
+
+static int certify_main_body(int argc, char **argv)
+{
+    enum { OPT_REVISES = 1000, OPT_REASON, OPT_RECOMPUTE, OPT_DATA };
     static const struct option longopts[] = {{"spec", required_argument, NULL, 's'},
                                              {"output", required_argument, NULL, 'o'},
                                              {"request", required_argument, NULL, 'r'},
+                                             {"customer", required_argument, NULL, 'c'},
+                                             {"method", required_argument, NULL, 'm'},
+                                             {"revises", required_argument, NULL, OPT_REVISES},
+                                             {"reason", required_argument, NULL, OPT_REASON},
+                                             {"recompute", required_argument, NULL, OPT_RECOMPUTE},
+                                             {"data", no_argument, NULL, OPT_DATA},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *spec_path = NULL, *out_dir = ".", *request = NULL;
+    const char *spec_path = NULL, *recompute = NULL;
+    struct pd_certify_options opt = {.out_dir = "."};
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "s:o:r:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:o:r:c:m:h", longopts, NULL)) != -1) {
         switch (c) {
         case 's': spec_path = optarg; break;
-        case 'o': out_dir = optarg; break;
-        case 'r': request = optarg; break;
+        case 'o': opt.out_dir = optarg; break;
+        case 'r': opt.request_id = optarg; break;
+        case 'c': opt.customer = optarg; break;
+        case 'm': opt.method_path = optarg; break;
+        case OPT_REVISES: opt.replaces = optarg; break;
+        case OPT_REASON: opt.reason = optarg; break;
+        case OPT_RECOMPUTE: recompute = optarg; break;
+        case OPT_DATA: break; /* the files are the remaining operands */
         case 'h': fputs(certify_usage, stdout); return PD_EXIT_OK;
         default: return cli_usage_error("certify", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (optind != argc - 1)
-        return cli_usage_error("certify", optind >= argc ? "missing RUN.h5" : "exactly one RUN.h5 expected");
+    const char *const *files = (const char *const *)argv + optind;
+    size_t n_files = (size_t)(argc - optind);
+    struct pd_err err;
+    pd_err_clear(&err);
+    if (recompute) {
+        if (n_files == 0)
+            return cli_usage_error("certify", "--recompute needs --data RUN.h5...");
+        static struct pd_verify_report r;
+        if (pd_cert_recompute(recompute, files, n_files, &r, &err) < 0)
+            return cli_fail_input(&err);
+        return report(&r);
+    }
+    if (n_files == 0)
+        return cli_usage_error("certify", "missing RUN.h5");
     if (!spec_path)
         return cli_usage_error("certify", "missing --spec SPEC.yaml");
-    struct pd_err err;
-    if (access(argv[optind], R_OK) != 0) {
-        pd_err_set_os(&err, PD_EIO, errno, argv[optind], "cannot read the run file");
-        return cli_fail_input(&err);
+    if (opt.replaces && !opt.reason)
+        return cli_usage_error("certify", "--revises needs --reason TEXT");
+    for (size_t i = 0; i < n_files; i++) {
+        if (access(files[i], R_OK) != 0) {
+            pd_err_set_os(&err, PD_EIO, errno, files[i], "cannot read the run file");
+            return cli_fail_input(&err);
+        }
     }
-    struct pd_spec spec;
+    static struct pd_spec spec;
     if (pd_spec_load(spec_path, &spec, &err) < 0)
         return cli_fail_input(&err);
-    if (pd_mkdir_p(out_dir, &err) < 0)
+    if (pd_mkdir_p(opt.out_dir, &err) < 0)
         return cli_fail(&err);
-    struct pd_certify_options opt = {.out_dir = out_dir, .request_id = request};
     struct pd_certify_result res;
-    if (pd_certify_run(argv[optind], &spec, &opt, &res, &err) < 0)
-        return cli_fail(&err);
+    int rc = pd_certify_runs(files, n_files, &spec, &opt, &res, &err);
+    if (rc < 0)
+        return rc == PD_EDATA || rc == PD_EIO || rc == PD_ECONFIG ? cli_fail_input(&err) : cli_fail(&err);
     printf("%s\n", res.json_path);
-    fprintf(stderr, "polydaq: %s: %zu specimens evaluated, %s\n", res.cert_id, res.n_specimens,
-            res.verdict == PD_VERDICT_PASS ? "every limit met (pass)" : "some limit not met (FAIL)");
+    if (res.pdf_path[0])
+        printf("%s\n", res.pdf_path);
+    fprintf(stderr, "polydaq: %s (draft): %zu specimens evaluated, %s%s\n", res.cert_id, res.n_specimens,
+            res.verdict == PD_VERDICT_PASS ? "every limit passes" : pd_verdict_name(res.verdict),
+            res.accredited ? "" : "; NOT ACCREDITED");
     return res.verdict == PD_VERDICT_PASS ? PD_EXIT_OK : PD_EXIT_CHECK_FAILED;
+}
+
+/* PDFs leave cairo/fontconfig caches behind; released here so sanitizer builds exit cleanly. */
+static int certify_main(int argc, char **argv)
+{
+    int code = certify_main_body(argc, argv);
+    pd_cert_release_fonts();
+    return code;
 }
 
 const struct cli_command cli_cmd_certify = {
     .name = "certify",
-    .synopsis = "certify RUN.h5 --spec SPEC.yaml [-o DIR]",
-    .summary = "compute results, check limits, write a certificate",
+    .synopsis = "certify RUN.h5... --spec SPEC.yaml [-o DIR] | --recompute CERT.json --data RUN.h5...",
+    .summary = "compute results, decide limits, write a draft certificate (or recompute one)",
     .main = certify_main,
 };

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "acq/acq.h"
 #include "cert/cert.h"
@@ -13,10 +14,12 @@ static const char demo_usage[] =
     "\n"
     "Runs the embedded simulated lab (config/demo.yaml: one simulated load frame, five ISO 527\n"
     "tensile specimens), then certifies the run against the embedded spec (config/specs/pp-demo.yaml)\n"
-    "and prints where the HDF5 file and the certificate are. Needs polydaq-sim beside polydaq or on PATH.\n"
+    "as a draft, has it reviewed and authorized (signed with a demo lab key made in DIR/keys on first use)\n"
+    "and verifies the issued certificate against the key and the raw file. Prints where everything is.\n"
+    "Needs polydaq-sim beside polydaq or on PATH.\n"
     "  -o, --output DIR   where files go (default: out/demo)\n";
 
-static int demo_main(int argc, char **argv)
+static int demo_main_body(int argc, char **argv)
 {
     static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
                                              {"quiet", no_argument, NULL, 'q'},
@@ -54,16 +57,46 @@ static int demo_main(int argc, char **argv)
         pd_err_set_os(&err, PD_EIO, errno, spec_path, "cannot write the demo spec");
         return cli_fail(&err);
     }
-    struct pd_spec spec;
+    static struct pd_spec spec;
     if (pd_spec_load(spec_path, &spec, &err) < 0)
         return cli_fail_input(&err);
-    struct pd_certify_options copt = {.out_dir = out_dir, .request_id = "DEMO"};
+    struct pd_certify_options copt = {.out_dir = out_dir, .request_id = "DEMO", .customer = "demo customer"};
     struct pd_certify_result cres;
     if (pd_certify_run(res.path, &spec, &copt, &cres, &err) < 0)
         return cli_fail(&err);
+
+    /* The demo lab's own key: made once, never a key from the repository. */
+    char key_dir[4200], sk[4300], pk[4300];
+    snprintf(key_dir, sizeof key_dir, "%s/keys", out_dir);
+    snprintf(sk, sizeof sk, "%s/lab.key", key_dir);
+    snprintf(pk, sizeof pk, "%s/lab.pub", key_dir);
+    if (access(sk, R_OK) != 0 && pd_cert_keygen(key_dir, sk, sizeof sk, pk, sizeof pk, &err) < 0)
+        return cli_fail(&err);
+    char status[32];
+    if (pd_cert_approve(cres.json_path, "demo reviewer", PD_ROLE_REVIEWER, NULL, status, sizeof status, &err) < 0 ||
+        pd_cert_approve(cres.json_path, "demo authorizer", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err) < 0)
+        return cli_fail(&err);
+    static struct pd_verify_report vr;
+    const char *data[1] = {res.path};
+    if (pd_cert_verify(cres.json_path, pk, data, 1, &vr, &err) < 0)
+        return cli_fail(&err);
     printf("HDF5 run file: %s\n", res.path);
-    printf("certificate:   %s (%s)\n", cres.json_path, cres.verdict == PD_VERDICT_PASS ? "pass" : "FAIL");
-    return cres.verdict == PD_VERDICT_PASS ? PD_EXIT_OK : PD_EXIT_CHECK_FAILED;
+    printf("certificate:   %s (%s, %s, signed)\n", cres.json_path, pd_verdict_name(cres.verdict),
+           cres.accredited ? "accredited" : "NOT accredited: simulated data");
+    printf("PDF:           %s\n", cres.pdf_path);
+    printf("public key:    %s\n", pk);
+    for (size_t i = 0; i < vr.n_lines; i++)
+        printf("  verify: %s\n", vr.lines[i]);
+    printf("verification:  %s\n", vr.ok ? "VERIFIED" : "FAILED");
+    return cres.verdict == PD_VERDICT_PASS && vr.ok ? PD_EXIT_OK : PD_EXIT_CHECK_FAILED;
+}
+
+/* PDFs leave cairo/fontconfig caches behind; released here so sanitizer builds exit cleanly. */
+static int demo_main(int argc, char **argv)
+{
+    int code = demo_main_body(argc, argv);
+    pd_cert_release_fonts();
+    return code;
 }
 
 const struct cli_command cli_cmd_demo = {

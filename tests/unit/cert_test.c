@@ -605,12 +605,18 @@ static void test_spec_errors(void **state)
     struct pd_err err = {0};
     char path[256];
     snprintf(path, sizeof path, "%s/method.yaml", tmp_dir);
-    write_text(path, "spec: {name: x, material: y, method: iso178}\n"
+    write_text(path, "spec: {name: x, material: y, method: iso999}\n"
                      "properties:\n"
                      "  - {property: tensile_strength, min: 30, unit: MPa}\n");
     assert_int_equal(pd_spec_load(path, &spec, &err), PD_ECONFIG);
     assert_non_null(strstr(err.msg, "method.yaml:1:"));
-    assert_non_null(strstr(err.msg, "unknown method 'iso178' (known: iso527)"));
+    assert_non_null(strstr(err.msg, "unknown method 'iso999' (known: iso527, iso178, iso179"));
+    write_text(path, "spec: {name: x, material: y, method: iso527, decision_rule: guarded}\n"
+                     "properties:\n"
+                     "  - {property: tensile_strength, min: 30, unit: MPa}\n");
+    assert_int_equal(pd_spec_load(path, &spec, &err), PD_ECONFIG);
+    assert_non_null(strstr(err.msg, "method.yaml:1:"));
+    assert_non_null(strstr(err.msg, "guarded"));
 }
 
 /* ---- certification of run files ------------------------------------------------------------*/
@@ -622,10 +628,10 @@ struct run_specimen {
     bool sparse;        /* too few samples in the modulus range */
 };
 
-static const struct pd_store_attr instrument_attrs[] = {
+static struct pd_store_attr instrument_attrs[] = {
     {.key = "model", .type = PD_STORE_STRING, .s = "LF-1"},
     {.key = "serial", .type = PD_STORE_STRING, .s = "SN-0042"},
-    {.key = "calibration_due", .type = PD_STORE_STRING, .s = "2027-06-01"},
+    {.key = "calibration_due", .type = PD_STORE_STRING, .s = "2027-06-01"}, /* tests may change it */
 };
 
 static const char *force_unit = "N"; /* what write_run declares for the force channel */
@@ -781,29 +787,38 @@ static void test_certify_passing_series(void **state)
     assert_int_equal(res.verdict, PD_VERDICT_PASS);
     assert_int_equal(res.n_specimens, 4);
     assert_int_equal(res.n_failed, 0);
-    assert_string_equal(res.cert_id, "CERT-R20261125-001");
+    assert_string_equal(res.cert_id, "CERT-000001");
     char want[300];
-    snprintf(want, sizeof want, "%s/CERT-R20261125-001.json", out);
+    snprintf(want, sizeof want, "%s/CERT-000001.json", out);
     assert_string_equal(res.json_path, want);
+    assert_true(res.accredited); /* calibrated until 2027-06-01, tested 2026-11-25, not simulated */
 
-    assert_string_equal(jstring(doc, "certificate_id"), "CERT-R20261125-001");
+    assert_string_equal(jstring(doc, "certificate_id"), "CERT-000001");
+    assert_string_equal(jstring(doc, "status"), "draft");
     assert_string_equal(jstring(doc, "verdict"), "pass");
     assert_string_equal(jstring(doc, "operator"), "A. Tester");
     assert_string_equal(jstring(doc, "request_id"), "REQ-7");
     assert_string_equal(jstring(doc, "material"), "PP-H demo grade");
-    assert_string_equal(jstring(doc, "method"), "ISO 527-1/-2");
+    const json_t *mo = json_object_get(doc, "method");
+    assert_string_equal(jstring(mo, "id"), "iso527");
+    assert_string_equal(jstring(mo, "standard"), "ISO 527-1:2019, ISO 527-2:2012");
+    assert_string_equal(jstring(json_object_get(doc, "decision_rule"), "id"), "simple");
     assert_null(json_object_get(doc, "notice"));
-    const char *issued = jstring(doc, "issued");
+    const char *issued = jstring(doc, "drafted");
     assert_int_equal(strlen(issued), 30);
     assert_int_equal(issued[29], 'Z');
     assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "software"), "version")),
                         PD_VERSION_STRING);
     assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "lab"), "name")),
                         "Joint Plastics Test Laboratory");
-    const json_t *run_o = json_object_get(doc, "run");
+    const json_t *run_o = json_array_get(json_object_get(doc, "runs"), 0);
     assert_string_equal(json_string_value(json_object_get(run_o, "run_id")), "R20261125-001");
     assert_string_equal(json_string_value(json_object_get(run_o, "file")), run);
     assert_true(json_is_false(json_object_get(run_o, "simulated")));
+    char hex[65];
+    assert_int_equal(pd_sha256_file(run, hex, NULL), 0);
+    assert_string_equal(json_string_value(json_object_get(run_o, "sha256")), hex);
+    assert_true(json_is_true(json_object_get(json_object_get(doc, "accreditation"), "accredited")));
     assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "spec"), "file")), spec.path);
     const json_t *inst = json_array_get(json_object_get(doc, "instruments"), 0);
     assert_string_equal(json_string_value(json_object_get(inst, "name")), "frame1");
@@ -839,11 +854,12 @@ static void test_certify_passing_series(void **state)
     assert_int_equal(json_array_size(json_object_get(c2, "values")), 4);
     json_decref(doc);
 
-    /* A certificate is never overwritten. */
-    struct pd_certify_options opt = {.out_dir = out};
+    /* Certifying again takes the next number; the first certificate stays as it was. */
+    struct pd_certify_options opt = {.out_dir = out, .no_pdf = true};
     struct pd_err err = {0};
-    assert_int_equal(pd_certify_run(run, &spec, &opt, &res, &err), PD_ESTATE);
-    assert_non_null(strstr(err.msg, "already exists"));
+    assert_int_equal(pd_certify_run(run, &spec, &opt, &res, &err), 0);
+    assert_string_equal(res.cert_id, "CERT-000002");
+    assert_int_equal(access(want, R_OK), 0);
 }
 
 static void test_certify_failing_limits(void **state)
@@ -869,7 +885,8 @@ static void test_certify_failing_limits(void **state)
     assert_int_equal(res.n_failed, 2);
     assert_string_equal(jstring(doc, "verdict"), "fail");
     assert_string_equal(jstring(doc, "notice"), "SIMULATED — not a test result");
-    assert_true(json_is_true(json_object_get(json_object_get(doc, "run"), "simulated")));
+    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(doc, "runs"), 0), "simulated")));
+    assert_false(res.accredited); /* simulated data are never accredited */
     const json_t *checks = json_object_get(doc, "checks");
     assert_string_equal(json_string_value(json_object_get(json_array_get(checks, 0), "verdict")), "pass");
     const json_t *each = json_array_get(checks, 1);
@@ -945,7 +962,7 @@ static void test_certify_wrong_method(void **state)
     assert_non_null(strstr(err.msg, "run method 'iso178'"));
     assert_memory_equal(&res, &before, sizeof res);
     char cert[300];
-    snprintf(cert, sizeof cert, "%s/CERT-R20261125-001.json", out);
+    snprintf(cert, sizeof cert, "%s/CERT-000001.json", out);
     assert_int_equal(access(cert, F_OK), -1);
 
     char missing[300];
@@ -976,6 +993,551 @@ static void test_certify_refuses_other_units(void **state)
     json_decref(doc);
 }
 
+
+/* ---- decision rules and uncertainty ---------------------------------------------------------*/
+static void test_decision_q1(void **state)
+{
+    (void)state;
+    /* Q1: σy >= 38.0 MPa, result 38.4, U = 0.8 (k = 2). */
+    struct pd_decision d;
+    assert_int_equal(pd_decide(PD_RULE_SIMPLE, 1.0, true, 38.0, false, 0, 38.4, 0.8, 2.0, &d), 0);
+    assert_int_equal(d.verdict, PD_VERDICT_PASS);
+    assert_near(d.w, 0.0, 0);
+    assert_int_equal(pd_decide(PD_RULE_GUARD_BINARY, 1.0, true, 38.0, false, 0, 38.4, 0.8, 2.0, &d), 0);
+    assert_int_equal(d.verdict, PD_VERDICT_FAIL);
+    assert_near(d.al_min, 38.8, 1e-12);
+    assert_near(d.tl_min, 38.0, 0);
+    assert_near(d.U, 0.8, 0);
+    assert_int_equal(pd_decide(PD_RULE_GUARD_NONBINARY, 1.0, true, 38.0, false, 0, 38.4, 0.8, 2.0, &d), 0);
+    assert_int_equal(d.verdict, PD_VERDICT_COND_PASS);
+    assert_string_equal(pd_verdict_name(d.verdict), "conditional pass");
+    /* below the limit but within w: conditional fail; beyond TL − w: fail */
+    assert_int_equal(pd_decide(PD_RULE_GUARD_NONBINARY, 1.0, true, 38.0, false, 0, 37.5, 0.8, 2.0, &d), 0);
+    assert_int_equal(d.verdict, PD_VERDICT_COND_FAIL);
+    assert_int_equal(pd_decide(PD_RULE_GUARD_NONBINARY, 1.0, true, 38.0, false, 0, 37.1, 0.8, 2.0, &d), 0);
+    assert_int_equal(d.verdict, PD_VERDICT_FAIL);
+    /* Q1 MFR: 7.0–9.0, result 8.13, U = 0.35: AL 7.35–8.65, pass under both rules */
+    assert_int_equal(pd_decide(PD_RULE_GUARD_BINARY, 1.0, true, 7.0, true, 9.0, 8.13, 0.35, 2.0, &d), 0);
+    assert_int_equal(d.verdict, PD_VERDICT_PASS);
+    assert_near(d.al_min, 7.35, 1e-12);
+    assert_near(d.al_max, 8.65, 1e-12);
+    assert_int_equal(pd_decide(PD_RULE_SIMPLE, 1.0, true, 7.0, true, 9.0, 8.13, 0.35, 2.0, &d), 0);
+    assert_int_equal(d.verdict, PD_VERDICT_PASS);
+    /* refused: no limit, a negative U under a guard band */
+    assert_int_equal(pd_decide(PD_RULE_SIMPLE, 1.0, false, 0, false, 0, 1.0, 0.1, 2.0, &d), PD_EINVAL);
+    assert_int_equal(pd_decide(PD_RULE_GUARD_BINARY, 1.0, true, 0, false, 0, 1.0, -0.1, 2.0, &d), PD_EINVAL);
+    assert_int_equal(pd_verdict_combine(PD_VERDICT_COND_PASS, PD_VERDICT_PASS), PD_VERDICT_COND_PASS);
+    assert_int_equal(pd_verdict_combine(PD_VERDICT_COND_PASS, PD_VERDICT_COND_FAIL), PD_VERDICT_COND_FAIL);
+    assert_int_equal(pd_verdict_combine(PD_VERDICT_FAIL, PD_VERDICT_COND_FAIL), PD_VERDICT_FAIL);
+}
+
+static void test_uncertainty_budget(void **state)
+{
+    (void)state;
+    struct pd_uncertainty_budget b = {.k = 2.0, .input = {[PD_U_FORCE] = 1.0, [PD_U_WIDTH] = 0.01,
+                                                          [PD_U_THICKNESS] = 0.01, [PD_U_TEMPERATURE] = 0.5}};
+    const double stress[PD_U_SOURCE_COUNT] = {[PD_U_FORCE] = 1, [PD_U_WIDTH] = 1, [PD_U_THICKNESS] = 1};
+    double rel = sqrt(pow(0.01 / sqrt(3), 2) + pow(0.01 / sqrt(3) / 10, 2) + pow(0.01 / sqrt(3) / 4, 2));
+    assert_near(pd_uncertainty_standard(&b, stress, 40.0, 10.0, 4.0, 75.0), 40.0 * rel, 1e-12);
+    const double temp[PD_U_SOURCE_COUNT] = {[PD_U_TEMPERATURE] = 1};
+    assert_near(pd_uncertainty_standard(&b, temp, 95.66, 0, 0, 0), 0.5 / sqrt(3), 1e-12);
+}
+
+/* ---- method files --------------------------------------------------------------------------*/
+static void test_method_files(void **state)
+{
+    (void)state;
+    static struct pd_method_def def, builtin;
+    struct pd_err err = {0};
+    for (size_t i = 0; pd_cert_method_ids[i]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, PD_SOURCE_DIR "/config/methods/%s.yaml", pd_cert_method_ids[i]);
+        int rc = pd_method_load(path, &def, &err);
+        if (rc != 0)
+            print_error("%s\n", err.msg);
+        assert_int_equal(rc, 0);
+        assert_string_equal(def.base, pd_cert_method_ids[i]);
+        assert_int_equal(pd_method_defaults(pd_cert_method_ids[i], &builtin, &err), 0);
+        /* the shipped files state the built-in defaults */
+        assert_int_equal(def.n_params, builtin.n_params);
+        for (size_t k = 0; k < def.n_params; k++)
+            assert_near(def.params[k].value, builtin.params[k].value, 0);
+        for (int u = 0; u < PD_U_SOURCE_COUNT; u++)
+            assert_near(def.uncertainty.input[u], builtin.uncertainty.input[u], 0);
+        assert_non_null(strstr(def.text, "method:"));
+    }
+    assert_near(pd_method_param(&def, "penetration"), 1.0, 0);
+
+    static const struct {
+        const char *text, *where, *part;
+    } bad[] = {
+        {"method: {id: iso527-x, base: iso527}\nparameters: {modulus: secant}\n", "2:23", "expected one of chord, regression"},
+        {"method: {id: iso527-x, base: iso527}\nparameters: {e9: 1}\n", "2:14", "unknown parameter 'e9' for method iso527"},
+        {"method: {id: iso527-x, base: iso527}\nparameters: {break_fraction: 2}\n", "2:30", "outside"},
+        {"method: {id: x, base: iso999}\n", "1:23", "unknown base method 'iso999'"},
+        {"method: {id: iso527}\nchannels:\n  - {name: force, unit: kN}\n", "3:25", "force must be in N"},
+        {"method: {id: iso527}\nuncertainty: {k: 7}\n", "2:18", "coverage factor"},
+        {"method: {id: iso527}\nparameters: {toe_compensation: maybe}\n", "2:32", "expected a boolean"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        static struct pd_method_def before;
+        memset(&def, 0x5a, sizeof def);
+        before = def;
+        char name[32], want[64];
+        snprintf(name, sizeof name, "m%zu.yaml", i);
+        snprintf(want, sizeof want, "%s:%s:", name, bad[i].where);
+        int rc = pd_method_load_string(name, bad[i].text, &def, &err);
+        if (rc != PD_ECONFIG || strncmp(err.msg, want, strlen(want)) != 0 || !strstr(err.msg, bad[i].part))
+            print_error("case %zu: want '%s ... %s', got %d: %s\n", i, want, bad[i].part, rc, err.msg);
+        assert_int_equal(rc, PD_ECONFIG);
+        assert_int_equal(strncmp(err.msg, want, strlen(want)), 0);
+        assert_non_null(strstr(err.msg, bad[i].part));
+        assert_memory_equal(&def, &before, sizeof def);
+    }
+    assert_int_equal(pd_method_load_string("v.yaml", "method: {id: iso527-regr, base: iso527}\n"
+                                                     "parameters: {modulus: regression, toe_compensation: yes}\n",
+                                           &def, &err), 0);
+    assert_string_equal(def.id, "iso527-regr");
+    assert_near(pd_method_param(&def, "modulus"), 1.0, 0);
+    assert_near(pd_method_param(&def, "toe_compensation"), 1.0, 0);
+}
+
+/* ---- ISO 527 extras ------------------------------------------------------------------------*/
+static void test_t1_toe_compensation(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    for (int i = 0; i <= 1000; i++)
+        curve_add(&c, i * 1e-5, toe_stress(i * 1e-5));
+    struct pd_tensile_params p = params_with(PD_MODULUS_CHORD, 0.0);
+    p.toe_compensation = true;
+    struct pd_tensile_result r = must_evaluate(&c, &p);
+    assert_true(r.toe_compensated);
+    assert_near(r.toe_offset, 0.0005, 1e-9);
+    assert_near(r.modulus_MPa, 2000.0, 1e-6);
+    /* a curve without toe is left alone */
+    curve_free(&c);
+    make_t1(&c, 1.0);
+    r = must_evaluate(&c, &p);
+    assert_false(r.toe_compensated);
+    assert_near(r.modulus_MPa, 2000.0, 1e-6);
+    curve_free(&c);
+}
+
+static void test_crosshead_method_a(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    make_t1(&c, 1.0);
+    double *xhead = malloc(c.n * sizeof *xhead);
+    assert_non_null(xhead);
+    for (size_t i = 0; i < c.n; i++)
+        xhead[i] = c.ext[i] / 75.0 * 115.0; /* homogeneous: nominal strain = extensometer strain */
+    struct pd_tensile_specimen sp = specimen_of(&c);
+    sp.extension_mm = NULL;
+    sp.crosshead_mm = xhead;
+    sp.grip_distance_mm = 115.0;
+    struct pd_tensile_params p;
+    pd_tensile_params_default(&p);
+    p.strain_source = PD_STRAIN_CROSSHEAD;
+    struct pd_tensile_result r;
+    struct pd_err err = {0};
+    assert_int_equal(pd_tensile_evaluate(&sp, &p, &r, &err), 0);
+    assert_false(r.has_modulus); /* never from the crosshead */
+    assert_true(isnan(r.modulus_MPa));
+    assert_near(r.strength_MPa, 40.0, 1e-9);
+    assert_near(r.nominal_strain_at_break, 0.60, 1e-12);
+    /* no extensometer and the default source: a clear error */
+    pd_tensile_params_default(&p);
+    assert_int_equal(pd_tensile_evaluate(&sp, &p, &r, &err), PD_EDATA);
+    assert_non_null(strstr(err.msg, "no extensometer"));
+    free(xhead);
+    curve_free(&c);
+}
+
+static void test_smoothed_yield(void **state)
+{
+    (void)state;
+    struct curve c = {0};
+    rng_state = 7;
+    for (int i = 0; i <= 60000; i++)
+        curve_add(&c, i * 1e-5, t1_stress(i * 1e-5) + 0.05 * gaussian());
+    struct pd_tensile_params p;
+    pd_tensile_params_default(&p);
+    p.yield_smoothing = 0.002;
+    p.max_hysteresis = 0.01;
+    struct pd_tensile_result r = must_evaluate(&c, &p);
+    assert_true(r.has_yield);
+    assert_near(r.yield_stress_MPa, 40.0, 0.05);
+    assert_near(r.yield_strain, 0.06, 0.004);
+    assert_true(r.yield_raw_max_MPa >= r.yield_stress_MPa);
+    curve_free(&c);
+}
+
+/* ---- other methods: the worked examples ----------------------------------------------------*/
+static void test_flexural_f1(void **state)
+{
+    (void)state;
+    size_t n = 7001;
+    double *f = malloc(n * sizeof *f), *s = malloc(n * sizeof *s);
+    assert_true(f && s);
+    for (size_t i = 0; i < n; i++) {
+        s[i] = (double)i * 0.001;
+        f[i] = 120.0 * tanh(24.4140625 * s[i] / 120.0);
+    }
+    struct pd_flexural_result r;
+    struct pd_err err = {0};
+    assert_int_equal(pd_flexural_evaluate(f, s, n, 10.0, 4.0, 64.0, NULL, &r, &err), 0);
+    assert_near(r.modulus_MPa, 2492.0, 1.0);
+    assert_false(r.has_maximum);
+    assert_true(r.reached_conventional);
+    assert_near(r.conventional_stress_MPa, 60.47, 0.01);
+    assert_int_equal(pd_flexural_evaluate(f, s, 2, 10.0, 4.0, 64.0, NULL, &r, &err), PD_EDATA);
+    assert_int_equal(pd_flexural_evaluate(f, s, n, 10.0, 0.0, 64.0, NULL, &r, &err), PD_EDATA);
+    free(f);
+    free(s);
+}
+
+static const double c1_energy[10] = {0.412, 0.398, 0.431, 0.405, 0.420, 0.389, 0.417, 0.426, 0.401, 0.410};
+
+static void test_charpy_c1(void **state)
+{
+    (void)state;
+    double a[10];
+    struct pd_err err = {0};
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(pd_charpy_evaluate(c1_energy[i], 0.004, 4.0, 8.0, 1.0, 0.1, 0.8, &a[i], &err), 0);
+    assert_near(a[0], 12.750, 1e-9);
+    assert_near(a[5], 12.03125, 1e-9);
+    struct pd_stats st;
+    assert_int_equal(pd_stats_compute(a, 10, &st), 0);
+    assert_near(st.mean, 12.715625, 1e-9);
+    assert_near(st.sd, 0.41, 0.005);
+    double u;
+    assert_int_equal(pd_charpy_evaluate(2.36, 0.01, 4.0, 10.0, 0, 0, 0, &u, &err), 0);
+    assert_near(u, 58.75, 1e-9);
+    assert_int_equal(pd_charpy_evaluate(0.95, 0.004, 4.0, 8.0, 1.0, 0.1, 0.8, &u, &err), PD_EDATA);
+    assert_non_null(strstr(err.msg, "another pendulum"));
+    assert_int_equal(pd_break_type_parse("H"), PD_BREAK_H);
+    assert_int_equal(pd_break_type_parse("X"), -1);
+}
+
+static void test_mfr_m1_m2(void **state)
+{
+    (void)state;
+    const double cuts[] = {0.1352, 0.1361, 0.1347, 0.1358, 0.1355};
+    double mfr, spread;
+    struct pd_err err = {0};
+    assert_int_equal(pd_mfr_evaluate(cuts, 5, 10.0, 3, 0.15, &mfr, &spread, &err), 0);
+    assert_near(mfr, 8.1276, 1e-9);
+    assert_near(spread, (0.1361 - 0.1347) / 0.13546, 1e-12);
+    const double bad[] = {0.1352, 0.1661, 0.1347};
+    assert_int_equal(pd_mfr_evaluate(bad, 3, 10.0, 3, 0.15, &mfr, &spread, &err), PD_EDATA);
+    assert_non_null(strstr(err.msg, "spread"));
+    assert_int_equal(pd_mfr_evaluate(cuts, 2, 10.0, 3, 0.15, &mfr, &spread, &err), PD_EDATA);
+    /* M2: 25.00 mm in 97.0 s, sampled every second with the piston going down */
+    double t[98], pos[98], mvr;
+    for (int i = 0; i < 98; i++) {
+        t[i] = i;
+        pos[i] = 50.0 - 25.0 * i / 97.0;
+    }
+    assert_int_equal(pd_mvr_evaluate(t, pos, 98, 0.711, &mvr, &err), 0);
+    assert_near(mvr, 10.9948, 1e-4);
+    assert_near(mvr * 1.313 / (0.711 * 2.5), 8.12, 0.005); /* MFR = MVR·ρm */
+}
+
+static void test_density_d1_d2(void **state)
+{
+    (void)state;
+    double rho;
+    struct pd_err err = {0};
+    assert_int_equal(pd_density_evaluate(2.5, 0.2930, 0.99754, 0, NAN, &rho, &err), 0);
+    assert_near(rho, 1.12997, 1e-5);
+    assert_int_equal(pd_density_evaluate(2.0, NAN, 0.99754, 3.1, 2.905, &rho, &err), 0);
+    assert_near(rho, 0.90892, 1e-5);
+    assert_int_equal(pd_density_evaluate(2.0, 2.5, 0.99754, 0, NAN, &rho, &err), PD_EDATA);
+}
+
+static void test_hdt_h1_vicat(void **state)
+{
+    (void)state;
+    assert_near(pd_hdt_standard_deflection(64.0, 4.0, 0.01), 0.34, 1e-12);
+    assert_near(pd_hdt_standard_deflection(64.0, 4.0, 0.0), 0.0020 * 64 * 64 / 24, 1e-12);
+    /* H1, deflection zeroed after loading (first sample 0) */
+    const double t[] = {90.0, 95.0, 95.5, 96.0}, d[] = {0.0, 0.300, 0.330, 0.362};
+    double hdt;
+    struct pd_err err = {0};
+    assert_int_equal(pd_threshold_temperature(t, d, 4, 0.34, &hdt, &err), 0);
+    assert_near(hdt, 95.5 + 0.5 * 0.01 / 0.032, 1e-9);
+    assert_int_equal(pd_threshold_temperature(t, d, 4, 1.0, &hdt, &err), PD_EDATA);
+    assert_non_null(strstr(err.msg, "never reaches"));
+    const double vt[] = {140.0, 145.0, 150.0}, vp[] = {0.1, 0.6, 1.3};
+    assert_int_equal(pd_threshold_temperature(vt, vp, 3, 1.0, &hdt, &err), 0);
+    assert_near(hdt, 145.0 + 5.0 * (1.0 - 0.5) / 0.7, 1e-9);
+}
+
+static void test_shore(void **state)
+{
+    (void)state;
+    const double h[] = {62, 63, 61, 62, 64, 70}, dw[] = {15, 15.5, 14.2, 15, 16, 3};
+    double mean;
+    size_t used;
+    struct pd_err err = {0};
+    assert_int_equal(pd_shore_evaluate(h, dw, 6, 15, 1, 5, &mean, &used, &err), 0);
+    assert_int_equal(used, 5); /* the 3 s reading is refused */
+    assert_near(mean, 62.4, 1e-12);
+    assert_int_equal(pd_shore_evaluate(h, dw, 6, 15, 1, 6, &mean, &used, &err), PD_EDATA);
+    const double badh[] = {120};
+    assert_int_equal(pd_shore_evaluate(badh, dw, 1, 15, 1, 1, &mean, &used, &err), PD_EDATA);
+}
+
+/* A Charpy series (C1) as a run file: one energy reading per specimen, dimensions as fields. */
+static void write_charpy_run(const char *path)
+{
+    const struct pd_store_attr run_attrs[] = {
+        {.key = "run_id", .type = PD_STORE_STRING, .s = "R-C1"},
+        {.key = "method", .type = PD_STORE_STRING, .s = "iso179"},
+        {.key = "lab_name", .type = PD_STORE_STRING, .s = "Lab"},
+        {.key = "start_time", .type = PD_STORE_STRING, .s = "2026-11-25T08:00:00Z"},
+        {.key = "simulated", .type = PD_STORE_INT, .i = 0},
+    };
+    struct pd_store_instrument inst = {.name = "pendulum", .n_channels = 1, .n_attrs = 3, .attrs = instrument_attrs};
+    strcpy(inst.channels[0].name, "energy");
+    strcpy(inst.channels[0].unit, "J");
+    const struct pd_store_attr fields[] = {
+        {.key = "thickness", .type = PD_STORE_DOUBLE, .d = 4.0, .units = "mm"},
+        {.key = "notch_width", .type = PD_STORE_DOUBLE, .d = 8.0, .units = "mm"},
+        {.key = "notch", .type = PD_STORE_STRING, .s = "A"},
+        {.key = "friction_loss", .type = PD_STORE_DOUBLE, .d = 0.004, .units = "J"},
+        {.key = "pendulum_energy", .type = PD_STORE_DOUBLE, .d = 1.0, .units = "J"},
+        {.key = "break_type", .type = PD_STORE_STRING, .s = "C"},
+    };
+    struct pd_store_specimen sp[10];
+    for (int i = 0; i < 10; i++) {
+        memset(&sp[i], 0, sizeof sp[i]);
+        snprintf(sp[i].id, sizeof sp[i].id, "C%02d", i + 1);
+        sp[i].attrs = fields;
+        sp[i].n_attrs = 6;
+    }
+    struct pd_store_layout layout = {.n_run_attrs = 5, .run_attrs = run_attrs, .n_instruments = 1, .instruments = &inst,
+                                     .n_specimens = 10, .specimens = sp, .deflate_level = -1};
+    struct pd_store *st = NULL;
+    struct pd_err err = {0};
+    assert_int_equal(pd_store_create(path, &layout, &st, &err), 0);
+    for (int i = 0; i < 10; i++) {
+        int64_t t = 1795852800000000000LL + i, unc = 0;
+        uint32_t q = 0;
+        assert_int_equal(pd_store_append(st, (size_t)i, 0, 1, &t, &unc, &q, &c1_energy[i], &err), 0);
+        struct pd_store_attr status = {.key = "status", .type = PD_STORE_STRING, .s = "tested"};
+        assert_int_equal(pd_store_set_specimen_attr(st, (size_t)i, &status, &err), 0);
+    }
+    assert_int_equal(pd_store_close(st, 0, NULL, &err), 0);
+}
+
+static void test_certify_charpy_run(void **state)
+{
+    (void)state;
+    char run[256], out[256], spec_path[256];
+    snprintf(run, sizeof run, "%s/charpy.h5", tmp_dir);
+    snprintf(out, sizeof out, "%s/out-charpy", tmp_dir);
+    snprintf(spec_path, sizeof spec_path, "%s/charpy.yaml", tmp_dir);
+    assert_int_equal(mkdir(out, 0755), 0);
+    write_charpy_run(run);
+    write_text(spec_path, "spec: {name: impact, material: PP, method: iso179, decision_rule: guard-band-nonbinary}\n"
+                          "properties:\n"
+                          "  - {property: charpy_impact_strength, min: 12.5, unit: kJ/m²}\n");
+    static struct pd_spec spec;
+    struct pd_err err = {0};
+    assert_int_equal(pd_spec_load(spec_path, &spec, &err), 0);
+    assert_int_equal(spec.decision_rule, PD_RULE_GUARD_NONBINARY);
+    struct pd_certify_result res;
+    json_t *doc = certify_to_json(run, &spec, out, &res);
+    assert_int_equal(res.n_specimens, 10);
+    assert_near(jnum(doc, "series.charpy_impact_strength.mean"), 12.715625, 1e-9);
+    /* mean 12.72 is above 12.5 but within U of it: never a silent pass */
+    const json_t *check = json_array_get(json_object_get(doc, "checks"), 0);
+    double U = jnum(check, "U");
+    assert_true(U > 0.2157 && U < 1.0);
+    assert_near(jnum(check, "al_min"), 12.5 + U, 1e-12);
+    assert_string_equal(jstring(check, "verdict"), "conditional pass");
+    assert_string_equal(jstring(check, "rule"), "guard-band-nonbinary");
+    assert_int_equal(res.verdict, PD_VERDICT_COND_PASS);
+    assert_true(res.accredited);
+    json_decref(doc);
+}
+
+static void test_calibration_overdue(void **state)
+{
+    (void)state;
+    char run[256], out[256];
+    snprintf(run, sizeof run, "%s/overdue.h5", tmp_dir);
+    snprintf(out, sizeof out, "%s/out-overdue", tmp_dir);
+    assert_int_equal(mkdir(out, 0755), 0);
+    instrument_attrs[2].s = "2026-11-24"; /* the day before the run */
+    write_run(run, "iso527", 0, good_series, 4);
+    instrument_attrs[2].s = "2027-06-01";
+    static struct pd_spec spec;
+    load_demo_spec(&spec);
+    struct pd_certify_result res;
+    json_t *doc = certify_to_json(run, &spec, out, &res);
+    assert_int_equal(res.verdict, PD_VERDICT_PASS); /* reported, not blocked */
+    assert_false(res.accredited);
+    const json_t *acc = json_object_get(doc, "accreditation");
+    assert_true(json_is_false(json_object_get(acc, "accredited")));
+    assert_non_null(strstr(json_string_value(json_array_get(json_object_get(acc, "reasons"), 0)), "past its calibration due date"));
+    assert_non_null(strstr(jstring(json_array_get(json_object_get(doc, "instruments"), 0), "calibration_status"), "OVERDUE"));
+    json_decref(doc);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    assert_true(a && b);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    fclose(b);
+}
+
+static void flip_byte(const char *path, long offset_from_end)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, -offset_from_end, SEEK_END), 0);
+    int c = fgetc(f);
+    assert_int_equal(fseek(f, -offset_from_end, SEEK_END), 0);
+    fputc(c ^ 0x01, f);
+    fclose(f);
+}
+
+static bool verify_ok(const char *cert, const char *key, const char *data)
+{
+    static struct pd_verify_report r;
+    struct pd_err err = {0};
+    const char *d[1] = {data};
+    int rc = pd_cert_verify(cert, key, d, data ? 1 : 0, &r, &err);
+    if (rc != 0)
+        print_error("verify: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    return r.ok;
+}
+
+static void test_sign_verify_tamper(void **state)
+{
+    (void)state;
+    char run[256], out[256], keys[256], other[256], sk[512], pk[512], sk2[512], pk2[512];
+    snprintf(run, sizeof run, "%s/signed.h5", tmp_dir);
+    snprintf(out, sizeof out, "%s/out-signed", tmp_dir);
+    snprintf(keys, sizeof keys, "%s/keys", tmp_dir);
+    snprintf(other, sizeof other, "%s/other-keys", tmp_dir);
+    assert_int_equal(mkdir(out, 0755), 0);
+    write_run(run, "iso527", 0, good_series, 4);
+    static struct pd_spec spec;
+    load_demo_spec(&spec);
+    struct pd_certify_result res;
+    json_t *doc = certify_to_json(run, &spec, out, &res);
+    json_decref(doc);
+    struct pd_err err = {0};
+    assert_int_equal(pd_cert_keygen(keys, sk, sizeof sk, pk, sizeof pk, &err), 0);
+    struct stat stt;
+    assert_int_equal(stat(sk, &stt), 0);
+    assert_int_equal(stt.st_mode & 0777, 0600);
+    assert_int_equal(pd_cert_keygen(keys, sk2, sizeof sk2, pk2, sizeof pk2, &err), PD_ESTATE); /* never overwritten */
+    assert_int_equal(pd_cert_keygen(other, sk2, sizeof sk2, pk2, sizeof pk2, &err), 0);
+
+    /* a draft does not verify; order of approval is enforced */
+    assert_false(verify_ok(res.json_path, pk, NULL));
+    char status[32];
+    assert_int_equal(pd_cert_approve(res.json_path, "B. Boss", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err),
+                     PD_ESTATE);
+    assert_int_equal(pd_cert_approve(res.json_path, "R. Viewer", PD_ROLE_REVIEWER, NULL, status, sizeof status, &err), 0);
+    assert_string_equal(status, "reviewed");
+    assert_int_equal(pd_cert_approve(res.json_path, "R. Viewer", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err),
+                     PD_ESTATE); /* four eyes */
+    assert_int_equal(pd_cert_approve(res.json_path, "B. Boss", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err), 0);
+    assert_string_equal(status, "issued");
+    assert_int_equal(pd_cert_approve(res.json_path, "B. Boss", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err),
+                     PD_ESTATE);
+
+    assert_true(verify_ok(res.json_path, pk, run));
+    assert_true(verify_ok(res.json_path, NULL, NULL));
+    assert_false(verify_ok(res.json_path, pk2, NULL)); /* another key */
+
+    /* a changed byte in the certificate (a digit of a result) */
+    char tampered[300];
+    snprintf(tampered, sizeof tampered, "%s/CERT-000001.json.bak", out);
+    copy_file(res.json_path, tampered);
+    json_error_t jerr;
+    json_t *cert = json_load_file(res.json_path, 0, &jerr);
+    assert_non_null(cert);
+    char *text = json_dumps(cert, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    char *at = strstr(text, "\"mean\": 1530");
+    assert_non_null(at);
+    at[9] = '6'; /* 1530 → 1630 */
+    write_text(res.json_path, text);
+    free(text);
+    json_decref(cert);
+    assert_false(verify_ok(res.json_path, pk, NULL));
+    copy_file(tampered, res.json_path);
+    assert_true(verify_ok(res.json_path, pk, NULL));
+
+    /* a changed byte in a raw file */
+    char raw_copy[300];
+    snprintf(raw_copy, sizeof raw_copy, "%s/signed-copy.h5", out);
+    copy_file(run, raw_copy);
+    assert_true(verify_ok(res.json_path, pk, raw_copy));
+    flip_byte(raw_copy, 100);
+    assert_false(verify_ok(res.json_path, pk, raw_copy));
+
+    /* recomputation from the raw data reproduces every result */
+    static struct pd_verify_report r;
+    const char *data[1] = {run};
+    assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &r, &err), 0);
+    if (!r.ok)
+        for (size_t i = 0; i < r.n_lines; i++)
+            print_error("%s\n", r.lines[i]);
+    assert_true(r.ok);
+    /* ... and a different run with the same name is caught */
+    char other_run[300];
+    snprintf(other_run, sizeof other_run, "%s/other.h5", out);
+    const struct run_specimen changed[] = {
+        {"S01", 0.80, "tested", false, false}, {"S02", 0.76, "tested", false, false},
+        {"S03", 0.77, "tested", false, false}, {"S04", 0.78, "tested", false, false}};
+    write_run(other_run, "iso527", 0, changed, 4);
+    data[0] = other_run;
+    assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &r, &err), 0);
+    assert_false(r.ok);
+    bool named = false;
+    for (size_t i = 0; i < r.n_lines; i++)
+        named = named || strstr(r.lines[i], "specimens[0].results.tensile_modulus.value") != NULL;
+    assert_true(named);
+
+    /* the audit log's chain: change one character of an entry */
+    char log[300];
+    snprintf(log, sizeof log, "%s/audit.log", out);
+    FILE *f = fopen(log, "r+");
+    assert_non_null(f);
+    char line1[2048];
+    assert_non_null(fgets(line1, sizeof line1, f));
+    char *actor = strstr(line1, "A. Tester");
+    assert_non_null(actor);
+    assert_int_equal(fseek(f, actor - line1, SEEK_SET), 0);
+    fputc('X', f);
+    fclose(f);
+    assert_false(verify_ok(res.json_path, pk, NULL));
+
+    /* the PDF was rendered */
+    char pdf[300], head[5] = "";
+    snprintf(pdf, sizeof pdf, "%s/CERT-000001.pdf", out);
+    f = fopen(pdf, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(head, 1, 4, f), 4);
+    fclose(f);
+    assert_string_equal(head, "%PDF");
+}
+
 int main(void)
 {
     const struct CMUnitTest tensile[] = {
@@ -995,6 +1557,18 @@ int main(void)
         cmocka_unit_test(test_modulus_range_not_reached),
         cmocka_unit_test(test_bad_dimensions_and_size),
         cmocka_unit_test(test_stats_t_stats),
+        cmocka_unit_test(test_decision_q1),
+        cmocka_unit_test(test_uncertainty_budget),
+        cmocka_unit_test(test_method_files),
+        cmocka_unit_test(test_t1_toe_compensation),
+        cmocka_unit_test(test_crosshead_method_a),
+        cmocka_unit_test(test_smoothed_yield),
+        cmocka_unit_test(test_flexural_f1),
+        cmocka_unit_test(test_charpy_c1),
+        cmocka_unit_test(test_mfr_m1_m2),
+        cmocka_unit_test(test_density_d1_d2),
+        cmocka_unit_test(test_hdt_h1_vicat),
+        cmocka_unit_test(test_shore),
     };
     const struct CMUnitTest files[] = {
         cmocka_unit_test(test_spec_demo_file),
@@ -1005,8 +1579,12 @@ int main(void)
         cmocka_unit_test(test_certify_invalid_specimens),
         cmocka_unit_test(test_certify_wrong_method),
         cmocka_unit_test(test_certify_refuses_other_units),
+        cmocka_unit_test(test_certify_charpy_run),
+        cmocka_unit_test(test_calibration_overdue),
+        cmocka_unit_test(test_sign_verify_tamper),
     };
     int failed = cmocka_run_group_tests_name("tensile", tensile, NULL, NULL);
     failed += cmocka_run_group_tests_name("files", files, make_tmp, remove_tmp);
+    pd_cert_release_fonts();
     return failed ? 1 : 0;
 }

@@ -1,0 +1,643 @@
+/* issue.c — the lab key, the audit log (a hash chain), review and authorization of drafts, signing, verification and recomputation. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cert/cert_internal.h"
+
+#define SECRET_TAG "polydaq-ed25519-secret "
+#define PUBLIC_TAG "polydaq-ed25519-public "
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+static const char *const no_signature[] = {"signature", NULL};
+static const char *const no_hash[] = {"hash", NULL};
+
+static int init_sodium(struct pd_err *err)
+{
+    if (sodium_init() < 0)
+        return pd_err_set(err, PD_EIO, NULL, "libsodium could not be initialised");
+    return 0;
+}
+
+/* ---- keys ---------------------------------------------------------------------------------*/
+int pd_cert_keygen(const char *dir, char *secret_path, size_t secret_size, char *public_path, size_t public_size,
+                   struct pd_err *err)
+{
+    if (!dir || !secret_path || !public_path)
+        return pd_err_set(err, PD_EINVAL, NULL, "keygen: missing folder or outputs");
+    int rc = init_sodium(err);
+    if (rc < 0 || (rc = pd_mkdir_p(dir, err)) < 0)
+        return rc;
+    char sk_path[4200], pk_path[4200];
+    snprintf(sk_path, sizeof sk_path, "%s/lab.key", dir);
+    snprintf(pk_path, sizeof pk_path, "%s/lab.pub", dir);
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    crypto_sign_keypair(pk, sk);
+    char sk_text[sizeof SECRET_TAG + 2 * sizeof sk + 2], pk_text[sizeof PUBLIC_TAG + 2 * sizeof pk + 2];
+    char hex[2 * sizeof sk + 1];
+    sodium_bin2hex(hex, sizeof hex, sk, sizeof sk);
+    snprintf(sk_text, sizeof sk_text, SECRET_TAG "%s\n", hex);
+    sodium_memzero(sk, sizeof sk);
+    sodium_memzero(hex, sizeof hex);
+    /* 0600 from the start (never world-readable for a moment), never overwriting an existing key. */
+    int fd = open(sk_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        sodium_memzero(sk_text, sizeof sk_text);
+        return e == EEXIST ? pd_err_set(err, PD_ESTATE, sk_path, "a key already exists; not overwritten")
+                           : pd_err_set_os(err, PD_EIO, e, sk_path, "cannot create the secret key");
+    }
+    size_t len = strlen(sk_text);
+    bool ok = write(fd, sk_text, len) == (ssize_t)len && fchmod(fd, 0600) == 0 && fsync(fd) == 0;
+    int e = errno;
+    sodium_memzero(sk_text, sizeof sk_text);
+    if (close(fd) < 0 || !ok) {
+        unlink(sk_path);
+        return pd_err_set_os(err, PD_EIO, e, sk_path, "cannot write the secret key");
+    }
+    char pk_hex[2 * sizeof pk + 1];
+    sodium_bin2hex(pk_hex, sizeof pk_hex, pk, sizeof pk);
+    snprintf(pk_text, sizeof pk_text, PUBLIC_TAG "%s\n", pk_hex);
+    if ((rc = cert_write_file(pk_path, pk_text, true, err)) < 0) {
+        unlink(sk_path);
+        return rc;
+    }
+    pd_strlcpy(secret_path, sk_path, secret_size);
+    pd_strlcpy(public_path, pk_path, public_size);
+    return 0;
+}
+
+static int read_key(const char *path, const char *tag, unsigned char *key, size_t size, struct pd_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return pd_err_set_os(err, PD_EIO, errno, path, "cannot open key file");
+    char line[400];
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    size_t tl = strlen(tag), bin_len = 0;
+    if (!got || strncmp(line, tag, tl) != 0) {
+        sodium_memzero(line, sizeof line);
+        return pd_err_set(err, PD_EDATA, path, "not a polydaq %s key file", strstr(tag, "secret") ? "secret" : "public");
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    int rc = sodium_hex2bin(key, size, line + tl, strlen(line + tl), NULL, &bin_len, NULL);
+    sodium_memzero(line, sizeof line);
+    if (rc != 0 || bin_len != size)
+        return pd_err_set(err, PD_EDATA, path, "key file damaged: expected %zu bytes of hex", size);
+    return 0;
+}
+
+/* ---- audit log ----------------------------------------------------------------------------*/
+static int entry_hash(const json_t *entry, char hex[65])
+{
+    char *text = cert_canonical(entry, no_hash);
+    if (!text)
+        return PD_ENOMEM;
+    cert_sha256_hex(text, strlen(text), hex);
+    free(text);
+    return 0;
+}
+
+/* Reads DIR/audit.log into an array; a missing log is an empty one. Lines that are not JSON objects
+ * are an error naming the line. */
+static int read_log(const char *dir, json_t **out, struct pd_err *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/audit.log", dir);
+    json_t *arr = json_array();
+    if (!arr)
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT) {
+            *out = arr;
+            return 0;
+        }
+        json_decref(arr);
+        return pd_err_set_os(err, PD_EIO, errno, path, "cannot read the audit log");
+    }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    int rc = 0;
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        json_error_t jerr;
+        json_t *e = json_loads(line, 0, &jerr);
+        if (!json_is_object(e)) {
+            json_decref(e);
+            rc = pd_err_set(err, PD_EDATA, path, "line %zu is not a log entry: %s", lineno, jerr.text);
+            break;
+        }
+        json_array_append_new(arr, e);
+    }
+    free(line);
+    fclose(f);
+    if (rc < 0) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
+}
+
+int cert_audit_append(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
+                      const char *content_sha256, json_t **entry_out, struct pd_err *err)
+{
+    json_t *log = NULL;
+    int rc = read_log(dir, &log, err);
+    if (rc < 0)
+        return rc;
+    size_t n = json_array_size(log);
+    const char *prev = n ? json_string_value(json_object_get(json_array_get(log, n - 1), "hash")) : ZERO_HASH;
+    char now[40], hex[65];
+    pd_time_format_iso8601(pd_clock_utc_ns(), now, sizeof now);
+    json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:o,s:s,s:s,s:s}", "seq", (json_int_t)(n + 1), "time", now, "event", event,
+                          "certificate", cert_id, "actor", cert_jstr(actor), "role", role, "content_sha256",
+                          content_sha256, "prev", prev ? prev : ZERO_HASH);
+    json_decref(log);
+    if (!e || entry_hash(e, hex) < 0 || json_object_set_new(e, "hash", json_string(hex)) < 0) {
+        json_decref(e);
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory for the audit entry");
+    }
+    char *line = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/audit.log", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (!line || fd < 0) {
+        int er = errno;
+        free(line);
+        json_decref(e);
+        if (fd >= 0)
+            close(fd);
+        return pd_err_set_os(err, PD_EIO, er, path, "cannot append to the audit log");
+    }
+    size_t len = strlen(line);
+    line[len] = '\0';
+    bool ok = write(fd, line, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    int er = errno;
+    close(fd);
+    free(line);
+    if (!ok) {
+        json_decref(e);
+        return pd_err_set_os(err, PD_EIO, er, path, "cannot append to the audit log");
+    }
+    *entry_out = e;
+    return 0;
+}
+
+/* ---- approval and issue -------------------------------------------------------------------*/
+static int load_cert(const char *path, json_t **out, struct pd_err *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, 0, &jerr);
+    if (!doc) {
+        if (access(path, R_OK) != 0)
+            return pd_err_set_os(err, PD_EIO, errno, path, "cannot read the certificate");
+        return pd_err_set(err, PD_EDATA, path, "not a certificate: %s at line %d:%d", jerr.text, jerr.line,
+                          jerr.column);
+    }
+    if (!json_is_object(doc) || !json_is_string(json_object_get(doc, "certificate_id")) ||
+        !json_is_string(json_object_get(doc, "status"))) {
+        json_decref(doc);
+        return pd_err_set(err, PD_EDATA, path, "not a polydaq certificate (no certificate_id/status)");
+    }
+    *out = doc;
+    return 0;
+}
+
+static char *pretty(const json_t *doc)
+{
+    return json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+}
+
+static int sign_doc(json_t *doc, const char *key_path, struct pd_err *err)
+{
+    unsigned char sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
+    int rc = read_key(key_path, SECRET_TAG, sk, sizeof sk, err);
+    if (rc < 0)
+        return rc;
+    crypto_sign_ed25519_sk_to_pk(pk, sk);
+    char *canon = cert_canonical(doc, no_signature);
+    if (!canon) {
+        sodium_memzero(sk, sizeof sk);
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    }
+    crypto_sign_detached(sig, NULL, (const unsigned char *)canon, strlen(canon), sk);
+    sodium_memzero(sk, sizeof sk);
+    free(canon);
+    char sig_hex[2 * sizeof sig + 1], pk_hex[2 * sizeof pk + 1], key_id[65];
+    sodium_bin2hex(sig_hex, sizeof sig_hex, sig, sizeof sig);
+    sodium_bin2hex(pk_hex, sizeof pk_hex, pk, sizeof pk);
+    cert_sha256_hex(pk, sizeof pk, key_id);
+    key_id[16] = '\0';
+    json_t *s = json_pack("{s:s,s:s,s:s,s:s,s:s}", "algorithm", "Ed25519", "public_key", pk_hex, "key_id", key_id,
+                          "value", sig_hex, "canonical_form",
+                          "the certificate without 'signature', JSON compact, keys sorted, non-ASCII escaped "
+                          "(\\uXXXX), reals with 17 significant digits, UTF-8 bytes");
+    if (!s || json_object_set_new(doc, "signature", s) < 0)
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    return 0;
+}
+
+int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_role role, const char *key_path,
+                    char *status_out, size_t status_size, struct pd_err *err)
+{
+    if (!cert_path || !name || !name[0] || (role != PD_ROLE_REVIEWER && role != PD_ROLE_AUTHORIZER))
+        return pd_err_set(err, PD_EINVAL, NULL, "approve: missing certificate, name or role");
+    int rc = init_sodium(err);
+    if (rc < 0)
+        return rc;
+    if (role == PD_ROLE_AUTHORIZER && !key_path)
+        return pd_err_set(err, PD_EINVAL, NULL, "approve: the authorizer signs: --key LAB.key is needed");
+    char dir[4096];
+    cert_dirname(cert_path, dir, sizeof dir);
+    int lock = cert_lab_lock(dir, err);
+    if (lock < 0)
+        return lock;
+    json_t *doc = NULL, *entry = NULL;
+    rc = load_cert(cert_path, &doc, err);
+    const char *status = rc == 0 ? json_string_value(json_object_get(doc, "status")) : "";
+    const char *id = rc == 0 ? json_string_value(json_object_get(doc, "certificate_id")) : "";
+    const char *want = role == PD_ROLE_REVIEWER ? "draft" : "reviewed";
+    if (rc == 0 && strcmp(status, want) != 0)
+        rc = pd_err_set(err, PD_ESTATE, cert_path, "%s is '%s': a %s approves a %s certificate", id, status,
+                        role == PD_ROLE_REVIEWER ? "reviewer" : "authorizer", want);
+    json_t *approvals = rc == 0 ? json_object_get(doc, "approvals") : NULL;
+    if (rc == 0 && role == PD_ROLE_AUTHORIZER) {
+        const char *reviewer = json_string_value(json_object_get(json_array_get(approvals, 0), "name"));
+        if (reviewer && strcmp(reviewer, name) == 0)
+            rc = pd_err_set(err, PD_ESTATE, cert_path, "%s reviewed %s; the authorizer must be another person", name, id);
+    }
+    char content[65], now[40];
+    if (rc == 0 && cert_content_hash(doc, content) < 0)
+        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    const char *role_name = role == PD_ROLE_REVIEWER ? "reviewer" : "authorizer";
+    /* A wrong key must not leave a half-approved record behind: check it before logging. */
+    if (rc == 0 && role == PD_ROLE_AUTHORIZER) {
+        unsigned char sk[crypto_sign_SECRETKEYBYTES];
+        rc = read_key(key_path, SECRET_TAG, sk, sizeof sk, err);
+        sodium_memzero(sk, sizeof sk);
+    }
+    if (rc == 0)
+        rc = cert_audit_append(dir, role == PD_ROLE_REVIEWER ? "review" : "authorize", id, name, role_name, content,
+                               &entry, err);
+    bool ok = true;
+    if (rc == 0) {
+        pd_time_format_iso8601(pd_clock_utc_ns(), now, sizeof now);
+        if (!approvals) {
+            approvals = json_array();
+            cert_jset(doc, "approvals", approvals, &ok);
+        }
+        cert_jappend(approvals, json_pack("{s:s,s:s,s:s,s:s}", "role", role_name, "name", name, "time", now,
+                                          "content_sha256", content), &ok);
+        cert_jappend(json_object_get(doc, "audit"), entry, &ok);
+        cert_jset(doc, "status", cert_jstr(role == PD_ROLE_REVIEWER ? "reviewed" : "issued"), &ok);
+        if (role == PD_ROLE_AUTHORIZER)
+            cert_jset(doc, "issued", cert_jstr(now), &ok);
+        if (!ok)
+            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    }
+    if (rc == 0 && role == PD_ROLE_AUTHORIZER)
+        rc = sign_doc(doc, key_path, err);
+    char *text = rc == 0 ? pretty(doc) : NULL;
+    if (rc == 0 && !text)
+        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    if (rc == 0)
+        rc = cert_write_file(cert_path, text, false, err);
+    free(text);
+    if (rc == 0 && role == PD_ROLE_AUTHORIZER) {
+        /* The issue entry records the hash of the whole signed certificate: a certificate swapped
+         * for another after issue no longer matches the log. */
+        char *canon = cert_canonical(doc, NULL);
+        char whole[65];
+        json_t *issue = NULL;
+        if (!canon) {
+            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+        } else {
+            cert_sha256_hex(canon, strlen(canon), whole);
+            free(canon);
+            rc = cert_audit_append(dir, "issue", id, name, role_name, whole, &issue, err);
+            json_decref(issue);
+        }
+    }
+    flock(lock, LOCK_UN);
+    close(lock);
+    if (rc == 0 && role == PD_ROLE_AUTHORIZER) {
+        char pdf[4200];
+        pd_strlcpy(pdf, cert_path, sizeof pdf);
+        char *dot = strrchr(pdf, '.');
+        if (dot && strcmp(dot, ".json") == 0) {
+            strcpy(dot, ".pdf");
+            rc = cert_render_pdf_doc(doc, pdf, err);
+        }
+    }
+    if (rc == 0 && status_out)
+        pd_strlcpy(status_out, role == PD_ROLE_REVIEWER ? "reviewed" : "issued", status_size);
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- verification -------------------------------------------------------------------------*/
+static void line(struct pd_verify_report *r, bool fail, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void line(struct pd_verify_report *r, bool fail, const char *fmt, ...)
+{
+    if (fail)
+        r->ok = false;
+    if (r->n_lines >= PD_VERIFY_MAX_LINES)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->lines[r->n_lines++], sizeof r->lines[0], fmt, ap);
+    va_end(ap);
+}
+
+static const char *basename_of(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static void verify_data(const json_t *doc, const char *const *data, size_t n_data, struct pd_verify_report *r)
+{
+    const json_t *runs = json_object_get(doc, "runs");
+    for (size_t i = 0; i < n_data; i++) {
+        char hex[65];
+        struct pd_err e = {0};
+        if (pd_sha256_file(data[i], hex, &e) < 0) {
+            line(r, true, "FAIL: %s", e.msg);
+            continue;
+        }
+        /* The run entry of the same file name, else the one at the same position. */
+        const json_t *match = NULL;
+        for (size_t k = 0; k < json_array_size(runs) && !match; k++) {
+            const char *f = json_string_value(json_object_get(json_array_get(runs, k), "file"));
+            if (f && strcmp(basename_of(f), basename_of(data[i])) == 0)
+                match = json_array_get(runs, k);
+        }
+        if (!match)
+            match = json_array_get(runs, i);
+        const char *want = json_string_value(json_object_get(match, "sha256"));
+        if (!want)
+            line(r, true, "FAIL: %s: the certificate records no raw file for it", data[i]);
+        else if (strcmp(want, hex) != 0)
+            line(r, true, "FAIL: %s: SHA-256 %.16s… differs from the certificate's %.16s… (raw data changed)", data[i],
+                 hex, want);
+        else
+            line(r, false, "ok: raw file %s matches its SHA-256", basename_of(data[i]));
+    }
+}
+
+static void verify_log(const json_t *doc, const char *dir, struct pd_verify_report *r)
+{
+    const char *id = json_string_value(json_object_get(doc, "certificate_id"));
+    char content[65];
+    cert_content_hash(doc, content);
+    /* The certificate's own entries: each intact and about this content. */
+    const json_t *audit = json_object_get(doc, "audit");
+    bool own_ok = json_array_size(audit) >= 3;
+    for (size_t i = 0; i < json_array_size(audit); i++) {
+        const json_t *e = json_array_get(audit, i);
+        char h[65];
+        const char *stored = json_string_value(json_object_get(e, "hash"));
+        const char *c = json_string_value(json_object_get(e, "content_sha256"));
+        if (entry_hash(e, h) < 0 || !stored || strcmp(h, stored) != 0 || !c || strcmp(c, content) != 0)
+            own_ok = false;
+    }
+    line(r, !own_ok, own_ok ? "ok: draft, review and authorization entries match the certified content"
+                            : "FAIL: the certificate's audit entries do not match its content (altered after review?)");
+
+    struct pd_err e = {0};
+    json_t *log = NULL;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/audit.log", dir);
+    if (access(path, R_OK) != 0) {
+        line(r, false, "note: no audit log at %s; the lab's log was not checked", path);
+        return;
+    }
+    if (read_log(dir, &log, &e) < 0) {
+        line(r, true, "FAIL: %s", e.msg);
+        return;
+    }
+    const char *prev = ZERO_HASH;
+    bool chain = true, issued = false;
+    size_t found = 0, bad_at = 0;
+    char *canon = cert_canonical(doc, NULL);
+    char whole[65] = "";
+    if (canon)
+        cert_sha256_hex(canon, strlen(canon), whole);
+    free(canon);
+    for (size_t i = 0; i < json_array_size(log); i++) {
+        const json_t *le = json_array_get(log, i);
+        char h[65];
+        const char *stored = json_string_value(json_object_get(le, "hash"));
+        const char *p = json_string_value(json_object_get(le, "prev"));
+        if (entry_hash(le, h) < 0 || !stored || strcmp(h, stored) != 0 || !p || strcmp(p, prev) != 0) {
+            if (chain)
+                bad_at = i + 1;
+            chain = false;
+        }
+        prev = stored ? stored : "";
+        for (size_t k = 0; k < json_array_size(audit); k++) {
+            const char *ah = json_string_value(json_object_get(json_array_get(audit, k), "hash"));
+            if (ah && stored && strcmp(ah, stored) == 0)
+                found++;
+        }
+        const char *ev = json_string_value(json_object_get(le, "event"));
+        const char *cid = json_string_value(json_object_get(le, "certificate"));
+        const char *ch = json_string_value(json_object_get(le, "content_sha256"));
+        if (ev && cid && ch && id && strcmp(ev, "issue") == 0 && strcmp(cid, id) == 0 && strcmp(ch, whole) == 0)
+            issued = true;
+    }
+    size_t n_log = json_array_size(log);
+    json_decref(log);
+    if (chain)
+        line(r, false, "ok: audit log chain intact (%zu entries)", n_log);
+    else
+        line(r, true, "FAIL: audit log chain broken at entry %zu (an entry was changed, removed or inserted)", bad_at);
+    line(r, found != json_array_size(audit), found == json_array_size(audit)
+                                                 ? "ok: the certificate's audit entries are in the lab's log"
+                                                 : "FAIL: the certificate's audit entries are not all in the lab's log");
+    line(r, !issued, issued ? "ok: the log records the issue of exactly this certificate"
+                            : "FAIL: the log has no issue entry for this certificate's exact content");
+}
+
+int pd_cert_verify(const char *cert_path, const char *public_key_path, const char *const *data_paths, size_t n_data,
+                   struct pd_verify_report *report, struct pd_err *err)
+{
+    if (!cert_path || !report || (n_data > 0 && !data_paths))
+        return pd_err_set(err, PD_EINVAL, NULL, "verify: missing certificate or report");
+    int rc = init_sodium(err);
+    if (rc < 0)
+        return rc;
+    json_t *doc = NULL;
+    if ((rc = load_cert(cert_path, &doc, err)) < 0)
+        return rc;
+    static struct pd_verify_report r;
+    memset(&r, 0, sizeof r);
+    r.ok = true;
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (strcmp(status, "issued") != 0)
+        line(&r, true, "FAIL: %s is '%s', not issued (reviewer and authorizer approve it first)",
+             json_string_value(json_object_get(doc, "certificate_id")), status);
+    const json_t *sig = json_object_get(doc, "signature");
+    const char *sig_hex = json_string_value(json_object_get(sig, "value"));
+    const char *pk_hex = json_string_value(json_object_get(sig, "public_key"));
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], s[crypto_sign_BYTES];
+    size_t len = 0;
+    bool have_sig = sig_hex && sodium_hex2bin(s, sizeof s, sig_hex, strlen(sig_hex), NULL, &len, NULL) == 0 &&
+                    len == sizeof s;
+    bool have_pk = false;
+    if (public_key_path) {
+        if ((rc = read_key(public_key_path, PUBLIC_TAG, pk, sizeof pk, err)) < 0) {
+            json_decref(doc);
+            return rc;
+        }
+        have_pk = true;
+    } else if (pk_hex && sodium_hex2bin(pk, sizeof pk, pk_hex, strlen(pk_hex), NULL, &len, NULL) == 0 &&
+               len == sizeof pk) {
+        have_pk = true;
+    }
+    if (!have_sig || !have_pk) {
+        line(&r, true, "FAIL: no usable signature%s", have_sig ? " key" : "");
+    } else {
+        char *canon = cert_canonical(doc, no_signature);
+        bool good = canon && crypto_sign_verify_detached(s, (const unsigned char *)canon, strlen(canon), pk) == 0;
+        free(canon);
+        if (good)
+            line(&r, false, "ok: Ed25519 signature valid for %s", public_key_path ? public_key_path : "the key the certificate names");
+        else
+            line(&r, true, "FAIL: signature does not verify%s (certificate changed after signing, or another key)",
+                 public_key_path ? " with the given key" : "");
+        if (!public_key_path)
+            line(&r, false, "note: key not pinned; pass --key LAB.pub to check it is the lab's key");
+    }
+    char dir[4096];
+    cert_dirname(cert_path, dir, sizeof dir);
+    verify_log(doc, dir, &r);
+    verify_data(doc, data_paths, n_data, &r);
+    json_decref(doc);
+    *report = r;
+    return 0;
+}
+
+/* ---- recomputation ------------------------------------------------------------------------*/
+static void compare(const json_t *want, const json_t *got, const char *path, struct pd_verify_report *r, size_t *n)
+{
+    if (json_is_number(want) && json_is_number(got)) {
+        double a = json_number_value(want), b = json_number_value(got);
+        if (!(fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b)))) {
+            (*n)++;
+            line(r, true, "FAIL: %s: certificate %.17g, recomputed %.17g", path, a, b);
+        }
+        return;
+    }
+    if (json_is_object(want) && json_is_object(got)) {
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)want, key, v)
+        {
+            char sub[512];
+            snprintf(sub, sizeof sub, "%s.%s", path, key);
+            compare(v, json_object_get(got, key), sub, r, n);
+        }
+        json_object_foreach((json_t *)got, key, v)
+        {
+            if (!json_object_get(want, key)) {
+                (*n)++;
+                line(r, true, "FAIL: %s.%s: not on the certificate, recomputed", path, key);
+            }
+        }
+        return;
+    }
+    if (json_is_array(want) && json_is_array(got) && json_array_size(want) == json_array_size(got)) {
+        for (size_t i = 0; i < json_array_size(want); i++) {
+            char sub[512];
+            snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+            compare(json_array_get(want, i), json_array_get(got, i), sub, r, n);
+        }
+        return;
+    }
+    if (!json_equal((json_t *)want, (json_t *)got)) {
+        (*n)++;
+        char *a = want ? json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        char *b = got ? json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        line(r, true, "FAIL: %s: certificate %.100s, recomputed %.100s", path, a ? a : "(absent)", b ? b : "(absent)");
+        free(a);
+        free(b);
+    }
+}
+
+int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size_t n_data,
+                      struct pd_verify_report *report, struct pd_err *err)
+{
+    if (!cert_path || !report || !data_paths || n_data == 0)
+        return pd_err_set(err, PD_EINVAL, NULL, "recompute: a certificate and its raw files (--data) are needed");
+    json_t *doc = NULL;
+    int rc = load_cert(cert_path, &doc, err);
+    if (rc < 0)
+        return rc;
+    static struct pd_spec spec;
+    static struct pd_method_def def;
+    const json_t *so = json_object_get(doc, "spec"), *mo = json_object_get(doc, "method");
+    const char *spec_text = json_string_value(json_object_get(so, "text"));
+    const char *spec_file = json_string_value(json_object_get(so, "file"));
+    const char *method_text = json_string_value(json_object_get(mo, "text"));
+    const char *method_file = json_string_value(json_object_get(mo, "file"));
+    const char *base = json_string_value(json_object_get(mo, "base"));
+    if (!spec_text)
+        rc = pd_err_set(err, PD_EDATA, cert_path, "the certificate records no spec text to recompute with");
+    if (rc == 0)
+        rc = pd_spec_load_string(spec_file ? spec_file : "spec", spec_text, &spec, err);
+    if (rc == 0)
+        rc = method_text ? pd_method_load_string(method_file ? method_file : "method", method_text, &def, err)
+                         : pd_method_defaults(base, &def, err);
+    size_t runs_n = json_array_size(json_object_get(doc, "runs"));
+    if (rc == 0 && runs_n != n_data)
+        rc = pd_err_set(err, PD_EINVAL, cert_path, "the certificate has %zu run files, %zu given", runs_n, n_data);
+    json_t *fresh = NULL;
+    enum pd_verdict v;
+    bool acc;
+    size_t ns, nf;
+    if (rc == 0) {
+        struct cert_build b = {.run_paths = data_paths, .n_runs = n_data, .spec = &spec, .method = &def,
+                               .request_id = json_string_value(json_object_get(doc, "request_id")),
+                               .customer = json_string_value(json_object_get(doc, "customer")), .hash_files = true};
+        rc = cert_build_document(&b, &fresh, &v, &acc, &ns, &nf, err);
+    }
+    if (rc < 0) {
+        json_decref(doc);
+        return rc;
+    }
+    static struct pd_verify_report r;
+    memset(&r, 0, sizeof r);
+    r.ok = true;
+    static const char *const sections[] = {"specimens", "series", "checks", "verdict", "accreditation", NULL};
+    size_t n = 0;
+    for (size_t i = 0; sections[i]; i++)
+        compare(json_object_get(doc, sections[i]), json_object_get(fresh, sections[i]), sections[i], &r, &n);
+    const json_t *ra = json_object_get(doc, "runs"), *rb = json_object_get(fresh, "runs");
+    for (size_t i = 0; i < runs_n; i++) {
+        const char *a = json_string_value(json_object_get(json_array_get(ra, i), "sha256"));
+        const char *b = json_string_value(json_object_get(json_array_get(rb, i), "sha256"));
+        if (!a || !b || strcmp(a, b) != 0)
+            line(&r, true, "FAIL: %s is not the raw file the certificate was made from (SHA-256 differs)", data_paths[i]);
+    }
+    if (n == 0)
+        line(&r, false, "%s: every result, limit check and verdict recomputed identically from %zu raw file(s)",
+             r.ok ? "ok" : "note", n_data);
+    else
+        line(&r, true, "FAIL: %zu difference(s) between the certificate and the recomputation", n);
+    json_decref(fresh);
+    json_decref(doc);
+    *report = r;
+    return 0;
+}

@@ -1,0 +1,165 @@
+/* jsonio.c — JSON building helpers, the canonical form that is hashed and signed, SHA-256 of files and safe file writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cert/cert_internal.h"
+
+void cert_say(char *buf, size_t size, const char *fmt, ...)
+{
+    /* Messages are cut at the buffer's end on purpose: a truncated reason is still a reason. */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+}
+
+void cert_jset(json_t *obj, const char *key, json_t *value, bool *ok)
+{
+    if (!obj || json_object_set_new(obj, key, value) < 0)
+        *ok = false;
+}
+
+void cert_jappend(json_t *arr, json_t *value, bool *ok)
+{
+    if (!arr || json_array_append_new(arr, value) < 0)
+        *ok = false;
+}
+
+json_t *cert_jstr(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *v = json_string(s);
+    return v ? v : json_string("(not valid UTF-8)");
+}
+
+json_t *cert_jreal(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+char *cert_canonical(const json_t *doc, const char *const *without)
+{
+    json_t *copy = json_copy((json_t *)doc); /* shallow: the removed keys are top-level only */
+    if (!copy)
+        return NULL;
+    for (size_t i = 0; without && without[i]; i++)
+        json_object_del(copy, without[i]);
+    /* 17 significant digits: every double reads back to itself, so load → dump is stable. */
+    char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17));
+    json_decref(copy);
+    return text;
+}
+
+static void to_hex(const unsigned char *bin, size_t n, char *hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        hex[2 * i] = digits[bin[i] >> 4];
+        hex[2 * i + 1] = digits[bin[i] & 15];
+    }
+    hex[2 * n] = '\0';
+}
+
+void cert_sha256_hex(const void *data, size_t len, char hex[65])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, data, len);
+    to_hex(h, sizeof h, hex);
+}
+
+int pd_sha256_file(const char *path, char hex[65], struct pd_err *err)
+{
+    if (!path || !hex)
+        return pd_err_set(err, PD_EINVAL, NULL, "sha256: missing path or output");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pd_err_set_os(err, PD_EIO, errno, path, "cannot open for hashing");
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    static _Thread_local unsigned char buf[1 << 16];
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            return pd_err_set_os(err, PD_EIO, e, path, "cannot read for hashing");
+        }
+        if (r == 0)
+            break;
+        crypto_hash_sha256_update(&st, buf, (unsigned long long)r);
+    }
+    close(fd);
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&st, h);
+    to_hex(h, sizeof h, hex);
+    return 0;
+}
+
+static int write_all(int fd, const char *text, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+int cert_write_file(const char *path, const char *text, bool exclusive, struct pd_err *err)
+{
+    char tmp[4200];
+    const char *target = path;
+    if (!exclusive) {
+        int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        if (n < 0 || (size_t)n >= sizeof tmp)
+            return pd_err_set(err, PD_EINVAL, path, "path too long");
+        target = tmp;
+    }
+    int fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        if (e == EEXIST && exclusive)
+            return pd_err_set(err, PD_ESTATE, path, "already exists; not overwritten");
+        return pd_err_set_os(err, PD_EIO, e, target, "cannot create");
+    }
+    int rc = 0;
+    if (write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0)
+        rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot write");
+    if (close(fd) < 0 && rc == 0)
+        rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot write");
+    if (rc == 0 && !exclusive && rename(tmp, path) < 0)
+        rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot replace");
+    if (rc < 0)
+        unlink(target);
+    return rc;
+}
+
+void cert_dirname(const char *path, char *dir, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        pd_strlcpy(dir, ".", size);
+        return;
+    }
+    size_t n = (size_t)(slash - path);
+    if (n == 0)
+        n = 1; /* "/x.json" → "/" */
+    if (n >= size)
+        n = size - 1;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+}

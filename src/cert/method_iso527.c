@@ -1,0 +1,242 @@
+/* method_iso527.c — ISO 527-1/-2 tensile as a certification method: properties, parameters, reading a specimen from a run. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cert/cert_internal.h"
+#include "store/store.h"
+
+enum {
+    P_MODULUS, P_STRENGTH, P_STRAIN_AT_STRENGTH, P_YIELD_STRESS, P_YIELD_STRAIN, P_STRESS_AT_BREAK, P_STRAIN_AT_BREAK,
+    P_NOMINAL_STRAIN_AT_BREAK, P_COUNT
+};
+#define STRESS_SENS {[PD_U_FORCE] = 1, [PD_U_WIDTH] = 1, [PD_U_THICKNESS] = 1}
+#define STRAIN_SENS {[PD_U_DISPLACEMENT] = 1, [PD_U_LENGTH] = 1}
+static const struct pd_cert_property props[P_COUNT] = {
+    [P_MODULUS] = {"tensile_modulus", "MPa", 1.0, "Et",
+                   {[PD_U_FORCE] = 1, [PD_U_WIDTH] = 1, [PD_U_THICKNESS] = 1, [PD_U_DISPLACEMENT] = 1, [PD_U_LENGTH] = 1}},
+    [P_STRENGTH] = {"tensile_strength", "MPa", 1.0, "σm", STRESS_SENS},
+    [P_STRAIN_AT_STRENGTH] = {"strain_at_strength", "%", 100.0, "εm", STRAIN_SENS},
+    [P_YIELD_STRESS] = {"yield_stress", "MPa", 1.0, "σy", STRESS_SENS},
+    [P_YIELD_STRAIN] = {"yield_strain", "%", 100.0, "εy", STRAIN_SENS},
+    [P_STRESS_AT_BREAK] = {"stress_at_break", "MPa", 1.0, "σb", STRESS_SENS},
+    [P_STRAIN_AT_BREAK] = {"strain_at_break", "%", 100.0, "εb", STRAIN_SENS},
+    [P_NOMINAL_STRAIN_AT_BREAK] = {"nominal_strain_at_break", "%", 100.0, "εtb", STRAIN_SENS},
+};
+
+static const char *const modulus_choices[] = {"chord", "regression", NULL};
+static const char *const strain_choices[] = {"auto", "extensometer", "crosshead", NULL};
+static const struct cert_param_spec params[] = {
+    {"e1", 0.0005, 0.0, 0.05, false, NULL, "modulus range start, strain fraction"},
+    {"e2", 0.0025, 0.0, 0.05, false, NULL, "modulus range end, strain fraction"},
+    {"modulus", 0, 0, 0, false, modulus_choices, "chord or regression"},
+    {"chord_window", 0.00005, 0.0, 0.001, false, NULL, "± strain window of the chord's local fits (0 = interpolate)"},
+    {"min_modulus_points", 20, 2, 100000, false, NULL, "samples required in the modulus range"},
+    {"break_fraction", 0.10, 0.001, 0.99, false, NULL, "break: σ <= fraction of the maximum"},
+    {"max_hysteresis", 0.005, 0.0, 0.5, false, NULL, "drop that confirms a local maximum, fraction"},
+    {"strain_source", 0, 0, 0, false, strain_choices, "auto (extensometer if recorded, else crosshead), extensometer, crosshead"},
+    {"toe_compensation", 0, 0, 0, true, NULL, "shift the strain origin at a concave-up toe (flagged)"},
+    {"yield_smoothing", 0.0, 0.0, 0.1, false, NULL, "moving-average width in strain for the yield search (0 = off)"},
+};
+
+static const struct pd_method_channel channels[] = {
+    {"force", "N"},
+    {"extension", "mm"},
+    {"crosshead", "mm"},
+};
+
+static void params_of(const struct pd_method_def *def, struct pd_tensile_params *p)
+{
+    pd_tensile_params_default(p);
+    p->e1 = pd_method_param(def, "e1");
+    p->e2 = pd_method_param(def, "e2");
+    p->modulus_method = pd_method_param(def, "modulus") == 1.0 ? PD_MODULUS_REGRESSION : PD_MODULUS_CHORD;
+    p->chord_window = pd_method_param(def, "chord_window");
+    p->min_modulus_points = (size_t)pd_method_param(def, "min_modulus_points");
+    p->break_fraction = pd_method_param(def, "break_fraction");
+    p->max_hysteresis = pd_method_param(def, "max_hysteresis");
+    p->toe_compensation = pd_method_param(def, "toe_compensation") == 1.0;
+    p->yield_smoothing = pd_method_param(def, "yield_smoothing");
+}
+
+struct raw {
+    double *force, *ext, *xhead;
+    size_t n;
+    double b, h, l0, grip;
+};
+
+static void raw_free(struct raw *r)
+{
+    free(r->force);
+    free(r->ext);
+    free(r->xhead);
+}
+
+/* Reads what the evaluation needs; the strain source decides whether the extensometer must exist. */
+static int read_raw(struct pd_run *run, size_t s, const struct pd_method_def *def, struct raw *r, int *source,
+                    char *reason, size_t rsize)
+{
+    memset(r, 0, sizeof *r);
+    int rc = cert_attr_positive(run, s, "width", &r->b, reason, rsize);
+    if (rc == 0)
+        rc = cert_attr_positive(run, s, "thickness", &r->h, reason, rsize);
+    if (rc < 0)
+        return rc;
+    if (pd_run_specimen_attr_double(run, s, "grip_distance", &r->grip) < 0 || !(r->grip > 0.0))
+        r->grip = 0.0;
+    size_t i_force = 0, i_ext = 0, i_x = 0, n_ext = 0, n_x = 0, tmp;
+    if ((rc = cert_read_channel(run, s, def, "force", &r->force, &r->n, &i_force, reason, rsize)) < 0)
+        return rc;
+    int choice = (int)pd_method_param(def, "strain_source");
+    bool have_ext = pd_run_find_channel(run, "extension", &tmp, &tmp) == 0;
+    bool have_x = pd_run_find_channel(run, "crosshead", &tmp, &tmp) == 0;
+    *source = choice == 2 || (choice == 0 && !have_ext) ? PD_STRAIN_CROSSHEAD : PD_STRAIN_EXTENSOMETER;
+    if (*source == PD_STRAIN_EXTENSOMETER) {
+        if ((rc = cert_attr_positive(run, s, "gauge_length", &r->l0, reason, rsize)) < 0)
+            return rc;
+        if ((rc = cert_read_channel(run, s, def, "extension", &r->ext, &n_ext, &i_ext, reason, rsize)) < 0)
+            return rc;
+        if (i_ext != i_force) {
+            /* Pairing samples of two instruments needs a common time axis; not done here. */
+            cert_say(reason, rsize, "force (%s) and extension (%s) come from different instruments",
+                     pd_run_instrument_name(run, i_force), pd_run_instrument_name(run, i_ext));
+            return PD_EDATA;
+        }
+        if (n_ext != r->n) {
+            cert_say(reason, rsize, "%zu force samples but %zu extension samples", r->n, n_ext);
+            return PD_EDATA;
+        }
+    }
+    if (have_x && r->grip > 0.0) {
+        if ((rc = cert_read_channel(run, s, def, "crosshead", &r->xhead, &n_x, &i_x, reason, rsize)) < 0)
+            return rc;
+        if (i_x != i_force || n_x != r->n) {
+            free(r->xhead);
+            r->xhead = NULL; /* not pairable: no nominal strain */
+        }
+    }
+    if (*source == PD_STRAIN_CROSSHEAD && !r->xhead) {
+        cert_say(reason, rsize, "no extensometer, and no crosshead channel with a grip distance for nominal strain");
+        return PD_EDATA;
+    }
+    return 0;
+}
+
+static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *def, struct cert_values *out,
+                    bool *evaluated, char *reason, size_t rsize)
+{
+    struct raw r;
+    int source = 0;
+    int rc = read_raw(run, s, def, &r, &source, reason, rsize);
+    bool ok = true;
+    out->dimensions = json_object();
+    if (r.b > 0.0)
+        cert_jset(out->dimensions, "width_mm", cert_jreal(r.b), &ok);
+    if (r.h > 0.0)
+        cert_jset(out->dimensions, "thickness_mm", cert_jreal(r.h), &ok);
+    if (r.l0 > 0.0)
+        cert_jset(out->dimensions, "gauge_length_mm", cert_jreal(r.l0), &ok);
+    if (r.grip > 0.0)
+        cert_jset(out->dimensions, "grip_distance_mm", cert_jreal(r.grip), &ok);
+    if (rc < 0) {
+        raw_free(&r);
+        return rc == PD_ENOMEM ? rc : 0;
+    }
+    struct pd_tensile_params p;
+    params_of(def, &p);
+    p.strain_source = (enum pd_strain_source)source;
+    struct pd_tensile_specimen sp = {.force_N = r.force, .extension_mm = r.ext, .crosshead_mm = r.xhead, .n = r.n,
+                                     .width_mm = r.b, .thickness_mm = r.h, .gauge_length_mm = r.l0,
+                                     .grip_distance_mm = r.grip};
+    struct pd_tensile_result res;
+    struct pd_err e = {0};
+    rc = pd_tensile_evaluate(&sp, &p, &res, &e);
+    raw_free(&r);
+    if (rc == PD_ENOMEM)
+        return rc;
+    if (rc < 0) {
+        cert_say(reason, rsize, "%s", e.msg);
+        return 0;
+    }
+    const double internal[P_COUNT] = {
+        [P_MODULUS] = res.has_modulus ? res.modulus_MPa : NAN,
+        [P_STRENGTH] = res.strength_MPa,
+        [P_STRAIN_AT_STRENGTH] = source == PD_STRAIN_EXTENSOMETER ? res.strain_at_strength : NAN,
+        [P_YIELD_STRESS] = res.has_yield ? res.yield_stress_MPa : NAN,
+        [P_YIELD_STRAIN] = res.has_yield && source == PD_STRAIN_EXTENSOMETER ? res.yield_strain : NAN,
+        [P_STRESS_AT_BREAK] = res.has_break ? res.stress_at_break_MPa : NAN,
+        [P_STRAIN_AT_BREAK] = res.has_break && source == PD_STRAIN_EXTENSOMETER ? res.strain_at_break : NAN,
+        [P_NOMINAL_STRAIN_AT_BREAK] = res.nominal_strain_at_break,
+    };
+    for (size_t i = 0; i < P_COUNT; i++) {
+        out->has[i] = isfinite(internal[i]);
+        out->value[i] = internal[i] * props[i].scale;
+    }
+    out->width_mm = sp.width_mm;
+    out->thickness_mm = sp.thickness_mm;
+    out->length_mm = source == PD_STRAIN_EXTENSOMETER ? sp.gauge_length_mm : sp.grip_distance_mm;
+    out->info = json_object();
+    cert_jset(out->info, "strain_source", cert_jstr(source == PD_STRAIN_EXTENSOMETER ? "extensometer" : "crosshead (Method A, nominal strain; no modulus)"), &ok);
+    if (res.has_modulus)
+        cert_jset(out->info, "modulus_points", json_integer((json_int_t)res.modulus_points), &ok);
+    cert_jset(out->info, "yield_detected", json_boolean(res.has_yield), &ok);
+    cert_jset(out->info, "break_detected", json_boolean(res.has_break), &ok);
+    cert_jset(out->info, "break_index", json_integer((json_int_t)res.break_index), &ok);
+    if (res.toe_compensated) {
+        cert_jset(out->info, "toe_compensated", json_true(), &ok);
+        cert_jset(out->info, "toe_offset_percent", cert_jreal(res.toe_offset * 100.0), &ok);
+    }
+    if (res.has_yield && p.yield_smoothing > 0.0)
+        cert_jset(out->info, "yield_raw_max_MPa", cert_jreal(res.yield_raw_max_MPa), &ok);
+    *evaluated = true;
+    return ok ? 0 : PD_ENOMEM;
+}
+
+static int curve(struct pd_run *run, size_t s, const struct pd_method_def *def, struct cert_curve *c)
+{
+    struct raw r;
+    int source = 0;
+    char reason[256];
+    int rc = read_raw(run, s, def, &r, &source, reason, sizeof reason);
+    if (rc < 0) {
+        raw_free(&r);
+        return rc;
+    }
+    c->x = malloc((r.n ? r.n : 1) * sizeof *c->x);
+    c->y = malloc((r.n ? r.n : 1) * sizeof *c->y);
+    if (!c->x || !c->y) {
+        raw_free(&r);
+        cert_curve_free(c);
+        return PD_ENOMEM;
+    }
+    for (size_t i = 0; i < r.n; i++) {
+        c->y[i] = r.force[i] / (r.b * r.h);
+        c->x[i] = source == PD_STRAIN_EXTENSOMETER ? 100.0 * r.ext[i] / r.l0 : 100.0 * r.xhead[i] / r.grip;
+    }
+    c->n = r.n;
+    c->x_label = source == PD_STRAIN_EXTENSOMETER ? "strain ε [%]" : "nominal strain εt [%]";
+    c->y_label = "stress σ [MPa]";
+    raw_free(&r);
+    return 0;
+}
+
+const struct cert_method cert_method_iso527 = {
+    .id = "iso527",
+    .title = "Tensile properties",
+    .standard = "ISO 527-1:2019, ISO 527-2:2012",
+    .conditioning = "ISO 291: 23 °C / 50 % RH",
+    .specimens = 5,
+    .speed_mm_min = 50.0,
+    .channels = channels,
+    .n_channels = sizeof channels / sizeof channels[0],
+    .props = props,
+    .n_props = P_COUNT,
+    .params = params,
+    .n_params = sizeof params / sizeof params[0],
+    .budget = {.k = 2.0,
+               .input = {[PD_U_FORCE] = 1.0, [PD_U_DISPLACEMENT] = 1.0, [PD_U_WIDTH] = 0.01, [PD_U_THICKNESS] = 0.01,
+                         [PD_U_LENGTH] = 0.5},
+               .repeatability = true},
+    .evaluate = evaluate,
+    .curve = curve,
+};

@@ -1,0 +1,680 @@
+/* pdf.c — renders a certificate (its JSON plus the raw curves) as a paged PDF with cairo: tables, plots, signature block, QR code. */
+#include <cairo-pdf.h>
+#include <cairo.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <qrencode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cert/cert_internal.h"
+#include "store/store.h"
+
+/* Text cut at a buffer's end is cut on purpose here (table cells, wrapped lines). */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#define PAGE_W 595.28
+#define PAGE_H 841.89
+#define MARGIN 48.0
+#define BODY_TOP 118.0
+#define BODY_BOTTOM (PAGE_H - 60.0)
+#define FONT "DejaVu Sans"
+
+#define MAX_CURVES 24
+#define PLOT_POINTS 1500 /* per curve: far beyond what a 500 pt wide plot resolves */
+
+/* The curves, read from the raw files once for both rendering passes. */
+struct curve_set {
+    struct cert_curve c[MAX_CURVES];
+    char names[MAX_CURVES][64];
+    size_t n;
+    bool missing;  /* a run file named on the certificate could not be opened */
+    bool plotable; /* the method has curves */
+};
+
+struct pdf {
+    const struct curve_set *curves;
+    cairo_surface_t *surface;
+    cairo_t *cr;
+    const json_t *doc;
+    int page, pages; /* pages: the total from the first pass (0 in it) */
+    double y;
+    bool draft, simulated, accredited;
+    const char *id;
+};
+
+static const char *jget(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void font(struct pdf *p, double size, bool bold)
+{
+    cairo_select_font_face(p->cr, FONT, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(p->cr, size);
+}
+
+static double text_width(struct pdf *p, const char *s)
+{
+    cairo_text_extents_t e;
+    cairo_text_extents(p->cr, s, &e);
+    return e.x_advance;
+}
+
+static void text_at(struct pdf *p, double x, double y, const char *s)
+{
+    cairo_move_to(p->cr, x, y);
+    cairo_show_text(p->cr, s);
+}
+
+static void text_right(struct pdf *p, double x, double y, const char *s)
+{
+    text_at(p, x - text_width(p, s), y, s);
+}
+
+static void header_footer(struct pdf *p)
+{
+    cairo_t *cr = p->cr;
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    font(p, 13, true);
+    text_at(p, MARGIN, 52, jget(json_object_get(p->doc, "lab"), "name"));
+    font(p, 8.5, false);
+    text_at(p, MARGIN, 65, jget(json_object_get(p->doc, "lab"), "address"));
+    font(p, 11, true);
+    char buf[200];
+    snprintf(buf, sizeof buf, "Certificate %s", p->id);
+    text_right(p, PAGE_W - MARGIN, 52, buf);
+    font(p, 8.5, false);
+    snprintf(buf, sizeof buf, "page %d of %d", p->page, p->pages ? p->pages : 1);
+    text_right(p, PAGE_W - MARGIN, 65, buf);
+    cairo_set_line_width(cr, 0.8);
+    cairo_move_to(cr, MARGIN, 74);
+    cairo_line_to(cr, PAGE_W - MARGIN, 74);
+    cairo_stroke(cr);
+    double y = 88;
+    if (p->simulated) {
+        cairo_set_source_rgb(cr, 0.8, 0, 0);
+        font(p, 12, true);
+        text_at(p, MARGIN, y, "SIMULATED — not a test result");
+        y += 14;
+    }
+    if (!p->accredited) {
+        cairo_set_source_rgb(cr, 0.8, 0, 0);
+        font(p, 9, true);
+        text_at(p, MARGIN, y, "NOT ACCREDITED — reported outside the scope of accreditation (see reasons)");
+    }
+    if (p->draft) {
+        cairo_save(cr);
+        cairo_set_source_rgba(cr, 0.85, 0.1, 0.1, 0.18);
+        font(p, 64, true);
+        cairo_translate(cr, PAGE_W / 2, PAGE_H / 2);
+        cairo_rotate(cr, -M_PI / 4);
+        const char *w = "DRAFT — not issued";
+        text_at(p, -text_width(p, w) / 2, 0, w);
+        cairo_restore(cr);
+    }
+    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+    font(p, 7.5, false);
+    cairo_move_to(cr, MARGIN, PAGE_H - 44);
+    cairo_line_to(cr, PAGE_W - MARGIN, PAGE_H - 44);
+    cairo_stroke(cr);
+    snprintf(buf, sizeof buf, "%s · page %d of %d · The results relate only to the items tested.", p->id, p->page,
+             p->pages ? p->pages : 1);
+    text_at(p, MARGIN, PAGE_H - 32, buf);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    p->y = BODY_TOP + (p->simulated ? 8 : 0);
+}
+
+static void new_page(struct pdf *p)
+{
+    if (p->page > 0)
+        cairo_show_page(p->cr);
+    p->page++;
+    header_footer(p);
+}
+
+static void need(struct pdf *p, double h)
+{
+    if (p->y + h > BODY_BOTTOM)
+        new_page(p);
+}
+
+/* Writes a paragraph wrapped at the body width; returns nothing, advances y. */
+static void para(struct pdf *p, double size, bool bold, const char *s)
+{
+    font(p, size, bold);
+    double maxw = PAGE_W - 2 * MARGIN;
+    char lineb[1024] = "";
+    const char *w = s;
+    while (*w) {
+        const char *end = strchr(w, ' ');
+        size_t len = end ? (size_t)(end - w) : strlen(w);
+        char cand[1024];
+        snprintf(cand, sizeof cand, "%s%s%.*s", lineb, lineb[0] ? " " : "", (int)len, w);
+        if (lineb[0] && text_width(p, cand) > maxw) {
+            need(p, size * 1.35);
+            text_at(p, MARGIN, p->y, lineb);
+            p->y += size * 1.35;
+            snprintf(lineb, sizeof lineb, "%.*s", (int)len, w);
+        } else {
+            memcpy(lineb, cand, sizeof lineb);
+        }
+        w += len;
+        while (*w == ' ')
+            w++;
+    }
+    if (lineb[0]) {
+        need(p, size * 1.35);
+        text_at(p, MARGIN, p->y, lineb);
+        p->y += size * 1.35;
+    }
+}
+
+static void heading(struct pdf *p, const char *s)
+{
+    need(p, 40);
+    p->y += 6;
+    para(p, 10.5, true, s);
+    p->y += 2;
+}
+
+static void kv(struct pdf *p, const char *k, const char *v)
+{
+    char buf[1200];
+    snprintf(buf, sizeof buf, "%s: %s", k, v && v[0] ? v : "—");
+    para(p, 8.5, false, buf);
+}
+
+/* A table row: cells at the given x offsets (fractions of the body width). */
+static void row(struct pdf *p, const double *xs, size_t n, const char *const *cells, bool bold)
+{
+    need(p, 12);
+    font(p, 7.8, bold);
+    double bw = PAGE_W - 2 * MARGIN;
+    for (size_t i = 0; i < n; i++) {
+        char clip[200];
+        snprintf(clip, sizeof clip, "%s", cells[i] ? cells[i] : "");
+        double limit = (i + 1 < n ? xs[i + 1] - xs[i] : 1.0 - xs[i]) * bw - 3;
+        while (strlen(clip) > 1 && text_width(p, clip) > limit) {
+            size_t l = strlen(clip) - 1;
+            while (l > 0 && (clip[l] & 0xC0) == 0x80) /* cut on a UTF-8 boundary */
+                l--;
+            clip[l] = '\0';
+        }
+        text_at(p, MARGIN + xs[i] * bw, p->y, clip);
+    }
+    p->y += 11;
+    if (bold) {
+        cairo_set_line_width(p->cr, 0.4);
+        cairo_move_to(p->cr, MARGIN, p->y - 8);
+        cairo_line_to(p->cr, PAGE_W - MARGIN, p->y - 8);
+        cairo_stroke(p->cr);
+    }
+}
+
+static void num(char *buf, size_t size, const json_t *v, int sig)
+{
+    if (json_is_number(v))
+        snprintf(buf, size, "%.*g", sig, json_number_value(v));
+    else
+        snprintf(buf, size, "—");
+}
+
+/* ---- the curves ---------------------------------------------------------------------------*/
+static void nice_ticks(double lo, double hi, double *step)
+{
+    double span = hi - lo, raw = span / 5.0, mag = pow(10.0, floor(log10(raw))), f = raw / mag;
+    *step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+}
+
+/* Keeps every k-th point so a curve has at most PLOT_POINTS (the last one always kept). */
+static void decimate(struct cert_curve *c)
+{
+    if (c->n <= PLOT_POINTS)
+        return;
+    size_t stride = (c->n + PLOT_POINTS - 1) / PLOT_POINTS, k = 0;
+    for (size_t i = 0; i < c->n; i += stride, k++) {
+        c->x[k] = c->x[i];
+        c->y[k] = c->y[i];
+    }
+    c->x[k] = c->x[c->n - 1];
+    c->y[k] = c->y[c->n - 1];
+    c->n = k + 1;
+}
+
+static void load_curves(const json_t *doc, struct curve_set *cs)
+{
+    memset(cs, 0, sizeof *cs);
+    const json_t *mo = json_object_get(doc, "method");
+    static struct pd_method_def def;
+    struct pd_err e = {0};
+    const char *text = json_string_value(json_object_get(mo, "text"));
+    if ((text ? pd_method_load_string("method", text, &def, &e) : pd_method_defaults(jget(mo, "base"), &def, &e)) < 0)
+        return;
+    const struct cert_method *m = cert_method_find(def.base);
+    if (!m || !m->curve)
+        return;
+    cs->plotable = true;
+    const json_t *runs = json_object_get(doc, "runs"), *specimens = json_object_get(doc, "specimens");
+    for (size_t r = 0; r < json_array_size(runs); r++) {
+        struct pd_run *run = NULL;
+        const char *file = jget(json_array_get(runs, r), "file");
+        if (pd_run_open(file, &run, &e) < 0) {
+            cs->missing = true;
+            continue;
+        }
+        for (size_t s = 0; s < pd_run_specimen_count(run) && cs->n < MAX_CURVES; s++) {
+            const char *sid = pd_run_specimen_id(run, s);
+            bool evaluated = false;
+            for (size_t k = 0; k < json_array_size(specimens); k++) {
+                const json_t *sp = json_array_get(specimens, k);
+                if (strcmp(jget(sp, "id"), sid ? sid : "") == 0 && json_object_get(sp, "results"))
+                    evaluated = true;
+            }
+            struct cert_curve *c = &cs->c[cs->n];
+            memset(c, 0, sizeof *c);
+            if (evaluated && m->curve(run, s, &def, c) == 0 && c->n > 1) {
+                decimate(c);
+                snprintf(cs->names[cs->n], sizeof cs->names[0], "%s", sid ? sid : "?");
+                cs->n++;
+            } else {
+                cert_curve_free(c);
+            }
+        }
+        pd_run_close(run);
+    }
+}
+
+static void free_curves(struct curve_set *cs)
+{
+    for (size_t i = 0; i < cs->n; i++)
+        cert_curve_free(&cs->c[i]);
+}
+
+static void plot_curves(struct pdf *p)
+{
+    const struct curve_set *cs = p->curves;
+    if (!cs->plotable)
+        return;
+    const struct cert_curve *curves = cs->c;
+    size_t nc = cs->n;
+    bool missing = cs->missing;
+    heading(p, "Curves (plotted from the raw data)");
+    if (nc == 0) {
+        para(p, 8.5, false, missing ? "Raw data files not available where the certificate names them: no plot."
+                                    : "No curve to plot.");
+        return;
+    }
+    double xmin = INFINITY, xmax = -INFINITY, ymin = 0, ymax = -INFINITY;
+    for (size_t c = 0; c < nc; c++)
+        for (size_t i = 0; i < curves[c].n; i++) {
+            if (!isfinite(curves[c].x[i]) || !isfinite(curves[c].y[i]))
+                continue;
+            xmin = fmin(xmin, curves[c].x[i]);
+            xmax = fmax(xmax, curves[c].x[i]);
+            ymin = fmin(ymin, curves[c].y[i]);
+            ymax = fmax(ymax, curves[c].y[i]);
+        }
+    if (!(xmax > xmin))
+        xmax = xmin + 1;
+    if (!(ymax > ymin))
+        ymax = ymin + 1;
+    double h = 300, x0 = MARGIN + 50, x1 = PAGE_W - MARGIN - 10;
+    need(p, h + 40);
+    double y0 = p->y + h, y1 = p->y + 10;
+    cairo_t *cr = p->cr;
+    double xs, ys;
+    nice_ticks(xmin, xmax, &xs);
+    nice_ticks(ymin, ymax, &ys);
+    xmin = floor(xmin / xs) * xs;
+    xmax = ceil(xmax / xs) * xs;
+    ymin = floor(ymin / ys) * ys;
+    ymax = ceil(ymax / ys) * ys;
+#define PX(v) (x0 + ((v) - xmin) / (xmax - xmin) * (x1 - x0))
+#define PY(v) (y0 - ((v) - ymin) / (ymax - ymin) * (y0 - y1))
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_line_width(cr, 0.8);
+    cairo_rectangle(cr, x0, y1, x1 - x0, y0 - y1);
+    cairo_stroke(cr);
+    font(p, 7, false);
+    char buf[64];
+    for (double t = xmin; t <= xmax + xs / 2; t += xs) {
+        cairo_move_to(cr, PX(t), y0);
+        cairo_line_to(cr, PX(t), y0 + 4);
+        cairo_stroke(cr);
+        snprintf(buf, sizeof buf, "%g", fabs(t) < xs / 1e6 ? 0.0 : t);
+        text_at(p, PX(t) - text_width(p, buf) / 2, y0 + 12, buf);
+    }
+    for (double t = ymin; t <= ymax + ys / 2; t += ys) {
+        cairo_move_to(cr, x0 - 4, PY(t));
+        cairo_line_to(cr, x0, PY(t));
+        cairo_stroke(cr);
+        snprintf(buf, sizeof buf, "%g", fabs(t) < ys / 1e6 ? 0.0 : t);
+        text_right(p, x0 - 6, PY(t) + 2.5, buf);
+    }
+    font(p, 8, false);
+    text_at(p, (x0 + x1) / 2 - text_width(p, curves[0].x_label) / 2, y0 + 24, curves[0].x_label);
+    cairo_save(cr);
+    cairo_move_to(cr, MARGIN + 8, (y0 + y1) / 2 + text_width(p, curves[0].y_label) / 2);
+    cairo_rotate(cr, -M_PI / 2);
+    cairo_show_text(cr, curves[0].y_label);
+    cairo_restore(cr);
+    static const double colors[][3] = {{0.12, 0.47, 0.71}, {0.84, 0.15, 0.16}, {0.17, 0.63, 0.17},
+                                       {0.58, 0.40, 0.74}, {1.0, 0.5, 0.05},   {0.55, 0.34, 0.29}};
+    cairo_save(cr);
+    cairo_rectangle(cr, x0, y1, x1 - x0, y0 - y1);
+    cairo_clip(cr);
+    for (size_t c = 0; c < nc; c++) {
+        const double *col = colors[c % 6];
+        cairo_set_source_rgb(cr, col[0], col[1], col[2]);
+        cairo_set_line_width(cr, 0.7);
+        bool pen = false;
+        for (size_t i = 0; i < curves[c].n; i++) {
+            if (!isfinite(curves[c].x[i]) || !isfinite(curves[c].y[i])) {
+                pen = false;
+                continue;
+            }
+            if (pen)
+                cairo_line_to(cr, PX(curves[c].x[i]), PY(curves[c].y[i]));
+            else
+                cairo_move_to(cr, PX(curves[c].x[i]), PY(curves[c].y[i]));
+            pen = true;
+        }
+        cairo_stroke(cr);
+    }
+    cairo_restore(cr);
+    font(p, 7, false);
+    for (size_t c = 0; c < nc; c++) {
+        const double *col = colors[c % 6];
+        cairo_set_source_rgb(cr, col[0], col[1], col[2]);
+        double ly = y1 + 10 + 10 * (double)c;
+        cairo_rectangle(cr, x1 - 90, ly - 5, 10, 3);
+        cairo_fill(cr);
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        text_at(p, x1 - 76, ly, cs->names[c]);
+    }
+#undef PX
+#undef PY
+    p->y = y0 + 34;
+}
+
+/* ---- QR code ------------------------------------------------------------------------------*/
+static void qr(struct pdf *p, const char *payload, double x, double y, double size)
+{
+    QRcode *code = QRcode_encodeString(payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!code)
+        return;
+    double m = size / (code->width + 8); /* 4-module quiet zone each side */
+    cairo_set_source_rgb(p->cr, 1, 1, 1);
+    cairo_rectangle(p->cr, x, y, size, size);
+    cairo_fill(p->cr);
+    cairo_set_source_rgb(p->cr, 0, 0, 0);
+    for (int r = 0; r < code->width; r++)
+        for (int c = 0; c < code->width; c++)
+            if (code->data[r * code->width + c] & 1)
+                cairo_rectangle(p->cr, x + (c + 4) * m, y + (r + 4) * m, m, m);
+    cairo_fill(p->cr);
+    QRcode_free(code);
+}
+
+/* ---- the document -------------------------------------------------------------------------*/
+static void render(struct pdf *p)
+{
+    const json_t *d = p->doc;
+    char buf[1200], b1[64], b2[64], b3[64], b4[64], b5[64];
+    new_page(p);
+    para(p, 14, true, jget(d, "title"));
+    p->y += 4;
+    const json_t *rev = json_object_get(d, "revision");
+    if (rev) {
+        snprintf(buf, sizeof buf, "Revision: replaces certificate %s. Reason: %s", jget(rev, "replaces"),
+                 jget(rev, "reason"));
+        para(p, 9, true, buf);
+    }
+    kv(p, "Status", jget(d, "status"));
+    kv(p, "Customer", jget(d, "customer"));
+    kv(p, "Request", jget(d, "request_id"));
+    kv(p, "Material / item", jget(d, "material"));
+    const json_t *mo = json_object_get(d, "method");
+    snprintf(buf, sizeof buf, "%s — %s (%s)", jget(mo, "title"), jget(mo, "standard"), jget(mo, "id"));
+    kv(p, "Method", buf);
+    kv(p, "Conditioning", jget(mo, "conditioning"));
+    const json_t *so = json_object_get(d, "spec");
+    kv(p, "Specification", jget(so, "name"));
+    const json_t *td = json_object_get(d, "test_dates");
+    snprintf(buf, sizeof buf, "%s to %s", jget(td, "from"), jget(td, "to"));
+    kv(p, "Dates of testing", buf);
+    kv(p, "Operator", jget(d, "operator"));
+    kv(p, "Drafted", jget(d, "drafted"));
+    kv(p, "Issued", jget(d, "issued"));
+
+    heading(p, "Raw data and instruments");
+    const json_t *runs = json_object_get(d, "runs");
+    for (size_t i = 0; i < json_array_size(runs); i++) {
+        const json_t *r = json_array_get(runs, i);
+        snprintf(buf, sizeof buf, "Run %s (%s), SHA-256 %s", jget(r, "run_id"), jget(r, "file"), jget(r, "sha256"));
+        para(p, 7.5, false, buf);
+    }
+    const json_t *inst = json_object_get(d, "instruments");
+    for (size_t i = 0; i < json_array_size(inst); i++) {
+        const json_t *o = json_array_get(inst, i);
+        const char *serial = jget(o, "serial_number")[0] ? jget(o, "serial_number") : jget(o, "serial");
+        snprintf(buf, sizeof buf, "%s: %s, serial %s, firmware %s — %s", jget(o, "name"), jget(o, "model"), serial,
+                 jget(o, "firmware"), jget(o, "calibration_status"));
+        para(p, 7.5, false, buf);
+    }
+    const json_t *acc = json_object_get(d, "accreditation");
+    para(p, 8.5, true, jget(acc, "statement"));
+    const json_t *reasons = json_object_get(acc, "reasons");
+    for (size_t i = 0; i < json_array_size(reasons); i++) {
+        snprintf(buf, sizeof buf, "• %s", json_string_value(json_array_get(reasons, i)));
+        para(p, 7.5, false, buf);
+    }
+
+    heading(p, "Series results (mean, standard deviation, expanded uncertainty U with k = 2)");
+    static const double sx[] = {0, 0.34, 0.40, 0.52, 0.64, 0.76, 0.88};
+    const char *hdr[] = {"property", "n", "mean", "s", "min", "max", "U (k=2)"};
+    row(p, sx, 7, hdr, true);
+    const json_t *series = json_object_get(d, "series");
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)series, key, v)
+    {
+        char name[120], n[16];
+        snprintf(name, sizeof name, "%s [%s]", key, jget(v, "unit"));
+        snprintf(n, sizeof n, "%lld", (long long)json_integer_value(json_object_get(v, "n")));
+        num(b1, sizeof b1, json_object_get(v, "mean"), 4);
+        num(b2, sizeof b2, json_object_get(v, "sd"), 3);
+        num(b3, sizeof b3, json_object_get(v, "min"), 4);
+        num(b4, sizeof b4, json_object_get(v, "max"), 4);
+        num(b5, sizeof b5, json_object_get(v, "U"), 2);
+        const char *cells[] = {name, n, b1, b2, b3, b4, b5};
+        row(p, sx, 7, cells, false);
+    }
+
+    heading(p, "Statement of conformity");
+    const json_t *rule = json_object_get(d, "decision_rule");
+    snprintf(buf, sizeof buf, "Decision rule (%s): %s", jget(rule, "id"), jget(rule, "text"));
+    para(p, 7.5, false, buf);
+    static const double cx[] = {0, 0.26, 0.33, 0.47, 0.58, 0.67, 0.80};
+    const char *chdr[] = {"property", "stat.", "limits (TL)", "value", "U", "acceptance (AL)", "verdict"};
+    row(p, cx, 7, chdr, true);
+    const json_t *checks = json_object_get(d, "checks");
+    for (size_t i = 0; i < json_array_size(checks); i++) {
+        const json_t *c = json_array_get(checks, i);
+        char name[120], lim[80], al[80];
+        snprintf(name, sizeof name, "%s [%s]", jget(c, "property"), jget(c, "unit"));
+        num(b1, sizeof b1, json_object_get(c, "min"), 5);
+        num(b2, sizeof b2, json_object_get(c, "max"), 5);
+        snprintf(lim, sizeof lim, "%s … %s", b1, b2);
+        num(b3, sizeof b3, json_object_get(c, "al_min"), 5);
+        num(b4, sizeof b4, json_object_get(c, "al_max"), 5);
+        snprintf(al, sizeof al, "%s … %s", b3, b4);
+        char val[64], u[64];
+        num(val, sizeof val, json_object_get(c, "value"), 5);
+        num(u, sizeof u, json_object_get(c, "U"), 2);
+        const char *cells[] = {name, jget(c, "statistic"), lim, val, u, al, jget(c, "verdict")};
+        row(p, cx, 7, cells, false);
+        const json_t *vals = json_object_get(c, "values");
+        for (size_t k = 0; k < json_array_size(vals); k++) {
+            const json_t *e = json_array_get(vals, k);
+            char sname[120];
+            snprintf(sname, sizeof sname, "   specimen %s", jget(e, "specimen"));
+            num(val, sizeof val, json_object_get(e, "value"), 5);
+            num(u, sizeof u, json_object_get(e, "U"), 2);
+            num(b3, sizeof b3, json_object_get(e, "al_min"), 5);
+            num(b4, sizeof b4, json_object_get(e, "al_max"), 5);
+            snprintf(al, sizeof al, "%s … %s", b3, b4);
+            const char *ec[] = {sname, "each", "", val, u, al, jget(e, "verdict")};
+            row(p, cx, 7, ec, false);
+        }
+    }
+    p->y += 4;
+    snprintf(buf, sizeof buf, "Overall verdict: %s", jget(d, "verdict"));
+    para(p, 11, true, buf);
+    const json_t *vr = json_object_get(d, "verdict_reasons");
+    for (size_t i = 0; i < json_array_size(vr); i++) {
+        snprintf(buf, sizeof buf, "• %s", json_string_value(json_array_get(vr, i)));
+        para(p, 7.5, false, buf);
+    }
+
+    heading(p, "Results per specimen (value ± U, k = 2)");
+    const json_t *specimens = json_object_get(d, "specimens");
+    for (size_t i = 0; i < json_array_size(specimens); i++) {
+        const json_t *sp = json_array_get(specimens, i);
+        size_t off = (size_t)snprintf(buf, sizeof buf, "%s (%s):", jget(sp, "id"), jget(sp, "status"));
+        const json_t *res = json_object_get(sp, "results");
+        if (!res) {
+            snprintf(buf + off, sizeof buf - off, " excluded — %s", jget(sp, "excluded_reason"));
+        } else {
+            json_object_foreach((json_t *)res, key, v)
+            {
+                num(b1, sizeof b1, json_object_get(v, "value"), 4);
+                num(b2, sizeof b2, json_object_get(v, "U"), 2);
+                int w = snprintf(buf + off, sizeof buf - off, " %s %s ± %s %s;", key, b1, b2, jget(v, "unit"));
+                if (w < 0 || (size_t)w >= sizeof buf - off)
+                    break;
+                off += (size_t)w;
+            }
+        }
+        para(p, 7.5, false, buf);
+    }
+
+    plot_curves(p);
+
+    heading(p, "Review, authorization and signature");
+    const json_t *ap = json_object_get(d, "approvals");
+    const char *roles[] = {"reviewer", "authorizer"};
+    for (int r = 0; r < 2; r++) {
+        const json_t *a = NULL;
+        for (size_t i = 0; i < json_array_size(ap); i++)
+            if (strcmp(jget(json_array_get(ap, i), "role"), roles[r]) == 0)
+                a = json_array_get(ap, i);
+        snprintf(buf, sizeof buf, "%s: %s%s%s", r ? "Authorized by" : "Reviewed by", a ? jget(a, "name") : "(pending)",
+                 a ? ", " : "", a ? jget(a, "time") : "");
+        para(p, 9, false, buf);
+    }
+    const json_t *sig = json_object_get(d, "signature");
+    if (sig) {
+        snprintf(buf, sizeof buf, "Signed electronically (Ed25519, key id %s). Verify with: polydaq verify %s.json "
+                                  "--key LAB.pub",
+                 jget(sig, "key_id"), p->id);
+        para(p, 7.5, false, buf);
+    } else {
+        para(p, 8.5, true, "Not signed: this draft is not a certificate until reviewed, authorized and signed.");
+    }
+    char *canon = cert_canonical(d, NULL);
+    char hash[65] = "";
+    if (canon)
+        cert_sha256_hex(canon, strlen(canon), hash);
+    free(canon);
+    need(p, 120);
+    char payload[200];
+    snprintf(payload, sizeof payload, "polydaq-certificate:%s;sha256:%s", p->id, hash);
+    qr(p, payload, MARGIN, p->y, 96);
+    font(p, 7, false);
+    text_at(p, MARGIN + 104, p->y + 20, "QR: certificate number and SHA-256 of its canonical JSON");
+    snprintf(buf, sizeof buf, "%s  sha256 %s", p->id, hash);
+    text_at(p, MARGIN + 104, p->y + 32, buf);
+    p->y += 104;
+    para(p, 8, false, jget(d, "statement"));
+    p->y += 4;
+    para(p, 10, true, "— end of report —");
+}
+
+static cairo_status_t discard(void *closure, const unsigned char *data, unsigned int length)
+{
+    (void)closure;
+    (void)data;
+    (void)length;
+    return CAIRO_STATUS_SUCCESS;
+}
+
+static int pass(const json_t *doc, const struct curve_set *cs, const char *path, int pages_in, int *pages_out,
+                struct pd_err *err)
+{
+    struct pdf p = {.doc = doc, .pages = pages_in, .curves = cs};
+    p.id = jget(doc, "certificate_id");
+    p.draft = strcmp(jget(doc, "status"), "issued") != 0;
+    p.simulated = json_object_get(doc, "notice") != NULL;
+    p.accredited = json_is_true(json_object_get(json_object_get(doc, "accreditation"), "accredited"));
+    p.surface = path ? cairo_pdf_surface_create(path, PAGE_W, PAGE_H)
+                     : cairo_pdf_surface_create_for_stream(discard, NULL, PAGE_W, PAGE_H);
+    if (cairo_surface_status(p.surface) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(p.surface);
+        return pd_err_set(err, PD_EIO, path, "cannot create the PDF");
+    }
+    if (path)
+        cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_TITLE, p.id);
+    p.cr = cairo_create(p.surface);
+    render(&p);
+    cairo_show_page(p.cr);
+    cairo_status_t st = cairo_status(p.cr);
+    cairo_destroy(p.cr);
+    cairo_surface_finish(p.surface);
+    if (st == CAIRO_STATUS_SUCCESS)
+        st = cairo_surface_status(p.surface);
+    cairo_surface_destroy(p.surface);
+    if (st != CAIRO_STATUS_SUCCESS)
+        return pd_err_set(err, PD_EIO, path, "PDF rendering failed: %s", cairo_status_to_string(st));
+    *pages_out = p.page;
+    return 0;
+}
+
+int cert_render_pdf_doc(const json_t *doc, const char *pdf_path, struct pd_err *err)
+{
+    int pages = 0, final = 0;
+    static struct curve_set cs;
+    load_curves(doc, &cs);
+    /* First pass only counts pages, so every page can say "page n of N". */
+    int rc = pass(doc, &cs, NULL, 0, &pages, err);
+    if (rc == 0)
+        rc = pass(doc, &cs, pdf_path, pages, &final, err);
+    free_curves(&cs);
+    return rc;
+}
+
+int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_err *err)
+{
+    if (!cert_path || !pdf_path)
+        return pd_err_set(err, PD_EINVAL, NULL, "render: missing paths");
+    json_error_t jerr;
+    json_t *doc = json_load_file(cert_path, 0, &jerr);
+    if (!doc)
+        return pd_err_set(err, PD_EDATA, cert_path, "not a certificate: %s", jerr.text);
+    int rc = cert_render_pdf_doc(doc, pdf_path, err);
+    json_decref(doc);
+    return rc;
+}
+
+void pd_cert_release_fonts(void)
+{
+    cairo_debug_reset_static_data();
+    /* fontconfig is cairo's dependency, not ours: found at run time rather than linked. */
+    void (*fc_fini)(void);
+    *(void **)&fc_fini = dlsym(RTLD_DEFAULT, "FcFini");
+    if (fc_fini)
+        fc_fini();
+}

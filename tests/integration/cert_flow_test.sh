@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# cert_flow_test.sh — the certificate life cycle through the real CLI: a simulated run, keygen,
+# certify (draft), approve as reviewer then authorizer (signs), verify (signature, audit log, raw
+# file), tampering (certificate byte, raw-file byte, another key) makes verify fail, recompute,
+# and the PDF: every page renders non-blank (pdftoppm) and carries the verdicts and the SIMULATED
+# notice (pdftotext).
+set -u
+: "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+expect_exit() { # code, description, command...
+  local want=$1 what=$2; shift 2
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  [ "$got" -eq "$want" ] || { fail "$what: exit $got, expected $want"; cat "$work/out" "$work/err" >&2; }
+}
+
+expect_exit 0 "run" "$PD_CLI" run "$PD_SOURCE_DIR/tests/integration/data/fast-tensile.yaml" -o "$work/runs"
+run=$(head -n1 "$work/out")
+expect_exit 0 "keygen" "$PD_CLI" keygen -o "$work/keys"
+[ "$(stat -c %a "$work/keys/lab.key")" = 600 ] || fail "secret key mode is not 0600"
+expect_exit 2 "keygen refuses to overwrite" "$PD_CLI" keygen -o "$work/keys"
+expect_exit 0 "keygen other" "$PD_CLI" keygen -o "$work/other"
+
+certs="$work/certs"
+expect_exit 0 "certify" "$PD_CLI" certify "$run" --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" -o "$certs" \
+  --request R-1 --customer "ACME Automotive"
+cert=$(head -n1 "$work/out")
+[ "$cert" = "$certs/CERT-000001.json" ] || fail "first certificate number (got '$cert')"
+pdf="${cert%.json}.pdf"
+[ -f "$pdf" ] || fail "draft PDF written"
+expect_exit 1 "verify a draft" "$PD_CLI" verify "$cert" --key "$work/keys/lab.pub"
+expect_exit 2 "authorizer before reviewer" "$PD_CLI" approve "$cert" --as "B. Boss" --role authorizer --key "$work/keys/lab.key"
+expect_exit 0 "review" "$PD_CLI" approve "$cert" --as "R. Viewer" --role reviewer
+expect_exit 0 "authorize" "$PD_CLI" approve "$cert" --as "B. Boss" --role authorizer --key "$work/keys/lab.key"
+grep -q issued "$work/out" || fail "authorize reports issued"
+
+expect_exit 0 "verify" "$PD_CLI" verify "$cert" --key "$work/keys/lab.pub" --data "$run"
+grep -q VERIFIED "$work/out" || fail "verify says VERIFIED"
+expect_exit 1 "verify with another key" "$PD_CLI" verify "$cert" --key "$work/other/lab.pub"
+cp "$run" "$work/copy.h5"
+printf '\x01' | dd of="$work/copy.h5" bs=1 seek=4000 conv=notrunc status=none
+expect_exit 1 "verify a changed raw file" "$PD_CLI" verify "$cert" --key "$work/keys/lab.pub" --data "$work/copy.h5"
+cp "$cert" "$work/orig.json"
+sed -i '0,/"operator": "/s//"operator": "X/' "$cert"
+expect_exit 1 "verify a changed certificate" "$PD_CLI" verify "$cert" --key "$work/keys/lab.pub"
+cp "$work/orig.json" "$cert"
+expect_exit 0 "recompute" "$PD_CLI" certify --recompute "$cert" --data "$run"
+grep -q "recomputed identically" "$work/out" || fail "recompute reports identical results"
+expect_exit 2 "recompute without data" "$PD_CLI" certify --recompute "$cert"
+expect_exit 2 "verify garbage" "$PD_CLI" verify "$run"
+
+# a second certificate gets the next number; a revision names the one it replaces
+expect_exit 0 "revision" "$PD_CLI" certify "$run" --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" -o "$certs" \
+  --revises CERT-000001 --reason "customer name corrected"
+[ "$(head -n1 "$work/out")" = "$certs/CERT-000002.json" ] || fail "revision gets the next number"
+grep -q '"replaces": "CERT-000001"' "$certs/CERT-000002.json" || fail "revision names the replaced certificate"
+
+# the PDF of the issued certificate
+pages=$(pdfinfo "$pdf" | awk '/^Pages:/ {print $2}')
+[ "${pages:-0}" -ge 2 ] || fail "PDF has at least 2 pages (got '$pages')"
+pdftoppm -r 40 -gray "$pdf" "$work/page" || fail "pdftoppm renders the PDF"
+for p in "$work"/page-*.pgm; do
+  /usr/bin/python3 - "$p" <<'PY' || fail "$p is blank"
+import sys
+data = open(sys.argv[1], "rb").read()
+# binary PGM: header of 4 tokens, then pixels
+parts = data.split(maxsplit=4)
+pix = parts[4]
+dark = sum(1 for b in pix if b < 128)
+sys.exit(0 if dark > 500 else 1)
+PY
+done
+for ((i = 1; i <= pages; i++)); do
+  txt=$(pdftotext -f "$i" -l "$i" "$pdf" -)
+  grep -q "SIMULATED — not a test result" <<<"$txt" || fail "page $i lacks the SIMULATED notice"
+  grep -q "page $i of $pages" <<<"$txt" || fail "page $i lacks 'page $i of $pages'"
+done
+all=$(pdftotext "$pdf" -)
+grep -q "Overall verdict: pass" <<<"$all" || fail "PDF states the verdict"
+grep -q "end of report" <<<"$all" || fail "PDF ends with end of report"
+grep -q "Authorized by: B. Boss" <<<"$all" || fail "PDF names the authorizer"
+grep -q "relate only to the items tested" <<<"$all" || fail "PDF has the items-tested statement"
+grep -q "NOT ACCREDITED" <<<"$all" || fail "PDF marks simulated data as not accredited"
+
+if [ "$fails" -ne 0 ]; then
+  echo "$fails check(s) failed" >&2
+  exit 1
+fi
+echo "cert_flow_test: all checks passed"
