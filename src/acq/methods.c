@@ -5,9 +5,13 @@
 #include "acq/acq_internal.h"
 
 extern const struct acq_method acq_method_iso527;
+extern const struct acq_method acq_method_iso1133;
+extern const struct acq_method acq_method_iso868;
 
 static const struct acq_method *const methods[] = {
     &acq_method_iso527,
+    &acq_method_iso1133,
+    &acq_method_iso868,
 };
 
 const struct acq_method *acq_method_find(const char *name)

@@ -1,0 +1,47 @@
+/* line_server.h — the host side of the simulated serial-line instruments (balance, durometer, melt
+ * flow indexer): serves a line-oriented request/response protocol on a pty (`--pty PATH|auto`) or a
+ * raw TCP byte stream (`--tcp HOST:PORT`), and injects the faults the tests need (dropped bytes,
+ * corrupted lines, stalls, disconnects, endless lines). The instrument supplies only a handler
+ * turning one request line into its reply. */
+#ifndef SIM_LINE_SERVER_H
+#define SIM_LINE_SERVER_H
+
+#include <stddef.h>
+
+struct line_faults {
+    unsigned long drop_every;       /* every Nth reply loses its last bytes (no terminator) */
+    unsigned long corrupt_every;    /* every Nth reply has garbage in the middle */
+    unsigned long stall_after;      /* after N replies: answer nothing ... */
+    unsigned long stall_ms;         /* ... for this long (0: for ever) */
+    unsigned long disconnect_after; /* after N replies: drop the connection (pty: the port vanishes) */
+    unsigned long endless_after;    /* reply N is replaced by an endless line (8 KiB, no terminator) */
+};
+
+struct line_server_options {
+    const char *instrument; /* for messages: "balance" */
+    const char *pty;        /* path of one end of a pty pair, or "auto" */
+    const char *tcp;        /* HOST:PORT */
+    struct line_faults faults;
+};
+
+/* A reply for one request line: `out` receives the reply with its terminators (one or more
+ * lines); return its length, 0 for no reply. */
+typedef size_t (*line_handler_fn)(void *ctx, const char *request, char *out, size_t size);
+
+/* Parses `--fault SPEC` values: comma-separated drop-every=N, corrupt-every=N, stall-after=N[:MS],
+ * disconnect-after=N, endless-after=N, or "off". Returns 0, or -1 with a message in why. */
+int line_faults_parse(struct line_faults *f, const char *spec, char *why, size_t why_size);
+
+/* Handles --pty/--tcp/--fault; returns 1 when `opt` was one of them (value consumed), 0 when not
+ * ours, -1 (message printed) for a bad value. */
+int line_server_option(struct line_server_options *o, const char *opt, const char *val);
+
+/* Serves until SIGTERM/SIGINT (or the pty vanishes). Prints `listening tcp-raw://HOST:PORT` or
+ * `listening /dev/pts/N` (auto) or `serving PATH` on stdout first. Lines starting with "#FAULT "
+ * change the faults at run time (answered "#OK" or "#ERR ..."). Returns the exit status. */
+int line_server_run(const struct line_server_options *o, line_handler_fn handler, void *ctx);
+
+/* Instrument seconds since the server started, scaled by time_scale. */
+double line_server_clock(double time_scale);
+
+#endif

@@ -1,0 +1,214 @@
+/* method_shore.c — the ISO 868 Shore hardness series: per specimen, the configured number of
+ * indentations, each recorded once as the reading the durometer holds at the dwell time. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "acq/acq_internal.h"
+
+struct shore_params {
+    char scale[4];
+    double thickness_mm;
+    double dwell_s, dwell_tolerance_s;
+    long readings;
+};
+
+#define F(k) offsetof(struct shore_params, k)
+static const char *const scale_names[] = {"A", "D", NULL};
+static const struct pd_cfg_field specimen_fields[] = {
+    {.key = "scale", .type = PD_CFG_T_STRING, .offset = F(scale), .size = sizeof(((struct shore_params *)0)->scale),
+     .def = "A", .help = "durometer type A or D"},
+    {.key = "thickness", .type = PD_CFG_T_DOUBLE, .offset = F(thickness_mm), .min = 0.1, .max = 100, .def = "6",
+     .help = "specimen (stack) thickness in mm, at least 4"},
+    {.key = NULL},
+};
+static const struct pd_cfg_field method_fields[] = {
+    {.key = "dwell", .type = PD_CFG_T_DOUBLE, .offset = F(dwell_s), .min = 0.5, .max = 60, .def = "15",
+     .help = "seconds from firm contact to the reading (ISO 868: 15)"},
+    {.key = "dwell_tolerance", .type = PD_CFG_T_DOUBLE, .offset = F(dwell_tolerance_s), .min = 0, .max = 10, .def = "1",
+     .help = "accepted deviation of the reading's dwell, s"},
+    {.key = "readings", .type = PD_CFG_T_INT, .offset = F(readings), .min = 1, .max = 100, .def = "5",
+     .help = "indentations per specimen (ISO 868: 5)"},
+    {.key = NULL},
+};
+#undef F
+
+static int shore_configure(const struct pd_acq_config *cfg, void *params, struct pd_err *err)
+{
+    struct shore_params *p = params;
+    static const char empty[] = "{}";
+    struct pd_cfg_doc *doc = NULL;
+    const struct pd_cfg_node *spec = cfg->specimen_section, *meth = cfg->method_section;
+    if (!spec || !meth) { /* defaults for an absent section */
+        int rc = pd_cfg_load_string("(defaults)", empty, sizeof empty - 1, &doc, err);
+        if (rc < 0)
+            return rc;
+    }
+    int rc = pd_cfg_decode(spec ? spec : pd_cfg_root(doc), specimen_fields, NULL, p, err);
+    if (rc == 0)
+        rc = pd_cfg_decode(meth ? meth : pd_cfg_root(doc), method_fields, NULL, p, err);
+    pd_cfg_free(doc);
+    if (rc < 0)
+        return rc;
+    bool known = false;
+    for (size_t i = 0; scale_names[i]; i++)
+        known = known || strcmp(p->scale, scale_names[i]) == 0;
+    if (!known)
+        return pd_cfg_error(err, pd_cfg_map_get(spec, "scale"), "scale '%s': A or D expected", p->scale);
+    if (p->thickness_mm < 4)
+        pd_log(PD_LOG_WARN, "specimen thickness %.3g mm is below the 4 mm ISO 868 asks for", p->thickness_mm);
+    return PD_OK;
+}
+
+static size_t shore_specimen_attrs(const void *params, struct pd_store_attr *out, size_t max)
+{
+    const struct shore_params *p = params;
+    const struct pd_store_attr attrs[] = {
+        {.key = "scale", .type = PD_STORE_STRING, .s = p->scale},
+        {.key = "thickness", .type = PD_STORE_DOUBLE, .d = p->thickness_mm, .units = "mm"},
+    };
+    size_t n = sizeof attrs / sizeof attrs[0] < max ? sizeof attrs / sizeof attrs[0] : max;
+    memcpy(out, attrs, n * sizeof attrs[0]);
+    return n;
+}
+
+static size_t shore_run_attrs(const void *params, struct pd_store_attr *out, size_t max)
+{
+    const struct shore_params *p = params;
+    const struct pd_store_attr attrs[] = {
+        {.key = "dwell", .type = PD_STORE_DOUBLE, .d = p->dwell_s, .units = "s"},
+        {.key = "dwell_tolerance", .type = PD_STORE_DOUBLE, .d = p->dwell_tolerance_s, .units = "s"},
+        {.key = "readings_per_specimen", .type = PD_STORE_INT, .i = p->readings},
+    };
+    size_t n = sizeof attrs / sizeof attrs[0] < max ? sizeof attrs / sizeof attrs[0] : max;
+    memcpy(out, attrs, n * sizeof attrs[0]);
+    return n;
+}
+
+/* Why the wait ended early, or NULL while all is well. */
+static const char *trouble(struct run *run, struct bus *b, int64_t deadline, int *rc, struct pd_err *err)
+{
+    if (run->opt->stop && *run->opt->stop)
+        return "aborted";
+    struct pd_err fe;
+    if (acq_bus_failed(b, &fe)) {
+        *err = fe;
+        *rc = fe.code ? fe.code : PD_EIO;
+        return "instrument failure";
+    }
+    int wrc = atomic_load(&run->writer_rc);
+    if (wrc < 0) {
+        *rc = pd_err_set(err, wrc, NULL, "%s", run->writer_err.msg);
+        return "write error";
+    }
+    if (pd_clock_mono_ns() > deadline)
+        return "timeout";
+    return NULL;
+}
+
+/* One indentation: start, wait for the held reading, release. Returns NULL or why it failed. */
+static const char *indent(struct run *run, struct bus *dur, size_t k, long r, const struct shore_params *p,
+                          int hardness_ch, int dwell_ch, int64_t deadline, int *rc, struct pd_err *err)
+{
+    struct pd_reading latest;
+    uint64_t seq0 = 0, seq;
+    acq_bus_latest(dur, &latest, &seq0);
+    if ((*rc = acq_bus_command(dur, "start", 1, err)) < 0)
+        return "instrument failure";
+    int64_t next_show = 0;
+    for (;;) {
+        pd_clock_sleep_ns(5 * 1000000LL);
+        if (acq_bus_latest(dur, &latest, &seq) && seq > seq0)
+            break;
+        const char *why = trouble(run, dur, deadline, rc, err);
+        if (why)
+            return why;
+        if (pd_clock_mono_ns() >= next_show) {
+            acq_show_progress(run, dur, k + 1, false);
+            next_show = pd_clock_mono_ns() + 200 * 1000000LL;
+        }
+    }
+    double h = latest.values[hardness_ch], d = latest.values[dwell_ch];
+    char text[160];
+    snprintf(text, sizeof text, "reading %ld: %.1f Shore %s at a dwell of %.2f s", r, h, p->scale, d);
+    acq_run_event(run, k, "reading", text);
+    if (fabs(d - p->dwell_s) > p->dwell_tolerance_s) {
+        snprintf(text, sizeof text, "reading %ld: dwell %.2f s is not %.3g ± %.3g s", r, d, p->dwell_s,
+                 p->dwell_tolerance_s);
+        acq_run_event(run, k, "reading_rejected", text);
+        pd_log(PD_LOG_WARN, "specimen %zu %s", k + 1, text);
+    }
+    struct pd_err ignore;
+    if (acq_bus_command(dur, "release", 1, &ignore) < 0 && ignore.code != PD_EUNSUPPORTED)
+        pd_log(PD_LOG_WARN, "%s", ignore.msg);
+    return NULL;
+}
+
+static int shore_series(struct run *run, struct pd_acq_result *result, struct pd_err *err)
+{
+    const struct pd_acq_config *cfg = run->cfg;
+    const struct shore_params *p = cfg->method_params;
+    struct bus *dur = NULL;
+    for (size_t i = 0; i < run->n_buses && !dur; i++)
+        if (acq_bus_find_channel(&run->buses[i], "hardness") >= 0 && acq_bus_find_channel(&run->buses[i], "dwell") >= 0)
+            dur = &run->buses[i];
+    if (!dur)
+        return pd_err_set(err, PD_ECONFIG, pd_cfg_source_name(cfg->doc),
+                          "method iso868 needs an instrument with channels 'hardness' and 'dwell'");
+    int hardness_ch = acq_bus_find_channel(dur, "hardness"), dwell_ch = acq_bus_find_channel(dur, "dwell");
+    int rc = acq_bus_command(dur, "dwell", p->dwell_s, err);
+    if (rc < 0 && rc != PD_EUNSUPPORTED)
+        return rc;
+
+    for (size_t k = 0; k < (size_t)cfg->specimens; k++) {
+        if (run->opt->stop && *run->opt->stop) {
+            result->interrupted = 1;
+            break;
+        }
+        atomic_store(&dur->active_specimen, (uint32_t)(k + 1));
+        acq_run_event(run, k, "specimen_start", "durometer ready");
+        acq_set_status(run, k, "running");
+        int64_t deadline = pd_clock_mono_ns() + (int64_t)(cfg->specimen_timeout_s * 1e9);
+        const char *outcome = "tested";
+        rc = PD_OK;
+        for (long r = 1; r <= p->readings; r++) {
+            const char *why = indent(run, dur, k, r, p, hardness_ch, dwell_ch, deadline, &rc, err);
+            if (why) {
+                outcome = why;
+                break;
+            }
+        }
+        /* the last reading is on file before the specimen closes */
+        pd_clock_sleep_ns(30 * 1000000LL);
+        atomic_store(&dur->active_specimen, 0);
+        acq_run_event(run, k, "specimen_end", outcome);
+        acq_set_status(run, k, outcome);
+        if (run->opt->progress == PD_ACQ_PROGRESS_LIVE)
+            fputc('\n', stderr);
+        else
+            acq_show_progress(run, dur, k + 1, true);
+        if (rc < 0)
+            return rc;
+        if (strcmp(outcome, "tested") == 0) {
+            result->specimens_tested++;
+        } else if (strcmp(outcome, "aborted") == 0) {
+            result->interrupted = 1;
+            break;
+        } else {
+            struct pd_err ignore;
+            acq_bus_command(dur, "release", 1, &ignore);
+            pd_log(PD_LOG_WARN, "specimen %zu: %s; continuing with the next", k + 1, outcome);
+        }
+    }
+    return PD_OK;
+}
+
+const struct acq_method acq_method_iso868 = {
+    .name = "iso868",
+    .description = "ISO 868 Shore A/D durometer hardness",
+    .params_size = sizeof(struct shore_params),
+    .configure = shore_configure,
+    .specimen_attrs = shore_specimen_attrs,
+    .run_attrs = shore_run_attrs,
+    .run_series = shore_series,
+};

@@ -1,0 +1,381 @@
+/* mtsics_test.c — the MT-SICS balance driver: the reference's B1 parser vectors and other lines,
+ * then the driver against a scripted balance on a real pty: identity, stable and dynamic weights,
+ * units, every error answer, garbage, silence, the plausibility range, controls, config errors. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "driver/driver.h"
+#include "mtsics/protocol.h"
+
+/* cmocka 1.1.5 has no assert_double_equal */
+#define assert_double_equal(a, b, eps) assert_true(fabs((double)(a) - (double)(b)) <= (eps))
+
+/* ---- parser --------------------------------------------------------------------------------*/
+
+static void parse_ok(const char *line, struct mtsics_reply *r)
+{
+    char why[128];
+    if (mtsics_parse(line, r, why, sizeof why) != 0)
+        fail_msg("'%s' refused: %s", line, why);
+}
+
+static void test_b1_vectors(void **state)
+{
+    (void)state;
+    struct mtsics_reply r;
+    parse_ok("S S      12.3456 g", &r);
+    assert_int_equal(r.kind, MTSICS_STABLE);
+    assert_string_equal(r.cmd, "S");
+    assert_true(r.has_weight);
+    assert_double_equal(r.weight, 12.3456, 1e-12);
+    assert_string_equal(r.unit, "g");
+    parse_ok("S D      12.3471 g", &r);
+    assert_int_equal(r.kind, MTSICS_DYNAMIC);
+    assert_double_equal(r.weight, 12.3471, 1e-12);
+    parse_ok("S I", &r);
+    assert_int_equal(r.kind, MTSICS_BUSY);
+    assert_false(r.has_weight);
+    parse_ok("S +", &r);
+    assert_int_equal(r.kind, MTSICS_OVERLOAD);
+    parse_ok("S -", &r);
+    assert_int_equal(r.kind, MTSICS_UNDERLOAD);
+    parse_ok("ES", &r);
+    assert_int_equal(r.kind, MTSICS_ERR_SYNTAX);
+    assert_string_equal(r.cmd, "");
+    parse_ok("ET", &r);
+    assert_int_equal(r.kind, MTSICS_ERR_TRANSMISSION);
+    parse_ok("EL", &r);
+    assert_int_equal(r.kind, MTSICS_ERR_LOGIC);
+    parse_ok("Z A", &r);
+    assert_int_equal(r.kind, MTSICS_DONE);
+    assert_string_equal(r.cmd, "Z");
+    parse_ok("T S      50.0012 g", &r);
+    assert_string_equal(r.cmd, "T");
+    assert_double_equal(r.weight, 50.0012, 1e-12);
+    parse_ok("I4 A \"B021002593\"", &r);
+    assert_true(r.has_text);
+    assert_string_equal(r.text, "B021002593");
+    parse_ok("I2 A \"WMS404C-L/01 410.0090 g\"", &r);
+    assert_string_equal(r.text, "WMS404C-L/01 410.0090 g");
+    parse_ok("S S    -0.0012 kg  ", &r); /* trailing blanks */
+    assert_double_equal(r.weight, -0.0012, 1e-12);
+    assert_string_equal(r.unit, "kg");
+    parse_ok("Z L", &r);
+    assert_int_equal(r.kind, MTSICS_LOGIC);
+}
+
+static void test_parser_rejects(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "",  "S",           "S X 1 g",    "S S Error 12", "S S 12.3",      "S S 1.2.3 g",   "S S 12 g extra",
+        "S SS 1 g", "\"x\"", "I4 A \"unterminated", "S S nan g", "S S inf g", "s s 1 g", "S S 1e5 g",
+        "S S 12\x01 g", "ABCDEFGHIJ A", "S S 1 verylongunit",
+    };
+    struct mtsics_reply r;
+    memset(&r, 0x5a, sizeof r);
+    struct mtsics_reply before = r;
+    char why[128];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (mtsics_parse(bad[i], &r, why, sizeof why) == 0)
+            fail_msg("'%s' accepted", bad[i]);
+        assert_true(why[0] != '\0');
+    }
+    assert_memory_equal(&r, &before, sizeof r); /* output untouched on failure */
+    double f;
+    assert_true(mtsics_unit_to_grams("mg", &f));
+    assert_double_equal(f, 0.001, 0);
+    assert_true(mtsics_unit_to_grams("kg", &f));
+    assert_double_equal(f, 1000, 0);
+    assert_false(mtsics_unit_to_grams("lb", &f));
+    assert_string_equal(mtsics_reply_cmd("SI"), "S");
+    assert_string_equal(mtsics_reply_cmd("@"), "I4");
+}
+
+/* ---- a scripted balance on a pty ------------------------------------------------------------*/
+
+struct script {
+    int master;
+    char path[64];
+    pthread_t thread;
+    pthread_mutex_t lock;
+    const char *answer_s; /* reply to S/SI (NULL: silence) */
+    const char *answer_z, *answer_t;
+    int no_identity;
+    int requests;
+};
+
+static void *device(void *arg)
+{
+    struct script *s = arg;
+    char req[64];
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t k = read(s->master, &c, 1);
+        if (k <= 0)
+            return NULL;
+        if (c == '\r')
+            continue;
+        if (c != '\n') {
+            if (n < sizeof req - 1)
+                req[n++] = c;
+            continue;
+        }
+        req[n] = '\0';
+        n = 0;
+        pthread_mutex_lock(&s->lock);
+        s->requests++;
+        const char *reply = NULL;
+        char buf[128];
+        if (strcmp(req, "I4") == 0)
+            reply = s->no_identity ? NULL : "I4 A \"B0815\"";
+        else if (strcmp(req, "I2") == 0)
+            reply = "I2 A \"XS 205 DU 220.0000 g\"";
+        else if (strcmp(req, "I3") == 0)
+            reply = "ES";
+        else if (strcmp(req, "S") == 0 || strcmp(req, "SI") == 0)
+            reply = s->answer_s;
+        else if (strcmp(req, "Z") == 0)
+            reply = s->answer_z;
+        else if (strcmp(req, "T") == 0)
+            reply = s->answer_t;
+        else
+            reply = "ES";
+        if (reply) {
+            snprintf(buf, sizeof buf, "%s\r\n", reply);
+            if (write(s->master, buf, strlen(buf)) < 0)
+                reply = NULL;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+static void script_start(struct script *s)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    s->master = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(s->master >= 0);
+    assert_int_equal(grantpt(s->master), 0);
+    assert_int_equal(unlockpt(s->master), 0);
+    snprintf(s->path, sizeof s->path, "%s", ptsname(s->master));
+    s->answer_s = "S S      12.3456 g";
+    s->answer_z = "Z A";
+    s->answer_t = "T S      50.0012 g";
+    pthread_create(&s->thread, NULL, device, s);
+}
+
+static void script_set(struct script *s, const char *answer_s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->answer_s = answer_s;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void script_stop(struct script *s)
+{
+    close(s->master);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_destroy(&s->lock);
+}
+
+struct collected {
+    int n;
+    struct pd_reading last;
+};
+
+static int collect(void *ctx, const struct pd_reading *r)
+{
+    struct collected *c = ctx;
+    c->n++;
+    c->last = *r;
+    return 0;
+}
+
+static const struct pd_driver *driver(void)
+{
+    const struct pd_driver *d = pd_driver_find("mtsics");
+    assert_non_null(d);
+    return d;
+}
+
+static void *create_for(const char *path, const char *extra)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "name: balance1\ndriver: mtsics\ntransport: %s\nresponse_timeout_ms: 150\n%s", path,
+             extra ? extra : "");
+    struct pd_cfg_doc *doc;
+    struct pd_err err;
+    assert_int_equal(pd_cfg_load_string("b.yaml", text, strlen(text), &doc, &err), 0);
+    void *st = NULL;
+    int rc = driver()->create(pd_cfg_root(doc), &st, &err);
+    pd_cfg_free(doc);
+    if (rc != 0)
+        fail_msg("create: %s", err.msg);
+    return st;
+}
+
+static void test_driver_readings(void **state)
+{
+    (void)state;
+    struct script s;
+    script_start(&s);
+    const struct pd_driver *d = driver();
+    void *st = create_for(s.path, "min: 0\nmax: 200\n");
+    struct pd_instrument_info info = {0};
+    struct pd_err err;
+    assert_int_equal(d->open(st, &info, &err), 0);
+    assert_string_equal(info.serial, "B0815");
+    assert_string_equal(info.model, "XS 205 DU"); /* type taken from the right of "type cap unit" */
+    assert_string_equal(info.firmware, "");       /* I3 answered ES: unknown, not an error */
+    const struct pd_channel_info *ch;
+    assert_int_equal(d->channels(st, &ch), 2);
+    assert_string_equal(ch[0].name, "mass");
+    assert_string_equal(ch[0].unit, "g");
+    assert_string_equal(ch[1].name, "stable");
+
+    struct collected c = {0};
+    struct pd_sink sink = {.push = collect, .ctx = &c};
+    assert_int_equal(d->poll(st, &sink, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_double_equal(c.last.values[0], 12.3456, 1e-12);
+    assert_double_equal(c.last.values[1], 1.0, 0);
+    assert_true(c.last.half_width_ns > 0);
+    assert_int_equal(c.last.quality, PD_Q_GOOD);
+
+    script_set(&s, "S D      12.3471 g"); /* dynamic: recorded, flagged not stable */
+    assert_int_equal(d->poll(st, &sink, &err), 0);
+    assert_double_equal(c.last.values[1], 0.0, 0);
+
+    script_set(&s, "S S    0.0123456 kg");
+    assert_int_equal(d->poll(st, &sink, &err), 0);
+    assert_double_equal(c.last.values[0], 12.3456, 1e-9);
+    script_set(&s, "S S    12345.6 mg");
+    assert_int_equal(d->poll(st, &sink, &err), 0);
+    assert_double_equal(c.last.values[0], 12.3456, 1e-9);
+
+    /* out of the plausible range: kept, flagged, reported */
+    script_set(&s, "S S    250.0000 g");
+    c.n = 0;
+    assert_int_equal(d->poll(st, &sink, &err), PD_ERANGE);
+    assert_int_equal(c.n, 1);
+    assert_true(c.last.quality & PD_Q_RANGE);
+    assert_non_null(strstr(err.msg, "balance1"));
+    assert_non_null(strstr(err.msg, s.path));
+
+    /* each answer kind that is not a weight: nothing pushed, the right class, a message naming
+     * instrument, port and the line */
+    static const struct {
+        const char *line;
+        int rc;
+        const char *text;
+    } faults[] = {
+        {"S I", PD_EBUSY, "(I)"},       {"S +", PD_EDEVICE, "overload"}, {"S -", PD_EDEVICE, "underload"},
+        {"ES", PD_EDEVICE, "ES"},        {"ET", PD_EPROTO, "ET"},         {"EL", PD_EDEVICE, "EL"},
+        {"S S 12.3 lb", PD_EPROTO, "lb"}, {"S S Error 12", PD_EPROTO, "not a number"},
+        {"Z A", PD_EPROTO, "another command"}, {"\x7f\x7e garbage", PD_EPROTO, "\\x7F"},
+        {"S S 1 g\x01", PD_EPROTO, "unreadable"}, {NULL, PD_ETIMEOUT, "150 ms"},
+    };
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+        script_set(&s, faults[i].line);
+        c.n = 0;
+        int rc = d->poll(st, &sink, &err);
+        if (rc != faults[i].rc)
+            fail_msg("'%s': rc %d (%s), expected %d", faults[i].line ? faults[i].line : "(silence)", rc, err.msg,
+                     faults[i].rc);
+        assert_int_equal(c.n, 0);
+        if (!strstr(err.msg, faults[i].text) || !strstr(err.msg, "balance1") || !strstr(err.msg, s.path))
+            fail_msg("message '%s' lacks '%s'", err.msg, faults[i].text);
+    }
+    /* and it recovers */
+    script_set(&s, "S S      1.0000 g");
+    assert_int_equal(d->poll(st, &sink, &err), 0);
+    assert_double_equal(c.last.values[0], 1.0, 0);
+
+    /* controls */
+    assert_int_equal(d->control(st, "zero", 0, &err), 0);
+    assert_int_equal(d->control(st, "tare", 0, &err), 0);
+    pthread_mutex_lock(&s.lock);
+    s.answer_z = "Z I";
+    pthread_mutex_unlock(&s.lock);
+    assert_int_equal(d->control(st, "zero", 0, &err), PD_EBUSY);
+    assert_int_equal(d->control(st, "start", 0, &err), PD_EUNSUPPORTED);
+    assert_non_null(d->map_text(st));
+    assert_non_null(strstr(d->map_text(st), "command: SI"));
+    d->close(st);
+    assert_int_equal(d->poll(st, &sink, &err), PD_ESTATE);
+    d->destroy(st);
+    script_stop(&s);
+}
+
+static void test_driver_identity_and_transport(void **state)
+{
+    (void)state;
+    struct script s;
+    script_start(&s);
+    s.no_identity = 1;
+    const struct pd_driver *d = driver();
+    void *st = create_for("/dev/pts/999999", NULL);
+    struct pd_err err;
+    struct pd_instrument_info info = {0};
+    assert_int_equal(d->open(st, &info, &err), PD_EIO);
+    assert_non_null(strstr(err.msg, "balance1"));
+    assert_int_equal(d->set_transport(st, s.path, &err), 0);
+    assert_int_equal(d->open(st, &info, &err), PD_ETIMEOUT); /* no I4 answer: not this instrument */
+    assert_non_null(strstr(err.msg, "I4"));
+    assert_int_equal(d->set_transport(st, "tcp-raw://x", &err), PD_EINVAL);
+    d->destroy(st);
+    script_stop(&s);
+}
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *extra;
+        const char *where;
+    } cases[] = {
+        {"command: SIR\n", "b.yaml:5:10"},
+        {"min: 5\nmax: 1\n", "b.yaml:6:6"},
+        {"comand: S\n", "b.yaml:5:1"},
+        {"baud: fast\n", "b.yaml:5:7"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "name: balance1\ndriver: mtsics\ntransport: /dev/ttyUSB9\nresponse_timeout_ms: 150\n%s",
+                 cases[i].extra);
+        struct pd_cfg_doc *doc;
+        struct pd_err err;
+        assert_int_equal(pd_cfg_load_string("b.yaml", text, strlen(text), &doc, &err), 0);
+        void *st = NULL;
+        assert_int_equal(driver()->create(pd_cfg_root(doc), &st, &err), PD_ECONFIG);
+        assert_null(st);
+        if (!strstr(err.msg, cases[i].where))
+            fail_msg("'%s': message '%s' lacks %s", cases[i].extra, err.msg, cases[i].where);
+        pd_cfg_free(doc);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_b1_vectors),
+        cmocka_unit_test(test_parser_rejects),
+        cmocka_unit_test(test_driver_readings),
+        cmocka_unit_test(test_driver_identity_and_transport),
+        cmocka_unit_test(test_config_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
