@@ -4,13 +4,17 @@
 #include <string.h>
 
 extern const struct pd_driver pd_driver_modbus;
+extern const struct pd_driver pd_driver_mtsics;
+extern const struct pd_driver pd_driver_serial_line;
 
 static const struct pd_driver *const drivers[] = {
     &pd_driver_modbus,
+    &pd_driver_mtsics,
+    &pd_driver_serial_line,
 };
 
 const char *const pd_instrument_common_keys[] = {
-    "name", "driver", "model", "serial", "calibration", "simulator", NULL,
+    "name", "driver", "model", "serial", "calibration", "simulator", "poll_rate_hz", NULL,
 };
 
 const struct pd_driver *pd_driver_find(const char *name)
