@@ -24,6 +24,7 @@ struct pd_acq_instrument_config {
     char calibration_date[16];
     char calibration_due[16];
     char calibration_id[64];
+    double poll_rate_hz;            /* 0.1 .. 10000; 0 in the file = the run's poll_rate_hz */
     const struct pd_cfg_node *node; /* the whole instrument section, for the driver */
     /* Simulator to start for this instrument (program empty = connect to a running instrument). */
     char sim_program[256];
@@ -40,13 +41,18 @@ struct pd_acq_config {
     char method[32];             /* "iso527" */
     long specimens;              /* 1..100 */
     char material[128];
-    double poll_rate_hz;         /* 0.1 .. 10000 */
+    double poll_rate_hz;         /* 0.1 .. 10000: instruments without their own poll_rate_hz */
     double specimen_timeout_s;
     double reconnect_timeout_s;  /* a lost instrument is retried this long, then the run stops */
+    /* run.store: how sample datasets are written (docs/HDF5-SCHEMA.md, docs/BENCHMARKS.md) */
+    long store_chunk_samples;    /* samples per chunk (fewer for slow instruments, see run.c) */
+    int store_deflate;           /* -1 = uncompressed, 0..9 = shuffle + deflate at that level */
+    double flush_interval_s;     /* how old the newest sample a crash can lose may be */
     /* The `specimen:` and `method:` sections belong to the method named in run.method, which
      * validates them at load time into its own parameters (opaque here). */
     const struct pd_cfg_node *specimen_section; /* may be NULL */
     const struct pd_cfg_node *method_section;   /* may be NULL */
+    const struct pd_cfg_node *store_section;    /* run.store; may be NULL */
     void *method_params;                        /* owned; the method's decoded parameters */
     size_t n_instruments;
     struct pd_acq_instrument_config instruments[PD_ACQ_MAX_INSTRUMENTS];
@@ -65,6 +71,9 @@ struct pd_acq_options {
     const char *sim_dir;          /* where to look for simulator programs first (NULL: PATH only) */
     enum pd_acq_progress progress;
     volatile sig_atomic_t *stop;  /* set by a signal handler: finish cleanly (may be NULL) */
+    /* Incremented (by a signal handler or an input thread) for each operator mark: the writer
+     * records a "mark" event for each (may be NULL). */
+    volatile sig_atomic_t *marks;
 };
 
 struct pd_acq_result {
@@ -72,7 +81,9 @@ struct pd_acq_result {
     char run_id[64];
     size_t specimens_tested;
     uint64_t samples_written;
+    uint64_t samples_acquired; /* handed to the writer: written + lost */
     uint64_t samples_lost;   /* ring overruns, recorded in the file */
+    uint64_t missed_deadlines;
     uint64_t read_errors;
     int interrupted;         /* stopped by the stop flag */
 };

@@ -14,7 +14,14 @@
 
 #define ACQ_RING_CAPACITY 65536
 #define ACQ_EVENT_RING_CAPACITY 256
-#define ACQ_WRITER_BATCH 1024
+#define ACQ_LOSS_RING_CAPACITY 1024
+#define ACQ_LOSS_BACKLOG 64
+/* A clock step of at least this much (realtime vs. the run's time base) is recorded as an event. */
+#define ACQ_CLOCK_STEP_EVENT_NS (1000000LL)
+/* Test-only hooks, read once when a run starts (docs/HDF5-SCHEMA.md, "Test hooks"). */
+#define ACQ_ENV_RING_CAPACITY "POLYDAQ_TEST_RING_CAPACITY"
+#define ACQ_ENV_WRITER_STALL_MS "POLYDAQ_TEST_WRITER_STALL_MS"
+#define ACQ_WRITER_BATCH 8192
 #define ACQ_WRITER_PERIOD_NS (20 * 1000000LL)
 #define ACQ_FLUSH_PERIOD_NS (1000 * 1000000LL)
 #define ACQ_COMMAND_TIMEOUT_NS (5000 * 1000000LL)
@@ -41,9 +48,24 @@ void pd_sim_stop(struct pd_sim_process *sim);
 struct acq_sample {
     int64_t t_mono_ns;
     int64_t half_width_ns;
+    uint64_t seq;      /* the bus's count of samples handed to the writer before this one */
     uint32_t quality;
     uint32_t specimen; /* 1-based */
     double values[PD_MAX_CHANNELS];
+};
+
+/* Bytes of a sample in a bus's ring: the values of its own channels only (less to copy twice). */
+static inline size_t acq_sample_size(size_t n_channels)
+{
+    return offsetof(struct acq_sample, values) + n_channels * sizeof(double);
+}
+
+/* A run of consecutive samples lost to a full ring (one specimen). `count` is exact; the range is
+ * too, unless the bus had to merge records because even the loss ring was full. */
+struct acq_loss {
+    uint32_t specimen; /* 1-based */
+    uint64_t first_seq, last_seq, count;
+    int64_t t_first_mono_ns, t_last_mono_ns;
 };
 
 /* An event a bus thread reports (fault, reconnect); the writer stores it. */
@@ -66,11 +88,19 @@ struct bus {
     struct pd_sim_process sim;
     int64_t period_ns;
     int64_t give_up_ns; /* a link down this long fails the instrument */
+    int64_t poll_due_ns; /* bus thread only: the deadline the current poll was scheduled for */
 
     pthread_t thread;
     bool thread_started;
     struct pd_ring ring;   /* samples, bus thread → writer */
     struct pd_ring events; /* events, bus thread → writer */
+    struct pd_ring losses; /* lost-sample ranges, bus thread → writer */
+    size_t ring_capacity;
+    /* bus thread only (then the closer, after the join): numbering and losses not yet handed over */
+    uint64_t next_seq;
+    struct acq_loss pending;
+    struct acq_loss backlog[ACQ_LOSS_BACKLOG];
+    size_t n_backlog;
     _Atomic int quit;
     _Atomic uint32_t active_specimen; /* readings are recorded only while non-zero */
 
@@ -91,11 +121,15 @@ struct bus {
     struct pd_err fail_err;
 
     _Atomic uint64_t n_readings, n_errors, n_lost, n_missed_deadlines, n_reconnects, n_events_lost;
-    _Atomic uint64_t n_written;
-    uint64_t lost_reported; /* writer thread only */
+    _Atomic uint64_t n_written, n_acquired;
+    uint64_t lost_recorded; /* writer thread only: samples covered by overrun records in the file */
 };
 
-int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim_dir, struct pd_err *err);
+int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim_dir, size_t ring_capacity,
+                 struct pd_err *err);
+/* After the bus thread ended: hands the losses it still held over to the loss ring's reader (the
+ * caller); returns how many were copied into `out` (at most `max`). */
+size_t acq_bus_take_pending_losses(struct bus *b, struct acq_loss *out, size_t max);
 int acq_bus_start(struct bus *b, struct pd_err *err);
 /* Stops the thread (if started), closes the driver and the simulator, frees the rings. */
 void acq_bus_close(struct bus *b);
@@ -119,16 +153,32 @@ struct run {
     _Atomic int writer_quit;
     _Atomic int writer_rc;
     struct pd_err writer_err;
+    int64_t flush_period_ns;
+    const char *path;          /* the run file */
+    uint64_t space_margin;     /* bytes that must stay free (disk and file size limit) to go on */
+    bool stopped_for_space;    /* the writer stopped the run before the disk filled: still drain */
+    int64_t test_stall_ns;  /* ACQ_ENV_WRITER_STALL_MS: the writer sleeps this long once (tests) */
+    /* writer thread only */
+    sig_atomic_t marks_seen;
+    size_t last_drained; /* samples the last drain moved: a busy writer drains again at once */
+    int64_t clock_step_reported_ns, clock_step_max_ns;
+    /* progress display (method thread only) */
+    uint64_t progress_prev[PD_ACQ_MAX_INSTRUMENTS];
+    int64_t progress_prev_t;
+    double progress_rate[PD_ACQ_MAX_INSTRUMENTS];
     /* writer-owned scratch (used by whoever drains: the writer thread, then the closer after it) */
     struct acq_sample batch[ACQ_WRITER_BATCH];
     int64_t t[ACQ_WRITER_BATCH], unc[ACQ_WRITER_BATCH];
+    uint64_t seq[ACQ_WRITER_BATCH];
     uint32_t q[ACQ_WRITER_BATCH];
-    double v[ACQ_WRITER_BATCH * PD_MAX_CHANNELS];
+    double col[PD_MAX_CHANNELS][ACQ_WRITER_BATCH];
 };
 
 void *acq_writer_main(void *arg);
 /* Moves everything the rings hold into the store. */
 int acq_writer_drain(struct run *run, struct pd_err *err);
+/* Records lost samples in the file (an overrun row and an "overrun" event). */
+int acq_record_loss(struct run *run, size_t bus_index, const struct acq_loss *loss, struct pd_err *err);
 /* Events and status from the method thread (specimen 0-based; SIZE_MAX = run level). */
 int acq_run_event(struct run *run, size_t specimen, const char *kind, const char *text);
 void acq_set_status(struct run *run, size_t specimen, const char *status);

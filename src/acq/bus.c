@@ -24,6 +24,57 @@ static void bus_event(struct bus *b, const char *kind, const char *fmt, ...)
         atomic_fetch_add(&b->n_events_lost, 1);
 }
 
+/* Hands finished loss records to the writer in order; what the loss ring cannot take waits in a
+ * small backlog, and past that is merged into the backlog's last record (the count stays exact). */
+static void hand_over_losses(struct bus *b)
+{
+    size_t done = 0;
+    while (done < b->n_backlog && pd_ring_push(&b->losses, &b->backlog[done]))
+        done++;
+    memmove(b->backlog, b->backlog + done, (b->n_backlog - done) * sizeof b->backlog[0]);
+    b->n_backlog -= done;
+    if (b->pending.count == 0)
+        return;
+    if (b->n_backlog == 0 && pd_ring_push(&b->losses, &b->pending)) {
+        /* handed over */
+    } else if (b->n_backlog < ACQ_LOSS_BACKLOG) {
+        b->backlog[b->n_backlog++] = b->pending;
+    } else {
+        struct acq_loss *last = &b->backlog[ACQ_LOSS_BACKLOG - 1];
+        last->last_seq = b->pending.last_seq;
+        last->count += b->pending.count;
+        last->t_last_mono_ns = b->pending.t_last_mono_ns;
+    }
+    memset(&b->pending, 0, sizeof b->pending);
+}
+
+static void record_loss(struct bus *b, const struct acq_sample *s)
+{
+    atomic_fetch_add(&b->n_lost, 1); /* counted and recorded in the file, never hidden */
+    if (b->pending.count && b->pending.specimen != s->specimen)
+        hand_over_losses(b);
+    if (b->pending.count == 0) {
+        b->pending.specimen = s->specimen;
+        b->pending.first_seq = s->seq;
+        b->pending.t_first_mono_ns = s->t_mono_ns;
+    }
+    b->pending.last_seq = s->seq;
+    b->pending.t_last_mono_ns = s->t_mono_ns;
+    b->pending.count++;
+}
+
+size_t acq_bus_take_pending_losses(struct bus *b, struct acq_loss *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_backlog && n < max; i++)
+        out[n++] = b->backlog[i];
+    b->n_backlog = 0;
+    if (b->pending.count && n < max)
+        out[n++] = b->pending;
+    memset(&b->pending, 0, sizeof b->pending);
+    return n;
+}
+
 static int sink_push(void *ctx, const struct pd_reading *r)
 {
     struct bus *b = ctx;
@@ -35,11 +86,16 @@ static int sink_push(void *ctx, const struct pd_reading *r)
     uint32_t sp = atomic_load(&b->active_specimen);
     if (sp == 0)
         return PD_OK;
-    struct acq_sample s = {.t_mono_ns = r->t_mono_ns, .half_width_ns = r->half_width_ns,
+    struct acq_sample s = {.t_mono_ns = r->t_mono_ns, .half_width_ns = r->half_width_ns, .seq = b->next_seq++,
                            .quality = r->quality | (b->info.simulated ? PD_Q_SIMULATED : 0), .specimen = sp};
     memcpy(s.values, r->values, sizeof s.values);
-    if (!pd_ring_push(&b->ring, &s))
-        atomic_fetch_add(&b->n_lost, 1); /* counted and recorded by the writer, never hidden */
+    atomic_fetch_add(&b->n_acquired, 1);
+    if (pd_ring_push(&b->ring, &s)) {
+        if (b->pending.count || b->n_backlog)
+            hand_over_losses(b);
+    } else {
+        record_loss(b, &s);
+    }
     return PD_OK;
 }
 
@@ -138,6 +194,7 @@ static void *bus_main(void *arg)
     struct bus *b = arg;
     struct pd_sink sink = {.push = sink_push, .ctx = b};
     int64_t next = pd_clock_mono_ns();
+    b->poll_due_ns = next;
     int consecutive = 0;
     int last_logged_code = 0;
     while (!atomic_load(&b->quit)) {
@@ -165,7 +222,7 @@ static void *bus_main(void *arg)
                 reconnect(b, &e);
                 consecutive = 0;
                 last_logged_code = 0;
-                next = pd_clock_mono_ns();
+                next = b->poll_due_ns = pd_clock_mono_ns();
                 continue;
             }
         } else {
@@ -173,6 +230,7 @@ static void *bus_main(void *arg)
             last_logged_code = 0;
         }
         next += b->period_ns;
+        b->poll_due_ns = next;
         int64_t now = pd_clock_mono_ns();
         if (next < now) {
             /* Deadline missed: count every period skipped, then realign instead of bursting. */
@@ -238,7 +296,8 @@ int acq_bus_find_channel(const struct bus *b, const char *name)
     return -1;
 }
 
-int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim_dir, struct pd_err *err)
+int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim_dir, size_t ring_capacity,
+                 struct pd_err *err)
 {
     const struct pd_acq_instrument_config *ic = b->cfg;
     b->drv = pd_driver_find(ic->driver);
@@ -267,11 +326,13 @@ int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim
         return rc;
     b->opened = true;
     b->n_channels = b->drv->channels(b->state, &b->channels);
-    b->period_ns = (int64_t)(1e9 / cfg->poll_rate_hz);
+    b->period_ns = (int64_t)(1e9 / (ic->poll_rate_hz > 0 ? ic->poll_rate_hz : cfg->poll_rate_hz));
     b->give_up_ns = (int64_t)(cfg->reconnect_timeout_s * 1e9);
-    if ((rc = pd_ring_init(&b->ring, sizeof(struct acq_sample), ACQ_RING_CAPACITY)) < 0 ||
-        (rc = pd_ring_init(&b->events, sizeof(struct acq_event), ACQ_EVENT_RING_CAPACITY)) < 0)
+    if ((rc = pd_ring_init(&b->ring, acq_sample_size(b->n_channels), ring_capacity)) < 0 ||
+        (rc = pd_ring_init(&b->events, sizeof(struct acq_event), ACQ_EVENT_RING_CAPACITY)) < 0 ||
+        (rc = pd_ring_init(&b->losses, sizeof(struct acq_loss), ACQ_LOSS_RING_CAPACITY)) < 0)
         return pd_err_set(err, rc, ic->name, "cannot allocate the sample rings");
+    b->ring_capacity = pd_ring_capacity(&b->ring);
     return PD_OK;
 }
 
@@ -299,6 +360,7 @@ void acq_bus_close(struct bus *b)
     pd_sim_stop(&b->sim);
     pd_ring_close(&b->ring);
     pd_ring_close(&b->events);
+    pd_ring_close(&b->losses);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->cond);
 }

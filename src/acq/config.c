@@ -50,6 +50,30 @@ static const struct pd_cfg_field run_fields[] = {
      .min = 1, .max = 86400, .def = "600", .help = "longest a specimen may run, seconds"},
     {.key = "reconnect_timeout_s", .type = PD_CFG_T_DOUBLE, .offset = F(struct pd_acq_config, reconnect_timeout_s),
      .min = 0.1, .max = 86400, .def = "30", .help = "how long a lost instrument is retried before the run stops, seconds"},
+    {.key = "store", .type = PD_CFG_T_MAP, .offset = F(struct pd_acq_config, store_section),
+     .help = "how the run file is written: chunk_samples, deflate, flush_interval_s"},
+    {.key = NULL},
+};
+
+static const char *const deflate_choices[] = {"none", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", NULL};
+#define PD_STR_(x) #x
+#define PD_STR(x) PD_STR_(x)
+
+struct store_options {
+    long chunk_samples;
+    int deflate_choice;
+    double flush_interval_s;
+};
+
+static const struct pd_cfg_field store_fields[] = {
+    {.key = "chunk_samples", .type = PD_CFG_T_INT, .offset = offsetof(struct store_options, chunk_samples),
+     .min = 64, .max = 1048576, .def = PD_STR(PD_STORE_DEFAULT_CHUNK),
+     .help = "samples per HDF5 chunk, 64..1048576"},
+    {.key = "deflate", .type = PD_CFG_T_ENUM, .offset = offsetof(struct store_options, deflate_choice),
+     .choices = deflate_choices, .def = PD_STR(PD_STORE_DEFAULT_DEFLATE),
+     .help = "compression: none, or a shuffle + deflate level 0..9"},
+    {.key = "flush_interval_s", .type = PD_CFG_T_DOUBLE, .offset = offsetof(struct store_options, flush_interval_s),
+     .min = 0.05, .max = 600, .def = "1", .help = "seconds between flushes to disk (what a crash can lose)"},
     {.key = NULL},
 };
 
@@ -59,6 +83,7 @@ struct common_instrument {
     char driver[32];
     char model[64];
     char serial[64];
+    double poll_rate_hz;
     const struct pd_cfg_node *calibration;
     const struct pd_cfg_node *simulator;
 };
@@ -68,6 +93,8 @@ static const struct pd_cfg_field instrument_fields[] = {
     {.key = "driver", STR(struct common_instrument, driver), .required = true, .help = "a driver name, e.g. modbus"},
     {.key = "model", STR(struct common_instrument, model), .def = "", .help = "make and model"},
     {.key = "serial", STR(struct common_instrument, serial), .def = "", .help = "serial number"},
+    {.key = "poll_rate_hz", .type = PD_CFG_T_DOUBLE, .offset = F(struct common_instrument, poll_rate_hz), .min = 0.1,
+     .max = 10000, .help = "this instrument's samples per second, 0.1..10000 (default: the run's)"},
     {.key = "calibration", .type = PD_CFG_T_MAP, .offset = F(struct common_instrument, calibration),
      .help = "calibration: date, due, certificate"},
     {.key = "simulator", .type = PD_CFG_T_MAP, .offset = F(struct common_instrument, simulator),
@@ -140,6 +167,7 @@ static int decode_instrument(const struct pd_cfg_node *node, struct pd_acq_instr
     memcpy(ic->driver, ci.driver, sizeof ic->driver);
     memcpy(ic->model, ci.model, sizeof ic->model);
     memcpy(ic->serial, ci.serial, sizeof ic->serial);
+    ic->poll_rate_hz = ci.poll_rate_hz;
     ic->node = node;
     if (ci.calibration) {
         struct calibration cal;
@@ -190,6 +218,20 @@ static int decode_all(struct pd_acq_config *cfg, struct pd_err *err)
         return rc;
     if ((rc = pd_cfg_decode(sec.run, run_fields, NULL, cfg, err)) < 0)
         return rc;
+    struct store_options so;
+    memset(&so, 0, sizeof so);
+    if (cfg->store_section) {
+        if ((rc = pd_cfg_decode(cfg->store_section, store_fields, NULL, &so, err)) < 0)
+            return rc;
+    } else {
+        so.chunk_samples = PD_STORE_DEFAULT_CHUNK;
+        so.deflate_choice = PD_STORE_DEFAULT_DEFLATE + 1;
+        so.flush_interval_s = 1;
+    }
+    cfg->store_chunk_samples = so.chunk_samples;
+    cfg->store_deflate = so.deflate_choice - 1;
+    cfg->flush_interval_s = so.flush_interval_s;
+
     const struct acq_method *method = acq_method_find(cfg->method);
     if (!method) {
         char names[256];

@@ -37,6 +37,9 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
         SATTR("config_text", pd_cfg_source_text(cfg->doc)),
         IATTR("simulated", simulated),
         DATTR("poll_rate_hz", cfg->poll_rate_hz, "Hz"),
+        DATTR("flush_interval_s", cfg->flush_interval_s, "s"),
+        IATTR("chunk_samples", cfg->store_chunk_samples),
+        IATTR("deflate_level", cfg->store_deflate),
     };
     const struct acq_method *method = acq_method_find(cfg->method);
     enum { N_BASE = sizeof run_attrs_base / sizeof run_attrs_base[0], MAX_EXTRA = 24 };
@@ -45,7 +48,7 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
     size_t n_run_attrs = N_BASE + method->run_attrs(cfg->method_params, run_attrs + N_BASE, MAX_EXTRA);
 
     struct pd_store_instrument inst[PD_ACQ_MAX_INSTRUMENTS];
-    struct pd_store_attr inst_attrs[PD_ACQ_MAX_INSTRUMENTS][10];
+    struct pd_store_attr inst_attrs[PD_ACQ_MAX_INSTRUMENTS][12];
     memset(inst, 0, sizeof inst);
     for (size_t i = 0; i < run->n_buses; i++) {
         struct bus *b = &run->buses[i];
@@ -67,6 +70,18 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
         a[k++] = (struct pd_store_attr)IATTR("simulated", b->info.simulated);
         const char *map = b->drv->map_text ? b->drv->map_text(b->state) : NULL;
         a[k++] = (struct pd_store_attr)SATTR("map", map ? map : "");
+        double rate = 1e9 / (double)b->period_ns;
+        a[k++] = (struct pd_store_attr)DATTR("poll_rate_hz", rate, "Hz");
+        /* About ten seconds of samples per chunk, up to the configured size: a slow instrument
+         * does not fill the file with mostly empty chunks. */
+        size_t chunk = 64;
+        while (chunk < (size_t)cfg->store_chunk_samples && (double)chunk < rate * 10)
+            chunk *= 2;
+        inst[i].chunk_samples = chunk < (size_t)cfg->store_chunk_samples ? chunk : (size_t)cfg->store_chunk_samples;
+        /* Room to go on: a fresh chunk of every column of every specimen's group may be written
+         * at the next flush, plus what one flush interval of samples takes. */
+        uint64_t row = (uint64_t)(3 * 8 + 4 + 8 * b->n_channels);
+        run->space_margin += 2 * inst[i].chunk_samples * row + (uint64_t)(rate * cfg->flush_interval_s * 2) * row;
         inst[i].attrs = a;
         inst[i].n_attrs = k;
         /* NXdata default plot: force against extension when the instrument has both. */
@@ -78,6 +93,7 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
         }
     }
 
+    run->space_margin += 1u << 20; /* events, metadata, the final attributes */
     size_t n_sp = (size_t)cfg->specimens;
     struct pd_store_specimen *sp = calloc(n_sp, sizeof *sp);
     if (!sp)
@@ -97,12 +113,21 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
         .instruments = inst,
         .n_specimens = n_sp,
         .specimens = sp,
-        .chunk_samples = 0,
-        .deflate_level = -1,
+        .chunk_samples = (size_t)cfg->store_chunk_samples,
+        .deflate_level = cfg->store_deflate,
     };
     int rc = pd_store_create(path, &layout, &run->store, err);
     free(sp);
     return rc;
+}
+
+/* The writer checks the clock at every flush; one last look covers the end of the run. */
+static void check_clock_final(struct run *run)
+{
+    int64_t step = pd_timebase_step_ns(&run->tb);
+    int64_t mag = step < 0 ? -step : step;
+    if (mag > run->clock_step_max_ns)
+        run->clock_step_max_ns = mag;
 }
 
 static void make_run_id(char *buf, size_t size)
@@ -124,6 +149,18 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     run->cfg = cfg;
     run->opt = opt;
     pthread_mutex_init(&run->store_lock, NULL);
+    run->flush_period_ns = (int64_t)(cfg->flush_interval_s * 1e9);
+    if (run->flush_period_ns <= 0)
+        run->flush_period_ns = ACQ_FLUSH_PERIOD_NS;
+    /* Test hooks (documented in docs/HDF5-SCHEMA.md): read once, here. */
+    size_t ring_capacity = ACQ_RING_CAPACITY;
+    long hook;
+    const char *env = getenv(ACQ_ENV_RING_CAPACITY);
+    if (env && pd_parse_long(env, &hook) && hook >= 2 && hook <= ACQ_RING_CAPACITY)
+        ring_capacity = (size_t)hook;
+    env = getenv(ACQ_ENV_WRITER_STALL_MS);
+    if (env && pd_parse_long(env, &hook) && hook > 0 && hook <= 600000)
+        run->test_stall_ns = hook * 1000000LL;
     int rc = pd_mkdir_p(opt->out_dir, err);
     for (size_t i = 0; i < cfg->n_instruments; i++) {
         struct bus *b = &run->buses[i];
@@ -132,12 +169,13 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
         pthread_cond_init(&b->cond, NULL);
         run->n_buses = i + 1;
         if (rc == PD_OK)
-            rc = acq_bus_open(b, cfg, opt->sim_dir, err);
+            rc = acq_bus_open(b, cfg, opt->sim_dir, ring_capacity, err);
     }
     if (rc == PD_OK) {
         make_run_id(result->run_id, sizeof result->run_id);
         snprintf(result->path, sizeof result->path, "%s/run-%s.h5", opt->out_dir, result->run_id);
         pd_timebase_init(&run->tb);
+        run->path = result->path;
         rc = create_store(run, result->path, result->run_id, err);
         if (rc < 0)
             result->path[0] = '\0';
@@ -170,33 +208,65 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     }
     if (run->store) {
         struct pd_err close_err;
-        if (atomic_load(&run->writer_rc) == PD_OK) {
+        if (atomic_load(&run->writer_rc) == PD_OK || run->stopped_for_space) {
             struct pd_err e;
-            if (acq_writer_drain(run, &e) < 0 && rc == PD_OK)
+            int drc = acq_writer_drain(run, &e);
+            /* Losses the bus threads still held (no sample after them reached the ring). */
+            for (size_t i = 0; drc == PD_OK && i < run->n_buses; i++) {
+                struct acq_loss held[ACQ_LOSS_BACKLOG + 1];
+                size_t n = acq_bus_take_pending_losses(&run->buses[i], held, ACQ_LOSS_BACKLOG + 1);
+                for (size_t k = 0; drc == PD_OK && k < n; k++)
+                    drc = acq_record_loss(run, i, &held[k], &e);
+            }
+            if (drc < 0 && rc == PD_OK)
                 rc = pd_err_set(err, e.code, NULL, "%s", e.msg);
-        }
-        for (size_t i = 0; i < run->n_buses; i++) {
-            result->samples_written += atomic_load(&run->buses[i].n_written);
-            result->samples_lost += atomic_load(&run->buses[i].n_lost);
-            result->read_errors += atomic_load(&run->buses[i].n_errors);
         }
         uint64_t missed = 0, reconnects = 0;
         for (size_t i = 0; i < run->n_buses; i++) {
-            missed += atomic_load(&run->buses[i].n_missed_deadlines);
-            reconnects += atomic_load(&run->buses[i].n_reconnects);
+            struct bus *b = &run->buses[i];
+            uint64_t acquired = atomic_load(&b->n_acquired), written = atomic_load(&b->n_written);
+            uint64_t lost = atomic_load(&b->n_lost), bus_missed = atomic_load(&b->n_missed_deadlines);
+            result->samples_acquired += acquired;
+            result->samples_written += written;
+            result->samples_lost += lost;
+            result->read_errors += atomic_load(&b->n_errors);
+            missed += bus_missed;
+            reconnects += atomic_load(&b->n_reconnects);
+            struct pd_store_attr summary[] = {
+                DATTR("poll_rate_hz", 1e9 / (double)b->period_ns, "Hz"),
+                IATTR("readings", (int64_t)atomic_load(&b->n_readings)),
+                IATTR("samples_acquired", (int64_t)acquired),
+                IATTR("samples_written", (int64_t)written),
+                IATTR("samples_lost", (int64_t)lost),
+                IATTR("samples_lost_recorded", (int64_t)b->lost_recorded),
+                IATTR("missed_deadlines", (int64_t)bus_missed),
+                IATTR("read_errors", (int64_t)atomic_load(&b->n_errors)),
+                IATTR("reconnects", (int64_t)atomic_load(&b->n_reconnects)),
+                IATTR("events_lost", (int64_t)atomic_load(&b->n_events_lost)),
+                IATTR("ring_capacity", (int64_t)b->ring_capacity),
+            };
+            struct pd_err e;
+            pthread_mutex_lock(&run->store_lock);
+            if (pd_store_set_instrument_summary(run->store, i, sizeof summary / sizeof summary[0], summary, &e) < 0)
+                pd_log(PD_LOG_ERROR, "%s", e.msg);
+            pthread_mutex_unlock(&run->store_lock);
         }
+        result->missed_deadlines = missed;
+        check_clock_final(run);
         acq_run_event(run, SIZE_MAX, "run_end", rc < 0 ? err->msg : (result->interrupted ? "interrupted" : "completed"));
         char end_time[40];
         pd_time_format_iso8601(pd_timebase_utc(&run->tb, pd_clock_mono_ns()), end_time, sizeof end_time);
         struct pd_store_attr final_attrs[] = {
             SATTR("end_time", end_time),
             IATTR("specimens_tested", (int64_t)result->specimens_tested),
+            IATTR("samples_acquired", (int64_t)result->samples_acquired),
             IATTR("samples_written", (int64_t)result->samples_written),
             IATTR("samples_lost", (int64_t)result->samples_lost),
             IATTR("read_errors", (int64_t)result->read_errors),
             IATTR("missed_deadlines", (int64_t)missed),
             IATTR("reconnects", (int64_t)reconnects),
             IATTR("clock_step_ns", pd_timebase_step_ns(&run->tb)),
+            IATTR("clock_step_max_ns", run->clock_step_max_ns),
             IATTR("interrupted", result->interrupted),
             SATTR("outcome", rc < 0 ? err->msg : "completed"),
         };

@@ -1,8 +1,12 @@
 /* writer.c — the writer thread: drains every bus's sample and event rings into the run file in
  * batches, records ring overruns as events, and flushes on a fixed period. It alone appends
  * samples; the method thread adds events and status under the same store lock. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "acq/acq_internal.h"
 
@@ -29,32 +33,41 @@ void acq_set_status(struct run *run, size_t specimen, const char *status)
         pd_log(PD_LOG_ERROR, "%s", e.msg);
 }
 
-/* Appends a drained batch, split where the specimen changes. */
-static int write_batch(struct run *run, size_t bus_index, const struct acq_sample *s, size_t n, struct pd_err *err)
+/* Appends a drained batch (samples of acq_sample_size() bytes each), split where the specimen
+ * changes. */
+static int write_batch(struct run *run, size_t bus_index, const unsigned char *raw, size_t n, struct pd_err *err)
 {
     struct bus *b = &run->buses[bus_index];
+    const size_t stride = acq_sample_size(b->n_channels);
+#define SAMPLE(i) ((const struct acq_sample *)(const void *)(raw + (i) * stride))
     size_t start = 0;
     while (start < n) {
         size_t end = start;
-        while (end < n && s[end].specimen == s[start].specimen)
+        while (end < n && SAMPLE(end)->specimen == SAMPLE(start)->specimen)
             end++;
         size_t m = end - start;
+        const double *cols[PD_MAX_CHANNELS];
+        for (size_t c = 0; c < b->n_channels; c++)
+            cols[c] = run->col[c];
         for (size_t i = 0; i < m; i++) {
-            const struct acq_sample *x = &s[start + i];
+            const struct acq_sample *x = SAMPLE(start + i);
             run->t[i] = pd_timebase_utc(&run->tb, x->t_mono_ns);
             run->unc[i] = x->half_width_ns;
             run->q[i] = x->quality;
-            memcpy(&run->v[i * b->n_channels], x->values, b->n_channels * sizeof(double));
+            run->seq[i] = x->seq;
+            for (size_t c = 0; c < b->n_channels; c++)
+                run->col[c][i] = x->values[c];
         }
         pthread_mutex_lock(&run->store_lock);
-        int rc = pd_store_append(run->store, s[start].specimen - 1, bus_index, m, run->t, run->unc, run->q,
-                                 run->v, err);
+        int rc = pd_store_append_columns(run->store, SAMPLE(start)->specimen - 1, bus_index, m, run->t, run->unc,
+                                         run->q, run->seq, cols, err);
         pthread_mutex_unlock(&run->store_lock);
         if (rc < 0)
             return rc;
         atomic_fetch_add(&b->n_written, m);
         start = end;
     }
+#undef SAMPLE
     return PD_OK;
 }
 
@@ -73,41 +86,150 @@ static void drain_events(struct run *run, struct bus *b)
     }
 }
 
+int acq_record_loss(struct run *run, size_t bus_index, const struct acq_loss *loss, struct pd_err *err)
+{
+    struct bus *b = &run->buses[bus_index];
+    struct pd_store_overrun o = {
+        .instrument = bus_index,
+        .specimen = loss->specimen ? loss->specimen - 1 : SIZE_MAX,
+        .first_seq = loss->first_seq,
+        .last_seq = loss->last_seq,
+        .count = loss->count,
+        .t_first_utc_ns = pd_timebase_utc(&run->tb, loss->t_first_mono_ns),
+        .t_last_utc_ns = pd_timebase_utc(&run->tb, loss->t_last_mono_ns),
+    };
+    char text[200];
+    snprintf(text, sizeof text, "%s: %llu samples lost, sequence %llu..%llu (ring of %zu full: the writer fell behind)",
+             b->cfg->name, (unsigned long long)loss->count, (unsigned long long)loss->first_seq,
+             (unsigned long long)loss->last_seq, b->ring_capacity);
+    pthread_mutex_lock(&run->store_lock);
+    int rc = pd_store_add_overrun(run->store, &o, err);
+    struct pd_err e;
+    if (rc == 0 && pd_store_add_event(run->store, o.specimen, o.t_first_utc_ns, "overrun", text, &e) < 0)
+        pd_log(PD_LOG_ERROR, "%s", e.msg);
+    pthread_mutex_unlock(&run->store_lock);
+    if (rc == 0) {
+        b->lost_recorded += loss->count;
+        pd_log(PD_LOG_WARN, "%s", text);
+    }
+    return rc;
+}
+
+/* Operator marks (SIGUSR1, a line on the terminal) become "mark" events of the current specimen. */
+static void record_marks(struct run *run)
+{
+    if (!run->opt->marks)
+        return;
+    sig_atomic_t now = *run->opt->marks;
+    while (run->marks_seen != now) {
+        run->marks_seen++;
+        uint32_t sp = run->n_buses ? atomic_load(&run->buses[0].active_specimen) : 0;
+        char text[64];
+        snprintf(text, sizeof text, "operator mark %ld", (long)run->marks_seen);
+        acq_run_event(run, sp ? sp - 1 : SIZE_MAX, "mark", text);
+    }
+}
+
+/* The run's time axis ignores steps of the system clock; each step seen is still recorded. */
+static void check_clock_step(struct run *run)
+{
+    int64_t step = pd_timebase_step_ns(&run->tb);
+    int64_t change = step - run->clock_step_reported_ns;
+    if (change >= ACQ_CLOCK_STEP_EVENT_NS || change <= -ACQ_CLOCK_STEP_EVENT_NS) {
+        char text[160];
+        snprintf(text, sizeof text,
+                 "system clock now %+.3f ms from the run's time base (changed by %+.3f ms); sample times are unaffected",
+                 (double)step / 1e6, (double)change / 1e6);
+        acq_run_event(run, SIZE_MAX, "clock_step", text);
+        run->clock_step_reported_ns = step;
+    }
+    int64_t mag = step < 0 ? -step : step;
+    if (mag > run->clock_step_max_ns)
+        run->clock_step_max_ns = mag;
+}
+
+/* Stops the run while there is still room to close the file cleanly: HDF5 cannot leave a readable
+ * file behind a failed write (its superblock may already point past the end of what got written). */
+static int check_space(struct run *run, struct pd_err *err)
+{
+    struct stat sb;
+    if (stat(run->path, &sb) < 0)
+        return PD_OK; /* nothing to judge by; a real write error will still be reported */
+    uint64_t size = (uint64_t)sb.st_size;
+    char dir[4096];
+    pd_strlcpy(dir, run->path, sizeof dir);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        pd_strlcpy(dir, ".", sizeof dir);
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) == 0) {
+        uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+        if (avail < run->space_margin) {
+            run->stopped_for_space = true;
+            return pd_err_set(err, PD_EIO, run->path,
+                              "disk full: only %llu bytes left on the disk, %llu needed to go on; the run stops "
+                              "here and the file keeps everything acquired so far",
+                              (unsigned long long)avail, (unsigned long long)run->space_margin);
+        }
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (uint64_t)rl.rlim_cur < size + run->space_margin) {
+        run->stopped_for_space = true;
+        return pd_err_set(err, PD_EIO, run->path,
+                          "file size limit: the file is %llu bytes of at most %llu (ulimit -f), %llu more needed to "
+                          "go on; the run stops here and the file keeps everything acquired so far",
+                          (unsigned long long)size, (unsigned long long)rl.rlim_cur,
+                          (unsigned long long)run->space_margin);
+    }
+    return PD_OK;
+}
+
 int acq_writer_drain(struct run *run, struct pd_err *err)
 {
+    run->last_drained = 0;
     for (size_t i = 0; i < run->n_buses; i++) {
         struct bus *b = &run->buses[i];
         size_t n;
         while ((n = pd_ring_pop(&b->ring, run->batch, ACQ_WRITER_BATCH)) > 0) {
-            int rc = write_batch(run, i, run->batch, n, err);
+            run->last_drained += n;
+            int rc = write_batch(run, i, (const unsigned char *)run->batch, n, err);
             if (rc < 0)
                 return rc;
         }
         drain_events(run, b);
-        uint64_t lost = atomic_load(&b->n_lost);
-        if (lost > b->lost_reported) {
-            char text[160];
-            snprintf(text, sizeof text, "%s: %llu samples lost (ring full: the writer fell behind)", b->cfg->name,
-                     (unsigned long long)(lost - b->lost_reported));
-            acq_run_event(run, SIZE_MAX, "overrun", text);
-            b->lost_reported = lost;
+        struct acq_loss loss;
+        while (pd_ring_pop(&b->losses, &loss, 1) == 1) {
+            int rc = acq_record_loss(run, i, &loss, err);
+            if (rc < 0)
+                return rc;
         }
     }
+    record_marks(run);
     return PD_OK;
 }
 
 void *acq_writer_main(void *arg)
 {
     struct run *run = arg;
-    int64_t next_flush = pd_clock_mono_ns() + ACQ_FLUSH_PERIOD_NS;
+    int64_t next_flush = pd_clock_mono_ns() + run->flush_period_ns;
+    bool stalled = run->test_stall_ns <= 0;
     for (;;) {
         bool quitting = atomic_load(&run->writer_quit);
         int rc = acq_writer_drain(run, &run->writer_err);
         if (rc == PD_OK && pd_clock_mono_ns() >= next_flush) {
+            check_clock_step(run);
+            rc = check_space(run, &run->writer_err);
+        }
+        if (rc == PD_OK && pd_clock_mono_ns() >= next_flush) {
             pthread_mutex_lock(&run->store_lock);
             rc = pd_store_flush(run->store, &run->writer_err);
             pthread_mutex_unlock(&run->store_lock);
-            next_flush += ACQ_FLUSH_PERIOD_NS;
+            next_flush += run->flush_period_ns;
+            if (next_flush < pd_clock_mono_ns())
+                next_flush = pd_clock_mono_ns() + run->flush_period_ns;
         }
         if (rc < 0) {
             pd_log(PD_LOG_ERROR, "%s", run->writer_err.msg);
@@ -116,6 +238,18 @@ void *acq_writer_main(void *arg)
         }
         if (quitting)
             return NULL;
-        pd_clock_sleep_ns(ACQ_WRITER_PERIOD_NS);
+        if (!stalled) {
+            /* Test hook: once samples flow, stop draining for a while so the rings overflow. */
+            for (size_t i = 0; i < run->n_buses && !stalled; i++)
+                if (atomic_load(&run->buses[i].n_written) > 0) {
+                    pd_log(PD_LOG_WARN, "test hook %s: the writer stalls for %.3f s", ACQ_ENV_WRITER_STALL_MS,
+                           (double)run->test_stall_ns / 1e9);
+                    pd_clock_sleep_ns(run->test_stall_ns);
+                    stalled = true;
+                }
+        }
+        /* Batches into HDF5 every period; while the rings fill faster than that, without a pause. */
+        if (run->last_drained < ACQ_WRITER_BATCH)
+            pd_clock_sleep_ns(ACQ_WRITER_PERIOD_NS);
     }
 }

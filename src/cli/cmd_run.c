@@ -13,7 +13,9 @@ static const char run_usage[] =
     "  -o, --output DIR   where the run file goes (default: runs)\n"
     "  -q, --quiet        no progress display\n"
     "  -v, --verbose      log every fault and reconnect\n"
-    "Ctrl-C once stops after flushing and closing the file; twice aborts at once.\n";
+    "Ctrl-C (or SIGTERM) once stops after flushing and closing the file; twice aborts at once,\n"
+    "leaving what was flushed (see 'polydaq recover'). Enter on the terminal, or SIGUSR1, records\n"
+    "an operator mark in the current specimen's events.\n";
 
 static int run_main(int argc, char **argv)
 {

@@ -1,4 +1,7 @@
-/* series.c — running a test series from the CLI: signals, progress mode, the closing summary. */
+/* series.c — running a test series from the CLI: signals, operator marks, progress mode, the
+ * closing summary. */
+#include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,9 +11,10 @@
 #include "cli/cli.h"
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t marks_requested;
 
 /* First signal: finish cleanly (flush, close, summary). Second: the default action, at once; the
- * file keeps everything already flushed. */
+ * file keeps everything already flushed (readable as a SWMR reader, or after `polydaq recover`). */
 static void on_signal(int sig)
 {
     if (stop_requested) {
@@ -18,6 +22,13 @@ static void on_signal(int sig)
         raise(sig);
     }
     stop_requested = 1;
+}
+
+/* SIGUSR1: an operator mark ("mark" event in the current specimen). */
+static void on_mark(int sig)
+{
+    (void)sig;
+    marks_requested++;
 }
 
 static void install_signals(void)
@@ -28,7 +39,23 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_mark;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* On a terminal, each Enter is an operator mark. The thread is left blocked in read at exit. */
+static void *mark_reader(void *arg)
+{
+    (void)arg;
+    char buf[256];
+    ssize_t n;
+    while ((n = read(STDIN_FILENO, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] == '\n')
+                marks_requested++;
+    return NULL;
 }
 
 int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, struct pd_acq_result *res)
@@ -40,18 +67,34 @@ int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, st
         .sim_dir = exe_dir,
         .progress = quiet ? PD_ACQ_PROGRESS_NONE : (isatty(STDERR_FILENO) ? PD_ACQ_PROGRESS_LIVE : PD_ACQ_PROGRESS_LINES),
         .stop = &stop_requested,
+        .marks = &marks_requested,
     };
     install_signals();
+    /* HDF5 allocates and frees a chunk-sized buffer per chunk written; with glibc's default
+     * thresholds each is an mmap/munmap pair or a heap trim, so a fresh process spends its time in
+     * page faults (measured 3x slower with compression, docs/BENCHMARKS.md). Keep them in the heap. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    if (isatty(STDIN_FILENO)) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, mark_reader, NULL) == 0) {
+            pthread_detach(t);
+            if (!quiet)
+                fputs("polydaq: press Enter to mark a moment in the record, Ctrl-C to stop\n", stderr);
+        }
+    }
     struct pd_err err;
     pd_err_clear(&err);
     int rc = pd_acq_run(cfg, &opt, res, &err);
     if (res->path[0])
-        fprintf(stderr, "polydaq: run %s: %zu/%ld specimens tested, %llu samples written, %llu lost, %llu read errors%s\n",
-                res->run_id, res->specimens_tested, cfg->specimens, (unsigned long long)res->samples_written,
-                (unsigned long long)res->samples_lost, (unsigned long long)res->read_errors,
+        fprintf(stderr,
+                "polydaq: run %s: %zu/%ld specimens tested, %llu samples acquired, %llu written, %llu lost (recorded), "
+                "%llu read errors, %llu missed deadlines%s\n",
+                res->run_id, res->specimens_tested, cfg->specimens, (unsigned long long)res->samples_acquired,
+                (unsigned long long)res->samples_written, (unsigned long long)res->samples_lost,
+                (unsigned long long)res->read_errors, (unsigned long long)res->missed_deadlines,
                 res->interrupted ? " (interrupted)" : "");
     if (rc < 0)
         return cli_fail(&err);
     return PD_EXIT_OK;
 }
-

@@ -10,14 +10,27 @@
  * every API call, so by the time the store builds its message (after closing ids, say) the stack
  * is gone; the automatic-error hook runs as the failing call returns and keeps what matters. The
  * serial HDF5 build is not thread-safe anyway, so one buffer is enough. */
-static char last_h5_error[200];
+static _Thread_local char last_h5_error[200];
+static _Thread_local int quiet_installed;
 
 static herr_t take_innermost(unsigned n, const H5E_error2_t *e, void *data)
 {
     (void)data;
     /* Walking upward, entry 0 is the most specific failure: the one that says what was wrong. */
-    if (n == 0 && e && e->desc)
+    if (n != 0 || !e || !e->desc)
+        return 0;
+    /* The file drivers put the OS's reason deep inside a long line ("file write failed: time =
+     * ..., errno = 28, error message = 'No space left on device', ..."): lift it to the front. */
+    const char *msg = strstr(e->desc, "error message = '");
+    const char *colon = strchr(e->desc, ':');
+    if (msg && colon) {
+        msg += strlen("error message = '");
+        const char *end = strchr(msg, '\'');
+        int len = end ? (int)(end - msg) : (int)strlen(msg);
+        snprintf(last_h5_error, sizeof last_h5_error, "%.*s: %.*s", (int)(colon - e->desc), e->desc, len, msg);
+    } else {
         pd_strlcpy(last_h5_error, e->desc, sizeof last_h5_error);
+    }
     return 0;
 }
 
@@ -31,8 +44,12 @@ static herr_t capture_error(hid_t estack, void *data)
 
 void pd_store_h5_quiet(void)
 {
-    /* Replaces HDF5's printing of error stacks to stderr by capture_error. */
-    H5Eset_auto2(H5E_DEFAULT, capture_error, NULL);
+    /* Replaces HDF5's printing of error stacks to stderr by capture_error. A thread-safe HDF5
+     * build keeps this setting per thread, so each thread that uses the store installs it once. */
+    if (!quiet_installed) {
+        H5Eset_auto2(H5E_DEFAULT, capture_error, NULL);
+        quiet_installed = 1;
+    }
     last_h5_error[0] = '\0';
 }
 
@@ -49,6 +66,8 @@ int pd_store_h5_fail(struct pd_err *err, int code, const char *path, const char 
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    if (!last_h5_error[0]) /* the hook was not called (some failures only leave the stack) */
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost, NULL);
     char detail[sizeof last_h5_error];
     pd_strlcpy(detail, last_h5_error, sizeof detail);
     last_h5_error[0] = '\0';
@@ -113,6 +132,26 @@ hid_t pd_store_update_type(void)
         H5Tclose(t);
         return -1;
     }
+    return t;
+}
+
+hid_t pd_store_overrun_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct pd_store_overrun_row));
+    if (t < 0)
+        return -1;
+#define OR_OFF(f) offsetof(struct pd_store_overrun_row, f)
+    if (insert_str(t, "instrument", OR_OFF(instrument), PD_STORE_NAME_MAX) < 0 ||
+        H5Tinsert(t, "specimen", OR_OFF(specimen), H5T_NATIVE_INT32) < 0 ||
+        H5Tinsert(t, "first_seq", OR_OFF(first_seq), H5T_NATIVE_UINT64) < 0 ||
+        H5Tinsert(t, "last_seq", OR_OFF(last_seq), H5T_NATIVE_UINT64) < 0 ||
+        H5Tinsert(t, "count", OR_OFF(count), H5T_NATIVE_UINT64) < 0 ||
+        H5Tinsert(t, "t_first", OR_OFF(t_first), H5T_NATIVE_INT64) < 0 ||
+        H5Tinsert(t, "t_last", OR_OFF(t_last), H5T_NATIVE_INT64) < 0) {
+        H5Tclose(t);
+        return -1;
+    }
+#undef OR_OFF
     return t;
 }
 

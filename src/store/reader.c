@@ -28,6 +28,7 @@ struct instrument_r {
     size_t n_channels;
     struct pd_store_channel ch[PD_STORE_MAX_CHANNELS];
     struct kvlist attrs;
+    struct kvlist summary; /* /acquisition/<name> */
 };
 
 struct specimen_r {
@@ -46,6 +47,8 @@ struct pd_run {
     struct specimen_r *spec;
     struct instrument_r *instr;
     struct events_r ev;
+    struct pd_store_overrun_row *overruns;
+    size_t n_overruns;
 };
 
 /* ---- Small containers ----------------------------------------------------------------------*/
@@ -286,6 +289,34 @@ static int load_events(struct pd_run *run, const char *path, struct events_r *ev
     return rc;
 }
 
+static int load_overruns(struct pd_run *run, struct pd_err *err)
+{
+    if (H5Lexists(run->file, "/overruns", H5P_DEFAULT) <= 0) {
+        pd_store_h5_forget();
+        return 0; /* schema 1 */
+    }
+    hid_t d = open_dataset(run, "/overruns");
+    hid_t mt = pd_store_overrun_type();
+    hssize_t n = d >= 0 ? dataset_length(d) : -1;
+    int rc = 0;
+    if (d < 0 || mt < 0 || n < 0) {
+        rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read /overruns");
+    } else if (n > 0) {
+        run->overruns = calloc((size_t)n, sizeof *run->overruns);
+        if (!run->overruns)
+            rc = pd_err_set(err, PD_ENOMEM, run->path, "out of memory for %zd overruns", (ssize_t)n);
+        else if (H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, run->overruns) < 0)
+            rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read /overruns");
+        else
+            run->n_overruns = (size_t)n;
+    }
+    if (mt >= 0)
+        H5Tclose(mt);
+    if (d >= 0)
+        H5Dclose(d);
+    return rc;
+}
+
 /* NXsample fields, then the status, then values set during the run (the latest wins). */
 static int load_specimen_attrs(struct pd_run *run, struct specimen_r *sp, struct pd_err *err)
 {
@@ -401,7 +432,7 @@ static int load_instruments(struct pd_run *run, struct pd_err *err)
         } else {
             for (size_t c = 0; rc == 0 && c < ch.n; c++) {
                 if (strcmp(ch.v[c], "time") == 0 || strcmp(ch.v[c], "time_uncertainty") == 0 ||
-                    strcmp(ch.v[c], "quality") == 0)
+                    strcmp(ch.v[c], "quality") == 0 || strcmp(ch.v[c], "sequence") == 0)
                     continue;
                 if (in->n_channels == PD_STORE_MAX_CHANNELS) {
                     rc = pd_err_set(err, PD_EDATA, run->path, "%s has more than %d channels", dpath,
@@ -421,6 +452,17 @@ static int load_instruments(struct pd_run *run, struct pd_err *err)
         names_free(&ch);
         if (dg >= 0)
             H5Gclose(dg);
+        char spath[96];
+        snprintf(spath, sizeof spath, "/acquisition/%s", in->name);
+        if (rc == 0 && H5Lexists(run->file, "/acquisition", H5P_DEFAULT) > 0 &&
+            H5Lexists(run->file, spath, H5P_DEFAULT) > 0) {
+            hid_t sg = H5Gopen2(run->file, spath, H5P_DEFAULT);
+            if (sg < 0 || collect_attrs(sg, &in->summary) < 0)
+                rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read %s", spath);
+            if (sg >= 0)
+                H5Gclose(sg);
+        }
+        pd_store_h5_forget();
     }
     names_free(&nm);
     H5Gclose(g);
@@ -472,6 +514,8 @@ static int load_run(struct pd_run *run, struct pd_err *err)
     int rc = load_instruments(run, err);
     if (rc == 0)
         rc = load_events(run, "/events", &run->ev, err);
+    if (rc == 0)
+        rc = load_overruns(run, err);
     return rc;
 }
 
@@ -515,8 +559,11 @@ void pd_run_close(struct pd_run *run)
         free_events(&run->spec[s].ev);
     }
     free(run->spec);
-    for (size_t i = 0; run->instr && i < run->n_instruments; i++)
+    for (size_t i = 0; run->instr && i < run->n_instruments; i++) {
         kv_free(&run->instr[i].attrs);
+        kv_free(&run->instr[i].summary);
+    }
+    free(run->overruns);
     free(run->instr);
     free_events(&run->ev);
     kv_free(&run->attrs);
@@ -721,6 +768,83 @@ int pd_run_read_time(struct pd_run *run, size_t specimen, size_t instrument, int
     if (rc == 0)
         *t_utc_ns = buf;
     return rc;
+}
+
+int pd_run_read_uncertainty(struct pd_run *run, size_t specimen, size_t instrument, int64_t **unc_ns, size_t *n,
+                            struct pd_err *err)
+{
+    if (!unc_ns)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read_uncertainty: missing output");
+    void *buf = NULL;
+    int rc = read_column(run, specimen, instrument, "time_uncertainty", H5T_NATIVE_INT64, sizeof(int64_t), &buf, n,
+                         err);
+    if (rc == 0)
+        *unc_ns = buf;
+    return rc;
+}
+
+int pd_run_read_quality(struct pd_run *run, size_t specimen, size_t instrument, uint32_t **quality, size_t *n,
+                        struct pd_err *err)
+{
+    if (!quality)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read_quality: missing output");
+    void *buf = NULL;
+    int rc = read_column(run, specimen, instrument, "quality", H5T_NATIVE_UINT32, sizeof(uint32_t), &buf, n, err);
+    if (rc == 0)
+        *quality = buf;
+    return rc;
+}
+
+int pd_run_read_sequence(struct pd_run *run, size_t specimen, size_t instrument, uint64_t **seq, size_t *n,
+                         struct pd_err *err)
+{
+    if (!seq || !n || !run)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read_sequence: missing run or output");
+    if (specimen < run->n_specimens && instrument < run->n_instruments) {
+        char path[160];
+        snprintf(path, sizeof path, "/%s/%s/sequence", run->spec[specimen].group, run->instr[instrument].name);
+        htri_t exists = H5Lexists(run->file, path, H5P_DEFAULT);
+        pd_store_h5_forget();
+        if (exists <= 0) { /* a schema-1 file */
+            *seq = NULL;
+            *n = 0;
+            return 0;
+        }
+    }
+    void *buf = NULL;
+    int rc = read_column(run, specimen, instrument, "sequence", H5T_NATIVE_UINT64, sizeof(uint64_t), &buf, n, err);
+    if (rc == 0)
+        *seq = buf;
+    return rc;
+}
+
+size_t pd_run_overrun_count(struct pd_run *run) { return run ? run->n_overruns : 0; }
+
+int pd_run_overrun(struct pd_run *run, size_t i, struct pd_store_overrun *out)
+{
+    if (!run || !out || i >= run->n_overruns)
+        return PD_EINVAL;
+    struct pd_store_overrun_row *r = &run->overruns[i];
+    r->instrument[sizeof r->instrument - 1] = '\0';
+    struct pd_store_overrun o = {.instrument = SIZE_MAX,
+                                 .specimen = r->specimen > 0 ? (size_t)r->specimen - 1 : SIZE_MAX,
+                                 .first_seq = r->first_seq,
+                                 .last_seq = r->last_seq,
+                                 .count = r->count,
+                                 .t_first_utc_ns = r->t_first,
+                                 .t_last_utc_ns = r->t_last};
+    for (size_t k = 0; k < run->n_instruments; k++)
+        if (strcmp(run->instr[k].name, r->instrument) == 0)
+            o.instrument = k;
+    *out = o;
+    return 0;
+}
+
+const char *pd_run_summary_attr(struct pd_run *run, size_t instrument, const char *key)
+{
+    if (!run || !key || instrument >= run->n_instruments)
+        return NULL;
+    return kv_get(&run->instr[instrument].summary, key);
 }
 
 static const struct events_r *events_of(const struct pd_run *run, size_t specimen)

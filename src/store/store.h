@@ -41,6 +41,7 @@ struct pd_store_instrument {
     struct pd_store_channel channels[PD_STORE_MAX_CHANNELS];
     const char *signal; /* NXdata signal channel name; NULL = first channel */
     const char *axes;   /* NXdata axes channel name; NULL = "time" */
+    size_t chunk_samples; /* this instrument's chunk (e.g. smaller for a slow one); 0 = the layout's */
     size_t n_attrs;     /* model, serial, firmware, calibration..., driver, map (as text) */
     const struct pd_store_attr *attrs;
 };
@@ -58,8 +59,24 @@ struct pd_store_layout {
     const struct pd_store_instrument *instruments;
     size_t n_specimens;
     const struct pd_store_specimen *specimens;
-    size_t chunk_samples; /* 0 = default */
+    size_t chunk_samples; /* samples per chunk of every sample dataset; 0 = PD_STORE_DEFAULT_CHUNK */
     int deflate_level;    /* -1 = no compression, 0..9 shuffle+deflate */
+};
+
+/* Defaults measured with `polydaq bench pipeline` (docs/BENCHMARKS.md). */
+#define PD_STORE_DEFAULT_CHUNK 16384
+#define PD_STORE_DEFAULT_DEFLATE 1
+
+/* Samples an instrument acquired but that never reached the file (its ring was full because the
+ * writer fell behind). Sequence numbers count every sample the instrument's bus handed to the
+ * writer, from 0, across specimens; they are stored with each written sample, so for every
+ * instrument `written + sum(count)` equals the number acquired, and the ranges fill the gaps. */
+struct pd_store_overrun {
+    size_t instrument;
+    size_t specimen;              /* 0-based; SIZE_MAX when not known */
+    uint64_t first_seq, last_seq; /* inclusive */
+    uint64_t count;               /* last_seq - first_seq + 1 unless ranges had to be merged */
+    int64_t t_first_utc_ns, t_last_utc_ns;
 };
 
 struct pd_store; /* a run file open for writing; used by one thread */
@@ -67,10 +84,29 @@ struct pd_store; /* a run file open for writing; used by one thread */
 /* Creates the file (fails if it exists) with the whole layout. On failure nothing is left behind. */
 int pd_store_create(const char *path, const struct pd_store_layout *layout, struct pd_store **out,
                     struct pd_err *err);
-/* Appends n samples of one instrument to one specimen. `values` is row-major n × n_channels. */
+/* Appends n samples of one instrument to one specimen. `values` is row-major n × n_channels.
+ * t_unc_ns and quality may be NULL (zeros). The samples are numbered on from the instrument's
+ * previous append (from 0). */
 int pd_store_append(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
                     const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
                     const double *values, struct pd_err *err);
+/* The same with the acquisition's own sequence numbers (gaps = lost samples, see /overruns);
+ * seq NULL = numbered on as above. */
+int pd_store_append_seq(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
+                        const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
+                        const uint64_t *seq, const double *values, struct pd_err *err);
+/* The same with the channels as columns: columns[c][k] is channel c of sample k (no transposing:
+ * the writer thread's fast path). */
+int pd_store_append_columns(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
+                            const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
+                            const uint64_t *seq, const double *const *columns, struct pd_err *err);
+/* Records lost samples in /overruns (see struct pd_store_overrun). */
+int pd_store_add_overrun(struct pd_store *st, const struct pd_store_overrun *o, struct pd_err *err);
+/* Per-instrument run summary (poll rate, samples acquired/written/lost, missed deadlines...),
+ * kept in memory and written by pd_store_close as attributes of /acquisition/<instrument>.
+ * A later call for the same instrument replaces the earlier set. */
+int pd_store_set_instrument_summary(struct pd_store *st, size_t instrument, size_t n_attrs,
+                                    const struct pd_store_attr *attrs, struct pd_err *err);
 /* An event (specimen start/end, break, fault, operator mark) at a time; specimen SIZE_MAX = run level. */
 int pd_store_add_event(struct pd_store *st, size_t specimen, int64_t t_utc_ns, const char *kind,
                        const char *text, struct pd_err *err);
@@ -113,6 +149,25 @@ int pd_run_read_channel(struct pd_run *run, size_t specimen, size_t instrument, 
                         double **data, size_t *n, struct pd_err *err);
 int pd_run_read_time(struct pd_run *run, size_t specimen, size_t instrument, int64_t **t_utc_ns,
                      size_t *n, struct pd_err *err);
+/* Timing uncertainty (ns) and quality bits of the samples, row for row with the time axis. */
+int pd_run_read_uncertainty(struct pd_run *run, size_t specimen, size_t instrument, int64_t **unc_ns, size_t *n,
+                            struct pd_err *err);
+int pd_run_read_quality(struct pd_run *run, size_t specimen, size_t instrument, uint32_t **quality, size_t *n,
+                        struct pd_err *err);
+/* Sequence numbers of the samples (schema 2; a schema-1 file gives n = 0). */
+int pd_run_read_sequence(struct pd_run *run, size_t specimen, size_t instrument, uint64_t **seq, size_t *n,
+                         struct pd_err *err);
+/* Recorded overruns (/overruns; none in a schema-1 file). */
+size_t pd_run_overrun_count(struct pd_run *run);
+int pd_run_overrun(struct pd_run *run, size_t i, struct pd_store_overrun *out);
+/* An attribute of /acquisition/<instrument> (written at a clean close) as text; NULL when absent. */
+const char *pd_run_summary_attr(struct pd_run *run, size_t instrument, const char *key);
+
+/* ---- Recovery ------------------------------------------------------------------------------*/
+/* Makes a file whose writer died (SWMR mark still set) readable by any HDF5 reader: copies
+ * everything a SWMR reader sees (all that was flushed) into a fresh file at `out_path` (which
+ * must not exist) and marks it `recovered = 1` (closed_cleanly stays 0). The input is not changed. */
+int pd_store_recover(const char *in_path, const char *out_path, struct pd_err *err);
 /* Events of a specimen (SIZE_MAX = run level): count and i-th (time, kind, text). */
 size_t pd_run_event_count(struct pd_run *run, size_t specimen);
 int pd_run_event(struct pd_run *run, size_t specimen, size_t i, int64_t *t_utc_ns, const char **kind,

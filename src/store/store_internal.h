@@ -13,8 +13,7 @@
 #include "store/store.h"
 
 #define PD_STORE_FILE_FORMAT "polydaq-run"
-#define PD_STORE_SCHEMA_VERSION 1
-#define PD_STORE_DEFAULT_CHUNK 4096
+#define PD_STORE_SCHEMA_VERSION 2
 /* Fixed sizes (bytes, including the terminating NUL) of the strings inside growing datasets. */
 #define PD_STORE_STATUS_LEN 128
 #define PD_STORE_EVENT_KIND_LEN 32
@@ -36,6 +35,14 @@ struct pd_store_update_row {
     char value[PD_STORE_UPDATE_VALUE_LEN];
     char units[PD_STORE_UPDATE_UNITS_LEN];
 };
+
+struct pd_store_overrun_row {
+    char instrument[PD_STORE_NAME_MAX];
+    int32_t specimen; /* 1-based; 0 = not known */
+    uint64_t first_seq, last_seq, count;
+    int64_t t_first, t_last;
+};
+hid_t pd_store_overrun_type(void);
 
 /* Silences HDF5's own error printing (the store reports through struct pd_err instead). */
 void pd_store_h5_quiet(void);

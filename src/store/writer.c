@@ -2,6 +2,7 @@
 #include "store/store_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,11 +10,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Open datasets of one instrument inside one specimen, kept for the whole run. */
+/* The columns of an NXdata group, in file order: row k of each is sample k. */
+enum { COL_TIME, COL_UNC, COL_QUALITY, COL_SEQ, COL_CHANNEL0 };
+#define MAX_COLS (COL_CHANNEL0 + PD_STORE_MAX_CHANNELS)
+static const char *const fixed_col_names[COL_CHANNEL0] = {"time", "time_uncertainty", "quality", "sequence"};
+
+/* The datasets of one instrument inside one specimen. Only the specimen an instrument currently
+ * appends to keeps them open: closing the others hands their last chunk to the file and frees
+ * its cache, so memory does not grow with the number of specimens. */
 struct nxdata_w {
-    hid_t time, unc, quality;
-    hid_t ch[PD_STORE_MAX_CHANNELS];
+    hid_t col[MAX_COLS];
+    hid_t space[MAX_COLS]; /* cached file dataspaces, kept at the dataset's extent */
     hsize_t size;
+    int open;
     int dirty;
 };
 
@@ -34,6 +43,8 @@ struct update_w {
     char *units;
 };
 
+static void free_update(struct update_w *u);
+
 struct specimen_w {
     struct nxdata_w *nx; /* one per instrument */
     hid_t status;
@@ -48,6 +59,10 @@ struct instrument_w {
     char name[PD_STORE_NAME_MAX];
     size_t n_channels;
     char channel[PD_STORE_MAX_CHANNELS][PD_STORE_NAME_MAX];
+    size_t current;    /* the specimen whose datasets are open; SIZE_MAX = none */
+    uint64_t next_seq; /* for appends without sequence numbers */
+    struct update_w *summary;
+    size_t n_summary;
 };
 
 struct pd_store {
@@ -57,16 +72,17 @@ struct pd_store {
     struct instrument_w *instr;
     struct specimen_w *spec;
     struct table_w events; /* run level */
-    hid_t event_type, update_type, status_type;
+    struct table_w overruns;
+    hid_t event_type, update_type, status_type, overrun_type;
     unsigned char *scratch; /* one column of one append, grown on demand */
     size_t scratch_bytes;
 };
 
 static const char *const reserved_in_specimen[] = {"sample", "instrument", "status", "events",
                                                    "sample_updates"};
-static const char *const reserved_in_nxdata[] = {"time", "time_uncertainty", "quality"};
+static const char *const reserved_in_nxdata[] = {"time", "time_uncertainty", "quality", "sequence"};
 static const char *const reserved_at_root[] = {"NX_class", "creator", "default", "file_format",
-                                               "schema_version", "closed_cleanly"};
+                                               "schema_version", "closed_cleanly", "recovered"};
 
 static int in_list(const char *name, const char *const *list, size_t n)
 {
@@ -295,29 +311,25 @@ static int create_nxdata(struct pd_store *st, hid_t entry, const char *entry_nam
     const char *what = "attributes";
     int ok = pd_store_attr_write_str(g, "signal", signal) == 0 && pd_store_attr_write_str(g, "axes", axes) == 0 &&
              pd_store_attr_write_int(g, indices, 0) == 0;
-    if (ok) {
-        what = "time";
-        nx->time = make_column(g, "time", H5T_STD_I64LE, dcpl, "ns");
-        ok = nx->time >= 0 && pd_store_attr_write_str(nx->time, "epoch", "1970-01-01T00:00:00Z") == 0;
+    static const char *const units[COL_CHANNEL0] = {"ns", "ns", "1", "1"};
+    const hid_t types[COL_CHANNEL0] = {H5T_STD_I64LE, H5T_STD_I64LE, H5T_STD_U32LE, H5T_STD_U64LE};
+    for (size_t c = 0; ok && c < COL_CHANNEL0; c++) {
+        what = fixed_col_names[c];
+        nx->col[c] = make_column(g, what, types[c], dcpl, units[c]);
+        ok = nx->col[c] >= 0;
     }
-    if (ok) {
-        what = "time_uncertainty";
-        nx->unc = make_column(g, "time_uncertainty", H5T_STD_I64LE, dcpl, "ns");
-        ok = nx->unc >= 0;
-    }
-    if (ok) {
-        what = "quality";
-        nx->quality = make_column(g, "quality", H5T_STD_U32LE, dcpl, "1");
-        ok = nx->quality >= 0 &&
-             pd_store_attr_write_str(nx->quality, "description",
-                                     "bit flags: 1 retried, 2 outside plausibility range, 4 simulated") == 0;
-    }
+    ok = ok && pd_store_attr_write_str(nx->col[COL_TIME], "epoch", "1970-01-01T00:00:00Z") == 0 &&
+         pd_store_attr_write_str(nx->col[COL_QUALITY], "description",
+                                 "bit flags: 1 retried, 2 outside plausibility range, 4 simulated") == 0 &&
+         pd_store_attr_write_str(nx->col[COL_SEQ], "description",
+                                 "the instrument's acquisition sequence number; gaps are listed in /overruns") == 0;
     for (size_t c = 0; ok && c < in->n_channels; c++) {
         what = in->channels[c].name;
         const char *unit = in->channels[c].unit[0] ? in->channels[c].unit : "1";
-        nx->ch[c] = make_column(g, in->channels[c].name, H5T_IEEE_F64LE, dcpl, unit);
-        ok = nx->ch[c] >= 0;
+        nx->col[COL_CHANNEL0 + c] = make_column(g, in->channels[c].name, H5T_IEEE_F64LE, dcpl, unit);
+        ok = nx->col[COL_CHANNEL0 + c] >= 0;
     }
+    nx->open = 1;
     int rc = ok ? 0 : pd_store_h5_fail(err, PD_EIO, st->path, "cannot create /%s/%s/%s", entry_name, in->name, what);
     H5Gclose(g);
     return rc;
@@ -347,8 +359,9 @@ static int create_instrument_info(struct pd_store *st, hid_t entry, const char *
     return rc;
 }
 
-static int create_specimen(struct pd_store *st, size_t s, const struct pd_store_layout *l, hid_t dcpl,
-                           struct pd_err *err)
+static hid_t make_column_dcpl(const struct pd_store_layout *l, const struct pd_store_instrument *in);
+
+static int create_specimen(struct pd_store *st, size_t s, const struct pd_store_layout *l, struct pd_err *err)
 {
     const struct pd_store_specimen *sp = &l->specimens[s];
     struct specimen_w *sw = &st->spec[s];
@@ -379,8 +392,15 @@ static int create_specimen(struct pd_store *st, size_t s, const struct pd_store_
     }
     if (rc == 0)
         rc = create_instrument_info(st, entry, name, l, err);
-    for (size_t i = 0; rc == 0 && i < l->n_instruments; i++)
+    for (size_t i = 0; rc == 0 && i < l->n_instruments; i++) {
+        hid_t dcpl = make_column_dcpl(l, &l->instruments[i]);
+        if (dcpl < 0) {
+            rc = pd_store_h5_fail(err, PD_EIO, st->path, "cannot set chunking/compression");
+            break;
+        }
         rc = create_nxdata(st, entry, name, &l->instruments[i], dcpl, &sw->nx[i], err);
+        H5Pclose(dcpl);
+    }
     if (rc == 0) {
         hid_t space = H5Screate(H5S_SCALAR);
         if (space >= 0)
@@ -415,6 +435,8 @@ static int create_root(struct pd_store *st, const struct pd_store_layout *l, str
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot write the root attributes");
     if ((st->events.id = make_table(root, "events", st->event_type)) < 0)
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot create /events");
+    if ((st->overruns.id = make_table(root, "overruns", st->overrun_type)) < 0)
+        return pd_store_h5_fail(err, PD_EIO, st->path, "cannot create /overruns");
     return 0;
 }
 
@@ -425,24 +447,30 @@ static void close_id(hid_t *id, herr_t (*fn)(hid_t))
     *id = -1;
 }
 
+/* Closes an NXdata group's datasets (their cached chunks go to the file). */
+static void park_nxdata(struct nxdata_w *nx)
+{
+    for (size_t c = 0; c < MAX_COLS; c++) {
+        close_id(&nx->col[c], H5Dclose);
+        close_id(&nx->space[c], H5Sclose);
+    }
+    nx->open = 0;
+}
+
 /* Closes every HDF5 object the store holds (not the file) and forgets the ids. */
 static void close_objects(struct pd_store *st)
 {
     for (size_t s = 0; st->spec && s < st->n_specimens; s++) {
         struct specimen_w *sw = &st->spec[s];
-        for (size_t i = 0; sw->nx && i < st->n_instruments; i++) {
-            struct nxdata_w *nx = &sw->nx[i];
-            close_id(&nx->time, H5Dclose);
-            close_id(&nx->unc, H5Dclose);
-            close_id(&nx->quality, H5Dclose);
-            for (size_t c = 0; c < PD_STORE_MAX_CHANNELS; c++)
-                close_id(&nx->ch[c], H5Dclose);
-        }
+        for (size_t i = 0; sw->nx && i < st->n_instruments; i++)
+            park_nxdata(&sw->nx[i]);
         close_id(&sw->status, H5Dclose);
         close_id(&sw->events.id, H5Dclose);
         close_id(&sw->updates.id, H5Dclose);
     }
     close_id(&st->events.id, H5Dclose);
+    close_id(&st->overruns.id, H5Dclose);
+    close_id(&st->overrun_type, H5Tclose);
     close_id(&st->event_type, H5Tclose);
     close_id(&st->update_type, H5Tclose);
     close_id(&st->status_type, H5Tclose);
@@ -462,6 +490,11 @@ static void free_store(struct pd_store *st)
         free(sw->upd);
     }
     free(st->spec);
+    for (size_t i = 0; st->instr && i < st->n_instruments; i++) {
+        for (size_t u = 0; u < st->instr[i].n_summary; u++)
+            free_update(&st->instr[i].summary[u]);
+        free(st->instr[i].summary);
+    }
     free(st->instr);
     free(st->scratch);
     free(st->path);
@@ -473,7 +506,8 @@ static struct pd_store *alloc_store(const char *path, const struct pd_store_layo
     struct pd_store *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
-    st->file = st->events.id = st->event_type = st->update_type = st->status_type = -1;
+    st->file = st->events.id = st->overruns.id = st->event_type = st->update_type = st->status_type = -1;
+    st->overrun_type = -1;
     st->n_specimens = l->n_specimens;
     st->n_instruments = l->n_instruments;
     st->path = strdup(path);
@@ -486,6 +520,7 @@ static struct pd_store *alloc_store(const char *path, const struct pd_store_layo
     for (size_t i = 0; i < l->n_instruments; i++) {
         const struct pd_store_instrument *in = &l->instruments[i];
         pd_strlcpy(st->instr[i].name, in->name, sizeof st->instr[i].name);
+        st->instr[i].current = SIZE_MAX;
         st->instr[i].n_channels = in->n_channels;
         for (size_t c = 0; c < in->n_channels; c++)
             pd_strlcpy(st->instr[i].channel[c], in->channels[c].name, PD_STORE_NAME_MAX);
@@ -500,9 +535,8 @@ static struct pd_store *alloc_store(const char *path, const struct pd_store_layo
         }
         for (size_t i = 0; i < l->n_instruments; i++) {
             struct nxdata_w *nx = &sw->nx[i];
-            nx->time = nx->unc = nx->quality = -1;
-            for (size_t c = 0; c < PD_STORE_MAX_CHANNELS; c++)
-                nx->ch[c] = -1;
+            for (size_t c = 0; c < MAX_COLS; c++)
+                nx->col[c] = nx->space[c] = -1;
         }
     }
     return st;
@@ -522,13 +556,16 @@ static hid_t make_fapl(void)
     return fapl;
 }
 
-static hid_t make_column_dcpl(const struct pd_store_layout *l)
+static hid_t make_column_dcpl(const struct pd_store_layout *l, const struct pd_store_instrument *in)
 {
-    hsize_t chunk = l->chunk_samples ? (hsize_t)l->chunk_samples : PD_STORE_DEFAULT_CHUNK;
+    hsize_t chunk = in->chunk_samples ? (hsize_t)in->chunk_samples
+                                      : l->chunk_samples ? (hsize_t)l->chunk_samples : PD_STORE_DEFAULT_CHUNK;
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (dcpl < 0)
         return -1;
-    int ok = H5Pset_chunk(dcpl, 1, &chunk) >= 0;
+    /* Every row is written before it is part of the extent, so a fresh chunk needs no fill value
+     * (saves a memset of each chunk buffer). */
+    int ok = H5Pset_chunk(dcpl, 1, &chunk) >= 0 && H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0;
     if (ok && l->deflate_level >= 0)
         ok = H5Pset_shuffle(dcpl) >= 0 && H5Pset_deflate(dcpl, (unsigned)l->deflate_level) >= 0;
     if (!ok) {
@@ -543,19 +580,19 @@ static int build_file(struct pd_store *st, const struct pd_store_layout *l, stru
     st->event_type = pd_store_event_type();
     st->update_type = pd_store_update_type();
     st->status_type = pd_store_fixed_str_type(PD_STORE_STATUS_LEN);
-    if (st->event_type < 0 || st->update_type < 0 || st->status_type < 0)
+    st->overrun_type = pd_store_overrun_type();
+    if (st->event_type < 0 || st->update_type < 0 || st->status_type < 0 || st->overrun_type < 0)
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot build the table types");
     int rc = create_root(st, l, err);
     if (rc < 0)
         return rc;
-    hid_t dcpl = make_column_dcpl(l);
-    if (dcpl < 0)
-        return pd_store_h5_fail(err, PD_EIO, st->path, "cannot set chunking/compression");
     for (size_t s = 0; rc == 0 && s < l->n_specimens; s++)
-        rc = create_specimen(st, s, l, dcpl, err);
-    H5Pclose(dcpl);
+        rc = create_specimen(st, s, l, err);
     if (rc < 0)
         return rc;
+    for (size_t s = 0; s < l->n_specimens; s++)
+        for (size_t i = 0; i < l->n_instruments; i++)
+            park_nxdata(&st->spec[s].nx[i]);
     /* From here on only existing datasets are extended and written: what SWMR readers can follow. */
     if (H5Fstart_swmr_write(st->file) < 0)
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot start SWMR writing");
@@ -573,6 +610,10 @@ int pd_store_create(const char *path, const struct pd_store_layout *layout, stru
     struct stat sb;
     if (stat(path, &sb) == 0)
         return pd_err_set_os(err, PD_EIO, EEXIST, path, "refusing to overwrite an existing file");
+    /* HDF5 1.10.8 crashes in its exit-time clean-up on a file whose close failed (a write error,
+     * disk full): a writing process closes its files itself and asks for no exit-time clean-up.
+     * This only takes effect before the library's first use in the process; later it is a no-op. */
+    H5dont_atexit();
     pd_store_h5_quiet();
     struct pd_store *st = alloc_store(path, layout);
     if (!st)
@@ -622,15 +663,22 @@ static int ensure_scratch(struct pd_store *st, size_t bytes)
     return 0;
 }
 
-/* Extends a 1-D dataset from `start` to start+n and writes n elements of `buf` into the new tail. */
-static int append_rows(hid_t ds, hid_t mtype, hsize_t start, hsize_t n, const void *buf)
+/* Extends a 1-D dataset from `start` to start+n and writes n elements of `buf` into the new tail.
+ * `space` is the dataset's file dataspace, kept by the caller (-1: taken and dropped here), so a
+ * steady stream of appends allocates no dataspace of its own. */
+static int append_rows_cached(hid_t ds, hid_t *space, hid_t mtype, hsize_t start, hsize_t n, const void *buf)
 {
-    hsize_t size = start + n;
+    hsize_t size = start + n, unlimited = H5S_UNLIMITED;
     if (H5Dset_extent(ds, &size) < 0)
         return -1;
-    hid_t fs = H5Dget_space(ds);
-    if (fs < 0)
+    hid_t fs = *space;
+    if (fs < 0) {
+        if ((fs = H5Dget_space(ds)) < 0)
+            return -1;
+    } else if (H5Sset_extent_simple(fs, 1, &size, &unlimited) < 0) {
         return -1;
+    }
+    *space = fs;
     hid_t ms = H5Screate_simple(1, &n, NULL);
     int rc = -1;
     if (ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL) >= 0 &&
@@ -638,8 +686,47 @@ static int append_rows(hid_t ds, hid_t mtype, hsize_t start, hsize_t n, const vo
         rc = 0;
     if (ms >= 0)
         H5Sclose(ms);
-    H5Sclose(fs);
     return rc;
+}
+
+static int append_rows(hid_t ds, hid_t mtype, hsize_t start, hsize_t n, const void *buf)
+{
+    hid_t space = -1;
+    int rc = append_rows_cached(ds, &space, mtype, start, n, buf);
+    if (space >= 0)
+        H5Sclose(space);
+    return rc;
+}
+
+/* Makes `specimen` the one whose datasets of this instrument are open, parking the previous one. */
+static int open_nxdata(struct pd_store *st, size_t specimen, size_t instrument)
+{
+    struct instrument_w *in = &st->instr[instrument];
+    struct nxdata_w *nx = &st->spec[specimen].nx[instrument];
+    if (in->current != specimen && in->current != SIZE_MAX) {
+        struct nxdata_w *old = &st->spec[in->current].nx[instrument];
+        if (old->open) {
+            for (size_t c = 0; c < COL_CHANNEL0 + in->n_channels; c++)
+                if (H5Dflush(old->col[c]) < 0)
+                    return -1;
+            old->dirty = 0;
+            park_nxdata(old);
+        }
+    }
+    in->current = specimen;
+    if (nx->open)
+        return 0;
+    char sg[32], path[128];
+    pd_store_specimen_group(specimen, sg, sizeof sg);
+    for (size_t c = 0; c < COL_CHANNEL0 + in->n_channels; c++) {
+        snprintf(path, sizeof path, "/%s/%s/%s", sg, in->name, c < COL_CHANNEL0 ? fixed_col_names[c] : in->channel[c - COL_CHANNEL0]);
+        if ((nx->col[c] = H5Dopen2(st->file, path, H5P_DEFAULT)) < 0) {
+            park_nxdata(nx);
+            return -1;
+        }
+    }
+    nx->open = 1;
+    return 0;
 }
 
 static int bad_specimen(const struct pd_store *st, size_t specimen, struct pd_err *err)
@@ -648,9 +735,39 @@ static int bad_specimen(const struct pd_store *st, size_t specimen, struct pd_er
                       st->n_specimens);
 }
 
+static int append_samples(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
+                          const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
+                          const uint64_t *seq, const double *values, const double *const *columns,
+                          struct pd_err *err);
+
 int pd_store_append(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
                     const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
                     const double *values, struct pd_err *err)
+{
+    return pd_store_append_seq(st, specimen, instrument, n, t_utc_ns, t_unc_ns, quality, NULL, values, err);
+}
+
+int pd_store_append_seq(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
+                        const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
+                        const uint64_t *seq, const double *values, struct pd_err *err)
+{
+    return append_samples(st, specimen, instrument, n, t_utc_ns, t_unc_ns, quality, seq, values, NULL, err);
+}
+
+int pd_store_append_columns(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
+                            const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
+                            const uint64_t *seq, const double *const *columns, struct pd_err *err)
+{
+    if (n && !columns)
+        return pd_err_set(err, PD_EINVAL, st ? st->path : NULL, "pd_store_append_columns: missing columns");
+    return append_samples(st, specimen, instrument, n, t_utc_ns, t_unc_ns, quality, seq, NULL, columns, err);
+}
+
+/* Rows (`values`, row-major) or columns: exactly one of the two is given. */
+static int append_samples(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
+                          const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
+                          const uint64_t *seq, const double *values, const double *const *columns,
+                          struct pd_err *err)
 {
     if (!st)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_append: no store");
@@ -661,49 +778,95 @@ int pd_store_append(struct pd_store *st, size_t specimen, size_t instrument, siz
                           instrument, st->n_instruments);
     if (n == 0)
         return 0;
-    if (!t_utc_ns || !values)
+    if (!t_utc_ns || (!values && !columns))
         return pd_err_set(err, PD_EINVAL, st->path, "pd_store_append: missing times or values");
-    const struct instrument_w *in = &st->instr[instrument];
+    pd_store_h5_quiet(); /* the appending thread may not be the one that created the file */
+    struct instrument_w *in = &st->instr[instrument];
     struct nxdata_w *nx = &st->spec[specimen].nx[instrument];
-    if (ensure_scratch(st, n * sizeof(int64_t)) < 0)
-        return pd_err_set(err, PD_ENOMEM, st->path, "out of memory for %zu samples", n);
     char sg[32];
-    const char *what = "time";
+    if (ensure_scratch(st, n * sizeof(uint64_t)) < 0)
+        return pd_err_set(err, PD_ENOMEM, st->path, "out of memory for %zu samples", n);
+    if (open_nxdata(st, specimen, instrument) < 0) {
+        pd_store_specimen_group(specimen, sg, sizeof sg);
+        return pd_store_h5_fail(err, PD_EIO, st->path, "cannot open /%s/%s", sg, in->name);
+    }
     hsize_t start = nx->size;
-    int rc = append_rows(nx->time, H5T_NATIVE_INT64, start, n, t_utc_ns);
-    if (rc == 0) {
-        what = "time_uncertainty";
-        const void *src = t_unc_ns;
-        if (!src) {
+    int rc = 0;
+    size_t c = 0;
+    for (; rc == 0 && c < COL_CHANNEL0 + in->n_channels; c++) {
+        const void *src;
+        hid_t mtype = H5T_NATIVE_INT64;
+        switch (c) {
+        case COL_TIME: src = t_utc_ns; break;
+        case COL_UNC: src = t_unc_ns; break;
+        case COL_QUALITY: src = quality; mtype = H5T_NATIVE_UINT32; break;
+        case COL_SEQ:
+            src = seq;
+            mtype = H5T_NATIVE_UINT64;
+            if (!seq) {
+                uint64_t *q = (uint64_t *)(void *)st->scratch;
+                for (size_t k = 0; k < n; k++)
+                    q[k] = in->next_seq + k;
+                src = q;
+            }
+            break;
+        default: {
+            size_t ch = c - COL_CHANNEL0;
+            mtype = H5T_NATIVE_DOUBLE;
+            if (columns) {
+                src = columns[ch];
+                if (!src)
+                    return pd_err_set(err, PD_EINVAL, st->path, "pd_store_append: column %zu missing", ch);
+                break;
+            }
+            /* The caller's rows interleave channels; each dataset wants one contiguous column. */
+            double *col = (double *)(void *)st->scratch;
+            for (size_t k = 0; k < n; k++)
+                col[k] = values[k * in->n_channels + ch];
+            src = col;
+        }
+        }
+        if (!src) { /* absent uncertainty or quality: zeros */
             memset(st->scratch, 0, n * sizeof(int64_t));
             src = st->scratch;
         }
-        rc = append_rows(nx->unc, H5T_NATIVE_INT64, start, n, src);
-    }
-    if (rc == 0) {
-        what = "quality";
-        const void *src = quality;
-        if (!src) {
-            memset(st->scratch, 0, n * sizeof(uint32_t));
-            src = st->scratch;
-        }
-        rc = append_rows(nx->quality, H5T_NATIVE_UINT32, start, n, src);
-    }
-    double *col = (double *)(void *)st->scratch;
-    for (size_t c = 0; rc == 0 && c < in->n_channels; c++) {
-        what = in->channel[c];
-        /* The caller's rows interleave channels; each dataset wants one contiguous column. */
-        for (size_t k = 0; k < n; k++)
-            col[k] = values[k * in->n_channels + c];
-        rc = append_rows(nx->ch[c], H5T_NATIVE_DOUBLE, start, n, col);
+        rc = append_rows_cached(nx->col[c], &nx->space[c], mtype, start, n, src);
     }
     if (rc < 0) {
         pd_store_specimen_group(specimen, sg, sizeof sg);
+        c--;
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot append %zu samples to /%s/%s/%s", n, sg, in->name,
-                                what);
+                                c < COL_CHANNEL0 ? fixed_col_names[c] : in->channel[c - COL_CHANNEL0]);
     }
     nx->size = start + n;
     nx->dirty = 1;
+    in->next_seq = (seq ? seq[n - 1] : in->next_seq + n - 1) + 1;
+    return 0;
+}
+
+int pd_store_add_overrun(struct pd_store *st, const struct pd_store_overrun *o, struct pd_err *err)
+{
+    if (!st || !o)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_store_add_overrun: no store or overrun");
+    pd_store_h5_quiet();
+    if (o->instrument >= st->n_instruments)
+        return pd_err_set(err, PD_EINVAL, st->path, "instrument index %zu out of range (file has %zu)",
+                          o->instrument, st->n_instruments);
+    if (o->specimen != SIZE_MAX && o->specimen >= st->n_specimens)
+        return bad_specimen(st, o->specimen, err);
+    struct pd_store_overrun_row row;
+    memset(&row, 0, sizeof row);
+    pd_strlcpy(row.instrument, st->instr[o->instrument].name, sizeof row.instrument);
+    row.specimen = o->specimen == SIZE_MAX ? 0 : (int32_t)(o->specimen + 1);
+    row.first_seq = o->first_seq;
+    row.last_seq = o->last_seq;
+    row.count = o->count;
+    row.t_first = o->t_first_utc_ns;
+    row.t_last = o->t_last_utc_ns;
+    if (append_rows(st->overruns.id, st->overrun_type, st->overruns.size, 1, &row) < 0)
+        return pd_store_h5_fail(err, PD_EIO, st->path, "cannot append to /overruns");
+    st->overruns.size++;
+    st->overruns.dirty = 1;
     return 0;
 }
 
@@ -712,6 +875,7 @@ int pd_store_add_event(struct pd_store *st, size_t specimen, int64_t t_utc_ns, c
 {
     if (!st)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_add_event: no store");
+    pd_store_h5_quiet();
     if (specimen != SIZE_MAX && specimen >= st->n_specimens)
         return bad_specimen(st, specimen, err);
     if (!kind || !kind[0] || strlen(kind) >= PD_STORE_EVENT_KIND_LEN)
@@ -778,6 +942,7 @@ int pd_store_set_specimen_attr(struct pd_store *st, size_t specimen, const struc
 {
     if (!st || !attr)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_set_specimen_attr: no store or attribute");
+    pd_store_h5_quiet();
     if (specimen >= st->n_specimens)
         return bad_specimen(st, specimen, err);
     int rc = check_attrs(st->path, "specimen update", attr, 1, err);
@@ -827,6 +992,44 @@ int pd_store_set_specimen_attr(struct pd_store *st, size_t specimen, const struc
     return 0;
 }
 
+int pd_store_set_instrument_summary(struct pd_store *st, size_t instrument, size_t n_attrs,
+                                    const struct pd_store_attr *attrs, struct pd_err *err)
+{
+    if (!st)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_store_set_instrument_summary: no store");
+    if (instrument >= st->n_instruments)
+        return pd_err_set(err, PD_EINVAL, st->path, "instrument index %zu out of range (file has %zu)",
+                          instrument, st->n_instruments);
+    int rc = check_attrs(st->path, "instrument summary", attrs, n_attrs, err);
+    if (rc < 0)
+        return rc;
+    struct update_w *copy = calloc(n_attrs ? n_attrs : 1, sizeof *copy);
+    if (!copy)
+        return pd_err_set(err, PD_ENOMEM, st->path, "out of memory");
+    for (size_t k = 0; k < n_attrs; k++) {
+        const struct pd_store_attr *a = &attrs[k];
+        copy[k].key = strdup(a->key);
+        copy[k].type = a->type;
+        copy[k].s = a->type == PD_STORE_STRING ? strdup(a->s) : NULL;
+        copy[k].d = a->d;
+        copy[k].i = a->i;
+        copy[k].units = a->units && a->units[0] ? strdup(a->units) : NULL;
+        if (!copy[k].key || (a->type == PD_STORE_STRING && !copy[k].s) || (a->units && a->units[0] && !copy[k].units)) {
+            for (size_t j = 0; j <= k; j++)
+                free_update(&copy[j]);
+            free(copy);
+            return pd_err_set(err, PD_ENOMEM, st->path, "out of memory");
+        }
+    }
+    struct instrument_w *in = &st->instr[instrument];
+    for (size_t u = 0; u < in->n_summary; u++)
+        free_update(&in->summary[u]);
+    free(in->summary);
+    in->summary = copy;
+    in->n_summary = n_attrs;
+    return 0;
+}
+
 static int flush_if(hid_t ds, int *dirty)
 {
     if (!*dirty)
@@ -841,6 +1044,7 @@ int pd_store_flush(struct pd_store *st, struct pd_err *err)
 {
     if (!st)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_flush: no store");
+    pd_store_h5_quiet();
     int ok = 1;
     for (size_t s = 0; ok && s < st->n_specimens; s++) {
         struct specimen_w *sw = &st->spec[s];
@@ -848,16 +1052,15 @@ int pd_store_flush(struct pd_store *st, struct pd_err *err)
             struct nxdata_w *nx = &sw->nx[i];
             if (!nx->dirty)
                 continue;
-            ok = H5Dflush(nx->time) >= 0 && H5Dflush(nx->unc) >= 0 && H5Dflush(nx->quality) >= 0;
-            for (size_t c = 0; ok && c < st->instr[i].n_channels; c++)
-                ok = H5Dflush(nx->ch[c]) >= 0;
+            for (size_t c = 0; ok && nx->open && c < COL_CHANNEL0 + st->instr[i].n_channels; c++)
+                ok = H5Dflush(nx->col[c]) >= 0;
             if (ok)
                 nx->dirty = 0;
         }
         ok = ok && flush_if(sw->status, &sw->status_dirty) == 0 && flush_if(sw->events.id, &sw->events.dirty) == 0 &&
              flush_if(sw->updates.id, &sw->updates.dirty) == 0;
     }
-    ok = ok && flush_if(st->events.id, &st->events.dirty) == 0;
+    ok = ok && flush_if(st->events.id, &st->events.dirty) == 0 && flush_if(st->overruns.id, &st->overruns.dirty) == 0;
     /* The datasets' own flushes leave the superblock's end-of-allocation behind; writing it too
      * lets a crashed file be opened normally after only clearing its SWMR mark (h5clear -s). */
     ok = ok && H5Fflush(st->file, H5F_SCOPE_LOCAL) >= 0;
@@ -904,6 +1107,33 @@ static int fold_updates(struct pd_store *st, hid_t file, struct pd_err *err)
     return 0;
 }
 
+/* /acquisition/<instrument>: the per-instrument counters of the run (SWMR is over by now). */
+static int write_summaries(struct pd_store *st, hid_t file, struct pd_err *err)
+{
+    hid_t g = make_group(file, "acquisition", "NXcollection");
+    if (g < 0)
+        return pd_store_h5_fail(err, PD_EIO, st->path, "cannot create /acquisition");
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < st->n_instruments; i++) {
+        const struct instrument_w *in = &st->instr[i];
+        hid_t ig = make_group(g, in->name, "NXcollection");
+        if (ig < 0) {
+            rc = pd_store_h5_fail(err, PD_EIO, st->path, "cannot create /acquisition/%s", in->name);
+            break;
+        }
+        for (size_t u = 0; rc == 0 && u < in->n_summary; u++) {
+            const struct update_w *up = &in->summary[u];
+            struct pd_store_attr a = {.key = up->key, .type = up->type, .s = up->s, .d = up->d, .i = up->i,
+                                      .units = up->units};
+            if (pd_store_attr_write(ig, &a) < 0)
+                rc = pd_store_h5_fail(err, PD_EIO, st->path, "cannot write /acquisition/%s %s", in->name, up->key);
+        }
+        H5Gclose(ig);
+    }
+    H5Gclose(g);
+    return rc;
+}
+
 static int finish_file(struct pd_store *st, size_t n_final, const struct pd_store_attr *final_attrs,
                        struct pd_err *err)
 {
@@ -920,6 +1150,8 @@ static int finish_file(struct pd_store *st, size_t n_final, const struct pd_stor
             rc = pd_store_h5_fail(err, PD_EIO, st->path, "cannot write final run attribute %s", final_attrs[i].key);
     if (rc == 0)
         rc = fold_updates(st, file, err);
+    if (rc == 0)
+        rc = write_summaries(st, file, err);
     /* Written last: a file that says it was closed cleanly has everything else in it. */
     if (rc == 0 && pd_store_attr_write_int(file, "closed_cleanly", 1) < 0)
         rc = pd_store_h5_fail(err, PD_EIO, st->path, "cannot mark the file closed cleanly");
@@ -933,6 +1165,7 @@ int pd_store_close(struct pd_store *st, size_t n_final_attrs, const struct pd_st
 {
     if (!st)
         return 0;
+    pd_store_h5_quiet();
     int rc = check_attrs(st->path, "final run", final_attrs, n_final_attrs, err);
     for (size_t i = 0; rc == 0 && i < n_final_attrs; i++)
         if (in_list(final_attrs[i].key, reserved_at_root, sizeof reserved_at_root / sizeof *reserved_at_root))
@@ -945,6 +1178,14 @@ int pd_store_close(struct pd_store *st, size_t n_final_attrs, const struct pd_st
         rc = pd_store_h5_fail(err, PD_EIO, st->path, "closing the run file failed");
     if (rc == 0)
         rc = finish_file(st, n_final_attrs, final_attrs, err);
+    if (rc == 0) { /* the closed file, final attributes included, on the disk before we say so */
+        int fd = open(st->path, O_RDONLY);
+        if (fd >= 0) {
+            if (fsync(fd) < 0 && errno != EINVAL)
+                rc = pd_err_set_os(err, PD_EIO, errno, st->path, "fsync failed");
+            close(fd);
+        }
+    }
     pd_store_h5_forget();
     free_store(st);
     return rc;

@@ -111,7 +111,7 @@ static void test_mistakes_are_named(void **state)
     free(t);
     t = with("driver: modbus", "driver: modbis");
     expect_error(t, "lab.yaml:13:13: ");
-    expect_error(t, "unknown driver 'modbis' (expected one of: modbus)");
+    expect_error(t, "unknown driver 'modbis' (expected one of: modbus");
     free(t);
     t = with("due: 2027-01-10", "due: 10.1.2027");
     expect_error(t, "lab.yaml:17:");
@@ -152,6 +152,46 @@ static void test_duplicate_instrument_names(void **state)
     free(t);
 }
 
+/* run.store and per-instrument poll rates: defaults, explicit values, and mistakes named. */
+static void test_store_options_and_rates(void **state)
+{
+    (void)state;
+    struct pd_acq_config *cfg = NULL;
+    struct pd_err err;
+    assert_int_equal(pd_acq_config_load_string("lab.yaml", base, &cfg, &err), 0);
+    assert_int_equal(cfg->store_chunk_samples, 16384);
+    assert_int_equal(cfg->store_deflate, 1);
+    assert_true(cfg->flush_interval_s == 1.0);
+    assert_true(cfg->instruments[0].poll_rate_hz == 0.0); /* the run's */
+    pd_acq_config_free(cfg);
+
+    char *t1 = with("  specimens: 3\n", "  specimens: 3\n  store: {chunk_samples: 1024, deflate: none, flush_interval_s: 0.5}\n");
+    char *t2 = with("    unit: 1\n", "    unit: 1\n    poll_rate_hz: 2000\n");
+    assert_int_equal(pd_acq_config_load_string("lab.yaml", t1, &cfg, &err), 0);
+    assert_int_equal(cfg->store_chunk_samples, 1024);
+    assert_int_equal(cfg->store_deflate, -1);
+    assert_true(cfg->flush_interval_s == 0.5);
+    pd_acq_config_free(cfg);
+    assert_int_equal(pd_acq_config_load_string("lab.yaml", t2, &cfg, &err), 0);
+    assert_true(cfg->instruments[0].poll_rate_hz == 2000.0);
+    pd_acq_config_free(cfg);
+    free(t1);
+    free(t2);
+
+    char *bad = with("  specimens: 3\n", "  specimens: 3\n  store: {deflate: 11}\n");
+    expect_error(bad, "lab.yaml:7:20: ");
+    free(bad);
+    bad = with("  specimens: 3\n", "  specimens: 3\n  store: {chunk_samples: 10}\n");
+    expect_error(bad, "lab.yaml:7:26: ");
+    free(bad);
+    bad = with("  specimens: 3\n", "  specimens: 3\n  store: {chunks: 10}\n");
+    expect_error(bad, "chunk_samples");
+    free(bad);
+    bad = with("    unit: 1\n", "    unit: 1\n    poll_rate_hz: 20000\n");
+    expect_error(bad, "lab.yaml:16:19: ");
+    free(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_shipped_demo_config_loads),
         cmocka_unit_test(test_mistakes_are_named),
         cmocka_unit_test(test_duplicate_instrument_names),
+        cmocka_unit_test(test_store_options_and_rates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

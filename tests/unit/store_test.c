@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,7 +39,8 @@ static int remove_tmpdir(void **state)
 {
     (void)state;
     static const char *const names[] = {"run.h5", "zip.h5", "exists.h5", "garbage.h5", "plain.h5",
-                                        "crash.h5", "live.h5", "bad.h5"};
+                                        "crash.h5", "live.h5", "bad.h5", "seq.h5", "dead.h5",
+                                        "dead-recovered.h5", "garbage.bin", "full.h5"};
     char path[128];
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
@@ -273,7 +276,7 @@ static void test_round_trip(void **state)
     assert_int_equal(pd_run_attr_double(run, "test_speed", &d), 0);
     assert_true(d == 50.0);
     assert_int_equal(pd_run_attr_double(run, "schema_version", &d), 0);
-    assert_true(d == 1.0);
+    assert_true(d == 2.0);
     assert_int_equal(pd_run_attr_double(run, "run_id", &d), PD_EDATA);
 
     assert_int_equal(pd_run_specimen_count(run), 2);
@@ -391,7 +394,7 @@ static void test_compressed_round_trip(void **state)
     hid_t dcpl = H5Dget_create_plist(ds);
     hsize_t chunk = 0;
     assert_int_equal(H5Pget_chunk(dcpl, 1, &chunk), 1);
-    assert_int_equal(chunk, 4096);
+    assert_int_equal(chunk, PD_STORE_DEFAULT_CHUNK);
     assert_int_equal(H5Pget_nfilters(dcpl), 2); /* shuffle + deflate */
     H5Pclose(dcpl);
     H5Dclose(ds);
@@ -602,6 +605,174 @@ static void test_live_reader(void **state)
     pd_run_close(run);
 }
 
+/* Sequence numbers, overrun records and the per-instrument summary round-trip; appends that go
+ * back and forth between specimens (each switch closes and reopens datasets) keep every sample. */
+static void test_sequence_overruns_summary(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("seq.h5", path, sizeof path);
+    struct pd_store_layout l = make_layout(64, -1);
+    struct pd_err err = {0};
+    struct pd_store *st = NULL;
+    assert_ok(pd_store_create(path, &l, &st, &err), err);
+    int64_t t[10];
+    uint64_t seq[10];
+    double v[20];
+    for (size_t k = 0; k < 10; k++) {
+        t[k] = time_of(0, 0, k);
+        seq[k] = k;
+        v[2 * k] = value_of(0, 0, 0, k);
+        v[2 * k + 1] = value_of(0, 0, 1, k);
+    }
+    assert_ok(pd_store_append_seq(st, 0, 0, 10, t, NULL, NULL, seq, v, &err), err);
+    struct pd_store_overrun o = {.instrument = 0, .specimen = 1, .first_seq = 10, .last_seq = 14, .count = 5,
+                                 .t_first_utc_ns = T0 + 1, .t_last_utc_ns = T0 + 2};
+    assert_ok(pd_store_add_overrun(st, &o, &err), err);
+    o.instrument = 7;
+    assert_int_equal(pd_store_add_overrun(st, &o, &err), PD_EINVAL);
+    for (size_t k = 0; k < 10; k++) {
+        t[k] = time_of(1, 0, k);
+        seq[k] = 15 + k;
+        v[2 * k] = value_of(1, 0, 0, k);
+        v[2 * k + 1] = value_of(1, 0, 1, k);
+    }
+    assert_ok(pd_store_append_seq(st, 1, 0, 10, t, NULL, NULL, seq, v, &err), err);
+    assert_ok(pd_store_flush(st, &err), err);
+    /* back to specimen 1 after 2, unnumbered: numbering continues after 24 */
+    assert_int_equal(append_range(st, 0, 0, 10, 5, &err), 0);
+    struct pd_store_attr summary[] = {
+        {.key = "poll_rate_hz", .type = PD_STORE_DOUBLE, .d = 500, .units = "Hz"},
+        {.key = "samples_acquired", .type = PD_STORE_INT, .i = 30},
+    };
+    assert_ok(pd_store_set_instrument_summary(st, 0, 2, summary, &err), err);
+    summary[1].i = 30;
+    assert_ok(pd_store_set_instrument_summary(st, 0, 2, summary, &err), err); /* replaces */
+    assert_int_equal(pd_store_set_instrument_summary(st, 2, 2, summary, &err), PD_EINVAL);
+    assert_ok(pd_store_close(st, 0, NULL, &err), err);
+
+    struct pd_run *run = NULL;
+    assert_ok(pd_run_open(path, &run, &err), err);
+    expect_samples(run, 0, 0, 15);
+    expect_samples(run, 1, 0, 10);
+    uint64_t *sq = NULL;
+    size_t n = 0;
+    assert_ok(pd_run_read_sequence(run, 0, 0, &sq, &n, &err), err);
+    assert_int_equal(n, 15);
+    for (size_t k = 0; k < 15; k++)
+        assert_int_equal(sq[k], k < 10 ? k : 25 + (k - 10));
+    free(sq);
+    assert_ok(pd_run_read_sequence(run, 1, 0, &sq, &n, &err), err);
+    assert_int_equal(n, 10);
+    assert_int_equal(sq[0], 15);
+    free(sq);
+    assert_int_equal(pd_run_overrun_count(run), 1);
+    struct pd_store_overrun got;
+    assert_int_equal(pd_run_overrun(run, 0, &got), 0);
+    assert_int_equal(got.instrument, 0);
+    assert_int_equal(got.specimen, 1);
+    assert_int_equal(got.first_seq, 10);
+    assert_int_equal(got.last_seq, 14);
+    assert_int_equal(got.count, 5);
+    assert_true(got.t_first_utc_ns == T0 + 1 && got.t_last_utc_ns == T0 + 2);
+    assert_int_equal(pd_run_overrun(run, 1, &got), PD_EINVAL);
+    assert_string_equal(pd_run_summary_attr(run, 0, "samples_acquired"), "30");
+    assert_string_equal(pd_run_summary_attr(run, 0, "poll_rate_hz"), "500");
+    assert_null(pd_run_summary_attr(run, 1, "samples_acquired"));
+    pd_run_close(run);
+}
+
+/* A writer killed after a flush: recover copies what was flushed into a file a plain open reads. */
+static void test_recover(void **state)
+{
+    (void)state;
+    char path[128], out[128];
+    tmp_path("dead.h5", path, sizeof path);
+    tmp_path("dead-recovered.h5", out, sizeof out);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct pd_store_layout l = make_layout(0, 1);
+        struct pd_err err = {0};
+        if (pd_store_create(path, &l, &child_store, &err) < 0 || append_range(child_store, 0, 0, 0, 3000, &err) < 0 ||
+            append_range(child_store, 1, 1, 0, 7, &err) < 0 ||
+            pd_store_add_event(child_store, SIZE_MAX, T0, "run_start", "x", &err) < 0 ||
+            pd_store_flush(child_store, &err) < 0 || append_range(child_store, 0, 0, 3000, 100, &err) < 0)
+            _exit(3);
+        _exit(0); /* no close, no flush of the last 100 */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f < 0); /* the SWMR mark refuses a plain open */
+    struct pd_err err = {0};
+    assert_ok(pd_store_recover(path, out, &err), err);
+    assert_int_equal(pd_store_recover(path, out, &err), PD_EIO); /* never overwrites */
+    f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    H5Fclose(f);
+    struct pd_run *run = NULL;
+    assert_ok(pd_run_open(out, &run, &err), err);
+    assert_int_equal(pd_run_closed_cleanly(run), 0);
+    assert_string_equal(pd_run_attr(run, "recovered"), "1");
+    assert_string_equal(pd_run_attr(run, "run_id"), "R-2026-0042");
+    expect_samples(run, 0, 0, 3000);
+    expect_samples(run, 1, 1, 7);
+    assert_int_equal(pd_run_event_count(run, SIZE_MAX), 1);
+    pd_run_close(run);
+
+    char garbage[128];
+    tmp_path("garbage.bin", garbage, sizeof garbage);
+    FILE *g = fopen(garbage, "w");
+    assert_non_null(g);
+    fputs("not hdf5", g);
+    fclose(g);
+    tmp_path("garbage-out.h5", out, sizeof out);
+    assert_int_equal(pd_store_recover(garbage, out, &err), PD_EDATA);
+}
+
+/* The file system refuses a write (here the file size limit, as when the disk is full): the store
+ * reports it naming the reason, and closing the broken file neither crashes now nor at exit. */
+static void test_write_error(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("full.h5", path, sizeof path);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct pd_store_layout l = make_layout(256, -1);
+        struct pd_err err = {0};
+        if (pd_store_create(path, &l, &child_store, &err) < 0)
+            _exit(2);
+        struct stat sb;
+        if (stat(path, &sb) < 0)
+            _exit(3);
+        struct rlimit rl = {.rlim_cur = (rlim_t)sb.st_size + 65536, .rlim_max = RLIM_INFINITY};
+        if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+            _exit(4);
+        int rc = 0;
+        for (size_t k = 0; rc == 0 && k < 200; k++) {
+            rc = append_range(child_store, 0, 0, k * 1000, 1000, &err);
+            if (rc == 0)
+                rc = pd_store_flush(child_store, &err);
+        }
+        if (rc != PD_EIO || !strstr(err.msg, "File too large"))
+            _exit(5);
+        rc = pd_store_close(child_store, 0, NULL, &err);
+        child_store = NULL;
+        exit(rc == PD_EIO ? 0 : 6); /* exit(), not _exit(): HDF5's own clean-up runs too */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,6 +783,9 @@ int main(void)
         cmocka_unit_test(test_open_garbage_and_foreign_files),
         cmocka_unit_test(test_crashed_writer),
         cmocka_unit_test(test_live_reader),
+        cmocka_unit_test(test_sequence_overruns_summary),
+        cmocka_unit_test(test_recover),
+        cmocka_unit_test(test_write_error),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

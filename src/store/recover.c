@@ -1,0 +1,225 @@
+/* recover.c — turns a run file whose writer died into one any HDF5 reader opens, by copying what a
+ * SWMR reader sees (everything flushed) object by object into a fresh file (public API only: no
+ * superblock surgery). */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Copies one attribute of an object to its copy, whatever its type. (H5Ocopy is not used: HDF5
+ * 1.10.8 crashes copying variable-length string attributes kept in dense attribute storage.) */
+static herr_t copy_attr(hid_t src, const char *name, const H5A_info_t *info, void *data)
+{
+    (void)info;
+    hid_t dst = *(hid_t *)data;
+    hid_t a = H5Aopen(src, name, H5P_DEFAULT);
+    hid_t ftype = a >= 0 ? H5Aget_type(a) : -1;
+    hid_t space = a >= 0 ? H5Aget_space(a) : -1;
+    hid_t mtype = ftype >= 0 ? H5Tget_native_type(ftype, H5T_DIR_DEFAULT) : -1;
+    hssize_t npoints = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    size_t size = mtype >= 0 ? H5Tget_size(mtype) : 0;
+    void *buf = npoints >= 0 && size ? calloc((size_t)(npoints ? npoints : 1), size) : NULL;
+    herr_t rc = -1;
+    if (buf && H5Aread(a, mtype, buf) >= 0) {
+        if (H5Aexists(dst, name) > 0)
+            H5Adelete(dst, name);
+        hid_t out = H5Acreate2(dst, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
+        if (out >= 0) {
+            rc = H5Awrite(out, mtype, buf) < 0 ? -1 : 0;
+            H5Aclose(out);
+        }
+        if (H5Tis_variable_str(mtype) > 0 || H5Tdetect_class(mtype, H5T_VLEN) > 0)
+            H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, buf);
+    }
+    free(buf);
+    if (mtype >= 0)
+        H5Tclose(mtype);
+    if (space >= 0)
+        H5Sclose(space);
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc;
+}
+
+static int copy_attrs(hid_t src, hid_t dst)
+{
+    hsize_t idx = 0;
+    if (H5Aiterate2(src, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, copy_attr, &dst) >= 0)
+        return 0;
+    pd_store_h5_forget(); /* an object without creation order: by name */
+    idx = 0;
+    return H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, &idx, copy_attr, &dst) < 0 ? -1 : 0;
+}
+
+/* Copies a dataset's data in slabs of this many elements (1-D) so a long run needs little memory. */
+#define COPY_SLAB 262144
+
+static int copy_dataset(hid_t src_loc, const char *name, hid_t dst_loc)
+{
+    hid_t s = H5Dopen2(src_loc, name, H5P_DEFAULT);
+    if (s < 0)
+        return -1;
+    H5Drefresh(s); /* as a SWMR reader: see the extent that was flushed */
+    hid_t ftype = H5Dget_type(s), space = H5Dget_space(s), dcpl = H5Dget_create_plist(s);
+    hid_t mtype = ftype >= 0 ? H5Tget_native_type(ftype, H5T_DIR_DEFAULT) : -1;
+    hid_t d = -1;
+    int rc = -1;
+    if (mtype >= 0 && space >= 0 && dcpl >= 0)
+        d = H5Dcreate2(dst_loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    size_t esize = mtype >= 0 ? H5Tget_size(mtype) : 0;
+    int vlen = mtype >= 0 && (H5Tis_variable_str(mtype) > 0 || H5Tdetect_class(mtype, H5T_VLEN) > 0);
+    if (d >= 0 && rank == 1 && !vlen) {
+        hsize_t n = 0;
+        H5Sget_simple_extent_dims(space, &n, NULL);
+        void *buf = malloc((n < COPY_SLAB ? (n ? n : 1) : COPY_SLAB) * esize);
+        rc = buf ? 0 : -1;
+        for (hsize_t at = 0; rc == 0 && at < n; at += COPY_SLAB) {
+            hsize_t m = n - at < COPY_SLAB ? n - at : COPY_SLAB;
+            hid_t ms = H5Screate_simple(1, &m, NULL);
+            if (ms < 0 || H5Sselect_hyperslab(space, H5S_SELECT_SET, &at, NULL, &m, NULL) < 0 ||
+                H5Dread(s, mtype, ms, space, H5P_DEFAULT, buf) < 0 ||
+                H5Dwrite(d, mtype, ms, space, H5P_DEFAULT, buf) < 0)
+                rc = -1;
+            if (ms >= 0)
+                H5Sclose(ms);
+        }
+        free(buf);
+    } else if (d >= 0) { /* scalars and small fixed datasets: all at once */
+        hssize_t n = H5Sget_simple_extent_npoints(space);
+        void *buf = n >= 0 ? calloc((size_t)(n ? n : 1), esize) : NULL;
+        if (buf && H5Dread(s, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0 &&
+            H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0)
+            rc = 0;
+        if (buf && vlen)
+            H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, buf);
+        free(buf);
+    }
+    if (rc == 0)
+        rc = copy_attrs(s, d);
+    if (d >= 0)
+        H5Dclose(d);
+    if (mtype >= 0)
+        H5Tclose(mtype);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (space >= 0)
+        H5Sclose(space);
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    H5Dclose(s);
+    return rc;
+}
+
+static herr_t copy_link(hid_t src, const char *name, const H5L_info_t *info, void *data);
+
+/* Copies the links of group `src` into group `dst`, in creation order (so channels keep theirs). */
+static int copy_members(hid_t src, hid_t dst)
+{
+    hsize_t idx = 0;
+    if (H5Literate(src, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, copy_link, &dst) >= 0)
+        return 0;
+    return -1;
+}
+
+static herr_t copy_link(hid_t src, const char *name, const H5L_info_t *info, void *data)
+{
+    hid_t dst = *(hid_t *)data;
+    if (info->type != H5L_TYPE_HARD)
+        return 0; /* the writer makes none */
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(src, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+        return -1;
+    if (oi.type == H5O_TYPE_DATASET)
+        return copy_dataset(src, name, dst) < 0 ? -1 : 0;
+    if (oi.type != H5O_TYPE_GROUP)
+        return 0;
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    hid_t sg = H5Gopen2(src, name, H5P_DEFAULT);
+    hid_t dg = -1;
+    if (gcpl >= 0 && sg >= 0 && H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0 &&
+        H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0)
+        dg = H5Gcreate2(dst, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    int rc = dg >= 0 && copy_attrs(sg, dg) == 0 && copy_members(sg, dg) == 0 ? 0 : -1;
+    if (dg >= 0)
+        H5Gclose(dg);
+    if (sg >= 0)
+        H5Gclose(sg);
+    if (gcpl >= 0)
+        H5Pclose(gcpl);
+    return rc;
+}
+
+int pd_store_recover(const char *in_path, const char *out_path, struct pd_err *err)
+{
+    if (!in_path || !out_path)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_store_recover: missing path");
+    struct stat sb;
+    if (stat(in_path, &sb) < 0)
+        return pd_err_set_os(err, PD_EIO, errno, in_path, "cannot open the run file");
+    if (stat(out_path, &sb) == 0)
+        return pd_err_set_os(err, PD_EIO, EEXIST, out_path, "refusing to overwrite an existing file");
+    pd_store_h5_quiet();
+    if (H5Fis_hdf5(in_path) <= 0) {
+        pd_store_h5_forget();
+        return pd_err_set(err, PD_EDATA, in_path, "not an HDF5 file");
+    }
+    /* The SWMR-read open is what a dead writer's file allows; it sees everything flushed. */
+    hid_t src = H5Fopen(in_path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    if (src < 0) {
+        pd_store_h5_forget();
+        src = H5Fopen(in_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    }
+    if (src < 0)
+        return pd_store_h5_fail(err, PD_EDATA, in_path, "cannot open the file even as a SWMR reader");
+    if (H5Lexists(src, "specimen_01", H5P_DEFAULT) <= 0) {
+        H5Fclose(src);
+        pd_store_h5_forget();
+        return pd_err_set(err, PD_EDATA, in_path, "not a polydaq run file (missing /specimen_01)");
+    }
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t dst = -1;
+    if (fcpl >= 0 && fapl >= 0 &&
+        H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0 &&
+        H5Pset_attr_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0 &&
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST) >= 0)
+        dst = H5Fcreate(out_path, H5F_ACC_EXCL, fcpl, fapl);
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    int rc = 0;
+    if (dst < 0) {
+        rc = pd_store_h5_fail(err, PD_EIO, out_path, "cannot create the recovered file");
+    } else {
+        if (copy_attrs(src, dst) < 0)
+            rc = pd_store_h5_fail(err, PD_EIO, out_path, "cannot copy the run attributes of %s", in_path);
+        if (rc == 0 && copy_members(src, dst) < 0)
+            rc = pd_store_h5_fail(err, PD_EIO, out_path, "cannot copy the groups of %s", in_path);
+        if (rc == 0 && (pd_store_attr_write_int(dst, "recovered", 1) < 0 ||
+                        pd_store_attr_write_str(dst, "recovered_from", in_path) < 0))
+            rc = pd_store_h5_fail(err, PD_EIO, out_path, "cannot mark the file recovered");
+        if (H5Fclose(dst) < 0 && rc == 0)
+            rc = pd_store_h5_fail(err, PD_EIO, out_path, "closing the recovered file failed");
+        if (rc == 0) { /* the repaired copy must survive a power cut as well as the original */
+            int fd = open(out_path, O_RDONLY);
+            if (fd >= 0) {
+                if (fsync(fd) < 0)
+                    rc = pd_err_set_os(err, PD_EIO, errno, out_path, "fsync failed");
+                close(fd);
+            }
+        }
+        if (rc < 0)
+            unlink(out_path);
+    }
+    H5Fclose(src);
+    pd_store_h5_forget();
+    return rc;
+}
