@@ -29,6 +29,8 @@
 #define ACQ_BACKOFF_MAX_NS (5000 * 1000000LL)
 /* Consecutive timeouts/protocol errors before the link is considered lost and reopened. */
 #define ACQ_ERRORS_BEFORE_RECONNECT 3
+/* Retries of a command whose reply was garbled or lost. */
+#define ACQ_COMMAND_RETRIES 2
 
 /* ---- simulators ------------------------------------------------------------------------------*/
 struct pd_sim_process {

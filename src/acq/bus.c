@@ -102,20 +102,32 @@ static int sink_push(void *ctx, const struct pd_reading *r)
 static void serve_command(struct bus *b)
 {
     pthread_mutex_lock(&b->lock);
-    if (!b->cmd_pending) {
+    /* While the link is down a command waits in the mailbox; acq_bus_command gives up only when
+     * the instrument is declared failed. */
+    if (!b->cmd_pending || b->link_down) {
         pthread_mutex_unlock(&b->lock);
         return;
     }
     char name[32];
     memcpy(name, b->cmd_name, sizeof name);
     double value = b->cmd_value;
-    bool down = b->link_down;
     pthread_mutex_unlock(&b->lock);
 
     struct pd_err e;
     pd_err_clear(&e);
-    int rc = down ? pd_err_set(&e, PD_EIO, b->cfg->name, "command '%s' refused: the link is down", name)
-                  : b->drv->control(b->state, name, value, &e);
+    int rc = b->drv->control(b->state, name, value, &e);
+    /* A garbled or lost reply is retried like a poll would be: the driver has flushed the line.
+     * Setpoints are idempotent; a repeated one-shot command the instrument already took shows up
+     * as its own answer (e.g. busy), which the method sees. Each failure is counted and logged. */
+    for (int attempt = 0; attempt < ACQ_COMMAND_RETRIES && (rc == PD_EPROTO || rc == PD_ETIMEOUT); attempt++) {
+        atomic_fetch_add(&b->n_errors, 1);
+        pd_log(PD_LOG_WARN, "%s; retrying command '%s'", e.msg, name);
+        bus_event(b, "error", "%s (command '%s', retried)", e.msg, name);
+        pd_err_clear(&e);
+        rc = b->drv->control(b->state, name, value, &e);
+    }
+    if (rc < 0)
+        atomic_fetch_add(&b->n_errors, 1);
 
     pthread_mutex_lock(&b->lock);
     b->cmd_rc = rc;
@@ -125,7 +137,6 @@ static void serve_command(struct bus *b)
     pthread_cond_broadcast(&b->cond);
     pthread_mutex_unlock(&b->lock);
 }
-
 static void set_link_down(struct bus *b, bool down)
 {
     pthread_mutex_lock(&b->lock);
@@ -252,6 +263,17 @@ int acq_bus_command(struct bus *b, const char *name, double value, struct pd_err
     b->cmd_done = false;
     int64_t deadline = pd_clock_mono_ns() + ACQ_COMMAND_TIMEOUT_NS;
     while (!b->cmd_done) {
+        if (b->failed) {
+            b->cmd_pending = false;
+            if (err)
+                *err = b->fail_err;
+            int code = b->fail_err.code ? b->fail_err.code : PD_EIO;
+            pthread_mutex_unlock(&b->lock);
+            return code;
+        }
+        /* time spent waiting for a lost link to come back does not count against the command */
+        if (b->link_down)
+            deadline = pd_clock_mono_ns() + ACQ_COMMAND_TIMEOUT_NS;
         if (pd_clock_mono_ns() > deadline) {
             b->cmd_pending = false;
             pthread_mutex_unlock(&b->lock);

@@ -32,11 +32,14 @@ int pd_sim_start(const struct pd_acq_instrument_config *ic, const char *transpor
                  int timeout_ms, struct pd_sim_process *out, struct pd_err *err)
 {
     const char *hostport = NULL;
+    /* Modbus TCP (tcp://) and raw byte streams (tcp-raw://) both start the simulator on a socket. */
     if (strncmp(transport, "tcp://", 6) == 0)
         hostport = transport + 6;
+    else if (strncmp(transport, "tcp-raw://", 10) == 0)
+        hostport = transport + 10;
     if (!hostport || !*hostport)
         return pd_err_set(err, PD_ECONFIG, ic->name,
-                          "a simulator needs a tcp://HOST:PORT transport, not '%s'", transport);
+                          "a simulator needs a tcp://HOST:PORT or tcp-raw://HOST:PORT transport, not '%s'", transport);
     char program[4096];
     resolve_program(ic->sim_program, sim_dir, program, sizeof program);
 

@@ -144,7 +144,7 @@ import sys, re
 text = open(sys.argv[1]).read()
 text = re.sub(r"\n    simulator:\n      program: .*\n      args: .*", "", text)
 for t in sys.argv[2:]:
-    text = text.replace("transport: tcp://127.0.0.1:0", "transport: " + t, 1)
+    text = text.replace("transport: tcp-raw://127.0.0.1:0", "transport: " + t, 1)
 print(text, end="")
 PYEOF
 }
