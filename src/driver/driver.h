@@ -76,7 +76,7 @@ struct pd_driver {
 };
 
 /* Keys every instrument section has whatever its driver (decoded by the acquisition module):
- * name, driver, model, serial, calibration, simulator. */
+ * name, driver, model, serial, calibration, simulator, poll_rate_hz. */
 extern const char *const pd_instrument_common_keys[];
 
 /* The registry: NULL when no driver has that name. */
