@@ -205,6 +205,13 @@ struct acq_method {
     int (*run_series)(struct run *run, struct pd_acq_result *result, struct pd_err *err);
 };
 const struct acq_method *acq_method_find(const char *name);
+/* Copies up to `max` of a method's attribute table into `out`; returns how many. */
+size_t acq_copy_attrs(const struct pd_store_attr *attrs, size_t n, struct pd_store_attr *out, size_t max);
+/* Why a method's wait must end early — "aborted" (stop requested), "instrument failure" (one of
+ * `buses` failed), "write error", "timeout" (past `deadline`) — with *rc and *err set for the
+ * failures; NULL while all is well. */
+const char *acq_series_trouble(struct run *run, struct bus *const *buses, size_t n, int64_t deadline, int *rc,
+                               struct pd_err *err);
 /* "iso527, ..." for messages. */
 void acq_method_names(char *buf, size_t size);
 

@@ -61,9 +61,7 @@ static size_t mfr_specimen_attrs(const void *params, struct pd_store_attr *out, 
         {.key = "load", .type = PD_STORE_DOUBLE, .d = p->load_kg, .units = "kg"},
         {.key = "procedure", .type = PD_STORE_STRING, .s = p->procedure},
     };
-    size_t n = sizeof attrs / sizeof attrs[0] < max ? sizeof attrs / sizeof attrs[0] : max;
-    memcpy(out, attrs, n * sizeof attrs[0]);
-    return n;
+    return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
 
 static size_t mfr_run_attrs(const void *params, struct pd_store_attr *out, size_t max)
@@ -74,32 +72,7 @@ static size_t mfr_run_attrs(const void *params, struct pd_store_attr *out, size_
         {.key = "preheat", .type = PD_STORE_DOUBLE, .d = p->preheat_s, .units = "s"},
         {.key = "cuts_per_charge", .type = PD_STORE_INT, .i = p->cuts},
     };
-    size_t n = sizeof attrs / sizeof attrs[0] < max ? sizeof attrs / sizeof attrs[0] : max;
-    memcpy(out, attrs, n * sizeof attrs[0]);
-    return n;
-}
-
-static const char *trouble(struct run *run, struct bus *const *buses, size_t n, int64_t deadline, int *rc,
-                           struct pd_err *err)
-{
-    if (run->opt->stop && *run->opt->stop)
-        return "aborted";
-    for (size_t i = 0; i < n; i++) {
-        struct pd_err fe;
-        if (acq_bus_failed(buses[i], &fe)) {
-            *err = fe;
-            *rc = fe.code ? fe.code : PD_EIO;
-            return "instrument failure";
-        }
-    }
-    int wrc = atomic_load(&run->writer_rc);
-    if (wrc < 0) {
-        *rc = pd_err_set(err, wrc, NULL, "%s", run->writer_err.msg);
-        return "write error";
-    }
-    if (pd_clock_mono_ns() > deadline)
-        return "timeout";
-    return NULL;
+    return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
 
 struct mfr_channels {
@@ -123,7 +96,7 @@ static const char *charge(struct run *run, struct bus *mfi, struct bus *bal, con
     /* preheat: the barrel must be back within tolerance after the charge cooled it */
     for (;;) {
         pd_clock_sleep_ns(10 * 1000000LL);
-        const char *why = trouble(run, both, 2, deadline, rc, err);
+        const char *why = acq_series_trouble(run, both, 2, deadline, rc, err);
         if (why)
             return why;
         if (!acq_bus_latest(mfi, &r, &seq) || seq == mseq)
@@ -145,7 +118,7 @@ static const char *charge(struct run *run, struct bus *mfi, struct bus *bal, con
     int64_t next_show = 0;
     while (weighed < p->cuts) {
         pd_clock_sleep_ns(5 * 1000000LL);
-        const char *why = trouble(run, both, 2, deadline, rc, err);
+        const char *why = acq_series_trouble(run, both, 2, deadline, rc, err);
         if (why)
             return why;
         if (acq_bus_latest(mfi, &r, &seq) && seq != mseq) {

@@ -67,9 +67,7 @@ static size_t shore_specimen_attrs(const void *params, struct pd_store_attr *out
         {.key = "scale", .type = PD_STORE_STRING, .s = p->scale},
         {.key = "thickness", .type = PD_STORE_DOUBLE, .d = p->thickness_mm, .units = "mm"},
     };
-    size_t n = sizeof attrs / sizeof attrs[0] < max ? sizeof attrs / sizeof attrs[0] : max;
-    memcpy(out, attrs, n * sizeof attrs[0]);
-    return n;
+    return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
 
 static size_t shore_run_attrs(const void *params, struct pd_store_attr *out, size_t max)
@@ -80,31 +78,9 @@ static size_t shore_run_attrs(const void *params, struct pd_store_attr *out, siz
         {.key = "dwell_tolerance", .type = PD_STORE_DOUBLE, .d = p->dwell_tolerance_s, .units = "s"},
         {.key = "readings_per_specimen", .type = PD_STORE_INT, .i = p->readings},
     };
-    size_t n = sizeof attrs / sizeof attrs[0] < max ? sizeof attrs / sizeof attrs[0] : max;
-    memcpy(out, attrs, n * sizeof attrs[0]);
-    return n;
+    return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
 
-/* Why the wait ended early, or NULL while all is well. */
-static const char *trouble(struct run *run, struct bus *b, int64_t deadline, int *rc, struct pd_err *err)
-{
-    if (run->opt->stop && *run->opt->stop)
-        return "aborted";
-    struct pd_err fe;
-    if (acq_bus_failed(b, &fe)) {
-        *err = fe;
-        *rc = fe.code ? fe.code : PD_EIO;
-        return "instrument failure";
-    }
-    int wrc = atomic_load(&run->writer_rc);
-    if (wrc < 0) {
-        *rc = pd_err_set(err, wrc, NULL, "%s", run->writer_err.msg);
-        return "write error";
-    }
-    if (pd_clock_mono_ns() > deadline)
-        return "timeout";
-    return NULL;
-}
 
 /* One indentation: start, wait for the held reading, release. Returns NULL or why it failed. */
 static const char *indent(struct run *run, struct bus *dur, size_t k, long r, const struct shore_params *p,
@@ -120,7 +96,7 @@ static const char *indent(struct run *run, struct bus *dur, size_t k, long r, co
         pd_clock_sleep_ns(5 * 1000000LL);
         if (acq_bus_latest(dur, &latest, &seq) && seq > seq0)
             break;
-        const char *why = trouble(run, dur, deadline, rc, err);
+        const char *why = acq_series_trouble(run, &dur, 1, deadline, rc, err);
         if (why)
             return why;
         if (pd_clock_mono_ns() >= next_show) {

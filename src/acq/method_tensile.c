@@ -58,13 +58,6 @@ static int tensile_configure(const struct pd_acq_config *cfg, void *params, stru
     return PD_OK;
 }
 
-static size_t copy_attrs(const struct pd_store_attr *attrs, size_t n, struct pd_store_attr *out, size_t max)
-{
-    n = n < max ? n : max;
-    memcpy(out, attrs, n * sizeof attrs[0]);
-    return n;
-}
-
 static size_t tensile_specimen_attrs(const void *params, struct pd_store_attr *out, size_t max)
 {
     const struct tensile_params *p = params;
@@ -75,7 +68,7 @@ static size_t tensile_specimen_attrs(const void *params, struct pd_store_attr *o
         {.key = "gauge_length", .type = PD_STORE_DOUBLE, .d = p->gauge_length_mm, .units = "mm"},
         {.key = "grip_distance", .type = PD_STORE_DOUBLE, .d = p->grip_distance_mm, .units = "mm"},
     };
-    return copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
+    return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
 
 static size_t tensile_run_attrs(const void *params, struct pd_store_attr *out, size_t max)
@@ -86,7 +79,7 @@ static size_t tensile_run_attrs(const void *params, struct pd_store_attr *out, s
         {.key = "speed_test", .type = PD_STORE_DOUBLE, .d = p->speed_test, .units = "mm/min"},
         {.key = "speed_switch_strain", .type = PD_STORE_DOUBLE, .d = p->speed_switch_strain, .units = "1"},
     };
-    return copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
+    return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
 
 /* Writes an optional setpoint: instruments whose map lacks it are left alone. */
@@ -126,21 +119,9 @@ static const char *wait_for_break(struct run *run, struct bus *frame, size_t k, 
             if (break_seq && seq > break_seq)
                 return "tested";
         }
-        if (pd_clock_mono_ns() > deadline)
-            return "timeout";
-        if (run->opt->stop && *run->opt->stop)
-            return "aborted";
-        struct pd_err fe;
-        if (acq_bus_failed(frame, &fe)) {
-            *err = fe;
-            *rc = fe.code ? fe.code : PD_EIO;
-            return "instrument failure";
-        }
-        int wrc = atomic_load(&run->writer_rc);
-        if (wrc < 0) {
-            *rc = pd_err_set(err, wrc, NULL, "%s", run->writer_err.msg);
-            return "write error";
-        }
+        const char *why = acq_series_trouble(run, &frame, 1, deadline, rc, err);
+        if (why)
+            return why;
         if (pd_clock_mono_ns() >= next_show) {
             acq_show_progress(run, frame, k + 1, false);
             next_show = pd_clock_mono_ns() + 200 * 1000000LL;

@@ -1,0 +1,35 @@
+/* method_common.c — what every method sequence needs: copying its attribute tables and telling
+ * why a wait must end early (stop requested, instrument failed, write error, timeout). */
+#include <string.h>
+
+#include "acq/acq_internal.h"
+
+size_t acq_copy_attrs(const struct pd_store_attr *attrs, size_t n, struct pd_store_attr *out, size_t max)
+{
+    n = n < max ? n : max;
+    memcpy(out, attrs, n * sizeof attrs[0]);
+    return n;
+}
+
+const char *acq_series_trouble(struct run *run, struct bus *const *buses, size_t n, int64_t deadline, int *rc,
+                               struct pd_err *err)
+{
+    if (run->opt->stop && *run->opt->stop)
+        return "aborted";
+    for (size_t i = 0; i < n; i++) {
+        struct pd_err fe;
+        if (acq_bus_failed(buses[i], &fe)) {
+            *err = fe;
+            *rc = fe.code ? fe.code : PD_EIO;
+            return "instrument failure";
+        }
+    }
+    int wrc = atomic_load(&run->writer_rc);
+    if (wrc < 0) {
+        *rc = pd_err_set(err, wrc, NULL, "%s", run->writer_err.msg);
+        return "write error";
+    }
+    if (pd_clock_mono_ns() > deadline)
+        return "timeout";
+    return NULL;
+}
