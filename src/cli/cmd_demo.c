@@ -102,6 +102,6 @@ static int demo_main(int argc, char **argv)
 const struct cli_command cli_cmd_demo = {
     .name = "demo",
     .synopsis = "demo [-o DIR]",
-    .summary = "run the embedded simulated lab and certify it",
+    .summary = "run the embedded simulated lab, certify, sign and verify it",
     .main = demo_main,
 };

@@ -19,8 +19,13 @@ static void print_usage(FILE *f)
           "\n"
           "commands:\n",
           f);
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-44s %s\n", cli_commands[i]->synopsis, cli_commands[i]->summary);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const struct cli_command *c = cli_commands[i];
+        if (strlen(c->synopsis) <= 40)
+            fprintf(f, "  %-40s  %s\n", c->synopsis, c->summary);
+        else /* a long synopsis gets its own line */
+            fprintf(f, "  %s\n  %-40s  %s\n", c->synopsis, "", c->summary);
+    }
     fputs("\n"
           "Each command has --help. Exit status: 0 success, 1 a check failed (spec not met),\n"
           "2 bad usage or input, 3 the run failed (instrument or file error).\n",
