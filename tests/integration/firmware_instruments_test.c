@@ -61,8 +61,10 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Starts polydaq-sim on TCP port 0; writes its "tcp://127.0.0.1:PORT" into transport. */
-static void start_sim(const char *const *args, char *transport, size_t size)
+/* Starts polydaq-sim with `link_opt link_arg` (--tcp 127.0.0.1:0 or --rtu auto); writes the address it
+ * announces ("tcp://127.0.0.1:PORT", "rtu:/dev/pts/N") into transport. */
+static void start_sim_on(const char *const *args, const char *link_opt, const char *link_arg, char *transport,
+                         size_t size)
 {
     int out[2];
     assert_int_equal(pipe(out), 0);
@@ -77,8 +79,8 @@ static void start_sim(const char *const *args, char *transport, size_t size)
         argv[n++] = (char *)PD_SIM_PATH;
         for (; args[n - 1] && n < 28; n++)
             argv[n] = (char *)args[n - 1];
-        argv[n++] = (char *)"--tcp";
-        argv[n++] = (char *)"127.0.0.1:0";
+        argv[n++] = (char *)link_opt;
+        argv[n++] = (char *)link_arg;
         argv[n] = NULL;
         execv(PD_SIM_PATH, argv);
         _exit(127);
@@ -88,8 +90,14 @@ static void start_sim(const char *const *args, char *transport, size_t size)
     int n = read_line(out[0], line, sizeof line, 10000);
     close(out[0]);
     assert_true(n > 0);
-    assert_true(strncmp(line, "listening tcp://", 16) == 0);
+    assert_true(strncmp(line, "listening ", 10) == 0);
     snprintf(transport, size, "%s", line + strlen("listening "));
+}
+
+static void start_sim(const char *const *args, char *transport, size_t size)
+{
+    start_sim_on(args, "--tcp", "127.0.0.1:0", transport, size);
+    assert_true(strncmp(transport, "tcp://", 6) == 0);
 }
 
 /* ---- driver plumbing ---------------------------------------------------------------------- */
@@ -179,18 +187,19 @@ static size_t channel_index(struct instrument *in, const char *name)
 /* ---- the test pattern: every type in every word order ------------------------------------- */
 
 /* One instrument section with the six types of two order blocks (12 channels: the driver allows 16). */
-static void pattern_yaml(char *buf, size_t size, const char *order_a, unsigned base_a, const char *order_b,
-                         unsigned base_b)
+static void pattern_yaml_on(char *buf, size_t size, const char *link, const char *order_a, unsigned base_a,
+                            const char *order_b, unsigned base_b)
 {
     static const struct {
         const char *type;
         unsigned offset;
     } types[] = {{"int16", 0}, {"uint16", 1}, {"int32", 2}, {"uint32", 4}, {"float32", 6}, {"float64", 8}};
     int n = snprintf(buf, size,
-                     "name: pattern\ndriver: modbus\ntransport: tcp://127.0.0.1:0\nunit: 1\naddress_base: 0\n"
+                     "name: pattern\ndriver: modbus\n%sunit: 1\naddress_base: 0\n"
                      "identity:\n  fw_version: {table: input, address: 16, type: uint16}\n"
                      "  serial_number: {table: input, address: 17, type: uint32, order: ABCD}\n"
-                     "channels:\n");
+                     "channels:\n",
+                     link);
     for (int blk = 0; blk < 2; blk++) {
         const char *order = blk ? order_b : order_a;
         unsigned base = blk ? base_b : base_a;
@@ -200,6 +209,12 @@ static void pattern_yaml(char *buf, size_t size, const char *order_a, unsigned b
                           order, base + types[t].offset, types[t].type, order);
     }
     assert_true((size_t)n < size);
+}
+
+static void pattern_yaml(char *buf, size_t size, const char *order_a, unsigned base_a, const char *order_b,
+                         unsigned base_b)
+{
+    pattern_yaml_on(buf, size, "transport: tcp://127.0.0.1:0\n", order_a, base_a, order_b, base_b);
 }
 
 static void check_pattern(struct instrument *in)
@@ -240,6 +255,28 @@ static void test_driver_reads_every_type_and_order(void **state)
     struct pd_err err = {0};
     assert_int_equal(in.driver->poll(in.state, &sink, &err), PD_EDEVICE);
     assert_int_equal(err.device_code, 4);
+    close_instrument(&in);
+}
+
+/* The same test pattern over Modbus RTU on a pty (the simulator makes it: --rtu auto, 19200 8E1). */
+static void test_driver_reads_every_type_and_order_over_rtu(void **state)
+{
+    (void)state;
+    char transport[256];
+    const char *args[] = {"loadframe", "--serial", "778", NULL};
+    start_sim_on(args, "--rtu", "auto", transport, sizeof transport);
+    assert_true(strncmp(transport, "rtu:/dev/pts/", 13) == 0);
+    char yaml[4096];
+    struct instrument in;
+    const char *link = "transport: rtu:/dev/null\nbaud: 19200\nparity: even\nresponse_timeout_ms: 1000\n";
+    pattern_yaml_on(yaml, sizeof yaml, link, "ABCD", 100, "CDAB", 116);
+    open_from_string(&in, yaml, transport);
+    assert_string_equal(in.info.serial, "778");
+    check_pattern(&in);
+    close_instrument(&in);
+    pattern_yaml_on(yaml, sizeof yaml, link, "BADC", 132, "DCBA", 148);
+    open_from_string(&in, yaml, transport);
+    check_pattern(&in);
     close_instrument(&in);
 }
 
@@ -384,6 +421,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_driver_reads_every_type_and_order, teardown),
+        cmocka_unit_test_teardown(test_driver_reads_every_type_and_order_over_rtu, teardown),
         cmocka_unit_test_teardown(test_loadframe_yaml, teardown),
         cmocka_unit_test_teardown(test_chamber_pv_approaches_setpoint, teardown),
         cmocka_unit_test_teardown(test_pendulum_release_yields_energy, teardown),
