@@ -524,17 +524,8 @@ static int modbus_create(const struct pd_cfg_node *instrument, void **state, str
     struct modbus_instrument *s = calloc(1, sizeof *s);
     if (!s)
         return pd_err_set(err, PD_ENOMEM, NULL, "out of memory for a modbus instrument");
-    const struct pd_cfg_node *name_node = pd_cfg_map_get(instrument, "name");
-    const char *name = name_node ? pd_cfg_scalar(name_node) : NULL;
-    if (!name || !name[0]) {
-        rc = pd_cfg_error(err, name_node ? name_node : instrument, "the instrument needs a name");
+    if ((rc = pd_driver_instrument_name(instrument, s->name, err)) < 0)
         goto fail;
-    }
-    if (pd_strlcpy(s->name, name, sizeof s->name) != 0) {
-        rc = pd_cfg_error(err, name_node, "name '%s' is too long (at most %d bytes)", name,
-                          PD_NAME_MAX - 1);
-        goto fail;
-    }
     s->unit = ic.unit;
     s->address_base = ic.address_base;
     s->response_timeout_ms = ic.response_timeout_ms;

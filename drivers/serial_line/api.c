@@ -318,16 +318,8 @@ static int line_create(const struct pd_cfg_node *instrument, void **state, struc
     struct line_instrument *s = calloc(1, sizeof *s);
     if (!s)
         return pd_err_set(err, PD_ENOMEM, NULL, "out of memory for a serial-line instrument");
-    const struct pd_cfg_node *name_node = pd_cfg_map_get(instrument, "name");
-    const char *name = name_node ? pd_cfg_scalar(name_node) : NULL;
-    if (!name || !name[0]) {
-        rc = pd_cfg_error(err, name_node ? name_node : instrument, "the instrument needs a name");
+    if ((rc = pd_driver_instrument_name(instrument, s->name, err)) < 0)
         goto fail;
-    }
-    if (pd_strlcpy(s->name, name, sizeof s->name) != 0) {
-        rc = pd_cfg_error(err, name_node, "name '%s' is too long (at most %d bytes)", name, PD_NAME_MAX - 1);
-        goto fail;
-    }
     if ((rc = pd_transport_config_decode(instrument, "\\r\\n", &s->port, err)) < 0)
         goto fail;
     s->stream_wait_ms = oc.stream_wait_ms;

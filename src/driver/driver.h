@@ -79,6 +79,10 @@ struct pd_driver {
  * name, driver, model, serial, calibration, simulator, poll_rate_hz. */
 extern const char *const pd_instrument_common_keys[];
 
+/* For drivers' create: the instrument's `name` (a common key) copied into `out`, or a config error
+ * naming the place when it is missing, empty or longer than PD_NAME_MAX - 1 bytes. */
+int pd_driver_instrument_name(const struct pd_cfg_node *instrument, char out[PD_NAME_MAX], struct pd_err *err);
+
 /* The registry: NULL when no driver has that name. */
 const struct pd_driver *pd_driver_find(const char *name);
 size_t pd_driver_count(void);

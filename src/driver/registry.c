@@ -1,4 +1,5 @@
-/* registry.c — the one table of drivers. Adding a driver means one extern line and one entry. */
+/* registry.c — the one table of drivers (adding a driver means one extern line and one entry), and
+ * the reading of the keys every driver shares. */
 #include "driver/driver.h"
 
 #include <string.h>
@@ -30,4 +31,16 @@ size_t pd_driver_count(void) { return sizeof drivers / sizeof drivers[0]; }
 const struct pd_driver *pd_driver_at(size_t i)
 {
     return i < pd_driver_count() ? drivers[i] : NULL;
+}
+
+int pd_driver_instrument_name(const struct pd_cfg_node *instrument, char out[PD_NAME_MAX], struct pd_err *err)
+{
+    const struct pd_cfg_node *name_node = pd_cfg_map_get(instrument, "name");
+    const char *name = name_node ? pd_cfg_scalar(name_node) : NULL;
+    if (!name || !name[0])
+        return pd_cfg_error(err, name_node ? name_node : instrument, "the instrument needs a name");
+    if (strlen(name) >= PD_NAME_MAX)
+        return pd_cfg_error(err, name_node, "name '%s' is too long (at most %d bytes)", name, PD_NAME_MAX - 1);
+    memcpy(out, name, strlen(name) + 1);
+    return PD_OK;
 }
