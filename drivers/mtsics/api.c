@@ -142,16 +142,11 @@ fail:
 static int mtsics_set_transport(void *state, const char *transport, struct pd_err *err)
 {
     struct balance *s = state;
-    if (!transport)
-        return pd_err_set(err, PD_EINVAL, s->where, "set_transport: NULL transport");
     if (s->t)
         return pd_err_set(err, PD_ESTATE, s->where, "cannot change the transport while open");
-    enum pd_transport_kind kind;
-    int rc = pd_transport_classify(transport, &kind, err);
+    int rc = pd_transport_config_set_name(&s->port, transport, s->where, err);
     if (rc < 0)
         return rc;
-    if (pd_strlcpy(s->port.transport, transport, sizeof s->port.transport) != 0)
-        return pd_err_set(err, PD_EINVAL, s->where, "transport '%s' is too long", transport);
     set_where(s);
     build_map_text(s);
     return PD_OK;

@@ -76,6 +76,21 @@ int pd_transport_config_decode(const struct pd_cfg_node *instrument, const char 
     return PD_OK;
 }
 
+int pd_transport_config_set_name(struct pd_transport_config *c, const char *transport, const char *where,
+                                 struct pd_err *err)
+{
+    if (!transport)
+        return pd_err_set(err, PD_EINVAL, where, "set_transport: NULL transport");
+    enum pd_transport_kind kind;
+    int rc = pd_transport_classify(transport, &kind, err);
+    if (rc < 0)
+        return rc;
+    if (strlen(transport) >= sizeof c->transport)
+        return pd_err_set(err, PD_EINVAL, where, "transport '%s' is too long", transport);
+    memcpy(c->transport, transport, strlen(transport) + 1);
+    return PD_OK;
+}
+
 int pd_transport_config_open(const struct pd_transport_config *c, struct pd_transport **out, struct pd_err *err)
 {
     struct pd_transport *t;

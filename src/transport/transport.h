@@ -162,6 +162,10 @@ extern const char *const pd_transport_config_keys[]; /* NULL-terminated */
  * file:line:column. `default_terminator` applies when the key is absent. */
 int pd_transport_config_decode(const struct pd_cfg_node *instrument, const char *default_terminator,
                                struct pd_transport_config *out, struct pd_err *err);
+/* Points a decoded config at another transport (e.g. the address a simulator reported): checks the
+ * name like the config key; `where` names the instrument in messages. `c` untouched on error. */
+int pd_transport_config_set_name(struct pd_transport_config *c, const char *transport, const char *where,
+                                 struct pd_err *err);
 /* Opens the configured port and applies the framing. */
 int pd_transport_config_open(const struct pd_transport_config *c, struct pd_transport **out, struct pd_err *err);
 
