@@ -299,7 +299,7 @@ static void test_faults_during_run(void **unused)
     char run_file[256];
     pd_strlcpy(run_file, slurp(out), sizeof run_file);
     run_file[strcspn(run_file, "\n")] = '\0';
-    char check[1024];
+    char check[2048];
     snprintf(check, sizeof check,
              "/usr/bin/python3 - '%s' <<'EOF'\n"
              "import sys, h5py, numpy as np\n"
@@ -311,7 +311,10 @@ static void test_faults_during_run(void **unused)
              "assert int(f.attrs['samples_lost']) == 0\n"
              "for n in ('specimen_01', 'specimen_02', 'specimen_03'):\n"
              "    t = f[n]['frame1']['time'][...]\n"
-             "    assert len(t) > 300 and np.all(np.diff(t) > 0), (n, len(t))\n"
+             "    # how many samples a specimen gets depends on the faults' timing and the machine's load;\n"
+             "    # that it has a curve up to its break does not\n"
+             "    assert len(t) > 100 and np.all(np.diff(t) > 0), (n, len(t))\n"
+             "    assert 'break' in [r['kind'].decode() for r in f[n]['events'][...]], n\n"
              "EOF\n",
              run_file);
     assert_int_equal(system(check), 0);

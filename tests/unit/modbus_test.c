@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "common/test_time.h"
 #include "core/core.h"
 #include "driver/driver.h"
 #include "modbus/protocol.h"
@@ -397,7 +398,8 @@ struct server {
 };
 
 static struct server sv;
-#define TIMEOUT_MS 150
+/* the loopback device's response timeout (test_time.h stretches it under valgrind) */
+static int timeout_ms = 150;
 
 static void *server_main(void *arg)
 {
@@ -425,7 +427,7 @@ static void *server_main(void *arg)
             if (mode == MUTE)
                 continue;
             if (mode == LATE)
-                usleep(TIMEOUT_MS * 1500); /* 1.5 response timeouts */
+                usleep((useconds_t)timeout_ms * 1500u); /* 1.5 response timeouts */
             /* counted before answering: the client may look as soon as it has the answer */
             atomic_fetch_add(&s->served, 1);
             if (mode == BUSY && atomic_fetch_sub(&s->busy_left, 1) > 0) {
@@ -564,7 +566,7 @@ static const char main_yaml[] =
     "transport: tcp://127.0.0.1:%d\n"
     "unit: 1\n"
     "address_base: 0\n"
-    "response_timeout_ms: 150\n"
+    "response_timeout_ms: %d\n"
     "channels:\n"
     "  - {name: abcd, table: input, address: 50, type: float32, order: ABCD, unit: N}\n"
     "  - {name: cdab, table: input, address: 52, type: float32, order: CDAB, unit: N}\n"
@@ -593,7 +595,7 @@ static const char main_yaml[] =
 static void *open_main(struct pd_instrument_info *info)
 {
     char text[sizeof main_yaml + 16];
-    snprintf(text, sizeof text, main_yaml, sv.port);
+    snprintf(text, sizeof text, main_yaml, sv.port, timeout_ms);
     void *state = NULL;
     struct pd_err err;
     int rc = create_from(text, &state, &err);
@@ -754,7 +756,9 @@ static void test_loopback_timeout_and_late_reply(void **unused)
 
     atomic_store(&sv.mode, MUTE);
     assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), PD_ETIMEOUT);
-    assert_string_equal(err.msg, "frame1 (unit 1): read holding register 30 (40031): timeout after 150 ms");
+    char expect[128];
+    snprintf(expect, sizeof expect, "frame1 (unit 1): read holding register 30 (40031): timeout after %d ms", timeout_ms);
+    assert_string_equal(err.msg, expect);
     assert_int_equal(c.n, 0);
 
     /* A reply that arrives after the timeout must not be taken for the next poll's answer:
@@ -1073,9 +1077,9 @@ static void test_rtu_bad_crc(void **unused)
     char text[512];
     snprintf(text, sizeof text,
              "name: bal\ntransport: rtu:%s\nunit: 7\naddress_base: 0\nbaud: 115200\nparity: none\n"
-             "response_timeout_ms: 100\n"
+             "response_timeout_ms: %d\n"
              "channels: [{name: x, table: input, address: 3, type: uint16}]\n",
-             ptsname(peer.fd));
+             ptsname(peer.fd), pd_test_ms(100));
     void *state = NULL;
     struct pd_err err;
     assert_int_equal(create_from(text, &state, &err), 0);
@@ -1224,6 +1228,7 @@ static void test_config_accepts(void **unused)
 
 int main(void)
 {
+    timeout_ms = pd_test_ms(timeout_ms);
     const struct CMUnitTest pure[] = {
         cmocka_unit_test(test_float32_orders),
         cmocka_unit_test(test_float32_wrong_order),

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "common/test_time.h"
 #include "driver/driver.h"
 #include "mtsics/protocol.h"
 
@@ -214,8 +215,8 @@ static const struct pd_driver *driver(void)
 static void *create_for(const char *path, const char *extra)
 {
     char text[1024];
-    snprintf(text, sizeof text, "name: balance1\ndriver: mtsics\ntransport: %s\nresponse_timeout_ms: 150\n%s", path,
-             extra ? extra : "");
+    snprintf(text, sizeof text, "name: balance1\ndriver: mtsics\ntransport: %s\nresponse_timeout_ms: %d\n%s", path,
+             pd_test_ms(150), extra ? extra : "");
     struct pd_cfg_doc *doc;
     struct pd_err err;
     assert_int_equal(pd_cfg_load_string("b.yaml", text, strlen(text), &doc, &err), 0);
@@ -286,7 +287,7 @@ static void test_driver_readings(void **state)
         {"ES", PD_EDEVICE, "ES"},        {"ET", PD_EPROTO, "ET"},         {"EL", PD_EDEVICE, "EL"},
         {"S S 12.3 lb", PD_EPROTO, "lb"}, {"S S Error 12", PD_EPROTO, "not a number"},
         {"Z A", PD_EPROTO, "another command"}, {"\x7f\x7e garbage", PD_EPROTO, "\\x7F"},
-        {"S S 1 g\x01", PD_EPROTO, "unreadable"}, {NULL, PD_ETIMEOUT, "150 ms"},
+        {"S S 1 g\x01", PD_EPROTO, "unreadable"}, {NULL, PD_ETIMEOUT, "no complete line within"},
     };
     for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
         script_set(&s, faults[i].line);

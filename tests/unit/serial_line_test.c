@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "common/test_time.h"
 #include "driver/driver.h"
 #include "serial_line/protocol.h"
 
@@ -141,7 +142,7 @@ static const char instrument_fmt[] =
     "name: scale1\n"
     "driver: serial_line\n"
     "transport: %s\n"
-    "response_timeout_ms: 150\n"
+    "response_timeout_ms: %d\n"
     "identify: {request: \"ID?\", response: \"SCALE {model:word} SN {serial} FW {firmware:word}\"}\n"
     "poll: {request: \"R?\", response: \"W {w} {u:word} N {n}\"}\n"
     "error_response: \"ERR {code}\"\n"
@@ -157,7 +158,7 @@ static const char instrument_fmt[] =
 static void *create(const char *path, const char *extra, int expect_rc, const char *expect_where)
 {
     char text[2048];
-    snprintf(text, sizeof text, instrument_fmt, path, extra ? extra : "");
+    snprintf(text, sizeof text, instrument_fmt, path, pd_test_ms(150), extra ? extra : "");
     struct pd_cfg_doc *doc;
     struct pd_err err;
     assert_int_equal(pd_cfg_load_string("s.yaml", text, strlen(text), &doc, &err), 0);
@@ -218,7 +219,7 @@ static void test_driver(void **state)
         {"ERR 42", PD_EDEVICE, "instrument error 'ERR 42'"},
         {"W x g N 1", PD_EPROTO, "does not match"},
         {"\x01\x02garbage", PD_EPROTO, "\\x01"},
-        {NULL, PD_ETIMEOUT, "150 ms"},
+        {NULL, PD_ETIMEOUT, "no complete line within"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         device_set(&dev, cases[i].line);
