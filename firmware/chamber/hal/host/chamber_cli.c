@@ -4,8 +4,7 @@
 #include <string.h>
 
 #include "chamber/core/chamber.h"
-#include "mbslave/hal/host/sim_args.h"
-#include "mbslave/hal/host/sim_bus.h"
+#include "mbslave/hal/host/sim_cli.h"
 #include "sim/sim.h"
 
 static const char chamber_usage_head[] =
@@ -30,71 +29,26 @@ static void step_chamber(void *ctx, uint64_t now_us)
     ch_step(ctx, now_us);
 }
 
-struct double_option {
-    const char *option;
-    double *target;
-};
-
 static int run_chamber(int argc, char **argv)
 {
     struct ch_params params;
     ch_params_defaults(&params);
     struct sim_bus_options bus;
     sim_bus_options_defaults(&bus);
-    const struct double_option doubles[] = {
+    const struct sim_cli_double doubles[] = {
         {"--tau", &params.tau_s},       {"--ambient", &params.ambient_c},     {"--setpoint", &params.setpoint_c},
         {"--noise", &params.noise_c},   {"--time-scale", &params.time_scale},
     };
-    for (int i = 0; i < argc; i++) {
-        const char *opt = argv[i];
-        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
-            fputs(chamber_usage_head, stdout);
-            fputs(sim_bus_usage, stdout);
-            fputs(chamber_usage_tail, stdout);
-            return 0;
-        }
-        if (strcmp(opt, "--standby") == 0) {
-            params.running = 0;
-            continue;
-        }
-        if (strncmp(opt, "--", 2) != 0)
-            return sim_usage_error("chamber: unexpected argument '%s'", opt);
-        if (i + 1 >= argc)
-            return sim_usage_error("chamber: option %s needs a value", opt);
-        const char *val = argv[++i];
-        int taken = sim_bus_option(&bus, opt, val);
-        if (taken == SIM_EXIT_USAGE)
-            return taken;
-        if (taken)
-            continue;
-        int matched = 0;
-        for (size_t k = 0; k < sizeof doubles / sizeof doubles[0]; k++) {
-            if (strcmp(opt, doubles[k].option) == 0) {
-                if (sim_parse_double(val, doubles[k].target) != 0)
-                    return sim_usage_error("chamber: %s needs a number", opt);
-                matched = 1;
-            }
-        }
-        if (matched)
-            continue;
-        uint64_t u;
-        if (strcmp(opt, "--seed") == 0) {
-            if (sim_parse_u64(val, UINT64_MAX, &u) != 0)
-                return sim_usage_error("chamber: --seed must be a non-negative integer, not '%s'", val);
-            params.seed = u;
-        } else if (strcmp(opt, "--serial") == 0) {
-            if (sim_parse_u64(val, UINT32_MAX, &u) != 0)
-                return sim_usage_error("chamber: --serial must be 0..4294967295, not '%s'", val);
-            params.serial_number = (uint32_t)u;
-        } else if (strcmp(opt, "--cal-date") == 0) {
-            if (sim_parse_date(val, &params.cal_year, &params.cal_month, &params.cal_day) != 0)
-                return sim_usage_error("chamber: --cal-date must be YYYY-MM-DD, not '%s'", val);
-        } else {
-            return sim_usage_error("chamber: unknown option '%s'", opt);
-        }
-    }
-    if (!bus.tcp && !bus.rtu)
-        return sim_usage_error("chamber: %s is required", "--tcp HOST:PORT or --rtu PTY|auto");
+    const struct sim_cli cli = {
+        .who = "chamber", .usage_head = chamber_usage_head, .usage_tail = chamber_usage_tail, .bus = &bus,
+        .doubles = doubles, .n_doubles = sizeof doubles / sizeof doubles[0], .seed = &params.seed,
+        .serial = &params.serial_number, .cal_year = &params.cal_year,
+        .cal_month = &params.cal_month, .cal_day = &params.cal_day, .flag = "--standby", .flag_target = &params.running,
+        .flag_value = 0,
+    };
+    int status = sim_cli_parse(&cli, argc, argv);
+    if (status != SIM_CLI_SERVE)
+        return status;
     static struct ch_chamber chamber;
     const char *reason = NULL;
     if (ch_init(&chamber, &params, &reason) != CH_OK)

@@ -1,4 +1,5 @@
 /* loadframe_cli.c — `polydaq-sim loadframe`: options of the simulated load frame, then serve. */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,8 +10,7 @@
 #include "material_file.h"
 #include "loadframe/core/loop.h"
 #include "loadframe/core/regs.h"
-#include "mbslave/hal/host/sim_args.h"
-#include "mbslave/hal/host/sim_bus.h"
+#include "mbslave/hal/host/sim_cli.h"
 #include "sim/sim.h"
 
 static const char loadframe_usage_head[] =
@@ -57,74 +57,56 @@ static void step_frame(void *ctx, uint64_t now_us)
     lf_step(ctx, now_us);
 }
 
+/* What the load frame takes beyond the shared options. */
+struct loadframe_options {
+    struct lf_frame_params *params;
+    const char *material;
+};
+
+static int loadframe_option(void *ctx, const char *opt, const char *val)
+{
+    struct loadframe_options *o = ctx;
+    double d;
+    if (strcmp(opt, "--material") == 0) {
+        o->material = val;
+    } else if (strcmp(opt, "--time-scale") == 0) {
+        if (sim_parse_double(val, &d) != 0 || !(d > 0.0) || d > 10000.0)
+            return sim_usage_error("loadframe: --time-scale must be in (0, 10000], not '%s'", val);
+        o->params->time_scale = d;
+    } else if (strcmp(opt, "--force-offset") == 0) {
+        if (sim_parse_double(val, &o->params->force_offset_n) != 0)
+            return sim_usage_error("loadframe: --force-offset needs a number, not '%s'", val);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 static int run_loadframe(int argc, char **argv)
 {
     struct lf_frame_params params;
     lf_frame_params_defaults(&params);
     struct sim_bus_options bus;
     sim_bus_options_defaults(&bus);
-    const char *material = "pp-demo";
-    /* Overrides apply on top of whichever material is chosen, so they are collected first. */
+    struct loadframe_options own = {.params = &params, .material = "pp-demo"};
+    /* Overrides apply on top of whichever material is chosen, so they are collected first; NaN
+     * (which no option value can be) marks the ones not given. */
     double override_values[OVERRIDE_COUNT];
-    int overridden[OVERRIDE_COUNT] = {0};
-
-    for (int i = 0; i < argc; i++) {
-        const char *opt = argv[i];
-        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
-            fputs(loadframe_usage_head, stdout);
-            fputs(sim_bus_usage, stdout);
-            fputs(loadframe_usage_tail, stdout);
-            return 0;
-        }
-        if (strncmp(opt, "--", 2) != 0)
-            return sim_usage_error("loadframe: unexpected argument '%s'", opt);
-        if (i + 1 >= argc)
-            return sim_usage_error("loadframe: option %s needs a value", opt);
-        const char *val = argv[++i];
-        uint64_t u;
-        double d;
-        int matched = 0;
-        for (size_t k = 0; k < OVERRIDE_COUNT; k++) {
-            if (strcmp(opt, override_table[k].option) == 0) {
-                if (sim_parse_double(val, &override_values[k]) != 0)
-                    return sim_usage_error("loadframe: %s needs a number", opt);
-                overridden[k] = 1;
-                matched = 1;
-            }
-        }
-        if (matched)
-            continue;
-        int taken = sim_bus_option(&bus, opt, val);
-        if (taken == SIM_EXIT_USAGE)
-            return taken;
-        if (taken)
-            continue;
-        if (strcmp(opt, "--material") == 0) {
-            material = val;
-        } else if (strcmp(opt, "--seed") == 0) {
-            if (sim_parse_u64(val, UINT64_MAX, &u) != 0)
-                return sim_usage_error("loadframe: --seed must be a non-negative integer, not '%s'", val);
-            params.seed = u;
-        } else if (strcmp(opt, "--time-scale") == 0) {
-            if (sim_parse_double(val, &d) != 0 || !(d > 0.0) || d > 10000.0)
-                return sim_usage_error("loadframe: --time-scale must be in (0, 10000], not '%s'", val);
-            params.time_scale = d;
-        } else if (strcmp(opt, "--serial") == 0) {
-            if (sim_parse_u64(val, UINT32_MAX, &u) != 0)
-                return sim_usage_error("loadframe: --serial must be 0..4294967295, not '%s'", val);
-            params.serial_number = (uint32_t)u;
-        } else if (strcmp(opt, "--cal-date") == 0) {
-            if (sim_parse_date(val, &params.cal_year, &params.cal_month, &params.cal_day) != 0)
-                return sim_usage_error("loadframe: --cal-date must be YYYY-MM-DD, not '%s'", val);
-        } else if (strcmp(opt, "--force-offset") == 0) {
-            if (sim_parse_double(val, &params.force_offset_n) != 0)
-                return sim_usage_error("loadframe: --force-offset needs a number, not '%s'", val);
-        } else {
-            return sim_usage_error("loadframe: unknown option '%s'", opt);
-        }
+    struct sim_cli_double overrides[OVERRIDE_COUNT];
+    for (size_t k = 0; k < OVERRIDE_COUNT; k++) {
+        override_values[k] = NAN;
+        overrides[k] = (struct sim_cli_double){override_table[k].option, &override_values[k]};
     }
-    if (!bus.tcp && !bus.rtu)
-        return sim_usage_error("loadframe: %s is required", "--tcp HOST:PORT or --rtu PTY|auto");
+    const struct sim_cli cli = {
+        .who = "loadframe", .usage_head = loadframe_usage_head, .usage_tail = loadframe_usage_tail, .bus = &bus,
+        .doubles = overrides, .n_doubles = OVERRIDE_COUNT, .seed = &params.seed, .serial = &params.serial_number,
+        .cal_year = &params.cal_year, .cal_month = &params.cal_month, .cal_day = &params.cal_day,
+        .own_option = loadframe_option, .own_ctx = &own,
+    };
+    int status = sim_cli_parse(&cli, argc, argv);
+    if (status != SIM_CLI_SERVE)
+        return status;
+    const char *material = own.material;
 
     char why[512];
     const struct lf_material *builtin = lf_material_find(material);
@@ -138,7 +120,7 @@ static int run_loadframe(int argc, char **argv)
                            "pa6-demo, brittle-demo; or give a file path)", material);
     }
     for (size_t k = 0; k < OVERRIDE_COUNT; k++)
-        if (overridden[k])
+        if (!isnan(override_values[k]))
             memcpy((char *)&params.material + override_table[k].offset, &override_values[k], sizeof(double));
 
     const char *reason = NULL;

@@ -3,8 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mbslave/hal/host/sim_args.h"
-#include "mbslave/hal/host/sim_bus.h"
+#include "mbslave/hal/host/sim_cli.h"
 #include "pendulum/core/pendulum.h"
 #include "sim/sim.h"
 
@@ -31,69 +30,27 @@ static void step_pendulum(void *ctx, uint64_t now_us)
     pn_step(ctx, now_us);
 }
 
-struct double_option {
-    const char *option;
-    double *target;
-};
-
 static int run_pendulum(int argc, char **argv)
 {
     struct pn_params params;
     pn_params_defaults(&params);
     struct sim_bus_options bus;
     sim_bus_options_defaults(&bus);
-    const struct double_option doubles[] = {
+    const struct sim_cli_double doubles[] = {
         {"--energy", &params.nominal_energy_j},  {"--release-angle", &params.release_angle_deg},
         {"--friction", &params.friction_loss_j}, {"--energy-mean", &params.energy_mean_j},
         {"--energy-sd", &params.energy_sd_j},    {"--angle-noise", &params.angle_noise_deg},
         {"--time-scale", &params.time_scale},
     };
-    for (int i = 0; i < argc; i++) {
-        const char *opt = argv[i];
-        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
-            fputs(pendulum_usage_head, stdout);
-            fputs(sim_bus_usage, stdout);
-            fputs(pendulum_usage_tail, stdout);
-            return 0;
-        }
-        if (strncmp(opt, "--", 2) != 0)
-            return sim_usage_error("pendulum: unexpected argument '%s'", opt);
-        if (i + 1 >= argc)
-            return sim_usage_error("pendulum: option %s needs a value", opt);
-        const char *val = argv[++i];
-        int taken = sim_bus_option(&bus, opt, val);
-        if (taken == SIM_EXIT_USAGE)
-            return taken;
-        if (taken)
-            continue;
-        int matched = 0;
-        for (size_t k = 0; k < sizeof doubles / sizeof doubles[0]; k++) {
-            if (strcmp(opt, doubles[k].option) == 0) {
-                if (sim_parse_double(val, doubles[k].target) != 0)
-                    return sim_usage_error("pendulum: %s needs a number", opt);
-                matched = 1;
-            }
-        }
-        if (matched)
-            continue;
-        uint64_t u;
-        if (strcmp(opt, "--seed") == 0) {
-            if (sim_parse_u64(val, UINT64_MAX, &u) != 0)
-                return sim_usage_error("pendulum: --seed must be a non-negative integer, not '%s'", val);
-            params.seed = u;
-        } else if (strcmp(opt, "--serial") == 0) {
-            if (sim_parse_u64(val, UINT32_MAX, &u) != 0)
-                return sim_usage_error("pendulum: --serial must be 0..4294967295, not '%s'", val);
-            params.serial_number = (uint32_t)u;
-        } else if (strcmp(opt, "--cal-date") == 0) {
-            if (sim_parse_date(val, &params.cal_year, &params.cal_month, &params.cal_day) != 0)
-                return sim_usage_error("pendulum: --cal-date must be YYYY-MM-DD, not '%s'", val);
-        } else {
-            return sim_usage_error("pendulum: unknown option '%s'", opt);
-        }
-    }
-    if (!bus.tcp && !bus.rtu)
-        return sim_usage_error("pendulum: %s is required", "--tcp HOST:PORT or --rtu PTY|auto");
+    const struct sim_cli cli = {
+        .who = "pendulum", .usage_head = pendulum_usage_head, .usage_tail = pendulum_usage_tail, .bus = &bus,
+        .doubles = doubles, .n_doubles = sizeof doubles / sizeof doubles[0], .seed = &params.seed,
+        .serial = &params.serial_number, .cal_year = &params.cal_year,
+        .cal_month = &params.cal_month, .cal_day = &params.cal_day,
+    };
+    int status = sim_cli_parse(&cli, argc, argv);
+    if (status != SIM_CLI_SERVE)
+        return status;
     static struct pn_pendulum pendulum;
     const char *reason = NULL;
     if (pn_init(&pendulum, &params, &reason) != PN_OK)
