@@ -15,49 +15,17 @@
 
 #include <cmocka.h>
 
+#include "common/proc.h"
 #include "config/config.h"
 #include "core/core.h"
 #include "driver/driver.h"
 
 static pid_t g_sim = -1;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int read_line(int fd, char *buf, size_t size, int timeout_ms)
-{
-    size_t n = 0;
-    int64_t deadline = now_ms() + timeout_ms;
-    while (n + 1 < size) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int left = (int)(deadline - now_ms());
-        if (left <= 0 || poll(&pfd, 1, left) <= 0)
-            return -1;
-        char c;
-        if (read(fd, &c, 1) != 1)
-            return -1;
-        if (c == '\n') {
-            buf[n] = '\0';
-            return (int)n;
-        }
-        buf[n++] = c;
-    }
-    return -1;
-}
-
 static int teardown(void **state)
 {
     (void)state;
-    if (g_sim > 0) {
-        kill(g_sim, SIGTERM);
-        int status;
-        waitpid(g_sim, &status, 0);
-        g_sim = -1;
-    }
+    pd_test_stop(&g_sim);
     return 0;
 }
 
@@ -66,30 +34,16 @@ static int teardown(void **state)
 static void start_sim_on(const char *const *args, const char *link_opt, const char *link_arg, char *transport,
                          size_t size)
 {
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    g_sim = fork();
-    assert_true(g_sim >= 0);
-    if (g_sim == 0) {
-        dup2(out[1], STDOUT_FILENO);
-        close(out[0]);
-        close(out[1]);
-        char *argv[32];
-        int n = 0;
-        argv[n++] = (char *)PD_SIM_PATH;
-        for (; args[n - 1] && n < 28; n++)
-            argv[n] = (char *)args[n - 1];
-        argv[n++] = (char *)link_opt;
-        argv[n++] = (char *)link_arg;
-        argv[n] = NULL;
-        execv(PD_SIM_PATH, argv);
-        _exit(127);
-    }
-    close(out[1]);
+    const char *argv[32];
+    int n = 0;
+    for (; args[n] && n < 28; n++)
+        argv[n] = args[n];
+    argv[n++] = link_opt;
+    argv[n++] = link_arg;
+    argv[n] = NULL;
     char line[256];
-    int n = read_line(out[0], line, sizeof line, 10000);
-    close(out[0]);
-    assert_true(n > 0);
+    g_sim = pd_test_start_sim(argv, line, sizeof line);
+    assert_true(g_sim > 0);
     assert_true(strncmp(line, "listening ", 10) == 0);
     snprintf(transport, size, "%s", line + strlen("listening "));
 }
@@ -325,9 +279,9 @@ static void test_chamber_pv_approaches_setpoint(void **state)
     assert_true(fabs(r.values[sp10] - 80.0) < 1e-9);
     double last_gap = 57.0;
     int rising = 0;
-    int64_t t0 = now_ms();
+    int64_t t0 = pd_test_now_ms();
     for (;;) {
-        assert_true(now_ms() - t0 < 10000);
+        assert_true(pd_test_now_ms() - t0 < 10000);
         usleep(50000);
         r = poll_once(&in);
         double gap = 80.0 - r.values[pv];
@@ -391,9 +345,9 @@ static void test_pendulum_release_yields_energy(void **state)
          * release nor a reset */
         assert_int_equal(control(&in, "release", 0, &err), PD_EBUSY);
         assert_int_equal(control(&in, "reset", 0, &err), PD_EBUSY);
-        int64_t t0 = now_ms();
+        int64_t t0 = pd_test_now_ms();
         do {
-            assert_true(now_ms() - t0 < 5000);
+            assert_true(pd_test_now_ms() - t0 < 5000);
             usleep(10000);
             r = poll_once(&in);
         } while ((int)r.values[status] == 1);

@@ -20,93 +20,29 @@
 
 #include <cmocka.h>
 
+#include "common/proc.h"
+
 /* ---- processes ---------------------------------------------------------------------------- */
 
 static pid_t g_sim = -1, g_socat = -1;
 static int g_socat_err = -1; /* kept open: socat logs to it until it exits */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One line from fd within timeout_ms; its length, or -1. */
-static int read_line(int fd, char *buf, size_t size, int timeout_ms)
-{
-    size_t n = 0;
-    int64_t deadline = now_ms() + timeout_ms;
-    while (n + 1 < size) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int left = (int)(deadline - now_ms());
-        if (left <= 0 || poll(&pfd, 1, left) <= 0)
-            return -1;
-        char c;
-        if (read(fd, &c, 1) != 1)
-            return -1;
-        if (c == '\n') {
-            buf[n] = '\0';
-            return (int)n;
-        }
-        buf[n++] = c;
-    }
-    return -1;
-}
-
-static void stop(pid_t *pid)
-{
-    if (*pid > 0) {
-        kill(*pid, SIGTERM);
-        int64_t t0 = now_ms();
-        while (waitpid(*pid, NULL, WNOHANG) == 0) {
-            if (now_ms() - t0 > 3000) {
-                kill(*pid, SIGKILL);
-                waitpid(*pid, NULL, 0);
-                break;
-            }
-            usleep(5000);
-        }
-        *pid = -1;
-    }
-}
-
 static int teardown(void **state)
 {
     (void)state;
-    stop(&g_sim);
-    stop(&g_socat);
+    pd_test_stop(&g_sim);
+    pd_test_stop(&g_socat);
     if (g_socat_err >= 0)
         close(g_socat_err);
     g_socat_err = -1;
     return 0;
 }
 
-/* Starts `polydaq-sim ARGS...` and returns its announcement line (then closes the pipe, as acq
- * does: the simulator must print nothing more on stdout). */
+/* Starts `polydaq-sim ARGS...` and returns its announcement line. */
 static void start_sim(const char *const *args, char *line, size_t size)
 {
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    g_sim = fork();
-    assert_true(g_sim >= 0);
-    if (g_sim == 0) {
-        dup2(out[1], STDOUT_FILENO);
-        close(out[0]);
-        close(out[1]);
-        char *argv[32];
-        int n = 0;
-        argv[n++] = (char *)PD_SIM_PATH;
-        for (; args[n - 1] && n < 31; n++)
-            argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        execv(PD_SIM_PATH, argv);
-        _exit(127);
-    }
-    close(out[1]);
-    int n = read_line(out[0], line, size, 10000);
-    close(out[0]);
-    assert_true(n > 0);
+    g_sim = pd_test_start_sim(args, line, size);
+    assert_true(g_sim > 0);
 }
 
 /* `socat -d -d pty,raw,echo=0 pty,raw,echo=0`: the two pty paths from its log. */
@@ -128,7 +64,7 @@ static void start_socat(char *a, char *b, size_t size)
     char line[512];
     char *paths[2] = {a, b};
     int found = 0;
-    while (found < 2 && read_line(g_socat_err, line, sizeof line, 5000) >= 0) {
+    while (found < 2 && pd_test_read_line(g_socat_err, line, sizeof line, 5000) >= 0) {
         char *p = strstr(line, "PTY is ");
         if (p) {
             snprintf(paths[found], size, "%s", p + strlen("PTY is "));
