@@ -35,12 +35,13 @@
 /* ---- simulators ------------------------------------------------------------------------------*/
 struct pd_sim_process {
     pid_t pid;
-    char address[128]; /* "tcp://127.0.0.1:40123" as the simulator reported it */
+    char address[128]; /* "tcp://127.0.0.1:40123", "/dev/pts/5", "rtu:/dev/pts/6" as it reported it */
 };
 
 /* Starts the instrument's simulator with `--tcp HOST:PORT` taken from `transport`
- * ("tcp://HOST:PORT", port 0 = let it choose) and waits up to `timeout_ms` for its
- * "listening <address>" line. */
+ * ("tcp://HOST:PORT" or "tcp-raw://HOST:PORT", port 0 = let it choose) or, for a serial port
+ * transport, with `--rtu auto` (modbus driver or "rtu:" prefix) or `--pty auto` (a new pty in
+ * place of the port), and waits up to `timeout_ms` for its "listening <address>" line. */
 int pd_sim_start(const struct pd_acq_instrument_config *ic, const char *transport, const char *sim_dir,
                  int timeout_ms, struct pd_sim_process *out, struct pd_err *err);
 /* SIGTERM, wait up to 2 s, then SIGKILL; reaps the process. */
@@ -212,6 +213,13 @@ size_t acq_copy_attrs(const struct pd_store_attr *attrs, size_t n, struct pd_sto
  * failures; NULL while all is well. */
 const char *acq_series_trouble(struct run *run, struct bus *const *buses, size_t n, int64_t deadline, int *rc,
                                struct pd_err *err);
+/* True (and the series marked interrupted) when a stop was requested before the next specimen. */
+bool acq_series_stopping(const struct run *run, struct pd_acq_result *result);
+/* Closes specimen k for the technician: its status in the file and its progress line. */
+void acq_specimen_close(struct run *run, struct bus *shown, size_t k, const char *outcome);
+/* What specimen k's outcome means for the series: a tested one is counted; "aborted" marks the
+ * series interrupted and returns false (stop); any other failure is logged and the series goes on. */
+bool acq_series_continue(struct pd_acq_result *result, size_t k, const char *outcome);
 /* "iso527, ..." for messages. */
 void acq_method_names(char *buf, size_t size);
 

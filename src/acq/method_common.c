@@ -1,5 +1,7 @@
-/* method_common.c — what every method sequence needs: copying its attribute tables and telling
- * why a wait must end early (stop requested, instrument failed, write error, timeout). */
+/* method_common.c — what every method sequence needs: copying its attribute tables, telling why
+ * a wait must end early (stop requested, instrument failed, write error, timeout), and closing a
+ * specimen the same way in every series. */
+#include <stdio.h>
 #include <string.h>
 
 #include "acq/acq_internal.h"
@@ -32,4 +34,35 @@ const char *acq_series_trouble(struct run *run, struct bus *const *buses, size_t
     if (pd_clock_mono_ns() > deadline)
         return "timeout";
     return NULL;
+}
+
+bool acq_series_stopping(const struct run *run, struct pd_acq_result *result)
+{
+    if (!(run->opt->stop && *run->opt->stop))
+        return false;
+    result->interrupted = 1;
+    return true;
+}
+
+void acq_specimen_close(struct run *run, struct bus *shown, size_t k, const char *outcome)
+{
+    acq_set_status(run, k, outcome);
+    if (run->opt->progress == PD_ACQ_PROGRESS_LIVE)
+        fputc('\n', stderr); /* the live line stays on screen as the specimen's summary */
+    else
+        acq_show_progress(run, shown, k + 1, true);
+}
+
+bool acq_series_continue(struct pd_acq_result *result, size_t k, const char *outcome)
+{
+    if (strcmp(outcome, "tested") == 0) {
+        result->specimens_tested++;
+        return true;
+    }
+    if (strcmp(outcome, "aborted") == 0) {
+        result->interrupted = 1;
+        return false;
+    }
+    pd_log(PD_LOG_WARN, "specimen %zu: %s; continuing with the next", k + 1, outcome);
+    return true;
 }

@@ -179,10 +179,8 @@ static int mfr_series(struct run *run, struct pd_acq_result *result, struct pd_e
         return rc;
 
     for (size_t k = 0; k < (size_t)cfg->specimens; k++) {
-        if (run->opt->stop && *run->opt->stop) {
-            result->interrupted = 1;
+        if (acq_series_stopping(run, result))
             break;
-        }
         if ((rc = acq_bus_command(mfi, "start", 1, err)) < 0)
             return rc;
         rc = PD_OK;
@@ -193,21 +191,11 @@ static int mfr_series(struct run *run, struct pd_acq_result *result, struct pd_e
         atomic_store(&mfi->active_specimen, 0);
         atomic_store(&bal->active_specimen, 0);
         acq_run_event(run, k, "specimen_end", outcome);
-        acq_set_status(run, k, outcome);
-        if (run->opt->progress == PD_ACQ_PROGRESS_LIVE)
-            fputc('\n', stderr);
-        else
-            acq_show_progress(run, mfi, k + 1, true);
+        acq_specimen_close(run, mfi, k, outcome);
         if (rc < 0)
             return rc;
-        if (strcmp(outcome, "tested") == 0) {
-            result->specimens_tested++;
-        } else if (strcmp(outcome, "aborted") == 0) {
-            result->interrupted = 1;
+        if (!acq_series_continue(result, k, outcome))
             break;
-        } else {
-            pd_log(PD_LOG_WARN, "charge %zu: %s; continuing with the next", k + 1, outcome);
-        }
     }
     return PD_OK;
 }

@@ -137,10 +137,8 @@ static int shore_series(struct run *run, struct pd_acq_result *result, struct pd
         return rc;
 
     for (size_t k = 0; k < (size_t)cfg->specimens; k++) {
-        if (run->opt->stop && *run->opt->stop) {
-            result->interrupted = 1;
+        if (acq_series_stopping(run, result))
             break;
-        }
         atomic_store(&dur->active_specimen, (uint32_t)(k + 1));
         acq_run_event(run, k, "specimen_start", "durometer ready");
         acq_set_status(run, k, "running");
@@ -158,23 +156,15 @@ static int shore_series(struct run *run, struct pd_acq_result *result, struct pd
         pd_clock_sleep_ns(30 * 1000000LL);
         atomic_store(&dur->active_specimen, 0);
         acq_run_event(run, k, "specimen_end", outcome);
-        acq_set_status(run, k, outcome);
-        if (run->opt->progress == PD_ACQ_PROGRESS_LIVE)
-            fputc('\n', stderr);
-        else
-            acq_show_progress(run, dur, k + 1, true);
+        acq_specimen_close(run, dur, k, outcome);
         if (rc < 0)
             return rc;
-        if (strcmp(outcome, "tested") == 0) {
-            result->specimens_tested++;
-        } else if (strcmp(outcome, "aborted") == 0) {
-            result->interrupted = 1;
-            break;
-        } else {
+        if (strcmp(outcome, "tested") != 0) {
             struct pd_err ignore;
-            acq_bus_command(dur, "release", 1, &ignore);
-            pd_log(PD_LOG_WARN, "specimen %zu: %s; continuing with the next", k + 1, outcome);
+            acq_bus_command(dur, "release", 1, &ignore); /* the presser foot off a failed specimen */
         }
+        if (!acq_series_continue(result, k, outcome))
+            break;
     }
     return PD_OK;
 }

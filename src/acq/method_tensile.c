@@ -145,10 +145,8 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
     int rc = PD_OK;
 
     for (size_t k = 0; k < (size_t)cfg->specimens; k++) {
-        if (run->opt->stop && *run->opt->stop) {
-            result->interrupted = 1;
+        if (acq_series_stopping(run, result))
             break;
-        }
         struct {
             const char *name;
             double value;
@@ -176,26 +174,15 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
 
         set_active(run, 0);
         acq_run_event(run, k, strcmp(outcome, "tested") == 0 ? "break" : "specimen_end", outcome);
-        acq_set_status(run, k, outcome);
-        if (run->opt->progress == PD_ACQ_PROGRESS_LIVE)
-            fputc('\n', stderr);
-        else
-            acq_show_progress(run, frame, k + 1, true);
+        acq_specimen_close(run, frame, k, outcome);
         if (rc < 0)
             return rc;
         struct pd_err ignore;
         if (strcmp(outcome, "tested") != 0)
             acq_bus_command(frame, "stop", 1, &ignore);
         acq_bus_command(frame, "return", 1, &ignore);
-        if (strcmp(outcome, "tested") == 0) {
-            result->specimens_tested++;
-        } else if (strcmp(outcome, "aborted") == 0) {
-            result->interrupted = 1;
+        if (!acq_series_continue(result, k, outcome))
             break;
-        } else {
-            pd_log(PD_LOG_WARN, "specimen %zu: no break within %.0f s; continuing with the next", k + 1,
-                   cfg->specimen_timeout_s);
-        }
     }
     return PD_OK;
 }
