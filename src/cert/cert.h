@@ -44,9 +44,18 @@ struct pd_tensile_params {
     /* Yield search on a moving average over this strain width (0 = raw data). The raw maximum
      * near the smoothed one is kept as well, for the audit trail. */
     double yield_smoothing;
+    /* Grip slip: a sudden fall of at least grip_slip_min_drop (fraction of the stress just before
+     * it, 0.02) that climbs back to within max_hysteresis of that stress while the strain keeps
+     * rising, all within grip_slip_window strain (0.005) of the fall's start, is the specimen
+     * sliding in the grips — a saw tooth, neither yield nor break. It is skipped by both searches
+     * and reported. grip_slip_window 0 turns the detection off. With yield_smoothing the tooth
+     * must still show in the moving average (the window is widened by the smoothing width). */
+    double grip_slip_window;
+    double grip_slip_min_drop;
 };
 void pd_tensile_params_default(struct pd_tensile_params *p);
 
+#define PD_TENSILE_MAX_SLIPS 8
 struct pd_tensile_result {
     bool has_modulus;            /* false with crosshead strain */
     double modulus_MPa;          /* Et; NaN without modulus */
@@ -63,6 +72,10 @@ struct pd_tensile_result {
                                     the last sample when nothing broke */
     double stress_at_break_MPa, strain_at_break;    /* NaN without break */
     double nominal_strain_at_break; /* εtb = ΔL/L at the break point (Method A); NaN without crosshead/break */
+    size_t grip_slips;           /* saw teeth skipped as grip slips (all of them; the first
+                                    PD_TENSILE_MAX_SLIPS are described below) */
+    double grip_slip_strain[PD_TENSILE_MAX_SLIPS]; /* strain where the fall started, fraction */
+    double grip_slip_drop[PD_TENSILE_MAX_SLIPS];   /* depth of the fall, fraction of the stress before it */
 };
 /* Fails with PD_EDATA (and a message saying why) for data that cannot be evaluated: too few
  * points, NaN/inf, modulus range not reached, non-positive dimensions. `out` untouched then.
@@ -78,6 +91,10 @@ struct pd_flexural_params {
     double break_fraction;      /* as tensile (0.10) */
     double max_hysteresis;      /* as tensile (0.005) */
     size_t min_modulus_points;  /* (5) */
+    /* Machine compliance C in mm/N (loading frame, supports, load cell: measured on a rigid dummy).
+     * The deflection used is s − C·F, so a deflection taken from the crosshead is corrected for the
+     * machine's own give before εf = 6sh/L² (ISO 178). 0 = deflectometer on the specimen. */
+    double compliance_mm_per_N;
 };
 void pd_flexural_params_default(struct pd_flexural_params *p);
 struct pd_flexural_result {
@@ -89,7 +106,7 @@ struct pd_flexural_result {
     bool reached_conventional;
     double conventional_stress_MPa;     /* σfC at sC when no maximum came before it (else NaN) */
 };
-/* force N, deflection mm (mid-span s), b, h, span L in mm. σf = 3FL/(2bh²), εf = 6sh/L². */
+/* force N, deflection mm (mid-span s), b, h, span L in mm. σf = 3FL/(2bh²), εf = 6(s − C·F)h/L². */
 int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, size_t n, double width_mm,
                          double thickness_mm, double span_mm, const struct pd_flexural_params *p,
                          struct pd_flexural_result *out, struct pd_err *err);

@@ -42,15 +42,37 @@ struct cert_values {
     double width_mm, thickness_mm, length_mm;
     json_t *dimensions; /* recorded specimen dimensions/attributes shown on the certificate (owned) */
     json_t *info;       /* evaluation details: points used, flags (owned; may stay NULL) */
+    /* The plot curve from the data the evaluation read anyway, so the PDF need not read the run
+     * again. Asked for with want_curve; a method may leave it empty (then its curve() is used). */
+    bool want_curve;
+    struct cert_curve {
+        double *x, *y;
+        size_t n;
+        const char *x_label, *y_label;
+    } curve;
 };
 
 /* A curve to plot, from raw data (malloc'd arrays, freed by cert_curve_free). */
-struct cert_curve {
-    double *x, *y;
-    size_t n;
-    const char *x_label, *y_label;
-};
 void cert_curve_free(struct cert_curve *c);
+/* Thins a curve for a plot without a visible change: consecutive points that fall into the same
+ * one of CERT_PLOT_COLUMNS columns across the curve's x-range become the first and last of them,
+ * plus the lowest and highest when those stick out of that segment by more than 1/CERT_PLOT_ROWS
+ * of the y-range (so spikes and drops stay). A plot is never wider than the curve's own x-range,
+ * so a column is at most 1/CERT_PLOT_COLUMNS of the plot (0.5 pt on the certificate). */
+#define CERT_PLOT_COLUMNS 1000
+#define CERT_PLOT_ROWS 2000
+void cert_curve_thin(struct cert_curve *c);
+
+/* The curves of a certificate's evaluated specimens, in the order of its specimens. */
+#define CERT_MAX_CURVES 24
+struct cert_curve_set {
+    struct cert_curve c[CERT_MAX_CURVES];
+    char names[CERT_MAX_CURVES][64];
+    size_t n;
+    bool missing;  /* a run file named on the certificate could not be opened */
+    bool plotable; /* the method has curves */
+};
+void cert_curve_set_free(struct cert_curve_set *cs);
 
 struct cert_method {
     const char *id;
@@ -83,11 +105,21 @@ const struct pd_cert_property *pd_cert_method_properties(const char *method, siz
 /* Index of a property within its method's table, -1 when the method does not report it. */
 int pd_cert_property_index(const char *method, const char *property);
 
+/* pd_tensile_evaluate on arrays the caller gives up (the ISO 527 adapter's freshly read channels):
+ * force becomes stress in MPa, the strain source (extension, or crosshead in Method A) becomes
+ * strain as a fraction — toe-shifted when compensated — and the crosshead nominal strain, in
+ * place, so a 100 000-point specimen needs no copies. `dims` gives n and the dimensions. */
+int cert_tensile_evaluate_in_place(double *force, double *extension, double *crosshead_mm,
+                                   const struct pd_tensile_specimen *dims, const struct pd_tensile_params *p,
+                                   struct pd_tensile_result *out, struct pd_err *err);
+
 /* ---- run-reading helpers for the method adapters (methods.c) --------------------------------*/
 /* Reads a channel of the def's channel list by name, checking its unit; on failure writes the
  * reason and returns PD_EDATA (PD_ENOMEM for memory). *instrument may be NULL. */
 int cert_read_channel(struct pd_run *run, size_t s, const struct pd_method_def *def, const char *name,
                       double **data, size_t *n, size_t *instrument, char *reason, size_t reason_size);
+/* Whether two unit spellings name the same unit ("°C" and "degC" do; otherwise exact). */
+bool cert_unit_equal(const char *a, const char *b);
 /* A channel's unit as the def requires it ("" when the def does not list the channel). */
 const char *cert_channel_unit(const struct pd_method_def *def, const char *name);
 /* A positive finite specimen attribute; PD_EDATA with the reason otherwise. */
@@ -124,6 +156,7 @@ struct cert_build {
     const struct pd_method_def *method;
     const char *request_id, *customer;
     bool hash_files; /* record the SHA-256 of every raw file */
+    struct cert_curve_set *curves; /* when set: filled with the thinned plot curves (for the PDF) */
 };
 int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_verdict *verdict, bool *accredited,
                         size_t *n_specimens, size_t *n_failed, struct pd_err *err);
@@ -135,7 +168,12 @@ int cert_audit_append(const char *dir, const char *event, const char *cert_id, c
 /* The content hash of a certificate: SHA-256 of its canonical form without status, approvals,
  * audit and signature — what reviewer and authorizer approve. */
 int cert_content_hash(const json_t *doc, char hex[65]);
-int cert_render_pdf_doc(const json_t *doc, const char *pdf_path, struct pd_err *err);
+/* Renders the PDF; `curves` from cert_build_document, or NULL to read them from the run files. */
+int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
+                        struct pd_err *err);
+/* Loads what the first PDF needs (fontconfig's configuration and the fonts) so it can run on
+ * another thread while the runs are evaluated. Safe to call more than once. */
+void cert_pdf_warm_up(void);
 /* Splits "dir/CERT-1.json" into its folder ("." when none). */
 void cert_dirname(const char *path, char *dir, size_t size);
 

@@ -47,6 +47,28 @@ struct ctx {
 #define JA(arr, val) cert_jappend((arr), (val), &c->ok)
 
 /* ---- evaluation ---------------------------------------------------------------------------*/
+/* The plot curve of an evaluated specimen goes to the PDF thinned: from the evaluation's own data
+ * when the method kept it, else read once more through the method's curve(). A curve that cannot
+ * be had is left out of the plot, as when the PDF reads the runs itself. */
+static void take_curve(struct ctx *c, size_t r, size_t s, struct specimen_eval *e)
+{
+    struct cert_curve_set *cs = c->b->curves;
+    struct cert_curve *dst = &cs->c[cs->n];
+    if (e->v.curve.n > 1) {
+        *dst = e->v.curve;
+        memset(&e->v.curve, 0, sizeof e->v.curve);
+    } else {
+        memset(dst, 0, sizeof *dst);
+        if (c->m->curve(c->runs[r], s, c->b->method, dst) < 0 || dst->n < 2) {
+            cert_curve_free(dst);
+            return;
+        }
+    }
+    cert_curve_thin(dst);
+    snprintf(cs->names[cs->n], sizeof cs->names[0], "%s", e->id ? e->id : "?");
+    cs->n++;
+}
+
 static int evaluate_all(struct ctx *c, size_t *n_evaluated, struct pd_err *err)
 {
     size_t total = 0;
@@ -66,9 +88,14 @@ static int evaluate_all(struct ctx *c, size_t *n_evaluated, struct pd_err *err)
             e->invalidated = e->status && strncmp(e->status, "invalid", 7) == 0;
             if (!e->tested)
                 continue;
+            struct cert_curve_set *cs = c->b->curves;
+            e->v.want_curve = cs && c->m->curve && cs->n < CERT_MAX_CURVES;
             int rc = c->m->evaluate(c->runs[r], s, c->b->method, &e->v, &e->evaluated, e->reason, sizeof e->reason);
             if (rc < 0)
                 return pd_err_set(err, rc, NULL, "out of memory while evaluating %s", c->b->run_paths[r]);
+            if (e->evaluated && e->v.want_curve)
+                take_curve(c, r, s, e);
+            cert_curve_free(&e->v.curve);
             if (!e->evaluated)
                 continue;
             (*n_evaluated)++;
@@ -631,6 +658,13 @@ static int resolve_method(const struct pd_spec *spec, const struct pd_certify_op
     return pd_method_defaults(spec->method, def, err);
 }
 
+static void *warm_up(void *arg)
+{
+    (void)arg;
+    cert_pdf_warm_up();
+    return NULL;
+}
+
 int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
                     const struct pd_certify_options *opt, struct pd_certify_result *result, struct pd_err *err)
 {
@@ -645,13 +679,24 @@ int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd
     int rc = resolve_method(spec, opt, &def, err);
     if (rc < 0)
         return rc;
+    static struct cert_curve_set curves;
+    memset(&curves, 0, sizeof curves);
     struct cert_build b = {.run_paths = run_paths, .n_runs = n_runs, .spec = spec, .method = &def,
-                           .request_id = opt->request_id, .customer = opt->customer, .hash_files = true};
+                           .request_id = opt->request_id, .customer = opt->customer, .hash_files = true,
+                           .curves = opt->no_pdf ? NULL : &curves};
+    curves.plotable = cert_method_find(def.base) && cert_method_find(def.base)->curve;
+    /* The PDF's font set-up (fontconfig) is independent of the results: done beside the evaluation. */
+    pthread_t fonts;
+    bool warming = !opt->no_pdf && pthread_create(&fonts, NULL, warm_up, NULL) == 0;
     json_t *doc = NULL;
     struct pd_certify_result res = {0};
     rc = cert_build_document(&b, &doc, &res.verdict, &res.accredited, &res.n_specimens, &res.n_failed, err);
-    if (rc < 0)
+    if (warming)
+        pthread_join(fonts, NULL);
+    if (rc < 0) {
+        cert_curve_set_free(&curves);
         return rc;
+    }
     bool ok = true;
     char now[40], content[65];
     pd_time_format_iso8601(pd_clock_utc_ns(), now, sizeof now);
@@ -697,7 +742,8 @@ int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd
     flock(lock, LOCK_UN);
     close(lock);
     if (rc == 0 && !opt->no_pdf)
-        rc = cert_render_pdf_doc(doc, res.pdf_path, err);
+        rc = cert_render_pdf_doc(doc, &curves, res.pdf_path, err);
+    cert_curve_set_free(&curves);
     if (opt->no_pdf)
         res.pdf_path[0] = '\0';
     json_decref(doc);

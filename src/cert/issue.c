@@ -337,7 +337,7 @@ int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_ro
         char *dot = strrchr(pdf, '.');
         if (dot && strcmp(dot, ".json") == 0) {
             strcpy(dot, ".pdf");
-            rc = cert_render_pdf_doc(doc, pdf, err);
+            rc = cert_render_pdf_doc(doc, NULL, pdf, err);
         }
     }
     if (rc == 0 && status_out)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,34 +76,55 @@ void cert_sha256_hex(const void *data, size_t len, char hex[65])
     to_hex(h, sizeof h, hex);
 }
 
+/* Raw run files are tens of MB and their hash is on the critical path of every certify: libcrypto's
+ * SHA-256 uses the CPU's SHA extensions (~1.5 GB/s where libsodium's portable code does ~240 MB/s).
+ * Short texts (canonical JSON, keys) stay with libsodium, which also signs them. */
 int pd_sha256_file(const char *path, char hex[65], struct pd_err *err)
 {
     if (!path || !hex)
         return pd_err_set(err, PD_EINVAL, NULL, "sha256: missing path or output");
+    enum { CHUNK = 1 << 18 }; /* large reads, one buffer reused: no page faults past the first pass */
+    unsigned char *buf = malloc(CHUNK);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        free(buf);
+        EVP_MD_CTX_free(ctx);
+        return pd_err_set(err, PD_ENOMEM, path, "sha256: cannot set up the digest");
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pd_err_set_os(err, PD_EIO, errno, path, "cannot open for hashing");
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    static _Thread_local unsigned char buf[1 << 16];
+    if (fd < 0) {
+        int e = errno;
+        free(buf);
+        EVP_MD_CTX_free(ctx);
+        return pd_err_set_os(err, PD_EIO, e, path, "cannot open for hashing");
+    }
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    int rc = 0;
     for (;;) {
-        ssize_t r = read(fd, buf, sizeof buf);
+        ssize_t r = read(fd, buf, CHUNK);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            int e = errno;
-            close(fd);
-            return pd_err_set_os(err, PD_EIO, e, path, "cannot read for hashing");
+            rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot read for hashing");
+            break;
         }
         if (r == 0)
             break;
-        crypto_hash_sha256_update(&st, buf, (unsigned long long)r);
+        if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1) {
+            rc = pd_err_set(err, PD_EIO, path, "sha256: digest update failed");
+            break;
+        }
     }
     close(fd);
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&st, h);
-    to_hex(h, sizeof h, hex);
-    return 0;
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned int hlen = 0;
+    if (rc == 0 && (EVP_DigestFinal_ex(ctx, h, &hlen) != 1 || hlen != 32))
+        rc = pd_err_set(err, PD_EIO, path, "sha256: digest final failed");
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    if (rc == 0)
+        to_hex(h, 32, hex);
+    return rc;
 }
 
 static int write_all(int fd, const char *text, size_t len)

@@ -15,6 +15,7 @@ void pd_flexural_params_default(struct pd_flexural_params *p)
     p->break_fraction = 0.10;
     p->max_hysteresis = 0.005;
     p->min_modulus_points = 5;
+    p->compliance_mm_per_N = 0.0;
 }
 
 /* σ at exactly `target` strain, interpolated between the samples of the first upward crossing. */
@@ -52,6 +53,9 @@ int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, siz
                           thickness_mm, span_mm);
     if (n < 3)
         return pd_err_set(err, PD_EDATA, NULL, "only %zu samples: at least 3 are needed", n);
+    if (!(isfinite(p->compliance_mm_per_N) && p->compliance_mm_per_N >= 0.0))
+        return pd_err_set(err, PD_EINVAL, NULL, "flexural: machine compliance %g mm/N must be >= 0",
+                          p->compliance_mm_per_N);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(force_N[i]) || !isfinite(deflection_mm[i]))
             return pd_err_set(err, PD_EDATA, NULL, "sample %zu is not a finite number", i);
@@ -64,7 +68,7 @@ int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, siz
     const double L = span_mm, h = thickness_mm, b = width_mm;
     for (size_t i = 0; i < n; i++) {
         s[i] = 3.0 * force_N[i] * L / (2.0 * b * h * h);
-        e[i] = 6.0 * deflection_mm[i] * h / (L * L);
+        e[i] = 6.0 * (deflection_mm[i] - p->compliance_mm_per_N * force_N[i]) * h / (L * L);
     }
     struct pd_flexural_result r = {.max_stress_MPa = NAN, .strain_at_max = NAN, .stress_at_break_MPa = NAN,
                                    .strain_at_break = NAN, .conventional_stress_MPa = NAN};
@@ -136,6 +140,7 @@ static const struct cert_param_spec params[] = {
     {"break_fraction", 0.10, 0.001, 0.99, false, NULL, "break: σ <= fraction of the maximum"},
     {"max_hysteresis", 0.005, 0.0, 0.5, false, NULL, "drop that confirms a maximum, fraction"},
     {"min_modulus_points", 5, 2, 100000, false, NULL, "samples required in the modulus range"},
+    {"compliance", 0.0, 0.0, 1.0, false, NULL, "machine compliance, mm/N, subtracted as C·F from the deflection"},
 };
 static const struct pd_method_channel channels[] = {{"force", "N"}, {"deflection", "mm"}};
 
@@ -175,7 +180,8 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
         .e1 = pd_method_param(def, "e1"), .e2 = pd_method_param(def, "e2"),
         .conventional_factor = pd_method_param(def, "conventional_factor"),
         .break_fraction = pd_method_param(def, "break_fraction"), .max_hysteresis = pd_method_param(def, "max_hysteresis"),
-        .min_modulus_points = (size_t)pd_method_param(def, "min_modulus_points")};
+        .min_modulus_points = (size_t)pd_method_param(def, "min_modulus_points"),
+        .compliance_mm_per_N = pd_method_param(def, "compliance")};
     struct pd_flexural_result r;
     struct pd_err e = {0};
     if (rc == 0) {
@@ -214,9 +220,10 @@ static int curve(struct pd_run *run, size_t s, const struct pd_method_def *def, 
         free(d);
         return rc;
     }
+    double C = pd_method_param(def, "compliance"); /* the plot shows the strain that was evaluated */
     for (size_t i = 0; i < n; i++) {
+        d[i] = 100.0 * 6.0 * (d[i] - C * f[i]) * dims[1] / (dims[2] * dims[2]);
         f[i] = 3.0 * f[i] * dims[2] / (2.0 * dims[0] * dims[1] * dims[1]);
-        d[i] = 100.0 * 6.0 * d[i] * dims[1] / (dims[2] * dims[2]);
     }
     c->x = d;
     c->y = f;

@@ -37,6 +37,8 @@ static const struct cert_param_spec params[] = {
     {"strain_source", 0, 0, 0, false, strain_choices, "auto (extensometer if recorded, else crosshead), extensometer, crosshead"},
     {"toe_compensation", 0, 0, 0, true, NULL, "shift the strain origin at a concave-up toe (flagged)"},
     {"yield_smoothing", 0.0, 0.0, 0.1, false, NULL, "moving-average width in strain for the yield search (0 = off)"},
+    {"grip_slip_window", 0.005, 0.0, 0.1, false, NULL, "grip slip: fall and recovery within this strain (0 = no detection)"},
+    {"grip_slip_min_drop", 0.02, 0.001, 0.9, false, NULL, "grip slip: least fall, fraction of the stress before it"},
 };
 
 static const struct pd_method_channel channels[] = {
@@ -57,6 +59,8 @@ static void params_of(const struct pd_method_def *def, struct pd_tensile_params 
     p->max_hysteresis = pd_method_param(def, "max_hysteresis");
     p->toe_compensation = pd_method_param(def, "toe_compensation") == 1.0;
     p->yield_smoothing = pd_method_param(def, "yield_smoothing");
+    p->grip_slip_window = pd_method_param(def, "grip_slip_window");
+    p->grip_slip_min_drop = pd_method_param(def, "grip_slip_min_drop");
 }
 
 struct raw {
@@ -122,6 +126,34 @@ static int read_raw(struct pd_run *run, size_t s, const struct pd_method_def *de
     return 0;
 }
 
+/* Turns the arrays into the plot curve (stress over strain in %, the strain as measured) in place
+ * and hands them over: the evaluation has read them anyway, and fresh arrays of this size cost
+ * page faults. `evaluated`: they already hold stress and strain (fraction, shifted by toe_offset). */
+static void curve_from_raw(struct raw *r, int source, bool evaluated, double toe_offset, struct cert_curve *c)
+{
+    double area = r->b * r->h;
+    double *x = source == PD_STRAIN_EXTENSOMETER ? r->ext : r->xhead;
+    double len = source == PD_STRAIN_EXTENSOMETER ? r->l0 : r->grip;
+    for (size_t i = 0; i < r->n; i++) {
+        if (evaluated) {
+            x[i] = 100.0 * (x[i] + toe_offset);
+        } else {
+            r->force[i] /= area;
+            x[i] = 100.0 * x[i] / len;
+        }
+    }
+    c->x = x;
+    c->y = r->force;
+    c->n = r->n;
+    c->x_label = source == PD_STRAIN_EXTENSOMETER ? "strain ε [%]" : "nominal strain εt [%]";
+    c->y_label = "stress σ [MPa]";
+    if (x == r->ext)
+        r->ext = NULL;
+    else
+        r->xhead = NULL;
+    r->force = NULL;
+}
+
 static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *def, struct cert_values *out,
                     bool *evaluated, char *reason, size_t rsize)
 {
@@ -150,7 +182,9 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
                                      .grip_distance_mm = r.grip};
     struct pd_tensile_result res;
     struct pd_err e = {0};
-    rc = pd_tensile_evaluate(&sp, &p, &res, &e);
+    rc = cert_tensile_evaluate_in_place(r.force, r.ext, r.xhead, &sp, &p, &res, &e);
+    if (rc == 0 && out->want_curve)
+        curve_from_raw(&r, source, true, res.toe_offset, &out->curve);
     raw_free(&r);
     if (rc == PD_ENOMEM)
         return rc;
@@ -188,6 +222,26 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     }
     if (res.has_yield && p.yield_smoothing > 0.0)
         cert_jset(out->info, "yield_raw_max_MPa", cert_jreal(res.yield_raw_max_MPa), &ok);
+    if (res.grip_slips > 0) {
+        /* The results stand (the slips were skipped), but a reviewer must see that the specimen
+         * slid: it may call for a retest under ISO 527-1 (specimen not held as required). */
+        json_t *slips = json_array(), *warnings = json_array();
+        for (size_t i = 0; i < res.grip_slips && i < PD_TENSILE_MAX_SLIPS; i++) {
+            cert_jappend(slips, json_pack("{s:o,s:o}", "strain_percent", cert_jreal(res.grip_slip_strain[i] * 100.0),
+                                          "drop_percent", cert_jreal(res.grip_slip_drop[i] * 100.0)), &ok);
+            char w[160];
+            cert_say(w, sizeof w, "grip slip at ε = %.3f %% (stress fell %.1f %% and recovered): not taken as yield or break",
+                     res.grip_slip_strain[i] * 100.0, res.grip_slip_drop[i] * 100.0);
+            cert_jappend(warnings, cert_jstr(w), &ok);
+        }
+        if (res.grip_slips > PD_TENSILE_MAX_SLIPS) {
+            char w[120];
+            cert_say(w, sizeof w, "%zu more grip slips not listed", res.grip_slips - PD_TENSILE_MAX_SLIPS);
+            cert_jappend(warnings, cert_jstr(w), &ok);
+        }
+        cert_jset(out->info, "grip_slips", slips, &ok);
+        cert_jset(out->info, "warnings", warnings, &ok);
+    }
     *evaluated = true;
     return ok ? 0 : PD_ENOMEM;
 }
@@ -198,26 +252,10 @@ static int curve(struct pd_run *run, size_t s, const struct pd_method_def *def, 
     int source = 0;
     char reason[256];
     int rc = read_raw(run, s, def, &r, &source, reason, sizeof reason);
-    if (rc < 0) {
-        raw_free(&r);
-        return rc;
-    }
-    c->x = malloc((r.n ? r.n : 1) * sizeof *c->x);
-    c->y = malloc((r.n ? r.n : 1) * sizeof *c->y);
-    if (!c->x || !c->y) {
-        raw_free(&r);
-        cert_curve_free(c);
-        return PD_ENOMEM;
-    }
-    for (size_t i = 0; i < r.n; i++) {
-        c->y[i] = r.force[i] / (r.b * r.h);
-        c->x[i] = source == PD_STRAIN_EXTENSOMETER ? 100.0 * r.ext[i] / r.l0 : 100.0 * r.xhead[i] / r.grip;
-    }
-    c->n = r.n;
-    c->x_label = source == PD_STRAIN_EXTENSOMETER ? "strain ε [%]" : "nominal strain εt [%]";
-    c->y_label = "stress σ [MPa]";
+    if (rc == 0)
+        curve_from_raw(&r, source, false, 0.0, c);
     raw_free(&r);
-    return 0;
+    return rc;
 }
 
 const struct cert_method cert_method_iso527 = {

@@ -50,6 +50,21 @@ void cert_curve_free(struct cert_curve *c)
 }
 
 /* ---- run helpers ----------------------------------------------------------------------------*/
+bool cert_unit_equal(const char *a, const char *b)
+{
+    /* Certificates spell degrees Celsius "°C"; acquisition configs (config/mfr.yaml) and run files
+     * written from them say "degC" (ASCII). Both name the same unit. */
+    static const char *const celsius[] = {"°C", "degC", NULL};
+    if (strcmp(a, b) == 0)
+        return true;
+    bool ca = false, cb = false;
+    for (size_t i = 0; celsius[i]; i++) {
+        ca = ca || strcmp(a, celsius[i]) == 0;
+        cb = cb || strcmp(b, celsius[i]) == 0;
+    }
+    return ca && cb;
+}
+
 const char *cert_channel_unit(const struct pd_method_def *def, const char *name)
 {
     for (size_t i = 0; i < def->n_channels; i++)
@@ -69,7 +84,7 @@ int cert_read_channel(struct pd_run *run, size_t s, const struct pd_method_def *
     /* The formulas take the def's units; a channel in other units would be off by a factor, silently. */
     const struct pd_store_channel *ch = pd_run_channel(run, inst, index);
     const char *want = cert_channel_unit(def, name);
-    if (!ch || (want[0] && strcmp(ch->unit, want) != 0)) {
+    if (!ch || (want[0] && !cert_unit_equal(ch->unit, want))) {
         cert_say(reason, reason_size, "channel '%s' is in '%s', expected %s", name, ch ? ch->unit : "?", want);
         return PD_EDATA;
     }
@@ -332,10 +347,12 @@ static int decode_method(const struct pd_cfg_doc *doc, struct pd_method_def *d, 
                 k++;
             if (k == m->n_channels)
                 return pd_cfg_error(err, c, "method %s does not read a channel '%s'", m->id, ch.name);
-            if (strcmp(m->channels[k].unit, ch.unit) != 0)
+            if (!cert_unit_equal(m->channels[k].unit, ch.unit))
                 return pd_cfg_error(err, pd_cfg_map_get(c, "unit"), "channel %s must be in %s for method %s", ch.name,
                                     m->channels[k].unit, m->id);
             d->channels[i] = ch;
+            /* one spelling on the certificate, whichever the file used */
+            snprintf(d->channels[i].unit, sizeof d->channels[i].unit, "%s", m->channels[k].unit);
         }
         d->n_channels = n;
     }

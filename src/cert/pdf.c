@@ -21,24 +21,13 @@
 #define BODY_BOTTOM (PAGE_H - 60.0)
 #define FONT "DejaVu Sans"
 
-#define MAX_CURVES 24
-#define PLOT_POINTS 1500 /* per curve: far beyond what a 500 pt wide plot resolves */
-
-/* The curves, read from the raw files once for both rendering passes. */
-struct curve_set {
-    struct cert_curve c[MAX_CURVES];
-    char names[MAX_CURVES][64];
-    size_t n;
-    bool missing;  /* a run file named on the certificate could not be opened */
-    bool plotable; /* the method has curves */
-};
-
 struct pdf {
-    const struct curve_set *curves;
+    const struct cert_curve_set *curves;
     cairo_surface_t *surface;
     cairo_t *cr;
     const json_t *doc;
     int page, pages; /* pages: the total from the first pass (0 in it) */
+    bool counting;   /* the first pass: lays out and measures, draws nothing costly (glyphs, curves) */
     double y;
     bool draft, simulated, accredited;
     const char *id;
@@ -65,6 +54,8 @@ static double text_width(struct pdf *p, const char *s)
 
 static void text_at(struct pdf *p, double x, double y, const char *s)
 {
+    if (p->counting)
+        return; /* shown glyphs cost font subsetting at the end of a pass; layout needs widths only */
     cairo_move_to(p->cr, x, y);
     cairo_show_text(p->cr, s);
 }
@@ -229,22 +220,160 @@ static void nice_ticks(double lo, double hi, double *step)
     *step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
 }
 
-/* Keeps every k-th point so a curve has at most PLOT_POINTS (the last one always kept). */
-static void decimate(struct cert_curve *c)
+/* Douglas–Peucker on each finite stretch, distances measured in points of a plot as large as the
+ * certificate's (CERT_PLOT_W × CERT_PLOT_H pt spanning the curve's own ranges; the real plot spans
+ * at least those, so the real deviation is smaller): straight and smooth parts shrink to a few
+ * points, every bend beyond CERT_PLOT_TOL stays. Cairo writes each point of a path as text and
+ * compresses it, several milliseconds per thousand points. */
+#define CERT_PLOT_W 500.0
+#define CERT_PLOT_H 300.0
+#define CERT_PLOT_TOL 0.05
+static void simplify(struct cert_curve *c, double xlo, double xhi, double ylo, double yhi)
 {
-    if (c->n <= PLOT_POINTS)
+    size_t n = c->n;
+    if (n < 3 || !(xhi > xlo) || !(yhi > ylo))
         return;
-    size_t stride = (c->n + PLOT_POINTS - 1) / PLOT_POINTS, k = 0;
-    for (size_t i = 0; i < c->n; i += stride, k++) {
-        c->x[k] = c->x[i];
-        c->y[k] = c->y[i];
+    double sx = CERT_PLOT_W / (xhi - xlo), sy = CERT_PLOT_H / (yhi - ylo);
+    unsigned char *keep = calloc(n, 1);
+    size_t *stack = malloc(2 * n * sizeof *stack);
+    if (!keep || !stack) { /* thinning is an optimisation: without memory, plot what there is */
+        free(keep);
+        free(stack);
+        return;
     }
-    c->x[k] = c->x[c->n - 1];
-    c->y[k] = c->y[c->n - 1];
-    c->n = k + 1;
+    double *x = c->x, *y = c->y;
+    size_t i = 0;
+    while (i < n) {
+        if (!isfinite(x[i]) || !isfinite(y[i])) {
+            keep[i++] = 1;
+            continue;
+        }
+        size_t end = i;
+        while (end + 1 < n && isfinite(x[end + 1]) && isfinite(y[end + 1]))
+            end++;
+        keep[i] = keep[end] = 1;
+        size_t top = 0;
+        stack[top++] = i;
+        stack[top++] = end;
+        while (top > 0) {
+            size_t b = stack[--top], a = stack[--top];
+            if (b <= a + 1)
+                continue;
+            double ax = x[a] * sx, ay = y[a] * sy, dx = x[b] * sx - ax, dy = y[b] * sy - ay;
+            double len = sqrt(dx * dx + dy * dy), worst = -1.0;
+            size_t at = a;
+            for (size_t k = a + 1; k < b; k++) {
+                double px = x[k] * sx - ax, py = y[k] * sy - ay;
+                double d = len > 0.0 ? fabs(px * dy - py * dx) / len : sqrt(px * px + py * py);
+                if (d > worst) {
+                    worst = d;
+                    at = k;
+                }
+            }
+            if (worst > CERT_PLOT_TOL) {
+                keep[at] = 1;
+                stack[top++] = a;
+                stack[top++] = at;
+                stack[top++] = at;
+                stack[top++] = b;
+            }
+        }
+        i = end + 1;
+    }
+    size_t out = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (keep[k]) {
+            x[out] = x[k];
+            y[out] = y[k];
+            out++;
+        }
+    }
+    c->n = out;
+    free(keep);
+    free(stack);
 }
 
-static void load_curves(const json_t *doc, struct curve_set *cs)
+void cert_curve_thin(struct cert_curve *c)
+{
+    if (c->n <= 4 * CERT_PLOT_COLUMNS)
+        return;
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    for (size_t i = 0; i < c->n; i++) {
+        if (!isfinite(c->x[i]) || !isfinite(c->y[i]))
+            continue;
+        xlo = fmin(xlo, c->x[i]);
+        xhi = fmax(xhi, c->x[i]);
+        ylo = fmin(ylo, c->y[i]);
+        yhi = fmax(yhi, c->y[i]);
+    }
+    if (!(xhi > xlo))
+        return;
+    const double width = (xhi - xlo) / CERT_PLOT_COLUMNS, tol = (yhi - ylo) / CERT_PLOT_ROWS;
+    double *x = c->x, *y = c->y;
+    size_t out = 0, i = 0;
+    /* Written in place: the k-th point kept of a run has an index >= the run's start + k, and out
+     * never passes the run's start, so nothing unread is overwritten. */
+    while (i < c->n) {
+        if (!isfinite(x[i]) || !isfinite(y[i])) { /* a gap lifts the pen: keep it */
+            x[out] = x[i];
+            y[out] = y[i];
+            out++;
+            i++;
+            continue;
+        }
+        double col = floor((x[i] - xlo) / width);
+        size_t first = i, lo = i, hi = i, j = i + 1;
+        while (j < c->n && isfinite(x[j]) && isfinite(y[j]) && floor((x[j] - xlo) / width) == col) {
+            if (y[j] < y[lo])
+                lo = j;
+            if (y[j] > y[hi])
+                hi = j;
+            j++;
+        }
+        size_t last = j - 1;
+        double seg_lo = fmin(y[first], y[last]), seg_hi = fmax(y[first], y[last]);
+        size_t keep[4], k = 0;
+        keep[k++] = first;
+        bool want_lo = lo != first && lo != last && y[lo] < seg_lo - tol;
+        bool want_hi = hi != first && hi != last && y[hi] > seg_hi + tol;
+        if (want_lo && want_hi && hi < lo) {
+            keep[k++] = hi;
+            keep[k++] = lo;
+        } else {
+            if (want_lo)
+                keep[k++] = lo;
+            if (want_hi)
+                keep[k++] = hi;
+        }
+        if (last != first)
+            keep[k++] = last;
+        for (size_t m = 0; m < k; m++) {
+            x[out] = x[keep[m]];
+            y[out] = y[keep[m]];
+            out++;
+        }
+        i = j;
+    }
+    c->n = out;
+    simplify(c, xlo, xhi, ylo, yhi);
+    /* Give the memory of the full-resolution arrays back: the set lives until the PDF is written. */
+    double *nx = realloc(c->x, out * sizeof *nx);
+    if (nx)
+        c->x = nx;
+    double *ny = realloc(c->y, out * sizeof *ny);
+    if (ny)
+        c->y = ny;
+}
+
+void cert_curve_set_free(struct cert_curve_set *cs)
+{
+    for (size_t i = 0; i < cs->n; i++)
+        cert_curve_free(&cs->c[i]);
+    cs->n = 0;
+}
+
+/* The curves of a certificate read back from the run files it names (approve re-renders). */
+static void load_curves(const json_t *doc, struct cert_curve_set *cs)
 {
     memset(cs, 0, sizeof *cs);
     const json_t *mo = json_object_get(doc, "method");
@@ -265,7 +394,7 @@ static void load_curves(const json_t *doc, struct curve_set *cs)
             cs->missing = true;
             continue;
         }
-        for (size_t s = 0; s < pd_run_specimen_count(run) && cs->n < MAX_CURVES; s++) {
+        for (size_t s = 0; s < pd_run_specimen_count(run) && cs->n < CERT_MAX_CURVES; s++) {
             const char *sid = pd_run_specimen_id(run, s);
             bool evaluated = false;
             for (size_t k = 0; k < json_array_size(specimens); k++) {
@@ -276,7 +405,7 @@ static void load_curves(const json_t *doc, struct curve_set *cs)
             struct cert_curve *c = &cs->c[cs->n];
             memset(c, 0, sizeof *c);
             if (evaluated && m->curve(run, s, &def, c) == 0 && c->n > 1) {
-                decimate(c);
+                cert_curve_thin(c);
                 snprintf(cs->names[cs->n], sizeof cs->names[0], "%s", sid ? sid : "?");
                 cs->n++;
             } else {
@@ -287,15 +416,9 @@ static void load_curves(const json_t *doc, struct curve_set *cs)
     }
 }
 
-static void free_curves(struct curve_set *cs)
-{
-    for (size_t i = 0; i < cs->n; i++)
-        cert_curve_free(&cs->c[i]);
-}
-
 static void plot_curves(struct pdf *p)
 {
-    const struct curve_set *cs = p->curves;
+    const struct cert_curve_set *cs = p->curves;
     if (!cs->plotable)
         return;
     const struct cert_curve *curves = cs->c;
@@ -324,6 +447,10 @@ static void plot_curves(struct pdf *p)
     double h = 300, x0 = MARGIN + 50, x1 = PAGE_W - MARGIN - 10;
     need(p, h + 40);
     double y0 = p->y + h, y1 = p->y + 10;
+    if (p->counting) { /* only the room it takes */
+        p->y = y0 + 34;
+        return;
+    }
     cairo_t *cr = p->cr;
     double xs, ys;
     nice_ticks(xmin, xmax, &xs);
@@ -403,6 +530,8 @@ static void plot_curves(struct pdf *p)
 /* ---- QR code ------------------------------------------------------------------------------*/
 static void qr(struct pdf *p, const char *payload, double x, double y, double size)
 {
+    if (p->counting)
+        return;
     QRcode *code = QRcode_encodeString(payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     if (!code)
         return;
@@ -612,10 +741,10 @@ static cairo_status_t discard(void *closure, const unsigned char *data, unsigned
     return CAIRO_STATUS_SUCCESS;
 }
 
-static int pass(const json_t *doc, const struct curve_set *cs, const char *path, int pages_in, int *pages_out,
+static int pass(const json_t *doc, const struct cert_curve_set *cs, const char *path, int pages_in, int *pages_out,
                 struct pd_err *err)
 {
-    struct pdf p = {.doc = doc, .pages = pages_in, .curves = cs};
+    struct pdf p = {.doc = doc, .pages = pages_in, .curves = cs, .counting = !path};
     p.id = jget(doc, "certificate_id");
     p.draft = strcmp(jget(doc, "status"), "issued") != 0;
     p.simulated = json_object_get(doc, "notice") != NULL;
@@ -643,17 +772,41 @@ static int pass(const json_t *doc, const struct curve_set *cs, const char *path,
     return 0;
 }
 
-int cert_render_pdf_doc(const json_t *doc, const char *pdf_path, struct pd_err *err)
+int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
+                        struct pd_err *err)
 {
     int pages = 0, final = 0;
-    static struct curve_set cs;
-    load_curves(doc, &cs);
-    /* First pass only counts pages, so every page can say "page n of N". */
-    int rc = pass(doc, &cs, NULL, 0, &pages, err);
+    static struct cert_curve_set read_back;
+    if (!curves) {
+        load_curves(doc, &read_back);
+        curves = &read_back;
+    }
+    /* First pass only counts pages, so every page can say "page n of N"; it measures text on a
+     * PDF surface (the same metrics as the real pass) but shows no glyphs and draws no curves. */
+    int rc = pass(doc, curves, NULL, 0, &pages, err);
     if (rc == 0)
-        rc = pass(doc, &cs, pdf_path, pages, &final, err);
-    free_curves(&cs);
+        rc = pass(doc, curves, pdf_path, pages, &final, err);
+    if (rc == 0 && final != pages)
+        rc = pd_err_set(err, PD_EIO, pdf_path, "PDF layout: %d pages counted, %d rendered", pages, final);
+    cert_curve_set_free(&read_back);
     return rc;
+}
+
+void cert_pdf_warm_up(void)
+{
+    /* The first font selection initialises fontconfig (its configuration and caches) and loads the
+     * face; cairo keeps both process-wide, so the PDF pass later finds them ready. */
+    cairo_surface_t *s = cairo_pdf_surface_create_for_stream(discard, NULL, PAGE_W, PAGE_H);
+    cairo_t *cr = cairo_create(s);
+    cairo_text_extents_t e;
+    for (int bold = 0; bold < 2; bold++) {
+        cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+        cairo_set_font_size(cr, 10);
+        cairo_text_extents(cr, "0", &e);
+    }
+    cairo_destroy(cr);
+    cairo_surface_finish(s);
+    cairo_surface_destroy(s);
 }
 
 int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_err *err)
@@ -664,7 +817,7 @@ int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_er
     json_t *doc = json_load_file(cert_path, 0, &jerr);
     if (!doc)
         return pd_err_set(err, PD_EDATA, cert_path, "not a certificate: %s", jerr.text);
-    int rc = cert_render_pdf_doc(doc, pdf_path, err);
+    int rc = cert_render_pdf_doc(doc, NULL, pdf_path, err);
     json_decref(doc);
     return rc;
 }

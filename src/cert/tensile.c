@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "cert/cert.h"
+#include "cert/cert_internal.h"
 
 /* Strains come from extension / L0, so a sample meant to sit exactly on a range limit may land one
  * rounding step outside it; this slack (far below any extensometer's resolution) keeps it inside. */
@@ -22,6 +22,8 @@ void pd_tensile_params_default(struct pd_tensile_params *p)
     p->strain_source = PD_STRAIN_EXTENSOMETER;
     p->toe_compensation = false;
     p->yield_smoothing = 0.0;
+    p->grip_slip_window = 0.005;
+    p->grip_slip_min_drop = 0.02;
 }
 
 static int check_params(const struct pd_tensile_params *p, struct pd_err *err)
@@ -45,6 +47,12 @@ static int check_params(const struct pd_tensile_params *p, struct pd_err *err)
         return pd_err_set(err, PD_EINVAL, NULL, "tensile: unknown strain source %d", (int)p->strain_source);
     if (!(isfinite(p->yield_smoothing) && p->yield_smoothing >= 0.0 && p->yield_smoothing < 0.5))
         return pd_err_set(err, PD_EINVAL, NULL, "tensile: yield smoothing %g must lie in [0, 0.5)", p->yield_smoothing);
+    if (!(isfinite(p->grip_slip_window) && p->grip_slip_window >= 0.0 && p->grip_slip_window < 0.5))
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: grip slip window %g must lie in [0, 0.5)",
+                          p->grip_slip_window);
+    if (!(p->grip_slip_min_drop > 0.0 && p->grip_slip_min_drop < 1.0))
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: grip slip minimum drop %g must lie in (0, 1)",
+                          p->grip_slip_min_drop);
     return 0;
 }
 
@@ -111,18 +119,61 @@ static double chord_stress_at(const double *strain, const double *stress, size_t
     return interpolate_at(strain, stress, count, target);
 }
 
+/* Whether the fall that reaches sample i is a grip slip (see pd_tensile_params): it starts at k,
+ * the first sample of the strictly falling run ending at i, must reach its lowest point within a
+ * tenth of `window` (sudden: a material's own maximum falls off gradually) and be back within
+ * `window` strain of k. Returns the index where the stress is back (0: not a slip) and records the
+ * slip in r. */
+static size_t slip_recovered_at(const double *strain, const double *y, size_t count, size_t i, double window,
+                                const struct pd_tensile_params *p, struct pd_tensile_result *r)
+{
+    if (!(window > 0.0) || i == 0)
+        return 0;
+    size_t k = i;
+    while (k > 0 && y[k - 1] > y[k])
+        k--;
+    double s0 = y[k], low = y[i];
+    size_t at_low = i;
+    if (!(s0 > 0.0))
+        return 0;
+    for (size_t j = i + 1; j < count && strain[j] <= strain[k] + window; j++) {
+        if (y[j] < low) {
+            low = y[j];
+            at_low = j;
+        }
+        if (y[j] >= s0 * (1.0 - p->max_hysteresis) && strain[j] > strain[k]) {
+            if (low > s0 * (1.0 - p->grip_slip_min_drop) || strain[at_low] - strain[k] > window / 10.0)
+                return 0; /* back, but the fall was too shallow or too slow: left to the caller */
+            for (size_t m = 0; m < r->grip_slips && m < PD_TENSILE_MAX_SLIPS; m++)
+                if (r->grip_slip_strain[m] == strain[k])
+                    return j; /* seen by the other search already */
+            if (r->grip_slips < PD_TENSILE_MAX_SLIPS) {
+                r->grip_slip_strain[r->grip_slips] = strain[k];
+                r->grip_slip_drop[r->grip_slips] = (s0 - low) / s0;
+            }
+            r->grip_slips++;
+            return j;
+        }
+    }
+    return 0;
+}
+
 /* Index of the first sample at or below break_fraction·σmax, looked for only after the strain has
  * passed e2: before that a "drop" is noise around zero load, and a specimen that really breaks
  * there has no modulus anyway. Returns count when nothing breaks. */
 static size_t find_break_drop(const double *strain, const double *stress, size_t count,
-                              const struct pd_tensile_params *p)
+                              const struct pd_tensile_params *p, struct pd_tensile_result *r)
 {
     double smax = stress[0];
     bool armed = false;
     for (size_t i = 1; i < count; i++) {
         armed = armed || strain[i - 1] > p->e2;
-        if (armed && smax > 0.0 && stress[i] <= p->break_fraction * smax)
-            return i;
+        if (armed && smax > 0.0 && stress[i] <= p->break_fraction * smax) {
+            size_t back = slip_recovered_at(strain, stress, count, i, p->grip_slip_window, p, r);
+            if (back == 0)
+                return i;
+            i = back; /* the specimen slid in the grips and took the load again: no break */
+        }
         if (stress[i] > smax)
             smax = stress[i];
     }
@@ -159,7 +210,7 @@ static double toe_origin(const double *strain, const double *stress, size_t coun
 /* First local maximum of y (a running maximum that counts once y falls more than the hysteresis
  * band below it, armed beyond e2). Returns its index; *dropped tells whether the drop came. */
 static size_t first_local_max(const double *strain, const double *y, size_t count, const struct pd_tensile_params *p,
-                              bool *dropped)
+                              bool *dropped, struct pd_tensile_result *r)
 {
     size_t imax = 0;
     *dropped = false;
@@ -167,8 +218,14 @@ static size_t first_local_max(const double *strain, const double *y, size_t coun
         if (y[i] > y[imax]) {
             imax = i;
         } else if (strain[imax] > p->e2 && y[i] < y[imax] * (1.0 - p->max_hysteresis)) {
-            *dropped = true;
-            break;
+            size_t back = slip_recovered_at(strain, y, count, i, p->grip_slip_window + p->yield_smoothing, p, r);
+            if (back == 0) {
+                *dropped = true;
+                break;
+            }
+            i = back; /* a saw tooth from the grips, not a maximum of the material */
+            if (y[i] > y[imax])
+                imax = i;
         }
     }
     return imax;
@@ -216,7 +273,7 @@ static int evaluate(double *strain, const double *stress, size_t n, const struct
                           "modulus range not reached: data start at %.4g %% strain, beyond e1 = %.4g %%",
                           strain[0] * 100.0, p->e1 * 100.0);
 
-    size_t drop = find_break_drop(strain, stress, n, p);
+    size_t drop = find_break_drop(strain, stress, n, p, r);
     r->has_break = drop < n;
     if (r->has_break && drop == 0)
         return pd_err_set(err, PD_EDATA, NULL, "break at the first sample: nothing to evaluate");
@@ -285,7 +342,7 @@ static int evaluate(double *strain, const double *stress, size_t n, const struct
         if (!sm)
             return pd_err_set(err, PD_ENOMEM, NULL, "tensile: out of memory for %zu samples", count);
         smooth(strain, stress, count, p->yield_smoothing, sm);
-        imax = first_local_max(strain, sm, count, p, &dropped);
+        imax = first_local_max(strain, sm, count, p, &dropped, r);
         peak = sm[imax];
         free(sm);
         double raw = stress[imax];
@@ -295,7 +352,7 @@ static int evaluate(double *strain, const double *stress, size_t n, const struct
             raw = stress[i] > raw ? stress[i] : raw;
         r->yield_raw_max_MPa = dropped ? raw : NAN;
     } else {
-        imax = first_local_max(strain, stress, count, p, &dropped);
+        imax = first_local_max(strain, stress, count, p, &dropped, r);
         peak = stress[imax];
         r->yield_raw_max_MPa = dropped ? peak : NAN;
     }
@@ -312,20 +369,18 @@ static int evaluate(double *strain, const double *stress, size_t n, const struct
     return 0;
 }
 
-int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_tensile_params *p,
-                        struct pd_tensile_result *out, struct pd_err *err)
+/* Checks what both entry points need; *p is replaced by the defaults when NULL. */
+static int check_specimen(const struct pd_tensile_specimen *sp, const struct pd_tensile_params **p,
+                          struct pd_tensile_params *defaults, bool *has_nominal, struct pd_err *err)
 {
-    if (!sp || !out || (sp->n > 0 && !sp->force_N))
-        return pd_err_set(err, PD_EINVAL, NULL, "tensile: missing specimen data or result");
-    struct pd_tensile_params defaults;
-    if (!p) {
-        pd_tensile_params_default(&defaults);
-        p = &defaults;
+    if (!*p) {
+        pd_tensile_params_default(defaults);
+        *p = defaults;
     }
-    int rc = check_params(p, err);
+    int rc = check_params(*p, err);
     if (rc < 0)
         return rc;
-    bool crosshead = p->strain_source == PD_STRAIN_CROSSHEAD;
+    bool crosshead = (*p)->strain_source == PD_STRAIN_CROSSHEAD;
     if (!(isfinite(sp->width_mm) && sp->width_mm > 0.0 && isfinite(sp->thickness_mm) && sp->thickness_mm > 0.0 &&
           (crosshead || (isfinite(sp->gauge_length_mm) && sp->gauge_length_mm > 0.0))))
         return pd_err_set(err, PD_EDATA, NULL,
@@ -333,18 +388,45 @@ int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_te
                           sp->width_mm, sp->thickness_mm, sp->gauge_length_mm);
     if (!crosshead && sp->n > 0 && !sp->extension_mm)
         return pd_err_set(err, PD_EDATA, NULL, "no extensometer data (use strain from the crosshead, Method A)");
-    const bool has_nominal = sp->crosshead_mm && isfinite(sp->grip_distance_mm) && sp->grip_distance_mm > 0.0;
-    if (crosshead && !has_nominal)
+    *has_nominal = sp->crosshead_mm && isfinite(sp->grip_distance_mm) && sp->grip_distance_mm > 0.0;
+    if (crosshead && !*has_nominal)
         return pd_err_set(err, PD_EDATA, NULL, "crosshead strain needs crosshead data and a positive grip distance L");
     if (sp->n < 3)
         return pd_err_set(err, PD_EDATA, NULL, "only %zu samples: at least 3 are needed", sp->n);
     const double *ext = crosshead ? sp->crosshead_mm : sp->extension_mm;
     for (size_t i = 0; i < sp->n; i++) {
-        if (!isfinite(sp->force_N[i]) || !isfinite(ext[i]) || (has_nominal && !isfinite(sp->crosshead_mm[i])))
+        if (!isfinite(sp->force_N[i]) || !isfinite(ext[i]) || (*has_nominal && !isfinite(sp->crosshead_mm[i])))
             return pd_err_set(err, PD_EDATA, NULL, "sample %zu is not a finite number (force %g N, %s %g mm)", i,
                               sp->force_N[i], crosshead ? "crosshead" : "extension", ext[i]);
     }
+    return 0;
+}
 
+/* stress = F/A, nominal = ΔL/L, strain from the extensometer or the crosshead; the outputs may be
+ * the inputs themselves (in place). */
+static void convert(const struct pd_tensile_specimen *sp, bool crosshead, bool has_nominal, double *stress,
+                    double *strain, double *nominal)
+{
+    double area = sp->width_mm * sp->thickness_mm;
+    for (size_t i = 0; i < sp->n; i++) {
+        stress[i] = sp->force_N[i] / area;
+        if (has_nominal)
+            nominal[i] = sp->crosshead_mm[i] / sp->grip_distance_mm;
+        strain[i] = crosshead ? nominal[i] : sp->extension_mm[i] / sp->gauge_length_mm;
+    }
+}
+
+int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_tensile_params *p,
+                        struct pd_tensile_result *out, struct pd_err *err)
+{
+    if (!sp || !out || (sp->n > 0 && !sp->force_N))
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: missing specimen data or result");
+    struct pd_tensile_params defaults;
+    bool has_nominal = false;
+    int rc = check_specimen(sp, &p, &defaults, &has_nominal, err);
+    if (rc < 0)
+        return rc;
+    bool crosshead = p->strain_source == PD_STRAIN_CROSSHEAD;
     double *strain = malloc(sp->n * sizeof *strain);
     double *stress = malloc(sp->n * sizeof *stress);
     double *nominal = has_nominal ? malloc(sp->n * sizeof *nominal) : NULL;
@@ -354,18 +436,37 @@ int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_te
         free(nominal);
         return pd_err_set(err, PD_ENOMEM, NULL, "tensile: out of memory for %zu samples", sp->n);
     }
-    double area = sp->width_mm * sp->thickness_mm;
-    for (size_t i = 0; i < sp->n; i++) {
-        stress[i] = sp->force_N[i] / area;
-        if (has_nominal)
-            nominal[i] = sp->crosshead_mm[i] / sp->grip_distance_mm;
-        strain[i] = crosshead ? nominal[i] : sp->extension_mm[i] / sp->gauge_length_mm;
-    }
+    convert(sp, crosshead, has_nominal, stress, strain, nominal);
     struct pd_tensile_result r = {0};
     rc = evaluate(strain, stress, sp->n, p, nominal, &r, err);
     free(strain);
     free(stress);
     free(nominal);
+    if (rc == 0)
+        *out = r;
+    return rc;
+}
+
+int cert_tensile_evaluate_in_place(double *force, double *extension, double *crosshead_mm,
+                                   const struct pd_tensile_specimen *dims, const struct pd_tensile_params *p,
+                                   struct pd_tensile_result *out, struct pd_err *err)
+{
+    struct pd_tensile_specimen sp = *dims;
+    sp.force_N = force;
+    sp.extension_mm = extension;
+    sp.crosshead_mm = crosshead_mm;
+    if (!out || (sp.n > 0 && !force))
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: missing specimen data or result");
+    struct pd_tensile_params defaults;
+    bool has_nominal = false;
+    int rc = check_specimen(&sp, &p, &defaults, &has_nominal, err);
+    if (rc < 0)
+        return rc;
+    bool xh = p->strain_source == PD_STRAIN_CROSSHEAD;
+    /* Crosshead strain is the nominal strain itself (never toe-shifted: that needs the modulus). */
+    convert(&sp, xh, has_nominal, force, xh ? crosshead_mm : extension, has_nominal ? crosshead_mm : NULL);
+    struct pd_tensile_result r = {0};
+    rc = evaluate(xh ? crosshead_mm : extension, force, sp.n, p, has_nominal ? crosshead_mm : NULL, &r, err);
     if (rc == 0)
         *out = r;
     return rc;

@@ -189,6 +189,66 @@ static void test_t1_yield_strength_break(void **state)
     curve_free(&c);
 }
 
+/* T1 with saw teeth: the stress falls suddenly to `depth`·σ at `at` (over 3 samples) and climbs
+ * back onto the curve 0.3 % strain later while the extension keeps rising — a grip slip. */
+static void make_t1_slipping(struct curve *c, const double *at, const double *depth, size_t teeth)
+{
+    for (int i = 0; i <= 60000; i++) {
+        double e = i * 1e-5, f = 1.0;
+        for (size_t k = 0; k < teeth; k++) {
+            if (e > at[k] && e <= at[k] + 3e-5)
+                f = 1.0 - (1.0 - depth[k]) * (e - at[k]) / 3e-5;
+            else if (e > at[k] + 3e-5 && e < at[k] + 0.003)
+                f = depth[k] + (1.0 - depth[k]) * (e - at[k] - 3e-5) / (0.003 - 3e-5);
+        }
+        curve_add(c, e, f * t1_stress(e));
+    }
+    curve_add(c, 60001 * 1e-5, 2.0);
+    curve_add(c, 60002 * 1e-5, 0.0);
+}
+
+static void test_grip_slip_is_neither_yield_nor_break(void **state)
+{
+    (void)state;
+    /* One tooth before the yield (falls 20 %), one in the drawing range deep enough (to 5 % of 32
+     * MPa) to pass for a break. */
+    const double at[2] = {0.03, 0.20}, depth[2] = {0.80, 0.05};
+    struct curve c = {0};
+    make_t1_slipping(&c, at, depth, 2);
+    struct pd_tensile_result r = must_evaluate(&c, NULL);
+    assert_true(r.has_yield);
+    assert_near(r.yield_stress_MPa, 40.0, 1e-9); /* the true yield of T1, not the tooth at 3 % */
+    assert_near(r.yield_strain, 0.06, 1e-12);
+    assert_near(r.strength_MPa, 40.0, 1e-9);
+    assert_true(r.has_break);
+    assert_int_equal(r.break_index, 60000); /* the true break at 60 %, not the tooth at 20 % */
+    assert_near(r.strain_at_break, 0.60, 1e-12);
+    assert_int_equal(r.grip_slips, 2);
+    assert_near(r.grip_slip_strain[0], 0.20, 1e-12); /* the break search meets the deep one first */
+    assert_near(r.grip_slip_drop[0], 0.95, 1e-9);
+    assert_near(r.grip_slip_strain[1], 0.03, 1e-12);
+    /* 20 % of the stress where the fall ends, on a curve still rising: relative to where it began */
+    assert_near(r.grip_slip_drop[1], 1.0 - 0.8 * t1_stress(0.03003) / t1_stress(0.03), 1e-6);
+    assert_near(r.modulus_MPa, 2000.0, 1e-6); /* untouched: the teeth lie beyond e2 */
+
+    /* Without the detection the same curve yields at the first tooth and "breaks" at the second:
+     * what the detection is for. */
+    struct pd_tensile_params p;
+    pd_tensile_params_default(&p);
+    p.grip_slip_window = 0.0;
+    r = must_evaluate(&c, &p);
+    assert_near(r.yield_strain, 0.03, 1e-12);
+    assert_true(r.strain_at_break < 0.201);
+    assert_int_equal(r.grip_slips, 0);
+
+    /* A clean T1 reports none. */
+    curve_free(&c);
+    make_t1(&c, 1.0);
+    r = must_evaluate(&c, NULL);
+    assert_int_equal(r.grip_slips, 0);
+    curve_free(&c);
+}
+
 static void test_t1_toe_raw_values(void **state)
 {
     (void)state;
@@ -1198,6 +1258,66 @@ static void test_flexural_f1(void **state)
     free(s);
 }
 
+/* ISO 178 with machine compliance: the crosshead also measures the frame's give C·F. Worked value:
+ * C = 0.002 mm/N, F = 50 N at a crosshead reading of 1.100 mm → s = 1.000 mm, εf = 6·1.0·4/64² =
+ * 0.5859375 %. The F1 curve measured that way must evaluate as F1 itself. */
+static void test_flexural_compliance(void **state)
+{
+    (void)state;
+    size_t n = 7001;
+    double *f = malloc(n * sizeof *f), *s = malloc(n * sizeof *s), *xh = malloc(n * sizeof *xh);
+    assert_true(f && s && xh);
+    for (size_t i = 0; i < n; i++) {
+        s[i] = (double)i * 0.001;
+        f[i] = 120.0 * tanh(24.4140625 * s[i] / 120.0);
+        xh[i] = s[i] + 0.004 * f[i]; /* a soft frame: 10 % of the initial deflection */
+    }
+    struct pd_flexural_params p;
+    pd_flexural_params_default(&p);
+    struct pd_flexural_result want, got, raw;
+    struct pd_err err = {0};
+    assert_int_equal(pd_flexural_evaluate(f, s, n, 10.0, 4.0, 64.0, &p, &want, &err), 0);
+    assert_int_equal(pd_flexural_evaluate(f, xh, n, 10.0, 4.0, 64.0, &p, &raw, &err), 0);
+    assert_true(raw.modulus_MPa < 0.95 * want.modulus_MPa); /* uncorrected: the frame looks like the specimen */
+    p.compliance_mm_per_N = 0.004;
+    assert_int_equal(pd_flexural_evaluate(f, xh, n, 10.0, 4.0, 64.0, &p, &got, &err), 0);
+    assert_near(got.modulus_MPa, want.modulus_MPa, 1e-6 * want.modulus_MPa);
+    assert_near(got.conventional_stress_MPa, want.conventional_stress_MPa, 1e-6);
+
+    /* The worked point alone: one linear specimen through (F = 50 N, crosshead 1.1 mm). */
+    double F[3] = {0.0, 25.0, 50.0}, X[3] = {0.0, 0.55, 1.1};
+    struct pd_flexural_params q;
+    pd_flexural_params_default(&q);
+    q.compliance_mm_per_N = 0.002;
+    q.min_modulus_points = 2;
+    q.e1 = 0.0;
+    q.e2 = 0.005;
+    assert_int_equal(pd_flexural_evaluate(F, X, 3, 10.0, 4.0, 64.0, &q, &got, &err), 0);
+    /* σf(50 N) = 3·50·64/(2·10·16) = 30 MPa over εf = 0.5859375 %: Ef = 5120 MPa */
+    assert_near(got.modulus_MPa, 30.0 / 0.005859375, 1e-6);
+    q.compliance_mm_per_N = -1.0;
+    assert_int_equal(pd_flexural_evaluate(F, X, 3, 10.0, 4.0, 64.0, &q, &got, &err), PD_EINVAL);
+    free(f);
+    free(s);
+    free(xh);
+}
+
+/* "degC" (acquisition configs) and "°C" (certificates) are one unit; the certificate says °C. */
+static void test_celsius_spellings(void **state)
+{
+    (void)state;
+    static struct pd_method_def def;
+    struct pd_err err = {0};
+    const char *text = "method: {id: hdt-ascii, base: iso75}\n"
+                       "channels:\n  - {name: temperature, unit: degC}\n  - {name: deflection, unit: mm}\n";
+    assert_int_equal(pd_method_load_string("hdt.yaml", text, &def, &err), 0);
+    assert_string_equal(def.channels[0].unit, "°C");
+    const char *bad = "method: {id: hdt-k, base: iso75}\n"
+                      "channels:\n  - {name: temperature, unit: K}\n  - {name: deflection, unit: mm}\n";
+    assert_int_equal(pd_method_load_string("hdt.yaml", bad, &def, &err), PD_ECONFIG);
+    assert_non_null(strstr(err.msg, "must be in °C"));
+}
+
 static const double c1_energy[10] = {0.412, 0.398, 0.431, 0.405, 0.420, 0.389, 0.417, 0.426, 0.401, 0.410};
 
 static void test_charpy_c1(void **state)
@@ -1544,6 +1664,7 @@ int main(void)
         cmocka_unit_test(test_t1_modulus_all_methods),
         cmocka_unit_test(test_t1_yield_strength_break),
         cmocka_unit_test(test_t1_toe_raw_values),
+        cmocka_unit_test(test_grip_slip_is_neither_yield_nor_break),
         cmocka_unit_test(test_t2_brittle),
         cmocka_unit_test(test_first_local_maximum_not_global),
         cmocka_unit_test(test_dip_inside_hysteresis_is_not_a_maximum),
@@ -1564,6 +1685,8 @@ int main(void)
         cmocka_unit_test(test_crosshead_method_a),
         cmocka_unit_test(test_smoothed_yield),
         cmocka_unit_test(test_flexural_f1),
+        cmocka_unit_test(test_flexural_compliance),
+        cmocka_unit_test(test_celsius_spellings),
         cmocka_unit_test(test_charpy_c1),
         cmocka_unit_test(test_mfr_m1_m2),
         cmocka_unit_test(test_density_d1_d2),
