@@ -1,5 +1,6 @@
 /* main.c — `polydaq`: global options and dispatch to the subcommands. */
 #include <stdarg.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -91,6 +92,12 @@ int main(int argc, char **argv)
         printf("polydaq %s\n", PD_VERSION_STRING);
         return PD_EXIT_OK;
     }
+    /* Every command moves megabytes through HDF5, which allocates and frees a chunk-sized buffer
+     * per chunk read or written; with glibc's default thresholds each is an mmap/munmap pair or a
+     * heap trim, so a fresh process spends much of its time in page faults (measured: 3x slower
+     * `run` with compression, 15-30 % more CPU in `certify`; docs/BENCHMARKS.md). Keep them in the heap. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(cmd, cli_commands[i]->name) == 0)
             return cli_commands[i]->main(argc - 1, argv + 1);

@@ -1,6 +1,5 @@
 /* series.c — running a test series from the CLI: signals, operator marks, progress mode, the
  * closing summary. */
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -70,11 +69,6 @@ int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, st
         .marks = &marks_requested,
     };
     install_signals();
-    /* HDF5 allocates and frees a chunk-sized buffer per chunk written; with glibc's default
-     * thresholds each is an mmap/munmap pair or a heap trim, so a fresh process spends its time in
-     * page faults (measured 3x slower with compression, docs/BENCHMARKS.md). Keep them in the heap. */
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     if (isatty(STDIN_FILENO)) {
         pthread_t t;
         if (pthread_create(&t, NULL, mark_reader, NULL) == 0) {
