@@ -64,6 +64,7 @@ struct modbus_instrument {
     long data_bits;
     long stop_bits;
     bool rs485;
+    char slave_id[128]; /* expected start of the report-slave-id text, "" = not checked */
 
     size_t n_channels;
     struct point channels[PD_MAX_CHANNELS];
@@ -105,6 +106,7 @@ struct instrument_cfg {
     long data_bits;
     long stop_bits;
     bool rs485;
+    char slave_id[128];
     const struct pd_cfg_node *channels, *controls, *identity;
 };
 
@@ -131,6 +133,8 @@ static const struct pd_cfg_field instrument_fields[] = {
     {IF("stop_bits", PD_CFG_T_INT, stop_bits), 0, false, 1, 2, NULL, "1", "1 or 2"},
     {IF("rs485", PD_CFG_T_BOOL, rs485), 0, false, 0, 0, NULL, "false",
      "true to switch the serial port into RS-485 mode"},
+    {IF("slave_id", PD_CFG_T_STRING, slave_id), 128, false, 0, 0, NULL, "",
+     "the start of the device's report-slave-id (function 17) text, checked at open"},
     {IF("channels", PD_CFG_T_SEQ, channels), 0, true, 0, 0, NULL, NULL, "a list of channels"},
     {IF("controls", PD_CFG_T_SEQ, controls), 0, false, 0, 0, NULL, NULL, "a list of controls"},
     {IF("identity", PD_CFG_T_MAP, identity), 0, false, 0, 0, NULL, NULL,
@@ -145,7 +149,7 @@ static const char *const serial_only_keys[] = {"baud", "parity", "data_bits", "s
 static const char *const modbus_config_keys[] = {
     "transport", "unit", "address_base", "response_timeout_ms", "byte_timeout_ms",
     "max_registers_per_request", "busy_retries", "busy_delay_ms", "baud", "parity", "data_bits", "stop_bits", "rs485",
-    "channels", "controls", "identity", NULL,
+    "channels", "controls", "identity", "slave_id", NULL,
 };
 
 struct point_cfg {
@@ -538,6 +542,7 @@ static int modbus_create(const struct pd_cfg_node *instrument, void **state, str
     s->data_bits = ic.data_bits;
     s->stop_bits = ic.stop_bits;
     s->rs485 = ic.rs485;
+    memcpy(s->slave_id, ic.slave_id, sizeof s->slave_id);
     set_where(s);
 
     char why[400];
@@ -832,6 +837,53 @@ static int read_identity(struct modbus_instrument *s, struct pd_instrument_info 
     return 0;
 }
 
+/* With `slave_id` configured, the device must say who it is (function 17) and be the kind the map
+ * was written for: a map applied to another device would read plausible-looking wrong numbers. */
+static int check_slave_id(struct modbus_instrument *s, struct pd_err *err)
+{
+    if (!s->slave_id[0])
+        return 0;
+    uint8_t buf[MODBUS_MAX_PDU_LENGTH];
+    s->faults.requests++;
+    int n = modbus_report_slave_id(s->ctx, sizeof buf, buf);
+    if (n < 0) {
+        int e = errno;
+        int rc = PD_EIO;
+        if (e == ETIMEDOUT) {
+            s->faults.timeouts++;
+            rc = PD_ETIMEOUT;
+        } else if (e >= EMBXILFUN && e <= EMBXGTAR) {
+            int code = e - MODBUS_ENOBASE;
+            s->faults.exceptions[code > 0 && code < 12 ? code : 0]++;
+            rc = pd_err_set(err, PD_EDEVICE, s->where, "report slave id: exception %d (%s), but slave_id is configured",
+                            code, modbus_strerror(e));
+            if (err)
+                err->device_code = code;
+            return rc;
+        } else if (e == EMBBADCRC || e == EMBBADDATA || e == EMBMDATA || e == EMBBADSLAVE) {
+            s->faults.protocol++;
+            rc = PD_EPROTO;
+        } else {
+            s->faults.io_errors++;
+        }
+        return pd_err_set_os(err, rc, e, s->where, "report slave id: %s", modbus_strerror(e));
+    }
+    /* id byte, run indicator, then the device's text; its printable bytes are compared (as
+     * `polydaq scan` does when it matches a library section) */
+    char text[sizeof buf + 1];
+    size_t len = 0;
+    for (int i = 2; i < n && i < (int)sizeof buf; i++)
+        if (buf[i] >= 0x20 && buf[i] < 0x7f)
+            text[len++] = (char)buf[i];
+    text[len] = '\0';
+    size_t want = strlen(s->slave_id);
+    if (len < want || memcmp(text, s->slave_id, want) != 0)
+        return pd_err_set(err, PD_EDEVICE, s->where,
+                          "%s answers report slave id with '%s', not '%s...' (slave_id): another device?",
+                          s->transport_text, text, s->slave_id);
+    return 0;
+}
+
 static int modbus_open(void *state, struct pd_instrument_info *info, struct pd_err *err)
 {
     struct modbus_instrument *s = state;
@@ -877,7 +929,9 @@ static int modbus_open(void *state, struct pd_instrument_info *info, struct pd_e
     struct pd_instrument_info got = {0};
     if (info)
         got = *info;
-    int rc = read_identity(s, &got, err);
+    int rc = check_slave_id(s, err);
+    if (rc == 0)
+        rc = read_identity(s, &got, err);
     if (rc) {
         modbus_close_instrument(s);
         return rc;

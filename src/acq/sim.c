@@ -31,15 +31,24 @@ static void resolve_program(const char *program, const char *sim_dir, char *out,
 int pd_sim_start(const struct pd_acq_instrument_config *ic, const char *transport, const char *sim_dir,
                  int timeout_ms, struct pd_sim_process *out, struct pd_err *err)
 {
-    const char *hostport = NULL;
-    /* Modbus TCP (tcp://) and raw byte streams (tcp-raw://) both start the simulator on a socket. */
+    /* Modbus TCP (tcp://) and raw byte streams (tcp-raw://) start the simulator on a socket. Any
+     * other transport is a serial port: the simulator makes a new pty instead (the configured
+     * device stays untouched; the pty it announces replaces it), speaking Modbus RTU on it for
+     * the modbus driver and its line protocol otherwise. */
+    const char *mode = "--tcp", *where = NULL;
     if (strncmp(transport, "tcp://", 6) == 0)
-        hostport = transport + 6;
+        where = transport + 6;
     else if (strncmp(transport, "tcp-raw://", 10) == 0)
-        hostport = transport + 10;
-    if (!hostport || !*hostport)
+        where = transport + 10;
+    else if (transport[0]) {
+        bool rtu = strncmp(transport, "rtu:", 4) == 0 || strcmp(ic->driver, "modbus") == 0;
+        mode = rtu ? "--rtu" : "--pty";
+        where = "auto";
+    }
+    if (!where || !*where)
         return pd_err_set(err, PD_ECONFIG, ic->name,
-                          "a simulator needs a tcp://HOST:PORT or tcp-raw://HOST:PORT transport, not '%s'", transport);
+                          "a simulator needs a tcp://HOST:PORT, tcp-raw://HOST:PORT or serial port transport, not '%s'",
+                          transport);
     char program[4096];
     resolve_program(ic->sim_program, sim_dir, program, sizeof program);
 
@@ -48,8 +57,8 @@ int pd_sim_start(const struct pd_acq_instrument_config *ic, const char *transpor
     argv[argc++] = program;
     for (size_t i = 0; i < ic->sim_argc; i++)
         argv[argc++] = (char *)ic->sim_args[i];
-    argv[argc++] = "--tcp";
-    argv[argc++] = (char *)hostport;
+    argv[argc++] = (char *)mode;
+    argv[argc++] = (char *)where;
     argv[argc] = NULL;
 
     int fds[2];

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# serial_scan_test.sh — `polydaq scan`: the port list works without hardware; `--probe` finds the
-# simulated balance on a pty (--pty auto) and on raw TCP by MT-SICS I4 and prints a section that
-# `polydaq run` accepts as it is (pasted into a lab config beside the durometer); a port where
-# nothing answers is reported and exits 3.
+# serial_scan_test.sh — `polydaq scan`: the port list works without hardware; one `--probe` call
+# identifies each simulator — balance, durometer and melt flow indexer on `--pty auto` ptys, a
+# load frame on a Modbus RTU pty (named by its bare path, so scan must find out it is Modbus) and
+# one on Modbus TCP, a balance on raw TCP — from the instrument library (config/instruments), sending
+# only identity queries; the printed sections, pasted into a lab config as they are, make a Shore
+# run whose HDF5 file has every instrument's serial number. A library entry whose slave_id does not
+# match is not chosen; a port where nothing answers is reported and exits 3.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}" "${PD_SIM:?}"
 work=$(mktemp -d)
@@ -19,37 +22,102 @@ fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 "$PD_CLI" scan >"$work/list" 2>"$work/list.err" || fail "scan (list) failed: $(cat "$work/list.err")"
 grep -q "/dev/pts/" "$work/list" && fail "scan lists ptys"
 
-"$PD_SIM" balance --pty auto --serial SCAN-42 </dev/null >"$work/bal.out" 2>/dev/null &
-pids+=($!)
-"$PD_SIM" balance --tcp 127.0.0.1:0 --serial SCAN-43 </dev/null >"$work/baltcp.out" 2>/dev/null &
-pids+=($!)
-for _ in $(seq 50); do
-  grep -q "^listening" "$work/bal.out" && grep -q "^listening" "$work/baltcp.out" && break
+# start NAME ARGS...: a simulator whose announcement goes to $work/NAME.out
+start() {
+  local name=$1
+  shift
+  "$PD_SIM" "$@" </dev/null >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+}
+start bal balance --pty auto --serial SCAN-42
+start baltcp balance --tcp 127.0.0.1:0 --serial SCAN-43
+start dur durometer --pty auto --serial DUR-77 --time-scale 60
+start mfi mfi --pty auto --serial MFI-88
+start lfrtu loadframe --rtu auto --serial 4242
+start lftcp loadframe --tcp 127.0.0.1:0 --serial 4343
+for _ in $(seq 100); do
+  n=0
+  for s in bal baltcp dur mfi lfrtu lftcp; do grep -q "^listening" "$work/$s.out" && n=$((n + 1)); done
+  [ "$n" -eq 6 ] && break
   sleep 0.05
 done
-pty=$(sed -n 's/^listening //p' "$work/bal.out")
-tcp=$(sed -n 's/^listening //p' "$work/baltcp.out")
-"$PD_CLI" scan --probe "$pty" "$tcp" >"$work/snippet" 2>"$work/probe.err" || fail "probe failed: $(cat "$work/probe.err")"
-grep -q "serial: \"SCAN-42\"" "$work/snippet" || fail "pty probe: serial not in the snippet"
-grep -q "transport: $pty" "$work/snippet" || fail "pty probe: transport not in the snippet"
-grep -q "serial: \"SCAN-43\"" "$work/snippet" || fail "tcp probe: serial not in the snippet"
+addr() { sed -n 's/^listening //p' "$work/$1.out"; }
+bal=$(addr bal) baltcp=$(addr baltcp) dur=$(addr dur) mfi=$(addr mfi) lftcp=$(addr lftcp)
+lfrtu=$(addr lfrtu)
+lfrtu=${lfrtu#rtu:}
 
-# paste the snippet into a lab config as it is
-{ sed 's/specimens: 3/specimens: 1/' "$PD_SOURCE_DIR/config/shore.yaml"; cat "$work/snippet"; } >"$work/lab.yaml"
+"$PD_CLI" scan --probe "$bal" "$dur" "$mfi" "$lfrtu" "$lftcp" "$baltcp" >"$work/snippet" 2>"$work/probe.err" ||
+  fail "probe failed: $(cat "$work/probe.err")"
+# section NAME: the lines of the list item `- name: NAME` (up to the next item or comment line)
+section() { awk -v n="  - name: $1" '$0 == n {p = 1; print; next} p && /^(  - |#)/ {p = 0} p' "$work/snippet"; }
+check_section() { # name pattern description
+  section "$1" | grep -q -- "$2" || fail "$3 (section $1: '$2' missing)"
+}
+check_section balance1 "driver: mtsics" "pty balance not identified as MT-SICS"
+check_section balance1 "serial: \"SCAN-42\"" "pty balance: serial"
+check_section balance1 "transport: \"$bal\"" "pty balance: transport"
+check_section balance1 "baud: 9600" "pty balance: line settings"
+check_section balance2 "serial: \"SCAN-43\"" "raw-TCP balance: serial"
+check_section balance2 "transport: \"$baltcp\"" "raw-TCP balance: transport"
+section balance2 | grep -q "baud:" && fail "raw-TCP balance: line settings printed (the device server owns them)"
+check_section durometer1 "driver: serial_line" "durometer: driver"
+check_section durometer1 "serial: \"DUR-77\"" "durometer: serial"
+check_section durometer1 "transport: \"$dur\"" "durometer: transport"
+check_section durometer1 'response: "DUR {model:word}' "durometer: library grammar"
+check_section mfi1 "serial: \"MFI-88\"" "mfi: serial"
+check_section mfi1 'request: "R?"' "mfi: library grammar"
+check_section frame1 "transport: \"rtu:$lfrtu\"" "RTU load frame: transport"
+check_section frame1 "parity: even" "RTU load frame: line settings"
+check_section frame1 "name: force" "RTU load frame: library register map"
+check_section frame2 "transport: \"$lftcp\"" "TCP load frame: transport"
+grep -q "^# rtu:$lfrtu: .*SN 4242" "$work/snippet" || fail "RTU load frame: slave id text with serial"
+grep -q "^# $lftcp: .*SN 4343" "$work/snippet" || fail "TCP load frame: slave id text with serial"
+grep -q "simulator:\|program: polydaq-sim" "$work/snippet" && fail "a simulator section was copied"
+[ "$(grep -c "^  - name:" "$work/snippet")" -eq 6 ] || fail "not exactly 6 sections"
+
+# the sections pasted as they are into a Shore lab config (its own instrument list dropped): the
+# durometer found on the pty makes the run, the others are acquired beside it
+{ sed -e '/^instruments:/q' -e 's/specimens: 3/specimens: 1/' -e 's/readings: 5/readings: 2/' \
+    "$PD_SOURCE_DIR/config/shore.yaml"; cat "$work/snippet"; } >"$work/lab.yaml"
 if "$PD_CLI" run "$work/lab.yaml" -o "$work/runs" -q >"$work/run.out" 2>"$work/run.err"; then
-  /usr/bin/python3 - "$(tail -1 "$work/run.out")" <<'PYEOF' || fail "run with the pasted snippet: balance data missing"
+  /usr/bin/python3 - "$(tail -1 "$work/run.out")" <<'PYEOF' || fail "run with the pasted sections: serial numbers"
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
+assert int(f["/"].attrs["specimens_tested"]) == 1
 def serial(name):
     g = f["specimen_01/instrument/" + name]
     v = g["serial_number"][()] if "serial_number" in g else g.attrs.get("serial_number")
     return v.decode() if isinstance(v, bytes) else str(v)
-assert serial("balance1") == "SCAN-42", serial("balance1")
-assert serial("balance2") == "SCAN-43", serial("balance2")
+want = {"balance1": "SCAN-42", "balance2": "SCAN-43", "durometer1": "DUR-77", "mfi1": "MFI-88",
+        "frame1": "4242", "frame2": "4343"}
+got = {k: serial(k) for k in want}
+assert got == want, got
 PYEOF
 else
-  fail "polydaq run refused the pasted snippet"; cat "$work/run.err" >&2
+  fail "polydaq run refused the pasted sections"; cat "$work/run.err" >&2
 fi
+
+# a library whose only load frame expects another slave id: the frame is found but not matched,
+# so it gets the generic section (with the slave id text), never the wrong map
+mkdir "$work/lib"
+sed 's/slave_id: "polydaq LF-1"/slave_id: "polydaq XX-9"/' "$PD_SOURCE_DIR/config/instruments/loadframe.yaml" \
+  >"$work/lib/loadframe.yaml"
+"$PD_CLI" scan --probe "$lftcp" --library "$work/lib" >"$work/generic" 2>"$work/generic.err" ||
+  fail "probe with another library failed: $(cat "$work/generic.err")"
+grep -q "not in the library" "$work/generic" || fail "wrong slave id: not reported as unknown"
+grep -q "name: modbus1" "$work/generic" || fail "wrong slave id: no generic section"
+grep -q "name: force" "$work/generic" && fail "wrong slave id: the library map was used"
+# a library file that is no valid instrument section is skipped with a message naming it
+printf 'name: broken\ndriver: serial_line\ntransport: /dev/null\npoll: {response: "{x"}\nchannels: []\n' \
+  >"$work/lib/broken.yaml"
+"$PD_CLI" scan --probe "$lftcp" --library "$work/lib" >/dev/null 2>"$work/broken.err" || fail "a broken library file stopped scan"
+grep -q "broken.yaml.*skipped" "$work/broken.err" || fail "broken library file: no message $(cat "$work/broken.err")"
+"$PD_CLI" scan --probe "$lftcp" --library "$work/nonexistent" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--library of a missing directory: exit code"
+# the durometer is no MT-SICS balance and not in that library: reported, exit 3
+"$PD_CLI" scan --probe "$dur" --library "$work/lib" >"$work/unk" 2>"$work/unk.err"
+[ $? -eq 3 ] || fail "unknown text instrument: exit code"
+grep -q "answered 'ERR 1'" "$work/unk.err" || fail "unknown text instrument: message $(cat "$work/unk.err")"
 
 # nothing there
 "$PD_CLI" scan --probe tcp-raw://127.0.0.1:1 --timeout 50 >"$work/none" 2>"$work/none.err"

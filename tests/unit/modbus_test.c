@@ -746,6 +746,49 @@ static void test_loopback_exception(void **unused)
     close_destroy(state);
 }
 
+/* slave_id: the device's report-slave-id text (libmodbus's own server says "LMB<version>") must
+ * start with the configured text, or open fails naming both; the right prefix opens. */
+static void test_loopback_slave_id(void **unused)
+{
+    static const char fmt[] = "name: frame1\ntransport: tcp://127.0.0.1:%d\nunit: 1\naddress_base: 0\n"
+                              "slave_id: \"%s\"\nresponse_timeout_ms: %d\n"
+                              "channels:\n  - {name: force, table: input, address: 4, type: float32}\n";
+    char text[512];
+    void *state = NULL;
+    struct pd_err err;
+    struct pd_instrument_info info = {0};
+    snprintf(text, sizeof text, fmt, sv.port, "polydaq LF-1", timeout_ms);
+    assert_int_equal(create_from(text, &state, &err), 0);
+    int served = atomic_load(&sv.served);
+    pd_err_clear(&err);
+    assert_int_equal(pd_driver_modbus.open(state, &info, &err), PD_EDEVICE);
+    assert_int_equal(atomic_load(&sv.served), served + 1); /* only the FC17 request went out */
+    assert_non_null(strstr(err.msg, "frame1 (unit 1)"));
+    assert_non_null(strstr(err.msg, "'LMB"));
+    assert_non_null(strstr(err.msg, "not 'polydaq LF-1...'"));
+    /* a failed open leaves it closed: polling is refused, not a crash */
+    assert_int_equal(pd_driver_modbus.poll(state, NULL, &err), PD_ESTATE);
+    close_destroy(state);
+
+    snprintf(text, sizeof text, fmt, sv.port, "LMB", timeout_ms);
+    assert_int_equal(create_from(text, &state, &err), 0);
+    assert_int_equal(pd_driver_modbus.open(state, &info, &err), 0);
+    struct collected c = {0};
+    struct pd_sink sink = {.push = collect, .ctx = &c};
+    assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_float_equal(c.last.values[0], 123.5, 1e-4);
+    close_destroy(state);
+
+    /* a device that does not support function 17 while slave_id is set: the exception is the error */
+    atomic_store(&sv.mode, MUTE);
+    snprintf(text, sizeof text, fmt, sv.port, "LMB", timeout_ms);
+    assert_int_equal(create_from(text, &state, &err), 0);
+    assert_int_equal(pd_driver_modbus.open(state, &info, &err), PD_ETIMEOUT);
+    assert_non_null(strstr(err.msg, "report slave id"));
+    close_destroy(state);
+}
+
 static void test_loopback_timeout_and_late_reply(void **unused)
 {
     struct pd_instrument_info info = {0};
@@ -1250,6 +1293,7 @@ int main(void)
         cmocka_unit_test_setup(test_loopback_poll, reset_mapping),
         cmocka_unit_test_setup(test_loopback_controls, reset_mapping),
         cmocka_unit_test_setup(test_loopback_exception, reset_mapping),
+        cmocka_unit_test_setup(test_loopback_slave_id, reset_mapping),
         cmocka_unit_test_setup(test_loopback_timeout_and_late_reply, reset_mapping),
         cmocka_unit_test_setup(test_loopback_stale_answer, reset_mapping),
         cmocka_unit_test_setup(test_loopback_busy, reset_mapping),
