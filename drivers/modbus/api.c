@@ -765,30 +765,32 @@ static int write_field(struct modbus_instrument *s, const struct pd_mb_field *f,
 }
 
 /* One line with every fault counted since create; a warning when there were any. */
-static void log_faults(const struct modbus_instrument *s)
+/* Exception codes 1..11 by name; [0] holds codes outside that range. */
+static const char *const exception_stat_names[12] = {
+    "exception_other", "exception_01", "exception_02", "exception_03", "exception_04", "exception_05",
+    "exception_06",    "exception_07", "exception_08", "exception_09", "exception_10", "exception_11",
+};
+
+static size_t modbus_stats(void *state, struct pd_driver_stat *out, size_t max)
 {
-    const struct fault_counts *c = &s->faults;
-    char exc[160] = "";
-    size_t off = 0;
-    unsigned long n_exc = 0;
-    for (int code = 0; code < 12; code++) {
-        if (!c->exceptions[code])
-            continue;
-        n_exc += c->exceptions[code];
-        int w = snprintf(exc + off, sizeof exc - off, "%s%d: %lu", off ? ", " : "", code,
-                         c->exceptions[code]);
-        if (w < 0 || (size_t)w >= sizeof exc - off)
-            break;
-        off += (size_t)w;
-    }
-    bool any = c->timeouts || c->crc_errors || c->protocol || n_exc || c->busy_retries ||
-               c->io_errors || c->resyncs || c->verify_failed; /* reopens alone are routine */
-    pd_log(any ? PD_LOG_WARN : PD_LOG_INFO,
-           "%s: modbus faults: %lu requests, %lu timeouts, %lu CRC errors, %lu protocol errors, "
-           "exceptions {%s}, %lu busy retries, %lu I/O errors, %lu reconnections after a timeout or "
-           "garbled answer, %lu reopens, %lu read-back mismatches",
-           s->where, c->requests, c->timeouts, c->crc_errors, c->protocol, exc, c->busy_retries,
-           c->io_errors, c->resyncs, c->reopens, c->verify_failed);
+    const struct fault_counts *c = &((const struct modbus_instrument *)state)->faults;
+    struct pd_driver_stat all[PD_DRIVER_STATS_MAX] = {
+        {"requests", c->requests, false},
+        {"timeouts", c->timeouts, true},
+        {"crc_errors", c->crc_errors, true},
+        {"protocol_errors", c->protocol, true},
+        {"busy_retries", c->busy_retries, true},
+        {"busy_failed", c->busy_failed, true},
+        {"io_errors", c->io_errors, true},
+        {"resyncs", c->resyncs, true},
+        {"reopens", c->reopens, false},
+        {"readback_mismatches", c->verify_failed, true},
+    };
+    size_t n = 10;
+    for (int code = 0; code < 12; code++) /* only the exceptions seen: most runs have none */
+        if (c->exceptions[code])
+            all[n++] = (struct pd_driver_stat){exception_stat_names[code], c->exceptions[code], true};
+    return pd_driver_stats_copy(all, n, out, max);
 }
 
 static void modbus_close_instrument(void *state)
@@ -796,7 +798,6 @@ static void modbus_close_instrument(void *state)
     struct modbus_instrument *s = state;
     if (!s->ctx)
         return;
-    log_faults(s);
     modbus_close(s->ctx);
     modbus_free(s->ctx);
     s->ctx = NULL;
@@ -1053,6 +1054,7 @@ const struct pd_driver pd_driver_modbus = {
     .poll = modbus_poll,
     .control = modbus_control,
     .map_text = modbus_map_text,
+    .stats = modbus_stats,
     .close = modbus_close_instrument,
     .destroy = modbus_destroy,
 };

@@ -152,14 +152,19 @@ static int mtsics_set_transport(void *state, const char *transport, struct pd_er
     return PD_OK;
 }
 
-static void log_faults(const struct balance *s)
+static size_t mtsics_stats(void *state, struct pd_driver_stat *out, size_t max)
 {
-    const struct fault_counts *f = &s->faults;
-    pd_log(PD_LOG_INFO,
-           "%s: %lu requests, %lu timeouts, %lu garbled, %lu dynamic, %lu busy, %lu overload, %lu underload, "
-           "%lu ES, %lu ET, %lu EL, %lu wrong unit, %lu out of range, %lu link errors, %lu reopens",
-           s->where, f->requests, f->timeouts, f->garbled, f->dynamic, f->busy, f->overload, f->underload, f->syntax,
-           f->transmission, f->logic, f->wrong_unit, f->out_of_range, f->io_errors, f->reopens);
+    const struct fault_counts *f = &((const struct balance *)state)->faults;
+    const struct pd_driver_stat all[] = {
+        {"requests", f->requests, false},     {"timeouts", f->timeouts, true},
+        {"garbled", f->garbled, true},        {"dynamic", f->dynamic, true},
+        {"busy", f->busy, true},              {"overload", f->overload, true},
+        {"underload", f->underload, true},    {"es_syntax", f->syntax, true},
+        {"et_transmission", f->transmission, true}, {"el_logic", f->logic, true},
+        {"wrong_unit", f->wrong_unit, true},  {"out_of_range", f->out_of_range, true},
+        {"io_errors", f->io_errors, true},    {"reopens", f->reopens, false},
+    };
+    return pd_driver_stats_copy(all, sizeof all / sizeof all[0], out, max);
 }
 
 static void mtsics_close(void *state)
@@ -169,7 +174,6 @@ static void mtsics_close(void *state)
         return;
     pd_transport_close(s->t);
     s->t = NULL;
-    log_faults(s);
 }
 
 static void mtsics_destroy(void *state)
@@ -402,6 +406,7 @@ const struct pd_driver pd_driver_mtsics = {
     .poll = mtsics_poll,
     .control = mtsics_control,
     .map_text = mtsics_map_text,
+    .stats = mtsics_stats,
     .close = mtsics_close,
     .destroy = mtsics_destroy,
 };

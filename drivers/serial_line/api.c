@@ -405,12 +405,19 @@ static void line_close(void *state)
         return;
     pd_transport_close(s->t);
     s->t = NULL;
-    const struct fault_counts *f = &s->faults;
-    pd_log(PD_LOG_INFO,
-           "%s: %lu requests, %lu streamed lines, %lu timeouts, %lu garbled, %lu not matching, %lu device errors, "
-           "%lu wrong unit, %lu out of range, %lu link errors, %lu reopens",
-           s->where, f->requests, f->streamed, f->timeouts, f->garbled, f->mismatched, f->device_errors, f->wrong_unit,
-           f->out_of_range, f->io_errors, f->reopens);
+}
+
+static size_t line_stats(void *state, struct pd_driver_stat *out, size_t max)
+{
+    const struct fault_counts *f = &((const struct line_instrument *)state)->faults;
+    const struct pd_driver_stat all[] = {
+        {"requests", f->requests, false},         {"streamed_lines", f->streamed, false},
+        {"timeouts", f->timeouts, true},          {"garbled", f->garbled, true},
+        {"not_matching", f->mismatched, true},    {"device_errors", f->device_errors, true},
+        {"wrong_unit", f->wrong_unit, true},      {"out_of_range", f->out_of_range, true},
+        {"io_errors", f->io_errors, true},        {"reopens", f->reopens, false},
+    };
+    return pd_driver_stats_copy(all, sizeof all / sizeof all[0], out, max);
 }
 
 static void line_destroy(void *state)
@@ -671,6 +678,7 @@ const struct pd_driver pd_driver_serial_line = {
     .poll = line_poll,
     .control = line_control,
     .map_text = line_map_text,
+    .stats = line_stats,
     .close = line_close,
     .destroy = line_destroy,
 };

@@ -139,6 +139,29 @@ static void make_run_id(char *buf, size_t size)
              (int)(getpid() % 100000));
 }
 
+/* The driver's link counters (bus threads stopped: the instance is no longer in use), logged in
+ * one line and returned as `link_<name>` summary attributes with their keys in `keys`. */
+static size_t acq_link_stats(struct bus *b, struct pd_store_attr *out, char keys[][48])
+{
+    struct pd_driver_stat st[PD_DRIVER_STATS_MAX];
+    size_t n = b->drv && b->drv->stats && b->state ? b->drv->stats(b->state, st, PD_DRIVER_STATS_MAX) : 0;
+    char line[1024];
+    size_t off = 0;
+    bool faults = false;
+    for (size_t k = 0; k < n; k++) {
+        snprintf(keys[k], sizeof keys[k], "link_%s", st[k].name);
+        out[k] = (struct pd_store_attr){.key = keys[k], .type = PD_STORE_INT, .i = (int64_t)st[k].value};
+        faults = faults || (st[k].fault && st[k].value > 0);
+        int w = snprintf(line + off, sizeof line - off, "%s%s %llu", k ? ", " : "", st[k].name,
+                         (unsigned long long)st[k].value);
+        if (w > 0 && (size_t)w < sizeof line - off)
+            off += (size_t)w;
+    }
+    if (n)
+        pd_log(faults ? PD_LOG_WARN : PD_LOG_INFO, "%s: link counters: %s", b->cfg->name, line);
+    return n;
+}
+
 int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt, struct pd_acq_result *result,
                struct pd_err *err)
 {
@@ -245,9 +268,14 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
                 IATTR("events_lost", (int64_t)atomic_load(&b->n_events_lost)),
                 IATTR("ring_capacity", (int64_t)b->ring_capacity),
             };
+            size_t n_summary = sizeof summary / sizeof summary[0];
+            struct pd_store_attr all[sizeof summary / sizeof summary[0] + PD_DRIVER_STATS_MAX];
+            char keys[PD_DRIVER_STATS_MAX][48];
+            memcpy(all, summary, sizeof summary);
+            n_summary += acq_link_stats(b, all + n_summary, keys);
             struct pd_err e;
             pthread_mutex_lock(&run->store_lock);
-            if (pd_store_set_instrument_summary(run->store, i, sizeof summary / sizeof summary[0], summary, &e) < 0)
+            if (pd_store_set_instrument_summary(run->store, i, n_summary, all, &e) < 0)
                 pd_log(PD_LOG_ERROR, "%s", e.msg);
             pthread_mutex_unlock(&run->store_lock);
         }

@@ -6,6 +6,7 @@
 #ifndef PD_DRIVER_H
 #define PD_DRIVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,14 @@ struct pd_sink {
     void *ctx;
 };
 
+/* One counter of an instrument link (requests, timeouts, garbled answers...), for the run file. */
+struct pd_driver_stat {
+    const char *name; /* static, a plain identifier: "timeouts", "exception_02" */
+    uint64_t value;
+    bool fault;       /* counts something that went wrong (requests and reopens do not) */
+};
+#define PD_DRIVER_STATS_MAX 32
+
 struct pd_driver {
     const char *name;        /* as written in configs: "modbus" */
     const char *description;
@@ -71,6 +80,10 @@ struct pd_driver {
     int (*control)(void *state, const char *name, double value, struct pd_err *err);
     /* Description of the map used, stored with the data (e.g. the register map as YAML text). */
     const char *(*map_text)(void *state);
+    /* Optional: the link's counters since create, across reopens, up to `max` (at most
+     * PD_DRIVER_STATS_MAX) into `out`; returns how many. The caller logs them and stores them
+     * with the run, so drivers do not log them themselves. */
+    size_t (*stats)(void *state, struct pd_driver_stat *out, size_t max);
     void (*close)(void *state);
     void (*destroy)(void *state);
 };
@@ -78,6 +91,9 @@ struct pd_driver {
 /* Keys every instrument section has whatever its driver (decoded by the acquisition module):
  * name, driver, model, serial, calibration, simulator, poll_rate_hz. */
 extern const char *const pd_instrument_common_keys[];
+
+/* For drivers' stats: copies up to `max` of a driver's `n` counters into `out`; returns how many. */
+size_t pd_driver_stats_copy(const struct pd_driver_stat *all, size_t n, struct pd_driver_stat *out, size_t max);
 
 /* For drivers' create: the instrument's `name` (a common key) copied into `out`, or a config error
  * naming the place when it is missing, empty or longer than PD_NAME_MAX - 1 bytes. */

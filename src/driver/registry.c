@@ -1,5 +1,5 @@
 /* registry.c — the one table of drivers (adding a driver means one extern line and one entry), and
- * the reading of the keys every driver shares. */
+ * the helpers every driver shares (its common keys, copying its counters). */
 #include "driver/driver.h"
 
 #include <string.h>
@@ -43,4 +43,11 @@ int pd_driver_instrument_name(const struct pd_cfg_node *instrument, char out[PD_
         return pd_cfg_error(err, name_node, "name '%s' is too long (at most %d bytes)", name, PD_NAME_MAX - 1);
     memcpy(out, name, strlen(name) + 1);
     return PD_OK;
+}
+
+size_t pd_driver_stats_copy(const struct pd_driver_stat *all, size_t n, struct pd_driver_stat *out, size_t max)
+{
+    n = n < max ? n : max;
+    memcpy(out, all, n * sizeof all[0]);
+    return n;
 }

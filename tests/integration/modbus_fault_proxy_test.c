@@ -294,7 +294,7 @@ static void test_faults_during_run(void **unused)
     assert_non_null(strstr(log, "3/3 specimens tested"));
     assert_non_null(strstr(log, "exception 4"));
     assert_non_null(strstr(log, "reconnected"));
-    assert_non_null(strstr(log, "modbus faults:"));
+    assert_non_null(strstr(log, "frame1: link counters: requests"));
 
     char run_file[256];
     pd_strlcpy(run_file, slurp(out), sizeof run_file);
@@ -309,6 +309,9 @@ static void test_faults_during_run(void **unused)
              "assert 'fault' in kinds and 'reconnect' in kinds and 'error' in kinds, kinds\n"
              "assert int(f.attrs['read_errors']) >= 6, int(f.attrs['read_errors'])\n"
              "assert int(f.attrs['samples_lost']) == 0\n"
+             "link = f['acquisition/frame1'].attrs\n"
+             "assert int(link['link_exception_04']) >= 1 and int(link['link_timeouts']) >= 1, dict(link)\n"
+             "assert int(link['link_requests']) > 300 and int(link['link_resyncs']) >= 1, dict(link)\n"
              "for n in ('specimen_01', 'specimen_02', 'specimen_03'):\n"
              "    t = f[n]['frame1']['time'][...]\n"
              "    # how many samples a specimen gets depends on the faults' timing and the machine's load;\n"

@@ -394,6 +394,7 @@ struct server {
     atomic_int busy_left;
     atomic_int stop;
     atomic_int served;
+    const char *_Atomic slave_text; /* answer to report-slave-id (FC17); NULL: libmodbus's own */
     pthread_t thread;
 };
 
@@ -432,6 +433,16 @@ static void *server_main(void *arg)
             atomic_fetch_add(&s->served, 1);
             if (mode == BUSY && atomic_fetch_sub(&s->busy_left, 1) > 0) {
                 modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
+                continue;
+            }
+            const char *slave_text = atomic_load(&s->slave_text);
+            if (req[7] == 17 && slave_text) { /* MBAP, unit, 17, byte count, id, run indicator, text */
+                size_t len = strlen(slave_text);
+                uint8_t rsp[MODBUS_TCP_MAX_ADU_LENGTH] = {req[0], req[1], 0, 0, (uint8_t)((len + 5) >> 8),
+                                                          (uint8_t)(len + 5), req[6], 17, (uint8_t)(len + 2),
+                                                          0x42, 0xFF};
+                memcpy(rsp + 11, slave_text, len);
+                assert_int_equal(send(fd, rsp, 11 + len, MSG_NOSIGNAL), (ssize_t)(11 + len));
                 continue;
             }
             if (mode == STALE && (req[7] == 3 || req[7] == 4)) {
@@ -961,7 +972,15 @@ static void test_loopback_demo_config(void **unused)
     snprintf(transport, sizeof transport, "tcp://127.0.0.1:%d", sv.port);
     assert_int_equal(pd_driver_modbus.set_transport(state, transport, &err), 0);
     assert_non_null(strstr(pd_driver_modbus.map_text(state), transport));
-    assert_int_equal(pd_driver_modbus.open(state, &info, &err), 0);
+    /* the demo's frame checks who answers: the load-frame bridge's report-slave-id text */
+    assert_int_equal(pd_driver_modbus.open(state, &info, &err), PD_EDEVICE);
+    assert_non_null(strstr(err.msg, "polydaq LF-1"));
+    atomic_store(&sv.slave_text, "polydaq LF-1 fw 0.1");
+    rc = pd_driver_modbus.open(state, &info, &err);
+    atomic_store(&sv.slave_text, NULL);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
     assert_string_equal(info.firmware, "0.1");
     assert_string_equal(info.serial, "4711");
     assert_int_equal(pd_driver_modbus.set_transport(state, transport, &err), PD_ESTATE);
