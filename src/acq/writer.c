@@ -33,42 +33,62 @@ void acq_set_status(struct run *run, size_t specimen, const char *status)
         pd_log(PD_LOG_ERROR, "%s", e.msg);
 }
 
-/* Appends a drained batch (samples of acq_sample_size() bytes each), split where the specimen
- * changes. */
-static int write_batch(struct run *run, size_t bus_index, const unsigned char *raw, size_t n, struct pd_err *err)
+/* Samples taken out of a ring at a time: small enough that the copy is still in the processor's
+ * cache when it is spread into the columns (one pass over memory instead of two). */
+#define DRAIN_SLICE 512
+
+/* Appends the m samples gathered in the run's columns (all of one specimen, 1-based). */
+static int append_gathered(struct run *run, size_t bus_index, uint32_t specimen, size_t m, struct pd_err *err)
 {
     struct bus *b = &run->buses[bus_index];
-    const size_t stride = acq_sample_size(b->n_channels);
-#define SAMPLE(i) ((const struct acq_sample *)(const void *)(raw + (i) * stride))
-    size_t start = 0;
-    while (start < n) {
-        size_t end = start;
-        while (end < n && SAMPLE(end)->specimen == SAMPLE(start)->specimen)
-            end++;
-        size_t m = end - start;
-        const double *cols[PD_MAX_CHANNELS];
-        for (size_t c = 0; c < b->n_channels; c++)
-            cols[c] = run->col[c];
-        for (size_t i = 0; i < m; i++) {
-            const struct acq_sample *x = SAMPLE(start + i);
-            run->t[i] = pd_timebase_utc(&run->tb, x->t_mono_ns);
-            run->unc[i] = x->half_width_ns;
-            run->q[i] = x->quality;
-            run->seq[i] = x->seq;
-            for (size_t c = 0; c < b->n_channels; c++)
-                run->col[c][i] = x->values[c];
-        }
-        pthread_mutex_lock(&run->store_lock);
-        int rc = pd_store_append_columns(run->store, SAMPLE(start)->specimen - 1, bus_index, m, run->t, run->unc,
-                                         run->q, run->seq, cols, err);
-        pthread_mutex_unlock(&run->store_lock);
-        if (rc < 0)
-            return rc;
-        atomic_fetch_add(&b->n_written, m);
-        start = end;
-    }
-#undef SAMPLE
+    const double *cols[PD_MAX_CHANNELS];
+    for (size_t c = 0; c < b->n_channels; c++)
+        cols[c] = run->col[c];
+    pthread_mutex_lock(&run->store_lock);
+    int rc = pd_store_append_columns(run->store, specimen - 1, bus_index, m, run->t, run->unc, run->q, run->seq, cols,
+                                     err);
+    pthread_mutex_unlock(&run->store_lock);
+    if (rc < 0)
+        return rc;
+    atomic_fetch_add(&b->n_written, m);
     return PD_OK;
+}
+
+/* Moves one bus's samples into the store: at most one ring's capacity per call (so a producer
+ * faster than the disk cannot keep the writer from flushing and from the other rings), in
+ * appends of up to ACQ_WRITER_BATCH samples, split where the specimen changes. */
+static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
+{
+    struct bus *b = &run->buses[bus_index];
+    const size_t stride = acq_sample_size(b->n_channels), limit = pd_ring_capacity(&b->ring);
+    const unsigned char *raw = (const unsigned char *)run->batch;
+    size_t taken = 0, m = 0;
+    uint32_t specimen = 0;
+    while (taken < limit) {
+        size_t n = pd_ring_pop(&b->ring, run->batch, DRAIN_SLICE);
+        taken += n;
+        for (size_t i = 0; i < n; i++) {
+            const struct acq_sample *x = (const struct acq_sample *)(const void *)(raw + i * stride);
+            if (m > 0 && (x->specimen != specimen || m == ACQ_WRITER_BATCH)) {
+                int rc = append_gathered(run, bus_index, specimen, m, err);
+                if (rc < 0)
+                    return rc;
+                m = 0;
+            }
+            specimen = x->specimen;
+            run->t[m] = pd_timebase_utc(&run->tb, x->t_mono_ns);
+            run->unc[m] = x->half_width_ns;
+            run->q[m] = x->quality;
+            run->seq[m] = x->seq;
+            for (size_t c = 0; c < b->n_channels; c++)
+                run->col[c][m] = x->values[c];
+            m++;
+        }
+        if (n < DRAIN_SLICE)
+            break;
+    }
+    run->last_drained += taken;
+    return m > 0 ? append_gathered(run, bus_index, specimen, m, err) : PD_OK;
 }
 
 static void drain_events(struct run *run, struct bus *b)
@@ -192,23 +212,50 @@ int acq_writer_drain(struct run *run, struct pd_err *err)
     run->last_drained = 0;
     for (size_t i = 0; i < run->n_buses; i++) {
         struct bus *b = &run->buses[i];
-        size_t n;
-        while ((n = pd_ring_pop(&b->ring, run->batch, ACQ_WRITER_BATCH)) > 0) {
-            run->last_drained += n;
-            int rc = write_batch(run, i, (const unsigned char *)run->batch, n, err);
-            if (rc < 0)
-                return rc;
-        }
+        int rc = drain_samples(run, i, err);
+        if (rc < 0)
+            return rc;
         drain_events(run, b);
         struct acq_loss loss;
-        while (pd_ring_pop(&b->losses, &loss, 1) == 1) {
-            int rc = acq_record_loss(run, i, &loss, err);
-            if (rc < 0)
-                return rc;
-        }
+        while (rc == PD_OK && pd_ring_pop(&b->losses, &loss, 1) == 1)
+            rc = acq_record_loss(run, i, &loss, err);
+        if (rc < 0)
+            return rc;
     }
     record_marks(run);
     return PD_OK;
+}
+
+/* The shortest pause between drains: a writer that keeps up never spins. */
+#define WRITER_MIN_SLEEP_NS (250 * 1000LL)
+
+/* The fullest ring as a fraction of its capacity. */
+static double fullest_ring(const struct run *run)
+{
+    double most = 0;
+    for (size_t i = 0; i < run->n_buses; i++) {
+        const struct bus *b = &run->buses[i];
+        if (!b->ring.buf)
+            continue;
+        double f = (double)pd_ring_count(&b->ring) / (double)pd_ring_capacity(&b->ring);
+        if (f > most)
+            most = f;
+    }
+    return most;
+}
+
+/* How long to sleep before the next drain: the writer's period, unless at the rate the rings
+ * filled during the last sleep the fullest would pass a quarter of its capacity sooner. Slow
+ * instruments keep the writer to one wake-up per period; at full speed it drains before a ring
+ * is anywhere near full (a full ring would be an overrun in a run, a waiting producer here). */
+static int64_t next_sleep(double fill_at_wake, int64_t slept_ns)
+{
+    if (fill_at_wake <= 0 || slept_ns <= 0)
+        return ACQ_WRITER_PERIOD_NS;
+    double ns = 0.25 * (double)slept_ns / fill_at_wake;
+    if (ns >= (double)ACQ_WRITER_PERIOD_NS)
+        return ACQ_WRITER_PERIOD_NS;
+    return ns < (double)WRITER_MIN_SLEEP_NS ? WRITER_MIN_SLEEP_NS : (int64_t)ns;
 }
 
 void *acq_writer_main(void *arg)
@@ -216,8 +263,12 @@ void *acq_writer_main(void *arg)
     struct run *run = arg;
     int64_t next_flush = pd_clock_mono_ns() + run->flush_period_ns;
     bool stalled = run->test_stall_ns <= 0;
+    int64_t pause_ns = ACQ_WRITER_PERIOD_NS; /* the next pause, kept while drains follow at once */
+    int64_t slept_ns = 0;                     /* how long the last pause lasted; 0 = none since */
     for (;;) {
         bool quitting = atomic_load(&run->writer_quit);
+        if (slept_ns > 0)
+            pause_ns = next_sleep(fullest_ring(run), slept_ns);
         int rc = acq_writer_drain(run, &run->writer_err);
         if (rc == PD_OK && pd_clock_mono_ns() >= next_flush) {
             check_clock_step(run);
@@ -248,8 +299,13 @@ void *acq_writer_main(void *arg)
                     stalled = true;
                 }
         }
-        /* Batches into HDF5 every period; while the rings fill faster than that, without a pause. */
-        if (run->last_drained < ACQ_WRITER_BATCH)
-            pd_clock_sleep_ns(ACQ_WRITER_PERIOD_NS);
+        /* Batches into HDF5 every period (shorter while the rings fill fast); while a drain moves
+         * full batches, the next follows without a pause. */
+        slept_ns = 0;
+        if (run->last_drained < ACQ_WRITER_BATCH) {
+            int64_t t0 = pd_clock_mono_ns();
+            pd_clock_sleep_ns(pause_ns);
+            slept_ns = pd_clock_mono_ns() - t0;
+        }
     }
 }

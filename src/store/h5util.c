@@ -11,7 +11,6 @@
  * is gone; the automatic-error hook runs as the failing call returns and keeps what matters. The
  * serial HDF5 build is not thread-safe anyway, so one buffer is enough. */
 static _Thread_local char last_h5_error[200];
-static _Thread_local int quiet_installed;
 
 static herr_t take_innermost(unsigned n, const H5E_error2_t *e, void *data)
 {
@@ -45,12 +44,19 @@ static herr_t capture_error(hid_t estack, void *data)
 void pd_store_h5_quiet(void)
 {
     /* Replaces HDF5's printing of error stacks to stderr by capture_error. A thread-safe HDF5
-     * build keeps this setting per thread, so each thread that uses the store installs it once. */
-    if (!quiet_installed) {
+     * build keeps this setting per thread; and a program may have set its own since (tests turn
+     * printing off with H5Eset_auto2(..., NULL, NULL)), so it is checked every time, not once. */
+    H5E_auto2_t func = NULL;
+    void *data = NULL;
+    if (H5Eget_auto2(H5E_DEFAULT, &func, &data) < 0 || func != capture_error)
         H5Eset_auto2(H5E_DEFAULT, capture_error, NULL);
-        quiet_installed = 1;
-    }
     last_h5_error[0] = '\0';
+}
+
+void pd_store_h5_note(void)
+{
+    if (!last_h5_error[0])
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost, NULL);
 }
 
 void pd_store_h5_forget(void)

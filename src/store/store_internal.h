@@ -22,6 +22,8 @@
 #define PD_STORE_UPDATE_VALUE_LEN 200
 #define PD_STORE_UPDATE_UNITS_LEN 16
 #define PD_STORE_TABLE_CHUNK 64
+/* Smallest chunk cache of a compressed sample dataset (HDF5's own default, 1 MiB). */
+#define PD_STORE_MIN_CHUNK_CACHE ((size_t)1 << 20)
 
 /* In-memory rows of the two compound tables; the file types are built from these layouts. */
 struct pd_store_event_row {
@@ -46,6 +48,9 @@ hid_t pd_store_overrun_type(void);
 
 /* Silences HDF5's own error printing (the store reports through struct pd_err instead). */
 void pd_store_h5_quiet(void);
+/* Keeps the innermost message of the failure on the error stack now, for pd_store_h5_fail, when
+ * clean-up calls (each of which clears the stack) must come first. */
+void pd_store_h5_note(void);
 /* Forgets a failure the caller expected and handled (a fallback was taken). */
 void pd_store_h5_forget(void);
 /* Sets `err` to "<path>: <what>: <innermost HDF5 message>", clears the HDF5 error stack and

@@ -61,6 +61,7 @@ struct instrument_w {
     char channel[PD_STORE_MAX_CHANNELS][PD_STORE_NAME_MAX];
     size_t current;    /* the specimen whose datasets are open; SIZE_MAX = none */
     uint64_t next_seq; /* for appends without sequence numbers */
+    hid_t dapl;        /* how its sample datasets are opened: chunk cache sized by make_column_dapl */
     struct update_w *summary;
     size_t n_summary;
 };
@@ -491,6 +492,7 @@ static void free_store(struct pd_store *st)
     }
     free(st->spec);
     for (size_t i = 0; st->instr && i < st->n_instruments; i++) {
+        close_id(&st->instr[i].dapl, H5Pclose);
         for (size_t u = 0; u < st->instr[i].n_summary; u++)
             free_update(&st->instr[i].summary[u]);
         free(st->instr[i].summary);
@@ -521,6 +523,7 @@ static struct pd_store *alloc_store(const char *path, const struct pd_store_layo
         const struct pd_store_instrument *in = &l->instruments[i];
         pd_strlcpy(st->instr[i].name, in->name, sizeof st->instr[i].name);
         st->instr[i].current = SIZE_MAX;
+        st->instr[i].dapl = -1;
         st->instr[i].n_channels = in->n_channels;
         for (size_t c = 0; c < in->n_channels; c++)
             pd_strlcpy(st->instr[i].channel[c], in->channels[c].name, PD_STORE_NAME_MAX);
@@ -556,10 +559,15 @@ static hid_t make_fapl(void)
     return fapl;
 }
 
+static hsize_t layout_chunk(const struct pd_store_layout *l, const struct pd_store_instrument *in)
+{
+    return in->chunk_samples ? (hsize_t)in->chunk_samples
+                             : l->chunk_samples ? (hsize_t)l->chunk_samples : PD_STORE_DEFAULT_CHUNK;
+}
+
 static hid_t make_column_dcpl(const struct pd_store_layout *l, const struct pd_store_instrument *in)
 {
-    hsize_t chunk = in->chunk_samples ? (hsize_t)in->chunk_samples
-                                      : l->chunk_samples ? (hsize_t)l->chunk_samples : PD_STORE_DEFAULT_CHUNK;
+    hsize_t chunk = layout_chunk(l, in);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (dcpl < 0)
         return -1;
@@ -575,8 +583,37 @@ static hid_t make_column_dcpl(const struct pd_store_layout *l, const struct pd_s
     return dcpl;
 }
 
+/* Dataset access for the sample columns. HDF5 keeps a chunk in its cache only if the chunk fits
+ * (1 MiB by default). Unfiltered, a chunk that does not fit is written straight from the caller's
+ * buffer into its place in the file; so the cache is turned off: no memset of each new chunk, no
+ * copy into the cache and out again (measured with `polydaq bench pipeline`, docs/BENCHMARKS.md).
+ * Filtered, a chunk must be compressed whole, and one that does not fit would be read back,
+ * decompressed and recompressed by every append into it: so the cache holds one whole chunk of
+ * the widest (8-byte) column. Appends only ever touch the last chunk. */
+static hid_t make_column_dapl(const struct pd_store_layout *l, const struct pd_store_instrument *in)
+{
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    if (dapl < 0)
+        return -1;
+    size_t bytes = 0, slots = 0;
+    if (l->deflate_level >= 0) {
+        bytes = (size_t)layout_chunk(l, in) * sizeof(double);
+        if (bytes < PD_STORE_MIN_CHUNK_CACHE)
+            bytes = PD_STORE_MIN_CHUNK_CACHE;
+        slots = 521; /* HDF5's default: a prime well above the few chunks in use */
+    }
+    if (H5Pset_chunk_cache(dapl, slots, bytes, 1.0) < 0) {
+        H5Pclose(dapl);
+        return -1;
+    }
+    return dapl;
+}
+
 static int build_file(struct pd_store *st, const struct pd_store_layout *l, struct pd_err *err)
 {
+    for (size_t i = 0; i < l->n_instruments; i++)
+        if ((st->instr[i].dapl = make_column_dapl(l, &l->instruments[i])) < 0)
+            return pd_store_h5_fail(err, PD_EIO, st->path, "cannot set the chunk cache");
     st->event_type = pd_store_event_type();
     st->update_type = pd_store_update_type();
     st->status_type = pd_store_fixed_str_type(PD_STORE_STATUS_LEN);
@@ -684,6 +721,8 @@ static int append_rows_cached(hid_t ds, hid_t *space, hid_t mtype, hsize_t start
     if (ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL) >= 0 &&
         H5Dwrite(ds, mtype, ms, fs, H5P_DEFAULT, buf) >= 0)
         rc = 0;
+    else
+        pd_store_h5_note(); /* H5Sclose would clear the reason from the stack */
     if (ms >= 0)
         H5Sclose(ms);
     return rc;
@@ -720,7 +759,7 @@ static int open_nxdata(struct pd_store *st, size_t specimen, size_t instrument)
     pd_store_specimen_group(specimen, sg, sizeof sg);
     for (size_t c = 0; c < COL_CHANNEL0 + in->n_channels; c++) {
         snprintf(path, sizeof path, "/%s/%s/%s", sg, in->name, c < COL_CHANNEL0 ? fixed_col_names[c] : in->channel[c - COL_CHANNEL0]);
-        if ((nx->col[c] = H5Dopen2(st->file, path, H5P_DEFAULT)) < 0) {
+        if ((nx->col[c] = H5Dopen2(st->file, path, in->dapl)) < 0) {
             park_nxdata(nx);
             return -1;
         }

@@ -40,7 +40,8 @@ static int remove_tmpdir(void **state)
     (void)state;
     static const char *const names[] = {"run.h5", "zip.h5", "exists.h5", "garbage.h5", "plain.h5",
                                         "crash.h5", "live.h5", "bad.h5", "seq.h5", "dead.h5",
-                                        "dead-recovered.h5", "garbage.bin", "full.h5"};
+                                        "dead-recovered.h5", "garbage.bin", "full.h5", "big-plain.h5",
+                                        "big-zip.h5"};
     char path[128];
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
@@ -541,6 +542,66 @@ static void test_crashed_writer(void **state)
     pd_run_close(run);
 }
 
+/* Chunks larger than HDF5's default 1 MiB chunk cache, written as the writer thread does (uneven
+ * batches, a flush every so often, across a chunk boundary), unfiltered (written past the cache,
+ * straight into the file) and compressed (the cache is sized to hold a whole chunk): after the
+ * writer dies, everything up to its last flush is there, value for value. */
+static void test_large_chunks(void **state)
+{
+    (void)state;
+    const size_t chunk = 196608; /* 1.5 MiB of float64 */
+    for (int deflate = -1; deflate <= 1; deflate += 2) {
+        char path[128];
+        tmp_path(deflate < 0 ? "big-plain.h5" : "big-zip.h5", path, sizeof path);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct pd_store_layout l = make_layout(chunk, deflate);
+            struct pd_err err = {0};
+            if (pd_store_create(path, &l, &child_store, &err) < 0)
+                _exit(2);
+            size_t k = 0;
+            for (int round = 0; round < 3; round++) {
+                for (size_t end = k + 70001; k < end; k += 7001)
+                    if (append_range(child_store, 0, 0, k, 7001, &err) < 0)
+                        _exit(3);
+                if (pd_store_flush(child_store, &err) < 0)
+                    _exit(4);
+            }
+            if (append_range(child_store, 0, 0, k, 5000, &err) < 0) /* never flushed */
+                _exit(5);
+            _exit(0);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+
+        struct pd_err err = {0};
+        struct pd_run *run = NULL;
+        assert_ok(pd_run_open(path, &run, &err), err);
+        assert_int_equal(pd_run_closed_cleanly(run), 0);
+        expect_samples(run, 0, 0, 3 * 70010); /* past the first chunk's 196608 */
+        pd_run_close(run);
+
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+        H5Pclose(fapl);
+        assert_true(f >= 0);
+        hid_t ds = H5Dopen2(f, "/specimen_01/frame/force", H5P_DEFAULT);
+        hid_t dcpl = H5Dget_create_plist(ds);
+        hsize_t got = 0;
+        assert_int_equal(H5Pget_chunk(dcpl, 1, &got), 1);
+        assert_int_equal(got, chunk);
+        assert_int_equal(H5Pget_nfilters(dcpl), deflate < 0 ? 0 : 2);
+        H5Pclose(dcpl);
+        H5Dclose(ds);
+        H5Fclose(f);
+    }
+}
+
 /* A reader opens the file while the writer (another process) still appends to it. */
 static void test_live_reader(void **state)
 {
@@ -745,6 +806,9 @@ static void test_write_error(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         signal(SIGXFSZ, SIG_IGN);
+        /* The program has turned HDF5's error printing off (as a caller may): the store still
+         * reports the reason. */
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         struct pd_store_layout l = make_layout(256, -1);
         struct pd_err err = {0};
         if (pd_store_create(path, &l, &child_store, &err) < 0)
@@ -782,6 +846,7 @@ int main(void)
         cmocka_unit_test(test_bad_layout_leaves_nothing),
         cmocka_unit_test(test_open_garbage_and_foreign_files),
         cmocka_unit_test(test_crashed_writer),
+        cmocka_unit_test(test_large_chunks),
         cmocka_unit_test(test_live_reader),
         cmocka_unit_test(test_sequence_overruns_summary),
         cmocka_unit_test(test_recover),

@@ -7,6 +7,7 @@
  * clock_nanosleep loop.
  *
  * usage: pd-bench-pipeline [--samples N] [--chunk C] [--rounds R] [--wakeups W] [--dir DIR] [--no-h5py]
+ *                           [--only fwrite,bare,pipeline,h5py,lateness] [--filter none|deflate]
  * Every figure includes closing the file and fsync. Each measurement runs in a forked child, so
  * its peak RSS is its own; the table shows the median of R rounds (default 3), methods
  * alternating within each round. */
@@ -29,7 +30,7 @@
 
 #define N_CH      8
 #define ROW_BYTES (8 + 8 + 4 + 8 + 8 * N_CH) /* time, uncertainty, quality, sequence, channels */
-#define BATCH     4096
+#define BATCH     ACQ_WRITER_BATCH /* as the writer appends */
 
 static size_t n_samples = 4000000;
 static size_t chunk_samples = PD_STORE_DEFAULT_CHUNK;
@@ -38,6 +39,7 @@ static char dir[4096];
 struct result {
     double seconds;
     double rss_mid_mb, rss_end_mb, peak_mb; /* resident set half way, at the end; peak */
+    double cpu_s;                           /* user + system time of every thread of the process */
     double p50_us, p99_us, max_us;          /* lateness runs only */
     int ok;
 };
@@ -53,6 +55,13 @@ static double rss_mb(void)
         fclose(f);
     }
     return (double)resident * (double)sysconf(_SC_PAGESIZE) / 1048576.0;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static double peak_mb(void)
@@ -128,6 +137,9 @@ static int run_fwrite(const char *path, struct result *r)
 }
 
 /* ---- (b) bare HDF5 loop: the store's layout, written directly ------------------------------*/
+/* The store's settings, as src/store/writer.c makes them: one 1-D chunked dataset per column, fill
+ * values off, shuffle + deflate when filtered, and a chunk cache that holds one whole chunk when
+ * filtered and none when not (unfiltered appends then go straight from the buffer to the file). */
 static int run_bare_hdf5(const char *path, int deflate, struct result *r)
 {
     static const char *const names[4 + N_CH] = {
@@ -139,22 +151,26 @@ static int run_bare_hdf5(const char *path, int deflate, struct result *r)
     if (f < 0)
         return -1;
     hid_t g = H5Gcreate2(f, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), dapl = H5Pcreate(H5P_DATASET_ACCESS);
     hsize_t chunk = chunk_samples, zero = 0, unlimited = H5S_UNLIMITED;
     H5Pset_chunk(dcpl, 1, &chunk);
-    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER); /* as the store does */
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
     if (deflate >= 0) {
         H5Pset_shuffle(dcpl);
         H5Pset_deflate(dcpl, (unsigned)deflate);
+        size_t bytes = chunk_samples * sizeof(double);
+        H5Pset_chunk_cache(dapl, 521, bytes > (1 << 20) ? bytes : (1 << 20), 1.0);
+    } else {
+        H5Pset_chunk_cache(dapl, 0, 0, 1.0);
     }
-    hid_t ds[4 + N_CH];
-    hid_t sp = H5Screate_simple(1, &zero, &unlimited);
+    hid_t ds[4 + N_CH], fs[4 + N_CH];
     for (int c = 0; c < 4 + N_CH; c++) {
         hid_t type = c < 2 ? H5T_STD_I64LE : c == 2 ? H5T_STD_U32LE : c == 3 ? H5T_STD_U64LE : H5T_IEEE_F64LE;
-        ds[c] = H5Dcreate2(g, names[c], type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        fs[c] = H5Screate_simple(1, &zero, &unlimited);
+        ds[c] = H5Dcreate2(g, names[c], type, fs[c], H5P_DEFAULT, dcpl, dapl);
     }
-    H5Sclose(sp);
     H5Pclose(dcpl);
+    H5Pclose(dapl);
     if (H5Fstart_swmr_write(f) < 0)
         return -1;
     static int64_t t[BATCH], unc[BATCH];
@@ -175,9 +191,6 @@ static int run_bare_hdf5(const char *path, int deflate, struct result *r)
         }
         hid_t ms = H5Screate_simple(1, &m, NULL);
         for (int c = 0; c < 4 + N_CH; c++) {
-            H5Dset_extent(ds[c], &size);
-            hid_t fs = H5Dget_space(ds[c]);
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &m, NULL);
             hid_t mt = c < 2    ? H5T_NATIVE_INT64
                        : c == 2 ? H5T_NATIVE_UINT32
                        : c == 3 ? H5T_NATIVE_UINT64
@@ -187,8 +200,10 @@ static int run_bare_hdf5(const char *path, int deflate, struct result *r)
                               : c == 2 ? (void *)q
                               : c == 3 ? (void *)seq
                                        : (void *)col[c - 4];
-            H5Dwrite(ds[c], mt, ms, fs, H5P_DEFAULT, src);
-            H5Sclose(fs);
+            if (H5Dset_extent(ds[c], &size) < 0 || H5Sset_extent_simple(fs[c], 1, &size, &unlimited) < 0 ||
+                H5Sselect_hyperslab(fs[c], H5S_SELECT_SET, &start, NULL, &m, NULL) < 0 ||
+                H5Dwrite(ds[c], mt, ms, fs[c], H5P_DEFAULT, src) < 0)
+                return -1;
         }
         H5Sclose(ms);
         if (pd_clock_mono_ns() >= next_flush) { /* the same 1 s flush as a run */
@@ -197,8 +212,10 @@ static int run_bare_hdf5(const char *path, int deflate, struct result *r)
             next_flush += 1000000000LL;
         }
     }
-    for (int c = 0; c < 4 + N_CH; c++)
+    for (int c = 0; c < 4 + N_CH; c++) {
         H5Dclose(ds[c]);
+        H5Sclose(fs[c]);
+    }
     H5Gclose(g);
     H5Fclose(f);
     fsync_path(path);
@@ -230,7 +247,9 @@ static void *produce(void *arg)
         /* Full speed, lossless: this measures what the writer can take, so wait when it is full. */
         while (!pd_ring_push(&p->b->ring, &s))
             pd_clock_sleep_ns(20000); /* an instrument does not spin either */
-        atomic_fetch_add(&p->b->n_acquired, 1);
+        /* This thread is the counter's only writer: a plain store, no locked add per sample
+         * (which would wait for every store to the ring before it to reach the cache). */
+        atomic_store_explicit(&p->b->n_acquired, k + 1, memory_order_relaxed);
     }
     atomic_store(&p->done, 1);
     return NULL;
@@ -350,7 +369,8 @@ static const char h5py_script[] =
     "        d[k:k + m] = v\n"
     "f.close()\n"
     "fd = os.open(path, os.O_RDONLY); os.fsync(fd); os.close(fd)\n"
-    "print(time.monotonic() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)\n";
+    "ru = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "print(time.monotonic() - t0, ru.ru_maxrss / 1024.0, ru.ru_utime + ru.ru_stime)\n";
 
 static int run_h5py(const char *path, int deflate, struct result *r)
 {
@@ -365,13 +385,14 @@ static int run_h5py(const char *path, int deflate, struct result *r)
     FILE *p = popen(cmd, "r");
     if (!p)
         return -1;
-    double secs = 0, peak = 0;
-    int got = fscanf(p, "%lf %lf", &secs, &peak);
+    double secs = 0, peak = 0, cpu = 0;
+    int got = fscanf(p, "%lf %lf %lf", &secs, &peak, &cpu);
     int st = pclose(p);
-    if (got != 2 || st != 0)
+    if (got != 3 || st != 0)
         return -1;
     r->seconds = secs;
     r->peak_mb = peak;
+    r->cpu_s = cpu;
     return 0;
 }
 
@@ -497,6 +518,21 @@ enum method { M_FWRITE, M_BARE, M_PIPELINE, M_H5PY, M_BARE_SLEEP, M_ENGINE_SLEEP
 static const char *const method_names[] = {"fwrite + fsync",         "bare HDF5 loop",       "polydaq pipeline",
                                            "h5py, batches of 65536", "bare clock_nanosleep", "polydaq bus thread"};
 
+/* Short names for --only (a comma-separated list of them picks the methods to run). */
+static const char *const method_keys[] = {"fwrite", "bare", "pipeline", "h5py", "lateness", "lateness"};
+static const char *only_methods; /* NULL = all */
+
+static int wanted(enum method m)
+{
+    if (!only_methods)
+        return 1;
+    size_t len = strlen(method_keys[m]);
+    for (const char *p = only_methods; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, method_keys[m], len) == 0 && (p[len] == ',' || p[len] == '\0'))
+            return 1;
+    return 0;
+}
+
 /* Runs one measurement in a child process; the result comes back through a pipe. */
 static int measure(enum method m, int deflate, struct result *out)
 {
@@ -522,8 +558,10 @@ static int measure(enum method m, int deflate, struct result *out)
         case M_ENGINE_SLEEP: rc = run_engine_lateness(path, &r); break;
         }
         unlink(path);
-        if (m != M_H5PY)
+        if (m != M_H5PY) {
             r.peak_mb = peak_mb();
+            r.cpu_s = cpu_seconds();
+        }
         r.ok = rc == 0;
         if (write(fds[1], &r, sizeof r) != (ssize_t)sizeof r)
             _exit(1);
@@ -547,6 +585,7 @@ int main(int argc, char **argv)
 {
     int rounds = 3, with_h5py = 1;
     const char *base = NULL;
+    int filters = 3; /* bit 0: none, bit 1: shuffle+deflate 1 */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--samples") == 0 && i + 1 < argc)
             n_samples = strtoull(argv[++i], NULL, 10);
@@ -560,9 +599,15 @@ int main(int argc, char **argv)
             base = argv[++i];
         else if (strcmp(argv[i], "--no-h5py") == 0)
             with_h5py = 0;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only_methods = argv[++i];
+        else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) {
+            i++;
+            filters = strcmp(argv[i], "none") == 0 ? 1 : strcmp(argv[i], "deflate") == 0 ? 2 : 3;
+        }
         else {
             fprintf(stderr, "usage: pd-bench-pipeline [--samples N] [--chunk C] [--rounds R] [--wakeups W] [--dir DIR] "
-                            "[--no-h5py]\n");
+                            "[--no-h5py] [--only fwrite,bare,pipeline,h5py,lateness] [--filter none|deflate]\n");
             return 2;
         }
     }
@@ -582,17 +627,19 @@ int main(int argc, char **argv)
     printf("polydaq pipeline benchmark: %zu samples of %d bytes (time, uncertainty, quality, sequence, %d float64),"
            " chunks of %zu samples, median of %d rounds, every figure including close + fsync\n\n",
            n_samples, ROW_BYTES, N_CH, chunk_samples, rounds);
-    printf("| filter | method | M samples/s | MB/s | ratio to fwrite | ratio to bare | RSS half way → end [MiB] | peak "
-           "RSS [MiB] |\n");
-    printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
+    printf("| filter | method | M samples/s | MB/s | ratio to fwrite | ratio to bare | CPU [s] | RSS half way → end "
+           "[MiB] | peak RSS [MiB] |\n");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     int failed = 0;
     for (int deflate = -1; deflate <= 1; deflate += 2) {
+        if (!(filters & (deflate < 0 ? 1 : 2)))
+            continue;
         enum method ms[] = {M_FWRITE, M_BARE, M_PIPELINE, M_H5PY};
         size_t n_m = with_h5py ? 4 : 3;
         struct result res[4][15];
         for (int r = 0; r < rounds; r++)
             for (size_t i = 0; i < n_m; i++) {
-                if (deflate >= 0 && ms[i] == M_FWRITE) { /* the disk's limit does not depend on the filter */
+                if ((deflate >= 0 && ms[i] == M_FWRITE) || !wanted(ms[i])) { /* the disk's limit does not depend on the filter */
                     res[i][r].seconds = 0;
                     continue;
                 }
@@ -604,7 +651,7 @@ int main(int argc, char **argv)
             }
         double fw = 0, bare = 0;
         for (size_t i = 0; i < n_m; i++) {
-            if (deflate >= 0 && ms[i] == M_FWRITE)
+            if ((deflate >= 0 && ms[i] == M_FWRITE) || !wanted(ms[i]))
                 continue;
             qsort(res[i], (size_t)rounds, sizeof res[i][0], cmp_seconds);
             struct result *med = &res[i][rounds / 2];
@@ -620,9 +667,9 @@ int main(int argc, char **argv)
                 snprintf(bar, sizeof bar, "%.2f", rate / bare);
             if (ms[i] != M_H5PY)
                 snprintf(rss, sizeof rss, "%.1f → %.1f", med->rss_mid_mb, med->rss_end_mb);
-            printf("| %s | %s | %.2f | %.0f | %s | %s | %s | %.1f |\n", deflate < 0 ? "none" : "shuffle+deflate 1",
-                   method_names[ms[i]], rate / 1e6, rate * ROW_BYTES / 1e6, deflate < 0 ? fwr : "", bar, rss,
-                   med->peak_mb);
+            printf("| %s | %s | %.2f | %.0f | %s | %s | %.2f | %s | %.1f |\n", deflate < 0 ? "none" : "shuffle+deflate 1",
+                   method_names[ms[i]], rate / 1e6, rate * ROW_BYTES / 1e6, deflate < 0 ? fwr : "", bar, med->cpu_s,
+                   rss, med->peak_mb);
         }
     }
     printf("\nlateness of 1 kHz deadlines, %zu wake-ups each (the polydaq bus thread with its writer writing):\n\n",
@@ -630,6 +677,8 @@ int main(int argc, char **argv)
     printf("| method | p50 [µs] | p99 [µs] | max [µs] |\n|---|---:|---:|---:|\n");
     for (enum method m = M_BARE_SLEEP; m <= M_ENGINE_SLEEP; m++) {
         struct result r;
+        if (!wanted(m))
+            continue;
         if (measure(m, 1, &r) < 0) {
             fprintf(stderr, "pd-bench-pipeline: %s failed\n", method_names[m]);
             failed = 1;
