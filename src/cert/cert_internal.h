@@ -50,7 +50,19 @@ struct cert_values {
         size_t n;
         const char *x_label, *y_label;
     } curve;
+    /* Arrays the caller keeps across specimens (NULL: the method allocates its own): a method
+     * reading large channels reads them into these with pd_run_read_channel_into, so a series
+     * touches the memory of one specimen instead of one per specimen. `run_path` is the file. */
+    struct cert_scratch *scratch;
+    const char *run_path;
 };
+
+#define CERT_SCRATCH_ARRAYS 3
+struct cert_scratch {
+    double *a[CERT_SCRATCH_ARRAYS];
+    size_t cap[CERT_SCRATCH_ARRAYS];
+};
+void cert_scratch_free(struct cert_scratch *s);
 
 /* A curve to plot, from raw data (malloc'd arrays, freed by cert_curve_free). */
 void cert_curve_free(struct cert_curve *c);
@@ -62,6 +74,9 @@ void cert_curve_free(struct cert_curve *c);
 #define CERT_PLOT_COLUMNS 1000
 #define CERT_PLOT_ROWS 2000
 void cert_curve_thin(struct cert_curve *c);
+/* The same on arrays the caller keeps (scratch): thinned in place, the kept points copied into
+ * the curve's own small arrays. PD_ENOMEM leaves the curve empty. */
+int cert_curve_thin_from(double *x, double *y, size_t n, struct cert_curve *c);
 
 /* The curves of a certificate's evaluated specimens, in the order of its specimens. */
 #define CERT_MAX_CURVES 24
@@ -118,6 +133,11 @@ int cert_tensile_evaluate_in_place(double *force, double *extension, double *cro
  * reason and returns PD_EDATA (PD_ENOMEM for memory). *instrument may be NULL. */
 int cert_read_channel(struct pd_run *run, size_t s, const struct pd_method_def *def, const char *name,
                       double **data, size_t *n, size_t *instrument, char *reason, size_t reason_size);
+/* The same into scratch array `slot` of v (v->scratch and v->run_path set); *data then points
+ * into the scratch and is not the caller's to free. */
+int cert_read_channel_into(struct pd_run *run, size_t s, const struct pd_method_def *def, const char *name,
+                           struct cert_values *v, size_t slot, double **data, size_t *n, size_t *instrument,
+                           char *reason, size_t reason_size);
 /* Whether two unit spellings name the same unit ("°C" and "degC" do; otherwise exact). */
 bool cert_unit_equal(const char *a, const char *b);
 /* A channel's unit as the def requires it ("" when the def does not list the channel). */
@@ -165,6 +185,12 @@ int cert_lab_lock(const char *dir, struct pd_err *err);
 /* Appends one entry to DIR/audit.log under the lab lock; returns the entry (owned by caller). */
 int cert_audit_append(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
                       const char *content_sha256, json_t **entry_out, struct pd_err *err);
+/* The same in two steps, so the entry can go into a document before the disk has it: the next
+ * entry (sequence number, previous hash, time) under the lab lock, then its line appended and
+ * synced. Nothing is written by the first step; the caller must hold the lock across both. */
+int cert_audit_entry(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
+                     const char *content_sha256, json_t **entry_out, struct pd_err *err);
+int cert_audit_write(const char *dir, const json_t *entry, struct pd_err *err);
 /* The content hash of a certificate: SHA-256 of its canonical form without status, approvals,
  * audit and signature — what reviewer and authorizer approve. */
 int cert_content_hash(const json_t *doc, char hex[65]);

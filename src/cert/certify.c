@@ -78,7 +78,10 @@ static int evaluate_all(struct ctx *c, size_t *n_evaluated, struct pd_err *err)
     if (!c->ev)
         return pd_err_set(err, PD_ENOMEM, NULL, "out of memory for %zu specimens", total);
     const struct pd_uncertainty_budget *bud = &c->b->method->uncertainty;
-    for (size_t r = 0; r < c->b->n_runs; r++) {
+    /* One set of channel arrays for the whole series (see struct cert_scratch). */
+    struct cert_scratch scratch = {0};
+    int rc = 0;
+    for (size_t r = 0; r < c->b->n_runs && rc == 0; r++) {
         for (size_t s = 0; s < pd_run_specimen_count(c->runs[r]); s++) {
             struct specimen_eval *e = &c->ev[c->n_ev++];
             e->run = r;
@@ -90,9 +93,14 @@ static int evaluate_all(struct ctx *c, size_t *n_evaluated, struct pd_err *err)
                 continue;
             struct cert_curve_set *cs = c->b->curves;
             e->v.want_curve = cs && c->m->curve && cs->n < CERT_MAX_CURVES;
-            int rc = c->m->evaluate(c->runs[r], s, c->b->method, &e->v, &e->evaluated, e->reason, sizeof e->reason);
-            if (rc < 0)
-                return pd_err_set(err, rc, NULL, "out of memory while evaluating %s", c->b->run_paths[r]);
+            e->v.scratch = &scratch;
+            e->v.run_path = c->b->run_paths[r];
+            rc = c->m->evaluate(c->runs[r], s, c->b->method, &e->v, &e->evaluated, e->reason, sizeof e->reason);
+            e->v.scratch = NULL;
+            if (rc < 0) {
+                rc = pd_err_set(err, rc, NULL, "out of memory while evaluating %s", c->b->run_paths[r]);
+                break;
+            }
             if (e->evaluated && e->v.want_curve)
                 take_curve(c, r, s, e);
             cert_curve_free(&e->v.curve);
@@ -106,7 +114,8 @@ static int evaluate_all(struct ctx *c, size_t *n_evaluated, struct pd_err *err)
                                       : NAN;
         }
     }
-    return 0;
+    cert_scratch_free(&scratch);
+    return rc;
 }
 
 /* Mean of property p over the evaluated specimens, with its expanded uncertainty: the instrument
@@ -606,8 +615,9 @@ int cert_lab_lock(const char *dir, struct pd_err *err)
     return fd;
 }
 
-/* Next number from DIR/counter (created at 0). Called with the lab lock held. */
-static int next_number(const char *dir, unsigned long *out, struct pd_err *err)
+/* The number after DIR/counter's (created at 0). Called with the lab lock held; nothing is
+ * written until write_number, which must come before the certificate is created. */
+static int read_number(const char *dir, unsigned long *out, struct pd_err *err)
 {
     char path[4200], buf[64] = "";
     snprintf(path, sizeof path, "%s/counter", dir);
@@ -622,11 +632,16 @@ static int next_number(const char *dir, unsigned long *out, struct pd_err *err)
     } else if (errno != ENOENT) {
         return pd_err_set_os(err, PD_EIO, errno, path, "cannot read the certificate counter");
     }
-    snprintf(buf, sizeof buf, "%lu\n", n + 1);
-    int rc = cert_write_file(path, buf, false, err);
-    if (rc == 0)
-        *out = n + 1;
-    return rc;
+    *out = n + 1;
+    return 0;
+}
+
+static int write_number(const char *dir, unsigned long number, struct pd_err *err)
+{
+    char path[4200], buf[64];
+    snprintf(path, sizeof path, "%s/counter", dir);
+    snprintf(buf, sizeof buf, "%lu\n", number);
+    return cert_write_file(path, buf, false, err);
 }
 
 int cert_content_hash(const json_t *doc, char hex[65])
@@ -656,6 +671,23 @@ static int resolve_method(const struct pd_spec *spec, const struct pd_certify_op
         return pd_method_load(path, def, err);
     }
     return pd_method_defaults(spec->method, def, err);
+}
+
+/* The PDF of a finished document, rendered on a second thread while the main one waits for the
+ * disk (counter, audit log and certificate are synced one after the other). */
+struct pdf_job {
+    const json_t *doc; /* not changed by anyone while the job runs */
+    const struct cert_curve_set *curves;
+    const char *path;
+    int rc;
+    struct pd_err err;
+};
+
+static void *render_job(void *arg)
+{
+    struct pdf_job *j = arg;
+    j->rc = cert_render_pdf_doc(j->doc, j->curves, j->path, &j->err);
+    return NULL;
 }
 
 static void *warm_up(void *arg)
@@ -711,12 +743,15 @@ int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd
         return lock;
     }
     unsigned long number = 0;
-    rc = next_number(opt->out_dir, &number, err);
+    rc = read_number(opt->out_dir, &number, err);
+    char pdf_tmp[4200] = "";
     if (rc == 0) {
         snprintf(res.cert_id, sizeof res.cert_id, "CERT-%06lu", number);
         int n1 = snprintf(res.json_path, sizeof res.json_path, "%s/%s.json", opt->out_dir, res.cert_id);
         int n2 = snprintf(res.pdf_path, sizeof res.pdf_path, "%s/%s.pdf", opt->out_dir, res.cert_id);
-        if (n1 < 0 || (size_t)n1 >= sizeof res.json_path || n2 < 0 || (size_t)n2 >= sizeof res.pdf_path)
+        int n3 = snprintf(pdf_tmp, sizeof pdf_tmp, "%s.tmp.%ld", res.pdf_path, (long)getpid());
+        if (n1 < 0 || (size_t)n1 >= sizeof res.json_path || n2 < 0 || (size_t)n2 >= sizeof res.pdf_path || n3 < 0 ||
+            (size_t)n3 >= sizeof pdf_tmp)
             rc = pd_err_set(err, PD_EINVAL, NULL, "certificate path too long in %s", opt->out_dir);
     }
     if (rc == 0) {
@@ -726,23 +761,54 @@ int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd
     }
     json_t *entry = NULL;
     if (rc == 0)
-        rc = cert_audit_append(opt->out_dir, "draft", res.cert_id, json_string_value(json_object_get(doc, "operator")),
-                               "operator", content, &entry, err);
+        rc = cert_audit_entry(opt->out_dir, "draft", res.cert_id, json_string_value(json_object_get(doc, "operator")),
+                              "operator", content, &entry, err);
     if (rc == 0) {
         json_t *audit = json_array();
-        cert_jappend(audit, entry, &ok);
+        cert_jappend(audit, json_incref(entry), &ok);
         cert_jset(doc, "audit", audit, &ok);
-        char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        if (!ok || !text)
-            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while formatting %s", res.cert_id);
-        else
-            rc = cert_write_file(res.json_path, text, true, err);
-        free(text);
+        if (!ok)
+            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building %s", res.cert_id);
     }
+    /* The document is final now. Its PDF goes to a temporary name beside the certificate while the
+     * certificate is formatted and the counter, the audit entry and the certificate are written and
+     * synced, in that order (a number is on disk as used before anything carries it); both threads
+     * only read the document. The PDF takes its name only once the certificate exists, so a failed
+     * write never leaves a PDF, nor replaces another's. */
+    struct pdf_job job = {.doc = doc, .curves = &curves, .path = pdf_tmp};
+    pthread_t renderer;
+    bool rendering = false, rendered = false;
+    if (rc == 0 && !opt->no_pdf)
+        rendering = pthread_create(&renderer, NULL, render_job, &job) == 0;
+    char *text = NULL;
+    if (rc == 0 && !(text = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17))))
+        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while formatting %s", res.cert_id);
+    if (rc == 0)
+        rc = write_number(opt->out_dir, number, err);
+    if (rc == 0)
+        rc = cert_audit_write(opt->out_dir, entry, err);
+    if (rc == 0)
+        rc = cert_write_file(res.json_path, text, true, err);
+    free(text);
+    json_decref(entry);
     flock(lock, LOCK_UN);
     close(lock);
-    if (rc == 0 && !opt->no_pdf)
-        rc = cert_render_pdf_doc(doc, &curves, res.pdf_path, err);
+    if (rendering) {
+        pthread_join(renderer, NULL);
+        rendered = true;
+    } else if (rc == 0 && !opt->no_pdf) {
+        render_job(&job); /* no thread: render here */
+        rendered = true;
+    }
+    if (rendered && rc == 0 && job.rc < 0) {
+        rc = job.rc;
+        if (err)
+            *err = job.err;
+    }
+    if (rendered && rc == 0 && rename(pdf_tmp, res.pdf_path) < 0)
+        rc = pd_err_set_os(err, PD_EIO, errno, res.pdf_path, "cannot put the PDF in place");
+    if (rendered && rc < 0)
+        unlink(pdf_tmp);
     cert_curve_set_free(&curves);
     if (opt->no_pdf)
         res.pdf_path[0] = '\0';

@@ -149,8 +149,8 @@ static int read_log(const char *dir, json_t **out, struct pd_err *err)
     return 0;
 }
 
-int cert_audit_append(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
-                      const char *content_sha256, json_t **entry_out, struct pd_err *err)
+int cert_audit_entry(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
+                     const char *content_sha256, json_t **entry_out, struct pd_err *err)
 {
     json_t *log = NULL;
     int rc = read_log(dir, &log, err);
@@ -168,27 +168,43 @@ int cert_audit_append(const char *dir, const char *event, const char *cert_id, c
         json_decref(e);
         return pd_err_set(err, PD_ENOMEM, NULL, "out of memory for the audit entry");
     }
-    char *line = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    *entry_out = e;
+    return 0;
+}
+
+int cert_audit_write(const char *dir, const json_t *entry, struct pd_err *err)
+{
+    char *line = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
     char path[4200];
     snprintf(path, sizeof path, "%s/audit.log", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (!line || fd < 0) {
-        int er = errno;
+    int fd = line ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+    if (fd < 0) {
+        int er = line ? errno : ENOMEM;
         free(line);
-        json_decref(e);
-        if (fd >= 0)
-            close(fd);
         return pd_err_set_os(err, PD_EIO, er, path, "cannot append to the audit log");
     }
     size_t len = strlen(line);
-    line[len] = '\0';
-    bool ok = write(fd, line, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    /* fdatasync, not fsync: an append changes the size, which fdatasync must write as well (the
+     * data could not be read back without it); only the timestamps are left to the kernel. */
+    bool ok = write(fd, line, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fdatasync(fd) == 0;
     int er = errno;
     close(fd);
     free(line);
-    if (!ok) {
-        json_decref(e);
+    if (!ok)
         return pd_err_set_os(err, PD_EIO, er, path, "cannot append to the audit log");
+    return 0;
+}
+
+int cert_audit_append(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
+                      const char *content_sha256, json_t **entry_out, struct pd_err *err)
+{
+    json_t *e = NULL;
+    int rc = cert_audit_entry(dir, event, cert_id, actor, role, content_sha256, &e, err);
+    if (rc == 0)
+        rc = cert_audit_write(dir, e, err);
+    if (rc < 0) {
+        json_decref(e);
+        return rc;
     }
     *entry_out = e;
     return 0;

@@ -1,8 +1,10 @@
 /* jsonio.c — JSON building helpers, the canonical form that is hashed and signed, SHA-256 of files and safe file writes. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,24 +80,104 @@ void cert_sha256_hex(const void *data, size_t len, char hex[65])
 
 /* Raw run files are tens of MB and their hash is on the critical path of every certify: libcrypto's
  * SHA-256 uses the CPU's SHA extensions (~1.5 GB/s where libsodium's portable code does ~240 MB/s).
- * Short texts (canonical JSON, keys) stay with libsodium, which also signs them. */
+ * Short texts (canonical JSON, keys) stay with libsodium, which also signs them.
+ *
+ * libcrypto is loaded on first use, not linked: with its ~21 000 relocations it was the largest
+ * single cost of starting `polydaq` (any command), and certify hashes on a thread of its own, so
+ * the load happens there, beside the evaluation. Without libcrypto.so.3 the hash is libsodium's:
+ * slower, the same digest. */
+struct evp {
+    EVP_MD_CTX *(*ctx_new)(void);
+    void (*ctx_free)(EVP_MD_CTX *);
+    const EVP_MD *(*sha256)(void);
+    int (*init)(EVP_MD_CTX *, const EVP_MD *, ENGINE *);
+    int (*update)(EVP_MD_CTX *, const void *, size_t);
+    int (*final)(EVP_MD_CTX *, unsigned char *, unsigned int *);
+};
+static struct evp evp;
+static bool have_evp;
+static pthread_once_t evp_once = PTHREAD_ONCE_INIT;
+
+static void load_evp(void)
+{
+    void *lib = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        return;
+    struct evp e;
+    *(void **)&e.ctx_new = dlsym(lib, "EVP_MD_CTX_new");
+    *(void **)&e.ctx_free = dlsym(lib, "EVP_MD_CTX_free");
+    *(void **)&e.sha256 = dlsym(lib, "EVP_sha256");
+    *(void **)&e.init = dlsym(lib, "EVP_DigestInit_ex");
+    *(void **)&e.update = dlsym(lib, "EVP_DigestUpdate");
+    *(void **)&e.final = dlsym(lib, "EVP_DigestFinal_ex");
+    if (e.ctx_new && e.ctx_free && e.sha256 && e.init && e.update && e.final) {
+        evp = e;
+        have_evp = true;
+    } /* the library stays loaded either way: libcrypto registers exit handlers of its own */
+}
+
+/* One SHA-256 in progress, by whichever implementation is there. */
+struct file_hash {
+    EVP_MD_CTX *ctx; /* NULL: libsodium's state below */
+    crypto_hash_sha256_state st;
+};
+
+static int hash_begin(struct file_hash *h)
+{
+    pthread_once(&evp_once, load_evp);
+    h->ctx = NULL;
+    if (!have_evp)
+        return crypto_hash_sha256_init(&h->st) == 0 ? 0 : -1;
+    h->ctx = evp.ctx_new();
+    if (h->ctx && evp.init(h->ctx, evp.sha256(), NULL) == 1)
+        return 0;
+    evp.ctx_free(h->ctx);
+    h->ctx = NULL;
+    return -1;
+}
+
+static int hash_update(struct file_hash *h, const unsigned char *buf, size_t n)
+{
+    if (h->ctx)
+        return evp.update(h->ctx, buf, n) == 1 ? 0 : -1;
+    return crypto_hash_sha256_update(&h->st, buf, n) == 0 ? 0 : -1;
+}
+
+/* Finishes (also frees the context); 0 with the 32-byte digest in out. */
+static int hash_end(struct file_hash *h, unsigned char out[32], bool want)
+{
+    int rc = 0;
+    if (h->ctx) {
+        unsigned int len = 0;
+        unsigned char d[EVP_MAX_MD_SIZE];
+        if (want && (evp.final(h->ctx, d, &len) != 1 || len != 32))
+            rc = -1;
+        else if (want)
+            memcpy(out, d, 32);
+        evp.ctx_free(h->ctx);
+        h->ctx = NULL;
+    } else if (want) {
+        rc = crypto_hash_sha256_final(&h->st, out) == 0 ? 0 : -1;
+    }
+    return rc;
+}
+
 int pd_sha256_file(const char *path, char hex[65], struct pd_err *err)
 {
     if (!path || !hex)
         return pd_err_set(err, PD_EINVAL, NULL, "sha256: missing path or output");
     enum { CHUNK = 1 << 18 }; /* large reads, one buffer reused: no page faults past the first pass */
     unsigned char *buf = malloc(CHUNK);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+    struct file_hash h;
+    if (!buf || hash_begin(&h) < 0) {
         free(buf);
-        EVP_MD_CTX_free(ctx);
         return pd_err_set(err, PD_ENOMEM, path, "sha256: cannot set up the digest");
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         free(buf);
-        EVP_MD_CTX_free(ctx);
+        hash_end(&h, NULL, false);
         return pd_err_set_os(err, PD_EIO, e, path, "cannot open for hashing");
     }
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -110,20 +192,18 @@ int pd_sha256_file(const char *path, char hex[65], struct pd_err *err)
         }
         if (r == 0)
             break;
-        if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1) {
+        if (hash_update(&h, buf, (size_t)r) < 0) {
             rc = pd_err_set(err, PD_EIO, path, "sha256: digest update failed");
             break;
         }
     }
     close(fd);
-    unsigned char h[EVP_MAX_MD_SIZE];
-    unsigned int hlen = 0;
-    if (rc == 0 && (EVP_DigestFinal_ex(ctx, h, &hlen) != 1 || hlen != 32))
+    unsigned char d[32];
+    if (hash_end(&h, d, rc == 0) < 0 && rc == 0)
         rc = pd_err_set(err, PD_EIO, path, "sha256: digest final failed");
-    EVP_MD_CTX_free(ctx);
     free(buf);
     if (rc == 0)
-        to_hex(h, 32, hex);
+        to_hex(d, 32, hex);
     return rc;
 }
 
@@ -159,7 +239,9 @@ int cert_write_file(const char *path, const char *text, bool exclusive, struct p
         return pd_err_set_os(err, PD_EIO, e, target, "cannot create");
     }
     int rc = 0;
-    if (write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0)
+    /* fdatasync: the file is new, so its size (which fdatasync writes with the data) is all the
+     * metadata needed to read it back; fsync would add only the timestamps. */
+    if (write_all(fd, text, strlen(text)) < 0 || fdatasync(fd) < 0)
         rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot write");
     if (close(fd) < 0 && rc == 0)
         rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot write");

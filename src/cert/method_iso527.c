@@ -67,20 +67,34 @@ struct raw {
     double *force, *ext, *xhead;
     size_t n;
     double b, h, l0, grip;
+    bool borrowed; /* the arrays are the caller's scratch, not ours to free */
 };
 
 static void raw_free(struct raw *r)
 {
+    if (r->borrowed)
+        return;
     free(r->force);
     free(r->ext);
     free(r->xhead);
 }
 
+/* One channel, into the caller's scratch array `slot` when there is one (v may be NULL). */
+static int read_ch(struct pd_run *run, size_t s, const struct pd_method_def *def, const char *name,
+                   struct cert_values *v, size_t slot, double **data, size_t *n, size_t *instrument, char *reason,
+                   size_t rsize)
+{
+    if (v && v->scratch && v->run_path)
+        return cert_read_channel_into(run, s, def, name, v, slot, data, n, instrument, reason, rsize);
+    return cert_read_channel(run, s, def, name, data, n, instrument, reason, rsize);
+}
+
 /* Reads what the evaluation needs; the strain source decides whether the extensometer must exist. */
-static int read_raw(struct pd_run *run, size_t s, const struct pd_method_def *def, struct raw *r, int *source,
-                    char *reason, size_t rsize)
+static int read_raw(struct pd_run *run, size_t s, const struct pd_method_def *def, struct cert_values *v,
+                    struct raw *r, int *source, char *reason, size_t rsize)
 {
     memset(r, 0, sizeof *r);
+    r->borrowed = v && v->scratch && v->run_path;
     int rc = cert_attr_positive(run, s, "width", &r->b, reason, rsize);
     if (rc == 0)
         rc = cert_attr_positive(run, s, "thickness", &r->h, reason, rsize);
@@ -89,7 +103,7 @@ static int read_raw(struct pd_run *run, size_t s, const struct pd_method_def *de
     if (pd_run_specimen_attr_double(run, s, "grip_distance", &r->grip) < 0 || !(r->grip > 0.0))
         r->grip = 0.0;
     size_t i_force = 0, i_ext = 0, i_x = 0, n_ext = 0, n_x = 0, tmp;
-    if ((rc = cert_read_channel(run, s, def, "force", &r->force, &r->n, &i_force, reason, rsize)) < 0)
+    if ((rc = read_ch(run, s, def, "force", v, 0, &r->force, &r->n, &i_force, reason, rsize)) < 0)
         return rc;
     int choice = (int)pd_method_param(def, "strain_source");
     bool have_ext = pd_run_find_channel(run, "extension", &tmp, &tmp) == 0;
@@ -98,7 +112,7 @@ static int read_raw(struct pd_run *run, size_t s, const struct pd_method_def *de
     if (*source == PD_STRAIN_EXTENSOMETER) {
         if ((rc = cert_attr_positive(run, s, "gauge_length", &r->l0, reason, rsize)) < 0)
             return rc;
-        if ((rc = cert_read_channel(run, s, def, "extension", &r->ext, &n_ext, &i_ext, reason, rsize)) < 0)
+        if ((rc = read_ch(run, s, def, "extension", v, 1, &r->ext, &n_ext, &i_ext, reason, rsize)) < 0)
             return rc;
         if (i_ext != i_force) {
             /* Pairing samples of two instruments needs a common time axis; not done here. */
@@ -112,10 +126,11 @@ static int read_raw(struct pd_run *run, size_t s, const struct pd_method_def *de
         }
     }
     if (have_x && r->grip > 0.0) {
-        if ((rc = cert_read_channel(run, s, def, "crosshead", &r->xhead, &n_x, &i_x, reason, rsize)) < 0)
+        if ((rc = read_ch(run, s, def, "crosshead", v, 2, &r->xhead, &n_x, &i_x, reason, rsize)) < 0)
             return rc;
         if (i_x != i_force || n_x != r->n) {
-            free(r->xhead);
+            if (!r->borrowed)
+                free(r->xhead);
             r->xhead = NULL; /* not pairable: no nominal strain */
         }
     }
@@ -127,9 +142,10 @@ static int read_raw(struct pd_run *run, size_t s, const struct pd_method_def *de
 }
 
 /* Turns the arrays into the plot curve (stress over strain in %, the strain as measured) in place
- * and hands them over: the evaluation has read them anyway, and fresh arrays of this size cost
- * page faults. `evaluated`: they already hold stress and strain (fraction, shifted by toe_offset). */
-static void curve_from_raw(struct raw *r, int source, bool evaluated, double toe_offset, struct cert_curve *c)
+ * and hands them over — or, when they are the caller's scratch, hands over their thinned copy: the
+ * evaluation has read them anyway, and fresh arrays of this size cost page faults. `evaluated`:
+ * they already hold stress and strain (fraction, shifted by toe_offset). */
+static int curve_from_raw(struct raw *r, int source, bool evaluated, double toe_offset, struct cert_curve *c)
 {
     double area = r->b * r->h;
     double *x = source == PD_STRAIN_EXTENSOMETER ? r->ext : r->xhead;
@@ -142,16 +158,19 @@ static void curve_from_raw(struct raw *r, int source, bool evaluated, double toe
             x[i] = 100.0 * x[i] / len;
         }
     }
+    c->x_label = source == PD_STRAIN_EXTENSOMETER ? "strain ε [%]" : "nominal strain εt [%]";
+    c->y_label = "stress σ [MPa]";
+    if (r->borrowed)
+        return cert_curve_thin_from(x, r->force, r->n, c);
     c->x = x;
     c->y = r->force;
     c->n = r->n;
-    c->x_label = source == PD_STRAIN_EXTENSOMETER ? "strain ε [%]" : "nominal strain εt [%]";
-    c->y_label = "stress σ [MPa]";
     if (x == r->ext)
         r->ext = NULL;
     else
         r->xhead = NULL;
     r->force = NULL;
+    return 0;
 }
 
 static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *def, struct cert_values *out,
@@ -159,7 +178,7 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
 {
     struct raw r;
     int source = 0;
-    int rc = read_raw(run, s, def, &r, &source, reason, rsize);
+    int rc = read_raw(run, s, def, out, &r, &source, reason, rsize);
     bool ok = true;
     out->dimensions = json_object();
     if (r.b > 0.0)
@@ -183,8 +202,8 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     struct pd_tensile_result res;
     struct pd_err e = {0};
     rc = cert_tensile_evaluate_in_place(r.force, r.ext, r.xhead, &sp, &p, &res, &e);
-    if (rc == 0 && out->want_curve)
-        curve_from_raw(&r, source, true, res.toe_offset, &out->curve);
+    if (rc == 0 && out->want_curve && curve_from_raw(&r, source, true, res.toe_offset, &out->curve) < 0)
+        memset(&out->curve, 0, sizeof out->curve); /* no memory for the plot: left out of it */
     raw_free(&r);
     if (rc == PD_ENOMEM)
         return rc;
@@ -251,7 +270,7 @@ static int curve(struct pd_run *run, size_t s, const struct pd_method_def *def, 
     struct raw r;
     int source = 0;
     char reason[256];
-    int rc = read_raw(run, s, def, &r, &source, reason, sizeof reason);
+    int rc = read_raw(run, s, def, NULL, &r, &source, reason, sizeof reason);
     if (rc == 0)
         curve_from_raw(&r, source, false, 0.0, c);
     raw_free(&r);

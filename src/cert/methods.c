@@ -73,8 +73,9 @@ const char *cert_channel_unit(const struct pd_method_def *def, const char *name)
     return "";
 }
 
-int cert_read_channel(struct pd_run *run, size_t s, const struct pd_method_def *def, const char *name,
-                      double **data, size_t *n, size_t *instrument, char *reason, size_t reason_size)
+/* The channel's instrument, after checking that the def's unit is the channel's. */
+static int find_checked(struct pd_run *run, const struct pd_method_def *def, const char *name, size_t *instrument,
+                        char *reason, size_t reason_size)
 {
     size_t inst, index;
     if (pd_run_find_channel(run, name, &inst, &index) < 0) {
@@ -88,8 +89,19 @@ int cert_read_channel(struct pd_run *run, size_t s, const struct pd_method_def *
         cert_say(reason, reason_size, "channel '%s' is in '%s', expected %s", name, ch ? ch->unit : "?", want);
         return PD_EDATA;
     }
+    *instrument = inst;
+    return 0;
+}
+
+int cert_read_channel(struct pd_run *run, size_t s, const struct pd_method_def *def, const char *name,
+                      double **data, size_t *n, size_t *instrument, char *reason, size_t reason_size)
+{
+    size_t inst;
+    int rc = find_checked(run, def, name, &inst, reason, reason_size);
+    if (rc < 0)
+        return rc;
     struct pd_err e = {0};
-    int rc = pd_run_read_channel(run, s, inst, name, data, n, &e);
+    rc = pd_run_read_channel(run, s, inst, name, data, n, &e);
     if (rc < 0) {
         cert_say(reason, reason_size, "cannot read '%s': %s", name, e.msg);
         return rc == PD_ENOMEM ? rc : PD_EDATA;
@@ -97,6 +109,36 @@ int cert_read_channel(struct pd_run *run, size_t s, const struct pd_method_def *
     if (instrument)
         *instrument = inst;
     return 0;
+}
+
+int cert_read_channel_into(struct pd_run *run, size_t s, const struct pd_method_def *def, const char *name,
+                           struct cert_values *v, size_t slot, double **data, size_t *n, size_t *instrument,
+                           char *reason, size_t reason_size)
+{
+    size_t inst;
+    int rc = find_checked(run, def, name, &inst, reason, reason_size);
+    if (rc < 0)
+        return rc;
+    struct pd_err e = {0};
+    rc = pd_run_read_channel_into(run, s, inst, name, &v->scratch->a[slot], &v->scratch->cap[slot], n,
+                                  &e);
+    if (rc < 0) {
+        cert_say(reason, reason_size, "cannot read '%s': %s", name, e.msg);
+        return rc == PD_ENOMEM ? rc : PD_EDATA;
+    }
+    *data = v->scratch->a[slot];
+    if (instrument)
+        *instrument = inst;
+    return 0;
+}
+
+void cert_scratch_free(struct cert_scratch *s)
+{
+    for (size_t i = 0; i < CERT_SCRATCH_ARRAYS; i++) {
+        free(s->a[i]);
+        s->a[i] = NULL;
+        s->cap[i] = 0;
+    }
 }
 
 int cert_attr_positive(struct pd_run *run, size_t s, const char *key, double *out, char *reason, size_t reason_size)

@@ -1,8 +1,10 @@
 /* pdf.c — renders a certificate (its JSON plus the raw curves) as a paged PDF with cairo: tables, plots, signature block, QR code. */
+#include <cairo-ft.h>
 #include <cairo-pdf.h>
 #include <cairo.h>
 #include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
 #include <qrencode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +41,70 @@ static const char *jget(const json_t *o, const char *key)
     return s ? s : "";
 }
 
+/* DejaVu Sans straight from its files through FreeType when they are where Debian's fonts-dejavu-core
+ * puts them: the face fontconfig would pick for FONT anyway (`fc-match "DejaVu Sans"`), without
+ * parsing fontconfig's ~30 configuration files first (5-15 ms of CPU in every certify). Anywhere
+ * else the faces stay NULL and cairo asks fontconfig by name, as before. FreeType is cairo's
+ * dependency, not ours: its functions are found at run time, like FcFini below. */
+#define FONT_DIR "/usr/share/fonts/truetype/dejavu/"
+static const char *const font_files[2] = {FONT_DIR "DejaVuSans.ttf", FONT_DIR "DejaVuSans-Bold.ttf"};
+static cairo_font_face_t *faces[2];
+static FT_Library ft_lib;
+static pthread_once_t faces_once = PTHREAD_ONCE_INIT;
+static const cairo_user_data_key_t face_key;
+
+static FT_Error (*ft_done_face)(FT_Face);
+
+static void face_release(void *face)
+{
+    ft_done_face(face);
+}
+
+static void load_faces(void)
+{
+    FT_Error (*init)(FT_Library *);
+    FT_Error (*new_face)(FT_Library, const char *, FT_Long, FT_Face *);
+    *(void **)&init = dlsym(RTLD_DEFAULT, "FT_Init_FreeType");
+    *(void **)&new_face = dlsym(RTLD_DEFAULT, "FT_New_Face");
+    *(void **)&ft_done_face = dlsym(RTLD_DEFAULT, "FT_Done_Face");
+    if (!init || !new_face || !ft_done_face || init(&ft_lib) != 0) {
+        ft_lib = NULL;
+        return;
+    }
+    for (int b = 0; b < 2; b++) {
+        FT_Face face;
+        if (new_face(ft_lib, font_files[b], 0, &face) != 0)
+            break;
+        cairo_font_face_t *cf = cairo_ft_font_face_create_for_ft_face(face, 0);
+        /* cairo may keep the face in its caches after we let go: it closes the FT face itself. */
+        if (cairo_font_face_status(cf) != CAIRO_STATUS_SUCCESS ||
+            cairo_font_face_set_user_data(cf, &face_key, face, face_release) != CAIRO_STATUS_SUCCESS) {
+            cairo_font_face_destroy(cf);
+            ft_done_face(face);
+            break;
+        }
+        faces[b] = cf;
+    }
+    if (!faces[0] || !faces[1]) { /* both or neither: one family on the page */
+        for (int b = 0; b < 2; b++) {
+            cairo_font_face_destroy(faces[b]);
+            faces[b] = NULL;
+        }
+    }
+}
+
+static void select_font(cairo_t *cr, bool bold)
+{
+    pthread_once(&faces_once, load_faces);
+    if (faces[bold])
+        cairo_set_font_face(cr, faces[bold]);
+    else
+        cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+}
+
 static void font(struct pdf *p, double size, bool bold)
 {
-    cairo_select_font_face(p->cr, FONT, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    select_font(p->cr, bold);
     cairo_set_font_size(p->cr, size);
 }
 
@@ -293,21 +356,27 @@ static void simplify(struct cert_curve *c, double xlo, double xhi, double ylo, d
     free(stack);
 }
 
-void cert_curve_thin(struct cert_curve *c)
+/* Both thinning passes on the curve's own arrays; c->n becomes the number kept. */
+static void thin_in_place(struct cert_curve *c)
 {
     if (c->n <= 4 * CERT_PLOT_COLUMNS)
         return;
+    /* Plain comparisons, not fmin/fmax calls: this runs over every sample of every specimen. */
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     for (size_t i = 0; i < c->n; i++) {
-        if (!isfinite(c->x[i]) || !isfinite(c->y[i]))
+        double xi = c->x[i], yi = c->y[i];
+        if (!isfinite(xi) || !isfinite(yi))
             continue;
-        xlo = fmin(xlo, c->x[i]);
-        xhi = fmax(xhi, c->x[i]);
-        ylo = fmin(ylo, c->y[i]);
-        yhi = fmax(yhi, c->y[i]);
+        xlo = xi < xlo ? xi : xlo;
+        xhi = xi > xhi ? xi : xhi;
+        ylo = yi < ylo ? yi : ylo;
+        yhi = yi > yhi ? yi : yhi;
     }
     if (!(xhi > xlo))
         return;
+    /* A point's column is worked out once per run of points, as the x-interval [col_lo, col_hi)
+     * the next points are compared with, not per point (floor() is a library call here). A point
+     * right on a column edge may fall into either neighbour, which a plot cannot show. */
     const double width = (xhi - xlo) / CERT_PLOT_COLUMNS, tol = (yhi - ylo) / CERT_PLOT_ROWS;
     double *x = c->x, *y = c->y;
     size_t out = 0, i = 0;
@@ -322,8 +391,10 @@ void cert_curve_thin(struct cert_curve *c)
             continue;
         }
         double col = floor((x[i] - xlo) / width);
+        const double col_lo = xlo + col * width, col_hi = col_lo + width;
         size_t first = i, lo = i, hi = i, j = i + 1;
-        while (j < c->n && isfinite(x[j]) && isfinite(y[j]) && floor((x[j] - xlo) / width) == col) {
+        /* NaN fails both comparisons, so a gap also ends the run. */
+        while (j < c->n && x[j] >= col_lo && x[j] < col_hi && isfinite(y[j])) {
             if (y[j] < y[lo])
                 lo = j;
             if (y[j] > y[hi])
@@ -356,13 +427,57 @@ void cert_curve_thin(struct cert_curve *c)
     }
     c->n = out;
     simplify(c, xlo, xhi, ylo, yhi);
-    /* Give the memory of the full-resolution arrays back: the set lives until the PDF is written. */
-    double *nx = realloc(c->x, out * sizeof *nx);
-    if (nx)
+}
+
+/* The kept points into fresh arrays of their own size. */
+static int copy_out(const double *x, const double *y, size_t n, double **nx, double **ny)
+{
+    *nx = malloc((n ? n : 1) * sizeof **nx);
+    *ny = malloc((n ? n : 1) * sizeof **ny);
+    if (!*nx || !*ny) {
+        free(*nx);
+        free(*ny);
+        *nx = *ny = NULL;
+        return PD_ENOMEM;
+    }
+    memcpy(*nx, x, n * sizeof **nx);
+    memcpy(*ny, y, n * sizeof **ny);
+    return 0;
+}
+
+void cert_curve_thin(struct cert_curve *c)
+{
+    size_t before = c->n;
+    thin_in_place(c);
+    if (c->n == before)
+        return;
+    /* Give the full-resolution arrays back whole, not shrunk in place: shrinking leaves two holes
+     * each a little smaller than the next specimen's channel, so every specimen would fault in
+     * fresh pages (costly on this VM: ~1 600 faults for 5 specimens); freed whole, the next read
+     * reuses them. The set lives until the PDF is written. Without memory the big ones stay. */
+    double *nx, *ny;
+    if (copy_out(c->x, c->y, c->n, &nx, &ny) == 0) {
+        free(c->x);
+        free(c->y);
         c->x = nx;
-    double *ny = realloc(c->y, out * sizeof *ny);
-    if (ny)
         c->y = ny;
+    }
+}
+
+int cert_curve_thin_from(double *x, double *y, size_t n, struct cert_curve *c)
+{
+    struct cert_curve big = {.x = x, .y = y, .n = n};
+    thin_in_place(&big);
+    double *nx, *ny;
+    if (copy_out(x, y, big.n, &nx, &ny) < 0) {
+        c->x = c->y = NULL;
+        c->n = 0;
+        return PD_ENOMEM;
+    }
+    c->x = nx;
+    c->y = ny;
+    c->n = big.n;
+    return 0;
 }
 
 void cert_curve_set_free(struct cert_curve_set *cs)
@@ -794,13 +909,13 @@ int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, 
 
 void cert_pdf_warm_up(void)
 {
-    /* The first font selection initialises fontconfig (its configuration and caches) and loads the
-     * face; cairo keeps both process-wide, so the PDF pass later finds them ready. */
+    /* The first font selection loads the faces (and, without the DejaVu files, initialises
+     * fontconfig); cairo keeps them process-wide, so the PDF pass later finds them ready. */
     cairo_surface_t *s = cairo_pdf_surface_create_for_stream(discard, NULL, PAGE_W, PAGE_H);
     cairo_t *cr = cairo_create(s);
     cairo_text_extents_t e;
     for (int bold = 0; bold < 2; bold++) {
-        cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+        select_font(cr, bold);
         cairo_set_font_size(cr, 10);
         cairo_text_extents(cr, "0", &e);
     }
@@ -824,7 +939,18 @@ int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_er
 
 void pd_cert_release_fonts(void)
 {
+    for (int b = 0; b < 2; b++) {
+        cairo_font_face_destroy(faces[b]);
+        faces[b] = NULL;
+    }
     cairo_debug_reset_static_data();
+    if (ft_lib) { /* after cairo let go of its faces (each closes its FT face) */
+        FT_Error (*done)(FT_Library);
+        *(void **)&done = dlsym(RTLD_DEFAULT, "FT_Done_FreeType");
+        if (done)
+            done(ft_lib);
+        ft_lib = NULL;
+    }
     /* fontconfig is cairo's dependency, not ours: found at run time rather than linked. */
     void (*fc_fini)(void);
     *(void **)&fc_fini = dlsym(RTLD_DEFAULT, "FcFini");

@@ -394,6 +394,14 @@ static int check_specimen(const struct pd_tensile_specimen *sp, const struct pd_
     if (sp->n < 3)
         return pd_err_set(err, PD_EDATA, NULL, "only %zu samples: at least 3 are needed", sp->n);
     const double *ext = crosshead ? sp->crosshead_mm : sp->extension_mm;
+    /* First a branch-free pass (x·0 is NaN exactly when x is not finite, and a NaN stays in the
+     * sum), then, only when it finds one, the search for the first sample to name. */
+    const double *xh = *has_nominal ? sp->crosshead_mm : ext;
+    double sum = 0.0;
+    for (size_t i = 0; i < sp->n; i++)
+        sum += sp->force_N[i] * 0.0 + ext[i] * 0.0 + xh[i] * 0.0;
+    if (sum == 0.0)
+        return 0;
     for (size_t i = 0; i < sp->n; i++) {
         if (!isfinite(sp->force_N[i]) || !isfinite(ext[i]) || (*has_nominal && !isfinite(sp->crosshead_mm[i])))
             return pd_err_set(err, PD_EDATA, NULL, "sample %zu is not a finite number (force %g N, %s %g mm)", i,

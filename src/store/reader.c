@@ -109,6 +109,14 @@ static void kv_free(struct kvlist *l)
  * NULL for what has no single-value text form (arrays, compounds) or on failure. */
 static char *value_text(hid_t id, int is_attr)
 {
+    /* A scalar needs a few bytes of conversion buffer; the default transfer list has HDF5 allocate
+     * and clear 1 MiB for each read, which was most of the cost of opening a run. */
+    hid_t xfer = is_attr ? H5P_DEFAULT : H5Pcreate(H5P_DATASET_XFER);
+    if (xfer < 0 || (!is_attr && H5Pset_buffer(xfer, 4096, NULL, NULL) < 0)) {
+        if (xfer > 0 && xfer != H5P_DEFAULT)
+            H5Pclose(xfer);
+        xfer = H5P_DEFAULT;
+    }
     hid_t type = is_attr ? H5Aget_type(id) : H5Dget_type(id);
     hid_t space = is_attr ? H5Aget_space(id) : H5Dget_space(id);
     char *out = NULL;
@@ -123,7 +131,7 @@ static char *value_text(hid_t id, int is_attr)
         if (var > 0) {
             char *p = NULL;
             if (H5Tset_size(mt, H5T_VARIABLE) >= 0 && H5Tset_cset(mt, H5Tget_cset(type)) >= 0 &&
-                (is_attr ? H5Aread(id, mt, &p) : H5Dread(id, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p)) >= 0) {
+                (is_attr ? H5Aread(id, mt, &p) : H5Dread(id, mt, H5S_ALL, H5S_ALL, xfer, &p)) >= 0) {
                 out = strdup(p ? p : "");
                 H5free_memory(p);
             }
@@ -134,7 +142,7 @@ static char *value_text(hid_t id, int is_attr)
             H5Tclose(mt);
             mt = H5Tcopy(type);
             if (buf && mt >= 0 &&
-                (is_attr ? H5Aread(id, mt, buf) : H5Dread(id, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)) >= 0)
+                (is_attr ? H5Aread(id, mt, buf) : H5Dread(id, mt, H5S_ALL, H5S_ALL, xfer, buf)) >= 0)
                 out = buf;
             else
                 free(buf);
@@ -146,19 +154,21 @@ static char *value_text(hid_t id, int is_attr)
         if (cls == H5T_INTEGER) {
             int64_t v;
             if ((is_attr ? H5Aread(id, H5T_NATIVE_INT64, &v)
-                         : H5Dread(id, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v)) < 0)
+                         : H5Dread(id, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, xfer, &v)) < 0)
                 goto done;
             snprintf(buf, sizeof buf, "%" PRId64, v);
         } else {
             double v;
             if ((is_attr ? H5Aread(id, H5T_NATIVE_DOUBLE, &v)
-                         : H5Dread(id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v)) < 0)
+                         : H5Dread(id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, xfer, &v)) < 0)
                 goto done;
             pd_store_format_double(v, buf, sizeof buf);
         }
         out = strdup(buf);
     }
 done:
+    if (xfer != H5P_DEFAULT)
+        H5Pclose(xfer);
     if (type >= 0)
         H5Tclose(type);
     if (space >= 0)
@@ -547,6 +557,21 @@ static void free_events(struct events_r *ev)
     free(ev->rows);
     ev->rows = NULL;
     ev->n = 0;
+}
+
+hid_t pd_run_h5_file(const struct pd_run *run)
+{
+    return run->file;
+}
+
+const char *pd_run_h5_path(const struct pd_run *run)
+{
+    return run->path;
+}
+
+int pd_run_h5_swmr(const struct pd_run *run)
+{
+    return run->swmr;
 }
 
 void pd_run_close(struct pd_run *run)

@@ -147,6 +147,13 @@ int pd_run_find_channel(const struct pd_run *run, const char *channel, size_t *i
 /* Reads one channel / the time axis of one specimen. *data is malloc'd (free() it); n may be 0. */
 int pd_run_read_channel(struct pd_run *run, size_t specimen, size_t instrument, const char *channel,
                         double **data, size_t *n, struct pd_err *err);
+/* The same into an array the caller keeps (*data malloc'd or NULL, *cap its length in samples),
+ * replaced by a larger one only when the channel does not fit, so specimen after specimen reuses
+ * the same memory; an unfiltered dataset is read from the file straight into it (no chunk-cache
+ * copy). On failure *data and *cap still belong together but the array's contents are undefined;
+ * *n is set only on success. (read_into.c) */
+int pd_run_read_channel_into(struct pd_run *run, size_t specimen, size_t instrument, const char *channel,
+                             double **data, size_t *cap, size_t *n, struct pd_err *err);
 int pd_run_read_time(struct pd_run *run, size_t specimen, size_t instrument, int64_t **t_utc_ns,
                      size_t *n, struct pd_err *err);
 /* Timing uncertainty (ns) and quality bits of the samples, row for row with the time axis. */

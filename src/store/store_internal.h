@@ -79,4 +79,10 @@ void pd_store_format_double(double v, char *buf, size_t size);
 /* Copies at most size-1 bytes without cutting a UTF-8 sequence in half; always terminates. */
 void pd_store_copy_utf8(char *dst, const char *src, size_t size);
 
+/* The reader's open file, its path and whether it was opened as a SWMR reader (for read_into.c,
+ * which reads through the same handle). */
+hid_t pd_run_h5_file(const struct pd_run *run);
+const char *pd_run_h5_path(const struct pd_run *run);
+int pd_run_h5_swmr(const struct pd_run *run);
+
 #endif /* PD_STORE_INTERNAL_H */

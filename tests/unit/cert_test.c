@@ -53,6 +53,14 @@ static void curve_add(struct curve *c, double strain, double stress)
     c->n++;
 }
 
+/* Samples first..last (inclusive) at strain i·step on the straight line σ = 2000 MPa·ε: the
+ * elastic part most curves below start with. */
+static void add_line(struct curve *c, int first, int last, double step)
+{
+    for (int i = first; i <= last; i++)
+        curve_add(c, i * step, 2000.0 * i * step);
+}
+
 static void curve_free(struct curve *c)
 {
     free(c->force);
@@ -207,14 +215,15 @@ static void make_t1_slipping(struct curve *c, const double *at, const double *de
     curve_add(c, 60002 * 1e-5, 0.0);
 }
 
+/* One tooth before the yield (falls 20 %), one in the drawing range deep enough (to 5 % of 32 MPa)
+ * to pass for a break. */
+static const double slip_at[2] = {0.03, 0.20}, slip_depth[2] = {0.80, 0.05};
+
 static void test_grip_slip_is_neither_yield_nor_break(void **state)
 {
     (void)state;
-    /* One tooth before the yield (falls 20 %), one in the drawing range deep enough (to 5 % of 32
-     * MPa) to pass for a break. */
-    const double at[2] = {0.03, 0.20}, depth[2] = {0.80, 0.05};
     struct curve c = {0};
-    make_t1_slipping(&c, at, depth, 2);
+    make_t1_slipping(&c, slip_at, slip_depth, 2);
     struct pd_tensile_result r = must_evaluate(&c, NULL);
     assert_true(r.has_yield);
     assert_near(r.yield_stress_MPa, 40.0, 1e-9); /* the true yield of T1, not the tooth at 3 % */
@@ -300,8 +309,7 @@ static void test_first_local_maximum_not_global(void **state)
     (void)state;
     /* Linear to 30 MPa at 1.5 %, a 2 % drop (a real local maximum), then up to 40 MPa, then break. */
     struct curve c = {0};
-    for (int i = 0; i <= 1500; i++)
-        curve_add(&c, i * 1e-5, 2000.0 * i * 1e-5);
+    add_line(&c, 0, 1500, 1e-5);
     for (int i = 1; i <= 100; i++)
         curve_add(&c, 0.015 + i * 1e-5, 30.0 - 0.6 * i / 100.0);
     for (int i = 1; i <= 1000; i++)
@@ -321,8 +329,7 @@ static void test_dip_inside_hysteresis_is_not_a_maximum(void **state)
     (void)state;
     /* A 0.3 % dip at 30 MPa (inside the 0.5 % band), then on to 40 MPa and break. */
     struct curve c = {0};
-    for (int i = 0; i <= 1500; i++)
-        curve_add(&c, i * 1e-5, 2000.0 * i * 1e-5);
+    add_line(&c, 0, 1500, 1e-5);
     curve_add(&c, 0.01501, 30.0 * 0.997);
     for (int i = 1; i <= 500; i++)
         curve_add(&c, 0.01501 + i * 1e-5, 29.91 + 10.09 * i / 500.0);
@@ -339,8 +346,7 @@ static void test_constant_force_plateau(void **state)
 {
     (void)state;
     struct curve c = {0};
-    for (int i = 0; i <= 2000; i++)
-        curve_add(&c, i * 1e-5, 2000.0 * i * 1e-5);
+    add_line(&c, 0, 2000, 1e-5);
     for (int i = 1; i <= 8000; i++)
         curve_add(&c, 0.02 + i * 1e-5, 40.0);
     struct pd_tensile_result r = must_evaluate(&c, NULL);
@@ -357,8 +363,7 @@ static void test_break_right_after_modulus_range(void **state)
 {
     (void)state;
     struct curve c = {0};
-    for (int i = 0; i <= 300; i++)
-        curve_add(&c, i * 1e-5, 2000.0 * i * 1e-5);
+    add_line(&c, 0, 300, 1e-5);
     curve_add(&c, 0.00301, 0.0);
     curve_add(&c, 0.00302, 0.0);
     struct pd_tensile_result r = must_evaluate(&c, NULL);
@@ -434,8 +439,7 @@ static void test_sparse_modulus_range(void **state)
 {
     (void)state;
     struct curve c = {0};
-    for (int i = 0; i <= 100; i++) /* 2e-4 steps: 0.06 … 0.24 %, 10 samples in range */
-        curve_add(&c, i * 2e-4, 2000.0 * i * 2e-4);
+    add_line(&c, 0, 100, 2e-4); /* 2e-4 steps: 0.06 … 0.24 %, 10 samples in range */
     expect_refused(&c, "10 samples between 0.05 % and 0.25 % strain, need >= 20");
     curve_free(&c);
 }
@@ -446,8 +450,7 @@ static void test_chord_across_a_gap_at_e2(void **state)
     /* Dense to 0.21 %, then the next sample at 0.4 %: no sample within the window around e2, so
      * σ(e2) comes from interpolating across the gap (exact on a straight line). */
     struct curve c = {0};
-    for (int i = 0; i <= 42; i++)
-        curve_add(&c, i * 5e-5, 2000.0 * i * 5e-5);
+    add_line(&c, 0, 42, 5e-5);
     curve_add(&c, 0.004, 8.0);
     curve_add(&c, 0.006, 12.0);
     struct pd_tensile_result r = must_evaluate(&c, NULL);
@@ -460,11 +463,9 @@ static void test_modulus_range_not_reached(void **state)
 {
     (void)state;
     struct curve late = {0}, short_curve = {0};
-    for (int i = 100; i <= 1000; i++) /* starts at 0.1 % strain */
-        curve_add(&late, i * 1e-5, 2000.0 * i * 1e-5);
+    add_line(&late, 100, 1000, 1e-5); /* starts at 0.1 % strain */
     expect_refused(&late, "data start at 0.1 % strain");
-    for (int i = 0; i <= 200; i++) /* ends at 0.2 % */
-        curve_add(&short_curve, i * 1e-5, 2000.0 * i * 1e-5);
+    add_line(&short_curve, 0, 200, 1e-5); /* ends at 0.2 % */
     expect_refused(&short_curve, "modulus range not reached");
     curve_free(&late);
     curve_free(&short_curve);
@@ -686,6 +687,7 @@ struct run_specimen {
     const char *status; /* written after the data, as the acquisition does */
     bool corrupt;       /* a NaN in the force */
     bool sparse;        /* too few samples in the modulus range */
+    bool slipping;      /* T1 (scale 1) with the two grip-slip teeth of slip_at/slip_depth */
 };
 
 static struct pd_store_attr instrument_attrs[] = {
@@ -739,6 +741,8 @@ static void write_run(const char *path, const char *method, int simulated, const
         if (sp[s].sparse) {
             for (int i = 0; i <= 100; i++)
                 curve_add(&c, i * 2e-4, sp[s].scale * t1_stress(i * 2e-4));
+        } else if (sp[s].slipping) {
+            make_t1_slipping(&c, slip_at, slip_depth, 2);
         } else {
             make_t1_sparse(&c, sp[s].scale);
         }
@@ -778,10 +782,10 @@ static void write_run(const char *path, const char *method, int simulated, const
 }
 
 static const struct run_specimen good_series[] = {
-    {"S01", 0.75, "tested", false, false}, /* 1500 MPa, 30.0 MPa */
-    {"S02", 0.76, "tested", false, false}, /* 1520 MPa, 30.4 MPa */
-    {"S03", 0.77, "tested", false, false}, /* 1540 MPa, 30.8 MPa */
-    {"S04", 0.78, "tested", false, false}, /* 1560 MPa, 31.2 MPa */
+    {"S01", 0.75, "tested", false, false, false}, /* 1500 MPa, 30.0 MPa */
+    {"S02", 0.76, "tested", false, false, false}, /* 1520 MPa, 30.4 MPa */
+    {"S03", 0.77, "tested", false, false, false}, /* 1540 MPa, 30.8 MPa */
+    {"S04", 0.78, "tested", false, false, false}, /* 1560 MPa, 31.2 MPa */
 };
 
 static void load_demo_spec(struct pd_spec *spec)
@@ -831,18 +835,36 @@ static const char *jstring(const json_t *doc, const char *key)
     return json_string_value(v);
 }
 
+/* A run file and an empty certificate folder, named after the case, in the temporary folder. */
+struct cert_case {
+    char run[256], out[256];
+};
+
+static void case_paths(struct cert_case *k, const char *name)
+{
+    snprintf(k->run, sizeof k->run, "%s/%s.h5", tmp_dir, name);
+    snprintf(k->out, sizeof k->out, "%s/out-%s", tmp_dir, name);
+    assert_int_equal(mkdir(k->out, 0755), 0);
+}
+
+/* The common set-up: an ISO 527 run of `series` certified against the demo spec. */
+static json_t *certify_demo(struct cert_case *k, const char *name, int simulated, const struct run_specimen *series,
+                            size_t n, struct pd_spec *spec, struct pd_certify_result *res)
+{
+    case_paths(k, name);
+    write_run(k->run, "iso527", simulated, series, n);
+    load_demo_spec(spec);
+    return certify_to_json(k->run, spec, k->out, res);
+}
+
 static void test_certify_passing_series(void **state)
 {
     (void)state;
-    char run[256], out[256];
-    snprintf(run, sizeof run, "%s/pass.h5", tmp_dir);
-    snprintf(out, sizeof out, "%s/out-pass", tmp_dir);
-    assert_int_equal(mkdir(out, 0755), 0);
-    write_run(run, "iso527", 0, good_series, 4);
+    struct cert_case k;
     static struct pd_spec spec;
-    load_demo_spec(&spec);
     struct pd_certify_result res;
-    json_t *doc = certify_to_json(run, &spec, out, &res);
+    json_t *doc = certify_demo(&k, "pass", 0, good_series, 4, &spec, &res);
+    const char *run = k.run, *out = k.out;
 
     assert_int_equal(res.verdict, PD_VERDICT_PASS);
     assert_int_equal(res.n_specimens, 4);
@@ -925,12 +947,11 @@ static void test_certify_passing_series(void **state)
 static void test_certify_failing_limits(void **state)
 {
     (void)state;
-    char run[256], out[256], spec_path[256];
-    snprintf(run, sizeof run, "%s/fail.h5", tmp_dir);
-    snprintf(out, sizeof out, "%s/out-fail", tmp_dir);
+    struct cert_case k;
+    char spec_path[256];
+    case_paths(&k, "fail");
     snprintf(spec_path, sizeof spec_path, "%s/strict.yaml", tmp_dir);
-    assert_int_equal(mkdir(out, 0755), 0);
-    write_run(run, "iso527", 1, good_series, 4);
+    write_run(k.run, "iso527", 1, good_series, 4);
     write_text(spec_path, "spec: {name: strict, material: PP-H, method: iso527}\n"
                           "properties:\n"
                           "  - {property: tensile_modulus, min: 1400, max: 1600, unit: MPa}\n"
@@ -940,7 +961,7 @@ static void test_certify_failing_limits(void **state)
     struct pd_err err = {0};
     assert_int_equal(pd_spec_load(spec_path, &spec, &err), 0);
     struct pd_certify_result res;
-    json_t *doc = certify_to_json(run, &spec, out, &res);
+    json_t *doc = certify_to_json(k.run, &spec, k.out, &res);
     assert_int_equal(res.verdict, PD_VERDICT_FAIL);
     assert_int_equal(res.n_failed, 2);
     assert_string_equal(jstring(doc, "verdict"), "fail");
@@ -965,22 +986,17 @@ static void test_certify_invalid_specimens(void **state)
 {
     (void)state;
     const struct run_specimen series[] = {
-        {"S01", 0.75, "tested", false, false},
-        {"S02", 0.76, "tested", true, false},  /* NaN: cannot be evaluated */
-        {"S03", 0.77, "invalid: broke in the grips", false, false},
-        {"S04", 0.78, "tested", false, true},  /* too sparse for the modulus */
-        {"S05", 0.78, "tested", false, false},
-        {"S06", 0.78, NULL, false, false},      /* never marked tested: the series is incomplete */
+        {"S01", 0.75, "tested", false, false, false},
+        {"S02", 0.76, "tested", true, false, false},  /* NaN: cannot be evaluated */
+        {"S03", 0.77, "invalid: broke in the grips", false, false, false},
+        {"S04", 0.78, "tested", false, true, false},  /* too sparse for the modulus */
+        {"S05", 0.78, "tested", false, false, false},
+        {"S06", 0.78, NULL, false, false, false},      /* never marked tested: the series is incomplete */
     };
-    char run[256], out[256];
-    snprintf(run, sizeof run, "%s/invalid.h5", tmp_dir);
-    snprintf(out, sizeof out, "%s/out-invalid", tmp_dir);
-    assert_int_equal(mkdir(out, 0755), 0);
-    write_run(run, "iso527", 0, series, 6);
+    struct cert_case k;
     static struct pd_spec spec;
-    load_demo_spec(&spec);
     struct pd_certify_result res;
-    json_t *doc = certify_to_json(run, &spec, out, &res);
+    json_t *doc = certify_demo(&k, "invalid", 0, series, 6, &spec, &res);
     /* Every limit is met by S01 and S05, but the series is incomplete. */
     assert_int_equal(res.verdict, PD_VERDICT_FAIL);
     assert_int_equal(res.n_specimens, 2);
@@ -1006,23 +1022,21 @@ static void test_certify_invalid_specimens(void **state)
 static void test_certify_wrong_method(void **state)
 {
     (void)state;
-    char run[256], out[256];
-    snprintf(run, sizeof run, "%s/flex.h5", tmp_dir);
-    snprintf(out, sizeof out, "%s/out-flex", tmp_dir);
-    assert_int_equal(mkdir(out, 0755), 0);
-    write_run(run, "iso178", 0, good_series, 2);
+    struct cert_case k;
+    case_paths(&k, "flex");
+    write_run(k.run, "iso178", 0, good_series, 2);
     static struct pd_spec spec;
     load_demo_spec(&spec);
-    struct pd_certify_options opt = {.out_dir = out};
+    struct pd_certify_options opt = {.out_dir = k.out};
     struct pd_certify_result res;
     memset(&res, 0x44, sizeof res);
     struct pd_certify_result before = res;
     struct pd_err err = {0};
-    assert_int_equal(pd_certify_run(run, &spec, &opt, &res, &err), PD_EDATA);
+    assert_int_equal(pd_certify_run(k.run, &spec, &opt, &res, &err), PD_EDATA);
     assert_non_null(strstr(err.msg, "run method 'iso178'"));
     assert_memory_equal(&res, &before, sizeof res);
     char cert[300];
-    snprintf(cert, sizeof cert, "%s/CERT-000001.json", out);
+    snprintf(cert, sizeof cert, "%s/CERT-000001.json", k.out);
     assert_int_equal(access(cert, F_OK), -1);
 
     char missing[300];
@@ -1033,17 +1047,12 @@ static void test_certify_wrong_method(void **state)
 static void test_certify_refuses_other_units(void **state)
 {
     (void)state;
-    char run[256], out[256];
-    snprintf(run, sizeof run, "%s/kn.h5", tmp_dir);
-    snprintf(out, sizeof out, "%s/out-kn", tmp_dir);
-    assert_int_equal(mkdir(out, 0755), 0);
-    force_unit = "kN";
-    write_run(run, "iso527", 0, good_series, 2);
-    force_unit = "N";
+    struct cert_case k;
     static struct pd_spec spec;
-    load_demo_spec(&spec);
     struct pd_certify_result res;
-    json_t *doc = certify_to_json(run, &spec, out, &res);
+    force_unit = "kN";
+    json_t *doc = certify_demo(&k, "kn", 0, good_series, 2, &spec, &res);
+    force_unit = "N";
     assert_int_equal(res.verdict, PD_VERDICT_FAIL);
     assert_int_equal(res.n_specimens, 0);
     assert_int_equal(res.n_failed, 3); /* nothing to check is not a pass */
@@ -1053,6 +1062,93 @@ static void test_certify_refuses_other_units(void **state)
     json_decref(doc);
 }
 
+
+/* ISO 527 grip slip through the whole chain (store → certify → JSON): the slipping specimen's
+ * evaluation lists each tooth (strain, depth) and a warning for the reviewer, its results are
+ * those of the curve without the teeth, and a clean specimen carries neither. */
+static void test_certify_reports_grip_slip(void **state)
+{
+    (void)state;
+    const struct run_specimen series[] = {
+        {"S01", 0.75, "tested", false, false, false},
+        {"S02", 1.0, "tested", false, false, true},
+    };
+    struct cert_case k;
+    static struct pd_spec spec;
+    struct pd_certify_result res;
+    json_t *doc = certify_demo(&k, "slip", 0, series, 2, &spec, &res);
+    assert_int_equal(res.n_specimens, 2);
+    const json_t *sp = json_object_get(doc, "specimens");
+    const json_t *clean = json_object_get(json_array_get(sp, 0), "evaluation");
+    assert_non_null(clean);
+    assert_null(json_object_get(clean, "grip_slips"));
+    assert_null(json_object_get(clean, "warnings"));
+
+    const json_t *slipped = json_array_get(sp, 1);
+    const json_t *ev = json_object_get(slipped, "evaluation");
+    const json_t *slips = json_object_get(ev, "grip_slips");
+    assert_int_equal(json_array_size(slips), 2);
+    /* in the order found: the break search meets the deep tooth at 20 % first */
+    assert_near(jnum(json_array_get(slips, 0), "strain_percent"), 20.0, 1e-9);
+    assert_near(jnum(json_array_get(slips, 0), "drop_percent"), 95.0, 1e-6);
+    assert_near(jnum(json_array_get(slips, 1), "strain_percent"), 3.0, 1e-9);
+    const json_t *warnings = json_object_get(ev, "warnings");
+    assert_int_equal(json_array_size(warnings), 2);
+    const char *w0 = json_string_value(json_array_get(warnings, 0));
+    assert_non_null(w0);
+    assert_non_null(strstr(w0, "grip slip at ε = 20.000 %"));
+    assert_non_null(strstr(w0, "not taken as yield or break"));
+    assert_non_null(strstr(json_string_value(json_array_get(warnings, 1)), "grip slip at ε = 3.000 %"));
+    assert_near(jnum(slipped, "results.yield_strain.value"), 6.0, 1e-9); /* T1's yield, not the tooth at 3 % */
+    assert_near(jnum(slipped, "results.tensile_strength.value"), 40.0, 1e-9);
+    assert_near(jnum(slipped, "results.strain_at_break.value"), 60.0, 1e-9); /* not the tooth at 20 % */
+    json_decref(doc);
+}
+
+/* The store's read into a kept array (certify's fast path): same samples as pd_run_read_channel,
+ * the array grown only when a channel does not fit, left alone by refusals. */
+static void test_read_channel_into_reuses_array(void **state)
+{
+    (void)state;
+    const struct run_specimen series[] = {
+        {"S01", 0.75, "tested", false, true, false}, /* sparse: 101 samples */
+        {"S02", 0.76, "tested", false, false, false}, /* 793 samples */
+    };
+    struct cert_case k;
+    case_paths(&k, "into");
+    write_run(k.run, "iso527", 0, series, 2);
+    struct pd_run *run = NULL;
+    struct pd_err err = {0};
+    assert_int_equal(pd_run_open(k.run, &run, &err), 0);
+    double *buf = NULL, *want = NULL;
+    size_t cap = 0, n = 0, nw = 0;
+    assert_int_equal(pd_run_read_channel_into(run, 1, 0, "force", &buf, &cap, &n, &err), 0);
+    assert_int_equal(pd_run_read_channel(run, 1, 0, "force", &want, &nw, &err), 0);
+    assert_int_equal(n, 793);
+    assert_int_equal(n, nw);
+    assert_true(cap >= n);
+    assert_memory_equal(buf, want, n * sizeof *buf);
+    free(want);
+
+    double *same = buf;
+    size_t cap_before = cap;
+    assert_int_equal(pd_run_read_channel_into(run, 0, 0, "extension", &buf, &cap, &n, &err), 0);
+    assert_ptr_equal(buf, same); /* fits: the same memory */
+    assert_int_equal(cap, cap_before);
+    assert_int_equal(n, 101);
+    assert_int_equal(pd_run_read_channel(run, 0, 0, "extension", &want, &nw, &err), 0);
+    assert_memory_equal(buf, want, n * sizeof *buf);
+    free(want);
+
+    assert_int_equal(pd_run_read_channel_into(run, 0, 0, "torque", &buf, &cap, &n, &err), PD_EDATA);
+    assert_non_null(strstr(err.msg, "no channel 'torque'"));
+    assert_int_equal(pd_run_read_channel_into(run, 9, 0, "force", &buf, &cap, &n, &err), PD_EINVAL);
+    assert_ptr_equal(buf, same);
+    assert_int_equal(cap, cap_before);
+    assert_int_equal(n, 101);
+    free(buf);
+    pd_run_close(run);
+}
 
 /* ---- decision rules and uncertainty ---------------------------------------------------------*/
 static void test_decision_q1(void **state)
@@ -1457,12 +1553,11 @@ static void write_charpy_run(const char *path)
 static void test_certify_charpy_run(void **state)
 {
     (void)state;
-    char run[256], out[256], spec_path[256];
-    snprintf(run, sizeof run, "%s/charpy.h5", tmp_dir);
-    snprintf(out, sizeof out, "%s/out-charpy", tmp_dir);
+    struct cert_case k;
+    char spec_path[256];
+    case_paths(&k, "charpy");
     snprintf(spec_path, sizeof spec_path, "%s/charpy.yaml", tmp_dir);
-    assert_int_equal(mkdir(out, 0755), 0);
-    write_charpy_run(run);
+    write_charpy_run(k.run);
     write_text(spec_path, "spec: {name: impact, material: PP, method: iso179, decision_rule: guard-band-nonbinary}\n"
                           "properties:\n"
                           "  - {property: charpy_impact_strength, min: 12.5, unit: kJ/m²}\n");
@@ -1471,7 +1566,7 @@ static void test_certify_charpy_run(void **state)
     assert_int_equal(pd_spec_load(spec_path, &spec, &err), 0);
     assert_int_equal(spec.decision_rule, PD_RULE_GUARD_NONBINARY);
     struct pd_certify_result res;
-    json_t *doc = certify_to_json(run, &spec, out, &res);
+    json_t *doc = certify_to_json(k.run, &spec, k.out, &res);
     assert_int_equal(res.n_specimens, 10);
     assert_near(jnum(doc, "series.charpy_impact_strength.mean"), 12.715625, 1e-9);
     /* mean 12.72 is above 12.5 but within U of it: never a silent pass */
@@ -1489,17 +1584,12 @@ static void test_certify_charpy_run(void **state)
 static void test_calibration_overdue(void **state)
 {
     (void)state;
-    char run[256], out[256];
-    snprintf(run, sizeof run, "%s/overdue.h5", tmp_dir);
-    snprintf(out, sizeof out, "%s/out-overdue", tmp_dir);
-    assert_int_equal(mkdir(out, 0755), 0);
-    instrument_attrs[2].s = "2026-11-24"; /* the day before the run */
-    write_run(run, "iso527", 0, good_series, 4);
-    instrument_attrs[2].s = "2027-06-01";
+    struct cert_case k;
     static struct pd_spec spec;
-    load_demo_spec(&spec);
     struct pd_certify_result res;
-    json_t *doc = certify_to_json(run, &spec, out, &res);
+    instrument_attrs[2].s = "2026-11-24"; /* the day before the run */
+    json_t *doc = certify_demo(&k, "overdue", 0, good_series, 4, &spec, &res);
+    instrument_attrs[2].s = "2027-06-01";
     assert_int_equal(res.verdict, PD_VERDICT_PASS); /* reported, not blocked */
     assert_false(res.accredited);
     const json_t *acc = json_object_get(doc, "accreditation");
@@ -1547,18 +1637,14 @@ static bool verify_ok(const char *cert, const char *key, const char *data)
 static void test_sign_verify_tamper(void **state)
 {
     (void)state;
-    char run[256], out[256], keys[256], other[256], sk[512], pk[512], sk2[512], pk2[512];
-    snprintf(run, sizeof run, "%s/signed.h5", tmp_dir);
-    snprintf(out, sizeof out, "%s/out-signed", tmp_dir);
+    char keys[256], other[256], sk[512], pk[512], sk2[512], pk2[512];
     snprintf(keys, sizeof keys, "%s/keys", tmp_dir);
     snprintf(other, sizeof other, "%s/other-keys", tmp_dir);
-    assert_int_equal(mkdir(out, 0755), 0);
-    write_run(run, "iso527", 0, good_series, 4);
+    struct cert_case k;
     static struct pd_spec spec;
-    load_demo_spec(&spec);
     struct pd_certify_result res;
-    json_t *doc = certify_to_json(run, &spec, out, &res);
-    json_decref(doc);
+    json_decref(certify_demo(&k, "signed", 0, good_series, 4, &spec, &res));
+    const char *run = k.run, *out = k.out;
     struct pd_err err = {0};
     assert_int_equal(pd_cert_keygen(keys, sk, sizeof sk, pk, sizeof pk, &err), 0);
     struct stat stt;
@@ -1623,8 +1709,8 @@ static void test_sign_verify_tamper(void **state)
     char other_run[300];
     snprintf(other_run, sizeof other_run, "%s/other.h5", out);
     const struct run_specimen changed[] = {
-        {"S01", 0.80, "tested", false, false}, {"S02", 0.76, "tested", false, false},
-        {"S03", 0.77, "tested", false, false}, {"S04", 0.78, "tested", false, false}};
+        {"S01", 0.80, "tested", false, false, false}, {"S02", 0.76, "tested", false, false, false},
+        {"S03", 0.77, "tested", false, false, false}, {"S04", 0.78, "tested", false, false, false}};
     write_run(other_run, "iso527", 0, changed, 4);
     data[0] = other_run;
     assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &r, &err), 0);
@@ -1702,6 +1788,8 @@ int main(void)
         cmocka_unit_test(test_certify_invalid_specimens),
         cmocka_unit_test(test_certify_wrong_method),
         cmocka_unit_test(test_certify_refuses_other_units),
+        cmocka_unit_test(test_certify_reports_grip_slip),
+        cmocka_unit_test(test_read_channel_into_reuses_array),
         cmocka_unit_test(test_certify_charpy_run),
         cmocka_unit_test(test_calibration_overdue),
         cmocka_unit_test(test_sign_verify_tamper),
