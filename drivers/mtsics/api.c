@@ -1,6 +1,6 @@
-/* api.c — the MT-SICS balance driver: identity (I4, I2, I3), weighing by S or SI into a mass channel
- * in grams with a stability flag, zero/tare controls, and every MT-SICS answer kind mapped to a
- * status class with a message naming instrument, port and the line received. */
+/* api.c — the MT-SICS balance driver: identity (I4, I2, I3; I2 also tells a simulator), weighing
+ * by S or SI into a mass channel in grams with a stability flag, zero/tare controls, and every
+ * MT-SICS answer kind mapped to a status class with a message naming instrument, port and line. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,7 +252,9 @@ static int exchange(struct balance *s, const char *request, struct mtsics_reply 
     return PD_OK;
 }
 
-/* Identity text: I4 must answer; I2/I3 are optional (older models answer ES). */
+/* Identity text: I4 must answer; I2/I3 are optional (older models answer ES). I2's type also says
+ * whether this is a simulator (mtsics_i2_simulated): that only ever sets info->simulated, so a
+ * `simulator:` section's mark stays and a balance that does not answer I2 is taken as real. */
 static int read_identity(struct balance *s, struct pd_instrument_info *info, struct pd_err *err)
 {
     struct mtsics_reply r;
@@ -264,6 +266,10 @@ static int read_identity(struct balance *s, struct pd_instrument_info *info, str
     pd_strlcpy(info->serial, r.text, sizeof info->serial);
     struct pd_err ignore;
     if (exchange(s, "I2", &r, NULL, &ignore) == 0 && r.has_text) {
+        if (mtsics_i2_simulated(r.text) && !info->simulated) {
+            info->simulated = 1;
+            pd_log(PD_LOG_INFO, "%s: I2 '%s' declares a simulator: its data are marked simulated", s->where, r.text);
+        }
         /* "type capacity unit": the type may contain blanks, so take it from the right. */
         char *text = r.text;
         char *last = strrchr(text, ' ');

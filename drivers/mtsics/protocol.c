@@ -158,6 +158,19 @@ const char *mtsics_reply_cmd(const char *request)
     return request;
 }
 
+bool mtsics_i2_simulated(const char *i2_text)
+{
+    static const char word[] = MTSICS_SIMULATED_WORD;
+    const size_t wl = sizeof word - 1;
+    for (const char *p = i2_text; (p = strstr(p, word)) != NULL; p += wl) {
+        bool starts = p == i2_text || p[-1] == ' ';
+        bool ends = p[wl] == '\0' || p[wl] == ' ';
+        if (starts && ends)
+            return true;
+    }
+    return false;
+}
+
 const char *mtsics_kind_name(enum mtsics_kind kind)
 {
     switch (kind) {

@@ -44,6 +44,12 @@ bool mtsics_unit_to_grams(const char *unit, double *grams_per_unit);
 /* The command whose reply a request gets ("SI" → "S", "@" → "I4", "TI" → "T"...). */
 const char *mtsics_reply_cmd(const char *request);
 
+/* True when an I2 text declares a simulator: one of its blank-separated words is exactly
+ * MTSICS_SIMULATED_WORD. No balance type contains it, and polydaq-sim's balance always answers it,
+ * so data from a simulator reached without a `simulator:` section is still marked simulated. */
+#define MTSICS_SIMULATED_WORD "SIMULATED"
+bool mtsics_i2_simulated(const char *i2_text);
+
 /* A short name of the kind for messages ("stable", "overload", "syntax error (ES)"). */
 const char *mtsics_kind_name(enum mtsics_kind kind);
 

@@ -1,7 +1,8 @@
 /* api.c — the configured line-protocol driver: an instrument whose serial protocol is a request
- * string and a response pattern (see protocol.h) is described by its config, not by code. Polls
- * (or, without a poll request, reads the lines the instrument streams), maps captured fields to
- * channels with units and scaling, writes controls, and keeps the last raw line for messages. */
+ * string and a response pattern (see protocol.h) is described by its config, not by code.
+ * Identifies (model, serial, firmware; a nonzero `simulated` number marks a simulator's data),
+ * polls (or, without a poll request, reads the lines the instrument streams), maps captured fields
+ * to channels with units and scaling, writes controls, and keeps the last raw line for messages. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ struct line_instrument {
     char id_request[REQUEST_MAX];
     bool has_identify;
     struct sl_pattern id_pattern;
+    int id_simulated; /* number field of the identify response: nonzero = a simulator (-1: none) */
     char poll_request[REQUEST_MAX]; /* empty: the instrument streams */
     struct sl_pattern poll_pattern;
     bool has_error_pattern;
@@ -79,7 +81,7 @@ struct own_cfg {
 #define F(k) offsetof(struct own_cfg, k)
 static const struct pd_cfg_field own_fields[] = {
     {.key = "identify", .type = PD_CFG_T_MAP, .offset = F(identify),
-     .help = "{request, response} with fields model/serial/firmware"},
+     .help = "{request, response} with fields model/serial/firmware, and {simulated} (nonzero: a simulator)"},
     {.key = "poll", .type = PD_CFG_T_MAP, .offset = F(poll), .required = true,
      .help = "{request (omit for a streaming instrument), response}"},
     {.key = "channels", .type = PD_CFG_T_SEQ, .offset = F(channels), .required = true, .help = "a list of channels"},
@@ -323,6 +325,7 @@ static int line_create(const struct pd_cfg_node *instrument, void **state, struc
     if ((rc = pd_transport_config_decode(instrument, "\\r\\n", &s->port, err)) < 0)
         goto fail;
     s->stream_wait_ms = oc.stream_wait_ms;
+    s->id_simulated = -1;
     if (oc.identify) {
         if ((rc = decode_exchange(oc.identify, true, s->id_request, &s->id_pattern, err)) < 0)
             goto fail;
@@ -334,6 +337,14 @@ static int line_create(const struct pd_cfg_node *instrument, void **state, struc
         if (!any) {
             rc = pd_cfg_error(err, pd_cfg_map_get(oc.identify, "response"),
                               "the identify response captures none of model, serial, firmware");
+            goto fail;
+        }
+        /* A number, like the Modbus identity register of that name: a word would need a second
+         * setting saying which word means "simulated", and a typo there would pass real silently. */
+        s->id_simulated = sl_pattern_field(&s->id_pattern, "simulated");
+        if (s->id_simulated >= 0 && s->id_pattern.field_is_word[s->id_simulated]) {
+            rc = pd_cfg_error(err, pd_cfg_map_get(oc.identify, "response"),
+                              "field 'simulated' must be a number ({simulated}, nonzero: a simulator), not a word");
             goto fail;
         }
     }
@@ -511,6 +522,12 @@ static int line_open(void *state, struct pd_instrument_info *info, struct pd_err
     if (rc < 0) {
         line_close(s);
         return rc;
+    }
+    if (info && s->id_simulated >= 0 && m.numbers[s->id_simulated] != 0.0 && !info->simulated) {
+        /* only ever set: a `simulator:` section's mark stays whatever the answer */
+        info->simulated = 1;
+        pd_log(PD_LOG_INFO, "%s: identify answer declares a simulator (simulated = %g): its data are marked simulated",
+               s->where, m.numbers[s->id_simulated]);
     }
     if (info) {
         static const struct {

@@ -4,7 +4,10 @@
 # load frame on a Modbus RTU pty (named by its bare path, so scan must find out it is Modbus) and
 # one on Modbus TCP, a balance on raw TCP — from the instrument library (config/instruments), sending
 # only identity queries; the printed sections, pasted into a lab config as they are, make a Shore
-# run whose HDF5 file has every instrument's serial number. A library entry whose slave_id does not
+# run whose HDF5 file has every instrument's serial number and — though no section has a
+# `simulator:` — marks every instrument, the run and each sample simulated, from the identity
+# answers alone (MT-SICS I2, the identify `simulated` field, the Modbus identity register), so a
+# hand-started simulator's data can never pass for real ones. A library entry whose slave_id does not
 # match is not chosen; a port where nothing answers is reported and exits 3.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}" "${PD_SIM:?}"
@@ -72,7 +75,7 @@ check_section frame1 "name: force" "RTU load frame: library register map"
 check_section frame2 "transport: \"$lftcp\"" "TCP load frame: transport"
 grep -q "^# rtu:$lfrtu: .*SN 4242" "$work/snippet" || fail "RTU load frame: slave id text with serial"
 grep -q "^# $lftcp: .*SN 4343" "$work/snippet" || fail "TCP load frame: slave id text with serial"
-grep -q "simulator:\|program: polydaq-sim" "$work/snippet" && fail "a simulator section was copied"
+grep -Eq "^ *simulator:|program: polydaq-sim" "$work/snippet" && fail "a simulator section was copied"
 [ "$(grep -c "^  - name:" "$work/snippet")" -eq 6 ] || fail "not exactly 6 sections"
 
 # the sections pasted as they are into a Shore lab config (its own instrument list dropped): the
@@ -80,7 +83,7 @@ grep -q "simulator:\|program: polydaq-sim" "$work/snippet" && fail "a simulator 
 { sed -e '/^instruments:/q' -e 's/specimens: 3/specimens: 1/' -e 's/readings: 5/readings: 2/' \
     "$PD_SOURCE_DIR/config/shore.yaml"; cat "$work/snippet"; } >"$work/lab.yaml"
 if "$PD_CLI" run "$work/lab.yaml" -o "$work/runs" -q >"$work/run.out" 2>"$work/run.err"; then
-  /usr/bin/python3 - "$(tail -1 "$work/run.out")" <<'PYEOF' || fail "run with the pasted sections: serial numbers"
+  /usr/bin/python3 - "$(tail -1 "$work/run.out")" <<'PYEOF' || fail "run with the pasted sections: serial numbers, simulated"
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
 assert int(f["/"].attrs["specimens_tested"]) == 1
@@ -92,6 +95,17 @@ want = {"balance1": "SCAN-42", "balance2": "SCAN-43", "durometer1": "DUR-77", "m
         "frame1": "4242", "frame2": "4343"}
 got = {k: serial(k) for k in want}
 assert got == want, got
+# simulated though no section has a simulator: the root, each instrument, each sample's quality bit
+assert int(f["/"].attrs["simulated"]) == 1, "root simulated = %r" % f["/"].attrs["simulated"]
+sim = {k: int(f["specimen_01/instrument/" + k].attrs["simulated"]) for k in want}
+assert sim == {k: 1 for k in want}, "per-instrument simulated: %r" % sim
+PD_Q_SIMULATED = 4
+sizes = {}
+for k in want:
+    q = f["specimen_01/" + k + "/quality"][...]
+    sizes[k] = q.size
+    assert all(int(v) & PD_Q_SIMULATED for v in q), k + ": a sample without the simulated bit"
+assert sizes["durometer1"] >= 2, sizes
 PYEOF
 else
   fail "polydaq run refused the pasted sections"; cat "$work/run.err" >&2

@@ -5,7 +5,9 @@
 # line, stall, disconnect) counted, logged with instrument and port, the run completing; a pty
 # that vanishes mid-run stopping the run cleanly with the file closed and its data kept; simulators
 # started by `polydaq run` on a pty (`--pty auto`, `--rtu auto`) when the configured transport is a
-# serial port. The cases are independent (each has its own simulators and ptys) and run in parallel.
+# serial port; simulators started by hand and reached without a `simulator:` section still marking
+# the run simulated (from their identity answers). The cases are independent (each has its own
+# simulators and ptys) and run in parallel.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}" "${PD_SIM:?}"
 PY=/usr/bin/python3
@@ -44,6 +46,19 @@ for kv in sys.argv[5:]:
         assert float(got) > float(val), f"{key} = {got}, expected > {val}"
     else:
         assert str(got) == val, f"{key} = {got}, expected {val}"
+PYEOF
+}
+
+# all_simulated FILE INSTRUMENT...: each instrument's group says simulated = 1 and every sample of it
+# carries the simulated quality bit (4)
+all_simulated() {
+  "$PY" - "$@" <<'PYEOF'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+for name in sys.argv[2:]:
+    assert int(f["specimen_01/instrument/" + name].attrs["simulated"]) == 1, name + ": simulated != 1"
+    q = f["specimen_01/" + name + "/quality"][...]
+    assert all(int(v) & 4 for v in q), name + ": a sample without the simulated bit"
 PYEOF
 }
 
@@ -143,13 +158,15 @@ PYEOF
 case_shore_pty() {
   local f
   strip_sim "$PD_SOURCE_DIR/config/shore.yaml" "$dB" | sed 's/specimens: 3/specimens: 1/' >"$work/shore-pty.yaml"
-  f=$(run_ok shore-pty "$work/shore-pty.yaml") && check_h5 "$f" 1 hardness 5 read_errors=0 || fail "shore on a socat pty"
+  f=$(run_ok shore-pty "$work/shore-pty.yaml") && { check_h5 "$f" 1 hardness 5 read_errors=0 simulated=1 &&
+    all_simulated "$f" durometer1; } || fail "shore on a socat pty (no simulator section: simulated from the identity)"
 }
 case_mfr_pty() {
   local f
   fast_mfr >"$work/mfr-tcp.yaml"
   strip_sim "$work/mfr-tcp.yaml" "$mB" "$bauto" >"$work/mfr-pty.yaml"
-  f=$(run_ok mfr-pty "$work/mfr-pty.yaml") && check_h5 "$f" 1 mass 3 read_errors=0 || fail "mfr on ptys"
+  f=$(run_ok mfr-pty "$work/mfr-pty.yaml") && { check_h5 "$f" 1 mass 3 read_errors=0 simulated=1 &&
+    all_simulated "$f" mfi1 balance1; } || fail "mfr on ptys (no simulator sections: simulated from the identities)"
 }
 
 # --- a pty that vanishes mid-run (USB unplug): counted, logged with the port, the run stops cleanly

@@ -1,7 +1,9 @@
 /* mtsics_test.c — the MT-SICS balance driver: the reference's B1 parser vectors and other lines,
- * then the driver against a scripted balance on a real pty: identity, stable and dynamic weights,
- * units, every error answer, garbage, silence, the plausibility range, controls, config errors. */
+ * then the driver against a scripted balance on a real pty: identity (and a simulator declared by
+ * I2), stable and dynamic weights, units, every error answer, garbage, silence, the plausibility
+ * range, controls, config errors. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
@@ -76,6 +78,32 @@ static void test_b1_vectors(void **state)
     assert_int_equal(r.kind, MTSICS_LOGIC);
 }
 
+/* The word SIMULATED in I2's text, and only as a whole word, declares a simulator. */
+static void test_i2_simulated(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        bool simulated;
+    } cases[] = {
+        {"PD-XS205 SIMULATED 220.0000 g", true}, /* what polydaq-sim answers */
+        {"SIMULATED 220.0000 g", true},
+        {"XS SIMULATED", true},
+        {"XS205 DualRange SIMULATED", true},
+        {"XS 205 DU 220.0000 g", false}, /* real balances' types */
+        {"WMS404C-L/01 410.0090 g", false},
+        {"XPE205 DeltaRange 220.00000 g", false},
+        {"", false},
+        {"SIMULATEDX 1 g", false}, /* part of another word is not the mark */
+        {"XSIMULATED 1 g", false},
+        {"PD-SIMULATED-1 1 g", false},
+        {"simulated 1 g", false}, /* the simulator sends it upper-case; nothing else counts */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (mtsics_i2_simulated(cases[i].text) != cases[i].simulated)
+            fail_msg("'%s': expected %s", cases[i].text, cases[i].simulated ? "simulated" : "real");
+}
+
 static void test_parser_rejects(void **state)
 {
     (void)state;
@@ -113,6 +141,7 @@ struct script {
     pthread_mutex_t lock;
     const char *answer_s; /* reply to S/SI (NULL: silence) */
     const char *answer_z, *answer_t;
+    const char *answer_i2; /* reply to I2 (NULL: silence) */
     int no_identity;
     int requests;
 };
@@ -125,6 +154,10 @@ static void *device(void *arg)
     for (;;) {
         char c;
         ssize_t k = read(s->master, &c, 1);
+        if (k < 0 && errno == EIO) { /* no slave open just now (between a close and the next open) */
+            usleep(2000);
+            continue;
+        }
         if (k <= 0)
             return NULL;
         if (c == '\r')
@@ -143,7 +176,7 @@ static void *device(void *arg)
         if (strcmp(req, "I4") == 0)
             reply = s->no_identity ? NULL : "I4 A \"B0815\"";
         else if (strcmp(req, "I2") == 0)
-            reply = "I2 A \"XS 205 DU 220.0000 g\"";
+            reply = s->answer_i2;
         else if (strcmp(req, "I3") == 0)
             reply = "ES";
         else if (strcmp(req, "S") == 0 || strcmp(req, "SI") == 0)
@@ -175,6 +208,7 @@ static void script_start(struct script *s)
     s->answer_s = "S S      12.3456 g";
     s->answer_z = "Z A";
     s->answer_t = "T S      50.0012 g";
+    s->answer_i2 = "I2 A \"XS 205 DU 220.0000 g\"";
     pthread_create(&s->thread, NULL, device, s);
 }
 
@@ -241,6 +275,7 @@ static void test_driver_readings(void **state)
     assert_string_equal(info.serial, "B0815");
     assert_string_equal(info.model, "XS 205 DU"); /* type taken from the right of "type cap unit" */
     assert_string_equal(info.firmware, "");       /* I3 answered ES: unknown, not an error */
+    assert_int_equal(info.simulated, 0);           /* a real balance's type */
     const struct pd_channel_info *ch;
     assert_int_equal(d->channels(st, &ch), 2);
     assert_string_equal(ch[0].name, "mass");
@@ -341,6 +376,61 @@ static void test_driver_identity_and_transport(void **state)
     script_stop(&s);
 }
 
+static void script_set_i2(struct script *s, const char *answer)
+{
+    pthread_mutex_lock(&s->lock);
+    s->answer_i2 = answer;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* I2 at open decides info->simulated: a simulator's type sets it, a real type, an error or silence
+ * leave it as the caller set it (0, or 1 from a `simulator:` section), and the balance opens. */
+static void test_driver_simulated(void **state)
+{
+    (void)state;
+    struct script s;
+    script_start(&s);
+    const struct pd_driver *d = driver();
+    void *st = create_for(s.path, NULL);
+    struct pd_err err;
+    struct collected c = {0};
+    struct pd_sink sink = {.push = collect, .ctx = &c};
+    static const struct {
+        const char *i2;    /* NULL: no answer */
+        int preset;        /* info->simulated before open */
+        int simulated;     /* after */
+        const char *model;
+    } cases[] = {
+        {"I2 A \"PD-XS205 SIMULATED 220.0000 g\"", 0, 1, "PD-XS205 SIMULATED"},
+        {"I2 A \"XS 205 DU 220.0000 g\"", 0, 0, "XS 205 DU"},
+        {"I2 A \"XS 205 DU 220.0000 g\"", 1, 1, "XS 205 DU"}, /* a simulator: section's mark stays */
+        {"ES", 0, 0, "from config"},                           /* older balances: no I2 */
+        {"I2 L", 0, 0, "from config"},
+        {"I2 A \"SIMULATED", 0, 0, "from config"},              /* garbled: not trusted either way */
+        {NULL, 0, 0, "from config"},                            /* silence */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        script_set_i2(&s, cases[i].i2);
+        struct pd_instrument_info info = {.simulated = cases[i].preset};
+        snprintf(info.model, sizeof info.model, "from config");
+        if (d->open(st, &info, &err) != 0)
+            fail_msg("I2 '%s': open failed: %s", cases[i].i2 ? cases[i].i2 : "(silence)", err.msg);
+        if (info.simulated != cases[i].simulated)
+            fail_msg("I2 '%s' (preset %d): simulated %d", cases[i].i2 ? cases[i].i2 : "(silence)", cases[i].preset,
+                     info.simulated);
+        assert_string_equal(info.serial, "B0815");
+        assert_string_equal(info.model, cases[i].model);
+        /* the line is in step after a bad or missing I2: the next weighing is read normally */
+        c.n = 0;
+        assert_int_equal(d->poll(st, &sink, &err), 0);
+        assert_int_equal(c.n, 1);
+        assert_double_equal(c.last.values[0], 12.3456, 1e-12);
+        d->close(st);
+    }
+    d->destroy(st);
+    script_stop(&s);
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -373,9 +463,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_b1_vectors),
+        cmocka_unit_test(test_i2_simulated),
         cmocka_unit_test(test_parser_rejects),
         cmocka_unit_test(test_driver_readings),
         cmocka_unit_test(test_driver_identity_and_transport),
+        cmocka_unit_test(test_driver_simulated),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

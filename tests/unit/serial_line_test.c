@@ -1,6 +1,7 @@
 /* serial_line_test.c — configured line grammars: pattern compile errors, matching (blanks,
  * numbers, words, skips), then the driver against a scripted instrument on a real pty: identity,
- * readings with units from the line, report-on-change, device errors, garbage, range, controls. */
+ * readings with units from the line, report-on-change, device errors, garbage, range, controls, and
+ * the identify answer's `simulated` field marking a simulator's data. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +65,7 @@ struct device {
     pthread_t thread;
     pthread_mutex_t lock;
     const char *reading; /* reply to "R?" (NULL: silence) */
+    const char *identity; /* reply to "ID?" (NULL: silence) */
     char last_control[64];
 };
 
@@ -94,7 +96,7 @@ static void *serve(void *arg)
         pthread_mutex_lock(&d->lock);
         const char *reply;
         if (strcmp(req, "ID?") == 0)
-            reply = "SCALE PX-1 SN 777 FW 3.2";
+            reply = d->identity;
         else if (strcmp(req, "R?") == 0)
             reply = d->reading;
         else if (strncmp(req, "SP ", 3) == 0 || strcmp(req, "GO") == 0) {
@@ -121,6 +123,7 @@ static void device_start(struct device *d)
     assert_int_equal(unlockpt(d->master), 0);
     snprintf(d->path, sizeof d->path, "%s", ptsname(d->master));
     d->reading = "W  12.50 g N 1";
+    d->identity = "SCALE PX-1 SN 777 FW 3.2";
     pthread_create(&d->thread, NULL, serve, d);
 }
 
@@ -143,7 +146,7 @@ static const char instrument_fmt[] =
     "driver: serial_line\n"
     "transport: %s\n"
     "response_timeout_ms: %d\n"
-    "identify: {request: \"ID?\", response: \"SCALE {model:word} SN {serial} FW {firmware:word}\"}\n"
+    "identify: {request: \"ID?\", response: \"%s\"}\n"
     "poll: {request: \"R?\", response: \"W {w} {u:word} N {n}\"}\n"
     "error_response: \"ERR {code}\"\n"
     "channels:\n"
@@ -155,10 +158,13 @@ static const char instrument_fmt[] =
     "  - {name: bogus, request: XX, response: OK}\n"
     "%s";
 
-static void *create(const char *path, const char *extra, int expect_rc, const char *expect_where)
+#define DEFAULT_ID_RESPONSE "SCALE {model:word} SN {serial} FW {firmware:word}"
+
+static void *create_id(const char *path, const char *id_response, const char *extra, int expect_rc,
+                       const char *expect_where)
 {
     char text[2048];
-    snprintf(text, sizeof text, instrument_fmt, path, pd_test_ms(150), extra ? extra : "");
+    snprintf(text, sizeof text, instrument_fmt, path, pd_test_ms(150), id_response, extra ? extra : "");
     struct pd_cfg_doc *doc;
     struct pd_err err;
     assert_int_equal(pd_cfg_load_string("s.yaml", text, strlen(text), &doc, &err), 0);
@@ -172,6 +178,11 @@ static void *create(const char *path, const char *extra, int expect_rc, const ch
     if (expect_where && !strstr(err.msg, expect_where))
         fail_msg("'%s' lacks %s", err.msg, expect_where);
     return st;
+}
+
+static void *create(const char *path, const char *extra, int expect_rc, const char *expect_where)
+{
+    return create_id(path, DEFAULT_ID_RESPONSE, extra, expect_rc, expect_where);
 }
 
 struct collected {
@@ -200,6 +211,7 @@ static void test_driver(void **state)
     assert_string_equal(info.model, "PX-1");
     assert_string_equal(info.serial, "777");
     assert_string_equal(info.firmware, "3.2");
+    assert_int_equal(info.simulated, 0); /* no `simulated` field: nothing says simulator */
     struct collected c = {0};
     struct pd_sink sink = {.push = collect, .ctx = &c};
     assert_int_equal(d->poll(st, &sink, &err), 0);
@@ -264,6 +276,64 @@ static void test_driver(void **state)
     device_stop(&dev);
 }
 
+static void device_set_identity(struct device *d, const char *identity)
+{
+    pthread_mutex_lock(&d->lock);
+    d->identity = identity;
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* A number field `simulated` in the identify response: nonzero sets info->simulated, zero leaves
+ * it as the caller set it (0, or 1 from a `simulator:` section); as a word it is a config error. */
+static void test_driver_simulated(void **state)
+{
+    (void)state;
+    struct device dev;
+    device_start(&dev);
+    const struct pd_driver *d = pd_driver_find("serial_line");
+    void *st = create_id(dev.path, "SCALE {model:word} SN {serial} FW {firmware:word} SIM {simulated}", NULL, 0, NULL);
+    struct pd_err err;
+    static const struct {
+        const char *identity;
+        int preset, simulated;
+    } cases[] = {
+        {"SCALE PX-1 SN 777 FW 3.2 SIM 1", 0, 1}, /* what polydaq-sim's durometer and MFI answer */
+        {"SCALE PX-1 SN 777 FW 3.2 SIM 2", 0, 1}, /* any nonzero number */
+        {"SCALE PX-1 SN 777 FW 3.2 SIM -1", 0, 1},
+        {"SCALE PX-1 SN 777 FW 3.2 SIM 0", 0, 0}, /* an instrument saying it is real */
+        {"SCALE PX-1 SN 777 FW 3.2 SIM 0.0", 0, 0},
+        {"SCALE PX-1 SN 777 FW 3.2 SIM 0", 1, 1}, /* a simulator: section's mark stays */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        device_set_identity(&dev, cases[i].identity);
+        struct pd_instrument_info info = {.simulated = cases[i].preset};
+        if (d->open(st, &info, &err) != 0)
+            fail_msg("'%s': open failed: %s", cases[i].identity, err.msg);
+        if (info.simulated != cases[i].simulated)
+            fail_msg("'%s' (preset %d): simulated %d", cases[i].identity, cases[i].preset, info.simulated);
+        assert_string_equal(info.serial, "777");
+        assert_string_equal(info.firmware, "3.2");
+        d->close(st);
+    }
+    /* the configured grammar is the contract: an answer without the field (or with a word in it)
+     * does not match, so the instrument does not open at all rather than open as real */
+    static const char *const unmatched[] = {"SCALE PX-1 SN 777 FW 3.2", "SCALE PX-1 SN 777 FW 3.2 SIM yes"};
+    for (size_t i = 0; i < 2; i++) {
+        device_set_identity(&dev, unmatched[i]);
+        struct pd_instrument_info info = {0};
+        assert_int_equal(d->open(st, &info, &err), PD_EPROTO);
+        assert_non_null(strstr(err.msg, "identify"));
+        assert_int_equal(info.simulated, 0);
+    }
+    d->destroy(st);
+    device_stop(&dev);
+
+    /* `simulated` must be a number: a word would need a second setting naming the value */
+    assert_null(create_id("/dev/ttyS9", "SCALE {model:word} SIM {simulated:word}", NULL, PD_ECONFIG, "s.yaml:5:"));
+    assert_null(create_id("/dev/ttyS9", "SCALE {model:word} SIM {simulated:word}", NULL, PD_ECONFIG,
+                          "'simulated' must be a number"));
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -298,6 +368,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_driver),
+        cmocka_unit_test(test_driver_simulated),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,8 +18,9 @@ static const char balance_usage[] =
     "--pty auto creates a pty and prints `listening /dev/pts/N`; --tcp prints `listening tcp-raw://HOST:PORT`.\n"
     "\n"
     "  --serial TEXT         serial number answered to I4 (default B123456789)\n"
-    "  --model TEXT          type answered to I2 (default PD-XS205)\n"
-    "  --capacity G          maximum load in g (default 220)\n"
+    "  --model TEXT          type answered to I2 (default PD-XS205), always followed by the word\n"
+    "                        SIMULATED: `I2 A \"PD-XS205 SIMULATED 220.0000 g\"` marks the data simulated\n"
+    "  --capacity G          maximum load in g, up to 1e6 (default 220)\n"
     "  --unit g|kg|mg        display unit (default g)\n"
     "  --mass G              load on the pan (default 0)\n"
     "  --settle S            seconds a change takes to become stable (default 0.5)\n"
@@ -209,8 +210,10 @@ static size_t balance_handle(void *ctx, const char *req, char *out, size_t size)
     if (strcmp(req, "I3") == 0)
         return reply(out, size, "I3 A \"%s\"\r\n", "2.10 1.4.7");
     if (strcmp(req, "I2") == 0) {
+        /* The type always carries the word SIMULATED (a read-only answer no real balance gives),
+         * so polydaq marks the data simulated however it reached this balance. */
         char text[160];
-        snprintf(text, sizeof text, "%s %.4f g", b->model, b->capacity_g);
+        snprintf(text, sizeof text, "%s SIMULATED %.4f g", b->model, b->capacity_g);
         return reply(out, size, "I2 A \"%s\"\r\n", text);
     }
     if (strncmp(req, "#MASS ", 6) == 0) {
@@ -253,6 +256,14 @@ static int number(const char *s, double *out)
     return 0;
 }
 
+static int printable_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            return 0;
+    return 1;
+}
+
 static int balance_main(int argc, char **argv)
 {
     struct balance b = {.capacity_g = 220, .settle_s = 0.5, .stability_timeout_s = 3, .period_s = 10, .seed = 1,
@@ -280,8 +291,9 @@ static int balance_main(int argc, char **argv)
                 return usage("--serial '%s' is too long or has a quote", val);
             strcpy(b.serial, val);
         } else if (strcmp(opt, "--model") == 0) {
-            if (strlen(val) >= sizeof b.model || strchr(val, '"'))
-                return usage("--model '%s' is too long or has a quote", val);
+            /* printable ASCII only: an I2 line a driver cannot read would hide the SIMULATED mark */
+            if (strlen(val) >= sizeof b.model || strchr(val, '"') || !printable_ascii(val))
+                return usage("--model '%s' is too long or has a quote or a non-ASCII character", val);
             strcpy(b.model, val);
         } else if (strcmp(opt, "--unit") == 0) {
             b.unit = strcmp(val, "g") == 0 ? 0 : strcmp(val, "kg") == 0 ? 1 : strcmp(val, "mg") == 0 ? 2 : -1;
@@ -302,7 +314,8 @@ static int balance_main(int argc, char **argv)
             b.seed = (uint64_t)d;
         } else if (number(val, &d) != 0) {
             return usage("%s needs a number", opt);
-        } else if (strcmp(opt, "--capacity") == 0 && d > 0) {
+        } else if (strcmp(opt, "--capacity") == 0 && d > 0 && d <= 1e6) {
+            /* bounded so the I2 text (model, SIMULATED, capacity) stays within what a driver reads */
             b.capacity_g = d;
         } else if (strcmp(opt, "--mass") == 0) {
             b.pan_g = d;

@@ -13,7 +13,8 @@
 static const char durometer_usage[] =
     "usage: polydaq-sim durometer (--pty PATH|auto | --tcp HOST:PORT) [OPTIONS]\n"
     "Simulated Shore durometer on a stand. Protocol (CR LF):\n"
-    "  ID?  -> DUR SHORE-A SN <serial> FW <version>\n"
+    "  ID?  -> DUR SHORE-A SN <serial> FW <version> SIM 1\n"
+    "         (SIM 1: a simulator, so polydaq marks the data simulated however it reached it)\n"
     "  M?   -> H<scale> <hardness> T <dwell s> C <1 in contact, 0 not> N <readings taken>\n"
     "         while in contact before the dwell: the live value and time since contact; from the dwell\n"
     "         on: the reading held at the dwell time (N counts them)\n"
@@ -63,7 +64,9 @@ static size_t durometer_handle(void *ctx, const char *req, char *out, size_t siz
     int n;
     double now = line_server_clock(d->time_scale);
     if (strcmp(req, "ID?") == 0) {
-        n = snprintf(out, size, "DUR SHORE-%c SN %s FW 2.1\r\n", d->scale, d->serial);
+        /* SIM 1 always: the identity declares the simulator (config/instruments/durometer.yaml
+         * captures it as {simulated}), so its data are never taken for a real instrument's. */
+        n = snprintf(out, size, "DUR SHORE-%c SN %s FW 2.1 SIM 1\r\n", d->scale, d->serial);
     } else if (strncmp(req, "DWELL ", 6) == 0) {
         char *end;
         errno = 0;

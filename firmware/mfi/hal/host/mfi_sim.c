@@ -13,7 +13,8 @@
 static const char mfi_usage[] =
     "usage: polydaq-sim mfi (--pty PATH|auto | --tcp HOST:PORT) [OPTIONS]\n"
     "Simulated melt flow indexer. Protocol (CR LF):\n"
-    "  ID?       -> MFI <model> SN <serial> FW <version>\n"
+    "  ID?       -> MFI <model> SN <serial> FW <version> SIM 1\n"
+    "               (SIM 1: a simulator, so polydaq marks the data simulated however it reached it)\n"
     "  R?        -> T <barrel C> S <piston travel mm> C <cut-offs> E <test time s>\n"
     "  SP <C>    -> OK   barrel temperature setpoint\n"
     "  INT <s>   -> OK   cut-off interval\n"
@@ -58,7 +59,9 @@ static size_t mfi_handle(void *ctx, const char *req, char *out, size_t size)
     int n;
     char *end;
     if (strcmp(req, "ID?") == 0) {
-        n = snprintf(out, size, "MFI PD-MF20 SN %s FW 1.3\r\n", m->serial);
+        /* SIM 1 always: the identity declares the simulator (config/instruments/mfi.yaml captures
+         * it as {simulated}), so its data are never taken for a real instrument's. */
+        n = snprintf(out, size, "MFI PD-MF20 SN %s FW 1.3 SIM 1\r\n", m->serial);
     } else if (strcmp(req, "R?") == 0) {
         double temp = m->setpoint;
         if (m->disturbed_at > -1e8)
