@@ -831,7 +831,10 @@ static int read_identity(struct modbus_instrument *s, struct pd_instrument_info 
             break;
         case ID_SERIAL_NUMBER: format_number(v, info->serial, sizeof info->serial); break;
         case ID_MODEL: format_number(v, info->model, sizeof info->model); break;
-        case ID_SIMULATED: info->simulated = v != 0.0; break;
+        case ID_SIMULATED: /* only ever set: a `simulator:` section's mark is not cleared by a 0 */
+            if (v != 0.0)
+                info->simulated = 1;
+            break;
         default: break;
         }
     }
