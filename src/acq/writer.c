@@ -2,11 +2,13 @@
  * batches, records ring overruns as events, and flushes on a fixed period. It alone appends
  * samples; the method thread adds events and status under the same store lock. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "acq/acq_internal.h"
 
@@ -226,6 +228,91 @@ int acq_writer_drain(struct run *run, struct pd_err *err)
     return PD_OK;
 }
 
+/* The durable half of each flush, on a thread of its own. An fsync waits until a whole interval's
+ * data has reached the disk; done by the writer itself, it stopped appending for that long, and at
+ * full speed the rings filled meanwhile. The writer hands the flushed file to the kernel
+ * (pd_store_flush_nosync: a crash of the process loses nothing flushed) and asks this thread to
+ * fdatasync it; requests that arrive while one runs are served by one more fdatasync right after
+ * it, which covers them all. A failure stops the run at the writer's next flush. */
+struct syncer {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int fd;                      /* the run file, opened once more: fdatasync covers every descriptor */
+    uint64_t requested, done;    /* flushes asked for / made durable */
+    bool quit;
+    int failed_errno;            /* the first failed fdatasync's errno; 0 = none */
+    pthread_t thread;
+    bool started;
+};
+
+static void *syncer_main(void *arg)
+{
+    struct syncer *sy = arg;
+    pthread_mutex_lock(&sy->lock);
+    for (;;) {
+        while (!sy->quit && sy->requested == sy->done)
+            pthread_cond_wait(&sy->cond, &sy->lock);
+        if (sy->quit) /* the close that follows fsyncs the finished file itself */
+            break;
+        uint64_t upto = sy->requested;
+        pthread_mutex_unlock(&sy->lock);
+        int rc = fdatasync(sy->fd), e = errno;
+        pthread_mutex_lock(&sy->lock);
+        if (rc < 0 && e != EINVAL && sy->failed_errno == 0)
+            sy->failed_errno = e;
+        sy->done = upto;
+    }
+    pthread_mutex_unlock(&sy->lock);
+    return NULL;
+}
+
+/* Starts the sync thread; false (then the writer fsyncs in its own flushes) when it cannot. */
+static bool syncer_start(struct syncer *sy, const char *path)
+{
+    memset(sy, 0, sizeof *sy);
+    sy->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (sy->fd < 0)
+        return false;
+    pthread_mutex_init(&sy->lock, NULL);
+    pthread_cond_init(&sy->cond, NULL);
+    if (pthread_create(&sy->thread, NULL, syncer_main, sy) != 0) {
+        pthread_mutex_destroy(&sy->lock);
+        pthread_cond_destroy(&sy->cond);
+        close(sy->fd);
+        return false;
+    }
+    sy->started = true;
+    return true;
+}
+
+/* Asks for an fdatasync of everything flushed so far; reports a failure of an earlier one. */
+static int syncer_request(struct syncer *sy, const char *path, struct pd_err *err)
+{
+    pthread_mutex_lock(&sy->lock);
+    int e = sy->failed_errno;
+    sy->requested++;
+    pthread_cond_signal(&sy->cond);
+    pthread_mutex_unlock(&sy->lock);
+    return e ? pd_err_set_os(err, PD_EIO, e, path, "fsync failed") : PD_OK;
+}
+
+/* Ends the thread (a sync under way is finished first); returns a failure not yet reported. */
+static int syncer_stop(struct syncer *sy, const char *path, struct pd_err *err)
+{
+    if (!sy->started)
+        return PD_OK;
+    pthread_mutex_lock(&sy->lock);
+    sy->quit = true;
+    pthread_cond_signal(&sy->cond);
+    pthread_mutex_unlock(&sy->lock);
+    pthread_join(sy->thread, NULL);
+    sy->started = false;
+    pthread_mutex_destroy(&sy->lock);
+    pthread_cond_destroy(&sy->cond);
+    close(sy->fd);
+    return sy->failed_errno ? pd_err_set_os(err, PD_EIO, sy->failed_errno, path, "fsync failed") : PD_OK;
+}
+
 /* The shortest pause between drains: a writer that keeps up never spins. */
 #define WRITER_MIN_SLEEP_NS (250 * 1000LL)
 
@@ -265,6 +352,8 @@ void *acq_writer_main(void *arg)
     bool stalled = run->test_stall_ns <= 0;
     int64_t pause_ns = ACQ_WRITER_PERIOD_NS; /* the next pause, kept while drains follow at once */
     int64_t slept_ns = 0;                     /* how long the last pause lasted; 0 = none since */
+    struct syncer sy;
+    bool async_sync = syncer_start(&sy, run->path);
     for (;;) {
         bool quitting = atomic_load(&run->writer_quit);
         if (slept_ns > 0)
@@ -276,13 +365,20 @@ void *acq_writer_main(void *arg)
         }
         if (rc == PD_OK && pd_clock_mono_ns() >= next_flush) {
             pthread_mutex_lock(&run->store_lock);
-            rc = pd_store_flush(run->store, &run->writer_err);
+            rc = async_sync ? pd_store_flush_nosync(run->store, &run->writer_err)
+                            : pd_store_flush(run->store, &run->writer_err);
             pthread_mutex_unlock(&run->store_lock);
+            if (rc == PD_OK && async_sync)
+                rc = syncer_request(&sy, run->path, &run->writer_err);
             next_flush += run->flush_period_ns;
             if (next_flush < pd_clock_mono_ns())
                 next_flush = pd_clock_mono_ns() + run->flush_period_ns;
         }
+        if (rc == PD_OK && quitting)
+            rc = syncer_stop(&sy, run->path, &run->writer_err);
         if (rc < 0) {
+            struct pd_err ignored;
+            syncer_stop(&sy, run->path, &ignored); /* the failure above is the one to report */
             pd_log(PD_LOG_ERROR, "%s", run->writer_err.msg);
             atomic_store(&run->writer_rc, rc); /* published after writer_err is complete */
             return NULL;

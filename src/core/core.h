@@ -98,7 +98,8 @@ void pd_ring_close(struct pd_ring *ring);
 size_t pd_ring_capacity(const struct pd_ring *ring);
 /* Returns false (and copies nothing) when the ring is full. */
 bool pd_ring_push(struct pd_ring *ring, const void *elem);
-/* Copies up to `max` elements into `out`; returns how many. */
+/* Copies up to `max` elements into `out`, oldest first, and frees their slots; returns how many.
+ * A bulk copy: at most two memcpy calls (before and after the buffer's wrap point). */
 size_t pd_ring_pop(struct pd_ring *ring, void *out, size_t max);
 size_t pd_ring_count(const struct pd_ring *ring);
 

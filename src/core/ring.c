@@ -45,17 +45,30 @@ bool pd_ring_push(struct pd_ring *ring, const void *elem)
     return true;
 }
 
+/* The bytes of the `n` elements from counter `from` on lie in at most two contiguous runs of the
+ * buffer: up to its end, then from its start. Copies them out in one memcpy per run. */
+static void copy_out(const struct pd_ring *ring, size_t from, size_t n, unsigned char *dst)
+{
+    size_t at = from & ring->mask, first = ring->mask + 1 - at;
+    if (first > n)
+        first = n;
+    memcpy(dst, ring->buf + at * ring->elem_size, first * ring->elem_size);
+    if (n > first)
+        memcpy(dst + first * ring->elem_size, ring->buf, (n - first) * ring->elem_size);
+}
+
 size_t pd_ring_pop(struct pd_ring *ring, void *out, size_t max)
 {
     size_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    /* acquire: the element bytes the producer wrote before publishing head are visible now */
     size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
     size_t n = head - tail;
     if (n > max)
         n = max;
-    unsigned char *dst = out;
-    for (size_t i = 0; i < n; i++)
-        memcpy(dst + i * ring->elem_size, ring->buf + ((tail + i) & ring->mask) * ring->elem_size,
-               ring->elem_size);
+    if (n == 0)
+        return 0;
+    copy_out(ring, tail, n, out);
+    /* release: the copies above are done before the producer may reuse these slots */
     atomic_store_explicit(&ring->tail, tail + n, memory_order_release);
     return n;
 }

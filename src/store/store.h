@@ -64,7 +64,7 @@ struct pd_store_layout {
 };
 
 /* Defaults measured with `polydaq bench pipeline` (docs/BENCHMARKS.md). */
-#define PD_STORE_DEFAULT_CHUNK 16384
+#define PD_STORE_DEFAULT_CHUNK 65536
 #define PD_STORE_DEFAULT_DEFLATE 1
 
 /* Samples an instrument acquired but that never reached the file (its ring was full because the
@@ -113,7 +113,13 @@ int pd_store_add_event(struct pd_store *st, size_t specimen, int64_t t_utc_ns, c
 /* Sets/overwrites a specimen attribute after the fact (e.g. status "tested", "invalid: ..."). */
 int pd_store_set_specimen_attr(struct pd_store *st, size_t specimen, const struct pd_store_attr *attr,
                                struct pd_err *err);
+/* Hands everything appended so far to the kernel in a state a reader (SWMR, or after a crash of
+ * the process) can open, then fsyncs the file: on return it also survives a power cut. */
 int pd_store_flush(struct pd_store *st, struct pd_err *err);
+/* The same without the fsync: what it flushed survives a crash of the process at once, a power
+ * cut once the caller has synced the file (fsync/fdatasync of any descriptor of the file; polydaq
+ * run's writer does that on a second thread, so appending never waits for the disk). */
+int pd_store_flush_nosync(struct pd_store *st, struct pd_err *err);
 /* Writes the final run attributes (end_time, counters...), marks the file closed cleanly, closes.
  * Always frees `st`, also when it returns an error. */
 int pd_store_close(struct pd_store *st, size_t n_final_attrs, const struct pd_store_attr *final_attrs,

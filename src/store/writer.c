@@ -1079,7 +1079,7 @@ static int flush_if(hid_t ds, int *dirty)
     return 0;
 }
 
-int pd_store_flush(struct pd_store *st, struct pd_err *err)
+int pd_store_flush_nosync(struct pd_store *st, struct pd_err *err)
 {
     if (!st)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_flush: no store");
@@ -1105,6 +1105,15 @@ int pd_store_flush(struct pd_store *st, struct pd_err *err)
     ok = ok && H5Fflush(st->file, H5F_SCOPE_LOCAL) >= 0;
     if (!ok)
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot flush the run file");
+    pd_store_h5_forget();
+    return 0;
+}
+
+int pd_store_flush(struct pd_store *st, struct pd_err *err)
+{
+    int rc = pd_store_flush_nosync(st, err);
+    if (rc < 0)
+        return rc;
     /* HDF5 only hands the bytes to the kernel; fsync makes a flushed sample survive a power cut. */
     void *handle = NULL;
     if (H5Fget_vfd_handle(st->file, H5P_DEFAULT, &handle) >= 0 && handle) {

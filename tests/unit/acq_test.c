@@ -159,7 +159,7 @@ static void test_store_options_and_rates(void **state)
     struct pd_acq_config *cfg = NULL;
     struct pd_err err;
     assert_int_equal(pd_acq_config_load_string("lab.yaml", base, &cfg, &err), 0);
-    assert_int_equal(cfg->store_chunk_samples, 16384);
+    assert_int_equal(cfg->store_chunk_samples, 65536);
     assert_int_equal(cfg->store_deflate, 1);
     assert_true(cfg->flush_interval_s == 1.0);
     assert_true(cfg->instruments[0].poll_rate_hz == 0.0); /* the run's */

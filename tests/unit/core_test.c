@@ -142,6 +142,68 @@ static void test_ring_fifo_and_full(void **state)
     assert_int_equal(pd_ring_init(&r, 0, 4), PD_EINVAL);
 }
 
+/* Elements of an odd size (not a power of two), so a wrong offset shows up as mixed-up bytes. */
+struct ring_elem {
+    uint32_t n;
+    unsigned char tag[7];
+};
+
+/* A bulk pop across the buffer's wrap point, from every starting slot and for every length, gives
+ * the elements in order, writes exactly that many into `out` and frees exactly their slots. */
+static void test_ring_bulk_pop_wraps(void **state)
+{
+    (void)state;
+    struct pd_ring r;
+    assert_int_equal(pd_ring_init(&r, sizeof(struct ring_elem), 8), PD_OK);
+    uint32_t next_in = 0, next_out = 0;
+    for (size_t start = 0; start < 8; start++) {
+        for (size_t len = 1; len <= 8; len++) {
+            /* move the ring's tail to slot `start` (mod 8) with an empty ring */
+            struct ring_elem e, out[10];
+            while ((next_in & 7) != start) {
+                memset(&e, 0, sizeof e);
+                e.n = next_in++;
+                assert_true(pd_ring_push(&r, &e));
+                assert_int_equal(pd_ring_pop(&r, out, 1), 1);
+                assert_int_equal(out[0].n, next_out++);
+            }
+            for (size_t k = 0; k < len; k++) {
+                e.n = next_in;
+                memset(e.tag, (int)(next_in & 0xff), sizeof e.tag);
+                next_in++;
+                assert_true(pd_ring_push(&r, &e));
+            }
+            memset(out, 0xAB, sizeof out);
+            size_t want = len > 2 ? len - 1 : len; /* leave one behind sometimes */
+            assert_int_equal(pd_ring_pop(&r, out, want), want);
+            for (size_t k = 0; k < want; k++) {
+                assert_int_equal(out[k].n, next_out);
+                for (size_t b = 0; b < sizeof out[k].tag; b++)
+                    assert_int_equal(out[k].tag[b], next_out & 0xff);
+                next_out++;
+            }
+            const unsigned char *rest = (const unsigned char *)&out[want];
+            for (size_t b = 0; b < sizeof out - want * sizeof out[0]; b++)
+                assert_int_equal(rest[b], 0xAB); /* nothing written past the popped elements */
+            assert_int_equal(pd_ring_count(&r), len - want);
+            /* the freed slots take new elements again: the ring holds exactly its capacity */
+            size_t pushed = 0;
+            memset(&e, 0, sizeof e);
+            for (e.n = next_in; pd_ring_push(&r, &e); e.n = ++next_in)
+                pushed++;
+            assert_int_equal(pushed, 8 - (len - want));
+            while (pd_ring_count(&r) > 0) {
+                size_t n = pd_ring_pop(&r, out, 3);
+                for (size_t k = 0; k < n; k++)
+                    assert_int_equal(out[k].n, next_out++);
+            }
+        }
+    }
+    assert_int_equal(next_in, next_out);
+    assert_int_equal(pd_ring_pop(&r, NULL, 0), 0);
+    pd_ring_close(&r);
+}
+
 #define RING_ITEMS 200000
 static void *producer(void *arg)
 {
@@ -155,16 +217,17 @@ static void *producer(void *arg)
     return NULL;
 }
 
-static void test_ring_two_threads_keep_order(void **state)
+/* The consumer pops up to `max` at a time; a `max` that does not divide the capacity makes the
+ * bulk copies start and end everywhere, so many of them cross the wrap point. */
+static void ring_two_threads(size_t max)
 {
-    (void)state;
     struct pd_ring r;
     assert_int_equal(pd_ring_init(&r, sizeof(uint64_t), 1024), PD_OK);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, producer, &r), 0);
-    uint64_t expect = 0, buf[256];
+    uint64_t expect = 0, buf[1024];
     while (expect < RING_ITEMS) {
-        size_t n = pd_ring_pop(&r, buf, 256);
+        size_t n = pd_ring_pop(&r, buf, max);
         if (n == 0)
             sched_yield();
         for (size_t i = 0; i < n; i++) {
@@ -179,6 +242,13 @@ static void test_ring_two_threads_keep_order(void **state)
     pd_ring_close(&r);
 }
 
+static void test_ring_two_threads_keep_order(void **state)
+{
+    (void)state;
+    ring_two_threads(256);
+    ring_two_threads(1000); /* nearly the whole ring per pop, crossing the wrap almost every time */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_clocks_and_timebase),
         cmocka_unit_test(test_ring_fifo_and_full),
+        cmocka_unit_test(test_ring_bulk_pop_wraps),
         cmocka_unit_test(test_ring_two_threads_keep_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

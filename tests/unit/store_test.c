@@ -795,6 +795,37 @@ static void test_recover(void **state)
     assert_int_equal(pd_store_recover(garbage, out, &err), PD_EDATA);
 }
 
+/* The writer thread's flush leaves the fsync to another thread: what it flushed is still all there
+ * after the process dies (nothing of what came after), as with pd_store_flush. */
+static void test_flush_nosync_survives_crash(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path("nosync.h5", path, sizeof path);
+    struct pd_err err = {0};
+    assert_int_equal(pd_store_flush_nosync(NULL, &err), PD_EINVAL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct pd_store_layout l = make_layout(0, -1);
+        if (pd_store_create(path, &l, &child_store, &err) < 0 || append_range(child_store, 0, 0, 0, 2000, &err) < 0 ||
+            pd_store_add_event(child_store, 0, T0, "specimen_start", "nosync", &err) < 0 ||
+            pd_store_flush_nosync(child_store, &err) < 0 || append_range(child_store, 0, 0, 2000, 500, &err) < 0 ||
+            pd_store_flush_nosync(child_store, &err) < 0 || append_range(child_store, 0, 0, 2500, 100, &err) < 0)
+            _exit(3);
+        _exit(0); /* no close: the last 100 were never flushed */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    struct pd_run *run = NULL;
+    assert_ok(pd_run_open(path, &run, &err), err);
+    assert_int_equal(pd_run_closed_cleanly(run), 0);
+    expect_samples(run, 0, 0, 2500);
+    assert_int_equal(pd_run_event_count(run, 0), 1);
+    pd_run_close(run);
+}
+
 /* The file system refuses a write (here the file size limit, as when the disk is full): the store
  * reports it naming the reason, and closing the broken file neither crashes now nor at exit. */
 static void test_write_error(void **state)
@@ -850,6 +881,7 @@ int main(void)
         cmocka_unit_test(test_live_reader),
         cmocka_unit_test(test_sequence_overruns_summary),
         cmocka_unit_test(test_recover),
+        cmocka_unit_test(test_flush_nosync_survives_crash),
         cmocka_unit_test(test_write_error),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
