@@ -60,13 +60,24 @@ static int copy_attrs(hid_t src, hid_t dst)
 /* Copies a dataset's data in slabs of this many elements (1-D) so a long run needs little memory. */
 #define COPY_SLAB 262144
 
-static int copy_dataset(hid_t src_loc, const char *name, hid_t dst_loc)
+/* No row limit for copy_dataset. */
+#define NO_LIMIT ((hsize_t)-1)
+
+/* Copies one dataset; a 1-D one keeps at most `limit` elements (its rows that every column of its
+ * sample table has). */
+static int copy_dataset(hid_t src_loc, const char *name, hid_t dst_loc, hsize_t limit)
 {
     hid_t s = H5Dopen2(src_loc, name, H5P_DEFAULT);
     if (s < 0)
         return -1;
     H5Drefresh(s); /* as a SWMR reader: see the extent that was flushed */
     hid_t ftype = H5Dget_type(s), space = H5Dget_space(s), dcpl = H5Dget_create_plist(s);
+    if (space >= 0 && limit != NO_LIMIT && H5Sget_simple_extent_ndims(space) == 1) {
+        hsize_t dims, maxdims;
+        H5Sget_simple_extent_dims(space, &dims, &maxdims);
+        if (dims > limit)
+            H5Sset_extent_simple(space, 1, &limit, &maxdims);
+    }
     hid_t mtype = ftype >= 0 ? H5Tget_native_type(ftype, H5T_DIR_DEFAULT) : -1;
     hid_t d = -1;
     int rc = -1;
@@ -119,25 +130,80 @@ static int copy_dataset(hid_t src_loc, const char *name, hid_t dst_loc)
 
 static herr_t copy_link(hid_t src, const char *name, const H5L_info_t *info, void *data);
 
-/* Copies the links of group `src` into group `dst`, in creation order (so channels keep theirs). */
+/* Where copy_link puts a group's members, and the row limit of its sample columns. */
+struct copy_target {
+    hid_t dst;
+    hsize_t limit;
+};
+
+struct column_span {
+    hsize_t min, max;
+};
+
+static herr_t column_lengths(hid_t group, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)info;
+    struct column_span *span = data;
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(group, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET)
+        return 0;
+    hid_t d = H5Dopen2(group, name, H5P_DEFAULT);
+    if (d < 0)
+        return 0;
+    H5Drefresh(d);
+    hid_t space = H5Dget_space(d);
+    hsize_t dims;
+    if (space >= 0 && H5Sget_simple_extent_ndims(space) == 1 && H5Sget_simple_extent_dims(space, &dims, NULL) == 1) {
+        span->min = dims < span->min ? dims : span->min;
+        span->max = dims > span->max ? dims : span->max;
+    }
+    if (space >= 0)
+        H5Sclose(space);
+    H5Dclose(d);
+    return 0;
+}
+
+/* A sample table (an instrument's NXdata: `time`, `sequence` and one column per channel) grows
+ * column by column and a SWMR flush is not atomic across datasets, so a writer killed during a
+ * flush can leave some columns a few rows longer than others: only the rows every column has are
+ * whole samples. Returns the shortest and longest column, or {NO_LIMIT, 0} for any other group. */
+static struct column_span sample_rows(hid_t group)
+{
+    struct column_span span = {NO_LIMIT, 0};
+    if (H5Lexists(group, "time", H5P_DEFAULT) <= 0 || H5Lexists(group, "sequence", H5P_DEFAULT) <= 0)
+        return span;
+    hsize_t idx = 0;
+    if (H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, &idx, column_lengths, &span) < 0)
+        return (struct column_span){NO_LIMIT, 0};
+    return span;
+}
+
+/* Copies the links of group `src` into group `dst`, in creation order (so channels keep theirs);
+ * a sample table is cut to its whole rows, and how many partial ones were left behind is noted. */
 static int copy_members(hid_t src, hid_t dst)
 {
+    struct column_span span = sample_rows(src);
+    struct copy_target t = {.dst = dst, .limit = span.min};
     hsize_t idx = 0;
-    if (H5Literate(src, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, copy_link, &dst) >= 0)
-        return 0;
-    return -1;
+    if (H5Literate(src, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, copy_link, &t) < 0)
+        return -1;
+    if (span.min != NO_LIMIT && span.max > span.min &&
+        pd_store_attr_write_int(dst, "recovered_partial_rows", (int64_t)(span.max - span.min)) < 0)
+        return -1;
+    return 0;
 }
 
 static herr_t copy_link(hid_t src, const char *name, const H5L_info_t *info, void *data)
 {
-    hid_t dst = *(hid_t *)data;
+    const struct copy_target *t = data;
+    hid_t dst = t->dst;
     if (info->type != H5L_TYPE_HARD)
         return 0; /* the writer makes none */
     H5O_info_t oi;
     if (H5Oget_info_by_name2(src, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
         return -1;
     if (oi.type == H5O_TYPE_DATASET)
-        return copy_dataset(src, name, dst) < 0 ? -1 : 0;
+        return copy_dataset(src, name, dst, t->limit) < 0 ? -1 : 0;
     if (oi.type != H5O_TYPE_GROUP)
         return 0;
     hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
