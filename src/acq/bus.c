@@ -201,6 +201,11 @@ static void reconnect(struct bus *b, const struct pd_err *cause)
             if (strcmp(info.serial, b->info.serial) != 0 || strcmp(info.firmware, b->info.firmware) != 0)
                 bus_event(b, "instrument_changed", "after reconnect: serial '%s' firmware '%s' (was '%s' '%s')",
                           info.serial, info.firmware, b->info.serial, b->info.firmware);
+            if (info.simulated && !b->info.simulated) {
+                /* From here on its samples carry the simulated bit; the run's flag is set at close. */
+                b->info.simulated = 1;
+                bus_event(b, "instrument_changed", "after reconnect: the instrument reports itself simulated");
+            }
             double down_s = (double)(pd_clock_mono_ns() - down_since) / 1e9;
             bus_event(b, "reconnect", "%s: link restored after %.3f s", b->cfg->name, down_s);
             pd_log(PD_LOG_WARN, "%s: reconnected after %.3f s", b->cfg->name, down_s);

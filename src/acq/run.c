@@ -188,7 +188,13 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     for (size_t i = 0; i < cfg->n_instruments; i++) {
         struct bus *b = &run->buses[i];
         b->cfg = &cfg->instruments[i];
-        pthread_mutex_init(&b->lock, NULL);
+        /* Bus threads may run SCHED_FIFO: a normal thread holding their lock (the method thread
+         * posting a command) inherits their priority instead of being preempted while holding it. */
+        pthread_mutexattr_t lock_attr;
+        pthread_mutexattr_init(&lock_attr);
+        pthread_mutexattr_setprotocol(&lock_attr, PTHREAD_PRIO_INHERIT);
+        pthread_mutex_init(&b->lock, &lock_attr);
+        pthread_mutexattr_destroy(&lock_attr);
         pthread_cond_init(&b->cond, NULL);
         run->n_buses = i + 1;
         if (rc == PD_OK)
@@ -284,8 +290,12 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
         acq_run_event(run, SIZE_MAX, "run_end", rc < 0 ? err->msg : (result->interrupted ? "interrupted" : "completed"));
         char end_time[40];
         pd_time_format_iso8601(pd_timebase_utc(&run->tb, pd_clock_mono_ns()), end_time, sizeof end_time);
+        int simulated = 0; /* an instrument may have turned out simulated on a reconnect */
+        for (size_t i = 0; i < run->n_buses; i++)
+            simulated |= run->buses[i].info.simulated;
         struct pd_store_attr final_attrs[] = {
             SATTR("end_time", end_time),
+            IATTR("simulated", simulated),
             IATTR("specimens_tested", (int64_t)result->specimens_tested),
             IATTR("samples_acquired", (int64_t)result->samples_acquired),
             IATTR("samples_written", (int64_t)result->samples_written),
