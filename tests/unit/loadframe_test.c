@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "common/proc.h"
 #include "loadframe/core/loop.h"
 #include "loadframe/core/model.h"
 #include "loadframe/core/regs.h"
@@ -580,42 +581,13 @@ static int kill_sim(void **state)
     return 0;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Reads one line from fd within timeout_ms; returns its length or -1. */
-static int read_line(int fd, char *buf, size_t size, int timeout_ms)
-{
-    size_t n = 0;
-    int64_t deadline = now_ms() + timeout_ms;
-    while (n + 1 < size) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int left = (int)(deadline - now_ms());
-        if (left <= 0 || poll(&pfd, 1, left) <= 0)
-            return -1;
-        char c;
-        if (read(fd, &c, 1) != 1)
-            return -1;
-        if (c == '\n') {
-            buf[n] = '\0';
-            return (int)n;
-        }
-        buf[n++] = c;
-    }
-    return -1;
-}
-
 static int recv_exact(int fd, uint8_t *buf, size_t len, int timeout_ms)
 {
     size_t got = 0;
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = pd_test_now_ms() + timeout_ms;
     while (got < len) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - pd_test_now_ms());
         if (left <= 0 || poll(&pfd, 1, left) <= 0)
             return -1;
         ssize_t r = recv(fd, buf + got, len - got, 0);
@@ -717,7 +689,7 @@ static void test_sim_end_to_end(void **state)
     }
     close(out[1]);
     char line[128];
-    int n = read_line(out[0], line, sizeof line, 10000);
+    int n = pd_test_read_line(out[0], line, sizeof line, 10000);
     close(out[0]);
     assert_true(n > 0);
     int port = 0;
@@ -759,9 +731,9 @@ static void test_sim_end_to_end(void **state)
     assert_memory_equal(rsp, start, 5);
     double max_force = 0.0, last_extension = 0.0;
     uint32_t last_counter = 0;
-    int64_t t0 = now_ms();
+    int64_t t0 = pd_test_now_ms();
     for (;;) {
-        assert_true(now_ms() - t0 < 30000);
+        assert_true(pd_test_now_ms() - t0 < 30000);
         assert_int_equal(mb_read(fd, 0x04, 0, 13, r), 0);
         uint32_t counter = lf_regs_get_u32(&r[LF_IR_SAMPLE_COUNTER]);
         assert_true(counter >= last_counter);
@@ -798,9 +770,9 @@ static void test_sim_end_to_end(void **state)
 
     assert_int_equal(kill(g_sim_pid, SIGTERM), 0);
     int status = 0;
-    int64_t t1 = now_ms();
+    int64_t t1 = pd_test_now_ms();
     pid_t w;
-    while ((w = waitpid(g_sim_pid, &status, WNOHANG)) == 0 && now_ms() - t1 < 5000)
+    while ((w = waitpid(g_sim_pid, &status, WNOHANG)) == 0 && pd_test_now_ms() - t1 < 5000)
         usleep(10000);
     assert_int_equal(w, g_sim_pid);
     g_sim_pid = -1;
@@ -831,7 +803,7 @@ static void test_sim_rejects_bad_arguments(void **state)
         }
         close(err[1]);
         char line[512];
-        int n = read_line(err[0], line, sizeof line, 5000);
+        int n = pd_test_read_line(err[0], line, sizeof line, 5000);
         close(err[0]);
         int status;
         assert_int_equal(waitpid(pid, &status, 0), pid);

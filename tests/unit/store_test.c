@@ -493,6 +493,15 @@ static void test_open_garbage_and_foreign_files(void **state)
     assert_non_null(strstr(err.msg, "nothing-here.h5"));
 }
 
+/* Waits for a forked writer child and asserts it exited 0 (its own steps succeeded). */
+static void expect_clean_exit(pid_t pid)
+{
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* The writer dies without pd_store_close: what it flushed must be readable, and the file says so. */
 static struct pd_store *child_store; /* kept reachable so the child's valgrind sees no leak */
 
@@ -526,10 +535,7 @@ static void test_crashed_writer(void **state)
             _exit(3);
         _exit(0);
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    expect_clean_exit(pid);
 
     struct pd_err err = {0};
     struct pd_run *run = NULL;
@@ -572,10 +578,7 @@ static void test_large_chunks(void **state)
                 _exit(5);
             _exit(0);
         }
-        int status = 0;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
+        expect_clean_exit(pid);
 
         struct pd_err err = {0};
         struct pd_run *run = NULL;
@@ -762,9 +765,7 @@ static void test_recover(void **state)
             _exit(3);
         _exit(0); /* no close, no flush of the last 100 */
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    expect_clean_exit(pid);
 
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -815,9 +816,7 @@ static void test_flush_nosync_survives_crash(void **state)
             _exit(3);
         _exit(0); /* no close: the last 100 were never flushed */
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    expect_clean_exit(pid);
     struct pd_run *run = NULL;
     assert_ok(pd_run_open(path, &run, &err), err);
     assert_int_equal(pd_run_closed_cleanly(run), 0);
@@ -862,10 +861,7 @@ static void test_write_error(void **state)
         child_store = NULL;
         exit(rc == PD_EIO ? 0 : 6); /* exit(), not _exit(): HDF5's own clean-up runs too */
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    expect_clean_exit(pid);
 }
 
 int main(void)
