@@ -177,6 +177,11 @@ struct cert_build {
     const char *request_id, *customer;
     bool hash_files; /* record the SHA-256 of every raw file */
     struct cert_curve_set *curves; /* when set: filled with the thinned plot curves (for the PDF) */
+    /* Called with the built document while the raw files are still being hashed (their runs[]
+     * entries have "sha256": null until the hashes are in), for work that needs the document but
+     * not the hashes; NULL for none. The document is the caller's to read and to add to. */
+    void (*while_hashing)(json_t *doc, void *arg);
+    void *while_hashing_arg;
 };
 int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_verdict *verdict, bool *accredited,
                         size_t *n_specimens, size_t *n_failed, struct pd_err *err);
@@ -197,9 +202,13 @@ int cert_content_hash(const json_t *doc, char hex[65]);
 /* Renders the PDF; `curves` from cert_build_document, or NULL to read them from the run files. */
 int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
                         struct pd_err *err);
-/* Loads what the first PDF needs (fontconfig's configuration and the fonts) so it can run on
- * another thread while the runs are evaluated. Safe to call more than once. */
-void cert_pdf_warm_up(void);
+/* The two halves of cert_render_pdf_doc, so the page count can be had from an earlier state of
+ * the document while other work goes on. cert_render_pdf_counted renders with `pages` as the
+ * total (0: counts first) and, when the document now lays out to another number of pages,
+ * renders once more with that number. */
+int cert_pdf_count_pages(const json_t *doc, const struct cert_curve_set *curves, int *pages, struct pd_err *err);
+int cert_render_pdf_counted(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path, int pages,
+                            struct pd_err *err);
 /* Splits "dir/CERT-1.json" into its folder ("." when none). */
 void cert_dirname(const char *path, char *dir, size_t size);
 

@@ -451,13 +451,6 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
     size_t evaluated = 0, failed = 0;
     if (rc == 0)
         rc = evaluate_all(c, &evaluated, err);
-    if (hashing)
-        pthread_join(hasher, NULL);
-    if (rc == 0 && job.rc < 0) {
-        rc = job.rc;
-        if (err)
-            *err = job.err;
-    }
     json_t *doc = NULL;
     enum pd_verdict verdict = PD_VERDICT_PASS;
     bool accredited = true;
@@ -501,7 +494,7 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
             if (pd_run_attr(run, "software_version"))
                 J(o, "acquisition_software_version", cert_jstr(pd_run_attr(run, "software_version")));
             if (b->hash_files)
-                J(o, "sha256", cert_jstr(job.hex[r]));
+                J(o, "sha256", json_null()); /* below, once the hashing thread is done */
             const char *st = pd_run_attr(run, "start_time");
             if (st && (!first_day[0] || strcmp(st, first_day) < 0))
                 pd_strlcpy(first_day, st, sizeof first_day);
@@ -571,6 +564,24 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
         J(doc, "verdict", cert_jstr(pd_verdict_name(verdict)));
         J(doc, "verdict_reasons", reasons);
         if (!c->ok && rc == 0)
+            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building the certificate");
+    }
+    /* The hashes usually come last (a raw file takes longer to hash than to evaluate): what needs
+     * the document but not them runs in the meantime. */
+    if (rc == 0 && b->while_hashing)
+        b->while_hashing(doc, b->while_hashing_arg);
+    if (hashing)
+        pthread_join(hasher, NULL);
+    if (rc == 0 && job.rc < 0) {
+        rc = job.rc;
+        if (err)
+            *err = job.err;
+    }
+    if (rc == 0 && b->hash_files) {
+        json_t *runs = json_object_get(doc, "runs");
+        for (size_t r = 0; r < b->n_runs; r++)
+            J(json_array_get(runs, r), "sha256", cert_jstr(job.hex[r]));
+        if (!c->ok)
             rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building the certificate");
     }
     for (size_t s = 0; c->ev && s < c->n_ev; s++) {
@@ -673,28 +684,64 @@ static int resolve_method(const struct pd_spec *spec, const struct pd_certify_op
     return pd_method_defaults(spec->method, def, err);
 }
 
-/* The PDF of a finished document, rendered on a second thread while the main one waits for the
- * disk (counter, audit log and certificate are synced one after the other). */
-struct pdf_job {
-    const json_t *doc; /* not changed by anyone while the job runs */
-    const struct cert_curve_set *curves;
-    const char *path;
+/* The disk side of a draft, on a second thread while the first renders the PDF: the certificate
+ * formatted, then counter, audit entry and certificate written and synced, in that order (a number
+ * is on disk as used before anything carries it), then the lab lock released. */
+struct write_job {
+    const json_t *doc; /* final; only read by both threads */
+    const json_t *entry;
+    const char *dir, *json_path, *cert_id;
+    unsigned long number;
+    int lock;
     int rc;
     struct pd_err err;
 };
 
-static void *render_job(void *arg)
+static void *write_draft(void *arg)
 {
-    struct pdf_job *j = arg;
-    j->rc = cert_render_pdf_doc(j->doc, j->curves, j->path, &j->err);
+    struct write_job *j = arg;
+    char *text = json_dumps(j->doc, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    if (!text)
+        j->rc = pd_err_set(&j->err, PD_ENOMEM, NULL, "out of memory while formatting %s", j->cert_id);
+    if (j->rc == 0)
+        j->rc = write_number(j->dir, j->number, &j->err);
+    if (j->rc == 0)
+        j->rc = cert_audit_write(j->dir, j->entry, &j->err);
+    if (j->rc == 0)
+        j->rc = cert_write_file(j->json_path, text, true, &j->err);
+    free(text);
+    flock(j->lock, LOCK_UN); /* the PDF needs no lock: it goes to a name of this process */
     return NULL;
 }
 
-static void *warm_up(void *arg)
+/* While the raw files are hashed: the PDF's page count, from the document as it will be but for
+ * the hashes, the number and the drafting time (same-length stand-ins; when the real texts wrap
+ * otherwise the real pass notices and counts again). This also loads the fonts. */
+struct early_count {
+    const char *out_dir;
+    const struct cert_curve_set *curves;
+    int pages; /* 0: not counted */
+};
+
+static void count_early(json_t *doc, void *arg)
 {
-    (void)arg;
-    cert_pdf_warm_up();
-    return NULL;
+    struct early_count *ec = arg;
+    struct pd_err e = {0};
+    unsigned long guess = 0;
+    if (read_number(ec->out_dir, &guess, &e) < 0)
+        guess = 1; /* only a stand-in: the real number is taken under the lock */
+    char id[96], now[40];
+    snprintf(id, sizeof id, "CERT-%06lu", guess);
+    pd_time_format_iso8601(pd_clock_utc_ns(), now, sizeof now);
+    bool ok = true;
+    cert_jset(doc, "status", cert_jstr("draft"), &ok);
+    cert_jset(doc, "drafted", cert_jstr(now), &ok);
+    cert_jset(doc, "certificate_id", cert_jstr(id), &ok);
+    json_t *runs = json_object_get(doc, "runs");
+    for (size_t r = 0; r < json_array_size(runs); r++) /* the widest hex digit, 64 of them */
+        cert_jset(json_array_get(runs, r), "sha256", cert_jstr("0000000000000000000000000000000000000000000000000000000000000000"), &ok);
+    if (!ok || cert_pdf_count_pages(doc, ec->curves, &ec->pages, &e) < 0)
+        ec->pages = 0; /* counted again with the final document */
 }
 
 int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
@@ -713,18 +760,15 @@ int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd
         return rc;
     static struct cert_curve_set curves;
     memset(&curves, 0, sizeof curves);
+    struct early_count early = {.out_dir = opt->out_dir, .curves = &curves};
     struct cert_build b = {.run_paths = run_paths, .n_runs = n_runs, .spec = spec, .method = &def,
                            .request_id = opt->request_id, .customer = opt->customer, .hash_files = true,
-                           .curves = opt->no_pdf ? NULL : &curves};
+                           .curves = opt->no_pdf ? NULL : &curves,
+                           .while_hashing = opt->no_pdf ? NULL : count_early, .while_hashing_arg = &early};
     curves.plotable = cert_method_find(def.base) && cert_method_find(def.base)->curve;
-    /* The PDF's font set-up (fontconfig) is independent of the results: done beside the evaluation. */
-    pthread_t fonts;
-    bool warming = !opt->no_pdf && pthread_create(&fonts, NULL, warm_up, NULL) == 0;
     json_t *doc = NULL;
     struct pd_certify_result res = {0};
     rc = cert_build_document(&b, &doc, &res.verdict, &res.accredited, &res.n_specimens, &res.n_failed, err);
-    if (warming)
-        pthread_join(fonts, NULL);
     if (rc < 0) {
         cert_curve_set_free(&curves);
         return rc;
@@ -740,6 +784,7 @@ int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd
     int lock = cert_lab_lock(opt->out_dir, err);
     if (lock < 0) {
         json_decref(doc);
+        cert_curve_set_free(&curves);
         return lock;
     }
     unsigned long number = 0;
@@ -770,44 +815,44 @@ int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd
         if (!ok)
             rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building %s", res.cert_id);
     }
-    /* The document is final now. Its PDF goes to a temporary name beside the certificate while the
-     * certificate is formatted and the counter, the audit entry and the certificate are written and
-     * synced, in that order (a number is on disk as used before anything carries it); both threads
-     * only read the document. The PDF takes its name only once the certificate exists, so a failed
-     * write never leaves a PDF, nor replaces another's. */
-    struct pdf_job job = {.doc = doc, .curves = &curves, .path = pdf_tmp};
-    pthread_t renderer;
-    bool rendering = false, rendered = false;
+    /* The document is final now. The certificate and its log entry go to disk on a second thread
+     * (write_draft) while this one renders the PDF to a temporary name beside the certificate (here,
+     * where the evaluation's freed memory is already mapped). The PDF takes its name only once the
+     * certificate exists, so a failed write never leaves a PDF, nor replaces another's. */
+    struct write_job wj = {.doc = doc, .entry = entry, .dir = opt->out_dir, .json_path = res.json_path,
+                           .cert_id = res.cert_id, .number = number, .lock = lock};
+    pthread_t writer;
+    bool writing = false;
     if (rc == 0 && !opt->no_pdf)
-        rendering = pthread_create(&renderer, NULL, render_job, &job) == 0;
-    char *text = NULL;
-    if (rc == 0 && !(text = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17))))
-        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while formatting %s", res.cert_id);
-    if (rc == 0)
-        rc = write_number(opt->out_dir, number, err);
-    if (rc == 0)
-        rc = cert_audit_write(opt->out_dir, entry, err);
-    if (rc == 0)
-        rc = cert_write_file(res.json_path, text, true, err);
-    free(text);
-    json_decref(entry);
-    flock(lock, LOCK_UN);
-    close(lock);
-    if (rendering) {
-        pthread_join(renderer, NULL);
-        rendered = true;
-    } else if (rc == 0 && !opt->no_pdf) {
-        render_job(&job); /* no thread: render here */
-        rendered = true;
+        writing = pthread_create(&writer, NULL, write_draft, &wj) == 0;
+    if (rc == 0 && !writing) {
+        write_draft(&wj); /* no PDF, or no thread: the disk first, then the PDF */
+        rc = wj.rc;
+        if (rc < 0 && err)
+            *err = wj.err;
     }
-    if (rendered && rc == 0 && job.rc < 0) {
-        rc = job.rc;
+    int pdf_rc = 0;
+    struct pd_err pdf_err = {0};
+    if (rc == 0 && !opt->no_pdf)
+        pdf_rc = cert_render_pdf_counted(doc, &curves, pdf_tmp, early.pages, &pdf_err);
+    if (writing) {
+        pthread_join(writer, NULL);
+        rc = wj.rc;
+        if (rc < 0 && err)
+            *err = wj.err;
+    }
+    json_decref(entry);
+    flock(lock, LOCK_UN); /* already released by write_draft unless it did not run */
+    close(lock);
+    bool rendered = rc == 0 && !opt->no_pdf; /* attempted: a temporary file may exist */
+    if (rendered && pdf_rc < 0) {
+        rc = pdf_rc;
         if (err)
-            *err = job.err;
+            *err = pdf_err;
     }
     if (rendered && rc == 0 && rename(pdf_tmp, res.pdf_path) < 0)
         rc = pd_err_set_os(err, PD_EIO, errno, res.pdf_path, "cannot put the PDF in place");
-    if (rendered && rc < 0)
+    if ((writing || rendered) && rc < 0 && pdf_tmp[0])
         unlink(pdf_tmp);
     cert_curve_set_free(&curves);
     if (opt->no_pdf)

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <qrencode.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,26 @@
 #define BODY_BOTTOM (PAGE_H - 60.0)
 #define FONT "DejaVu Sans"
 
+/* Glyph advances of one font setting, measured once per character: the layout measures every
+ * candidate line of a paragraph and every clipped table cell, and cairo_text_extents converts the
+ * whole string to glyphs each time (about a fifth of the PDF's CPU time). cairo's toy text API
+ * maps each character to one glyph and places it at the sum of the advances before it, without
+ * kerning, and a PDF surface does not hint metrics, so the sum of the cached advances is the
+ * string's advance. */
+#define ADV_FONTS 16
+#define ADV_WIDE 48
+struct adv_font {
+    double size;
+    bool bold, used;
+    double ascii[128];                 /* NaN until measured */
+    uint32_t wide_cp[ADV_WIDE];        /* non-ASCII characters seen, with their advances */
+    double wide[ADV_WIDE];
+    size_t n_wide;
+};
+
 struct pdf {
+    struct adv_font adv[ADV_FONTS];
+    struct adv_font *cur; /* the current font's advances; NULL when the table is full */
     const struct cert_curve_set *curves;
     cairo_surface_t *surface;
     cairo_t *cr;
@@ -106,13 +126,82 @@ static void font(struct pdf *p, double size, bool bold)
 {
     select_font(p->cr, bold);
     cairo_set_font_size(p->cr, size);
+    p->cur = NULL;
+    for (size_t i = 0; i < ADV_FONTS; i++) {
+        struct adv_font *a = &p->adv[i];
+        if (a->used && a->size == size && a->bold == bold) {
+            p->cur = a;
+            return;
+        }
+        if (!a->used) {
+            a->used = true;
+            a->size = size;
+            a->bold = bold;
+            for (size_t c = 0; c < 128; c++)
+                a->ascii[c] = NAN;
+            a->n_wide = 0;
+            p->cur = a;
+            return;
+        }
+    }
 }
 
-static double text_width(struct pdf *p, const char *s)
+static double measure(struct pdf *p, const char *s)
 {
     cairo_text_extents_t e;
     cairo_text_extents(p->cr, s, &e);
     return e.x_advance;
+}
+
+/* The advance of the UTF-8 character at *s (its length in *len); NaN when it is not valid UTF-8
+ * or there is no room to remember it. */
+static double char_advance(struct pdf *p, const unsigned char *s, size_t *len)
+{
+    struct adv_font *a = p->cur;
+    if (s[0] < 0x80) {
+        *len = 1;
+        if (isnan(a->ascii[s[0]])) {
+            char one[2] = {(char)s[0], '\0'};
+            a->ascii[s[0]] = measure(p, one);
+        }
+        return a->ascii[s[0]];
+    }
+    size_t n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 0;
+    uint32_t cp = n == 2 ? s[0] & 0x1Fu : n == 3 ? s[0] & 0x0Fu : s[0] & 0x07u;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return NAN;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    if (n == 0)
+        return NAN;
+    *len = n;
+    for (size_t i = 0; i < a->n_wide; i++)
+        if (a->wide_cp[i] == cp)
+            return a->wide[i];
+    if (a->n_wide == ADV_WIDE)
+        return NAN;
+    char one[5] = "";
+    memcpy(one, s, n);
+    a->wide_cp[a->n_wide] = cp;
+    a->wide[a->n_wide] = measure(p, one);
+    return a->wide[a->n_wide++];
+}
+
+static double text_width(struct pdf *p, const char *s)
+{
+    if (!p->cur)
+        return measure(p, s);
+    double w = 0.0;
+    for (const unsigned char *c = (const unsigned char *)s; *c;) {
+        size_t len = 1;
+        double adv = char_advance(p, c, &len);
+        if (isnan(adv))
+            return measure(p, s); /* anything unusual: ask cairo for the whole string */
+        w += adv;
+        c += len;
+    }
+    return w;
 }
 
 static void text_at(struct pdf *p, double x, double y, const char *s)
@@ -393,12 +482,23 @@ static void thin_in_place(struct cert_curve *c)
         double col = floor((x[i] - xlo) / width);
         const double col_lo = xlo + col * width, col_hi = col_lo + width;
         size_t first = i, lo = i, hi = i, j = i + 1;
-        /* NaN fails both comparisons, so a gap also ends the run. */
-        while (j < c->n && x[j] >= col_lo && x[j] < col_hi && isfinite(y[j])) {
-            if (y[j] < y[lo])
+        /* The extremes are kept in registers beside their indices: comparing with y[lo] would make
+         * every sample wait for the load of the previous one's result. NaN fails both x
+         * comparisons, so a gap also ends the run. */
+        double vlo = y[i], vhi = y[i];
+        const size_t n = c->n;
+        while (j < n) {
+            double xj = x[j], yj = y[j];
+            if (!(xj >= col_lo && xj < col_hi && isfinite(yj)))
+                break;
+            if (yj < vlo) {
+                vlo = yj;
                 lo = j;
-            if (y[j] > y[hi])
+            }
+            if (yj > vhi) {
+                vhi = yj;
                 hi = j;
+            }
             j++;
         }
         size_t last = j - 1;
@@ -887,41 +987,44 @@ static int pass(const json_t *doc, const struct cert_curve_set *cs, const char *
     return 0;
 }
 
+int cert_pdf_count_pages(const json_t *doc, const struct cert_curve_set *curves, int *pages, struct pd_err *err)
+{
+    /* Only counts pages, so every page can say "page n of N"; it measures text on a PDF surface
+     * (the same metrics as the real pass) but shows no glyphs and draws no curves. */
+    return pass(doc, curves, NULL, 0, pages, err);
+}
+
+int cert_render_pdf_counted(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path, int pages,
+                            struct pd_err *err)
+{
+    int final = 0, rc = 0;
+    if (pages <= 0)
+        rc = cert_pdf_count_pages(doc, curves, &pages, err);
+    if (rc == 0)
+        rc = pass(doc, curves, pdf_path, pages, &final, err);
+    if (rc == 0 && final != pages) {
+        /* The count came from an earlier state of the document whose texts wrapped differently:
+         * once more with the number of pages this layout has (the "page n of N" texts do not wrap,
+         * so this layout stays). */
+        pages = final;
+        rc = pass(doc, curves, pdf_path, pages, &final, err);
+    }
+    if (rc == 0 && final != pages)
+        rc = pd_err_set(err, PD_EIO, pdf_path, "PDF layout: %d pages counted, %d rendered", pages, final);
+    return rc;
+}
+
 int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
                         struct pd_err *err)
 {
-    int pages = 0, final = 0;
     static struct cert_curve_set read_back;
     if (!curves) {
         load_curves(doc, &read_back);
         curves = &read_back;
     }
-    /* First pass only counts pages, so every page can say "page n of N"; it measures text on a
-     * PDF surface (the same metrics as the real pass) but shows no glyphs and draws no curves. */
-    int rc = pass(doc, curves, NULL, 0, &pages, err);
-    if (rc == 0)
-        rc = pass(doc, curves, pdf_path, pages, &final, err);
-    if (rc == 0 && final != pages)
-        rc = pd_err_set(err, PD_EIO, pdf_path, "PDF layout: %d pages counted, %d rendered", pages, final);
+    int rc = cert_render_pdf_counted(doc, curves, pdf_path, 0, err);
     cert_curve_set_free(&read_back);
     return rc;
-}
-
-void cert_pdf_warm_up(void)
-{
-    /* The first font selection loads the faces (and, without the DejaVu files, initialises
-     * fontconfig); cairo keeps them process-wide, so the PDF pass later finds them ready. */
-    cairo_surface_t *s = cairo_pdf_surface_create_for_stream(discard, NULL, PAGE_W, PAGE_H);
-    cairo_t *cr = cairo_create(s);
-    cairo_text_extents_t e;
-    for (int bold = 0; bold < 2; bold++) {
-        select_font(cr, bold);
-        cairo_set_font_size(cr, 10);
-        cairo_text_extents(cr, "0", &e);
-    }
-    cairo_destroy(cr);
-    cairo_surface_finish(s);
-    cairo_surface_destroy(s);
 }
 
 int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_err *err)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cert/cert.h"
+#include "cert/cert_internal.h"
 #include "pd_version.h"
 #include "store/store.h"
 
@@ -432,6 +433,12 @@ static void test_nan_names_sample(void **state)
     c.force[1234] = 1.0;
     c.ext[77] = INFINITY;
     expect_refused(&c, "sample 77 ");
+    c.ext[77] = 0.0;
+    /* the finiteness check sums four lanes, then the samples after the last multiple of four */
+    c.n -= c.n % 4 == 3 ? 0 : c.n % 4 + 1; /* an n with a remainder of 3 */
+    assert_int_equal(c.n % 4, 3);
+    c.force[c.n - 1] = -NAN;
+    expect_refused(&c, "not a finite number");
     curve_free(&c);
 }
 
@@ -1744,6 +1751,55 @@ static void test_sign_verify_tamper(void **state)
     assert_string_equal(head, "%PDF");
 }
 
+/* The PDF is laid out with a page count taken early (from the document before its hashes and
+ * number are in); when the final document lays out to another count, the real pass notices and
+ * renders again with that count, so "page n of N" is right whatever the early count was. */
+static void test_pdf_page_count_from_a_wrong_early_count(void **state)
+{
+    (void)state;
+    struct cert_case k;
+    static struct pd_spec spec;
+    struct pd_certify_result res;
+    json_t *doc = certify_demo(&k, "pages", 1, good_series, 4, &spec, &res);
+    static struct cert_curve_set none;
+    struct pd_err err = {0};
+    int pages = 0;
+    assert_int_equal(cert_pdf_count_pages(doc, &none, &pages, &err), 0);
+    assert_true(pages >= 2);
+    char pdf[300], count[32], footer[64];
+    snprintf(pdf, sizeof pdf, "%s/early.pdf", k.out);
+    snprintf(count, sizeof count, "/Count %d", pages);
+    snprintf(footer, sizeof footer, "page %d of %d", pages, pages);
+    const int hints[] = {1, pages + 3, pages};
+    for (size_t h = 0; h < sizeof hints / sizeof hints[0]; h++) {
+        assert_int_equal(cert_render_pdf_counted(doc, &none, pdf, hints[h], &err), 0);
+        FILE *f = fopen(pdf, "rb");
+        assert_non_null(f);
+        static char buf[1 << 20];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        bool has_count = false; /* the page tree is not compressed; the PDF holds NUL bytes */
+        size_t len = strlen(count);
+        for (size_t i = 0; i + len < n && !has_count; i++)
+            has_count = memcmp(buf + i, count, len) == 0 && !(buf[i + len] >= '0' && buf[i + len] <= '9');
+        assert_true(has_count);
+        if (access("/usr/bin/pdftotext", X_OK) == 0) { /* the footer itself, where poppler is installed */
+            char cmd[700], txt[320];
+            snprintf(txt, sizeof txt, "%s/early.txt", k.out);
+            snprintf(cmd, sizeof cmd, "/usr/bin/pdftotext -q '%s' '%s'", pdf, txt);
+            assert_int_equal(system(cmd), 0);
+            f = fopen(txt, "r");
+            assert_non_null(f);
+            n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[n] = '\0';
+            assert_non_null(strstr(buf, footer));
+        }
+    }
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tensile[] = {
@@ -1793,6 +1849,7 @@ int main(void)
         cmocka_unit_test(test_certify_charpy_run),
         cmocka_unit_test(test_calibration_overdue),
         cmocka_unit_test(test_sign_verify_tamper),
+        cmocka_unit_test(test_pdf_page_count_from_a_wrong_early_count),
     };
     int failed = cmocka_run_group_tests_name("tensile", tensile, NULL, NULL);
     failed += cmocka_run_group_tests_name("files", files, make_tmp, remove_tmp);
