@@ -280,6 +280,15 @@ int pd_spec_load(const char *path, struct pd_spec *out, struct pd_err *err);
 int pd_spec_load_string(const char *name, const char *text, struct pd_spec *out, struct pd_err *err);
 
 /* ---- Certificates (see docs/CERTIFICATES.md) ------------------------------------------------*/
+/* The SHA-256 of raw files, computed on a thread of its own from as early as the caller knows the
+ * files: hashing a run takes about as long as reading and evaluating it, and the certificate
+ * cannot be numbered, written or drawn without the digests. */
+struct pd_cert_hashing;
+/* Starts hashing `n` files (the paths must stay valid until finished). No thread: hashes at once. */
+int pd_cert_hashing_start(const char *const *paths, size_t n, struct pd_cert_hashing **out, struct pd_err *err);
+/* Waits for the digests (hex[i] for paths[i]; hex may be NULL to discard them) and frees `h`. */
+int pd_cert_hashing_finish(struct pd_cert_hashing *h, char (*hex)[65], struct pd_err *err);
+
 struct pd_certify_options {
     const char *out_dir;     /* the lab's certificate folder: CERT-<n>.json/.pdf, counter, audit log */
     const char *request_id;  /* optional customer request id */
@@ -288,6 +297,9 @@ struct pd_certify_options {
     const char *replaces;    /* a revision: the certificate number it replaces (ISO/IEC 17025 7.8.8) */
     const char *reason;      /* why the revision (required with `replaces`) */
     bool no_pdf;             /* JSON only (benchmarks) */
+    /* Optional: hashing of exactly the run paths given, started early by the caller; certify
+     * always finishes it (also when it fails). NULL: certify starts its own. */
+    struct pd_cert_hashing *hashing;
 };
 
 struct pd_certify_result {

@@ -176,6 +176,9 @@ struct cert_build {
     const struct pd_method_def *method;
     const char *request_id, *customer;
     bool hash_files; /* record the SHA-256 of every raw file */
+    struct pd_cert_hashing *hashing; /* with hash_files: started by the caller, or NULL */
+    bool *hashing_taken;             /* set once cert_build_document has taken `hashing` over (it
+                                      * then finishes it on every path); before, the caller must */
     struct cert_curve_set *curves; /* when set: filled with the thinned plot curves (for the PDF) */
     /* Called with the built document while the raw files are still being hashed (their runs[]
      * entries have "sha256": null until the hashes are in), for work that needs the document but

@@ -391,21 +391,59 @@ static json_t *method_json(struct ctx *c)
     return o;
 }
 
-/* The raw files are hashed on a second thread while the first reads and evaluates them: SHA-256
- * of a run file takes as long as its evaluation. */
-struct hash_job {
-    const struct cert_build *b;
+/* The raw files are hashed on a second thread while the first reads and evaluates them. */
+struct pd_cert_hashing {
+    const char *const *paths;
+    size_t n;
     char (*hex)[65];
+    pthread_t thread;
+    bool threaded;
     int rc;
     struct pd_err err;
 };
 
 static void *hash_files(void *arg)
 {
-    struct hash_job *j = arg;
-    for (size_t r = 0; r < j->b->n_runs && j->rc == 0; r++)
-        j->rc = pd_sha256_file(j->b->run_paths[r], j->hex[r], &j->err);
+    struct pd_cert_hashing *h = arg;
+    for (size_t r = 0; r < h->n && h->rc == 0; r++)
+        h->rc = pd_sha256_file(h->paths[r], h->hex[r], &h->err);
     return NULL;
+}
+
+int pd_cert_hashing_start(const char *const *paths, size_t n, struct pd_cert_hashing **out, struct pd_err *err)
+{
+    if (!paths || !out)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_cert_hashing_start: missing paths or output");
+    struct pd_cert_hashing *h = calloc(1, sizeof *h);
+    char (*hex)[65] = calloc(n ? n : 1, sizeof *hex);
+    if (!h || !hex) {
+        free(h);
+        free(hex);
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    }
+    *h = (struct pd_cert_hashing){.paths = paths, .n = n, .hex = hex};
+    pd_err_clear(&h->err);
+    h->threaded = pthread_create(&h->thread, NULL, hash_files, h) == 0;
+    if (!h->threaded)
+        hash_files(h); /* no thread: hash here */
+    *out = h;
+    return PD_OK;
+}
+
+int pd_cert_hashing_finish(struct pd_cert_hashing *h, char (*hex)[65], struct pd_err *err)
+{
+    if (!h)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_cert_hashing_finish: no hashing");
+    if (h->threaded)
+        pthread_join(h->thread, NULL);
+    int rc = h->rc;
+    if (rc < 0 && err)
+        *err = h->err;
+    if (rc == 0 && hex)
+        memcpy(hex, h->hex, h->n * sizeof *hex);
+    free(h->hex);
+    free(h);
+    return rc;
 }
 
 int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_verdict *verdict_out,
@@ -428,17 +466,22 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
         prop_of_limit[l] = (size_t)idx;
     }
     c->runs = calloc(b->n_runs, sizeof *c->runs);
-    struct hash_job job = {.b = b, .hex = calloc(b->n_runs, sizeof *job.hex)};
-    if (!c->runs || !job.hex) {
-        free(c->runs);
-        free(job.hex);
-        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
-    }
-    pthread_t hasher;
-    bool hashing = b->hash_files && pthread_create(&hasher, NULL, hash_files, &job) == 0;
-    if (b->hash_files && !hashing)
-        hash_files(&job); /* no thread: hash here */
+    char (*hex)[65] = calloc(b->n_runs, sizeof *hex);
+    struct pd_cert_hashing *hashing = b->hash_files ? b->hashing : NULL;
+    if (hashing && b->hashing_taken)
+        *b->hashing_taken = true;
     int rc = 0;
+    if (!c->runs || !hex)
+        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    else if (b->hash_files && !hashing)
+        rc = pd_cert_hashing_start(b->run_paths, b->n_runs, &hashing, err);
+    if (rc < 0) {
+        if (hashing)
+            pd_cert_hashing_finish(hashing, NULL, NULL);
+        free(c->runs);
+        free(hex);
+        return rc;
+    }
     for (size_t r = 0; r < b->n_runs && rc == 0; r++) {
         rc = pd_run_open(b->run_paths[r], &c->runs[r], err);
         if (rc < 0)
@@ -570,17 +613,19 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
      * the document but not them runs in the meantime. */
     if (rc == 0 && b->while_hashing)
         b->while_hashing(doc, b->while_hashing_arg);
-    if (hashing)
-        pthread_join(hasher, NULL);
-    if (rc == 0 && job.rc < 0) {
-        rc = job.rc;
-        if (err)
-            *err = job.err;
+    if (hashing) {
+        struct pd_err herr;
+        int hrc = pd_cert_hashing_finish(hashing, hex, &herr);
+        if (rc == 0 && hrc < 0) {
+            rc = hrc;
+            if (err)
+                *err = herr;
+        }
     }
     if (rc == 0 && b->hash_files) {
         json_t *runs = json_object_get(doc, "runs");
         for (size_t r = 0; r < b->n_runs; r++)
-            J(json_array_get(runs, r), "sha256", cert_jstr(job.hex[r]));
+            J(json_array_get(runs, r), "sha256", cert_jstr(hex[r]));
         if (!c->ok)
             rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building the certificate");
     }
@@ -589,7 +634,7 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
         json_decref(c->ev[s].v.info);
     }
     free(c->ev);
-    free(job.hex);
+    free(hex);
     for (size_t r = 0; r < b->n_runs; r++)
         if (c->runs[r])
             pd_run_close(c->runs[r]);
@@ -744,8 +789,23 @@ static void count_early(json_t *doc, void *arg)
         ec->pages = 0; /* counted again with the final document */
 }
 
+static int certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
+                        const struct pd_certify_options *opt, bool *hashing_taken, struct pd_certify_result *result,
+                        struct pd_err *err);
+
 int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
                     const struct pd_certify_options *opt, struct pd_certify_result *result, struct pd_err *err)
+{
+    bool taken = false;
+    int rc = certify_runs(run_paths, n_runs, spec, opt, &taken, result, err);
+    if (opt && opt->hashing && !taken) /* refused before the evaluation took it over */
+        pd_cert_hashing_finish(opt->hashing, NULL, NULL);
+    return rc;
+}
+
+static int certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
+                        const struct pd_certify_options *opt, bool *hashing_taken, struct pd_certify_result *result,
+                        struct pd_err *err)
 {
     if (!run_paths || n_runs == 0 || !spec || !opt || !opt->out_dir || !result)
         return pd_err_set(err, PD_EINVAL, NULL, "certify: missing run paths, spec, output directory or result");
@@ -763,6 +823,7 @@ int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd
     struct early_count early = {.out_dir = opt->out_dir, .curves = &curves};
     struct cert_build b = {.run_paths = run_paths, .n_runs = n_runs, .spec = spec, .method = &def,
                            .request_id = opt->request_id, .customer = opt->customer, .hash_files = true,
+                           .hashing = opt->hashing, .hashing_taken = hashing_taken,
                            .curves = opt->no_pdf ? NULL : &curves,
                            .while_hashing = opt->no_pdf ? NULL : count_early, .while_hashing_arg = &early};
     curves.plotable = cert_method_find(def.base) && cert_method_find(def.base)->curve;

@@ -93,11 +93,18 @@ static int certify_main_body(int argc, char **argv)
             return cli_fail_input(&err);
         }
     }
-    static struct pd_spec spec;
-    if (pd_spec_load(spec_path, &spec, &err) < 0)
-        return cli_fail_input(&err);
-    if (pd_mkdir_p(opt.out_dir, &err) < 0)
+    /* The raw files' SHA-256 is the longest single job of a certify: it starts before anything else. */
+    if (pd_cert_hashing_start(files, n_files, &opt.hashing, &err) < 0)
         return cli_fail(&err);
+    static struct pd_spec spec;
+    if (pd_spec_load(spec_path, &spec, &err) < 0) {
+        pd_cert_hashing_finish(opt.hashing, NULL, NULL);
+        return cli_fail_input(&err);
+    }
+    if (pd_mkdir_p(opt.out_dir, &err) < 0) {
+        pd_cert_hashing_finish(opt.hashing, NULL, NULL);
+        return cli_fail(&err);
+    }
     struct pd_certify_result res;
     int rc = pd_certify_runs(files, n_files, &spec, &opt, &res, &err);
     if (rc < 0)

@@ -1114,6 +1114,50 @@ static void test_certify_reports_grip_slip(void **state)
 
 /* The store's read into a kept array (certify's fast path): same samples as pd_run_read_channel,
  * the array grown only when a channel does not fit, left alone by refusals. */
+/* Hashing started early (as `polydaq certify` does before loading the spec) gives the digests
+ * pd_sha256_file gives, reports a file that cannot be read, and is finished by certify also when
+ * certify refuses its input (no thread or memory left behind: ASan/valgrind). */
+static void test_hashing_started_early(void **state)
+{
+    (void)state;
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s/hash-a.bin", tmp_dir);
+    snprintf(b, sizeof b, "%s/hash-b.bin", tmp_dir);
+    FILE *f = fopen(a, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 300000; i++)
+        fputc(i * 7 & 0xff, f);
+    fclose(f);
+    f = fopen(b, "w");
+    assert_non_null(f);
+    fputs("abc", f);
+    fclose(f);
+    const char *paths[] = {a, b};
+    struct pd_cert_hashing *h = NULL;
+    struct pd_err err;
+    assert_int_equal(pd_cert_hashing_start(paths, 2, &h, &err), 0);
+    char hex[2][65], want[65];
+    assert_int_equal(pd_cert_hashing_finish(h, hex, &err), 0);
+    assert_int_equal(pd_sha256_file(a, want, NULL), 0);
+    assert_string_equal(hex[0], want);
+    assert_string_equal(hex[1], "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+
+    char missing[128];
+    snprintf(missing, sizeof missing, "%s/no-such-run.h5", tmp_dir);
+    const char *gone[] = {missing};
+    assert_int_equal(pd_cert_hashing_start(gone, 1, &h, &err), 0);
+    assert_true(pd_cert_hashing_finish(h, hex, &err) < 0);
+    assert_non_null(strstr(err.msg, "no-such-run.h5"));
+
+    /* certify refuses (a revision without its reason) and still finishes the hashing handed to it */
+    static struct pd_spec spec;
+    memset(&spec, 0, sizeof spec);
+    assert_int_equal(pd_cert_hashing_start(paths, 1, &h, &err), 0);
+    struct pd_certify_options opt = {.out_dir = tmp_dir, .replaces = "CERT-000001", .hashing = h};
+    struct pd_certify_result res;
+    assert_int_equal(pd_certify_runs(paths, 1, &spec, &opt, &res, &err), PD_EINVAL);
+}
+
 static void test_read_channel_into_reuses_array(void **state)
 {
     (void)state;
@@ -1846,6 +1890,7 @@ int main(void)
         cmocka_unit_test(test_certify_refuses_other_units),
         cmocka_unit_test(test_certify_reports_grip_slip),
         cmocka_unit_test(test_read_channel_into_reuses_array),
+        cmocka_unit_test(test_hashing_started_early),
         cmocka_unit_test(test_certify_charpy_run),
         cmocka_unit_test(test_calibration_overdue),
         cmocka_unit_test(test_sign_verify_tamper),
