@@ -170,7 +170,6 @@ struct run {
     int64_t progress_prev_t;
     double progress_rate[PD_ACQ_MAX_INSTRUMENTS];
     /* writer-owned scratch (used by whoever drains: the writer thread, then the closer after it) */
-    struct acq_sample batch[ACQ_WRITER_BATCH];
     int64_t t[ACQ_WRITER_BATCH], unc[ACQ_WRITER_BATCH];
     uint64_t seq[ACQ_WRITER_BATCH];
     uint32_t q[ACQ_WRITER_BATCH];

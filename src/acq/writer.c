@@ -35,8 +35,8 @@ void acq_set_status(struct run *run, size_t specimen, const char *status)
         pd_log(PD_LOG_ERROR, "%s", e.msg);
 }
 
-/* Samples taken out of a ring at a time: small enough that the copy is still in the processor's
- * cache when it is spread into the columns (one pass over memory instead of two). */
+/* Samples read out of a ring at a time (in place, then freed): a batch of slots is handed back
+ * to the producer while the writer is still gathering the next. */
 #define DRAIN_SLICE 512
 
 /* Appends the m samples gathered in the run's columns (all of one specimen, 1-based). */
@@ -63,11 +63,12 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
 {
     struct bus *b = &run->buses[bus_index];
     const size_t stride = acq_sample_size(b->n_channels), limit = pd_ring_capacity(&b->ring);
-    const unsigned char *raw = (const unsigned char *)run->batch;
     size_t taken = 0, m = 0;
     uint32_t specimen = 0;
     while (taken < limit) {
-        size_t n = pd_ring_pop(&b->ring, run->batch, DRAIN_SLICE);
+        const void *span;
+        size_t n = pd_ring_peek(&b->ring, DRAIN_SLICE, &span);
+        const unsigned char *raw = span;
         taken += n;
         for (size_t i = 0; i < n; i++) {
             const struct acq_sample *x = (const struct acq_sample *)(const void *)(raw + i * stride);
@@ -86,7 +87,8 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
                 run->col[c][m] = x->values[c];
             m++;
         }
-        if (n < DRAIN_SLICE)
+        pd_ring_release(&b->ring, n);
+        if (n == 0)
             break;
     }
     run->last_drained += taken;

@@ -90,8 +90,17 @@ struct pd_ring {
     unsigned char *buf;
     size_t elem_size;
     size_t mask;
+    /* Each side's index and its private copy of the other's sit on cache lines of their own
+     * (the padding works at any base alignment): a side reads the other's index only when its
+     * copy says the ring is full or empty, instead of moving a shared line back and forth for
+     * every element. */
+    char pad_producer[64];
     _Atomic size_t head; /* written by the producer */
+    size_t tail_seen;    /* the producer's last look at tail */
+    char pad_consumer[64];
     _Atomic size_t tail; /* written by the consumer */
+    size_t head_seen;    /* the consumer's last look at head */
+    char pad_end[64];
 };
 int pd_ring_init(struct pd_ring *ring, size_t elem_size, size_t min_capacity);
 void pd_ring_close(struct pd_ring *ring);
@@ -101,6 +110,11 @@ bool pd_ring_push(struct pd_ring *ring, const void *elem);
 /* Copies up to `max` elements into `out`, oldest first, and frees their slots; returns how many.
  * A bulk copy: at most two memcpy calls (before and after the buffer's wrap point). */
 size_t pd_ring_pop(struct pd_ring *ring, void *out, size_t max);
+/* Consumer, without copying: points *span at the oldest elements that lie contiguously in the
+ * buffer (up to `max`; fewer at the wrap point) and returns how many. They stay the consumer's to
+ * read until pd_ring_release frees them (at most that many, oldest first). */
+size_t pd_ring_peek(struct pd_ring *ring, size_t max, const void **span);
+void pd_ring_release(struct pd_ring *ring, size_t n);
 size_t pd_ring_count(const struct pd_ring *ring);
 
 /* ---- Sample quality bits (per sample, stored in files) -------------------------------------*/

@@ -21,6 +21,8 @@ int pd_ring_init(struct pd_ring *ring, size_t elem_size, size_t min_capacity)
     ring->mask = cap - 1;
     atomic_init(&ring->head, 0);
     atomic_init(&ring->tail, 0);
+    ring->tail_seen = 0;
+    ring->head_seen = 0;
     return PD_OK;
 }
 
@@ -37,9 +39,12 @@ size_t pd_ring_capacity(const struct pd_ring *ring) { return ring->mask + 1; }
 bool pd_ring_push(struct pd_ring *ring, const void *elem)
 {
     size_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
-    size_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
-    if (head - tail > ring->mask)
-        return false;
+    if (head - ring->tail_seen > ring->mask) {
+        /* acquire: the consumer's reads of the slots it freed are done before they are reused */
+        ring->tail_seen = atomic_load_explicit(&ring->tail, memory_order_acquire);
+        if (head - ring->tail_seen > ring->mask)
+            return false;
+    }
     memcpy(ring->buf + (head & ring->mask) * ring->elem_size, elem, ring->elem_size);
     atomic_store_explicit(&ring->head, head + 1, memory_order_release);
     return true;
@@ -57,20 +62,45 @@ static void copy_out(const struct pd_ring *ring, size_t from, size_t n, unsigned
         memcpy(dst + first * ring->elem_size, ring->buf, (n - first) * ring->elem_size);
 }
 
+/* How many elements the consumer may take from `tail` on (at most max), looking at head again
+ * only when its last look does not already cover max. */
+static size_t available(struct pd_ring *ring, size_t tail, size_t max)
+{
+    size_t n = ring->head_seen - tail;
+    if (n < max) {
+        /* acquire: the element bytes the producer wrote before publishing head are visible now */
+        ring->head_seen = atomic_load_explicit(&ring->head, memory_order_acquire);
+        n = ring->head_seen - tail;
+    }
+    return n < max ? n : max;
+}
+
 size_t pd_ring_pop(struct pd_ring *ring, void *out, size_t max)
 {
     size_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
-    /* acquire: the element bytes the producer wrote before publishing head are visible now */
-    size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
-    size_t n = head - tail;
-    if (n > max)
-        n = max;
+    size_t n = available(ring, tail, max);
     if (n == 0)
         return 0;
     copy_out(ring, tail, n, out);
     /* release: the copies above are done before the producer may reuse these slots */
     atomic_store_explicit(&ring->tail, tail + n, memory_order_release);
     return n;
+}
+
+size_t pd_ring_peek(struct pd_ring *ring, size_t max, const void **span)
+{
+    size_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    size_t at = tail & ring->mask, to_end = ring->mask + 1 - at;
+    size_t n = available(ring, tail, max < to_end ? max : to_end);
+    *span = ring->buf + at * ring->elem_size;
+    return n;
+}
+
+void pd_ring_release(struct pd_ring *ring, size_t n)
+{
+    size_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    /* release: the consumer's reads of these slots are done before the producer may reuse them */
+    atomic_store_explicit(&ring->tail, tail + n, memory_order_release);
 }
 
 size_t pd_ring_count(const struct pd_ring *ring)

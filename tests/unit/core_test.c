@@ -242,6 +242,49 @@ static void ring_two_threads(size_t max)
     pd_ring_close(&r);
 }
 
+/* In-place reading: peek gives the oldest elements up to the wrap point (never past it, never
+ * more than asked or than there are), release frees exactly that many, and the producer can use
+ * the freed slots only after the release. */
+static void test_ring_peek_release(void **state)
+{
+    (void)state;
+    struct pd_ring r;
+    assert_int_equal(pd_ring_init(&r, sizeof(struct ring_elem), 8), PD_OK);
+    struct ring_elem e;
+    memset(&e, 0, sizeof e);
+    uint32_t next_in = 0, next_out = 0;
+    const void *span = NULL;
+    assert_int_equal(pd_ring_peek(&r, 4, &span), 0); /* empty */
+    for (int round = 0; round < 40; round++) {
+        size_t len = (size_t)(round % 8) + 1;
+        for (size_t k = 0; k < len; k++) {
+            e.n = next_in++;
+            assert_true(pd_ring_push(&r, &e));
+        }
+        size_t left = len;
+        while (left > 0) {
+            size_t at = next_out & 7, want = round % 3 == 0 ? 8 : 2;
+            size_t n = pd_ring_peek(&r, want, &span);
+            size_t expect = left < want ? left : want;
+            if (expect > 8 - at)
+                expect = 8 - at; /* stops at the wrap point */
+            assert_int_equal(n, expect);
+            const struct ring_elem *x = span;
+            for (size_t k = 0; k < n; k++)
+                assert_int_equal(x[k].n, next_out + k);
+            if (pd_ring_count(&r) == 8) { /* full: peeked slots are not free until released */
+                e.n = next_in;
+                assert_false(pd_ring_push(&r, &e));
+            }
+            pd_ring_release(&r, n);
+            next_out += (uint32_t)n;
+            left -= n;
+        }
+        assert_int_equal(pd_ring_count(&r), 0);
+    }
+    pd_ring_close(&r);
+}
+
 static void test_ring_two_threads_keep_order(void **state)
 {
     (void)state;
@@ -261,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_clocks_and_timebase),
         cmocka_unit_test(test_ring_fifo_and_full),
         cmocka_unit_test(test_ring_bulk_pop_wraps),
+        cmocka_unit_test(test_ring_peek_release),
         cmocka_unit_test(test_ring_two_threads_keep_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
