@@ -153,7 +153,10 @@ struct run {
     pthread_mutex_t store_lock; /* the writer thread and the method thread both write to the store */
     pthread_t writer;
     bool writer_started;
-    _Atomic int writer_quit;
+    _Atomic int writer_quit;   /* set through acq_writer_quit, which also ends the writer's pause */
+    pthread_mutex_t writer_wake_lock;
+    pthread_cond_t writer_wake; /* on CLOCK_MONOTONIC */
+    bool writer_wake_ready;     /* both initialised (acq_writer_wake_init) */
     _Atomic int writer_rc;
     struct pd_err writer_err;
     int64_t flush_period_ns;
@@ -177,6 +180,11 @@ struct run {
 };
 
 void *acq_writer_main(void *arg);
+/* The writer's pause between drains ends at once when it is told to quit (a stop does not wait
+ * out the pause). init: 0 or PD_ENOMEM/PD_EIO; without it the pause is a plain sleep. */
+int acq_writer_wake_init(struct run *run);
+void acq_writer_wake_destroy(struct run *run);
+void acq_writer_quit(struct run *run);
 /* Moves everything the rings hold into the store. */
 int acq_writer_drain(struct run *run, struct pd_err *err);
 /* Records lost samples in the file (an overrun row and an "overrun" event). */

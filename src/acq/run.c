@@ -172,6 +172,8 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     run->cfg = cfg;
     run->opt = opt;
     pthread_mutex_init(&run->store_lock, NULL);
+    if (acq_writer_wake_init(run) < 0) /* the writer then sleeps its pauses out: stops take longer */
+        pd_log(PD_LOG_INFO, "writer: no wake-up condition; a stop waits for the writer's pause");
     run->flush_period_ns = (int64_t)(cfg->flush_interval_s * 1e9);
     if (run->flush_period_ns <= 0)
         run->flush_period_ns = ACQ_FLUSH_PERIOD_NS;
@@ -232,7 +234,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
         }
     }
     if (run->writer_started) {
-        atomic_store(&run->writer_quit, 1);
+        acq_writer_quit(run);
         pthread_join(run->writer, NULL);
     }
     if (run->store) {
@@ -321,6 +323,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     for (size_t i = 0; i < run->n_buses; i++)
         acq_bus_close(&run->buses[i]);
     pthread_mutex_destroy(&run->store_lock);
+    acq_writer_wake_destroy(run);
     free(run);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -347,6 +348,65 @@ static int64_t next_sleep(double fill_at_wake, int64_t slept_ns)
     return ns < (double)WRITER_MIN_SLEEP_NS ? WRITER_MIN_SLEEP_NS : (int64_t)ns;
 }
 
+int acq_writer_wake_init(struct run *run)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return PD_ENOMEM;
+    int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(&run->writer_wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc != 0)
+        return PD_EIO;
+    if (pthread_mutex_init(&run->writer_wake_lock, NULL) != 0) {
+        pthread_cond_destroy(&run->writer_wake);
+        return PD_ENOMEM;
+    }
+    run->writer_wake_ready = true;
+    return PD_OK;
+}
+
+void acq_writer_wake_destroy(struct run *run)
+{
+    if (!run->writer_wake_ready)
+        return;
+    pthread_cond_destroy(&run->writer_wake);
+    pthread_mutex_destroy(&run->writer_wake_lock);
+    run->writer_wake_ready = false;
+}
+
+void acq_writer_quit(struct run *run)
+{
+    if (!run->writer_wake_ready) {
+        atomic_store(&run->writer_quit, 1);
+        return;
+    }
+    pthread_mutex_lock(&run->writer_wake_lock);
+    atomic_store(&run->writer_quit, 1);
+    pthread_cond_signal(&run->writer_wake);
+    pthread_mutex_unlock(&run->writer_wake_lock);
+}
+
+/* The pause between drains: until `ns` from now, or until acq_writer_quit. */
+static void writer_pause(struct run *run, int64_t ns)
+{
+    if (!run->writer_wake_ready) {
+        pd_clock_sleep_ns(ns);
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    int64_t t = (int64_t)until.tv_nsec + ns;
+    until.tv_sec += (time_t)(t / 1000000000);
+    until.tv_nsec = (long)(t % 1000000000);
+    pthread_mutex_lock(&run->writer_wake_lock);
+    while (!atomic_load(&run->writer_quit) &&
+           pthread_cond_timedwait(&run->writer_wake, &run->writer_wake_lock, &until) == 0)
+        ; /* woken without quit: spurious, wait on */
+    pthread_mutex_unlock(&run->writer_wake_lock);
+}
+
 void *acq_writer_main(void *arg)
 {
     struct run *run = arg;
@@ -402,7 +462,7 @@ void *acq_writer_main(void *arg)
         slept_ns = 0;
         if (run->last_drained < ACQ_WRITER_BATCH) {
             int64_t t0 = pd_clock_mono_ns();
-            pd_clock_sleep_ns(pause_ns);
+            writer_pause(run, pause_ns);
             slept_ns = pd_clock_mono_ns() - t0;
         }
     }

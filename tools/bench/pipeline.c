@@ -230,7 +230,7 @@ static int run_bare_hdf5(const char *path, int deflate, struct result *r)
 /* ---- the pipeline: producer thread → ring → polydaq's writer thread → store ------------------*/
 struct producer {
     struct bus *b;
-    _Atomic int done;
+    struct result *r; /* the producer notes the resident set half way (as the other methods do) */
 };
 
 static void *produce(void *arg)
@@ -253,8 +253,9 @@ static void *produce(void *arg)
         /* This thread is the counter's only writer: a plain store, no locked add per sample
          * (which would wait for every store to the ring before it to reach the cache). */
         atomic_store_explicit(&p->b->n_acquired, k + 1, memory_order_relaxed);
+        if (k == n_samples / 2)
+            p->r->rss_mid_mb = rss_mb();
     }
-    atomic_store(&p->done, 1);
     return NULL;
 }
 
@@ -313,19 +314,17 @@ static int run_pipeline(const char *path, int deflate, struct result *r)
         pd_ring_init(&b->losses, sizeof(struct acq_loss), ACQ_LOSS_RING_CAPACITY) < 0)
         return -1;
     b->ring_capacity = pd_ring_capacity(&b->ring);
-    struct producer p = {.b = b};
+    struct producer p = {.b = b, .r = r};
     pthread_t prod;
+    if (acq_writer_wake_init(run) < 0)
+        return -1;
     int64_t t0 = pd_clock_mono_ns();
     pthread_create(&run->writer, NULL, acq_writer_main, run);
     pthread_create(&prod, NULL, produce, &p);
-    while (!atomic_load(&p.done)) {
-        pd_clock_sleep_ns(20000000);
-        if (atomic_load(&b->n_written) > n_samples / 2 && r->rss_mid_mb == 0)
-            r->rss_mid_mb = rss_mb();
-    }
     pthread_join(prod, NULL);
-    atomic_store(&run->writer_quit, 1);
+    acq_writer_quit(run); /* as `polydaq run` stops it: the writer's pause ends at once */
     pthread_join(run->writer, NULL);
+    acq_writer_wake_destroy(run);
     struct pd_err err;
     int rc = atomic_load(&run->writer_rc);
     if (rc == 0 && acq_writer_drain(run, &err) < 0)
@@ -519,7 +518,7 @@ static int run_engine_lateness(const char *path, struct result *r)
     atomic_store(&b->quit, 1);
     pthread_join(b->thread, NULL);
     b->thread_started = false;
-    atomic_store(&run->writer_quit, 1);
+    acq_writer_quit(run);
     pthread_join(run->writer, NULL);
     int rc = pd_store_close(run->store, 0, NULL, &err);
     pd_ring_close(&b->ring);
