@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "line_server.h"
+#include "mbslave/hal/host/sim_args.h"
 #include "sim/sim.h"
 
 static const char balance_usage[] =
@@ -237,30 +238,49 @@ static size_t balance_handle(void *ctx, const char *req, char *out, size_t size)
     return reply(out, size, "%s\r\n", "ES");
 }
 
-static int usage(const char *fmt, const char *arg)
-{
-    fputs("polydaq-sim: balance: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (see --help)\n", stderr);
-    return 2;
-}
-
-static int number(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int printable_ascii(const char *s)
 {
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
             return 0;
+    return 1;
+}
+
+static int balance_text_option(void *ctx, const char *opt, const char *val)
+{
+    struct balance *b = ctx;
+    if (strcmp(opt, "--serial") == 0) {
+        if (strlen(val) >= sizeof b->serial || strchr(val, '"'))
+            return line_usage_error("balance", "--serial '%s' is too long or has a quote", val);
+        strcpy(b->serial, val);
+    } else if (strcmp(opt, "--model") == 0) {
+        /* printable ASCII only: an I2 line a driver cannot read would hide the SIMULATED mark */
+        if (strlen(val) >= sizeof b->model || strchr(val, '"') || !printable_ascii(val))
+            return line_usage_error("balance", "--model '%s' is too long or has a quote or a non-ASCII character",
+                                    val);
+        strcpy(b->model, val);
+    } else if (strcmp(opt, "--unit") == 0) {
+        b->unit = strcmp(val, "g") == 0 ? 0 : strcmp(val, "kg") == 0 ? 1 : strcmp(val, "mg") == 0 ? 2 : -1;
+        if (b->unit < 0)
+            return line_usage_error("balance", "--unit must be g, kg or mg, not '%s'", val);
+    } else if (strcmp(opt, "--pieces") == 0) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", val);
+        char *comma = strchr(buf, ',');
+        if (comma)
+            *comma = '\0';
+        if (sim_parse_double(buf, &b->piece_mean_g) != 0 || !(b->piece_mean_g > 0) ||
+            (comma && (sim_parse_double(comma + 1, &b->piece_scatter) != 0 || b->piece_scatter < 0 ||
+                       b->piece_scatter > 0.2)))
+            return line_usage_error("balance", "--pieces needs MEAN>0[,SCATTER 0..0.2], not '%s'", val);
+    } else if (strcmp(opt, "--seed") == 0) {
+        double d;
+        if (sim_parse_double(val, &d) != 0 || d < 0)
+            return line_usage_error("balance", "--seed must be a non-negative integer, not '%s'", val);
+        b->seed = (uint64_t)d;
+    } else {
+        return 0;
+    }
     return 1;
 }
 
@@ -271,66 +291,21 @@ static int balance_main(int argc, char **argv)
     strcpy(b.serial, "B123456789");
     strcpy(b.model, "PD-XS205");
     struct line_server_options o = {.instrument = "balance"};
-    for (int i = 0; i < argc; i++) {
-        const char *opt = argv[i];
-        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
-            fputs(balance_usage, stdout);
-            return 0;
-        }
-        if (i + 1 >= argc)
-            return usage("option %s needs a value", opt);
-        const char *val = argv[++i];
-        int r = line_server_option(&o, opt, val);
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        double d;
-        if (strcmp(opt, "--serial") == 0) {
-            if (strlen(val) >= sizeof b.serial || strchr(val, '"'))
-                return usage("--serial '%s' is too long or has a quote", val);
-            strcpy(b.serial, val);
-        } else if (strcmp(opt, "--model") == 0) {
-            /* printable ASCII only: an I2 line a driver cannot read would hide the SIMULATED mark */
-            if (strlen(val) >= sizeof b.model || strchr(val, '"') || !printable_ascii(val))
-                return usage("--model '%s' is too long or has a quote or a non-ASCII character", val);
-            strcpy(b.model, val);
-        } else if (strcmp(opt, "--unit") == 0) {
-            b.unit = strcmp(val, "g") == 0 ? 0 : strcmp(val, "kg") == 0 ? 1 : strcmp(val, "mg") == 0 ? 2 : -1;
-            if (b.unit < 0)
-                return usage("--unit must be g, kg or mg, not '%s'", val);
-        } else if (strcmp(opt, "--pieces") == 0) {
-            char buf[64];
-            snprintf(buf, sizeof buf, "%s", val);
-            char *comma = strchr(buf, ',');
-            if (comma)
-                *comma = '\0';
-            if (number(buf, &b.piece_mean_g) != 0 || !(b.piece_mean_g > 0) ||
-                (comma && (number(comma + 1, &b.piece_scatter) != 0 || b.piece_scatter < 0 || b.piece_scatter > 0.2)))
-                return usage("--pieces needs MEAN>0[,SCATTER 0..0.2], not '%s'", val);
-        } else if (strcmp(opt, "--seed") == 0) {
-            if (number(val, &d) != 0 || d < 0)
-                return usage("--seed must be a non-negative integer, not '%s'", val);
-            b.seed = (uint64_t)d;
-        } else if (number(val, &d) != 0) {
-            return usage("%s needs a number", opt);
-        } else if (strcmp(opt, "--capacity") == 0 && d > 0 && d <= 1e6) {
-            /* bounded so the I2 text (model, SIMULATED, capacity) stays within what a driver reads */
-            b.capacity_g = d;
-        } else if (strcmp(opt, "--mass") == 0) {
-            b.pan_g = d;
-        } else if (strcmp(opt, "--settle") == 0 && d >= 0) {
-            b.settle_s = d;
-        } else if (strcmp(opt, "--stability-timeout") == 0 && d >= 0) {
-            b.stability_timeout_s = d;
-        } else if (strcmp(opt, "--period") == 0 && d > 0) {
-            b.period_s = d;
-        } else if (strcmp(opt, "--time-scale") == 0 && d > 0 && d <= 10000) {
-            b.time_scale = d;
-        } else {
-            return usage("unknown option or value out of range: %s", opt);
-        }
-    }
+    const struct line_number numbers[] = {
+        /* capacity bounded so the I2 text (model, SIMULATED, capacity) stays within what a driver reads */
+        {"--capacity", &b.capacity_g, 0, 1e6, 1},
+        {"--mass", &b.pan_g, -INFINITY, INFINITY, 0},
+        {"--settle", &b.settle_s, 0, INFINITY, 0},
+        {"--stability-timeout", &b.stability_timeout_s, 0, INFINITY, 0},
+        {"--period", &b.period_s, 0, INFINITY, 1},
+        {"--time-scale", &b.time_scale, 0, 10000, 1},
+    };
+    const struct line_cli cli = {.usage = balance_usage, .server = &o, .numbers = numbers,
+                                 .n_numbers = sizeof numbers / sizeof numbers[0],
+                                 .text_option = balance_text_option, .ctx = &b};
+    int status = line_cli_parse(&cli, argc, argv);
+    if (status != LINE_CLI_SERVE)
+        return status;
     b.changed_at = -1e9; /* the initial load has long settled */
     return line_server_run(&o, balance_handle, &b);
 }

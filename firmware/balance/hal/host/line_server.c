@@ -3,6 +3,8 @@
 #define _GNU_SOURCE /* posix_openpt, ptsname, cfmakeraw */
 #include "line_server.h"
 
+#include "mbslave/hal/host/sim_args.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -111,6 +113,60 @@ int line_faults_parse(struct line_faults *f, const char *spec, char *why, size_t
     }
     *f = n;
     return 0;
+}
+
+int line_usage_error(const char *instrument, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "polydaq-sim: %s: ", instrument);
+    fprintf(stderr, fmt, arg);
+    fputs(" (see --help)\n", stderr);
+    return 2;
+}
+
+/* 1 when `opt` is one of the table's numbers (stored if valid and in range), 0 when not, 2 after
+ * a usage error. */
+static int take_number(const struct line_cli *cli, const char *opt, const char *val)
+{
+    for (size_t k = 0; k < cli->n_numbers; k++) {
+        const struct line_number *n = &cli->numbers[k];
+        if (strcmp(opt, n->option) != 0)
+            continue;
+        double v;
+        if (sim_parse_double(val, &v) != 0)
+            return line_usage_error(cli->server->instrument, "%s needs a number", opt);
+        if ((n->lo_open ? !(v > n->lo) : !(v >= n->lo)) || !(v <= n->hi))
+            return line_usage_error(cli->server->instrument, "unknown option or value out of range: %s", opt);
+        *n->target = v;
+        return 1;
+    }
+    return 0;
+}
+
+int line_cli_parse(const struct line_cli *cli, int argc, char **argv)
+{
+    const char *who = cli->server->instrument;
+    for (int i = 0; i < argc; i++) {
+        const char *opt = argv[i];
+        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
+            fputs(cli->usage, stdout);
+            return 0;
+        }
+        if (i + 1 >= argc)
+            return line_usage_error(who, "option %s needs a value", opt);
+        const char *val = argv[++i];
+        int r = line_server_option(cli->server, opt, val);
+        if (r < 0)
+            return 2;
+        if (r == 0 && cli->text_option)
+            r = cli->text_option(cli->ctx, opt, val);
+        if (r == 0)
+            r = take_number(cli, opt, val);
+        if (r == 2)
+            return 2;
+        if (r == 0)
+            return line_usage_error(who, "unknown option or value out of range: %s", opt);
+    }
+    return LINE_CLI_SERVE;
 }
 
 int line_server_option(struct line_server_options *o, const char *opt, const char *val)

@@ -36,6 +36,35 @@ int line_faults_parse(struct line_faults *f, const char *spec, char *why, size_t
  * ours, -1 (message printed) for a bad value. */
 int line_server_option(struct line_server_options *o, const char *opt, const char *val);
 
+/* A numeric option of a line instrument, accepted within [lo, hi] (lo excluded when lo_open). */
+struct line_number {
+    const char *option; /* "--mfr" */
+    double *target;
+    double lo, hi;
+    int lo_open;
+};
+
+/* The option loop every line instrument shares: --help, the server's options (--pty, --tcp,
+ * --fault), numbers from a table, and the instrument's own text options. */
+struct line_cli {
+    const char *usage; /* printed for --help */
+    struct line_server_options *server;
+    const struct line_number *numbers;
+    size_t n_numbers;
+    /* Text-valued options: 1 (taken), 0 (not one of them) or 2 after line_usage_error. NULL: none. */
+    int (*text_option)(void *ctx, const char *opt, const char *val);
+    void *ctx;
+};
+
+#define LINE_CLI_SERVE (-1)
+
+/* Parses argv (after the instrument's name): LINE_CLI_SERVE to go on and serve, else the exit
+ * status (0 after --help, 2 after a usage error on stderr). */
+int line_cli_parse(const struct line_cli *cli, int argc, char **argv);
+
+/* "polydaq-sim: INSTRUMENT: " + fmt (one %s for arg) + " (see --help)" on stderr; returns 2. */
+int line_usage_error(const char *instrument, const char *fmt, const char *arg);
+
 /* Serves until SIGTERM/SIGINT (or the pty vanishes). Prints `listening tcp-raw://HOST:PORT` or
  * `listening /dev/pts/N` (auto) or `serving PATH` on stdout first. Lines starting with "#FAULT "
  * change the faults at run time (answered "#OK" or "#ERR ..."). Returns the exit status. */

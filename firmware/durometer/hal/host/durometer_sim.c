@@ -111,12 +111,22 @@ static size_t durometer_handle(void *ctx, const char *req, char *out, size_t siz
     return n > 0 ? (size_t)n : 0;
 }
 
-static int usage(const char *fmt, const char *arg)
+static int durometer_text_option(void *ctx, const char *opt, const char *val)
 {
-    fputs("polydaq-sim: durometer: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (see --help)\n", stderr);
-    return 2;
+    struct durometer *d = ctx;
+    if (strcmp(opt, "--scale") == 0) {
+        if (strcmp(val, "A") != 0 && strcmp(val, "D") != 0)
+            return line_usage_error("durometer", "--scale must be A or D, not '%s'", val);
+        d->scale = val[0];
+        return 1;
+    }
+    if (strcmp(opt, "--serial") == 0) {
+        if (strlen(val) >= sizeof d->serial || strchr(val, ' '))
+            return line_usage_error("durometer", "--serial '%s' is too long or has a blank", val);
+        strcpy(d->serial, val);
+        return 1;
+    }
+    return 0;
 }
 
 static int durometer_main(int argc, char **argv)
@@ -125,50 +135,19 @@ static int durometer_main(int argc, char **argv)
                         .dwell = 15};
     strcpy(d.serial, "D4711");
     struct line_server_options o = {.instrument = "durometer"};
-    for (int i = 0; i < argc; i++) {
-        const char *opt = argv[i];
-        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
-            fputs(durometer_usage, stdout);
-            return 0;
-        }
-        if (i + 1 >= argc)
-            return usage("option %s needs a value", opt);
-        const char *val = argv[++i];
-        int r = line_server_option(&o, opt, val);
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if (strcmp(opt, "--scale") == 0) {
-            if (strcmp(val, "A") != 0 && strcmp(val, "D") != 0)
-                return usage("--scale must be A or D, not '%s'", val);
-            d.scale = val[0];
-            continue;
-        }
-        if (strcmp(opt, "--serial") == 0) {
-            if (strlen(val) >= sizeof d.serial || strchr(val, ' '))
-                return usage("--serial '%s' is too long or has a blank", val);
-            strcpy(d.serial, val);
-            continue;
-        }
-        char *end;
-        errno = 0;
-        double v = strtod(val, &end);
-        if (end == val || *end || errno || !isfinite(v))
-            return usage("%s needs a number", opt);
-        if (strcmp(opt, "--hardness") == 0 && v >= 0 && v <= 100)
-            d.hardness = v;
-        else if (strcmp(opt, "--scatter") == 0 && v >= 0 && v <= 0.2)
-            d.scatter = v;
-        else if (strcmp(opt, "--creep") == 0 && v >= 0 && v <= 20)
-            d.creep = v;
-        else if (strcmp(opt, "--seed") == 0 && v >= 0)
-            d.seed = (uint64_t)v;
-        else if (strcmp(opt, "--time-scale") == 0 && v > 0 && v <= 10000)
-            d.time_scale = v;
-        else
-            return usage("unknown option or value out of range: %s", opt);
-    }
+    double seed = 1;
+    const struct line_number numbers[] = {
+        {"--hardness", &d.hardness, 0, 100, 0},  {"--scatter", &d.scatter, 0, 0.2, 0},
+        {"--creep", &d.creep, 0, 20, 0},         {"--seed", &seed, 0, 1.8e19, 0},
+        {"--time-scale", &d.time_scale, 0, 10000, 1},
+    };
+    const struct line_cli cli = {.usage = durometer_usage, .server = &o, .numbers = numbers,
+                                 .n_numbers = sizeof numbers / sizeof numbers[0],
+                                 .text_option = durometer_text_option, .ctx = &d};
+    int status = line_cli_parse(&cli, argc, argv);
+    if (status != LINE_CLI_SERVE)
+        return status;
+    d.seed = (uint64_t)seed;
     return line_server_run(&o, durometer_handle, &d);
 }
 

@@ -103,12 +103,15 @@ static size_t mfi_handle(void *ctx, const char *req, char *out, size_t size)
     return n > 0 ? (size_t)n : 0;
 }
 
-static int usage(const char *fmt, const char *arg)
+static int mfi_text_option(void *ctx, const char *opt, const char *val)
 {
-    fputs("polydaq-sim: mfi: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (see --help)\n", stderr);
-    return 2;
+    struct mfi *m = ctx;
+    if (strcmp(opt, "--serial") != 0)
+        return 0;
+    if (strlen(val) >= sizeof m->serial || strchr(val, ' '))
+        return line_usage_error("mfi", "--serial '%s' is too long or has a blank", val);
+    strcpy(m->serial, val);
+    return 1;
 }
 
 static int mfi_main(int argc, char **argv)
@@ -117,48 +120,18 @@ static int mfi_main(int argc, char **argv)
                     .travel_max = 30, .time_scale = 1, .disturbed_at = -1e9};
     strcpy(m.serial, "M2024");
     struct line_server_options o = {.instrument = "mfi"};
-    for (int i = 0; i < argc; i++) {
-        const char *opt = argv[i];
-        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
-            fputs(mfi_usage, stdout);
-            return 0;
-        }
-        if (i + 1 >= argc)
-            return usage("option %s needs a value", opt);
-        const char *val = argv[++i];
-        int r = line_server_option(&o, opt, val);
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if (strcmp(opt, "--serial") == 0) {
-            if (strlen(val) >= sizeof m.serial || strchr(val, ' '))
-                return usage("--serial '%s' is too long or has a blank", val);
-            strcpy(m.serial, val);
-            continue;
-        }
-        char *end;
-        errno = 0;
-        double v = strtod(val, &end);
-        if (end == val || *end || errno || !isfinite(v))
-            return usage("%s needs a number", opt);
-        if (strcmp(opt, "--mfr") == 0 && v > 0 && v <= 2000)
-            m.mfr = v;
-        else if (strcmp(opt, "--melt-density") == 0 && v > 0.1 && v <= 5)
-            m.density = v;
-        else if (strcmp(opt, "--temperature") == 0 && v >= 100 && v <= 450)
-            m.setpoint = v;
-        else if (strcmp(opt, "--interval") == 0 && v >= 1 && v <= 600)
-            m.interval = v;
-        else if (strcmp(opt, "--charge-drop") == 0 && v >= 0 && v <= 50)
-            m.charge_drop = v;
-        else if (strcmp(opt, "--travel-max") == 0 && v > 0 && v <= 200)
-            m.travel_max = v;
-        else if (strcmp(opt, "--time-scale") == 0 && v > 0 && v <= 10000)
-            m.time_scale = v;
-        else
-            return usage("unknown option or value out of range: %s", opt);
-    }
+    const struct line_number numbers[] = {
+        {"--mfr", &m.mfr, 0, 2000, 1},           {"--melt-density", &m.density, 0.1, 5, 1},
+        {"--temperature", &m.setpoint, 100, 450, 0}, {"--interval", &m.interval, 1, 600, 0},
+        {"--charge-drop", &m.charge_drop, 0, 50, 0}, {"--travel-max", &m.travel_max, 0, 200, 1},
+        {"--time-scale", &m.time_scale, 0, 10000, 1},
+    };
+    const struct line_cli cli = {.usage = mfi_usage, .server = &o, .numbers = numbers,
+                                 .n_numbers = sizeof numbers / sizeof numbers[0], .text_option = mfi_text_option,
+                                 .ctx = &m};
+    int status = line_cli_parse(&cli, argc, argv);
+    if (status != LINE_CLI_SERVE)
+        return status;
     return line_server_run(&o, mfi_handle, &m);
 }
 
