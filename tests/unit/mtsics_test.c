@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "common/pty_device.h"
 #include "common/test_time.h"
 #include "driver/driver.h"
 #include "mtsics/protocol.h"
@@ -135,10 +136,7 @@ static void test_parser_rejects(void **state)
 /* ---- a scripted balance on a pty ------------------------------------------------------------*/
 
 struct script {
-    int master;
-    char path[64];
-    pthread_t thread;
-    pthread_mutex_t lock;
+    struct pd_test_pty_device pty;
     const char *answer_s; /* reply to S/SI (NULL: silence) */
     const char *answer_z, *answer_t;
     const char *answer_i2; /* reply to I2 (NULL: silence) */
@@ -146,84 +144,43 @@ struct script {
     int requests;
 };
 
-static void *device(void *arg)
+static const char *script_answer(void *ctx, const char *req)
 {
-    struct script *s = arg;
-    char req[64];
-    size_t n = 0;
-    for (;;) {
-        char c;
-        ssize_t k = read(s->master, &c, 1);
-        if (k < 0 && errno == EIO) { /* no slave open just now (between a close and the next open) */
-            usleep(2000);
-            continue;
-        }
-        if (k <= 0)
-            return NULL;
-        if (c == '\r')
-            continue;
-        if (c != '\n') {
-            if (n < sizeof req - 1)
-                req[n++] = c;
-            continue;
-        }
-        req[n] = '\0';
-        n = 0;
-        pthread_mutex_lock(&s->lock);
-        s->requests++;
-        const char *reply = NULL;
-        char buf[128];
-        if (strcmp(req, "I4") == 0)
-            reply = s->no_identity ? NULL : "I4 A \"B0815\"";
-        else if (strcmp(req, "I2") == 0)
-            reply = s->answer_i2;
-        else if (strcmp(req, "I3") == 0)
-            reply = "ES";
-        else if (strcmp(req, "S") == 0 || strcmp(req, "SI") == 0)
-            reply = s->answer_s;
-        else if (strcmp(req, "Z") == 0)
-            reply = s->answer_z;
-        else if (strcmp(req, "T") == 0)
-            reply = s->answer_t;
-        else
-            reply = "ES";
-        if (reply) {
-            snprintf(buf, sizeof buf, "%s\r\n", reply);
-            if (write(s->master, buf, strlen(buf)) < 0)
-                reply = NULL;
-        }
-        pthread_mutex_unlock(&s->lock);
-    }
+    struct script *s = ctx;
+    s->requests++;
+    if (strcmp(req, "I4") == 0)
+        return s->no_identity ? NULL : "I4 A \"B0815\"";
+    if (strcmp(req, "I2") == 0)
+        return s->answer_i2;
+    if (strcmp(req, "S") == 0 || strcmp(req, "SI") == 0)
+        return s->answer_s;
+    if (strcmp(req, "Z") == 0)
+        return s->answer_z;
+    if (strcmp(req, "T") == 0)
+        return s->answer_t;
+    return "ES"; /* I3 and everything else */
 }
 
 static void script_start(struct script *s)
 {
     memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->lock, NULL);
-    s->master = posix_openpt(O_RDWR | O_NOCTTY);
-    assert_true(s->master >= 0);
-    assert_int_equal(grantpt(s->master), 0);
-    assert_int_equal(unlockpt(s->master), 0);
-    snprintf(s->path, sizeof s->path, "%s", ptsname(s->master));
     s->answer_s = "S S      12.3456 g";
     s->answer_z = "Z A";
     s->answer_t = "T S      50.0012 g";
     s->answer_i2 = "I2 A \"XS 205 DU 220.0000 g\"";
-    pthread_create(&s->thread, NULL, device, s);
+    assert_int_equal(pd_test_pty_device_start(&s->pty, script_answer, s), 0);
 }
 
 static void script_set(struct script *s, const char *answer_s)
 {
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->pty.lock);
     s->answer_s = answer_s;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->pty.lock);
 }
 
 static void script_stop(struct script *s)
 {
-    close(s->master);
-    pthread_join(s->thread, NULL);
-    pthread_mutex_destroy(&s->lock);
+    pd_test_pty_device_stop(&s->pty);
 }
 
 struct collected {
@@ -268,7 +225,7 @@ static void test_driver_readings(void **state)
     struct script s;
     script_start(&s);
     const struct pd_driver *d = driver();
-    void *st = create_for(s.path, "min: 0\nmax: 200\n");
+    void *st = create_for(s.pty.path, "min: 0\nmax: 200\n");
     struct pd_instrument_info info = {0};
     struct pd_err err;
     assert_int_equal(d->open(st, &info, &err), 0);
@@ -309,7 +266,7 @@ static void test_driver_readings(void **state)
     assert_int_equal(c.n, 1);
     assert_true(c.last.quality & PD_Q_RANGE);
     assert_non_null(strstr(err.msg, "balance1"));
-    assert_non_null(strstr(err.msg, s.path));
+    assert_non_null(strstr(err.msg, s.pty.path));
 
     /* each answer kind that is not a weight: nothing pushed, the right class, a message naming
      * instrument, port and the line */
@@ -332,7 +289,7 @@ static void test_driver_readings(void **state)
             fail_msg("'%s': rc %d (%s), expected %d", faults[i].line ? faults[i].line : "(silence)", rc, err.msg,
                      faults[i].rc);
         assert_int_equal(c.n, 0);
-        if (!strstr(err.msg, faults[i].text) || !strstr(err.msg, "balance1") || !strstr(err.msg, s.path))
+        if (!strstr(err.msg, faults[i].text) || !strstr(err.msg, "balance1") || !strstr(err.msg, s.pty.path))
             fail_msg("message '%s' lacks '%s'", err.msg, faults[i].text);
     }
     /* and it recovers */
@@ -343,9 +300,9 @@ static void test_driver_readings(void **state)
     /* controls */
     assert_int_equal(d->control(st, "zero", 0, &err), 0);
     assert_int_equal(d->control(st, "tare", 0, &err), 0);
-    pthread_mutex_lock(&s.lock);
+    pthread_mutex_lock(&s.pty.lock);
     s.answer_z = "Z I";
-    pthread_mutex_unlock(&s.lock);
+    pthread_mutex_unlock(&s.pty.lock);
     assert_int_equal(d->control(st, "zero", 0, &err), PD_EBUSY);
     assert_int_equal(d->control(st, "start", 0, &err), PD_EUNSUPPORTED);
     assert_non_null(d->map_text(st));
@@ -368,7 +325,7 @@ static void test_driver_identity_and_transport(void **state)
     struct pd_instrument_info info = {0};
     assert_int_equal(d->open(st, &info, &err), PD_EIO);
     assert_non_null(strstr(err.msg, "balance1"));
-    assert_int_equal(d->set_transport(st, s.path, &err), 0);
+    assert_int_equal(d->set_transport(st, s.pty.path, &err), 0);
     assert_int_equal(d->open(st, &info, &err), PD_ETIMEOUT); /* no I4 answer: not this instrument */
     assert_non_null(strstr(err.msg, "I4"));
     assert_int_equal(d->set_transport(st, "tcp-raw://x", &err), PD_EINVAL);
@@ -378,9 +335,9 @@ static void test_driver_identity_and_transport(void **state)
 
 static void script_set_i2(struct script *s, const char *answer)
 {
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->pty.lock);
     s->answer_i2 = answer;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->pty.lock);
 }
 
 /* I2 at open decides info->simulated: a simulator's type sets it, a real type, an error or silence
@@ -391,7 +348,7 @@ static void test_driver_simulated(void **state)
     struct script s;
     script_start(&s);
     const struct pd_driver *d = driver();
-    void *st = create_for(s.path, NULL);
+    void *st = create_for(s.pty.path, NULL);
     struct pd_err err;
     struct collected c = {0};
     struct pd_sink sink = {.push = collect, .ctx = &c};

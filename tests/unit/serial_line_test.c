@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "common/pty_device.h"
 #include "common/test_time.h"
 #include "driver/driver.h"
 #include "serial_line/protocol.h"
@@ -60,85 +61,44 @@ static void test_patterns(void **state)
 /* ---- a scripted instrument on a pty ----------------------------------------------------------*/
 
 struct device {
-    int master;
-    char path[64];
-    pthread_t thread;
-    pthread_mutex_t lock;
-    const char *reading; /* reply to "R?" (NULL: silence) */
+    struct pd_test_pty_device pty;
+    const char *reading;  /* reply to "R?" (NULL: silence) */
     const char *identity; /* reply to "ID?" (NULL: silence) */
     char last_control[64];
 };
 
-static void *serve(void *arg)
+static const char *device_answer(void *ctx, const char *req)
 {
-    struct device *d = arg;
-    char req[64];
-    size_t n = 0;
-    for (;;) {
-        char c;
-        ssize_t k = read(d->master, &c, 1);
-        if (k < 0 && errno == EIO) { /* no slave open just now (between two opens) */
-            usleep(2000);
-            continue;
-        }
-        if (k <= 0)
-            return NULL;
-        if (c == '\r')
-            continue;
-        if (c != '\n') {
-            if (n < sizeof req - 1)
-                req[n++] = c;
-            continue;
-        }
-        req[n] = '\0';
-        n = 0;
-        char buf[160];
-        pthread_mutex_lock(&d->lock);
-        const char *reply;
-        if (strcmp(req, "ID?") == 0)
-            reply = d->identity;
-        else if (strcmp(req, "R?") == 0)
-            reply = d->reading;
-        else if (strncmp(req, "SP ", 3) == 0 || strcmp(req, "GO") == 0) {
-            snprintf(d->last_control, sizeof d->last_control, "%s", req);
-            reply = "OK";
-        } else
-            reply = "ERR 7";
-        if (reply) {
-            snprintf(buf, sizeof buf, "%s\r\n", reply);
-            if (write(d->master, buf, strlen(buf)) < 0)
-                reply = NULL;
-        }
-        pthread_mutex_unlock(&d->lock);
+    struct device *d = ctx;
+    if (strcmp(req, "ID?") == 0)
+        return d->identity;
+    if (strcmp(req, "R?") == 0)
+        return d->reading;
+    if (strncmp(req, "SP ", 3) == 0 || strcmp(req, "GO") == 0) {
+        snprintf(d->last_control, sizeof d->last_control, "%s", req);
+        return "OK";
     }
+    return "ERR 7";
 }
 
 static void device_start(struct device *d)
 {
     memset(d, 0, sizeof *d);
-    pthread_mutex_init(&d->lock, NULL);
-    d->master = posix_openpt(O_RDWR | O_NOCTTY);
-    assert_true(d->master >= 0);
-    assert_int_equal(grantpt(d->master), 0);
-    assert_int_equal(unlockpt(d->master), 0);
-    snprintf(d->path, sizeof d->path, "%s", ptsname(d->master));
     d->reading = "W  12.50 g N 1";
     d->identity = "SCALE PX-1 SN 777 FW 3.2";
-    pthread_create(&d->thread, NULL, serve, d);
+    assert_int_equal(pd_test_pty_device_start(&d->pty, device_answer, d), 0);
 }
 
 static void device_set(struct device *d, const char *reading)
 {
-    pthread_mutex_lock(&d->lock);
+    pthread_mutex_lock(&d->pty.lock);
     d->reading = reading;
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->pty.lock);
 }
 
 static void device_stop(struct device *d)
 {
-    close(d->master);
-    pthread_join(d->thread, NULL);
-    pthread_mutex_destroy(&d->lock);
+    pd_test_pty_device_stop(&d->pty);
 }
 
 static const char instrument_fmt[] =
@@ -204,7 +164,7 @@ static void test_driver(void **state)
     struct device dev;
     device_start(&dev);
     const struct pd_driver *d = pd_driver_find("serial_line");
-    void *st = create(dev.path, NULL, 0, NULL);
+    void *st = create(dev.pty.path, NULL, 0, NULL);
     struct pd_instrument_info info = {0};
     struct pd_err err;
     assert_int_equal(d->open(st, &info, &err), 0);
@@ -238,7 +198,7 @@ static void test_driver(void **state)
         c.n = 0;
         int rc = d->poll(st, &sink, &err);
         if (rc != cases[i].rc || !strstr(err.msg, cases[i].text) || !strstr(err.msg, "scale1") ||
-            !strstr(err.msg, dev.path))
+            !strstr(err.msg, dev.pty.path))
             fail_msg("'%s': %d '%s'", cases[i].line ? cases[i].line : "(silence)", rc, err.msg);
         assert_int_equal(c.n, 0);
         if (cases[i].rc == PD_EDEVICE)
@@ -260,7 +220,7 @@ static void test_driver(void **state)
     d->destroy(st);
 
     /* report_on_change: the held reading at open is the baseline; only changes are readings */
-    st = create(dev.path, "report_on_change: n\n", 0, NULL);
+    st = create(dev.pty.path, "report_on_change: n\n", 0, NULL);
     assert_int_equal(d->open(st, &info, &err), 0);
     device_set(&dev, "W 5 g N 4");
     c.n = 0;
@@ -278,9 +238,9 @@ static void test_driver(void **state)
 
 static void device_set_identity(struct device *d, const char *identity)
 {
-    pthread_mutex_lock(&d->lock);
+    pthread_mutex_lock(&d->pty.lock);
     d->identity = identity;
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->pty.lock);
 }
 
 /* A number field `simulated` in the identify response: nonzero sets info->simulated, zero leaves
@@ -291,7 +251,7 @@ static void test_driver_simulated(void **state)
     struct device dev;
     device_start(&dev);
     const struct pd_driver *d = pd_driver_find("serial_line");
-    void *st = create_id(dev.path, "SCALE {model:word} SN {serial} FW {firmware:word} SIM {simulated}", NULL, 0, NULL);
+    void *st = create_id(dev.pty.path, "SCALE {model:word} SN {serial} FW {firmware:word} SIM {simulated}", NULL, 0, NULL);
     struct pd_err err;
     static const struct {
         const char *identity;
