@@ -71,16 +71,6 @@ static const char *const mtsics_config_keys[] = {
 };
 
 /* The common instrument keys plus the port keys: what own_fields' decode must let through. */
-static void other_keys(const char **out, size_t max)
-{
-    size_t n = 0;
-    for (size_t i = 0; pd_instrument_common_keys[i] && n + 1 < max; i++)
-        out[n++] = pd_instrument_common_keys[i];
-    for (size_t i = 0; pd_transport_config_keys[i] && n + 1 < max; i++)
-        out[n++] = pd_transport_config_keys[i];
-    out[n] = NULL;
-}
-
 static void set_where(struct balance *s)
 {
     snprintf(s->where, sizeof s->where, "%s (%s)", s->name, s->port.transport);
@@ -105,7 +95,7 @@ static int mtsics_create(const struct pd_cfg_node *instrument, void **state, str
 {
     struct own_cfg oc = {0};
     const char *others[64];
-    other_keys(others, sizeof others / sizeof others[0]);
+    pd_driver_other_keys(pd_transport_config_keys, others, sizeof others / sizeof others[0]);
     int rc = pd_cfg_decode(instrument, own_fields, others, &oc, err);
     if (rc < 0)
         return rc;

@@ -157,16 +157,6 @@ static const char *const serial_line_config_keys[] = {
     "max_line", "identify", "poll", "channels", "controls", "error_response", "stream_wait_ms", "report_on_change", NULL,
 };
 
-static void other_keys(const char **out, size_t max)
-{
-    size_t n = 0;
-    for (size_t i = 0; pd_instrument_common_keys[i] && n + 1 < max; i++)
-        out[n++] = pd_instrument_common_keys[i];
-    for (size_t i = 0; pd_transport_config_keys[i] && n + 1 < max; i++)
-        out[n++] = pd_transport_config_keys[i];
-    out[n] = NULL;
-}
-
 static int compile_at(const struct pd_cfg_node *node, const char *text, struct sl_pattern *out, struct pd_err *err)
 {
     char why[200];
@@ -313,7 +303,7 @@ static int line_create(const struct pd_cfg_node *instrument, void **state, struc
 {
     struct own_cfg oc = {0};
     const char *others[64];
-    other_keys(others, sizeof others / sizeof others[0]);
+    pd_driver_other_keys(pd_transport_config_keys, others, sizeof others / sizeof others[0]);
     int rc = pd_cfg_decode(instrument, own_fields, others, &oc, err);
     if (rc < 0)
         return rc;

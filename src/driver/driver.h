@@ -92,6 +92,10 @@ struct pd_driver {
  * name, driver, model, serial, calibration, simulator, poll_rate_hz. */
 extern const char *const pd_instrument_common_keys[];
 
+/* For drivers' create: the keys of an instrument section a driver leaves to others — the common
+ * keys, then `extra` (e.g. pd_transport_config_keys) — NULL-terminated in `out` (max entries). */
+void pd_driver_other_keys(const char *const *extra, const char **out, size_t max);
+
 /* For drivers' stats: copies up to `max` of a driver's `n` counters into `out`; returns how many. */
 size_t pd_driver_stats_copy(const struct pd_driver_stat *all, size_t n, struct pd_driver_stat *out, size_t max);
 

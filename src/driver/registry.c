@@ -51,3 +51,13 @@ size_t pd_driver_stats_copy(const struct pd_driver_stat *all, size_t n, struct p
     memcpy(out, all, n * sizeof all[0]);
     return n;
 }
+
+void pd_driver_other_keys(const char *const *extra, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; pd_instrument_common_keys[i] && n + 1 < max; i++)
+        out[n++] = pd_instrument_common_keys[i];
+    for (size_t i = 0; extra && extra[i] && n + 1 < max; i++)
+        out[n++] = extra[i];
+    out[n] = NULL;
+}
