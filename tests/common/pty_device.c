@@ -67,6 +67,13 @@ int pd_test_pty_device_start(struct pd_test_pty_device *d, pd_test_answer_fn ans
     return 0;
 }
 
+void pd_test_pty_device_set(struct pd_test_pty_device *d, const char **answer, const char *text)
+{
+    pthread_mutex_lock(&d->lock);
+    *answer = text;
+    pthread_mutex_unlock(&d->lock);
+}
+
 void pd_test_pty_device_stop(struct pd_test_pty_device *d)
 {
     close(d->master);

@@ -21,6 +21,8 @@ struct pd_test_pty_device {
 
 /* Opens the pty and starts answering; 0, or -1 with nothing started. */
 int pd_test_pty_device_start(struct pd_test_pty_device *d, pd_test_answer_fn answer, void *ctx);
+/* Changes one of the answers the test keeps (`*answer = text`) under the device's lock. */
+void pd_test_pty_device_set(struct pd_test_pty_device *d, const char **answer, const char *text);
 /* Closes the master (the driver then sees the port vanish) and stops the thread. */
 void pd_test_pty_device_stop(struct pd_test_pty_device *d);
 

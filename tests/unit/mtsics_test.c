@@ -171,13 +171,6 @@ static void script_start(struct script *s)
     assert_int_equal(pd_test_pty_device_start(&s->pty, script_answer, s), 0);
 }
 
-static void script_set(struct script *s, const char *answer_s)
-{
-    pthread_mutex_lock(&s->pty.lock);
-    s->answer_s = answer_s;
-    pthread_mutex_unlock(&s->pty.lock);
-}
-
 static void script_stop(struct script *s)
 {
     pd_test_pty_device_stop(&s->pty);
@@ -248,19 +241,19 @@ static void test_driver_readings(void **state)
     assert_true(c.last.half_width_ns > 0);
     assert_int_equal(c.last.quality, PD_Q_GOOD);
 
-    script_set(&s, "S D      12.3471 g"); /* dynamic: recorded, flagged not stable */
+    pd_test_pty_device_set(&s.pty, &s.answer_s, "S D      12.3471 g"); /* dynamic: recorded, flagged not stable */
     assert_int_equal(d->poll(st, &sink, &err), 0);
     assert_double_equal(c.last.values[1], 0.0, 0);
 
-    script_set(&s, "S S    0.0123456 kg");
+    pd_test_pty_device_set(&s.pty, &s.answer_s, "S S    0.0123456 kg");
     assert_int_equal(d->poll(st, &sink, &err), 0);
     assert_double_equal(c.last.values[0], 12.3456, 1e-9);
-    script_set(&s, "S S    12345.6 mg");
+    pd_test_pty_device_set(&s.pty, &s.answer_s, "S S    12345.6 mg");
     assert_int_equal(d->poll(st, &sink, &err), 0);
     assert_double_equal(c.last.values[0], 12.3456, 1e-9);
 
     /* out of the plausible range: kept, flagged, reported */
-    script_set(&s, "S S    250.0000 g");
+    pd_test_pty_device_set(&s.pty, &s.answer_s, "S S    250.0000 g");
     c.n = 0;
     assert_int_equal(d->poll(st, &sink, &err), PD_ERANGE);
     assert_int_equal(c.n, 1);
@@ -282,7 +275,7 @@ static void test_driver_readings(void **state)
         {"S S 1 g\x01", PD_EPROTO, "unreadable"}, {NULL, PD_ETIMEOUT, "no complete line within"},
     };
     for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
-        script_set(&s, faults[i].line);
+        pd_test_pty_device_set(&s.pty, &s.answer_s, faults[i].line);
         c.n = 0;
         int rc = d->poll(st, &sink, &err);
         if (rc != faults[i].rc)
@@ -293,16 +286,14 @@ static void test_driver_readings(void **state)
             fail_msg("message '%s' lacks '%s'", err.msg, faults[i].text);
     }
     /* and it recovers */
-    script_set(&s, "S S      1.0000 g");
+    pd_test_pty_device_set(&s.pty, &s.answer_s, "S S      1.0000 g");
     assert_int_equal(d->poll(st, &sink, &err), 0);
     assert_double_equal(c.last.values[0], 1.0, 0);
 
     /* controls */
     assert_int_equal(d->control(st, "zero", 0, &err), 0);
     assert_int_equal(d->control(st, "tare", 0, &err), 0);
-    pthread_mutex_lock(&s.pty.lock);
-    s.answer_z = "Z I";
-    pthread_mutex_unlock(&s.pty.lock);
+    pd_test_pty_device_set(&s.pty, &s.answer_z, "Z I");
     assert_int_equal(d->control(st, "zero", 0, &err), PD_EBUSY);
     assert_int_equal(d->control(st, "start", 0, &err), PD_EUNSUPPORTED);
     assert_non_null(d->map_text(st));
@@ -333,13 +324,6 @@ static void test_driver_identity_and_transport(void **state)
     script_stop(&s);
 }
 
-static void script_set_i2(struct script *s, const char *answer)
-{
-    pthread_mutex_lock(&s->pty.lock);
-    s->answer_i2 = answer;
-    pthread_mutex_unlock(&s->pty.lock);
-}
-
 /* I2 at open decides info->simulated: a simulator's type sets it, a real type, an error or silence
  * leave it as the caller set it (0, or 1 from a `simulator:` section), and the balance opens. */
 static void test_driver_simulated(void **state)
@@ -367,7 +351,7 @@ static void test_driver_simulated(void **state)
         {NULL, 0, 0, "from config"},                            /* silence */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        script_set_i2(&s, cases[i].i2);
+        pd_test_pty_device_set(&s.pty, &s.answer_i2, cases[i].i2);
         struct pd_instrument_info info = {.simulated = cases[i].preset};
         snprintf(info.model, sizeof info.model, "from config");
         if (d->open(st, &info, &err) != 0)

@@ -89,13 +89,6 @@ static void device_start(struct device *d)
     assert_int_equal(pd_test_pty_device_start(&d->pty, device_answer, d), 0);
 }
 
-static void device_set(struct device *d, const char *reading)
-{
-    pthread_mutex_lock(&d->pty.lock);
-    d->reading = reading;
-    pthread_mutex_unlock(&d->pty.lock);
-}
-
 static void device_stop(struct device *d)
 {
     pd_test_pty_device_stop(&d->pty);
@@ -178,7 +171,7 @@ static void test_driver(void **state)
     assert_int_equal(c.n, 1);
     assert_near(c.last.values[0], 12.5, 1e-12);
     assert_true(c.last.half_width_ns > 0);
-    device_set(&dev, "W 0.0125 kg N 2");
+    pd_test_pty_device_set(&dev.pty, &dev.reading, "W 0.0125 kg N 2");
     assert_int_equal(d->poll(st, &sink, &err), 0);
     assert_near(c.last.values[0], 12.5, 1e-9);
 
@@ -194,7 +187,7 @@ static void test_driver(void **state)
         {NULL, PD_ETIMEOUT, "no complete line within"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        device_set(&dev, cases[i].line);
+        pd_test_pty_device_set(&dev.pty, &dev.reading, cases[i].line);
         c.n = 0;
         int rc = d->poll(st, &sink, &err);
         if (rc != cases[i].rc || !strstr(err.msg, cases[i].text) || !strstr(err.msg, "scale1") ||
@@ -204,7 +197,7 @@ static void test_driver(void **state)
         if (cases[i].rc == PD_EDEVICE)
             assert_int_equal(err.device_code, 42);
     }
-    device_set(&dev, "W 150 g N 3"); /* above max: kept and flagged, then reported */
+    pd_test_pty_device_set(&dev.pty, &dev.reading, "W 150 g N 3"); /* above max: kept and flagged, then reported */
     c.n = 0;
     assert_int_equal(d->poll(st, &sink, &err), PD_ERANGE);
     assert_int_equal(c.n, 1);
@@ -222,25 +215,18 @@ static void test_driver(void **state)
     /* report_on_change: the held reading at open is the baseline; only changes are readings */
     st = create(dev.pty.path, "report_on_change: n\n", 0, NULL);
     assert_int_equal(d->open(st, &info, &err), 0);
-    device_set(&dev, "W 5 g N 4");
+    pd_test_pty_device_set(&dev.pty, &dev.reading, "W 5 g N 4");
     c.n = 0;
     assert_int_equal(d->poll(st, &sink, &err), 0);
     assert_int_equal(d->poll(st, &sink, &err), 0);
     assert_int_equal(c.n, 0);
-    device_set(&dev, "W 6 g N 5");
+    pd_test_pty_device_set(&dev.pty, &dev.reading, "W 6 g N 5");
     assert_int_equal(d->poll(st, &sink, &err), 0);
     assert_int_equal(d->poll(st, &sink, &err), 0);
     assert_int_equal(c.n, 1);
     assert_near(c.last.values[0], 6, 0);
     d->destroy(st);
     device_stop(&dev);
-}
-
-static void device_set_identity(struct device *d, const char *identity)
-{
-    pthread_mutex_lock(&d->pty.lock);
-    d->identity = identity;
-    pthread_mutex_unlock(&d->pty.lock);
 }
 
 /* A number field `simulated` in the identify response: nonzero sets info->simulated, zero leaves
@@ -265,7 +251,7 @@ static void test_driver_simulated(void **state)
         {"SCALE PX-1 SN 777 FW 3.2 SIM 0", 1, 1}, /* a simulator: section's mark stays */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        device_set_identity(&dev, cases[i].identity);
+        pd_test_pty_device_set(&dev.pty, &dev.identity, cases[i].identity);
         struct pd_instrument_info info = {.simulated = cases[i].preset};
         if (d->open(st, &info, &err) != 0)
             fail_msg("'%s': open failed: %s", cases[i].identity, err.msg);
@@ -279,7 +265,7 @@ static void test_driver_simulated(void **state)
      * does not match, so the instrument does not open at all rather than open as real */
     static const char *const unmatched[] = {"SCALE PX-1 SN 777 FW 3.2", "SCALE PX-1 SN 777 FW 3.2 SIM yes"};
     for (size_t i = 0; i < 2; i++) {
-        device_set_identity(&dev, unmatched[i]);
+        pd_test_pty_device_set(&dev.pty, &dev.identity, unmatched[i]);
         struct pd_instrument_info info = {0};
         assert_int_equal(d->open(st, &info, &err), PD_EPROTO);
         assert_non_null(strstr(err.msg, "identify"));
