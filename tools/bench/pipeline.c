@@ -293,11 +293,17 @@ static int make_store(const char *path, int deflate, struct pd_store **st)
     return 0;
 }
 
-static int run_pipeline(const char *path, int deflate, struct result *r)
+/* A run with one synthetic instrument set up as `polydaq run` sets its own up (store, the bus's
+ * rings, the writer's wake-up), for the pipeline and the lateness measurements; NULL on failure. */
+static struct run *bench_run_open(const char *path, int deflate)
 {
     struct run *run = calloc(1, sizeof *run);
-    if (!run || make_store(path, deflate, &run->store) < 0)
-        return -1;
+    if (!run)
+        return NULL;
+    if (make_store(path, deflate, &run->store) < 0) {
+        free(run);
+        return NULL;
+    }
     run->cfg = &bench_config;
     run->opt = &bench_options;
     run->n_buses = 1;
@@ -311,20 +317,37 @@ static int run_pipeline(const char *path, int deflate, struct result *r)
     pthread_cond_init(&b->cond, NULL);
     if (pd_ring_init(&b->ring, acq_sample_size(N_CH), ACQ_RING_CAPACITY) < 0 ||
         pd_ring_init(&b->events, sizeof(struct acq_event), ACQ_EVENT_RING_CAPACITY) < 0 ||
-        pd_ring_init(&b->losses, sizeof(struct acq_loss), ACQ_LOSS_RING_CAPACITY) < 0)
-        return -1;
+        pd_ring_init(&b->losses, sizeof(struct acq_loss), ACQ_LOSS_RING_CAPACITY) < 0 ||
+        acq_writer_wake_init(run) < 0)
+        return NULL; /* the benchmark process ends at once: nothing to release */
     b->ring_capacity = pd_ring_capacity(&b->ring);
+    return run;
+}
+
+static void bench_run_free(struct run *run)
+{
+    struct bus *b = &run->buses[0];
+    pd_ring_close(&b->ring);
+    pd_ring_close(&b->events);
+    pd_ring_close(&b->losses);
+    acq_writer_wake_destroy(run);
+    free(run);
+}
+
+static int run_pipeline(const char *path, int deflate, struct result *r)
+{
+    struct run *run = bench_run_open(path, deflate);
+    if (!run)
+        return -1;
+    struct bus *b = &run->buses[0];
     struct producer p = {.b = b, .r = r};
     pthread_t prod;
-    if (acq_writer_wake_init(run) < 0)
-        return -1;
     int64_t t0 = pd_clock_mono_ns();
     pthread_create(&run->writer, NULL, acq_writer_main, run);
     pthread_create(&prod, NULL, produce, &p);
     pthread_join(prod, NULL);
     acq_writer_quit(run); /* as `polydaq run` stops it: the writer's pause ends at once */
     pthread_join(run->writer, NULL);
-    acq_writer_wake_destroy(run);
     struct pd_err err;
     int rc = atomic_load(&run->writer_rc);
     if (rc == 0 && acq_writer_drain(run, &err) < 0)
@@ -339,10 +362,7 @@ static int run_pipeline(const char *path, int deflate, struct result *r)
                 (unsigned long long)atomic_load(&b->n_written), n_samples);
         rc = -1;
     }
-    pd_ring_close(&b->ring);
-    pd_ring_close(&b->events);
-    pd_ring_close(&b->losses);
-    free(run);
+    bench_run_free(run);
     return rc;
 }
 
@@ -486,29 +506,15 @@ static const struct pd_driver syn_driver = {
 static int run_engine_lateness(const char *path, struct result *r)
 {
     late_n = 0;
-    struct run *run = calloc(1, sizeof *run);
-    if (!run || make_store(path, 1, &run->store) < 0)
+    struct run *run = bench_run_open(path, 1);
+    if (!run)
         return -1;
-    run->cfg = &bench_config;
-    run->opt = &bench_options;
-    run->n_buses = 1;
-    run->path = path;
-    run->flush_period_ns = 1000000000LL;
-    pthread_mutex_init(&run->store_lock, NULL);
     struct bus *b = &run->buses[0];
-    b->cfg = &bench_instrument;
     b->drv = &syn_driver;
     b->channels = syn_channels;
-    b->n_channels = N_CH;
     b->period_ns = late_period;
     late_bus = b;
     b->give_up_ns = 1000000000LL;
-    pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->cond, NULL);
-    if (pd_ring_init(&b->ring, acq_sample_size(N_CH), ACQ_RING_CAPACITY) < 0 ||
-        pd_ring_init(&b->events, sizeof(struct acq_event), ACQ_EVENT_RING_CAPACITY) < 0 ||
-        pd_ring_init(&b->losses, sizeof(struct acq_loss), ACQ_LOSS_RING_CAPACITY) < 0)
-        return -1;
     atomic_store(&b->active_specimen, 1);
     struct pd_err err;
     pthread_create(&run->writer, NULL, acq_writer_main, run);
@@ -521,10 +527,7 @@ static int run_engine_lateness(const char *path, struct result *r)
     acq_writer_quit(run);
     pthread_join(run->writer, NULL);
     int rc = pd_store_close(run->store, 0, NULL, &err);
-    pd_ring_close(&b->ring);
-    pd_ring_close(&b->events);
-    pd_ring_close(&b->losses);
-    free(run);
+    bench_run_free(run);
     late_n = n_wakeups;
     lateness_figures(r);
     r->fifo = atomic_load(&syn_fifo) == 1;
