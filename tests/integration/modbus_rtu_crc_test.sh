@@ -14,14 +14,8 @@
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}" "${PD_SIM:?}"
 PY=/usr/bin/python3
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, $pids, cleanup on exit
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 die() { fail "$*"; for f in "$work"/*.err; do echo "--- $f" >&2; tail -n 20 "$f" >&2; done; exit 1; }

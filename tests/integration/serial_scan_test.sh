@@ -11,14 +11,8 @@
 # match is not chosen; a port where nothing answers is reported and exits 3.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}" "${PD_SIM:?}"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, $pids, cleanup on exit
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 

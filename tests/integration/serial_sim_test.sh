@@ -11,14 +11,8 @@
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}" "${PD_SIM:?}"
 PY=/usr/bin/python3
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, $pids, cleanup on exit
 # cases run in background subshells, so failures are counted in a file, not a variable
 fail() { echo "FAIL: $*" >&2; echo "$*" >>"$work/failures"; }
 
