@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "cert/cert.h"
+#include "common/noise.h"
 #include "loadframe/core/model.h"
 
 #define WIDTH 10.0
@@ -22,20 +23,7 @@
 #define GAUGE 75.0
 #define RATE_HZ 200.0
 
-static uint64_t rng = 88172645463325252ull;
-
-static double uniform01(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
-}
-
-static double gaussian(void)
-{
-    return sqrt(-2.0 * log(uniform01())) * cos(2.0 * M_PI * uniform01());
-}
+static struct pd_test_rng rng = {.state = 20261125};
 
 struct samples {
     double *force, *ext;
@@ -63,13 +51,13 @@ static double sample_curve(const struct lf_curve *c, const struct lf_material *m
     const double slow = 1.0 / 60.0 / 115.0 / RATE_HZ, fast = 50.0 / 60.0 / 115.0 / RATE_HZ;
     double last = 0.0;
     for (double e = 0.0; e < c->break_strain; e += e < 0.003 ? slow : fast) {
-        add(s, lf_curve_stress(c, e) * WIDTH * THICKNESS + m->force_noise_n * gaussian(),
-            e * GAUGE + m->extension_noise_mm * gaussian());
+        add(s, lf_curve_stress(c, e) * WIDTH * THICKNESS + m->force_noise_n * pd_test_gaussian(&rng),
+            e * GAUGE + m->extension_noise_mm * pd_test_gaussian(&rng));
         last = e;
     }
     double eb = s->ext[s->n - 1] + fast * GAUGE;
     add(s, 0.02 * lf_curve_stress(c, c->break_strain) * WIDTH * THICKNESS, eb); /* broken */
-    add(s, m->force_noise_n * gaussian(), eb + fast * GAUGE);
+    add(s, m->force_noise_n * pd_test_gaussian(&rng), eb + fast * GAUGE);
     return last; /* the last strain sampled before the break */
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cert/cert.h"
+#include "common/noise.h"
 #include "cert/cert_internal.h"
 #include "pd_version.h"
 #include "store/store.h"
@@ -388,29 +389,20 @@ static void test_break_at_first_point_is_refused(void **state)
     curve_free(&c);
 }
 
-/* ---- noise ---------------------------------------------------------------------------------*/
-static uint64_t rng_state;
-static double uniform01(void)
-{
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return ((rng_state >> 11) + 0.5) / 9007199254740992.0;
-}
-static double gaussian(void)
-{
-    return sqrt(-2.0 * log(uniform01())) * cos(2.0 * M_PI * uniform01());
-}
+/* ---- noise (tests/common/noise.h) -----------------------------------------------------------*/
+static struct pd_test_rng rng;
 
 static void test_noisy_linear_modulus(void **state)
 {
     (void)state;
-    rng_state = 20261125;
+    rng.state = 20261125;
     struct curve c = {0};
     /* 0.8 N force noise (0.02 MPa) and 0.05 µm extension noise on a 2000 MPa line. */
     for (int i = 0; i <= 5000; i++) {
         double e = i * 2e-6;
         curve_add(&c, e, 2000.0 * e);
-        c.force[c.n - 1] += 0.8 * gaussian();
-        c.ext[c.n - 1] += 5e-5 * gaussian();
+        c.force[c.n - 1] += 0.8 * pd_test_gaussian(&rng);
+        c.ext[c.n - 1] += 5e-5 * pd_test_gaussian(&rng);
     }
     curve_add(&c, 0.010002, 0.0);
     struct pd_tensile_params regr = params_with(PD_MODULUS_REGRESSION, 0.0);
@@ -1366,9 +1358,9 @@ static void test_smoothed_yield(void **state)
 {
     (void)state;
     struct curve c = {0};
-    rng_state = 7;
+    rng.state = 7;
     for (int i = 0; i <= 60000; i++)
-        curve_add(&c, i * 1e-5, t1_stress(i * 1e-5) + 0.05 * gaussian());
+        curve_add(&c, i * 1e-5, t1_stress(i * 1e-5) + 0.05 * pd_test_gaussian(&rng));
     struct pd_tensile_params p;
     pd_tensile_params_default(&p);
     p.yield_smoothing = 0.002;
