@@ -21,7 +21,6 @@
 /* Test-only hooks, read once when a run starts (docs/HDF5-SCHEMA.md, "Test hooks"). */
 #define ACQ_ENV_RING_CAPACITY "POLYDAQ_TEST_RING_CAPACITY"
 #define ACQ_ENV_WRITER_STALL_MS "POLYDAQ_TEST_WRITER_STALL_MS"
-#define ACQ_WRITER_BATCH 8192
 #define ACQ_WRITER_PERIOD_NS (20 * 1000000LL)
 #define ACQ_FLUSH_PERIOD_NS (1000 * 1000000LL)
 #define ACQ_COMMAND_TIMEOUT_NS (5000 * 1000000LL)
@@ -172,11 +171,6 @@ struct run {
     uint64_t progress_prev[PD_ACQ_MAX_INSTRUMENTS];
     int64_t progress_prev_t;
     double progress_rate[PD_ACQ_MAX_INSTRUMENTS];
-    /* writer-owned scratch (used by whoever drains: the writer thread, then the closer after it) */
-    int64_t t[ACQ_WRITER_BATCH], unc[ACQ_WRITER_BATCH];
-    uint64_t seq[ACQ_WRITER_BATCH];
-    uint32_t q[ACQ_WRITER_BATCH];
-    double col[PD_MAX_CHANNELS][ACQ_WRITER_BATCH];
 };
 
 void *acq_writer_main(void *arg);

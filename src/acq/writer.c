@@ -37,63 +37,66 @@ void acq_set_status(struct run *run, size_t specimen, const char *status)
 }
 
 /* Samples read out of a ring at a time (in place, then freed): a batch of slots is handed back
- * to the producer while the writer is still gathering the next. */
+ * to the producer while the writer is still copying the next. */
 #define DRAIN_SLICE 512
+/* A drain that moved at least this many samples is followed by the next without a pause. */
+#define WRITER_BUSY_DRAIN 8192
 
-/* Appends the m samples gathered in the run's columns (all of one specimen, 1-based). */
-static int append_gathered(struct run *run, size_t bus_index, uint32_t specimen, size_t m, struct pd_err *err)
+/* Copies samples [0, n) of a ring span (all of one specimen) into a reserved store slot. */
+static void fill_slot(const struct run *run, const struct bus *b, const unsigned char *raw, size_t stride, size_t n,
+                      const struct pd_store_slot *s)
 {
-    struct bus *b = &run->buses[bus_index];
-    const double *cols[PD_MAX_CHANNELS];
-    for (size_t c = 0; c < b->n_channels; c++)
-        cols[c] = run->col[c];
-    pthread_mutex_lock(&run->store_lock);
-    int rc = pd_store_append_columns(run->store, specimen - 1, bus_index, m, run->t, run->unc, run->q, run->seq, cols,
-                                     err);
-    pthread_mutex_unlock(&run->store_lock);
-    if (rc < 0)
-        return rc;
-    atomic_fetch_add(&b->n_written, m);
-    return PD_OK;
+    for (size_t k = 0; k < n; k++) {
+        const struct acq_sample *x = (const struct acq_sample *)(const void *)(raw + k * stride);
+        s->t_utc_ns[k] = pd_timebase_utc(&run->tb, x->t_mono_ns);
+        s->t_unc_ns[k] = x->half_width_ns;
+        s->quality[k] = x->quality;
+        s->seq[k] = x->seq;
+        for (size_t c = 0; c < b->n_channels; c++)
+            s->columns[c][k] = x->values[c];
+    }
 }
 
-/* Moves one bus's samples into the store: at most one ring's capacity per call (so a producer
- * faster than the disk cannot keep the writer from flushing and from the other rings), in
- * appends of up to ACQ_WRITER_BATCH samples, split where the specimen changes. */
+/* Moves one bus's samples into the store, straight from the ring's slots into the chunk the
+ * store is assembling (pd_store_append_reserve): at most one ring's capacity per call, so a
+ * producer faster than the disk cannot keep the writer from flushing and from the other rings.
+ * On a failure the samples not written stay in the ring (acquired = written + lost + queued). */
 static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
 {
     struct bus *b = &run->buses[bus_index];
     const size_t stride = acq_sample_size(b->n_channels), limit = pd_ring_capacity(&b->ring);
-    size_t taken = 0, m = 0;
-    uint32_t specimen = 0;
-    while (taken < limit) {
+    size_t taken = 0;
+    int rc = PD_OK;
+    while (rc == PD_OK && taken < limit) {
         const void *span;
-        size_t n = pd_ring_peek(&b->ring, DRAIN_SLICE, &span);
-        const unsigned char *raw = span;
-        taken += n;
-        for (size_t i = 0; i < n; i++) {
-            const struct acq_sample *x = (const struct acq_sample *)(const void *)(raw + i * stride);
-            if (m > 0 && (x->specimen != specimen || m == ACQ_WRITER_BATCH)) {
-                int rc = append_gathered(run, bus_index, specimen, m, err);
-                if (rc < 0)
-                    return rc;
-                m = 0;
-            }
-            specimen = x->specimen;
-            run->t[m] = pd_timebase_utc(&run->tb, x->t_mono_ns);
-            run->unc[m] = x->half_width_ns;
-            run->q[m] = x->quality;
-            run->seq[m] = x->seq;
-            for (size_t c = 0; c < b->n_channels; c++)
-                run->col[c][m] = x->values[c];
-            m++;
-        }
-        pd_ring_release(&b->ring, n);
+        size_t n = pd_ring_peek(&b->ring, DRAIN_SLICE, &span), done = 0;
         if (n == 0)
             break;
+        const unsigned char *raw = span;
+        pthread_mutex_lock(&run->store_lock);
+        while (rc == PD_OK && done < n) {
+            uint32_t specimen = ((const struct acq_sample *)(const void *)(raw + done * stride))->specimen;
+            size_t same = 1; /* samples from `done` on of this specimen */
+            while (done + same < n &&
+                   ((const struct acq_sample *)(const void *)(raw + (done + same) * stride))->specimen == specimen)
+                same++;
+            struct pd_store_slot slot;
+            size_t room = 0;
+            rc = pd_store_append_reserve(run->store, (size_t)specimen - 1, bus_index, same, &slot, &room, err);
+            if (rc == PD_OK) {
+                fill_slot(run, b, raw + done * stride, stride, room, &slot);
+                rc = pd_store_append_commit(run->store, room, err);
+            }
+            if (rc == PD_OK)
+                done += room;
+        }
+        pthread_mutex_unlock(&run->store_lock);
+        pd_ring_release(&b->ring, done);
+        atomic_fetch_add(&b->n_written, done);
+        taken += done;
     }
     run->last_drained += taken;
-    return m > 0 ? append_gathered(run, bus_index, specimen, m, err) : PD_OK;
+    return rc;
 }
 
 static void drain_events(struct run *run, struct bus *b)
@@ -458,9 +461,9 @@ void *acq_writer_main(void *arg)
                 }
         }
         /* Batches into HDF5 every period (shorter while the rings fill fast); while a drain moves
-         * full batches, the next follows without a pause. */
+         * many samples, the next follows without a pause. */
         slept_ns = 0;
-        if (run->last_drained < ACQ_WRITER_BATCH) {
+        if (run->last_drained < WRITER_BUSY_DRAIN) {
             int64_t t0 = pd_clock_mono_ns();
             writer_pause(run, pause_ns);
             slept_ns = pd_clock_mono_ns() - t0;

@@ -100,6 +100,21 @@ int pd_store_append_seq(struct pd_store *st, size_t specimen, size_t instrument,
 int pd_store_append_columns(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
                             const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
                             const uint64_t *seq, const double *const *columns, struct pd_err *err);
+/* Appending in place, without a copy: pd_store_append_reserve hands out room for 1..max samples
+ * of one instrument in one specimen (*n of them, all in the chunk being assembled), the caller
+ * fills the first k ≤ *n rows of every column it is given and pd_store_append_commit adds them
+ * (k = 0 adds nothing). Rows not committed are not part of the file. One reservation is open at a
+ * time: another reservation, an append, a flush or closing ends it uncommitted (a commit then
+ * fails with PD_EINVAL). The appends above are this with a copy. */
+struct pd_store_slot {
+    int64_t *t_utc_ns, *t_unc_ns;
+    uint32_t *quality;
+    uint64_t *seq; /* the acquisition's sequence numbers (see pd_store_append_seq) */
+    double *columns[PD_STORE_MAX_CHANNELS];
+};
+int pd_store_append_reserve(struct pd_store *st, size_t specimen, size_t instrument, size_t max,
+                            struct pd_store_slot *slot, size_t *n, struct pd_err *err);
+int pd_store_append_commit(struct pd_store *st, size_t k, struct pd_err *err);
 /* Records lost samples in /overruns (see struct pd_store_overrun). */
 int pd_store_add_overrun(struct pd_store *st, const struct pd_store_overrun *o, struct pd_err *err);
 /* Per-instrument run summary (poll rate, samples acquired/written/lost, missed deadlines...),

@@ -22,8 +22,9 @@
 #define PD_STORE_UPDATE_VALUE_LEN 200
 #define PD_STORE_UPDATE_UNITS_LEN 16
 #define PD_STORE_TABLE_CHUNK 64
-/* Smallest chunk cache of a compressed sample dataset (HDF5's own default, 1 MiB). */
-#define PD_STORE_MIN_CHUNK_CACHE ((size_t)1 << 20)
+/* Sample datasets of one NXdata group: time, time_uncertainty, quality, sequence, channels. */
+#define PD_STORE_FIXED_COLS 4
+#define PD_STORE_MAX_COLS (PD_STORE_FIXED_COLS + PD_STORE_MAX_CHANNELS)
 
 /* In-memory rows of the two compound tables; the file types are built from these layouts. */
 struct pd_store_event_row {
@@ -45,6 +46,31 @@ struct pd_store_overrun_row {
     int64_t t_first, t_last;
 };
 hid_t pd_store_overrun_type(void);
+
+/* The chunk of one instrument's sample columns being assembled in memory (chunks.c): rows
+ * [start, start + fill) of each column, of which the file holds the first in_file. */
+struct pd_chunk_asm {
+    size_t n_cols;
+    size_t chunk; /* rows per chunk */
+    size_t elem[PD_STORE_MAX_COLS];
+    unsigned char *buf[PD_STORE_MAX_COLS];
+    uint64_t start; /* a multiple of chunk */
+    size_t fill, in_file;
+    int deflate_level; /* -1: unfiltered; else shuffle + deflate at this level */
+    void *zstream;     /* a z_stream kept between chunks (deflateReset, not a new one per chunk) */
+    int z_ready;
+    unsigned char *shuffled, *packed;
+    size_t packed_cap;
+};
+/* Buffers for n_cols columns of elem[c] bytes per row. 0, or -1 when out of memory. */
+int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const size_t *elem, size_t chunk, int deflate_level);
+void pd_chunk_asm_free(struct pd_chunk_asm *a);
+/* Starts assembling after row `size` of the datasets `ds`, reading back the rows of their last
+ * chunk that the file already holds (mtype: the memory type of each column). */
+int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, const hid_t *mtype, uint64_t size);
+/* Extends each dataset to start + fill and writes the chunk (whole, or partial with a zeroed
+ * tail); a full chunk is then left behind for the next. On failure *failed_col names the column. */
+int pd_chunk_asm_write(struct pd_chunk_asm *a, const hid_t *ds, size_t *failed_col);
 
 /* Silences HDF5's own error printing (the store reports through struct pd_err instead). */
 void pd_store_h5_quiet(void);

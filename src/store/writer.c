@@ -12,16 +12,19 @@
 
 /* The columns of an NXdata group, in file order: row k of each is sample k. */
 enum { COL_TIME, COL_UNC, COL_QUALITY, COL_SEQ, COL_CHANNEL0 };
-#define MAX_COLS (COL_CHANNEL0 + PD_STORE_MAX_CHANNELS)
+_Static_assert(COL_CHANNEL0 == PD_STORE_FIXED_COLS, "store_internal.h counts the fixed columns");
+#define MAX_COLS PD_STORE_MAX_COLS
+/* Bytes per row and memory type of the fixed columns; every channel is a double. */
+static const size_t fixed_col_elem[COL_CHANNEL0] = {sizeof(int64_t), sizeof(int64_t), sizeof(uint32_t),
+                                                    sizeof(uint64_t)};
 static const char *const fixed_col_names[COL_CHANNEL0] = {"time", "time_uncertainty", "quality", "sequence"};
 
 /* The datasets of one instrument inside one specimen. Only the specimen an instrument currently
- * appends to keeps them open: closing the others hands their last chunk to the file and frees
- * its cache, so memory does not grow with the number of specimens. */
+ * appends to keeps them open (and its chunk in the instrument's assembly buffers), so memory
+ * does not grow with the number of specimens. */
 struct nxdata_w {
     hid_t col[MAX_COLS];
-    hid_t space[MAX_COLS]; /* cached file dataspaces, kept at the dataset's extent */
-    hsize_t size;
+    hsize_t size; /* rows appended: in the file, or in the chunk being assembled */
     int open;
     int dirty;
 };
@@ -61,7 +64,10 @@ struct instrument_w {
     char channel[PD_STORE_MAX_CHANNELS][PD_STORE_NAME_MAX];
     size_t current;    /* the specimen whose datasets are open; SIZE_MAX = none */
     uint64_t next_seq; /* for appends without sequence numbers */
-    hid_t dapl;        /* how its sample datasets are opened: chunk cache sized by make_column_dapl */
+    hid_t dapl;        /* how its sample datasets are opened: no chunk cache (make_column_dapl) */
+    size_t chunk;      /* rows per chunk of its sample datasets */
+    struct pd_chunk_asm chunks; /* the current specimen's chunk; set up by its first append */
+    int chunks_ready;
     struct update_w *summary;
     size_t n_summary;
 };
@@ -75,8 +81,9 @@ struct pd_store {
     struct table_w events; /* run level */
     struct table_w overruns;
     hid_t event_type, update_type, status_type, overrun_type;
-    unsigned char *scratch; /* one column of one append, grown on demand */
-    size_t scratch_bytes;
+    int deflate_level;
+    size_t reserved_instrument; /* the open pd_store_append_reserve; SIZE_MAX = none */
+    size_t reserved_n;
 };
 
 static const char *const reserved_in_specimen[] = {"sample", "instrument", "status", "events",
@@ -451,10 +458,8 @@ static void close_id(hid_t *id, herr_t (*fn)(hid_t))
 /* Closes an NXdata group's datasets (their cached chunks go to the file). */
 static void park_nxdata(struct nxdata_w *nx)
 {
-    for (size_t c = 0; c < MAX_COLS; c++) {
+    for (size_t c = 0; c < MAX_COLS; c++)
         close_id(&nx->col[c], H5Dclose);
-        close_id(&nx->space[c], H5Sclose);
-    }
     nx->open = 0;
 }
 
@@ -493,12 +498,13 @@ static void free_store(struct pd_store *st)
     free(st->spec);
     for (size_t i = 0; st->instr && i < st->n_instruments; i++) {
         close_id(&st->instr[i].dapl, H5Pclose);
+        if (st->instr[i].chunks_ready)
+            pd_chunk_asm_free(&st->instr[i].chunks);
         for (size_t u = 0; u < st->instr[i].n_summary; u++)
             free_update(&st->instr[i].summary[u]);
         free(st->instr[i].summary);
     }
     free(st->instr);
-    free(st->scratch);
     free(st->path);
     free(st);
 }
@@ -512,6 +518,8 @@ static struct pd_store *alloc_store(const char *path, const struct pd_store_layo
     st->overrun_type = -1;
     st->n_specimens = l->n_specimens;
     st->n_instruments = l->n_instruments;
+    st->deflate_level = l->deflate_level;
+    st->reserved_instrument = SIZE_MAX;
     st->path = strdup(path);
     st->instr = calloc(l->n_instruments, sizeof *st->instr);
     st->spec = calloc(l->n_specimens, sizeof *st->spec);
@@ -539,7 +547,7 @@ static struct pd_store *alloc_store(const char *path, const struct pd_store_layo
         for (size_t i = 0; i < l->n_instruments; i++) {
             struct nxdata_w *nx = &sw->nx[i];
             for (size_t c = 0; c < MAX_COLS; c++)
-                nx->col[c] = nx->space[c] = -1;
+                nx->col[c] = -1;
         }
     }
     return st;
@@ -583,26 +591,14 @@ static hid_t make_column_dcpl(const struct pd_store_layout *l, const struct pd_s
     return dcpl;
 }
 
-/* Dataset access for the sample columns. HDF5 keeps a chunk in its cache only if the chunk fits
- * (1 MiB by default). Unfiltered, a chunk that does not fit is written straight from the caller's
- * buffer into its place in the file; so the cache is turned off: no memset of each new chunk, no
- * copy into the cache and out again (measured with `polydaq bench pipeline`, docs/BENCHMARKS.md).
- * Filtered, a chunk must be compressed whole, and one that does not fit would be read back,
- * decompressed and recompressed by every append into it: so the cache holds one whole chunk of
- * the widest (8-byte) column. Appends only ever touch the last chunk. */
-static hid_t make_column_dapl(const struct pd_store_layout *l, const struct pd_store_instrument *in)
+/* Dataset access for the sample columns: no chunk cache. The store assembles each chunk itself
+ * and writes it whole (chunks.c); HDF5's cache would only hold a copy of what it never reads. */
+static hid_t make_column_dapl(void)
 {
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
     if (dapl < 0)
         return -1;
-    size_t bytes = 0, slots = 0;
-    if (l->deflate_level >= 0) {
-        bytes = (size_t)layout_chunk(l, in) * sizeof(double);
-        if (bytes < PD_STORE_MIN_CHUNK_CACHE)
-            bytes = PD_STORE_MIN_CHUNK_CACHE;
-        slots = 521; /* HDF5's default: a prime well above the few chunks in use */
-    }
-    if (H5Pset_chunk_cache(dapl, slots, bytes, 1.0) < 0) {
+    if (H5Pset_chunk_cache(dapl, 0, 0, 1.0) < 0) {
         H5Pclose(dapl);
         return -1;
     }
@@ -611,9 +607,11 @@ static hid_t make_column_dapl(const struct pd_store_layout *l, const struct pd_s
 
 static int build_file(struct pd_store *st, const struct pd_store_layout *l, struct pd_err *err)
 {
-    for (size_t i = 0; i < l->n_instruments; i++)
-        if ((st->instr[i].dapl = make_column_dapl(l, &l->instruments[i])) < 0)
+    for (size_t i = 0; i < l->n_instruments; i++) {
+        st->instr[i].chunk = (size_t)layout_chunk(l, &l->instruments[i]);
+        if ((st->instr[i].dapl = make_column_dapl()) < 0)
             return pd_store_h5_fail(err, PD_EIO, st->path, "cannot set the chunk cache");
+    }
     st->event_type = pd_store_event_type();
     st->update_type = pd_store_update_type();
     st->status_type = pd_store_fixed_str_type(PD_STORE_STATUS_LEN);
@@ -688,83 +686,98 @@ int pd_store_create(const char *path, const struct pd_store_layout *layout, stru
 
 /* ---- Writing during the run ----------------------------------------------------------------*/
 
-static int ensure_scratch(struct pd_store *st, size_t bytes)
+/* Extends a 1-D table from `start` to start+n and writes n rows of `buf` into the new tail. */
+static int append_rows(hid_t ds, hid_t mtype, hsize_t start, hsize_t n, const void *buf)
 {
-    if (bytes <= st->scratch_bytes)
-        return 0;
-    unsigned char *p = realloc(st->scratch, bytes);
-    if (!p)
-        return -1;
-    st->scratch = p;
-    st->scratch_bytes = bytes;
-    return 0;
-}
-
-/* Extends a 1-D dataset from `start` to start+n and writes n elements of `buf` into the new tail.
- * `space` is the dataset's file dataspace, kept by the caller (-1: taken and dropped here), so a
- * steady stream of appends allocates no dataspace of its own. */
-static int append_rows_cached(hid_t ds, hid_t *space, hid_t mtype, hsize_t start, hsize_t n, const void *buf)
-{
-    hsize_t size = start + n, unlimited = H5S_UNLIMITED;
+    hsize_t size = start + n;
     if (H5Dset_extent(ds, &size) < 0)
         return -1;
-    hid_t fs = *space;
-    if (fs < 0) {
-        if ((fs = H5Dget_space(ds)) < 0)
-            return -1;
-    } else if (H5Sset_extent_simple(fs, 1, &size, &unlimited) < 0) {
-        return -1;
-    }
-    *space = fs;
-    hid_t ms = H5Screate_simple(1, &n, NULL);
+    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, &n, NULL);
     int rc = -1;
-    if (ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL) >= 0 &&
+    if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL) >= 0 &&
         H5Dwrite(ds, mtype, ms, fs, H5P_DEFAULT, buf) >= 0)
         rc = 0;
     else
         pd_store_h5_note(); /* H5Sclose would clear the reason from the stack */
     if (ms >= 0)
         H5Sclose(ms);
+    if (fs >= 0)
+        H5Sclose(fs);
     return rc;
 }
 
-static int append_rows(hid_t ds, hid_t mtype, hsize_t start, hsize_t n, const void *buf)
+static const char *col_name(const struct instrument_w *in, size_t c)
 {
-    hid_t space = -1;
-    int rc = append_rows_cached(ds, &space, mtype, start, n, buf);
-    if (space >= 0)
-        H5Sclose(space);
-    return rc;
+    return c < COL_CHANNEL0 ? fixed_col_names[c] : in->channel[c - COL_CHANNEL0];
 }
 
-/* Makes `specimen` the one whose datasets of this instrument are open, parking the previous one. */
-static int open_nxdata(struct pd_store *st, size_t specimen, size_t instrument)
+/* Writes the instrument's chunk being assembled if it holds rows the file does not have yet. */
+static int write_pending(struct pd_store *st, size_t instrument, struct pd_err *err)
+{
+    struct instrument_w *in = &st->instr[instrument];
+    if (!in->chunks_ready || in->current == SIZE_MAX || in->chunks.fill == in->chunks.in_file)
+        return 0;
+    struct nxdata_w *nx = &st->spec[in->current].nx[instrument];
+    size_t c = 0;
+    if (pd_chunk_asm_write(&in->chunks, nx->col, &c) < 0) {
+        char sg[32];
+        pd_store_specimen_group(in->current, sg, sizeof sg);
+        return pd_store_h5_fail(err, PD_EIO, st->path, "cannot write samples to /%s/%s/%s", sg, in->name,
+                                col_name(in, c));
+    }
+    return 0;
+}
+
+/* Makes `specimen` the one whose datasets of this instrument are open and whose chunk is being
+ * assembled, handing the previous specimen's last chunk to the file and parking its datasets. */
+static int open_nxdata(struct pd_store *st, size_t specimen, size_t instrument, struct pd_err *err)
 {
     struct instrument_w *in = &st->instr[instrument];
     struct nxdata_w *nx = &st->spec[specimen].nx[instrument];
+    char sg[32];
+    pd_store_specimen_group(specimen, sg, sizeof sg);
+    size_t n_cols = COL_CHANNEL0 + in->n_channels;
+    if (in->current == specimen && nx->open && in->chunks_ready)
+        return 0;
     if (in->current != specimen && in->current != SIZE_MAX) {
         struct nxdata_w *old = &st->spec[in->current].nx[instrument];
         if (old->open) {
-            for (size_t c = 0; c < COL_CHANNEL0 + in->n_channels; c++)
+            int rc = write_pending(st, instrument, err);
+            if (rc < 0)
+                return rc;
+            for (size_t c = 0; c < n_cols; c++)
                 if (H5Dflush(old->col[c]) < 0)
-                    return -1;
+                    return pd_store_h5_fail(err, PD_EIO, st->path, "cannot flush /%s/%s", sg, in->name);
             old->dirty = 0;
             park_nxdata(old);
         }
     }
-    in->current = specimen;
-    if (nx->open)
-        return 0;
-    char sg[32], path[128];
-    pd_store_specimen_group(specimen, sg, sizeof sg);
-    for (size_t c = 0; c < COL_CHANNEL0 + in->n_channels; c++) {
-        snprintf(path, sizeof path, "/%s/%s/%s", sg, in->name, c < COL_CHANNEL0 ? fixed_col_names[c] : in->channel[c - COL_CHANNEL0]);
-        if ((nx->col[c] = H5Dopen2(st->file, path, in->dapl)) < 0) {
-            park_nxdata(nx);
-            return -1;
+    in->current = SIZE_MAX; /* until the new one is fully set up */
+    if (!nx->open) {
+        char path[128];
+        for (size_t c = 0; c < n_cols; c++) {
+            snprintf(path, sizeof path, "/%s/%s/%s", sg, in->name, col_name(in, c));
+            if ((nx->col[c] = H5Dopen2(st->file, path, in->dapl)) < 0) {
+                park_nxdata(nx);
+                return pd_store_h5_fail(err, PD_EIO, st->path, "cannot open %s", path);
+            }
         }
+        nx->open = 1;
     }
-    nx->open = 1;
+    if (!in->chunks_ready) {
+        size_t elem[MAX_COLS];
+        for (size_t c = 0; c < n_cols; c++)
+            elem[c] = c < COL_CHANNEL0 ? fixed_col_elem[c] : sizeof(double);
+        if (pd_chunk_asm_init(&in->chunks, n_cols, elem, in->chunk, st->deflate_level) < 0)
+            return pd_err_set(err, PD_ENOMEM, st->path, "out of memory for the chunks of %s", in->name);
+        in->chunks_ready = 1;
+    }
+    hid_t mtype[MAX_COLS] = {H5T_NATIVE_INT64, H5T_NATIVE_INT64, H5T_NATIVE_UINT32, H5T_NATIVE_UINT64};
+    for (size_t c = COL_CHANNEL0; c < n_cols; c++)
+        mtype[c] = H5T_NATIVE_DOUBLE;
+    if (pd_chunk_asm_begin(&in->chunks, nx->col, mtype, nx->size) < 0)
+        return pd_store_h5_fail(err, PD_EIO, st->path, "cannot read back the last chunk of /%s/%s", sg, in->name);
+    in->current = specimen;
     return 0;
 }
 
@@ -774,10 +787,117 @@ static int bad_specimen(const struct pd_store *st, size_t specimen, struct pd_er
                       st->n_specimens);
 }
 
+int pd_store_append_reserve(struct pd_store *st, size_t specimen, size_t instrument, size_t max,
+                            struct pd_store_slot *slot, size_t *n, struct pd_err *err)
+{
+    if (!st || !slot || !n)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_store_append_reserve: no store or slot");
+    st->reserved_instrument = SIZE_MAX;
+    if (specimen >= st->n_specimens)
+        return bad_specimen(st, specimen, err);
+    if (instrument >= st->n_instruments)
+        return pd_err_set(err, PD_EINVAL, st->path, "instrument index %zu out of range (file has %zu)",
+                          instrument, st->n_instruments);
+    if (max == 0)
+        return pd_err_set(err, PD_EINVAL, st->path, "pd_store_append_reserve: no room asked for");
+    pd_store_h5_quiet(); /* the appending thread may not be the one that created the file */
+    int rc = open_nxdata(st, specimen, instrument, err);
+    if (rc < 0)
+        return rc;
+    struct pd_chunk_asm *a = &st->instr[instrument].chunks;
+    size_t room = a->chunk - a->fill;
+    size_t k = max < room ? max : room;
+    slot->t_utc_ns = (int64_t *)(void *)a->buf[COL_TIME] + a->fill;
+    slot->t_unc_ns = (int64_t *)(void *)a->buf[COL_UNC] + a->fill;
+    slot->quality = (uint32_t *)(void *)a->buf[COL_QUALITY] + a->fill;
+    slot->seq = (uint64_t *)(void *)a->buf[COL_SEQ] + a->fill;
+    for (size_t c = 0; c < PD_STORE_MAX_CHANNELS; c++)
+        slot->columns[c] = c < st->instr[instrument].n_channels
+                               ? (double *)(void *)a->buf[COL_CHANNEL0 + c] + a->fill
+                               : NULL;
+    st->reserved_instrument = instrument;
+    st->reserved_n = k;
+    *n = k;
+    return 0;
+}
+
+int pd_store_append_commit(struct pd_store *st, size_t k, struct pd_err *err)
+{
+    if (!st)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_store_append_commit: no store");
+    size_t instrument = st->reserved_instrument;
+    if (instrument == SIZE_MAX || k > st->reserved_n)
+        return pd_err_set(err, PD_EINVAL, st->path, "pd_store_append_commit: %s",
+                          instrument == SIZE_MAX ? "no open reservation" : "more rows than reserved");
+    st->reserved_instrument = SIZE_MAX;
+    if (k == 0)
+        return 0;
+    struct instrument_w *in = &st->instr[instrument];
+    struct pd_chunk_asm *a = &in->chunks;
+    struct nxdata_w *nx = &st->spec[in->current].nx[instrument];
+    const uint64_t *seq = (const uint64_t *)(const void *)a->buf[COL_SEQ];
+    in->next_seq = seq[a->fill + k - 1] + 1;
+    a->fill += k;
+    nx->size += k;
+    nx->dirty = 1;
+    return a->fill == a->chunk ? write_pending(st, instrument, err) : 0;
+}
+
+/* Rows (`values`, row-major) or columns: exactly one of the two is given. */
 static int append_samples(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
                           const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
                           const uint64_t *seq, const double *values, const double *const *columns,
-                          struct pd_err *err);
+                          struct pd_err *err)
+{
+    if (!st)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_store_append: no store");
+    st->reserved_instrument = SIZE_MAX;
+    if (specimen >= st->n_specimens)
+        return bad_specimen(st, specimen, err);
+    if (instrument >= st->n_instruments)
+        return pd_err_set(err, PD_EINVAL, st->path, "instrument index %zu out of range (file has %zu)",
+                          instrument, st->n_instruments);
+    if (n == 0)
+        return 0;
+    if (!t_utc_ns || (!values && !columns))
+        return pd_err_set(err, PD_EINVAL, st->path, "pd_store_append: missing times or values");
+    const size_t n_ch = st->instr[instrument].n_channels;
+    for (size_t ch = 0; columns && ch < n_ch; ch++)
+        if (!columns[ch])
+            return pd_err_set(err, PD_EINVAL, st->path, "pd_store_append: column %zu missing", ch);
+    for (size_t done = 0; done < n;) {
+        struct pd_store_slot s;
+        size_t k = 0;
+        int rc = pd_store_append_reserve(st, specimen, instrument, n - done, &s, &k, err);
+        if (rc < 0)
+            return rc;
+        memcpy(s.t_utc_ns, t_utc_ns + done, k * sizeof *t_utc_ns);
+        if (t_unc_ns)
+            memcpy(s.t_unc_ns, t_unc_ns + done, k * sizeof *t_unc_ns);
+        else
+            memset(s.t_unc_ns, 0, k * sizeof *s.t_unc_ns);
+        if (quality)
+            memcpy(s.quality, quality + done, k * sizeof *quality);
+        else
+            memset(s.quality, 0, k * sizeof *s.quality);
+        uint64_t next = st->instr[instrument].next_seq;
+        for (size_t i = 0; i < k; i++)
+            s.seq[i] = seq ? seq[done + i] : next + i;
+        for (size_t ch = 0; ch < n_ch; ch++) {
+            if (columns) {
+                memcpy(s.columns[ch], columns[ch] + done, k * sizeof(double));
+                continue;
+            }
+            /* The caller's rows interleave channels; each dataset wants one contiguous column. */
+            for (size_t i = 0; i < k; i++)
+                s.columns[ch][i] = values[(done + i) * n_ch + ch];
+        }
+        if ((rc = pd_store_append_commit(st, k, err)) < 0)
+            return rc;
+        done += k;
+    }
+    return 0;
+}
 
 int pd_store_append(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
                     const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
@@ -800,87 +920,6 @@ int pd_store_append_columns(struct pd_store *st, size_t specimen, size_t instrum
     if (n && !columns)
         return pd_err_set(err, PD_EINVAL, st ? st->path : NULL, "pd_store_append_columns: missing columns");
     return append_samples(st, specimen, instrument, n, t_utc_ns, t_unc_ns, quality, seq, NULL, columns, err);
-}
-
-/* Rows (`values`, row-major) or columns: exactly one of the two is given. */
-static int append_samples(struct pd_store *st, size_t specimen, size_t instrument, size_t n,
-                          const int64_t *t_utc_ns, const int64_t *t_unc_ns, const uint32_t *quality,
-                          const uint64_t *seq, const double *values, const double *const *columns,
-                          struct pd_err *err)
-{
-    if (!st)
-        return pd_err_set(err, PD_EINVAL, NULL, "pd_store_append: no store");
-    if (specimen >= st->n_specimens)
-        return bad_specimen(st, specimen, err);
-    if (instrument >= st->n_instruments)
-        return pd_err_set(err, PD_EINVAL, st->path, "instrument index %zu out of range (file has %zu)",
-                          instrument, st->n_instruments);
-    if (n == 0)
-        return 0;
-    if (!t_utc_ns || (!values && !columns))
-        return pd_err_set(err, PD_EINVAL, st->path, "pd_store_append: missing times or values");
-    pd_store_h5_quiet(); /* the appending thread may not be the one that created the file */
-    struct instrument_w *in = &st->instr[instrument];
-    struct nxdata_w *nx = &st->spec[specimen].nx[instrument];
-    char sg[32];
-    if (ensure_scratch(st, n * sizeof(uint64_t)) < 0)
-        return pd_err_set(err, PD_ENOMEM, st->path, "out of memory for %zu samples", n);
-    if (open_nxdata(st, specimen, instrument) < 0) {
-        pd_store_specimen_group(specimen, sg, sizeof sg);
-        return pd_store_h5_fail(err, PD_EIO, st->path, "cannot open /%s/%s", sg, in->name);
-    }
-    hsize_t start = nx->size;
-    int rc = 0;
-    size_t c = 0;
-    for (; rc == 0 && c < COL_CHANNEL0 + in->n_channels; c++) {
-        const void *src;
-        hid_t mtype = H5T_NATIVE_INT64;
-        switch (c) {
-        case COL_TIME: src = t_utc_ns; break;
-        case COL_UNC: src = t_unc_ns; break;
-        case COL_QUALITY: src = quality; mtype = H5T_NATIVE_UINT32; break;
-        case COL_SEQ:
-            src = seq;
-            mtype = H5T_NATIVE_UINT64;
-            if (!seq) {
-                uint64_t *q = (uint64_t *)(void *)st->scratch;
-                for (size_t k = 0; k < n; k++)
-                    q[k] = in->next_seq + k;
-                src = q;
-            }
-            break;
-        default: {
-            size_t ch = c - COL_CHANNEL0;
-            mtype = H5T_NATIVE_DOUBLE;
-            if (columns) {
-                src = columns[ch];
-                if (!src)
-                    return pd_err_set(err, PD_EINVAL, st->path, "pd_store_append: column %zu missing", ch);
-                break;
-            }
-            /* The caller's rows interleave channels; each dataset wants one contiguous column. */
-            double *col = (double *)(void *)st->scratch;
-            for (size_t k = 0; k < n; k++)
-                col[k] = values[k * in->n_channels + ch];
-            src = col;
-        }
-        }
-        if (!src) { /* absent uncertainty or quality: zeros */
-            memset(st->scratch, 0, n * sizeof(int64_t));
-            src = st->scratch;
-        }
-        rc = append_rows_cached(nx->col[c], &nx->space[c], mtype, start, n, src);
-    }
-    if (rc < 0) {
-        pd_store_specimen_group(specimen, sg, sizeof sg);
-        c--;
-        return pd_store_h5_fail(err, PD_EIO, st->path, "cannot append %zu samples to /%s/%s/%s", n, sg, in->name,
-                                c < COL_CHANNEL0 ? fixed_col_names[c] : in->channel[c - COL_CHANNEL0]);
-    }
-    nx->size = start + n;
-    nx->dirty = 1;
-    in->next_seq = (seq ? seq[n - 1] : in->next_seq + n - 1) + 1;
-    return 0;
 }
 
 int pd_store_add_overrun(struct pd_store *st, const struct pd_store_overrun *o, struct pd_err *err)
@@ -1084,6 +1123,13 @@ int pd_store_flush_nosync(struct pd_store *st, struct pd_err *err)
     if (!st)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_flush: no store");
     pd_store_h5_quiet();
+    st->reserved_instrument = SIZE_MAX;
+    /* each instrument's chunk as it stands (rewritten in place once it is full) */
+    for (size_t i = 0; i < st->n_instruments; i++) {
+        int rc = write_pending(st, i, err);
+        if (rc < 0)
+            return rc;
+    }
     int ok = 1;
     for (size_t s = 0; ok && s < st->n_specimens; s++) {
         struct specimen_w *sw = &st->spec[s];
@@ -1219,6 +1265,13 @@ int pd_store_close(struct pd_store *st, size_t n_final_attrs, const struct pd_st
         if (in_list(final_attrs[i].key, reserved_at_root, sizeof reserved_at_root / sizeof *reserved_at_root))
             rc = pd_err_set(err, PD_EINVAL, st->path, "final attribute '%s' is reserved by the file format",
                             final_attrs[i].key);
+    st->reserved_instrument = SIZE_MAX;
+    for (size_t i = 0; i < st->n_instruments; i++) { /* the samples still in memory first */
+        struct pd_err e;
+        int w = write_pending(st, i, rc == 0 ? err : &e);
+        if (w < 0 && rc == 0)
+            rc = w;
+    }
     close_objects(st);
     herr_t closed = H5Fclose(st->file);
     st->file = -1;

@@ -1,13 +1,14 @@
 /* pipeline.c — benchmark of the acquisition pipeline: a synthetic instrument at full speed through
  * the SPSC ring and polydaq's writer thread into the HDF5 run file (time, uncertainty, quality,
  * sequence + 8 float64 channels per sample), beside, in the same run, (a) fwrite + fsync of the
- * same bytes, (b) a bare C loop of HDF5 appends with the same layout and filter, (c) h5py appending
- * the same records in batches; uncompressed and shuffle+deflate. Then the lateness of 1 kHz
+ * same bytes, (b) a bare C loop of HDF5 appends with the same layout and filter, and the same loop
+ * appending whole chunks (how the store writes), (c) h5py appending the same records in batches;
+ * uncompressed and shuffle+deflate. Then the lateness of 1 kHz
  * deadlines: the engine's bus thread (synthetic driver, writer running) against a bare
  * clock_nanosleep loop given the bus thread's scheduling (timer slack, SCHED_FIFO where permitted).
  *
  * usage: pd-bench-pipeline [--samples N] [--chunk C] [--rounds R] [--wakeups W] [--dir DIR] [--no-h5py]
- *                           [--only fwrite,bare,pipeline,h5py,lateness] [--filter none|deflate]
+ *                           [--only fwrite,bare,chunks,pipeline,h5py,lateness] [--filter none|deflate]
  * Every figure includes closing the file and fsync. Each measurement runs in a forked child, so
  * its peak RSS is its own; the table shows the median of R rounds (default 3), methods
  * alternating within each round. */
@@ -32,7 +33,7 @@
 
 #define N_CH      8
 #define ROW_BYTES (8 + 8 + 4 + 8 + 8 * N_CH) /* time, uncertainty, quality, sequence, channels */
-#define BATCH     ACQ_WRITER_BATCH /* as the writer appends */
+#define BATCH     8192 /* samples per append of the bare HDF5 loop and fwrite */
 
 static size_t n_samples = 4000000;
 static size_t chunk_samples = PD_STORE_DEFAULT_CHUNK;
@@ -140,11 +141,16 @@ static int run_fwrite(const char *path, struct result *r)
 }
 
 /* ---- (b) bare HDF5 loop: the store's layout, written directly ------------------------------*/
-/* The store's settings, as src/store/writer.c makes them: one 1-D chunked dataset per column, fill
- * values off, shuffle + deflate when filtered, and a chunk cache that holds one whole chunk when
- * filtered and none when not (unfiltered appends then go straight from the buffer to the file). */
-static int run_bare_hdf5(const char *path, int deflate, struct result *r)
+/* The store's layout: one 1-D chunked dataset per column, fill values off, shuffle + deflate when
+ * filtered; appends of `batch` samples with H5Dset_extent + a hyperslab H5Dwrite per column, as a
+ * C programmer writes them. With the plain batch (8192) and a chunk cache that holds one whole
+ * chunk when filtered (none when not: unfiltered appends go straight to the file), this is the
+ * reference (b). With batch = one chunk (no cache needed: every write is a whole, aligned chunk)
+ * it is the library at its best through its ordinary API: the store's own way of writing (whole
+ * chunks, src/store/chunks.c) measured without polydaq around it. */
+static int run_bare_hdf5(const char *path, int deflate, size_t batch, struct result *r)
 {
+    const int whole_chunks = batch == chunk_samples;
     static const char *const names[4 + N_CH] = {
         "time", "time_uncertainty", "quality", "sequence", "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"};
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -161,6 +167,8 @@ static int run_bare_hdf5(const char *path, int deflate, struct result *r)
     if (deflate >= 0) {
         H5Pset_shuffle(dcpl);
         H5Pset_deflate(dcpl, (unsigned)deflate);
+    }
+    if (deflate >= 0 && !whole_chunks) {
         size_t bytes = chunk_samples * sizeof(double);
         H5Pset_chunk_cache(dapl, 521, bytes > (1 << 20) ? bytes : (1 << 20), 1.0);
     } else {
@@ -176,13 +184,15 @@ static int run_bare_hdf5(const char *path, int deflate, struct result *r)
     H5Pclose(dapl);
     if (H5Fstart_swmr_write(f) < 0)
         return -1;
-    static int64_t t[BATCH], unc[BATCH];
-    static uint32_t q[BATCH];
-    static uint64_t seq[BATCH];
-    static double col[N_CH][BATCH];
+    int64_t *t = malloc(batch * sizeof *t), *unc = malloc(batch * sizeof *unc);
+    uint32_t *q = malloc(batch * sizeof *q);
+    uint64_t *seq = malloc(batch * sizeof *seq);
+    double *col = malloc(N_CH * batch * sizeof *col); /* column c at col + c * batch */
+    if (!t || !unc || !q || !seq || !col)
+        return -1; /* the measuring child ends at once */
     int64_t t0 = pd_clock_mono_ns(), next_flush = t0 + 1000000000LL;
-    for (size_t k = 0; k < n_samples; k += BATCH) {
-        hsize_t m = n_samples - k < BATCH ? n_samples - k : BATCH, start = k, size = k + m;
+    for (size_t k = 0; k < n_samples; k += batch) {
+        hsize_t m = n_samples - k < batch ? n_samples - k : batch, start = k, size = k + m;
         if (r->rss_mid_mb == 0 && k >= n_samples / 2)
             r->rss_mid_mb = rss_mb();
         for (size_t i = 0; i < m; i++) {
@@ -190,7 +200,7 @@ static int run_bare_hdf5(const char *path, int deflate, struct result *r)
             make_sample(k + i, &t[i], &unc[i], &q[i], v);
             seq[i] = k + i;
             for (int c = 0; c < N_CH; c++)
-                col[c][i] = v[c];
+                col[c * batch + i] = v[c];
         }
         hid_t ms = H5Screate_simple(1, &m, NULL);
         for (int c = 0; c < 4 + N_CH; c++) {
@@ -202,7 +212,7 @@ static int run_bare_hdf5(const char *path, int deflate, struct result *r)
                               : c == 1 ? (void *)unc
                               : c == 2 ? (void *)q
                               : c == 3 ? (void *)seq
-                                       : (void *)col[c - 4];
+                                       : (void *)(col + (size_t)(c - 4) * batch);
             if (H5Dset_extent(ds[c], &size) < 0 || H5Sset_extent_simple(fs[c], 1, &size, &unlimited) < 0 ||
                 H5Sselect_hyperslab(fs[c], H5S_SELECT_SET, &start, NULL, &m, NULL) < 0 ||
                 H5Dwrite(ds[c], mt, ms, fs[c], H5P_DEFAULT, src) < 0)
@@ -224,6 +234,11 @@ static int run_bare_hdf5(const char *path, int deflate, struct result *r)
     fsync_path(path);
     r->seconds = (double)(pd_clock_mono_ns() - t0) / 1e9;
     r->rss_end_mb = rss_mb();
+    free(t);
+    free(unc);
+    free(q);
+    free(seq);
+    free(col);
     return 0;
 }
 
@@ -535,12 +550,13 @@ static int run_engine_lateness(const char *path, struct result *r)
 }
 
 /* ---- driver ------------------------------------------------------------------------------------*/
-enum method { M_FWRITE, M_BARE, M_PIPELINE, M_H5PY, M_BARE_SLEEP, M_ENGINE_SLEEP };
-static const char *const method_names[] = {"fwrite + fsync",         "bare HDF5 loop",       "polydaq pipeline",
-                                           "h5py, batches of 65536", "bare clock_nanosleep", "polydaq bus thread"};
+enum method { M_FWRITE, M_BARE, M_BARE_CHUNKS, M_PIPELINE, M_H5PY, M_BARE_SLEEP, M_ENGINE_SLEEP };
+static const char *const method_names[] = {"fwrite + fsync",         "bare HDF5 loop",       "bare HDF5, whole chunks",
+                                           "polydaq pipeline",       "h5py, batches of 65536", "bare clock_nanosleep",
+                                           "polydaq bus thread"};
 
 /* Short names for --only (a comma-separated list of them picks the methods to run). */
-static const char *const method_keys[] = {"fwrite", "bare", "pipeline", "h5py", "lateness", "lateness"};
+static const char *const method_keys[] = {"fwrite", "bare", "chunks", "pipeline", "h5py", "lateness", "lateness"};
 static const char *only_methods; /* NULL = all */
 
 static int wanted(enum method m)
@@ -572,7 +588,8 @@ static int measure(enum method m, int deflate, struct result *out)
         int rc = -1;
         switch (m) {
         case M_FWRITE: rc = run_fwrite(path, &r); break;
-        case M_BARE: rc = run_bare_hdf5(path, deflate, &r); break;
+        case M_BARE: rc = run_bare_hdf5(path, deflate, BATCH, &r); break;
+        case M_BARE_CHUNKS: rc = run_bare_hdf5(path, deflate, chunk_samples, &r); break;
         case M_PIPELINE: rc = run_pipeline(path, deflate, &r); break;
         case M_H5PY: rc = run_h5py(path, deflate, &r); break;
         case M_BARE_SLEEP: rc = run_bare_sleep(&r); break;
@@ -628,7 +645,7 @@ int main(int argc, char **argv)
         }
         else {
             fprintf(stderr, "usage: pd-bench-pipeline [--samples N] [--chunk C] [--rounds R] [--wakeups W] [--dir DIR] "
-                            "[--no-h5py] [--only fwrite,bare,pipeline,h5py,lateness] [--filter none|deflate]\n");
+                            "[--no-h5py] [--only fwrite,bare,chunks,pipeline,h5py,lateness] [--filter none|deflate]\n");
             return 2;
         }
     }
@@ -648,16 +665,16 @@ int main(int argc, char **argv)
     printf("polydaq pipeline benchmark: %zu samples of %d bytes (time, uncertainty, quality, sequence, %d float64),"
            " chunks of %zu samples, median of %d rounds, every figure including close + fsync\n\n",
            n_samples, ROW_BYTES, N_CH, chunk_samples, rounds);
-    printf("| filter | method | M samples/s | MB/s | ratio to fwrite | ratio to bare | CPU [s] | RSS half way → end "
-           "[MiB] | peak RSS [MiB] |\n");
-    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("| filter | method | M samples/s | MB/s | ratio to fwrite | ratio to bare | ratio to whole chunks | CPU [s] | "
+           "RSS half way → end [MiB] | peak RSS [MiB] |\n");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     int failed = 0;
     for (int deflate = -1; deflate <= 1; deflate += 2) {
         if (!(filters & (deflate < 0 ? 1 : 2)))
             continue;
-        enum method ms[] = {M_FWRITE, M_BARE, M_PIPELINE, M_H5PY};
-        size_t n_m = with_h5py ? 4 : 3;
-        struct result res[4][15];
+        enum method ms[] = {M_FWRITE, M_BARE, M_BARE_CHUNKS, M_PIPELINE, M_H5PY};
+        size_t n_m = with_h5py ? 5 : 4;
+        struct result res[5][15];
         for (int r = 0; r < rounds; r++)
             for (size_t i = 0; i < n_m; i++) {
                 if ((deflate >= 0 && ms[i] == M_FWRITE) || !wanted(ms[i])) { /* the disk's limit does not depend on the filter */
@@ -670,7 +687,7 @@ int main(int argc, char **argv)
                     res[i][r].seconds = 1e9;
                 }
             }
-        double fw = 0, bare = 0;
+        double fw = 0, bare = 0, whole = 0;
         for (size_t i = 0; i < n_m; i++) {
             if ((deflate >= 0 && ms[i] == M_FWRITE) || !wanted(ms[i]))
                 continue;
@@ -681,16 +698,20 @@ int main(int argc, char **argv)
                 fw = rate;
             if (ms[i] == M_BARE)
                 bare = rate;
-            char fwr[16] = "", bar[16] = "", rss[32] = "";
+            if (ms[i] == M_BARE_CHUNKS)
+                whole = rate;
+            char fwr[16] = "", bar[16] = "", who[16] = "", rss[32] = "";
             if (fw > 0)
                 snprintf(fwr, sizeof fwr, "%.2f", rate / fw);
             if (bare > 0)
                 snprintf(bar, sizeof bar, "%.2f", rate / bare);
+            if (whole > 0)
+                snprintf(who, sizeof who, "%.2f", rate / whole);
             if (ms[i] != M_H5PY)
                 snprintf(rss, sizeof rss, "%.1f → %.1f", med->rss_mid_mb, med->rss_end_mb);
-            printf("| %s | %s | %.2f | %.0f | %s | %s | %.2f | %s | %.1f |\n", deflate < 0 ? "none" : "shuffle+deflate 1",
-                   method_names[ms[i]], rate / 1e6, rate * ROW_BYTES / 1e6, deflate < 0 ? fwr : "", bar, med->cpu_s,
-                   rss, med->peak_mb);
+            printf("| %s | %s | %.2f | %.0f | %s | %s | %s | %.2f | %s | %.1f |\n",
+                   deflate < 0 ? "none" : "shuffle+deflate 1", method_names[ms[i]], rate / 1e6,
+                   rate * ROW_BYTES / 1e6, deflate < 0 ? fwr : "", bar, who, med->cpu_s, rss, med->peak_mb);
         }
     }
     printf("\nlateness of 1 kHz deadlines, %zu wake-ups each (the polydaq bus thread with its writer writing):\n\n",

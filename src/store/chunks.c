@@ -1,0 +1,147 @@
+/* chunks.c — assembles the chunk of an instrument's sample columns in memory and hands it to the
+ * file whole with H5Dwrite_chunk: one write of a contiguous chunk instead of a hyperslab write
+ * (selection, type path, chunk lookup) per append and column. A filtered chunk is shuffled and
+ * deflated here with zlib into exactly what HDF5's own shuffle and deflate filters produce, so
+ * every reader decodes it with those filters as usual. A chunk that is not full yet is written as
+ * it stands when the file is flushed, and written again once it is full. */
+#include "store/store_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* The buffers are written as the file's little-endian types byte for byte (no conversion). */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "chunks.c writes native buffers as little-endian file data: a big-endian host needs a conversion here"
+#endif
+
+int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const size_t *elem, size_t chunk, int deflate_level)
+{
+    memset(a, 0, sizeof *a);
+    a->n_cols = n_cols;
+    a->chunk = chunk;
+    a->deflate_level = deflate_level;
+    size_t widest = 0;
+    for (size_t c = 0; c < n_cols; c++) {
+        a->elem[c] = elem[c];
+        /* no memset: every row is written before it is part of the extent; a chunk's tail beyond
+         * the extent is zeroed before a partial chunk goes to the file (pd_chunk_asm_write) */
+        if (!(a->buf[c] = malloc(chunk * elem[c]))) {
+            pd_chunk_asm_free(a);
+            return -1;
+        }
+        if (elem[c] > widest)
+            widest = elem[c];
+    }
+    if (deflate_level >= 0) {
+        z_stream *z = calloc(1, sizeof *z);
+        a->packed_cap = compressBound((uLong)(chunk * widest));
+        a->zstream = z;
+        a->shuffled = malloc(chunk * widest);
+        a->packed = malloc(a->packed_cap);
+        if (!z || !a->shuffled || !a->packed || deflateInit(z, deflate_level) != Z_OK) {
+            pd_chunk_asm_free(a);
+            return -1;
+        }
+        a->z_ready = 1;
+    }
+    return 0;
+}
+
+void pd_chunk_asm_free(struct pd_chunk_asm *a)
+{
+    for (size_t c = 0; c < a->n_cols; c++)
+        free(a->buf[c]);
+    if (a->z_ready)
+        deflateEnd(a->zstream);
+    free(a->zstream);
+    free(a->shuffled);
+    free(a->packed);
+    memset(a, 0, sizeof *a);
+}
+
+int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, const hid_t *mtype, uint64_t size)
+{
+    a->start = size - size % a->chunk;
+    a->fill = a->in_file = (size_t)(size - a->start);
+    if (a->fill == 0)
+        return 0;
+    /* Appending resumes inside a chunk the file already holds part of (the specimen was switched
+     * away from and back): that part is read back, since the chunk is rewritten whole. */
+    hsize_t start = a->start, n = a->fill;
+    hid_t ms = H5Screate_simple(1, &n, NULL);
+    int rc = ms < 0 ? -1 : 0;
+    for (size_t c = 0; rc == 0 && c < a->n_cols; c++) {
+        hid_t fs = H5Dget_space(ds[c]);
+        if (fs < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL) < 0 ||
+            H5Dread(ds[c], mtype[c], ms, fs, H5P_DEFAULT, a->buf[c]) < 0)
+            rc = -1;
+        if (rc < 0)
+            pd_store_h5_note(); /* H5Sclose would clear the reason from the stack */
+        if (fs >= 0)
+            H5Sclose(fs);
+    }
+    if (ms >= 0)
+        H5Sclose(ms);
+    return rc;
+}
+
+/* HDF5's shuffle filter: byte j of every element together, for j = 0..size-1. */
+static void shuffle_bytes(unsigned char *dst, const unsigned char *src, size_t n, size_t size)
+{
+    if (size == 8) { /* the common case, with constant strides the compiler can unroll */
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < 8; j++)
+                dst[j * n + i] = src[i * 8 + j];
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < size; j++)
+            dst[j * n + i] = src[i * size + j];
+}
+
+/* HDF5's deflate filter: one zlib stream (compress2's format) of the whole shuffled chunk. */
+static int deflate_chunk(struct pd_chunk_asm *a, const unsigned char *src, size_t bytes, size_t *out)
+{
+    z_stream *z = a->zstream;
+    if (deflateReset(z) != Z_OK)
+        return -1;
+    z->next_in = (Bytef *)(uintptr_t)src;
+    z->avail_in = (uInt)bytes;
+    z->next_out = a->packed;
+    z->avail_out = (uInt)a->packed_cap;
+    if (deflate(z, Z_FINISH) != Z_STREAM_END)
+        return -1;
+    *out = a->packed_cap - z->avail_out;
+    return 0;
+}
+
+int pd_chunk_asm_write(struct pd_chunk_asm *a, const hid_t *ds, size_t *failed_col)
+{
+    hsize_t size = a->start + a->fill, offset = a->start;
+    for (size_t c = 0; c < a->n_cols; c++) {
+        *failed_col = c;
+        size_t bytes = a->chunk * a->elem[c];
+        /* a partial chunk's tail lies beyond the extent: zeros, so files are reproducible and the
+         * tail compresses to nothing */
+        if (a->fill < a->chunk)
+            memset(a->buf[c] + a->fill * a->elem[c], 0, (a->chunk - a->fill) * a->elem[c]);
+        const void *data = a->buf[c];
+        if (a->deflate_level >= 0) {
+            shuffle_bytes(a->shuffled, a->buf[c], a->chunk, a->elem[c]);
+            if (deflate_chunk(a, a->shuffled, bytes, &bytes) < 0)
+                return -1;
+            data = a->packed;
+        }
+        if (H5Dset_extent(ds[c], &size) < 0 || H5Dwrite_chunk(ds[c], H5P_DEFAULT, 0, &offset, bytes, data) < 0) {
+            pd_store_h5_note();
+            return -1;
+        }
+    }
+    a->in_file = a->fill;
+    if (a->fill == a->chunk) { /* on to the next chunk */
+        a->start += a->chunk;
+        a->fill = a->in_file = 0;
+    }
+    return 0;
+}
