@@ -1,6 +1,7 @@
 /* writer.c — the writer thread: drains every bus's sample and event rings into the run file in
  * batches, records ring overruns as events, and flushes on a fixed period. It alone appends
  * samples; the method thread adds events and status under the same store lock. */
+#define _GNU_SOURCE /* sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -94,6 +95,7 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
         pd_ring_release(&b->ring, done);
         atomic_fetch_add(&b->n_written, done);
         taken += done;
+        run->unsynced_bytes += done * stride; /* about what the file grew by */
     }
     run->last_drained += taken;
     return rc;
@@ -239,12 +241,17 @@ int acq_writer_drain(struct run *run, struct pd_err *err)
  * full speed the rings filled meanwhile. The writer hands the flushed file to the kernel
  * (pd_store_flush_nosync: a crash of the process loses nothing flushed) and asks this thread to
  * fdatasync it; requests that arrive while one runs are served by one more fdatasync right after
- * it, which covers them all. A failure stops the run at the writer's next flush. */
+ * it, which covers them all. A failure stops the run at the writer's next flush.
+ * Between flushes, every ACQ_WRITEBACK_BYTES appended, it also starts the write-back of what the
+ * file has so far without waiting for it (sync_file_range): the disk then writes while the run
+ * goes on, instead of the whole interval's data at the next fdatasync (or at the end of a run
+ * shorter than the interval, in one burst that the close waits for). */
 struct syncer {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int fd;                      /* the run file, opened once more: fdatasync covers every descriptor */
     uint64_t requested, done;    /* flushes asked for / made durable */
+    uint64_t kicks, kicks_done;  /* write-backs asked for / started */
     bool quit;
     int failed_errno;            /* the first failed fdatasync's errno; 0 = none */
     pthread_t thread;
@@ -256,10 +263,18 @@ static void *syncer_main(void *arg)
     struct syncer *sy = arg;
     pthread_mutex_lock(&sy->lock);
     for (;;) {
-        while (!sy->quit && sy->requested == sy->done)
+        while (!sy->quit && sy->requested == sy->done && sy->kicks == sy->kicks_done)
             pthread_cond_wait(&sy->cond, &sy->lock);
         if (sy->quit) /* the close that follows fsyncs the finished file itself */
             break;
+        if (sy->requested == sy->done) { /* only a write-back to start; it fails or not at the next fdatasync */
+            sy->kicks_done = sy->kicks;
+            pthread_mutex_unlock(&sy->lock);
+            (void)sync_file_range(sy->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+            pthread_mutex_lock(&sy->lock);
+            continue;
+        }
+        sy->kicks_done = sy->kicks; /* the fdatasync writes everything back anyway */
         uint64_t upto = sy->requested;
         pthread_mutex_unlock(&sy->lock);
         int rc = fdatasync(sy->fd), e = errno;
@@ -300,6 +315,15 @@ static int syncer_request(struct syncer *sy, const char *path, struct pd_err *er
     pthread_cond_signal(&sy->cond);
     pthread_mutex_unlock(&sy->lock);
     return e ? pd_err_set_os(err, PD_EIO, e, path, "fsync failed") : PD_OK;
+}
+
+/* Asks for the write-back of what the file has so far to start (does not wait for it). */
+static void syncer_kick(struct syncer *sy)
+{
+    pthread_mutex_lock(&sy->lock);
+    sy->kicks++;
+    pthread_cond_signal(&sy->cond);
+    pthread_mutex_unlock(&sy->lock);
 }
 
 /* Ends the thread (a sync under way is finished first); returns a failure not yet reported. */
@@ -424,6 +448,10 @@ void *acq_writer_main(void *arg)
         if (slept_ns > 0)
             pause_ns = next_sleep(fullest_ring(run), slept_ns);
         int rc = acq_writer_drain(run, &run->writer_err);
+        if (async_sync && run->unsynced_bytes >= ACQ_WRITEBACK_BYTES) {
+            syncer_kick(&sy);
+            run->unsynced_bytes = 0;
+        }
         if (rc == PD_OK && pd_clock_mono_ns() >= next_flush) {
             check_clock_step(run);
             rc = check_space(run, &run->writer_err);

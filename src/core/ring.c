@@ -6,6 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The producer asks for the slot this many pushes ahead (pd_ring_push): a slot last read by the
+ * consumer on another core is otherwise fetched and taken over while the producer's stores wait
+ * (the pipeline benchmark's profile: nearly all of the push in one store). Only a hint: a slot
+ * still being read is not disturbed beyond the cache line moving. */
+#define PREFETCH_AHEAD 64
+
+static inline void prefetch_for_write(const unsigned char *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    /* PREFETCHW fetches the line for ownership (GCC emits it for __builtin_prefetch(p, 1) only
+     * with -mprfchw); CPUs without it execute it as a no-op. */
+    __asm__ volatile("prefetchw %0" ::"m"(*p));
+#else
+    __builtin_prefetch(p, 1);
+#endif
+}
+
 int pd_ring_init(struct pd_ring *ring, size_t elem_size, size_t min_capacity)
 {
     if (!ring || elem_size == 0 || min_capacity == 0 || min_capacity > ((size_t)1 << 30))
@@ -36,6 +53,23 @@ void pd_ring_close(struct pd_ring *ring)
 
 size_t pd_ring_capacity(const struct pd_ring *ring) { return ring->mask + 1; }
 
+/* One element, word by word when its size allows: the caller has usually just filled it field
+ * by field, and a library memcpy's wide loads of those fresh narrow stores cannot be forwarded
+ * from the store buffer (they wait for the stores to reach the cache). */
+static inline void copy_elem(unsigned char *dst, const void *src, size_t size)
+{
+    if (size % sizeof(uint64_t) != 0) {
+        memcpy(dst, src, size);
+        return;
+    }
+    const unsigned char *s = src;
+    for (size_t i = 0; i < size; i += sizeof(uint64_t)) {
+        uint64_t w;
+        memcpy(&w, s + i, sizeof w);
+        memcpy(dst + i, &w, sizeof w);
+    }
+}
+
 bool pd_ring_push(struct pd_ring *ring, const void *elem)
 {
     size_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
@@ -45,7 +79,8 @@ bool pd_ring_push(struct pd_ring *ring, const void *elem)
         if (head - ring->tail_seen > ring->mask)
             return false;
     }
-    memcpy(ring->buf + (head & ring->mask) * ring->elem_size, elem, ring->elem_size);
+    prefetch_for_write(ring->buf + ((head + PREFETCH_AHEAD) & ring->mask) * ring->elem_size);
+    copy_elem(ring->buf + (head & ring->mask) * ring->elem_size, elem, ring->elem_size);
     atomic_store_explicit(&ring->head, head + 1, memory_order_release);
     return true;
 }

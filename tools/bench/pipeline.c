@@ -1,3 +1,5 @@
+
+
 /* pipeline.c — benchmark of the acquisition pipeline: a synthetic instrument at full speed through
  * the SPSC ring and polydaq's writer thread into the HDF5 run file (time, uncertainty, quality,
  * sequence + 8 float64 channels per sample), beside, in the same run, (a) fwrite + fsync of the
