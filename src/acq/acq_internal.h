@@ -23,8 +23,8 @@
 #define ACQ_ENV_WRITER_STALL_MS "POLYDAQ_TEST_WRITER_STALL_MS"
 #define ACQ_WRITER_PERIOD_NS (20 * 1000000LL)
 #define ACQ_FLUSH_PERIOD_NS (1000 * 1000000LL)
-/* Appended bytes after which the sync thread starts the file's write-back (writer.c). */
-#define ACQ_WRITEBACK_BYTES (16u << 20)
+/* Appended bytes after which the writer asks the sync thread for an fdatasync (writer.c). */
+#define ACQ_SYNC_BYTES (16u << 20)
 #define ACQ_COMMAND_TIMEOUT_NS (5000 * 1000000LL)
 #define ACQ_BACKOFF_MIN_NS (100 * 1000000LL)
 #define ACQ_BACKOFF_MAX_NS (5000 * 1000000LL)
@@ -168,7 +168,7 @@ struct run {
     /* writer thread only */
     sig_atomic_t marks_seen;
     size_t last_drained; /* samples the last drain moved: a busy writer drains again at once */
-    uint64_t unsynced_bytes; /* appended since the sync thread last started a write-back */
+    uint64_t unsynced_bytes; /* appended since the writer last asked for an fdatasync */
     int64_t clock_step_reported_ns, clock_step_max_ns;
     /* progress display (method thread only) */
     uint64_t progress_prev[PD_ACQ_MAX_INSTRUMENTS];

@@ -1,7 +1,6 @@
 /* writer.c — the writer thread: drains every bus's sample and event rings into the run file in
  * batches, records ring overruns as events, and flushes on a fixed period. It alone appends
  * samples; the method thread adds events and status under the same store lock. */
-#define _GNU_SOURCE /* sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -242,16 +241,16 @@ int acq_writer_drain(struct run *run, struct pd_err *err)
  * (pd_store_flush_nosync: a crash of the process loses nothing flushed) and asks this thread to
  * fdatasync it; requests that arrive while one runs are served by one more fdatasync right after
  * it, which covers them all. A failure stops the run at the writer's next flush.
- * Between flushes, every ACQ_WRITEBACK_BYTES appended, it also starts the write-back of what the
- * file has so far without waiting for it (sync_file_range): the disk then writes while the run
- * goes on, instead of the whole interval's data at the next fdatasync (or at the end of a run
- * shorter than the interval, in one burst that the close waits for). */
+ * The writer also asks for one every ACQ_SYNC_BYTES appended between flushes: at full speed the
+ * disk then writes while the run goes on (in this machine's measurements most of a sync's time is
+ * the device's cache flush, whatever the amount) instead of a whole interval's data at the next
+ * flush, or, at the end of a run shorter than the interval, all of it while the close waits. It
+ * adds no guarantee by itself (what a reader can use is what was flushed); it spreads the work. */
 struct syncer {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int fd;                      /* the run file, opened once more: fdatasync covers every descriptor */
-    uint64_t requested, done;    /* flushes asked for / made durable */
-    uint64_t kicks, kicks_done;  /* write-backs asked for / started */
+    uint64_t requested, done;    /* syncs asked for / made */
     bool quit;
     int failed_errno;            /* the first failed fdatasync's errno; 0 = none */
     pthread_t thread;
@@ -263,18 +262,10 @@ static void *syncer_main(void *arg)
     struct syncer *sy = arg;
     pthread_mutex_lock(&sy->lock);
     for (;;) {
-        while (!sy->quit && sy->requested == sy->done && sy->kicks == sy->kicks_done)
+        while (!sy->quit && sy->requested == sy->done)
             pthread_cond_wait(&sy->cond, &sy->lock);
         if (sy->quit) /* the close that follows fsyncs the finished file itself */
             break;
-        if (sy->requested == sy->done) { /* only a write-back to start; it fails or not at the next fdatasync */
-            sy->kicks_done = sy->kicks;
-            pthread_mutex_unlock(&sy->lock);
-            (void)sync_file_range(sy->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-            pthread_mutex_lock(&sy->lock);
-            continue;
-        }
-        sy->kicks_done = sy->kicks; /* the fdatasync writes everything back anyway */
         uint64_t upto = sy->requested;
         pthread_mutex_unlock(&sy->lock);
         int rc = fdatasync(sy->fd), e = errno;
@@ -306,7 +297,7 @@ static bool syncer_start(struct syncer *sy, const char *path)
     return true;
 }
 
-/* Asks for an fdatasync of everything flushed so far; reports a failure of an earlier one. */
+/* Asks for an fdatasync of everything written so far; reports a failure of an earlier one. */
 static int syncer_request(struct syncer *sy, const char *path, struct pd_err *err)
 {
     pthread_mutex_lock(&sy->lock);
@@ -315,15 +306,6 @@ static int syncer_request(struct syncer *sy, const char *path, struct pd_err *er
     pthread_cond_signal(&sy->cond);
     pthread_mutex_unlock(&sy->lock);
     return e ? pd_err_set_os(err, PD_EIO, e, path, "fsync failed") : PD_OK;
-}
-
-/* Asks for the write-back of what the file has so far to start (does not wait for it). */
-static void syncer_kick(struct syncer *sy)
-{
-    pthread_mutex_lock(&sy->lock);
-    sy->kicks++;
-    pthread_cond_signal(&sy->cond);
-    pthread_mutex_unlock(&sy->lock);
 }
 
 /* Ends the thread (a sync under way is finished first); returns a failure not yet reported. */
@@ -448,8 +430,8 @@ void *acq_writer_main(void *arg)
         if (slept_ns > 0)
             pause_ns = next_sleep(fullest_ring(run), slept_ns);
         int rc = acq_writer_drain(run, &run->writer_err);
-        if (async_sync && run->unsynced_bytes >= ACQ_WRITEBACK_BYTES) {
-            syncer_kick(&sy);
+        if (rc == PD_OK && async_sync && run->unsynced_bytes >= ACQ_SYNC_BYTES) {
+            rc = syncer_request(&sy, run->path, &run->writer_err);
             run->unsynced_bytes = 0;
         }
         if (rc == PD_OK && pd_clock_mono_ns() >= next_flush) {
@@ -461,8 +443,10 @@ void *acq_writer_main(void *arg)
             rc = async_sync ? pd_store_flush_nosync(run->store, &run->writer_err)
                             : pd_store_flush(run->store, &run->writer_err);
             pthread_mutex_unlock(&run->store_lock);
-            if (rc == PD_OK && async_sync)
+            if (rc == PD_OK && async_sync) {
                 rc = syncer_request(&sy, run->path, &run->writer_err);
+                run->unsynced_bytes = 0;
+            }
             next_flush += run->flush_period_ns;
             if (next_flush < pd_clock_mono_ns())
                 next_flush = pd_clock_mono_ns() + run->flush_period_ns;

@@ -8,8 +8,8 @@
 
 /* The producer asks for the slot this many pushes ahead (pd_ring_push): a slot last read by the
  * consumer on another core is otherwise fetched and taken over while the producer's stores wait
- * (the pipeline benchmark's profile: nearly all of the push in one store). Only a hint: a slot
- * still being read is not disturbed beyond the cache line moving. */
+ * (the pipeline benchmark's profile: nearly all of the push in one store). A slot the consumer
+ * has not read yet is left alone: taking its line now would only move it back and forth. */
 #define PREFETCH_AHEAD 64
 
 static inline void prefetch_for_write(const unsigned char *p)
@@ -79,7 +79,8 @@ bool pd_ring_push(struct pd_ring *ring, const void *elem)
         if (head - ring->tail_seen > ring->mask)
             return false;
     }
-    prefetch_for_write(ring->buf + ((head + PREFETCH_AHEAD) & ring->mask) * ring->elem_size);
+    if (head + PREFETCH_AHEAD - ring->tail_seen <= ring->mask) /* only a slot already free */
+        prefetch_for_write(ring->buf + ((head + PREFETCH_AHEAD) & ring->mask) * ring->elem_size);
     copy_elem(ring->buf + (head & ring->mask) * ring->elem_size, elem, ring->elem_size);
     atomic_store_explicit(&ring->head, head + 1, memory_order_release);
     return true;
