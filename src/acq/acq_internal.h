@@ -176,6 +176,11 @@ struct run {
     double progress_rate[PD_ACQ_MAX_INSTRUMENTS];
 };
 
+/* Samples per chunk for an instrument polled at rate_hz: about ten seconds of them (a power of
+ * two, at least 64), at most max_chunk, so a slow instrument does not fill the file with mostly
+ * empty chunks (nor rewrite a large one at every flush). */
+size_t acq_chunk_for_rate(double rate_hz, size_t max_chunk);
+
 void *acq_writer_main(void *arg);
 /* The writer's pause between drains ends at once when it is told to quit (a stop does not wait
  * out the pause). init: 0 or PD_ENOMEM/PD_EIO; without it the pause is a plain sleep. */

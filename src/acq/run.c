@@ -9,6 +9,14 @@
 #include "acq/acq_internal.h"
 #include "pd_version.h"
 
+size_t acq_chunk_for_rate(double rate_hz, size_t max_chunk)
+{
+    size_t chunk = 64;
+    while (chunk < max_chunk && (double)chunk < rate_hz * 10)
+        chunk *= 2;
+    return chunk < max_chunk ? chunk : max_chunk;
+}
+
 #define SATTR(k, v) {.key = (k), .type = PD_STORE_STRING, .s = (v)}
 #define DATTR(k, v, u) {.key = (k), .type = PD_STORE_DOUBLE, .d = (v), .units = (u)}
 #define IATTR(k, v) {.key = (k), .type = PD_STORE_INT, .i = (v)}
@@ -72,12 +80,7 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
         a[k++] = (struct pd_store_attr)SATTR("map", map ? map : "");
         double rate = 1e9 / (double)b->period_ns;
         a[k++] = (struct pd_store_attr)DATTR("poll_rate_hz", rate, "Hz");
-        /* About ten seconds of samples per chunk, up to the configured size: a slow instrument
-         * does not fill the file with mostly empty chunks. */
-        size_t chunk = 64;
-        while (chunk < (size_t)cfg->store_chunk_samples && (double)chunk < rate * 10)
-            chunk *= 2;
-        inst[i].chunk_samples = chunk < (size_t)cfg->store_chunk_samples ? chunk : (size_t)cfg->store_chunk_samples;
+        inst[i].chunk_samples = acq_chunk_for_rate(rate, (size_t)cfg->store_chunk_samples);
         /* Room to go on: a fresh chunk of every column of every specimen's group may be written
          * at the next flush, plus what one flush interval of samples takes. */
         uint64_t row = (uint64_t)(3 * 8 + 4 + 8 * b->n_channels);

@@ -2,8 +2,10 @@
  * file whole with H5Dwrite_chunk: one write of a contiguous chunk instead of a hyperslab write
  * (selection, type path, chunk lookup) per append and column. A filtered chunk is shuffled and
  * deflated here with zlib into exactly what HDF5's own shuffle and deflate filters produce, so
- * every reader decodes it with those filters as usual. A chunk that is not full yet is written as
- * it stands when the file is flushed, and written again once it is full. */
+ * every reader decodes it with those filters as usual. A chunk that is not full yet goes to the
+ * file when it is flushed: unfiltered, only its rows the file does not have yet (a hyperslab
+ * write, straight into the chunk's place); filtered, compressed whole as it stands. Once full, it
+ * is written whole (again). */
 #include "store/store_internal.h"
 
 #include <stdlib.h>
@@ -15,7 +17,7 @@
 #error "chunks.c writes native buffers as little-endian file data: a big-endian host needs a conversion here"
 #endif
 
-int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const size_t *elem, size_t chunk, int deflate_level)
+int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const hid_t *mtype, size_t chunk, int deflate_level)
 {
     memset(a, 0, sizeof *a);
     a->n_cols = n_cols;
@@ -23,15 +25,20 @@ int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const size_t *elem,
     a->deflate_level = deflate_level;
     size_t widest = 0;
     for (size_t c = 0; c < n_cols; c++) {
-        a->elem[c] = elem[c];
-        /* no memset: every row is written before it is part of the extent; a chunk's tail beyond
-         * the extent is zeroed before a partial chunk goes to the file (pd_chunk_asm_write) */
-        if (!(a->buf[c] = malloc(chunk * elem[c]))) {
+        a->mtype[c] = mtype[c];
+        a->elem[c] = H5Tget_size(mtype[c]);
+        if (a->elem[c] == 0) {
             pd_chunk_asm_free(a);
             return -1;
         }
-        if (elem[c] > widest)
-            widest = elem[c];
+        /* no memset: every row is written before it is part of the extent; a chunk's tail beyond
+         * the extent is zeroed before a partial chunk goes to the file (pd_chunk_asm_write) */
+        if (!(a->buf[c] = malloc(chunk * a->elem[c]))) {
+            pd_chunk_asm_free(a);
+            return -1;
+        }
+        if (a->elem[c] > widest)
+            widest = a->elem[c];
     }
     if (deflate_level >= 0) {
         z_stream *z = calloc(1, sizeof *z);
@@ -60,7 +67,7 @@ void pd_chunk_asm_free(struct pd_chunk_asm *a)
     memset(a, 0, sizeof *a);
 }
 
-int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, const hid_t *mtype, uint64_t size)
+int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, uint64_t size)
 {
     a->start = size - size % a->chunk;
     a->fill = a->in_file = (size_t)(size - a->start);
@@ -74,7 +81,7 @@ int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, const hid_t *mty
     for (size_t c = 0; rc == 0 && c < a->n_cols; c++) {
         hid_t fs = H5Dget_space(ds[c]);
         if (fs < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL) < 0 ||
-            H5Dread(ds[c], mtype[c], ms, fs, H5P_DEFAULT, a->buf[c]) < 0)
+            H5Dread(ds[c], a->mtype[c], ms, fs, H5P_DEFAULT, a->buf[c]) < 0)
             rc = -1;
         if (rc < 0)
             pd_store_h5_note(); /* H5Sclose would clear the reason from the stack */
@@ -116,14 +123,41 @@ static int deflate_chunk(struct pd_chunk_asm *a, const unsigned char *src, size_
     return 0;
 }
 
+/* The rows [in_file, fill) of an unfiltered chunk, straight into their place in the file. */
+static int write_new_rows(struct pd_chunk_asm *a, const hid_t *ds, size_t *failed_col)
+{
+    hsize_t size = a->start + a->fill, from = a->start + a->in_file, n = a->fill - a->in_file;
+    hid_t ms = H5Screate_simple(1, &n, NULL);
+    int rc = ms < 0 ? -1 : 0;
+    for (size_t c = 0; rc == 0 && c < a->n_cols; c++) {
+        *failed_col = c;
+        hid_t fs = -1;
+        if (H5Dset_extent(ds[c], &size) < 0 || (fs = H5Dget_space(ds[c])) < 0 ||
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, &from, NULL, &n, NULL) < 0 ||
+            H5Dwrite(ds[c], a->mtype[c], ms, fs, H5P_DEFAULT, a->buf[c] + a->in_file * a->elem[c]) < 0) {
+            pd_store_h5_note(); /* H5Sclose would clear the reason from the stack */
+            rc = -1;
+        }
+        if (fs >= 0)
+            H5Sclose(fs);
+    }
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (rc == 0)
+        a->in_file = a->fill;
+    return rc;
+}
+
 int pd_chunk_asm_write(struct pd_chunk_asm *a, const hid_t *ds, size_t *failed_col)
 {
+    if (a->deflate_level < 0 && a->fill < a->chunk)
+        return write_new_rows(a, ds, failed_col);
     hsize_t size = a->start + a->fill, offset = a->start;
     for (size_t c = 0; c < a->n_cols; c++) {
         *failed_col = c;
         size_t bytes = a->chunk * a->elem[c];
-        /* a partial chunk's tail lies beyond the extent: zeros, so files are reproducible and the
-         * tail compresses to nothing */
+        /* a partial (filtered) chunk's tail lies beyond the extent: zeros, so files are
+         * reproducible and the tail compresses to almost nothing */
         if (a->fill < a->chunk)
             memset(a->buf[c] + a->fill * a->elem[c], 0, (a->chunk - a->fill) * a->elem[c]);
         const void *data = a->buf[c];

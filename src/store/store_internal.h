@@ -52,6 +52,7 @@ hid_t pd_store_overrun_type(void);
 struct pd_chunk_asm {
     size_t n_cols;
     size_t chunk; /* rows per chunk */
+    hid_t mtype[PD_STORE_MAX_COLS]; /* native memory type of each column */
     size_t elem[PD_STORE_MAX_COLS];
     unsigned char *buf[PD_STORE_MAX_COLS];
     uint64_t start; /* a multiple of chunk */
@@ -62,14 +63,16 @@ struct pd_chunk_asm {
     unsigned char *shuffled, *packed;
     size_t packed_cap;
 };
-/* Buffers for n_cols columns of elem[c] bytes per row. 0, or -1 when out of memory. */
-int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const size_t *elem, size_t chunk, int deflate_level);
+/* Buffers for n_cols columns of the native types mtype[c] (their file types are the same bytes,
+ * little-endian). 0, or -1 when out of memory. */
+int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const hid_t *mtype, size_t chunk, int deflate_level);
 void pd_chunk_asm_free(struct pd_chunk_asm *a);
 /* Starts assembling after row `size` of the datasets `ds`, reading back the rows of their last
- * chunk that the file already holds (mtype: the memory type of each column). */
-int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, const hid_t *mtype, uint64_t size);
-/* Extends each dataset to start + fill and writes the chunk (whole, or partial with a zeroed
- * tail); a full chunk is then left behind for the next. On failure *failed_col names the column. */
+ * chunk that the file already holds. */
+int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, uint64_t size);
+/* Extends each dataset to start + fill and writes what the file lacks: a full chunk whole (then
+ * left behind for the next), a partial one as its new rows (unfiltered) or whole with a zeroed
+ * tail (filtered). On failure *failed_col names the column. */
 int pd_chunk_asm_write(struct pd_chunk_asm *a, const hid_t *ds, size_t *failed_col);
 
 /* Silences HDF5's own error printing (the store reports through struct pd_err instead). */

@@ -14,9 +14,6 @@
 enum { COL_TIME, COL_UNC, COL_QUALITY, COL_SEQ, COL_CHANNEL0 };
 _Static_assert(COL_CHANNEL0 == PD_STORE_FIXED_COLS, "store_internal.h counts the fixed columns");
 #define MAX_COLS PD_STORE_MAX_COLS
-/* Bytes per row and memory type of the fixed columns; every channel is a double. */
-static const size_t fixed_col_elem[COL_CHANNEL0] = {sizeof(int64_t), sizeof(int64_t), sizeof(uint32_t),
-                                                    sizeof(uint64_t)};
 static const char *const fixed_col_names[COL_CHANNEL0] = {"time", "time_uncertainty", "quality", "sequence"};
 
 /* The datasets of one instrument inside one specimen. Only the specimen an instrument currently
@@ -765,17 +762,15 @@ static int open_nxdata(struct pd_store *st, size_t specimen, size_t instrument, 
         nx->open = 1;
     }
     if (!in->chunks_ready) {
-        size_t elem[MAX_COLS];
-        for (size_t c = 0; c < n_cols; c++)
-            elem[c] = c < COL_CHANNEL0 ? fixed_col_elem[c] : sizeof(double);
-        if (pd_chunk_asm_init(&in->chunks, n_cols, elem, in->chunk, st->deflate_level) < 0)
+        /* the columns' memory types, in the order of fixed_col_names, then every channel */
+        hid_t mtype[MAX_COLS] = {H5T_NATIVE_INT64, H5T_NATIVE_INT64, H5T_NATIVE_UINT32, H5T_NATIVE_UINT64};
+        for (size_t c = COL_CHANNEL0; c < n_cols; c++)
+            mtype[c] = H5T_NATIVE_DOUBLE;
+        if (pd_chunk_asm_init(&in->chunks, n_cols, mtype, in->chunk, st->deflate_level) < 0)
             return pd_err_set(err, PD_ENOMEM, st->path, "out of memory for the chunks of %s", in->name);
         in->chunks_ready = 1;
     }
-    hid_t mtype[MAX_COLS] = {H5T_NATIVE_INT64, H5T_NATIVE_INT64, H5T_NATIVE_UINT32, H5T_NATIVE_UINT64};
-    for (size_t c = COL_CHANNEL0; c < n_cols; c++)
-        mtype[c] = H5T_NATIVE_DOUBLE;
-    if (pd_chunk_asm_begin(&in->chunks, nx->col, mtype, nx->size) < 0)
+    if (pd_chunk_asm_begin(&in->chunks, nx->col, nx->size) < 0)
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot read back the last chunk of /%s/%s", sg, in->name);
     in->current = specimen;
     return 0;
