@@ -452,7 +452,7 @@ static void close_id(hid_t *id, herr_t (*fn)(hid_t))
     *id = -1;
 }
 
-/* Closes an NXdata group's datasets (their cached chunks go to the file). */
+/* Closes an NXdata group's datasets; callers write its pending chunk first (write_pending). */
 static void park_nxdata(struct nxdata_w *nx)
 {
     for (size_t c = 0; c < MAX_COLS; c++)
