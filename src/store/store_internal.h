@@ -62,6 +62,8 @@ struct pd_chunk_asm {
     int z_ready;
     unsigned char *shuffled, *packed;
     size_t packed_cap;
+    size_t stored[PD_STORE_MAX_COLS];   /* filtered: the current chunk's length in the file (0: not there) */
+    size_t full_len[PD_STORE_MAX_COLS]; /* filtered: the column's last full chunk, compressed (0: none yet) */
 };
 /* Buffers for n_cols columns of the native types mtype[c] (their file types are the same bytes,
  * little-endian). 0, or -1 when out of memory. */

@@ -815,6 +815,47 @@ static void test_reserve_commit(void **state)
     pd_run_close(run);
 }
 
+/* Writes samples [0, n) of the frame into specimen 1 of a new compressed file, flushing after
+ * every `per_flush` of them; returns the file's size. */
+static off_t write_flushed(const char *path, size_t n, size_t per_flush)
+{
+    struct pd_store_layout l = make_layout(4096, 1);
+    struct pd_err err = {0};
+    struct pd_store *st = NULL;
+    assert_ok(pd_store_create(path, &l, &st, &err), err);
+    for (size_t from = 0; from < n; from += per_flush) {
+        assert_int_equal(append_range(st, 0, 0, from, per_flush, &err), 0);
+        assert_ok(pd_store_flush_nosync(st, &err), err);
+    }
+    assert_ok(pd_store_close(st, 0, NULL, &err), err);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    return sb.st_size;
+}
+
+/* Flushing often does not bloat a compressed file: a chunk rewritten at every flush keeps its
+ * place in the file (under SWMR, HDF5 never reuses the place of a chunk that moved; files
+ * flushed every 100 samples used to grow by about a chunk per flush). */
+static void test_frequent_flushes_keep_size(void **state)
+{
+    (void)state;
+    char once[128], often[128];
+    tmp_path("flush-once.h5", once, sizeof once);
+    tmp_path("flush-often.h5", often, sizeof often);
+    const size_t n = 40000;
+    off_t size_once = write_flushed(once, n, n);
+    off_t size_often = write_flushed(often, n, 100); /* 400 flushes, ~40 per chunk */
+    print_message("compressed file flushed once %lld bytes, every 100 samples %lld bytes (%.2fx)\n",
+                  (long long)size_once, (long long)size_often, (double)size_often / (double)size_once);
+    assert_true(size_often < 2 * size_once);
+
+    struct pd_err err = {0};
+    struct pd_run *run = NULL;
+    assert_ok(pd_run_open(often, &run, &err), err);
+    expect_samples(run, 0, 0, n);
+    pd_run_close(run);
+}
+
 /* A writer killed after a flush: recover copies what was flushed into a file a plain open reads. */
 static void test_recover(void **state)
 {
@@ -946,6 +987,7 @@ int main(void)
         cmocka_unit_test(test_live_reader),
         cmocka_unit_test(test_sequence_overruns_summary),
         cmocka_unit_test(test_reserve_commit),
+        cmocka_unit_test(test_frequent_flushes_keep_size),
         cmocka_unit_test(test_recover),
         cmocka_unit_test(test_flush_nosync_survives_crash),
         cmocka_unit_test(test_write_error),
