@@ -1,8 +1,8 @@
 /* chunks.c — assembles the chunk of an instrument's sample columns in memory and hands it to the
  * file whole with H5Dwrite_chunk: one write of a contiguous chunk instead of a hyperslab write
  * (selection, type path, chunk lookup) per append and column. A filtered chunk is shuffled and
- * deflated here with zlib into exactly what HDF5's own shuffle and deflate filters produce, so
- * every reader decodes it with those filters as usual. A chunk that is not full yet goes to the
+ * deflated by the store (deflate_pool.c, two threads) into exactly what HDF5's own shuffle and
+ * deflate filters produce, so every reader decodes it with those filters as usual. A chunk that is not full yet goes to the
  * file when it is flushed: unfiltered, only its rows the file does not have yet (a hyperslab
  * write, straight into the chunk's place); filtered, compressed whole as it stands. Once full, it
  * is written whole (again).
@@ -17,20 +17,20 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include <zlib.h> /* compressBound */
 
 /* The buffers are written as the file's little-endian types byte for byte (no conversion). */
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "chunks.c writes native buffers as little-endian file data: a big-endian host needs a conversion here"
 #endif
 
-int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const hid_t *mtype, size_t chunk, int deflate_level)
+int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const hid_t *mtype, size_t chunk,
+                      struct pd_deflate_pool *pool)
 {
     memset(a, 0, sizeof *a);
     a->n_cols = n_cols;
     a->chunk = chunk;
-    a->deflate_level = deflate_level;
-    size_t widest = 0;
+    a->pool = pool;
     for (size_t c = 0; c < n_cols; c++) {
         a->mtype[c] = mtype[c];
         a->elem[c] = H5Tget_size(mtype[c]);
@@ -44,33 +44,23 @@ int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const hid_t *mtype,
             pd_chunk_asm_free(a);
             return -1;
         }
-        if (a->elem[c] > widest)
-            widest = a->elem[c];
-    }
-    if (deflate_level >= 0) {
-        z_stream *z = calloc(1, sizeof *z);
-        a->packed_cap = compressBound((uLong)(chunk * widest));
-        a->zstream = z;
-        a->shuffled = malloc(chunk * widest);
-        a->packed = malloc(a->packed_cap);
-        if (!z || !a->shuffled || !a->packed || deflateInit(z, deflate_level) != Z_OK) {
-            pd_chunk_asm_free(a);
-            return -1;
+        if (pool) { /* each column's compressed chunk has its own buffer: both threads fill them */
+            a->packed_cap[c] = compressBound((uLong)(chunk * a->elem[c]));
+            if (!(a->packed[c] = malloc(a->packed_cap[c]))) {
+                pd_chunk_asm_free(a);
+                return -1;
+            }
         }
-        a->z_ready = 1;
     }
     return 0;
 }
 
 void pd_chunk_asm_free(struct pd_chunk_asm *a)
 {
-    for (size_t c = 0; c < a->n_cols; c++)
+    for (size_t c = 0; c < a->n_cols; c++) {
         free(a->buf[c]);
-    if (a->z_ready)
-        deflateEnd(a->zstream);
-    free(a->zstream);
-    free(a->shuffled);
-    free(a->packed);
+        free(a->packed[c]);
+    }
     memset(a, 0, sizeof *a);
 }
 
@@ -81,7 +71,7 @@ int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, uint64_t size)
     memset(a->stored, 0, sizeof a->stored);
     if (a->fill == 0)
         return 0;
-    if (a->deflate_level >= 0) { /* the length the chunk has in the file is the one to keep */
+    if (a->pool) { /* the length the chunk has in the file is the one to keep */
         hsize_t offset = a->start, bytes = 0;
         for (size_t c = 0; c < a->n_cols; c++)
             if (H5Dget_chunk_storage_size(ds[c], &offset, &bytes) >= 0)
@@ -107,36 +97,6 @@ int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, uint64_t size)
     if (ms >= 0)
         H5Sclose(ms);
     return rc;
-}
-
-/* HDF5's shuffle filter: byte j of every element together, for j = 0..size-1. */
-static void shuffle_bytes(unsigned char *dst, const unsigned char *src, size_t n, size_t size)
-{
-    if (size == 8) { /* the common case, with constant strides the compiler can unroll */
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < 8; j++)
-                dst[j * n + i] = src[i * 8 + j];
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < size; j++)
-            dst[j * n + i] = src[i * size + j];
-}
-
-/* HDF5's deflate filter: one zlib stream (compress2's format) of the whole shuffled chunk. */
-static int deflate_chunk(struct pd_chunk_asm *a, const unsigned char *src, size_t bytes, size_t *out)
-{
-    z_stream *z = a->zstream;
-    if (deflateReset(z) != Z_OK)
-        return -1;
-    z->next_in = (Bytef *)(uintptr_t)src;
-    z->avail_in = (uInt)bytes;
-    z->next_out = a->packed;
-    z->avail_out = (uInt)a->packed_cap;
-    if (deflate(z, Z_FINISH) != Z_STREAM_END)
-        return -1;
-    *out = a->packed_cap - z->avail_out;
-    return 0;
 }
 
 /* The rows [in_file, fill) of an unfiltered chunk, straight into their place in the file. */
@@ -177,34 +137,44 @@ static size_t filtered_length(struct pd_chunk_asm *a, size_t c, size_t n)
     size_t room = a->full_len[c] + a->full_len[c] / 4 + 64;
     if (room < 2 * n)
         room = 2 * n;
-    if (room > a->packed_cap)
-        room = a->packed_cap;
+    if (room > a->packed_cap[c])
+        room = a->packed_cap[c];
     return room > n ? room : n;
 }
 
 int pd_chunk_asm_write(struct pd_chunk_asm *a, const hid_t *ds, size_t *failed_col)
 {
-    if (a->deflate_level < 0 && a->fill < a->chunk)
+    if (!a->pool && a->fill < a->chunk)
         return write_new_rows(a, ds, failed_col);
     hsize_t size = a->start + a->fill, offset = a->start;
+    struct pd_deflate_job jobs[PD_STORE_MAX_COLS];
+    if (a->pool) {
+        for (size_t c = 0; c < a->n_cols; c++) {
+            /* a partial chunk's tail lies beyond the extent: zeros, so files are reproducible
+             * and the tail compresses to almost nothing */
+            if (a->fill < a->chunk)
+                memset(a->buf[c] + a->fill * a->elem[c], 0, (a->chunk - a->fill) * a->elem[c]);
+            jobs[c] = (struct pd_deflate_job){.src = a->buf[c], .n = a->chunk, .elem = a->elem[c],
+                                              .dst = a->packed[c], .cap = a->packed_cap[c]};
+        }
+        if (pd_deflate_pool_run(a->pool, jobs, a->n_cols) < 0) {
+            *failed_col = 0;
+            for (size_t c = 0; c < a->n_cols && jobs[c].rc == 0; c++)
+                *failed_col = c + 1;
+            return -1;
+        }
+    }
     for (size_t c = 0; c < a->n_cols; c++) {
         *failed_col = c;
         size_t bytes = a->chunk * a->elem[c];
-        /* a partial (filtered) chunk's tail lies beyond the extent: zeros, so files are
-         * reproducible and the tail compresses to almost nothing */
-        if (a->fill < a->chunk)
-            memset(a->buf[c] + a->fill * a->elem[c], 0, (a->chunk - a->fill) * a->elem[c]);
         const void *data = a->buf[c];
-        if (a->deflate_level >= 0) {
-            shuffle_bytes(a->shuffled, a->buf[c], a->chunk, a->elem[c]);
-            size_t n = 0;
-            if (deflate_chunk(a, a->shuffled, bytes, &n) < 0)
-                return -1;
+        if (a->pool) {
+            size_t n = jobs[c].out;
             bytes = filtered_length(a, c, n);
-            memset(a->packed + n, 0, bytes - n);
+            memset(a->packed[c] + n, 0, bytes - n);
             if (a->fill == a->chunk)
                 a->full_len[c] = n;
-            data = a->packed;
+            data = a->packed[c];
         }
         if (H5Dset_extent(ds[c], &size) < 0 || H5Dwrite_chunk(ds[c], H5P_DEFAULT, 0, &offset, bytes, data) < 0) {
             pd_store_h5_note();

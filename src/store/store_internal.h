@@ -47,6 +47,22 @@ struct pd_store_overrun_row {
 };
 hid_t pd_store_overrun_type(void);
 
+/* Shuffle + deflate of a chunk's columns into HDF5's filter format, on the calling thread and one
+ * helper thread (deflate_pool.c); one pool per store, used by the thread that writes. */
+struct pd_deflate_pool;
+struct pd_deflate_job {
+    const unsigned char *src; /* n values of elem bytes */
+    size_t n, elem;
+    unsigned char *dst; /* cap bytes (compressBound of n × elem) */
+    size_t cap;
+    size_t out; /* bytes of dst used */
+    int rc;     /* 0, or -1 when zlib failed */
+};
+struct pd_deflate_pool *pd_deflate_pool_new(int level); /* NULL when out of memory */
+void pd_deflate_pool_free(struct pd_deflate_pool *p);
+/* Compresses jobs[0..n); 0, or -1 when one failed (its rc says which). */
+int pd_deflate_pool_run(struct pd_deflate_pool *p, struct pd_deflate_job *jobs, size_t n);
+
 /* The chunk of one instrument's sample columns being assembled in memory (chunks.c): rows
  * [start, start + fill) of each column, of which the file holds the first in_file. */
 struct pd_chunk_asm {
@@ -57,17 +73,16 @@ struct pd_chunk_asm {
     unsigned char *buf[PD_STORE_MAX_COLS];
     uint64_t start; /* a multiple of chunk */
     size_t fill, in_file;
-    int deflate_level; /* -1: unfiltered; else shuffle + deflate at this level */
-    void *zstream;     /* a z_stream kept between chunks (deflateReset, not a new one per chunk) */
-    int z_ready;
-    unsigned char *shuffled, *packed;
-    size_t packed_cap;
+    struct pd_deflate_pool *pool; /* NULL: unfiltered; else shuffle + deflate through it */
+    unsigned char *packed[PD_STORE_MAX_COLS]; /* filtered: each column's compressed chunk */
+    size_t packed_cap[PD_STORE_MAX_COLS];
     size_t stored[PD_STORE_MAX_COLS];   /* filtered: the current chunk's length in the file (0: not there) */
     size_t full_len[PD_STORE_MAX_COLS]; /* filtered: the column's last full chunk, compressed (0: none yet) */
 };
 /* Buffers for n_cols columns of the native types mtype[c] (their file types are the same bytes,
- * little-endian). 0, or -1 when out of memory. */
-int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const hid_t *mtype, size_t chunk, int deflate_level);
+ * little-endian); filtered when a pool is given. 0, or -1 when out of memory. */
+int pd_chunk_asm_init(struct pd_chunk_asm *a, size_t n_cols, const hid_t *mtype, size_t chunk,
+                      struct pd_deflate_pool *pool);
 void pd_chunk_asm_free(struct pd_chunk_asm *a);
 /* Starts assembling after row `size` of the datasets `ds`, reading back the rows of their last
  * chunk that the file already holds. */

@@ -79,6 +79,7 @@ struct pd_store {
     struct table_w overruns;
     hid_t event_type, update_type, status_type, overrun_type;
     int deflate_level;
+    struct pd_deflate_pool *deflate; /* compressed layouts: shared by every instrument's chunks */
     size_t reserved_instrument; /* the open pd_store_append_reserve; SIZE_MAX = none */
     size_t reserved_n;
 };
@@ -502,6 +503,7 @@ static void free_store(struct pd_store *st)
         free(st->instr[i].summary);
     }
     free(st->instr);
+    pd_deflate_pool_free(st->deflate);
     free(st->path);
     free(st);
 }
@@ -766,7 +768,9 @@ static int open_nxdata(struct pd_store *st, size_t specimen, size_t instrument, 
         hid_t mtype[MAX_COLS] = {H5T_NATIVE_INT64, H5T_NATIVE_INT64, H5T_NATIVE_UINT32, H5T_NATIVE_UINT64};
         for (size_t c = COL_CHANNEL0; c < n_cols; c++)
             mtype[c] = H5T_NATIVE_DOUBLE;
-        if (pd_chunk_asm_init(&in->chunks, n_cols, mtype, in->chunk, st->deflate_level) < 0)
+        if (st->deflate_level >= 0 && !st->deflate && !(st->deflate = pd_deflate_pool_new(st->deflate_level)))
+            return pd_err_set(err, PD_ENOMEM, st->path, "out of memory for compressing %s", in->name);
+        if (pd_chunk_asm_init(&in->chunks, n_cols, mtype, in->chunk, st->deflate) < 0)
             return pd_err_set(err, PD_ENOMEM, st->path, "out of memory for the chunks of %s", in->name);
         in->chunks_ready = 1;
     }
