@@ -102,26 +102,14 @@ int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, uint64_t size)
 /* The rows [in_file, fill) of an unfiltered chunk, straight into their place in the file. */
 static int write_new_rows(struct pd_chunk_asm *a, const hid_t *ds, size_t *failed_col)
 {
-    hsize_t size = a->start + a->fill, from = a->start + a->in_file, n = a->fill - a->in_file;
-    hid_t ms = H5Screate_simple(1, &n, NULL);
-    int rc = ms < 0 ? -1 : 0;
-    for (size_t c = 0; rc == 0 && c < a->n_cols; c++) {
+    for (size_t c = 0; c < a->n_cols; c++) {
         *failed_col = c;
-        hid_t fs = -1;
-        if (H5Dset_extent(ds[c], &size) < 0 || (fs = H5Dget_space(ds[c])) < 0 ||
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, &from, NULL, &n, NULL) < 0 ||
-            H5Dwrite(ds[c], a->mtype[c], ms, fs, H5P_DEFAULT, a->buf[c] + a->in_file * a->elem[c]) < 0) {
-            pd_store_h5_note(); /* H5Sclose would clear the reason from the stack */
-            rc = -1;
-        }
-        if (fs >= 0)
-            H5Sclose(fs);
+        if (pd_store_append_rows(ds[c], a->mtype[c], a->start + a->in_file, a->fill - a->in_file,
+                                 a->buf[c] + a->in_file * a->elem[c]) < 0)
+            return -1;
     }
-    if (ms >= 0)
-        H5Sclose(ms);
-    if (rc == 0)
-        a->in_file = a->fill;
-    return rc;
+    a->in_file = a->fill;
+    return 0;
 }
 
 /* The length to write a column's compressed chunk of n bytes at (see the top of this file). */

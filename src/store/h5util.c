@@ -246,3 +246,29 @@ void pd_store_copy_utf8(char *dst, const char *src, size_t size)
     memcpy(dst, src, len);
     dst[len] = '\0';
 }
+
+int pd_store_bad_index(struct pd_err *err, const char *path, const char *what, size_t index, size_t count)
+{
+    return pd_err_set(err, PD_EINVAL, path, "%s index %zu out of range (file has %zu)", what, index, count);
+}
+
+int pd_store_append_rows(hid_t ds, hid_t mtype, hsize_t start, hsize_t n, const void *buf)
+{
+    hsize_t size = start + n;
+    if (H5Dset_extent(ds, &size) < 0) {
+        pd_store_h5_note();
+        return -1;
+    }
+    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, &n, NULL);
+    int rc = -1;
+    if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL) >= 0 &&
+        H5Dwrite(ds, mtype, ms, fs, H5P_DEFAULT, buf) >= 0)
+        rc = 0;
+    else
+        pd_store_h5_note(); /* H5Sclose would clear the reason from the stack */
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (fs >= 0)
+        H5Sclose(fs);
+    return rc;
+}

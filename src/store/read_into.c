@@ -55,12 +55,10 @@ int pd_run_read_channel_into(struct pd_run *run, size_t specimen, size_t instrum
         return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read_channel_into: missing run, channel or outputs");
     const char *path = pd_run_h5_path(run);
     if (specimen >= pd_run_specimen_count(run))
-        return pd_err_set(err, PD_EINVAL, path, "specimen index %zu out of range (file has %zu)", specimen,
-                          pd_run_specimen_count(run));
+        return pd_store_bad_index(err, path, "specimen", specimen, pd_run_specimen_count(run));
     const char *inst = pd_run_instrument_name(run, instrument);
     if (!inst)
-        return pd_err_set(err, PD_EINVAL, path, "instrument index %zu out of range (file has %zu)", instrument,
-                          pd_run_instrument_count(run));
+        return pd_store_bad_index(err, path, "instrument", instrument, pd_run_instrument_count(run));
     size_t c = 0, nc = pd_run_channel_count(run, instrument);
     while (c < nc && strcmp(pd_run_channel(run, instrument, c)->name, channel) != 0)
         c++;

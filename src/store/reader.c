@@ -731,11 +731,9 @@ static int read_column(struct pd_run *run, size_t specimen, size_t instrument, c
     if (!run || !data || !n)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read: missing run or outputs");
     if (specimen >= run->n_specimens)
-        return pd_err_set(err, PD_EINVAL, run->path, "specimen index %zu out of range (file has %zu)", specimen,
-                          run->n_specimens);
+        return pd_store_bad_index(err, run->path, "specimen", specimen, run->n_specimens);
     if (instrument >= run->n_instruments)
-        return pd_err_set(err, PD_EINVAL, run->path, "instrument index %zu out of range (file has %zu)",
-                          instrument, run->n_instruments);
+        return pd_store_bad_index(err, run->path, "instrument", instrument, run->n_instruments);
     char path[160];
     snprintf(path, sizeof path, "/%s/%s/%s", run->spec[specimen].group, run->instr[instrument].name, name);
     hid_t d = open_dataset(run, path);

@@ -105,6 +105,11 @@ int pd_store_h5_fail(struct pd_err *err, int code, const char *path, const char 
     __attribute__((format(printf, 4, 5)));
 
 /* "specimen_01" for index 0. */
+/* PD_EINVAL: "<path>: <what> index <index> out of range (file has <count>)". */
+int pd_store_bad_index(struct pd_err *err, const char *path, const char *what, size_t index, size_t count);
+/* Extends a 1-D dataset to start + n and writes n elements of `buf` (memory type mtype) into
+ * rows [start, start + n). 0, or -1 with the reason kept for pd_store_h5_fail. */
+int pd_store_append_rows(hid_t ds, hid_t mtype, hsize_t start, hsize_t n, const void *buf);
 void pd_store_specimen_group(size_t specimen, char *buf, size_t size);
 
 /* Memory/file types of the compound tables (caller closes with H5Tclose); negative on failure. */

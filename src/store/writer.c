@@ -685,26 +685,6 @@ int pd_store_create(const char *path, const struct pd_store_layout *layout, stru
 
 /* ---- Writing during the run ----------------------------------------------------------------*/
 
-/* Extends a 1-D table from `start` to start+n and writes n rows of `buf` into the new tail. */
-static int append_rows(hid_t ds, hid_t mtype, hsize_t start, hsize_t n, const void *buf)
-{
-    hsize_t size = start + n;
-    if (H5Dset_extent(ds, &size) < 0)
-        return -1;
-    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, &n, NULL);
-    int rc = -1;
-    if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL) >= 0 &&
-        H5Dwrite(ds, mtype, ms, fs, H5P_DEFAULT, buf) >= 0)
-        rc = 0;
-    else
-        pd_store_h5_note(); /* H5Sclose would clear the reason from the stack */
-    if (ms >= 0)
-        H5Sclose(ms);
-    if (fs >= 0)
-        H5Sclose(fs);
-    return rc;
-}
-
 static const char *col_name(const struct instrument_w *in, size_t c)
 {
     return c < COL_CHANNEL0 ? fixed_col_names[c] : in->channel[c - COL_CHANNEL0];
@@ -782,8 +762,17 @@ static int open_nxdata(struct pd_store *st, size_t specimen, size_t instrument, 
 
 static int bad_specimen(const struct pd_store *st, size_t specimen, struct pd_err *err)
 {
-    return pd_err_set(err, PD_EINVAL, st->path, "specimen index %zu out of range (file has %zu)", specimen,
-                      st->n_specimens);
+    return pd_store_bad_index(err, st->path, "specimen", specimen, st->n_specimens);
+}
+
+/* 0 when both indices name something in the file; otherwise PD_EINVAL naming the bad one. */
+static int check_indices(const struct pd_store *st, size_t specimen, size_t instrument, struct pd_err *err)
+{
+    if (specimen >= st->n_specimens)
+        return bad_specimen(st, specimen, err);
+    if (instrument >= st->n_instruments)
+        return pd_store_bad_index(err, st->path, "instrument", instrument, st->n_instruments);
+    return 0;
 }
 
 int pd_store_append_reserve(struct pd_store *st, size_t specimen, size_t instrument, size_t max,
@@ -792,16 +781,13 @@ int pd_store_append_reserve(struct pd_store *st, size_t specimen, size_t instrum
     if (!st || !slot || !n)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_append_reserve: no store or slot");
     st->reserved_instrument = SIZE_MAX;
-    if (specimen >= st->n_specimens)
-        return bad_specimen(st, specimen, err);
-    if (instrument >= st->n_instruments)
-        return pd_err_set(err, PD_EINVAL, st->path, "instrument index %zu out of range (file has %zu)",
-                          instrument, st->n_instruments);
+    int rc = check_indices(st, specimen, instrument, err);
+    if (rc < 0)
+        return rc;
     if (max == 0)
         return pd_err_set(err, PD_EINVAL, st->path, "pd_store_append_reserve: no room asked for");
     pd_store_h5_quiet(); /* the appending thread may not be the one that created the file */
-    int rc = open_nxdata(st, specimen, instrument, err);
-    if (rc < 0)
+    if ((rc = open_nxdata(st, specimen, instrument, err)) < 0)
         return rc;
     struct pd_chunk_asm *a = &st->instr[instrument].chunks;
     size_t room = a->chunk - a->fill;
@@ -851,11 +837,9 @@ static int append_samples(struct pd_store *st, size_t specimen, size_t instrumen
     if (!st)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_append: no store");
     st->reserved_instrument = SIZE_MAX;
-    if (specimen >= st->n_specimens)
-        return bad_specimen(st, specimen, err);
-    if (instrument >= st->n_instruments)
-        return pd_err_set(err, PD_EINVAL, st->path, "instrument index %zu out of range (file has %zu)",
-                          instrument, st->n_instruments);
+    int rc = check_indices(st, specimen, instrument, err);
+    if (rc < 0)
+        return rc;
     if (n == 0)
         return 0;
     if (!t_utc_ns || (!values && !columns))
@@ -867,8 +851,7 @@ static int append_samples(struct pd_store *st, size_t specimen, size_t instrumen
     for (size_t done = 0; done < n;) {
         struct pd_store_slot s;
         size_t k = 0;
-        int rc = pd_store_append_reserve(st, specimen, instrument, n - done, &s, &k, err);
-        if (rc < 0)
+        if ((rc = pd_store_append_reserve(st, specimen, instrument, n - done, &s, &k, err)) < 0)
             return rc;
         memcpy(s.t_utc_ns, t_utc_ns + done, k * sizeof *t_utc_ns);
         if (t_unc_ns)
@@ -927,8 +910,7 @@ int pd_store_add_overrun(struct pd_store *st, const struct pd_store_overrun *o, 
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_add_overrun: no store or overrun");
     pd_store_h5_quiet();
     if (o->instrument >= st->n_instruments)
-        return pd_err_set(err, PD_EINVAL, st->path, "instrument index %zu out of range (file has %zu)",
-                          o->instrument, st->n_instruments);
+        return pd_store_bad_index(err, st->path, "instrument", o->instrument, st->n_instruments);
     if (o->specimen != SIZE_MAX && o->specimen >= st->n_specimens)
         return bad_specimen(st, o->specimen, err);
     struct pd_store_overrun_row row;
@@ -940,7 +922,7 @@ int pd_store_add_overrun(struct pd_store *st, const struct pd_store_overrun *o, 
     row.count = o->count;
     row.t_first = o->t_first_utc_ns;
     row.t_last = o->t_last_utc_ns;
-    if (append_rows(st->overruns.id, st->overrun_type, st->overruns.size, 1, &row) < 0)
+    if (pd_store_append_rows(st->overruns.id, st->overrun_type, st->overruns.size, 1, &row) < 0)
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot append to /overruns");
     st->overruns.size++;
     st->overruns.dirty = 1;
@@ -965,7 +947,7 @@ int pd_store_add_event(struct pd_store *st, size_t specimen, int64_t t_utc_ns, c
     /* Event text is for people; a longer one is cut (on a character boundary) rather than lost. */
     pd_store_copy_utf8(row.text, text ? text : "", sizeof row.text);
     struct table_w *tab = specimen == SIZE_MAX ? &st->events : &st->spec[specimen].events;
-    if (append_rows(tab->id, st->event_type, tab->size, 1, &row) < 0) {
+    if (pd_store_append_rows(tab->id, st->event_type, tab->size, 1, &row) < 0) {
         char sg[32] = "";
         if (specimen != SIZE_MAX)
             pd_store_specimen_group(specimen, sg, sizeof sg);
@@ -1062,7 +1044,7 @@ int pd_store_set_specimen_attr(struct pd_store *st, size_t specimen, const struc
     }
     if (remember_update(sw, attr) < 0)
         return pd_err_set(err, PD_ENOMEM, st->path, "out of memory for specimen attribute '%s'", attr->key);
-    if (append_rows(sw->updates.id, st->update_type, sw->updates.size, 1, &row) < 0)
+    if (pd_store_append_rows(sw->updates.id, st->update_type, sw->updates.size, 1, &row) < 0)
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot append to /%s/sample_updates", sg);
     sw->updates.size++;
     sw->updates.dirty = 1;
@@ -1075,8 +1057,7 @@ int pd_store_set_instrument_summary(struct pd_store *st, size_t instrument, size
     if (!st)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_set_instrument_summary: no store");
     if (instrument >= st->n_instruments)
-        return pd_err_set(err, PD_EINVAL, st->path, "instrument index %zu out of range (file has %zu)",
-                          instrument, st->n_instruments);
+        return pd_store_bad_index(err, st->path, "instrument", instrument, st->n_instruments);
     int rc = check_attrs(st->path, "instrument summary", attrs, n_attrs, err);
     if (rc < 0)
         return rc;
