@@ -2,10 +2,10 @@
  * file whole with H5Dwrite_chunk: one write of a contiguous chunk instead of a hyperslab write
  * (selection, type path, chunk lookup) per append and column. A filtered chunk is shuffled and
  * deflated by the store (deflate_pool.c, two threads) into exactly what HDF5's own shuffle and
- * deflate filters produce, so every reader decodes it with those filters as usual. A chunk that is not full yet goes to the
- * file when it is flushed: unfiltered, only its rows the file does not have yet (a hyperslab
- * write, straight into the chunk's place); filtered, compressed whole as it stands. Once full, it
- * is written whole (again).
+ * deflate filters produce, so every reader decodes it with those filters as usual. A chunk that
+ * is not full yet goes to the file when it is flushed: unfiltered, only its rows the file does
+ * not have yet (a hyperslab write, straight into the chunk's place); filtered, compressed whole
+ * as it stands. Once full, it is written whole (again).
  *
  * Rewriting a compressed chunk at another length makes HDF5 move it, and under SWMR it never
  * frees the old place (measured: a run flushed every 1000 of 600 000 samples took 98 MB for

@@ -61,7 +61,6 @@ struct instrument_w {
     char channel[PD_STORE_MAX_CHANNELS][PD_STORE_NAME_MAX];
     size_t current;    /* the specimen whose datasets are open; SIZE_MAX = none */
     uint64_t next_seq; /* for appends without sequence numbers */
-    hid_t dapl;        /* how its sample datasets are opened: no chunk cache (make_column_dapl) */
     size_t chunk;      /* rows per chunk of its sample datasets */
     struct pd_chunk_asm chunks; /* the current specimen's chunk; set up by its first append */
     int chunks_ready;
@@ -78,6 +77,7 @@ struct pd_store {
     struct table_w events; /* run level */
     struct table_w overruns;
     hid_t event_type, update_type, status_type, overrun_type;
+    hid_t column_dapl; /* how every sample dataset is opened: no chunk cache (make_column_dapl) */
     int deflate_level;
     struct pd_deflate_pool *deflate; /* compressed layouts: shared by every instrument's chunks */
     size_t reserved_instrument; /* the open pd_store_append_reserve; SIZE_MAX = none */
@@ -483,6 +483,7 @@ static void close_objects(struct pd_store *st)
 static void free_store(struct pd_store *st)
 {
     close_objects(st);
+    close_id(&st->column_dapl, H5Pclose);
     for (size_t s = 0; st->spec && s < st->n_specimens; s++) {
         struct specimen_w *sw = &st->spec[s];
         free(sw->nx);
@@ -495,7 +496,6 @@ static void free_store(struct pd_store *st)
     }
     free(st->spec);
     for (size_t i = 0; st->instr && i < st->n_instruments; i++) {
-        close_id(&st->instr[i].dapl, H5Pclose);
         if (st->instr[i].chunks_ready)
             pd_chunk_asm_free(&st->instr[i].chunks);
         for (size_t u = 0; u < st->instr[i].n_summary; u++)
@@ -514,6 +514,7 @@ static struct pd_store *alloc_store(const char *path, const struct pd_store_layo
     if (!st)
         return NULL;
     st->file = st->events.id = st->overruns.id = st->event_type = st->update_type = st->status_type = -1;
+    st->column_dapl = -1;
     st->overrun_type = -1;
     st->n_specimens = l->n_specimens;
     st->n_instruments = l->n_instruments;
@@ -530,7 +531,6 @@ static struct pd_store *alloc_store(const char *path, const struct pd_store_layo
         const struct pd_store_instrument *in = &l->instruments[i];
         pd_strlcpy(st->instr[i].name, in->name, sizeof st->instr[i].name);
         st->instr[i].current = SIZE_MAX;
-        st->instr[i].dapl = -1;
         st->instr[i].n_channels = in->n_channels;
         for (size_t c = 0; c < in->n_channels; c++)
             pd_strlcpy(st->instr[i].channel[c], in->channels[c].name, PD_STORE_NAME_MAX);
@@ -606,11 +606,10 @@ static hid_t make_column_dapl(void)
 
 static int build_file(struct pd_store *st, const struct pd_store_layout *l, struct pd_err *err)
 {
-    for (size_t i = 0; i < l->n_instruments; i++) {
+    for (size_t i = 0; i < l->n_instruments; i++)
         st->instr[i].chunk = (size_t)layout_chunk(l, &l->instruments[i]);
-        if ((st->instr[i].dapl = make_column_dapl()) < 0)
-            return pd_store_h5_fail(err, PD_EIO, st->path, "cannot set the chunk cache");
-    }
+    if ((st->column_dapl = make_column_dapl()) < 0)
+        return pd_store_h5_fail(err, PD_EIO, st->path, "cannot set the chunk cache");
     st->event_type = pd_store_event_type();
     st->update_type = pd_store_update_type();
     st->status_type = pd_store_fixed_str_type(PD_STORE_STATUS_LEN);
@@ -736,7 +735,7 @@ static int open_nxdata(struct pd_store *st, size_t specimen, size_t instrument, 
         char path[128];
         for (size_t c = 0; c < n_cols; c++) {
             snprintf(path, sizeof path, "/%s/%s/%s", sg, in->name, col_name(in, c));
-            if ((nx->col[c] = H5Dopen2(st->file, path, in->dapl)) < 0) {
+            if ((nx->col[c] = H5Dopen2(st->file, path, st->column_dapl)) < 0) {
                 park_nxdata(nx);
                 return pd_store_h5_fail(err, PD_EIO, st->path, "cannot open %s", path);
             }
