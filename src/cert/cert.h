@@ -166,6 +166,9 @@ enum pd_u_source {
     PD_U_LIQUID_DENSITY, /* immersion liquid density, % */
     PD_U_TEMPERATURE,    /* temperature, K (absolute) */
     PD_U_READING,        /* scale reading, result unit (absolute) */
+    PD_U_DISPLACEMENT_ABS, /* extensometer / deflectometer absolute error, mm (ISO 9513 class: 3 µm for
+                            * class 1). Not a sensitivity of pd_uncertainty_standard: the method turns
+                            * it into a relative term over the displacement its result spans. */
     PD_U_SOURCE_COUNT
 };
 struct pd_uncertainty_budget {

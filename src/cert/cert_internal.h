@@ -40,6 +40,10 @@ struct cert_values {
     bool has[CERT_MAX_PROPS];
     double value[CERT_MAX_PROPS];
     double width_mm, thickness_mm, length_mm;
+    /* Standard uncertainties the method computes itself from the specimen's own data (the noise and
+     * fit of the curve, an absolute displacement error over the span a result covers), in reporting
+     * units; combined in quadrature with the budget's terms. 0 = none. */
+    double u_extra[CERT_MAX_PROPS];
     json_t *dimensions; /* recorded specimen dimensions/attributes shown on the certificate (owned) */
     json_t *info;       /* evaluation details: points used, flags (owned; may stay NULL) */
     /* The plot curve from the data the evaluation read anyway, so the PDF need not read the run

@@ -107,11 +107,16 @@ static int evaluate_all(struct ctx *c, size_t *n_evaluated, struct pd_err *err)
             if (!e->evaluated)
                 continue;
             (*n_evaluated)++;
-            for (size_t p = 0; p < c->m->n_props; p++)
-                e->U[p] = e->v.has[p] ? bud->k * pd_uncertainty_standard(bud, c->m->props[p].sens, e->v.value[p],
-                                                                         e->v.width_mm, e->v.thickness_mm,
-                                                                         e->v.length_mm)
-                                      : NAN;
+            for (size_t p = 0; p < c->m->n_props; p++) {
+                if (!e->v.has[p]) {
+                    e->U[p] = NAN;
+                    continue;
+                }
+                double u = pd_uncertainty_standard(bud, c->m->props[p].sens, e->v.value[p], e->v.width_mm,
+                                                   e->v.thickness_mm, e->v.length_mm);
+                double x = isfinite(e->v.u_extra[p]) ? e->v.u_extra[p] : 0.0;
+                e->U[p] = bud->k * sqrt(u * u + x * x);
+            }
         }
     }
     cert_scratch_free(&scratch);
@@ -373,7 +378,8 @@ static json_t *method_json(struct ctx *c)
     J(o, "channels", ch);
     static const char *const names[PD_U_SOURCE_COUNT] = {
         "force_class_percent", "displacement_class_percent", "width_mm", "thickness_mm", "length_mm",
-        "energy_percent", "mass_percent", "time_percent", "liquid_density_percent", "temperature_K", "reading"};
+        "energy_percent", "mass_percent", "time_percent", "liquid_density_percent", "temperature_K", "reading",
+        "displacement_abs_mm"};
     json_t *u = json_object();
     J(u, "k", cert_jreal(d->uncertainty.k));
     J(u, "repeatability", json_boolean(d->uncertainty.repeatability));

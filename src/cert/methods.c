@@ -266,6 +266,8 @@ static const struct pd_cfg_field budget_fields[] = {
     UFIELD("displacement_class", PD_U_DISPLACEMENT, 10, "extensometer/deflectometer class in % (ISO 9513)"),
     UFIELD("dimension", PD_U_WIDTH, 1, "half-width of width/thickness measurement in mm"),
     UFIELD("length", PD_U_LENGTH, 5, "half-width of gauge length / span in mm"),
+    UFIELD("displacement_abs", PD_U_DISPLACEMENT_ABS, 1,
+           "absolute error of the extensometer/deflectometer in mm (ISO 9513 class 1: 0.003)"),
     UFIELD("energy", PD_U_ENERGY, 10, "pendulum energy half-width in %"),
     UFIELD("mass", PD_U_MASS, 10, "balance half-width in %"),
     UFIELD("time", PD_U_TIME, 10, "timer half-width in %"),
