@@ -16,6 +16,8 @@
 struct pd_run;
 
 #define CERT_MAX_PROPS 12
+#define CERT_MAX_DEVIATIONS 16
+#define CERT_DEVIATION_LEN 240
 
 struct pd_cert_property {
     const char *name;   /* "tensile_modulus" */
@@ -113,6 +115,10 @@ struct cert_method {
                     bool *evaluated, char *reason, size_t reason_size);
     /* The curve of specimen s for the certificate's plot; NULL for methods without curves. */
     int (*curve)(struct pd_run *run, size_t s, const struct pd_method_def *def, struct cert_curve *out);
+    /* The ways the def's parameters depart from the standard's procedure (a smoothing window, toe
+     * compensation, another modulus range...), one sentence each for the certificate (ISO/IEC
+     * 17025 7.8.2.1 / 7.2.2); returns how many (at most max). NULL: the method has none. */
+    size_t (*deviations)(const struct pd_method_def *def, char (*out)[CERT_DEVIATION_LEN], size_t max);
 };
 
 extern const struct cert_method cert_method_iso527, cert_method_iso178, cert_method_iso179, cert_method_iso1133,

@@ -368,6 +368,15 @@ static json_t *method_json(struct ctx *c)
     J(o, "conditioning", cert_jstr(d->conditioning));
     J(o, "specimens", json_integer(d->specimens));
     J(o, "speed_mm_min", cert_jreal(d->speed_mm_min));
+    /* Every departure from the standard's procedure, stated on the certificate (ISO/IEC 17025 7.8). */
+    json_t *dev = json_array();
+    if (c->m->deviations) {
+        static char lines[CERT_MAX_DEVIATIONS][CERT_DEVIATION_LEN];
+        size_t n = c->m->deviations(d, lines, CERT_MAX_DEVIATIONS);
+        for (size_t i = 0; i < n && i < CERT_MAX_DEVIATIONS; i++)
+            JA(dev, cert_jstr(lines[i]));
+    }
+    J(o, "deviations", dev);
     json_t *params = json_object();
     for (size_t i = 0; i < d->n_params; i++)
         J(params, d->params[i].key, cert_jreal(d->params[i].value));
