@@ -122,6 +122,7 @@ int pd_charpy_evaluate(double energy_J, double loss_J, double thickness_mm, doub
                        double energy_min, double energy_max, double *impact_kJ_m2, struct pd_err *err);
 
 /* ---- ISO 1133-1 MFR / MVR -------------------------------------------------------------------*/
+struct pd_uncertainty_budget; /* below */
 /* MFR = 600·m̄/t g/10 min over the cut-off masses; *spread = (max − min)/mean. Refuses n < min_cuts
  * and a spread above max_spread (the 15 % rule) with PD_EDATA (outputs still untouched). */
 int pd_mfr_evaluate(const double *mass_g, size_t n, double interval_s, size_t min_cuts, double max_spread,
@@ -130,6 +131,51 @@ int pd_mfr_evaluate(const double *mass_g, size_t n, double interval_s, size_t mi
  * (s) — the slope, not two end points. area_cm2: 0.711. */
 int pd_mvr_evaluate(const double *time_s, const double *position_mm, size_t n, double area_cm2, double *mvr,
                     struct pd_err *err);
+
+/* Procedure A with each weighed extrudate paired with its own cut-off interval. Interval i runs
+ * from cut i to cut i + 1 (the first cut after preheat only opens the first interval: what came
+ * out before it is discarded). */
+struct pd_mfr_cuts {
+    const double *cut_s;            /* cut-off times, s, strictly increasing; NULL: nominal interval_s */
+    const double *cut_half_width_s; /* half-width of each cut time (the sampling gap it fell in); NULL = exact */
+    size_t n_cuts;
+    double interval_s;              /* every interval's length when cut_s is NULL */
+    const double *mass_g;           /* pair k: the mass of one extrudate */
+    const size_t *interval;         /* pair k: its interval (cut interval[k] → interval[k] + 1); NULL with cut_s NULL */
+    size_t n;                       /* pairs */
+};
+/* MFR = 600·mean(m_k/t_k) g/10 min; *spread = (max − min)/mean of the rates m_k/t_k (of the masses when
+ * every t is the same). Refuses n < min_cuts and a spread above max_spread (the 15 % rule). */
+int pd_mfr_evaluate_cuts(const struct pd_mfr_cuts *c, size_t min_cuts, double max_spread, double *mfr, double *spread,
+                         struct pd_err *err);
+/* Pairs weighings with cut-off intervals, first in first out: a weighing at weigh_s[j] takes the
+ * oldest interval that had closed (its ending cut at or before weigh_s[j]) and has no weighing yet;
+ * none → interval_of[j] = SIZE_MAX (weighed before its piece was cut, or a piece too many). Times on
+ * one clock, cut_s strictly increasing, weigh_s non-decreasing; *n_pairs = weighings paired. */
+int pd_mfr_pair(const double *cut_s, size_t n_cuts, const double *weigh_s, size_t n_weighings, size_t *interval_of,
+                size_t *n_pairs, struct pd_err *err);
+/* MVR over the ISO 1133 measuring window only: the samples whose piston lower edge, at height
+ * start_height_mm − travel above the die, lies within [window_bottom_mm, window_top_mm] (20–50 mm).
+ * Fewer than min_points such samples ("window not reached") is PD_EDATA with the heights seen. */
+struct pd_mvr_window {
+    double mvr;           /* cm³/10 min */
+    size_t points;        /* samples fitted */
+    double t_from, t_to;  /* time span fitted, s */
+    double travel_mm;     /* piston travel over the fit, slope·(t_to − t_from) */
+    double slope_rel_se;  /* standard error of the slope / slope (the fit's own scatter) */
+};
+int pd_mvr_evaluate_window(const double *time_s, const double *travel_mm, size_t n, double start_height_mm,
+                           double window_top_mm, double window_bottom_mm, double area_cm2, size_t min_points,
+                           struct pd_mvr_window *out, struct pd_err *err);
+/* Standard uncertainties (GUM, see docs/CERTIFICATES.md §5), in the result's unit. MFR: balance
+ * (mass_abs mg, one error common to the cut-offs' similar loads; mass % common), each cut time's
+ * half-width (exact sensitivities, neighbouring intervals share a cut), timer %, and barrel
+ * temperature: relative sensitivity temp_coeff (%/K) on u_T² = (a_T)²/3 + temp_rms_dev_K². MVR: piston
+ * displacement %, timer %, area %, the same temperature term and the fit's relative slope error. */
+double pd_mfr_uncertainty(const struct pd_mfr_cuts *c, double mfr, const struct pd_uncertainty_budget *b,
+                          double temp_coeff_percent_per_K, double temp_rms_dev_K);
+double pd_mvr_uncertainty(double mvr, double slope_rel_se, const struct pd_uncertainty_budget *b,
+                          double temp_coeff_percent_per_K, double temp_rms_dev_K);
 
 /* ---- ISO 868 Shore durometer ----------------------------------------------------------------*/
 /* Mean of the readings whose dwell lies within dwell_s ± tolerance_s; *used = how many. Fewer than
@@ -141,6 +187,12 @@ int pd_shore_evaluate(const double *reading, const double *dwell_s, size_t n, do
 /* ρ = mA·ρIL/(mA − mIL); with a sinker (sinker_in_liquid > 0): ρ = mA·ρIL/(mA + mK,IL − mS+K,IL). */
 int pd_density_evaluate(double mass_in_air_g, double mass_in_liquid_g, double liquid_density, double sinker_in_liquid_g,
                         double both_in_liquid_g, double *density, struct pd_err *err);
+/* Standard uncertainty of that ρ (g/cm³) with the model's own sensitivity coefficients: each weighing
+ * an independent error (balance mass_abs mg and mass % of its reading, rectangular), the liquid
+ * density % (relative sensitivity 1). PD_EDATA for inputs pd_density_evaluate refuses. */
+int pd_density_uncertainty(double mass_in_air_g, double mass_in_liquid_g, double liquid_density,
+                           double sinker_in_liquid_g, double both_in_liquid_g, const struct pd_uncertainty_budget *b,
+                           double *u, struct pd_err *err);
 
 /* ---- ISO 75 HDT and ISO 306 Vicat -----------------------------------------------------------*/
 /* The temperature at which the deflection (zeroed at the first sample) first reaches `threshold_mm`,
@@ -169,6 +221,9 @@ enum pd_u_source {
     PD_U_DISPLACEMENT_ABS, /* extensometer / deflectometer absolute error, mm (ISO 9513 class: 3 µm for
                             * class 1). Not a sensitivity of pd_uncertainty_standard: the method turns
                             * it into a relative term over the displacement its result spans. */
+    PD_U_MASS_ABS,       /* balance absolute error, mg per weighing (its calibration certificate); the
+                          * method's own term (density, MFR), like PD_U_DISPLACEMENT_ABS */
+    PD_U_AREA,           /* cross-section constant (MFI barrel and piston bores), % */
     PD_U_SOURCE_COUNT
 };
 struct pd_uncertainty_budget {

@@ -388,7 +388,7 @@ static json_t *method_json(struct ctx *c)
     static const char *const names[PD_U_SOURCE_COUNT] = {
         "force_class_percent", "displacement_class_percent", "width_mm", "thickness_mm", "length_mm",
         "energy_percent", "mass_percent", "time_percent", "liquid_density_percent", "temperature_K", "reading",
-        "displacement_abs_mm"};
+        "displacement_abs_mm", "mass_abs_mg", "area_percent"};
     json_t *u = json_object();
     J(u, "k", cert_jreal(d->uncertainty.k));
     J(u, "repeatability", json_boolean(d->uncertainty.repeatability));

@@ -33,7 +33,8 @@ double pd_uncertainty_standard(const struct pd_uncertainty_budget *b, const doub
             u = b->input[s] / r3 / length_mm;
             break;
         case PD_U_DISPLACEMENT_ABS:
-            continue; /* the method's own term (cert_values.u_extra) */
+        case PD_U_MASS_ABS:
+            continue; /* the method's own term (cert_values.u_extra): its sensitivity depends on the data */
         case PD_U_TEMPERATURE:
         case PD_U_READING:
             abs2 += (sens[s] * b->input[s] / r3) * (sens[s] * b->input[s] / r3);
