@@ -1,7 +1,10 @@
 /* method_mfr.c — the ISO 1133 melt-flow series (procedure A with the piston travel of procedure B
  * on file): per charge, set temperature and cut-off interval, start, wait out the preheat until
  * the barrel is back within tolerance, then record cut-offs (melt flow indexer) and the weighing
- * of each cut-off (balance in weighings mode) until enough pieces are weighed. */
+ * of each cut-off (balance in weighings mode), each weighing paired with the oldest cut-off
+ * interval not yet weighed, until enough intervals are weighed. The first cut after preheat only
+ * opens the first interval; a weighing with no closed interval left is recorded as unpaired. The
+ * evaluation (src/cert/method_iso1133.c) pairs them again from the raw channels, the same way. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,7 +13,7 @@
 
 struct mfr_params {
     char procedure[4];
-    double temperature_c, load_kg, cut_interval_s, tolerance_c, preheat_s;
+    double temperature_c, load_kg, cut_interval_s, tolerance_c, preheat_s, start_height_mm;
     long cuts;
 };
 
@@ -28,6 +31,9 @@ static const struct pd_cfg_field method_fields[] = {
      .def = "0.5", .help = "barrel temperature tolerance in degC before and while measuring"},
     {.key = "preheat", .type = PD_CFG_T_DOUBLE, .offset = F(preheat_s), .min = 0, .max = 3600, .def = "300",
      .help = "seconds after charging before cut-offs count (ISO 1133: 300)"},
+    {.key = "piston_start_height", .type = PD_CFG_T_DOUBLE, .offset = F(start_height_mm), .min = 0, .max = 300,
+     .def = "0", .help = "mm above the die of the piston's lower edge where its travel reads 0, so the "
+                         "evaluation can find the 50–20 mm measuring window (0 = not known)"},
     {.key = NULL},
 };
 #undef F
@@ -60,8 +66,10 @@ static size_t mfr_specimen_attrs(const void *params, struct pd_store_attr *out, 
         {.key = "temperature", .type = PD_STORE_DOUBLE, .d = p->temperature_c, .units = "degC"},
         {.key = "load", .type = PD_STORE_DOUBLE, .d = p->load_kg, .units = "kg"},
         {.key = "procedure", .type = PD_STORE_STRING, .s = p->procedure},
+        {.key = "piston_start_height", .type = PD_STORE_DOUBLE, .d = p->start_height_mm, .units = "mm"},
     };
-    return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
+    size_t n = sizeof attrs / sizeof attrs[0];
+    return acq_copy_attrs(attrs, p->start_height_mm > 0.0 ? n : n - 1, out, max); /* unknown: not recorded */
 }
 
 static size_t mfr_run_attrs(const void *params, struct pd_store_attr *out, size_t max)
@@ -113,10 +121,12 @@ static const char *charge(struct run *run, struct bus *mfi, struct bus *bal, con
     double last_cuts = r.values[ch->cutoffs];
     acq_bus_latest(bal, &r, &bseq);
     atomic_store(&bal->active_specimen, (uint32_t)(k + 1));
-    long weighed = 0;
+    /* cut-offs seen since preheat (the first opens interval 1), weighings, and weighings paired with a
+     * closed interval (first in, first out: pieces are weighed in the order they were cut) */
+    long cut_events = 0, weighed = 0, paired = 0;
     bool out_of_tolerance = false;
     int64_t next_show = 0;
-    while (weighed < p->cuts) {
+    while (paired < p->cuts) {
         pd_clock_sleep_ns(5 * 1000000LL);
         const char *why = acq_series_trouble(run, both, 2, deadline, rc, err);
         if (why)
@@ -125,8 +135,10 @@ static const char *charge(struct run *run, struct bus *mfi, struct bus *bal, con
             mseq = seq;
             double cuts = r.values[ch->cutoffs];
             if (cuts > last_cuts) {
-                snprintf(text, sizeof text, "cut-off %.0f at test time %.2f s", cuts,
-                         ch->test_time >= 0 ? r.values[ch->test_time] : NAN);
+                cut_events += (long)(cuts - last_cuts);
+                snprintf(text, sizeof text, "cut-off %.0f at test time %.2f s%s", cuts,
+                         ch->test_time >= 0 ? r.values[ch->test_time] : NAN,
+                         cut_events == 1 ? " (opens the first interval)" : "");
                 acq_run_event(run, k, "cut_off", text);
                 last_cuts = cuts;
             }
@@ -140,9 +152,18 @@ static const char *charge(struct run *run, struct bus *mfi, struct bus *bal, con
         }
         if (acq_bus_latest(bal, &r, &seq) && seq != bseq) {
             /* weighings mode: every reading of the balance is one piece */
-            weighed += (long)(seq - bseq);
+            long pieces = (long)(seq - bseq), closed = cut_events > 0 ? cut_events - 1 : 0;
+            long take = closed - paired < pieces ? closed - paired : pieces;
+            weighed += pieces;
             bseq = seq;
-            snprintf(text, sizeof text, "piece %ld: %.5f g", weighed, r.values[ch->mass]);
+            if (take > 0) {
+                paired += take;
+                snprintf(text, sizeof text, "piece %ld: %.5f g, cut-off interval %ld", weighed, r.values[ch->mass],
+                         paired);
+            } else {
+                snprintf(text, sizeof text, "piece %ld: %.5f g, no cut-off interval closed for it: not paired",
+                         weighed, r.values[ch->mass]);
+            }
             acq_run_event(run, k, "weighing", text);
         }
         if (pd_clock_mono_ns() >= next_show) {
