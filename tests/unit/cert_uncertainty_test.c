@@ -626,6 +626,67 @@ static void test_mfr_run_five_weighings_four_cuts(void **state)
     unlink(path);
 }
 
+/* The density adapter reads the weighings from the specimen's fields and gives the budget's u. */
+static void test_density_run(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/pd_density_run_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    const struct pd_store_attr run_attrs[] = {
+        {.key = "run_id", .type = PD_STORE_STRING, .s = "R-D"},
+        {.key = "method", .type = PD_STORE_STRING, .s = "iso1183"},
+    };
+    struct pd_store_instrument inst = {.name = "bath", .n_channels = 1};
+    strcpy(inst.channels[0].name, "liquid_temperature");
+    strcpy(inst.channels[0].unit, "degC");
+    const struct pd_store_attr d1[] = {
+        {.key = "mass_in_air", .type = PD_STORE_DOUBLE, .d = 2.5, .units = "g"},
+        {.key = "mass_in_liquid", .type = PD_STORE_DOUBLE, .d = 0.293, .units = "g"},
+        {.key = "liquid_density", .type = PD_STORE_DOUBLE, .d = 0.99754, .units = "g/cm3"},
+    };
+    const struct pd_store_attr d2[] = {
+        {.key = "mass_in_air", .type = PD_STORE_DOUBLE, .d = 2.0, .units = "g"},
+        {.key = "sinker_in_liquid", .type = PD_STORE_DOUBLE, .d = 3.1, .units = "g"},
+        {.key = "both_in_liquid", .type = PD_STORE_DOUBLE, .d = 2.905, .units = "g"},
+    };
+    struct pd_store_specimen sp[2] = {{.id = "D1", .n_attrs = 3, .attrs = d1}, {.id = "D2", .n_attrs = 3, .attrs = d2}};
+    struct pd_store_layout layout = {.n_run_attrs = 2, .run_attrs = run_attrs, .n_instruments = 1, .instruments = &inst,
+                                     .n_specimens = 2, .specimens = sp, .deflate_level = -1};
+    struct pd_store *st = NULL;
+    struct pd_err err = {0};
+    assert_int_equal(pd_store_create(path, &layout, &st, &err), 0);
+    assert_int_equal(pd_store_close(st, 0, NULL, &err), 0);
+    static struct pd_method_def def;
+    assert_int_equal(pd_method_defaults("iso1183", &def, &err), 0);
+    struct pd_run *run = NULL;
+    assert_int_equal(pd_run_open(path, &run, &err), 0);
+    const double want_rho[] = {1.12997, 0.90892};
+    const double air[] = {2.5, 2.0}, liquid[] = {0.293, NAN}, sinker[] = {0, 3.1}, both[] = {NAN, 2.905};
+    for (size_t s = 0; s < 2; s++) {
+        struct cert_values v;
+        memset(&v, 0, sizeof v);
+        bool evaluated = false;
+        char reason[300] = "";
+        assert_int_equal(cert_method_iso1183.evaluate(run, s, &def, &v, &evaluated, reason, sizeof reason), 0);
+        assert_true(evaluated);
+        assert_near(v.value[0], want_rho[s], 5e-6); /* §12 D1 1.130, D2 0.909 */
+        double u;
+        assert_int_equal(pd_density_uncertainty(air[s], liquid[s], 0.99754, sinker[s], both[s], &def.uncertainty, &u,
+                                                &err), 0);
+        assert_near(v.u_extra[0], u, 1e-15);
+        /* nothing of it through the constant-exponent path: that would count it twice */
+        size_t count;
+        const struct pd_cert_property *props = pd_cert_method_properties("iso1183", &count);
+        assert_near(pd_uncertainty_standard(&def.uncertainty, props[0].sens, v.value[0], 0, 0, 0), 0.0, 0);
+        json_decref(v.info);
+    }
+    pd_run_close(run);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -638,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_mvr_budget_vs_monte_carlo),
         cmocka_unit_test(test_charpy_budget_vs_monte_carlo),
         cmocka_unit_test(test_mfr_run_five_weighings_four_cuts),
+        cmocka_unit_test(test_density_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
