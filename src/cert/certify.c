@@ -397,8 +397,9 @@ static json_t *method_json(struct ctx *c)
         if (d->uncertainty.input[s] != 0.0)
             J(in, names[s], cert_jreal(d->uncertainty.input[s]));
     J(u, "inputs_half_width_rectangular", in);
-    J(u, "model", cert_jstr("GUM: u_rel² = Σ (c_i·a_i/√3)² over the method's sources; mean adds (s/√n)² when "
-                            "repeatability is on; U = k·u"));
+    J(u, "model", cert_jstr("GUM: u_rel² = Σ (c_i·a_i/√3)² over the method's sources, and the method's own terms "
+                            "where a sensitivity depends on the specimen's data (docs/CERTIFICATES.md §5); mean adds "
+                            "(s/√n)² when repeatability is on; U = k·u"));
     J(o, "uncertainty", u);
     J(o, "file", cert_jstr(d->path[0] ? d->path : "(built-in defaults)"));
     if (d->text[0])

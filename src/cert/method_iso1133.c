@@ -435,12 +435,28 @@ static double temperature_term(struct mfr_ctx *c, double from, double to, const 
     return rms;
 }
 
+/* The scatter of the cut-offs' own rates: s(600·m_k/t_k)/√n, the type A term of their mean. */
+static double cut_off_scatter(const struct pd_mfr_cuts *mc)
+{
+    if (mc->n < 2)
+        return 0.0;
+    double mean = 0, ss = 0;
+    for (size_t k = 0; k < mc->n; k++)
+        mean += THETA_REF_S * mc->mass_g[k] / interval_of_pair(mc, k);
+    mean /= (double)mc->n;
+    for (size_t k = 0; k < mc->n; k++) {
+        double d = THETA_REF_S * mc->mass_g[k] / interval_of_pair(mc, k) - mean;
+        ss += d * d;
+    }
+    return sqrt(ss / (double)(mc->n - 1) / (double)mc->n);
+}
+
 /* Procedure A. Returns 0 (MFR set, or *why says why not), or PD_ENOMEM. */
 static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
 {
     const struct pd_method_def *def = c->def;
     struct series mass = {0}, cuts = {0};
-    double *cut_s = NULL, *cut_hw = NULL, *pm = NULL;
+    double *cut_s = NULL, *cut_hw = NULL, *pm = NULL, *stable = NULL;
     size_t *of = NULL, *pi = NULL;
     int rc = read_series(c->run, c->s, def, "mass", c->t0, &mass, why, wsize);
     size_t inst, idx;
@@ -454,7 +470,7 @@ static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
     bool discard = pd_method_param(def, "discard_first") == 1.0;
     double coeff = pd_method_param(def, "temperature_coefficient");
     struct pd_err e = {0};
-    double v, spread, u;
+    double v, spread, u, u_a;
     if (!have_cuts) {
         if (pd_method_param(def, "nominal_interval") != 1.0) {
             cert_say(why, wsize, "mfr: the run records no cut-off times (no 'cutoffs' channel), so the masses cannot be "
@@ -474,6 +490,7 @@ static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
         }
         double rms = temperature_term(c, -INFINITY, INFINITY, "mfr");
         u = pd_mfr_uncertainty(&mc, v, &def->uncertainty, coeff, rms);
+        u_a = cut_off_scatter(&mc);
         note(c, "cut_interval_s", cert_jreal(nominal));
         note(c, "interval_source", cert_jstr("nominal (the run records no cut-off times)"));
         note(c, "cut_offs", json_integer((json_int_t)mc.n));
@@ -520,12 +537,26 @@ static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
     /* Only intervals wholly within the measuring window count (when the piston says where it was). */
     bool window_known = c->piston.n > 0 && isfinite(c->start_height);
     double top = pd_method_param(def, "window_top"), bottom = pd_method_param(def, "window_bottom");
-    size_t n = 0, outside = 0, unpaired = 0;
-    json_t *unp = json_array(), *outw = json_array();
+    /* A balance reading marked dynamic (not stable) took its piece's interval but is no mass to use. */
+    size_t n_stable = 0, stable_inst = SIZE_MAX;
+    if (pd_run_find_channel(c->run, "stable", &stable_inst, &idx) == 0 && stable_inst == mass.inst &&
+        (rc = cert_read_channel(c->run, c->s, def, "stable", &stable, &n_stable, NULL, why, wsize)) < 0)
+        goto done;
+    if (stable && n_stable != mass.n) {
+        free(stable);
+        stable = NULL;
+    }
+    size_t n = 0, outside = 0, unpaired = 0, dynamic = 0;
+    json_t *unp = json_array(), *outw = json_array(), *dyn = json_array();
     for (size_t j = 0; j < mass.n; j++) {
         if (of[j] == SIZE_MAX) {
             unpaired++;
             cert_jappend(unp, entry("mass_g", mass.v[j], "time_s", mass.t[j], NULL, 0, &c->ok), &c->ok);
+            continue;
+        }
+        if (stable && stable[j] == 0.0) {
+            dynamic++;
+            cert_jappend(dyn, entry("mass_g", mass.v[j], "time_s", mass.t[j], NULL, 0, &c->ok), &c->ok);
             continue;
         }
         if (window_known) {
@@ -545,6 +576,13 @@ static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
     note(c, "unpaired_weighings", unp);
     note(c, "intervals_without_weighing", json_integer((json_int_t)(n_cuts - 1 - n_pairs)));
     note(c, "outside_window", outw);
+    note(c, "dynamic_weighings", dyn);
+    if (dynamic) {
+        char w[160];
+        cert_say(w, sizeof w, "mfr: %zu weighing%s not stable (dynamic reading): %s interval not used", dynamic,
+                 dynamic == 1 ? " was" : "s were", dynamic == 1 ? "its" : "their");
+        warn(c, w);
+    }
     note(c, "window_checked", json_boolean(window_known));
     if (unpaired) {
         char w[200];
@@ -567,6 +605,7 @@ static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
     double from = cut_s[mc.interval[0]], to = cut_s[mc.interval[mc.n - 1] + 1];
     double rms = temperature_term(c, from, to, "mfr");
     u = pd_mfr_uncertainty(&mc, v, &def->uncertainty, coeff, rms);
+    u_a = cut_off_scatter(&mc);
     json_t *iv = json_array(), *ms = json_array();
     for (size_t k = 0; k < mc.n; k++) {
         cert_jappend(iv, cert_jreal(cut_s[mc.interval[k] + 1] - cut_s[mc.interval[k]]), &c->ok);
@@ -581,13 +620,16 @@ static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
 result:
     c->out->has[P_MFR] = true;
     c->out->value[P_MFR] = v;
-    c->out->u_extra[P_MFR] = u;
+    c->out->u_extra[P_MFR] = sqrt(u * u + u_a * u_a);
     note(c, "cut_off_spread_percent", cert_jreal(spread * 100));
-    note(c, "mfr_u_standard", cert_jreal(u));
+    note(c, "mfr_u_budget", cert_jreal(u));
+    note(c, "mfr_u_cut_off_scatter", cert_jreal(u_a));
+    note(c, "mfr_u_standard", cert_jreal(c->out->u_extra[P_MFR]));
     rc = 0;
 done:
     series_free(&mass);
     series_free(&cuts);
+    free(stable);
     free(cut_s);
     free(cut_hw);
     free(of);

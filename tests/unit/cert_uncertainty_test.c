@@ -483,7 +483,8 @@ static void test_charpy_budget_vs_monte_carlo(void **state)
 
 /* ---- an MFR run file: 5 weighings, 4 cut-offs after preheat ----------------------------------------*/
 #define T0 1795852800000000000LL
-static void write_mfr_run(const char *path, bool with_cutoffs, double start_height)
+/* dynamic >= 0: the balance also records its `stable` flag, 0 for that weighing */
+static void write_mfr_run(const char *path, bool with_cutoffs, double start_height, int dynamic)
 {
     const struct pd_store_attr run_attrs[] = {
         {.key = "run_id", .type = PD_STORE_STRING, .s = "R-MFR"},
@@ -500,9 +501,10 @@ static void write_mfr_run(const char *path, bool with_cutoffs, double start_heig
         strcpy(inst[0].channels[k].name, names[c]);
         strcpy(inst[0].channels[k++].unit, units[c]);
     }
-    inst[1].n_channels = 1;
+    inst[1].n_channels = dynamic >= 0 ? 2 : 1;
     strcpy(inst[1].channels[0].name, "mass");
     strcpy(inst[1].channels[0].unit, "g");
+    strcpy(inst[1].channels[1].name, "stable");
     struct pd_store_attr fields[3] = {
         {.key = "cut_interval", .type = PD_STORE_DOUBLE, .d = 10, .units = "s"},
         {.key = "temperature", .type = PD_STORE_DOUBLE, .d = 230, .units = "degC"},
@@ -530,7 +532,8 @@ static void write_mfr_run(const char *path, bool with_cutoffs, double start_heig
     for (int j = 0; j < 5; j++) {
         int64_t t = T0 + (int64_t)llround(wt[j] * 1e9), unc = 0;
         uint32_t q = 0;
-        assert_int_equal(pd_store_append(st, 0, 1, 1, &t, &unc, &q, &wm[j], &err), 0);
+        double row[2] = {wm[j], j == dynamic ? 0.0 : 1.0};
+        assert_int_equal(pd_store_append(st, 0, 1, 1, &t, &unc, &q, row, &err), 0);
     }
     struct pd_store_attr status = {.key = "status", .type = PD_STORE_STRING, .s = "tested"};
     assert_int_equal(pd_store_set_specimen_attr(st, 0, &status, &err), 0);
@@ -558,7 +561,7 @@ static void test_mfr_run_five_weighings_four_cuts(void **state)
     assert_true(fd >= 0);
     close(fd);
     unlink(path);
-    write_mfr_run(path, true, 52.0);
+    write_mfr_run(path, true, 52.0, -1);
     static struct pd_method_def def;
     struct pd_err err = {0};
     assert_int_equal(pd_method_defaults("iso1133", &def, &err), 0);
@@ -591,7 +594,14 @@ static void test_mfr_run_five_weighings_four_cuts(void **state)
     const double cut[] = {10, 20, 30, 40}, hw[] = {0.05, 0.05, 0.05, 0.05}, ms[] = {0.1352, 0.1361, 0.1347};
     const size_t ivs[] = {0, 1, 2};
     struct pd_mfr_cuts c = {.cut_s = cut, .cut_half_width_s = hw, .n_cuts = 4, .mass_g = ms, .interval = ivs, .n = 3};
-    assert_near(v.u_extra[0], pd_mfr_uncertainty(&c, v.value[0], &def.uncertainty, 2.0, 0.3), 1e-6 * v.u_extra[0]);
+    /* the specimen's u: that budget and the scatter of the three rates, s/√3 */
+    double r[3], rm = 0, ss = 0;
+    for (int k = 0; k < 3; k++)
+        rm += (r[k] = 60.0 * ms[k]) / 3.0;
+    for (int k = 0; k < 3; k++)
+        ss += (r[k] - rm) * (r[k] - rm);
+    double ub = pd_mfr_uncertainty(&c, v.value[0], &def.uncertainty, 2.0, 0.3), ua = sqrt(ss / 2.0 / 3.0);
+    assert_near(v.u_extra[0], sqrt(ub * ub + ua * ua), 1e-6 * v.u_extra[0]);
     /* MVR over the window only: the piston entered it at 2 mm of travel */
     assert_true(v.has[1]);
     assert_near(v.value[1], 0.711 * 600 * 2.5 / 97.0, 1e-6);
@@ -600,7 +610,7 @@ static void test_mfr_run_five_weighings_four_cuts(void **state)
 
     /* without piston_start_height: no MVR (the reason is given), the MFR stays, unchecked window said */
     unlink(path);
-    write_mfr_run(path, true, 0);
+    write_mfr_run(path, true, 0, -1);
     evaluate_mfr_file(path, &def, &v, &evaluated, reason, sizeof reason);
     assert_true(evaluated && v.has[0] && !v.has[1]);
     assert_non_null(strstr(json_string_value(json_object_get(v.info, "mvr_not_evaluated")), "piston_start_height"));
@@ -608,20 +618,30 @@ static void test_mfr_run_five_weighings_four_cuts(void **state)
 
     /* no cut-off times at all: the masses cannot be paired; the reason says so (and names the way out) */
     unlink(path);
-    write_mfr_run(path, false, 0);
+    write_mfr_run(path, false, 0, -1);
     evaluate_mfr_file(path, &def, &v, &evaluated, reason, sizeof reason);
     assert_false(v.has[0]);
     assert_non_null(strstr(json_string_value(json_object_get(v.info, "mfr_not_evaluated")), "no cut-off times"));
     json_decref(v.info);
     /* min_cuts 4 with 3 pairs: refused, with the counts */
     unlink(path);
-    write_mfr_run(path, true, 0);
+    write_mfr_run(path, true, 0, -1);
     def.params[2].value = 4;
     assert_string_equal(def.params[2].key, "min_cuts");
     evaluate_mfr_file(path, &def, &v, &evaluated, reason, sizeof reason);
     assert_false(evaluated);
     assert_non_null(strstr(reason, "3 cut-offs, at least 4"));
     assert_non_null(strstr(reason, "5 weighings, 4 cut-offs recorded after preheat, 3 paired"));
+    json_decref(v.info);
+    /* the balance marked the weighing at 32 s dynamic: it keeps its place (the next piece is not moved
+     * into its interval) but its mass is not used */
+    unlink(path);
+    write_mfr_run(path, true, 0, 2);
+    def.params[2].value = 2;
+    evaluate_mfr_file(path, &def, &v, &evaluated, reason, sizeof reason);
+    assert_true(evaluated);
+    assert_near(v.value[0], 600.0 * (0.1352 + 0.1347) / 2.0 / 10.0, 1e-9);
+    assert_int_equal(json_array_size(json_object_get(v.info, "dynamic_weighings")), 1);
     json_decref(v.info);
     unlink(path);
 }
