@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # mfr_cert_test.sh — an ISO 1133 run of the simulated melt flow indexer and balance (config/mfr.yaml,
-# made fast) certified: every weighing is either paired with its own cut-off interval or reported,
+# made fast) certified: every weighing is either paired with its own cut-off interval or reported (by
+# the acquisition's events and by the certificate alike),
 # and MFR and MVR equal an independent evaluation of the same raw file in numpy (cut times from the
 # count steps after preheat, first-in first-out pairing, the MVR fitted over the 50–20 mm window
 # only) and the simulator's material (MFR 8.13, MVR = 8.13/0.7387).
@@ -32,7 +33,7 @@ rc=$?
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then echo "FAIL: certify exit $rc"; cat "$work/cert.err" >&2; exit 1; fi
 
 "$PY" - "$run" "$work"/certs/CERT-*.json <<'PYEOF'
-import json, sys
+import json, re, sys
 import h5py, numpy as np
 run, cert = sys.argv[1], json.load(open(sys.argv[2]))
 spec = cert["specimens"][0]
@@ -77,6 +78,12 @@ if unpaired:
     assert any("weighings had no cut-off interval" in w for w in ev["warnings"]), ev["warnings"]
 assert abs(res["mfr"]["value"] - mfr) <= 1e-9 * mfr, (res["mfr"]["value"], mfr)
 assert abs(mfr - 8.13) <= 0.03 * 8.13, mfr              # the simulated material, masses ±0.4 %
+
+# the acquisition paired them the same way while it ran, and said so in its weighing events
+texts = [e["text"].decode() for e in events if e["kind"] == b"weighing"]
+assert len(texts) == len(mass), texts
+assert sum(re.search(r", cut-off interval \d+$", t) is not None for t in texts) == len(pairs), texts
+assert sum("not paired" in t for t in texts) == len(unpaired), texts
 
 # MVR over the window only, against numpy's polyfit
 h = h0 - piston
