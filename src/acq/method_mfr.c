@@ -2,9 +2,11 @@
  * on file): per charge, set temperature and cut-off interval, start, wait out the preheat until
  * the barrel is back within tolerance, then record cut-offs (melt flow indexer) and the weighing
  * of each cut-off (balance in weighings mode), each weighing paired with the oldest cut-off
- * interval not yet weighed, until enough intervals are weighed. The first cut after preheat only
- * opens the first interval; a weighing with no closed interval left is recorded as unpaired. The
- * evaluation (src/cert/method_iso1133.c) pairs them again from the raw channels, the same way. */
+ * interval not yet weighed, until enough intervals inside the measuring window (the piston's lower
+ * edge 50..20 mm above the die, when `piston_start_height` says where it started) are weighed. The
+ * first cut after preheat only opens the first interval; a weighing with no closed interval left is
+ * recorded as unpaired; a charge whose piston falls below the window ends there. The evaluation
+ * (src/cert/method_iso1133.c) pairs them again from the raw channels, the same way. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,8 +85,13 @@ static size_t mfr_run_attrs(const void *params, struct pd_store_attr *out, size_
     return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
 
+/* ISO 1133-1: cut-offs count while the piston's lower edge is 50..20 mm above the die. */
+#define WINDOW_TOP_MM 50.0
+#define WINDOW_BOTTOM_MM 20.0
+#define MAX_TRACKED_CUTS 256 /* cut heights remembered per charge; later intervals count as outside */
+
 struct mfr_channels {
-    int temperature, cutoffs, test_time, mass;
+    int temperature, cutoffs, test_time, mass, piston;
 };
 
 /* One charge. Returns the outcome that becomes the specimen's status. */
@@ -121,12 +128,15 @@ static const char *charge(struct run *run, struct bus *mfi, struct bus *bal, con
     double last_cuts = r.values[ch->cutoffs];
     acq_bus_latest(bal, &r, &bseq);
     atomic_store(&bal->active_specimen, (uint32_t)(k + 1));
-    /* cut-offs seen since preheat (the first opens interval 1), weighings, and weighings paired with a
-     * closed interval (first in, first out: pieces are weighed in the order they were cut) */
-    long cut_events = 0, weighed = 0, paired = 0;
+    /* cut-offs seen since preheat (the first opens interval 1), weighings, weighings paired with a
+     * closed interval (first in, first out: pieces are weighed in the order they were cut), and of
+     * those the ones inside the measuring window (all of them when the piston's height is unknown) */
+    long cut_events = 0, weighed = 0, paired = 0, usable = 0;
+    bool window = p->start_height_mm > 0.0 && ch->piston >= 0;
+    double cut_height[MAX_TRACKED_CUTS];
     bool out_of_tolerance = false;
     int64_t next_show = 0;
-    while (paired < p->cuts) {
+    while (usable < p->cuts) {
         pd_clock_sleep_ns(5 * 1000000LL);
         const char *why = acq_series_trouble(run, both, 2, deadline, rc, err);
         if (why)
@@ -134,7 +144,10 @@ static const char *charge(struct run *run, struct bus *mfi, struct bus *bal, con
         if (acq_bus_latest(mfi, &r, &seq) && seq != mseq) {
             mseq = seq;
             double cuts = r.values[ch->cutoffs];
+            double height = window ? p->start_height_mm - r.values[ch->piston] : NAN;
             if (cuts > last_cuts) {
+                for (long c = cut_events; c < cut_events + (long)(cuts - last_cuts) && c < MAX_TRACKED_CUTS; c++)
+                    cut_height[c] = height;
                 cut_events += (long)(cuts - last_cuts);
                 snprintf(text, sizeof text, "cut-off %.0f at test time %.2f s%s", cuts,
                          ch->test_time >= 0 ? r.values[ch->test_time] : NAN,
@@ -149,6 +162,12 @@ static const char *charge(struct run *run, struct bus *mfi, struct bus *bal, con
                 acq_run_event(run, k, "temperature_out_of_tolerance", text);
             }
             out_of_tolerance = out;
+            if (window && height < WINDOW_BOTTOM_MM) {
+                snprintf(text, sizeof text, "piston %.2f mm above the die, below the measuring window, after %ld of "
+                                            "%ld cut-offs weighed within it", height, usable, p->cuts);
+                acq_run_event(run, k, "piston_below_window", text);
+                return "tested"; /* what was weighed stays; the evaluation decides whether it is enough */
+            }
         }
         if (acq_bus_latest(bal, &r, &seq) && seq != bseq) {
             /* weighings mode: every reading of the balance is one piece */
@@ -157,9 +176,15 @@ static const char *charge(struct run *run, struct bus *mfi, struct bus *bal, con
             weighed += pieces;
             bseq = seq;
             if (take > 0) {
+                bool inside = true;
+                for (long i = paired; i < paired + take; i++) {
+                    inside = !window || (i + 1 < MAX_TRACKED_CUTS && cut_height[i] <= WINDOW_TOP_MM &&
+                                         cut_height[i + 1] >= WINDOW_BOTTOM_MM);
+                    usable += inside;
+                }
                 paired += take;
-                snprintf(text, sizeof text, "piece %ld: %.5f g, cut-off interval %ld", weighed, r.values[ch->mass],
-                         paired);
+                snprintf(text, sizeof text, "piece %ld: %.5f g, cut-off interval %ld%s", weighed, r.values[ch->mass],
+                         paired, inside ? "" : " (outside the measuring window)");
             } else {
                 snprintf(text, sizeof text, "piece %ld: %.5f g, no cut-off interval closed for it: not paired",
                          weighed, r.values[ch->mass]);
@@ -193,7 +218,8 @@ static int mfr_series(struct run *run, struct pd_acq_result *result, struct pd_e
     struct mfr_channels ch = {.temperature = acq_bus_find_channel(mfi, "temperature"),
                               .cutoffs = acq_bus_find_channel(mfi, "cutoffs"),
                               .test_time = acq_bus_find_channel(mfi, "test_time"),
-                              .mass = acq_bus_find_channel(bal, "mass")};
+                              .mass = acq_bus_find_channel(bal, "mass"),
+                              .piston = acq_bus_find_channel(mfi, "piston")};
     int rc;
     if (((rc = acq_bus_command(mfi, "temperature", p->temperature_c, err)) < 0 && rc != PD_EUNSUPPORTED) ||
         ((rc = acq_bus_command(mfi, "cut_interval", p->cut_interval_s, err)) < 0 && rc != PD_EUNSUPPORTED))

@@ -537,6 +537,10 @@ static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
     /* Only intervals wholly within the measuring window count (when the piston says where it was). */
     bool window_known = c->piston.n > 0 && isfinite(c->start_height);
     double top = pd_method_param(def, "window_top"), bottom = pd_method_param(def, "window_bottom");
+    if (window_known && !(top > bottom)) {
+        cert_say(why, wsize, "mfr: the method's window_top %g mm is not above its window_bottom %g mm", top, bottom);
+        goto done;
+    }
     /* A balance reading marked dynamic (not stable) took its piece's interval but is no mass to use. */
     size_t n_stable = 0, stable_inst = SIZE_MAX;
     if (pd_run_find_channel(c->run, "stable", &stable_inst, &idx) == 0 && stable_inst == mass.inst &&

@@ -82,7 +82,7 @@ assert abs(mfr - 8.13) <= 0.03 * 8.13, mfr              # the simulated material
 # the acquisition paired them the same way while it ran, and said so in its weighing events
 texts = [e["text"].decode() for e in events if e["kind"] == b"weighing"]
 assert len(texts) == len(mass), texts
-assert sum(re.search(r", cut-off interval \d+$", t) is not None for t in texts) == len(pairs), texts
+assert sum(re.search(r", cut-off interval \d+( \(outside the measuring window\))?$", t) is not None for t in texts) == len(pairs), texts
 assert sum("not paired" in t for t in texts) == len(unpaired), texts
 
 # MVR over the window only, against numpy's polyfit
@@ -102,4 +102,29 @@ assert abs(ev["mfr_temperature_rms_deviation_K"] - rms) <= 1e-9 + 1e-9 * rms, (e
 assert res["mfr"]["U"] > 2 * 0.02 * mfr * 0.5 / 3 ** 0.5 * 0.99  # at least the temperature term alone
 print("mfr_cert_test: MFR %.4f (numpy %.4f), MVR %.4f (numpy %.4f), %d weighings, %d paired, %d unpaired"
       % (res["mfr"]["value"], mfr, res["mvr"]["value"], mvr, len(mass), len(inside), len(unpaired)))
+PYEOF
+
+# A charge whose piston starts 20.8 mm above the die falls below the measuring window after about
+# 3 s: the acquisition ends the charge there (an event says so) and the evaluation gives the reason
+# there is no MFR (no complete cut-off interval), while the MVR of the samples inside the window stays.
+sed -e 's/piston_start_height: 50 /piston_start_height: 20.8 /' "$work/mfr.yaml" >"$work/low.yaml"
+grep -q 'piston_start_height: 20.8 ' "$work/low.yaml" || { echo "FAIL: no piston_start_height line to edit"; exit 1; }
+if ! "$PD_CLI" run "$work/low.yaml" -o "$work/low" -q >"$work/low.out" 2>"$work/low.err"; then
+  echo "FAIL: polydaq run (low start)"; cat "$work/low.err" >&2; exit 1
+fi
+low=$(ls "$work"/low/run-*.h5 | head -1)
+"$PD_CLI" certify "$low" --spec "$work/spec.yaml" -o "$work/certs-low" >"$work/low-cert.out" 2>"$work/low-cert.err"
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then echo "FAIL: certify (low start) exit $rc"; cat "$work/low-cert.err" >&2; exit 1; fi
+"$PY" - "$low" "$work"/certs-low/CERT-*.json <<'PYEOF'
+import json, sys
+import h5py
+run, cert = sys.argv[1], json.load(open(sys.argv[2]))
+events = h5py.File(run, "r")["specimen_01/events"][:]
+below = [e["text"].decode() for e in events if e["kind"] == b"piston_below_window"]
+assert len(below) == 1 and "below the measuring window" in below[0], below
+ev = cert["specimens"][0]["evaluation"]
+assert "mfr" not in cert["specimens"][0].get("results", {}), cert["specimens"][0]
+assert "no complete cut-off interval" in ev["mfr_not_evaluated"], ev.get("mfr_not_evaluated")
+print("mfr_cert_test: low start:", below[0], "|", ev["mfr_not_evaluated"])
 PYEOF
