@@ -9,8 +9,8 @@
 #include "cert/cert_internal.h"
 #include "store/store.h"
 
-#define THETA_REF_S 600.0 /* MFR/MVR are per 10 min */
-#define MVR_MIN_POINTS 3  /* a line and a scatter about it */
+#define THETA_REF_S    600.0 /* MFR/MVR are per 10 min */
+#define MVR_MIN_POINTS 3     /* a line and a scatter about it */
 
 /* ---- procedure A ------------------------------------------------------------------------------*/
 static double interval_of_pair(const struct pd_mfr_cuts *c, size_t k)
@@ -56,8 +56,8 @@ int pd_mfr_evaluate_cuts(const struct pd_mfr_cuts *c, size_t min_cuts, double ma
     return 0;
 }
 
-int pd_mfr_evaluate(const double *mass_g, size_t n, double interval_s, size_t min_cuts, double max_spread,
-                    double *mfr, double *spread, struct pd_err *err)
+int pd_mfr_evaluate(const double *mass_g, size_t n, double interval_s, size_t min_cuts, double max_spread, double *mfr,
+                    double *spread, struct pd_err *err)
 {
     struct pd_mfr_cuts c = {.interval_s = interval_s, .mass_g = mass_g, .n = n};
     return pd_mfr_evaluate_cuts(&c, min_cuts, max_spread, mfr, spread, err);
@@ -74,8 +74,8 @@ int pd_mfr_pair(const double *cut_s, size_t n_cuts, const double *weigh_s, size_
                               i, cut_s[i]);
     for (size_t j = 0; j < n_weighings; j++)
         if (!isfinite(weigh_s[j]) || (j > 0 && weigh_s[j] < weigh_s[j - 1]))
-            return pd_err_set(err, PD_EDATA, NULL, "mfr pairing: weighing time %zu (%g s) is before the one before",
-                              j, weigh_s[j]);
+            return pd_err_set(err, PD_EDATA, NULL, "mfr pairing: weighing time %zu (%g s) is before the one before", j,
+                              weigh_s[j]);
     size_t intervals = n_cuts > 0 ? n_cuts - 1 : 0, next = 0, closed_cuts = 0, pairs = 0;
     for (size_t j = 0; j < n_weighings; j++) {
         while (closed_cuts < n_cuts && cut_s[closed_cuts] <= weigh_s[j])
@@ -213,8 +213,8 @@ double pd_mfr_uncertainty(const struct pd_mfr_cuts *c, double mfr, const struct 
         inv_t += 1.0 / interval_of_pair(c, k);
     double u_abs = scale * inv_t * b->input[PD_U_MASS_ABS] * 1e-3 / r3;
     /* Relative balance error and timer rate: relative sensitivity 1 (and −1). */
-    double u_rel = mfr * sqrt(b->input[PD_U_MASS] * b->input[PD_U_MASS] + b->input[PD_U_TIME] * b->input[PD_U_TIME]) /
-                   100.0 / r3;
+    double u_rel =
+        mfr * sqrt(b->input[PD_U_MASS] * b->input[PD_U_MASS] + b->input[PD_U_TIME] * b->input[PD_U_TIME]) / 100.0 / r3;
     /* Each cut time c_j: ∂MFR/∂c_j = (600/n)·(m_k/t_k² of the interval it opens − that of the interval it
      * closes), so a cut shared by two intervals mostly cancels. */
     double u_cut2 = 0;
@@ -326,8 +326,9 @@ static double series_at(const struct series *s, double x)
         return s->v[0];
     for (size_t i = 1; i < s->n; i++)
         if (s->t[i] >= x)
-            return s->t[i] > s->t[i - 1] ? s->v[i - 1] + (s->v[i] - s->v[i - 1]) * (x - s->t[i - 1]) / (s->t[i] - s->t[i - 1])
-                                         : s->v[i];
+            return s->t[i] > s->t[i - 1]
+                       ? s->v[i - 1] + (s->v[i] - s->v[i - 1]) * (x - s->t[i - 1]) / (s->t[i] - s->t[i - 1])
+                       : s->v[i];
     return s->v[s->n - 1];
 }
 
@@ -420,8 +421,10 @@ static double temperature_term(struct mfr_ctx *c, double from, double to, const 
     note(c, key, m ? cert_jreal(mx) : json_null());
     if (!m) {
         char w[160];
-        cert_say(w, sizeof w, "%s: no barrel temperature record over the measuring time: the budget uses the "
-                              "method's temperature half-width only", prefix);
+        cert_say(w, sizeof w,
+                 "%s: no barrel temperature record over the measuring time: the budget uses the "
+                 "method's temperature half-width only",
+                 prefix);
         warn(c, w);
         return 0.0;
     }
@@ -473,9 +476,10 @@ static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
     double v, spread, u, u_a;
     if (!have_cuts) {
         if (pd_method_param(def, "nominal_interval") != 1.0) {
-            cert_say(why, wsize, "mfr: the run records no cut-off times (no 'cutoffs' channel), so the masses cannot be "
-                                 "paired with their intervals (a method variant with nominal_interval: true uses "
-                                 "the nominal cut_interval)");
+            cert_say(why, wsize,
+                     "mfr: the run records no cut-off times (no 'cutoffs' channel), so the masses cannot be "
+                     "paired with their intervals (a method variant with nominal_interval: true uses "
+                     "the nominal cut_interval)");
             goto done;
         }
         if (!(nominal > 0.0)) {
@@ -516,8 +520,10 @@ static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
         if (!(step > 0.0) || cuts.t[i] <= c->t_preheat)
             continue;
         if (step > 1.0) {
-            cert_say(why, wsize, "mfr: the cut-off count jumped from %g to %g between the readings at %.2f and %.2f s: "
-                                 "those cut times are unknown", cuts.v[i - 1], cuts.v[i], cuts.t[i - 1], cuts.t[i]);
+            cert_say(why, wsize,
+                     "mfr: the cut-off count jumped from %g to %g between the readings at %.2f and %.2f s: "
+                     "those cut times are unknown",
+                     cuts.v[i - 1], cuts.v[i], cuts.t[i - 1], cuts.t[i]);
             goto done;
         }
         cut_s[n_cuts] = 0.5 * (cuts.t[i] + cuts.t[i - 1]);
@@ -590,8 +596,10 @@ static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
     note(c, "window_checked", json_boolean(window_known));
     if (unpaired) {
         char w[200];
-        cert_say(w, sizeof w, "mfr: %zu of %zu weighings had no cut-off interval of their own (weighed before their "
-                              "piece was cut, or pieces too many) and are not used", unpaired, mass.n);
+        cert_say(w, sizeof w,
+                 "mfr: %zu of %zu weighings had no cut-off interval of their own (weighed before their "
+                 "piece was cut, or pieces too many) and are not used",
+                 unpaired, mass.n);
         warn(c, w);
     }
     if (!window_known && c->piston.n == 0)
@@ -599,11 +607,17 @@ static int evaluate_mfr(struct mfr_ctx *c, char *why, size_t wsize)
     else if (!window_known)
         warn(c, "mfr: no piston_start_height recorded: the cut-offs cannot be checked against the measuring window");
     size_t skip = discard && n > 0 ? 1 : 0;
-    struct pd_mfr_cuts mc = {.cut_s = cut_s, .cut_half_width_s = cut_hw, .n_cuts = n_cuts, .mass_g = pm + skip,
-                             .interval = pi + skip, .n = n - skip};
+    struct pd_mfr_cuts mc = {.cut_s = cut_s,
+                             .cut_half_width_s = cut_hw,
+                             .n_cuts = n_cuts,
+                             .mass_g = pm + skip,
+                             .interval = pi + skip,
+                             .n = n - skip};
     if (pd_mfr_evaluate_cuts(&mc, min_cuts, pd_method_param(def, "max_spread"), &v, &spread, &e) < 0) {
-        cert_say(why, wsize, "%s (%zu weighings, %zu cut-offs recorded after preheat, %zu paired, %zu outside the "
-                             "measuring window)", e.msg, mass.n, n_cuts, n_pairs, outside);
+        cert_say(why, wsize,
+                 "%s (%zu weighings, %zu cut-offs recorded after preheat, %zu paired, %zu outside the "
+                 "measuring window)",
+                 e.msg, mass.n, n_cuts, n_pairs, outside);
         goto done;
     }
     double from = cut_s[mc.interval[0]], to = cut_s[mc.interval[mc.n - 1] + 1];
@@ -646,8 +660,9 @@ done:
 static int evaluate_mvr(struct mfr_ctx *c, char *why, size_t wsize)
 {
     if (!isfinite(c->start_height)) {
-        cert_say(why, wsize, "mvr: no piston_start_height recorded for the specimen: the ISO 1133 measuring window "
-                             "(%g–%g mm above the die) cannot be placed on the piston travel",
+        cert_say(why, wsize,
+                 "mvr: no piston_start_height recorded for the specimen: the ISO 1133 measuring window "
+                 "(%g–%g mm above the die) cannot be placed on the piston travel",
                  pd_method_param(c->def, "window_top"), pd_method_param(c->def, "window_bottom"));
         return 0;
     }
@@ -690,12 +705,12 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     out->info = json_object();
     if (!out->info)
         return PD_ENOMEM;
-    struct mfr_ctx c = {.run = run, .s = s, .def = def, .out = out, .start_height = NAN, .setpoint = NAN,
-                        .ok = true};
+    struct mfr_ctx c = {.run = run, .s = s, .def = def, .out = out, .start_height = NAN, .setpoint = NAN, .ok = true};
     int rc = 0;
     /* one time origin for every instrument of the specimen: the piston's (or the mass's) first sample */
     char why_a[400] = "", why_b[400] = "", why_t[300] = "";
-    if (have_piston && (rc = read_series(run, s, def, "piston", INT64_MIN, &c.piston, why_b, sizeof why_b)) == PD_ENOMEM)
+    if (have_piston &&
+        (rc = read_series(run, s, def, "piston", INT64_MIN, &c.piston, why_b, sizeof why_b)) == PD_ENOMEM)
         goto out;
     c.t0 = c.piston.n ? c.piston.t0 : INT64_MIN;
     if (c.t0 == INT64_MIN && have_mass) {
@@ -740,8 +755,9 @@ static size_t deviations(const struct pd_method_def *def, char (*out)[CERT_DEVIA
 {
     size_t n = 0;
     if (n < max && pd_method_param(def, "nominal_interval") == 1.0)
-        cert_say(out[n++], CERT_DEVIATION_LEN, "MFR from the nominal cut-off interval where the run records no "
-                                               "cut-off times");
+        cert_say(out[n++], CERT_DEVIATION_LEN,
+                 "MFR from the nominal cut-off interval where the run records no "
+                 "cut-off times");
     if (n < max && (pd_method_param(def, "window_top") != 50.0 || pd_method_param(def, "window_bottom") != 20.0))
         cert_say(out[n++], CERT_DEVIATION_LEN, "measuring window %g–%g mm above the die instead of 50–20 mm",
                  pd_method_param(def, "window_top"), pd_method_param(def, "window_bottom"));
@@ -764,7 +780,10 @@ const struct cert_method cert_method_iso1133 = {
      * transducer ±0.5 %; area ±0.15 % (bores 9.550 ± 0.007 and 9.474 ± 0.007 mm); barrel temperature
      * ±0.5 K (ISO 1133 tolerance at the die region). See docs/CERTIFICATES.md §5. */
     .budget = {.k = 2.0,
-               .input = {[PD_U_MASS_ABS] = 1.0, [PD_U_TIME] = 0.2, [PD_U_DISPLACEMENT] = 0.5, [PD_U_AREA] = 0.15,
+               .input = {[PD_U_MASS_ABS] = 1.0,
+                         [PD_U_TIME] = 0.2,
+                         [PD_U_DISPLACEMENT] = 0.5,
+                         [PD_U_AREA] = 0.15,
                          [PD_U_TEMPERATURE] = 0.5},
                .repeatability = true},
     .evaluate = evaluate,

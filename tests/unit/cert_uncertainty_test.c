@@ -124,8 +124,8 @@ static void test_density_budget_vs_monte_carlo(void **state)
         const struct density_case *c = &density_cases[i];
         for (size_t k = 0; k < 3; k++) {
             double u;
-            assert_int_equal(pd_density_uncertainty(c->air, c->liquid, c->rho_l, c->sinker, c->both, budgets[k], &u,
-                                                    &err), 0);
+            assert_int_equal(
+                pd_density_uncertainty(c->air, c->liquid, c->rho_l, c->sinker, c->both, budgets[k], &u, &err), 0);
             char what[64];
             snprintf(what, sizeof what, "density %s, budget %zu", c->name, k);
             assert_budget_matches_mc(u, density_mc(c, budgets[k], seed++), what);
@@ -153,8 +153,8 @@ struct mfr_case {
     double mass[6];
     size_t n;
     double interval, half_width; /* s */
-    const size_t *pairs;          /* interval of each mass; NULL: 0, 1, 2, ... */
-    double coeff, rms_dev;        /* %/K, K */
+    const size_t *pairs;         /* interval of each mass; NULL: 0, 1, 2, ... */
+    double coeff, rms_dev;       /* %/K, K */
 };
 static const size_t gap_pairs[] = {0, 1, 3, 4}; /* interval 2 was not weighed */
 static const struct mfr_case mfr_cases[] = {
@@ -186,8 +186,12 @@ static void test_mfr_budget_vs_monte_carlo(void **state)
             cut[j] = 3.0 + c->interval * (double)j;
             hw[j] = c->half_width;
         }
-        struct pd_mfr_cuts mc = {.cut_s = nominal ? NULL : cut, .cut_half_width_s = hw, .n_cuts = n_cuts,
-                                 .interval_s = c->interval, .mass_g = c->mass, .interval = nominal ? NULL : pairs,
+        struct pd_mfr_cuts mc = {.cut_s = nominal ? NULL : cut,
+                                 .cut_half_width_s = hw,
+                                 .n_cuts = n_cuts,
+                                 .interval_s = c->interval,
+                                 .mass_g = c->mass,
+                                 .interval = nominal ? NULL : pairs,
                                  .n = c->n};
         double mfr, spread;
         assert_int_equal(pd_mfr_evaluate_cuts(&mc, 3, 0.15, &mfr, &spread, &err), 0);
@@ -463,14 +467,15 @@ static void test_charpy_budget_vs_monte_carlo(void **state)
     uint64_t seed = 179;
     for (size_t ci = 0; ci < 3; ci++) {
         double a;
-        assert_int_equal(pd_charpy_evaluate(cases[ci].W, cases[ci].loss, cases[ci].h, cases[ci].b, 0, 0.1, 0.8, &a,
-                                            &err), 0);
+        assert_int_equal(
+            pd_charpy_evaluate(cases[ci].W, cases[ci].loss, cases[ci].h, cases[ci].b, 0, 0.1, 0.8, &a, &err), 0);
         double u = pd_uncertainty_standard(b, props[0].sens, a, cases[ci].b, cases[ci].h, 0);
         struct pd_test_rng r = {seed++};
         struct acc acc = {0};
         for (int i = 0; i < DRAWS; i++) {
             double W = cases[ci].W * (1.0 + rect(&r, b->input[PD_U_ENERGY] / 100.0));
-            double h = cases[ci].h + rect(&r, b->input[PD_U_THICKNESS]), w = cases[ci].b + rect(&r, b->input[PD_U_WIDTH]);
+            double h = cases[ci].h + rect(&r, b->input[PD_U_THICKNESS]),
+                   w = cases[ci].b + rect(&r, b->input[PD_U_WIDTH]);
             double v;
             assert_int_equal(pd_charpy_evaluate(W, cases[ci].loss, h, w, 0, 0.1, 0.8, &v, &err), 0);
             acc_add(&acc, v);
@@ -511,8 +516,13 @@ static void write_mfr_run(const char *path, bool with_cutoffs, double start_heig
         {.key = "piston_start_height", .type = PD_STORE_DOUBLE, .d = start_height, .units = "mm"},
     };
     struct pd_store_specimen sp = {.id = "charge-1", .n_attrs = start_height > 0 ? 3 : 2, .attrs = fields};
-    struct pd_store_layout layout = {.n_run_attrs = 3, .run_attrs = run_attrs, .n_instruments = 2,
-                                     .instruments = inst, .n_specimens = 1, .specimens = &sp, .deflate_level = -1};
+    struct pd_store_layout layout = {.n_run_attrs = 3,
+                                     .run_attrs = run_attrs,
+                                     .n_instruments = 2,
+                                     .instruments = inst,
+                                     .n_specimens = 1,
+                                     .specimens = &sp,
+                                     .deflate_level = -1};
     struct pd_store *st = NULL;
     struct pd_err err = {0};
     assert_int_equal(pd_store_create(path, &layout, &st, &err), 0);
@@ -540,8 +550,8 @@ static void write_mfr_run(const char *path, bool with_cutoffs, double start_heig
     assert_int_equal(pd_store_close(st, 0, NULL, &err), 0);
 }
 
-static void evaluate_mfr_file(const char *path, const struct pd_method_def *def, struct cert_values *v,
-                              bool *evaluated, char *reason, size_t rsize)
+static void evaluate_mfr_file(const char *path, const struct pd_method_def *def, struct cert_values *v, bool *evaluated,
+                              char *reason, size_t rsize)
 {
     struct pd_run *run = NULL;
     struct pd_err err = {0};
@@ -673,8 +683,13 @@ static void test_density_run(void **state)
         {.key = "both_in_liquid", .type = PD_STORE_DOUBLE, .d = 2.905, .units = "g"},
     };
     struct pd_store_specimen sp[2] = {{.id = "D1", .n_attrs = 3, .attrs = d1}, {.id = "D2", .n_attrs = 3, .attrs = d2}};
-    struct pd_store_layout layout = {.n_run_attrs = 2, .run_attrs = run_attrs, .n_instruments = 1, .instruments = &inst,
-                                     .n_specimens = 2, .specimens = sp, .deflate_level = -1};
+    struct pd_store_layout layout = {.n_run_attrs = 2,
+                                     .run_attrs = run_attrs,
+                                     .n_instruments = 1,
+                                     .instruments = &inst,
+                                     .n_specimens = 2,
+                                     .specimens = sp,
+                                     .deflate_level = -1};
     struct pd_store *st = NULL;
     struct pd_err err = {0};
     assert_int_equal(pd_store_create(path, &layout, &st, &err), 0);
@@ -694,8 +709,8 @@ static void test_density_run(void **state)
         assert_true(evaluated);
         assert_near(v.value[0], want_rho[s], 5e-6); /* §12 D1 1.130, D2 0.909 */
         double u;
-        assert_int_equal(pd_density_uncertainty(air[s], liquid[s], 0.99754, sinker[s], both[s], &def.uncertainty, &u,
-                                                &err), 0);
+        assert_int_equal(
+            pd_density_uncertainty(air[s], liquid[s], 0.99754, sinker[s], both[s], &def.uncertainty, &u, &err), 0);
         assert_near(v.u_extra[0], u, 1e-15);
         /* nothing of it through the constant-exponent path: that would count it twice */
         size_t count;
