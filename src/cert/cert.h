@@ -182,6 +182,24 @@ struct pd_uncertainty_budget {
 double pd_uncertainty_standard(const struct pd_uncertainty_budget *b, const double sens[PD_U_SOURCE_COUNT],
                                double value, double width_mm, double thickness_mm, double length_mm);
 
+/* ---- Presentation of results (ISO/IEC 17025 7.8, GUM 7.2.6; rounding.c) --------------------*/
+/* A result as the certificate writes it: the expanded uncertainty U to two significant digits and
+ * the value to the same decimal place, both in fixed-point decimal ("1503", "25"; "0.10"), rounded
+ * half away from zero on the shortest decimal that reads back as the double (so 9.95 is 9.95, not
+ * 9.9499…). With U = 0 the value keeps PD_REPORTED_DIGITS significant digits and U is "0". */
+#define PD_REPORTED_DIGITS 4
+struct pd_reported {
+    char value[64];
+    char U[64];
+    int place;  /* the last digit shown has the place 10^place */
+    bool has_U; /* U > 0 */
+};
+/* PD_EINVAL for a non-finite value or a U that is negative or not finite; PD_ERANGE when the text
+ * would not fit (a value more than ~60 digits wider than U). `out` untouched then. */
+int pd_round_to_uncertainty(double value, double U, struct pd_reported *out);
+/* The shortest "%.*e" form (1..17 significant digits) that reads back as exactly x. */
+int pd_decimal_shortest(double x, char *buf, size_t size);
+
 /* ---- Decision rules (ILAC-G8:09/2019) -------------------------------------------------------*/
 enum pd_decision_rule {
     PD_RULE_SIMPLE = 0,           /* binary, w = 0: acceptance limit = tolerance limit */
