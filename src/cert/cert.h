@@ -352,11 +352,12 @@ enum pd_approval_role { PD_ROLE_REVIEWER = 0, PD_ROLE_AUTHORIZER = 1 };
 int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_role role, const char *key_path,
                     char *status_out, size_t status_size, struct pd_err *err);
 
-#define PD_VERIFY_MAX_LINES 24
+#define PD_VERIFY_MAX_LINES 400
 struct pd_verify_report {
     bool ok;                 /* every check passed */
     size_t n_lines;
     char lines[PD_VERIFY_MAX_LINES][300]; /* "ok: ..." / "FAIL: ..." / "note: ..." per check */
+    size_t n_omitted;        /* lines that did not fit (counted, not kept) */
 };
 /* Checks an issued certificate: its signature over the canonical JSON (against the public key
  * file when given, else the key the certificate names — noted as not pinned), its audit entries and
@@ -364,10 +365,19 @@ struct pd_verify_report {
  * report->ok; negative only for unreadable input. */
 int pd_cert_verify(const char *cert_path, const char *public_key_path, const char *const *data_paths, size_t n_data,
                    struct pd_verify_report *report, struct pd_err *err);
-/* Recomputes every result of the certificate from the raw files with the spec and method text it
- * records; report->ok when every value, limit check and verdict is identical. */
+/* What a certificate holds that is in neither the raw files nor its recorded spec and method: the
+ * order data certify took from its command line (NULL: from the run files, as certify does). */
+struct pd_recompute_inputs {
+    const char *customer, *request_id;
+    const char *replaces, *reason; /* a revision */
+};
+/* Regenerates the certificate's content from the raw files with the spec text and the complete
+ * method definition it records (never this build's defaults) and compares the canonical JSON of
+ * both byte for byte, everything but number, status, dates of drafting/issue, approvals, audit,
+ * signature and software version (docs/CERTIFICATES.md §9). Every differing field is listed by
+ * its JSON path with both values; report->ok when the content is identical. `in` may be NULL. */
 int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size_t n_data,
-                      struct pd_verify_report *report, struct pd_err *err);
+                      const struct pd_recompute_inputs *in, struct pd_verify_report *report, struct pd_err *err);
 /* Renders the certificate's PDF (raw data read from the run files it names, when present). */
 int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_err *err);
 

@@ -594,8 +594,7 @@ static void load_curves(const json_t *doc, struct cert_curve_set *cs)
     const json_t *mo = json_object_get(doc, "method");
     static struct pd_method_def def;
     struct pd_err e = {0};
-    const char *text = json_string_value(json_object_get(mo, "text"));
-    if ((text ? pd_method_load_string("method", text, &def, &e) : pd_method_defaults(jget(mo, "base"), &def, &e)) < 0)
+    if (cert_method_from_doc(mo, &def, NULL, 0, &e) < 0)
         return;
     const struct cert_method *m = cert_method_find(def.base);
     if (!m || !m->curve)

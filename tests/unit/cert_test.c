@@ -1740,10 +1740,12 @@ static void test_sign_verify_tamper(void **state)
     flip_byte(raw_copy, 100);
     assert_false(verify_ok(res.json_path, pk, raw_copy));
 
-    /* recomputation from the raw data reproduces every result */
+    /* recomputation from the raw data reproduces every result (the request id certify was given
+     * is not in the raw data: given again, as to certify) */
     static struct pd_verify_report r;
+    const struct pd_recompute_inputs inputs = {.request_id = "REQ-7"};
     const char *data[1] = {run};
-    assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &r, &err), 0);
+    assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &inputs, &r, &err), 0);
     if (!r.ok)
         for (size_t i = 0; i < r.n_lines; i++)
             print_error("%s\n", r.lines[i]);
@@ -1756,7 +1758,7 @@ static void test_sign_verify_tamper(void **state)
         {"S03", 0.77, "tested", false, false, false}, {"S04", 0.78, "tested", false, false, false}};
     write_run(other_run, "iso527", 0, changed, 4);
     data[0] = other_run;
-    assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &r, &err), 0);
+    assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &inputs, &r, &err), 0);
     assert_false(r.ok);
     bool named = false;
     for (size_t i = 0; i < r.n_lines; i++)
