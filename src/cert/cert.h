@@ -199,6 +199,9 @@ struct pd_reported {
 int pd_round_to_uncertainty(double value, double U, struct pd_reported *out);
 /* The shortest "%.*e" form (1..17 significant digits) that reads back as exactly x. */
 int pd_decimal_shortest(double x, char *buf, size_t size);
+/* The same digits without an exponent where that is readable (10^-6 ≤ |x| < 10^16): "10", "0.0025",
+ * "1503.7" — a number shown exactly as recorded (dimensions, limits, parameters). */
+int pd_decimal_plain(double x, char *buf, size_t size);
 
 /* ---- Decision rules (ILAC-G8:09/2019) -------------------------------------------------------*/
 enum pd_decision_rule {

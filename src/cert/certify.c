@@ -504,15 +504,12 @@ static void add_quoted(struct text *t, const char *s)
     add(t, "\"");
 }
 
-/* The shortest %g form that reads back as exactly x ("50", "0.0005", "2.5e-05"). */
+/* The shortest decimal that reads back as exactly x ("50", "0.0005"). */
 static void add_number(struct text *t, double x)
 {
     char buf[40];
-    for (int p = 1; p <= 17; p++) {
-        snprintf(buf, sizeof buf, "%.*g", p, x);
-        if (strtod(buf, NULL) == x)
-            break;
-    }
+    if (pd_decimal_plain(x, buf, sizeof buf) < 0)
+        snprintf(buf, sizeof buf, "%.17g", x);
     add(t, "%s", buf);
 }
 

@@ -559,12 +559,8 @@ static char *display(const json_t *v)
 {
     if (json_is_real(v)) {
         char buf[40];
-        double x = json_real_value(v);
-        for (int p = 1; p <= 17; p++) {
-            snprintf(buf, sizeof buf, "%.*g", p, x);
-            if (strtod(buf, NULL) == x)
-                break;
-        }
+        if (pd_decimal_plain(json_real_value(v), buf, sizeof buf) < 0)
+            snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
         return strdup(buf);
     }
     return v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;

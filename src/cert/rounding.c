@@ -139,3 +139,18 @@ int pd_round_to_uncertainty(double value, double U, struct pd_reported *out)
     *out = r;
     return 0;
 }
+
+int pd_decimal_plain(double x, char *buf, size_t size)
+{
+    char e[40];
+    int rc = pd_decimal_shortest(x, e, sizeof e);
+    if (rc < 0)
+        return rc;
+    const char *mark = strchr(e, 'e');
+    int exp = mark ? atoi(mark + 1) : 0, digits = 0;
+    for (const char *c = e; c < mark; c++)
+        digits += *c >= '0' && *c <= '9';
+    int n = exp >= -6 && exp < 16 ? snprintf(buf, size, "%.*f", digits - 1 - exp > 0 ? digits - 1 - exp : 0, x)
+                                  : snprintf(buf, size, "%s", e);
+    return n < 0 || (size_t)n >= size ? PD_ERANGE : 0;
+}

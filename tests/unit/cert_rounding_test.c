@@ -61,6 +61,16 @@ static void test_shortest_decimal(void **state)
     assert_string_equal(buf, "3.0000000000000004e-01");
     assert_int_equal(pd_decimal_shortest(0.0005, buf, sizeof buf), 0);
     assert_string_equal(buf, "5e-04");
+    static const struct {
+        double x;
+        const char *plain;
+    } plain[] = {{10.0, "10"}, {0.0005, "0.0005"}, {1503.7, "1503.7"}, {-0.0025, "-0.0025"}, {0.0, "0"},
+                 {1e20, "1e+20"}, {1.5e-7, "1.5e-07"}, {115.0, "115"}, {0.1 + 0.2, "0.30000000000000004"}};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        assert_int_equal(pd_decimal_plain(plain[i].x, buf, sizeof buf), 0);
+        assert_string_equal(buf, plain[i].plain);
+        assert_true(strtod(buf, NULL) == plain[i].x);
+    }
 }
 
 /* A random double with a random number of significant digits, so ties (…5) are common. */
