@@ -1195,6 +1195,20 @@ static void specimen_tables(struct pdf *p)
                 dims[nd++] = key;
         }
     }
+    /* in the order of dimension_labels (b, h, L0, L), then any other */
+    for (size_t a = 0; a < nd; a++)
+        for (size_t b2 = a + 1; b2 < nd; b2++) {
+            size_t ra = 99, rb = 99;
+            for (size_t m = 0; m < sizeof dimension_labels / sizeof dimension_labels[0]; m++) {
+                ra = strcmp(dims[a], dimension_labels[m][0]) == 0 ? m : ra;
+                rb = strcmp(dims[b2], dimension_labels[m][0]) == 0 ? m : rb;
+            }
+            if (rb < ra || (rb == ra && strcmp(dims[b2], dims[a]) < 0)) {
+                const char *tmp = dims[a];
+                dims[a] = dims[b2];
+                dims[b2] = tmp;
+            }
+        }
     size_t np = json_array_size(props);
     if (np + 1 + nd > TABLE_MAX_COLS)
         np = TABLE_MAX_COLS - 1 - nd; /* at most 23 columns: no method has as many */

@@ -1,7 +1,7 @@
 # cert_rounding_ref.py — the reference for cert_rounding_test: GUM 7.2.6 rounding of (value, U)
 # pairs with Python's decimal module, independent of src/cert/rounding.c. Reads "value U" lines
 # (doubles as %.17g), writes "value_text U_text" lines. repr() is the shortest decimal that reads
-# back as the same double.
+# back as the same double. Imported by tests/integration/cert_report_test.sh for `rounded`.
 import sys
 from decimal import Decimal, ROUND_HALF_UP, getcontext
 
@@ -27,6 +27,7 @@ def rounded(value, u):
     return text(v.quantize(Decimal(1).scaleb(q), ROUND_HALF_UP)), text(Ur)
 
 
-for line in sys.stdin:
-    a, b = line.split()
-    print(*rounded(float(a), float(b)))
+if __name__ == "__main__":
+    for line in sys.stdin:
+        a, b = line.split()
+        print(*rounded(float(a), float(b)))
