@@ -516,7 +516,7 @@ static void add_number(struct text *t, double x)
 /* The effective method as a complete method file: every header field, channel, parameter and
  * uncertainty input written out, so loading it takes nothing from the running build's defaults.
  * `certify --recompute` evaluates with exactly this (docs/CERTIFICATES.md §9). malloc'd. */
-static char *method_definition(const struct pd_method_def *d, const struct cert_method *m)
+char *cert_method_definition(const struct pd_method_def *d, const struct cert_method *m)
 {
     struct text t = {.ok = true};
     add(&t, "# The effective method of this certificate, complete: nothing is taken from defaults.\n");
@@ -668,7 +668,7 @@ static json_t *method_json(struct ctx *c)
     J(o, "file", cert_jstr(d->path[0] ? d->path : "(built-in defaults)"));
     if (d->text[0])
         J(o, "text", cert_jstr(d->text));
-    char *definition = method_definition(d, c->m);
+    char *definition = cert_method_definition(d, c->m);
     if (!definition)
         c->ok = false;
     J(o, "definition", cert_jstr(definition));
