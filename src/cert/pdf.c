@@ -1179,6 +1179,24 @@ static const char *const dimension_labels[][2] = {
 static void specimen_tables(struct pdf *p)
 {
     const json_t *d = p->doc, *specimens = json_object_get(d, "specimens"), *props = json_object_get(d, "properties");
+    json_t *own = NULL;
+    if (json_array_size(props) == 0) { /* a certificate from before the list: the properties its specimens have */
+        own = json_array();
+        for (size_t i = 0; own && i < json_array_size(specimens); i++) {
+            const char *key;
+            const json_t *v;
+            json_object_foreach(json_object_get(json_array_get(specimens, i), "results"), key, v)
+            {
+                bool have = false;
+                for (size_t k = 0; k < json_array_size(own); k++)
+                    have = have || strcmp(jget(json_array_get(own, k), "id"), key) == 0;
+                if (!have)
+                    json_array_append_new(own, json_pack("{s:s,s:s,s:s,s:s}", "id", key, "name", key, "symbol", key,
+                                                         "unit", jget(v, "unit")));
+            }
+        }
+        props = own;
+    }
     heading(p, "Results per specimen: value ± U (k = 2); dimensions as measured");
     /* columns: specimen, each recorded dimension, each property of the method */
     const char *dims[SPEC_MAX_DIMS];
@@ -1226,8 +1244,10 @@ static void specimen_tables(struct pdf *p)
     /* every cell's text, then the widths they need */
     size_t ns = json_array_size(specimens), ncol = 1 + nd + np;
     char **cell = calloc((ns ? ns : 1) * ncol, sizeof *cell);
-    if (!cell)
+    if (!cell) {
+        json_decref(own);
         return;
+    }
     double need_w[TABLE_MAX_COLS] = {0};
     font(p, TABLE_FONT, true);
     need_w[0] = text_width(p, "specimen");
@@ -1360,6 +1380,7 @@ static void specimen_tables(struct pdf *p)
         bullet(p, b);
         free(b);
     }
+    json_decref(own);
 }
 
 static void render(struct pdf *p)
