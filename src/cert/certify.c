@@ -1,4 +1,4 @@
-/* certify.c — builds a certificate from run files: evaluation per method, uncertainty, series statistics, decisions per limit, calibration gate; writes the numbered draft. */
+/* certify.c — builds a certificate from run files: evaluation per method, uncertainty, series statistics, decisions per limit, calibration gate, the recorded method (and reading it back for a recompute); writes the numbered draft. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -513,9 +513,8 @@ static void add_number(struct text *t, double x)
     add(t, "%s", buf);
 }
 
-/* The effective method as a complete method file: every header field, channel, parameter and
- * uncertainty input written out, so loading it takes nothing from the running build's defaults.
- * `certify --recompute` evaluates with exactly this (docs/CERTIFICATES.md §9). malloc'd. */
+/* `certify --recompute` evaluates with exactly this text (docs/CERTIFICATES.md §9): a later build
+ * with other defaults must still evaluate a certificate as it was made. */
 char *cert_method_definition(const struct pd_method_def *d, const struct cert_method *m)
 {
     struct text t = {.ok = true};

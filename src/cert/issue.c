@@ -1,7 +1,6 @@
 /* issue.c — the lab key, the audit log (a hash chain), review and authorization of drafts, signing, verification and recomputation. */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
