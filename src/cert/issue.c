@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cert/cert_internal.h"
+#include "config/config.h"
 
 #define SECRET_TAG "polydaq-ed25519-secret "
 #define PUBLIC_TAG "polydaq-ed25519-public "
@@ -643,6 +644,46 @@ static void compare(const json_t *want, const json_t *got, const char *path, str
     difference(want, got, path, r, n);
 }
 
+/* The method the certificate records (`def`, from its definition) against where it came from: a
+ * parameter the recorded method file states must be what the definition says (else the text was
+ * changed: a difference); one it leaves to the defaults, or every one of a built-in method, is
+ * noted when this build's default is another (the certificate's value is the one used). */
+static void check_method_source(const json_t *mo, const struct pd_method_def *def, struct pd_verify_report *r,
+                                size_t *n)
+{
+    const char *text = json_string_value(json_object_get(mo, "text"));
+    if (!json_is_string(json_object_get(mo, "definition")))
+        return; /* an older certificate: its text or the defaults were all there was to use */
+    static struct pd_method_def src;
+    struct pd_err e = {0};
+    struct pd_cfg_doc *cfg = NULL;
+    int rc = text ? pd_method_load_string("method.text", text, &src, &e) : pd_method_defaults(def->base, &src, &e);
+    if (rc < 0) {
+        (*n)++;
+        line(r, true, "DIFF: method.text: does not load as a method file on this build: %s", e.msg);
+        return;
+    }
+    if (text && pd_cfg_load_string("method.text", text, strlen(text), &cfg, &e) < 0)
+        cfg = NULL;
+    const struct pd_cfg_node *stated = cfg ? pd_cfg_map_get(pd_cfg_root(cfg), "parameters") : NULL;
+    for (size_t i = 0; i < def->n_params; i++) {
+        double want = def->params[i].value, got = pd_method_param(&src, def->params[i].key);
+        if (got == want)
+            continue;
+        char a[40] = "?", b[40] = "?";
+        pd_decimal_plain(got, a, sizeof a);
+        pd_decimal_plain(want, b, sizeof b);
+        if (stated && pd_cfg_map_get(stated, def->params[i].key)) {
+            (*n)++;
+            line(r, true, "DIFF: method.text: states %s = %s, method.definition %s", def->params[i].key, a, b);
+        } else {
+            line(r, false, "note: this build's default for method parameter %s is %s; the certificate's %s was used",
+                 def->params[i].key, a, b);
+        }
+    }
+    pd_cfg_free(cfg);
+}
+
 int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size_t n_data,
                       const struct pd_recompute_inputs *in, struct pd_verify_report *report, struct pd_err *err)
 {
@@ -695,6 +736,12 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
     r.ok = true;
     if (note[0])
         line(&r, false, "note: %s", note);
+    /* The definition is an input, recorded verbatim like the spec and method texts: what it says is
+     * compared through the method fields regenerated from it (parameters, channels, budget ...), so
+     * a later build that writes definitions differently still recomputes an old certificate. */
+    json_t *rec_def = json_object_get(json_object_get(doc, "method"), "definition");
+    if (json_is_string(rec_def))
+        json_object_set(json_object_get(fresh, "method"), "definition", rec_def);
     /* Where the raw files are now is not content (their SHA-256 is, and is compared). */
     json_t *ra = json_object_get(doc, "runs"), *rb = json_object_get(fresh, "runs");
     for (size_t i = 0; i < runs_n; i++) {
@@ -710,16 +757,18 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
     const char *vb = json_string_value(json_object_get(json_object_get(fresh, "software"), "version"));
     if (!va || !vb || strcmp(va, vb) != 0)
         line(&r, false, "note: certified with polydaq %s, recomputed with %s", va ? va : "(unknown)", vb ? vb : "?");
-    char *canon_a = cert_canonical(doc, not_content), *canon_b = cert_canonical(fresh, not_content);
     size_t n = 0;
+    check_method_source(json_object_get(doc, "method"), &def, &r, &n);
+    char *canon_a = cert_canonical(doc, not_content), *canon_b = cert_canonical(fresh, not_content);
     if (!canon_a || !canon_b) {
         rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
-    } else if (strcmp(canon_a, canon_b) == 0) {
+    } else if (strcmp(canon_a, canon_b) == 0 && n == 0) {
         line(&r, false,
              "ok: the certificate's content (%zu bytes of canonical JSON) recomputed identically, byte for byte, "
              "from %zu raw file(s)",
              strlen(canon_a), n_data);
     } else {
+        size_t n_source = n;
         json_t *ca = json_deep_copy(doc), *cb = json_deep_copy(fresh);
         for (size_t i = 0; not_content[i] && ca && cb; i++) {
             json_object_del(ca, not_content[i]);
@@ -731,7 +780,7 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
             compare(ca, cb, "", &r, &n);
         json_decref(ca);
         json_decref(cb);
-        if (n == 0) /* cannot happen unless memory ran out in the walk: never report it identical */
+        if (n == n_source && strcmp(canon_a, canon_b) != 0) /* memory ran out in the walk: never "identical" */
             line(&r, true, "FAIL: the canonical forms differ");
         if (r.n_lines == PD_VERIFY_MAX_LINES) { /* the verdict line is never the one left out */
             r.n_lines--;

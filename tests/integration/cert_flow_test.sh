@@ -95,6 +95,23 @@ expect_diff check.json "a changed check verdict" '^DIFF: checks\[1\]\.verdict: c
 edit 'd["method"]["definition"] = d["method"]["definition"].replace("e2: 0.0025", "e2: 0.003"); d["method"]["parameters"]["e2"] = 0.003' definition.json
 expect_diff definition.json "results of another recorded method" '^DIFF: specimens\[0\]\.results\.tensile_modulus\.value: '
 grep -q "method.parameters.e2" "$work/out" && fail "recompute used this build's e2, not the certificate's"
+grep -q "^note: this build's default for method parameter e2 is 0.0025; the certificate's 0.003 was used" \
+  "$work/out" || fail "recompute notes that this build's default differs from the certificate's"
+# A lab method file: its text is recorded beside the definition; a parameter the text states that
+# disagrees with the definition is a changed text.
+expect_exit 0 "certify with a method file" "$PD_CLI" certify "$run" --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" \
+  -o "$work/certs-m" --method "$PD_SOURCE_DIR/config/methods/iso527.yaml" --request R-1 --customer "ACME Automotive"
+mcert=$(head -n1 "$work/out")
+recompute 0 "recompute with a method file" "$mcert" "$run"
+/usr/bin/python3 - "$mcert" "$work/text.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["method"]["text"] = d["method"]["text"].replace("e2: 0.0025", "e2: 0.004")
+json.dump(d, open(sys.argv[2], "w"), indent=2, ensure_ascii=False)
+PY
+recompute 1 "recompute a changed method text" "$work/text.json" "$run"
+grep -q '^DIFF: method.text: states e2 = 0.004, method.definition 0.0025$' "$work/out" ||
+  fail "recompute reports a method text that disagrees with the definition"
 # A changed raw file: the forces of the second specimen 1 % higher (a load cell read 1 % high; the
 # file stays readable, its hash changes).
 cp "$run" "$work/changed.h5"
