@@ -945,14 +945,18 @@ static void plot_curves(struct pdf *p)
     }
     cairo_restore(cr);
     font(p, 7, false);
+    double legend_w = 0.0; /* the legend inside the frame, however long the names */
+    for (size_t c = 0; c < nc; c++)
+        legend_w = fmax(legend_w, text_width(p, cs->names[c]));
+    double lx = x1 - 6 - legend_w - 14;
     for (size_t c = 0; c < nc; c++) {
         const double *col = colors[c % 6];
         cairo_set_source_rgb(cr, col[0], col[1], col[2]);
         double ly = y1 + 10 + 10 * (double)c;
-        cairo_rectangle(cr, x1 - 90, ly - 5, 10, 3);
+        cairo_rectangle(cr, lx, ly - 5, 10, 3);
         cairo_fill(cr);
         cairo_set_source_rgb(cr, 0, 0, 0);
-        text_at(p, x1 - 76, ly, cs->names[c]);
+        text_at(p, lx + 14, ly, cs->names[c]);
     }
 #undef PX
 #undef PY
