@@ -1153,8 +1153,7 @@ static void checks_table(struct pdf *p)
         const json_t *vals = json_object_get(c, "values");
         for (size_t k = 0; k < json_array_size(vals); k++) {
             const json_t *e = json_array_get(vals, k);
-            char sname[160];
-            snprintf(sname, sizeof sname, "  specimen %s", jget(e, "specimen"));
+            char *sname = strf("  specimen %s", jget(e, "specimen"));
             const json_t *Ue = json_object_get(e, "U");
             value_pm(val, sizeof val, json_object_get(e, "value"), Ue);
             at_place_of(alo, sizeof alo, json_object_get(e, "al_min"), Ue);
@@ -1162,6 +1161,7 @@ static void checks_table(struct pdf *p)
             snprintf(al, sizeof al, "%s … %s", alo, ahi);
             const char *ec[] = {sname, "each", "", val, al, jget(e, "verdict")};
             table_row(p, &t, ec);
+            free(sname);
         }
     }
     p->y += 4;
