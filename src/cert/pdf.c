@@ -534,7 +534,7 @@ static void at_place_of(char *buf, size_t size, const json_t *v, const json_t *U
     double u = json_is_number(U) && json_number_value(U) >= 0.0 ? json_number_value(U) : 0.0;
     if (json_is_number(v) && pd_round_to_uncertainty(json_number_value(v), u, &r) == 0)
         snprintf(buf, size, "%s", r.value);
-    else
+    else if (!json_is_number(v) || pd_decimal_plain(json_number_value(v), buf, size) < 0)
         snprintf(buf, size, "—");
 }
 
@@ -542,10 +542,16 @@ static void value_pm(char *buf, size_t size, const json_t *v, const json_t *U)
 {
     struct pd_reported r;
     double u = json_is_number(U) && json_number_value(U) >= 0.0 ? json_number_value(U) : 0.0;
-    if (json_is_number(v) && pd_round_to_uncertainty(json_number_value(v), u, &r) == 0)
+    if (json_is_number(v) && pd_round_to_uncertainty(json_number_value(v), u, &r) == 0) {
         snprintf(buf, size, "%s ± %s", r.value, r.U);
-    else
+    } else if (json_is_number(v)) { /* too wide to round to U's place: shown unrounded, never left out */
+        char a[40] = "", b[40] = "";
+        pd_decimal_plain(json_number_value(v), a, sizeof a);
+        pd_decimal_plain(u, b, sizeof b);
+        snprintf(buf, size, "%s ± %s", a, b);
+    } else {
         snprintf(buf, size, "—");
+    }
 }
 
 /* ---- the curves ---------------------------------------------------------------------------*/
