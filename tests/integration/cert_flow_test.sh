@@ -112,6 +112,11 @@ PY
 recompute 1 "recompute a changed method text" "$work/text.json" "$run"
 grep -q '^DIFF: method.text: states e2 = 0.004, method.definition 0.0025$' "$work/out" ||
   fail "recompute reports a method text that disagrees with the definition"
+# A recorded definition that is not a method file, or the wrong number of raw files: bad input.
+edit 'd["method"]["definition"] = "method: {id: iso527}\nparameters: {e2: [\n"' baddef.json
+recompute 2 "recompute with a damaged definition" "$work/baddef.json" "$run"
+grep -q "method.definition" "$work/err" || fail "the damaged definition is named"
+expect_exit 2 "recompute with two raw files for one" "$PD_CLI" certify --recompute "$cert" --data "$run" "$run"
 # A changed raw file: the forces of the second specimen 1 % higher (a load cell read 1 % high; the
 # file stays readable, its hash changes).
 cp "$run" "$work/changed.h5"
