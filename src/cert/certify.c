@@ -233,6 +233,14 @@ static void not_applicable_reason(const struct specimen_eval *e, const char *pro
         cert_say(buf, size, "no crosshead displacement or grip distance recorded, or no break");
     else if (strcmp(prop, "flexural_stress_at_conventional_deflection") == 0)
         cert_say(buf, size, "a maximum came before the conventional deflection (or it was not reached)");
+    else if ((strcmp(prop, "flexural_strength") == 0 || strcmp(prop, "flexural_strain_at_strength") == 0) &&
+             json_is_false(json_object_get(info, "maximum_before_conventional_deflection")))
+        cert_say(buf, size, "no maximum before the conventional deflection (σfC is reported instead)");
+    else if (strcmp(prop, "mfr") == 0 || strcmp(prop, "mvr") == 0)
+        cert_say(buf, size, "not measured: the run has no %s channel for this specimen",
+                 strcmp(prop, "mfr") == 0 ? "cut-off mass" : "piston position");
+    else if (strcmp(prop, "shore_a") == 0 || strcmp(prop, "shore_d") == 0)
+        cert_say(buf, size, "the specimen was measured on the other Shore scale");
     else
         cert_say(buf, size, "not determined: the method found no such point on this specimen's data");
 }
