@@ -830,8 +830,12 @@ static void unplotted(struct pdf *p)
         if (!json_object_get(sp, "results"))
             continue;
         bool plotted = false;
-        for (size_t c = 0; c < p->curves->n && !plotted; c++)
-            plotted = strcmp(p->curves->names[c], jget(sp, "id")) == 0;
+        for (size_t c = 0; c < p->curves->n && !plotted; c++) { /* a curve's name may be the id's start */
+            const char *name = p->curves->names[c];
+            size_t nl = strlen(name);
+            plotted = nl + 1 == sizeof p->curves->names[0] ? strncmp(name, jget(sp, "id"), nl) == 0
+                                                           : strcmp(name, jget(sp, "id")) == 0;
+        }
         if (plotted)
             continue;
         size_t add = strlen(jget(sp, "id")) + 3;
