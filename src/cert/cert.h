@@ -361,6 +361,8 @@ struct pd_verify_report {
     size_t n_lines;
     char lines[PD_VERIFY_MAX_LINES][300]; /* "ok: ..." / "FAIL: ..." / "note: ..." per check */
     size_t n_omitted;        /* lines that did not fit (counted, not kept) */
+    void (*each_line)(const char *line, void *arg); /* from pd_recompute_inputs; NULL otherwise */
+    void *each_line_arg;
 };
 /* Checks an issued certificate: its signature over the canonical JSON (against the public key
  * file when given, else the key the certificate names — noted as not pinned), its audit entries and
@@ -373,6 +375,10 @@ int pd_cert_verify(const char *cert_path, const char *public_key_path, const cha
 struct pd_recompute_inputs {
     const char *customer, *request_id;
     const char *replaces, *reason; /* a revision */
+    /* Optional: called with every line of the report as it is made, also those beyond
+     * PD_VERIFY_MAX_LINES (a changed raw file differs in every field of every specimen). */
+    void (*each_line)(const char *line, void *arg);
+    void *each_line_arg;
 };
 /* Regenerates the certificate's content from the raw files with the spec text and the complete
  * method definition it records (never this build's defaults) and compares the canonical JSON of

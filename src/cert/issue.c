@@ -368,14 +368,18 @@ static void line(struct pd_verify_report *r, bool fail, const char *fmt, ...)
 {
     if (fail)
         r->ok = false;
+    char text[sizeof r->lines[0]];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (r->each_line)
+        r->each_line(text, r->each_line_arg);
     if (r->n_lines >= PD_VERIFY_MAX_LINES) {
         r->n_omitted++;
         return;
     }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->lines[r->n_lines++], sizeof r->lines[0], fmt, ap);
-    va_end(ap);
+    memcpy(r->lines[r->n_lines++], text, sizeof text);
 }
 
 static const char *basename_of(const char *p)
@@ -734,6 +738,8 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
     static struct pd_verify_report r;
     memset(&r, 0, sizeof r);
     r.ok = true;
+    r.each_line = in->each_line;
+    r.each_line_arg = in->each_line_arg;
     if (note[0])
         line(&r, false, "note: %s", note);
     /* The definition is an input, recorded verbatim like the spec and method texts: what it says is

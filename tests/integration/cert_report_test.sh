@@ -5,7 +5,8 @@
 # property a specimen lacks, and approved (the authorizer's step renders the PDF again). pdftotext
 # must show every line and every value — each rounded as Python's decimal module rounds it from
 # the JSON's unrounded value and U (GUM 7.2.6) — tables continue with their header on the next
-# page, and pdftoppm renders every page non-blank.
+# page, and pdftoppm renders every page non-blank. Last, a recompute against the raw file with every
+# force 1 % high lists every one of the hundreds of differing fields.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
 PY=/usr/bin/python3
@@ -159,6 +160,28 @@ PY
 done
 [ "$n_png" -eq "$pages" ] || fail "pdftoppm rendered $n_png of $pages pages"
 [ -n "${PD_KEEP_PDF:-}" ] && cp "$pdf" "$PD_KEEP_PDF"
+
+# A recompute lists every differing field, however many: every force of the 30 specimens 1 % high.
+expect_exit 0 "certify again" "$PD_CLI" certify "$run" --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" -o "$certs" \
+  --customer "ACME"
+cert2=$(head -n1 "$work/out")
+cp "$run" "$work/high.h5"
+"$PY" - "$work/high.h5" <<'PY'
+import h5py, sys
+with h5py.File(sys.argv[1], "r+") as f:
+    for name in f:
+        if name.startswith("specimen_"):
+            force = f[name + "/frame1/force"]
+            force[...] = force[...] * 1.01
+PY
+expect_exit 1 "recompute 30 changed specimens" "$PD_CLI" certify --recompute "$cert2" --customer "ACME" --data "$work/high.h5"
+n_diff=$(grep -c '^DIFF: ' "$work/out")
+[ "$n_diff" -gt 400 ] || fail "a changed raw file of 30 specimens: only $n_diff differences listed"
+grep -q "^FAIL: $n_diff field(s) of the certificate differ" "$work/out" || fail "the summary counts every listed difference"
+for s in 0 14 29; do
+  grep -q "^DIFF: specimens\[$s\]\.results\.tensile_strength\.value: " "$work/out" ||
+    fail "specimen $s's changed strength is listed"
+done
 
 if [ "$fails" -ne 0 ]; then
   echo "$fails check(s) failed" >&2
