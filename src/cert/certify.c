@@ -574,6 +574,8 @@ char *cert_method_definition(const struct pd_method_def *d, const struct cert_me
     static const enum pd_u_source sources[] = {PD_U_FORCE, PD_U_DISPLACEMENT, PD_U_WIDTH, PD_U_LENGTH,
                                                PD_U_DISPLACEMENT_ABS, PD_U_ENERGY, PD_U_MASS, PD_U_TIME,
                                                PD_U_LIQUID_DENSITY, PD_U_TEMPERATURE, PD_U_READING};
+    /* One "dimension" input serves width and thickness in a method file (methods.c), as in every
+     * method's budget; were they ever apart, the recompute would show it in method.uncertainty. */
     add(&t, "uncertainty:\n  k: ");
     add_number(&t, d->uncertainty.k);
     add(&t, "\n");

@@ -627,8 +627,15 @@ static void compare(const json_t *want, const json_t *got, const char *path, str
         }
         const char *key;
         const json_t *v;
-        json_object_foreach((json_t *)want, key, v) keys[nk++] = key;
-        json_object_foreach((json_t *)got, key, v) if (!json_object_get(want, key)) keys[nk++] = key;
+        json_object_foreach((json_t *)want, key, v)
+        {
+            keys[nk++] = key;
+        }
+        json_object_foreach((json_t *)got, key, v)
+        {
+            if (!json_object_get(want, key))
+                keys[nk++] = key;
+        }
         qsort(keys, nk, sizeof *keys, cmp_keys); /* the canonical order */
         for (size_t i = 0; i < nk; i++) {
             snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", keys[i]);
