@@ -1186,7 +1186,7 @@ static void checks_table(struct pdf *p)
 /* Symbols of the recorded specimen dimensions (ISO 527-1: b, h, L0, L; ISO 178: L the span). */
 static const char *const dimension_labels[][2] = {
     {"width_mm", "b [mm]"},         {"thickness_mm", "h [mm]"}, {"gauge_length_mm", "L0 [mm]"},
-    {"grip_distance_mm", "L [mm]"}, {"span_mm", "L [mm]"},
+    {"grip_distance_mm", "L [mm]"}, {"span_mm", "L [mm]"},      {"remaining_width_mm", "bN [mm]"},
 };
 
 #define SPEC_MAX_DIMS 8
@@ -1276,8 +1276,9 @@ static void specimen_tables(struct pdf *p)
         row[0] = strf("%s", jget(sp, "id"));
         for (size_t k = 0; k < nd; k++) {
             char b[48];
-            exact_num(b, sizeof b, json_object_get(json_object_get(sp, "dimensions"), dims[k]));
-            row[1 + k] = strf("%s", b);
+            const json_t *dv = json_object_get(json_object_get(sp, "dimensions"), dims[k]);
+            exact_num(b, sizeof b, dv);
+            row[1 + k] = json_is_string(dv) ? strf("%s", json_string_value(dv)) : strf("%s", b); /* notch "A" */
         }
         for (size_t k = 0; k < np; k++) {
             const char *id = jget(json_array_get(props, k), "id");
