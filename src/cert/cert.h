@@ -237,6 +237,27 @@ struct pd_uncertainty_budget {
 double pd_uncertainty_standard(const struct pd_uncertainty_budget *b, const double sens[PD_U_SOURCE_COUNT],
                                double value, double width_mm, double thickness_mm, double length_mm);
 
+/* ---- Presentation of results (ISO/IEC 17025 7.8, GUM 7.2.6; rounding.c) --------------------*/
+/* A result as the certificate writes it: the expanded uncertainty U to two significant digits and
+ * the value to the same decimal place, both in fixed-point decimal ("1503", "25"; "0.10"), rounded
+ * half away from zero on the shortest decimal that reads back as the double (so 9.95 is 9.95, not
+ * 9.9499…). With U = 0 the value keeps PD_REPORTED_DIGITS significant digits and U is "0". */
+#define PD_REPORTED_DIGITS 4
+struct pd_reported {
+    char value[64];
+    char U[64];
+    int place;  /* the last digit shown has the place 10^place */
+    bool has_U; /* U > 0 */
+};
+/* PD_EINVAL for a non-finite value or a U that is negative or not finite; PD_ERANGE when the text
+ * would not fit (a value more than ~60 digits wider than U). `out` untouched then. */
+int pd_round_to_uncertainty(double value, double U, struct pd_reported *out);
+/* The shortest "%.*e" form (1..17 significant digits) that reads back as exactly x. */
+int pd_decimal_shortest(double x, char *buf, size_t size);
+/* The same digits without an exponent where that is readable (10^-6 ≤ |x| < 10^16): "10", "0.0025",
+ * "1503.7" — a number shown exactly as recorded (dimensions, limits, parameters). */
+int pd_decimal_plain(double x, char *buf, size_t size);
+
 /* ---- Decision rules (ILAC-G8:09/2019) -------------------------------------------------------*/
 enum pd_decision_rule {
     PD_RULE_SIMPLE = 0,           /* binary, w = 0: acceptance limit = tolerance limit */
@@ -389,11 +410,14 @@ enum pd_approval_role { PD_ROLE_REVIEWER = 0, PD_ROLE_AUTHORIZER = 1 };
 int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_role role, const char *key_path,
                     char *status_out, size_t status_size, struct pd_err *err);
 
-#define PD_VERIFY_MAX_LINES 24
+#define PD_VERIFY_MAX_LINES 400
 struct pd_verify_report {
     bool ok;                 /* every check passed */
     size_t n_lines;
     char lines[PD_VERIFY_MAX_LINES][300]; /* "ok: ..." / "FAIL: ..." / "note: ..." per check */
+    size_t n_omitted;        /* lines that did not fit (counted, not kept) */
+    void (*each_line)(const char *line, void *arg); /* from pd_recompute_inputs; NULL otherwise */
+    void *each_line_arg;
 };
 /* Checks an issued certificate: its signature over the canonical JSON (against the public key
  * file when given, else the key the certificate names — noted as not pinned), its audit entries and
@@ -401,10 +425,23 @@ struct pd_verify_report {
  * report->ok; negative only for unreadable input. */
 int pd_cert_verify(const char *cert_path, const char *public_key_path, const char *const *data_paths, size_t n_data,
                    struct pd_verify_report *report, struct pd_err *err);
-/* Recomputes every result of the certificate from the raw files with the spec and method text it
- * records; report->ok when every value, limit check and verdict is identical. */
+/* What a certificate holds that is in neither the raw files nor its recorded spec and method: the
+ * order data certify took from its command line (NULL: from the run files, as certify does). */
+struct pd_recompute_inputs {
+    const char *customer, *request_id;
+    const char *replaces, *reason; /* a revision */
+    /* Optional: called with every line of the report as it is made, also those beyond
+     * PD_VERIFY_MAX_LINES (a changed raw file differs in every field of every specimen). */
+    void (*each_line)(const char *line, void *arg);
+    void *each_line_arg;
+};
+/* Regenerates the certificate's content from the raw files with the spec text and the complete
+ * method definition it records (never this build's defaults) and compares the canonical JSON of
+ * both byte for byte, everything but number, status, dates of drafting/issue, approvals, audit,
+ * signature and software version (docs/CERTIFICATES.md §9). Every differing field is listed by
+ * its JSON path with both values; report->ok when the content is identical. `in` may be NULL. */
 int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size_t n_data,
-                      struct pd_verify_report *report, struct pd_err *err);
+                      const struct pd_recompute_inputs *in, struct pd_verify_report *report, struct pd_err *err);
 /* Renders the certificate's PDF (raw data read from the run files it names, when present). */
 int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_err *err);
 

@@ -198,6 +198,18 @@ struct cert_build {
 };
 int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_verdict *verdict, bool *accredited,
                         size_t *n_specimens, size_t *n_failed, struct pd_err *err);
+/* The effective method `d` (of base method `m`) as a complete method file: every header field,
+ * channel, parameter and uncertainty input written out, so loading it takes nothing from the
+ * running build's defaults; recorded as the certificate's method.definition. malloc'd; NULL when
+ * out of memory. */
+char *cert_method_definition(const struct pd_method_def *d, const struct cert_method *m);
+/* The effective method a certificate records (its `method` object): from method.definition, the
+ * complete method file certify writes, with method.file/text kept as provenance; for an older
+ * certificate without one, its method text or the built-in defaults with every parameter taken
+ * from method.parameters (`note` then says so). Nothing comes from the running build's defaults
+ * when the definition is there. */
+int cert_method_from_doc(const json_t *method, struct pd_method_def *def, char *note, size_t note_size,
+                         struct pd_err *err);
 /* Takes the lab folder's lock (flock on DIR/.lock); returns the fd to unlock/close, or negative. */
 int cert_lab_lock(const char *dir, struct pd_err *err);
 /* Appends one entry to DIR/audit.log under the lab lock; returns the entry (owned by caller). */

@@ -1,8 +1,9 @@
-/* certify.c — builds a certificate from run files: evaluation per method, uncertainty, series statistics, decisions per limit, calibration gate; writes the numbered draft. */
+/* certify.c — builds a certificate from run files: evaluation per method, uncertainty, series statistics, decisions per limit, calibration gate, the recorded method (and reading it back for a recompute); writes the numbered draft. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,98 @@ static size_t series_of(const struct ctx *c, size_t p, struct pd_stats *st, doub
 }
 
 /* ---- JSON sections ------------------------------------------------------------------------*/
+/* The names the standards give the properties (ISO 527-1 §3, ISO 178 §3, ISO 179-1, ISO 1133-1,
+ * ISO 868, ISO 1183-1, ISO 75-1, ISO 306), for the certificate's tables beside each symbol. */
+static const char *const property_names[][2] = {
+    {"tensile_modulus", "tensile modulus"},
+    {"tensile_strength", "tensile strength"},
+    {"strain_at_strength", "tensile strain at tensile strength"},
+    {"yield_stress", "yield stress"},
+    {"yield_strain", "yield strain"},
+    {"stress_at_break", "stress at break"},
+    {"strain_at_break", "strain at break"},
+    {"nominal_strain_at_break", "nominal strain at break"},
+    {"flexural_modulus", "flexural modulus"},
+    {"flexural_strength", "flexural strength"},
+    {"flexural_strain_at_strength", "flexural strain at flexural strength"},
+    {"flexural_stress_at_break", "flexural stress at break"},
+    {"flexural_strain_at_break", "flexural strain at break"},
+    {"flexural_stress_at_conventional_deflection", "flexural stress at conventional deflection"},
+    {"charpy_impact_strength", "Charpy impact strength"},
+    {"mfr", "melt mass-flow rate"},
+    {"mvr", "melt volume-flow rate"},
+    {"shore_a", "Shore A hardness"},
+    {"shore_d", "Shore D hardness"},
+    {"density", "density"},
+    {"hdt", "temperature of deflection under load"},
+    {"vicat", "Vicat softening temperature"},
+};
+
+static json_t *properties_json(struct ctx *c)
+{
+    json_t *arr = json_array();
+    for (size_t p = 0; p < c->m->n_props; p++) {
+        const struct pd_cert_property *pr = &c->m->props[p];
+        const char *name = NULL;
+        for (size_t k = 0; k < sizeof property_names / sizeof property_names[0] && !name; k++)
+            if (strcmp(property_names[k][0], pr->name) == 0)
+                name = property_names[k][1];
+        char fallback[64];
+        if (!name) { /* a property without a listed name: its id, words apart */
+            pd_strlcpy(fallback, pr->name, sizeof fallback);
+            for (char *u = fallback; *u; u++)
+                *u = *u == '_' ? ' ' : *u;
+            name = fallback;
+        }
+        JA(arr, json_pack("{s:o,s:o,s:o,s:o}", "id", cert_jstr(pr->name), "name", cert_jstr(name), "symbol",
+                          cert_jstr(pr->symbol), "unit", cert_jstr(pr->unit)));
+    }
+    return arr;
+}
+
+/* "1504 ± 25": the value at the place of its U rounded to two significant digits (rounding.c). */
+static json_t *reported_json(double value, double U)
+{
+    struct pd_reported r;
+    if (pd_round_to_uncertainty(value, isfinite(U) ? U : 0.0, &r) < 0)
+        return json_null();
+    char buf[160];
+    snprintf(buf, sizeof buf, "%s ± %s", r.value, r.U);
+    return json_string(buf);
+}
+
+/* Why an evaluated specimen has no value for property p, from what its evaluation recorded. */
+static void not_applicable_reason(const struct specimen_eval *e, const char *prop, char *buf, size_t size)
+{
+    const json_t *info = e->v.info;
+    const char *source = json_string_value(json_object_get(info, "strain_source"));
+    bool crosshead = source && strncmp(source, "crosshead", 9) == 0;
+    bool no_yield = json_is_false(json_object_get(info, "yield_detected"));
+    bool no_break = json_is_false(json_object_get(info, "break_detected"));
+    if (strcmp(prop, "tensile_modulus") == 0 && crosshead)
+        cert_say(buf, size, "no modulus from crosshead strain (ISO 527-1 Method A: it includes the machine's compliance)");
+    else if ((strcmp(prop, "yield_stress") == 0 || strcmp(prop, "yield_strain") == 0) && no_yield)
+        cert_say(buf, size, "no yield point: no maximum followed by a drop before break");
+    else if (strstr(prop, "break") && no_break)
+        cert_say(buf, size, "no break detected before the end of the test");
+    else if (strstr(prop, "strain") && crosshead && strcmp(prop, "nominal_strain_at_break") != 0)
+        cert_say(buf, size, "no extensometer strain recorded (crosshead only)");
+    else if (strcmp(prop, "nominal_strain_at_break") == 0)
+        cert_say(buf, size, "no crosshead displacement or grip distance recorded, or no break");
+    else if (strcmp(prop, "flexural_stress_at_conventional_deflection") == 0)
+        cert_say(buf, size, "a maximum came before the conventional deflection (or it was not reached)");
+    else if ((strcmp(prop, "flexural_strength") == 0 || strcmp(prop, "flexural_strain_at_strength") == 0) &&
+             json_is_false(json_object_get(info, "maximum_before_conventional_deflection")))
+        cert_say(buf, size, "no maximum before the conventional deflection (σfC is reported instead)");
+    else if (strcmp(prop, "mfr") == 0 || strcmp(prop, "mvr") == 0)
+        cert_say(buf, size, "not measured: the run has no %s channel for this specimen",
+                 strcmp(prop, "mfr") == 0 ? "cut-off mass" : "piston position");
+    else if (strcmp(prop, "shore_a") == 0 || strcmp(prop, "shore_d") == 0)
+        cert_say(buf, size, "the specimen was measured on the other Shore scale");
+    else
+        cert_say(buf, size, "not determined: the method found no such point on this specimen's data");
+}
+
 static json_t *specimen_json(struct ctx *c, const struct specimen_eval *e)
 {
     json_t *o = json_object();
@@ -171,18 +264,27 @@ static json_t *specimen_json(struct ctx *c, const struct specimen_eval *e)
         J(o, "excluded_reason", cert_jstr(e->reason));
         return o;
     }
-    json_t *results = json_object();
+    json_t *results = json_object(), *na = json_object();
     for (size_t p = 0; p < c->m->n_props; p++) {
-        if (!e->v.has[p])
-            continue; /* n/a (no yield, no break): absent rather than a misleading 0 */
+        if (!e->v.has[p]) { /* n/a (no yield, no break): absent rather than a misleading 0, with why */
+            char why[200];
+            not_applicable_reason(e, c->m->props[p].name, why, sizeof why);
+            J(na, c->m->props[p].name, cert_jstr(why));
+            continue;
+        }
         json_t *v = json_object();
         J(v, "value", cert_jreal(e->v.value[p]));
         J(v, "unit", cert_jstr(c->m->props[p].unit));
         J(v, "U", cert_jreal(e->U[p]));
         J(v, "k", cert_jreal(c->b->method->uncertainty.k));
+        J(v, "reported", reported_json(e->v.value[p], e->U[p]));
         J(results, c->m->props[p].name, v);
     }
     J(o, "results", results);
+    if (json_object_size(na) > 0)
+        J(o, "not_applicable", na);
+    else
+        json_decref(na);
     if (e->v.info)
         J(o, "evaluation", json_incref(e->v.info));
     return o;
@@ -206,6 +308,7 @@ static json_t *series_json(struct ctx *c)
         J(o, "unit", cert_jstr(c->m->props[p].unit));
         J(o, "U", cert_jreal(U));
         J(o, "k", cert_jreal(c->b->method->uncertainty.k));
+        J(o, "reported_mean", reported_json(st.mean, U));
         J(series, c->m->props[p].name, o);
     }
     return series;
@@ -357,6 +460,177 @@ static json_t *instruments_json(struct ctx *c, json_t *gate_reasons)
     return arr;
 }
 
+/* ---- the effective method, complete --------------------------------------------------------*/
+/* Text grows by appending; a failed allocation leaves `ok` false and the text NULL. */
+struct text {
+    char *s;
+    size_t len, cap;
+    bool ok;
+};
+
+static void add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct text *t, const char *fmt, ...)
+{
+    if (!t->ok)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || t->len + (size_t)n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 1024;
+        while (n >= 0 && t->len + (size_t)n + 1 > cap)
+            cap *= 2;
+        char *grown = n < 0 ? NULL : realloc(t->s, cap);
+        if (!grown) {
+            free(t->s);
+            *t = (struct text){0};
+            return;
+        }
+        t->s = grown;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+/* A YAML double-quoted scalar: every byte as it is but the quote, backslash and control
+ * characters, which are escaped, so any title or conditioning reads back unchanged. */
+static void add_quoted(struct text *t, const char *s)
+{
+    add(t, "\"");
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            add(t, "\\%c", *c);
+        else if (*c < 0x20 || *c == 0x7f)
+            add(t, "\\x%02x", *c);
+        else
+            add(t, "%c", *c);
+    }
+    add(t, "\"");
+}
+
+/* The shortest decimal that reads back as exactly x ("50", "0.0005"). */
+static void add_number(struct text *t, double x)
+{
+    char buf[40];
+    if (pd_decimal_plain(x, buf, sizeof buf) < 0)
+        snprintf(buf, sizeof buf, "%.17g", x);
+    add(t, "%s", buf);
+}
+
+/* `certify --recompute` evaluates with exactly this text (docs/CERTIFICATES.md §9): a later build
+ * with other defaults must still evaluate a certificate as it was made. */
+char *cert_method_definition(const struct pd_method_def *d, const struct cert_method *m)
+{
+    struct text t = {.ok = true};
+    add(&t, "# The effective method of this certificate, complete: nothing is taken from defaults.\n");
+    add(&t, "method:\n  id: ");
+    add_quoted(&t, d->id);
+    add(&t, "\n  base: ");
+    add_quoted(&t, d->base);
+    add(&t, "\n  title: ");
+    add_quoted(&t, d->title);
+    add(&t, "\n  standard: ");
+    add_quoted(&t, d->standard);
+    add(&t, "\n  conditioning: ");
+    add_quoted(&t, d->conditioning);
+    add(&t, "\n  specimens: %ld\n  speed: ", d->specimens);
+    add_number(&t, d->speed_mm_min);
+    add(&t, "\nchannels:\n");
+    for (size_t i = 0; i < d->n_channels; i++) {
+        add(&t, "  - {name: ");
+        add_quoted(&t, d->channels[i].name);
+        add(&t, ", unit: ");
+        add_quoted(&t, d->channels[i].unit);
+        add(&t, "}\n");
+    }
+    add(&t, "parameters:\n");
+    for (size_t i = 0; i < d->n_params; i++) {
+        const struct cert_param_spec *ps = NULL;
+        for (size_t k = 0; k < m->n_params; k++)
+            if (strcmp(m->params[k].key, d->params[i].key) == 0)
+                ps = &m->params[k];
+        double v = d->params[i].value;
+        add(&t, "  %s: ", d->params[i].key);
+        if (ps && ps->boolean) {
+            add(&t, "%s\n", v != 0.0 ? "true" : "false");
+        } else if (ps && ps->choices) {
+            size_t n = 0;
+            while (ps->choices[n])
+                n++;
+            size_t idx = v >= 0.0 && v < (double)n ? (size_t)v : 0;
+            add(&t, "%s\n", ps->choices[idx]);
+        } else {
+            add_number(&t, v);
+            add(&t, "\n");
+        }
+    }
+    static const char *const inputs[] = {"force_class", "displacement_class", "dimension", "length",
+                                         "displacement_abs", "energy", "mass", "time", "liquid_density",
+                                         "temperature", "reading"};
+    static const enum pd_u_source sources[] = {PD_U_FORCE, PD_U_DISPLACEMENT, PD_U_WIDTH, PD_U_LENGTH,
+                                               PD_U_DISPLACEMENT_ABS, PD_U_ENERGY, PD_U_MASS, PD_U_TIME,
+                                               PD_U_LIQUID_DENSITY, PD_U_TEMPERATURE, PD_U_READING};
+    /* One "dimension" input serves width and thickness in a method file (methods.c), as in every
+     * method's budget; were they ever apart, the recompute would show it in method.uncertainty. */
+    add(&t, "uncertainty:\n  k: ");
+    add_number(&t, d->uncertainty.k);
+    add(&t, "\n");
+    for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
+        add(&t, "  %s: ", inputs[i]);
+        add_number(&t, d->uncertainty.input[sources[i]]);
+        add(&t, "\n");
+    }
+    add(&t, "  repeatability: %s\n", d->uncertainty.repeatability ? "true" : "false");
+    return t.ok ? t.s : NULL;
+}
+
+int cert_method_from_doc(const json_t *method, struct pd_method_def *def, char *note, size_t note_size,
+                         struct pd_err *err)
+{
+    const char *definition = json_string_value(json_object_get(method, "definition"));
+    const char *text = json_string_value(json_object_get(method, "text"));
+    const char *file = json_string_value(json_object_get(method, "file"));
+    const char *base = json_string_value(json_object_get(method, "base"));
+    static struct pd_method_def d;
+    int rc;
+    if (note && note_size)
+        note[0] = '\0';
+    if (definition) {
+        rc = pd_method_load_string("the certificate's method.definition", definition, &d, err);
+        if (rc < 0)
+            return rc;
+        /* The file the lab named and its text, as recorded: provenance, not evaluation input. */
+        pd_strlcpy(d.path, file && strcmp(file, "(built-in defaults)") != 0 ? file : "", sizeof d.path);
+        if (pd_strlcpy(d.text, text ? text : "", sizeof d.text) < 0)
+            return pd_err_set(err, PD_EDATA, NULL, "the certificate's method.text is longer than %zu bytes",
+                              sizeof d.text - 1);
+        *def = d;
+        return 0;
+    }
+    /* A certificate from before method.definition: its file text or the built-in defaults, with
+     * every parameter it lists taken from method.parameters as recorded. */
+    rc = text ? pd_method_load_string(file ? file : "method", text, &d, err) : pd_method_defaults(base, &d, err);
+    if (rc < 0)
+        return rc;
+    const json_t *params = json_object_get(method, "parameters");
+    for (size_t i = 0; i < d.n_params; i++) {
+        const json_t *v = json_object_get(params, d.params[i].key);
+        if (json_is_number(v))
+            d.params[i].value = json_number_value(v);
+        else if (note && note_size)
+            cert_say(note, note_size, "the certificate records no method.parameters.%s: this build's %g used",
+                     d.params[i].key, d.params[i].value);
+    }
+    if (note && note_size && !note[0])
+        cert_say(note, note_size, "the certificate has no method.definition; method.parameters used as recorded");
+    *def = d;
+    return 0;
+}
+
 static json_t *method_json(struct ctx *c)
 {
     const struct pd_method_def *d = c->b->method;
@@ -404,6 +678,43 @@ static json_t *method_json(struct ctx *c)
     J(o, "file", cert_jstr(d->path[0] ? d->path : "(built-in defaults)"));
     if (d->text[0])
         J(o, "text", cert_jstr(d->text));
+    char *definition = cert_method_definition(d, c->m);
+    if (!definition)
+        c->ok = false;
+    J(o, "definition", cert_jstr(definition));
+    free(definition);
+    return o;
+}
+
+/* The test conditions (ISO/IEC 17025 7.8.2.1, 7.8.3.1 a): the method's, and what the runs
+ * recorded of speed and atmosphere, each with its unit, per run. */
+static json_t *conditions_json(struct ctx *c)
+{
+    static const char *const recorded_keys[] = {"speed", "speed_modulus", "speed_test", "temperature",
+                                                 "ambient_temperature", "test_temperature", "humidity",
+                                                 "relative_humidity", NULL};
+    const struct pd_method_def *d = c->b->method;
+    json_t *o = json_object();
+    J(o, "method", cert_jstr(d->title));
+    J(o, "standard", cert_jstr(d->standard));
+    J(o, "conditioning", cert_jstr(d->conditioning));
+    J(o, "speed_mm_min", cert_jreal(d->speed_mm_min));
+    json_t *runs = json_array();
+    for (size_t r = 0; r < c->b->n_runs; r++) {
+        json_t *rec = json_object();
+        J(rec, "run_id", cert_jstr(pd_run_attr(c->runs[r], "run_id")));
+        for (size_t k = 0; recorded_keys[k]; k++) {
+            const char *v = pd_run_attr(c->runs[r], recorded_keys[k]);
+            if (!v)
+                continue;
+            char unit_key[64];
+            snprintf(unit_key, sizeof unit_key, "%s_units", recorded_keys[k]);
+            const char *u = pd_run_attr(c->runs[r], unit_key);
+            J(rec, recorded_keys[k], json_pack("{s:o,s:o}", "value", cert_jstr(v), "unit", cert_jstr(u ? u : "")));
+        }
+        JA(runs, rec);
+    }
+    J(o, "recorded", runs);
     return o;
 }
 
@@ -532,6 +843,8 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
         J(so, "text", cert_jstr(spec->text));
         J(doc, "spec", so);
         J(doc, "method", method_json(c));
+        J(doc, "properties", properties_json(c));
+        J(doc, "test_conditions", conditions_json(c));
 
         bool simulated = false;
         json_t *runs = json_array();

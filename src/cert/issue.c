@@ -1,7 +1,6 @@
 /* issue.c — the lab key, the audit log (a hash chain), review and authorization of drafts, signing, verification and recomputation. */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "cert/cert_internal.h"
+#include "config/config.h"
 
 #define SECRET_TAG "polydaq-ed25519-secret "
 #define PUBLIC_TAG "polydaq-ed25519-public "
@@ -368,12 +368,18 @@ static void line(struct pd_verify_report *r, bool fail, const char *fmt, ...)
 {
     if (fail)
         r->ok = false;
-    if (r->n_lines >= PD_VERIFY_MAX_LINES)
-        return;
+    char text[sizeof r->lines[0]];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->lines[r->n_lines++], sizeof r->lines[0], fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (r->each_line)
+        r->each_line(text, r->each_line_arg);
+    if (r->n_lines >= PD_VERIFY_MAX_LINES) {
+        r->n_omitted++;
+        return;
+    }
+    memcpy(r->lines[r->n_lines++], text, sizeof text);
 }
 
 static const char *basename_of(const char *p)
@@ -546,76 +552,177 @@ int pd_cert_verify(const char *cert_path, const char *public_key_path, const cha
 }
 
 /* ---- recomputation ------------------------------------------------------------------------*/
+/* Top-level members that legitimately differ between the certificate and a recomputation: its
+ * number, life cycle and signature, when it was drafted and issued, and the build that made it. */
+static const char *const not_content[] = {"certificate_id", "status", "drafted", "issued", "approvals",
+                                          "audit", "signature", "software", NULL};
+
+/* A value as a reader compares it: JSON, a real number in its shortest form that reads back as
+ * the same double (0.003, not 0.0030000000000000001). */
+static char *display(const json_t *v)
+{
+    if (json_is_real(v)) {
+        char buf[40];
+        if (pd_decimal_plain(json_real_value(v), buf, sizeof buf) < 0)
+            snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+        return strdup(buf);
+    }
+    return v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
+}
+
+/* At most `width` bytes of s from about `from` (on UTF-8 boundaries), with "…" where cut. */
+static void excerpt(const char *s, size_t from, size_t width, char *out, size_t size)
+{
+    size_t len = strlen(s), start = from > width / 3 ? from - width / 3 : 0;
+    if (len <= width)
+        start = 0;
+    while (start > 0 && ((unsigned char)s[start] & 0xC0) == 0x80)
+        start--;
+    size_t end = start + width < len ? start + width : len;
+    while (end < len && ((unsigned char)s[end] & 0xC0) == 0x80)
+        end--;
+    snprintf(out, size, "%s%.*s%s", start > 0 ? "…" : "", (int)(end - start), s + start, end < len ? "…" : "");
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void difference(const json_t *want, const json_t *got, const char *path, struct pd_verify_report *r,
+                       size_t *n)
+{
+    char *a = display(want), *b = display(got);
+    size_t at = 0;
+    while (a && b && a[at] && a[at] == b[at]) /* where they part: shown in both excerpts */
+        at++;
+    char ea[130], eb[130];
+    excerpt(a ? a : "(absent)", a ? at : 0, 100, ea, sizeof ea);
+    excerpt(b ? b : "(absent)", b ? at : 0, 100, eb, sizeof eb);
+    (*n)++;
+    /* The order data are not in the raw files: certify had them from its command line. */
+    bool order = strcmp(path, "customer") == 0 || strcmp(path, "request_id") == 0 || strncmp(path, "revision", 8) == 0;
+    line(r, true, "DIFF: %s: certificate %s, recomputed %s%s", path, ea, eb,
+         order && (!got || json_is_null(got)) ? " (not in the raw data: give it as to certify)" : "");
+    free(a);
+    free(b);
+}
+
+/* Lists every leaf where the canonical forms of want and got differ, by its JSON path. */
 static void compare(const json_t *want, const json_t *got, const char *path, struct pd_verify_report *r, size_t *n)
 {
-    if (json_is_number(want) && json_is_number(got)) {
-        double a = json_number_value(want), b = json_number_value(got);
-        if (!(fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b)))) {
-            (*n)++;
-            line(r, true, "FAIL: %s: certificate %.17g, recomputed %.17g", path, a, b);
-        }
+    char *a = cert_canonical(want, NULL), *b = cert_canonical(got, NULL);
+    bool same = a && b && strcmp(a, b) == 0;
+    free(a);
+    free(b);
+    if (same || (!want && !got))
         return;
-    }
+    char sub[600];
     if (json_is_object(want) && json_is_object(got)) {
+        size_t cap = json_object_size(want) + json_object_size(got), nk = 0;
+        const char **keys = malloc((cap ? cap : 1) * sizeof *keys);
+        if (!keys) {
+            difference(want, got, path, r, n);
+            return;
+        }
         const char *key;
         const json_t *v;
         json_object_foreach((json_t *)want, key, v)
         {
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s.%s", path, key);
-            compare(v, json_object_get(got, key), sub, r, n);
+            keys[nk++] = key;
         }
         json_object_foreach((json_t *)got, key, v)
         {
-            if (!json_object_get(want, key)) {
-                (*n)++;
-                line(r, true, "FAIL: %s.%s: not on the certificate, recomputed", path, key);
-            }
+            if (!json_object_get(want, key))
+                keys[nk++] = key;
         }
+        qsort(keys, nk, sizeof *keys, cmp_keys); /* the canonical order */
+        for (size_t i = 0; i < nk; i++) {
+            snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", keys[i]);
+            compare(json_object_get(want, keys[i]), json_object_get(got, keys[i]), sub, r, n);
+        }
+        free(keys);
         return;
     }
-    if (json_is_array(want) && json_is_array(got) && json_array_size(want) == json_array_size(got)) {
-        for (size_t i = 0; i < json_array_size(want); i++) {
-            char sub[512];
+    if (json_is_array(want) && json_is_array(got)) {
+        size_t na = json_array_size(want), nb = json_array_size(got);
+        for (size_t i = 0; i < (na > nb ? na : nb); i++) {
             snprintf(sub, sizeof sub, "%s[%zu]", path, i);
             compare(json_array_get(want, i), json_array_get(got, i), sub, r, n);
         }
         return;
     }
-    if (!json_equal((json_t *)want, (json_t *)got)) {
+    difference(want, got, path, r, n);
+}
+
+/* The method the certificate records (`def`, from its definition) against where it came from: a
+ * parameter the recorded method file states must be what the definition says (else the text was
+ * changed: a difference); one it leaves to the defaults, or every one of a built-in method, is
+ * noted when this build's default is another (the certificate's value is the one used). */
+static void check_method_source(const json_t *mo, const struct pd_method_def *def, struct pd_verify_report *r,
+                                size_t *n)
+{
+    const char *text = json_string_value(json_object_get(mo, "text"));
+    if (!json_is_string(json_object_get(mo, "definition")))
+        return; /* an older certificate: its text or the defaults were all there was to use */
+    static struct pd_method_def src;
+    struct pd_err e = {0};
+    struct pd_cfg_doc *cfg = NULL;
+    int rc = text ? pd_method_load_string("method.text", text, &src, &e) : pd_method_defaults(def->base, &src, &e);
+    if (rc < 0) {
         (*n)++;
-        char *a = want ? json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-        char *b = got ? json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-        line(r, true, "FAIL: %s: certificate %.100s, recomputed %.100s", path, a ? a : "(absent)", b ? b : "(absent)");
-        free(a);
-        free(b);
+        line(r, true, "DIFF: method.text: does not load as a method file on this build: %s", e.msg);
+        return;
     }
+    if (text && pd_cfg_load_string("method.text", text, strlen(text), &cfg, &e) < 0)
+        cfg = NULL;
+    const struct pd_cfg_node *stated = cfg ? pd_cfg_map_get(pd_cfg_root(cfg), "parameters") : NULL;
+    for (size_t i = 0; i < def->n_params; i++) {
+        double want = def->params[i].value, got = pd_method_param(&src, def->params[i].key);
+        if (got == want)
+            continue;
+        char a[40] = "?", b[40] = "?";
+        pd_decimal_plain(got, a, sizeof a);
+        pd_decimal_plain(want, b, sizeof b);
+        if (stated && pd_cfg_map_get(stated, def->params[i].key)) {
+            (*n)++;
+            line(r, true, "DIFF: method.text: states %s = %s, method.definition %s", def->params[i].key, a, b);
+        } else {
+            line(r, false, "note: this build's default for method parameter %s is %s; the certificate's %s was used",
+                 def->params[i].key, a, b);
+        }
+    }
+    pd_cfg_free(cfg);
 }
 
 int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size_t n_data,
-                      struct pd_verify_report *report, struct pd_err *err)
+                      const struct pd_recompute_inputs *in, struct pd_verify_report *report, struct pd_err *err)
 {
     if (!cert_path || !report || !data_paths || n_data == 0)
         return pd_err_set(err, PD_EINVAL, NULL, "recompute: a certificate and its raw files (--data) are needed");
+    static const struct pd_recompute_inputs none;
+    if (!in)
+        in = &none;
+    if (in->replaces && (!in->reason || !in->reason[0]))
+        return pd_err_set(err, PD_EINVAL, NULL, "recompute: a revision of %s needs the reason for it", in->replaces);
     json_t *doc = NULL;
     int rc = load_cert(cert_path, &doc, err);
     if (rc < 0)
         return rc;
     static struct pd_spec spec;
     static struct pd_method_def def;
-    const json_t *so = json_object_get(doc, "spec"), *mo = json_object_get(doc, "method");
+    char note[300] = "";
+    const json_t *so = json_object_get(doc, "spec");
     const char *spec_text = json_string_value(json_object_get(so, "text"));
     const char *spec_file = json_string_value(json_object_get(so, "file"));
-    const char *method_text = json_string_value(json_object_get(mo, "text"));
-    const char *method_file = json_string_value(json_object_get(mo, "file"));
-    const char *base = json_string_value(json_object_get(mo, "base"));
     if (!spec_text)
         rc = pd_err_set(err, PD_EDATA, cert_path, "the certificate records no spec text to recompute with");
     if (rc == 0)
         rc = pd_spec_load_string(spec_file ? spec_file : "spec", spec_text, &spec, err);
+    if (rc == 0 && !json_is_object(json_object_get(doc, "method")))
+        rc = pd_err_set(err, PD_EDATA, cert_path, "the certificate records no method to recompute with");
     if (rc == 0)
-        rc = method_text ? pd_method_load_string(method_file ? method_file : "method", method_text, &def, err)
-                         : pd_method_defaults(base, &def, err);
+        rc = cert_method_from_doc(json_object_get(doc, "method"), &def, note, sizeof note, err);
     size_t runs_n = json_array_size(json_object_get(doc, "runs"));
     if (rc == 0 && runs_n != n_data)
         rc = pd_err_set(err, PD_EINVAL, cert_path, "the certificate has %zu run files, %zu given", runs_n, n_data);
@@ -625,10 +732,12 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
     size_t ns, nf;
     if (rc == 0) {
         struct cert_build b = {.run_paths = data_paths, .n_runs = n_data, .spec = &spec, .method = &def,
-                               .request_id = json_string_value(json_object_get(doc, "request_id")),
-                               .customer = json_string_value(json_object_get(doc, "customer")), .hash_files = true};
+                               .request_id = in->request_id, .customer = in->customer, .hash_files = true};
         rc = cert_build_document(&b, &fresh, &v, &acc, &ns, &nf, err);
     }
+    if (rc == 0 && in->replaces &&
+        json_object_set_new(fresh, "revision", json_pack("{s:s,s:s}", "replaces", in->replaces, "reason", in->reason)) < 0)
+        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
     if (rc < 0) {
         json_decref(doc);
         return rc;
@@ -636,24 +745,68 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
     static struct pd_verify_report r;
     memset(&r, 0, sizeof r);
     r.ok = true;
-    static const char *const sections[] = {"specimens", "series", "checks", "verdict", "accreditation", NULL};
-    size_t n = 0;
-    for (size_t i = 0; sections[i]; i++)
-        compare(json_object_get(doc, sections[i]), json_object_get(fresh, sections[i]), sections[i], &r, &n);
-    const json_t *ra = json_object_get(doc, "runs"), *rb = json_object_get(fresh, "runs");
+    r.each_line = in->each_line;
+    r.each_line_arg = in->each_line_arg;
+    if (note[0])
+        line(&r, false, "note: %s", note);
+    /* The definition is an input, recorded verbatim like the spec and method texts: what it says is
+     * compared through the method fields regenerated from it (parameters, channels, budget ...), so
+     * a later build that writes definitions differently still recomputes an old certificate. */
+    json_t *rec_def = json_object_get(json_object_get(doc, "method"), "definition");
+    if (json_is_string(rec_def))
+        json_object_set(json_object_get(fresh, "method"), "definition", rec_def);
+    /* Where the raw files are now is not content (their SHA-256 is, and is compared). */
+    json_t *ra = json_object_get(doc, "runs"), *rb = json_object_get(fresh, "runs");
     for (size_t i = 0; i < runs_n; i++) {
-        const char *a = json_string_value(json_object_get(json_array_get(ra, i), "sha256"));
-        const char *b = json_string_value(json_object_get(json_array_get(rb, i), "sha256"));
-        if (!a || !b || strcmp(a, b) != 0)
-            line(&r, true, "FAIL: %s is not the raw file the certificate was made from (SHA-256 differs)", data_paths[i]);
+        json_t *fa = json_object_get(json_array_get(ra, i), "file");
+        if (!json_equal(fa, json_object_get(json_array_get(rb, i), "file"))) {
+            line(&r, false, "note: runs[%zu].file: certified as %s, read from %s", i,
+                 json_string_value(fa) ? json_string_value(fa) : "(none)", data_paths[i]);
+            if (fa)
+                json_object_set(json_array_get(rb, i), "file", fa);
+        }
     }
-    if (n == 0)
-        line(&r, false, "%s: every result, limit check and verdict recomputed identically from %zu raw file(s)",
-             r.ok ? "ok" : "note", n_data);
-    else
-        line(&r, true, "FAIL: %zu difference(s) between the certificate and the recomputation", n);
+    const char *va = json_string_value(json_object_get(json_object_get(doc, "software"), "version"));
+    const char *vb = json_string_value(json_object_get(json_object_get(fresh, "software"), "version"));
+    if (!va || !vb || strcmp(va, vb) != 0)
+        line(&r, false, "note: certified with polydaq %s, recomputed with %s", va ? va : "(unknown)", vb ? vb : "?");
+    size_t n = 0;
+    check_method_source(json_object_get(doc, "method"), &def, &r, &n);
+    char *canon_a = cert_canonical(doc, not_content), *canon_b = cert_canonical(fresh, not_content);
+    if (!canon_a || !canon_b) {
+        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    } else if (strcmp(canon_a, canon_b) == 0 && n == 0) {
+        line(&r, false,
+             "ok: the certificate's content (%zu bytes of canonical JSON) recomputed identically, byte for byte, "
+             "from %zu raw file(s)",
+             strlen(canon_a), n_data);
+    } else {
+        size_t n_source = n;
+        json_t *ca = json_deep_copy(doc), *cb = json_deep_copy(fresh);
+        for (size_t i = 0; not_content[i] && ca && cb; i++) {
+            json_object_del(ca, not_content[i]);
+            json_object_del(cb, not_content[i]);
+        }
+        if (!ca || !cb)
+            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+        else
+            compare(ca, cb, "", &r, &n);
+        json_decref(ca);
+        json_decref(cb);
+        if (n == n_source && strcmp(canon_a, canon_b) != 0) /* memory ran out in the walk: never "identical" */
+            line(&r, true, "FAIL: the canonical forms differ");
+        if (r.n_lines == PD_VERIFY_MAX_LINES) { /* the verdict line is never the one left out */
+            r.n_lines--;
+            r.n_omitted++;
+        }
+        line(&r, true, "FAIL: %zu field(s) of the certificate differ from the recomputation", n);
+    }
+    free(canon_a);
+    free(canon_b);
     json_decref(fresh);
     json_decref(doc);
+    if (rc < 0)
+        return rc;
     *report = r;
     return 0;
 }

@@ -56,8 +56,9 @@ char *cert_canonical(const json_t *doc, const char *const *without)
         return NULL;
     for (size_t i = 0; without && without[i]; i++)
         json_object_del(copy, without[i]);
-    /* 17 significant digits: every double reads back to itself, so load → dump is stable. */
-    char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17));
+    /* 17 significant digits: every double reads back to itself, so load → dump is stable. Any
+     * value, not only an object: recompute compares members one by one. */
+    char *text = json_dumps(copy, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17));
     json_decref(copy);
     return text;
 }

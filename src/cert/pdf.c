@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <qrencode.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -284,35 +285,158 @@ static void need(struct pdf *p, double h)
         new_page(p);
 }
 
-/* Writes a paragraph wrapped at the body width; returns nothing, advances y. */
-static void para(struct pdf *p, double size, bool bold, const char *s)
+/* ---- text that is never cut: wrapping and tables ------------------------------------------*/
+/* A malloc'd formatted string ("" when memory ran out: the layout goes on without it). */
+static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *strf(const char *fmt, ...)
 {
-    font(p, size, bold);
-    double maxw = PAGE_W - 2 * MARGIN;
-    char lineb[1024] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *out = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!out)
+        return calloc(1, 1);
+    va_start(ap, fmt);
+    vsnprintf(out, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return out;
+}
+
+/* Lines of a wrapped text (malloc'd each). */
+struct lines {
+    char **v;
+    size_t n, cap;
+};
+
+static void lines_add(struct lines *l, const char *s, size_t len)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return; /* out of memory: the line is lost, the layout goes on */
+        l->v = v;
+        l->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    l->v[l->n++] = copy;
+}
+
+static void lines_free(struct lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    *l = (struct lines){0};
+}
+
+static size_t utf8_len(const char *c)
+{
+    unsigned char b = (unsigned char)*c;
+    size_t n = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+    for (size_t i = 1; i < n; i++)
+        if (!c[i])
+            return i;
+    return n;
+}
+
+/* Splits s into lines no wider than maxw in the current font: at spaces, at newlines, and inside
+ * a word that is wider than a line by itself (a hash, a path), so nothing runs off the page. */
+static void wrap(struct pdf *p, const char *s, double maxw, struct lines *out)
+{
+    size_t len = strlen(s);
+    char *cur = malloc(len + 1), *cand = malloc(len + 2);
+    if (!cur || !cand) {
+        free(cur);
+        free(cand);
+        lines_add(out, s, len);
+        return;
+    }
+    size_t cl = 0;
     const char *w = s;
     while (*w) {
-        const char *end = strchr(w, ' ');
-        size_t len = end ? (size_t)(end - w) : strlen(w);
-        char cand[1024];
-        snprintf(cand, sizeof cand, "%s%s%.*s", lineb, lineb[0] ? " " : "", (int)len, w);
-        if (lineb[0] && text_width(p, cand) > maxw) {
-            need(p, size * 1.35);
-            text_at(p, MARGIN, p->y, lineb);
-            p->y += size * 1.35;
-            snprintf(lineb, sizeof lineb, "%.*s", (int)len, w);
-        } else {
-            memcpy(lineb, cand, sizeof lineb);
-        }
-        w += len;
-        while (*w == ' ')
+        if (*w == '\n') {
+            lines_add(out, cur, cl);
+            cl = 0;
             w++;
+            continue;
+        }
+        if (*w == ' ') {
+            w++;
+            continue;
+        }
+        size_t wl = strcspn(w, " \n");
+        memcpy(cand, cur, cl);
+        size_t nl = cl;
+        if (cl)
+            cand[nl++] = ' ';
+        memcpy(cand + nl, w, wl);
+        cand[nl + wl] = '\0';
+        if (text_width(p, cand) <= maxw) {
+            memcpy(cur, cand, nl + wl);
+            cl = nl + wl;
+            w += wl;
+            continue;
+        }
+        if (cl) {
+            lines_add(out, cur, cl);
+            cl = 0;
+        }
+        memcpy(cand, w, wl);
+        cand[wl] = '\0';
+        if (text_width(p, cand) <= maxw) {
+            memcpy(cur, w, wl);
+            cl = wl;
+            w += wl;
+            continue;
+        }
+        /* one word wider than the line: cut between characters */
+        for (size_t i = 0; i < wl;) {
+            size_t ch = utf8_len(w + i);
+            memcpy(cand, cur, cl);
+            memcpy(cand + cl, w + i, ch);
+            cand[cl + ch] = '\0';
+            if (cl && text_width(p, cand) > maxw) {
+                lines_add(out, cur, cl);
+                cl = 0;
+                continue;
+            }
+            memcpy(cur + cl, w + i, ch);
+            cl += ch;
+            i += ch;
+        }
+        w += wl;
     }
-    if (lineb[0]) {
+    if (cl)
+        lines_add(out, cur, cl);
+    free(cur);
+    free(cand);
+}
+
+/* A paragraph wrapped at the body width (indented by `indent`); advances y, continues on the next
+ * page as needed. */
+static void para_at(struct pdf *p, double size, bool bold, double indent, const char *s)
+{
+    font(p, size, bold);
+    struct lines l = {0};
+    wrap(p, s, PAGE_W - 2 * MARGIN - indent, &l);
+    for (size_t i = 0; i < l.n; i++) {
         need(p, size * 1.35);
-        text_at(p, MARGIN, p->y, lineb);
+        font(p, size, bold); /* a new page's header changed the font */
+        text_at(p, MARGIN + indent, p->y, l.v[i]);
         p->y += size * 1.35;
     }
+    lines_free(&l);
+}
+
+static void para(struct pdf *p, double size, bool bold, const char *s)
+{
+    para_at(p, size, bold, 0.0, s);
 }
 
 static void heading(struct pdf *p, const char *s)
@@ -325,44 +449,109 @@ static void heading(struct pdf *p, const char *s)
 
 static void kv(struct pdf *p, const char *k, const char *v)
 {
-    char buf[1200];
-    snprintf(buf, sizeof buf, "%s: %s", k, v && v[0] ? v : "—");
+    char *buf = strf("%s: %s", k, v && v[0] ? v : "—");
     para(p, 8.5, false, buf);
+    free(buf);
 }
 
-/* A table row: cells at the given x offsets (fractions of the body width). */
-static void row(struct pdf *p, const double *xs, size_t n, const char *const *cells, bool bold)
+/* A table: columns of given widths (pt); a row's cells wrap inside their column and the row is as
+ * tall as its tallest cell; a row that does not fit goes to the next page, under the header again. */
+#define TABLE_MAX_COLS 24
+#define TABLE_FONT 7.0
+#define TABLE_LINE 8.6
+struct table {
+    size_t n;
+    double w[TABLE_MAX_COLS];
+    const char *hdr[TABLE_MAX_COLS];
+};
+
+static void table_draw_row(struct pdf *p, const struct table *t, const char *const *cells, bool bold);
+
+static void table_header(struct pdf *p, const struct table *t)
 {
-    need(p, 12);
-    font(p, 7.8, bold);
-    double bw = PAGE_W - 2 * MARGIN;
-    for (size_t i = 0; i < n; i++) {
-        char clip[200];
-        snprintf(clip, sizeof clip, "%s", cells[i] ? cells[i] : "");
-        double limit = (i + 1 < n ? xs[i + 1] - xs[i] : 1.0 - xs[i]) * bw - 3;
-        while (strlen(clip) > 1 && text_width(p, clip) > limit) {
-            size_t l = strlen(clip) - 1;
-            while (l > 0 && (clip[l] & 0xC0) == 0x80) /* cut on a UTF-8 boundary */
-                l--;
-            clip[l] = '\0';
-        }
-        text_at(p, MARGIN + xs[i] * bw, p->y, clip);
+    table_draw_row(p, t, t->hdr, true);
+}
+
+static void table_draw_row(struct pdf *p, const struct table *t, const char *const *cells, bool bold)
+{
+    struct lines l[TABLE_MAX_COLS];
+    memset(l, 0, sizeof l);
+    font(p, TABLE_FONT, bold);
+    size_t tall = 1;
+    for (size_t i = 0; i < t->n; i++) {
+        wrap(p, cells[i] ? cells[i] : "", t->w[i] - 3.0, &l[i]);
+        tall = l[i].n > tall ? l[i].n : tall;
     }
-    p->y += 11;
+    double h = (double)tall * TABLE_LINE + 2.5;
+    if (p->y + h > BODY_BOTTOM) {
+        new_page(p);
+        if (!bold) /* the header again above the rest of the table */
+            table_header(p, t);
+        font(p, TABLE_FONT, bold);
+    }
+    double x = MARGIN;
+    for (size_t i = 0; i < t->n; i++) {
+        for (size_t k = 0; k < l[i].n; k++)
+            text_at(p, x, p->y + (double)k * TABLE_LINE, l[i].v[k]);
+        x += t->w[i];
+        lines_free(&l[i]);
+    }
+    p->y += h;
     if (bold) {
         cairo_set_line_width(p->cr, 0.4);
-        cairo_move_to(p->cr, MARGIN, p->y - 8);
-        cairo_line_to(p->cr, PAGE_W - MARGIN, p->y - 8);
+        cairo_move_to(p->cr, MARGIN, p->y - TABLE_LINE + 1.5);
+        cairo_line_to(p->cr, x, p->y - TABLE_LINE + 1.5);
         cairo_stroke(p->cr);
     }
 }
 
-static void num(char *buf, size_t size, const json_t *v, int sig)
+static void table_row(struct pdf *p, const struct table *t, const char *const *cells)
 {
-    if (json_is_number(v))
-        snprintf(buf, size, "%.*g", sig, json_number_value(v));
-    else
+    table_draw_row(p, t, cells, false);
+}
+
+/* Column widths from fractions of the body width. */
+static void table_fractions(struct table *t, const double *fr, size_t n)
+{
+    double bw = PAGE_W - 2 * MARGIN;
+    t->n = n;
+    for (size_t i = 0; i < n; i++)
+        t->w[i] = ((i + 1 < n ? fr[i + 1] : 1.0) - fr[i]) * bw;
+}
+
+/* The shortest text that reads back as the number (a recorded dimension or a spec limit, shown as
+ * given, not rounded). */
+static void exact_num(char *buf, size_t size, const json_t *v)
+{
+    if (!json_is_number(v) || pd_decimal_plain(json_number_value(v), buf, size) < 0)
         snprintf(buf, size, "—");
+}
+
+/* A number rounded at the place of the uncertainty U (rounding.c); "—" when absent. */
+static void at_place_of(char *buf, size_t size, const json_t *v, const json_t *U)
+{
+    struct pd_reported r;
+    double u = json_is_number(U) && json_number_value(U) >= 0.0 ? json_number_value(U) : 0.0;
+    if (json_is_number(v) && pd_round_to_uncertainty(json_number_value(v), u, &r) == 0)
+        snprintf(buf, size, "%s", r.value);
+    else if (!json_is_number(v) || pd_decimal_plain(json_number_value(v), buf, size) < 0)
+        snprintf(buf, size, "—");
+}
+
+static void value_pm(char *buf, size_t size, const json_t *v, const json_t *U)
+{
+    struct pd_reported r;
+    double u = json_is_number(U) && json_number_value(U) >= 0.0 ? json_number_value(U) : 0.0;
+    if (json_is_number(v) && pd_round_to_uncertainty(json_number_value(v), u, &r) == 0) {
+        snprintf(buf, size, "%s ± %s", r.value, r.U);
+    } else if (json_is_number(v)) { /* too wide to round to U's place: shown unrounded, never left out */
+        char a[40] = "", b[40] = "";
+        pd_decimal_plain(json_number_value(v), a, sizeof a);
+        pd_decimal_plain(u, b, sizeof b);
+        snprintf(buf, size, "%s ± %s", a, b);
+    } else {
+        snprintf(buf, size, "—");
+    }
 }
 
 /* ---- the curves ---------------------------------------------------------------------------*/
@@ -594,8 +783,7 @@ static void load_curves(const json_t *doc, struct cert_curve_set *cs)
     const json_t *mo = json_object_get(doc, "method");
     static struct pd_method_def def;
     struct pd_err e = {0};
-    const char *text = json_string_value(json_object_get(mo, "text"));
-    if ((text ? pd_method_load_string("method", text, &def, &e) : pd_method_defaults(jget(mo, "base"), &def, &e)) < 0)
+    if (cert_method_from_doc(mo, &def, NULL, 0, &e) < 0)
         return;
     const struct cert_method *m = cert_method_find(def.base);
     if (!m || !m->curve)
@@ -629,6 +817,45 @@ static void load_curves(const json_t *doc, struct cert_curve_set *cs)
         }
         pd_run_close(run);
     }
+}
+
+/* The evaluated specimens whose curve is not in the plot (it holds CERT_MAX_CURVES), by name. */
+static void unplotted(struct pdf *p)
+{
+    const json_t *specimens = json_object_get(p->doc, "specimens");
+    size_t cap = 64, len = 0, n = 0;
+    char *list = malloc(cap);
+    for (size_t i = 0; list && i < json_array_size(specimens); i++) {
+        const json_t *sp = json_array_get(specimens, i);
+        if (!json_object_get(sp, "results"))
+            continue;
+        bool plotted = false;
+        for (size_t c = 0; c < p->curves->n && !plotted; c++) { /* a curve's name may be the id's start */
+            const char *name = p->curves->names[c];
+            size_t nl = strlen(name);
+            plotted = nl + 1 == sizeof p->curves->names[0] ? strncmp(name, jget(sp, "id"), nl) == 0
+                                                           : strcmp(name, jget(sp, "id")) == 0;
+        }
+        if (plotted)
+            continue;
+        size_t add = strlen(jget(sp, "id")) + 3;
+        if (len + add >= cap) {
+            cap = 2 * (len + add);
+            char *g = realloc(list, cap);
+            if (!g)
+                break;
+            list = g;
+        }
+        len += (size_t)snprintf(list + len, cap - len, "%s%s", len ? ", " : "", jget(sp, "id"));
+        n++;
+    }
+    if (n > 0) {
+        char *b = strf("Not plotted (%zu curve(s): a plot shows at most %d%s): %s", n, CERT_MAX_CURVES,
+                       p->curves->missing ? ", or the raw file is not available" : "", list);
+        para(p, 7.5, false, b);
+        free(b);
+    }
+    free(list);
 }
 
 static void plot_curves(struct pdf *p)
@@ -728,18 +955,23 @@ static void plot_curves(struct pdf *p)
     }
     cairo_restore(cr);
     font(p, 7, false);
+    double legend_w = 0.0; /* the legend inside the frame, however long the names */
+    for (size_t c = 0; c < nc; c++)
+        legend_w = fmax(legend_w, text_width(p, cs->names[c]));
+    double lx = x1 - 6 - legend_w - 14;
     for (size_t c = 0; c < nc; c++) {
         const double *col = colors[c % 6];
         cairo_set_source_rgb(cr, col[0], col[1], col[2]);
         double ly = y1 + 10 + 10 * (double)c;
-        cairo_rectangle(cr, x1 - 90, ly - 5, 10, 3);
+        cairo_rectangle(cr, lx, ly - 5, 10, 3);
         cairo_fill(cr);
         cairo_set_source_rgb(cr, 0, 0, 0);
-        text_at(p, x1 - 76, ly, cs->names[c]);
+        text_at(p, lx + 14, ly, cs->names[c]);
     }
 #undef PX
 #undef PY
     p->y = y0 + 34;
+    unplotted(p);
 }
 
 /* ---- QR code ------------------------------------------------------------------------------*/
@@ -764,147 +996,463 @@ static void qr(struct pdf *p, const char *payload, double x, double y, double si
 }
 
 /* ---- the document -------------------------------------------------------------------------*/
+/* A property's standard name, symbol and unit from the certificate's `properties` list (the id
+ * itself on a certificate from before that list). */
+struct prop_label {
+    const char *id, *name, *symbol, *unit;
+};
+
+static struct prop_label label_of(const json_t *doc, const char *id, const char *unit)
+{
+    struct prop_label l = {id, id, "", unit ? unit : ""};
+    const json_t *props = json_object_get(doc, "properties");
+    for (size_t i = 0; i < json_array_size(props); i++) {
+        const json_t *o = json_array_get(props, i);
+        if (strcmp(jget(o, "id"), id) == 0) {
+            l.name = jget(o, "name");
+            l.symbol = jget(o, "symbol");
+            l.unit = jget(o, "unit");
+        }
+    }
+    return l;
+}
+
+static void bullet(struct pdf *p, const char *s)
+{
+    char *b = strf("• %s", s);
+    para_at(p, 7.5, false, 6.0, b);
+    free(b);
+}
+
+static void conditions(struct pdf *p)
+{
+    const json_t *d = p->doc, *mo = json_object_get(d, "method"), *tc = json_object_get(d, "test_conditions");
+    heading(p, "Test method and conditions");
+    char *b = strf("%s — %s (method %s)", jget(mo, "title"), jget(mo, "standard"), jget(mo, "id"));
+    kv(p, "Method", b);
+    free(b);
+    kv(p, "Conditioning and test atmosphere", jget(mo, "conditioning"));
+    char sp[40];
+    exact_num(sp, sizeof sp, json_object_get(mo, "speed_mm_min"));
+    b = strf("%s mm/min (method)", sp);
+    kv(p, "Test speed", b);
+    free(b);
+    bool temperature = false;
+    const json_t *rec = json_object_get(tc, "recorded");
+    for (size_t r = 0; r < json_array_size(rec); r++) {
+        const json_t *o = json_array_get(rec, r);
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)o, key, v)
+        {
+            if (!json_is_object(v))
+                continue;
+            temperature = temperature || strstr(key, "temperature") || strstr(key, "humidity");
+            char *what = strf("Recorded in run %s", jget(o, "run_id"));
+            char *val = strf("%s = %s %s", key, jget(v, "value"), jget(v, "unit"));
+            kv(p, what, val);
+            free(what);
+            free(val);
+        }
+    }
+    if (!temperature)
+        kv(p, "Test temperature", "not recorded in the run files (conditioning as stated above)");
+}
+
+/* Every departure from the method (the method's own list) and every observation the evaluation
+ * made on a specimen (grip slips ...), ISO/IEC 17025 7.8.2.1 / 7.8.3.1 a. */
+static void deviations(struct pdf *p)
+{
+    const json_t *d = p->doc;
+    heading(p, "Deviations from the method and observations");
+    size_t n = 0;
+    const json_t *dev = json_object_get(json_object_get(d, "method"), "deviations");
+    for (size_t i = 0; i < json_array_size(dev); i++, n++)
+        bullet(p, json_string_value(json_array_get(dev, i)) ? json_string_value(json_array_get(dev, i)) : "");
+    const json_t *specimens = json_object_get(d, "specimens");
+    for (size_t i = 0; i < json_array_size(specimens); i++) {
+        const json_t *sp = json_array_get(specimens, i);
+        const json_t *w = json_object_get(json_object_get(sp, "evaluation"), "warnings");
+        for (size_t k = 0; k < json_array_size(w); k++, n++) {
+            char *b = strf("specimen %s: %s", jget(sp, "id"), json_string_value(json_array_get(w, k)) ?
+                                                                  json_string_value(json_array_get(w, k)) : "");
+            bullet(p, b);
+            free(b);
+        }
+    }
+    if (n == 0)
+        para(p, 7.5, false, "None: the test followed the method as stated; no observation on any specimen.");
+}
+
+static void series_table(struct pdf *p)
+{
+    const json_t *d = p->doc;
+    heading(p, "Series results: mean ± expanded uncertainty U (k = 2), U to two significant digits and every "
+               "value of a row to its decimal place");
+    static const double fr[] = {0, 0.36, 0.46, 0.51, 0.66, 0.76, 0.88};
+    struct table t = {.hdr = {"property", "unit", "n", "mean ± U", "s", "min", "max"}};
+    table_fractions(&t, fr, 7);
+    need(p, 4 * TABLE_LINE);
+    table_header(p, &t);
+    const json_t *series = json_object_get(d, "series");
+    /* in the method's order of properties, then any other */
+    const json_t *props = json_object_get(d, "properties");
+    size_t np = json_array_size(props), total = json_object_size(series);
+    const char **order = malloc((np + total + 1) * sizeof *order);
+    size_t no = 0;
+    for (size_t i = 0; order && i < np; i++)
+        if (json_object_get(series, jget(json_array_get(props, i), "id")))
+            order[no++] = jget(json_array_get(props, i), "id");
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)series, key, v)
+    {
+        bool listed = false;
+        for (size_t i = 0; order && i < no; i++)
+            listed = listed || strcmp(order[i], key) == 0;
+        if (order && !listed)
+            order[no++] = key;
+    }
+    for (size_t i = 0; i < no; i++) {
+        v = json_object_get(series, order[i]);
+        struct prop_label l = label_of(d, order[i], jget(v, "unit"));
+        char name[200], n[24], mean[140], sd[64], mn[64], mx[64];
+        snprintf(name, sizeof name, "%s %s", l.name, l.symbol);
+        snprintf(n, sizeof n, "%lld", (long long)json_integer_value(json_object_get(v, "n")));
+        const json_t *U = json_object_get(v, "U");
+        value_pm(mean, sizeof mean, json_object_get(v, "mean"), U);
+        at_place_of(sd, sizeof sd, json_object_get(v, "sd"), U);
+        at_place_of(mn, sizeof mn, json_object_get(v, "min"), U);
+        at_place_of(mx, sizeof mx, json_object_get(v, "max"), U);
+        const char *cells[] = {name, l.unit, n, mean, sd, mn, mx};
+        table_row(p, &t, cells);
+    }
+    free(order);
+}
+
+static void checks_table(struct pdf *p)
+{
+    const json_t *d = p->doc;
+    heading(p, "Statement of conformity");
+    const json_t *rule = json_object_get(d, "decision_rule");
+    char *b = strf("Decision rule (%s): %s", jget(rule, "id"), jget(rule, "text"));
+    para(p, 7.5, false, b);
+    free(b);
+    static const double fr[] = {0, 0.29, 0.39, 0.52, 0.68, 0.85};
+    struct table t = {.hdr = {"property", "statistic", "limits (TL)", "value ± U", "acceptance (AL)", "verdict"}};
+    table_fractions(&t, fr, 6);
+    need(p, 4 * TABLE_LINE);
+    table_header(p, &t);
+    const json_t *checks = json_object_get(d, "checks");
+    for (size_t i = 0; i < json_array_size(checks); i++) {
+        const json_t *c = json_array_get(checks, i);
+        struct prop_label l = label_of(d, jget(c, "property"), jget(c, "unit"));
+        char name[200], lo[40], hi[40], lim[120], alo[64], ahi[64], al[160], val[140];
+        snprintf(name, sizeof name, "%s %s [%s]", l.name, l.symbol, jget(c, "unit"));
+        exact_num(lo, sizeof lo, json_object_get(c, "min"));
+        exact_num(hi, sizeof hi, json_object_get(c, "max"));
+        snprintf(lim, sizeof lim, "%s … %s", lo, hi);
+        const json_t *U = json_object_get(c, "U");
+        at_place_of(alo, sizeof alo, json_object_get(c, "al_min"), U);
+        at_place_of(ahi, sizeof ahi, json_object_get(c, "al_max"), U);
+        snprintf(al, sizeof al, "%s … %s", alo, ahi);
+        value_pm(val, sizeof val, json_object_get(c, "value"), U);
+        bool each = strcmp(jget(c, "statistic"), "each") == 0;
+        const char *cells[] = {name, jget(c, "statistic"), lim, each ? "" : val, each ? "" : al, jget(c, "verdict")};
+        table_row(p, &t, cells);
+        const json_t *vals = json_object_get(c, "values");
+        for (size_t k = 0; k < json_array_size(vals); k++) {
+            const json_t *e = json_array_get(vals, k);
+            char *sname = strf("  specimen %s", jget(e, "specimen"));
+            const json_t *Ue = json_object_get(e, "U");
+            value_pm(val, sizeof val, json_object_get(e, "value"), Ue);
+            at_place_of(alo, sizeof alo, json_object_get(e, "al_min"), Ue);
+            at_place_of(ahi, sizeof ahi, json_object_get(e, "al_max"), Ue);
+            snprintf(al, sizeof al, "%s … %s", alo, ahi);
+            const char *ec[] = {sname, "each", "", val, al, jget(e, "verdict")};
+            table_row(p, &t, ec);
+            free(sname);
+        }
+    }
+    p->y += 4;
+    b = strf("Overall verdict: %s", jget(d, "verdict"));
+    para(p, 11, true, b);
+    free(b);
+    const json_t *vr = json_object_get(d, "verdict_reasons");
+    for (size_t i = 0; i < json_array_size(vr); i++)
+        bullet(p, json_string_value(json_array_get(vr, i)) ? json_string_value(json_array_get(vr, i)) : "");
+}
+
+/* Symbols of the recorded specimen dimensions (ISO 527-1: b, h, L0, L; ISO 178: L the span). */
+static const char *const dimension_labels[][2] = {
+    {"width_mm", "b [mm]"},         {"thickness_mm", "h [mm]"}, {"gauge_length_mm", "L0 [mm]"},
+    {"grip_distance_mm", "L [mm]"}, {"span_mm", "L [mm]"},      {"remaining_width_mm", "bN [mm]"},
+};
+
+#define SPEC_MAX_DIMS 8
+static void specimen_tables(struct pdf *p)
+{
+    const json_t *d = p->doc, *specimens = json_object_get(d, "specimens"), *props = json_object_get(d, "properties");
+    json_t *own = NULL;
+    if (json_array_size(props) == 0) { /* a certificate from before the list: the properties its specimens have */
+        own = json_array();
+        for (size_t i = 0; own && i < json_array_size(specimens); i++) {
+            const char *key;
+            const json_t *v;
+            json_object_foreach(json_object_get(json_array_get(specimens, i), "results"), key, v)
+            {
+                bool have = false;
+                for (size_t k = 0; k < json_array_size(own); k++)
+                    have = have || strcmp(jget(json_array_get(own, k), "id"), key) == 0;
+                if (!have)
+                    json_array_append_new(own, json_pack("{s:s,s:s,s:s,s:s}", "id", key, "name", key, "symbol", key,
+                                                         "unit", jget(v, "unit")));
+            }
+        }
+        props = own;
+    }
+    heading(p, "Results per specimen: value ± U (k = 2); dimensions as measured");
+    /* columns: specimen, each recorded dimension, each property of the method */
+    const char *dims[SPEC_MAX_DIMS];
+    size_t nd = 0;
+    for (size_t i = 0; i < json_array_size(specimens); i++) {
+        const char *key;
+        const json_t *v;
+        json_object_foreach(json_object_get(json_array_get(specimens, i), "dimensions"), key, v)
+        {
+            bool have = false;
+            for (size_t k = 0; k < nd; k++)
+                have = have || strcmp(dims[k], key) == 0;
+            if (!have && nd < SPEC_MAX_DIMS)
+                dims[nd++] = key;
+        }
+    }
+    /* in the order of dimension_labels (b, h, L0, L), then any other */
+    for (size_t a = 0; a < nd; a++)
+        for (size_t b2 = a + 1; b2 < nd; b2++) {
+            size_t ra = 99, rb = 99;
+            for (size_t m = 0; m < sizeof dimension_labels / sizeof dimension_labels[0]; m++) {
+                ra = strcmp(dims[a], dimension_labels[m][0]) == 0 ? m : ra;
+                rb = strcmp(dims[b2], dimension_labels[m][0]) == 0 ? m : rb;
+            }
+            if (rb < ra || (rb == ra && strcmp(dims[b2], dims[a]) < 0)) {
+                const char *tmp = dims[a];
+                dims[a] = dims[b2];
+                dims[b2] = tmp;
+            }
+        }
+    size_t np = json_array_size(props);
+    if (np + 1 + nd > TABLE_MAX_COLS)
+        np = TABLE_MAX_COLS - 1 - nd; /* at most 23 columns: no method has as many */
+    char dim_hdr[SPEC_MAX_DIMS][64], prop_hdr[TABLE_MAX_COLS][160];
+    for (size_t k = 0; k < nd; k++) {
+        snprintf(dim_hdr[k], sizeof dim_hdr[k], "%s", dims[k]);
+        for (size_t m = 0; m < sizeof dimension_labels / sizeof dimension_labels[0]; m++)
+            if (strcmp(dims[k], dimension_labels[m][0]) == 0)
+                snprintf(dim_hdr[k], sizeof dim_hdr[k], "%s", dimension_labels[m][1]);
+    }
+    for (size_t k = 0; k < np; k++) {
+        const json_t *o = json_array_get(props, k);
+        snprintf(prop_hdr[k], sizeof prop_hdr[k], "%s [%s]", jget(o, "symbol"), jget(o, "unit"));
+    }
+    /* every cell's text, then the widths they need */
+    size_t ns = json_array_size(specimens), ncol = 1 + nd + np;
+    char **cell = calloc((ns ? ns : 1) * ncol, sizeof *cell);
+    if (!cell) {
+        json_decref(own);
+        return;
+    }
+    double need_w[TABLE_MAX_COLS] = {0};
+    font(p, TABLE_FONT, true);
+    need_w[0] = text_width(p, "specimen");
+    for (size_t k = 0; k < nd; k++)
+        need_w[1 + k] = text_width(p, dim_hdr[k]);
+    for (size_t k = 0; k < np; k++)
+        need_w[1 + nd + k] = text_width(p, prop_hdr[k]);
+    font(p, TABLE_FONT, false);
+    for (size_t i = 0; i < ns; i++) {
+        const json_t *sp = json_array_get(specimens, i), *res = json_object_get(sp, "results");
+        char **row = cell + i * ncol;
+        row[0] = strf("%s", jget(sp, "id"));
+        for (size_t k = 0; k < nd; k++) {
+            char b[48];
+            const json_t *dv = json_object_get(json_object_get(sp, "dimensions"), dims[k]);
+            exact_num(b, sizeof b, dv);
+            row[1 + k] = json_is_string(dv) ? strf("%s", json_string_value(dv)) : strf("%s", b); /* notch "A" */
+        }
+        for (size_t k = 0; k < np; k++) {
+            const char *id = jget(json_array_get(props, k), "id");
+            const json_t *r = json_object_get(res, id);
+            char b[140];
+            if (!res)
+                snprintf(b, sizeof b, "excluded");
+            else if (r)
+                value_pm(b, sizeof b, json_object_get(r, "value"), json_object_get(r, "U"));
+            else
+                snprintf(b, sizeof b, "n/a");
+            row[1 + nd + k] = strf("%s", b);
+        }
+        for (size_t k = 0; k < ncol; k++) {
+            double w = text_width(p, row[k]);
+            need_w[k] = w > need_w[k] ? w : need_w[k];
+        }
+    }
+    /* Columns as wide as their widest cell (+ padding); the specimen column at most a quarter of
+     * the page (longer ids wrap). Properties that do not fit beside it go to a second table with
+     * the specimen column again. */
+    double bw = PAGE_W - 2 * MARGIN;
+    for (size_t k = 0; k < ncol; k++)
+        need_w[k] = fmin(need_w[k] + 9.0, k == 0 ? bw / 4 : bw / 2);
+    size_t next = 1;
+    int part = 0;
+    while (next < ncol) {
+        struct table t = {.n = 1, .w = {need_w[0]}, .hdr = {"specimen"}};
+        size_t idx[TABLE_MAX_COLS] = {0};
+        double used = need_w[0];
+        while (next < ncol && t.n < TABLE_MAX_COLS && (t.n == 1 || used + need_w[next] <= bw)) {
+            idx[t.n] = next;
+            t.w[t.n] = need_w[next];
+            t.hdr[t.n] = next <= nd ? dim_hdr[next - 1] : prop_hdr[next - 1 - nd];
+            used += need_w[next];
+            t.n++;
+            next++;
+        }
+        double spare = (bw - used) / (double)t.n; /* spread what is left */
+        for (size_t k = 0; spare > 0 && k < t.n; k++)
+            t.w[k] += spare;
+        if (part++ > 0)
+            para(p, 7.5, true, "Results per specimen (continued: further properties)");
+        need(p, 4 * TABLE_LINE);
+        table_header(p, &t);
+        for (size_t i = 0; i < ns; i++) {
+            const char *cells[TABLE_MAX_COLS];
+            cells[0] = cell[i * ncol];
+            for (size_t k = 1; k < t.n; k++)
+                cells[k] = cell[i * ncol + idx[k]];
+            table_row(p, &t, cells);
+        }
+        p->y += 4;
+    }
+    for (size_t i = 0; i < ns * ncol; i++)
+        free(cell[i]);
+    free(cell);
+
+    /* Why a property is n/a, once per reason with the specimens it applies to; and exclusions. */
+    bool said = false;
+    for (size_t k = 0; k < json_array_size(props); k++) {
+        const json_t *o = json_array_get(props, k);
+        const char *id = jget(o, "id");
+        for (size_t i = 0; i < ns; i++) {
+            const char *why = json_string_value(json_object_get(json_object_get(json_array_get(specimens, i),
+                                                                                 "not_applicable"), id));
+            if (!why)
+                continue;
+            bool first = true; /* only at the first specimen with this reason */
+            for (size_t j = 0; j < i && first; j++) {
+                const char *w2 = json_string_value(json_object_get(
+                    json_object_get(json_array_get(specimens, j), "not_applicable"), id));
+                first = !(w2 && strcmp(w2, why) == 0);
+            }
+            if (!first)
+                continue;
+            size_t cap = 64, len = 0;
+            char *list = malloc(cap);
+            for (size_t j = i; list && j < ns; j++) {
+                const char *w2 = json_string_value(json_object_get(
+                    json_object_get(json_array_get(specimens, j), "not_applicable"), id));
+                if (!w2 || strcmp(w2, why) != 0)
+                    continue;
+                const char *sid = jget(json_array_get(specimens, j), "id");
+                size_t add = strlen(sid) + 3;
+                if (len + add >= cap) {
+                    cap = 2 * (len + add);
+                    char *g = realloc(list, cap);
+                    if (!g) {
+                        free(list);
+                        list = NULL;
+                        break;
+                    }
+                    list = g;
+                }
+                len += (size_t)snprintf(list + len, cap - len, "%s%s", len ? ", " : "", sid);
+            }
+            if (!said) {
+                para(p, 7.5, true, "Properties not applicable (n/a):");
+                said = true;
+            }
+            char *b = strf("%s %s n/a for %s: %s", jget(o, "name"), jget(o, "symbol"), list ? list : "?", why);
+            bullet(p, b);
+            free(b);
+            free(list);
+        }
+    }
+    for (size_t i = 0; i < ns; i++) {
+        const json_t *sp = json_array_get(specimens, i);
+        if (json_object_get(sp, "results"))
+            continue;
+        char *b = strf("specimen %s (%s) excluded: %s", jget(sp, "id"), jget(sp, "status"),
+                       jget(sp, "excluded_reason"));
+        bullet(p, b);
+        free(b);
+    }
+    json_decref(own);
+}
+
 static void render(struct pdf *p)
 {
     const json_t *d = p->doc;
-    char buf[1200], b1[64], b2[64], b3[64], b4[64], b5[64];
     new_page(p);
     para(p, 14, true, jget(d, "title"));
     p->y += 4;
     const json_t *rev = json_object_get(d, "revision");
     if (rev) {
-        snprintf(buf, sizeof buf, "Revision: replaces certificate %s. Reason: %s", jget(rev, "replaces"),
-                 jget(rev, "reason"));
-        para(p, 9, true, buf);
+        char *b = strf("Revision: replaces certificate %s. Reason: %s", jget(rev, "replaces"), jget(rev, "reason"));
+        para(p, 9, true, b);
+        free(b);
     }
     kv(p, "Status", jget(d, "status"));
     kv(p, "Customer", jget(d, "customer"));
     kv(p, "Request", jget(d, "request_id"));
     kv(p, "Material / item", jget(d, "material"));
-    const json_t *mo = json_object_get(d, "method");
-    snprintf(buf, sizeof buf, "%s — %s (%s)", jget(mo, "title"), jget(mo, "standard"), jget(mo, "id"));
-    kv(p, "Method", buf);
-    kv(p, "Conditioning", jget(mo, "conditioning"));
     const json_t *so = json_object_get(d, "spec");
     kv(p, "Specification", jget(so, "name"));
     const json_t *td = json_object_get(d, "test_dates");
-    snprintf(buf, sizeof buf, "%s to %s", jget(td, "from"), jget(td, "to"));
-    kv(p, "Dates of testing", buf);
+    char *b = strf("%s to %s", jget(td, "from"), jget(td, "to"));
+    kv(p, "Dates of testing", b);
+    free(b);
     kv(p, "Operator", jget(d, "operator"));
     kv(p, "Drafted", jget(d, "drafted"));
     kv(p, "Issued", jget(d, "issued"));
+
+    conditions(p);
+    deviations(p);
 
     heading(p, "Raw data and instruments");
     const json_t *runs = json_object_get(d, "runs");
     for (size_t i = 0; i < json_array_size(runs); i++) {
         const json_t *r = json_array_get(runs, i);
-        snprintf(buf, sizeof buf, "Run %s (%s), SHA-256 %s", jget(r, "run_id"), jget(r, "file"), jget(r, "sha256"));
-        para(p, 7.5, false, buf);
+        b = strf("Run %s (%s), SHA-256 %s", jget(r, "run_id"), jget(r, "file"), jget(r, "sha256"));
+        para(p, 7.5, false, b);
+        free(b);
     }
     const json_t *inst = json_object_get(d, "instruments");
     for (size_t i = 0; i < json_array_size(inst); i++) {
         const json_t *o = json_array_get(inst, i);
         const char *serial = jget(o, "serial_number")[0] ? jget(o, "serial_number") : jget(o, "serial");
-        snprintf(buf, sizeof buf, "%s: %s, serial %s, firmware %s — %s", jget(o, "name"), jget(o, "model"), serial,
-                 jget(o, "firmware"), jget(o, "calibration_status"));
-        para(p, 7.5, false, buf);
+        b = strf("%s: %s, serial %s, firmware %s — %s", jget(o, "name"), jget(o, "model"), serial, jget(o, "firmware"),
+                 jget(o, "calibration_status"));
+        para(p, 7.5, false, b);
+        free(b);
     }
     const json_t *acc = json_object_get(d, "accreditation");
     para(p, 8.5, true, jget(acc, "statement"));
     const json_t *reasons = json_object_get(acc, "reasons");
-    for (size_t i = 0; i < json_array_size(reasons); i++) {
-        snprintf(buf, sizeof buf, "• %s", json_string_value(json_array_get(reasons, i)));
-        para(p, 7.5, false, buf);
-    }
+    for (size_t i = 0; i < json_array_size(reasons); i++)
+        bullet(p, json_string_value(json_array_get(reasons, i)) ? json_string_value(json_array_get(reasons, i)) : "");
 
-    heading(p, "Series results (mean, standard deviation, expanded uncertainty U with k = 2)");
-    static const double sx[] = {0, 0.34, 0.40, 0.52, 0.64, 0.76, 0.88};
-    const char *hdr[] = {"property", "n", "mean", "s", "min", "max", "U (k=2)"};
-    row(p, sx, 7, hdr, true);
-    const json_t *series = json_object_get(d, "series");
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)series, key, v)
-    {
-        char name[120], n[16];
-        snprintf(name, sizeof name, "%s [%s]", key, jget(v, "unit"));
-        snprintf(n, sizeof n, "%lld", (long long)json_integer_value(json_object_get(v, "n")));
-        num(b1, sizeof b1, json_object_get(v, "mean"), 4);
-        num(b2, sizeof b2, json_object_get(v, "sd"), 3);
-        num(b3, sizeof b3, json_object_get(v, "min"), 4);
-        num(b4, sizeof b4, json_object_get(v, "max"), 4);
-        num(b5, sizeof b5, json_object_get(v, "U"), 2);
-        const char *cells[] = {name, n, b1, b2, b3, b4, b5};
-        row(p, sx, 7, cells, false);
-    }
-
-    heading(p, "Statement of conformity");
-    const json_t *rule = json_object_get(d, "decision_rule");
-    snprintf(buf, sizeof buf, "Decision rule (%s): %s", jget(rule, "id"), jget(rule, "text"));
-    para(p, 7.5, false, buf);
-    static const double cx[] = {0, 0.26, 0.33, 0.47, 0.58, 0.67, 0.80};
-    const char *chdr[] = {"property", "stat.", "limits (TL)", "value", "U", "acceptance (AL)", "verdict"};
-    row(p, cx, 7, chdr, true);
-    const json_t *checks = json_object_get(d, "checks");
-    for (size_t i = 0; i < json_array_size(checks); i++) {
-        const json_t *c = json_array_get(checks, i);
-        char name[120], lim[80], al[80];
-        snprintf(name, sizeof name, "%s [%s]", jget(c, "property"), jget(c, "unit"));
-        num(b1, sizeof b1, json_object_get(c, "min"), 5);
-        num(b2, sizeof b2, json_object_get(c, "max"), 5);
-        snprintf(lim, sizeof lim, "%s … %s", b1, b2);
-        num(b3, sizeof b3, json_object_get(c, "al_min"), 5);
-        num(b4, sizeof b4, json_object_get(c, "al_max"), 5);
-        snprintf(al, sizeof al, "%s … %s", b3, b4);
-        char val[64], u[64];
-        num(val, sizeof val, json_object_get(c, "value"), 5);
-        num(u, sizeof u, json_object_get(c, "U"), 2);
-        const char *cells[] = {name, jget(c, "statistic"), lim, val, u, al, jget(c, "verdict")};
-        row(p, cx, 7, cells, false);
-        const json_t *vals = json_object_get(c, "values");
-        for (size_t k = 0; k < json_array_size(vals); k++) {
-            const json_t *e = json_array_get(vals, k);
-            char sname[120];
-            snprintf(sname, sizeof sname, "   specimen %s", jget(e, "specimen"));
-            num(val, sizeof val, json_object_get(e, "value"), 5);
-            num(u, sizeof u, json_object_get(e, "U"), 2);
-            num(b3, sizeof b3, json_object_get(e, "al_min"), 5);
-            num(b4, sizeof b4, json_object_get(e, "al_max"), 5);
-            snprintf(al, sizeof al, "%s … %s", b3, b4);
-            const char *ec[] = {sname, "each", "", val, u, al, jget(e, "verdict")};
-            row(p, cx, 7, ec, false);
-        }
-    }
-    p->y += 4;
-    snprintf(buf, sizeof buf, "Overall verdict: %s", jget(d, "verdict"));
-    para(p, 11, true, buf);
-    const json_t *vr = json_object_get(d, "verdict_reasons");
-    for (size_t i = 0; i < json_array_size(vr); i++) {
-        snprintf(buf, sizeof buf, "• %s", json_string_value(json_array_get(vr, i)));
-        para(p, 7.5, false, buf);
-    }
-
-    heading(p, "Results per specimen (value ± U, k = 2)");
-    const json_t *specimens = json_object_get(d, "specimens");
-    for (size_t i = 0; i < json_array_size(specimens); i++) {
-        const json_t *sp = json_array_get(specimens, i);
-        size_t off = (size_t)snprintf(buf, sizeof buf, "%s (%s):", jget(sp, "id"), jget(sp, "status"));
-        const json_t *res = json_object_get(sp, "results");
-        if (!res) {
-            snprintf(buf + off, sizeof buf - off, " excluded — %s", jget(sp, "excluded_reason"));
-        } else {
-            json_object_foreach((json_t *)res, key, v)
-            {
-                num(b1, sizeof b1, json_object_get(v, "value"), 4);
-                num(b2, sizeof b2, json_object_get(v, "U"), 2);
-                int w = snprintf(buf + off, sizeof buf - off, " %s %s ± %s %s;", key, b1, b2, jget(v, "unit"));
-                if (w < 0 || (size_t)w >= sizeof buf - off)
-                    break;
-                off += (size_t)w;
-            }
-        }
-        para(p, 7.5, false, buf);
-    }
+    series_table(p);
+    checks_table(p);
+    specimen_tables(p);
 
     plot_curves(p);
 
@@ -916,16 +1464,17 @@ static void render(struct pdf *p)
         for (size_t i = 0; i < json_array_size(ap); i++)
             if (strcmp(jget(json_array_get(ap, i), "role"), roles[r]) == 0)
                 a = json_array_get(ap, i);
-        snprintf(buf, sizeof buf, "%s: %s%s%s", r ? "Authorized by" : "Reviewed by", a ? jget(a, "name") : "(pending)",
-                 a ? ", " : "", a ? jget(a, "time") : "");
-        para(p, 9, false, buf);
+        b = strf("%s: %s%s%s", r ? "Authorized by" : "Reviewed by", a ? jget(a, "name") : "(pending)", a ? ", " : "",
+                 a ? jget(a, "time") : "");
+        para(p, 9, false, b);
+        free(b);
     }
     const json_t *sig = json_object_get(d, "signature");
     if (sig) {
-        snprintf(buf, sizeof buf, "Signed electronically (Ed25519, key id %s). Verify with: polydaq verify %s.json "
-                                  "--key LAB.pub",
+        b = strf("Signed electronically (Ed25519, key id %s). Verify with: polydaq verify %s.json --key LAB.pub",
                  jget(sig, "key_id"), p->id);
-        para(p, 7.5, false, buf);
+        para(p, 7.5, false, b);
+        free(b);
     } else {
         para(p, 8.5, true, "Not signed: this draft is not a certificate until reviewed, authorized and signed.");
     }
@@ -940,6 +1489,7 @@ static void render(struct pdf *p)
     qr(p, payload, MARGIN, p->y, 96);
     font(p, 7, false);
     text_at(p, MARGIN + 104, p->y + 20, "QR: certificate number and SHA-256 of its canonical JSON");
+    char buf[300];
     snprintf(buf, sizeof buf, "%s  sha256 %s", p->id, hash);
     text_at(p, MARGIN + 104, p->y + 32, buf);
     p->y += 104;

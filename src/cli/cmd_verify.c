@@ -41,6 +41,8 @@ static int verify_main(int argc, char **argv)
         return cli_fail_input(&err);
     for (size_t i = 0; i < r.n_lines; i++)
         printf("%s\n", r.lines[i]);
+    if (r.n_omitted > 0)
+        printf("... %zu more line(s) not kept\n", r.n_omitted);
     printf("%s: %s\n", argv[optind], r.ok ? "VERIFIED" : "VERIFICATION FAILED");
     return r.ok ? PD_EXIT_OK : PD_EXIT_CHECK_FAILED;
 }

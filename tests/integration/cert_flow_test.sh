@@ -47,9 +47,89 @@ cp "$cert" "$work/orig.json"
 sed -i '0,/"operator": "/s//"operator": "X/' "$cert"
 expect_exit 1 "verify a changed certificate" "$PD_CLI" verify "$cert" --key "$work/keys/lab.pub"
 cp "$work/orig.json" "$cert"
-expect_exit 0 "recompute" "$PD_CLI" certify --recompute "$cert" --data "$run"
-grep -q "recomputed identically" "$work/out" || fail "recompute reports identical results"
+
+# --- recompute: the content regenerated from the raw file, compared exactly ---------------------
+recompute() { # exit, description, certificate, raw file
+  expect_exit "$1" "$2" "$PD_CLI" certify --recompute "$3" --customer "ACME Automotive" --request R-1 --data "$4"
+}
+recompute 0 "recompute" "$cert" "$run"
+grep -q "recomputed identically, byte for byte" "$work/out" || fail "recompute reports an identical content"
+grep -q "^DIFF" "$work/out" && fail "an untouched certificate shows differences"
+expect_exit 1 "recompute without the order data" "$PD_CLI" certify --recompute "$cert" --data "$run"
+grep -q '^DIFF: customer: certificate "ACME Automotive", recomputed null' "$work/out" ||
+  fail "recompute names a customer it cannot know from the raw data"
 expect_exit 2 "recompute without data" "$PD_CLI" certify --recompute "$cert"
+expect_exit 2 "recompute of garbage" "$PD_CLI" certify --recompute "$run" --data "$run"
+
+# One edit of the certificate at a time (Debian's python: json), each reported by its path with
+# the certificate's and the recomputed value.
+edit() { # python statement on d, new file name
+  /usr/bin/python3 - "$work/orig.json" "$work/$2" "$1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+json.dump(d, open(sys.argv[2], "w"), indent=2, ensure_ascii=False)
+PY
+}
+expect_diff() { # file, description, regex of the DIFF line
+  recompute 1 "recompute $2" "$work/$1" "$run"
+  grep -Eq "$3" "$work/out" || { fail "recompute does not report $2"; cat "$work/out" >&2; }
+  grep -q "^FAIL: .* field(s) of the certificate differ" "$work/out" || fail "recompute $2: no summary"
+}
+modulus=$(/usr/bin/python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["specimens"][2]["results"]["tensile_modulus"]["value"]))' "$work/orig.json")
+edit 'd["customer"] = "Other Customer Ltd"' customer.json
+expect_diff customer.json "a changed customer" '^DIFF: customer: certificate "Other Customer Ltd", recomputed "ACME Automotive"$'
+edit 'd["material"] = "PE-HD"' material.json
+expect_diff material.json "a changed material" '^DIFF: material: certificate "PE-HD", recomputed "PP-H demo grade"$'
+edit 'd["method"]["parameters"]["e2"] = 0.003' param.json
+expect_diff param.json "a changed method parameter" '^DIFF: method\.parameters\.e2: certificate 0\.003, recomputed 0\.0025$'
+edit 'd["specimens"][2]["results"]["tensile_modulus"]["value"] = 1234.5' value.json
+expect_diff value.json "a changed result" "^DIFF: specimens\[2\]\.results\.tensile_modulus\.value: certificate 1234\.5, recomputed $modulus\$"
+edit 'd["verdict"] = "fail"' verdict.json
+expect_diff verdict.json "a changed verdict" '^DIFF: verdict: certificate "fail", recomputed "pass"$'
+edit 'd["checks"][1]["verdict"] = "conditional pass"' check.json
+expect_diff check.json "a changed check verdict" '^DIFF: checks\[1\]\.verdict: certificate "conditional pass", recomputed "pass"$'
+[ "$(grep -c '^DIFF' "$work/out")" -eq 1 ] || fail "one edit, one difference (got $(grep -c '^DIFF' "$work/out"))"
+# The recompute evaluates with the method the certificate records, not this build's defaults: a
+# definition with another modulus range changes the moduli, and its parameters agree with it.
+edit 'd["method"]["definition"] = d["method"]["definition"].replace("e2: 0.0025", "e2: 0.003"); d["method"]["parameters"]["e2"] = 0.003' definition.json
+expect_diff definition.json "results of another recorded method" '^DIFF: specimens\[0\]\.results\.tensile_modulus\.value: '
+grep -q "method.parameters.e2" "$work/out" && fail "recompute used this build's e2, not the certificate's"
+grep -q "^note: this build's default for method parameter e2 is 0.0025; the certificate's 0.003 was used" \
+  "$work/out" || fail "recompute notes that this build's default differs from the certificate's"
+# A lab method file: its text is recorded beside the definition; a parameter the text states that
+# disagrees with the definition is a changed text.
+expect_exit 0 "certify with a method file" "$PD_CLI" certify "$run" --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" \
+  -o "$work/certs-m" --method "$PD_SOURCE_DIR/config/methods/iso527.yaml" --request R-1 --customer "ACME Automotive"
+mcert=$(head -n1 "$work/out")
+recompute 0 "recompute with a method file" "$mcert" "$run"
+/usr/bin/python3 - "$mcert" "$work/text.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["method"]["text"] = d["method"]["text"].replace("e2: 0.0025", "e2: 0.004")
+json.dump(d, open(sys.argv[2], "w"), indent=2, ensure_ascii=False)
+PY
+recompute 1 "recompute a changed method text" "$work/text.json" "$run"
+grep -q '^DIFF: method.text: states e2 = 0.004, method.definition 0.0025$' "$work/out" ||
+  fail "recompute reports a method text that disagrees with the definition"
+# A recorded definition that is not a method file, or the wrong number of raw files: bad input.
+edit 'd["method"]["definition"] = "method: {id: iso527}\nparameters: {e2: [\n"' baddef.json
+recompute 2 "recompute with a damaged definition" "$work/baddef.json" "$run"
+grep -q "method.definition" "$work/err" || fail "the damaged definition is named"
+expect_exit 2 "recompute with two raw files for one" "$PD_CLI" certify --recompute "$cert" --data "$run" "$run"
+# A changed raw file: the forces of the second specimen 1 % higher (a load cell read 1 % high; the
+# file stays readable, its hash changes).
+cp "$run" "$work/changed.h5"
+/usr/bin/python3 - "$work/changed.h5" <<'PY'
+import h5py, sys
+with h5py.File(sys.argv[1], "r+") as f:
+    force = f["specimen_02/frame1/force"]
+    force[...] = force[...] * 1.01
+PY
+recompute 1 "recompute a changed raw file" "$cert" "$work/changed.h5"
+grep -q '^DIFF: runs\[0\]\.sha256: ' "$work/out" || fail "recompute reports the raw file's SHA-256"
+grep -q '^DIFF: specimens\[1\]\.results\.' "$work/out" || fail "recompute reports the changed specimen's results"
+grep -q '^note: runs\[0\]\.file: certified as ' "$work/out" || fail "recompute notes the other raw-file path"
 expect_exit 2 "verify garbage" "$PD_CLI" verify "$run"
 
 # a second certificate gets the next number; a revision names the one it replaces

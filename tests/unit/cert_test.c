@@ -856,6 +856,95 @@ static json_t *certify_demo(struct cert_case *k, const char *name, int simulated
     return certify_to_json(k->run, spec, k->out, res);
 }
 
+/* GUM 7.2.6 as a property of a printed result "v ± U": U has two significant digits and is U
+ * rounded, v is the value rounded to U's last place (both within half a unit of that place). */
+static void assert_reported(const char *text, double value, double U)
+{
+    char v[64], u[64];
+    assert_int_equal(sscanf(text, "%63s ± %63s", v, u), 2);
+    const char *dot = strchr(u, '.');
+    int decimals = dot ? (int)strlen(dot + 1) : 0;
+    const char *vdot = strchr(v, '.');
+    assert_int_equal(vdot ? (int)strlen(vdot + 1) : 0, decimals); /* the same decimal place */
+    int significant = 0;
+    bool leading = true;
+    for (const char *c = u; *c; c++) {
+        if (*c < '0' || *c > '9')
+            continue;
+        leading = leading && *c == '0';
+        significant += !leading;
+    }
+    assert_true(significant == 2 || (decimals == 0 && significant <= 2));
+    double unit = pow(10.0, -decimals);
+    assert_true(fabs(strtod(v, NULL) - value) <= 0.5 * unit * (1 + 1e-9));
+    assert_true(fabs(strtod(u, NULL) - U) <= 0.5 * unit * (1 + 1e-9));
+}
+
+/* What the certificate states for a reader: the standard names and symbols, each result as printed,
+ * why a property is n/a, the test conditions, and the complete method definition it was made with. */
+static void test_certificate_presentation(void **state)
+{
+    (void)state;
+    struct cert_case k;
+    static struct pd_spec spec;
+    struct pd_certify_result res;
+    json_t *doc = certify_demo(&k, "present", 0, good_series, 4, &spec, &res);
+    const json_t *props = json_object_get(doc, "properties");
+    assert_int_equal(json_array_size(props), 8);
+    static const char *const want[][3] = {{"tensile_modulus", "tensile modulus", "Et"},
+                                          {"tensile_strength", "tensile strength", "σm"},
+                                          {"yield_stress", "yield stress", "σy"},
+                                          {"strain_at_break", "strain at break", "εb"}};
+    for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+        bool found = false;
+        for (size_t i = 0; i < json_array_size(props); i++) {
+            const json_t *o = json_array_get(props, i);
+            if (strcmp(jstring(o, "id"), want[w][0]) == 0) {
+                assert_string_equal(jstring(o, "name"), want[w][1]);
+                assert_string_equal(jstring(o, "symbol"), want[w][2]);
+                found = true;
+            }
+        }
+        assert_true(found);
+    }
+    const json_t *specimens = json_object_get(doc, "specimens");
+    assert_int_equal(json_array_size(specimens), 4);
+    for (size_t i = 0; i < json_array_size(specimens); i++) {
+        const json_t *sp = json_array_get(specimens, i);
+        const char *key;
+        const json_t *r;
+        size_t n = 0;
+        json_object_foreach(json_object_get(sp, "results"), key, r)
+        {
+            assert_reported(jstring(r, "reported"), json_real_value(json_object_get(r, "value")),
+                            json_real_value(json_object_get(r, "U")));
+            n++;
+        }
+        assert_true(n >= 5);
+        /* the run has no crosshead channel: no nominal strain, and the certificate says why */
+        assert_null(json_object_get(json_object_get(sp, "results"), "nominal_strain_at_break"));
+        const char *why = jstring(json_object_get(sp, "not_applicable"), "nominal_strain_at_break");
+        assert_non_null(strstr(why, "crosshead"));
+    }
+    const json_t *series = json_object_get(json_object_get(doc, "series"), "tensile_modulus");
+    assert_reported(jstring(series, "reported_mean"), json_real_value(json_object_get(series, "mean")),
+                    json_real_value(json_object_get(series, "U")));
+    const json_t *tc = json_object_get(doc, "test_conditions");
+    assert_string_equal(jstring(tc, "standard"), "ISO 527-1:2019, ISO 527-2:2012");
+    assert_int_equal(json_array_size(json_object_get(tc, "recorded")), 1);
+    /* the method as made: complete, and it reads back as the built-in one it was */
+    static struct pd_method_def def, builtin;
+    struct pd_err err = {0};
+    const json_t *mo = json_object_get(doc, "method");
+    assert_int_equal(pd_method_load_string("definition", jstring(mo, "definition"), &def, &err), 0);
+    assert_int_equal(pd_method_defaults("iso527", &builtin, &err), 0);
+    assert_int_equal(def.n_params, builtin.n_params);
+    for (size_t i = 0; i < def.n_params; i++)
+        assert_true(def.params[i].value == builtin.params[i].value);
+    assert_string_equal(jstring(mo, "file"), "(built-in defaults)");
+    json_decref(doc);
+}
+
 static void test_certify_passing_series(void **state)
 {
     (void)state;
@@ -1740,10 +1829,12 @@ static void test_sign_verify_tamper(void **state)
     flip_byte(raw_copy, 100);
     assert_false(verify_ok(res.json_path, pk, raw_copy));
 
-    /* recomputation from the raw data reproduces every result */
+    /* recomputation from the raw data reproduces every result (the request id certify was given
+     * is not in the raw data: given again, as to certify) */
     static struct pd_verify_report r;
+    const struct pd_recompute_inputs inputs = {.request_id = "REQ-7"};
     const char *data[1] = {run};
-    assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &r, &err), 0);
+    assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &inputs, &r, &err), 0);
     if (!r.ok)
         for (size_t i = 0; i < r.n_lines; i++)
             print_error("%s\n", r.lines[i]);
@@ -1756,7 +1847,7 @@ static void test_sign_verify_tamper(void **state)
         {"S03", 0.77, "tested", false, false, false}, {"S04", 0.78, "tested", false, false, false}};
     write_run(other_run, "iso527", 0, changed, 4);
     data[0] = other_run;
-    assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &r, &err), 0);
+    assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &inputs, &r, &err), 0);
     assert_false(r.ok);
     bool named = false;
     for (size_t i = 0; i < r.n_lines; i++)
@@ -1876,6 +1967,7 @@ int main(void)
         cmocka_unit_test(test_spec_nominal_tolerance),
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_certify_passing_series),
+        cmocka_unit_test(test_certificate_presentation),
         cmocka_unit_test(test_certify_failing_limits),
         cmocka_unit_test(test_certify_invalid_specimens),
         cmocka_unit_test(test_certify_wrong_method),
