@@ -138,6 +138,12 @@ int cert_tensile_evaluate_in_place(double *force, double *extension, double *cro
                                    const struct pd_tensile_specimen *dims, const struct pd_tensile_params *p,
                                    struct pd_tensile_result *out, struct pd_err *err);
 
+/* The uncertainty section of a method file: "k", one double per budget input (its offset into
+ * struct pd_uncertainty_budget names the source), "repeatability". The one table that both reads
+ * method files (methods.c) and writes a certificate's method definition (certify.c). */
+struct pd_cfg_field;
+const struct pd_cfg_field *cert_budget_fields(void);
+
 /* ---- run-reading helpers for the method adapters (methods.c) --------------------------------*/
 /* Reads a channel of the def's channel list by name, checking its unit; on failure writes the
  * reason and returns PD_EDATA (PD_ENOMEM for memory). *instrument may be NULL. */

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "cert/cert_internal.h"
+#include "config/config.h"
 #include "pd_version.h"
 #include "store/store.h"
 
@@ -568,20 +570,19 @@ char *cert_method_definition(const struct pd_method_def *d, const struct cert_me
             add(&t, "\n");
         }
     }
-    static const char *const inputs[] = {"force_class", "displacement_class", "dimension", "length",
-                                         "displacement_abs", "energy", "mass", "time", "liquid_density",
-                                         "temperature", "reading"};
-    static const enum pd_u_source sources[] = {PD_U_FORCE, PD_U_DISPLACEMENT, PD_U_WIDTH, PD_U_LENGTH,
-                                               PD_U_DISPLACEMENT_ABS, PD_U_ENERGY, PD_U_MASS, PD_U_TIME,
-                                               PD_U_LIQUID_DENSITY, PD_U_TEMPERATURE, PD_U_READING};
-    /* One "dimension" input serves width and thickness in a method file (methods.c), as in every
-     * method's budget; were they ever apart, the recompute would show it in method.uncertainty. */
+    /* Every input of the method-file table; "dimension" serves width and thickness there, as in
+     * every method's budget (were they ever apart, the recompute would show it in
+     * method.uncertainty). */
     add(&t, "uncertainty:\n  k: ");
     add_number(&t, d->uncertainty.k);
     add(&t, "\n");
-    for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
-        add(&t, "  %s: ", inputs[i]);
-        add_number(&t, d->uncertainty.input[sources[i]]);
+    for (const struct pd_cfg_field *f = cert_budget_fields(); f->key; f++) {
+        size_t first = offsetof(struct pd_uncertainty_budget, input);
+        if (f->type != PD_CFG_T_DOUBLE || f->offset < first)
+            continue; /* k, repeatability */
+        size_t source = (f->offset - first) / sizeof(double);
+        add(&t, "  %s: ", f->key);
+        add_number(&t, d->uncertainty.input[source]);
         add(&t, "\n");
     }
     add(&t, "  repeatability: %s\n", d->uncertainty.repeatability ? "true" : "false");

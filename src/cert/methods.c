@@ -282,6 +282,11 @@ static const struct pd_cfg_field budget_fields[] = {
     {.key = NULL},
 };
 
+const struct pd_cfg_field *cert_budget_fields(void)
+{
+    return budget_fields;
+}
+
 static int decode_param(const struct cert_method *m, const struct pd_cfg_node *key, const struct pd_cfg_node *value,
                         struct pd_method_def *d, struct pd_err *err)
 {
