@@ -949,7 +949,17 @@ static void test_certify_passing_series(void **state)
         assert_near(jnum(sp, "results.yield_strain.value"), 6.0, 1e-9);
         assert_near(jnum(sp, "results.strain_at_break.value"), 60.0, 1e-9);
         assert_near(jnum(sp, "results.stress_at_break.value"), 32.0 * good_series[s].scale, 1e-9);
+        /* U(Et) = k·√((E·u_rel)² + u_noise² + u_abs²): the budget's class and dimension terms, and the
+         * extensometer's ±3 µm over (0.25 − 0.05) % of 75 mm; no noise on this curve */
+        double E = 2000.0 * good_series[s].scale;
+        double rel2 = (1e-4 + 1e-4 + (0.01 / 10.0) * (0.01 / 10.0) + (0.01 / 4.0) * (0.01 / 4.0) +
+                       (0.5 / 75.0) * (0.5 / 75.0)) / 3.0;
+        double u_abs = E * 0.003 / sqrt(3.0) / 0.15;
+        assert_near(jnum(sp, "evaluation.modulus_u_extensometer_MPa"), u_abs, 1e-9 * E);
+        assert_near(jnum(sp, "evaluation.modulus_u_noise_MPa"), 0.0, 1e-9 * E);
+        assert_near(jnum(sp, "results.tensile_modulus.U"), 2.0 * sqrt(E * E * rel2 + u_abs * u_abs), 1e-9 * E);
     }
+    assert_int_equal(json_array_size(json_object_get(json_object_get(doc, "method"), "deviations")), 0);
     assert_near(jnum(doc, "series.tensile_modulus.mean"), 1530.0, 1e-6);
     assert_near(jnum(doc, "series.tensile_modulus.n"), 4, 0);
     assert_near(jnum(doc, "series.tensile_modulus.sd"), sqrt((900.0 + 100.0 + 100.0 + 900.0) / 3.0), 1e-6);
@@ -1381,6 +1391,7 @@ static void test_crosshead_method_a(void **state)
     assert_int_equal(pd_tensile_evaluate(&sp, &p, &r, &err), 0);
     assert_false(r.has_modulus); /* never from the crosshead */
     assert_true(isnan(r.modulus_MPa));
+    assert_non_null(strstr(r.modulus_na_reason, "strain from the crosshead"));
     assert_near(r.strength_MPa, 40.0, 1e-9);
     assert_near(r.nominal_strain_at_break, 0.60, 1e-12);
     /* no extensometer and the default source: a clear error */
