@@ -18,8 +18,8 @@
 #include "cert/cert.h"
 
 #define DATA_DIR PD_SHARED_DIR "/data/tensile"
-#define PYTHON "/usr/bin/python3"
-#define CHECK PD_SOURCE_DIR "/tests/integration/tensile_exports_check.py"
+#define PYTHON   "/usr/bin/python3"
+#define CHECK    PD_SOURCE_DIR "/tests/integration/tensile_exports_check.py"
 
 /* One row of numbers: comma-separated, each maybe quoted with thousands separators ("9,286.44").
  * Returns how many were read, -1 for a row with anything else (headers, units). */
@@ -122,16 +122,20 @@ static void evaluate(const struct export_file *x, struct pd_tensile_result *r, s
     read_export(x, &force, &ext, &n);
     run_numpy(x, np);
     assert_int_equal((double)n, numpy_value(np, "samples"));
-    struct pd_tensile_specimen sp = {.force_N = force, .extension_mm = ext, .n = n, .width_mm = x->b,
-                                     .thickness_mm = x->h, .gauge_length_mm = x->l0};
+    struct pd_tensile_specimen sp = {.force_N = force,
+                                     .extension_mm = ext,
+                                     .n = n,
+                                     .width_mm = x->b,
+                                     .thickness_mm = x->h,
+                                     .gauge_length_mm = x->l0};
     struct pd_err err = {0};
     if (pd_tensile_evaluate(&sp, NULL, r, &err) != 0)
         fail_msg("%s: %s", x->name, err.msg);
     printf("%s: Et %s%.6g MPa (u noise %.3g, extensometer %.3g), sigma_m %.6g MPa at %.4g %%, yield %s, break %s "
-           "%.6g MPa, %zu grip slips, noise %.3g MPa\n", x->name, r->has_modulus ? "" : "n/a ", r->modulus_MPa,
-           r->modulus_u_noise_MPa, r->modulus_u_extensometer_MPa, r->strength_MPa, 100 * r->strain_at_strength,
-           r->has_yield ? "yes" : "n/a", r->has_break ? "" : "n/a", r->stress_at_break_MPa, r->grip_slips,
-           r->noise_MPa);
+           "%.6g MPa, %zu grip slips, noise %.3g MPa\n",
+           x->name, r->has_modulus ? "" : "n/a ", r->modulus_MPa, r->modulus_u_noise_MPa, r->modulus_u_extensometer_MPa,
+           r->strength_MPa, 100 * r->strain_at_strength, r->has_yield ? "yes" : "n/a", r->has_break ? "" : "n/a",
+           r->stress_at_break_MPa, r->grip_slips, r->noise_MPa);
     if (!r->has_modulus)
         printf("  modulus n/a: %s\n", r->modulus_na_reason);
     free(force);

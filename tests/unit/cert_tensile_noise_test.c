@@ -20,10 +20,10 @@
 #include "cert/cert_internal.h"
 #include "common/noise.h"
 
-#define WIDTH 10.0
+#define WIDTH     10.0
 #define THICKNESS 4.0
-#define GAUGE 75.0
-#define AREA (WIDTH * THICKNESS)
+#define GAUGE     75.0
+#define AREA      (WIDTH * THICKNESS)
 
 struct curve {
     double *force, *ext;
@@ -53,8 +53,12 @@ static void curve_free(struct curve *c)
 
 static struct pd_tensile_result evaluate(const struct curve *c, const struct pd_tensile_params *p)
 {
-    struct pd_tensile_specimen sp = {.force_N = c->force, .extension_mm = c->ext, .n = c->n, .width_mm = WIDTH,
-                                     .thickness_mm = THICKNESS, .gauge_length_mm = GAUGE};
+    struct pd_tensile_specimen sp = {.force_N = c->force,
+                                     .extension_mm = c->ext,
+                                     .n = c->n,
+                                     .width_mm = WIDTH,
+                                     .thickness_mm = THICKNESS,
+                                     .gauge_length_mm = GAUGE};
     struct pd_tensile_result r;
     struct pd_err err = {0};
     int rc = pd_tensile_evaluate(&sp, p, &r, &err);
@@ -87,7 +91,7 @@ static void test_chord_is_the_iso_interpolation(void **state)
         struct curve c = {0};
         double e = 0.0;
         while (e < 0.02) {
-            double s = shape == 0 ? 2000.0 * e - 2.0e4 * e * e
+            double s = shape == 0   ? 2000.0 * e - 2.0e4 * e * e
                        : shape == 1 ? 3000.0 * e * (1.0 - e / 0.05)
                                     : 1500.0 * tanh(e / 0.004) * 0.004 + 800.0 * e;
             add(&c, s * AREA, e * GAUGE);
@@ -312,10 +316,12 @@ static void test_deviations_stated(void **state)
     assert_int_equal(pd_method_defaults("iso527", &def, &err), 0);
     assert_non_null(cert_method_iso527.deviations);
     assert_int_equal(cert_method_iso527.deviations(&def, lines, CERT_MAX_DEVIATIONS), 0); /* the defaults are ISO */
-    assert_int_equal(pd_method_load_string("v.yaml", "method: {id: iso527-lab, base: iso527}\n"
-                                                     "parameters: {chord_window: 0.00005, yield_smoothing: 0.002,\n"
-                                                     "  toe_compensation: true, e1: 0.001, break_fraction: 0.2}\n",
-                                           &def, &err), 0);
+    assert_int_equal(pd_method_load_string("v.yaml",
+                                           "method: {id: iso527-lab, base: iso527}\n"
+                                           "parameters: {chord_window: 0.00005, yield_smoothing: 0.002,\n"
+                                           "  toe_compensation: true, e1: 0.001, break_fraction: 0.2}\n",
+                                           &def, &err),
+                     0);
     size_t n = cert_method_iso527.deviations(&def, lines, CERT_MAX_DEVIATIONS);
     assert_int_equal(n, 5);
     const char *want[] = {"0.1–0.25 %", "±0.005 % strain", "toe compensation", "moving average over 0.2 %", "20 %"};
@@ -323,14 +329,20 @@ static void test_deviations_stated(void **state)
         if (!strstr(lines[i], want[i]))
             fail_msg("deviation %zu: '%s' lacks '%s'", i, lines[i], want[i]);
     /* a regression modulus is one of ISO 527-1's own two ways: not a deviation */
-    assert_int_equal(pd_method_load_string("r.yaml", "method: {id: iso527-r, base: iso527}\n"
-                                                     "parameters: {modulus: regression}\n", &def, &err), 0);
+    assert_int_equal(pd_method_load_string("r.yaml",
+                                           "method: {id: iso527-r, base: iso527}\n"
+                                           "parameters: {modulus: regression}\n",
+                                           &def, &err),
+                     0);
     assert_int_equal(cert_method_iso527.deviations(&def, lines, CERT_MAX_DEVIATIONS), 0);
 
     assert_int_equal(pd_method_defaults("iso178", &def, &err), 0);
     assert_int_equal(cert_method_iso178.deviations(&def, lines, CERT_MAX_DEVIATIONS), 0);
-    assert_int_equal(pd_method_load_string("f.yaml", "method: {id: iso178-x, base: iso178}\n"
-                                                     "parameters: {conventional_factor: 1.0}\n", &def, &err), 0);
+    assert_int_equal(pd_method_load_string("f.yaml",
+                                           "method: {id: iso178-x, base: iso178}\n"
+                                           "parameters: {conventional_factor: 1.0}\n",
+                                           &def, &err),
+                     0);
     assert_int_equal(cert_method_iso178.deviations(&def, lines, CERT_MAX_DEVIATIONS), 1);
     assert_non_null(strstr(lines[0], "1·h"));
     /* the built-in budgets carry the ISO 9513 class 1 absolute error */
@@ -377,8 +389,12 @@ static void test_modulus_uncertainty_monte_carlo(void **state)
                 c.force[i] = gf * truth.force[i] + (i + 1 < truth.n ? force_sd * pd_test_gaussian(&rng) : 0.0);
                 c.ext[i] = gd * truth.ext[i] * (1.0 + span_err / (0.002 * GAUGE)) + ext_sd * pd_test_gaussian(&rng);
             }
-            struct pd_tensile_specimen sp = {.force_N = c.force, .extension_mm = c.ext, .n = c.n, .width_mm = b,
-                                             .thickness_mm = h, .gauge_length_mm = l0};
+            struct pd_tensile_specimen sp = {.force_N = c.force,
+                                             .extension_mm = c.ext,
+                                             .n = c.n,
+                                             .width_mm = b,
+                                             .thickness_mm = h,
+                                             .gauge_length_mm = l0};
             struct pd_tensile_result r;
             struct pd_err err = {0};
             if (pd_tensile_evaluate(&sp, &p, &r, &err) != 0)
@@ -387,7 +403,8 @@ static void test_modulus_uncertainty_monte_carlo(void **state)
             sum2 += r.modulus_MPa * r.modulus_MPa;
             /* the budget as certify.c combines it, from this specimen's evaluation */
             double rel2 = (force_class * force_class + disp_class * disp_class + (dim / b) * (dim / b) +
-                           (dim / h) * (dim / h) + (len / l0) * (len / l0)) / 3.0;
+                           (dim / h) * (dim / h) + (len / l0) * (len / l0)) /
+                          3.0;
             double u2 = rel2 * r.modulus_MPa * r.modulus_MPa + r.modulus_u_noise_MPa * r.modulus_u_noise_MPa +
                         r.modulus_u_extensometer_MPa * r.modulus_u_extensometer_MPa;
             budget += sqrt(u2);
