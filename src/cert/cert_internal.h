@@ -147,6 +147,7 @@ struct cert_max_params {
     double hysteresis;   /* least fall that confirms it, fraction of the highest stress */
     double smoothing;    /* fixed moving-average width in strain (> 0: a deviation); 0 = automatic */
     double slip_window, slip_min_drop; /* grip slips skipped (window 0: no detection) */
+    double noise;        /* the curve's noise SD when already measured (cert_noise_sd); < 0: measure it */
 };
 struct cert_max_result {
     size_t index;            /* sample of the maximum */
@@ -165,7 +166,8 @@ struct cert_max_result {
 };
 int cert_find_maximum(const double *x, const double *y, size_t n, const struct cert_max_params *p,
                       struct cert_max_result *out, struct pd_tensile_result *slips);
-/* Robust noise SD of a sampled curve: 1.4826·median|Δ⁴y|/√70 (0 for fewer than 9 samples). */
+/* Robust noise SD of a sampled curve: 1.4826·median|Δ⁴y|/√70 (0 for fewer than 9 samples; on
+ * long curves over every k-th difference, at most 16384 of them). */
 int cert_noise_sd(const double *y, size_t n, double *sd);
 
 /* ---- run-reading helpers for the method adapters (methods.c) --------------------------------*/

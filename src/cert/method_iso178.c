@@ -114,12 +114,15 @@ int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, siz
         }
         /* The maximum before sC (or before the break), by the noise-following search ISO 527 uses. */
         size_t end = brk < conv ? brk : conv;
-        struct cert_max_params mp = {.arm_strain = p->e2, .hysteresis = p->max_hysteresis};
+        struct cert_max_params mp = {.arm_strain = p->e2, .hysteresis = p->max_hysteresis, .noise = -1.0};
         struct cert_max_result mx;
         double strain_noise = 0.0;
         rc = cert_find_maximum(e, s, end, &mp, &mx, NULL);
+        size_t seg = 0; /* the strain's noise over the samples the chord reads */
+        while (seg < n && e[seg] <= p->e2)
+            seg++;
         if (rc == 0)
-            rc = cert_noise_sd(e, end, &strain_noise);
+            rc = cert_noise_sd(e, seg < n ? seg + 1 : n, &strain_noise);
         if (rc < 0) {
             rc = pd_err_set(err, rc, NULL, "flexural: out of memory");
         } else {

@@ -262,6 +262,8 @@ static double select_kth(double *a, size_t n, size_t k)
     return a[k];
 }
 
+#define NOISE_SAMPLES 16384
+
 int cert_noise_sd(const double *y, size_t n, double *sd)
 {
     /* Fourth differences cancel a curve's smooth shape up to its cubic part, so what is left on a
@@ -272,12 +274,14 @@ int cert_noise_sd(const double *y, size_t n, double *sd)
         *sd = 0.0;
         return 0;
     }
-    size_t m = n - 4;
+    /* A long curve's median is taken over every stride-th difference (at most NOISE_SAMPLES of
+     * them, spread over the whole curve): as good an estimate, at a fraction of the cost. */
+    size_t stride = (n - 4 + NOISE_SAMPLES - 1) / NOISE_SAMPLES, m = (n - 4 + stride - 1) / stride;
     double *d = malloc(m * sizeof *d);
     if (!d)
         return PD_ENOMEM;
-    for (size_t i = 0; i < m; i++)
-        d[i] = fabs(y[i] - 4.0 * y[i + 1] + 6.0 * y[i + 2] - 4.0 * y[i + 3] + y[i + 4]);
+    for (size_t k = 0, i = 0; k < m; k++, i += stride)
+        d[k] = fabs(y[i] - 4.0 * y[i + 1] + 6.0 * y[i + 2] - 4.0 * y[i + 3] + y[i + 4]);
     double med = select_kth(d, m, m / 2);
     free(d);
     *sd = 1.4826 * med / sqrt(70.0);
@@ -368,9 +372,13 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
     struct cert_max_result r = {0};
     if (n == 0)
         return PD_EINVAL;
-    int rc = cert_noise_sd(y, n, &r.noise);
-    if (rc < 0)
-        return rc;
+    r.noise = p->noise;
+    if (!(r.noise >= 0.0)) {
+        int rc = cert_noise_sd(y, n, &r.noise);
+        if (rc < 0)
+            return rc;
+    }
+#define HW(i) (hw ? hw[i] : (size_t)0)
     double ymax = y[0];
     for (size_t i = 1; i < n; i++)
         ymax = y[i] > ymax ? y[i] : ymax;
@@ -384,25 +392,35 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
         double m = (r.noise / (SMOOTH_TARGET * ymax)) * (r.noise / (SMOOTH_TARGET * ymax));
         h = m / 2.0 >= (double)n ? n : (size_t)ceil((m - 1.0) / 2.0);
     }
-    double *s = malloc(n * sizeof *s), *sum = malloc((n + 1) * sizeof *sum);
-    size_t *hw = malloc(n * sizeof *hw);
-    if (!s || !sum || !hw) {
-        free(s);
+    /* Without averaging (h = 0: the usual case of a quiet load cell) the search runs on the samples
+     * themselves and needs no arrays. */
+    double *avg = NULL, *sum = NULL;
+    size_t *hw = NULL;
+    const double *s = y;
+    if (h > 0) {
+        avg = malloc(n * sizeof *avg);
+        sum = malloc((n + 1) * sizeof *sum);
+        hw = malloc(n * sizeof *hw);
+        if (!avg || !sum || !hw) {
+            free(avg);
+            free(sum);
+            free(hw);
+            return PD_ENOMEM;
+        }
+        /* moving average over each sample's symmetric window, from prefix sums (the sums are of
+         * stresses of one sign and order, and only differences of nearby ones are used) */
+        sum[0] = 0.0;
+        for (size_t i = 0; i < n; i++)
+            sum[i + 1] = sum[i] + y[i];
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t lim = k + 1 < h ? k + 1 : h;
+            k = half_width_at(x, n, i, lim, p->smoothing);
+            hw[i] = k;
+            avg[i] = k == 0 ? y[i] : (sum[i + k + 1] - sum[i - k]) / (double)(2 * k + 1);
+        }
         free(sum);
-        free(hw);
-        return PD_ENOMEM;
-    }
-    /* moving average over each sample's symmetric window, from prefix sums (Kahan-free: the sums
-     * are of stresses of one sign and order, and only differences of nearby ones are used) */
-    sum[0] = 0.0;
-    for (size_t i = 0; i < n; i++)
-        sum[i + 1] = sum[i] + y[i];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t lim = k + 1 < h ? k + 1 : h;
-        k = half_width_at(x, n, i, lim, p->smoothing);
-        hw[i] = k;
-        s[i] = k == 0 ? y[i] : (sum[i + k + 1] - sum[i - k]) / (double)(2 * k + 1);
+        s = avg;
     }
     double smax = s[0];
     for (size_t i = 1; i < n; i++)
@@ -419,18 +437,18 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
             continue;
         }
         double band = p->hysteresis * smax;
-        double noise_band = BAND_SIGMAS * r.noise / sqrt((double)(2 * hw[ip] + 1));
+        double noise_band = BAND_SIGMAS * r.noise / sqrt((double)(2 * HW(ip) + 1));
         band = band > noise_band ? band : noise_band;
         if (x[ip] > p->arm_strain && s[i] < s[ip] - band) {
-            double slip_span = p->slip_window > 0.0 ? p->slip_window + (x[i + hw[i] < n ? i + hw[i] : n - 1] -
-                                                                          x[i >= hw[i] ? i - hw[i] : 0])
+            double slip_span = p->slip_window > 0.0 ? p->slip_window + (x[i + HW(i) < n ? i + HW(i) : n - 1] -
+                                                                          x[i >= HW(i) ? i - HW(i) : 0])
                                                      : 0.0;
             /* the tooth on the raw curve first (the average flattens it), at its steepest step
              * within the window's reach: the average starts to fall hw samples before the tooth */
             size_t back = 0;
-            if (hw[i] > 0 && slip_span > 0.0) {
-                size_t steep = i, from = i > 2 * hw[i] ? i - 2 * hw[i] : 1;
-                size_t to = i + 2 * hw[i] < n ? i + 2 * hw[i] : n - 1;
+            if (HW(i) > 0 && slip_span > 0.0) {
+                size_t steep = i, from = i > 2 * HW(i) ? i - 2 * HW(i) : 1;
+                size_t to = i + 2 * HW(i) < n ? i + 2 * HW(i) : n - 1;
                 for (size_t j = from; j <= to; j++)
                     if (y[j - 1] - y[j] > y[steep - 1] - y[steep])
                         steep = j;
@@ -451,18 +469,18 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
         }
     }
     if (!r.confirmed) {
-        double noise_band = BAND_SIGMAS * r.noise / sqrt((double)(2 * hw[ip] + 1));
+        double noise_band = BAND_SIGMAS * r.noise / sqrt((double)(2 * HW(ip) + 1));
         r.band = p->hysteresis * smax > noise_band ? p->hysteresis * smax : noise_band;
     }
     r.index = ip;
-    r.half_width = hw[ip];
+    r.half_width = HW(ip);
 
     /* What kind of fall: a single step far beyond the noise is sudden (a load drop, a crack);
      * and when the curve ends (break, end of data) soon after, the maximum was the fracture's,
      * not a yield point. */
     size_t fit_hi = h < n - 1 - ip ? ip + h : n - 1;
     if (r.confirmed) {
-        size_t look = r.confirm_index + 2 * hw[r.confirm_index] + 1;
+        size_t look = r.confirm_index + 2 * HW(r.confirm_index) + 1;
         look = look < n ? look : n - 1;
         double step_limit = SUDDEN_SIGMAS * sqrt(2.0) * r.noise;
         step_limit = step_limit > SUDDEN_FRACTION * ymax ? step_limit : SUDDEN_FRACTION * ymax;
@@ -508,15 +526,15 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
         }
         r.half_width = ip - lo > fit_hi - ip ? ip - lo : fit_hi - ip;
     }
-    size_t raw_lo = ip >= hw[ip] ? ip - hw[ip] : 0, raw_hi = ip + hw[ip];
+    size_t raw_lo = ip >= HW(ip) ? ip - HW(ip) : 0, raw_hi = ip + HW(ip);
     r.raw_max = y[ip];
     for (size_t i = raw_lo; i <= raw_hi && i < n; i++)
         r.raw_max = y[i] > r.raw_max ? y[i] : r.raw_max;
-    free(s);
-    free(sum);
+    free(avg);
     free(hw);
     *out = r;
     return 0;
+#undef HW
 }
 
 /* The modulus (ISO 527-1 10.3) on the rising part [0, count), or the reason there is none in
@@ -587,6 +605,10 @@ static int modulus_of(const double *strain, const double *stress, size_t count, 
         }
         u_noise = fit.n > 2 ? sqrt(ss / (double)(fit.n - 2) / sxx) : 0.0;
     } else {
+        /* the strain's noise where it matters, over the samples the chord reads */
+        int rc = cert_noise_sd(strain, seg, &r->strain_noise);
+        if (rc < 0)
+            return pd_err_set(err, rc, NULL, "tensile: out of memory for %zu samples", seg);
         double w1, w2;
         double s1 = chord_stress_at(strain, stress, seg, p->e1, window, &w1);
         double s2 = chord_stress_at(strain, stress, seg, p->e2, window, &w2);
@@ -633,8 +655,6 @@ static int evaluate(double *strain, const double *stress, size_t n, const struct
     size_t count = last + 1;
 
     int rc = cert_noise_sd(stress, count, &r->noise_MPa);
-    if (rc == 0)
-        rc = cert_noise_sd(strain, count, &r->strain_noise);
     if (rc < 0)
         return pd_err_set(err, rc, NULL, "tensile: out of memory for %zu samples", count);
     if ((rc = modulus_of(strain, stress, count, p, l0, r, err)) < 0)
@@ -645,7 +665,7 @@ static int evaluate(double *strain, const double *stress, size_t n, const struct
      * the modulus meaningless. */
     struct cert_max_params mp = {.arm_strain = p->e2, .hysteresis = p->max_hysteresis,
                                  .smoothing = p->yield_smoothing, .slip_window = p->grip_slip_window,
-                                 .slip_min_drop = p->grip_slip_min_drop};
+                                 .slip_min_drop = p->grip_slip_min_drop, .noise = r->noise_MPa};
     struct cert_max_result mx;
     if ((rc = cert_find_maximum(strain, stress, count, &mp, &mx, r)) < 0)
         return pd_err_set(err, rc, NULL, "tensile: out of memory for %zu samples", count);
