@@ -34,15 +34,18 @@ struct pd_tensile_params {
     double chord_window;
     size_t min_modulus_points; /* refuse the modulus with fewer samples in [e1, e2] (default 20) */
     double break_fraction;     /* break: first sample with σ ≤ break_fraction·σmax (0.10) */
-    double max_hysteresis;     /* a local max counts once σ falls this fraction below it (0.005) */
+    double max_hysteresis;     /* a local max counts once σ falls below it by this fraction of the
+                                  curve's highest stress (0.005), and by at least 10 noise SDs */
     /* Method A without extensometer: strain = ΔL/L from the crosshead. No modulus then (crosshead
      * strain includes the machine's compliance, ISO 527-1); strength, yield and break only. */
     enum pd_strain_source strain_source;
     /* Toe compensation: shift the strain origin to where the steepest secant (over e2 − e1) of
      * the initial part crosses σ = 0. Off by default; when applied, the result says so. */
     bool toe_compensation;
-    /* Yield search on a moving average over this strain width (0 = raw data). The raw maximum
-     * near the smoothed one is kept as well, for the audit trail. */
+    /* Maximum/yield search on a moving average over this strain width, reported as its value
+     * (a deviation). 0 = the default: the width follows the curve's measured noise (none on a
+     * quiet curve) and the value comes from a local parabola. The raw maximum near the smoothed
+     * one is kept as well, for the audit trail. */
     double yield_smoothing;
     /* Grip slip: a sudden fall of at least grip_slip_min_drop (fraction of the stress just before
      * it, 0.02) that climbs back to within max_hysteresis of that stress while the strain keeps
@@ -73,7 +76,8 @@ struct pd_tensile_result {
     double modulus_u_extensometer_MPa; /* from displacement_abs_mm over (e2 − e1)·L0 */
     double strength_MPa;         /* σm: first local maximum (ISO 527-1:2012) */
     double strain_at_strength;   /* εm, fraction */
-    bool has_yield;              /* a maximum followed by a drop before break */
+    bool has_yield;              /* a confirmed maximum after which the specimen keeps deforming
+                                    (not one followed only by the fracture) */
     double yield_stress_MPa, yield_strain;          /* NaN without yield ("n/a", never 0) */
     double yield_raw_max_MPa;    /* the raw maximum near the (smoothed) yield; NaN without yield */
     size_t max_half_width;       /* samples each side the value at the maximum was fitted over (0: the sample) */
@@ -107,7 +111,7 @@ struct pd_flexural_params {
     double e1, e2;              /* flexural strain range of the modulus, 0.0005 / 0.0025 */
     double conventional_factor; /* sC = factor·h (1.5) */
     double break_fraction;      /* as tensile (0.10) */
-    double max_hysteresis;      /* as tensile (0.005) */
+    double max_hysteresis;      /* as tensile (0.005; the same noise-following search) */
     size_t min_modulus_points;  /* (5) */
     /* Machine compliance C in mm/N (loading frame, supports, load cell: measured on a rigid dummy).
      * The deflection used is s − C·F, so a deflection taken from the crosshead is corrected for the
