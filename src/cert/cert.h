@@ -63,14 +63,14 @@ void pd_tensile_params_default(struct pd_tensile_params *p);
 
 #define PD_TENSILE_MAX_SLIPS 8
 struct pd_tensile_result {
-    bool has_modulus;            /* false with crosshead strain */
+    bool has_modulus;            /* false with modulus_na_reason (crosshead strain, range not covered) */
     double modulus_MPa;          /* Et; NaN without modulus */
     size_t modulus_points;       /* samples in [e1, e2] */
     bool toe_compensated;        /* the strain origin was shifted by toe_offset */
     double toe_offset;           /* ε0, fraction; 0 without compensation */
     char modulus_na_reason[160]; /* why there is no modulus ("" with one) */
     double noise_MPa;            /* measured noise SD of the stress (MAD of 4th differences) */
-    double strain_noise;         /* the same of the strain, fraction */
+    double strain_noise;         /* the same of the strain over the chord's samples (0 otherwise) */
     double modulus_u_noise_MPa;  /* standard uncertainty of Et from the curve's own noise (chord:
                                     the interpolated stresses' noise; regression: the slope's SE) */
     double modulus_u_extensometer_MPa; /* from displacement_abs_mm over (e2 − e1)·L0 */
