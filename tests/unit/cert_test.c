@@ -728,6 +728,8 @@ static struct pd_store_attr instrument_attrs[] = {
 };
 
 static const char *force_unit = "N"; /* what write_run declares for the force channel */
+static bool write_drops;             /* tests may set it: write_run's plain T1 curves (make_t1_sparse)
+                                        then drop 10 % for good at 3 % strain */
 
 static void write_run(const char *path, const char *method, int simulated, const struct run_specimen *sp, size_t n)
 {
@@ -776,6 +778,9 @@ static void write_run(const char *path, const char *method, int simulated, const
             make_t1_slipping(&c, slip_at, slip_depth, 2);
         } else {
             make_t1_sparse(&c, sp[s].scale);
+            for (size_t i = 0; write_drops && i + 2 < c.n; i++)
+                if (c.ext[i] > 0.03 * 75.0)
+                    c.force[i] *= 0.9;
         }
         if (sp[s].corrupt)
             c.force[25] = NAN;
@@ -1148,6 +1153,38 @@ static void test_certify_reports_grip_slip(void **state)
     assert_near(jnum(slipped, "results.yield_strain.value"), 6.0, 1e-9); /* T1's yield, not the tooth at 3 % */
     assert_near(jnum(slipped, "results.tensile_strength.value"), 40.0, 1e-9);
     assert_near(jnum(slipped, "results.strain_at_break.value"), 60.0, 1e-9); /* not the tooth at 20 % */
+    json_decref(doc);
+}
+
+/* A load drop that does not come back is not a grip slip: σm is the stress before it (the first
+ * local maximum), and the evaluation says both that and that the curve later climbs higher. */
+static void test_certify_reports_load_drop(void **state)
+{
+    (void)state;
+    const struct run_specimen series[] = {
+        {"S01", 1.0, "tested", false, false, false},
+    };
+    struct cert_case k;
+    static struct pd_spec spec;
+    struct pd_certify_result res;
+    write_drops = true;
+    json_t *doc = certify_demo(&k, "drop", 0, series, 1, &spec, &res);
+    write_drops = false;
+    assert_int_equal(res.n_specimens, 1);
+    const json_t *sp = json_array_get(json_object_get(doc, "specimens"), 0);
+    const json_t *ev = json_object_get(sp, "evaluation");
+    assert_null(json_object_get(ev, "grip_slips"));
+    const json_t *warnings = json_object_get(ev, "warnings");
+    assert_int_equal(json_array_size(warnings), 2);
+    /* the run holds T1 at 1e-3 strain steps there: from σ(3.0 %) to 0.9·σ(3.1 %) in one step */
+    char want[96];
+    snprintf(want, sizeof want, "sudden load drop of %.1f %% in one sample at ε = 3.000 %%",
+             100.0 * (t1_stress(0.03) - 0.9 * t1_stress(0.031)) / t1_stress(0.03));
+    assert_non_null(strstr(json_string_value(json_array_get(warnings, 0)), want));
+    assert_non_null(strstr(json_string_value(json_array_get(warnings, 0)), "not a grip slip"));
+    assert_non_null(strstr(json_string_value(json_array_get(warnings, 1)), "later rises to 36 MPa"));
+    assert_near(jnum(sp, "results.tensile_strength.value"), t1_stress(0.03), 1e-12);
+    assert_near(jnum(sp, "results.strain_at_strength.value"), 3.0, 1e-9);
     json_decref(doc);
 }
 
@@ -1929,6 +1966,7 @@ int main(void)
         cmocka_unit_test(test_certify_wrong_method),
         cmocka_unit_test(test_certify_refuses_other_units),
         cmocka_unit_test(test_certify_reports_grip_slip),
+        cmocka_unit_test(test_certify_reports_load_drop),
         cmocka_unit_test(test_read_channel_into_reuses_array),
         cmocka_unit_test(test_hashing_started_early),
         cmocka_unit_test(test_certify_charpy_run),
