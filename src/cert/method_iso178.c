@@ -250,6 +250,8 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     cert_jset(out->info, "maximum_before_conventional_deflection", json_boolean(r.has_maximum), &ok);
     cert_jset(out->info, "break_detected", json_boolean(r.has_break), &ok);
     cert_jset(out->info, "stress_noise_MPa", cert_jreal(r.noise_MPa), &ok);
+    cert_jset(out->info, "modulus_u_noise_MPa", cert_jreal(r.modulus_u_noise_MPa), &ok);
+    cert_jset(out->info, "modulus_u_deflectometer_MPa", cert_jreal(r.modulus_u_deflectometer_MPa), &ok);
     cert_jset(out->info, "maximum_fit_half_width", json_integer((json_int_t)r.max_half_width), &ok);
     json_t *warnings = json_array();
     if (r.load_drop) {
