@@ -406,10 +406,19 @@ static void test_noisy_linear_modulus(void **state)
     }
     curve_add(&c, 0.010002, 0.0);
     struct pd_tensile_params regr = params_with(PD_MODULUS_REGRESSION, 0.0);
+    struct pd_tensile_params window = params_with(PD_MODULUS_CHORD, 0.00005);
     struct pd_tensile_result chord = must_evaluate(&c, NULL);
     struct pd_tensile_result reg = must_evaluate(&c, &regr);
-    assert_true(fabs(chord.modulus_MPa - 2000.0) < 0.005 * 2000.0);
+    struct pd_tensile_result fitted = must_evaluate(&c, &window);
+    /* The ISO chord interpolates two single samples' worth of noise: its error is what its own
+     * noise term says (0.02 MPa·√(w1 + w2)/0.002 ≈ 14 MPa here), not the 0.5 % the averaging
+     * variants reach. The noise term comes from the curve's measured noise: 0.02 MPa. */
+    assert_near(chord.noise_MPa, 0.02, 0.002);
+    assert_true(chord.modulus_u_noise_MPa > 8.0 && chord.modulus_u_noise_MPa < 16.0);
+    assert_true(fabs(chord.modulus_MPa - 2000.0) < 3.0 * chord.modulus_u_noise_MPa);
     assert_true(fabs(reg.modulus_MPa - 2000.0) < 0.005 * 2000.0);
+    assert_true(fabs(reg.modulus_MPa - 2000.0) < 3.0 * reg.modulus_u_noise_MPa);
+    assert_true(fabs(fitted.modulus_MPa - 2000.0) < 0.005 * 2000.0);
     assert_true(chord.has_break);
     curve_free(&c);
 }
@@ -434,12 +443,27 @@ static void test_nan_names_sample(void **state)
     curve_free(&c);
 }
 
+/* A modulus that cannot be had leaves every other result: modulus n/a with the reason. */
+static void expect_modulus_na(const struct curve *c, const char *part, struct pd_tensile_result *r)
+{
+    *r = must_evaluate(c, NULL);
+    if (!strstr(r->modulus_na_reason, part))
+        print_error("want a reason with '%s', got '%s'\n", part, r->modulus_na_reason);
+    assert_false(r->has_modulus);
+    assert_true(isnan(r->modulus_MPa));
+    assert_non_null(strstr(r->modulus_na_reason, part));
+}
+
 static void test_sparse_modulus_range(void **state)
 {
     (void)state;
     struct curve c = {0};
-    add_line(&c, 0, 100, 2e-4); /* 2e-4 steps: 0.06 … 0.24 %, 10 samples in range */
-    expect_refused(&c, "10 samples between 0.05 % and 0.25 % strain, need >= 20");
+    add_line(&c, 0, 100, 2e-4); /* 2e-4 steps: 0.06 … 0.24 %, 10 samples in range, on to 2 % */
+    struct pd_tensile_result r;
+    expect_modulus_na(&c, "10 samples between 0.05 % and 0.25 % strain, need >= 20", &r);
+    assert_near(r.strength_MPa, 40.0, 1e-9); /* rising to the end: its last sample */
+    assert_near(r.strain_at_strength, 0.02, 1e-12);
+    assert_false(r.has_yield);
     curve_free(&c);
 }
 
@@ -462,10 +486,18 @@ static void test_modulus_range_not_reached(void **state)
 {
     (void)state;
     struct curve late = {0}, short_curve = {0};
-    add_line(&late, 100, 1000, 1e-5); /* starts at 0.1 % strain */
-    expect_refused(&late, "data start at 0.1 % strain");
+    add_line(&late, 100, 1000, 1e-5); /* starts at 0.1 % strain, to 1 %, then breaks */
+    curve_add(&late, 0.01001, 0.5);
+    struct pd_tensile_result r;
+    expect_modulus_na(&late, "data start at 0.1 % strain, beyond e1 = 0.05 %", &r);
+    assert_near(r.strength_MPa, 20.0, 1e-9); /* strength and break stay */
+    assert_true(r.has_break);
+    assert_near(r.stress_at_break_MPa, 20.0, 1e-9);
+    assert_near(r.strain_at_break, 0.01, 1e-12);
+    assert_false(r.has_yield);
     add_line(&short_curve, 0, 200, 1e-5); /* ends at 0.2 % */
-    expect_refused(&short_curve, "modulus range not reached");
+    expect_modulus_na(&short_curve, "strain reaches only 0.2 % before the end of data", &r);
+    assert_near(r.strength_MPa, 4.0, 1e-9);
     curve_free(&late);
     curve_free(&short_curve);
 }
@@ -696,6 +728,8 @@ static struct pd_store_attr instrument_attrs[] = {
 };
 
 static const char *force_unit = "N"; /* what write_run declares for the force channel */
+static bool write_drops;             /* tests may set it: write_run's plain T1 curves (make_t1_sparse)
+                                        then drop 10 % for good at 3 % strain */
 
 static void write_run(const char *path, const char *method, int simulated, const struct run_specimen *sp, size_t n)
 {
@@ -744,6 +778,9 @@ static void write_run(const char *path, const char *method, int simulated, const
             make_t1_slipping(&c, slip_at, slip_depth, 2);
         } else {
             make_t1_sparse(&c, sp[s].scale);
+            for (size_t i = 0; write_drops && i + 2 < c.n; i++)
+                if (c.ext[i] > 0.03 * 75.0)
+                    c.force[i] *= 0.9;
         }
         if (sp[s].corrupt)
             c.force[25] = NAN;
@@ -1006,7 +1043,17 @@ static void test_certify_passing_series(void **state)
         assert_near(jnum(sp, "results.yield_strain.value"), 6.0, 1e-9);
         assert_near(jnum(sp, "results.strain_at_break.value"), 60.0, 1e-9);
         assert_near(jnum(sp, "results.stress_at_break.value"), 32.0 * good_series[s].scale, 1e-9);
+        /* U(Et) = k·√((E·u_rel)² + u_noise² + u_abs²): the budget's class and dimension terms, and the
+         * extensometer's ±3 µm over (0.25 − 0.05) % of 75 mm; no noise on this curve */
+        double E = 2000.0 * good_series[s].scale;
+        double rel2 = (1e-4 + 1e-4 + (0.01 / 10.0) * (0.01 / 10.0) + (0.01 / 4.0) * (0.01 / 4.0) +
+                       (0.5 / 75.0) * (0.5 / 75.0)) / 3.0;
+        double u_abs = E * 0.003 / sqrt(3.0) / 0.15;
+        assert_near(jnum(sp, "evaluation.modulus_u_extensometer_MPa"), u_abs, 1e-9 * E);
+        assert_near(jnum(sp, "evaluation.modulus_u_noise_MPa"), 0.0, 1e-9 * E);
+        assert_near(jnum(sp, "results.tensile_modulus.U"), 2.0 * sqrt(E * E * rel2 + u_abs * u_abs), 1e-9 * E);
     }
+    assert_int_equal(json_array_size(json_object_get(json_object_get(doc, "method"), "deviations")), 0);
     assert_near(jnum(doc, "series.tensile_modulus.mean"), 1530.0, 1e-6);
     assert_near(jnum(doc, "series.tensile_modulus.n"), 4, 0);
     assert_near(jnum(doc, "series.tensile_modulus.sd"), sqrt((900.0 + 100.0 + 100.0 + 900.0) / 3.0), 1e-6);
@@ -1087,22 +1134,27 @@ static void test_certify_invalid_specimens(void **state)
     json_t *doc = certify_demo(&k, "invalid", 0, series, 6, &spec, &res);
     /* Every limit is met by S01 and S05, but the series is incomplete. */
     assert_int_equal(res.verdict, PD_VERDICT_FAIL);
-    assert_int_equal(res.n_specimens, 2);
-    assert_int_equal(res.n_failed, 0);
+    /* S04 is evaluated too, all but its modulus (modulus n/a): the modulus limit has no value for
+     * it, and its curve, which ends at 2 % strain while still rising, fails the strength limits. */
+    assert_int_equal(res.n_specimens, 3);
+    assert_int_equal(res.n_failed, 3);
     assert_string_equal(jstring(doc, "verdict"), "fail");
     const json_t *sp = json_object_get(doc, "specimens");
     assert_int_equal(json_array_size(sp), 6);
     assert_null(json_object_get(json_array_get(sp, 0), "excluded_reason"));
     assert_non_null(strstr(jstring(json_array_get(sp, 1), "excluded_reason"), "sample 25 "));
     assert_non_null(strstr(jstring(json_array_get(sp, 2), "excluded_reason"), "invalidated"));
-    assert_non_null(strstr(jstring(json_array_get(sp, 3), "excluded_reason"), "10 samples"));
+    assert_null(json_object_get(json_array_get(sp, 3), "excluded_reason"));
+    assert_non_null(strstr(jstring(json_object_get(json_array_get(sp, 3), "evaluation"), "modulus_na_reason"),
+                           "10 samples"));
     assert_near(jnum(doc, "series.tensile_modulus.n"), 2, 0);
     assert_near(jnum(doc, "series.tensile_modulus.mean"), 1530.0, 1e-6);
     const json_t *reasons = json_object_get(doc, "verdict_reasons");
-    assert_int_equal(json_array_size(reasons), 3);
+    assert_int_equal(json_array_size(reasons), 5);
     assert_non_null(strstr(json_string_value(json_array_get(reasons, 0)), "S02"));
-    assert_non_null(strstr(json_string_value(json_array_get(reasons, 1)), "S04"));
-    assert_non_null(strstr(json_string_value(json_array_get(reasons, 2)), "S06 was not tested"));
+    assert_non_null(strstr(json_string_value(json_array_get(reasons, 1)), "S06 was not tested"));
+    assert_non_null(strstr(json_string_value(json_array_get(reasons, 2)), "tensile_modulus: no value for specimen S04"));
+    assert_non_null(strstr(json_string_value(json_array_get(reasons, 4)), "tensile_strength of specimen S04"));
     assert_non_null(strstr(jstring(json_array_get(sp, 5), "excluded_reason"), "not tested"));
     json_decref(doc);
 }
@@ -1190,6 +1242,38 @@ static void test_certify_reports_grip_slip(void **state)
     assert_near(jnum(slipped, "results.yield_strain.value"), 6.0, 1e-9); /* T1's yield, not the tooth at 3 % */
     assert_near(jnum(slipped, "results.tensile_strength.value"), 40.0, 1e-9);
     assert_near(jnum(slipped, "results.strain_at_break.value"), 60.0, 1e-9); /* not the tooth at 20 % */
+    json_decref(doc);
+}
+
+/* A load drop that does not come back is not a grip slip: σm is the stress before it (the first
+ * local maximum), and the evaluation says both that and that the curve later climbs higher. */
+static void test_certify_reports_load_drop(void **state)
+{
+    (void)state;
+    const struct run_specimen series[] = {
+        {"S01", 1.0, "tested", false, false, false},
+    };
+    struct cert_case k;
+    static struct pd_spec spec;
+    struct pd_certify_result res;
+    write_drops = true;
+    json_t *doc = certify_demo(&k, "drop", 0, series, 1, &spec, &res);
+    write_drops = false;
+    assert_int_equal(res.n_specimens, 1);
+    const json_t *sp = json_array_get(json_object_get(doc, "specimens"), 0);
+    const json_t *ev = json_object_get(sp, "evaluation");
+    assert_null(json_object_get(ev, "grip_slips"));
+    const json_t *warnings = json_object_get(ev, "warnings");
+    assert_int_equal(json_array_size(warnings), 2);
+    /* the run holds T1 at 1e-3 strain steps there: from σ(3.0 %) to 0.9·σ(3.1 %) in one step */
+    char want[96];
+    snprintf(want, sizeof want, "sudden load drop of %.1f %% in one sample at ε = 3.000 %%",
+             100.0 * (t1_stress(0.03) - 0.9 * t1_stress(0.031)) / t1_stress(0.03));
+    assert_non_null(strstr(json_string_value(json_array_get(warnings, 0)), want));
+    assert_non_null(strstr(json_string_value(json_array_get(warnings, 0)), "not a grip slip"));
+    assert_non_null(strstr(json_string_value(json_array_get(warnings, 1)), "later rises to 36 MPa"));
+    assert_near(jnum(sp, "results.tensile_strength.value"), t1_stress(0.03), 1e-12);
+    assert_near(jnum(sp, "results.strain_at_strength.value"), 3.0, 1e-9);
     json_decref(doc);
 }
 
@@ -1433,6 +1517,7 @@ static void test_crosshead_method_a(void **state)
     assert_int_equal(pd_tensile_evaluate(&sp, &p, &r, &err), 0);
     assert_false(r.has_modulus); /* never from the crosshead */
     assert_true(isnan(r.modulus_MPa));
+    assert_non_null(strstr(r.modulus_na_reason, "strain from the crosshead"));
     assert_near(r.strength_MPa, 40.0, 1e-9);
     assert_near(r.nominal_strain_at_break, 0.60, 1e-12);
     /* no extensometer and the default source: a clear error */
@@ -1973,6 +2058,7 @@ int main(void)
         cmocka_unit_test(test_certify_wrong_method),
         cmocka_unit_test(test_certify_refuses_other_units),
         cmocka_unit_test(test_certify_reports_grip_slip),
+        cmocka_unit_test(test_certify_reports_load_drop),
         cmocka_unit_test(test_read_channel_into_reuses_array),
         cmocka_unit_test(test_hashing_started_early),
         cmocka_unit_test(test_certify_charpy_run),
