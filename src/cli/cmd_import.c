@@ -12,6 +12,7 @@ static const char import_usage[] =
     "usage: polydaq import FILE... --format testxpert|bluehill|csv [--map MAP.yaml] -o DIR\n"
     "                      [--width MM] [--thickness MM] [--gauge-length MM] [--grip-distance MM]\n"
     "                      [--date YYYY-MM-DD[THH:MM:SS]] [--run-id ID] [--deflate none|0..9]\n"
+    "                      [--extension-column NAME]\n"
     "\n"
     "Turns exports of other testing machines into one polydaq run file (DIR/RUN_ID.h5, one specimen\n"
     "per FILE), which `polydaq certify` evaluates like an acquired run. Prints the file's path.\n"
@@ -26,6 +27,9 @@ static const char import_usage[] =
     "  --date D              test date when the export has none (UTC)\n"
     "  --run-id ID           the run's id and file name (default from the first file's name)\n"
     "  --deflate none|0..9   compression of the sample datasets (default 1)\n"
+    "  --extension-column NAME  the export's column that becomes `extension` (default: testXpert\n"
+    "                        'Standard travel'; Bluehill 'Tensile strain (Strain 1)', a strain in %\n"
+    "                        stored as strain x gauge length); the default one is then kept as an extra\n"
     "Without the instrument's calibration in the map, certificates of the run are not accredited.\n"
     "Exit status: 0 written, 2 bad input (nothing written), 3 write failure.\n";
 
@@ -38,7 +42,7 @@ static int parse_mm(const char *opt, const char *s, double *out)
 
 static int import_main(int argc, char **argv)
 {
-    enum { O_WIDTH = 1000, O_THICK, O_GAUGE, O_GRIP, O_DATE, O_RUNID, O_DEFLATE };
+    enum { O_WIDTH = 1000, O_THICK, O_GAUGE, O_GRIP, O_DATE, O_RUNID, O_DEFLATE, O_EXTCOL };
     static const struct option longopts[] = {{"format", required_argument, NULL, 'f'},
                                              {"map", required_argument, NULL, 'm'},
                                              {"output", required_argument, NULL, 'o'},
@@ -49,6 +53,7 @@ static int import_main(int argc, char **argv)
                                              {"date", required_argument, NULL, O_DATE},
                                              {"run-id", required_argument, NULL, O_RUNID},
                                              {"deflate", required_argument, NULL, O_DEFLATE},
+                                             {"extension-column", required_argument, NULL, O_EXTCOL},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct pd_import_options opt;
@@ -68,6 +73,7 @@ static int import_main(int argc, char **argv)
         case O_GRIP: rc = parse_mm("--grip-distance", optarg, &opt.dims.grip_distance_mm); break;
         case O_DATE: opt.test_date = optarg; break;
         case O_RUNID: opt.run_id = optarg; break;
+        case O_EXTCOL: opt.extension_column = optarg; break;
         case O_DEFLATE: {
             long level;
             if (strcmp(optarg, "none") == 0)

@@ -139,6 +139,9 @@ int pd_import_run(const char *const *files, size_t n_files, const struct pd_impo
         if (!isnan(*cli[i]) && !(isfinite(*cli[i]) && *cli[i] > 0))
             return pd_err_set(err, PD_ECONFIG, NULL, "a specimen dimension must be a positive number of mm (got %g)",
                               *cli[i]);
+    if (opt->extension_column && opt->format == PD_IMPORT_CSV)
+        return pd_err_set(err, PD_ECONFIG, NULL, "--extension-column is for testxpert/bluehill; a csv map says "
+                          "quantity: extension");
     int64_t cli_date = 0;
     if (opt->test_date && !imp_parse_date(opt->test_date, &cli_date))
         return pd_err_set(err, PD_ECONFIG, NULL, "--date '%s': expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)",
@@ -186,7 +189,7 @@ int pd_import_run(const char *const *files, size_t n_files, const struct pd_impo
         if (opt->format == PD_IMPORT_CSV)
             rc = imp_csv_header(map, s, err);
         else
-            rc = imp_vendor_header(opt->format, s, err);
+            rc = imp_vendor_header(opt->format, opt->extension_column, s, err);
         if (rc == 0)
             rc = imp_parse_rows(s, err);
         if (rc == 0 && i > 0)

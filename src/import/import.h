@@ -38,6 +38,9 @@ struct pd_import_options {
     const char *run_id;          /* NULL = derived from the first file's name */
     const char *test_date;       /* "YYYY-MM-DD[THH:MM:SS]" (UTC) when the export has no date; NULL */
     int deflate_level;           /* -1 none, 0..9 (default PD_STORE_DEFAULT_DEFLATE) */
+    const char *extension_column; /* testxpert/bluehill: the column that becomes `extension`, by its
+                                     name in the export; NULL = the format's default (testXpert
+                                     "Standard travel", Bluehill "Tensile strain (Strain 1)") */
 };
 void pd_import_options_init(struct pd_import_options *opt);
 

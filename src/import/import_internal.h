@@ -108,7 +108,8 @@ int imp_column_unit(struct imp_column *col, enum imp_quantity q, const char *uni
                     struct pd_err *err);
 
 /* vendor.c: the header, columns and dialect of a testXpert / Bluehill export. */
-int imp_vendor_header(enum pd_import_format format, struct imp_source *src, struct pd_err *err);
+int imp_vendor_header(enum pd_import_format format, const char *extension_column, struct imp_source *src,
+                      struct pd_err *err);
 
 /* map.c */
 int imp_map_load(const char *path, enum pd_import_format format, struct imp_map *map, struct pd_err *err);

@@ -113,12 +113,15 @@ static const char *const bluehill_strain[] = {"Tensile strain (Strain 1)", "Tens
                                               NULL};
 
 /* What the column becomes, from its name and unit; an unknown unit of a needed quantity is an error. */
-static int classify(enum pd_import_format format, struct imp_source *src, struct imp_column *col, const char *name,
-                    const char *unit, bool *have, const char *where, struct pd_err *err)
+static int classify(enum pd_import_format format, const char *ext_override, struct imp_source *src,
+                    struct imp_column *col, const char *name, const char *unit, bool *have, const char *where,
+                    struct pd_err *err)
 {
     enum imp_quantity q = IMP_EXTRA;
     bool relative = false;
-    if (format == PD_IMPORT_TESTXPERT) {
+    if (ext_override && strcasecmp(name, ext_override) == 0) {
+        q = IMP_EXTENSION; /* chosen by the user; the format's own extension column becomes an extra */
+    } else if (format == PD_IMPORT_TESTXPERT) {
         if (name_is(name, testxpert_time))
             q = IMP_TIME;
         else if (name_is(name, testxpert_force))
@@ -139,6 +142,8 @@ static int classify(enum pd_import_format format, struct imp_source *src, struct
         else if (name_is(name, bluehill_strain))
             q = IMP_EXTENSION;
     }
+    if (ext_override && q == IMP_EXTENSION && strcasecmp(name, ext_override) != 0)
+        q = IMP_EXTRA;
     if (q != IMP_EXTRA && have[q])
         q = IMP_EXTRA; /* a second column of the same quantity is kept as it is */
     snprintf(col->source, sizeof col->source, "'%s' [%s]", name, unit);
@@ -268,7 +273,8 @@ static int check_text(const struct imp_source *src, const char *s, const char *e
     return 0;
 }
 
-int imp_vendor_header(enum pd_import_format format, struct imp_source *src, struct pd_err *err)
+int imp_vendor_header(enum pd_import_format format, const char *extension_column, struct imp_source *src,
+                      struct pd_err *err)
 {
     const char *const end = src->buf + src->len;
     const bool latin1 = format == PD_IMPORT_TESTXPERT;
@@ -354,8 +360,14 @@ int imp_vendor_header(enum pd_import_format format, struct imp_source *src, stru
             strip_parens(b->f[c]);
             struct imp_column *col = &src->cols[src->n_cols];
             memset(col, 0, sizeof *col);
-            rc = classify(format, src, col, a->f[c], b->f[c], have, where, err);
+            rc = classify(format, extension_column, src, col, a->f[c], b->f[c], have, where, err);
             src->n_cols++;
+        }
+        if (rc == 0 && extension_column && !have[IMP_EXTENSION]) {
+            char where[400];
+            snprintf(where, sizeof where, "%s:%ld", src->path, names_at + 1);
+            rc = pd_err_set(err, PD_EDATA, where, "%s: no column named '%s' (--extension-column) in this export", where,
+                            extension_column);
         }
         if (rc == 0 && (!have[IMP_TIME] || !have[IMP_FORCE])) {
             char where[400];
