@@ -71,8 +71,7 @@ static int resolve(const struct imp_source *src, const char *what, const char *o
         *from = IMP_FROM_MAP;
     } else if (required) {
         return pd_err_set(err, PD_EDATA, src->path,
-                          "%s: no specimen %s: the export's header does not give it; give %s or specimen.%s in the map",
-                          src->path, what, opt_name, map_key);
+                          "no specimen %s: the export's header does not give it; give %s or specimen.%s in the map", what, opt_name, map_key);
     } else {
         *value = NAN;
         *from = IMP_FROM_NONE;
@@ -98,8 +97,8 @@ static int same_columns(const struct imp_source *a, const struct imp_source *b, 
                strcmp(a->cols[c].unit, b->cols[c].unit) == 0;
     if (same)
         return 0;
-    return pd_err_set(err, PD_EDATA, b->path, "%s: its columns differ from those of %s; one run holds one series "
-                      "measured alike (import them separately)", b->path, a->path);
+    return pd_err_set(err, PD_EDATA, b->path, "its columns differ from those of %s; one run holds one series "
+                      "measured alike (import them separately)", a->path);
 }
 
 static void strain_note(const struct imp_source *s, enum pd_import_format format, char *out, size_t size)

@@ -29,17 +29,17 @@ int imp_read_file(const char *path, struct imp_source *src, struct pd_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return pd_err_set_os(err, PD_EDATA, errno, path, "%s: cannot open", path);
+        return pd_err_set_os(err, PD_EDATA, errno, path, "cannot open");
     struct stat sb;
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return pd_err_set(err, PD_EDATA, path, "%s: not a regular file", path);
+        return pd_err_set(err, PD_EDATA, path, "not a regular file");
     }
     size_t len = (size_t)sb.st_size;
     char *buf = malloc(len + 1);
     if (!buf) {
         close(fd);
-        return pd_err_set(err, PD_ENOMEM, path, "%s: out of memory for %zu bytes", path, len);
+        return pd_err_set(err, PD_ENOMEM, path, "out of memory for %zu bytes", len);
     }
     size_t got = 0;
     while (got < len) {
@@ -50,8 +50,8 @@ int imp_read_file(const char *path, struct imp_source *src, struct pd_err *err)
             int e = r < 0 ? errno : 0;
             free(buf);
             close(fd);
-            return e ? pd_err_set_os(err, PD_EDATA, e, path, "%s: read failed", path)
-                     : pd_err_set(err, PD_EDATA, path, "%s: file shrank while being read", path);
+            return e ? pd_err_set_os(err, PD_EDATA, e, path, "read failed")
+                     : pd_err_set(err, PD_EDATA, path, "file shrank while being read");
         }
         got += (size_t)r;
     }
@@ -278,13 +278,12 @@ int imp_column_unit(struct imp_column *col, enum imp_quantity q, const char *uni
     switch (q) {
     case IMP_TIME:
         if (!imp_unit_time(unit, &f))
-            return pd_err_set(err, PD_EDATA, where, "%s: unit '%s' of %s is not a time unit polydaq knows (s, ms, min, h)",
-                              where, unit, col->source);
+            return pd_err_set(err, PD_EDATA, where, "unit '%s' of %s is not a time unit polydaq knows (s, ms, min, h)", unit, col->source);
         break;
     case IMP_FORCE:
         if (!imp_unit_force(unit, &f))
             return pd_err_set(err, PD_EDATA, where,
-                              "%s: unit '%s' of %s is not a force unit polydaq knows (N, kN, mN, daN, MN)", where, unit,
+                              "unit '%s' of %s is not a force unit polydaq knows (N, kN, mN, daN, MN)", unit,
                               col->source);
         pd_strlcpy(col->name, "force", sizeof col->name);
         pd_strlcpy(col->unit, "N", sizeof col->unit);
@@ -293,14 +292,13 @@ int imp_column_unit(struct imp_column *col, enum imp_quantity q, const char *uni
     case IMP_CROSSHEAD:
         if (imp_unit_strain(unit, &f)) {
             if (q == IMP_CROSSHEAD)
-                return pd_err_set(err, PD_EDATA, where, "%s: %s is a strain ('%s'), not a crosshead travel", where,
+                return pd_err_set(err, PD_EDATA, where, "%s is a strain ('%s'), not a crosshead travel",
                                   col->source, unit);
             col->strain = true;
         } else if (!imp_unit_length(unit, &f)) {
             return pd_err_set(err, PD_EDATA, where,
-                              "%s: unit '%s' of %s is not a length or strain unit polydaq knows (mm, µm, cm, m, in, %%, "
-                              "mm/mm)",
-                              where, unit, col->source);
+                              "unit '%s' of %s is not a length or strain unit polydaq knows (mm, µm, cm, m, in, %%, "
+                              "mm/mm)", unit, col->source);
         }
         pd_strlcpy(col->name, q == IMP_EXTENSION ? "extension" : "crosshead", sizeof col->name);
         pd_strlcpy(col->unit, "mm", sizeof col->unit);
