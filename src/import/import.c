@@ -183,7 +183,7 @@ int pd_import_run(const char *const *files, size_t n_files, const struct pd_impo
     for (size_t i = 0; i < n_files && rc == 0; i++) {
         struct imp_source *s = &src[i];
         s->width = s->thickness = s->gauge_length = s->grip_distance = NAN;
-        if ((rc = imp_read_file(files[i], s, err)) < 0)
+        if ((rc = imp_read_file(files[i], s, err)) < 0 || (rc = imp_check_text(s, err)) < 0)
             break;
         if (opt->format == PD_IMPORT_CSV)
             rc = imp_csv_header(map, s, err);

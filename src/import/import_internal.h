@@ -86,6 +86,8 @@ const char *imp_number_prefix(const char *s, const char *end, char decimal, char
 /* text.c */
 int imp_read_file(const char *path, struct imp_source *src, struct pd_err *err);
 void imp_source_free(struct imp_source *src);
+/* Control bytes (NUL, ESC...) near the start: a binary file, refused with the place. */
+int imp_check_text(const struct imp_source *src, struct pd_err *err);
 /* Latin-1 (or anything not valid UTF-8) → UTF-8; malloc'd. */
 char *imp_to_utf8(const char *s, size_t len, bool latin1);
 bool imp_valid_utf8(const char *s, size_t len);

@@ -66,6 +66,25 @@ int imp_read_file(const char *path, struct imp_source *src, struct pd_err *err)
     return 0;
 }
 
+int imp_check_text(const struct imp_source *src, struct pd_err *err)
+{
+    size_t n = src->len < 65536 ? src->len : 65536;
+    long line = 1;
+    const char *ls = src->buf;
+    for (const char *p = src->buf; p < src->buf + n; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\n') {
+            line++;
+            ls = p + 1;
+        } else if (c == 0 || (c < 0x20 && c != '\t' && c != '\r' && c != '\f')) {
+            char where[400];
+            snprintf(where, sizeof where, "%s:%ld:%ld", src->path, line, (long)(p - ls) + 1);
+            return pd_err_set(err, PD_EDATA, where, "binary data (byte 0x%02x): not a text export", c);
+        }
+    }
+    return 0;
+}
+
 void imp_source_free(struct imp_source *src)
 {
     free(src->buf);

@@ -270,7 +270,16 @@ static void test_testxpert_bad_input(void **state)
     p = WRITE("bluehill.TRA", "Width,\"10\",mm\r\n\r\nTime,Load\r\n(s),(N)\r\n\"0.1\",\"1,004.8\"\r\n");
     expect_refused(&p, 1, &o, PD_EDATA, "bluehill.TRA:3", "no force column", NULL); /* wrong --format */
     p = WRITE("binrows.TRA", TX_HEAD "1,1190,0,0.1\n1.1,11\x01\x02,0,0.2\n");
-    expect_refused(&p, 1, &o, PD_EDATA, "binrows.TRA:10:5", "binary data", NULL);
+    expect_refused(&p, 1, &o, PD_EDATA, "binrows.TRA:10:7", "binary data (byte 0x01)", NULL);
+    /* beyond the first 64 KiB the row parser finds it */
+    char *big = malloc(200000);
+    size_t k = (size_t)sprintf(big, "%s", TX_HEAD);
+    for (int i = 0; i < 5000; i++)
+        k += (size_t)sprintf(big + k, "%d.5,1190,0,0.1\n", i);
+    k += (size_t)sprintf(big + k, "6000,1190,\x1b[0m,0.1\n");
+    p = write_file("binlate.TRA", big, k);
+    free(big);
+    expect_refused(&p, 1, &o, PD_EDATA, "binlate.TRA:5009:11", "binary data (byte 0x1b) in column 3", NULL);
     o.dims.width_mm = NAN;
     const char *missing = "/nonexistent/x.TRA";
     expect_refused(&missing, 1, &o, PD_EDATA, "/nonexistent/x.TRA", "cannot open", NULL);
