@@ -229,6 +229,8 @@ int pd_import_run(const char *const *files, size_t n_files, const struct pd_impo
                        : opt->format == PD_IMPORT_BLUEHILL ? "Instron Bluehill"
                                                            : "unknown (a CSV described by a column map)";
     }
+    for (size_t i = 0; i < n_files; i++)
+        imp_hash_wait(&src[i]);
     char note[600];
     if (rc == 0) {
         strain_note(&src[0], opt->format, note, sizeof note);
