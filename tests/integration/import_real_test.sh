@@ -149,7 +149,9 @@ def chord(strain, stress):
 def gate(c, name):
     acc = c["accreditation"]
     check(acc["accredited"] is False, name + ": not accredited without calibration")
-    check(any("calibration" in r for r in acc["reasons"]), name + ": the reason names the calibration")
+    check(any("imported from" in r and "no calibration record" in r for r in acc["reasons"]),
+          name + ": the reason names the missing calibration of the source instrument")
+    check(c["instruments"][0]["calibration_status"].startswith("imported data"), name + ": calibration status")
 
 rows = list(csv.reader(open(tra, encoding="latin-1")))
 d = np.array([[float(x) for x in r] for r in rows[12:]])
