@@ -16,7 +16,7 @@ static const char *field_end(const char *p, const char *end, char sep)
 {
     bool quoted = p < end && *p == '"';
     const char *q = quoted ? p + 1 : p;
-    while (q < end && *q != '\n' && *q != '\r' && (quoted ? *q != '"' : *q != sep))
+    while (q < end && *q != '\n' && *q != '\r' && (quoted ? *q != '"' : *q != sep && !(sep == ' ' && *q == '\t')))
         q++;
     if (quoted && q < end && *q == '"')
         q++;
@@ -82,11 +82,20 @@ static int count_error(const struct imp_source *src, long line, const char *line
     const char *le = imp_line_end(line_start, end);
     size_t fields = 1;
     bool quoted = false;
-    for (const char *q = line_start; q < le; q++) {
-        if (*q == '"')
+    const char *q = line_start;
+    if (src->d.sep == ' ')
+        while (q < le && (*q == ' ' || *q == '\t'))
+            q++;
+    for (; q < le; q++) {
+        if (*q == '"') {
             quoted = !quoted;
-        else if (*q == src->d.sep && !quoted)
+        } else if (!quoted && src->d.sep == ' ' && (*q == ' ' || *q == '\t')) {
+            while (q + 1 < le && (q[1] == ' ' || q[1] == '\t'))
+                q++;
+            fields += q + 1 < le; /* trailing blanks do not start a field */
+        } else if (*q == src->d.sep && !quoted) {
             fields++;
+        }
     }
     char where[400];
     snprintf(where, sizeof where, "%s:%ld", src->path, line);
@@ -158,7 +167,9 @@ int imp_parse_rows(struct imp_source *src, struct pd_err *err)
         if (n == cap && grow(src, &cap, err) < 0)
             return PD_ENOMEM;
         for (size_t c = 0; c < ncols; c++) {
-            while (*p == ' ' || *p == '\t')
+            /* blanks around a field are not part of it; with separator ' ' a run of blanks is
+             * one separator (column-aligned exports) */
+            while ((*p == ' ' || *p == '\t') && (*p != sep || sep == ' '))
                 p++;
             const char *fs = p;
             if (src->cols[c].q == IMP_IGNORE) {
@@ -181,9 +192,12 @@ int imp_parse_rows(struct imp_source *src, struct pd_err *err)
                 }
                 src->raw[c][n] = v;
             }
-            while (*p == ' ' || *p == '\t')
+            const char *after = p;
+            while ((*p == ' ' || *p == '\t') && (*p != sep || sep == ' '))
                 p++;
             if (c + 1 < ncols) {
+                if (sep == ' ' && p > after && *p != '\n' && *p != '\r' && p != buf_end)
+                    continue; /* the blanks were the separator */
                 if (*p == sep) {
                     p++;
                     continue;
@@ -198,7 +212,7 @@ int imp_parse_rows(struct imp_source *src, struct pd_err *err)
                 p += 2;
             } else if (p == buf_end) {
                 /* last line without a newline */
-            } else if (*p == sep) {
+            } else if (*p == sep || (sep == ' ' && p > after)) {
                 return count_error(src, line, ls, err);
             } else {
                 return field_error(src, line, ls, fs, c, err);

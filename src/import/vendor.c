@@ -44,7 +44,7 @@ static int split_line(const char *s, const char *e, char sep, bool latin1, struc
 /* Does the line start like a data row: an (optionally quoted) number? */
 static bool looks_numeric(const char *s, const char *e, struct imp_dialect d)
 {
-    while (s < e && (*s == ' ' || *s == '\t'))
+    while (s < e && (*s == ' ' || *s == '\t') && *s != d.sep)
         s++;
     bool quoted = s < e && *s == '"';
     double v;
@@ -54,6 +54,8 @@ static bool looks_numeric(const char *s, const char *e, struct imp_dialect d)
     if (quoted && (q >= e || *q != '"'))
         return false;
     q += quoted;
+    while (q < e && *q == ' ' && d.sep != ' ')
+        q++;
     return q == e || *q == d.sep;
 }
 
@@ -161,8 +163,13 @@ static int classify(enum pd_import_format format, const char *ext_override, stru
         /* force/extension/crosshead/time are the evaluation's names; an extra never takes one */
         if (strcmp(col->name, "force") == 0 || strcmp(col->name, "extension") == 0 ||
             strcmp(col->name, "crosshead") == 0 || strcmp(col->name, "time") == 0 ||
+            strcmp(col->name, "time_uncertainty") == 0 ||
             strcmp(col->name, "quality") == 0 || strcmp(col->name, "sequence") == 0)
-            snprintf(col->name, sizeof col->name, "source_%.20s", name);
+        {
+            char base[32];
+            pd_strlcpy(base, col->name, sizeof base);
+            snprintf(col->name, sizeof col->name, "source_%.20s", base);
+        }
         for (size_t c = 0; c < src->n_cols; c++)
             if (src->cols[c].q == IMP_EXTRA && strcmp(src->cols[c].name, col->name) == 0)
                 snprintf(col->name + (strlen(col->name) > 26 ? 26 : strlen(col->name)), 6, "_%zu", src->n_cols + 1);
@@ -256,6 +263,20 @@ static int header_facts(enum pd_import_format format, struct imp_source *src, st
     else if (strcasecmp(key, "v2") == 0 && val[0])
         snprintf(src->speed_v2, sizeof src->speed_v2, "%.20s %.20s", val, r->n >= 3 ? r->f[2] : "");
     return 0;
+}
+
+/* 1-based byte column where field `field` of the line [s, e) starts (quotes honoured). */
+static long field_column(const char *s, const char *e, char sep, int field)
+{
+    bool quoted = false;
+    const char *p = s;
+    for (int f = 0; p < e && f < field; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else if (*p == sep && !quoted)
+            f++;
+    }
+    return (long)(p - s) + 1;
 }
 
 /* Control bytes in the header mean this is no text export. */
@@ -357,7 +378,8 @@ int imp_vendor_header(enum pd_import_format format, const char *extension_column
         src->n_cols = 0;
         for (int c = 0; c < a->n && rc == 0; c++) {
             char where[400];
-            snprintf(where, sizeof where, "%s:%ld:%d", src->path, names_at + 2, c + 1);
+            snprintf(where, sizeof where, "%s:%ld:%ld", src->path, names_at + 2,
+                     field_column(lines[names_at + 1], imp_line_end(lines[names_at + 1], end), src->d.sep, c));
             strip_parens(b->f[c]);
             struct imp_column *col = &src->cols[src->n_cols];
             memset(col, 0, sizeof *col);

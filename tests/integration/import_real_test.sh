@@ -236,7 +236,7 @@ sed '300s/^[0-9.]*,/1.5,/' "$tra" >"$bad/time.TRA"
 head -c 4096 /bin/sh >"$bad/binary.TRA"
 : >"$bad/empty.TRA"
 sed -e '/^Width/d' "$bh" >"$bad/nowidth.csv"
-for f in nan:100 fields:200 unit:12:4 time:300:1 binary:1:5 empty:1 nowidth; do
+for f in nan:100 fields:200 unit:12:15 time:300:1 binary:1:5 empty:1 nowidth; do
   name=${f%%:*}
   file=$(ls "$bad/$name".*)
   fmt=testxpert

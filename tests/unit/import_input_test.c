@@ -53,9 +53,9 @@ static int teardown(void **state)
 
 static const char *write_file(const char *name, const char *text, size_t len)
 {
-    static char paths[8][PATH_MAX];
+    static char paths[64][PATH_MAX]; /* returned pointers stay valid for the next 63 files */
     static int next;
-    char *p = paths[next++ % 8];
+    char *p = paths[next++ % 64];
     snprintf(p, PATH_MAX, "%s/%s", tmpdir, name);
     FILE *f = fopen(p, "wb");
     assert_non_null(f);
@@ -237,7 +237,7 @@ static void test_testxpert_bad_input(void **state)
     expect_refused(&p, 1, &o, PD_EDATA, "extra.TRA:10", "5 fields", "decimal commas", NULL);
     p = WRITE("unit.TRA", "\"Specimen thickness\",2,\"mm\"\n\"Specimen width\",10,\"mm\"\n\"Gage length\",50,\"mm\"\n"
                           "\"Time\",\"Standard force\"\n\"s\",\"lbf\"\n1,2\n");
-    expect_refused(&p, 1, &o, PD_EDATA, "unit.TRA:5:2", "'lbf'", NULL);
+    expect_refused(&p, 1, &o, PD_EDATA, "unit.TRA:5:5", "'lbf'", NULL);
     p = WRITE("back.TRA", TX_HEAD "1,1190,0,0.1\n1.1,1190,0,0.2\n1.05,1190,0,0.3\n");
     expect_refused(&p, 1, &o, PD_EDATA, "back.TRA:11:1", "go back", NULL);
     p = WRITE("nan.TRA", TX_HEAD "1,1190,0,0.1\n1.1,1190,nan,0.2\n");
@@ -443,6 +443,32 @@ static void test_csv_map_conversions(void **state)
     expect_refused(&csv, 1, &od, PD_EDATA, "blank.csv:2", "empty line", NULL);
     csv = WRITE("none.csv", "");
     expect_refused(&csv, 1, &od, PD_EDATA, "none.csv:1", "no data rows", NULL);
+    /* tab- and blank-separated (column-aligned) files */
+    const char *tabmap = WRITE("tab.yaml", "format: {separator: tab}\n"
+                                           "columns: [{quantity: time, unit: s}, {quantity: ignore}, {quantity: force, unit: N}]\n"
+                                           "specimen: {width: 10, thickness: 4, gauge_length: 75}\n");
+    struct pd_import_options ot = opts(PD_IMPORT_CSV, tabmap);
+    csv = WRITE("tab.csv", "0\t\t1.5\n 1 \tx\t 2.5 \n");
+    import_ok(&csv, 1, &ot, &res);
+    assert_int_equal(res.n_samples, 2);
+    rm_rf(outdir);
+    csv = WRITE("tabshort.csv", "0\t1.5\n");
+    expect_refused(&csv, 1, &ot, PD_EDATA, "tabshort.csv:1", "2 fields", NULL);
+    const char *spmap = WRITE("sp.yaml", "format: {separator: ' '}\n"
+                                         "columns: [{quantity: time, unit: s}, {quantity: force, unit: N}]\n"
+                                         "specimen: {width: 10, thickness: 4, gauge_length: 75}\n");
+    struct pd_import_options os = opts(PD_IMPORT_CSV, spmap);
+    csv = WRITE("aligned.txt", "   0.0     1.5\n  10.0    12.5  \n 100.0\t 125.0\n");
+    import_ok(&csv, 1, &os, &res);
+    assert_int_equal(res.n_samples, 3);
+    assert_int_equal(pd_run_open(res.path, &run, &err), 0);
+    force = channel(run, 0, "force", &m);
+    assert_true(m == 3 && force[0] == 1.5 && force[1] == 12.5 && force[2] == 125.0);
+    free(force);
+    pd_run_close(run);
+    rm_rf(outdir);
+    csv = WRITE("aligned3.txt", "0.0  1.5\n1.0  2.5  7\n");
+    expect_refused(&csv, 1, &os, PD_EDATA, "aligned3.txt:2", "3 fields", NULL);
     csv = WRITE("far.csv", "0;1.5\n1e12;2\n");
     expect_refused(&csv, 1, &od, PD_EDATA, "far.csv:2", "out of range", NULL);
     csv = WRITE("trail.csv", "0;1.5\n1;2\n\n\n");
