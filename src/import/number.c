@@ -37,7 +37,8 @@ static int slow_path(const char *s, const char *end, char decimal, char thousand
     return 0;
 }
 
-const char *imp_number_prefix(const char *s, const char *end, char decimal, char thousands, double *out)
+/* Any number, with thousands groups and mantissas of any length. */
+static const char *number_general(const char *s, const char *end, char decimal, char thousands, double *out)
 {
     const char *p = s;
     bool neg = false;
@@ -125,6 +126,55 @@ const char *imp_number_prefix(const char *s, const char *end, char decimal, char
         return p;
     }
     return slow_path(s, p, decimal, thousands, out) == 0 ? p : NULL;
+}
+
+/* The common case — no thousands separator, at most 19 significant digits — in tight loops
+ * without the bookkeeping above; anything else goes to number_general. */
+const char *imp_number_prefix(const char *s, const char *end, char decimal, char thousands, double *out)
+{
+    if (thousands)
+        return number_general(s, end, decimal, thousands, out);
+    const char *p = s;
+    bool neg = false;
+    if (p < end && (*p == '-' || *p == '+'))
+        neg = *p++ == '-';
+    const char *digits_from = p;
+    while (p < end && *p == '0')
+        p++;
+    const char *sig_from = p;
+    uint64_t mant = 0;
+    for (unsigned d; p < end && (d = (unsigned)(*p - '0')) <= 9; p++)
+        mant = mant * 10 + d; /* may wrap beyond 19 digits: then the general parser decides */
+    long n_sig = p - sig_from;
+    bool any = p > digits_from;
+    long frac = 0;
+    if (p < end && *p == decimal) {
+        const char *frac_from = ++p;
+        if (n_sig == 0)
+            while (p < end && *p == '0')
+                p++; /* 0.000123: zeros that only scale */
+        const char *fsig_from = p;
+        for (unsigned d; p < end && (d = (unsigned)(*p - '0')) <= 9; p++)
+            mant = mant * 10 + d;
+        n_sig += p - fsig_from;
+        frac = p - frac_from;
+        any |= p > frac_from;
+    }
+    if (!any)
+        return NULL;
+    if (n_sig > 19 || (p < end && (*p == 'e' || *p == 'E')))
+        return number_general(s, end, decimal, 0, out);
+    long scale = -frac;
+    if (mant <= (1ull << 53) && scale >= -22) {
+        double v = (double)mant / exact_pow10[-scale];
+        *out = neg ? -v : v;
+        return p;
+    }
+    if (mant == 0) {
+        *out = neg ? -0.0 : 0.0;
+        return p;
+    }
+    return slow_path(s, p, decimal, 0, out) == 0 ? p : NULL;
 }
 
 int pd_import_number(const char *s, const char *end, char decimal, char thousands, double *out)
