@@ -260,6 +260,22 @@ static void test_testxpert_bad_input(void **state)
     pd_run_close(run);
     rm_rf(outdir);
     o.dims.width_mm = NAN;
+    p = WRITE("hdrbad.TRA", "\"Specimen thickness\",2,\"mm\"\n\"Specimen width\",abc,\"mm\"\n\"Gage length\",50,\"mm\"\n"
+                            "\"Time\",\"Standard force\"\n\"s\",\"N\"\n1,2\n");
+    expect_refused(&p, 1, &o, PD_EDATA, "hdrbad.TRA:2", "Specimen width 'abc' is not a positive number", NULL);
+    p = WRITE("hdrunit.TRA", "\"Specimen thickness\",2,\"mm\"\n\"Specimen width\",0.5,\"in\"\n\"Gage length\",5,\"cm\"\n"
+                             "\"Time\",\"Standard force\"\n\"s\",\"N\"\n1,2\n");
+    import_ok(&p, 1, &o, &res);
+    assert_int_equal(pd_run_open(res.path, &run, &err), 0);
+    double wi, l0;
+    assert_int_equal(pd_run_specimen_attr_double(run, 0, "width", &wi), 0);
+    assert_int_equal(pd_run_specimen_attr_double(run, 0, "gauge_length", &l0), 0);
+    assert_true(wi == 0.5 * 25.4 && l0 == 50.0); /* inch and cm to mm */
+    pd_run_close(run);
+    rm_rf(outdir);
+    p = WRITE("hdrbadunit.TRA", "\"Specimen thickness\",2,\"furlong\"\n\"Specimen width\",1,\"mm\"\n"
+                                "\"Time\",\"Standard force\"\n\"s\",\"N\"\n1,2\n");
+    expect_refused(&p, 1, &o, PD_EDATA, "hdrbadunit.TRA:1", "not a length unit", NULL);
     p = WRITE("empty.TRA", "");
     expect_refused(&p, 1, &o, PD_EDATA, "empty.TRA:1", "empty file", NULL);
     char bin[512];
