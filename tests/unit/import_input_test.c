@@ -528,6 +528,79 @@ static void test_map_errors(void **state)
     expect_refused(&csv, 1, &o, PD_ECONFIG, "tx.yaml:1:10", "describes itself", NULL);
 }
 
+/* ---- the real exports (../shared/data/tensile), when present --------------------------------*/
+/* Rows of the file after `skip` lines, and the fields of its last row parsed by strtod after the
+ * thousands separators are dropped: a reading of the file independent of the importer. */
+static size_t last_row(const char *path, size_t skip, double *fields, size_t max)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char line[512], last[512] = "";
+    size_t n = 0;
+    while (fgets(line, sizeof line, f))
+        if (n++ >= skip)
+            memcpy(last, line, sizeof last);
+    fclose(f);
+    char clean[512];
+    size_t k = 0;
+    bool quoted = false;
+    for (size_t i = 0; last[i]; i++) /* "10,166.89062" → 10166.89062: commas inside quotes go */
+        if (last[i] == '"')
+            quoted = !quoted;
+        else if (!(quoted && last[i] == ','))
+            clean[k++] = last[i];
+    clean[k] = '\0';
+    char *p = clean;
+    for (size_t c = 0; c < max; c++) {
+        fields[c] = strtod(p, &p);
+        p += *p == ',';
+    }
+    return n - skip;
+}
+
+static void test_real_exports(void **state)
+{
+    (void)state;
+    char tra[PATH_MAX], bh[PATH_MAX];
+    snprintf(tra, sizeof tra, "%s/data/tensile/Invar_LT_05_01.TRA", PD_SHARED_DIR);
+    snprintf(bh, sizeof bh, "%s/data/tensile/CFRP_Specimen_RawData_1.csv", PD_SHARED_DIR);
+    if (access(tra, R_OK) != 0 || access(bh, R_OK) != 0) {
+        print_message("SKIP: the real exports are not in %s/data/tensile\n", PD_SHARED_DIR);
+        skip();
+    }
+    double want[5];
+    size_t rows = last_row(tra, 12, want, 5);
+    const char *path = tra;
+    struct pd_import_options o = opts(PD_IMPORT_TESTXPERT, NULL);
+    struct pd_import_result res;
+    import_ok(&path, 1, &o, &res);
+    assert_int_equal(res.n_samples, rows);
+    struct pd_run *run;
+    struct pd_err err;
+    assert_int_equal(pd_run_open(res.path, &run, &err), 0);
+    size_t m;
+    double *force = channel(run, 0, "force", &m), *ext = channel(run, 0, "extension", &m);
+    assert_true(force[rows - 1] == want[3] && ext[rows - 1] == want[2]);
+    free(force);
+    free(ext);
+    pd_run_close(run);
+
+    rows = last_row(bh, 11, want, 5);
+    path = bh;
+    o = opts(PD_IMPORT_BLUEHILL, NULL);
+    import_ok(&path, 1, &o, &res);
+    assert_int_equal(res.n_samples, rows);
+    assert_int_equal(pd_run_open(res.path, &run, &err), 0);
+    force = channel(run, 0, "force", &m);
+    ext = channel(run, 0, "extension", &m);
+    assert_true(force[rows - 1] == want[2]);                            /* "8,413.95215" */
+    assert_true(fabs(ext[rows - 1] - want[3] / 100.0 * 26.0) <= 1e-15); /* strain % × L0 */
+    free(force);
+    free(ext);
+    pd_run_close(run);
+    rm_rf(outdir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +609,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bluehill_series, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_map_conversions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_real_exports, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
