@@ -37,9 +37,8 @@ enum imp_origin { IMP_FROM_NONE, IMP_FROM_HEADER, IMP_FROM_CLI, IMP_FROM_MAP };
 struct imp_source {
     const char *path;
     const char *name;     /* basename of path */
-    char *buf;            /* the whole file, NUL-terminated (owned: mapped or malloc'd) */
+    char *buf;            /* the whole file, NUL-terminated (owned: anonymous mapping of len + 1) */
     size_t len;
-    bool mapped;
     char sha256[65];      /* valid after imp_hash_wait */
     bool hashing;
     pthread_t hash_thread;
@@ -87,7 +86,7 @@ struct imp_map {
  * when there is no number there (or it overflows). */
 const char *imp_number_prefix(const char *s, const char *end, char decimal, char thousands, double *out);
 
-/* text.c: reads (maps) the file and starts hashing it; imp_hash_wait before using src->sha256. */
+/* text.c: reads the file and starts hashing it; imp_hash_wait before using src->sha256. */
 int imp_read_file(const char *path, struct imp_source *src, struct pd_err *err);
 void imp_hash_start(struct imp_source *src);
 void imp_hash_wait(struct imp_source *src);
