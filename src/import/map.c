@@ -96,8 +96,7 @@ static const struct pd_cfg_field instrument_fields[] = {
     {.key = "model", .type = PD_CFG_T_STRING, S(struct imp_map, model), .help = "model"},
     {.key = "serial_number", .type = PD_CFG_T_STRING, S(struct imp_map, serial), .help = "serial number"},
     {.key = "software", .type = PD_CFG_T_STRING, S(struct imp_map, software), .help = "the exporting software"},
-    {.key = "calibration", .type = PD_CFG_T_MAP, .offset = 0, .help = "calibration: date, due, certificate"},
-    {.key = NULL},
+    {.key = NULL}, /* + calibration: {date, due, certificate}, decoded on its own (another struct) */
 };
 static const struct pd_cfg_field run_fields[] = {
     {.key = "operator", .type = PD_CFG_T_STRING, S(struct imp_map, operator_name), .help = "operator"},
@@ -116,15 +115,8 @@ static bool is_date(const char *s)
 
 static int decode_instrument(const struct pd_cfg_node *node, struct imp_map *map, struct pd_err *err)
 {
-    /* the calibration sub-map is decoded on its own (its struct is not the map's) */
     static const char *const extra[] = {"calibration", NULL};
-    struct pd_cfg_field fields[sizeof instrument_fields / sizeof instrument_fields[0]];
-    size_t k = 0;
-    for (size_t i = 0; instrument_fields[i].key; i++)
-        if (strcmp(instrument_fields[i].key, "calibration") != 0)
-            fields[k++] = instrument_fields[i];
-    fields[k] = (struct pd_cfg_field){.key = NULL};
-    int rc = pd_cfg_decode(node, fields, extra, map, err);
+    int rc = pd_cfg_decode(node, instrument_fields, extra, map, err);
     if (rc < 0)
         return rc;
     const struct pd_cfg_node *cal = pd_cfg_map_get(node, "calibration");
