@@ -55,16 +55,17 @@ struct pd_import_result {
  * export is one specimen). Everything is parsed and checked before the run file is complete; it is
  * written under a temporary name in out_dir and linked to its final name only at the end (an
  * existing file of that name is never replaced). On error nothing is left in out_dir and `res` is
- * untouched; err names the file, line and column. PD_EDATA bad export, PD_ECONFIG bad map or
- * options, PD_EIO unreadable file or write failure. */
+ * untouched; err names the file, line and column. PD_EDATA a bad, unreadable or missing export,
+ * PD_ECONFIG a bad map or option (or the run file exists already), PD_EIO writing the run file
+ * failed, PD_ENOMEM. */
 int pd_import_run(const char *const *files, size_t n_files, const struct pd_import_options *opt,
                   struct pd_import_result *res, struct pd_err *err);
 
 /* The number parser of the data rows, exposed for its test. Parses exactly [s, end):
  * [+-]digits[<decimal>digits][(e|E)[+-]digits] with `decimal` '.' or ',', and when `thousands`
  * is not 0 that separator between groups of three digits of the integer part ("1,004.8").
- * Correctly rounded (same double as strtod): an exact fast path for up to 19 significant digits
- * and a power of ten within 10^±22, strtod otherwise. Returns 0, or -1 for anything else (empty,
+ * Correctly rounded (the same double as strtod): exact arithmetic when the digits make a mantissa
+ * ≤ 2^53 and the power of ten is within 10^±22 (both exact doubles), strtod otherwise. Returns 0, or -1 for anything else (empty,
  * junk, nan/inf, a second decimal separator, a value that overflows). */
 int pd_import_number(const char *s, const char *end, char decimal, char thousands, double *out);
 
