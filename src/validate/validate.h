@@ -38,7 +38,10 @@ struct pd_validate_outputs {
 };
 /* Runs one evaluation of `input` (a case's private description). 0, or negative with `err` saying
  * why the evaluation refused the input: the cases that depend on it fail with that message. */
-struct pd_validate_env;
+struct pd_validate_env {
+    const char *data_dir; /* the real-export folder */
+    bool data_found;      /* it exists */
+};
 typedef int (*pd_validate_eval_fn)(const void *input, const struct pd_validate_env *env,
                                    struct pd_validate_outputs *out, struct pd_err *err);
 

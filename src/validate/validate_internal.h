@@ -9,12 +9,6 @@
 #include "cert/cert.h"
 #include "validate/validate.h"
 
-/* What an evaluation may need beyond its input. */
-struct pd_validate_env {
-    const char *data_dir; /* real-export folder */
-    bool data_found;
-};
-
 /* A case as the tables write it; validate_add copies it into the validation. */
 struct validate_case_def {
     const char *id;
