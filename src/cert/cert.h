@@ -28,9 +28,9 @@ enum pd_strain_source { PD_STRAIN_EXTENSOMETER = 0, PD_STRAIN_CROSSHEAD = 1 };
 struct pd_tensile_params {
     double e1, e2;             /* modulus strain range as fractions: 0.0005, 0.0025 */
     enum pd_modulus_method modulus_method;
-    /* Chord: σ at e1/e2 from a least-squares line through the samples within ±chord_window strain
-     * of the target (noise-robust, still evaluated at exactly e1/e2); 0 = plain linear
-     * interpolation between the two samples that bracket the target. */
+    /* Chord: σ at e1/e2 by linear interpolation between the two samples that bracket each
+     * (ISO 527-1; default 0). > 0: from a least-squares line through the samples within
+     * ±chord_window strain of the target instead — a deviation the certificate states. */
     double chord_window;
     size_t min_modulus_points; /* refuse the modulus with fewer samples in [e1, e2] (default 20) */
     double break_fraction;     /* break: first sample with σ ≤ break_fraction·σmax (0.10) */
@@ -52,6 +52,9 @@ struct pd_tensile_params {
      * must still show in the moving average (the window is widened by the smoothing width). */
     double grip_slip_window;
     double grip_slip_min_drop;
+    /* Half-width of the extensometer's absolute error (mm, ISO 9513 class 1: 0.003), turned into
+     * the modulus' standard uncertainty over the extension (e2 − e1)·L0 (0 = none). */
+    double displacement_abs_mm;
 };
 void pd_tensile_params_default(struct pd_tensile_params *p);
 
@@ -62,11 +65,23 @@ struct pd_tensile_result {
     size_t modulus_points;       /* samples in [e1, e2] */
     bool toe_compensated;        /* the strain origin was shifted by toe_offset */
     double toe_offset;           /* ε0, fraction; 0 without compensation */
+    char modulus_na_reason[160]; /* why there is no modulus ("" with one) */
+    double noise_MPa;            /* measured noise SD of the stress (MAD of 4th differences) */
+    double strain_noise;         /* the same of the strain, fraction */
+    double modulus_u_noise_MPa;  /* standard uncertainty of Et from the curve's own noise (chord:
+                                    the interpolated stresses' noise; regression: the slope's SE) */
+    double modulus_u_extensometer_MPa; /* from displacement_abs_mm over (e2 − e1)·L0 */
     double strength_MPa;         /* σm: first local maximum (ISO 527-1:2012) */
     double strain_at_strength;   /* εm, fraction */
     bool has_yield;              /* a maximum followed by a drop before break */
     double yield_stress_MPa, yield_strain;          /* NaN without yield ("n/a", never 0) */
     double yield_raw_max_MPa;    /* the raw maximum near the (smoothed) yield; NaN without yield */
+    size_t max_half_width;       /* samples each side the value at the maximum was fitted over (0: the sample) */
+    bool max_fracture;           /* the maximum was followed only by the fracture: no yield */
+    bool load_drop;              /* a sudden fall (not a grip slip) ended the maximum */
+    double load_drop_strain, load_drop_fraction; /* where, and the single step's fall (fraction) */
+    bool higher_after_max;       /* the stress later rose above the first local maximum */
+    double highest_after_MPa;    /* the highest (averaged) stress after it; NaN otherwise */
     bool has_break;
     size_t break_index;          /* the evaluated break point: the sample before σ ≤ 10 % σmax;
                                     the last sample when nothing broke */
@@ -78,7 +93,10 @@ struct pd_tensile_result {
     double grip_slip_drop[PD_TENSILE_MAX_SLIPS];   /* depth of the fall, fraction of the stress before it */
 };
 /* Fails with PD_EDATA (and a message saying why) for data that cannot be evaluated: too few
- * points, NaN/inf, modulus range not reached, non-positive dimensions. `out` untouched then.
+ * points, NaN/inf, non-positive dimensions, no rising elastic range. `out` untouched then. Data
+ * starting past e1, a modulus range not reached or too sparse, and crosshead strain give
+ * has_modulus false with modulus_na_reason, and every other result. The maximum search
+ * (σm, σy) follows the measured noise: see docs/CERTIFICATES.md "Maximum and yield".
  * `p` NULL means pd_tensile_params_default. Break and local-maximum detection are armed only once
  * the strain has passed e2 (before that a drop is noise on a near-zero load). */
 int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_tensile_params *p,
@@ -95,6 +113,9 @@ struct pd_flexural_params {
      * The deflection used is s − C·F, so a deflection taken from the crosshead is corrected for the
      * machine's own give before εf = 6sh/L² (ISO 178). 0 = deflectometer on the specimen. */
     double compliance_mm_per_N;
+    /* Deflectometer's absolute error half-width, mm (ISO 9513 class 1: 0.003), over the deflection
+     * range of the modulus (εf2 − εf1)·L²/(6h); 0 = none. */
+    double displacement_abs_mm;
 };
 void pd_flexural_params_default(struct pd_flexural_params *p);
 struct pd_flexural_result {
@@ -105,6 +126,12 @@ struct pd_flexural_result {
     double stress_at_break_MPa, strain_at_break; /* σfB, εfB (NaN without) */
     bool reached_conventional;
     double conventional_stress_MPa;     /* σfC at sC when no maximum came before it (else NaN) */
+    double noise_MPa;                   /* measured noise SD of the flexural stress */
+    double modulus_u_noise_MPa;         /* u(Ef) from the interpolated stresses' noise */
+    double modulus_u_deflectometer_MPa; /* u(Ef) from displacement_abs_mm */
+    size_t max_half_width;              /* samples each side of the maximum's fit (0: the sample) */
+    bool load_drop;                     /* a sudden fall confirmed the maximum */
+    double load_drop_strain, load_drop_fraction;
 };
 /* force N, deflection mm (mid-span s), b, h, span L in mm. σf = 3FL/(2bh²), εf = 6(s − C·F)h/L². */
 int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, size_t n, double width_mm,

@@ -138,6 +138,36 @@ int cert_tensile_evaluate_in_place(double *force, double *extension, double *cro
                                    const struct pd_tensile_specimen *dims, const struct pd_tensile_params *p,
                                    struct pd_tensile_result *out, struct pd_err *err);
 
+/* The maximum search ISO 527 (σy, σm) and ISO 178 (σfM) share (tensile.c; docs/CERTIFICATES.md
+ * "Maximum and yield"): a running maximum of the curve averaged over a window that follows its
+ * measured noise, confirmed by a fall of a band relative to the curve's highest stress and to
+ * that noise; the value from a local parabola (the sample itself on a noise-free curve). */
+struct cert_max_params {
+    double arm_strain;   /* a maximum counts only beyond this strain (e2) */
+    double hysteresis;   /* least fall that confirms it, fraction of the highest stress */
+    double smoothing;    /* fixed moving-average width in strain (> 0: a deviation); 0 = automatic */
+    double slip_window, slip_min_drop; /* grip slips skipped (window 0: no detection) */
+};
+struct cert_max_result {
+    size_t index;            /* sample of the maximum */
+    double value, strain;    /* at the maximum */
+    double raw_max;          /* highest raw sample within the averaging window */
+    size_t half_width;       /* samples each side used for the value (0: the sample itself) */
+    double noise;            /* measured noise SD of y */
+    double band;             /* the fall that confirms a maximum */
+    bool confirmed;          /* y fell by the band after it */
+    size_t confirm_index;
+    bool fracture;           /* the data end within YIELD_CONTINUES of its strain after it */
+    bool sudden;             /* a single step fell more than the band and 10 σ√2 */
+    double sudden_strain, sudden_drop;
+    bool higher_later;       /* a stress above it by the band came later */
+    double higher_value;     /* the highest averaged stress after the confirmation */
+};
+int cert_find_maximum(const double *x, const double *y, size_t n, const struct cert_max_params *p,
+                      struct cert_max_result *out, struct pd_tensile_result *slips);
+/* Robust noise SD of a sampled curve: 1.4826·median|Δ⁴y|/√70 (0 for fewer than 9 samples). */
+int cert_noise_sd(const double *y, size_t n, double *sd);
+
 /* ---- run-reading helpers for the method adapters (methods.c) --------------------------------*/
 /* Reads a channel of the def's channel list by name, checking its unit; on failure writes the
  * reason and returns PD_EDATA (PD_ENOMEM for memory). *instrument may be NULL. */

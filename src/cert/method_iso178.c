@@ -16,20 +16,26 @@ void pd_flexural_params_default(struct pd_flexural_params *p)
     p->max_hysteresis = 0.005;
     p->min_modulus_points = 5;
     p->compliance_mm_per_N = 0.0;
+    p->displacement_abs_mm = 0.003;
 }
 
-/* σ at exactly `target` strain, interpolated between the samples of the first upward crossing. */
-static bool at_strain(const double *e, const double *s, size_t n, double target, double *out)
+/* σ at exactly `target` strain, interpolated between the samples of the first upward crossing;
+ * *w (may be NULL) = f² + (1 − f)², the factor by which a sample's noise variance enters it. */
+static bool at_strain(const double *e, const double *s, size_t n, double target, double *out, double *w)
 {
     for (size_t i = 0; i < n; i++) {
         if (e[i] >= target) {
+            double f = 1.0;
             if (i == 0) {
                 if (e[i] != target)
                     return false;
                 *out = s[i];
             } else {
-                *out = s[i - 1] + (target - e[i - 1]) / (e[i] - e[i - 1]) * (s[i] - s[i - 1]);
+                f = (target - e[i - 1]) / (e[i] - e[i - 1]);
+                *out = s[i - 1] + f * (s[i] - s[i - 1]);
             }
+            if (w)
+                *w = f * f + (1.0 - f) * (1.0 - f);
             return true;
         }
     }
@@ -56,6 +62,12 @@ int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, siz
     if (!(isfinite(p->compliance_mm_per_N) && p->compliance_mm_per_N >= 0.0))
         return pd_err_set(err, PD_EINVAL, NULL, "flexural: machine compliance %g mm/N must be >= 0",
                           p->compliance_mm_per_N);
+    if (!(isfinite(p->displacement_abs_mm) && p->displacement_abs_mm >= 0.0))
+        return pd_err_set(err, PD_EINVAL, NULL, "flexural: deflectometer absolute error %g mm must be >= 0",
+                          p->displacement_abs_mm);
+    if (!(p->e1 >= 0.0 && p->e1 < p->e2 && isfinite(p->e2)))
+        return pd_err_set(err, PD_EINVAL, NULL, "flexural: modulus strain range e1=%g, e2=%g is not 0 <= e1 < e2",
+                          p->e1, p->e2);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(force_N[i]) || !isfinite(deflection_mm[i]))
             return pd_err_set(err, PD_EDATA, NULL, "sample %zu is not a finite number", i);
@@ -71,48 +83,74 @@ int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, siz
         e[i] = 6.0 * (deflection_mm[i] - p->compliance_mm_per_N * force_N[i]) * h / (L * L);
     }
     struct pd_flexural_result r = {.max_stress_MPa = NAN, .strain_at_max = NAN, .stress_at_break_MPa = NAN,
-                                   .strain_at_break = NAN, .conventional_stress_MPa = NAN};
+                                   .strain_at_break = NAN, .conventional_stress_MPa = NAN,
+                                   .load_drop_strain = NAN, .load_drop_fraction = NAN};
     int rc = 0;
     size_t in_range = 0;
     for (size_t i = 0; i < n; i++)
         if (e[i] >= p->e1 && e[i] <= p->e2)
             in_range++;
-    double s1, s2;
-    if (e[0] > p->e1 || in_range < p->min_modulus_points || !at_strain(e, s, n, p->e1, &s1) ||
-        !at_strain(e, s, n, p->e2, &s2)) {
+    double s1, s2, w1, w2;
+    if (e[0] > p->e1 || in_range < p->min_modulus_points || !at_strain(e, s, n, p->e1, &s1, &w1) ||
+        !at_strain(e, s, n, p->e2, &s2, &w2)) {
         rc = pd_err_set(err, PD_EDATA, NULL, "flexural modulus range %.4g–%.4g %% not covered by >= %zu samples",
                         p->e1 * 100, p->e2 * 100, p->min_modulus_points);
     } else {
         r.modulus_MPa = (s2 - s1) / (p->e2 - p->e1);
+        /* Break: the first sample at or below break_fraction of the running maximum once past εf2;
+         * sC: the first sample beyond the conventional deflection. */
         double e_conv = 6.0 * p->conventional_factor * h * h / (L * L); /* εf at sC = factor·h */
-        size_t imax = 0;
+        size_t brk = n, conv = n;
         double smax = s[0];
         for (size_t i = 1; i < n; i++) {
-            if (e[i] > e_conv && e[i - 1] <= e_conv && !r.has_maximum) {
-                r.reached_conventional = true;
-                at_strain(e, s, n, e_conv, &r.conventional_stress_MPa);
+            if (conv == n && e[i] > e_conv && e[i - 1] <= e_conv)
+                conv = i;
+            if (e[i - 1] > p->e2 && smax > 0.0 && s[i] <= p->break_fraction * smax) {
+                brk = i;
                 break;
             }
-            if (!r.has_maximum && s[i] > s[imax])
-                imax = i; /* the first maximum only */
             if (s[i] > smax)
                 smax = s[i];
-            if (e[i - 1] > p->e2 && smax > 0.0 && s[i] <= p->break_fraction * smax) {
-                r.has_break = true;
-                r.stress_at_break_MPa = s[i - 1];
-                r.strain_at_break = e[i - 1];
+        }
+        /* The maximum before sC (or before the break), by the noise-following search ISO 527 uses. */
+        size_t end = brk < conv ? brk : conv;
+        struct cert_max_params mp = {.arm_strain = p->e2, .hysteresis = p->max_hysteresis};
+        struct cert_max_result mx;
+        double strain_noise = 0.0;
+        rc = cert_find_maximum(e, s, end, &mp, &mx, NULL);
+        if (rc == 0)
+            rc = cert_noise_sd(e, end, &strain_noise);
+        if (rc < 0) {
+            rc = pd_err_set(err, rc, NULL, "flexural: out of memory");
+        } else {
+            r.noise_MPa = mx.noise;
+            r.max_half_width = mx.half_width;
+            if (mx.confirmed || brk < conv) {
                 r.has_maximum = true;
-                break;
+                r.max_stress_MPa = mx.value;
+                r.strain_at_max = mx.strain;
+                r.load_drop = mx.sudden;
+                r.load_drop_strain = mx.sudden ? mx.sudden_strain : NAN;
+                r.load_drop_fraction = mx.sudden ? mx.sudden_drop : NAN;
+            } else if (conv < n) {
+                r.reached_conventional = true;
+                at_strain(e, s, n, e_conv, &r.conventional_stress_MPa, NULL);
             }
-            if (e[imax] > p->e2 && s[i] < s[imax] * (1.0 - p->max_hysteresis))
-                r.has_maximum = true;
+            if (brk < n && r.has_maximum) {
+                r.has_break = true;
+                r.stress_at_break_MPa = s[brk - 1];
+                r.strain_at_break = e[brk - 1];
+            }
+            /* u(Ef): the interpolated stresses' noise (stress and, through the slope, strain), and
+             * the deflectometer's absolute error over the deflection range (εf2 − εf1)·L²/(6h). */
+            double E = r.modulus_MPa;
+            double var = mx.noise * mx.noise + E * E * strain_noise * strain_noise;
+            r.modulus_u_noise_MPa = sqrt(var * (w1 + w2)) / (p->e2 - p->e1);
+            r.modulus_u_deflectometer_MPa =
+                E * p->displacement_abs_mm / sqrt(3.0) / ((p->e2 - p->e1) * L * L / (6.0 * h));
+            if (!isfinite(r.modulus_MPa) || r.modulus_MPa <= 0.0)
+                rc = pd_err_set(err, PD_EDATA, NULL, "flexural modulus %g MPa is not positive", r.modulus_MPa);
         }
-        if (r.has_maximum) {
-            r.max_stress_MPa = s[imax];
-            r.strain_at_max = e[imax];
-        }
-        if (!isfinite(r.modulus_MPa) || r.modulus_MPa <= 0.0)
-            rc = pd_err_set(err, PD_EDATA, NULL, "flexural modulus %g MPa is not positive", r.modulus_MPa);
     }
     free(e);
     free(s);
@@ -181,7 +219,8 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
         .conventional_factor = pd_method_param(def, "conventional_factor"),
         .break_fraction = pd_method_param(def, "break_fraction"), .max_hysteresis = pd_method_param(def, "max_hysteresis"),
         .min_modulus_points = (size_t)pd_method_param(def, "min_modulus_points"),
-        .compliance_mm_per_N = pd_method_param(def, "compliance")};
+        .compliance_mm_per_N = pd_method_param(def, "compliance"),
+        .displacement_abs_mm = def->uncertainty.input[PD_U_DISPLACEMENT_ABS]};
     struct pd_flexural_result r;
     struct pd_err e = {0};
     if (rc == 0) {
@@ -202,11 +241,48 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     out->width_mm = dims[0];
     out->thickness_mm = dims[1];
     out->length_mm = dims[2];
+    /* the curve's own noise and the deflectometer's absolute error (cert_values.u_extra) */
+    out->u_extra[P_MODULUS] = hypot(r.modulus_u_noise_MPa, r.modulus_u_deflectometer_MPa);
     out->info = json_object();
     cert_jset(out->info, "maximum_before_conventional_deflection", json_boolean(r.has_maximum), &ok);
     cert_jset(out->info, "break_detected", json_boolean(r.has_break), &ok);
+    cert_jset(out->info, "stress_noise_MPa", cert_jreal(r.noise_MPa), &ok);
+    cert_jset(out->info, "maximum_fit_half_width", json_integer((json_int_t)r.max_half_width), &ok);
+    json_t *warnings = json_array();
+    if (r.load_drop) {
+        char w[CERT_DEVIATION_LEN];
+        cert_say(w, sizeof w, "sudden load drop of %.1f %% in one sample at εf = %.3f %% confirmed the maximum "
+                 "(a crack, or the specimen slipping on the supports)", r.load_drop_fraction * 100.0,
+                 r.load_drop_strain * 100.0);
+        cert_jappend(warnings, cert_jstr(w), &ok);
+    }
+    if (json_array_size(warnings) > 0)
+        cert_jset(out->info, "warnings", warnings, &ok);
+    else
+        json_decref(warnings);
     *evaluated = true;
     return ok ? 0 : PD_ENOMEM;
+}
+
+/* Departures from ISO 178's procedure the def's parameters make, one sentence each. */
+static size_t deviations(const struct pd_method_def *def, char (*out)[CERT_DEVIATION_LEN], size_t max)
+{
+    size_t n = 0;
+    double e1 = pd_method_param(def, "e1"), e2 = pd_method_param(def, "e2");
+    double conv = pd_method_param(def, "conventional_factor"), bf = pd_method_param(def, "break_fraction");
+    double hy = pd_method_param(def, "max_hysteresis");
+    if ((e1 != 0.0005 || e2 != 0.0025) && n < max)
+        cert_say(out[n++], CERT_DEVIATION_LEN, "flexural modulus over %.4g–%.4g %% flexural strain instead of ISO 178's "
+                 "0.05–0.25 %%", e1 * 100.0, e2 * 100.0);
+    if (conv != 1.5 && n < max)
+        cert_say(out[n++], CERT_DEVIATION_LEN, "conventional deflection sC = %.4g·h instead of ISO 178's 1.5·h", conv);
+    if (bf != 0.10 && n < max)
+        cert_say(out[n++], CERT_DEVIATION_LEN, "break taken where the stress falls to %.4g %% of the maximum "
+                 "(laboratory default 10 %%)", bf * 100.0);
+    if (hy != 0.005 && n < max)
+        cert_say(out[n++], CERT_DEVIATION_LEN, "a maximum is confirmed by a fall of %.4g %% of the highest stress "
+                 "(laboratory default 0.5 %%, never less than 10 noise SDs)", hy * 100.0);
+    return n;
 }
 
 static int curve(struct pd_run *run, size_t s, const struct pd_method_def *def, struct cert_curve *c)
@@ -248,8 +324,9 @@ const struct cert_method cert_method_iso178 = {
     .n_params = sizeof params / sizeof params[0],
     .budget = {.k = 2.0,
                .input = {[PD_U_FORCE] = 1.0, [PD_U_DISPLACEMENT] = 1.0, [PD_U_WIDTH] = 0.01, [PD_U_THICKNESS] = 0.01,
-                         [PD_U_LENGTH] = 0.1},
+                         [PD_U_LENGTH] = 0.1, [PD_U_DISPLACEMENT_ABS] = 0.003},
                .repeatability = true},
     .evaluate = evaluate,
     .curve = curve,
+    .deviations = deviations,
 };

@@ -30,7 +30,7 @@ static const struct cert_param_spec params[] = {
     {"e1", 0.0005, 0.0, 0.05, false, NULL, "modulus range start, strain fraction"},
     {"e2", 0.0025, 0.0, 0.05, false, NULL, "modulus range end, strain fraction"},
     {"modulus", 0, 0, 0, false, modulus_choices, "chord or regression"},
-    {"chord_window", 0.00005, 0.0, 0.001, false, NULL, "± strain window of the chord's local fits (0 = interpolate)"},
+    {"chord_window", 0.0, 0.0, 0.001, false, NULL, "± strain window of local fits at e1/e2 (0 = interpolate, ISO 527-1)"},
     {"min_modulus_points", 20, 2, 100000, false, NULL, "samples required in the modulus range"},
     {"break_fraction", 0.10, 0.001, 0.99, false, NULL, "break: σ <= fraction of the maximum"},
     {"max_hysteresis", 0.005, 0.0, 0.5, false, NULL, "drop that confirms a local maximum, fraction"},
@@ -61,6 +61,7 @@ static void params_of(const struct pd_method_def *def, struct pd_tensile_params 
     p->yield_smoothing = pd_method_param(def, "yield_smoothing");
     p->grip_slip_window = pd_method_param(def, "grip_slip_window");
     p->grip_slip_min_drop = pd_method_param(def, "grip_slip_min_drop");
+    p->displacement_abs_mm = def->uncertainty.input[PD_U_DISPLACEMENT_ABS];
 }
 
 struct raw {
@@ -228,10 +229,20 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     out->width_mm = sp.width_mm;
     out->thickness_mm = sp.thickness_mm;
     out->length_mm = source == PD_STRAIN_EXTENSOMETER ? sp.gauge_length_mm : sp.grip_distance_mm;
+    /* the curve's own noise and the extensometer's absolute error (cert_values.u_extra) */
+    if (res.has_modulus)
+        out->u_extra[P_MODULUS] = hypot(res.modulus_u_noise_MPa, res.modulus_u_extensometer_MPa);
     out->info = json_object();
     cert_jset(out->info, "strain_source", cert_jstr(source == PD_STRAIN_EXTENSOMETER ? "extensometer" : "crosshead (Method A, nominal strain; no modulus)"), &ok);
-    if (res.has_modulus)
+    if (res.has_modulus) {
         cert_jset(out->info, "modulus_points", json_integer((json_int_t)res.modulus_points), &ok);
+        cert_jset(out->info, "modulus_u_noise_MPa", cert_jreal(res.modulus_u_noise_MPa), &ok);
+        cert_jset(out->info, "modulus_u_extensometer_MPa", cert_jreal(res.modulus_u_extensometer_MPa), &ok);
+    } else {
+        cert_jset(out->info, "modulus_na_reason", cert_jstr(res.modulus_na_reason), &ok);
+    }
+    cert_jset(out->info, "stress_noise_MPa", cert_jreal(res.noise_MPa), &ok);
+    cert_jset(out->info, "maximum_fit_half_width", json_integer((json_int_t)res.max_half_width), &ok);
     cert_jset(out->info, "yield_detected", json_boolean(res.has_yield), &ok);
     cert_jset(out->info, "break_detected", json_boolean(res.has_break), &ok);
     cert_jset(out->info, "break_index", json_integer((json_int_t)res.break_index), &ok);
@@ -241,28 +252,80 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     }
     if (res.has_yield && p.yield_smoothing > 0.0)
         cert_jset(out->info, "yield_raw_max_MPa", cert_jreal(res.yield_raw_max_MPa), &ok);
+    /* Every heuristic that shaped a result is said in the specimen's warnings, which the
+     * certificate prints: a reviewer must see it (a slip may call for a retest, ISO 527-1). */
+    json_t *warnings = json_array();
+    char w[CERT_DEVIATION_LEN];
+    if (!res.has_modulus) {
+        cert_say(w, sizeof w, "modulus n/a: %s", res.modulus_na_reason);
+        cert_jappend(warnings, cert_jstr(w), &ok);
+    }
     if (res.grip_slips > 0) {
-        /* The results stand (the slips were skipped), but a reviewer must see that the specimen
-         * slid: it may call for a retest under ISO 527-1 (specimen not held as required). */
-        json_t *slips = json_array(), *warnings = json_array();
+        json_t *slips = json_array();
         for (size_t i = 0; i < res.grip_slips && i < PD_TENSILE_MAX_SLIPS; i++) {
             cert_jappend(slips, json_pack("{s:o,s:o}", "strain_percent", cert_jreal(res.grip_slip_strain[i] * 100.0),
                                           "drop_percent", cert_jreal(res.grip_slip_drop[i] * 100.0)), &ok);
-            char w[160];
             cert_say(w, sizeof w, "grip slip at ε = %.3f %% (stress fell %.1f %% and recovered): not taken as yield or break",
                      res.grip_slip_strain[i] * 100.0, res.grip_slip_drop[i] * 100.0);
             cert_jappend(warnings, cert_jstr(w), &ok);
         }
         if (res.grip_slips > PD_TENSILE_MAX_SLIPS) {
-            char w[120];
             cert_say(w, sizeof w, "%zu more grip slips not listed", res.grip_slips - PD_TENSILE_MAX_SLIPS);
             cert_jappend(warnings, cert_jstr(w), &ok);
         }
         cert_jset(out->info, "grip_slips", slips, &ok);
-        cert_jset(out->info, "warnings", warnings, &ok);
     }
+    if (res.load_drop) {
+        cert_say(w, sizeof w, "sudden load drop of %.1f %% in one sample at ε = %.3f %% without recovery (not a grip "
+                 "slip): it ends the first local maximum", res.load_drop_fraction * 100.0, res.load_drop_strain * 100.0);
+        cert_jappend(warnings, cert_jstr(w), &ok);
+    }
+    if (res.max_fracture) {
+        cert_say(w, sizeof w, "the maximum at ε = %.3f %% is followed only by the fracture: tensile strength, no yield "
+                 "point", res.strain_at_strength * 100.0);
+        cert_jappend(warnings, cert_jstr(w), &ok);
+    }
+    if (res.higher_after_max) {
+        cert_say(w, sizeof w, "the stress later rises to %.4g MPa, above the first local maximum %.4g MPa reported as "
+                 "σm (ISO 527-1:2012)", res.highest_after_MPa, res.strength_MPa);
+        cert_jappend(warnings, cert_jstr(w), &ok);
+    }
+    if (json_array_size(warnings) > 0)
+        cert_jset(out->info, "warnings", warnings, &ok);
+    else
+        json_decref(warnings);
     *evaluated = true;
     return ok ? 0 : PD_ENOMEM;
+}
+
+/* Departures from ISO 527-1's procedure the def's parameters make, one sentence each
+ * (docs/CERTIFICATES.md §4). The regression modulus is one of ISO 527-1's own two ways: none. */
+static size_t deviations(const struct pd_method_def *def, char (*out)[CERT_DEVIATION_LEN], size_t max)
+{
+    size_t n = 0;
+    double e1 = pd_method_param(def, "e1"), e2 = pd_method_param(def, "e2");
+    double window = pd_method_param(def, "chord_window"), smooth = pd_method_param(def, "yield_smoothing");
+    double bf = pd_method_param(def, "break_fraction"), hy = pd_method_param(def, "max_hysteresis");
+    bool chord = pd_method_param(def, "modulus") != 1.0;
+    if ((e1 != 0.0005 || e2 != 0.0025) && n < max)
+        cert_say(out[n++], CERT_DEVIATION_LEN, "modulus over %.4g–%.4g %% strain instead of ISO 527-1's 0.05–0.25 %%",
+                 e1 * 100.0, e2 * 100.0);
+    if (chord && window > 0.0 && n < max)
+        cert_say(out[n++], CERT_DEVIATION_LEN, "chord stresses from least-squares lines over ±%.4g %% strain around "
+                 "e1 and e2, not interpolated at exactly those strains (ISO 527-1)", window * 100.0);
+    if (pd_method_param(def, "toe_compensation") == 1.0 && n < max)
+        cert_say(out[n++], CERT_DEVIATION_LEN, "toe compensation: the strain origin is moved to where the steepest "
+                 "secant over e2 − e1 crosses zero stress");
+    if (smooth > 0.0 && n < max)
+        cert_say(out[n++], CERT_DEVIATION_LEN, "yield and strength searched on a moving average over %.4g %% strain "
+                 "and reported as its value, instead of the noise-following search", smooth * 100.0);
+    if (bf != 0.10 && n < max)
+        cert_say(out[n++], CERT_DEVIATION_LEN, "break taken where the stress falls to %.4g %% of the maximum "
+                 "instead of 10 %% (ISO 527-1:2012)", bf * 100.0);
+    if (hy != 0.005 && n < max)
+        cert_say(out[n++], CERT_DEVIATION_LEN, "a local maximum is confirmed by a fall of %.4g %% of the highest "
+                 "stress (laboratory default 0.5 %%, never less than 10 noise SDs)", hy * 100.0);
+    return n;
 }
 
 static int curve(struct pd_run *run, size_t s, const struct pd_method_def *def, struct cert_curve *c)
@@ -292,8 +355,9 @@ const struct cert_method cert_method_iso527 = {
     .n_params = sizeof params / sizeof params[0],
     .budget = {.k = 2.0,
                .input = {[PD_U_FORCE] = 1.0, [PD_U_DISPLACEMENT] = 1.0, [PD_U_WIDTH] = 0.01, [PD_U_THICKNESS] = 0.01,
-                         [PD_U_LENGTH] = 0.5},
+                         [PD_U_LENGTH] = 0.5, [PD_U_DISPLACEMENT_ABS] = 0.003},
                .repeatability = true},
     .evaluate = evaluate,
     .curve = curve,
+    .deviations = deviations,
 };

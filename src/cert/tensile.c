@@ -1,5 +1,6 @@
 /* tensile.c — ISO 527-1/-2 evaluation of one specimen: modulus, strength/yield and break from force and extension. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ void pd_tensile_params_default(struct pd_tensile_params *p)
     p->e1 = 0.0005;
     p->e2 = 0.0025;
     p->modulus_method = PD_MODULUS_CHORD;
-    p->chord_window = 0.00005;
+    p->chord_window = 0.0;
     p->min_modulus_points = 20;
     p->break_fraction = 0.10;
     p->max_hysteresis = 0.005;
@@ -25,6 +26,7 @@ void pd_tensile_params_default(struct pd_tensile_params *p)
     p->yield_smoothing = 0.0;
     p->grip_slip_window = 0.005;
     p->grip_slip_min_drop = 0.02;
+    p->displacement_abs_mm = 0.003;
 }
 
 static int check_params(const struct pd_tensile_params *p, struct pd_err *err)
@@ -54,6 +56,9 @@ static int check_params(const struct pd_tensile_params *p, struct pd_err *err)
     if (!(p->grip_slip_min_drop > 0.0 && p->grip_slip_min_drop < 1.0))
         return pd_err_set(err, PD_EINVAL, NULL, "tensile: grip slip minimum drop %g must lie in (0, 1)",
                           p->grip_slip_min_drop);
+    if (!(isfinite(p->displacement_abs_mm) && p->displacement_abs_mm >= 0.0))
+        return pd_err_set(err, PD_EINVAL, NULL, "tensile: extensometer absolute error %g mm must be >= 0",
+                          p->displacement_abs_mm);
     return 0;
 }
 
@@ -96,37 +101,49 @@ static bool fit_line(const double *x, const double *y, size_t count, double lo, 
 }
 
 /* σ at exactly `target` by linear interpolation between the two samples around the first upward
- * crossing. The caller guarantees strain[0] <= target and that some sample reaches it. */
-static double interpolate_at(const double *strain, const double *stress, size_t count, double target)
+ * crossing (ISO 527-1's chord). The caller guarantees strain[0] <= target and that some sample
+ * reaches it. *w is the sum of the squared weights of the two samples (f² + (1 − f)²): the factor
+ * by which a sample's noise variance enters the interpolated value. */
+static double interpolate_at(const double *strain, const double *stress, size_t count, double target, double *w)
 {
+    *w = 1.0;
     for (size_t i = 0; i < count; i++) {
         if (strain[i] >= target) {
             if (i == 0 || strain[i] == target)
                 return stress[i];
             /* strain[i-1] < target <= strain[i], so the span is positive */
             double f = (target - strain[i - 1]) / (strain[i] - strain[i - 1]);
+            *w = f * f + (1.0 - f) * (1.0 - f);
             return stress[i - 1] + f * (stress[i] - stress[i - 1]);
         }
     }
     return stress[count - 1];
 }
 
+/* The chord's σ at `target`: interpolated, or with a window (a deviation) from the local
+ * least-squares line, whose value at the target has the variance factor 1/n + (t − x̄)²/Sxx. */
 static double chord_stress_at(const double *strain, const double *stress, size_t count, double target,
-                              double window)
+                              double window, double *w)
 {
     struct line_fit fit;
-    if (window > 0.0 && fit_line(strain, stress, count, target - window, target + window, &fit))
+    if (window > 0.0 && fit_line(strain, stress, count, target - window, target + window, &fit)) {
+        double sxx = 0.0;
+        for (size_t i = 0; i < count; i++)
+            if (strain[i] >= target - window - STRAIN_SLACK && strain[i] <= target + window + STRAIN_SLACK)
+                sxx += (strain[i] - fit.x_mean) * (strain[i] - fit.x_mean);
+        *w = 1.0 / (double)fit.n + (target - fit.x_mean) * (target - fit.x_mean) / sxx;
         return fit.y_mean + fit.slope * (target - fit.x_mean);
-    return interpolate_at(strain, stress, count, target);
+    }
+    return interpolate_at(strain, stress, count, target, w);
 }
 
 /* Whether the fall that reaches sample i is a grip slip (see pd_tensile_params): it starts at k,
  * the first sample of the strictly falling run ending at i, must reach its lowest point within a
  * tenth of `window` (sudden: a material's own maximum falls off gradually) and be back within
  * `window` strain of k. Returns the index where the stress is back (0: not a slip) and records the
- * slip in r. */
+ * slip in r (when not NULL). */
 static size_t slip_recovered_at(const double *strain, const double *y, size_t count, size_t i, double window,
-                                const struct pd_tensile_params *p, struct pd_tensile_result *r)
+                                double min_drop, double hysteresis, struct pd_tensile_result *r)
 {
     if (!(window > 0.0) || i == 0)
         return 0;
@@ -142,9 +159,11 @@ static size_t slip_recovered_at(const double *strain, const double *y, size_t co
             low = y[j];
             at_low = j;
         }
-        if (y[j] >= s0 * (1.0 - p->max_hysteresis) && strain[j] > strain[k]) {
-            if (low > s0 * (1.0 - p->grip_slip_min_drop) || strain[at_low] - strain[k] > window / 10.0)
+        if (y[j] >= s0 * (1.0 - hysteresis) && strain[j] > strain[k]) {
+            if (low > s0 * (1.0 - min_drop) || strain[at_low] - strain[k] > window / 10.0)
                 return 0; /* back, but the fall was too shallow or too slow: left to the caller */
+            if (!r)
+                return j;
             for (size_t m = 0; m < r->grip_slips && m < PD_TENSILE_MAX_SLIPS; m++)
                 if (r->grip_slip_strain[m] == strain[k])
                     return j; /* seen by the other search already */
@@ -170,7 +189,8 @@ static size_t find_break_drop(const double *strain, const double *stress, size_t
     for (size_t i = 1; i < count; i++) {
         armed = armed || strain[i - 1] > p->e2;
         if (armed && smax > 0.0 && stress[i] <= p->break_fraction * smax) {
-            size_t back = slip_recovered_at(strain, stress, count, i, p->grip_slip_window, p, r);
+            size_t back = slip_recovered_at(strain, stress, count, i, p->grip_slip_window, p->grip_slip_min_drop,
+                                            p->max_hysteresis, r);
             if (back == 0)
                 return i;
             i = back; /* the specimen slid in the grips and took the load again: no break */
@@ -208,56 +228,379 @@ static double toe_origin(const double *strain, const double *stress, size_t coun
     return origin > 0.0 ? origin : 0.0;
 }
 
-/* First local maximum of y (a running maximum that counts once y falls more than the hysteresis
- * band below it, armed beyond e2). Returns its index; *dropped tells whether the drop came. */
-static size_t first_local_max(const double *strain, const double *y, size_t count, const struct pd_tensile_params *p,
-                              bool *dropped, struct pd_tensile_result *r)
+/* ---- noise and the maximum search (ISO 527 σy/σm, ISO 178 σfM) ---------------------------------*/
+
+/* k-th smallest of a[0..n) (Hoare's selection; a is reordered). */
+static double select_kth(double *a, size_t n, size_t k)
 {
-    size_t imax = 0;
-    *dropped = false;
-    for (size_t i = 1; i < count; i++) {
-        if (y[i] > y[imax]) {
-            imax = i;
-        } else if (strain[imax] > p->e2 && y[i] < y[imax] * (1.0 - p->max_hysteresis)) {
-            size_t back = slip_recovered_at(strain, y, count, i, p->grip_slip_window + p->yield_smoothing, p, r);
-            if (back == 0) {
-                *dropped = true;
-                break;
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = a[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot)
+                i++;
+            while (a[j] > pivot)
+                j--;
+            if (i <= j) {
+                double t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
             }
-            i = back; /* a saw tooth from the grips, not a maximum of the material */
-            if (y[i] > y[imax])
-                imax = i;
         }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return a[k];
     }
-    return imax;
+    return a[k];
 }
 
-/* Moving average of stress over ±width/2 strain (contiguous samples around each one). */
-static void smooth(const double *strain, const double *stress, size_t count, double width, double *out)
+int cert_noise_sd(const double *y, size_t n, double *sd)
 {
-    size_t lo = 0, hi = 0;
-    double sum = stress[0];
-    for (size_t i = 0; i < count; i++) {
-        while (hi + 1 < count && strain[hi + 1] <= strain[i] + width / 2.0) {
-            hi++;
-            sum += stress[hi];
+    /* Fourth differences cancel a curve's smooth shape up to its cubic part, so what is left on a
+     * sampled test curve is the sensor noise: Var(Δ⁴y) = 70·σ² for white noise. The median
+     * absolute value (MAD, ×1.4826 for a normal distribution) ignores the few samples at kinks,
+     * steps and speed changes; it is 0 when most samples lie on low-order polynomial pieces. */
+    if (n < 9) {
+        *sd = 0.0;
+        return 0;
+    }
+    size_t m = n - 4;
+    double *d = malloc(m * sizeof *d);
+    if (!d)
+        return PD_ENOMEM;
+    for (size_t i = 0; i < m; i++)
+        d[i] = fabs(y[i] - 4.0 * y[i + 1] + 6.0 * y[i + 2] - 4.0 * y[i + 3] + y[i + 4]);
+    double med = select_kth(d, m, m / 2);
+    free(d);
+    *sd = 1.4826 * med / sqrt(70.0);
+    return 0;
+}
+
+/* Least-squares parabola through (x[lo..hi], y[lo..hi]) centred on x0; its highest value over the
+ * window's strain span and where (the vertex when it lies inside and opens downwards, else the
+ * higher end). False when the window is degenerate. */
+static bool parabola_peak(const double *x, const double *y, size_t lo, size_t hi, double x0, double *value,
+                          double *at)
+{
+    double xmin = x[lo], xmax = x[lo], scale = 0.0;
+    for (size_t i = lo; i <= hi; i++) {
+        xmin = x[i] < xmin ? x[i] : xmin;
+        xmax = x[i] > xmax ? x[i] : xmax;
+    }
+    scale = (xmax - xmin) / 2.0;
+    if (!(scale > 0.0) || hi - lo < 3)
+        return false;
+    double s[5] = {0}, t[3] = {0};
+    for (size_t i = lo; i <= hi; i++) {
+        double u = (x[i] - x0) / scale, p = 1.0;
+        for (int k = 0; k < 5; k++) {
+            if (k < 3)
+                t[k] += p * y[i];
+            s[k] += p;
+            p *= u;
         }
-        while (lo < i && strain[lo] < strain[i] - width / 2.0) {
-            sum -= stress[lo];
-            lo++;
+    }
+    /* normal equations [s0 s1 s2; s1 s2 s3; s2 s3 s4]·(a b c) = t, by Cramer's rule */
+    double det = s[0] * (s[2] * s[4] - s[3] * s[3]) - s[1] * (s[1] * s[4] - s[3] * s[2]) +
+                 s[2] * (s[1] * s[3] - s[2] * s[2]);
+    if (!(fabs(det) > 0.0))
+        return false;
+    double a = (t[0] * (s[2] * s[4] - s[3] * s[3]) - s[1] * (t[1] * s[4] - s[3] * t[2]) +
+                s[2] * (t[1] * s[3] - s[2] * t[2])) / det;
+    double b = (s[0] * (t[1] * s[4] - s[3] * t[2]) - t[0] * (s[1] * s[4] - s[3] * s[2]) +
+                s[2] * (s[1] * t[2] - t[1] * s[2])) / det;
+    double c = (s[0] * (s[2] * t[2] - t[1] * s[3]) - s[1] * (s[1] * t[2] - t[1] * s[2]) +
+                t[0] * (s[1] * s[3] - s[2] * s[2])) / det;
+    double ulo = (xmin - x0) / scale, uhi = (xmax - x0) / scale, u;
+    if (c < 0.0 && -b / (2.0 * c) > ulo && -b / (2.0 * c) < uhi)
+        u = -b / (2.0 * c);
+    else
+        u = a + b * ulo + c * ulo * ulo > a + b * uhi + c * uhi * uhi ? ulo : uhi;
+    *value = a + b * u + c * u * u;
+    *at = x0 + u * scale;
+    return isfinite(*value) && isfinite(*at);
+}
+
+/* How far the automatic smoothing may reach: ±10 % of the strain at a sample, so that its bias
+ * stays small next to the curvature of a maximum (a maximum at 3 % strain is averaged over at
+ * most ±0.3 %). */
+#define SMOOTH_REACH 0.1
+/* Smoothing aims at a noise of the averaged curve of 0.01 % of its highest stress. */
+#define SMOOTH_TARGET 1e-4
+/* A fall confirms a maximum only beyond this many standard deviations of the averaged noise (the
+ * running maximum of the averaged noise itself can sit ~4.5 σ high and a later sample ~4.5 σ low). */
+#define BAND_SIGMAS 10.0
+/* A single-step fall counts as sudden beyond this many standard deviations of a raw difference
+ * and beyond this fraction of the highest stress (a coarsely sampled decline is not sudden). */
+#define SUDDEN_SIGMAS 10.0
+#define SUDDEN_FRACTION 0.02
+/* A maximum is a yield point only when the specimen keeps deforming at least this fraction of
+ * the maximum's strain after it without breaking (a plateau or a decline, not the fracture). */
+#define YIELD_CONTINUES 0.1
+
+/* Half-width in samples of the window around sample i: at most h, no further than the data on
+ * either side, and (for the automatic width) within ±SMOOTH_REACH·x[i]; with a fixed strain width
+ * `span` instead, within ±span/2. */
+static size_t half_width_at(const double *x, size_t n, size_t i, size_t h, double span)
+{
+    size_t k = h;
+    if (k > i)
+        k = i;
+    if (k > n - 1 - i)
+        k = n - 1 - i;
+    double reach = span > 0.0 ? span / 2.0 : SMOOTH_REACH * fabs(x[i]);
+    while (k > 0 && (fabs(x[i + k] - x[i]) > reach || fabs(x[i] - x[i - k]) > reach))
+        k--;
+    return k;
+}
+
+int cert_find_maximum(const double *x, const double *y, size_t n, const struct cert_max_params *p,
+                      struct cert_max_result *out, struct pd_tensile_result *slips)
+{
+    struct cert_max_result r = {0};
+    if (n == 0)
+        return PD_EINVAL;
+    int rc = cert_noise_sd(y, n, &r.noise);
+    if (rc < 0)
+        return rc;
+    double ymax = y[0];
+    for (size_t i = 1; i < n; i++)
+        ymax = y[i] > ymax ? y[i] : ymax;
+    /* The window: a fixed strain width when asked for (yield_smoothing), else as many samples as
+     * bring the averaged noise down to SMOOTH_TARGET of the highest stress — none at all on a
+     * noise-free curve, whose maximum is then exactly its highest sample. */
+    size_t h = 0;
+    if (p->smoothing > 0.0) {
+        h = n;
+    } else if (ymax > 0.0 && r.noise > SMOOTH_TARGET * ymax) {
+        double m = (r.noise / (SMOOTH_TARGET * ymax)) * (r.noise / (SMOOTH_TARGET * ymax));
+        h = m / 2.0 >= (double)n ? n : (size_t)ceil((m - 1.0) / 2.0);
+    }
+    double *s = malloc(n * sizeof *s), *sum = malloc((n + 1) * sizeof *sum);
+    size_t *hw = malloc(n * sizeof *hw);
+    if (!s || !sum || !hw) {
+        free(s);
+        free(sum);
+        free(hw);
+        return PD_ENOMEM;
+    }
+    /* moving average over each sample's symmetric window, from prefix sums (Kahan-free: the sums
+     * are of stresses of one sign and order, and only differences of nearby ones are used) */
+    sum[0] = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum[i + 1] = sum[i] + y[i];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t lim = k + 1 < h ? k + 1 : h;
+        k = half_width_at(x, n, i, lim, p->smoothing);
+        hw[i] = k;
+        s[i] = k == 0 ? y[i] : (sum[i + k + 1] - sum[i - k]) / (double)(2 * k + 1);
+    }
+    double smax = s[0];
+    for (size_t i = 1; i < n; i++)
+        smax = s[i] > smax ? s[i] : smax;
+
+    /* Running maximum of the averaged curve; it counts as a local maximum once the curve falls
+     * below it by the band: the hysteresis fraction of the curve's highest (averaged) stress —
+     * not of the running maximum, which is small early on — and never less than BAND_SIGMAS of
+     * the averaged noise. A fall that comes back (grip slip) is skipped and reported. */
+    size_t ip = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (s[i] > s[ip]) {
+            ip = i;
+            continue;
         }
-        if (hi < i) { /* strain fell back: the window is the sample itself */
-            while (hi < i) {
-                hi++;
-                sum += stress[hi];
+        double band = p->hysteresis * smax;
+        double noise_band = BAND_SIGMAS * r.noise / sqrt((double)(2 * hw[ip] + 1));
+        band = band > noise_band ? band : noise_band;
+        if (x[ip] > p->arm_strain && s[i] < s[ip] - band) {
+            double slip_span = p->slip_window > 0.0 ? p->slip_window + (x[i + hw[i] < n ? i + hw[i] : n - 1] -
+                                                                          x[i >= hw[i] ? i - hw[i] : 0])
+                                                     : 0.0;
+            size_t back = slip_recovered_at(x, s, n, i, slip_span, p->slip_min_drop, p->hysteresis, slips);
+            if (back != 0) {
+                i = back;
+                if (s[i] > s[ip])
+                    ip = i;
+                continue;
+            }
+            r.confirmed = true;
+            r.confirm_index = i;
+            r.band = band;
+            break;
+        }
+    }
+    if (!r.confirmed) {
+        double noise_band = BAND_SIGMAS * r.noise / sqrt((double)(2 * hw[ip] + 1));
+        r.band = p->hysteresis * smax > noise_band ? p->hysteresis * smax : noise_band;
+    }
+    r.index = ip;
+    r.half_width = hw[ip];
+
+    /* What kind of fall: a single step far beyond the noise is sudden (a load drop, a crack);
+     * and when the curve ends (break, end of data) soon after, the maximum was the fracture's,
+     * not a yield point. */
+    size_t fit_hi = h < n - 1 - ip ? ip + h : n - 1;
+    if (r.confirmed) {
+        size_t look = r.confirm_index + 2 * hw[r.confirm_index] + 1;
+        look = look < n ? look : n - 1;
+        double step_limit = SUDDEN_SIGMAS * sqrt(2.0) * r.noise;
+        step_limit = step_limit > SUDDEN_FRACTION * ymax ? step_limit : SUDDEN_FRACTION * ymax;
+        step_limit = step_limit > r.band ? step_limit : r.band;
+        for (size_t j = ip + 1; j <= look; j++) {
+            if (y[j - 1] - y[j] > step_limit) {
+                r.sudden = true;
+                r.sudden_strain = x[j - 1];
+                r.sudden_drop = y[j - 1] > 0.0 ? (y[j - 1] - y[j]) / y[j - 1] : 0.0;
+                if (fit_hi > j - 1)
+                    fit_hi = j - 1; /* the fit must not reach past the fall */
+                break;
             }
         }
-        out[i] = sum / (double)(hi - lo + 1);
+        r.fracture = x[n - 1] - x[ip] < YIELD_CONTINUES * fabs(x[ip]);
+        r.higher_value = s[r.confirm_index];
+        for (size_t j = r.confirm_index; j < n; j++)
+            r.higher_value = s[j] > r.higher_value ? s[j] : r.higher_value;
+        r.higher_later = r.higher_value > s[ip] + r.band;
     }
+
+    /* The value at the maximum: the sample itself without smoothing; with the fixed strain width
+     * the moving average (its documented meaning); else the least-squares parabola through the
+     * window around it (the averaging without the curvature bias of a moving average). */
+    r.value = y[ip];
+    r.strain = x[ip];
+    if (p->smoothing > 0.0) {
+        r.value = s[ip];
+    } else if (h > 0) {
+        size_t lo = ip >= h ? ip - h : 0;
+        /* not limited by the data's end: a maximum at the last sample (a brittle break) is fitted
+         * from one side */
+        while (lo < ip && fabs(x[ip] - x[lo]) > SMOOTH_REACH * fabs(x[ip]))
+            lo++;
+        while (fit_hi > ip && fabs(x[fit_hi] - x[ip]) > SMOOTH_REACH * fabs(x[ip]))
+            fit_hi--;
+        double v, at;
+        if (parabola_peak(x, y, lo, fit_hi, x[ip], &v, &at)) {
+            r.value = v;
+            r.strain = at;
+        } else {
+            r.value = s[ip];
+        }
+        r.half_width = ip - lo > fit_hi - ip ? ip - lo : fit_hi - ip;
+    }
+    size_t raw_lo = ip >= hw[ip] ? ip - hw[ip] : 0, raw_hi = ip + hw[ip];
+    r.raw_max = y[ip];
+    for (size_t i = raw_lo; i <= raw_hi && i < n; i++)
+        r.raw_max = y[i] > r.raw_max ? y[i] : r.raw_max;
+    free(s);
+    free(sum);
+    free(hw);
+    *out = r;
+    return 0;
+}
+
+/* The modulus (ISO 527-1 10.3) on the rising part [0, count), or the reason there is none in
+ * r->modulus_na_reason. Fails only for memory and for a modulus range that does not rise. */
+static int modulus_of(const double *strain, const double *stress, size_t count, const struct pd_tensile_params *p,
+                      double l0, struct pd_tensile_result *r, struct pd_err *err)
+{
+    r->has_modulus = false;
+    r->modulus_MPa = NAN;
+    r->modulus_u_noise_MPa = NAN;
+    r->modulus_u_extensometer_MPa = NAN;
+    if (p->strain_source != PD_STRAIN_EXTENSOMETER) {
+        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
+                 "strain from the crosshead (Method A): it includes the machine's compliance (ISO 527-1)");
+        return 0;
+    }
+    if (strain[0] > p->e1 + STRAIN_SLACK) {
+        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
+                 "modulus range not reached: data start at %.4g %% strain, beyond e1 = %.4g %%", strain[0] * 100.0,
+                 p->e1 * 100.0);
+        return 0;
+    }
+    double reached = strain[0];
+    for (size_t i = 1; i < count; i++)
+        if (strain[i] > reached)
+            reached = strain[i];
+    if (reached < p->e2 - STRAIN_SLACK) {
+        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
+                 "modulus range not reached: strain reaches only %.4g %% before %s, needs e2 = %.4g %%",
+                 reached * 100.0, r->has_break ? "break" : "the end of data", p->e2 * 100.0);
+        return 0;
+    }
+    /* The modulus uses the rising part only: samples up to the first one beyond the range (plus
+     * the chord window, whose line needs the samples just past e2). That first sample is kept
+     * so that interpolation at e2 has its upper neighbour even when the data jump over it. */
+    double window = p->modulus_method == PD_MODULUS_CHORD ? p->chord_window : 0.0;
+    size_t seg = 0;
+    while (seg < count && strain[seg] <= p->e2 + window + STRAIN_SLACK)
+        seg++;
+    if (seg < count)
+        seg++;
+    size_t in_range = 0;
+    for (size_t i = 0; i < seg; i++)
+        if (strain[i] >= p->e1 - STRAIN_SLACK && strain[i] <= p->e2 + STRAIN_SLACK)
+            in_range++;
+    if (in_range < p->min_modulus_points) {
+        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
+                 "modulus range too sparse: %zu samples between %.4g %% and %.4g %% strain, need >= %zu", in_range,
+                 p->e1 * 100.0, p->e2 * 100.0, p->min_modulus_points);
+        return 0;
+    }
+
+    double modulus, u_noise;
+    if (p->modulus_method == PD_MODULUS_REGRESSION) {
+        struct line_fit fit;
+        if (!fit_line(strain, stress, seg, p->e1, p->e2, &fit))
+            return pd_err_set(err, PD_EDATA, NULL, "modulus: strain does not vary within %.4g–%.4g %%",
+                              p->e1 * 100.0, p->e2 * 100.0);
+        modulus = fit.slope;
+        /* the slope's standard error from the residuals: the curve's own noise and misfit */
+        double ss = 0.0, sxx = 0.0;
+        for (size_t i = 0; i < seg; i++) {
+            if (strain[i] >= p->e1 - STRAIN_SLACK && strain[i] <= p->e2 + STRAIN_SLACK) {
+                double d = stress[i] - fit.y_mean - fit.slope * (strain[i] - fit.x_mean);
+                ss += d * d;
+                sxx += (strain[i] - fit.x_mean) * (strain[i] - fit.x_mean);
+            }
+        }
+        u_noise = fit.n > 2 ? sqrt(ss / (double)(fit.n - 2) / sxx) : 0.0;
+    } else {
+        double w1, w2;
+        double s1 = chord_stress_at(strain, stress, seg, p->e1, window, &w1);
+        double s2 = chord_stress_at(strain, stress, seg, p->e2, window, &w2);
+        modulus = (s2 - s1) / (p->e2 - p->e1);
+        /* Each interpolated stress carries the samples' stress noise and, through the slope, their
+         * strain noise: u² = (σn² + (E·σε)²)·(w1 + w2) / (e2 − e1)². */
+        double var = r->noise_MPa * r->noise_MPa + modulus * modulus * r->strain_noise * r->strain_noise;
+        u_noise = sqrt(var * (w1 + w2)) / (p->e2 - p->e1);
+    }
+    if (!(isfinite(modulus) && modulus > 0.0))
+        return pd_err_set(err, PD_EDATA, NULL,
+                          "modulus %.6g MPa is not positive: no rising elastic range between %.4g and %.4g %% strain",
+                          modulus, p->e1 * 100.0, p->e2 * 100.0);
+    r->has_modulus = true;
+    r->modulus_MPa = modulus;
+    r->modulus_points = in_range;
+    r->modulus_u_noise_MPa = u_noise;
+    /* The extensometer's absolute error a (rectangular, u = a/√3) on the extension the range spans,
+     * (e2 − e1)·L0: relative u(E)/E = a/(√3·(e2 − e1)·L0). */
+    r->modulus_u_extensometer_MPa = modulus * p->displacement_abs_mm / sqrt(3.0) / ((p->e2 - p->e1) * l0);
+    r->modulus_na_reason[0] = '\0';
+    return 0;
 }
 
 static int evaluate(double *strain, const double *stress, size_t n, const struct pd_tensile_params *p,
-                    const double *nominal, struct pd_tensile_result *r, struct pd_err *err)
+                    const double *nominal, double l0, struct pd_tensile_result *r, struct pd_err *err)
 {
     bool with_modulus = p->strain_source == PD_STRAIN_EXTENSOMETER;
     if (with_modulus && p->toe_compensation) {
@@ -269,10 +612,6 @@ static int evaluate(double *strain, const double *stress, size_t n, const struct
             r->toe_offset = origin;
         }
     }
-    if (with_modulus && strain[0] > p->e1 + STRAIN_SLACK)
-        return pd_err_set(err, PD_EDATA, NULL,
-                          "modulus range not reached: data start at %.4g %% strain, beyond e1 = %.4g %%",
-                          strain[0] * 100.0, p->e1 * 100.0);
 
     size_t drop = find_break_drop(strain, stress, n, p, r);
     r->has_break = drop < n;
@@ -281,87 +620,40 @@ static int evaluate(double *strain, const double *stress, size_t n, const struct
     size_t last = r->has_break ? drop - 1 : n - 1; /* the evaluated end point */
     size_t count = last + 1;
 
-    double reached = strain[0];
-    for (size_t i = 1; i < count; i++)
-        if (strain[i] > reached)
-            reached = strain[i];
-    if (with_modulus && reached < p->e2 - STRAIN_SLACK)
-        return pd_err_set(err, PD_EDATA, NULL,
-                          "modulus range not reached: strain reaches only %.4g %% before %s, needs e2 = %.4g %%",
-                          reached * 100.0, r->has_break ? "break" : "the end of data", p->e2 * 100.0);
+    int rc = cert_noise_sd(stress, count, &r->noise_MPa);
+    if (rc == 0)
+        rc = cert_noise_sd(strain, count, &r->strain_noise);
+    if (rc < 0)
+        return pd_err_set(err, rc, NULL, "tensile: out of memory for %zu samples", count);
+    if ((rc = modulus_of(strain, stress, count, p, l0, r, err)) < 0)
+        return rc;
 
-    r->has_modulus = false;
-    r->modulus_MPa = NAN;
-    if (with_modulus) {
-        /* The modulus uses the rising part only: samples up to the first one beyond the range (plus
-         * the chord window, whose line needs the samples just past e2). That first sample is kept
-         * so that interpolation at e2 has its upper neighbour even when the data jump over it. */
-        double window = p->modulus_method == PD_MODULUS_CHORD ? p->chord_window : 0.0;
-        size_t seg = 0;
-        while (seg < count && strain[seg] <= p->e2 + window + STRAIN_SLACK)
-            seg++;
-        if (seg < count)
-            seg++;
-        size_t in_range = 0;
-        for (size_t i = 0; i < seg; i++)
-            if (strain[i] >= p->e1 - STRAIN_SLACK && strain[i] <= p->e2 + STRAIN_SLACK)
-                in_range++;
-        if (in_range < p->min_modulus_points)
-            return pd_err_set(err, PD_EDATA, NULL,
-                              "modulus range too sparse: %zu samples between %.4g %% and %.4g %% strain, need >= %zu",
-                              in_range, p->e1 * 100.0, p->e2 * 100.0, p->min_modulus_points);
-
-        double modulus;
-        if (p->modulus_method == PD_MODULUS_REGRESSION) {
-            struct line_fit fit;
-            if (!fit_line(strain, stress, seg, p->e1, p->e2, &fit))
-                return pd_err_set(err, PD_EDATA, NULL, "modulus: strain does not vary within %.4g–%.4g %%",
-                                  p->e1 * 100.0, p->e2 * 100.0);
-            modulus = fit.slope;
-        } else {
-            double s1 = chord_stress_at(strain, stress, seg, p->e1, window);
-            double s2 = chord_stress_at(strain, stress, seg, p->e2, window);
-            modulus = (s2 - s1) / (p->e2 - p->e1);
-        }
-        if (!(isfinite(modulus) && modulus > 0.0))
-            return pd_err_set(err, PD_EDATA, NULL,
-                              "modulus %.6g MPa is not positive: no rising elastic range between %.4g and %.4g %% strain",
-                              modulus, p->e1 * 100.0, p->e2 * 100.0);
-        r->has_modulus = true;
-        r->modulus_MPa = modulus;
-        r->modulus_points = in_range;
-    }
-
-    /* First local maximum (ISO 527-1:2012). A maximum inside the modulus range is not accepted:
-     * there it is noise on a small load, and a real one would have made the modulus meaningless.
-     * With smoothing, the search runs on the moving average and the raw maximum nearby is kept. */
-    bool dropped;
-    size_t imax;
-    double peak;
-    if (p->yield_smoothing > 0.0) {
-        double *sm = malloc(count * sizeof *sm);
-        if (!sm)
-            return pd_err_set(err, PD_ENOMEM, NULL, "tensile: out of memory for %zu samples", count);
-        smooth(strain, stress, count, p->yield_smoothing, sm);
-        imax = first_local_max(strain, sm, count, p, &dropped, r);
-        peak = sm[imax];
-        free(sm);
-        double raw = stress[imax];
-        for (size_t i = imax; i > 0 && strain[i - 1] >= strain[imax] - p->yield_smoothing / 2.0; i--)
-            raw = stress[i - 1] > raw ? stress[i - 1] : raw;
-        for (size_t i = imax + 1; i < count && strain[i] <= strain[imax] + p->yield_smoothing / 2.0; i++)
-            raw = stress[i] > raw ? stress[i] : raw;
-        r->yield_raw_max_MPa = dropped ? raw : NAN;
-    } else {
-        imax = first_local_max(strain, stress, count, p, &dropped, r);
-        peak = stress[imax];
-        r->yield_raw_max_MPa = dropped ? peak : NAN;
-    }
-    r->strength_MPa = peak;
-    r->strain_at_strength = strain[imax];
-    r->has_yield = dropped;
-    r->yield_stress_MPa = dropped ? peak : NAN;
-    r->yield_strain = dropped ? strain[imax] : NAN;
+    /* First local maximum (ISO 527-1:2012), see cert_find_maximum. A maximum inside the modulus
+     * range is not accepted: there it is noise on a small load, and a real one would have made
+     * the modulus meaningless. */
+    struct cert_max_params mp = {.arm_strain = p->e2, .hysteresis = p->max_hysteresis,
+                                 .smoothing = p->yield_smoothing, .slip_window = p->grip_slip_window,
+                                 .slip_min_drop = p->grip_slip_min_drop};
+    struct cert_max_result mx;
+    if ((rc = cert_find_maximum(strain, stress, count, &mp, &mx, r)) < 0)
+        return pd_err_set(err, rc, NULL, "tensile: out of memory for %zu samples", count);
+    /* Yield: the first point where the strain increases without a stress increase, i.e. a
+     * confirmed maximum after which the specimen keeps deforming; a maximum followed only by the
+     * fracture (the data end soon after: brittle) is the strength, not a yield point. */
+    bool yield = mx.confirmed && !mx.fracture;
+    r->strength_MPa = mx.value;
+    r->strain_at_strength = mx.strain;
+    r->has_yield = yield;
+    r->yield_stress_MPa = yield ? mx.value : NAN;
+    r->yield_strain = yield ? mx.strain : NAN;
+    r->yield_raw_max_MPa = yield ? mx.raw_max : NAN;
+    r->max_half_width = mx.half_width;
+    r->max_fracture = mx.confirmed && mx.fracture;
+    r->load_drop = mx.sudden;
+    r->load_drop_strain = mx.sudden ? mx.sudden_strain : NAN;
+    r->load_drop_fraction = mx.sudden ? mx.sudden_drop : NAN;
+    r->higher_after_max = mx.higher_later;
+    r->highest_after_MPa = mx.higher_later ? mx.higher_value : NAN;
 
     r->break_index = last;
     r->stress_at_break_MPa = r->has_break ? stress[last] : NAN;
@@ -466,7 +758,7 @@ int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_te
     }
     convert(sp, crosshead, has_nominal, stress, strain, nominal);
     struct pd_tensile_result r = {0};
-    rc = evaluate(strain, stress, sp->n, p, nominal, &r, err);
+    rc = evaluate(strain, stress, sp->n, p, nominal, sp->gauge_length_mm, &r, err);
     free(strain);
     free(stress);
     free(nominal);
@@ -494,7 +786,8 @@ int cert_tensile_evaluate_in_place(double *force, double *extension, double *cro
     /* Crosshead strain is the nominal strain itself (never toe-shifted: that needs the modulus). */
     convert(&sp, xh, has_nominal, force, xh ? crosshead_mm : extension, has_nominal ? crosshead_mm : NULL);
     struct pd_tensile_result r = {0};
-    rc = evaluate(xh ? crosshead_mm : extension, force, sp.n, p, has_nominal ? crosshead_mm : NULL, &r, err);
+    rc = evaluate(xh ? crosshead_mm : extension, force, sp.n, p, has_nominal ? crosshead_mm : NULL, sp.gauge_length_mm,
+                  &r, err);
     if (rc == 0)
         *out = r;
     return rc;

@@ -406,10 +406,19 @@ static void test_noisy_linear_modulus(void **state)
     }
     curve_add(&c, 0.010002, 0.0);
     struct pd_tensile_params regr = params_with(PD_MODULUS_REGRESSION, 0.0);
+    struct pd_tensile_params window = params_with(PD_MODULUS_CHORD, 0.00005);
     struct pd_tensile_result chord = must_evaluate(&c, NULL);
     struct pd_tensile_result reg = must_evaluate(&c, &regr);
-    assert_true(fabs(chord.modulus_MPa - 2000.0) < 0.005 * 2000.0);
+    struct pd_tensile_result fitted = must_evaluate(&c, &window);
+    /* The ISO chord interpolates two single samples' worth of noise: its error is what its own
+     * noise term says (0.02 MPa·√(w1 + w2)/0.002 ≈ 14 MPa here), not the 0.5 % the averaging
+     * variants reach. The noise term comes from the curve's measured noise: 0.02 MPa. */
+    assert_near(chord.noise_MPa, 0.02, 0.002);
+    assert_true(chord.modulus_u_noise_MPa > 8.0 && chord.modulus_u_noise_MPa < 16.0);
+    assert_true(fabs(chord.modulus_MPa - 2000.0) < 3.0 * chord.modulus_u_noise_MPa);
     assert_true(fabs(reg.modulus_MPa - 2000.0) < 0.005 * 2000.0);
+    assert_true(fabs(reg.modulus_MPa - 2000.0) < 3.0 * reg.modulus_u_noise_MPa);
+    assert_true(fabs(fitted.modulus_MPa - 2000.0) < 0.005 * 2000.0);
     assert_true(chord.has_break);
     curve_free(&c);
 }
@@ -434,12 +443,27 @@ static void test_nan_names_sample(void **state)
     curve_free(&c);
 }
 
+/* A modulus that cannot be had leaves every other result: modulus n/a with the reason. */
+static void expect_modulus_na(const struct curve *c, const char *part, struct pd_tensile_result *r)
+{
+    *r = must_evaluate(c, NULL);
+    if (!strstr(r->modulus_na_reason, part))
+        print_error("want a reason with '%s', got '%s'\n", part, r->modulus_na_reason);
+    assert_false(r->has_modulus);
+    assert_true(isnan(r->modulus_MPa));
+    assert_non_null(strstr(r->modulus_na_reason, part));
+}
+
 static void test_sparse_modulus_range(void **state)
 {
     (void)state;
     struct curve c = {0};
-    add_line(&c, 0, 100, 2e-4); /* 2e-4 steps: 0.06 … 0.24 %, 10 samples in range */
-    expect_refused(&c, "10 samples between 0.05 % and 0.25 % strain, need >= 20");
+    add_line(&c, 0, 100, 2e-4); /* 2e-4 steps: 0.06 … 0.24 %, 10 samples in range, on to 2 % */
+    struct pd_tensile_result r;
+    expect_modulus_na(&c, "10 samples between 0.05 % and 0.25 % strain, need >= 20", &r);
+    assert_near(r.strength_MPa, 40.0, 1e-9); /* rising to the end: its last sample */
+    assert_near(r.strain_at_strength, 0.02, 1e-12);
+    assert_false(r.has_yield);
     curve_free(&c);
 }
 
@@ -462,10 +486,18 @@ static void test_modulus_range_not_reached(void **state)
 {
     (void)state;
     struct curve late = {0}, short_curve = {0};
-    add_line(&late, 100, 1000, 1e-5); /* starts at 0.1 % strain */
-    expect_refused(&late, "data start at 0.1 % strain");
+    add_line(&late, 100, 1000, 1e-5); /* starts at 0.1 % strain, to 1 %, then breaks */
+    curve_add(&late, 0.01001, 0.5);
+    struct pd_tensile_result r;
+    expect_modulus_na(&late, "data start at 0.1 % strain, beyond e1 = 0.05 %", &r);
+    assert_near(r.strength_MPa, 20.0, 1e-9); /* strength and break stay */
+    assert_true(r.has_break);
+    assert_near(r.stress_at_break_MPa, 20.0, 1e-9);
+    assert_near(r.strain_at_break, 0.01, 1e-12);
+    assert_false(r.has_yield);
     add_line(&short_curve, 0, 200, 1e-5); /* ends at 0.2 % */
-    expect_refused(&short_curve, "modulus range not reached");
+    expect_modulus_na(&short_curve, "strain reaches only 0.2 % before the end of data", &r);
+    assert_near(r.strength_MPa, 4.0, 1e-9);
     curve_free(&late);
     curve_free(&short_curve);
 }
@@ -998,22 +1030,27 @@ static void test_certify_invalid_specimens(void **state)
     json_t *doc = certify_demo(&k, "invalid", 0, series, 6, &spec, &res);
     /* Every limit is met by S01 and S05, but the series is incomplete. */
     assert_int_equal(res.verdict, PD_VERDICT_FAIL);
-    assert_int_equal(res.n_specimens, 2);
-    assert_int_equal(res.n_failed, 0);
+    /* S04 is evaluated too, all but its modulus (modulus n/a): the modulus limit has no value for
+     * it, and its curve, which ends at 2 % strain while still rising, fails the strength limits. */
+    assert_int_equal(res.n_specimens, 3);
+    assert_int_equal(res.n_failed, 3);
     assert_string_equal(jstring(doc, "verdict"), "fail");
     const json_t *sp = json_object_get(doc, "specimens");
     assert_int_equal(json_array_size(sp), 6);
     assert_null(json_object_get(json_array_get(sp, 0), "excluded_reason"));
     assert_non_null(strstr(jstring(json_array_get(sp, 1), "excluded_reason"), "sample 25 "));
     assert_non_null(strstr(jstring(json_array_get(sp, 2), "excluded_reason"), "invalidated"));
-    assert_non_null(strstr(jstring(json_array_get(sp, 3), "excluded_reason"), "10 samples"));
+    assert_null(json_object_get(json_array_get(sp, 3), "excluded_reason"));
+    assert_non_null(strstr(jstring(json_object_get(json_array_get(sp, 3), "evaluation"), "modulus_na_reason"),
+                           "10 samples"));
     assert_near(jnum(doc, "series.tensile_modulus.n"), 2, 0);
     assert_near(jnum(doc, "series.tensile_modulus.mean"), 1530.0, 1e-6);
     const json_t *reasons = json_object_get(doc, "verdict_reasons");
-    assert_int_equal(json_array_size(reasons), 3);
+    assert_int_equal(json_array_size(reasons), 5);
     assert_non_null(strstr(json_string_value(json_array_get(reasons, 0)), "S02"));
-    assert_non_null(strstr(json_string_value(json_array_get(reasons, 1)), "S04"));
-    assert_non_null(strstr(json_string_value(json_array_get(reasons, 2)), "S06 was not tested"));
+    assert_non_null(strstr(json_string_value(json_array_get(reasons, 1)), "S06 was not tested"));
+    assert_non_null(strstr(json_string_value(json_array_get(reasons, 2)), "tensile_modulus: no value for specimen S04"));
+    assert_non_null(strstr(json_string_value(json_array_get(reasons, 4)), "tensile_strength of specimen S04"));
     assert_non_null(strstr(jstring(json_array_get(sp, 5), "excluded_reason"), "not tested"));
     json_decref(doc);
 }
