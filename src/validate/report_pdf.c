@@ -24,8 +24,8 @@
 #define TABLE_BOTTOM (PAGE_H - 40.0)
 
 /* Column left edges and widths. */
-static const double col_x[] = {MARGIN, 222, 282, 530, 610, 690, 752};
-static const double col_w[] = {184, 58, 246, 78, 78, 60, 54};
+static const double col_x[] = {MARGIN, 236, 290, 530, 610, 690, 752};
+static const double col_w[] = {198, 52, 238, 78, 78, 60, 54};
 static const char *const col_title[] = {"case", "method", "what is computed", "computed", "expected", "tolerance",
                                         "result"};
 #define N_COLS (sizeof col_x / sizeof col_x[0])

@@ -7,10 +7,11 @@
  * on every run.
  *
  * Truth and tolerances:
- * - Et: the model's E (the chord range lies on the model's exactly linear part). Clean: 1e-6·E
- *   (rounding). Noisy: four standard deviations of the modulus the noise alone causes, propagated
- *   through the method's modulus rule (chord from local fits over ±chord_window, or regression)
- *   for the samples the sampling rate puts there, plus the same 1e-6·E.
+ * - Et, by the method's rule (chord interpolated at ε1/ε2, or local fits, or regression) and by
+ *   regression: the model's E (the modulus range lies on the model's exactly linear part). Clean:
+ *   1e-6·E (rounding). Noisy: four standard deviations of the modulus the noise alone causes,
+ *   propagated through that rule for the samples the sampling rate puts in the range (for the
+ *   interpolated chord, with the interpolation weights at ε1 and ε2), plus the same 1e-6·E.
  * - σm (and σy for materials that yield): the largest noise-free stress the model has at the
  *   sampled strains before the neck ends (the yield peak; for a brittle material the last sample
  *   before its break). Clean: 1e-9 relative (exact but for the division by A0). Noisy:
@@ -50,7 +51,7 @@ struct synth_input {
 };
 static struct synth_input inputs[MAX_MATERIALS * N_RATES * N_LEVELS];
 
-enum { O_MODULUS, O_STRENGTH, O_YIELD };
+enum { O_MODULUS, O_STRENGTH, O_YIELD, O_MODULUS_REGRESSION };
 
 /* ---- the generator: splitmix64 and the polar Box–Muller method ------------------------------*/
 struct synth_rng {
@@ -143,19 +144,26 @@ static int sample(const struct lf_curve *c, double rate_hz, double force_sd, dou
     return 0;
 }
 
+/* SD of the stress read at strain `target` from the grid of samples `step` apart: interpolated
+ * between the two bracketing samples (weights 1 − t and t), or from a local line over ±window. */
+static double end_sd(double target, double step, double window, double s)
+{
+    if (window > 0.0)
+        return s / sqrt(floor(2.0 * window / step) + 1.0);
+    double t = target / step - floor(target / step);
+    return s * sqrt((1.0 - t) * (1.0 - t) + t * t);
+}
+
 /* SD of the modulus caused by a per-sample stress noise `s` (MPa) in the modulus range. */
-static double modulus_sd(const struct pd_tensile_params *p, double s, double rate_hz)
+static double modulus_sd(const struct pd_tensile_params *p, enum pd_modulus_method method, double s, double rate_hz)
 {
     double step = SLOW_MM_MIN / 60.0 / GRIP / rate_hz; /* strain per sample in the modulus range */
     double span = p->e2 - p->e1;
-    if (p->modulus_method == PD_MODULUS_REGRESSION) {
+    if (method == PD_MODULUS_REGRESSION) {
         double n = floor(span / step) + 1.0;
         return s / sqrt(n * span * span / 12.0); /* σ/√Sxx of a least-squares slope */
     }
-    /* chord: each end from a local line over ±window (its value at the centre has SD s/√n), or
-     * interpolated between two samples (SD at most s) */
-    double n_w = p->chord_window > 0.0 ? floor(2.0 * p->chord_window / step) + 1.0 : 1.0;
-    return sqrt(2.0) * s / sqrt(n_w) / span;
+    return hypot(end_sd(p->e1, step, p->chord_window, s), end_sd(p->e2, step, p->chord_window, s)) / span;
 }
 
 static int eval_synthetic(const void *input, const struct pd_validate_env *env, struct pd_validate_outputs *out,
@@ -182,8 +190,12 @@ static int eval_synthetic(const void *input, const struct pd_validate_env *env, 
         return pd_err_set(err, rc, NULL, "out of memory for the curve");
     struct pd_tensile_specimen sp = {.force_N = s.force, .extension_mm = s.ext, .n = s.n, .width_mm = WIDTH,
                                      .thickness_mm = THICKNESS, .gauge_length_mm = GAUGE, .grip_distance_mm = GRIP};
-    struct pd_tensile_result res;
+    struct pd_tensile_result res, reg;
+    struct pd_tensile_params p_reg = p;
+    p_reg.modulus_method = PD_MODULUS_REGRESSION;
     rc = pd_tensile_evaluate(&sp, &p, &res, err);
+    if (rc == 0)
+        rc = pd_tensile_evaluate(&sp, &p_reg, &reg, err);
     free(s.force);
     free(s.ext);
     if (rc < 0)
@@ -192,7 +204,11 @@ static int eval_synthetic(const void *input, const struct pd_validate_env *env, 
     double stress_noise = hypot(force_sd / AREA, c.modulus * ext_sd / GAUGE);
     out->v[O_MODULUS].computed = res.modulus_MPa;
     out->v[O_MODULUS].truth = c.modulus;
-    out->v[O_MODULUS].tolerance = 1e-6 * c.modulus + 4.0 * modulus_sd(&p, stress_noise, rate);
+    out->v[O_MODULUS].tolerance = 1e-6 * c.modulus + 4.0 * modulus_sd(&p, p.modulus_method, stress_noise, rate);
+    out->v[O_MODULUS_REGRESSION].computed = reg.modulus_MPa;
+    out->v[O_MODULUS_REGRESSION].truth = c.modulus;
+    out->v[O_MODULUS_REGRESSION].tolerance =
+        1e-6 * c.modulus + 4.0 * modulus_sd(&p, PD_MODULUS_REGRESSION, stress_noise, rate);
     double strength_tol = r > 0.0 ? (0.002 + 3.0 * r) * s.truth_peak : 1e-9 * s.truth_peak;
     out->v[O_STRENGTH].computed = res.strength_MPa;
     out->v[O_STRENGTH].truth = s.truth_peak;
@@ -221,26 +237,28 @@ int validate_add_synthetic(struct pd_validation *v, struct pd_err *err)
         for (size_t ri = 0; ri < N_RATES; ri++) {
             for (size_t li = 0; li < N_LEVELS; li++, k++) {
                 inputs[k] = (struct synth_input){.material = mi, .rate = ri, .level = li};
-                char id[3][64], what[3][112], src[160];
-                const char *sym[3] = {"Et", "sigma_m", "sigma_y"};
-                const char *name[3] = {"tensile modulus Et", "tensile strength σm", "yield stress σy"};
+                char id[4][64], what[4][112], src[160];
+                const char *sym[4] = {"Et", "sigma_m", "sigma_y", "Et-regression"};
+                const char *name[4] = {"tensile modulus Et (method's rule)", "tensile strength σm", "yield stress σy",
+                                       "tensile modulus Et, regression"};
                 snprintf(src, sizeof src, "load-frame model '%s': its noise-free stress at the sampled first peak",
                          m->name);
-                for (int q = 0; q < 3; q++) {
+                for (int q = 0; q < 4; q++) {
                     snprintf(id[q], sizeof id[q], "S.%s.%gHz.noise-%g.%s", m->name, rates_hz[ri],
                              100.0 * noise_levels[li], sym[q]);
                     snprintf(what[q], sizeof what[q], "%s, %g Hz, force noise SD %g %% of peak", name[q], rates_hz[ri],
                              100.0 * noise_levels[li]);
                 }
-                struct validate_case_def defs[3] = {
+                struct validate_case_def defs[4] = {
                     {id[0], "iso527", what[0], "MPa", "", 0, 0, NULL, eval_synthetic, &inputs[k], O_MODULUS},
+                    {id[3], "iso527", what[3], "MPa", "", 0, 0, NULL, eval_synthetic, &inputs[k], O_MODULUS_REGRESSION},
                     {id[1], "iso527", what[1], "MPa", src, 0, 0, NULL, eval_synthetic, &inputs[k], O_STRENGTH},
                     {id[2], "iso527", what[2], "MPa", src, 0, 0, NULL, eval_synthetic, &inputs[k], O_YIELD},
                 };
                 char esrc[160];
                 snprintf(esrc, sizeof esrc, "load-frame model '%s': E = %g MPa", m->name, c.modulus);
-                defs[0].source = esrc;
-                for (int q = 0; q < (yields ? 3 : 2); q++) {
+                defs[0].source = defs[1].source = esrc;
+                for (int q = 0; q < (yields ? 4 : 3); q++) {
                     int rc = validate_add(v, PD_VALIDATE_SYNTHETIC, &defs[q], true, err);
                     if (rc < 0)
                         return rc;

@@ -71,6 +71,7 @@ int validate_tensile_params(struct pd_tensile_params *p, struct pd_err *err)
     p->yield_smoothing = pd_method_param(&def, "yield_smoothing");
     p->grip_slip_window = pd_method_param(&def, "grip_slip_window");
     p->grip_slip_min_drop = pd_method_param(&def, "grip_slip_min_drop");
+    p->displacement_abs_mm = def.uncertainty.input[PD_U_DISPLACEMENT_ABS];
     /* strain_source "auto" picks the extensometer when there is one, as every case here has. */
     p->strain_source = pd_method_param(&def, "strain_source") == 2.0 ? PD_STRAIN_CROSSHEAD : PD_STRAIN_EXTENSOMETER;
     return 0;
@@ -201,14 +202,14 @@ void validate_format_value(char *buf, size_t size, double x, const char *text)
 void pd_validation_print(const struct pd_validation *v, FILE *f)
 {
     fprintf(f, "polydaq %s software validation; method set SHA-256 %s\n", v->version, v->method_set_sha256);
-    fprintf(f, "%-40s %-13s %16s %16s %12s  %s\n", "case", "method", "computed", "expected", "tolerance", "result");
+    fprintf(f, "%-46s %-13s %16s %16s %12s  %s\n", "case", "method", "computed", "expected", "tolerance", "result");
     for (size_t i = 0; i < v->n_cases; i++) {
         const struct pd_validate_case *c = &v->cases[i];
         char comp[40], exp[40], tol[24];
         validate_format_value(comp, sizeof comp, c->computed, c->computed_text);
         validate_format_value(exp, sizeof exp, c->expected, c->expected_text);
         validate_format_value(tol, sizeof tol, c->tolerance, NULL);
-        fprintf(f, "%-40s %-13s %16s %16s %12s  %s%s%s\n", c->id, c->method, comp, exp, tol,
+        fprintf(f, "%-46s %-13s %16s %16s %12s  %s%s%s\n", c->id, c->method, comp, exp, tol,
                 validate_outcome_name(c->outcome), c->outcome == PD_VALIDATE_PASS || !c->note[0] ? "" : ": ",
                 c->outcome == PD_VALIDATE_PASS ? "" : c->note);
     }
