@@ -53,7 +53,7 @@ struct pd_validate_case {
     char method[16];            /* the built-in method it exercises: "iso527" */
     char quantity[112];         /* what is computed, in words */
     char unit[16];
-    char source[160];           /* where the expected value comes from (independent of the code) */
+    char source[240];           /* where the expected value comes from (independent of the code) */
     double expected, tolerance; /* pass when |computed − expected| <= tolerance */
     bool expected_from_truth;   /* expected/tolerance come from the evaluation's truth */
     char expected_text[32];     /* categorical cases: the expected value in words ("" = numeric) */

@@ -209,9 +209,11 @@ void pd_validation_print(const struct pd_validation *v, FILE *f)
         validate_format_value(comp, sizeof comp, c->computed, c->computed_text);
         validate_format_value(exp, sizeof exp, c->expected, c->expected_text);
         validate_format_value(tol, sizeof tol, c->tolerance, NULL);
-        fprintf(f, "%-46s %-13s %16s %16s %12s  %s%s%s\n", c->id, c->method, comp, exp, tol,
-                validate_outcome_name(c->outcome), c->outcome == PD_VALIDATE_PASS || !c->note[0] ? "" : ": ",
-                c->outcome == PD_VALIDATE_PASS ? "" : c->note);
+        /* a failure with its reason; a skipped case's note already says "skipped: ..." */
+        const char *result = c->outcome == PD_VALIDATE_SKIP && c->note[0] ? c->note : validate_outcome_name(c->outcome);
+        bool reason = c->outcome == PD_VALIDATE_FAIL && c->note[0];
+        fprintf(f, "%-46s %-13s %16s %16s %12s  %s%s%s\n", c->id, c->method, comp, exp, tol, result, reason ? ": " : "",
+                reason ? c->note : "");
     }
     fprintf(f, "%zu cases: %zu passed, %zu failed, %zu skipped (real exports: %s %s)\n", v->n_cases, v->n_pass,
             v->n_fail, v->n_skip, v->data_dir, v->data_found ? "found" : "not found");
