@@ -53,8 +53,8 @@ static double t2_stress(double e)
     return 2000.0 * e * (1.0 - e / 0.08);
 }
 
-#define AREA 40.0  /* b = 10, h = 4 mm */
-#define L0 75.0
+#define AREA 40.0 /* b = 10, h = 4 mm */
+#define L0   75.0
 #define GRIP 115.0
 
 /* The samples of one curve: force = σ·A0, extensometer = ε·L0, crosshead = ε·L (homogeneous
@@ -92,8 +92,16 @@ static int build_curve(enum tensile_curve curve, double **force, double **ext, d
 }
 
 enum {
-    T_MODULUS, T_STRENGTH, T_STRAIN_AT_STRENGTH, T_YIELD, T_YIELD_STRAIN, T_BREAK_STRESS, T_BREAK_STRAIN,
-    T_NOMINAL_BREAK_STRAIN, T_TOE_OFFSET, T_YIELD_PRESENT
+    T_MODULUS,
+    T_STRENGTH,
+    T_STRAIN_AT_STRENGTH,
+    T_YIELD,
+    T_YIELD_STRAIN,
+    T_BREAK_STRESS,
+    T_BREAK_STRAIN,
+    T_NOMINAL_BREAK_STRAIN,
+    T_TOE_OFFSET,
+    T_YIELD_PRESENT
 };
 
 static int eval_tensile(const void *input, const struct pd_validate_env *env, struct pd_validate_outputs *out,
@@ -112,8 +120,13 @@ static int eval_tensile(const void *input, const struct pd_validate_env *env, st
     size_t n;
     if ((rc = build_curve(in->curve, &force, &ext, &xhead, &n)) < 0)
         return pd_err_set(err, rc, NULL, "out of memory for the curve");
-    struct pd_tensile_specimen sp = {.force_N = force, .extension_mm = ext, .crosshead_mm = xhead, .n = n,
-                                     .width_mm = 10.0, .thickness_mm = 4.0, .gauge_length_mm = L0,
+    struct pd_tensile_specimen sp = {.force_N = force,
+                                     .extension_mm = ext,
+                                     .crosshead_mm = xhead,
+                                     .n = n,
+                                     .width_mm = 10.0,
+                                     .thickness_mm = 4.0,
+                                     .gauge_length_mm = L0,
                                      .grip_distance_mm = GRIP};
     struct pd_tensile_result r;
     rc = pd_tensile_evaluate(&sp, &p, &r, err);
@@ -133,7 +146,9 @@ static int eval_tensile(const void *input, const struct pd_validate_env *env, st
     out->v[T_TOE_OFFSET].computed = 100.0 * r.toe_offset;
     out->v[T_YIELD_PRESENT].computed = r.has_yield ? 1.0 : 0.0;
     strcpy(out->v[T_YIELD_PRESENT].text, r.has_yield ? "yield found" : "n/a (no yield)");
-    if (in->toe_compensation && !r.toe_compensated)
+    if (!r.has_modulus)
+        snprintf(out->note, sizeof out->note, "modulus n/a: %.180s", r.modulus_na_reason);
+    else if (in->toe_compensation && !r.toe_compensated)
         strcpy(out->note, "toe compensation was asked for but not applied");
     return 0;
 }
@@ -353,62 +368,103 @@ static int eval_decision(const void *input, const struct pd_validate_env *env, s
 /* ---- the table -------------------------------------------------------------------------------*/
 static const struct validate_case_def examples[] = {
     /* T1 */
-    {"T1.Et-chord", "iso527", "tensile modulus Et, chord interpolated at 0.05/0.25 %", "MPa", SRC "T1", 2000, 0.5, NULL, eval_tensile, &t1_chord, T_MODULUS},
-    {"T1.Et-regression", "iso527", "tensile modulus Et, regression 0.05-0.25 %", "MPa", SRC "T1", 2000, 0.5, NULL, eval_tensile, &t1_regr, T_MODULUS},
+    {"T1.Et-chord", "iso527", "tensile modulus Et, chord interpolated at 0.05/0.25 %", "MPa", SRC "T1", 2000, 0.5, NULL,
+     eval_tensile, &t1_chord, T_MODULUS},
+    {"T1.Et-regression", "iso527", "tensile modulus Et, regression 0.05-0.25 %", "MPa", SRC "T1", 2000, 0.5, NULL,
+     eval_tensile, &t1_regr, T_MODULUS},
     {"T1.sigma_y", "iso527", "yield stress σy", "MPa", SRC "T1", 40.0, 0.05, NULL, eval_tensile, &t1_chord, T_YIELD},
     {"T1.eps_y", "iso527", "yield strain εy", "%", SRC "T1", 6.0, 0.05, NULL, eval_tensile, &t1_chord, T_YIELD_STRAIN},
-    {"T1.sigma_m", "iso527", "tensile strength σm (first local maximum)", "MPa", SRC "T1", 40.0, 0.05, NULL, eval_tensile, &t1_chord, T_STRENGTH},
-    {"T1.eps_tb", "iso527", "nominal strain at break εtb (crosshead, L = 115 mm)", "%", SRC "T1", 60, 0.5, NULL, eval_tensile, &t1_chord, T_NOMINAL_BREAK_STRAIN},
-    {"T1.sigma_b", "iso527", "stress at break σb (last point before σ <= 10 % σmax)", "MPa", SRC "T1", 32.0, 0.05, NULL, eval_tensile, &t1_chord, T_BREAK_STRESS},
+    {"T1.sigma_m", "iso527", "tensile strength σm (first local maximum)", "MPa", SRC "T1", 40.0, 0.05, NULL,
+     eval_tensile, &t1_chord, T_STRENGTH},
+    {"T1.eps_tb", "iso527", "nominal strain at break εtb (crosshead, L = 115 mm)", "%", SRC "T1", 60, 0.5, NULL,
+     eval_tensile, &t1_chord, T_NOMINAL_BREAK_STRAIN},
+    {"T1.sigma_b", "iso527", "stress at break σb (last point before σ <= 10 % σmax)", "MPa", SRC "T1", 32.0, 0.05, NULL,
+     eval_tensile, &t1_chord, T_BREAK_STRESS},
     /* T1-toe */
-    {"T1-toe.Et-chord-raw", "iso527", "Et chord without toe compensation", "MPa", SRC "T1-toe", 1875, 0.5, NULL, eval_tensile, &toe_chord, T_MODULUS},
-    /* Local fits over ±0.005 % (chord_window 0.00005, a lab variant) on the toe parabola σ = 10⁶·ε²: the line through the 11
-     * samples around ε1 = 0.05 % reads σ(ε1) + 10⁶·Var(ε) = 0.25 + 10⁶·1e-9 = 0.251 MPa (at ε2 the
-     * curve is straight: 4.0 MPa), so Et = (4.0 − 0.251)/0.002 = 1874.5 MPa (analytic). */
-    {"T1-toe.Et-chord-raw-window", "iso527", "Et chord without toe compensation, local fits over ±0.005 %", "MPa", "analytic: T1-toe parabola, least-squares line over 11 samples", 1874.5, 0.0005, NULL, eval_tensile, &toe_window, T_MODULUS},
-    {"T1-toe.Et-regression-raw", "iso527", "Et regression without toe compensation", "MPa", SRC "T1-toe", 1944.3, 0.05, NULL, eval_tensile, &toe_regr, T_MODULUS},
-    {"T1-toe.eps0", "iso527", "toe-compensated strain origin ε0", "%", SRC "T1-toe (0.0005)", 0.05, 0.005, NULL, eval_tensile, &toe_comp, T_TOE_OFFSET},
-    {"T1-toe.Et-chord-compensated", "iso527", "Et chord on ε − ε0", "MPa", SRC "T1-toe", 2000, 0.5, NULL, eval_tensile, &toe_comp, T_MODULUS},
+    {"T1-toe.Et-chord-raw", "iso527", "Et chord without toe compensation", "MPa", SRC "T1-toe", 1875, 0.5, NULL,
+     eval_tensile, &toe_chord, T_MODULUS},
+    /* Local fits over ±0.005 % (chord_window 0.00005, a lab variant) on the toe parabola σ = 10⁶·ε²: the line through
+     * the 11 samples around ε1 = 0.05 % reads σ(ε1) + 10⁶·Var(ε) = 0.25 + 10⁶·1e-9 = 0.251 MPa (at ε2 the curve is
+     * straight: 4.0 MPa), so Et = (4.0 − 0.251)/0.002 = 1874.5 MPa (analytic). */
+    {"T1-toe.Et-chord-raw-window", "iso527", "Et chord without toe compensation, local fits over ±0.005 %", "MPa",
+     "analytic: T1-toe parabola, least-squares line over 11 samples", 1874.5, 0.0005, NULL, eval_tensile, &toe_window,
+     T_MODULUS},
+    {"T1-toe.Et-regression-raw", "iso527", "Et regression without toe compensation", "MPa", SRC "T1-toe", 1944.3, 0.05,
+     NULL, eval_tensile, &toe_regr, T_MODULUS},
+    {"T1-toe.eps0", "iso527", "toe-compensated strain origin ε0", "%", SRC "T1-toe (0.0005)", 0.05, 0.005, NULL,
+     eval_tensile, &toe_comp, T_TOE_OFFSET},
+    {"T1-toe.Et-chord-compensated", "iso527", "Et chord on ε − ε0", "MPa", SRC "T1-toe", 2000, 0.5, NULL, eval_tensile,
+     &toe_comp, T_MODULUS},
     /* T2 */
-    {"T2.Et-chord", "iso527", "tensile modulus Et, chord interpolated at 0.05/0.25 %", "MPa", SRC "T2", 1925, 0.5, NULL, eval_tensile, &t2_chord, T_MODULUS},
-    {"T2.Et-regression", "iso527", "tensile modulus Et, regression", "MPa", SRC "T2", 1925, 0.5, NULL, eval_tensile, &t2_regr, T_MODULUS},
-    {"T2.sigma_m", "iso527", "tensile strength σm (= σb, brittle)", "MPa", SRC "T2 (34.375)", 34.375, 0.0005, NULL, eval_tensile, &t2_chord, T_STRENGTH},
-    {"T2.sigma_b", "iso527", "stress at break σb", "MPa", SRC "T2 (34.375)", 34.375, 0.0005, NULL, eval_tensile, &t2_chord, T_BREAK_STRESS},
-    {"T2.eps_b", "iso527", "strain at break εb (extensometer)", "%", SRC "T2", 2.5, 0.05, NULL, eval_tensile, &t2_chord, T_BREAK_STRAIN},
-    {"T2.yield", "iso527", "yield (none on a brittle curve)", "", SRC "T2", 0, 0, "n/a (no yield)", eval_tensile, &t2_chord, T_YIELD_PRESENT},
+    {"T2.Et-chord", "iso527", "tensile modulus Et, chord interpolated at 0.05/0.25 %", "MPa", SRC "T2", 1925, 0.5, NULL,
+     eval_tensile, &t2_chord, T_MODULUS},
+    {"T2.Et-regression", "iso527", "tensile modulus Et, regression", "MPa", SRC "T2", 1925, 0.5, NULL, eval_tensile,
+     &t2_regr, T_MODULUS},
+    {"T2.sigma_m", "iso527", "tensile strength σm (= σb, brittle)", "MPa", SRC "T2 (34.375)", 34.375, 0.0005, NULL,
+     eval_tensile, &t2_chord, T_STRENGTH},
+    {"T2.sigma_b", "iso527", "stress at break σb", "MPa", SRC "T2 (34.375)", 34.375, 0.0005, NULL, eval_tensile,
+     &t2_chord, T_BREAK_STRESS},
+    {"T2.eps_b", "iso527", "strain at break εb (extensometer)", "%", SRC "T2", 2.5, 0.05, NULL, eval_tensile, &t2_chord,
+     T_BREAK_STRAIN},
+    {"T2.yield", "iso527", "yield (none on a brittle curve)", "", SRC "T2", 0, 0, "n/a (no yield)", eval_tensile,
+     &t2_chord, T_YIELD_PRESENT},
     /* T-stats */
-    {"T-stats.mean", "iso527", "mean of 5 yield stresses", "MPa", SRC "T-stats (40.04)", 40.04, 0.005, NULL, eval_t_stats, NULL, S_MEAN},
-    {"T-stats.sd", "iso527", "standard deviation (n − 1)", "MPa", SRC "T-stats", 0.365, 0.0005, NULL, eval_t_stats, NULL, S_SD},
+    {"T-stats.mean", "iso527", "mean of 5 yield stresses", "MPa", SRC "T-stats (40.04)", 40.04, 0.005, NULL,
+     eval_t_stats, NULL, S_MEAN},
+    {"T-stats.sd", "iso527", "standard deviation (n − 1)", "MPa", SRC "T-stats", 0.365, 0.0005, NULL, eval_t_stats,
+     NULL, S_SD},
     /* F1 */
-    {"F1.Ef", "iso178", "flexural modulus Ef, chord at εf 0.05/0.25 %", "MPa", SRC "F1", 2492, 0.5, NULL, eval_flexural, NULL, F_MODULUS},
-    {"F1.sigma_fC", "iso178", "conventional flexural stress σfC at sC = 1.5h", "MPa", SRC "F1 (60.47)", 60.47, 0.005, NULL, eval_flexural, NULL, F_CONVENTIONAL},
-    {"F1.maximum", "iso178", "maximum before sC (none)", "", SRC "F1", 0, 0, "no maximum before sC", eval_flexural, NULL, F_MAXIMUM_PRESENT},
+    {"F1.Ef", "iso178", "flexural modulus Ef, chord at εf 0.05/0.25 %", "MPa", SRC "F1", 2492, 0.5, NULL, eval_flexural,
+     NULL, F_MODULUS},
+    {"F1.sigma_fC", "iso178", "conventional flexural stress σfC at sC = 1.5h", "MPa", SRC "F1 (60.47)", 60.47, 0.005,
+     NULL, eval_flexural, NULL, F_CONVENTIONAL},
+    {"F1.maximum", "iso178", "maximum before sC (none)", "", SRC "F1", 0, 0, "no maximum before sC", eval_flexural,
+     NULL, F_MAXIMUM_PRESENT},
     /* C1 */
-    {"C1.acA-1", "iso179", "notched impact strength acA, specimen 1", "kJ/m²", SRC "C1 (12.750)", 12.750, 0.0005, NULL, eval_charpy, NULL, C_FIRST},
-    {"C1.mean", "iso179", "mean acA of 10 specimens", "kJ/m²", SRC "C1 (12.7156)", 12.7156, 0.00005, NULL, eval_charpy, NULL, C_MEAN},
+    {"C1.acA-1", "iso179", "notched impact strength acA, specimen 1", "kJ/m²", SRC "C1 (12.750)", 12.750, 0.0005, NULL,
+     eval_charpy, NULL, C_FIRST},
+    {"C1.mean", "iso179", "mean acA of 10 specimens", "kJ/m²", SRC "C1 (12.7156)", 12.7156, 0.00005, NULL, eval_charpy,
+     NULL, C_MEAN},
     {"C1.sd", "iso179", "standard deviation of acA", "kJ/m²", SRC "C1", 0.41, 0.005, NULL, eval_charpy, NULL, C_SD},
     {"C1.cv", "iso179", "coefficient of variation of acA", "%", SRC "C1", 3.2, 0.05, NULL, eval_charpy, NULL, C_CV},
-    {"C1.acU", "iso179", "unnotched impact strength acU", "kJ/m²", SRC "C1 (58.75)", 58.75, 0.005, NULL, eval_charpy, NULL, C_UNNOTCHED},
+    {"C1.acU", "iso179", "unnotched impact strength acU", "kJ/m²", SRC "C1 (58.75)", 58.75, 0.005, NULL, eval_charpy,
+     NULL, C_UNNOTCHED},
     /* M1, M2 */
-    {"M1.MFR", "iso1133", "melt mass-flow rate, procedure A", "g/10 min", SRC "M1 (8.1276)", 8.1276, 0.00005, NULL, eval_flow, NULL, M_MFR},
-    {"M1.spread", "iso1133", "cut-off mass spread (max − min)/mean", "%", SRC "M1", 1.03, 0.005, NULL, eval_flow, NULL, M_SPREAD},
-    {"M2.MVR", "iso1133", "melt volume-flow rate, procedure B (slope)", "cm³/10 min", SRC "M2 (10.9948)", 10.9948, 0.00005, NULL, eval_flow, NULL, M_MVR},
+    {"M1.MFR", "iso1133", "melt mass-flow rate, procedure A", "g/10 min", SRC "M1 (8.1276)", 8.1276, 0.00005, NULL,
+     eval_flow, NULL, M_MFR},
+    {"M1.spread", "iso1133", "cut-off mass spread (max − min)/mean", "%", SRC "M1", 1.03, 0.005, NULL, eval_flow, NULL,
+     M_SPREAD},
+    {"M2.MVR", "iso1133", "melt volume-flow rate, procedure B (slope)", "cm³/10 min", SRC "M2 (10.9948)", 10.9948,
+     0.00005, NULL, eval_flow, NULL, M_MVR},
     /* D1, D2 */
-    {"D1.rho", "iso1183", "density, method A", "g/cm³", SRC "D1 (1.12997)", 1.12997, 0.000005, NULL, eval_density, NULL, D_PLAIN},
-    {"D2.rho", "iso1183", "density, method A with sinker", "g/cm³", SRC "D2 (0.90892)", 0.90892, 0.000005, NULL, eval_density, NULL, D_SINKER},
+    {"D1.rho", "iso1183", "density, method A", "g/cm³", SRC "D1 (1.12997)", 1.12997, 0.000005, NULL, eval_density, NULL,
+     D_PLAIN},
+    {"D2.rho", "iso1183", "density, method A with sinker", "g/cm³", SRC "D2 (0.90892)", 0.90892, 0.000005, NULL,
+     eval_density, NULL, D_SINKER},
     /* H1 */
-    {"H1.delta_s", "iso75", "standard deflection Δs, rounded as tabulated", "mm", SRC "H1", 0.34, 0.005, NULL, eval_hdt, NULL, H_DEFLECTION},
-    {"H1.delta_s-raw", "iso75", "standard deflection 0.002·L²/(6h), unrounded", "mm", SRC "H1 (0.341)", 0.341, 0.0005, NULL, eval_hdt, NULL, H_DEFLECTION_RAW},
-    {"H1.HDT", "iso75", "heat deflection temperature (interpolated)", "°C", SRC "H1 (95.66)", 95.66, 0.005, NULL, eval_hdt, NULL, H_HDT},
+    {"H1.delta_s", "iso75", "standard deflection Δs, rounded as tabulated", "mm", SRC "H1", 0.34, 0.005, NULL, eval_hdt,
+     NULL, H_DEFLECTION},
+    {"H1.delta_s-raw", "iso75", "standard deflection 0.002·L²/(6h), unrounded", "mm", SRC "H1 (0.341)", 0.341, 0.0005,
+     NULL, eval_hdt, NULL, H_DEFLECTION_RAW},
+    {"H1.HDT", "iso75", "heat deflection temperature (interpolated)", "°C", SRC "H1 (95.66)", 95.66, 0.005, NULL,
+     eval_hdt, NULL, H_HDT},
     /* Q1 */
-    {"Q1.simple", "decision-rule", "σy 38.4 vs ≥ 38.0, U 0.8: simple acceptance", "", SRC "Q1", PD_VERDICT_PASS, 0, "pass", eval_decision, NULL, Q_SIMPLE},
-    {"Q1.guard-binary", "decision-rule", "σy 38.4 vs ≥ 38.0, U 0.8: guard band w = U", "", SRC "Q1", PD_VERDICT_FAIL, 0, "fail", eval_decision, NULL, Q_GUARD},
-    {"Q1.guard-AL", "decision-rule", "acceptance limit AL = TL + w", "MPa", SRC "Q1", 38.8, 0.05, NULL, eval_decision, NULL, Q_GUARD_AL},
-    {"Q1.guard-nonbinary", "decision-rule", "σy 38.4 vs ≥ 38.0, U 0.8: non-binary guard band", "", SRC "Q1", PD_VERDICT_COND_PASS, 0, "conditional pass", eval_decision, NULL, Q_NONBINARY},
-    {"Q1.mfr-guard", "decision-rule", "MFR 8.13 vs 7.0-9.0, U 0.35: guard band w = U", "", SRC "Q1", PD_VERDICT_PASS, 0, "pass", eval_decision, NULL, Q_MFR_GUARD},
-    {"Q1.mfr-AL-min", "decision-rule", "lower acceptance limit", "g/10 min", SRC "Q1", 7.35, 0.005, NULL, eval_decision, NULL, Q_MFR_AL_MIN},
-    {"Q1.mfr-AL-max", "decision-rule", "upper acceptance limit", "g/10 min", SRC "Q1", 8.65, 0.005, NULL, eval_decision, NULL, Q_MFR_AL_MAX},
-    {"Q1.mfr-nonbinary", "decision-rule", "MFR 8.13 vs 7.0-9.0, U 0.35: non-binary guard band", "", SRC "Q1", PD_VERDICT_PASS, 0, "pass", eval_decision, NULL, Q_MFR_NONBINARY},
+    {"Q1.simple", "decision-rule", "σy 38.4 vs ≥ 38.0, U 0.8: simple acceptance", "", SRC "Q1", PD_VERDICT_PASS, 0,
+     "pass", eval_decision, NULL, Q_SIMPLE},
+    {"Q1.guard-binary", "decision-rule", "σy 38.4 vs ≥ 38.0, U 0.8: guard band w = U", "", SRC "Q1", PD_VERDICT_FAIL, 0,
+     "fail", eval_decision, NULL, Q_GUARD},
+    {"Q1.guard-AL", "decision-rule", "acceptance limit AL = TL + w", "MPa", SRC "Q1", 38.8, 0.05, NULL, eval_decision,
+     NULL, Q_GUARD_AL},
+    {"Q1.guard-nonbinary", "decision-rule", "σy 38.4 vs ≥ 38.0, U 0.8: non-binary guard band", "", SRC "Q1",
+     PD_VERDICT_COND_PASS, 0, "conditional pass", eval_decision, NULL, Q_NONBINARY},
+    {"Q1.mfr-guard", "decision-rule", "MFR 8.13 vs 7.0-9.0, U 0.35: guard band w = U", "", SRC "Q1", PD_VERDICT_PASS, 0,
+     "pass", eval_decision, NULL, Q_MFR_GUARD},
+    {"Q1.mfr-AL-min", "decision-rule", "lower acceptance limit", "g/10 min", SRC "Q1", 7.35, 0.005, NULL, eval_decision,
+     NULL, Q_MFR_AL_MIN},
+    {"Q1.mfr-AL-max", "decision-rule", "upper acceptance limit", "g/10 min", SRC "Q1", 8.65, 0.005, NULL, eval_decision,
+     NULL, Q_MFR_AL_MAX},
+    {"Q1.mfr-nonbinary", "decision-rule", "MFR 8.13 vs 7.0-9.0, U 0.35: non-binary guard band", "", SRC "Q1",
+     PD_VERDICT_PASS, 0, "pass", eval_decision, NULL, Q_MFR_NONBINARY},
 };
 
 int validate_add_examples(struct pd_validation *v, struct pd_err *err)

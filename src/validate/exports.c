@@ -24,20 +24,20 @@
 
 /* One expected result of an export. */
 struct export_expect {
-    unsigned output;      /* EXPORT_* below */
-    const char *name;     /* in the case id */
+    unsigned output;  /* EXPORT_* below */
+    const char *name; /* in the case id */
     const char *quantity;
     const char *unit;
     double expected, tolerance;
-    const char *source;   /* the independent source of `expected` */
+    const char *source; /* the independent source of `expected` */
 };
 enum { EXPORT_STRENGTH, EXPORT_STRAIN_AT_STRENGTH, EXPORT_MODULUS };
 
 #define EXPORT_MAX_EXPECT 4
 struct export_entry {
-    const char *id;       /* case id prefix: "X.cfrp-bluehill" */
-    const char *file;     /* in the data folder */
-    const char *format;   /* the importer's format name */
+    const char *id;     /* case id prefix: "X.cfrp-bluehill" */
+    const char *file;   /* in the data folder */
+    const char *format; /* the importer's format name */
     struct export_expect expect[EXPORT_MAX_EXPECT];
     size_t n_expect;
 };
@@ -45,18 +45,22 @@ struct export_entry {
 /* Empty until the import module is merged (see the file comment); the terminator keeps it valid C. */
 #define BH "Bluehill header "
 static const struct export_entry exports[] = {
-    {"X.cfrp-bluehill", "CFRP_Specimen_RawData_1.csv", "bluehill",
+    {"X.cfrp-bluehill",
+     "CFRP_Specimen_RawData_1.csv",
+     "bluehill",
      {{EXPORT_STRENGTH, "sigma_m", "tensile strength σm", "MPa", 739.33423, 0.25,
        BH "'Tensile stress at Tensile strength' (its highest sample); polydaq fits the value at the first maximum: "
-       "tolerance = stress noise SD at the peak, 0.25 MPa (numpy)"},
+          "tolerance = stress noise SD at the peak, 0.25 MPa (numpy)"},
       {EXPORT_STRAIN_AT_STRENGTH, "eps_m", "strain at tensile strength εm", "%", 3.198, 0.0005,
        BH "'Tensile strain (Strain 1) at Tensile strength' 0.03198 mm/mm: the channel polydaq imports as extension; "
-       "tolerance = its rounding"},
+          "tolerance = its rounding"},
       {EXPORT_MODULUS, "Et", "tensile modulus Et, chord interpolated at 0.05/0.25 %", "MPa", 155092.054, 0.16,
        "numpy on the file (Strain 1, load/A0); the header's 242,370 MPa 'Automatic Young's' is another definition "
        "(Bluehill's own fit range), not compared"}},
      3},
-    {"X.invar-testxpert", "Invar_LT_05_01.TRA", "testxpert",
+    {"X.invar-testxpert",
+     "Invar_LT_05_01.TRA",
+     "testxpert",
      {{EXPORT_STRENGTH, "sigma_m", "tensile strength σm", "MPa", 1009.8514, 0.01,
        "numpy on the file: highest force / (4.89 × 1.5 mm); tolerance ≈ stress noise SD at the peak, 0.0073 MPa "
        "(numpy)"},
@@ -163,8 +167,8 @@ int validate_add_exports(struct pd_validation *v, struct pd_err *err)
             const struct export_expect *e = &x->expect[k];
             char id[64];
             snprintf(id, sizeof id, "%s.%s", x->id, e->name);
-            struct validate_case_def d = {id, "iso527", e->quantity, e->unit, e->source, e->expected, e->tolerance,
-                                          NULL, eval_export, x, e->output};
+            struct validate_case_def d = {id,           "iso527", e->quantity, e->unit, e->source, e->expected,
+                                          e->tolerance, NULL,     eval_export, x,       e->output};
             int rc = validate_add(v, PD_VALIDATE_REAL_EXPORT, &d, false, err);
             if (rc < 0)
                 return rc;

@@ -16,7 +16,9 @@
 
 static const char *group_name(enum pd_validate_group g)
 {
-    return g == PD_VALIDATE_WORKED_EXAMPLE ? "worked example" : g == PD_VALIDATE_SYNTHETIC ? "synthetic" : "real export";
+    return g == PD_VALIDATE_WORKED_EXAMPLE ? "worked example"
+           : g == PD_VALIDATE_SYNTHETIC    ? "synthetic"
+                                           : "real export";
 }
 
 static json_t *real_or_null(double x)
@@ -29,7 +31,10 @@ static json_t *case_json(const struct pd_validate_case *c)
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:b, s:s, s:s}", "id", c->id, "group",
                           group_name(c->group), "method", c->method, "quantity", c->quantity, "unit", c->unit,
                           "computed", real_or_null(c->computed), "expected", real_or_null(c->expected), "tolerance",
-                          real_or_null(c->tolerance), "outcome", c->outcome == PD_VALIDATE_PASS ? "pass" : c->outcome == PD_VALIDATE_FAIL ? "fail" : "skipped",
+                          real_or_null(c->tolerance), "outcome",
+                          c->outcome == PD_VALIDATE_PASS   ? "pass"
+                          : c->outcome == PD_VALIDATE_FAIL ? "fail"
+                                                           : "skipped",
                           "pass", c->outcome == PD_VALIDATE_PASS, "source", c->source, "note", c->note);
     if (o && c->expected_text[0]) {
         json_object_set_new(o, "expected_text", json_string(c->expected_text));
@@ -70,16 +75,16 @@ int pd_validation_write_json(const struct pd_validation *v, const char *path, st
     json_t *methods = json_array();
     for (size_t i = 0; ok && methods && pd_cert_method_ids[i]; i++)
         ok = json_array_append_new(methods, json_string(pd_cert_method_ids[i])) == 0;
-    json_t *doc = ok && methods
-                      ? json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:s, s:o}, s:{s:s, s:b}, s:{s:I, s:I, s:I, s:I, s:s}, s:o}",
-                                  "document", "polydaq software validation report (ISO/IEC 17025 7.11.2)",
-                                  "software", "name", "polydaq", "version", v->version, "method_set", "sha256",
-                                  v->method_set_sha256, "text_file", "method-set.txt", "methods", methods,
-                                  "real_exports", "data_dir", v->data_dir, "data_found", v->data_found, "summary",
-                                  "cases", (json_int_t)v->n_cases, "passed", (json_int_t)v->n_pass, "failed",
-                                  (json_int_t)v->n_fail, "skipped", (json_int_t)v->n_skip, "result",
-                                  pd_validation_exit_status(v) == 0 ? "pass" : "fail", "cases", cases)
-                      : NULL;
+    json_t *doc =
+        ok && methods
+            ? json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:s, s:o}, s:{s:s, s:b}, s:{s:I, s:I, s:I, s:I, s:s}, s:o}",
+                        "document", "polydaq software validation report (ISO/IEC 17025 7.11.2)", "software", "name",
+                        "polydaq", "version", v->version, "method_set", "sha256", v->method_set_sha256, "text_file",
+                        "method-set.txt", "methods", methods, "real_exports", "data_dir", v->data_dir, "data_found",
+                        v->data_found, "summary", "cases", (json_int_t)v->n_cases, "passed", (json_int_t)v->n_pass,
+                        "failed", (json_int_t)v->n_fail, "skipped", (json_int_t)v->n_skip, "result",
+                        pd_validation_exit_status(v) == 0 ? "pass" : "fail", "cases", cases)
+            : NULL;
     if (!doc) {
         if (!ok || !methods) {
             json_decref(cases);

@@ -14,20 +14,20 @@
 
 #include "validate/validate_internal.h"
 
-#define PAGE_W 841.89 /* A4 landscape, points */
-#define PAGE_H 595.28
-#define MARGIN 36.0
-#define FONT "DejaVu Sans"
-#define ROW_H 11.0
-#define BODY_SIZE 7.0
-#define TABLE_TOP 112.0
+#define PAGE_W       841.89 /* A4 landscape, points */
+#define PAGE_H       595.28
+#define MARGIN       36.0
+#define FONT         "DejaVu Sans"
+#define ROW_H        11.0
+#define BODY_SIZE    7.0
+#define TABLE_TOP    112.0
 #define TABLE_BOTTOM (PAGE_H - 40.0)
 
 /* Column left edges and widths. */
 static const double col_x[] = {MARGIN, 236, 290, 530, 610, 690, 752};
 static const double col_w[] = {198, 52, 238, 78, 78, 60, 54};
-static const char *const col_title[] = {"case", "method", "what is computed", "computed", "expected", "tolerance",
-                                        "result"};
+static const char *const col_title[] = {"case",      "method", "what is computed", "computed", "expected",
+                                        "tolerance", "result"};
 #define N_COLS (sizeof col_x / sizeof col_x[0])
 
 struct pdf {
@@ -82,13 +82,15 @@ static void page_start(struct pdf *p)
     snprintf(line, sizeof line, "software: polydaq %s      built-in method set (%s) SHA-256: %s", v->version,
              "method-set.txt", v->method_set_sha256);
     text_fit(p, MARGIN, 60, PAGE_W - 2 * MARGIN, line);
-    snprintf(line, sizeof line, "%zu cases: %zu passed, %zu failed, %zu skipped — result: %s      real exports: %s (%s)",
-             v->n_cases, v->n_pass, v->n_fail, v->n_skip, pd_validation_exit_status(v) == 0 ? "PASS" : "FAIL",
-             v->data_dir, v->data_found ? "found" : "not found");
+    snprintf(line, sizeof line,
+             "%zu cases: %zu passed, %zu failed, %zu skipped — result: %s      real exports: %s (%s)", v->n_cases,
+             v->n_pass, v->n_fail, v->n_skip, pd_validation_exit_status(v) == 0 ? "PASS" : "FAIL", v->data_dir,
+             v->data_found ? "found" : "not found");
     text_fit(p, MARGIN, 72, PAGE_W - 2 * MARGIN, line);
-    text_fit(p, MARGIN, 84, PAGE_W - 2 * MARGIN,
-             "A case passes when |computed − expected| <= tolerance; the source names where the expected value comes from "
-             "(see validation.json).");
+    text_fit(
+        p, MARGIN, 84, PAGE_W - 2 * MARGIN,
+        "A case passes when |computed − expected| <= tolerance; the source names where the expected value comes from "
+        "(see validation.json).");
     cairo_set_line_width(cr, 0.6);
     cairo_move_to(cr, MARGIN, 92);
     cairo_line_to(cr, PAGE_W - MARGIN, 92);
@@ -155,7 +157,7 @@ static int render(struct pdf *p)
 {
     p->page = 0;
     page_start(p);
-    enum pd_validate_group group = (enum pd_validate_group)-1;
+    enum pd_validate_group group = (enum pd_validate_group) - 1;
     static const char *const titles[] = {"Worked examples (test-methods.md §12)",
                                          "Synthetic curves of the load-frame model (known truth)",
                                          "Real instrument exports"};

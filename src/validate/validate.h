@@ -26,15 +26,15 @@ enum pd_validate_outcome { PD_VALIDATE_PASS = 0, PD_VALIDATE_FAIL = 1, PD_VALIDA
  * each value's expected value and tolerance. */
 #define PD_VALIDATE_MAX_VALUES 12
 struct pd_validate_value {
-    double computed;    /* NaN: the evaluation gave no such result */
-    double truth;       /* for cases with expected_from_truth */
-    double tolerance;   /* for cases with expected_from_truth */
-    char text[32];      /* categorical results (a verdict, "n/a"): the computed value in words */
+    double computed;  /* NaN: the evaluation gave no such result */
+    double truth;     /* for cases with expected_from_truth */
+    double tolerance; /* for cases with expected_from_truth */
+    char text[32];    /* categorical results (a verdict, "n/a"): the computed value in words */
 };
 struct pd_validate_outputs {
     struct pd_validate_value v[PD_VALIDATE_MAX_VALUES];
-    char note[200];     /* what the reader should know about this evaluation (may be empty) */
-    bool skipped;       /* the input is not available (data folder absent): note says why */
+    char note[200]; /* what the reader should know about this evaluation (may be empty) */
+    bool skipped;   /* the input is not available (data folder absent): note says why */
 };
 /* Runs one evaluation of `input` (a case's private description). 0, or negative with `err` saying
  * why the evaluation refused the input: the cases that depend on it fail with that message. */
@@ -48,10 +48,10 @@ typedef int (*pd_validate_eval_fn)(const void *input, const struct pd_validate_e
 /* One validation case: a definition (what is computed, from what, expected within what) and,
  * after pd_validation_run, its result. */
 struct pd_validate_case {
-    char id[64];                /* "T1.Et-chord", "S.pp-demo.f100.r0.5.sigma_m" */
+    char id[64]; /* "T1.Et-chord", "S.pp-demo.100Hz.noise-0.5.sigma_m" */
     enum pd_validate_group group;
-    char method[16];            /* the built-in method it exercises: "iso527" */
-    char quantity[112];         /* what is computed, in words */
+    char method[16];    /* the built-in method it exercises: "iso527" */
+    char quantity[112]; /* what is computed, in words */
     char unit[16];
     char source[240];           /* where the expected value comes from (independent of the code) */
     double expected, tolerance; /* pass when |computed − expected| <= tolerance */
@@ -59,20 +59,20 @@ struct pd_validate_case {
     char expected_text[32];     /* categorical cases: the expected value in words ("" = numeric) */
     pd_validate_eval_fn eval;
     const void *input;
-    unsigned output;            /* which of the evaluation's values */
+    unsigned output; /* which of the evaluation's values */
     /* result */
-    double computed;            /* NaN when the evaluation failed or gave nothing */
+    double computed; /* NaN when the evaluation failed or gave nothing */
     char computed_text[32];
     enum pd_validate_outcome outcome;
-    char note[256];             /* refusal message, skip reason, definition differences */
+    char note[256]; /* refusal message, skip reason, definition differences */
 };
 
 #define PD_VALIDATE_MAX_CASES 256
 /* The whole validation: caller-allocated (it is large: allocate it statically or on the heap). */
 struct pd_validation {
-    char version[32];              /* polydaq's version (pd_version.h) */
-    char method_set_sha256[65];    /* of pd_validate_method_set_text */
-    char data_dir[4096];           /* the real-export folder looked at */
+    char version[32];           /* polydaq's version (pd_version.h) */
+    char method_set_sha256[65]; /* of pd_validate_method_set_text */
+    char data_dir[4096];        /* the real-export folder looked at */
     bool data_found;
     size_t n_cases, n_pass, n_fail, n_skip;
     struct pd_validate_case cases[PD_VALIDATE_MAX_CASES];

@@ -24,13 +24,13 @@ int validate_add(struct pd_validation *v, enum pd_validate_group group, const st
     struct pd_validate_case *c = &v->cases[v->n_cases];
     memset(c, 0, sizeof *c);
     if (pd_strlcpy(c->id, d->id, sizeof c->id) < 0 || pd_strlcpy(c->method, d->method, sizeof c->method) < 0 ||
-        pd_strlcpy(c->quantity, d->quantity, sizeof c->quantity) < 0 || pd_strlcpy(c->unit, d->unit, sizeof c->unit) < 0 ||
-        pd_strlcpy(c->source, d->source, sizeof c->source) < 0 ||
+        pd_strlcpy(c->quantity, d->quantity, sizeof c->quantity) < 0 ||
+        pd_strlcpy(c->unit, d->unit, sizeof c->unit) < 0 || pd_strlcpy(c->source, d->source, sizeof c->source) < 0 ||
         pd_strlcpy(c->expected_text, d->expected_text ? d->expected_text : "", sizeof c->expected_text) < 0)
         return pd_err_set(err, PD_ERANGE, NULL, "validation case '%s': a text field is too long", d->id);
     c->group = group;
-    c->expected = d->expected;
-    c->tolerance = d->tolerance;
+    c->expected = truth ? NAN : d->expected; /* known once the evaluation has run */
+    c->tolerance = truth ? NAN : d->tolerance;
     c->expected_from_truth = truth;
     c->eval = d->eval;
     c->input = d->input;
@@ -124,20 +124,22 @@ static void judge(struct pd_validate_case *c, int rc, const struct pd_validate_o
     c->computed = NAN;
     c->computed_text[0] = '\0';
     c->note[0] = '\0';
+    const struct pd_validate_value *val = &out->v[c->output];
+    /* The truth is known before the evaluation runs: shown even when the evaluation refused. */
+    if (c->expected_from_truth) {
+        c->expected = val->truth;
+        c->tolerance = val->tolerance;
+    }
     if (rc < 0) {
         c->outcome = PD_VALIDATE_FAIL;
-        snprintf(c->note, sizeof c->note, "evaluation refused the data: %.220s", e->msg[0] ? e->msg : pd_status_name(rc));
+        snprintf(c->note, sizeof c->note, "evaluation refused the data: %.220s",
+                 e->msg[0] ? e->msg : pd_status_name(rc));
         return;
     }
     if (out->skipped) {
         c->outcome = PD_VALIDATE_SKIP;
         snprintf(c->note, sizeof c->note, "skipped: %s", out->note);
         return;
-    }
-    const struct pd_validate_value *val = &out->v[c->output];
-    if (c->expected_from_truth) {
-        c->expected = val->truth;
-        c->tolerance = val->tolerance;
     }
     c->computed = val->computed;
     snprintf(c->computed_text, sizeof c->computed_text, "%s", val->text);
