@@ -31,8 +31,8 @@ static const char *const col_title[] = {"case",      "method", "what is computed
 #define N_COLS (sizeof col_x / sizeof col_x[0])
 
 struct pdf {
-    cairo_t *cr;
-    bool draw; /* false while counting pages */
+    cairo_t *cr; /* in the layout pass a recording surface's, for measuring */
+    bool draw;   /* false while counting pages */
     int page, pages;
     double y;
     const struct pd_validation *v;
@@ -64,6 +64,38 @@ static void text_fit(struct pdf *p, double x, double y, double width, const char
     }
     cairo_move_to(p->cr, x, y);
     cairo_show_text(p->cr, buf);
+}
+
+/* Shows `s` on up to two lines of `width` (broken at a space; the second one cut with "…" when
+ * still too long) from baseline y; returns how many lines it took. Measures in the layout pass too. */
+static int text_wrap2(struct pdf *p, double x, double y, double width, double line_h, const char *s)
+{
+    cairo_text_extents_t e;
+    cairo_text_extents(p->cr, s, &e);
+    size_t len = strlen(s), cut = 0;
+    if (e.x_advance > width) {
+        char buf[1024];
+        for (size_t i = 1; i < len && i < sizeof buf; i++) {
+            if (s[i] != ' ')
+                continue;
+            memcpy(buf, s, i);
+            buf[i] = '\0';
+            cairo_text_extents(p->cr, buf, &e);
+            if (e.x_advance > width)
+                break;
+            cut = i;
+        }
+    }
+    if (cut == 0) {
+        text_fit(p, x, y, width, s);
+        return 1;
+    }
+    char first[1024];
+    memcpy(first, s, cut);
+    first[cut] = '\0';
+    text_fit(p, x, y, width, first);
+    text_fit(p, x, y + line_h, width, s + cut + 1);
+    return 2;
 }
 
 static void page_start(struct pdf *p)
@@ -121,7 +153,16 @@ static void need(struct pdf *p, double h)
 static void row(struct pdf *p, const struct pd_validate_case *c)
 {
     bool show_note = c->outcome != PD_VALIDATE_PASS && c->note[0];
-    need(p, show_note ? 2 * ROW_H : ROW_H);
+    /* The source is the group's (see its heading) except for real exports and the odd case. */
+    bool show_source = c->group == PD_VALIDATE_REAL_EXPORT ||
+                       (c->group == PD_VALIDATE_WORKED_EXAMPLE && strncmp(c->source, "test-methods.md", 15) != 0);
+    char src[300];
+    snprintf(src, sizeof src, "expected from: %s", c->source);
+    font(p->cr, 6.5, false);
+    cairo_text_extents_t e;
+    cairo_text_extents(p->cr, src, &e);
+    int source_lines = show_source ? (e.x_advance > PAGE_W - MARGIN - col_x[1] ? 2 : 1) : 0;
+    need(p, (1 + show_note + source_lines) * ROW_H);
     char comp[48], exp[48], tol[32];
     validate_format_value(comp, sizeof comp, c->computed, c->computed_text);
     validate_format_value(exp, sizeof exp, c->expected, c->expected_text);
@@ -142,6 +183,13 @@ static void row(struct pdf *p, const struct pd_validate_case *c)
         cairo_set_source_rgb(p->cr, 0, 0, 0);
     }
     p->y += ROW_H;
+    if (show_source) {
+        font(p->cr, 6.5, false);
+        cairo_set_source_rgb(p->cr, 0.35, 0.35, 0.35);
+        p->y += ROW_H * text_wrap2(p, col_x[1], p->y, PAGE_W - MARGIN - col_x[1], 0.8 * ROW_H, src) -
+                0.2 * ROW_H * (source_lines - 1);
+        cairo_set_source_rgb(p->cr, 0, 0, 0);
+    }
     if (show_note) {
         if (p->draw) {
             font(p->cr, 6.5, false);
@@ -158,9 +206,11 @@ static int render(struct pdf *p)
     p->page = 0;
     page_start(p);
     enum pd_validate_group group = (enum pd_validate_group) - 1;
-    static const char *const titles[] = {"Worked examples (test-methods.md §12)",
-                                         "Synthetic curves of the load-frame model (known truth)",
-                                         "Real instrument exports"};
+    static const char *const titles[] = {
+        "Worked examples — expected as test-methods.md §12 states it; tolerance half a unit in its last digit",
+        "Synthetic curves of the load-frame model — expected: its E, its noise-free stress at the sampled first peak; "
+        "tolerance: docs/CERTIFICATES.md §10",
+        "Real instrument exports — expected from the source named under each case"};
     for (size_t i = 0; i < p->v->n_cases; i++) {
         const struct pd_validate_case *c = &p->v->cases[i];
         if (c->group != group) {
@@ -194,8 +244,14 @@ int pd_validation_write_pdf(const struct pd_validation *v, const char *path, str
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return pd_err_set(err, PD_ERANGE, path, "%s: path too long", path);
-    struct pdf p = {.v = v, .draw = false};
-    p.pages = render(&p); /* layout only: the page count for "page n of N" */
+    /* Layout only, on a recording surface that measures text like the PDF: the page count for
+     * "page n of N". */
+    cairo_surface_t *rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, NULL);
+    cairo_t *rcr = cairo_create(rec);
+    struct pdf p = {.v = v, .draw = false, .cr = rcr};
+    p.pages = render(&p);
+    cairo_destroy(rcr);
+    cairo_surface_destroy(rec);
     cairo_surface_t *surface = cairo_pdf_surface_create(tmp, PAGE_W, PAGE_H);
     cairo_t *cr = cairo_create(surface);
     p.cr = cr;
