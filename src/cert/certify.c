@@ -334,6 +334,13 @@ static json_t *instruments_json(struct ctx *c, json_t *gate_reasons)
             if (sim && strcmp(sim, "1") == 0) {
                 cert_say(status, sizeof status, "simulated instrument: no calibration");
                 cert_say(why, sizeof why, "instrument %s is simulated", name ? name : "?");
+            } else if ((!due || !due[0]) && pd_run_instrument_attr(run, i, "imported") &&
+                       strcmp(pd_run_instrument_attr(run, i, "imported"), "1") == 0) {
+                /* polydaq import: the lab must vouch for the source machine (the import map's calibration) */
+                const char *sw = pd_run_instrument_attr(run, i, "import_software");
+                cert_say(status, sizeof status, "imported data: the source instrument's calibration was not recorded");
+                cert_say(why, sizeof why, "instrument %s (data imported from %s) has no calibration record",
+                         name ? name : "?", sw && sw[0] ? sw : "another machine");
             } else if (!due || !due[0]) {
                 cert_say(status, sizeof status, "no calibration due date recorded");
                 cert_say(why, sizeof why, "instrument %s has no calibration due date", name ? name : "?");

@@ -53,13 +53,12 @@ static int field_error(const struct imp_source *src, long line, const char *line
     for (const char *q = p; q < fe || (q == p && q < end); q++) {
         unsigned char c = (unsigned char)*q;
         if (c == 0 || (c < 0x20 && c != '\t' && c != '\r' && c != '\n'))
-            return pd_err_set(err, PD_EDATA, where, "%s: binary data (byte 0x%02x) in column %zu (%s): not a text export",
-                              where, c, col + 1, what);
+            return pd_err_set(err, PD_EDATA, where, "binary data (byte 0x%02x) in column %zu (%s): not a text export", c, col + 1, what);
     }
     if (fe == p)
-        return pd_err_set(err, PD_EDATA, where, "%s: empty field in column %zu (%s)", where, col + 1, what);
+        return pd_err_set(err, PD_EDATA, where, "empty field in column %zu (%s)", col + 1, what);
     if (is_non_finite(p, (size_t)(fe - p)))
-        return pd_err_set(err, PD_EDATA, where, "%s: '%s' in column %zu (%s) is not a finite number", where, text,
+        return pd_err_set(err, PD_EDATA, where, "'%s' in column %zu (%s) is not a finite number", text,
                           col + 1, what);
     const char *s = p, *e = fe;
     if (*s == '"' && e - s >= 2 && e[-1] == '"') {
@@ -69,13 +68,12 @@ static int field_error(const struct imp_source *src, long line, const char *line
     double v;
     char other = src->d.decimal == '.' ? ',' : '.';
     if (memchr(s, other, (size_t)(e - s)) && other != src->d.thousands && pd_import_number(s, e, other, 0, &v) == 0)
-        return pd_err_set(err, PD_EDATA, where, "%s: '%s' in column %zu (%s) has a decimal %s where the file's decimal "
-                          "separator is '%c'",
-                          where, text, col + 1, what, other == ',' ? "comma" : "point", src->d.decimal);
+        return pd_err_set(err, PD_EDATA, where, "'%s' in column %zu (%s) has a decimal %s where the file's decimal "
+                          "separator is '%c'", text, col + 1, what, other == ',' ? "comma" : "point", src->d.decimal);
     if (pd_import_number(s, e, src->d.decimal, src->d.thousands, &v) == 0)
-        return pd_err_set(err, PD_EDATA, where, "%s: '%s' in column %zu (%s) is out of range", where, text, col + 1,
+        return pd_err_set(err, PD_EDATA, where, "'%s' in column %zu (%s) is out of range", text, col + 1,
                           what);
-    return pd_err_set(err, PD_EDATA, where, "%s: '%s' in column %zu (%s) is not a number", where, text, col + 1, what);
+    return pd_err_set(err, PD_EDATA, where, "'%s' in column %zu (%s) is not a number", text, col + 1, what);
 }
 
 static int count_error(const struct imp_source *src, long line, const char *line_start, struct pd_err *err)
@@ -95,7 +93,7 @@ static int count_error(const struct imp_source *src, long line, const char *line
     const char *hint = "";
     if (fields > src->n_cols && src->d.sep == ',' && src->d.decimal == '.')
         hint = " (decimal commas in a comma-separated file?)";
-    return pd_err_set(err, PD_EDATA, where, "%s: %zu fields where the header has %zu columns%s", where, fields,
+    return pd_err_set(err, PD_EDATA, where, "%zu fields where the header has %zu columns%s", fields,
                       src->n_cols, hint);
 }
 
@@ -107,7 +105,7 @@ static int grow(struct imp_source *src, size_t *cap, struct pd_err *err)
             continue;
         double *p = realloc(src->raw[c], ncap * sizeof *p);
         if (!p)
-            return pd_err_set(err, PD_ENOMEM, src->path, "%s: out of memory for %zu rows", src->path, ncap);
+            return pd_err_set(err, PD_ENOMEM, src->path, "out of memory for %zu rows", ncap);
         src->raw[c] = p;
     }
     *cap = ncap;
@@ -143,7 +141,7 @@ int imp_parse_rows(struct imp_source *src, struct pd_err *err)
             continue;
         src->raw[c] = malloc(cap * sizeof(double));
         if (!src->raw[c])
-            return pd_err_set(err, PD_ENOMEM, src->path, "%s: out of memory for %zu rows", src->path, cap);
+            return pd_err_set(err, PD_ENOMEM, src->path, "out of memory for %zu rows", cap);
     }
     size_t n = 0;
     long line = src->data_line;
@@ -155,7 +153,7 @@ int imp_parse_rows(struct imp_source *src, struct pd_err *err)
                 break;
             char where[400];
             snprintf(where, sizeof where, "%s:%ld", src->path, line);
-            return pd_err_set(err, PD_EDATA, where, "%s: empty line inside the data", where);
+            return pd_err_set(err, PD_EDATA, where, "empty line inside the data");
         }
         if (n == cap && grow(src, &cap, err) < 0)
             return PD_ENOMEM;
@@ -177,8 +175,7 @@ int imp_parse_rows(struct imp_source *src, struct pd_err *err)
                         char where[400];
                         snprintf(where, sizeof where, "%s:%ld:%ld", src->path, line, (long)(fs - ls) + 1);
                         return pd_err_set(err, PD_EDATA, where,
-                                          "%s: time %.10g is before the previous row's %.10g: time must not go back",
-                                          where, v, prev_t);
+                                          "time %.10g is before the previous row's %.10g: time must not go back", v, prev_t);
                     }
                     prev_t = v;
                 }
@@ -213,7 +210,7 @@ int imp_parse_rows(struct imp_source *src, struct pd_err *err)
     if (n == 0) {
         char where[400];
         snprintf(where, sizeof where, "%s:%ld", src->path, src->data_line);
-        return pd_err_set(err, PD_EDATA, where, "%s: no data rows after the header", where);
+        return pd_err_set(err, PD_EDATA, where, "no data rows after the header");
     }
     src->n = n;
     return 0;

@@ -71,8 +71,7 @@ static int resolve(const struct imp_source *src, const char *what, const char *o
         *from = IMP_FROM_MAP;
     } else if (required) {
         return pd_err_set(err, PD_EDATA, src->path,
-                          "%s: no specimen %s: the export's header does not give it; give %s or specimen.%s in the map",
-                          src->path, what, opt_name, map_key);
+                          "no specimen %s: the export's header does not give it; give %s or specimen.%s in the map", what, opt_name, map_key);
     } else {
         *value = NAN;
         *from = IMP_FROM_NONE;
@@ -98,8 +97,8 @@ static int same_columns(const struct imp_source *a, const struct imp_source *b, 
                strcmp(a->cols[c].unit, b->cols[c].unit) == 0;
     if (same)
         return 0;
-    return pd_err_set(err, PD_EDATA, b->path, "%s: its columns differ from those of %s; one run holds one series "
-                      "measured alike (import them separately)", b->path, a->path);
+    return pd_err_set(err, PD_EDATA, b->path, "its columns differ from those of %s; one run holds one series "
+                      "measured alike (import them separately)", a->path);
 }
 
 static void strain_note(const struct imp_source *s, enum pd_import_format format, char *out, size_t size)
@@ -184,7 +183,7 @@ int pd_import_run(const char *const *files, size_t n_files, const struct pd_impo
     for (size_t i = 0; i < n_files && rc == 0; i++) {
         struct imp_source *s = &src[i];
         s->width = s->thickness = s->gauge_length = s->grip_distance = NAN;
-        if ((rc = imp_read_file(files[i], s, err)) < 0)
+        if ((rc = imp_read_file(files[i], s, err)) < 0 || (rc = imp_check_text(s, err)) < 0)
             break;
         if (opt->format == PD_IMPORT_CSV)
             rc = imp_csv_header(map, s, err);
@@ -230,6 +229,8 @@ int pd_import_run(const char *const *files, size_t n_files, const struct pd_impo
                        : opt->format == PD_IMPORT_BLUEHILL ? "Instron Bluehill"
                                                            : "unknown (a CSV described by a column map)";
     }
+    for (size_t i = 0; i < n_files; i++)
+        imp_hash_wait(&src[i]);
     char note[600];
     if (rc == 0) {
         strain_note(&src[0], opt->format, note, sizeof note);

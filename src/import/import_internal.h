@@ -3,6 +3,7 @@
 #ifndef PD_IMPORT_INTERNAL_H
 #define PD_IMPORT_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -36,9 +37,12 @@ enum imp_origin { IMP_FROM_NONE, IMP_FROM_HEADER, IMP_FROM_CLI, IMP_FROM_MAP };
 struct imp_source {
     const char *path;
     const char *name;     /* basename of path */
-    char *buf;            /* the whole file, NUL-terminated (owned) */
+    char *buf;            /* the whole file, NUL-terminated (owned: mapped or malloc'd) */
     size_t len;
-    char sha256[65];
+    bool mapped;
+    char sha256[65];      /* valid after imp_hash_wait */
+    bool hashing;
+    pthread_t hash_thread;
     struct imp_dialect d;
     size_t data_off;      /* first data row */
     long data_line;       /* its 1-based line number */
@@ -83,9 +87,13 @@ struct imp_map {
  * when there is no number there (or it overflows). */
 const char *imp_number_prefix(const char *s, const char *end, char decimal, char thousands, double *out);
 
-/* text.c */
+/* text.c: reads (maps) the file and starts hashing it; imp_hash_wait before using src->sha256. */
 int imp_read_file(const char *path, struct imp_source *src, struct pd_err *err);
+void imp_hash_start(struct imp_source *src);
+void imp_hash_wait(struct imp_source *src);
 void imp_source_free(struct imp_source *src);
+/* Control bytes (NUL, ESC...) near the start: a binary file, refused with the place. */
+int imp_check_text(const struct imp_source *src, struct pd_err *err);
 /* Latin-1 (or anything not valid UTF-8) → UTF-8; malloc'd. */
 char *imp_to_utf8(const char *s, size_t len, bool latin1);
 bool imp_valid_utf8(const char *s, size_t len);

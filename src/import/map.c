@@ -288,8 +288,7 @@ int imp_csv_header(const struct imp_map *map, struct imp_source *src, struct pd_
         if (p >= end) {
             char where[400];
             snprintf(where, sizeof where, "%s:%ld", src->path, line);
-            return pd_err_set(err, PD_EDATA, where, "%s: %s: the map skips %ld header lines but the file has %ld",
-                              where, src->len ? "too short" : "empty file", map->skip_lines, line - 1);
+            return pd_err_set(err, PD_EDATA, where, "%s: the map skips %ld header lines but the file has %ld", src->len ? "too short" : "empty file", map->skip_lines, line - 1);
         }
         const char *le = imp_line_end(p, end);
         for (const char *q = p; q < le; q++) {
@@ -297,7 +296,7 @@ int imp_csv_header(const struct imp_map *map, struct imp_source *src, struct pd_
             if (c == 0 || (c < 0x20 && c != '\t')) {
                 char where[400];
                 snprintf(where, sizeof where, "%s:%ld:%ld", src->path, line, (long)(q - p) + 1);
-                return pd_err_set(err, PD_EDATA, where, "%s: binary data (byte 0x%02x): not a text file", where, c);
+                return pd_err_set(err, PD_EDATA, where, "binary data (byte 0x%02x): not a text file", c);
             }
         }
         p = imp_next_line(p, end);
@@ -308,7 +307,7 @@ int imp_csv_header(const struct imp_map *map, struct imp_source *src, struct pd_
     if (p >= end) {
         char where[400];
         snprintf(where, sizeof where, "%s:%ld", src->path, line);
-        return pd_err_set(err, PD_EDATA, where, "%s: %s: no data rows", where, src->len ? "no data" : "empty file");
+        return pd_err_set(err, PD_EDATA, where, "%s: no data rows", src->len ? "no data" : "empty file");
     }
     src->data_off = (size_t)(p - src->buf);
     src->data_line = line;

@@ -187,12 +187,11 @@ static int header_length(const struct imp_source *src, struct record *r, long li
     double v, f = 1.0;
     const char *s = r->f[1];
     if (pd_import_number(s, s + strlen(s), src->d.decimal, src->d.thousands, &v) < 0 || !(v > 0) || !isfinite(v))
-        return pd_err_set(err, PD_EDATA, where, "%s: %s '%s' is not a positive number", where, r->f[0], s);
+        return pd_err_set(err, PD_EDATA, where, "%s '%s' is not a positive number", r->f[0], s);
     if (r->n >= 3 && r->f[2][0]) {
         strip_parens(r->f[2]);
         if (!imp_unit_length(r->f[2], &f))
-            return pd_err_set(err, PD_EDATA, where, "%s: %s: unit '%s' is not a length unit polydaq knows (mm, µm, cm, m, in)",
-                              where, r->f[0], r->f[2]);
+            return pd_err_set(err, PD_EDATA, where, "%s: unit '%s' is not a length unit polydaq knows (mm, µm, cm, m, in)", r->f[0], r->f[2]);
     }
     *out = v * f;
     *from = IMP_FROM_HEADER;
@@ -267,7 +266,7 @@ static int check_text(const struct imp_source *src, const char *s, const char *e
         if (c == 0 || (c < 0x20 && c != '\t' && c != '\r' && c != '\n')) {
             char where[400];
             snprintf(where, sizeof where, "%s:%ld:%ld", src->path, line, (long)(p - s) + 1);
-            return pd_err_set(err, PD_EDATA, where, "%s: binary data (byte 0x%02x): not a text export", where, c);
+            return pd_err_set(err, PD_EDATA, where, "binary data (byte 0x%02x): not a text export", c);
         }
     }
     return 0;
@@ -323,14 +322,16 @@ int imp_vendor_header(enum pd_import_format format, const char *extension_column
         }
     }
     if (rc == 0 && names_at < 0) {
+        char where[400];
+        snprintf(where, sizeof where, "%s:1", src->path);
         if (src->len == 0 || (size_t)(imp_line_end(src->buf, end) - src->buf) == src->len || n_lines < 3)
-            rc = pd_err_set(err, PD_EDATA, src->path, "%s:1: %s: too short for a %s export (a header, column names, "
-                            "units and data rows)", src->path, src->len == 0 ? "empty file" : "no data", fmt);
+            rc = pd_err_set(err, PD_EDATA, where, "%s: too short for a %s export (a header, column names, units and "
+                            "data rows)", src->len == 0 ? "empty file" : "no data", fmt);
         else
-            rc = pd_err_set(err, PD_EDATA, src->path,
-                            "%s:1: not a %s export: no line of column names followed by a line of units and a row of "
+            rc = pd_err_set(err, PD_EDATA, where,
+                            "not a %s export: no line of column names followed by a line of units and a row of "
                             "numbers in its first %d lines",
-                            src->path, fmt, HEADER_SEARCH_LINES);
+                            fmt, HEADER_SEARCH_LINES);
     }
     if (rc < 0) {
         free(a);
@@ -366,16 +367,15 @@ int imp_vendor_header(enum pd_import_format format, const char *extension_column
         if (rc == 0 && extension_column && !have[IMP_EXTENSION]) {
             char where[400];
             snprintf(where, sizeof where, "%s:%ld", src->path, names_at + 1);
-            rc = pd_err_set(err, PD_EDATA, where, "%s: no column named '%s' (--extension-column) in this export", where,
+            rc = pd_err_set(err, PD_EDATA, where, "no column named '%s' (--extension-column) in this export",
                             extension_column);
         }
         if (rc == 0 && (!have[IMP_TIME] || !have[IMP_FORCE])) {
             char where[400];
             snprintf(where, sizeof where, "%s:%ld", src->path, names_at + 1);
             rc = pd_err_set(err, PD_EDATA, where,
-                            "%s: no %s column among the %s export's columns (known names: %s); describe the file with "
-                            "--format csv --map instead",
-                            where, have[IMP_TIME] ? "force" : "time", fmt,
+                            "no %s column among the %s export's columns (known names: %s); describe the file with "
+                            "--format csv --map instead", have[IMP_TIME] ? "force" : "time", fmt,
                             format == PD_IMPORT_TESTXPERT ? (have[IMP_TIME] ? "Standard force, Force" : "Time, Test time")
                                                           : (have[IMP_TIME] ? "Load, Force" : "Time"));
         }
