@@ -259,12 +259,35 @@ static void test_method_set(void **state)
     free(text);
 }
 
+/* A data folder path that does not fit is refused, and the caller's object is left as it was. */
+static void test_init_refuses_long_path(void **state)
+{
+    (void)state;
+    struct pd_validation *v = malloc(sizeof *v);
+    assert_non_null(v);
+    memset(v, 0xA5, sizeof *v);
+    char *path = malloc(5000);
+    assert_non_null(path);
+    memset(path, 'd', 4999);
+    path[4999] = '\0';
+    struct pd_err err = {0};
+    assert_int_equal(pd_validation_init(v, path, &err), PD_ERANGE);
+    assert_non_null(strstr(err.msg, "too long"));
+    const unsigned char *bytes = (const unsigned char *)v;
+    for (size_t i = 0; i < sizeof *v; i++)
+        if (bytes[i] != 0xA5)
+            fail_msg("byte %zu of the validation was written", i);
+    free(path);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_worked_examples_pass), cmocka_unit_test(test_wrong_expected_fails),
-        cmocka_unit_test(test_refused_and_skipped),  cmocka_unit_test(test_clean_synthetic_curves),
-        cmocka_unit_test(test_reproducible),         cmocka_unit_test(test_method_set),
+        cmocka_unit_test(test_worked_examples_pass),   cmocka_unit_test(test_wrong_expected_fails),
+        cmocka_unit_test(test_refused_and_skipped),    cmocka_unit_test(test_clean_synthetic_curves),
+        cmocka_unit_test(test_reproducible),           cmocka_unit_test(test_method_set),
+        cmocka_unit_test(test_init_refuses_long_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
