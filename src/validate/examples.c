@@ -332,6 +332,44 @@ static int eval_hdt(const void *input, const struct pd_validate_env *env, struct
     return 0;
 }
 
+/* ---- ISO 868 and ISO 306: no worked example in §12, so small analytic ones ------------------*/
+enum { A_SHORE_MEAN, A_SHORE_USED, A_VICAT };
+
+/* Shore: seven readings, two of them outside the 15 ± 1 s dwell (16.8 s, 13.9 s) and one just
+ * inside (15.9 s): the mean of the five accepted is (65.2 + 64.8 + 66.0 + 64.9 + 65.6)/5 = 65.3.
+ * Vicat: penetration recorded every 0.7 °C from 20 °C, 0.05 mm at the start (zeroed there), then
+ * 0.04 mm/K from 80 °C and 0.1 mm/K from 95 °C: 1 mm of penetration is reached at exactly 99 °C,
+ * between two samples of the same straight piece (98.4 and 99.1 °C). */
+static int eval_analytic(const void *input, const struct pd_validate_env *env, struct pd_validate_outputs *out,
+                         struct pd_err *err)
+{
+    (void)input;
+    (void)env;
+    static const double hardness[] = {65.2, 64.8, 66.0, 70.1, 64.9, 65.6, 58.3};
+    static const double dwell[] = {15.0, 15.3, 14.6, 16.8, 15.9, 14.2, 13.9};
+    double mean;
+    size_t used;
+    int rc = pd_shore_evaluate(hardness, dwell, 7, validate_method_param("iso868", "dwell"),
+                               validate_method_param("iso868", "dwell_tolerance"),
+                               (size_t)validate_method_param("iso868", "min_readings"), &mean, &used, err);
+    if (rc < 0)
+        return rc;
+    out->v[A_SHORE_MEAN].computed = mean;
+    out->v[A_SHORE_USED].computed = (double)used;
+    double temp[200], pen[200];
+    size_t n = 0;
+    for (; n < 200; n++) {
+        double t = 20.0 + 0.7 * (double)n;
+        temp[n] = t;
+        pen[n] = 0.05 + (t < 80.0 ? 0.0 : t < 95.0 ? 0.04 * (t - 80.0) : 0.6 + 0.1 * (t - 95.0));
+    }
+    double vst;
+    if ((rc = pd_threshold_temperature(temp, pen, n, validate_method_param("iso306", "penetration"), &vst, err)) < 0)
+        return rc;
+    out->v[A_VICAT].computed = vst;
+    return 0;
+}
+
 /* ---- decision rules (Q1) ---------------------------------------------------------------------*/
 enum { Q_SIMPLE, Q_GUARD, Q_GUARD_AL, Q_NONBINARY, Q_MFR_GUARD, Q_MFR_AL_MIN, Q_MFR_AL_MAX, Q_MFR_NONBINARY };
 
@@ -448,6 +486,14 @@ static const struct validate_case_def examples[] = {
      NULL, eval_hdt, NULL, H_DEFLECTION_RAW},
     {"H1.HDT", "iso75", "heat deflection temperature (interpolated)", "°C", SRC "H1 (95.66)", 95.66, 0.005, NULL,
      eval_hdt, NULL, H_HDT},
+    /* ISO 868, ISO 306 (analytic) */
+    {"A-shore.mean", "iso868", "Shore mean of the readings within the 15 ± 1 s dwell", "Shore A",
+     "analytic: (65.2 + 64.8 + 66.0 + 64.9 + 65.6)/5, two readings outside the dwell", 65.3, 0.0005, NULL,
+     eval_analytic, NULL, A_SHORE_MEAN},
+    {"A-shore.used", "iso868", "readings accepted", "", "analytic: 5 of 7 within 15 ± 1 s", 5, 0, NULL, eval_analytic,
+     NULL, A_SHORE_USED},
+    {"A-vicat.VST", "iso306", "Vicat softening temperature (1 mm penetration, zeroed at the start)", "°C",
+     "analytic: piecewise-linear penetration reaching 1 mm at 99 °C", 99.0, 0.0005, NULL, eval_analytic, NULL, A_VICAT},
     /* Q1 */
     {"Q1.simple", "decision-rule", "σy 38.4 vs ≥ 38.0, U 0.8: simple acceptance", "", SRC "Q1", PD_VERDICT_PASS, 0,
      "pass", eval_decision, NULL, Q_SIMPLE},

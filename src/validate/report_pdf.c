@@ -207,7 +207,8 @@ static int render(struct pdf *p)
     page_start(p);
     enum pd_validate_group group = (enum pd_validate_group) - 1;
     static const char *const titles[] = {
-        "Worked examples — expected as test-methods.md §12 states it; tolerance half a unit in its last digit",
+        "Worked examples — expected as test-methods.md §12 states it (tolerance half a unit in its last digit), "
+        "or an analytic value named under the case",
         "Synthetic curves of the load-frame model — expected: its E, its noise-free stress at the sampled first peak; "
         "tolerance: docs/CERTIFICATES.md §10",
         "Real instrument exports — expected from the source named under each case"};
