@@ -154,6 +154,11 @@ if missing or doc["method_set"]["sha256"] not in text:
     sys.exit(1)
 PY
 
+# Reproducible: a second run writes the same report, byte for byte (seeded noise, no clock in it).
+"$PD_CLI" validate -o "$work/again" >/dev/null 2>&1
+cmp -s "$work/report/validation.json" "$work/again/validation.json" || fail "a second run's JSON differs"
+cmp -s "$work/report/method-set.txt" "$work/again/method-set.txt" || fail "a second run's method set differs"
+
 # Without -o: the table only, the same exit status, no files.
 "$PD_CLI" validate >"$work/table" 2>"$work/err"
 [ $? -eq "$status" ] || fail "validate without -o: different exit status"
