@@ -239,16 +239,10 @@ static int eval_flexural(const void *input, const struct pd_validate_env *env, s
         f[i] = 120.0 * tanh(24.4140625 * s[i] / 120.0);
     }
     struct pd_flexural_params p;
-    pd_flexural_params_default(&p);
-    p.e1 = validate_method_param("iso178", "e1");
-    p.e2 = validate_method_param("iso178", "e2");
-    p.conventional_factor = validate_method_param("iso178", "conventional_factor");
-    p.break_fraction = validate_method_param("iso178", "break_fraction");
-    p.max_hysteresis = validate_method_param("iso178", "max_hysteresis");
-    p.min_modulus_points = (size_t)validate_method_param("iso178", "min_modulus_points");
-    p.compliance_mm_per_N = validate_method_param("iso178", "compliance");
+    int rc = validate_flexural_params(&p, err);
     struct pd_flexural_result r;
-    int rc = pd_flexural_evaluate(f, s, n, 10.0, 4.0, 64.0, &p, &r, err);
+    if (rc == 0)
+        rc = pd_flexural_evaluate(f, s, n, 10.0, 4.0, 64.0, &p, &r, err);
     free(f);
     free(s);
     if (rc < 0)

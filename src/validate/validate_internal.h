@@ -31,8 +31,10 @@ int validate_add_examples(struct pd_validation *v, struct pd_err *err);
 int validate_add_synthetic(struct pd_validation *v, struct pd_err *err);
 int validate_add_exports(struct pd_validation *v, struct pd_err *err);
 
-/* The ISO 527 parameters a certificate uses: the built-in method definition's. */
+/* The ISO 527 / ISO 178 parameters a certificate uses: the built-in method definition's, mapped
+ * by cert's own pd_*_params_from_def. */
 int validate_tensile_params(struct pd_tensile_params *p, struct pd_err *err);
+int validate_flexural_params(struct pd_flexural_params *p, struct pd_err *err);
 /* The built-in definition's parameter `key` of method `base`. */
 double validate_method_param(const char *base, const char *key);
 

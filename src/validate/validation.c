@@ -55,26 +55,23 @@ double validate_method_param(const char *base, const char *key)
 
 int validate_tensile_params(struct pd_tensile_params *p, struct pd_err *err)
 {
-    static struct pd_method_def def; /* large; read-only after the first call of a run */
+    struct pd_method_def def;
     int rc = pd_method_defaults("iso527", &def, err);
     if (rc < 0)
         return rc;
-    pd_tensile_params_default(p);
-    p->e1 = pd_method_param(&def, "e1");
-    p->e2 = pd_method_param(&def, "e2");
-    p->modulus_method = pd_method_param(&def, "modulus") == 1.0 ? PD_MODULUS_REGRESSION : PD_MODULUS_CHORD;
-    p->chord_window = pd_method_param(&def, "chord_window");
-    p->min_modulus_points = (size_t)pd_method_param(&def, "min_modulus_points");
-    p->break_fraction = pd_method_param(&def, "break_fraction");
-    p->max_hysteresis = pd_method_param(&def, "max_hysteresis");
-    p->toe_compensation = pd_method_param(&def, "toe_compensation") == 1.0;
-    p->yield_smoothing = pd_method_param(&def, "yield_smoothing");
-    p->grip_slip_window = pd_method_param(&def, "grip_slip_window");
-    p->grip_slip_min_drop = pd_method_param(&def, "grip_slip_min_drop");
-    p->displacement_abs_mm = def.uncertainty.input[PD_U_DISPLACEMENT_ABS];
+    pd_tensile_params_from_def(&def, p);
     /* strain_source "auto" picks the extensometer when there is one, as every case here has. */
     p->strain_source = pd_method_param(&def, "strain_source") == 2.0 ? PD_STRAIN_CROSSHEAD : PD_STRAIN_EXTENSOMETER;
     return 0;
+}
+
+int validate_flexural_params(struct pd_flexural_params *p, struct pd_err *err)
+{
+    struct pd_method_def def;
+    int rc = pd_method_defaults("iso178", &def, err);
+    if (rc == 0)
+        pd_flexural_params_from_def(&def, p);
+    return rc;
 }
 
 void validate_outputs_clear(struct pd_validate_outputs *out)
