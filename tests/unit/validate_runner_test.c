@@ -284,13 +284,46 @@ static void test_init_refuses_long_path(void **state)
     free(v);
 }
 
+/* The parameters validate evaluates with are the definition's, through cert's own mapping: a lab
+ * variant's values arrive, the built-in ones are ISO 527's and ISO 178's. */
+static void test_params_from_def(void **state)
+{
+    (void)state;
+    struct pd_method_def *def = malloc(sizeof *def);
+    assert_non_null(def);
+    struct pd_err err = {0};
+    if (pd_method_load_string("lab.yaml",
+                              "method: {id: iso527-lab, base: iso527}\n"
+                              "parameters: {modulus: regression, e1: 0.001, e2: 0.003, break_fraction: 0.2, "
+                              "toe_compensation: yes, chord_window: 0.0001}\n",
+                              def, &err) != 0)
+        fail_msg("%s", err.msg);
+    struct pd_tensile_params p;
+    pd_tensile_params_from_def(def, &p);
+    assert_int_equal(p.modulus_method, PD_MODULUS_REGRESSION);
+    assert_true(p.e1 == 0.001 && p.e2 == 0.003 && p.break_fraction == 0.2 && p.chord_window == 0.0001);
+    assert_true(p.toe_compensation);
+    assert_int_equal(pd_method_defaults("iso527", def, &err), 0);
+    pd_tensile_params_from_def(def, &p);
+    assert_int_equal(p.modulus_method, PD_MODULUS_CHORD);
+    assert_true(p.e1 == 0.0005 && p.e2 == 0.0025 && p.break_fraction == 0.10);
+    assert_int_equal(pd_method_load_string("f.yaml",
+                                           "method: {id: iso178-c, base: iso178}\nparameters: {compliance: 0.002}\n",
+                                           def, &err),
+                     0);
+    struct pd_flexural_params f;
+    pd_flexural_params_from_def(def, &f);
+    assert_true(f.compliance_mm_per_N == 0.002 && f.e1 == 0.0005 && f.e2 == 0.0025 && f.conventional_factor == 1.5);
+    free(def);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worked_examples_pass),   cmocka_unit_test(test_wrong_expected_fails),
         cmocka_unit_test(test_refused_and_skipped),    cmocka_unit_test(test_clean_synthetic_curves),
         cmocka_unit_test(test_reproducible),           cmocka_unit_test(test_method_set),
-        cmocka_unit_test(test_init_refuses_long_path),
+        cmocka_unit_test(test_init_refuses_long_path), cmocka_unit_test(test_params_from_def),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
