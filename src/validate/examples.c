@@ -250,7 +250,7 @@ static int eval_flexural(const void *input, const struct pd_validate_env *env, s
     out->v[F_MODULUS].computed = r.modulus_MPa;
     out->v[F_CONVENTIONAL].computed = r.reached_conventional ? r.conventional_stress_MPa : NAN;
     out->v[F_MAXIMUM_PRESENT].computed = r.has_maximum ? 1.0 : 0.0;
-    strcpy(out->v[F_MAXIMUM_PRESENT].text, r.has_maximum ? "maximum found" : "no maximum before sC");
+    strcpy(out->v[F_MAXIMUM_PRESENT].text, r.has_maximum ? "maximum found" : "none before sC");
     return 0;
 }
 
@@ -450,7 +450,7 @@ static const struct validate_case_def examples[] = {
      NULL, F_MODULUS},
     {"F1.sigma_fC", "iso178", "conventional flexural stress σfC at sC = 1.5h", "MPa", SRC "F1 (60.47)", 60.47, 0.005,
      NULL, eval_flexural, NULL, F_CONVENTIONAL},
-    {"F1.maximum", "iso178", "maximum before sC (none)", "", SRC "F1", 0, 0, "no maximum before sC", eval_flexural,
+    {"F1.maximum", "iso178", "maximum before sC (none)", "", SRC "F1", 0, 0, "none before sC", eval_flexural,
      NULL, F_MAXIMUM_PRESENT},
     /* C1 */
     {"C1.acA-1", "iso179", "notched impact strength acA, specimen 1", "kJ/m²", SRC "C1 (12.750)", 12.750, 0.0005, NULL,

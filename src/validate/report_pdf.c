@@ -20,7 +20,7 @@
 #define FONT         "DejaVu Sans"
 #define ROW_H        11.0
 #define BODY_SIZE    7.0
-#define TABLE_TOP    112.0
+#define TABLE_TOP    120.0
 #define TABLE_BOTTOM (PAGE_H - 40.0)
 
 /* Column left edges and widths. */
