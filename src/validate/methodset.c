@@ -78,7 +78,8 @@ static void method_text(struct text *t, const struct pd_method_def *d)
     put(t, "%s.uncertainty.repeatability %d\n", d->id, d->uncertainty.repeatability ? 1 : 0);
 }
 
-int pd_validate_method_set_text(char *buf, size_t size, size_t *length, struct pd_err *err)
+/* Writes (buf) or only measures (buf NULL) the text. */
+static int method_set_text(char *buf, size_t size, size_t *length, struct pd_err *err)
 {
     struct pd_method_def *def = malloc(sizeof *def);
     if (!def)
@@ -92,12 +93,23 @@ int pd_validate_method_set_text(char *buf, size_t size, size_t *length, struct p
             method_text(&t, def);
     }
     free(def);
+    if (rc == 0)
+        *length = t.len;
+    return rc;
+}
+
+int pd_validate_method_set_text(char *buf, size_t size, size_t *length, struct pd_err *err)
+{
+    size_t len;
+    int rc = method_set_text(NULL, 0, &len, err);
     if (rc < 0)
         return rc;
+    if (buf && len >= size) /* measured first, so a short buffer is left as it was */
+        return pd_err_set(err, PD_ERANGE, NULL, "method set text needs %zu bytes, %zu given", len + 1, size);
+    if (buf && (rc = method_set_text(buf, size, &len, err)) < 0)
+        return rc;
     if (length)
-        *length = t.len;
-    if (buf && t.len >= size)
-        return pd_err_set(err, PD_ERANGE, NULL, "method set text needs %zu bytes, %zu given", t.len + 1, size);
+        *length = len;
     return 0;
 }
 

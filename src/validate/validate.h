@@ -101,7 +101,7 @@ int pd_validation_write_pdf(const struct pd_validation *v, const char *path, str
  * pd_cert_method_ids) with its effective parameters and uncertainty budget, one "key value" line
  * each, numbers exact (the shorter of 15 or 17 significant digits that reads back), so any change
  * of a default changes the text. 0 with *length = its length (without NUL); PD_ERANGE when `size`
- * is too small (buf NULL and size 0 only measure it). */
+ * is too small, buf and *length untouched then (buf NULL only measures it). */
 int pd_validate_method_set_text(char *buf, size_t size, size_t *length, struct pd_err *err);
 /* SHA-256 of that text as 64 lowercase hex digits. */
 int pd_validate_method_set_sha256(char hex[65], struct pd_err *err);

@@ -244,8 +244,11 @@ static void test_method_set(void **state)
     assert_non_null(strstr(text, "\niso527.param chord_window "));
     assert_non_null(strstr(text, "\niso1133.param area_cm2 0.711\n"));
     assert_non_null(strstr(text, "\niso527.uncertainty.k 2\n"));
-    char small[16];
-    assert_int_equal(pd_validate_method_set_text(small, sizeof small, &len, &err), PD_ERANGE);
+    char small[16] = "untouched";
+    size_t len2 = 7;
+    assert_int_equal(pd_validate_method_set_text(small, sizeof small, &len2, &err), PD_ERANGE);
+    assert_string_equal(small, "untouched");
+    assert_int_equal(len2, 7);
 
     unsigned char md[crypto_hash_sha256_BYTES];
     assert_int_equal(sodium_init() >= 0, 1);
