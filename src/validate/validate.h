@@ -80,7 +80,8 @@ struct pd_validation {
 
 /* Fills `v` with the built-in validation set (not yet run). `data_dir`: the folder of the real
  * exports (NULL: the build's default, ../shared/data/tensile beside the source tree); an absent
- * folder is not an error — its cases are skipped when run. `v` untouched on error. */
+ * folder is not an error — its cases are skipped when run. `v` untouched on error. The set's
+ * inputs are module-level tables filled here: not for several threads at once. */
 int pd_validation_init(struct pd_validation *v, const char *data_dir, struct pd_err *err);
 /* Runs every case and counts the outcomes. A refused evaluation is a failed case (its message in
  * the note), not an error of the run; PD_ENOMEM only when memory ran out. */
