@@ -210,7 +210,7 @@ static int render(struct pdf *p)
         "Worked examples — expected as test-methods.md §12 states it (tolerance half a unit in its last digit), "
         "or an analytic value named under the case",
         "Synthetic curves of the load-frame model — expected: its E, its noise-free stress at the sampled first peak; "
-        "tolerance: docs/CERTIFICATES.md §10",
+        "tolerance: docs/CERTIFICATES.md §11",
         "Real instrument exports — expected from the source named under each case"};
     for (size_t i = 0; i < p->v->n_cases; i++) {
         const struct pd_validate_case *c = &p->v->cases[i];
