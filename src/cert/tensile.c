@@ -425,9 +425,19 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
             double slip_span = p->slip_window > 0.0 ? p->slip_window + (x[i + hw[i] < n ? i + hw[i] : n - 1] -
                                                                           x[i >= hw[i] ? i - hw[i] : 0])
                                                      : 0.0;
-            size_t back = slip_recovered_at(x, s, n, i, slip_span, p->slip_min_drop, p->hysteresis, slips);
+            /* the tooth on the raw curve first (the average flattens it), at its steepest step near i */
+            size_t back = 0;
+            if (hw[i] > 0 && slip_span > 0.0) {
+                size_t steep = i, from = i > 2 * hw[i] ? i - 2 * hw[i] : 1;
+                for (size_t j = from; j <= i; j++)
+                    if (y[j - 1] - y[j] > y[steep - 1] - y[steep])
+                        steep = j;
+                back = slip_recovered_at(x, y, n, steep, p->slip_window, p->slip_min_drop, p->hysteresis, slips);
+            }
+            if (back == 0)
+                back = slip_recovered_at(x, s, n, i, slip_span, p->slip_min_drop, p->hysteresis, slips);
             if (back != 0) {
-                i = back;
+                i = back > i ? back : i; /* never back over samples already seen */
                 if (s[i] > s[ip])
                     ip = i;
                 continue;
