@@ -212,6 +212,21 @@ int imp_parse_rows(struct imp_source *src, struct pd_err *err)
         snprintf(where, sizeof where, "%s:%ld", src->path, src->data_line);
         return pd_err_set(err, PD_EDATA, where, "no data rows after the header");
     }
+    /* Times become int64 ns from the test date: ±10^9 s (31 years) is far inside that and far
+     * beyond any test. The time never goes back, so the first and last row bound all others. */
+    if (time_col != SIZE_MAX) {
+        const double scale = src->cols[time_col].scale;
+        for (int end = 0; end < 2; end++) {
+            size_t i = end ? n - 1 : 0;
+            double s = src->raw[time_col][i] * scale;
+            if (!(fabs(s) <= 1e9)) {
+                char where[400];
+                snprintf(where, sizeof where, "%s:%ld", src->path, src->data_line + (long)i);
+                return pd_err_set(err, PD_EDATA, where, "time %.10g s in %s is out of range (at most 1e9 s)", s,
+                                  src->cols[time_col].source);
+            }
+        }
+    }
     src->n = n;
     return 0;
 }

@@ -15,10 +15,11 @@
 #define DATTR(k, v, u) (struct pd_store_attr){.key = (k), .type = PD_STORE_DOUBLE, .d = (v), .units = (u)}
 #define IATTR(k, v) (struct pd_store_attr){.key = (k), .type = PD_STORE_INT, .i = (v)}
 
-/* A growing text buffer for the joined lists (file names, hashes). */
+/* A growing text buffer for the joined lists (file names, hashes); `failed` once memory ran out. */
 struct text {
     char *s;
     size_t len, cap;
+    bool failed;
 };
 static void text_add(struct text *t, const char *sep, const char *s)
 {
@@ -26,8 +27,10 @@ static void text_add(struct text *t, const char *sep, const char *s)
     if (need > t->cap) {
         size_t cap = need * 2;
         char *p = realloc(t->s, cap);
-        if (!p)
+        if (!p) {
+            t->failed = true;
             return;
+        }
         t->s = p;
         t->cap = cap;
     }
@@ -203,7 +206,7 @@ int imp_write_run(const struct imp_run *run, const char *tmp_path, struct pd_err
     struct pd_store_attr(*sa)[16] = calloc(run->n_src, sizeof *sa);
     char(*dims_from)[200] = calloc(run->n_src, sizeof *dims_from);
     int rc = 0;
-    if (!sp || !sa || !dims_from || !files.s || !hashes.s)
+    if (!sp || !sa || !dims_from || !files.s || !hashes.s || files.failed || hashes.failed)
         rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
     for (size_t i = 0; i < run->n_src && rc == 0; i++) {
         const struct imp_source *s = &run->src[i];

@@ -9,7 +9,7 @@
 # nothing written. Skips (77) when the shared data are absent.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
-data="$PD_SOURCE_DIR/../shared/data/tensile"
+data="${PD_SHARED_DIR:-$PD_SOURCE_DIR/../shared}/data/tensile"
 tra="$data/Invar_LT_05_01.TRA"
 bh="$data/CFRP_Specimen_RawData_1.csv"
 if [ ! -r "$tra" ] || [ ! -r "$bh" ]; then

@@ -443,7 +443,12 @@ static void test_csv_map_conversions(void **state)
     expect_refused(&csv, 1, &od, PD_EDATA, "blank.csv:2", "empty line", NULL);
     csv = WRITE("none.csv", "");
     expect_refused(&csv, 1, &od, PD_EDATA, "none.csv:1", "no data rows", NULL);
+    csv = WRITE("far.csv", "0;1.5\n1e12;2\n");
+    expect_refused(&csv, 1, &od, PD_EDATA, "far.csv:2", "out of range", NULL);
     csv = WRITE("trail.csv", "0;1.5\n1;2\n\n\n");
+    od.test_date = "2026-02-30";
+    expect_refused(&csv, 1, &od, PD_ECONFIG, "--date", NULL); /* no such day */
+    od.test_date = NULL;
     import_ok(&csv, 1, &od, &res); /* blank lines at the end are fine */
     assert_int_equal(res.n_samples, 2);
     rm_rf(outdir);
