@@ -14,7 +14,10 @@ fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 # Exit 0 when every case passes, 1 when one fails: both are a complete report; the python check
 # below ties the status to the cases.
-"$PD_CLI" validate -o "$work/report" >"$work/out" 2>"$work/err"
+# The real exports: PD_SHARED_DIR when the environment names it, else beside the source tree (what
+# polydaq defaults to); absent, their cases must come out skipped, which is checked too.
+data="${PD_SHARED_DIR:-$PD_SOURCE_DIR/../shared}/data/tensile"
+"$PD_CLI" validate -o "$work/report" --data "$data" >"$work/out" 2>"$work/err"
 status=$?
 [ "$status" -eq 0 ] || [ "$status" -eq 1 ] || { fail "validate -o: exit $status"; cat "$work/err" >&2; }
 for f in validation.json validation.pdf method-set.txt; do
@@ -155,7 +158,7 @@ if missing or doc["method_set"]["sha256"] not in text:
 PY
 
 # Reproducible: a second run writes the same report, byte for byte (seeded noise, no clock in it).
-"$PD_CLI" validate -o "$work/again" >/dev/null 2>&1
+"$PD_CLI" validate -o "$work/again" --data "$data" >/dev/null 2>&1
 cmp -s "$work/report/validation.json" "$work/again/validation.json" || fail "a second run's JSON differs"
 cmp -s "$work/report/method-set.txt" "$work/again/method-set.txt" || fail "a second run's method set differs"
 
