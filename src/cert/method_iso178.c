@@ -217,13 +217,8 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
         cert_jset(out->dimensions, "thickness_mm", cert_jreal(dims[1]), &ok);
     if (dims[2] > 0)
         cert_jset(out->dimensions, "span_mm", cert_jreal(dims[2]), &ok);
-    struct pd_flexural_params p = {
-        .e1 = pd_method_param(def, "e1"), .e2 = pd_method_param(def, "e2"),
-        .conventional_factor = pd_method_param(def, "conventional_factor"),
-        .break_fraction = pd_method_param(def, "break_fraction"), .max_hysteresis = pd_method_param(def, "max_hysteresis"),
-        .min_modulus_points = (size_t)pd_method_param(def, "min_modulus_points"),
-        .compliance_mm_per_N = pd_method_param(def, "compliance"),
-        .displacement_abs_mm = def->uncertainty.input[PD_U_DISPLACEMENT_ABS]};
+    struct pd_flexural_params p;
+    pd_flexural_params_from_def(def, &p);
     struct pd_flexural_result r;
     struct pd_err e = {0};
     if (rc == 0) {
@@ -335,3 +330,16 @@ const struct cert_method cert_method_iso178 = {
     .curve = curve,
     .deviations = deviations,
 };
+
+void pd_flexural_params_from_def(const struct pd_method_def *def, struct pd_flexural_params *p)
+{
+    pd_flexural_params_default(p);
+    p->e1 = pd_method_param(def, "e1");
+    p->e2 = pd_method_param(def, "e2");
+    p->conventional_factor = pd_method_param(def, "conventional_factor");
+    p->break_fraction = pd_method_param(def, "break_fraction");
+    p->max_hysteresis = pd_method_param(def, "max_hysteresis");
+    p->min_modulus_points = (size_t)pd_method_param(def, "min_modulus_points");
+    p->compliance_mm_per_N = pd_method_param(def, "compliance");
+    p->displacement_abs_mm = def->uncertainty.input[PD_U_DISPLACEMENT_ABS];
+}

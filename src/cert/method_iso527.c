@@ -361,3 +361,8 @@ const struct cert_method cert_method_iso527 = {
     .curve = curve,
     .deviations = deviations,
 };
+
+void pd_tensile_params_from_def(const struct pd_method_def *def, struct pd_tensile_params *p)
+{
+    params_of(def, p);
+}
