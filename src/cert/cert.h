@@ -351,6 +351,11 @@ int pd_method_load(const char *path, struct pd_method_def *out, struct pd_err *e
 int pd_method_load_string(const char *name, const char *text, struct pd_method_def *out, struct pd_err *err);
 /* A parameter's value (the def always holds every parameter of its base method). */
 double pd_method_param(const struct pd_method_def *def, const char *key);
+/* The effective method as a complete method file (the config/methods/ format, every header field,
+ * channel, parameter and uncertainty input written out, so loading it takes nothing from a build's
+ * defaults): what a certificate records as method.definition. malloc'd; NULL when out of memory or
+ * for an unknown base method. */
+char *pd_method_definition(const struct pd_method_def *def);
 /* The evaluation parameters a definition gives ISO 527 / ISO 178 — the mapping certify itself uses
  * (tensile: strain_source is left to the caller, who knows which channels the data has). */
 void pd_tensile_params_from_def(const struct pd_method_def *def, struct pd_tensile_params *p);

@@ -535,7 +535,7 @@ static void add_number(struct text *t, double x)
 char *cert_method_definition(const struct pd_method_def *d, const struct cert_method *m)
 {
     struct text t = {.ok = true};
-    add(&t, "# The effective method of this certificate, complete: nothing is taken from defaults.\n");
+    add(&t, "# The effective method, complete: nothing is taken from a build's defaults.\n");
     add(&t, "method:\n  id: ");
     add_quoted(&t, d->id);
     add(&t, "\n  base: ");

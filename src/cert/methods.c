@@ -282,6 +282,12 @@ static const struct pd_cfg_field budget_fields[] = {
     {.key = NULL},
 };
 
+char *pd_method_definition(const struct pd_method_def *def)
+{
+    const struct cert_method *m = def ? cert_method_find(def->base) : NULL;
+    return m ? cert_method_definition(def, m) : NULL;
+}
+
 const struct pd_cfg_field *cert_budget_fields(void)
 {
     return budget_fields;

@@ -1,81 +1,30 @@
 /*
  * methodset.c — the canonical text of the built-in method set and its SHA-256: every method of
  * pd_cert_method_ids with its effective definition (pd_method_defaults: identification, speed,
- * channels, every parameter, the uncertainty budget), so a validation report names exactly which
+ * channels, every parameter, the uncertainty budget — the method file a certificate records as
+ * method.definition, pd_method_definition), so a validation report names exactly which
  * evaluation defaults it validated and an assessor sees when they changed.
  */
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "validate/validate_internal.h"
 
-/* Names of the budget's sources in the text; a source added to cert.h without a name here still
- * enters the text (as "source<N>"), so the hash cannot miss it. */
-static const char *const source_names[PD_U_SOURCE_COUNT] = {
-    [PD_U_FORCE] = "force",
-    [PD_U_DISPLACEMENT] = "displacement",
-    [PD_U_WIDTH] = "width",
-    [PD_U_THICKNESS] = "thickness",
-    [PD_U_LENGTH] = "length",
-    [PD_U_ENERGY] = "energy",
-    [PD_U_MASS] = "mass",
-    [PD_U_TIME] = "time",
-    [PD_U_LIQUID_DENSITY] = "liquid_density",
-    [PD_U_TEMPERATURE] = "temperature",
-    [PD_U_READING] = "reading",
-    [PD_U_DISPLACEMENT_ABS] = "displacement_abs",
-};
-
 struct text {
     char *buf;
     size_t size, len; /* len counts what would have been written */
 };
 
-__attribute__((format(printf, 2, 3))) static void put(struct text *t, const char *fmt, ...)
+static void put(struct text *t, const char *s)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *dst = t->len < t->size ? t->buf + t->len : NULL;
-    int w = vsnprintf(dst, dst ? t->size - t->len : 0, fmt, ap);
-    va_end(ap);
-    if (w > 0)
-        t->len += (size_t)w;
-}
-
-/* The shortest of %.15g / %.17g that reads back as the same double: exact, and 0.0005 stays 0.0005. */
-static const char *num(char buf[32], double x)
-{
-    snprintf(buf, 32, "%.15g", x);
-    if (strtod(buf, NULL) != x)
-        snprintf(buf, 32, "%.17g", x);
-    return buf;
-}
-
-static void method_text(struct text *t, const struct pd_method_def *d)
-{
-    char b[32];
-    put(t, "method %s\n", d->id);
-    put(t, "%s.base %s\n", d->id, d->base);
-    put(t, "%s.title %s\n", d->id, d->title);
-    put(t, "%s.standard %s\n", d->id, d->standard);
-    put(t, "%s.conditioning %s\n", d->id, d->conditioning);
-    put(t, "%s.specimens %ld\n", d->id, d->specimens);
-    put(t, "%s.speed_mm_min %s\n", d->id, num(b, d->speed_mm_min));
-    for (size_t i = 0; i < d->n_channels; i++)
-        put(t, "%s.channel %s %s\n", d->id, d->channels[i].name, d->channels[i].unit);
-    for (size_t i = 0; i < d->n_params; i++)
-        put(t, "%s.param %s %s\n", d->id, d->params[i].key, num(b, d->params[i].value));
-    put(t, "%s.uncertainty.k %s\n", d->id, num(b, d->uncertainty.k));
-    for (int s = 0; s < PD_U_SOURCE_COUNT; s++) {
-        if (source_names[s])
-            put(t, "%s.uncertainty.%s %s\n", d->id, source_names[s], num(b, d->uncertainty.input[s]));
-        else
-            put(t, "%s.uncertainty.source%d %s\n", d->id, s, num(b, d->uncertainty.input[s]));
-    }
-    put(t, "%s.uncertainty.repeatability %d\n", d->id, d->uncertainty.repeatability ? 1 : 0);
+    size_t n = strlen(s);
+    if (t->len < t->size)
+        memcpy(t->buf + t->len, s, t->len + n < t->size ? n : t->size - t->len);
+    t->len += n;
+    if (t->len < t->size)
+        t->buf[t->len] = '\0';
 }
 
 /* Writes (buf) or only measures (buf NULL) the text. */
@@ -89,8 +38,17 @@ static int method_set_text(char *buf, size_t size, size_t *length, struct pd_err
     int rc = 0;
     for (size_t i = 0; pd_cert_method_ids[i] && rc == 0; i++) {
         rc = pd_method_defaults(pd_cert_method_ids[i], def, err);
-        if (rc == 0)
-            method_text(&t, def);
+        /* each method as the complete method file a certificate records (method.definition) */
+        char *text = rc == 0 ? pd_method_definition(def) : NULL;
+        if (rc == 0 && !text)
+            rc = pd_err_set(err, PD_ENOMEM, NULL, "method set: out of memory");
+        if (rc == 0) {
+            put(&t, "\nmethod ");
+            put(&t, def->id);
+            put(&t, "\n");
+            put(&t, text);
+        }
+        free(text);
     }
     free(def);
     if (rc == 0)

@@ -239,11 +239,17 @@ static void test_method_set(void **state)
         if (!strstr(text, line))
             fail_msg("method set text lacks %s", pd_cert_method_ids[i]);
     }
-    /* effective parameters and budget, exact numbers */
-    assert_non_null(strstr(text, "\niso527.param e1 0.0005\n"));
-    assert_non_null(strstr(text, "\niso527.param chord_window "));
-    assert_non_null(strstr(text, "\niso1133.param area_cm2 0.711\n"));
-    assert_non_null(strstr(text, "\niso527.uncertainty.k 2\n"));
+    /* effective parameters and budget, exact numbers, each in its own method's block */
+    const char *iso527 = strstr(text, "\nmethod iso527\n"), *iso1133 = strstr(text, "\nmethod iso1133\n");
+    assert_non_null(iso527);
+    assert_non_null(iso1133);
+    const char *after527 = strstr(iso527 + 1, "\nmethod "), *after1133 = strstr(iso1133 + 1, "\nmethod ");
+    const char *e1 = strstr(iso527, "\n  e1: 0.0005\n"), *cw = strstr(iso527, "\n  chord_window: ");
+    const char *k = strstr(iso527, "\nuncertainty:\n  k: 2\n"), *area = strstr(iso1133, "\n  area_cm2: 0.711\n");
+    assert_true(e1 && (!after527 || e1 < after527));
+    assert_true(cw && (!after527 || cw < after527));
+    assert_true(k && (!after527 || k < after527));
+    assert_true(area && (!after1133 || area < after1133));
     char small[16] = "untouched";
     size_t len2 = 7;
     assert_int_equal(pd_validate_method_set_text(small, sizeof small, &len2, &err), PD_ERANGE);
