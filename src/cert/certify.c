@@ -653,7 +653,7 @@ static json_t *method_json(struct ctx *c)
     /* Every departure from the standard's procedure, stated on the certificate (ISO/IEC 17025 7.8). */
     json_t *dev = json_array();
     if (c->m->deviations) {
-        static char lines[CERT_MAX_DEVIATIONS][CERT_DEVIATION_LEN];
+        char lines[CERT_MAX_DEVIATIONS][CERT_DEVIATION_LEN]; /* 3.8 KiB */
         size_t n = c->m->deviations(d, lines, CERT_MAX_DEVIATIONS);
         for (size_t i = 0; i < n && i < CERT_MAX_DEVIATIONS; i++)
             JA(dev, cert_jstr(lines[i]));
