@@ -6,16 +6,8 @@
 # notice (pdftotext).
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect_exit() { # code, description, command...
-  local want=$1 what=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  [ "$got" -eq "$want" ] || { fail "$what: exit $got, expected $want"; cat "$work/out" "$work/err" >&2; }
-}
+# shellcheck source=lib.sh
+source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, $pids, fail, expect_exit; cleanup on exit
 
 expect_exit 0 "run" "$PD_CLI" run "$PD_SOURCE_DIR/tests/integration/data/fast-tensile.yaml" -o "$work/runs"
 run=$(head -n1 "$work/out")

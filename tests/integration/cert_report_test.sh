@@ -10,16 +10,8 @@
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
 PY=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect_exit() { # code, description, command...
-  local want=$1 what=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  [ "$got" -eq "$want" ] || { fail "$what: exit $got, expected $want"; cat "$work/out" "$work/err" >&2; }
-}
+# shellcheck source=lib.sh
+source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, $pids, fail, expect_exit; cleanup on exit
 for tool in pdftotext pdftoppm pdfinfo; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool (poppler-utils) not installed"; exit 77; }
 done

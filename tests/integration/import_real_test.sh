@@ -16,16 +16,8 @@ if [ ! -r "$tra" ] || [ ! -r "$bh" ]; then
   echo "SKIP: the real exports are not in $data" >&2
   exit 77
 fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect_exit() { # code, description, command...
-  local want=$1 what=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  [ "$got" -eq "$want" ] || { fail "$what: exit $got, expected $want"; cat "$work/out" "$work/err" >&2; }
-}
+# shellcheck source=lib.sh
+source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, $pids, fail, expect_exit; cleanup on exit
 
 runs="$work/runs"
 expect_exit 0 "import testXpert" "$PD_CLI" import "$tra" --format testxpert -o "$runs"

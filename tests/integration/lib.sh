@@ -1,5 +1,6 @@
-# lib.sh — sourced by integration scripts that start background processes: a work folder, and the
-# array `pids` of what they started; on exit every one of those is stopped and the folder removed.
+# lib.sh — sourced by the integration scripts: a work folder, the array `pids` of what they started
+# (on exit every one of those is stopped and the folder removed), and the failure counter with
+# `fail` and `expect_exit` that the scripts report through.
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -8,3 +9,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+expect_exit() { # code, description, command...
+  local want=$1 what=$2; shift 2
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  [ "$got" -eq "$want" ] || { fail "$what: exit $got, expected $want"; cat "$work/out" "$work/err" >&2; }
+}

@@ -7,10 +7,8 @@
 # folder, and bad usage (exit 2, nothing written).
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+# shellcheck source=lib.sh
+source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, $pids, fail, expect_exit; cleanup on exit
 
 # Exit 0 when every case passes, 1 when one fails: both are a complete report; the python check
 # below ties the status to the cases.
