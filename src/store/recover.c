@@ -241,8 +241,6 @@ int pd_store_recover(const char *in_path, const char *out_path, struct pd_err *e
 
 static int recover_claimed(const char *in_path, const char *out_path, struct pd_err *err)
 {
-    if (!in_path || !out_path)
-        return pd_err_set(err, PD_EINVAL, NULL, "pd_store_recover: missing path");
     struct stat sb;
     if (stat(in_path, &sb) < 0)
         return pd_err_set_os(err, PD_EIO, errno, in_path, "cannot open the run file");

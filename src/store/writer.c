@@ -1250,7 +1250,9 @@ static int finish_file(struct pd_store *st, size_t n_final, const struct pd_stor
     H5Pclose(fapl);
     if (file < 0)
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot reopen to write the final attributes");
-    void *handle = NULL; /* the same check on the file actually opened: no window after the stat */
+    /* The same check on the file actually opened (the path may have changed since the stat):
+     * nothing is written into another one. */
+    void *handle = NULL;
     if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || !handle || fstat(*(int *)handle, &sb) < 0)
         rc = pd_store_h5_fail(err, PD_EIO, st->path, "cannot check the reopened run file");
     else
