@@ -329,14 +329,13 @@ static int mtsics_poll(void *state, const struct pd_sink *sink, struct pd_err *e
         s->faults.garbled++;
         return pd_err_set(err, PD_EPROTO, s->where, "%s: reply without a weight", s->command);
     }
-    double per_unit;
-    if (!mtsics_unit_to_grams(r.unit, &per_unit)) {
+    double g;
+    if (!mtsics_weight_grams(&r, &g)) {
         s->faults.wrong_unit++;
         return pd_err_set(err, PD_EPROTO, s->where, "%s: unit '%s' is not g, kg or mg", s->command,
                           r.unit);
     }
     struct pd_reading reading = {.t_mono_ns = tm.mid_ns, .half_width_ns = tm.half_width_ns, .quality = PD_Q_GOOD};
-    double g = r.weight * per_unit;
     reading.values[CH_MASS] = g;
     reading.values[CH_STABLE] = r.kind == MTSICS_STABLE ? 1.0 : 0.0;
     if (r.kind == MTSICS_DYNAMIC)

@@ -127,6 +127,7 @@ int mtsics_parse(const char *line, struct mtsics_reply *out, char *why, size_t w
     if (i < len)
         return fail(why, why_size, "unexpected text after the unit");
     memcpy(r.unit, line + us, ul);
+    memcpy(r.weight_text, num, nl + 1);
     r.weight = v;
     r.has_weight = true;
     *out = r;
@@ -143,6 +144,24 @@ bool mtsics_unit_to_grams(const char *unit, double *grams_per_unit)
         if (strcmp(unit, units[i].unit) == 0) {
             *grams_per_unit = units[i].grams;
             return true;
+        }
+    return false;
+}
+
+bool mtsics_weight_grams(const struct mtsics_reply *reply, double *grams)
+{
+    static const struct {
+        const char *unit;
+        int exponent; /* grams = number × 10^exponent */
+    } units[] = {{"g", 0}, {"kg", 3}, {"mg", -3}};
+    if (!reply->has_weight)
+        return false;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(reply->unit, units[i].unit) == 0) {
+            /* "12345.6e-3": strtod rounds the exact decimal value once, correctly. */
+            char text[48];
+            snprintf(text, sizeof text, "%se%d", reply->weight_text, units[i].exponent);
+            return pd_parse_double(text, grams);
         }
     return false;
 }

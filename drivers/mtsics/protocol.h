@@ -29,6 +29,7 @@ struct mtsics_reply {
     char cmd[MTSICS_CMD_MAX]; /* "S", "Z", "I4"; empty for ES/ET/EL */
     bool has_weight;          /* a number and a unit followed the status */
     double weight;            /* as sent, in `unit` */
+    char weight_text[32];     /* the number exactly as sent ("12345.6"), for exact unit conversion */
     char unit[MTSICS_UNIT_MAX];
     bool has_text;            /* a quoted string followed the status (I2, I3, I4) */
     char text[MTSICS_TEXT_MAX];
@@ -40,6 +41,12 @@ int mtsics_parse(const char *line, struct mtsics_reply *out, char *why, size_t w
 
 /* Grams per `unit` for g, kg and mg; false for any other unit. */
 bool mtsics_unit_to_grams(const char *unit, double *grams_per_unit);
+
+/* The reply's weight in grams, converted on its decimal text (the decimal point moved by the
+ * unit's power of ten, then rounded once to the nearest double): 12345.6 mg is exactly the double
+ * nearest 12.3456, as if the balance had sent "12.3456 g", where multiplying 12345.6 by 0.001
+ * gives 12.345600000000001. False without a weight or for a unit other than g, kg, mg. */
+bool mtsics_weight_grams(const struct mtsics_reply *reply, double *grams);
 
 /* The command whose reply a request gets ("SI" → "S", "@" → "I4", "TI" → "T"...). */
 const char *mtsics_reply_cmd(const char *request);

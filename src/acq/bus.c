@@ -234,7 +234,7 @@ static void *bus_main(void *arg)
     int64_t next = pd_clock_mono_ns();
     b->poll_due_ns = next;
     int consecutive = 0;
-    int last_logged_code = 0;
+    int last_logged_code = 0, last_logged_device = 0; /* the device's own answer kind (overload, underload...) */
     while (!atomic_load(&b->quit)) {
         if (acq_bus_failed(b, NULL)) {
             sleep_serving(b, pd_clock_mono_ns() + 50 * 1000000LL);
@@ -251,21 +251,26 @@ static void *bus_main(void *arg)
              * driver has flushed the line); device exceptions and busy are answers, not link faults. */
             bool link = rc == PD_EIO || ((rc == PD_ETIMEOUT || rc == PD_EPROTO) &&
                                          consecutive >= ACQ_ERRORS_BEFORE_RECONNECT);
-            if (!link && rc != last_logged_code) { /* log each kind of fault once in a row; count every one */
+            /* log each kind of fault once in a row (a change of the device's answer, e.g. overload
+             * to underload, is another kind); count every one */
+            if (!link && (rc != last_logged_code || e.device_code != last_logged_device)) {
                 pd_log(PD_LOG_WARN, "%s", e.msg);
                 bus_event(b, "error", "%s", e.msg);
                 last_logged_code = rc;
+                last_logged_device = e.device_code;
             }
             if (link) {
                 reconnect(b, &e);
                 consecutive = 0;
-                last_logged_code = 0;
+                last_logged_code = last_logged_device = 0;
                 next = b->poll_due_ns = pd_clock_mono_ns();
                 continue;
             }
         } else {
+            if (last_logged_code != 0) /* the end of a logged fault is a status change too */
+                bus_event(b, "cleared", "%s: answers normally again", b->cfg->name);
             consecutive = 0;
-            last_logged_code = 0;
+            last_logged_code = last_logged_device = 0;
         }
         next += b->period_ns;
         int64_t now = pd_clock_mono_ns();

@@ -175,6 +175,16 @@ static int decode_instrument(const struct pd_cfg_node *node, struct pd_acq_instr
         rc = pd_cfg_decode(ci.calibration, calibration_fields, NULL, &cal, err);
         if (rc < 0)
             return rc;
+        /* `polydaq scan` writes placeholders in angle brackets: the lab's calibration record, not
+         * a default, belongs there, so a run refuses them (docs/CERTIFICATES.md). */
+        static const char *const keys[] = {"date", "due", "certificate"};
+        const char *values[] = {cal.date, cal.due, cal.certificate};
+        for (size_t k = 0; k < 3; k++)
+            if (values[k][0] == '<')
+                return pd_cfg_error(err, pd_cfg_map_get(ci.calibration, keys[k]),
+                                    "'%s' is a placeholder left by `polydaq scan`: fill in the %s from the "
+                                    "instrument's calibration certificate",
+                                    values[k], k == 2 ? "certificate id" : k == 0 ? "calibration date" : "due date");
         if (!is_iso_date(cal.date))
             return pd_cfg_error(err, pd_cfg_map_get(ci.calibration, "date"), "expected a date YYYY-MM-DD");
         if (!is_iso_date(cal.due))

@@ -16,28 +16,13 @@ static const char recover_usage[] =
     "Copies everything the crashed run's writer had flushed (all samples older than the run's\n"
     "flush interval) into a file that h5py, HDFView or MATLAB open normally. Without -o the\n"
     "recovered file takes the name RUN.h5 and the original is kept as RUN.h5.crashed.\n"
-    "A file that was closed cleanly needs nothing and is left alone. Do not run it on a file\n"
-    "that is still being written.\n"
+    "A file that was closed cleanly needs nothing and is left alone. A file a live run still\n"
+    "writes is refused (the run holds a lock on it until it ends; a killed run's lock is gone).\n"
     "  -o, --output OUT.h5   write the recovered file there and leave RUN.h5 untouched\n";
 
-static int recover_main(int argc, char **argv)
+/* Recovers `path` (into `out`, or in place) once the caller holds the claim on it. */
+static int recover_file(const char *path, const char *out)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *out = NULL;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 'h': fputs(recover_usage, stdout); return PD_EXIT_OK;
-        default: return cli_usage_error("recover", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1)
-        return cli_usage_error("recover", optind >= argc ? "missing RUN.h5" : "exactly one RUN.h5 expected");
-    const char *path = argv[optind];
     struct pd_err err;
     struct pd_run *run;
     if (pd_run_open(path, &run, &err) < 0)
@@ -82,6 +67,34 @@ static int recover_main(int argc, char **argv)
     fprintf(stderr, "polydaq recover: %s recovered; the original is kept as %s\n", path, kept);
     printf("%s\n", path);
     return PD_EXIT_OK;
+}
+
+static int recover_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *out = NULL;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'h': fputs(recover_usage, stdout); return PD_EXIT_OK;
+        default: return cli_usage_error("recover", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("recover", optind >= argc ? "missing RUN.h5" : "exactly one RUN.h5 expected");
+    const char *path = argv[optind];
+    struct pd_err err;
+    /* Held until the renames are done: the file is no live run's, and stays so meanwhile. */
+    int claim;
+    if (pd_store_claim(path, &claim, &err) < 0)
+        return err.code == PD_EBUSY ? cli_fail(&err) : cli_fail_input(&err);
+    int rc = recover_file(path, out);
+    pd_store_unclaim(claim);
+    return rc;
 }
 
 const struct cli_command cli_cmd_recover = {

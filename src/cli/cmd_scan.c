@@ -1,7 +1,8 @@
 /* cmd_scan.c — `polydaq scan`: lists the serial ports and, with --probe, asks each named port (or
  * every listed one) who is there with identity queries only — MT-SICS I4, the `identify:` request of
  * every serial-line instrument in the instrument library, Modbus report-slave-id (FC17) — and prints
- * the matching library section, pointed at the port, ready to paste into a lab config. */
+ * the matching library section, pointed at the port, with the device's own identity and
+ * calibration placeholders, ready to paste into a lab config. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -31,7 +32,10 @@ static const char scan_usage[] =
     "only once. rtu:PORT is asked only FC17, tcp-raw:// the text queries, tcp:// Modbus TCP FC17.\n"
     "For each instrument found the library's section is printed with name and port filled in and\n"
     "without its simulator, as an item of a lab config's `instruments:` list; an instrument the\n"
-    "library does not know gets a generic section.\n"
+    "library does not know gets a generic section. Model, serial and firmware are the device's own\n"
+    "answers (MT-SICS I2/I4/I3; the identify answer; Modbus report-slave-id and the map's identity\n"
+    "registers, read by opening the instrument with its driver), never the library's examples; the\n"
+    "calibration is printed as placeholders that `polydaq run` refuses until the lab fills them in.\n"
     "  --library DIR  instrument sections to match (default: config/instruments beside the program)\n"
     "  --unit ID      Modbus unit id to ask (default 1)\n"
     "  --timeout MS   answer timeout per query (default 300)\n";
@@ -216,7 +220,8 @@ struct found {
     int parity; /* enum pd_parity */
     int unit;   /* Modbus */
     int slave_byte;
-    char serial[SL_WORD_MAX], model[SL_WORD_MAX], firmware[SL_WORD_MAX];
+    char serial[SL_WORD_MAX], model[PD_NAME_MAX * 2], firmware[SL_WORD_MAX]; /* as the device reports them */
+    bool simulated;    /* the device says it is a simulator (MT-SICS I2, identify, Modbus identity) */
     char id_text[256]; /* the FC17 text */
 };
 
@@ -250,58 +255,88 @@ static void next_name(struct name_counts *nc, const char *library_name, char out
 }
 
 /* A YAML double-quoted scalar: device text may hold anything. */
-static void put_quoted(const char *s)
+static void put_quoted(FILE *out, const char *s)
 {
-    putchar('"');
+    fputc('"', out);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
-            printf("\\%c", c);
+            fprintf(out, "\\%c", c);
         else if (c < 0x20 || c == 0x7f)
-            printf("\\x%02x", c);
+            fprintf(out, "\\x%02x", c);
         else
-            putchar(c);
+            fputc(c, out);
     }
-    putchar('"');
+    fputc('"', out);
 }
 
+/* How a section is written: as an item of a lab config's `instruments:` list for the user, with
+ * what the device said about itself and the calibration to fill in; or as a plain map for the
+ * driver to open the instrument with (identity read as `run` reads it). */
+enum section_form { FORM_ITEM, FORM_MAP };
+
+/* Placeholders `polydaq run` refuses (not dates), so a section pasted without the lab's own
+ * calibration record cannot make a run: the library's demo values never reach a run file. */
+#define CAL_DATE_PLACEHOLDER "<YYYY-MM-DD>"
+#define CAL_CERT_PLACEHOLDER "<fill in>"
+
 /* The keys scan writes itself in place of the library's. */
-static void print_port_keys(const struct found *f)
+static void print_port_keys(FILE *out, const struct found *f, enum section_form form)
 {
-    fputs("    transport: ", stdout);
-    put_quoted(f->transport);
-    putchar('\n');
+    const char *in = form == FORM_ITEM ? "    " : "";
+    fprintf(out, "%stransport: ", in);
+    put_quoted(out, f->transport);
+    fputc('\n', out);
     if (f->kind == LIB_MODBUS)
-        printf("    unit: %d\n", f->unit);
+        fprintf(out, "%sunit: %d\n", in, f->unit);
     if (f->line_settings)
-        printf("    baud: %ld\n    parity: %s\n    data_bits: 8\n    stop_bits: 1\n", f->baud,
-               pd_parity_names[f->parity]);
+        fprintf(out, "%sbaud: %ld\n%sparity: %s\n%sdata_bits: 8\n%sstop_bits: 1\n", in, f->baud, in,
+                pd_parity_names[f->parity], in, in);
+    if (form == FORM_MAP)
+        return;
     if (f->serial[0]) {
-        fputs("    serial: ", stdout);
-        put_quoted(f->serial);
-        putchar('\n');
+        fprintf(out, "%sserial: ", in);
+        put_quoted(out, f->serial);
+        fputc('\n', out);
     }
+    if (f->model[0]) {
+        fprintf(out, "%smodel: ", in);
+        put_quoted(out, f->model);
+        fputs("    # as the device reports it\n", out);
+    } else {
+        fprintf(out, "%s# model: the device does not report one: write its make and model here\n", in);
+    }
+    fprintf(out, "%s# the instrument's calibration certificate (ISO/IEC 17025): `polydaq run` refuses the "
+                 "placeholders\n",
+            in);
+    fprintf(out, "%scalibration: {date: \"" CAL_DATE_PLACEHOLDER "\", due: \"" CAL_DATE_PLACEHOLDER
+                 "\", certificate: \"" CAL_CERT_PLACEHOLDER "\"}\n",
+            in);
 }
 
 static bool replaced_key(const char *key)
 {
-    static const char *const keys[] = {"name",      "transport", "baud",  "parity", "data_bits", "stop_bits",
-                                       "flow_control", "rs485",  "unit",  "serial", "simulator", NULL};
+    static const char *const keys[] = {"name",   "transport", "baud",   "parity",      "data_bits",
+                                       "stop_bits", "flow_control", "rs485", "unit", "serial",
+                                       "simulator", "model",     "calibration", NULL};
     for (size_t i = 0; keys[i]; i++)
         if (strcmp(key, keys[i]) == 0)
             return true;
     return false;
 }
 
-/* Prints the library file's section as a list item: its text as written (comments kept), the
- * port keys replaced by what was found, the simulator dropped, the file's leading comment (which
- * describes the library file) left out. Top-level keys are found by the line the parser gives. */
-static void print_library_section(const struct lib_entry *e, const struct found *f, const char *name)
+/* Prints the library file's section: its text as written (comments kept), the port keys replaced
+ * by what was found, the simulator and the library's own model and calibration (examples, not this
+ * device's) dropped, the file's leading comment (which describes the library file) left out.
+ * Top-level keys are found by the line the parser gives. */
+static void print_library_section(FILE *out, const struct lib_entry *e, const struct found *f, const char *name,
+                                  enum section_form form)
 {
     const struct pd_cfg_node *root = pd_cfg_root(e->doc);
     const char *text = pd_cfg_source_text(e->doc);
     size_t n_keys = pd_cfg_map_size(root);
-    printf("  - name: %s\n", name);
+    const char *in = form == FORM_ITEM ? "    " : "";
+    fprintf(out, "%sname: %s\n", form == FORM_ITEM ? "  - " : "", name);
     bool started = false, dropping = false, port_printed = false;
     int line_no = 1;
     for (const char *p = text; *p; line_no++) {
@@ -318,7 +353,7 @@ static void print_library_section(const struct lib_entry *e, const struct found 
             started = true;
             dropping = replaced_key(key);
             if (strcmp(key, "transport") == 0) {
-                print_port_keys(f);
+                print_port_keys(out, f, form);
                 port_printed = true;
             }
         } else if (!indented_or_blank) {
@@ -328,14 +363,57 @@ static void print_library_section(const struct lib_entry *e, const struct found 
             if (len && p[len - 1] == '\r')
                 len--;
             if (len)
-                printf("    %.*s\n", (int)len, p);
+                fprintf(out, "%s%.*s\n", in, (int)len, p);
             else
-                putchar('\n');
+                fputc('\n', out);
         }
         p = end ? end + 1 : p + len;
     }
     if (!port_printed)
-        print_port_keys(f);
+        print_port_keys(out, f, form);
+}
+
+/* Opens the instrument found with its library section's driver, as `run` will, and keeps the
+ * identity the driver reads from the device (MT-SICS I4/I2/I3, the identify answer, Modbus
+ * report-slave-id and the map's identity registers). Sends nothing but identity queries: a
+ * driver's open only identifies. A failure is reported and leaves what the probe found. */
+static void read_identity_with_driver(const struct lib_entry *e, struct found *f)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        return;
+    print_library_section(mem, e, f, e->name, FORM_MAP);
+    if (fclose(mem) != 0) {
+        free(text);
+        return;
+    }
+    struct pd_err err;
+    pd_err_clear(&err);
+    struct pd_cfg_doc *doc = NULL;
+    const struct pd_driver *drv = pd_driver_find(scalar_at(pd_cfg_root(e->doc), "driver"));
+    void *state = NULL;
+    struct pd_instrument_info info;
+    memset(&info, 0, sizeof info);
+    if (drv && pd_cfg_load_string(e->file, text, len, &doc, &err) == 0 &&
+        drv->create(pd_cfg_root(doc), &state, &err) == 0 && drv->open(state, &info, &err) == 0) {
+        drv->close(state);
+        if (info.serial[0])
+            pd_strlcpy(f->serial, info.serial, sizeof f->serial);
+        if (info.model[0])
+            pd_strlcpy(f->model, info.model, sizeof f->model);
+        if (info.firmware[0])
+            pd_strlcpy(f->firmware, info.firmware, sizeof f->firmware);
+        f->simulated = f->simulated || info.simulated;
+    } else {
+        fprintf(stderr, "polydaq scan: %s: reading the identity with the %s driver failed: %s\n", f->transport,
+                drv ? drv->name : "?", err.msg[0] ? err.msg : "cannot build the section");
+    }
+    if (state)
+        drv->destroy(state);
+    pd_cfg_free(doc);
+    free(text);
 }
 
 static const char *kind_text(enum lib_kind kind)
@@ -347,6 +425,14 @@ static const char *kind_text(enum lib_kind kind)
 static int print_found(struct found *f, struct name_counts *names)
 {
     char name[PD_NAME_MAX];
+    if (f->entry)
+        read_identity_with_driver(f->entry, f);
+    if (f->kind == LIB_MODBUS && !f->model[0]) {
+        /* No model register in the map: the device's own report-slave-id words, as far as the
+         * library's slave_id recognised them ("polydaq LF-1"), else the whole text. */
+        size_t n = f->entry && f->entry->slave_id[0] ? strlen(f->entry->slave_id) : strlen(f->id_text);
+        snprintf(f->model, sizeof f->model, "%.*s", (int)n, f->id_text);
+    }
     const char *settings = !f->line_settings ? ""
                            : f->parity == PD_PARITY_EVEN ? " 8E1"
                                                          : " 8N1";
@@ -361,10 +447,12 @@ static int print_found(struct found *f, struct name_counts *names)
         printf(", serial %s", f->serial);
     if (f->firmware[0])
         printf(", firmware %s", f->firmware);
+    if (f->simulated)
+        printf(", the device says it is a simulator");
     if (f->entry) {
         printf(" (library %s)\n", f->entry->file);
         next_name(names, f->entry->name, name);
-        print_library_section(f->entry, f, name);
+        print_library_section(stdout, f->entry, f, name, FORM_ITEM);
         putchar('\n');
         return 1;
     }
@@ -372,17 +460,16 @@ static int print_found(struct found *f, struct name_counts *names)
     if (f->kind == LIB_MTSICS) {
         next_name(names, "balance", name);
         printf("  - name: %s\n    driver: mtsics\n", name);
-        print_port_keys(f);
+        print_port_keys(stdout, f, FORM_ITEM);
         printf("    command: SI\n    response_timeout_ms: 1500\n\n");
         return 1;
     }
     next_name(names, "modbus", name);
     printf("# the register map is the instrument's own: replace the one channel below by its map\n");
     printf("  - name: %s\n    driver: modbus\n", name);
-    print_port_keys(f);
-    printf("    address_base: 0\n    model: ");
-    put_quoted(f->id_text);
-    printf("\n    channels:\n      - {name: register0, table: holding, address: 0, type: uint16}\n\n");
+    print_port_keys(stdout, f, FORM_ITEM);
+    printf("    address_base: 0\n");
+    printf("    channels:\n      - {name: register0, table: holding, address: 0, type: uint16}\n\n");
     return 1;
 }
 
@@ -439,6 +526,21 @@ static enum text_result probe_text(struct scan *sc, const char *port, const stru
         if (mtsics_parse(line, &r, why, sizeof why) == 0 && strcmp(r.cmd, "I4") == 0 && r.has_text) {
             f->kind = LIB_MTSICS;
             pd_strlcpy(f->serial, r.text, sizeof f->serial);
+            /* I2 "type capacity unit" (the type may hold blanks: cut from the right), I3 the
+             * firmware; older balances answer ES to either: then they stay unknown. */
+            if (pd_transport_request(t, "I2", line, sizeof line, &len, sc->timeout_ms, NULL, &ignored) == 0 &&
+                mtsics_parse(line, &r, why, sizeof why) == 0 && strcmp(r.cmd, "I2") == 0 && r.has_text) {
+                f->simulated = mtsics_i2_simulated(r.text);
+                for (int cut = 0; cut < 2; cut++) {
+                    char *blank = strrchr(r.text, ' ');
+                    if (blank)
+                        *blank = '\0';
+                }
+                pd_strlcpy(f->model, r.text, sizeof f->model);
+            }
+            if (pd_transport_request(t, "I3", line, sizeof line, &len, sc->timeout_ms, NULL, &ignored) == 0 &&
+                mtsics_parse(line, &r, why, sizeof why) == 0 && strcmp(r.cmd, "I3") == 0 && r.has_text)
+                pd_strlcpy(f->firmware, r.text, sizeof f->firmware);
             for (size_t i = 0; i < sc->lib.n && !f->entry; i++)
                 if (sc->lib.e[i].kind == LIB_MTSICS)
                     f->entry = &sc->lib.e[i];

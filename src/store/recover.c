@@ -222,10 +222,25 @@ static herr_t copy_link(hid_t src, const char *name, const H5L_info_t *info, voi
     return rc;
 }
 
+static int recover_claimed(const char *in_path, const char *out_path, struct pd_err *err);
+
 int pd_store_recover(const char *in_path, const char *out_path, struct pd_err *err)
 {
     if (!in_path || !out_path)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_recover: missing path");
+    /* A live run's file is not a crashed one: copying it would take a snapshot the run then
+     * outgrows; the claim is held while copying so the verdict stays true. */
+    int claim;
+    int rc = pd_store_claim(in_path, &claim, err);
+    if (rc < 0)
+        return rc;
+    rc = recover_claimed(in_path, out_path, err);
+    pd_store_unclaim(claim);
+    return rc;
+}
+
+static int recover_claimed(const char *in_path, const char *out_path, struct pd_err *err)
+{
     struct stat sb;
     if (stat(in_path, &sb) < 0)
         return pd_err_set_os(err, PD_EIO, errno, in_path, "cannot open the run file");

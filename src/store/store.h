@@ -192,9 +192,16 @@ int pd_run_overrun(struct pd_run *run, size_t i, struct pd_store_overrun *out);
 const char *pd_run_summary_attr(struct pd_run *run, size_t instrument, const char *key);
 
 /* ---- Recovery ------------------------------------------------------------------------------*/
+/* A live run's writer holds a lock on its file from pd_store_create to pd_store_close (released by
+ * the kernel also when the process dies). pd_store_claim fails with PD_EBUSY, naming the file and
+ * the writer's pid, while one does; otherwise *claim holds a shared claim on the file (no new
+ * writer can take it; claims do not exclude each other) until pd_store_unclaim(*claim). */
+int pd_store_claim(const char *path, int *claim, struct pd_err *err);
+void pd_store_unclaim(int claim);
 /* Makes a file whose writer died (SWMR mark still set) readable by any HDF5 reader: copies
  * everything a SWMR reader sees (all that was flushed) into a fresh file at `out_path` (which
- * must not exist) and marks it `recovered = 1` (closed_cleanly stays 0). The input is not changed. */
+ * must not exist) and marks it `recovered = 1` (closed_cleanly stays 0). The input is not changed.
+ * A file a live run still writes is refused (PD_EBUSY, see pd_store_claim). */
 int pd_store_recover(const char *in_path, const char *out_path, struct pd_err *err);
 /* Events of a specimen (SIZE_MAX = run level): count and i-th (time, kind, text). */
 size_t pd_run_event_count(struct pd_run *run, size_t specimen);

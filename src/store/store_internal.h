@@ -8,6 +8,7 @@
 #include <hdf5.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/core.h"
 #include "store/store.h"
@@ -46,6 +47,11 @@ struct pd_store_overrun_row {
     int64_t t_first, t_last;
 };
 hid_t pd_store_overrun_type(void);
+
+/* The writer's lock on its run file for the run's whole life (runlock.c): opens `path` again,
+ * checks it is the file HDF5 holds open as `hdf5_fd` (-1: not checked), locks it, and returns the
+ * locking descriptor (closing it releases the lock) with the file's device and inode. */
+int pd_store_writer_lock(const char *path, int hdf5_fd, int *lock_fd, dev_t *dev, ino_t *ino, struct pd_err *err);
 
 /* Shuffle + deflate of a chunk's columns into HDF5's filter format, on the calling thread and one
  * helper thread (deflate_pool.c); one pool per store, used by the thread that writes. */

@@ -82,6 +82,11 @@ struct pd_store {
     struct pd_deflate_pool *deflate; /* compressed layouts: shared by every instrument's chunks */
     size_t reserved_instrument; /* the open pd_store_append_reserve; SIZE_MAX = none */
     size_t reserved_n;
+    /* This run's lock on its file (runlock.c), held until close, and the file it locks: close
+     * writes the final attributes only into that very file, whatever the path names by then. */
+    int lock_fd;
+    dev_t dev;
+    ino_t ino;
 };
 
 static const char *const reserved_in_specimen[] = {"sample", "instrument", "status", "events",
@@ -504,6 +509,8 @@ static void free_store(struct pd_store *st)
     }
     free(st->instr);
     pd_deflate_pool_free(st->deflate);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* releases the run's lock */
     free(st->path);
     free(st);
 }
@@ -520,6 +527,7 @@ static struct pd_store *alloc_store(const char *path, const struct pd_store_layo
     st->n_instruments = l->n_instruments;
     st->deflate_level = l->deflate_level;
     st->reserved_instrument = SIZE_MAX;
+    st->lock_fd = -1;
     st->path = strdup(path);
     st->instr = calloc(l->n_instruments, sizeof *st->instr);
     st->spec = calloc(l->n_specimens, sizeof *st->spec);
@@ -664,6 +672,11 @@ int pd_store_create(const char *path, const struct pd_store_layout *layout, stru
         H5Pclose(fcpl);
     if (fapl >= 0)
         H5Pclose(fapl);
+    if (rc == 0) { /* locked before anything else can see the file as a run file */
+        void *handle = NULL;
+        int hdf5_fd = H5Fget_vfd_handle(st->file, H5P_DEFAULT, &handle) >= 0 && handle ? *(int *)handle : -1;
+        rc = pd_store_writer_lock(path, hdf5_fd, &st->lock_fd, &st->dev, &st->ino, err);
+    }
     if (rc == 0)
         rc = build_file(st, layout, err);
     if (rc < 0) {
@@ -1207,9 +1220,29 @@ static int write_summaries(struct pd_store *st, hid_t file, struct pd_err *err)
     return rc;
 }
 
+/* PD_ESTATE when the run's path no longer names the file this run created (moved away or replaced
+ * while the run was live, e.g. by a recover that ignored the lock): its data then stay where they
+ * are, in its own file, which is left as a crashed run's (SWMR mark set, not closed cleanly). */
+static int still_our_file(const struct pd_store *st, const struct stat *sb, struct pd_err *err)
+{
+    if (sb->st_dev == st->dev && sb->st_ino == st->ino)
+        return 0;
+    return pd_err_set(err, PD_ESTATE, st->path,
+                      "no longer names the file this run created (it was moved or replaced while the run was "
+                      "live): the final attributes were not written into another file; the run's data stay in "
+                      "its own file, which `polydaq recover` makes readable");
+}
+
 static int finish_file(struct pd_store *st, size_t n_final, const struct pd_store_attr *final_attrs,
                        struct pd_err *err)
 {
+    struct stat sb;
+    if (stat(st->path, &sb) < 0)
+        return pd_err_set_os(err, PD_ESTATE, errno, st->path,
+                             "the run file is gone (moved or deleted while the run was live); not closed cleanly");
+    int rc = still_our_file(st, &sb, err);
+    if (rc < 0)
+        return rc;
     hid_t fapl = make_fapl();
     if (fapl < 0)
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot prepare reopening");
@@ -1217,7 +1250,13 @@ static int finish_file(struct pd_store *st, size_t n_final, const struct pd_stor
     H5Pclose(fapl);
     if (file < 0)
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot reopen to write the final attributes");
-    int rc = 0;
+    /* The same check on the file actually opened (the path may have changed since the stat):
+     * nothing is written into another one. */
+    void *handle = NULL;
+    if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || !handle || fstat(*(int *)handle, &sb) < 0)
+        rc = pd_store_h5_fail(err, PD_EIO, st->path, "cannot check the reopened run file");
+    else
+        rc = still_our_file(st, &sb, err);
     for (size_t i = 0; rc == 0 && i < n_final; i++)
         if (pd_store_attr_write(file, &final_attrs[i]) < 0)
             rc = pd_store_h5_fail(err, PD_EIO, st->path, "cannot write final run attribute %s", final_attrs[i].key);

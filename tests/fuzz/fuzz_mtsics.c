@@ -1,4 +1,5 @@
 /* fuzz_mtsics.c — libFuzzer target: any bytes as one MT-SICS response line. */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         double g;
         if (r.has_weight)
             (void)mtsics_unit_to_grams(r.unit, &g);
+        if (mtsics_weight_grams(&r, &g) && !isfinite(g)) /* a converted weight is a finite number */
+            abort();
         if (strlen(r.cmd) >= MTSICS_CMD_MAX || strlen(r.unit) >= MTSICS_UNIT_MAX || strlen(r.text) >= MTSICS_TEXT_MAX)
             abort();
     }

@@ -9,6 +9,10 @@
 # answers alone (MT-SICS I2, the identify `simulated` field, the Modbus identity register), so a
 # hand-started simulator's data can never pass for real ones. A library entry whose slave_id does not
 # match is not chosen; a port where nothing answers is reported and exits 3.
+# Each section carries the device's own identity (model, serial, firmware as the device reports
+# them: MT-SICS I2/I3/I4, the identify answer, Modbus report-slave-id and identity registers), never
+# the library's example model or demo calibration, and a calibration of placeholders that `run`
+# refuses, naming the place, until the lab fills in its own record.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}" "${PD_SIM:?}"
 # shellcheck source=lib.sh
@@ -26,7 +30,7 @@ start() {
   "$PD_SIM" "$@" </dev/null >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
 }
-start bal balance --pty auto --serial SCAN-42
+start bal balance --pty auto --serial SCAN-42 --model XS205-LAB
 start baltcp balance --tcp 127.0.0.1:0 --serial SCAN-43
 start dur durometer --pty auto --serial DUR-77 --time-scale 60
 start mfi mfi --pty auto --serial MFI-88
@@ -71,11 +75,36 @@ grep -q "^# rtu:$lfrtu: .*SN 4242" "$work/snippet" || fail "RTU load frame: slav
 grep -q "^# $lftcp: .*SN 4343" "$work/snippet" || fail "TCP load frame: slave id text with serial"
 grep -Eq "^ *simulator:|program: polydaq-sim" "$work/snippet" && fail "a simulator section was copied"
 [ "$(grep -c "^  - name:" "$work/snippet")" -eq 6 ] || fail "not exactly 6 sections"
+# the device's identity, as each simulator answers it (its documented identity replies)
+check_section balance1 'model: "XS205-LAB SIMULATED"' "pty balance: the model its I2 reports"
+check_section balance2 'model: "PD-XS205 SIMULATED"' "raw-TCP balance: the model its I2 reports"
+check_section frame1 'serial: "4242"' "RTU load frame: the serial its identity register holds"
+check_section frame2 'model: "polydaq LF-1"' "TCP load frame: the model its report-slave-id names"
+grep -q "^# $lftcp: .*firmware [0-9]" "$work/snippet" || fail "TCP load frame: firmware from its identity register"
+grep -q "^# $bal: .*firmware " "$work/snippet" || fail "pty balance: firmware from I3"
+# never the library's example model or demo calibration
+grep -Eq "DEMO-CAL|\(simulated\)|2027-0[3-6]-" "$work/snippet" && fail "library demo identity/calibration printed: $(grep -E "DEMO-CAL|\(simulated\)" "$work/snippet" | head -2)"
+[ "$(grep -c 'calibration: {date: "<YYYY-MM-DD>", due: "<YYYY-MM-DD>", certificate: "<fill in>"}' "$work/snippet")" -eq 6 ] ||
+  fail "not every section has the calibration placeholders"
 
-# the sections pasted as they are into a Shore lab config (its own instrument list dropped): the
-# durometer found on the pty makes the run, the others are acquired beside it
+# the sections pasted as they are into a Shore lab config (its own instrument list dropped): refused
+# while the calibration placeholders are left, naming the file, line and column of the first
 { sed -e '/^instruments:/q' -e 's/specimens: 3/specimens: 1/' -e 's/readings: 5/readings: 2/' \
-    "$PD_SOURCE_DIR/config/shore.yaml"; cat "$work/snippet"; } >"$work/lab.yaml"
+    "$PD_SOURCE_DIR/config/shore.yaml"; cat "$work/snippet"; } >"$work/lab-placeholders.yaml"
+"$PD_CLI" run "$work/lab-placeholders.yaml" -o "$work/refused" -q >/dev/null 2>"$work/refused.err"
+[ $? -eq 2 ] || fail "run with the calibration placeholders left: exit code, expected 2"
+first=$(grep -n 'calibration: {date: "<YYYY' "$work/lab-placeholders.yaml" | head -1 | cut -d: -f1)
+grep -q "lab-placeholders.yaml:$first:[0-9]*: .*placeholder left by .polydaq scan.: fill in the calibration date" \
+  "$work/refused.err" || fail "the refusal names the placeholder's place: $(cat "$work/refused.err")"
+ls "$work/refused"/*.h5 >/dev/null 2>&1 && fail "a run file was made with placeholders"
+sed -i -e 's/calibration: {date: "<YYYY-MM-DD>", due: "<YYYY-MM-DD>", certificate: "<fill in>"}/calibration: {date: 2026-02-01, due: 2027-02-01, certificate: LAB-2026-17}/' \
+  "$work/lab-placeholders.yaml"
+sed 's/certificate: LAB-2026-17}/certificate: "<fill in>"}/' "$work/lab-placeholders.yaml" >"$work/lab-cert.yaml"
+"$PD_CLI" run "$work/lab-cert.yaml" -o "$work/refused" -q >/dev/null 2>"$work/refused.err"
+[ $? -eq 2 ] || fail "run with the certificate placeholder left: exit code, expected 2"
+grep -q "fill in the certificate id" "$work/refused.err" || fail "certificate placeholder: $(cat "$work/refused.err")"
+# filled in by the lab, the durometer found on the pty makes the run, the others are acquired beside it
+cp "$work/lab-placeholders.yaml" "$work/lab.yaml"
 if "$PD_CLI" run "$work/lab.yaml" -o "$work/runs" -q >"$work/run.out" 2>"$work/run.err"; then
   /usr/bin/python3 - "$(tail -1 "$work/run.out")" <<'PYEOF' || fail "run with the pasted sections: serial numbers, simulated"
 import sys, h5py
@@ -89,6 +118,12 @@ want = {"balance1": "SCAN-42", "balance2": "SCAN-43", "durometer1": "DUR-77", "m
         "frame1": "4242", "frame2": "4343"}
 got = {k: serial(k) for k in want}
 assert got == want, got
+def field(name, key):
+    g = f["specimen_01/instrument/" + name]
+    v = g[key][()] if key in g else g.attrs.get(key)
+    return v.decode() if isinstance(v, bytes) else str(v)
+cert = {k: field(k, "calibration_certificate") for k in want}
+assert cert == {k: "LAB-2026-17" for k in want}, cert
 # simulated though no section has a simulator: the root, each instrument, each sample's quality bit
 assert int(f["/"].attrs["simulated"]) == 1, "root simulated = %r" % f["/"].attrs["simulated"]
 sim = {k: int(f["specimen_01/instrument/" + k].attrs["simulated"]) for k in want}

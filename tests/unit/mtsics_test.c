@@ -133,6 +133,91 @@ static void test_parser_rejects(void **state)
     assert_string_equal(mtsics_reply_cmd("@"), "I4");
 }
 
+/* The weight in grams from the decimal text: equal to the double nearest the exact decimal value
+ * in grams. The truth is built another way: the decimal point moved by hand in the digit string,
+ * then one strtod; over every unit, sign and number of decimals, on random digits. */
+static double grams_by_hand(const char *digits, size_t decimals, int negative, int exponent)
+{
+    /* the value is digits × 10^(exponent − decimals): zeros padded on the side the point moves to
+     * (at least one integer digit), then the point placed */
+    char padded[64], text[96];
+    int shift = exponent - (int)decimals;
+    size_t n = strlen(digits), o = 0;
+    size_t frac = shift < 0 ? (size_t)-shift : 0;
+    for (size_t k = n; k < frac + 1; k++)
+        padded[o++] = '0';
+    memcpy(padded + o, digits, n);
+    o += n;
+    for (int k = 0; k < shift; k++)
+        padded[o++] = '0';
+    padded[o] = '\0';
+    size_t int_len = o - frac;
+    snprintf(text, sizeof text, "%s%.*s.%s", negative ? "-" : "", (int)int_len, padded, padded + int_len);
+    return strtod(text, NULL);
+}
+
+static void test_unit_conversion_exact(void **state)
+{
+    (void)state;
+    struct mtsics_reply r;
+    double g;
+    parse_ok("S S    12345.6 mg", &r);
+    assert_true(mtsics_weight_grams(&r, &g));
+    assert_true(g == 12.3456);
+    assert_true(12345.6 * 0.001 != 12.3456); /* the vector shows the noise a multiplication adds */
+    parse_ok("S S  0.0123456 kg", &r);
+    assert_true(mtsics_weight_grams(&r, &g));
+    assert_true(g == 12.3456);
+    parse_ok("S S    -0.0012 kg", &r);
+    assert_true(mtsics_weight_grams(&r, &g));
+    assert_true(g == -1.2);
+    parse_ok("S D      0.1 mg", &r);
+    assert_true(mtsics_weight_grams(&r, &g));
+    assert_true(g == 0.0001);
+    parse_ok("S S 12.3 lb", &r);
+    assert_false(mtsics_weight_grams(&r, &g));
+    parse_ok("S +", &r);
+    assert_false(mtsics_weight_grams(&r, &g));
+
+    static const char *const unit_names[] = {"g", "kg", "mg"};
+    static const int exponents[] = {0, 3, -3};
+    srand(20261203);
+    int noisy = 0; /* how often the multiplication would have differed: the sweep must exercise it */
+    for (int i = 0; i < 3000; i++) {
+        char digits[16];
+        size_t n = 1 + (size_t)(rand() % 9);
+        for (size_t k = 0; k < n; k++)
+            digits[k] = (char)('0' + rand() % 10);
+        digits[n] = '\0';
+        size_t decimals = (size_t)(rand() % (int)(n + 1));
+        int negative = rand() % 4 == 0, u = rand() % 3;
+        char number[24], line[64];
+        size_t o = 0;
+        if (negative)
+            number[o++] = '-';
+        if (decimals == n)
+            number[o++] = '0';
+        memcpy(number + o, digits, n - decimals);
+        o += n - decimals;
+        if (decimals) {
+            number[o++] = '.';
+            memcpy(number + o, digits + n - decimals, decimals);
+            o += decimals;
+        }
+        number[o] = '\0';
+        snprintf(line, sizeof line, "S S %s %s", number, unit_names[u]);
+        parse_ok(line, &r);
+        assert_true(mtsics_weight_grams(&r, &g));
+        double want = grams_by_hand(digits, decimals, negative, exponents[u]);
+        if (g != want)
+            fail_msg("'%s': %.17g g, the decimal is %.17g g", line, g, want);
+        double per_unit;
+        assert_true(mtsics_unit_to_grams(unit_names[u], &per_unit));
+        noisy += r.weight * per_unit != want;
+    }
+    assert_true(noisy > 100);
+}
+
 /* ---- a scripted balance on a pty ------------------------------------------------------------*/
 
 struct script {
@@ -250,7 +335,7 @@ static void test_driver_readings(void **state)
     assert_double_equal(c.last.values[0], 12.3456, 1e-9);
     pd_test_pty_device_set(&s.pty, &s.answer_s, "S S    12345.6 mg");
     assert_int_equal(d->poll(st, &sink, &err), 0);
-    assert_double_equal(c.last.values[0], 12.3456, 1e-9);
+    assert_true(c.last.values[0] == 12.3456); /* exactly the decimal, no binary noise */
 
     /* out of the plausible range: kept, flagged, reported */
     pd_test_pty_device_set(&s.pty, &s.answer_s, "S S    250.0000 g");
@@ -285,6 +370,14 @@ static void test_driver_readings(void **state)
         if (!strstr(err.msg, faults[i].text) || !strstr(err.msg, "balance1") || !strstr(err.msg, s.pty.path))
             fail_msg("message '%s' lacks '%s'", err.msg, faults[i].text);
     }
+    /* overload and underload are different answers of the device (so each gets its own event) */
+    pd_test_pty_device_set(&s.pty, &s.answer_s, "S +");
+    assert_int_equal(d->poll(st, &sink, &err), PD_EDEVICE);
+    int overload_code = err.device_code;
+    pd_test_pty_device_set(&s.pty, &s.answer_s, "S -");
+    assert_int_equal(d->poll(st, &sink, &err), PD_EDEVICE);
+    assert_int_equal(overload_code, MTSICS_OVERLOAD);
+    assert_int_equal(err.device_code, MTSICS_UNDERLOAD);
     /* and it recovers */
     pd_test_pty_device_set(&s.pty, &s.answer_s, "S S      1.0000 g");
     assert_int_equal(d->poll(st, &sink, &err), 0);
@@ -406,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_b1_vectors),
         cmocka_unit_test(test_i2_simulated),
         cmocka_unit_test(test_parser_rejects),
+        cmocka_unit_test(test_unit_conversion_exact),
         cmocka_unit_test(test_driver_readings),
         cmocka_unit_test(test_driver_identity_and_transport),
         cmocka_unit_test(test_driver_simulated),

@@ -906,6 +906,113 @@ static void test_recover(void **state)
     assert_int_equal(pd_store_recover(garbage, out, &err), PD_EDATA);
 }
 
+/* A live writer's file is refused by recover, naming the writer's pid: in this process, and in a
+ * child until it is killed (kill -9 takes the lock along); after a clean close it is free again. */
+static void test_live_file_refused(void **state)
+{
+    (void)state;
+    char path[128], out[128], msg[64];
+    tmp_path("held.h5", path, sizeof path);
+    tmp_path("held-recovered.h5", out, sizeof out);
+    struct pd_store_layout l = make_layout(0, -1);
+    struct pd_err err = {0};
+    struct pd_store *st = NULL;
+    assert_ok(pd_store_create(path, &l, &st, &err), err);
+    assert_ok(append_range(st, 0, 0, 0, 50, &err), err);
+    assert_ok(pd_store_flush(st, &err), err);
+    int claim = -1;
+    assert_int_equal(pd_store_claim(path, &claim, &err), PD_EBUSY);
+    assert_int_equal(claim, -1); /* output untouched */
+    snprintf(msg, sizeof msg, "process %ld)", (long)getpid());
+    assert_non_null(strstr(err.msg, msg));
+    assert_non_null(strstr(err.msg, path));
+    assert_int_equal(pd_store_recover(path, out, &err), PD_EBUSY);
+    assert_false(exists(out));
+    assert_ok(append_range(st, 0, 0, 50, 25, &err), err); /* the refused recover changed nothing */
+    assert_ok(pd_store_close(st, 0, NULL, &err), err);
+    assert_ok(pd_store_claim(path, &claim, &err), err);
+    assert_true(claim >= 0);
+    pd_store_unclaim(claim);
+    struct pd_run *run = NULL;
+    assert_ok(pd_run_open(path, &run, &err), err);
+    assert_int_equal(pd_run_closed_cleanly(run), 1);
+    expect_samples(run, 0, 0, 75);
+    pd_run_close(run);
+
+    /* a writer in a child process, killed with SIGKILL while live */
+    tmp_path("killed.h5", path, sizeof path);
+    tmp_path("killed-recovered.h5", out, sizeof out);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        if (pd_store_create(path, &l, &child_store, &err) < 0 || append_range(child_store, 0, 0, 0, 40, &err) < 0 ||
+            pd_store_flush(child_store, &err) < 0)
+            _exit(3);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(4);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    assert_int_equal(pd_store_claim(path, &claim, &err), PD_EBUSY);
+    snprintf(msg, sizeof msg, "process %ld)", (long)pid);
+    assert_non_null(strstr(err.msg, msg));
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_ok(pd_store_recover(path, out, &err), err);
+    assert_ok(pd_run_open(out, &run, &err), err);
+    expect_samples(run, 0, 0, 40);
+    pd_run_close(run);
+}
+
+/* A run whose path was moved away and replaced while it was live writes its end into no other
+ * file: the close fails naming why, the stranger is byte for byte as it was, and the run's data
+ * are all in its own file (recoverable). */
+static void test_close_keeps_to_its_own_file(void **state)
+{
+    (void)state;
+    char path[128], moved[128], out[128];
+    tmp_path("replaced.h5", path, sizeof path);
+    tmp_path("replaced-own.h5", moved, sizeof moved);
+    tmp_path("replaced-recovered.h5", out, sizeof out);
+    struct pd_store_layout l = make_layout(0, -1);
+    struct pd_err err = {0};
+    struct pd_store *st = NULL;
+    assert_ok(pd_store_create(path, &l, &st, &err), err);
+    assert_ok(append_range(st, 0, 0, 0, 60, &err), err);
+    assert_ok(pd_store_flush(st, &err), err);
+    assert_int_equal(rename(path, moved), 0);
+    static const char stranger[] = "a file this run did not create\n";
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(stranger, f);
+    fclose(f);
+    assert_ok(append_range(st, 0, 0, 60, 30, &err), err); /* appends go on into its own file */
+    assert_int_equal(pd_store_close(st, 0, NULL, &err), PD_ESTATE);
+    assert_non_null(strstr(err.msg, "no longer names the file this run created"));
+    char back[128] = "";
+    f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(back, 1, sizeof back - 1, f);
+    fclose(f);
+    back[n] = '\0';
+    assert_string_equal(back, stranger);
+    assert_ok(pd_store_recover(moved, out, &err), err);
+    struct pd_run *run = NULL;
+    assert_ok(pd_run_open(out, &run, &err), err);
+    assert_int_equal(pd_run_closed_cleanly(run), 0);
+    expect_samples(run, 0, 0, 90);
+    pd_run_close(run);
+}
+
 /* The writer thread's flush leaves the fsync to another thread: what it flushed is still all there
  * after the process dies (nothing of what came after), as with pd_store_flush. */
 static void test_flush_nosync_survives_crash(void **state)
@@ -989,6 +1096,8 @@ int main(void)
         cmocka_unit_test(test_reserve_commit),
         cmocka_unit_test(test_frequent_flushes_keep_size),
         cmocka_unit_test(test_recover),
+        cmocka_unit_test(test_live_file_refused),
+        cmocka_unit_test(test_close_keeps_to_its_own_file),
         cmocka_unit_test(test_flush_nosync_survives_crash),
         cmocka_unit_test(test_write_error),
     };
