@@ -95,7 +95,8 @@ struct bus {
     int64_t period_ns;
     int64_t give_up_ns; /* a link down this long fails the instrument */
     int64_t no_data_ns; /* answering without a sample this long fails it (run.no_data_timeout_s) */
-    _Atomic int64_t last_sample_ns; /* when the driver last delivered a reading (or the thread began) */
+    /* when the driver last delivered a reading or a poll succeeded (or the thread began) */
+    _Atomic int64_t last_sample_ns;
     int64_t poll_due_ns; /* bus thread only: the deadline the current poll was scheduled for */
 
     pthread_t thread;

@@ -289,6 +289,9 @@ static void *bus_main(void *arg)
                 continue;
             }
         } else {
+            /* A poll that succeeded without a reading (a balance waiting for a stable weight) is
+             * an instrument at work too: it keeps the no-data watchdog quiet. */
+            atomic_store(&b->last_sample_ns, pd_clock_mono_ns());
             consecutive = 0;
             last_logged_code = 0;
         }
