@@ -202,7 +202,8 @@ static void decide_outcome(const struct run *run, int rc, const struct pd_err *e
                          : result->stop_signal == SIGHUP  ? " by SIGHUP"
                                                           : "";
         snprintf(result->outcome_reason, sizeof result->outcome_reason,
-                 "stopped on request%s after %zu of %zu specimens tested", by, result->specimens_tested, planned);
+                 "stopped on request%s after %zu of %zu specimens tested%s%.400s%s", by, result->specimens_tested,
+                 planned, listed[0] ? " (" : "", listed, listed[0] ? ")" : "");
     } else {
         result->outcome = PD_ACQ_INCOMPLETE;
         snprintf(result->outcome_reason, sizeof result->outcome_reason, "%zu of %zu specimens tested (%.400s)",
