@@ -100,7 +100,7 @@ static int sink_push(void *ctx, const struct pd_reading *r)
 {
     struct bus *b = ctx;
     atomic_fetch_add(&b->n_readings, 1);
-    atomic_store(&b->last_sample_ns, pd_clock_mono_ns());
+    atomic_store(&b->last_sample_ns, r->t_mono_ns);
     pthread_mutex_lock(&b->lock);
     b->latest = *r;
     b->latest_seq++;
