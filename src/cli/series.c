@@ -104,7 +104,8 @@ int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, st
             res->outcome_reason);
     switch (res->outcome) {
     case PD_ACQ_COMPLETED: return PD_EXIT_OK;
-    case PD_ACQ_INTERRUPTED: return res->stop_signal > 0 && res->stop_signal < 64 ? 128 + res->stop_signal : 128 + SIGINT;
+    case PD_ACQ_INTERRUPTED:
+        return res->stop_signal > 0 && res->stop_signal < 64 ? 128 + res->stop_signal : 128 + SIGINT;
     case PD_ACQ_FAILED:
     case PD_ACQ_INCOMPLETE: break;
     }
