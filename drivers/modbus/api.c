@@ -665,6 +665,7 @@ static int io_failure(struct modbus_instrument *s, int e, const char *action, en
     } else if (e >= EMBXILFUN && e <= EMBXGTAR) {
         int code = e - MODBUS_ENOBASE;
         s->faults.exceptions[code > 0 && code < 12 ? code : 0]++;
+        s->faults.busy_failed += e == EMBXSBUSY; /* busy after every retry (retry_when_busy gave up) */
         rc = pd_err_set(err, e == EMBXSBUSY ? PD_EBUSY : PD_EDEVICE, s->where,
                         "%s: exception %d (%s)%s", what, code, modbus_strerror(e),
                         e == EMBXSBUSY ? " after every retry" : "");

@@ -44,6 +44,9 @@ struct pd_acq_config {
     double poll_rate_hz;         /* 0.1 .. 10000: instruments without their own poll_rate_hz */
     double specimen_timeout_s;
     double reconnect_timeout_s;  /* a lost instrument is retried this long, then the run stops */
+    double no_data_timeout_s;    /* an instrument that answers but delivers no sample this long
+                                  * (exceptions only, a dropped connection at every request) fails
+                                  * the run */
     /* run.store: how sample datasets are written (docs/HDF5-SCHEMA.md, docs/BENCHMARKS.md) */
     long store_chunk_samples;    /* samples per chunk (fewer for slow instruments, see run.c) */
     int store_deflate;           /* -1 = uncompressed, 0..9 = shuffle + deflate at that level */
@@ -70,11 +73,24 @@ struct pd_acq_options {
     const char *out_dir;          /* created if missing */
     const char *sim_dir;          /* where to look for simulator programs first (NULL: PATH only) */
     enum pd_acq_progress progress;
-    volatile sig_atomic_t *stop;  /* set by a signal handler: finish cleanly (may be NULL) */
+    /* Set non-zero by a signal handler: finish cleanly (may be NULL). The value is the signal's
+     * number when a signal asked for the stop (it is reported), any other non-zero value else. */
+    volatile sig_atomic_t *stop;
     /* Incremented (by a signal handler or an input thread) for each operator mark: the writer
      * records a "mark" event for each (may be NULL). */
     volatile sig_atomic_t *marks;
 };
+
+/* How a run ended, as recorded in the run file's `outcome` attribute. Only `completed` means every
+ * planned specimen was tested. */
+enum pd_acq_outcome {
+    PD_ACQ_COMPLETED,   /* every planned specimen tested */
+    PD_ACQ_INTERRUPTED, /* stopped on request (a signal) before the series was done */
+    PD_ACQ_FAILED,      /* an instrument failed or the file could not be written */
+    PD_ACQ_INCOMPLETE,  /* the series ran to its end, but some specimens were not tested (timeouts) */
+};
+/* "completed", "interrupted", "failed", "incomplete" */
+const char *pd_acq_outcome_name(enum pd_acq_outcome outcome);
 
 struct pd_acq_result {
     char path[4096];         /* the run's HDF5 file */
@@ -86,12 +102,18 @@ struct pd_acq_result {
     uint64_t missed_deadlines;
     uint64_t read_errors;
     int interrupted;         /* stopped by the stop flag */
+    int stop_signal;         /* the stop flag's value when it stopped the run (a signal number) */
+    enum pd_acq_outcome outcome;
+    char outcome_reason[512]; /* one line: why the run ended as it did (also in the run file) */
 };
 
-/* Runs the whole series. Returns 0 when every specimen was tested (or the run was interrupted
- * cleanly), PD_ECONFIG for a configuration the drivers refuse, PD_EIO/PD_ETIMEOUT when an
- * instrument fails; the file written so far is closed and kept in every case, and its path is in
- * result->path as soon as it exists. */
+/* Runs the whole series. Returns 0 when the series ran to its end or was stopped on request —
+ * result->outcome then says whether it was completed, interrupted or incomplete —, PD_ECONFIG for
+ * a configuration the drivers refuse, PD_EIO/PD_ETIMEOUT/PD_EDEVICE when an instrument fails
+ * (outcome failed; err names the instrument and what it could not read). The file written so far
+ * is closed and kept in every case, with the outcome and its reason as run attributes, and its path
+ * is in result->path as soon as it exists. Simulators it starts are killed by the kernel if the
+ * process dies (PR_SET_PDEATHSIG), so call it from a thread that outlives the call (any does). */
 int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt,
                struct pd_acq_result *result, struct pd_err *err);
 

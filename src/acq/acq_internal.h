@@ -81,6 +81,8 @@ struct acq_event {
 };
 
 /* ---- a bus: one instrument, its driver, its thread -------------------------------------------*/
+struct run;
+
 struct bus {
     const struct pd_acq_instrument_config *cfg;
     const struct pd_driver *drv;
@@ -92,6 +94,9 @@ struct bus {
     struct pd_sim_process sim;
     int64_t period_ns;
     int64_t give_up_ns; /* a link down this long fails the instrument */
+    int64_t no_data_ns; /* answering without a sample this long fails it (run.no_data_timeout_s) */
+    /* when the driver last delivered a reading or a poll succeeded (or the thread began) */
+    _Atomic int64_t last_sample_ns;
     int64_t poll_due_ns; /* bus thread only: the deadline the current poll was scheduled for */
 
     pthread_t thread;
@@ -124,6 +129,11 @@ struct bus {
     bool failed;
     struct pd_err fail_err;
 
+    /* optional controls the driver has no mapping for (method thread only): said once, not errors */
+    char unmapped[8][32];
+    size_t n_unmapped;
+    size_t n_unmapped_reported;
+
     _Atomic uint64_t n_readings, n_errors, n_lost, n_missed_deadlines, n_reconnects, n_events_lost;
     _Atomic uint64_t n_written, n_acquired;
     uint64_t lost_recorded; /* writer thread only: samples covered by overrun records in the file */
@@ -139,6 +149,12 @@ int acq_bus_start(struct bus *b, struct pd_err *err);
 void acq_bus_close(struct bus *b);
 /* Sends a named control to the bus thread and waits until it was carried out. */
 int acq_bus_command(struct bus *b, const char *name, double value, struct pd_err *err);
+/* A control the method sets only where the instrument has it: a control the driver does not know
+ * (PD_EUNSUPPORTED) is noted for acq_bus_report_unmapped and returns 0; other failures as above. */
+int acq_bus_command_optional(struct bus *b, const char *name, double value, struct pd_err *err);
+/* Says (a log line and a run event) which optional controls turned out not to be mapped since the
+ * last call: each is named once per run. Methods call it after their first setpoints. */
+void acq_bus_report_unmapped(struct run *run, struct bus *b);
 bool acq_bus_latest(struct bus *b, struct pd_reading *out, uint64_t *seq);
 bool acq_bus_failed(struct bus *b, struct pd_err *err);
 int acq_bus_find_channel(const struct bus *b, const char *name);

@@ -100,6 +100,7 @@ static int sink_push(void *ctx, const struct pd_reading *r)
 {
     struct bus *b = ctx;
     atomic_fetch_add(&b->n_readings, 1);
+    atomic_store(&b->last_sample_ns, r->t_mono_ns);
     pthread_mutex_lock(&b->lock);
     b->latest = *r;
     b->latest_seq++;
@@ -147,7 +148,8 @@ static void serve_command(struct bus *b)
         pd_err_clear(&e);
         rc = b->drv->control(b->state, name, value, &e);
     }
-    if (rc < 0)
+    /* A control the driver has no mapping for was never sent: not a failed exchange. */
+    if (rc < 0 && rc != PD_EUNSUPPORTED)
         atomic_fetch_add(&b->n_errors, 1);
 
     pthread_mutex_lock(&b->lock);
@@ -158,6 +160,14 @@ static void serve_command(struct bus *b)
     pthread_cond_broadcast(&b->cond);
     pthread_mutex_unlock(&b->lock);
 }
+static void set_failed(struct bus *b, const struct pd_err *why)
+{
+    pthread_mutex_lock(&b->lock);
+    b->failed = true;
+    b->fail_err = *why;
+    pthread_mutex_unlock(&b->lock);
+}
+
 static void set_link_down(struct bus *b, bool down)
 {
     pthread_mutex_lock(&b->lock);
@@ -215,10 +225,7 @@ static void reconnect(struct bus *b, const struct pd_err *cause)
         }
         atomic_fetch_add(&b->n_errors, 1);
         if (pd_clock_mono_ns() - down_since > b->give_up_ns) {
-            pthread_mutex_lock(&b->lock);
-            b->failed = true;
-            b->fail_err = e;
-            pthread_mutex_unlock(&b->lock);
+            set_failed(b, &e);
             bus_event(b, "failed", "%s (gave up after %.0f s)", e.msg, (double)b->give_up_ns / 1e9);
             return;
         }
@@ -233,8 +240,11 @@ static void *bus_main(void *arg)
     bus_realtime();
     int64_t next = pd_clock_mono_ns();
     b->poll_due_ns = next;
+    atomic_store(&b->last_sample_ns, next);
     int consecutive = 0;
     int last_logged_code = 0, last_logged_device = 0; /* the device's own answer kind (overload, underload...) */
+    struct pd_err last_fault; /* the latest failed poll: what the instrument could not deliver */
+    pd_err_clear(&last_fault);
     while (!atomic_load(&b->quit)) {
         if (acq_bus_failed(b, NULL)) {
             sleep_serving(b, pd_clock_mono_ns() + 50 * 1000000LL);
@@ -247,6 +257,21 @@ static void *bus_main(void *arg)
         if (rc < 0) {
             atomic_fetch_add(&b->n_errors, 1);
             consecutive++;
+            last_fault = e;
+            /* An instrument that answers every poll, but never with data (an exception for a
+             * mistyped address, a connection closed after every request), fails here; one whose
+             * link is down fails in reconnect after reconnect_timeout_s. Checked after a failed
+             * poll only, so the first poll after a long outage gets its chance. */
+            int64_t silent_ns = pd_clock_mono_ns() - atomic_load(&b->last_sample_ns);
+            if (silent_ns > b->no_data_ns) {
+                struct pd_err why;
+                pd_err_set(&why, rc, b->cfg->name, "no sample for %.1f s (run.no_data_timeout_s): %s",
+                           (double)silent_ns / 1e9, last_fault.msg[0] ? last_fault.msg : "no error reported");
+                why.device_code = last_fault.device_code;
+                bus_event(b, "failed", "%s", why.msg); /* the run's error says it on stderr */
+                set_failed(b, &why);
+                continue;
+            }
             /* Link faults reopen at once; timeouts and garbled frames after a few in a row (the
              * driver has flushed the line); device exceptions and busy are answers, not link faults. */
             bool link = rc == PD_EIO || ((rc == PD_ETIMEOUT || rc == PD_EPROTO) &&
@@ -269,6 +294,9 @@ static void *bus_main(void *arg)
         } else {
             if (last_logged_code != 0) /* the end of a logged fault is a status change too */
                 bus_event(b, "cleared", "%s: answers normally again", b->cfg->name);
+            /* A poll that succeeded without a reading (a balance waiting for a stable weight) is
+             * an instrument at work too: it keeps the no-data watchdog quiet. */
+            atomic_store(&b->last_sample_ns, pd_clock_mono_ns());
             consecutive = 0;
             last_logged_code = last_logged_device = 0;
         }
@@ -321,6 +349,40 @@ int acq_bus_command(struct bus *b, const char *name, double value, struct pd_err
         *err = b->cmd_err;
     pthread_mutex_unlock(&b->lock);
     return rc;
+}
+
+int acq_bus_command_optional(struct bus *b, const char *name, double value, struct pd_err *err)
+{
+    struct pd_err e;
+    pd_err_clear(&e);
+    int rc = acq_bus_command(b, name, value, &e);
+    if (rc == PD_EUNSUPPORTED) {
+        bool known = false;
+        for (size_t i = 0; i < b->n_unmapped && !known; i++)
+            known = strcmp(b->unmapped[i], name) == 0;
+        if (!known && b->n_unmapped < sizeof b->unmapped / sizeof b->unmapped[0])
+            pd_strlcpy(b->unmapped[b->n_unmapped++], name, sizeof b->unmapped[0]);
+        return PD_OK;
+    }
+    if (rc < 0 && err)
+        *err = e;
+    return rc;
+}
+
+void acq_bus_report_unmapped(struct run *run, struct bus *b)
+{
+    if (b->n_unmapped_reported == b->n_unmapped)
+        return;
+    char list[8 * 34] = "";
+    size_t off = 0;
+    for (size_t i = b->n_unmapped_reported; i < b->n_unmapped; i++) /* 8 names < 32 bytes fit */
+        off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "", b->unmapped[i]);
+    b->n_unmapped_reported = b->n_unmapped;
+    pd_log(PD_LOG_WARN, "%s: optional controls not in its map, left as the instrument has them: %s", b->cfg->name,
+           list);
+    char text[400];
+    snprintf(text, sizeof text, "%s: %s", b->cfg->name, list);
+    acq_run_event(run, SIZE_MAX, "unmapped_controls", text);
 }
 
 bool acq_bus_latest(struct bus *b, struct pd_reading *out, uint64_t *seq)
@@ -383,6 +445,10 @@ int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim
     b->n_channels = b->drv->channels(b->state, &b->channels);
     b->period_ns = (int64_t)(1e9 / (ic->poll_rate_hz > 0 ? ic->poll_rate_hz : cfg->poll_rate_hz));
     b->give_up_ns = (int64_t)(cfg->reconnect_timeout_s * 1e9);
+    /* at least two poll periods, so a slow instrument is not failed between two polls */
+    b->no_data_ns = (int64_t)(cfg->no_data_timeout_s * 1e9);
+    if (b->no_data_ns < 2 * b->period_ns)
+        b->no_data_ns = 2 * b->period_ns;
     if ((rc = pd_ring_init(&b->ring, acq_sample_size(b->n_channels), ring_capacity)) < 0 ||
         (rc = pd_ring_init(&b->events, sizeof(struct acq_event), ACQ_EVENT_RING_CAPACITY)) < 0 ||
         (rc = pd_ring_init(&b->losses, sizeof(struct acq_loss), ACQ_LOSS_RING_CAPACITY)) < 0)

@@ -64,5 +64,10 @@ bool acq_series_continue(struct pd_acq_result *result, size_t k, const char *out
         return false;
     }
     pd_log(PD_LOG_WARN, "specimen %zu: %s; continuing with the next", k + 1, outcome);
+    /* The specimens not tested, for the run's outcome (incomplete) and its reason. */
+    size_t used = strlen(result->outcome_reason);
+    if (used < sizeof result->outcome_reason)
+        snprintf(result->outcome_reason + used, sizeof result->outcome_reason - used, "%sspecimen %zu: %s",
+                 used ? ", " : "", k + 1, outcome);
     return true;
 }

@@ -221,9 +221,10 @@ static int mfr_series(struct run *run, struct pd_acq_result *result, struct pd_e
                               .mass = acq_bus_find_channel(bal, "mass"),
                               .piston = acq_bus_find_channel(mfi, "piston")};
     int rc;
-    if (((rc = acq_bus_command(mfi, "temperature", p->temperature_c, err)) < 0 && rc != PD_EUNSUPPORTED) ||
-        ((rc = acq_bus_command(mfi, "cut_interval", p->cut_interval_s, err)) < 0 && rc != PD_EUNSUPPORTED))
+    if ((rc = acq_bus_command_optional(mfi, "temperature", p->temperature_c, err)) < 0 ||
+        (rc = acq_bus_command_optional(mfi, "cut_interval", p->cut_interval_s, err)) < 0)
         return rc;
+    acq_bus_report_unmapped(run, mfi);
 
     for (size_t k = 0; k < (size_t)cfg->specimens; k++) {
         if (acq_series_stopping(run, result))
@@ -233,7 +234,8 @@ static int mfr_series(struct run *run, struct pd_acq_result *result, struct pd_e
         rc = PD_OK;
         const char *outcome = charge(run, mfi, bal, &ch, k, p, &rc, err);
         struct pd_err ignore;
-        acq_bus_command(mfi, "stop", 1, &ignore);
+        acq_bus_command_optional(mfi, "stop", 1, &ignore);
+        acq_bus_report_unmapped(run, mfi);
         pd_clock_sleep_ns(30 * 1000000LL); /* the last readings reach the ring before the specimen closes */
         atomic_store(&mfi->active_specimen, 0);
         atomic_store(&bal->active_specimen, 0);

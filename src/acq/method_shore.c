@@ -115,8 +115,9 @@ static const char *indent(struct run *run, struct bus *dur, size_t k, long r, co
         pd_log(PD_LOG_WARN, "specimen %zu %s", k + 1, text);
     }
     struct pd_err ignore;
-    if (acq_bus_command(dur, "release", 1, &ignore) < 0 && ignore.code != PD_EUNSUPPORTED)
+    if (acq_bus_command_optional(dur, "release", 1, &ignore) < 0)
         pd_log(PD_LOG_WARN, "%s", ignore.msg);
+    acq_bus_report_unmapped(run, dur);
     return NULL;
 }
 
@@ -132,8 +133,8 @@ static int shore_series(struct run *run, struct pd_acq_result *result, struct pd
         return pd_err_set(err, PD_ECONFIG, pd_cfg_source_name(cfg->doc),
                           "method iso868 needs an instrument with channels 'hardness' and 'dwell'");
     int hardness_ch = acq_bus_find_channel(dur, "hardness"), dwell_ch = acq_bus_find_channel(dur, "dwell");
-    int rc = acq_bus_command(dur, "dwell", p->dwell_s, err);
-    if (rc < 0 && rc != PD_EUNSUPPORTED)
+    int rc = acq_bus_command_optional(dur, "dwell", p->dwell_s, err);
+    if (rc < 0)
         return rc;
 
     for (size_t k = 0; k < (size_t)cfg->specimens; k++) {
@@ -161,7 +162,7 @@ static int shore_series(struct run *run, struct pd_acq_result *result, struct pd
             return rc;
         if (strcmp(outcome, "tested") != 0) {
             struct pd_err ignore;
-            acq_bus_command(dur, "release", 1, &ignore); /* the presser foot off a failed specimen */
+            acq_bus_command_optional(dur, "release", 1, &ignore); /* the presser foot off a failed specimen */
         }
         if (!acq_series_continue(result, k, outcome))
             break;

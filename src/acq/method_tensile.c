@@ -82,13 +82,6 @@ static size_t tensile_run_attrs(const void *params, struct pd_store_attr *out, s
     return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
 
-/* Writes an optional setpoint: instruments whose map lacks it are left alone. */
-static int set_optional(struct bus *b, const char *name, double value, struct pd_err *err)
-{
-    int rc = acq_bus_command(b, name, value, err);
-    return rc == PD_EUNSUPPORTED ? PD_OK : rc;
-}
-
 static void set_active(struct run *run, uint32_t specimen)
 {
     for (size_t i = 0; i < run->n_buses; i++)
@@ -159,9 +152,11 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
             {"speed_test", p->speed_test},
             {"speed_switch_strain", p->speed_switch_strain},
         };
+        /* Setpoints are optional: an instrument whose map lacks one is left as it is (said once). */
         for (size_t i = 0; i < sizeof setpoints / sizeof setpoints[0]; i++)
-            if ((rc = set_optional(frame, setpoints[i].name, setpoints[i].value, err)) < 0)
+            if ((rc = acq_bus_command_optional(frame, setpoints[i].name, setpoints[i].value, err)) < 0)
                 return rc;
+        acq_bus_report_unmapped(run, frame);
         if ((rc = acq_bus_command(frame, "start", 1, err)) < 0)
             return rc;
         /* Record from the first reading after the instrument accepted the start, so nothing of
@@ -179,8 +174,9 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
             return rc;
         struct pd_err ignore;
         if (strcmp(outcome, "tested") != 0)
-            acq_bus_command(frame, "stop", 1, &ignore);
-        acq_bus_command(frame, "return", 1, &ignore);
+            acq_bus_command_optional(frame, "stop", 1, &ignore);
+        acq_bus_command_optional(frame, "return", 1, &ignore);
+        acq_bus_report_unmapped(run, frame);
         if (!acq_series_continue(result, k, outcome))
             break;
     }

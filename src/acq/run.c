@@ -1,6 +1,7 @@
 /* run.c — one test series end to end: open the instruments (starting their simulators), create
  * the run file with its whole layout, start the bus and writer threads, run the method, and tear
  * everything down in order so that every acquired sample reaches the closed file. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,51 @@ static size_t acq_link_stats(struct bus *b, struct pd_store_attr *out, char keys
     return n;
 }
 
+const char *pd_acq_outcome_name(enum pd_acq_outcome outcome)
+{
+    switch (outcome) {
+    case PD_ACQ_COMPLETED: return "completed";
+    case PD_ACQ_INTERRUPTED: return "interrupted";
+    case PD_ACQ_FAILED: return "failed";
+    case PD_ACQ_INCOMPLETE: return "incomplete";
+    }
+    return "unknown";
+}
+
+/* Completed only when every planned specimen was tested; a failure (status rc) outranks a stop on
+ * request, which outranks specimens lost to timeouts. The reason is one line: the error, the
+ * signal and how far the series got, or which specimens were not tested and why (the series
+ * listed those in outcome_reason as it went). */
+static void decide_outcome(const struct run *run, int rc, const struct pd_err *err, struct pd_acq_result *result)
+{
+    size_t planned = (size_t)run->cfg->specimens;
+    char listed[sizeof result->outcome_reason];
+    pd_strlcpy(listed, result->outcome_reason, sizeof listed);
+    if (result->interrupted && run->opt->stop && *run->opt->stop)
+        result->stop_signal = (int)*run->opt->stop;
+    if (rc < 0) {
+        result->outcome = PD_ACQ_FAILED;
+        snprintf(result->outcome_reason, sizeof result->outcome_reason, "%s", err->msg);
+    } else if (result->specimens_tested >= planned) {
+        result->outcome = PD_ACQ_COMPLETED;
+        result->interrupted = 0; /* a stop asked for after the last specimen changed nothing */
+        snprintf(result->outcome_reason, sizeof result->outcome_reason, "all %zu specimens tested", planned);
+    } else if (result->interrupted) {
+        result->outcome = PD_ACQ_INTERRUPTED;
+        const char *by = result->stop_signal == SIGINT    ? " by SIGINT"
+                         : result->stop_signal == SIGTERM ? " by SIGTERM"
+                         : result->stop_signal == SIGHUP  ? " by SIGHUP"
+                                                          : "";
+        snprintf(result->outcome_reason, sizeof result->outcome_reason,
+                 "stopped on request%s after %zu of %zu specimens tested%s%.400s%s", by, result->specimens_tested,
+                 planned, listed[0] ? " (" : "", listed, listed[0] ? ")" : "");
+    } else {
+        result->outcome = PD_ACQ_INCOMPLETE;
+        snprintf(result->outcome_reason, sizeof result->outcome_reason, "%zu of %zu specimens tested (%.400s)",
+                 result->specimens_tested, planned, listed[0] ? listed : "no reason recorded");
+    }
+}
+
 int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt, struct pd_acq_result *result,
                struct pd_err *err)
 {
@@ -292,7 +338,10 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
         }
         result->missed_deadlines = missed;
         check_clock_final(run);
-        acq_run_event(run, SIZE_MAX, "run_end", rc < 0 ? err->msg : (result->interrupted ? "interrupted" : "completed"));
+        decide_outcome(run, rc, err, result);
+        char end_text[sizeof result->outcome_reason + 16];
+        snprintf(end_text, sizeof end_text, "%s: %s", pd_acq_outcome_name(result->outcome), result->outcome_reason);
+        acq_run_event(run, SIZE_MAX, "run_end", end_text);
         char end_time[40];
         pd_time_format_iso8601(pd_timebase_utc(&run->tb, pd_clock_mono_ns()), end_time, sizeof end_time);
         int simulated = 0; /* an instrument may have turned out simulated on a reconnect */
@@ -311,7 +360,9 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
             IATTR("clock_step_ns", pd_timebase_step_ns(&run->tb)),
             IATTR("clock_step_max_ns", run->clock_step_max_ns),
             IATTR("interrupted", result->interrupted),
-            SATTR("outcome", rc < 0 ? err->msg : "completed"),
+            IATTR("specimens_planned", (int64_t)cfg->specimens),
+            SATTR("outcome", pd_acq_outcome_name(result->outcome)),
+            SATTR("outcome_reason", result->outcome_reason),
         };
         int crc = pd_store_close(run->store, sizeof final_attrs / sizeof final_attrs[0], final_attrs, &close_err);
         if (crc < 0 && rc == PD_OK) {
@@ -323,6 +374,8 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
             *err = run->writer_err;
         }
     }
+    if (rc < 0 && result->outcome != PD_ACQ_FAILED) /* no file, or it failed at the very end */
+        decide_outcome(run, rc, err, result);
     for (size_t i = 0; i < run->n_buses; i++)
         acq_bus_close(&run->buses[i]);
     pthread_mutex_destroy(&run->store_lock);

@@ -1,4 +1,5 @@
-/* sim.c — starting and stopping the simulator processes that stand in for instruments. */
+/* sim.c — starting and stopping the simulator processes that stand in for instruments, which never
+ * outlive the run that started them. */
 #define _GNU_SOURCE /* pipe2 */
 #include "acq/acq_internal.h"
 
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +66,7 @@ int pd_sim_start(const struct pd_acq_instrument_config *ic, const char *transpor
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return pd_err_set_os(err, PD_EIO, errno, ic->name, "cannot create a pipe for the simulator");
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -72,6 +75,15 @@ int pd_sim_start(const struct pd_acq_instrument_config *ic, const char *transpor
         return pd_err_set_os(err, PD_EIO, e, ic->name, "cannot start simulator %s", program);
     }
     if (pid == 0) {
+        /* The simulator dies with polydaq, however polydaq ends (a second Ctrl-C, SIGKILL, a
+         * crash): the kernel sends it SIGKILL when the thread that forked it exits (the run's
+         * calling thread, which outlives the run). If polydaq died between fork and prctl, no
+         * signal will come: the parent is then no longer `parent`, so give up at once. Its own
+         * process group keeps a terminal's Ctrl-C for polydaq alone, which then stops the run
+         * cleanly while the instrument still answers, and stops the simulator itself. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(126);
+        setpgid(0, 0);
         dup2(fds[1], STDOUT_FILENO);
         execvp(program, argv);
         fprintf(stderr, "polydaq: cannot run simulator %s: %s\n", program, strerror(errno));

@@ -51,7 +51,7 @@ static int inspect_main(int argc, char **argv)
                                        "end_time", "software", "simulated", "specimens_tested", "samples_acquired",
                                        "samples_written", "samples_lost", "read_errors", "missed_deadlines",
                                        "clock_step_ns", "clock_step_max_ns", "flush_interval_s", "recovered",
-                                       "outcome"};
+                                       "outcome", "outcome_reason"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         print_attr(run, keys[i]);
     for (size_t s = 0; s < pd_run_specimen_count(run); s++) {

@@ -15,7 +15,17 @@ static const char run_usage[] =
     "  -v, --verbose      log every fault and reconnect\n"
     "Ctrl-C (or SIGTERM) once stops after flushing and closing the file; twice aborts at once,\n"
     "leaving what was flushed (see 'polydaq recover'). Enter on the terminal, or SIGUSR1, records\n"
-    "an operator mark in the current specimen's events.\n";
+    "an operator mark in the current specimen's events. Simulators it started end with it, however\n"
+    "it ends.\n"
+    "\n"
+    "The run's outcome is printed and stored in the file (attributes outcome, outcome_reason).\n"
+    "Exit status:\n"
+    "  0    completed: every planned specimen was tested\n"
+    "  2    bad usage, or a configuration that cannot be loaded or that the drivers refuse\n"
+    "  3    failed (an instrument failed, delivered no sample for run.no_data_timeout_s, or the\n"
+    "       file could not be written) or incomplete (some specimens not tested, e.g. timeouts)\n"
+    "  130  interrupted by Ctrl-C (SIGINT) and closed cleanly; 143 for SIGTERM (128 + signal);\n"
+    "       a second Ctrl-C also ends it with 130, without closing the file\n";
 
 static int run_main(int argc, char **argv)
 {

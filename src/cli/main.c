@@ -29,7 +29,8 @@ static void print_usage(FILE *f)
     }
     fputs("\n"
           "Each command has --help. Exit status: 0 success, 1 a check failed (spec not met),\n"
-          "2 bad usage or input, 3 the run failed (instrument or file error).\n",
+          "2 bad usage or input, 3 the run failed (instrument or file error) or is incomplete,\n"
+          "130/143 a run stopped by Ctrl-C/SIGTERM (closed cleanly).\n",
           f);
 }
 

@@ -12,15 +12,17 @@
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t marks_requested;
 
-/* First signal: finish cleanly (flush, close, summary). Second: the default action, at once; the
- * file keeps everything already flushed (readable as a SWMR reader, or after `polydaq recover`). */
+/* First signal: finish cleanly (flush, close, summary), remembering which signal it was for the
+ * run's outcome and the exit status. Second: the default action, at once; the file keeps
+ * everything already flushed (readable as a SWMR reader, or after `polydaq recover`), and the
+ * kernel kills the simulators (sim.c). */
 static void on_signal(int sig)
 {
     if (stop_requested) {
         signal(sig, SIG_DFL);
         raise(sig);
     }
-    stop_requested = 1;
+    stop_requested = sig;
 }
 
 /* SIGUSR1: an operator mark ("mark" event in the current specimen). */
@@ -88,7 +90,24 @@ int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, st
                 (unsigned long long)res->samples_written, (unsigned long long)res->samples_lost,
                 (unsigned long long)res->read_errors, (unsigned long long)res->missed_deadlines,
                 res->interrupted ? " (interrupted)" : "");
-    if (rc < 0)
-        return cli_fail(&err);
-    return PD_EXIT_OK;
+    /* The outcome on stderr as in the file, and an exit status that tells it apart (README):
+     * completed 0; failed 3 (2 for a configuration the drivers refuse); incomplete 3; stopped by a
+     * signal 128 + its number, as a shell reports a process that signal ended. */
+    if (rc < 0) {
+        int code = cli_fail(&err);
+        if (res->path[0])
+            fprintf(stderr, "polydaq: run %s: outcome failed (the reason above is the run file's outcome_reason)\n",
+                    res->run_id);
+        return code;
+    }
+    fprintf(stderr, "polydaq: run %s: outcome %s: %s\n", res->run_id, pd_acq_outcome_name(res->outcome),
+            res->outcome_reason);
+    switch (res->outcome) {
+    case PD_ACQ_COMPLETED: return PD_EXIT_OK;
+    case PD_ACQ_INTERRUPTED:
+        return res->stop_signal > 0 && res->stop_signal < 64 ? 128 + res->stop_signal : 128 + SIGINT;
+    case PD_ACQ_FAILED:
+    case PD_ACQ_INCOMPLETE: break;
+    }
+    return PD_EXIT_RUNTIME;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # acq_live_test.sh — a run seen from outside while it is going on: a SWMR reader (h5py,
-# swmr=True) sees the data grow; SIGUSR1 records an operator mark; SIGINT stops cleanly (exit 0,
+# swmr=True) sees the data grow; SIGUSR1 records an operator mark; SIGINT stops cleanly (exit 130, outcome interrupted,
 # file closed, every sample accounted for). Then `kill -9` of a run, `polydaq recover`, and a
 # plain h5py read of everything flushed; a second SIGINT aborts at once even while the clean stop
 # waits for a stalled writer, leaving a SWMR-readable, recoverable file. Last, a file size limit (ulimit -f, as a full disk) stops
@@ -43,11 +43,12 @@ kill -INT "$pid"
 wait "$pid"
 rc=$?
 pid=
-[ "$rc" -eq 0 ] || { fail "SIGINT: exit $rc, expected 0"; cat "$work/err" >&2; }
+[ "$rc" -eq 130 ] || { fail "SIGINT: exit $rc, expected 130 (interrupted, file closed)"; cat "$work/err" >&2; }
 grep -q "(interrupted)" "$work/err" || fail "summary says interrupted"
+grep -q "outcome interrupted: stopped on request by SIGINT" "$work/err" || fail "outcome on stderr"
 "$PY" "$CHECK" accounting "$run_file" --plain --clean 1 || fail "accounting after SIGINT"
 "$PY" "$CHECK" events "$run_file" mark || fail "SIGUSR1 became a mark event"
-"$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r'); assert f.attrs['interrupted']==1" "$run_file" \
+"$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r'); assert f.attrs['interrupted']==1; assert f.attrs['outcome']=='interrupted'" "$run_file" \
   || fail "interrupted attribute"
 
 # --- kill -9, recover, plain h5py ---------------------------------------------------------------

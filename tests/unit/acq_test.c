@@ -1,16 +1,25 @@
 /* acq_test.c — the lab configuration: the shipped examples load, and every kind of mistake is
- * refused with a message naming file:line:column. (Runs themselves are exercised end to end by
+ * refused with a message naming file:line:column; the outcome names; a simulator process dies
+ * with the process that started it. (Runs themselves are exercised end to end by
  * tests/integration against the simulator.) */
+#define _GNU_SOURCE /* PR_SET_CHILD_SUBREAPER */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "acq/acq.h"
+#include "acq/acq_internal.h"
 
 static const char base[] =
     "lab:\n"                                              /* 1 */
@@ -192,6 +201,102 @@ static void test_store_options_and_rates(void **state)
     free(bad);
 }
 
+static void test_no_data_timeout(void **state)
+{
+    (void)state;
+    struct pd_acq_config *cfg = NULL;
+    struct pd_err err;
+    assert_int_equal(pd_acq_config_load_string("lab.yaml", base, &cfg, &err), 0);
+    assert_true(cfg->no_data_timeout_s == 10.0); /* the documented default */
+    pd_acq_config_free(cfg);
+    char *t = with("  specimens: 3\n", "  specimens: 3\n  no_data_timeout_s: 2.5\n");
+    assert_int_equal(pd_acq_config_load_string("lab.yaml", t, &cfg, &err), 0);
+    assert_true(cfg->no_data_timeout_s == 2.5);
+    pd_acq_config_free(cfg);
+    free(t);
+    t = with("  specimens: 3\n", "  specimens: 3\n  no_data_timeout_s: 0\n");
+    expect_error(t, "lab.yaml:7:22: ");
+    free(t);
+}
+
+static void test_outcome_names(void **state)
+{
+    (void)state;
+    assert_string_equal(pd_acq_outcome_name(PD_ACQ_COMPLETED), "completed");
+    assert_string_equal(pd_acq_outcome_name(PD_ACQ_INTERRUPTED), "interrupted");
+    assert_string_equal(pd_acq_outcome_name(PD_ACQ_FAILED), "failed");
+    assert_string_equal(pd_acq_outcome_name(PD_ACQ_INCOMPLETE), "incomplete");
+}
+
+/* Waits (a bounded while, not a timing check) for `pid`, a child of this process; returns its
+ * wait status, or -1 if it is still running at the end (then it is killed). */
+static int reap_within(pid_t pid, int seconds)
+{
+    for (int i = 0; i < seconds * 100; i++) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return st;
+        if (r < 0)
+            return -2;
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+/* A process starts a "simulator" (a shell that announces an address, then sleeps), reports its
+ * pid, and is killed with SIGKILL — it gets no chance to stop anything. The simulator must die
+ * with it: this test process, as the orphans' subreaper, reaps it and sees SIGKILL, the signal
+ * sim.c asks the kernel for. It also ran in its own process group (a terminal's Ctrl-C is for
+ * polydaq alone). */
+static void test_simulator_dies_with_its_parent(void **state)
+{
+    (void)state;
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL), 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t mid = fork();
+    assert_true(mid >= 0);
+    if (mid == 0) {
+        close(fds[0]);
+        struct pd_acq_instrument_config ic;
+        memset(&ic, 0, sizeof ic);
+        snprintf(ic.name, sizeof ic.name, "fake");
+        snprintf(ic.driver, sizeof ic.driver, "modbus");
+        snprintf(ic.sim_program, sizeof ic.sim_program, "/bin/sh");
+        ic.sim_argc = 2;
+        snprintf(ic.sim_args[0], sizeof ic.sim_args[0], "-c");
+        snprintf(ic.sim_args[1], sizeof ic.sim_args[1], "echo listening tcp://$2; exec sleep 60");
+        struct pd_sim_process sim;
+        struct pd_err err;
+        pid_t report[2] = {0, 0};
+        if (pd_sim_start(&ic, "tcp://127.0.0.1:0", NULL, 5000, &sim, &err) == 0) {
+            report[0] = sim.pid;
+            report[1] = getpgid(sim.pid);
+        } else {
+            fprintf(stderr, "%s\n", err.msg);
+        }
+        if (write(fds[1], report, sizeof report) != (ssize_t)sizeof report)
+            _exit(1);
+        raise(SIGKILL);
+        _exit(1);
+    }
+    close(fds[1]);
+    pid_t report[2] = {0, 0};
+    ssize_t got = read(fds[0], report, sizeof report);
+    close(fds[0]);
+    int mid_status = reap_within(mid, 30);
+    assert_true(mid_status >= 0 && WIFSIGNALED(mid_status) && WTERMSIG(mid_status) == SIGKILL);
+    assert_int_equal(got, (ssize_t)sizeof report);
+    assert_true(report[0] > 0);
+    assert_int_equal(report[1], report[0]); /* its own process group */
+    int sim_status = reap_within(report[0], 30);
+    if (!(sim_status >= 0 && WIFSIGNALED(sim_status) && WTERMSIG(sim_status) == SIGKILL))
+        fail_msg("the simulator outlived its parent (wait status %d)", sim_status);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +305,9 @@ int main(void)
         cmocka_unit_test(test_mistakes_are_named),
         cmocka_unit_test(test_duplicate_instrument_names),
         cmocka_unit_test(test_store_options_and_rates),
+        cmocka_unit_test(test_no_data_timeout),
+        cmocka_unit_test(test_outcome_names),
+        cmocka_unit_test(test_simulator_dies_with_its_parent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
