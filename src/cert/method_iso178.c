@@ -1,5 +1,6 @@
 /* method_iso178.c — ISO 178 flexural properties (3-point bending): evaluation of one specimen and its certification adapter. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cert/cert_internal.h"
@@ -19,15 +20,18 @@ void pd_flexural_params_default(struct pd_flexural_params *p)
     p->displacement_abs_mm = 0.003;
 }
 
+#define STRAIN_SLACK 1e-12 /* a strain this close to a range end is at it (decimal inputs) */
+#define MAX_SEARCHES 32     /* local maxima looked at for σfM; a real curve has one or two */
+
 /* σ at exactly `target` strain, interpolated between the samples of the first upward crossing;
  * *w (may be NULL) = f² + (1 − f)², the factor by which a sample's noise variance enters it. */
 static bool at_strain(const double *e, const double *s, size_t n, double target, double *out, double *w)
 {
     for (size_t i = 0; i < n; i++) {
-        if (e[i] >= target) {
+        if (e[i] >= target - (i == 0 ? STRAIN_SLACK : 0.0)) {
             double f = 1.0;
             if (i == 0) {
-                if (e[i] != target)
+                if (e[i] > target + STRAIN_SLACK)
                     return false;
                 *out = s[i];
             } else {
@@ -40,6 +44,130 @@ static bool at_strain(const double *e, const double *s, size_t n, double target,
         }
     }
     return false;
+}
+
+/* Ef (ISO 178 9.3, chord at exactly εf1/εf2) on the curve up to the break [0, count), or the
+ * reason there is none in r->modulus_na_reason. Fails only for memory and a range that does not
+ * rise. */
+static int modulus_of(const double *e, const double *s, size_t count, bool broke, double noise,
+                      const struct pd_flexural_params *p, double L, double h, struct pd_flexural_result *r,
+                      struct pd_err *err)
+{
+    if (e[0] > p->e1 + STRAIN_SLACK) {
+        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
+                 "modulus range not reached: data start at %.4g %% flexural strain, beyond εf1 = %.4g %%",
+                 e[0] * 100.0, p->e1 * 100.0);
+        return 0;
+    }
+    double reached = e[0];
+    for (size_t i = 1; i < count; i++)
+        reached = e[i] > reached ? e[i] : reached;
+    if (reached < p->e2 - STRAIN_SLACK) {
+        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
+                 "modulus range not reached: flexural strain reaches only %.4g %% before %s, needs εf2 = %.4g %%",
+                 reached * 100.0, broke ? "break" : "the end of data", p->e2 * 100.0);
+        return 0;
+    }
+    /* the rising part: samples up to the first one beyond εf2 (kept: it is e2's upper neighbour) */
+    size_t seg = 0;
+    while (seg < count && e[seg] <= p->e2 + STRAIN_SLACK)
+        seg++;
+    if (seg < count)
+        seg++;
+    size_t in_range = 0;
+    for (size_t i = 0; i < seg; i++)
+        if (e[i] >= p->e1 - STRAIN_SLACK && e[i] <= p->e2 + STRAIN_SLACK)
+            in_range++;
+    double s1, s2, w1, w2;
+    if (in_range < p->min_modulus_points || !at_strain(e, s, seg, p->e1, &s1, &w1) ||
+        !at_strain(e, s, seg, p->e2, &s2, &w2)) {
+        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
+                 "modulus range too sparse: %zu samples between %.4g %% and %.4g %% flexural strain, need >= %zu",
+                 in_range, p->e1 * 100.0, p->e2 * 100.0, p->min_modulus_points);
+        return 0;
+    }
+    double E = (s2 - s1) / (p->e2 - p->e1);
+    if (!(isfinite(E) && E > 0.0))
+        return pd_err_set(err, PD_EDATA, NULL,
+                          "flexural modulus %g MPa is not positive: no rising elastic range between %.4g and %.4g %%",
+                          E, p->e1 * 100.0, p->e2 * 100.0);
+    double strain_noise = 0.0; /* the strain's noise over the samples the chord reads */
+    int rc = cert_noise_sd(e, seg, &strain_noise);
+    if (rc < 0)
+        return pd_err_set(err, rc, NULL, "flexural: out of memory");
+    r->has_modulus = true;
+    r->modulus_MPa = E;
+    r->modulus_na_reason[0] = '\0';
+    /* u(Ef): the interpolated stresses' noise (stress and, through the slope, strain), and the
+     * deflectometer's absolute error over the deflection range (εf2 − εf1)·L²/(6h). */
+    double var = noise * noise + E * E * strain_noise * strain_noise;
+    r->modulus_u_noise_MPa = sqrt(var * (w1 + w2)) / (p->e2 - p->e1);
+    r->modulus_u_deflectometer_MPa = E * p->displacement_abs_mm / sqrt(3.0) / ((p->e2 - p->e1) * L * L / (6.0 * h));
+    return 0;
+}
+
+/* σfM: the maximum flexural stress sustained before sC (ISO 178 3.4), not the first local maximum
+ * ISO 527-1:2012 asks for: the noise-following search finds the first maximum; while the stress
+ * later climbs above it by the search's band, the search starts again where the curve has risen
+ * back above it, and the highest maximum before sC is σfM. A maximum counts when a fall confirms it,
+ * or, unconfirmed, when the record ends in the break (brittle). */
+static int flexural_maximum(const double *e, const double *s, size_t count, bool broke, double e_conv,
+                            const struct pd_flexural_params *p, double noise, struct pd_flexural_result *r)
+{
+    struct cert_max_params mp = {.arm_strain = p->e2, .hysteresis = p->max_hysteresis, .noise = noise};
+    struct cert_max_result mx, best = {0}, first = {0};
+    bool found = false;
+    size_t start = 0, best_at = 0, first_at = 0;
+    r->noise_MPa = noise;
+    for (int k = 0; k < MAX_SEARCHES && count - start >= 3; k++) {
+        int rc = cert_find_maximum(e + start, s + start, count - start, &mp, &mx, NULL);
+        if (rc < 0)
+            return rc;
+        size_t at = start + mx.index;
+        bool before_c = e[at] <= e_conv + STRAIN_SLACK;
+        if (before_c && (mx.confirmed || broke)) {
+            if (!found) {
+                first = mx;
+                first_at = at;
+            }
+            r->maxima += mx.confirmed;
+            if (!found || mx.value > best.value) {
+                best = mx;
+                best_at = at;
+            }
+            found = true;
+        } else if (found && mx.value > best.value) {
+            r->higher_after_max = true; /* above σfM, but at or past sC, or not a maximum */
+            r->highest_after_MPa = mx.value;
+        }
+        if (!(mx.confirmed && mx.higher_later && before_c))
+            break;
+        /* on again where the raw curve stands a band above this maximum, past the samples its
+         * value was fitted from (an averaged curve falls before a sudden drop that ends it) */
+        size_t next = start + mx.confirm_index;
+        if (next < at + mx.half_width + 1)
+            next = at + mx.half_width + 1;
+        while (next < count && s[next] <= mx.value + mx.band)
+            next++;
+        if (next >= count)
+            break;
+        start = next;
+    }
+    if (!found)
+        return 0;
+    r->has_maximum = true;
+    r->max_stress_MPa = best.value;
+    r->strain_at_max = best.strain;
+    r->max_half_width = best.half_width;
+    if (best_at != first_at) {
+        r->first_max_MPa = first.value;
+        r->first_max_strain = first.strain;
+    }
+    const struct cert_max_result *drop = first.sudden ? &first : &best; /* a slip on the supports first */
+    r->load_drop = drop->sudden;
+    r->load_drop_strain = drop->sudden ? drop->sudden_strain : NAN;
+    r->load_drop_fraction = drop->sudden ? drop->sudden_drop : NAN;
+    return 0;
 }
 
 int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, size_t n, double width_mm,
@@ -68,6 +196,9 @@ int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, siz
     if (!(p->e1 >= 0.0 && p->e1 < p->e2 && isfinite(p->e2)))
         return pd_err_set(err, PD_EINVAL, NULL, "flexural: modulus strain range e1=%g, e2=%g is not 0 <= e1 < e2",
                           p->e1, p->e2);
+    if (!(isfinite(p->conventional_factor) && p->conventional_factor > 0.0))
+        return pd_err_set(err, PD_EINVAL, NULL, "flexural: conventional deflection factor %g must be > 0",
+                          p->conventional_factor);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(force_N[i]) || !isfinite(deflection_mm[i]))
             return pd_err_set(err, PD_EDATA, NULL, "sample %zu is not a finite number", i);
@@ -82,78 +213,46 @@ int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, siz
         s[i] = 3.0 * force_N[i] * L / (2.0 * b * h * h);
         e[i] = 6.0 * (deflection_mm[i] - p->compliance_mm_per_N * force_N[i]) * h / (L * L);
     }
-    struct pd_flexural_result r = {.max_stress_MPa = NAN, .strain_at_max = NAN, .stress_at_break_MPa = NAN,
-                                   .strain_at_break = NAN, .conventional_stress_MPa = NAN,
-                                   .load_drop_strain = NAN, .load_drop_fraction = NAN};
-    int rc = 0;
-    size_t in_range = 0;
-    for (size_t i = 0; i < n; i++)
-        if (e[i] >= p->e1 && e[i] <= p->e2)
-            in_range++;
-    double s1, s2, w1, w2;
-    if (e[0] > p->e1 || in_range < p->min_modulus_points || !at_strain(e, s, n, p->e1, &s1, &w1) ||
-        !at_strain(e, s, n, p->e2, &s2, &w2)) {
-        rc = pd_err_set(err, PD_EDATA, NULL, "flexural modulus range %.4g–%.4g %% not covered by >= %zu samples",
-                        p->e1 * 100, p->e2 * 100, p->min_modulus_points);
-    } else {
-        r.modulus_MPa = (s2 - s1) / (p->e2 - p->e1);
-        /* Break: the first sample at or below break_fraction of the running maximum once past εf2;
-         * sC: the first sample beyond the conventional deflection. */
-        double e_conv = 6.0 * p->conventional_factor * h * h / (L * L); /* εf at sC = factor·h */
-        size_t brk = n, conv = n;
-        double smax = s[0];
-        for (size_t i = 1; i < n; i++) {
-            if (conv == n && e[i] > e_conv && e[i - 1] <= e_conv)
-                conv = i;
-            if (e[i - 1] > p->e2 && smax > 0.0 && s[i] <= p->break_fraction * smax) {
-                brk = i;
-                break;
-            }
-            if (s[i] > smax)
-                smax = s[i];
+    struct pd_flexural_result r = {.modulus_MPa = NAN, .max_stress_MPa = NAN, .strain_at_max = NAN,
+                                   .first_max_MPa = NAN, .first_max_strain = NAN, .highest_after_MPa = NAN,
+                                   .stress_at_break_MPa = NAN, .strain_at_break = NAN,
+                                   .conventional_stress_MPa = NAN, .load_drop_strain = NAN,
+                                   .load_drop_fraction = NAN, .modulus_u_noise_MPa = NAN,
+                                   .modulus_u_deflectometer_MPa = NAN};
+    /* Break: the first sample at or below break_fraction of the running maximum once past εf2; the
+     * evaluated break point is the sample before it, and the curve ends there. */
+    size_t brk = n;
+    double smax = s[0];
+    for (size_t i = 1; i < n; i++) {
+        if (e[i - 1] > p->e2 && smax > 0.0 && s[i] <= p->break_fraction * smax) {
+            brk = i;
+            break;
         }
-        /* The maximum before sC (or before the break), by the noise-following search ISO 527 uses. */
-        size_t end = brk < conv ? brk : conv;
-        struct cert_max_params mp = {.arm_strain = p->e2, .hysteresis = p->max_hysteresis, .noise = -1.0};
-        struct cert_max_result mx;
-        double strain_noise = 0.0;
-        rc = cert_find_maximum(e, s, end, &mp, &mx, NULL);
-        size_t seg = 0; /* the strain's noise over the samples the chord reads */
-        while (seg < n && e[seg] <= p->e2)
-            seg++;
-        if (rc == 0)
-            rc = cert_noise_sd(e, seg < n ? seg + 1 : n, &strain_noise);
-        if (rc < 0) {
-            rc = pd_err_set(err, rc, NULL, "flexural: out of memory");
-        } else {
-            r.noise_MPa = mx.noise;
-            r.max_half_width = mx.half_width;
-            if (mx.confirmed || brk < conv) {
-                r.has_maximum = true;
-                r.max_stress_MPa = mx.value;
-                r.strain_at_max = mx.strain;
-                r.load_drop = mx.sudden;
-                r.load_drop_strain = mx.sudden ? mx.sudden_strain : NAN;
-                r.load_drop_fraction = mx.sudden ? mx.sudden_drop : NAN;
-            } else if (conv < n) {
-                r.reached_conventional = true;
-                at_strain(e, s, n, e_conv, &r.conventional_stress_MPa, NULL);
-            }
-            if (brk < n && r.has_maximum) {
-                r.has_break = true;
-                r.stress_at_break_MPa = s[brk - 1];
-                r.strain_at_break = e[brk - 1];
-            }
-            /* u(Ef): the interpolated stresses' noise (stress and, through the slope, strain), and
-             * the deflectometer's absolute error over the deflection range (εf2 − εf1)·L²/(6h). */
-            double E = r.modulus_MPa;
-            double var = mx.noise * mx.noise + E * E * strain_noise * strain_noise;
-            r.modulus_u_noise_MPa = sqrt(var * (w1 + w2)) / (p->e2 - p->e1);
-            r.modulus_u_deflectometer_MPa =
-                E * p->displacement_abs_mm / sqrt(3.0) / ((p->e2 - p->e1) * L * L / (6.0 * h));
-            if (!isfinite(r.modulus_MPa) || r.modulus_MPa <= 0.0)
-                rc = pd_err_set(err, PD_EDATA, NULL, "flexural modulus %g MPa is not positive", r.modulus_MPa);
-        }
+        smax = s[i] > smax ? s[i] : smax;
+    }
+    bool broke = brk < n;
+    size_t count = brk; /* samples up to and with the break point */
+    /* sC = factor·h ↔ εfC = 6·factor·h²/L² (3.5 % for h = 4, L = 64). */
+    const double e_conv = 6.0 * p->conventional_factor * h * h / (L * L);
+    double noise = 0.0;
+    int rc = cert_noise_sd(s, count, &noise);
+    if (rc < 0)
+        rc = pd_err_set(err, rc, NULL, "flexural: out of memory");
+    if (rc == 0)
+        rc = modulus_of(e, s, count, broke, noise, p, L, h, &r, err);
+    if (rc == 0 && (rc = flexural_maximum(e, s, count, broke, e_conv, p, noise, &r)) < 0)
+        rc = pd_err_set(err, rc, NULL, "flexural: out of memory");
+    if (rc == 0 && !r.has_maximum) {
+        /* No maximum or break before sC: σfC, the stress at exactly sC, when a sample (before the
+         * break) reached it — a test stopped at sC has its last sample there. */
+        r.reached_conventional = at_strain(e, s, count, e_conv, &r.conventional_stress_MPa, NULL);
+        if (!r.reached_conventional)
+            r.conventional_stress_MPa = NAN;
+    }
+    if (rc == 0 && broke && r.has_maximum) {
+        r.has_break = true;
+        r.stress_at_break_MPa = s[brk - 1];
+        r.strain_at_break = e[brk - 1];
     }
     free(e);
     free(s);
@@ -240,20 +339,42 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     out->thickness_mm = dims[1];
     out->length_mm = dims[2];
     /* the curve's own noise and the deflectometer's absolute error (cert_values.u_extra) */
-    out->u_extra[P_MODULUS] = hypot(r.modulus_u_noise_MPa, r.modulus_u_deflectometer_MPa);
+    if (r.has_modulus)
+        out->u_extra[P_MODULUS] = hypot(r.modulus_u_noise_MPa, r.modulus_u_deflectometer_MPa);
     out->info = json_object();
+    if (r.has_modulus) {
+        cert_jset(out->info, "modulus_u_noise_MPa", cert_jreal(r.modulus_u_noise_MPa), &ok);
+        cert_jset(out->info, "modulus_u_deflectometer_MPa", cert_jreal(r.modulus_u_deflectometer_MPa), &ok);
+    } else {
+        cert_jset(out->info, "modulus_na_reason", cert_jstr(r.modulus_na_reason), &ok);
+    }
     cert_jset(out->info, "maximum_before_conventional_deflection", json_boolean(r.has_maximum), &ok);
+    cert_jset(out->info, "conventional_deflection_reached", json_boolean(r.reached_conventional), &ok);
     cert_jset(out->info, "break_detected", json_boolean(r.has_break), &ok);
     cert_jset(out->info, "stress_noise_MPa", cert_jreal(r.noise_MPa), &ok);
-    cert_jset(out->info, "modulus_u_noise_MPa", cert_jreal(r.modulus_u_noise_MPa), &ok);
-    cert_jset(out->info, "modulus_u_deflectometer_MPa", cert_jreal(r.modulus_u_deflectometer_MPa), &ok);
     cert_jset(out->info, "maximum_fit_half_width", json_integer((json_int_t)r.max_half_width), &ok);
+    /* Every heuristic that shaped a result is said in the specimen's warnings (printed). */
     json_t *warnings = json_array();
+    char w[CERT_DEVIATION_LEN];
+    if (!r.has_modulus) {
+        cert_say(w, sizeof w, "modulus n/a: %s", r.modulus_na_reason);
+        cert_jappend(warnings, cert_jstr(w), &ok);
+    }
     if (r.load_drop) {
-        char w[CERT_DEVIATION_LEN];
-        cert_say(w, sizeof w, "sudden load drop of %.1f %% in one sample at εf = %.3f %% confirmed the maximum "
+        cert_say(w, sizeof w, "sudden load drop of %.1f %% in one sample at εf = %.3f %% confirmed a maximum "
                  "(a crack, or the specimen slipping on the supports)", r.load_drop_fraction * 100.0,
                  r.load_drop_strain * 100.0);
+        cert_jappend(warnings, cert_jstr(w), &ok);
+    }
+    if (isfinite(r.first_max_MPa)) {
+        cert_say(w, sizeof w, "σfM is the highest of %zu maxima before the conventional deflection (ISO 178: the "
+                 "maximum flexural stress); the first, at εf = %.3f %%, was %.4g MPa", r.maxima,
+                 r.first_max_strain * 100.0, r.first_max_MPa);
+        cert_jappend(warnings, cert_jstr(w), &ok);
+    }
+    if (r.higher_after_max) {
+        cert_say(w, sizeof w, "the stress later rises to %.4g MPa, above σfM %.4g MPa, without a maximum before the "
+                 "conventional deflection", r.highest_after_MPa, r.max_stress_MPa);
         cert_jappend(warnings, cert_jstr(w), &ok);
     }
     if (json_array_size(warnings) > 0)
