@@ -1,4 +1,5 @@
-/* method_iso178.c — ISO 178 flexural properties (3-point bending): evaluation of one specimen and its certification adapter. */
+/* method_iso178.c — ISO 178 flexural properties (3-point bending): evaluation of one specimen and its certification
+ * adapter. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ void pd_flexural_params_default(struct pd_flexural_params *p)
 }
 
 #define STRAIN_SLACK 1e-12 /* a strain this close to a range end is at it (decimal inputs) */
-#define MAX_SEARCHES 32     /* local maxima looked at for σfM; a real curve has one or two */
+#define MAX_SEARCHES 32    /* local maxima looked at for σfM; a real curve has one or two */
 
 /* σ at exactly `target` strain, interpolated between the samples of the first upward crossing;
  * *w (may be NULL) = f² + (1 − f)², the factor by which a sample's noise variance enters it. */
@@ -55,8 +56,8 @@ static int modulus_of(const double *e, const double *s, size_t count, bool broke
 {
     if (e[0] > p->e1 + STRAIN_SLACK) {
         snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
-                 "modulus range not reached: data start at %.4g %% flexural strain, beyond εf1 = %.4g %%",
-                 e[0] * 100.0, p->e1 * 100.0);
+                 "modulus range not reached: data start at %.4g %% flexural strain, beyond εf1 = %.4g %%", e[0] * 100.0,
+                 p->e1 * 100.0);
         return 0;
     }
     double reached = e[0];
@@ -213,11 +214,18 @@ int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, siz
         s[i] = 3.0 * force_N[i] * L / (2.0 * b * h * h);
         e[i] = 6.0 * (deflection_mm[i] - p->compliance_mm_per_N * force_N[i]) * h / (L * L);
     }
-    struct pd_flexural_result r = {.modulus_MPa = NAN, .max_stress_MPa = NAN, .strain_at_max = NAN,
-                                   .first_max_MPa = NAN, .first_max_strain = NAN, .highest_after_MPa = NAN,
-                                   .stress_at_break_MPa = NAN, .strain_at_break = NAN,
-                                   .conventional_stress_MPa = NAN, .load_drop_strain = NAN,
-                                   .load_drop_fraction = NAN, .modulus_u_noise_MPa = NAN,
+    struct pd_flexural_result r = {.modulus_MPa = NAN,
+                                   .max_stress_MPa = NAN,
+                                   .strain_at_max = NAN,
+                                   .first_max_MPa = NAN,
+                                   .first_max_strain = NAN,
+                                   .highest_after_MPa = NAN,
+                                   .stress_at_break_MPa = NAN,
+                                   .strain_at_break = NAN,
+                                   .conventional_stress_MPa = NAN,
+                                   .load_drop_strain = NAN,
+                                   .load_drop_fraction = NAN,
+                                   .modulus_u_noise_MPa = NAN,
                                    .modulus_u_deflectometer_MPa = NAN};
     /* Break: the first sample at or below break_fraction of the running maximum once past εf2; the
      * evaluated break point is the sample before it, and the curve ends there. */
@@ -262,11 +270,21 @@ int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, siz
 }
 
 enum { P_MODULUS, P_STRENGTH, P_STRAIN_AT_STRENGTH, P_STRESS_AT_BREAK, P_STRAIN_AT_BREAK, P_CONVENTIONAL, P_COUNT };
-#define STRESS_SENS {[PD_U_FORCE] = 1, [PD_U_LENGTH] = 1, [PD_U_WIDTH] = 1, [PD_U_THICKNESS] = 2}
-#define STRAIN_SENS {[PD_U_DISPLACEMENT] = 1, [PD_U_THICKNESS] = 1, [PD_U_LENGTH] = 2}
+#define STRESS_SENS                                                                                                    \
+    {                                                                                                                  \
+        [PD_U_FORCE] = 1, [PD_U_LENGTH] = 1, [PD_U_WIDTH] = 1, [PD_U_THICKNESS] = 2                                    \
+    }
+#define STRAIN_SENS                                                                                                    \
+    {                                                                                                                  \
+        [PD_U_DISPLACEMENT] = 1, [PD_U_THICKNESS] = 1, [PD_U_LENGTH] = 2                                               \
+    }
 static const struct pd_cert_property props[P_COUNT] = {
-    [P_MODULUS] = {"flexural_modulus", "MPa", 1.0, "Ef",
-                   {[PD_U_FORCE] = 1, [PD_U_DISPLACEMENT] = 1, [PD_U_LENGTH] = 3, [PD_U_WIDTH] = 1, [PD_U_THICKNESS] = 3}},
+    [P_MODULUS] =
+        {"flexural_modulus",
+         "MPa",
+         1.0,
+         "Ef",
+         {[PD_U_FORCE] = 1, [PD_U_DISPLACEMENT] = 1, [PD_U_LENGTH] = 3, [PD_U_WIDTH] = 1, [PD_U_THICKNESS] = 3}},
     [P_STRENGTH] = {"flexural_strength", "MPa", 1.0, "σfM", STRESS_SENS},
     [P_STRAIN_AT_STRENGTH] = {"flexural_strain_at_strength", "%", 100.0, "εfM", STRAIN_SENS},
     [P_STRESS_AT_BREAK] = {"flexural_stress_at_break", "MPa", 1.0, "σfB", STRESS_SENS},
@@ -329,8 +347,8 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     free(d);
     if (rc < 0)
         return rc == PD_ENOMEM ? rc : 0;
-    const double internal[P_COUNT] = {r.modulus_MPa, r.max_stress_MPa, r.strain_at_max, r.stress_at_break_MPa,
-                                      r.strain_at_break, r.conventional_stress_MPa};
+    const double internal[P_COUNT] = {r.modulus_MPa,         r.max_stress_MPa,  r.strain_at_max,
+                                      r.stress_at_break_MPa, r.strain_at_break, r.conventional_stress_MPa};
     for (size_t i = 0; i < P_COUNT; i++) {
         out->has[i] = isfinite(internal[i]);
         out->value[i] = internal[i] * props[i].scale;
@@ -361,20 +379,24 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
         cert_jappend(warnings, cert_jstr(w), &ok);
     }
     if (r.load_drop) {
-        cert_say(w, sizeof w, "sudden load drop of %.1f %% in one sample at εf = %.3f %% confirmed a maximum "
-                 "(a crack, or the specimen slipping on the supports)", r.load_drop_fraction * 100.0,
-                 r.load_drop_strain * 100.0);
+        cert_say(w, sizeof w,
+                 "sudden load drop of %.1f %% in one sample at εf = %.3f %% confirmed a maximum "
+                 "(a crack, or the specimen slipping on the supports)",
+                 r.load_drop_fraction * 100.0, r.load_drop_strain * 100.0);
         cert_jappend(warnings, cert_jstr(w), &ok);
     }
     if (isfinite(r.first_max_MPa)) {
-        cert_say(w, sizeof w, "σfM is the highest of %zu maxima before the conventional deflection (ISO 178: the "
-                 "maximum flexural stress); the first, at εf = %.3f %%, was %.4g MPa", r.maxima,
-                 r.first_max_strain * 100.0, r.first_max_MPa);
+        cert_say(w, sizeof w,
+                 "σfM is the highest of %zu maxima before the conventional deflection (ISO 178: the "
+                 "maximum flexural stress); the first, at εf = %.3f %%, was %.4g MPa",
+                 r.maxima, r.first_max_strain * 100.0, r.first_max_MPa);
         cert_jappend(warnings, cert_jstr(w), &ok);
     }
     if (r.higher_after_max) {
-        cert_say(w, sizeof w, "the stress later rises to %.4g MPa, above σfM %.4g MPa, without a maximum before the "
-                 "conventional deflection", r.highest_after_MPa, r.max_stress_MPa);
+        cert_say(w, sizeof w,
+                 "the stress later rises to %.4g MPa, above σfM %.4g MPa, without a maximum before the "
+                 "conventional deflection",
+                 r.highest_after_MPa, r.max_stress_MPa);
         cert_jappend(warnings, cert_jstr(w), &ok);
     }
     if (json_array_size(warnings) > 0)
@@ -393,16 +415,22 @@ static size_t deviations(const struct pd_method_def *def, char (*out)[CERT_DEVIA
     double conv = pd_method_param(def, "conventional_factor"), bf = pd_method_param(def, "break_fraction");
     double hy = pd_method_param(def, "max_hysteresis");
     if ((e1 != 0.0005 || e2 != 0.0025) && n < max)
-        cert_say(out[n++], CERT_DEVIATION_LEN, "flexural modulus over %.4g–%.4g %% flexural strain instead of ISO 178's "
-                 "0.05–0.25 %%", e1 * 100.0, e2 * 100.0);
+        cert_say(out[n++], CERT_DEVIATION_LEN,
+                 "flexural modulus over %.4g–%.4g %% flexural strain instead of ISO 178's "
+                 "0.05–0.25 %%",
+                 e1 * 100.0, e2 * 100.0);
     if (conv != 1.5 && n < max)
         cert_say(out[n++], CERT_DEVIATION_LEN, "conventional deflection sC = %.4g·h instead of ISO 178's 1.5·h", conv);
     if (bf != 0.10 && n < max)
-        cert_say(out[n++], CERT_DEVIATION_LEN, "break taken where the stress falls to %.4g %% of the maximum "
-                 "(laboratory default 10 %%)", bf * 100.0);
+        cert_say(out[n++], CERT_DEVIATION_LEN,
+                 "break taken where the stress falls to %.4g %% of the maximum "
+                 "(laboratory default 10 %%)",
+                 bf * 100.0);
     if (hy != 0.005 && n < max)
-        cert_say(out[n++], CERT_DEVIATION_LEN, "a maximum is confirmed by a fall of %.4g %% of the highest stress "
-                 "(laboratory default 0.5 %%, never less than 10 noise SDs)", hy * 100.0);
+        cert_say(out[n++], CERT_DEVIATION_LEN,
+                 "a maximum is confirmed by a fall of %.4g %% of the highest stress "
+                 "(laboratory default 0.5 %%, never less than 10 noise SDs)",
+                 hy * 100.0);
     return n;
 }
 
@@ -444,8 +472,12 @@ const struct cert_method cert_method_iso178 = {
     .params = params,
     .n_params = sizeof params / sizeof params[0],
     .budget = {.k = 2.0,
-               .input = {[PD_U_FORCE] = 1.0, [PD_U_DISPLACEMENT] = 1.0, [PD_U_WIDTH] = 0.01, [PD_U_THICKNESS] = 0.01,
-                         [PD_U_LENGTH] = 0.1, [PD_U_DISPLACEMENT_ABS] = 0.003},
+               .input = {[PD_U_FORCE] = 1.0,
+                         [PD_U_DISPLACEMENT] = 1.0,
+                         [PD_U_WIDTH] = 0.01,
+                         [PD_U_THICKNESS] = 0.01,
+                         [PD_U_LENGTH] = 0.1,
+                         [PD_U_DISPLACEMENT_ABS] = 0.003},
                .repeatability = true},
     .evaluate = evaluate,
     .curve = curve,

@@ -51,9 +51,9 @@ struct flex_specimen {
     const char *id;
     double b, h, L;
     double (*force)(double s_mm, const struct flex_specimen *sp); /* noise-free force at deflection s */
-    double k;          /* the curve's own scale */
-    double start_mm;   /* the first recorded deflection */
-    double break_mm;   /* > 0: the bar breaks there (force to 1 % of it) */
+    double k;                                                     /* the curve's own scale */
+    double start_mm;                                              /* the first recorded deflection */
+    double break_mm;                                              /* > 0: the bar breaks there (force to 1 % of it) */
     double noise_N;
 };
 
@@ -96,7 +96,7 @@ static const struct flex_specimen series[] = {
     {"S01", 10.02, 4.01, 64.0, f1_force, 1.00, 0.0, 0.0, 0.02},
     {"S02", 9.98, 3.99, 64.0, f1_force, 1.04, 0.0, 0.0, 0.10},
     {"S03", 10.01, 4.00, 64.0, yielding_force, 1.00, 0.0, 0.0, 0.02},
-    {"S04", 10.00, 4.02, 64.0, f1_force, 0.98, 0.12, 0.0, 0.02}, /* starts at εf = 0.07 % > εf1 */
+    {"S04", 10.00, 4.02, 64.0, f1_force, 0.98, 0.12, 0.0, 0.02},     /* starts at εf = 0.07 % > εf1 */
     {"S05", 10.00, 4.00, 64.0, brittle_force, 1.00, 0.0, 3.7, 0.02}, /* breaks at εf = 2.17 % */
 };
 #define N_SPECIMENS (sizeof series / sizeof series[0])
@@ -127,16 +127,21 @@ static void write_run(const char *path)
     struct pd_store_specimen specimens[N_SPECIMENS];
     for (size_t s = 0; s < N_SPECIMENS; s++) {
         dims[s][0] = (struct pd_store_attr){.key = "width", .type = PD_STORE_DOUBLE, .d = series[s].b, .units = "mm"};
-        dims[s][1] = (struct pd_store_attr){.key = "thickness", .type = PD_STORE_DOUBLE, .d = series[s].h, .units = "mm"};
+        dims[s][1] =
+            (struct pd_store_attr){.key = "thickness", .type = PD_STORE_DOUBLE, .d = series[s].h, .units = "mm"};
         dims[s][2] = (struct pd_store_attr){.key = "span", .type = PD_STORE_DOUBLE, .d = series[s].L, .units = "mm"};
         memset(&specimens[s], 0, sizeof specimens[s]);
         strcpy(specimens[s].id, series[s].id);
         specimens[s].n_attrs = 3;
         specimens[s].attrs = dims[s];
     }
-    struct pd_store_layout layout = {.n_run_attrs = sizeof run_attrs / sizeof run_attrs[0], .run_attrs = run_attrs,
-                                     .n_instruments = 1, .instruments = &inst, .n_specimens = N_SPECIMENS,
-                                     .specimens = specimens, .deflate_level = -1};
+    struct pd_store_layout layout = {.n_run_attrs = sizeof run_attrs / sizeof run_attrs[0],
+                                     .run_attrs = run_attrs,
+                                     .n_instruments = 1,
+                                     .instruments = &inst,
+                                     .n_specimens = N_SPECIMENS,
+                                     .specimens = specimens,
+                                     .deflate_level = -1};
     struct pd_store *st = NULL;
     struct pd_err err = {0};
     if (pd_store_create(path, &layout, &st, &err) != 0)
@@ -243,16 +248,16 @@ static bool has_warning(const json_t *sp, const char *part)
     return false;
 }
 
-static json_t *certify(const char *run, const char *spec_path, const char *method_path, const char *out_dir,
-                       bool pdf, struct pd_certify_result *res)
+static json_t *certify(const char *run, const char *spec_path, const char *method_path, const char *out_dir, bool pdf,
+                       struct pd_certify_result *res)
 {
     static struct pd_spec spec;
     struct pd_err err = {0};
     if (pd_spec_load(spec_path, &spec, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(mkdir(out_dir, 0755), 0);
-    struct pd_certify_options opt = {.out_dir = out_dir, .request_id = "REQ-178", .method_path = method_path,
-                                     .no_pdf = !pdf};
+    struct pd_certify_options opt = {
+        .out_dir = out_dir, .request_id = "REQ-178", .method_path = method_path, .no_pdf = !pdf};
     if (pd_certify_run(run, &spec, &opt, res, &err) != 0)
         fail_msg("pd_certify_run: %s", err.msg);
     json_error_t jerr;
@@ -319,14 +324,15 @@ static int setup(void **state)
     snprintf(spec_path, sizeof spec_path, "%s/pp-flex.yaml", tmp_dir);
     snprintf(variant_path, sizeof variant_path, "%s/iso178-lab.yaml", tmp_dir);
     write_run(run_path);
-    write_text(spec_path, "spec:\n"
-                          "  name: PP-H demo grade — flexural properties\n"
-                          "  material: PP-H demo grade\n"
-                          "  method: iso178\n"
-                          "  decision_rule: simple\n"
-                          "properties:\n"
-                          "  - {property: flexural_modulus, statistic: mean, min: 1800, max: 3200, unit: MPa}\n"
-                          "  - {property: flexural_stress_at_conventional_deflection, statistic: each, min: 40, unit: MPa}\n");
+    write_text(spec_path,
+               "spec:\n"
+               "  name: PP-H demo grade — flexural properties\n"
+               "  material: PP-H demo grade\n"
+               "  method: iso178\n"
+               "  decision_rule: simple\n"
+               "properties:\n"
+               "  - {property: flexural_modulus, statistic: mean, min: 1800, max: 3200, unit: MPa}\n"
+               "  - {property: flexural_stress_at_conventional_deflection, statistic: each, min: 40, unit: MPa}\n");
     /* the lab variant: sC = 2h (a deviation), deflection from the crosshead less C·F */
     write_text(variant_path, "method: {id: iso178-lab, base: iso178}\n"
                              "parameters: {conventional_factor: 2.0, compliance: 0.0005}\n");
@@ -407,10 +413,19 @@ static void test_certificate_against_numpy(void **state)
     size_t len = fread(text, 1, sizeof text - 1, p);
     text[len] = '\0';
     assert_int_equal(pclose(p), 0);
-    static const char *const want[] = {"flexural modulus", "Ef", "flexural strength", "σfM",
-                                       "flexural stress at conventional deflection", "σfC",
-                                       "flexural stress at break", "σfB", "εfB", "εfM",
-                                       "ISO 178:2019", "S04", "modulus range not reached"};
+    static const char *const want[] = {"flexural modulus",
+                                       "Ef",
+                                       "flexural strength",
+                                       "σfM",
+                                       "flexural stress at conventional deflection",
+                                       "σfC",
+                                       "flexural stress at break",
+                                       "σfB",
+                                       "εfB",
+                                       "εfM",
+                                       "ISO 178:2019",
+                                       "S04",
+                                       "modulus range not reached"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(text, want[i]))
             fail_msg("the PDF lacks \"%s\"", want[i]);
