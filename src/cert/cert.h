@@ -128,7 +128,7 @@ struct pd_flexural_result {
     char modulus_na_reason[160];        /* why there is no Ef ("" with one) */
     bool has_maximum;                   /* a maximum (or break) before sC */
     double max_stress_MPa, strain_at_max; /* σfM, εfM: the highest maximum before sC (NaN without) */
-    size_t maxima;                      /* local maxima before sC the search confirmed (σfM the highest) */
+    size_t maxima;                      /* maxima before sC the search found (σfM the highest of them) */
     double first_max_MPa, first_max_strain; /* the first of them, when σfM is a later one (else NaN) */
     bool higher_after_max;              /* the stress later rose above σfM without a maximum before sC */
     double highest_after_MPa;           /* that stress (NaN otherwise) */

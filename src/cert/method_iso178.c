@@ -131,7 +131,7 @@ static int flexural_maximum(const double *e, const double *s, size_t count, bool
                 first = mx;
                 first_at = at;
             }
-            r->maxima += mx.confirmed;
+            r->maxima++;
             if (!found || mx.value > best.value) {
                 best = mx;
                 best_at = at;

@@ -1742,6 +1742,19 @@ static void test_flexural_strength_is_the_highest_maximum(void **state)
         assert_true(isnan(r.conventional_stress_MPa));
         flex_free(&c);
     }
+    /* the same bar breaking at 2.6 %, still on the rise: σfM = σfB at the break point, the second
+     * of two maxima */
+    struct flex_curve c = flex_sample(slip_then_max, 0.0, 0.026, 1e-5, 0.0, NULL);
+    c.f[c.n - 1] = 0.0;
+    struct pd_flexural_result r = flex_evaluate(&c);
+    double e_break = 0.026 - 1e-5; /* the last sample before the fall */
+    assert_true(r.has_maximum && r.has_break);
+    assert_int_equal(r.maxima, 2);
+    assert_near(r.strain_at_break, e_break, 1e-9);
+    assert_near(r.stress_at_break_MPa, slip_then_max(e_break), 1e-6);
+    assert_near(r.max_stress_MPa, slip_then_max(e_break), 1e-6);
+    assert_near(r.first_max_MPa, 40.0, 1e-9);
+    flex_free(&c);
 }
 
 /* sC is reached by a sample *at* it: a test the machine stops at s = sC = 6.000 mm has σfC (the
