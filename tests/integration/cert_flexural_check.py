@@ -14,7 +14,9 @@ specimen id, of what ISO 178 defines, computed here from the raw force and defle
   sfC: the stress interpolated at exactly εfC = 6·FACTOR·h²/L² (sC = FACTOR·h)
   sfM: a least-squares parabola through the samples within ±0.3 % strain of the highest point of a
        41-sample moving average before sC (ending at the break point when the specimen broke on a
-       rise), its top value and the standard error of it (delta method)."""
+       rise), its top value, the standard error of it (delta method), the tolerance 3 SE + 0.1 % (the
+       two fits' different windows) and the strain span over which the parabola stays within that
+       tolerance of its top (efM_tol: how well a flat top defines its strain)."""
 import json
 import sys
 
@@ -54,7 +56,13 @@ def parabola_top(e, s, lo, hi, one_sided_end):
     else:
         g = np.array([b * b / (4 * c * c), -b / (2 * c), 1.0])
     value = a + b * xv + c * xv * xv
-    return float(value), float(xv + e[lo:hi].mean()), float(np.sqrt(g @ cov @ g))
+    se = float(np.sqrt(g @ cov @ g))
+    # the strain span over which the parabola stays within the stress tolerance of its top: a flat
+    # top defines its strain only that well
+    tol = 3.0 * se + 1e-3 * value
+    slope = abs(b + 2 * c * xv)
+    x_tol = np.sqrt(tol / abs(c)) if slope < 1e-12 else min(tol / slope, np.sqrt(tol / abs(c)))
+    return float(value), float(xv + e[lo:hi].mean()), se, float(tol), float(x_tol)
 
 
 def specimen(entry, factor, compliance):
@@ -105,7 +113,8 @@ def specimen(entry, factor, compliance):
     hi = top
     while hi < count and e[hi] <= e[top] + 0.003:
         hi += 1
-    out["sfM"], out["efM"], out["sfM_se"] = parabola_top(e, s, lo, hi, brk < n and hi >= count)
+    out["sfM"], out["efM"], out["sfM_se"], out["sfM_tol"], out["efM_tol"] = parabola_top(e, s, lo, hi,
+                                                                                       brk < n and hi >= count)
     out["b"], out["h"], out["L"] = b, h, L
     return out
 
