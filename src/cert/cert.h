@@ -136,6 +136,9 @@ struct pd_flexural_result {
     double stress_at_break_MPa, strain_at_break; /* σfB, εfB (NaN without) */
     bool reached_conventional;
     double conventional_stress_MPa;     /* σfC at sC when no maximum came before it (else NaN) */
+    double conventional_strain;         /* εfC = 6·factor·h²/L², the strain at sC */
+    double end_strain;                  /* the last strain evaluated: the break point or the last sample */
+    bool broke_past_conventional;       /* broke after sC without a maximum before it (σfB not reported) */
     double noise_MPa;                   /* measured noise SD of the flexural stress */
     double modulus_u_noise_MPa;         /* u(Ef) from the interpolated stresses' noise */
     double modulus_u_deflectometer_MPa; /* u(Ef) from displacement_abs_mm */

@@ -223,8 +223,12 @@ static void not_applicable_reason(const struct specimen_eval *e, const char *pro
     bool crosshead = source && strncmp(source, "crosshead", 9) == 0;
     bool no_yield = json_is_false(json_object_get(info, "yield_detected"));
     bool no_break = json_is_false(json_object_get(info, "break_detected"));
+    /* the method's own words first: its evaluation's na_reasons, its modulus_na_reason */
+    const char *own = json_string_value(json_object_get(json_object_get(info, "na_reasons"), prop));
     const char *modulus_na = json_string_value(json_object_get(info, "modulus_na_reason"));
-    if (strstr(prop, "modulus") && modulus_na)
+    if (own)
+        cert_say(buf, size, "%s", own);
+    else if (strstr(prop, "modulus") && modulus_na)
         cert_say(buf, size, "%s", modulus_na);
     else if (strcmp(prop, "tensile_modulus") == 0 && crosshead)
         cert_say(buf, size, "no modulus from crosshead strain (ISO 527-1 Method A: it includes the machine's compliance)");
@@ -237,9 +241,7 @@ static void not_applicable_reason(const struct specimen_eval *e, const char *pro
     else if (strcmp(prop, "nominal_strain_at_break") == 0)
         cert_say(buf, size, "no crosshead displacement or grip distance recorded, or no break");
     else if (strcmp(prop, "flexural_stress_at_conventional_deflection") == 0)
-        cert_say(buf, size, "%s", json_is_true(json_object_get(info, "maximum_before_conventional_deflection"))
-                                      ? "a maximum came before the conventional deflection (σfM is reported)"
-                                      : "the conventional deflection was not reached");
+        cert_say(buf, size, "a maximum came before the conventional deflection (or it was not reached)");
     else if ((strcmp(prop, "flexural_strength") == 0 || strcmp(prop, "flexural_strain_at_strength") == 0) &&
              json_is_false(json_object_get(info, "maximum_before_conventional_deflection")))
         cert_say(buf, size, "no maximum before the conventional deflection (σfC is reported instead)");

@@ -257,6 +257,9 @@ int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, siz
         if (!r.reached_conventional)
             r.conventional_stress_MPa = NAN;
     }
+    r.conventional_strain = e_conv;
+    r.end_strain = e[count - 1];
+    r.broke_past_conventional = broke && !r.has_maximum;
     if (rc == 0 && broke && r.has_maximum) {
         r.has_break = true;
         r.stress_at_break_MPa = s[brk - 1];
@@ -371,6 +374,48 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     cert_jset(out->info, "break_detected", json_boolean(r.has_break), &ok);
     cert_jset(out->info, "stress_noise_MPa", cert_jreal(r.noise_MPa), &ok);
     cert_jset(out->info, "maximum_fit_half_width", json_integer((json_int_t)r.max_half_width), &ok);
+    /* Why a property is n/a, in the terms of this specimen (the certificate's not_applicable). */
+    json_t *na = json_object();
+    char why[200];
+    if (!r.has_maximum) {
+        if (r.reached_conventional)
+            cert_say(why, sizeof why,
+                     "no maximum before the conventional deflection (εf = %.3f %%): σfC is "
+                     "reported instead",
+                     r.conventional_strain * 100.0);
+        else
+            cert_say(why, sizeof why,
+                     "no maximum before the data end at εf = %.3f %%, short of the conventional "
+                     "deflection (εf = %.3f %%)",
+                     r.end_strain * 100.0, r.conventional_strain * 100.0);
+        cert_jset(na, "flexural_strength", cert_jstr(why), &ok);
+        cert_jset(na, "flexural_strain_at_strength", cert_jstr(why), &ok);
+    }
+    if (!r.has_break) {
+        if (r.broke_past_conventional)
+            cert_say(why, sizeof why,
+                     "the break at εf = %.3f %% came past the conventional deflection (εf = %.3f "
+                     "%%) without a maximum before it: evaluated up to sC (σfC)",
+                     r.end_strain * 100.0, r.conventional_strain * 100.0);
+        else
+            cert_say(why, sizeof why, "no break detected before the end of the test");
+        cert_jset(na, "flexural_stress_at_break", cert_jstr(why), &ok);
+        cert_jset(na, "flexural_strain_at_break", cert_jstr(why), &ok);
+    }
+    if (!r.reached_conventional) {
+        if (r.has_maximum)
+            cert_say(why, sizeof why, "a maximum came before the conventional deflection: σfM is reported");
+        else
+            cert_say(why, sizeof why,
+                     "the conventional deflection (εf = %.3f %%) was not reached: the data end "
+                     "at εf = %.3f %%",
+                     r.conventional_strain * 100.0, r.end_strain * 100.0);
+        cert_jset(na, "flexural_stress_at_conventional_deflection", cert_jstr(why), &ok);
+    }
+    if (json_object_size(na) > 0)
+        cert_jset(out->info, "na_reasons", na, &ok);
+    else
+        json_decref(na);
     /* Every heuristic that shaped a result is said in the specimen's warnings (printed). */
     json_t *warnings = json_array();
     char w[CERT_DEVIATION_LEN];

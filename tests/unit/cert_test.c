@@ -1818,6 +1818,30 @@ static void test_flexural_maximum_confirmed_after_conventional_deflection(void *
     flex_free(&d);
 }
 
+/* F1 on to 7 mm, where the bar breaks: past sC without a maximum before it, so σfC (ISO 178 Figure 1
+ * curve c) and no σfB — the evaluation stops at sC — with the break said. */
+static void test_flexural_break_past_conventional_deflection(void **state)
+{
+    (void)state;
+    size_t n = 7001;
+    double *f = malloc(n * sizeof *f), *s = malloc(n * sizeof *s);
+    assert_true(f && s);
+    for (size_t i = 0; i < n; i++) {
+        s[i] = (double)i / 1000.0;
+        f[i] = i + 1 < n ? 120.0 * tanh(24.4140625 * s[i] / 120.0) : 0.0;
+    }
+    struct flex_curve c = {.f = f, .s = s, .n = n};
+    struct pd_flexural_result r = flex_evaluate(&c);
+    assert_false(r.has_maximum);
+    assert_false(r.has_break);
+    assert_true(r.broke_past_conventional);
+    assert_near(r.end_strain, 6.999 / FLEX_MM_PER_STRAIN, 1e-12);
+    assert_near(r.conventional_strain, 0.03515625, 1e-15);
+    assert_true(r.reached_conventional);
+    assert_near(r.conventional_stress_MPa, 0.6 * 120.0 * tanh(24.4140625 * 6.0 / 120.0), 1e-9);
+    flex_free(&c);
+}
+
 /* A brittle bar (T2's shape, Ef 2000 MPa) breaking at εf = 2.5 % before sC: σfM = σfB = 34.375 MPa
  * and εfM = εfB = 2.5 %, the break point being the last sample before the fall (ISO 178 3.3, 3.9). */
 static void test_flexural_brittle_break(void **state)
@@ -2271,6 +2295,7 @@ int main(void)
         cmocka_unit_test(test_flexural_test_stopped_at_conventional_deflection),
         cmocka_unit_test(test_flexural_maximum_confirmed_after_conventional_deflection),
         cmocka_unit_test(test_flexural_brittle_break),
+        cmocka_unit_test(test_flexural_break_past_conventional_deflection),
         cmocka_unit_test(test_celsius_spellings),
         cmocka_unit_test(test_charpy_c1),
         cmocka_unit_test(test_mfr_m1_m2),
