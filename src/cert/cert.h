@@ -149,7 +149,8 @@ struct pd_flexural_result {
 /* force N, deflection mm (mid-span s), b, h, span L in mm. σf = 3FL/(2bh²), εf = 6(s − C·F)h/L².
  * Fails with PD_EDATA for data that cannot be evaluated (fewer than 3 samples, NaN/inf, dimensions,
  * a modulus range that does not rise); data starting past εf1 or a modulus range not reached or too
- * sparse give has_modulus false with modulus_na_reason, and every other result. σfM is the maximum
+ * sparse give has_modulus false with modulus_na_reason, and every other result (PD_EDATA when there
+ * is then no other result either: no maximum and sC not reached). σfM is the maximum
  * flexural stress before sC (ISO 178 3.4: the highest of the confirmed local maxima, not the first);
  * sC is reached by a sample at or beyond it (a test stopped at sC has σfC). */
 int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, size_t n, double width_mm,

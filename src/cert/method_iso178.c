@@ -66,7 +66,7 @@ static int modulus_of(const double *e, const double *s, size_t count, bool broke
     if (reached < p->e2 - STRAIN_SLACK) {
         snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
                  "modulus range not reached: flexural strain reaches only %.4g %% before %s, needs εf2 = %.4g %%",
-                 reached * 100.0, broke ? "break" : "the end of data", p->e2 * 100.0);
+                 reached * 100.0 + 0.0 /* never "-0" */, broke ? "break" : "the end of data", p->e2 * 100.0);
         return 0;
     }
     /* the rising part: samples up to the first one beyond εf2 (kept: it is e2's upper neighbour) */
@@ -259,6 +259,11 @@ int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, siz
     }
     r.conventional_strain = e_conv;
     r.end_strain = e[count - 1];
+    if (rc == 0 && !r.has_modulus && !r.has_maximum && !r.reached_conventional)
+        rc = pd_err_set(err, PD_EDATA, NULL,
+                        "nothing to evaluate: %s; no maximum before the data end at εf = %.4g %%, short of the "
+                        "conventional deflection (εf = %.4g %%)",
+                        r.modulus_na_reason, r.end_strain * 100.0, e_conv * 100.0);
     r.broke_past_conventional = broke && !r.has_maximum;
     if (rc == 0 && broke && r.has_maximum) {
         r.has_break = true;

@@ -1693,12 +1693,26 @@ static void test_flexural_modulus_na_keeps_strength(void **state)
     assert_near(r.conventional_stress_MPa, 60.47, 0.005);
     flex_free(&c);
 
-    /* a bar that breaks at 0.2 % flexural strain never reaches εf2 */
+    /* A bar that breaks at 0.2 % flexural strain never reaches εf2, where break and maximum detection
+     * are armed (as for ISO 527): nothing at all to evaluate, refused, the result untouched. The same
+     * for a deflectometer wired the wrong way round. */
     c = flex_sample(f1_stress, 0.0, 0.002, 1e-5, 0.0, NULL);
     c.f[c.n - 1] = 0.0;
-    r = flex_evaluate(&c);
-    assert_false(r.has_modulus);
-    assert_non_null(strstr(r.modulus_na_reason, "reaches only"));
+    for (int flipped = 0; flipped < 2; flipped++) {
+        for (size_t i = 0; flipped && i < c.n; i++)
+            c.s[i] = -c.s[i];
+        struct pd_flexural_result before;
+        memset(&r, 0x5a, sizeof r);
+        before = r;
+        struct pd_err err = {0};
+        assert_int_equal(pd_flexural_evaluate(c.f, c.s, c.n, 10.0, 4.0, 64.0, NULL, &r, &err), PD_EDATA);
+        assert_non_null(strstr(err.msg, flipped ? "nothing to evaluate: modulus range not reached: flexural strain "
+                                                  "reaches only 0 %"
+                                                : "nothing to evaluate: modulus range not reached: flexural strain "
+                                                  "reaches only 0.2 %"));
+        assert_non_null(strstr(err.msg, "short of the conventional deflection (εf = 3.516 %)"));
+        assert_memory_equal(&r, &before, sizeof r);
+    }
     flex_free(&c);
 
     /* and with the range covered the modulus is there, with no reason */
