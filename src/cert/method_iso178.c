@@ -379,15 +379,15 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     cert_jset(out->info, "break_detected", json_boolean(r.has_break), &ok);
     cert_jset(out->info, "stress_noise_MPa", cert_jreal(r.noise_MPa), &ok);
     cert_jset(out->info, "maximum_fit_half_width", json_integer((json_int_t)r.max_half_width), &ok);
-    /* Why a property is n/a, in the terms of this specimen (the certificate's not_applicable). */
+    /* Why a property is n/a (the certificate's not_applicable): the specimen's own numbers only for
+     * the rare cases, so that the usual reason reads alike for every specimen and is listed once. */
     json_t *na = json_object();
     char why[200];
     if (!r.has_maximum) {
-        if (r.reached_conventional)
+        if (r.reached_conventional) /* the same words for every such specimen: one line on the PDF */
             cert_say(why, sizeof why,
-                     "no maximum before the conventional deflection (εf = %.3f %%): σfC is "
-                     "reported instead",
-                     r.conventional_strain * 100.0);
+                     "no maximum before the conventional deflection sC = %.4g·h: σfC is reported instead",
+                     p.conventional_factor);
         else
             cert_say(why, sizeof why,
                      "no maximum before the data end at εf = %.3f %%, short of the conventional "
