@@ -442,6 +442,13 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
                  r.maxima, r.first_max_strain * 100.0, r.first_max_MPa);
         cert_jappend(warnings, cert_jstr(w), &ok);
     }
+    if (r.has_break && r.strain_at_break > r.conventional_strain) {
+        cert_say(w, sizeof w,
+                 "the break at εf = %.3f %% came past the conventional deflection (εf = %.3f %%): σfB and εfB by "
+                 "the small-deflection formulas beyond sC",
+                 r.strain_at_break * 100.0, r.conventional_strain * 100.0);
+        cert_jappend(warnings, cert_jstr(w), &ok);
+    }
     if (r.higher_after_max) {
         cert_say(w, sizeof w,
                  "the stress later rises to %.4g MPa, above σfM %.4g MPa, without a maximum before the "

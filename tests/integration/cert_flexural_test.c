@@ -1,9 +1,10 @@
-/* cert_flexural_test.c — ISO 178 certified end to end: a run file of five flexural specimens with
+/* cert_flexural_test.c — ISO 178 certified end to end: a run file of six flexural specimens with
  * measurement noise (the F1 curve of test-methods.md §12 twice, a bar with a maximum before sC, one
- * whose record starts past εf1, a brittle one), written through the store, certified with a spec as
- * the lab would (and once more with a lab variant of the method), every reported value compared with
- * an independent h5py + numpy computation on the same raw file (cert_flexural_check.py), and the PDF
- * read back with pdftotext. Skips (77) without numpy/h5py or pdftotext. */
+ * whose record starts past εf1, a brittle one, one breaking past sC), written through the store,
+ * certified with a spec as the lab would (and once more with a lab variant of the method), every
+ * reported value compared with an independent h5py + numpy computation on the same raw file
+ * (cert_flexural_check.py), and the PDF read back with pdftotext. Skips (77) without numpy/h5py or
+ * pdftotext. */
 #define _XOPEN_SOURCE 700 /* nftw, mkdtemp */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,6 +99,7 @@ static const struct flex_specimen series[] = {
     {"S03", 10.01, 4.00, 64.0, yielding_force, 1.00, 0.0, 0.0, 0.02},
     {"S04", 10.00, 4.02, 64.0, f1_force, 0.98, 0.12, 0.0, 0.02},     /* starts at εf = 0.07 % > εf1 */
     {"S05", 10.00, 4.00, 64.0, brittle_force, 1.00, 0.0, 3.7, 0.02}, /* breaks at εf = 2.17 % */
+    {"S06", 9.99, 4.00, 64.0, yielding_force, 1.02, 0.0, 7.0, 0.05}, /* S03's maximum, breaks past sC */
 };
 #define N_SPECIMENS (sizeof series / sizeof series[0])
 
@@ -367,6 +369,9 @@ static void test_certificate_against_numpy(void **state)
     compare_specimen(cert, np, "S03", true, false);
     compare_specimen(cert, np, "S04", false, false);
     compare_specimen(cert, np, "S05", true, true);
+    compare_specimen(cert, np, "S06", true, true);
+    assert_true(has_warning(specimen_of(cert, "S06"), "came past the conventional deflection"));
+    assert_false(has_warning(specimen_of(cert, "S05"), "came past the conventional deflection"));
     /* F1 itself (§12, b = 10.02, h = 4.01 here): σfC near 60.5 MPa, Ef near 2492 MPa */
     const json_t *s1 = specimen_of(cert, "S01");
     assert_near(result(s1, "flexural_stress_at_conventional_deflection"), 60.47, 0.6);
@@ -412,16 +417,16 @@ static void test_certificate_against_numpy(void **state)
     assert_non_null(strstr(no_c, "a maximum came before the conventional deflection"));
     /* the series mean of Ef is over the four specimens that have one */
     double sum = 0.0;
-    const char *with_modulus[] = {"S01", "S02", "S03", "S05"};
-    for (size_t i = 0; i < 4; i++)
+    const char *with_modulus[] = {"S01", "S02", "S03", "S05", "S06"};
+    for (size_t i = 0; i < 5; i++)
         sum += num(json_object_get(np, with_modulus[i]), "Ef");
     const json_t *ser = json_object_get(json_object_get(cert, "series"), "flexural_modulus");
-    assert_int_equal((int)num(ser, "n"), 4);
-    assert_near(num(ser, "mean"), sum / 4.0, 1e-9 * sum);
+    assert_int_equal((int)num(ser, "n"), 5);
+    assert_near(num(ser, "mean"), sum / 5.0, 1e-9 * sum);
 
     /* U(Ef) = k·√((Ef·u_rel)² + u_noise² + u_deflectometer²): the budget's classes and dimensions
      * (sensitivities F 1, s 1, L 3, b 1, h 3), the curve's noise and the deflectometer's ±3 µm */
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         const json_t *sp = specimen_of(cert, with_modulus[i]), *w = json_object_get(np, with_modulus[i]);
         double E = num(w, "Ef"), b = num(w, "b"), h = num(w, "h"), L = num(w, "L");
         double rel2 = (1e-4 + 1e-4 + pow(0.01 / b, 2) + pow(3.0 * 0.01 / h, 2) + pow(3.0 * 0.1 / L, 2)) / 3.0;
@@ -490,6 +495,7 @@ static void test_lab_variant(void **state)
     compare_specimen(cert, np, "S03", true, false);
     compare_specimen(cert, np, "S04", false, false);
     compare_specimen(cert, np, "S05", true, true);
+    compare_specimen(cert, np, "S06", true, true);
     /* the compliance makes a difference numpy sees too: the stiffer corrected curve */
     json_t *plain = numpy_side(run_path, 2.0, 0.0);
     assert_true(num(json_object_get(np, "S01"), "Ef") > num(json_object_get(plain, "S01"), "Ef") * 1.001);
