@@ -123,13 +123,22 @@ struct pd_flexural_params {
 };
 void pd_flexural_params_default(struct pd_flexural_params *p);
 struct pd_flexural_result {
-    double modulus_MPa;                 /* Ef, chord by interpolation at exactly εf1/εf2 */
+    bool has_modulus;                   /* false with modulus_na_reason (range not covered, sparse) */
+    double modulus_MPa;                 /* Ef, chord by interpolation at exactly εf1/εf2; NaN without */
+    char modulus_na_reason[160];        /* why there is no Ef ("" with one) */
     bool has_maximum;                   /* a maximum (or break) before sC */
-    double max_stress_MPa, strain_at_max; /* σfM, εfM (NaN without) */
+    double max_stress_MPa, strain_at_max; /* σfM, εfM: the highest maximum before sC (NaN without) */
+    size_t maxima;                      /* maxima before sC the search found (σfM the highest of them) */
+    double first_max_MPa, first_max_strain; /* the first of them, when σfM is a later one (else NaN) */
+    bool higher_after_max;              /* the stress later rose above σfM without a maximum before sC */
+    double highest_after_MPa;           /* that stress (NaN otherwise) */
     bool has_break;
     double stress_at_break_MPa, strain_at_break; /* σfB, εfB (NaN without) */
     bool reached_conventional;
     double conventional_stress_MPa;     /* σfC at sC when no maximum came before it (else NaN) */
+    double conventional_strain;         /* εfC = 6·factor·h²/L², the strain at sC */
+    double end_strain;                  /* the last strain evaluated: the break point or the last sample */
+    bool broke_past_conventional;       /* broke after sC without a maximum before it (σfB not reported) */
     double noise_MPa;                   /* measured noise SD of the flexural stress */
     double modulus_u_noise_MPa;         /* u(Ef) from the interpolated stresses' noise */
     double modulus_u_deflectometer_MPa; /* u(Ef) from displacement_abs_mm */
@@ -137,7 +146,13 @@ struct pd_flexural_result {
     bool load_drop;                     /* a sudden fall confirmed the maximum */
     double load_drop_strain, load_drop_fraction;
 };
-/* force N, deflection mm (mid-span s), b, h, span L in mm. σf = 3FL/(2bh²), εf = 6(s − C·F)h/L². */
+/* force N, deflection mm (mid-span s), b, h, span L in mm. σf = 3FL/(2bh²), εf = 6(s − C·F)h/L².
+ * Fails with PD_EDATA for data that cannot be evaluated (fewer than 3 samples, NaN/inf, dimensions,
+ * a modulus range that does not rise); data starting past εf1 or a modulus range not reached or too
+ * sparse give has_modulus false with modulus_na_reason, and every other result (PD_EDATA when there
+ * is then no other result either: no maximum and sC not reached). σfM is the maximum
+ * flexural stress before sC (ISO 178 3.4: the highest of the confirmed local maxima, not the first);
+ * sC is reached by a sample at or beyond it (a test stopped at sC has σfC). */
 int pd_flexural_evaluate(const double *force_N, const double *deflection_mm, size_t n, double width_mm,
                          double thickness_mm, double span_mm, const struct pd_flexural_params *p,
                          struct pd_flexural_result *out, struct pd_err *err);

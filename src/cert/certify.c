@@ -223,7 +223,14 @@ static void not_applicable_reason(const struct specimen_eval *e, const char *pro
     bool crosshead = source && strncmp(source, "crosshead", 9) == 0;
     bool no_yield = json_is_false(json_object_get(info, "yield_detected"));
     bool no_break = json_is_false(json_object_get(info, "break_detected"));
-    if (strcmp(prop, "tensile_modulus") == 0 && crosshead)
+    /* the method's own words first: its evaluation's na_reasons, its modulus_na_reason */
+    const char *own = json_string_value(json_object_get(json_object_get(info, "na_reasons"), prop));
+    const char *modulus_na = json_string_value(json_object_get(info, "modulus_na_reason"));
+    if (own)
+        cert_say(buf, size, "%s", own);
+    else if (strstr(prop, "modulus") && modulus_na)
+        cert_say(buf, size, "%s", modulus_na);
+    else if (strcmp(prop, "tensile_modulus") == 0 && crosshead)
         cert_say(buf, size, "no modulus from crosshead strain (ISO 527-1 Method A: it includes the machine's compliance)");
     else if ((strcmp(prop, "yield_stress") == 0 || strcmp(prop, "yield_strain") == 0) && no_yield)
         cert_say(buf, size, "no yield point: no maximum followed by a drop before break");

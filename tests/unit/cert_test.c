@@ -1147,6 +1147,9 @@ static void test_certify_invalid_specimens(void **state)
     assert_null(json_object_get(json_array_get(sp, 3), "excluded_reason"));
     assert_non_null(strstr(jstring(json_object_get(json_array_get(sp, 3), "evaluation"), "modulus_na_reason"),
                            "10 samples"));
+    /* the certificate's n/a reason is the evaluation's own */
+    assert_non_null(strstr(jstring(json_object_get(json_array_get(sp, 3), "not_applicable"), "tensile_modulus"),
+                           "modulus range too sparse: 10 samples"));
     assert_near(jnum(doc, "series.tensile_modulus.n"), 2, 0);
     assert_near(jnum(doc, "series.tensile_modulus.mean"), 1530.0, 1e-6);
     const json_t *reasons = json_object_get(doc, "verdict_reasons");
@@ -1615,6 +1618,267 @@ static void test_flexural_compliance(void **state)
     free(xh);
 }
 
+/* ---- ISO 178 on the preferred bar (80 × 10 × 4, L = 64): σf = 0.6·F, εf = s/170.667 ------------*/
+#define FLEX_MM_PER_STRAIN (64.0 * 64.0 / (6.0 * 4.0)) /* s = εf·L²/(6h) */
+struct flex_curve {
+    double *f, *s;
+    size_t n;
+};
+
+/* Samples εf = first, first + step, … up to `last` (inclusive, computed as first + i·step) of the
+ * stress–strain curve `sigma`, as force and deflection, plus Gaussian force noise of SD `noise_N`. */
+static struct flex_curve flex_sample(double (*sigma)(double), double first, double last, double step, double noise_N,
+                                     struct pd_test_rng *draw)
+{
+    struct flex_curve c = {0};
+    size_t n = (size_t)floor((last - first) / step + 1e-9) + 1;
+    c.f = malloc(n * sizeof *c.f);
+    c.s = malloc(n * sizeof *c.s);
+    assert_true(c.f && c.s);
+    for (size_t i = 0; i < n; i++) {
+        double e = first + (double)i * step;
+        c.f[i] = sigma(e) / 0.6 + (noise_N > 0.0 ? noise_N * pd_test_gaussian(draw) : 0.0);
+        c.s[i] = e * FLEX_MM_PER_STRAIN;
+    }
+    c.n = n;
+    return c;
+}
+
+static void flex_free(struct flex_curve *c)
+{
+    free(c->f);
+    free(c->s);
+}
+
+static struct pd_flexural_result flex_evaluate(const struct flex_curve *c)
+{
+    struct pd_flexural_result r;
+    struct pd_err err = {0};
+    int rc = pd_flexural_evaluate(c->f, c->s, c->n, 10.0, 4.0, 64.0, NULL, &r, &err);
+    if (rc != 0)
+        print_error("flexural evaluation failed: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    return r;
+}
+
+/* F1 (test-methods.md §12) as a stress–strain curve: F = 120·tanh(24.4140625·s/120) N. */
+static double f1_stress(double e)
+{
+    return 0.6 * 120.0 * tanh(24.4140625 * e * FLEX_MM_PER_STRAIN / 120.0);
+}
+
+/* Data that start past εf1 (a preload, a late start of the recording) or a sparse modulus range:
+ * "modulus n/a" with the reason, and the strength results all the same (F1: σfC 60.47 MPa). */
+static void test_flexural_modulus_na_keeps_strength(void **state)
+{
+    (void)state;
+    /* from s = 0.1 mm (εf = 0.0586 %), every 1 µm of deflection to sC = 6 mm */
+    struct flex_curve c = flex_sample(f1_stress, 0.1 / FLEX_MM_PER_STRAIN, 6.0 / FLEX_MM_PER_STRAIN,
+                                      0.001 / FLEX_MM_PER_STRAIN, 0.0, NULL);
+    struct pd_flexural_result r = flex_evaluate(&c);
+    assert_false(r.has_modulus);
+    assert_true(isnan(r.modulus_MPa));
+    assert_true(isnan(r.modulus_u_noise_MPa));
+    assert_non_null(strstr(r.modulus_na_reason, "data start at 0.05859 % flexural strain, beyond εf1 = 0.05 %"));
+    assert_true(r.reached_conventional);
+    assert_near(r.conventional_stress_MPa, 0.6 * 120.0 * tanh(24.4140625 * 6.0 / 120.0), 1e-9);
+    assert_near(r.conventional_stress_MPa, 60.47, 0.005);
+    flex_free(&c);
+
+    /* every 0.1 mm: 4 samples between 0.0853 and 0.4267 mm, 5 needed */
+    c = flex_sample(f1_stress, 0.0, 6.0 / FLEX_MM_PER_STRAIN, 0.1 / FLEX_MM_PER_STRAIN, 0.0, NULL);
+    r = flex_evaluate(&c);
+    assert_false(r.has_modulus);
+    assert_non_null(strstr(r.modulus_na_reason, "too sparse: 4 samples"));
+    assert_near(r.conventional_stress_MPa, 60.47, 0.005);
+    flex_free(&c);
+
+    /* A bar that breaks at 0.2 % flexural strain never reaches εf2, where break and maximum detection
+     * are armed (as for ISO 527): nothing at all to evaluate, refused, the result untouched. The same
+     * for a deflectometer wired the wrong way round. */
+    c = flex_sample(f1_stress, 0.0, 0.002, 1e-5, 0.0, NULL);
+    c.f[c.n - 1] = 0.0;
+    for (int flipped = 0; flipped < 2; flipped++) {
+        for (size_t i = 0; flipped && i < c.n; i++)
+            c.s[i] = -c.s[i];
+        struct pd_flexural_result before;
+        memset(&r, 0x5a, sizeof r);
+        before = r;
+        struct pd_err err = {0};
+        assert_int_equal(pd_flexural_evaluate(c.f, c.s, c.n, 10.0, 4.0, 64.0, NULL, &r, &err), PD_EDATA);
+        assert_non_null(strstr(err.msg, flipped ? "nothing to evaluate: modulus range not reached: flexural strain "
+                                                  "reaches only 0 %"
+                                                : "nothing to evaluate: modulus range not reached: flexural strain "
+                                                  "reaches only 0.2 %"));
+        assert_non_null(strstr(err.msg, "short of the conventional deflection (εf = 3.516 %)"));
+        assert_memory_equal(&r, &before, sizeof r);
+    }
+    flex_free(&c);
+
+    /* and with the range covered the modulus is there, with no reason */
+    c = flex_sample(f1_stress, 0.0, 6.0 / FLEX_MM_PER_STRAIN, 0.001 / FLEX_MM_PER_STRAIN, 0.0, NULL);
+    r = flex_evaluate(&c);
+    assert_true(r.has_modulus);
+    assert_string_equal(r.modulus_na_reason, "");
+    assert_near(r.modulus_MPa, 2492.0, 1.0);
+    flex_free(&c);
+}
+
+/* ISO 178 3.4: σfM is the *maximum* flexural stress the bar sustains, not the first local maximum
+ * ISO 527-1:2012 asks for. A bar that slips on a support at 1.5 % (40 MPa, a sudden 10 % fall) and
+ * then carries up to 48 MPa at 2.8 % before softening has σfM = 48 MPa, εfM = 2.8 %. */
+static double slip_then_max(double e)
+{
+    if (e <= 0.015 + 1e-12) /* the sample at 1500·1e-5 is on the rise */
+        return 40.0 / 0.015 * e;
+    if (e <= 0.0151 + 1e-12)
+        return 36.0;
+    if (e <= 0.028) /* rising to the maximum, a parabola with its top at 2.8 % */
+        return 48.0 - 12.0 * ((0.028 - e) / 0.0129) * ((0.028 - e) / 0.0129);
+    return 48.0 - 4.0e4 * (e - 0.028) * (e - 0.028);
+}
+
+static void test_flexural_strength_is_the_highest_maximum(void **state)
+{
+    (void)state;
+    struct pd_test_rng draw = {.state = 1780};
+    for (int noisy = 0; noisy < 2; noisy++) {
+        double noise_N = noisy ? 0.001 * 48.0 / 0.6 : 0.0; /* 0.1 % of the peak force */
+        struct flex_curve c = flex_sample(slip_then_max, 0.0, 0.045, 1e-5, noise_N, &draw);
+        struct pd_flexural_result r = flex_evaluate(&c);
+        double tol = noisy ? (0.002 + 3.0 * 0.001) * 48.0 : 1e-9;
+        assert_true(r.has_maximum);
+        assert_near(r.max_stress_MPa, 48.0, tol);
+        assert_near(r.strain_at_max, 0.028, noisy ? 0.002 : 1e-12);
+        assert_near(r.first_max_MPa, 40.0, tol);
+        assert_near(r.first_max_strain, 0.015, noisy ? 0.001 : 1e-12);
+        assert_int_equal(r.maxima, 2);
+        assert_true(r.load_drop); /* the slip is said */
+        assert_near(r.load_drop_strain, 0.015, noisy ? 0.0002 : 1e-12);
+        assert_false(r.reached_conventional);
+        assert_true(isnan(r.conventional_stress_MPa));
+        flex_free(&c);
+    }
+    /* the same bar breaking at 2.6 %, still on the rise: σfM = σfB at the break point, the second
+     * of two maxima */
+    struct flex_curve c = flex_sample(slip_then_max, 0.0, 0.026, 1e-5, 0.0, NULL);
+    c.f[c.n - 1] = 0.0;
+    struct pd_flexural_result r = flex_evaluate(&c);
+    double e_break = 0.026 - 1e-5; /* the last sample before the fall */
+    assert_true(r.has_maximum && r.has_break);
+    assert_int_equal(r.maxima, 2);
+    assert_near(r.strain_at_break, e_break, 1e-9);
+    assert_near(r.stress_at_break_MPa, slip_then_max(e_break), 1e-6);
+    assert_near(r.max_stress_MPa, slip_then_max(e_break), 1e-6);
+    assert_near(r.first_max_MPa, 40.0, 1e-9);
+    flex_free(&c);
+}
+
+/* sC is reached by a sample *at* it: a test the machine stops at s = sC = 6.000 mm has σfC (the
+ * F1 value), which a search for a sample beyond sC missed. */
+static void test_flexural_test_stopped_at_conventional_deflection(void **state)
+{
+    (void)state;
+    size_t n = 6001;
+    double *f = malloc(n * sizeof *f), *s = malloc(n * sizeof *s);
+    assert_true(f && s);
+    for (size_t i = 0; i < n; i++) {
+        s[i] = (double)i / 1000.0; /* the last is exactly 6.0 mm */
+        f[i] = 120.0 * tanh(24.4140625 * s[i] / 120.0);
+    }
+    struct flex_curve c = {.f = f, .s = s, .n = n};
+    struct pd_flexural_result r = flex_evaluate(&c);
+    assert_false(r.has_maximum);
+    assert_true(r.reached_conventional);
+    assert_near(r.conventional_stress_MPa, 0.6 * 120.0 * tanh(24.4140625 * 6.0 / 120.0), 1e-9);
+    /* one sample short of sC: not reached, and nothing is extrapolated */
+    c.n = n - 1;
+    r = flex_evaluate(&c);
+    assert_false(r.reached_conventional);
+    assert_true(isnan(r.conventional_stress_MPa));
+    assert_false(r.has_maximum);
+    flex_free(&c);
+}
+
+/* A maximum at εf = 3.4 %, before sC (3.516 %), on a top so flat that the stress falls by the
+ * confirming 0.5 % only at 3.8 %, past sC: the bar gave a maximum before sC (ISO 178 Figure 1
+ * curve b), so σfM = 60 MPa at 3.4 % is reported, not σfC. */
+static double late_confirmed_max(double e)
+{
+    return e <= 0.034 ? 60.0 - 60.0 * ((0.034 - e) / 0.034) * ((0.034 - e) / 0.034)
+                      : 60.0 - 18750.0 * (e - 0.034) * (e - 0.034);
+}
+
+static void test_flexural_maximum_confirmed_after_conventional_deflection(void **state)
+{
+    (void)state;
+    struct flex_curve c = flex_sample(late_confirmed_max, 0.0, 0.045, 1e-5, 0.0, NULL);
+    struct pd_flexural_result r = flex_evaluate(&c);
+    assert_true(r.has_maximum);
+    assert_near(r.max_stress_MPa, 60.0, 1e-9);
+    assert_near(r.strain_at_max, 0.034, 1e-12);
+    assert_false(r.reached_conventional);
+    assert_true(isnan(r.first_max_MPa)); /* only one maximum */
+    flex_free(&c);
+    /* the same top at 3.6 %, past sC: σfC at exactly εf = 3.515625 % */
+    struct flex_curve d = flex_sample(late_confirmed_max, 0.002, 0.045, 1e-5, 0.0, NULL);
+    for (size_t i = 0; i < d.n; i++)
+        d.s[i] += 0.002 * FLEX_MM_PER_STRAIN; /* strain shifted by +0.2 %: top at 3.6 % */
+    r = flex_evaluate(&d);
+    assert_false(r.has_maximum);
+    assert_true(r.reached_conventional);
+    /* the chord between the samples around sC: within f''·Δε²/8 = 1.3e-6 MPa of the curve */
+    assert_near(r.conventional_stress_MPa, late_confirmed_max(0.03515625 - 0.002), 2e-6);
+    flex_free(&d);
+}
+
+/* F1 on to 7 mm, where the bar breaks: past sC without a maximum before it, so σfC (ISO 178 Figure 1
+ * curve c) and no σfB — the evaluation stops at sC — with the break said. */
+static void test_flexural_break_past_conventional_deflection(void **state)
+{
+    (void)state;
+    size_t n = 7001;
+    double *f = malloc(n * sizeof *f), *s = malloc(n * sizeof *s);
+    assert_true(f && s);
+    for (size_t i = 0; i < n; i++) {
+        s[i] = (double)i / 1000.0;
+        f[i] = i + 1 < n ? 120.0 * tanh(24.4140625 * s[i] / 120.0) : 0.0;
+    }
+    struct flex_curve c = {.f = f, .s = s, .n = n};
+    struct pd_flexural_result r = flex_evaluate(&c);
+    assert_false(r.has_maximum);
+    assert_false(r.has_break);
+    assert_true(r.broke_past_conventional);
+    assert_near(r.end_strain, 6.999 / FLEX_MM_PER_STRAIN, 1e-12);
+    assert_near(r.conventional_strain, 0.03515625, 1e-15);
+    assert_true(r.reached_conventional);
+    assert_near(r.conventional_stress_MPa, 0.6 * 120.0 * tanh(24.4140625 * 6.0 / 120.0), 1e-9);
+    flex_free(&c);
+}
+
+/* A brittle bar (T2's shape, Ef 2000 MPa) breaking at εf = 2.5 % before sC: σfM = σfB = 34.375 MPa
+ * and εfM = εfB = 2.5 %, the break point being the last sample before the fall (ISO 178 3.3, 3.9). */
+static void test_flexural_brittle_break(void **state)
+{
+    (void)state;
+    struct flex_curve c = flex_sample(t2_stress, 0.0, 0.025, 1e-5, 0.0, NULL);
+    c.f = realloc(c.f, (c.n + 1) * sizeof *c.f);
+    c.s = realloc(c.s, (c.n + 1) * sizeof *c.s);
+    assert_true(c.f && c.s);
+    c.f[c.n] = 0.05 * c.f[c.n - 1];
+    c.s[c.n] = c.s[c.n - 1] + 0.001;
+    c.n++;
+    struct pd_flexural_result r = flex_evaluate(&c);
+    assert_true(r.has_maximum && r.has_break);
+    assert_near(r.max_stress_MPa, 34.375, 1e-9);
+    assert_near(r.strain_at_max, 0.025, 1e-12);
+    assert_near(r.stress_at_break_MPa, 34.375, 1e-9);
+    assert_near(r.strain_at_break, 0.025, 1e-12);
+    assert_near(r.modulus_MPa, 1925.0, 1e-6);
+    assert_false(r.reached_conventional);
+    flex_free(&c);
+}
+
 /* "degC" (acquisition configs) and "°C" (certificates) are one unit; the certificate says °C. */
 static void test_celsius_spellings(void **state)
 {
@@ -2040,6 +2304,12 @@ int main(void)
         cmocka_unit_test(test_smoothed_yield),
         cmocka_unit_test(test_flexural_f1),
         cmocka_unit_test(test_flexural_compliance),
+        cmocka_unit_test(test_flexural_modulus_na_keeps_strength),
+        cmocka_unit_test(test_flexural_strength_is_the_highest_maximum),
+        cmocka_unit_test(test_flexural_test_stopped_at_conventional_deflection),
+        cmocka_unit_test(test_flexural_maximum_confirmed_after_conventional_deflection),
+        cmocka_unit_test(test_flexural_brittle_break),
+        cmocka_unit_test(test_flexural_break_past_conventional_deflection),
         cmocka_unit_test(test_celsius_spellings),
         cmocka_unit_test(test_charpy_c1),
         cmocka_unit_test(test_mfr_m1_m2),
