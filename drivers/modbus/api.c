@@ -3,9 +3,11 @@
 #include <math.h>
 #include <modbus.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "config/config.h"
 #include "core/core.h"
@@ -13,6 +15,7 @@
 #include "modbus/protocol.h"
 
 _Static_assert(PD_MB_MAX_FIELDS == PD_MAX_CHANNELS, "protocol.h and driver.h disagree on channels");
+_Static_assert(PD_MAX_CHANNELS <= 16, "PD_Q_UNREAD_CHANNEL has bits for 16 channels");
 
 /* ---- State ---------------------------------------------------------------------------------*/
 
@@ -45,6 +48,9 @@ struct fault_counts {
     unsigned long resyncs;        /* TCP connections renewed after a timeout or garbled answer */
     unsigned long reopens;        /* opens after the first (the caller's reconnects) */
     unsigned long verify_failed;  /* controls whose read-back differed */
+    unsigned long unit_mismatches; /* TCP answers from another unit id than asked (also protocol) */
+    unsigned long request_connects; /* connections made for one request (connect_per_request) */
+    unsigned long unread_blocks;  /* read requests that failed while others of the poll succeeded */
 };
 
 struct modbus_instrument {
@@ -65,6 +71,8 @@ struct modbus_instrument {
     long stop_bits;
     bool rs485;
     char slave_id[128]; /* expected start of the report-slave-id text, "" = not checked */
+    bool transparent_gateway; /* TCP: accept answers whatever their unit id */
+    bool connect_per_request; /* TCP: a connection per request, for devices that close after each */
 
     size_t n_channels;
     struct point channels[PD_MAX_CHANNELS];
@@ -82,6 +90,10 @@ struct modbus_instrument {
 
     char *map_text;
     modbus_t *ctx; /* non-NULL while open */
+    bool connected; /* TCP: ctx holds a connected socket (false between requests with
+                     * connect_per_request, and after a failed renewal) */
+    uint16_t transaction; /* TCP: the last MBAP transaction id sent */
+    char detail[128]; /* what exactly was wrong with the last answer, for io_failure; "" = none */
     bool retried;  /* a request of the current exchange was repeated (busy) */
     unsigned long opens;
     struct fault_counts faults;
@@ -107,6 +119,8 @@ struct instrument_cfg {
     long stop_bits;
     bool rs485;
     char slave_id[128];
+    bool transparent_gateway;
+    bool connect_per_request;
     const struct pd_cfg_node *channels, *controls, *identity;
 };
 
@@ -114,7 +128,8 @@ struct instrument_cfg {
 static const struct pd_cfg_field instrument_fields[] = {
     {IF("transport", PD_CFG_T_STRING, transport), 256, true, 0, 0, NULL, NULL,
      "tcp://host:port or a serial device such as /dev/ttyUSB0 or rtu:/dev/pts/3"},
-    {IF("unit", PD_CFG_T_INT, unit), 0, true, 1, 247, NULL, NULL, "the Modbus unit (slave) id 1..247"},
+    {IF("unit", PD_CFG_T_INT, unit), 0, true, 0, 255, NULL, NULL,
+     "the Modbus unit (slave) id: 0..255 over TCP, 1..247 on a serial line"},
     {IF("address_base", PD_CFG_T_INT, address_base), 0, true, 0, 1, NULL, NULL,
      "0 when the map's addresses are wire addresses, 1 when address 1 is wire address 0"},
     {IF("response_timeout_ms", PD_CFG_T_INT, response_timeout_ms), 0, false, 1, 60000, NULL, "500",
@@ -135,6 +150,10 @@ static const struct pd_cfg_field instrument_fields[] = {
      "true to switch the serial port into RS-485 mode"},
     {IF("slave_id", PD_CFG_T_STRING, slave_id), 128, false, 0, 0, NULL, "",
      "the start of the device's report-slave-id (function 17) text, checked at open"},
+    {IF("transparent_gateway", PD_CFG_T_BOOL, transparent_gateway), 0, false, 0, 0, NULL, "false",
+     "true when a TCP gateway answers with another unit id than asked (the id is not checked)"},
+    {IF("connect_per_request", PD_CFG_T_BOOL, connect_per_request), 0, false, 0, 0, NULL, "false",
+     "true for TCP devices that close the connection after each answer: connect for every request"},
     {IF("channels", PD_CFG_T_SEQ, channels), 0, true, 0, 0, NULL, NULL, "a list of channels"},
     {IF("controls", PD_CFG_T_SEQ, controls), 0, false, 0, 0, NULL, NULL, "a list of controls"},
     {IF("identity", PD_CFG_T_MAP, identity), 0, false, 0, 0, NULL, NULL,
@@ -145,11 +164,12 @@ static const struct pd_cfg_field instrument_fields[] = {
 
 static const char *const serial_only_keys[] = {"baud", "parity", "data_bits", "stop_bits", "rs485",
                                                NULL};
+static const char *const tcp_only_keys[] = {"transparent_gateway", "connect_per_request", NULL};
 
 static const char *const modbus_config_keys[] = {
     "transport", "unit", "address_base", "response_timeout_ms", "byte_timeout_ms",
     "max_registers_per_request", "busy_retries", "busy_delay_ms", "baud", "parity", "data_bits", "stop_bits", "rs485",
-    "channels", "controls", "identity", "slave_id", NULL,
+    "channels", "controls", "identity", "slave_id", "transparent_gateway", "connect_per_request", NULL,
 };
 
 struct point_cfg {
@@ -415,6 +435,9 @@ static int build_map_text(struct modbus_instrument *s, struct pd_err *err)
                "max_registers_per_request: %ld\nbusy_retries: %ld\nbusy_delay_ms: %ld\n",
             s->unit, s->address_base, s->response_timeout_ms, s->max_registers, s->busy_retries,
             s->busy_delay_ms);
+    if (s->transport.kind == PD_MB_TCP)
+        fprintf(f, "transparent_gateway: %s\nconnect_per_request: %s\n",
+                s->transparent_gateway ? "true" : "false", s->connect_per_request ? "true" : "false");
     if (s->transport.kind == PD_MB_RTU)
         fprintf(f, "serial: {baud: %ld, parity: %s, data_bits: %ld, stop_bits: %ld, rs485: %s}\n",
                 s->baud, parity_names[s->parity], s->data_bits, s->stop_bits,
@@ -478,7 +501,8 @@ static void modbus_destroy(void *state)
     if (!s)
         return;
     if (s->ctx) {
-        modbus_close(s->ctx);
+        if (s->connected)
+            modbus_close(s->ctx);
         modbus_free(s->ctx);
     }
     free(s->controls);
@@ -543,6 +567,8 @@ static int modbus_create(const struct pd_cfg_node *instrument, void **state, str
     s->stop_bits = ic.stop_bits;
     s->rs485 = ic.rs485;
     memcpy(s->slave_id, ic.slave_id, sizeof s->slave_id);
+    s->transparent_gateway = ic.transparent_gateway;
+    s->connect_per_request = ic.connect_per_request;
     set_where(s);
 
     char why[400];
@@ -551,15 +577,26 @@ static int modbus_create(const struct pd_cfg_node *instrument, void **state, str
         goto fail;
     }
     pd_strlcpy(s->transport_text, ic.transport, sizeof s->transport_text);
-    if (s->transport.kind == PD_MB_TCP)
-        for (size_t i = 0; serial_only_keys[i]; i++) {
-            const struct pd_cfg_node *k = pd_cfg_map_get(instrument, serial_only_keys[i]);
-            if (k) {
-                rc = pd_cfg_error(err, k, "'%s' applies only to serial transports, not %s",
-                                  serial_only_keys[i], ic.transport);
-                goto fail;
-            }
+    bool tcp = s->transport.kind == PD_MB_TCP;
+    const char *const *foreign = tcp ? serial_only_keys : tcp_only_keys;
+    for (size_t i = 0; foreign[i]; i++) {
+        const struct pd_cfg_node *k = pd_cfg_map_get(instrument, foreign[i]);
+        if (k) {
+            rc = pd_cfg_error(err, k, "'%s' applies only to %s transports, not %s", foreign[i],
+                              tcp ? "serial" : "TCP", ic.transport);
+            goto fail;
         }
+    }
+    /* On a serial line 0 is the broadcast address (nobody answers a read) and 248..255 are
+     * reserved; over TCP the unit id only routes through gateways, and many TCP devices answer
+     * only to 255 (or 0). */
+    if (!tcp && (s->unit < 1 || s->unit > 247)) {
+        rc = pd_cfg_error(err, pd_cfg_map_get(instrument, "unit"),
+                          "unit %ld is impossible on a serial line: 1..247 (0 is the broadcast "
+                          "address, which no device answers)",
+                          s->unit);
+        goto fail;
+    }
 
     if ((rc = decode_points(s, &ic, err)) != 0)
         goto fail;
@@ -632,16 +669,284 @@ static void drain_late_replies(struct modbus_instrument *s)
     }
 }
 
-/* TCP: libmodbus 3.1.6 rejects an answer whose MBAP transaction id is not the request's
- * (EMBBADDATA), but leaves the rest of the stream as it is, so one late reply would make every
- * following exchange read the answer before its own. A fresh connection ends that for certain and
- * costs one handshake; waiting for the line to fall quiet would stall the bus for several response
- * timeouts. Returns 0 or the connect errno. */
+static void link_close(struct modbus_instrument *s)
+{
+    if (s->connected)
+        modbus_close(s->ctx);
+    s->connected = false;
+}
+
+/* Returns 0 or the connect errno. */
+static int link_connect(struct modbus_instrument *s)
+{
+    if (modbus_connect(s->ctx) != 0)
+        return errno ? errno : EIO;
+    s->connected = true;
+    return 0;
+}
+
+/* TCP: an answer with another transaction id than the request's is refused (EMBBADDATA), but the
+ * rest of the stream would still hold the answer that belongs to it, so one late reply would make
+ * every following exchange read the answer before its own. A fresh connection ends that for
+ * certain and costs one handshake; waiting for the line to fall quiet would stall the bus for
+ * several response timeouts. With connect_per_request the next request connects anyway. Returns 0
+ * or the connect errno. */
 static int renew_connection(struct modbus_instrument *s)
 {
     s->faults.resyncs++;
-    modbus_close(s->ctx);
-    return modbus_connect(s->ctx) == 0 ? 0 : (errno ? errno : EIO);
+    link_close(s);
+    return s->connect_per_request ? 0 : link_connect(s);
+}
+
+/* ---- Modbus TCP framing ----------------------------------------------------------------------
+ * libmodbus 3.1.6 checks a TCP answer's transaction id but not its MBAP unit id, and does not
+ * show it to the caller, so behind a gateway or a multi-drop converter an answer from another
+ * device would be taken as this one's. Over TCP the driver therefore frames its own requests on
+ * the socket libmodbus connected (host resolution, IPv6 and the connect timeout stay libmodbus's)
+ * and checks every field of the answer's header. Failures are reported the libmodbus way (-1 with
+ * errno: ETIMEDOUT, EMBBADDATA, EMBBADSLAVE, MODBUS_ENOBASE + exception code, or the socket's
+ * errno), so both transports share io_failure. */
+
+static int64_t ms_to_ns(long ms) { return (int64_t)ms * 1000000LL; }
+
+/* The longest silence allowed inside an answer once its first byte came. */
+static int64_t gap_ns(const struct modbus_instrument *s)
+{
+    return ms_to_ns(s->byte_timeout_ms > 0 ? s->byte_timeout_ms : s->response_timeout_ms);
+}
+
+/* poll() for `events` until `deadline`: 1 ready, 0 timed out, -1 error (errno). */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - pd_clock_mono_ns();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, (int)((left + 999999) / 1000000));
+        if (r < 0 && errno == EINTR)
+            continue;
+        return r;
+    }
+}
+
+/* The socket libmodbus made is non-blocking: send in pieces as it accepts them. */
+static int send_all(int fd, const uint8_t *buf, size_t n, int64_t deadline)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = send(fd, buf + done, n - done, MSG_NOSIGNAL);
+        if (k > 0) {
+            done += (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        int r = wait_fd(fd, POLLOUT, deadline);
+        if (r == 0)
+            errno = ETIMEDOUT;
+        if (r <= 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Exactly n bytes: the first within first_ns, each further piece within gap of the one before. A
+ * peer that closes before all came is ECONNRESET (a link fault, not a garbled answer). */
+static int recv_exact(int fd, uint8_t *buf, size_t n, int64_t first_ns, int64_t gap)
+{
+    size_t have = 0;
+    int64_t deadline = pd_clock_mono_ns() + first_ns;
+    while (have < n) {
+        int r = wait_fd(fd, POLLIN, deadline);
+        if (r == 0)
+            errno = ETIMEDOUT;
+        if (r <= 0)
+            return -1;
+        ssize_t k = recv(fd, buf + have, n - have, 0);
+        if (k == 0) {
+            errno = ECONNRESET;
+            return -1;
+        }
+        if (k < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                continue;
+            return -1;
+        }
+        have += (size_t)k;
+        deadline = pd_clock_mono_ns() + gap;
+    }
+    return 0;
+}
+
+static int garbled(struct modbus_instrument *s, int e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int garbled(struct modbus_instrument *s, int e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->detail, sizeof s->detail, fmt, ap);
+    va_end(ap);
+    errno = e;
+    return -1;
+}
+
+/* One request PDU out, its answer PDU (function code first) into `answer`, *answer_len bytes. */
+static int tcp_transact(struct modbus_instrument *s, const uint8_t *pdu, size_t pdu_len,
+                        uint8_t *answer, size_t *answer_len)
+{
+    int fd = modbus_get_socket(s->ctx);
+    if (fd < 0) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    uint8_t adu[MODBUS_TCP_MAX_ADU_LENGTH];
+    uint16_t tid = ++s->transaction;
+    size_t length = pdu_len + 1; /* unit id + PDU */
+    adu[0] = (uint8_t)(tid >> 8);
+    adu[1] = (uint8_t)tid;
+    adu[2] = adu[3] = 0; /* protocol id: Modbus */
+    adu[4] = (uint8_t)(length >> 8);
+    adu[5] = (uint8_t)length;
+    adu[6] = (uint8_t)s->unit;
+    memcpy(adu + 7, pdu, pdu_len);
+    int64_t timeout = ms_to_ns(s->response_timeout_ms);
+    if (send_all(fd, adu, 7 + pdu_len, pd_clock_mono_ns() + timeout) != 0)
+        return -1;
+
+    uint8_t head[7];
+    if (recv_exact(fd, head, sizeof head, timeout, gap_ns(s)) != 0)
+        return -1;
+    unsigned got_tid = (unsigned)head[0] << 8 | head[1];
+    unsigned protocol = (unsigned)head[2] << 8 | head[3];
+    unsigned got_length = (unsigned)head[4] << 8 | head[5];
+    if (protocol != 0 || got_length < 2 || got_length > 1 + MODBUS_MAX_PDU_LENGTH)
+        return garbled(s, EMBBADDATA, "malformed MBAP header (protocol id %u, length %u)", protocol,
+                       got_length);
+    if (recv_exact(fd, answer, got_length - 1, gap_ns(s), gap_ns(s)) != 0)
+        return -1;
+    if (got_tid != tid)
+        return garbled(s, EMBBADDATA, "answer to transaction %u, not %u (a late reply?)", got_tid,
+                       tid);
+    if (head[6] != (uint8_t)s->unit && !s->transparent_gateway) {
+        s->faults.unit_mismatches++;
+        return garbled(s, EMBBADSLAVE,
+                       "answer from unit %u, not unit %ld: discarded (another device's answer; "
+                       "transparent_gateway accepts any unit id)",
+                       head[6], s->unit);
+    }
+    if (answer[0] == (pdu[0] | 0x80)) {
+        if (got_length - 1 != 2)
+            return garbled(s, EMBBADDATA, "exception answer of %u bytes", got_length - 1);
+        unsigned code = answer[1];
+        errno = code >= 1 && code <= 11 ? (int)(MODBUS_ENOBASE + code) : EMBUNKEXC;
+        return -1;
+    }
+    if (answer[0] != pdu[0])
+        return garbled(s, EMBBADDATA, "function %u answered to a function %u request", answer[0],
+                       pdu[0]);
+    *answer_len = got_length - 1;
+    return 0;
+}
+
+/* With connect_per_request, a connection for this request alone: connected now, closed as soon
+ * as the answer is in (the device would close it anyway). Those connects are how such a device
+ * works, so they are counted apart from faults and reopens. */
+static int tcp_exchange(struct modbus_instrument *s, const uint8_t *pdu, size_t pdu_len,
+                        uint8_t *answer, size_t *answer_len)
+{
+    if (!s->connected) {
+        if (!s->connect_per_request) {
+            errno = ENOTCONN; /* a renewal failed: the caller's reopen is due */
+            return -1;
+        }
+        int e = link_connect(s);
+        if (e) {
+            errno = e;
+            return -1;
+        }
+        s->faults.request_connects++;
+    }
+    int rc = tcp_transact(s, pdu, pdu_len, answer, answer_len);
+    if (s->connect_per_request) {
+        int e = errno;
+        link_close(s);
+        errno = e;
+    }
+    return rc;
+}
+
+static void put16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static int tcp_read(struct modbus_instrument *s, enum pd_mb_table table, unsigned address,
+                    unsigned count, uint16_t *out)
+{
+    static const uint8_t function[PD_MB_TABLE_COUNT] = {3, 4, 1, 2};
+    uint8_t pdu[5] = {function[table]};
+    put16(pdu + 1, address);
+    put16(pdu + 3, count);
+    uint8_t answer[MODBUS_MAX_PDU_LENGTH];
+    size_t n = 0;
+    if (tcp_exchange(s, pdu, sizeof pdu, answer, &n) != 0)
+        return -1;
+    bool bits = pd_mb_table_is_bits(table);
+    size_t want = bits ? (count + 7) / 8 : 2u * count;
+    if (n != 2 + want || answer[1] != want)
+        return garbled(s, EMBBADDATA, "answer of %zu data bytes (byte count %u) to a request for %zu",
+                       n >= 2 ? n - 2 : 0, n >= 2 ? answer[1] : 0, want);
+    for (unsigned i = 0; i < count; i++)
+        out[i] = bits ? (uint16_t)(answer[2 + i / 8] >> (i % 8) & 1u)
+                      : (uint16_t)((unsigned)answer[2 + 2 * i] << 8 | answer[3 + 2 * i]);
+    return (int)count;
+}
+
+static int tcp_write(struct modbus_instrument *s, const struct pd_mb_field *f, const uint16_t *regs)
+{
+    unsigned width = pd_mb_field_width(f);
+    uint8_t pdu[6 + 2 * 4];
+    size_t len = 5;
+    if (f->table == PD_MB_COIL) {
+        pdu[0] = 5;
+        put16(pdu + 3, regs[0] ? 0xFF00u : 0x0000u);
+    } else if (width == 1) {
+        pdu[0] = 6;
+        put16(pdu + 3, regs[0]);
+    } else {
+        pdu[0] = 16;
+        put16(pdu + 3, width);
+        pdu[5] = (uint8_t)(2 * width);
+        for (unsigned i = 0; i < width; i++)
+            put16(pdu + 6 + 2 * i, regs[i]);
+        len = 6 + 2 * width;
+    }
+    put16(pdu + 1, f->address);
+    uint8_t answer[MODBUS_MAX_PDU_LENGTH];
+    size_t n = 0;
+    if (tcp_exchange(s, pdu, len, answer, &n) != 0)
+        return -1;
+    /* functions 5 and 6 echo the request; 16 echoes address and count */
+    if (n != 5 || memcmp(answer, pdu, 5) != 0)
+        return garbled(s, EMBBADDATA, "write confirmation does not echo the request");
+    return (int)width;
+}
+
+/* Function 17: the data after the byte count into dest (as modbus_report_slave_id). */
+static int tcp_report_slave_id(struct modbus_instrument *s, size_t max, uint8_t *dest)
+{
+    uint8_t pdu[1] = {17};
+    uint8_t answer[MODBUS_MAX_PDU_LENGTH];
+    size_t n = 0;
+    if (tcp_exchange(s, pdu, sizeof pdu, answer, &n) != 0)
+        return -1;
+    if (n < 2 || n != 2u + answer[1])
+        return garbled(s, EMBBADDATA, "report slave id answer of %zu bytes", n);
+    size_t k = answer[1] < max ? answer[1] : max;
+    memcpy(dest, answer + 2, k);
+    return (int)answer[1];
 }
 
 /* Turns a failed libmodbus call (errno `e`) into a status and a message naming the instrument,
@@ -676,7 +981,8 @@ static int io_failure(struct modbus_instrument *s, int e, const char *action, en
             s->faults.crc_errors++;
         else
             s->faults.protocol++;
-        rc = pd_err_set(err, PD_EPROTO, s->where, "%s: protocol error: %s", what, modbus_strerror(e));
+        rc = pd_err_set(err, PD_EPROTO, s->where, "%s: protocol error: %s", what,
+                        s->detail[0] ? s->detail : modbus_strerror(e));
     } else {
         s->faults.io_errors++;
         rc = pd_err_set_os(err, PD_EIO, e, s->where, "%s", what);
@@ -719,6 +1025,11 @@ static int read_table(struct modbus_instrument *s, enum pd_mb_table table, unsig
     for (int attempt = 0;; attempt++) {
         int n;
         s->faults.requests++;
+        s->detail[0] = '\0';
+        if (s->transport.kind == PD_MB_TCP) {
+            n = tcp_read(s, table, address, count, out);
+            goto answered;
+        }
         switch (table) {
         case PD_MB_HOLDING: n = modbus_read_registers(s->ctx, (int)address, (int)count, out); break;
         case PD_MB_INPUT:
@@ -734,6 +1045,7 @@ static int read_table(struct modbus_instrument *s, enum pd_mb_table table, unsig
             break;
         default: errno = EINVAL; return -1;
         }
+    answered:
         if (n >= 0 && n != (int)count) {
             errno = EMBBADDATA;
             return -1;
@@ -751,7 +1063,10 @@ static int write_field(struct modbus_instrument *s, const struct pd_mb_field *f,
     for (int attempt = 0;; attempt++) {
         int n;
         s->faults.requests++;
-        if (f->table == PD_MB_COIL)
+        s->detail[0] = '\0';
+        if (s->transport.kind == PD_MB_TCP)
+            n = tcp_write(s, f, regs);
+        else if (f->table == PD_MB_COIL)
             n = modbus_write_bit(s->ctx, f->address, regs[0]);
         else if (width == 1)
             n = modbus_write_register(s->ctx, f->address, regs[0]);
@@ -785,8 +1100,11 @@ static size_t modbus_stats(void *state, struct pd_driver_stat *out, size_t max)
         {"resyncs", c->resyncs, true},
         {"reopens", c->reopens, false},
         {"readback_mismatches", c->verify_failed, true},
+        {"unit_mismatches", c->unit_mismatches, true},
+        {"unread_blocks", c->unread_blocks, true},
+        {"request_connects", c->request_connects, false},
     };
-    size_t n = 10;
+    size_t n = 13;
     for (int code = 0; code < 12; code++) /* only the exceptions seen: most runs have none */
         if (c->exceptions[code])
             all[n++] = (struct pd_driver_stat){exception_stat_names[code], c->exceptions[code], true};
@@ -798,7 +1116,7 @@ static void modbus_close_instrument(void *state)
     struct modbus_instrument *s = state;
     if (!s->ctx)
         return;
-    modbus_close(s->ctx);
+    link_close(s);
     modbus_free(s->ctx);
     s->ctx = NULL;
 }
@@ -849,7 +1167,9 @@ static int check_slave_id(struct modbus_instrument *s, struct pd_err *err)
         return 0;
     uint8_t buf[MODBUS_MAX_PDU_LENGTH];
     s->faults.requests++;
-    int n = modbus_report_slave_id(s->ctx, sizeof buf, buf);
+    s->detail[0] = '\0';
+    int n = s->transport.kind == PD_MB_TCP ? tcp_report_slave_id(s, sizeof buf, buf)
+                                           : modbus_report_slave_id(s->ctx, sizeof buf, buf);
     if (n < 0) {
         int e = errno;
         int rc = PD_EIO;
@@ -864,13 +1184,15 @@ static int check_slave_id(struct modbus_instrument *s, struct pd_err *err)
             if (err)
                 err->device_code = code;
             return rc;
-        } else if (e == EMBBADCRC || e == EMBBADDATA || e == EMBMDATA || e == EMBBADSLAVE) {
+        } else if (e == EMBBADCRC || e == EMBBADDATA || e == EMBMDATA || e == EMBBADSLAVE ||
+                   e == EMBUNKEXC) {
             s->faults.protocol++;
             rc = PD_EPROTO;
         } else {
             s->faults.io_errors++;
         }
-        return pd_err_set_os(err, rc, e, s->where, "report slave id: %s", modbus_strerror(e));
+        return pd_err_set_os(err, rc, e, s->where, "report slave id: %s",
+                             s->detail[0] ? s->detail : modbus_strerror(e));
     }
     /* id byte, run indicator, then the device's text; its printable bytes are compared (as
      * `polydaq scan` does when it matches a library section) */
@@ -905,7 +1227,8 @@ static int modbus_open(void *state, struct pd_instrument_info *info, struct pd_e
     if (!ctx)
         return pd_err_set_os(err, errno == ENOMEM ? PD_ENOMEM : PD_EIO, errno, s->where,
                              "cannot set up %s", s->transport_text);
-    if (modbus_set_slave(ctx, (int)s->unit) != 0 ||
+    /* over TCP the driver frames requests itself (the unit id goes into each one) */
+    if ((t->kind == PD_MB_RTU && modbus_set_slave(ctx, (int)s->unit) != 0) ||
         modbus_set_response_timeout(ctx, (uint32_t)(s->response_timeout_ms / 1000),
                                     (uint32_t)(s->response_timeout_ms % 1000) * 1000u) != 0 ||
         modbus_set_byte_timeout(ctx, (uint32_t)(s->byte_timeout_ms / 1000),
@@ -928,6 +1251,7 @@ static int modbus_open(void *state, struct pd_instrument_info *info, struct pd_e
                              t->device);
     }
     s->ctx = ctx;
+    s->connected = true;
     if (s->opens++ > 0)
         s->faults.reopens++;
     struct pd_instrument_info got = {0};
@@ -952,19 +1276,53 @@ static size_t modbus_channels(void *state, const struct pd_channel_info **out)
     return s->n_channels;
 }
 
+/* Whether the rest of a poll is still worth asking after a request failed with errno e: yes
+ * after an exception about the request itself (illegal address, function or value: the device
+ * answered and will answer the next request); no after a timeout, a garbled answer or a link
+ * error (the link is being renewed, and a dead device would cost a timeout per request), nor
+ * after busy or a gateway's "no path"/"no answer", which concern the device, not the request. */
+static bool poll_goes_on(int e)
+{
+    return e >= EMBXILFUN && e <= EMBXGTAR && e != EMBXSBUSY && e != EMBXGPATH && e != EMBXGTAR;
+}
+
+/* Reads every planned request and pushes one reading. A failed request no longer costs the whole
+ * reading: its channels are NaN and marked PD_Q_UNREAD_CHANNEL, the others keep their values.
+ * The status is the first failure's even when a partial reading was pushed (so the caller logs and
+ * counts it, and reconnects after repeated link faults); nothing is pushed when no request
+ * succeeded. */
 static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *err)
 {
     struct modbus_instrument *s = state;
     if (!s->ctx)
         return pd_err_set(err, PD_ESTATE, s->where, "poll before open");
     s->retried = false;
+    bool failed[PD_MAX_CHANNELS] = {false};
+    size_t n_read = 0;
+    int first_rc = 0;
+    bool go_on = true;
     int64_t sent = pd_clock_mono_ns();
     for (size_t i = 0; i < s->plan.n_requests; i++) {
         const struct pd_mb_request *r = &s->plan.requests[i];
-        if (read_table(s, r->table, r->address, r->count, s->regs + s->request_base[i]) != 0)
-            return io_failure(s, errno, "read", r->table, r->address, r->count, NULL, err);
+        if (go_on && read_table(s, r->table, r->address, r->count, s->regs + s->request_base[i]) == 0) {
+            n_read++;
+            continue;
+        }
+        failed[i] = true;
+        if (!go_on)
+            continue;
+        int e = errno;
+        struct pd_err later; /* the first failure's message is the one reported */
+        int rc = io_failure(s, e, "read", r->table, r->address, r->count, NULL,
+                            first_rc ? &later : err);
+        if (!first_rc)
+            first_rc = rc;
+        go_on = poll_goes_on(e);
     }
     int64_t received = pd_clock_mono_ns();
+    if (n_read == 0)
+        return first_rc;
+    s->faults.unread_blocks += s->plan.n_requests - n_read;
 
     struct pd_reading reading = {
         .t_mono_ns = sent + (received - sent) / 2,
@@ -973,6 +1331,11 @@ static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *e
     };
     for (size_t i = 0; i < s->n_channels; i++) {
         const struct point *p = &s->channels[i];
+        if (failed[s->plan.request_of[i]]) {
+            reading.values[i] = NAN;
+            reading.quality |= PD_Q_UNREAD | PD_Q_UNREAD_CHANNEL(i);
+            continue;
+        }
         const uint16_t *regs =
             s->regs + s->request_base[s->plan.request_of[i]] + s->plan.offset_of[i];
         double v = pd_mb_decode(&p->field, regs);
@@ -980,7 +1343,8 @@ static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *e
         if ((p->has_min && !(v >= p->min)) || (p->has_max && !(v <= p->max)))
             reading.quality |= PD_Q_RANGE;
     }
-    return sink && sink->push ? sink->push(sink->ctx, &reading) : 0;
+    int rc = sink && sink->push ? sink->push(sink->ctx, &reading) : 0;
+    return first_rc ? first_rc : rc;
 }
 
 static int modbus_control(void *state, const char *name, double value, struct pd_err *err)
