@@ -95,6 +95,7 @@ struct modbus_instrument {
     uint16_t transaction; /* TCP: the last MBAP transaction id sent */
     char detail[128]; /* what exactly was wrong with the last answer, for io_failure; "" = none */
     bool retried;  /* a request of the current exchange was repeated (busy) */
+    bool block_failing[PD_MAX_CHANNELS]; /* request i failed in the last poll it was asked in */
     unsigned long opens;
     struct fault_counts faults;
 };
@@ -1288,9 +1289,12 @@ static bool poll_goes_on(int e)
 
 /* Reads every planned request and pushes one reading. A failed request no longer costs the whole
  * reading: its channels are NaN and marked PD_Q_UNREAD_CHANNEL, the others keep their values.
- * The status is the first failure's even when a partial reading was pushed (so the caller logs and
- * counts it, and reconnects after repeated link faults); nothing is pushed when no request
- * succeeded. */
+ * Nothing is pushed when no request succeeded; the status is then the first failure's, as before.
+ * With a partial reading pushed, a timeout, garbled answer or link error is still returned (the
+ * caller logs and counts it and reconnects when they repeat), but an exception is not: the device
+ * answered, so it is no link fault, and a register block that keeps failing must not make the
+ * caller count every poll as one. Such a block is logged here when it starts failing and counted
+ * in the driver's stats (unread_blocks, exception_NN); each sample carries its unread bits. */
 static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *err)
 {
     struct modbus_instrument *s = state;
@@ -1300,7 +1304,7 @@ static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *e
     bool failed[PD_MAX_CHANNELS] = {false};
     size_t n_read = 0;
     int first_rc = 0;
-    bool go_on = true;
+    bool go_on = true, link_fault = false;
     int64_t sent = pd_clock_mono_ns();
     for (size_t i = 0; i < s->plan.n_requests; i++) {
         const struct pd_mb_request *r = &s->plan.requests[i];
@@ -1312,17 +1316,27 @@ static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *e
         if (!go_on)
             continue;
         int e = errno;
-        struct pd_err later; /* the first failure's message is the one reported */
-        int rc = io_failure(s, e, "read", r->table, r->address, r->count, NULL,
-                            first_rc ? &later : err);
-        if (!first_rc)
+        struct pd_err this_err;
+        int rc = io_failure(s, e, "read", r->table, r->address, r->count, NULL, &this_err);
+        if (!first_rc) {
             first_rc = rc;
+            if (err)
+                *err = this_err; /* the first failure is the one reported */
+        }
         go_on = poll_goes_on(e);
+        link_fault |= !go_on;
+        if (go_on && !s->block_failing[i]) /* once per run of failures, not every poll */
+            pd_log(PD_LOG_WARN, "%s; its channels are stored as NaN marked unread until it answers",
+                   this_err.msg);
+        s->block_failing[i] = true;
     }
     int64_t received = pd_clock_mono_ns();
     if (n_read == 0)
         return first_rc;
     s->faults.unread_blocks += s->plan.n_requests - n_read;
+    for (size_t i = 0; i < s->plan.n_requests; i++)
+        if (!failed[i])
+            s->block_failing[i] = false;
 
     struct pd_reading reading = {
         .t_mono_ns = sent + (received - sent) / 2,
@@ -1344,7 +1358,7 @@ static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *e
             reading.quality |= PD_Q_RANGE;
     }
     int rc = sink && sink->push ? sink->push(sink->ctx, &reading) : 0;
-    return first_rc ? first_rc : rc;
+    return link_fault ? first_rc : rc;
 }
 
 static int modbus_control(void *state, const char *name, double value, struct pd_err *err)
