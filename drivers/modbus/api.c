@@ -48,7 +48,7 @@ struct fault_counts {
     unsigned long resyncs;        /* TCP connections renewed after a timeout or garbled answer */
     unsigned long reopens;        /* opens after the first (the caller's reconnects) */
     unsigned long verify_failed;  /* controls whose read-back differed */
-    unsigned long unit_mismatches; /* TCP answers from another unit id than asked (also protocol) */
+    unsigned long unit_mismatches; /* answers from another unit id than asked (also protocol) */
     unsigned long request_connects; /* connections made for one request (connect_per_request) */
     unsigned long unread_blocks;  /* read requests that failed while others of the poll succeeded */
 };
@@ -982,6 +982,8 @@ static int io_failure(struct modbus_instrument *s, int e, const char *action, en
             s->faults.crc_errors++;
         else
             s->faults.protocol++;
+        if (e == EMBBADSLAVE && s->transport.kind == PD_MB_RTU) /* libmodbus checks it on RTU */
+            s->faults.unit_mismatches++;
         rc = pd_err_set(err, PD_EPROTO, s->where, "%s: protocol error: %s", what,
                         s->detail[0] ? s->detail : modbus_strerror(e));
     } else {

@@ -1089,6 +1089,7 @@ static uint16_t rtu_crc(const uint8_t *p, size_t n)
 struct rtu_peer {
     int fd;
     atomic_int corrupt_left;
+    atomic_int other_unit_left; /* answers from the next unit id (with a good CRC) */
     atomic_int stop;
     atomic_int answered;
     pthread_t thread;
@@ -1112,6 +1113,8 @@ static void *rtu_peer_main(void *arg)
         have = 0;
         unsigned count = (unsigned)req[4] << 8 | req[5];
         uint8_t rsp[3 + 2 * 16 + 2] = {req[0], req[1], (uint8_t)(2 * count)};
+        if (atomic_fetch_sub(&p->other_unit_left, 1) > 0)
+            rsp[0] = (uint8_t)(req[0] + 1);
         if (req[1] != 4 || count > 16 || rtu_crc(req, 6) != (req[6] | req[7] << 8))
             continue;
         for (unsigned i = 0; i < count; i++) {
@@ -1164,6 +1167,21 @@ static void test_rtu_bad_crc(void **unused)
     assert_int_equal(c.n, 1);
     assert_true(c.last.values[0] == 4660.0);
     assert_int_equal(atomic_load(&peer.answered), 2);
+
+    /* an answer from another address on the line: refused and counted like one over TCP */
+    atomic_store(&peer.other_unit_left, 1);
+    assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), PD_EPROTO);
+    assert_non_null(strstr(err.msg, "bal (unit 7): read input register 3 (30004): protocol error"));
+    assert_int_equal(c.n, 1);
+    struct pd_driver_stat st[PD_DRIVER_STATS_MAX];
+    size_t n_st = pd_driver_modbus.stats(state, st, PD_DRIVER_STATS_MAX);
+    uint64_t mismatches = 99;
+    for (size_t i = 0; i < n_st; i++)
+        if (strcmp(st[i].name, "unit_mismatches") == 0)
+            mismatches = st[i].value;
+    assert_int_equal(mismatches, 1);
+    assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), 0);
+    assert_int_equal(c.n, 2);
 
     atomic_store(&peer.stop, 1);
     pthread_join(peer.thread, NULL);
