@@ -96,6 +96,24 @@ static bool serve_one(struct pd_test_mb_peer *peer, int fd)
     rsp[4] = (uint8_t)((n + 1) >> 8);
     rsp[5] = (uint8_t)(n + 1);
     rsp[6] = unit < 0 ? req[6] : (uint8_t)unit;
+    switch (atomic_exchange(&peer->mangle_next, PD_MB_MANGLE_NONE)) {
+    case PD_MB_MANGLE_PROTOCOL: rsp[3] = 1; break;
+    case PD_MB_MANGLE_FUNCTION: rsp[7] = (uint8_t)(rsp[7] == 3 ? 4 : 3); break;
+    case PD_MB_MANGLE_SHORT:
+        if (n > 2 && !(rsp[7] & 0x80)) {
+            n--;
+            rsp[8]--;
+            rsp[4] = (uint8_t)((n + 1) >> 8);
+            rsp[5] = (uint8_t)(n + 1);
+        }
+        break;
+    case PD_MB_MANGLE_TRANSACTION:
+        rsp[1]--;
+        if (rsp[1] == 0xFF)
+            rsp[0]--;
+        break;
+    default: break;
+    }
     if (send(fd, rsp, 7 + n, MSG_NOSIGNAL) != (ssize_t)(7 + n))
         return false;
     return !atomic_load(&peer->close_after_answer);

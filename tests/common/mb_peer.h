@@ -12,6 +12,11 @@
 
 #define PD_TEST_MB_PEER_REGISTERS 256
 
+/* Ways to spoil an answer: a protocol id other than Modbus's, another function code than asked,
+ * one data byte fewer than asked (byte count and length consistent), the previous transaction id. */
+enum pd_test_mb_mangle { PD_MB_MANGLE_NONE, PD_MB_MANGLE_PROTOCOL, PD_MB_MANGLE_FUNCTION,
+                         PD_MB_MANGLE_SHORT, PD_MB_MANGLE_TRANSACTION };
+
 struct pd_test_mb_peer {
     int port; /* where it listens on 127.0.0.1, set by start */
 
@@ -21,6 +26,7 @@ struct pd_test_mb_peer {
     atomic_int fail_first, fail_last; /* ... touching these wire addresses fail; 0: nothing fails */
     atomic_int fail_exception;     /* how: with this exception code, or 0: no answer at all */
     atomic_int close_after_answer; /* close the connection after every answer */
+    atomic_int mangle_next;        /* spoil the next answer (enum pd_test_mb_mangle), then 0 */
 
     /* What it saw. */
     atomic_int connections; /* accepted */

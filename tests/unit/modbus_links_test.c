@@ -59,6 +59,7 @@ static int script_off(void **unused)
     atomic_store(&peer.fail_function, 0);
     atomic_store(&peer.fail_exception, 0);
     atomic_store(&peer.close_after_answer, 0);
+    atomic_store(&peer.mangle_next, PD_MB_MANGLE_NONE);
     return 0;
 }
 
@@ -219,6 +220,45 @@ static void test_unit_255_and_0(void **unused)
     }
 }
 
+/* Every field of the answer's header and PDU is checked: a spoiled answer is a protocol error
+ * naming what was wrong, nothing of it is stored, and the next poll (on a renewed connection)
+ * reads the device's values. */
+static void test_malformed_answers(void **unused)
+{
+    (void)unused;
+    static const struct {
+        int mangle;
+        const char *says;
+    } cases[] = {
+        /* holding 10, one register: length = unit + function + byte count + 2 data bytes = 5 */
+        {PD_MB_MANGLE_PROTOCOL, "malformed MBAP header (protocol id 1, length 5)"},
+        {PD_MB_MANGLE_FUNCTION, "function 4 answered to a function 3 request"},
+        {PD_MB_MANGLE_SHORT, "answer of 1 data bytes (byte count 1) to a request for 2"},
+        {PD_MB_MANGLE_TRANSACTION, "(a late reply?)"},
+    };
+    void *state = open_device(1, "");
+    struct collected c = {0};
+    struct pd_sink sink = {.push = collect, .ctx = &c};
+    struct pd_err err;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        atomic_store(&peer.mangle_next, cases[k].mangle);
+        pd_err_clear(&err);
+        assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), PD_EPROTO);
+        if (!strstr(err.msg, cases[k].says))
+            fprintf(stderr, "case %zu: %s\n", k, err.msg);
+        assert_non_null(strstr(err.msg, "dev (unit 1): read holding register 10 (40011): protocol error: "));
+        assert_non_null(strstr(err.msg, cases[k].says));
+        assert_int_equal(c.n, (int)k);
+        assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), 0);
+        assert_int_equal(c.n, (int)k + 1);
+        assert_all_values(&c.last);
+    }
+    assert_int_equal(stat_of(state, "protocol_errors"), 4);
+    assert_int_equal(stat_of(state, "resyncs"), 4);
+    assert_int_equal(stat_of(state, "unit_mismatches"), 0);
+    close_device(state);
+}
+
 /* ---- One failing request among good ones ---------------------------------------------------*/
 
 /* An exception for one request: its channels are NaN with their quality bits (and no range flag
@@ -373,6 +413,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_wrong_unit_discarded, script_off),
         cmocka_unit_test_setup(test_unit_255_and_0, script_off),
+        cmocka_unit_test_setup(test_malformed_answers, script_off),
         cmocka_unit_test_setup(test_one_block_exception, script_off),
         cmocka_unit_test_setup(test_silent_block, script_off),
         cmocka_unit_test_setup(test_close_after_answer, script_off),
