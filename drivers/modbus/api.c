@@ -1,18 +1,18 @@
-/* api.c — the config-driven Modbus driver: instrument section → register map → libmodbus I/O. */
+/* api.c — the config-driven Modbus driver: instrument section → register map → Modbus I/O (RTU through
+ * libmodbus, TCP through tcp.c) → readings with per-channel quality. */
 #include <errno.h>
 #include <math.h>
 #include <modbus.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "config/config.h"
 #include "core/core.h"
 #include "driver/driver.h"
 #include "modbus/protocol.h"
+#include "modbus/tcp.h"
 
 _Static_assert(PD_MB_MAX_FIELDS == PD_MAX_CHANNELS, "protocol.h and driver.h disagree on channels");
 _Static_assert(PD_MAX_CHANNELS <= 16, "PD_Q_UNREAD_CHANNEL has bits for 16 channels");
@@ -48,9 +48,8 @@ struct fault_counts {
     unsigned long resyncs;        /* TCP connections renewed after a timeout or garbled answer */
     unsigned long reopens;        /* opens after the first (the caller's reconnects) */
     unsigned long verify_failed;  /* controls whose read-back differed */
-    unsigned long unit_mismatches; /* answers from another unit id than asked (also protocol) */
-    unsigned long request_connects; /* connections made for one request (connect_per_request) */
-    unsigned long unread_blocks;  /* read requests that failed while others of the poll succeeded */
+    unsigned long unit_mismatches; /* RTU answers from another address (TCP: struct pd_mb_tcp) */
+    unsigned long unread_blocks;  /* read requests failed or not asked in a partly read poll */
 };
 
 struct modbus_instrument {
@@ -90,10 +89,7 @@ struct modbus_instrument {
 
     char *map_text;
     modbus_t *ctx; /* non-NULL while open */
-    bool connected; /* TCP: ctx holds a connected socket (false between requests with
-                     * connect_per_request, and after a failed renewal) */
-    uint16_t transaction; /* TCP: the last MBAP transaction id sent */
-    char detail[128]; /* what exactly was wrong with the last answer, for io_failure; "" = none */
+    struct pd_mb_tcp tcp; /* TCP: the exchanges, on ctx's socket (and their counters) */
     bool retried;  /* a request of the current exchange was repeated (busy) */
     bool block_failing[PD_MAX_CHANNELS]; /* request i failed in the last poll it was asked in */
     unsigned long opens;
@@ -496,14 +492,22 @@ static int build_map_text(struct modbus_instrument *s, struct pd_err *err)
 
 /* ---- create / destroy ----------------------------------------------------------------------*/
 
+/* Closes the link, whichever kind it is (nothing happens when it is not connected). */
+static void link_close(struct modbus_instrument *s)
+{
+    if (s->transport.kind == PD_MB_TCP)
+        pd_mb_tcp_close(&s->tcp);
+    else if (s->ctx)
+        modbus_close(s->ctx);
+}
+
 static void modbus_destroy(void *state)
 {
     struct modbus_instrument *s = state;
     if (!s)
         return;
     if (s->ctx) {
-        if (s->connected)
-            modbus_close(s->ctx);
+        link_close(s);
         modbus_free(s->ctx);
     }
     free(s->controls);
@@ -570,6 +574,10 @@ static int modbus_create(const struct pd_cfg_node *instrument, void **state, str
     memcpy(s->slave_id, ic.slave_id, sizeof s->slave_id);
     s->transparent_gateway = ic.transparent_gateway;
     s->connect_per_request = ic.connect_per_request;
+    s->tcp = (struct pd_mb_tcp){.unit = ic.unit, .any_unit = ic.transparent_gateway,
+                                .per_request = ic.connect_per_request,
+                                .response_timeout_ms = ic.response_timeout_ms,
+                                .byte_timeout_ms = ic.byte_timeout_ms};
     set_where(s);
 
     char why[400];
@@ -670,22 +678,6 @@ static void drain_late_replies(struct modbus_instrument *s)
     }
 }
 
-static void link_close(struct modbus_instrument *s)
-{
-    if (s->connected)
-        modbus_close(s->ctx);
-    s->connected = false;
-}
-
-/* Returns 0 or the connect errno. */
-static int link_connect(struct modbus_instrument *s)
-{
-    if (modbus_connect(s->ctx) != 0)
-        return errno ? errno : EIO;
-    s->connected = true;
-    return 0;
-}
-
 /* TCP: an answer with another transaction id than the request's is refused (EMBBADDATA), but the
  * rest of the stream would still hold the answer that belongs to it, so one late reply would make
  * every following exchange read the answer before its own. A fresh connection ends that for
@@ -695,259 +687,14 @@ static int link_connect(struct modbus_instrument *s)
 static int renew_connection(struct modbus_instrument *s)
 {
     s->faults.resyncs++;
-    link_close(s);
-    return s->connect_per_request ? 0 : link_connect(s);
+    pd_mb_tcp_close(&s->tcp);
+    return s->tcp.per_request ? 0 : pd_mb_tcp_connect(&s->tcp);
 }
 
-/* ---- Modbus TCP framing ----------------------------------------------------------------------
- * libmodbus 3.1.6 checks a TCP answer's transaction id but not its MBAP unit id, and does not
- * show it to the caller, so behind a gateway or a multi-drop converter an answer from another
- * device would be taken as this one's. Over TCP the driver therefore frames its own requests on
- * the socket libmodbus connected (host resolution, IPv6 and the connect timeout stay libmodbus's)
- * and checks every field of the answer's header. Failures are reported the libmodbus way (-1 with
- * errno: ETIMEDOUT, EMBBADDATA, EMBBADSLAVE, MODBUS_ENOBASE + exception code, or the socket's
- * errno), so both transports share io_failure. */
-
-static int64_t ms_to_ns(long ms) { return (int64_t)ms * 1000000LL; }
-
-/* The longest silence allowed inside an answer once its first byte came. */
-static int64_t gap_ns(const struct modbus_instrument *s)
+/* What was wrong with an answer: the TCP exchange's own words when it has them. */
+static const char *answer_fault(const struct modbus_instrument *s, int e)
 {
-    return ms_to_ns(s->byte_timeout_ms > 0 ? s->byte_timeout_ms : s->response_timeout_ms);
-}
-
-/* poll() for `events` until `deadline`: 1 ready, 0 timed out, -1 error (errno). */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - pd_clock_mono_ns();
-        if (left <= 0)
-            return 0;
-        struct pollfd p = {.fd = fd, .events = events};
-        int r = poll(&p, 1, (int)((left + 999999) / 1000000));
-        if (r < 0 && errno == EINTR)
-            continue;
-        return r;
-    }
-}
-
-/* The socket libmodbus made is non-blocking: send in pieces as it accepts them. */
-static int send_all(int fd, const uint8_t *buf, size_t n, int64_t deadline)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t k = send(fd, buf + done, n - done, MSG_NOSIGNAL);
-        if (k > 0) {
-            done += (size_t)k;
-            continue;
-        }
-        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return -1;
-        int r = wait_fd(fd, POLLOUT, deadline);
-        if (r == 0)
-            errno = ETIMEDOUT;
-        if (r <= 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* Exactly n bytes: the first within first_ns, each further piece within gap of the one before. A
- * peer that closes before all came is ECONNRESET (a link fault, not a garbled answer). */
-static int recv_exact(int fd, uint8_t *buf, size_t n, int64_t first_ns, int64_t gap)
-{
-    size_t have = 0;
-    int64_t deadline = pd_clock_mono_ns() + first_ns;
-    while (have < n) {
-        int r = wait_fd(fd, POLLIN, deadline);
-        if (r == 0)
-            errno = ETIMEDOUT;
-        if (r <= 0)
-            return -1;
-        ssize_t k = recv(fd, buf + have, n - have, 0);
-        if (k == 0) {
-            errno = ECONNRESET;
-            return -1;
-        }
-        if (k < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                continue;
-            return -1;
-        }
-        have += (size_t)k;
-        deadline = pd_clock_mono_ns() + gap;
-    }
-    return 0;
-}
-
-static int garbled(struct modbus_instrument *s, int e, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int garbled(struct modbus_instrument *s, int e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->detail, sizeof s->detail, fmt, ap);
-    va_end(ap);
-    errno = e;
-    return -1;
-}
-
-/* One request PDU out, its answer PDU (function code first) into `answer`, *answer_len bytes. */
-static int tcp_transact(struct modbus_instrument *s, const uint8_t *pdu, size_t pdu_len,
-                        uint8_t *answer, size_t *answer_len)
-{
-    int fd = modbus_get_socket(s->ctx);
-    if (fd < 0) {
-        errno = ENOTCONN;
-        return -1;
-    }
-    uint8_t adu[MODBUS_TCP_MAX_ADU_LENGTH];
-    uint16_t tid = ++s->transaction;
-    size_t length = pdu_len + 1; /* unit id + PDU */
-    adu[0] = (uint8_t)(tid >> 8);
-    adu[1] = (uint8_t)tid;
-    adu[2] = adu[3] = 0; /* protocol id: Modbus */
-    adu[4] = (uint8_t)(length >> 8);
-    adu[5] = (uint8_t)length;
-    adu[6] = (uint8_t)s->unit;
-    memcpy(adu + 7, pdu, pdu_len);
-    int64_t timeout = ms_to_ns(s->response_timeout_ms);
-    if (send_all(fd, adu, 7 + pdu_len, pd_clock_mono_ns() + timeout) != 0)
-        return -1;
-
-    uint8_t head[7];
-    if (recv_exact(fd, head, sizeof head, timeout, gap_ns(s)) != 0)
-        return -1;
-    unsigned got_tid = (unsigned)head[0] << 8 | head[1];
-    unsigned protocol = (unsigned)head[2] << 8 | head[3];
-    unsigned got_length = (unsigned)head[4] << 8 | head[5];
-    if (protocol != 0 || got_length < 2 || got_length > 1 + MODBUS_MAX_PDU_LENGTH)
-        return garbled(s, EMBBADDATA, "malformed MBAP header (protocol id %u, length %u)", protocol,
-                       got_length);
-    if (recv_exact(fd, answer, got_length - 1, gap_ns(s), gap_ns(s)) != 0)
-        return -1;
-    if (got_tid != tid)
-        return garbled(s, EMBBADDATA, "answer to transaction %u, not %u (a late reply?)", got_tid,
-                       tid);
-    if (head[6] != (uint8_t)s->unit && !s->transparent_gateway) {
-        s->faults.unit_mismatches++;
-        return garbled(s, EMBBADSLAVE,
-                       "answer from unit %u, not unit %ld: discarded (another device's answer; "
-                       "transparent_gateway accepts any unit id)",
-                       head[6], s->unit);
-    }
-    if (answer[0] == (pdu[0] | 0x80)) {
-        if (got_length - 1 != 2)
-            return garbled(s, EMBBADDATA, "exception answer of %u bytes", got_length - 1);
-        unsigned code = answer[1];
-        errno = code >= 1 && code <= 11 ? (int)(MODBUS_ENOBASE + code) : EMBUNKEXC;
-        return -1;
-    }
-    if (answer[0] != pdu[0])
-        return garbled(s, EMBBADDATA, "function %u answered to a function %u request", answer[0],
-                       pdu[0]);
-    *answer_len = got_length - 1;
-    return 0;
-}
-
-/* With connect_per_request, a connection for this request alone: connected now, closed as soon
- * as the answer is in (the device would close it anyway). Those connects are how such a device
- * works, so they are counted apart from faults and reopens. */
-static int tcp_exchange(struct modbus_instrument *s, const uint8_t *pdu, size_t pdu_len,
-                        uint8_t *answer, size_t *answer_len)
-{
-    if (!s->connected) {
-        if (!s->connect_per_request) {
-            errno = ENOTCONN; /* a renewal failed: the caller's reopen is due */
-            return -1;
-        }
-        int e = link_connect(s);
-        if (e) {
-            errno = e;
-            return -1;
-        }
-        s->faults.request_connects++;
-    }
-    int rc = tcp_transact(s, pdu, pdu_len, answer, answer_len);
-    if (s->connect_per_request) {
-        int e = errno;
-        link_close(s);
-        errno = e;
-    }
-    return rc;
-}
-
-static void put16(uint8_t *p, unsigned v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static int tcp_read(struct modbus_instrument *s, enum pd_mb_table table, unsigned address,
-                    unsigned count, uint16_t *out)
-{
-    static const uint8_t function[PD_MB_TABLE_COUNT] = {3, 4, 1, 2};
-    uint8_t pdu[5] = {function[table]};
-    put16(pdu + 1, address);
-    put16(pdu + 3, count);
-    uint8_t answer[MODBUS_MAX_PDU_LENGTH];
-    size_t n = 0;
-    if (tcp_exchange(s, pdu, sizeof pdu, answer, &n) != 0)
-        return -1;
-    bool bits = pd_mb_table_is_bits(table);
-    size_t want = bits ? (count + 7) / 8 : 2u * count;
-    if (n != 2 + want || answer[1] != want)
-        return garbled(s, EMBBADDATA, "answer of %zu data bytes (byte count %u) to a request for %zu",
-                       n >= 2 ? n - 2 : 0, n >= 2 ? answer[1] : 0, want);
-    for (unsigned i = 0; i < count; i++)
-        out[i] = bits ? (uint16_t)(answer[2 + i / 8] >> (i % 8) & 1u)
-                      : (uint16_t)((unsigned)answer[2 + 2 * i] << 8 | answer[3 + 2 * i]);
-    return (int)count;
-}
-
-static int tcp_write(struct modbus_instrument *s, const struct pd_mb_field *f, const uint16_t *regs)
-{
-    unsigned width = pd_mb_field_width(f);
-    uint8_t pdu[6 + 2 * 4];
-    size_t len = 5;
-    if (f->table == PD_MB_COIL) {
-        pdu[0] = 5;
-        put16(pdu + 3, regs[0] ? 0xFF00u : 0x0000u);
-    } else if (width == 1) {
-        pdu[0] = 6;
-        put16(pdu + 3, regs[0]);
-    } else {
-        pdu[0] = 16;
-        put16(pdu + 3, width);
-        pdu[5] = (uint8_t)(2 * width);
-        for (unsigned i = 0; i < width; i++)
-            put16(pdu + 6 + 2 * i, regs[i]);
-        len = 6 + 2 * width;
-    }
-    put16(pdu + 1, f->address);
-    uint8_t answer[MODBUS_MAX_PDU_LENGTH];
-    size_t n = 0;
-    if (tcp_exchange(s, pdu, len, answer, &n) != 0)
-        return -1;
-    /* functions 5 and 6 echo the request; 16 echoes address and count */
-    if (n != 5 || memcmp(answer, pdu, 5) != 0)
-        return garbled(s, EMBBADDATA, "write confirmation does not echo the request");
-    return (int)width;
-}
-
-/* Function 17: the data after the byte count into dest (as modbus_report_slave_id). */
-static int tcp_report_slave_id(struct modbus_instrument *s, size_t max, uint8_t *dest)
-{
-    uint8_t pdu[1] = {17};
-    uint8_t answer[MODBUS_MAX_PDU_LENGTH];
-    size_t n = 0;
-    if (tcp_exchange(s, pdu, sizeof pdu, answer, &n) != 0)
-        return -1;
-    if (n < 2 || n != 2u + answer[1])
-        return garbled(s, EMBBADDATA, "report slave id answer of %zu bytes", n);
-    size_t k = answer[1] < max ? answer[1] : max;
-    memcpy(dest, answer + 2, k);
-    return (int)answer[1];
+    return s->transport.kind == PD_MB_TCP && s->tcp.detail[0] ? s->tcp.detail : modbus_strerror(e);
 }
 
 /* Turns a failed libmodbus call (errno `e`) into a status and a message naming the instrument,
@@ -985,7 +732,7 @@ static int io_failure(struct modbus_instrument *s, int e, const char *action, en
         if (e == EMBBADSLAVE && s->transport.kind == PD_MB_RTU) /* libmodbus checks it on RTU */
             s->faults.unit_mismatches++;
         rc = pd_err_set(err, PD_EPROTO, s->where, "%s: protocol error: %s", what,
-                        s->detail[0] ? s->detail : modbus_strerror(e));
+                        answer_fault(s, e));
     } else {
         s->faults.io_errors++;
         rc = pd_err_set_os(err, PD_EIO, e, s->where, "%s", what);
@@ -1028,9 +775,8 @@ static int read_table(struct modbus_instrument *s, enum pd_mb_table table, unsig
     for (int attempt = 0;; attempt++) {
         int n;
         s->faults.requests++;
-        s->detail[0] = '\0';
         if (s->transport.kind == PD_MB_TCP) {
-            n = tcp_read(s, table, address, count, out);
+            n = pd_mb_tcp_read(&s->tcp, table, address, count, out);
             goto answered;
         }
         switch (table) {
@@ -1066,9 +812,8 @@ static int write_field(struct modbus_instrument *s, const struct pd_mb_field *f,
     for (int attempt = 0;; attempt++) {
         int n;
         s->faults.requests++;
-        s->detail[0] = '\0';
         if (s->transport.kind == PD_MB_TCP)
-            n = tcp_write(s, f, regs);
+            n = pd_mb_tcp_write(&s->tcp, f, regs);
         else if (f->table == PD_MB_COIL)
             n = modbus_write_bit(s->ctx, f->address, regs[0]);
         else if (width == 1)
@@ -1091,7 +836,8 @@ static const char *const exception_stat_names[12] = {
 
 static size_t modbus_stats(void *state, struct pd_driver_stat *out, size_t max)
 {
-    const struct fault_counts *c = &((const struct modbus_instrument *)state)->faults;
+    const struct modbus_instrument *s = state;
+    const struct fault_counts *c = &s->faults;
     struct pd_driver_stat all[PD_DRIVER_STATS_MAX] = {
         {"requests", c->requests, false},
         {"timeouts", c->timeouts, true},
@@ -1103,9 +849,9 @@ static size_t modbus_stats(void *state, struct pd_driver_stat *out, size_t max)
         {"resyncs", c->resyncs, true},
         {"reopens", c->reopens, false},
         {"readback_mismatches", c->verify_failed, true},
-        {"unit_mismatches", c->unit_mismatches, true},
+        {"unit_mismatches", c->unit_mismatches + s->tcp.unit_mismatches, true},
         {"unread_blocks", c->unread_blocks, true},
-        {"request_connects", c->request_connects, false},
+        {"request_connects", s->tcp.request_connects, false},
     };
     size_t n = 13;
     for (int code = 0; code < 12; code++) /* only the exceptions seen: most runs have none */
@@ -1170,8 +916,7 @@ static int check_slave_id(struct modbus_instrument *s, struct pd_err *err)
         return 0;
     uint8_t buf[MODBUS_MAX_PDU_LENGTH];
     s->faults.requests++;
-    s->detail[0] = '\0';
-    int n = s->transport.kind == PD_MB_TCP ? tcp_report_slave_id(s, sizeof buf, buf)
+    int n = s->transport.kind == PD_MB_TCP ? pd_mb_tcp_report_slave_id(&s->tcp, sizeof buf, buf)
                                            : modbus_report_slave_id(s->ctx, sizeof buf, buf);
     if (n < 0) {
         int e = errno;
@@ -1195,7 +940,7 @@ static int check_slave_id(struct modbus_instrument *s, struct pd_err *err)
             s->faults.io_errors++;
         }
         return pd_err_set_os(err, rc, e, s->where, "report slave id: %s",
-                             s->detail[0] ? s->detail : modbus_strerror(e));
+                             answer_fault(s, e));
     }
     /* id byte, run indicator, then the device's text; its printable bytes are compared (as
      * `polydaq scan` does when it matches a library section) */
@@ -1254,7 +999,10 @@ static int modbus_open(void *state, struct pd_instrument_info *info, struct pd_e
                              t->device);
     }
     s->ctx = ctx;
-    s->connected = true;
+    if (t->kind == PD_MB_TCP) {
+        s->tcp.ctx = ctx;
+        s->tcp.connected = true;
+    }
     if (s->opens++ > 0)
         s->faults.reopens++;
     struct pd_instrument_info got = {0};
