@@ -44,7 +44,7 @@ static size_t answer_pdu(struct pd_test_mb_peer *peer, const uint8_t *req, size_
         unsigned first = be16(req + 1), count = be16(req + 3);
         if (count == 0 || count > 125 || first + count > PD_TEST_MB_PEER_REGISTERS) {
             rsp[0] |= 0x80;
-            rsp[1] = 2;
+            rsp[1] = count == 0 || count > 125 ? 3 : 2; /* illegal data value / address */
             return 2;
         }
         if (read_fails(peer, function, first, count)) {

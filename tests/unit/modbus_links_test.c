@@ -193,8 +193,9 @@ static void test_wrong_unit_discarded(void **unused)
     close_device(state);
 }
 
-/* Over TCP 255 and 0 are ordinary unit ids (many TCP devices answer only to 255): they go out in
- * the request and the answer must carry them back. */
+/* Over TCP 255 and 0 are ordinary unit ids (many TCP devices answer only to 255), and so is 248
+ * (which libmodbus's own unit setter refuses): they go out in the request and the answer must
+ * carry them back. */
 static void test_unit_255_and_0(void **unused)
 {
     (void)unused;
