@@ -735,7 +735,13 @@ static int io_failure(struct modbus_instrument *s, int e, const char *action, en
                         answer_fault(s, e));
     } else {
         s->faults.io_errors++;
-        rc = pd_err_set_os(err, PD_EIO, e, s->where, "%s", what);
+        /* the usual sign of a device that closes the connection after each answer */
+        bool closed = s->transport.kind == PD_MB_TCP && !s->connect_per_request &&
+                      (e == ECONNRESET || e == EPIPE);
+        rc = pd_err_set_os(err, PD_EIO, e, s->where, "%s%s", what,
+                           closed ? " (the device closed the connection; if it does so after "
+                                    "every answer, set connect_per_request: true)"
+                                  : "");
     }
     if (rc == PD_ETIMEOUT || rc == PD_EPROTO) {
         if (s->transport.kind == PD_MB_TCP) {

@@ -372,6 +372,9 @@ static void test_close_after_answer(void **unused)
     /* without the option the second request of a poll finds the connection gone: a link fault */
     void *state = open_device(1, "");
     assert_int_equal(pd_driver_modbus.poll(state, &sink, &err), PD_EIO);
+    assert_non_null(strstr(err.msg, "dev (unit 1): read input registers 0..3 (30001..30004) (the device "
+                                    "closed the connection; if it does so after every answer, set "
+                                    "connect_per_request: true)"));
     assert_true(stat_of(state, "io_errors") >= 1);
     close_device(state);
 
