@@ -1,4 +1,5 @@
-/* api.c — the config-driven Modbus driver: instrument section → register map → libmodbus I/O. */
+/* api.c — the config-driven Modbus driver: instrument section → register map → Modbus I/O (RTU through
+ * libmodbus, TCP through tcp.c) → readings with per-channel quality. */
 #include <errno.h>
 #include <math.h>
 #include <modbus.h>
@@ -11,8 +12,10 @@
 #include "core/core.h"
 #include "driver/driver.h"
 #include "modbus/protocol.h"
+#include "modbus/tcp.h"
 
 _Static_assert(PD_MB_MAX_FIELDS == PD_MAX_CHANNELS, "protocol.h and driver.h disagree on channels");
+_Static_assert(PD_MAX_CHANNELS <= 16, "PD_Q_UNREAD_CHANNEL has bits for 16 channels");
 
 /* ---- State ---------------------------------------------------------------------------------*/
 
@@ -45,6 +48,8 @@ struct fault_counts {
     unsigned long resyncs;        /* TCP connections renewed after a timeout or garbled answer */
     unsigned long reopens;        /* opens after the first (the caller's reconnects) */
     unsigned long verify_failed;  /* controls whose read-back differed */
+    unsigned long unit_mismatches; /* RTU answers from another address (TCP: struct pd_mb_tcp) */
+    unsigned long unread_blocks;  /* read requests failed or not asked in a partly read poll */
 };
 
 struct modbus_instrument {
@@ -65,6 +70,8 @@ struct modbus_instrument {
     long stop_bits;
     bool rs485;
     char slave_id[128]; /* expected start of the report-slave-id text, "" = not checked */
+    bool transparent_gateway; /* TCP: accept answers whatever their unit id */
+    bool connect_per_request; /* TCP: a connection per request, for devices that close after each */
 
     size_t n_channels;
     struct point channels[PD_MAX_CHANNELS];
@@ -82,7 +89,9 @@ struct modbus_instrument {
 
     char *map_text;
     modbus_t *ctx; /* non-NULL while open */
+    struct pd_mb_tcp tcp; /* TCP: the exchanges, on ctx's socket (and their counters) */
     bool retried;  /* a request of the current exchange was repeated (busy) */
+    bool block_failing[PD_MAX_CHANNELS]; /* request i failed in the last poll it was asked in */
     unsigned long opens;
     struct fault_counts faults;
 };
@@ -107,6 +116,8 @@ struct instrument_cfg {
     long stop_bits;
     bool rs485;
     char slave_id[128];
+    bool transparent_gateway;
+    bool connect_per_request;
     const struct pd_cfg_node *channels, *controls, *identity;
 };
 
@@ -114,7 +125,8 @@ struct instrument_cfg {
 static const struct pd_cfg_field instrument_fields[] = {
     {IF("transport", PD_CFG_T_STRING, transport), 256, true, 0, 0, NULL, NULL,
      "tcp://host:port or a serial device such as /dev/ttyUSB0 or rtu:/dev/pts/3"},
-    {IF("unit", PD_CFG_T_INT, unit), 0, true, 1, 247, NULL, NULL, "the Modbus unit (slave) id 1..247"},
+    {IF("unit", PD_CFG_T_INT, unit), 0, true, 0, 255, NULL, NULL,
+     "the Modbus unit (slave) id: 0..255 over TCP, 1..247 on a serial line"},
     {IF("address_base", PD_CFG_T_INT, address_base), 0, true, 0, 1, NULL, NULL,
      "0 when the map's addresses are wire addresses, 1 when address 1 is wire address 0"},
     {IF("response_timeout_ms", PD_CFG_T_INT, response_timeout_ms), 0, false, 1, 60000, NULL, "500",
@@ -135,6 +147,10 @@ static const struct pd_cfg_field instrument_fields[] = {
      "true to switch the serial port into RS-485 mode"},
     {IF("slave_id", PD_CFG_T_STRING, slave_id), 128, false, 0, 0, NULL, "",
      "the start of the device's report-slave-id (function 17) text, checked at open"},
+    {IF("transparent_gateway", PD_CFG_T_BOOL, transparent_gateway), 0, false, 0, 0, NULL, "false",
+     "true when a TCP gateway answers with another unit id than asked (the id is not checked)"},
+    {IF("connect_per_request", PD_CFG_T_BOOL, connect_per_request), 0, false, 0, 0, NULL, "false",
+     "true for TCP devices that close the connection after each answer: connect for every request"},
     {IF("channels", PD_CFG_T_SEQ, channels), 0, true, 0, 0, NULL, NULL, "a list of channels"},
     {IF("controls", PD_CFG_T_SEQ, controls), 0, false, 0, 0, NULL, NULL, "a list of controls"},
     {IF("identity", PD_CFG_T_MAP, identity), 0, false, 0, 0, NULL, NULL,
@@ -145,11 +161,12 @@ static const struct pd_cfg_field instrument_fields[] = {
 
 static const char *const serial_only_keys[] = {"baud", "parity", "data_bits", "stop_bits", "rs485",
                                                NULL};
+static const char *const tcp_only_keys[] = {"transparent_gateway", "connect_per_request", NULL};
 
 static const char *const modbus_config_keys[] = {
     "transport", "unit", "address_base", "response_timeout_ms", "byte_timeout_ms",
     "max_registers_per_request", "busy_retries", "busy_delay_ms", "baud", "parity", "data_bits", "stop_bits", "rs485",
-    "channels", "controls", "identity", "slave_id", NULL,
+    "channels", "controls", "identity", "slave_id", "transparent_gateway", "connect_per_request", NULL,
 };
 
 struct point_cfg {
@@ -415,6 +432,9 @@ static int build_map_text(struct modbus_instrument *s, struct pd_err *err)
                "max_registers_per_request: %ld\nbusy_retries: %ld\nbusy_delay_ms: %ld\n",
             s->unit, s->address_base, s->response_timeout_ms, s->max_registers, s->busy_retries,
             s->busy_delay_ms);
+    if (s->transport.kind == PD_MB_TCP)
+        fprintf(f, "transparent_gateway: %s\nconnect_per_request: %s\n",
+                s->transparent_gateway ? "true" : "false", s->connect_per_request ? "true" : "false");
     if (s->transport.kind == PD_MB_RTU)
         fprintf(f, "serial: {baud: %ld, parity: %s, data_bits: %ld, stop_bits: %ld, rs485: %s}\n",
                 s->baud, parity_names[s->parity], s->data_bits, s->stop_bits,
@@ -472,13 +492,22 @@ static int build_map_text(struct modbus_instrument *s, struct pd_err *err)
 
 /* ---- create / destroy ----------------------------------------------------------------------*/
 
+/* Closes the link, whichever kind it is (nothing happens when it is not connected). */
+static void link_close(struct modbus_instrument *s)
+{
+    if (s->transport.kind == PD_MB_TCP)
+        pd_mb_tcp_close(&s->tcp);
+    else if (s->ctx)
+        modbus_close(s->ctx);
+}
+
 static void modbus_destroy(void *state)
 {
     struct modbus_instrument *s = state;
     if (!s)
         return;
     if (s->ctx) {
-        modbus_close(s->ctx);
+        link_close(s);
         modbus_free(s->ctx);
     }
     free(s->controls);
@@ -543,6 +572,12 @@ static int modbus_create(const struct pd_cfg_node *instrument, void **state, str
     s->stop_bits = ic.stop_bits;
     s->rs485 = ic.rs485;
     memcpy(s->slave_id, ic.slave_id, sizeof s->slave_id);
+    s->transparent_gateway = ic.transparent_gateway;
+    s->connect_per_request = ic.connect_per_request;
+    s->tcp = (struct pd_mb_tcp){.unit = ic.unit, .any_unit = ic.transparent_gateway,
+                                .per_request = ic.connect_per_request,
+                                .response_timeout_ms = ic.response_timeout_ms,
+                                .byte_timeout_ms = ic.byte_timeout_ms};
     set_where(s);
 
     char why[400];
@@ -551,15 +586,26 @@ static int modbus_create(const struct pd_cfg_node *instrument, void **state, str
         goto fail;
     }
     pd_strlcpy(s->transport_text, ic.transport, sizeof s->transport_text);
-    if (s->transport.kind == PD_MB_TCP)
-        for (size_t i = 0; serial_only_keys[i]; i++) {
-            const struct pd_cfg_node *k = pd_cfg_map_get(instrument, serial_only_keys[i]);
-            if (k) {
-                rc = pd_cfg_error(err, k, "'%s' applies only to serial transports, not %s",
-                                  serial_only_keys[i], ic.transport);
-                goto fail;
-            }
+    bool tcp = s->transport.kind == PD_MB_TCP;
+    const char *const *foreign = tcp ? serial_only_keys : tcp_only_keys;
+    for (size_t i = 0; foreign[i]; i++) {
+        const struct pd_cfg_node *k = pd_cfg_map_get(instrument, foreign[i]);
+        if (k) {
+            rc = pd_cfg_error(err, k, "'%s' applies only to %s transports, not %s", foreign[i],
+                              tcp ? "serial" : "TCP", ic.transport);
+            goto fail;
         }
+    }
+    /* On a serial line 0 is the broadcast address (nobody answers a read) and 248..255 are
+     * reserved; over TCP the unit id only routes through gateways, and many TCP devices answer
+     * only to 255 (or 0). */
+    if (!tcp && (s->unit < 1 || s->unit > 247)) {
+        rc = pd_cfg_error(err, pd_cfg_map_get(instrument, "unit"),
+                          "unit %ld is impossible on a serial line: 1..247 (0 is the broadcast "
+                          "address, which no device answers)",
+                          s->unit);
+        goto fail;
+    }
 
     if ((rc = decode_points(s, &ic, err)) != 0)
         goto fail;
@@ -632,16 +678,23 @@ static void drain_late_replies(struct modbus_instrument *s)
     }
 }
 
-/* TCP: libmodbus 3.1.6 rejects an answer whose MBAP transaction id is not the request's
- * (EMBBADDATA), but leaves the rest of the stream as it is, so one late reply would make every
- * following exchange read the answer before its own. A fresh connection ends that for certain and
- * costs one handshake; waiting for the line to fall quiet would stall the bus for several response
- * timeouts. Returns 0 or the connect errno. */
+/* TCP: an answer with another transaction id than the request's is refused (EMBBADDATA), but the
+ * rest of the stream would still hold the answer that belongs to it, so one late reply would make
+ * every following exchange read the answer before its own. A fresh connection ends that for
+ * certain and costs one handshake; waiting for the line to fall quiet would stall the bus for
+ * several response timeouts. With connect_per_request the next request connects anyway. Returns 0
+ * or the connect errno. */
 static int renew_connection(struct modbus_instrument *s)
 {
     s->faults.resyncs++;
-    modbus_close(s->ctx);
-    return modbus_connect(s->ctx) == 0 ? 0 : (errno ? errno : EIO);
+    pd_mb_tcp_close(&s->tcp);
+    return s->tcp.per_request ? 0 : pd_mb_tcp_connect(&s->tcp);
+}
+
+/* What was wrong with an answer: the TCP exchange's own words when it has them. */
+static const char *answer_fault(const struct modbus_instrument *s, int e)
+{
+    return s->transport.kind == PD_MB_TCP && s->tcp.detail[0] ? s->tcp.detail : modbus_strerror(e);
 }
 
 /* Turns a failed libmodbus call (errno `e`) into a status and a message naming the instrument,
@@ -677,10 +730,19 @@ static int io_failure(struct modbus_instrument *s, int e, const char *action, en
             s->faults.crc_errors++;
         else
             s->faults.protocol++;
-        rc = pd_err_set(err, PD_EPROTO, s->where, "%s: protocol error: %s", what, modbus_strerror(e));
+        if (e == EMBBADSLAVE && s->transport.kind == PD_MB_RTU) /* libmodbus checks it on RTU */
+            s->faults.unit_mismatches++;
+        rc = pd_err_set(err, PD_EPROTO, s->where, "%s: protocol error: %s", what,
+                        answer_fault(s, e));
     } else {
         s->faults.io_errors++;
-        rc = pd_err_set_os(err, PD_EIO, e, s->where, "%s", what);
+        /* the usual sign of a device that closes the connection after each answer */
+        bool closed = s->transport.kind == PD_MB_TCP && !s->connect_per_request &&
+                      (e == ECONNRESET || e == EPIPE);
+        rc = pd_err_set_os(err, PD_EIO, e, s->where, "%s%s", what,
+                           closed ? " (the device closed the connection; if it does so after "
+                                    "every answer, set connect_per_request: true)"
+                                  : "");
     }
     if (rc == PD_ETIMEOUT || rc == PD_EPROTO) {
         if (s->transport.kind == PD_MB_TCP) {
@@ -720,6 +782,10 @@ static int read_table(struct modbus_instrument *s, enum pd_mb_table table, unsig
     for (int attempt = 0;; attempt++) {
         int n;
         s->faults.requests++;
+        if (s->transport.kind == PD_MB_TCP) {
+            n = pd_mb_tcp_read(&s->tcp, table, address, count, out);
+            goto answered;
+        }
         switch (table) {
         case PD_MB_HOLDING: n = modbus_read_registers(s->ctx, (int)address, (int)count, out); break;
         case PD_MB_INPUT:
@@ -735,6 +801,7 @@ static int read_table(struct modbus_instrument *s, enum pd_mb_table table, unsig
             break;
         default: errno = EINVAL; return -1;
         }
+    answered:
         if (n >= 0 && n != (int)count) {
             errno = EMBBADDATA;
             return -1;
@@ -752,7 +819,9 @@ static int write_field(struct modbus_instrument *s, const struct pd_mb_field *f,
     for (int attempt = 0;; attempt++) {
         int n;
         s->faults.requests++;
-        if (f->table == PD_MB_COIL)
+        if (s->transport.kind == PD_MB_TCP)
+            n = pd_mb_tcp_write(&s->tcp, f, regs);
+        else if (f->table == PD_MB_COIL)
             n = modbus_write_bit(s->ctx, f->address, regs[0]);
         else if (width == 1)
             n = modbus_write_register(s->ctx, f->address, regs[0]);
@@ -774,7 +843,8 @@ static const char *const exception_stat_names[12] = {
 
 static size_t modbus_stats(void *state, struct pd_driver_stat *out, size_t max)
 {
-    const struct fault_counts *c = &((const struct modbus_instrument *)state)->faults;
+    const struct modbus_instrument *s = state;
+    const struct fault_counts *c = &s->faults;
     struct pd_driver_stat all[PD_DRIVER_STATS_MAX] = {
         {"requests", c->requests, false},
         {"timeouts", c->timeouts, true},
@@ -786,8 +856,11 @@ static size_t modbus_stats(void *state, struct pd_driver_stat *out, size_t max)
         {"resyncs", c->resyncs, true},
         {"reopens", c->reopens, false},
         {"readback_mismatches", c->verify_failed, true},
+        {"unit_mismatches", c->unit_mismatches + s->tcp.unit_mismatches, true},
+        {"unread_blocks", c->unread_blocks, true},
+        {"request_connects", s->tcp.request_connects, false},
     };
-    size_t n = 10;
+    size_t n = 13;
     for (int code = 0; code < 12; code++) /* only the exceptions seen: most runs have none */
         if (c->exceptions[code])
             all[n++] = (struct pd_driver_stat){exception_stat_names[code], c->exceptions[code], true};
@@ -799,7 +872,7 @@ static void modbus_close_instrument(void *state)
     struct modbus_instrument *s = state;
     if (!s->ctx)
         return;
-    modbus_close(s->ctx);
+    link_close(s);
     modbus_free(s->ctx);
     s->ctx = NULL;
 }
@@ -850,7 +923,8 @@ static int check_slave_id(struct modbus_instrument *s, struct pd_err *err)
         return 0;
     uint8_t buf[MODBUS_MAX_PDU_LENGTH];
     s->faults.requests++;
-    int n = modbus_report_slave_id(s->ctx, sizeof buf, buf);
+    int n = s->transport.kind == PD_MB_TCP ? pd_mb_tcp_report_slave_id(&s->tcp, sizeof buf, buf)
+                                           : modbus_report_slave_id(s->ctx, sizeof buf, buf);
     if (n < 0) {
         int e = errno;
         int rc = PD_EIO;
@@ -865,13 +939,15 @@ static int check_slave_id(struct modbus_instrument *s, struct pd_err *err)
             if (err)
                 err->device_code = code;
             return rc;
-        } else if (e == EMBBADCRC || e == EMBBADDATA || e == EMBMDATA || e == EMBBADSLAVE) {
+        } else if (e == EMBBADCRC || e == EMBBADDATA || e == EMBMDATA || e == EMBBADSLAVE ||
+                   e == EMBUNKEXC) {
             s->faults.protocol++;
             rc = PD_EPROTO;
         } else {
             s->faults.io_errors++;
         }
-        return pd_err_set_os(err, rc, e, s->where, "report slave id: %s", modbus_strerror(e));
+        return pd_err_set_os(err, rc, e, s->where, "report slave id: %s",
+                             answer_fault(s, e));
     }
     /* id byte, run indicator, then the device's text; its printable bytes are compared (as
      * `polydaq scan` does when it matches a library section) */
@@ -906,7 +982,8 @@ static int modbus_open(void *state, struct pd_instrument_info *info, struct pd_e
     if (!ctx)
         return pd_err_set_os(err, errno == ENOMEM ? PD_ENOMEM : PD_EIO, errno, s->where,
                              "cannot set up %s", s->transport_text);
-    if (modbus_set_slave(ctx, (int)s->unit) != 0 ||
+    /* over TCP the driver frames requests itself (the unit id goes into each one) */
+    if ((t->kind == PD_MB_RTU && modbus_set_slave(ctx, (int)s->unit) != 0) ||
         modbus_set_response_timeout(ctx, (uint32_t)(s->response_timeout_ms / 1000),
                                     (uint32_t)(s->response_timeout_ms % 1000) * 1000u) != 0 ||
         modbus_set_byte_timeout(ctx, (uint32_t)(s->byte_timeout_ms / 1000),
@@ -929,6 +1006,10 @@ static int modbus_open(void *state, struct pd_instrument_info *info, struct pd_e
                              t->device);
     }
     s->ctx = ctx;
+    if (t->kind == PD_MB_TCP) {
+        s->tcp.ctx = ctx;
+        s->tcp.connected = true;
+    }
     if (s->opens++ > 0)
         s->faults.reopens++;
     struct pd_instrument_info got = {0};
@@ -953,19 +1034,66 @@ static size_t modbus_channels(void *state, const struct pd_channel_info **out)
     return s->n_channels;
 }
 
+/* Whether the rest of a poll is still worth asking after a request failed with errno e: yes
+ * after an exception about the request itself (illegal address, function or value: the device
+ * answered and will answer the next request); no after a timeout, a garbled answer or a link
+ * error (the link is being renewed, and a dead device would cost a timeout per request), nor
+ * after busy or a gateway's "no path"/"no answer", which concern the device, not the request. */
+static bool poll_goes_on(int e)
+{
+    return e >= EMBXILFUN && e <= EMBXGTAR && e != EMBXSBUSY && e != EMBXGPATH && e != EMBXGTAR;
+}
+
+/* Reads every planned request and pushes one reading. A failed request no longer costs the whole
+ * reading: its channels are NaN and marked PD_Q_UNREAD_CHANNEL, the others keep their values.
+ * Nothing is pushed when no request succeeded; the status is then the first failure's, as before.
+ * With a partial reading pushed, a timeout, garbled answer or link error is still returned (the
+ * caller logs and counts it and reconnects when they repeat), but an exception is not: the device
+ * answered, so it is no link fault, and a register block that keeps failing must not make the
+ * caller count every poll as one. Such a block is logged here when it starts failing and counted
+ * in the driver's stats (unread_blocks, exception_NN); each sample carries its unread bits. */
 static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *err)
 {
     struct modbus_instrument *s = state;
     if (!s->ctx)
         return pd_err_set(err, PD_ESTATE, s->where, "poll before open");
     s->retried = false;
+    bool failed[PD_MAX_CHANNELS] = {false};
+    size_t n_read = 0;
+    int first_rc = 0;
+    bool go_on = true, link_fault = false;
     int64_t sent = pd_clock_mono_ns();
     for (size_t i = 0; i < s->plan.n_requests; i++) {
         const struct pd_mb_request *r = &s->plan.requests[i];
-        if (read_table(s, r->table, r->address, r->count, s->regs + s->request_base[i]) != 0)
-            return io_failure(s, errno, "read", r->table, r->address, r->count, NULL, err);
+        if (go_on && read_table(s, r->table, r->address, r->count, s->regs + s->request_base[i]) == 0) {
+            n_read++;
+            continue;
+        }
+        failed[i] = true;
+        if (!go_on)
+            continue;
+        int e = errno;
+        struct pd_err this_err;
+        int rc = io_failure(s, e, "read", r->table, r->address, r->count, NULL, &this_err);
+        if (!first_rc) {
+            first_rc = rc;
+            if (err)
+                *err = this_err; /* the first failure is the one reported */
+        }
+        go_on = poll_goes_on(e);
+        link_fault |= !go_on;
+        if (go_on && !s->block_failing[i]) /* once per run of failures, not every poll */
+            pd_log(PD_LOG_WARN, "%s; its channels are stored as NaN marked unread until it answers",
+                   this_err.msg);
+        s->block_failing[i] = true;
     }
     int64_t received = pd_clock_mono_ns();
+    if (n_read == 0)
+        return first_rc;
+    s->faults.unread_blocks += s->plan.n_requests - n_read;
+    for (size_t i = 0; i < s->plan.n_requests; i++)
+        if (!failed[i])
+            s->block_failing[i] = false;
 
     struct pd_reading reading = {
         .t_mono_ns = sent + (received - sent) / 2,
@@ -974,6 +1102,11 @@ static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *e
     };
     for (size_t i = 0; i < s->n_channels; i++) {
         const struct point *p = &s->channels[i];
+        if (failed[s->plan.request_of[i]]) {
+            reading.values[i] = NAN;
+            reading.quality |= PD_Q_UNREAD | PD_Q_UNREAD_CHANNEL(i);
+            continue;
+        }
         const uint16_t *regs =
             s->regs + s->request_base[s->plan.request_of[i]] + s->plan.offset_of[i];
         double v = pd_mb_decode(&p->field, regs);
@@ -981,7 +1114,8 @@ static int modbus_poll(void *state, const struct pd_sink *sink, struct pd_err *e
         if ((p->has_min && !(v >= p->min)) || (p->has_max && !(v <= p->max)))
             reading.quality |= PD_Q_RANGE;
     }
-    return sink && sink->push ? sink->push(sink->ctx, &reading) : 0;
+    int rc = sink && sink->push ? sink->push(sink->ctx, &reading) : 0;
+    return link_fault ? first_rc : rc;
 }
 
 static int modbus_control(void *state, const char *name, double value, struct pd_err *err)

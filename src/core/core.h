@@ -123,7 +123,11 @@ enum pd_quality {
     PD_Q_RETRIED = 1u << 0,   /* obtained after a retry */
     PD_Q_RANGE = 1u << 1,     /* outside the channel's plausibility range */
     PD_Q_SIMULATED = 1u << 2, /* produced by a simulator: never certifiable */
+    PD_Q_UNREAD = 1u << 3,    /* some channels could not be read: NaN, named by the bits below */
 };
+/* Bit 16 + i: channel i (0..15) of the sample could not be read (its request failed) and holds
+ * NaN; the other channels of the sample were read. Always together with PD_Q_UNREAD. */
+#define PD_Q_UNREAD_CHANNEL(i) (1u << (16u + (unsigned)(i)))
 
 /* ---- Small string helpers ------------------------------------------------------------------*/
 /* Bounded copy that always terminates; returns PD_ERANGE (and truncates) when src did not fit. */
