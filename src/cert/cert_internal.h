@@ -186,6 +186,14 @@ int cert_read_channel(struct pd_run *run, size_t s, const struct pd_method_def *
 int cert_read_channel_into(struct pd_run *run, size_t s, const struct pd_method_def *def, const char *name,
                            struct cert_values *v, size_t slot, double **data, size_t *n, size_t *instrument,
                            char *reason, size_t reason_size);
+/* Rows in which the acquisition could not read a channel hold NaN there and carry PD_Q_UNREAD in
+ * their quality (a failed request of a partly read poll). The evaluation uses the rows that were
+ * read: the columns of specimen s (NULL ones skipped; all from the instrument of `channel`) are
+ * compacted in place, dropping every row marked unread that has a NaN in any of them; *n becomes
+ * the new row count, *dropped the rows left out (said on the certificate). A NaN in a row not
+ * marked unread stays, for the evaluation to refuse as damaged data. PD_ENOMEM, or 0. */
+int cert_drop_unread_rows(struct pd_run *run, size_t s, const char *channel, double *const *cols, size_t n_cols,
+                          size_t *n, size_t *dropped);
 /* Whether two unit spellings name the same unit ("°C" and "degC" do; otherwise exact). */
 bool cert_unit_equal(const char *a, const char *b);
 /* A channel's unit as the def requires it ("" when the def does not list the channel). */

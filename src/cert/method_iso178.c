@@ -342,6 +342,9 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
         cert_jset(out->dimensions, "thickness_mm", cert_jreal(dims[1]), &ok);
     if (dims[2] > 0)
         cert_jset(out->dimensions, "span_mm", cert_jreal(dims[2]), &ok);
+    size_t unread = 0;
+    if (rc == 0)
+        rc = cert_drop_unread_rows(run, s, "force", (double *const[]){f, d}, 2, &n, &unread);
     struct pd_flexural_params p;
     pd_flexural_params_from_def(def, &p);
     struct pd_flexural_result r;
@@ -424,6 +427,12 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     /* Every heuristic that shaped a result is said in the specimen's warnings (printed). */
     json_t *warnings = json_array();
     char w[CERT_DEVIATION_LEN];
+    if (unread > 0) {
+        cert_say(w, sizeof w, "%zu samples with a channel the instrument did not deliver (NaN, quality bit "
+                 "'unread') left out of the evaluation", unread);
+        cert_jappend(warnings, cert_jstr(w), &ok);
+        cert_jset(out->info, "unread_samples", json_integer((json_int_t)unread), &ok);
+    }
     if (!r.has_modulus) {
         cert_say(w, sizeof w, "modulus n/a: %s", r.modulus_na_reason);
         cert_jappend(warnings, cert_jstr(w), &ok);

@@ -194,6 +194,11 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
         raw_free(&r);
         return rc == PD_ENOMEM ? rc : 0;
     }
+    size_t unread = 0;
+    if (cert_drop_unread_rows(run, s, "force", (double *const[]){r.force, r.ext, r.xhead}, 3, &r.n, &unread) < 0) {
+        raw_free(&r);
+        return PD_ENOMEM;
+    }
     struct pd_tensile_params p;
     params_of(def, &p);
     p.strain_source = (enum pd_strain_source)source;
@@ -256,6 +261,12 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
      * certificate prints: a reviewer must see it (a slip may call for a retest, ISO 527-1). */
     json_t *warnings = json_array();
     char w[CERT_DEVIATION_LEN];
+    if (unread > 0) {
+        cert_say(w, sizeof w, "%zu samples with a channel the instrument did not deliver (NaN, quality bit "
+                 "'unread') left out of the evaluation", unread);
+        cert_jappend(warnings, cert_jstr(w), &ok);
+        cert_jset(out->info, "unread_samples", json_integer((json_int_t)unread), &ok);
+    }
     if (!res.has_modulus) {
         cert_say(w, sizeof w, "modulus n/a: %s", res.modulus_na_reason);
         cert_jappend(warnings, cert_jstr(w), &ok);

@@ -1,6 +1,7 @@
 /* methods.c — the table of test methods, method definition files (config/methods/<id>.yaml) and the run-reading helpers the method files share. */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,45 @@ bool cert_unit_equal(const char *a, const char *b)
         cb = cb || strcmp(b, celsius[i]) == 0;
     }
     return ca && cb;
+}
+
+int cert_drop_unread_rows(struct pd_run *run, size_t s, const char *channel, double *const *cols, size_t n_cols,
+                          size_t *n, size_t *dropped)
+{
+    *dropped = 0;
+    bool any_nan = false; /* the quality bits are read only when some value is missing */
+    for (size_t c = 0; c < n_cols && !any_nan; c++)
+        for (size_t i = 0; cols[c] && i < *n && !any_nan; i++)
+            any_nan = isnan(cols[c][i]);
+    size_t inst, index, nq = 0;
+    if (!any_nan || pd_run_find_channel(run, channel, &inst, &index) < 0)
+        return 0;
+    uint32_t *q = NULL;
+    struct pd_err e = {0};
+    int rc = pd_run_read_quality(run, s, inst, &q, &nq, &e);
+    if (rc == PD_ENOMEM)
+        return rc;
+    if (rc < 0 || nq != *n) {
+        free(q);
+        return 0; /* no usable marks: every NaN stays and is refused as damaged */
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        bool unread = false;
+        for (size_t c = 0; c < n_cols && (q[i] & PD_Q_UNREAD); c++)
+            unread = unread || (cols[c] && isnan(cols[c][i]));
+        if (unread)
+            continue;
+        if (kept != i)
+            for (size_t c = 0; c < n_cols; c++)
+                if (cols[c])
+                    cols[c][kept] = cols[c][i];
+        kept++;
+    }
+    free(q);
+    *dropped = *n - kept;
+    *n = kept;
+    return 0;
 }
 
 const char *cert_channel_unit(const struct pd_method_def *def, const char *name)

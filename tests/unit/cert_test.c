@@ -719,6 +719,7 @@ struct run_specimen {
     bool corrupt;       /* a NaN in the force */
     bool sparse;        /* too few samples in the modulus range */
     bool slipping;      /* T1 (scale 1) with the two grip-slip teeth of slip_at/slip_depth */
+    bool unread;        /* a force and an extension the instrument did not deliver: NaN marked unread */
 };
 
 static struct pd_store_attr instrument_attrs[] = {
@@ -788,6 +789,12 @@ static void write_run(const char *path, const char *method, int simulated, const
         uint32_t *q = calloc(c.n, sizeof *q);
         double *values = malloc(2 * c.n * sizeof *values);
         assert_true(t && unc && q && values);
+        if (sp[s].unread) { /* as the acquisition stores a failed request of a partly read poll */
+            c.force[25] = NAN;
+            q[25] = PD_Q_UNREAD | PD_Q_UNREAD_CHANNEL(0);
+            c.ext[300] = NAN;
+            q[300] = PD_Q_UNREAD | PD_Q_UNREAD_CHANNEL(1);
+        }
         for (size_t i = 0; i < c.n; i++) {
             t[i] = 1795852800000000000LL + (int64_t)(s * 1000000 + i) * 5000000;
             unc[i] = 100000;
@@ -818,10 +825,10 @@ static void write_run(const char *path, const char *method, int simulated, const
 }
 
 static const struct run_specimen good_series[] = {
-    {"S01", 0.75, "tested", false, false, false}, /* 1500 MPa, 30.0 MPa */
-    {"S02", 0.76, "tested", false, false, false}, /* 1520 MPa, 30.4 MPa */
-    {"S03", 0.77, "tested", false, false, false}, /* 1540 MPa, 30.8 MPa */
-    {"S04", 0.78, "tested", false, false, false}, /* 1560 MPa, 31.2 MPa */
+    {"S01", 0.75, "tested", false, false, false, false}, /* 1500 MPa, 30.0 MPa */
+    {"S02", 0.76, "tested", false, false, false, false}, /* 1520 MPa, 30.4 MPa */
+    {"S03", 0.77, "tested", false, false, false, false}, /* 1540 MPa, 30.8 MPa */
+    {"S04", 0.78, "tested", false, false, false, false}, /* 1560 MPa, 31.2 MPa */
 };
 
 static void load_demo_spec(struct pd_spec *spec)
@@ -1121,12 +1128,12 @@ static void test_certify_invalid_specimens(void **state)
 {
     (void)state;
     const struct run_specimen series[] = {
-        {"S01", 0.75, "tested", false, false, false},
-        {"S02", 0.76, "tested", true, false, false},  /* NaN: cannot be evaluated */
-        {"S03", 0.77, "invalid: broke in the grips", false, false, false},
-        {"S04", 0.78, "tested", false, true, false},  /* too sparse for the modulus */
-        {"S05", 0.78, "tested", false, false, false},
-        {"S06", 0.78, NULL, false, false, false},      /* never marked tested: the series is incomplete */
+        {"S01", 0.75, "tested", false, false, false, false},
+        {"S02", 0.76, "tested", true, false, false, false},  /* NaN: cannot be evaluated */
+        {"S03", 0.77, "invalid: broke in the grips", false, false, false, false},
+        {"S04", 0.78, "tested", false, true, false, false},  /* too sparse for the modulus */
+        {"S05", 0.78, "tested", false, false, false, false},
+        {"S06", 0.78, NULL, false, false, false, false},      /* never marked tested: the series is incomplete */
     };
     struct cert_case k;
     static struct pd_spec spec;
@@ -1159,6 +1166,33 @@ static void test_certify_invalid_specimens(void **state)
     assert_non_null(strstr(json_string_value(json_array_get(reasons, 2)), "tensile_modulus: no value for specimen S04"));
     assert_non_null(strstr(json_string_value(json_array_get(reasons, 4)), "tensile_strength of specimen S04"));
     assert_non_null(strstr(jstring(json_array_get(sp, 5), "excluded_reason"), "not tested"));
+    json_decref(doc);
+}
+
+/* Samples the instrument did not deliver (NaN, marked unread in their quality) are left out of the
+ * evaluation and said in the specimen's warnings; the rows that were read give T1's exact results
+ * (the two missing samples lie on straight parts of the curve). A NaN without the mark (S02 of
+ * test_certify_invalid_specimens) is damaged data and still refused. */
+static void test_certify_skips_unread_samples(void **state)
+{
+    (void)state;
+    const struct run_specimen series[] = {
+        {"S01", 1.0, "tested", false, false, false, true},
+    };
+    struct cert_case k;
+    static struct pd_spec spec;
+    struct pd_certify_result res;
+    json_t *doc = certify_demo(&k, "unread", 0, series, 1, &spec, &res);
+    assert_int_equal(res.n_specimens, 1);
+    const json_t *sp = json_array_get(json_object_get(doc, "specimens"), 0);
+    assert_null(json_object_get(sp, "excluded_reason"));
+    const json_t *ev = json_object_get(sp, "evaluation");
+    assert_near(jnum(ev, "unread_samples"), 2, 0);
+    assert_non_null(strstr(json_string_value(json_array_get(json_object_get(ev, "warnings"), 0)),
+                           "2 samples with a channel the instrument did not deliver"));
+    assert_near(jnum(sp, "results.tensile_modulus.value"), 2000.0, 2000.0 * 1e-9);
+    assert_near(jnum(sp, "results.tensile_strength.value"), 40.0, 40.0 * 1e-12);
+    assert_near(jnum(sp, "results.strain_at_strength.value"), 6.0, 1e-9);
     json_decref(doc);
 }
 
@@ -1213,8 +1247,8 @@ static void test_certify_reports_grip_slip(void **state)
 {
     (void)state;
     const struct run_specimen series[] = {
-        {"S01", 0.75, "tested", false, false, false},
-        {"S02", 1.0, "tested", false, false, true},
+        {"S01", 0.75, "tested", false, false, false, false},
+        {"S02", 1.0, "tested", false, false, true, false},
     };
     struct cert_case k;
     static struct pd_spec spec;
@@ -1254,7 +1288,7 @@ static void test_certify_reports_load_drop(void **state)
 {
     (void)state;
     const struct run_specimen series[] = {
-        {"S01", 1.0, "tested", false, false, false},
+        {"S01", 1.0, "tested", false, false, false, false},
     };
     struct cert_case k;
     static struct pd_spec spec;
@@ -1330,8 +1364,8 @@ static void test_read_channel_into_reuses_array(void **state)
 {
     (void)state;
     const struct run_specimen series[] = {
-        {"S01", 0.75, "tested", false, true, false}, /* sparse: 101 samples */
-        {"S02", 0.76, "tested", false, false, false}, /* 793 samples */
+        {"S01", 0.75, "tested", false, true, false, false}, /* sparse: 101 samples */
+        {"S02", 0.76, "tested", false, false, false, false}, /* 793 samples */
     };
     struct cert_case k;
     case_paths(&k, "into");
@@ -2192,8 +2226,8 @@ static void test_sign_verify_tamper(void **state)
     char other_run[300];
     snprintf(other_run, sizeof other_run, "%s/other.h5", out);
     const struct run_specimen changed[] = {
-        {"S01", 0.80, "tested", false, false, false}, {"S02", 0.76, "tested", false, false, false},
-        {"S03", 0.77, "tested", false, false, false}, {"S04", 0.78, "tested", false, false, false}};
+        {"S01", 0.80, "tested", false, false, false, false}, {"S02", 0.76, "tested", false, false, false, false},
+        {"S03", 0.77, "tested", false, false, false, false}, {"S04", 0.78, "tested", false, false, false, false}};
     write_run(other_run, "iso527", 0, changed, 4);
     data[0] = other_run;
     assert_int_equal(pd_cert_recompute(res.json_path, data, 1, &inputs, &r, &err), 0);
@@ -2325,6 +2359,7 @@ int main(void)
         cmocka_unit_test(test_certificate_presentation),
         cmocka_unit_test(test_certify_failing_limits),
         cmocka_unit_test(test_certify_invalid_specimens),
+        cmocka_unit_test(test_certify_skips_unread_samples),
         cmocka_unit_test(test_certify_wrong_method),
         cmocka_unit_test(test_certify_refuses_other_units),
         cmocka_unit_test(test_certify_reports_grip_slip),
