@@ -97,6 +97,9 @@ struct bus {
     int64_t no_data_ns; /* answering without a sample this long fails it (run.no_data_timeout_s) */
     /* when the driver last delivered a reading or a poll succeeded (or the thread began) */
     _Atomic int64_t last_sample_ns;
+    /* bus thread only: when each channel last delivered a value (a reading marks the channels it
+     * lacks PD_Q_UNREAD_CHANNEL); one silent for no_data_ns fails the instrument too */
+    int64_t channel_read_ns[PD_MAX_CHANNELS];
     int64_t poll_due_ns; /* bus thread only: the deadline the current poll was scheduled for */
 
     pthread_t thread;

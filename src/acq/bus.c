@@ -101,6 +101,9 @@ static int sink_push(void *ctx, const struct pd_reading *r)
     struct bus *b = ctx;
     atomic_fetch_add(&b->n_readings, 1);
     atomic_store(&b->last_sample_ns, r->t_mono_ns);
+    for (size_t c = 0; c < b->n_channels && c < PD_MAX_CHANNELS; c++)
+        if (!(r->quality & PD_Q_UNREAD_CHANNEL(c)))
+            b->channel_read_ns[c] = r->t_mono_ns;
     pthread_mutex_lock(&b->lock);
     b->latest = *r;
     b->latest_seq++;
@@ -241,6 +244,8 @@ static void *bus_main(void *arg)
     int64_t next = pd_clock_mono_ns();
     b->poll_due_ns = next;
     atomic_store(&b->last_sample_ns, next);
+    for (size_t c = 0; c < PD_MAX_CHANNELS; c++)
+        b->channel_read_ns[c] = next;
     int consecutive = 0;
     int last_logged_code = 0, last_logged_device = 0; /* the device's own answer kind (overload, underload...) */
     struct pd_err last_fault; /* the latest failed poll: what the instrument could not deliver */
@@ -296,9 +301,27 @@ static void *bus_main(void *arg)
                 bus_event(b, "cleared", "%s: answers normally again", b->cfg->name);
             /* A poll that succeeded without a reading (a balance waiting for a stable weight) is
              * an instrument at work too: it keeps the no-data watchdog quiet. */
-            atomic_store(&b->last_sample_ns, pd_clock_mono_ns());
+            int64_t now_ns = pd_clock_mono_ns();
+            atomic_store(&b->last_sample_ns, now_ns);
             consecutive = 0;
             last_logged_code = last_logged_device = 0;
+            /* A channel whose register block keeps failing (a mistyped address: the device answers
+             * every poll with an exception) while the others are read is as dead as a silent
+             * instrument: the run must not end "completed" with that channel all NaN. */
+            for (size_t c = 0; c < b->n_channels && c < PD_MAX_CHANNELS; c++) {
+                int64_t silent_ns = now_ns - b->channel_read_ns[c];
+                if (silent_ns <= b->no_data_ns)
+                    continue;
+                struct pd_err why;
+                pd_err_set(&why, e.code < 0 ? e.code : PD_EIO, b->cfg->name,
+                           "no sample for %.1f s from channel %s (run.no_data_timeout_s): %s",
+                           (double)silent_ns / 1e9, b->channels[c].name,
+                           e.msg[0] ? e.msg : "its request keeps failing");
+                why.device_code = e.device_code;
+                bus_event(b, "failed", "%s", why.msg);
+                set_failed(b, &why);
+                break;
+            }
         }
         next += b->period_ns;
         int64_t now = pd_clock_mono_ns();
