@@ -83,6 +83,10 @@ void cert_curve_thin(struct cert_curve *c);
 /* The same on arrays the caller keeps (scratch): thinned in place, the kept points copied into
  * the curve's own small arrays. PD_ENOMEM leaves the curve empty. */
 int cert_curve_thin_from(double *x, double *y, size_t n, struct cert_curve *c);
+/* The dark modules of a w × w QR code (bit 0 of each byte, as libqrencode gives them) as few
+ * disjoint rectangles covering exactly them, for a PDF that writes every corner as text. rect[i] =
+ * {column, row, columns, rows}; rect holds w·w entries, covered w·w bytes of scratch. Returns the count. */
+size_t cert_qr_rects(const unsigned char *modules, int w, unsigned char *covered, int (*rect)[4]);
 
 /* The curves of a certificate's evaluated specimens, in the order of its specimens. */
 #define CERT_MAX_CURVES 24

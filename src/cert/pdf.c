@@ -975,6 +975,38 @@ static void plot_curves(struct pdf *p)
 }
 
 /* ---- QR code ------------------------------------------------------------------------------*/
+/* Greedy: from each dark module not yet covered (row by row), as far right as the modules are
+ * dark and uncovered, then down while that whole span is. */
+size_t cert_qr_rects(const unsigned char *modules, int w, unsigned char *covered, int (*rect)[4])
+{
+    size_t n = 0;
+    memset(covered, 0, (size_t)w * (size_t)w);
+    for (int r = 0; r < w; r++)
+        for (int c = 0; c < w; c++) {
+            if (!(modules[r * w + c] & 1) || covered[r * w + c])
+                continue;
+            int c1 = c + 1, r1 = r + 1;
+            while (c1 < w && (modules[r * w + c1] & 1) && !covered[r * w + c1])
+                c1++;
+            for (;;) {
+                bool full = r1 < w;
+                for (int k = c; k < c1 && full; k++)
+                    full = (modules[r1 * w + k] & 1) && !covered[r1 * w + k];
+                if (!full)
+                    break;
+                r1++;
+            }
+            for (int rr = r; rr < r1; rr++)
+                memset(covered + rr * w + c, 1, (size_t)(c1 - c));
+            rect[n][0] = c;
+            rect[n][1] = r;
+            rect[n][2] = c1 - c;
+            rect[n][3] = r1 - r;
+            n++;
+        }
+    return n;
+}
+
 static void qr(struct pdf *p, const char *payload, double x, double y, double size)
 {
     if (p->counting)
@@ -987,11 +1019,25 @@ static void qr(struct pdf *p, const char *payload, double x, double y, double si
     cairo_rectangle(p->cr, x, y, size, size);
     cairo_fill(p->cr);
     cairo_set_source_rgb(p->cr, 0, 0, 0);
-    for (int r = 0; r < code->width; r++)
-        for (int c = 0; c < code->width; c++)
-            if (code->data[r * code->width + c] & 1)
-                cairo_rectangle(p->cr, x + (c + 4) * m, y + (r + 4) * m, m, m);
+    /* One fill of few rectangles rather than a square per module (the same union): cairo writes
+     * every corner of a path as text, and the ~900 squares of a certificate's code were ~40 % of
+     * the PDF's time (3.5 of 8.5 ms). Without memory for that, a square per module as before. */
+    const int w = code->width;
+    unsigned char *covered = malloc((size_t)w * (size_t)w);
+    int(*rect)[4] = malloc((size_t)w * (size_t)w * sizeof *rect);
+    if (covered && rect) {
+        size_t n = cert_qr_rects(code->data, w, covered, rect);
+        for (size_t i = 0; i < n; i++)
+            cairo_rectangle(p->cr, x + (rect[i][0] + 4) * m, y + (rect[i][1] + 4) * m, rect[i][2] * m, rect[i][3] * m);
+    } else {
+        for (int r = 0; r < w; r++)
+            for (int c = 0; c < w; c++)
+                if (code->data[r * w + c] & 1)
+                    cairo_rectangle(p->cr, x + (c + 4) * m, y + (r + 4) * m, m, m);
+    }
     cairo_fill(p->cr);
+    free(covered);
+    free(rect);
     QRcode_free(code);
 }
 
