@@ -947,7 +947,19 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
             rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building the certificate");
     }
     /* The hashes usually come last (a raw file takes longer to hash than to evaluate): what needs
-     * the document but not them runs in the meantime. */
+     * the document but not them runs in the meantime, and so does the clean-up of the evaluation
+     * (closing the run files is ~0.2 ms that would otherwise follow the hash). */
+    for (size_t s = 0; c->ev && s < c->n_ev; s++) {
+        json_decref(c->ev[s].v.dimensions);
+        json_decref(c->ev[s].v.info);
+    }
+    free(c->ev);
+    c->ev = NULL;
+    for (size_t r = 0; r < b->n_runs; r++)
+        if (c->runs[r])
+            pd_run_close(c->runs[r]);
+    free(c->runs);
+    c->runs = NULL;
     if (rc == 0 && b->while_hashing)
         b->while_hashing(doc, b->while_hashing_arg);
     if (hashing) {
@@ -966,16 +978,7 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
         if (!c->ok)
             rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building the certificate");
     }
-    for (size_t s = 0; c->ev && s < c->n_ev; s++) {
-        json_decref(c->ev[s].v.dimensions);
-        json_decref(c->ev[s].v.info);
-    }
-    free(c->ev);
     free(hex);
-    for (size_t r = 0; r < b->n_runs; r++)
-        if (c->runs[r])
-            pd_run_close(c->runs[r]);
-    free(c->runs);
     if (rc < 0) {
         json_decref(doc);
         return rc;
