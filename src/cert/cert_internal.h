@@ -8,6 +8,7 @@
 #define PD_CERT_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -287,8 +288,24 @@ int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, 
  * total (0: counts first) and, when the document now lays out to another number of pages,
  * renders once more with that number. */
 int cert_pdf_count_pages(const json_t *doc, const struct cert_curve_set *curves, int *pages, struct pd_err *err);
+/* The SHA-256 of the document's whole canonical JSON, which the PDF's QR code carries, as another
+ * thread computes it while the PDF is laid out (certify's writer thread): cert_doc_hash_wait
+ * blocks until cert_doc_hash_set (hex "" when it could not be computed). */
+struct cert_doc_hash {
+    pthread_mutex_t lock;
+    pthread_cond_t ready_cv;
+    bool ready;
+    char hex[65];
+};
+void cert_doc_hash_init(struct cert_doc_hash *h);
+void cert_doc_hash_set(struct cert_doc_hash *h, const json_t *doc);
+void cert_doc_hash_wait(struct cert_doc_hash *h, char hex[65]);
+void cert_doc_hash_destroy(struct cert_doc_hash *h);
 int cert_render_pdf_counted(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path, int pages,
                             struct pd_err *err);
+/* The same with that hash from another thread (NULL: computed here). */
+int cert_render_pdf_counted_hashed(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
+                                   int pages, struct cert_doc_hash *doc_hash, struct pd_err *err);
 /* Splits "dir/CERT-1.json" into its folder ("." when none). */
 void cert_dirname(const char *path, char *dir, size_t size);
 

@@ -54,6 +54,7 @@ struct pdf {
     double y;
     bool draft, simulated, accredited;
     const char *id;
+    struct cert_doc_hash *doc_hash; /* NULL: computed in render */
 };
 
 static const char *jget(const json_t *o, const char *key)
@@ -1620,12 +1621,15 @@ static void render(struct pdf *p)
     }
     /* Counting lays out only: the hash's text takes the same room whatever its digits. */
     char hash[65] = "0000000000000000000000000000000000000000000000000000000000000000";
-    char *canon = p->counting ? NULL : cert_canonical(d, NULL);
-    if (canon)
-        cert_sha256_hex(canon, strlen(canon), hash);
-    else if (!p->counting)
+    if (!p->counting && p->doc_hash) {
+        cert_doc_hash_wait(p->doc_hash, hash);
+    } else if (!p->counting) {
+        char *canon = cert_canonical(d, NULL);
         hash[0] = '\0';
-    free(canon);
+        if (canon)
+            cert_sha256_hex(canon, strlen(canon), hash);
+        free(canon);
+    }
     need(p, 120);
     char payload[200];
     snprintf(payload, sizeof payload, "polydaq-certificate:%s;sha256:%s", p->id, hash);
@@ -1649,10 +1653,10 @@ static cairo_status_t discard(void *closure, const unsigned char *data, unsigned
     return CAIRO_STATUS_SUCCESS;
 }
 
-static int pass(const json_t *doc, const struct cert_curve_set *cs, const char *path, int pages_in, int *pages_out,
-                struct pd_err *err)
+static int pass(const json_t *doc, const struct cert_curve_set *cs, const char *path, int pages_in,
+                struct cert_doc_hash *doc_hash, int *pages_out, struct pd_err *err)
 {
-    struct pdf p = {.doc = doc, .pages = pages_in, .curves = cs, .counting = !path};
+    struct pdf p = {.doc = doc, .pages = pages_in, .curves = cs, .counting = !path, .doc_hash = doc_hash};
     p.id = jget(doc, "certificate_id");
     p.draft = strcmp(jget(doc, "status"), "issued") != 0;
     p.simulated = json_object_get(doc, "notice") != NULL;
@@ -1684,23 +1688,66 @@ int cert_pdf_count_pages(const json_t *doc, const struct cert_curve_set *curves,
 {
     /* Only counts pages, so every page can say "page n of N"; it measures text on a PDF surface
      * (the same metrics as the real pass) but shows no glyphs and draws no curves. */
-    return pass(doc, curves, NULL, 0, pages, err);
+    return pass(doc, curves, NULL, 0, NULL, pages, err);
+}
+
+void cert_doc_hash_init(struct cert_doc_hash *h)
+{
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->ready_cv, NULL);
+    h->ready = false;
+    h->hex[0] = '\0';
+}
+
+void cert_doc_hash_set(struct cert_doc_hash *h, const json_t *doc)
+{
+    char hex[65] = "";
+    char *canon = doc ? cert_canonical(doc, NULL) : NULL;
+    if (canon)
+        cert_sha256_hex(canon, strlen(canon), hex);
+    free(canon);
+    pthread_mutex_lock(&h->lock);
+    memcpy(h->hex, hex, sizeof hex);
+    h->ready = true;
+    pthread_cond_broadcast(&h->ready_cv);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void cert_doc_hash_wait(struct cert_doc_hash *h, char hex[65])
+{
+    pthread_mutex_lock(&h->lock);
+    while (!h->ready)
+        pthread_cond_wait(&h->ready_cv, &h->lock);
+    memcpy(hex, h->hex, 65);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void cert_doc_hash_destroy(struct cert_doc_hash *h)
+{
+    pthread_cond_destroy(&h->ready_cv);
+    pthread_mutex_destroy(&h->lock);
 }
 
 int cert_render_pdf_counted(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path, int pages,
                             struct pd_err *err)
 {
+    return cert_render_pdf_counted_hashed(doc, curves, pdf_path, pages, NULL, err);
+}
+
+int cert_render_pdf_counted_hashed(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
+                                   int pages, struct cert_doc_hash *doc_hash, struct pd_err *err)
+{
     int final = 0, rc = 0;
     if (pages <= 0)
         rc = cert_pdf_count_pages(doc, curves, &pages, err);
     if (rc == 0)
-        rc = pass(doc, curves, pdf_path, pages, &final, err);
+        rc = pass(doc, curves, pdf_path, pages, doc_hash, &final, err);
     if (rc == 0 && final != pages) {
         /* The count came from an earlier state of the document whose texts wrapped differently:
          * once more with the number of pages this layout has (the "page n of N" texts do not wrap,
          * so this layout stays). */
         pages = final;
-        rc = pass(doc, curves, pdf_path, pages, &final, err);
+        rc = pass(doc, curves, pdf_path, pages, doc_hash, &final, err);
     }
     if (rc == 0 && final != pages)
         rc = pd_err_set(err, PD_EIO, pdf_path, "PDF layout: %d pages counted, %d rendered", pages, final);
