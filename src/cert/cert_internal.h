@@ -8,6 +8,7 @@
 #define PD_CERT_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -83,6 +84,23 @@ void cert_curve_thin(struct cert_curve *c);
 /* The same on arrays the caller keeps (scratch): thinned in place, the kept points copied into
  * the curve's own small arrays. PD_ENOMEM leaves the curve empty. */
 int cert_curve_thin_from(double *x, double *y, size_t n, struct cert_curve *c);
+/* The dark modules of a w × w QR code (bit 0 of each byte, as libqrencode gives them) as few
+ * disjoint rectangles covering exactly them, for a PDF that writes every corner as text. rect[i] =
+ * {column, row, columns, rows}; rect holds w·w entries, covered w·w bytes of scratch. Returns the count. */
+size_t cert_qr_rects(const unsigned char *modules, int w, unsigned char *covered, int (*rect)[4]);
+
+/* SHA-256 with the CPU's SHA extensions (sha256ni.c), for the raw files' hashes: usable only when
+ * cert_sha256ni_available(); update takes any lengths, final gives the 32-byte digest. */
+struct cert_sha256ni {
+    uint32_t state[8];
+    uint64_t total;
+    unsigned char buf[64];
+    size_t fill;
+};
+bool cert_sha256ni_available(void);
+void cert_sha256ni_init(struct cert_sha256ni *h);
+void cert_sha256ni_update(struct cert_sha256ni *h, const void *data, size_t len);
+void cert_sha256ni_final(struct cert_sha256ni *h, unsigned char out[32]);
 
 /* The curves of a certificate's evaluated specimens, in the order of its specimens. */
 #define CERT_MAX_CURVES 24
@@ -278,8 +296,24 @@ int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, 
  * total (0: counts first) and, when the document now lays out to another number of pages,
  * renders once more with that number. */
 int cert_pdf_count_pages(const json_t *doc, const struct cert_curve_set *curves, int *pages, struct pd_err *err);
+/* The SHA-256 of the document's whole canonical JSON, which the PDF's QR code carries, as another
+ * thread computes it while the PDF is laid out (certify's writer thread): cert_doc_hash_wait
+ * blocks until cert_doc_hash_set (hex "" when it could not be computed). */
+struct cert_doc_hash {
+    pthread_mutex_t lock;
+    pthread_cond_t ready_cv;
+    bool ready;
+    char hex[65];
+};
+void cert_doc_hash_init(struct cert_doc_hash *h);
+void cert_doc_hash_set(struct cert_doc_hash *h, const json_t *doc);
+void cert_doc_hash_wait(struct cert_doc_hash *h, char hex[65]);
+void cert_doc_hash_destroy(struct cert_doc_hash *h);
 int cert_render_pdf_counted(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path, int pages,
                             struct pd_err *err);
+/* The same with that hash from another thread (NULL: computed here). */
+int cert_render_pdf_counted_hashed(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
+                                   int pages, struct cert_doc_hash *doc_hash, struct pd_err *err);
 /* Splits "dir/CERT-1.json" into its folder ("." when none). */
 void cert_dirname(const char *path, char *dir, size_t size);
 

@@ -54,6 +54,7 @@ struct pdf {
     double y;
     bool draft, simulated, accredited;
     const char *id;
+    struct cert_doc_hash *doc_hash; /* NULL: computed in render */
 };
 
 static const char *jget(const json_t *o, const char *key)
@@ -527,12 +528,60 @@ static void exact_num(char *buf, size_t size, const json_t *v)
         snprintf(buf, size, "—");
 }
 
+/* pd_round_to_uncertainty, remembered by the exact (value, U): a certificate's PDF is laid out twice
+ * (page count, then the real pass) with the same numbers, and finding a value's shortest decimal
+ * form (printf and strtod until it reads back) was half the page count's time (~1 ms a pass). */
+#define ROUNDED_SLOTS 512
+#define ROUNDED_PROBES 8
+struct rounded {
+    uint64_t v, u; /* the bits of value and U */
+    bool used;
+    int rc;
+    struct pd_reported r;
+};
+static struct rounded *rounded;
+static pthread_mutex_t rounded_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int round_remembered(double value, double U, struct pd_reported *out)
+{
+    uint64_t v, u;
+    memcpy(&v, &value, sizeof v);
+    memcpy(&u, &U, sizeof u);
+    size_t h = (size_t)(((v * 0x9e3779b97f4a7c15ull) ^ (u * 0xc2b2ae3d27d4eb4full)) >> 40) % ROUNDED_SLOTS;
+    pthread_mutex_lock(&rounded_lock);
+    if (!rounded)
+        rounded = calloc(ROUNDED_SLOTS, sizeof *rounded); /* kept for the process, like the fonts */
+    struct rounded *slot = NULL;
+    for (size_t k = 0; rounded && k < ROUNDED_PROBES; k++) {
+        struct rounded *e = &rounded[(h + k) % ROUNDED_SLOTS];
+        if (e->used && e->v == v && e->u == u) {
+            int rc = e->rc;
+            if (rc == 0)
+                *out = e->r;
+            pthread_mutex_unlock(&rounded_lock);
+            return rc;
+        }
+        if (!e->used) {
+            slot = e;
+            break;
+        }
+    }
+    struct pd_reported r;
+    int rc = pd_round_to_uncertainty(value, U, &r);
+    if (slot) /* else full around here: not remembered */
+        *slot = (struct rounded){.v = v, .u = u, .used = true, .rc = rc, .r = r};
+    pthread_mutex_unlock(&rounded_lock);
+    if (rc == 0)
+        *out = r;
+    return rc;
+}
+
 /* A number rounded at the place of the uncertainty U (rounding.c); "—" when absent. */
 static void at_place_of(char *buf, size_t size, const json_t *v, const json_t *U)
 {
     struct pd_reported r;
     double u = json_is_number(U) && json_number_value(U) >= 0.0 ? json_number_value(U) : 0.0;
-    if (json_is_number(v) && pd_round_to_uncertainty(json_number_value(v), u, &r) == 0)
+    if (json_is_number(v) && round_remembered(json_number_value(v), u, &r) == 0)
         snprintf(buf, size, "%s", r.value);
     else if (!json_is_number(v) || pd_decimal_plain(json_number_value(v), buf, size) < 0)
         snprintf(buf, size, "—");
@@ -542,7 +591,7 @@ static void value_pm(char *buf, size_t size, const json_t *v, const json_t *U)
 {
     struct pd_reported r;
     double u = json_is_number(U) && json_number_value(U) >= 0.0 ? json_number_value(U) : 0.0;
-    if (json_is_number(v) && pd_round_to_uncertainty(json_number_value(v), u, &r) == 0) {
+    if (json_is_number(v) && round_remembered(json_number_value(v), u, &r) == 0) {
         snprintf(buf, size, "%s ± %s", r.value, r.U);
     } else if (json_is_number(v)) { /* too wide to round to U's place: shown unrounded, never left out */
         char a[40] = "", b[40] = "";
@@ -634,21 +683,67 @@ static void simplify(struct cert_curve *c, double xlo, double xhi, double ylo, d
     free(stack);
 }
 
+/* The ranges of x and y when every value is finite (false, outputs untouched, when one is not):
+ * four independent lanes without a branch per sample, where the general loop below waits on each
+ * comparison's predecessor (a third of the thinning's time for a curve without gaps). x - x is 0
+ * for a finite x and NaN for an infinite or NaN one, and a NaN stays in the sum. */
+static bool finite_ranges(const double *x, const double *y, size_t n, double *xlo_out, double *xhi_out,
+                          double *ylo_out, double *yhi_out)
+{
+    double xlo[4], xhi[4], ylo[4], yhi[4], bad[4] = {0, 0, 0, 0};
+    for (int l = 0; l < 4; l++) {
+        xlo[l] = ylo[l] = INFINITY;
+        xhi[l] = yhi[l] = -INFINITY;
+    }
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int l = 0; l < 4; l++) {
+            double xi = x[i + (size_t)l], yi = y[i + (size_t)l];
+            bad[l] += (xi - xi) + (yi - yi);
+            xlo[l] = xi < xlo[l] ? xi : xlo[l];
+            xhi[l] = xi > xhi[l] ? xi : xhi[l];
+            ylo[l] = yi < ylo[l] ? yi : ylo[l];
+            yhi[l] = yi > yhi[l] ? yi : yhi[l];
+        }
+    for (; i < n; i++) {
+        bad[0] += (x[i] - x[i]) + (y[i] - y[i]);
+        xlo[0] = x[i] < xlo[0] ? x[i] : xlo[0];
+        xhi[0] = x[i] > xhi[0] ? x[i] : xhi[0];
+        ylo[0] = y[i] < ylo[0] ? y[i] : ylo[0];
+        yhi[0] = y[i] > yhi[0] ? y[i] : yhi[0];
+    }
+    if (!(bad[0] + bad[1] + bad[2] + bad[3] == 0.0))
+        return false;
+    for (int l = 1; l < 4; l++) {
+        xlo[0] = xlo[l] < xlo[0] ? xlo[l] : xlo[0];
+        xhi[0] = xhi[l] > xhi[0] ? xhi[l] : xhi[0];
+        ylo[0] = ylo[l] < ylo[0] ? ylo[l] : ylo[0];
+        yhi[0] = yhi[l] > yhi[0] ? yhi[l] : yhi[0];
+    }
+    *xlo_out = xlo[0];
+    *xhi_out = xhi[0];
+    *ylo_out = ylo[0];
+    *yhi_out = yhi[0];
+    return true;
+}
+
 /* Both thinning passes on the curve's own arrays; c->n becomes the number kept. */
 static void thin_in_place(struct cert_curve *c)
 {
     if (c->n <= 4 * CERT_PLOT_COLUMNS)
         return;
-    /* Plain comparisons, not fmin/fmax calls: this runs over every sample of every specimen. */
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
-    for (size_t i = 0; i < c->n; i++) {
-        double xi = c->x[i], yi = c->y[i];
-        if (!isfinite(xi) || !isfinite(yi))
-            continue;
-        xlo = xi < xlo ? xi : xlo;
-        xhi = xi > xhi ? xi : xhi;
-        ylo = yi < ylo ? yi : ylo;
-        yhi = yi > yhi ? yi : yhi;
+    if (!finite_ranges(c->x, c->y, c->n, &xlo, &xhi, &ylo, &yhi)) {
+        /* Plain comparisons, not fmin/fmax calls: this runs over every sample of every specimen. */
+        for (size_t i = 0; i < c->n; i++) {
+            double xi = c->x[i], yi = c->y[i];
+            if (!isfinite(xi) || !isfinite(yi))
+                continue;
+            xlo = xi < xlo ? xi : xlo;
+            xhi = xi > xhi ? xi : xhi;
+            ylo = yi < ylo ? yi : ylo;
+            yhi = yi > yhi ? yi : yhi;
+        }
     }
     if (!(xhi > xlo))
         return;
@@ -975,6 +1070,38 @@ static void plot_curves(struct pdf *p)
 }
 
 /* ---- QR code ------------------------------------------------------------------------------*/
+/* Greedy: from each dark module not yet covered (row by row), as far right as the modules are
+ * dark and uncovered, then down while that whole span is. */
+size_t cert_qr_rects(const unsigned char *modules, int w, unsigned char *covered, int (*rect)[4])
+{
+    size_t n = 0;
+    memset(covered, 0, (size_t)w * (size_t)w);
+    for (int r = 0; r < w; r++)
+        for (int c = 0; c < w; c++) {
+            if (!(modules[r * w + c] & 1) || covered[r * w + c])
+                continue;
+            int c1 = c + 1, r1 = r + 1;
+            while (c1 < w && (modules[r * w + c1] & 1) && !covered[r * w + c1])
+                c1++;
+            for (;;) {
+                bool full = r1 < w;
+                for (int k = c; k < c1 && full; k++)
+                    full = (modules[r1 * w + k] & 1) && !covered[r1 * w + k];
+                if (!full)
+                    break;
+                r1++;
+            }
+            for (int rr = r; rr < r1; rr++)
+                memset(covered + rr * w + c, 1, (size_t)(c1 - c));
+            rect[n][0] = c;
+            rect[n][1] = r;
+            rect[n][2] = c1 - c;
+            rect[n][3] = r1 - r;
+            n++;
+        }
+    return n;
+}
+
 static void qr(struct pdf *p, const char *payload, double x, double y, double size)
 {
     if (p->counting)
@@ -987,11 +1114,25 @@ static void qr(struct pdf *p, const char *payload, double x, double y, double si
     cairo_rectangle(p->cr, x, y, size, size);
     cairo_fill(p->cr);
     cairo_set_source_rgb(p->cr, 0, 0, 0);
-    for (int r = 0; r < code->width; r++)
-        for (int c = 0; c < code->width; c++)
-            if (code->data[r * code->width + c] & 1)
-                cairo_rectangle(p->cr, x + (c + 4) * m, y + (r + 4) * m, m, m);
+    /* One fill of few rectangles rather than a square per module (the same union): cairo writes
+     * every corner of a path as text, and the ~900 squares of a certificate's code were ~40 % of
+     * the PDF's time (3.5 of 8.5 ms). Without memory for that, a square per module as before. */
+    const int w = code->width;
+    unsigned char *covered = malloc((size_t)w * (size_t)w);
+    int(*rect)[4] = malloc((size_t)w * (size_t)w * sizeof *rect);
+    if (covered && rect) {
+        size_t n = cert_qr_rects(code->data, w, covered, rect);
+        for (size_t i = 0; i < n; i++)
+            cairo_rectangle(p->cr, x + (rect[i][0] + 4) * m, y + (rect[i][1] + 4) * m, rect[i][2] * m, rect[i][3] * m);
+    } else {
+        for (int r = 0; r < w; r++)
+            for (int c = 0; c < w; c++)
+                if (code->data[r * w + c] & 1)
+                    cairo_rectangle(p->cr, x + (c + 4) * m, y + (r + 4) * m, m, m);
+    }
     cairo_fill(p->cr);
+    free(covered);
+    free(rect);
     QRcode_free(code);
 }
 
@@ -1478,11 +1619,17 @@ static void render(struct pdf *p)
     } else {
         para(p, 8.5, true, "Not signed: this draft is not a certificate until reviewed, authorized and signed.");
     }
-    char *canon = cert_canonical(d, NULL);
-    char hash[65] = "";
-    if (canon)
-        cert_sha256_hex(canon, strlen(canon), hash);
-    free(canon);
+    /* Counting lays out only: the hash's text takes the same room whatever its digits. */
+    char hash[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+    if (!p->counting && p->doc_hash) {
+        cert_doc_hash_wait(p->doc_hash, hash);
+    } else if (!p->counting) {
+        char *canon = cert_canonical(d, NULL);
+        hash[0] = '\0';
+        if (canon)
+            cert_sha256_hex(canon, strlen(canon), hash);
+        free(canon);
+    }
     need(p, 120);
     char payload[200];
     snprintf(payload, sizeof payload, "polydaq-certificate:%s;sha256:%s", p->id, hash);
@@ -1506,10 +1653,10 @@ static cairo_status_t discard(void *closure, const unsigned char *data, unsigned
     return CAIRO_STATUS_SUCCESS;
 }
 
-static int pass(const json_t *doc, const struct cert_curve_set *cs, const char *path, int pages_in, int *pages_out,
-                struct pd_err *err)
+static int pass(const json_t *doc, const struct cert_curve_set *cs, const char *path, int pages_in,
+                struct cert_doc_hash *doc_hash, int *pages_out, struct pd_err *err)
 {
-    struct pdf p = {.doc = doc, .pages = pages_in, .curves = cs, .counting = !path};
+    struct pdf p = {.doc = doc, .pages = pages_in, .curves = cs, .counting = !path, .doc_hash = doc_hash};
     p.id = jget(doc, "certificate_id");
     p.draft = strcmp(jget(doc, "status"), "issued") != 0;
     p.simulated = json_object_get(doc, "notice") != NULL;
@@ -1541,23 +1688,66 @@ int cert_pdf_count_pages(const json_t *doc, const struct cert_curve_set *curves,
 {
     /* Only counts pages, so every page can say "page n of N"; it measures text on a PDF surface
      * (the same metrics as the real pass) but shows no glyphs and draws no curves. */
-    return pass(doc, curves, NULL, 0, pages, err);
+    return pass(doc, curves, NULL, 0, NULL, pages, err);
+}
+
+void cert_doc_hash_init(struct cert_doc_hash *h)
+{
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->ready_cv, NULL);
+    h->ready = false;
+    h->hex[0] = '\0';
+}
+
+void cert_doc_hash_set(struct cert_doc_hash *h, const json_t *doc)
+{
+    char hex[65] = "";
+    char *canon = doc ? cert_canonical(doc, NULL) : NULL;
+    if (canon)
+        cert_sha256_hex(canon, strlen(canon), hex);
+    free(canon);
+    pthread_mutex_lock(&h->lock);
+    memcpy(h->hex, hex, sizeof hex);
+    h->ready = true;
+    pthread_cond_broadcast(&h->ready_cv);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void cert_doc_hash_wait(struct cert_doc_hash *h, char hex[65])
+{
+    pthread_mutex_lock(&h->lock);
+    while (!h->ready)
+        pthread_cond_wait(&h->ready_cv, &h->lock);
+    memcpy(hex, h->hex, 65);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void cert_doc_hash_destroy(struct cert_doc_hash *h)
+{
+    pthread_cond_destroy(&h->ready_cv);
+    pthread_mutex_destroy(&h->lock);
 }
 
 int cert_render_pdf_counted(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path, int pages,
                             struct pd_err *err)
 {
+    return cert_render_pdf_counted_hashed(doc, curves, pdf_path, pages, NULL, err);
+}
+
+int cert_render_pdf_counted_hashed(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
+                                   int pages, struct cert_doc_hash *doc_hash, struct pd_err *err)
+{
     int final = 0, rc = 0;
     if (pages <= 0)
         rc = cert_pdf_count_pages(doc, curves, &pages, err);
     if (rc == 0)
-        rc = pass(doc, curves, pdf_path, pages, &final, err);
+        rc = pass(doc, curves, pdf_path, pages, doc_hash, &final, err);
     if (rc == 0 && final != pages) {
         /* The count came from an earlier state of the document whose texts wrapped differently:
          * once more with the number of pages this layout has (the "page n of N" texts do not wrap,
          * so this layout stays). */
         pages = final;
-        rc = pass(doc, curves, pdf_path, pages, &final, err);
+        rc = pass(doc, curves, pdf_path, pages, doc_hash, &final, err);
     }
     if (rc == 0 && final != pages)
         rc = pd_err_set(err, PD_EIO, pdf_path, "PDF layout: %d pages counted, %d rendered", pages, final);

@@ -127,12 +127,29 @@ static int certify_main_body(int argc, char **argv)
     return res.verdict == PD_VERDICT_PASS ? PD_EXIT_OK : PD_EXIT_CHECK_FAILED;
 }
 
-/* PDFs leave cairo/fontconfig caches behind; released here so sanitizer builds exit cleanly. */
+/* Everything certify writes is on disk when certify_main_body returns (the certificate, counter
+ * and audit entry synced, the PDF renamed into place, every HDF5 file closed), so the process
+ * leaves without tearing down what the kernel frees anyway: cairo's and fontconfig's caches,
+ * HDF5's and libcrypto's exit handlers, ~0.5 ms of every certify's 1.3 ms exit. Sanitizer builds
+ * release the font caches and exit normally, so that their leak check sees a clean process. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CERTIFY_TEARDOWN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CERTIFY_TEARDOWN 1
+#endif
+#endif
 static int certify_main(int argc, char **argv)
 {
     int code = certify_main_body(argc, argv);
+#ifdef CERTIFY_TEARDOWN
     pd_cert_release_fonts();
     return code;
+#else
+    if (fflush(NULL) != 0 && code == PD_EXIT_OK)
+        code = PD_EXIT_RUNTIME; /* the paths on stdout did not get out */
+    _exit(code);
+#endif
 }
 
 const struct cli_command cli_cmd_certify = {

@@ -607,16 +607,19 @@ int pd_run_open(const char *path, struct pd_run **out, struct pd_err *err)
     if (stat(path, &sb) < 0)
         return pd_err_set_os(err, PD_EIO, errno, path, "cannot open the run file");
     pd_store_h5_quiet();
-    if (H5Fis_hdf5(path) <= 0) {
-        pd_store_h5_forget();
-        return pd_err_set(err, PD_EDATA, path, "not a polydaq run file (not an HDF5 file)");
-    }
     struct pd_run *run = calloc(1, sizeof *run);
     if (!run || !(run->path = strdup(path))) {
         free(run);
         return pd_err_set(err, PD_ENOMEM, path, "out of memory");
     }
+    /* Opened straight away; only a file HDF5 refuses is asked whether it is HDF5 at all, for the
+     * reason (H5Fis_hdf5 first opened and searched every run file a second time). */
     run->file = open_file(path, &run->swmr, err);
+    if (run->file < 0 && H5Fis_hdf5(path) <= 0) {
+        pd_store_h5_forget();
+        pd_run_close(run);
+        return pd_err_set(err, PD_EDATA, path, "not a polydaq run file (not an HDF5 file)");
+    }
     int rc = run->file < 0 ? PD_EIO : load_run(run, err);
     if (rc < 0) {
         pd_run_close(run);
