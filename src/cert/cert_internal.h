@@ -89,18 +89,6 @@ int cert_curve_thin_from(double *x, double *y, size_t n, struct cert_curve *c);
  * {column, row, columns, rows}; rect holds w·w entries, covered w·w bytes of scratch. Returns the count. */
 size_t cert_qr_rects(const unsigned char *modules, int w, unsigned char *covered, int (*rect)[4]);
 
-/* SHA-256 with the CPU's SHA extensions (sha256ni.c), for the raw files' hashes: usable only when
- * cert_sha256ni_available(); update takes any lengths, final gives the 32-byte digest. */
-struct cert_sha256ni {
-    uint32_t state[8];
-    uint64_t total;
-    unsigned char buf[64];
-    size_t fill;
-};
-bool cert_sha256ni_available(void);
-void cert_sha256ni_init(struct cert_sha256ni *h);
-void cert_sha256ni_update(struct cert_sha256ni *h, const void *data, size_t len);
-void cert_sha256ni_final(struct cert_sha256ni *h, unsigned char out[32]);
 
 /* The curves of a certificate's evaluated specimens, in the order of its specimens. */
 #define CERT_MAX_CURVES 24

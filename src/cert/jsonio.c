@@ -1,5 +1,4 @@
 /* jsonio.c — JSON building helpers, the canonical form that is hashed and signed, SHA-256 of files and safe file writes. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -80,111 +79,18 @@ void cert_sha256_hex(const void *data, size_t len, char hex[65])
     to_hex(h, sizeof h, hex);
 }
 
-/* Raw run files are tens of MB and their hash is on the critical path of every certify: with the
- * CPU's SHA extensions (~1.7 GB/s where libsodium's portable code does ~240 MB/s) — our own
- * sha256ni.c where the CPU has them, libcrypto's (which uses them too, or its best other code)
- * where not. Short texts (canonical JSON, keys) stay with libsodium, which also signs them.
- *
- * libcrypto is loaded on first use, only when the CPU lacks the extensions, not linked: with its ~21 000 relocations it was the largest
- * single cost of starting `polydaq` (any command), and certify hashes on a thread of its own, so
- * the load happens there, beside the evaluation. Without libcrypto.so.3 the hash is libsodium's:
- * slower, the same digest. */
-struct evp {
-    EVP_MD_CTX *(*ctx_new)(void);
-    void (*ctx_free)(EVP_MD_CTX *);
-    const EVP_MD *(*sha256)(void);
-    int (*init)(EVP_MD_CTX *, const EVP_MD *, ENGINE *);
-    int (*update)(EVP_MD_CTX *, const void *, size_t);
-    int (*final)(EVP_MD_CTX *, unsigned char *, unsigned int *);
-};
-static struct evp evp;
-static bool have_evp;
-static pthread_once_t evp_once = PTHREAD_ONCE_INIT;
+/* Raw run files are tens of MB and their hash is on the critical path of every certify: libcrypto's
+ * SHA-256 uses the CPU's SHA extensions where it has them (~1.7 GB/s; libsodium's portable code
+ * does ~240 MB/s). Short texts (canonical JSON, keys) stay with libsodium, which also signs them.
+ * libcrypto is linked statically into polydaq where the archive exists (CMakeLists.txt), so using
+ * it costs no library load; it is initialised once without the system's openssl.cnf (providers,
+ * policies): a plain SHA-256 from the default provider needs none of it, and reading it cost ~1 ms
+ * of the critical path. */
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 
-static void load_evp(void)
+static void init_crypto(void)
 {
-    void *lib = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-    if (!lib)
-        return;
-    /* Without the system's openssl.cnf (providers, policies): a plain SHA-256 from the default
-     * provider needs none of it, and reading it cost ~1 ms of the critical path (1.5-2.0 against
-     * 2.4-3.2 ms to the first digest). */
-    int (*init_crypto)(uint64_t, const OPENSSL_INIT_SETTINGS *);
-    *(void **)&init_crypto = dlsym(lib, "OPENSSL_init_crypto");
-    if (init_crypto)
-        (void)init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
-    struct evp e;
-    *(void **)&e.ctx_new = dlsym(lib, "EVP_MD_CTX_new");
-    *(void **)&e.ctx_free = dlsym(lib, "EVP_MD_CTX_free");
-    *(void **)&e.sha256 = dlsym(lib, "EVP_sha256");
-    *(void **)&e.init = dlsym(lib, "EVP_DigestInit_ex");
-    *(void **)&e.update = dlsym(lib, "EVP_DigestUpdate");
-    *(void **)&e.final = dlsym(lib, "EVP_DigestFinal_ex");
-    if (e.ctx_new && e.ctx_free && e.sha256 && e.init && e.update && e.final) {
-        evp = e;
-        have_evp = true;
-    } /* the library stays loaded either way: libcrypto registers exit handlers of its own */
-}
-
-/* One SHA-256 in progress, by whichever implementation is there: the CPU's SHA extensions
- * (sha256ni.c: no library to load), else libcrypto's, else libsodium's. */
-struct file_hash {
-    bool ni;
-    struct cert_sha256ni ni_st;
-    EVP_MD_CTX *ctx; /* NULL: libsodium's state below */
-    crypto_hash_sha256_state st;
-};
-
-static int hash_begin(struct file_hash *h)
-{
-    h->ni = cert_sha256ni_available();
-    h->ctx = NULL;
-    if (h->ni) {
-        cert_sha256ni_init(&h->ni_st);
-        return 0;
-    }
-    pthread_once(&evp_once, load_evp);
-    if (!have_evp)
-        return crypto_hash_sha256_init(&h->st) == 0 ? 0 : -1;
-    h->ctx = evp.ctx_new();
-    if (h->ctx && evp.init(h->ctx, evp.sha256(), NULL) == 1)
-        return 0;
-    evp.ctx_free(h->ctx);
-    h->ctx = NULL;
-    return -1;
-}
-
-static int hash_update(struct file_hash *h, const unsigned char *buf, size_t n)
-{
-    if (h->ni) {
-        cert_sha256ni_update(&h->ni_st, buf, n);
-        return 0;
-    }
-    if (h->ctx)
-        return evp.update(h->ctx, buf, n) == 1 ? 0 : -1;
-    return crypto_hash_sha256_update(&h->st, buf, n) == 0 ? 0 : -1;
-}
-
-/* Finishes (also frees the context); 0 with the 32-byte digest in out. */
-static int hash_end(struct file_hash *h, unsigned char out[32], bool want)
-{
-    int rc = 0;
-    if (h->ni) {
-        if (want)
-            cert_sha256ni_final(&h->ni_st, out);
-    } else if (h->ctx) {
-        unsigned int len = 0;
-        unsigned char d[EVP_MAX_MD_SIZE];
-        if (want && (evp.final(h->ctx, d, &len) != 1 || len != 32))
-            rc = -1;
-        else if (want)
-            memcpy(out, d, 32);
-        evp.ctx_free(h->ctx);
-        h->ctx = NULL;
-    } else if (want) {
-        rc = crypto_hash_sha256_final(&h->st, out) == 0 ? 0 : -1;
-    }
-    return rc;
+    (void)OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 }
 
 int pd_sha256_file(const char *path, char hex[65], struct pd_err *err)
@@ -196,17 +102,19 @@ int pd_sha256_file(const char *path, char hex[65], struct pd_err *err)
      * file: 19 ms against 20 ms with 256 KiB, and 32-34 ms through mmap (MAP_POPULATE, MADV_SEQUENTIAL
      * or MADV_POPULATE_READ alike): on this kind of VM mapping the page cache costs more than copying it. */
     enum { CHUNK = 1 << 17 };
+    pthread_once(&crypto_once, init_crypto);
     unsigned char *buf = malloc(CHUNK);
-    struct file_hash h;
-    if (!buf || hash_begin(&h) < 0) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
         free(buf);
+        EVP_MD_CTX_free(ctx);
         return pd_err_set(err, PD_ENOMEM, path, "sha256: cannot set up the digest");
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         free(buf);
-        hash_end(&h, NULL, false);
+        EVP_MD_CTX_free(ctx);
         return pd_err_set_os(err, PD_EIO, e, path, "cannot open for hashing");
     }
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -221,15 +129,17 @@ int pd_sha256_file(const char *path, char hex[65], struct pd_err *err)
         }
         if (r == 0)
             break;
-        if (hash_update(&h, buf, (size_t)r) < 0) {
+        if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1) {
             rc = pd_err_set(err, PD_EIO, path, "sha256: digest update failed");
             break;
         }
     }
     close(fd);
-    unsigned char d[32];
-    if (hash_end(&h, d, rc == 0) < 0 && rc == 0)
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (rc == 0 && (EVP_DigestFinal_ex(ctx, d, &len) != 1 || len != 32))
         rc = pd_err_set(err, PD_EIO, path, "sha256: digest final failed");
+    EVP_MD_CTX_free(ctx);
     free(buf);
     if (rc == 0)
         to_hex(d, 32, hex);

@@ -23,6 +23,10 @@ cert=$(head -n1 "$work/out")
 [ "$cert" = "$certs/CERT-000001.json" ] || fail "first certificate number (got '$cert')"
 pdf="${cert%.json}.pdf"
 [ -f "$pdf" ] || fail "draft PDF written"
+# the raw file's SHA-256 on the certificate is coreutils' (an independent implementation)
+want=$(sha256sum "$run" | cut -d' ' -f1)
+/usr/bin/python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["runs"][0]["sha256"] != sys.argv[2])' \
+  "$cert" "$want" || fail "certificate's raw-file SHA-256 is sha256sum's ($want)"
 expect_exit 1 "verify a draft" "$PD_CLI" verify "$cert" --key "$work/keys/lab.pub"
 expect_exit 2 "authorizer before reviewer" "$PD_CLI" approve "$cert" --as "B. Boss" --role authorizer --key "$work/keys/lab.key"
 expect_exit 0 "review" "$PD_CLI" approve "$cert" --as "R. Viewer" --role reviewer
