@@ -200,6 +200,9 @@ int cert_read_channel_into(struct pd_run *run, size_t s, const struct pd_method_
  * marked unread stays, for the evaluation to refuse as damaged data. PD_ENOMEM, or 0. */
 int cert_drop_unread_rows(struct pd_run *run, size_t s, const char *channel, double *const *cols, size_t n_cols,
                           size_t *n, size_t *dropped);
+/* Says on the certificate how many rows cert_drop_unread_rows left out (the evaluation's
+ * "unread_samples" and a sentence in its warnings); nothing when none. */
+void cert_note_unread_rows(json_t *info, json_t *warnings, size_t dropped, bool *ok);
 /* Whether two unit spellings name the same unit ("°C" and "degC" do; otherwise exact). */
 bool cert_unit_equal(const char *a, const char *b);
 /* A channel's unit as the def requires it ("" when the def does not list the channel). */

@@ -427,12 +427,7 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
     /* Every heuristic that shaped a result is said in the specimen's warnings (printed). */
     json_t *warnings = json_array();
     char w[CERT_DEVIATION_LEN];
-    if (unread > 0) {
-        cert_say(w, sizeof w, "%zu samples with a channel the instrument did not deliver (NaN, quality bit "
-                 "'unread') left out of the evaluation", unread);
-        cert_jappend(warnings, cert_jstr(w), &ok);
-        cert_jset(out->info, "unread_samples", json_integer((json_int_t)unread), &ok);
-    }
+    cert_note_unread_rows(out->info, warnings, unread, &ok);
     if (!r.has_modulus) {
         cert_say(w, sizeof w, "modulus n/a: %s", r.modulus_na_reason);
         cert_jappend(warnings, cert_jstr(w), &ok);

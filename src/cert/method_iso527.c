@@ -261,12 +261,7 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
      * certificate prints: a reviewer must see it (a slip may call for a retest, ISO 527-1). */
     json_t *warnings = json_array();
     char w[CERT_DEVIATION_LEN];
-    if (unread > 0) {
-        cert_say(w, sizeof w, "%zu samples with a channel the instrument did not deliver (NaN, quality bit "
-                 "'unread') left out of the evaluation", unread);
-        cert_jappend(warnings, cert_jstr(w), &ok);
-        cert_jset(out->info, "unread_samples", json_integer((json_int_t)unread), &ok);
-    }
+    cert_note_unread_rows(out->info, warnings, unread, &ok);
     if (!res.has_modulus) {
         cert_say(w, sizeof w, "modulus n/a: %s", res.modulus_na_reason);
         cert_jappend(warnings, cert_jstr(w), &ok);

@@ -105,6 +105,17 @@ int cert_drop_unread_rows(struct pd_run *run, size_t s, const char *channel, dou
     return 0;
 }
 
+void cert_note_unread_rows(json_t *info, json_t *warnings, size_t dropped, bool *ok)
+{
+    if (dropped == 0)
+        return;
+    char w[160];
+    cert_say(w, sizeof w, "%zu samples with a channel the instrument did not deliver (NaN, quality bit 'unread') "
+             "left out of the evaluation", dropped);
+    cert_jappend(warnings, cert_jstr(w), ok);
+    cert_jset(info, "unread_samples", json_integer((json_int_t)dropped), ok);
+}
+
 const char *cert_channel_unit(const struct pd_method_def *def, const char *name)
 {
     for (size_t i = 0; i < def->n_channels; i++)
