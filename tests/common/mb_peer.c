@@ -1,30 +1,14 @@
 /* mb_peer.c — the scripted Modbus TCP test device (see mb_peer.h). */
 #include "common/mb_peer.h"
 
-#include <arpa/inet.h>
+#include "common/mb_tcp.h"
+
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* Exactly n bytes within timeout_ms of each other; 0, or -1 on silence, error or end of stream. */
-static int read_exact(int fd, uint8_t *buf, size_t n, int timeout_ms)
-{
-    size_t have = 0;
-    while (have < n) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, timeout_ms) <= 0)
-            return -1;
-        ssize_t k = read(fd, buf + have, n - have);
-        if (k <= 0)
-            return -1;
-        have += (size_t)k;
-    }
-    return 0;
-}
 
 static unsigned be16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
 
@@ -80,12 +64,11 @@ static size_t answer_pdu(struct pd_test_mb_peer *peer, const uint8_t *req, size_
 /* Serves one request from fd; false when the connection is to be closed. */
 static bool serve_one(struct pd_test_mb_peer *peer, int fd)
 {
-    uint8_t req[7 + 253], rsp[7 + 253];
-    if (read_exact(fd, req, 7, 1000) != 0)
+    uint8_t req[PD_TEST_MB_ADU_MAX], rsp[PD_TEST_MB_ADU_MAX];
+    size_t adu_len;
+    if (pd_test_mb_read_adu(fd, req, &adu_len, 1000) != 0)
         return false;
-    size_t length = be16(req + 4);
-    if (length < 2 || length > 254 || read_exact(fd, req + 7, length - 1, 1000) != 0)
-        return false;
+    size_t length = adu_len - 6; /* the header's length field: unit id + PDU */
     atomic_store(&peer->last_unit, req[6]);
     atomic_fetch_add(&peer->requests, 1);
     size_t n = answer_pdu(peer, req + 7, length - 1, rsp + 7);
@@ -152,20 +135,15 @@ int pd_test_mb_peer_start(struct pd_test_mb_peer *peer)
     memset(peer, 0, sizeof *peer);
     atomic_store(&peer->reply_unit, -1);
     pthread_mutex_init(&peer->lock, NULL);
-    peer->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    peer->listen_fd = pd_test_tcp_bind_loopback(&peer->port);
     if (peer->listen_fd < 0)
         return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (bind(peer->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(peer->listen_fd, 8) != 0 ||
-        getsockname(peer->listen_fd, (struct sockaddr *)&a, &len) != 0) {
+    if (listen(peer->listen_fd, 8) != 0) {
         int e = errno;
         close(peer->listen_fd);
         errno = e;
         return -1;
     }
-    peer->port = ntohs(a.sin_port);
     int rc = pthread_create(&peer->thread, NULL, peer_main, peer);
     if (rc != 0) {
         close(peer->listen_fd);

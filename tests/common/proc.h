@@ -1,5 +1,6 @@
 /* proc.h — child processes for the tests that drive real programs: polydaq-sim started with its
- * announcement line read back, lines from a pipe with a deadline, and a stop that cannot hang. */
+ * announcement line read back, lines from a pipe with a deadline, a stop that cannot hang, and
+ * any program run with its output in files that are then read back. */
 #ifndef PD_TEST_PROC_H
 #define PD_TEST_PROC_H
 
@@ -22,5 +23,16 @@ pid_t pd_test_start_sim(const char *const *args, char *line, size_t size);
 
 /* SIGTERM, then SIGKILL after 3 s; reaps the child and sets *pid to -1. No-op when *pid <= 0. */
 void pd_test_stop(pid_t *pid);
+
+/* Starts argv[0] (a path) with stdout and stderr into these files (NULL: inherited); the pid, or
+ * -1. A child that cannot open them or exec exits 127. */
+pid_t pd_test_spawn(char *const argv[], const char *out_path, const char *err_path);
+
+/* Reaps pid: its exit status, or 128 + the signal that ended it. */
+int pd_test_wait_exit(pid_t pid);
+
+/* The first 64 KiB of a file, NUL-terminated, in a static buffer the next call overwrites; NULL
+ * when it cannot be opened. */
+char *pd_test_slurp(const char *path);
 
 #endif

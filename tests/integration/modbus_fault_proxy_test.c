@@ -4,9 +4,6 @@
  * every specimen with strictly increasing timestamps. Plus connection refused at start (exit 3 with
  * a message naming the instrument and the address). The proxy is the one mock here: it injects
  * faults on replies to reads (function 04) only, timed from the start command it sees pass. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -19,11 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "common/mb_tcp.h"
+#include "common/proc.h"
 #include "core/core.h"
 
 enum fault { F_NONE, F_GARBAGE, F_TRUNCATE, F_EXCEPTION, F_STALL };
@@ -39,45 +37,6 @@ struct proxy {
 };
 
 static struct proxy px;
-
-/* Reads exactly n bytes within timeout_ms (0 on success). */
-static int read_exact(int fd, uint8_t *buf, size_t n, int timeout_ms)
-{
-    size_t have = 0;
-    while (have < n) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, timeout_ms) <= 0)
-            return -1;
-        ssize_t r = read(fd, buf + have, n - have);
-        if (r <= 0)
-            return -1;
-        have += (size_t)r;
-    }
-    return 0;
-}
-
-static int read_adu(int fd, uint8_t *buf, size_t *len, int timeout_ms)
-{
-    if (read_exact(fd, buf, 7, timeout_ms) != 0)
-        return -1;
-    size_t rest = ((size_t)buf[4] << 8 | buf[5]) - 1;
-    if (rest > 253 || read_exact(fd, buf + 7, rest, timeout_ms) != 0)
-        return -1;
-    *len = 7 + rest;
-    return 0;
-}
-
-static int connect_upstream(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)px.upstream_port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 /* The fault for a read reply at this moment: relative to the start command of specimen 1 the
  * garbage, truncation and exception (one each), during specimen 2 a stall of 0.4 s. */
@@ -116,12 +75,12 @@ static void *proxy_main(void *arg)
             if (up >= 0)
                 close(up);
             client = accept(px.listen_fd, NULL, NULL);
-            up = connect_upstream();
+            up = pd_test_tcp_connect_loopback(px.upstream_port);
             continue;
         }
-        uint8_t req[260], rsp[260];
+        uint8_t req[PD_TEST_MB_ADU_MAX], rsp[PD_TEST_MB_ADU_MAX];
         size_t n, m;
-        if (read_adu(client, req, &n, 200) != 0) {
+        if (pd_test_mb_read_adu(client, req, &n, 200) != 0) {
             close(client);
             client = -1;
             continue;
@@ -138,7 +97,7 @@ static void *proxy_main(void *arg)
             atomic_fetch_add(&px.injected[F_STALL], 1);
             continue;
         }
-        if (up < 0 || write(up, req, n) != (ssize_t)n || read_adu(up, rsp, &m, 1000) != 0) {
+        if (up < 0 || write(up, req, n) != (ssize_t)n || pd_test_mb_read_adu(up, rsp, &m, 1000) != 0) {
             close(client);
             client = -1;
             continue;
@@ -166,52 +125,6 @@ static void *proxy_main(void *arg)
     if (up >= 0)
         close(up);
     return NULL;
-}
-
-static int listen_any(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-/* ---- child processes -----------------------------------------------------------------------*/
-
-static pid_t spawn(char *const argv[], const char *out_path, const char *err_path)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (out_path && !freopen(out_path, "w", stdout))
-            _exit(127);
-        if (err_path && !freopen(err_path, "w", stderr))
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid)
-{
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 static char work[64];
@@ -251,23 +164,19 @@ static void test_faults_during_run(void **unused)
 {
     (void)unused;
     /* the simulator on a port of its choosing */
-    char sim_out[128];
-    snprintf(sim_out, sizeof sim_out, "%s/sim.out", work);
-    char *sim_argv[] = {PD_SIM_PATH, "loadframe", "--tcp", "127.0.0.1:0", "--material", "pp-demo",
-                        "--seed", "7", "--time-scale", "50", NULL};
-    pid_t sim = spawn(sim_argv, sim_out, NULL);
-    int up_port = 0;
-    for (int i = 0; i < 250 && !up_port; i++) {
-        pd_clock_sleep_ns(20000000);
-        const char *p = strstr(slurp(sim_out), "listening tcp://127.0.0.1:");
-        if (p)
-            up_port = atoi(p + strlen("listening tcp://127.0.0.1:"));
-    }
-    assert_true(up_port > 0);
+    const char *sim_args[] = {"loadframe", "--tcp", "127.0.0.1:0", "--material", "pp-demo",
+                              "--seed", "7", "--time-scale", "50", NULL};
+    char line[256];
+    pid_t sim = pd_test_start_sim(sim_args, line, sizeof line);
+    assert_true(sim > 0);
+    const char *at = strstr(line, "listening tcp://127.0.0.1:");
+    assert_non_null(at);
 
     memset(&px, 0, sizeof px);
-    px.upstream_port = up_port;
-    px.listen_fd = listen_any(&px.port);
+    px.upstream_port = atoi(at + strlen("listening tcp://127.0.0.1:"));
+    assert_true(px.upstream_port > 0);
+    px.listen_fd = pd_test_tcp_bind_loopback(&px.port);
+    assert_true(px.listen_fd >= 0);
     assert_int_equal(listen(px.listen_fd, 4), 0);
     assert_int_equal(pthread_create(&px.thread, NULL, proxy_main, NULL), 0);
 
@@ -278,14 +187,14 @@ static void test_faults_during_run(void **unused)
     snprintf(runs, sizeof runs, "%s/runs", work);
     write_config(cfg, px.port, 3);
     char *run_argv[] = {PD_CLI_PATH, "run", cfg, "-o", runs, NULL};
-    int rc = wait_exit(spawn(run_argv, out, err));
+    int rc = pd_test_wait_exit(pd_test_spawn(run_argv, out, err));
     atomic_store(&px.stop, 1);
     pthread_join(px.thread, NULL);
     close(px.listen_fd);
-    kill(sim, SIGTERM);
-    wait_exit(sim);
+    pd_test_stop(&sim);
 
-    const char *log = slurp(err);
+    const char *log = pd_test_slurp(err);
+    assert_non_null(log);
     if (rc != 0)
         fprintf(stderr, "%s\n", log);
     assert_int_equal(rc, 0);
@@ -297,7 +206,9 @@ static void test_faults_during_run(void **unused)
     assert_non_null(strstr(log, "frame1: link counters: requests"));
 
     char run_file[256];
-    pd_strlcpy(run_file, slurp(out), sizeof run_file);
+    const char *printed = pd_test_slurp(out);
+    assert_non_null(printed);
+    pd_strlcpy(run_file, printed, sizeof run_file);
     run_file[strcspn(run_file, "\n")] = '\0';
     char check[2048];
     snprintf(check, sizeof check,
@@ -327,7 +238,9 @@ static void test_refused_at_start(void **unused)
 {
     (void)unused;
     int port;
-    close(listen_any(&port)); /* bound, never listened: nobody there */
+    int bound = pd_test_tcp_bind_loopback(&port);
+    assert_true(bound >= 0);
+    close(bound); /* bound, never listened: nobody there */
     char cfg[128], out[128], err[128], runs[128];
     snprintf(cfg, sizeof cfg, "%s/refused.yaml", work);
     snprintf(out, sizeof out, "%s/refused.out", work);
@@ -335,8 +248,9 @@ static void test_refused_at_start(void **unused)
     snprintf(runs, sizeof runs, "%s/runs-refused", work);
     write_config(cfg, port, 1);
     char *run_argv[] = {PD_CLI_PATH, "run", cfg, "-o", runs, NULL};
-    assert_int_equal(wait_exit(spawn(run_argv, out, err)), 3);
-    const char *log = slurp(err);
+    assert_int_equal(pd_test_wait_exit(pd_test_spawn(run_argv, out, err)), 3);
+    const char *log = pd_test_slurp(err);
+    assert_non_null(log);
     char where[64];
     snprintf(where, sizeof where, "tcp://127.0.0.1:%d", port);
     assert_non_null(strstr(log, "frame1 (unit 1)"));

@@ -6,8 +6,6 @@
  * frame is the device behind it. The run must test every specimen with no link fault but the
  * injected ones, store nothing from the misrouted answers, and keep force and extension where
  * only the crosshead was lost (NaN with its quality bit). */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -21,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "common/mb_tcp.h"
 #include "common/proc.h"
 #include "core/core.h"
 
@@ -46,44 +44,6 @@ struct gateway {
 static struct gateway gw;
 static char work[64];
 
-static int read_exact(int fd, uint8_t *buf, size_t n, int timeout_ms)
-{
-    size_t have = 0;
-    while (have < n) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, timeout_ms) <= 0)
-            return -1;
-        ssize_t r = read(fd, buf + have, n - have);
-        if (r <= 0)
-            return -1;
-        have += (size_t)r;
-    }
-    return 0;
-}
-
-static int read_adu(int fd, uint8_t *buf, size_t *len)
-{
-    if (read_exact(fd, buf, 7, 2000) != 0)
-        return -1;
-    size_t rest = ((size_t)buf[4] << 8 | buf[5]) - 1;
-    if (rest < 1 || rest > 253 || read_exact(fd, buf + 7, rest, 2000) != 0)
-        return -1;
-    *len = 7 + rest;
-    return 0;
-}
-
-static int connect_loopback(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* The answer to one request, into rsp; its length, or 0 when the device did not answer. */
 static size_t answer(int *up, const uint8_t *req, size_t n, uint8_t *rsp)
 {
@@ -98,8 +58,8 @@ static size_t answer(int *up, const uint8_t *req, size_t n, uint8_t *rsp)
     }
     size_t m = 0;
     if (*up < 0)
-        *up = connect_loopback(gw.upstream_port);
-    if (*up < 0 || write(*up, req, n) != (ssize_t)n || read_adu(*up, rsp, &m) != 0) {
+        *up = pd_test_tcp_connect_loopback(gw.upstream_port);
+    if (*up < 0 || write(*up, req, n) != (ssize_t)n || pd_test_mb_read_adu(*up, rsp, &m, 2000) != 0) {
         if (*up >= 0)
             close(*up);
         *up = -1;
@@ -135,9 +95,9 @@ static void *gateway_main(void *arg)
         if (client < 0)
             continue;
         atomic_fetch_add(&gw.connections, 1);
-        uint8_t req[260], rsp[260];
+        uint8_t req[PD_TEST_MB_ADU_MAX], rsp[PD_TEST_MB_ADU_MAX];
         size_t n;
-        if (read_adu(client, req, &n) == 0) {
+        if (pd_test_mb_read_adu(client, req, &n, 2000) == 0) {
             if (req[7] == 6 && req[8] == 0 && req[9] == 0 && req[10] == 0 && req[11] == 1)
                 atomic_fetch_add(&gw.starts, 1);
             size_t m = answer(&up, req, n, rsp);
@@ -149,50 +109,6 @@ static void *gateway_main(void *arg)
     if (up >= 0)
         close(up);
     return NULL;
-}
-
-static int listen_any(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-static pid_t spawn(char *const argv[], const char *out_path, const char *err_path)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (out_path && !freopen(out_path, "w", stdout))
-            _exit(127);
-        if (err_path && !freopen(err_path, "w", stderr))
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid)
-{
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 /* The integration lab pointed at the gateway, without its simulator section, with a poll rate a
@@ -240,7 +156,8 @@ static void test_run_through_gateway(void **unused)
 
     memset(&gw, 0, sizeof gw);
     gw.upstream_port = atoi(at + strlen("listening tcp://127.0.0.1:"));
-    gw.listen_fd = listen_any(&gw.port);
+    gw.listen_fd = pd_test_tcp_bind_loopback(&gw.port);
+    assert_true(gw.listen_fd >= 0);
     assert_int_equal(listen(gw.listen_fd, 16), 0);
     assert_int_equal(pthread_create(&gw.thread, NULL, gateway_main, NULL), 0);
 
@@ -251,13 +168,14 @@ static void test_run_through_gateway(void **unused)
     snprintf(runs, sizeof runs, "%s/runs", work);
     write_config(cfg, gw.port);
     char *run_argv[] = {PD_CLI_PATH, "run", cfg, "-o", runs, NULL};
-    int rc = wait_exit(spawn(run_argv, out, err));
+    int rc = pd_test_wait_exit(pd_test_spawn(run_argv, out, err));
     atomic_store(&gw.stop, 1);
     pthread_join(gw.thread, NULL);
     close(gw.listen_fd);
     pd_test_stop(&sim);
 
-    const char *log = slurp(err);
+    const char *log = pd_test_slurp(err);
+    assert_non_null(log);
     if (rc != 0)
         fprintf(stderr, "%s\n", log);
     assert_int_equal(rc, 0);
@@ -268,7 +186,9 @@ static void test_run_through_gateway(void **unused)
     assert_true(atomic_load(&gw.connections) > 300);
 
     char run_file[256];
-    pd_strlcpy(run_file, slurp(out), sizeof run_file);
+    const char *printed = pd_test_slurp(out);
+    assert_non_null(printed);
+    pd_strlcpy(run_file, printed, sizeof run_file);
     run_file[strcspn(run_file, "\n")] = '\0';
     char check[4096];
     snprintf(check, sizeof check,
