@@ -70,6 +70,19 @@ pid_t pd_test_start_sim(const char *const *args, char *line, size_t size)
     return pid;
 }
 
+pid_t pd_test_start_sim_tcp(const char *const *args, int *port)
+{
+    char line[256];
+    pid_t pid = pd_test_start_sim(args, line, sizeof line);
+    if (pid < 0)
+        return -1;
+    if (sscanf(line, "listening tcp://127.0.0.1:%d", port) != 1 || *port <= 0) {
+        pd_test_stop(&pid);
+        return -1;
+    }
+    return pid;
+}
+
 void pd_test_stop(pid_t *pid)
 {
     if (*pid <= 0)

@@ -21,6 +21,10 @@ int pd_test_read_line(int fd, char *buf, size_t size, int timeout_ms);
  * child is stopped). */
 pid_t pd_test_start_sim(const char *const *args, char *line, size_t size);
 
+/* pd_test_start_sim for a device serving Modbus TCP on loopback (args with `--tcp 127.0.0.1:0`):
+ * the port it announced into *port. Returns the pid, or -1 (then any child is stopped). */
+pid_t pd_test_start_sim_tcp(const char *const *args, int *port);
+
 /* SIGTERM, then SIGKILL after 3 s; reaps the child and sets *pid to -1. No-op when *pid <= 0. */
 void pd_test_stop(pid_t *pid);
 

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "common/lab_config.h"
 #include "common/mb_tcp.h"
 #include "common/proc.h"
 #include "core/core.h"
@@ -133,31 +134,15 @@ static char work[64];
  * timeout so the stall turns into a reconnect quickly. */
 static void write_config(const char *path, int port, int specimens)
 {
-    FILE *in = fopen(PD_SOURCE_DIR "/tests/integration/data/fast-tensile.yaml", "r");
-    FILE *out = fopen(path, "w");
-    assert_non_null(in);
-    assert_non_null(out);
-    char line[512];
-    bool skipping = false;
-    while (fgets(line, sizeof line, in)) {
-        if (strncmp(line, "    simulator:", 14) == 0) {
-            skipping = true;
-            continue;
-        }
-        if (skipping && strncmp(line, "      ", 6) == 0)
-            continue;
-        skipping = false;
-        if (strstr(line, "tcp://127.0.0.1:0"))
-            fprintf(out, "    transport: tcp://127.0.0.1:%d\n", port);
-        else if (strstr(line, "response_timeout_ms:"))
-            fprintf(out, "    response_timeout_ms: 100\n");
-        else if (strstr(line, "specimens: 5"))
-            fprintf(out, "  specimens: %d\n", specimens);
-        else
-            fputs(line, out);
-    }
-    fclose(in);
-    fclose(out);
+    char transport[64], count[32];
+    snprintf(transport, sizeof transport, "    transport: tcp://127.0.0.1:%d\n", port);
+    snprintf(count, sizeof count, "  specimens: %d\n", specimens);
+    const struct pd_test_line_edit edits[] = {
+        {"tcp://127.0.0.1:0", transport},
+        {"response_timeout_ms:", "    response_timeout_ms: 100\n"},
+        {"specimens: 5", count},
+    };
+    assert_int_equal(pd_test_write_lab(path, edits, sizeof edits / sizeof edits[0]), 0);
 }
 
 static void test_faults_during_run(void **unused)
@@ -166,34 +151,24 @@ static void test_faults_during_run(void **unused)
     /* the simulator on a port of its choosing */
     const char *sim_args[] = {"loadframe", "--tcp", "127.0.0.1:0", "--material", "pp-demo",
                               "--seed", "7", "--time-scale", "50", NULL};
-    char line[256];
-    pid_t sim = pd_test_start_sim(sim_args, line, sizeof line);
-    assert_true(sim > 0);
-    const char *at = strstr(line, "listening tcp://127.0.0.1:");
-    assert_non_null(at);
-
     memset(&px, 0, sizeof px);
-    px.upstream_port = atoi(at + strlen("listening tcp://127.0.0.1:"));
-    assert_true(px.upstream_port > 0);
+    pid_t sim = pd_test_start_sim_tcp(sim_args, &px.upstream_port);
+    assert_true(sim > 0);
     px.listen_fd = pd_test_tcp_bind_loopback(&px.port);
     assert_true(px.listen_fd >= 0);
     assert_int_equal(listen(px.listen_fd, 4), 0);
     assert_int_equal(pthread_create(&px.thread, NULL, proxy_main, NULL), 0);
 
-    char cfg[128], out[128], err[128], runs[128];
-    snprintf(cfg, sizeof cfg, "%s/lab.yaml", work);
-    snprintf(out, sizeof out, "%s/run.out", work);
-    snprintf(err, sizeof err, "%s/run.err", work);
-    snprintf(runs, sizeof runs, "%s/runs", work);
-    write_config(cfg, px.port, 3);
-    char *run_argv[] = {PD_CLI_PATH, "run", cfg, "-o", runs, NULL};
-    int rc = pd_test_wait_exit(pd_test_spawn(run_argv, out, err));
+    struct pd_test_lab_run run;
+    pd_test_lab_run_paths(&run, work, "lab");
+    write_config(run.config, px.port, 3);
+    int rc = pd_test_lab_run(&run);
     atomic_store(&px.stop, 1);
     pthread_join(px.thread, NULL);
     close(px.listen_fd);
     pd_test_stop(&sim);
 
-    const char *log = pd_test_slurp(err);
+    const char *log = pd_test_slurp(run.err);
     assert_non_null(log);
     if (rc != 0)
         fprintf(stderr, "%s\n", log);
@@ -206,7 +181,7 @@ static void test_faults_during_run(void **unused)
     assert_non_null(strstr(log, "frame1: link counters: requests"));
 
     char run_file[256];
-    const char *printed = pd_test_slurp(out);
+    const char *printed = pd_test_slurp(run.out);
     assert_non_null(printed);
     pd_strlcpy(run_file, printed, sizeof run_file);
     run_file[strcspn(run_file, "\n")] = '\0';
@@ -241,15 +216,11 @@ static void test_refused_at_start(void **unused)
     int bound = pd_test_tcp_bind_loopback(&port);
     assert_true(bound >= 0);
     close(bound); /* bound, never listened: nobody there */
-    char cfg[128], out[128], err[128], runs[128];
-    snprintf(cfg, sizeof cfg, "%s/refused.yaml", work);
-    snprintf(out, sizeof out, "%s/refused.out", work);
-    snprintf(err, sizeof err, "%s/refused.err", work);
-    snprintf(runs, sizeof runs, "%s/runs-refused", work);
-    write_config(cfg, port, 1);
-    char *run_argv[] = {PD_CLI_PATH, "run", cfg, "-o", runs, NULL};
-    assert_int_equal(pd_test_wait_exit(pd_test_spawn(run_argv, out, err)), 3);
-    const char *log = pd_test_slurp(err);
+    struct pd_test_lab_run run;
+    pd_test_lab_run_paths(&run, work, "refused");
+    write_config(run.config, port, 1);
+    assert_int_equal(pd_test_lab_run(&run), 3);
+    const char *log = pd_test_slurp(run.err);
     assert_non_null(log);
     char where[64];
     snprintf(where, sizeof where, "tcp://127.0.0.1:%d", port);

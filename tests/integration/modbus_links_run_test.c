@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "common/lab_config.h"
 #include "common/mb_tcp.h"
 #include "common/proc.h"
 #include "core/core.h"
@@ -115,32 +116,15 @@ static void *gateway_main(void *arg)
  * connection per request can keep, and the requests split so that the crosshead has its own. */
 static void write_config(const char *path, int port)
 {
-    FILE *in = fopen(PD_SOURCE_DIR "/tests/integration/data/fast-tensile.yaml", "r");
-    FILE *out = fopen(path, "w");
-    assert_non_null(in);
-    assert_non_null(out);
-    char line[512];
-    bool skipping = false;
-    while (fgets(line, sizeof line, in)) {
-        if (strncmp(line, "    simulator:", 14) == 0) {
-            skipping = true;
-            continue;
-        }
-        if (skipping && strncmp(line, "      ", 6) == 0)
-            continue;
-        skipping = false;
-        if (strstr(line, "tcp://127.0.0.1:0"))
-            fprintf(out, "    transport: tcp://127.0.0.1:%d\n    connect_per_request: true\n"
-                         "    max_registers_per_request: 4\n", port);
-        else if (strstr(line, "poll_rate_hz: 500"))
-            fprintf(out, "  poll_rate_hz: 200\n");
-        else if (strstr(line, "specimens: 5"))
-            fprintf(out, "  specimens: 3\n");
-        else
-            fputs(line, out);
-    }
-    fclose(in);
-    fclose(out);
+    char transport[160];
+    snprintf(transport, sizeof transport, "    transport: tcp://127.0.0.1:%d\n    connect_per_request: true\n"
+                                          "    max_registers_per_request: 4\n", port);
+    const struct pd_test_line_edit edits[] = {
+        {"tcp://127.0.0.1:0", transport},
+        {"poll_rate_hz: 500", "  poll_rate_hz: 200\n"},
+        {"specimens: 5", "  specimens: 3\n"},
+    };
+    assert_int_equal(pd_test_write_lab(path, edits, sizeof edits / sizeof edits[0]), 0);
 }
 
 static void test_run_through_gateway(void **unused)
@@ -148,33 +132,24 @@ static void test_run_through_gateway(void **unused)
     (void)unused;
     const char *sim_args[] = {"loadframe", "--tcp", "127.0.0.1:0", "--material", "pp-demo",
                               "--seed", "7", "--time-scale", "50", NULL};
-    char line[256];
-    pid_t sim = pd_test_start_sim(sim_args, line, sizeof line);
-    assert_true(sim > 0);
-    const char *at = strstr(line, "listening tcp://127.0.0.1:");
-    assert_non_null(at);
-
     memset(&gw, 0, sizeof gw);
-    gw.upstream_port = atoi(at + strlen("listening tcp://127.0.0.1:"));
+    pid_t sim = pd_test_start_sim_tcp(sim_args, &gw.upstream_port);
+    assert_true(sim > 0);
     gw.listen_fd = pd_test_tcp_bind_loopback(&gw.port);
     assert_true(gw.listen_fd >= 0);
     assert_int_equal(listen(gw.listen_fd, 16), 0);
     assert_int_equal(pthread_create(&gw.thread, NULL, gateway_main, NULL), 0);
 
-    char cfg[128], out[128], err[128], runs[128];
-    snprintf(cfg, sizeof cfg, "%s/lab.yaml", work);
-    snprintf(out, sizeof out, "%s/run.out", work);
-    snprintf(err, sizeof err, "%s/run.err", work);
-    snprintf(runs, sizeof runs, "%s/runs", work);
-    write_config(cfg, gw.port);
-    char *run_argv[] = {PD_CLI_PATH, "run", cfg, "-o", runs, NULL};
-    int rc = pd_test_wait_exit(pd_test_spawn(run_argv, out, err));
+    struct pd_test_lab_run run;
+    pd_test_lab_run_paths(&run, work, "lab");
+    write_config(run.config, gw.port);
+    int rc = pd_test_lab_run(&run);
     atomic_store(&gw.stop, 1);
     pthread_join(gw.thread, NULL);
     close(gw.listen_fd);
     pd_test_stop(&sim);
 
-    const char *log = pd_test_slurp(err);
+    const char *log = pd_test_slurp(run.err);
     assert_non_null(log);
     if (rc != 0)
         fprintf(stderr, "%s\n", log);
@@ -186,7 +161,7 @@ static void test_run_through_gateway(void **unused)
     assert_true(atomic_load(&gw.connections) > 300);
 
     char run_file[256];
-    const char *printed = pd_test_slurp(out);
+    const char *printed = pd_test_slurp(run.out);
     assert_non_null(printed);
     pd_strlcpy(run_file, printed, sizeof run_file);
     run_file[strcspn(run_file, "\n")] = '\0';
