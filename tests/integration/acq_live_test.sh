@@ -9,40 +9,23 @@ set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
 PY=/usr/bin/python3
 CHECK="$PD_SOURCE_DIR/tests/integration/acq_check.py"
-work=$(mktemp -d)
-pid=
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+# shellcheck source=lib.sh
+source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, $run_pid, wait_for_run_file, fail; cleanup on exit
 
 # The multi-instrument lab with the simulated clock only 5x fast: a specimen takes ~10 s.
 sed 's/--time-scale, "50"/--time-scale, "5"/' "$PD_SOURCE_DIR/tests/integration/data/acq-multi.yaml" >"$work/slow.yaml"
 
-wait_for_file() { # dir → prints the run file once it exists
-  for _ in $(seq 100); do
-    local f
-    f=$(ls "$1"/run-*.h5 2>/dev/null | head -n1)
-    [ -n "$f" ] && { echo "$f"; return 0; }
-    sleep 0.1
-  done
-  return 1
-}
-
 # --- live reader, operator mark, clean stop ------------------------------------------------------
 "$PD_CLI" run "$work/slow.yaml" -o "$work/live" >"$work/out" 2>"$work/err" &
-pid=$!
-run_file=$(wait_for_file "$work/live") || fail "no run file appeared"
+run_pid=$!
+run_file=$(wait_for_run_file "$work/live") || fail "no run file appeared"
 "$PY" "$CHECK" grows "$run_file" specimen_01/frame1/time 5 || fail "a SWMR reader sees the data grow"
-kill -USR1 "$pid"
+kill -USR1 "$run_pid"
 sleep 0.5
-kill -INT "$pid"
-wait "$pid"
+kill -INT "$run_pid"
+wait "$run_pid"
 rc=$?
-pid=
+run_pid=
 [ "$rc" -eq 130 ] || { fail "SIGINT: exit $rc, expected 130 (interrupted, file closed)"; cat "$work/err" >&2; }
 grep -q "(interrupted)" "$work/err" || fail "summary says interrupted"
 grep -q "outcome interrupted: stopped on request by SIGINT" "$work/err" || fail "outcome on stderr"
@@ -53,14 +36,14 @@ grep -q "outcome interrupted: stopped on request by SIGINT" "$work/err" || fail 
 
 # --- kill -9, recover, plain h5py ---------------------------------------------------------------
 "$PD_CLI" run "$work/slow.yaml" -o "$work/crash" >"$work/out" 2>"$work/err" &
-pid=$!
-run_file=$(wait_for_file "$work/crash") || fail "no run file appeared"
+run_pid=$!
+run_file=$(wait_for_run_file "$work/crash") || fail "no run file appeared"
 "$PY" "$CHECK" grows "$run_file" specimen_01/frame1/time 5 || fail "data flushed before the kill"
 sleep 0.5
-sims=$(pgrep -P "$pid")
-kill -9 "$pid"
-wait "$pid" 2>/dev/null
-pid=
+sims=$(pgrep -P "$run_pid")
+kill -9 "$run_pid"
+wait "$run_pid" 2>/dev/null
+run_pid=
 [ -n "$sims" ] && kill $sims 2>/dev/null
 "$PY" -c "import h5py,sys; h5py.File(sys.argv[1],'r')" "$run_file" 2>/dev/null && fail "a crashed file opens plainly?"
 "$PD_CLI" inspect "$run_file" >"$work/inspect" 2>&1 || fail "inspect of a crashed file"
@@ -83,20 +66,20 @@ PY
 # The writer is held up for 8 s by the test hook once samples flow, so the clean stop the first
 # SIGINT asks for must wait for it: the second SIGINT has to end the process long before that.
 POLYDAQ_TEST_WRITER_STALL_MS=8000 "$PD_CLI" run "$work/slow.yaml" -o "$work/abort" >"$work/out" 2>"$work/err" &
-pid=$!
-run_file=$(wait_for_file "$work/abort") || fail "no run file appeared"
+run_pid=$!
+run_file=$(wait_for_run_file "$work/abort") || fail "no run file appeared"
 for _ in $(seq 100); do grep -q "the writer stalls" "$work/err" && break; sleep 0.05; done
 grep -q "the writer stalls" "$work/err" || fail "the writer stall hook did not engage"
-sims=$(pgrep -P "$pid")
-kill -INT "$pid"
+sims=$(pgrep -P "$run_pid")
+kill -INT "$run_pid"
 sleep 0.5
-kill -0 "$pid" 2>/dev/null || fail "the clean stop did not wait for the stalled writer"
+kill -0 "$run_pid" 2>/dev/null || fail "the clean stop did not wait for the stalled writer"
 t0=$(date +%s%N)
-kill -INT "$pid"
-wait "$pid"
+kill -INT "$run_pid"
+wait "$run_pid"
 rc=$?
 t1=$(date +%s%N)
-pid=
+run_pid=
 [ -n "$sims" ] && kill $sims 2>/dev/null
 [ "$rc" -eq 130 ] || fail "second SIGINT: exit $rc, expected 130 (killed by SIGINT)"
 # 8 s of stall were left; the abort must not wait for them (a generous bound, not a benchmark)

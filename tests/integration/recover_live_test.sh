@@ -9,47 +9,30 @@ set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
 PY=/usr/bin/python3
 CHECK="$PD_SOURCE_DIR/tests/integration/acq_check.py"
-work=$(mktemp -d)
-pid=
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+# shellcheck source=lib.sh
+source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, $run_pid, wait_for_run_file, fail; cleanup on exit
 
 # The multi-instrument lab with the simulated clock 10x fast: the run lasts several seconds.
 sed 's/--time-scale, "50"/--time-scale, "10"/' "$PD_SOURCE_DIR/tests/integration/data/acq-multi.yaml" >"$work/slow.yaml"
 
-wait_for_file() { # dir → prints the run file once it exists
-  for _ in $(seq 100); do
-    local f
-    f=$(ls "$1"/run-*.h5 2>/dev/null | head -n1)
-    [ -n "$f" ] && { echo "$f"; return 0; }
-    sleep 0.1
-  done
-  return 1
-}
-
 # --- recover on a live run: refused; the run completes cleanly, its file whole ------------------
 "$PD_CLI" run "$work/slow.yaml" -o "$work/live" >"$work/out" 2>"$work/err" &
-pid=$!
-run_file=$(wait_for_file "$work/live") || fail "no run file appeared"
+run_pid=$!
+run_file=$(wait_for_run_file "$work/live") || fail "no run file appeared"
 "$PY" "$CHECK" grows "$run_file" specimen_01/frame1/time 5 || fail "the run writes samples"
 "$PD_CLI" recover "$run_file" >"$work/rec.out" 2>"$work/rec.err"
 rc=$?
 [ "$rc" -eq 3 ] || fail "recover of a live file: exit $rc, expected 3"
 grep -qF "$run_file" "$work/rec.err" || fail "the refusal names the file: $(cat "$work/rec.err")"
-grep -q "process $pid" "$work/rec.err" || fail "the refusal names the run's pid $pid: $(cat "$work/rec.err")"
+grep -q "process $run_pid" "$work/rec.err" || fail "the refusal names the run's pid $run_pid: $(cat "$work/rec.err")"
 grep -q "live run" "$work/rec.err" || fail "the refusal says why: $(cat "$work/rec.err")"
 [ -e "$run_file.crashed" ] && fail "a live file was renamed to .crashed"
 [ -e "$run_file.recovering" ] && fail "a live file was copied"
 "$PD_CLI" recover "$run_file" -o "$work/copy.h5" >/dev/null 2>&1 && fail "recover -o of a live file accepted"
 [ -e "$work/copy.h5" ] && fail "recover -o of a live file left a copy"
-wait "$pid"
+wait "$run_pid"
 rc=$?
-pid=
+run_pid=
 [ "$rc" -eq 0 ] || { fail "the run after a refused recover: exit $rc"; cat "$work/err" >&2; }
 "$PY" "$CHECK" accounting "$run_file" --plain --clean 1 || fail "the run's file is whole and closed cleanly"
 "$PY" - "$run_file" <<'PY' || fail "the run's file has both specimens and no recovered mark"
@@ -67,13 +50,13 @@ grep -q "closed cleanly; nothing to do" "$work/rec.err" || fail "recover of the 
 
 # --- kill -9: the lock is gone with the process, recover works --------------------------------
 "$PD_CLI" run "$work/slow.yaml" -o "$work/crash" >"$work/out" 2>"$work/err" &
-pid=$!
-run_file=$(wait_for_file "$work/crash") || fail "no run file appeared"
+run_pid=$!
+run_file=$(wait_for_run_file "$work/crash") || fail "no run file appeared"
 "$PY" "$CHECK" grows "$run_file" specimen_01/frame1/time 5 || fail "data flushed before the kill"
-sims=$(pgrep -P "$pid")
-kill -9 "$pid"
-wait "$pid" 2>/dev/null
-pid=
+sims=$(pgrep -P "$run_pid")
+kill -9 "$run_pid"
+wait "$run_pid" 2>/dev/null
+run_pid=
 [ -n "$sims" ] && kill $sims 2>/dev/null
 "$PD_CLI" recover "$run_file" >/dev/null 2>"$work/rec.err" || fail "recover after kill -9: $(cat "$work/rec.err")"
 [ -f "$run_file.crashed" ] || fail "recover after kill -9 keeps the original"
@@ -82,14 +65,14 @@ pid=
 
 # --- the path replaced behind a live run's back: the run keeps to its own file -----------------
 "$PD_CLI" run "$work/slow.yaml" -o "$work/moved" >"$work/out" 2>"$work/err" &
-pid=$!
-run_file=$(wait_for_file "$work/moved") || fail "no run file appeared"
+run_pid=$!
+run_file=$(wait_for_run_file "$work/moved") || fail "no run file appeared"
 "$PY" "$CHECK" grows "$run_file" specimen_01/frame1/time 5 || fail "the run writes samples"
 mv "$run_file" "$work/own.h5"
 printf 'not the run file\n' >"$run_file"
-wait "$pid"
+wait "$run_pid"
 rc=$?
-pid=
+run_pid=
 [ "$rc" -ne 0 ] || fail "a run whose file was replaced reported success"
 grep -q "no longer names the file this run created" "$work/err" || fail "the run says why: $(tail -3 "$work/err")"
 [ "$(cat "$run_file")" = "not the run file" ] || fail "the run wrote into a file it did not create"
