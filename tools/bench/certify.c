@@ -1,20 +1,15 @@
 /* certify.c — benchmark: certifying 5 tensile specimens × 100 000 points from HDF5, beside a numpy + h5py script computing the same chord modulus and strength. */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char **environ;
 
 #include "cert/cert.h"
 #include "store/store.h"
+
+#include "proc_time.h"
 
 #define N_SPEC 5
 #define N_POINTS 100000
@@ -153,45 +148,6 @@ static double now_s(void)
     return (double)pd_clock_mono_ns() * 1e-9;
 }
 
-/* Runs argv as a whole process; stdout to `out` (may be NULL). Returns wall seconds, < 0 on failure;
- * *cpu = the process's user + system CPU seconds (all its threads). On a busy machine the wall
- * time of a multi-threaded process shrinks less than its CPU time suggests, so both are shown.
- * Started with posix_spawn (a vfork-style clone, as a shell or a lab's scheduler starts a
- * command), not fork: fork first copied this benchmark's own page tables — it has run the
- * in-process certify and holds its heap — which is no cost of the process measured. */
-static double run_process(char *const argv[], const char *out, double *cpu)
-{
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa) != 0)
-        return -1.0;
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    double t0 = now_s();
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1.0;
-    int status = 0;
-    struct rusage ru;
-    if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) > 1)
-        return -1.0;
-    double wall = now_s() - t0;
-    *cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
-           1e-6 * (double)ru.ru_stime.tv_usec;
-    return wall;
-}
-
-static double median(double *x, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) {
-            double tmp = x[j];
-            x[j] = x[j - 1];
-            x[j - 1] = tmp;
-        }
-    return x[n / 2];
-}
-
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 5;
@@ -238,9 +194,9 @@ int main(int argc, char **argv)
         char certs[300];
         snprintf(certs, sizeof certs, "%s/cli", dir);
         char *cli[] = {(char *)PD_CLI_PATH, "certify", run, "--spec", spec_path, "-o", certs, NULL};
-        t_cli[r] = run_process(cli, NULL, &c_cli[r]);
+        t_cli[r] = pd_bench_proc_time(cli, "/dev/null", NULL, 1, &c_cli[r]);
         char *pyargv[] = {"/usr/bin/python3", py, run, NULL};
-        t_py[r] = run_process(pyargv, pyout, &c_py[r]);
+        t_py[r] = pd_bench_proc_time(pyargv, pyout, NULL, 1, &c_py[r]);
         if (t_cli[r] < 0 || t_py[r] < 0) {
             fprintf(stderr, "bench: a process failed (polydaq certify or /usr/bin/python3 %s)\n", py);
             return 3;
@@ -268,8 +224,9 @@ int main(int argc, char **argv)
     }
     json_decref(cert);
     json_decref(pyres);
-    double me = median(t_eval, reps), mc = median(t_cli, reps), mp = median(t_py, reps);
-    double cc = median(c_cli, reps), cp = median(c_py, reps);
+    double me = pd_bench_median(t_eval, reps), mc = pd_bench_median(t_cli, reps);
+    double mp = pd_bench_median(t_py, reps);
+    double cc = pd_bench_median(c_cli, reps), cp = pd_bench_median(c_py, reps);
     printf("certify benchmark: %d specimens x %d points from HDF5, median of %d runs\n", N_SPEC, N_POINTS, reps);
     printf("  polydaq evaluation + JSON (in process, no PDF): %8.1f ms\n", me * 1e3);
     printf("  polydaq certify (whole process, JSON + PDF):    %8.1f ms\n", mc * 1e3);

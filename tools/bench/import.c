@@ -6,11 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "store/store.h"
+
+#include "proc_time.h"
 
 static uint64_t rng = 88172645463325252ull;
 static double gauss(void)
@@ -47,44 +46,6 @@ static const char map_yaml[] = "format: {separator: ',', decimal: '.', skip_line
                                "  - {quantity: extension, unit: mm}\n"
                                "  - {quantity: crosshead, unit: mm}\n"
                                "specimen: {width: 10, thickness: 4, gauge_length: 50, grip_distance: 115}\n";
-
-static double now_s(void)
-{
-    return (double)pd_clock_mono_ns() * 1e-9;
-}
-
-/* Runs argv as a whole process (stdout to /dev/null). Returns wall seconds, < 0 on failure; *cpu =
- * user + system CPU seconds of all its threads. */
-static double run_process(char *const argv[], double *cpu)
-{
-    double t0 = now_s();
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status = 0;
-    struct rusage ru;
-    if (pid < 0 || wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return -1.0;
-    double wall = now_s() - t0;
-    *cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
-           1e-6 * (double)ru.ru_stime.tv_usec;
-    return wall;
-}
-
-static double median(double *x, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) {
-            double tmp = x[j];
-            x[j] = x[j - 1];
-            x[j - 1] = tmp;
-        }
-    return x[n / 2];
-}
 
 /* pandas' correctly rounded parse of the same file, dumped as float64 columns, against the run. */
 static int compare(const char *dir, const char *run_path, long rows)
@@ -170,9 +131,9 @@ int main(int argc, char **argv)
         char *raw[] = {(char *)PD_CLI_PATH, "import", csv, "--format", "csv", "--map", map, "-o", out_raw,
                        "--deflate", "none", NULL};
         char *py[] = {"/usr/bin/python3", "-c", pyprog, NULL};
-        t_imp[r] = run_process(imp, &c_imp[r]);
-        t_py[r] = run_process(py, &c_py[r]);
-        t_raw[r] = run_process(raw, &c_raw[r]);
+        t_imp[r] = pd_bench_proc_time(imp, "/dev/null", "/dev/null", 0, &c_imp[r]);
+        t_py[r] = pd_bench_proc_time(py, "/dev/null", "/dev/null", 0, &c_py[r]);
+        t_raw[r] = pd_bench_proc_time(raw, "/dev/null", "/dev/null", 0, &c_raw[r]);
         if (t_imp[r] < 0 || t_py[r] < 0 || t_raw[r] < 0) {
             fprintf(stderr, "bench: a process failed (polydaq import, or /usr/bin/python3 with pandas: "
                             "apt-get install python3-pandas)\n");
@@ -181,8 +142,9 @@ int main(int argc, char **argv)
     }
     snprintf(run_path, sizeof run_path, "%s/out0/big.h5", dir);
     int cmp = compare(dir, run_path, rows);
-    double mi = median(t_imp, reps), mp = median(t_py, reps), ci = median(c_imp, reps), cp = median(c_py, reps);
-    double mr = median(t_raw, reps), cr = median(c_raw, reps);
+    double mi = pd_bench_median(t_imp, reps), mp = pd_bench_median(t_py, reps);
+    double ci = pd_bench_median(c_imp, reps), cp = pd_bench_median(c_py, reps);
+    double mr = pd_bench_median(t_raw, reps), cr = pd_bench_median(c_raw, reps);
     printf("import benchmark: %ld-line CSV (4 columns, %.1f MB), median of %d runs, whole processes\n", rows,
            (double)(rows * 35) / 1e6, reps);
     printf("  polydaq import (parse + HDF5 run file, deflate 1): %8.1f ms\n", mi * 1e3);
