@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "cert/cert.h"
+#include "common/curve.h"
 #include "common/noise.h"
 #include "loadframe/core/model.h"
 
@@ -29,28 +30,14 @@
 
 static struct pd_test_rng rng = {.state = 20261125};
 
-struct samples {
-    double *force, *ext;
-    size_t n, cap;
-};
-
-static void add(struct samples *s, double force, double ext)
+static void add(struct pd_test_curve *s, double force, double ext)
 {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 4096;
-        s->force = realloc(s->force, s->cap * sizeof *s->force);
-        s->ext = realloc(s->ext, s->cap * sizeof *s->ext);
-        assert_non_null(s->force);
-        assert_non_null(s->ext);
-    }
-    s->force[s->n] = force;
-    s->ext[s->n] = ext;
-    s->n++;
+    assert_int_equal(pd_test_curve_add(s, force, ext), 0);
 }
 
 /* The specimen's strain per sample: crosshead speed over the grip distance (115 mm), the
  * extensometer seeing the same strain; 1 mm/min for the modulus, 50 mm/min from 0.3 % on. */
-static double sample_curve(const struct lf_curve *c, const struct lf_material *m, struct samples *s)
+static double sample_curve(const struct lf_curve *c, const struct lf_material *m, struct pd_test_curve *s)
 {
     const double slow = 1.0 / 60.0 / 115.0 / RATE_HZ, fast = 50.0 / 60.0 / 115.0 / RATE_HZ;
     double last = 0.0;
@@ -78,7 +65,7 @@ static void test_builtin_materials(void **state)
         assert_true(c.prop_strain > 0.0026);
         bool brittle = c.break_strain < c.yield_strain;
         for (int rep = 0; rep < 3; rep++) { /* three noise draws each */
-            struct samples s = {0};
+            struct pd_test_curve s = {0};
             double last = sample_curve(&c, m, &s);
             /* σy for a material that yields; a brittle one's maximum is where it broke, of which
              * the record holds the last sample before the break (the model's stress there) */
@@ -96,8 +83,7 @@ static void test_builtin_materials(void **state)
             if (fabs(de) >= 0.005 || fabs(ds) >= 0.001)
                 fail_msg("%s: modulus off by %.3f %% or strength off by %.4f %%", m->name, 100 * de, 100 * ds);
             assert_true(r.has_break);
-            free(s.force);
-            free(s.ext);
+            pd_test_curve_free(&s);
         }
         checked++;
     }
@@ -108,7 +94,7 @@ static void test_builtin_materials(void **state)
 /* The noise-free sampled test: strain per sample at `rate_hz` (1 mm/min over 115 mm to 0.3 %,
  * 50 mm/min after), the model's force and the extensometer's extension, then the break (2 % of
  * the last stress, then zero). truth[] gets the noise-free stress of each sample. */
-static void sample_clean(const struct lf_curve *c, double rate_hz, struct samples *s, double **truth)
+static void sample_clean(const struct lf_curve *c, double rate_hz, struct pd_test_curve *s, double **truth)
 {
     const double slow = 1.0 / 60.0 / 115.0 / rate_hz, fast = 50.0 / 60.0 / 115.0 / rate_hz;
     for (double e = 0.0; e < c->break_strain; e += e < 0.003 ? slow : fast)
@@ -167,7 +153,7 @@ static void test_noise_matrix(void **state)
         struct lf_curve c;
         assert_int_equal(lf_curve_init(&c, m, 1.0, 1.0, 1.0, NULL), 0);
         for (size_t ri = 0; ri < sizeof rates / sizeof rates[0]; ri++) {
-            struct samples clean = {0};
+            struct pd_test_curve clean = {0};
             double *truth;
             sample_clean(&c, rates[ri], &clean, &truth);
             bool yields;
@@ -191,7 +177,7 @@ static void test_noise_matrix(void **state)
             for (size_t li = 0; li < sizeof levels / sizeof levels[0]; li++) {
                 double worst = 0.0;
                 for (int draw = 0; draw < 3; draw++) {
-                    struct samples noisy = {0};
+                    struct pd_test_curve noisy = {0};
                     for (size_t i = 0; i < clean.n; i++)
                         add(&noisy, clean.force[i] + levels[li] * peak_force * pd_test_gaussian(&noise),
                             clean.ext[i] + m->extension_noise_mm * pd_test_gaussian(&noise));
@@ -207,8 +193,7 @@ static void test_noise_matrix(void **state)
                                  100 * r.strain_at_strength, r.has_yield, r.yield_stress_MPa, want, tol);
                     worst = fabs(dm) > worst ? fabs(dm) : worst;
                     evaluated++;
-                    free(noisy.force);
-                    free(noisy.ext);
+                    pd_test_curve_free(&noisy);
                 }
                 printf("%-13s %6.0f Hz  r %.2f %%  worst |d sigma_m| %.4f %% (allowed %.2f %%)\n", m->name,
                        rates[ri], 100 * levels[li], 100 * worst / want, 100 * (0.002 + 3.0 * levels[li]));
@@ -216,8 +201,7 @@ static void test_noise_matrix(void **state)
             sp.force_N = clean.force;
             sp.extension_mm = clean.ext;
             free(truth);
-            free(clean.force);
-            free(clean.ext);
+            pd_test_curve_free(&clean);
         }
     }
     assert_true(evaluated >= 4 * 3 * 13);
@@ -237,7 +221,7 @@ static void test_issue_noise_cases(void **state)
     struct lf_curve c;
     assert_int_equal(lf_curve_init(&c, m, 1.0, 1.0, 1.0, NULL), 0);
     for (size_t k = 0; k < 2; k++) {
-        struct samples clean = {0};
+        struct pd_test_curve clean = {0};
         double *truth;
         sample_clean(&c, cases[k].rate, &clean, &truth);
         bool yields;
@@ -265,8 +249,7 @@ static void test_issue_noise_cases(void **state)
             free(f);
         }
         free(truth);
-        free(clean.force);
-        free(clean.ext);
+        pd_test_curve_free(&clean);
     }
 }
 

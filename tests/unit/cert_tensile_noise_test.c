@@ -18,6 +18,7 @@
 
 #include "cert/cert.h"
 #include "cert/cert_internal.h"
+#include "common/curve.h"
 #include "common/noise.h"
 
 #define WIDTH     10.0
@@ -25,33 +26,12 @@
 #define GAUGE     75.0
 #define AREA      (WIDTH * THICKNESS)
 
-struct curve {
-    double *force, *ext;
-    size_t n, cap;
-};
-
-static void add(struct curve *c, double force, double ext)
+static void add(struct pd_test_curve *c, double force, double ext)
 {
-    if (c->n == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 1024;
-        c->force = realloc(c->force, c->cap * sizeof *c->force);
-        c->ext = realloc(c->ext, c->cap * sizeof *c->ext);
-        assert_non_null(c->force);
-        assert_non_null(c->ext);
-    }
-    c->force[c->n] = force;
-    c->ext[c->n] = ext;
-    c->n++;
+    assert_int_equal(pd_test_curve_add(c, force, ext), 0);
 }
 
-static void curve_free(struct curve *c)
-{
-    free(c->force);
-    free(c->ext);
-    memset(c, 0, sizeof *c);
-}
-
-static struct pd_tensile_result evaluate(const struct curve *c, const struct pd_tensile_params *p)
+static struct pd_tensile_result evaluate(const struct pd_test_curve *c, const struct pd_tensile_params *p)
 {
     struct pd_tensile_specimen sp = {.force_N = c->force,
                                      .extension_mm = c->ext,
@@ -88,7 +68,7 @@ static void test_chord_is_the_iso_interpolation(void **state)
     struct pd_test_rng rng = {.state = 178527};
     /* curved elastic ranges, sampled at irregular strains that never hit 0.05 % or 0.25 % */
     for (int shape = 0; shape < 3; shape++) {
-        struct curve c = {0};
+        struct pd_test_curve c = {0};
         double e = 0.0;
         while (e < 0.02) {
             double s = shape == 0   ? 2000.0 * e - 2.0e4 * e * e
@@ -117,7 +97,7 @@ static void test_chord_is_the_iso_interpolation(void **state)
                100.0 * (w.modulus_MPa - want) / want);
         free(strain);
         free(stress);
-        curve_free(&c);
+        pd_test_curve_free(&c);
     }
 }
 
@@ -139,7 +119,7 @@ static double flex_stress(double e)
 
 #define SPAN 64.0
 /* the sampled test: 2 mm/min at rate_hz; force (N) and deflection (mm) per sample */
-static void flex_sample(double rate_hz, struct curve *c, double **truth)
+static void flex_sample(double rate_hz, struct pd_test_curve *c, double **truth)
 {
     double ds = 2.0 / 60.0 / rate_hz, to_strain = 6.0 * THICKNESS / (SPAN * SPAN);
     for (double s = 0.0; s * to_strain < 0.037; s += ds)
@@ -178,7 +158,7 @@ static void test_flexural_maximum_under_noise(void **state)
     struct pd_test_rng rng = {.state = 178};
     const double to_strain = 6.0 * THICKNESS / (SPAN * SPAN);
     for (size_t ri = 0; ri < 3; ri++) {
-        struct curve c = {0};
+        struct pd_test_curve c = {0};
         double *truth;
         flex_sample(rates[ri], &c, &truth);
         size_t at = first_max(truth, c.ext, to_strain, c.n);
@@ -217,7 +197,7 @@ static void test_flexural_maximum_under_noise(void **state)
             free(f);
         }
         free(truth);
-        curve_free(&c);
+        pd_test_curve_free(&c);
     }
 }
 
@@ -229,7 +209,7 @@ static void test_brittle_fracture_is_not_yield(void **state)
     for (int noisy = 0; noisy < 2; noisy++) {
         /* T2-like rise to 1.5 %, then a composite's fracture: the stress falls in steps of 5 % of
          * the maximum over 0.02 % strain to 55 % of it, where the record ends (never below 10 %) */
-        struct curve c = {0};
+        struct pd_test_curve c = {0};
         double e = 0.0, top = 0.0;
         for (; e <= 0.015; e += 2e-6) {
             double s = 2000.0 * e * (1.0 - e / 0.08);
@@ -245,7 +225,7 @@ static void test_brittle_fracture_is_not_yield(void **state)
         assert_true(r.load_drop);
         assert_false(r.has_break); /* never below 10 %: no break by the rule, and said so */
         assert_true(fabs(r.strength_MPa - top) <= (noisy ? 0.005 : 1e-12) * top);
-        curve_free(&c);
+        pd_test_curve_free(&c);
     }
 }
 
@@ -269,7 +249,7 @@ static void test_load_drop_and_grip_slip(void **state)
         double sd = noisy ? 0.001 * 40.0 * AREA : 0.0; /* 0.1 % of the peak force */
         /* a permanent 10 % drop at 3 % strain: the load does not come back to the curve, though it
          * later passes the stress before the drop (0.9·40 > t1(3 %) = 32.8 MPa) */
-        struct curve drop = {0}, tooth = {0};
+        struct pd_test_curve drop = {0}, tooth = {0};
         double before = 0.0, at = 0.0; /* the last sample before the drop */
         for (int i = 0; i <= 30000; i++) {
             double e = i * 1e-5;
@@ -301,8 +281,8 @@ static void test_load_drop_and_grip_slip(void **state)
         assert_false(r.load_drop);
         assert_true(r.has_yield);
         assert_true(fabs(r.yield_stress_MPa - 40.0) <= (noisy ? 0.005 : 1e-12) * 40.0);
-        curve_free(&drop);
-        curve_free(&tooth);
+        pd_test_curve_free(&drop);
+        pd_test_curve_free(&tooth);
     }
 }
 
@@ -365,7 +345,7 @@ static void test_modulus_uncertainty_monte_carlo(void **state)
     struct pd_test_rng rng = {.state = 9513};
     for (int method = 0; method < 2; method++) {
         /* a slightly curved elastic range at 100 Hz, 1 mm/min over 115 mm, to 0.6 % and a break */
-        struct curve truth = {0};
+        struct pd_test_curve truth = {0};
         const double step = 1.0 / 60.0 / 115.0 / 100.0;
         for (double e = 0.0; e < 0.006; e += step)
             add(&truth, (2000.0 * e - 1.0e4 * e * e) * AREA, e * GAUGE);
@@ -374,7 +354,7 @@ static void test_modulus_uncertainty_monte_carlo(void **state)
         pd_tensile_params_default(&p);
         p.modulus_method = method ? PD_MODULUS_REGRESSION : PD_MODULUS_CHORD;
         p.displacement_abs_mm = abs_mm;
-        struct curve c = {0};
+        struct pd_test_curve c = {0};
         for (size_t i = 0; i < truth.n; i++)
             add(&c, 0.0, 0.0);
         double sum = 0.0, sum2 = 0.0, budget = 0.0;
@@ -414,8 +394,8 @@ static void test_modulus_uncertainty_monte_carlo(void **state)
         printf("%s: Et %.2f MPa, Monte Carlo SD %.3f MPa, budget u %.3f MPa (%+.1f %%)\n",
                method ? "regression" : "chord", mean, sd, budget, 100.0 * (budget - sd) / sd);
         assert_true(fabs(budget - sd) <= 0.10 * sd);
-        curve_free(&c);
-        curve_free(&truth);
+        pd_test_curve_free(&c);
+        pd_test_curve_free(&truth);
     }
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cert/cert.h"
+#include "common/curve.h"
 #include "common/noise.h"
 #include "cert/cert_internal.h"
 #include "pd_version.h"
@@ -36,41 +37,20 @@ static void assert_near_at(double actual, double expected, double tol, const cha
 /* ---- curves --------------------------------------------------------------------------------*/
 /* A specimen built from a stress–strain curve: force = σ·b·h with b = 10, h = 4; extension = ε·L0
  * with L0 = 75 (the T1 geometry of test-methods.md §12). */
-struct curve {
-    double *force, *ext;
-    size_t n, cap;
-};
-
-static void curve_add(struct curve *c, double strain, double stress)
+static void curve_add(struct pd_test_curve *c, double strain, double stress)
 {
-    if (c->n == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 1024;
-        c->force = realloc(c->force, c->cap * sizeof *c->force);
-        c->ext = realloc(c->ext, c->cap * sizeof *c->ext);
-        assert_non_null(c->force);
-        assert_non_null(c->ext);
-    }
-    c->force[c->n] = stress * 40.0;
-    c->ext[c->n] = strain * 75.0;
-    c->n++;
+    assert_int_equal(pd_test_curve_add(c, stress * 40.0, strain * 75.0), 0);
 }
 
 /* Samples first..last (inclusive) at strain i·step on the straight line σ = 2000 MPa·ε: the
  * elastic part most curves below start with. */
-static void add_line(struct curve *c, int first, int last, double step)
+static void add_line(struct pd_test_curve *c, int first, int last, double step)
 {
     for (int i = first; i <= last; i++)
         curve_add(c, i * step, 2000.0 * i * step);
 }
 
-static void curve_free(struct curve *c)
-{
-    free(c->force);
-    free(c->ext);
-    memset(c, 0, sizeof *c);
-}
-
-static struct pd_tensile_specimen specimen_of(const struct curve *c)
+static struct pd_tensile_specimen specimen_of(const struct pd_test_curve *c)
 {
     return (struct pd_tensile_specimen){.force_N = c->force, .extension_mm = c->ext, .n = c->n,
                                         .width_mm = 10.0, .thickness_mm = 4.0, .gauge_length_mm = 75.0};
@@ -91,7 +71,7 @@ static double t1_stress(double e)
     return 32.0;
 }
 
-static void make_t1(struct curve *c, double scale)
+static void make_t1(struct pd_test_curve *c, double scale)
 {
     for (int i = 0; i <= 60000; i++)
         curve_add(c, i * 1e-5, scale * t1_stress(i * 1e-5));
@@ -101,7 +81,7 @@ static void make_t1(struct curve *c, double scale)
 
 /* The same shape sampled the way a run file would hold it: dense through the modulus range,
  * coarse afterwards (keeps the store tests small). */
-static void make_t1_sparse(struct curve *c, double scale)
+static void make_t1_sparse(struct pd_test_curve *c, double scale)
 {
     for (int i = 0; i < 200; i++)
         curve_add(c, i * 5e-5, scale * t1_stress(i * 5e-5));
@@ -130,7 +110,7 @@ static struct pd_tensile_params params_with(enum pd_modulus_method method, doubl
     return p;
 }
 
-static struct pd_tensile_result must_evaluate(const struct curve *c, const struct pd_tensile_params *p)
+static struct pd_tensile_result must_evaluate(const struct pd_test_curve *c, const struct pd_tensile_params *p)
 {
     struct pd_tensile_specimen sp = specimen_of(c);
     struct pd_tensile_result r;
@@ -143,7 +123,7 @@ static struct pd_tensile_result must_evaluate(const struct curve *c, const struc
 }
 
 /* Evaluation must fail with PD_EDATA, a message containing `part`, and leave the result alone. */
-static void expect_refused(const struct curve *c, const char *part)
+static void expect_refused(const struct pd_test_curve *c, const char *part)
 {
     struct pd_tensile_specimen sp = specimen_of(c);
     struct pd_tensile_result r, before;
@@ -163,7 +143,7 @@ static void expect_refused(const struct curve *c, const char *part)
 static void test_t1_modulus_all_methods(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     make_t1(&c, 1.0);
     struct pd_tensile_params interp = params_with(PD_MODULUS_CHORD, 0.0);
     struct pd_tensile_params def;
@@ -177,13 +157,13 @@ static void test_t1_modulus_all_methods(void **state)
     assert_near(r.modulus_MPa, 2000.0, 1e-6);
     r = must_evaluate(&c, &regr);
     assert_near(r.modulus_MPa, 2000.0, 1e-6);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 static void test_t1_yield_strength_break(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     make_t1(&c, 1.0);
     struct pd_tensile_result r = must_evaluate(&c, NULL);
     assert_near(r.strength_MPa, 40.0, 1e-9);
@@ -196,12 +176,12 @@ static void test_t1_yield_strength_break(void **state)
     assert_int_equal(r.break_index, 60000);
     assert_near(r.stress_at_break_MPa, 32.0, 1e-12);
     assert_near(r.strain_at_break, 0.60, 1e-12);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 /* T1 with saw teeth: the stress falls suddenly to `depth`·σ at `at` (over 3 samples) and climbs
  * back onto the curve 0.3 % strain later while the extension keeps rising — a grip slip. */
-static void make_t1_slipping(struct curve *c, const double *at, const double *depth, size_t teeth)
+static void make_t1_slipping(struct pd_test_curve *c, const double *at, const double *depth, size_t teeth)
 {
     for (int i = 0; i <= 60000; i++) {
         double e = i * 1e-5, f = 1.0;
@@ -224,7 +204,7 @@ static const double slip_at[2] = {0.03, 0.20}, slip_depth[2] = {0.80, 0.05};
 static void test_grip_slip_is_neither_yield_nor_break(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     make_t1_slipping(&c, slip_at, slip_depth, 2);
     struct pd_tensile_result r = must_evaluate(&c, NULL);
     assert_true(r.has_yield);
@@ -253,17 +233,17 @@ static void test_grip_slip_is_neither_yield_nor_break(void **state)
     assert_int_equal(r.grip_slips, 0);
 
     /* A clean T1 reports none. */
-    curve_free(&c);
+    pd_test_curve_free(&c);
     make_t1(&c, 1.0);
     r = must_evaluate(&c, NULL);
     assert_int_equal(r.grip_slips, 0);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 static void test_t1_toe_raw_values(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     for (int i = 0; i <= 1000; i++)
         curve_add(&c, i * 1e-5, toe_stress(i * 1e-5));
     struct pd_tensile_params interp = params_with(PD_MODULUS_CHORD, 0.0);
@@ -277,13 +257,13 @@ static void test_t1_toe_raw_values(void **state)
     assert_false(r.has_yield);
     assert_false(r.has_break);
     assert_true(isnan(r.stress_at_break_MPa));
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 static void test_t2_brittle(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     for (int i = 0; i <= 2500; i++)
         curve_add(&c, i * 1e-5, t2_stress(i * 1e-5));
     curve_add(&c, 2501 * 1e-5, 0.0);
@@ -302,7 +282,7 @@ static void test_t2_brittle(void **state)
         assert_near(r.strain_at_break, 0.025, 1e-12);
         assert_near(r.stress_at_break_MPa * 40.0, 1375.0, 1e-6);
     }
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 /* ---- strength: first local maximum, hysteresis, plateau -----------------------------------*/
@@ -310,7 +290,7 @@ static void test_first_local_maximum_not_global(void **state)
 {
     (void)state;
     /* Linear to 30 MPa at 1.5 %, a 2 % drop (a real local maximum), then up to 40 MPa, then break. */
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     add_line(&c, 0, 1500, 1e-5);
     for (int i = 1; i <= 100; i++)
         curve_add(&c, 0.015 + i * 1e-5, 30.0 - 0.6 * i / 100.0);
@@ -323,14 +303,14 @@ static void test_first_local_maximum_not_global(void **state)
     assert_true(r.has_yield);
     assert_true(r.has_break);
     assert_near(r.stress_at_break_MPa, 40.0, 1e-9);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 static void test_dip_inside_hysteresis_is_not_a_maximum(void **state)
 {
     (void)state;
     /* A 0.3 % dip at 30 MPa (inside the 0.5 % band), then on to 40 MPa and break. */
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     add_line(&c, 0, 1500, 1e-5);
     curve_add(&c, 0.01501, 30.0 * 0.997);
     for (int i = 1; i <= 500; i++)
@@ -341,13 +321,13 @@ static void test_dip_inside_hysteresis_is_not_a_maximum(void **state)
     assert_false(r.has_yield);
     assert_true(r.has_break);
     assert_near(r.strain_at_break, 0.02001, 1e-12);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 static void test_constant_force_plateau(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     add_line(&c, 0, 2000, 1e-5);
     for (int i = 1; i <= 8000; i++)
         curve_add(&c, 0.02 + i * 1e-5, 40.0);
@@ -358,13 +338,13 @@ static void test_constant_force_plateau(void **state)
     assert_false(r.has_break);
     assert_int_equal(r.break_index, c.n - 1);
     assert_true(isnan(r.strain_at_break));
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 static void test_break_right_after_modulus_range(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     add_line(&c, 0, 300, 1e-5);
     curve_add(&c, 0.00301, 0.0);
     curve_add(&c, 0.00302, 0.0);
@@ -374,19 +354,19 @@ static void test_break_right_after_modulus_range(void **state)
     assert_near(r.strength_MPa, 6.0, 1e-9);
     assert_near(r.stress_at_break_MPa, 6.0, 1e-9);
     assert_false(r.has_yield);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 static void test_break_at_first_point_is_refused(void **state)
 {
     (void)state;
     /* The first sample carries the whole load and the next ones nothing: no elastic range. */
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     curve_add(&c, 0.0, 30.0);
     for (int i = 1; i <= 400; i++)
         curve_add(&c, i * 1e-5, 0.0);
     expect_refused(&c, "not positive");
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 /* ---- noise (tests/common/noise.h) -----------------------------------------------------------*/
@@ -396,7 +376,7 @@ static void test_noisy_linear_modulus(void **state)
 {
     (void)state;
     rng.state = 20261125;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     /* 0.8 N force noise (0.02 MPa) and 0.05 µm extension noise on a 2000 MPa line. */
     for (int i = 0; i <= 5000; i++) {
         double e = i * 2e-6;
@@ -420,14 +400,14 @@ static void test_noisy_linear_modulus(void **state)
     assert_true(fabs(reg.modulus_MPa - 2000.0) < 3.0 * reg.modulus_u_noise_MPa);
     assert_true(fabs(fitted.modulus_MPa - 2000.0) < 0.005 * 2000.0);
     assert_true(chord.has_break);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 /* ---- refusals ------------------------------------------------------------------------------*/
 static void test_nan_names_sample(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     make_t1(&c, 1.0);
     c.force[1234] = NAN;
     expect_refused(&c, "sample 1234 ");
@@ -440,11 +420,11 @@ static void test_nan_names_sample(void **state)
     assert_int_equal(c.n % 4, 3);
     c.force[c.n - 1] = -NAN;
     expect_refused(&c, "not a finite number");
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 /* A modulus that cannot be had leaves every other result: modulus n/a with the reason. */
-static void expect_modulus_na(const struct curve *c, const char *part, struct pd_tensile_result *r)
+static void expect_modulus_na(const struct pd_test_curve *c, const char *part, struct pd_tensile_result *r)
 {
     *r = must_evaluate(c, NULL);
     if (!strstr(r->modulus_na_reason, part))
@@ -457,14 +437,14 @@ static void expect_modulus_na(const struct curve *c, const char *part, struct pd
 static void test_sparse_modulus_range(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     add_line(&c, 0, 100, 2e-4); /* 2e-4 steps: 0.06 … 0.24 %, 10 samples in range, on to 2 % */
     struct pd_tensile_result r;
     expect_modulus_na(&c, "10 samples between 0.05 % and 0.25 % strain, need >= 20", &r);
     assert_near(r.strength_MPa, 40.0, 1e-9); /* rising to the end: its last sample */
     assert_near(r.strain_at_strength, 0.02, 1e-12);
     assert_false(r.has_yield);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 static void test_chord_across_a_gap_at_e2(void **state)
@@ -472,20 +452,20 @@ static void test_chord_across_a_gap_at_e2(void **state)
     (void)state;
     /* Dense to 0.21 %, then the next sample at 0.4 %: no sample within the window around e2, so
      * σ(e2) comes from interpolating across the gap (exact on a straight line). */
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     add_line(&c, 0, 42, 5e-5);
     curve_add(&c, 0.004, 8.0);
     curve_add(&c, 0.006, 12.0);
     struct pd_tensile_result r = must_evaluate(&c, NULL);
     assert_near(r.modulus_MPa, 2000.0, 1e-6);
     assert_int_equal(r.modulus_points, 33);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 static void test_modulus_range_not_reached(void **state)
 {
     (void)state;
-    struct curve late = {0}, short_curve = {0};
+    struct pd_test_curve late = {0}, short_curve = {0};
     add_line(&late, 100, 1000, 1e-5); /* starts at 0.1 % strain, to 1 %, then breaks */
     curve_add(&late, 0.01001, 0.5);
     struct pd_tensile_result r;
@@ -498,14 +478,14 @@ static void test_modulus_range_not_reached(void **state)
     add_line(&short_curve, 0, 200, 1e-5); /* ends at 0.2 % */
     expect_modulus_na(&short_curve, "strain reaches only 0.2 % before the end of data", &r);
     assert_near(r.strength_MPa, 4.0, 1e-9);
-    curve_free(&late);
-    curve_free(&short_curve);
+    pd_test_curve_free(&late);
+    pd_test_curve_free(&short_curve);
 }
 
 static void test_bad_dimensions_and_size(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     make_t1(&c, 1.0);
     struct pd_tensile_specimen sp = specimen_of(&c);
     struct pd_tensile_result r;
@@ -521,7 +501,7 @@ static void test_bad_dimensions_and_size(void **state)
     p.e2 = p.e1;
     sp = specimen_of(&c);
     assert_int_equal(pd_tensile_evaluate(&sp, &p, &r, &err), PD_EINVAL);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 /* ---- statistics ----------------------------------------------------------------------------*/
@@ -771,7 +751,7 @@ static void write_run(const char *path, const char *method, int simulated, const
         print_error("pd_store_create: %s\n", err.msg);
     assert_int_equal(rc, 0);
     for (size_t s = 0; s < n; s++) {
-        struct curve c = {0};
+        struct pd_test_curve c = {0};
         if (sp[s].sparse) {
             for (int i = 0; i <= 100; i++)
                 curve_add(&c, i * 2e-4, sp[s].scale * t1_stress(i * 2e-4));
@@ -813,7 +793,7 @@ static void write_run(const char *path, const char *method, int simulated, const
         free(unc);
         free(q);
         free(values);
-        curve_free(&c);
+        pd_test_curve_free(&c);
     }
     const struct pd_store_attr final_attrs[] = {
         {.key = "end_time", .type = PD_STORE_STRING, .s = "2026-11-25T09:00:00.000000000Z"},
@@ -1515,7 +1495,7 @@ static void test_method_files(void **state)
 static void test_t1_toe_compensation(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     for (int i = 0; i <= 1000; i++)
         curve_add(&c, i * 1e-5, toe_stress(i * 1e-5));
     struct pd_tensile_params p = params_with(PD_MODULUS_CHORD, 0.0);
@@ -1525,18 +1505,18 @@ static void test_t1_toe_compensation(void **state)
     assert_near(r.toe_offset, 0.0005, 1e-9);
     assert_near(r.modulus_MPa, 2000.0, 1e-6);
     /* a curve without toe is left alone */
-    curve_free(&c);
+    pd_test_curve_free(&c);
     make_t1(&c, 1.0);
     r = must_evaluate(&c, &p);
     assert_false(r.toe_compensated);
     assert_near(r.modulus_MPa, 2000.0, 1e-6);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 static void test_crosshead_method_a(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     make_t1(&c, 1.0);
     double *xhead = malloc(c.n * sizeof *xhead);
     assert_non_null(xhead);
@@ -1562,13 +1542,13 @@ static void test_crosshead_method_a(void **state)
     assert_int_equal(pd_tensile_evaluate(&sp, &p, &r, &err), PD_EDATA);
     assert_non_null(strstr(err.msg, "no extensometer"));
     free(xhead);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 static void test_smoothed_yield(void **state)
 {
     (void)state;
-    struct curve c = {0};
+    struct pd_test_curve c = {0};
     rng.state = 7;
     for (int i = 0; i <= 60000; i++)
         curve_add(&c, i * 1e-5, t1_stress(i * 1e-5) + 0.05 * pd_test_gaussian(&rng));
@@ -1581,7 +1561,7 @@ static void test_smoothed_yield(void **state)
     assert_near(r.yield_stress_MPa, 40.0, 0.05);
     assert_near(r.yield_strain, 0.06, 0.004);
     assert_true(r.yield_raw_max_MPa >= r.yield_stress_MPa);
-    curve_free(&c);
+    pd_test_curve_free(&c);
 }
 
 /* ---- other methods: the worked examples ----------------------------------------------------*/
