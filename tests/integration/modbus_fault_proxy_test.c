@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "common/lab_config.h"
+#include "common/mb_relay.h"
 #include "common/mb_tcp.h"
 #include "common/proc.h"
 #include "core/core.h"
@@ -28,13 +29,10 @@
 enum fault { F_NONE, F_GARBAGE, F_TRUNCATE, F_EXCEPTION, F_STALL };
 
 struct proxy {
-    int listen_fd, port;
-    int upstream_port;
-    atomic_int stop;
+    struct pd_test_mb_relay relay; /* the simulator, the listening socket, proxy_main's thread */
     atomic_int starts;      /* start commands seen */
     atomic_int injected[5]; /* per fault kind */
     int64_t start_mono[4];  /* when start command k (1..3) passed */
-    pthread_t thread;
 };
 
 static struct proxy px;
@@ -66,8 +64,8 @@ static void *proxy_main(void *arg)
 {
     (void)arg;
     int client = -1, up = -1;
-    while (!atomic_load(&px.stop)) {
-        struct pollfd p[2] = {{.fd = px.listen_fd, .events = POLLIN}, {.fd = client, .events = POLLIN}};
+    while (!atomic_load(&px.relay.stop)) {
+        struct pollfd p[2] = {{.fd = px.relay.listen_fd, .events = POLLIN}, {.fd = client, .events = POLLIN}};
         if (poll(p, client >= 0 ? 2 : 1, 20) <= 0)
             continue;
         if (p[0].revents & POLLIN) { /* the driver reconnects: the old link is gone */
@@ -75,8 +73,8 @@ static void *proxy_main(void *arg)
                 close(client);
             if (up >= 0)
                 close(up);
-            client = accept(px.listen_fd, NULL, NULL);
-            up = pd_test_tcp_connect_loopback(px.upstream_port);
+            client = accept(px.relay.listen_fd, NULL, NULL);
+            up = pd_test_tcp_connect_loopback(px.relay.upstream_port);
             continue;
         }
         uint8_t req[PD_TEST_MB_ADU_MAX], rsp[PD_TEST_MB_ADU_MAX];
@@ -152,21 +150,13 @@ static void test_faults_during_run(void **unused)
     const char *sim_args[] = {"loadframe", "--tcp", "127.0.0.1:0", "--material", "pp-demo",
                               "--seed", "7", "--time-scale", "50", NULL};
     memset(&px, 0, sizeof px);
-    pid_t sim = pd_test_start_sim_tcp(sim_args, &px.upstream_port);
-    assert_true(sim > 0);
-    px.listen_fd = pd_test_tcp_bind_loopback(&px.port);
-    assert_true(px.listen_fd >= 0);
-    assert_int_equal(listen(px.listen_fd, 4), 0);
-    assert_int_equal(pthread_create(&px.thread, NULL, proxy_main, NULL), 0);
+    assert_int_equal(pd_test_mb_relay_start(&px.relay, sim_args, 4, proxy_main, NULL), 0);
 
     struct pd_test_lab_run run;
     pd_test_lab_run_paths(&run, work, "lab");
-    write_config(run.config, px.port, 3);
+    write_config(run.config, px.relay.port, 3);
     int rc = pd_test_lab_run(&run);
-    atomic_store(&px.stop, 1);
-    pthread_join(px.thread, NULL);
-    close(px.listen_fd);
-    pd_test_stop(&sim);
+    pd_test_mb_relay_stop(&px.relay);
 
     const char *log = pd_test_slurp(run.err);
     assert_non_null(log);

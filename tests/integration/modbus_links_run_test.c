@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "common/lab_config.h"
+#include "common/mb_relay.h"
 #include "common/mb_tcp.h"
 #include "common/proc.h"
 #include "core/core.h"
@@ -32,14 +33,12 @@
 #define POISON 98765.0f      /* the misrouted answers' float values: must never reach the file */
 
 struct gateway {
-    int listen_fd, port, upstream_port;
-    atomic_int stop;
+    struct pd_test_mb_relay relay; /* the simulator, the listening socket, gateway_main's thread */
     atomic_int starts;       /* start commands (write holding 0 = 1) seen */
     atomic_int connections;  /* accepted from the driver */
     atomic_int block_reads;  /* force/extension reads forwarded */
     atomic_int misrouted;    /* of those, answered under another unit id */
     atomic_int exceptions;   /* crosshead reads answered with exception 02 */
-    pthread_t thread;
 };
 
 static struct gateway gw;
@@ -59,7 +58,7 @@ static size_t answer(int *up, const uint8_t *req, size_t n, uint8_t *rsp)
     }
     size_t m = 0;
     if (*up < 0)
-        *up = pd_test_tcp_connect_loopback(gw.upstream_port);
+        *up = pd_test_tcp_connect_loopback(gw.relay.upstream_port);
     if (*up < 0 || write(*up, req, n) != (ssize_t)n || pd_test_mb_read_adu(*up, rsp, &m, 2000) != 0) {
         if (*up >= 0)
             close(*up);
@@ -88,11 +87,11 @@ static void *gateway_main(void *arg)
 {
     (void)arg;
     int up = -1;
-    while (!atomic_load(&gw.stop)) {
-        struct pollfd p = {.fd = gw.listen_fd, .events = POLLIN};
+    while (!atomic_load(&gw.relay.stop)) {
+        struct pollfd p = {.fd = gw.relay.listen_fd, .events = POLLIN};
         if (poll(&p, 1, 20) <= 0)
             continue;
-        int client = accept(gw.listen_fd, NULL, NULL);
+        int client = accept(gw.relay.listen_fd, NULL, NULL);
         if (client < 0)
             continue;
         atomic_fetch_add(&gw.connections, 1);
@@ -133,21 +132,13 @@ static void test_run_through_gateway(void **unused)
     const char *sim_args[] = {"loadframe", "--tcp", "127.0.0.1:0", "--material", "pp-demo",
                               "--seed", "7", "--time-scale", "50", NULL};
     memset(&gw, 0, sizeof gw);
-    pid_t sim = pd_test_start_sim_tcp(sim_args, &gw.upstream_port);
-    assert_true(sim > 0);
-    gw.listen_fd = pd_test_tcp_bind_loopback(&gw.port);
-    assert_true(gw.listen_fd >= 0);
-    assert_int_equal(listen(gw.listen_fd, 16), 0);
-    assert_int_equal(pthread_create(&gw.thread, NULL, gateway_main, NULL), 0);
+    assert_int_equal(pd_test_mb_relay_start(&gw.relay, sim_args, 16, gateway_main, NULL), 0);
 
     struct pd_test_lab_run run;
     pd_test_lab_run_paths(&run, work, "lab");
-    write_config(run.config, gw.port);
+    write_config(run.config, gw.relay.port);
     int rc = pd_test_lab_run(&run);
-    atomic_store(&gw.stop, 1);
-    pthread_join(gw.thread, NULL);
-    close(gw.listen_fd);
-    pd_test_stop(&sim);
+    pd_test_mb_relay_stop(&gw.relay);
 
     const char *log = pd_test_slurp(run.err);
     assert_non_null(log);
