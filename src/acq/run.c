@@ -189,6 +189,7 @@ static void decide_outcome(const struct run *run, int rc, const struct pd_err *e
 {
     bool rolling = acq_method_find(run->cfg->method)->one_entry_per_file;
     size_t planned = rolling ? 1 : (size_t)run->cfg->specimens; /* a recording is one "specimen" */
+    result->specimens_planned = planned;
     char listed[sizeof result->outcome_reason];
     pd_strlcpy(listed, result->outcome_reason, sizeof listed);
     if (result->interrupted && run->opt->stop && *run->opt->stop)
