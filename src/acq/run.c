@@ -272,9 +272,13 @@ int acq_run_rollover(struct run *run, struct pd_err *err)
     int rc = pd_store_close(run->store, sizeof final_attrs / sizeof final_attrs[0], final_attrs, err);
     run->store = NULL;
     if (rc == PD_OK) {
+        char closed[sizeof run->result->path];
+        pd_strlcpy(closed, run->result->path, sizeof closed);
         run->tag_base++;
         pd_strlcpy(run->result->path, next, sizeof run->result->path);
         rc = create_store(run, run->path, run->run_id, err);
+        if (rc < 0) /* the run's last file is the one just closed */
+            pd_strlcpy(run->result->path, closed, sizeof run->result->path);
         status.s = "recording";
         if (rc == PD_OK && pd_store_set_specimen_attr(run->store, 0, &status, &se) < 0)
             pd_log(PD_LOG_ERROR, "%s", se.msg);
