@@ -96,6 +96,26 @@ PY
 grep -q "alarm: room.temperature = .*outside its band 21..25" "$work/err" || fail "alarm line on stderr"
 grep -q "alarm: room.temperature = .*back in its band 21..25" "$work/err" || fail "all-clear line on stderr"
 
+# --- export joins the files of the recording into one CSV --------------------------------------
+"$PD_CLI" export "${files[@]}" --format csv --instrument slow -o "$work/slow.csv" || fail "export of the 3 files"
+"$PY" - "$work/slow.csv" "${files[@]}" <<'PY' || fail "joined CSV against the files"
+import csv, sys, h5py, numpy as np
+rows = list(csv.DictReader(open(sys.argv[1])))
+fs = [h5py.File(p, "r") for p in sys.argv[2:]]
+t = np.concatenate([f["specimen_01/slow/time"][:] for f in fs])
+v = np.concatenate([f["specimen_01/slow/temperature"][:] for f in fs])
+assert len(rows) == len(t) > 0, (len(rows), len(t))
+assert [int(r["time_ns"]) for r in rows] == list(t)
+assert [int(r["sequence"]) for r in rows] == list(range(len(t)))
+assert np.array_equal(np.array([float(r["temperature [degC]"]) for r in rows]), v)
+print("joined csv ok", len(rows))
+PY
+"$PD_CLI" export "${files[0]}" "${files[2]}" --format csv -o "$work/gap.csv" >/dev/null 2>"$work/err"
+[ $? -eq 2 ] || fail "export of files 1 and 3 exits 2"
+grep -q "is not the file after" "$work/err" || fail "gap message: $(cat "$work/err")"
+[ ! -e "$work/gap.csv" ] || fail "a refused join leaves no CSV behind"
+"$PD_CLI" export "${files[@]}" --format json >/dev/null 2>&1; [ $? -eq 2 ] || fail "join as json exits 2"
+
 # --- open-ended recording ended by Ctrl-C: interrupted, 130, nothing lost at the boundaries --------
 sed 's/^  duration: .*/  duration: 0/' "$cfg" >"$work/open.yaml"
 "$PD_CLI" run "$work/open.yaml" -o "$work/b" >"$work/out" 2>"$work/err" &
