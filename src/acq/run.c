@@ -55,7 +55,12 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
     enum { N_BASE = sizeof run_attrs_base / sizeof run_attrs_base[0], MAX_EXTRA = 24 };
     struct pd_store_attr run_attrs[N_BASE + MAX_EXTRA];
     memcpy(run_attrs, run_attrs_base, sizeof run_attrs_base);
-    size_t n_run_attrs = N_BASE + method->run_attrs(cfg->method_params, run_attrs + N_BASE, MAX_EXTRA);
+    size_t n_run_attrs = N_BASE + method->run_attrs(cfg->method_params, run_attrs + N_BASE, MAX_EXTRA - 1);
+    char file_start[40]; /* a recording's file: when it began (start_time stays the run's) */
+    if (method->one_entry_per_file) {
+        pd_time_format_iso8601(pd_timebase_utc(&run->tb, pd_clock_mono_ns()), file_start, sizeof file_start);
+        run_attrs[n_run_attrs++] = (struct pd_store_attr)SATTR("file_start_time", file_start);
+    }
 
     struct pd_store_instrument inst[PD_ACQ_MAX_INSTRUMENTS];
     struct pd_store_attr inst_attrs[PD_ACQ_MAX_INSTRUMENTS][12];

@@ -31,6 +31,9 @@ for k, (p, f) in enumerate(zip(files, fs), start=1):
     assert p.endswith("-%03d.h5" % k), p
     assert f.attrs["method"] == "record"
     assert int(f.attrs["recording_file"]) == k
+    assert f.attrs["start_time"] == fs[0].attrs["start_time"]
+    if k > 1:  # a file begins after the one before it ended
+        assert f.attrs["file_start_time"] >= fs[k - 2].attrs["end_time"], (p, f.attrs["file_start_time"])
     entries = [g for g in f if g.startswith("specimen_")]
     assert entries == ["specimen_01"], "one entry per file: %s" % entries
     last = k == len(fs)
