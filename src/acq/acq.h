@@ -96,6 +96,7 @@ struct pd_acq_result {
     char path[4096];         /* the run's HDF5 file */
     char run_id[64];
     size_t specimens_tested;
+    size_t specimens_planned; /* run.specimens; 1 for a recording (method record) */
     uint64_t samples_written;
     uint64_t samples_acquired; /* handed to the writer: written + lost */
     uint64_t samples_lost;   /* ring overruns, recorded in the file */

@@ -159,6 +159,9 @@ int acq_bus_command_optional(struct bus *b, const char *name, double value, stru
  * last call: each is named once per run. Methods call it after their first setpoints. */
 void acq_bus_report_unmapped(struct run *run, struct bus *b);
 bool acq_bus_latest(struct bus *b, struct pd_reading *out, uint64_t *seq);
+/* Sets the specimen tag of the samples to come (0 = record none). When it returns, every sample
+ * tagged with the previous value is already in the ring: a file boundary loses nothing. */
+void acq_bus_set_specimen(struct bus *b, uint32_t specimen);
 bool acq_bus_failed(struct bus *b, struct pd_err *err);
 int acq_bus_find_channel(const struct bus *b, const char *name);
 
@@ -189,6 +192,17 @@ struct run {
     size_t last_drained; /* samples the last drain moved: a busy writer drains again at once */
     uint64_t unsynced_bytes; /* appended since the writer last asked for an fdatasync */
     int64_t clock_step_reported_ns, clock_step_max_ns;
+    /* Rolling runs (acq_method.one_entry_per_file): samples tagged specimen tag_base + 1 go to the
+     * current file's only entry; the method sets rollover_to to the next file's tag after
+     * re-tagging every bus, and the writer (acq_writer_drain_all) closes the file and opens the
+     * next once every sample of the old tag is in it. Non-rolling runs: tag_base 0, rollover_to 0. */
+    char run_id[64];
+    char out_dir[3900];
+    uint32_t tag_base;          /* writer thread (and the closer after it ended) */
+    _Atomic uint32_t rollover_to;
+    uint64_t file_written_base[PD_ACQ_MAX_INSTRUMENTS]; /* n_written when the current file began */
+    uint64_t file_lost_base[PD_ACQ_MAX_INSTRUMENTS];    /* lost_recorded when the current file began */
+    struct pd_acq_result *result;
     /* progress display (method thread only) */
     uint64_t progress_prev[PD_ACQ_MAX_INSTRUMENTS];
     int64_t progress_prev_t;
@@ -208,6 +222,11 @@ void acq_writer_wake_destroy(struct run *run);
 void acq_writer_quit(struct run *run);
 /* Moves everything the rings hold into the store. */
 int acq_writer_drain(struct run *run, struct pd_err *err);
+/* acq_writer_drain, and for a rolling run every rollover that became due (run.c does the file
+ * switch); true in *rolled when the file changed. */
+int acq_writer_drain_all(struct run *run, bool *rolled, struct pd_err *err);
+/* Closes the current file of a rolling run and opens the next (writer thread, store lock free). */
+int acq_run_rollover(struct run *run, struct pd_err *err);
 /* Records lost samples in the file (an overrun row and an "overrun" event). */
 int acq_record_loss(struct run *run, size_t bus_index, const struct acq_loss *loss, struct pd_err *err);
 /* Events and status from the method thread (specimen 0-based; SIZE_MAX = run level). */
@@ -222,6 +241,9 @@ void acq_show_progress(const struct run *run, const struct bus *primary, size_t 
 struct acq_method {
     const char *name; /* as in the config's run.method */
     const char *description;
+    /* Recording runs: one entry (NXentry) per file, the run rolling over to a new file when the
+     * method asks (run->rollover_to); the series has one "specimen" (the recording). */
+    bool one_entry_per_file;
     size_t params_size; /* bytes of its decoded parameters (allocated zeroed by the loader) */
     /* Validates the sections (either may be NULL when absent) into `params`; errors name
      * file:line:column. */

@@ -104,24 +104,34 @@ static int sink_push(void *ctx, const struct pd_reading *r)
     for (size_t c = 0; c < b->n_channels && c < PD_MAX_CHANNELS; c++)
         if (!(r->quality & PD_Q_UNREAD_CHANNEL(c)))
             b->channel_read_ns[c] = r->t_mono_ns;
+    /* The specimen tag is read and the sample queued under the lock acq_bus_set_specimen takes:
+     * once that returns, every sample tagged with the old specimen is in the ring (a recording
+     * run's file boundary, method_record.c, relies on it). */
     pthread_mutex_lock(&b->lock);
     b->latest = *r;
     b->latest_seq++;
-    pthread_mutex_unlock(&b->lock);
     uint32_t sp = atomic_load(&b->active_specimen);
-    if (sp == 0)
-        return PD_OK;
-    struct acq_sample s = {.t_mono_ns = r->t_mono_ns, .half_width_ns = r->half_width_ns, .seq = b->next_seq++,
-                           .quality = r->quality | (b->info.simulated ? PD_Q_SIMULATED : 0), .specimen = sp};
-    memcpy(s.values, r->values, sizeof s.values);
-    atomic_fetch_add(&b->n_acquired, 1);
-    if (pd_ring_push(&b->ring, &s)) {
-        if (b->pending.count || b->n_backlog)
-            hand_over_losses(b);
-    } else {
-        record_loss(b, &s);
+    if (sp != 0) {
+        struct acq_sample s = {.t_mono_ns = r->t_mono_ns, .half_width_ns = r->half_width_ns, .seq = b->next_seq++,
+                               .quality = r->quality | (b->info.simulated ? PD_Q_SIMULATED : 0), .specimen = sp};
+        memcpy(s.values, r->values, sizeof s.values);
+        atomic_fetch_add(&b->n_acquired, 1);
+        if (pd_ring_push(&b->ring, &s)) {
+            if (b->pending.count || b->n_backlog)
+                hand_over_losses(b);
+        } else {
+            record_loss(b, &s);
+        }
     }
+    pthread_mutex_unlock(&b->lock);
     return PD_OK;
+}
+
+void acq_bus_set_specimen(struct bus *b, uint32_t specimen)
+{
+    pthread_mutex_lock(&b->lock);
+    atomic_store(&b->active_specimen, specimen);
+    pthread_mutex_unlock(&b->lock);
 }
 
 static void serve_command(struct bus *b)

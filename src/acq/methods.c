@@ -7,11 +7,13 @@
 extern const struct acq_method acq_method_iso527;
 extern const struct acq_method acq_method_iso1133;
 extern const struct acq_method acq_method_iso868;
+extern const struct acq_method acq_method_record;
 
 static const struct acq_method *const methods[] = {
     &acq_method_iso527,
     &acq_method_iso1133,
     &acq_method_iso868,
+    &acq_method_record,
 };
 
 const struct acq_method *acq_method_find(const char *name)

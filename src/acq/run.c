@@ -51,10 +51,16 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
         IATTR("deflate_level", cfg->store_deflate),
     };
     const struct acq_method *method = acq_method_find(cfg->method);
+    run->space_margin = 0;
     enum { N_BASE = sizeof run_attrs_base / sizeof run_attrs_base[0], MAX_EXTRA = 24 };
     struct pd_store_attr run_attrs[N_BASE + MAX_EXTRA];
     memcpy(run_attrs, run_attrs_base, sizeof run_attrs_base);
-    size_t n_run_attrs = N_BASE + method->run_attrs(cfg->method_params, run_attrs + N_BASE, MAX_EXTRA);
+    size_t n_run_attrs = N_BASE + method->run_attrs(cfg->method_params, run_attrs + N_BASE, MAX_EXTRA - 1);
+    char file_start[40]; /* a recording's file: when it began (start_time stays the run's) */
+    if (method->one_entry_per_file) {
+        pd_time_format_iso8601(pd_timebase_utc(&run->tb, pd_clock_mono_ns()), file_start, sizeof file_start);
+        run_attrs[n_run_attrs++] = (struct pd_store_attr)SATTR("file_start_time", file_start);
+    }
 
     struct pd_store_instrument inst[PD_ACQ_MAX_INSTRUMENTS];
     struct pd_store_attr inst_attrs[PD_ACQ_MAX_INSTRUMENTS][12];
@@ -98,7 +104,7 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
     }
 
     run->space_margin += 1u << 20; /* events, metadata, the final attributes */
-    size_t n_sp = (size_t)cfg->specimens;
+    size_t n_sp = method->one_entry_per_file ? 1 : (size_t)cfg->specimens;
     struct pd_store_specimen *sp = calloc(n_sp, sizeof *sp);
     if (!sp)
         return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
@@ -106,7 +112,10 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
     size_t n_sample_attrs = method->specimen_attrs(cfg->method_params, sample_attrs, MAX_EXTRA);
     sample_attrs[n_sample_attrs++] = (struct pd_store_attr)SATTR("material", cfg->material);
     for (size_t i = 0; i < n_sp; i++) {
-        snprintf(sp[i].id, sizeof sp[i].id, "%.48s-S%02u", run_id, (unsigned)(i + 1) % 1000u);
+        if (method->one_entry_per_file) /* the file's number in the recording */
+            snprintf(sp[i].id, sizeof sp[i].id, "%.48s-F%03u", run_id, (unsigned)(run->tag_base + 1) % 1000000u);
+        else
+            snprintf(sp[i].id, sizeof sp[i].id, "%.48s-S%02u", run_id, (unsigned)(i + 1) % 1000u);
         sp[i].attrs = sample_attrs;
         sp[i].n_attrs = n_sample_attrs;
     }
@@ -183,7 +192,9 @@ const char *pd_acq_outcome_name(enum pd_acq_outcome outcome)
  * listed those in outcome_reason as it went). */
 static void decide_outcome(const struct run *run, int rc, const struct pd_err *err, struct pd_acq_result *result)
 {
-    size_t planned = (size_t)run->cfg->specimens;
+    bool rolling = acq_method_find(run->cfg->method)->one_entry_per_file;
+    size_t planned = rolling ? 1 : (size_t)run->cfg->specimens; /* a recording is one "specimen" */
+    result->specimens_planned = planned;
     char listed[sizeof result->outcome_reason];
     pd_strlcpy(listed, result->outcome_reason, sizeof listed);
     if (result->interrupted && run->opt->stop && *run->opt->stop)
@@ -194,13 +205,21 @@ static void decide_outcome(const struct run *run, int rc, const struct pd_err *e
     } else if (result->specimens_tested >= planned) {
         result->outcome = PD_ACQ_COMPLETED;
         result->interrupted = 0; /* a stop asked for after the last specimen changed nothing */
-        snprintf(result->outcome_reason, sizeof result->outcome_reason, "all %zu specimens tested", planned);
+        if (rolling)
+            snprintf(result->outcome_reason, sizeof result->outcome_reason,
+                     "recorded for the configured duration, %u file(s)", (unsigned)run->tag_base + 1);
+        else
+            snprintf(result->outcome_reason, sizeof result->outcome_reason, "all %zu specimens tested", planned);
     } else if (result->interrupted) {
         result->outcome = PD_ACQ_INTERRUPTED;
         const char *by = result->stop_signal == SIGINT    ? " by SIGINT"
                          : result->stop_signal == SIGTERM ? " by SIGTERM"
                          : result->stop_signal == SIGHUP  ? " by SIGHUP"
                                                           : "";
+        if (rolling)
+            snprintf(result->outcome_reason, sizeof result->outcome_reason,
+                     "recording stopped on request%s in its file %u", by, (unsigned)run->tag_base + 1);
+        else
         snprintf(result->outcome_reason, sizeof result->outcome_reason,
                  "stopped on request%s after %zu of %zu specimens tested%s%.400s%s", by, result->specimens_tested,
                  planned, listed[0] ? " (" : "", listed, listed[0] ? ")" : "");
@@ -209,6 +228,70 @@ static void decide_outcome(const struct run *run, int rc, const struct pd_err *e
         snprintf(result->outcome_reason, sizeof result->outcome_reason, "%zu of %zu specimens tested (%.400s)",
                  result->specimens_tested, planned, listed[0] ? listed : "no reason recorded");
     }
+}
+
+int acq_run_rollover(struct run *run, struct pd_err *err)
+{
+    char next[sizeof run->result->path];
+    snprintf(next, sizeof next, "%s/run-%s-%03u.h5", run->out_dir, run->run_id, (unsigned)run->tag_base + 2);
+    const char *next_name = strrchr(next, '/') ? strrchr(next, '/') + 1 : next;
+    char end_time[40], reason[600];
+    pd_time_format_iso8601(pd_timebase_utc(&run->tb, pd_clock_mono_ns()), end_time, sizeof end_time);
+    snprintf(reason, sizeof reason, "rolled over: the recording goes on in %.200s", next_name);
+    int64_t written = 0, lost = 0;
+    pthread_mutex_lock(&run->store_lock);
+    for (size_t i = 0; i < run->n_buses; i++) {
+        struct bus *b = &run->buses[i];
+        int64_t w = (int64_t)(atomic_load(&b->n_written) - run->file_written_base[i]);
+        int64_t l = (int64_t)(b->lost_recorded - run->file_lost_base[i]);
+        written += w;
+        lost += l;
+        struct pd_store_attr summary[] = {
+            DATTR("poll_rate_hz", 1e9 / (double)b->period_ns, "Hz"),
+            IATTR("samples_acquired", w + l),
+            IATTR("samples_written", w),
+            IATTR("samples_lost_recorded", l),
+        };
+        struct pd_err e;
+        if (pd_store_set_instrument_summary(run->store, i, sizeof summary / sizeof summary[0], summary, &e) < 0)
+            pd_log(PD_LOG_ERROR, "%s", e.msg);
+        run->file_written_base[i] += (uint64_t)w;
+        run->file_lost_base[i] += (uint64_t)l;
+    }
+    struct pd_store_attr status = SATTR("status", "recorded");
+    struct pd_err se;
+    if (pd_store_set_specimen_attr(run->store, 0, &status, &se) < 0)
+        pd_log(PD_LOG_ERROR, "%s", se.msg);
+    struct pd_store_attr final_attrs[] = {
+        SATTR("end_time", end_time),
+        IATTR("specimens_tested", 1),
+        IATTR("specimens_planned", 1),
+        IATTR("samples_acquired", written + lost),
+        IATTR("samples_written", written),
+        IATTR("samples_lost", lost),
+        IATTR("recording_file", (int64_t)run->tag_base + 1),
+        SATTR("next_file", next_name),
+        SATTR("outcome", "completed"),
+        SATTR("outcome_reason", reason),
+    };
+    int rc = pd_store_close(run->store, sizeof final_attrs / sizeof final_attrs[0], final_attrs, err);
+    run->store = NULL;
+    if (rc == PD_OK) {
+        char closed[sizeof run->result->path];
+        pd_strlcpy(closed, run->result->path, sizeof closed);
+        run->tag_base++;
+        pd_strlcpy(run->result->path, next, sizeof run->result->path);
+        rc = create_store(run, run->path, run->run_id, err);
+        if (rc < 0) /* the run's last file is the one just closed */
+            pd_strlcpy(run->result->path, closed, sizeof run->result->path);
+        status.s = "recording";
+        if (rc == PD_OK && pd_store_set_specimen_attr(run->store, 0, &status, &se) < 0)
+            pd_log(PD_LOG_ERROR, "%s", se.msg);
+    }
+    pthread_mutex_unlock(&run->store_lock);
+    if (rc == PD_OK)
+        pd_log(PD_LOG_INFO, "recording: file %u, %s", (unsigned)run->tag_base + 1, run->path);
+    return rc;
 }
 
 int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt, struct pd_acq_result *result,
@@ -253,7 +336,13 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     }
     if (rc == PD_OK) {
         make_run_id(result->run_id, sizeof result->run_id);
-        snprintf(result->path, sizeof result->path, "%s/run-%s.h5", opt->out_dir, result->run_id);
+        pd_strlcpy(run->run_id, result->run_id, sizeof run->run_id);
+        pd_strlcpy(run->out_dir, opt->out_dir, sizeof run->out_dir);
+        run->result = result;
+        if (acq_method_find(cfg->method)->one_entry_per_file)
+            snprintf(result->path, sizeof result->path, "%s/run-%s-001.h5", opt->out_dir, result->run_id);
+        else
+            snprintf(result->path, sizeof result->path, "%s/run-%s.h5", opt->out_dir, result->run_id);
         pd_timebase_init(&run->tb);
         run->path = result->path;
         rc = create_store(run, result->path, result->run_id, err);
@@ -290,7 +379,8 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
         struct pd_err close_err;
         if (atomic_load(&run->writer_rc) == PD_OK || run->stopped_for_space) {
             struct pd_err e;
-            int drc = acq_writer_drain(run, &e);
+            bool rolled;
+            int drc = acq_writer_drain_all(run, &rolled, &e);
             /* Losses the bus threads still held (no sample after them reached the ring). */
             for (size_t i = 0; drc == PD_OK && i < run->n_buses; i++) {
                 struct acq_loss held[ACQ_LOSS_BACKLOG + 1];
@@ -312,6 +402,10 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
             result->read_errors += atomic_load(&b->n_errors);
             missed += bus_missed;
             reconnects += atomic_load(&b->n_reconnects);
+            if (acq_method_find(cfg->method)->one_entry_per_file) { /* this file's share */
+                written -= run->file_written_base[i];
+                acquired = written + (b->lost_recorded - run->file_lost_base[i]);
+            }
             struct pd_store_attr summary[] = {
                 DATTR("poll_rate_hz", 1e9 / (double)b->period_ns, "Hz"),
                 IATTR("readings", (int64_t)atomic_load(&b->n_readings)),
@@ -337,6 +431,17 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
             pthread_mutex_unlock(&run->store_lock);
         }
         result->missed_deadlines = missed;
+        /* A rolling run's last file counts its own samples, like the files before it. */
+        int64_t file_acquired = (int64_t)result->samples_acquired, file_written = (int64_t)result->samples_written,
+                file_lost = (int64_t)result->samples_lost;
+        if (acq_method_find(cfg->method)->one_entry_per_file) {
+            file_written = file_lost = 0;
+            for (size_t i = 0; i < run->n_buses; i++) {
+                file_written += (int64_t)(atomic_load(&run->buses[i].n_written) - run->file_written_base[i]);
+                file_lost += (int64_t)(run->buses[i].lost_recorded - run->file_lost_base[i]);
+            }
+            file_acquired = file_written + file_lost;
+        }
         check_clock_final(run);
         decide_outcome(run, rc, err, result);
         char end_text[sizeof result->outcome_reason + 16];
@@ -351,16 +456,17 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
             SATTR("end_time", end_time),
             IATTR("simulated", simulated),
             IATTR("specimens_tested", (int64_t)result->specimens_tested),
-            IATTR("samples_acquired", (int64_t)result->samples_acquired),
-            IATTR("samples_written", (int64_t)result->samples_written),
-            IATTR("samples_lost", (int64_t)result->samples_lost),
+            IATTR("samples_acquired", file_acquired),
+            IATTR("samples_written", file_written),
+            IATTR("samples_lost", file_lost),
             IATTR("read_errors", (int64_t)result->read_errors),
             IATTR("missed_deadlines", (int64_t)missed),
             IATTR("reconnects", (int64_t)reconnects),
             IATTR("clock_step_ns", pd_timebase_step_ns(&run->tb)),
             IATTR("clock_step_max_ns", run->clock_step_max_ns),
             IATTR("interrupted", result->interrupted),
-            IATTR("specimens_planned", (int64_t)cfg->specimens),
+            IATTR("specimens_planned", acq_method_find(cfg->method)->one_entry_per_file ? 1 : (int64_t)cfg->specimens),
+            IATTR("recording_file", (int64_t)run->tag_base + 1),
             SATTR("outcome", pd_acq_outcome_name(result->outcome)),
             SATTR("outcome_reason", result->outcome_reason),
         };

@@ -18,7 +18,8 @@ int acq_run_event(struct run *run, size_t specimen, const char *kind, const char
     struct pd_err e;
     int64_t t = pd_timebase_utc(&run->tb, pd_clock_mono_ns());
     pthread_mutex_lock(&run->store_lock);
-    int rc = pd_store_add_event(run->store, specimen, t, kind, text, &e);
+    /* a rolling run whose next file could not be created has none (the writer reports why) */
+    int rc = run->store ? pd_store_add_event(run->store, specimen, t, kind, text, &e) : PD_OK;
     pthread_mutex_unlock(&run->store_lock);
     if (rc < 0)
         pd_log(PD_LOG_ERROR, "%s", e.msg);
@@ -30,7 +31,7 @@ void acq_set_status(struct run *run, size_t specimen, const char *status)
     struct pd_err e;
     struct pd_store_attr a = {.key = "status", .type = PD_STORE_STRING, .s = status};
     pthread_mutex_lock(&run->store_lock);
-    int rc = pd_store_set_specimen_attr(run->store, specimen, &a, &e);
+    int rc = run->store ? pd_store_set_specimen_attr(run->store, specimen, &a, &e) : PD_OK;
     pthread_mutex_unlock(&run->store_lock);
     if (rc < 0)
         pd_log(PD_LOG_ERROR, "%s", e.msg);
@@ -67,7 +68,9 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
     const size_t stride = acq_sample_size(b->n_channels), limit = pd_ring_capacity(&b->ring);
     size_t taken = 0;
     int rc = PD_OK;
-    while (rc == PD_OK && taken < limit) {
+    const bool rolling = acq_method_find(run->cfg->method)->one_entry_per_file;
+    bool next_file = false;
+    while (rc == PD_OK && taken < limit && !next_file) {
         const void *span;
         size_t n = pd_ring_peek(&b->ring, DRAIN_SLICE, &span), done = 0;
         if (n == 0)
@@ -76,13 +79,18 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
         pthread_mutex_lock(&run->store_lock);
         while (rc == PD_OK && done < n) {
             uint32_t specimen = ((const struct acq_sample *)(const void *)(raw + done * stride))->specimen;
+            if (rolling && specimen > run->tag_base + 1) {
+                next_file = true; /* the rest belongs to the next file: it waits for the rollover */
+                break;
+            }
             size_t same = 1; /* samples from `done` on of this specimen */
             while (done + same < n &&
                    ((const struct acq_sample *)(const void *)(raw + (done + same) * stride))->specimen == specimen)
                 same++;
             struct pd_store_slot slot;
             size_t room = 0;
-            rc = pd_store_append_reserve(run->store, (size_t)specimen - 1, bus_index, same, &slot, &room, err);
+            rc = pd_store_append_reserve(run->store, (size_t)(specimen - 1 - run->tag_base), bus_index, same, &slot,
+                                         &room, err);
             if (rc == PD_OK) {
                 fill_slot(run, b, raw + done * stride, stride, room, &slot);
                 rc = pd_store_append_commit(run->store, room, err);
@@ -100,11 +108,22 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
     return rc;
 }
 
+/* The entry of the current file a bus's specimen tag (1-based, 0 = run level) belongs to: in a
+ * rolling run an event or loss tagged for an earlier or later file is kept in the current one. */
+static size_t entry_of_tag(const struct run *run, uint32_t tag)
+{
+    if (tag == 0)
+        return SIZE_MAX;
+    if (acq_method_find(run->cfg->method)->one_entry_per_file)
+        return 0;
+    return (size_t)tag - 1;
+}
+
 static void drain_events(struct run *run, struct bus *b)
 {
     struct acq_event ev;
     while (pd_ring_pop(&b->events, &ev, 1) == 1) {
-        size_t specimen = ev.specimen ? ev.specimen - 1 : SIZE_MAX;
+        size_t specimen = entry_of_tag(run, ev.specimen);
         struct pd_err e;
         pthread_mutex_lock(&run->store_lock);
         int rc = pd_store_add_event(run->store, specimen, pd_timebase_utc(&run->tb, ev.t_mono_ns), ev.kind, ev.text,
@@ -120,7 +139,7 @@ int acq_record_loss(struct run *run, size_t bus_index, const struct acq_loss *lo
     struct bus *b = &run->buses[bus_index];
     struct pd_store_overrun o = {
         .instrument = bus_index,
-        .specimen = loss->specimen ? loss->specimen - 1 : SIZE_MAX,
+        .specimen = entry_of_tag(run, loss->specimen),
         .first_seq = loss->first_seq,
         .last_seq = loss->last_seq,
         .count = loss->count,
@@ -233,6 +252,34 @@ int acq_writer_drain(struct run *run, struct pd_err *err)
     }
     record_marks(run);
     return PD_OK;
+}
+
+/* True when no bus holds a sample of the current file's entry any more (rolling runs): its
+ * ring is empty or starts with the next file's tag. acq_bus_set_specimen made sure no sample of
+ * the old tag can still arrive once rollover_to was set. */
+static bool file_complete(struct run *run)
+{
+    for (size_t i = 0; i < run->n_buses; i++) {
+        struct bus *b = &run->buses[i];
+        const void *span;
+        if (b->ring.buf && pd_ring_peek(&b->ring, 1, &span) == 1 &&
+            ((const struct acq_sample *)span)->specimen <= run->tag_base + 1)
+            return false;
+    }
+    return true;
+}
+
+int acq_writer_drain_all(struct run *run, bool *rolled, struct pd_err *err)
+{
+    *rolled = false;
+    int rc = acq_writer_drain(run, err);
+    while (rc == PD_OK && atomic_load(&run->rollover_to) > run->tag_base + 1 && file_complete(run)) {
+        if ((rc = acq_run_rollover(run, err)) == PD_OK) {
+            *rolled = true;
+            rc = acq_writer_drain(run, err);
+        }
+    }
+    return rc;
 }
 
 /* The durable half of each flush, on a thread of its own. An fsync waits until a whole interval's
@@ -429,7 +476,13 @@ void *acq_writer_main(void *arg)
         bool quitting = atomic_load(&run->writer_quit);
         if (slept_ns > 0)
             pause_ns = next_sleep(fullest_ring(run), slept_ns);
-        int rc = acq_writer_drain(run, &run->writer_err);
+        bool rolled = false;
+        int rc = acq_writer_drain_all(run, &rolled, &run->writer_err);
+        if (rolled && async_sync) { /* the sync thread follows the new file (the old one was closed with an fsync) */
+            struct pd_err ignored;
+            syncer_stop(&sy, run->path, &ignored);
+            async_sync = syncer_start(&sy, run->path);
+        }
         if (rc == PD_OK && async_sync && run->unsynced_bytes >= ACQ_SYNC_BYTES) {
             rc = syncer_request(&sy, run->path, &run->writer_err);
             run->unsynced_bytes = 0;

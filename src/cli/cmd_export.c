@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,11 @@
 
 static const char export_usage[] =
     "usage: polydaq export RUN.h5 --format csv|json [--specimen N] [--instrument NAME] [-o FILE]\n"
+    "       polydaq export RUN-001.h5 RUN-002.h5... --format csv [--instrument NAME] [-o FILE]\n"
     "\n"
     "Writes the samples of a run file (finished, crashed or still being written) to stdout or FILE.\n"
+    "Several files of one recording run (method record), consecutive and in order, are joined into\n"
+    "one CSV (one header; the sequence numbers run on across them).\n"
     "  -f, --format csv|json   csv: one instrument's samples, one row each, a header naming every\n"
     "                          column with its unit; json: everything (run attributes, every\n"
     "                          instrument's samples, events, overruns)\n"
@@ -103,8 +107,11 @@ static void json_double(FILE *f, double v)
         fputs("null", f);
 }
 
-static int export_csv(FILE *f, struct pd_run *run, size_t s_from, size_t s_to, size_t instr, struct pd_err *err)
+static int export_csv(FILE *f, struct pd_run *run, size_t s_from, size_t s_to, size_t instr, bool header,
+                      struct pd_err *err)
 {
+    if (!header)
+        goto rows;
     fputs("specimen,time_ns,time_utc,time_uncertainty_ns,quality,sequence", f);
     for (size_t c = 0; c < pd_run_channel_count(run, instr); c++) {
         const struct pd_store_channel *ch = pd_run_channel(run, instr, c);
@@ -114,6 +121,7 @@ static int export_csv(FILE *f, struct pd_run *run, size_t s_from, size_t s_to, s
         csv_field(f, name);
     }
     fputc('\n', f);
+rows:
     for (size_t s = s_from; s < s_to; s++) {
         struct block b;
         int rc = block_read(run, s, instr, &b, err);
@@ -247,6 +255,72 @@ static int export_json(FILE *f, struct pd_run *run, size_t s_from, size_t s_to, 
     return 0;
 }
 
+/* The files of one recording run as one CSV: each must be the next file of the same run (run_id,
+ * recording_file) with the instrument's channels as in the first. One file is open at a time. */
+static int export_join(int n, char **paths, const char *instrument, const char *output)
+{
+    struct pd_err err;
+    char run_id[128] = "", first_channels[2048] = "";
+    long prev_file = 0;
+    FILE *f = stdout;
+    if (output && !(f = fopen(output, "w"))) {
+        pd_err_set_os(&err, PD_EIO, errno, output, "cannot create the export file");
+        return cli_fail(&err);
+    }
+    int rc = 0, exit_code = PD_EXIT_OK;
+    for (int k = 0; k < n && exit_code == PD_EXIT_OK; k++) {
+        struct pd_run *run;
+        if (pd_run_open(paths[k], &run, &err) < 0) {
+            exit_code = cli_fail_input(&err);
+            break;
+        }
+        const char *id = pd_run_attr(run, "run_id"), *method = pd_run_attr(run, "method");
+        double file_no = 0;
+        size_t instr = 0, n_instr = pd_run_instrument_count(run);
+        while (instrument && instr < n_instr && strcmp(pd_run_instrument_name(run, instr), instrument) != 0)
+            instr++;
+        char channels[2048] = "";
+        for (size_t c = 0; instr < n_instr && c < pd_run_channel_count(run, instr); c++) {
+            const struct pd_store_channel *ch = pd_run_channel(run, instr, c);
+            size_t used = strlen(channels);
+            snprintf(channels + used, sizeof channels - used, "%s[%s],", ch->name, ch->unit);
+        }
+        if (!method || strcmp(method, "record") != 0 || !id || pd_run_attr_double(run, "recording_file", &file_no) < 0)
+            exit_code = cli_usage_error("export", "%s is not a file of a recording run (method record): only those "
+                                                  "are joined", paths[k]);
+        else if (k > 0 && (strcmp(id, run_id) != 0 || (long)file_no != prev_file + 1))
+            exit_code = cli_usage_error("export", "%s is not the file after %s of run %s (it is file %ld of run %s)",
+                                        paths[k], paths[k - 1], run_id, (long)file_no, id);
+        else if (instr == n_instr)
+            exit_code = cli_usage_error("export", "%s has no instrument '%s'", paths[k], instrument);
+        else if (k > 0 && strcmp(channels, first_channels) != 0)
+            exit_code = cli_usage_error("export", "%s: instrument '%s' has other channels than in %s", paths[k],
+                                        pd_run_instrument_name(run, instr), paths[0]);
+        if (exit_code == PD_EXIT_OK) {
+            if (k == 0) {
+                pd_strlcpy(run_id, id, sizeof run_id);
+                pd_strlcpy(first_channels, channels, sizeof first_channels);
+            }
+            prev_file = (long)file_no;
+            rc = export_csv(f, run, 0, pd_run_specimen_count(run), instr, k == 0, &err);
+            if (rc < 0)
+                exit_code = cli_fail(&err);
+        }
+        pd_run_close(run);
+    }
+    if (exit_code == PD_EXIT_OK && (fflush(f) != 0 || ferror(f))) {
+        pd_err_set_os(&err, PD_EIO, errno, output ? output : "stdout", "write failed");
+        exit_code = cli_fail(&err);
+    }
+    if (f != stdout && fclose(f) != 0 && exit_code == PD_EXIT_OK) {
+        pd_err_set_os(&err, PD_EIO, errno, output, "write failed");
+        exit_code = cli_fail(&err);
+    }
+    if (exit_code != PD_EXIT_OK && output) /* nothing half-written */
+        remove(output);
+    return exit_code;
+}
+
 static int export_main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"format", required_argument, NULL, 'f'},
@@ -269,8 +343,8 @@ static int export_main(int argc, char **argv)
         default: return cli_usage_error("export", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (optind != argc - 1)
-        return cli_usage_error("export", optind >= argc ? "missing RUN.h5" : "exactly one RUN.h5 expected");
+    if (optind >= argc)
+        return cli_usage_error("export", "missing RUN.h5");
     if (!format)
         return cli_usage_error("export", "missing --format csv|json");
     int csv = strcmp(format, "csv") == 0;
@@ -279,6 +353,11 @@ static int export_main(int argc, char **argv)
     long spec = 0;
     if (specimen && (!pd_parse_long(specimen, &spec) || spec < 1))
         return cli_usage_error("export", "--specimen expects a specimen number from 1, not '%s'", specimen);
+    if (optind != argc - 1) {
+        if (!csv || specimen)
+            return cli_usage_error("export", "several files are joined only as CSV without --specimen");
+        return export_join(argc - optind, argv + optind, instrument, output);
+    }
 
     const char *path = argv[optind];
     struct pd_err err;
@@ -313,7 +392,7 @@ static int export_main(int argc, char **argv)
         return cli_fail(&err);
     }
     int rc =
-        csv ? export_csv(f, run, s_from, s_to, i_from, &err) : export_json(f, run, s_from, s_to, i_from, i_to, &err);
+        csv ? export_csv(f, run, s_from, s_to, i_from, true, &err) : export_json(f, run, s_from, s_to, i_from, i_to, &err);
     pd_run_close(run);
     if (rc == 0 && (fflush(f) != 0 || ferror(f)))
         rc = pd_err_set_os(&err, PD_EIO, errno, output ? output : "stdout", "write failed");

@@ -86,7 +86,7 @@ int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, st
         fprintf(stderr,
                 "polydaq: run %s: %zu/%ld specimens tested, %llu samples acquired, %llu written, %llu lost (recorded), "
                 "%llu read errors, %llu missed deadlines%s\n",
-                res->run_id, res->specimens_tested, cfg->specimens, (unsigned long long)res->samples_acquired,
+                res->run_id, res->specimens_tested, (long)res->specimens_planned, (unsigned long long)res->samples_acquired,
                 (unsigned long long)res->samples_written, (unsigned long long)res->samples_lost,
                 (unsigned long long)res->read_errors, (unsigned long long)res->missed_deadlines,
                 res->interrupted ? " (interrupted)" : "");

@@ -148,6 +148,66 @@ static void test_mistakes_are_named(void **state)
     free(t);
 }
 
+/* The base turned into a recording run (method record): line 7 `method:`, 8 rollover, 9 alarms,
+ * 10 the alarm band. */
+static char *recording(const char *method_lines)
+{
+    char *t = with("specimen:\n  width: 10\n  thickness: 4\n  gauge_length: 75\n", method_lines);
+    char *m = strstr(t, "method: iso527");
+    assert_non_null(m);
+    memcpy(m, "method: record", strlen("method: record")); /* same length: the lines stay */
+    return t;
+}
+
+static void test_record_method_config(void **state)
+{
+    (void)state;
+    static const char good[] = "method:\n  rollover: 3600\n  alarms:\n    - {channel: force, low: 0, high: 10}\n";
+    char *t = recording(good);
+    struct pd_acq_config *cfg = NULL;
+    struct pd_err err;
+    if (pd_acq_config_load_string("lab.yaml", t, &cfg, &err) != 0)
+        fail_msg("%s", err.msg);
+    const struct acq_method *m = acq_method_find("record");
+    assert_non_null(m);
+    assert_true(m->one_entry_per_file);
+    struct pd_store_attr a[8];
+    size_t n = m->run_attrs(cfg->method_params, a, 8);
+    assert_int_equal(n, 3);
+    assert_string_equal(a[0].key, "rollover_period");
+    assert_true(a[0].d == 3600.0);
+    assert_string_equal(a[1].key, "duration");
+    assert_true(a[1].d == 0.0); /* default: until stopped */
+    assert_string_equal(a[2].key, "time_scale");
+    assert_true(a[2].d == 1.0); /* default: real time */
+    pd_acq_config_free(cfg);
+    free(t);
+
+    t = recording("method:\n  rollover: 0\n");
+    expect_error(t, "lab.yaml:8:13: ");
+    free(t);
+    t = recording("method:\n  rolover: 60\n");
+    expect_error(t, "lab.yaml:8:3: ");
+    expect_error(t, "did you mean 'rollover'");
+    free(t);
+    t = recording("method:\n  rollover: 3600\n  alarms:\n    - {channel: force, low: 10, high: 0}\n");
+    expect_error(t, "lab.yaml:10:");
+    expect_error(t, "low (10) must be below high (0)");
+    free(t);
+    t = recording("method:\n  rollover: 3600\n  alarms:\n    - {low: 1, high: 2}\n");
+    expect_error(t, "lab.yaml:10:");
+    expect_error(t, "channel");
+    free(t);
+    t = recording("method:\n  rollover: 3600\n  alarms: {channel: force}\n");
+    expect_error(t, "lab.yaml:9:");
+    free(t);
+    /* a recording has no specimens to describe */
+    t = with("method: iso527", "method: record");
+    expect_error(t, "lab.yaml:8:");
+    expect_error(t, "method record has no specimens");
+    free(t);
+}
+
 static void test_duplicate_instrument_names(void **state)
 {
     (void)state;
@@ -303,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_base_loads_with_defaults),
         cmocka_unit_test(test_shipped_demo_config_loads),
         cmocka_unit_test(test_mistakes_are_named),
+        cmocka_unit_test(test_record_method_config),
         cmocka_unit_test(test_duplicate_instrument_names),
         cmocka_unit_test(test_store_options_and_rates),
         cmocka_unit_test(test_no_data_timeout),

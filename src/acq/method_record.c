@@ -1,0 +1,241 @@
+/* method_record.c — a plain recording run (`method: record`), for monitoring environmental
+ * conditions (ISO/IEC 17025 6.3.3; ISO 291 23 °C / 50 % RH): every configured instrument is
+ * recorded at its own rate with no test sequence, for hours or months. The run rolls over to a new
+ * file every `rollover` seconds (one entry per file, see docs/HDF5-SCHEMA.md "Recording runs"),
+ * without a sample lost or doubled at the boundary: every bus is re-tagged with the next file's
+ * number (acq_bus_set_specimen) and the writer switches files once every sample of the old tag is
+ * in the old one (acq_writer_drain_all). Alarm limits per channel record an event and say a line
+ * on stderr when a value leaves its band and when it returns. It ends on a stop request
+ * (interrupted) or after the optional `duration` (completed). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "acq/acq_internal.h"
+
+#define RECORD_MAX_ALARMS 32
+
+struct record_alarm {
+    char channel[64]; /* "temperature" or "instrument.channel" */
+    double low, high;
+    const struct pd_cfg_node *node; /* for errors found once the instruments are open */
+};
+
+struct record_params {
+    double rollover_s, duration_s, time_scale;
+    const struct pd_cfg_node *alarms_node;
+    size_t n_alarms;
+    struct record_alarm alarms[RECORD_MAX_ALARMS];
+};
+
+#define F(k) offsetof(struct record_params, k)
+static const struct pd_cfg_field method_fields[] = {
+    {.key = "rollover", .type = PD_CFG_T_DOUBLE, .offset = F(rollover_s), .min = 1, .max = 366 * 86400.0,
+     .def = "86400", .help = "seconds of recording per file (86400 = daily files)"},
+    {.key = "duration", .type = PD_CFG_T_DOUBLE, .offset = F(duration_s), .min = 0, .max = 3660 * 86400.0,
+     .def = "0", .help = "seconds to record, then the run completes (0 = until stopped with Ctrl-C)"},
+    {.key = "time_scale", .type = PD_CFG_T_DOUBLE, .offset = F(time_scale), .min = 1, .max = 1e7, .def = "1",
+     .help = "recording seconds per real second, to match simulators run with --time-scale (1 for real "
+             "instruments)"},
+    {.key = "alarms", .type = PD_CFG_T_SEQ, .offset = F(alarms_node),
+     .help = "alarm limits: a list of {channel, low, high}"},
+    {.key = NULL},
+};
+#undef F
+
+#define A(k) offsetof(struct record_alarm, k)
+static const struct pd_cfg_field alarm_fields[] = {
+    {.key = "channel", .type = PD_CFG_T_STRING, .offset = A(channel), .size = sizeof(((struct record_alarm *)0)->channel),
+     .required = true, .help = "a channel name, or instrument.channel"},
+    {.key = "low", .type = PD_CFG_T_DOUBLE, .offset = A(low), .def = "-1e300", .help = "lowest value in the band"},
+    {.key = "high", .type = PD_CFG_T_DOUBLE, .offset = A(high), .def = "1e300", .help = "highest value in the band"},
+    {.key = NULL},
+};
+#undef A
+
+static int record_configure(const struct pd_acq_config *cfg, void *params, struct pd_err *err)
+{
+    struct record_params *p = params;
+    if (cfg->specimen_section)
+        return pd_cfg_error(err, cfg->specimen_section, "method record has no specimens: remove 'specimen:'");
+    static const char empty[] = "{}";
+    struct pd_cfg_doc *doc = NULL;
+    if (!cfg->method_section && pd_cfg_load_string("(defaults)", empty, sizeof empty - 1, &doc, err) < 0)
+        return PD_ENOMEM;
+    int rc = pd_cfg_decode(cfg->method_section ? cfg->method_section : pd_cfg_root(doc), method_fields, NULL, p, err);
+    pd_cfg_free(doc);
+    if (rc < 0)
+        return rc;
+    size_t n = p->alarms_node ? pd_cfg_seq_len(p->alarms_node) : 0;
+    if (n > RECORD_MAX_ALARMS)
+        return pd_cfg_error(err, p->alarms_node, "%zu alarms: at most %d", n, RECORD_MAX_ALARMS);
+    for (size_t i = 0; i < n; i++) {
+        const struct pd_cfg_node *node = pd_cfg_seq_at(p->alarms_node, i);
+        struct record_alarm *a = &p->alarms[i];
+        if ((rc = pd_cfg_decode(node, alarm_fields, NULL, a, err)) < 0)
+            return rc;
+        if (!(a->low < a->high))
+            return pd_cfg_error(err, node, "alarm band of '%s': low (%g) must be below high (%g)", a->channel,
+                                a->low, a->high);
+        a->node = node;
+    }
+    p->n_alarms = n;
+    return PD_OK;
+}
+
+static size_t record_specimen_attrs(const void *params, struct pd_store_attr *out, size_t max)
+{
+    (void)params;
+    (void)out;
+    (void)max;
+    return 0;
+}
+
+static size_t record_run_attrs(const void *params, struct pd_store_attr *out, size_t max)
+{
+    const struct record_params *p = params;
+    const struct pd_store_attr attrs[] = {
+        {.key = "rollover_period", .type = PD_STORE_DOUBLE, .d = p->rollover_s, .units = "s"},
+        {.key = "duration", .type = PD_STORE_DOUBLE, .d = p->duration_s, .units = "s"},
+        {.key = "time_scale", .type = PD_STORE_DOUBLE, .d = p->time_scale},
+    };
+    return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
+}
+
+/* An alarm as found on the open instruments. */
+struct alarm_state {
+    const struct record_alarm *def;
+    size_t bus;
+    int channel;
+    bool outside;
+};
+
+/* Finds each alarm's channel: "instrument.channel", or a channel name only one instrument has. */
+static int resolve_alarms(struct run *run, const struct record_params *p, struct alarm_state *st, struct pd_err *err)
+{
+    for (size_t k = 0; k < p->n_alarms; k++) {
+        const struct record_alarm *a = &p->alarms[k];
+        const char *dot = strchr(a->channel, '.');
+        st[k] = (struct alarm_state){.def = a, .channel = -1};
+        for (size_t i = 0; i < run->n_buses; i++) {
+            struct bus *b = &run->buses[i];
+            const char *name = a->channel;
+            if (dot) {
+                size_t len = (size_t)(dot - a->channel);
+                if (strlen(b->cfg->name) != len || strncmp(b->cfg->name, a->channel, len) != 0)
+                    continue;
+                name = dot + 1;
+            }
+            int c = acq_bus_find_channel(b, name);
+            if (c < 0)
+                continue;
+            if (st[k].channel >= 0)
+                return pd_cfg_error(err, a->node, "alarm channel '%s' is on more than one instrument: write "
+                                                  "instrument.channel", a->channel);
+            st[k].bus = i;
+            st[k].channel = c;
+        }
+        if (st[k].channel < 0)
+            return pd_cfg_error(err, a->node, "alarm channel '%s' is not a channel of any instrument", a->channel);
+    }
+    return PD_OK;
+}
+
+/* Checks a new reading against the alarms of its instrument: an event and a stderr line when a
+ * value leaves its band or returns into it (NaN, an unread channel, counts as no value). */
+static void check_alarms(struct run *run, struct alarm_state *st, size_t n, size_t bus, const struct pd_reading *r)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (st[k].bus != bus || (r->quality & PD_Q_UNREAD_CHANNEL(st[k].channel)))
+            continue;
+        double v = r->values[st[k].channel];
+        if (isnan(v))
+            continue;
+        bool outside = v < st[k].def->low || v > st[k].def->high;
+        if (outside == st[k].outside)
+            continue;
+        st[k].outside = outside;
+        char text[200];
+        snprintf(text, sizeof text, "%s = %.9g, %s band %g..%g", st[k].def->channel, v, outside ? "outside its" : "back in its",
+                 st[k].def->low, st[k].def->high);
+        pd_log(PD_LOG_WARN, "alarm: %s", text);
+        acq_run_event(run, 0, outside ? "alarm" : "alarm_cleared", text);
+    }
+}
+
+static void tag_all(struct run *run, uint32_t tag)
+{
+    for (size_t i = 0; i < run->n_buses; i++)
+        acq_bus_set_specimen(&run->buses[i], tag);
+}
+
+static int record_series(struct run *run, struct pd_acq_result *result, struct pd_err *err)
+{
+    const struct record_params *p = run->cfg->method_params;
+    struct alarm_state alarms[RECORD_MAX_ALARMS];
+    int rc = resolve_alarms(run, p, alarms, err);
+    if (rc < 0)
+        return rc;
+    struct bus *buses[PD_ACQ_MAX_INSTRUMENTS];
+    uint64_t seen[PD_ACQ_MAX_INSTRUMENTS] = {0};
+    for (size_t i = 0; i < run->n_buses; i++)
+        buses[i] = &run->buses[i];
+    uint32_t file = 1;
+    tag_all(run, file);
+    /* alarms judge recorded readings only: the ones after the tag (published under the same lock) */
+    for (size_t i = 0; i < run->n_buses; i++) {
+        struct pd_reading r;
+        acq_bus_latest(&run->buses[i], &r, &seen[i]);
+    }
+    int64_t t0 = pd_clock_mono_ns();
+    char text[200];
+    snprintf(text, sizeof text, "recording %zu instrument(s), a new file every %g s, %s", run->n_buses, p->rollover_s,
+             p->duration_s > 0 ? "for the configured duration" : "until stopped");
+    acq_run_event(run, 0, "recording_start", text);
+    acq_set_status(run, 0, "recording");
+    const char *why = NULL;
+    for (;;) {
+        pd_clock_sleep_ns(10 * 1000000LL);
+        why = acq_series_trouble(run, buses, run->n_buses, INT64_MAX, &rc, err);
+        if (why)
+            break;
+        double elapsed_s = (double)(pd_clock_mono_ns() - t0) / 1e9 * p->time_scale;
+        if (p->duration_s > 0 && elapsed_s >= p->duration_s)
+            break;
+        for (size_t i = 0; i < run->n_buses; i++) {
+            struct pd_reading r;
+            uint64_t seq;
+            if (acq_bus_latest(&run->buses[i], &r, &seq) && seq != seen[i]) {
+                seen[i] = seq;
+                check_alarms(run, alarms, p->n_alarms, i, &r);
+            }
+        }
+        if (elapsed_s >= (double)file * p->rollover_s) {
+            /* re-tag first: once every bus carries the new tag, the writer may close the old file */
+            file++;
+            tag_all(run, file);
+            atomic_store(&run->rollover_to, file);
+        }
+    }
+    tag_all(run, 0);
+    acq_run_event(run, 0, "recording_end", why ? why : "duration reached");
+    acq_set_status(run, 0, why ? why : "recorded");
+    if (rc < 0)
+        return rc;
+    if (why && strcmp(why, "aborted") == 0)
+        result->interrupted = 1;
+    else
+        result->specimens_tested = 1;
+    return PD_OK;
+}
+
+const struct acq_method acq_method_record = {
+    .name = "record",
+    .description = "plain recording of every instrument (environmental monitoring), rolling over to a new file",
+    .one_entry_per_file = true,
+    .params_size = sizeof(struct record_params),
+    .configure = record_configure,
+    .specimen_attrs = record_specimen_attrs,
+    .run_attrs = record_run_attrs,
+    .run_series = record_series,
+};
