@@ -181,6 +181,15 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
 /* Robust noise SD of a sampled curve: 1.4826·median|Δ⁴y|/√70 (0 for fewer than 9 samples; on
  * long curves over every k-th difference, at most 16384 of them). */
 int cert_noise_sd(const double *y, size_t n, double *sd);
+/* The part of a curve a modulus over [e1, e2] reads (ISO 527-1 10.3, ISO 178 9.3 share it): the
+ * data must start at or before e1 and reach e2; the rising part is [0, *seg), the samples up to the
+ * first beyond e2 + beyond (kept: e2's upper neighbour); at least min_points of them lie within
+ * [e1, e2] (*in_range). Otherwise false, and `reason` says which ("modulus range not reached: ...",
+ * "modulus range too sparse: ..."), with the strain named `what` ("strain", "flexural strain") and
+ * the limits e1_name/e2_name ("e1", "εf1"); `broke` tells whether the data end at a break. */
+bool cert_modulus_range(const double *strain, size_t count, double e1, double e2, double beyond, size_t min_points,
+                        bool broke, const char *what, const char *e1_name, const char *e2_name, size_t *seg,
+                        size_t *in_range, char *reason, size_t reason_size);
 
 /* ---- run-reading helpers for the method adapters (methods.c) --------------------------------*/
 /* Reads a channel of the def's channel list by name, checking its unit; on failure writes the

@@ -54,34 +54,12 @@ static int modulus_of(const double *e, const double *s, size_t count, bool broke
                       const struct pd_flexural_params *p, double L, double h, struct pd_flexural_result *r,
                       struct pd_err *err)
 {
-    if (e[0] > p->e1 + STRAIN_SLACK) {
-        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
-                 "modulus range not reached: data start at %.4g %% flexural strain, beyond εf1 = %.4g %%", e[0] * 100.0,
-                 p->e1 * 100.0);
-        return 0;
-    }
-    double reached = e[0];
-    for (size_t i = 1; i < count; i++)
-        reached = e[i] > reached ? e[i] : reached;
-    if (reached < p->e2 - STRAIN_SLACK) {
-        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
-                 "modulus range not reached: flexural strain reaches only %.4g %% before %s, needs εf2 = %.4g %%",
-                 reached * 100.0 + 0.0 /* never "-0" */, broke ? "break" : "the end of data", p->e2 * 100.0);
-        return 0;
-    }
-    /* the rising part: samples up to the first one beyond εf2 (kept: it is e2's upper neighbour) */
-    size_t seg = 0;
-    while (seg < count && e[seg] <= p->e2 + STRAIN_SLACK)
-        seg++;
-    if (seg < count)
-        seg++;
-    size_t in_range = 0;
-    for (size_t i = 0; i < seg; i++)
-        if (e[i] >= p->e1 - STRAIN_SLACK && e[i] <= p->e2 + STRAIN_SLACK)
-            in_range++;
+    size_t seg = 0, in_range = 0;
     double s1, s2, w1, w2;
-    if (in_range < p->min_modulus_points || !at_strain(e, s, seg, p->e1, &s1, &w1) ||
-        !at_strain(e, s, seg, p->e2, &s2, &w2)) {
+    if (!cert_modulus_range(e, count, p->e1, p->e2, 0.0, p->min_modulus_points, broke, "flexural strain", "εf1", "εf2",
+                            &seg, &in_range, r->modulus_na_reason, sizeof r->modulus_na_reason))
+        return 0;
+    if (!at_strain(e, s, seg, p->e1, &s1, &w1) || !at_strain(e, s, seg, p->e2, &s2, &w2)) {
         snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
                  "modulus range too sparse: %zu samples between %.4g %% and %.4g %% flexural strain, need >= %zu",
                  in_range, p->e1 * 100.0, p->e2 * 100.0, p->min_modulus_points);

@@ -537,6 +537,44 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
 #undef HW
 }
 
+bool cert_modulus_range(const double *strain, size_t count, double e1, double e2, double beyond, size_t min_points,
+                        bool broke, const char *what, const char *e1_name, const char *e2_name, size_t *seg,
+                        size_t *in_range, char *reason, size_t reason_size)
+{
+    if (strain[0] > e1 + STRAIN_SLACK) {
+        snprintf(reason, reason_size, "modulus range not reached: data start at %.4g %% %s, beyond %s = %.4g %%",
+                 strain[0] * 100.0, what, e1_name, e1 * 100.0);
+        return false;
+    }
+    double reached = strain[0];
+    for (size_t i = 1; i < count; i++)
+        reached = strain[i] > reached ? strain[i] : reached;
+    if (reached < e2 - STRAIN_SLACK) {
+        snprintf(reason, reason_size, "modulus range not reached: %s reaches only %.4g %% before %s, needs %s = %.4g %%",
+                 what, reached * 100.0 + 0.0 /* never "-0" */, broke ? "break" : "the end of data", e2_name,
+                 e2 * 100.0);
+        return false;
+    }
+    /* The rising part only: samples up to the first one beyond the range, which is kept so that
+     * interpolation at e2 has its upper neighbour even when the data jump over it. */
+    size_t n = 0, inside = 0;
+    while (n < count && strain[n] <= e2 + beyond + STRAIN_SLACK)
+        n++;
+    if (n < count)
+        n++;
+    for (size_t i = 0; i < n; i++)
+        if (strain[i] >= e1 - STRAIN_SLACK && strain[i] <= e2 + STRAIN_SLACK)
+            inside++;
+    *seg = n;
+    *in_range = inside;
+    if (inside < min_points) {
+        snprintf(reason, reason_size, "modulus range too sparse: %zu samples between %.4g %% and %.4g %% %s, need >= %zu",
+                 inside, e1 * 100.0, e2 * 100.0, what, min_points);
+        return false;
+    }
+    return true;
+}
+
 /* The modulus (ISO 527-1 10.3) on the rising part [0, count), or the reason there is none in
  * r->modulus_na_reason. Fails only for memory and for a modulus range that does not rise. */
 static int modulus_of(const double *strain, const double *stress, size_t count, const struct pd_tensile_params *p,
@@ -551,41 +589,12 @@ static int modulus_of(const double *strain, const double *stress, size_t count, 
                  "strain from the crosshead (Method A): it includes the machine's compliance (ISO 527-1)");
         return 0;
     }
-    if (strain[0] > p->e1 + STRAIN_SLACK) {
-        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
-                 "modulus range not reached: data start at %.4g %% strain, beyond e1 = %.4g %%", strain[0] * 100.0,
-                 p->e1 * 100.0);
-        return 0;
-    }
-    double reached = strain[0];
-    for (size_t i = 1; i < count; i++)
-        if (strain[i] > reached)
-            reached = strain[i];
-    if (reached < p->e2 - STRAIN_SLACK) {
-        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
-                 "modulus range not reached: strain reaches only %.4g %% before %s, needs e2 = %.4g %%",
-                 reached * 100.0, r->has_break ? "break" : "the end of data", p->e2 * 100.0);
-        return 0;
-    }
-    /* The modulus uses the rising part only: samples up to the first one beyond the range (plus
-     * the chord window, whose line needs the samples just past e2). That first sample is kept
-     * so that interpolation at e2 has its upper neighbour even when the data jump over it. */
+    /* The chord's window needs the samples just past e2 as well. */
     double window = p->modulus_method == PD_MODULUS_CHORD ? p->chord_window : 0.0;
-    size_t seg = 0;
-    while (seg < count && strain[seg] <= p->e2 + window + STRAIN_SLACK)
-        seg++;
-    if (seg < count)
-        seg++;
-    size_t in_range = 0;
-    for (size_t i = 0; i < seg; i++)
-        if (strain[i] >= p->e1 - STRAIN_SLACK && strain[i] <= p->e2 + STRAIN_SLACK)
-            in_range++;
-    if (in_range < p->min_modulus_points) {
-        snprintf(r->modulus_na_reason, sizeof r->modulus_na_reason,
-                 "modulus range too sparse: %zu samples between %.4g %% and %.4g %% strain, need >= %zu", in_range,
-                 p->e1 * 100.0, p->e2 * 100.0, p->min_modulus_points);
+    size_t seg = 0, in_range = 0;
+    if (!cert_modulus_range(strain, count, p->e1, p->e2, window, p->min_modulus_points, r->has_break, "strain", "e1",
+                            "e2", &seg, &in_range, r->modulus_na_reason, sizeof r->modulus_na_reason))
         return 0;
-    }
 
     double modulus, u_noise;
     if (p->modulus_method == PD_MODULUS_REGRESSION) {
