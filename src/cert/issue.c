@@ -1,7 +1,6 @@
 /* issue.c — the lab key, the audit log (a hash chain), review and authorization of drafts, signing, verification and recomputation. */
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,20 +11,12 @@
 
 #include "cert/cert_internal.h"
 #include "config/config.h"
+#include "trust/trust.h"
 
-#define SECRET_TAG "polydaq-ed25519-secret "
-#define PUBLIC_TAG "polydaq-ed25519-public "
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
 static const char *const no_signature[] = {"signature", NULL};
 static const char *const no_hash[] = {"hash", NULL};
-
-static int init_sodium(struct pd_err *err)
-{
-    if (sodium_init() < 0)
-        return pd_err_set(err, PD_EIO, NULL, "libsodium could not be initialised");
-    return 0;
-}
 
 /* ---- keys ---------------------------------------------------------------------------------*/
 int pd_cert_keygen(const char *dir, char *secret_path, size_t secret_size, char *public_path, size_t public_size,
@@ -33,67 +24,7 @@ int pd_cert_keygen(const char *dir, char *secret_path, size_t secret_size, char 
 {
     if (!dir || !secret_path || !public_path)
         return pd_err_set(err, PD_EINVAL, NULL, "keygen: missing folder or outputs");
-    int rc = init_sodium(err);
-    if (rc < 0 || (rc = pd_mkdir_p(dir, err)) < 0)
-        return rc;
-    char sk_path[4200], pk_path[4200];
-    snprintf(sk_path, sizeof sk_path, "%s/lab.key", dir);
-    snprintf(pk_path, sizeof pk_path, "%s/lab.pub", dir);
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-    crypto_sign_keypair(pk, sk);
-    char sk_text[sizeof SECRET_TAG + 2 * sizeof sk + 2], pk_text[sizeof PUBLIC_TAG + 2 * sizeof pk + 2];
-    char hex[2 * sizeof sk + 1];
-    sodium_bin2hex(hex, sizeof hex, sk, sizeof sk);
-    snprintf(sk_text, sizeof sk_text, SECRET_TAG "%s\n", hex);
-    sodium_memzero(sk, sizeof sk);
-    sodium_memzero(hex, sizeof hex);
-    /* 0600 from the start (never world-readable for a moment), never overwriting an existing key. */
-    int fd = open(sk_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        sodium_memzero(sk_text, sizeof sk_text);
-        return e == EEXIST ? pd_err_set(err, PD_ESTATE, sk_path, "a key already exists; not overwritten")
-                           : pd_err_set_os(err, PD_EIO, e, sk_path, "cannot create the secret key");
-    }
-    size_t len = strlen(sk_text);
-    bool ok = write(fd, sk_text, len) == (ssize_t)len && fchmod(fd, 0600) == 0 && fsync(fd) == 0;
-    int e = errno;
-    sodium_memzero(sk_text, sizeof sk_text);
-    if (close(fd) < 0 || !ok) {
-        unlink(sk_path);
-        return pd_err_set_os(err, PD_EIO, e, sk_path, "cannot write the secret key");
-    }
-    char pk_hex[2 * sizeof pk + 1];
-    sodium_bin2hex(pk_hex, sizeof pk_hex, pk, sizeof pk);
-    snprintf(pk_text, sizeof pk_text, PUBLIC_TAG "%s\n", pk_hex);
-    if ((rc = cert_write_file(pk_path, pk_text, true, err)) < 0) {
-        unlink(sk_path);
-        return rc;
-    }
-    pd_strlcpy(secret_path, sk_path, secret_size);
-    pd_strlcpy(public_path, pk_path, public_size);
-    return 0;
-}
-
-static int read_key(const char *path, const char *tag, unsigned char *key, size_t size, struct pd_err *err)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return pd_err_set_os(err, PD_EIO, errno, path, "cannot open key file");
-    char line[400];
-    bool got = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    size_t tl = strlen(tag), bin_len = 0;
-    if (!got || strncmp(line, tag, tl) != 0) {
-        sodium_memzero(line, sizeof line);
-        return pd_err_set(err, PD_EDATA, path, "not a polydaq %s key file", strstr(tag, "secret") ? "secret" : "public");
-    }
-    line[strcspn(line, "\r\n")] = '\0';
-    int rc = sodium_hex2bin(key, size, line + tl, strlen(line + tl), NULL, &bin_len, NULL);
-    sodium_memzero(line, sizeof line);
-    if (rc != 0 || bin_len != size)
-        return pd_err_set(err, PD_EDATA, path, "key file damaged: expected %zu bytes of hex", size);
-    return 0;
+    return pd_key_generate(dir, "lab", secret_path, secret_size, public_path, public_size, err);
 }
 
 /* ---- audit log ----------------------------------------------------------------------------*/
@@ -237,28 +168,25 @@ static char *pretty(const json_t *doc)
 
 static int sign_doc(json_t *doc, const char *key_path, struct pd_err *err)
 {
-    unsigned char sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
-    int rc = read_key(key_path, SECRET_TAG, sk, sizeof sk, err);
+    struct pd_secret_key key;
+    int rc = pd_secret_key_load(key_path, &key, err);
     if (rc < 0)
         return rc;
-    crypto_sign_ed25519_sk_to_pk(pk, sk);
     char *canon = cert_canonical(doc, no_signature);
     if (!canon) {
-        sodium_memzero(sk, sizeof sk);
+        pd_secret_key_wipe(&key);
         return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
     }
-    crypto_sign_detached(sig, NULL, (const unsigned char *)canon, strlen(canon), sk);
-    sodium_memzero(sk, sizeof sk);
+    unsigned char sig[PD_KEY_SIGNATURE_BYTES];
+    pd_key_sign(&key, canon, strlen(canon), sig);
     free(canon);
-    char sig_hex[2 * sizeof sig + 1], pk_hex[2 * sizeof pk + 1], key_id[65];
-    sodium_bin2hex(sig_hex, sizeof sig_hex, sig, sizeof sig);
-    sodium_bin2hex(pk_hex, sizeof pk_hex, pk, sizeof pk);
-    cert_sha256_hex(pk, sizeof pk, key_id);
-    key_id[16] = '\0';
-    json_t *s = json_pack("{s:s,s:s,s:s,s:s,s:s}", "algorithm", "Ed25519", "public_key", pk_hex, "key_id", key_id,
-                          "value", sig_hex, "canonical_form",
+    char sig_hex[2 * PD_KEY_SIGNATURE_BYTES + 1];
+    pd_signature_to_hex(sig, sig_hex);
+    json_t *s = json_pack("{s:s,s:s,s:s,s:s,s:s}", "algorithm", "Ed25519", "public_key", key.pub.hex, "key_id",
+                          key.pub.id, "value", sig_hex, "canonical_form",
                           "the certificate without 'signature', JSON compact, keys sorted, non-ASCII escaped "
                           "(\\uXXXX), reals with 17 significant digits, UTF-8 bytes");
+    pd_secret_key_wipe(&key);
     if (!s || json_object_set_new(doc, "signature", s) < 0)
         return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
     return 0;
@@ -269,9 +197,7 @@ int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_ro
 {
     if (!cert_path || !name || !name[0] || (role != PD_ROLE_REVIEWER && role != PD_ROLE_AUTHORIZER))
         return pd_err_set(err, PD_EINVAL, NULL, "approve: missing certificate, name or role");
-    int rc = init_sodium(err);
-    if (rc < 0)
-        return rc;
+    int rc = 0;
     if (role == PD_ROLE_AUTHORIZER && !key_path)
         return pd_err_set(err, PD_EINVAL, NULL, "approve: the authorizer signs: --key LAB.key is needed");
     char dir[4096];
@@ -299,9 +225,9 @@ int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_ro
     const char *role_name = role == PD_ROLE_REVIEWER ? "reviewer" : "authorizer";
     /* A wrong key must not leave a half-approved record behind: check it before logging. */
     if (rc == 0 && role == PD_ROLE_AUTHORIZER) {
-        unsigned char sk[crypto_sign_SECRETKEYBYTES];
-        rc = read_key(key_path, SECRET_TAG, sk, sizeof sk, err);
-        sodium_memzero(sk, sizeof sk);
+        struct pd_secret_key key;
+        rc = pd_secret_key_load(key_path, &key, err);
+        pd_secret_key_wipe(&key);
     }
     if (rc == 0)
         rc = cert_audit_append(dir, role == PD_ROLE_REVIEWER ? "review" : "authorize", id, name, role_name, content,
@@ -497,11 +423,9 @@ int pd_cert_verify(const char *cert_path, const char *public_key_path, const cha
 {
     if (!cert_path || !report || (n_data > 0 && !data_paths))
         return pd_err_set(err, PD_EINVAL, NULL, "verify: missing certificate or report");
-    int rc = init_sodium(err);
-    if (rc < 0)
-        return rc;
     json_t *doc = NULL;
-    if ((rc = load_cert(cert_path, &doc, err)) < 0)
+    int rc = load_cert(cert_path, &doc, err);
+    if (rc < 0)
         return rc;
     static struct pd_verify_report r;
     memset(&r, 0, sizeof r);
@@ -511,28 +435,25 @@ int pd_cert_verify(const char *cert_path, const char *public_key_path, const cha
         line(&r, true, "FAIL: %s is '%s', not issued (reviewer and authorizer approve it first)",
              json_string_value(json_object_get(doc, "certificate_id")), status);
     const json_t *sig = json_object_get(doc, "signature");
-    const char *sig_hex = json_string_value(json_object_get(sig, "value"));
-    const char *pk_hex = json_string_value(json_object_get(sig, "public_key"));
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES], s[crypto_sign_BYTES];
-    size_t len = 0;
-    bool have_sig = sig_hex && sodium_hex2bin(s, sizeof s, sig_hex, strlen(sig_hex), NULL, &len, NULL) == 0 &&
-                    len == sizeof s;
+    struct pd_err ignored;
+    unsigned char s[PD_KEY_SIGNATURE_BYTES];
+    bool have_sig = pd_signature_from_hex(json_string_value(json_object_get(sig, "value")), s, &ignored) == 0;
+    struct pd_public_key pk;
     bool have_pk = false;
     if (public_key_path) {
-        if ((rc = read_key(public_key_path, PUBLIC_TAG, pk, sizeof pk, err)) < 0) {
+        if ((rc = pd_public_key_load(public_key_path, &pk, err)) < 0) {
             json_decref(doc);
             return rc;
         }
         have_pk = true;
-    } else if (pk_hex && sodium_hex2bin(pk, sizeof pk, pk_hex, strlen(pk_hex), NULL, &len, NULL) == 0 &&
-               len == sizeof pk) {
-        have_pk = true;
+    } else {
+        have_pk = pd_public_key_from_hex(json_string_value(json_object_get(sig, "public_key")), &pk, &ignored) == 0;
     }
     if (!have_sig || !have_pk) {
         line(&r, true, "FAIL: no usable signature%s", have_sig ? " key" : "");
     } else {
         char *canon = cert_canonical(doc, no_signature);
-        bool good = canon && crypto_sign_verify_detached(s, (const unsigned char *)canon, strlen(canon), pk) == 0;
+        bool good = canon && pd_key_verify(&pk, canon, strlen(canon), s);
         free(canon);
         if (good)
             line(&r, false, "ok: Ed25519 signature valid for %s", public_key_path ? public_key_path : "the key the certificate names");
