@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "core/core.h"
+#include "trust/trust.h" /* pd_sha256_file, keys */
 
 /* ---- ISO 527-1/-2 tensile -------------------------------------------------------------------*/
 struct pd_tensile_specimen {
@@ -503,8 +504,5 @@ int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_er
 /* Releases the process-wide font caches cairo and fontconfig keep after a PDF was rendered, so a
  * leak checker sees only real leaks. Call once, at exit of a program that rendered PDFs. */
 void pd_cert_release_fonts(void);
-
-/* SHA-256 of a file, streamed, as 64 lowercase hex digits + NUL. */
-int pd_sha256_file(const char *path, char hex[65], struct pd_err *err);
 
 #endif /* PD_CERT_H */

@@ -3,12 +3,14 @@
  * for the three kinds of signer polydaq knows: the lab's issuing key (signs issued certificates),
  * a person's key (each reviewer and authorizer signs what they approve) and a station's key (an
  * acquisition station seals each run file it closes). Key files, detached signatures over bytes,
- * key ids. Nothing here knows certificates or run files; cert, registry and acq build on it.
+ * key ids; the canonical JSON form that is signed, and SHA-256 of texts and files. Nothing here
+ * knows certificates or run files; cert, registry and acq build on it.
  */
 #ifndef PD_TRUST_H
 #define PD_TRUST_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <stddef.h>
 
 #include "core/core.h"
@@ -60,5 +62,15 @@ bool pd_key_verify(const struct pd_public_key *key, const void *msg, size_t len,
 /* Signature as 128 lowercase hex digits and back (strict: exactly 128 hex digits). */
 void pd_signature_to_hex(const unsigned char sig[PD_KEY_SIGNATURE_BYTES], char hex[2 * PD_KEY_SIGNATURE_BYTES + 1]);
 int pd_signature_from_hex(const char *hex, unsigned char sig[PD_KEY_SIGNATURE_BYTES], struct pd_err *err);
+
+/* ---- canonical JSON and digests ------------------------------------------------------------*/
+/* The canonical form: compact, keys sorted bytewise, non-ASCII as \uXXXX, reals with 17
+ * significant digits, without the top-level keys listed (NULL-terminated; NULL = none). Any JSON
+ * value. malloc'd; NULL on memory failure. */
+char *pd_json_canonical(const json_t *doc, const char *const *without);
+/* SHA-256 of len bytes as 64 lowercase hex digits. */
+void pd_sha256_hex(const void *data, size_t len, char hex[65]);
+/* SHA-256 of a whole file (streamed; libcrypto, which uses the CPU's SHA extensions). */
+int pd_sha256_file(const char *path, char hex[65], struct pd_err *err);
 
 #endif
