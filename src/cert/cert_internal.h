@@ -274,17 +274,13 @@ char *cert_method_definition(const struct pd_method_def *d, const struct cert_me
  * when the definition is there. */
 int cert_method_from_doc(const json_t *method, struct pd_method_def *def, char *note, size_t note_size,
                          struct pd_err *err);
-/* Takes the lab folder's lock (flock on DIR/.lock); returns the fd to unlock/close, or negative. */
-int cert_lab_lock(const char *dir, struct pd_err *err);
-/* Appends one entry to DIR/audit.log under the lab lock; returns the entry (owned by caller). */
-int cert_audit_append(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
-                      const char *content_sha256, json_t **entry_out, struct pd_err *err);
-/* The same in two steps, so the entry can go into a document before the disk has it: the next
- * entry (sequence number, previous hash, time) under the lab lock, then its line appended and
- * synced. Nothing is written by the first step; the caller must hold the lock across both. */
-int cert_audit_entry(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
-                     const char *content_sha256, json_t **entry_out, struct pd_err *err);
-int cert_audit_write(const char *dir, const json_t *entry, struct pd_err *err);
+/* The exports of a registry certificate: DIR/ID.json written atomically from the registry's text
+ * and, with `pdf`, DIR/ID.pdf rendered to a temporary name and renamed (export.c). */
+struct pd_registry;
+struct pd_registry_cert;
+int cert_export_one(const struct pd_registry_cert *c, const char *dir, bool json, bool pdf, struct pd_err *err);
+/* The certificate document pretty-printed as files and the registry store it. malloc'd. */
+char *cert_pretty(const json_t *doc);
 /* The content hash of a certificate: SHA-256 of its canonical form without status, approvals,
  * audit and signature — what reviewer and authorizer approve. */
 int cert_content_hash(const json_t *doc, char hex[65]);

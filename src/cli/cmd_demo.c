@@ -7,6 +7,8 @@
 #include "acq/acq.h"
 #include "cert/cert.h"
 #include "cli/cli.h"
+#include "registry/registry.h"
+#include "trust/trust.h"
 #include "pd_demo_config.h"
 
 static const char demo_usage[] =
@@ -14,8 +16,10 @@ static const char demo_usage[] =
     "\n"
     "Runs the embedded simulated lab (config/demo.yaml: one simulated load frame, five ISO 527\n"
     "tensile specimens), then certifies the run against the embedded spec (config/specs/pp-demo.yaml)\n"
-    "as a draft, has it reviewed and authorized (signed with a demo lab key made in DIR/keys on first use)\n"
-    "and verifies the issued certificate against the key and the raw file. Prints where everything is.\n"
+    "as a draft in DIR's registry, has it reviewed and authorized by two registered demo persons (keys\n"
+    "made in DIR/keys on first use with the lab's issuing key and a station key, all registered) and\n"
+    "verifies the issued certificate against the lab key, the registry and the raw file. Prints where\n"
+    "everything is.\n"
     "Needs polydaq-sim beside polydaq or on PATH.\n"
     "  -o, --output DIR   where files go (default: out/demo)\n";
 
@@ -60,25 +64,58 @@ static int demo_main_body(int argc, char **argv)
     static struct pd_spec spec;
     if (pd_spec_load(spec_path, &spec, &err) < 0)
         return cli_fail_input(&err);
+
+    /* The demo lab's own keys, made once (never keys from the repository): the lab's issuing key,
+     * a reviewer's, an authorizer's and the station's, registered in the folder's registry. */
+    char key_dir[4200], sk[4300], pk[4300], rk[4300], ak[4300];
+    snprintf(key_dir, sizeof key_dir, "%s/keys", out_dir);
+    snprintf(sk, sizeof sk, "%s/lab.key", key_dir);
+    snprintf(pk, sizeof pk, "%s/lab.pub", key_dir);
+    snprintf(rk, sizeof rk, "%s/demo-reviewer.key", key_dir);
+    snprintf(ak, sizeof ak, "%s/demo-authorizer.key", key_dir);
+    static const struct {
+        const char *stem, *name;
+        enum pd_key_role role;
+    } people[] = {{"lab", "demo lab", PD_KEY_LAB},
+                  {"demo-reviewer", "demo reviewer", PD_KEY_REVIEWER},
+                  {"demo-authorizer", "demo authorizer", PD_KEY_AUTHORIZER},
+                  {"station-demo", "demo station", PD_KEY_STATION}};
+    struct pd_registry reg;
+    if (pd_registry_open(&reg, out_dir, PD_REGISTRY_CREATE, &err) < 0)
+        return cli_fail(&err);
+    for (size_t i = 0; i < sizeof people / sizeof people[0]; i++) {
+        char secret[4300], pub[4300];
+        snprintf(secret, sizeof secret, "%s/%s.key", key_dir, people[i].stem);
+        snprintf(pub, sizeof pub, "%s/%s.pub", key_dir, people[i].stem);
+        struct pd_public_key k;
+        struct pd_registry_key found;
+        struct pd_err e;
+        if ((access(secret, R_OK) != 0 &&
+             pd_key_generate(key_dir, people[i].stem, secret, sizeof secret, pub, sizeof pub, &err) < 0) ||
+            pd_public_key_load(pub, &k, &err) < 0 ||
+            (pd_registry_key_find(&reg, &k, &found, &e) < 0 &&
+             pd_registry_key_add(&reg, people[i].role, people[i].name, &k, NULL, &err) < 0)) {
+            pd_registry_close(&reg);
+            return cli_fail(&err);
+        }
+    }
+    pd_registry_close(&reg);
+
     struct pd_certify_options copt = {.out_dir = out_dir, .request_id = "DEMO", .customer = "demo customer"};
     struct pd_certify_result cres;
     if (pd_certify_run(res.path, &spec, &copt, &cres, &err) < 0)
         return cli_fail(&err);
-
-    /* The demo lab's own key: made once, never a key from the repository. */
-    char key_dir[4200], sk[4300], pk[4300];
-    snprintf(key_dir, sizeof key_dir, "%s/keys", out_dir);
-    snprintf(sk, sizeof sk, "%s/lab.key", key_dir);
-    snprintf(pk, sizeof pk, "%s/lab.pub", key_dir);
-    if (access(sk, R_OK) != 0 && pd_cert_keygen(key_dir, sk, sizeof sk, pk, sizeof pk, &err) < 0)
-        return cli_fail(&err);
     char status[32];
-    if (pd_cert_approve(cres.json_path, "demo reviewer", PD_ROLE_REVIEWER, NULL, status, sizeof status, &err) < 0 ||
-        pd_cert_approve(cres.json_path, "demo authorizer", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err) < 0)
+    struct pd_approval review = {.dir = out_dir, .cert_id = cres.cert_id, .role = PD_ROLE_REVIEWER, .person_key = rk};
+    struct pd_approval authorize = {.dir = out_dir, .cert_id = cres.cert_id, .role = PD_ROLE_AUTHORIZER,
+                                    .person_key = ak, .lab_key = sk};
+    if (pd_cert_approve(&review, status, sizeof status, &err) < 0 ||
+        pd_cert_approve(&authorize, status, sizeof status, &err) < 0)
         return cli_fail(&err);
     static struct pd_verify_report vr;
     const char *data[1] = {res.path};
-    if (pd_cert_verify(cres.json_path, pk, data, 1, &vr, &err) < 0)
+    if (pd_cert_verify(cres.json_path, pk, data, 1, &vr, &err) < 0 ||
+        pd_cert_verify_registry(cres.json_path, out_dir, &vr, &err) < 0)
         return cli_fail(&err);
     printf("HDF5 run file: %s\n", res.path);
     printf("certificate:   %s (%s, %s, signed)\n", cres.json_path, pd_verdict_name(cres.verdict),
