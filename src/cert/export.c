@@ -1,5 +1,7 @@
 /* export.c — the files of a registry's certificates (DIR/ID.json, DIR/ID.pdf): written from the registry, checked against it. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,27 @@ static bool pdf_present(const char *dir, const char *id)
     return access(path, F_OK) == 0;
 }
 
+/* Temporary files an interrupted export left (NAME.tmp.PID of a process that is gone). */
+static void remove_stale_temporaries(const char *dir, void (*say)(const char *, void *), void *arg)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        long pid = 0;
+        if (strncmp(de->d_name, "CERT-", 5) != 0 || !t || !pd_parse_long(t + 5, &pid) || pid <= 0 ||
+            (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (unlink(path) == 0)
+            tell(say, arg, "removed %s (left by an interrupted write)", path);
+    }
+    closedir(d);
+}
+
 int pd_cert_export(const char *dir, const char *cert_id, void (*say)(const char *line, void *arg), void *arg,
                    struct pd_err *err)
 {
@@ -105,6 +128,7 @@ int pd_cert_export(const char *dir, const char *cert_id, void (*say)(const char 
         n = 1;
     } else {
         rc = pd_registry_cert_ids(&reg, &ids, &n, err);
+        remove_stale_temporaries(dir, say, arg);
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct pd_registry_cert c;

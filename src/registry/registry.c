@@ -66,7 +66,7 @@ int reg_sql_error(struct pd_registry *reg, int code, const char *what, struct pd
     int ext = reg->db ? sqlite3_extended_errcode(reg->db) : SQLITE_ERROR;
     const char *msg = reg->db ? sqlite3_errmsg(reg->db) : "no database";
     int st = code;
-    if ((ext & 0xff) == SQLITE_FULL)
+    if ((ext & 0xff) == SQLITE_FULL || (reg->db && sqlite3_system_errno(reg->db) == ENOSPC))
         return pd_err_set(err, PD_EIO, reg->path, "%s: the disk is full (nothing was recorded)", what);
     if ((ext & 0xff) == SQLITE_CORRUPT || (ext & 0xff) == SQLITE_NOTADB)
         st = PD_EDATA;
@@ -161,6 +161,10 @@ int pd_registry_open(struct pd_registry *out, const char *dir, unsigned flags, s
     }
     sqlite3_extended_result_codes(reg.db, 1);
     sqlite3_busy_timeout(reg.db, 60000);
+    /* The -wal and -shm files stay (empty) after the last connection closes: opening the registry
+     * then needs no new disk space, so it can still be read and checked on a full disk. */
+    int persist = 1;
+    sqlite3_file_control(reg.db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     /* WAL: readers never block the writer; FULL: a commit is on disk when it returns; foreign
      * keys: an approval cannot name a key or certificate that does not exist. */
     int rc = exec(&reg, "PRAGMA journal_mode = WAL", "cannot set the journal mode", err);

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# registry_faults_test.sh — the registry under interruption and attack, through the real CLI: a
+# SIGKILL at every durable write point of certify, approve (reviewer) and approve (authorizer)
+# (PD_FAULT_KILL_AT), after each of which `registry check` passes, the earlier certificate still
+# verifies and the interrupted operation, repeated, succeeds; a full disk (a small tmpfs) during
+# certify and approve; a change after review (in the exported file, in the registry) refused; an
+# old folder (counter + audit.log + CERT-*.json) migrated, a torn or altered audit.log refused by
+# line, and a garbage audit.log mattering no more once migrated.
+set -u
+: "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
+# shellcheck source=lib.sh
+source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, $pids, fail, expect_exit; cleanup on exit
+
+spec="$PD_SOURCE_DIR/config/specs/pp-demo.yaml"
+expect_exit 0 "run" "$PD_CLI" run "$PD_SOURCE_DIR/tests/integration/data/fast-tensile.yaml" -o "$work/runs"
+run=$(head -n1 "$work/out")
+for who in lab rv au; do expect_exit 0 "keygen $who" "$PD_CLI" keygen -o "$work/$who"; done
+
+setup_lab() { # dir: a registry with the lab key and two registered persons
+  expect_exit 0 "registry init $1" "$PD_CLI" registry init "$1" --lab-key "$work/lab/lab.pub"
+  expect_exit 0 "reviewer" "$PD_CLI" registry person add -o "$1" --key "$work/rv/lab.pub" --name "R. Viewer" --role reviewer
+  expect_exit 0 "authorizer" "$PD_CLI" registry person add -o "$1" --key "$work/au/lab.pub" --name "B. Boss" --role authorizer
+}
+certify() { "$PD_CLI" certify "$run" --spec "$spec" -o "$1"; }
+review() { "$PD_CLI" approve "$2" -o "$1" --key "$work/rv/lab.key" --role reviewer; }
+authorize() { "$PD_CLI" approve "$2" -o "$1" --key "$work/au/lab.key" --role authorizer --lab-key "$work/lab/lab.key"; }
+last_id() { sqlite3 "$1/registry.sqlite" "SELECT certificate_id FROM certificates ORDER BY number DESC LIMIT 1"; }
+status_of() { sqlite3 "$1/registry.sqlite" "SELECT status FROM certificates WHERE certificate_id = '$2'"; }
+
+lab="$work/lab-certs"
+setup_lab "$lab"
+expect_exit 0 "first certify" certify "$lab"
+expect_exit 0 "first review" review "$lab" CERT-000001
+expect_exit 0 "first authorize" authorize "$lab" CERT-000001
+first="$lab/CERT-000001.json"
+expect_exit 0 "the first certificate verifies" "$PD_CLI" verify "$first" --registry "$lab" --data "$run"
+
+# --- a change after review is refused --------------------------------------------------------
+expect_exit 0 "certify (to be changed)" certify "$lab"
+id=$(last_id "$lab")
+expect_exit 0 "review" review "$lab" "$id"
+cp "$lab/$id.json" "$work/reviewed.json"
+sed -i '0,/"customer": /s//"customer": "Someone Else", "was": /' "$lab/$id.json"
+expect_exit 2 "authorize an edited export" authorize "$lab" "$id"
+grep -q "$id.json: the file's content differs from $id in the registry" "$work/err" || fail "the edited file is named"
+[ "$(status_of "$lab" "$id")" = reviewed ] || fail "nothing was issued from an edited export"
+expect_exit 0 "export restores the registry's" "$PD_CLI" registry export "$id" -o "$lab"
+cmp -s "$lab/$id.json" "$work/reviewed.json" || fail "export writes the registry's document back"
+sqlite3 "$lab/registry.sqlite" "UPDATE certificates SET document = replace(document, '\"verdict\": \"pass\"', '\"verdict\": \"fail\"') WHERE certificate_id = '$id'"
+rm -f "$lab/$id.json"
+expect_exit 2 "authorize a document changed in the registry" authorize "$lab" "$id"
+grep -q "no longer hashes to the content recorded" "$work/err" || fail "the registry's changed document is named"
+[ "$(status_of "$lab" "$id")" = reviewed ] || fail "nothing was issued from a changed registry document"
+
+# --- SIGKILL at every durable write point ------------------------------------------------------
+after_kill() { # what was interrupted
+  expect_exit 0 "registry check after a kill in $1" "$PD_CLI" registry check "$lab"
+  expect_exit 0 "the first certificate verifies after a kill in $1" "$PD_CLI" verify "$first" --registry "$lab" --data "$run"
+}
+kills=0
+for op in certify review authorize; do
+  for n in $(seq 1 30); do
+    target=
+    if [ "$op" != certify ]; then
+      certify "$lab" >/dev/null 2>&1 || fail "certify before $op $n"
+      target=$(last_id "$lab")
+      [ "$op" = authorize ] && { review "$lab" "$target" >/dev/null 2>&1 || fail "review before authorize $n"; }
+    fi
+    before=$(last_id "$lab")
+    PD_FAULT_KILL_AT=$n "$op" "$lab" "$target" >"$work/out" 2>"$work/err"
+    code=$?
+    [ "$code" -eq 0 ] && break # the operation completed before point n: every point was tried
+    [ "$code" -eq 137 ] || { fail "$op killed at point $n: exit $code, expected 137 (SIGKILL)"; cat "$work/err" >&2; break; }
+    kills=$((kills + 1))
+    after_kill "$op at point $n"
+    case $op in
+      certify)
+        expect_exit 0 "certify again after a kill at point $n" certify "$lab"
+        [ "$(last_id "$lab")" != "$before" ] || fail "the repeated certify took a new number" ;;
+      review)
+        expect_exit 0 "review again after a kill at point $n" review "$lab" "$target"
+        [ "$(status_of "$lab" "$target")" = reviewed ] || fail "$target reviewed after the repeat" ;;
+      authorize)
+        expect_exit 0 "authorize again after a kill at point $n" authorize "$lab" "$target"
+        expect_exit 0 "$target verifies after the repeat" "$PD_CLI" verify "$lab/$target.json" --registry "$lab" --data "$run" ;;
+    esac
+  done
+  [ "$n" -ge 4 ] || fail "$op: only $((n - 1)) durable write points were reached"
+done
+[ "$kills" -ge 15 ] || fail "fewer kills than write points ($kills)"
+expect_exit 0 "the next certify works" certify "$lab"
+expect_exit 0 "export whatever a kill left unwritten" "$PD_CLI" registry export -o "$lab"
+expect_exit 0 "registry check at the end" "$PD_CLI" registry check "$lab"
+grep -q "^note:" "$work/out" && fail "every certificate is exported after registry export"
+[ "$(sqlite3 "$lab/registry.sqlite" 'PRAGMA integrity_check')" = ok ] || fail "sqlite3 integrity_check"
+# numbers: no gaps (a killed certify took none) and no duplicates
+/usr/bin/python3 - "$lab/registry.sqlite" <<'PY' || fail "certificate numbers are 1..n without gaps"
+import sqlite3, sys
+n = [r[0] for r in sqlite3.connect(sys.argv[1]).execute("SELECT number FROM certificates ORDER BY number")]
+sys.exit(0 if n == list(range(1, len(n) + 1)) else 1)
+PY
+ls "$lab"/*.tmp.* >/dev/null 2>&1 && fail "registry export removes the temporary files the kills left"
+
+# --- a full disk ---------------------------------------------------------------------------------
+disk="$work/disk"
+mkdir -p "$disk"
+if mount -t tmpfs -o size=3m tmpfs "$disk" 2>/dev/null; then
+  trap 'umount "$disk" 2>/dev/null; cleanup' EXIT
+  small="$disk/certs"
+  setup_lab "$small"
+  expect_exit 0 "certify on the small disk" certify "$small"
+  fill() { dd if=/dev/zero of="$disk/filler" bs=4k status=none 2>/dev/null; sync; }
+  fill
+  expect_exit 2 "certify on a full disk" certify "$small"
+  [ -n "${PD_TEST_VERBOSE:-}" ] && cat "$work/err" >&2
+  grep -Eq "No space left|disk is full" "$work/err" || fail "certify says the disk is full: $(cat "$work/err")"
+  expect_exit 0 "registry check on the full disk" "$PD_CLI" registry check "$small"
+  rm -f "$disk/filler"
+  expect_exit 0 "registry export after freeing space" "$PD_CLI" registry export -o "$small"
+  expect_exit 0 "certify after freeing space" certify "$small"
+  id=$(last_id "$small")
+  fill
+  expect_exit 2 "review on a full disk" review "$small" "$id"
+  grep -Eq "No space left|disk is full" "$work/err" || fail "review says the disk is full: $(cat "$work/err")"
+  rm -f "$disk/filler"
+  expect_exit 0 "review after freeing space" review "$small" "$id"
+  fill
+  expect_exit 2 "authorize on a full disk" authorize "$small" "$id"
+  grep -Eq "No space left|disk is full" "$work/err" || fail "authorize says the disk is full: $(cat "$work/err")"
+  rm -f "$disk/filler"
+  expect_exit 0 "authorize after freeing space" authorize "$small" "$id"
+  expect_exit 0 "registry check after the full disk" "$PD_CLI" registry check "$small"
+  expect_exit 0 "the certificate issued after the full disk verifies" "$PD_CLI" verify "$small/$id.json" --registry "$small" --data "$run"
+  umount "$disk" || fail "umount"
+  trap cleanup EXIT
+else
+  echo "registry_faults_test: mount -t tmpfs not permitted here: the full-disk part is skipped" >&2
+fi
+
+# --- migration of an old folder ------------------------------------------------------------------
+old="$work/old"
+mkdir -p "$old"
+cp "$lab"/CERT-00000[1-3].json "$old/"
+sqlite3 "$lab/registry.sqlite" "SELECT entry FROM audit WHERE certificate_id IN ('CERT-000001','CERT-000002','CERT-000003') ORDER BY seq" >"$work/entries"
+# the old log: the entries of those certificates, re-chained as an old polydaq wrote them
+/usr/bin/python3 - "$work/entries" "$old/audit.log" <<'PY'
+import hashlib, json, sys
+prev = "0" * 64
+with open(sys.argv[2], "w") as out:
+    for seq, line in enumerate(open(sys.argv[1]), 1):
+        e = json.loads(line)
+        e.update(seq=seq, prev=prev)
+        e.pop("hash")
+        e["hash"] = prev = hashlib.sha256(json.dumps(e, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        out.write(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n")
+PY
+printf '41\n' >"$old/counter"
+cp -r "$old" "$work/torn"
+head -c -40 "$old/audit.log" >"$work/torn/audit.log" # the last line torn
+lines=$(wc -l <"$old/audit.log")
+expect_exit 2 "migrate a torn audit.log" "$PD_CLI" registry migrate "$work/torn"
+grep -q "audit.log:$lines: " "$work/err" || fail "the torn line is named ($(cat "$work/err"))"
+[ -e "$work/torn/registry.sqlite" ] && fail "nothing is created from a torn log"
+cp -r "$old" "$work/altered"
+sed -i '2s/"event":"[a-z]*"/"event":"draft"/' "$work/altered/audit.log"
+expect_exit 2 "migrate an altered audit.log" "$PD_CLI" registry migrate "$work/altered"
+grep -q "audit.log:2: " "$work/err" || fail "the altered line is named ($(cat "$work/err"))"
+printf '0x10\n' >"$work/altered/counter"
+expect_exit 2 "migrate a counter that is no plain number" "$PD_CLI" registry migrate "$work/altered"
+expect_exit 0 "migrate" "$PD_CLI" registry migrate "$old"
+[ -f "$old/audit.log.migrated" ] && [ -f "$old/counter.migrated" ] || fail "the old files are kept as *.migrated"
+[ "$(sqlite3 "$old/registry.sqlite" "SELECT count(*) FROM audit")" = "$lines" ] || fail "every audit entry imported"
+[ "$(sqlite3 "$old/registry.sqlite" "SELECT group_concat(status) FROM certificates")" = \
+  "$(for i in 1 2 3; do status_of "$lab" "CERT-00000$i"; done | paste -sd,)" ] || fail "every certificate imported with its state"
+expect_exit 0 "registry check of the migrated folder" "$PD_CLI" registry check "$old"
+expect_exit 2 "migrate twice" "$PD_CLI" registry migrate "$old"
+# garbage where the old log was: no longer read by anything
+printf '{"seq":1,"torn' >"$old/audit.log"
+setup_lab "$old"
+expect_exit 0 "certify after migration (the counter's next number)" certify "$old"
+[ "$(head -n1 "$work/out")" = "$old/CERT-000042.json" ] || fail "numbers continue after the old counter (got $(head -n1 "$work/out"))"
+expect_exit 0 "review after migration" review "$old" CERT-000042
+expect_exit 0 "authorize after migration" authorize "$old" CERT-000042
+expect_exit 0 "verify after migration, a garbage audit.log beside" "$PD_CLI" verify "$old/CERT-000042.json" --registry "$old" --data "$run"
+
+if [ "$fails" -ne 0 ]; then
+  echo "$fails check(s) failed" >&2
+  exit 1
+fi
+echo "registry_faults_test: all checks passed ($kills kills)"
