@@ -1034,6 +1034,8 @@ static int resolve_method(const struct pd_spec *spec, const struct pd_certify_op
  * JSON export written atomically. The registry commits first: a number is used once it is there. */
 struct write_job {
     const json_t *doc; /* final; only read by both threads */
+    const char *const *run_paths;
+    size_t n_runs;
     struct pd_registry *reg;
     struct pd_registry_cert *row;
     const char *json_path, *cert_id;
@@ -1041,6 +1043,30 @@ struct write_job {
     int rc;
     struct pd_err err;
 };
+
+/* The seal beside each run file (RUN.h5.seal, docs/CERTIFICATES.md), recorded in the registry in
+ * the draft's transaction: the registry keeps the first seal of each run file it certified, so a
+ * seal replaced later is refused. Whether a seal verifies is the accreditation gate's question. */
+static int record_seals(struct pd_registry *reg, const char *const *paths, size_t n, struct pd_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        char path[4200];
+        if ((size_t)snprintf(path, sizeof path, "%s.seal", paths[i]) >= sizeof path)
+            continue;
+        json_error_t je;
+        json_t *seal = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        const char *run_id = json_string_value(json_object_get(seal, "run_id"));
+        const char *sha = json_string_value(json_object_get(seal, "sha256"));
+        const char *station = json_string_value(json_object_get(json_object_get(seal, "station"), "key_id"));
+        char *text = run_id && sha ? pd_json_canonical(seal, NULL) : NULL;
+        int rc = text ? pd_registry_record_seal(reg, run_id, sha, station, text, err) : 0;
+        free(text);
+        json_decref(seal);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
 
 static void *write_draft(void *arg)
 {
@@ -1051,6 +1077,8 @@ static void *write_draft(void *arg)
     char *canon = cert_canonical(j->doc, NULL);
     if (!text || !canon)
         j->rc = pd_err_set(&j->err, PD_ENOMEM, NULL, "out of memory while formatting %s", j->cert_id);
+    if (j->rc == 0)
+        j->rc = record_seals(j->reg, j->run_paths, j->n_runs, &j->err);
     if (j->rc == 0) {
         cert_sha256_hex(canon, strlen(canon), j->row->document_sha256);
         j->row->document = text;
@@ -1129,7 +1157,12 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
     int rc = resolve_method(spec, opt, &def, err);
     if (rc < 0)
         return rc;
-    /* The registry first: a revision must name an issued certificate of it, before the work. */
+    /* The registry first: a revision must name an issued certificate of it, before the work. A
+     * folder of certificates from before the registry is migrated first, never numbered anew. */
+    if (cert_folder_unmigrated(opt->out_dir))
+        return pd_err_set(err, PD_ESTATE, opt->out_dir,
+                          "holds certificates from before the registry (counter, audit.log, CERT-*.json): "
+                          "`polydaq registry migrate %s` first", opt->out_dir);
     struct pd_registry reg;
     rc = pd_registry_open(&reg, opt->out_dir, PD_REGISTRY_CREATE, err);
     if (rc < 0)
@@ -1225,7 +1258,7 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
      * certificate (here, where the evaluation's freed memory is already mapped). The PDF takes its
      * name only once the certificate is recorded, so a failed write never leaves a PDF, nor
      * replaces another's. */
-    struct write_job wj = {.doc = doc, .reg = &reg, .row = &row, .json_path = res.json_path, .cert_id = res.cert_id};
+    struct write_job wj = {.doc = doc, .run_paths = run_paths, .n_runs = n_runs, .reg = &reg, .row = &row, .json_path = res.json_path, .cert_id = res.cert_id};
     pthread_t writer;
     bool writing = false;
     struct cert_doc_hash doc_hash; /* the QR code's hash, from the writer thread (~0.35 ms off this one) */

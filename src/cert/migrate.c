@@ -199,6 +199,27 @@ static int import_cert(struct pd_registry *reg, const char *dir, const char *nam
     return rc;
 }
 
+bool cert_folder_unmigrated(const char *dir)
+{
+    if (pd_registry_exists(dir))
+        return false;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/counter", dir);
+    if (access(path, F_OK) == 0)
+        return true;
+    snprintf(path, sizeof path, "%s/audit.log", dir);
+    if (access(path, F_OK) == 0)
+        return true;
+    char **names = NULL;
+    size_t n = 0;
+    struct pd_err ignored;
+    bool any = list_certs(dir, &names, &n, &ignored) == 0 && n > 0;
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return any;
+}
+
 int pd_cert_registry_migrate(const char *dir, void (*say)(const char *line, void *arg), void *arg,
                              struct pd_err *err)
 {

@@ -16,14 +16,17 @@ static const char certify_usage[] =
     "\n"
     "Evaluates every tested specimen of the runs by the spec's method, computes series statistics and\n"
     "expanded uncertainties, decides every limit by the spec's decision rule and writes the DRAFT\n"
-    "DIR/CERT-<number>.json and .pdf (numbers are sequential per DIR). The first line of output is the\n"
-    "JSON path. A draft becomes a certificate with `polydaq approve` (reviewer, then authorizer).\n"
+    "DIR/CERT-<number>.json and .pdf: the draft is recorded in DIR's registry (DIR/registry.sqlite,\n"
+    "created when missing) under its next number, then exported as those files. The first line of\n"
+    "output is the JSON path. A draft becomes a certificate with `polydaq approve` (reviewer, then\n"
+    "authorizer). A folder of certificates from before the registry: `polydaq registry migrate` first.\n"
     "  -s, --spec SPEC.yaml    the specification (limits, decision rule) (required)\n"
     "  -o, --output DIR        the lab's certificate folder (default: the current directory)\n"
     "  -r, --request ID        the customer's request id\n"
     "  -c, --customer NAME     the customer\n"
     "  -m, --method FILE.yaml  a method definition (lab variant) instead of the spec's / built-in one\n"
-    "      --revises CERT-ID   this certificate replaces CERT-ID (needs --reason)\n"
+    "      --revises CERT-ID   this certificate replaces CERT-ID, an issued certificate of DIR's\n"
+    "                          registry (needs --reason); CERT-ID is superseded when this is issued\n"
     "      --recompute CERT    regenerate CERT.json's content from the --data files with the spec and\n"
     "                          method it records and compare it exactly, listing every differing field\n"
     "                          by its JSON path; customer, request and revision as given to certify\n"
@@ -117,7 +120,8 @@ static int certify_main_body(int argc, char **argv)
     struct pd_certify_result res;
     int rc = pd_certify_runs(files, n_files, &spec, &opt, &res, &err);
     if (rc < 0)
-        return rc == PD_EDATA || rc == PD_EIO || rc == PD_ECONFIG ? cli_fail_input(&err) : cli_fail(&err);
+        return rc == PD_EDATA || rc == PD_EIO || rc == PD_ECONFIG || rc == PD_ESTATE ? cli_fail_input(&err)
+                                                                                     : cli_fail(&err);
     printf("%s\n", res.json_path);
     if (res.pdf_path[0])
         printf("%s\n", res.pdf_path);

@@ -35,6 +35,25 @@ expect_exit 0 "first authorize" authorize "$lab" CERT-000001
 first="$lab/CERT-000001.json"
 expect_exit 0 "the first certificate verifies" "$PD_CLI" verify "$first" --registry "$lab" --data "$run"
 
+# --- concurrent certify processes: never the same number ------------------------------------------
+conc="$work/concurrent"
+for i in 1 2 3 4; do certify "$conc" >"$work/conc-$i.out" 2>"$work/conc-$i.err" & done
+wait
+sort "$work"/conc-*.out | grep '\.json$' | uniq | wc -l | grep -qx 4 || fail "four concurrent certify: four different certificates"
+[ "$(sqlite3 "$conc/registry.sqlite" "SELECT count(DISTINCT number) || ' ' || max(number) FROM certificates")" = "4 4" ] ||
+  fail "four concurrent certify: numbers 1..4"
+
+# --- seals beside the run files are recorded; a replaced seal is refused ---------------------------
+cp "$run" "$work/sealed.h5"
+printf '{"format":"polydaq-seal-1","run_id":"R-1","file":"sealed.h5","sha256":"%s","station":{"name":"frame1","key_id":"0123456789abcdef"},"signature":"00"}\n' \
+  "$(sha256sum "$work/sealed.h5" | cut -d' ' -f1)" >"$work/sealed.h5.seal"
+expect_exit 0 "certify a sealed run" "$PD_CLI" certify "$work/sealed.h5" --spec "$spec" -o "$conc"
+[ "$(sqlite3 "$conc/registry.sqlite" "SELECT run_id || ' ' || station_key_id FROM seals")" = "R-1 0123456789abcdef" ] ||
+  fail "the seal is recorded in the registry"
+sed -i 's/"signature":"00"/"signature":"01"/' "$work/sealed.h5.seal"
+expect_exit 2 "certify with a replaced seal" "$PD_CLI" certify "$work/sealed.h5" --spec "$spec" -o "$conc"
+grep -q "has another seal recorded" "$work/err" || fail "a replaced seal is named"
+
 # --- a change after review is refused --------------------------------------------------------
 expect_exit 0 "certify (to be changed)" certify "$lab"
 id=$(last_id "$lab")
@@ -155,6 +174,9 @@ with open(sys.argv[2], "w") as out:
         out.write(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n")
 PY
 printf '41\n' >"$old/counter"
+expect_exit 2 "certify into an old folder" certify "$old"
+grep -q "registry migrate" "$work/err" || fail "certify into an old folder asks for migrate"
+[ -e "$old/registry.sqlite" ] && fail "certify into an old folder creates no registry"
 cp -r "$old" "$work/torn"
 head -c -40 "$old/audit.log" >"$work/torn/audit.log" # the last line torn
 lines=$(wc -l <"$old/audit.log")
