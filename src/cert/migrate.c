@@ -120,7 +120,7 @@ static int list_certs(const char *dir, char ***out, size_t *n, struct pd_err *er
         count++;
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && count > 1)
         qsort(names, count, sizeof *names, by_name);
     *out = names;
     *n = count;
