@@ -62,8 +62,9 @@ static int registered_signer(struct pd_registry *reg, const char *key_path, enum
                 *err = e;
             return rc;
         }
-        return pd_err_set(err, PD_ESTATE, key_path, "key %s is not registered in %s (polydaq registry %s add)",
-                          key->pub.id, reg->dir, role == PD_KEY_LAB ? "init --lab-key" : role == PD_KEY_STATION ? "station" : "person");
+        return pd_err_set(err, PD_ESTATE, key_path, "key %s is not registered in %s as %s (%s)", key->pub.id, reg->dir,
+                          pd_key_role_name(role),
+                          role == PD_KEY_LAB ? "polydaq registry init DIR --lab-key LAB.pub" : "polydaq registry person add");
     }
     if (who->role != role) {
         pd_secret_key_wipe(key);

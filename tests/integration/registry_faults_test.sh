@@ -35,6 +35,26 @@ expect_exit 0 "first authorize" authorize "$lab" CERT-000001
 first="$lab/CERT-000001.json"
 expect_exit 0 "the first certificate verifies" "$PD_CLI" verify "$first" --registry "$lab" --data "$run"
 
+# --- a disabled person: refused from then on, their earlier approvals still valid --------------------
+expect_exit 0 "keygen a second reviewer" "$PD_CLI" keygen -o "$work/rv2"
+expect_exit 0 "register the second reviewer" "$PD_CLI" registry person add -o "$lab" --key "$work/rv2/lab.pub" --name "S. Econd" --role reviewer
+expect_exit 0 "certify (for the second reviewer)" certify "$lab"
+id=$(last_id "$lab")
+expect_exit 0 "the second reviewer reviews" "$PD_CLI" approve "$id" -o "$lab" --key "$work/rv2/lab.key" --role reviewer
+expect_exit 0 "disable the second reviewer" "$PD_CLI" registry person disable "S. Econd" -o "$lab"
+expect_exit 0 "person list" "$PD_CLI" registry person list -o "$lab"
+grep -q "S. Econd .*disabled" "$work/out" || fail "person list shows the disabled key"
+expect_exit 0 "authorize what the second reviewer reviewed before" authorize "$lab" "$id"
+expect_exit 0 "an approval made before the disable still verifies" "$PD_CLI" verify "$lab/$id.json" --registry "$lab"
+expect_exit 0 "certify (after the disable)" certify "$lab"
+id=$(last_id "$lab")
+expect_exit 2 "a disabled key approves nothing" "$PD_CLI" approve "$id" -o "$lab" --key "$work/rv2/lab.key" --role reviewer
+grep -q "was disabled on" "$work/err" || fail "the disabled key is named"
+chmod 0640 "$work/rv/lab.key"
+expect_exit 2 "a secret key others can read" review "$lab" "$id"
+chmod 0600 "$work/rv/lab.key"
+expect_exit 0 "review" review "$lab" "$id"
+
 # --- concurrent certify processes: never the same number ------------------------------------------
 conc="$work/concurrent"
 for i in 1 2 3 4; do certify "$conc" >"$work/conc-$i.out" 2>"$work/conc-$i.err" & done
