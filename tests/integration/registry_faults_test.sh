@@ -5,7 +5,8 @@
 # verifies and the interrupted operation, repeated, succeeds; a full disk (a small tmpfs) during
 # certify and approve; a change after review (in the exported file, in the registry) refused; an
 # old folder (counter + audit.log + CERT-*.json) migrated, a torn or altered audit.log refused by
-# line, and a garbage audit.log mattering no more once migrated.
+# line, and a garbage audit.log mattering no more once migrated; a disabled person, concurrent
+# certify processes, seals recorded, a certificate signed by another lab key against this registry.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
 # shellcheck source=lib.sh
@@ -74,6 +75,23 @@ sed -i 's/"signature":"00"/"signature":"01"/' "$work/sealed.h5.seal"
 expect_exit 2 "certify with a replaced seal" "$PD_CLI" certify "$work/sealed.h5" --spec "$spec" -o "$conc"
 grep -q "has another seal recorded" "$work/err" || fail "a replaced seal is named"
 
+# --- a certificate from another "lab" (another issuing key) does not verify against this registry ---
+expect_exit 0 "keygen a forger's lab key" "$PD_CLI" keygen -o "$work/forger"
+forged="$work/forged"
+expect_exit 0 "forger's registry" "$PD_CLI" registry init "$forged" --lab-key "$work/forger/lab.pub"
+for k in rv au; do
+  role=reviewer; [ $k = au ] && role=authorizer
+  expect_exit 0 "forger registers $k" "$PD_CLI" registry person add -o "$forged" --key "$work/$k/lab.pub" --name "$k" --role $role
+done
+expect_exit 0 "forger certifies" certify "$forged"
+expect_exit 0 "forger reviews" review "$forged" CERT-000001
+expect_exit 0 "forger issues" "$PD_CLI" approve CERT-000001 -o "$forged" --key "$work/au/lab.key" --role authorizer --lab-key "$work/forger/lab.key"
+expect_exit 1 "a certificate signed with another lab key, against the lab's registry" "$PD_CLI" verify "$forged/CERT-000001.json" --registry "$lab"
+grep -q "^FAIL: signed by key .*, which the registry does not list as the lab's issuing key" "$work/out" ||
+  fail "verify --registry says the signing key is not the lab's"
+grep -q "^FAIL: the document differs from the one the registry issued as CERT-000001" "$work/out" ||
+  fail "verify --registry says the document is not the one issued under that number"
+
 # --- a change after review is refused --------------------------------------------------------
 expect_exit 0 "certify (to be changed)" certify "$lab"
 id=$(last_id "$lab")
@@ -83,6 +101,8 @@ sed -i '0,/"customer": /s//"customer": "Someone Else", "was": /' "$lab/$id.json"
 expect_exit 2 "authorize an edited export" authorize "$lab" "$id"
 grep -q "$id.json: the file's content differs from $id in the registry" "$work/err" || fail "the edited file is named"
 [ "$(status_of "$lab" "$id")" = reviewed ] || fail "nothing was issued from an edited export"
+expect_exit 1 "registry check finds the edited export" "$PD_CLI" registry check "$lab"
+grep -q "^FAIL: .*$id.json: its content differs from the registry's" "$work/out" || fail "registry check names the edited export"
 expect_exit 0 "export restores the registry's" "$PD_CLI" registry export "$id" -o "$lab"
 cmp -s "$lab/$id.json" "$work/reviewed.json" || fail "export writes the registry's document back"
 sqlite3 "$lab/registry.sqlite" "UPDATE certificates SET document = replace(document, '\"verdict\": \"pass\"', '\"verdict\": \"fail\"') WHERE certificate_id = '$id'"
