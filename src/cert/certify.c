@@ -1142,6 +1142,33 @@ int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd
     return rc;
 }
 
+/* --revises must name an issued certificate of the folder's registry (checked before the work). */
+static int check_revised(const struct pd_certify_options *opt, struct pd_err *err)
+{
+    struct pd_registry reg;
+    struct pd_registry_cert old;
+    struct pd_err e = {0};
+    int rc = pd_registry_open(&reg, opt->out_dir, 0, &e);
+    if (rc == 0) {
+        rc = pd_registry_cert_get(&reg, opt->replaces, &old, &e);
+        pd_registry_close(&reg);
+    }
+    if (rc == PD_ESTATE)
+        return pd_err_set(err, PD_ECONFIG, opt->replaces,
+                          "--revises must name an issued certificate of the registry in %s (CERT-NNNNNN): there is none",
+                          opt->out_dir);
+    if (rc < 0) {
+        if (err)
+            *err = e;
+        return rc;
+    }
+    if (strcmp(old.status, "issued") != 0)
+        rc = pd_err_set(err, PD_ECONFIG, opt->replaces, "--revises %s: it is '%s'; only an issued certificate is revised",
+                        opt->replaces, old.status);
+    pd_registry_cert_free(&old);
+    return rc;
+}
+
 static int certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
                         const struct pd_certify_options *opt, bool *hashing_taken, struct pd_certify_result *result,
                         struct pd_err *err)
@@ -1163,30 +1190,8 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
         return pd_err_set(err, PD_ESTATE, opt->out_dir,
                           "holds certificates from before the registry (counter, audit.log, CERT-*.json): "
                           "`polydaq registry migrate %s` first", opt->out_dir);
-    struct pd_registry reg;
-    rc = pd_registry_open(&reg, opt->out_dir, PD_REGISTRY_CREATE, err);
-    if (rc < 0)
+    if (opt->replaces && (rc = check_revised(opt, err)) < 0)
         return rc;
-    if (opt->replaces) {
-        struct pd_registry_cert old;
-        struct pd_err e = {0};
-        rc = pd_registry_cert_get(&reg, opt->replaces, &old, &e);
-        if (rc == PD_ESTATE)
-            rc = pd_err_set(err, PD_ECONFIG, opt->replaces,
-                            "--revises must name an issued certificate of the registry in %s (CERT-NNNNNN): there is none",
-                            opt->out_dir);
-        else if (rc < 0 && err)
-            *err = e;
-        else if (strcmp(old.status, "issued") != 0)
-            rc = pd_err_set(err, PD_ECONFIG, opt->replaces, "--revises %s: it is '%s'; only an issued certificate is revised",
-                            opt->replaces, old.status);
-        if (rc == 0)
-            pd_registry_cert_free(&old);
-        if (rc < 0) {
-            pd_registry_close(&reg);
-            return rc;
-        }
-    }
     static struct cert_curve_set curves;
     memset(&curves, 0, sizeof curves);
     struct early_count early = {.out_dir = opt->out_dir, .curves = &curves};
@@ -1199,9 +1204,14 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
     json_t *doc = NULL;
     struct pd_certify_result res = {0};
     rc = cert_build_document(&b, &doc, &res.verdict, &res.accredited, &res.n_specimens, &res.n_failed, err);
+    /* The registry is made (when missing) only for a certificate to record: bad input leaves no
+     * file behind. */
+    struct pd_registry reg;
+    if (rc == 0)
+        rc = pd_registry_open(&reg, opt->out_dir, PD_REGISTRY_CREATE, err);
     if (rc < 0) {
         cert_curve_set_free(&curves);
-        pd_registry_close(&reg);
+        json_decref(doc);
         return rc;
     }
     bool ok = true;

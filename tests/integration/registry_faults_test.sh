@@ -56,6 +56,12 @@ expect_exit 2 "a secret key others can read" review "$lab" "$id"
 chmod 0600 "$work/rv/lab.key"
 expect_exit 0 "review" review "$lab" "$id"
 
+# --- bad input leaves no registry behind -----------------------------------------------------------
+printf 'not hdf5\n' >"$work/garbage.h5"
+mkdir -p "$work/empty"
+expect_exit 2 "certify garbage" "$PD_CLI" certify "$work/garbage.h5" --spec "$spec" -o "$work/empty"
+[ -z "$(ls -A "$work/empty")" ] || fail "a refused certify leaves nothing in the folder ($(ls -A "$work/empty"))"
+
 # --- concurrent certify processes: never the same number ------------------------------------------
 conc="$work/concurrent"
 for i in 1 2 3 4; do certify "$conc" >"$work/conc-$i.out" 2>"$work/conc-$i.err" & done
