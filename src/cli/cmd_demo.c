@@ -72,6 +72,12 @@ static int demo_main_body(int argc, char **argv)
     snprintf(pk, sizeof pk, "%s/lab.pub", key_dir);
     if (access(sk, R_OK) != 0 && pd_cert_keygen(key_dir, sk, sizeof sk, pk, sizeof pk, &err) < 0)
         return cli_fail(&err);
+    /* ... and its self-made X.509 certificate, so the issued PDF is signed (PAdES). */
+    char crt[4300];
+    snprintf(crt, sizeof crt, "%s/lab.crt", key_dir);
+    if (access(crt, R_OK) != 0 && pd_cert_x509_keygen(key_dir, "Joint Plastics Test Laboratory", crt, sizeof crt,
+                                                     &err) < 0)
+        return cli_fail(&err);
     char status[32];
     if (pd_cert_approve(cres.json_path, "demo reviewer", PD_ROLE_REVIEWER, NULL, status, sizeof status, &err) < 0 ||
         pd_cert_approve(cres.json_path, "demo authorizer", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err) < 0)
@@ -85,6 +91,7 @@ static int demo_main_body(int argc, char **argv)
            cres.accredited ? "accredited" : "NOT accredited: simulated data");
     printf("PDF:           %s\n", cres.pdf_path);
     printf("public key:    %s\n", pk);
+    printf("PDF signer:    %s (X.509, self-made for the demo)\n", crt);
     for (size_t i = 0; i < vr.n_lines; i++)
         printf("  verify: %s\n", vr.lines[i]);
     printf("verification:  %s\n", vr.ok ? "VERIFIED" : "FAILED");
