@@ -337,11 +337,14 @@ static int read_whole(const char *path, unsigned char **out, size_t *len, mode_t
     if (fd < 0)
         return pd_err_set_os(err, PD_EIO, errno, path, "cannot open the PDF");
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return e ? pd_err_set_os(err, PD_EIO, e, path, "cannot read the PDF")
-                 : pd_err_set(err, PD_EDATA, path, "not a regular file");
+        return pd_err_set_os(err, PD_EIO, e, path, "cannot read the PDF");
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return pd_err_set(err, PD_EDATA, path, "not a regular file");
     }
     if (st.st_size > MAX_PDF_BYTES) {
         close(fd);
