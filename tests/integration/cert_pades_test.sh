@@ -139,6 +139,32 @@ grep -q "Signature is Valid" "$work/imp.out" || fail "the impostor's signature i
 grep -q "Certificate is Trusted" "$work/imp.out" && fail "pdfsig trusts an impostor's certificate with the lab's name"
 grep -q "Certificate Validation: " "$work/imp.out" || fail "pdfsig judges the impostor's certificate"
 
+# A CA-issued identity as a real lab has it: an RSA key, its certificate from the lab's CA (openssl
+# CLI) with the CA certificate after it in lab.crt; the customer trusts the CA only.
+ca="$work/ca" rsa="$work/rsa"
+mkdir -p "$ca" "$rsa"
+openssl req -new -x509 -newkey rsa:2048 -nodes -keyout "$ca/ca.key" -subj "/CN=Test Root CA/O=Test CA" -days 30 \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+  -out "$ca/ca.crt" 2>/dev/null || fail "test CA"
+openssl req -new -newkey rsa:2048 -nodes -keyout "$rsa/lab-x509.key" -subj "/CN=$lab/O=$lab" -out "$ca/lab.csr" \
+  2>/dev/null || fail "lab CSR"
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n' >"$ca/ext"
+openssl x509 -req -in "$ca/lab.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -CAcreateserial -days 30 \
+  -extfile "$ca/ext" -out "$rsa/lab.crt" 2>/dev/null || fail "lab certificate from the CA"
+cat "$ca/ca.crt" >>"$rsa/lab.crt"
+chmod 600 "$rsa/lab-x509.key"
+"$PD_CLI" keygen -o "$rsa" >/dev/null || fail "Ed25519 key beside the CA-issued identity"
+certify
+cert6=$new
+expect_exit 0 "review 6" "$PD_CLI" approve "$cert6" --as "R. Viewer" --role reviewer
+expect_exit 0 "authorize 6 (CA-issued RSA)" "$PD_CLI" approve "$cert6" --as "B. Boss" --role authorizer --key "$rsa/lab.key"
+mkdir -p "$work/nss-ca"
+certutil -N -d "sql:$work/nss-ca" --empty-password && certutil -A -d "sql:$work/nss-ca" -n ca -t "CT,C,C" -i "$ca/ca.crt" ||
+  fail "CA trusted in NSS"
+expect_exit 0 "pdfsig (CA-issued)" pdfsig -nssdir "sql:$work/nss-ca" "${cert6%.json}.pdf"
+grep -q "Signature is Valid." "$work/out" && grep -q "Certificate is Trusted." "$work/out" ||
+  { fail "pdfsig: a CA-issued RSA signature, chain in the CMS, is valid and trusted"; cat "$work/out" >&2; }
+
 # A key others can read is refused (the JSON is issued, the PDF stays unsigned: named in the error).
 chmod 644 "$work/impostor/lab-x509.key"
 certify
