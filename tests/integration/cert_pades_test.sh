@@ -6,7 +6,8 @@
 # signature verifies with the openssl CLI over the extracted ranges, the text is the unsigned
 # PDF's, /Reason names the number and the JSON's SHA-256 (the QR code's). Attacks: one changed
 # byte in either signed range, an impostor's certificate with the same name, the draft (no
-# signature), a key readable by others, half an X.509 identity.
+# signature), a key readable by others, half an X.509 identity. A CA-issued RSA identity with its
+# chain, and the demo's signed PDF, validate too.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
 # shellcheck source=lib.sh
@@ -190,6 +191,17 @@ cert5=$new
 expect_exit 0 "review 5" "$PD_CLI" approve "$cert5" --as "R. Viewer" --role reviewer
 expect_exit 0 "authorize 5 (no X.509)" "$PD_CLI" approve "$cert5" --as "B. Boss" --role authorizer --key "$work/plain/lab.key"
 expect_exit 2 "no X.509, no signature" pdfsig "${cert5%.json}.pdf"
+
+# The demo: its self-made lab certificate signs its issued PDF, which pdfsig accepts once trusted.
+expect_exit 0 "demo" "$PD_CLI" demo -o "$work/demo" -q
+grep -q "^PDF signer: .*/keys/lab.crt" "$work/out" || fail "the demo names its PDF signer"
+mkdir -p "$work/nss-demo"
+certutil -N -d "sql:$work/nss-demo" --empty-password &&
+  certutil -A -d "sql:$work/nss-demo" -n demo -t "CT,C,C" -i "$work/demo/keys/lab.crt" || fail "demo certificate in NSS"
+expect_exit 0 "pdfsig of the demo's PDF" pdfsig -nssdir "sql:$work/nss-demo" "$work/demo/CERT-000001.pdf"
+grep -q "Signature is Valid." "$work/out" && grep -q "Certificate is Trusted." "$work/out" &&
+  grep -q "Signer Certificate Common Name: $lab" "$work/out" ||
+  { fail "pdfsig: the demo's PDF is validly signed by the trusted lab certificate"; cat "$work/out" >&2; }
 
 [ "$fails" -eq 0 ] && echo "cert_pades_test: all checks passed"
 exit $((fails > 0))
