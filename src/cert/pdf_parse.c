@@ -6,6 +6,7 @@
  * (cross-reference streams, object streams, a page tree without pages) is a clear error naming
  * the byte where it was found — never a guess.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,11 +24,16 @@ struct lex {
     struct pd_err *err;
 };
 
-static int fail(struct lex *l, size_t at, const char *fmt, const char *detail)
+static int fail(struct lex *l, size_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct lex *l, size_t at, const char *fmt, ...)
 {
     char where[160];
     snprintf(where, sizeof where, "%s (byte %zu)", l->name, at);
-    return pd_err_set(l->err, PD_EDATA, where, fmt, detail ? detail : "");
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = pd_err_setv(l->err, PD_EDATA, where, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static bool is_ws(unsigned char c)
@@ -103,9 +109,9 @@ static int skip_literal(struct lex *l)
         else if (c == '(')
             open++;
         else if (c == ')' && --open == 0)
-            return l->pos <= l->len ? 0 : fail(l, start, "unterminated string%s", NULL);
+            return l->pos <= l->len ? 0 : fail(l, start, "unterminated string");
     }
-    return fail(l, start, "unterminated string%s", NULL);
+    return fail(l, start, "unterminated string");
 }
 
 /* Skips one object of any kind (a reference "N G R" counts as three: callers that want a
@@ -115,9 +121,9 @@ static int skip_object(struct lex *l, int depth)
     skip_ws(l);
     size_t start = l->pos;
     if (l->pos >= l->len)
-        return fail(l, start, "unexpected end of file%s", NULL);
+        return fail(l, start, "unexpected end of file");
     if (depth > MAX_NESTING)
-        return fail(l, start, "objects nested too deeply%s", NULL);
+        return fail(l, start, "objects nested too deeply");
     unsigned char c = l->p[l->pos];
     if (at_str(l, "<<")) {
         l->pos += 2;
@@ -128,7 +134,7 @@ static int skip_object(struct lex *l, int depth)
                 return 0;
             }
             if (l->pos >= l->len)
-                return fail(l, start, "unterminated dictionary%s", NULL);
+                return fail(l, start, "unterminated dictionary");
             int rc = skip_object(l, depth + 1);
             if (rc < 0)
                 return rc;
@@ -139,11 +145,11 @@ static int skip_object(struct lex *l, int depth)
         while (l->pos < l->len && l->p[l->pos] != '>') {
             unsigned char h = l->p[l->pos];
             if (!is_ws(h) && !((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
-                return fail(l, l->pos, "not a hex digit in a hex string%s", NULL);
+                return fail(l, l->pos, "not a hex digit in a hex string");
             l->pos++;
         }
         if (l->pos >= l->len)
-            return fail(l, start, "unterminated hex string%s", NULL);
+            return fail(l, start, "unterminated hex string");
         l->pos++;
         return 0;
     }
@@ -156,7 +162,7 @@ static int skip_object(struct lex *l, int depth)
                 return 0;
             }
             if (l->pos >= l->len)
-                return fail(l, start, "unterminated array%s", NULL);
+                return fail(l, start, "unterminated array");
             int rc = skip_object(l, depth + 1);
             if (rc < 0)
                 return rc;
@@ -167,11 +173,11 @@ static int skip_object(struct lex *l, int depth)
     if (c == '/')
         l->pos++;
     else if (is_delim(c))
-        return fail(l, start, "unexpected '%s'", (const char[]){(char)c, 0});
+        return fail(l, start, "unexpected '%c'", c);
     while (l->pos < l->len && !is_ws(l->p[l->pos]) && !is_delim(l->p[l->pos]))
         l->pos++;
     if (c != '/' && l->pos == start)
-        return fail(l, start, "expected an object%s", NULL);
+        return fail(l, start, "expected an object");
     return 0;
 }
 
@@ -206,7 +212,7 @@ static int read_dict(struct lex *l, struct cert_pdf_dict *d)
     skip_ws(l);
     size_t start = l->pos;
     if (!at_str(l, "<<"))
-        return fail(l, start, "expected a dictionary '<<'%s", NULL);
+        return fail(l, start, "expected a dictionary '<<'");
     l->pos += 2;
     d->n = 0;
     for (;;) {
@@ -216,11 +222,11 @@ static int read_dict(struct lex *l, struct cert_pdf_dict *d)
             return 0;
         }
         if (l->pos >= l->len)
-            return fail(l, start, "unterminated dictionary%s", NULL);
+            return fail(l, start, "unterminated dictionary");
         if (l->p[l->pos] != '/')
-            return fail(l, l->pos, "expected a name as dictionary key%s", NULL);
+            return fail(l, l->pos, "expected a name as dictionary key");
         if (d->n >= CERT_PDF_MAX_ENTRIES)
-            return fail(l, start, "dictionary has too many entries%s", NULL);
+            return fail(l, start, "dictionary has too many entries");
         struct cert_pdf_entry *e = &d->e[d->n];
         size_t k = l->pos++;
         while (l->pos < l->len && !is_ws(l->p[l->pos]) && !is_delim(l->p[l->pos]))
@@ -292,7 +298,7 @@ static int xref_lookup(struct lex *l, const struct xref_chain *x, long long num,
                 (rc = read_uint(&t, &count, "entry count of an xref subsection")) < 0)
                 return rc;
             if (count > (long long)(t.len / 18)) /* an entry is 20 bytes (18 without its line end) */
-                return fail(&t, t.pos, "xref subsection longer than the file%s", NULL);
+                return fail(&t, t.pos, "xref subsection longer than the file");
             if (num >= first && num < first + count) {
                 /* Entries are fixed 20-byte lines; tokens are read so that any line end passes. */
                 for (long long i = 0; i < num - first; i++) {
@@ -302,7 +308,7 @@ static int xref_lookup(struct lex *l, const struct xref_chain *x, long long num,
                         return rc;
                     skip_ws(&t);
                     if (t.pos >= t.len || (t.p[t.pos] != 'n' && t.p[t.pos] != 'f'))
-                        return fail(&t, t.pos, "xref entry type is not 'n' or 'f'%s", NULL);
+                        return fail(&t, t.pos, "xref entry type is not 'n' or 'f'");
                     t.pos++;
                 }
                 long long o, g;
@@ -310,16 +316,11 @@ static int xref_lookup(struct lex *l, const struct xref_chain *x, long long num,
                     (rc = read_uint(&t, &g, "xref entry generation")) < 0)
                     return rc;
                 skip_ws(&t);
-                if (t.pos >= t.len || t.p[t.pos] != 'n') {
-                    char n[32];
-                    snprintf(n, sizeof n, "%lld", num);
-                    return fail(&t, t.pos, "object %s is listed as free", n);
-                }
-                if (g != want_gen || o <= 0 || (size_t)o >= l->len) {
-                    char n[32];
-                    snprintf(n, sizeof n, "%lld", num);
-                    return fail(&t, t.pos, "xref entry of object %s has a wrong generation or an offset outside the file", n);
-                }
+                if (t.pos >= t.len || t.p[t.pos] != 'n')
+                    return fail(&t, t.pos, "object %lld is listed as free", num);
+                if (g != want_gen || o <= 0 || (size_t)o >= l->len)
+                    return fail(&t, t.pos, "xref entry of object %lld has a wrong generation or an offset outside the file",
+                                num);
                 *off = (size_t)o;
                 return 0;
             }
@@ -330,14 +331,12 @@ static int xref_lookup(struct lex *l, const struct xref_chain *x, long long num,
                     return rc;
                 skip_ws(&t);
                 if (t.pos >= t.len || (t.p[t.pos] != 'n' && t.p[t.pos] != 'f'))
-                    return fail(&t, t.pos, "xref entry type is not 'n' or 'f'%s", NULL);
+                    return fail(&t, t.pos, "xref entry type is not 'n' or 'f'");
                 t.pos++;
             }
         }
     }
-    char n[32];
-    snprintf(n, sizeof n, "%lld", num);
-    return fail(l, x->off[0], "object %s is not in the cross-reference table", n);
+    return fail(l, x->off[0], "object %lld is not in the cross-reference table", num);
 }
 
 /* The indirect object `num gen` (a dictionary) through the xref. */
@@ -353,11 +352,8 @@ static int read_indirect(struct lex *l, const struct xref_chain *x, long long nu
     if ((rc = read_uint(l, &n, "object number")) < 0 || (rc = read_uint(l, &g, "generation")) < 0)
         return rc;
     skip_ws(l);
-    if (n != num || g != gen || !at_keyword(l, "obj")) {
-        char what[64];
-        snprintf(what, sizeof what, "%lld %lld obj", num, gen);
-        return fail(l, off, "the cross-reference table points to something else than '%s'", what);
-    }
+    if (n != num || g != gen || !at_keyword(l, "obj"))
+        return fail(l, off, "the cross-reference table points to something else than '%lld %lld obj'", num, gen);
     l->pos += 3;
     obj->num = num;
     obj->gen = gen;
@@ -386,11 +382,11 @@ static int find_startxref(struct lex *l, size_t *out)
         if (j + 5 > l->len || memcmp(l->p + j, "%%EOF", 5) != 0)
             return fail(l, i, "no %s after startxref: the file is truncated", "%%EOF");
         if (v <= 0 || (size_t)v >= i)
-            return fail(l, i, "startxref points outside the file%s", NULL);
+            return fail(l, i, "startxref points outside the file");
         *out = (size_t)v;
         return 0;
     }
-    return fail(l, l->len, "no startxref in the last %s bytes: not a complete PDF", "2048");
+    return fail(l, l->len, "no startxref in the last %d bytes: not a complete PDF", TAIL_SEARCH);
 }
 
 int cert_pdf_parse(const unsigned char *pdf, size_t len, const char *name, struct cert_pdf_doc *out,
@@ -416,14 +412,14 @@ int cert_pdf_parse(const unsigned char *pdf, size_t len, const char *name, struc
             struct pd_err ignored;
             t.err = &ignored;
             if (read_uint(&t, &n, "object") == 0)
-                return fail(&l, at, "a cross-reference stream (PDF 1.5 compressed xref) is not supported%s", NULL);
-            return fail(&l, at, "startxref does not point to an 'xref' table%s", NULL);
+                return fail(&l, at, "a cross-reference stream (PDF 1.5 compressed xref) is not supported");
+            return fail(&l, at, "startxref does not point to an 'xref' table");
         }
         for (size_t i = 0; i < x.n; i++)
             if (x.off[i] == at)
-                return fail(&l, at, "the /Prev chain of cross-reference tables loops%s", NULL);
+                return fail(&l, at, "the /Prev chain of cross-reference tables loops");
         if (x.n >= MAX_XREF_SECTIONS)
-            return fail(&l, at, "more than 64 cross-reference sections%s", NULL);
+            return fail(&l, at, "more than 64 cross-reference sections");
         x.off[x.n++] = at;
         /* Find this section's trailer: skip the subsections' tokens. */
         l.pos = at + 4;
@@ -432,13 +428,13 @@ int cert_pdf_parse(const unsigned char *pdf, size_t len, const char *name, struc
             if (at_keyword(&l, "trailer"))
                 break;
             if (l.pos >= l.len)
-                return fail(&l, at, "cross-reference table without a trailer%s", NULL);
+                return fail(&l, at, "cross-reference table without a trailer");
             long long first, count;
             if ((rc = read_uint(&l, &first, "first object number of an xref subsection")) < 0 ||
                 (rc = read_uint(&l, &count, "entry count of an xref subsection")) < 0)
                 return rc;
             if (count > (long long)(len / 18))
-                return fail(&l, l.pos, "xref subsection longer than the file%s", NULL);
+                return fail(&l, l.pos, "xref subsection longer than the file");
             for (long long i = 0; i < count; i++) {
                 long long o, g;
                 if ((rc = read_uint(&l, &o, "xref entry offset")) < 0 ||
@@ -446,7 +442,7 @@ int cert_pdf_parse(const unsigned char *pdf, size_t len, const char *name, struc
                     return rc;
                 skip_ws(&l);
                 if (l.pos >= l.len || (l.p[l.pos] != 'n' && l.p[l.pos] != 'f'))
-                    return fail(&l, l.pos, "xref entry type is not 'n' or 'f'%s", NULL);
+                    return fail(&l, l.pos, "xref entry type is not 'n' or 'f'");
                 l.pos++;
             }
         }
@@ -461,7 +457,7 @@ int cert_pdf_parse(const unsigned char *pdf, size_t len, const char *name, struc
         if ((rc = span_int(&l, prev->value, "/Prev", &p)) < 0)
             return rc;
         if (p <= 0 || (size_t)p >= len)
-            return fail(&l, prev->value.off, "/Prev points outside the file%s", NULL);
+            return fail(&l, prev->value.off, "/Prev points outside the file");
         at = (size_t)p;
     }
     const struct cert_pdf_entry *size = cert_pdf_dict_get(pdf, &trailer, "/Size");
@@ -475,7 +471,7 @@ int cert_pdf_parse(const unsigned char *pdf, size_t len, const char *name, struc
         (rc = span_ref(&l, root->value, "/Root", &num, &gen)) < 0)
         return rc;
     if (n_obj < 1 || n_obj > 8000000)
-        return fail(&l, size->value.off, "/Size is out of range%s", NULL);
+        return fail(&l, size->value.off, "/Size is out of range");
     d.size = n_obj;
     if (info)
         d.info = info->value;
@@ -485,35 +481,35 @@ int cert_pdf_parse(const unsigned char *pdf, size_t len, const char *name, struc
         return rc;
     const struct cert_pdf_entry *type = cert_pdf_dict_get(pdf, &d.catalog.dict, "/Type");
     if (!type || !span_is(pdf, type->value, "/Catalog"))
-        return fail(&l, d.catalog.off, "/Root is not a /Catalog%s", NULL);
+        return fail(&l, d.catalog.off, "/Root is not a /Catalog");
     if (cert_pdf_dict_get(pdf, &d.catalog.dict, "/AcroForm"))
-        return fail(&l, d.catalog.off, "the PDF already has a form (/AcroForm); signing it again is not supported%s", NULL);
+        return fail(&l, d.catalog.off, "the PDF already has a form (/AcroForm); signing it again is not supported");
     const struct cert_pdf_entry *pages = cert_pdf_dict_get(pdf, &d.catalog.dict, "/Pages");
     if (!pages)
-        return fail(&l, d.catalog.off, "the catalog has no /Pages%s", NULL);
+        return fail(&l, d.catalog.off, "the catalog has no /Pages");
     if ((rc = span_ref(&l, pages->value, "/Pages", &num, &gen)) < 0)
         return rc;
     /* Down the first kids to page 1. */
     for (int depth = 0;; depth++) {
         if (depth >= MAX_TREE_DEPTH)
-            return fail(&l, pages->value.off, "the page tree is deeper than 32 levels (a loop?)%s", NULL);
+            return fail(&l, pages->value.off, "the page tree is deeper than 32 levels (a loop?)");
         if ((rc = read_indirect(&l, &x, num, gen, &d.page)) < 0)
             return rc;
         type = cert_pdf_dict_get(pdf, &d.page.dict, "/Type");
         if (type && span_is(pdf, type->value, "/Page"))
             break;
         if (!type || !span_is(pdf, type->value, "/Pages"))
-            return fail(&l, d.page.off, "a page tree node is neither /Pages nor /Page%s", NULL);
+            return fail(&l, d.page.off, "a page tree node is neither /Pages nor /Page");
         const struct cert_pdf_entry *kids = cert_pdf_dict_get(pdf, &d.page.dict, "/Kids");
         if (!kids || kids->value.len < 2 || pdf[kids->value.off] != '[')
-            return fail(&l, d.page.off, "a /Pages node without a /Kids array%s", NULL);
+            return fail(&l, d.page.off, "a /Pages node without a /Kids array");
         struct cert_pdf_span first = {.off = kids->value.off + 1, .len = kids->value.len - 2};
         if ((rc = span_ref(&l, first, "the first of /Kids", &num, &gen)) < 0)
             return rc;
     }
     const struct cert_pdf_entry *annots = cert_pdf_dict_get(pdf, &d.page.dict, "/Annots");
     if (annots && pdf[annots->value.off] != '[')
-        return fail(&l, annots->value.off, "the first page's /Annots is not an inline array%s", NULL);
+        return fail(&l, annots->value.off, "the first page's /Annots is not an inline array");
     *out = d;
     return 0;
 }
