@@ -50,9 +50,9 @@ static bool add_ext(X509 *crt, int nid, const char *value)
 
 /* A self-signed certificate for `key`: subject CN and O both the lab's name, a random positive
  * 128-bit serial, key usage for document signatures (digitalSignature, nonRepudiation). It is also
- * marked a CA (pathlen 0, keyCertSign) only because it is its own trust anchor: NSS (pdfsig,
- * Firefox) and Acrobat's trusted roots accept an anchor only when it is a CA certificate; as a
- * plain end-entity certificate it stays "issuer unknown" even when trusted explicitly. */
+ * marked a CA (pathlen 0, keyCertSign) only because it is its own trust anchor: NSS (which
+ * pdfsig uses) accepts an anchor only when it is a CA certificate; as a plain end-entity
+ * certificate it stays "issuer unknown" even when trusted explicitly. */
 static X509 *make_cert(EVP_PKEY *key, const char *name)
 {
     X509 *crt = X509_new();

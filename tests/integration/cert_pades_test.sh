@@ -68,7 +68,13 @@ grep -q "Signature Type: ETSI.CAdES.detached" "$work/out" || fail "pdfsig: PAdES
 grep -q "Signing Hash Algorithm: SHA-256" "$work/out" || fail "pdfsig: SHA-256"
 grep -q "Total document signed" "$work/out" || fail "pdfsig: the whole document is signed"
 [ "$(grep -c "^Signature #" "$work/out")" = 1 ] || fail "pdfsig: exactly one signature"
+grep -q "Syntax" "$work/err" && fail "poppler reports syntax errors in the signed PDF: $(cat "$work/err")"
 cp "$work/out" "$work/pdfsig.txt"
+# The update's cross-reference table is right: poppler reads it without repairing anything.
+expect_exit 0 "pdfinfo" pdfinfo "$pdf"
+[ -s "$work/err" ] && fail "pdfinfo complains about the signed PDF: $(cat "$work/err")"
+grep -q "^Form: *AcroForm" "$work/out" || fail "pdfinfo: the signed PDF has a form (the signature field)"
+pages=$(grep "^Pages:" "$work/out")
 
 # Byte range, /Contents, /Reason, the revision before signing: read independently (python).
 $py - "$pdf" "$work" <<'EOF' || fail "byte range and signature dictionary"
@@ -107,6 +113,8 @@ pdftotext "$work/unsigned.pdf" "$work/unsigned.txt" && pdftotext "$pdf" "$work/s
 cmp -s "$work/unsigned.txt" "$work/signed.txt" || fail "the signed PDF's text differs from the unsigned one"
 grep -q "ACME Automotive" "$work/signed.txt" || fail "the signed PDF renders its content"
 expect_exit 2 "the unsigned revision has no signature" pdfsig "$work/unsigned.pdf"
+expect_exit 0 "pdfinfo of the unsigned revision" pdfinfo "$work/unsigned.pdf"
+[ "$(grep "^Pages:" "$work/out")" = "$pages" ] || fail "signing changed the page count"
 # /Reason: the number and the SHA-256 the QR code carries and the log's issue entry records.
 id=$(basename "$cert" .json)
 hash=$(grep -o "sha256 [0-9a-f]\{64\}" "$work/signed.txt" | head -n1 | cut -d' ' -f2)
