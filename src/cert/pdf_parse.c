@@ -109,7 +109,7 @@ static int skip_literal(struct lex *l)
         else if (c == '(')
             open++;
         else if (c == ')' && --open == 0)
-            return l->pos <= l->len ? 0 : fail(l, start, "unterminated string");
+            return 0;
     }
     return fail(l, start, "unterminated string");
 }
