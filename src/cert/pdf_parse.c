@@ -12,10 +12,10 @@
 
 #include "cert/cert_internal.h"
 
-#define MAX_NESTING 32      /* arrays/dictionaries inside one another */
-#define MAX_XREF_SECTIONS 64 /* /Prev chain: cairo writes one, each signing adds one */
-#define MAX_TREE_DEPTH 32   /* page tree levels */
-#define TAIL_SEARCH 2048    /* startxref is in the last bytes of the file */
+#define MAX_NESTING       32   /* arrays/dictionaries inside one another */
+#define MAX_XREF_SECTIONS 64   /* /Prev chain: cairo writes one, each signing adds one */
+#define MAX_TREE_DEPTH    32   /* page tree levels */
+#define TAIL_SEARCH       2048 /* startxref is in the last bytes of the file */
 
 struct lex {
     const unsigned char *p;
@@ -43,8 +43,8 @@ static bool is_ws(unsigned char c)
 
 static bool is_delim(unsigned char c)
 {
-    return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' || c == '{' || c == '}' ||
-           c == '/' || c == '%';
+    return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' || c == '{' || c == '}' || c == '/' ||
+           c == '%';
 }
 
 static void skip_ws(struct lex *l)
@@ -240,8 +240,7 @@ static int read_dict(struct lex *l, struct cert_pdf_dict *d)
     }
 }
 
-const struct cert_pdf_entry *cert_pdf_dict_get(const unsigned char *pdf, const struct cert_pdf_dict *d,
-                                               const char *key)
+const struct cert_pdf_entry *cert_pdf_dict_get(const unsigned char *pdf, const struct cert_pdf_dict *d, const char *key)
 {
     size_t n = strlen(key);
     for (size_t i = 0; i < d->n; i++)
@@ -319,8 +318,8 @@ static int xref_lookup(struct lex *l, const struct xref_chain *x, long long num,
                 if (t.pos >= t.len || t.p[t.pos] != 'n')
                     return fail(&t, t.pos, "object %lld is listed as free", num);
                 if (g != want_gen || o <= 0 || (size_t)o >= l->len)
-                    return fail(&t, t.pos, "xref entry of object %lld has a wrong generation or an offset outside the file",
-                                num);
+                    return fail(&t, t.pos,
+                                "xref entry of object %lld has a wrong generation or an offset outside the file", num);
                 *off = (size_t)o;
                 return 0;
             }
@@ -389,8 +388,7 @@ static int find_startxref(struct lex *l, size_t *out)
     return fail(l, l->len, "no startxref in the last %d bytes: not a complete PDF", TAIL_SEARCH);
 }
 
-int cert_pdf_parse(const unsigned char *pdf, size_t len, const char *name, struct cert_pdf_doc *out,
-                   struct pd_err *err)
+int cert_pdf_parse(const unsigned char *pdf, size_t len, const char *name, struct cert_pdf_doc *out, struct pd_err *err)
 {
     struct lex l = {.p = pdf, .len = len, .pos = 0, .name = name ? name : "PDF", .err = err};
     if (!pdf || len < 8 || memcmp(pdf, "%PDF-", 5) != 0)

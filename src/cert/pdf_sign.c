@@ -22,8 +22,8 @@
 
 #include "cert/cert_internal.h"
 
-#define MAX_PDF_BYTES (512L * 1024 * 1024) /* a certificate is ~100 kB; anything near this is not one */
-#define BYTERANGE_FIELD 10                  /* digits per /ByteRange number: files up to 10 GB */
+#define MAX_PDF_BYTES   (512L * 1024 * 1024) /* a certificate is ~100 kB; anything near this is not one */
+#define BYTERANGE_FIELD 10                   /* digits per /ByteRange number: files up to 10 GB */
 
 /* ---- a growable byte buffer ------------------------------------------------------------------*/
 struct buf {
@@ -98,7 +98,11 @@ static void put_text(struct buf *b, const char *s)
             cp = n == 1 ? *c : (unsigned long)(*c & (0x7F >> n));
             for (int i = 1; i < n; i++)
                 cp = (cp << 6) | (c[i] & 0x3F);
-            if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp < (n == 2 ? 0x80UL : n == 3 ? 0x800UL : n == 4 ? 0x10000UL : 0))
+            if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+                cp < (n == 2   ? 0x80UL
+                      : n == 3 ? 0x800UL
+                      : n == 4 ? 0x10000UL
+                               : 0))
                 cp = 0xFFFD;
             c += n;
         } else {
@@ -292,7 +296,8 @@ static void build_update(struct buf *b, const unsigned char *pdf, size_t len, co
          field, d->page.num, d->page.gen, sig);
     /* The signature dictionary; /ByteRange and /Contents are filled once the layout is final. */
     x[3] = (struct xref_entry){sig, 0, len + b->len};
-    putf(b, "%lld 0 obj\n<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached\n   /ByteRange [ 0 ", sig);
+    putf(b, "%lld 0 obj\n<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached\n   /ByteRange [ 0 ",
+         sig);
     *br_at = len + b->len;
     for (int i = 0; i < 3; i++)
         putf(b, "%*s ", BYTERANGE_FIELD, "");
@@ -468,8 +473,10 @@ int cert_pdf_sign(const char *pdf_path, const struct cert_x509_signer *signer, c
             rc = cms_sign(signer, signed_bytes, total - (gap_end - gap_start), &der, &der_len, pdf_path, err);
         }
         if (rc == 0 && (size_t)der_len > CERT_PDF_SIG_MAX)
-            rc = pd_err_set(err, PD_ERANGE, pdf_path, "the CMS signature takes %d bytes, more than the %d reserved "
-                            "(a certificate chain that long?)", der_len, CERT_PDF_SIG_MAX);
+            rc = pd_err_set(err, PD_ERANGE, pdf_path,
+                            "the CMS signature takes %d bytes, more than the %d reserved "
+                            "(a certificate chain that long?)",
+                            der_len, CERT_PDF_SIG_MAX);
         if (rc == 0) {
             static const char hex[] = "0123456789ABCDEF";
             char *h = b.p + (contents_at - len) + 1;

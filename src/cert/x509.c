@@ -1,4 +1,7 @@
-/* x509.c — the lab's X.509 signing identity for PDFs: a self-made ECDSA P-256 key and certificate (keygen --x509), and loading the pair a PDF is signed with. */
+/*
+ * x509.c — the lab's X.509 signing identity for PDFs: a self-made ECDSA P-256 key and certificate
+ * (keygen --x509), and loading the certificate, its chain and key a PDF is signed with.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/bn.h>
@@ -74,8 +77,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *name)
          X509_time_adj_ex(X509_getm_notAfter(crt), X509_VALID_DAYS, 0, NULL) != NULL &&
          X509_set_pubkey(crt, key) == 1 && add_ext(crt, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
          add_ext(crt, NID_key_usage, "critical,digitalSignature,nonRepudiation,keyCertSign") &&
-         add_ext(crt, NID_subject_key_identifier, "hash") &&
-         X509_sign(crt, key, EVP_sha256()) > 0;
+         add_ext(crt, NID_subject_key_identifier, "hash") && X509_sign(crt, key, EVP_sha256()) > 0;
     ASN1_INTEGER_free(serial);
     BN_free(bn);
     X509_NAME_free(subj);
@@ -163,8 +165,10 @@ int cert_x509_load(const char *crt_path, const char *key_path, struct cert_x509_
         return pd_err_set_os(err, PD_EIO, errno, key_path, "cannot read the X.509 secret key");
     /* Like ssh: a key others can read may already be someone else's. */
     if (st.st_mode & 077)
-        return pd_err_set(err, PD_ESTATE, key_path, "secret key is readable by group or others (mode %04o); "
-                          "chmod 600 it", (unsigned)(st.st_mode & 07777));
+        return pd_err_set(err, PD_ESTATE, key_path,
+                          "secret key is readable by group or others (mode %04o); "
+                          "chmod 600 it",
+                          (unsigned)(st.st_mode & 07777));
     FILE *f = fopen(crt_path, "r");
     if (!f)
         return pd_err_set_os(err, PD_EIO, errno, crt_path, "cannot read the lab's X.509 certificate");

@@ -400,7 +400,8 @@ static void test_x509_identity(void **state)
     /* No empty authority key identifier (OpenSSL 3.0 writes one for "keyid" on a self-signed
      * certificate): absent, or naming the key. */
     const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(s.crt);
-    assert_true(X509_get_ext_by_NID(s.crt, NID_authority_key_identifier, -1) < 0 || (aki && ASN1_STRING_length(aki) > 0));
+    assert_true(X509_get_ext_by_NID(s.crt, NID_authority_key_identifier, -1) < 0 ||
+                (aki && ASN1_STRING_length(aki) > 0));
     assert_non_null(X509_get0_subject_key_id(s.crt));
     /* Its own trust anchor: a CA (NSS accepts no other anchor), pathlen 0. */
     assert_true(X509_check_ca(s.crt) > 0);
