@@ -1,4 +1,4 @@
-/* cmd_keygen.c — `polydaq keygen`: the lab's Ed25519 signing key pair (and, with --x509, its X.509 identity for signed PDFs). */
+/* cmd_keygen.c — `polydaq keygen`: the lab's Ed25519 signing key pair. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include "cli/cli.h"
 
 static const char keygen_usage[] =
-    "usage: polydaq keygen -o DIR [--x509 \"LAB NAME\"]\n"
+    "usage: polydaq keygen -o DIR\n"
     "\n"
     "Creates the lab's Ed25519 key pair: DIR/lab.key (secret, mode 0600; keep it off the repository and\n"
     "backed up offline) and DIR/lab.pub (publish it to customers for `polydaq verify --key`).\n"
@@ -54,7 +54,7 @@ static int keygen_main(int argc, char **argv)
 
 const struct cli_command cli_cmd_keygen = {
     .name = "keygen",
-    .synopsis = "keygen -o DIR [--x509 NAME]",
+    .synopsis = "keygen -o DIR",
     .summary = "create the lab's Ed25519 signing key pair",
     .main = keygen_main,
 };
