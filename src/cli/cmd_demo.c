@@ -48,6 +48,14 @@ static int demo_main_body(int argc, char **argv)
     pd_acq_config_free(cfg);
     if (code != PD_EXIT_OK)
         return code;
+    /* The demo lab's self-made X.509 certificate beside its keys (DIR/keys), made once: the issued
+     * PDF is signed with it (PAdES). */
+    char x509_dir[4200], crt[4300];
+    snprintf(x509_dir, sizeof x509_dir, "%s/keys", out_dir);
+    snprintf(crt, sizeof crt, "%s/lab.crt", x509_dir);
+    if (access(crt, R_OK) != 0 &&
+        pd_cert_x509_keygen(x509_dir, "Joint Plastics Test Laboratory", crt, sizeof crt, &err) < 0)
+        return cli_fail(&err);
 
     /* The spec goes next to the results, so what the certificate was checked against is on file. */
     char spec_path[4200];
@@ -72,12 +80,6 @@ static int demo_main_body(int argc, char **argv)
     snprintf(pk, sizeof pk, "%s/lab.pub", key_dir);
     if (access(sk, R_OK) != 0 && pd_cert_keygen(key_dir, sk, sizeof sk, pk, sizeof pk, &err) < 0)
         return cli_fail(&err);
-    /* ... and its self-made X.509 certificate, so the issued PDF is signed (PAdES). */
-    char crt[4300];
-    snprintf(crt, sizeof crt, "%s/lab.crt", key_dir);
-    if (access(crt, R_OK) != 0 && pd_cert_x509_keygen(key_dir, "Joint Plastics Test Laboratory", crt, sizeof crt,
-                                                     &err) < 0)
-        return cli_fail(&err);
     char status[32];
     if (pd_cert_approve(cres.json_path, "demo reviewer", PD_ROLE_REVIEWER, NULL, status, sizeof status, &err) < 0 ||
         pd_cert_approve(cres.json_path, "demo authorizer", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err) < 0)
@@ -91,9 +93,9 @@ static int demo_main_body(int argc, char **argv)
            cres.accredited ? "accredited" : "NOT accredited: simulated data");
     printf("PDF:           %s\n", cres.pdf_path);
     printf("public key:    %s\n", pk);
-    printf("PDF signer:    %s (X.509, self-made for the demo)\n", crt);
     for (size_t i = 0; i < vr.n_lines; i++)
         printf("  verify: %s\n", vr.lines[i]);
+    printf("PDF signer:    %s (X.509, self-made for the demo)\n", crt);
     printf("verification:  %s\n", vr.ok ? "VERIFIED" : "FAILED");
     return cres.verdict == PD_VERDICT_PASS && vr.ok ? PD_EXIT_OK : PD_EXIT_CHECK_FAILED;
 }
