@@ -458,6 +458,12 @@ int pd_certify_run(const char *run_path, const struct pd_spec *spec, const struc
 int pd_cert_keygen(const char *dir, char *secret_path, size_t secret_size, char *public_path, size_t public_size,
                    struct pd_err *err);
 
+/* The lab's X.509 identity for signing certificate PDFs (PAdES): DIR/lab-x509.key (ECDSA P-256,
+ * PEM, mode 0600, created exclusively) and DIR/lab.crt, self-signed, subject CN and O `lab_name`,
+ * key usage digitalSignature + nonRepudiation, valid three years. A lab with a CA-issued
+ * certificate places that certificate (chain after it) and its key there instead. *crt_path: lab.crt. */
+int pd_cert_x509_keygen(const char *dir, const char *lab_name, char *crt_path, size_t crt_size, struct pd_err *err);
+
 enum pd_approval_role { PD_ROLE_REVIEWER = 0, PD_ROLE_AUTHORIZER = 1 };
 /* Records a named reviewer (first) or authorizer (second) in a draft and in the audit log; after
  * the authorizer the certificate is signed with the lab's secret key (`key_path`, needed then)

@@ -280,6 +280,8 @@ int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_ro
         if (dot && strcmp(dot, ".json") == 0) {
             strcpy(dot, ".pdf");
             rc = cert_render_pdf_doc(doc, NULL, pdf, err);
+            if (rc == 0) /* PAdES signature, when the lab has an X.509 identity beside its key */
+                rc = cert_pdf_sign_issued(pdf, key_path, doc, err);
         }
     }
     if (rc == 0 && status_out)
