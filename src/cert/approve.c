@@ -300,11 +300,12 @@ int pd_cert_approve(const struct pd_approval *a, char *status_out, size_t status
      * or by `polydaq registry export`, when this is interrupted). */
     if (rc == 0) {
         struct pd_err e = {0};
-        rc = cert_export_one(&c, a->dir, true, a->role == PD_ROLE_AUTHORIZER || done, &e);
+        /* The final PDF is rendered and then signed (PAdES, when the lab has an X.509 identity
+         * beside its key) before it takes its name. */
+        rc = cert_export_one(&c, a->dir, true, a->role == PD_ROLE_AUTHORIZER || done, a->lab_key, &e);
         if (rc < 0)
             pd_err_set(err, rc, NULL, "%s is %s in the registry, but its export failed: %s (polydaq registry export %s)",
                        a->cert_id, c.status, e.msg, a->cert_id);
-        /* The PAdES signature of the final PDF goes here, right after its render (pdf_sign.c). */
     }
     if (rc == 0 && status_out)
         pd_strlcpy(status_out, c.status, status_size);

@@ -461,6 +461,12 @@ int pd_certify_run(const char *run_path, const struct pd_spec *spec, const struc
 int pd_cert_keygen(const char *dir, char *secret_path, size_t secret_size, char *public_path, size_t public_size,
                    struct pd_err *err);
 
+/* The lab's X.509 identity for signing certificate PDFs (PAdES): DIR/lab-x509.key (ECDSA P-256,
+ * PEM, mode 0600, created exclusively) and DIR/lab.crt, self-signed, subject CN and O `lab_name`,
+ * key usage digitalSignature + nonRepudiation, valid three years. A lab with a CA-issued
+ * certificate places that certificate (chain after it) and its key there instead. *crt_path: lab.crt. */
+int pd_cert_x509_keygen(const char *dir, const char *lab_name, char *crt_path, size_t crt_size, struct pd_err *err);
+
 enum pd_approval_role { PD_ROLE_REVIEWER = 0, PD_ROLE_AUTHORIZER = 1 };
 /* One approval of a certificate in the lab folder's registry (src/registry). The approver is the
  * person whose registered key `person_key` is (role reviewer or authorizer, not disabled; no free
@@ -485,10 +491,11 @@ int pd_cert_approve(const struct pd_approval *a, char *status_out, size_t status
 int pd_cert_withdraw(const char *dir, const char *cert_id, const char *person_key, const char *reason,
                      struct pd_err *err);
 /* Writes the registry's certificate `cert_id` (NULL: every one whose JSON or PDF is missing or not
- * the registry's) to DIR/ID.json (atomically) and DIR/ID.pdf. `say` (may be NULL) hears one line per
- * file written. */
-int pd_cert_export(const char *dir, const char *cert_id, void (*say)(const char *line, void *arg), void *arg,
-                   struct pd_err *err);
+ * the registry's) to DIR/ID.json (atomically) and DIR/ID.pdf — an issued one's PDF signed (PAdES)
+ * when `lab_key` (the lab's key file, its X.509 identity beside it) is given. `say` (may be NULL)
+ * hears one line per file written. */
+int pd_cert_export(const char *dir, const char *cert_id, const char *lab_key, void (*say)(const char *line, void *arg),
+                   void *arg, struct pd_err *err);
 /* pd_registry_check and the exports: each certificate's JSON file, where present, has the
  * registry's content (FAIL otherwise); a missing or older export is a note (`polydaq registry
  * export`). */

@@ -11,7 +11,8 @@
 #include "cert/cert_internal.h"
 #include "registry/registry.h"
 
-int cert_export_one(const struct pd_registry_cert *c, const char *dir, bool json, bool pdf, struct pd_err *err)
+int cert_export_one(const struct pd_registry_cert *c, const char *dir, bool json, bool pdf, const char *lab_key,
+                    struct pd_err *err)
 {
     char path[4200], tmp[4300];
     int rc = 0;
@@ -27,6 +28,9 @@ int cert_export_one(const struct pd_registry_cert *c, const char *dir, bool json
         snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
         pd_fault_point("pdf write");
         rc = cert_render_pdf_doc(doc, NULL, tmp, err);
+        /* The PAdES signature of the issued PDF, right after its final render (pdf_sign.c). */
+        if (rc == 0 && lab_key && strcmp(c->status, "draft") != 0 && strcmp(c->status, "reviewed") != 0)
+            rc = cert_pdf_sign_issued(tmp, lab_key, doc, err);
         json_decref(doc);
         pd_fault_point("pdf rename");
         if (rc == 0 && rename(tmp, path) < 0)
@@ -108,8 +112,8 @@ static void remove_stale_temporaries(const char *dir, void (*say)(const char *, 
     closedir(d);
 }
 
-int pd_cert_export(const char *dir, const char *cert_id, void (*say)(const char *line, void *arg), void *arg,
-                   struct pd_err *err)
+int pd_cert_export(const char *dir, const char *cert_id, const char *lab_key, void (*say)(const char *line, void *arg),
+                   void *arg, struct pd_err *err)
 {
     if (!dir)
         return pd_err_set(err, PD_EINVAL, NULL, "export: missing folder");
@@ -139,7 +143,7 @@ int pd_cert_export(const char *dir, const char *cert_id, void (*say)(const char 
         rc = export_state(&c, dir, &same, &missing, &same_content);
         bool json = cert_id || !same, pdf = cert_id || !same || !pdf_present(dir, c.id);
         if (rc == 0 && (json || pdf))
-            rc = cert_export_one(&c, dir, json, pdf, err);
+            rc = cert_export_one(&c, dir, json, pdf, lab_key, err);
         if (rc == 0 && (json || pdf))
             tell(say, arg, "%s/%s.json%s (%s)", dir, c.id, pdf ? " and .pdf" : "", c.status);
         pd_registry_cert_free(&c);

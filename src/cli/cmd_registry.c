@@ -16,7 +16,7 @@ static const char registry_usage[] =
     "       polydaq registry person disable KEY-ID|NAME [-o DIR]\n"
     "       polydaq registry station add --key STATION.pub --name NAME [-o DIR]\n"
     "       polydaq registry list [-o DIR]\n"
-    "       polydaq registry export [CERT-ID] [-o DIR]\n"
+    "       polydaq registry export [CERT-ID] [-o DIR] [--lab-key LAB.key]\n"
     "       polydaq registry withdraw CERT-ID --reason TEXT --key AUTHORIZER.key [-o DIR]\n"
     "       polydaq registry check DIR\n"
     "       polydaq registry migrate DIR\n"
@@ -27,7 +27,8 @@ static const char registry_usage[] =
     "signed by registered persons' keys and the audit log. init records the lab's issuing key (run it\n"
     "again to add another); person/station add register public keys with a role; disable keeps a key's\n"
     "past approvals valid but refuses new ones. export writes CERT-ID's JSON and PDF again from the\n"
-    "registry (without CERT-ID: every missing or out-of-date one). withdraw marks an issued certificate\n"
+    "registry (without CERT-ID: every missing or out-of-date one; --lab-key: an issued one's PDF signed\n"
+    "with the lab's X.509 identity beside that key). withdraw marks an issued certificate\n"
     "withdrawn, signed by an authorizer. check runs SQLite's integrity check, the audit chain, the\n"
     "issued documents' hashes and the exports. migrate turns an old folder (counter, audit.log,\n"
     "CERT-*.json) into a registry. publish writes OUT/keyring.txt and OUT/revocations.json (signed by\n"
@@ -230,7 +231,7 @@ static int registry_main_body(int argc, char **argv)
     if (strcmp(sub, "list") == 0 && n_ops == 0)
         return list_certs(&o);
     if (strcmp(sub, "export") == 0 && n_ops <= 1) {
-        if (pd_cert_export(o.dir, n_ops ? ops[0] : NULL, print_line, NULL, &err) < 0)
+        if (pd_cert_export(o.dir, n_ops ? ops[0] : NULL, o.lab_key, print_line, NULL, &err) < 0)
             return err.code == PD_ENOMEM || err.code == PD_EIO ? cli_fail(&err) : cli_fail_input(&err);
         return PD_EXIT_OK;
     }
