@@ -501,6 +501,9 @@ int pd_cert_export(const char *dir, const char *cert_id, const char *lab_key, vo
  * export`). */
 int pd_cert_registry_check(const char *dir, void (*say)(const char *line, void *arg), void *arg, bool *ok,
                            struct pd_err *err);
+/* Whether DIR holds certificates from before the registry (counter, audit.log or CERT-*.json)
+ * and no registry: certify and `registry init` refuse it until it is migrated. */
+bool pd_cert_folder_unmigrated(const char *dir);
 /* Turns an old certificate folder (counter, audit.log, CERT-*.json) into a registry: the audit
  * log's chain is checked first (a broken or torn line: PD_EDATA naming audit.log:LINE, nothing
  * created), then every certificate imported with its state and the log's entries in one

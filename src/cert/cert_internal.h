@@ -281,9 +281,6 @@ struct pd_registry;
 struct pd_registry_cert;
 int cert_export_one(const struct pd_registry_cert *c, const char *dir, bool json, bool pdf, const char *lab_key,
                     struct pd_err *err);
-/* Whether DIR holds certificates from before the registry (counter, audit.log or CERT-*.json)
- * and no registry: certify refuses it until `polydaq registry migrate DIR` (migrate.c). */
-bool cert_folder_unmigrated(const char *dir);
 /* The certificate document pretty-printed as files and the registry store it. malloc'd. */
 char *cert_pretty(const json_t *doc);
 /* The content hash of a certificate: SHA-256 of its canonical form without status, approvals,

@@ -1186,7 +1186,7 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
         return rc;
     /* The registry first: a revision must name an issued certificate of it, before the work. A
      * folder of certificates from before the registry is migrated first, never numbered anew. */
-    if (cert_folder_unmigrated(opt->out_dir))
+    if (pd_cert_folder_unmigrated(opt->out_dir))
         return pd_err_set(err, PD_ESTATE, opt->out_dir,
                           "holds certificates from before the registry (counter, audit.log, CERT-*.json): "
                           "`polydaq registry migrate %s` first", opt->out_dir);
@@ -1239,6 +1239,12 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
             (size_t)n3 >= sizeof pdf_tmp)
             rc = pd_err_set(err, PD_EINVAL, NULL, "certificate path too long in %s", opt->out_dir);
     }
+    /* A new number's files cannot exist yet (they are written only after its commit): one that
+     * does is not this registry's, and is never overwritten. */
+    if (rc == 0 && (access(res.json_path, F_OK) == 0 || access(res.pdf_path, F_OK) == 0))
+        rc = pd_err_set(err, PD_ESTATE, res.json_path,
+                        "exists, but %s is not in the registry: not overwritten (a folder from before the registry? "
+                        "`polydaq registry migrate`)", res.cert_id);
     if (rc == 0) {
         cert_jset(doc, "certificate_id", cert_jstr(res.cert_id), &ok);
         if (!ok || cert_content_hash(doc, row.content_sha256) < 0)

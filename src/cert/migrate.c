@@ -199,7 +199,7 @@ static int import_cert(struct pd_registry *reg, const char *dir, const char *nam
     return rc;
 }
 
-bool cert_folder_unmigrated(const char *dir)
+bool pd_cert_folder_unmigrated(const char *dir)
 {
     if (pd_registry_exists(dir))
         return false;

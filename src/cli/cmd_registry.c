@@ -199,6 +199,11 @@ static int registry_main_body(int argc, char **argv)
         o.dir = ops[0];
         if (!o.name)
             o.name = "lab";
+        if (pd_cert_folder_unmigrated(o.dir)) {
+            pd_err_set(&err, PD_ESTATE, o.dir, "holds certificates from before the registry: `polydaq registry migrate %s` "
+                       "first", o.dir);
+            return cli_fail_input(&err);
+        }
         return add_key(&o, PD_KEY_LAB, true, "registry");
     }
     if (strcmp(sub, "person") == 0 || strcmp(sub, "station") == 0) {

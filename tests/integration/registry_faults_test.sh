@@ -223,6 +223,15 @@ printf '41\n' >"$old/counter"
 expect_exit 2 "certify into an old folder" certify "$old"
 grep -q "registry migrate" "$work/err" || fail "certify into an old folder asks for migrate"
 [ -e "$old/registry.sqlite" ] && fail "certify into an old folder creates no registry"
+expect_exit 2 "registry init in an old folder" "$PD_CLI" registry init "$old" --lab-key "$work/lab/lab.pub"
+grep -q "registry migrate" "$work/err" || fail "registry init in an old folder asks for migrate"
+# a file of a number the registry has not given is never overwritten
+mkdir -p "$work/foreign"
+certify "$work/foreign" >/dev/null 2>&1 || fail "certify into a new folder"
+echo '{"not": "ours"}' >"$work/foreign/CERT-000002.json"
+expect_exit 2 "certify where the next number's file exists" certify "$work/foreign"
+grep -q "CERT-000002.json: exists, but CERT-000002 is not in the registry" "$work/err" || fail "the foreign file is named"
+[ "$(cat "$work/foreign/CERT-000002.json")" = '{"not": "ours"}' ] || fail "the foreign file is untouched"
 cp -r "$old" "$work/torn"
 head -c -40 "$old/audit.log" >"$work/torn/audit.log" # the last line torn
 lines=$(wc -l <"$old/audit.log")
