@@ -117,6 +117,8 @@ static int certify_main_body(int argc, char **argv)
         pd_cert_hashing_finish(opt.hashing, NULL, NULL);
         return cli_fail(&err);
     }
+    /* The stations whose seals are trusted are the registry's (pd_registry_station_keys(opt.out_dir,
+     * ...)): handed to the accreditation gate through the options once certify has that gate. */
     struct pd_certify_result res;
     int rc = pd_certify_runs(files, n_files, &spec, &opt, &res, &err);
     if (rc < 0)

@@ -226,6 +226,39 @@ int pd_registry_key_disable(struct pd_registry *reg, const char *which, struct p
     return rc;
 }
 
+int pd_registry_station_keys(const char *dir, struct pd_public_key **keys, size_t *n, struct pd_err *err)
+{
+    if (!dir || !keys || !n)
+        return pd_err_set(err, PD_EINVAL, NULL, "registry: missing folder or outputs");
+    *keys = NULL;
+    *n = 0;
+    if (!pd_registry_exists(dir))
+        return 0;
+    struct pd_registry reg;
+    int rc = pd_registry_open(&reg, dir, 0, err);
+    if (rc < 0)
+        return rc;
+    struct pd_registry_key *all = NULL;
+    size_t count = 0;
+    rc = pd_registry_keys(&reg, PD_KEY_STATION, &all, &count, err);
+    pd_registry_close(&reg);
+    if (rc < 0)
+        return rc;
+    struct pd_public_key *out = malloc((count ? count : 1) * sizeof *out);
+    if (!out) {
+        free(all);
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    }
+    size_t active = 0;
+    for (size_t i = 0; i < count; i++)
+        if (!all[i].disabled[0])
+            out[active++] = all[i].key;
+    free(all);
+    *keys = out;
+    *n = active;
+    return 0;
+}
+
 bool pd_registry_key_valid_at(const struct pd_registry_key *k, enum pd_key_role role, const char *time)
 {
     if (!k || k->role != role)

@@ -85,6 +85,9 @@ int pd_registry_key_disable(struct pd_registry *reg, const char *which, struct p
                             struct pd_err *err);
 /* Every key (role < 0) or those of one role, in registration order; *keys malloc'd (free()). */
 int pd_registry_keys(struct pd_registry *reg, int role, struct pd_registry_key **keys, size_t *n, struct pd_err *err);
+/* The active station keys of DIR's registry — the stations whose seals certify trusts — as a
+ * malloc'd array (free()); none (*n = 0, *keys NULL) when DIR has no registry. */
+int pd_registry_station_keys(const char *dir, struct pd_public_key **keys, size_t *n, struct pd_err *err);
 /* Whether key was registered with `role` and active at `time` (ISO-8601; NULL: now). */
 bool pd_registry_key_valid_at(const struct pd_registry_key *k, enum pd_key_role role, const char *time);
 

@@ -161,12 +161,29 @@ static void test_keys(void **state)
     assert_int_equal(n, 1);
     assert_string_equal(all[0].key.hex, a.hex);
     free(all);
+    /* the stations certify trusts: the active station keys, none without a registry */
+    struct pd_public_key s1, s2, *stations = NULL;
+    new_key(dir, "station-1", &s1, sk, sizeof sk);
+    new_key(dir, "station-2", &s2, sk, sizeof sk);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_STATION, "frame1", &s1, NULL, &err), 0);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_STATION, "frame2", &s2, NULL, &err), 0);
+    assert_int_equal(pd_registry_key_disable(&reg, "frame2", NULL, &err), 0);
     pd_registry_close(&reg);
+    assert_int_equal(pd_registry_station_keys(dir, &stations, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(stations[0].hex, s1.hex);
+    free(stations);
+    char none[200];
+    folder("keys-none", none, sizeof none);
+    assert_int_equal(pd_registry_station_keys(none, &stations, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(stations);
+    assert_false(pd_registry_exists(none));
     if (have_sqlite3_cli()) {
         char out[300];
         sql(dir, "SELECT role || '|' || name || '|' || (disabled IS NOT NULL) FROM keys ORDER BY ref DESC", out,
             sizeof out);
-        assert_string_equal(out, "authorizer|B. Boss|1");
+        assert_string_equal(out, "station|frame2|1");
         /* the CHECK constraint holds for any writer, not only polydaq */
         sql(dir, "INSERT INTO keys (role, name, key_id, public_key, registered) VALUES ('admin', 'x', 'x', 'x', 'x')",
             out, sizeof out);
