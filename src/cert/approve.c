@@ -1,4 +1,5 @@
-/* approve.c — review, authorization (with the lab's issuing signature) and withdrawal of a registry's certificates, each signed by a registered person's key. */
+/* approve.c — review, authorization (with the lab's issuing signature) and withdrawal of a registry's certificates,
+ * each signed by a registered person's key. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,8 @@ static int sign_doc(json_t *doc, const struct pd_secret_key *key, struct pd_err 
 }
 
 /* The bytes a reviewer or authorizer signs (docs/CERTIFICATES.md §8). */
-static void approval_message(enum pd_approval_role role, const char *id, const char *content,
-                             const char *reviewer_sig, char *out, size_t size)
+static void approval_message(enum pd_approval_role role, const char *id, const char *content, const char *reviewer_sig,
+                             char *out, size_t size)
 {
     if (role == PD_ROLE_REVIEWER)
         snprintf(out, size, "polydaq-review-v1\n%s\n%s", id, content);
@@ -64,7 +65,8 @@ static int registered_signer(struct pd_registry *reg, const char *key_path, enum
         }
         return pd_err_set(err, PD_ESTATE, key_path, "key %s is not registered in %s as %s (%s)", key->pub.id, reg->dir,
                           pd_key_role_name(role),
-                          role == PD_KEY_LAB ? "polydaq registry init DIR --lab-key LAB.pub" : "polydaq registry person add");
+                          role == PD_KEY_LAB ? "polydaq registry init DIR --lab-key LAB.pub"
+                                             : "polydaq registry person add");
     }
     if (who->role != role) {
         pd_secret_key_wipe(key);
@@ -89,8 +91,10 @@ static int check_export(const char *dir, const char *id, const char *want_conten
     if (!file) {
         if (access(path, F_OK) != 0 && errno == ENOENT)
             return 0; /* not exported (an interrupted certify): written again below */
-        return pd_err_set(err, PD_ESTATE, path, "the exported certificate is not valid JSON (%s at line %d): refused; "
-                          "`polydaq registry export %s` restores it from the registry", je.text, je.line, id);
+        return pd_err_set(err, PD_ESTATE, path,
+                          "the exported certificate is not valid JSON (%s at line %d): refused; "
+                          "`polydaq registry export %s` restores it from the registry",
+                          je.text, je.line, id);
     }
     char content[65];
     int rc = cert_content_hash(file, content);
@@ -147,7 +151,8 @@ static int approve_in(struct pd_registry *reg, const struct pd_approval *a, cons
     if (rc == 0 && strcmp(content, c->content_sha256) != 0)
         rc = pd_err_set(err, PD_ESTATE, reg->path,
                         "%s: the registry's document no longer hashes to the content recorded at certify "
-                        "(changed outside polydaq): refused", a->cert_id);
+                        "(changed outside polydaq): refused",
+                        a->cert_id);
     if (rc == 0)
         rc = check_export(reg->dir, a->cert_id, content, err);
     char reviewer_sig[129] = "";
@@ -171,8 +176,8 @@ static int approve_in(struct pd_registry *reg, const struct pd_approval *a, cons
             approval_message(PD_ROLE_REVIEWER, a->cert_id, rv.content_sha256, NULL, msg, sizeof msg);
             struct pd_err e;
             if (pd_signature_from_hex(rv.signature, sig, &e) < 0 || !pd_key_verify(&rk.key, msg, strlen(msg), sig))
-                rc = pd_err_set(err, PD_ESTATE, reg->path, "%s: the reviewer's signature in the registry does not verify",
-                                a->cert_id);
+                rc = pd_err_set(err, PD_ESTATE, reg->path,
+                                "%s: the reviewer's signature in the registry does not verify", a->cert_id);
         }
         if (rc == 0)
             pd_strlcpy(reviewer_sig, rv.signature, sizeof reviewer_sig);
@@ -304,8 +309,9 @@ int pd_cert_approve(const struct pd_approval *a, char *status_out, size_t status
          * beside its key) before it takes its name. */
         rc = cert_export_one(&c, a->dir, true, a->role == PD_ROLE_AUTHORIZER || done, a->lab_key, &e);
         if (rc < 0)
-            pd_err_set(err, rc, NULL, "%s is %s in the registry, but its export failed: %s (polydaq registry export %s)",
-                       a->cert_id, c.status, e.msg, a->cert_id);
+            pd_err_set(err, rc, NULL,
+                       "%s is %s in the registry, but its export failed: %s (polydaq registry export %s)", a->cert_id,
+                       c.status, e.msg, a->cert_id);
     }
     if (rc == 0 && status_out)
         pd_strlcpy(status_out, c.status, status_size);

@@ -1,4 +1,5 @@
-/* export.c — the files of a registry's certificates (DIR/ID.json, DIR/ID.pdf): written from the registry, checked against it. */
+/* export.c — the files of a registry's certificates (DIR/ID.json, DIR/ID.pdf): written from the registry, checked
+ * against it. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -71,7 +72,8 @@ static int export_state(const struct pd_registry_cert *c, const char *dir, bool 
     return 0;
 }
 
-static void tell(void (*say)(const char *, void *), void *arg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void tell(void (*say)(const char *, void *), void *arg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void tell(void (*say)(const char *, void *), void *arg, const char *fmt, ...)
 {
     if (!say)
@@ -181,10 +183,15 @@ int pd_cert_registry_check(const char *dir, void (*say)(const char *line, void *
                 exported++;
             else if (missing || same_content || !pdf_present(dir, c.id))
                 tell(say, arg, "note: %s (%s): %s not the registry's latest: `polydaq registry export %s`", c.id,
-                     c.status, missing ? "JSON missing," : same ? "PDF missing," : "JSON", c.id);
+                     c.status,
+                     missing ? "JSON missing,"
+                     : same  ? "PDF missing,"
+                             : "JSON",
+                     c.id);
             else {
                 *ok = false;
-                tell(say, arg, "FAIL: %s/%s.json: its content differs from the registry's %s (edited?)", dir, c.id, c.id);
+                tell(say, arg, "FAIL: %s/%s.json: its content differs from the registry's %s (edited?)", dir, c.id,
+                     c.id);
             }
         }
         pd_registry_cert_free(&c);

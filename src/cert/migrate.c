@@ -1,4 +1,5 @@
-/* migrate.c — an old certificate folder (counter, audit.log, CERT-*.json) turned into a registry, its audit chain checked first. */
+/* migrate.c — an old certificate folder (counter, audit.log, CERT-*.json) turned into a registry, its audit chain
+ * checked first. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -10,7 +11,8 @@
 #include "cert/cert_internal.h"
 #include "registry/registry.h"
 
-static void tell(void (*say)(const char *, void *), void *arg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void tell(void (*say)(const char *, void *), void *arg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void tell(void (*say)(const char *, void *), void *arg, const char *fmt, ...)
 {
     if (!say)
@@ -67,8 +69,10 @@ static int import_log(struct pd_registry *reg, const char *dir, size_t *n_out, s
         json_error_t je;
         json_t *e = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &je);
         if (!json_is_object(e)) {
-            rc = pd_err_set(err, PD_EDATA, where, "not one whole audit entry (%s): the chain is broken here; "
-                            "nothing was migrated", je.text);
+            rc = pd_err_set(err, PD_EDATA, where,
+                            "not one whole audit entry (%s): the chain is broken here; "
+                            "nothing was migrated",
+                            je.text);
         } else {
             struct pd_err e2 = {0};
             if (pd_registry_audit_import(reg, e, &e2) < 0)
@@ -157,7 +161,8 @@ static int import_cert(struct pd_registry *reg, const char *dir, const char *nam
         rc = pd_err_set(err, PD_EDATA, path, "not JSON: %s at line %d:%d", je.text, je.line, je.column);
     else if (!id || strncmp(name, id, strlen(id)) != 0 || strlen(id) != 11)
         rc = pd_err_set(err, PD_EDATA, path, "its certificate_id does not match the file name");
-    else if (!status || (strcmp(status, "draft") != 0 && strcmp(status, "reviewed") != 0 && strcmp(status, "issued") != 0))
+    else if (!status ||
+             (strcmp(status, "draft") != 0 && strcmp(status, "reviewed") != 0 && strcmp(status, "issued") != 0))
         rc = pd_err_set(err, PD_EDATA, path, "unknown status '%s'", status ? status : "(none)");
     char *canon = rc == 0 ? cert_canonical(doc, NULL) : NULL;
     if (rc == 0 && (!canon || cert_content_hash(doc, c.content_sha256) < 0))
@@ -183,8 +188,10 @@ static int import_cert(struct pd_registry *reg, const char *dir, const char *nam
         rc = pd_registry_cert_insert(reg, &c, err);
         if (rc == 0 && c.replaces[0] && strcmp(status, "issued") == 0) {
             struct pd_err e2 = {0};
-            if (pd_registry_cert_retire(reg, c.replaces, c.id, json_string_value(json_object_get(json_object_get(doc, "revision"), "reason")),
-                                        c.issued, &e2) < 0 && e2.code != PD_ESTATE) {
+            if (pd_registry_cert_retire(reg, c.replaces, c.id,
+                                        json_string_value(json_object_get(json_object_get(doc, "revision"), "reason")),
+                                        c.issued, &e2) < 0 &&
+                e2.code != PD_ESTATE) {
                 if (err)
                     *err = e2;
                 rc = e2.code;
@@ -220,8 +227,7 @@ bool pd_cert_folder_unmigrated(const char *dir)
     return any;
 }
 
-int pd_cert_registry_migrate(const char *dir, void (*say)(const char *line, void *arg), void *arg,
-                             struct pd_err *err)
+int pd_cert_registry_migrate(const char *dir, void (*say)(const char *line, void *arg), void *arg, struct pd_err *err)
 {
     if (!dir)
         return pd_err_set(err, PD_EINVAL, NULL, "migrate: missing folder");
@@ -282,6 +288,7 @@ int pd_cert_registry_migrate(const char *dir, void (*say)(const char *line, void
         if (rename(from, to) == 0)
             tell(say, arg, "%s kept as %s (no longer read)", from, to);
     }
-    tell(say, arg, "migrated %zu certificate(s) and %zu audit entries into %s/%s", n_names, n_log, dir, PD_REGISTRY_FILE);
+    tell(say, arg, "migrated %zu certificate(s) and %zu audit entries into %s/%s", n_names, n_log, dir,
+         PD_REGISTRY_FILE);
     return 0;
 }

@@ -1,4 +1,5 @@
-/* verify_registry.c — what the lab's registry says about a certificate (verify --registry): its state, the trusted lab key, the registered approvers. */
+/* verify_registry.c — what the lab's registry says about a certificate (verify --registry): its state, the trusted lab
+ * key, the registered approvers. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,8 +74,16 @@ static void check_approvals(struct pd_registry *reg, const json_t *doc, const ch
         const char *role = json_string_value(json_object_get(ap, "role"));
         int at = role && strcmp(role, "reviewer") == 0 ? 0 : role && strcmp(role, "authorizer") == 0 ? 1 : -1;
         if (at >= 0) {
-            pd_strlcpy(keys[at], json_string_value(json_object_get(ap, "public_key")) ? json_string_value(json_object_get(ap, "public_key")) : "", sizeof keys[at]);
-            pd_strlcpy(sigs[at], json_string_value(json_object_get(ap, "signature")) ? json_string_value(json_object_get(ap, "signature")) : "", sizeof sigs[at]);
+            pd_strlcpy(keys[at],
+                       json_string_value(json_object_get(ap, "public_key"))
+                           ? json_string_value(json_object_get(ap, "public_key"))
+                           : "",
+                       sizeof keys[at]);
+            pd_strlcpy(sigs[at],
+                       json_string_value(json_object_get(ap, "signature"))
+                           ? json_string_value(json_object_get(ap, "signature"))
+                           : "",
+                       sizeof sigs[at]);
         }
     }
     for (int at = 0; at < 2; at++) {
@@ -106,16 +115,18 @@ static void check_approvals(struct pd_registry *reg, const json_t *doc, const ch
         if (!good)
             add(r, true, "FAIL: the %s's signature does not verify under key %s", roles[at], pk.id);
         else if (strcmp(signed_content, content) != 0)
-            add(r, true, "FAIL: the %s signed content %.16s…, the certificate's content is %.16s… (changed after approval)",
+            add(r, true,
+                "FAIL: the %s signed content %.16s…, the certificate's content is %.16s… (changed after approval)",
                 roles[at], signed_content, content);
         else if (!registered)
             add(r, true, "FAIL: the %s's key %s is not registered in the registry", roles[at], pk.id);
         else if (!pd_registry_key_valid_at(&k, want, time))
-            add(r, true, "FAIL: the %s's key %s ('%s') is registered as %s%s%s, not an active %s at %s", roles[at], pk.id,
-                k.name, pd_key_role_name(k.role), k.disabled[0] ? ", disabled on " : "", k.disabled, roles[at],
+            add(r, true, "FAIL: the %s's key %s ('%s') is registered as %s%s%s, not an active %s at %s", roles[at],
+                pk.id, k.name, pd_key_role_name(k.role), k.disabled[0] ? ", disabled on " : "", k.disabled, roles[at],
                 time ? time : "?");
         else
-            add(r, false, "ok: %s '%s' (key %s, registered as %s) signed this content", roles[at], k.name, pk.id, roles[at]);
+            add(r, false, "ok: %s '%s' (key %s, registered as %s) signed this content", roles[at], k.name, pk.id,
+                roles[at]);
     }
     if (keys[0][0] && strcmp(keys[0], keys[1]) == 0)
         add(r, true, "FAIL: reviewer and authorizer are the same key (four eyes need two people)");

@@ -1,4 +1,5 @@
-/* cmd_approve.c — `polydaq approve`: a registered reviewer, then a registered authorizer, each signing with their own key; the authorizer's step issues with the lab key. */
+/* cmd_approve.c — `polydaq approve`: a registered reviewer, then a registered authorizer, each signing with their own
+ * key; the authorizer's step issues with the lab key. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,7 +54,8 @@ static int approve_main_body(int argc, char **argv)
         case 'k': key = optarg; break;
         case 'L': lab_key = optarg; break;
         case 'a':
-            return cli_usage_error("approve", "--as NAME is gone: the approver is the registered owner of --key PERSON.key");
+            return cli_usage_error("approve",
+                                   "--as NAME is gone: the approver is the registered owner of --key PERSON.key");
         case 'h': fputs(approve_usage, stdout); return PD_EXIT_OK;
         default: return cli_usage_error("approve", "unknown or incomplete option '%s'", argv[optind - 1]);
         }

@@ -1,4 +1,5 @@
-/* cmd_registry.c — `polydaq registry`: set up the lab's certificate registry, its people and stations; export, check, migrate, publish, withdraw. */
+/* cmd_registry.c — `polydaq registry`: set up the lab's certificate registry, its people and stations; export, check,
+ * migrate, publish, withdraw. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,8 +201,10 @@ static int registry_main_body(int argc, char **argv)
         if (!o.name)
             o.name = "lab";
         if (pd_cert_folder_unmigrated(o.dir)) {
-            pd_err_set(&err, PD_ESTATE, o.dir, "holds certificates from before the registry: `polydaq registry migrate %s` "
-                       "first", o.dir);
+            pd_err_set(&err, PD_ESTATE, o.dir,
+                       "holds certificates from before the registry: `polydaq registry migrate %s` "
+                       "first",
+                       o.dir);
             return cli_fail_input(&err);
         }
         return add_key(&o, PD_KEY_LAB, true, "registry");
@@ -228,7 +231,8 @@ static int registry_main_body(int argc, char **argv)
             pd_registry_close(&reg);
             if (rc < 0)
                 return cli_fail_input(&err);
-            printf("%s: disabled %s key %s '%s' on %s\n", o.dir, pd_key_role_name(k.role), k.key.id, k.name, k.disabled);
+            printf("%s: disabled %s key %s '%s' on %s\n", o.dir, pd_key_role_name(k.role), k.key.id, k.name,
+                   k.disabled);
             return PD_EXIT_OK;
         }
         return cli_usage_error("registry", "usage: registry %s add|list|disable ...", sub);

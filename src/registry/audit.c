@@ -44,8 +44,8 @@ static int insert_entry(struct pd_registry *reg, const json_t *e, struct pd_err 
     if (!text)
         return pd_err_set(err, PD_ENOMEM, NULL, "out of memory for the audit entry");
     sqlite3_stmt *st = NULL;
-    int rc = reg_prepare(reg, "INSERT INTO audit (seq, certificate_id, event, prev, hash, entry) VALUES (?, ?, ?, ?, ?, ?)",
-                         &st, err);
+    int rc = reg_prepare(
+        reg, "INSERT INTO audit (seq, certificate_id, event, prev, hash, entry) VALUES (?, ?, ?, ?, ?, ?)", &st, err);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)json_integer_value(json_object_get(e, "seq")));
         reg_bind_text(st, 2, json_string_value(json_object_get(e, "certificate")), false);

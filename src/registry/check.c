@@ -1,4 +1,5 @@
-/* check.c — the registry checked as a whole (SQLite integrity, foreign keys, the audit chain, issued documents' hashes) and the seals it records. */
+/* check.c — the registry checked as a whole (SQLite integrity, foreign keys, the audit chain, issued documents' hashes)
+ * and the seals it records. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,8 +80,8 @@ static int check_chain(struct pd_registry *reg, struct sayer *s, struct pd_err *
         const char *text = (const char *)sqlite3_column_text(st, 3);
         json_t *e = text ? json_loads(text, 0, NULL) : NULL;
         bool good = e && pd_registry_audit_entry_hash(e, h) == 0 && strcmp(h, hash) == 0 &&
-                    json_integer_value(json_object_get(e, "seq")) == seq && seq == expect &&
-                    strcmp(p, prev) == 0 && json_string_value(json_object_get(e, "prev")) &&
+                    json_integer_value(json_object_get(e, "seq")) == seq && seq == expect && strcmp(p, prev) == 0 &&
+                    json_string_value(json_object_get(e, "prev")) &&
                     strcmp(json_string_value(json_object_get(e, "prev")), p) == 0 &&
                     json_string_value(json_object_get(e, "hash")) &&
                     strcmp(json_string_value(json_object_get(e, "hash")), hash) == 0 &&
@@ -156,8 +157,8 @@ int pd_registry_check(struct pd_registry *reg, void (*sayf)(const char *line, vo
     return rc;
 }
 
-int pd_registry_record_seal(struct pd_registry *reg, const char *run_id, const char *sha256,
-                            const char *station_key_id, const char *seal_text, struct pd_err *err)
+int pd_registry_record_seal(struct pd_registry *reg, const char *run_id, const char *sha256, const char *station_key_id,
+                            const char *seal_text, struct pd_err *err)
 {
     if (!reg || !reg->db || !run_id || !sha256 || !seal_text)
         return pd_err_set(err, PD_EINVAL, NULL, "registry: incomplete seal");
@@ -176,7 +177,8 @@ int pd_registry_record_seal(struct pd_registry *reg, const char *run_id, const c
     if (same)
         return 0;
     if (other)
-        return pd_err_set(err, PD_ESTATE, reg->path, "run %s (SHA-256 %.16s…) has another seal recorded", run_id, sha256);
+        return pd_err_set(err, PD_ESTATE, reg->path, "run %s (SHA-256 %.16s…) has another seal recorded", run_id,
+                          sha256);
     bool own = !reg->in_transaction;
     if (own && (rc = pd_registry_begin(reg, err)) < 0)
         return rc;

@@ -1,4 +1,5 @@
-/* fault.c — durable writes of the registry's exports, and the fault-injection hook that interrupts them (a test hook). */
+/* fault.c — durable writes of the registry's exports, and the fault-injection hook that interrupts them (a test hook).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

@@ -179,8 +179,7 @@ int pd_registry_keys(struct pd_registry *reg, int role, struct pd_registry_key *
     return 0;
 }
 
-int pd_registry_key_disable(struct pd_registry *reg, const char *which, struct pd_registry_key *out,
-                            struct pd_err *err)
+int pd_registry_key_disable(struct pd_registry *reg, const char *which, struct pd_registry_key *out, struct pd_err *err)
 {
     if (!reg || !reg->db || !which || !which[0])
         return pd_err_set(err, PD_EINVAL, NULL, "registry: which key to disable?");
@@ -191,7 +190,8 @@ int pd_registry_key_disable(struct pd_registry *reg, const char *which, struct p
         return rc;
     size_t hits = 0, at = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(all[i].key.id, which) == 0 || strcmp(all[i].key.hex, which) == 0 || strcmp(all[i].name, which) == 0) {
+        if (strcmp(all[i].key.id, which) == 0 || strcmp(all[i].key.hex, which) == 0 ||
+            strcmp(all[i].name, which) == 0) {
             hits++;
             at = i;
         }

@@ -53,10 +53,11 @@ static int write_revocations(struct pd_registry *reg, const char *out_dir, const
     while (entries && (s = sqlite3_step(st)) == SQLITE_ROW) {
         const char *by = (const char *)sqlite3_column_text(st, 2);
         const char *reason = (const char *)sqlite3_column_text(st, 3);
-        json_array_append_new(entries, json_pack("{s:s,s:s,s:o,s:s,s:s}", "certificate", sqlite3_column_text(st, 0),
-                                                 "state", sqlite3_column_text(st, 1), "by",
-                                                 by ? json_string(by) : json_null(), "reason", reason ? reason : "",
-                                                 "time", sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : ""));
+        json_array_append_new(entries,
+                              json_pack("{s:s,s:s,s:o,s:s,s:s}", "certificate", sqlite3_column_text(st, 0), "state",
+                                        sqlite3_column_text(st, 1), "by", by ? json_string(by) : json_null(), "reason",
+                                        reason ? reason : "", "time",
+                                        sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : ""));
     }
     sqlite3_finalize(st);
     char now[40];
@@ -75,8 +76,9 @@ static int write_revocations(struct pd_registry *reg, const char *out_dir, const
     pd_key_sign(lab, canon, strlen(canon), sig);
     free(canon);
     pd_signature_to_hex(sig, hex);
-    json_object_set_new(doc, "signature", json_pack("{s:s,s:s,s:s,s:s}", "algorithm", "Ed25519", "key_id", lab->pub.id,
-                                                    "public_key", lab->pub.hex, "value", hex));
+    json_object_set_new(doc, "signature",
+                        json_pack("{s:s,s:s,s:s,s:s}", "algorithm", "Ed25519", "key_id", lab->pub.id, "public_key",
+                                  lab->pub.hex, "value", hex));
     char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2));
     json_decref(doc);
     if (!text)

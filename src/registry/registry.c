@@ -93,7 +93,8 @@ static int exec(struct pd_registry *reg, const char *sql, const char *what, stru
 static int user_version(struct pd_registry *reg, int *v, struct pd_err *err)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(reg->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+    if (sqlite3_prepare_v2(reg->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
         return reg_sql_error(reg, PD_EDATA, "not a registry", err);
     }
@@ -145,9 +146,10 @@ int pd_registry_open(struct pd_registry *out, const char *dir, unsigned flags, s
         return pd_err_set(err, PD_EINVAL, dir, "folder name too long");
     bool exists = pd_registry_exists(dir);
     if (!exists && !(flags & PD_REGISTRY_CREATE))
-        return pd_err_set(err, PD_ESTATE, dir,
-                          "no certificate registry here (%s): create it with `polydaq registry init %s --lab-key LAB.pub`",
-                          PD_REGISTRY_FILE, dir);
+        return pd_err_set(
+            err, PD_ESTATE, dir,
+            "no certificate registry here (%s): create it with `polydaq registry init %s --lab-key LAB.pub`",
+            PD_REGISTRY_FILE, dir);
     if (!exists) {
         struct stat st;
         if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))

@@ -25,7 +25,7 @@
 #include "core/core.h"
 #include "trust/trust.h"
 
-#define PD_REGISTRY_FILE "registry.sqlite"
+#define PD_REGISTRY_FILE           "registry.sqlite"
 #define PD_REGISTRY_SCHEMA_VERSION 1
 
 struct sqlite3;
@@ -63,12 +63,12 @@ const char *pd_key_role_name(enum pd_key_role role); /* "lab", "reviewer", "auth
 int pd_key_role_parse(const char *s);                /* -1 for anything else */
 
 struct pd_registry_key {
-    long long ref;            /* row id (approvals refer to it) */
+    long long ref; /* row id (approvals refer to it) */
     enum pd_key_role role;
     char name[128];
     struct pd_public_key key;
-    char registered[40];      /* ISO-8601 UTC */
-    char disabled[40];        /* "" while active */
+    char registered[40]; /* ISO-8601 UTC */
+    char disabled[40];   /* "" while active */
 };
 /* Registers a key (own transaction). A key already registered (any role) is PD_ESTATE; an empty
  * or over-long name, or one with control characters, PD_EINVAL. */
@@ -94,12 +94,12 @@ bool pd_registry_key_valid_at(const struct pd_registry_key *k, enum pd_key_role 
 /* ---- certificates --------------------------------------------------------------------------*/
 struct pd_registry_cert {
     long long number;
-    char id[32];                 /* CERT-000042 */
-    char status[16];             /* draft | reviewed | issued | withdrawn | superseded */
-    char *document;              /* the JSON text (malloc'd; pd_registry_cert_free) */
-    char content_sha256[65];     /* what reviewer and authorizer sign */
-    char document_sha256[65];    /* SHA-256 of the whole document's canonical form */
-    char replaces[32];           /* "" when not a revision */
+    char id[32];              /* CERT-000042 */
+    char status[16];          /* draft | reviewed | issued | withdrawn | superseded */
+    char *document;           /* the JSON text (malloc'd; pd_registry_cert_free) */
+    char content_sha256[65];  /* what reviewer and authorizer sign */
+    char document_sha256[65]; /* SHA-256 of the whole document's canonical form */
+    char replaces[32];        /* "" when not a revision */
     char superseded_by[32];
     char drafted[40], issued[40];
     char withdrawn[40], reason[512]; /* withdrawal, or why it was superseded */
@@ -128,9 +128,9 @@ int pd_registry_cert_ids(struct pd_registry *reg, char (**ids)[32], size_t *n, s
 /* ---- approvals and withdrawals ---------------------------------------------------------------*/
 struct pd_registry_approval {
     char cert_id[32];
-    char role[16];               /* reviewer | authorizer | withdraw */
+    char role[16]; /* reviewer | authorizer | withdraw */
     long long key_ref;
-    char content_sha256[65];     /* reviewer/authorizer: the content signed; withdraw: SHA-256 of the reason */
+    char content_sha256[65]; /* reviewer/authorizer: the content signed; withdraw: SHA-256 of the reason */
     char time[40];
     char signature[129];
 };
@@ -160,8 +160,8 @@ int pd_registry_audit_entries(struct pd_registry *reg, const char *cert_id, json
 /* Records a run file's seal (its own transaction unless one is open): run id, the file's SHA-256,
  * the station key id and the seal's text. The same seal again is no change; another text for the
  * same run id and SHA-256 is PD_ESTATE. */
-int pd_registry_record_seal(struct pd_registry *reg, const char *run_id, const char *sha256,
-                            const char *station_key_id, const char *seal_text, struct pd_err *err);
+int pd_registry_record_seal(struct pd_registry *reg, const char *run_id, const char *sha256, const char *station_key_id,
+                            const char *seal_text, struct pd_err *err);
 
 /* ---- what the lab publishes for its customers ---------------------------------------------*/
 /* Writes OUT/keyring.txt (one line per active key: `polydaq-ed25519-public HEX ROLE NAME`,

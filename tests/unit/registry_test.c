@@ -1,4 +1,6 @@
-/* registry_test.c — the certificate registry against real files on disk: schema, keys, numbers under concurrent writers, the audit chain and its tampering, states, seals, publishing; looked at independently with the sqlite3 CLI. */
+/* registry_test.c — the certificate registry against real files on disk: schema, keys, numbers under concurrent
+ * writers, the audit chain and its tampering, states, seals, publishing; looked at independently with the sqlite3 CLI.
+ */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -355,9 +357,10 @@ static void test_states(void **state)
     /* only an issued certificate is withdrawn or superseded */
     assert_int_equal(pd_registry_cert_retire(&reg, "CERT-000001", NULL, "why", "2026-01-02T00:00:00.000000000Z", &err),
                      PD_ESTATE);
-    assert_int_equal(pd_registry_cert_retire(&reg, "CERT-000002", NULL, "why", "2026-01-02T00:00:00.000000000Z", &err), 0);
-    assert_int_equal(pd_registry_cert_retire(&reg, "CERT-000002", NULL, "twice", "2026-01-02T00:00:00.000000000Z", &err),
-                     PD_ESTATE);
+    assert_int_equal(pd_registry_cert_retire(&reg, "CERT-000002", NULL, "why", "2026-01-02T00:00:00.000000000Z", &err),
+                     0);
+    assert_int_equal(
+        pd_registry_cert_retire(&reg, "CERT-000002", NULL, "twice", "2026-01-02T00:00:00.000000000Z", &err), PD_ESTATE);
     assert_int_equal(pd_registry_commit(&reg, &err), 0);
     pd_registry_cert_free(&c);
     assert_int_equal(pd_registry_cert_get(&reg, "CERT-000002", &c, &err), 0);
@@ -418,8 +421,9 @@ static void test_publish(void **state)
     assert_int_equal(pd_registry_publish(&reg, out, person_sk, &err), PD_ESTATE); /* a person's key is no lab key */
     assert_int_equal(pd_registry_begin(&reg, &err), 0);
     insert_cert(&reg, 1, "issued");
-    assert_int_equal(pd_registry_cert_retire(&reg, "CERT-000001", NULL, "wrong specimens", "2026-01-02T00:00:00.000000000Z",
-                                             &err), 0);
+    assert_int_equal(
+        pd_registry_cert_retire(&reg, "CERT-000001", NULL, "wrong specimens", "2026-01-02T00:00:00.000000000Z", &err),
+        0);
     assert_int_equal(pd_registry_commit(&reg, &err), 0);
     assert_int_equal(pd_registry_publish(&reg, out, lab_sk, &err), 0);
     pd_registry_close(&reg);
@@ -450,8 +454,8 @@ static void test_publish(void **state)
     static const char *const no_sig[] = {"signature", NULL};
     char *canon = pd_json_canonical(doc, no_sig);
     unsigned char sig[PD_KEY_SIGNATURE_BYTES];
-    assert_int_equal(pd_signature_from_hex(json_string_value(json_object_get(json_object_get(doc, "signature"), "value")),
-                                           sig, &err),
+    assert_int_equal(pd_signature_from_hex(
+                         json_string_value(json_object_get(json_object_get(doc, "signature"), "value")), sig, &err),
                      0);
     assert_true(pd_key_verify(&lab, canon, strlen(canon), sig));
     canon[10] ^= 1;
@@ -482,10 +486,14 @@ static void test_atomic_write(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_create_and_schema), cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_numbers_concurrent),     cmocka_unit_test(test_audit_chain_and_tampering),
-        cmocka_unit_test(test_states),                 cmocka_unit_test(test_seals),
-        cmocka_unit_test(test_publish),                cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_open_create_and_schema),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_numbers_concurrent),
+        cmocka_unit_test(test_audit_chain_and_tampering),
+        cmocka_unit_test(test_states),
+        cmocka_unit_test(test_seals),
+        cmocka_unit_test(test_publish),
+        cmocka_unit_test(test_atomic_write),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
