@@ -306,8 +306,12 @@ int pd_cert_approve(const struct pd_approval *a, char *status_out, size_t status
     if (rc == 0) {
         struct pd_err e = {0};
         /* The final PDF is rendered and then signed (PAdES, when the lab has an X.509 identity
-         * beside its key) before it takes its name. */
-        rc = cert_export_one(&c, a->dir, true, a->role == PD_ROLE_AUTHORIZER || done, a->lab_key, &e);
+         * beside its key) before it takes its name. A reviewer's step, also repeated, leaves the
+         * PDF as it is unless it is missing: only the authorizer has the lab key to sign it. */
+        char pdf[4200];
+        snprintf(pdf, sizeof pdf, "%s/%s.pdf", a->dir, a->cert_id);
+        bool render = a->role == PD_ROLE_AUTHORIZER || access(pdf, F_OK) != 0;
+        rc = cert_export_one(&c, a->dir, true, render, a->lab_key, &e);
         if (rc < 0)
             pd_err_set(err, rc, NULL,
                        "%s is %s in the registry, but its export failed: %s (polydaq registry export %s)", a->cert_id,

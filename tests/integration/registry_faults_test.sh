@@ -35,6 +35,12 @@ expect_exit 0 "first review" review "$lab" CERT-000001
 expect_exit 0 "first authorize" authorize "$lab" CERT-000001
 first="$lab/CERT-000001.json"
 expect_exit 0 "the first certificate verifies" "$PD_CLI" verify "$first" --registry "$lab" --data "$run"
+# a repeated step only writes the exports again: the reviewer's repeat leaves the issued PDF alone
+pdf_sum=$(sha256sum "$lab/CERT-000001.pdf")
+expect_exit 0 "the reviewer's step repeated after issue" review "$lab" CERT-000001
+grep -q ": issued$" "$work/out" || fail "a repeated review reports the state the certificate has"
+[ "$(sha256sum "$lab/CERT-000001.pdf")" = "$pdf_sum" ] || fail "a repeated review does not render the issued PDF again"
+expect_exit 2 "another reviewer's key cannot repeat it" "$PD_CLI" approve CERT-000001 -o "$lab" --key "$work/au/lab.key" --role reviewer
 
 # --- a disabled person: refused from then on, their earlier approvals still valid --------------------
 expect_exit 0 "keygen a second reviewer" "$PD_CLI" keygen -o "$work/rv2"
