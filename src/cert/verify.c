@@ -415,6 +415,16 @@ int pd_cert_verify(const char *cert_path, const struct pd_verify_options *opt, s
     memset(&r, 0, sizeof r);
     r.ok = true;
     const char *status = json_string_value(json_object_get(doc, "status"));
+    /* What is being verified, as the certificate states it (the verdict below says whether to
+     * believe it): a forged certificate differs from the real one first in these. */
+    const json_t *lab = json_object_get(doc, "lab"), *customer = json_object_get(doc, "customer");
+    const json_t *issued = json_object_get(doc, "issued");
+    cert_report_line(&r, false, "note: %s of %s for customer %s, issued %s",
+                     json_string_value(json_object_get(doc, "certificate_id")),
+                     json_is_string(json_object_get(lab, "name")) ? json_string_value(json_object_get(lab, "name"))
+                                                                  : "(no lab named)",
+                     json_is_string(customer) ? json_string_value(customer) : "(none)",
+                     json_is_string(issued) ? json_string_value(issued) : "(not issued)");
     if (strcmp(status, "issued") != 0)
         cert_report_line(&r, true, "FAIL: %s is '%s', not issued (reviewer and authorizer approve it first)",
                          json_string_value(json_object_get(doc, "certificate_id")), status);
