@@ -78,8 +78,8 @@ static int test_write_cert(const char *path, const json_t *doc)
 /* Issues the certificate at path (a draft, or reviewed by pd_cert_approve: its unsigned review is
  * replaced) with a reviewer's and an authorizer's signed approvals, audit entries in the lab's log
  * beside it, and the lab key's signature. 0 on success. */
-static int test_issue_signed(const char *path, const char *reviewer_key, const char *authorizer_key,
-                             const char *lab_key)
+static int test_issue_signed_as(const char *path, const char *reviewer, const char *reviewer_key,
+                                const char *authorizer, const char *authorizer_key, const char *lab_key)
 {
     json_error_t jerr;
     json_t *doc = json_load_file(path, 0, &jerr);
@@ -94,16 +94,16 @@ static int test_issue_signed(const char *path, const char *reviewer_key, const c
     json_t *entry = NULL, *audit = json_object_get(doc, "audit");
     int rc = 0;
     if (strcmp(status, "draft") == 0) {
-        rc = cert_audit_append(dir, "review", id, "R. Viewer", "reviewer", content, &entry, &err);
+        rc = cert_audit_append(dir, "review", id, reviewer, "reviewer", content, &entry, &err);
         if (rc == 0)
             json_array_append_new(audit, entry);
     }
-    json_t *review = test_signed_approval("reviewer", "R. Viewer", reviewer_key, id, content, NULL);
-    json_t *authorize = review ? test_signed_approval("authorizer", "B. Boss", authorizer_key, id, content,
+    json_t *review = test_signed_approval("reviewer", reviewer, reviewer_key, id, content, NULL);
+    json_t *authorize = review ? test_signed_approval("authorizer", authorizer, authorizer_key, id, content,
                                                       json_string_value(json_object_get(review, "signature")))
                                : NULL;
     if (rc == 0 && review && authorize)
-        rc = cert_audit_append(dir, "authorize", id, "B. Boss", "authorizer", content, &entry, &err);
+        rc = cert_audit_append(dir, "authorize", id, authorizer, "authorizer", content, &entry, &err);
     else
         rc = -1;
     if (rc == 0) {
@@ -120,7 +120,7 @@ static int test_issue_signed(const char *path, const char *reviewer_key, const c
         char *canon = pd_json_canonical(doc, NULL), whole[65];
         pd_sha256_hex(canon, strlen(canon), whole);
         free(canon);
-        rc = cert_audit_append(dir, "issue", id, "B. Boss", "authorizer", whole, &entry, &err);
+        rc = cert_audit_append(dir, "issue", id, authorizer, "authorizer", whole, &entry, &err);
         json_decref(entry);
     }
     if (rc != 0 && err.msg[0])
@@ -129,6 +129,12 @@ static int test_issue_signed(const char *path, const char *reviewer_key, const c
     json_decref(authorize);
     json_decref(doc);
     return rc;
+}
+
+static int test_issue_signed(const char *path, const char *reviewer_key, const char *authorizer_key,
+                             const char *lab_key)
+{
+    return test_issue_signed_as(path, "R. Viewer", reviewer_key, "B. Boss", authorizer_key, lab_key);
 }
 
 #endif
