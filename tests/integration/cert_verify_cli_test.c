@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cert/cert.h"
@@ -478,6 +479,41 @@ static void test_keygen_person_station_and_open_keys(void **state)
     json_decref(doc);
 }
 
+/* The Python verifier in tests/integration (its own canonical form, the `cryptography` package's
+ * Ed25519): what polydaq signs is checkable without polydaq, as docs/CERTIFICATES.md tells a
+ * customer. */
+static int independent(const char *cert, const char *pub)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/integration/independent_verify.py' '%s' '%s' >'%s/py.txt' 2>&1",
+             PD_SOURCE_DIR, cert, pub, tmp_dir);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void test_independent_verifier_agrees(void **state)
+{
+    (void)state;
+    if (system("/usr/bin/python3 -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' 2>/dev/null") != 0)
+        skip();
+    char cert[300];
+    make_issued("python", "ACME Automotive", cert);
+    assert_int_equal(independent(cert, lab_pk), 0);
+    /* non-ASCII, a character beyond the BMP, controls, quotes and backslashes in the signed text */
+    make_draft("python-text", "Müller \"Søn\" \\ 東京 \xF0\x9F\x98\x80 \x1b[2J\r\t\x7f", cert);
+    assert_int_equal(test_issue_signed_as(cert, "R. Viewer", rev_sk, "B. Boß", auth_sk, lab_sk), 0);
+    assert_int_equal(polydaq("verify", cert, "--key", lab_pk, NULL), 0);
+    assert_int_equal(independent(cert, lab_pk), 0);
+    assert_int_equal(independent(cert, forger_pk), 1); /* another key */
+    json_t *doc = load(cert);
+    json_object_set_new(doc, "customer", json_string("Other Customer GmbH"));
+    assert_int_equal(test_lab_sign(doc, lab_sk), 0); /* lab-signed, but not what was approved */
+    assert_int_equal(test_write_cert(cert, doc), 0);
+    json_decref(doc);
+    assert_int_equal(independent(cert, lab_pk), 1);
+    assert_int_equal(polydaq("verify", cert, "--key", lab_pk, NULL), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_documents_not_in_polydaqs_form_are_refused),
         cmocka_unit_test(test_printed_text_is_escaped),
         cmocka_unit_test(test_keygen_person_station_and_open_keys),
+        cmocka_unit_test(test_independent_verifier_agrees),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
