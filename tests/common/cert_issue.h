@@ -75,6 +75,30 @@ static int test_write_cert(const char *path, const json_t *doc)
     return rc;
 }
 
+/* A draft as certify leaves it in the folder dir (which must exist; its own audit log): number
+ * CERT-000041, a little content, the draft entry. Its path in path[size]. 0 on success. */
+static int test_make_draft(const char *dir, const char *customer, char *path, size_t size)
+{
+    snprintf(path, size, "%s/CERT-000041.json", dir);
+    json_t *doc = json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:s,s:i,s:[{s:s,s:{s:{s:f,s:s}}}],s:[]}", "certificate_id",
+                            "CERT-000041", "status", "draft", "lab", "name", "Joint Plastics Test Laboratory",
+                            "address", "Hall B", "customer", customer, "drafted", "2026-12-03T09:00:00Z",
+                            "specimens_tested", 1, "specimens", "id", "S01", "results", "tensile_modulus", "value",
+                            1503.5, "unit", "MPa", "runs");
+    char content[65];
+    json_t *entry = NULL;
+    struct pd_err err = {0};
+    int rc = doc && cert_content_hash(doc, content) == 0 ? 0 : -1;
+    if (rc == 0)
+        rc = cert_audit_append(dir, "draft", "CERT-000041", "A. Tester", "operator", content, &entry, &err);
+    if (rc == 0) {
+        json_object_set_new(doc, "audit", json_pack("[o]", entry));
+        rc = test_write_cert(path, doc);
+    }
+    json_decref(doc);
+    return rc;
+}
+
 /* Issues the certificate at path (a draft, or reviewed by pd_cert_approve: its unsigned review is
  * replaced) with a reviewer's and an authorizer's signed approvals, audit entries in the lab's log
  * beside it, and the lab key's signature. 0 on success. */

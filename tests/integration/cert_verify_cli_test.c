@@ -105,21 +105,7 @@ static void make_draft(const char *name, const char *customer, char *path)
     char dir[200];
     snprintf(dir, sizeof dir, "%s/%s", tmp_dir, name);
     assert_int_equal(mkdir(dir, 0755), 0);
-    snprintf(path, 300, "%s/CERT-000041.json", dir);
-    json_t *doc = json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:s,s:i,s:[{s:s,s:{s:{s:f,s:s}}}],s:[]}", "certificate_id",
-                            "CERT-000041", "status", "draft", "lab", "name", "Joint Plastics Test Laboratory",
-                            "address", "Hall B", "customer", customer, "drafted", "2026-12-03T09:00:00Z",
-                            "specimens_tested", 1, "specimens", "id", "S01", "results", "tensile_modulus", "value",
-                            1503.5, "unit", "MPa", "runs");
-    assert_non_null(doc);
-    char content[65];
-    assert_int_equal(cert_content_hash(doc, content), 0);
-    json_t *entry = NULL;
-    struct pd_err err = {0};
-    assert_int_equal(cert_audit_append(dir, "draft", "CERT-000041", "A. Tester", "operator", content, &entry, &err), 0);
-    json_object_set_new(doc, "audit", json_pack("[o]", entry));
-    assert_int_equal(test_write_cert(path, doc), 0);
-    json_decref(doc);
+    assert_int_equal(test_make_draft(dir, customer, path, 300), 0);
 }
 
 /* A certificate issued the way the registry issues it, by the lab's reviewer and authorizer. */
