@@ -17,7 +17,7 @@
 
 /* The approval of `role` signed with the secret key at key_path (reviewer_sig: the reviewer's
  * signature hex, for the authorizer). NULL when the key cannot be loaded. */
-static json_t *test_signed_approval(const char *role, const char *name, const char *key_path, const char *cert_id,
+static inline json_t *test_signed_approval(const char *role, const char *name, const char *key_path, const char *cert_id,
                                     const char *content, const char *reviewer_sig)
 {
     struct pd_secret_key key;
@@ -43,7 +43,7 @@ static json_t *test_signed_approval(const char *role, const char *name, const ch
 }
 
 /* The lab's issuing signature over the canonical form without "signature" (as approve makes it). */
-static int test_lab_sign(json_t *doc, const char *lab_key_path)
+static inline int test_lab_sign(json_t *doc, const char *lab_key_path)
 {
     struct pd_secret_key key;
     struct pd_err err = {0};
@@ -66,7 +66,7 @@ static int test_lab_sign(json_t *doc, const char *lab_key_path)
 }
 
 /* Writes doc in the exact form polydaq writes certificates. */
-static int test_write_cert(const char *path, const json_t *doc)
+static inline int test_write_cert(const char *path, const json_t *doc)
 {
     char *text = cert_document_text(doc);
     struct pd_err err = {0};
@@ -77,7 +77,7 @@ static int test_write_cert(const char *path, const json_t *doc)
 
 /* A draft as certify leaves it in the folder dir (which must exist; its own audit log): number
  * CERT-000041, a little content, the draft entry. Its path in path[size]. 0 on success. */
-static int test_make_draft(const char *dir, const char *customer, char *path, size_t size)
+static inline int test_make_draft(const char *dir, const char *customer, char *path, size_t size)
 {
     snprintf(path, size, "%s/CERT-000041.json", dir);
     json_t *doc = json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:s,s:i,s:[{s:s,s:{s:{s:f,s:s}}}],s:[]}", "certificate_id",
@@ -102,7 +102,7 @@ static int test_make_draft(const char *dir, const char *customer, char *path, si
 /* Issues the certificate at path (a draft, or reviewed by pd_cert_approve: its unsigned review is
  * replaced) with a reviewer's and an authorizer's signed approvals, audit entries in the lab's log
  * beside it, and the lab key's signature. 0 on success. */
-static int test_issue_signed_as(const char *path, const char *reviewer, const char *reviewer_key,
+static inline int test_issue_signed_as(const char *path, const char *reviewer, const char *reviewer_key,
                                 const char *authorizer, const char *authorizer_key, const char *lab_key)
 {
     json_error_t jerr;
@@ -155,7 +155,7 @@ static int test_issue_signed_as(const char *path, const char *reviewer, const ch
     return rc;
 }
 
-static int test_issue_signed(const char *path, const char *reviewer_key, const char *authorizer_key,
+static inline int test_issue_signed(const char *path, const char *reviewer_key, const char *authorizer_key,
                              const char *lab_key)
 {
     return test_issue_signed_as(path, "R. Viewer", reviewer_key, "B. Boss", authorizer_key, lab_key);

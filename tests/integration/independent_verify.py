@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """independent_verify.py CERT.json LAB.pub — verifies a polydaq certificate without polydaq.
+independent_verify.py --signed-bytes CERT.json — the bytes the lab's signature covers, on stdout.
 
 An independent implementation of what docs/CERTIFICATES.md §7 specifies (canonical form, content
 hash, the lab's Ed25519 signature, the two signed approvals), on Python's json and the
@@ -89,7 +90,16 @@ def verify(key, sig_hex, message):
         return False
 
 
+def signed_bytes(path):
+    """--signed-bytes CERT.json: writes the bytes the lab signed (for `openssl pkeyutl -rawin`)."""
+    doc = json.load(open(path, encoding="utf-8"), object_pairs_hook=no_duplicates)
+    sys.stdout.buffer.write(canonical(doc, ("signature",)).encode("utf-8"))
+    return 0
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--signed-bytes":
+        return signed_bytes(sys.argv[2])
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
