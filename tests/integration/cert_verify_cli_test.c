@@ -491,6 +491,24 @@ static void test_independent_verifier_agrees(void **state)
     assert_int_equal(polydaq("verify", cert, "--key", lab_pk, NULL), 0);
     assert_int_equal(independent(cert, lab_pk), 0);
     assert_int_equal(independent(cert, forger_pk), 1); /* another key */
+    /* OpenSSL's Ed25519 on those bytes, the lab key as DER (RFC 8410 prefix + the 32 bytes) */
+    if (system("openssl version >/dev/null 2>&1") == 0) {
+        char cmd[2400];
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s' && /usr/bin/python3 '%s/tests/integration/independent_verify.py' --signed-bytes '%s' "
+                 ">signed.bin && /usr/bin/python3 -c 'import json,sys; sys.stdout.buffer.write(bytes.fromhex("
+                 "json.load(open(sys.argv[1]))[\"signature\"][\"value\"]))' '%s' >sig.bin && "
+                 "/usr/bin/python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(\"302a300506032b6570032100\" "
+                 "+ open(sys.argv[1]).read().split()[1]))' '%s' | openssl pkey -pubin -inform DER -out lab.pem && "
+                 "openssl pkeyutl -verify -pubin -inkey lab.pem -rawin -in signed.bin -sigfile sig.bin >/dev/null",
+                 tmp_dir, PD_SOURCE_DIR, cert, cert, lab_pk);
+        assert_int_equal(system(cmd), 0);
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s' && printf x >>signed.bin && ! openssl pkeyutl -verify -pubin -inkey lab.pem -rawin "
+                 "-in signed.bin -sigfile sig.bin >/dev/null 2>&1",
+                 tmp_dir);
+        assert_int_equal(system(cmd), 0); /* one byte more: refused */
+    }
     json_t *doc = load(cert);
     json_object_set_new(doc, "customer", json_string("Other Customer GmbH"));
     assert_int_equal(test_lab_sign(doc, lab_sk), 0); /* lab-signed, but not what was approved */
