@@ -126,7 +126,8 @@ def main():
     keys = []
     for a, msg in ((rev, "polydaq-review-v1\n%s\n%s" % (cid, content)),
                    (auth, "polydaq-authorize-v1\n%s\n%s\n%s" % (cid, content, rev.get("signature", "")))):
-        pub = bytes.fromhex(a.get("public_key", ""))
+        check("signature" in a and "public_key" in a, "the %s's approval is signed" % a["role"])
+        pub = bytes.fromhex(a["public_key"])
         keys.append(pub)
         check(hashlib.sha256(pub).hexdigest()[:16] == a.get("key_id"), "the %s's key id" % a["role"])
         check(verify(Ed25519PublicKey.from_public_bytes(pub), a.get("signature", ""), msg),
