@@ -75,13 +75,15 @@ struct anchors {
     bool keyring_given;
 };
 
-static void anchor_add(struct anchors *a, const struct pd_public_key *key, const char *fmt, const char *arg)
+static int anchor_add(struct anchors *a, const struct pd_public_key *key, const char *fmt, const char *arg,
+                      struct pd_err *err)
 {
     if (a->n >= sizeof a->keys / sizeof a->keys[0])
-        return;
+        return pd_err_set(err, PD_ERANGE, NULL, "more than %zu trusted lab keys", sizeof a->keys / sizeof a->keys[0]);
     a->keys[a->n] = *key;
     snprintf(a->source[a->n], sizeof a->source[0], fmt, arg);
     a->n++;
+    return 0;
 }
 
 static int anchors_load(const struct pd_verify_options *opt, struct anchors *a, struct pd_err *err)
@@ -92,16 +94,19 @@ static int anchors_load(const struct pd_verify_options *opt, struct anchors *a, 
         int rc = pd_public_key_load(opt->key_path, &k, err);
         if (rc < 0)
             return rc;
-        anchor_add(a, &k, "%s", opt->key_path);
+        anchor_add(a, &k, "%s", opt->key_path, err);
     }
     if (opt->keyring_path) {
         int rc = pd_keyring_load(opt->keyring_path, &a->ring, err);
         if (rc < 0)
             return rc;
         a->keyring_given = true;
-        for (size_t i = 0; i < a->ring.n; i++)
+        for (size_t i = 0; i < a->ring.n && rc == 0; i++)
             if (a->ring.entries[i].role == PD_KEY_ROLE_LAB)
-                anchor_add(a, &a->ring.entries[i].key, "lab key \"%s\" of the keyring", a->ring.entries[i].label);
+                rc = anchor_add(a, &a->ring.entries[i].key, "lab key \"%s\" of the keyring", a->ring.entries[i].label,
+                                err);
+        if (rc < 0)
+            return rc;
     }
     /* --registry DIR (the registry's trusted lab keys) adds its anchors here. */
     return 0;

@@ -25,14 +25,19 @@ int pd_key_role_parse(const char *s, size_t len)
     return -1;
 }
 
-/* A label is printable UTF-8 text: no control bytes, nothing that is not UTF-8 (checked by the
- * escape function, which changes exactly such text). */
+/* A label is printable UTF-8 text: no control bytes, bidi controls or bytes that are not UTF-8 —
+ * exactly what the escape function would change (apart from the backslashes it doubles). */
 static bool label_ok(const char *s, size_t len)
 {
     if (len == 0 || len >= PD_KEYRING_LABEL_MAX || s[0] == ' ' || s[len - 1] == ' ')
         return false;
-    char *esc = pd_text_escape_terminal(s, len);
-    bool same = esc && strlen(esc) == len && memcmp(esc, s, len) == 0;
+    char plain[PD_KEYRING_LABEL_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != '\\')
+            plain[n++] = s[i];
+    char *esc = pd_text_escape_terminal(plain, n);
+    bool same = esc && strlen(esc) == n && memcmp(esc, plain, n) == 0;
     free(esc);
     return same;
 }

@@ -125,6 +125,7 @@ static void test_formatted_line_reads_back(void **state)
     assert_int_equal(pd_keyring_load(path, &kr, &err), 0);
     assert_non_null(pd_keyring_find(&kr, &k, PD_KEY_ROLE_STATION));
     pd_keyring_close(&kr);
+    assert_int_equal(pd_keyring_format_line(&k, PD_KEY_ROLE_LAB, "Lab \\ Dept. 2", line, sizeof line, &err), 0);
     assert_int_equal(pd_keyring_format_line(&k, PD_KEY_ROLE_LAB, "evil\nnext line", line, sizeof line, &err), PD_EINVAL);
     assert_int_equal(pd_keyring_format_line(&k, PD_KEY_ROLE_LAB, "", line, sizeof line, &err), PD_EINVAL);
     assert_int_equal(pd_keyring_format_line(&k, PD_KEY_ROLE_LAB, "Lab", line, 20, &err), PD_ERANGE);
