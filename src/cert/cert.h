@@ -486,6 +486,8 @@ struct pd_verify_options {
                                       authorizer keys are the only ones approvals may carry (NULL: none) */
     const char *revocations_path;  /* --revocations FILE: the lab's signed list of withdrawn and
                                       superseded certificates (NULL: not checked) */
+    /* (--registry DIR: the registry's trusted lab keys and revocations join here, as a field of
+     * its own; verify.c's anchors_load is where its keys become anchors.) */
 };
 /* Checks an issued certificate: that its bytes are exactly the form polydaq writes (PD_EDATA
  * "not a canonical polydaq certificate" otherwise, as for duplicate keys, invalid UTF-8 ...), its
