@@ -288,6 +288,21 @@ int cert_audit_write(const char *dir, const json_t *entry, struct pd_err *err);
 /* The content hash of a certificate: SHA-256 of its canonical form without status, approvals,
  * audit and signature — what reviewer and authorizer approve. */
 int cert_content_hash(const json_t *doc, char hex[65]);
+/* ---- strict reading of documents (jsonio.c) ---------------------------------------------------*/
+/* Reads a JSON document whole: duplicate keys, NUL, invalid UTF-8, a BOM and trailing text are
+ * refused (PD_EDATA naming path:line:column, "not a <what>: ..."). With text_out, the file's bytes
+ * (malloc'd, NUL-terminated, *len_out bytes) are handed over too. */
+int cert_load_json(const char *path, const char *what, json_t **out, char **text_out, size_t *len_out,
+                   struct pd_err *err);
+/* A certificate (an object with certificate_id and status). exact_form: also its bytes must be
+ * cert_document_text of what was parsed (a final newline allowed), else PD_EDATA "not a canonical
+ * polydaq certificate" naming the first differing line:column. */
+int cert_load_certificate(const char *path, bool exact_form, json_t **out, struct pd_err *err);
+/* The text certify and approve write a certificate as (malloc'd). */
+char *cert_document_text(const json_t *doc);
+/* ---- verification (verify.c; the audit-log part in issue.c) -----------------------------------*/
+void cert_report_line(struct pd_verify_report *r, bool fail, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cert_verify_audit_log(const json_t *doc, const char *dir, struct pd_verify_report *r);
 /* Renders the PDF; `curves` from cert_build_document, or NULL to read them from the run files. */
 int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
                         struct pd_err *err);

@@ -86,7 +86,8 @@ static int demo_main_body(int argc, char **argv)
         return cli_fail(&err);
     static struct pd_verify_report vr;
     const char *data[1] = {res.path};
-    if (pd_cert_verify(cres.json_path, pk, data, 1, &vr, &err) < 0)
+    const struct pd_verify_options vopt = {.data_paths = data, .n_data = 1, .key_path = pk};
+    if (pd_cert_verify(cres.json_path, &vopt, &vr, &err) < 0)
         return cli_fail(&err);
     printf("HDF5 run file: %s\n", res.path);
     printf("certificate:   %s (%s, %s, signed)\n", cres.json_path, pd_verdict_name(cres.verdict),
