@@ -5,6 +5,7 @@
  * answer, the access log and the graceful stop.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -52,6 +53,7 @@ struct request_ctx {
     char *body;
     size_t body_len;
     bool too_large;
+    size_t dropped; /* bytes of a too large body read and thrown away */
     int status;
     size_t bytes;
     int64_t user_id;
@@ -318,6 +320,27 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
         call_error(call, 500, "internal", "internal error");
 }
 
+/* The path's %XX escapes decoded, except %00: a NUL would cut the path short ("/requests/1%00x"
+ * must not be request 1), so it stays as it is and matches no route. */
+static size_t unescape_path(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *out = s;
+    for (const char *in = s; *in;) {
+        if (in[0] == '%' && isxdigit((unsigned char)in[1]) && isxdigit((unsigned char)in[2])) {
+            char hex[3] = {in[1], in[2], '\0'};
+            long v = strtol(hex, NULL, 16);
+            if (v != 0) {
+                *out++ = (char)v;
+                in += 3;
+                continue;
+            }
+        }
+        *out++ = *in++;
+    }
+    *out = '\0';
+    return (size_t)(out - s);
+}
+
 /* For the log: bytes outside printable ASCII become '?', so a line is always valid JSON text. */
 static void printable_copy(char *dst, size_t size, const char *src)
 {
@@ -366,10 +389,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (*upload_data_size > 0) { /* over the limit: the rest is read and dropped */
+    if (*upload_data_size > 0) { /* over the limit: the rest is read and dropped, then 413 */
+        ctx->dropped += *upload_data_size;
         *upload_data_size = 0;
-        if (ctx->status)
-            return MHD_YES;
+        return ctx->dropped > 16 * BODY_LIMIT ? MHD_NO : MHD_YES; /* a flood: the connection is closed */
     }
     struct srv_call call = {.srv = srv, .method = method, .path = url, .status = 500};
     client_address(srv, conn, call.client, sizeof call.client);
@@ -491,7 +514,7 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
                      (v6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(
         flags, opt->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_UNESCAPE_CALLBACK, unescape_path, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_END);
     if (!srv->daemon) {

@@ -129,7 +129,7 @@ void session_clear_cookie(struct srv_call *call);
 /* ---- Login throttling (throttle.c) --------------------------------------------------------------*/
 /* Seconds until `key` may try again (0: now). */
 int64_t throttle_wait_s(struct pd_srvdb *db, const char *key);
-/* Counts a failure; after `free_tries` failures each further one doubles the wait (up to 15 min). */
+/* Counts a failure; from the `free_tries`-th failure on, the key waits 4 s, 8 s, ... (up to 15 min). */
 void throttle_fail(struct pd_srvdb *db, const char *key, int free_tries);
 void throttle_reset(struct pd_srvdb *db, const char *key);
 

@@ -27,8 +27,8 @@ int64_t throttle_wait_s(struct pd_srvdb *db, const char *key)
 
 void throttle_fail(struct pd_srvdb *db, const char *key, int free_tries)
 {
-    /* One statement: the counter restarts when the last failure is old, and the wait doubles
-     * with every failure past the free tries: 1 s, 2 s, 4 s, ... up to MAX_WAIT_S. */
+    /* One statement: the counter restarts when the last failure is old. From the last free try
+     * on, each failure makes the key wait, doubling: 4 s, 8 s, 16 s, ... up to MAX_WAIT_S. */
     static const char sql[] =
         "INSERT INTO login_throttle(key, failures, last_failure_s, blocked_until_s) VALUES (?1, 1, ?2, 0) "
         "ON CONFLICT(key) DO UPDATE SET "
@@ -48,10 +48,10 @@ void throttle_fail(struct pd_srvdb *db, const char *key, int free_tries)
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
     int failures = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
     sqlite3_finalize(st);
-    if (failures <= free_tries)
+    if (failures < free_tries)
         return;
-    int shift = failures - free_tries - 1;
-    int64_t wait = shift >= 10 ? MAX_WAIT_S : (int64_t)1 << shift;
+    int shift = failures - free_tries;
+    int64_t wait = shift >= 8 ? MAX_WAIT_S : (int64_t)4 << shift;
     if (wait > MAX_WAIT_S)
         wait = MAX_WAIT_S;
     if (db_prepare(db, "UPDATE login_throttle SET blocked_until_s = ? WHERE key = ?", &st, NULL) < 0)
