@@ -10,14 +10,16 @@
 
 static const char serve_usage[] =
     "usage: polydaq serve --data DIR [--listen ADDR:PORT] [--tls-proxy] [--threads N]\n"
-    "                     [--session-idle SECONDS] [--access-log FILE]\n"
+    "                     [--session-idle SECONDS] [--session-max SECONDS] [--access-log FILE]\n"
     "\n"
     "Serves the lab's JSON API (/api/v1/, docs/openapi.yaml) over DIR/server.sqlite (created when\n"
     "missing). --listen defaults to 127.0.0.1:8080 (IPv6: [::1]:8080; port 0: any free port). The\n"
     "server speaks plain HTTP: put it behind the lab's TLS reverse proxy and say so with --tls-proxy\n"
     "(cookies then get Secure, and X-Real-IP from a loopback proxy names the client). Prints\n"
     "'listening http://ADDR:PORT' when ready; one JSON line per request goes to the access log\n"
-    "(default: stdout). SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n";
+    "(default: stdout). A session ends after --session-idle unused (default 1800 s) and\n"
+    "--session-max after login (default 43200 s). SIGTERM or SIGINT: stop accepting, finish the\n"
+    "requests in flight (up to 10 s), exit 0.\n";
 
 static bool parse_listen(const char *s, char *addr, size_t size, long *port)
 {
@@ -44,12 +46,13 @@ static int serve_main(int argc, char **argv)
                                              {"tls-proxy", no_argument, NULL, 't'},
                                              {"threads", required_argument, NULL, 'n'},
                                              {"session-idle", required_argument, NULL, 'i'},
+                                             {"session-max", required_argument, NULL, 'x'},
                                              {"access-log", required_argument, NULL, 'a'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 8080};
     const char *listen = "127.0.0.1:8080", *log_path = NULL;
-    long threads = 0, idle = 0;
+    long threads = 0, idle = 0, max = 0;
     int c;
     optind = 1;
     opterr = 0;
@@ -65,6 +68,10 @@ static int serve_main(int argc, char **argv)
         case 'i':
             if (!pd_parse_long(optarg, &idle) || idle < 1 || idle > 86400)
                 return cli_usage_error("serve", "--session-idle must be 1 to 86400 seconds, not '%s'", optarg);
+            break;
+        case 'x':
+            if (!pd_parse_long(optarg, &max) || max < 1 || max > 30 * 86400)
+                return cli_usage_error("serve", "--session-max must be 1 to 2592000 seconds, not '%s'", optarg);
             break;
         case 'a': log_path = optarg; break;
         case 'h': fputs(serve_usage, stdout); return PD_EXIT_OK;
@@ -84,6 +91,7 @@ static int serve_main(int argc, char **argv)
     opt.port = (uint16_t)port;
     opt.threads = (unsigned)threads;
     opt.session_idle_s = (int)idle;
+    opt.session_absolute_s = (int)max;
     FILE *log = stdout;
     if (log_path && strcmp(log_path, "-") != 0 && !(log = fopen(log_path, "a"))) {
         fprintf(stderr, "polydaq serve: cannot open the access log '%s'\n", log_path);

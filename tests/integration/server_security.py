@@ -250,5 +250,15 @@ for secret in list(PASSWORDS.values()) + [alice.cookie, alice.csrf, "carl-second
 check(any(x["status"] == 201 and x["path"] == "/api/v1/requests" and x["user"] for x in lines),
       "the access log names the user of a request")
 
+# --- expiry: idle and absolute -------------------------------------------------------------------------------
+for opts, what in ((("--session-idle", "1"), "idle"), (("--session-idle", "3600", "--session-max", "1"), "absolute")):
+    short = Server(data, *opts)
+    c = Client(short, "tessa", PASSWORDS["tessa"])
+    expect(c, "GET", "/api/v1/me", 200, None, f"{what}: fresh session")
+    time.sleep(2.2)  # past the 1 s limit (whole seconds on the server's clock)
+    st, hdrs, _ = c.call("GET", "/api/v1/me")
+    check(st == 401 and "Max-Age=0" in hdrs.get("set-cookie", ""), f"{what} expiry: {st} {hdrs.get('set-cookie')}")
+    check(short.stop() == 0, "serve exit status")
+
 shutil.rmtree(data)
 finish()
