@@ -39,6 +39,7 @@ struct pd_server {
     struct pd_srvdb **pool;
     size_t pool_size, pool_free;
     _Atomic int in_flight;
+    _Atomic bool stopping;
     uint16_t port;
 };
 
@@ -46,6 +47,8 @@ int srv_session_idle_s(const struct pd_server *srv) { return srv->session_idle_s
 int srv_session_absolute_s(const struct pd_server *srv) { return srv->session_absolute_s; }
 bool srv_tls(const struct pd_server *srv) { return srv->tls_proxy; }
 const char *srv_decision_rule(const struct pd_server *srv) { return srv->decision_rule; }
+int srv_in_flight(const struct pd_server *srv) { return atomic_load(&srv->in_flight); }
+bool srv_stopping(const struct pd_server *srv) { return atomic_load(&srv->stopping); }
 
 /* What one request carries from its first callback to the access log. */
 struct request_ctx {
@@ -535,6 +538,7 @@ void pd_server_stop(struct pd_server *srv, int grace_ms)
     if (!srv)
         return;
     MHD_socket listen_fd = MHD_quiesce_daemon(srv->daemon);
+    atomic_store(&srv->stopping, true);
     for (int waited = 0; atomic_load(&srv->in_flight) > 0 && waited < grace_ms; waited += 10)
         pd_clock_sleep_ns(10 * 1000 * 1000);
     MHD_stop_daemon(srv->daemon);
