@@ -222,6 +222,8 @@ for login in ("arno", "nobody-here"):
 # Other logins from the same address still work (the address's own limit is higher).
 Client(server, "tessa", PASSWORDS["tessa"])
 
+alice.call("GET", "/api/v1/me?token=query-secret-42")  # a query string is never logged
+
 # --- stop: a request in flight is finished ---------------------------------------------------------------
 s = socket.create_connection(("127.0.0.1", server.port))
 body = json.dumps(VALID).encode()
@@ -245,7 +247,7 @@ check(len(lines) > 100, f"access log has {len(lines)} lines")
 for x in lines:
     check(set(x) == {"time", "method", "path", "status", "bytes", "duration_ms", "user", "client", "outcome"},
           f"access log keys {sorted(x)}")
-for secret in list(PASSWORDS.values()) + [alice.cookie, alice.csrf, "carl-second-password"]:
+for secret in list(PASSWORDS.values()) + [alice.cookie, alice.csrf, "carl-second-password", "query-secret-42"]:
     check(secret not in log, "a password, session id or CSRF token is in the access log")
 check(any(x["status"] == 201 and x["path"] == "/api/v1/requests" and x["user"] for x in lines),
       "the access log names the user of a request")
