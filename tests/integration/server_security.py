@@ -252,6 +252,18 @@ for secret in list(PASSWORDS.values()) + [alice.cookie, alice.csrf, "carl-second
 check(any(x["status"] == 201 and x["path"] == "/api/v1/requests" and x["user"] for x in lines),
       "the access log names the user of a request")
 
+# --- behind a TLS proxy: Secure cookies, HSTS, the client named by the proxy ---------------------------------
+proxied = Server(data, "--tls-proxy")
+c = Client(proxied)
+st, hdrs, _ = c.call("POST", "/api/v1/session", {"login": "tessa", "password": PASSWORDS["tessa"]},
+                     headers={"X-Real-IP": "192.0.2.7"})
+check(st == 201 and "; Secure" in hdrs.get("set-cookie", ""), f"--tls-proxy cookie: {hdrs.get('set-cookie')}")
+check(hdrs.get("strict-transport-security", "").startswith("max-age="), "--tls-proxy: no HSTS")
+c.call("GET", "/api/v1/me", headers={"X-Real-IP": "not-an-address"})
+check(proxied.stop() == 0, "serve exit status")
+plog = [json.loads(x) for x in open(os.path.join(data, "access.log"))]
+check([x["client"] for x in plog] == ["192.0.2.7", "127.0.0.1"], f"clients behind the proxy: {plog}")
+
 # --- expiry: idle and absolute -------------------------------------------------------------------------------
 for opts, what in ((("--session-idle", "1"), "idle"), (("--session-idle", "3600", "--session-max", "1"), "absolute")):
     short = Server(data, *opts)
