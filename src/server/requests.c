@@ -6,6 +6,7 @@
  * States so far: submitted → accepted | rejected (items, testing, reviewing, issued follow).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/internal.h"
@@ -201,7 +202,7 @@ int requests_create(struct srv_call *call)
     const char *due = opt_string(b, "due_date");
     if (strcmp(due, today) < 0)
         return call_error(call, 400, "invalid", "field 'due_date': %s is in the past", due);
-    char *methods_text = json_dumps(n_methods ? methods : json_array(), JSON_COMPACT);
+    char *methods_text = n_methods ? json_dumps(methods, JSON_COMPACT) : strdup("[]");
     struct pd_err err;
     pd_err_clear(&err);
     sqlite3_stmt *st;
@@ -212,9 +213,9 @@ int requests_create(struct srv_call *call)
                         "conditioning, due_date, customer_reference, notes, decision_rule, state, submitted_at) "
                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,'submitted',?)",
                         &st, &err);
-    if (rc < 0) {
+    if (rc < 0 || !methods_text) {
         free(methods_text);
-        return call_fail(call, &err);
+        return rc < 0 ? call_fail(call, &err) : call_error(call, 500, "internal", "out of memory");
     }
     char now[40];
     db_now_iso(now, sizeof now);
@@ -223,7 +224,7 @@ int requests_create(struct srv_call *call)
     sqlite3_bind_int64(st, 2, call->user.id);
     sqlite3_bind_text(st, 3, opt_string(b, "material"), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, opt_string(b, "specification"), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, methods_text ? methods_text : "[]", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, methods_text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(b, "specimens")));
     sqlite3_bind_text(st, 7, opt_string(b, "conditioning"), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 8, due, -1, SQLITE_TRANSIENT);

@@ -117,6 +117,8 @@ class Server:
             fail("polydaq serve did not stop within 30 s of the signal")
         self.log.close()
         self.err.close()
+        if rc != 0:
+            print(open(self.errpath).read()[-6000:], file=sys.stderr)
         return rc
 
 
