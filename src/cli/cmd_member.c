@@ -11,7 +11,8 @@ static const char member_usage[] =
     "       polydaq member list --data DIR\n"
     "\n"
     "Member companies of the joint laboratory in DIR/server.sqlite (created when missing); each\n"
-    "member's contacts are added with 'polydaq user add --role member --member NAME'.\n";
+    "member's contacts are added with 'polydaq user add --role member --member NAME'. 'add' prints\n"
+    "the new member's id; 'list' prints id, name and creation time, tab-separated, one per line.\n";
 
 static void print_member(const struct pd_member_info *m, void *ctx)
 {

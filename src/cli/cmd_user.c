@@ -18,7 +18,9 @@ static const char user_usage[] =
     "ROLE is member (a member company's contact: --member names the company), technician, reviewer,\n"
     "authorizer or admin. The password is asked on the terminal, or read as one line from standard\n"
     "input (at least 12 characters); it is stored as an Argon2id hash. 'disable' refuses further logins\n"
-    "and ends the user's sessions. Passwords are reset by an admin through the API.\n";
+    "and ends the user's sessions. Passwords are reset by an admin through the API. 'add' prints the\n"
+    "new user's id; 'list' prints id, login, role, member (- for staff), active/disabled and name,\n"
+    "tab-separated, one per line.\n";
 
 /* One line from `f` without its line end; false when too long or missing. */
 static bool read_line(FILE *f, char *buf, size_t size)

@@ -271,7 +271,7 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
     }
     if (!route) {
         if (path_known) {
-            call_error(call, 405, "method_not_allowed", "%s is not allowed here", method);
+            call_error(call, 405, "method_not_allowed", "this method is not allowed here (see Allow)");
         } else {
             call_error(call, 404, "not_found", "no such resource");
         }
