@@ -9,6 +9,10 @@ P="$PD_CLI"
 d="$work/lab"
 q() { sqlite3 "$d/server.sqlite" "$1"; }
 
+for sub in serve user member; do
+  expect_exit 0 "$sub --help" "$P" "$sub" --help
+  grep -q "usage: polydaq $sub" "$work/out" || fail "$sub --help prints its usage"
+done
 expect_exit 0 "member add" "$P" member add --data "$d" "Acme Polymers GmbH"
 [ "$(cat "$work/out")" = 1 ] || fail "member add prints the new id: $(cat "$work/out")"
 expect_exit 0 "second member" "$P" member add --data "$d" "Beta; DROP TABLE members; --"
