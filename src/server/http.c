@@ -81,7 +81,14 @@ int call_error(struct srv_call *call, int status, const char *code, const char *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return call_reply(call, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    if (!body) { /* a quoted name cut inside a UTF-8 sequence: say it in ASCII */
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    }
+    return call_reply(call, status, body);
 }
 
 int call_fail(struct srv_call *call, const struct pd_err *err)

@@ -60,6 +60,7 @@ for client, method, path in endpoints_with_body:
     expect(client, method, path, 400, "invalid", w + " empty", raw=b'')
     expect(client, method, path, 400, "invalid", w + " duplicate keys", raw=b'{"a": 1, "a": 2}')
     expect(client, method, path, 400, "invalid", w + " unknown field", body={"surprise": 1})
+    expect(client, method, path, 400, "invalid", w + " long multibyte unknown field", body={"x" + "é" * 40: 1})
     expect(client, method, path, 400, "invalid", w + " invalid UTF-8", raw=b'{"name": "\xff\xfe"}')
     expect(client, method, path, 415, "unsupported_media_type", w + " text/plain", raw=b'{}', content_type="text/plain")
     expect(client, method, path, 415, "unsupported_media_type", w + " form", raw=b'a=b',
