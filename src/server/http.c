@@ -6,7 +6,6 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -105,23 +104,23 @@ int call_fail(struct srv_call *call, const struct pd_err *err)
 
 static void add_headers(struct MHD_Response *resp, const struct pd_server *srv, const struct srv_call *call)
 {
-    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    mhd.add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
     /* API answers carry a user's data: never stored by a browser or a proxy. */
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "Pragma", "no-cache");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'");
-    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
+    mhd.add_response_header(resp, "Cache-Control", "no-store");
+    mhd.add_response_header(resp, "Pragma", "no-cache");
+    mhd.add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    mhd.add_response_header(resp, "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'");
+    mhd.add_response_header(resp, "X-Frame-Options", "DENY");
+    mhd.add_response_header(resp, "Referrer-Policy", "no-referrer");
+    mhd.add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
     if (srv->tls_proxy)
-        MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+        mhd.add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     if (call && call->set_cookie[0])
-        MHD_add_response_header(resp, "Set-Cookie", call->set_cookie);
+        mhd.add_response_header(resp, "Set-Cookie", call->set_cookie);
     if (call && call->retry_after_s > 0) {
         char s[24];
         snprintf(s, sizeof s, "%d", call->retry_after_s);
-        MHD_add_response_header(resp, "Retry-After", s);
+        mhd.add_response_header(resp, "Retry-After", s);
     }
 }
 
@@ -134,16 +133,16 @@ static enum MHD_Result send_answer(struct pd_server *srv, struct MHD_Connection 
     if (!text)
         return MHD_NO;
     size_t len = strlen(text);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = mhd.create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
         return MHD_NO;
     }
     add_headers(resp, srv, call);
     if (allow)
-        MHD_add_response_header(resp, "Allow", allow);
-    enum MHD_Result r = MHD_queue_response(conn, (unsigned)call->status, resp);
-    MHD_destroy_response(resp);
+        mhd.add_response_header(resp, "Allow", allow);
+    enum MHD_Result r = mhd.queue_response(conn, (unsigned)call->status, resp);
+    mhd.destroy_response(resp);
     ctx->status = call->status;
     ctx->bytes = len;
     ctx->user_id = call->authenticated ? call->user.id : 0;
@@ -230,7 +229,7 @@ static void pool_give(struct pd_server *srv, struct pd_srvdb *db)
 static void client_address(struct pd_server *srv, struct MHD_Connection *conn, char *buf, size_t size)
 {
     pd_strlcpy(buf, "unknown", size);
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *info = mhd.get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (!info || !info->client_addr)
         return;
     const struct sockaddr *sa = info->client_addr;
@@ -246,7 +245,7 @@ static void client_address(struct pd_server *srv, struct MHD_Connection *conn, c
     }
     /* Behind the lab's reverse proxy (on this machine) the peer is the proxy; it names the client. */
     if (srv->tls_proxy && loopback) {
-        const char *real = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Real-IP");
+        const char *real = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "X-Real-IP");
         unsigned char tmp[sizeof(struct in6_addr)];
         if (real && (inet_pton(AF_INET, real, tmp) == 1 || inet_pton(AF_INET6, real, tmp) == 1))
             pd_strlcpy(buf, real, size);
@@ -286,7 +285,7 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
     }
     struct pd_err err;
     pd_err_clear(&err);
-    const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, SESSION_COOKIE);
+    const char *cookie = mhd.lookup_connection_value(conn, MHD_COOKIE_KIND, SESSION_COOKIE);
     if (session_resolve(call, cookie, &err) < 0) {
         call_fail(call, &err);
         return;
@@ -306,13 +305,13 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
          * session yet: SameSite=Strict and the JSON content type, which no form can send across
          * sites, stand in for it.) */
         if (strcmp(method, "GET") != 0 &&
-            !session_csrf_ok(call, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, CSRF_HEADER))) {
+            !session_csrf_ok(call, mhd.lookup_connection_value(conn, MHD_HEADER_KIND, CSRF_HEADER))) {
             call_error(call, 403, "csrf", "missing or wrong " CSRF_HEADER " header");
             return;
         }
     }
     if (route->body) {
-        if (!json_content_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"))) {
+        if (!json_content_type(mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"))) {
             call_error(call, 415, "unsupported_media_type", "the body must be application/json (UTF-8)");
             return;
         }
@@ -375,7 +374,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         printable_copy(ctx->path, sizeof ctx->path, url);
         atomic_fetch_add(&srv->in_flight, 1);
         *con_cls = ctx;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        const char *cl = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && (strlen(cl) > 9 || atol(cl) > BODY_LIMIT))
             ctx->too_large = true; /* answered at once, before the body is read */
         else
@@ -491,7 +490,7 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
         return pd_err_set(err, PD_ECONFIG, "--listen", "'%s' is not a numeric IPv4 or IPv6 address", opt->listen_addr);
     }
     int rc = pw_init(err);
-    if (rc < 0)
+    if (rc < 0 || (rc = mhd_load(err)) < 0)
         return rc;
     struct pd_server *srv = calloc(1, sizeof *srv);
     if (!srv)
@@ -522,7 +521,7 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                      (v6 ? MHD_USE_IPv6 : 0);
-    srv->daemon = MHD_start_daemon(
+    srv->daemon = mhd.start_daemon(
         flags, opt->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_UNESCAPE_CALLBACK, unescape_path, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
@@ -532,7 +531,7 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
         return pd_err_set(err, PD_EIO, "--listen", "cannot listen on %s port %u (in use, or not an address of this "
                                                    "machine)", opt->listen_addr, (unsigned)opt->port);
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = mhd.get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : opt->port;
     *out = srv;
     return 0;
@@ -544,11 +543,11 @@ void pd_server_stop(struct pd_server *srv, int grace_ms)
 {
     if (!srv)
         return;
-    MHD_socket listen_fd = MHD_quiesce_daemon(srv->daemon);
+    MHD_socket listen_fd = mhd.quiesce_daemon(srv->daemon);
     atomic_store(&srv->stopping, true);
     for (int waited = 0; atomic_load(&srv->in_flight) > 0 && waited < grace_ms; waited += 10)
         pd_clock_sleep_ns(10 * 1000 * 1000);
-    MHD_stop_daemon(srv->daemon);
+    mhd.stop_daemon(srv->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
     free_server(srv);

@@ -7,10 +7,28 @@
 #define PD_SERVER_INTERNAL_H
 
 #include <jansson.h>
+#include <microhttpd.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
 #include "server/server.h"
+
+/* ---- libmicrohttpd, loaded at the first server start (mhd.c) ---------------------------------*/
+struct mhd_api {
+    bool loaded;
+    __typeof__(MHD_start_daemon) *start_daemon;
+    __typeof__(MHD_stop_daemon) *stop_daemon;
+    __typeof__(MHD_quiesce_daemon) *quiesce_daemon;
+    __typeof__(MHD_get_daemon_info) *get_daemon_info;
+    __typeof__(MHD_get_connection_info) *get_connection_info;
+    __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+    __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+    __typeof__(MHD_add_response_header) *add_response_header;
+    __typeof__(MHD_queue_response) *queue_response;
+    __typeof__(MHD_destroy_response) *destroy_response;
+};
+extern struct mhd_api mhd;
+int mhd_load(struct pd_err *err);
 
 /* ---- Database (db.c) -------------------------------------------------------------------------*/
 struct pd_srvdb {
