@@ -1,8 +1,7 @@
 /*
  * mhd.c — libmicrohttpd, loaded when a server starts (dlopen) instead of linked. Debian's library
  * brings GnuTLS and eight more shared libraries with it; linked, every polydaq process (certify,
- * verify, run...) would map and relocate them at start-up — about 3 ms of CPU each, doubling
- * `polydaq --version` — although only `serve` needs them.
+ * verify, run...) would map and relocate them at start-up, although only `serve` needs them.
  */
 #include <dlfcn.h>
 #include <pthread.h>
