@@ -30,8 +30,8 @@ const char *pd_role_name(enum pd_role role);
 bool pd_role_parse(const char *name, enum pd_role *out);
 
 /* ---- The workflow database (DATA_DIR/server.sqlite) ----------------------------------------
- * Opened (created and migrated to the current schema version when needed) by one process at a
- * time for writing; SQLite's locks make concurrent CLI use from scripts safe. */
+ * Created and migrated to the current schema version when opened. The server and CLI commands
+ * may use it at the same time: WAL and SQLite's locks keep each transaction whole. */
 struct pd_srvdb;
 int pd_srvdb_open(const char *data_dir, struct pd_srvdb **out, struct pd_err *err);
 void pd_srvdb_close(struct pd_srvdb *db);
