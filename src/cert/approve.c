@@ -12,11 +12,6 @@
 
 static const char *const no_signature[] = {"signature", NULL};
 
-char *cert_pretty(const json_t *doc)
-{
-    return json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-}
-
 /* The lab's issuing signature over the canonical form of everything else (approvals included). */
 static int sign_doc(json_t *doc, const struct pd_secret_key *key, struct pd_err *err)
 {
@@ -65,7 +60,7 @@ static int registered_signer(struct pd_registry *reg, const char *key_path, enum
         }
         return pd_err_set(err, PD_ESTATE, key_path, "key %s is not registered in %s as %s (%s)", key->pub.id, reg->dir,
                           pd_key_role_name(role),
-                          role == PD_KEY_LAB ? "polydaq registry init DIR --lab-key LAB.pub"
+                          role == PD_KEY_ROLE_LAB ? "polydaq registry init DIR --lab-key LAB.pub"
                                              : "polydaq registry person add");
     }
     if (who->role != role) {
@@ -220,7 +215,7 @@ static int approve_in(struct pd_registry *reg, const struct pd_approval *a, cons
     json_decref(entry);
     if (rc == 0 && a->role == PD_ROLE_AUTHORIZER)
         rc = sign_doc(doc, lab, err);
-    char *text = rc == 0 ? cert_pretty(doc) : NULL;
+    char *text = rc == 0 ? cert_document_text(doc) : NULL;
     if (rc == 0 && !text)
         rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
     if (rc == 0)
@@ -279,10 +274,10 @@ int pd_cert_approve(const struct pd_approval *a, char *status_out, size_t status
     struct pd_secret_key person, lab;
     struct pd_registry_key who, lab_reg;
     memset(&lab, 0, sizeof lab);
-    rc = registered_signer(&reg, a->person_key, a->role == PD_ROLE_REVIEWER ? PD_KEY_REVIEWER : PD_KEY_AUTHORIZER,
+    rc = registered_signer(&reg, a->person_key, a->role == PD_ROLE_REVIEWER ? PD_KEY_ROLE_REVIEWER : PD_KEY_ROLE_AUTHORIZER,
                            &person, &who, err);
     if (rc == 0 && a->role == PD_ROLE_AUTHORIZER) {
-        rc = registered_signer(&reg, a->lab_key, PD_KEY_LAB, &lab, &lab_reg, err);
+        rc = registered_signer(&reg, a->lab_key, PD_KEY_ROLE_LAB, &lab, &lab_reg, err);
         if (rc < 0)
             pd_secret_key_wipe(&person);
     }
@@ -335,7 +330,7 @@ int pd_cert_withdraw(const char *dir, const char *cert_id, const char *person_ke
         return rc;
     struct pd_secret_key person;
     struct pd_registry_key who;
-    rc = registered_signer(&reg, person_key, PD_KEY_AUTHORIZER, &person, &who, err);
+    rc = registered_signer(&reg, person_key, PD_KEY_ROLE_AUTHORIZER, &person, &who, err);
     if (rc < 0) {
         pd_registry_close(&reg);
         return rc;

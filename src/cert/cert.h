@@ -520,18 +520,32 @@ struct pd_verify_report {
     void (*each_line)(const char *line, void *arg); /* from pd_recompute_inputs; NULL otherwise */
     void *each_line_arg;
 };
-/* Checks an issued certificate: its signature over the canonical JSON (against the public key
- * file when given, else the key the certificate names — noted as not pinned), its audit entries and
+/* What verify is given besides the certificate. A certificate's signature proves only that someone
+ * holding some key signed it: it verifies only against a trust anchor, a lab key the verifier has
+ * from a trusted source (the lab's published key file or keyring; the registry). */
+struct pd_verify_options {
+    const char *const *data_paths; /* raw files whose SHA-256 must match the certificate's runs */
+    size_t n_data;
+    const char *key_path;          /* --key LAB.pub: a trusted lab key (NULL: none) */
+    const char *keyring_path;      /* --keyring FILE: its lab keys are trusted; its reviewer and
+                                      authorizer keys are the only ones approvals may carry (NULL: none) */
+    const char *revocations_path;  /* --revocations FILE: the lab's signed list of withdrawn and
+                                      superseded certificates (NULL: not checked) */
+    const char *registry_dir;      /* --registry DIR: the lab folder's registry; its lab keys are trusted
+                                      (each for what it signed while active), the certificate's state
+                                      there is checked (withdrawn, superseded: FAIL), and the approvals'
+                                      keys must be registered with those roles (NULL: none) */
+};
+/* Checks an issued certificate: that its bytes are exactly the form polydaq writes (PD_EDATA
+ * "not a canonical polydaq certificate" otherwise, as for duplicate keys, invalid UTF-8 ...), its
+ * Ed25519 signature over the canonical JSON by a trusted lab key (without any anchor: "signature
+ * valid, signer not trusted", a failure), both approvals (signed by two different keys, over the
+ * content hash the certificate has now, the authorizer's covering the reviewer's), the revocation
+ * list when given, the registry's word when given (cert_verify_registry), its audit entries and
  * the lab audit log's chain beside it, and the SHA-256 of each raw file given. Returns 0 with
  * report->ok; negative only for unreadable input. */
-int pd_cert_verify(const char *cert_path, const char *public_key_path, const char *const *data_paths, size_t n_data,
-                   struct pd_verify_report *report, struct pd_err *err);
-/* The registry's word on a certificate (verify --registry DIR), as more lines of `report`: its
- * state there (withdrawn / superseded → FAIL), the lab key that signed it registered there (a trust
- * anchor), its document the one the registry issued, and both approvals signed by keys registered
- * with those roles and active at the approval's time, over the content the certificate has now. */
-int pd_cert_verify_registry(const char *cert_path, const char *registry_dir, struct pd_verify_report *report,
-                            struct pd_err *err);
+int pd_cert_verify(const char *cert_path, const struct pd_verify_options *opt, struct pd_verify_report *report,
+                   struct pd_err *err);
 /* What a certificate holds that is in neither the raw files nor its recorded spec and method: the
  * order data certify took from its command line (NULL: from the run files, as certify does). */
 struct pd_recompute_inputs {

@@ -281,11 +281,34 @@ struct pd_registry;
 struct pd_registry_cert;
 int cert_export_one(const struct pd_registry_cert *c, const char *dir, bool json, bool pdf, const char *lab_key,
                     struct pd_err *err);
-/* The certificate document pretty-printed as files and the registry store it. malloc'd. */
-char *cert_pretty(const json_t *doc);
 /* The content hash of a certificate: SHA-256 of its canonical form without status, approvals,
  * audit and signature — what reviewer and authorizer approve. */
 int cert_content_hash(const json_t *doc, char hex[65]);
+/* ---- strict reading of documents (jsonio.c) ---------------------------------------------------*/
+/* Reads a JSON document whole: duplicate keys, NUL, invalid UTF-8, a BOM and trailing text are
+ * refused (PD_EDATA naming path:line:column, "not a <what>: ..."). With text_out, the file's bytes
+ * (malloc'd, NUL-terminated, *len_out bytes) are handed over too. */
+int cert_load_json(const char *path, const char *what, json_t **out, char **text_out, size_t *len_out,
+                   struct pd_err *err);
+/* A certificate (an object with certificate_id and status). exact_form: also its bytes must be
+ * cert_document_text of what was parsed (a final newline allowed), else PD_EDATA "not a canonical
+ * polydaq certificate" naming the first differing line:column. */
+int cert_load_certificate(const char *path, bool exact_form, json_t **out, struct pd_err *err);
+/* The text certify and approve write a certificate as (malloc'd). */
+char *cert_document_text(const json_t *doc);
+/* ---- verification (verify.c; the audit-log part in issue.c) -----------------------------------*/
+void cert_report_line(struct pd_verify_report *r, bool fail, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cert_verify_audit_log(const json_t *doc, const char *dir, struct pd_verify_report *r);
+/* The registry's word on a certificate (verify --registry DIR, verify_registry.c), as more lines
+ * of the report: its state there (withdrawn / superseded → FAIL), the lab key that signed it
+ * registered there and active at issue, its document the one the registry issued, and both
+ * approvals signed by keys registered with those roles and active at the approval's time, over
+ * the content the certificate has now. Negative only when the registry cannot be read. */
+int cert_verify_registry(const json_t *doc, const char *registry_dir, struct pd_verify_report *r, struct pd_err *err);
+/* The lab keys registered in DIR's registry (every one, disabled too: each is trusted for what it
+ * signed while active, which cert_verify_registry checks), for verify's trust anchors. */
+int cert_registry_lab_keys(const char *registry_dir, struct pd_public_key **keys, char (**names)[128], size_t *n,
+                           struct pd_err *err);
 /* Renders the PDF; `curves` from cert_build_document, or NULL to read them from the run files. */
 int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
                         struct pd_err *err);

@@ -1073,7 +1073,7 @@ static void *write_draft(void *arg)
     struct write_job *j = arg;
     if (j->doc_hash) /* first, and whatever follows fails: the PDF waits for it */
         cert_doc_hash_set(j->doc_hash, j->doc);
-    char *text = cert_pretty(j->doc);
+    char *text = cert_document_text(j->doc);
     char *canon = cert_canonical(j->doc, NULL);
     if (!text || !canon)
         j->rc = pd_err_set(&j->err, PD_ENOMEM, NULL, "out of memory while formatting %s", j->cert_id);

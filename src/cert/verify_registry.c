@@ -1,6 +1,5 @@
 /* verify_registry.c — what the lab's registry says about a certificate (verify --registry): its state, the trusted lab
  * key, the registered approvers. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,25 +7,6 @@
 #include "cert/cert_internal.h"
 #include "registry/registry.h"
 #include "trust/trust.h"
-
-static void add(struct pd_verify_report *r, bool fail, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void add(struct pd_verify_report *r, bool fail, const char *fmt, ...)
-{
-    if (fail)
-        r->ok = false;
-    char text[sizeof r->lines[0]];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    if (r->each_line)
-        r->each_line(text, r->each_line_arg);
-    if (r->n_lines >= PD_VERIFY_MAX_LINES) {
-        r->n_omitted++;
-        return;
-    }
-    memcpy(r->lines[r->n_lines++], text, sizeof text);
-}
 
 /* The lab's issuing signature, against the keys the registry lists as the lab's. */
 static void check_lab_key(struct pd_registry *reg, const json_t *doc, const char *issued, struct pd_verify_report *r)
@@ -39,15 +19,15 @@ static void check_lab_key(struct pd_registry *reg, const json_t *doc, const char
     unsigned char s[PD_KEY_SIGNATURE_BYTES];
     if (pd_public_key_from_hex(json_string_value(json_object_get(sig, "public_key")), &pk, &e) < 0 ||
         pd_signature_from_hex(json_string_value(json_object_get(sig, "value")), s, &e) < 0) {
-        add(r, true, "FAIL: the certificate carries no usable lab signature");
+        cert_report_line(r, true, "FAIL: the certificate carries no usable lab signature");
         return;
     }
-    if (pd_registry_key_find(reg, &pk, &k, &e) < 0 || k.role != PD_KEY_LAB) {
-        add(r, true, "FAIL: signed by key %s, which the registry does not list as the lab's issuing key", pk.id);
+    if (pd_registry_key_find(reg, &pk, &k, &e) < 0 || k.role != PD_KEY_ROLE_LAB) {
+        cert_report_line(r, true, "FAIL: signed by key %s, which the registry does not list as the lab's issuing key", pk.id);
         return;
     }
-    if (!pd_registry_key_valid_at(&k, PD_KEY_LAB, issued)) {
-        add(r, true, "FAIL: lab key %s ('%s') was disabled on %s, before this certificate's issue", pk.id, k.name,
+    if (!pd_registry_key_valid_at(&k, PD_KEY_ROLE_LAB, issued)) {
+        cert_report_line(r, true, "FAIL: lab key %s ('%s') was disabled on %s, before this certificate's issue", pk.id, k.name,
             k.disabled);
         return;
     }
@@ -55,9 +35,9 @@ static void check_lab_key(struct pd_registry *reg, const json_t *doc, const char
     bool good = canon && pd_key_verify(&pk, canon, strlen(canon), s);
     free(canon);
     if (good)
-        add(r, false, "ok: signed by lab key %s ('%s'), registered in the registry (trust anchor)", pk.id, k.name);
+        cert_report_line(r, false, "ok: signed by lab key %s ('%s'), registered in the registry (trust anchor)", pk.id, k.name);
     else
-        add(r, true, "FAIL: the lab signature does not verify under the registered lab key %s", pk.id);
+        cert_report_line(r, true, "FAIL: the lab signature does not verify under the registered lab key %s", pk.id);
 }
 
 /* Both approvals: signatures over this content by registered keys of those roles, two keys. */
@@ -101,7 +81,7 @@ static void check_approvals(struct pd_registry *reg, const json_t *doc, const ch
         const char *time = json_string_value(json_object_get(ap, "time"));
         if (!ap || pd_public_key_from_hex(keys[at], &pk, &e) < 0 || pd_signature_from_hex(sigs[at], s, &e) < 0 ||
             !signed_content) {
-            add(r, true, "FAIL: no signed %s approval on the certificate", roles[at]);
+            cert_report_line(r, true, "FAIL: no signed %s approval on the certificate", roles[at]);
             continue;
         }
         char msg[400];
@@ -111,74 +91,96 @@ static void check_approvals(struct pd_registry *reg, const json_t *doc, const ch
             snprintf(msg, sizeof msg, "polydaq-authorize-v1\n%s\n%s\n%s", id, signed_content, sigs[0]);
         bool good = pd_key_verify(&pk, msg, strlen(msg), s);
         bool registered = pd_registry_key_find(reg, &pk, &k, &e) == 0;
-        enum pd_key_role want = at == 0 ? PD_KEY_REVIEWER : PD_KEY_AUTHORIZER;
+        enum pd_key_role want = at == 0 ? PD_KEY_ROLE_REVIEWER : PD_KEY_ROLE_AUTHORIZER;
         if (!good)
-            add(r, true, "FAIL: the %s's signature does not verify under key %s", roles[at], pk.id);
+            cert_report_line(r, true, "FAIL: the %s's signature does not verify under key %s", roles[at], pk.id);
         else if (strcmp(signed_content, content) != 0)
-            add(r, true,
+            cert_report_line(r, true,
                 "FAIL: the %s signed content %.16s…, the certificate's content is %.16s… (changed after approval)",
                 roles[at], signed_content, content);
         else if (!registered)
-            add(r, true, "FAIL: the %s's key %s is not registered in the registry", roles[at], pk.id);
+            cert_report_line(r, true, "FAIL: the %s's key %s is not registered in the registry", roles[at], pk.id);
         else if (!pd_registry_key_valid_at(&k, want, time))
-            add(r, true, "FAIL: the %s's key %s ('%s') is registered as %s%s%s, not an active %s at %s", roles[at],
+            cert_report_line(r, true, "FAIL: the %s's key %s ('%s') is registered as %s%s%s, not an active %s at %s", roles[at],
                 pk.id, k.name, pd_key_role_name(k.role), k.disabled[0] ? ", disabled on " : "", k.disabled, roles[at],
                 time ? time : "?");
         else
-            add(r, false, "ok: %s '%s' (key %s, registered as %s) signed this content", roles[at], k.name, pk.id,
+            cert_report_line(r, false, "ok: %s '%s' (key %s, registered as %s) signed this content", roles[at], k.name, pk.id,
                 roles[at]);
     }
     if (keys[0][0] && strcmp(keys[0], keys[1]) == 0)
-        add(r, true, "FAIL: reviewer and authorizer are the same key (four eyes need two people)");
+        cert_report_line(r, true, "FAIL: reviewer and authorizer are the same key (four eyes need two people)");
 }
 
-int pd_cert_verify_registry(const char *cert_path, const char *registry_dir, struct pd_verify_report *report,
-                            struct pd_err *err)
+int cert_registry_lab_keys(const char *registry_dir, struct pd_public_key **keys, char (**names)[128], size_t *n,
+                           struct pd_err *err)
 {
-    if (!cert_path || !registry_dir || !report)
-        return pd_err_set(err, PD_EINVAL, NULL, "verify: missing certificate or registry");
-    json_error_t je;
-    json_t *doc = json_load_file(cert_path, JSON_REJECT_DUPLICATES, &je);
-    if (!doc)
-        return pd_err_set(err, PD_EDATA, cert_path, "not a certificate: %s at line %d:%d", je.text, je.line, je.column);
-    const char *id = json_string_value(json_object_get(doc, "certificate_id"));
-    if (!id) {
-        json_decref(doc);
-        return pd_err_set(err, PD_EDATA, cert_path, "not a polydaq certificate (no certificate_id)");
-    }
     struct pd_registry reg;
     int rc = pd_registry_open(&reg, registry_dir, 0, err);
-    if (rc < 0) {
-        json_decref(doc);
+    if (rc < 0)
         return rc;
+    struct pd_registry_key *all = NULL;
+    size_t count = 0;
+    rc = pd_registry_keys(&reg, PD_KEY_ROLE_LAB, &all, &count, err);
+    pd_registry_close(&reg);
+    if (rc < 0)
+        return rc;
+    *keys = malloc((count ? count : 1) * sizeof **keys);
+    *names = malloc((count ? count : 1) * sizeof **names);
+    if (!*keys || !*names) {
+        free(*keys);
+        free(*names);
+        free(all);
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
     }
+    for (size_t i = 0; i < count; i++) {
+        (*keys)[i] = all[i].key;
+        pd_strlcpy((*names)[i], all[i].name, sizeof (*names)[i]);
+    }
+    free(all);
+    *n = count;
+    return 0;
+}
+
+int cert_verify_registry(const json_t *doc, const char *registry_dir, struct pd_verify_report *report,
+                         struct pd_err *err)
+{
+    if (!doc || !registry_dir || !report)
+        return pd_err_set(err, PD_EINVAL, NULL, "verify: missing certificate or registry");
+    const char *id = json_string_value(json_object_get(doc, "certificate_id"));
+    if (!id)
+        return pd_err_set(err, PD_EDATA, NULL, "not a polydaq certificate (no certificate_id)");
+    struct pd_registry reg;
+    int rc = pd_registry_open(&reg, registry_dir, 0, err);
+    if (rc < 0)
+        return rc;
     struct pd_registry_cert c;
     struct pd_err e = {0};
     if (pd_registry_cert_get(&reg, id, &c, &e) < 0) {
-        add(report, true, "FAIL: %s is not in the registry at %s", id, registry_dir);
+        cert_report_line(report, true, "FAIL: %s is not in the registry at %s", id, registry_dir);
     } else {
         if (strcmp(c.status, "withdrawn") == 0)
-            add(report, true, "FAIL: %s was withdrawn on %s: %s", id, c.withdrawn, c.reason);
+            cert_report_line(report, true, "FAIL: %s was withdrawn on %s: %s", id, c.withdrawn, c.reason);
         else if (strcmp(c.status, "superseded") == 0)
-            add(report, true, "FAIL: %s was superseded by %s on %s: %s", id, c.superseded_by, c.withdrawn, c.reason);
+            cert_report_line(report, true, "FAIL: %s was superseded by %s on %s: %s", id, c.superseded_by,
+                             c.withdrawn, c.reason);
         else if (strcmp(c.status, "issued") != 0)
-            add(report, true, "FAIL: %s is '%s' in the registry, not issued", id, c.status);
+            cert_report_line(report, true, "FAIL: %s is '%s' in the registry, not issued", id, c.status);
         else
-            add(report, false, "ok: %s is issued and current in the registry", id);
+            cert_report_line(report, false, "ok: %s is issued and current in the registry", id);
         char *canon = cert_canonical(doc, NULL);
         char whole[65] = "";
         if (canon)
             cert_sha256_hex(canon, strlen(canon), whole);
         free(canon);
         if (c.issued[0] && strcmp(whole, c.document_sha256) == 0)
-            add(report, false, "ok: the document is the one the registry issued");
+            cert_report_line(report, false, "ok: the document is the one the registry issued");
         else if (c.issued[0])
-            add(report, true, "FAIL: the document differs from the one the registry issued as %s", id);
+            cert_report_line(report, true, "FAIL: the document differs from the one the registry issued as %s", id);
         check_lab_key(&reg, doc, c.issued, report);
         check_approvals(&reg, doc, id, report);
         pd_registry_cert_free(&c);
     }
     pd_registry_close(&reg);
-    json_decref(doc);
     return 0;
 }

@@ -84,10 +84,10 @@ static int demo_main_body(int argc, char **argv)
     static const struct {
         const char *stem, *name;
         enum pd_key_role role;
-    } people[] = {{"lab", "demo lab", PD_KEY_LAB},
-                  {"demo-reviewer", "demo reviewer", PD_KEY_REVIEWER},
-                  {"demo-authorizer", "demo authorizer", PD_KEY_AUTHORIZER},
-                  {"station-demo", "demo station", PD_KEY_STATION}};
+    } people[] = {{"lab", "demo lab", PD_KEY_ROLE_LAB},
+                  {"demo-reviewer", "demo reviewer", PD_KEY_ROLE_REVIEWER},
+                  {"demo-authorizer", "demo authorizer", PD_KEY_ROLE_AUTHORIZER},
+                  {"station-demo", "demo station", PD_KEY_ROLE_STATION}};
     struct pd_registry reg;
     if (pd_registry_open(&reg, out_dir, PD_REGISTRY_CREATE, &err) < 0)
         return cli_fail(&err);
@@ -122,8 +122,8 @@ static int demo_main_body(int argc, char **argv)
         return cli_fail(&err);
     static struct pd_verify_report vr;
     const char *data[1] = {res.path};
-    if (pd_cert_verify(cres.json_path, pk, data, 1, &vr, &err) < 0 ||
-        pd_cert_verify_registry(cres.json_path, out_dir, &vr, &err) < 0)
+    const struct pd_verify_options vopt = {.data_paths = data, .n_data = 1, .key_path = pk, .registry_dir = out_dir};
+    if (pd_cert_verify(cres.json_path, &vopt, &vr, &err) < 0)
         return cli_fail(&err);
     printf("HDF5 run file: %s\n", res.path);
     printf("certificate:   %s (%s, %s, signed)\n", cres.json_path, pd_verdict_name(cres.verdict),

@@ -110,7 +110,7 @@ static int load_pub(const char *path, struct pd_public_key *k, const char *cmd)
 static int add_key(struct reg_opts *o, enum pd_key_role role, bool create, const char *cmd)
 {
     struct pd_public_key k;
-    int rc = load_pub(role == PD_KEY_LAB ? o->lab_key : o->key, &k, cmd);
+    int rc = load_pub(role == PD_KEY_ROLE_LAB ? o->lab_key : o->key, &k, cmd);
     if (rc != 0)
         return rc;
     struct pd_err err = {0};
@@ -122,7 +122,7 @@ static int add_key(struct reg_opts *o, enum pd_key_role role, bool create, const
     struct pd_registry_key out;
     rc = pd_registry_key_add(&reg, role, o->name, &k, &out, &err);
     pd_registry_close(&reg);
-    if (rc == PD_ESTATE && role == PD_KEY_LAB && create && strstr(err.msg, "(lab,")) {
+    if (rc == PD_ESTATE && role == PD_KEY_ROLE_LAB && create && strstr(err.msg, "(lab,")) {
         printf("%s: lab key %s already registered\n", o->dir, k.id);
         return PD_EXIT_OK;
     }
@@ -145,7 +145,7 @@ static int list_keys(struct reg_opts *o, int role)
     if (rc < 0)
         return cli_fail(&err);
     for (size_t i = 0; i < n; i++)
-        if (role >= 0 || keys[i].role == PD_KEY_REVIEWER || keys[i].role == PD_KEY_AUTHORIZER)
+        if (role >= 0 || keys[i].role == PD_KEY_ROLE_REVIEWER || keys[i].role == PD_KEY_ROLE_AUTHORIZER)
             printf("%s  %-10s %-30s registered %s%s%s\n", keys[i].key.id, pd_key_role_name(keys[i].role), keys[i].name,
                    keys[i].registered, keys[i].disabled[0] ? ", disabled " : "", keys[i].disabled);
     free(keys);
@@ -207,7 +207,7 @@ static int registry_main_body(int argc, char **argv)
                        o.dir);
             return cli_fail_input(&err);
         }
-        return add_key(&o, PD_KEY_LAB, true, "registry");
+        return add_key(&o, PD_KEY_ROLE_LAB, true, "registry");
     }
     if (strcmp(sub, "person") == 0 || strcmp(sub, "station") == 0) {
         const char *verb = n_ops >= 1 ? ops[0] : "";
@@ -215,13 +215,13 @@ static int registry_main_body(int argc, char **argv)
         if (strcmp(verb, "add") == 0 && n_ops == 1) {
             if (!o.name)
                 return cli_usage_error("registry", "missing --name NAME");
-            int role = person ? pd_key_role_parse(o.role) : PD_KEY_STATION;
-            if (person && role != PD_KEY_REVIEWER && role != PD_KEY_AUTHORIZER)
+            int role = person ? (o.role ? pd_key_role_parse(o.role, strlen(o.role)) : -1) : PD_KEY_ROLE_STATION;
+            if (person && role != PD_KEY_ROLE_REVIEWER && role != PD_KEY_ROLE_AUTHORIZER)
                 return cli_usage_error("registry", "--role must be reviewer or authorizer");
             return add_key(&o, (enum pd_key_role)role, false, "registry");
         }
         if (strcmp(verb, "list") == 0 && n_ops == 1)
-            return list_keys(&o, person ? -2 : PD_KEY_STATION);
+            return list_keys(&o, person ? -2 : PD_KEY_ROLE_STATION);
         if (strcmp(verb, "disable") == 0 && n_ops == 2) {
             struct pd_registry reg;
             if (pd_registry_open(&reg, o.dir, 0, &err) < 0)

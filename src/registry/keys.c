@@ -4,21 +4,6 @@
 
 #include "registry/registry_internal.h"
 
-static const char *const role_names[] = {"lab", "reviewer", "authorizer", "station"};
-
-const char *pd_key_role_name(enum pd_key_role role)
-{
-    return (unsigned)role < 4 ? role_names[role] : "?";
-}
-
-int pd_key_role_parse(const char *s)
-{
-    for (int i = 0; s && i < 4; i++)
-        if (strcmp(s, role_names[i]) == 0)
-            return i;
-    return -1;
-}
-
 #define KEY_COLUMNS "ref, role, name, public_key, registered, disabled"
 
 static int read_key(sqlite3_stmt *st, struct pd_registry_key *k, struct pd_err *err)
@@ -31,30 +16,32 @@ static int read_key(sqlite3_stmt *st, struct pd_registry_key *k, struct pd_err *
     reg_column_text(st, 3, hex, sizeof hex);
     reg_column_text(st, 4, k->registered, sizeof k->registered);
     reg_column_text(st, 5, k->disabled, sizeof k->disabled);
-    int r = pd_key_role_parse(role);
+    int r = pd_key_role_parse(role, strlen(role));
     if (r < 0 || pd_public_key_from_hex(hex, &k->key, err) < 0)
         return pd_err_set(err, PD_EDATA, NULL, "registry: key row %lld is damaged", k->ref);
     k->role = (enum pd_key_role)r;
     return 0;
 }
 
-static bool name_ok(const char *name)
+/* A registered name is what the published keyring shows: a keyring label (printable UTF-8, no
+ * control or bidi characters, no leading or trailing space), and short enough for the row. */
+static bool name_ok(const char *name, const struct pd_public_key *key, enum pd_key_role role)
 {
-    if (!name || !name[0] || strlen(name) >= sizeof((struct pd_registry_key *)0)->name)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return false;
-    return true;
+    char line[512];
+    struct pd_err ignored;
+    return name && strlen(name) < sizeof((struct pd_registry_key *)0)->name &&
+           pd_keyring_format_line(key, role, name, line, sizeof line, &ignored) == 0;
 }
 
 int pd_registry_key_add(struct pd_registry *reg, enum pd_key_role role, const char *name,
                         const struct pd_public_key *key, struct pd_registry_key *out, struct pd_err *err)
 {
-    if (!reg || !reg->db || !key || (unsigned)role > PD_KEY_STATION)
+    if (!reg || !reg->db || !key || (unsigned)role > PD_KEY_ROLE_STATION)
         return pd_err_set(err, PD_EINVAL, NULL, "registry: missing key or role");
-    if (!name_ok(name))
-        return pd_err_set(err, PD_EINVAL, NULL, "registry: a key's name must be 1-127 printable characters");
+    if (!name_ok(name, key, role))
+        return pd_err_set(err, PD_EINVAL, NULL,
+                          "registry: a key's name must be 1-127 bytes of printable UTF-8 without leading or trailing "
+                          "spaces");
     struct pd_registry_key found;
     struct pd_err ignored;
     if (pd_registry_key_find(reg, key, &found, &ignored) == 0)
@@ -240,7 +227,7 @@ int pd_registry_station_keys(const char *dir, struct pd_public_key **keys, size_
         return rc;
     struct pd_registry_key *all = NULL;
     size_t count = 0;
-    rc = pd_registry_keys(&reg, PD_KEY_STATION, &all, &count, err);
+    rc = pd_registry_keys(&reg, PD_KEY_ROLE_STATION, &all, &count, err);
     pd_registry_close(&reg);
     if (rc < 0)
         return rc;

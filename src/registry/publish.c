@@ -25,11 +25,19 @@ static int write_keyring(struct pd_registry *reg, const char *out_dir, struct pd
                             "# polydaq-ed25519-public <key> <role> <name>; only 'lab' keys are trust anchors for a\n"
                             "# certificate's signature\n",
                             now, reg->path);
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(text + len, cap - len, "%spolydaq-ed25519-public %s %s %s%s%s\n",
-                                keys[i].disabled[0] ? "# " : "", keys[i].key.hex, pd_key_role_name(keys[i].role),
-                                keys[i].name, keys[i].disabled[0] ? " -- disabled " : "",
-                                keys[i].disabled[0] ? keys[i].disabled : "");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char line[400];
+        rc = pd_keyring_format_line(&keys[i].key, keys[i].role, keys[i].name, line, sizeof line, err);
+        if (rc == 0 && keys[i].disabled[0]) /* no longer trusted: shown, as a comment */
+            len += (size_t)snprintf(text + len, cap - len, "# disabled %s: %s", keys[i].disabled, line);
+        else if (rc == 0)
+            len += (size_t)snprintf(text + len, cap - len, "%s", line);
+    }
+    if (rc < 0) {
+        free(keys);
+        free(text);
+        return rc;
+    }
     free(keys);
     char path[4200];
     snprintf(path, sizeof path, "%s/keyring.txt", out_dir);
@@ -108,7 +116,7 @@ int pd_registry_publish(struct pd_registry *reg, const char *out_dir, const char
         return rc;
     struct pd_registry_key k;
     rc = pd_registry_key_find(reg, &lab.pub, &k, err);
-    if (rc == 0 && (k.role != PD_KEY_LAB || k.disabled[0]))
+    if (rc == 0 && (k.role != PD_KEY_ROLE_LAB || k.disabled[0]))
         rc = pd_err_set(err, PD_ESTATE, lab_key_path, "key %s is not an active lab key of this registry", lab.pub.id);
     if (rc == 0)
         rc = pd_mkdir_p(out_dir, err);

@@ -58,9 +58,7 @@ int pd_registry_commit(struct pd_registry *reg, struct pd_err *err);
 void pd_registry_rollback(struct pd_registry *reg);
 
 /* ---- keys: the lab's issuing keys, persons (reviewer, authorizer), stations ------------------*/
-enum pd_key_role { PD_KEY_LAB = 0, PD_KEY_REVIEWER = 1, PD_KEY_AUTHORIZER = 2, PD_KEY_STATION = 3 };
-const char *pd_key_role_name(enum pd_key_role role); /* "lab", "reviewer", "authorizer", "station" */
-int pd_key_role_parse(const char *s);                /* -1 for anything else */
+/* Roles are trust's enum pd_key_role (lab, reviewer, authorizer, station; pd_key_role_name). */
 
 struct pd_registry_key {
     long long ref; /* row id (approvals refer to it) */

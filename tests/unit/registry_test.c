@@ -135,31 +135,31 @@ static void test_keys(void **state)
     struct pd_registry_key k;
     assert_int_equal(pd_registry_key_find(&reg, &a, &k, &err), PD_ESTATE);
     assert_non_null(strstr(err.msg, "not registered"));
-    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_REVIEWER, "R. Viewer", &a, &k, &err), 0);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_REVIEWER, "R. Viewer", &a, &k, &err), 0);
     assert_string_equal(k.name, "R. Viewer");
-    assert_int_equal(k.role, PD_KEY_REVIEWER);
+    assert_int_equal(k.role, PD_KEY_ROLE_REVIEWER);
     /* one key, one registration: not again under another role */
-    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_AUTHORIZER, "R. Viewer", &a, NULL, &err), PD_ESTATE);
-    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_AUTHORIZER, "", &b, NULL, &err), PD_EINVAL);
-    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_AUTHORIZER, "B.\x1b[2JBoss", &b, NULL, &err), PD_EINVAL);
-    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_AUTHORIZER, "B. Boss", &b, NULL, &err), 0);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_AUTHORIZER, "R. Viewer", &a, NULL, &err), PD_ESTATE);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_AUTHORIZER, "", &b, NULL, &err), PD_EINVAL);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_AUTHORIZER, "B.\x1b[2JBoss", &b, NULL, &err), PD_EINVAL);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_AUTHORIZER, "B. Boss", &b, NULL, &err), 0);
     assert_int_equal(pd_registry_key_find(&reg, &b, &k, &err), 0);
-    assert_int_equal(k.role, PD_KEY_AUTHORIZER);
+    assert_int_equal(k.role, PD_KEY_ROLE_AUTHORIZER);
     assert_string_equal(k.disabled, "");
-    assert_true(pd_registry_key_valid_at(&k, PD_KEY_AUTHORIZER, NULL));
-    assert_false(pd_registry_key_valid_at(&k, PD_KEY_REVIEWER, NULL));
+    assert_true(pd_registry_key_valid_at(&k, PD_KEY_ROLE_AUTHORIZER, NULL));
+    assert_false(pd_registry_key_valid_at(&k, PD_KEY_ROLE_REVIEWER, NULL));
     /* disabled: refused from then on, valid for what it signed before */
     assert_int_equal(pd_registry_key_disable(&reg, "nobody", NULL, &err), PD_ESTATE);
     assert_int_equal(pd_registry_key_disable(&reg, b.id, &k, &err), 0);
     assert_int_equal(pd_registry_key_disable(&reg, "B. Boss", NULL, &err), PD_ESTATE); /* already */
     assert_int_equal(pd_registry_key_find(&reg, &b, &k, &err), 0);
     assert_true(k.disabled[0] != '\0');
-    assert_false(pd_registry_key_valid_at(&k, PD_KEY_AUTHORIZER, NULL));
-    assert_true(pd_registry_key_valid_at(&k, PD_KEY_AUTHORIZER, "2000-01-01T00:00:00.000000000Z"));
-    assert_false(pd_registry_key_valid_at(&k, PD_KEY_AUTHORIZER, "2999-01-01T00:00:00.000000000Z"));
+    assert_false(pd_registry_key_valid_at(&k, PD_KEY_ROLE_AUTHORIZER, NULL));
+    assert_true(pd_registry_key_valid_at(&k, PD_KEY_ROLE_AUTHORIZER, "2000-01-01T00:00:00.000000000Z"));
+    assert_false(pd_registry_key_valid_at(&k, PD_KEY_ROLE_AUTHORIZER, "2999-01-01T00:00:00.000000000Z"));
     struct pd_registry_key *all = NULL;
     size_t n = 0;
-    assert_int_equal(pd_registry_keys(&reg, PD_KEY_REVIEWER, &all, &n, &err), 0);
+    assert_int_equal(pd_registry_keys(&reg, PD_KEY_ROLE_REVIEWER, &all, &n, &err), 0);
     assert_int_equal(n, 1);
     assert_string_equal(all[0].key.hex, a.hex);
     free(all);
@@ -167,8 +167,8 @@ static void test_keys(void **state)
     struct pd_public_key s1, s2, *stations = NULL;
     new_key(dir, "station-1", &s1, sk, sizeof sk);
     new_key(dir, "station-2", &s2, sk, sizeof sk);
-    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_STATION, "frame1", &s1, NULL, &err), 0);
-    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_STATION, "frame2", &s2, NULL, &err), 0);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_STATION, "frame1", &s1, NULL, &err), 0);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_STATION, "frame2", &s2, NULL, &err), 0);
     assert_int_equal(pd_registry_key_disable(&reg, "frame2", NULL, &err), 0);
     pd_registry_close(&reg);
     assert_int_equal(pd_registry_station_keys(dir, &stations, &n, &err), 0);
@@ -416,8 +416,8 @@ static void test_publish(void **state)
     assert_int_equal(pd_registry_open(&reg, dir, PD_REGISTRY_CREATE, &err), 0);
     /* an unregistered key does not sign for the lab */
     assert_int_equal(pd_registry_publish(&reg, out, lab_sk, &err), PD_ESTATE);
-    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_LAB, "Joint Plastics Test Laboratory", &lab, NULL, &err), 0);
-    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_REVIEWER, "R. Viewer", &person, NULL, &err), 0);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_LAB, "Joint Plastics Test Laboratory", &lab, NULL, &err), 0);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_REVIEWER, "R. Viewer", &person, NULL, &err), 0);
     assert_int_equal(pd_registry_publish(&reg, out, person_sk, &err), PD_ESTATE); /* a person's key is no lab key */
     assert_int_equal(pd_registry_begin(&reg, &err), 0);
     insert_cert(&reg, 1, "issued");
