@@ -116,7 +116,7 @@ void cert_verify_audit_log(const json_t *doc, const char *dir, struct pd_verify_
     char path[4200];
     snprintf(path, sizeof path, "%s/audit.log", dir);
     if (pd_registry_exists(dir)) { /* the lab's log is in its registry: verify --registry checks it */
-        cert_report_line(r, false, "note: the lab's audit log is in %s/%s; pass --registry %s to check it", dir,
+        cert_report_line(r, false, "note: the lab's audit log is in %s/%s (checked by --registry %s)", dir,
                          PD_REGISTRY_FILE, dir);
         return;
     }

@@ -178,6 +178,15 @@ assert d["format"] == "polydaq-revocations-1"
 assert e["CERT-000001"]["state"] == "superseded" and e["CERT-000001"]["by"] == "CERT-000002"
 assert e["CERT-000002"]["state"] == "withdrawn" and e["CERT-000002"]["by"] is None
 PY
+# a customer with nothing but what the lab published: the keyring's lab key is the trust anchor,
+# its persons the approvers, and the signed revocation list tells the states
+expect_exit 1 "a customer verifies the superseded certificate" "$PD_CLI" verify "$cert" --keyring "$work/pub/keyring.txt" \
+  --revocations "$work/pub/revocations.json"
+grep -q "CERT-000001.*superseded by CERT-000002" "$work/out" || fail "the published list says superseded"
+grep -q "^ok: Ed25519 signature valid, by the trusted lab key" "$work/out" || fail "the published keyring's lab key is the anchor"
+expect_exit 1 "a customer verifies the withdrawn certificate" "$PD_CLI" verify "$certs/CERT-000002.json" \
+  --keyring "$work/pub/keyring.txt" --revocations "$work/pub/revocations.json"
+grep -q "CERT-000002 was withdrawn" "$work/out" || fail "the published list says withdrawn"
 
 # the PDF of the issued certificate
 pages=$(pdfinfo "$pdf" | awk '/^Pages:/ {print $2}')

@@ -168,6 +168,12 @@ expect_exit 0 "export whatever a kill left unwritten" "$PD_CLI" registry export 
 expect_exit 0 "registry check at the end" "$PD_CLI" registry check "$lab"
 grep -q "^note:" "$work/out" && fail "every certificate is exported after registry export"
 [ "$(sqlite3 "$lab/registry.sqlite" 'PRAGMA integrity_check')" = ok ] || fail "sqlite3 integrity_check"
+# what the lab publishes after all that: a customer verifies the first certificate with it alone
+expect_exit 0 "publish" "$PD_CLI" registry publish -o "$work/pub" --registry "$lab" --lab-key "$work/lab/lab.key"
+expect_exit 0 "a customer verifies with the published keyring and revocations" "$PD_CLI" verify "$first" \
+  --keyring "$work/pub/keyring.txt" --revocations "$work/pub/revocations.json" --data "$run"
+grep -q '^ok: the keyring lists the reviewer.s key as "R. Viewer" and the authorizer.s as "B. Boss"' "$work/out" ||
+  fail "the published keyring lists the registered persons"
 # numbers: no gaps (a killed certify took none) and no duplicates
 /usr/bin/python3 - "$lab/registry.sqlite" <<'PY' || fail "certificate numbers are 1..n without gaps"
 import sqlite3, sys
