@@ -59,6 +59,13 @@ struct pd_acq_config {
     void *method_params;                        /* owned; the method's decoded parameters */
     size_t n_instruments;
     struct pd_acq_instrument_config instruments[PD_ACQ_MAX_INSTRUMENTS];
+    /* `station: {name, key}`: the acquisition station whose key seals every run file it closes
+     * (docs/CERTIFICATES.md §6). station_name "" = no section: files are not sealed, and never
+     * accredited. The key path is relative to the config file's folder; the key is loaded when a
+     * run starts, before any instrument is touched (station_key_node names the place in errors). */
+    char station_name[128];
+    char station_key[4096];
+    const struct pd_cfg_node *station_key_node;
 };
 
 /* Parse and validate (every error names file:line:column). On failure *out is untouched. */
@@ -106,6 +113,8 @@ struct pd_acq_result {
     int stop_signal;         /* the stop flag's value when it stopped the run (a signal number) */
     enum pd_acq_outcome outcome;
     char outcome_reason[512]; /* one line: why the run ended as it did (also in the run file) */
+    char seal_path[4200];     /* RUN.h5.seal of the last file, "" when not sealed */
+    size_t files_sealed;      /* a recording seals each of its files */
 };
 
 /* Runs the whole series. Returns 0 when the series ran to its end or was stopped on request —

@@ -11,6 +11,7 @@
 #include "acq/acq.h"
 #include "driver/driver.h"
 #include "store/store.h"
+#include "trust/trust.h"
 
 #define ACQ_RING_CAPACITY 65536
 #define ACQ_EVENT_RING_CAPACITY 256
@@ -203,6 +204,10 @@ struct run {
     uint64_t file_written_base[PD_ACQ_MAX_INSTRUMENTS]; /* n_written when the current file began */
     uint64_t file_lost_base[PD_ACQ_MAX_INSTRUMENTS];    /* lost_recorded when the current file began */
     struct pd_acq_result *result;
+    /* the station's key (cfg station section), loaded before any instrument is opened: each file
+     * closed cleanly is sealed with it (sealing false: no station section) */
+    bool sealing;
+    struct pd_secret_key station_key;
     /* progress display (method thread only) */
     uint64_t progress_prev[PD_ACQ_MAX_INSTRUMENTS];
     int64_t progress_prev_t;
