@@ -16,6 +16,8 @@ static const char demo_usage[] =
     "tensile specimens), then certifies the run against the embedded spec (config/specs/pp-demo.yaml)\n"
     "as a draft, has it reviewed and authorized (signed with a demo lab key made in DIR/keys on first use)\n"
     "and verifies the issued certificate against the key and the raw file. Prints where everything is.\n"
+    "The run file is sealed by a demo station key (DIR/keys/station-demo.key, made on first use), which\n"
+    "certify trusts.\n"
     "Needs polydaq-sim beside polydaq or on PATH.\n"
     "  -o, --output DIR   where files go (default: out/demo)\n";
 
@@ -43,6 +45,23 @@ static int demo_main_body(int argc, char **argv)
     struct pd_acq_config *cfg;
     if (pd_acq_config_load_string("<embedded>/config/demo.yaml", (const char *)pd_demo_yaml, &cfg, &err) < 0)
         return cli_fail_input(&err);
+    /* The demo station's key, made once in DIR/keys (never a key from the repository): it seals the
+     * run file, and certify trusts it as a registry would. */
+    char key_dir[4200], station_sk[4300], station_pk[4300];
+    snprintf(key_dir, sizeof key_dir, "%s/keys", out_dir);
+    snprintf(station_sk, sizeof station_sk, "%s/station-demo.key", key_dir);
+    snprintf(station_pk, sizeof station_pk, "%s/station-demo.pub", key_dir);
+    if (access(station_sk, F_OK) != 0 &&
+        pd_key_generate(key_dir, "station-demo", station_sk, sizeof station_sk, station_pk, sizeof station_pk, &err) < 0) {
+        pd_acq_config_free(cfg);
+        return cli_fail(&err);
+    }
+    pd_strlcpy(cfg->station_key, station_sk, sizeof cfg->station_key);
+    struct pd_public_key station;
+    if (pd_public_key_load(station_pk, &station, &err) < 0) {
+        pd_acq_config_free(cfg);
+        return cli_fail(&err);
+    }
     struct pd_acq_result res;
     int code = cli_run_series(cfg, out_dir, quiet, &res);
     pd_acq_config_free(cfg);
@@ -60,14 +79,14 @@ static int demo_main_body(int argc, char **argv)
     static struct pd_spec spec;
     if (pd_spec_load(spec_path, &spec, &err) < 0)
         return cli_fail_input(&err);
-    struct pd_certify_options copt = {.out_dir = out_dir, .request_id = "DEMO", .customer = "demo customer"};
+    struct pd_certify_options copt = {.out_dir = out_dir, .request_id = "DEMO", .customer = "demo customer",
+                                      .trusted_stations = &station, .n_trusted_stations = 1};
     struct pd_certify_result cres;
     if (pd_certify_run(res.path, &spec, &copt, &cres, &err) < 0)
         return cli_fail(&err);
 
     /* The demo lab's own key: made once, never a key from the repository. */
-    char key_dir[4200], sk[4300], pk[4300];
-    snprintf(key_dir, sizeof key_dir, "%s/keys", out_dir);
+    char sk[4300], pk[4300];
     snprintf(sk, sizeof sk, "%s/lab.key", key_dir);
     snprintf(pk, sizeof pk, "%s/lab.pub", key_dir);
     if (access(sk, R_OK) != 0 && pd_cert_keygen(key_dir, sk, sizeof sk, pk, sizeof pk, &err) < 0)
@@ -81,8 +100,11 @@ static int demo_main_body(int argc, char **argv)
     if (pd_cert_verify(cres.json_path, pk, data, 1, &vr, &err) < 0)
         return cli_fail(&err);
     printf("HDF5 run file: %s\n", res.path);
+    printf("seal:          %s\n", res.seal_path[0] ? res.seal_path : "(not sealed)");
     printf("certificate:   %s (%s, %s, signed)\n", cres.json_path, pd_verdict_name(cres.verdict),
-           cres.accredited ? "accredited" : "NOT accredited: simulated data");
+           cres.accredited ? "accredited" : "NOT accredited");
+    if (!cres.accredited)
+        printf("  not accredited: %s\n", cres.accreditation_reasons);
     printf("PDF:           %s\n", cres.pdf_path);
     printf("public key:    %s\n", pk);
     for (size_t i = 0; i < vr.n_lines; i++)

@@ -102,6 +102,9 @@ int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, st
     }
     fprintf(stderr, "polydaq: run %s: outcome %s: %s\n", res->run_id, pd_acq_outcome_name(res->outcome),
             res->outcome_reason);
+    if (res->files_sealed) /* docs/CERTIFICATES.md §6 */
+        fprintf(stderr, "polydaq: run %s: sealed by station '%s' (%zu file(s)): %s\n", res->run_id, cfg->station_name,
+                res->files_sealed, res->seal_path);
     switch (res->outcome) {
     case PD_ACQ_COMPLETED: return PD_EXIT_OK;
     case PD_ACQ_INTERRUPTED:

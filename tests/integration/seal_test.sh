@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# seal_test.sh — sealed raw files end to end (docs/CERTIFICATES.md §6): a lab config's station key
+# (refused at start when missing or readable by others, before any instrument is touched) seals the
+# run file at its close; hashlib, openssl and h5py check the seal independently; certify accredits
+# a calibrated, non-simulated, sealed run only under a trusted station key, and every attack on the
+# raw file or its seal takes the accreditation away with its reason printed: the `simulated` flag
+# flipped with h5py, a byte changed anywhere, the seal re-signed with another key, the seal edited,
+# duplicate keys in it, no seal, an imported or recovered file (even with a valid seal), a stale
+# seal beside a recovered file of the same name.
+set -u
+: "${PD_SOURCE_DIR:?}" "${PD_CLI:?}" "${PD_SIM:?}"
+PY=/usr/bin/python3
+"$PY" -c "import h5py, numpy" 2>/dev/null || { echo "SKIP: /usr/bin/python3 has no h5py/numpy"; exit 77; }
+command -v openssl >/dev/null || { echo "SKIP: no openssl CLI"; exit 77; }
+SEAL="$PY $PD_SOURCE_DIR/tests/integration/seal_check.py"
+spec="$PD_SOURCE_DIR/config/specs/pp-demo.yaml"
+# shellcheck source=lib.sh
+source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, pids, fail, expect_exit; cleanup on exit
+
+# Station keys. (`polydaq keygen --station NAME` names them station-NAME; plain keygen + rename
+# makes the same files.)
+mkkey() { # name
+  "$PD_CLI" keygen -o "$work/k-$1" >/dev/null 2>&1 || fail "keygen $1"
+  mv "$work/k-$1/lab.key" "$work/keys/station-$1.key" && mv "$work/k-$1/lab.pub" "$work/keys/station-$1.pub"
+}
+mkdir -p "$work/keys"
+mkkey bench
+mkkey other
+
+# --- the lab: the integration load frame as a connected instrument (no simulator section: not
+# marked simulated), calibrated, 3 specimens, with a station --------------------------------------
+"$PD_SIM" loadframe --tcp 127.0.0.1:0 --material pp-demo --seed 7 --time-scale 50 >"$work/sim.out" 2>"$work/sim.err" &
+pids+=($!)
+port=
+for _ in $(seq 100); do
+  port=$(sed -n 's|^listening tcp://127.0.0.1:\([0-9]*\).*|\1|p' "$work/sim.out")
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ] || { fail "the simulator did not announce its port"; exit 1; }
+sed -e "s|tcp://127.0.0.1:0|tcp://127.0.0.1:$port|" -e '/^    simulator:/,/^      args:/d' \
+    -e 's/specimens: 5/specimens: 3/' "$PD_SOURCE_DIR/tests/integration/data/fast-tensile.yaml" >"$work/lab.yaml"
+grep -q "simulator" "$work/lab.yaml" && fail "the test config still has a simulator section"
+cat >>"$work/lab.yaml" <<'YAML'
+
+station:
+  name: bench
+  key: keys/station-bench.key
+YAML
+station_line=$(grep -n "  key: keys/station-bench.key" "$work/lab.yaml" | cut -d: -f1)
+
+# --- the key is checked at start, before any instrument is touched -------------------------------
+chmod 640 "$work/keys/station-bench.key"
+expect_exit 2 "group-readable station key" "$PD_CLI" run "$work/lab.yaml" -o "$work/refused"
+grep -q "lab.yaml:$station_line:8: .*station key: .*permissions 0640 are too open" "$work/err" ||
+  fail "the refusal names lab.yaml:$station_line:8 and the mode: $(cat "$work/err")"
+chmod 600 "$work/keys/station-bench.key"
+sed 's|keys/station-bench.key|keys/missing.key|' "$work/lab.yaml" >"$work/missing.yaml"
+expect_exit 2 "missing station key" "$PD_CLI" run "$work/missing.yaml" -o "$work/refused"
+grep -q "missing.yaml:$station_line:8: .*missing.key" "$work/err" || fail "missing key named: $(cat "$work/err")"
+cp "$work/keys/station-bench.pub" "$work/keys/pub-as-secret.key"
+chmod 600 "$work/keys/pub-as-secret.key"
+sed 's|keys/station-bench.key|keys/pub-as-secret.key|' "$work/lab.yaml" >"$work/notsecret.yaml"
+expect_exit 2 "a public key as the station key" "$PD_CLI" run "$work/notsecret.yaml" -o "$work/refused"
+grep -q "not a polydaq secret key" "$work/err" || fail "a public key refused as such: $(cat "$work/err")"
+[ -e "$work/refused" ] && fail "a refused start created the output folder"
+# an instrument nobody answers for: the key's refusal comes first, so nothing was touched
+closed=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed "s|tcp://127.0.0.1:$port|tcp://127.0.0.1:$closed|" "$work/missing.yaml" >"$work/missing-closed.yaml"
+expect_exit 2 "missing key, no instrument" "$PD_CLI" run "$work/missing-closed.yaml" -o "$work/refused"
+grep -q "missing.key" "$work/err" || fail "the key is checked before the instrument: $(cat "$work/err")"
+sed '/^station:/,$d' "$work/lab.yaml" >"$work/nostation.yaml"
+expect_exit 2 "station without a key" "$PD_CLI" run <(cat "$work/nostation.yaml"; printf '\nstation: {name: bench}\n') -o "$work/refused"
+grep -q "'key'" "$work/err" || fail "station.key required: $(cat "$work/err")"
+
+# --- a sealed run, checked independently ----------------------------------------------------------
+expect_exit 0 "sealed run" "$PD_CLI" run "$work/lab.yaml" -o "$work/runs" -q
+run=$(head -n1 "$work/out")
+[ -f "$run.seal" ] || fail "no seal beside $run"
+grep -q "sealed by station 'bench' (1 file(s)): $run.seal" "$work/err" || fail "the run says it sealed: $(cat "$work/err")"
+$SEAL verify "$run" "$work/keys/station-bench.pub" || fail "independent check of the seal"
+[ "$(stat -c %a "$run.seal")" = 644 ] || fail "seal mode $(stat -c %a "$run.seal")"
+ls "$work/runs" | grep -q tmp && fail "a temporary file was left: $(ls "$work/runs")"
+
+certify() { # description, expected exit ("any": 0 or 1, a verdict), run file, extra options... → $work/cert.json
+  local what=$1 want=$2 file=$3; shift 3
+  rm -rf "$work/certs"
+  if [ "$want" = any ]; then
+    "$PD_CLI" certify "$file" --spec "$spec" -o "$work/certs" "$@" >"$work/out" 2>"$work/err"
+    [ $? -le 1 ] || { fail "$what: certify refused it"; cat "$work/err" >&2; }
+  else
+    expect_exit "$want" "$what" "$PD_CLI" certify "$file" --spec "$spec" -o "$work/certs" "$@"
+  fi
+  cp "$work/certs/CERT-000001.json" "$work/cert.json" 2>/dev/null || fail "$what: no certificate"
+}
+accredited() { "$PY" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["accreditation"]["accredited"] is True else 1)' "$work/cert.json"; }
+reason() { # description, text expected in a reason on the certificate and in certify's output
+  "$PY" - "$work/cert.json" "$2" <<'PY' || fail "$1: reason '$2' not on the certificate"
+import json, sys
+acc = json.load(open(sys.argv[1]))["accreditation"]
+assert acc["accredited"] is False and acc["statement"].startswith("NOT ACCREDITED"), acc
+assert any(sys.argv[2] in r for r in acc["reasons"]), acc["reasons"]
+PY
+  grep -qF "$2" "$work/err" || fail "$1: certify does not print '$2': $(cat "$work/err")"
+}
+
+certify "trusted station" 0 "$run" --station-key "$work/keys/station-bench.pub"
+accredited || fail "a calibrated, sealed run under a trusted station key is accredited: $(grep -A8 '"accreditation"' "$work/cert.json")"
+"$PY" - "$work/cert.json" "$run" "$work/keys/station-bench.pub" <<'PY' || fail "the certificate records the seal"
+import json, sys
+c = json.load(open(sys.argv[1]))
+seal = json.load(open(sys.argv[2] + ".seal"))
+rec = c["runs"][0]["seal"]
+assert rec["station"] == "bench" and rec["key_trusted"] is True, rec
+assert rec["signature"] == seal["signature"] and rec["key_id"] == seal["station"]["key_id"], rec
+assert rec["public_key"] == open(sys.argv[3]).read().split()[1], rec
+PY
+certify "two station keys, the right one second" 0 "$run" --station-key "$work/keys/station-other.pub" \
+  --station-key "$work/keys/station-bench.pub"
+accredited || fail "any trusted station key will do"
+certify "no trusted station key" 0 "$run"
+reason "no station key" "sealed by an untrusted station key"
+certify "another station's key" 0 "$run" --station-key "$work/keys/station-other.pub"
+reason "other key" "sealed by an untrusted station key"
+expect_exit 2 "a secret key as --station-key" "$PD_CLI" certify "$run" --spec "$spec" -o "$work/x" \
+  --station-key "$work/keys/station-bench.key"
+# recompute reproduces the gate's decision (the station trusted then) byte for byte
+certify "trusted station again" 0 "$run" --station-key "$work/keys/station-bench.pub"
+expect_exit 0 "recompute of the accredited certificate" "$PD_CLI" certify --recompute "$work/cert.json" --data "$run"
+
+trust=(--station-key "$work/keys/station-bench.pub")
+copy() { # name → a copy of the sealed run and its seal
+  cp "$run" "$work/$1.h5" && cp "$run.seal" "$work/$1.h5.seal"
+}
+
+# --- the simulated flag flipped with h5py on a simulated, sealed run ------------------------------
+sed -e '/^station:/,$d' -e 's/specimens: 5/specimens: 2/' "$PD_SOURCE_DIR/tests/integration/data/fast-tensile.yaml" >"$work/sim.yaml"
+printf '\nstation: {name: bench, key: keys/station-bench.key}\n' >>"$work/sim.yaml"
+expect_exit 0 "simulated sealed run" "$PD_CLI" run "$work/sim.yaml" -o "$work/simruns" -q
+simrun=$(head -n1 "$work/out")
+$SEAL verify "$simrun" "$work/keys/station-bench.pub" || fail "the simulated run's seal"
+certify "simulated run" 0 "$simrun" "${trust[@]}"
+reason "simulated" "simulated"
+"$PY" - "$simrun" <<'PY' || fail "flipping simulated with h5py"
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    f.attrs["simulated"] = 0
+    def unmark(name, obj):
+        if "simulated" in obj.attrs:
+            obj.attrs["simulated"] = 0
+    f.visititems(unmark)
+PY
+certify "simulated flipped" 0 "$simrun" "${trust[@]}"
+reason "simulated flipped" "run file changed after sealing: sha256"
+"$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["accreditation"]["reasons"]; sys.exit(any("simulated" in r for r in a))' "$work/cert.json" ||
+  fail "the flipped file claims no simulation; only the seal catches it"
+# ... and the seal edited to match: the signature fails
+cp "$simrun" "$work/flip2.h5"
+"$PY" - "$simrun.seal" "$work/flip2.h5" <<'PY'
+import json, hashlib, os, sys
+seal = json.load(open(sys.argv[1]))
+data = open(sys.argv[2], "rb").read()
+seal.update(simulated=False, sha256=hashlib.sha256(data).hexdigest(), size=len(data), file="flip2.h5")
+json.dump(seal, open(sys.argv[2] + ".seal", "w"))
+PY
+certify "seal edited to the flipped file (old signature)" 0 "$work/flip2.h5" "${trust[@]}"
+reason "seal edited" "seal does not verify"
+
+# --- the flipped file re-sealed with another station's key: a valid signature, untrusted ---------
+$SEAL sign "$work/flip2.h5" "$work/keys/station-other.key" sha256=now || fail "forging a seal with openssl"
+certify "re-signed by another key" 0 "$work/flip2.h5" "${trust[@]}"
+reason "re-signed" "sealed by an untrusted station key"
+
+# --- one byte changed anywhere: never accredited (changed after sealing, or refused as damaged) ---
+size=$(stat -c %s "$run")
+read_anyway=0
+for at in 0 100 $((size / 3)) $((size / 2)) $((size * 9 / 10)) $((size - 1)); do
+  copy "byte$at"
+  "$PY" -c 'import sys; p, at = sys.argv[1], int(sys.argv[2]); f = open(p, "r+b"); f.seek(at); b = f.read(1); f.seek(at); f.write(bytes([b[0] ^ 0x10]))' "$work/byte$at.h5" "$at"
+  rm -rf "$work/certs"
+  "$PD_CLI" certify "$work/byte$at.h5" --spec "$spec" -o "$work/certs" "${trust[@]}" >"$work/out" 2>"$work/err"
+  rc=$?
+  if [ "$rc" -le 1 ]; then
+    read_anyway=$((read_anyway + 1))
+    cp "$work/certs/CERT-000001.json" "$work/cert.json"
+    reason "byte $at changed" "run file changed after sealing"
+  elif [ "$rc" -ne 2 ]; then
+    fail "byte $at changed: certify exit $rc"
+  fi
+done
+[ "$read_anyway" -ge 2 ] || fail "only $read_anyway of the changed files were still readable: the seal check was hardly exercised"
+
+# --- the seal itself edited, duplicated keys, missing --------------------------------------------
+copy edited
+sed -i 's/"run_id":"\([^"]*\)"/"run_id":"\1X"/' "$work/edited.h5.seal"
+certify "run id edited in the seal" 0 "$work/edited.h5" "${trust[@]}"
+reason "run id edited" "seal does not verify"
+copy edsim
+sed -i 's/"simulated":false/"simulated":true/' "$work/edsim.h5.seal"
+certify "simulated edited in the seal" 0 "$work/edsim.h5" "${trust[@]}"
+reason "simulated edited" "seal does not verify"
+copy dup
+sed -i 's/"simulated":false/"simulated":true,"simulated":false/' "$work/dup.h5.seal"
+certify "duplicate key in the seal" 0 "$work/dup.h5" "${trust[@]}"
+reason "duplicate key" "duplicate"
+copy unsealed
+rm "$work/unsealed.h5.seal"
+certify "no seal" 0 "$work/unsealed.h5" "${trust[@]}"
+reason "no seal" "run file not sealed"
+
+# --- imported and recovered files: never accredited, even under a valid trusted seal -------------
+copy imported
+"$PY" -c 'import sys, h5py; h5py.File(sys.argv[1], "r+").attrs["imported"] = 1' "$work/imported.h5"
+rm "$work/imported.h5.seal"
+$SEAL sign "$work/imported.h5" "$work/keys/station-bench.key" || fail "sealing the imported file with the station key"
+certify "imported, validly sealed" 0 "$work/imported.h5" "${trust[@]}"
+reason "imported" "imported data"
+"$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["accreditation"]["reasons"]; sys.exit(len(a) != 1)' "$work/cert.json" ||
+  fail "the imported file's only reason is that it is imported"
+
+# a run killed mid-way and recovered: never sealed (it never closed), and a stale seal of another
+# file put beside it under its name is caught by the SHA-256
+sed 's/--time-scale, "50"/--time-scale, "5"/' "$work/sim.yaml" | sed 's/specimens: 2/specimens: 3/' >"$work/slow.yaml"
+"$PD_CLI" run "$work/slow.yaml" -o "$work/crash" -q >/dev/null 2>&1 &
+run_pid=$!
+crashed=$(wait_for_run_file "$work/crash") || fail "no run file for the crash"
+"$PY" "$PD_SOURCE_DIR/tests/integration/acq_check.py" grows "$crashed" specimen_01/frame1/time 10 ||
+  fail "the crash run writes"
+sleep 1.5 # one flush interval
+kill -9 "$run_pid"
+wait "$run_pid" 2>/dev/null
+run_pid=
+[ -e "$crashed.seal" ] && fail "a killed run's file was sealed"
+expect_exit 0 "recover" "$PD_CLI" recover "$crashed"
+[ -e "$crashed.seal" ] && fail "recover sealed its output"
+certify "recovered" any "$crashed" "${trust[@]}"
+reason "recovered" "recovered file"
+reason "recovered, unsealed" "run file not sealed"
+cp "$simrun.seal" "$crashed.seal"
+certify "recovered with a stale seal" any "$crashed" "${trust[@]}"
+reason "stale seal" "run file changed after sealing"
+reason "stale seal, recovered" "recovered file"
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
+echo "seal_test: all checks passed"
