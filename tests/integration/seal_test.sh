@@ -133,6 +133,17 @@ copy() { # name → a copy of the sealed run and its seal
   cp "$run" "$work/$1.h5" && cp "$run.seal" "$work/$1.h5.seal"
 }
 
+# --- a recording seals each file as it closes (at every rollover and at its end) ----------------
+cp "$PD_SOURCE_DIR/tests/integration/data/record-3day.yaml" "$work/record.yaml"
+printf '\nstation: {name: bench, key: keys/station-bench.key}\n' >>"$work/record.yaml"
+expect_exit 0 "sealed recording" "$PD_CLI" run "$work/record.yaml" -o "$work/rec" -q
+mapfile -t recfiles < <(ls "$work/rec"/run-*.h5 | sort)
+[ "${#recfiles[@]}" -eq 3 ] || fail "the recording made ${#recfiles[@]} files, expected 3"
+for f in "${recfiles[@]}"; do
+  $SEAL verify "$f" "$work/keys/station-bench.pub" || fail "the seal of recording file $f"
+done
+grep -q "sealed by station 'bench' (3 file(s))" "$work/err" || fail "the recording says it sealed 3 files: $(cat "$work/err")"
+
 # --- the simulated flag flipped with h5py on a simulated, sealed run ------------------------------
 sed -e '/^station:/,$d' -e 's/specimens: 5/specimens: 2/' "$PD_SOURCE_DIR/tests/integration/data/fast-tensile.yaml" >"$work/sim.yaml"
 printf '\nstation: {name: bench, key: keys/station-bench.key}\n' >>"$work/sim.yaml"
