@@ -244,7 +244,7 @@ static int load_station_key(struct run *run, struct pd_err *err)
     }
     struct pd_err e;
     if (pd_secret_key_load(cfg->station_key, &run->station_key, &e) < 0)
-        return pd_cfg_error(err, cfg->station_key_node, "station key: %s", e.msg);
+        return pd_cfg_error(err, cfg->station_key_node, "%s", e.msg);
     run->sealing = true;
     return PD_OK;
 }

@@ -52,7 +52,7 @@ station_line=$(grep -n "  key: keys/station-bench.key" "$work/lab.yaml" | cut -d
 # --- the key is checked at start, before any instrument is touched -------------------------------
 chmod 640 "$work/keys/station-bench.key"
 expect_exit 2 "group-readable station key" "$PD_CLI" run "$work/lab.yaml" -o "$work/refused"
-grep -q "lab.yaml:$station_line:8: .*station key: .*permissions 0640 are too open" "$work/err" ||
+grep -q "lab.yaml:$station_line:8: station.key: .*permissions 0640 are too open" "$work/err" ||
   fail "the refusal names lab.yaml:$station_line:8 and the mode: $(cat "$work/err")"
 chmod 600 "$work/keys/station-bench.key"
 sed 's|keys/station-bench.key|keys/missing.key|' "$work/lab.yaml" >"$work/missing.yaml"
