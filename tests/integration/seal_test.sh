@@ -5,8 +5,9 @@
 # a calibrated, non-simulated, sealed run only under a trusted station key, and every attack on the
 # raw file or its seal takes the accreditation away with its reason printed: the `simulated` flag
 # flipped with h5py, a byte changed anywhere, the seal re-signed with another key, the seal edited,
-# duplicate keys in it, no seal, an imported or recovered file (even with a valid seal), a stale
-# seal beside a recovered file of the same name.
+# duplicate keys in it, no seal, an imported (`polydaq import`) or recovered file (even with a valid
+# seal), a stale seal beside a recovered file of the same name. Last, `polydaq demo` seals its run
+# with the station key it makes and trusts.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}" "${PD_SIM:?}"
 PY=/usr/bin/python3
@@ -229,6 +230,41 @@ reason "imported" "imported data"
 "$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["accreditation"]["reasons"]; sys.exit(len(a) != 1)' "$work/cert.json" ||
   fail "the imported file's only reason is that it is imported"
 
+# a real `polydaq import` of the sealed run's own first specimen (as a CSV, calibrated in the map):
+# not sealed by import, and not accredited even once a trusted station key has sealed it
+"$PY" - "$run" "$work/export.csv" <<'PY' || fail "writing the CSV export"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+g = f["specimen_01/frame1"]
+t = (g["time"][:] - g["time"][0]) / 1e6
+np.savetxt(sys.argv[2], np.column_stack([t, g["force"][:], g["extension"][:]]), delimiter=",",
+           header="time,force,extension\nms,N,mm", comments="", fmt="%.17g")
+PY
+cat >"$work/map.yaml" <<'YAML'
+format: {separator: ',', decimal: '.', skip_lines: 2}
+columns:
+  - {quantity: time, unit: ms}
+  - {quantity: force, unit: N}
+  - {quantity: extension, unit: mm}
+specimen: {width: 10, thickness: 4, gauge_length: 75, grip_distance: 115}
+instrument:
+  name: frame1
+  model: polydaq load-frame bridge LF-1
+  serial_number: '1'
+  calibration: {date: 2026-06-01, due: 2027-06-01, certificate: TEST-CAL-1}
+run: {operator: ctest, date: 2026-12-01T09:00:00}
+YAML
+expect_exit 0 "import" "$PD_CLI" import "$work/export.csv" --format csv --map "$work/map.yaml" -o "$work/imp" --run-id imp1
+[ -e "$work/imp/imp1.h5.seal" ] && fail "import sealed its output"
+certify "imported" any "$work/imp/imp1.h5" "${trust[@]}"
+reason "imported" "imported data"
+reason "imported, unsealed" "run file not sealed"
+$SEAL sign "$work/imp/imp1.h5" "$work/keys/station-bench.key" || fail "sealing the import with the station key"
+certify "imported, validly sealed" any "$work/imp/imp1.h5" "${trust[@]}"
+reason "imported, sealed" "imported data"
+"$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["accreditation"]["reasons"]; sys.exit(len(a) != 1)' "$work/cert.json" ||
+  fail "a validly sealed, calibrated import's one reason is that it is imported: $(grep -A6 '"reasons"' "$work/cert.json")"
+
 # a run killed mid-way and recovered: never sealed (it never closed), and a stale seal of another
 # file put beside it under its name is caught by the SHA-256
 sed 's/--time-scale, "50"/--time-scale, "5"/' "$work/sim.yaml" | sed 's/specimens: 2/specimens: 3/' >"$work/slow.yaml"
@@ -251,6 +287,20 @@ cp "$simrun.seal" "$crashed.seal"
 certify "recovered with a stale seal" any "$crashed" "${trust[@]}"
 reason "stale seal" "run file changed after sealing"
 reason "stale seal, recovered" "recovered file"
+
+# --- the demo: its own station key seals its run; only the simulation stands in the way ----------
+expect_exit 0 "demo" "$PD_CLI" demo -o "$work/demo" -q
+demo_run=$(sed -n 's/^HDF5 run file: //p' "$work/out")
+grep -q "^seal: *$demo_run.seal$" "$work/out" || fail "the demo prints its seal: $(cat "$work/out")"
+[ "$(stat -c %a "$work/demo/keys/station-demo.key")" = 600 ] || fail "the demo's station key is not 0600"
+$SEAL verify "$demo_run" "$work/demo/keys/station-demo.pub" || fail "the demo's seal"
+"$PY" - "$work/demo/CERT-000001.json" <<'PY' || fail "the demo certificate: trusted seal, simulated only"
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c["runs"][0]["seal"]["key_trusted"] is True, c["runs"][0]["seal"]
+reasons = c["accreditation"]["reasons"]
+assert reasons and all("simulated" in r for r in reasons), reasons
+PY
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "seal_test: all checks passed"
