@@ -51,6 +51,13 @@ static json_t *seal_json(const struct pd_seal *s)
                      "station", "name", s->station_name, "key_id", s->station.id, "public_key", s->station.hex);
 }
 
+static bool utf8_ok(const char *text)
+{
+    json_t *j = json_string(text); /* NULL for invalid UTF-8 */
+    json_decref(j);
+    return j != NULL;
+}
+
 /* Writes text to a fresh temporary file beside `path`, fsyncs it and links it to `path`, which
  * must not exist yet; the folder is fsync'ed so the name survives a power cut. */
 static int write_once(const char *path, const char *text, struct pd_err *err)
@@ -134,6 +141,17 @@ int pd_seal_create(const char *run_path, const struct pd_seal_facts *facts, cons
     else
         pd_time_format_iso8601(pd_clock_utc_ns(), s->closed, sizeof s->closed);
     s->station = key->pub;
+    /* JSON holds UTF-8 text only: an identity string a device sent in another encoding is named */
+    const char *bad = !utf8_ok(s->facts.run_id) ? "the run id" : !utf8_ok(s->station_name) ? "the station name" : NULL;
+    for (size_t i = 0; !bad && i < s->facts.n_instruments; i++) {
+        const struct pd_seal_instrument *in = &s->facts.instruments[i];
+        if (!utf8_ok(in->name) || !utf8_ok(in->model) || !utf8_ok(in->serial) || !utf8_ok(in->firmware))
+            bad = "an instrument's name, model, serial or firmware";
+    }
+    if (bad || !utf8_ok(s->facts.outcome) || !utf8_ok(s->file) || !utf8_ok(s->closed)) {
+        rc = pd_err_set(err, PD_EDATA, run_path, "seal: %s is not UTF-8 text", bad ? bad : "a field");
+        goto out;
+    }
     json_t *doc = seal_json(s);
     char *signed_text = doc ? pd_json_canonical(doc, NULL) : NULL;
     char *text = NULL;

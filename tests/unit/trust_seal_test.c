@@ -162,6 +162,16 @@ static void test_never_overwritten(void **state)
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", sp, (long)getpid());
     assert_int_equal(access(tmp, F_OK), -1); /* nothing left behind */
+    /* an identity that is not UTF-8 (a device's bytes): named, nothing written */
+    char run2[4200], seal2[4300];
+    snprintf(run2, sizeof run2, "%s/latin1.h5", tmp_dir);
+    snprintf(seal2, sizeof seal2, "%s.seal", run2);
+    write_bytes(run2, "bytes");
+    f = demo_facts();
+    strcpy(f.instruments[1].model, "Pr\xfc" "fmaschine");
+    assert_int_equal(pd_seal_create(run2, &f, NULL, "bench 3", &station, NULL, &err), PD_EDATA);
+    assert_non_null(strstr(err.msg, "not UTF-8"));
+    assert_int_equal(access(seal2, F_OK), -1);
     /* a missing run file: nothing written */
     char gone[4200], gone_seal[4300];
     snprintf(gone, sizeof gone, "%s/missing.h5", tmp_dir);
