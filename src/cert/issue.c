@@ -418,6 +418,28 @@ static void verify_log(const json_t *doc, const char *dir, struct pd_verify_repo
                             : "FAIL: the log has no issue entry for this certificate's exact content");
 }
 
+/* What the (signed) certificate records of each run's seal (docs/CERTIFICATES.md §6): shown, not
+ * checked again — certify checked it against the raw file, the signature covers what it found. */
+static void verify_seals(const json_t *doc, struct pd_verify_report *r)
+{
+    const json_t *runs = json_object_get(doc, "runs");
+    for (size_t i = 0; i < json_array_size(runs); i++) {
+        const json_t *run = json_array_get(runs, i), *seal = json_object_get(run, "seal");
+        const char *file = json_string_value(json_object_get(run, "file"));
+        const char *station = json_string_value(json_object_get(seal, "station"));
+        const char *key_id = json_string_value(json_object_get(seal, "key_id"));
+        file = file ? basename_of(file) : "?";
+        if (!seal) /* a certificate from before seals were checked */
+            continue;
+        if (!json_is_object(seal))
+            line(r, false, "note: run file %.100s had no seal certify could read", file);
+        else
+            line(r, false, "note: run file %.100s sealed by station '%.60s' (key %.16s), a key certify %s", file,
+                 station ? station : "?", key_id ? key_id : "?",
+                 json_is_true(json_object_get(seal, "key_trusted")) ? "trusted" : "did not trust");
+    }
+}
+
 int pd_cert_verify(const char *cert_path, const char *public_key_path, const char *const *data_paths, size_t n_data,
                    struct pd_verify_report *report, struct pd_err *err)
 {
@@ -467,6 +489,7 @@ int pd_cert_verify(const char *cert_path, const char *public_key_path, const cha
     cert_dirname(cert_path, dir, sizeof dir);
     verify_log(doc, dir, &r);
     verify_data(doc, data_paths, n_data, &r);
+    verify_seals(doc, &r);
     json_decref(doc);
     *report = r;
     return 0;

@@ -292,6 +292,8 @@ reason "stale seal, recovered" "recovered file"
 expect_exit 0 "demo" "$PD_CLI" demo -o "$work/demo" -q
 demo_run=$(sed -n 's/^HDF5 run file: //p' "$work/out")
 grep -q "^seal: *$demo_run.seal$" "$work/out" || fail "the demo prints its seal: $(cat "$work/out")"
+grep -q "verify: note: run file ${demo_run##*/} sealed by station 'demo station' (key [0-9a-f]\{16\}), a key certify trusted" "$work/out" ||
+  fail "verify shows the seal the certificate records: $(grep verify: "$work/out")"
 [ "$(stat -c %a "$work/demo/keys/station-demo.key")" = 600 ] || fail "the demo's station key is not 0600"
 $SEAL verify "$demo_run" "$work/demo/keys/station-demo.pub" || fail "the demo's seal"
 "$PY" - "$work/demo/CERT-000001.json" <<'PY' || fail "the demo certificate: trusted seal, simulated only"
