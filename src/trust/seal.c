@@ -228,8 +228,8 @@ static bool is_hex(const char *s, size_t n)
     return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
 }
 
-/* Reads the seal's JSON: at most SEAL_MAX_BYTES, duplicate keys refused. */
-static int read_json(const char *path, json_t **out, enum pd_seal_verdict *verdict, struct pd_err *err)
+/* Reads the seal file's bytes (at most SEAL_MAX_BYTES); malloc'd into *out, its length in *len. */
+static int read_text(const char *path, char **out, size_t *len, enum pd_seal_verdict *verdict, struct pd_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -260,17 +260,8 @@ static int read_json(const char *path, json_t **out, enum pd_seal_verdict *verdi
         got += (size_t)n;
     }
     close(fd);
-    json_error_t jerr;
-    json_t *doc = json_loadb(buf, got, JSON_REJECT_DUPLICATES, &jerr);
-    free(buf);
-    if (!doc)
-        return pd_err_set(err, PD_EDATA, NULL, "%s:%d:%d: not a polydaq seal: %s", path, jerr.line, jerr.column,
-                          jerr.text);
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        return pd_err_set(err, PD_EDATA, path, "not a polydaq seal: not a JSON object");
-    }
-    *out = doc;
+    *out = buf;
+    *len = got;
     return 0;
 }
 
@@ -349,6 +340,58 @@ static void parse_seal(struct reader *r, const json_t *doc, struct pd_seal *s)
         refuse(r, "not a polydaq seal: station.key_id is not the id of station.%s", "public_key");
 }
 
+int pd_seal_parse(const char *text, size_t len, const char *name, struct pd_seal *out, enum pd_seal_verdict *verdict,
+                  struct pd_err *err)
+{
+    enum pd_seal_verdict v_local;
+    if (!verdict)
+        verdict = &v_local;
+    *verdict = PD_SEAL_UNREADABLE;
+    if (!text || !out)
+        return pd_err_set(err, PD_EINVAL, NULL, "seal: missing text or output");
+    if (!name)
+        name = "seal";
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc)
+        return pd_err_set(err, PD_EDATA, NULL, "%.200s:%d:%d: not a polydaq seal: %s", name, jerr.line, jerr.column,
+                          jerr.text);
+    struct pd_seal *s = calloc(1, sizeof *s);
+    if (!s) {
+        json_decref(doc);
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    }
+    struct reader r = {.path = name, .err = err};
+    if (!json_is_object(doc))
+        refuse(&r, "not a polydaq seal: %s", "not a JSON object");
+    else
+        parse_seal(&r, doc, s);
+    unsigned char sig[PD_KEY_SIGNATURE_BYTES];
+    if (r.rc == 0 && pd_signature_from_hex(s->signature, sig, NULL) < 0)
+        refuse(&r, "not a polydaq seal: '%s' is not 128 lowercase hex digits", "signature");
+    if (r.rc == 0) {
+        static const char *const unsigned_keys[] = {"signature", NULL};
+        char *signed_text = pd_json_canonical(doc, unsigned_keys);
+        if (!signed_text) {
+            r.rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+        } else if (!pd_key_verify(&s->station, signed_text, strlen(signed_text), sig)) {
+            *verdict = PD_SEAL_BAD_SIGNATURE;
+            r.rc = pd_err_set(err, PD_EDATA, name,
+                              "seal does not verify: its signature is not station key %s's over the seal's "
+                              "content (the seal was altered after signing)",
+                              s->station.id);
+        }
+        free(signed_text);
+    }
+    json_decref(doc);
+    if (r.rc == 0) {
+        *out = *s;
+        *verdict = PD_SEAL_VERIFIED;
+    }
+    free(s);
+    return r.rc;
+}
+
 int pd_seal_load(const char *seal_path, struct pd_seal *out, enum pd_seal_verdict *verdict, struct pd_err *err)
 {
     enum pd_seal_verdict v_local;
@@ -358,41 +401,14 @@ int pd_seal_load(const char *seal_path, struct pd_seal *out, enum pd_seal_verdic
         *verdict = PD_SEAL_UNREADABLE;
         return pd_err_set(err, PD_EINVAL, NULL, "seal: missing path or output");
     }
-    json_t *doc = NULL;
-    int rc = read_json(seal_path, &doc, verdict, err);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_text(seal_path, &text, &len, verdict, err);
     if (rc < 0)
         return rc;
-    struct pd_seal *s = calloc(1, sizeof *s);
-    if (!s) {
-        json_decref(doc);
-        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
-    }
-    struct reader r = {.path = seal_path, .err = err};
-    parse_seal(&r, doc, s);
-    unsigned char sig[PD_KEY_SIGNATURE_BYTES];
-    if (r.rc == 0 && pd_signature_from_hex(s->signature, sig, NULL) < 0)
-        refuse(&r, "not a polydaq seal: '%s' is not 128 lowercase hex digits", "signature");
-    if (r.rc == 0) {
-        static const char *const unsigned_keys[] = {"signature", NULL};
-        char *text = pd_json_canonical(doc, unsigned_keys);
-        if (!text) {
-            r.rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
-        } else if (!pd_key_verify(&s->station, text, strlen(text), sig)) {
-            *verdict = PD_SEAL_BAD_SIGNATURE;
-            r.rc = pd_err_set(err, PD_EDATA, seal_path,
-                              "seal does not verify: its signature is not station key %s's over the seal's "
-                              "content (the seal was altered after signing)",
-                              s->station.id);
-        }
-        free(text);
-    }
-    json_decref(doc);
-    if (r.rc == 0) {
-        *out = *s;
-        *verdict = PD_SEAL_VERIFIED;
-    }
-    free(s);
-    return r.rc;
+    rc = pd_seal_parse(text, len, seal_path, out, verdict, err);
+    free(text);
+    return rc;
 }
 
 /* ---- checking against the file as it is now --------------------------------------------------*/

@@ -136,6 +136,9 @@ int pd_seal_create(const char *run_path, const struct pd_seal_facts *facts, cons
  * filled when it is a seal its key signed; else negative, *verdict ABSENT (no such file),
  * UNREADABLE or BAD_SIGNATURE, err->msg the reason, *out untouched. */
 int pd_seal_load(const char *seal_path, struct pd_seal *out, enum pd_seal_verdict *verdict, struct pd_err *err);
+/* The same from a seal's text in memory (`name` for messages); what pd_seal_load does after reading. */
+int pd_seal_parse(const char *text, size_t len, const char *name, struct pd_seal *out, enum pd_seal_verdict *verdict,
+                  struct pd_err *err);
 /* Checks a loaded seal against the run file as it is now: its station key among the `trusted`
  * (n_trusted of them), the file's size, its SHA-256 (`sha256_now`, when the caller already has it;
  * NULL: hashed here) and the facts the caller read from the file (instruments compared by name,
