@@ -128,6 +128,11 @@ expect_exit 2 "a secret key as --station-key" "$PD_CLI" certify "$run" --spec "$
 # recompute reproduces the gate's decision (the station trusted then) byte for byte
 certify "trusted station again" 0 "$run" --station-key "$work/keys/station-bench.pub"
 expect_exit 0 "recompute of the accredited certificate" "$PD_CLI" certify --recompute "$work/cert.json" --data "$run"
+mkdir -p "$work/noseal" && cp "$run" "$work/noseal/"
+expect_exit 1 "recompute from the raw file without its seal" "$PD_CLI" certify --recompute "$work/cert.json" \
+  --data "$work/noseal/${run##*/}"
+grep -q "DIFF: accreditation.accredited" "$work/out" || fail "recompute names the lost accreditation: $(cat "$work/out")"
+grep -q "DIFF: runs\[0\].seal" "$work/out" || fail "recompute names the missing seal: $(cat "$work/out")"
 
 trust=(--station-key "$work/keys/station-bench.pub")
 copy() { # name → a copy of the sealed run and its seal
