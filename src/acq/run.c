@@ -324,10 +324,9 @@ int acq_run_rollover(struct run *run, struct pd_err *err)
     };
     int rc = pd_store_close(run->store, sizeof final_attrs / sizeof final_attrs[0], final_attrs, err);
     run->store = NULL;
+    char closed[sizeof run->result->path] = "";
     if (rc == PD_OK) {
-        char closed[sizeof run->result->path];
         pd_strlcpy(closed, run->result->path, sizeof closed);
-        seal_closed_file(run, closed, "completed");
         run->tag_base++;
         pd_strlcpy(run->result->path, next, sizeof run->result->path);
         rc = create_store(run, run->path, run->run_id, err);
@@ -338,6 +337,10 @@ int acq_run_rollover(struct run *run, struct pd_err *err)
             pd_log(PD_LOG_ERROR, "%s", se.msg);
     }
     pthread_mutex_unlock(&run->store_lock);
+    /* sealed outside the lock: hashing a day's file must not hold up the method thread's events
+     * (the rings take the samples meanwhile) */
+    if (closed[0])
+        seal_closed_file(run, closed, "completed");
     if (rc == PD_OK)
         pd_log(PD_LOG_INFO, "recording: file %u, %s", (unsigned)run->tag_base + 1, run->path);
     return rc;
