@@ -1,6 +1,7 @@
 /* run.c — one test series end to end: open the instruments (starting their simulators), create
  * the run file with its whole layout, start the bus and writer threads, run the method, and tear
  * everything down in order so that every acquired sample reaches the closed file. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,7 +245,8 @@ static int load_station_key(struct run *run, struct pd_err *err)
     }
     struct pd_err e;
     if (pd_secret_key_load(cfg->station_key, &run->station_key, &e) < 0)
-        return pd_cfg_error(err, cfg->station_key_node, "%s", e.msg);
+        return pd_cfg_error(err, cfg->station_key_node, "%s%s", e.msg,
+                            e.os_errno == ENOENT ? " (make one with `polydaq keygen --station NAME -o DIR`)" : "");
     run->sealing = true;
     return PD_OK;
 }

@@ -98,6 +98,9 @@ int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, st
         if (res->path[0])
             fprintf(stderr, "polydaq: run %s: outcome failed (the reason above is the run file's outcome_reason)\n",
                     res->run_id);
+        if (res->files_sealed)
+            fprintf(stderr, "polydaq: run %s: sealed by station '%s' (%zu file(s)): %s\n", res->run_id,
+                    cfg->station_name, res->files_sealed, res->seal_path);
         return code;
     }
     fprintf(stderr, "polydaq: run %s: outcome %s: %s\n", res->run_id, pd_acq_outcome_name(res->outcome),
