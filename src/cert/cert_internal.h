@@ -263,6 +263,9 @@ struct cert_build {
      * run is accredited. */
     const struct pd_public_key *trusted_stations;
     size_t n_trusted_stations;
+    /* Recomputing a certificate made before seals were checked (its runs[] have no `seal`): the
+     * gate as it was then — calibration and simulated data only, no seal, imported, recovered. */
+    bool gate_before_seals;
 };
 /* The station keys a certificate records as trusted when it was made (runs[].seal.key_trusted),
  * for recomputing it: at most `max` into keys; returns how many. */

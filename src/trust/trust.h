@@ -143,7 +143,7 @@ int pd_seal_parse(const char *text, size_t len, const char *name, struct pd_seal
  * (n_trusted of them), the file's size, its SHA-256 (`sha256_now`, when the caller already has it;
  * NULL: hashed here) and the facts the caller read from the file (instruments compared by name,
  * outcome only when both state one). 0 when all hold; else PD_EDATA, *verdict and err->msg say
- * which failed first, in that order. */
+ * which failed first, in that order (PD_EIO when the file cannot be read). */
 int pd_seal_check(const struct pd_seal *seal, const char *run_path, const char *sha256_now,
                   const struct pd_seal_facts *facts_now, const struct pd_public_key *trusted, size_t n_trusted,
                   enum pd_seal_verdict *verdict, struct pd_err *err);

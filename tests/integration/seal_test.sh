@@ -134,6 +134,25 @@ expect_exit 1 "recompute from the raw file without its seal" "$PD_CLI" certify -
 grep -q "DIFF: accreditation.accredited" "$work/out" || fail "recompute names the lost accreditation: $(cat "$work/out")"
 grep -q "DIFF: runs\[0\].seal" "$work/out" || fail "recompute names the missing seal: $(cat "$work/out")"
 
+# a certificate made before seals were checked (no runs[].seal; stood for here by today's of the
+# run without its seal, with what the seal check added taken out) recomputes identically, noted
+certify "for an old-style certificate" 0 "$work/noseal/${run##*/}" --station-key "$work/keys/station-bench.pub"
+"$PY" - "$work/cert.json" "$work/old.json" <<'PY' || fail "making the old-style certificate"
+import json, sys
+c = json.load(open(sys.argv[1]))
+for r in c["runs"]:
+    del r["seal"]
+acc = c["accreditation"]
+acc["reasons"] = [x for x in acc["reasons"] if not x.startswith("run file not sealed")]
+assert acc["reasons"] == [], acc["reasons"]
+acc["accredited"] = True
+acc["statement"] = "Results covered by the laboratory's accreditation."
+json.dump(c, open(sys.argv[2], "w"), indent=2)
+PY
+expect_exit 0 "recompute of a certificate from before seals" "$PD_CLI" certify --recompute "$work/old.json" \
+  --data "$work/noseal/${run##*/}"
+grep -q "note: certified before run-file seals were checked" "$work/out" || fail "recompute notes the old gate: $(cat "$work/out")"
+
 trust=(--station-key "$work/keys/station-bench.pub")
 copy() { # name → a copy of the sealed run and its seal
   cp "$run" "$work/$1.h5" && cp "$run.seal" "$work/$1.h5.seal"
