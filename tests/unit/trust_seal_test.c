@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -172,6 +174,27 @@ static void test_never_overwritten(void **state)
     assert_int_equal(pd_seal_create(run2, &f, NULL, "bench 3", &station, NULL, &err), PD_EDATA);
     assert_non_null(strstr(err.msg, "not UTF-8"));
     assert_int_equal(access(seal2, F_OK), -1);
+    /* a full disk (stood for by a file size limit below the seal's size): refused, nothing left */
+    char run3[4200], seal3[4300];
+    snprintf(run3, sizeof run3, "%s/full.h5", tmp_dir);
+    snprintf(seal3, sizeof seal3, "%s.seal", run3);
+    write_bytes(run3, "x");
+    struct rlimit was, small;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    small = was;
+    small.rlim_cur = 100;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    f = demo_facts();
+    int full_rc = pd_seal_create(run3, &f, NULL, "bench 3", &station, NULL, &err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(full_rc, PD_EIO);
+    assert_non_null(strstr(err.msg, "cannot write the seal"));
+    assert_int_equal(access(seal3, F_OK), -1);
+    char tmp3[4400];
+    snprintf(tmp3, sizeof tmp3, "%s.tmp.%ld", seal3, (long)getpid());
+    assert_int_equal(access(tmp3, F_OK), -1);
     /* a missing run file: nothing written */
     char gone[4200], gone_seal[4300];
     snprintf(gone, sizeof gone, "%s/missing.h5", tmp_dir);
