@@ -231,7 +231,8 @@ static bool is_hex(const char *s, size_t n)
 /* Reads the seal file's bytes (at most SEAL_MAX_BYTES); malloc'd into *out, its length in *len. */
 static int read_text(const char *path, char **out, size_t *len, enum pd_seal_verdict *verdict, struct pd_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put where the seal belongs must not hang the reader (refused below) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         *verdict = e == ENOENT ? PD_SEAL_ABSENT : PD_SEAL_UNREADABLE;

@@ -359,6 +359,14 @@ static void test_strict_reading(void **state)
     make_sealed("f11.h5", run, sp, &made);
     write_bytes(sp, "");
     expect_load(sp, PD_SEAL_UNREADABLE, "not a polydaq seal");
+    /* not a regular file: a FIFO (must not hang the reader), a folder */
+    make_sealed("f12.h5", run, sp, &made);
+    assert_int_equal(unlink(sp), 0);
+    assert_int_equal(mkfifo(sp, 0644), 0);
+    expect_load(sp, PD_SEAL_UNREADABLE, "not a regular file");
+    assert_int_equal(unlink(sp), 0);
+    assert_int_equal(mkdir(sp, 0755), 0);
+    expect_load(sp, PD_SEAL_UNREADABLE, "not a regular file");
     /* no seal at all */
     char none[4300];
     snprintf(none, sizeof none, "%s/none.h5.seal", tmp_dir);
