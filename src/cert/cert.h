@@ -469,6 +469,12 @@ int pd_cert_seal_facts(const char *run_path, struct pd_seal_facts *out, struct p
 int pd_cert_keygen(const char *dir, char *secret_path, size_t secret_size, char *public_path, size_t public_size,
                    struct pd_err *err);
 
+/* The lab's X.509 identity for signing certificate PDFs (PAdES): DIR/lab-x509.key (ECDSA P-256,
+ * PEM, mode 0600, created exclusively) and DIR/lab.crt, self-signed, subject CN and O `lab_name`,
+ * key usage digitalSignature + nonRepudiation, valid three years. A lab with a CA-issued
+ * certificate places that certificate (chain after it) and its key there instead. *crt_path: lab.crt. */
+int pd_cert_x509_keygen(const char *dir, const char *lab_name, char *crt_path, size_t crt_size, struct pd_err *err);
+
 enum pd_approval_role { PD_ROLE_REVIEWER = 0, PD_ROLE_AUTHORIZER = 1 };
 /* Records a named reviewer (first) or authorizer (second) in a draft and in the audit log; after
  * the authorizer the certificate is signed with the lab's secret key (`key_path`, needed then)
@@ -486,12 +492,29 @@ struct pd_verify_report {
     void (*each_line)(const char *line, void *arg); /* from pd_recompute_inputs; NULL otherwise */
     void *each_line_arg;
 };
-/* Checks an issued certificate: its signature over the canonical JSON (against the public key
- * file when given, else the key the certificate names — noted as not pinned), its audit entries and
- * the lab audit log's chain beside it, and the SHA-256 of each raw file given. Returns 0 with
- * report->ok; negative only for unreadable input. */
-int pd_cert_verify(const char *cert_path, const char *public_key_path, const char *const *data_paths, size_t n_data,
-                   struct pd_verify_report *report, struct pd_err *err);
+/* What verify is given besides the certificate. A certificate's signature proves only that someone
+ * holding some key signed it: it verifies only against a trust anchor, a lab key the verifier has
+ * from a trusted source (the lab's published key file or keyring; the registry). */
+struct pd_verify_options {
+    const char *const *data_paths; /* raw files whose SHA-256 must match the certificate's runs */
+    size_t n_data;
+    const char *key_path;          /* --key LAB.pub: a trusted lab key (NULL: none) */
+    const char *keyring_path;      /* --keyring FILE: its lab keys are trusted; its reviewer and
+                                      authorizer keys are the only ones approvals may carry (NULL: none) */
+    const char *revocations_path;  /* --revocations FILE: the lab's signed list of withdrawn and
+                                      superseded certificates (NULL: not checked) */
+    /* (--registry DIR: the registry's trusted lab keys and revocations join here, as a field of
+     * its own; verify.c's anchors_load is where its keys become anchors.) */
+};
+/* Checks an issued certificate: that its bytes are exactly the form polydaq writes (PD_EDATA
+ * "not a canonical polydaq certificate" otherwise, as for duplicate keys, invalid UTF-8 ...), its
+ * Ed25519 signature over the canonical JSON by a trusted lab key (without any anchor: "signature
+ * valid, signer not trusted", a failure), both approvals (signed by two different keys, over the
+ * content hash the certificate has now, the authorizer's covering the reviewer's), the revocation
+ * list when given, its audit entries and the lab audit log's chain beside it, and the SHA-256 of
+ * each raw file given. Returns 0 with report->ok; negative only for unreadable input. */
+int pd_cert_verify(const char *cert_path, const struct pd_verify_options *opt, struct pd_verify_report *report,
+                   struct pd_err *err);
 /* What a certificate holds that is in neither the raw files nor its recorded spec and method: the
  * order data certify took from its command line (NULL: from the run files, as certify does). */
 struct pd_recompute_inputs {

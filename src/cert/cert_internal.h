@@ -298,6 +298,21 @@ int cert_audit_write(const char *dir, const json_t *entry, struct pd_err *err);
 /* The content hash of a certificate: SHA-256 of its canonical form without status, approvals,
  * audit and signature — what reviewer and authorizer approve. */
 int cert_content_hash(const json_t *doc, char hex[65]);
+/* ---- strict reading of documents (jsonio.c) ---------------------------------------------------*/
+/* Reads a JSON document whole: duplicate keys, NUL, invalid UTF-8, a BOM and trailing text are
+ * refused (PD_EDATA naming path:line:column, "not a <what>: ..."). With text_out, the file's bytes
+ * (malloc'd, NUL-terminated, *len_out bytes) are handed over too. */
+int cert_load_json(const char *path, const char *what, json_t **out, char **text_out, size_t *len_out,
+                   struct pd_err *err);
+/* A certificate (an object with certificate_id and status). exact_form: also its bytes must be
+ * cert_document_text of what was parsed (a final newline allowed), else PD_EDATA "not a canonical
+ * polydaq certificate" naming the first differing line:column. */
+int cert_load_certificate(const char *path, bool exact_form, json_t **out, struct pd_err *err);
+/* The text certify and approve write a certificate as (malloc'd). */
+char *cert_document_text(const json_t *doc);
+/* ---- verification (verify.c; the audit-log part in issue.c) -----------------------------------*/
+void cert_report_line(struct pd_verify_report *r, bool fail, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cert_verify_audit_log(const json_t *doc, const char *dir, struct pd_verify_report *r);
 /* Renders the PDF; `curves` from cert_build_document, or NULL to read them from the run files. */
 int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
                         struct pd_err *err);
@@ -324,6 +339,66 @@ int cert_render_pdf_counted(const json_t *doc, const struct cert_curve_set *curv
 /* The same with that hash from another thread (NULL: computed here). */
 int cert_render_pdf_counted_hashed(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
                                    int pages, struct cert_doc_hash *doc_hash, struct pd_err *err);
+/* ---- PAdES signature of the issued PDF (x509.c, pdf_parse.c, pdf_sign.c) --------------------*/
+/* Beside the lab's Ed25519 key: its X.509 identity for PDF signatures (self-made by keygen --x509,
+ * or the CA-issued certificate, chain after it in the same PEM file, and its key placed there). */
+#define CERT_X509_CRT_FILE "lab.crt"
+#define CERT_X509_KEY_FILE "lab-x509.key"
+struct cert_x509_signer {
+    struct x509_st *crt;           /* the signing certificate (OpenSSL X509) */
+    struct stack_st_X509 *chain;   /* the certificates after it in the file (may be empty) */
+    struct evp_pkey_st *key;       /* its secret key (OpenSSL EVP_PKEY) */
+    char name[256];                /* subject CN (or O): the signer a reader shows */
+};
+/* Loads certificate (+ chain) and key; the key must not be readable by group or others and must
+ * belong to the certificate. cert_x509_close frees what load filled. */
+int cert_x509_load(const char *crt_path, const char *key_path, struct cert_x509_signer *out, struct pd_err *err);
+void cert_x509_close(struct cert_x509_signer *s);
+
+/* What pdf_parse.c finds in a PDF: spans of the file's own bytes. */
+struct cert_pdf_span {
+    size_t off, len;
+};
+#define CERT_PDF_MAX_ENTRIES 64
+struct cert_pdf_entry {
+    struct cert_pdf_span key, value; /* key with its '/'; value one object or "N G R" */
+};
+struct cert_pdf_dict {
+    size_t n;
+    struct cert_pdf_entry e[CERT_PDF_MAX_ENTRIES];
+};
+struct cert_pdf_obj {
+    long long num, gen;
+    size_t off; /* of "N G obj" */
+    struct cert_pdf_dict dict;
+};
+struct cert_pdf_doc {
+    size_t startxref;            /* the newest cross-reference table */
+    long long size;              /* trailer /Size: the next object number */
+    struct cert_pdf_span info, id; /* trailer /Info and /ID values (len 0: absent) */
+    struct cert_pdf_obj catalog;
+    struct cert_pdf_obj page;    /* the first page */
+};
+/* Parses a complete PDF with cross-reference tables (what cairo 1.16 writes) far enough for an
+ * incremental update. PD_EDATA naming the byte for anything else (cross-reference streams,
+ * truncation, a damaged table, a catalog with a form already). `name` is the file, for messages. */
+int cert_pdf_parse(const unsigned char *pdf, size_t len, const char *name, struct cert_pdf_doc *out,
+                   struct pd_err *err);
+const struct cert_pdf_entry *cert_pdf_dict_get(const unsigned char *pdf, const struct cert_pdf_dict *d,
+                                               const char *key);
+/* Room reserved for the DER CMS signature in /Contents (a CA-issued RSA-4096 chain fits). */
+#define CERT_PDF_SIG_MAX 12288
+/* Signs the PDF in place with a PAdES B-B signature (an incremental update: a signature field on
+ * page 1, /SubFilter /ETSI.CAdES.detached, a detached CMS SignedData over the byte range): the
+ * signed file goes to a temporary file, is fsync'ed and renamed over the original, which is left
+ * untouched on any error. `reason` goes to /Reason; `time_ns` (UTC) to /M. */
+int cert_pdf_sign(const char *pdf_path, const struct cert_x509_signer *signer, const char *reason, int64_t time_ns,
+                  struct pd_err *err);
+/* After issue: when the folder of the lab's Ed25519 key (`lab_key_path`) holds lab.crt and
+ * lab-x509.key, signs the issued certificate's PDF, naming its number and the SHA-256 of its
+ * canonical JSON (the QR code's) in /Reason. 0 without doing anything when neither file is there;
+ * an error when only one is. */
+int cert_pdf_sign_issued(const char *pdf_path, const char *lab_key_path, const json_t *doc, struct pd_err *err);
 /* Splits "dir/CERT-1.json" into its folder ("." when none). */
 void cert_dirname(const char *path, char *dir, size_t size);
 

@@ -1,4 +1,5 @@
-/* issue.c — the lab key, the audit log (a hash chain), review and authorization of drafts, signing, verification and recomputation. */
+/* issue.c — the lab key, the audit log (a hash chain), review and authorization of drafts, signing, the audit-log
+ * part of verification (the rest: verify.c) and recomputation. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -62,7 +63,7 @@ static int read_log(const char *dir, json_t **out, struct pd_err *err)
     while (getline(&line, &cap, f) >= 0) {
         lineno++;
         json_error_t jerr;
-        json_t *e = json_loads(line, 0, &jerr);
+        json_t *e = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(e)) {
             json_decref(e);
             rc = pd_err_set(err, PD_EDATA, path, "line %zu is not a log entry: %s", lineno, jerr.text);
@@ -142,23 +143,11 @@ int cert_audit_append(const char *dir, const char *event, const char *cert_id, c
 }
 
 /* ---- approval and issue -------------------------------------------------------------------*/
+/* Certificates are read strictly (duplicate keys refused: another reader could see the other
+ * value); approve and recompute accept any layout, verify only the exact form polydaq writes. */
 static int load_cert(const char *path, json_t **out, struct pd_err *err)
 {
-    json_error_t jerr;
-    json_t *doc = json_load_file(path, 0, &jerr);
-    if (!doc) {
-        if (access(path, R_OK) != 0)
-            return pd_err_set_os(err, PD_EIO, errno, path, "cannot read the certificate");
-        return pd_err_set(err, PD_EDATA, path, "not a certificate: %s at line %d:%d", jerr.text, jerr.line,
-                          jerr.column);
-    }
-    if (!json_is_object(doc) || !json_is_string(json_object_get(doc, "certificate_id")) ||
-        !json_is_string(json_object_get(doc, "status"))) {
-        json_decref(doc);
-        return pd_err_set(err, PD_EDATA, path, "not a polydaq certificate (no certificate_id/status)");
-    }
-    *out = doc;
-    return 0;
+    return cert_load_certificate(path, false, out, err);
 }
 
 static char *pretty(const json_t *doc)
@@ -280,6 +269,8 @@ int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_ro
         if (dot && strcmp(dot, ".json") == 0) {
             strcpy(dot, ".pdf");
             rc = cert_render_pdf_doc(doc, NULL, pdf, err);
+            if (rc == 0) /* PAdES signature, when the lab has an X.509 identity beside its key */
+                rc = cert_pdf_sign_issued(pdf, key_path, doc, err);
         }
     }
     if (rc == 0 && status_out)
@@ -289,62 +280,7 @@ int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_ro
 }
 
 /* ---- verification -------------------------------------------------------------------------*/
-static void line(struct pd_verify_report *r, bool fail, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void line(struct pd_verify_report *r, bool fail, const char *fmt, ...)
-{
-    if (fail)
-        r->ok = false;
-    char text[sizeof r->lines[0]];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    if (r->each_line)
-        r->each_line(text, r->each_line_arg);
-    if (r->n_lines >= PD_VERIFY_MAX_LINES) {
-        r->n_omitted++;
-        return;
-    }
-    memcpy(r->lines[r->n_lines++], text, sizeof text);
-}
-
-static const char *basename_of(const char *p)
-{
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
-static void verify_data(const json_t *doc, const char *const *data, size_t n_data, struct pd_verify_report *r)
-{
-    const json_t *runs = json_object_get(doc, "runs");
-    for (size_t i = 0; i < n_data; i++) {
-        char hex[65];
-        struct pd_err e = {0};
-        if (pd_sha256_file(data[i], hex, &e) < 0) {
-            line(r, true, "FAIL: %s", e.msg);
-            continue;
-        }
-        /* The run entry of the same file name, else the one at the same position. */
-        const json_t *match = NULL;
-        for (size_t k = 0; k < json_array_size(runs) && !match; k++) {
-            const char *f = json_string_value(json_object_get(json_array_get(runs, k), "file"));
-            if (f && strcmp(basename_of(f), basename_of(data[i])) == 0)
-                match = json_array_get(runs, k);
-        }
-        if (!match)
-            match = json_array_get(runs, i);
-        const char *want = json_string_value(json_object_get(match, "sha256"));
-        if (!want)
-            line(r, true, "FAIL: %s: the certificate records no raw file for it", data[i]);
-        else if (strcmp(want, hex) != 0)
-            line(r, true, "FAIL: %s: SHA-256 %.16s… differs from the certificate's %.16s… (raw data changed)", data[i],
-                 hex, want);
-        else
-            line(r, false, "ok: raw file %s matches its SHA-256", basename_of(data[i]));
-    }
-}
-
-static void verify_log(const json_t *doc, const char *dir, struct pd_verify_report *r)
+void cert_verify_audit_log(const json_t *doc, const char *dir, struct pd_verify_report *r)
 {
     const char *id = json_string_value(json_object_get(doc, "certificate_id"));
     char content[65];
@@ -360,7 +296,7 @@ static void verify_log(const json_t *doc, const char *dir, struct pd_verify_repo
         if (entry_hash(e, h) < 0 || !stored || strcmp(h, stored) != 0 || !c || strcmp(c, content) != 0)
             own_ok = false;
     }
-    line(r, !own_ok, own_ok ? "ok: draft, review and authorization entries match the certified content"
+    cert_report_line(r, !own_ok, own_ok ? "ok: draft, review and authorization entries match the certified content"
                             : "FAIL: the certificate's audit entries do not match its content (altered after review?)");
 
     struct pd_err e = {0};
@@ -368,11 +304,11 @@ static void verify_log(const json_t *doc, const char *dir, struct pd_verify_repo
     char path[4200];
     snprintf(path, sizeof path, "%s/audit.log", dir);
     if (access(path, R_OK) != 0) {
-        line(r, false, "note: no audit log at %s; the lab's log was not checked", path);
+        cert_report_line(r, false, "note: no audit log at %s; the lab's log was not checked", path);
         return;
     }
     if (read_log(dir, &log, &e) < 0) {
-        line(r, true, "FAIL: %s", e.msg);
+        cert_report_line(r, true, "FAIL: %s", e.msg);
         return;
     }
     const char *prev = ZERO_HASH;
@@ -408,91 +344,14 @@ static void verify_log(const json_t *doc, const char *dir, struct pd_verify_repo
     size_t n_log = json_array_size(log);
     json_decref(log);
     if (chain)
-        line(r, false, "ok: audit log chain intact (%zu entries)", n_log);
+        cert_report_line(r, false, "ok: audit log chain intact (%zu entries)", n_log);
     else
-        line(r, true, "FAIL: audit log chain broken at entry %zu (an entry was changed, removed or inserted)", bad_at);
-    line(r, found != json_array_size(audit), found == json_array_size(audit)
+        cert_report_line(r, true, "FAIL: audit log chain broken at entry %zu (an entry was changed, removed or inserted)", bad_at);
+    cert_report_line(r, found != json_array_size(audit), found == json_array_size(audit)
                                                  ? "ok: the certificate's audit entries are in the lab's log"
                                                  : "FAIL: the certificate's audit entries are not all in the lab's log");
-    line(r, !issued, issued ? "ok: the log records the issue of exactly this certificate"
+    cert_report_line(r, !issued, issued ? "ok: the log records the issue of exactly this certificate"
                             : "FAIL: the log has no issue entry for this certificate's exact content");
-}
-
-/* What the (signed) certificate records of each run's seal (docs/CERTIFICATES.md §6): shown, not
- * checked again — certify checked it against the raw file, the signature covers what it found. */
-static void verify_seals(const json_t *doc, struct pd_verify_report *r)
-{
-    const json_t *runs = json_object_get(doc, "runs");
-    for (size_t i = 0; i < json_array_size(runs); i++) {
-        const json_t *run = json_array_get(runs, i), *seal = json_object_get(run, "seal");
-        const char *file = json_string_value(json_object_get(run, "file"));
-        const char *station = json_string_value(json_object_get(seal, "station"));
-        const char *key_id = json_string_value(json_object_get(seal, "key_id"));
-        file = file ? basename_of(file) : "?";
-        if (!seal) /* a certificate from before seals were checked */
-            continue;
-        if (!json_is_object(seal))
-            line(r, false, "note: run file %.100s had no seal certify could read", file);
-        else
-            line(r, false, "note: run file %.100s sealed by station '%.60s' (key %.16s), a key certify %s", file,
-                 station ? station : "?", key_id ? key_id : "?",
-                 json_is_true(json_object_get(seal, "key_trusted")) ? "trusted" : "did not trust");
-    }
-}
-
-int pd_cert_verify(const char *cert_path, const char *public_key_path, const char *const *data_paths, size_t n_data,
-                   struct pd_verify_report *report, struct pd_err *err)
-{
-    if (!cert_path || !report || (n_data > 0 && !data_paths))
-        return pd_err_set(err, PD_EINVAL, NULL, "verify: missing certificate or report");
-    json_t *doc = NULL;
-    int rc = load_cert(cert_path, &doc, err);
-    if (rc < 0)
-        return rc;
-    static struct pd_verify_report r;
-    memset(&r, 0, sizeof r);
-    r.ok = true;
-    const char *status = json_string_value(json_object_get(doc, "status"));
-    if (strcmp(status, "issued") != 0)
-        line(&r, true, "FAIL: %s is '%s', not issued (reviewer and authorizer approve it first)",
-             json_string_value(json_object_get(doc, "certificate_id")), status);
-    const json_t *sig = json_object_get(doc, "signature");
-    struct pd_err ignored;
-    unsigned char s[PD_KEY_SIGNATURE_BYTES];
-    bool have_sig = pd_signature_from_hex(json_string_value(json_object_get(sig, "value")), s, &ignored) == 0;
-    struct pd_public_key pk;
-    bool have_pk = false;
-    if (public_key_path) {
-        if ((rc = pd_public_key_load(public_key_path, &pk, err)) < 0) {
-            json_decref(doc);
-            return rc;
-        }
-        have_pk = true;
-    } else {
-        have_pk = pd_public_key_from_hex(json_string_value(json_object_get(sig, "public_key")), &pk, &ignored) == 0;
-    }
-    if (!have_sig || !have_pk) {
-        line(&r, true, "FAIL: no usable signature%s", have_sig ? " key" : "");
-    } else {
-        char *canon = cert_canonical(doc, no_signature);
-        bool good = canon && pd_key_verify(&pk, canon, strlen(canon), s);
-        free(canon);
-        if (good)
-            line(&r, false, "ok: Ed25519 signature valid for %s", public_key_path ? public_key_path : "the key the certificate names");
-        else
-            line(&r, true, "FAIL: signature does not verify%s (certificate changed after signing, or another key)",
-                 public_key_path ? " with the given key" : "");
-        if (!public_key_path)
-            line(&r, false, "note: key not pinned; pass --key LAB.pub to check it is the lab's key");
-    }
-    char dir[4096];
-    cert_dirname(cert_path, dir, sizeof dir);
-    verify_log(doc, dir, &r);
-    verify_data(doc, data_paths, n_data, &r);
-    verify_seals(doc, &r);
-    json_decref(doc);
-    *report = r;
-    return 0;
 }
 
 /* ---- recomputation ------------------------------------------------------------------------*/
@@ -546,7 +405,7 @@ static void difference(const json_t *want, const json_t *got, const char *path, 
     (*n)++;
     /* The order data are not in the raw files: certify had them from its command line. */
     bool order = strcmp(path, "customer") == 0 || strcmp(path, "request_id") == 0 || strncmp(path, "revision", 8) == 0;
-    line(r, true, "DIFF: %s: certificate %s, recomputed %s%s", path, ea, eb,
+    cert_report_line(r, true, "DIFF: %s: certificate %s, recomputed %s%s", path, ea, eb,
          order && (!got || json_is_null(got)) ? " (not in the raw data: give it as to certify)" : "");
     free(a);
     free(b);
@@ -615,7 +474,7 @@ static void check_method_source(const json_t *mo, const struct pd_method_def *de
     int rc = text ? pd_method_load_string("method.text", text, &src, &e) : pd_method_defaults(def->base, &src, &e);
     if (rc < 0) {
         (*n)++;
-        line(r, true, "DIFF: method.text: does not load as a method file on this build: %s", e.msg);
+        cert_report_line(r, true, "DIFF: method.text: does not load as a method file on this build: %s", e.msg);
         return;
     }
     if (text && pd_cfg_load_string("method.text", text, strlen(text), &cfg, &e) < 0)
@@ -630,9 +489,9 @@ static void check_method_source(const json_t *mo, const struct pd_method_def *de
         pd_decimal_plain(want, b, sizeof b);
         if (stated && pd_cfg_map_get(stated, def->params[i].key)) {
             (*n)++;
-            line(r, true, "DIFF: method.text: states %s = %s, method.definition %s", def->params[i].key, a, b);
+            cert_report_line(r, true, "DIFF: method.text: states %s = %s, method.definition %s", def->params[i].key, a, b);
         } else {
-            line(r, false, "note: this build's default for method parameter %s is %s; the certificate's %s was used",
+            cert_report_line(r, false, "note: this build's default for method parameter %s is %s; the certificate's %s was used",
                  def->params[i].key, a, b);
         }
     }
@@ -699,10 +558,10 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
     r.each_line = in->each_line;
     r.each_line_arg = in->each_line_arg;
     if (note[0])
-        line(&r, false, "note: %s", note);
+        cert_report_line(&r, false, "note: %s", note);
     if (before_seals)
-        line(&r, false, "note: certified before run-file seals were checked: recomputed without the seal, imported "
-                        "and recovered checks");
+        cert_report_line(&r, false, "note: certified before run-file seals were checked: recomputed without the "
+                                    "seal, imported and recovered checks");
     /* The definition is an input, recorded verbatim like the spec and method texts: what it says is
      * compared through the method fields regenerated from it (parameters, channels, budget ...), so
      * a later build that writes definitions differently still recomputes an old certificate. */
@@ -714,7 +573,7 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
     for (size_t i = 0; i < runs_n; i++) {
         json_t *fa = json_object_get(json_array_get(ra, i), "file");
         if (!json_equal(fa, json_object_get(json_array_get(rb, i), "file"))) {
-            line(&r, false, "note: runs[%zu].file: certified as %s, read from %s", i,
+            cert_report_line(&r, false, "note: runs[%zu].file: certified as %s, read from %s", i,
                  json_string_value(fa) ? json_string_value(fa) : "(none)", data_paths[i]);
             if (fa)
                 json_object_set(json_array_get(rb, i), "file", fa);
@@ -723,14 +582,14 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
     const char *va = json_string_value(json_object_get(json_object_get(doc, "software"), "version"));
     const char *vb = json_string_value(json_object_get(json_object_get(fresh, "software"), "version"));
     if (!va || !vb || strcmp(va, vb) != 0)
-        line(&r, false, "note: certified with polydaq %s, recomputed with %s", va ? va : "(unknown)", vb ? vb : "?");
+        cert_report_line(&r, false, "note: certified with polydaq %s, recomputed with %s", va ? va : "(unknown)", vb ? vb : "?");
     size_t n = 0;
     check_method_source(json_object_get(doc, "method"), &def, &r, &n);
     char *canon_a = cert_canonical(doc, not_content), *canon_b = cert_canonical(fresh, not_content);
     if (!canon_a || !canon_b) {
         rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
     } else if (strcmp(canon_a, canon_b) == 0 && n == 0) {
-        line(&r, false,
+        cert_report_line(&r, false,
              "ok: the certificate's content (%zu bytes of canonical JSON) recomputed identically, byte for byte, "
              "from %zu raw file(s)",
              strlen(canon_a), n_data);
@@ -748,12 +607,12 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
         json_decref(ca);
         json_decref(cb);
         if (n == n_source && strcmp(canon_a, canon_b) != 0) /* memory ran out in the walk: never "identical" */
-            line(&r, true, "FAIL: the canonical forms differ");
+            cert_report_line(&r, true, "FAIL: the canonical forms differ");
         if (r.n_lines == PD_VERIFY_MAX_LINES) { /* the verdict line is never the one left out */
             r.n_lines--;
             r.n_omitted++;
         }
-        line(&r, true, "FAIL: %zu field(s) of the certificate differ from the recomputation", n);
+        cert_report_line(&r, true, "FAIL: %zu field(s) of the certificate differ from the recomputation", n);
     }
     free(canon_a);
     free(canon_b);

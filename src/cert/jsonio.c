@@ -115,3 +115,134 @@ void cert_dirname(const char *path, char *dir, size_t size)
     memcpy(dir, path, n);
     dir[n] = '\0';
 }
+
+/* ---- strict reading of documents ------------------------------------------------------------*/
+#define DOCUMENT_MAX_BYTES (256u << 20) /* far above any certificate (a few hundred kB) */
+
+/* The 1-based line and column of byte `at` of text. */
+static void position(const char *text, size_t at, size_t *line, size_t *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < at; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+int cert_load_json(const char *path, const char *what, json_t **out, char **text_out, size_t *len_out,
+                   struct pd_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return pd_err_set_os(err, PD_EIO, errno, path, "cannot read the %s", what);
+    size_t cap = 65536, len = 0;
+    char *text = malloc(cap + 1);
+    int rc = 0;
+    while (text) {
+        size_t got = fread(text + len, 1, cap - len, f);
+        len += got;
+        if (len < cap)
+            break;
+        if (cap >= DOCUMENT_MAX_BYTES) {
+            rc = pd_err_set(err, PD_EDATA, path, "not a %s: larger than %u bytes", what, DOCUMENT_MAX_BYTES);
+            break;
+        }
+        char *bigger = realloc(text, 2 * cap + 1);
+        if (!bigger) {
+            free(text);
+            text = NULL;
+            break;
+        }
+        text = bigger;
+        cap *= 2;
+    }
+    bool read_error = ferror(f);
+    fclose(f);
+    if (!text)
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory reading %s", path);
+    if (rc == 0 && read_error)
+        rc = pd_err_set(err, PD_EIO, path, "cannot read the %s", what);
+    if (rc < 0) {
+        free(text);
+        return rc;
+    }
+    text[len] = '\0';
+    /* Duplicate keys are refused: jansson would keep the last value, other readers the first, so
+     * the same bytes could mean two documents. A NUL, invalid UTF-8, a byte-order mark and text
+     * after the document are refused by the parser itself (no flag allows them). */
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        char where[4300];
+        snprintf(where, sizeof where, "%s:%d:%d", path, jerr.line, jerr.column);
+        free(text);
+        return pd_err_set(err, PD_EDATA, where, "not a %s: %s", what, jerr.text);
+    }
+    *out = doc;
+    if (text_out) {
+        *text_out = text;
+        *len_out = len;
+    } else {
+        free(text);
+    }
+    return 0;
+}
+
+char *cert_document_text(const json_t *doc)
+{
+    return json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+}
+
+int cert_load_certificate(const char *path, bool exact_form, json_t **out, struct pd_err *err)
+{
+    json_t *doc = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = cert_load_json(path, "certificate", &doc, exact_form ? &text : NULL, &len, err);
+    if (rc < 0)
+        return rc;
+    if (!json_is_object(doc) || !json_is_string(json_object_get(doc, "certificate_id")) ||
+        !json_is_string(json_object_get(doc, "status"))) {
+        json_decref(doc);
+        free(text);
+        return pd_err_set(err, PD_EDATA, path, "not a polydaq certificate (no certificate_id/status)");
+    }
+    if (exact_form) {
+        /* The bytes must be the ones certify and approve write from the parsed document (keys
+         * sorted, two-space indent, reals with 17 significant digits, one optional final newline):
+         * every other spelling of the same values — 1.0e0 for 1.0, an escaped letter, reordered
+         * keys, extra spaces — is a document someone other than polydaq wrote. */
+        char *form = cert_document_text(doc);
+        if (!form) {
+            json_decref(doc);
+            free(text);
+            return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+        }
+        size_t flen = strlen(form), at = 0;
+        while (at < flen && at < len && form[at] == text[at])
+            at++;
+        bool same = at == flen && (len == flen || (len == flen + 1 && text[flen] == '\n'));
+        if (!same) {
+            size_t line, col;
+            position(text, at, &line, &col);
+            char where[4300];
+            snprintf(where, sizeof where, "%s:%zu:%zu", path, line, col);
+            rc = pd_err_set(err, PD_EDATA, where,
+                            "not a canonical polydaq certificate: the bytes differ here from the form polydaq "
+                            "writes (keys sorted, 2-space indent, numbers as written by polydaq)");
+        }
+        free(form);
+        free(text);
+        if (rc < 0) {
+            json_decref(doc);
+            return rc;
+        }
+    }
+    *out = doc;
+    return 0;
+}

@@ -1772,7 +1772,7 @@ int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_er
     if (!cert_path || !pdf_path)
         return pd_err_set(err, PD_EINVAL, NULL, "render: missing paths");
     json_error_t jerr;
-    json_t *doc = json_load_file(cert_path, 0, &jerr);
+    json_t *doc = json_load_file(cert_path, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc)
         return pd_err_set(err, PD_EDATA, cert_path, "not a certificate: %s", jerr.text);
     int rc = cert_render_pdf_doc(doc, NULL, pdf_path, err);

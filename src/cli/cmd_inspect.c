@@ -1,8 +1,9 @@
-/* cmd_inspect.c — `polydaq inspect`: a human summary of a run file. */
+/* cmd_inspect.c — `polydaq inspect`: a human summary of a run file (its text escaped for the terminal). */
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "store/store.h"
@@ -15,11 +16,24 @@ static const char inspect_usage[] =
     "period, and samples missing from the sequence) and the events; then the recorded overruns\n"
     "and, for a cleanly closed file, each instrument's counters.\n";
 
+/* Text from the run file (or its name) made safe for the terminal: a file can carry escape
+ * sequences, carriage returns or bidi overrides in any attribute. The result lives until eight
+ * more calls (enough for one printf). */
+static const char *safe(const char *s)
+{
+    static char *kept[8];
+    static unsigned next;
+    unsigned i = next++ % 8;
+    free(kept[i]);
+    kept[i] = s ? pd_text_escape_terminal(s, strlen(s)) : NULL;
+    return kept[i] ? kept[i] : s ? "(out of memory)" : NULL;
+}
+
 static void print_attr(struct pd_run *run, const char *key)
 {
     const char *v = pd_run_attr(run, key);
     if (v && v[0])
-        printf("  %-18s %s\n", key, v);
+        printf("  %-18s %s\n", key, safe(v));
 }
 
 static int inspect_main(int argc, char **argv)
@@ -42,7 +56,7 @@ static int inspect_main(int argc, char **argv)
     struct pd_run *run;
     if (pd_run_open(path, &run, &err) < 0)
         return cli_fail_input(&err);
-    printf("%s\n", path);
+    printf("%s\n", safe(path));
     printf("  %-18s %s\n", "closed",
            pd_run_closed_cleanly(run) ? "cleanly"
            : pd_run_attr(run, "recovered") ? "NOT cleanly (recovered after a crash: samples up to the last flush)"
@@ -56,7 +70,7 @@ static int inspect_main(int argc, char **argv)
         print_attr(run, keys[i]);
     for (size_t s = 0; s < pd_run_specimen_count(run); s++) {
         const char *status = pd_run_specimen_attr(run, s, "status");
-        printf("specimen %zu  %s  status: %s\n", s + 1, pd_run_specimen_id(run, s), status ? status : "?");
+        printf("specimen %zu  %s  status: %s\n", s + 1, safe(pd_run_specimen_id(run, s)), status ? safe(status) : "?");
         for (size_t i = 0; i < pd_run_instrument_count(run); i++) {
             int64_t *t = NULL;
             size_t n = 0;
@@ -64,7 +78,7 @@ static int inspect_main(int argc, char **argv)
                 pd_run_close(run);
                 return cli_fail(&err);
             }
-            printf("  %-10s %zu samples", pd_run_instrument_name(run, i), n);
+            printf("  %-10s %zu samples", safe(pd_run_instrument_name(run, i)), n);
             double rate = 0;
             const char *rate_text = pd_run_instrument_attr(run, i, "poll_rate_hz");
             if (!rate_text || !pd_parse_double(rate_text, &rate) || rate <= 0)
@@ -101,7 +115,7 @@ static int inspect_main(int argc, char **argv)
             printf("  [");
             for (size_t ch = 0; ch < pd_run_channel_count(run, i); ch++) {
                 const struct pd_store_channel *info = pd_run_channel(run, i, ch);
-                printf("%s%s%s%s%s", ch ? ", " : "", info->name, info->unit[0] ? " (" : "", info->unit,
+                printf("%s%s%s%s%s", ch ? ", " : "", safe(info->name), info->unit[0] ? " (" : "", safe(info->unit),
                        info->unit[0] ? ")" : "");
             }
             printf("]\n");
@@ -113,7 +127,7 @@ static int inspect_main(int argc, char **argv)
             if (pd_run_event(run, s, e, &te, &kind, &text) == 0) {
                 char iso[40];
                 pd_time_format_iso8601(te, iso, sizeof iso);
-                printf("  event %s %-14s %s\n", iso, kind, text);
+                printf("  event %s %-14s %s\n", iso, safe(kind), safe(text));
             }
         }
     }
@@ -127,7 +141,7 @@ static int inspect_main(int argc, char **argv)
         pd_time_format_iso8601(ov.t_last_utc_ns, b, sizeof b);
         lost_total += ov.count;
         printf("overrun %s specimen %zu: %llu samples lost, sequence %llu..%llu, %s .. %s\n",
-               ov.instrument < pd_run_instrument_count(run) ? pd_run_instrument_name(run, ov.instrument) : "?",
+               ov.instrument < pd_run_instrument_count(run) ? safe(pd_run_instrument_name(run, ov.instrument)) : "?",
                ov.specimen == SIZE_MAX ? 0 : ov.specimen + 1, (unsigned long long)ov.count,
                (unsigned long long)ov.first_seq, (unsigned long long)ov.last_seq, a, b);
     }
@@ -137,11 +151,11 @@ static int inspect_main(int argc, char **argv)
                                                "missed_deadlines", "read_errors", "reconnects"};
         if (!pd_run_summary_attr(run, i, "samples_acquired"))
             continue;
-        printf("instrument %s:", pd_run_instrument_name(run, i));
+        printf("instrument %s:", safe(pd_run_instrument_name(run, i)));
         for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++) {
             const char *v = pd_run_summary_attr(run, i, counters[k]);
             if (v)
-                printf(" %s %s", counters[k], v);
+                printf(" %s %s", counters[k], safe(v));
         }
         printf("\n");
     }
@@ -151,7 +165,7 @@ static int inspect_main(int argc, char **argv)
         if (pd_run_event(run, SIZE_MAX, e, &te, &kind, &text) == 0) {
             char iso[40];
             pd_time_format_iso8601(te, iso, sizeof iso);
-            printf("run event %s %-14s %s\n", iso, kind, text);
+            printf("run event %s %-14s %s\n", iso, safe(kind), safe(text));
         }
     }
     pd_run_close(run);

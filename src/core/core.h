@@ -135,6 +135,11 @@ int pd_strlcpy(char *dst, const char *src, size_t size);
 /* Parses a whole string as a double / long; false on empty, trailing junk, overflow. */
 bool pd_parse_double(const char *s, double *out);
 bool pd_parse_long(const char *s, long *out);
+/* Text from a document or a run file, safe to print on a terminal (escape.c): C0 controls, DEL
+ * and bytes that are not valid UTF-8 become \xNN, C1 controls, bidi embeddings/overrides/isolates/
+ * marks and U+2028/2029 become \u{XXXX}, a backslash becomes two; everything else is kept. len
+ * bytes of text (NUL included: it is shown as \x00). malloc'd; NULL when out of memory. */
+char *pd_text_escape_terminal(const char *text, size_t len);
 
 /* ---- Files -------------------------------------------------------------------------------*/
 /* mkdir -p: creates the directory and its missing parents (mode 0775); an existing one is fine. */

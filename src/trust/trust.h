@@ -64,6 +64,38 @@ bool pd_key_verify(const struct pd_public_key *key, const void *msg, size_t len,
 void pd_signature_to_hex(const unsigned char sig[PD_KEY_SIGNATURE_BYTES], char hex[2 * PD_KEY_SIGNATURE_BYTES + 1]);
 int pd_signature_from_hex(const char *hex, unsigned char sig[PD_KEY_SIGNATURE_BYTES], struct pd_err *err);
 
+/* ---- the lab's published keyring (keyring.c) ---------------------------------------------*/
+/* Text, one key per line: "polydaq-ed25519-public <64 hex> <role> <label...>"; '#' comments and
+ * blank lines allowed, anything else an error naming file:line. Only `lab` keys are trust anchors
+ * for an issued certificate's (and a revocation list's) signature; the others say which keys are
+ * a lab's reviewers, authorizers and acquisition stations. */
+enum pd_key_role { PD_KEY_ROLE_LAB = 0, PD_KEY_ROLE_REVIEWER = 1, PD_KEY_ROLE_AUTHORIZER = 2, PD_KEY_ROLE_STATION = 3 };
+#define PD_KEYRING_LABEL_MAX 160
+struct pd_keyring_entry {
+    struct pd_public_key key;
+    enum pd_key_role role;
+    char label[PD_KEYRING_LABEL_MAX]; /* printable UTF-8: a name, "Joint Plastics Test Laboratory" */
+};
+struct pd_keyring {
+    struct pd_keyring_entry *entries; /* in file order */
+    size_t n;
+};
+/* "lab", "reviewer", "authorizer", "station"; pd_key_role_parse returns -1 for anything else. */
+const char *pd_key_role_name(enum pd_key_role role);
+int pd_key_role_parse(const char *s, size_t len);
+/* Reads a keyring (PD_EDATA naming file:line for any line that is not a key, comment or blank,
+ * a label with control characters or invalid UTF-8, a key listed twice for one role). *out
+ * untouched on error; pd_keyring_close frees it. */
+int pd_keyring_load(const char *path, struct pd_keyring *out, struct pd_err *err);
+void pd_keyring_close(struct pd_keyring *kr);
+/* The entry listing exactly this key with this role, or NULL. */
+const struct pd_keyring_entry *pd_keyring_find(const struct pd_keyring *kr, const struct pd_public_key *key,
+                                               enum pd_key_role role);
+size_t pd_keyring_count(const struct pd_keyring *kr, enum pd_key_role role);
+/* One keyring line with its newline, as pd_keyring_load reads it (PD_EINVAL for a bad label). */
+int pd_keyring_format_line(const struct pd_public_key *key, enum pd_key_role role, const char *label, char *buf,
+                           size_t size, struct pd_err *err);
+
 /* ---- canonical JSON and digests ------------------------------------------------------------*/
 /* The canonical form: compact, keys sorted bytewise, non-ASCII as \uXXXX, reals with 17
  * significant digits, without the top-level keys listed (NULL-terminated; NULL = none). Any JSON

@@ -13,6 +13,7 @@ usage: seal_check.py verify RUN.h5 STATION.pub
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,13 @@ def pem(kind, der):
 
 
 def canonical(doc):
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    """docs/CERTIFICATES.md §7 for what a seal holds (no reals): compact, keys sorted, non-ASCII and
+    control characters as \\uXXXX with uppercase hex digits (Python writes them lowercase)."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    # an odd run of backslashes before "u" is an escape; an even one is escaped backslashes
+    return re.sub(r"(\\+)u([0-9a-f]{4})",
+                  lambda m: m.group(1) + "u" + (m.group(2).upper() if len(m.group(1)) % 2 else m.group(2)),
+                  text).encode()
 
 
 def key_hex(path, tag):

@@ -18,15 +18,9 @@ spec="$PD_SOURCE_DIR/config/specs/pp-demo.yaml"
 # shellcheck source=lib.sh
 source "$PD_SOURCE_DIR/tests/integration/lib.sh" # $work, pids, fail, expect_exit; cleanup on exit
 
-# Station keys. (`polydaq keygen --station NAME` names them station-NAME; plain keygen + rename
-# makes the same files.)
-mkkey() { # name
-  "$PD_CLI" keygen -o "$work/k-$1" >/dev/null 2>&1 || fail "keygen $1"
-  mv "$work/k-$1/lab.key" "$work/keys/station-$1.key" && mv "$work/k-$1/lab.pub" "$work/keys/station-$1.pub"
-}
-mkdir -p "$work/keys"
-mkkey bench
-mkkey other
+# Station keys: keys/station-bench.key/.pub and keys/station-other.key/.pub.
+"$PD_CLI" keygen --station bench -o "$work/keys" >/dev/null 2>&1 || fail "keygen --station bench"
+"$PD_CLI" keygen --station other -o "$work/keys" >/dev/null 2>&1 || fail "keygen --station other"
 
 # --- the lab: the integration load frame as a connected instrument (no simulator section: not
 # marked simulated), calibrated, 3 specimens, with a station --------------------------------------
@@ -171,7 +165,7 @@ grep -q "sealed by station 'bench' (3 file(s))" "$work/err" || fail "the recordi
 
 # --- the simulated flag flipped with h5py on a simulated, sealed run ------------------------------
 sed -e '/^station:/,$d' -e 's/specimens: 5/specimens: 2/' "$PD_SOURCE_DIR/tests/integration/data/fast-tensile.yaml" >"$work/sim.yaml"
-printf '\nstation: {name: bench, key: keys/station-bench.key}\n' >>"$work/sim.yaml"
+printf '\nstation: {name: "Prüfstand 2", key: keys/station-bench.key}\n' >>"$work/sim.yaml" # non-ASCII: §7's escapes
 expect_exit 0 "simulated sealed run" "$PD_CLI" run "$work/sim.yaml" -o "$work/simruns" -q
 simrun=$(head -n1 "$work/out")
 $SEAL verify "$simrun" "$work/keys/station-bench.pub" || fail "the simulated run's seal"
@@ -325,7 +319,9 @@ reason "stale seal" "run file changed after sealing"
 reason "stale seal, recovered" "recovered file"
 
 # --- the demo: its own station key seals its run; only the simulation stands in the way ----------
-expect_exit 0 "demo" "$PD_CLI" demo -o "$work/demo" -q
+# (its own exit status is the verification's: whatever else it reports, the seal part is checked)
+"$PD_CLI" demo -o "$work/demo" -q >"$work/out" 2>"$work/err"
+[ $? -le 1 ] || { fail "demo failed"; cat "$work/err" >&2; }
 demo_run=$(sed -n 's/^HDF5 run file: //p' "$work/out")
 grep -q "^seal: *$demo_run.seal$" "$work/out" || fail "the demo prints its seal: $(cat "$work/out")"
 grep -q "verify: note: run file ${demo_run##*/} sealed by station 'demo station' (key [0-9a-f]\{16\}), a key certify trusted" "$work/out" ||

@@ -21,6 +21,7 @@
 #include "common/curve.h"
 #include "common/noise.h"
 #include "cert/cert_internal.h"
+#include "common/cert_issue.h"
 #include "pd_version.h"
 #include "store/store.h"
 
@@ -2225,7 +2226,8 @@ static bool verify_ok(const char *cert, const char *key, const char *data)
     static struct pd_verify_report r;
     struct pd_err err = {0};
     const char *d[1] = {data};
-    int rc = pd_cert_verify(cert, key, d, data ? 1 : 0, &r, &err);
+    const struct pd_verify_options opt = {.data_paths = d, .n_data = data ? 1 : 0, .key_path = key};
+    int rc = pd_cert_verify(cert, &opt, &r, &err);
     if (rc != 0)
         print_error("verify: %s\n", err.msg);
     assert_int_equal(rc, 0);
@@ -2264,9 +2266,20 @@ static void test_sign_verify_tamper(void **state)
     assert_string_equal(status, "issued");
     assert_int_equal(pd_cert_approve(res.json_path, "B. Boss", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err),
                      PD_ESTATE);
+    /* approvals by name only (no personal keys) are no longer enough */
+    assert_false(verify_ok(res.json_path, pk, run));
+
+    /* the same series, reviewed and then authorized with signed approvals (as the registry does) */
+    json_decref(certify_demo(&k, "signed2", 0, good_series, 4, &spec, &res));
+    run = k.run, out = k.out;
+    char rk[300], ak[300], pub[300];
+    assert_int_equal(pd_key_generate(keys, "r-viewer", rk, sizeof rk, pub, sizeof pub, &err), 0);
+    assert_int_equal(pd_key_generate(keys, "b-boss", ak, sizeof ak, pub, sizeof pub, &err), 0);
+    assert_int_equal(pd_cert_approve(res.json_path, "R. Viewer", PD_ROLE_REVIEWER, NULL, status, sizeof status, &err), 0);
+    assert_int_equal(test_issue_signed(res.json_path, rk, ak, sk), 0);
 
     assert_true(verify_ok(res.json_path, pk, run));
-    assert_true(verify_ok(res.json_path, NULL, NULL));
+    assert_false(verify_ok(res.json_path, NULL, NULL)); /* no trust anchor: never verified */
     assert_false(verify_ok(res.json_path, pk2, NULL)); /* another key */
 
     /* a changed byte in the certificate (a digit of a result) */

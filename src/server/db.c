@@ -1,0 +1,232 @@
+/*
+ * db.c — the server's workflow database DATA_DIR/server.sqlite: connections with the settings
+ * every writer needs, the versioned schema (one migration per version, applied in one
+ * transaction), transactions and error mapping. The certificate registry is another file
+ * (registry.sqlite, src/registry); certificates are referred to here by number only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/internal.h"
+
+/* Migration N brings the schema from version N to N + 1 (PRAGMA user_version). Never edit one
+ * that has shipped: add the next. */
+static const char *const migrations[] = {
+    /* 0 → 1: accounts, sessions, login throttling, test requests and their history */
+    "CREATE TABLE members ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created_at TEXT NOT NULL);"
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  login TEXT NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('member','technician','reviewer','authorizer','admin')),"
+    "  member_id INTEGER REFERENCES members(id),"
+    "  password_hash TEXT NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0,1)),"
+    "  created_at TEXT NOT NULL,"
+    "  CHECK ((role = 'member') = (member_id IS NOT NULL)));"
+    "CREATE TABLE sessions ("
+    "  id_hash TEXT PRIMARY KEY,"       /* SHA-256 of the cookie's random id, hex */
+    "  user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  created_s INTEGER NOT NULL,"
+    "  last_seen_s INTEGER NOT NULL,"
+    "  client TEXT NOT NULL);"
+    "CREATE INDEX sessions_user ON sessions(user_id);"
+    "CREATE TABLE login_throttle ("
+    "  key TEXT PRIMARY KEY,"           /* 'login:<login>' or 'client:<address>' */
+    "  failures INTEGER NOT NULL,"
+    "  last_failure_s INTEGER NOT NULL,"
+    "  blocked_until_s INTEGER NOT NULL);"
+    "CREATE TABLE requests ("
+    "  id INTEGER PRIMARY KEY,"
+    "  member_id INTEGER NOT NULL REFERENCES members(id),"
+    "  submitted_by INTEGER NOT NULL REFERENCES users(id),"
+    "  material TEXT NOT NULL,"
+    "  specification TEXT NOT NULL,"
+    "  methods TEXT NOT NULL,"          /* JSON array of method names */
+    "  specimens INTEGER NOT NULL CHECK (specimens > 0),"
+    "  conditioning TEXT NOT NULL,"
+    "  due_date TEXT NOT NULL,"
+    "  customer_reference TEXT NOT NULL,"
+    "  notes TEXT NOT NULL,"
+    "  decision_rule TEXT NOT NULL,"    /* the rule as stated to and agreed by the member */
+    "  state TEXT NOT NULL CHECK (state IN ('submitted','accepted','rejected')),"
+    "  submitted_at TEXT NOT NULL,"
+    "  decided_by INTEGER REFERENCES users(id),"
+    "  decided_at TEXT,"
+    "  reject_reason TEXT,"
+    "  contract_review TEXT);"          /* JSON object: the review points recorded at acceptance */
+    "CREATE INDEX requests_member ON requests(member_id, id);"
+    "CREATE TABLE request_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  request_id INTEGER NOT NULL REFERENCES requests(id),"
+    "  at TEXT NOT NULL,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  action TEXT NOT NULL,"
+    "  detail TEXT NOT NULL);"
+    "CREATE INDEX request_events_request ON request_events(request_id, id);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+int db_fail(struct pd_srvdb *db, const char *what, struct pd_err *err)
+{
+    int rc = sqlite3_extended_errcode(db->h);
+    int code = PD_EIO;
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        code = PD_ESTATE;
+    else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        code = PD_EBUSY;
+    return pd_err_set(err, code, SRV_DB_FILE, "%s: %s", what, sqlite3_errmsg(db->h));
+}
+
+int db_prepare(struct pd_srvdb *db, const char *sql, sqlite3_stmt **out, struct pd_err *err)
+{
+    if (sqlite3_prepare_v2(db->h, sql, -1, out, NULL) != SQLITE_OK)
+        return db_fail(db, "preparing a query", err);
+    return 0;
+}
+
+static int exec(struct pd_srvdb *db, const char *sql, struct pd_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = sqlite3_errcode(db->h);
+        int code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? PD_EBUSY : PD_EIO;
+        pd_err_set(err, code, SRV_DB_FILE, "%s", msg ? msg : "SQL error");
+        sqlite3_free(msg);
+        return code;
+    }
+    return 0;
+}
+
+int db_begin(struct pd_srvdb *db, struct pd_err *err) { return exec(db, "BEGIN IMMEDIATE", err); }
+int db_commit(struct pd_srvdb *db, struct pd_err *err)
+{
+    int rc = exec(db, "COMMIT", err);
+    if (rc < 0)
+        db_rollback(db);
+    return rc;
+}
+void db_rollback(struct pd_srvdb *db)
+{
+    if (!sqlite3_get_autocommit(db->h))
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+void db_now_iso(char *buf, size_t size)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int64_t db_now_s(void) { return (int64_t)time(NULL); }
+
+void db_text(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    pd_strlcpy(buf, t ? (const char *)t : "", size);
+}
+
+static int schema_version(struct pd_srvdb *db, int *version, struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(db, "PRAGMA user_version", &st, err);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return db_fail(db, "reading the schema version", err);
+    }
+    *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int migrate(struct pd_srvdb *db, const char *path, struct pd_err *err)
+{
+    int rc = db_begin(db, err);
+    if (rc < 0)
+        return rc;
+    int version = 0;
+    if ((rc = schema_version(db, &version, err)) < 0) {
+        db_rollback(db);
+        return rc;
+    }
+    if (version > SCHEMA_VERSION) {
+        db_rollback(db);
+        return pd_err_set(err, PD_ESTATE, path,
+                          "schema version %d is newer than this polydaq knows (%d): use a newer polydaq", version,
+                          SCHEMA_VERSION);
+    }
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        if ((rc = exec(db, migrations[v], err)) < 0) {
+            db_rollback(db);
+            return rc;
+        }
+    }
+    if (version < SCHEMA_VERSION) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
+        if ((rc = exec(db, sql, err)) < 0) {
+            db_rollback(db);
+            return rc;
+        }
+    }
+    return db_commit(db, err);
+}
+
+int db_connect(const char *data_dir, struct pd_srvdb **out, struct pd_err *err)
+{
+    int rc = pd_mkdir_p(data_dir, err);
+    if (rc < 0)
+        return rc;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", data_dir, SRV_DB_FILE) >= (int)sizeof path)
+        return pd_err_set(err, PD_EINVAL, NULL, "data folder path too long");
+    struct pd_srvdb *db = calloc(1, sizeof *db);
+    if (!db)
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        rc = pd_err_set(err, PD_EIO, path, "cannot open: %s", db->h ? sqlite3_errmsg(db->h) : "out of memory");
+        sqlite3_close(db->h);
+        free(db);
+        return rc;
+    }
+    sqlite3_extended_result_codes(db->h, 1);
+    sqlite3_busy_timeout(db->h, 5000);
+    /* WAL: readers never wait for the writer; FULL: a committed change survives a power cut. */
+    rc = exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
+    if (rc == 0)
+        rc = migrate(db, path, err);
+    if (rc < 0) {
+        sqlite3_close(db->h);
+        free(db);
+        return rc;
+    }
+    *out = db;
+    return 0;
+}
+
+int pd_srvdb_open(const char *data_dir, struct pd_srvdb **out, struct pd_err *err)
+{
+    int rc = pw_init(err);
+    if (rc < 0)
+        return rc;
+    return db_connect(data_dir, out, err);
+}
+
+void pd_srvdb_close(struct pd_srvdb *db)
+{
+    if (!db)
+        return;
+    sqlite3_close(db->h);
+    free(db);
+}

@@ -1,0 +1,206 @@
+/*
+ * internal.h — private to src/server: the pieces the resources share — a database connection and
+ * its transactions, the scope that decides what a caller may see, the call (one HTTP request being
+ * answered), body schemas, sessions and the one table of routes.
+ */
+#ifndef PD_SERVER_INTERNAL_H
+#define PD_SERVER_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "server/server.h"
+
+/* ---- libmicrohttpd, loaded at the first server start (mhd.c) ---------------------------------*/
+struct mhd_api {
+    bool loaded;
+    __typeof__(MHD_start_daemon) *start_daemon;
+    __typeof__(MHD_stop_daemon) *stop_daemon;
+    __typeof__(MHD_quiesce_daemon) *quiesce_daemon;
+    __typeof__(MHD_get_daemon_info) *get_daemon_info;
+    __typeof__(MHD_get_connection_info) *get_connection_info;
+    __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+    __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+    __typeof__(MHD_add_response_header) *add_response_header;
+    __typeof__(MHD_queue_response) *queue_response;
+    __typeof__(MHD_destroy_response) *destroy_response;
+};
+extern struct mhd_api mhd;
+int mhd_load(struct pd_err *err);
+
+/* ---- Database (db.c) -------------------------------------------------------------------------*/
+struct pd_srvdb {
+    sqlite3 *h;
+};
+#define SRV_DB_FILE "server.sqlite"
+/* Opens one connection (WAL, synchronous=FULL, foreign keys, busy timeout) and brings the schema
+ * to the current version. */
+int db_connect(const char *data_dir, struct pd_srvdb **out, struct pd_err *err);
+/* Every state change runs inside BEGIN IMMEDIATE … COMMIT; db_rollback is safe after any error. */
+int db_begin(struct pd_srvdb *db, struct pd_err *err);
+int db_commit(struct pd_srvdb *db, struct pd_err *err);
+void db_rollback(struct pd_srvdb *db);
+/* Prepares a statement that takes no tenant scope (accounts, sessions, the lab's own tables). */
+int db_prepare(struct pd_srvdb *db, const char *sql, sqlite3_stmt **out, struct pd_err *err);
+/* Turns the connection's last error into a pd_err: PD_ESTATE for a constraint, PD_EBUSY when
+ * locked, PD_EIO otherwise. */
+int db_fail(struct pd_srvdb *db, const char *what, struct pd_err *err);
+/* Now as "2026-12-03T13:50:23Z" (buf ≥ 40 bytes) and as seconds since the epoch. */
+void db_now_iso(char *buf, size_t size);
+int64_t db_now_s(void);
+/* Copies column `col` (TEXT, may be NULL → "") into buf. */
+void db_text(sqlite3_stmt *st, int col, char *buf, size_t size);
+
+/* ---- Who may see what (scope.c) ---------------------------------------------------------------
+ * The scope is made once per call from the session; every query over tenant data takes it. Its
+ * SQL fragment names the row's member column; scope_prepare binds the caller's values, so no
+ * handler writes its own tenancy condition. */
+enum srv_scope_kind {
+    SCOPE_NOTHING = 0, /* anonymous: no tenant data at all */
+    SCOPE_MEMBER = 1,  /* a member contact: rows of its member company only */
+    SCOPE_LAB = 2,     /* lab staff: every member's rows */
+};
+struct srv_scope {
+    enum srv_scope_kind kind;
+    int64_t member_id; /* SCOPE_MEMBER only */
+};
+#define SCOPE_SQL(member_column) "(:scope_all = 1 OR " member_column " = :scope_member)"
+/* Lab staff: SCOPE_LAB; a member contact: its member company. (Anonymous calls keep SCOPE_NOTHING.) */
+struct srv_user;
+void scope_for_user(const struct srv_user *user, struct srv_scope *out);
+/* Prepares `sql`, which must contain SCOPE_SQL(...) (refused with PD_EINVAL otherwise: a tenant
+ * query without its scope is a programming error), and binds the scope's parameters. */
+int scope_prepare(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, sqlite3_stmt **out,
+                  struct pd_err *err);
+
+/* ---- Passwords (password.c) -------------------------------------------------------------------*/
+#define PW_HASH_BYTES crypto_pwhash_STRBYTES
+int pw_init(struct pd_err *err); /* libsodium and the dummy hash for unknown logins */
+int pw_check_policy(const char *password, struct pd_err *err);
+int pw_hash(const char *password, char out[PW_HASH_BYTES], struct pd_err *err);
+bool pw_verify(const char *hash, const char *password);
+/* The same work as a verification, for a login that does not exist (no timing difference). */
+void pw_verify_dummy(const char *password);
+
+/* ---- Accounts shared by resources (users.c, members.c) ----------------------------------------*/
+struct srv_user {
+    int64_t id;
+    char login[PD_LOGIN_MAX + 1];
+    char name[PD_NAME_MAX + 1];
+    enum pd_role role;
+    int64_t member_id;
+};
+bool login_is_valid(const char *login);
+bool name_is_valid(const char *name); /* 1..PD_NAME_MAX bytes, no control characters */
+void user_to_json(const struct pd_user_info *u, json_t *obj);
+int user_load(struct pd_srvdb *db, int64_t id, struct pd_user_info *out, struct pd_err *err);
+
+/* ---- One HTTP request being answered (http.c) ---------------------------------------------------*/
+struct srv_call {
+    struct pd_server *srv;
+    struct pd_srvdb *db;
+    const char *method;
+    const char *path;
+    int64_t ids[2]; /* the {id} segments of the path, in order */
+    json_t *body;   /* the request body, checked against the route's schema (NULL: none) */
+    bool authenticated;
+    struct srv_user user;
+    struct srv_scope scope;
+    unsigned char session_id[32]; /* the raw session id from the cookie (authenticated only) */
+    char client[64];              /* the client's address */
+    /* the answer */
+    int status;
+    json_t *response;
+    char set_cookie[256];
+    int retry_after_s;
+};
+/* Sets the answer (steals `body`); returns 0 so handlers can `return call_reply(...)`. */
+int call_reply(struct srv_call *call, int status, json_t *body);
+/* An error answer {"error": {"code": CODE, "message": ...}}; returns 0. */
+int call_error(struct srv_call *call, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A failed storage operation: 409 for a conflict/constraint, 503 when busy, 500 otherwise. */
+int call_fail(struct srv_call *call, const struct pd_err *err);
+/* The server's settings the handlers need. */
+int srv_session_idle_s(const struct pd_server *srv);
+int srv_session_absolute_s(const struct pd_server *srv);
+bool srv_tls(const struct pd_server *srv);
+const char *srv_decision_rule(const struct pd_server *srv);
+/* Requests begun and not yet answered; whether pd_server_stop has begun (for the tests). */
+int srv_in_flight(const struct pd_server *srv);
+bool srv_stopping(const struct pd_server *srv);
+
+/* ---- Sessions and CSRF (session.c) ------------------------------------------------------------*/
+#define SESSION_COOKIE "pd_session"
+#define CSRF_HEADER "X-CSRF-Token"
+/* Starts a session for the user: stores the hash of a new random id, sets the cookie on the
+ * answer and writes the CSRF token (64 hex + NUL) for it. */
+int session_start(struct srv_call *call, int64_t user_id, char csrf_hex[65], struct pd_err *err);
+/* From the cookie's value: fills call->user, scope and session_id when the session exists, is
+ * not expired and its user not disabled; otherwise leaves the call anonymous. */
+int session_resolve(struct srv_call *call, const char *cookie, struct pd_err *err);
+int session_end(struct srv_call *call, struct pd_err *err);
+void session_csrf_token(const unsigned char session_id[32], char hex[65]);
+bool session_csrf_ok(const struct srv_call *call, const char *header_value);
+/* Clears the cookie in the browser (logout, or a cookie that named no live session). */
+void session_clear_cookie(struct srv_call *call);
+
+/* ---- Login throttling (throttle.c) --------------------------------------------------------------*/
+/* Seconds until `key` may try again (0: now). */
+int64_t throttle_wait_s(struct pd_srvdb *db, const char *key);
+/* Counts a failure; from the `free_tries`-th failure on, the key waits 4 s, 8 s, ... (up to 15 min). */
+void throttle_fail(struct pd_srvdb *db, const char *key, int free_tries);
+void throttle_reset(struct pd_srvdb *db, const char *key);
+
+/* ---- Body schemas (body.c) ----------------------------------------------------------------------*/
+enum srv_field_type { FT_STRING, FT_TEXT, FT_INTEGER, FT_BOOLEAN, FT_STRING_ARRAY, FT_OBJECT, FT_DATE };
+struct srv_field {
+    const char *name;
+    enum srv_field_type type;
+    bool required;
+    long min, max; /* string/text: length in bytes; integer: value; array: items (strings ≤ 64) */
+    const struct srv_field *fields; /* FT_OBJECT: its fields, ended by {NULL} */
+};
+/* Parses and checks a JSON body against the fields (unknown fields, types, lengths, control
+ * characters, duplicate keys); on error writes a message naming the field and returns false. */
+bool body_check(const char *text, size_t len, const struct srv_field *fields, json_t **out, char *msg,
+                size_t msg_size);
+
+/* ---- Routes (routes.c) --------------------------------------------------------------------------*/
+#define ROLE_BIT(r) (1u << (r))
+#define ROLES_STAFF (ROLE_BIT(PD_ROLE_TECHNICIAN) | ROLE_BIT(PD_ROLE_REVIEWER) | ROLE_BIT(PD_ROLE_AUTHORIZER) | \
+                     ROLE_BIT(PD_ROLE_ADMIN))
+#define ROLES_ALL (ROLES_STAFF | ROLE_BIT(PD_ROLE_MEMBER))
+#define ROLES_ANONYMOUS 0u /* the route is open without a session */
+struct srv_route {
+    const char *method;
+    const char *pattern; /* "/api/v1/requests/{id}/accept": {id} is a positive decimal id */
+    int (*handler)(struct srv_call *call);
+    unsigned roles;                /* ROLE_BIT set allowed; ROLES_ANONYMOUS: anyone */
+    const struct srv_field *body;  /* the body's schema; NULL: no body */
+};
+extern const struct srv_route srv_routes[];
+extern const size_t srv_route_count;
+
+/* ---- Handlers, one file per resource ------------------------------------------------------------*/
+int auth_login(struct srv_call *call);   /* auth.c */
+int auth_logout(struct srv_call *call);
+int auth_me(struct srv_call *call);
+int members_list(struct srv_call *call); /* members.c */
+int members_get(struct srv_call *call);
+int members_create(struct srv_call *call);
+int users_list(struct srv_call *call);   /* users.c */
+int users_create(struct srv_call *call);
+int users_disable(struct srv_call *call);
+int users_password(struct srv_call *call);
+int requests_list(struct srv_call *call); /* requests.c */
+int requests_get(struct srv_call *call);
+int requests_create(struct srv_call *call);
+int requests_accept(struct srv_call *call);
+int requests_reject(struct srv_call *call);
+extern const struct srv_field auth_login_body[], members_create_body[], users_create_body[],
+    users_password_body[], requests_create_body[], requests_accept_body[], requests_reject_body[];
+
+#endif /* PD_SERVER_INTERNAL_H */

@@ -1,0 +1,331 @@
+/*
+ * requests.c — the test requests resource (ISO/IEC 17025 7.1): a member contact submits a
+ * request for its company and follows its state; lab staff list every request and review it:
+ * accept with the contract review points recorded, or reject with a reason. Every read and
+ * change goes through the caller's scope, so another member's request is "not found" (404).
+ * States so far: submitted → accepted | rejected (items, testing, reviewing, issued follow).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/internal.h"
+
+const struct srv_field requests_create_body[] = {
+    {"material", FT_STRING, true, 1, 200, NULL},
+    {"specification", FT_STRING, false, 0, 200, NULL},
+    {"methods", FT_STRING_ARRAY, false, 0, 20, NULL},
+    {"specimens", FT_INTEGER, true, 1, 1000, NULL},
+    {"conditioning", FT_STRING, false, 0, 200, NULL},
+    {"due_date", FT_DATE, true, 0, 0, NULL},
+    {"customer_reference", FT_STRING, false, 0, 100, NULL},
+    {"notes", FT_TEXT, false, 0, 4000, NULL},
+    {"decision_rule_agreed", FT_BOOLEAN, true, 0, 0, NULL},
+    {NULL, 0, false, 0, 0, NULL},
+};
+
+/* The contract review points of ISO/IEC 17025 7.1.1; the first four must hold to accept. */
+static const struct srv_field contract_review_fields[] = {
+    {"requirements_defined", FT_BOOLEAN, true, 0, 0, NULL},
+    {"methods_appropriate", FT_BOOLEAN, true, 0, 0, NULL},
+    {"capability_and_resources", FT_BOOLEAN, true, 0, 0, NULL},
+    {"due_date_feasible", FT_BOOLEAN, true, 0, 0, NULL},
+    {"subcontracting", FT_BOOLEAN, true, 0, 0, NULL}, /* true: part subcontracted, member informed */
+    {NULL, 0, false, 0, 0, NULL},
+};
+const struct srv_field requests_accept_body[] = {
+    {"contract_review", FT_OBJECT, true, 0, 0, contract_review_fields},
+    {"comments", FT_TEXT, false, 0, 4000, NULL},
+    {NULL, 0, false, 0, 0, NULL},
+};
+const struct srv_field requests_reject_body[] = {
+    {"reason", FT_TEXT, true, 1, 4000, NULL},
+    {NULL, 0, false, 0, 0, NULL},
+};
+
+#define REQUEST_SELECT                                                                                          \
+    "SELECT r.id, r.member_id, m.name, u.login, r.material, r.specification, r.methods, r.specimens, "           \
+    "r.conditioning, r.due_date, r.customer_reference, r.notes, r.decision_rule, r.state, r.submitted_at, "     \
+    "d.login, r.decided_at, r.reject_reason, r.contract_review "                                                 \
+    "FROM requests r JOIN members m ON m.id = r.member_id JOIN users u ON u.id = r.submitted_by "                \
+    "LEFT JOIN users d ON d.id = r.decided_by "
+
+static json_t *text_or_null(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? json_string((const char *)t) : json_null();
+}
+
+static json_t *json_column(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    json_t *v = t ? json_loads((const char *)t, 0, NULL) : NULL;
+    return v ? v : json_null();
+}
+
+static json_t *request_json(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+    json_object_set_new(o, "member_id", json_integer(sqlite3_column_int64(st, 1)));
+    json_object_set_new(o, "member_name", text_or_null(st, 2));
+    json_object_set_new(o, "submitted_by", text_or_null(st, 3));
+    json_object_set_new(o, "material", text_or_null(st, 4));
+    json_object_set_new(o, "specification", text_or_null(st, 5));
+    json_object_set_new(o, "methods", json_column(st, 6));
+    json_object_set_new(o, "specimens", json_integer(sqlite3_column_int64(st, 7)));
+    json_object_set_new(o, "conditioning", text_or_null(st, 8));
+    json_object_set_new(o, "due_date", text_or_null(st, 9));
+    json_object_set_new(o, "customer_reference", text_or_null(st, 10));
+    json_object_set_new(o, "notes", text_or_null(st, 11));
+    json_object_set_new(o, "decision_rule", text_or_null(st, 12));
+    json_object_set_new(o, "decision_rule_agreed", json_true());
+    json_object_set_new(o, "state", text_or_null(st, 13));
+    json_object_set_new(o, "submitted_at", text_or_null(st, 14));
+    json_object_set_new(o, "decided_by", text_or_null(st, 15));
+    json_object_set_new(o, "decided_at", text_or_null(st, 16));
+    json_object_set_new(o, "reject_reason", text_or_null(st, 17));
+    json_object_set_new(o, "contract_review", json_column(st, 18));
+    return o;
+}
+
+/* The request {id} as the caller may see it, with its history; NULL with *status 404 when the
+ * scope does not show it. */
+static json_t *load_request(struct srv_call *call, int64_t id, struct pd_err *err, int *rc)
+{
+    sqlite3_stmt *st;
+    *rc = scope_prepare(call->db, &call->scope, REQUEST_SELECT "WHERE r.id = :id AND " SCOPE_SQL("r.member_id"), &st,
+                        err);
+    if (*rc < 0)
+        return NULL;
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), id);
+    json_t *o = NULL;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        o = request_json(st);
+    else if (step != SQLITE_DONE)
+        *rc = db_fail(call->db, "reading a request", err);
+    sqlite3_finalize(st);
+    if (!o)
+        return NULL;
+    /* The history is reached through the request just read, which the scope already allowed. */
+    json_t *history = json_array();
+    if (db_prepare(call->db,
+                   "SELECT e.at, u.login, e.action, e.detail FROM request_events e JOIN users u ON u.id = e.user_id "
+                   "WHERE e.request_id = ? ORDER BY e.id",
+                   &st, err) == 0) {
+        sqlite3_bind_int64(st, 1, id);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            json_array_append_new(history, json_pack("{s:o,s:o,s:o,s:o}", "at", text_or_null(st, 0), "by",
+                                                     text_or_null(st, 1), "action", text_or_null(st, 2), "detail",
+                                                     text_or_null(st, 3)));
+        sqlite3_finalize(st);
+    }
+    json_object_set_new(o, "history", history);
+    return o;
+}
+
+static int add_event(struct srv_call *call, int64_t request_id, const char *action, const char *detail,
+                     struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(call->db, "INSERT INTO request_events(request_id, at, user_id, action, detail) VALUES (?,?,?,?,?)",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    char now[40];
+    db_now_iso(now, sizeof now);
+    sqlite3_bind_int64(st, 1, request_id);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, call->user.id);
+    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, detail, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the request's history", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int requests_list(struct srv_call *call)
+{
+    sqlite3_stmt *st;
+    struct pd_err err;
+    pd_err_clear(&err);
+    if (scope_prepare(call->db, &call->scope, REQUEST_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY r.id DESC",
+                      &st, &err) < 0)
+        return call_fail(call, &err);
+    json_t *arr = json_array();
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, request_json(st));
+    if (step != SQLITE_DONE) {
+        db_fail(call->db, "listing requests", &err);
+        sqlite3_finalize(st);
+        json_decref(arr);
+        return call_fail(call, &err);
+    }
+    sqlite3_finalize(st);
+    return call_reply(call, 200, json_pack("{s:o}", "requests", arr));
+}
+
+int requests_get(struct srv_call *call)
+{
+    struct pd_err err;
+    pd_err_clear(&err);
+    int rc = 0;
+    json_t *o = load_request(call, call->ids[0], &err, &rc);
+    if (rc < 0)
+        return call_fail(call, &err);
+    if (!o)
+        return call_error(call, 404, "not_found", "no such request");
+    return call_reply(call, 200, o);
+}
+
+static const char *opt_string(json_t *body, const char *name)
+{
+    const char *s = json_string_value(json_object_get(body, name));
+    return s ? s : "";
+}
+
+int requests_create(struct srv_call *call)
+{
+    json_t *b = call->body;
+    if (!json_is_true(json_object_get(b, "decision_rule_agreed")))
+        return call_error(call, 400, "invalid",
+                          "field 'decision_rule_agreed': the stated decision rule must be agreed to submit a request");
+    json_t *methods = json_object_get(b, "methods");
+    size_t n_methods = json_is_array(methods) ? json_array_size(methods) : 0;
+    if (opt_string(b, "specification")[0] == '\0' && n_methods == 0)
+        return call_error(call, 400, "invalid", "give a 'specification' or the 'methods' to test by");
+    char today[40];
+    db_now_iso(today, sizeof today);
+    today[10] = '\0';
+    const char *due = opt_string(b, "due_date");
+    if (strcmp(due, today) < 0)
+        return call_error(call, 400, "invalid", "field 'due_date': %s is in the past", due);
+    char *methods_text = n_methods ? json_dumps(methods, JSON_COMPACT) : strdup("[]");
+    struct pd_err err;
+    pd_err_clear(&err);
+    sqlite3_stmt *st;
+    int rc = db_begin(call->db, &err);
+    if (rc == 0)
+        rc = db_prepare(call->db,
+                        "INSERT INTO requests(member_id, submitted_by, material, specification, methods, specimens, "
+                        "conditioning, due_date, customer_reference, notes, decision_rule, state, submitted_at) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,'submitted',?)",
+                        &st, &err);
+    if (rc < 0 || !methods_text) {
+        free(methods_text);
+        return rc < 0 ? call_fail(call, &err) : call_error(call, 500, "internal", "out of memory");
+    }
+    char now[40];
+    db_now_iso(now, sizeof now);
+    /* The member company is the caller's own, never one named in the body. */
+    sqlite3_bind_int64(st, 1, call->user.member_id);
+    sqlite3_bind_int64(st, 2, call->user.id);
+    sqlite3_bind_text(st, 3, opt_string(b, "material"), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, opt_string(b, "specification"), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, methods_text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(b, "specimens")));
+    sqlite3_bind_text(st, 7, opt_string(b, "conditioning"), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 8, due, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 9, opt_string(b, "customer_reference"), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 10, opt_string(b, "notes"), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 11, srv_decision_rule(call->srv), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 12, now, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "storing the request", &err);
+    sqlite3_finalize(st);
+    free(methods_text);
+    int64_t id = sqlite3_last_insert_rowid(call->db->h);
+    if (rc == 0)
+        rc = add_event(call, id, "submitted", "", &err);
+    if (rc == 0)
+        rc = db_commit(call->db, &err);
+    if (rc < 0)
+        return call_fail(call, &err);
+    json_t *o = load_request(call, id, &err, &rc);
+    if (!o)
+        return call_error(call, 500, "internal", "the new request could not be read back");
+    return call_reply(call, 201, o);
+}
+
+/* Moves request {id} from submitted to `state` in one transaction, with its history entry. */
+static int decide(struct srv_call *call, const char *state, const char *reject_reason, const char *review_text,
+                  const char *detail)
+{
+    struct pd_err err;
+    pd_err_clear(&err);
+    int rc = db_begin(call->db, &err);
+    if (rc < 0)
+        return call_fail(call, &err);
+    sqlite3_stmt *st;
+    if ((rc = scope_prepare(call->db, &call->scope,
+                            "SELECT r.state FROM requests r WHERE r.id = :id AND " SCOPE_SQL("r.member_id"), &st,
+                            &err)) < 0)
+        return call_fail(call, &err);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), call->ids[0]);
+    char current[32] = "";
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    if (found)
+        db_text(st, 0, current, sizeof current);
+    sqlite3_finalize(st);
+    if (!found)
+        return call_error(call, 404, "not_found", "no such request");
+    if (strcmp(current, "submitted") != 0)
+        return call_error(call, 409, "conflict", "request %lld is %s already; only a submitted request is reviewed",
+                          (long long)call->ids[0], current);
+    char now[40];
+    db_now_iso(now, sizeof now);
+    if ((rc = db_prepare(call->db,
+                         "UPDATE requests SET state = ?, decided_by = ?, decided_at = ?, reject_reason = ?, "
+                         "contract_review = ? WHERE id = ? AND state = 'submitted'",
+                         &st, &err)) < 0)
+        return call_fail(call, &err);
+    sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, call->user.id);
+    sqlite3_bind_text(st, 3, now, -1, SQLITE_TRANSIENT);
+    reject_reason ? sqlite3_bind_text(st, 4, reject_reason, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, 4);
+    review_text ? sqlite3_bind_text(st, 5, review_text, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, 5);
+    sqlite3_bind_int64(st, 6, call->ids[0]);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the decision", &err);
+    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = add_event(call, call->ids[0], state, detail, &err);
+    if (rc == 0)
+        rc = db_commit(call->db, &err);
+    if (rc < 0)
+        return call_fail(call, &err);
+    json_t *o = load_request(call, call->ids[0], &err, &rc);
+    if (!o)
+        return call_error(call, 500, "internal", "the request could not be read back");
+    return call_reply(call, 200, o);
+}
+
+int requests_accept(struct srv_call *call)
+{
+    json_t *review = json_object_get(call->body, "contract_review");
+    static const char *const must_hold[] = {"requirements_defined", "methods_appropriate",
+                                            "capability_and_resources", "due_date_feasible"};
+    for (size_t i = 0; i < sizeof must_hold / sizeof must_hold[0]; i++) {
+        if (!json_is_true(json_object_get(review, must_hold[i])))
+            return call_error(call, 400, "invalid",
+                              "contract_review.%s is false: a request that fails its review is rejected with a "
+                              "reason, not accepted",
+                              must_hold[i]);
+    }
+    json_t *record = json_deep_copy(review);
+    const char *comments = json_string_value(json_object_get(call->body, "comments"));
+    json_object_set_new(record, "comments", json_string(comments ? comments : ""));
+    char *text = json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(record);
+    if (!text)
+        return call_error(call, 500, "internal", "out of memory");
+    int rc = decide(call, "accepted", NULL, text, comments ? comments : "");
+    free(text);
+    return rc;
+}
+
+int requests_reject(struct srv_call *call)
+{
+    const char *reason = json_string_value(json_object_get(call->body, "reason"));
+    return decide(call, "rejected", reason, NULL, reason);
+}

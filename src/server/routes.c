@@ -1,0 +1,33 @@
+/*
+ * routes.c — the one table of the server's routes: method, path, handler, the roles allowed and
+ * the body's schema. Who may see which objects is not decided here but by the scope (scope.c);
+ * docs/SERVER.md shows the resulting access matrix. New resources (items, runs, certificates,
+ * complaints, the public verification page) add their rows here.
+ */
+#include "server/internal.h"
+
+#define REVIEWERS (ROLE_BIT(PD_ROLE_REVIEWER) | ROLE_BIT(PD_ROLE_AUTHORIZER) | ROLE_BIT(PD_ROLE_ADMIN))
+#define ADMIN ROLE_BIT(PD_ROLE_ADMIN)
+#define MEMBER ROLE_BIT(PD_ROLE_MEMBER)
+
+const struct srv_route srv_routes[] = {
+    {"POST", "/api/v1/session", auth_login, ROLES_ANONYMOUS, auth_login_body},
+    {"DELETE", "/api/v1/session", auth_logout, ROLES_ALL, NULL},
+    {"GET", "/api/v1/me", auth_me, ROLES_ALL, NULL},
+
+    {"GET", "/api/v1/members", members_list, ROLES_ALL, NULL},
+    {"POST", "/api/v1/members", members_create, ADMIN, members_create_body},
+    {"GET", "/api/v1/members/{id}", members_get, ROLES_ALL, NULL},
+
+    {"GET", "/api/v1/users", users_list, ADMIN, NULL},
+    {"POST", "/api/v1/users", users_create, ADMIN, users_create_body},
+    {"POST", "/api/v1/users/{id}/disable", users_disable, ADMIN, NULL},
+    {"POST", "/api/v1/users/{id}/password", users_password, ADMIN, users_password_body},
+
+    {"GET", "/api/v1/requests", requests_list, ROLES_ALL, NULL},
+    {"POST", "/api/v1/requests", requests_create, MEMBER, requests_create_body},
+    {"GET", "/api/v1/requests/{id}", requests_get, ROLES_ALL, NULL},
+    {"POST", "/api/v1/requests/{id}/accept", requests_accept, REVIEWERS, requests_accept_body},
+    {"POST", "/api/v1/requests/{id}/reject", requests_reject, REVIEWERS, requests_reject_body},
+};
+const size_t srv_route_count = sizeof srv_routes / sizeof srv_routes[0];

@@ -1,0 +1,128 @@
+"""server_access.py — the access matrix of docs/SERVER.md walked over real HTTP: every endpoint ×
+every role × own and other member's objects, each cell's status as documented, every answer
+checked against docs/openapi.yaml; then the scoping of lists, and that every documented
+operation appears in the matrix."""
+import itertools
+import os
+import re
+import shutil
+
+from server_lib import (ACCOUNTS, API, PASSWORDS, REVIEW, ROLES, Client, Server, check, fail, finish, make_lab,
+                        new_request)
+
+
+def read_matrix():
+    text = open(os.path.join(os.environ.get("PD_SOURCE_DIR", "."), "docs", "SERVER.md")).read()
+    block = text.split("<!-- access-matrix -->")[1].split("<!-- /access-matrix -->")[0]
+    rows = []
+    for line in block.strip().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == "endpoint" or set(cells[0]) <= set("-"):
+            if cells[0] == "endpoint":
+                check(cells[1:] == ROLES, f"matrix columns {cells[1:]} are not {ROLES}")
+            continue
+        m = re.fullmatch(r"`(GET|POST|DELETE) (\S+)`", cells[0])
+        assert m, f"bad matrix row {line}"
+        rows.append((m.group(1), m.group(2), [int(c) for c in cells[1:]]))
+    return rows
+
+
+data, member_a, member_b = make_lab()
+server = Server(data)
+sessions = {"anonymous": Client(server)}
+for role, (login, *_rest) in ACCOUNTS.items():
+    sessions[role] = Client(server, login, PASSWORDS[login])
+admin = sessions["admin"]
+shared_a = new_request(sessions["member A"], "shared request of A")
+shared_b = new_request(sessions["member B"], "shared request of B")
+counter = itertools.count(1)
+
+
+def fresh_member_a_user():
+    n = next(counter)
+    st, _, body = admin.call("POST", "/api/v1/users", {"login": f"contact{n}", "name": f"Contact {n}",
+                                                       "role": "member", "member_id": member_a,
+                                                       "password": "a-long-enough-password"})
+    assert st == 201, (st, body)
+    return body["id"]
+
+
+def cell(method, pattern, role):
+    """Sends the cell's request; returns the status."""
+    client = sessions[role]
+    body = None
+    if pattern == "/api/v1/session":
+        if method == "POST":
+            login = ACCOUNTS[role][0] if role != "anonymous" else "alice"
+            pw = PASSWORDS[login] if role != "anonymous" else "not-the-password"
+            return Client(server).login(login, pw)[0]
+        if role != "anonymous":  # logout: a session of its own, so the role's session stays
+            login = ACCOUNTS[role][0]
+            client = Client(server, login, PASSWORDS[login])
+    obj = {"{missing}": "999999"}
+    if "/requests/{" in pattern:
+        state_changing = method == "POST"
+        obj["{A}"] = str(new_request(sessions["member A"]) if state_changing else shared_a)
+        obj["{B}"] = str(shared_b)
+    elif "/members/" in pattern:
+        obj["{A}"], obj["{B}"] = str(member_a), str(member_b)
+    elif "/users/{A}" in pattern:
+        obj["{A}"] = str(fresh_member_a_user())
+    path = pattern
+    for k, v in obj.items():
+        path = path.replace(k, v)
+    n = next(counter)
+    if method == "POST":
+        if pattern == "/api/v1/members":
+            body = {"name": f"New Member {n}"}
+        elif pattern == "/api/v1/users":
+            body = {"login": f"new{n}", "name": f"New {n}", "role": "technician", "password": "a-long-enough-password"}
+        elif pattern.endswith("/password"):
+            body = {"password": "another-long-password"}
+        elif pattern == "/api/v1/requests":
+            body = {"material": f"PA6 GF30 lot {n}", "specification": "customer drawing 4711", "specimens": 10,
+                    "due_date": "2099-01-31", "decision_rule_agreed": True}
+        elif pattern.endswith("/accept"):
+            body = REVIEW
+        elif pattern.endswith("/reject"):
+            body = {"reason": "the lab is not accredited for this method"}
+    return client.call(method, path, body)[0]
+
+
+rows = read_matrix()
+cells = 0
+for method, pattern, expected in rows:
+    for role, want in zip(ROLES, expected):
+        got = cell(method, pattern, role)
+        cells += 1
+        check(got == want, f"{method} {pattern} as {role}: {got}, the matrix says {want}")
+
+# Every operation of openapi.yaml is in the matrix (and nothing else is).
+documented = set(API.operations())
+in_matrix = {(m, re.sub(r"\{(A|B|missing)\}", "{id}", p)) for m, p, _ in rows}
+check(documented == in_matrix, f"openapi operations {sorted(documented - in_matrix)} missing from the matrix, "
+                               f"{sorted(in_matrix - documented)} not documented")
+
+# Lists are scoped: a member sees its own company's requests and record only; staff see all.
+for role, own, other in (("member A", member_a, member_b), ("member B", member_b, member_a)):
+    st, _, body = sessions[role].call("GET", "/api/v1/requests")
+    check(st == 200 and body["requests"] and all(r["member_id"] == own for r in body["requests"]),
+          f"{role} request list shows another member's requests")
+    st, _, body = sessions[role].call("GET", "/api/v1/members")
+    check(st == 200 and [m["id"] for m in body["members"]] == [own], f"{role} member list: {body}")
+    check(other not in [m["id"] for m in body["members"]], f"{role} sees member {other}")
+for role in ("technician", "reviewer", "authorizer", "admin"):
+    st, _, body = sessions[role].call("GET", "/api/v1/requests")
+    check({member_a, member_b} <= {r["member_id"] for r in body["requests"]}, f"{role} does not see all requests")
+
+# A member's request always belongs to its own company, whatever the body says.
+st, _, body = sessions["member B"].call("POST", "/api/v1/requests", {
+    "material": "x", "methods": ["ISO 178"], "specimens": 1, "due_date": "2099-01-01",
+    "decision_rule_agreed": True, "member_id": member_a})
+check(st == 400, f"a member_id in a request body must be refused as unknown: {st}")
+
+rc = server.stop()
+check(rc == 0, f"serve exit status {rc} after SIGTERM")
+print(f"{cells} access-matrix cells checked")
+shutil.rmtree(data)
+finish()
