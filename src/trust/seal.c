@@ -71,10 +71,20 @@ static int write_once(const char *path, const char *text, struct pd_err *err)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return pd_err_set_os(err, PD_EIO, errno, tmp, "cannot create the seal");
-    size_t len = strlen(text);
-    bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-    int e = errno;
-    if (close(fd) < 0 || !ok) {
+    size_t len = strlen(text), done = 0;
+    int e = 0;
+    while (done < len && !e) { /* a short write is retried, so a full disk reports its own errno */
+        ssize_t w = write(fd, text + done, len - done);
+        if (w > 0)
+            done += (size_t)w;
+        else if (w == 0 || errno != EINTR)
+            e = w == 0 ? EIO : errno;
+    }
+    if (!e && fsync(fd) < 0)
+        e = errno;
+    if (close(fd) < 0 && !e)
+        e = errno;
+    if (e) {
         unlink(tmp);
         return pd_err_set_os(err, PD_EIO, e, path, "cannot write the seal");
     }

@@ -1,6 +1,7 @@
 /* trust_seal_test.c — seals of run files: written once and never replaced, read strictly (duplicate,
  * unknown, missing or mistyped fields refused), their signature failing on any edit, their station
  * key checked against the trusted ones, and the file as it is now against what was sealed. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -191,6 +192,7 @@ static void test_never_overwritten(void **state)
     signal(SIGXFSZ, old_handler);
     assert_int_equal(full_rc, PD_EIO);
     assert_non_null(strstr(err.msg, "cannot write the seal"));
+    assert_int_equal(err.os_errno, EFBIG); /* the write's own error, not a stale one */
     assert_int_equal(access(seal3, F_OK), -1);
     char tmp3[4400];
     snprintf(tmp3, sizeof tmp3, "%s.tmp.%ld", seal3, (long)getpid());
