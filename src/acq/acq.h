@@ -103,6 +103,9 @@ int pd_acq_dims_load_csv(const char *path, struct pd_acq_dims_table *out, struct
 /* Checks a table against the configured series before it starts: one row per planned specimen,
  * only the method's dimensions, each value within the method's range (name:line:column). */
 int pd_acq_dims_check(const struct pd_acq_config *cfg, const struct pd_acq_dims_table *t, struct pd_err *err);
+/* Checks what the configuration's dimension settings refer to (a `caliper:` that is one of its
+ * instruments), naming the place; 0 when all is well. */
+int pd_acq_config_check_dims(const struct pd_acq_config *cfg, struct pd_err *err);
 /* What the configuration asks for (`specimen: dimensions: prompt`), PD_ACQ_DIMS_CONFIG otherwise. */
 enum pd_acq_dims_mode pd_acq_config_dims_mode(const struct pd_acq_config *cfg);
 

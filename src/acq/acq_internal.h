@@ -260,6 +260,7 @@ struct acq_method {
     size_t n_dims;
     void (*dim_defaults)(const void *params, double *out);
     enum pd_acq_dims_mode (*dims_mode)(const void *params);
+    const char *(*caliper)(const void *params); /* the measuring instrument's name, "" for none */
 };
 
 /* A specimen dimension: key (the specimen attribute, in mm), what the technician is asked, its
@@ -276,7 +277,7 @@ struct acq_dim {
 /* One specimen's dimensions as obtained before it starts, and where each value came from. */
 struct acq_specimen_dims {
     double value[ACQ_MAX_DIMS];
-    char source[ACQ_MAX_DIMS][128]; /* "config", "typed", "csv:FILE:LINE" */
+    char source[ACQ_MAX_DIMS][160]; /* "config", "typed", "csv FILE:LINE", "caliper NAME MODEL s/n SERIAL" */
 };
 /* Obtains specimen k's (0-based) dimensions from the run's source and records them in the file
  * (attributes <key> and <key>_source, an event). Returns 0, or 1 when the series must stop

@@ -299,6 +299,19 @@ enum pd_acq_dims_mode pd_acq_config_dims_mode(const struct pd_acq_config *cfg)
     return m && m->dims_mode ? m->dims_mode(cfg->method_params) : PD_ACQ_DIMS_CONFIG;
 }
 
+int pd_acq_config_check_dims(const struct pd_acq_config *cfg, struct pd_err *err)
+{
+    const struct acq_method *m = dims_method(cfg);
+    const char *caliper = m && m->caliper ? m->caliper(cfg->method_params) : "";
+    if (!caliper[0])
+        return PD_OK;
+    for (size_t i = 0; i < cfg->n_instruments; i++)
+        if (strcmp(cfg->instruments[i].name, caliper) == 0)
+            return PD_OK;
+    return pd_cfg_error(err, pd_cfg_map_get(cfg->specimen_section, "caliper"),
+                        "caliper '%s' is not one of the run's instruments", caliper);
+}
+
 int pd_acq_dims_check(const struct pd_acq_config *cfg, const struct pd_acq_dims_table *t, struct pd_err *err)
 {
     const struct acq_method *m = dims_method(cfg);
@@ -461,11 +474,55 @@ static void say(const char *fmt, ...)
     fflush(stderr);
 }
 
-/* Asks for one dimension until a value in range (or Enter for `def`) is given. */
-static int prompt_dim(struct run *run, size_t k, const struct acq_dim *d, double def, double *out)
+/* The caliper's first reading after now (its display when the technician pressed Enter): 0 with
+ * *v, LINE_STOP on a stop request, -1 with why it gave none (failed, link down, garbage, silence,
+ * implausible) — the technician then types the value. */
+static int read_caliper(struct run *run, struct bus *b, double *v, char *why, size_t size)
+{
+    struct pd_err fe;
+    if (acq_bus_failed(b, &fe)) {
+        snprintf(why, size, "%s has failed (%.300s)", b->cfg->name, fe.msg);
+        return -1;
+    }
+    struct pd_reading r;
+    uint64_t seq0 = 0, seq;
+    acq_bus_latest(b, &r, &seq0);
+    uint64_t errors0 = atomic_load(&b->n_errors);
+    int64_t wait_ns = 3 * b->period_ns + ACQ_COMMAND_TIMEOUT_NS / 5; /* a few polls, at least a second */
+    int64_t deadline = pd_clock_mono_ns() + wait_ns;
+    while (pd_clock_mono_ns() < deadline) {
+        pd_clock_sleep_ns(10 * 1000000LL);
+        if (run->opt->stop && *run->opt->stop)
+            return LINE_STOP;
+        if (acq_bus_latest(b, &r, &seq) && seq > seq0) {
+            if (r.quality & (PD_Q_RANGE | PD_Q_UNREAD_CHANNEL(0)) || !isfinite(r.values[0])) {
+                snprintf(why, size, "%s reads %g mm, outside its plausible range", b->cfg->name, r.values[0]);
+                return -1;
+            }
+            *v = r.values[0];
+            return 0;
+        }
+    }
+    pthread_mutex_lock(&b->lock);
+    bool down = b->link_down;
+    pthread_mutex_unlock(&b->lock);
+    unsigned long long errors = atomic_load(&b->n_errors) - errors0;
+    snprintf(why, size, "%s gave no reading in %.1f s (%s%llu failed reads: no answer or an unreadable line)",
+             b->cfg->name, (double)wait_ns / 1e9, down ? "link down, " : "", errors);
+    return -1;
+}
+
+/* Asks for one dimension until a value in range is given: typed, Enter for `def` — or, with a
+ * caliper, Enter for its reading (shown, and checked like a typed one). */
+static int prompt_dim(struct run *run, size_t k, const struct acq_dim *d, double def, struct bus *caliper,
+                      double *out, char *source, size_t source_size)
 {
     for (;;) {
-        say("specimen %zu/%ld: %s in mm [%g]: ", k + 1, run->cfg->specimens, d->label, def);
+        if (caliper)
+            say("specimen %zu/%ld: %s in mm: measure with %s and press Enter, or type it: ", k + 1,
+                run->cfg->specimens, d->label, caliper->cfg->name);
+        else
+            say("specimen %zu/%ld: %s in mm [%g]: ", k + 1, run->cfg->specimens, d->label, def);
         char line[128];
         int rc = read_answer(run, line, sizeof line);
         if (rc != LINE_OK) {
@@ -480,12 +537,25 @@ static int prompt_dim(struct run *run, size_t k, const struct acq_dim *d, double
         if (f.len > 3 && strncmp(f.p + f.len - 3, " mm", 3) == 0) /* "10.02 mm" */
             f.len -= 3;
         double v;
-        if (f.len == 0) {
+        const char *from = "typed";
+        char why[400];
+        if (f.len == 0 && caliper) {
+            rc = read_caliper(run, caliper, &v, why, sizeof why);
+            if (rc == LINE_STOP)
+                return rc;
+            if (rc < 0) {
+                say("  %s: type the %s in mm\n", why, d->key);
+                continue;
+            }
+            say("  %s: %.3f mm\n", caliper->cfg->name, v);
+            from = "caliper";
+        } else if (f.len == 0) {
             *out = def;
+            pd_strlcpy(source, "config (accepted on the terminal)", source_size);
             return LINE_OK;
-        }
-        if (!strict_number(&f, &v)) {
-            say("  '%.40s' is not a number: type the %s in mm, like %g (Enter keeps %g)\n", line, d->key, def, def);
+        } else if (!strict_number(&f, &v)) {
+            say("  '%.40s' is not a number: type the %s in mm, like %g%s\n", line, d->key, def,
+                caliper ? " (Enter reads the caliper)" : " (Enter keeps it)");
             continue;
         }
         if (v < d->min || v > d->max) {
@@ -493,6 +563,11 @@ static int prompt_dim(struct run *run, size_t k, const struct acq_dim *d, double
             continue;
         }
         *out = v;
+        if (strcmp(from, "caliper") == 0)
+            snprintf(source, source_size, "caliper %.31s %.63s s/n %.40s", caliper->cfg->name, caliper->info.model,
+                     caliper->info.serial[0] ? caliper->info.serial : "unknown");
+        else
+            pd_strlcpy(source, from, source_size);
         return LINE_OK;
     }
 }
@@ -527,18 +602,22 @@ int acq_dims_obtain(struct run *run, size_t k, struct acq_specimen_dims *out, st
                     snprintf(out->source[d], sizeof out->source[d], "csv %.100s:%u", t->source, t->rows[k].line);
                 }
     } else if (run->opt->dims_mode == PD_ACQ_DIMS_PROMPT) {
+        const char *cname = m->caliper ? m->caliper(run->cfg->method_params) : "";
+        struct bus *caliper = NULL;
+        for (size_t i = 0; cname[0] && i < run->n_buses; i++)
+            if (strcmp(run->buses[i].cfg->name, cname) == 0)
+                caliper = &run->buses[i];
         for (size_t d = 0; d < m->n_dims; d++) {
             if (!m->dims[d].prompted)
                 continue;
-            int rc = prompt_dim(run, k, &m->dims[d], def[d], &out->value[d]);
+            int rc = prompt_dim(run, k, &m->dims[d], def[d], caliper, &out->value[d], out->source[d],
+                                sizeof out->source[d]);
             if (rc == LINE_EOF) {
                 note_stop(result, k, "no dimensions (end of input on the terminal)");
                 return 1;
             }
             if (rc == LINE_STOP)
                 return 1; /* the stop request itself marks the series interrupted */
-            pd_strlcpy(out->source[d], out->value[d] == def[d] ? "config (accepted on the terminal)" : "typed",
-                       sizeof out->source[d]);
         }
     }
     char text[200];

@@ -7,6 +7,7 @@
 
 struct tensile_params {
     int dims_mode; /* index into dims_choices */
+    char caliper[32]; /* the instrument that measures them on the terminal's Enter ("": typed) */
     char type[16];
     double width_mm, thickness_mm, gauge_length_mm, grip_distance_mm;
     double speed_modulus, speed_test, speed_switch_strain;
@@ -30,6 +31,8 @@ static const struct pd_cfg_field specimen_fields[] = {
     {.key = "dimensions", .type = PD_CFG_T_ENUM, .offset = F(dims_mode), .choices = dims_choices, .def = "config",
      .help = "where each specimen's width and thickness come from: config (these values) or prompt (typed on the "
              "terminal before each specimen, these as defaults)"},
+    {.key = "caliper", .type = PD_CFG_T_STRING, .offset = F(caliper), .size = sizeof(((struct tensile_params *)0)->caliper),
+     .def = "", .help = "with dimensions: prompt, the instrument (e.g. caliper1) whose reading Enter takes"},
     {.key = "width", .type = PD_CFG_T_DOUBLE, .offset = F(width_mm), .min = 0.01, .max = 1000, .required = true,
      .help = "measured width b in mm"},
     {.key = "thickness", .type = PD_CFG_T_DOUBLE, .offset = F(thickness_mm), .min = 0.01, .max = 1000,
@@ -60,6 +63,9 @@ static int tensile_configure(const struct pd_acq_config *cfg, void *params, stru
     int rc = pd_cfg_decode(cfg->specimen_section, specimen_fields, NULL, p, err);
     if (rc < 0)
         return rc;
+    if (p->caliper[0] && p->dims_mode != 1)
+        return pd_cfg_error(err, pd_cfg_map_get(cfg->specimen_section, "caliper"),
+                            "a caliper is read on the terminal: it needs 'dimensions: prompt'");
     if (p->gauge_length_mm >= p->grip_distance_mm)
         return pd_cfg_error(err, pd_cfg_map_get(cfg->specimen_section, "gauge_length"),
                             "gauge length %.6g mm must be shorter than the grip distance %.6g mm", p->gauge_length_mm,
@@ -107,6 +113,11 @@ static void tensile_dim_defaults(const void *params, double *out)
 static enum pd_acq_dims_mode tensile_dims_mode(const void *params)
 {
     return ((const struct tensile_params *)params)->dims_mode == 1 ? PD_ACQ_DIMS_PROMPT : PD_ACQ_DIMS_CONFIG;
+}
+
+static const char *tensile_caliper(const void *params)
+{
+    return ((const struct tensile_params *)params)->caliper;
 }
 
 static void set_active(struct run *run, uint32_t specimen)
@@ -234,4 +245,5 @@ const struct acq_method acq_method_iso527 = {
     .n_dims = sizeof tensile_dims / sizeof tensile_dims[0],
     .dim_defaults = tensile_dim_defaults,
     .dims_mode = tensile_dims_mode,
+    .caliper = tensile_caliper,
 };

@@ -71,6 +71,9 @@ int cli_run_series_dims(struct pd_acq_config *cfg, const char *out_dir, int quie
     /* Per-specimen dimensions: a checked table, or the terminal when the config asks for it (then
      * stdin belongs to the questions, and marks are SIGUSR1 only). */
     enum pd_acq_dims_mode dims_mode = dims ? PD_ACQ_DIMS_TABLE : pd_acq_config_dims_mode(cfg);
+    struct pd_err dims_err;
+    if (pd_acq_config_check_dims(cfg, &dims_err) < 0)
+        return cli_fail_input(&dims_err);
     if (dims_mode == PD_ACQ_DIMS_PROMPT && !isatty(STDIN_FILENO))
         return cli_usage_error("run", "%s asks for each specimen's dimensions on the terminal (specimen: dimensions: "
                                "prompt), but stdin is not a terminal: give them with --dimensions FILE.csv",

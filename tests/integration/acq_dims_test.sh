@@ -6,7 +6,7 @@
 # differs from the config's cross-section, and specimen 2 is excluded with its reason. Then the
 # terminal: a technician played through a pty (acq_dims_tty.py) types dimensions (with garbage and
 # an out-of-range value first), rejects a specimen, and ends the input early (outcome interrupted,
-# data kept).
+# data kept); then with the simulated caliper (acq_dims_caliper.py): good, garbage, silent.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
 # shellcheck source=lib.sh
@@ -114,6 +114,23 @@ expect_exit 2 "prompt without a terminal" "$PD_CLI" run "$work/prompt.yaml" -o "
 grep -q "stdin is not a terminal" "$work/err" || fail "prompt without a terminal: message"
 "$PY" "$PD_SOURCE_DIR/tests/integration/acq_dims_tty.py" "$PD_CLI" "$work/prompt.yaml" "$work/p-runs" ||
   fail "the technician at the terminal (acq_dims_tty.py)"
+
+# --- the caliper: config/instruments/caliper.yaml in the fast lab, its display from a control file
+lab caliper 2 -e 's/^specimen:/specimen:\n  dimensions: prompt\n  caliper: caliper1/'
+sed -n '/^name:/,$p' "$PD_SOURCE_DIR/config/instruments/caliper.yaml" |
+  sed -e '1s/^/  - /' -e '2,$s/^/    /' -e "s|args: \[caliper, --value, \"10.000\"\]|args: [caliper, --control, \"$work/display\"]|" \
+  >>"$work/caliper.yaml"
+grep -q -- "--control" "$work/caliper.yaml" || fail "caliper lab: the simulator's control file set"
+"$PY" "$PD_SOURCE_DIR/tests/integration/acq_dims_caliper.py" "$PD_CLI" "$work/caliper.yaml" "$work/c-runs" "$work/display" ||
+  fail "the technician with the caliper (acq_dims_caliper.py)"
+# a caliper that is not one of the run's instruments is refused before anything starts
+lab nocal 2 -e 's/^specimen:/specimen:\n  dimensions: prompt\n  caliper: caliper9/'
+expect_exit 2 "unknown caliper" "$PD_CLI" run "$work/nocal.yaml" -o "$work/n-runs"
+grep -q "nocal.yaml:16:12: specimen.caliper: caliper 'caliper9' is not one of the run's instruments" "$work/err" || {
+  fail "unknown caliper: message"; cat "$work/err" >&2; }
+lab cal-csv 2 -e 's/^specimen:/specimen:\n  caliper: caliper1/'
+expect_exit 2 "caliper without prompt" "$PD_CLI" run "$work/cal-csv.yaml" -o "$work/n-runs"
+grep -q "cal-csv.yaml:15:12: .*it needs 'dimensions: prompt'" "$work/err" || fail "caliper without prompt: message"
 
 [ "$fails" -eq 0 ] || exit 1
 echo "acq_dims_test: passed"
