@@ -124,8 +124,9 @@ struct pd_acq_control {
 };
 int pd_acq_control_init(struct pd_acq_control *c, struct pd_err *err);
 void pd_acq_control_close(struct pd_acq_control *c);
-/* Queues the mark: PD_EINVAL for specimen 0, an empty reason, a reason longer than
- * PD_ACQ_REASON_MAX or with a control character, PD_EBUSY when PD_ACQ_MAX_SPECIMENS marks wait. */
+/* Queues the mark (thread-safe): PD_EINVAL for specimen 0, an empty reason, a reason longer than
+ * PD_ACQ_REASON_MAX or with a control character, PD_EBUSY when PD_ACQ_MAX_SPECIMENS marks wait.
+ * The run ignores (with a warning) a mark for a specimen beyond its series. */
 int pd_acq_mark_invalid(struct pd_acq_control *c, size_t specimen, const char *reason, const char *who,
                         struct pd_err *err);
 

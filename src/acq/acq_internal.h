@@ -261,6 +261,9 @@ struct acq_method {
     void (*dim_defaults)(const void *params, double *out);
     enum pd_acq_dims_mode (*dims_mode)(const void *params);
     const char *(*caliper)(const void *params); /* the measuring instrument's name, "" for none */
+    /* A specimen's values together (NULL: no such rule): 0, or -1 with why in `why`; `values`
+     * follow `dims`, the config's where a table leaves one empty. */
+    int (*dims_consistent)(const void *params, const double *values, char *why, size_t size);
 };
 
 /* A specimen dimension: key (the specimen attribute, in mm), what the technician is asked, its

@@ -342,7 +342,9 @@ int pd_acq_dims_check(const struct pd_acq_config *cfg, const struct pd_acq_dims_
         return pd_err_set(err, PD_EDATA, NULL, "%s:%u: %zu specimen rows, the run (%s) plans %ld", t->source,
                           t->n_rows ? t->rows[t->n_rows - 1].line : 1u, t->n_rows, pd_cfg_source_name(cfg->doc),
                           cfg->specimens);
-    for (size_t r = 0; r < t->n_rows; r++)
+    double def[ACQ_MAX_DIMS];
+    m->dim_defaults(cfg->method_params, def);
+    for (size_t r = 0; r < t->n_rows; r++) {
         for (size_t c = 0; c < t->n_columns; c++) {
             double v = t->rows[r].value[c];
             if (isnan(v) && dim[c]->required)
@@ -353,6 +355,17 @@ int pd_acq_dims_check(const struct pd_acq_config *cfg, const struct pd_acq_dims_
                                   t->source, t->rows[r].line, t->rows[r].col[c], dim[c]->key, v, dim[c]->min,
                                   dim[c]->max);
         }
+        double values[ACQ_MAX_DIMS];
+        for (size_t d = 0; d < m->n_dims; d++) {
+            values[d] = def[d];
+            for (size_t c = 0; c < t->n_columns; c++)
+                if (dim[c] == &m->dims[d] && !isnan(t->rows[r].value[c]))
+                    values[d] = t->rows[r].value[c];
+        }
+        char why[200];
+        if (m->dims_consistent && m->dims_consistent(cfg->method_params, values, why, sizeof why) < 0)
+            return pd_err_set(err, PD_EDATA, NULL, "%s:%u: specimen %zu: %s", t->source, t->rows[r].line, r + 1, why);
+    }
     return PD_OK;
 }
 
@@ -616,8 +629,10 @@ int acq_dims_obtain(struct run *run, size_t k, struct acq_specimen_dims *out, st
                 note_stop(result, k, "no dimensions (end of input on the terminal)");
                 return 1;
             }
-            if (rc == LINE_STOP)
-                return 1; /* the stop request itself marks the series interrupted */
+            if (rc == LINE_STOP) { /* Ctrl-C while asked: the series ends before this specimen */
+                result->interrupted = 1;
+                return 1;
+            }
         }
     }
     char text[200];
@@ -679,6 +694,8 @@ int acq_dims_after_specimen(struct run *run, size_t k, struct pd_acq_result *res
                 say("\n");
                 if (rc == LINE_EOF && k + 1 < (size_t)run->cfg->specimens)
                     note_stop(result, k + 1, "not started (end of input on the terminal)");
+                else if (rc == LINE_STOP)
+                    result->interrupted = 1;
                 stop = 1;
                 break;
             }

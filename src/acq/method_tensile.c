@@ -115,6 +115,16 @@ static enum pd_acq_dims_mode tensile_dims_mode(const void *params)
     return ((const struct tensile_params *)params)->dims_mode == 1 ? PD_ACQ_DIMS_PROMPT : PD_ACQ_DIMS_CONFIG;
 }
 
+static int tensile_dims_consistent(const void *params, const double *values, char *why, size_t size)
+{
+    const struct tensile_params *p = params;
+    if (values[2] < p->grip_distance_mm)
+        return 0;
+    snprintf(why, size, "gauge length %g mm must be shorter than the grip distance %g mm", values[2],
+             p->grip_distance_mm);
+    return -1;
+}
+
 static const char *tensile_caliper(const void *params)
 {
     return ((const struct tensile_params *)params)->caliper;
@@ -181,12 +191,6 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
         struct acq_specimen_dims dims;
         if (acq_dims_obtain(run, k, &dims, result))
             break; /* end of input on the terminal, or a stop request while asking */
-        if (dims.value[2] >= p->grip_distance_mm) {
-            acq_run_event(run, k, "specimen_end", "gauge length not shorter than the grip distance");
-            acq_specimen_close(run, frame, k, "gauge length not shorter than the grip distance");
-            acq_series_continue(result, k, "gauge length not shorter than the grip distance");
-            continue;
-        }
         struct {
             const char *name;
             double value;
@@ -246,4 +250,5 @@ const struct acq_method acq_method_iso527 = {
     .dim_defaults = tensile_dim_defaults,
     .dims_mode = tensile_dims_mode,
     .caliper = tensile_caliper,
+    .dims_consistent = tensile_dims_consistent,
 };

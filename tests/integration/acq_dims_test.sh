@@ -114,6 +114,8 @@ expect_exit 2 "prompt without a terminal" "$PD_CLI" run "$work/prompt.yaml" -o "
 grep -q "stdin is not a terminal" "$work/err" || fail "prompt without a terminal: message"
 "$PY" "$PD_SOURCE_DIR/tests/integration/acq_dims_tty.py" "$PD_CLI" "$work/prompt.yaml" "$work/p-runs" ||
   fail "the technician at the terminal (acq_dims_tty.py)"
+"$PY" "$PD_SOURCE_DIR/tests/integration/acq_dims_tty.py" "$PD_CLI" "$work/prompt.yaml" "$work/p2-runs" ctrl-c ||
+  fail "Ctrl-C at a question (acq_dims_tty.py ctrl-c)"
 
 # --- the caliper: config/instruments/caliper.yaml in the fast lab, its display from a control file
 lab caliper 2 -e 's/^specimen:/specimen:\n  dimensions: prompt\n  caliper: caliper1/'

@@ -10,6 +10,7 @@ import os, pty, re, select, sys, time
 import h5py
 
 cli, config, outdir = sys.argv[1:4]
+interrupt = len(sys.argv) > 4 and sys.argv[4] == "ctrl-c"
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(cli, [cli, "run", config, "-o", outdir])
@@ -59,6 +60,15 @@ def ask(pattern, what, answer):
     os.write(fd, answer)
 
 
+if interrupt:
+    # Ctrl-C while the terminal asks: the series stops before the specimen, as Ctrl-C always does
+    ask(rb"specimen 1/3: width b in mm \[10\]: ", "width 1", b"9.9\n")
+    ask(rb"specimen 1/3: thickness h in mm \[4\]: ", "thickness 1", b"\x03")
+    expect(rb"outcome interrupted: stopped on request by SIGINT after 0 of 3 specimens tested", "interrupted by SIGINT")
+    _, status = os.waitpid(pid, 0)
+    check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130, "Ctrl-C: exit status 130 (got %r)" % status)
+    print("acq_dims_tty ctrl-c: %s" % ("FAILED" if failures else "passed"))
+    sys.exit(1 if failures else 0)
 ask(rb"specimen 1/3: width b in mm \[10\]: ", "width 1", b"abc\n")
 expect(rb"'abc' is not a number", "garbage refused")
 ask(rb"specimen 1/3: width b in mm \[10\]: ", "width 1 again", b"5000\n")

@@ -137,6 +137,9 @@ static void check_against_config(void **state)
         {"specimen,width,thickness\n1,10,4\n2,1001,4\n", "d.csv:3:3: width 1001 mm outside"},
         {"specimen,width,thickness\n1,,4\n2,10,4\n", "d.csv:2:3: width missing"},
         {"specimen,width,thickness,gauge_length\n1,10,4,0.5\n2,10,4,\n", "d.csv:2:8: gauge_length 0.5 mm outside"},
+        /* the config's grip distance is 115 mm: the gauge length must stay shorter */
+        {"specimen,width,thickness,gauge_length\n1,10,4,80\n2,10,4,115\n",
+         "d.csv:3: specimen 2: gauge length 115 mm must be shorter than the grip distance 115 mm"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(parse(cases[i].text, &t, &err), 0);
