@@ -108,6 +108,42 @@ check(len(set(round(v, 6) for v in vals)) == 3, "three different stresses")
 sys.exit(1 if bad else 0)
 PYEOF
 
+# the PDF's per-specimen table names the excluded specimen's reason
+if command -v pdftotext >/dev/null; then
+  pdftotext -layout "${cert%.json}.pdf" "$work/cert.txt" || fail "pdftotext"
+  grep -q "broke outside the gauge length" "$work/cert.txt" || fail "the PDF lists specimen 2's reason"
+fi
+
+# --- the caliper simulator's own line format (what config/instruments/caliper.yaml parses) -----
+if [ -n "${PD_SIM:-}" ]; then
+  echo 9.87 >"$work/display"
+  "$PD_SIM" caliper --tcp 127.0.0.1:0 --control "$work/display" >"$work/sim.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 50); do grep -q listening "$work/sim.out" && break; sleep 0.1; done
+  port=$(sed -n 's/^listening tcp-raw:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$work/sim.out")
+  "$PY" - "$port" "$work/display" <<'PYEOF' || fail "caliper simulator line format"
+import socket, sys
+port, display = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(1.0)
+bad = 0
+for shown, want in (("9.87", b"01A+0009.870\r"), ("-1.5", b"01A-0001.500\r"), ("garbage", b"01A+00?#.1x\r"),
+                    ("123.4567", b"01A+0123.457\r")):
+    open(display, "w").write(shown + "\n")
+    s.sendall(b"1\r")
+    got = s.recv(100)
+    if got != want:
+        print("FAIL: display %s: %r, expected %r" % (shown, got, want)); bad += 1
+open(display, "w").write("silent\n")
+s.sendall(b"1\r")
+try:
+    print("FAIL: silent answered %r" % s.recv(100)); bad += 1
+except socket.timeout:
+    pass
+sys.exit(bad)
+PYEOF
+fi
+
 # --- the terminal ------------------------------------------------------------------------------
 lab prompt 3 -e 's/^specimen:/specimen:\n  dimensions: prompt/'
 expect_exit 2 "prompt without a terminal" "$PD_CLI" run "$work/prompt.yaml" -o "$work/p-runs" </dev/null
