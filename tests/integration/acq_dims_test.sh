@@ -108,6 +108,20 @@ check(len(set(round(v, 6) for v in vals)) == 3, "three different stresses")
 sys.exit(1 if bad else 0)
 PYEOF
 
+# ISO 868: each specimen's own (stack) thickness from the CSV, one marked invalid
+printf 'specimen,thickness\n1,6.1\n2,3.5\n3,6.3\n' >"$work/shore.csv"
+expect_exit 0 "ISO 868 with CSV" "$PD_CLI" run "$PD_SOURCE_DIR/config/shore.yaml" -o "$work/s-runs" --dimensions "$work/shore.csv"
+grep -q "specimen 2: thickness 3.5 mm is below the 4 mm ISO 868 asks for" "$work/err" || fail "ISO 868: thin stack said"
+"$PY" - "$(head -n1 "$work/out")" <<'PYEOF' || fail "ISO 868 thicknesses in the file"
+import h5py, sys
+f = h5py.File(sys.argv[1], "r")
+got = [f["specimen_%02d/sample/thickness" % k][()] for k in (1, 2, 3)]
+sys.exit(0 if got == [6.1, 3.5, 6.3] else "thicknesses %r" % got)
+PYEOF
+printf 'specimen,width,thickness\n1,10,6\n2,10,6\n3,10,6\n' >"$work/shore-bad.csv"
+expect_exit 2 "ISO 868 CSV with a width" "$PD_CLI" run "$PD_SOURCE_DIR/config/shore.yaml" -o "$work/s-runs" --dimensions "$work/shore-bad.csv"
+grep -q "column 'width' is not a dimension of method iso868 (thickness, invalid_reason)" "$work/err" || fail "ISO 868: width refused"
+
 # the PDF's per-specimen table names the excluded specimen's reason
 if command -v pdftotext >/dev/null; then
   pdftotext -layout "${cert%.json}.pdf" "$work/cert.txt" || fail "pdftotext"
