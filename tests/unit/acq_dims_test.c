@@ -161,6 +161,19 @@ static void check_against_config(void **state)
     assert_null(bad);
 }
 
+/* The shipped example with a caliper loads, asks on the terminal and names a caliper it has. */
+static void shipped_example(void **state)
+{
+    (void)state;
+    struct pd_acq_config *cfg = NULL;
+    struct pd_err err;
+    if (pd_acq_config_load_file(PD_SOURCE_DIR "/config/tensile-measured.yaml", &cfg, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(pd_acq_config_dims_mode(cfg), PD_ACQ_DIMS_PROMPT);
+    assert_int_equal(pd_acq_config_check_dims(cfg, &err), 0);
+    pd_acq_config_free(cfg);
+}
+
 static void marks(void **state)
 {
     (void)state;
@@ -195,6 +208,7 @@ int main(void)
         cmocka_unit_test(good_table),
         cmocka_unit_test(bad_tables),
         cmocka_unit_test(check_against_config),
+        cmocka_unit_test(shipped_example),
         cmocka_unit_test(marks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
