@@ -11,6 +11,7 @@ static const struct sim_instrument *const instruments[] = {
     &sim_mfi,
     &sim_chamber,
     &sim_pendulum,
+    &sim_caliper,
 };
 
 #define N_INSTRUMENTS (sizeof instruments / sizeof instruments[0])

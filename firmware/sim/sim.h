@@ -16,5 +16,6 @@ extern const struct sim_instrument sim_durometer;
 extern const struct sim_instrument sim_mfi;
 extern const struct sim_instrument sim_chamber;
 extern const struct sim_instrument sim_pendulum;
+extern const struct sim_instrument sim_caliper;
 
 #endif

@@ -6,7 +6,9 @@
 #ifndef PD_ACQ_H
 #define PD_ACQ_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +61,13 @@ struct pd_acq_config {
     void *method_params;                        /* owned; the method's decoded parameters */
     size_t n_instruments;
     struct pd_acq_instrument_config instruments[PD_ACQ_MAX_INSTRUMENTS];
+    /* `station: {name, key}`: the acquisition station whose key seals every run file it closes
+     * (docs/CERTIFICATES.md §6). station_name "" = no section: files are not sealed, and never
+     * accredited. The key path is relative to the config file's folder; the key is loaded when a
+     * run starts, before any instrument is touched (station_key_node names the place in errors). */
+    char station_name[128];
+    char station_key[4096];
+    const struct pd_cfg_node *station_key_node;
 };
 
 /* Parse and validate (every error names file:line:column). On failure *out is untouched. */
@@ -68,6 +77,65 @@ int pd_acq_config_load_string(const char *name, const char *text, struct pd_acq_
 void pd_acq_config_free(struct pd_acq_config *cfg);
 
 enum pd_acq_progress { PD_ACQ_PROGRESS_NONE, PD_ACQ_PROGRESS_LINES, PD_ACQ_PROGRESS_LIVE };
+
+/* ---- per-specimen dimensions and invalid specimens (dimensions.c) ----------------------------
+ * Where each specimen's dimensions come from: the config's `specimen:` values for every specimen,
+ * a table read before the run (a CSV, pd_acq_dims_load_csv), or the technician typing them on a
+ * terminal before each specimen (which is also asked after each specimen whether it is valid). */
+enum pd_acq_dims_mode { PD_ACQ_DIMS_CONFIG, PD_ACQ_DIMS_TABLE, PD_ACQ_DIMS_PROMPT };
+#define PD_ACQ_MAX_SPECIMENS 100
+#define PD_ACQ_MAX_DIM_COLUMNS 4
+#define PD_ACQ_REASON_MAX 100 /* bytes of an invalid reason ("invalid: " + it fits the status) */
+
+/* A dimensions CSV as read (docs/HDF5-SCHEMA.md, README): values in mm, NaN where a row leaves a
+ * column empty (the config's value then). Positions are kept for the range check's messages. */
+struct pd_acq_dims_table {
+    char source[256];                              /* the file as named */
+    size_t n_columns;                              /* dimension columns after `specimen` */
+    char column[PD_ACQ_MAX_DIM_COLUMNS][32];       /* their keys ("width"), units stripped */
+    size_t n_rows;
+    struct pd_acq_dims_row {
+        unsigned line;                             /* 1-based line in the file */
+        unsigned col[PD_ACQ_MAX_DIM_COLUMNS];      /* 1-based column where each value starts */
+        double value[PD_ACQ_MAX_DIM_COLUMNS];
+        char invalid_reason[PD_ACQ_REASON_MAX + 1]; /* empty: valid */
+    } rows[PD_ACQ_MAX_SPECIMENS];
+};
+/* Parses CSV text (header `specimen,width,thickness[,gauge_length][,invalid_reason]`, optional
+ * unit suffix `_mm` or ` [mm]`, strict decimal numbers, specimens numbered 1..n in order); every
+ * error names name:line:column. On failure *out is untouched. */
+int pd_acq_dims_parse_csv(const char *name, const char *text, size_t len, struct pd_acq_dims_table *out,
+                          struct pd_err *err);
+int pd_acq_dims_load_csv(const char *path, struct pd_acq_dims_table *out, struct pd_err *err);
+/* Checks a table against the configured series before it starts: one row per planned specimen,
+ * only the method's dimensions, each value within the method's range (name:line:column). */
+int pd_acq_dims_check(const struct pd_acq_config *cfg, const struct pd_acq_dims_table *t, struct pd_err *err);
+/* Checks what the configuration's dimension settings refer to (a `caliper:` that is one of its
+ * instruments), naming the place; 0 when all is well. */
+int pd_acq_config_check_dims(const struct pd_acq_config *cfg, struct pd_err *err);
+/* What the configuration asks for (`specimen: dimensions: prompt`), PD_ACQ_DIMS_CONFIG otherwise. */
+enum pd_acq_dims_mode pd_acq_config_dims_mode(const struct pd_acq_config *cfg);
+
+/* Marks from another thread (the station's server): specimens declared invalid while the series
+ * runs. Caller-allocated; the run applies each mark once the specimen is closed (at the latest
+ * when the series ends), as status "invalid: REASON", attributes invalid_reason / invalid_by and
+ * an "invalid" event. */
+struct pd_acq_control {
+    pthread_mutex_t lock;
+    size_t n_pending;
+    struct pd_acq_invalid_mark {
+        size_t specimen; /* 1-based */
+        char reason[PD_ACQ_REASON_MAX + 1];
+        char who[128];
+    } pending[PD_ACQ_MAX_SPECIMENS];
+};
+int pd_acq_control_init(struct pd_acq_control *c, struct pd_err *err);
+void pd_acq_control_close(struct pd_acq_control *c);
+/* Queues the mark (thread-safe): PD_EINVAL for specimen 0, an empty reason, a reason longer than
+ * PD_ACQ_REASON_MAX or with a control character, PD_EBUSY when PD_ACQ_MAX_SPECIMENS marks wait.
+ * The run ignores (with a warning) a mark for a specimen beyond its series. */
+int pd_acq_mark_invalid(struct pd_acq_control *c, size_t specimen, const char *reason, const char *who,
+                        struct pd_err *err);
 
 struct pd_acq_options {
     const char *out_dir;          /* created if missing */
@@ -79,6 +147,13 @@ struct pd_acq_options {
     /* Incremented (by a signal handler or an input thread) for each operator mark: the writer
      * records a "mark" event for each (may be NULL). */
     volatile sig_atomic_t *marks;
+    /* Per-specimen dimensions (zero: the config's for every specimen). PD_ACQ_DIMS_TABLE needs
+     * `dims` (checked with pd_acq_dims_check); PD_ACQ_DIMS_PROMPT reads lines from `prompt_fd`
+     * (a terminal; nothing else may read it meanwhile) and writes the questions to stderr. */
+    enum pd_acq_dims_mode dims_mode;
+    const struct pd_acq_dims_table *dims;
+    int prompt_fd;
+    struct pd_acq_control *control; /* may be NULL */
 };
 
 /* How a run ended, as recorded in the run file's `outcome` attribute. Only `completed` means every
@@ -106,6 +181,8 @@ struct pd_acq_result {
     int stop_signal;         /* the stop flag's value when it stopped the run (a signal number) */
     enum pd_acq_outcome outcome;
     char outcome_reason[512]; /* one line: why the run ended as it did (also in the run file) */
+    char seal_path[4200];     /* RUN.h5.seal of the last file, "" when not sealed */
+    size_t files_sealed;      /* a recording seals each of its files */
 };
 
 /* Runs the whole series. Returns 0 when the series ran to its end or was stopped on request —

@@ -11,6 +11,7 @@
 #include "acq/acq.h"
 #include "driver/driver.h"
 #include "store/store.h"
+#include "trust/trust.h"
 
 #define ACQ_RING_CAPACITY 65536
 #define ACQ_EVENT_RING_CAPACITY 256
@@ -203,6 +204,10 @@ struct run {
     uint64_t file_written_base[PD_ACQ_MAX_INSTRUMENTS]; /* n_written when the current file began */
     uint64_t file_lost_base[PD_ACQ_MAX_INSTRUMENTS];    /* lost_recorded when the current file began */
     struct pd_acq_result *result;
+    /* the station's key (cfg station section), loaded before any instrument is opened: each file
+     * closed cleanly is sealed with it (sealing false: no station section) */
+    bool sealing;
+    struct pd_secret_key station_key;
     /* progress display (method thread only) */
     uint64_t progress_prev[PD_ACQ_MAX_INSTRUMENTS];
     int64_t progress_prev_t;
@@ -254,7 +259,44 @@ struct acq_method {
     size_t (*run_attrs)(const void *params, struct pd_store_attr *out, size_t max);
     /* Runs every specimen of the series; returns 0 or a negative status (err filled). */
     int (*run_series)(struct run *run, struct pd_acq_result *result, struct pd_err *err);
+    /* The dimensions measured on each specimen (NULL: none; dimensions.c): their keys and ranges,
+     * the configured values (every specimen's default) and the configured dims mode. */
+    const struct acq_dim *dims;
+    size_t n_dims;
+    void (*dim_defaults)(const void *params, double *out);
+    enum pd_acq_dims_mode (*dims_mode)(const void *params);
+    const char *(*caliper)(const void *params); /* the measuring instrument's name, "" for none */
+    /* A specimen's values together (NULL: no such rule): 0, or -1 with why in `why`; `values`
+     * follow `dims`, the config's where a table leaves one empty. */
+    int (*dims_consistent)(const void *params, const double *values, char *why, size_t size);
 };
+
+/* A specimen dimension: key (the specimen attribute, in mm), what the technician is asked, its
+ * range, whether a CSV must have it and whether the terminal asks for it. */
+struct acq_dim {
+    const char *key;
+    const char *label;
+    double min, max;
+    bool required;
+    bool prompted;
+};
+#define ACQ_MAX_DIMS PD_ACQ_MAX_DIM_COLUMNS
+
+/* One specimen's dimensions as obtained before it starts, and where each value came from. */
+struct acq_specimen_dims {
+    double value[ACQ_MAX_DIMS];
+    char source[ACQ_MAX_DIMS][160]; /* "config", "typed", "csv FILE:LINE", "caliper NAME MODEL s/n SERIAL" */
+};
+/* Obtains specimen k's (0-based) dimensions from the run's source and records them in the file
+ * (attributes <key> and <key>_source, an event). Returns 0, or 1 when the series must stop
+ * (end of input or a stop request on the terminal: result marked interrupted, reason noted). */
+int acq_dims_obtain(struct run *run, size_t k, struct acq_specimen_dims *out, struct pd_acq_result *result);
+/* After specimen k closed: the CSV's or the terminal's verdict, then the control's pending marks
+ * for specimens up to k (SIZE_MAX: all, at the end of the series). Returns 1 when the terminal
+ * reached end of input (the series stops after this specimen), else 0. */
+int acq_dims_after_specimen(struct run *run, size_t k, struct pd_acq_result *result);
+/* Records specimen k (0-based) invalid: status, attributes, event. */
+void acq_mark_invalid(struct run *run, size_t k, const char *reason, const char *who, const char *via);
 const struct acq_method *acq_method_find(const char *name);
 /* Copies up to `max` of a method's attribute table into `out`; returns how many. */
 size_t acq_copy_attrs(const struct pd_store_attr *attrs, size_t n, struct pd_store_attr *out, size_t max);

@@ -10,7 +10,7 @@
 static const char *const root_keys_unused[] = {NULL};
 
 struct root_sections {
-    const struct pd_cfg_node *lab, *run, *specimen, *method, *instruments;
+    const struct pd_cfg_node *lab, *run, *specimen, *method, *instruments, *station;
 };
 
 static const struct pd_cfg_field root_fields[] = {
@@ -24,6 +24,8 @@ static const struct pd_cfg_field root_fields[] = {
      .help = "method parameters (test speeds, temperatures...)"},
     {.key = "instruments", .type = PD_CFG_T_SEQ, .offset = offsetof(struct root_sections, instruments),
      .required = true, .help = "a list of instruments"},
+    {.key = "station", .type = PD_CFG_T_MAP, .offset = offsetof(struct root_sections, station),
+     .help = "the acquisition station that seals its run files: name, key"},
     {.key = NULL},
 };
 
@@ -79,6 +81,47 @@ static const struct pd_cfg_field store_fields[] = {
      .min = 0.05, .max = 600, .def = "1", .help = "seconds between flushes to disk (what a crash can lose)"},
     {.key = NULL},
 };
+
+struct station {
+    char name[128];
+    char key[4096];
+};
+
+static const struct pd_cfg_field station_fields[] = {
+    {.key = "name", STR(struct station, name), .required = true, .help = "the station's name, as its seals state it"},
+    {.key = "key", STR(struct station, key), .required = true,
+     .help = "the station's secret key file (polydaq keygen --station NAME), relative to this file's folder"},
+    {.key = NULL},
+};
+
+/* The station section: its key path resolved against the config file's folder (an embedded
+ * config, "<embedded>/...", has none: relative to the working folder). The key itself is loaded
+ * when a run starts. */
+static int decode_station(struct pd_acq_config *cfg, const struct pd_cfg_node *node, struct pd_err *err)
+{
+    struct station st;
+    memset(&st, 0, sizeof st);
+    int rc = pd_cfg_decode(node, station_fields, NULL, &st, err);
+    if (rc < 0)
+        return rc;
+    const struct pd_cfg_node *key_node = pd_cfg_map_get(node, "key");
+    if (!st.name[0])
+        return pd_cfg_error(err, pd_cfg_map_get(node, "name"), "the station needs a name");
+    if (!st.key[0])
+        return pd_cfg_error(err, key_node, "expected the path of the station's secret key file");
+    const char *src = pd_cfg_source_name(cfg->doc);
+    const char *slash = src ? strrchr(src, '/') : NULL;
+    int n;
+    if (st.key[0] == '/' || !slash || src[0] == '<')
+        n = snprintf(cfg->station_key, sizeof cfg->station_key, "%s", st.key);
+    else
+        n = snprintf(cfg->station_key, sizeof cfg->station_key, "%.*s/%s", (int)(slash - src), src, st.key);
+    if (n < 0 || (size_t)n >= sizeof cfg->station_key)
+        return pd_cfg_error(err, key_node, "the key's path is too long");
+    memcpy(cfg->station_name, st.name, sizeof cfg->station_name);
+    cfg->station_key_node = key_node;
+    return PD_OK;
+}
 
 /* The parts of an instrument section every driver shares. */
 struct common_instrument {
@@ -274,6 +317,8 @@ static int decode_all(struct pd_acq_config *cfg, struct pd_err *err)
                                     cfg->instruments[i].name);
         cfg->n_instruments = i + 1;
     }
+    if (sec.station && (rc = decode_station(cfg, sec.station, err)) < 0)
+        return rc;
     return PD_OK;
 }
 

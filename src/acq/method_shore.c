@@ -7,6 +7,7 @@
 #include "acq/acq_internal.h"
 
 struct shore_params {
+    int dims_mode; /* index into dims_choices */
     char scale[4];
     double thickness_mm;
     double dwell_s, dwell_tolerance_s;
@@ -15,11 +16,18 @@ struct shore_params {
 
 #define F(k) offsetof(struct shore_params, k)
 static const char *const scale_names[] = {"A", "D", NULL};
+static const char *const dims_choices[] = {"config", "prompt", NULL};
+/* Measured on each specimen (dimensions.c): the stack's thickness, in the configuration's range. */
+static const struct acq_dim shore_dims[] = {
+    {.key = "thickness", .label = "thickness (stack)", .min = 0.1, .max = 100, .required = true, .prompted = true},
+};
 static const struct pd_cfg_field specimen_fields[] = {
     {.key = "scale", .type = PD_CFG_T_STRING, .offset = F(scale), .size = sizeof(((struct shore_params *)0)->scale),
      .def = "A", .help = "durometer type A or D"},
     {.key = "thickness", .type = PD_CFG_T_DOUBLE, .offset = F(thickness_mm), .min = 0.1, .max = 100, .def = "6",
      .help = "specimen (stack) thickness in mm, at least 4"},
+    {.key = "dimensions", .type = PD_CFG_T_ENUM, .offset = F(dims_mode), .choices = dims_choices, .def = "config",
+     .help = "where each specimen's thickness comes from: config (this value) or prompt (typed on the terminal)"},
     {.key = NULL},
 };
 static const struct pd_cfg_field method_fields[] = {
@@ -140,6 +148,12 @@ static int shore_series(struct run *run, struct pd_acq_result *result, struct pd
     for (size_t k = 0; k < (size_t)cfg->specimens; k++) {
         if (acq_series_stopping(run, result))
             break;
+        struct acq_specimen_dims dims;
+        if (acq_dims_obtain(run, k, &dims, result))
+            break; /* end of input on the terminal, or a stop request while asking */
+        if (dims.value[0] < 4)
+            pd_log(PD_LOG_WARN, "specimen %zu: thickness %.3g mm is below the 4 mm ISO 868 asks for", k + 1,
+                   dims.value[0]);
         atomic_store(&dur->active_specimen, (uint32_t)(k + 1));
         acq_run_event(run, k, "specimen_start", "durometer ready");
         acq_set_status(run, k, "running");
@@ -166,8 +180,21 @@ static int shore_series(struct run *run, struct pd_acq_result *result, struct pd
         }
         if (!acq_series_continue(result, k, outcome))
             break;
+        if (acq_dims_after_specimen(run, k, result))
+            break;
     }
+    acq_dims_after_specimen(run, SIZE_MAX, result); /* marks still waiting, for any specimen */
     return PD_OK;
+}
+
+static void shore_dim_defaults(const void *params, double *out)
+{
+    out[0] = ((const struct shore_params *)params)->thickness_mm;
+}
+
+static enum pd_acq_dims_mode shore_dims_mode(const void *params)
+{
+    return ((const struct shore_params *)params)->dims_mode == 1 ? PD_ACQ_DIMS_PROMPT : PD_ACQ_DIMS_CONFIG;
 }
 
 const struct acq_method acq_method_iso868 = {
@@ -178,4 +205,8 @@ const struct acq_method acq_method_iso868 = {
     .specimen_attrs = shore_specimen_attrs,
     .run_attrs = shore_run_attrs,
     .run_series = shore_series,
+    .dims = shore_dims,
+    .n_dims = sizeof shore_dims / sizeof shore_dims[0],
+    .dim_defaults = shore_dim_defaults,
+    .dims_mode = shore_dims_mode,
 };

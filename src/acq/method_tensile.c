@@ -6,6 +6,8 @@
 #include "acq/acq_internal.h"
 
 struct tensile_params {
+    int dims_mode; /* index into dims_choices */
+    char caliper[32]; /* the instrument that measures them on the terminal's Enter ("": typed) */
     char type[16];
     double width_mm, thickness_mm, gauge_length_mm, grip_distance_mm;
     double speed_modulus, speed_test, speed_switch_strain;
@@ -13,9 +15,24 @@ struct tensile_params {
 
 #define F(k) offsetof(struct tensile_params, k)
 
+static const char *const dims_choices[] = {"config", "prompt", NULL};
+
+/* Measured on each specimen (dimensions.c): the ranges are the configuration's. The gauge length
+ * may change per specimen from a CSV; the terminal asks only for the cross-section. */
+static const struct acq_dim tensile_dims[] = {
+    {.key = "width", .label = "width b", .min = 0.01, .max = 1000, .required = true, .prompted = true},
+    {.key = "thickness", .label = "thickness h", .min = 0.01, .max = 1000, .required = true, .prompted = true},
+    {.key = "gauge_length", .label = "gauge length L0", .min = 1, .max = 1000},
+};
+
 static const struct pd_cfg_field specimen_fields[] = {
     {.key = "type", .type = PD_CFG_T_STRING, .offset = F(type), .size = sizeof(((struct tensile_params *)0)->type),
      .def = "1A", .help = "specimen type, e.g. 1A"},
+    {.key = "dimensions", .type = PD_CFG_T_ENUM, .offset = F(dims_mode), .choices = dims_choices, .def = "config",
+     .help = "where each specimen's width and thickness come from: config (these values) or prompt (typed on the "
+             "terminal before each specimen, these as defaults)"},
+    {.key = "caliper", .type = PD_CFG_T_STRING, .offset = F(caliper), .size = sizeof(((struct tensile_params *)0)->caliper),
+     .def = "", .help = "with dimensions: prompt, the instrument (e.g. caliper1) whose reading Enter takes"},
     {.key = "width", .type = PD_CFG_T_DOUBLE, .offset = F(width_mm), .min = 0.01, .max = 1000, .required = true,
      .help = "measured width b in mm"},
     {.key = "thickness", .type = PD_CFG_T_DOUBLE, .offset = F(thickness_mm), .min = 0.01, .max = 1000,
@@ -46,6 +63,9 @@ static int tensile_configure(const struct pd_acq_config *cfg, void *params, stru
     int rc = pd_cfg_decode(cfg->specimen_section, specimen_fields, NULL, p, err);
     if (rc < 0)
         return rc;
+    if (p->caliper[0] && p->dims_mode != 1)
+        return pd_cfg_error(err, pd_cfg_map_get(cfg->specimen_section, "caliper"),
+                            "a caliper is read on the terminal: it needs 'dimensions: prompt'");
     if (p->gauge_length_mm >= p->grip_distance_mm)
         return pd_cfg_error(err, pd_cfg_map_get(cfg->specimen_section, "gauge_length"),
                             "gauge length %.6g mm must be shorter than the grip distance %.6g mm", p->gauge_length_mm,
@@ -80,6 +100,34 @@ static size_t tensile_run_attrs(const void *params, struct pd_store_attr *out, s
         {.key = "speed_switch_strain", .type = PD_STORE_DOUBLE, .d = p->speed_switch_strain, .units = "1"},
     };
     return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
+}
+
+static void tensile_dim_defaults(const void *params, double *out)
+{
+    const struct tensile_params *p = params;
+    out[0] = p->width_mm;
+    out[1] = p->thickness_mm;
+    out[2] = p->gauge_length_mm;
+}
+
+static enum pd_acq_dims_mode tensile_dims_mode(const void *params)
+{
+    return ((const struct tensile_params *)params)->dims_mode == 1 ? PD_ACQ_DIMS_PROMPT : PD_ACQ_DIMS_CONFIG;
+}
+
+static int tensile_dims_consistent(const void *params, const double *values, char *why, size_t size)
+{
+    const struct tensile_params *p = params;
+    if (values[2] < p->grip_distance_mm)
+        return 0;
+    snprintf(why, size, "gauge length %g mm must be shorter than the grip distance %g mm", values[2],
+             p->grip_distance_mm);
+    return -1;
+}
+
+static const char *tensile_caliper(const void *params)
+{
+    return ((const struct tensile_params *)params)->caliper;
 }
 
 static void set_active(struct run *run, uint32_t specimen)
@@ -140,13 +188,16 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
     for (size_t k = 0; k < (size_t)cfg->specimens; k++) {
         if (acq_series_stopping(run, result))
             break;
+        struct acq_specimen_dims dims;
+        if (acq_dims_obtain(run, k, &dims, result))
+            break; /* end of input on the terminal, or a stop request while asking */
         struct {
             const char *name;
             double value;
         } setpoints[] = {
-            {"width", p->width_mm},
-            {"thickness", p->thickness_mm},
-            {"gauge_length", p->gauge_length_mm},
+            {"width", dims.value[0]},
+            {"thickness", dims.value[1]},
+            {"gauge_length", dims.value[2]},
             {"grip_distance", p->grip_distance_mm},
             {"speed_modulus", p->speed_modulus},
             {"speed_test", p->speed_test},
@@ -179,7 +230,10 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
         acq_bus_report_unmapped(run, frame);
         if (!acq_series_continue(result, k, outcome))
             break;
+        if (acq_dims_after_specimen(run, k, result))
+            break;
     }
+    acq_dims_after_specimen(run, SIZE_MAX, result); /* marks still waiting, for any specimen */
     return PD_OK;
 }
 
@@ -191,4 +245,10 @@ const struct acq_method acq_method_iso527 = {
     .specimen_attrs = tensile_specimen_attrs,
     .run_attrs = tensile_run_attrs,
     .run_series = tensile_series,
+    .dims = tensile_dims,
+    .n_dims = sizeof tensile_dims / sizeof tensile_dims[0],
+    .dim_defaults = tensile_dim_defaults,
+    .dims_mode = tensile_dims_mode,
+    .caliper = tensile_caliper,
+    .dims_consistent = tensile_dims_consistent,
 };

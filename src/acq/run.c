@@ -1,6 +1,7 @@
 /* run.c — one test series end to end: open the instruments (starting their simulators), create
  * the run file with its whole layout, start the bus and writer threads, run the method, and tear
  * everything down in order so that every acquired sample reaches the closed file. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +231,55 @@ static void decide_outcome(const struct run *run, int rc, const struct pd_err *e
     }
 }
 
+/* The station's key, before any instrument is touched: a missing, damaged or group/other-readable
+ * key fails the run's start with the config's place named. No station section: said once. */
+static int load_station_key(struct run *run, struct pd_err *err)
+{
+    const struct pd_acq_config *cfg = run->cfg;
+    if (!cfg->station_name[0]) {
+        pd_log(PD_LOG_WARN,
+               "%s has no station section: the run files are not sealed, and no certificate made from them "
+               "is accredited",
+               pd_cfg_source_name(cfg->doc));
+        return PD_OK;
+    }
+    struct pd_err e;
+    if (pd_secret_key_load(cfg->station_key, &run->station_key, &e) < 0)
+        return pd_cfg_error(err, cfg->station_key_node, "%s%s", e.msg,
+                            e.os_errno == ENOENT ? " (make one with `polydaq keygen --station NAME -o DIR`)" : "");
+    run->sealing = true;
+    return PD_OK;
+}
+
+/* Seals a file just closed cleanly (the store fsync'ed it) with the station's key, stating the
+ * outcome the file records. A seal that cannot be written leaves the data as they are: the error
+ * is logged and the file stays unsealed (never accredited). */
+static void seal_closed_file(struct run *run, const char *path, const char *outcome)
+{
+    if (!run->sealing)
+        return;
+    struct pd_seal_facts f;
+    memset(&f, 0, sizeof f);
+    pd_strlcpy(f.run_id, run->run_id, sizeof f.run_id);
+    pd_strlcpy(f.outcome, outcome, sizeof f.outcome);
+    for (size_t i = 0; i < run->n_buses && i < PD_SEAL_MAX_INSTRUMENTS; i++) {
+        const struct bus *b = &run->buses[i];
+        f.simulated = f.simulated || b->info.simulated;
+        pd_strlcpy(f.instruments[i].name, b->cfg->name, sizeof f.instruments[i].name);
+        pd_strlcpy(f.instruments[i].model, b->info.model, sizeof f.instruments[i].model);
+        pd_strlcpy(f.instruments[i].serial, b->info.serial, sizeof f.instruments[i].serial);
+        pd_strlcpy(f.instruments[i].firmware, b->info.firmware, sizeof f.instruments[i].firmware);
+        f.n_instruments = i + 1;
+    }
+    struct pd_err e;
+    if (pd_seal_create(path, &f, NULL, run->cfg->station_name, &run->station_key, NULL, &e) < 0) {
+        pd_log(PD_LOG_ERROR, "the run file was not sealed (it will not be accredited): %s", e.msg);
+        return;
+    }
+    pd_seal_path(path, run->result->seal_path, sizeof run->result->seal_path, &e);
+    run->result->files_sealed++;
+}
+
 int acq_run_rollover(struct run *run, struct pd_err *err)
 {
     char next[sizeof run->result->path];
@@ -276,8 +326,8 @@ int acq_run_rollover(struct run *run, struct pd_err *err)
     };
     int rc = pd_store_close(run->store, sizeof final_attrs / sizeof final_attrs[0], final_attrs, err);
     run->store = NULL;
+    char closed[sizeof run->result->path] = "";
     if (rc == PD_OK) {
-        char closed[sizeof run->result->path];
         pd_strlcpy(closed, run->result->path, sizeof closed);
         run->tag_base++;
         pd_strlcpy(run->result->path, next, sizeof run->result->path);
@@ -289,6 +339,10 @@ int acq_run_rollover(struct run *run, struct pd_err *err)
             pd_log(PD_LOG_ERROR, "%s", se.msg);
     }
     pthread_mutex_unlock(&run->store_lock);
+    /* sealed outside the lock: hashing a day's file must not hold up the method thread's events
+     * (the rings take the samples meanwhile) */
+    if (closed[0])
+        seal_closed_file(run, closed, "completed");
     if (rc == PD_OK)
         pd_log(PD_LOG_INFO, "recording: file %u, %s", (unsigned)run->tag_base + 1, run->path);
     return rc;
@@ -318,7 +372,9 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     env = getenv(ACQ_ENV_WRITER_STALL_MS);
     if (env && pd_parse_long(env, &hook) && hook > 0 && hook <= 600000)
         run->test_stall_ns = hook * 1000000LL;
-    int rc = pd_mkdir_p(opt->out_dir, err);
+    int rc = load_station_key(run, err);
+    if (rc == PD_OK)
+        rc = pd_mkdir_p(opt->out_dir, err);
     for (size_t i = 0; i < cfg->n_instruments; i++) {
         struct bus *b = &run->buses[i];
         b->cfg = &cfg->instruments[i];
@@ -471,6 +527,8 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
             SATTR("outcome_reason", result->outcome_reason),
         };
         int crc = pd_store_close(run->store, sizeof final_attrs / sizeof final_attrs[0], final_attrs, &close_err);
+        if (crc == PD_OK) /* closed cleanly, whatever the outcome: the seal states it */
+            seal_closed_file(run, run->path, pd_acq_outcome_name(result->outcome));
         if (crc < 0 && rc == PD_OK) {
             rc = crc;
             *err = close_err;
@@ -486,6 +544,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
         acq_bus_close(&run->buses[i]);
     pthread_mutex_destroy(&run->store_lock);
     acq_writer_wake_destroy(run);
+    pd_secret_key_wipe(&run->station_key);
     free(run);
     return rc;
 }

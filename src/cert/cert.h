@@ -437,6 +437,11 @@ struct pd_certify_options {
     /* Optional: hashing of exactly the run paths given, started early by the caller; certify
      * always finishes it (also when it fails). NULL: certify starts its own. */
     struct pd_cert_hashing *hashing;
+    /* The acquisition stations whose seals are trusted (docs/CERTIFICATES.md §6): a run counts for
+     * accreditation only when the seal beside it verifies under one of these (the registry's
+     * station keys, or `certify --station-key`). None: no certificate is accredited. */
+    const struct pd_public_key *trusted_stations;
+    size_t n_trusted_stations;
 };
 
 struct pd_certify_result {
@@ -444,9 +449,11 @@ struct pd_certify_result {
     char json_path[4096];
     char pdf_path[4096];      /* "" with no_pdf */
     enum pd_verdict verdict;  /* combined over every limit */
-    bool accredited;          /* false: simulated data or an instrument without valid calibration */
+    bool accredited;          /* false: simulated, imported or recovered data, a run without a seal that
+                               * verifies, or an instrument without valid calibration */
     size_t n_specimens;       /* evaluated */
     size_t n_failed;          /* limits not passed (fail, conditional pass or conditional fail) */
+    char accreditation_reasons[2048]; /* why not accredited, "; "-joined ("" when accredited) */
 };
 /* Reads the runs, evaluates every tested specimen by the spec's method, checks the limits with the
  * spec's decision rule and records the DRAFT certificate under the registry's next number with its
@@ -456,6 +463,10 @@ int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd
                     const struct pd_certify_options *opt, struct pd_certify_result *result, struct pd_err *err);
 int pd_certify_run(const char *run_path, const struct pd_spec *spec, const struct pd_certify_options *opt,
                    struct pd_certify_result *result, struct pd_err *err);
+/* What a seal must state about a run file, as certify reads it from the file: the run id, outcome,
+ * simulated flag (run attribute simulated = 1) and each instrument's name, model, serial_number and
+ * firmware. */
+int pd_cert_seal_facts(const char *run_path, struct pd_seal_facts *out, struct pd_err *err);
 
 /* An Ed25519 key pair: DIR/lab.key (secret, mode 0600, created exclusively) and DIR/lab.pub. */
 int pd_cert_keygen(const char *dir, char *secret_path, size_t secret_size, char *public_path, size_t public_size,

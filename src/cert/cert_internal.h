@@ -259,7 +259,17 @@ struct cert_build {
      * not the hashes; NULL for none. The document is the caller's to read and to add to. */
     void (*while_hashing)(json_t *doc, void *arg);
     void *while_hashing_arg;
+    /* The station keys whose seals count for accreditation (docs/CERTIFICATES.md §6); none: no
+     * run is accredited. */
+    const struct pd_public_key *trusted_stations;
+    size_t n_trusted_stations;
+    /* Recomputing a certificate made before seals were checked (its runs[] have no `seal`): the
+     * gate as it was then — calibration and simulated data only, no seal, imported, recovered. */
+    bool gate_before_seals;
 };
+/* The station keys a certificate records as trusted when it was made (runs[].seal.key_trusted),
+ * for recomputing it: at most `max` into keys; returns how many. */
+size_t cert_trusted_stations_of(const json_t *doc, struct pd_public_key *keys, size_t max);
 int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_verdict *verdict, bool *accredited,
                         size_t *n_specimens, size_t *n_failed, struct pd_err *err);
 /* The effective method `d` (of base method `m`) as a complete method file: every header field,

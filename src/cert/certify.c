@@ -789,6 +789,153 @@ int pd_cert_hashing_finish(struct pd_cert_hashing *h, char (*hex)[65], struct pd
     return rc;
 }
 
+/* ---- the seal gate (docs/CERTIFICATES.md §6) ------------------------------------------------*/
+/* What a seal must state about the run, as read from its file. */
+static void seal_facts_of(struct pd_run *run, struct pd_seal_facts *f)
+{
+    memset(f, 0, sizeof *f);
+    const char *v = pd_run_attr(run, "run_id");
+    pd_strlcpy(f->run_id, v ? v : "", sizeof f->run_id);
+    v = pd_run_attr(run, "outcome");
+    pd_strlcpy(f->outcome, v ? v : "", sizeof f->outcome);
+    double sim = 0.0;
+    f->simulated = pd_run_attr_double(run, "simulated", &sim) == 0 && sim == 1.0;
+    /* an acquisition has at most PD_ACQ_MAX_INSTRUMENTS (8): a seal can state 16 */
+    for (size_t i = 0; i < pd_run_instrument_count(run) && i < PD_SEAL_MAX_INSTRUMENTS; i++) {
+        struct pd_seal_instrument *in = &f->instruments[i];
+        v = pd_run_instrument_name(run, i);
+        pd_strlcpy(in->name, v ? v : "", sizeof in->name);
+        v = pd_run_instrument_attr(run, i, "model");
+        pd_strlcpy(in->model, v ? v : "", sizeof in->model);
+        v = pd_run_instrument_attr(run, i, "serial_number");
+        pd_strlcpy(in->serial, v ? v : "", sizeof in->serial);
+        v = pd_run_instrument_attr(run, i, "firmware");
+        pd_strlcpy(in->firmware, v ? v : "", sizeof in->firmware);
+        f->n_instruments = i + 1;
+    }
+}
+
+int pd_cert_seal_facts(const char *run_path, struct pd_seal_facts *out, struct pd_err *err)
+{
+    if (!run_path || !out)
+        return pd_err_set(err, PD_EINVAL, NULL, "seal facts: missing run path or output");
+    struct pd_run *run = NULL;
+    int rc = pd_run_open(run_path, &run, err);
+    if (rc < 0)
+        return rc;
+    seal_facts_of(run, out);
+    pd_run_close(run);
+    return 0;
+}
+
+/* A run's seal as certify found it: loaded (signature valid under the key it names) or why not. */
+struct run_seal {
+    bool loaded;
+    bool key_trusted;
+    struct pd_seal seal;
+    struct pd_seal_facts facts; /* what the file states */
+    char reason[600];           /* set when the seal does not count */
+};
+
+/* The text of an error without the place it names (the certificate lists the run files). */
+static const char *err_text(const struct pd_err *e)
+{
+    size_t n = strlen(e->where);
+    if (n && strncmp(e->msg, e->where, n) == 0 && e->msg[n] == ':' && e->msg[n + 1] == ' ')
+        return e->msg + n + 2;
+    return e->msg;
+}
+
+/* Reads the seal beside run file r and records it in the run's certificate entry `o`; the checks
+ * that need the file's SHA-256 come in seal_check, once the hashing thread has it. */
+static void seal_load(struct ctx *c, size_t r, json_t *o, struct run_seal *rs)
+{
+    const char *path = c->b->run_paths[r];
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    seal_facts_of(c->runs[r], &rs->facts);
+    char seal_path[4200];
+    struct pd_err e = {0};
+    enum pd_seal_verdict v = PD_SEAL_UNREADABLE;
+    if (pd_seal_path(path, seal_path, sizeof seal_path, &e) < 0 || pd_seal_load(seal_path, &rs->seal, &v, &e) < 0) {
+        if (v == PD_SEAL_ABSENT)
+            cert_say(rs->reason, sizeof rs->reason, "run file not sealed: %s has no seal (%s" PD_SEAL_SUFFIX ")", name,
+                     name);
+        else if (strncmp(err_text(&e), "seal does not verify", 20) == 0)
+            cert_say(rs->reason, sizeof rs->reason, "%s (%s)", err_text(&e), name);
+        else
+            cert_say(rs->reason, sizeof rs->reason, "seal does not verify: %s", e.msg);
+        J(o, "seal", json_null());
+        return;
+    }
+    rs->loaded = true;
+    for (size_t k = 0; k < c->b->n_trusted_stations && !rs->key_trusted; k++)
+        rs->key_trusted = memcmp(c->b->trusted_stations[k].bytes, rs->seal.station.bytes, PD_KEY_PUBLIC_BYTES) == 0;
+    json_t *so = json_object();
+    J(so, "station", cert_jstr(rs->seal.station_name));
+    J(so, "key_id", cert_jstr(rs->seal.station.id));
+    J(so, "public_key", cert_jstr(rs->seal.station.hex));
+    J(so, "closed", cert_jstr(rs->seal.closed));
+    J(so, "signature", cert_jstr(rs->seal.signature));
+    J(so, "key_trusted", json_boolean(rs->key_trusted));
+    J(o, "seal", so);
+}
+
+/* The rest of the seal's checks: its key trusted, the file's size and SHA-256 (sha256: from the
+ * hashing thread, or NULL to hash here) and the facts the file states. */
+static void seal_check(struct ctx *c, size_t r, const char *sha256, struct run_seal *rs)
+{
+    if (!rs->loaded)
+        return;
+    const char *path = c->b->run_paths[r];
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    struct pd_err e = {0};
+    if (pd_seal_check(&rs->seal, path, sha256, &rs->facts, c->b->trusted_stations, c->b->n_trusted_stations, NULL,
+                      &e) < 0)
+        cert_say(rs->reason, sizeof rs->reason, "%s (%s)", err_text(&e), name);
+}
+
+/* A run's part of the gate before the hashes are in: its seal read and recorded in its entry `o`,
+ * and never accredited, whatever the seal: data polydaq did not acquire, and data rebuilt from a
+ * crashed file (neither is ever sealed; a seal beside one is stale). */
+static void seal_gate_run(struct ctx *c, size_t r, json_t *o, struct run_seal *rs, json_t *gate)
+{
+    struct pd_run *run = c->runs[r];
+    seal_load(c, r, o, rs);
+    const char *rid = pd_run_attr(run, "run_id") ? pd_run_attr(run, "run_id") : "?";
+    char why[300];
+    if (pd_run_attr(run, "imported") && strcmp(pd_run_attr(run, "imported"), "1") == 0) {
+        cert_say(why, sizeof why, "imported data: run %s was made by polydaq import from another machine's export",
+                 rid);
+        JA(gate, cert_jstr(why));
+    }
+    if (pd_run_attr(run, "recovered") && strcmp(pd_run_attr(run, "recovered"), "1") == 0) {
+        cert_say(why, sizeof why, "recovered file: run %s was rebuilt by polydaq recover from a crashed file", rid);
+        JA(gate, cert_jstr(why));
+    }
+}
+
+static void set_accreditation(struct ctx *c, json_t *acc, bool accredited)
+{
+    J(acc, "accredited", json_boolean(accredited));
+    J(acc, "statement", cert_jstr(accredited ? "Results covered by the laboratory's accreditation."
+                                             : "NOT ACCREDITED: these results are reported outside the scope of "
+                                               "accreditation for the reasons listed."));
+}
+
+size_t cert_trusted_stations_of(const json_t *doc, struct pd_public_key *keys, size_t max)
+{
+    size_t n = 0;
+    const json_t *runs = json_object_get(doc, "runs");
+    for (size_t r = 0; r < json_array_size(runs) && n < max; r++) {
+        const json_t *seal = json_object_get(json_array_get(runs, r), "seal");
+        if (!json_is_true(json_object_get(seal, "key_trusted")))
+            continue;
+        if (pd_public_key_from_hex(json_string_value(json_object_get(seal, "public_key")), &keys[n], NULL) == 0)
+            n++;
+    }
+    return n;
+}
+
 int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_verdict *verdict_out,
                         bool *accredited_out, size_t *n_specimens, size_t *n_failed, struct pd_err *err)
 {
@@ -810,11 +957,12 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
     }
     c->runs = calloc(b->n_runs, sizeof *c->runs);
     char (*hex)[65] = calloc(b->n_runs, sizeof *hex);
+    struct run_seal *seals = calloc(b->n_runs, sizeof *seals);
     struct pd_cert_hashing *hashing = b->hash_files ? b->hashing : NULL;
     if (hashing && b->hashing_taken)
         *b->hashing_taken = true;
     int rc = 0;
-    if (!c->runs || !hex)
+    if (!c->runs || !hex || !seals)
         rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
     else if (b->hash_files && !hashing)
         rc = pd_cert_hashing_start(b->run_paths, b->n_runs, &hashing, err);
@@ -823,6 +971,7 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
             pd_cert_hashing_finish(hashing, NULL, NULL);
         free(c->runs);
         free(hex);
+        free(seals);
         return rc;
     }
     for (size_t r = 0; r < b->n_runs && rc == 0; r++) {
@@ -883,6 +1032,10 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
                 J(o, "acquisition_software_version", cert_jstr(pd_run_attr(run, "software_version")));
             if (b->hash_files)
                 J(o, "sha256", json_null()); /* below, once the hashing thread is done */
+            if (b->gate_before_seals)
+                seals[r].loaded = true; /* nothing to check, nothing to say */
+            else
+                seal_gate_run(c, r, o, &seals[r], gate);
             const char *st = pd_run_attr(run, "start_time");
             if (st && (!first_day[0] || strcmp(st, first_day) < 0))
                 pd_strlcpy(first_day, st, sizeof first_day);
@@ -899,12 +1052,13 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
             J(doc, "notice", cert_jstr(NOTICE_SIMULATED));
             JA(gate, cert_jstr("the data come from simulated instruments (run attribute simulated = 1)"));
         }
+        /* the seals that could not be read count now; those read are checked once the hashes are in */
+        for (size_t r = 0; r < b->n_runs; r++)
+            if (!seals[r].loaded)
+                JA(gate, cert_jstr(seals[r].reason));
         accredited = json_array_size(gate) == 0;
         json_t *acc = json_object();
-        J(acc, "accredited", json_boolean(accredited));
-        J(acc, "statement", cert_jstr(accredited ? "Results covered by the laboratory's accreditation."
-                                                 : "NOT ACCREDITED: these results are reported outside the scope of "
-                                                   "accreditation for the reasons listed."));
+        set_accreditation(c, acc, accredited);
         J(acc, "reasons", gate);
         J(doc, "accreditation", acc);
 
@@ -983,10 +1137,24 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
         json_t *runs = json_object_get(doc, "runs");
         for (size_t r = 0; r < b->n_runs; r++)
             J(json_array_get(runs, r), "sha256", cert_jstr(hex[r]));
+    }
+    if (rc == 0) { /* the seals read: checked against the file's hash the hashing thread made */
+        json_t *acc = json_object_get(doc, "accreditation");
+        json_t *gate = json_object_get(acc, "reasons");
+        for (size_t r = 0; r < b->n_runs && !b->gate_before_seals; r++) {
+            if (!seals[r].loaded)
+                continue;
+            seal_check(c, r, b->hash_files ? hex[r] : NULL, &seals[r]);
+            if (seals[r].reason[0])
+                JA(gate, cert_jstr(seals[r].reason));
+        }
+        accredited = json_array_size(gate) == 0;
+        set_accreditation(c, acc, accredited);
         if (!c->ok)
             rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building the certificate");
     }
     free(hex);
+    free(seals);
     if (rc < 0) {
         json_decref(doc);
         return rc;
@@ -1199,7 +1367,8 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
                            .request_id = opt->request_id, .customer = opt->customer, .hash_files = true,
                            .hashing = opt->hashing, .hashing_taken = hashing_taken,
                            .curves = opt->no_pdf ? NULL : &curves,
-                           .while_hashing = opt->no_pdf ? NULL : count_early, .while_hashing_arg = &early};
+                           .while_hashing = opt->no_pdf ? NULL : count_early, .while_hashing_arg = &early,
+                           .trusted_stations = opt->trusted_stations, .n_trusted_stations = opt->n_trusted_stations};
     curves.plotable = cert_method_find(def.base) && cert_method_find(def.base)->curve;
     json_t *doc = NULL;
     struct pd_certify_result res = {0};
@@ -1213,6 +1382,12 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
         cert_curve_set_free(&curves);
         json_decref(doc);
         return rc;
+    }
+    const json_t *gate = json_object_get(json_object_get(doc, "accreditation"), "reasons");
+    for (size_t i = 0; i < json_array_size(gate); i++) { /* for the command's output */
+        size_t used = strlen(res.accreditation_reasons);
+        snprintf(res.accreditation_reasons + used, sizeof res.accreditation_reasons - used, "%s%s", i ? "; " : "",
+                 json_string_value(json_array_get(gate, i)));
     }
     bool ok = true;
     char now[40];

@@ -349,10 +349,17 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
     json_t *fresh = NULL;
     enum pd_verdict v;
     bool acc;
+    /* made before seals were checked (no runs[].seal): recomputed with the gate as it was then */
+    bool before_seals = rc == 0 && !json_object_get(json_array_get(json_object_get(doc, "runs"), 0), "seal");
     size_t ns, nf;
     if (rc == 0) {
+        /* the station keys trusted when it was made (the registry's then), so the gate decides alike */
+        static struct pd_public_key stations[64];
+        size_t n_stations = cert_trusted_stations_of(doc, stations, sizeof stations / sizeof stations[0]);
         struct cert_build b = {.run_paths = data_paths, .n_runs = n_data, .spec = &spec, .method = &def,
-                               .request_id = in->request_id, .customer = in->customer, .hash_files = true};
+                               .request_id = in->request_id, .customer = in->customer, .hash_files = true,
+                               .trusted_stations = stations, .n_trusted_stations = n_stations,
+                               .gate_before_seals = before_seals};
         rc = cert_build_document(&b, &fresh, &v, &acc, &ns, &nf, err);
     }
     if (rc == 0 && in->replaces &&
@@ -369,6 +376,9 @@ int pd_cert_recompute(const char *cert_path, const char *const *data_paths, size
     r.each_line_arg = in->each_line_arg;
     if (note[0])
         cert_report_line(&r, false, "note: %s", note);
+    if (before_seals)
+        cert_report_line(&r, false, "note: certified before run-file seals were checked: recomputed without the "
+                                    "seal, imported and recovered checks");
     /* The definition is an input, recorded verbatim like the spec and method texts: what it says is
      * compared through the method fields regenerated from it (parameters, channels, budget ...), so
      * a later build that writes definitions differently still recomputes an old certificate. */

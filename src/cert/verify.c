@@ -65,6 +65,28 @@ static void verify_data(const json_t *doc, const char *const *data, size_t n_dat
     }
 }
 
+/* What the (signed) certificate records of each run's seal (docs/CERTIFICATES.md §6): shown, not
+ * checked again — certify checked it against the raw file, the signature covers what it found. */
+static void verify_seals(const json_t *doc, struct pd_verify_report *r)
+{
+    const json_t *runs = json_object_get(doc, "runs");
+    for (size_t i = 0; i < json_array_size(runs); i++) {
+        const json_t *run = json_array_get(runs, i), *seal = json_object_get(run, "seal");
+        const char *file = json_string_value(json_object_get(run, "file"));
+        const char *station = json_string_value(json_object_get(seal, "station"));
+        const char *key_id = json_string_value(json_object_get(seal, "key_id"));
+        file = file ? basename_of(file) : "?";
+        if (!seal) /* a certificate from before seals were checked */
+            continue;
+        if (!json_is_object(seal))
+            cert_report_line(r, false, "note: run file %.100s had no seal certify could read", file);
+        else
+            cert_report_line(r, false, "note: run file %.100s sealed by station '%.60s' (key %.16s), a key certify %s",
+                             file, station ? station : "?", key_id ? key_id : "?",
+                             json_is_true(json_object_get(seal, "key_trusted")) ? "trusted" : "did not trust");
+    }
+}
+
 /* ---- trust anchors --------------------------------------------------------------------------*/
 /* The lab keys this verifier trusts, each with where it came from, and the keyring's persons. */
 struct anchors {
@@ -459,6 +481,7 @@ int pd_cert_verify(const char *cert_path, const struct pd_verify_options *opt, s
         cert_dirname(cert_path, dir, sizeof dir);
         cert_verify_audit_log(doc, dir, &r);
         verify_data(doc, opt->data_paths, opt->n_data, &r);
+        verify_seals(doc, &r);
         *report = r;
     }
     json_decref(doc);

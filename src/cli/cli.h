@@ -28,6 +28,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 struct pd_acq_config;
 struct pd_acq_result;
 int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, struct pd_acq_result *res);
+struct pd_acq_dims_table;
+/* The same with each specimen's dimensions (and invalid marks) from a checked table (may be NULL). */
+int cli_run_series_dims(struct pd_acq_config *cfg, const char *out_dir, int quiet, const struct pd_acq_dims_table *dims,
+                        struct pd_acq_result *res);
 /* Directory holding the running executable (to find polydaq-sim beside it). */
 void cli_exe_dir(char *buf, size_t size);
 

@@ -7,10 +7,12 @@
 
 #include "cert/cert.h"
 #include "cli/cli.h"
+#include "registry/registry.h"
 
 static const char certify_usage[] =
     "usage: polydaq certify RUN.h5... --spec SPEC.yaml [-o DIR] [--request ID] [--customer NAME]\n"
     "                       [--method METHOD.yaml] [--revises CERT-ID --reason TEXT]\n"
+    "                       [--station-key STATION.pub]...\n"
     "       polydaq certify --recompute CERT.json [--customer NAME] [--request ID]\n"
     "                       [--revises CERT-ID --reason TEXT] --data RUN.h5...\n"
     "\n"
@@ -27,6 +29,10 @@ static const char certify_usage[] =
     "  -m, --method FILE.yaml  a method definition (lab variant) instead of the spec's / built-in one\n"
     "      --revises CERT-ID   this certificate replaces CERT-ID, an issued certificate of DIR's\n"
     "                          registry (needs --reason); CERT-ID is superseded when this is issued\n"
+    "      --station-key FILE  an acquisition station's public key whose seals are trusted (repeatable;\n"
+    "                          besides the station keys registered in DIR's registry, for use without\n"
+    "                          one). A certificate is accredited only when every run file has a seal\n"
+    "                          (RUN.h5.seal) that verifies under a trusted key\n"
     "      --recompute CERT    regenerate CERT.json's content from the --data files with the spec and\n"
     "                          method it records and compare it exactly, listing every differing field\n"
     "                          by its JSON path; customer, request and revision as given to certify\n"
@@ -45,7 +51,10 @@ static void print_line(const char *line, void *arg)
 
 static int certify_main_body(int argc, char **argv)
 {
-    enum { OPT_REVISES = 1000, OPT_REASON, OPT_RECOMPUTE, OPT_DATA };
+    enum { OPT_REVISES = 1000, OPT_REASON, OPT_RECOMPUTE, OPT_DATA, OPT_STATION_KEY };
+    enum { MAX_STATION_KEYS = 32, MAX_TRUSTED = 256 };
+    static struct pd_public_key stations[MAX_TRUSTED];
+    size_t n_stations = 0;
     static const struct option longopts[] = {{"spec", required_argument, NULL, 's'},
                                              {"output", required_argument, NULL, 'o'},
                                              {"request", required_argument, NULL, 'r'},
@@ -55,6 +64,7 @@ static int certify_main_body(int argc, char **argv)
                                              {"reason", required_argument, NULL, OPT_REASON},
                                              {"recompute", required_argument, NULL, OPT_RECOMPUTE},
                                              {"data", no_argument, NULL, OPT_DATA},
+                                             {"station-key", required_argument, NULL, OPT_STATION_KEY},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *spec_path = NULL, *recompute = NULL;
@@ -73,10 +83,21 @@ static int certify_main_body(int argc, char **argv)
         case OPT_REASON: opt.reason = optarg; break;
         case OPT_RECOMPUTE: recompute = optarg; break;
         case OPT_DATA: break; /* the files are the remaining operands */
+        case OPT_STATION_KEY: {
+            struct pd_err kerr;
+            if (n_stations == MAX_STATION_KEYS)
+                return cli_usage_error("certify", "at most %d --station-key", MAX_STATION_KEYS);
+            if (pd_public_key_load(optarg, &stations[n_stations], &kerr) < 0)
+                return cli_fail_input(&kerr);
+            n_stations++;
+            break;
+        }
         case 'h': fputs(certify_usage, stdout); return PD_EXIT_OK;
         default: return cli_usage_error("certify", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
+    opt.trusted_stations = stations;
+    opt.n_trusted_stations = n_stations;
     const char *const *files = (const char *const *)argv + optind;
     size_t n_files = (size_t)(argc - optind);
     struct pd_err err;
@@ -117,8 +138,18 @@ static int certify_main_body(int argc, char **argv)
         pd_cert_hashing_finish(opt.hashing, NULL, NULL);
         return cli_fail(&err);
     }
-    /* The stations whose seals are trusted are the registry's (pd_registry_station_keys(opt.out_dir,
-     * ...)): handed to the accreditation gate through the options once certify has that gate. */
+    /* The stations whose seals are trusted: the active station keys of the folder's registry, and
+     * any --station-key given. */
+    struct pd_public_key *registered = NULL;
+    size_t n_registered = 0;
+    if (pd_registry_station_keys(opt.out_dir, &registered, &n_registered, &err) < 0) {
+        pd_cert_hashing_finish(opt.hashing, NULL, NULL);
+        return cli_fail_input(&err);
+    }
+    for (size_t i = 0; i < n_registered && n_stations < MAX_TRUSTED; i++)
+        stations[n_stations++] = registered[i];
+    free(registered);
+    opt.n_trusted_stations = n_stations;
     struct pd_certify_result res;
     int rc = pd_certify_runs(files, n_files, &spec, &opt, &res, &err);
     if (rc < 0)
@@ -130,6 +161,8 @@ static int certify_main_body(int argc, char **argv)
     fprintf(stderr, "polydaq: %s (draft): %zu specimens evaluated, %s%s\n", res.cert_id, res.n_specimens,
             res.verdict == PD_VERDICT_PASS ? "every limit passes" : pd_verdict_name(res.verdict),
             res.accredited ? "" : "; NOT ACCREDITED");
+    if (!res.accredited)
+        fprintf(stderr, "polydaq: %s not accredited: %s\n", res.cert_id, res.accreditation_reasons);
     return res.verdict == PD_VERDICT_PASS ? PD_EXIT_OK : PD_EXIT_CHECK_FAILED;
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "acq/acq.h"
@@ -19,7 +20,8 @@ static const char demo_usage[] =
     "as a draft in DIR's registry, has it reviewed and authorized by two registered demo persons (keys\n"
     "made in DIR/keys on first use with the lab's issuing key and a station key, all registered) and\n"
     "verifies the issued certificate against the lab key, the registry and the raw file. Prints where\n"
-    "everything is.\n"
+    "everything is. The run file is sealed by the demo station's key (DIR/keys/station-demo.key),\n"
+    "which certify trusts as the registry lists it.\n"
     "Needs polydaq-sim beside polydaq or on PATH.\n"
     "  -o, --output DIR   where files go (default: out/demo)\n";
 
@@ -47,6 +49,18 @@ static int demo_main_body(int argc, char **argv)
     struct pd_acq_config *cfg;
     if (pd_acq_config_load_string("<embedded>/config/demo.yaml", (const char *)pd_demo_yaml, &cfg, &err) < 0)
         return cli_fail_input(&err);
+    /* The demo station's key, made once in DIR/keys (never a key from the repository): it seals the
+     * run file, and certify trusts it as a registry would. */
+    char key_dir[4200], station_sk[4300], station_pk[4300];
+    snprintf(key_dir, sizeof key_dir, "%s/keys", out_dir);
+    snprintf(station_sk, sizeof station_sk, "%s/station-demo.key", key_dir);
+    snprintf(station_pk, sizeof station_pk, "%s/station-demo.pub", key_dir);
+    if (access(station_sk, F_OK) != 0 &&
+        pd_key_generate(key_dir, "station-demo", station_sk, sizeof station_sk, station_pk, sizeof station_pk, &err) < 0) {
+        pd_acq_config_free(cfg);
+        return cli_fail(&err);
+    }
+    pd_strlcpy(cfg->station_key, station_sk, sizeof cfg->station_key);
     struct pd_acq_result res;
     int code = cli_run_series(cfg, out_dir, quiet, &res);
     pd_acq_config_free(cfg);
@@ -75,8 +89,7 @@ static int demo_main_body(int argc, char **argv)
 
     /* The demo lab's own keys, made once (never keys from the repository): the lab's issuing key,
      * a reviewer's, an authorizer's and the station's, registered in the folder's registry. */
-    char key_dir[4200], sk[4300], pk[4300], rk[4300], ak[4300];
-    snprintf(key_dir, sizeof key_dir, "%s/keys", out_dir);
+    char sk[4300], pk[4300], rk[4300], ak[4300];
     snprintf(sk, sizeof sk, "%s/lab.key", key_dir);
     snprintf(pk, sizeof pk, "%s/lab.pub", key_dir);
     snprintf(rk, sizeof rk, "%s/demo-reviewer.key", key_dir);
@@ -109,9 +122,17 @@ static int demo_main_body(int argc, char **argv)
     }
     pd_registry_close(&reg);
 
-    struct pd_certify_options copt = {.out_dir = out_dir, .request_id = "DEMO", .customer = "demo customer"};
+    /* certify trusts the stations the registry lists (the demo station, registered above) */
+    struct pd_public_key *stations = NULL;
+    size_t n_stations = 0;
+    if (pd_registry_station_keys(out_dir, &stations, &n_stations, &err) < 0)
+        return cli_fail(&err);
+    struct pd_certify_options copt = {.out_dir = out_dir, .request_id = "DEMO", .customer = "demo customer",
+                                      .trusted_stations = stations, .n_trusted_stations = n_stations};
     struct pd_certify_result cres;
-    if (pd_certify_run(res.path, &spec, &copt, &cres, &err) < 0)
+    int crc = pd_certify_run(res.path, &spec, &copt, &cres, &err);
+    free(stations);
+    if (crc < 0)
         return cli_fail(&err);
     char status[32];
     struct pd_approval review = {.dir = out_dir, .cert_id = cres.cert_id, .role = PD_ROLE_REVIEWER, .person_key = rk};
@@ -126,8 +147,11 @@ static int demo_main_body(int argc, char **argv)
     if (pd_cert_verify(cres.json_path, &vopt, &vr, &err) < 0)
         return cli_fail(&err);
     printf("HDF5 run file: %s\n", res.path);
+    printf("seal:          %s\n", res.seal_path[0] ? res.seal_path : "(not sealed)");
     printf("certificate:   %s (%s, %s, signed)\n", cres.json_path, pd_verdict_name(cres.verdict),
-           cres.accredited ? "accredited" : "NOT accredited: simulated data");
+           cres.accredited ? "accredited" : "NOT accredited");
+    if (!cres.accredited)
+        printf("  not accredited: %s\n", cres.accreditation_reasons);
     printf("PDF:           %s\n", cres.pdf_path);
     printf("public key:    %s\n", pk);
     for (size_t i = 0; i < vr.n_lines; i++)

@@ -1,16 +1,22 @@
 /* cmd_run.c — `polydaq run`: a test series from a lab configuration file. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "acq/acq.h"
 #include "cli/cli.h"
 
 static const char run_usage[] =
-    "usage: polydaq run CONFIG.yaml [-o DIR] [-q] [-v]\n"
+    "usage: polydaq run CONFIG.yaml [-o DIR] [--dimensions FILE.csv] [-q] [-v]\n"
     "\n"
     "Runs the test series described by CONFIG.yaml (see config/demo.yaml): starts the simulators it\n"
     "names, connects to the instruments, tests every specimen and writes DIR/run-<id>.h5.\n"
     "  -o, --output DIR   where the run file goes (default: runs)\n"
+    "  --dimensions FILE.csv  each specimen's own dimensions in mm, checked before the run starts:\n"
+    "                     header specimen,width,thickness[,gauge_length][,invalid_reason], one row\n"
+    "                     per planned specimen (1..n); an empty cell keeps the config's value, a\n"
+    "                     reason marks that specimen invalid once tested. Without it, a config with\n"
+    "                     'specimen: dimensions: prompt' asks for them on the terminal (README).\n"
     "  -q, --quiet        no progress display\n"
     "  -v, --verbose      log every fault and reconnect\n"
     "Ctrl-C (or SIGTERM) once stops after flushing and closing the file; twice aborts at once,\n"
@@ -32,15 +38,17 @@ static int run_main(int argc, char **argv)
     static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"verbose", no_argument, NULL, 'v'},
+                                             {"dimensions", required_argument, NULL, 'd'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *out_dir = "runs";
+    const char *out_dir = "runs", *dims_path = NULL;
     int quiet = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:qvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out_dir = optarg; break;
+        case 'd': dims_path = optarg; break;
         case 'q': quiet = 1; break;
         case 'v': pd_log_set_level(PD_LOG_DEBUG); break;
         case 'h': fputs(run_usage, stdout); return PD_EXIT_OK;
@@ -53,10 +61,22 @@ static int run_main(int argc, char **argv)
     struct pd_acq_config *cfg;
     if (pd_acq_config_load_file(argv[optind], &cfg, &err) < 0)
         return cli_fail_input(&err);
+    struct pd_acq_dims_table *dims = NULL;
+    if (dims_path) { /* every row checked before anything starts */
+        dims = malloc(sizeof *dims);
+        if (!dims || pd_acq_dims_load_csv(dims_path, dims, &err) < 0 || pd_acq_dims_check(cfg, dims, &err) < 0) {
+            if (!dims)
+                pd_err_set(&err, PD_ENOMEM, NULL, "out of memory");
+            free(dims);
+            pd_acq_config_free(cfg);
+            return cli_fail_input(&err);
+        }
+    }
     struct pd_acq_result res;
-    int code = cli_run_series(cfg, out_dir, quiet, &res);
+    int code = cli_run_series_dims(cfg, out_dir, quiet, dims, &res);
     if (res.path[0])
         printf("%s\n", res.path);
+    free(dims);
     pd_acq_config_free(cfg);
     return code;
 }

@@ -61,6 +61,23 @@ static void *mark_reader(void *arg)
 
 int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, struct pd_acq_result *res)
 {
+    return cli_run_series_dims(cfg, out_dir, quiet, NULL, res);
+}
+
+int cli_run_series_dims(struct pd_acq_config *cfg, const char *out_dir, int quiet, const struct pd_acq_dims_table *dims,
+                        struct pd_acq_result *res)
+{
+    memset(res, 0, sizeof *res);
+    /* Per-specimen dimensions: a checked table, or the terminal when the config asks for it (then
+     * stdin belongs to the questions, and marks are SIGUSR1 only). */
+    enum pd_acq_dims_mode dims_mode = dims ? PD_ACQ_DIMS_TABLE : pd_acq_config_dims_mode(cfg);
+    struct pd_err dims_err;
+    if (pd_acq_config_check_dims(cfg, &dims_err) < 0)
+        return cli_fail_input(&dims_err);
+    if (dims_mode == PD_ACQ_DIMS_PROMPT && !isatty(STDIN_FILENO))
+        return cli_usage_error("run", "%s asks for each specimen's dimensions on the terminal (specimen: dimensions: "
+                               "prompt), but stdin is not a terminal: give them with --dimensions FILE.csv",
+                               pd_cfg_source_name(cfg->doc));
     char exe_dir[4096];
     cli_exe_dir(exe_dir, sizeof exe_dir);
     struct pd_acq_options opt = {
@@ -69,15 +86,21 @@ int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, st
         .progress = quiet ? PD_ACQ_PROGRESS_NONE : (isatty(STDERR_FILENO) ? PD_ACQ_PROGRESS_LIVE : PD_ACQ_PROGRESS_LINES),
         .stop = &stop_requested,
         .marks = &marks_requested,
+        .dims_mode = dims_mode,
+        .dims = dims,
+        .prompt_fd = STDIN_FILENO,
     };
     install_signals();
-    if (isatty(STDIN_FILENO)) {
+    if (isatty(STDIN_FILENO) && dims_mode != PD_ACQ_DIMS_PROMPT) {
         pthread_t t;
         if (pthread_create(&t, NULL, mark_reader, NULL) == 0) {
             pthread_detach(t);
             if (!quiet)
                 fputs("polydaq: press Enter to mark a moment in the record, Ctrl-C to stop\n", stderr);
         }
+    } else if (dims_mode == PD_ACQ_DIMS_PROMPT && !quiet) {
+        fputs("polydaq: each specimen's dimensions are asked before it starts (Enter keeps the value shown), "
+              "Ctrl-C or end of input (Ctrl-D) stops the series\n", stderr);
     }
     struct pd_err err;
     pd_err_clear(&err);
@@ -98,10 +121,16 @@ int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, st
         if (res->path[0])
             fprintf(stderr, "polydaq: run %s: outcome failed (the reason above is the run file's outcome_reason)\n",
                     res->run_id);
+        if (res->files_sealed)
+            fprintf(stderr, "polydaq: run %s: sealed by station '%s' (%zu file(s)): %s\n", res->run_id,
+                    cfg->station_name, res->files_sealed, res->seal_path);
         return code;
     }
     fprintf(stderr, "polydaq: run %s: outcome %s: %s\n", res->run_id, pd_acq_outcome_name(res->outcome),
             res->outcome_reason);
+    if (res->files_sealed) /* docs/CERTIFICATES.md §6 */
+        fprintf(stderr, "polydaq: run %s: sealed by station '%s' (%zu file(s)): %s\n", res->run_id, cfg->station_name,
+                res->files_sealed, res->seal_path);
     switch (res->outcome) {
     case PD_ACQ_COMPLETED: return PD_EXIT_OK;
     case PD_ACQ_INTERRUPTED:

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/core.h"
 
@@ -104,5 +105,79 @@ char *pd_json_canonical(const json_t *doc, const char *const *without);
 void pd_sha256_hex(const void *data, size_t len, char hex[65]);
 /* SHA-256 of a whole file (streamed; libcrypto, which uses the CPU's SHA extensions). */
 int pd_sha256_file(const char *path, char hex[65], struct pd_err *err);
+
+/* ---- seals: a station's signature over a closed run file (seal.c) --------------------------*/
+/* RUN.h5.seal beside RUN.h5 (docs/CERTIFICATES.md §6): the file's size and SHA-256 with the run id,
+ * outcome, simulated flag and instrument identities, signed by the acquisition station's key over
+ * pd_json_canonical(seal, {"signature"}). Written once when the acquisition closes the file; never
+ * overwritten. */
+#define PD_SEAL_FORMAT "polydaq-seal-1"
+#define PD_SEAL_SUFFIX ".seal"
+#define PD_SEAL_MAX_INSTRUMENTS 16
+
+struct pd_seal_instrument {
+    char name[64];
+    char model[128];
+    char serial[128];
+    char firmware[128];
+};
+
+/* What a seal states about the run in the file: the sealing station fills it from what it wrote,
+ * a verifier from what it read back from the file. */
+struct pd_seal_facts {
+    char run_id[128];
+    char outcome[32]; /* "completed", "interrupted", "failed", "incomplete"; "" = not compared */
+    bool simulated;
+    size_t n_instruments;
+    struct pd_seal_instrument instruments[PD_SEAL_MAX_INSTRUMENTS];
+};
+
+struct pd_seal {
+    struct pd_seal_facts facts;
+    char file[256];   /* the run file's name (no folder) when it was sealed */
+    uint64_t size;    /* bytes */
+    char sha256[65];
+    char closed[40];  /* ISO-8601 UTC: when the station sealed it */
+    char station_name[128];
+    struct pd_public_key station; /* the key that signed it (key_id and public_key in the file) */
+    char signature[2 * PD_KEY_SIGNATURE_BYTES + 1];
+};
+
+/* Why a seal did not verify (pd_seal_load, pd_seal_check); err->msg has the precise reason. */
+enum pd_seal_verdict {
+    PD_SEAL_VERIFIED = 0,
+    PD_SEAL_ABSENT,        /* no seal file: "run file not sealed" */
+    PD_SEAL_UNREADABLE,    /* not a seal: bad JSON, duplicate keys, a field missing, mistyped, unknown */
+    PD_SEAL_BAD_SIGNATURE, /* the signature is not its station key's over the seal's content */
+    PD_SEAL_UNTRUSTED,     /* signed by a station key the caller does not trust */
+    PD_SEAL_FILE_CHANGED,  /* the file's size or SHA-256 now differ from the sealed ones */
+    PD_SEAL_MISMATCH,      /* run id, outcome, simulated flag or instruments differ from the file's */
+};
+
+/* RUN_PATH + ".seal" into out; PD_ERANGE when it does not fit. */
+int pd_seal_path(const char *run_path, char *out, size_t size, struct pd_err *err);
+/* Seals a closed run file: hashes it, signs the seal with the station's key and writes
+ * RUN_PATH.seal atomically (a temporary file, fsync, link to the name, so an existing seal is
+ * never replaced: PD_ESTATE; the folder is fsync'ed). `closed` is the ISO-8601 time to record
+ * (NULL: now). The seal written goes to *out (may be NULL). Nothing is left behind on error. */
+int pd_seal_create(const char *run_path, const struct pd_seal_facts *facts, const char *closed,
+                   const char *station_name, const struct pd_secret_key *key, struct pd_seal *out,
+                   struct pd_err *err);
+/* Reads a seal strictly (duplicate keys, missing, mistyped or unknown fields, a format other than
+ * PD_SEAL_FORMAT are refused) and checks its signature under the station key it names. 0 and *out
+ * filled when it is a seal its key signed; else negative, *verdict ABSENT (no such file),
+ * UNREADABLE or BAD_SIGNATURE, err->msg the reason, *out untouched. */
+int pd_seal_load(const char *seal_path, struct pd_seal *out, enum pd_seal_verdict *verdict, struct pd_err *err);
+/* The same from a seal's text in memory (`name` for messages); what pd_seal_load does after reading. */
+int pd_seal_parse(const char *text, size_t len, const char *name, struct pd_seal *out, enum pd_seal_verdict *verdict,
+                  struct pd_err *err);
+/* Checks a loaded seal against the run file as it is now: its station key among the `trusted`
+ * (n_trusted of them), the file's size, its SHA-256 (`sha256_now`, when the caller already has it;
+ * NULL: hashed here) and the facts the caller read from the file (instruments compared by name,
+ * outcome only when both state one). 0 when all hold; else PD_EDATA, *verdict and err->msg say
+ * which failed first, in that order (PD_EIO when the file cannot be read). */
+int pd_seal_check(const struct pd_seal *seal, const char *run_path, const char *sha256_now,
+                  const struct pd_seal_facts *facts_now, const struct pd_public_key *trusted, size_t n_trusted,
+                  enum pd_seal_verdict *verdict, struct pd_err *err);
 
 #endif

@@ -824,10 +824,33 @@ static void load_demo_spec(struct pd_spec *spec)
     assert_int_equal(rc, 0);
 }
 
+/* The test station's key (made once): certify_to_json seals each run with it and trusts it, as a
+ * lab's acquisition and registry would (docs/CERTIFICATES.md §6). */
+static struct pd_secret_key test_station;
+
+static void seal_run(const char *run)
+{
+    struct pd_err err = {0};
+    if (!test_station.pub.id[0]) {
+        char dir[300], sk[400];
+        snprintf(dir, sizeof dir, "%s/station-keys", tmp_dir);
+        assert_int_equal(pd_key_generate(dir, "station-test", sk, sizeof sk, NULL, 0, &err), 0);
+        assert_int_equal(pd_secret_key_load(sk, &test_station, &err), 0);
+    }
+    char seal[4200];
+    assert_int_equal(pd_seal_path(run, seal, sizeof seal, &err), 0);
+    unlink(seal); /* a run file written again at the same path */
+    struct pd_seal_facts f;
+    assert_int_equal(pd_cert_seal_facts(run, &f, &err), 0);
+    assert_int_equal(pd_seal_create(run, &f, NULL, "test station", &test_station, NULL, &err), 0);
+}
+
 static json_t *certify_to_json(const char *run, const struct pd_spec *spec, const char *out_dir,
                                struct pd_certify_result *res)
 {
-    struct pd_certify_options opt = {.out_dir = out_dir, .request_id = "REQ-7"};
+    seal_run(run);
+    struct pd_certify_options opt = {.out_dir = out_dir, .request_id = "REQ-7", .trusted_stations = &test_station.pub,
+                                     .n_trusted_stations = 1};
     struct pd_err err = {0};
     int rc = pd_certify_run(run, spec, &opt, res, &err);
     if (rc != 0)
@@ -2098,6 +2121,86 @@ static void test_calibration_overdue(void **state)
     json_decref(doc);
 }
 
+/* The seal gate: the same calibrated, non-simulated series is accredited only with a seal that
+ * verifies under a trusted station key; each failure is named on the certificate. */
+static const char *gate_reasons(const json_t *doc)
+{
+    static char all[2048];
+    all[0] = '\0';
+    const json_t *reasons = json_object_get(json_object_get(doc, "accreditation"), "reasons");
+    for (size_t i = 0; i < json_array_size(reasons); i++) {
+        strncat(all, json_string_value(json_array_get(reasons, i)), sizeof all - strlen(all) - 3);
+        strcat(all, "; ");
+    }
+    return all;
+}
+
+static json_t *certify_gate(const char *run, const char *out, const struct pd_public_key *trusted, size_t n,
+                            struct pd_certify_result *res)
+{
+    static struct pd_spec spec;
+    load_demo_spec(&spec);
+    mkdir(out, 0755);
+    struct pd_certify_options opt = {.out_dir = out, .no_pdf = true, .trusted_stations = trusted,
+                                     .n_trusted_stations = n};
+    struct pd_err err = {0};
+    int rc = pd_certify_run(run, &spec, &opt, res, &err);
+    if (rc != 0)
+        print_error("pd_certify_run: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    json_t *doc = json_load_file(res->json_path, 0, NULL);
+    assert_non_null(doc);
+    return doc;
+}
+
+static void test_seal_gate(void **state)
+{
+    (void)state;
+    struct cert_case k;
+    static struct pd_spec spec;
+    struct pd_certify_result res;
+    json_decref(certify_demo(&k, "gate", 0, good_series, 4, &spec, &res)); /* sealed, trusted */
+    assert_true(res.accredited);
+    char out[300], seal[4200];
+    snprintf(seal, sizeof seal, "%s.seal", k.run);
+    /* the seal is recorded on the certificate */
+    snprintf(out, sizeof out, "%s-trusted", k.out);
+    json_t *doc = certify_gate(k.run, out, &test_station.pub, 1, &res);
+    assert_true(res.accredited);
+    const json_t *so = json_object_get(json_array_get(json_object_get(doc, "runs"), 0), "seal");
+    assert_string_equal(jstring(so, "station"), "test station");
+    assert_string_equal(jstring(so, "key_id"), test_station.pub.id);
+    assert_string_equal(jstring(so, "public_key"), test_station.pub.hex);
+    assert_int_equal(strlen(jstring(so, "signature")), 128);
+    assert_true(json_is_true(json_object_get(so, "key_trusted")));
+    json_decref(doc);
+    /* no trusted station key */
+    snprintf(out, sizeof out, "%s-untrusted", k.out);
+    doc = certify_gate(k.run, out, NULL, 0, &res);
+    assert_false(res.accredited);
+    assert_non_null(strstr(gate_reasons(doc), "sealed by an untrusted station key"));
+    assert_non_null(strstr(res.accreditation_reasons, "sealed by an untrusted station key"));
+    json_decref(doc);
+    /* the file changed after sealing (a byte appended: HDF5 still reads it) */
+    FILE *f = fopen(k.run, "ab");
+    assert_non_null(f);
+    fputc(0, f);
+    fclose(f);
+    snprintf(out, sizeof out, "%s-changed", k.out);
+    doc = certify_gate(k.run, out, &test_station.pub, 1, &res);
+    assert_false(res.accredited);
+    assert_non_null(strstr(gate_reasons(doc), "run file changed after sealing: sha256"));
+    json_decref(doc);
+    /* no seal */
+    assert_int_equal(unlink(seal), 0);
+    snprintf(out, sizeof out, "%s-unsealed", k.out);
+    doc = certify_gate(k.run, out, &test_station.pub, 1, &res);
+    assert_false(res.accredited);
+    assert_non_null(strstr(gate_reasons(doc), "run file not sealed"));
+    assert_true(json_is_null(json_object_get(json_array_get(json_object_get(doc, "runs"), 0), "seal")));
+    json_decref(doc);
+}
+
 static void copy_file(const char *from, const char *to)
 {
     FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
@@ -2371,6 +2474,7 @@ int main(void)
         cmocka_unit_test(test_hashing_started_early),
         cmocka_unit_test(test_certify_charpy_run),
         cmocka_unit_test(test_calibration_overdue),
+        cmocka_unit_test(test_seal_gate),
         cmocka_unit_test(test_sign_verify_tamper),
         cmocka_unit_test(test_pdf_page_count_from_a_wrong_early_count),
     };

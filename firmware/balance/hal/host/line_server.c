@@ -281,6 +281,8 @@ static int serve(struct conn *c, struct line_server_options *o, line_handler_fn 
         }
         for (ssize_t i = 0; i < n; i++) {
             char ch = buf[i];
+            if (o->cr_ends_request && (ch == '\r' || ch == '\n')) /* CR alone ends it; LF is ignored */
+                ch = ch == '\r' ? '\n' : '\r';
             if (ch == '\r')
                 continue;
             if (ch != '\n') {

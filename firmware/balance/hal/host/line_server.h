@@ -22,6 +22,7 @@ struct line_server_options {
     const char *pty;        /* path of one end of a pty pair, or "auto" */
     const char *tcp;        /* HOST:PORT */
     struct line_faults faults;
+    int cr_ends_request;    /* a CR alone ends a request (LF ignored), for CR-terminated protocols */
 };
 
 /* A reply for one request line: `out` receives the reply with its terminators (one or more
