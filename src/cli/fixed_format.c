@@ -1,6 +1,6 @@
 /* fixed_format.c — the "%f"-style numbers cairo prints into every PDF, formatted exactly as glibc would, without glibc's multi-precision printf. */
 #include <fenv.h>
-#include <locale.h>
+#include <langinfo.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -69,8 +69,8 @@ int pd_fixed_format(char *buf, size_t size, int prec, double d)
 {
     if (prec < 0 || prec > 18 || !isfinite(d))
         return -1;
-    const struct lconv *lc = localeconv();
-    if (!lc || strcmp(lc->decimal_point, ".") != 0)
+    const char *point = nl_langinfo(RADIXCHAR); /* the locale's, as glibc's printf uses (localeconv costs 3×) */
+    if (!point || point[0] != '.' || point[1] != '\0')
         return -1;
     if (fegetround() != FE_TONEAREST)
         return -1;
