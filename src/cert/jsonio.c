@@ -75,16 +75,26 @@ static void to_hex(const unsigned char *bin, size_t n, char *hex)
     hex[2 * n] = '\0';
 }
 
+/* The canonical JSON's hash (the content hash under the lab lock, the QR code's) is on certify's
+ * critical path too: libcrypto's SHA-256 (SHA extensions) takes ~10 µs for a 12 kB certificate
+ * where libsodium's portable code took ~65 µs. */
 void cert_sha256_hex(const void *data, size_t len, char hex[65])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
+#ifndef OPENSSL_NO_DEPRECATED_3_0
+    SHA256_CTX c; /* not SHA256(), which OpenSSL 3 runs through a provider fetch (~1.5 M instructions) */
+    SHA256_Init(&c);
+    SHA256_Update(&c, data, len);
+    SHA256_Final(h, &c);
+#else
     crypto_hash_sha256(h, data, len);
+#endif
     to_hex(h, sizeof h, hex);
 }
 
 /* Raw run files are tens of MB and their hash is on the critical path of every certify: libcrypto's
  * SHA-256 uses the CPU's SHA extensions where it has them (~1.7 GB/s; libsodium's portable code
- * does ~240 MB/s). Short texts (canonical JSON, keys) stay with libsodium, which also signs them.
+ * does ~240 MB/s). libsodium signs (Ed25519).
  * libcrypto is linked statically into polydaq where the archive exists (CMakeLists.txt), so using
  * it costs no library load. Its SHA256_Init/Update/Final run the same code as the EVP interface
  * (sha256_block_data_order, chosen by CPU features at load time) without what EVP sets up first:
