@@ -90,7 +90,7 @@ static void test_shortest_decimal_search_finds_the_first_length(void **state)
     (void)state;
     uint64_t z = 0x2545f4914f6cdd1dull;
     char mine[40], ref[40];
-    for (int i = 0; i < 30000; i++) {
+    for (int i = 0; i < 8000; i++) {
         z ^= z << 13;
         z ^= z >> 7;
         z ^= z << 17;
