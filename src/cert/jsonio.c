@@ -76,7 +76,7 @@ static void to_hex(const unsigned char *bin, size_t n, char *hex)
 }
 
 /* The canonical JSON's hash (the content hash under the lab lock, the QR code's) is on certify's
- * critical path too: libcrypto's SHA-256 (SHA extensions) takes ~10 µs for a 12 kB certificate
+ * critical path too: libcrypto's SHA-256 (SHA extensions) takes ~10 µs for a 14 kB certificate
  * where libsodium's portable code took ~65 µs. */
 void cert_sha256_hex(const void *data, size_t len, char hex[65])
 {
