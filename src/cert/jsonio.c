@@ -82,7 +82,7 @@ void cert_sha256_hex(const void *data, size_t len, char hex[65])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
 #ifndef OPENSSL_NO_DEPRECATED_3_0
-    SHA256_CTX c; /* not SHA256(), which OpenSSL 3 runs through a provider fetch (~1.5 M instructions) */
+    SHA256_CTX c; /* not SHA256(), which OpenSSL 3 runs through a provider fetch (~1.8 M instructions) */
     SHA256_Init(&c);
     SHA256_Update(&c, data, len);
     SHA256_Final(h, &c);
@@ -99,7 +99,7 @@ void cert_sha256_hex(const void *data, size_t len, char hex[65])
  * it costs no library load. Its SHA256_Init/Update/Final run the same code as the EVP interface
  * (sha256_block_data_order, chosen by CPU features at load time) without what EVP sets up first:
  * in OpenSSL 3 the first EVP_DigestInit_ex fetches the algorithm from the default provider, 0.5 ms
- * (quiet machine) to 3 ms of the hashing thread before its first byte. Where libcrypto is built
+ * (median; 0.46-1.1 ms) of the hashing thread before its first byte. Where libcrypto is built
  * without the 1.1 interface, EVP as before (initialised without the system's openssl.cnf, which
  * cost ~1 ms more). */
 #ifndef OPENSSL_NO_DEPRECATED_3_0

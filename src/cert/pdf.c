@@ -1119,8 +1119,9 @@ static size_t qr_cover(const char *payload, int *width, int (**rects)[4])
     unsigned char *covered = malloc((size_t)w * (size_t)w);
     int(*rect)[4] = malloc((size_t)w * (size_t)w * sizeof *rect);
     size_t n = 0;
-    if (covered && rect) {
+    if (covered && rect)
         n = cert_qr_rects(code->data, w, covered, rect);
+    if (n > 0) {
         *width = w;
         *rects = rect;
     } else {
@@ -1131,7 +1132,8 @@ static size_t qr_cover(const char *payload, int *width, int (**rects)[4])
     return n;
 }
 
-/* rects: the code's cover from the writer thread when it has one for this payload, else NULL. */
+/* ready: the writer thread's document hash, whose prepared cover is used when it is this payload's;
+ * NULL (or another payload, or none prepared): encoded here. */
 static void qr(struct pdf *p, const char *payload, const struct cert_doc_hash *ready, double x, double y, double size)
 {
     if (p->counting)
