@@ -236,8 +236,13 @@ static void *window_room(void *ctx, size_t bytes)
 static void send_answer(int sock, int rc, uint64_t n, const struct pd_err *err)
 {
     struct answer a = {.rc = rc, .n = n};
-    if (rc < 0 && err)
-        a.err = *err;
+    if (rc < 0 && err) { /* field by field: the message's bytes past its end were never written */
+        a.err.code = err->code;
+        a.err.os_errno = err->os_errno;
+        a.err.device_code = err->device_code;
+        pd_strlcpy(a.err.where, err->where, sizeof a.err.where);
+        pd_strlcpy(a.err.msg, err->msg, sizeof a.err.msg);
+    }
     (void)send(sock, &a, sizeof a, MSG_NOSIGNAL);
 }
 
@@ -342,7 +347,11 @@ int pd_run_child_open(const char *path, uint64_t file_size, struct pd_run_child 
         rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot start the reader process (fork)");
     if (rc == 0 && c->pid == 0) {
         close(sv[0]);
-        serve(path, sv[1], c->memfd, &c->lim);
+        int memfd = c->memfd;
+        struct pd_read_limits lim = c->lim;
+        free(c->path); /* the parent's bookkeeping: not the child's */
+        free(c);
+        serve(path, sv[1], memfd, &lim);
     }
     if (sv[1] >= 0)
         close(sv[1]);
