@@ -604,7 +604,10 @@ static hid_t open_file(const char *path, int *swmr, struct pd_err *err)
      * the superblock; a plain open refuses it, a SWMR read open does not and sees what was flushed. */
     struct pd_err plain;
     pd_store_h5_fail(&plain, PD_EIO, path, "cannot open the run file");
-    f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    hid_t fapl = pd_store_swmr_read_fapl();
+    f = fapl >= 0 ? H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl) : -1;
+    if (fapl >= 0)
+        H5Pclose(fapl);
     if (f >= 0) {
         *swmr = 1;
         return f;

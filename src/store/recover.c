@@ -287,7 +287,10 @@ static int recover_claimed(const char *in_path, const char *out_path, struct pd_
         return pd_err_set(err, PD_EDATA, in_path, "not an HDF5 file");
     }
     /* The SWMR-read open is what a dead writer's file allows; it sees everything flushed. */
-    hid_t src = H5Fopen(in_path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    hid_t swmr_fapl = pd_store_swmr_read_fapl();
+    hid_t src = swmr_fapl >= 0 ? H5Fopen(in_path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, swmr_fapl) : -1;
+    if (swmr_fapl >= 0)
+        H5Pclose(swmr_fapl);
     if (src < 0) {
         pd_store_h5_forget();
         src = H5Fopen(in_path, H5F_ACC_RDONLY, H5P_DEFAULT);

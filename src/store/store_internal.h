@@ -98,6 +98,11 @@ int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, uint64_t size);
  * tail (filtered). On failure *failed_col names the column. */
 int pd_chunk_asm_write(struct pd_chunk_asm *a, const hid_t *ds, size_t *failed_col);
 
+/* A file-access list for SWMR-reading opens (a live or crashed run's file): few metadata read
+ * retries (see h5util.c). Negative on failure; the caller closes it. */
+#define PD_STORE_SWMR_READ_ATTEMPTS 28
+hid_t pd_store_swmr_read_fapl(void);
+
 /* Silences HDF5's own error printing (the store reports through struct pd_err instead). */
 void pd_store_h5_quiet(void);
 /* Keeps the innermost message of the failure on the error stack now, for pd_store_h5_fail, when
