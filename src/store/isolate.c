@@ -97,6 +97,16 @@ static uint64_t address_space_now(void)
 static void limit_child(const struct pd_read_limits *lim)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* The caller's signal handlers and mask are not the child's: a crash must end it (not run a
+     * handler that carries on in the caller's code), and SIGXCPU must reach it. */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     struct rlimit core = {0, 0};
     setrlimit(RLIMIT_CORE, &core);
     rlim_t cpu = (rlim_t)ceil(lim->seconds);
@@ -107,6 +117,14 @@ static void limit_child(const struct pd_read_limits *lim)
         struct rlimit as_lim = {as, as};
         setrlimit(RLIMIT_AS, &as_lim);
     }
+}
+
+/* The wall-clock deadline of each request: the CPU limit plus 2 s, so that a child busy reading
+ * meets its CPU limit first (SIGXCPU, then SIGKILL a second later: the more precise report) and
+ * the deadline catches one that waits (sleeps, locks, a stalled disk). */
+static double wall_limit(const struct pd_read_limits *lim)
+{
+    return ceil(lim->seconds) + 2.0;
 }
 
 /* ---- Process ends --------------------------------------------------------------------------*/
@@ -137,7 +155,7 @@ static int child_failed(pid_t pid, enum child_fate fate, const char *path, const
         ;
     if (fate == FATE_TIMED_OUT)
         return pd_err_set(err, PD_EDATA, NULL, "damaged run file: %s: exceeded the time limit (%.0f s) while %s",
-                          path, ceil(lim->seconds), doing);
+                          path, wall_limit(lim), doing);
     if (fate == FATE_NONSENSE)
         return pd_err_set(err, PD_EDATA, NULL, "damaged run file: %s: the reader process sent a malformed answer "
                           "while %s", path, doing);
@@ -287,7 +305,7 @@ static void serve(const char *path, int sock, int memfd, const struct pd_read_li
  * child is reaped and its fate becomes the error (and that of every later request). */
 static int await_answer(struct pd_run_child *c, const char *doing, struct answer *a, struct pd_err *err)
 {
-    double deadline = now_s() + c->lim.seconds;
+    double deadline = now_s() + wall_limit(&c->lim);
     enum child_fate fate = FATE_TIMED_OUT;
     for (;;) {
         double left = deadline - now_s();
