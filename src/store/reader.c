@@ -713,7 +713,7 @@ struct sbuf {
 
 static void put(struct sbuf *b, const void *v, size_t len)
 {
-    if (b->failed)
+    if (b->failed || len == 0) /* (an empty table's rows may be NULL) */
         return;
     if (b->n + len > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;

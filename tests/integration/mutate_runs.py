@@ -8,7 +8,9 @@ the changes land in the file's first 16 KiB, where HDF5 keeps the superblock and
 headers — and runs `polydaq inspect`, `export`, `certify` and `recover` on each. A mutant may still
 read fine (exit 0; certify 1 for a failed limit); every failure must be exit 2 with a message that
 names the file, leave no output behind, and no command may die by a signal or run past the wall
-limit (a hang). Each mutant is a function of (seed, kind, index) alone: `--only KIND:INDEX` with
+limit (a hang). With --src, a sanitizer report (ASan/UBSan build) whose first frame is in
+polydaq's own source fails too: the reading child may crash inside HDF5, not in polydaq's code.
+Each mutant is a function of (seed, kind, index) alone: `--only KIND:INDEX` with
 the printed seed makes the same one again (kept in DIR/failed/ when it fails a check).
 """
 import argparse
@@ -57,6 +59,21 @@ def run(cmd, env):
         return None, f"still running after {WALL_S} s"
 
 
+def own_code_fault(err, src):
+    """The first frame of a sanitizer report when it lies in polydaq's own source (under `src`):
+    a crash there is a defect, while one inside HDF5 is what the reading child is for."""
+    if "ERROR: AddressSanitizer" not in err and ": runtime error:" not in err:
+        return None
+    for line in err.splitlines():
+        line = line.strip()
+        if ": runtime error:" in line:
+            return line if src in line else None
+        # the first frame that is not the sanitizer's own (an intercepted memcpy is its caller's)
+        if line.startswith("#") and "__interceptor_" not in line and "sanitizer_common" not in line:
+            return line if src in line else None
+    return None
+
+
 def check_mutant(args, env, kind, index, original):
     rng = random.Random(f"{args.seed}:{kind}:{index}")
     data, what = mutate(original, rng)
@@ -86,6 +103,11 @@ def check_mutant(args, env, kind, index, original):
             problems.append(f"{name}: exit 2 without naming the file: {err.strip()[:300]}")
         elif rc == 2 and output and os.path.exists(os.path.join(d, output)):
             problems.append(f"{name}: failed but left {output} behind")
+        if rc is not None and "crashed with signal" in err:
+            exits.append(f"{name} reader crashed")
+        fault = own_code_fault(err, args.src) if args.src else None
+        if fault:
+            problems.append(f"{name}: sanitizer report in polydaq's own code: {fault}")
     if problems:
         keep = os.path.join(args.work, "failed")
         os.makedirs(keep, exist_ok=True)
@@ -102,6 +124,7 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--count", type=int, default=150)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--src", default=None, help="polydaq's source folder: sanitizer reports there fail")
     ap.add_argument("--only", default=None, help="KIND:INDEX — one mutant again")
     ap.add_argument("files", nargs="+", help="KIND=RUN.h5")
     args = ap.parse_args()
@@ -125,11 +148,14 @@ def main():
     env.setdefault("POLYDAQ_READ_MEMORY_MB", "256")
     bad = 0
     tally = {}
+    contained = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for kind, index, what, exits, problems in pool.map(
                 lambda j: check_mutant(args, env, j[0], j[1], originals[j[0]]), jobs):
             for e in exits:
                 tally[e] = tally.get(e, 0) + 1
+            if any(e.endswith("reader crashed") for e in exits):
+                contained.append(f"{kind}:{index}")
             if problems:
                 bad += 1
                 print(f"FAIL {kind}:{index} ({what}):", file=sys.stderr)
@@ -138,6 +164,8 @@ def main():
             elif args.only:
                 print(f"{kind}:{index} ({what}): {', '.join(exits)}")
     print("exits: " + ", ".join(f"{k}: {v}" for k, v in sorted(tally.items())))
+    if contained:
+        print(f"reading child crashed (contained, exit 2) on: {' '.join(contained)}")
     print(f"mutate_runs: {len(jobs)} mutants, {bad} failed a check (seed {args.seed})")
     return 1 if bad else 0
 

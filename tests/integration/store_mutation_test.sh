@@ -41,6 +41,6 @@ seed=()
 [ -n "${PD_MUTATION_SEED:-}" ] && seed=(--seed "$PD_MUTATION_SEED")
 mkdir "$work/mutants"
 "$PY" "$PD_SOURCE_DIR/tests/integration/mutate_runs.py" --cli "$PD_CLI" --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" \
-  --work "$work/mutants" --count "${PD_MUTANTS:-150}" "${seed[@]}" plain="$plain" crashed="$crashed" ||
+  --work "$work/mutants" --src "$PD_SOURCE_DIR/src" --count "${PD_MUTANTS:-150}" "${seed[@]}" plain="$plain" crashed="$crashed" ||
   fail "mutants of the run files crashed, hung or failed without exit 2 naming the file (above)"
 [ "$fails" -eq 0 ] || exit 1
