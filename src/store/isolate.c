@@ -5,6 +5,7 @@
 #include "store/store_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
@@ -215,7 +216,10 @@ struct answer {
 struct pd_run_child {
     pid_t pid;
     int sock;  /* SOCK_SEQPACKET: one message per request and per answer */
-    int memfd; /* what the answers carry: the snapshot, then each column */
+    int memfd; /* what the answers carry: the snapshot, then each column; sealed against shrinking */
+    void *view; /* the caller's read-only mapping of it (NULL: none yet, or pread when sealing failed) */
+    size_t view_size;
+    int no_view;
     char *path;
     struct pd_read_limits lim;
     int dead; /* reaped after a failure: every later request fails the same way */
@@ -330,9 +334,30 @@ static int await_answer(struct pd_run_child *c, const char *doing, struct answer
     return PD_EDATA;
 }
 
-/* Copies `bytes` from the start of the memfd, checking the child's claim against the file. */
+/* Copies `bytes` from the start of the memfd, checking the child's claim against the file. The
+ * memfd cannot shrink (F_SEAL_SHRINK, set before the fork), so what the mapping covered once stays
+ * readable: a child gone wrong cannot make the caller fault (SIGBUS) by truncating it. */
 static int take(struct pd_run_child *c, void *dst, size_t bytes, struct pd_err *err)
 {
+    if (bytes == 0)
+        return 0;
+    if (!c->no_view && bytes > c->view_size) {
+        struct stat sb;
+        if (fstat(c->memfd, &sb) < 0 || sb.st_size < 0 || (uint64_t)sb.st_size < bytes)
+            return pd_err_set(err, PD_EDATA, NULL,
+                              "damaged run file: %s: the reader process sent a malformed answer", c->path);
+        size_t size = (size_t)sb.st_size;
+        void *m = c->view ? mremap(c->view, c->view_size, size, MREMAP_MAYMOVE)
+                          : mmap(NULL, size, PROT_READ, MAP_SHARED, c->memfd, 0);
+        if (m == MAP_FAILED)
+            return pd_err_set_os(err, PD_ENOMEM, errno, c->path, "cannot map the reader's answer");
+        c->view = m;
+        c->view_size = size;
+    }
+    if (!c->no_view) {
+        memcpy(dst, c->view, bytes);
+        return 0;
+    }
     size_t done = 0;
     while (done < bytes) {
         ssize_t r = pread(c->memfd, (char *)dst + done, bytes - done, (off_t)done);
@@ -359,8 +384,13 @@ int pd_run_child_open(const char *path, uint64_t file_size, struct pd_run_child 
     int sv[2] = {-1, -1};
     if (rc == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot start the reader process (socketpair)");
-    if (rc == 0 && (c->memfd = memfd_create("polydaq-run-reader", MFD_CLOEXEC)) < 0)
+    if (rc == 0 && (c->memfd = memfd_create("polydaq-run-reader", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
         rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot start the reader process (memfd)");
+    if (rc == 0 && fcntl(c->memfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+        c->no_view = 1; /* then copied with pread, which cannot fault */
+    /* The library initialised once here, not in every child (a second run's child inherits it). */
+    if (rc == 0 && H5open() < 0)
+        rc = pd_err_set(err, PD_EIO, path, "cannot initialise HDF5");
     if (rc == 0 && (c->pid = fork()) < 0)
         rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot start the reader process (fork)");
     if (rc == 0 && c->pid == 0) {
@@ -446,6 +476,8 @@ void pd_run_child_close(struct pd_run_child *c)
     if (c->pid > 0 && !c->dead)
         while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
             ;
+    if (c->view)
+        munmap(c->view, c->view_size);
     if (c->memfd >= 0)
         close(c->memfd);
     free(c->path);
