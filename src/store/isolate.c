@@ -371,6 +371,23 @@ static int take(struct pd_run_child *c, void *dst, size_t bytes, struct pd_err *
     return 0;
 }
 
+/* Children told to end but not yet reaped: a child's exit (HDF5's close, its address space torn
+ * down) takes ~1 ms the caller need not wait for. Reaped without waiting at the next open or
+ * close, and with this process. One list: the store is used by one thread at a time. */
+#define PENDING_MAX 32
+static pid_t pending[PENDING_MAX];
+static size_t n_pending;
+
+static void reap_pending(void)
+{
+    for (size_t i = 0; i < n_pending;) {
+        if (waitpid(pending[i], NULL, WNOHANG) != 0) /* reaped, or not ours any more */
+            pending[i] = pending[--n_pending];
+        else
+            i++;
+    }
+}
+
 int pd_run_child_open(const char *path, uint64_t file_size, struct pd_run_child **out, void **snapshot,
                       size_t *snapshot_size, struct pd_err *err)
 {
@@ -380,6 +397,7 @@ int pd_run_child_open(const char *path, uint64_t file_size, struct pd_run_child 
         return pd_err_set(err, PD_ENOMEM, path, "out of memory");
     }
     c->sock = c->memfd = -1;
+    reap_pending();
     int rc = pd_read_limits(path, file_size, &c->lim, err);
     int sv[2] = {-1, -1};
     if (rc == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -473,9 +491,14 @@ void pd_run_child_close(struct pd_run_child *c)
         return;
     if (c->sock >= 0)
         close(c->sock); /* the idle child sees the end and exits */
-    if (c->pid > 0 && !c->dead)
-        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
-            ;
+    if (c->pid > 0 && !c->dead) {
+        reap_pending();
+        if (n_pending < PENDING_MAX)
+            pending[n_pending++] = c->pid;
+        else
+            while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+    }
     if (c->view)
         munmap(c->view, c->view_size);
     if (c->memfd >= 0)
