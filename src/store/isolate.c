@@ -346,7 +346,9 @@ static int take(struct pd_run_child *c, void *dst, size_t bytes, struct pd_err *
         if (fstat(c->memfd, &sb) < 0 || sb.st_size < 0 || (uint64_t)sb.st_size < bytes)
             return pd_err_set(err, PD_EDATA, NULL,
                               "damaged run file: %s: the reader process sent a malformed answer", c->path);
-        size_t size = (size_t)sb.st_size;
+        /* What this answer needs (a child that grew the memfd to a damaged file's claim before
+         * failing leaves it that large: the mapping follows the answers, not the memfd). */
+        size_t size = bytes;
         void *m = c->view ? mremap(c->view, c->view_size, size, MREMAP_MAYMOVE)
                           : mmap(NULL, size, PROT_READ, MAP_SHARED, c->memfd, 0);
         if (m == MAP_FAILED)
