@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <valgrind/valgrind.h>
@@ -245,6 +246,68 @@ static void test_child_dies_between_reads(void **state)
     rmdir(dir);
 }
 
+/* Regression (mutation test): a crashed writer's file (SWMR mark set) with one damaged object
+ * header. HDF5's SWMR reader retries a failed metadata checksum 100 times by default, doubling a
+ * sleep each time — the reader waited forever (here: until the time limit). With the store's 28
+ * attempts the damage is reported as what it is. */
+static void test_damaged_crashed_file_reports_the_damage(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pd_isolate_test_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/crashed.h5", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* the writer, dying without closing */
+        struct pd_store_instrument in = {.name = "frame", .n_channels = 1, .channels = {{"force", "N"}}};
+        struct pd_store_specimen sp = {.id = "S01"};
+        struct pd_store_layout layout = {.n_instruments = 1, .instruments = &in, .n_specimens = 1,
+                                         .specimens = &sp, .chunk_samples = 64, .deflate_level = -1};
+        struct pd_err err = {0};
+        struct pd_store *st;
+        int64_t t[3] = {1, 2, 3};
+        double v[3] = {1.5, 2.5, 3.5};
+        if (pd_store_create(path, &layout, &st, &err) < 0 || pd_store_append(st, 0, 0, 3, t, NULL, NULL, v, &err) < 0 ||
+            pd_store_flush(st, &err) < 0)
+            _exit(3);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    struct pd_err err = {0};
+    struct pd_run *run;
+    assert_int_equal(pd_run_open(path, &run, &err), 0); /* undamaged: it reads */
+    assert_int_equal(pd_run_closed_cleanly(run), 0);
+    pd_run_close(run);
+
+    /* one byte of the first object header (the root group's) changed: its checksum fails */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    unsigned char head[4096];
+    size_t got = fread(head, 1, sizeof head, f);
+    size_t at = 0;
+    while (at + 4 <= got && memcmp(head + at, "OHDR", 4) != 0)
+        at++;
+    assert_true(at + 8 < got);
+    assert_int_equal(fseek(f, (long)(at + 6), SEEK_SET), 0);
+    assert_int_equal(fputc(head[at + 6] ^ 0x55, f), head[at + 6] ^ 0x55);
+    assert_int_equal(fclose(f), 0);
+
+    setenv("POLYDAQ_READ_SECONDS", "5", 1); /* the wall limit (a few s) ends endless retries */
+    int rc = pd_run_open(path, &run, &err);
+    unsetenv("POLYDAQ_READ_SECONDS");
+    assert_int_equal(rc, PD_EDATA);
+    if (!strstr(err.msg, "checksum"))
+        print_error("message: %s\n", err.msg);
+    assert_null(strstr(err.msg, "time limit"));
+    assert_non_null(strstr(err.msg, "checksum"));
+    assert_non_null(strstr(err.msg, path));
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_wall_limit),            cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_errors_come_back),      cmocka_unit_test(test_limits_from_environment),
         cmocka_unit_test(test_child_dies_between_reads),
+        cmocka_unit_test(test_damaged_crashed_file_reports_the_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
