@@ -1,7 +1,7 @@
 /* isolate.c — reads a run file with HDF5 only inside a forked child process held to CPU, memory and
  * wall-clock limits, so that a damaged or hostile file can crash or hang the child but never the
  * command (see docs/ARCHITECTURE.md, "Hostile files"). */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create, mremap, F_ADD_SEALS, strsignal */
 #include "store/store_internal.h"
 
 #include <errno.h>
