@@ -335,6 +335,12 @@ struct cert_doc_hash {
     pthread_cond_t ready_cv;
     bool ready;
     char hex[65];
+    /* The QR code of the certificate number and that hash, encoded and covered by rectangles
+     * (cert_qr_rects) on the same thread: n_rects 0 when it could not be, then the PDF does it. */
+    char qr_payload[200];
+    int qr_width;
+    size_t n_rects;
+    int (*rects)[4];
 };
 void cert_doc_hash_init(struct cert_doc_hash *h);
 void cert_doc_hash_set(struct cert_doc_hash *h, const json_t *doc);

@@ -2416,6 +2416,54 @@ static void test_pdf_page_count_from_a_wrong_early_count(void **state)
     json_decref(doc);
 }
 
+/* pd_sha256_file (libcrypto, read in 128 KiB blocks) against libsodium's SHA-256 of the same bytes in
+ * memory, at every length where a block or a read boundary could be mishandled; a missing file is
+ * an I/O error naming it. */
+static void test_sha256_file_every_boundary(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = {0, 1, 55, 56, 63, 64, 65, 1000, 131071, 131072, 131073, 3 * 131072 + 17};
+    char dir[] = "/tmp/pd-sha-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/f", dir);
+    size_t max = 3 * 131072 + 17;
+    unsigned char *data = malloc(max);
+    assert_non_null(data);
+    uint64_t z = 0x1234567887654321ull;
+    for (size_t i = 0; i < max; i++) {
+        z ^= z << 13;
+        z ^= z >> 7;
+        z ^= z << 17;
+        data[i] = (unsigned char)z;
+    }
+    for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(data, 1, lengths[k], f), lengths[k]);
+        assert_int_equal(fclose(f), 0);
+        char got[65], want[65];
+        assert_int_equal(pd_sha256_file(path, got, NULL), 0);
+        cert_sha256_hex(data, lengths[k], want);
+        if (strcmp(got, want) != 0)
+            fail_msg("%zu bytes: %s, libsodium %s", lengths[k], got, want);
+    }
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fclose(f), 0);
+    char empty[65];
+    assert_int_equal(pd_sha256_file(path, empty, NULL), 0);
+    assert_string_equal(empty, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"); /* FIPS 180-2 */
+    unlink(path);
+    struct pd_err err = {0};
+    char none[65] = "untouched";
+    assert_int_equal(pd_sha256_file(path, none, &err), PD_EIO);
+    assert_non_null(strstr(err.msg, path));
+    assert_string_equal(none, "untouched");
+    rmdir(dir);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tensile[] = {
@@ -2472,6 +2520,7 @@ int main(void)
         cmocka_unit_test(test_certify_reports_load_drop),
         cmocka_unit_test(test_read_channel_into_reuses_array),
         cmocka_unit_test(test_hashing_started_early),
+        cmocka_unit_test(test_sha256_file_every_boundary),
         cmocka_unit_test(test_certify_charpy_run),
         cmocka_unit_test(test_calibration_overdue),
         cmocka_unit_test(test_seal_gate),
