@@ -235,6 +235,50 @@ void acq_set_status(struct run *run, size_t specimen, const char *status);
 /* A live line (terminal) or one line per specimen (not a terminal) on stderr. */
 void acq_show_progress(const struct run *run, const struct bus *primary, size_t specimen, bool final_line);
 
+/* ---- alarm hooks (alarm_hook.c; monitoring runs) --------------------------------------------*/
+#define ACQ_HOOK_MAX_ARGS 16
+#define ACQ_HOOKS_RUNNING_MAX 8 /* hooks alive at once; one more is refused (an event) */
+
+/* A command from the config: argv[0] is a path, or a name looked up on PATH. */
+struct acq_hook_cmd {
+    size_t argc;
+    char argv[ACQ_HOOK_MAX_ARGS][256];
+};
+
+/* What a hook is told (POLYDAQ_* environment variables, docs/HDF5-SCHEMA.md "Recording runs"). */
+struct acq_hook_alarm {
+    const char *channel;    /* instrument.channel */
+    const char *instrument;
+    double value, low, high;
+    bool outside; /* true: it left its band (alarm); false: it came back (cleared) */
+    int64_t t_mono_ns; /* the reading's time */
+};
+
+struct acq_hook_proc {
+    pid_t pid; /* 0: a free slot */
+    int64_t started_ns, deadline_ns;
+    char what[200];
+};
+
+/* The hooks of one run, owned by the method thread. */
+struct acq_hooks {
+    int64_t timeout_ns; /* a hook still running this long after its start is killed */
+    struct acq_hook_proc running[ACQ_HOOKS_RUNNING_MAX];
+};
+
+/* A YAML list of strings → a command; errors name file:line:column. */
+int acq_hook_parse(const struct pd_cfg_node *seq, struct acq_hook_cmd *out, struct pd_err *err);
+/* Starts the command for an alarm change without waiting for it; a failure to start is an
+ * `alarm_hook_failed` event (and a warning line), never an error of the run. */
+void acq_hook_start(struct run *run, struct acq_hooks *hooks, const struct acq_hook_cmd *cmd,
+                    const struct acq_hook_alarm *alarm);
+/* Reaps the hooks that ended (an `alarm_hook` event for exit status 0, else `alarm_hook_failed`
+ * with the status or signal) and kills the ones past their deadline. Never blocks. */
+void acq_hooks_reap(struct run *run, struct acq_hooks *hooks);
+/* At the end of the run: waits for the running hooks at most `grace_ns` more (and no longer than
+ * their own deadlines), then kills what is left; every one ends as an event. */
+void acq_hooks_finish(struct run *run, struct acq_hooks *hooks, int64_t grace_ns);
+
 /* ---- methods ---------------------------------------------------------------------------------*/
 /* A test method as the acquisition side runs it. Its config sections (`specimen:`, `method:`) and
  * what it records about each specimen are its own business. */
