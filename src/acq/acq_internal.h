@@ -192,14 +192,21 @@ struct run {
     size_t last_drained; /* samples the last drain moved: a busy writer drains again at once */
     uint64_t unsynced_bytes; /* appended since the writer last asked for an fdatasync */
     int64_t clock_step_reported_ns, clock_step_max_ns;
-    /* Rolling runs (acq_method.one_entry_per_file): samples tagged specimen tag_base + 1 go to the
-     * current file's only entry; the method sets rollover_to to the next file's tag after
-     * re-tagging every bus, and the writer (acq_writer_drain_all) closes the file and opens the
-     * next once every sample of the old tag is in it. Non-rolling runs: tag_base 0, rollover_to 0. */
+    /* Rolling runs (acq_method.one_entry_per_file): samples tagged up to file_tag go to the
+     * current file's only entry; the method sets rollover_to to a new tag after re-tagging every
+     * bus, and the writer (acq_writer_drain_all) creates the next file, then closes the current
+     * one, once every sample of the old tags is in it. When the next file cannot be created the
+     * current one takes the new tag too (file_tag = rollover_to), the writer records a
+     * `rollover_failed` event and sets rollover_failed, and the method asks again after
+     * `rollover_retry` (docs/HDF5-SCHEMA.md "Recording runs"). Non-rolling runs: file_no and
+     * file_tag 1, rollover_to 0. */
     char run_id[64];
     char out_dir[3900];
-    uint32_t tag_base;          /* writer thread (and the closer after it ended) */
+    uint32_t file_no;           /* the current file's number in the recording, 1-based (writer thread) */
+    uint32_t file_tag;          /* the highest bus tag the current file takes (writer thread) */
+    uint32_t rollover_failures; /* failed attempts to create the next file since the last success */
     _Atomic uint32_t rollover_to;
+    _Atomic int rollover_failed; /* writer → method: the last rollover failed, ask again later */
     uint64_t file_written_base[PD_ACQ_MAX_INSTRUMENTS]; /* n_written when the current file began */
     uint64_t file_lost_base[PD_ACQ_MAX_INSTRUMENTS];    /* lost_recorded when the current file began */
     struct pd_acq_result *result;
@@ -225,8 +232,12 @@ int acq_writer_drain(struct run *run, struct pd_err *err);
 /* acq_writer_drain, and for a rolling run every rollover that became due (run.c does the file
  * switch); true in *rolled when the file changed. */
 int acq_writer_drain_all(struct run *run, bool *rolled, struct pd_err *err);
-/* Closes the current file of a rolling run and opens the next (writer thread, store lock free). */
-int acq_run_rollover(struct run *run, struct pd_err *err);
+/* Creates the next file of a rolling run and closes the current one (writer thread, store lock
+ * free); *switched tells whether it did. A next file that cannot be created is no error: the
+ * current file goes on (an event, run->rollover_failed set), unless the current file itself is
+ * gone from its path (its directory removed or renamed): then the run fails (PD_EIO) and the file
+ * is closed cleanly where it now is. A failure to close the old file is an error of the run. */
+int acq_run_rollover(struct run *run, bool *switched, struct pd_err *err);
 /* Records lost samples in the file (an overrun row and an "overrun" event). */
 int acq_record_loss(struct run *run, size_t bus_index, const struct acq_loss *loss, struct pd_err *err);
 /* Events and status from the method thread (specimen 0-based; SIZE_MAX = run level). */

@@ -28,7 +28,7 @@ struct record_alarm {
 };
 
 struct record_params {
-    double rollover_s, duration_s, time_scale;
+    double rollover_s, duration_s, time_scale, retry_s;
     const struct pd_cfg_node *alarms_node;
     const struct pd_cfg_node *on_alarm_node;
     double hook_timeout_s;
@@ -47,6 +47,8 @@ static const struct pd_cfg_field method_fields[] = {
     {.key = "time_scale", .type = PD_CFG_T_DOUBLE, .offset = F(time_scale), .min = 1, .max = 1e7, .def = "1",
      .help = "recording seconds per real second, to match simulators run with --time-scale (1 for real "
              "instruments)"},
+    {.key = "rollover_retry", .type = PD_CFG_T_DOUBLE, .offset = F(retry_s), .min = 0.001, .max = 86400, .def = "60",
+     .help = "seconds (recording time) after a failed rollover before the next file is tried again"},
     {.key = "alarms", .type = PD_CFG_T_SEQ, .offset = F(alarms_node),
      .help = "alarm limits: a list of {channel, low, high[, on_alarm]}"},
     {.key = "on_alarm", .type = PD_CFG_T_SEQ, .offset = F(on_alarm_node),
@@ -124,6 +126,7 @@ static size_t record_run_attrs(const void *params, struct pd_store_attr *out, si
         {.key = "rollover_period", .type = PD_STORE_DOUBLE, .d = p->rollover_s, .units = "s"},
         {.key = "duration", .type = PD_STORE_DOUBLE, .d = p->duration_s, .units = "s"},
         {.key = "time_scale", .type = PD_STORE_DOUBLE, .d = p->time_scale},
+        {.key = "rollover_retry", .type = PD_STORE_DOUBLE, .d = p->retry_s, .units = "s"},
     };
     return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
@@ -219,8 +222,11 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
     uint64_t seen[PD_ACQ_MAX_INSTRUMENTS] = {0};
     for (size_t i = 0; i < run->n_buses; i++)
         buses[i] = &run->buses[i];
-    uint32_t file = 1;
-    tag_all(run, file);
+    /* Each rollover asked for gets a new tag; which file a tag ends up in is the writer's business
+     * (the next one, or the current one again when the next cannot be created). */
+    uint32_t tag = 1;
+    double boundary_s = p->rollover_s, retry_at_s = -1;
+    tag_all(run, tag);
     /* alarms judge recorded readings only: the ones after the tag (published under the same lock) */
     for (size_t i = 0; i < run->n_buses; i++) {
         struct pd_reading r;
@@ -250,11 +256,17 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
             }
         }
         acq_hooks_reap(run, &hooks);
-        if (elapsed_s >= (double)file * p->rollover_s) {
+        if (atomic_exchange(&run->rollover_failed, 0))
+            retry_at_s = elapsed_s + p->retry_s;
+        bool due = elapsed_s >= boundary_s, retry = retry_at_s >= 0 && elapsed_s >= retry_at_s;
+        if (due || retry) {
             /* re-tag first: once every bus carries the new tag, the writer may close the old file */
-            file++;
-            tag_all(run, file);
-            atomic_store(&run->rollover_to, file);
+            if (due) /* files keep to the schedule (daily...), whatever a failed rollover delayed */
+                boundary_s += p->rollover_s;
+            retry_at_s = -1;
+            tag++;
+            tag_all(run, tag);
+            atomic_store(&run->rollover_to, tag);
         }
     }
     tag_all(run, 0);

@@ -79,7 +79,7 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
         pthread_mutex_lock(&run->store_lock);
         while (rc == PD_OK && done < n) {
             uint32_t specimen = ((const struct acq_sample *)(const void *)(raw + done * stride))->specimen;
-            if (rolling && specimen > run->tag_base + 1) {
+            if (rolling && specimen > run->file_tag) {
                 next_file = true; /* the rest belongs to the next file: it waits for the rollover */
                 break;
             }
@@ -89,7 +89,7 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
                 same++;
             struct pd_store_slot slot;
             size_t room = 0;
-            rc = pd_store_append_reserve(run->store, (size_t)(specimen - 1 - run->tag_base), bus_index, same, &slot,
+            rc = pd_store_append_reserve(run->store, rolling ? 0 : (size_t)(specimen - 1), bus_index, same, &slot,
                                          &room, err);
             if (rc == PD_OK) {
                 fill_slot(run, b, raw + done * stride, stride, room, &slot);
@@ -255,15 +255,15 @@ int acq_writer_drain(struct run *run, struct pd_err *err)
 }
 
 /* True when no bus holds a sample of the current file's entry any more (rolling runs): its
- * ring is empty or starts with the next file's tag. acq_bus_set_specimen made sure no sample of
- * the old tag can still arrive once rollover_to was set. */
+ * ring is empty or starts with a later tag. acq_bus_set_specimen made sure no sample of the old
+ * tags can still arrive once rollover_to was set. */
 static bool file_complete(struct run *run)
 {
     for (size_t i = 0; i < run->n_buses; i++) {
         struct bus *b = &run->buses[i];
         const void *span;
         if (b->ring.buf && pd_ring_peek(&b->ring, 1, &span) == 1 &&
-            ((const struct acq_sample *)span)->specimen <= run->tag_base + 1)
+            ((const struct acq_sample *)span)->specimen <= run->file_tag)
             return false;
     }
     return true;
@@ -273,11 +273,12 @@ int acq_writer_drain_all(struct run *run, bool *rolled, struct pd_err *err)
 {
     *rolled = false;
     int rc = acq_writer_drain(run, err);
-    while (rc == PD_OK && atomic_load(&run->rollover_to) > run->tag_base + 1 && file_complete(run)) {
-        if ((rc = acq_run_rollover(run, err)) == PD_OK) {
-            *rolled = true;
+    while (rc == PD_OK && atomic_load(&run->rollover_to) > run->file_tag && file_complete(run)) {
+        bool switched = false;
+        rc = acq_run_rollover(run, &switched, err);
+        *rolled = *rolled || switched;
+        if (rc == PD_OK)
             rc = acq_writer_drain(run, err);
-        }
     }
     return rc;
 }

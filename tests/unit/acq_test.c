@@ -173,14 +173,43 @@ static void test_record_method_config(void **state)
     assert_true(m->one_entry_per_file);
     struct pd_store_attr a[8];
     size_t n = m->run_attrs(cfg->method_params, a, 8);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
     assert_string_equal(a[0].key, "rollover_period");
     assert_true(a[0].d == 3600.0);
     assert_string_equal(a[1].key, "duration");
     assert_true(a[1].d == 0.0); /* default: until stopped */
     assert_string_equal(a[2].key, "time_scale");
     assert_true(a[2].d == 1.0); /* default: real time */
+    assert_string_equal(a[3].key, "rollover_retry");
+    assert_true(a[3].d == 60.0); /* default: a failed rollover is tried again each minute */
     pd_acq_config_free(cfg);
+    free(t);
+    /* on_alarm: a list of strings, for the run or per alarm; its timeout bounded */
+    t = recording("method:\n  on_alarm: [notify, \"a b\"]\n  alarms:\n    - {channel: force, high: 1, on_alarm: [x]}\n");
+    if (pd_acq_config_load_string("lab.yaml", t, &cfg, &err) != 0)
+        fail_msg("%s", err.msg);
+    pd_acq_config_free(cfg);
+    free(t);
+    t = recording("method:\n  on_alarm: []\n");
+    expect_error(t, "lab.yaml:8:13: ");
+    expect_error(t, "at least the program");
+    free(t);
+    t = recording("method:\n  on_alarm: notify\n");
+    expect_error(t, "lab.yaml:8:13: ");
+    free(t);
+    t = recording("method:\n  on_alarm: [a, {b: 1}]\n");
+    expect_error(t, "lab.yaml:8:17: ");
+    expect_error(t, "expected a string");
+    free(t);
+    t = recording("method:\n  on_alarm: [x]\n  on_alarm_timeout: 0\n");
+    expect_error(t, "lab.yaml:9:21: ");
+    free(t);
+    t = recording("method:\n  alarms:\n    - {channel: force, high: 1, on_alarm: [\"\"]}\n");
+    expect_error(t, "lab.yaml:9:");
+    expect_error(t, "program of on_alarm is empty");
+    free(t);
+    t = recording("method:\n  rollover_retry: 0\n");
+    expect_error(t, "lab.yaml:8:19: ");
     free(t);
 
     t = recording("method:\n  rollover: 0\n");
