@@ -148,6 +148,8 @@ int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim
  * caller); returns how many were copied into `out` (at most `max`). */
 size_t acq_bus_take_pending_losses(struct bus *b, struct acq_loss *out, size_t max);
 int acq_bus_start(struct bus *b, struct pd_err *err);
+/* Tells the bus thread to end, waking it from its sleep (join it afterwards). */
+void acq_bus_quit(struct bus *b);
 /* Stops the thread (if started), closes the driver and the simulator, frees the rings. */
 void acq_bus_close(struct bus *b);
 /* Sends a named control to the bus thread and waits until it was carried out. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include "acq/acq_internal.h"
 
@@ -188,18 +189,34 @@ static void set_link_down(struct bus *b, bool down)
     pthread_mutex_unlock(&b->lock);
 }
 
-/* Sleeps until `deadline`, serving commands every few ms so they never wait for a slow poll rate. */
+/* Sleeps until `deadline` (CLOCK_MONOTONIC, on the bus's condition variable), serving a command
+ * as soon as one is posted, so commands never wait for a slow poll rate; a quit ends the sleep.
+ * One wake-up per poll: waking every few ms to look for commands cost 200 wake-ups a second per
+ * instrument, most of a monitoring run's CPU (docs/BENCHMARKS.md "Monitoring"). */
 static void sleep_serving(struct bus *b, int64_t deadline)
 {
-    while (!atomic_load(&b->quit)) {
-        int64_t slice_end = pd_clock_mono_ns() + 5 * 1000000LL;
-        if (slice_end >= deadline) {
-            pd_clock_sleep_until_mono(deadline);
+    const struct timespec until = {.tv_sec = (time_t)(deadline / 1000000000LL),
+                                   .tv_nsec = (long)(deadline % 1000000000LL)};
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        /* a command waits in the mailbox while the link is down (serve_command) */
+        while (!(b->cmd_pending && !b->link_down) && !atomic_load(&b->quit) &&
+               pthread_cond_timedwait(&b->cond, &b->lock, &until) == 0)
+            ; /* woken for something else (a command's completion is broadcast on the same condition) */
+        bool command = b->cmd_pending && !b->link_down && !atomic_load(&b->quit);
+        pthread_mutex_unlock(&b->lock);
+        if (!command)
             return;
-        }
-        pd_clock_sleep_until_mono(slice_end);
         serve_command(b);
     }
+}
+
+void acq_bus_quit(struct bus *b)
+{
+    pthread_mutex_lock(&b->lock);
+    atomic_store(&b->quit, 1);
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
 }
 
 /* Close and reopen until it works, the run ends, or the instrument has been gone too long. */
@@ -355,6 +372,7 @@ int acq_bus_command(struct bus *b, const char *name, double value, struct pd_err
     b->cmd_value = value;
     b->cmd_pending = true;
     b->cmd_done = false;
+    pthread_cond_broadcast(&b->cond); /* the bus thread, asleep until its next poll */
     int64_t deadline = pd_clock_mono_ns() + ACQ_COMMAND_TIMEOUT_NS;
     while (!b->cmd_done) {
         if (b->failed) {
@@ -501,7 +519,7 @@ int acq_bus_start(struct bus *b, struct pd_err *err)
 void acq_bus_close(struct bus *b)
 {
     if (b->thread_started) {
-        atomic_store(&b->quit, 1);
+        acq_bus_quit(b);
         pthread_join(b->thread, NULL);
         b->thread_started = false;
     }

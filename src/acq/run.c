@@ -375,7 +375,12 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
         pthread_mutexattr_setprotocol(&lock_attr, PTHREAD_PRIO_INHERIT);
         pthread_mutex_init(&b->lock, &lock_attr);
         pthread_mutexattr_destroy(&lock_attr);
-        pthread_cond_init(&b->cond, NULL);
+        /* on CLOCK_MONOTONIC: the bus thread sleeps on it until its next deadline (bus.c) */
+        pthread_condattr_t cond_attr;
+        pthread_condattr_init(&cond_attr);
+        pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&b->cond, &cond_attr);
+        pthread_condattr_destroy(&cond_attr);
         run->n_buses = i + 1;
         if (rc == PD_OK)
             rc = acq_bus_open(b, cfg, opt->sim_dir, ring_capacity, err);
@@ -412,7 +417,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     /* Tear-down in dependency order: stop polling, drain everything into the file, close it. */
     for (size_t i = 0; i < run->n_buses; i++) {
         if (run->buses[i].thread_started) {
-            atomic_store(&run->buses[i].quit, 1);
+            acq_bus_quit(&run->buses[i]);
             pthread_join(run->buses[i].thread, NULL);
             run->buses[i].thread_started = false;
         }
