@@ -22,6 +22,8 @@
 #define ACQ_ENV_RING_CAPACITY "POLYDAQ_TEST_RING_CAPACITY"
 #define ACQ_ENV_WRITER_STALL_MS "POLYDAQ_TEST_WRITER_STALL_MS"
 #define ACQ_WRITER_PERIOD_NS (20 * 1000000LL)
+/* The writer drains about every this many samples of the fastest instrument (writer.c). */
+#define ACQ_WRITER_IDLE_SAMPLES 16
 #define ACQ_FLUSH_PERIOD_NS (1000 * 1000000LL)
 /* Appended bytes after which the writer asks the sync thread for an fdatasync (writer.c). */
 #define ACQ_SYNC_BYTES (16u << 20)

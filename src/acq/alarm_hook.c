@@ -1,7 +1,7 @@
 /* alarm_hook.c — the `on_alarm` command of a monitoring run: started without a shell (argv from the
  * config) when a channel leaves or re-enters its alarm band, with POLYDAQ_* environment variables
  * saying what happened, and watched without ever blocking the recording: the method thread starts
- * it (posix_spawn, a vfork-style clone) and looks at it on each of its 10 ms turns (waitpid
+ * it (posix_spawn, a vfork-style clone) and looks at it on each of its turns (waitpid
  * WNOHANG); its exit status, a failure to start and a kill after the timeout are run events. */
 #define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np */
 #include <errno.h>

@@ -17,6 +17,8 @@
 #define RECORD_MAX_ALARMS 32
 /* At the end of a recording, on_alarm commands still running get this long before they are killed. */
 #define ACQ_HOOK_END_GRACE_NS (2000 * 1000000LL)
+#define RECORD_TURN_MIN_NS (10 * 1000000LL)
+#define RECORD_TURN_MAX_NS (100 * 1000000LL)
 
 struct record_alarm {
     char channel[64]; /* "temperature" or "instrument.channel" */
@@ -232,6 +234,15 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
         struct pd_reading r;
         acq_bus_latest(&run->buses[i], &r, &seen[i]);
     }
+    /* The method looks at the instruments about once per reading of the fastest (10 ms .. 100 ms):
+     * each reading of a sensor at up to 100 Hz is judged against its alarms, and a monitoring run
+     * of 10 Hz sensors wakes 10 times a second, not 100 (docs/BENCHMARKS.md "Monitoring"). */
+    int64_t turn_ns = RECORD_TURN_MAX_NS;
+    for (size_t i = 0; i < run->n_buses; i++)
+        if (run->buses[i].period_ns < turn_ns)
+            turn_ns = run->buses[i].period_ns;
+    if (turn_ns < RECORD_TURN_MIN_NS)
+        turn_ns = RECORD_TURN_MIN_NS;
     int64_t t0 = pd_clock_mono_ns();
     char text[200];
     snprintf(text, sizeof text, "recording %zu instrument(s), a new file every %g s, %s", run->n_buses, p->rollover_s,
@@ -240,7 +251,7 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
     acq_set_status(run, 0, "recording");
     const char *why = NULL;
     for (;;) {
-        pd_clock_sleep_ns(10 * 1000000LL);
+        pd_clock_sleep_ns(turn_ns);
         why = acq_series_trouble(run, buses, run->n_buses, INT64_MAX, &rc, err);
         if (why)
             break;

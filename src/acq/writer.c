@@ -391,17 +391,34 @@ static double fullest_ring(const struct run *run)
     return most;
 }
 
-/* How long to sleep before the next drain: the writer's period, unless at the rate the rings
+/* The writer's pause when the rings fill slowly: the time the fastest instrument takes for
+ * ACQ_WRITER_IDLE_SAMPLES samples, at least ACQ_WRITER_PERIOD_NS and at most the flush period.
+ * A 1 kHz instrument keeps the 20 ms period; a monitoring run of 10 Hz sensors drains about once
+ * a second instead of 50 times (each drain visits every ring: with 50 instruments that was most
+ * of the writer's CPU, docs/BENCHMARKS.md "Monitoring"). Flushes stay on time (writer_main). */
+static int64_t idle_period(const struct run *run)
+{
+    int64_t fastest = INT64_MAX;
+    for (size_t i = 0; i < run->n_buses; i++)
+        if (run->buses[i].period_ns > 0 && run->buses[i].period_ns < fastest)
+            fastest = run->buses[i].period_ns;
+    int64_t ns = fastest == INT64_MAX ? ACQ_WRITER_PERIOD_NS : fastest * ACQ_WRITER_IDLE_SAMPLES;
+    if (ns > run->flush_period_ns)
+        ns = run->flush_period_ns;
+    return ns < ACQ_WRITER_PERIOD_NS ? ACQ_WRITER_PERIOD_NS : ns;
+}
+
+/* How long to sleep before the next drain: the idle period, unless at the rate the rings
  * filled during the last sleep the fullest would pass a quarter of its capacity sooner. Slow
  * instruments keep the writer to one wake-up per period; at full speed it drains before a ring
  * is anywhere near full (a full ring would be an overrun in a run, a waiting producer here). */
-static int64_t next_sleep(double fill_at_wake, int64_t slept_ns)
+static int64_t next_sleep(double fill_at_wake, int64_t slept_ns, int64_t idle_ns)
 {
     if (fill_at_wake <= 0 || slept_ns <= 0)
-        return ACQ_WRITER_PERIOD_NS;
+        return idle_ns;
     double ns = 0.25 * (double)slept_ns / fill_at_wake;
-    if (ns >= (double)ACQ_WRITER_PERIOD_NS)
-        return ACQ_WRITER_PERIOD_NS;
+    if (ns >= (double)idle_ns)
+        return idle_ns;
     return ns < (double)WRITER_MIN_SLEEP_NS ? WRITER_MIN_SLEEP_NS : (int64_t)ns;
 }
 
@@ -469,14 +486,15 @@ void *acq_writer_main(void *arg)
     struct run *run = arg;
     int64_t next_flush = pd_clock_mono_ns() + run->flush_period_ns;
     bool stalled = run->test_stall_ns <= 0;
-    int64_t pause_ns = ACQ_WRITER_PERIOD_NS; /* the next pause, kept while drains follow at once */
+    const int64_t idle_ns = idle_period(run);
+    int64_t pause_ns = idle_ns; /* the next pause, kept while drains follow at once */
     int64_t slept_ns = 0;                     /* how long the last pause lasted; 0 = none since */
     struct syncer sy;
     bool async_sync = syncer_start(&sy, run->path);
     for (;;) {
         bool quitting = atomic_load(&run->writer_quit);
         if (slept_ns > 0)
-            pause_ns = next_sleep(fullest_ring(run), slept_ns);
+            pause_ns = next_sleep(fullest_ring(run), slept_ns, idle_ns);
         bool rolled = false;
         int rc = acq_writer_drain_all(run, &rolled, &run->writer_err);
         if (rolled && async_sync) { /* the sync thread follows the new file (the old one was closed with an fsync) */
@@ -530,8 +548,10 @@ void *acq_writer_main(void *arg)
          * many samples, the next follows without a pause. */
         slept_ns = 0;
         if (run->last_drained < WRITER_BUSY_DRAIN) {
-            int64_t t0 = pd_clock_mono_ns();
-            writer_pause(run, pause_ns);
+            int64_t t0 = pd_clock_mono_ns(), to_flush = next_flush - t0;
+            /* wake for the flush on time, whatever the pause */
+            writer_pause(run, to_flush < pause_ns ? (to_flush > WRITER_MIN_SLEEP_NS ? to_flush : WRITER_MIN_SLEEP_NS)
+                                                  : pause_ns);
             slept_ns = pd_clock_mono_ns() - t0;
         }
     }
