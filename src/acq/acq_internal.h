@@ -13,6 +13,12 @@
 #include "store/store.h"
 
 #define ACQ_RING_CAPACITY 65536
+/* A sample ring holds ACQ_RING_SECONDS of its instrument's samples (a power of two, at least
+ * ACQ_RING_MIN_CAPACITY, at most ACQ_RING_CAPACITY): the writer may stall that long before a
+ * sample is lost, and 50 sensors at 10 Hz take 50 × 48 KiB, not 50 × 3 MiB (docs/BENCHMARKS.md
+ * "Monitoring"). */
+#define ACQ_RING_SECONDS 60
+#define ACQ_RING_MIN_CAPACITY 1024
 #define ACQ_EVENT_RING_CAPACITY 256
 #define ACQ_LOSS_RING_CAPACITY 1024
 #define ACQ_LOSS_BACKLOG 64
@@ -144,12 +150,15 @@ struct bus {
     uint64_t lost_recorded; /* writer thread only: samples covered by overrun records in the file */
 };
 
+/* ring_capacity 0: acq_ring_for_rate of the instrument's rate. */
 int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim_dir, size_t ring_capacity,
                  struct pd_err *err);
 /* After the bus thread ended: hands the losses it still held over to the loss ring's reader (the
  * caller); returns how many were copied into `out` (at most `max`). */
 size_t acq_bus_take_pending_losses(struct bus *b, struct acq_loss *out, size_t max);
 int acq_bus_start(struct bus *b, struct pd_err *err);
+/* Sample slots for an instrument polled at rate_hz (ACQ_RING_SECONDS of them, bounded). */
+size_t acq_ring_for_rate(double rate_hz);
 /* Tells the bus thread to end, waking it from its sleep (join it afterwards). */
 void acq_bus_quit(struct bus *b);
 /* Stops the thread (if started), closes the driver and the simulator, frees the rings. */

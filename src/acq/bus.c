@@ -464,6 +464,14 @@ int acq_bus_find_channel(const struct bus *b, const char *name)
     return -1;
 }
 
+size_t acq_ring_for_rate(double rate_hz)
+{
+    size_t slots = ACQ_RING_MIN_CAPACITY;
+    while (slots < ACQ_RING_CAPACITY && (double)slots < rate_hz * ACQ_RING_SECONDS)
+        slots *= 2;
+    return slots;
+}
+
 int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim_dir, size_t ring_capacity,
                  struct pd_err *err)
 {
@@ -500,6 +508,8 @@ int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim
     b->no_data_ns = (int64_t)(cfg->no_data_timeout_s * 1e9);
     if (b->no_data_ns < 2 * b->period_ns)
         b->no_data_ns = 2 * b->period_ns;
+    if (ring_capacity == 0)
+        ring_capacity = acq_ring_for_rate(1e9 / (double)b->period_ns);
     if ((rc = pd_ring_init(&b->ring, acq_sample_size(b->n_channels), ring_capacity)) < 0 ||
         (rc = pd_ring_init(&b->events, sizeof(struct acq_event), ACQ_EVENT_RING_CAPACITY)) < 0 ||
         (rc = pd_ring_init(&b->losses, sizeof(struct acq_loss), ACQ_LOSS_RING_CAPACITY)) < 0)

@@ -356,7 +356,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     if (run->flush_period_ns <= 0)
         run->flush_period_ns = ACQ_FLUSH_PERIOD_NS;
     /* Test hooks (documented in docs/HDF5-SCHEMA.md): read once, here. */
-    size_t ring_capacity = ACQ_RING_CAPACITY;
+    size_t ring_capacity = 0; /* by each instrument's rate (acq_ring_for_rate) */
     long hook;
     const char *env = getenv(ACQ_ENV_RING_CAPACITY);
     if (env && pd_parse_long(env, &hook) && hook >= 2 && hook <= ACQ_RING_CAPACITY)

@@ -237,6 +237,22 @@ static void test_record_method_config(void **state)
     free(t);
 }
 
+/* Sample rings hold a minute of their instrument's samples, within bounds. */
+static void test_ring_for_rate(void **state)
+{
+    (void)state;
+    assert_int_equal(acq_ring_for_rate(0.1), ACQ_RING_MIN_CAPACITY);
+    assert_int_equal(acq_ring_for_rate(10), 1024);     /* 102 s of a 10 Hz sensor */
+    assert_int_equal(acq_ring_for_rate(100), 8192);    /* ≥ 6000 */
+    assert_int_equal(acq_ring_for_rate(1000), 65536);  /* ≥ 60000 */
+    assert_int_equal(acq_ring_for_rate(10000), ACQ_RING_CAPACITY);
+    for (double r = 0.1; r <= 10000; r *= 1.7) {
+        size_t n = acq_ring_for_rate(r);
+        assert_true((n & (n - 1)) == 0);
+        assert_true(n == ACQ_RING_CAPACITY || (double)n >= r * ACQ_RING_SECONDS);
+    }
+}
+
 static void test_duplicate_instrument_names(void **state)
 {
     (void)state;
@@ -393,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_shipped_demo_config_loads),
         cmocka_unit_test(test_mistakes_are_named),
         cmocka_unit_test(test_record_method_config),
+        cmocka_unit_test(test_ring_for_rate),
         cmocka_unit_test(test_duplicate_instrument_names),
         cmocka_unit_test(test_store_options_and_rates),
         cmocka_unit_test(test_no_data_timeout),
