@@ -150,6 +150,9 @@ struct bus {
     uint64_t lost_recorded; /* writer thread only: samples covered by overrun records in the file */
 };
 
+/* The bus's lock (priority inheritance) and condition (CLOCK_MONOTONIC, which the bus thread's
+ * sleep needs); before acq_bus_open. acq_bus_close destroys them. */
+void acq_bus_init_sync(struct bus *b);
 /* ring_capacity 0: acq_ring_for_rate of the instrument's rate. */
 int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim_dir, size_t ring_capacity,
                  struct pd_err *err);
@@ -215,6 +218,7 @@ struct run {
      * file_tag 1, rollover_to 0. */
     char run_id[64];
     char out_dir[3900];
+    bool rolling;               /* the method has one entry per file (set before any thread starts) */
     uint32_t file_no;           /* the current file's number in the recording, 1-based (writer thread) */
     uint32_t file_tag;          /* the highest bus tag the current file takes (writer thread) */
     uint32_t rollover_failures; /* failed attempts to create the next file since the last success */

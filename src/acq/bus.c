@@ -211,6 +211,23 @@ static void sleep_serving(struct bus *b, int64_t deadline)
     }
 }
 
+void acq_bus_init_sync(struct bus *b)
+{
+    /* Bus threads may run SCHED_FIFO: a normal thread holding their lock (the method thread
+     * posting a command) inherits their priority instead of being preempted while holding it. */
+    pthread_mutexattr_t lock_attr;
+    pthread_mutexattr_init(&lock_attr);
+    pthread_mutexattr_setprotocol(&lock_attr, PTHREAD_PRIO_INHERIT);
+    pthread_mutex_init(&b->lock, &lock_attr);
+    pthread_mutexattr_destroy(&lock_attr);
+    /* on CLOCK_MONOTONIC: the bus thread sleeps on it until its next deadline (sleep_serving) */
+    pthread_condattr_t cond_attr;
+    pthread_condattr_init(&cond_attr);
+    pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cond, &cond_attr);
+    pthread_condattr_destroy(&cond_attr);
+}
+
 void acq_bus_quit(struct bus *b)
 {
     pthread_mutex_lock(&b->lock);

@@ -349,6 +349,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     run->opt = opt;
     run->file_no = 1;
     run->file_tag = 1;
+    run->rolling = acq_method_find(cfg->method)->one_entry_per_file;
     pthread_mutex_init(&run->store_lock, NULL);
     if (acq_writer_wake_init(run) < 0) /* the writer then sleeps its pauses out: stops take longer */
         pd_log(PD_LOG_INFO, "writer: no wake-up condition; a stop waits for the writer's pause");
@@ -368,19 +369,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     for (size_t i = 0; i < cfg->n_instruments; i++) {
         struct bus *b = &run->buses[i];
         b->cfg = &cfg->instruments[i];
-        /* Bus threads may run SCHED_FIFO: a normal thread holding their lock (the method thread
-         * posting a command) inherits their priority instead of being preempted while holding it. */
-        pthread_mutexattr_t lock_attr;
-        pthread_mutexattr_init(&lock_attr);
-        pthread_mutexattr_setprotocol(&lock_attr, PTHREAD_PRIO_INHERIT);
-        pthread_mutex_init(&b->lock, &lock_attr);
-        pthread_mutexattr_destroy(&lock_attr);
-        /* on CLOCK_MONOTONIC: the bus thread sleeps on it until its next deadline (bus.c) */
-        pthread_condattr_t cond_attr;
-        pthread_condattr_init(&cond_attr);
-        pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&b->cond, &cond_attr);
-        pthread_condattr_destroy(&cond_attr);
+        acq_bus_init_sync(b);
         run->n_buses = i + 1;
         if (rc == PD_OK)
             rc = acq_bus_open(b, cfg, opt->sim_dir, ring_capacity, err);

@@ -68,7 +68,7 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
     const size_t stride = acq_sample_size(b->n_channels), limit = pd_ring_capacity(&b->ring);
     size_t taken = 0;
     int rc = PD_OK;
-    const bool rolling = acq_method_find(run->cfg->method)->one_entry_per_file;
+    const bool rolling = run->rolling;
     bool next_file = false;
     while (rc == PD_OK && taken < limit && !next_file) {
         const void *span;
@@ -114,7 +114,7 @@ static size_t entry_of_tag(const struct run *run, uint32_t tag)
 {
     if (tag == 0)
         return SIZE_MAX;
-    if (acq_method_find(run->cfg->method)->one_entry_per_file)
+    if (run->rolling)
         return 0;
     return (size_t)tag - 1;
 }
