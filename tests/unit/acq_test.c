@@ -237,6 +237,70 @@ static void test_record_method_config(void **state)
     free(t);
 }
 
+/* A driver for the bus thread alone: each poll delivers one reading; controls are counted. */
+static _Atomic int fake_controls;
+static double fake_last_value;
+static int fake_poll(void *state, const struct pd_sink *sink, struct pd_err *err)
+{
+    (void)state;
+    (void)err;
+    struct pd_reading r = {.t_mono_ns = pd_clock_mono_ns()};
+    return sink->push(sink->ctx, &r);
+}
+static int fake_control(void *state, const char *name, double value, struct pd_err *err)
+{
+    (void)state;
+    (void)err;
+    if (strcmp(name, "setpoint") != 0)
+        return PD_EUNSUPPORTED;
+    fake_last_value = value;
+    atomic_fetch_add(&fake_controls, 1);
+    return 0;
+}
+static void fake_nothing(void *state)
+{
+    (void)state;
+}
+static const struct pd_driver fake_driver = {
+    .name = "fake", .poll = fake_poll, .control = fake_control, .close = fake_nothing, .destroy = fake_nothing};
+
+/* A bus polled every 60 s sleeps until its next poll on its condition variable: a command posted
+ * meanwhile wakes it and is carried out (before the bus thread slept in 5 ms slices to look for
+ * commands; a sleep that a command did not wake would leave it to time out after 5 s, PD_ETIMEOUT),
+ * and a quit ends the sleep (else the join below would wait for the next poll). */
+static void test_bus_sleep_is_woken_by_commands_and_quit(void **state)
+{
+    (void)state;
+    static const struct pd_acq_instrument_config ic = {.name = "slow1", .driver = "fake"};
+    struct bus *b = calloc(1, sizeof *b);
+    assert_non_null(b);
+    acq_bus_init_sync(b);
+    b->cfg = &ic;
+    b->drv = &fake_driver;
+    b->n_channels = 1;
+    b->period_ns = 60 * 1000000000LL;
+    b->no_data_ns = b->give_up_ns = 3600 * 1000000000LL;
+    assert_int_equal(pd_ring_init(&b->ring, acq_sample_size(1), 64), 0);
+    assert_int_equal(pd_ring_init(&b->events, sizeof(struct acq_event), ACQ_EVENT_RING_CAPACITY), 0);
+    assert_int_equal(pd_ring_init(&b->losses, sizeof(struct acq_loss), ACQ_LOSS_RING_CAPACITY), 0);
+    atomic_store(&fake_controls, 0);
+    struct pd_err err;
+    assert_int_equal(acq_bus_start(b, &err), 0);
+    while (atomic_load(&b->n_readings) < 1) /* the first poll is at once; then a minute's sleep */
+        pd_clock_sleep_ns(1000000);
+    for (int k = 1; k <= 3; k++) {
+        assert_int_equal(acq_bus_command(b, "setpoint", 10.0 * k, &err), 0);
+        assert_int_equal(atomic_load(&fake_controls), k);
+        assert_true(fake_last_value == 10.0 * k);
+    }
+    /* an optional control the driver does not know is no error, and not sent */
+    assert_int_equal(acq_bus_command_optional(b, "tau", 5.0, &err), 0);
+    assert_int_equal(atomic_load(&fake_controls), 3);
+    assert_int_equal(atomic_load(&b->n_readings), 1); /* the commands did not cost a poll */
+    acq_bus_close(b); /* acq_bus_quit wakes it: the join does not wait for the next poll */
+    free(b);
+}
+
 /* Sample rings hold a minute of their instrument's samples, within bounds. */
 static void test_ring_for_rate(void **state)
 {
@@ -410,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_mistakes_are_named),
         cmocka_unit_test(test_record_method_config),
         cmocka_unit_test(test_ring_for_rate),
+        cmocka_unit_test(test_bus_sleep_is_woken_by_commands_and_quit),
         cmocka_unit_test(test_duplicate_instrument_names),
         cmocka_unit_test(test_store_options_and_rates),
         cmocka_unit_test(test_no_data_timeout),
