@@ -10,7 +10,10 @@
 #     where the run writes and the next cannot be created, so the run fails (exit 3, outcome
 #     failed, the reason on stderr); the file, where it was moved to, holds every sample the
 #     writer received, in sequence (its final attributes cannot be added: the store reopens a
-#     file by its path for them, so it says closed_cleanly 0).
+#     file by its path for them, so it says closed_cleanly 0);
+# (3) a full disk (a 3 MB tmpfs, mostly taken; this part is skipped when it cannot be mounted):
+#     the writer's space check stops the recording while its file can still be closed (exit 3,
+#     outcome failed, "disk full"), every sample acquired is in the files, in sequence.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
 PY=/usr/bin/python3
@@ -106,6 +109,36 @@ for inst in ("room", "slow"):
 assert n == int(sys.argv[1]), (n, sys.argv[1])  # what the run says it wrote is in the file
 print("directory gone ok:", n, "samples in the moved file")
 PY
+
+# --- (3) a full disk ------------------------------------------------------------------------------
+tfs="$work/tmpfs"
+mkdir "$tfs"
+trap 'umount "$tfs" 2>/dev/null; cleanup' EXIT # never leave the tmpfs mounted
+if mount -t tmpfs -o size=3m tmpfs "$tfs" 2>/dev/null; then
+  head -c $((1900 * 1024)) /dev/zero >"$tfs/filler" # about 1.1 MiB left: a file or two, then full
+  "$PD_CLI" run "$work/rec.yaml" -o "$tfs/c" >"$work/out" 2>"$work/err"
+  rc=$?
+  [ "$rc" -eq 3 ] || { fail "full disk: exit $rc, expected 3"; cat "$work/err" >&2; }
+  grep -q "disk full: only [0-9]* bytes left on the disk" "$work/err" || fail "full disk: message: $(cat "$work/err")"
+  mapfile -t files < <(ls "$tfs/c"/run-*.h5 | sort)
+  total=$(sed -nE 's/.* ([0-9]+) samples acquired, ([0-9]+) written, 0 lost.*/\1 \2/p' "$work/err")
+  "$PY" - "$total" "${files[@]}" <<'PY' || fail "full disk: the files as closed"
+import sys, h5py, numpy as np
+acquired, written = map(int, sys.argv[1].split())
+fs = [h5py.File(p, "r") for p in sys.argv[2:]]
+assert fs[-1].attrs["outcome"] == "failed" and "disk full" in fs[-1].attrs["outcome_reason"], dict(fs[-1].attrs)
+assert all(int(f.attrs["closed_cleanly"]) == 1 for f in fs)
+for inst in ("room", "slow"):
+    seq = np.concatenate([f["specimen_01"][inst]["sequence"][:] for f in fs])
+    assert np.array_equal(seq, np.arange(len(seq))), inst
+n = sum(len(f["specimen_01"][i]["time"]) for f in fs for i in ("room", "slow"))
+assert acquired == written == n, (acquired, written, n)
+print("full disk ok:", len(fs), "file(s),", n, "samples")
+PY
+  umount "$tfs" || fail "cannot unmount $tfs"
+else
+  echo "SKIP (part 3): cannot mount a tmpfs here"
+fi
 
 if [ "$fails" -ne 0 ]; then
   echo "$fails check(s) failed" >&2
