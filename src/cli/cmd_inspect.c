@@ -94,9 +94,9 @@ static int walk_file(struct pd_run *run, const struct rec_file *f, struct rec_in
 {
     const char *outcome = pd_run_attr(run, "outcome");
     const char *start = pd_run_attr(run, "file_start_time"), *end = pd_run_attr(run, "end_time");
-    printf("file %ld  %s  %s, outcome %s, %s .. %s\n", f->number, base_name(f->path),
-           pd_run_closed_cleanly(run) ? "closed cleanly" : "NOT closed cleanly", outcome ? outcome : "?",
-           start ? start : "?", end ? end : "?");
+    printf("file %ld  %s  %s, outcome %s, %s .. %s\n", f->number, safe(base_name(f->path)),
+           pd_run_closed_cleanly(run) ? "closed cleanly" : "NOT closed cleanly", outcome ? safe(outcome) : "?",
+           start ? safe(start) : "?", end ? safe(end) : "?");
     for (size_t i = 0; i < n_ins; i++) {
         struct rec_instrument *r = &ins[i];
         int64_t *t = NULL;
@@ -106,7 +106,7 @@ static int walk_file(struct pd_run *run, const struct rec_file *f, struct rec_in
             free(t);
             return PD_EIO;
         }
-        printf("  %-10s %zu samples", r->name, n);
+        printf("  %-10s %zu samples", safe(r->name), n);
         if (n) {
             char a[40], b[40];
             pd_time_format_iso8601(t[0], a, sizeof a);
@@ -135,11 +135,11 @@ static int walk_file(struct pd_run *run, const struct rec_file *f, struct rec_in
                     else
                         snprintf(where, sizeof where, "between file %ld and file %ld", r->last_file, f->number);
                     if (gap)
-                        printf("    gap: %s sequence %llu..%llu missing (%llu samples) %s\n", r->name,
+                        printf("    gap: %s sequence %llu..%llu missing (%llu samples) %s\n", safe(r->name),
                                (unsigned long long)r->last_seq + 1, (unsigned long long)q - 1,
                                (unsigned long long)(q - r->last_seq - 1), where);
                     else
-                        printf("    repeated: %s sequence %llu %s (after %llu)\n", r->name, (unsigned long long)q,
+                        printf("    repeated: %s sequence %llu %s (after %llu)\n", safe(r->name), (unsigned long long)q,
                                where, (unsigned long long)r->last_seq);
                 }
             }
@@ -163,7 +163,7 @@ static int walk_file(struct pd_run *run, const struct rec_file *f, struct rec_in
         if (pd_run_event(run, 0, e, &te, &kind, &text) == 0 && is_event_of_interest(kind)) {
             char iso[40];
             pd_time_format_iso8601(te, iso, sizeof iso);
-            printf("  event %s %-18s %s\n", iso, kind, text);
+            printf("  event %s %-18s %s\n", iso, safe(kind), safe(text));
             if (strcmp(kind, "alarm") == 0 || strcmp(kind, "alarm_cleared") == 0)
                 (*n_alarms)++;
         }
@@ -233,7 +233,7 @@ static int inspect_recording(char **paths, size_t n_paths)
         free(files);
         return exit_code;
     }
-    printf("recording %s: %zu files (file %ld .. file %ld)\n", run_id, n_paths, files[0].number,
+    printf("recording %s: %zu files (file %ld .. file %ld)\n", safe(run_id), n_paths, files[0].number,
            files[n_paths - 1].number);
     size_t n_alarms = 0;
     long missing_files = files[0].number - 1;
@@ -258,7 +258,7 @@ static int inspect_recording(char **paths, size_t n_paths)
         if (walk_file(run, &files[k], ins, n_ins, &n_alarms, &err) < 0)
             exit_code = cli_fail_input(&err);
         if (k == n_paths - 1 && exit_code == PD_EXIT_OK) {
-            printf("last file %s:\n", base_name(last_outcome_file));
+            printf("last file %s:\n", safe(base_name(last_outcome_file)));
             print_attr(run, "end_time");
             print_attr(run, "outcome");
             print_attr(run, "outcome_reason");
@@ -285,7 +285,7 @@ static int inspect_recording(char **paths, size_t n_paths)
         bool continuous = missing_files == 0;
         for (size_t i = 0; i < n_ins; i++) {
             struct rec_instrument *r = &ins[i];
-            printf("instrument %s: %llu samples", r->name, (unsigned long long)r->samples);
+            printf("instrument %s: %llu samples", safe(r->name), (unsigned long long)r->samples);
             if (r->missing == 0 && r->repeated == 0)
                 printf(", sequence continuous across the files");
             else
