@@ -41,7 +41,7 @@ function flash(msg) {
 
 function show(title, ...content) {
   document.title = `${title} — polydaq lab`;
-  main.replaceChildren(h('h1', {}, title), ...content);
+  main.replaceChildren(h('h1', {}, title), ...content.filter(Boolean)); // parts a page leaves out are null
   main.focus();
 }
 
@@ -323,7 +323,7 @@ async function adminPage() {
         reload(`Password of ${u.login} reset; their sessions have ended.`);
       } catch (e) { sayError(errorText(e)); markField(pw, e); }
     });
-    const disable = u.disabled ? 'disabled' : h('button', {
+    const disable = h('button', {
       type: 'button',
       'aria-label': `Disable ${u.login}`,
       onclick: async () => {
@@ -335,7 +335,8 @@ async function adminPage() {
       },
     }, 'Disable');
     return h('tr', {}, h('td', {}, u.login), h('td', {}, u.name), h('td', {}, u.role),
-      h('td', {}, u.member_name || ''), h('td', {}, disable), h('td', {}, u.disabled ? '' : pw));
+      h('td', {}, u.member_name || ''), h('td', {}, u.disabled ? 'disabled' : ['active ', disable]),
+      h('td', {}, u.disabled ? '' : pw));
   });
   show('Users and members',
     table('Member companies', ['Id', 'Name', 'Since'], members.map((m) => h('tr', {}, h('td', {}, m.id), h('td', {}, m.name), h('td', {}, m.created_at.slice(0, 10))))),
