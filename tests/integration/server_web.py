@@ -93,8 +93,8 @@ except WebDriverException as e:
     server.stop()
     print(f"skip: Chromium cannot start in this environment: {e.msg or e}", file=sys.stderr)
     sys.exit(77)
-driver.set_page_load_timeout(20)
-wait = WebDriverWait(driver, 10, ignored_exceptions=[StaleElementReferenceException])  # pages are replaced
+driver.set_page_load_timeout(30)  # ceilings for a loaded machine, not timing checks
+wait = WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException])  # pages are replaced
 shots = args.screenshots
 
 
@@ -325,6 +325,18 @@ try:
     row.find_element(By.NAME, "password").send_keys("a-new-password-for-bruno", Keys.ENTER)
     wait_text("#status", "Password of bruno reset", "password reset")
     shot("admin")
+    # Disabling asks first: dismissed, nothing happens; confirmed, the user is disabled.
+    def user_row(login_name):
+        return [r for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr") if r.text.startswith(login_name)][0]
+    user_row("tessa").find_element(By.CSS_SELECTOR, "button[aria-label='Disable tessa']").click()
+    wait.until(lambda d: d.switch_to.alert).dismiss()
+    check("active" in user_row("tessa").text, "dismissed: tessa still active")
+    user_row("tessa").find_element(By.CSS_SELECTOR, "button[aria-label='Disable tessa']").click()
+    wait.until(lambda d: d.switch_to.alert).accept()
+    wait_text("#status", "User tessa disabled", "user disabled")
+    check("disabled" in user_row("tessa").text, "tessa shown disabled")
+    r = cli("user", "list", "--data", data)
+    check(re.search(r"tessa\s.*disabled", r.stdout), f"tessa disabled in the database: {r.stdout}")
     logout()
     type_login("bruno", PASSWORDS["bruno"])
     wait_text("#alert", "Wrong login or password", "old password after reset")
