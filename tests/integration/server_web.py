@@ -207,6 +207,10 @@ try:
                 driver.switch_to.active_element.send_keys(Keys.TAB)
         check(not active(name), f"keyboard: Tab leaves {name}")
     check(active("decision_rule_agreed"), "keyboard: focus on the decision-rule agreement")
+    # The lab's focus ring (style.css), not only the browser's default: 3 px solid amber.
+    ring = driver.execute_script("const s = getComputedStyle(document.activeElement); "
+                                 "return [s.outlineStyle, s.outlineWidth, s.outlineColor]")
+    check(ring == ["solid", "3px", "rgb(232, 161, 0)"], f"the keyboard focus is visible (outline {ring})")
     check(driver.switch_to.active_element.is_selected(), "agreement still ticked")
     shot("request-new")
     driver.switch_to.active_element.send_keys(Keys.TAB, Keys.ENTER)
@@ -266,6 +270,19 @@ try:
     points = driver.find_element(By.ID, "review-points").text
     check(points.count("Yes") == 4 and "No — Part of the work is subcontracted" in points, f"contract points: {points!r}")
     check(not driver.find_elements(By.ID, "accept-form"), "no review form once accepted")
+    # A second request (submitted through the API) is rejected: a reason is required, then shown.
+    second = new_request(Client(server, "alice", PASSWORDS["alice"]), material="PA6 GF30 dry")
+    driver.get(f"{base}/requests/{second}")
+    wait_heading(f"Request #{second}", "reviewer opens the second request")
+    form = driver.find_element(By.ID, "reject-form")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_text("#alert", "Give the reason for the rejection", "reject without a reason")
+    check(active("reason"), "the reason field has the focus")
+    form.find_element(By.NAME, "reason").send_keys("No ISO 527 frame free before the due date")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_text("#status", f"Request #{second} rejected", "rejection announced")
+    check(driver.find_element(By.ID, "request-state").text == "rejected", "rejected after review")
+    check("No ISO 527 frame free" in driver.find_element(By.CSS_SELECTOR, "dl.details").text, "reason shown")
     logout()
 
     # -- Member A sees it accepted with its history --
