@@ -10,15 +10,13 @@ import http.client
 import os
 import re
 import sys
-import time
 
-from server_lib import PASSWORDS, SOURCE, Server, Client, check, cli, fail, failures, make_lab, new_request
+from server_lib import PASSWORDS, SOURCE, Server, Client, check, cli, failures, make_lab, new_request
 
-from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+
+from web_lib import Browser
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--screenshots", help="write PNGs of the main pages to this folder")
@@ -79,81 +77,14 @@ if failures:
     sys.exit(1)
 
 # --- The browser ------------------------------------------------------------------------------------
-opts = webdriver.ChromeOptions()
-opts.binary_location = "/usr/bin/chromium"
-for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900",
-          "--lang=en-US", "--no-first-run", "--disable-extensions"):
-    opts.add_argument(a)
-opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-try:
-    driver = webdriver.Chrome(service=webdriver.ChromeService("/usr/bin/chromedriver")
-                              if hasattr(webdriver, "ChromeService")
-                              else webdriver.chrome.service.Service("/usr/bin/chromedriver"), options=opts)
-except WebDriverException as e:
-    server.stop()
-    print(f"skip: Chromium cannot start in this environment: {e.msg or e}", file=sys.stderr)
-    sys.exit(77)
-driver.set_page_load_timeout(30)  # ceilings for a loaded machine, not timing checks
-wait = WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException])  # pages are replaced
-shots = args.screenshots
-
-
-def shot(name):
-    if shots:
-        os.makedirs(shots, exist_ok=True)
-        driver.save_screenshot(os.path.join(shots, name + ".png"))
-
-
-def heading():
-    return driver.find_element(By.TAG_NAME, "h1").text
-
-
-def wait_heading(text, what):
-    try:
-        wait.until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith(text))
-        body = driver.find_element(By.TAG_NAME, "main").text
-        check(not re.search(r"\b(null|undefined|NaN)\b|\[object ", body), f"{what}: the page shows {body!r}")
-        return True
-    except TimeoutException:
-        fail(f"{what}: heading {heading()!r}, expected {text!r} (url {driver.current_url})")
-        return False
-
-
-def wait_text(css, text, what):
-    try:
-        wait.until(lambda d: text in d.find_element(By.CSS_SELECTOR, css).text)
-        return True
-    except TimeoutException:
-        got = driver.find_elements(By.CSS_SELECTOR, css)
-        fail(f"{what}: {css} says {got[0].text if got else None!r}, expected {text!r}")
-        return False
-
-
-def active(name):
-    """Whether the focused element is the control called `name`."""
-    return driver.switch_to.active_element.get_attribute("name") == name
-
-
-def type_login(login, password):
-    driver.get(base + "/login")
-    wait_heading("Log in", "login page")
-    wait.until(lambda d: active("login"))  # the login field has the focus: type at once
-    a = driver.switch_to.active_element
-    a.send_keys(login, Keys.TAB)
-    check(active("password"), "Tab from login goes to the password")
-    driver.switch_to.active_element.send_keys(password, Keys.ENTER)
+browser = Browser(base, args.screenshots, on_skip=server.stop)
+driver, wait = browser.driver, browser.wait
+shot, wait_heading, wait_text, active, type_login, logout = (browser.shot, browser.wait_heading, browser.wait_text,
+                                                            browser.active, browser.type_login, browser.logout)
 
 
 def login(login_name):
-    type_login(login_name, PASSWORDS.get(login_name, "pw-carl-correct-horse"))
-    wait.until(lambda d: d.current_url.endswith("/requests"))
-    wait.until(lambda d: d.find_elements(By.ID, "logout"))
-
-
-def logout():
-    driver.find_element(By.ID, "logout").click()
-    wait.until(lambda d: "/login" in d.current_url)
-    wait_text("#status", "You are logged out", "after logout")
+    browser.login(login_name, PASSWORDS.get(login_name, "pw-carl-correct-horse"))
 
 
 try:
@@ -366,7 +297,7 @@ try:
               and not re.search(r"/api/v1/\S* - Failed to load resource: the server responded with a status of 4", e["message"])]
     check(not errors, f"browser console errors: {errors}")
 finally:
-    driver.quit()
+    browser.quit()
     rc = server.stop()
     check(rc == 0, f"polydaq serve exit {rc}")
 
