@@ -232,6 +232,11 @@ try:
     overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     check(overflow <= 0, f"the request page is {overflow} px wider than a phone's screen")
     shot("request-phone")
+    for page, title in (("/requests", "Test requests of"), ("/requests/new", "New test request")):
+        driver.get(base + page)
+        wait_heading(title, f"{page} at phone width")
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        check(overflow <= 0, f"{page} is {overflow} px wider than a phone's screen")
     driver.set_window_size(1280, 900)
     logout()
 
