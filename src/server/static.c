@@ -33,9 +33,9 @@ static const char *content_type_of(const char *name)
 
 static int serve_asset(struct srv_call *call, const char *name)
 {
-    for (size_t i = 0; i < sizeof pd_web_assets / sizeof pd_web_assets[0]; i++) {
-        const char *type = content_type_of(name);
-        if (strcmp(pd_web_assets[i].name, name) == 0 && type) {
+    const char *type = content_type_of(name);
+    for (size_t i = 0; type && i < sizeof pd_web_assets / sizeof pd_web_assets[0]; i++) {
+        if (strcmp(pd_web_assets[i].name, name) == 0) {
             call->raw = pd_web_assets[i].bytes;
             call->raw_len = pd_web_assets[i].length;
             call->content_type = type;
