@@ -96,8 +96,8 @@ static void test_file_names(void **state)
     const char *good[] = {"app.js", "style.css", "a", "favicon.svg", "x-1_2.min.js", "0.png"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert_true(static_name_ok(good[i], strlen(good[i])));
-    const char *bad[] = {"", ".", "..", ".hidden", "-rf", "a..b", "..js", "App.js", "a/b", "a%2fb", "a\\b",
-                         "a b", "a;b", "a:b", "~a", "a\nb"};
+    const char *bad[] = {"",    ".",     "..",   ".hidden", "-rf", "a..b", "..js", "App.js",
+                         "a/b", "a%2fb", "a\\b", "a b",     "a;b", "a:b",  "~a",   "a\nb"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (static_name_ok(bad[i], strlen(bad[i])))
             fail_msg("'%s' was accepted as a file name", bad[i]);
@@ -162,11 +162,28 @@ static void test_pages_get_the_shell(void **state)
 static void test_nothing_else(void **state)
 {
     (void)state;
-    const char *paths[] = {"/web/", "/web", "/web/nope.js", "/web/../server.sqlite", "/web/%2e%2e/server.sqlite",
-                           "/web/..%2fserver.sqlite", "/web/%2e%2e%2fserver.sqlite", "/web/.hidden", "/web/APP.JS",
-                           "/web/app.js%00.png", "/web/app.js/", "/web//app.js", "/web/app.js/x", "/web/..",
-                           "/web/server.sqlite", "/web/index", "/requests/01", "/requests/x", "/login/",
-                           "/../etc/passwd", "/etc/passwd", "/web/%2fetc%2fpasswd"};
+    const char *paths[] = {"/web/",
+                           "/web",
+                           "/web/nope.js",
+                           "/web/../server.sqlite",
+                           "/web/%2e%2e/server.sqlite",
+                           "/web/..%2fserver.sqlite",
+                           "/web/%2e%2e%2fserver.sqlite",
+                           "/web/.hidden",
+                           "/web/APP.JS",
+                           "/web/app.js%00.png",
+                           "/web/app.js/",
+                           "/web//app.js",
+                           "/web/app.js/x",
+                           "/web/..",
+                           "/web/server.sqlite",
+                           "/web/index",
+                           "/requests/01",
+                           "/requests/x",
+                           "/login/",
+                           "/../etc/passwd",
+                           "/etc/passwd",
+                           "/web/%2fetc%2fpasswd"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         struct answer ans;
         fetch("GET", paths[i], &ans);
