@@ -9,6 +9,7 @@ import argparse
 import http.client
 import os
 import re
+import shutil
 import sys
 
 from server_lib import PASSWORDS, SOURCE, Server, Client, check, cli, failures, make_lab, new_request
@@ -77,7 +78,7 @@ if failures:
     sys.exit(1)
 
 # --- The browser ------------------------------------------------------------------------------------
-browser = Browser(base, args.screenshots, on_skip=server.stop)
+browser = Browser(base, args.screenshots, on_skip=lambda: (server.stop(), shutil.rmtree(data)))
 driver, wait = browser.driver, browser.wait
 shot, wait_heading, wait_text, active, type_login, logout = (browser.shot, browser.wait_heading, browser.wait_text,
                                                             browser.active, browser.type_login, browser.logout)
@@ -310,6 +311,8 @@ finally:
     browser.quit()
     rc = server.stop()
     check(rc == 0, f"polydaq serve exit {rc}")
+    if not failures:
+        shutil.rmtree(data)  # kept after a failure: serve.err and the access log tell what happened
 
 print(f"web interface: {len(failures)} failure(s)", file=sys.stderr)
 sys.exit(1 if failures else 0)
