@@ -32,7 +32,8 @@ export function field(label, name, { type = 'text', required = false, hint = '',
     control = h('input', { id, name, type, required, 'aria-describedby': hintId, ...attrs });
   }
   if (type === 'checkbox') {
-    return h('div', { class: 'field check' }, control, h('label', { for: id }, label),
+    return h('div', { class: 'field check' }, control,
+      h('label', { for: id }, label, required ? h('span', { class: 'req' }, ' (required)') : null),
       hint ? h('p', { class: 'hint', id: hintId }, hint) : null);
   }
   return h('div', { class: 'field' }, h('label', { for: id }, label, required ? h('span', { class: 'req' }, ' (required)') : null),
