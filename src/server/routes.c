@@ -29,5 +29,15 @@ const struct srv_route srv_routes[] = {
     {"GET", "/api/v1/requests/{id}", requests_get, ROLES_ALL, NULL},
     {"POST", "/api/v1/requests/{id}/accept", requests_accept, REVIEWERS, requests_accept_body},
     {"POST", "/api/v1/requests/{id}/reject", requests_reject, REVIEWERS, requests_reject_body},
+
+    /* The web interface (static.c): its files, and the pages' addresses, which all get the one
+     * HTML shell (open without a session: the page asks the API, which decides). */
+    {"GET", "/web/{file}", static_file, ROLES_ANONYMOUS, NULL},
+    {"GET", "/", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/login", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/requests", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/requests/new", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/requests/{id}", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/admin", static_page, ROLES_ANONYMOUS, NULL},
 };
 const size_t srv_route_count = sizeof srv_routes / sizeof srv_routes[0];
