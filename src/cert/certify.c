@@ -766,6 +766,10 @@ int pd_cert_hashing_start(const char *const *paths, size_t n, struct pd_cert_has
     }
     *h = (struct pd_cert_hashing){.paths = paths, .n = n, .hex = hex};
     pd_err_clear(&h->err);
+    /* The runs' reader processes are forked now, before this process has a second thread (see
+     * pd_store_readers_prepare); one that cannot be is forked on demand when its run is opened. */
+    struct pd_err ignored;
+    (void)pd_store_readers_prepare(n, &ignored);
     h->threaded = pthread_create(&h->thread, NULL, hash_files, h) == 0;
     if (!h->threaded)
         hash_files(h); /* no thread: hash here */

@@ -390,6 +390,109 @@ static void reap_pending(void)
     }
 }
 
+/* ---- Readers forked ahead ------------------------------------------------------------------*/
+/* fork() copies only the calling thread: a lock another thread holds at that moment stays held in
+ * the child for ever. glibc's malloc takes care of its own locks around fork, but not every
+ * allocator does (AddressSanitizer's, in the sanitizer build, deadlocked the child now and then
+ * while certify's hashing thread was starting), nor every library. So a command that will start
+ * threads forks its readers first, while it is still single-threaded
+ * (pd_store_readers_prepare): each waits, idle, for the one order that names its file and limits,
+ * then serves it exactly as a reader forked on demand does. */
+#define SPARE_MAX 16
+
+struct spare {
+    pid_t pid;
+    int sock, memfd, no_view;
+};
+static struct spare spares[SPARE_MAX];
+static size_t n_spares;
+
+struct open_order {
+    struct pd_read_limits lim;
+    char path[4096];
+};
+
+/* The idle child: the parent's end of every earlier spare is not its business; it dies with the
+ * parent (which may never send an order), or serves the order it gets. Never returns. */
+static void wait_for_order(int sock, int memfd)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (size_t i = 0; i < n_spares; i++) {
+        close(spares[i].sock);
+        close(spares[i].memfd);
+    }
+    struct open_order *o = malloc(sizeof *o);
+    ssize_t got = o ? recv(sock, o, sizeof *o, 0) : -1;
+    if (got != (ssize_t)sizeof *o)
+        _exit(0);
+    o->path[sizeof o->path - 1] = '\0';
+    char path[sizeof o->path];
+    memcpy(path, o->path, sizeof path);
+    struct pd_read_limits lim = o->lim;
+    free(o);
+    serve(path, sock, memfd, &lim);
+}
+
+int pd_store_readers_prepare(size_t n, struct pd_err *err)
+{
+    if (H5open() < 0)
+        return pd_err_set(err, PD_EIO, NULL, "cannot initialise HDF5");
+    while (n-- > 0 && n_spares < SPARE_MAX) {
+        struct spare sp = {.pid = -1, .sock = -1, .memfd = -1};
+        int sv[2] = {-1, -1};
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+            return pd_err_set_os(err, PD_EIO, errno, NULL, "cannot start a reader process (socketpair)");
+        sp.memfd = memfd_create("polydaq-run-reader", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (sp.memfd < 0) {
+            int e = errno;
+            close(sv[0]);
+            close(sv[1]);
+            return pd_err_set_os(err, PD_EIO, e, NULL, "cannot start a reader process (memfd)");
+        }
+        if (fcntl(sp.memfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+            sp.no_view = 1;
+        sp.pid = fork();
+        if (sp.pid == 0) {
+            close(sv[0]);
+            wait_for_order(sv[1], sp.memfd);
+        }
+        int e = errno;
+        close(sv[1]);
+        if (sp.pid < 0) {
+            close(sv[0]);
+            close(sp.memfd);
+            return pd_err_set_os(err, PD_EIO, e, NULL, "cannot start a reader process (fork)");
+        }
+        sp.sock = sv[0];
+        spares[n_spares++] = sp;
+    }
+    return 0;
+}
+
+/* Hands the file to a reader forked ahead, if one is waiting: true when c now has its child. */
+static bool use_spare(struct pd_run_child *c, const char *path)
+{
+    if (n_spares == 0 || strlen(path) >= sizeof ((struct open_order *)0)->path)
+        return false;
+    struct spare sp = spares[--n_spares];
+    struct open_order *o = calloc(1, sizeof *o);
+    if (!o) {
+        spares[n_spares++] = sp;
+        return false;
+    }
+    o->lim = c->lim;
+    pd_strlcpy(o->path, path, sizeof o->path);
+    c->pid = sp.pid;
+    c->sock = sp.sock;
+    close(c->memfd); /* the one made for an on-demand child, not needed */
+    c->memfd = sp.memfd;
+    c->no_view = sp.no_view;
+    /* A failed send shows as the child's fate at the first answer awaited. */
+    (void)send(c->sock, o, sizeof *o, MSG_NOSIGNAL);
+    free(o);
+    return true;
+}
+
 int pd_run_child_open(const char *path, uint64_t file_size, struct pd_run_child **out, void **snapshot,
                       size_t *snapshot_size, struct pd_err *err)
 {
@@ -411,9 +514,16 @@ int pd_run_child_open(const char *path, uint64_t file_size, struct pd_run_child 
     /* The library initialised once here, not in every child (a second run's child inherits it). */
     if (rc == 0 && H5open() < 0)
         rc = pd_err_set(err, PD_EIO, path, "cannot initialise HDF5");
-    if (rc == 0 && (c->pid = fork()) < 0)
+    bool spared = rc == 0 && use_spare(c, path);
+    if (spared) {
+        close(sv[0]);
+        close(sv[1]);
+        sv[0] = c->sock;
+        sv[1] = -1;
+    }
+    if (rc == 0 && !spared && (c->pid = fork()) < 0)
         rc = pd_err_set_os(err, PD_EIO, errno, path, "cannot start the reader process (fork)");
-    if (rc == 0 && c->pid == 0) {
+    if (rc == 0 && !spared && c->pid == 0) {
         close(sv[0]);
         int memfd = c->memfd;
         struct pd_read_limits lim = c->lim;
