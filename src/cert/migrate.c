@@ -269,8 +269,10 @@ int pd_cert_registry_migrate(const char *dir, void (*say)(const char *line, void
     }
     if (rc == 0)
         rc = pd_registry_commit(&reg, err);
+    if (rc == 0) /* the file alone is moved into place: everything must be in it, not in its log */
+        rc = pd_registry_checkpoint(&reg, err);
     if (open)
-        pd_registry_close(&reg); /* checkpoints the WAL into the file */
+        pd_registry_close(&reg);
     if (rc == 0 && rename(from, to) < 0)
         rc = pd_err_set_os(err, PD_EIO, errno, to, "cannot put the registry in place");
     if (rc < 0)

@@ -47,6 +47,9 @@ enum pd_registry_open_flags {
  * of a newer schema, is PD_EDATA. `reg` untouched on error. */
 int pd_registry_open(struct pd_registry *reg, const char *dir, unsigned flags, struct pd_err *err);
 void pd_registry_close(struct pd_registry *reg);
+/* Copies the write-ahead log into the registry file and empties it. Closing does not (each
+ * command would pay two more fsyncs); a caller that moves the file itself (migrate) must. */
+int pd_registry_checkpoint(struct pd_registry *reg, struct pd_err *err);
 /* Whether DIR holds a registry file. */
 bool pd_registry_exists(const char *dir);
 
