@@ -83,6 +83,9 @@ struct pd_server_options {
     int session_absolute_s;   /* and this long after login in any case (0: 43200) */
     const char *decision_rule; /* the decision rule stated to members (NULL: the lab default) */
     FILE *access_log;         /* one JSON line per request (NULL: none) */
+    const char *smtp_url;     /* the relay for e-mail notices, smtp://host:port (NULL: notices wait
+                                 in the outbox, sent once a server runs with a relay) */
+    const char *mail_from;    /* the notices' sender address (required with smtp_url) */
 };
 struct pd_server;
 /* Opens the database, binds and starts the worker threads. */

@@ -260,6 +260,7 @@ const struct srv_field users_create_body[] = {
     {"role", FT_STRING, true, 1, 16, NULL},
     {"member_id", FT_INTEGER, false, 1, 999999999999999L, NULL},
     {"password", FT_STRING, true, PD_PASSWORD_MIN, PD_PASSWORD_MAX, NULL},
+    {"email", FT_STRING, false, 0, 254, NULL}, /* where a member contact gets notices (outbox.c) */
     {NULL, 0, false, 0, 0, NULL},
 };
 const struct srv_field users_password_body[] = {
@@ -297,6 +298,9 @@ int users_create(struct srv_call *call)
                                                 "authorizer, admin");
     json_t *m = json_object_get(b, "member_id");
     int64_t member_id = json_is_integer(m) ? json_integer_value(m) : 0;
+    const char *email = json_string_value(json_object_get(b, "email"));
+    if (email && email[0] && !email_is_valid(email))
+        return call_error(call, 400, "invalid", "field 'email': not an e-mail address");
     struct pd_err err;
     pd_err_clear(&err);
     int rc = db_begin(call->db, &err);
@@ -316,6 +320,15 @@ int users_create(struct srv_call *call)
     rc = insert_user(call->db, json_string_value(json_object_get(b, "login")),
                      json_string_value(json_object_get(b, "name")), role, member_id,
                      json_string_value(json_object_get(b, "password")), &id, &err);
+    if (rc == 0 && email && email[0]) {
+        sqlite3_stmt *st;
+        if ((rc = db_prepare(call->db, "UPDATE users SET email = ? WHERE id = ?", &st, &err)) == 0) {
+            sqlite3_bind_text(st, 1, email, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, id);
+            rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "storing the e-mail address", &err);
+            sqlite3_finalize(st);
+        }
+    }
     if (rc == 0)
         rc = db_commit(call->db, &err);
     if (rc < 0)

@@ -56,14 +56,14 @@ expect_exit 0 "user disable" "$P" user disable alice --data "$d"
 [ "$(q "SELECT disabled FROM users WHERE login = 'alice'")" = 1 ] || fail "alice not disabled"
 [ "$(q 'SELECT count(*) FROM sessions')" = 0 ] || fail "disabling alice left her sessions"
 expect_exit 2 "disable unknown user" "$P" user disable nobody --data "$d"
-[ "$(q 'PRAGMA user_version')" = 1 ] || fail "schema version $(q 'PRAGMA user_version')"
+[ "$(q 'PRAGMA user_version')" = 2 ] || fail "schema version $(q 'PRAGMA user_version')"
 
 # A database from a newer polydaq is refused, not changed.
 cp "$d/server.sqlite" "$work/copy.sqlite"
 q "PRAGMA user_version = 99"
 expect_exit 3 "newer schema" "$P" member list --data "$d"
 grep -q "schema version 99 is newer" "$work/err" || fail "newer schema message: $(cat "$work/err")"
-q "PRAGMA user_version = 1"
+q "PRAGMA user_version = 2"
 
 # serve: bad usage → 2 with the place named.
 expect_exit 2 "serve without --data" "$P" serve
