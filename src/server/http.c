@@ -582,5 +582,6 @@ void pd_server_stop(struct pd_server *srv, int grace_ms)
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
     mail_sender_stop(srv->mail);
+    labels_release();
     free_server(srv);
 }

@@ -242,6 +242,7 @@ int items_list(struct srv_call *call);    /* items.c */
 int items_get(struct srv_call *call);
 int items_receive(struct srv_call *call);
 int labels_pdf(struct srv_call *call);    /* labels.c */
+void labels_release(void); /* at the server's stop: cairo's and fontconfig's caches freed */
 int complaints_list(struct srv_call *call); /* complaints.c */
 int complaints_get(struct srv_call *call);
 int complaints_create(struct srv_call *call);
