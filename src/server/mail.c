@@ -127,14 +127,45 @@ static void put(char **buf, size_t *len, size_t *cap, const char *s)
     }
 }
 
+/* The body, LF → CRLF, with lines longer than SMTP's 998 bytes broken (between characters) at
+ * 900: a condition or finding typed as one long paragraph still travels. */
+static void put_body(char **buf, size_t *len, size_t *cap, const char *body)
+{
+    char piece[904];
+    size_t run = 0, n = 0;
+    for (const char *p = body; *p; p++) {
+        if (*p == '\n') {
+            run = 0;
+        } else if (run >= 900 && ((unsigned char)*p & 0xC0) != 0x80) {
+            piece[n++] = '\n';
+            run = 0;
+        }
+        piece[n++] = *p;
+        run += *p != '\n';
+        if (n >= sizeof piece - 2) {
+            piece[n] = '\0';
+            put(buf, len, cap, piece);
+            n = 0;
+        }
+    }
+    piece[n] = '\0';
+    put(buf, len, cap, piece);
+}
+
 /* The Subject header's value: as is when ASCII, else RFC 2047 encoded words (UTF-8, base64) of
  * at most 45 bytes of text each (75 characters encoded), cut between characters, folded. */
 static void subject_header(char **buf, size_t *len, size_t *cap, const char *subject)
 {
+    char clean[256]; /* a line break would end the header: controls become spaces */
+    utf8_cut(clean, subject, sizeof clean);
     bool ascii = true;
-    for (const char *p = subject; *p; p++)
+    for (char *p = clean; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
         if ((unsigned char)*p >= 0x80)
             ascii = false;
+    }
+    subject = clean;
     put(buf, len, cap, "Subject: ");
     if (ascii) {
         put(buf, len, cap, subject);
@@ -177,7 +208,7 @@ static char *compose(const struct mail_sender *ms, sqlite3_stmt *st, size_t *len
     subject_header(&buf, &len, &cap, subject ? subject : "");
     put(&buf, &len, &cap, "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
                           "Content-Transfer-Encoding: 8bit\nAuto-Submitted: auto-generated\n\n");
-    put(&buf, &len, &cap, body ? body : "");
+    put_body(&buf, &len, &cap, body ? body : "");
     put(&buf, &len, &cap, "\n-- \nThe laboratory's server (polydaq). This notice was sent automatically.\n");
     *len_out = len;
     return buf;

@@ -230,10 +230,12 @@ st, _, body = tessa.call("POST", f"/api/v1/complaints/{cid}/close", {"outcome": 
 check(st == 403, f"a technician closes: {st}")
 st, _, body = rita.call("POST", f"/api/v1/complaints/{cid}/close", {"outcome": "x"})
 check(st == 409, f"closing before acknowledging: {st}")
+# A line holding only "." (SMTP's end of data unless escaped) and a 2000-byte line (SMTP allows 998).
+LONG_FINDINGS = "re-evaluated with the extensometer channel\n.\n" + "Ä" * 1000 + "\nend of findings"
 steps = (
     (tessa, "acknowledge", {"note": "we are checking the raw data"}, "acknowledged"),
     (tessa, "investigation", {"findings": "specimen 3 slipped; strain from crosshead"}, "investigating"),
-    (tessa, "investigation", {"findings": "re-evaluated with the extensometer channel"}, "investigating"),
+    (tessa, "investigation", {"findings": LONG_FINDINGS}, "investigating"),
     (rita, "close", {"outcome": "certificate revised as CERT-000057"}, "closed"),
 )
 for who, action, body_in, state in steps:
@@ -256,6 +258,14 @@ for sql in ("UPDATE complaint_events SET detail = 'nothing'", "DELETE FROM compl
 sink.wait_for(lambda m: f"Complaint {cid}: closed" in str(m["msg"]["subject"]), "complaint closed")
 check(len([m for m in sink.messages() if f"Complaint {cid}:" in str(m["msg"]["subject"])]) == 5,
       "one notice per complaint step")
+long_mail = [m for m in sink.messages() if "extensometer" in m["content"]]
+if check(len(long_mail) == 1, "the notice with the long findings"):
+    content = long_mail[0]["content"]
+    check(all(len(line.encode()) <= 998 for line in content.splitlines()), "a line over 998 bytes was sent")
+    body = long_mail[0]["msg"].get_content()
+    check("\n.\n" in body.replace("\r\n", "\n") and "end of findings" in body,
+          "a line of one dot ended the message early")
+    check(body.replace("\r\n", "\n").replace("\n", "").count("Ä") == 1000, "the long line arrived whole")
 
 # ---- Another member's contacts never receive A's notices; B's own arrive -------------------------------
 reqb = new_request(bruno, "ABS")
