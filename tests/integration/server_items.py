@@ -205,6 +205,19 @@ if shutil.which("zbarimg"):
     check(decoded == sorted(codes), f"QR codes decode to {decoded}, the items are {sorted(codes)}")
 else:
     print("note: zbarimg missing (Debian zbar-tools): QR codes not decoded", file=sys.stderr)
+# More items than one sheet holds: a second page, every id on it.
+st, _, body = tessa.call("POST", f"/api/v1/requests/{req2}/items", {
+    "count": 30, "description": "plaques 60 × 60 mm", "condition": "ok", "conforming": True, "storage": "B2"})
+check(st == 201 and len(body["items"]) == 31, f"30 more items: {st}")
+codes2 = [i["item_id"] for i in body["items"]]
+st, _, pdf2 = tessa.call("GET", f"/api/v1/requests/{req2}/labels.pdf")
+with open(os.path.join(work, "labels2.pdf"), "wb") as f:
+    f.write(pdf2)
+info = subprocess.run(["pdfinfo", os.path.join(work, "labels2.pdf")], capture_output=True, text=True).stdout
+check(re.search(r"^Pages:\s+2$", info, re.M) is not None, f"31 labels on 2 sheets: {info}")
+text = subprocess.run(["pdftotext", "-layout", os.path.join(work, "labels2.pdf"), "-"], capture_output=True,
+                      text=True).stdout
+check(all(c in text for c in codes2) and not any(c in text for c in codes), "the second request's sheet: its ids only")
 st, _, body = tessa.call("GET", f"/api/v1/requests/{new_request(alice, 'no items yet')}/labels.pdf")
 check(st == 409, f"labels of a request without items: {st}")
 
