@@ -214,8 +214,9 @@ static char *compose(const struct mail_sender *ms, sqlite3_stmt *st, size_t *len
     return buf;
 }
 
-/* 0: the relay took it; otherwise a negative status with the reason in `err`. */
-static int send_one(struct mail_sender *ms, struct message *m, struct pd_err *err)
+/* 0: the relay took it; otherwise a negative status with the reason in `err`, and *unreachable
+ * set when the relay itself could not be reached (rather than refusing this one message). */
+static int send_one(struct mail_sender *ms, struct message *m, bool *unreachable, struct pd_err *err)
 {
     CURL *h = curl.easy_init();
     if (!h)
@@ -240,8 +241,11 @@ static int send_one(struct mail_sender *ms, struct message *m, struct pd_err *er
     CURLcode rc = curl.easy_perform(h);
     curl.slist_free_all(rcpt);
     curl.easy_cleanup(h);
-    if (rc != CURLE_OK)
+    if (rc != CURLE_OK) {
+        *unreachable = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                       rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR;
         return pd_err_set(err, PD_EIO, ms->url, "%s", curl.easy_strerror(rc));
+    }
     return 0;
 }
 
@@ -305,10 +309,13 @@ static int deliver_due(struct mail_sender *ms)
             n++;
     }
     sqlite3_finalize(st); /* no read transaction stays open while the relay is talked to */
+    /* A relay that cannot be reached ends the round: the rest of the batch stays due and is tried
+     * in the next one, so a relay that swallows connections costs one timeout per round, not 20. */
+    bool unreachable = false;
     for (int i = 0; i < n; i++) {
-        if (!atomic_load(&ms->stop)) {
+        if (!atomic_load(&ms->stop) && !unreachable) {
             pd_err_clear(&err);
-            int rc = send_one(ms, &batch[i], &err);
+            int rc = send_one(ms, &batch[i], &unreachable, &err);
             if (rc < 0)
                 pd_log(PD_LOG_WARN, "mail: notice %lld to %s not delivered (try %d): %s", (long long)batch[i].id,
                        batch[i].recipient, batch[i].attempts + 1, err.msg);
@@ -316,7 +323,7 @@ static int deliver_due(struct mail_sender *ms)
         }
         free(batch[i].text);
     }
-    return n;
+    return unreachable ? 0 : n;
 }
 
 static void *sender_main(void *arg)
