@@ -67,6 +67,11 @@ struct pd_user_info {
  * The password is hashed with Argon2id; it must be PD_PASSWORD_MIN..PD_PASSWORD_MAX bytes. */
 int pd_user_add(struct pd_srvdb *db, const char *login, const char *name, enum pd_role role, const char *member,
                 const char *password, int64_t *id_out, struct pd_err *err);
+/* The same, with the e-mail address a member contact gets notices at (PD_EDATA when it is not one:
+ * nothing is added). */
+int pd_user_add_with_email(struct pd_srvdb *db, const char *login, const char *name, enum pd_role role,
+                           const char *member, const char *email, const char *password, int64_t *id_out,
+                           struct pd_err *err);
 int pd_user_list(struct pd_srvdb *db, void (*each)(const struct pd_user_info *u, void *ctx), void *ctx,
                  struct pd_err *err);
 /* Disables the login and ends all of the user's sessions (one transaction). */
