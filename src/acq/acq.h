@@ -15,7 +15,7 @@
 #include "config/config.h"
 #include "core/core.h"
 
-#define PD_ACQ_MAX_INSTRUMENTS 8
+#define PD_ACQ_MAX_INSTRUMENTS 64 /* a monitoring run of a whole lab: 50 sensors (docs/BENCHMARKS.md "Monitoring") */
 #define PD_ACQ_MAX_SIM_ARGS 24
 
 struct pd_acq_instrument_config {

@@ -14,6 +14,12 @@
 #include "trust/trust.h"
 
 #define ACQ_RING_CAPACITY 65536
+/* A sample ring holds ACQ_RING_SECONDS of its instrument's samples (a power of two, at least
+ * ACQ_RING_MIN_CAPACITY, at most ACQ_RING_CAPACITY): the writer may stall that long before a
+ * sample is lost, and 50 sensors at 10 Hz take 50 × 48 KiB, not 50 × 3 MiB (docs/BENCHMARKS.md
+ * "Monitoring"). */
+#define ACQ_RING_SECONDS 60
+#define ACQ_RING_MIN_CAPACITY 1024
 #define ACQ_EVENT_RING_CAPACITY 256
 #define ACQ_LOSS_RING_CAPACITY 1024
 #define ACQ_LOSS_BACKLOG 64
@@ -23,6 +29,8 @@
 #define ACQ_ENV_RING_CAPACITY "POLYDAQ_TEST_RING_CAPACITY"
 #define ACQ_ENV_WRITER_STALL_MS "POLYDAQ_TEST_WRITER_STALL_MS"
 #define ACQ_WRITER_PERIOD_NS (20 * 1000000LL)
+/* The writer drains about every this many samples of the fastest instrument (writer.c). */
+#define ACQ_WRITER_IDLE_SAMPLES 16
 #define ACQ_FLUSH_PERIOD_NS (1000 * 1000000LL)
 /* Appended bytes after which the writer asks the sync thread for an fdatasync (writer.c). */
 #define ACQ_SYNC_BYTES (16u << 20)
@@ -143,12 +151,20 @@ struct bus {
     uint64_t lost_recorded; /* writer thread only: samples covered by overrun records in the file */
 };
 
+/* The bus's lock (priority inheritance) and condition (CLOCK_MONOTONIC, which the bus thread's
+ * sleep needs); before acq_bus_open. acq_bus_close destroys them. */
+void acq_bus_init_sync(struct bus *b);
+/* ring_capacity 0: acq_ring_for_rate of the instrument's rate. */
 int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim_dir, size_t ring_capacity,
                  struct pd_err *err);
 /* After the bus thread ended: hands the losses it still held over to the loss ring's reader (the
  * caller); returns how many were copied into `out` (at most `max`). */
 size_t acq_bus_take_pending_losses(struct bus *b, struct acq_loss *out, size_t max);
 int acq_bus_start(struct bus *b, struct pd_err *err);
+/* Sample slots for an instrument polled at rate_hz (ACQ_RING_SECONDS of them, bounded). */
+size_t acq_ring_for_rate(double rate_hz);
+/* Tells the bus thread to end, waking it from its sleep (join it afterwards). */
+void acq_bus_quit(struct bus *b);
 /* Stops the thread (if started), closes the driver and the simulator, frees the rings. */
 void acq_bus_close(struct bus *b);
 /* Sends a named control to the bus thread and waits until it was carried out. */
@@ -193,14 +209,22 @@ struct run {
     size_t last_drained; /* samples the last drain moved: a busy writer drains again at once */
     uint64_t unsynced_bytes; /* appended since the writer last asked for an fdatasync */
     int64_t clock_step_reported_ns, clock_step_max_ns;
-    /* Rolling runs (acq_method.one_entry_per_file): samples tagged specimen tag_base + 1 go to the
-     * current file's only entry; the method sets rollover_to to the next file's tag after
-     * re-tagging every bus, and the writer (acq_writer_drain_all) closes the file and opens the
-     * next once every sample of the old tag is in it. Non-rolling runs: tag_base 0, rollover_to 0. */
+    /* Rolling runs (acq_method.one_entry_per_file): samples tagged up to file_tag go to the
+     * current file's only entry; the method sets rollover_to to a new tag after re-tagging every
+     * bus, and the writer (acq_writer_drain_all) creates the next file, then closes the current
+     * one, once every sample of the old tags is in it. When the next file cannot be created the
+     * current one takes the new tag too (file_tag = rollover_to), the writer records a
+     * `rollover_failed` event and sets rollover_failed, and the method asks again after
+     * `rollover_retry` (docs/HDF5-SCHEMA.md "Recording runs"). Non-rolling runs: file_no and
+     * file_tag 1, rollover_to 0. */
     char run_id[64];
     char out_dir[3900];
-    uint32_t tag_base;          /* writer thread (and the closer after it ended) */
+    bool rolling;               /* the method has one entry per file (set before any thread starts) */
+    uint32_t file_no;           /* the current file's number in the recording, 1-based (writer thread) */
+    uint32_t file_tag;          /* the highest bus tag the current file takes (writer thread) */
+    uint32_t rollover_failures; /* failed attempts to create the next file since the last success */
     _Atomic uint32_t rollover_to;
+    _Atomic int rollover_failed; /* writer → method: the last rollover failed, ask again later */
     uint64_t file_written_base[PD_ACQ_MAX_INSTRUMENTS]; /* n_written when the current file began */
     uint64_t file_lost_base[PD_ACQ_MAX_INSTRUMENTS];    /* lost_recorded when the current file began */
     struct pd_acq_result *result;
@@ -230,8 +254,12 @@ int acq_writer_drain(struct run *run, struct pd_err *err);
 /* acq_writer_drain, and for a rolling run every rollover that became due (run.c does the file
  * switch); true in *rolled when the file changed. */
 int acq_writer_drain_all(struct run *run, bool *rolled, struct pd_err *err);
-/* Closes the current file of a rolling run and opens the next (writer thread, store lock free). */
-int acq_run_rollover(struct run *run, struct pd_err *err);
+/* Creates the next file of a rolling run and closes the current one (writer thread, store lock
+ * free); *switched tells whether it did. A next file that cannot be created is no error: the
+ * current file goes on (an event, run->rollover_failed set), unless the current file itself is
+ * gone from its path (its directory removed or renamed): then the run fails (PD_EIO) and the file
+ * is closed cleanly where it now is. A failure to close the old file is an error of the run. */
+int acq_run_rollover(struct run *run, bool *switched, struct pd_err *err);
 /* Records lost samples in the file (an overrun row and an "overrun" event). */
 int acq_record_loss(struct run *run, size_t bus_index, const struct acq_loss *loss, struct pd_err *err);
 /* Events and status from the method thread (specimen 0-based; SIZE_MAX = run level). */
@@ -239,6 +267,50 @@ int acq_run_event(struct run *run, size_t specimen, const char *kind, const char
 void acq_set_status(struct run *run, size_t specimen, const char *status);
 /* A live line (terminal) or one line per specimen (not a terminal) on stderr. */
 void acq_show_progress(const struct run *run, const struct bus *primary, size_t specimen, bool final_line);
+
+/* ---- alarm hooks (alarm_hook.c; monitoring runs) --------------------------------------------*/
+#define ACQ_HOOK_MAX_ARGS 16
+#define ACQ_HOOKS_RUNNING_MAX 8 /* hooks alive at once; one more is refused (an event) */
+
+/* A command from the config: argv[0] is a path, or a name looked up on PATH. */
+struct acq_hook_cmd {
+    size_t argc;
+    char argv[ACQ_HOOK_MAX_ARGS][256];
+};
+
+/* What a hook is told (POLYDAQ_* environment variables, docs/HDF5-SCHEMA.md "Recording runs"). */
+struct acq_hook_alarm {
+    const char *channel;    /* instrument.channel */
+    const char *instrument;
+    double value, low, high;
+    bool outside; /* true: it left its band (alarm); false: it came back (cleared) */
+    int64_t t_mono_ns; /* the reading's time */
+};
+
+struct acq_hook_proc {
+    pid_t pid; /* 0: a free slot */
+    int64_t started_ns, deadline_ns;
+    char what[200];
+};
+
+/* The hooks of one run, owned by the method thread. */
+struct acq_hooks {
+    int64_t timeout_ns; /* a hook still running this long after its start is killed */
+    struct acq_hook_proc running[ACQ_HOOKS_RUNNING_MAX];
+};
+
+/* A YAML list of strings → a command; errors name file:line:column. */
+int acq_hook_parse(const struct pd_cfg_node *seq, struct acq_hook_cmd *out, struct pd_err *err);
+/* Starts the command for an alarm change without waiting for it; a failure to start is an
+ * `alarm_hook_failed` event (and a warning line), never an error of the run. */
+void acq_hook_start(struct run *run, struct acq_hooks *hooks, const struct acq_hook_cmd *cmd,
+                    const struct acq_hook_alarm *alarm);
+/* Reaps the hooks that ended (an `alarm_hook` event for exit status 0, else `alarm_hook_failed`
+ * with the status or signal) and kills the ones past their deadline. Never blocks. */
+void acq_hooks_reap(struct run *run, struct acq_hooks *hooks);
+/* At the end of the run: waits for the running hooks at most `grace_ns` more (and no longer than
+ * their own deadlines), then kills what is left; every one ends as an event. */
+void acq_hooks_finish(struct run *run, struct acq_hooks *hooks, int64_t grace_ns);
 
 /* ---- methods ---------------------------------------------------------------------------------*/
 /* A test method as the acquisition side runs it. Its config sections (`specimen:`, `method:`) and

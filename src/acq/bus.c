@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include "acq/acq_internal.h"
 
@@ -188,18 +189,51 @@ static void set_link_down(struct bus *b, bool down)
     pthread_mutex_unlock(&b->lock);
 }
 
-/* Sleeps until `deadline`, serving commands every few ms so they never wait for a slow poll rate. */
+/* Sleeps until `deadline` (CLOCK_MONOTONIC, on the bus's condition variable), serving a command
+ * as soon as one is posted, so commands never wait for a slow poll rate; a quit ends the sleep.
+ * One wake-up per poll: waking every few ms to look for commands cost 200 wake-ups a second per
+ * instrument, most of a monitoring run's CPU (docs/BENCHMARKS.md "Monitoring"). */
 static void sleep_serving(struct bus *b, int64_t deadline)
 {
-    while (!atomic_load(&b->quit)) {
-        int64_t slice_end = pd_clock_mono_ns() + 5 * 1000000LL;
-        if (slice_end >= deadline) {
-            pd_clock_sleep_until_mono(deadline);
+    const struct timespec until = {.tv_sec = (time_t)(deadline / 1000000000LL),
+                                   .tv_nsec = (long)(deadline % 1000000000LL)};
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        /* a command waits in the mailbox while the link is down (serve_command) */
+        while (!(b->cmd_pending && !b->link_down) && !atomic_load(&b->quit) &&
+               pthread_cond_timedwait(&b->cond, &b->lock, &until) == 0)
+            ; /* woken for something else (a command's completion is broadcast on the same condition) */
+        bool command = b->cmd_pending && !b->link_down && !atomic_load(&b->quit);
+        pthread_mutex_unlock(&b->lock);
+        if (!command)
             return;
-        }
-        pd_clock_sleep_until_mono(slice_end);
         serve_command(b);
     }
+}
+
+void acq_bus_init_sync(struct bus *b)
+{
+    /* Bus threads may run SCHED_FIFO: a normal thread holding their lock (the method thread
+     * posting a command) inherits their priority instead of being preempted while holding it. */
+    pthread_mutexattr_t lock_attr;
+    pthread_mutexattr_init(&lock_attr);
+    pthread_mutexattr_setprotocol(&lock_attr, PTHREAD_PRIO_INHERIT);
+    pthread_mutex_init(&b->lock, &lock_attr);
+    pthread_mutexattr_destroy(&lock_attr);
+    /* on CLOCK_MONOTONIC: the bus thread sleeps on it until its next deadline (sleep_serving) */
+    pthread_condattr_t cond_attr;
+    pthread_condattr_init(&cond_attr);
+    pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cond, &cond_attr);
+    pthread_condattr_destroy(&cond_attr);
+}
+
+void acq_bus_quit(struct bus *b)
+{
+    pthread_mutex_lock(&b->lock);
+    atomic_store(&b->quit, 1);
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
 }
 
 /* Close and reopen until it works, the run ends, or the instrument has been gone too long. */
@@ -355,6 +389,7 @@ int acq_bus_command(struct bus *b, const char *name, double value, struct pd_err
     b->cmd_value = value;
     b->cmd_pending = true;
     b->cmd_done = false;
+    pthread_cond_broadcast(&b->cond); /* the bus thread, asleep until its next poll */
     int64_t deadline = pd_clock_mono_ns() + ACQ_COMMAND_TIMEOUT_NS;
     while (!b->cmd_done) {
         if (b->failed) {
@@ -446,6 +481,14 @@ int acq_bus_find_channel(const struct bus *b, const char *name)
     return -1;
 }
 
+size_t acq_ring_for_rate(double rate_hz)
+{
+    size_t slots = ACQ_RING_MIN_CAPACITY;
+    while (slots < ACQ_RING_CAPACITY && (double)slots < rate_hz * ACQ_RING_SECONDS)
+        slots *= 2;
+    return slots;
+}
+
 int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim_dir, size_t ring_capacity,
                  struct pd_err *err)
 {
@@ -482,6 +525,8 @@ int acq_bus_open(struct bus *b, const struct pd_acq_config *cfg, const char *sim
     b->no_data_ns = (int64_t)(cfg->no_data_timeout_s * 1e9);
     if (b->no_data_ns < 2 * b->period_ns)
         b->no_data_ns = 2 * b->period_ns;
+    if (ring_capacity == 0)
+        ring_capacity = acq_ring_for_rate(1e9 / (double)b->period_ns);
     if ((rc = pd_ring_init(&b->ring, acq_sample_size(b->n_channels), ring_capacity)) < 0 ||
         (rc = pd_ring_init(&b->events, sizeof(struct acq_event), ACQ_EVENT_RING_CAPACITY)) < 0 ||
         (rc = pd_ring_init(&b->losses, sizeof(struct acq_loss), ACQ_LOSS_RING_CAPACITY)) < 0)
@@ -501,7 +546,7 @@ int acq_bus_start(struct bus *b, struct pd_err *err)
 void acq_bus_close(struct bus *b)
 {
     if (b->thread_started) {
-        atomic_store(&b->quit, 1);
+        acq_bus_quit(b);
         pthread_join(b->thread, NULL);
         b->thread_started = false;
     }

@@ -5,8 +5,9 @@
  * without a sample lost or doubled at the boundary: every bus is re-tagged with the next file's
  * number (acq_bus_set_specimen) and the writer switches files once every sample of the old tag is
  * in the old one (acq_writer_drain_all). Alarm limits per channel record an event and say a line
- * on stderr when a value leaves its band and when it returns. It ends on a stop request
- * (interrupted) or after the optional `duration` (completed). */
+ * on stderr when a value leaves its band and when it returns, and start the `on_alarm` command
+ * (alarm_hook.c) if one is configured. It ends on a stop request (interrupted) or after the
+ * optional `duration` (completed). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,16 +15,27 @@
 #include "acq/acq_internal.h"
 
 #define RECORD_MAX_ALARMS 32
+/* At the end of a recording, on_alarm commands still running get this long before they are killed. */
+#define ACQ_HOOK_END_GRACE_NS (2000 * 1000000LL)
+#define RECORD_TURN_MIN_NS (10 * 1000000LL)
+#define RECORD_TURN_MAX_NS (100 * 1000000LL)
 
 struct record_alarm {
     char channel[64]; /* "temperature" or "instrument.channel" */
     double low, high;
     const struct pd_cfg_node *node; /* for errors found once the instruments are open */
+    const struct pd_cfg_node *on_alarm_node;
+    bool has_hook; /* its own on_alarm, in place of the run's */
+    struct acq_hook_cmd hook;
 };
 
 struct record_params {
-    double rollover_s, duration_s, time_scale;
+    double rollover_s, duration_s, time_scale, retry_s;
     const struct pd_cfg_node *alarms_node;
+    const struct pd_cfg_node *on_alarm_node;
+    double hook_timeout_s;
+    bool has_hook;
+    struct acq_hook_cmd hook;
     size_t n_alarms;
     struct record_alarm alarms[RECORD_MAX_ALARMS];
 };
@@ -37,8 +49,14 @@ static const struct pd_cfg_field method_fields[] = {
     {.key = "time_scale", .type = PD_CFG_T_DOUBLE, .offset = F(time_scale), .min = 1, .max = 1e7, .def = "1",
      .help = "recording seconds per real second, to match simulators run with --time-scale (1 for real "
              "instruments)"},
+    {.key = "rollover_retry", .type = PD_CFG_T_DOUBLE, .offset = F(retry_s), .min = 0.001, .max = 86400, .def = "60",
+     .help = "seconds (recording time) after a failed rollover before the next file is tried again"},
     {.key = "alarms", .type = PD_CFG_T_SEQ, .offset = F(alarms_node),
-     .help = "alarm limits: a list of {channel, low, high}"},
+     .help = "alarm limits: a list of {channel, low, high[, on_alarm]}"},
+    {.key = "on_alarm", .type = PD_CFG_T_SEQ, .offset = F(on_alarm_node),
+     .help = "a command [PROGRAM, ARG...] run (no shell) when a channel leaves or re-enters its band"},
+    {.key = "on_alarm_timeout", .type = PD_CFG_T_DOUBLE, .offset = F(hook_timeout_s), .min = 0.1, .max = 3600,
+     .def = "10", .help = "seconds an on_alarm command may run before it is killed"},
     {.key = NULL},
 };
 #undef F
@@ -49,6 +67,8 @@ static const struct pd_cfg_field alarm_fields[] = {
      .required = true, .help = "a channel name, or instrument.channel"},
     {.key = "low", .type = PD_CFG_T_DOUBLE, .offset = A(low), .def = "-1e300", .help = "lowest value in the band"},
     {.key = "high", .type = PD_CFG_T_DOUBLE, .offset = A(high), .def = "1e300", .help = "highest value in the band"},
+    {.key = "on_alarm", .type = PD_CFG_T_SEQ, .offset = A(on_alarm_node),
+     .help = "this alarm's own command [PROGRAM, ARG...], in place of the run's on_alarm"},
     {.key = NULL},
 };
 #undef A
@@ -66,6 +86,11 @@ static int record_configure(const struct pd_acq_config *cfg, void *params, struc
     pd_cfg_free(doc);
     if (rc < 0)
         return rc;
+    if (p->on_alarm_node) {
+        if ((rc = acq_hook_parse(p->on_alarm_node, &p->hook, err)) < 0)
+            return rc;
+        p->has_hook = true;
+    }
     size_t n = p->alarms_node ? pd_cfg_seq_len(p->alarms_node) : 0;
     if (n > RECORD_MAX_ALARMS)
         return pd_cfg_error(err, p->alarms_node, "%zu alarms: at most %d", n, RECORD_MAX_ALARMS);
@@ -78,6 +103,11 @@ static int record_configure(const struct pd_acq_config *cfg, void *params, struc
             return pd_cfg_error(err, node, "alarm band of '%s': low (%g) must be below high (%g)", a->channel,
                                 a->low, a->high);
         a->node = node;
+        if (a->on_alarm_node) {
+            if ((rc = acq_hook_parse(a->on_alarm_node, &a->hook, err)) < 0)
+                return rc;
+            a->has_hook = true;
+        }
     }
     p->n_alarms = n;
     return PD_OK;
@@ -98,6 +128,7 @@ static size_t record_run_attrs(const void *params, struct pd_store_attr *out, si
         {.key = "rollover_period", .type = PD_STORE_DOUBLE, .d = p->rollover_s, .units = "s"},
         {.key = "duration", .type = PD_STORE_DOUBLE, .d = p->duration_s, .units = "s"},
         {.key = "time_scale", .type = PD_STORE_DOUBLE, .d = p->time_scale},
+        {.key = "rollover_retry", .type = PD_STORE_DOUBLE, .d = p->retry_s, .units = "s"},
     };
     return acq_copy_attrs(attrs, sizeof attrs / sizeof attrs[0], out, max);
 }
@@ -108,6 +139,7 @@ struct alarm_state {
     size_t bus;
     int channel;
     bool outside;
+    char name[2 * PD_NAME_MAX + 2]; /* instrument.channel */
 };
 
 /* Finds each alarm's channel: "instrument.channel", or a channel name only one instrument has. */
@@ -134,6 +166,7 @@ static int resolve_alarms(struct run *run, const struct record_params *p, struct
                                                   "instrument.channel", a->channel);
             st[k].bus = i;
             st[k].channel = c;
+            snprintf(st[k].name, sizeof st[k].name, "%s.%s", b->cfg->name, b->channels[c].name);
         }
         if (st[k].channel < 0)
             return pd_cfg_error(err, a->node, "alarm channel '%s' is not a channel of any instrument", a->channel);
@@ -142,8 +175,10 @@ static int resolve_alarms(struct run *run, const struct record_params *p, struct
 }
 
 /* Checks a new reading against the alarms of its instrument: an event and a stderr line when a
- * value leaves its band or returns into it (NaN, an unread channel, counts as no value). */
-static void check_alarms(struct run *run, struct alarm_state *st, size_t n, size_t bus, const struct pd_reading *r)
+ * value leaves its band or returns into it (NaN, an unread channel, counts as no value), and the
+ * alarm's (or else the run's) on_alarm command started. */
+static void check_alarms(struct run *run, const struct record_params *p, struct acq_hooks *hooks,
+                         struct alarm_state *st, size_t n, size_t bus, const struct pd_reading *r)
 {
     for (size_t k = 0; k < n; k++) {
         if (st[k].bus != bus || (r->quality & PD_Q_UNREAD_CHANNEL(st[k].channel)))
@@ -160,6 +195,14 @@ static void check_alarms(struct run *run, struct alarm_state *st, size_t n, size
                  st[k].def->low, st[k].def->high);
         pd_log(PD_LOG_WARN, "alarm: %s", text);
         acq_run_event(run, 0, outside ? "alarm" : "alarm_cleared", text);
+        const struct acq_hook_cmd *cmd = st[k].def->has_hook ? &st[k].def->hook : p->has_hook ? &p->hook : NULL;
+        if (cmd) {
+            const struct acq_hook_alarm what = {
+                .channel = st[k].name, .instrument = run->buses[bus].cfg->name, .value = v,
+                .low = st[k].def->low, .high = st[k].def->high, .outside = outside, .t_mono_ns = r->t_mono_ns,
+            };
+            acq_hook_start(run, hooks, cmd, &what);
+        }
     }
 }
 
@@ -173,6 +216,7 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
 {
     const struct record_params *p = run->cfg->method_params;
     struct alarm_state alarms[RECORD_MAX_ALARMS];
+    struct acq_hooks hooks = {.timeout_ns = (int64_t)(p->hook_timeout_s * 1e9)};
     int rc = resolve_alarms(run, p, alarms, err);
     if (rc < 0)
         return rc;
@@ -180,13 +224,25 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
     uint64_t seen[PD_ACQ_MAX_INSTRUMENTS] = {0};
     for (size_t i = 0; i < run->n_buses; i++)
         buses[i] = &run->buses[i];
-    uint32_t file = 1;
-    tag_all(run, file);
+    /* Each rollover asked for gets a new tag; which file a tag ends up in is the writer's business
+     * (the next one, or the current one again when the next cannot be created). */
+    uint32_t tag = 1;
+    double boundary_s = p->rollover_s, retry_at_s = -1;
+    tag_all(run, tag);
     /* alarms judge recorded readings only: the ones after the tag (published under the same lock) */
     for (size_t i = 0; i < run->n_buses; i++) {
         struct pd_reading r;
         acq_bus_latest(&run->buses[i], &r, &seen[i]);
     }
+    /* The method looks at the instruments about once per reading of the fastest (10 ms .. 100 ms):
+     * each reading of a sensor at up to 100 Hz is judged against its alarms, and a monitoring run
+     * of 10 Hz sensors wakes 10 times a second, not 100 (docs/BENCHMARKS.md "Monitoring"). */
+    int64_t turn_ns = RECORD_TURN_MAX_NS;
+    for (size_t i = 0; i < run->n_buses; i++)
+        if (run->buses[i].period_ns < turn_ns)
+            turn_ns = run->buses[i].period_ns;
+    if (turn_ns < RECORD_TURN_MIN_NS)
+        turn_ns = RECORD_TURN_MIN_NS;
     int64_t t0 = pd_clock_mono_ns();
     char text[200];
     snprintf(text, sizeof text, "recording %zu instrument(s), a new file every %g s, %s", run->n_buses, p->rollover_s,
@@ -195,7 +251,7 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
     acq_set_status(run, 0, "recording");
     const char *why = NULL;
     for (;;) {
-        pd_clock_sleep_ns(10 * 1000000LL);
+        pd_clock_sleep_ns(turn_ns);
         why = acq_series_trouble(run, buses, run->n_buses, INT64_MAX, &rc, err);
         if (why)
             break;
@@ -207,17 +263,25 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
             uint64_t seq;
             if (acq_bus_latest(&run->buses[i], &r, &seq) && seq != seen[i]) {
                 seen[i] = seq;
-                check_alarms(run, alarms, p->n_alarms, i, &r);
+                check_alarms(run, p, &hooks, alarms, p->n_alarms, i, &r);
             }
         }
-        if (elapsed_s >= (double)file * p->rollover_s) {
+        acq_hooks_reap(run, &hooks);
+        if (atomic_exchange(&run->rollover_failed, 0))
+            retry_at_s = elapsed_s + p->retry_s;
+        bool due = elapsed_s >= boundary_s, retry = retry_at_s >= 0 && elapsed_s >= retry_at_s;
+        if (due || retry) {
             /* re-tag first: once every bus carries the new tag, the writer may close the old file */
-            file++;
-            tag_all(run, file);
-            atomic_store(&run->rollover_to, file);
+            if (due) /* files keep to the schedule (daily...), whatever a failed rollover delayed */
+                boundary_s += p->rollover_s;
+            retry_at_s = -1;
+            tag++;
+            tag_all(run, tag);
+            atomic_store(&run->rollover_to, tag);
         }
     }
     tag_all(run, 0);
+    acq_hooks_finish(run, &hooks, ACQ_HOOK_END_GRACE_NS);
     acq_run_event(run, 0, "recording_end", why ? why : "duration reached");
     acq_set_status(run, 0, why ? why : "recorded");
     if (rc < 0)

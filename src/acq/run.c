@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "acq/acq_internal.h"
@@ -23,7 +24,10 @@ size_t acq_chunk_for_rate(double rate_hz, size_t max_chunk)
 #define DATTR(k, v, u) {.key = (k), .type = PD_STORE_DOUBLE, .d = (v), .units = (u)}
 #define IATTR(k, v) {.key = (k), .type = PD_STORE_INT, .i = (v)}
 
-static int create_store(struct run *run, const char *path, const char *run_id, struct pd_err *err)
+/* Creates the run file at `path` with the whole layout (a rolling run: the file numbered
+ * run->file_no) into *out. */
+static int create_store(struct run *run, const char *path, const char *run_id, struct pd_store **out,
+                        struct pd_err *err)
 {
     const struct pd_acq_config *cfg = run->cfg;
     char start_time[40];
@@ -114,7 +118,7 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
     sample_attrs[n_sample_attrs++] = (struct pd_store_attr)SATTR("material", cfg->material);
     for (size_t i = 0; i < n_sp; i++) {
         if (method->one_entry_per_file) /* the file's number in the recording */
-            snprintf(sp[i].id, sizeof sp[i].id, "%.48s-F%03u", run_id, (unsigned)(run->tag_base + 1) % 1000000u);
+            snprintf(sp[i].id, sizeof sp[i].id, "%.48s-F%03u", run_id, (unsigned)run->file_no % 1000000u);
         else
             snprintf(sp[i].id, sizeof sp[i].id, "%.48s-S%02u", run_id, (unsigned)(i + 1) % 1000u);
         sp[i].attrs = sample_attrs;
@@ -130,7 +134,7 @@ static int create_store(struct run *run, const char *path, const char *run_id, s
         .chunk_samples = (size_t)cfg->store_chunk_samples,
         .deflate_level = cfg->store_deflate,
     };
-    int rc = pd_store_create(path, &layout, &run->store, err);
+    int rc = pd_store_create(path, &layout, out, err);
     free(sp);
     return rc;
 }
@@ -208,7 +212,7 @@ static void decide_outcome(const struct run *run, int rc, const struct pd_err *e
         result->interrupted = 0; /* a stop asked for after the last specimen changed nothing */
         if (rolling)
             snprintf(result->outcome_reason, sizeof result->outcome_reason,
-                     "recorded for the configured duration, %u file(s)", (unsigned)run->tag_base + 1);
+                     "recorded for the configured duration, %u file(s)", (unsigned)run->file_no);
         else
             snprintf(result->outcome_reason, sizeof result->outcome_reason, "all %zu specimens tested", planned);
     } else if (result->interrupted) {
@@ -219,7 +223,7 @@ static void decide_outcome(const struct run *run, int rc, const struct pd_err *e
                                                           : "";
         if (rolling)
             snprintf(result->outcome_reason, sizeof result->outcome_reason,
-                     "recording stopped on request%s in its file %u", by, (unsigned)run->tag_base + 1);
+                     "recording stopped on request%s in its file %u", by, (unsigned)run->file_no);
         else
         snprintf(result->outcome_reason, sizeof result->outcome_reason,
                  "stopped on request%s after %zu of %zu specimens tested%s%.400s%s", by, result->specimens_tested,
@@ -280,13 +284,49 @@ static void seal_closed_file(struct run *run, const char *path, const char *outc
     run->result->files_sealed++;
 }
 
-int acq_run_rollover(struct run *run, struct pd_err *err)
+/* True when the run file is still at its path (not removed, nor its directory renamed away). */
+static bool file_still_at(const char *path)
 {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int acq_run_rollover(struct run *run, bool *switched, struct pd_err *err)
+{
+    *switched = false;
+    uint32_t to = atomic_load(&run->rollover_to);
     char next[sizeof run->result->path];
-    snprintf(next, sizeof next, "%s/run-%s-%03u.h5", run->out_dir, run->run_id, (unsigned)run->tag_base + 2);
+    snprintf(next, sizeof next, "%s/run-%s-%03u.h5", run->out_dir, run->run_id, (unsigned)run->file_no + 1);
     const char *next_name = strrchr(next, '/') ? strrchr(next, '/') + 1 : next;
+    char cur_name[256];
+    pd_strlcpy(cur_name, strrchr(run->path, '/') ? strrchr(run->path, '/') + 1 : run->path, sizeof cur_name);
+    /* The current file ends now (every sample of its tags is in it), before the next begins. */
     char end_time[40], reason[600];
     pd_time_format_iso8601(pd_timebase_utc(&run->tb, pd_clock_mono_ns()), end_time, sizeof end_time);
+    /* The next file first: while it cannot be created the current one stays open and goes on. */
+    struct pd_store *next_store = NULL;
+    struct pd_err cerr;
+    run->file_no++; /* the new file's number, for its layout */
+    int rc = create_store(run, next, run->run_id, &next_store, &cerr);
+    run->file_no--;
+    if (rc < 0) {
+        if (!file_still_at(run->path)) /* nothing to go on in: fail, closing the file cleanly */
+            return pd_err_set(err, PD_EIO, run->path,
+                              "the run file is gone from its directory (removed or renamed) and the next file "
+                              "cannot be created (%s): the recording stops here",
+                              cerr.msg);
+        run->file_tag = to; /* the samples of the new tag stay in the current file */
+        run->rollover_failures++;
+        char text[800];
+        snprintf(text, sizeof text,
+                 "the next file %.100s cannot be created (attempt %u): %.400s; the recording goes on in %.100s and "
+                 "the rollover is tried again",
+                 next_name, run->rollover_failures, cerr.msg, cur_name);
+        pd_log(PD_LOG_WARN, "%s", text);
+        acq_run_event(run, 0, "rollover_failed", text);
+        atomic_store(&run->rollover_failed, 1);
+        return PD_OK;
+    }
     snprintf(reason, sizeof reason, "rolled over: the recording goes on in %.200s", next_name);
     int64_t written = 0, lost = 0;
     pthread_mutex_lock(&run->store_lock);
@@ -319,32 +359,39 @@ int acq_run_rollover(struct run *run, struct pd_err *err)
         IATTR("samples_acquired", written + lost),
         IATTR("samples_written", written),
         IATTR("samples_lost", lost),
-        IATTR("recording_file", (int64_t)run->tag_base + 1),
+        IATTR("recording_file", (int64_t)run->file_no),
         SATTR("next_file", next_name),
         SATTR("outcome", "completed"),
         SATTR("outcome_reason", reason),
     };
-    int rc = pd_store_close(run->store, sizeof final_attrs / sizeof final_attrs[0], final_attrs, err);
-    run->store = NULL;
+    rc = pd_store_close(run->store, sizeof final_attrs / sizeof final_attrs[0], final_attrs, err);
     char closed[sizeof run->result->path] = "";
-    if (rc == PD_OK) {
+    if (rc == PD_OK)
         pd_strlcpy(closed, run->result->path, sizeof closed);
-        run->tag_base++;
-        pd_strlcpy(run->result->path, next, sizeof run->result->path);
-        rc = create_store(run, run->path, run->run_id, err);
-        if (rc < 0) /* the run's last file is the one just closed */
-            pd_strlcpy(run->result->path, closed, sizeof run->result->path);
-        status.s = "recording";
-        if (rc == PD_OK && pd_store_set_specimen_attr(run->store, 0, &status, &se) < 0)
-            pd_log(PD_LOG_ERROR, "%s", se.msg);
-    }
+    /* the new file takes over even when the old one failed to close: the run then fails (rc), and
+     * its tear-down closes the new file with the reason */
+    run->store = next_store;
+    run->file_no++;
+    run->file_tag = to;
+    pd_strlcpy(run->result->path, next, sizeof run->result->path);
+    status.s = "recording";
+    if (pd_store_set_specimen_attr(run->store, 0, &status, &se) < 0)
+        pd_log(PD_LOG_ERROR, "%s", se.msg);
     pthread_mutex_unlock(&run->store_lock);
+    *switched = true;
     /* sealed outside the lock: hashing a day's file must not hold up the method thread's events
      * (the rings take the samples meanwhile) */
     if (closed[0])
         seal_closed_file(run, closed, "completed");
-    if (rc == PD_OK)
-        pd_log(PD_LOG_INFO, "recording: file %u, %s", (unsigned)run->tag_base + 1, run->path);
+    pd_log(PD_LOG_INFO, "recording: file %u, %s", (unsigned)run->file_no, run->path);
+    if (run->rollover_failures) {
+        char text[300];
+        snprintf(text, sizeof text, "created after %u failed attempt(s); %.100s holds the samples until now",
+                 run->rollover_failures, cur_name);
+        pd_log(PD_LOG_INFO, "recording: %s %s", next_name, text);
+        acq_run_event(run, 0, "rollover_recovered", text);
+        run->rollover_failures = 0;
+    }
     return rc;
 }
 
@@ -357,6 +404,9 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     memset(result, 0, sizeof *result);
     run->cfg = cfg;
     run->opt = opt;
+    run->file_no = 1;
+    run->file_tag = 1;
+    run->rolling = acq_method_find(cfg->method)->one_entry_per_file;
     pthread_mutex_init(&run->store_lock, NULL);
     if (acq_writer_wake_init(run) < 0) /* the writer then sleeps its pauses out: stops take longer */
         pd_log(PD_LOG_INFO, "writer: no wake-up condition; a stop waits for the writer's pause");
@@ -364,7 +414,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     if (run->flush_period_ns <= 0)
         run->flush_period_ns = ACQ_FLUSH_PERIOD_NS;
     /* Test hooks (documented in docs/HDF5-SCHEMA.md): read once, here. */
-    size_t ring_capacity = ACQ_RING_CAPACITY;
+    size_t ring_capacity = 0; /* by each instrument's rate (acq_ring_for_rate) */
     long hook;
     const char *env = getenv(ACQ_ENV_RING_CAPACITY);
     if (env && pd_parse_long(env, &hook) && hook >= 2 && hook <= ACQ_RING_CAPACITY)
@@ -378,14 +428,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     for (size_t i = 0; i < cfg->n_instruments; i++) {
         struct bus *b = &run->buses[i];
         b->cfg = &cfg->instruments[i];
-        /* Bus threads may run SCHED_FIFO: a normal thread holding their lock (the method thread
-         * posting a command) inherits their priority instead of being preempted while holding it. */
-        pthread_mutexattr_t lock_attr;
-        pthread_mutexattr_init(&lock_attr);
-        pthread_mutexattr_setprotocol(&lock_attr, PTHREAD_PRIO_INHERIT);
-        pthread_mutex_init(&b->lock, &lock_attr);
-        pthread_mutexattr_destroy(&lock_attr);
-        pthread_cond_init(&b->cond, NULL);
+        acq_bus_init_sync(b);
         run->n_buses = i + 1;
         if (rc == PD_OK)
             rc = acq_bus_open(b, cfg, opt->sim_dir, ring_capacity, err);
@@ -401,7 +444,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
             snprintf(result->path, sizeof result->path, "%s/run-%s.h5", opt->out_dir, result->run_id);
         pd_timebase_init(&run->tb);
         run->path = result->path;
-        rc = create_store(run, result->path, result->run_id, err);
+        rc = create_store(run, result->path, result->run_id, &run->store, err);
         if (rc < 0)
             result->path[0] = '\0';
     }
@@ -422,7 +465,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     /* Tear-down in dependency order: stop polling, drain everything into the file, close it. */
     for (size_t i = 0; i < run->n_buses; i++) {
         if (run->buses[i].thread_started) {
-            atomic_store(&run->buses[i].quit, 1);
+            acq_bus_quit(&run->buses[i]);
             pthread_join(run->buses[i].thread, NULL);
             run->buses[i].thread_started = false;
         }
@@ -522,7 +565,7 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
             IATTR("clock_step_max_ns", run->clock_step_max_ns),
             IATTR("interrupted", result->interrupted),
             IATTR("specimens_planned", acq_method_find(cfg->method)->one_entry_per_file ? 1 : (int64_t)cfg->specimens),
-            IATTR("recording_file", (int64_t)run->tag_base + 1),
+            IATTR("recording_file", (int64_t)run->file_no),
             SATTR("outcome", pd_acq_outcome_name(result->outcome)),
             SATTR("outcome_reason", result->outcome_reason),
         };

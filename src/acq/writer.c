@@ -68,7 +68,7 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
     const size_t stride = acq_sample_size(b->n_channels), limit = pd_ring_capacity(&b->ring);
     size_t taken = 0;
     int rc = PD_OK;
-    const bool rolling = acq_method_find(run->cfg->method)->one_entry_per_file;
+    const bool rolling = run->rolling;
     bool next_file = false;
     while (rc == PD_OK && taken < limit && !next_file) {
         const void *span;
@@ -79,7 +79,7 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
         pthread_mutex_lock(&run->store_lock);
         while (rc == PD_OK && done < n) {
             uint32_t specimen = ((const struct acq_sample *)(const void *)(raw + done * stride))->specimen;
-            if (rolling && specimen > run->tag_base + 1) {
+            if (rolling && specimen > run->file_tag) {
                 next_file = true; /* the rest belongs to the next file: it waits for the rollover */
                 break;
             }
@@ -89,7 +89,7 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
                 same++;
             struct pd_store_slot slot;
             size_t room = 0;
-            rc = pd_store_append_reserve(run->store, (size_t)(specimen - 1 - run->tag_base), bus_index, same, &slot,
+            rc = pd_store_append_reserve(run->store, rolling ? 0 : (size_t)(specimen - 1), bus_index, same, &slot,
                                          &room, err);
             if (rc == PD_OK) {
                 fill_slot(run, b, raw + done * stride, stride, room, &slot);
@@ -114,7 +114,7 @@ static size_t entry_of_tag(const struct run *run, uint32_t tag)
 {
     if (tag == 0)
         return SIZE_MAX;
-    if (acq_method_find(run->cfg->method)->one_entry_per_file)
+    if (run->rolling)
         return 0;
     return (size_t)tag - 1;
 }
@@ -255,15 +255,15 @@ int acq_writer_drain(struct run *run, struct pd_err *err)
 }
 
 /* True when no bus holds a sample of the current file's entry any more (rolling runs): its
- * ring is empty or starts with the next file's tag. acq_bus_set_specimen made sure no sample of
- * the old tag can still arrive once rollover_to was set. */
+ * ring is empty or starts with a later tag. acq_bus_set_specimen made sure no sample of the old
+ * tags can still arrive once rollover_to was set. */
 static bool file_complete(struct run *run)
 {
     for (size_t i = 0; i < run->n_buses; i++) {
         struct bus *b = &run->buses[i];
         const void *span;
         if (b->ring.buf && pd_ring_peek(&b->ring, 1, &span) == 1 &&
-            ((const struct acq_sample *)span)->specimen <= run->tag_base + 1)
+            ((const struct acq_sample *)span)->specimen <= run->file_tag)
             return false;
     }
     return true;
@@ -273,11 +273,12 @@ int acq_writer_drain_all(struct run *run, bool *rolled, struct pd_err *err)
 {
     *rolled = false;
     int rc = acq_writer_drain(run, err);
-    while (rc == PD_OK && atomic_load(&run->rollover_to) > run->tag_base + 1 && file_complete(run)) {
-        if ((rc = acq_run_rollover(run, err)) == PD_OK) {
-            *rolled = true;
+    while (rc == PD_OK && atomic_load(&run->rollover_to) > run->file_tag && file_complete(run)) {
+        bool switched = false;
+        rc = acq_run_rollover(run, &switched, err);
+        *rolled = *rolled || switched;
+        if (rc == PD_OK)
             rc = acq_writer_drain(run, err);
-        }
     }
     return rc;
 }
@@ -390,17 +391,34 @@ static double fullest_ring(const struct run *run)
     return most;
 }
 
-/* How long to sleep before the next drain: the writer's period, unless at the rate the rings
+/* The writer's pause when the rings fill slowly: the time the fastest instrument takes for
+ * ACQ_WRITER_IDLE_SAMPLES samples, at least ACQ_WRITER_PERIOD_NS and at most the flush period.
+ * A 1 kHz instrument keeps the 20 ms period; a monitoring run of 10 Hz sensors drains about once
+ * a second instead of 50 times (each drain visits every ring: with 50 instruments that was most
+ * of the writer's CPU, docs/BENCHMARKS.md "Monitoring"). Flushes stay on time (writer_main). */
+static int64_t idle_period(const struct run *run)
+{
+    int64_t fastest = INT64_MAX;
+    for (size_t i = 0; i < run->n_buses; i++)
+        if (run->buses[i].period_ns > 0 && run->buses[i].period_ns < fastest)
+            fastest = run->buses[i].period_ns;
+    int64_t ns = fastest == INT64_MAX ? ACQ_WRITER_PERIOD_NS : fastest * ACQ_WRITER_IDLE_SAMPLES;
+    if (ns > run->flush_period_ns)
+        ns = run->flush_period_ns;
+    return ns < ACQ_WRITER_PERIOD_NS ? ACQ_WRITER_PERIOD_NS : ns;
+}
+
+/* How long to sleep before the next drain: the idle period, unless at the rate the rings
  * filled during the last sleep the fullest would pass a quarter of its capacity sooner. Slow
  * instruments keep the writer to one wake-up per period; at full speed it drains before a ring
  * is anywhere near full (a full ring would be an overrun in a run, a waiting producer here). */
-static int64_t next_sleep(double fill_at_wake, int64_t slept_ns)
+static int64_t next_sleep(double fill_at_wake, int64_t slept_ns, int64_t idle_ns)
 {
     if (fill_at_wake <= 0 || slept_ns <= 0)
-        return ACQ_WRITER_PERIOD_NS;
+        return idle_ns;
     double ns = 0.25 * (double)slept_ns / fill_at_wake;
-    if (ns >= (double)ACQ_WRITER_PERIOD_NS)
-        return ACQ_WRITER_PERIOD_NS;
+    if (ns >= (double)idle_ns)
+        return idle_ns;
     return ns < (double)WRITER_MIN_SLEEP_NS ? WRITER_MIN_SLEEP_NS : (int64_t)ns;
 }
 
@@ -468,14 +486,15 @@ void *acq_writer_main(void *arg)
     struct run *run = arg;
     int64_t next_flush = pd_clock_mono_ns() + run->flush_period_ns;
     bool stalled = run->test_stall_ns <= 0;
-    int64_t pause_ns = ACQ_WRITER_PERIOD_NS; /* the next pause, kept while drains follow at once */
+    const int64_t idle_ns = idle_period(run);
+    int64_t pause_ns = idle_ns; /* the next pause, kept while drains follow at once */
     int64_t slept_ns = 0;                     /* how long the last pause lasted; 0 = none since */
     struct syncer sy;
     bool async_sync = syncer_start(&sy, run->path);
     for (;;) {
         bool quitting = atomic_load(&run->writer_quit);
         if (slept_ns > 0)
-            pause_ns = next_sleep(fullest_ring(run), slept_ns);
+            pause_ns = next_sleep(fullest_ring(run), slept_ns, idle_ns);
         bool rolled = false;
         int rc = acq_writer_drain_all(run, &rolled, &run->writer_err);
         if (rolled && async_sync) { /* the sync thread follows the new file (the old one was closed with an fsync) */
@@ -529,8 +548,10 @@ void *acq_writer_main(void *arg)
          * many samples, the next follows without a pause. */
         slept_ns = 0;
         if (run->last_drained < WRITER_BUSY_DRAIN) {
-            int64_t t0 = pd_clock_mono_ns();
-            writer_pause(run, pause_ns);
+            int64_t t0 = pd_clock_mono_ns(), to_flush = next_flush - t0;
+            /* wake for the flush on time, whatever the pause */
+            writer_pause(run, to_flush < pause_ns ? (to_flush > WRITER_MIN_SLEEP_NS ? to_flush : WRITER_MIN_SLEEP_NS)
+                                                  : pause_ns);
             slept_ns = pd_clock_mono_ns() - t0;
         }
     }

@@ -425,11 +425,13 @@ int pd_cert_hashing_start(const char *const *paths, size_t n, struct pd_cert_has
 int pd_cert_hashing_finish(struct pd_cert_hashing *h, char (*hex)[65], struct pd_err *err);
 
 struct pd_certify_options {
-    const char *out_dir;     /* the lab's certificate folder: CERT-<n>.json/.pdf, counter, audit log */
+    const char *out_dir;     /* the lab's certificate folder: its registry.sqlite (created when
+                              * missing) and the exports CERT-<n>.json/.pdf */
     const char *request_id;  /* optional customer request id */
     const char *customer;    /* optional customer name */
     const char *method_path; /* optional method file; overrides the spec's method_file */
-    const char *replaces;    /* a revision: the certificate number it replaces (ISO/IEC 17025 7.8.8) */
+    const char *replaces;    /* a revision: the number of an issued certificate of this registry it
+                              * replaces (ISO/IEC 17025 7.8.8); superseded when the revision is issued */
     const char *reason;      /* why the revision (required with `replaces`) */
     bool no_pdf;             /* JSON only (benchmarks) */
     /* Optional: hashing of exactly the run paths given, started early by the caller; certify
@@ -454,8 +456,9 @@ struct pd_certify_result {
     char accreditation_reasons[2048]; /* why not accredited, "; "-joined ("" when accredited) */
 };
 /* Reads the runs, evaluates every tested specimen by the spec's method, checks the limits with the
- * spec's decision rule and writes the DRAFT certificate (JSON + PDF) under the next number of the
- * lab folder, appending "draft" to its audit log. 0 with result->verdict; negative on bad input. */
+ * spec's decision rule and records the DRAFT certificate under the registry's next number with its
+ * "draft" audit entry (one transaction), then exports it (JSON written atomically, PDF).
+ * 0 with result->verdict; negative on bad input. */
 int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
                     const struct pd_certify_options *opt, struct pd_certify_result *result, struct pd_err *err);
 int pd_certify_run(const char *run_path, const struct pd_spec *spec, const struct pd_certify_options *opt,
@@ -476,12 +479,48 @@ int pd_cert_keygen(const char *dir, char *secret_path, size_t secret_size, char 
 int pd_cert_x509_keygen(const char *dir, const char *lab_name, char *crt_path, size_t crt_size, struct pd_err *err);
 
 enum pd_approval_role { PD_ROLE_REVIEWER = 0, PD_ROLE_AUTHORIZER = 1 };
-/* Records a named reviewer (first) or authorizer (second) in a draft and in the audit log; after
- * the authorizer the certificate is signed with the lab's secret key (`key_path`, needed then)
- * and issued, and its PDF is rendered again without the draft mark. *status_out: "reviewed" or
- * "issued". PD_ESTATE for an out-of-order step or an already issued certificate. */
-int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_role role, const char *key_path,
-                    char *status_out, size_t status_size, struct pd_err *err);
+/* One approval of a certificate in the lab folder's registry (src/registry). The approver is the
+ * person whose registered key `person_key` is (role reviewer or authorizer, not disabled; no free
+ * text). The reviewer signs "polydaq-review-v1\n" ID "\n" CONTENT_SHA256, the authorizer
+ * "polydaq-authorize-v1\n" ID "\n" CONTENT_SHA256 "\n" REVIEWER_SIGNATURE with their own keys;
+ * the authorizer's step then signs the whole document with the lab's registered issuing key
+ * (`lab_key`), issues it (a revision's predecessor becomes superseded in the same transaction)
+ * and renders the final PDF. Refused (PD_ESTATE) when the content now — in the registry, and in the
+ * exported JSON if it was edited — is not what was drafted and reviewed, when reviewer and
+ * authorizer are the same key, or for a step out of order. Repeating a step that was recorded
+ * (by the same key) only writes the exports again. *status_out: "reviewed" or "issued". */
+struct pd_approval {
+    const char *dir;        /* the lab's certificate folder (its registry.sqlite) */
+    const char *cert_id;    /* CERT-000042 */
+    enum pd_approval_role role;
+    const char *person_key; /* the approver's secret key file */
+    const char *lab_key;    /* the lab's issuing secret key file (authorizer) */
+};
+int pd_cert_approve(const struct pd_approval *a, char *status_out, size_t status_size, struct pd_err *err);
+/* Withdraws an issued certificate: `person_key` (a registered authorizer's) signs
+ * "polydaq-withdraw-v1\n" ID "\n" SHA256(reason); recorded in the registry with the audit entry. */
+int pd_cert_withdraw(const char *dir, const char *cert_id, const char *person_key, const char *reason,
+                     struct pd_err *err);
+/* Writes the registry's certificate `cert_id` (NULL: every one whose JSON or PDF is missing or not
+ * the registry's) to DIR/ID.json (atomically) and DIR/ID.pdf — an issued one's PDF signed (PAdES)
+ * when `lab_key` (the lab's key file, its X.509 identity beside it) is given. `say` (may be NULL)
+ * hears one line per file written. */
+int pd_cert_export(const char *dir, const char *cert_id, const char *lab_key, void (*say)(const char *line, void *arg),
+                   void *arg, struct pd_err *err);
+/* pd_registry_check and the exports: each certificate's JSON file, where present, has the
+ * registry's content (FAIL otherwise); a missing or older export is a note (`polydaq registry
+ * export`). */
+int pd_cert_registry_check(const char *dir, void (*say)(const char *line, void *arg), void *arg, bool *ok,
+                           struct pd_err *err);
+/* Whether DIR holds certificates from before the registry (counter, audit.log or CERT-*.json)
+ * and no registry: certify and `registry init` refuse it until it is migrated. */
+bool pd_cert_folder_unmigrated(const char *dir);
+/* Turns an old certificate folder (counter, audit.log, CERT-*.json) into a registry: the audit
+ * log's chain is checked first (a broken or torn line: PD_EDATA naming audit.log:LINE, nothing
+ * created), then every certificate imported with its state and the log's entries in one
+ * transaction; audit.log and counter are then renamed *.migrated. */
+int pd_cert_registry_migrate(const char *dir, void (*say)(const char *line, void *arg), void *arg,
+                             struct pd_err *err);
 
 #define PD_VERIFY_MAX_LINES 400
 struct pd_verify_report {
@@ -503,16 +542,19 @@ struct pd_verify_options {
                                       authorizer keys are the only ones approvals may carry (NULL: none) */
     const char *revocations_path;  /* --revocations FILE: the lab's signed list of withdrawn and
                                       superseded certificates (NULL: not checked) */
-    /* (--registry DIR: the registry's trusted lab keys and revocations join here, as a field of
-     * its own; verify.c's anchors_load is where its keys become anchors.) */
+    const char *registry_dir;      /* --registry DIR: the lab folder's registry; its lab keys are trusted
+                                      (each for what it signed while active), the certificate's state
+                                      there is checked (withdrawn, superseded: FAIL), and the approvals'
+                                      keys must be registered with those roles (NULL: none) */
 };
 /* Checks an issued certificate: that its bytes are exactly the form polydaq writes (PD_EDATA
  * "not a canonical polydaq certificate" otherwise, as for duplicate keys, invalid UTF-8 ...), its
  * Ed25519 signature over the canonical JSON by a trusted lab key (without any anchor: "signature
  * valid, signer not trusted", a failure), both approvals (signed by two different keys, over the
  * content hash the certificate has now, the authorizer's covering the reviewer's), the revocation
- * list when given, its audit entries and the lab audit log's chain beside it, and the SHA-256 of
- * each raw file given. Returns 0 with report->ok; negative only for unreadable input. */
+ * list when given, the registry's word when given (cert_verify_registry), its audit entries and
+ * the lab audit log's chain beside it, and the SHA-256 of each raw file given. Returns 0 with
+ * report->ok; negative only for unreadable input. */
 int pd_cert_verify(const char *cert_path, const struct pd_verify_options *opt, struct pd_verify_report *report,
                    struct pd_err *err);
 /* What a certificate holds that is in neither the raw files nor its recorded spec and method: the

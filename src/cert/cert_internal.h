@@ -284,17 +284,13 @@ char *cert_method_definition(const struct pd_method_def *d, const struct cert_me
  * when the definition is there. */
 int cert_method_from_doc(const json_t *method, struct pd_method_def *def, char *note, size_t note_size,
                          struct pd_err *err);
-/* Takes the lab folder's lock (flock on DIR/.lock); returns the fd to unlock/close, or negative. */
-int cert_lab_lock(const char *dir, struct pd_err *err);
-/* Appends one entry to DIR/audit.log under the lab lock; returns the entry (owned by caller). */
-int cert_audit_append(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
-                      const char *content_sha256, json_t **entry_out, struct pd_err *err);
-/* The same in two steps, so the entry can go into a document before the disk has it: the next
- * entry (sequence number, previous hash, time) under the lab lock, then its line appended and
- * synced. Nothing is written by the first step; the caller must hold the lock across both. */
-int cert_audit_entry(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
-                     const char *content_sha256, json_t **entry_out, struct pd_err *err);
-int cert_audit_write(const char *dir, const json_t *entry, struct pd_err *err);
+/* The exports of a registry certificate: DIR/ID.json written atomically from the registry's text
+ * and, with `pdf`, DIR/ID.pdf rendered to a temporary name, signed (PAdES, when the certificate
+ * is issued and `lab_key` is given: cert_pdf_sign_issued) and renamed (export.c). */
+struct pd_registry;
+struct pd_registry_cert;
+int cert_export_one(const struct pd_registry_cert *c, const char *dir, bool json, bool pdf, const char *lab_key,
+                    struct pd_err *err);
 /* The content hash of a certificate: SHA-256 of its canonical form without status, approvals,
  * audit and signature — what reviewer and authorizer approve. */
 int cert_content_hash(const json_t *doc, char hex[65]);
@@ -313,6 +309,16 @@ char *cert_document_text(const json_t *doc);
 /* ---- verification (verify.c; the audit-log part in issue.c) -----------------------------------*/
 void cert_report_line(struct pd_verify_report *r, bool fail, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void cert_verify_audit_log(const json_t *doc, const char *dir, struct pd_verify_report *r);
+/* The registry's word on a certificate (verify --registry DIR, verify_registry.c), as more lines
+ * of the report: its state there (withdrawn / superseded → FAIL), the lab key that signed it
+ * registered there and active at issue, its document the one the registry issued, and both
+ * approvals signed by keys registered with those roles and active at the approval's time, over
+ * the content the certificate has now. Negative only when the registry cannot be read. */
+int cert_verify_registry(const json_t *doc, const char *registry_dir, struct pd_verify_report *r, struct pd_err *err);
+/* The lab keys registered in DIR's registry (every one, disabled too: each is trusted for what it
+ * signed while active, which cert_verify_registry checks), for verify's trust anchors. */
+int cert_registry_lab_keys(const char *registry_dir, struct pd_public_key **keys, char (**names)[128], size_t *n,
+                           struct pd_err *err);
 /* Renders the PDF; `curves` from cert_build_document, or NULL to read them from the run files. */
 int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
                         struct pd_err *err);
@@ -329,6 +335,12 @@ struct cert_doc_hash {
     pthread_cond_t ready_cv;
     bool ready;
     char hex[65];
+    /* The QR code of the certificate number and that hash, encoded and covered by rectangles
+     * (cert_qr_rects) on the same thread: n_rects 0 when it could not be, then the PDF does it. */
+    char qr_payload[200];
+    int qr_width;
+    size_t n_rects;
+    int (*rects)[4];
 };
 void cert_doc_hash_init(struct cert_doc_hash *h);
 void cert_doc_hash_set(struct cert_doc_hash *h, const json_t *doc);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cert/cert_internal.h"
+#include "registry/registry.h"
 #include "config/config.h"
 #include "pd_version.h"
 #include "store/store.h"
@@ -765,6 +766,10 @@ int pd_cert_hashing_start(const char *const *paths, size_t n, struct pd_cert_has
     }
     *h = (struct pd_cert_hashing){.paths = paths, .n = n, .hex = hex};
     pd_err_clear(&h->err);
+    /* The runs' reader processes are forked now, before this process has a second thread (see
+     * pd_store_readers_prepare); one that cannot be is forked on demand when its run is opened. */
+    struct pd_err ignored;
+    (void)pd_store_readers_prepare(n, &ignored);
     h->threaded = pthread_create(&h->thread, NULL, hash_files, h) == 0;
     if (!h->threaded)
         hash_files(h); /* no thread: hash here */
@@ -1166,55 +1171,7 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
     return 0;
 }
 
-/* ---- numbering and the draft ---------------------------------------------------------------*/
-/* The lab lock: one file per certificate folder, flock'ed around the counter and the audit log, so
- * two processes never take the same number or interleave log entries. */
-int cert_lab_lock(const char *dir, struct pd_err *err)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return pd_err_set_os(err, PD_EIO, errno, path, "cannot open the lab lock");
-    while (flock(fd, LOCK_EX) < 0) {
-        if (errno != EINTR) {
-            int e = errno;
-            close(fd);
-            return pd_err_set_os(err, PD_EIO, e, path, "cannot lock");
-        }
-    }
-    return fd;
-}
-
-/* The number after DIR/counter's (created at 0). Called with the lab lock held; nothing is
- * written until write_number, which must come before the certificate is created. */
-static int read_number(const char *dir, unsigned long *out, struct pd_err *err)
-{
-    char path[4200], buf[64] = "";
-    snprintf(path, sizeof path, "%s/counter", dir);
-    unsigned long n = 0;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        if (!fgets(buf, sizeof buf, f) || sscanf(buf, "%lu", &n) != 1) {
-            fclose(f);
-            return pd_err_set(err, PD_EDATA, path, "certificate counter is not a number: fix it by hand, never reuse");
-        }
-        fclose(f);
-    } else if (errno != ENOENT) {
-        return pd_err_set_os(err, PD_EIO, errno, path, "cannot read the certificate counter");
-    }
-    *out = n + 1;
-    return 0;
-}
-
-static int write_number(const char *dir, unsigned long number, struct pd_err *err)
-{
-    char path[4200], buf[64];
-    snprintf(path, sizeof path, "%s/counter", dir);
-    snprintf(buf, sizeof buf, "%lu\n", number);
-    return cert_write_file(path, buf, false, err);
-}
-
+/* ---- numbering and the draft (numbers come from the lab folder's registry) ----------------*/
 int cert_content_hash(const json_t *doc, char hex[65])
 {
     static const char *const volatile_keys[] = {"status", "approvals", "audit", "signature", "issued", NULL};
@@ -1244,36 +1201,75 @@ static int resolve_method(const struct pd_spec *spec, const struct pd_certify_op
     return pd_method_defaults(spec->method, def, err);
 }
 
-/* The disk side of a draft, on a second thread while the first renders the PDF: the certificate
- * formatted, then counter, audit entry and certificate written and synced, in that order (a number
- * is on disk as used before anything carries it), then the lab lock released. */
+/* The disk side of a draft, on a second thread while the first renders the PDF: the document
+ * formatted, its row recorded and the transaction (number, row, audit entry) committed, then the
+ * JSON export written atomically. The registry commits first: a number is used once it is there. */
 struct write_job {
     const json_t *doc; /* final; only read by both threads */
-    const json_t *entry;
-    const char *dir, *json_path, *cert_id;
-    unsigned long number;
-    int lock;
+    const char *const *run_paths;
+    size_t n_runs;
+    struct pd_registry *reg;
+    struct pd_registry_cert *row;
+    const char *json_path, *cert_id;
     struct cert_doc_hash *doc_hash; /* set first, for the PDF's QR code on the other thread; may be NULL */
     int rc;
     struct pd_err err;
 };
+
+/* The seal beside each run file (RUN.h5.seal, docs/CERTIFICATES.md), recorded in the registry in
+ * the draft's transaction: the registry keeps the first seal of each run file it certified, so a
+ * seal replaced later is refused. Whether a seal verifies is the accreditation gate's question. */
+static int record_seals(struct pd_registry *reg, const char *const *paths, size_t n, struct pd_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        char path[4200];
+        if ((size_t)snprintf(path, sizeof path, "%s.seal", paths[i]) >= sizeof path)
+            continue;
+        json_error_t je;
+        json_t *seal = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        const char *run_id = json_string_value(json_object_get(seal, "run_id"));
+        const char *sha = json_string_value(json_object_get(seal, "sha256"));
+        const char *station = json_string_value(json_object_get(json_object_get(seal, "station"), "key_id"));
+        char *text = run_id && sha ? pd_json_canonical(seal, NULL) : NULL;
+        int rc = text ? pd_registry_record_seal(reg, run_id, sha, station, text, err) : 0;
+        free(text);
+        json_decref(seal);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
 
 static void *write_draft(void *arg)
 {
     struct write_job *j = arg;
     if (j->doc_hash) /* first, and whatever follows fails: the PDF waits for it */
         cert_doc_hash_set(j->doc_hash, j->doc);
-    char *text = json_dumps(j->doc, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    if (!text)
+    char *text = cert_document_text(j->doc);
+    char *canon = cert_canonical(j->doc, NULL);
+    if (!text || !canon)
         j->rc = pd_err_set(&j->err, PD_ENOMEM, NULL, "out of memory while formatting %s", j->cert_id);
     if (j->rc == 0)
-        j->rc = write_number(j->dir, j->number, &j->err);
+        j->rc = record_seals(j->reg, j->run_paths, j->n_runs, &j->err);
+    if (j->rc == 0) {
+        cert_sha256_hex(canon, strlen(canon), j->row->document_sha256);
+        j->row->document = text;
+        j->rc = pd_registry_cert_insert(j->reg, j->row, &j->err);
+        j->row->document = NULL;
+    }
+    free(canon);
     if (j->rc == 0)
-        j->rc = cert_audit_write(j->dir, j->entry, &j->err);
-    if (j->rc == 0)
-        j->rc = cert_write_file(j->json_path, text, true, &j->err);
+        j->rc = pd_registry_commit(j->reg, &j->err);
+    else
+        pd_registry_rollback(j->reg);
+    if (j->rc == 0) {
+        struct pd_err e = {0};
+        if (pd_write_file_atomic(j->json_path, text, strlen(text), &e) < 0)
+            j->rc = pd_err_set(&j->err, e.code, NULL,
+                               "%s is recorded in the registry, but its JSON could not be written: %s "
+                               "(`polydaq registry export %s` once fixed)", j->cert_id, e.msg, j->cert_id);
+    }
     free(text);
-    flock(j->lock, LOCK_UN); /* the PDF needs no lock: it goes to a name of this process */
     return NULL;
 }
 
@@ -1290,11 +1286,8 @@ static void count_early(json_t *doc, void *arg)
 {
     struct early_count *ec = arg;
     struct pd_err e = {0};
-    unsigned long guess = 0;
-    if (read_number(ec->out_dir, &guess, &e) < 0)
-        guess = 1; /* only a stand-in: the real number is taken under the lock */
     char id[96], now[40];
-    snprintf(id, sizeof id, "CERT-%06lu", guess);
+    snprintf(id, sizeof id, "CERT-%06lu", 1ul); /* a stand-in of the same width: the number is the registry's */
     pd_time_format_iso8601(pd_clock_utc_ns(), now, sizeof now);
     bool ok = true;
     cert_jset(doc, "status", cert_jstr("draft"), &ok);
@@ -1321,6 +1314,33 @@ int pd_certify_runs(const char *const *run_paths, size_t n_runs, const struct pd
     return rc;
 }
 
+/* --revises must name an issued certificate of the folder's registry (checked before the work). */
+static int check_revised(const struct pd_certify_options *opt, struct pd_err *err)
+{
+    struct pd_registry reg;
+    struct pd_registry_cert old;
+    struct pd_err e = {0};
+    int rc = pd_registry_open(&reg, opt->out_dir, 0, &e);
+    if (rc == 0) {
+        rc = pd_registry_cert_get(&reg, opt->replaces, &old, &e);
+        pd_registry_close(&reg);
+    }
+    if (rc == PD_ESTATE)
+        return pd_err_set(err, PD_ECONFIG, opt->replaces,
+                          "--revises must name an issued certificate of the registry in %s (CERT-NNNNNN): there is none",
+                          opt->out_dir);
+    if (rc < 0) {
+        if (err)
+            *err = e;
+        return rc;
+    }
+    if (strcmp(old.status, "issued") != 0)
+        rc = pd_err_set(err, PD_ECONFIG, opt->replaces, "--revises %s: it is '%s'; only an issued certificate is revised",
+                        opt->replaces, old.status);
+    pd_registry_cert_free(&old);
+    return rc;
+}
+
 static int certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
                         const struct pd_certify_options *opt, bool *hashing_taken, struct pd_certify_result *result,
                         struct pd_err *err)
@@ -1336,6 +1356,14 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
     int rc = resolve_method(spec, opt, &def, err);
     if (rc < 0)
         return rc;
+    /* The registry first: a revision must name an issued certificate of it, before the work. A
+     * folder of certificates from before the registry is migrated first, never numbered anew. */
+    if (pd_cert_folder_unmigrated(opt->out_dir))
+        return pd_err_set(err, PD_ESTATE, opt->out_dir,
+                          "holds certificates from before the registry (counter, audit.log, CERT-*.json): "
+                          "`polydaq registry migrate %s` first", opt->out_dir);
+    if (opt->replaces && (rc = check_revised(opt, err)) < 0)
+        return rc;
     static struct cert_curve_set curves;
     memset(&curves, 0, sizeof curves);
     struct early_count early = {.out_dir = opt->out_dir, .curves = &curves};
@@ -1349,8 +1377,14 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
     json_t *doc = NULL;
     struct pd_certify_result res = {0};
     rc = cert_build_document(&b, &doc, &res.verdict, &res.accredited, &res.n_specimens, &res.n_failed, err);
+    /* The registry is made (when missing) only for a certificate to record: bad input leaves no
+     * file behind. */
+    struct pd_registry reg;
+    if (rc == 0)
+        rc = pd_registry_open(&reg, opt->out_dir, PD_REGISTRY_CREATE, err);
     if (rc < 0) {
         cert_curve_set_free(&curves);
+        json_decref(doc);
         return rc;
     }
     const json_t *gate = json_object_get(json_object_get(doc, "accreditation"), "reasons");
@@ -1360,21 +1394,20 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
                  json_string_value(json_array_get(gate, i)));
     }
     bool ok = true;
-    char now[40], content[65];
+    char now[40];
+    struct pd_registry_cert row;
+    memset(&row, 0, sizeof row);
     pd_time_format_iso8601(pd_clock_utc_ns(), now, sizeof now);
     cert_jset(doc, "status", cert_jstr("draft"), &ok);
     cert_jset(doc, "drafted", cert_jstr(now), &ok);
     if (opt->replaces)
         cert_jset(doc, "revision", json_pack("{s:s,s:s}", "replaces", opt->replaces, "reason", opt->reason), &ok);
 
-    int lock = cert_lab_lock(opt->out_dir, err);
-    if (lock < 0) {
-        json_decref(doc);
-        cert_curve_set_free(&curves);
-        return lock;
-    }
+    /* One transaction: the number, the draft's audit entry and (on the writer thread) its row. */
     unsigned long number = 0;
-    rc = read_number(opt->out_dir, &number, err);
+    rc = pd_registry_begin(&reg, err);
+    if (rc == 0)
+        rc = pd_registry_next_number(&reg, &number, err);
     char pdf_tmp[4200] = "";
     if (rc == 0) {
         snprintf(res.cert_id, sizeof res.cert_id, "CERT-%06lu", number);
@@ -1385,15 +1418,21 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
             (size_t)n3 >= sizeof pdf_tmp)
             rc = pd_err_set(err, PD_EINVAL, NULL, "certificate path too long in %s", opt->out_dir);
     }
+    /* A new number's files cannot exist yet (they are written only after its commit): one that
+     * does is not this registry's, and is never overwritten. */
+    if (rc == 0 && (access(res.json_path, F_OK) == 0 || access(res.pdf_path, F_OK) == 0))
+        rc = pd_err_set(err, PD_ESTATE, res.json_path,
+                        "exists, but %s is not in the registry: not overwritten (a folder from before the registry? "
+                        "`polydaq registry migrate`)", res.cert_id);
     if (rc == 0) {
         cert_jset(doc, "certificate_id", cert_jstr(res.cert_id), &ok);
-        if (!ok || cert_content_hash(doc, content) < 0)
+        if (!ok || cert_content_hash(doc, row.content_sha256) < 0)
             rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building %s", res.cert_id);
     }
     json_t *entry = NULL;
     if (rc == 0)
-        rc = cert_audit_entry(opt->out_dir, "draft", res.cert_id, json_string_value(json_object_get(doc, "operator")),
-                              "operator", content, &entry, err);
+        rc = pd_registry_audit_append(&reg, "draft", res.cert_id, json_string_value(json_object_get(doc, "operator")),
+                                      "operator", row.content_sha256, &entry, err);
     if (rc == 0) {
         json_t *audit = json_array();
         cert_jappend(audit, json_incref(entry), &ok);
@@ -1401,12 +1440,20 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
         if (!ok)
             rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory while building %s", res.cert_id);
     }
-    /* The document is final now. The certificate and its log entry go to disk on a second thread
-     * (write_draft) while this one renders the PDF to a temporary name beside the certificate (here,
-     * where the evaluation's freed memory is already mapped). The PDF takes its name only once the
-     * certificate exists, so a failed write never leaves a PDF, nor replaces another's. */
-    struct write_job wj = {.doc = doc, .entry = entry, .dir = opt->out_dir, .json_path = res.json_path,
-                           .cert_id = res.cert_id, .number = number, .lock = lock};
+    if (rc < 0)
+        pd_registry_rollback(&reg);
+    row.number = (long long)number;
+    pd_strlcpy(row.id, res.cert_id, sizeof row.id);
+    pd_strlcpy(row.status, "draft", sizeof row.status);
+    pd_strlcpy(row.drafted, now, sizeof row.drafted);
+    if (opt->replaces)
+        pd_strlcpy(row.replaces, opt->replaces, sizeof row.replaces);
+    /* The document is final now. Its row, the commit and the JSON export go to disk on a second
+     * thread (write_draft) while this one renders the PDF to a temporary name beside the
+     * certificate (here, where the evaluation's freed memory is already mapped). The PDF takes its
+     * name only once the certificate is recorded, so a failed write never leaves a PDF, nor
+     * replaces another's. */
+    struct write_job wj = {.doc = doc, .run_paths = run_paths, .n_runs = n_runs, .reg = &reg, .row = &row, .json_path = res.json_path, .cert_id = res.cert_id};
     pthread_t writer;
     bool writing = false;
     struct cert_doc_hash doc_hash; /* the QR code's hash, from the writer thread (~0.35 ms off this one) */
@@ -1435,16 +1482,19 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
     }
     cert_doc_hash_destroy(&doc_hash);
     json_decref(entry);
-    flock(lock, LOCK_UN); /* already released by write_draft unless it did not run */
-    close(lock);
+    pd_registry_close(&reg);
     bool rendered = rc == 0 && !opt->no_pdf; /* attempted: a temporary file may exist */
     if (rendered && pdf_rc < 0) {
         rc = pdf_rc;
         if (err)
-            *err = pdf_err;
+            pd_err_set(err, pdf_rc, NULL, "%s is recorded in the registry, but its PDF failed: %s "
+                       "(`polydaq registry export %s` once fixed)", res.cert_id, pdf_err.msg, res.cert_id);
     }
-    if (rendered && rc == 0 && rename(pdf_tmp, res.pdf_path) < 0)
-        rc = pd_err_set_os(err, PD_EIO, errno, res.pdf_path, "cannot put the PDF in place");
+    if (rendered && rc == 0) {
+        pd_fault_point("pdf rename");
+        if (rename(pdf_tmp, res.pdf_path) < 0)
+            rc = pd_err_set_os(err, PD_EIO, errno, res.pdf_path, "cannot put the PDF in place");
+    }
     if ((writing || rendered) && rc < 0 && pdf_tmp[0])
         unlink(pdf_tmp);
     cert_curve_set_free(&curves);

@@ -1,5 +1,5 @@
-/* issue.c — the lab key, the audit log (a hash chain), review and authorization of drafts, signing, the audit-log
- * part of verification (the rest: verify.c) and recomputation. */
+/* issue.c — the lab key, the audit-log part of verification (the rest: verify.c; review, authorization and
+ * issue: approve.c, on the registry) and recomputation. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -12,11 +12,11 @@
 
 #include "cert/cert_internal.h"
 #include "config/config.h"
+#include "registry/registry.h"
 #include "trust/trust.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
-static const char *const no_signature[] = {"signature", NULL};
 static const char *const no_hash[] = {"hash", NULL};
 
 /* ---- keys ---------------------------------------------------------------------------------*/
@@ -81,67 +81,6 @@ static int read_log(const char *dir, json_t **out, struct pd_err *err)
     return 0;
 }
 
-int cert_audit_entry(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
-                     const char *content_sha256, json_t **entry_out, struct pd_err *err)
-{
-    json_t *log = NULL;
-    int rc = read_log(dir, &log, err);
-    if (rc < 0)
-        return rc;
-    size_t n = json_array_size(log);
-    const char *prev = n ? json_string_value(json_object_get(json_array_get(log, n - 1), "hash")) : ZERO_HASH;
-    char now[40], hex[65];
-    pd_time_format_iso8601(pd_clock_utc_ns(), now, sizeof now);
-    json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:o,s:s,s:s,s:s}", "seq", (json_int_t)(n + 1), "time", now, "event", event,
-                          "certificate", cert_id, "actor", cert_jstr(actor), "role", role, "content_sha256",
-                          content_sha256, "prev", prev ? prev : ZERO_HASH);
-    json_decref(log);
-    if (!e || entry_hash(e, hex) < 0 || json_object_set_new(e, "hash", json_string(hex)) < 0) {
-        json_decref(e);
-        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory for the audit entry");
-    }
-    *entry_out = e;
-    return 0;
-}
-
-int cert_audit_write(const char *dir, const json_t *entry, struct pd_err *err)
-{
-    char *line = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/audit.log", dir);
-    int fd = line ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
-    if (fd < 0) {
-        int er = line ? errno : ENOMEM;
-        free(line);
-        return pd_err_set_os(err, PD_EIO, er, path, "cannot append to the audit log");
-    }
-    size_t len = strlen(line);
-    /* fdatasync, not fsync: an append changes the size, which fdatasync must write as well (the
-     * data could not be read back without it); only the timestamps are left to the kernel. */
-    bool ok = write(fd, line, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fdatasync(fd) == 0;
-    int er = errno;
-    close(fd);
-    free(line);
-    if (!ok)
-        return pd_err_set_os(err, PD_EIO, er, path, "cannot append to the audit log");
-    return 0;
-}
-
-int cert_audit_append(const char *dir, const char *event, const char *cert_id, const char *actor, const char *role,
-                      const char *content_sha256, json_t **entry_out, struct pd_err *err)
-{
-    json_t *e = NULL;
-    int rc = cert_audit_entry(dir, event, cert_id, actor, role, content_sha256, &e, err);
-    if (rc == 0)
-        rc = cert_audit_write(dir, e, err);
-    if (rc < 0) {
-        json_decref(e);
-        return rc;
-    }
-    *entry_out = e;
-    return 0;
-}
-
 /* ---- approval and issue -------------------------------------------------------------------*/
 /* Certificates are read strictly (duplicate keys refused: another reader could see the other
  * value); approve and recompute accept any layout, verify only the exact form polydaq writes. */
@@ -150,134 +89,7 @@ static int load_cert(const char *path, json_t **out, struct pd_err *err)
     return cert_load_certificate(path, false, out, err);
 }
 
-static char *pretty(const json_t *doc)
-{
-    return json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-}
-
-static int sign_doc(json_t *doc, const char *key_path, struct pd_err *err)
-{
-    struct pd_secret_key key;
-    int rc = pd_secret_key_load(key_path, &key, err);
-    if (rc < 0)
-        return rc;
-    char *canon = cert_canonical(doc, no_signature);
-    if (!canon) {
-        pd_secret_key_wipe(&key);
-        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
-    }
-    unsigned char sig[PD_KEY_SIGNATURE_BYTES];
-    pd_key_sign(&key, canon, strlen(canon), sig);
-    free(canon);
-    char sig_hex[2 * PD_KEY_SIGNATURE_BYTES + 1];
-    pd_signature_to_hex(sig, sig_hex);
-    json_t *s = json_pack("{s:s,s:s,s:s,s:s,s:s}", "algorithm", "Ed25519", "public_key", key.pub.hex, "key_id",
-                          key.pub.id, "value", sig_hex, "canonical_form",
-                          "the certificate without 'signature', JSON compact, keys sorted, non-ASCII escaped "
-                          "(\\uXXXX), reals with 17 significant digits, UTF-8 bytes");
-    pd_secret_key_wipe(&key);
-    if (!s || json_object_set_new(doc, "signature", s) < 0)
-        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
-    return 0;
-}
-
-int pd_cert_approve(const char *cert_path, const char *name, enum pd_approval_role role, const char *key_path,
-                    char *status_out, size_t status_size, struct pd_err *err)
-{
-    if (!cert_path || !name || !name[0] || (role != PD_ROLE_REVIEWER && role != PD_ROLE_AUTHORIZER))
-        return pd_err_set(err, PD_EINVAL, NULL, "approve: missing certificate, name or role");
-    int rc = 0;
-    if (role == PD_ROLE_AUTHORIZER && !key_path)
-        return pd_err_set(err, PD_EINVAL, NULL, "approve: the authorizer signs: --key LAB.key is needed");
-    char dir[4096];
-    cert_dirname(cert_path, dir, sizeof dir);
-    int lock = cert_lab_lock(dir, err);
-    if (lock < 0)
-        return lock;
-    json_t *doc = NULL, *entry = NULL;
-    rc = load_cert(cert_path, &doc, err);
-    const char *status = rc == 0 ? json_string_value(json_object_get(doc, "status")) : "";
-    const char *id = rc == 0 ? json_string_value(json_object_get(doc, "certificate_id")) : "";
-    const char *want = role == PD_ROLE_REVIEWER ? "draft" : "reviewed";
-    if (rc == 0 && strcmp(status, want) != 0)
-        rc = pd_err_set(err, PD_ESTATE, cert_path, "%s is '%s': a %s approves a %s certificate", id, status,
-                        role == PD_ROLE_REVIEWER ? "reviewer" : "authorizer", want);
-    json_t *approvals = rc == 0 ? json_object_get(doc, "approvals") : NULL;
-    if (rc == 0 && role == PD_ROLE_AUTHORIZER) {
-        const char *reviewer = json_string_value(json_object_get(json_array_get(approvals, 0), "name"));
-        if (reviewer && strcmp(reviewer, name) == 0)
-            rc = pd_err_set(err, PD_ESTATE, cert_path, "%s reviewed %s; the authorizer must be another person", name, id);
-    }
-    char content[65], now[40];
-    if (rc == 0 && cert_content_hash(doc, content) < 0)
-        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
-    const char *role_name = role == PD_ROLE_REVIEWER ? "reviewer" : "authorizer";
-    /* A wrong key must not leave a half-approved record behind: check it before logging. */
-    if (rc == 0 && role == PD_ROLE_AUTHORIZER) {
-        struct pd_secret_key key;
-        rc = pd_secret_key_load(key_path, &key, err);
-        pd_secret_key_wipe(&key);
-    }
-    if (rc == 0)
-        rc = cert_audit_append(dir, role == PD_ROLE_REVIEWER ? "review" : "authorize", id, name, role_name, content,
-                               &entry, err);
-    bool ok = true;
-    if (rc == 0) {
-        pd_time_format_iso8601(pd_clock_utc_ns(), now, sizeof now);
-        if (!approvals) {
-            approvals = json_array();
-            cert_jset(doc, "approvals", approvals, &ok);
-        }
-        cert_jappend(approvals, json_pack("{s:s,s:s,s:s,s:s}", "role", role_name, "name", name, "time", now,
-                                          "content_sha256", content), &ok);
-        cert_jappend(json_object_get(doc, "audit"), entry, &ok);
-        cert_jset(doc, "status", cert_jstr(role == PD_ROLE_REVIEWER ? "reviewed" : "issued"), &ok);
-        if (role == PD_ROLE_AUTHORIZER)
-            cert_jset(doc, "issued", cert_jstr(now), &ok);
-        if (!ok)
-            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
-    }
-    if (rc == 0 && role == PD_ROLE_AUTHORIZER)
-        rc = sign_doc(doc, key_path, err);
-    char *text = rc == 0 ? pretty(doc) : NULL;
-    if (rc == 0 && !text)
-        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
-    if (rc == 0)
-        rc = cert_write_file(cert_path, text, false, err);
-    free(text);
-    if (rc == 0 && role == PD_ROLE_AUTHORIZER) {
-        /* The issue entry records the hash of the whole signed certificate: a certificate swapped
-         * for another after issue no longer matches the log. */
-        char *canon = cert_canonical(doc, NULL);
-        char whole[65];
-        json_t *issue = NULL;
-        if (!canon) {
-            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
-        } else {
-            cert_sha256_hex(canon, strlen(canon), whole);
-            free(canon);
-            rc = cert_audit_append(dir, "issue", id, name, role_name, whole, &issue, err);
-            json_decref(issue);
-        }
-    }
-    flock(lock, LOCK_UN);
-    close(lock);
-    if (rc == 0 && role == PD_ROLE_AUTHORIZER) {
-        char pdf[4200];
-        pd_strlcpy(pdf, cert_path, sizeof pdf);
-        char *dot = strrchr(pdf, '.');
-        if (dot && strcmp(dot, ".json") == 0) {
-            strcpy(dot, ".pdf");
-            rc = cert_render_pdf_doc(doc, NULL, pdf, err);
-            if (rc == 0) /* PAdES signature, when the lab has an X.509 identity beside its key */
-                rc = cert_pdf_sign_issued(pdf, key_path, doc, err);
-        }
-    }
-    if (rc == 0 && status_out)
-        pd_strlcpy(status_out, role == PD_ROLE_REVIEWER ? "reviewed" : "issued", status_size);
-    json_decref(doc);
-    return rc;
-}
+/* Review, authorization and issue live in approve.c (on the registry). */
 
 /* ---- verification -------------------------------------------------------------------------*/
 void cert_verify_audit_log(const json_t *doc, const char *dir, struct pd_verify_report *r)
@@ -303,6 +115,11 @@ void cert_verify_audit_log(const json_t *doc, const char *dir, struct pd_verify_
     json_t *log = NULL;
     char path[4200];
     snprintf(path, sizeof path, "%s/audit.log", dir);
+    if (pd_registry_exists(dir)) { /* the lab's log is in its registry: verify --registry checks it */
+        cert_report_line(r, false, "note: the lab's audit log is in %s/%s (checked by --registry %s)", dir,
+                         PD_REGISTRY_FILE, dir);
+        return;
+    }
     if (access(path, R_OK) != 0) {
         cert_report_line(r, false, "note: no audit log at %s; the lab's log was not checked", path);
         return;

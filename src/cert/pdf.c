@@ -1102,38 +1102,83 @@ size_t cert_qr_rects(const unsigned char *modules, int w, unsigned char *covered
     return n;
 }
 
-static void qr(struct pdf *p, const char *payload, double x, double y, double size)
+/* The QR code's payload: the certificate number and the SHA-256 of its canonical JSON. */
+static void qr_payload(char *buf, size_t size, const char *id, const char *hash)
+{
+    snprintf(buf, size, "polydaq-certificate:%s;sha256:%s", id, hash);
+}
+
+/* Encodes payload and covers its dark modules (cert_qr_rects); *rects malloc'd. Returns the
+ * number of rectangles, 0 when the payload cannot be encoded or memory ran out. */
+static size_t qr_cover(const char *payload, int *width, int (**rects)[4])
+{
+    QRcode *code = QRcode_encodeString(payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!code)
+        return 0;
+    const int w = code->width;
+    unsigned char *covered = malloc((size_t)w * (size_t)w);
+    int(*rect)[4] = malloc((size_t)w * (size_t)w * sizeof *rect);
+    size_t n = 0;
+    if (covered && rect)
+        n = cert_qr_rects(code->data, w, covered, rect);
+    if (n > 0) {
+        *width = w;
+        *rects = rect;
+    } else {
+        free(rect);
+    }
+    free(covered);
+    QRcode_free(code);
+    return n;
+}
+
+/* ready: the writer thread's document hash, whose prepared cover is used when it is this payload's;
+ * NULL (or another payload, or none prepared): encoded here. */
+static void qr(struct pdf *p, const char *payload, const struct cert_doc_hash *ready, double x, double y, double size)
 {
     if (p->counting)
         return;
-    QRcode *code = QRcode_encodeString(payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-    if (!code)
+    int w = 0;
+    int(*rect)[4] = NULL;
+    size_t n = 0;
+    bool own = !ready || ready->n_rects == 0 || strcmp(ready->qr_payload, payload) != 0;
+    if (own) {
+        n = qr_cover(payload, &w, &rect);
+    } else {
+        n = ready->n_rects;
+        w = ready->qr_width;
+        rect = ready->rects;
+    }
+    if (n == 0) { /* without memory for the cover, a square per module as before */
+        QRcode *code = QRcode_encodeString(payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+        if (!code)
+            return;
+        double m = size / (code->width + 8);
+        cairo_set_source_rgb(p->cr, 1, 1, 1);
+        cairo_rectangle(p->cr, x, y, size, size);
+        cairo_fill(p->cr);
+        cairo_set_source_rgb(p->cr, 0, 0, 0);
+        for (int r = 0; r < code->width; r++)
+            for (int c = 0; c < code->width; c++)
+                if (code->data[r * code->width + c] & 1)
+                    cairo_rectangle(p->cr, x + (c + 4) * m, y + (r + 4) * m, m, m);
+        cairo_fill(p->cr);
+        QRcode_free(code);
         return;
-    double m = size / (code->width + 8); /* 4-module quiet zone each side */
+    }
+    double m = size / (w + 8); /* 4-module quiet zone each side */
     cairo_set_source_rgb(p->cr, 1, 1, 1);
     cairo_rectangle(p->cr, x, y, size, size);
     cairo_fill(p->cr);
     cairo_set_source_rgb(p->cr, 0, 0, 0);
     /* One fill of few rectangles rather than a square per module (the same union): cairo writes
      * every corner of a path as text, and the ~900 squares of a certificate's code were ~40 % of
-     * the PDF's time (3.5 of 8.5 ms). Without memory for that, a square per module as before. */
-    const int w = code->width;
-    unsigned char *covered = malloc((size_t)w * (size_t)w);
-    int(*rect)[4] = malloc((size_t)w * (size_t)w * sizeof *rect);
-    if (covered && rect) {
-        size_t n = cert_qr_rects(code->data, w, covered, rect);
-        for (size_t i = 0; i < n; i++)
-            cairo_rectangle(p->cr, x + (rect[i][0] + 4) * m, y + (rect[i][1] + 4) * m, rect[i][2] * m, rect[i][3] * m);
-    } else {
-        for (int r = 0; r < w; r++)
-            for (int c = 0; c < w; c++)
-                if (code->data[r * w + c] & 1)
-                    cairo_rectangle(p->cr, x + (c + 4) * m, y + (r + 4) * m, m, m);
-    }
+     * the PDF's time (3.5 of 8.5 ms). */
+    for (size_t i = 0; i < n; i++)
+        cairo_rectangle(p->cr, x + (rect[i][0] + 4) * m, y + (rect[i][1] + 4) * m, rect[i][2] * m, rect[i][3] * m);
     cairo_fill(p->cr);
-    free(covered);
-    free(rect);
-    QRcode_free(code);
+    if (own)
+        free(rect);
 }
 
 /* ---- the document -------------------------------------------------------------------------*/
@@ -1621,8 +1666,10 @@ static void render(struct pdf *p)
     }
     /* Counting lays out only: the hash's text takes the same room whatever its digits. */
     char hash[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+    const struct cert_doc_hash *ready = NULL; /* its QR code, encoded on the writer thread */
     if (!p->counting && p->doc_hash) {
         cert_doc_hash_wait(p->doc_hash, hash);
+        ready = p->doc_hash;
     } else if (!p->counting) {
         char *canon = cert_canonical(d, NULL);
         hash[0] = '\0';
@@ -1632,8 +1679,8 @@ static void render(struct pdf *p)
     }
     need(p, 120);
     char payload[200];
-    snprintf(payload, sizeof payload, "polydaq-certificate:%s;sha256:%s", p->id, hash);
-    qr(p, payload, MARGIN, p->y, 96);
+    qr_payload(payload, sizeof payload, p->id, hash);
+    qr(p, payload, ready, MARGIN, p->y, 96);
     font(p, 7, false);
     text_at(p, MARGIN + 104, p->y + 20, "QR: certificate number and SHA-256 of its canonical JSON");
     char buf[300];
@@ -1697,6 +1744,9 @@ void cert_doc_hash_init(struct cert_doc_hash *h)
     pthread_cond_init(&h->ready_cv, NULL);
     h->ready = false;
     h->hex[0] = '\0';
+    h->qr_payload[0] = '\0';
+    h->n_rects = 0;
+    h->rects = NULL;
 }
 
 void cert_doc_hash_set(struct cert_doc_hash *h, const json_t *doc)
@@ -1706,8 +1756,23 @@ void cert_doc_hash_set(struct cert_doc_hash *h, const json_t *doc)
     if (canon)
         cert_sha256_hex(canon, strlen(canon), hex);
     free(canon);
+    /* The QR code too (~0.15 ms of libqrencode), here rather than on the PDF's thread. */
+    char payload[200];
+    int w = 0;
+    int(*rects)[4] = NULL;
+    size_t n = 0;
+    if (hex[0]) {
+        qr_payload(payload, sizeof payload, jget(doc, "certificate_id"), hex);
+        n = qr_cover(payload, &w, &rects);
+    }
     pthread_mutex_lock(&h->lock);
     memcpy(h->hex, hex, sizeof hex);
+    if (n > 0) {
+        memcpy(h->qr_payload, payload, sizeof payload);
+        h->qr_width = w;
+        h->n_rects = n;
+        h->rects = rects;
+    }
     h->ready = true;
     pthread_cond_broadcast(&h->ready_cv);
     pthread_mutex_unlock(&h->lock);
@@ -1724,6 +1789,7 @@ void cert_doc_hash_wait(struct cert_doc_hash *h, char hex[65])
 
 void cert_doc_hash_destroy(struct cert_doc_hash *h)
 {
+    free(h->rects);
     pthread_cond_destroy(&h->ready_cv);
     pthread_mutex_destroy(&h->lock);
 }

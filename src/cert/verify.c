@@ -95,6 +95,7 @@ struct anchors {
     size_t n;
     struct pd_keyring ring; /* empty without --keyring */
     bool keyring_given;
+    bool registry_given;
 };
 
 static int anchor_add(struct anchors *a, const struct pd_public_key *key, const char *fmt, const char *arg,
@@ -130,7 +131,19 @@ static int anchors_load(const struct pd_verify_options *opt, struct anchors *a, 
         if (rc < 0)
             return rc;
     }
-    /* --registry DIR (the registry's trusted lab keys) adds its anchors here. */
+    if (opt->registry_dir) { /* the registry's lab keys */
+        a->registry_given = true;
+        struct pd_public_key *keys = NULL;
+        char(*names)[128] = NULL;
+        size_t n = 0;
+        int rc = cert_registry_lab_keys(opt->registry_dir, &keys, &names, &n, err);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = anchor_add(a, &keys[i], "lab key \"%s\" of the registry", names[i], err);
+        free(keys);
+        free(names);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -320,6 +333,8 @@ static void verify_approvals(const json_t *doc, const struct anchors *a, struct 
                      "keys",
                      ra.name, ra.key.id, aa.name, aa.key.id);
     size_t persons = pd_keyring_count(&a->ring, PD_KEY_ROLE_REVIEWER) + pd_keyring_count(&a->ring, PD_KEY_ROLE_AUTHORIZER);
+    if (persons == 0 && a->registry_given)
+        return; /* the registry's persons are checked by cert_verify_registry */
     if (persons == 0) {
         cert_report_line(r, false, "note: the approvers' keys were not checked against the lab's persons (no keyring "
                                    "listing reviewers and authorizers, no registry)");
@@ -459,6 +474,8 @@ int pd_cert_verify(const char *cert_path, const struct pd_verify_options *opt, s
     verify_approvals(doc, &a, &r);
     if (opt->revocations_path)
         rc = verify_revocations(opt->revocations_path, doc, &a, &r, err);
+    if (rc == 0 && opt->registry_dir)
+        rc = cert_verify_registry(doc, opt->registry_dir, &r, err);
     if (rc == 0) {
         char dir[4096];
         cert_dirname(cert_path, dir, sizeof dir);

@@ -34,5 +34,10 @@ int cli_run_series_dims(struct pd_acq_config *cfg, const char *out_dir, int quie
                         struct pd_acq_result *res);
 /* Directory holding the running executable (to find polydaq-sim beside it). */
 void cli_exe_dir(char *buf, size_t size);
+/* d with `prec` (0–18) decimals exactly as glibc's snprintf("%.*f") writes it (cut to size, NUL
+ * ended), returning the full length; -1, buf untouched, where glibc should do it (not finite,
+ * |d| >= 2^53, another rounding mode, a decimal point other than "."). The fast path of the
+ * numbers cairo prints into PDFs (fixed_format.c). */
+int pd_fixed_format(char *buf, size_t size, int prec, double d);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "cert/cert.h"
 #include "cli/cli.h"
+#include "registry/registry.h"
 
 static const char certify_usage[] =
     "usage: polydaq certify RUN.h5... --spec SPEC.yaml [-o DIR] [--request ID] [--customer NAME]\n"
@@ -17,17 +18,21 @@ static const char certify_usage[] =
     "\n"
     "Evaluates every tested specimen of the runs by the spec's method, computes series statistics and\n"
     "expanded uncertainties, decides every limit by the spec's decision rule and writes the DRAFT\n"
-    "DIR/CERT-<number>.json and .pdf (numbers are sequential per DIR). The first line of output is the\n"
-    "JSON path. A draft becomes a certificate with `polydaq approve` (reviewer, then authorizer).\n"
+    "DIR/CERT-<number>.json and .pdf: the draft is recorded in DIR's registry (DIR/registry.sqlite,\n"
+    "created when missing) under its next number, then exported as those files. The first line of\n"
+    "output is the JSON path. A draft becomes a certificate with `polydaq approve` (reviewer, then\n"
+    "authorizer). A folder of certificates from before the registry: `polydaq registry migrate` first.\n"
     "  -s, --spec SPEC.yaml    the specification (limits, decision rule) (required)\n"
     "  -o, --output DIR        the lab's certificate folder (default: the current directory)\n"
     "  -r, --request ID        the customer's request id\n"
     "  -c, --customer NAME     the customer\n"
     "  -m, --method FILE.yaml  a method definition (lab variant) instead of the spec's / built-in one\n"
-    "      --revises CERT-ID   this certificate replaces CERT-ID (needs --reason)\n"
+    "      --revises CERT-ID   this certificate replaces CERT-ID, an issued certificate of DIR's\n"
+    "                          registry (needs --reason); CERT-ID is superseded when this is issued\n"
     "      --station-key FILE  an acquisition station's public key whose seals are trusted (repeatable;\n"
-    "                          for use without a registry). A certificate is accredited only when every\n"
-    "                          run file has a seal (RUN.h5.seal) that verifies under a trusted key\n"
+    "                          besides the station keys registered in DIR's registry, for use without\n"
+    "                          one). A certificate is accredited only when every run file has a seal\n"
+    "                          (RUN.h5.seal) that verifies under a trusted key\n"
     "      --recompute CERT    regenerate CERT.json's content from the --data files with the spec and\n"
     "                          method it records and compare it exactly, listing every differing field\n"
     "                          by its JSON path; customer, request and revision as given to certify\n"
@@ -47,8 +52,8 @@ static void print_line(const char *line, void *arg)
 static int certify_main_body(int argc, char **argv)
 {
     enum { OPT_REVISES = 1000, OPT_REASON, OPT_RECOMPUTE, OPT_DATA, OPT_STATION_KEY };
-    enum { MAX_STATION_KEYS = 32 };
-    static struct pd_public_key stations[MAX_STATION_KEYS];
+    enum { MAX_STATION_KEYS = 32, MAX_TRUSTED = 256 };
+    static struct pd_public_key stations[MAX_TRUSTED];
     size_t n_stations = 0;
     static const struct option longopts[] = {{"spec", required_argument, NULL, 's'},
                                              {"output", required_argument, NULL, 'o'},
@@ -133,10 +138,23 @@ static int certify_main_body(int argc, char **argv)
         pd_cert_hashing_finish(opt.hashing, NULL, NULL);
         return cli_fail(&err);
     }
+    /* The stations whose seals are trusted: the active station keys of the folder's registry, and
+     * any --station-key given. */
+    struct pd_public_key *registered = NULL;
+    size_t n_registered = 0;
+    if (pd_registry_station_keys(opt.out_dir, &registered, &n_registered, &err) < 0) {
+        pd_cert_hashing_finish(opt.hashing, NULL, NULL);
+        return cli_fail_input(&err);
+    }
+    for (size_t i = 0; i < n_registered && n_stations < MAX_TRUSTED; i++)
+        stations[n_stations++] = registered[i];
+    free(registered);
+    opt.n_trusted_stations = n_stations;
     struct pd_certify_result res;
     int rc = pd_certify_runs(files, n_files, &spec, &opt, &res, &err);
     if (rc < 0)
-        return rc == PD_EDATA || rc == PD_EIO || rc == PD_ECONFIG ? cli_fail_input(&err) : cli_fail(&err);
+        return rc == PD_EDATA || rc == PD_EIO || rc == PD_ECONFIG || rc == PD_ESTATE ? cli_fail_input(&err)
+                                                                                     : cli_fail(&err);
     printf("%s\n", res.json_path);
     if (res.pdf_path[0])
         printf("%s\n", res.pdf_path);

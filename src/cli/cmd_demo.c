@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "acq/acq.h"
 #include "cert/cert.h"
 #include "cli/cli.h"
+#include "registry/registry.h"
+#include "trust/trust.h"
 #include "pd_demo_config.h"
 
 static const char demo_usage[] =
@@ -14,10 +17,11 @@ static const char demo_usage[] =
     "\n"
     "Runs the embedded simulated lab (config/demo.yaml: one simulated load frame, five ISO 527\n"
     "tensile specimens), then certifies the run against the embedded spec (config/specs/pp-demo.yaml)\n"
-    "as a draft, has it reviewed and authorized (signed with a demo lab key made in DIR/keys on first use)\n"
-    "and verifies the issued certificate against the key and the raw file. Prints where everything is.\n"
-    "The run file is sealed by a demo station key (DIR/keys/station-demo.key, made on first use), which\n"
-    "certify trusts.\n"
+    "as a draft in DIR's registry, has it reviewed and authorized by two registered demo persons (keys\n"
+    "made in DIR/keys on first use with the lab's issuing key and a station key, all registered) and\n"
+    "verifies the issued certificate against the lab key, the registry and the raw file. Prints where\n"
+    "everything is. The run file is sealed by the demo station's key (DIR/keys/station-demo.key),\n"
+    "which certify trusts as the registry lists it.\n"
     "Needs polydaq-sim beside polydaq or on PATH.\n"
     "  -o, --output DIR   where files go (default: out/demo)\n";
 
@@ -57,11 +61,6 @@ static int demo_main_body(int argc, char **argv)
         return cli_fail(&err);
     }
     pd_strlcpy(cfg->station_key, station_sk, sizeof cfg->station_key);
-    struct pd_public_key station;
-    if (pd_public_key_load(station_pk, &station, &err) < 0) {
-        pd_acq_config_free(cfg);
-        return cli_fail(&err);
-    }
     struct pd_acq_result res;
     int code = cli_run_series(cfg, out_dir, quiet, &res);
     pd_acq_config_free(cfg);
@@ -87,25 +86,64 @@ static int demo_main_body(int argc, char **argv)
     static struct pd_spec spec;
     if (pd_spec_load(spec_path, &spec, &err) < 0)
         return cli_fail_input(&err);
-    struct pd_certify_options copt = {.out_dir = out_dir, .request_id = "DEMO", .customer = "demo customer",
-                                      .trusted_stations = &station, .n_trusted_stations = 1};
-    struct pd_certify_result cres;
-    if (pd_certify_run(res.path, &spec, &copt, &cres, &err) < 0)
-        return cli_fail(&err);
 
-    /* The demo lab's own key: made once, never a key from the repository. */
-    char sk[4300], pk[4300];
+    /* The demo lab's own keys, made once (never keys from the repository): the lab's issuing key,
+     * a reviewer's, an authorizer's and the station's, registered in the folder's registry. */
+    char sk[4300], pk[4300], rk[4300], ak[4300];
     snprintf(sk, sizeof sk, "%s/lab.key", key_dir);
     snprintf(pk, sizeof pk, "%s/lab.pub", key_dir);
-    if (access(sk, R_OK) != 0 && pd_cert_keygen(key_dir, sk, sizeof sk, pk, sizeof pk, &err) < 0)
+    snprintf(rk, sizeof rk, "%s/demo-reviewer.key", key_dir);
+    snprintf(ak, sizeof ak, "%s/demo-authorizer.key", key_dir);
+    static const struct {
+        const char *stem, *name;
+        enum pd_key_role role;
+    } people[] = {{"lab", "demo lab", PD_KEY_ROLE_LAB},
+                  {"demo-reviewer", "demo reviewer", PD_KEY_ROLE_REVIEWER},
+                  {"demo-authorizer", "demo authorizer", PD_KEY_ROLE_AUTHORIZER},
+                  {"station-demo", "demo station", PD_KEY_ROLE_STATION}};
+    struct pd_registry reg;
+    if (pd_registry_open(&reg, out_dir, PD_REGISTRY_CREATE, &err) < 0)
+        return cli_fail(&err);
+    for (size_t i = 0; i < sizeof people / sizeof people[0]; i++) {
+        char secret[4300], pub[4300];
+        snprintf(secret, sizeof secret, "%s/%s.key", key_dir, people[i].stem);
+        snprintf(pub, sizeof pub, "%s/%s.pub", key_dir, people[i].stem);
+        struct pd_public_key k;
+        struct pd_registry_key found;
+        struct pd_err e;
+        if ((access(secret, R_OK) != 0 &&
+             pd_key_generate(key_dir, people[i].stem, secret, sizeof secret, pub, sizeof pub, &err) < 0) ||
+            pd_public_key_load(pub, &k, &err) < 0 ||
+            (pd_registry_key_find(&reg, &k, &found, &e) < 0 &&
+             pd_registry_key_add(&reg, people[i].role, people[i].name, &k, NULL, &err) < 0)) {
+            pd_registry_close(&reg);
+            return cli_fail(&err);
+        }
+    }
+    pd_registry_close(&reg);
+
+    /* certify trusts the stations the registry lists (the demo station, registered above) */
+    struct pd_public_key *stations = NULL;
+    size_t n_stations = 0;
+    if (pd_registry_station_keys(out_dir, &stations, &n_stations, &err) < 0)
+        return cli_fail(&err);
+    struct pd_certify_options copt = {.out_dir = out_dir, .request_id = "DEMO", .customer = "demo customer",
+                                      .trusted_stations = stations, .n_trusted_stations = n_stations};
+    struct pd_certify_result cres;
+    int crc = pd_certify_run(res.path, &spec, &copt, &cres, &err);
+    free(stations);
+    if (crc < 0)
         return cli_fail(&err);
     char status[32];
-    if (pd_cert_approve(cres.json_path, "demo reviewer", PD_ROLE_REVIEWER, NULL, status, sizeof status, &err) < 0 ||
-        pd_cert_approve(cres.json_path, "demo authorizer", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err) < 0)
+    struct pd_approval review = {.dir = out_dir, .cert_id = cres.cert_id, .role = PD_ROLE_REVIEWER, .person_key = rk};
+    struct pd_approval authorize = {.dir = out_dir, .cert_id = cres.cert_id, .role = PD_ROLE_AUTHORIZER,
+                                    .person_key = ak, .lab_key = sk};
+    if (pd_cert_approve(&review, status, sizeof status, &err) < 0 ||
+        pd_cert_approve(&authorize, status, sizeof status, &err) < 0)
         return cli_fail(&err);
     static struct pd_verify_report vr;
     const char *data[1] = {res.path};
-    const struct pd_verify_options vopt = {.data_paths = data, .n_data = 1, .key_path = pk};
+    const struct pd_verify_options vopt = {.data_paths = data, .n_data = 1, .key_path = pk, .registry_dir = out_dir};
     if (pd_cert_verify(cres.json_path, &vopt, &vr, &err) < 0)
         return cli_fail(&err);
     printf("HDF5 run file: %s\n", res.path);

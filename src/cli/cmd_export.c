@@ -398,6 +398,8 @@ static int export_main(int argc, char **argv)
         rc = pd_err_set_os(&err, PD_EIO, errno, output ? output : "stdout", "write failed");
     if (f != stdout && fclose(f) != 0 && rc == 0)
         rc = pd_err_set_os(&err, PD_EIO, errno, output, "write failed");
+    if (rc < 0 && output) /* nothing half-written: a damaged file can fail the export midway */
+        remove(output);
     if (rc < 0)
         return cli_fail(&err);
     return PD_EXIT_OK;

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "driver/driver.h"
+#include "modbus/tcp.h"
 #include "mtsics/protocol.h"
 #include "serial_line/protocol.h"
 #include "transport/transport.h"
@@ -37,7 +38,8 @@ static const char scan_usage[] =
     "registers, read by opening the instrument with its driver), never the library's examples; the\n"
     "calibration is printed as placeholders that `polydaq run` refuses until the lab fills them in.\n"
     "  --library DIR  instrument sections to match (default: config/instruments beside the program)\n"
-    "  --unit ID      Modbus unit id to ask (default 1)\n"
+    "  --unit ID      Modbus unit id to ask (default 1): 0..255 over tcp:// (many TCP devices answer only\n"
+    "                 to 255), 1..247 on a serial line\n"
     "  --timeout MS   answer timeout per query (default 300)\n";
 
 /* Text instruments are mostly 9600 baud; Modbus RTU's default is 19200 8E1. */
@@ -596,17 +598,21 @@ static void slave_id_text(const uint8_t *buf, int n, char *out, size_t size)
     out[o] = '\0';
 }
 
-/* FC17 on a fresh context (freed here); 0 with the answer in `f`. */
-static int probe_modbus(struct scan *sc, modbus_t *ctx, struct found *f)
+/* FC17 on a fresh context (freed here); 0 with the answer in `f`. Over TCP the driver's own
+ * exchange asks (libmodbus refuses unit ids 248..254 there and does not check an answer's unit
+ * id): an answer from another unit is no identification. */
+static int probe_modbus(struct scan *sc, modbus_t *ctx, bool tcp, struct found *f)
 {
     if (!ctx)
         return -1;
-    modbus_set_slave(ctx, sc->unit);
     modbus_set_response_timeout(ctx, (uint32_t)(sc->timeout_ms / 1000), (uint32_t)(sc->timeout_ms % 1000) * 1000u);
     int found = -1;
-    if (modbus_connect(ctx) == 0) {
+    struct pd_mb_tcp t = {.ctx = ctx, .unit = sc->unit, .response_timeout_ms = sc->timeout_ms};
+    if (tcp ? pd_mb_tcp_connect(&t) == 0 : modbus_set_slave(ctx, sc->unit) == 0 && modbus_connect(ctx) == 0) {
         uint8_t buf[MODBUS_MAX_PDU_LENGTH];
-        int n = modbus_report_slave_id(ctx, sizeof buf, buf);
+        int n = tcp ? pd_mb_tcp_report_slave_id(&t, sizeof buf, buf) : modbus_report_slave_id(ctx, sizeof buf, buf);
+        if (n > (int)sizeof buf)
+            n = (int)sizeof buf;
         if (n >= 2) {
             f->kind = LIB_MODBUS;
             f->unit = sc->unit;
@@ -624,7 +630,10 @@ static int probe_modbus(struct scan *sc, modbus_t *ctx, struct found *f)
             }
             found = 0;
         }
-        modbus_close(ctx);
+        if (tcp)
+            pd_mb_tcp_close(&t);
+        else
+            modbus_close(ctx);
     }
     modbus_free(ctx);
     return found;
@@ -648,7 +657,7 @@ static int probe(struct scan *sc, const char *port)
         char ps[16];
         snprintf(ps, sizeof ps, "%ld", p);
         pd_strlcpy(f.transport, port, sizeof f.transport);
-        if (probe_modbus(sc, modbus_new_tcp_pi(host, ps), &f) == 0)
+        if (probe_modbus(sc, modbus_new_tcp_pi(host, ps), true, &f) == 0)
             return print_found(&f, &sc->names);
         fprintf(stderr, "polydaq scan: %s: no answer to Modbus report-slave-id\n", port);
         return 0;
@@ -692,7 +701,7 @@ static int probe(struct scan *sc, const char *port)
     for (size_t b = 0; b < settings; b++)
         for (size_t q = 0; q < sizeof parities; q++) {
             memset(&f, 0, sizeof f);
-            if (probe_modbus(sc, modbus_new_rtu(device, (int)modbus_bauds[b], parities[q], 8, 1), &f) == 0) {
+            if (probe_modbus(sc, modbus_new_rtu(device, (int)modbus_bauds[b], parities[q], 8, 1), false, &f) == 0) {
                 snprintf(f.transport, sizeof f.transport, "rtu:%s", device);
                 f.line_settings = true;
                 f.baud = modbus_bauds[b];
@@ -747,8 +756,8 @@ static int scan_main(int argc, char **argv)
         case 'p': do_probe = true; break;
         case 'l': library = optarg; break;
         case 'u':
-            if (!pd_parse_long(optarg, &unit) || unit < 1 || unit > 247)
-                return cli_usage_error("scan", "--unit must be 1..247, not '%s'", optarg);
+            if (!pd_parse_long(optarg, &unit) || unit < 0 || unit > 255)
+                return cli_usage_error("scan", "--unit must be 0..255 (1..247 on a serial line), not '%s'", optarg);
             break;
         case 't':
             if (!pd_parse_long(optarg, &timeout_ms) || timeout_ms < 10 || timeout_ms > 10000)
@@ -762,6 +771,16 @@ static int scan_main(int argc, char **argv)
         return cli_usage_error("scan", "ports are named only with --probe");
     if (!do_probe)
         return list_ports();
+    /* A serial line's unit ids are 1..247 (0 is broadcast: no answer); only Modbus TCP takes 0..255. */
+    if (unit < 1 || unit > 247) {
+        if (optind == argc)
+            return cli_usage_error("scan", "--unit %ld is for Modbus TCP only: name tcp://HOST:PORT ports (the "
+                                           "listed serial ports take 1..247)", unit);
+        for (int i = optind; i < argc; i++)
+            if (strncmp(argv[i], "tcp://", 6) != 0 && strncmp(argv[i], "tcp-raw://", 10) != 0)
+                return cli_usage_error("scan", "--unit %ld is for Modbus TCP only: %s is a serial line (unit ids "
+                                               "1..247)", unit, argv[i]);
+    }
     if (library && !is_dir(library))
         return cli_usage_error("scan", "--library %s is not a directory", library);
 

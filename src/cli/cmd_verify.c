@@ -9,8 +9,8 @@
 #include "cli/cli.h"
 
 static const char verify_usage[] =
-    "usage: polydaq verify CERT.json (--key LAB.pub | --keyring KEYRING.txt) [--revocations REVOCATIONS.json]\n"
-    "                      [--data RUN.h5...]\n"
+    "usage: polydaq verify CERT.json (--key LAB.pub | --keyring KEYRING.txt | --registry DIR)\n"
+    "                      [--revocations REVOCATIONS.json] [--data RUN.h5...]\n"
     "\n"
     "Checks that CERT.json is an issued certificate in exactly the form polydaq writes, signed by a lab key\n"
     "the verifier trusts (LAB.pub, or a `lab` key of the lab's published keyring: the key a certificate\n"
@@ -20,6 +20,10 @@ static const char verify_usage[] =
     "in the lab's audit log (audit.log beside it) whose hash chain is intact, and that each raw file given\n"
     "has the SHA-256 the certificate records. What it prints from the certificate is escaped (control\n"
     "characters, bidi overrides, invalid UTF-8 as \\xNN or \\u{...}).\n"
+    "With --registry DIR (the lab's certificate folder, where the lab verifies its own): the lab keys\n"
+    "registered there are trust anchors, the certificate's state there is reported (withdrawn or\n"
+    "superseded: FAIL), its document must be the one the registry issued and both approvals must be\n"
+    "signed by keys registered with those roles and active then.\n"
     "Exit status: 0 everything verified, 1 a check failed (also: no trust anchor given), 2 unreadable input,\n"
     "duplicate keys or a certificate not in polydaq's exact form.\n";
 
@@ -46,6 +50,7 @@ static int verify_main(int argc, char **argv)
                                              {"keyring", required_argument, NULL, 'K'},
                                              {"revocations", required_argument, NULL, 'R'},
                                              {"data", no_argument, NULL, 'd'},
+                                             {"registry", required_argument, NULL, 'g'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct pd_verify_options opt = {0};
@@ -57,6 +62,7 @@ static int verify_main(int argc, char **argv)
         case 'k': opt.key_path = optarg; break;
         case 'K': opt.keyring_path = optarg; break;
         case 'R': opt.revocations_path = optarg; break;
+        case 'g': opt.registry_dir = optarg; break;
         case 'd': break; /* the raw files are the operands after the certificate */
         case 'h': fputs(verify_usage, stdout); return PD_EXIT_OK;
         default: return cli_usage_error("verify", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -83,7 +89,7 @@ static int verify_main(int argc, char **argv)
 
 const struct cli_command cli_cmd_verify = {
     .name = "verify",
-    .synopsis = "verify CERT.json (--key LAB.pub | --keyring FILE) [--revocations FILE] [--data RUN.h5...]",
+    .synopsis = "verify CERT.json (--key LAB.pub | --keyring F | --registry DIR) [--revocations F] [--data RUN.h5...]",
     .summary = "check a certificate against the lab's key: signature, approvals, revocations, log, raw files",
     .main = verify_main,
 };

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The producer asks for the slot this many pushes ahead (pd_ring_push): a slot last read by the
  * consumer on another core is otherwise fetched and taken over while the producer's stores wait
@@ -33,13 +34,19 @@ int pd_ring_init(struct pd_ring *ring, size_t elem_size, size_t min_capacity)
         cap <<= 1;
     if (cap > SIZE_MAX / elem_size)
         return PD_EINVAL;
-    /* Written once now, not just allocated: every page is then faulted in here, not by the
-     * producer on its first lap (a page fault costs a bus thread tens of µs of lateness on a
-     * virtual machine; calloc would hand out untouched zero pages). */
-    unsigned char *buf = malloc(cap * elem_size);
+    /* Every page faulted in here, not by the producer on its first lap (a page fault costs a bus
+     * thread tens of µs of lateness on a virtual machine, and RSS would grow during the first lap).
+     * A plain memset after malloc is not enough: the compiler folds the pair into calloc, which
+     * hands out untouched zero pages; a volatile store per page is never folded away. */
+    size_t bytes = cap * elem_size;
+    unsigned char *buf = calloc(1, bytes);
     if (!buf)
         return PD_ENOMEM;
-    memset(buf, 0, cap * elem_size);
+    long page = sysconf(_SC_PAGESIZE);
+    size_t step = page > 0 ? (size_t)page : 4096;
+    volatile unsigned char *touch = buf;
+    for (size_t off = 0; off < bytes; off += step)
+        touch[off] = 0;
     ring->buf = buf;
     ring->elem_size = elem_size;
     ring->mask = cap - 1;

@@ -1,6 +1,7 @@
 /* str.c — bounded string copy and strict number parsing (whole string, no silent junk). */
 #include "core/core.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -23,6 +24,10 @@ int pd_strlcpy(char *dst, const char *src, size_t size)
 bool pd_parse_double(const char *s, double *out)
 {
     if (!s || !*s)
+        return false;
+    /* Decimal only: strtod would also take leading blanks and hexadecimal ("0x10", "0x1p4"), which
+     * no file polydaq reads means as a number. */
+    if (!(isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '+' || s[0] == '.') || strpbrk(s, "xXpP"))
         return false;
     char *end;
     errno = 0;

@@ -120,7 +120,9 @@ int call_fail(struct srv_call *call, const struct pd_err *err)
 static void add_headers(struct MHD_Response *resp, const struct pd_server *srv, const struct srv_call *call)
 {
     mhd.add_response_header(resp, "Content-Type",
-                            call && call->bytes ? call->bytes_type : "application/json; charset=utf-8");
+                            call && call->raw    ? call->content_type
+                            : call && call->bytes ? call->bytes_type
+                                                  : "application/json; charset=utf-8");
     /* API answers carry a user's data: never stored by a browser or a proxy. */
     mhd.add_response_header(resp, "Cache-Control", "no-store");
     mhd.add_response_header(resp, "Pragma", "no-cache");
@@ -143,9 +145,23 @@ static void add_headers(struct MHD_Response *resp, const struct pd_server *srv, 
 static enum MHD_Result send_answer(struct pd_server *srv, struct MHD_Connection *conn, struct request_ctx *ctx,
                                    struct srv_call *call, const char *allow)
 {
+    if (call->raw && call->status == 200) { /* a web interface file, compiled into the program */
+        struct MHD_Response *resp =
+            mhd.create_response_from_buffer(call->raw_len, (void *)call->raw, MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        add_headers(resp, srv, call);
+        enum MHD_Result r = mhd.queue_response(conn, 200, resp);
+        mhd.destroy_response(resp);
+        ctx->status = 200;
+        ctx->bytes = call->raw_len;
+        ctx->user_id = call->authenticated ? call->user.id : 0;
+        return r;
+    }
+    call->raw = NULL;
     char *text;
     size_t len;
-    if (call->bytes) { /* a document: handed over to MHD, which frees it */
+    if (call->bytes) { /* a document made for this answer (the label sheet): MHD frees it */
         text = (char *)call->bytes;
         len = call->bytes_len;
     } else {
@@ -205,6 +221,9 @@ static bool match_pattern(const char *pattern, const char *path, int64_t ids[2])
             if (n_ids == 2 || !parse_id(u, un, &ids[n_ids]))
                 return false;
             n_ids++;
+        } else if (pn == 6 && strncmp(p, "{file}", 6) == 0) {
+            if (!static_name_ok(u, un))
+                return false;
         } else if (pn != un || strncmp(p, u, pn) != 0) {
             return false;
         }
@@ -350,7 +369,7 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
         return;
     }
     route->handler(call);
-    if (!call->response && !call->bytes)
+    if (!call->response && !call->raw && !call->bytes)
         call_error(call, 500, "internal", "internal error");
 }
 

@@ -118,6 +118,10 @@ struct srv_call {
     unsigned char *bytes; /* a document instead of JSON (the label sheet): malloc'ed, freed by http.c */
     size_t bytes_len;
     const char *bytes_type; /* its Content-Type, a string constant */
+    /* a file of the web interface instead of JSON (static.c): bytes, length and content type */
+    const unsigned char *raw;
+    size_t raw_len;
+    const char *content_type;
 };
 /* Sets the answer (steals `body`); returns 0 so handlers can `return call_reply(...)`. */
 int call_reply(struct srv_call *call, int status, json_t *body);
@@ -181,7 +185,8 @@ bool body_check(const char *text, size_t len, const struct srv_field *fields, js
 #define ROLES_ANONYMOUS 0u /* the route is open without a session */
 struct srv_route {
     const char *method;
-    const char *pattern; /* "/api/v1/requests/{id}/accept": {id} is a positive decimal id */
+    const char *pattern; /* "/api/v1/requests/{id}/accept": {id} is a positive decimal id;
+                            {file} one file name (static_name_ok) */
     int (*handler)(struct srv_call *call);
     unsigned roles;                /* ROLE_BIT set allowed; ROLES_ANONYMOUS: anyone */
     const struct srv_field *body;  /* the body's schema; NULL: no body */
@@ -252,6 +257,10 @@ int complaints_close(struct srv_call *call);
 extern const struct srv_field items_receive_body[], complaints_create_body[], complaints_note_body[],
     complaints_investigation_body[],
     complaints_close_body[];
+int static_file(struct srv_call *call); /* static.c: the web interface */
+int static_page(struct srv_call *call);
+/* A {file} segment: [a-z0-9._-], 1..64 bytes, not starting with '.' or '-', no "..". */
+bool static_name_ok(const char *s, size_t n);
 extern const struct srv_field auth_login_body[], members_create_body[], users_create_body[],
     users_password_body[], requests_create_body[], requests_accept_body[], requests_reject_body[];
 

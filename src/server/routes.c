@@ -42,5 +42,15 @@ const struct srv_route srv_routes[] = {
     {"POST", "/api/v1/complaints/{id}/investigation", complaints_investigate, ROLES_STAFF,
      complaints_investigation_body},
     {"POST", "/api/v1/complaints/{id}/close", complaints_close, REVIEWERS, complaints_close_body},
+
+    /* The web interface (static.c): its files, and the pages' addresses, which all get the one
+     * HTML shell (open without a session: the page asks the API, which decides). */
+    {"GET", "/web/{file}", static_file, ROLES_ANONYMOUS, NULL},
+    {"GET", "/", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/login", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/requests", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/requests/new", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/requests/{id}", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/admin", static_page, ROLES_ANONYMOUS, NULL},
 };
 const size_t srv_route_count = sizeof srv_routes / sizeof srv_routes[0];

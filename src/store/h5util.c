@@ -272,3 +272,17 @@ int pd_store_append_rows(hid_t ds, hid_t mtype, hsize_t start, hsize_t n, const 
         H5Sclose(fs);
     return rc;
 }
+
+hid_t pd_store_swmr_read_fapl(void)
+{
+    /* A SWMR reader retries a metadata read whose checksum fails (a writer may be midway through
+     * writing it), sleeping 1 ns, 2 ns, 4 ns... between tries: HDF5's default of 100 tries turns
+     * one damaged object header of a crashed file into an endless wait. 28 tries wait at most
+     * ~0.27 s in all, far longer than a writer takes to write a header. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0 && H5Pset_metadata_read_attempts(fapl, PD_STORE_SWMR_READ_ATTEMPTS) < 0) {
+        H5Pclose(fapl);
+        fapl = -1;
+    }
+    return fapl;
+}

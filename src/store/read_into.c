@@ -48,6 +48,71 @@ static void populate(void *p, size_t size)
 #endif
 }
 
+/* Reads the 1-D dataset `name` of one specimen's instrument (indexes already checked) as `mtype`
+ * (`elem` bytes each) into room(ctx, bytes), asked for once the length is known. */
+int pd_run_h5_read(struct pd_run *run, size_t specimen, size_t instrument, const char *name, hid_t mtype,
+                   size_t elem, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *n, struct pd_err *err)
+{
+    const char *path = pd_run_h5_path(run);
+    char group[32], dpath[160];
+    pd_store_specimen_group(specimen, group, sizeof group);
+    snprintf(dpath, sizeof dpath, "/%s/%s/%s", group, pd_run_instrument_name(run, instrument), name);
+    pd_store_h5_quiet();
+    int swmr = pd_run_h5_swmr(run);
+    hid_t file = pd_run_h5_file(run);
+    hid_t dapl = access_list(file, dpath);
+    hid_t d = dapl >= 0 ? H5Dopen2(file, dpath, dapl) : -1;
+    int rc = 0;
+    if (d < 0 || (swmr && H5Drefresh(d) < 0))
+        rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot open %s", dpath);
+    hid_t space = rc == 0 ? H5Dget_space(d) : -1;
+    hssize_t len = space >= 0 && H5Sget_simple_extent_ndims(space) == 1 ? H5Sget_simple_extent_npoints(space) : -1;
+    if (rc == 0 && len < 0)
+        rc = pd_store_h5_fail(err, PD_EDATA, path, "%s is not a 1-D dataset", dpath);
+    /* A damaged file may claim any length: one the address space cannot hold is refused here. */
+    if (rc == 0 && (uint64_t)len > SIZE_MAX / elem)
+        rc = pd_err_set(err, PD_EDATA, path, "%s claims %zd samples", dpath, (ssize_t)len);
+    void *dst = NULL;
+    if (rc == 0 && !(dst = room(ctx, (size_t)len * elem)))
+        rc = pd_err_set(err, PD_ENOMEM, path, "out of memory for %zd samples of %s", (ssize_t)len, dpath);
+    if (rc == 0 && len > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+        rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot read %s", dpath);
+    if (space >= 0)
+        H5Sclose(space);
+    if (d >= 0)
+        H5Dclose(d);
+    if (dapl >= 0)
+        H5Pclose(dapl);
+    pd_store_h5_forget();
+    if (rc == 0)
+        *n = (size_t)len;
+    return rc;
+}
+
+/* The caller's array, grown when it is too small (see pd_run_read_channel_into). */
+struct reuse {
+    double **data;
+    size_t *cap;
+};
+
+static void *reuse_room(void *ctx, size_t bytes)
+{
+    struct reuse *r = ctx;
+    size_t len = bytes / sizeof(double);
+    if (len <= *r->cap)
+        return *r->data ? (void *)*r->data : (void *)r->data; /* never NULL: 0 samples need no room */
+    /* Grown by a fresh allocation, the old array freed only once this one is had: on failure the
+     * caller's array and capacity still go together. */
+    double *bigger = malloc(bytes);
+    if (!bigger)
+        return NULL;
+    populate(bigger, bytes);
+    free(*r->data);
+    *r->data = bigger;
+    *r->cap = len;
+    return bigger;
+}
+
 int pd_run_read_channel_into(struct pd_run *run, size_t specimen, size_t instrument, const char *channel,
                              double **data, size_t *cap, size_t *n, struct pd_err *err)
 {
@@ -64,45 +129,6 @@ int pd_run_read_channel_into(struct pd_run *run, size_t specimen, size_t instrum
         c++;
     if (c == nc)
         return pd_err_set(err, PD_EDATA, path, "instrument '%s' has no channel '%s'", inst, channel);
-
-    char group[32], dpath[160];
-    pd_store_specimen_group(specimen, group, sizeof group);
-    snprintf(dpath, sizeof dpath, "/%s/%s/%s", group, inst, channel);
-    pd_store_h5_quiet();
-    int swmr = pd_run_h5_swmr(run);
-    hid_t file = pd_run_h5_file(run);
-    hid_t dapl = access_list(file, dpath);
-    hid_t d = dapl >= 0 ? H5Dopen2(file, dpath, dapl) : -1;
-    int rc = 0;
-    if (d < 0 || (swmr && H5Drefresh(d) < 0))
-        rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot open %s", dpath);
-    hid_t space = rc == 0 ? H5Dget_space(d) : -1;
-    hssize_t len = space >= 0 && H5Sget_simple_extent_ndims(space) == 1 ? H5Sget_simple_extent_npoints(space) : -1;
-    if (rc == 0 && len < 0)
-        rc = pd_store_h5_fail(err, PD_EDATA, path, "%s is not a 1-D dataset", dpath);
-    if (rc == 0 && (size_t)len > *cap) {
-        /* Grown by a fresh allocation, the old array freed only once this one is had: on failure
-         * the caller's array and capacity still go together. */
-        double *bigger = malloc((size_t)len * sizeof *bigger);
-        if (!bigger) {
-            rc = pd_err_set(err, PD_ENOMEM, path, "out of memory for %zd samples of %s", (ssize_t)len, dpath);
-        } else {
-            populate(bigger, (size_t)len * sizeof *bigger);
-            free(*data);
-            *data = bigger;
-            *cap = (size_t)len;
-        }
-    }
-    if (rc == 0 && len > 0 && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
-        rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot read %s", dpath);
-    if (space >= 0)
-        H5Sclose(space);
-    if (d >= 0)
-        H5Dclose(d);
-    if (dapl >= 0)
-        H5Pclose(dapl);
-    pd_store_h5_forget();
-    if (rc == 0)
-        *n = (size_t)len;
-    return rc;
+    struct reuse r = {data, cap};
+    return pd_run_column(run, specimen, instrument, channel, PD_COL_DOUBLE, 0, reuse_room, &r, n, err);
 }

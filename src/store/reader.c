@@ -1,4 +1,6 @@
-/* reader.c — opens a run file (finished, crashed or still being written) and reads it back. */
+/* reader.c — opens a run file (finished, crashed or still being written) and reads it back; the HDF5
+ * side runs in a limited child process (isolate.c), the caller's side holds a snapshot of the run's
+ * attributes, specimens, instruments and events and asks the child for the samples. */
 #include "store/store_internal.h"
 
 #include <errno.h>
@@ -40,7 +42,8 @@ struct specimen_r {
 
 struct pd_run {
     char *path;
-    hid_t file;
+    struct pd_run_child *child; /* the process that reads the file; NULL: this one does (the child's own run) */
+    hid_t file;                 /* -1 when a child reads the file */
     int swmr; /* opened while a writer may still be appending: refresh before sizing a dataset */
     struct kvlist attrs;
     size_t n_specimens, n_instruments;
@@ -479,8 +482,69 @@ static int load_instruments(struct pd_run *run, struct pd_err *err)
     return rc;
 }
 
+/* ---- Refused content ----------------------------------------------------------------------*/
+
+/* Data stored outside the file (external storage, external links, virtual datasets) escape the
+ * file's SHA-256 and seal: whoever can write the other file changes a certified run. The writer
+ * makes none of them, nor soft links; a file holding one was made or changed by something else. */
+struct foreign {
+    const char *path;
+    struct pd_err *err;
+    int rc;
+};
+
+static herr_t check_link(hid_t root, const char *name, const H5L_info_t *info, void *data)
+{
+    struct foreign *f = data;
+    if (info->type == H5L_TYPE_EXTERNAL)
+        f->rc = pd_err_set(f->err, PD_EDATA, f->path, "run file uses an external link at /%s: refused", name);
+    else if (info->type == H5L_TYPE_SOFT)
+        f->rc = pd_err_set(f->err, PD_EDATA, f->path, "run file uses a soft link at /%s (not in the schema): refused",
+                           name);
+    else if (info->type != H5L_TYPE_HARD)
+        f->rc = pd_err_set(f->err, PD_EDATA, f->path, "run file uses a user-defined link at /%s: refused", name);
+    if (f->rc < 0)
+        return 1;
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(root, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
+        f->rc = pd_store_h5_fail(f->err, PD_EDATA, f->path, "cannot read the object /%s", name);
+        return 1;
+    }
+    if (oi.type != H5O_TYPE_DATASET)
+        return 0;
+    hid_t d = H5Dopen2(root, name, H5P_DEFAULT);
+    hid_t dcpl = d >= 0 ? H5Dget_create_plist(d) : -1;
+    int external = dcpl >= 0 ? H5Pget_external_count(dcpl) : -1;
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (dcpl < 0 || external < 0 || layout == H5D_LAYOUT_ERROR)
+        f->rc = pd_store_h5_fail(f->err, PD_EDATA, f->path, "cannot read the dataset /%s", name);
+    else if (external > 0)
+        f->rc = pd_err_set(f->err, PD_EDATA, f->path, "run file uses external storage in /%s: refused", name);
+    else if (layout == H5D_VIRTUAL)
+        f->rc = pd_err_set(f->err, PD_EDATA, f->path, "run file uses a virtual dataset at /%s: refused", name);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (d >= 0)
+        H5Dclose(d);
+    return f->rc < 0 ? 1 : 0;
+}
+
+int pd_store_refuse_foreign(hid_t file, const char *path, struct pd_err *err)
+{
+    struct foreign f = {.path = path, .err = err};
+    herr_t r = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, check_link, &f);
+    if (f.rc < 0)
+        return f.rc;
+    if (r < 0)
+        return pd_store_h5_fail(err, PD_EDATA, path, "cannot walk the objects of the file");
+    return 0;
+}
+
 static int load_run(struct pd_run *run, struct pd_err *err)
 {
+    int refused = pd_store_refuse_foreign(run->file, run->path, err);
+    if (refused < 0)
+        return refused;
     if (collect_attrs(run->file, &run->attrs) < 0)
         return pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read the run attributes");
     const char *version = kv_get(&run->attrs, "schema_version");
@@ -540,7 +604,10 @@ static hid_t open_file(const char *path, int *swmr, struct pd_err *err)
      * the superblock; a plain open refuses it, a SWMR read open does not and sees what was flushed. */
     struct pd_err plain;
     pd_store_h5_fail(&plain, PD_EIO, path, "cannot open the run file");
-    f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    hid_t fapl = pd_store_swmr_read_fapl();
+    f = fapl >= 0 ? H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl) : -1;
+    if (fapl >= 0)
+        H5Pclose(fapl);
     if (f >= 0) {
         *swmr = 1;
         return f;
@@ -592,14 +659,18 @@ void pd_run_close(struct pd_run *run)
     free(run->instr);
     free_events(&run->ev);
     kv_free(&run->attrs);
-    if (run->file >= 0)
-        H5Fclose(run->file);
-    pd_store_h5_forget();
+    if (run->child) {
+        pd_run_child_close(run->child);
+    } else {
+        if (run->file >= 0)
+            H5Fclose(run->file);
+        pd_store_h5_forget();
+    }
     free(run->path);
     free(run);
 }
 
-int pd_run_open(const char *path, struct pd_run **out, struct pd_err *err)
+int pd_run_open_direct(const char *path, struct pd_run **out, struct pd_err *err)
 {
     if (!path || !out)
         return pd_err_set(err, PD_EINVAL, path, "pd_run_open: missing path or output");
@@ -621,6 +692,257 @@ int pd_run_open(const char *path, struct pd_run **out, struct pd_err *err)
         return pd_err_set(err, PD_EDATA, path, "not a polydaq run file (not an HDF5 file)");
     }
     int rc = run->file < 0 ? PD_EIO : load_run(run, err);
+    if (rc < 0) {
+        pd_run_close(run);
+        return rc;
+    }
+    *out = run;
+    return 0;
+}
+
+/* ---- Snapshot: what the child read, handed to the caller's process ---------------------------
+ * Native byte order (the two processes are one program): counts as uint64, strings as a uint32
+ * length and their bytes, event and overrun rows as they are in memory. The reading side checks
+ * every length against what is left, so a child gone wrong cannot make the caller read past it. */
+
+struct sbuf {
+    unsigned char *p;
+    size_t n, cap;
+    int failed;
+};
+
+static void put(struct sbuf *b, const void *v, size_t len)
+{
+    if (b->failed || len == 0) /* (an empty table's rows may be NULL) */
+        return;
+    if (b->n + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + len)
+            cap *= 2;
+        unsigned char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, v, len);
+    b->n += len;
+}
+
+static void put_u64(struct sbuf *b, uint64_t v) { put(b, &v, sizeof v); }
+
+static void put_str(struct sbuf *b, const char *s)
+{
+    uint32_t len = (uint32_t)strlen(s);
+    put(b, &len, sizeof len);
+    put(b, s, len);
+}
+
+static void put_kv(struct sbuf *b, const struct kvlist *l)
+{
+    put_u64(b, l->n);
+    for (size_t i = 0; i < l->n; i++) {
+        put_str(b, l->v[i].key);
+        put_str(b, l->v[i].val);
+    }
+}
+
+static void put_events(struct sbuf *b, const struct events_r *ev)
+{
+    put_u64(b, ev->n);
+    put(b, ev->rows, ev->n * sizeof *ev->rows);
+}
+
+int pd_run_snapshot(struct pd_run *run, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *size,
+                    struct pd_err *err)
+{
+    struct sbuf b = {0};
+    put_kv(&b, &run->attrs);
+    put_u64(&b, run->n_specimens);
+    for (size_t s = 0; s < run->n_specimens; s++) {
+        put_str(&b, run->spec[s].id);
+        put_kv(&b, &run->spec[s].attrs);
+        put_events(&b, &run->spec[s].ev);
+    }
+    put_u64(&b, run->n_instruments);
+    for (size_t i = 0; i < run->n_instruments; i++) {
+        const struct instrument_r *in = &run->instr[i];
+        put_str(&b, in->name);
+        put_u64(&b, in->n_channels);
+        for (size_t c = 0; c < in->n_channels; c++) {
+            put_str(&b, in->ch[c].name);
+            put_str(&b, in->ch[c].unit);
+        }
+        put_kv(&b, &in->attrs);
+        put_kv(&b, &in->summary);
+    }
+    put_events(&b, &run->ev);
+    put_u64(&b, run->n_overruns);
+    put(&b, run->overruns, run->n_overruns * sizeof *run->overruns);
+    void *dst = b.failed ? NULL : room(ctx, b.n);
+    if (!dst) {
+        free(b.p);
+        return pd_err_set(err, PD_ENOMEM, run->path, "out of memory");
+    }
+    memcpy(dst, b.p, b.n);
+    free(b.p);
+    *size = b.n;
+    return 0;
+}
+
+struct scur {
+    const unsigned char *p;
+    size_t left;
+    int bad;
+};
+
+static int get(struct scur *c, void *v, size_t len)
+{
+    if (c->bad || len > c->left) {
+        c->bad = 1;
+        return -1;
+    }
+    memcpy(v, c->p, len);
+    c->p += len;
+    c->left -= len;
+    return 0;
+}
+
+/* A count of items of at least `min_size` bytes each, no more than what is left can hold. */
+static size_t get_count(struct scur *c, size_t min_size)
+{
+    uint64_t v = 0;
+    if (get(c, &v, sizeof v) < 0 || v > c->left / (min_size ? min_size : 1)) {
+        c->bad = 1;
+        return 0;
+    }
+    return (size_t)v;
+}
+
+static char *get_str(struct scur *c)
+{
+    uint32_t len = 0;
+    if (get(c, &len, sizeof len) < 0 || len > c->left) {
+        c->bad = 1;
+        return NULL;
+    }
+    char *s = malloc((size_t)len + 1);
+    if (!s) {
+        c->bad = 1;
+        return NULL;
+    }
+    memcpy(s, c->p, len);
+    s[len] = '\0';
+    c->p += len;
+    c->left -= len;
+    return s;
+}
+
+static void get_kv(struct scur *c, struct kvlist *l)
+{
+    size_t n = get_count(c, 8);
+    for (size_t i = 0; i < n && !c->bad; i++) {
+        char *k = get_str(c), *v = get_str(c);
+        if (!k || !v) {
+            free(v);
+            c->bad = 1;
+        } else if (kv_set(l, k, v) < 0) { /* it owns v, also when it fails */
+            c->bad = 1;
+        }
+        free(k);
+    }
+}
+
+static void get_events(struct scur *c, struct events_r *ev)
+{
+    size_t n = get_count(c, sizeof *ev->rows);
+    if (c->bad || n == 0)
+        return;
+    if (!(ev->rows = malloc(n * sizeof *ev->rows)) || get(c, ev->rows, n * sizeof *ev->rows) < 0) {
+        c->bad = 1;
+        return;
+    }
+    ev->n = n;
+}
+
+/* Fills a fresh run (path set, no file) from a snapshot; 0, or -1 when it is malformed. */
+static int from_snapshot(struct pd_run *run, const void *snap, size_t size)
+{
+    struct scur c = {.p = snap, .left = size};
+    get_kv(&c, &run->attrs);
+    size_t n = get_count(&c, 12);
+    if (!c.bad && n > 0 && !(run->spec = calloc(n, sizeof *run->spec)))
+        c.bad = 1;
+    for (size_t s = 0; s < n && !c.bad; s++) {
+        struct specimen_r *sp = &run->spec[s];
+        run->n_specimens = s + 1;
+        pd_store_specimen_group(s, sp->group, sizeof sp->group);
+        sp->id = get_str(&c);
+        get_kv(&c, &sp->attrs);
+        get_events(&c, &sp->ev);
+    }
+    n = get_count(&c, 28);
+    if (!c.bad && n > 0 && !(run->instr = calloc(n, sizeof *run->instr)))
+        c.bad = 1;
+    for (size_t i = 0; i < n && !c.bad; i++) {
+        struct instrument_r *in = &run->instr[i];
+        run->n_instruments = i + 1;
+        char *name = get_str(&c);
+        if (name && pd_strlcpy(in->name, name, sizeof in->name) < 0)
+            c.bad = 1;
+        free(name);
+        size_t nc = get_count(&c, 8);
+        if (nc > PD_STORE_MAX_CHANNELS)
+            c.bad = 1;
+        for (size_t k = 0; k < nc && !c.bad; k++) {
+            char *cn = get_str(&c), *cu = get_str(&c);
+            if (!cn || !cu || pd_strlcpy(in->ch[k].name, cn, sizeof in->ch[k].name) < 0)
+                c.bad = 1;
+            else
+                pd_strlcpy(in->ch[k].unit, cu, sizeof in->ch[k].unit);
+            in->n_channels = k + 1;
+            free(cn);
+            free(cu);
+        }
+        get_kv(&c, &in->attrs);
+        get_kv(&c, &in->summary);
+    }
+    get_events(&c, &run->ev);
+    n = get_count(&c, sizeof *run->overruns);
+    if (!c.bad && n > 0) {
+        if (!(run->overruns = malloc(n * sizeof *run->overruns)) ||
+            get(&c, run->overruns, n * sizeof *run->overruns) < 0)
+            c.bad = 1;
+        else
+            run->n_overruns = n;
+    }
+    return c.bad || c.left != 0 ? -1 : 0;
+}
+
+/* The caller's open: the file is opened and checked by a child process (isolate.c), which keeps
+ * it open for the column reads; this process holds the snapshot and never calls HDF5 on it. */
+int pd_run_open(const char *path, struct pd_run **out, struct pd_err *err)
+{
+    if (!path || !out)
+        return pd_err_set(err, PD_EINVAL, path, "pd_run_open: missing path or output");
+    struct stat sb;
+    if (stat(path, &sb) < 0)
+        return pd_err_set_os(err, PD_EIO, errno, path, "cannot open the run file");
+    struct pd_run *run = calloc(1, sizeof *run);
+    if (!run || !(run->path = strdup(path))) {
+        free(run);
+        return pd_err_set(err, PD_ENOMEM, path, "out of memory");
+    }
+    run->file = -1;
+    void *snap = NULL;
+    size_t size = 0;
+    int rc = pd_run_child_open(path, (uint64_t)sb.st_size, &run->child, &snap, &size, err);
+    if (rc == 0 && from_snapshot(run, snap, size) < 0)
+        rc = pd_err_set(err, PD_EDATA, NULL, "damaged run file: %s: the reader process sent a malformed answer",
+                        path);
+    free(snap);
     if (rc < 0) {
         pd_run_close(run);
         return rc;
@@ -727,40 +1049,62 @@ int pd_run_find_channel(const struct pd_run *run, const char *channel, size_t *i
     return PD_EDATA;
 }
 
-/* Reads a whole 1-D dataset of one specimen's instrument into a new array of `elem` bytes each. */
-static int read_column(struct pd_run *run, size_t specimen, size_t instrument, const char *name, hid_t mtype,
-                       size_t elem, void **data, size_t *n, struct pd_err *err)
+int pd_run_column(struct pd_run *run, size_t specimen, size_t instrument, const char *name, enum pd_col_type type,
+                  int optional, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *n, struct pd_err *err)
 {
-    if (!run || !data || !n)
-        return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read: missing run or outputs");
     if (specimen >= run->n_specimens)
         return pd_store_bad_index(err, run->path, "specimen", specimen, run->n_specimens);
     if (instrument >= run->n_instruments)
         return pd_store_bad_index(err, run->path, "instrument", instrument, run->n_instruments);
-    char path[160];
-    snprintf(path, sizeof path, "/%s/%s/%s", run->spec[specimen].group, run->instr[instrument].name, name);
-    hid_t d = open_dataset(run, path);
-    if (d < 0)
-        return pd_store_h5_fail(err, PD_EDATA, run->path, "cannot open %s", path);
-    hssize_t len = dataset_length(d);
-    int rc = 0;
-    void *buf = NULL;
-    if (len < 0) {
-        rc = pd_store_h5_fail(err, PD_EDATA, run->path, "%s is not a 1-D dataset", path);
-    } else if (len > 0) {
-        buf = malloc((size_t)len * elem);
-        if (!buf)
-            rc = pd_err_set(err, PD_ENOMEM, run->path, "out of memory for %zd samples of %s", (ssize_t)len, path);
-        else if (H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-            rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot read %s", path);
+    if (run->child)
+        return pd_run_child_column(run->child, specimen, instrument, name, type, optional, room, ctx, n, err);
+    if (optional) {
+        char path[160];
+        snprintf(path, sizeof path, "/%s/%s/%s", run->spec[specimen].group, run->instr[instrument].name, name);
+        pd_store_h5_quiet();
+        htri_t exists = H5Lexists(run->file, path, H5P_DEFAULT);
+        pd_store_h5_forget();
+        if (exists <= 0) {
+            *n = 0;
+            return 0;
+        }
     }
-    H5Dclose(d);
+    hid_t mtype = type == PD_COL_DOUBLE  ? H5T_NATIVE_DOUBLE
+                  : type == PD_COL_INT64 ? H5T_NATIVE_INT64
+                  : type == PD_COL_UINT32 ? H5T_NATIVE_UINT32
+                                          : H5T_NATIVE_UINT64;
+    return pd_run_h5_read(run, specimen, instrument, name, mtype, type == PD_COL_UINT32 ? 4 : 8, room, ctx, n, err);
+}
+
+/* A new array per read (the caller free()s it; NULL for 0 samples). */
+struct fresh {
+    void *p;
+};
+
+static void *fresh_room(void *ctx, size_t bytes)
+{
+    struct fresh *f = ctx;
+    if (bytes == 0)
+        return f; /* nothing to read into; *data stays NULL */
+    f->p = malloc(bytes);
+    return f->p;
+}
+
+/* Reads a whole 1-D dataset of one specimen's instrument into a new array. */
+static int read_column(struct pd_run *run, size_t specimen, size_t instrument, const char *name,
+                       enum pd_col_type type, int optional, void **data, size_t *n, struct pd_err *err)
+{
+    if (!run || !data || !n)
+        return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read: missing run or outputs");
+    struct fresh f = {NULL};
+    size_t len = 0;
+    int rc = pd_run_column(run, specimen, instrument, name, type, optional, fresh_room, &f, &len, err);
     if (rc < 0) {
-        free(buf);
+        free(f.p);
         return rc;
     }
-    *data = buf;
-    *n = (size_t)len;
+    *data = f.p;
+    *n = len;
     return 0;
 }
 
@@ -778,7 +1122,7 @@ int pd_run_read_channel(struct pd_run *run, size_t specimen, size_t instrument, 
             return pd_err_set(err, PD_EDATA, run->path, "instrument '%s' has no channel '%s'", in->name, channel);
     }
     void *buf = NULL;
-    int rc = read_column(run, specimen, instrument, channel, H5T_NATIVE_DOUBLE, sizeof(double), &buf, n, err);
+    int rc = read_column(run, specimen, instrument, channel, PD_COL_DOUBLE, 0, &buf, n, err);
     if (rc == 0)
         *data = buf;
     return rc;
@@ -790,7 +1134,7 @@ int pd_run_read_time(struct pd_run *run, size_t specimen, size_t instrument, int
     if (!t_utc_ns)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read_time: missing output");
     void *buf = NULL;
-    int rc = read_column(run, specimen, instrument, "time", H5T_NATIVE_INT64, sizeof(int64_t), &buf, n, err);
+    int rc = read_column(run, specimen, instrument, "time", PD_COL_INT64, 0, &buf, n, err);
     if (rc == 0)
         *t_utc_ns = buf;
     return rc;
@@ -802,8 +1146,7 @@ int pd_run_read_uncertainty(struct pd_run *run, size_t specimen, size_t instrume
     if (!unc_ns)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read_uncertainty: missing output");
     void *buf = NULL;
-    int rc = read_column(run, specimen, instrument, "time_uncertainty", H5T_NATIVE_INT64, sizeof(int64_t), &buf, n,
-                         err);
+    int rc = read_column(run, specimen, instrument, "time_uncertainty", PD_COL_INT64, 0, &buf, n, err);
     if (rc == 0)
         *unc_ns = buf;
     return rc;
@@ -815,7 +1158,7 @@ int pd_run_read_quality(struct pd_run *run, size_t specimen, size_t instrument, 
     if (!quality)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read_quality: missing output");
     void *buf = NULL;
-    int rc = read_column(run, specimen, instrument, "quality", H5T_NATIVE_UINT32, sizeof(uint32_t), &buf, n, err);
+    int rc = read_column(run, specimen, instrument, "quality", PD_COL_UINT32, 0, &buf, n, err);
     if (rc == 0)
         *quality = buf;
     return rc;
@@ -826,19 +1169,9 @@ int pd_run_read_sequence(struct pd_run *run, size_t specimen, size_t instrument,
 {
     if (!seq || !n || !run)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_run_read_sequence: missing run or output");
-    if (specimen < run->n_specimens && instrument < run->n_instruments) {
-        char path[160];
-        snprintf(path, sizeof path, "/%s/%s/sequence", run->spec[specimen].group, run->instr[instrument].name);
-        htri_t exists = H5Lexists(run->file, path, H5P_DEFAULT);
-        pd_store_h5_forget();
-        if (exists <= 0) { /* a schema-1 file */
-            *seq = NULL;
-            *n = 0;
-            return 0;
-        }
-    }
     void *buf = NULL;
-    int rc = read_column(run, specimen, instrument, "sequence", H5T_NATIVE_UINT64, sizeof(uint64_t), &buf, n, err);
+    /* optional: a schema-1 file has no sequence (n = 0) */
+    int rc = read_column(run, specimen, instrument, "sequence", PD_COL_UINT64, 1, &buf, n, err);
     if (rc == 0)
         *seq = buf;
     return rc;

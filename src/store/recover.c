@@ -1,6 +1,6 @@
 /* recover.c — turns a run file whose writer died into one any HDF5 reader opens, by copying what a
  * SWMR reader sees (everything flushed) object by object into a fresh file (public API only: no
- * superblock surgery). */
+ * superblock surgery), in a limited child process like every read of a run file (isolate.c). */
 #include "store/store_internal.h"
 
 #include <errno.h>
@@ -9,6 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Set when writing the copy failed (a full disk) rather than reading the original (a damaged
+ * file): the two are different errors. The copy runs in its own child process, alone. */
+static int write_failed;
 
 /* Copies one attribute of an object to its copy, whatever its type. (H5Ocopy is not used: HDF5
  * 1.10.8 crashes copying variable-length string attributes kept in dense attribute storage.) */
@@ -32,6 +36,8 @@ static herr_t copy_attr(hid_t src, const char *name, const H5A_info_t *info, voi
             rc = H5Awrite(out, mtype, buf) < 0 ? -1 : 0;
             H5Aclose(out);
         }
+        if (rc < 0)
+            write_failed = 1;
         if (H5Tis_variable_str(mtype) > 0 || H5Tdetect_class(mtype, H5T_VLEN) > 0)
             H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, buf);
     }
@@ -83,6 +89,8 @@ static int copy_dataset(hid_t src_loc, const char *name, hid_t dst_loc, hsize_t 
     int rc = -1;
     if (mtype >= 0 && space >= 0 && dcpl >= 0)
         d = H5Dcreate2(dst_loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (mtype >= 0 && space >= 0 && dcpl >= 0 && d < 0)
+        write_failed = 1;
     int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     size_t esize = mtype >= 0 ? H5Tget_size(mtype) : 0;
     int vlen = mtype >= 0 && (H5Tis_variable_str(mtype) > 0 || H5Tdetect_class(mtype, H5T_VLEN) > 0);
@@ -95,9 +103,10 @@ static int copy_dataset(hid_t src_loc, const char *name, hid_t dst_loc, hsize_t 
             hsize_t m = n - at < COPY_SLAB ? n - at : COPY_SLAB;
             hid_t ms = H5Screate_simple(1, &m, NULL);
             if (ms < 0 || H5Sselect_hyperslab(space, H5S_SELECT_SET, &at, NULL, &m, NULL) < 0 ||
-                H5Dread(s, mtype, ms, space, H5P_DEFAULT, buf) < 0 ||
-                H5Dwrite(d, mtype, ms, space, H5P_DEFAULT, buf) < 0)
+                H5Dread(s, mtype, ms, space, H5P_DEFAULT, buf) < 0)
                 rc = -1;
+            else if (H5Dwrite(d, mtype, ms, space, H5P_DEFAULT, buf) < 0)
+                rc = -1, write_failed = 1;
             if (ms >= 0)
                 H5Sclose(ms);
         }
@@ -105,9 +114,12 @@ static int copy_dataset(hid_t src_loc, const char *name, hid_t dst_loc, hsize_t 
     } else if (d >= 0) { /* scalars and small fixed datasets: all at once */
         hssize_t n = H5Sget_simple_extent_npoints(space);
         void *buf = n >= 0 ? calloc((size_t)(n ? n : 1), esize) : NULL;
-        if (buf && H5Dread(s, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0 &&
-            H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0)
-            rc = 0;
+        if (buf && H5Dread(s, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) {
+            if (H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0)
+                rc = 0;
+            else
+                write_failed = 1;
+        }
         if (buf && vlen)
             H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, buf);
         free(buf);
@@ -212,6 +224,8 @@ static herr_t copy_link(hid_t src, const char *name, const H5L_info_t *info, voi
     if (gcpl >= 0 && sg >= 0 && H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0 &&
         H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0)
         dg = H5Gcreate2(dst, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    if (sg >= 0 && dg < 0)
+        write_failed = 1;
     int rc = dg >= 0 && copy_attrs(sg, dg) == 0 && copy_members(sg, dg) == 0 ? 0 : -1;
     if (dg >= 0)
         H5Gclose(dg);
@@ -224,17 +238,38 @@ static herr_t copy_link(hid_t src, const char *name, const H5L_info_t *info, voi
 
 static int recover_claimed(const char *in_path, const char *out_path, struct pd_err *err);
 
+struct recover_job {
+    const char *in_path, *out_path;
+};
+
+static int recover_work(void *ctx, struct pd_err *err)
+{
+    const struct recover_job *job = ctx;
+    return recover_claimed(job->in_path, job->out_path, err);
+}
+
 int pd_store_recover(const char *in_path, const char *out_path, struct pd_err *err)
 {
     if (!in_path || !out_path)
         return pd_err_set(err, PD_EINVAL, NULL, "pd_store_recover: missing path");
+    struct stat sb;
+    if (stat(in_path, &sb) < 0)
+        return pd_err_set_os(err, PD_EIO, errno, in_path, "cannot open the run file");
+    uint64_t size = (uint64_t)sb.st_size;
+    if (stat(out_path, &sb) == 0)
+        return pd_err_set_os(err, PD_EIO, EEXIST, out_path, "refusing to overwrite an existing file");
     /* A live run's file is not a crashed one: copying it would take a snapshot the run then
      * outgrows; the claim is held while copying so the verdict stays true. */
     int claim;
     int rc = pd_store_claim(in_path, &claim, err);
     if (rc < 0)
         return rc;
-    rc = recover_claimed(in_path, out_path, err);
+    /* The copy reads the damaged file with HDF5: in a limited child. When the child dies, what it
+     * began of the copy goes (the output did not exist before, checked above and by H5Fcreate). */
+    struct recover_job job = {in_path, out_path};
+    rc = pd_store_in_child(in_path, size, recover_work, &job, err);
+    if (rc < 0)
+        unlink(out_path);
     pd_store_unclaim(claim);
     return rc;
 }
@@ -252,7 +287,10 @@ static int recover_claimed(const char *in_path, const char *out_path, struct pd_
         return pd_err_set(err, PD_EDATA, in_path, "not an HDF5 file");
     }
     /* The SWMR-read open is what a dead writer's file allows; it sees everything flushed. */
-    hid_t src = H5Fopen(in_path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    hid_t swmr_fapl = pd_store_swmr_read_fapl();
+    hid_t src = swmr_fapl >= 0 ? H5Fopen(in_path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, swmr_fapl) : -1;
+    if (swmr_fapl >= 0)
+        H5Pclose(swmr_fapl);
     if (src < 0) {
         pd_store_h5_forget();
         src = H5Fopen(in_path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -263,6 +301,12 @@ static int recover_claimed(const char *in_path, const char *out_path, struct pd_
         H5Fclose(src);
         pd_store_h5_forget();
         return pd_err_set(err, PD_EDATA, in_path, "not a polydaq run file (missing /specimen_01)");
+    }
+    int refused = pd_store_refuse_foreign(src, in_path, err);
+    if (refused < 0) {
+        H5Fclose(src);
+        pd_store_h5_forget();
+        return refused;
     }
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -280,10 +324,14 @@ static int recover_claimed(const char *in_path, const char *out_path, struct pd_
     if (dst < 0) {
         rc = pd_store_h5_fail(err, PD_EIO, out_path, "cannot create the recovered file");
     } else {
+        /* A failed copy names the file at fault: the copy when writing it failed, else the original. */
+        write_failed = 0;
         if (copy_attrs(src, dst) < 0)
-            rc = pd_store_h5_fail(err, PD_EIO, out_path, "cannot copy the run attributes of %s", in_path);
+            rc = write_failed ? pd_store_h5_fail(err, PD_EIO, out_path, "cannot copy the run attributes of %s", in_path)
+                              : pd_store_h5_fail(err, PD_EDATA, in_path, "cannot copy the run attributes");
         if (rc == 0 && copy_members(src, dst) < 0)
-            rc = pd_store_h5_fail(err, PD_EIO, out_path, "cannot copy the groups of %s", in_path);
+            rc = write_failed ? pd_store_h5_fail(err, PD_EIO, out_path, "cannot copy the groups of %s", in_path)
+                              : pd_store_h5_fail(err, PD_EDATA, in_path, "cannot copy the groups");
         if (rc == 0 && (pd_store_attr_write_int(dst, "recovered", 1) < 0 ||
                         pd_store_attr_write_str(dst, "recovered_from", in_path) < 0))
             rc = pd_store_h5_fail(err, PD_EIO, out_path, "cannot mark the file recovered");

@@ -144,6 +144,11 @@ int pd_store_close(struct pd_store *st, size_t n_final_attrs, const struct pd_st
 struct pd_run; /* a run file open for reading */
 
 int pd_run_open(const char *path, struct pd_run **out, struct pd_err *err);
+/* pd_run_open reads a file through a child process (limited in CPU, memory and time: a damaged
+ * file cannot crash or hang the caller). A caller about to start threads forks the readers of its
+ * next n opens here first, while it is single-threaded: fork copies only the calling thread, and
+ * a lock held by another one at that moment would stay held in the child. */
+int pd_store_readers_prepare(size_t n, struct pd_err *err);
 void pd_run_close(struct pd_run *run);
 
 /* Run attribute as a string (numbers formatted); NULL when absent. Valid until pd_run_close. */

@@ -98,6 +98,11 @@ int pd_chunk_asm_begin(struct pd_chunk_asm *a, const hid_t *ds, uint64_t size);
  * tail (filtered). On failure *failed_col names the column. */
 int pd_chunk_asm_write(struct pd_chunk_asm *a, const hid_t *ds, size_t *failed_col);
 
+/* A file-access list for SWMR-reading opens (a live or crashed run's file): few metadata read
+ * retries (see h5util.c). Negative on failure; the caller closes it. */
+#define PD_STORE_SWMR_READ_ATTEMPTS 28
+hid_t pd_store_swmr_read_fapl(void);
+
 /* Silences HDF5's own error printing (the store reports through struct pd_err instead). */
 void pd_store_h5_quiet(void);
 /* Keeps the innermost message of the failure on the error stack now, for pd_store_h5_fail, when
@@ -141,5 +146,51 @@ void pd_store_copy_utf8(char *dst, const char *src, size_t size);
 hid_t pd_run_h5_file(const struct pd_run *run);
 const char *pd_run_h5_path(const struct pd_run *run);
 int pd_run_h5_swmr(const struct pd_run *run);
+
+/* ---- Hostile files: HDF5 reads run files only in a child process (isolate.c) ----------------*/
+
+/* Column types the reader hands out (the samples' native memory types). */
+enum pd_col_type { PD_COL_DOUBLE, PD_COL_INT64, PD_COL_UINT32, PD_COL_UINT64 };
+
+/* The child's limits for a file of `file_size` bytes: each request's wall-clock deadline and the
+ * child's CPU time (`seconds`), and the memory it may add to what it inherited (`memory`), from
+ * the defaults or the POLYDAQ_READ_* environment variables (PD_ECONFIG when one is malformed). */
+struct pd_read_limits {
+    double seconds;
+    uint64_t memory;
+};
+int pd_read_limits(const char *path, uint64_t file_size, struct pd_read_limits *out, struct pd_err *err);
+
+/* The reader's child: forked, limited, it opens the file with pd_run_open_direct and answers with
+ * a snapshot of everything but the samples (pd_run_snapshot), then serves column reads. A crash,
+ * a limit or a hang of the child is PD_EDATA "damaged run file: PATH: ..." for that request and
+ * every later one. */
+struct pd_run_child;
+int pd_run_child_open(const char *path, uint64_t file_size, struct pd_run_child **out, void **snapshot,
+                      size_t *snapshot_size, struct pd_err *err);
+int pd_run_child_column(struct pd_run_child *c, size_t specimen, size_t instrument, const char *name,
+                        enum pd_col_type type, int optional, void *(*room)(void *ctx, size_t bytes), void *ctx,
+                        size_t *n, struct pd_err *err);
+void pd_run_child_close(struct pd_run_child *c);
+/* Runs work(ctx) in a child under the limits for the file (pd_store_recover); its result and
+ * error come back, or what became of the child. */
+int pd_store_in_child(const char *path, uint64_t file_size, int (*work)(void *ctx, struct pd_err *err), void *ctx,
+                      struct pd_err *err);
+
+/* reader.c: the in-process open (used in the child), the snapshot and its reading back, and one
+ * column read into room(ctx, bytes) — through the child when the run has one, else with HDF5
+ * (optional: a missing dataset is 0 samples). room may be asked for 0 bytes and must then return
+ * a non-NULL pointer; NULL means out of memory. */
+int pd_run_open_direct(const char *path, struct pd_run **out, struct pd_err *err);
+int pd_run_snapshot(struct pd_run *run, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *size,
+                    struct pd_err *err);
+int pd_run_column(struct pd_run *run, size_t specimen, size_t instrument, const char *name, enum pd_col_type type,
+                  int optional, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *n, struct pd_err *err);
+/* read_into.c: pd_run_column's HDF5 side (indexes already checked). */
+int pd_run_h5_read(struct pd_run *run, size_t specimen, size_t instrument, const char *name, hid_t mtype,
+                   size_t elem, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *n, struct pd_err *err);
+/* Refuses what a run file must not hold anywhere (external storage, external/soft/user-defined
+ * links, virtual datasets): PD_EDATA naming the object. (reader.c) */
+int pd_store_refuse_foreign(hid_t file, const char *path, struct pd_err *err);
 
 #endif /* PD_STORE_INTERNAL_H */

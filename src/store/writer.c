@@ -1100,16 +1100,6 @@ int pd_store_set_instrument_summary(struct pd_store *st, size_t instrument, size
     return 0;
 }
 
-static int flush_if(hid_t ds, int *dirty)
-{
-    if (!*dirty)
-        return 0;
-    if (H5Dflush(ds) < 0)
-        return -1;
-    *dirty = 0;
-    return 0;
-}
-
 int pd_store_flush_nosync(struct pd_store *st, struct pd_err *err)
 {
     if (!st)
@@ -1122,25 +1112,19 @@ int pd_store_flush_nosync(struct pd_store *st, struct pd_err *err)
         if (rc < 0)
             return rc;
     }
-    int ok = 1;
-    for (size_t s = 0; ok && s < st->n_specimens; s++) {
+    /* One H5Fflush writes every dataset and the file's metadata, the superblock's
+     * end-of-allocation included (so a crashed file opens normally after only clearing its SWMR
+     * mark, h5clear -s). An H5Dflush per dataset before it cost a scan of HDF5's whole metadata
+     * cache each (the cache builds its skip list per flush call): for 50 instruments, 300 scans a
+     * second, most of a monitoring run's CPU (docs/BENCHMARKS.md "Monitoring"). */
+    for (size_t s = 0; s < st->n_specimens; s++) {
         struct specimen_w *sw = &st->spec[s];
-        for (size_t i = 0; ok && i < st->n_instruments; i++) {
-            struct nxdata_w *nx = &sw->nx[i];
-            if (!nx->dirty)
-                continue;
-            for (size_t c = 0; ok && nx->open && c < COL_CHANNEL0 + st->instr[i].n_channels; c++)
-                ok = H5Dflush(nx->col[c]) >= 0;
-            if (ok)
-                nx->dirty = 0;
-        }
-        ok = ok && flush_if(sw->status, &sw->status_dirty) == 0 && flush_if(sw->events.id, &sw->events.dirty) == 0 &&
-             flush_if(sw->updates.id, &sw->updates.dirty) == 0;
+        for (size_t i = 0; i < st->n_instruments; i++)
+            sw->nx[i].dirty = 0;
+        sw->status_dirty = sw->events.dirty = sw->updates.dirty = 0;
     }
-    ok = ok && flush_if(st->events.id, &st->events.dirty) == 0 && flush_if(st->overruns.id, &st->overruns.dirty) == 0;
-    /* The datasets' own flushes leave the superblock's end-of-allocation behind; writing it too
-     * lets a crashed file be opened normally after only clearing its SWMR mark (h5clear -s). */
-    ok = ok && H5Fflush(st->file, H5F_SCOPE_LOCAL) >= 0;
+    st->events.dirty = st->overruns.dirty = 0;
+    int ok = H5Fflush(st->file, H5F_SCOPE_LOCAL) >= 0;
     if (!ok)
         return pd_store_h5_fail(err, PD_EIO, st->path, "cannot flush the run file");
     pd_store_h5_forget();

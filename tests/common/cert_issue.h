@@ -65,6 +65,56 @@ static inline int test_lab_sign(json_t *doc, const char *lab_key_path)
     return 0;
 }
 
+/* Appends an entry to DIR/audit.log as a folder from before the registry has it (the registry
+ * keeps its log in registry.sqlite; verify still checks an old folder's log beside a certificate):
+ * seq, time, event, certificate, actor, role, content_sha256, prev and hash, one JSON line. The
+ * entry goes to *entry_out (the caller's). 0 on success. */
+static inline int cert_audit_append(const char *dir, const char *event, const char *cert_id, const char *actor,
+                                    const char *role, const char *content_sha256, json_t **entry_out, struct pd_err *err)
+{
+    char path[4200], prev[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+    snprintf(path, sizeof path, "%s/audit.log", dir);
+    long long seq = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char line[4096];
+        while (fgets(line, sizeof line, f)) {
+            json_t *e = json_loads(line, 0, NULL);
+            const char *h = json_string_value(json_object_get(e, "hash"));
+            if (h)
+                snprintf(prev, sizeof prev, "%s", h);
+            seq++;
+            json_decref(e);
+        }
+        fclose(f);
+    }
+    json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "seq", (json_int_t)(seq + 1), "time",
+                          "2026-12-03T09:00:00.000000000Z", "event", event, "certificate", cert_id, "actor", actor,
+                          "role", role, "content_sha256", content_sha256, "prev", prev);
+    static const char *const no_hash[] = {"hash", NULL};
+    char *canon = e ? pd_json_canonical(e, no_hash) : NULL;
+    char hex[65];
+    if (!canon) {
+        json_decref(e);
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    }
+    pd_sha256_hex(canon, strlen(canon), hex);
+    free(canon);
+    json_object_set_new(e, "hash", json_string(hex));
+    char *text = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    f = text ? fopen(path, "a") : NULL;
+    int rc = f && fprintf(f, "%s\n", text) > 0 ? 0 : pd_err_set(err, PD_EIO, path, "cannot append");
+    if (f && fclose(f) != 0)
+        rc = pd_err_set(err, PD_EIO, path, "cannot append");
+    free(text);
+    if (rc < 0) {
+        json_decref(e);
+        return rc;
+    }
+    *entry_out = e;
+    return 0;
+}
+
 /* Writes doc in the exact form polydaq writes certificates. */
 static inline int test_write_cert(const char *path, const json_t *doc)
 {

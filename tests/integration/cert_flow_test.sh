@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# cert_flow_test.sh — the certificate life cycle through the real CLI: a simulated run, keygen,
-# certify (draft), approve as reviewer then authorizer (signs), verify (signature, audit log, raw
-# file), tampering (certificate byte, raw-file byte, another key) makes verify fail, recompute,
+# cert_flow_test.sh — the certificate life cycle through the real CLI: a simulated run, keygen (the
+# lab's key and two persons'), registry init + person add, certify (draft), approve as reviewer then
+# authorizer with their registered keys (the lab key signs), verify (signature, registry, raw file),
+# tampering (certificate byte, raw-file byte, another key) makes verify fail, recompute,
 # and the PDF: every page renders non-blank (pdftoppm) and carries the verdicts and the SIMULATED
 # notice (pdftotext).
 set -u
@@ -15,8 +16,14 @@ expect_exit 0 "keygen" "$PD_CLI" keygen -o "$work/keys"
 [ "$(stat -c %a "$work/keys/lab.key")" = 600 ] || fail "secret key mode is not 0600"
 expect_exit 2 "keygen refuses to overwrite" "$PD_CLI" keygen -o "$work/keys"
 expect_exit 0 "keygen other" "$PD_CLI" keygen -o "$work/other"
+# two persons' keys (any Ed25519 key pair; keygen --person names them, keygen -o makes lab.key)
+expect_exit 0 "keygen reviewer" "$PD_CLI" keygen -o "$work/rv"
+expect_exit 0 "keygen authorizer" "$PD_CLI" keygen -o "$work/au"
 
 certs="$work/certs"
+expect_exit 0 "registry init" "$PD_CLI" registry init "$certs" --lab-key "$work/keys/lab.pub" --name "Joint Plastics Test Laboratory"
+expect_exit 0 "person add reviewer" "$PD_CLI" registry person add --key "$work/rv/lab.pub" --name "R. Viewer" --role reviewer -o "$certs"
+expect_exit 0 "person add authorizer" "$PD_CLI" registry person add --key "$work/au/lab.pub" --name "B. Boss" --role authorizer -o "$certs"
 expect_exit 0 "certify" "$PD_CLI" certify "$run" --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" -o "$certs" \
   --request R-1 --customer "ACME Automotive"
 cert=$(head -n1 "$work/out")
@@ -28,14 +35,21 @@ want=$(sha256sum "$run" | cut -d' ' -f1)
 /usr/bin/python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["runs"][0]["sha256"] != sys.argv[2])' \
   "$cert" "$want" || fail "certificate's raw-file SHA-256 is sha256sum's ($want)"
 expect_exit 1 "verify a draft" "$PD_CLI" verify "$cert" --key "$work/keys/lab.pub"
-expect_exit 2 "authorizer before reviewer" "$PD_CLI" approve "$cert" --as "B. Boss" --role authorizer --key "$work/keys/lab.key"
-expect_exit 0 "review" "$PD_CLI" approve "$cert" --as "R. Viewer" --role reviewer
-expect_exit 0 "authorize" "$PD_CLI" approve "$cert" --as "B. Boss" --role authorizer --key "$work/keys/lab.key"
+expect_exit 2 "authorizer before reviewer" "$PD_CLI" approve CERT-000001 -o "$certs" --key "$work/au/lab.key" --role authorizer --lab-key "$work/keys/lab.key"
+expect_exit 2 "free-text names are gone" "$PD_CLI" approve "$cert" --as "R. Viewer" --role reviewer
+expect_exit 2 "an unregistered key" "$PD_CLI" approve CERT-000001 -o "$certs" --key "$work/other/lab.key" --role reviewer
+grep -q "not registered" "$work/err" || fail "approve names the unregistered key"
+expect_exit 2 "a reviewer's key as authorizer" "$PD_CLI" approve CERT-000001 -o "$certs" --key "$work/rv/lab.key" --role authorizer --lab-key "$work/keys/lab.key"
+expect_exit 0 "review" "$PD_CLI" approve CERT-000001 -o "$certs" --key "$work/rv/lab.key" --role reviewer
+expect_exit 2 "authorize with an unregistered lab key" "$PD_CLI" approve "$cert" --key "$work/au/lab.key" --role authorizer --lab-key "$work/other/lab.key"
+expect_exit 0 "authorize" "$PD_CLI" approve "$cert" --key "$work/au/lab.key" --role authorizer --lab-key "$work/keys/lab.key"
 grep -q issued "$work/out" || fail "authorize reports issued"
 
-# approvals by name alone (no personal keys) no longer verify: cert_verify_cli_test issues with signed ones
-expect_exit 1 "verify unsigned approvals" "$PD_CLI" verify "$cert" --key "$work/keys/lab.pub" --data "$run"
-grep -q "approval is not signed" "$work/out" || fail "verify names the unsigned approvals"
+expect_exit 0 "verify" "$PD_CLI" verify "$cert" --key "$work/keys/lab.pub" --data "$run"
+grep -q VERIFIED "$work/out" || fail "verify says VERIFIED"
+expect_exit 0 "verify against the registry" "$PD_CLI" verify "$cert" --registry "$certs" --data "$run"
+grep -q "^ok: reviewer 'R. Viewer'" "$work/out" || fail "verify --registry names the registered reviewer"
+grep -q "^ok: signed by lab key .* registered in the registry" "$work/out" || fail "verify --registry trusts the registered lab key"
 expect_exit 1 "verify with another key" "$PD_CLI" verify "$cert" --key "$work/other/lab.pub"
 cp "$run" "$work/copy.h5"
 printf '\x01' | dd of="$work/copy.h5" bs=1 seek=4000 conv=notrunc status=none
@@ -129,11 +143,50 @@ grep -q '^DIFF: specimens\[1\]\.results\.' "$work/out" || fail "recompute report
 grep -q '^note: runs\[0\]\.file: certified as ' "$work/out" || fail "recompute notes the other raw-file path"
 expect_exit 2 "verify garbage" "$PD_CLI" verify "$run"
 
-# a second certificate gets the next number; a revision names the one it replaces
+# a second certificate gets the next number; a revision names the one it replaces, which must be an
+# issued certificate of this registry (not a path, not a missing number)
+expect_exit 2 "revision of a path" "$PD_CLI" certify "$run" --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" -o "$certs" \
+  --revises "$cert" --reason "customer name corrected"
+grep -q -- "--revises must name an issued certificate" "$work/err" || fail "a path as --revises is refused by name"
+expect_exit 2 "revision of a missing number" "$PD_CLI" certify "$run" --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" -o "$certs" \
+  --revises CERT-000099 --reason "customer name corrected"
+grep -q "CERT-000099" "$work/err" || fail "a missing --revises number is named"
 expect_exit 0 "revision" "$PD_CLI" certify "$run" --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" -o "$certs" \
   --revises CERT-000001 --reason "customer name corrected"
 [ "$(head -n1 "$work/out")" = "$certs/CERT-000002.json" ] || fail "revision gets the next number"
 grep -q '"replaces": "CERT-000001"' "$certs/CERT-000002.json" || fail "revision names the replaced certificate"
+expect_exit 0 "review the revision" "$PD_CLI" approve CERT-000002 -o "$certs" --key "$work/rv/lab.key" --role reviewer
+expect_exit 0 "issue the revision" "$PD_CLI" approve CERT-000002 -o "$certs" --key "$work/au/lab.key" --role authorizer --lab-key "$work/keys/lab.key"
+expect_exit 1 "verify a superseded certificate" "$PD_CLI" verify "$cert" --registry "$certs"
+grep -q "^FAIL: CERT-000001 was superseded by CERT-000002" "$work/out" || fail "verify reports the supersession"
+expect_exit 0 "verify the revision" "$PD_CLI" verify "$certs/CERT-000002.json" --registry "$certs"
+expect_exit 0 "withdraw the revision" "$PD_CLI" registry withdraw CERT-000002 --reason "specimens mixed up" --key "$work/au/lab.key" -o "$certs"
+expect_exit 1 "verify a withdrawn certificate" "$PD_CLI" verify "$certs/CERT-000002.json" --registry "$certs"
+grep -q "^FAIL: CERT-000002 was withdrawn on .*: specimens mixed up" "$work/out" || fail "verify reports the withdrawal and its reason"
+expect_exit 0 "registry check" "$PD_CLI" registry check "$certs"
+sqlite3 "$certs/registry.sqlite" "PRAGMA integrity_check" | grep -qx ok || fail "sqlite3 integrity_check"
+[ "$(sqlite3 "$certs/registry.sqlite" "SELECT status FROM certificates ORDER BY number" | tr '\n' ' ')" = "superseded withdrawn " ] ||
+  fail "sqlite3 sees the states superseded, withdrawn"
+expect_exit 0 "publish" "$PD_CLI" registry publish --lab-key "$work/keys/lab.key" -o "$work/pub" --registry "$certs"
+grep -q "^polydaq-ed25519-public $(cut -d' ' -f2 "$work/keys/lab.pub") lab Joint Plastics Test Laboratory\$" "$work/pub/keyring.txt" ||
+  fail "keyring lists the lab key"
+/usr/bin/python3 - "$work/pub/revocations.json" <<'PY' || fail "revocations.json lists both"
+import json, sys
+d = json.load(open(sys.argv[1]))
+e = {x["certificate"]: x for x in d["entries"]}
+assert d["format"] == "polydaq-revocations-1"
+assert e["CERT-000001"]["state"] == "superseded" and e["CERT-000001"]["by"] == "CERT-000002"
+assert e["CERT-000002"]["state"] == "withdrawn" and e["CERT-000002"]["by"] is None
+PY
+# a customer with nothing but what the lab published: the keyring's lab key is the trust anchor,
+# its persons the approvers, and the signed revocation list tells the states
+expect_exit 1 "a customer verifies the superseded certificate" "$PD_CLI" verify "$cert" --keyring "$work/pub/keyring.txt" \
+  --revocations "$work/pub/revocations.json"
+grep -q "CERT-000001.*superseded by CERT-000002" "$work/out" || fail "the published list says superseded"
+grep -q "^ok: Ed25519 signature valid, by the trusted lab key" "$work/out" || fail "the published keyring's lab key is the anchor"
+expect_exit 1 "a customer verifies the withdrawn certificate" "$PD_CLI" verify "$certs/CERT-000002.json" \
+  --keyring "$work/pub/keyring.txt" --revocations "$work/pub/revocations.json"
+grep -q "CERT-000002 was withdrawn" "$work/out" || fail "the published list says withdrawn"
 
 # the PDF of the issued certificate
 pages=$(pdfinfo "$pdf" | awk '/^Pages:/ {print $2}')

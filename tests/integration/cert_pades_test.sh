@@ -42,6 +42,15 @@ expect_exit 2 "keygen --x509 with an empty name" "$PD_CLI" keygen -o "$work/noke
 
 # --- certify, approve: the issued PDF is signed -----------------------------------------------
 certs="$work/certs"
+# the registry: the lab's key and two persons' keys (reviewer, authorizer)
+expect_exit 0 "keygen reviewer" "$PD_CLI" keygen -o "$work/rv"
+expect_exit 0 "keygen authorizer" "$PD_CLI" keygen -o "$work/au"
+expect_exit 0 "registry init" "$PD_CLI" registry init "$certs" --lab-key "$keys/lab.pub"
+expect_exit 0 "reviewer" "$PD_CLI" registry person add -o "$certs" --key "$work/rv/lab.pub" --name "R. Viewer" --role reviewer
+expect_exit 0 "authorizer" "$PD_CLI" registry person add -o "$certs" --key "$work/au/lab.pub" --name "B. Boss" --role authorizer
+lab_key() { # another issuing key of the lab (DIR/lab.pub) registered, as `registry init` does again
+  expect_exit 0 "register $1/lab.pub" "$PD_CLI" registry init "$certs" --lab-key "$1/lab.pub"
+}
 certify() { # → $new: the new certificate's JSON path (not in a subshell: its failures count)
   expect_exit 0 "certify" "$PD_CLI" certify "$run" --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" -o "$certs" \
     --request R-1 --customer "ACME Automotive"
@@ -52,8 +61,8 @@ cert=$new
 pdf="${cert%.json}.pdf"
 expect_exit 2 "pdfsig on the draft" pdfsig "$pdf"
 grep -q "does not contain any signatures" "$work/out" || fail "the draft PDF is not signed"
-expect_exit 0 "review" "$PD_CLI" approve "$cert" --as "R. Viewer" --role reviewer
-expect_exit 0 "authorize" "$PD_CLI" approve "$cert" --as "B. Boss" --role authorizer --key "$keys/lab.key"
+expect_exit 0 "review" "$PD_CLI" approve "$cert" --key "$work/rv/lab.key" --role reviewer
+expect_exit 0 "authorize" "$PD_CLI" approve "$cert" --key "$work/au/lab.key" --role authorizer --lab-key "$keys/lab.key"
 expect_exit 0 "verify the JSON" "$PD_CLI" verify "$cert" --key "$keys/lab.pub" --data "$run"
 
 nss="$work/nss"
@@ -120,8 +129,8 @@ id=$(basename "$cert" .json)
 hash=$(grep -o "sha256 [0-9a-f]\{64\}" "$work/signed.txt" | head -n1 | cut -d' ' -f2)
 [ -n "$hash" ] || fail "the PDF names the JSON's SHA-256"
 grep -q "^Certificate $id issued; .*: $hash$" "$work/reason.txt" || fail "/Reason names $id and $hash: $(cat "$work/reason.txt")"
-grep "\"event\":\"issue\"" "$certs/audit.log" | grep -q "\"content_sha256\":\"$hash\"" ||
-  fail "the hash in /Reason is the one the audit log's issue entry records"
+[ "$(sqlite3 "$certs/registry.sqlite" "SELECT count(*) FROM audit WHERE event = 'issue' AND entry LIKE '%\"content_sha256\":\"$hash\"%'")" = 1 ] ||
+  fail "the hash in /Reason is the one the registry's issue entry records"
 
 # --- attacks ----------------------------------------------------------------------------------
 tamper() { # offset, what
@@ -139,10 +148,11 @@ tamper $((c + 20)) "signature dictionary after /Contents, second range"
 
 # An impostor: a self-made certificate with the lab's very name, not the one the customer trusts.
 expect_exit 0 "impostor keygen" "$PD_CLI" keygen -o "$work/impostor" --x509 "$lab"
+lab_key "$work/impostor" # the impostor's X.509 identity beside a lab key the registry lists
 certify
 cert2=$new
-expect_exit 0 "review 2" "$PD_CLI" approve "$cert2" --as "R. Viewer" --role reviewer
-expect_exit 0 "authorize 2 (impostor)" "$PD_CLI" approve "$cert2" --as "B. Boss" --role authorizer --key "$work/impostor/lab.key"
+expect_exit 0 "review 2" "$PD_CLI" approve "$cert2" --key "$work/rv/lab.key" --role reviewer
+expect_exit 0 "authorize 2 (impostor)" "$PD_CLI" approve "$cert2" --key "$work/au/lab.key" --role authorizer --lab-key "$work/impostor/lab.key"
 pdfsig -nssdir "sql:$nss" "${cert2%.json}.pdf" >"$work/imp.out" 2>&1
 grep -q "Signature is Valid" "$work/imp.out" || fail "the impostor's signature is intact"
 grep -q "Certificate is Trusted" "$work/imp.out" && fail "pdfsig trusts an impostor's certificate with the lab's name"
@@ -163,10 +173,11 @@ openssl x509 -req -in "$ca/lab.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -CAcrea
 cat "$ca/ca.crt" >>"$rsa/lab.crt"
 chmod 600 "$rsa/lab-x509.key"
 "$PD_CLI" keygen -o "$rsa" >/dev/null || fail "Ed25519 key beside the CA-issued identity"
+lab_key "$rsa"
 certify
 cert6=$new
-expect_exit 0 "review 6" "$PD_CLI" approve "$cert6" --as "R. Viewer" --role reviewer
-expect_exit 0 "authorize 6 (CA-issued RSA)" "$PD_CLI" approve "$cert6" --as "B. Boss" --role authorizer --key "$rsa/lab.key"
+expect_exit 0 "review 6" "$PD_CLI" approve "$cert6" --key "$work/rv/lab.key" --role reviewer
+expect_exit 0 "authorize 6 (CA-issued RSA)" "$PD_CLI" approve "$cert6" --key "$work/au/lab.key" --role authorizer --lab-key "$rsa/lab.key"
 mkdir -p "$work/nss-ca"
 certutil -N -d "sql:$work/nss-ca" --empty-password && certutil -A -d "sql:$work/nss-ca" -n ca -t "CT,C,C" -i "$ca/ca.crt" ||
   fail "CA trusted in NSS"
@@ -178,9 +189,9 @@ grep -q "Signature is Valid." "$work/out" && grep -q "Certificate is Trusted." "
 chmod 644 "$work/impostor/lab-x509.key"
 certify
 cert3=$new
-expect_exit 0 "review 3" "$PD_CLI" approve "$cert3" --as "R. Viewer" --role reviewer
-expect_exit 2 "authorize with a readable X.509 key" "$PD_CLI" approve "$cert3" --as "B. Boss" --role authorizer \
-  --key "$work/impostor/lab.key"
+expect_exit 0 "review 3" "$PD_CLI" approve "$cert3" --key "$work/rv/lab.key" --role reviewer
+expect_exit 2 "authorize with a readable X.509 key" "$PD_CLI" approve "$cert3" --key "$work/au/lab.key" --role authorizer \
+  --lab-key "$work/impostor/lab.key"
 grep -q "lab-x509.key.*readable by group or others" "$work/err" || fail "the readable key is named: $(cat "$work/err")"
 expect_exit 2 "no signature" pdfsig "${cert3%.json}.pdf"
 # Half an identity (certificate without its key) is an error naming the missing file.
@@ -188,16 +199,17 @@ chmod 600 "$work/impostor/lab-x509.key"
 mv "$work/impostor/lab-x509.key" "$work/impostor/moved.key"
 certify
 cert4=$new
-expect_exit 0 "review 4" "$PD_CLI" approve "$cert4" --as "R. Viewer" --role reviewer
-expect_exit 2 "authorize with lab.crt but no lab-x509.key" "$PD_CLI" approve "$cert4" --as "B. Boss" \
-  --role authorizer --key "$work/impostor/lab.key"
+expect_exit 0 "review 4" "$PD_CLI" approve "$cert4" --key "$work/rv/lab.key" --role reviewer
+expect_exit 2 "authorize with lab.crt but no lab-x509.key" "$PD_CLI" approve "$cert4" --key "$work/au/lab.key" \
+  --role authorizer --lab-key "$work/impostor/lab.key"
 grep -q "lab-x509.key.*missing" "$work/err" || fail "the missing key file is named: $(cat "$work/err")"
 # A lab without an X.509 identity issues as before: an unsigned PDF, no error.
 expect_exit 0 "keygen without --x509" "$PD_CLI" keygen -o "$work/plain"
+lab_key "$work/plain"
 certify
 cert5=$new
-expect_exit 0 "review 5" "$PD_CLI" approve "$cert5" --as "R. Viewer" --role reviewer
-expect_exit 0 "authorize 5 (no X.509)" "$PD_CLI" approve "$cert5" --as "B. Boss" --role authorizer --key "$work/plain/lab.key"
+expect_exit 0 "review 5" "$PD_CLI" approve "$cert5" --key "$work/rv/lab.key" --role reviewer
+expect_exit 0 "authorize 5 (no X.509)" "$PD_CLI" approve "$cert5" --key "$work/au/lab.key" --role authorizer --lab-key "$work/plain/lab.key"
 expect_exit 2 "no X.509, no signature" pdfsig "${cert5%.json}.pdf"
 
 # The demo: its self-made lab certificate signs its issued PDF, which pdfsig accepts once trusted.

@@ -51,10 +51,22 @@ del sp[4]["results"]["yield_stress"]
 sp[4].setdefault("not_applicable", {})["yield_stress"] = "no yield point: no maximum followed by a drop before break"
 json.dump(d, open(sys.argv[1], "w"), indent=2, ensure_ascii=False)
 PY
+# The registry refuses to approve an edited export; the edited draft becomes the draft of a folder of
+# its own through `registry migrate` (which takes a folder's certificates as they are).
+edited="$work/edited"
+mkdir -p "$edited" && cp "$cert" "$edited/" || fail "test set-up: copying the edited draft"
+cert="$edited/$(basename "$cert")"
+pdf="${cert%.json}.pdf"
+expect_exit 0 "migrate the edited draft" "$PD_CLI" registry migrate "$edited"
 expect_exit 0 "keygen" "$PD_CLI" keygen -o "$work/keys"
-expect_exit 0 "review" "$PD_CLI" approve "$cert" --as "R. Viewer" --role reviewer
-expect_exit 0 "authorize (renders the PDF)" "$PD_CLI" approve "$cert" --as "B. Boss" --role authorizer \
-  --key "$work/keys/lab.key"
+expect_exit 0 "keygen reviewer" "$PD_CLI" keygen -o "$work/rv"
+expect_exit 0 "keygen authorizer" "$PD_CLI" keygen -o "$work/au"
+expect_exit 0 "registry init" "$PD_CLI" registry init "$edited" --lab-key "$work/keys/lab.pub"
+expect_exit 0 "person add" "$PD_CLI" registry person add -o "$edited" --key "$work/rv/lab.pub" --name "R. Viewer" --role reviewer
+expect_exit 0 "person add" "$PD_CLI" registry person add -o "$edited" --key "$work/au/lab.pub" --name "B. Boss" --role authorizer
+expect_exit 0 "review" "$PD_CLI" approve "$cert" --key "$work/rv/lab.key" --role reviewer
+expect_exit 0 "authorize (renders the PDF)" "$PD_CLI" approve "$cert" --key "$work/au/lab.key" --role authorizer \
+  --lab-key "$work/keys/lab.key"
 
 pages=$(pdfinfo "$pdf" | awk '/^Pages:/ {print $2}')
 [ "${pages:-0}" -ge 4 ] || fail "30 specimens and 25 deviations take at least 4 pages (got '$pages')"

@@ -203,10 +203,20 @@ static void test_approvals(void **state)
     expect_output("FAIL: the authorizer's signature (key ");
     expect_output("does not verify over this content and the reviewer's signature");
 
-    /* approvals by name only, as approve made them before persons had keys */
+    /* approvals by name only, as approve made them before persons had keys (and the registry) */
     make_draft("unsigned", "ACME Automotive", cert);
-    assert_int_equal(polydaq("approve", cert, "--as", "R. Viewer", "--role", "reviewer", NULL), 0);
-    assert_int_equal(polydaq("approve", cert, "--as", "B. Boss", "--role", "authorizer", "--key", lab_sk, NULL), 0);
+    doc = load(cert);
+    char old_content[65];
+    assert_int_equal(cert_content_hash(doc, old_content), 0);
+    json_object_set_new(doc, "approvals",
+                        json_pack("[{s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s}]", "role", "reviewer", "name", "R. Viewer",
+                                  "time", "2026-12-03T09:30:00Z", "content_sha256", old_content, "role", "authorizer",
+                                  "name", "B. Boss", "time", "2026-12-03T09:40:00Z", "content_sha256", old_content));
+    json_object_set_new(doc, "status", json_string("issued"));
+    json_object_set_new(doc, "issued", json_string("2026-12-03T09:40:00Z"));
+    assert_int_equal(test_lab_sign(doc, lab_sk), 0);
+    assert_int_equal(test_write_cert(cert, doc), 0);
+    json_decref(doc);
     assert_int_equal(polydaq("verify", cert, "--key", lab_pk, NULL), 1);
     expect_output("FAIL: the reviewer's approval is not signed: a certificate from before polydaq signed approvals");
 
@@ -457,8 +467,19 @@ static void test_keygen_person_station_and_open_keys(void **state)
     assert_non_null(k);
     write_file(open_key, k, strlen(k));
     assert_int_equal(chmod(open_key, 0644), 0);
-    assert_int_equal(polydaq("approve", cert, "--as", "R. Viewer", "--role", "reviewer", NULL), 0);
-    assert_int_equal(polydaq("approve", cert, "--as", "B. Boss", "--role", "authorizer", "--key", open_key, NULL), 2);
+    /* the draft's folder made a registry (migrated), the lab key and the two persons registered */
+    char folder[300];
+    snprintf(folder, sizeof folder, "%s/open-key", tmp_dir);
+    assert_int_equal(polydaq("registry", "migrate", folder, NULL), 0);
+    assert_int_equal(polydaq("registry", "init", folder, "--lab-key", lab_pk, NULL), 0);
+    assert_int_equal(polydaq("registry", "person", "add", "-o", folder, "--key", rev_pk, "--name", "R. Viewer", "--role",
+                             "reviewer", NULL),
+                     0);
+    assert_int_equal(polydaq("registry", "person", "add", "-o", folder, "--key", auth_pk, "--name", "B. Boss", "--role",
+                             "authorizer", NULL),
+                     0);
+    assert_int_equal(polydaq("approve", cert, "--key", rev_sk, "--role", "reviewer", NULL), 0);
+    assert_int_equal(polydaq("approve", cert, "--key", auth_sk, "--role", "authorizer", "--lab-key", open_key, NULL), 2);
     expect_output("permissions 0644 are too open");
     json_t *doc = load(cert);
     assert_string_equal(json_string_value(json_object_get(doc, "status")), "reviewed");

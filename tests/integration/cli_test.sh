@@ -27,7 +27,7 @@ expect_exit 0 "--help" "$PD_CLI" --help
 grep -q "usage: polydaq" "$work/out" || fail "--help prints usage"
 expect_exit 0 "--version" "$PD_CLI" --version
 grep -Eq '^polydaq [0-9]+\.[0-9]+\.[0-9]+$' "$work/out" || fail "--version format"
-for sub in run certify inspect demo; do
+for sub in run certify inspect demo approve registry; do
   expect_exit 0 "$sub --help" "$PD_CLI" "$sub" --help
   grep -q "usage: polydaq $sub" "$work/out" || fail "$sub --help prints its usage"
 done
@@ -39,6 +39,18 @@ expect_err "missing CONFIG.yaml" "run without config message"
 expect_exit 2 "run with bad option" "$PD_CLI" run --bogus "$cfg"
 expect_exit 2 "certify without --spec" "$PD_CLI" certify x.h5
 expect_err "missing --spec" "certify without --spec message"
+expect_exit 2 "registry without subcommand" "$PD_CLI" registry
+expect_exit 2 "registry unknown subcommand" "$PD_CLI" registry frobnicate
+expect_exit 2 "registry check of a folder without one" "$PD_CLI" registry check "$work"
+expect_err "no certificate registry here .*registry init" "registry check names what to do"
+expect_exit 2 "registry init without a lab key" "$PD_CLI" registry init "$work/reg"
+expect_err "issuing key: .*lab-key LAB.pub" "registry init names the missing lab key"
+expect_exit 2 "registry init with a missing key file" "$PD_CLI" registry init "$work/reg" --lab-key "$work/nope.pub"
+expect_err "nope.pub" "registry init names the missing key file"
+expect_exit 2 "person add with another role" "$PD_CLI" registry person add --key x.pub --name X --role admin
+expect_exit 2 "approve with a free-text name" "$PD_CLI" approve CERT-000001 --as "R. Viewer" --role reviewer
+expect_err "registered owner of --key" "approve says names are gone"
+expect_exit 2 "approve without a registry" "$PD_CLI" approve CERT-000001 -o "$work" --key x.key --role reviewer
 expect_exit 2 "missing config file" "$PD_CLI" run "$work/nope.yaml"
 expect_err "nope.yaml.*(No such file|cannot)" "missing config file message"
 

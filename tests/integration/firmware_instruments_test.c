@@ -262,7 +262,7 @@ static void test_chamber_pv_approaches_setpoint(void **state)
     char transport[256];
     /* τ = 60 s at 200× real time: one τ every 0.3 s */
     const char *args[] = {"chamber", "--tau", "60", "--ambient", "23", "--setpoint", "23", "--time-scale", "200",
-                          "--serial", "31", NULL};
+                          "--serial", "31", "--rh-tau", "60", NULL};
     start_sim(args, transport, sizeof transport);
     struct instrument in;
     open_from_file(&in, PD_SOURCE_DIR "/config/instruments/chamber.yaml", transport);
@@ -270,10 +270,14 @@ static void test_chamber_pv_approaches_setpoint(void **state)
     size_t pv = channel_index(&in, "temperature"), pv10 = channel_index(&in, "temperature_x10"),
            sp10 = channel_index(&in, "setpoint_x10"), out = channel_index(&in, "output"),
            status = channel_index(&in, "status");
+    size_t rh = channel_index(&in, "humidity");
     struct pd_reading r = poll_once(&in);
     assert_true(fabs(r.values[pv] - 23.0) < 0.2);
+    assert_true(fabs(r.values[rh] - 50.0) < 1.5); /* ambient 50 % RH, sensor noise 0.2 % */
 
     struct pd_err err = {0};
+    assert_int_equal(control(&in, "humidity_setpoint", 65.0, &err), 0);
+    assert_int_equal(control(&in, "humidity_setpoint", 100.5, &err), PD_EDEVICE); /* out of 0..100 */
     assert_int_equal(control(&in, "setpoint", 80.0, &err), 0);
     r = poll_once(&in);
     assert_true(fabs(r.values[sp10] - 80.0) < 1e-9);
@@ -302,6 +306,8 @@ static void test_chamber_pv_approaches_setpoint(void **state)
     r = poll_once(&in);
     assert_int_equal((int)r.values[status], 3); /* stable */
     assert_true(fabs(r.values[out]) < 3.0);
+    /* the humidity, with the same time constant, has come as close to its set point */
+    assert_true(fabs(r.values[rh] - 65.0) < 1.5);
 
     /* a setpoint outside the controller's range is refused (exception 03) and changes nothing */
     assert_int_equal(control(&in, "setpoint", 500.0, &err), PD_EDEVICE);
@@ -315,6 +321,7 @@ static void test_chamber_pv_approaches_setpoint(void **state)
     assert_int_equal((int)r.values[status], 0);
     assert_true(r.values[out] == 0.0);
     assert_true(r.values[pv] < 75.0);
+    assert_true(r.values[rh] < 62.0); /* back towards the ambient 50 % */
     close_instrument(&in);
 }
 

@@ -2,7 +2,8 @@
 # seal_test.sh — sealed raw files end to end (docs/CERTIFICATES.md §6): a lab config's station key
 # (refused at start when missing or readable by others, before any instrument is touched) seals the
 # run file at its close; hashlib, openssl and h5py check the seal independently; certify accredits
-# a calibrated, non-simulated, sealed run only under a trusted station key, and every attack on the
+# a calibrated, non-simulated, sealed run only under a trusted station key (--station-key, or one
+# registered in the lab folder's registry and not disabled), and every attack on the
 # raw file or its seal takes the accreditation away with its reason printed: the `simulated` flag
 # flipped with h5py, a byte changed anywhere, the seal re-signed with another key, the seal edited,
 # duplicate keys in it, no seal, an imported (`polydaq import`) or recovered file (even with a valid
@@ -119,6 +120,20 @@ certify "another station's key" 0 "$run" --station-key "$work/keys/station-other
 reason "other key" "sealed by an untrusted station key"
 expect_exit 2 "a secret key as --station-key" "$PD_CLI" certify "$run" --spec "$spec" -o "$work/x" \
   --station-key "$work/keys/station-bench.key"
+# the station registered in the lab folder's registry is trusted without --station-key; disabled, no more
+regd="$work/registry-lab"
+expect_exit 0 "keygen lab" "$PD_CLI" keygen -o "$work/labkey"
+expect_exit 0 "registry init" "$PD_CLI" registry init "$regd" --lab-key "$work/labkey/lab.pub"
+expect_exit 0 "registry station add" "$PD_CLI" registry station add -o "$regd" --key "$work/keys/station-bench.pub" --name bench
+expect_exit 0 "certify with a station of the registry" "$PD_CLI" certify "$run" --spec "$spec" -o "$regd"
+cp "$regd/CERT-000001.json" "$work/cert.json"
+accredited || fail "a sealed run of a registered station is accredited without --station-key"
+[ "$(sqlite3 "$regd/registry.sqlite" "SELECT count(*) FROM seals")" = 1 ] || fail "the registry records the run's seal"
+expect_exit 0 "registry station disable" "$PD_CLI" registry station disable bench -o "$regd"
+expect_exit 0 "certify with a disabled station" "$PD_CLI" certify "$run" --spec "$spec" -o "$regd"
+cp "$regd/CERT-000002.json" "$work/cert.json"
+accredited && fail "a disabled station's seal is not trusted"
+grep -qF "sealed by an untrusted station key" "$work/err" || fail "certify says the station is not trusted: $(cat "$work/err")"
 # recompute reproduces the gate's decision (the station trusted then) byte for byte
 certify "trusted station again" 0 "$run" --station-key "$work/keys/station-bench.pub"
 expect_exit 0 "recompute of the accredited certificate" "$PD_CLI" certify --recompute "$work/cert.json" --data "$run"

@@ -173,14 +173,43 @@ static void test_record_method_config(void **state)
     assert_true(m->one_entry_per_file);
     struct pd_store_attr a[8];
     size_t n = m->run_attrs(cfg->method_params, a, 8);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
     assert_string_equal(a[0].key, "rollover_period");
     assert_true(a[0].d == 3600.0);
     assert_string_equal(a[1].key, "duration");
     assert_true(a[1].d == 0.0); /* default: until stopped */
     assert_string_equal(a[2].key, "time_scale");
     assert_true(a[2].d == 1.0); /* default: real time */
+    assert_string_equal(a[3].key, "rollover_retry");
+    assert_true(a[3].d == 60.0); /* default: a failed rollover is tried again each minute */
     pd_acq_config_free(cfg);
+    free(t);
+    /* on_alarm: a list of strings, for the run or per alarm; its timeout bounded */
+    t = recording("method:\n  on_alarm: [notify, \"a b\"]\n  alarms:\n    - {channel: force, high: 1, on_alarm: [x]}\n");
+    if (pd_acq_config_load_string("lab.yaml", t, &cfg, &err) != 0)
+        fail_msg("%s", err.msg);
+    pd_acq_config_free(cfg);
+    free(t);
+    t = recording("method:\n  on_alarm: []\n");
+    expect_error(t, "lab.yaml:8:13: ");
+    expect_error(t, "at least the program");
+    free(t);
+    t = recording("method:\n  on_alarm: notify\n");
+    expect_error(t, "lab.yaml:8:13: ");
+    free(t);
+    t = recording("method:\n  on_alarm: [a, {b: 1}]\n");
+    expect_error(t, "lab.yaml:8:17: ");
+    expect_error(t, "expected a string");
+    free(t);
+    t = recording("method:\n  on_alarm: [x]\n  on_alarm_timeout: 0\n");
+    expect_error(t, "lab.yaml:9:21: ");
+    free(t);
+    t = recording("method:\n  alarms:\n    - {channel: force, high: 1, on_alarm: [\"\"]}\n");
+    expect_error(t, "lab.yaml:9:");
+    expect_error(t, "program of on_alarm is empty");
+    free(t);
+    t = recording("method:\n  rollover_retry: 0\n");
+    expect_error(t, "lab.yaml:8:19: ");
     free(t);
 
     t = recording("method:\n  rollover: 0\n");
@@ -206,6 +235,86 @@ static void test_record_method_config(void **state)
     expect_error(t, "lab.yaml:8:");
     expect_error(t, "method record has no specimens");
     free(t);
+}
+
+/* A driver for the bus thread alone: each poll delivers one reading; controls are counted. */
+static _Atomic int fake_controls;
+static double fake_last_value;
+static int fake_poll(void *state, const struct pd_sink *sink, struct pd_err *err)
+{
+    (void)state;
+    (void)err;
+    struct pd_reading r = {.t_mono_ns = pd_clock_mono_ns()};
+    return sink->push(sink->ctx, &r);
+}
+static int fake_control(void *state, const char *name, double value, struct pd_err *err)
+{
+    (void)state;
+    (void)err;
+    if (strcmp(name, "setpoint") != 0)
+        return PD_EUNSUPPORTED;
+    fake_last_value = value;
+    atomic_fetch_add(&fake_controls, 1);
+    return 0;
+}
+static void fake_nothing(void *state)
+{
+    (void)state;
+}
+static const struct pd_driver fake_driver = {
+    .name = "fake", .poll = fake_poll, .control = fake_control, .close = fake_nothing, .destroy = fake_nothing};
+
+/* A bus polled every 60 s sleeps until its next poll on its condition variable: a command posted
+ * meanwhile wakes it and is carried out (before the bus thread slept in 5 ms slices to look for
+ * commands; a sleep that a command did not wake would leave it to time out after 5 s, PD_ETIMEOUT),
+ * and a quit ends the sleep (else the join below would wait for the next poll). */
+static void test_bus_sleep_is_woken_by_commands_and_quit(void **state)
+{
+    (void)state;
+    static const struct pd_acq_instrument_config ic = {.name = "slow1", .driver = "fake"};
+    struct bus *b = calloc(1, sizeof *b);
+    assert_non_null(b);
+    acq_bus_init_sync(b);
+    b->cfg = &ic;
+    b->drv = &fake_driver;
+    b->n_channels = 1;
+    b->period_ns = 60 * 1000000000LL;
+    b->no_data_ns = b->give_up_ns = 3600 * 1000000000LL;
+    assert_int_equal(pd_ring_init(&b->ring, acq_sample_size(1), 64), 0);
+    assert_int_equal(pd_ring_init(&b->events, sizeof(struct acq_event), ACQ_EVENT_RING_CAPACITY), 0);
+    assert_int_equal(pd_ring_init(&b->losses, sizeof(struct acq_loss), ACQ_LOSS_RING_CAPACITY), 0);
+    atomic_store(&fake_controls, 0);
+    struct pd_err err;
+    assert_int_equal(acq_bus_start(b, &err), 0);
+    while (atomic_load(&b->n_readings) < 1) /* the first poll is at once; then a minute's sleep */
+        pd_clock_sleep_ns(1000000);
+    for (int k = 1; k <= 3; k++) {
+        assert_int_equal(acq_bus_command(b, "setpoint", 10.0 * k, &err), 0);
+        assert_int_equal(atomic_load(&fake_controls), k);
+        assert_true(fake_last_value == 10.0 * k);
+    }
+    /* an optional control the driver does not know is no error, and not sent */
+    assert_int_equal(acq_bus_command_optional(b, "tau", 5.0, &err), 0);
+    assert_int_equal(atomic_load(&fake_controls), 3);
+    assert_int_equal(atomic_load(&b->n_readings), 1); /* the commands did not cost a poll */
+    acq_bus_close(b); /* acq_bus_quit wakes it: the join does not wait for the next poll */
+    free(b);
+}
+
+/* Sample rings hold a minute of their instrument's samples, within bounds. */
+static void test_ring_for_rate(void **state)
+{
+    (void)state;
+    assert_int_equal(acq_ring_for_rate(0.1), ACQ_RING_MIN_CAPACITY);
+    assert_int_equal(acq_ring_for_rate(10), 1024);     /* 102 s of a 10 Hz sensor */
+    assert_int_equal(acq_ring_for_rate(100), 8192);    /* ≥ 6000 */
+    assert_int_equal(acq_ring_for_rate(1000), 65536);  /* ≥ 60000 */
+    assert_int_equal(acq_ring_for_rate(10000), ACQ_RING_CAPACITY);
+    for (double r = 0.1; r <= 10000; r *= 1.7) {
+        size_t n = acq_ring_for_rate(r);
+        assert_true((n & (n - 1)) == 0);
+        assert_true(n == ACQ_RING_CAPACITY || (double)n >= r * ACQ_RING_SECONDS);
+    }
 }
 
 static void test_duplicate_instrument_names(void **state)
@@ -364,6 +473,8 @@ int main(void)
         cmocka_unit_test(test_shipped_demo_config_loads),
         cmocka_unit_test(test_mistakes_are_named),
         cmocka_unit_test(test_record_method_config),
+        cmocka_unit_test(test_ring_for_rate),
+        cmocka_unit_test(test_bus_sleep_is_woken_by_commands_and_quit),
         cmocka_unit_test(test_duplicate_instrument_names),
         cmocka_unit_test(test_store_options_and_rates),
         cmocka_unit_test(test_no_data_timeout),

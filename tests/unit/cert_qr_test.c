@@ -1,6 +1,8 @@
 /* cert_qr_test.c — the QR code's rectangles on the certificate PDF (cert_qr_rects) cover exactly its
  * dark modules, each once: on libqrencode's codes for certificate-like payloads and on random
- * matrices of every density, with the coverage counted module by module. */
+ * matrices of every density, with the coverage counted module by module; the code certify's writer
+ * thread prepares for the PDF (cert_doc_hash_set) is the one of the certificate's number and the
+ * SHA-256 of its canonical JSON. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,11 +94,60 @@ static void test_random_matrices(void **state)
     }
 }
 
+/* certify's writer thread hashes the final document and encodes its QR code for the PDF: the hash
+ * must be the canonical JSON's, the payload name this certificate, the rectangles cover that code. */
+static void test_doc_hash_prepares_the_certificates_code(void **state)
+{
+    (void)state;
+    json_t *doc = json_pack("{s:s,s:s,s:[i,i]}", "certificate_id", "CERT-000321", "title", "t", "n", 1, 2);
+    assert_non_null(doc);
+    struct cert_doc_hash h;
+    cert_doc_hash_init(&h);
+    cert_doc_hash_set(&h, doc);
+    char hex[65];
+    cert_doc_hash_wait(&h, hex);
+    char *canon = cert_canonical(doc, NULL);
+    assert_non_null(canon);
+    char want[65];
+    cert_sha256_hex(canon, strlen(canon), want);
+    free(canon);
+    assert_string_equal(hex, want);
+    char payload[200];
+    snprintf(payload, sizeof payload, "polydaq-certificate:CERT-000321;sha256:%s", want);
+    assert_string_equal(h.qr_payload, payload);
+    QRcode *code = QRcode_encodeString(payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    assert_non_null(code);
+    assert_int_equal(h.qr_width, code->width);
+    assert_true(h.n_rects > 0);
+    int w = code->width;
+    int *count = calloc((size_t)w * (size_t)w, sizeof *count);
+    assert_non_null(count);
+    for (size_t i = 0; i < h.n_rects; i++)
+        for (int r = h.rects[i][1]; r < h.rects[i][1] + h.rects[i][3]; r++)
+            for (int c = h.rects[i][0]; c < h.rects[i][0] + h.rects[i][2]; c++)
+                count[r * w + c]++;
+    for (int k = 0; k < w * w; k++)
+        assert_int_equal(count[k], code->data[k] & 1);
+    free(count);
+    QRcode_free(code);
+    /* another document, another hash: the code changes with it */
+    json_object_set_new(doc, "title", json_string("u"));
+    struct cert_doc_hash h2;
+    cert_doc_hash_init(&h2);
+    cert_doc_hash_set(&h2, doc);
+    assert_string_not_equal(h2.hex, h.hex);
+    assert_string_not_equal(h2.qr_payload, h.qr_payload);
+    cert_doc_hash_destroy(&h2);
+    cert_doc_hash_destroy(&h);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_certificate_codes),
         cmocka_unit_test(test_random_matrices),
+        cmocka_unit_test(test_doc_hash_prepares_the_certificates_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,64 @@ static void test_shortest_decimal(void **state)
         assert_int_equal(pd_decimal_plain(plain[i].x, buf, sizeof buf), 0);
         assert_string_equal(buf, plain[i].plain);
         assert_true(strtod(buf, NULL) == plain[i].x);
+    }
+}
+
+/* The definition pd_decimal_shortest's shorter search must agree with: p = 1, 2, … 17, the first
+ * p-digit form that reads back. */
+static void shortest_by_steps(double x, char *buf, size_t size)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, size, "%.*e", p - 1, x);
+        if (strtod(buf, NULL) == x)
+            return;
+    }
+}
+
+static void test_shortest_decimal_search_finds_the_first_length(void **state)
+{
+    (void)state;
+    uint64_t z = 0x2545f4914f6cdd1dull;
+    char mine[40], ref[40];
+    for (int i = 0; i < 8000; i++) {
+        z ^= z << 13;
+        z ^= z >> 7;
+        z ^= z << 17;
+        double x;
+        switch (i % 5) {
+        case 0: { /* any finite double */
+            uint64_t bits = z;
+            if (((bits >> 52) & 0x7ff) == 0x7ff)
+                bits ^= 1ull << 62;
+            memcpy(&x, &bits, sizeof x);
+            break;
+        }
+        case 1: /* a computed result */
+            x = (double)(z >> 11) / 9007199254740992.0 * 3000.0 / 7.0;
+            break;
+        case 2: { /* a short decimal, 1 to 15 digits, and its neighbours */
+            char text[48];
+            snprintf(text, sizeof text, "%.*e", (int)(z % 15), (double)(z >> 11) / 9007199254740992.0);
+            x = strtod(text, NULL);
+            x = (z >> 60) == 0 ? nextafter(x, INFINITY) : (z >> 60) == 1 ? nextafter(x, -INFINITY) : x;
+            break;
+        }
+        case 3: /* powers of two (their lower neighbour is nearer) and their neighbours */
+            x = ldexp(1.0, (int)(z % 2000) - 1000);
+            x = (z >> 62) == 0 ? nextafter(x, 0.0) : (z >> 62) == 1 ? nextafter(x, INFINITY) : x;
+            break;
+        default: /* subnormals and the extremes */
+            x = ldexp((double)(z >> 40), -1074);
+            if (z % 7 == 0)
+                x = DBL_MAX;
+            break;
+        }
+        if ((z >> 32) & 1)
+            x = -x;
+        assert_int_equal(pd_decimal_shortest(x, mine, sizeof mine), 0);
+        shortest_by_steps(x, ref, sizeof ref);
+        if (strcmp(mine, ref) != 0)
+            fail_msg("%a: got %s, the first form that reads back is %s", x, mine, ref);
     }
 }
 
@@ -137,6 +196,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_vectors),
         cmocka_unit_test(test_shortest_decimal),
+        cmocka_unit_test(test_shortest_decimal_search_finds_the_first_length),
         cmocka_unit_test(test_against_python_decimal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

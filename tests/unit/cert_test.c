@@ -23,6 +23,9 @@
 #include "cert/cert_internal.h"
 #include "common/cert_issue.h"
 #include "pd_version.h"
+#include "registry/registry.h"
+#include "trust/trust.h"
+#include <sqlite3.h>
 #include "store/store.h"
 
 /* cmocka 1.1 has no floating-point assertion; this one prints both values. */
@@ -2253,30 +2256,39 @@ static void test_sign_verify_tamper(void **state)
     assert_int_equal(pd_cert_keygen(keys, sk2, sizeof sk2, pk2, sizeof pk2, &err), PD_ESTATE); /* never overwritten */
     assert_int_equal(pd_cert_keygen(other, sk2, sizeof sk2, pk2, sizeof pk2, &err), 0);
 
-    /* a draft does not verify; order of approval is enforced */
+    /* the people: a reviewer's and an authorizer's key, registered with the lab key */
+    char rk[512], rp[512], ak[512], ap[512];
+    assert_int_equal(pd_key_generate(keys, "r-viewer", rk, sizeof rk, rp, sizeof rp, &err), 0);
+    assert_int_equal(pd_key_generate(keys, "b-boss", ak, sizeof ak, ap, sizeof ap, &err), 0);
+    struct pd_public_key lab_pub, r_pub, a_pub;
+    assert_int_equal(pd_public_key_load(pk, &lab_pub, &err), 0);
+    assert_int_equal(pd_public_key_load(rp, &r_pub, &err), 0);
+    assert_int_equal(pd_public_key_load(ap, &a_pub, &err), 0);
+    struct pd_registry reg;
+    assert_int_equal(pd_registry_open(&reg, out, 0, &err), 0); /* certify made it */
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_LAB, "lab", &lab_pub, NULL, &err), 0);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_REVIEWER, "R. Viewer", &r_pub, NULL, &err), 0);
+    assert_int_equal(pd_registry_key_add(&reg, PD_KEY_ROLE_AUTHORIZER, "B. Boss", &a_pub, NULL, &err), 0);
+    pd_registry_close(&reg);
+
+    /* a draft does not verify; order of approval is enforced; four eyes are two keys */
     assert_false(verify_ok(res.json_path, pk, NULL));
     char status[32];
-    assert_int_equal(pd_cert_approve(res.json_path, "B. Boss", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err),
-                     PD_ESTATE);
-    assert_int_equal(pd_cert_approve(res.json_path, "R. Viewer", PD_ROLE_REVIEWER, NULL, status, sizeof status, &err), 0);
+    struct pd_approval review = {.dir = out, .cert_id = res.cert_id, .role = PD_ROLE_REVIEWER, .person_key = rk};
+    struct pd_approval authorize = {.dir = out, .cert_id = res.cert_id, .role = PD_ROLE_AUTHORIZER, .person_key = ak,
+                                    .lab_key = sk};
+    assert_int_equal(pd_cert_approve(&authorize, status, sizeof status, &err), PD_ESTATE);
+    assert_int_equal(pd_cert_approve(&review, status, sizeof status, &err), 0);
     assert_string_equal(status, "reviewed");
-    assert_int_equal(pd_cert_approve(res.json_path, "R. Viewer", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err),
-                     PD_ESTATE); /* four eyes */
-    assert_int_equal(pd_cert_approve(res.json_path, "B. Boss", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err), 0);
+    struct pd_approval self = review;
+    self.role = PD_ROLE_AUTHORIZER;
+    self.lab_key = sk;
+    assert_int_equal(pd_cert_approve(&self, status, sizeof status, &err), PD_ESTATE); /* a reviewer's key */
+    assert_int_equal(pd_cert_approve(&authorize, status, sizeof status, &err), 0);
     assert_string_equal(status, "issued");
-    assert_int_equal(pd_cert_approve(res.json_path, "B. Boss", PD_ROLE_AUTHORIZER, sk, status, sizeof status, &err),
-                     PD_ESTATE);
-    /* approvals by name only (no personal keys) are no longer enough */
-    assert_false(verify_ok(res.json_path, pk, run));
-
-    /* the same series, reviewed and then authorized with signed approvals (as the registry does) */
-    json_decref(certify_demo(&k, "signed2", 0, good_series, 4, &spec, &res));
-    run = k.run, out = k.out;
-    char rk[300], ak[300], pub[300];
-    assert_int_equal(pd_key_generate(keys, "r-viewer", rk, sizeof rk, pub, sizeof pub, &err), 0);
-    assert_int_equal(pd_key_generate(keys, "b-boss", ak, sizeof ak, pub, sizeof pub, &err), 0);
-    assert_int_equal(pd_cert_approve(res.json_path, "R. Viewer", PD_ROLE_REVIEWER, NULL, status, sizeof status, &err), 0);
-    assert_int_equal(test_issue_signed(res.json_path, rk, ak, sk), 0);
+    struct pd_approval again = authorize;
+    again.role = PD_ROLE_REVIEWER; /* the authorizer's key is no reviewer's */
+    assert_int_equal(pd_cert_approve(&again, status, sizeof status, &err), PD_ESTATE);
 
     assert_true(verify_ok(res.json_path, pk, run));
     assert_false(verify_ok(res.json_path, NULL, NULL)); /* no trust anchor: never verified */
@@ -2333,20 +2345,18 @@ static void test_sign_verify_tamper(void **state)
         named = named || strstr(r.lines[i], "specimens[0].results.tensile_modulus.value") != NULL;
     assert_true(named);
 
-    /* the audit log's chain: change one character of an entry */
-    char log[300];
-    snprintf(log, sizeof log, "%s/audit.log", out);
-    FILE *f = fopen(log, "r+");
-    assert_non_null(f);
-    char line1[2048];
-    assert_non_null(fgets(line1, sizeof line1, f));
-    char *actor = strstr(line1, "A. Tester");
-    assert_non_null(actor);
-    assert_int_equal(fseek(f, actor - line1, SEEK_SET), 0);
-    fputc('X', f);
-    fclose(f);
-    assert_false(verify_ok(res.json_path, pk, NULL));
+    /* the registry's audit chain: change one character of an entry (sqlite3 would do the same) */
+    bool ok = true;
+    assert_int_equal(pd_cert_registry_check(out, NULL, NULL, &ok, &err), 0);
+    assert_true(ok);
+    assert_int_equal(pd_registry_open(&reg, out, 0, &err), 0);
+    assert_int_equal(sqlite3_exec(reg.db, "UPDATE audit SET entry = replace(entry, 'A. Tester', 'X. Tester') WHERE seq = 1",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    pd_registry_close(&reg);
+    assert_int_equal(pd_cert_registry_check(out, NULL, NULL, &ok, &err), 0);
+    assert_false(ok);
 
+    FILE *f;
     /* the PDF was rendered */
     char pdf[300], head[5] = "";
     snprintf(pdf, sizeof pdf, "%s/CERT-000001.pdf", out);
@@ -2406,6 +2416,54 @@ static void test_pdf_page_count_from_a_wrong_early_count(void **state)
     json_decref(doc);
 }
 
+/* pd_sha256_file (libcrypto, read in 128 KiB blocks) against libsodium's SHA-256 of the same bytes in
+ * memory, at every length where a block or a read boundary could be mishandled; a missing file is
+ * an I/O error naming it. */
+static void test_sha256_file_every_boundary(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = {0, 1, 55, 56, 63, 64, 65, 1000, 131071, 131072, 131073, 3 * 131072 + 17};
+    char dir[] = "/tmp/pd-sha-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/f", dir);
+    size_t max = 3 * 131072 + 17;
+    unsigned char *data = malloc(max);
+    assert_non_null(data);
+    uint64_t z = 0x1234567887654321ull;
+    for (size_t i = 0; i < max; i++) {
+        z ^= z << 13;
+        z ^= z >> 7;
+        z ^= z << 17;
+        data[i] = (unsigned char)z;
+    }
+    for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(data, 1, lengths[k], f), lengths[k]);
+        assert_int_equal(fclose(f), 0);
+        char got[65], want[65];
+        assert_int_equal(pd_sha256_file(path, got, NULL), 0);
+        cert_sha256_hex(data, lengths[k], want);
+        if (strcmp(got, want) != 0)
+            fail_msg("%zu bytes: %s, libsodium %s", lengths[k], got, want);
+    }
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fclose(f), 0);
+    char empty[65];
+    assert_int_equal(pd_sha256_file(path, empty, NULL), 0);
+    assert_string_equal(empty, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"); /* FIPS 180-2 */
+    unlink(path);
+    struct pd_err err = {0};
+    char none[65] = "untouched";
+    assert_int_equal(pd_sha256_file(path, none, &err), PD_EIO);
+    assert_non_null(strstr(err.msg, path));
+    assert_string_equal(none, "untouched");
+    rmdir(dir);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tensile[] = {
@@ -2462,6 +2520,7 @@ int main(void)
         cmocka_unit_test(test_certify_reports_load_drop),
         cmocka_unit_test(test_read_channel_into_reuses_array),
         cmocka_unit_test(test_hashing_started_early),
+        cmocka_unit_test(test_sha256_file_every_boundary),
         cmocka_unit_test(test_certify_charpy_run),
         cmocka_unit_test(test_calibration_overdue),
         cmocka_unit_test(test_seal_gate),

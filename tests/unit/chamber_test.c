@@ -1,4 +1,5 @@
-/* chamber_test.c — temperature chamber firmware core: the first-order lag, setpoint limits, CDAB and ×10 registers. */
+/* chamber_test.c — temperature chamber firmware core: the first-order lags (air, relative humidity),
+ * setpoint limits, CDAB and ×10 registers. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -378,8 +379,10 @@ static void test_read_bounds(void **state)
     init_chamber(&c, 23.0, 23.0, 120.0, 0.0);
     uint16_t regs[MB_MAX_READ_COUNT + 1];
     assert_int_equal(ch_regs_read_input(&c, 0, CH_INPUT_REG_COUNT, regs), 0);
-    assert_int_equal(regs[10], 0); /* unassigned 10..15 read 0 */
+    assert_int_equal(regs[14], 0); /* unassigned 14..15 read 0 */
     assert_int_equal(regs[15], 0);
+    assert_int_equal(regs[CH_IR_RH_X10], 500);
+    assert_int_equal(regs[CH_IR_RH_SETPOINT_X10], 500);
     assert_int_equal(regs[CH_IR_FW_VERSION], CH_FW_VERSION);
     assert_int_equal(regs[CH_IR_CAL_YEAR], 2026);
     assert_int_equal(regs[CH_IR_CAL_MONTH], 6);
@@ -391,7 +394,125 @@ static void test_read_bounds(void **state)
     assert_int_equal(ch_regs_read_holding(&c, 0, MB_MAX_READ_COUNT + 1, regs), MB_EX_ILLEGAL_VALUE);
     assert_int_equal(ch_regs_read_holding(&c, 0, CH_HOLDING_REG_COUNT, regs), 0);
     assert_int_equal(regs[1], 0); /* unassigned */
+    assert_int_equal(regs[7], 0);
     assert_int_equal(regs[CH_HR_MODE], 1);
+}
+
+/* ---- relative humidity -------------------------------------------------------------------- */
+
+static void init_humid(struct ch_chamber *c, double ambient, double setpoint, double tau, double noise)
+{
+    struct ch_params p;
+    ch_params_defaults(&p);
+    p.rh_ambient = ambient;
+    p.rh_setpoint = setpoint;
+    p.rh_tau_s = tau;
+    p.rh_noise = noise;
+    assert_int_equal(ch_init(c, &p, NULL), CH_OK);
+}
+
+static double rh_float(const struct ch_chamber *c)
+{
+    uint16_t regs[2];
+    assert_int_equal(ch_regs_read_input(c, CH_IR_RH, 2, regs), 0);
+    return mb_get_float(regs, MB_ORDER_CDAB);
+}
+
+static void test_humidity_follows_its_own_lag(void **state)
+{
+    (void)state;
+    const double h0 = 30.0, sp = 50.0, tau = 20.0, noise = 0.2;
+    struct ch_chamber c;
+    init_humid(&c, h0, sp, tau, noise);
+    /* the same seed gives the same temperature readings with or without humidity noise: own stream */
+    struct ch_chamber quiet;
+    init_humid(&quiet, h0, sp, tau, 0.0);
+    double sum = 0.0, sum_sq = 0.0;
+    const int cycles = 2000; /* 200 s = 10 τ */
+    for (int k = 1; k <= cycles; k++) {
+        ch_cycle(&c);
+        ch_cycle(&quiet);
+        double expected = lag(h0, sp, tau, k * (CH_CYCLE_US * 1e-6));
+        assert_near(c.rh, expected, 1e-9 * sp);
+        assert_near(quiet.rh_pv, expected, 1e-9 * sp);
+        assert_near(c.rh_pv, expected, 6.0 * noise);
+        assert_near(c.pv_c, quiet.pv_c, 0.0);
+        assert_float_equal(rh_float(&c), (float)c.rh_pv, 0.0);
+        assert_int_equal((int16_t)input_reg(&c, CH_IR_RH_X10), (int16_t)lround(c.rh_pv * 10.0));
+        double r = c.rh_pv - expected;
+        sum += r;
+        sum_sq += r * r;
+        if (k == 200) /* t = τ */
+            assert_near((c.rh - h0) / (sp - h0), 1.0 - exp(-1.0), 1e-9);
+    }
+    double mean = sum / cycles, sd = sqrt(sum_sq / cycles - mean * mean);
+    assert_near(mean, 0.0, 5.0 * noise / sqrt(cycles));
+    assert_near(sd, noise, 0.15 * noise);
+    /* the closed-form catch-up moves the humidity too: 1 h of instrument time at once */
+    struct ch_chamber fast, slow;
+    init_humid(&fast, 80.0, 40.0, 600.0, 0.0);
+    init_humid(&slow, 80.0, 40.0, 600.0, 0.0);
+    ch_step(&fast, 0);
+    ch_step(&fast, 3600000000ull);
+    for (int k = 0; k < 36000; k++)
+        ch_cycle(&slow);
+    assert_near(fast.rh, lag(80.0, 40.0, 600.0, 3600.0), 1e-9);
+    assert_near(slow.rh, fast.rh, 1e-9);
+}
+
+static void test_humidity_setpoint_register_and_standby(void **state)
+{
+    (void)state;
+    struct ch_chamber c;
+    init_humid(&c, 45.0, 50.0, 10.0, 0.0);
+    struct ch_chamber before;
+    memcpy(&before, &c, sizeof c);
+    uint16_t regs[2];
+    assert_int_equal(ch_regs_read_holding(&c, CH_HR_RH_SETPOINT, 2, regs), 0);
+    assert_float_equal(mb_get_float(regs, MB_ORDER_CDAB), 50.0f, 0.0);
+    /* out of 0..100, NaN: exception 03, nothing taken; half the pair, the unassigned 7: 02 */
+    const float bad[] = {100.5f, -0.1f, NAN};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cdab(bits_of(bad[i]), regs);
+        assert_int_equal(ch_regs_write_holding(&c, CH_HR_RH_SETPOINT, 2, regs), MB_EX_ILLEGAL_VALUE);
+    }
+    assert_int_equal(ch_regs_write_holding(&c, CH_HR_RH_SETPOINT, 1, regs), MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(ch_regs_write_holding(&c, CH_HR_RH_SETPOINT + 1, 1, regs), MB_EX_ILLEGAL_ADDRESS);
+    assert_int_equal(ch_regs_write_holding(&c, 7, 1, regs), MB_EX_ILLEGAL_ADDRESS);
+    assert_memory_equal(&c, &before, sizeof c);
+    cdab(bits_of(85.0f), regs);
+    assert_int_equal(ch_regs_write_holding(&c, CH_HR_RH_SETPOINT, 2, regs), 0);
+    assert_int_equal(input_reg(&c, CH_IR_RH_SETPOINT_X10), 850);
+    for (int k = 0; k < 100; k++) /* 10 s = τ */
+        ch_cycle(&c);
+    assert_near(c.rh, lag(45.0, 85.0, 10.0, 10.0), 1e-9);
+    /* on standby it drifts back to the ambient humidity */
+    double humid = c.rh;
+    uint16_t standby = 0;
+    assert_int_equal(ch_regs_write_holding(&c, CH_HR_MODE, 1, &standby), 0);
+    for (int k = 0; k < 50; k++)
+        ch_cycle(&c);
+    assert_near(c.rh, lag(humid, 45.0, 10.0, 5.0), 1e-9);
+    /* a sensor reads within its scale: noise near 100 % is clipped */
+    init_humid(&c, 100.0, 100.0, 10.0, 5.0);
+    for (int k = 0; k < 200; k++) {
+        ch_cycle(&c);
+        assert_true(c.rh_pv <= 100.0);
+        assert_true(rh_float(&c) <= 100.0f);
+    }
+    /* bad parameters are refused with the reason */
+    struct ch_params p;
+    ch_params_defaults(&p);
+    p.rh_setpoint = 101.0;
+    const char *why = NULL;
+    assert_int_equal(ch_init(&c, &p, &why), CH_EINVAL);
+    assert_non_null(strstr(why, "humidity set point"));
+    ch_params_defaults(&p);
+    p.rh_tau_s = 0.0;
+    assert_int_equal(ch_init(&c, &p, &why), CH_EINVAL);
+    ch_params_defaults(&p);
+    p.rh_noise = -1.0;
+    assert_int_equal(ch_init(&c, &p, &why), CH_EINVAL);
 }
 
 int main(void)
@@ -406,6 +527,8 @@ int main(void)
         cmocka_unit_test(test_float32_cdab_encoding),
         cmocka_unit_test(test_pv_x10_int16),
         cmocka_unit_test(test_read_bounds),
+        cmocka_unit_test(test_humidity_follows_its_own_lag),
+        cmocka_unit_test(test_humidity_setpoint_register_and_standby),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

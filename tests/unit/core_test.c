@@ -67,6 +67,13 @@ static void test_parse_numbers_strictly(void **state)
     assert_false(pd_parse_double("inf", &d));
     assert_false(pd_parse_double("nan", &d));
     assert_false(pd_parse_double("1e999", &d));
+    /* decimal only: no hexadecimal, no leading blanks (strtod takes both) */
+    assert_false(pd_parse_double("0x10", &d));
+    assert_false(pd_parse_double("0x1p4", &d));
+    assert_false(pd_parse_double(" 12", &d));
+    assert_false(pd_parse_double("-0x2", &d));
+    assert_true(pd_parse_double(".5", &d));
+    assert_true(pd_parse_double("+1e3", &d));
     assert_true(pd_parse_long("502", &l));
     assert_int_equal(l, 502);
     assert_true(pd_parse_long("010", &l));

@@ -73,8 +73,7 @@ static void test_status_changes_are_events(void **state)
     struct bus *b = calloc(1, sizeof *b);
     assert_non_null(b);
     b->cfg = &cfg->instruments[0];
-    pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->cond, NULL);
+    acq_bus_init_sync(b);
     if (acq_bus_open(b, cfg, NULL, 1024, &err) != 0)
         fail_msg("open: %s", err.msg);
     assert_int_equal(acq_bus_start(b, &err), 0);

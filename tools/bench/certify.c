@@ -177,7 +177,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: %s\n", err.msg);
         return 3;
     }
-    double t_eval[32], t_cli[32], t_py[32], c_cli[32], c_py[32];
+    /* PD_BENCH_CERTIFY_OTHER=/path/to/polydaq: another build's certify in the same rounds (after
+     * this one's, before the script), for an alternated comparison on a busy machine. */
+    const char *other = getenv("PD_BENCH_CERTIFY_OTHER");
+    double t_eval[32], t_cli[32], t_py[32], c_cli[32], c_py[32], t_other[32], c_other[32];
     if (reps > 32)
         reps = 32;
     struct pd_certify_result res = {0};
@@ -195,6 +198,16 @@ int main(int argc, char **argv)
         snprintf(certs, sizeof certs, "%s/cli", dir);
         char *cli[] = {(char *)PD_CLI_PATH, "certify", run, "--spec", spec_path, "-o", certs, NULL};
         t_cli[r] = pd_bench_proc_time(cli, "/dev/null", NULL, 1, &c_cli[r]);
+        if (other) {
+            char other_certs[300];
+            snprintf(other_certs, sizeof other_certs, "%s/other", dir);
+            char *ocli[] = {(char *)other, "certify", run, "--spec", spec_path, "-o", other_certs, NULL};
+            t_other[r] = pd_bench_proc_time(ocli, "/dev/null", NULL, 1, &c_other[r]);
+            if (t_other[r] < 0) {
+                fprintf(stderr, "bench: %s certify failed\n", other);
+                return 3;
+            }
+        }
         char *pyargv[] = {"/usr/bin/python3", py, run, NULL};
         t_py[r] = pd_bench_proc_time(pyargv, pyout, NULL, 1, &c_py[r]);
         if (t_cli[r] < 0 || t_py[r] < 0) {
@@ -234,6 +247,11 @@ int main(int argc, char **argv)
     printf("  speed-up, whole process vs script:              %8.1f x\n", mp / mc);
     printf("  CPU time (user + system, all threads): polydaq certify %.1f ms, script %.1f ms (%.1f x)\n", cc * 1e3,
            cp * 1e3, cp / cc);
+    if (other) {
+        double mo = pd_bench_median(t_other, reps), co = pd_bench_median(c_other, reps);
+        printf("  other build %s certify, same rounds: %.1f ms (speed-up %.1f x), CPU %.1f ms (%.1f x)\n", other,
+               mo * 1e3, mp / mo, co * 1e3, cp / co);
+    }
     printf("  largest relative difference (modulus, strength): %.3g %s\n", worst, worst <= 1e-9 ? "(<= 1e-9: agree)" : "(DISAGREE)");
     if (getenv("PD_BENCH_KEEP")) { printf("kept %s\n", dir); return worst <= 1e-9 ? 0 : 1; }
     char cmd[400];

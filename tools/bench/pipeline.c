@@ -331,8 +331,7 @@ static struct run *bench_run_open(const char *path, int deflate, size_t instrume
     struct bus *b = &run->buses[0];
     b->cfg = &bench_instrument;
     b->n_channels = N_CH;
-    pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->cond, NULL);
+    acq_bus_init_sync(b);
     if (pd_ring_init(&b->ring, acq_sample_size(N_CH), ACQ_RING_CAPACITY) < 0 ||
         pd_ring_init(&b->events, sizeof(struct acq_event), ACQ_EVENT_RING_CAPACITY) < 0 ||
         pd_ring_init(&b->losses, sizeof(struct acq_loss), ACQ_LOSS_RING_CAPACITY) < 0 ||
@@ -534,13 +533,14 @@ static int run_engine_lateness(const char *path, struct result *r)
     b->period_ns = late_period;
     late_bus = b;
     b->give_up_ns = 1000000000LL;
+    b->no_data_ns = 3600 * 1000000000LL; /* the synthetic driver always delivers: no "no data" failure */
     atomic_store(&b->active_specimen, 1);
     struct pd_err err;
     pthread_create(&run->writer, NULL, acq_writer_main, run);
     acq_bus_start(b, &err);
     while (late_n < n_wakeups)
         pd_clock_sleep_ns(10000000);
-    atomic_store(&b->quit, 1);
+    acq_bus_quit(b);
     pthread_join(b->thread, NULL);
     b->thread_started = false;
     acq_writer_quit(run);

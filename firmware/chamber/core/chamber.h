@@ -1,6 +1,7 @@
 /*
  * chamber.h — the temperature chamber controller's firmware core: a first-order lag of the
- * chamber air towards the setpoint (time constant τ; towards ambient on standby), the controller
+ * chamber air towards the setpoint (time constant τ; towards ambient on standby), the same for its
+ * relative humidity (own set point and time constant), the controller
  * output a proportional band derives from it, and the Modbus register map (../REGISTERS.md) whose
  * 32-bit values use word order CDAB, as many controllers do. Portable C11: no OS, no heap, no stdio.
  */
@@ -27,6 +28,9 @@ enum ch_result {
 #define CH_TAU_MAX 36000.0f
 /* Output is 100 % per CH_PROPORTIONAL_BAND °C of error, clipped to ±100 % (negative: cooling). */
 #define CH_PROPORTIONAL_BAND 10.0
+/* Relative humidity set point limits (% RH). */
+#define CH_RH_MIN 0.0f
+#define CH_RH_MAX 100.0f
 /* |setpoint − PV| within this band (°C) while running reads as status "stable". */
 #define CH_STABLE_BAND 0.3
 
@@ -44,6 +48,10 @@ struct ch_params {
     double ambient_c;    /* where the air drifts on standby and starts, [-40, 60] °C */
     double setpoint_c;   /* power-up setpoint, within the setpoint limits */
     double noise_c;      /* SD of the PV sensor, [0, 5] °C */
+    double rh_ambient;   /* where the humidity starts and drifts on standby, [0, 100] % RH */
+    double rh_setpoint;  /* power-up humidity set point, [0, 100] % RH */
+    double rh_tau_s;     /* time constant of the humidity, [1, 36000] s */
+    double rh_noise;     /* SD of the humidity sensor, [0, 10] % RH */
     int running;         /* power-up mode: 1 controlling, 0 standby */
     uint32_t serial_number;
     uint16_t cal_year, cal_month, cal_day;
@@ -57,15 +65,19 @@ struct ch_chamber {
     double air_c;     /* true air temperature */
     double pv_c;      /* measured: air + noise */
     double output_pct;
+    float rh_setpoint;
+    double rh;        /* true relative humidity, % */
+    double rh_pv;     /* measured: rh + noise, clipped to 0..100 */
     uint32_t cycle_counter;
     struct fw_rng noise_rng;
+    struct fw_rng rh_noise_rng; /* its own stream: the temperature's noise does not depend on it */
     int clock_started;
     uint64_t clock_origin_us;
     uint64_t cycles_done;
 };
 
-/* Seed 1, time scale 1, τ 120 s, ambient 23 °C, setpoint 23 °C, noise 0.02 °C, running, serial 1,
- * calibrated 2026-06-01. */
+/* Seed 1, time scale 1, τ 120 s, ambient 23 °C, setpoint 23 °C, noise 0.02 °C; humidity ambient and
+ * set point 50 % RH, τ 300 s, noise 0.2 % RH; running, serial 1, calibrated 2026-06-01. */
 void ch_params_defaults(struct ch_params *params);
 /* 0, or CH_EINVAL with *why (if not NULL) set to a static one-line reason; chamber untouched then. */
 int ch_init(struct ch_chamber *chamber, const struct ch_params *params, const char **why);
@@ -88,6 +100,9 @@ enum ch_input_reg {
     CH_IR_PV = 4,
     CH_IR_OUTPUT = 6,
     CH_IR_CYCLE_COUNTER = 8,
+    CH_IR_RH = 10,
+    CH_IR_RH_X10 = 12,
+    CH_IR_RH_SETPOINT_X10 = 13,
     CH_IR_FW_VERSION = 16,
     CH_IR_SERIAL_NUMBER = 17,
     CH_IR_CAL_YEAR = 19,
@@ -101,8 +116,9 @@ enum ch_holding_reg {
     CH_HR_SETPOINT = 2,
     CH_HR_TAU = 4,
     CH_HR_SETPOINT_X10 = 6,
+    CH_HR_RH_SETPOINT = 8,
 };
-#define CH_HOLDING_REG_COUNT 7
+#define CH_HOLDING_REG_COUNT 10
 
 /* Functions 04 / 03 / 06+16 as the mbslave callbacks expect (0 or an exception code). */
 int ch_regs_read_input(const struct ch_chamber *chamber, uint16_t addr, uint16_t count, uint16_t *out);

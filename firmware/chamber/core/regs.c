@@ -30,6 +30,9 @@ static void build_input_image(const struct ch_chamber *c, uint16_t img[CH_INPUT_
     mb_put_float(&img[CH_IR_PV], (float)c->pv_c, ORDER);
     mb_put_float(&img[CH_IR_OUTPUT], (float)c->output_pct, ORDER);
     mb_put_u32(&img[CH_IR_CYCLE_COUNTER], c->cycle_counter, ORDER);
+    mb_put_float(&img[CH_IR_RH], (float)c->rh_pv, ORDER);
+    img[CH_IR_RH_X10] = tenths(c->rh_pv);
+    img[CH_IR_RH_SETPOINT_X10] = tenths((double)c->rh_setpoint);
     img[CH_IR_FW_VERSION] = CH_FW_VERSION;
     mb_put_u32(&img[CH_IR_SERIAL_NUMBER], c->params.serial_number, ORDER);
     img[CH_IR_CAL_YEAR] = c->params.cal_year;
@@ -44,6 +47,7 @@ static void build_holding_image(const struct ch_chamber *c, uint16_t img[CH_HOLD
     mb_put_float(&img[CH_HR_SETPOINT], c->setpoint_c, ORDER);
     mb_put_float(&img[CH_HR_TAU], c->tau_s, ORDER);
     img[CH_HR_SETPOINT_X10] = tenths((double)c->setpoint_c);
+    mb_put_float(&img[CH_HR_RH_SETPOINT], c->rh_setpoint, ORDER);
 }
 
 int ch_regs_read_input(const struct ch_chamber *c, uint16_t addr, uint16_t count, uint16_t *out)
@@ -87,10 +91,10 @@ int ch_regs_write_holding(struct ch_chamber *c, uint16_t addr, uint16_t count, c
     if (!inside(addr, count, 0, CH_HOLDING_REG_COUNT))
         return MB_EX_ILLEGAL_ADDRESS;
     uint16_t first = addr, last = (uint16_t)(addr + count - 1);
-    if (covers(first, last, 1))
+    if (covers(first, last, 1) || covers(first, last, 7))
         return MB_EX_ILLEGAL_ADDRESS; /* unassigned */
-    /* FLOAT32 pairs at 2 and 4 must be written whole */
-    if (first == 3 || first == 5 || last == 2 || last == 4)
+    /* FLOAT32 pairs at 2, 4 and 8 must be written whole */
+    if (first == 3 || first == 5 || first == 9 || last == 2 || last == 4 || last == 8)
         return MB_EX_ILLEGAL_ADDRESS;
 
     uint16_t img[CH_HOLDING_REG_COUNT];
@@ -99,16 +103,19 @@ int ch_regs_write_holding(struct ch_chamber *c, uint16_t addr, uint16_t count, c
     uint16_t mode = img[CH_HR_MODE];
     float setpoint = mb_get_float(&img[CH_HR_SETPOINT], ORDER);
     float tau = mb_get_float(&img[CH_HR_TAU], ORDER);
+    float rh_setpoint = mb_get_float(&img[CH_HR_RH_SETPOINT], ORDER);
     if (covers(first, last, CH_HR_SETPOINT_X10)) {
         if (covers(first, last, CH_HR_SETPOINT))
             return MB_EX_ILLEGAL_VALUE; /* two setpoints in one write: ambiguous */
         setpoint = (float)((double)(int16_t)img[CH_HR_SETPOINT_X10] / 10.0);
     }
-    if (mode > 1 || !float_in(setpoint, CH_SETPOINT_MIN, CH_SETPOINT_MAX) || !float_in(tau, CH_TAU_MIN, CH_TAU_MAX))
+    if (mode > 1 || !float_in(setpoint, CH_SETPOINT_MIN, CH_SETPOINT_MAX) || !float_in(tau, CH_TAU_MIN, CH_TAU_MAX) ||
+        !float_in(rh_setpoint, CH_RH_MIN, CH_RH_MAX))
         return MB_EX_ILLEGAL_VALUE;
     c->running = mode;
     c->setpoint_c = setpoint;
     c->tau_s = tau;
+    c->rh_setpoint = rh_setpoint;
     return 0;
 }
 

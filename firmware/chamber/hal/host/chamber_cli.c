@@ -10,7 +10,8 @@
 static const char chamber_usage_head[] =
     "usage: polydaq-sim chamber (--tcp HOST:PORT | --rtu PTY|auto) [OPTIONS]\n"
     "Simulated temperature chamber controller serving firmware/chamber/REGISTERS.md over Modbus TCP or\n"
-    "RTU: the air follows the setpoint as a first-order lag (32-bit values in CDAB word order).\n"
+    "RTU: the air and its relative humidity follow their set points as first-order lags (32-bit values\n"
+    "in CDAB word order).\n"
     "\n";
 
 static const char chamber_usage_tail[] =
@@ -19,6 +20,10 @@ static const char chamber_usage_tail[] =
     "  --setpoint C          power-up setpoint, [-70, 180] °C (default 23)\n"
     "  --standby             power up in standby instead of controlling\n"
     "  --noise C             SD of the temperature sensor, [0, 5] °C (default 0.02)\n"
+    "  --rh-setpoint P       power-up humidity set point, [0, 100] % RH (default 50)\n"
+    "  --rh-ambient P        ambient humidity, where it starts and drifts on standby (default 50)\n"
+    "  --rh-tau S            time constant of the humidity, [1, 36000] s (default 300)\n"
+    "  --rh-noise P          SD of the humidity sensor, [0, 10] % RH (default 0.2)\n"
     "  --seed N              seed of the sensor noise (default 1)\n"
     "  --time-scale X        instrument seconds per real second, (0, 10000] (default 1)\n"
     "  --serial N            serial number (default 1)\n"
@@ -38,6 +43,8 @@ static int run_chamber(int argc, char **argv)
     const struct sim_cli_double doubles[] = {
         {"--tau", &params.tau_s},       {"--ambient", &params.ambient_c},     {"--setpoint", &params.setpoint_c},
         {"--noise", &params.noise_c},   {"--time-scale", &params.time_scale},
+        {"--rh-setpoint", &params.rh_setpoint}, {"--rh-ambient", &params.rh_ambient},
+        {"--rh-tau", &params.rh_tau_s}, {"--rh-noise", &params.rh_noise},
     };
     const struct sim_cli cli = {
         .who = "chamber", .usage_head = chamber_usage_head, .usage_tail = chamber_usage_tail, .bus = &bus,
