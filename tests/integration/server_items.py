@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from server_lib import (ACCOUNTS, PASSWORDS, REVIEW, Client, Server, check, cli, fail, finish, make_lab,
@@ -205,6 +206,31 @@ if shutil.which("zbarimg"):
     check(decoded == sorted(codes), f"QR codes decode to {decoded}, the items are {sorted(codes)}")
 else:
     print("note: zbarimg missing (Debian zbar-tools): QR codes not decoded", file=sys.stderr)
+# Receipts at the same time by four people: every id given once, none skipped.
+req3c = new_request(alice, "POM")
+rita.call("POST", f"/api/v1/requests/{req3c}/accept", REVIEW)
+got_ids, lock = [], threading.Lock()
+
+
+def receive_five(login):
+    c = Client(server, login, PASSWORDS[login])
+    st, _, body = c.call("POST", f"/api/v1/requests/{req3c}/items", {
+        "count": 5, "description": f"by {login}", "condition": "ok", "conforming": True, "storage": "x"})
+    with lock:
+        got_ids.append((st, [i["item_id"] for i in body["items"] if i["description"] == f"by {login}"]
+                        if st == 201 else body))
+
+
+threads = [threading.Thread(target=receive_five, args=(login,)) for login in ("tessa", "rita", "arno", "ada")]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+check(all(st == 201 for st, _ in got_ids), f"concurrent receipts: {got_ids}")
+numbers = sorted(int(c[-6:]) for _, ids in got_ids if isinstance(ids, list) for c in ids)
+check(len(numbers) == 20 and numbers == list(range(numbers[0], numbers[0] + 20)),
+      f"concurrent receipts gave {numbers}")
+
 # More items than one sheet holds: a second page, every id on it.
 st, _, body = tessa.call("POST", f"/api/v1/requests/{req2}/items", {
     "count": 30, "description": "plaques 60 × 60 mm", "condition": "ok", "conforming": True, "storage": "B2"})
