@@ -2,7 +2,7 @@
  * http.c — the HTTP side of the server on libmicrohttpd: the daemon (epoll, a pool of worker
  * threads), bodies collected up to a limit, the one dispatch path every request takes (route →
  * session → role → CSRF → content type → body schema → handler), the security headers of every
- * answer, the access log and the graceful stop.
+ * answer, the access log, the graceful stop and the mail thread's start and stop (mail.c).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -508,6 +508,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- Start and stop -------------------------------------------------------------------------*/
 static void free_server(struct pd_server *srv)
 {
+    mail_sender_stop(srv->mail); /* after the daemon: no request queues notices any more */
     for (size_t i = 0; i < srv->pool_free; i++)
         pd_srvdb_close(srv->pool[i]);
     free(srv->pool);
@@ -564,6 +565,11 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
         }
         srv->pool_free++;
     }
+    /* The mail thread first: a relay given wrongly stops the start before anything listens. */
+    if (opt->smtp_url && (rc = mail_sender_start(opt->data_dir, opt->smtp_url, opt->mail_from, &srv->mail, err)) < 0) {
+        free_server(srv);
+        return rc;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                      (v6 ? MHD_USE_IPv6 : 0);
     srv->daemon = mhd.start_daemon(
@@ -575,11 +581,6 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
         free_server(srv);
         return pd_err_set(err, PD_EIO, "--listen", "cannot listen on %s port %u (in use, or not an address of this "
                                                    "machine)", opt->listen_addr, (unsigned)opt->port);
-    }
-    if (opt->smtp_url && (rc = mail_sender_start(opt->data_dir, opt->smtp_url, opt->mail_from, &srv->mail, err)) < 0) {
-        mhd.stop_daemon(srv->daemon);
-        free_server(srv);
-        return rc;
     }
     const union MHD_DaemonInfo *info = mhd.get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : opt->port;
@@ -600,7 +601,6 @@ void pd_server_stop(struct pd_server *srv, int grace_ms)
     mhd.stop_daemon(srv->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
-    mail_sender_stop(srv->mail);
     labels_release();
     free_server(srv);
 }
