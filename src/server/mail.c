@@ -72,6 +72,7 @@ struct mail_sender {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     _Atomic bool stop;
+    _Atomic int64_t stop_ns; /* when the stop was asked (monotonic) */
     struct pd_srvdb *db;
     char url[512];
     char from[256];
@@ -96,11 +97,14 @@ static size_t read_message(char *buf, size_t size, size_t nitems, void *userdata
     return n;
 }
 
+/* A message being handed over when the server stops gets STOP_GRACE_NS to finish: cut off after
+ * the relay took it but before its "250 OK" came back, it would be sent again after the restart. */
+#define STOP_GRACE_NS (5 * 1000000000LL)
 static int abort_when_stopping(void *clientp, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
     (void)a, (void)b, (void)c, (void)d;
     const struct mail_sender *ms = clientp;
-    return atomic_load(&ms->stop) ? 1 : 0;
+    return atomic_load(&ms->stop) && pd_clock_mono_ns() - atomic_load(&ms->stop_ns) > STOP_GRACE_NS ? 1 : 0;
 }
 
 /* Appends `s` to the growing message, LF → CRLF. */
@@ -385,6 +389,7 @@ void mail_sender_stop(struct mail_sender *ms)
     if (!ms)
         return;
     pthread_mutex_lock(&ms->lock);
+    atomic_store(&ms->stop_ns, pd_clock_mono_ns());
     atomic_store(&ms->stop, true);
     pthread_cond_signal(&ms->wake);
     pthread_mutex_unlock(&ms->lock);
