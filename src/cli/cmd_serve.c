@@ -11,6 +11,7 @@
 static const char serve_usage[] =
     "usage: polydaq serve --data DIR [--listen ADDR:PORT] [--tls-proxy] [--threads N]\n"
     "                     [--session-idle SECONDS] [--session-max SECONDS] [--access-log FILE]\n"
+    "                     [--smtp smtp://HOST:PORT --mail-from ADDRESS]\n"
     "\n"
     "Serves the lab's JSON API (/api/v1/, docs/openapi.yaml) and its web pages (/) over\n"
     "DIR/server.sqlite (created when missing). --listen defaults to 127.0.0.1:8080 (IPv6:\n"
@@ -20,7 +21,8 @@ static const char serve_usage[] =
     "'listening http://ADDR:PORT' when ready; one JSON line per request goes to the access log\n"
     "(default: stdout). A session ends after --session-idle unused (default 1800 s) and\n"
     "--session-max after login (default 43200 s). SIGTERM or SIGINT: stop accepting, finish the\n"
-    "requests in flight (up to 10 s), exit 0.\n";
+    "requests in flight (up to 10 s), exit 0. E-mail notices to members go through the SMTP relay\n"
+    "--smtp as --mail-from; without --smtp they wait in the outbox until a server runs with one.\n";
 
 static bool parse_listen(const char *s, char *addr, size_t size, long *port)
 {
@@ -49,6 +51,8 @@ static int serve_main(int argc, char **argv)
                                              {"session-idle", required_argument, NULL, 'i'},
                                              {"session-max", required_argument, NULL, 'x'},
                                              {"access-log", required_argument, NULL, 'a'},
+                                             {"smtp", required_argument, NULL, 's'},
+                                             {"mail-from", required_argument, NULL, 'f'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 8080};
@@ -75,6 +79,8 @@ static int serve_main(int argc, char **argv)
                 return cli_usage_error("serve", "--session-max must be 1 to 2592000 seconds, not '%s'", optarg);
             break;
         case 'a': log_path = optarg; break;
+        case 's': opt.smtp_url = optarg; break;
+        case 'f': opt.mail_from = optarg; break;
         case 'h': fputs(serve_usage, stdout); return PD_EXIT_OK;
         default: return cli_usage_error("serve", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -83,6 +89,8 @@ static int serve_main(int argc, char **argv)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (!opt.data_dir)
         return cli_usage_error("serve", "--data DIR is required");
+    if ((opt.smtp_url != NULL) != (opt.mail_from != NULL))
+        return cli_usage_error("serve", "--smtp and --mail-from go together");
     char addr[64];
     long port;
     if (!parse_listen(listen, addr, sizeof addr, &port))

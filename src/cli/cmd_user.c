@@ -11,7 +11,7 @@
 #include "server/server.h"
 
 static const char user_usage[] =
-    "usage: polydaq user add LOGIN --data DIR --name NAME --role ROLE [--member MEMBER]\n"
+    "usage: polydaq user add LOGIN --data DIR --name NAME --role ROLE [--member MEMBER] [--email ADDRESS]\n"
     "       polydaq user list --data DIR\n"
     "       polydaq user disable LOGIN --data DIR\n"
     "\n"
@@ -19,7 +19,8 @@ static const char user_usage[] =
     "authorizer or admin. The password is asked on the terminal, or read as one line from standard\n"
     "input (at least 12 characters); it is stored as an Argon2id hash. 'disable' refuses further logins\n"
     "and ends the user's sessions. Passwords are reset by an admin through the API. 'add' prints the\n"
-    "new user's id; 'list' prints id, login, role, member (- for staff), active/disabled and name,\n"
+    "new user's id; --email is where a member contact gets e-mail notices (none without). 'list' prints\n"
+    "id, login, role, member (- for staff), active/disabled and name,\n"
     "tab-separated, one per line.\n";
 
 /* One line from `f` without its line end; false when too long or missing. */
@@ -93,6 +94,7 @@ static int user_main(int argc, char **argv)
                                              {"name", required_argument, NULL, 'n'},
                                              {"role", required_argument, NULL, 'r'},
                                              {"member", required_argument, NULL, 'm'},
+                                             {"email", required_argument, NULL, 'e'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -104,7 +106,7 @@ static int user_main(int argc, char **argv)
     const char *verb = argv[1];
     char **rest = argv + 1;
     int nrest = argc - 1;
-    const char *dir = NULL, *name = NULL, *role_name = NULL, *member = NULL;
+    const char *dir = NULL, *name = NULL, *role_name = NULL, *member = NULL, *email = NULL;
     int c;
     optind = 1;
     opterr = 0;
@@ -114,6 +116,7 @@ static int user_main(int argc, char **argv)
         case 'n': name = optarg; break;
         case 'r': role_name = optarg; break;
         case 'm': member = optarg; break;
+        case 'e': email = optarg; break;
         case 'h': fputs(user_usage, stdout); return PD_EXIT_OK;
         default: return cli_usage_error("user", "unknown or incomplete option '%s'", rest[optind - 1]);
         }
@@ -150,7 +153,7 @@ static int user_main(int argc, char **argv)
     }
     if (add) {
         int64_t id;
-        rc = pd_user_add(db, rest[optind], name, role, member, password, &id, &err);
+        rc = pd_user_add_with_email(db, rest[optind], name, role, member, email, password, &id, &err);
         memset(password, 0, sizeof password);
         if (rc == 0)
             printf("%lld\n", (long long)id);

@@ -70,6 +70,84 @@ static const char *const migrations[] = {
     "  action TEXT NOT NULL,"
     "  detail TEXT NOT NULL);"
     "CREATE INDEX request_events_request ON request_events(request_id, id);",
+
+    /* 1 → 2: item receipt (ISO/IEC 17025 7.4), complaints (7.9) with their append-only history,
+     * contacts' e-mail addresses and the mail outbox. The requests table is rebuilt (SQLite cannot
+     * change a CHECK) to admit the states after acceptance; foreign keys are off while migrating. */
+    "CREATE TABLE requests_v2 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  member_id INTEGER NOT NULL REFERENCES members(id),"
+    "  submitted_by INTEGER NOT NULL REFERENCES users(id),"
+    "  material TEXT NOT NULL,"
+    "  specification TEXT NOT NULL,"
+    "  methods TEXT NOT NULL,"
+    "  specimens INTEGER NOT NULL CHECK (specimens > 0),"
+    "  conditioning TEXT NOT NULL,"
+    "  due_date TEXT NOT NULL,"
+    "  customer_reference TEXT NOT NULL,"
+    "  notes TEXT NOT NULL,"
+    "  decision_rule TEXT NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('submitted','accepted','rejected','items received','testing',"
+    "                                       'reviewing','issued')),"
+    "  submitted_at TEXT NOT NULL,"
+    "  decided_by INTEGER REFERENCES users(id),"
+    "  decided_at TEXT,"
+    "  reject_reason TEXT,"
+    "  contract_review TEXT);"
+    "INSERT INTO requests_v2 SELECT * FROM requests;"
+    "DROP TABLE requests;"
+    "ALTER TABLE requests_v2 RENAME TO requests;"
+    "CREATE INDEX requests_member ON requests(member_id, id);"
+    "ALTER TABLE users ADD COLUMN email TEXT;"  /* a member contact's address for notices (NULL: none) */
+    "CREATE TABLE item_numbers ("            /* the last item number given per year: never reused */
+    "  year INTEGER PRIMARY KEY,"
+    "  last INTEGER NOT NULL);"
+    "CREATE TABLE items ("
+    "  id INTEGER PRIMARY KEY,"
+    "  code TEXT NOT NULL UNIQUE,"           /* IT-2026-000123, lab-wide */
+    "  request_id INTEGER NOT NULL REFERENCES requests(id),"
+    "  description TEXT NOT NULL,"
+    "  condition TEXT NOT NULL,"             /* condition on arrival */
+    "  conforming INTEGER NOT NULL CHECK (conforming IN (0,1)),"
+    "  storage TEXT NOT NULL,"
+    "  received_at TEXT NOT NULL,"
+    "  received_by INTEGER NOT NULL REFERENCES users(id));"
+    "CREATE INDEX items_request ON items(request_id, id);"
+    "CREATE TABLE complaints ("
+    "  id INTEGER PRIMARY KEY,"
+    "  request_id INTEGER NOT NULL REFERENCES requests(id),"
+    "  certificate_number TEXT,"             /* CERT-NNNNNN as the member quoted it (NULL: none) */
+    "  subject TEXT NOT NULL,"
+    "  description TEXT NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('received','acknowledged','investigating','closed')),"
+    "  filed_by INTEGER NOT NULL REFERENCES users(id),"
+    "  filed_at TEXT NOT NULL,"
+    "  outcome TEXT);"
+    "CREATE INDEX complaints_request ON complaints(request_id, id);"
+    "CREATE TABLE complaint_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  complaint_id INTEGER NOT NULL REFERENCES complaints(id),"
+    "  at TEXT NOT NULL,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  action TEXT NOT NULL,"
+    "  detail TEXT NOT NULL);"
+    "CREATE INDEX complaint_events_complaint ON complaint_events(complaint_id, id);"
+    "CREATE TRIGGER complaint_events_no_update BEFORE UPDATE ON complaint_events "
+    "  BEGIN SELECT RAISE(ABORT, 'the complaint history is append-only'); END;"
+    "CREATE TRIGGER complaint_events_no_delete BEFORE DELETE ON complaint_events "
+    "  BEGIN SELECT RAISE(ABORT, 'the complaint history is append-only'); END;"
+    "CREATE TABLE outbox ("                  /* one row per message and recipient */
+    "  id INTEGER PRIMARY KEY,"
+    "  created_at TEXT NOT NULL,"            /* RFC 5322 date of the change, the message's Date */
+    "  message_id TEXT NOT NULL UNIQUE,"
+    "  recipient TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_s INTEGER NOT NULL,"
+    "  last_error TEXT,"
+    "  sent_at TEXT);"
+    "CREATE INDEX outbox_due ON outbox(next_attempt_s) WHERE sent_at IS NULL;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -203,9 +281,13 @@ int db_connect(const char *data_dir, struct pd_srvdb **out, struct pd_err *err)
     sqlite3_extended_result_codes(db->h, 1);
     sqlite3_busy_timeout(db->h, 5000);
     /* WAL: readers never wait for the writer; FULL: a committed change survives a power cut. */
-    rc = exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
+    /* Foreign keys are switched on after the migrations: a migration that rebuilds a table (the
+     * only way SQLite changes a constraint) drops the old table, which they would forbid. */
+    rc = exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err);
     if (rc == 0)
         rc = migrate(db, path, err);
+    if (rc == 0)
+        rc = exec(db, "PRAGMA foreign_keys=ON;", err);
     if (rc < 0) {
         sqlite3_close(db->h);
         free(db);

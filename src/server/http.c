@@ -2,7 +2,7 @@
  * http.c — the HTTP side of the server on libmicrohttpd: the daemon (epoll, a pool of worker
  * threads), bodies collected up to a limit, the one dispatch path every request takes (route →
  * session → role → CSRF → content type → body schema → handler), the security headers of every
- * answer, the access log and the graceful stop.
+ * answer, the access log, the graceful stop and the mail thread's start and stop (mail.c).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -40,6 +40,7 @@ struct pd_server {
     _Atomic int in_flight;
     _Atomic bool stopping;
     uint16_t port;
+    struct mail_sender *mail; /* NULL without a relay */
 };
 
 int srv_session_idle_s(const struct pd_server *srv) { return srv->session_idle_s; }
@@ -73,6 +74,18 @@ int call_reply(struct srv_call *call, int status, json_t *body)
     return 0;
 }
 
+int call_reply_bytes(struct srv_call *call, int status, const char *type, unsigned char *data, size_t len)
+{
+    json_decref(call->response);
+    call->response = NULL;
+    free(call->bytes);
+    call->status = status;
+    call->bytes = data;
+    call->bytes_len = len;
+    call->bytes_type = type;
+    return 0;
+}
+
 int call_error(struct srv_call *call, int status, const char *code, const char *fmt, ...)
 {
     char msg[600];
@@ -87,6 +100,8 @@ int call_error(struct srv_call *call, int status, const char *code, const char *
                 *p = '?';
         body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     }
+    free(call->bytes);
+    call->bytes = NULL;
     return call_reply(call, status, body);
 }
 
@@ -105,7 +120,9 @@ int call_fail(struct srv_call *call, const struct pd_err *err)
 static void add_headers(struct MHD_Response *resp, const struct pd_server *srv, const struct srv_call *call)
 {
     mhd.add_response_header(resp, "Content-Type",
-                            call && call->raw ? call->content_type : "application/json; charset=utf-8");
+                            call && call->raw    ? call->content_type
+                            : call && call->bytes ? call->bytes_type
+                                                  : "application/json; charset=utf-8");
     /* API answers carry a user's data: never stored by a browser or a proxy. */
     mhd.add_response_header(resp, "Cache-Control", "no-store");
     mhd.add_response_header(resp, "Pragma", "no-cache");
@@ -142,18 +159,27 @@ static enum MHD_Result send_answer(struct pd_server *srv, struct MHD_Connection 
         return r;
     }
     call->raw = NULL;
-    char *text = call->response ? json_dumps(call->response, JSON_COMPACT) : NULL;
-    if (!text)
-        text = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"internal error\"}}");
-    if (!text)
-        return MHD_NO;
-    size_t len = strlen(text);
+    char *text;
+    size_t len;
+    if (call->bytes) { /* a document made for this answer (the label sheet): MHD frees it */
+        text = (char *)call->bytes;
+        len = call->bytes_len;
+    } else {
+        text = call->response ? json_dumps(call->response, JSON_COMPACT) : NULL;
+        if (!text)
+            text = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"internal error\"}}");
+        if (!text)
+            return MHD_NO;
+        len = strlen(text);
+    }
     struct MHD_Response *resp = mhd.create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
-        free(text);
+        if (!call->bytes) /* a document stays the call's, freed with it */
+            free(text);
         return MHD_NO;
     }
     add_headers(resp, srv, call);
+    call->bytes = NULL; /* MHD owns it now */
     if (allow)
         mhd.add_response_header(resp, "Allow", allow);
     enum MHD_Result r = mhd.queue_response(conn, (unsigned)call->status, resp);
@@ -343,7 +369,7 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
         return;
     }
     route->handler(call);
-    if (!call->response && !call->raw)
+    if (!call->response && !call->raw && !call->bytes)
         call_error(call, 500, "internal", "internal error");
 }
 
@@ -432,6 +458,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     enum MHD_Result r = send_answer(srv, conn, ctx, &call, call.status == 405 ? allow : NULL);
     json_decref(call.body);
     json_decref(call.response);
+    free(call.bytes);
     sodium_memzero(call.session_id, sizeof call.session_id);
     return r;
 }
@@ -481,6 +508,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- Start and stop -------------------------------------------------------------------------*/
 static void free_server(struct pd_server *srv)
 {
+    mail_sender_stop(srv->mail); /* after the daemon: no request queues notices any more */
     for (size_t i = 0; i < srv->pool_free; i++)
         pd_srvdb_close(srv->pool[i]);
     free(srv->pool);
@@ -537,6 +565,11 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
         }
         srv->pool_free++;
     }
+    /* The mail thread first: a relay given wrongly stops the start before anything listens. */
+    if (opt->smtp_url && (rc = mail_sender_start(opt->data_dir, opt->smtp_url, opt->mail_from, &srv->mail, err)) < 0) {
+        free_server(srv);
+        return rc;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                      (v6 ? MHD_USE_IPv6 : 0);
     srv->daemon = mhd.start_daemon(
@@ -568,5 +601,6 @@ void pd_server_stop(struct pd_server *srv, int grace_ms)
     mhd.stop_daemon(srv->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
+    labels_release();
     free_server(srv);
 }

@@ -115,6 +115,9 @@ struct srv_call {
     json_t *response;
     char set_cookie[256];
     int retry_after_s;
+    unsigned char *bytes; /* a document instead of JSON (the label sheet): malloc'ed, freed by http.c */
+    size_t bytes_len;
+    const char *bytes_type; /* its Content-Type, a string constant */
     /* a file of the web interface instead of JSON (static.c): bytes, length and content type */
     const unsigned char *raw;
     size_t raw_len;
@@ -125,6 +128,8 @@ int call_reply(struct srv_call *call, int status, json_t *body);
 /* An error answer {"error": {"code": CODE, "message": ...}}; returns 0. */
 int call_error(struct srv_call *call, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Answers with a document (steals `data`, malloc'ed) of the given Content-Type; returns 0. */
+int call_reply_bytes(struct srv_call *call, int status, const char *type, unsigned char *data, size_t len);
 /* A failed storage operation: 409 for a conflict/constraint, 503 when busy, 500 otherwise. */
 int call_fail(struct srv_call *call, const struct pd_err *err);
 /* The server's settings the handlers need. */
@@ -189,6 +194,39 @@ struct srv_route {
 extern const struct srv_route srv_routes[];
 extern const size_t srv_route_count;
 
+/* ---- Shared by the resources after a request's acceptance (items.c, labels.c, complaints.c) ----*/
+struct request_brief {
+    int64_t id;
+    char state[32];
+    int64_t member_id;
+    char member_name[PD_NAME_MAX + 1];
+    char material[201];
+};
+/* Request `request_id` as the caller's scope sees it: 1 (filled in), 0 (not found) or an error. */
+int request_visible(struct srv_call *call, int64_t request_id, struct request_brief *out, struct pd_err *err);
+/* Appends an entry to the request's history, by the caller, now. */
+int request_event(struct srv_call *call, int64_t request_id, const char *action, const char *detail,
+                  struct pd_err *err);
+/* Calls `each` with every item row of the request in the caller's scope (columns: id, item id,
+ * request id, member id, description, condition, conforming, storage, received at, by); the count. */
+int items_of_request(struct srv_call *call, int64_t request_id, void (*each)(sqlite3_stmt *st, void *ctx),
+                     void *ctx, struct pd_err *err);
+
+/* ---- E-mail notices (outbox.c, mail.c) -------------------------------------------------------------
+ * A notice is queued in the outbox inside the transaction of the change it tells about, so it
+ * exists exactly when the change does; the sender thread delivers it later (at least once). */
+/* Queues one message per enabled contact (member user with an address) of member `member_id`. */
+int outbox_notify_member(struct pd_srvdb *db, int64_t member_id, const char *subject, const char *text,
+                         struct pd_err *err);
+bool email_is_valid(const char *address);
+/* Copies as much of `src` as fits in `size` bytes, cut between UTF-8 characters. */
+void utf8_cut(char *dst, const char *src, size_t size);
+struct mail_sender;
+/* Starts the thread that delivers the outbox through the SMTP relay `url` (smtp://host:port). */
+int mail_sender_start(const char *data_dir, const char *url, const char *from, struct mail_sender **out,
+                      struct pd_err *err);
+void mail_sender_stop(struct mail_sender *ms);
+
 /* ---- Handlers, one file per resource ------------------------------------------------------------*/
 int auth_login(struct srv_call *call);   /* auth.c */
 int auth_logout(struct srv_call *call);
@@ -205,6 +243,20 @@ int requests_get(struct srv_call *call);
 int requests_create(struct srv_call *call);
 int requests_accept(struct srv_call *call);
 int requests_reject(struct srv_call *call);
+int items_list(struct srv_call *call);    /* items.c */
+int items_get(struct srv_call *call);
+int items_receive(struct srv_call *call);
+int labels_pdf(struct srv_call *call);    /* labels.c */
+void labels_release(void); /* at the server's stop: cairo's and fontconfig's caches freed */
+int complaints_list(struct srv_call *call); /* complaints.c */
+int complaints_get(struct srv_call *call);
+int complaints_create(struct srv_call *call);
+int complaints_acknowledge(struct srv_call *call);
+int complaints_investigate(struct srv_call *call);
+int complaints_close(struct srv_call *call);
+extern const struct srv_field items_receive_body[], complaints_create_body[], complaints_note_body[],
+    complaints_investigation_body[],
+    complaints_close_body[];
 int static_file(struct srv_call *call); /* static.c: the web interface */
 int static_page(struct srv_call *call);
 /* A {file} segment: [a-z0-9._-], 1..64 bytes, not starting with '.' or '-', no "..". */

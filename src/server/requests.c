@@ -248,6 +248,22 @@ int requests_create(struct srv_call *call)
     return call_reply(call, 201, o);
 }
 
+/* The member's contacts hear of the decision (queued in the decision's transaction). */
+static int notify_decision(struct srv_call *call, const char *state, const char *reject_reason, struct pd_err *err)
+{
+    struct request_brief req;
+    int rc = request_visible(call, call->ids[0], &req, err);
+    if (rc <= 0)
+        return rc < 0 ? rc : pd_err_set(err, PD_EIO, NULL, "request %lld vanished", (long long)call->ids[0]);
+    char subject[200], text[5000];
+    char material[64]; /* the material in the subject, cut between characters */
+    utf8_cut(material, req.material, sizeof material);
+    snprintf(subject, sizeof subject, "Request %lld: %s (%s)", (long long)req.id, state, material);
+    snprintf(text, sizeof text, "Your test request %lld (%s) was %s by the laboratory.\n%s%s\n", (long long)req.id,
+             req.material, state, reject_reason ? "\nReason: " : "", reject_reason ? reject_reason : "");
+    return outbox_notify_member(call->db, req.member_id, subject, text, err);
+}
+
 /* Moves request {id} from submitted to `state` in one transaction, with its history entry. */
 static int decide(struct srv_call *call, const char *state, const char *reject_reason, const char *review_text,
                   const char *detail)
@@ -290,6 +306,8 @@ static int decide(struct srv_call *call, const char *state, const char *reject_r
     sqlite3_finalize(st);
     if (rc == 0)
         rc = add_event(call, call->ids[0], state, detail, &err);
+    if (rc == 0)
+        rc = notify_decision(call, state, reject_reason, &err);
     if (rc == 0)
         rc = db_commit(call->db, &err);
     if (rc < 0)

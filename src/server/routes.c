@@ -30,6 +30,19 @@ const struct srv_route srv_routes[] = {
     {"POST", "/api/v1/requests/{id}/accept", requests_accept, REVIEWERS, requests_accept_body},
     {"POST", "/api/v1/requests/{id}/reject", requests_reject, REVIEWERS, requests_reject_body},
 
+    {"GET", "/api/v1/requests/{id}/items", items_list, ROLES_ALL, NULL},
+    {"POST", "/api/v1/requests/{id}/items", items_receive, ROLES_STAFF, items_receive_body},
+    {"GET", "/api/v1/requests/{id}/labels.pdf", labels_pdf, ROLES_ALL, NULL},
+    {"GET", "/api/v1/items/{id}", items_get, ROLES_ALL, NULL},
+
+    {"GET", "/api/v1/complaints", complaints_list, ROLES_ALL, NULL},
+    {"POST", "/api/v1/complaints", complaints_create, MEMBER, complaints_create_body},
+    {"GET", "/api/v1/complaints/{id}", complaints_get, ROLES_ALL, NULL},
+    {"POST", "/api/v1/complaints/{id}/acknowledge", complaints_acknowledge, ROLES_STAFF, complaints_note_body},
+    {"POST", "/api/v1/complaints/{id}/investigation", complaints_investigate, ROLES_STAFF,
+     complaints_investigation_body},
+    {"POST", "/api/v1/complaints/{id}/close", complaints_close, REVIEWERS, complaints_close_body},
+
     /* The web interface (static.c): its files, and the pages' addresses, which all get the one
      * HTML shell (open without a session: the page asks the API, which decides). */
     {"GET", "/web/{file}", static_file, ROLES_ANONYMOUS, NULL},

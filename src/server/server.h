@@ -1,8 +1,9 @@
 /*
  * server.h — the lab server's whole contract: the workflow database in the data folder (members,
- * users, sessions, test requests) with the account operations the CLI needs, and the HTTP server
- * (`polydaq serve`) that puts the JSON API /api/v1/ over it. How requests are routed, who may see
- * what and how each resource behaves is private to src/server/ (docs/SERVER.md describes it).
+ * users, sessions, test requests, items, complaints, the mail outbox) with the account operations
+ * the CLI needs, and the HTTP server (`polydaq serve`) that puts the JSON API /api/v1/ over it and
+ * delivers e-mail notices. How requests are routed, who may see what and how each resource behaves
+ * is private to src/server/ (docs/SERVER.md describes it).
  */
 #ifndef PD_SERVER_H
 #define PD_SERVER_H
@@ -66,6 +67,11 @@ struct pd_user_info {
  * The password is hashed with Argon2id; it must be PD_PASSWORD_MIN..PD_PASSWORD_MAX bytes. */
 int pd_user_add(struct pd_srvdb *db, const char *login, const char *name, enum pd_role role, const char *member,
                 const char *password, int64_t *id_out, struct pd_err *err);
+/* The same, with the e-mail address a member contact gets notices at (PD_EDATA when it is not one:
+ * nothing is added). */
+int pd_user_add_with_email(struct pd_srvdb *db, const char *login, const char *name, enum pd_role role,
+                           const char *member, const char *email, const char *password, int64_t *id_out,
+                           struct pd_err *err);
 int pd_user_list(struct pd_srvdb *db, void (*each)(const struct pd_user_info *u, void *ctx), void *ctx,
                  struct pd_err *err);
 /* Disables the login and ends all of the user's sessions (one transaction). */
@@ -83,6 +89,9 @@ struct pd_server_options {
     int session_absolute_s;   /* and this long after login in any case (0: 43200) */
     const char *decision_rule; /* the decision rule stated to members (NULL: the lab default) */
     FILE *access_log;         /* one JSON line per request (NULL: none) */
+    const char *smtp_url;     /* the relay for e-mail notices, smtp://host:port (NULL: notices wait
+                                 in the outbox, sent once a server runs with a relay) */
+    const char *mail_from;    /* the notices' sender address (required with smtp_url) */
 };
 struct pd_server;
 /* Opens the database, binds and starts the worker threads. */

@@ -176,8 +176,31 @@ static int member_id_by_name(struct pd_srvdb *db, const char *name, int64_t *out
     return rc;
 }
 
+/* Stores the address notices go to (outbox.c); the caller holds the transaction. */
+static int set_email(struct pd_srvdb *db, int64_t id, const char *email, struct pd_err *err)
+{
+    if (!email_is_valid(email))
+        return pd_err_set(err, PD_EDATA, "email", "'%.254s' is not an e-mail address", email);
+    sqlite3_stmt *st;
+    int rc = db_prepare(db, "UPDATE users SET email = ? WHERE id = ?", &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, email, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(db, "storing the e-mail address", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int pd_user_add(struct pd_srvdb *db, const char *login, const char *name, enum pd_role role, const char *member,
                 const char *password, int64_t *id_out, struct pd_err *err)
+{
+    return pd_user_add_with_email(db, login, name, role, member, NULL, password, id_out, err);
+}
+
+int pd_user_add_with_email(struct pd_srvdb *db, const char *login, const char *name, enum pd_role role,
+                           const char *member, const char *email, const char *password, int64_t *id_out,
+                           struct pd_err *err)
 {
     int rc = db_begin(db, err);
     if (rc < 0)
@@ -187,7 +210,8 @@ int pd_user_add(struct pd_srvdb *db, const char *login, const char *name, enum p
         db_rollback(db);
         return rc;
     }
-    if ((rc = insert_user(db, login, name, role, member_id, password, &id, err)) < 0) {
+    if ((rc = insert_user(db, login, name, role, member_id, password, &id, err)) < 0 ||
+        (email && (rc = set_email(db, id, email, err)) < 0)) {
         db_rollback(db);
         return rc;
     }
@@ -260,6 +284,7 @@ const struct srv_field users_create_body[] = {
     {"role", FT_STRING, true, 1, 16, NULL},
     {"member_id", FT_INTEGER, false, 1, 999999999999999L, NULL},
     {"password", FT_STRING, true, PD_PASSWORD_MIN, PD_PASSWORD_MAX, NULL},
+    {"email", FT_STRING, false, 0, 254, NULL}, /* where a member contact gets notices (outbox.c) */
     {NULL, 0, false, 0, 0, NULL},
 };
 const struct srv_field users_password_body[] = {
@@ -297,6 +322,9 @@ int users_create(struct srv_call *call)
                                                 "authorizer, admin");
     json_t *m = json_object_get(b, "member_id");
     int64_t member_id = json_is_integer(m) ? json_integer_value(m) : 0;
+    const char *email = json_string_value(json_object_get(b, "email"));
+    if (email && email[0] && !email_is_valid(email))
+        return call_error(call, 400, "invalid", "field 'email': not an e-mail address");
     struct pd_err err;
     pd_err_clear(&err);
     int rc = db_begin(call->db, &err);
@@ -316,6 +344,8 @@ int users_create(struct srv_call *call)
     rc = insert_user(call->db, json_string_value(json_object_get(b, "login")),
                      json_string_value(json_object_get(b, "name")), role, member_id,
                      json_string_value(json_object_get(b, "password")), &id, &err);
+    if (rc == 0 && email && email[0])
+        rc = set_email(call->db, id, email, &err);
     if (rc == 0)
         rc = db_commit(call->db, &err);
     if (rc < 0)

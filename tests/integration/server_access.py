@@ -35,7 +35,27 @@ for role, (login, *_rest) in ACCOUNTS.items():
 admin = sessions["admin"]
 shared_a = new_request(sessions["member A"], "shared request of A")
 shared_b = new_request(sessions["member B"], "shared request of B")
+ITEM = {"description": "tensile bars", "condition": "sealed, undamaged", "conforming": True, "storage": "shelf 1"}
+shared_item, shared_complaint = {}, {}
+for role, req in (("member A", shared_a), ("member B", shared_b)):
+    assert sessions["reviewer"].call("POST", f"/api/v1/requests/{req}/accept", REVIEW)[0] == 200
+    st, _, body = sessions["technician"].call("POST", f"/api/v1/requests/{req}/items", ITEM)
+    assert st == 201, (st, body)
+    shared_item[role] = body["items"][0]["id"]
+    st, _, body = sessions[role].call("POST", "/api/v1/complaints", {"request_id": req, "subject": "shared",
+                                                                     "description": "a shared complaint"})
+    assert st == 201, (st, body)
+    shared_complaint[role] = body["id"]
 counter = itertools.count(1)
+
+
+def fresh_complaint(acknowledged):
+    st, _, body = sessions["member A"].call("POST", "/api/v1/complaints", {
+        "request_id": shared_a, "subject": "fresh", "description": "a fresh complaint"})
+    assert st == 201, (st, body)
+    if acknowledged:
+        assert admin.call("POST", f"/api/v1/complaints/{body['id']}/acknowledge", {})[0] == 200
+    return body["id"]
 
 
 def fresh_member_a_user():
@@ -64,6 +84,16 @@ def cell(method, pattern, role):
         state_changing = method == "POST"
         obj["{A}"] = str(new_request(sessions["member A"]) if state_changing else shared_a)
         obj["{B}"] = str(shared_b)
+        if state_changing and pattern.endswith("/items"):  # items arrive for an accepted request
+            assert sessions["reviewer"].call("POST", f"/api/v1/requests/{obj['{A}']}/accept", REVIEW)[0] == 200
+    elif "/items/{" in pattern:
+        obj["{A}"], obj["{B}"] = str(shared_item["member A"]), str(shared_item["member B"])
+    elif "/complaints/{" in pattern:
+        if method == "POST":  # a fresh complaint, at the state its step follows
+            obj["{A}"] = str(fresh_complaint(acknowledged=not pattern.endswith("/acknowledge")))
+        else:
+            obj["{A}"] = str(shared_complaint["member A"])
+        obj["{B}"] = str(shared_complaint["member B"])
     elif "/members/" in pattern:
         obj["{A}"], obj["{B}"] = str(member_a), str(member_b)
     elif "/users/{A}" in pattern:
@@ -86,6 +116,16 @@ def cell(method, pattern, role):
             body = REVIEW
         elif pattern.endswith("/reject"):
             body = {"reason": "the lab is not accredited for this method"}
+        elif pattern.endswith("/items"):
+            body = ITEM
+        elif pattern == "/api/v1/complaints":  # always about A's request: member B's is 404
+            body = {"request_id": shared_a, "subject": f"complaint {n}", "description": "the result looks wrong"}
+        elif pattern.endswith("/acknowledge"):
+            body = {"note": "looking into it"}
+        elif pattern.endswith("/investigation"):
+            body = {"findings": "specimen 2 slipped"}
+        elif pattern.endswith("/close"):
+            body = {"outcome": "explained to the member"}
     return client.call(method, path, body)[0]
 
 
@@ -111,7 +151,12 @@ for role, own, other in (("member A", member_a, member_b), ("member B", member_b
     st, _, body = sessions[role].call("GET", "/api/v1/members")
     check(st == 200 and [m["id"] for m in body["members"]] == [own], f"{role} member list: {body}")
     check(other not in [m["id"] for m in body["members"]], f"{role} sees member {other}")
+    st, _, body = sessions[role].call("GET", "/api/v1/complaints")
+    check(st == 200 and body["complaints"] and all(c["member_id"] == own for c in body["complaints"]),
+          f"{role} complaint list shows another member's complaints")
 for role in ("technician", "reviewer", "authorizer", "admin"):
+    st, _, body = sessions[role].call("GET", "/api/v1/complaints")
+    check({member_a, member_b} <= {c["member_id"] for c in body["complaints"]}, f"{role} does not see all complaints")
     st, _, body = sessions[role].call("GET", "/api/v1/requests")
     check({member_a, member_b} <= {r["member_id"] for r in body["requests"]}, f"{role} does not see all requests")
 

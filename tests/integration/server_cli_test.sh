@@ -48,6 +48,9 @@ expect_exit 2 "bad login" "$P" user add "Bob Smith" --data "$d" --name Bob --rol
 expect_exit 2 "login taken" "$P" user add alice --data "$d" --name Alice --role reviewer <"$work/pw"
 expect_exit 2 "user add without --name" "$P" user add bob --data "$d" --role reviewer <"$work/pw"
 expect_exit 2 "password on the command line" "$P" user add bob --data "$d" --name Bob --role reviewer --password x
+expect_exit 2 "an e-mail address with a second recipient" "$P" user add bob --data "$d" --name Bob --role member \
+  --member "Acme Polymers GmbH" --email "bob@acme.example>, <eve@evil.example" <"$work/pw"
+grep -q "email.*not an e-mail address" "$work/err" || fail "bad address message: $(cat "$work/err")"
 [ "$(q 'SELECT count(*) FROM users')" = 2 ] || fail "users after bad input: $(q 'SELECT login FROM users')"
 expect_exit 0 "user list" "$P" user list --data "$d"
 grep -q $'^2\talice\tmember\tAcme Polymers GmbH\tactive\tAlice A$' "$work/out" || fail "user list: $(cat "$work/out")"
@@ -56,14 +59,17 @@ expect_exit 0 "user disable" "$P" user disable alice --data "$d"
 [ "$(q "SELECT disabled FROM users WHERE login = 'alice'")" = 1 ] || fail "alice not disabled"
 [ "$(q 'SELECT count(*) FROM sessions')" = 0 ] || fail "disabling alice left her sessions"
 expect_exit 2 "disable unknown user" "$P" user disable nobody --data "$d"
-[ "$(q 'PRAGMA user_version')" = 1 ] || fail "schema version $(q 'PRAGMA user_version')"
+expect_exit 0 "a contact with an address" "$P" user add carla --data "$d" --name Carla --role member \
+  --member "Acme Polymers GmbH" --email carla@acme.example <"$work/pw"
+[ "$(q "SELECT email FROM users WHERE login = 'carla'")" = carla@acme.example ] || fail "carla's address not stored"
+[ "$(q 'PRAGMA user_version')" = 2 ] || fail "schema version $(q 'PRAGMA user_version')"
 
 # A database from a newer polydaq is refused, not changed.
 cp "$d/server.sqlite" "$work/copy.sqlite"
 q "PRAGMA user_version = 99"
 expect_exit 3 "newer schema" "$P" member list --data "$d"
 grep -q "schema version 99 is newer" "$work/err" || fail "newer schema message: $(cat "$work/err")"
-q "PRAGMA user_version = 1"
+q "PRAGMA user_version = 2"
 
 # serve: bad usage → 2 with the place named.
 expect_exit 2 "serve without --data" "$P" serve

@@ -52,7 +52,7 @@ class OpenAPI:
                 if m in item:
                     yield m.upper(), p
 
-    def validate(self, method, path, status, body):
+    def validate(self, method, path, status, body, content_type="application/json"):
         for rx, p in self.templates:
             if rx.match(path):
                 break
@@ -67,6 +67,11 @@ class OpenAPI:
             return
         if "$ref" in resp:
             resp = self.resolver.resolve(resp["$ref"])[1]
+        if isinstance(body, bytes):  # a document (the label sheet): its type must be the documented one
+            check(content_type in resp.get("content", {}),
+                  f"{method} {path} {status}: {content_type} is not documented in openapi.yaml")
+            self.checked += 1
+            return
         schema = resp["content"]["application/json"]["schema"]
         try:
             jsonschema.Draft202012Validator(schema, resolver=self.resolver).validate(body)
@@ -162,6 +167,10 @@ class Client:
         conn.close()
         for k, v in SECURITY_HEADERS.items():
             check(hdrs.get(k) == v, f"{method} {path}: header {k} is {hdrs.get(k)!r}, expected {v!r}")
+        if hdrs.get("content-type") == "application/pdf" and resp.status == 200:
+            check(data.startswith(b"%PDF-"), f"{method} {path}: a PDF that does not start with %PDF-")
+            API.validate(method, path.split("?")[0], resp.status, data, "application/pdf")
+            return resp.status, hdrs, data
         check(hdrs.get("content-type", "").startswith("application/json"), f"{method} {path}: not JSON")
         cookie = hdrs.get("set-cookie")
         if cookie:

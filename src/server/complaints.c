@@ -1,0 +1,299 @@
+/*
+ * complaints.c — complaints (ISO/IEC 17025 7.9): a member contact files a complaint against one
+ * of its company's requests, optionally naming the certificate (CERT-NNNNNN) it is about; lab
+ * staff acknowledge it, record the investigation (one or more findings) and a reviewer, authorizer
+ * or admin closes it with the outcome. The member follows the state. Every step is an entry of
+ * complaint_events — who, when, what — which the database keeps append-only (triggers refuse
+ * UPDATE and DELETE), and each step queues a notice to the member's contacts in its transaction.
+ * States: received → acknowledged → investigating → closed. All reads and changes take the scope
+ * of the complaint's request.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/internal.h"
+
+const struct srv_field complaints_create_body[] = {
+    {"request_id", FT_INTEGER, true, 1, 999999999999999L, NULL},
+    {"certificate_number", FT_STRING, false, 0, 20, NULL},
+    {"subject", FT_STRING, true, 1, 200, NULL},
+    {"description", FT_TEXT, true, 1, 4000, NULL},
+    {NULL, 0, false, 0, 0, NULL},
+};
+const struct srv_field complaints_note_body[] = {
+    {"note", FT_TEXT, false, 0, 4000, NULL},
+    {NULL, 0, false, 0, 0, NULL},
+};
+const struct srv_field complaints_investigation_body[] = {
+    {"findings", FT_TEXT, true, 1, 4000, NULL},
+    {NULL, 0, false, 0, 0, NULL},
+};
+const struct srv_field complaints_close_body[] = {
+    {"outcome", FT_TEXT, true, 1, 4000, NULL},
+    {NULL, 0, false, 0, 0, NULL},
+};
+
+#define COMPLAINT_SELECT                                                                                         \
+    "SELECT c.id, c.request_id, r.member_id, c.certificate_number, c.subject, c.description, c.state, u.login, " \
+    "c.filed_at, c.outcome FROM complaints c JOIN requests r ON r.id = c.request_id JOIN users u ON u.id = "     \
+    "c.filed_by "
+
+/* CERT-NNNNNN: the registry's certificate numbers (six or more digits). */
+static bool certificate_number_valid(const char *s)
+{
+    if (strncmp(s, "CERT-", 5) != 0)
+        return false;
+    size_t n = strlen(s + 5);
+    if (n < 6 || n > 12)
+        return false;
+    for (const char *p = s + 5; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+static json_t *text_or_null(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? json_string((const char *)t) : json_null();
+}
+
+static json_t *complaint_json(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+    json_object_set_new(o, "request_id", json_integer(sqlite3_column_int64(st, 1)));
+    json_object_set_new(o, "member_id", json_integer(sqlite3_column_int64(st, 2)));
+    json_object_set_new(o, "certificate_number", text_or_null(st, 3));
+    json_object_set_new(o, "subject", text_or_null(st, 4));
+    json_object_set_new(o, "description", text_or_null(st, 5));
+    json_object_set_new(o, "state", text_or_null(st, 6));
+    json_object_set_new(o, "filed_by", text_or_null(st, 7));
+    json_object_set_new(o, "filed_at", text_or_null(st, 8));
+    json_object_set_new(o, "outcome", text_or_null(st, 9));
+    return o;
+}
+
+/* The complaint with its history, as the caller's scope sees it; NULL when not found (err clear)
+ * or on error (err set). */
+static json_t *load_complaint(struct srv_call *call, int64_t id, struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    if (scope_prepare(call->db, &call->scope, COMPLAINT_SELECT "WHERE c.id = :id AND " SCOPE_SQL("r.member_id"),
+                      &st, err) < 0)
+        return NULL;
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), id);
+    json_t *o = sqlite3_step(st) == SQLITE_ROW ? complaint_json(st) : NULL;
+    sqlite3_finalize(st);
+    if (!o)
+        return NULL;
+    /* The complaint was found in scope just above; its history belongs to it. */
+    if (db_prepare(call->db,
+                   "SELECT e.at, u.login, e.action, e.detail FROM complaint_events e JOIN users u ON u.id = "
+                   "e.user_id WHERE e.complaint_id = ? ORDER BY e.id",
+                   &st, err) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    json_t *history = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(history, json_pack("{s:o,s:o,s:o,s:o}", "at", text_or_null(st, 0), "by",
+                                                 text_or_null(st, 1), "action", text_or_null(st, 2), "detail",
+                                                 text_or_null(st, 3)));
+    sqlite3_finalize(st);
+    json_object_set_new(o, "history", history);
+    return o;
+}
+
+int complaints_list(struct srv_call *call)
+{
+    struct pd_err err;
+    pd_err_clear(&err);
+    sqlite3_stmt *st;
+    if (scope_prepare(call->db, &call->scope, COMPLAINT_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY c.id",
+                      &st, &err) < 0)
+        return call_fail(call, &err);
+    json_t *list = json_array();
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(list, complaint_json(st));
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) {
+        json_decref(list);
+        db_fail(call->db, "listing the complaints", &err);
+        return call_fail(call, &err);
+    }
+    return call_reply(call, 200, json_pack("{s:o}", "complaints", list));
+}
+
+int complaints_get(struct srv_call *call)
+{
+    struct pd_err err;
+    pd_err_clear(&err);
+    json_t *o = load_complaint(call, call->ids[0], &err);
+    if (!o)
+        return err.code ? call_fail(call, &err) : call_error(call, 404, "not_found", "no such complaint");
+    return call_reply(call, 200, o);
+}
+
+static int complaint_event(struct srv_call *call, int64_t id, const char *action, const char *detail,
+                           struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    char now[40];
+    db_now_iso(now, sizeof now);
+    int rc = db_prepare(call->db,
+                        "INSERT INTO complaint_events(complaint_id, at, user_id, action, detail) VALUES (?,?,?,?,?)",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, call->user.id);
+    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, detail, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the complaint's history", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int notify(struct srv_call *call, int64_t member_id, int64_t id, const char *subject_tail, const char *what,
+                  const char *detail, struct pd_err *err)
+{
+    char subject[200], text[5000];
+    snprintf(subject, sizeof subject, "Complaint %lld: %s", (long long)id, subject_tail);
+    snprintf(text, sizeof text, "Your complaint %lld %s.\n%s%s\n", (long long)id, what, detail[0] ? "\n" : "",
+             detail);
+    return outbox_notify_member(call->db, member_id, subject, text, err);
+}
+
+int complaints_create(struct srv_call *call)
+{
+    json_t *b = call->body;
+    int64_t request_id = json_integer_value(json_object_get(b, "request_id"));
+    const char *cert = json_string_value(json_object_get(b, "certificate_number"));
+    if (cert && cert[0] == '\0')
+        cert = NULL;
+    if (cert && !certificate_number_valid(cert))
+        return call_error(call, 400, "invalid", "field 'certificate_number': not a certificate number (CERT-NNNNNN)");
+    const char *subject = json_string_value(json_object_get(b, "subject"));
+    const char *description = json_string_value(json_object_get(b, "description"));
+    struct pd_err err;
+    pd_err_clear(&err);
+    int rc = db_begin(call->db, &err);
+    if (rc < 0)
+        return call_fail(call, &err);
+    struct request_brief req;
+    if ((rc = request_visible(call, request_id, &req, &err)) < 0)
+        return call_fail(call, &err);
+    if (rc == 0) /* another member's request reads exactly like one that does not exist */
+        return call_error(call, 404, "not_found", "field 'request_id': no such request");
+    sqlite3_stmt *st;
+    char now[40];
+    db_now_iso(now, sizeof now);
+    if ((rc = db_prepare(call->db,
+                         "INSERT INTO complaints(request_id, certificate_number, subject, description, state, "
+                         "filed_by, filed_at) VALUES (?,?,?,?,'received',?,?)",
+                         &st, &err)) < 0)
+        return call_fail(call, &err);
+    sqlite3_bind_int64(st, 1, request_id);
+    cert ? sqlite3_bind_text(st, 2, cert, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, 2);
+    sqlite3_bind_text(st, 3, subject, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, description, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, call->user.id);
+    sqlite3_bind_text(st, 6, now, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "storing the complaint", &err);
+    sqlite3_finalize(st);
+    int64_t id = sqlite3_last_insert_rowid(call->db->h);
+    if (rc == 0)
+        rc = complaint_event(call, id, "received", subject, &err);
+    if (rc == 0)
+        rc = notify(call, req.member_id, id, "received", "was received by the laboratory", subject, &err);
+    if (rc == 0)
+        rc = db_commit(call->db, &err);
+    if (rc < 0)
+        return call_fail(call, &err);
+    json_t *o = load_complaint(call, id, &err);
+    if (!o)
+        return call_error(call, 500, "internal", "the new complaint could not be read back");
+    return call_reply(call, 201, o);
+}
+
+/* One step of complaint {id}: allowed from the states in `from` (a NULL-ended list), to `to`. */
+static int step(struct srv_call *call, const char *const *from, const char *to, const char *action,
+                const char *outcome, const char *detail, const char *what)
+{
+    struct pd_err err;
+    pd_err_clear(&err);
+    int rc = db_begin(call->db, &err);
+    if (rc < 0)
+        return call_fail(call, &err);
+    sqlite3_stmt *st;
+    if ((rc = scope_prepare(call->db, &call->scope,
+                            "SELECT c.state, r.member_id FROM complaints c JOIN requests r ON r.id = c.request_id "
+                            "WHERE c.id = :id AND " SCOPE_SQL("r.member_id"),
+                            &st, &err)) < 0)
+        return call_fail(call, &err);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), call->ids[0]);
+    char current[32] = "";
+    int64_t member_id = 0;
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+        db_text(st, 0, current, sizeof current);
+        member_id = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (!found)
+        return call_error(call, 404, "not_found", "no such complaint");
+    bool allowed = false;
+    for (const char *const *s = from; *s; s++)
+        allowed = allowed || strcmp(current, *s) == 0;
+    if (!allowed)
+        return call_error(call, 409, "conflict", "complaint %lld is %s; %s is not its next step",
+                          (long long)call->ids[0], current, action);
+    if ((rc = db_prepare(call->db, "UPDATE complaints SET state = ?, outcome = coalesce(?, outcome) WHERE id = ?",
+                         &st, &err)) < 0)
+        return call_fail(call, &err);
+    sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+    outcome ? sqlite3_bind_text(st, 2, outcome, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, 2);
+    sqlite3_bind_int64(st, 3, call->ids[0]);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the step", &err);
+    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = complaint_event(call, call->ids[0], action, detail, &err);
+    if (rc == 0)
+        rc = notify(call, member_id, call->ids[0], to, what, detail, &err);
+    if (rc == 0)
+        rc = db_commit(call->db, &err);
+    if (rc < 0)
+        return call_fail(call, &err);
+    json_t *o = load_complaint(call, call->ids[0], &err);
+    if (!o)
+        return call_error(call, 500, "internal", "the complaint could not be read back");
+    return call_reply(call, 200, o);
+}
+
+int complaints_acknowledge(struct srv_call *call)
+{
+    static const char *const from[] = {"received", NULL};
+    const char *note = json_string_value(json_object_get(call->body, "note"));
+    return step(call, from, "acknowledged", "acknowledged", NULL, note ? note : "",
+                "was acknowledged; the laboratory is looking into it");
+}
+
+int complaints_investigate(struct srv_call *call)
+{
+    static const char *const from[] = {"acknowledged", "investigating", NULL};
+    const char *findings = json_string_value(json_object_get(call->body, "findings"));
+    return step(call, from, "investigating", "investigation", NULL, findings,
+                "is being investigated; the laboratory recorded these findings");
+}
+
+int complaints_close(struct srv_call *call)
+{
+    static const char *const from[] = {"acknowledged", "investigating", NULL};
+    const char *outcome = json_string_value(json_object_get(call->body, "outcome"));
+    return step(call, from, "closed", "closed", outcome, outcome, "was closed with this outcome");
+}
