@@ -18,7 +18,7 @@ reviewers = [Client(server, login, PASSWORDS[login]) for login in ("rita", "arno
 
 
 def sql(query):
-    r = subprocess.run(["sqlite3", os.path.join(data, "server.sqlite"), query], capture_output=True, text=True)
+    r = subprocess.run(["sqlite3", "-cmd", ".timeout 10000", os.path.join(data, "server.sqlite"), query], capture_output=True, text=True)
     return r.stdout.strip()
 
 

@@ -69,7 +69,10 @@ class Sink:
 
 
 def q(data, sql):
-    return subprocess.run(["sqlite3", os.path.join(data, "server.sqlite"), sql], capture_output=True, text=True)
+    # a busy timeout: the server's threads (the mail sender marking a message sent) may hold the
+    # write lock for a moment, and the CLI would answer "database is locked" at once
+    return subprocess.run(["sqlite3", "-cmd", ".timeout 10000", os.path.join(data, "server.sqlite"), sql],
+                          capture_output=True, text=True)
 
 
 children = []

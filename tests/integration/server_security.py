@@ -31,7 +31,7 @@ complaint = alice.call("POST", "/api/v1/complaints", COMPLAINT)[2]["id"]
 
 
 def db_count(table):
-    r = subprocess.run(["sqlite3", os.path.join(data, "server.sqlite"), f"SELECT count(*) FROM {table}"],
+    r = subprocess.run(["sqlite3", "-cmd", ".timeout 10000", os.path.join(data, "server.sqlite"), f"SELECT count(*) FROM {table}"],
                        capture_output=True, text=True)
     return int(r.stdout)
 
@@ -197,7 +197,7 @@ expect(bye, "DELETE", "/api/v1/session", 200)
 bye.cookie = old
 expect(bye, "GET", "/api/v1/me", 401, "unauthenticated", "cookie after logout")
 # Only hashes of session ids are stored.
-dump = subprocess.run(["sqlite3", os.path.join(data, "server.sqlite"), ".dump"], capture_output=True, text=True).stdout
+dump = subprocess.run(["sqlite3", "-cmd", ".timeout 10000", os.path.join(data, "server.sqlite"), ".dump"], capture_output=True, text=True).stdout
 check(alice.cookie not in dump and alice.csrf not in dump, "a session id or CSRF token is stored in clear")
 check(PASSWORDS["alice"] not in dump and "$argon2id$" in dump, "passwords not stored as Argon2id hashes")
 
