@@ -141,22 +141,9 @@ int complaints_get(struct srv_call *call)
 static int complaint_event(struct srv_call *call, int64_t id, const char *action, const char *detail,
                            struct pd_err *err)
 {
-    sqlite3_stmt *st;
-    char now[40];
-    db_now_iso(now, sizeof now);
-    int rc = db_prepare(call->db,
+    return db_event_add(call->db,
                         "INSERT INTO complaint_events(complaint_id, at, user_id, action, detail) VALUES (?,?,?,?,?)",
-                        &st, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, call->user.id);
-    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, detail, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the complaint's history", err);
-    sqlite3_finalize(st);
-    return rc;
+                        id, call->user.id, action, detail, "recording the complaint's history", err);
 }
 
 static int notify(struct srv_call *call, int64_t member_id, int64_t id, const char *subject_tail, const char *what,

@@ -196,6 +196,25 @@ void db_rollback(struct pd_srvdb *db)
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int db_event_add(struct pd_srvdb *db, const char *insert_sql, int64_t owner_id, int64_t user_id, const char *action,
+                 const char *detail, const char *what, struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(db, insert_sql, &st, err);
+    if (rc < 0)
+        return rc;
+    char now[40];
+    db_now_iso(now, sizeof now);
+    sqlite3_bind_int64(st, 1, owner_id);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, user_id);
+    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, detail, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(db, what, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 void db_now_iso(char *buf, size_t size)
 {
     time_t now = time(NULL);

@@ -49,6 +49,10 @@ int db_prepare(struct pd_srvdb *db, const char *sql, sqlite3_stmt **out, struct 
 int db_fail(struct pd_srvdb *db, const char *what, struct pd_err *err);
 /* Now as "2026-12-03T13:50:23Z" (buf ≥ 40 bytes) and as seconds since the epoch. */
 void db_now_iso(char *buf, size_t size);
+/* Appends one entry to a history table (request_events, complaint_events): insert_sql takes, in
+ * order, the owner's id, the time (now), the user, the action and the detail. */
+int db_event_add(struct pd_srvdb *db, const char *insert_sql, int64_t owner_id, int64_t user_id, const char *action,
+                 const char *detail, const char *what, struct pd_err *err);
 int64_t db_now_s(void);
 /* Copies column `col` (TEXT, may be NULL → "") into buf. */
 void db_text(sqlite3_stmt *st, int col, char *buf, size_t size);

@@ -74,27 +74,6 @@ int request_visible(struct srv_call *call, int64_t request_id, struct request_br
     return rc;
 }
 
-int request_event(struct srv_call *call, int64_t request_id, const char *action, const char *detail,
-                  struct pd_err *err)
-{
-    sqlite3_stmt *st;
-    char now[40];
-    db_now_iso(now, sizeof now);
-    int rc = db_prepare(call->db,
-                        "INSERT INTO request_events(request_id, at, user_id, action, detail) VALUES (?,?,?,?,?)",
-                        &st, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(st, 1, request_id);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, call->user.id);
-    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, detail, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the request's history", err);
-    sqlite3_finalize(st);
-    return rc;
-}
-
 /* Calls `each` for every item of request `request_id` in the caller's scope, by id; the count. */
 int items_of_request(struct srv_call *call, int64_t request_id, void (*each)(sqlite3_stmt *st, void *ctx),
                      void *ctx, struct pd_err *err)

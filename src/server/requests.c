@@ -125,24 +125,12 @@ static json_t *load_request(struct srv_call *call, int64_t id, struct pd_err *er
     return o;
 }
 
-static int add_event(struct srv_call *call, int64_t request_id, const char *action, const char *detail,
-                     struct pd_err *err)
+int request_event(struct srv_call *call, int64_t request_id, const char *action, const char *detail,
+                  struct pd_err *err)
 {
-    sqlite3_stmt *st;
-    int rc = db_prepare(call->db, "INSERT INTO request_events(request_id, at, user_id, action, detail) VALUES (?,?,?,?,?)",
-                        &st, err);
-    if (rc < 0)
-        return rc;
-    char now[40];
-    db_now_iso(now, sizeof now);
-    sqlite3_bind_int64(st, 1, request_id);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, call->user.id);
-    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, detail, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the request's history", err);
-    sqlite3_finalize(st);
-    return rc;
+    return db_event_add(call->db,
+                        "INSERT INTO request_events(request_id, at, user_id, action, detail) VALUES (?,?,?,?,?)",
+                        request_id, call->user.id, action, detail, "recording the request's history", err);
 }
 
 int requests_list(struct srv_call *call)
@@ -237,7 +225,7 @@ int requests_create(struct srv_call *call)
     free(methods_text);
     int64_t id = sqlite3_last_insert_rowid(call->db->h);
     if (rc == 0)
-        rc = add_event(call, id, "submitted", "", &err);
+        rc = request_event(call, id, "submitted", "", &err);
     if (rc == 0)
         rc = db_commit(call->db, &err);
     if (rc < 0)
@@ -305,7 +293,7 @@ static int decide(struct srv_call *call, const char *state, const char *reject_r
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the decision", &err);
     sqlite3_finalize(st);
     if (rc == 0)
-        rc = add_event(call, call->ids[0], state, detail, &err);
+        rc = request_event(call, call->ids[0], state, detail, &err);
     if (rc == 0)
         rc = notify_decision(call, state, reject_reason, &err);
     if (rc == 0)
