@@ -95,6 +95,23 @@ static int read_uint(struct lex *l, long long *out, const char *what)
     return 0;
 }
 
+/* Steps over n cross-reference entries (offset, generation, 'n' or 'f'); tokens rather than fixed
+ * 20-byte lines, so that any line end passes. */
+static int skip_xref_entries(struct lex *l, long long n)
+{
+    for (long long i = 0; i < n; i++) {
+        long long o, g;
+        int rc;
+        if ((rc = read_uint(l, &o, "xref entry offset")) < 0 || (rc = read_uint(l, &g, "xref entry generation")) < 0)
+            return rc;
+        skip_ws(l);
+        if (l->pos >= l->len || (l->p[l->pos] != 'n' && l->p[l->pos] != 'f'))
+            return fail(l, l->pos, "xref entry type is not 'n' or 'f'");
+        l->pos++;
+    }
+    return 0;
+}
+
 static int skip_object(struct lex *l, int depth);
 
 /* A literal string: balanced parentheses, backslash escapes. l->pos is at '('. */
@@ -300,16 +317,8 @@ static int xref_lookup(struct lex *l, const struct xref_chain *x, long long num,
                 return fail(&t, t.pos, "xref subsection longer than the file");
             if (num >= first && num < first + count) {
                 /* Entries are fixed 20-byte lines; tokens are read so that any line end passes. */
-                for (long long i = 0; i < num - first; i++) {
-                    long long o, g;
-                    if ((rc = read_uint(&t, &o, "xref entry offset")) < 0 ||
-                        (rc = read_uint(&t, &g, "xref entry generation")) < 0)
-                        return rc;
-                    skip_ws(&t);
-                    if (t.pos >= t.len || (t.p[t.pos] != 'n' && t.p[t.pos] != 'f'))
-                        return fail(&t, t.pos, "xref entry type is not 'n' or 'f'");
-                    t.pos++;
-                }
+                if ((rc = skip_xref_entries(&t, num - first)) < 0)
+                    return rc;
                 long long o, g;
                 if ((rc = read_uint(&t, &o, "xref entry offset")) < 0 ||
                     (rc = read_uint(&t, &g, "xref entry generation")) < 0)
@@ -323,16 +332,8 @@ static int xref_lookup(struct lex *l, const struct xref_chain *x, long long num,
                 *off = (size_t)o;
                 return 0;
             }
-            for (long long i = 0; i < count; i++) {
-                long long o, g;
-                if ((rc = read_uint(&t, &o, "xref entry offset")) < 0 ||
-                    (rc = read_uint(&t, &g, "xref entry generation")) < 0)
-                    return rc;
-                skip_ws(&t);
-                if (t.pos >= t.len || (t.p[t.pos] != 'n' && t.p[t.pos] != 'f'))
-                    return fail(&t, t.pos, "xref entry type is not 'n' or 'f'");
-                t.pos++;
-            }
+            if ((rc = skip_xref_entries(&t, count)) < 0)
+                return rc;
         }
     }
     return fail(l, x->off[0], "object %lld is not in the cross-reference table", num);
@@ -433,16 +434,8 @@ int cert_pdf_parse(const unsigned char *pdf, size_t len, const char *name, struc
                 return rc;
             if (count > (long long)(len / 18))
                 return fail(&l, l.pos, "xref subsection longer than the file");
-            for (long long i = 0; i < count; i++) {
-                long long o, g;
-                if ((rc = read_uint(&l, &o, "xref entry offset")) < 0 ||
-                    (rc = read_uint(&l, &g, "xref entry generation")) < 0)
-                    return rc;
-                skip_ws(&l);
-                if (l.pos >= l.len || (l.p[l.pos] != 'n' && l.p[l.pos] != 'f'))
-                    return fail(&l, l.pos, "xref entry type is not 'n' or 'f'");
-                l.pos++;
-            }
+            if ((rc = skip_xref_entries(&l, count)) < 0)
+                return rc;
         }
         l.pos += 7;
         struct cert_pdf_dict *t = x.n == 1 ? &trailer : &older;
