@@ -6,8 +6,10 @@ caliper then sends garbage (refused, the technician is told to type; types 4.03)
 caliper falls silent (told, types 10.2), then answers again (thickness 3.951 from the caliper).
 Then checks the values and their sources in the run file (the caliper's name and serial).
 usage: acq_dims_caliper.py POLYDAQ CONFIG OUTDIR CONTROL_FILE"""
-import os, pty, re, select, sys, time
+import os, sys
 import h5py
+
+from pty_session import PtySession
 
 cli, config, outdir, control = sys.argv[1:5]
 
@@ -19,43 +21,9 @@ def display(text):
 
 
 display("9.912")
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(cli, [cli, "run", config, "-o", outdir])
-seen = b""
-failures = []
-
-
-def expect(pattern, what, timeout=60.0):
-    """Reads until `pattern` shows; the bound only guards against a hang."""
-    global seen
-    end = time.monotonic() + timeout
-    rx = re.compile(pattern)
-    while True:
-        m = rx.search(seen)
-        if m:
-            before = seen[: m.start()]
-            seen = seen[m.end():]
-            return before
-        left = end - time.monotonic()
-        r = select.select([fd], [], [], max(left, 0))[0] if left > 0 else []
-        chunk = b""
-        if r:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                pass
-        if not chunk:
-            print("FAIL: waiting for %s; got %r" % (what, seen[-600:]))
-            os.kill(pid, 9)
-            sys.exit(1)
-        seen += chunk
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+session = PtySession([cli, "run", config, "-o", outdir])
+pid, fd, failures = session.pid, session.fd, session.failures
+expect, check = session.expect, session.check
 
 
 Q = rb"specimen %d/2: %s in mm: measure with caliper1 and press Enter, or type it: "

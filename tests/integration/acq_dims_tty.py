@@ -6,51 +6,16 @@ keeps a default with Enter, rejects specimen 1 with a reason, accepts specimen 2
 invalid mark, specimen 3 not tested, outcome interrupted with the reason, and that every question
 began on its own line (the live progress line was not overwritten).
 usage: acq_dims_tty.py POLYDAQ CONFIG OUTDIR"""
-import os, pty, re, select, sys, time
+import os, sys
 import h5py
+
+from pty_session import PtySession
 
 cli, config, outdir = sys.argv[1:4]
 interrupt = len(sys.argv) > 4 and sys.argv[4] == "ctrl-c"
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(cli, [cli, "run", config, "-o", outdir])
-
-seen = b""
-failures = []
-
-
-def expect(pattern, what, timeout=60.0):
-    """Reads until `pattern` (a regex on bytes) shows; a generous bound only against a hang."""
-    global seen
-    end = time.monotonic() + timeout
-    rx = re.compile(pattern)
-    while True:
-        m = rx.search(seen)
-        if m:
-            before = seen[: m.start()]
-            seen = seen[m.end():]
-            return before
-        left = end - time.monotonic()
-        if left <= 0:
-            print("FAIL: waiting for %s; got %r" % (what, seen[-400:]))
-            os.kill(pid, 9)
-            sys.exit(1)
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                print("FAIL: end of output waiting for %s; got %r" % (what, seen[-400:]))
-                sys.exit(1)
-            seen += chunk
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+session = PtySession([cli, "run", config, "-o", outdir])
+pid, fd, failures = session.pid, session.fd, session.failures
+expect, check = session.expect, session.check
 
 
 def ask(pattern, what, answer):
