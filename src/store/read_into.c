@@ -75,7 +75,12 @@ int pd_run_h5_read(struct pd_run *run, size_t specimen, size_t instrument, const
     void *dst = NULL;
     if (rc == 0 && !(dst = room(ctx, (size_t)len * elem)))
         rc = pd_err_set(err, PD_ENOMEM, path, "out of memory for %zd samples of %s", (ssize_t)len, dpath);
-    if (rc == 0 && len > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+    /* polydaq's own shuffle + deflate chunks are decoded by chunk_decode.c; any other layout by HDF5 */
+    int decoded = rc == 0 && len > 0 ? pd_store_read_deflated(d, path, dpath, mtype, elem, (size_t)len, dst, err)
+                                     : PD_EUNSUPPORTED;
+    if (rc == 0 && decoded != PD_EUNSUPPORTED)
+        rc = decoded;
+    else if (rc == 0 && len > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
         rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot read %s", dpath);
     if (space >= 0)
         H5Sclose(space);

@@ -187,6 +187,11 @@ int pd_run_snapshot(struct pd_run *run, void *(*room)(void *ctx, size_t bytes), 
 int pd_run_column(struct pd_run *run, size_t specimen, size_t instrument, const char *name, enum pd_col_type type,
                   int optional, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *n, struct pd_err *err);
 /* read_into.c: pd_run_column's HDF5 side (indexes already checked). */
+/* Reads all `len` samples of the 1-D dataset `d` into dst by decoding its chunks (chunk_decode.c)
+ * when it is shuffled and deflated the way polydaq writes; PD_EUNSUPPORTED (err untouched) for any
+ * other layout, which the caller then reads with H5Dread; PD_EDATA for a damaged chunk. */
+int pd_store_read_deflated(hid_t d, const char *path, const char *dpath, hid_t mtype, size_t elem, size_t len,
+                           void *dst, struct pd_err *err);
 int pd_run_h5_read(struct pd_run *run, size_t specimen, size_t instrument, const char *name, hid_t mtype,
                    size_t elem, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *n, struct pd_err *err);
 /* Refuses what a run file must not hold anywhere (external storage, external/soft/user-defined

@@ -1,4 +1,7 @@
-/* certify.c — benchmark: certifying 5 tensile specimens × 100 000 points from HDF5, beside a numpy + h5py script computing the same chord modulus and strength. */
+/* certify.c — benchmark: certifying 5 tensile specimens × 100 000 points from HDF5, beside a numpy + h5py script computing the same chord modulus and strength.
+ * Two files with the same samples: run.h5 as `polydaq run` and `polydaq import` write by default
+ * (chunks of 65 536 samples, shuffle + deflate level 1: what certify meets in the lab) and
+ * run-plain.h5 with the store's compression off (`store: {deflate: none}`, chunks of 16 384). */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -79,7 +82,7 @@ static double stress_at(double e, double E)
     return 26.0 + 4.0 * (e - 0.14);
 }
 
-static int write_run(const char *path)
+static int write_run(const char *path, size_t chunk_samples, int deflate_level)
 {
     const struct pd_store_attr run_attrs[] = {
         {.key = "run_id", .type = PD_STORE_STRING, .s = "BENCH"},
@@ -106,9 +109,10 @@ static int write_run(const char *path)
         sp[s].n_attrs = 3;
     }
     struct pd_store_layout layout = {.n_run_attrs = 5, .run_attrs = run_attrs, .n_instruments = 1, .instruments = &inst,
-                                     .n_specimens = N_SPEC, .specimens = sp, .chunk_samples = 16384, .deflate_level = -1};
+                                     .n_specimens = N_SPEC, .specimens = sp, .chunk_samples = chunk_samples, .deflate_level = deflate_level};
     struct pd_store *st;
     struct pd_err err = {0};
+    rng = 88172645463325252ull; /* every file gets the same samples */
     if (pd_store_create(path, &layout, &st, &err) < 0) {
         fprintf(stderr, "bench: %s\n", err.msg);
         return -1;
@@ -156,14 +160,16 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/pd-bench-certify.XXXXXX";
     if (!mkdtemp(dir))
         return 3;
-    char run[256], spec_path[256], py[256], out[256], pyout[256];
+    char run[256], plain[256], spec_path[256], py[256], out[256], pyout[256], pyplain[256];
     snprintf(run, sizeof run, "%s/run.h5", dir);
+    snprintf(plain, sizeof plain, "%s/run-plain.h5", dir);
+    snprintf(pyplain, sizeof pyplain, "%s/py-plain.json", dir);
     snprintf(spec_path, sizeof spec_path, "%s/spec.yaml", dir);
     snprintf(py, sizeof py, "%s/chord.py", dir);
     snprintf(pyout, sizeof pyout, "%s/py.json", dir);
     FILE *f = fopen(py, "w");
     FILE *g = fopen(spec_path, "w");
-    if (!f || !g || write_run(run) < 0)
+    if (!f || !g || write_run(run, 65536, 1) < 0 || write_run(plain, 16384, -1) < 0)
         return 3;
     fputs(script, f);
     fclose(f);
@@ -181,6 +187,7 @@ int main(int argc, char **argv)
      * this one's, before the script), for an alternated comparison on a busy machine. */
     const char *other = getenv("PD_BENCH_CERTIFY_OTHER");
     double t_eval[32], t_cli[32], t_py[32], c_cli[32], c_py[32], t_other[32], c_other[32];
+    double t_cli_plain[32], t_py_plain[32], c_cli_plain[32], c_py_plain[32];
     if (reps > 32)
         reps = 32;
     struct pd_certify_result res = {0};
@@ -210,7 +217,11 @@ int main(int argc, char **argv)
         }
         char *pyargv[] = {"/usr/bin/python3", py, run, NULL};
         t_py[r] = pd_bench_proc_time(pyargv, pyout, NULL, 1, &c_py[r]);
-        if (t_cli[r] < 0 || t_py[r] < 0) {
+        char *cli_plain[] = {(char *)PD_CLI_PATH, "certify", plain, "--spec", spec_path, "-o", certs, NULL};
+        t_cli_plain[r] = pd_bench_proc_time(cli_plain, "/dev/null", NULL, 1, &c_cli_plain[r]);
+        char *py_plain[] = {"/usr/bin/python3", py, plain, NULL};
+        t_py_plain[r] = pd_bench_proc_time(py_plain, pyplain, NULL, 1, &c_py_plain[r]);
+        if (t_cli[r] < 0 || t_py[r] < 0 || t_cli_plain[r] < 0 || t_py_plain[r] < 0) {
             fprintf(stderr, "bench: a process failed (polydaq certify or /usr/bin/python3 %s)\n", py);
             return 3;
         }
@@ -218,7 +229,8 @@ int main(int argc, char **argv)
     /* Compare the last in-process certificate with the script's numbers. */
     json_error_t jerr;
     json_t *cert = json_load_file(res.json_path, 0, &jerr), *pyres = json_load_file(pyout, 0, &jerr);
-    if (!cert || !pyres || json_array_size(pyres) != N_SPEC) {
+    json_t *pyres_plain = json_load_file(pyplain, 0, &jerr);
+    if (!cert || !pyres || json_array_size(pyres) != N_SPEC || !pyres_plain || !json_equal(pyres, pyres_plain)) {
         fprintf(stderr, "bench: cannot read the results to compare\n");
         return 3;
     }
@@ -237,10 +249,11 @@ int main(int argc, char **argv)
     }
     json_decref(cert);
     json_decref(pyres);
+    json_decref(pyres_plain);
     double me = pd_bench_median(t_eval, reps), mc = pd_bench_median(t_cli, reps);
     double mp = pd_bench_median(t_py, reps);
     double cc = pd_bench_median(c_cli, reps), cp = pd_bench_median(c_py, reps);
-    printf("certify benchmark: %d specimens x %d points from HDF5, median of %d runs\n", N_SPEC, N_POINTS, reps);
+    printf("certify benchmark: %d specimens x %d points from HDF5 (shuffle + deflate 1, as polydaq run writes), median of %d runs\n", N_SPEC, N_POINTS, reps);
     printf("  polydaq evaluation + JSON (in process, no PDF): %8.1f ms\n", me * 1e3);
     printf("  polydaq certify (whole process, JSON + PDF):    %8.1f ms\n", mc * 1e3);
     printf("  numpy + h5py script (whole process):            %8.1f ms\n", mp * 1e3);
@@ -252,6 +265,11 @@ int main(int argc, char **argv)
         printf("  other build %s certify, same rounds: %.1f ms (speed-up %.1f x), CPU %.1f ms (%.1f x)\n", other,
                mo * 1e3, mp / mo, co * 1e3, cp / co);
     }
+    double mcp = pd_bench_median(t_cli_plain, reps), mpp = pd_bench_median(t_py_plain, reps);
+    double ccp = pd_bench_median(c_cli_plain, reps), cpp = pd_bench_median(c_py_plain, reps);
+    printf("  the same samples in a file without compression (store: {deflate: none}), same rounds:\n");
+    printf("    polydaq certify %.1f ms, script %.1f ms, speed-up %.1f x; CPU %.1f / %.1f ms (%.1f x)\n", mcp * 1e3,
+           mpp * 1e3, mpp / mcp, ccp * 1e3, cpp * 1e3, cpp / ccp);
     printf("  largest relative difference (modulus, strength): %.3g %s\n", worst, worst <= 1e-9 ? "(<= 1e-9: agree)" : "(DISAGREE)");
     if (getenv("PD_BENCH_KEEP")) { printf("kept %s\n", dir); return worst <= 1e-9 ? 0 : 1; }
     char cmd[400];

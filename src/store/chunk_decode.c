@@ -1,0 +1,206 @@
+/* chunk_decode.c — reads a shuffled and deflated 1-D dataset by decoding its chunks itself: the
+ * stored bytes are fetched with H5Dread_chunk and inflated with libdeflate, un-shuffled by a loop
+ * per element size, on the calling thread and one helper thread at once.
+ *
+ * Why: certify's reader spent most of its time in HDF5's filter pipeline on a run file as
+ * `polydaq run` writes it (shuffle + deflate 1): zlib's inflate, its Adler-32, HDF5's byte-wise
+ * un-shuffle and a copy out of the chunk cache, one chunk after another on one core. libdeflate
+ * decodes a whole buffer with a known size (a chunk) several times faster, the check sum included,
+ * and chunks are independent, so two cores share them. Only the pipeline polydaq writes is taken
+ * this way (shuffle then deflate, every chunk stored with both applied, element types that equal
+ * the memory type); anything else returns PD_EUNSUPPORTED and the caller reads through HDF5. A
+ * damaged chunk (bad zlib stream or check sum, wrong decoded size, an absurd stored size) is
+ * refused naming the dataset and the sample it starts at. */
+#include "store/store_internal.h"
+
+#include <libdeflate.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "chunk_decode.c hands the file's little-endian bytes to the caller unconverted"
+#endif
+
+struct chunk_job {
+    const unsigned char *packed; /* the stored bytes */
+    size_t packed_size;
+    size_t first, count;         /* samples of the dataset this chunk holds (count < chunk at the end) */
+};
+
+struct decode_side {
+    const struct chunk_job *jobs;
+    size_t n_jobs, from, step; /* this side decodes jobs from, from + step, ... */
+    size_t chunk, elem;
+    unsigned char *dst;
+    size_t failed_at;          /* SIZE_MAX: every chunk decoded */
+    enum libdeflate_result why;
+    bool no_memory;
+};
+
+/* The inverse of HDF5's shuffle filter: byte j of element i is at in[j * chunk + i]. */
+static void unshuffle(unsigned char *restrict out, const unsigned char *restrict in, size_t count, size_t chunk,
+                      size_t elem)
+{
+    if (elem == 8) {
+        const unsigned char *p[8];
+        for (size_t j = 0; j < 8; j++)
+            p[j] = in + j * chunk;
+        for (size_t i = 0; i < count; i++) {
+            uint64_t v = (uint64_t)p[0][i] | (uint64_t)p[1][i] << 8 | (uint64_t)p[2][i] << 16 |
+                         (uint64_t)p[3][i] << 24 | (uint64_t)p[4][i] << 32 | (uint64_t)p[5][i] << 40 |
+                         (uint64_t)p[6][i] << 48 | (uint64_t)p[7][i] << 56;
+            memcpy(out + 8 * i, &v, 8);
+        }
+    } else if (elem == 4) {
+        const unsigned char *p0 = in, *p1 = in + chunk, *p2 = in + 2 * chunk, *p3 = in + 3 * chunk;
+        for (size_t i = 0; i < count; i++) {
+            uint32_t v = (uint32_t)p0[i] | (uint32_t)p1[i] << 8 | (uint32_t)p2[i] << 16 | (uint32_t)p3[i] << 24;
+            memcpy(out + 4 * i, &v, 4);
+        }
+    } else {
+        for (size_t i = 0; i < count; i++)
+            for (size_t j = 0; j < elem; j++)
+                out[i * elem + j] = in[j * chunk + i];
+    }
+}
+
+static void *decode_side_run(void *arg)
+{
+    struct decode_side *s = arg;
+    s->failed_at = SIZE_MAX;
+    if (s->from >= s->n_jobs)
+        return NULL;
+    size_t bytes = s->chunk * s->elem;
+    unsigned char *plain = malloc(bytes);
+    struct libdeflate_decompressor *dec = plain ? libdeflate_alloc_decompressor() : NULL;
+    if (!dec) {
+        s->failed_at = s->jobs[s->from].first;
+        s->no_memory = true;
+        free(plain);
+        return NULL;
+    }
+    for (size_t k = s->from; k < s->n_jobs; k += s->step) {
+        const struct chunk_job *j = &s->jobs[k];
+        /* The whole chunk decodes to exactly chunk × elem bytes (its rows beyond the extent too);
+         * anything else is a damaged chunk. Bytes after the zlib stream are not read (see chunks.c). */
+        enum libdeflate_result r = libdeflate_zlib_decompress(dec, j->packed, j->packed_size, plain, bytes, NULL);
+        if (r != LIBDEFLATE_SUCCESS) {
+            s->failed_at = j->first;
+            s->why = r;
+            break;
+        }
+        unshuffle(s->dst + j->first * s->elem, plain, j->count, s->chunk, s->elem);
+    }
+    libdeflate_free_decompressor(dec);
+    free(plain);
+    return NULL;
+}
+
+/* Whether `d` was written the way this file decodes: 1-D chunks, shuffle then deflate, the stored
+ * element type equal to the memory type. Sets *chunk to the chunk's length in samples. */
+static int pipeline_is_ours(hid_t d, hid_t mtype, size_t elem, size_t *chunk)
+{
+    hid_t dcpl = H5Dget_create_plist(d), ftype = H5Dget_type(d);
+    int ours = 0;
+    hsize_t dims[1];
+    if (dcpl >= 0 && ftype >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 1, dims) == 1 &&
+        dims[0] > 0 && dims[0] <= (1u << 26) && H5Pget_nfilters(dcpl) == 2 && H5Tget_size(ftype) == elem &&
+        H5Tequal(ftype, mtype) > 0) {
+        unsigned flags, cd[4];
+        size_t n_cd = 4;
+        char name[16];
+        H5Z_filter_t f0 = H5Pget_filter2(dcpl, 0, &flags, &n_cd, cd, sizeof name, name, NULL);
+        n_cd = 4;
+        H5Z_filter_t f1 = H5Pget_filter2(dcpl, 1, &flags, &n_cd, cd, sizeof name, name, NULL);
+        if (f0 == H5Z_FILTER_SHUFFLE && f1 == H5Z_FILTER_DEFLATE) {
+            *chunk = (size_t)dims[0];
+            ours = 1;
+        }
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    return ours;
+}
+
+static const char *why_text(enum libdeflate_result r)
+{
+    switch (r) {
+    case LIBDEFLATE_BAD_DATA: return "not a valid zlib stream (or its check sum differs)";
+    case LIBDEFLATE_SHORT_OUTPUT: return "decodes to fewer bytes than a chunk";
+    case LIBDEFLATE_INSUFFICIENT_SPACE: return "decodes to more bytes than a chunk, or no memory to decode it";
+    default: return "cannot be decoded (libdeflate result not known)";
+    }
+}
+
+int pd_store_read_deflated(hid_t d, const char *path, const char *dpath, hid_t mtype, size_t elem, size_t len,
+                           void *dst, struct pd_err *err)
+{
+    size_t chunk = 0;
+    if (len == 0 || !pipeline_is_ours(d, mtype, elem, &chunk))
+        return PD_EUNSUPPORTED;
+    size_t n_jobs = (len + chunk - 1) / chunk, chunk_bytes = chunk * elem;
+    struct chunk_job *jobs = calloc(n_jobs, sizeof *jobs);
+    if (!jobs)
+        return pd_err_set(err, PD_ENOMEM, path, "out of memory for the chunk list of %s", dpath);
+    /* The stored sizes first, so all packed chunks go into one buffer. A chunk never allocated
+     * (fill time "never": its contents are undefined) or with a filter skipped goes to HDF5. */
+    size_t total = 0;
+    int rc = 0;
+    for (size_t k = 0; k < n_jobs && rc == 0; k++) {
+        hsize_t off[1] = {(hsize_t)(k * chunk)}, stored = 0;
+        if (H5Dget_chunk_storage_size(d, off, &stored) < 0 || stored == 0)
+            rc = PD_EUNSUPPORTED;
+        /* Room a filtered chunk keeps to grow is at most a few times its data (chunks.c); a
+         * stored size far beyond any zlib stream of one chunk is a damaged index. */
+        else if (stored > 4 * (hsize_t)chunk_bytes + (1u << 20))
+            rc = pd_err_set(err, PD_EDATA, path, "%s: the chunk at sample %zu claims %llu stored bytes for %zu", dpath,
+                            k * chunk, (unsigned long long)stored, chunk_bytes);
+        else {
+            jobs[k].packed_size = (size_t)stored;
+            jobs[k].first = k * chunk;
+            jobs[k].count = len - k * chunk < chunk ? len - k * chunk : chunk;
+            total += (size_t)stored;
+        }
+    }
+    unsigned char *packed = rc == 0 ? malloc(total ? total : 1) : NULL;
+    if (rc == 0 && !packed)
+        rc = pd_err_set(err, PD_ENOMEM, path, "out of memory for %zu compressed bytes of %s", total, dpath);
+    for (size_t k = 0, at = 0; k < n_jobs && rc == 0; k++) {
+        hsize_t off[1] = {(hsize_t)(k * chunk)};
+        uint32_t mask = 0;
+        if (H5Dread_chunk(d, H5P_DEFAULT, off, &mask, packed + at) < 0)
+            rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot read the chunk of %s at sample %zu", dpath, k * chunk);
+        else if (mask != 0)
+            rc = PD_EUNSUPPORTED; /* a filter was skipped for this chunk: HDF5 knows what to do */
+        jobs[k].packed = packed + at;
+        at += jobs[k].packed_size;
+    }
+    if (rc == 0) {
+        struct decode_side sides[2] = {
+            {.jobs = jobs, .n_jobs = n_jobs, .from = 0, .step = 2, .chunk = chunk, .elem = elem, .dst = dst, .failed_at = SIZE_MAX},
+            {.jobs = jobs, .n_jobs = n_jobs, .from = 1, .step = 2, .chunk = chunk, .elem = elem, .dst = dst, .failed_at = SIZE_MAX},
+        };
+        pthread_t helper;
+        /* One chunk needs no helper; without one (creation failed) this thread decodes them all. */
+        bool helped = n_jobs > 1 && pthread_create(&helper, NULL, decode_side_run, &sides[1]) == 0;
+        if (!helped)
+            sides[0].step = 1;
+        decode_side_run(&sides[0]);
+        if (helped)
+            pthread_join(helper, NULL);
+        const struct decode_side *first = sides[1].failed_at < sides[0].failed_at ? &sides[1] : &sides[0];
+        if (first->failed_at != SIZE_MAX && first->no_memory)
+            rc = pd_err_set(err, PD_ENOMEM, path, "out of memory to decode %s", dpath);
+        else if (first->failed_at != SIZE_MAX)
+            rc = pd_err_set(err, PD_EDATA, path, "%s: the chunk at sample %zu is damaged: %s", dpath,
+                            first->failed_at, why_text(first->why));
+    }
+    free(packed);
+    free(jobs);
+    return rc;
+}
