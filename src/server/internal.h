@@ -146,11 +146,10 @@ int srv_session_idle_s(const struct pd_server *srv);
 int srv_session_absolute_s(const struct pd_server *srv);
 bool srv_tls(const struct pd_server *srv);
 const char *srv_decision_rule(const struct pd_server *srv);
+const char *srv_data_dir(const struct pd_server *srv); /* --data DIR; the registry is DIR/certs */
 /* Requests begun and not yet answered; whether pd_server_stop has begun (for the tests). */
 int srv_in_flight(const struct pd_server *srv);
 bool srv_stopping(const struct pd_server *srv);
-/* The data folder (server.sqlite; the registry in certs/, the published keys in public/). */
-const char *srv_data_dir(const struct pd_server *srv);
 
 /* ---- Sessions and CSRF (session.c) ------------------------------------------------------------*/
 #define SESSION_COOKIE "pd_session"
