@@ -157,7 +157,7 @@ static int throttled(struct srv_call *call, bool html, int64_t wait_s)
 {
     call->retry_after_s = (int)wait_s;
     if (!html)
-        return call_error(call, 429, "throttled", "too many requests from this address; wait %lld s",
+        return call_error(call, 429, "too_many_attempts", "too many requests from this address; wait %lld s",
                           (long long)wait_s);
     struct html h = {0};
     char line[160];
