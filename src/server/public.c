@@ -262,12 +262,23 @@ static int find_or_answer(struct srv_call *call, bool html, struct public_cert *
     return 1;
 }
 
+/* "2026-12-03T17:08:44.380318559Z" as "2026-12-03 17:08:44 UTC" for people (anything else as it is). */
+static const char *readable_time(const char *iso, char *buf, size_t size)
+{
+    if (strlen(iso) >= 20 && iso[10] == 'T' && iso[strlen(iso) - 1] == 'Z')
+        snprintf(buf, size, "%.10s %.8s UTC", iso, iso + 11);
+    else
+        snprintf(buf, size, "%s", iso);
+    return buf;
+}
+
 static const char *status_sentence(const struct public_cert *pc, char *buf, size_t size)
 {
+    char when[64];
     if (strcmp(pc->status, "superseded") == 0)
-        snprintf(buf, size, "Superseded by %s on %s", pc->superseded_by, pc->retired);
+        snprintf(buf, size, "Superseded by %s on %s", pc->superseded_by, readable_time(pc->retired, when, sizeof when));
     else if (strcmp(pc->status, "withdrawn") == 0)
-        snprintf(buf, size, "Withdrawn on %s", pc->retired);
+        snprintf(buf, size, "Withdrawn on %s", readable_time(pc->retired, when, sizeof when));
     else
         snprintf(buf, size, "Issued and valid");
     return buf;
@@ -324,19 +335,20 @@ int public_page(struct srv_call *call)
         html_text(&h, pc.reason);
         html_raw(&h, "</p>\n");
     }
+    /* verify.js compares the address's #fragment (the QR code's hash, which never reaches the
+     * server) with the hash below; without JavaScript the reader compares them by eye. */
+    html_raw(&h, "<p id=\"hash-check\" class=\"verdict\" role=\"status\" aria-live=\"polite\" hidden></p>\n");
     html_raw(&h, "<dl>\n");
     html_row(&h, "Certificate", pc.id, false);
-    html_row(&h, "Issued", pc.issued, false);
+    char when[64];
+    html_row(&h, "Issued", readable_time(pc.issued, when, sizeof when), false);
     html_row(&h, "Laboratory", pc.lab, false);
     html_row(&h, "Signing key (Ed25519 key id)", pc.key_id, true);
     html_row(&h, "Signing key (public key)", pc.public_key, true);
     html_raw(&h, "<dt>Document hash (SHA-256 of the signed JSON, as in the QR code)</dt><dd><code id=\"doc-hash\">");
     html_text(&h, pc.document_sha256);
     html_raw(&h, "</code></dd>\n</dl>\n");
-    /* verify.js compares the address's #fragment (the QR code's hash, which never reaches the
-     * server) with the hash above; without JavaScript the reader compares them by eye. */
-    html_raw(&h, "<p id=\"hash-check\" class=\"verdict\" role=\"status\" aria-live=\"polite\" hidden></p>\n"
-                 "<p class=\"hint\">The QR code's address ends with <code>#</code> and the document hash: it must be "
+    html_raw(&h, "<p class=\"hint\">The QR code's address ends with <code>#</code> and the document hash: it must be "
                  "the hash above.</p>\n");
     upload_form(&h, pc.id);
     html_foot(&h);
