@@ -9,6 +9,7 @@ limits on unknown numbers and uploads; then the page in headless Chromium at pho
 fragment compared by verify.js, the upload form, nothing wider than 360 px, no console error).
 With --screenshots DIR the phone-width pages are written there."""
 import argparse
+import atexit
 import glob
 import json
 import os
@@ -33,6 +34,7 @@ p = make_certs(data, BASE_URL)
 certs = p["certs"]
 server = Server(data)
 base = f"http://127.0.0.1:{server.port}"
+atexit.register(lambda: server.proc.poll() is None and server.proc.kill())  # also when a check raises
 
 
 def http_call(method, path, body=None, ctype=None, announce=None):
