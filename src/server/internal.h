@@ -281,6 +281,10 @@ int public_revocations(struct srv_call *call); /* GET /keys/revocations.json */
 bool public_cert_id_ok(const char *s, size_t n);
 /* Whether the path is one that takes an upload (its body limit is larger). */
 bool public_upload_path(const char *path);
+/* The file in a multipart/form-data body (`type` the Content-Type with its boundary): the first
+ * part with a filename (a browser sends the form's one file field so), pointing into `body`.
+ * false when the body is no such form, or is cut short. */
+bool public_multipart_file(const char *type, const char *body, size_t len, const char **data, size_t *data_len);
 int static_file(struct srv_call *call); /* static.c: the web interface */
 int static_page(struct srv_call *call);
 /* A {file} segment: [a-z0-9._-], 1..64 bytes, not starting with '.' or '-', no "..". */

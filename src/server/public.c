@@ -379,9 +379,7 @@ int public_status(struct srv_call *call)
 }
 
 /* ---- POST …/check: an uploaded certificate ---------------------------------------------------------*/
-/* The file in a multipart/form-data body: the first part that has a filename (browsers send the
- * form's one file field so). false when the body is not such a form. */
-static bool multipart_file(const char *type, const char *body, size_t len, const char **data, size_t *data_len)
+bool public_multipart_file(const char *type, const char *body, size_t len, const char **data, size_t *data_len)
 {
     const char *b = strstr(type, "boundary=");
     if (!b)
@@ -684,7 +682,7 @@ int public_check(struct srv_call *call)
     size_t len = call->upload_len;
     const char *type = call->upload_type;
     if (type_is(type, "multipart/form-data")) {
-        if (!multipart_file(type, call->upload ? call->upload : "", call->upload_len, &data, &len))
+        if (!public_multipart_file(type, call->upload ? call->upload : "", call->upload_len, &data, &len))
             return call_error(call, 400, "invalid", "the form holds no file (field 'file')");
     } else if (!type_is(type, "application/json") && !type_is(type, "application/pdf")) {
         return call_error(call, 415, "unsupported_media_type",
