@@ -30,7 +30,7 @@
 #define LOOKUP_FREE_MISSES 30  /* unknown numbers a client may look up before it has to wait */
 #define CHECK_FREE_UPLOADS 20  /* uploads a client may have checked before it has to wait */
 
-const struct srv_field srv_raw_body[] = {{NULL}};
+const struct srv_field srv_raw_body[] = {{.name = NULL}};
 
 bool public_cert_id_ok(const char *s, size_t n)
 {
@@ -547,11 +547,16 @@ static int check_json(struct srv_call *call, const char *data, size_t len, struc
         return vrc;
     }
     if (vrc < 0) { /* not in the exact form polydaq writes: someone else wrote these bytes */
-        char msg[300];
-        pd_strlcpy(msg, verr.msg, sizeof msg);
-        char *at = strstr(msg, path); /* the message names the private copy: not the reader's business */
-        if (at)
-            memmove(at, at + strlen(path), strlen(at + strlen(path)) + 1);
+        char msg[400];
+        const char *at = strstr(verr.msg, path); /* it names the private copy: said as "the file" */
+        int line = 0, column = 0, used = 0;
+        if (at && sscanf(at + strlen(path), ":%d:%d: %n", &line, &column, &used) == 2 && used > 0)
+            snprintf(msg, sizeof msg, "%.*sline %d, column %d: %s", (int)(at - verr.msg), verr.msg, line, column,
+                     at + strlen(path) + used);
+        else if (at)
+            snprintf(msg, sizeof msg, "%.*sthe file%s", (int)(at - verr.msg), verr.msg, at + strlen(path));
+        else
+            pd_strlcpy(msg, verr.msg, sizeof msg);
         result_set(r, "altered", "the file is not %s in the exact form the laboratory issued it%s%s", r->id,
                    msg[0] ? ": " : "", msg);
         return 0;
@@ -563,10 +568,14 @@ static int check_json(struct srv_call *call, const char *data, size_t len, struc
         pd_sha256_hex(canon_doc, strlen(canon_doc), whole);
     free(canon_doc);
     json_decref(parsed);
-    if (strcmp(whole, r->pc.document_sha256) == 0 && ok)
-        verdict_by_status(r, "the file");
-    else if (strcmp(whole, r->pc.document_sha256) == 0 && strcmp(r->pc.status, "issued") != 0)
-        verdict_by_status(r, "the file"); /* the registry's own document: only its state fails it */
+    bool registry_copy = strcmp(whole, r->pc.document_sha256) == 0;
+    if (registry_copy && (ok || strcmp(r->pc.status, "issued") != 0))
+        verdict_by_status(r, "the file"); /* superseded, withdrawn: the state is what fails it */
+    else if (registry_copy) /* the lab's own record does not verify: not the reader's doing */
+        result_set(r, "altered",
+                   "the file is the laboratory's record of %s, but that record does not verify (see the checks): "
+                   "ask the laboratory",
+                   r->id);
     else
         result_set(r, "altered", "the file differs from the certificate %s the laboratory issued (see the checks)",
                    r->id);
