@@ -153,6 +153,24 @@ static int not_found(struct srv_call *call, bool html)
     return reply_html(call, 404, &h);
 }
 
+/* A refused upload: JSON for the API, a page for the form (a person sent it). */
+static int refuse(struct srv_call *call, bool html, int status, const char *code, const char *message)
+{
+    if (!html)
+        return call_error(call, status, code, "%s", message);
+    char id[24];
+    path_cert_id(call, id);
+    struct html h = {0};
+    html_head(&h, "Certificate check");
+    html_raw(&h, "<h1>Certificate check</h1>\n<p id=\"verdict\" class=\"verdict verdict-bad\" data-verdict=\"refused\">");
+    html_text(&h, message);
+    html_raw(&h, "</p>\n<p><a href=\"/v/");
+    html_text(&h, id);
+    html_raw(&h, "\">Back to the certificate's page</a></p>\n");
+    html_foot(&h);
+    return reply_html(call, status, &h);
+}
+
 static int throttled(struct srv_call *call, bool html, int64_t wait_s)
 {
     call->retry_after_s = (int)wait_s;
@@ -692,13 +710,13 @@ int public_check(struct srv_call *call)
     const char *type = call->upload_type;
     if (type_is(type, "multipart/form-data")) {
         if (!public_multipart_file(type, call->upload ? call->upload : "", call->upload_len, &data, &len))
-            return call_error(call, 400, "invalid", "the form holds no file (field 'file')");
+            return refuse(call, html, 400, "invalid", "The form holds no file: choose the certificate's file first.");
     } else if (!type_is(type, "application/json") && !type_is(type, "application/pdf")) {
-        return call_error(call, 415, "unsupported_media_type",
-                          "send the certificate as application/json or application/pdf (or a form upload)");
+        return refuse(call, html, 415, "unsupported_media_type",
+                      "Send the certificate as application/json or application/pdf (or a form upload).");
     }
     if (!data || len == 0)
-        return call_error(call, 400, "invalid", "the file is empty");
+        return refuse(call, html, 400, "invalid", "The file is empty.");
     struct check_result r = {.checks = json_array()};
     struct pd_err err;
     pd_err_clear(&err);
@@ -712,7 +730,8 @@ int public_check(struct srv_call *call)
             i++;
         if (i == len || data[i] != '{') {
             json_decref(r.checks);
-            return call_error(call, 415, "unsupported_media_type", "the file is neither a JSON certificate nor a PDF");
+            return refuse(call, html, 415, "unsupported_media_type",
+                          "The file is neither a certificate's JSON file nor its PDF.");
         }
         rc = check_json(call, data, len, &r, &err);
     }
