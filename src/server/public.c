@@ -505,11 +505,15 @@ static void add_check_line(json_t *checks, const char *line, const char *hide1, 
 struct line_sink {
     json_t *checks;
     const char *hide1, *hide2;
+    bool foreign; /* the signature is valid under the key the file names, which is not this lab's */
 };
 
 static void sink_line(const char *line, void *arg)
 {
     struct line_sink *s = arg;
+    static const char foreign[] = "FAIL: signature valid, signer not trusted"; /* verify.c's words */
+    if (strncmp(line, foreign, sizeof foreign - 1) == 0)
+        s->foreign = true;
     add_check_line(s->checks, line, s->hide1, s->hide2);
 }
 
@@ -553,7 +557,7 @@ static int check_json(struct srv_call *call, const char *data, size_t len, struc
     pd_err_clear(&verr);
     int vrc = -1;
     bool ok = false;
-    struct line_sink sink = {r->checks, certs, tmpdir};
+    struct line_sink sink = {r->checks, certs, tmpdir, false};
     if (written)
         vrc = verify_upload_file(path, certs, &ok, sink_line, &sink, &verr);
     unlink(path);
@@ -589,6 +593,10 @@ static int check_json(struct srv_call *call, const char *data, size_t len, struc
     bool registry_copy = strcmp(whole, r->pc.document_sha256) == 0;
     if (registry_copy && (ok || strcmp(r->pc.status, "issued") != 0))
         verdict_by_status(r, "the file"); /* superseded, withdrawn: the state is what fails it */
+    else if (!registry_copy && sink.foreign) /* every lab numbers from CERT-000001: another lab's */
+        result_set(r, "not_ours",
+                   "the file is signed by a key that is not this laboratory's: a certificate of another laboratory "
+                   "that has the same number, or a forgery");
     else if (registry_copy) /* the lab's own record does not verify: not the reader's doing */
         result_set(r, "altered",
                    "the file is the laboratory's record of %s, but that record does not verify (see the checks): "
