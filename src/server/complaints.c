@@ -6,12 +6,14 @@
  * complaint_events — who, when, what — which the database keeps append-only (triggers refuse
  * UPDATE and DELETE), and each step queues a notice to the member's contacts in its transaction.
  * States: received → acknowledged → investigating → closed. All reads and changes take the scope
- * of the complaint's request.
+ * of the complaint's request. A certificate named must be one the lab has issued: it is looked up
+ * in the registry (DATA/certs/registry.sqlite, through the registry module), read only.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "registry/registry.h"
 #include "server/internal.h"
 
 const struct srv_field complaints_create_body[] = {
@@ -51,6 +53,35 @@ static bool certificate_number_valid(const char *s)
         if (*p < '0' || *p > '9')
             return false;
     return true;
+}
+
+/* Whether `number` is a certificate the lab has issued (issued, superseded or withdrawn: one a
+ * member can hold) in the registry of the server's data folder: 1 yes, 0 no (no registry, no such
+ * number, or a draft not yet issued — all the same answer), or an error reading the registry.
+ * Which request a certificate reports is not recorded in the registry yet, so only its existence is
+ * checked (docs/SERVER.md, "Still to come"). */
+static int certificate_issued(struct srv_call *call, const char *number, struct pd_err *err)
+{
+    char dir[4200];
+    if (snprintf(dir, sizeof dir, "%s/certs", srv_data_dir(call->srv)) >= (int)sizeof dir)
+        return pd_err_set(err, PD_EINVAL, NULL, "data folder path too long");
+    if (!pd_registry_exists(dir))
+        return 0;
+    struct pd_registry reg;
+    int rc = pd_registry_open(&reg, dir, 0, err);
+    if (rc < 0)
+        return rc;
+    struct pd_registry_cert cert;
+    rc = pd_registry_cert_get(&reg, number, &cert, err);
+    if (rc == 0) {
+        rc = strcmp(cert.status, "draft") != 0 && strcmp(cert.status, "reviewed") != 0;
+        pd_registry_cert_free(&cert);
+    } else if (rc == PD_ESTATE) {
+        pd_err_clear(err);
+        rc = 0;
+    }
+    pd_registry_close(&reg);
+    return rc;
 }
 
 static json_t *text_or_null(sqlite3_stmt *st, int col)
@@ -169,7 +200,21 @@ int complaints_create(struct srv_call *call)
     const char *description = json_string_value(json_object_get(b, "description"));
     struct pd_err err;
     pd_err_clear(&err);
-    int rc = db_begin(call->db, &err);
+    int rc;
+    /* Read before the server's transaction: the registry is another database, and a complaint
+     * about a certificate withdrawn in between still names a certificate that was issued. */
+    if (cert && (rc = certificate_issued(call, cert, &err)) <= 0) {
+        if (rc < 0 && err.code == PD_EBUSY)
+            return call_fail(call, &err);
+        if (rc < 0) { /* the registry's path and fault are for the log, not for the member */
+            pd_log(PD_LOG_ERROR, "server: reading the certificate registry: %s", err.msg);
+            return call_error(call, 500, "internal", "internal error (logged on the server)");
+        }
+        return call_error(call, 422, "invalid", "field 'certificate_number': %s is not a certificate issued by the "
+                                                "laboratory to your company",
+                          cert);
+    }
+    rc = db_begin(call->db, &err);
     if (rc < 0)
         return call_fail(call, &err);
     struct request_brief req;

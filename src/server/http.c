@@ -47,6 +47,7 @@ int srv_session_idle_s(const struct pd_server *srv) { return srv->session_idle_s
 int srv_session_absolute_s(const struct pd_server *srv) { return srv->session_absolute_s; }
 bool srv_tls(const struct pd_server *srv) { return srv->tls_proxy; }
 const char *srv_decision_rule(const struct pd_server *srv) { return srv->decision_rule; }
+const char *srv_data_dir(const struct pd_server *srv) { return srv->data_dir; }
 int srv_in_flight(const struct pd_server *srv) { return atomic_load(&srv->in_flight); }
 bool srv_stopping(const struct pd_server *srv) { return atomic_load(&srv->stopping); }
 

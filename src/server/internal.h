@@ -141,6 +141,7 @@ int srv_session_idle_s(const struct pd_server *srv);
 int srv_session_absolute_s(const struct pd_server *srv);
 bool srv_tls(const struct pd_server *srv);
 const char *srv_decision_rule(const struct pd_server *srv);
+const char *srv_data_dir(const struct pd_server *srv); /* --data DIR; the registry is DIR/certs */
 /* Requests begun and not yet answered; whether pd_server_stop has begun (for the tests). */
 int srv_in_flight(const struct pd_server *srv);
 bool srv_stopping(const struct pd_server *srv);

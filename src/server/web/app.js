@@ -1,9 +1,12 @@
 // app.js — the lab server's web interface: reads the page's address, asks the JSON API for what
 // the page shows (as the logged-in user; the server decides what that user may see) and renders
 // it. Pages: login, requests (a member's own company's; all of them for lab staff), a new request,
-// one request with its history (and the review forms for reviewers), accounts for admins.
+// one request with its history (and the review forms for reviewers), accounts for admins; items
+// and complaints come from their own modules (items.js, complaints.js).
 import { api, ApiError, markLoggedIn, setCsrfToken } from './api.js';
 import { h, field, table, stateBadge } from './dom.js';
+import { itemPages, itemsSection } from './items.js';
+import { complaintPages } from './complaints.js';
 
 const main = document.getElementById('main');
 const alertBox = document.getElementById('alert');
@@ -73,6 +76,7 @@ function renderNav() {
   }
   const links = [h('a', { href: '/requests' }, me.role === 'member' ? 'Our requests' : 'All requests')];
   if (me.role === 'member') links.push(h('a', { href: '/requests/new' }, 'New request'));
+  links.push(h('a', { href: '/complaints' }, 'Complaints'));
   if (me.role === 'admin') links.push(h('a', { href: '/admin' }, 'Users and members'));
   const who = `${me.name} (${me.role}${me.member_name ? ', ' + me.member_name : ''})`;
   nav.replaceChildren(...links, h('span', { class: 'who' }, who),
@@ -227,6 +231,7 @@ async function requestPage(id) {
     review, history,
   ];
   if (r.state === 'submitted' && REVIEW_ROLES.includes(me.role)) parts.push(...reviewForms(r));
+  parts.push(...await itemsSection(ui, r));
   show(`Request #${r.id}`, ...parts);
 }
 
@@ -349,6 +354,9 @@ function notFoundPage(msg) {
   show('Not found', h('p', { id: 'not-found' }, msg), h('p', {}, h('a', { href: '/requests' }, 'Back to the requests')));
 }
 
+// What the page modules (items.js, complaints.js) use of this one.
+const ui = { say, sayError, flash, show, errorText, markField, detailList, notFoundPage, get me() { return me; } };
+
 // ---- The address decides the page --------------------------------------------------------------
 async function route() {
   const path = window.location.pathname;
@@ -365,10 +373,12 @@ async function route() {
   setCsrfToken(me.csrf_token);
   renderNav();
   const m = /^\/requests\/([1-9][0-9]{0,14})$/.exec(path);
+  const modulePage = [...itemPages, ...complaintPages].find(([rx]) => rx.test(path));
   if (path === '/' || path === '/requests') await requestsPage();
   else if (path === '/requests/new') newRequestPage();
   else if (m) await requestPage(m[1]);
   else if (path === '/admin') await adminPage();
+  else if (modulePage) await modulePage[1](ui, ...modulePage[0].exec(path).slice(1));
   else notFoundPage('There is no such page.');
   const msg = sessionStorage.getItem('flash');
   if (msg) {
