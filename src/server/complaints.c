@@ -84,25 +84,19 @@ static int certificate_issued(struct srv_call *call, const char *number, struct 
     return rc;
 }
 
-static json_t *text_or_null(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? json_string((const char *)t) : json_null();
-}
-
 static json_t *complaint_json(sqlite3_stmt *st)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
     json_object_set_new(o, "request_id", json_integer(sqlite3_column_int64(st, 1)));
     json_object_set_new(o, "member_id", json_integer(sqlite3_column_int64(st, 2)));
-    json_object_set_new(o, "certificate_number", text_or_null(st, 3));
-    json_object_set_new(o, "subject", text_or_null(st, 4));
-    json_object_set_new(o, "description", text_or_null(st, 5));
-    json_object_set_new(o, "state", text_or_null(st, 6));
-    json_object_set_new(o, "filed_by", text_or_null(st, 7));
-    json_object_set_new(o, "filed_at", text_or_null(st, 8));
-    json_object_set_new(o, "outcome", text_or_null(st, 9));
+    json_object_set_new(o, "certificate_number", db_json_text(st, 3));
+    json_object_set_new(o, "subject", db_json_text(st, 4));
+    json_object_set_new(o, "description", db_json_text(st, 5));
+    json_object_set_new(o, "state", db_json_text(st, 6));
+    json_object_set_new(o, "filed_by", db_json_text(st, 7));
+    json_object_set_new(o, "filed_at", db_json_text(st, 8));
+    json_object_set_new(o, "outcome", db_json_text(st, 9));
     return o;
 }
 
@@ -110,53 +104,27 @@ static json_t *complaint_json(sqlite3_stmt *st)
  * or on error (err set). */
 static json_t *load_complaint(struct srv_call *call, int64_t id, struct pd_err *err)
 {
-    sqlite3_stmt *st;
-    if (scope_prepare(call->db, &call->scope, COMPLAINT_SELECT "WHERE c.id = :id AND " SCOPE_SQL("r.member_id"),
-                      &st, err) < 0)
-        return NULL;
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), id);
-    json_t *o = sqlite3_step(st) == SQLITE_ROW ? complaint_json(st) : NULL;
-    sqlite3_finalize(st);
-    if (!o)
+    json_t *o = NULL;
+    if (db_scoped_get(call->db, &call->scope, COMPLAINT_SELECT "WHERE c.id = :id AND " SCOPE_SQL("r.member_id"), id,
+                      complaint_json, "reading a complaint", &o, err) <= 0)
         return NULL;
     /* The complaint was found in scope just above; its history belongs to it. */
-    if (db_prepare(call->db,
-                   "SELECT e.at, u.login, e.action, e.detail FROM complaint_events e JOIN users u ON u.id = "
-                   "e.user_id WHERE e.complaint_id = ? ORDER BY e.id",
-                   &st, err) < 0) {
+    json_t *history = db_history(call->db,
+                                 "SELECT e.at, u.login, e.action, e.detail FROM complaint_events e JOIN users u ON "
+                                 "u.id = e.user_id WHERE e.complaint_id = ? ORDER BY e.id",
+                                 id, err);
+    if (!history) {
         json_decref(o);
         return NULL;
     }
-    sqlite3_bind_int64(st, 1, id);
-    json_t *history = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(history, json_pack("{s:o,s:o,s:o,s:o}", "at", text_or_null(st, 0), "by",
-                                                 text_or_null(st, 1), "action", text_or_null(st, 2), "detail",
-                                                 text_or_null(st, 3)));
-    sqlite3_finalize(st);
     json_object_set_new(o, "history", history);
     return o;
 }
 
 int complaints_list(struct srv_call *call)
 {
-    struct pd_err err;
-    pd_err_clear(&err);
-    sqlite3_stmt *st;
-    if (scope_prepare(call->db, &call->scope, COMPLAINT_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY c.id",
-                      &st, &err) < 0)
-        return call_fail(call, &err);
-    json_t *list = json_array();
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(list, complaint_json(st));
-    sqlite3_finalize(st);
-    if (step != SQLITE_DONE) {
-        json_decref(list);
-        db_fail(call->db, "listing the complaints", &err);
-        return call_fail(call, &err);
-    }
-    return call_reply(call, 200, json_pack("{s:o}", "complaints", list));
+    return db_reply_list(call, "complaints", COMPLAINT_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY c.id",
+                         complaint_json, "listing the complaints");
 }
 
 int complaints_get(struct srv_call *call)
@@ -200,10 +168,17 @@ int complaints_create(struct srv_call *call)
     const char *description = json_string_value(json_object_get(b, "description"));
     struct pd_err err;
     pd_err_clear(&err);
-    int rc;
-    /* Read before the server's transaction: the registry is another database, and a complaint
-     * about a certificate withdrawn in between still names a certificate that was issued. */
+    int rc = db_begin(call->db, &err);
+    if (rc < 0)
+        return call_fail(call, &err);
+    struct request_brief req;
+    if ((rc = request_visible(call, request_id, &req, &err)) < 0)
+        return call_fail(call, &err);
+    if (rc == 0) /* another member's request reads exactly like one that does not exist */
+        return call_error(call, 404, "not_found", "field 'request_id': no such request");
+    /* The registry is another database, read only here (a short read inside this transaction). */
     if (cert && (rc = certificate_issued(call, cert, &err)) <= 0) {
+        db_rollback(call->db);
         if (rc < 0 && err.code == PD_EBUSY)
             return call_fail(call, &err);
         if (rc < 0) { /* the registry's path and fault are for the log, not for the member */
@@ -214,14 +189,6 @@ int complaints_create(struct srv_call *call)
                                                 "laboratory to your company",
                           cert);
     }
-    rc = db_begin(call->db, &err);
-    if (rc < 0)
-        return call_fail(call, &err);
-    struct request_brief req;
-    if ((rc = request_visible(call, request_id, &req, &err)) < 0)
-        return call_fail(call, &err);
-    if (rc == 0) /* another member's request reads exactly like one that does not exist */
-        return call_error(call, 404, "not_found", "field 'request_id': no such request");
     sqlite3_stmt *st;
     char now[40];
     db_now_iso(now, sizeof now);

@@ -26,26 +26,20 @@ const struct srv_field items_receive_body[] = {
     "i.received_at, u.login FROM items i JOIN requests r ON r.id = i.request_id JOIN users u ON u.id = "         \
     "i.received_by "
 
+/* Every column is NOT NULL: db_json_text gives a string for each. */
 static json_t *item_json(sqlite3_stmt *st)
 {
-    char buf[2100];
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-    db_text(st, 1, buf, sizeof buf);
-    json_object_set_new(o, "item_id", json_string(buf));
+    json_object_set_new(o, "item_id", db_json_text(st, 1));
     json_object_set_new(o, "request_id", json_integer(sqlite3_column_int64(st, 2)));
     json_object_set_new(o, "member_id", json_integer(sqlite3_column_int64(st, 3)));
-    db_text(st, 4, buf, sizeof buf);
-    json_object_set_new(o, "description", json_string(buf));
-    db_text(st, 5, buf, sizeof buf);
-    json_object_set_new(o, "condition", json_string(buf));
+    json_object_set_new(o, "description", db_json_text(st, 4));
+    json_object_set_new(o, "condition", db_json_text(st, 5));
     json_object_set_new(o, "conforming", json_boolean(sqlite3_column_int(st, 6)));
-    db_text(st, 7, buf, sizeof buf);
-    json_object_set_new(o, "storage", json_string(buf));
-    db_text(st, 8, buf, sizeof buf);
-    json_object_set_new(o, "received_at", json_string(buf));
-    db_text(st, 9, buf, sizeof buf);
-    json_object_set_new(o, "received_by", json_string(buf));
+    json_object_set_new(o, "storage", db_json_text(st, 7));
+    json_object_set_new(o, "received_at", db_json_text(st, 8));
+    json_object_set_new(o, "received_by", db_json_text(st, 9));
     return o;
 }
 
@@ -119,15 +113,12 @@ int items_get(struct srv_call *call)
 {
     struct pd_err err;
     pd_err_clear(&err);
-    sqlite3_stmt *st;
-    int rc = scope_prepare(call->db, &call->scope, ITEM_SELECT "WHERE i.id = :id AND " SCOPE_SQL("r.member_id"),
-                           &st, &err);
+    json_t *o = NULL;
+    int rc = db_scoped_get(call->db, &call->scope, ITEM_SELECT "WHERE i.id = :id AND " SCOPE_SQL("r.member_id"),
+                           call->ids[0], item_json, "reading an item", &o, &err);
     if (rc < 0)
         return call_fail(call, &err);
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), call->ids[0]);
-    json_t *o = sqlite3_step(st) == SQLITE_ROW ? item_json(st) : NULL;
-    sqlite3_finalize(st);
-    if (!o)
+    if (rc == 0)
         return call_error(call, 404, "not_found", "no such item");
     return call_reply(call, 200, o);
 }

@@ -50,76 +50,50 @@ const struct srv_field requests_reject_body[] = {
     "FROM requests r JOIN members m ON m.id = r.member_id JOIN users u ON u.id = r.submitted_by "                \
     "LEFT JOIN users d ON d.id = r.decided_by "
 
-static json_t *text_or_null(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? json_string((const char *)t) : json_null();
-}
-
-static json_t *json_column(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    json_t *v = t ? json_loads((const char *)t, 0, NULL) : NULL;
-    return v ? v : json_null();
-}
-
 static json_t *request_json(sqlite3_stmt *st)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
     json_object_set_new(o, "member_id", json_integer(sqlite3_column_int64(st, 1)));
-    json_object_set_new(o, "member_name", text_or_null(st, 2));
-    json_object_set_new(o, "submitted_by", text_or_null(st, 3));
-    json_object_set_new(o, "material", text_or_null(st, 4));
-    json_object_set_new(o, "specification", text_or_null(st, 5));
-    json_object_set_new(o, "methods", json_column(st, 6));
+    json_object_set_new(o, "member_name", db_json_text(st, 2));
+    json_object_set_new(o, "submitted_by", db_json_text(st, 3));
+    json_object_set_new(o, "material", db_json_text(st, 4));
+    json_object_set_new(o, "specification", db_json_text(st, 5));
+    json_object_set_new(o, "methods", db_json_parsed(st, 6));
     json_object_set_new(o, "specimens", json_integer(sqlite3_column_int64(st, 7)));
-    json_object_set_new(o, "conditioning", text_or_null(st, 8));
-    json_object_set_new(o, "due_date", text_or_null(st, 9));
-    json_object_set_new(o, "customer_reference", text_or_null(st, 10));
-    json_object_set_new(o, "notes", text_or_null(st, 11));
-    json_object_set_new(o, "decision_rule", text_or_null(st, 12));
+    json_object_set_new(o, "conditioning", db_json_text(st, 8));
+    json_object_set_new(o, "due_date", db_json_text(st, 9));
+    json_object_set_new(o, "customer_reference", db_json_text(st, 10));
+    json_object_set_new(o, "notes", db_json_text(st, 11));
+    json_object_set_new(o, "decision_rule", db_json_text(st, 12));
     json_object_set_new(o, "decision_rule_agreed", json_true());
-    json_object_set_new(o, "state", text_or_null(st, 13));
-    json_object_set_new(o, "submitted_at", text_or_null(st, 14));
-    json_object_set_new(o, "decided_by", text_or_null(st, 15));
-    json_object_set_new(o, "decided_at", text_or_null(st, 16));
-    json_object_set_new(o, "reject_reason", text_or_null(st, 17));
-    json_object_set_new(o, "contract_review", json_column(st, 18));
+    json_object_set_new(o, "state", db_json_text(st, 13));
+    json_object_set_new(o, "submitted_at", db_json_text(st, 14));
+    json_object_set_new(o, "decided_by", db_json_text(st, 15));
+    json_object_set_new(o, "decided_at", db_json_text(st, 16));
+    json_object_set_new(o, "reject_reason", db_json_text(st, 17));
+    json_object_set_new(o, "contract_review", db_json_parsed(st, 18));
     return o;
 }
 
-/* The request {id} as the caller may see it, with its history; NULL with *status 404 when the
- * scope does not show it. */
+/* The request {id} as the caller may see it, with its history; NULL with *rc 0 when the scope
+ * does not show it, NULL with *rc < 0 (err set) on error. */
 static json_t *load_request(struct srv_call *call, int64_t id, struct pd_err *err, int *rc)
 {
-    sqlite3_stmt *st;
-    *rc = scope_prepare(call->db, &call->scope, REQUEST_SELECT "WHERE r.id = :id AND " SCOPE_SQL("r.member_id"), &st,
-                        err);
-    if (*rc < 0)
-        return NULL;
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), id);
     json_t *o = NULL;
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW)
-        o = request_json(st);
-    else if (step != SQLITE_DONE)
-        *rc = db_fail(call->db, "reading a request", err);
-    sqlite3_finalize(st);
-    if (!o)
+    *rc = db_scoped_get(call->db, &call->scope, REQUEST_SELECT "WHERE r.id = :id AND " SCOPE_SQL("r.member_id"), id,
+                        request_json, "reading a request", &o, err);
+    if (*rc <= 0)
         return NULL;
     /* The history is reached through the request just read, which the scope already allowed. */
-    json_t *history = json_array();
-    if (db_prepare(call->db,
-                   "SELECT e.at, u.login, e.action, e.detail FROM request_events e JOIN users u ON u.id = e.user_id "
-                   "WHERE e.request_id = ? ORDER BY e.id",
-                   &st, err) == 0) {
-        sqlite3_bind_int64(st, 1, id);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            json_array_append_new(history, json_pack("{s:o,s:o,s:o,s:o}", "at", text_or_null(st, 0), "by",
-                                                     text_or_null(st, 1), "action", text_or_null(st, 2), "detail",
-                                                     text_or_null(st, 3)));
-        sqlite3_finalize(st);
+    json_t *history = db_history(call->db,
+                                 "SELECT e.at, u.login, e.action, e.detail FROM request_events e JOIN users u ON "
+                                 "u.id = e.user_id WHERE e.request_id = ? ORDER BY e.id",
+                                 id, err);
+    if (!history) {
+        *rc = err->code;
+        json_decref(o);
+        return NULL;
     }
     json_object_set_new(o, "history", history);
     return o;
@@ -135,24 +109,8 @@ int request_event(struct srv_call *call, int64_t request_id, const char *action,
 
 int requests_list(struct srv_call *call)
 {
-    sqlite3_stmt *st;
-    struct pd_err err;
-    pd_err_clear(&err);
-    if (scope_prepare(call->db, &call->scope, REQUEST_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY r.id DESC",
-                      &st, &err) < 0)
-        return call_fail(call, &err);
-    json_t *arr = json_array();
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, request_json(st));
-    if (step != SQLITE_DONE) {
-        db_fail(call->db, "listing requests", &err);
-        sqlite3_finalize(st);
-        json_decref(arr);
-        return call_fail(call, &err);
-    }
-    sqlite3_finalize(st);
-    return call_reply(call, 200, json_pack("{s:o}", "requests", arr));
+    return db_reply_list(call, "requests", REQUEST_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY r.id DESC",
+                         request_json, "listing requests");
 }
 
 int requests_get(struct srv_call *call)

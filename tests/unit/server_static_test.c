@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
+#include "common/srv_db.h"
 #include "server/internal.h"
 
-static char tmp_dir[] = "/tmp/pd-srvstatic-XXXXXX";
 static struct pd_server *srv;
 static uint16_t port;
 
@@ -200,10 +200,9 @@ static void test_nothing_else(void **state)
 
 static int setup(void **state)
 {
-    (void)state;
-    if (!mkdtemp(tmp_dir))
+    if (srv_tmp_setup(state) < 0)
         return -1;
-    struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 0, .data_dir = tmp_dir, .threads = 2};
+    struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 0, .data_dir = srv_tmp, .threads = 2};
     if (pd_server_start(&opt, &srv, NULL) < 0)
         return -1;
     port = pd_server_port(srv);
@@ -212,12 +211,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    (void)state;
     if (srv)
         pd_server_stop(srv, 5000);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return srv_tmp_teardown(state);
 }
 
 int main(void)

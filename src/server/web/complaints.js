@@ -4,7 +4,7 @@
 // close them with the outcome. What a user may see is decided by the API's scope: another
 // company's complaint reads as not found.
 import { api } from './api.js';
-import { h, field, table, stateBadge } from './dom.js';
+import { h, field, table, stateBadge, requireFilled } from './dom.js';
 
 const CLOSE_ROLES = ['reviewer', 'authorizer', 'admin'];
 
@@ -62,14 +62,7 @@ async function newComplaintPage(ui) {
     };
     const cert = f.certificate_number.value.trim().toUpperCase();
     if (cert) body.certificate_number = cert;
-    for (const [k, label] of [['subject', 'Subject'], ['description', 'What is wrong']]) {
-      if (!body[k]) {
-        ui.sayError(`Fill in “${label}”.`);
-        f[k].setAttribute('aria-invalid', 'true');
-        f[k].focus();
-        return;
-      }
-    }
+    if (!requireFilled(form, [['subject', 'Subject'], ['description', 'What is wrong']], ui.sayError)) return;
     try {
       const c = await api('POST', '/complaints', body);
       ui.flash(`Complaint #${c.id} filed.`);
@@ -90,13 +83,8 @@ function stepForm(ui, c, { id, heading, step, name, label, required, button, don
     h('button', { type: 'submit' }, button));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    if (required && !requireFilled(form, [[name, label]], ui.sayError)) return;
     const text = form.elements[name].value.trim();
-    if (required && !text) {
-      ui.sayError(`Fill in “${label}”; the member will read it.`);
-      form.elements[name].setAttribute('aria-invalid', 'true');
-      form.elements[name].focus();
-      return;
-    }
     try {
       await api('POST', `/complaints/${c.id}/${step}`, text ? { [name]: text } : {});
       ui.flash(`Complaint #${c.id} ${done}.`);

@@ -4,7 +4,7 @@
 // one item's own page. Members see their own company's items only: the API answers with the
 // caller's scope, so another company's request or item reads as not found.
 import { api } from './api.js';
-import { h, field, table } from './dom.js';
+import { h, field, table, requireFilled } from './dom.js';
 
 // Items can be received while the request is in one of these states (the API answers 409 otherwise).
 const RECEIVING_STATES = ['accepted', 'items received'];
@@ -56,14 +56,8 @@ function receiveForm(ui, request) {
       conforming: f.conforming.checked,
       storage: f.storage.value.trim(),
     };
-    for (const [k, label] of [['description', 'Description'], ['condition', 'Condition on arrival'], ['storage', 'Stored at']]) {
-      if (!body[k]) {
-        ui.sayError(`Fill in “${label}”.`);
-        f[k].setAttribute('aria-invalid', 'true');
-        f[k].focus();
-        return;
-      }
-    }
+    const required = [['description', 'Description'], ['condition', 'Condition on arrival'], ['storage', 'Stored at']];
+    if (!requireFilled(form, required, ui.sayError)) return;
     try {
       const { items } = await api('POST', `/requests/${request.id}/items`, body);
       const fresh = items.slice(-body.count).map((it) => it.item_id);
