@@ -84,40 +84,25 @@ static int certificate_issued(struct srv_call *call, const char *number, struct 
     return rc;
 }
 
-static json_t *complaint_json(sqlite3_stmt *st)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(o, "request_id", json_integer(sqlite3_column_int64(st, 1)));
-    json_object_set_new(o, "member_id", json_integer(sqlite3_column_int64(st, 2)));
-    json_object_set_new(o, "certificate_number", db_json_text(st, 3));
-    json_object_set_new(o, "subject", db_json_text(st, 4));
-    json_object_set_new(o, "description", db_json_text(st, 5));
-    json_object_set_new(o, "state", db_json_text(st, 6));
-    json_object_set_new(o, "filed_by", db_json_text(st, 7));
-    json_object_set_new(o, "filed_at", db_json_text(st, 8));
-    json_object_set_new(o, "outcome", db_json_text(st, 9));
-    return o;
-}
+/* COMPLAINT_SELECT's columns in order. */
+static const struct db_column complaint_columns[] = {
+    {"id", DB_INTEGER},   {"request_id", DB_INTEGER}, {"member_id", DB_INTEGER}, {"certificate_number", DB_TEXT},
+    {"subject", DB_TEXT}, {"description", DB_TEXT},   {"state", DB_TEXT},        {"filed_by", DB_TEXT},
+    {"filed_at", DB_TEXT}, {"outcome", DB_TEXT},      {NULL, DB_TEXT},
+};
+
+static json_t *complaint_json(sqlite3_stmt *st) { return db_row_object(st, complaint_columns); }
+
+#define COMPLAINT_BY_ID COMPLAINT_SELECT "WHERE c.id = :id AND " SCOPE_SQL("r.member_id")
+#define COMPLAINT_HISTORY DB_HISTORY_SQL("complaint_events", "complaint_id")
 
 /* The complaint with its history, as the caller's scope sees it; NULL when not found (err clear)
  * or on error (err set). */
 static json_t *load_complaint(struct srv_call *call, int64_t id, struct pd_err *err)
 {
     json_t *o = NULL;
-    if (db_scoped_get(call->db, &call->scope, COMPLAINT_SELECT "WHERE c.id = :id AND " SCOPE_SQL("r.member_id"), id,
-                      complaint_json, "reading a complaint", &o, err) <= 0)
-        return NULL;
-    /* The complaint was found in scope just above; its history belongs to it. */
-    json_t *history = db_history(call->db,
-                                 "SELECT e.at, u.login, e.action, e.detail FROM complaint_events e JOIN users u ON "
-                                 "u.id = e.user_id WHERE e.complaint_id = ? ORDER BY e.id",
-                                 id, err);
-    if (!history) {
-        json_decref(o);
-        return NULL;
-    }
-    json_object_set_new(o, "history", history);
+    db_scoped_get(call->db, &call->scope, COMPLAINT_BY_ID, id, complaint_json, COMPLAINT_HISTORY,
+                  "reading a complaint", &o, err);
     return o;
 }
 
@@ -129,12 +114,8 @@ int complaints_list(struct srv_call *call)
 
 int complaints_get(struct srv_call *call)
 {
-    struct pd_err err;
-    pd_err_clear(&err);
-    json_t *o = load_complaint(call, call->ids[0], &err);
-    if (!o)
-        return err.code ? call_fail(call, &err) : call_error(call, 404, "not_found", "no such complaint");
-    return call_reply(call, 200, o);
+    return db_reply_get(call, COMPLAINT_BY_ID, complaint_json, COMPLAINT_HISTORY, "reading a complaint",
+                        "no such complaint");
 }
 
 static int complaint_event(struct srv_call *call, int64_t id, const char *action, const char *detail,

@@ -26,22 +26,14 @@ const struct srv_field items_receive_body[] = {
     "i.received_at, u.login FROM items i JOIN requests r ON r.id = i.request_id JOIN users u ON u.id = "         \
     "i.received_by "
 
-/* Every column is NOT NULL: db_json_text gives a string for each. */
-static json_t *item_json(sqlite3_stmt *st)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(o, "item_id", db_json_text(st, 1));
-    json_object_set_new(o, "request_id", json_integer(sqlite3_column_int64(st, 2)));
-    json_object_set_new(o, "member_id", json_integer(sqlite3_column_int64(st, 3)));
-    json_object_set_new(o, "description", db_json_text(st, 4));
-    json_object_set_new(o, "condition", db_json_text(st, 5));
-    json_object_set_new(o, "conforming", json_boolean(sqlite3_column_int(st, 6)));
-    json_object_set_new(o, "storage", db_json_text(st, 7));
-    json_object_set_new(o, "received_at", db_json_text(st, 8));
-    json_object_set_new(o, "received_by", db_json_text(st, 9));
-    return o;
-}
+/* ITEM_SELECT's columns in order (all NOT NULL). */
+static const struct db_column item_columns[] = {
+    {"id", DB_INTEGER},       {"item_id", DB_TEXT},   {"request_id", DB_INTEGER},  {"member_id", DB_INTEGER},
+    {"description", DB_TEXT}, {"condition", DB_TEXT}, {"conforming", DB_BOOLEAN}, {"storage", DB_TEXT},
+    {"received_at", DB_TEXT}, {"received_by", DB_TEXT}, {NULL, DB_TEXT},
+};
+
+static json_t *item_json(sqlite3_stmt *st) { return db_row_object(st, item_columns); }
 
 int request_visible(struct srv_call *call, int64_t request_id, struct request_brief *out, struct pd_err *err)
 {
@@ -111,16 +103,8 @@ int items_list(struct srv_call *call)
 
 int items_get(struct srv_call *call)
 {
-    struct pd_err err;
-    pd_err_clear(&err);
-    json_t *o = NULL;
-    int rc = db_scoped_get(call->db, &call->scope, ITEM_SELECT "WHERE i.id = :id AND " SCOPE_SQL("r.member_id"),
-                           call->ids[0], item_json, "reading an item", &o, &err);
-    if (rc < 0)
-        return call_fail(call, &err);
-    if (rc == 0)
-        return call_error(call, 404, "not_found", "no such item");
-    return call_reply(call, 200, o);
+    return db_reply_get(call, ITEM_SELECT "WHERE i.id = :id AND " SCOPE_SQL("r.member_id"), item_json, NULL,
+                        "reading an item", "no such item");
 }
 
 /* The next item number of `year`, counted in the database so it is never given twice. */

@@ -45,57 +45,34 @@ const struct srv_field requests_reject_body[] = {
 
 #define REQUEST_SELECT                                                                                          \
     "SELECT r.id, r.member_id, m.name, u.login, r.material, r.specification, r.methods, r.specimens, "           \
-    "r.conditioning, r.due_date, r.customer_reference, r.notes, r.decision_rule, r.state, r.submitted_at, "     \
+    "r.conditioning, r.due_date, r.customer_reference, r.notes, r.decision_rule, 1, r.state, r.submitted_at, "  \
     "d.login, r.decided_at, r.reject_reason, r.contract_review "                                                 \
     "FROM requests r JOIN members m ON m.id = r.member_id JOIN users u ON u.id = r.submitted_by "                \
     "LEFT JOIN users d ON d.id = r.decided_by "
 
-static json_t *request_json(sqlite3_stmt *st)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(o, "member_id", json_integer(sqlite3_column_int64(st, 1)));
-    json_object_set_new(o, "member_name", db_json_text(st, 2));
-    json_object_set_new(o, "submitted_by", db_json_text(st, 3));
-    json_object_set_new(o, "material", db_json_text(st, 4));
-    json_object_set_new(o, "specification", db_json_text(st, 5));
-    json_object_set_new(o, "methods", db_json_parsed(st, 6));
-    json_object_set_new(o, "specimens", json_integer(sqlite3_column_int64(st, 7)));
-    json_object_set_new(o, "conditioning", db_json_text(st, 8));
-    json_object_set_new(o, "due_date", db_json_text(st, 9));
-    json_object_set_new(o, "customer_reference", db_json_text(st, 10));
-    json_object_set_new(o, "notes", db_json_text(st, 11));
-    json_object_set_new(o, "decision_rule", db_json_text(st, 12));
-    json_object_set_new(o, "decision_rule_agreed", json_true());
-    json_object_set_new(o, "state", db_json_text(st, 13));
-    json_object_set_new(o, "submitted_at", db_json_text(st, 14));
-    json_object_set_new(o, "decided_by", db_json_text(st, 15));
-    json_object_set_new(o, "decided_at", db_json_text(st, 16));
-    json_object_set_new(o, "reject_reason", db_json_text(st, 17));
-    json_object_set_new(o, "contract_review", db_json_parsed(st, 18));
-    return o;
-}
+/* REQUEST_SELECT's columns in order; the rule was agreed to submit (requests_create checks it). */
+static const struct db_column request_columns[] = {
+    {"id", DB_INTEGER},          {"member_id", DB_INTEGER},    {"member_name", DB_TEXT},
+    {"submitted_by", DB_TEXT},   {"material", DB_TEXT},        {"specification", DB_TEXT},
+    {"methods", DB_JSON},        {"specimens", DB_INTEGER},    {"conditioning", DB_TEXT},
+    {"due_date", DB_TEXT},       {"customer_reference", DB_TEXT}, {"notes", DB_TEXT},
+    {"decision_rule", DB_TEXT},  {"decision_rule_agreed", DB_BOOLEAN}, {"state", DB_TEXT},
+    {"submitted_at", DB_TEXT},   {"decided_by", DB_TEXT},      {"decided_at", DB_TEXT},
+    {"reject_reason", DB_TEXT},  {"contract_review", DB_JSON}, {NULL, DB_TEXT},
+};
+
+static json_t *request_json(sqlite3_stmt *st) { return db_row_object(st, request_columns); }
+
+#define REQUEST_BY_ID REQUEST_SELECT "WHERE r.id = :id AND " SCOPE_SQL("r.member_id")
+#define REQUEST_HISTORY DB_HISTORY_SQL("request_events", "request_id")
 
 /* The request {id} as the caller may see it, with its history; NULL with *rc 0 when the scope
  * does not show it, NULL with *rc < 0 (err set) on error. */
 static json_t *load_request(struct srv_call *call, int64_t id, struct pd_err *err, int *rc)
 {
     json_t *o = NULL;
-    *rc = db_scoped_get(call->db, &call->scope, REQUEST_SELECT "WHERE r.id = :id AND " SCOPE_SQL("r.member_id"), id,
-                        request_json, "reading a request", &o, err);
-    if (*rc <= 0)
-        return NULL;
-    /* The history is reached through the request just read, which the scope already allowed. */
-    json_t *history = db_history(call->db,
-                                 "SELECT e.at, u.login, e.action, e.detail FROM request_events e JOIN users u ON "
-                                 "u.id = e.user_id WHERE e.request_id = ? ORDER BY e.id",
-                                 id, err);
-    if (!history) {
-        *rc = err->code;
-        json_decref(o);
-        return NULL;
-    }
-    json_object_set_new(o, "history", history);
+    *rc = db_scoped_get(call->db, &call->scope, REQUEST_BY_ID, id, request_json, REQUEST_HISTORY,
+                        "reading a request", &o, err);
     return o;
 }
 
@@ -115,15 +92,7 @@ int requests_list(struct srv_call *call)
 
 int requests_get(struct srv_call *call)
 {
-    struct pd_err err;
-    pd_err_clear(&err);
-    int rc = 0;
-    json_t *o = load_request(call, call->ids[0], &err, &rc);
-    if (rc < 0)
-        return call_fail(call, &err);
-    if (!o)
-        return call_error(call, 404, "not_found", "no such request");
-    return call_reply(call, 200, o);
+    return db_reply_get(call, REQUEST_BY_ID, request_json, REQUEST_HISTORY, "reading a request", "no such request");
 }
 
 static const char *opt_string(json_t *body, const char *name)

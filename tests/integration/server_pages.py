@@ -231,8 +231,7 @@ try:
     browser.wait_heading("File a complaint", "member B's complaint form")
     check(driver.find_elements(By.ID, "no-requests"), "member B has no request to complain about (A's not offered)")
 
-    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"
-              and not re.search(r"/api/v1/\S* - Failed to load resource: the server responded with a status of 4", e["message"])]
+    errors = browser.console_errors()
     check(not errors, f"browser console errors: {errors}")
 finally:
     browser.quit()

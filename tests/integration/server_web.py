@@ -303,9 +303,7 @@ try:
     login("bruno")
 
     # No script errors in the browser's console along the way (CSP violations would show here).
-    # The API's 4xx answers the pages handle are logged by Chromium as failed loads: not errors here.
-    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"
-              and not re.search(r"/api/v1/\S* - Failed to load resource: the server responded with a status of 4", e["message"])]
+    errors = browser.console_errors()
     check(not errors, f"browser console errors: {errors}")
 finally:
     browser.quit()

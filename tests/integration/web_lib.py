@@ -88,6 +88,12 @@ class Browser:
         self.wait.until(lambda d: d.current_url.endswith("/requests"))
         self.wait.until(lambda d: d.find_elements(By.ID, "logout"))
 
+    def console_errors(self):
+        """The browser console's errors so far (CSP violations and script errors show here). The API's
+        4xx answers the pages handle are logged by Chromium as failed loads: not errors here."""
+        return [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE" and not re.search(
+            r"/api/v1/\S* - Failed to load resource: the server responded with a status of 4", e["message"])]
+
     def logout(self):
         self.driver.find_element(By.ID, "logout").click()
         self.wait.until(lambda d: "/login" in d.current_url)

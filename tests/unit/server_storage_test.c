@@ -116,23 +116,23 @@ static void test_json_readers(void **state)
     struct pd_err err;
     pd_err_clear(&err);
     json_t *o = NULL;
-    assert_int_equal(db_scoped_get(db, &one, get, 1, row_json, "reading", &o, &err), 1);
+    assert_int_equal(db_scoped_get(db, &one, get, 1, row_json, NULL, "reading", &o, &err), 1);
     assert_true(json_is_null(json_object_get(o, "text")) && json_is_null(json_object_get(o, "parsed")));
     json_decref(o);
     o = NULL;
-    assert_int_equal(db_scoped_get(db, &one, get, 2, row_json, "reading", &o, &err), 1);
+    assert_int_equal(db_scoped_get(db, &one, get, 2, row_json, NULL, "reading", &o, &err), 1);
     assert_string_equal(json_string_value(json_object_get(o, "text")), "[1,2]");
     assert_int_equal(json_array_size(json_object_get(o, "parsed")), 2);
     json_decref(o);
     o = NULL;
-    assert_int_equal(db_scoped_get(db, &one, get, 3, row_json, "reading", &o, &err), 0); /* another member's */
+    assert_int_equal(db_scoped_get(db, &one, get, 3, row_json, NULL, "reading", &o, &err), 0); /* another member's */
     assert_null(o);
-    assert_int_equal(db_scoped_get(db, &two, get, 3, row_json, "reading", &o, &err), 1);
+    assert_int_equal(db_scoped_get(db, &two, get, 3, row_json, NULL, "reading", &o, &err), 1);
     assert_true(json_is_null(json_object_get(o, "parsed"))); /* not JSON: null, not an error */
     json_decref(o);
     /* Unscoped SQL is refused by both. */
     o = NULL;
-    assert_int_equal(db_scoped_get(db, &lab, "SELECT id, v FROM t WHERE id = :id", 1, row_json, "reading", &o, &err),
+    assert_int_equal(db_scoped_get(db, &lab, "SELECT id, v FROM t WHERE id = :id", 1, row_json, NULL, "reading", &o, &err),
                      PD_EINVAL);
     assert_null(o);
     assert_null(db_scoped_list(db, &lab, "SELECT id, v FROM t", row_json, "listing", &err));
@@ -151,6 +151,18 @@ static void test_json_readers(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(h, 1), "action")), "changed");
     assert_true(json_is_null(json_object_get(json_array_get(h, 1), "detail")));
     json_decref(h);
+    /* A get with its history attached; a history that cannot be read fails the get, *out untouched. */
+    o = NULL;
+    assert_int_equal(db_scoped_get(db, &one, get, 2, row_json,
+                                   "SELECT at, who, action, detail FROM t_events WHERE t_id = ? ORDER BY rowid",
+                                   "reading", &o, &err),
+                     1);
+    assert_int_equal(json_array_size(json_object_get(o, "history")), 2);
+    json_decref(o);
+    o = NULL;
+    assert_true(db_scoped_get(db, &one, get, 2, row_json, "SELECT at FROM no_such_table WHERE t_id = ?", "reading",
+                              &o, &err) < 0);
+    assert_null(o);
     /* A failing query is an error naming what was done, not a short list. */
     pd_err_clear(&err);
     assert_null(db_history(db, "SELECT at, who, action, detail FROM no_such_table WHERE t_id = ?", 2, &err));
