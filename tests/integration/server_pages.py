@@ -46,6 +46,11 @@ def field_named(form, name):
     return form.find_element(By.NAME, name)
 
 
+def show_section(heading_id):
+    """Scrolls the section under that heading to the top of the window (for the screenshots)."""
+    driver.execute_script("document.getElementById(arguments[0]).scrollIntoView()", heading_id)
+
+
 def no_overflow(what):
     overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     check(overflow <= 0, f"{what} is {overflow} px wider than a phone's screen")
@@ -84,6 +89,7 @@ try:
     check(all(i in driver.find_element(By.ID, "status").text for i in ids), "the announcement names every id")
     check("<b>moulded</b>" in rows[0].text, f"the description is shown as typed: {rows[0].text!r}")
     check(driver.find_element(By.ID, "request-state").text == "items received", "the request moved on")
+    show_section("items-h")
     browser.shot("items-lab")
 
     # The label sheet, fetched by the page with its own session through the link the page shows.
@@ -123,6 +129,7 @@ try:
     check(member_ids == ids, f"the member sees its items: {member_ids}")
     check(driver.find_elements(By.ID, "labels-link"), "the member gets the label sheet link")
     check(not driver.find_elements(By.ID, "receive-form"), "a member gets no receipt form")
+    show_section("items-h")
     browser.shot("items-member")
     driver.find_element(By.LINK_TEXT, "Complaints").click()
     browser.wait_heading("Complaints of Acme Polymers GmbH", "member's complaints")
@@ -185,6 +192,7 @@ try:
     browser.wait_heading(f"Complaint #{cid}", "reviewer opens the complaint")
     form = driver.find_element(By.ID, "close-form")
     field_named(form, "outcome").send_keys("Certificate revised with the extensometer modulus; member informed.")
+    show_section("history-h")
     browser.shot("complaint-lab")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     browser.wait_text("#status", f"Complaint #{cid} closed", "closing announced")
