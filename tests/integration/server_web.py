@@ -56,7 +56,8 @@ for name in sorted(os.listdir(web_dir)):
           and hdrs.get("x-content-type-options") == "nosniff", f"/web/{name}: security headers {hdrs}")
 with open(os.path.join(web_dir, "index.html"), "rb") as f:
     shell = f.read()
-for page in ("/", "/login", "/requests", "/requests/new", "/requests/12", "/admin", "/login?expired=1"):
+for page in ("/", "/login", "/requests", "/requests/new", "/requests/12", "/admin", "/login?expired=1", "/items/4",
+             "/complaints", "/complaints/new", "/complaints/3"):
     st, hdrs, body = raw_get(page)
     check(st == 200 and body == shell and hdrs.get("content-type", "").startswith("text/html"), f"page {page}: {st}")
 for path in ("/web/", "/web", "/web/nope.js", "/web/../server.sqlite", "/web/%2e%2e/server.sqlite",

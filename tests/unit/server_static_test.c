@@ -147,7 +147,8 @@ static void test_pages_get_the_shell(void **state)
     (void)state;
     size_t len;
     char *shell = read_source("index.html", &len);
-    const char *pages[] = {"/", "/login", "/login?expired=1", "/requests", "/requests/new", "/requests/42", "/admin"};
+    const char *pages[] = {"/",      "/login",   "/login?expired=1", "/requests",      "/requests/new", "/requests/42",
+                           "/admin", "/items/7", "/complaints",      "/complaints/new", "/complaints/3"};
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
         struct answer ans;
         fetch("GET", pages[i], &ans);
