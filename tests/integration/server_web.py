@@ -17,7 +17,7 @@ from server_lib import PASSWORDS, SOURCE, Server, Client, check, cli, failures, 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from web_lib import Browser
+from web_lib import Browser, finish
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--screenshots", help="write PNGs of the main pages to this folder")
@@ -307,11 +307,7 @@ try:
     errors = browser.console_errors()
     check(not errors, f"browser console errors: {errors}")
 finally:
-    browser.quit()
-    rc = server.stop()
-    check(rc == 0, f"polydaq serve exit {rc}")
-    if not failures:
-        shutil.rmtree(data)  # kept after a failure: serve.err and the access log tell what happened
+    finish(browser, server, data)
 
 print(f"web interface: {len(failures)} failure(s)", file=sys.stderr)
 sys.exit(1 if failures else 0)

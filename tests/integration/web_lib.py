@@ -5,6 +5,7 @@ waiting for a page's heading or a message, the focused control, logging in and o
 keyboard, and screenshots when asked for."""
 import os
 import re
+import shutil
 import sys
 
 from selenium import webdriver
@@ -13,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from server_lib import check, fail
+from server_lib import check, fail, failures
 
 
 class Browser:
@@ -98,3 +99,15 @@ class Browser:
         self.driver.find_element(By.ID, "logout").click()
         self.wait.until(lambda d: "/login" in d.current_url)
         self.wait_text("#status", "You are logged out", "after logout")
+
+
+
+def finish(browser, server, data):
+    """The end of a browser test, in its `finally:` (an exception in the steps still propagates): the
+    browser closed, the server stopped (exit 0 expected), the data folder removed unless something
+    failed (serve.err and the access log then tell what happened)."""
+    browser.quit()
+    rc = server.stop()
+    check(rc == 0, f"polydaq serve exit {rc}")
+    if not failures:
+        shutil.rmtree(data)
