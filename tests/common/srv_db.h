@@ -22,18 +22,19 @@
 
 #include "server/internal.h"
 
-/* The folder: /tmp/pd-srvtest-XXXXXX once made. */
-static char srv_tmp[64];
+/* The folder: /tmp/pd-srvtest-XXXXXX once made. The short names (tmp_dir, open_db, count,
+ * exec_sql) are the ones the server tests were written with. */
+static char tmp_dir[64];
 
 static inline int srv_tmp_setup(void **state)
 {
     (void)state;
-    snprintf(srv_tmp, sizeof srv_tmp, "/tmp/pd-srvtest-XXXXXX");
-    return mkdtemp(srv_tmp) ? 0 : -1;
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/pd-srvtest-XXXXXX");
+    return mkdtemp(tmp_dir) ? 0 : -1;
 }
 
 /* Removes `path` and, when it is a folder (not a link to one), everything in it. */
-static inline int srv_tmp_remove(const char *path)
+static inline int tmp_dir_remove(const char *path)
 {
     struct stat sb;
     if (lstat(path, &sb) < 0)
@@ -52,7 +53,7 @@ static inline int srv_tmp_remove(const char *path)
         if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int)sizeof sub)
             rc = -1; /* deeper than any test makes it */
         else
-            rc |= srv_tmp_remove(sub);
+            rc |= tmp_dir_remove(sub);
     }
     closedir(d);
     return rc | rmdir(path);
@@ -62,14 +63,14 @@ static inline int srv_tmp_remove(const char *path)
 static inline int srv_tmp_teardown(void **state)
 {
     (void)state;
-    return srv_tmp[0] ? srv_tmp_remove(srv_tmp) : 0;
+    return tmp_dir[0] ? tmp_dir_remove(tmp_dir) : 0;
 }
 
 /* A database (schema current) in the sub-folder `name` of the temporary folder. */
-static inline struct pd_srvdb *srv_tmp_db(const char *name)
+static inline struct pd_srvdb *open_db(const char *name)
 {
     char dir[256];
-    snprintf(dir, sizeof dir, "%s/%s", srv_tmp, name);
+    snprintf(dir, sizeof dir, "%s/%s", tmp_dir, name);
     struct pd_srvdb *db = NULL;
     struct pd_err err;
     pd_err_clear(&err);
@@ -78,7 +79,7 @@ static inline struct pd_srvdb *srv_tmp_db(const char *name)
 }
 
 /* The first column of the first row of `sql` (a count, a flag). */
-static inline int64_t srv_tmp_count(struct pd_srvdb *db, const char *sql)
+static inline int64_t count(struct pd_srvdb *db, const char *sql)
 {
     sqlite3_stmt *st;
     assert_int_equal(db_prepare(db, sql, &st, NULL), 0);
@@ -89,13 +90,13 @@ static inline int64_t srv_tmp_count(struct pd_srvdb *db, const char *sql)
 }
 
 /* Runs `sql` as it is, for setting up rows or attacking the schema: SQLite's result code. */
-static inline int srv_tmp_exec(struct pd_srvdb *db, const char *sql)
+static inline int exec_sql(struct pd_srvdb *db, const char *sql)
 {
     return sqlite3_exec(db->h, sql, NULL, NULL, NULL);
 }
-static inline void srv_tmp_exec_ok(struct pd_srvdb *db, const char *sql)
+static inline void exec_ok(struct pd_srvdb *db, const char *sql)
 {
-    assert_int_equal(srv_tmp_exec(db, sql), SQLITE_OK);
+    assert_int_equal(exec_sql(db, sql), SQLITE_OK);
 }
 
 #endif /* PD_TEST_SRV_DB_H */

@@ -113,7 +113,7 @@ static void add_session(struct pd_srvdb *db, int slot, int user_id)
 static int add_registry(void)
 {
     char dir[128];
-    snprintf(dir, sizeof dir, "%s/certs", srv_tmp);
+    snprintf(dir, sizeof dir, "%s/certs", tmp_dir);
     struct pd_registry reg;
     if (mkdir(dir, 0700) < 0 || pd_registry_open(&reg, dir, PD_REGISTRY_CREATE, NULL) < 0)
         return -1;
@@ -139,7 +139,7 @@ static int setup(void **state)
     if (srv_tmp_setup(state) < 0)
         return -1;
     struct pd_srvdb *db;
-    if (pd_srvdb_open(srv_tmp, &db, NULL) < 0)
+    if (pd_srvdb_open(tmp_dir, &db, NULL) < 0)
         return -1;
     int64_t a, b, id;
     if (pd_member_add(db, "A", &a, NULL) < 0 || pd_member_add(db, "B", &b, NULL) < 0)
@@ -160,9 +160,9 @@ static int setup(void **state)
     pd_srvdb_close(db);
     if (add_registry() < 0)
         return -1;
-    snprintf(log_path, sizeof log_path, "%s/access.log", srv_tmp);
+    snprintf(log_path, sizeof log_path, "%s/access.log", tmp_dir);
     access_log = fopen(log_path, "w");
-    struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 0, .data_dir = srv_tmp, .threads = 2,
+    struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 0, .data_dir = tmp_dir, .threads = 2,
                                     .access_log = access_log};
     if (pd_server_start(&opt, &srv, NULL) < 0)
         return -1;
@@ -363,7 +363,7 @@ static void test_mail_sender_retries(void **state)
 {
     (void)state;
     struct pd_srvdb *db;
-    assert_int_equal(db_connect(srv_tmp, &db, NULL), 0);
+    assert_int_equal(db_connect(tmp_dir, &db, NULL), 0);
     assert_int_equal(sqlite3_exec(db->h,
                                   "INSERT INTO outbox(created_at, message_id, recipient, subject, body, "
                                   "next_attempt_s) VALUES ('Thu, 03 Dec 2026 14:00:00 +0000', '<t@polydaq.invalid>', "
@@ -373,9 +373,9 @@ static void test_mail_sender_retries(void **state)
     struct mail_sender *ms;
     struct pd_err err;
     pd_err_clear(&err);
-    assert_int_equal(mail_sender_start(srv_tmp, "ftp://127.0.0.1:1", "lab@a.example", &ms, &err), PD_ECONFIG);
-    assert_int_equal(mail_sender_start(srv_tmp, "smtp://127.0.0.1:1", "lab", &ms, &err), PD_ECONFIG);
-    assert_int_equal(mail_sender_start(srv_tmp, "smtp://127.0.0.1:1", "lab@a.example", &ms, &err), 0);
+    assert_int_equal(mail_sender_start(tmp_dir, "ftp://127.0.0.1:1", "lab@a.example", &ms, &err), PD_ECONFIG);
+    assert_int_equal(mail_sender_start(tmp_dir, "smtp://127.0.0.1:1", "lab", &ms, &err), PD_ECONFIG);
+    assert_int_equal(mail_sender_start(tmp_dir, "smtp://127.0.0.1:1", "lab@a.example", &ms, &err), 0);
     int attempts = 0;
     for (int i = 0; i < 600 && attempts == 0; i++) { /* port 1 refuses at once; valgrind is slow to get there */
         pd_clock_sleep_ns(50 * 1000 * 1000);

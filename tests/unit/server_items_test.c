@@ -47,7 +47,7 @@ static void test_migration_from_v1(void **state)
 {
     (void)state;
     char dir[256], path[300];
-    snprintf(dir, sizeof dir, "%s/v1", srv_tmp);
+    snprintf(dir, sizeof dir, "%s/v1", tmp_dir);
     assert_int_equal(mkdir(dir, 0700), 0);
     snprintf(path, sizeof path, "%s/%s", dir, SRV_DB_FILE);
     sqlite3 *h;
@@ -55,37 +55,37 @@ static void test_migration_from_v1(void **state)
     assert_int_equal(sqlite3_exec(h, v1_schema, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
 
-    struct pd_srvdb *db = srv_tmp_db("v1");
-    assert_int_equal(srv_tmp_count(db, "PRAGMA user_version"), 2);
+    struct pd_srvdb *db = open_db("v1");
+    assert_int_equal(count(db, "PRAGMA user_version"), 2);
     /* Every value of the request kept; its history still points at it. */
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM requests WHERE id = 7 AND member_id = 1 AND submitted_by = 1 "
+    assert_int_equal(count(db, "SELECT count(*) FROM requests WHERE id = 7 AND member_id = 1 AND submitted_by = 1 "
                                "AND material = 'PP H350' AND methods = '[\"ISO 527-2\"]' AND specimens = 5 AND "
                                "customer_reference = 'PO 1' AND state = 'accepted' AND decided_by = 2 AND "
                                "contract_review = '{\"comments\":\"ok\"}'"),
                      1);
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM request_events e JOIN requests r ON r.id = e.request_id"), 2);
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM pragma_index_list('requests') WHERE name = 'requests_member'"), 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM request_events e JOIN requests r ON r.id = e.request_id"), 2);
+    assert_int_equal(count(db, "SELECT count(*) FROM pragma_index_list('requests') WHERE name = 'requests_member'"), 1);
     /* The states after acceptance are admitted now; others still are not. */
-    assert_int_equal(srv_tmp_exec(db, "UPDATE requests SET state = 'items received' WHERE id = 7"), SQLITE_OK);
-    assert_int_not_equal(srv_tmp_exec(db, "UPDATE requests SET state = 'lost' WHERE id = 7"), SQLITE_OK);
+    assert_int_equal(exec_sql(db, "UPDATE requests SET state = 'items received' WHERE id = 7"), SQLITE_OK);
+    assert_int_not_equal(exec_sql(db, "UPDATE requests SET state = 'lost' WHERE id = 7"), SQLITE_OK);
     /* Foreign keys are on again after the migration, and nothing dangles. */
-    assert_int_equal(srv_tmp_count(db, "PRAGMA foreign_keys"), 1);
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
-    assert_int_not_equal(srv_tmp_exec(db, "INSERT INTO items(code, request_id, description, condition, conforming, "
+    assert_int_equal(count(db, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    assert_int_not_equal(exec_sql(db, "INSERT INTO items(code, request_id, description, condition, conforming, "
                                       "storage, received_at, received_by) VALUES ('IT-2026-000001', 99, 'x', 'x', "
                                       "1, 'x', 'now', 1)"),
                          SQLITE_OK);
     pd_srvdb_close(db);
-    db = srv_tmp_db("v1"); /* opened again: nothing migrates twice */
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM requests"), 1);
+    db = open_db("v1"); /* opened again: nothing migrates twice */
+    assert_int_equal(count(db, "SELECT count(*) FROM requests"), 1);
     pd_srvdb_close(db);
 }
 
 static void test_complaint_history_append_only(void **state)
 {
     (void)state;
-    struct pd_srvdb *db = srv_tmp_db("history");
-    assert_int_equal(srv_tmp_exec(db, "INSERT INTO members VALUES (1, 'Acme', 'now');"
+    struct pd_srvdb *db = open_db("history");
+    assert_int_equal(exec_sql(db, "INSERT INTO members VALUES (1, 'Acme', 'now');"
                                   "INSERT INTO users(id, login, name, role, member_id, password_hash, created_at) "
                                   "VALUES (1, 'alice', 'Alice', 'member', 1, 'x', 'now');"
                                   "INSERT INTO requests VALUES (1, 1, 1, 'PP', '', '[]', 1, '', '2099-01-01', '', '',"
@@ -95,20 +95,20 @@ static void test_complaint_history_append_only(void **state)
                                   "INSERT INTO complaint_events(complaint_id, at, user_id, action, detail) "
                                   "VALUES (1, 'now', 1, 'received', 's');"),
                      SQLITE_OK);
-    assert_int_not_equal(srv_tmp_exec(db, "UPDATE complaint_events SET detail = 'other'"), SQLITE_OK);
+    assert_int_not_equal(exec_sql(db, "UPDATE complaint_events SET detail = 'other'"), SQLITE_OK);
     assert_non_null(strstr(sqlite3_errmsg(db->h), "append-only"));
-    assert_int_not_equal(srv_tmp_exec(db, "DELETE FROM complaint_events"), SQLITE_OK);
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM complaint_events WHERE detail = 's'"), 1);
-    assert_int_not_equal(srv_tmp_exec(db, "UPDATE complaints SET state = 'forgotten'"), SQLITE_OK);
+    assert_int_not_equal(exec_sql(db, "DELETE FROM complaint_events"), SQLITE_OK);
+    assert_int_equal(count(db, "SELECT count(*) FROM complaint_events WHERE detail = 's'"), 1);
+    assert_int_not_equal(exec_sql(db, "UPDATE complaints SET state = 'forgotten'"), SQLITE_OK);
     pd_srvdb_close(db);
 }
 
 static void test_outbox_recipients(void **state)
 {
     (void)state;
-    struct pd_srvdb *db = srv_tmp_db("outbox");
+    struct pd_srvdb *db = open_db("outbox");
     assert_int_equal(
-        srv_tmp_exec(db, "INSERT INTO members VALUES (1, 'Acme', 'now'), (2, 'Beta', 'now');"
+        exec_sql(db, "INSERT INTO members VALUES (1, 'Acme', 'now'), (2, 'Beta', 'now');"
                      "INSERT INTO users(login, name, role, member_id, password_hash, created_at, disabled, email) "
                      "VALUES ('carla', 'C', 'member', 1, 'x', 'now', 0, 'carla@acme.example'),"
                      "       ('dora', 'D', 'member', 1, 'x', 'now', 1, 'dora@acme.example'),"   /* disabled */
@@ -122,8 +122,8 @@ static void test_outbox_recipients(void **state)
     assert_int_equal(db_begin(db, &err), 0);
     assert_int_equal(outbox_notify_member(db, 1, "Request 1: accepted", "text", &err), 0);
     assert_int_equal(db_commit(db, &err), 0);
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM outbox"), 1);
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM outbox WHERE recipient = 'carla@acme.example' AND "
+    assert_int_equal(count(db, "SELECT count(*) FROM outbox"), 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM outbox WHERE recipient = 'carla@acme.example' AND "
                                "subject = 'Request 1: accepted' AND attempts = 0 AND sent_at IS NULL AND "
                                "message_id GLOB '<[0-9a-f]*@polydaq.invalid>' AND length(message_id) = 50 AND "
                                "created_at GLOB '[A-Z][a-z][a-z], [0-9][0-9] [A-Z][a-z][a-z] 20[0-9][0-9] "
@@ -133,7 +133,7 @@ static void test_outbox_recipients(void **state)
     assert_int_equal(db_begin(db, &err), 0);
     assert_int_equal(outbox_notify_member(db, 2, "Request 2: rejected", "text", &err), 0);
     db_rollback(db);
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM outbox"), 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM outbox"), 1);
     pd_srvdb_close(db);
 }
 

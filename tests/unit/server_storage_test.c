@@ -17,18 +17,18 @@
 static void test_schema_versioned(void **state)
 {
     (void)state;
-    struct pd_srvdb *db = srv_tmp_db("schema");
-    assert_int_equal(srv_tmp_count(db, "PRAGMA user_version"), 2);
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 11);
+    struct pd_srvdb *db = open_db("schema");
+    assert_int_equal(count(db, "PRAGMA user_version"), 2);
+    assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 11);
     int64_t id;
     assert_int_equal(pd_member_add(db, "Acme", &id, NULL), 0);
     pd_srvdb_close(db);
-    db = srv_tmp_db("schema"); /* reopening migrates nothing and keeps the data */
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM members"), 1);
-    srv_tmp_exec_ok(db, "PRAGMA user_version = 7");
+    db = open_db("schema"); /* reopening migrates nothing and keeps the data */
+    assert_int_equal(count(db, "SELECT count(*) FROM members"), 1);
+    exec_ok(db, "PRAGMA user_version = 7");
     pd_srvdb_close(db);
     char dir[256];
-    snprintf(dir, sizeof dir, "%s/schema", srv_tmp);
+    snprintf(dir, sizeof dir, "%s/schema", tmp_dir);
     struct pd_err err;
     pd_err_clear(&err);
     db = NULL;
@@ -41,14 +41,14 @@ static void test_schema_versioned(void **state)
 static void test_scope(void **state)
 {
     (void)state;
-    struct pd_srvdb *db = srv_tmp_db("scope");
+    struct pd_srvdb *db = open_db("scope");
     int64_t a, b;
     assert_int_equal(pd_member_add(db, "A", &a, NULL), 0);
     assert_int_equal(pd_member_add(db, "B", &b, NULL), 0);
-    srv_tmp_exec_ok(db, "INSERT INTO users(id, login, name, role, member_id, password_hash, created_at) "
+    exec_ok(db, "INSERT INTO users(id, login, name, role, member_id, password_hash, created_at) "
                  "VALUES (1, 'u', 'U', 'member', 1, 'x', 'now')");
     for (int i = 0; i < 3; i++) /* 2 rows of A, 1 of B */
-        srv_tmp_exec_ok(db, i < 2 ? "INSERT INTO requests(member_id, submitted_by, material, specification, methods, "
+        exec_ok(db, i < 2 ? "INSERT INTO requests(member_id, submitted_by, material, specification, methods, "
                              "specimens, conditioning, due_date, customer_reference, notes, decision_rule, state, "
                              "submitted_at) VALUES (1, 1, 'm', '', '[]', 1, '', '2099-01-01', '', '', 'r', "
                              "'submitted', 'now')"
@@ -103,8 +103,8 @@ static json_t *row_json(sqlite3_stmt *st)
 static void test_json_readers(void **state)
 {
     (void)state;
-    struct pd_srvdb *db = srv_tmp_db("readers");
-    assert_int_equal(srv_tmp_exec(db,
+    struct pd_srvdb *db = open_db("readers");
+    assert_int_equal(exec_sql(db,
                                   "CREATE TABLE t (id INTEGER PRIMARY KEY, member_id INTEGER, v TEXT);"
                                   "INSERT INTO t VALUES (1, 1, NULL), (2, 1, '[1,2]'), (3, 2, 'not json');"
                                   "CREATE TABLE t_events (t_id INTEGER, at TEXT, who TEXT, action TEXT, detail TEXT);"
@@ -184,7 +184,7 @@ static void count_user(const struct pd_user_info *u, void *ctx)
 static void test_accounts(void **state)
 {
     (void)state;
-    struct pd_srvdb *db = srv_tmp_db("accounts");
+    struct pd_srvdb *db = open_db("accounts");
     assert_int_equal(pw_init(NULL), 0);
     int64_t id = -1;
     struct pd_err err;
@@ -203,7 +203,7 @@ static void test_accounts(void **state)
     assert_int_equal(pd_member_add(db, long_name, &id, NULL), 0);
     assert_int_equal(pd_member_add(db, "Acme", &id, NULL), 0);
     assert_int_equal(pd_member_add(db, "Acme", &id, &err), PD_ESTATE);
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM members"), 2);
+    assert_int_equal(count(db, "SELECT count(*) FROM members"), 2);
     /* Users: every refusal comes before the (costly) hash and stores nothing. */
     assert_int_equal(pd_user_add(db, "Bob", "Bob", PD_ROLE_REVIEWER, NULL, "long-enough-pw", &id, &err), PD_EDATA);
     assert_int_equal(pd_user_add(db, "bob smith", "Bob", PD_ROLE_REVIEWER, NULL, "long-enough-pw", &id, &err),
@@ -213,7 +213,7 @@ static void test_accounts(void **state)
     assert_int_equal(pd_user_add(db, "bob", "Bob", PD_ROLE_REVIEWER, "Acme", "long-enough-pw", &id, &err), PD_EDATA);
     assert_int_equal(pd_user_add(db, "bob", "Bob", PD_ROLE_MEMBER, "Nobody", "long-enough-pw", &id, &err), PD_EDATA);
     assert_int_equal(pd_user_add(db, "bob", "Bob", PD_ROLE_REVIEWER, NULL, "elevenchars", &id, &err), PD_EDATA);
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM users"), 0);
+    assert_int_equal(count(db, "SELECT count(*) FROM users"), 0);
     id = 0;
     assert_int_equal(pd_user_add(db, "bob", "Bob B", PD_ROLE_MEMBER, "Acme", "twelve-chars", &id, &err), 0);
     assert_true(id > 0);
@@ -235,10 +235,10 @@ static void test_accounts(void **state)
     assert_true(pw_verify(hash, "twelve-chars"));
     assert_false(pw_verify(hash, "twelve-chars "));
     /* Disabling ends the sessions. */
-    srv_tmp_exec_ok(db, "INSERT INTO sessions VALUES ('h1', 1, 0, 0, 'x'), ('h2', 1, 0, 0, 'y')");
+    exec_ok(db, "INSERT INTO sessions VALUES ('h1', 1, 0, 0, 'x'), ('h2', 1, 0, 0, 'y')");
     assert_int_equal(pd_user_disable(db, "bob", &err), 0);
-    assert_int_equal(srv_tmp_count(db, "SELECT count(*) FROM sessions"), 0);
-    assert_int_equal(srv_tmp_count(db, "SELECT disabled FROM users WHERE login = 'bob'"), 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM sessions"), 0);
+    assert_int_equal(count(db, "SELECT disabled FROM users WHERE login = 'bob'"), 1);
     assert_int_equal(pd_user_disable(db, "nobody", &err), PD_EDATA);
     pd_srvdb_close(db);
 }
@@ -261,7 +261,7 @@ static void test_roles(void **state)
 static void test_throttle(void **state)
 {
     (void)state;
-    struct pd_srvdb *db = srv_tmp_db("throttle");
+    struct pd_srvdb *db = open_db("throttle");
     for (int i = 1; i <= 4; i++) {
         throttle_fail(db, "login:x", 5);
         assert_int_equal(throttle_wait_s(db, "login:x"), 0);
@@ -281,7 +281,7 @@ static void test_throttle(void **state)
     /* An old failure is forgotten: the count restarts. */
     for (int i = 0; i < 4; i++)
         throttle_fail(db, "login:z", 5);
-    srv_tmp_exec_ok(db, "UPDATE login_throttle SET last_failure_s = last_failure_s - 1000 WHERE key = 'login:z'");
+    exec_ok(db, "UPDATE login_throttle SET last_failure_s = last_failure_s - 1000 WHERE key = 'login:z'");
     throttle_fail(db, "login:z", 5);
     assert_int_equal(throttle_wait_s(db, "login:z"), 0);
     pd_srvdb_close(db);

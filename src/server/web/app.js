@@ -1,12 +1,11 @@
 // app.js — the lab server's web interface: reads the page's address, asks the JSON API for what
 // the page shows (as the logged-in user; the server decides what that user may see) and renders
 // it. Pages: login, requests (a member's own company's; all of them for lab staff), a new request,
-// one request with its history (and the review forms for reviewers), accounts for admins; items
-// and complaints come from their own modules (items.js, complaints.js).
+// one request with its history (and the review forms for reviewers), accounts for admins.
 import { api, ApiError, markLoggedIn, setCsrfToken } from './api.js';
-import { h, field, table, stateBadge } from './dom.js';
 import { itemPages, itemsSection } from './items.js';
 import { complaintPages } from './complaints.js';
+import { h, field, table, stateBadge } from './dom.js';
 
 const main = document.getElementById('main');
 const alertBox = document.getElementById('alert');
@@ -42,6 +41,9 @@ function flash(msg) {
   sessionStorage.setItem('flash', msg);
 }
 
+// What the page modules items.js and complaints.js use of this one (functions declared below).
+const moduleUi = { say, sayError, flash, show, errorText, markField, detailList, notFoundPage, get me() { return me; } };
+
 function show(title, ...content) {
   document.title = `${title} — polydaq lab`;
   main.replaceChildren(h('h1', {}, title), ...content.filter(Boolean)); // parts a page leaves out are null
@@ -76,8 +78,8 @@ function renderNav() {
   }
   const links = [h('a', { href: '/requests' }, me.role === 'member' ? 'Our requests' : 'All requests')];
   if (me.role === 'member') links.push(h('a', { href: '/requests/new' }, 'New request'));
-  links.push(h('a', { href: '/complaints' }, 'Complaints'));
   if (me.role === 'admin') links.push(h('a', { href: '/admin' }, 'Users and members'));
+  links.splice(me.role === 'member' ? 2 : 1, 0, h('a', { href: '/complaints' }, 'Complaints'));
   const who = `${me.name} (${me.role}${me.member_name ? ', ' + me.member_name : ''})`;
   nav.replaceChildren(...links, h('span', { class: 'who' }, who),
     h('button', { type: 'button', id: 'logout', onclick: logout }, 'Log out'));
@@ -230,8 +232,8 @@ async function requestPage(id) {
     ]),
     review, history,
   ];
+  parts.push(...await itemsSection(moduleUi, r));
   if (r.state === 'submitted' && REVIEW_ROLES.includes(me.role)) parts.push(...reviewForms(r));
-  parts.push(...await itemsSection(ui, r));
   show(`Request #${r.id}`, ...parts);
 }
 
@@ -354,9 +356,6 @@ function notFoundPage(msg) {
   show('Not found', h('p', { id: 'not-found' }, msg), h('p', {}, h('a', { href: '/requests' }, 'Back to the requests')));
 }
 
-// What the page modules (items.js, complaints.js) use of this one.
-const ui = { say, sayError, flash, show, errorText, markField, detailList, notFoundPage, get me() { return me; } };
-
 // ---- The address decides the page --------------------------------------------------------------
 async function route() {
   const path = window.location.pathname;
@@ -372,13 +371,13 @@ async function route() {
   }
   setCsrfToken(me.csrf_token);
   renderNav();
-  const m = /^\/requests\/([1-9][0-9]{0,14})$/.exec(path);
   const modulePage = [...itemPages, ...complaintPages].find(([rx]) => rx.test(path));
+  const m = /^\/requests\/([1-9][0-9]{0,14})$/.exec(path);
   if (path === '/' || path === '/requests') await requestsPage();
   else if (path === '/requests/new') newRequestPage();
   else if (m) await requestPage(m[1]);
+  else if (modulePage) await modulePage[1](moduleUi, ...modulePage[0].exec(path).slice(1));
   else if (path === '/admin') await adminPage();
-  else if (modulePage) await modulePage[1](ui, ...modulePage[0].exec(path).slice(1));
   else notFoundPage('There is no such page.');
   const msg = sessionStorage.getItem('flash');
   if (msg) {
