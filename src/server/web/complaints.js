@@ -38,7 +38,6 @@ async function newComplaintPage(ui) {
     ui.show('File a complaint', h('p', { id: 'no-requests' }, 'Your company has no test requests to complain about.'));
     return;
   }
-  const preset = new URLSearchParams(window.location.search).get('request');
   const form = h('form', { id: 'complaint-form', novalidate: true },
     field('Request', 'request_id', {
       type: 'select', required: true,
@@ -51,7 +50,6 @@ async function newComplaintPage(ui) {
     field('Subject', 'subject', { required: true, maxlength: 200 }),
     field('What is wrong', 'description', { type: 'textarea', required: true, maxlength: 4000, rows: 6 }),
     h('button', { type: 'submit' }, 'File complaint'));
-  if (preset) form.elements.request_id.value = preset;
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const f = form.elements;
