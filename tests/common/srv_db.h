@@ -66,6 +66,18 @@ static inline int srv_tmp_teardown(void **state)
     return tmp_dir[0] ? tmp_dir_remove(tmp_dir) : 0;
 }
 
+/* A server on a free loopback port over the temporary folder (access log: NULL for none), two
+ * threads: its port, 0 when it did not start (then *srv is NULL). */
+static inline uint16_t srv_tmp_serve(struct pd_server **srv, FILE *access_log)
+{
+    struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 0, .data_dir = tmp_dir, .threads = 2,
+                                    .access_log = access_log};
+    *srv = NULL;
+    if (pd_server_start(&opt, srv, NULL) < 0)
+        return 0;
+    return pd_server_port(*srv);
+}
+
 /* A database (schema current) in the sub-folder `name` of the temporary folder. */
 static inline struct pd_srvdb *open_db(const char *name)
 {

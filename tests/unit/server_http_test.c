@@ -162,11 +162,7 @@ static int setup(void **state)
         return -1;
     snprintf(log_path, sizeof log_path, "%s/access.log", tmp_dir);
     access_log = fopen(log_path, "w");
-    struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 0, .data_dir = tmp_dir, .threads = 2,
-                                    .access_log = access_log};
-    if (pd_server_start(&opt, &srv, NULL) < 0)
-        return -1;
-    port = pd_server_port(srv);
+    port = srv_tmp_serve(&srv, access_log);
     return port ? 0 : -1;
 }
 

@@ -203,10 +203,7 @@ static int setup(void **state)
 {
     if (srv_tmp_setup(state) < 0)
         return -1;
-    struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 0, .data_dir = tmp_dir, .threads = 2};
-    if (pd_server_start(&opt, &srv, NULL) < 0)
-        return -1;
-    port = pd_server_port(srv);
+    port = srv_tmp_serve(&srv, NULL);
     return port ? 0 : -1;
 }
 
