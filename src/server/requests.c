@@ -86,8 +86,24 @@ int request_event(struct srv_call *call, int64_t request_id, const char *action,
 
 int requests_list(struct srv_call *call)
 {
-    return db_reply_list(call, "requests", REQUEST_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY r.id DESC",
-                         request_json, "listing requests");
+    sqlite3_stmt *st;
+    struct pd_err err;
+    pd_err_clear(&err);
+    if (scope_prepare(call->db, &call->scope, REQUEST_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY r.id DESC",
+                      &st, &err) < 0)
+        return call_fail(call, &err);
+    json_t *arr = json_array();
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, request_json(st));
+    if (step != SQLITE_DONE) {
+        db_fail(call->db, "listing requests", &err);
+        sqlite3_finalize(st);
+        json_decref(arr);
+        return call_fail(call, &err);
+    }
+    sqlite3_finalize(st);
+    return call_reply(call, 200, json_pack("{s:o}", "requests", arr));
 }
 
 int requests_get(struct srv_call *call)

@@ -358,8 +358,9 @@ static void test_body(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schema_versioned), cmocka_unit_test(test_scope), cmocka_unit_test(test_json_readers), cmocka_unit_test(test_accounts),
+        cmocka_unit_test(test_schema_versioned), cmocka_unit_test(test_scope), cmocka_unit_test(test_accounts),
         cmocka_unit_test(test_roles), cmocka_unit_test(test_throttle), cmocka_unit_test(test_body),
+        cmocka_unit_test(test_json_readers),
     };
     return cmocka_run_group_tests(tests, srv_tmp_setup, srv_tmp_teardown);
 }
