@@ -235,6 +235,29 @@ static void decide_outcome(const struct run *run, int rc, const struct pd_err *e
     }
 }
 
+/* The command that makes the missing secret key at `path`, for the error: keygen writes
+ * DIR/station-NAME.key, so a path of that form gives the exact command (the folder quoted for a
+ * shell when it needs it); any other file name, the command's form and the name it writes. */
+static void keygen_hint(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    const char *file = slash ? slash + 1 : path;
+    int dir_len = !slash ? 1 : slash == path ? 1 : (int)(slash - path);
+    const char *dir = slash ? path : ".";
+    size_t n = strlen(file);
+    if (strncmp(file, "station-", 8) != 0 || n <= 12 || strcmp(file + n - 4, ".key") != 0) {
+        snprintf(buf, size, " (make one with `polydaq keygen --station NAME -o DIR`, which writes "
+                            "DIR/station-NAME.key, and give that path here)");
+        return;
+    }
+    bool plain = strspn(file, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+    for (int i = 0; plain && i < dir_len; i++)
+        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/", dir[i]) != NULL;
+    const char *q = plain ? "" : "'"; /* a path with a ' in it is left as it is: rare, and still named */
+    snprintf(buf, size, " (make it once with `polydaq keygen --station %s%.*s%s -o %s%.*s%s`)", q, (int)(n - 12),
+             file + 8, q, q, dir_len, dir, q);
+}
+
 /* The station's key, before any instrument is touched: a missing, damaged or group/other-readable
  * key fails the run's start with the config's place named. No station section: said once. */
 static int load_station_key(struct run *run, struct pd_err *err)
@@ -248,9 +271,12 @@ static int load_station_key(struct run *run, struct pd_err *err)
         return PD_OK;
     }
     struct pd_err e;
-    if (pd_secret_key_load(cfg->station_key, &run->station_key, &e) < 0)
-        return pd_cfg_error(err, cfg->station_key_node, "%s%s", e.msg,
-                            e.os_errno == ENOENT ? " (make one with `polydaq keygen --station NAME -o DIR`)" : "");
+    if (pd_secret_key_load(cfg->station_key, &run->station_key, &e) < 0) {
+        char hint[4400] = "";
+        if (e.os_errno == ENOENT)
+            keygen_hint(cfg->station_key, hint, sizeof hint);
+        return pd_cfg_error(err, cfg->station_key_node, "%s%s", e.msg, hint);
+    }
     run->sealing = true;
     return PD_OK;
 }

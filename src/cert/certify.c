@@ -73,6 +73,22 @@ static void take_curve(struct ctx *c, size_t r, size_t s, struct specimen_eval *
     cs->n++;
 }
 
+/* An invalidated specimen's row shows its dimensions as measured, like the others' (a reader checks
+ * them: a specimen out of tolerance is one reason to exclude it). They are what the method's own
+ * evaluation records, read by that evaluation; its results are dropped: the specimen is excluded. */
+static int invalidated_dimensions(struct ctx *c, size_t r, size_t s, struct specimen_eval *e,
+                                  struct cert_scratch *scratch)
+{
+    struct cert_values v = {.scratch = scratch, .run_path = c->b->run_paths[r]};
+    bool evaluated = false;
+    char why[512];
+    int rc = c->m->evaluate(c->runs[r], s, c->b->method, &v, &evaluated, why, sizeof why);
+    e->v.dimensions = v.dimensions;
+    json_decref(v.info);
+    cert_curve_free(&v.curve);
+    return rc;
+}
+
 static int evaluate_all(struct ctx *c, size_t *n_evaluated, struct pd_err *err)
 {
     size_t total = 0;
@@ -93,6 +109,10 @@ static int evaluate_all(struct ctx *c, size_t *n_evaluated, struct pd_err *err)
             e->status = pd_run_specimen_attr(c->runs[r], s, "status");
             e->tested = e->status && strcmp(e->status, "tested") == 0;
             e->invalidated = e->status && strncmp(e->status, "invalid", 7) == 0;
+            if (e->invalidated && (rc = invalidated_dimensions(c, r, s, e, &scratch)) < 0) {
+                rc = pd_err_set(err, rc, NULL, "out of memory while reading %s", c->b->run_paths[r]);
+                break;
+            }
             if (!e->tested)
                 continue;
             struct cert_curve_set *cs = c->b->curves;

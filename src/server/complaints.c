@@ -6,12 +6,14 @@
  * complaint_events — who, when, what — which the database keeps append-only (triggers refuse
  * UPDATE and DELETE), and each step queues a notice to the member's contacts in its transaction.
  * States: received → acknowledged → investigating → closed. All reads and changes take the scope
- * of the complaint's request.
+ * of the complaint's request. A certificate named must be one the lab has issued: it is looked up
+ * in the registry (DATA/certs/registry.sqlite, through the registry module), read only.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "registry/registry.h"
 #include "server/internal.h"
 
 const struct srv_field complaints_create_body[] = {
@@ -53,89 +55,67 @@ static bool certificate_number_valid(const char *s)
     return true;
 }
 
-static json_t *text_or_null(sqlite3_stmt *st, int col)
+/* Whether `number` is a certificate the lab has issued (issued, superseded or withdrawn: one a
+ * member can hold) in the registry of the server's data folder: 1 yes, 0 no (no registry, no such
+ * number, or a draft not yet issued — all the same answer), or an error reading the registry.
+ * Which request a certificate reports is not recorded in the registry yet, so only its existence is
+ * checked (docs/SERVER.md, "Still to come"). */
+static int certificate_issued(struct srv_call *call, const char *number, struct pd_err *err)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? json_string((const char *)t) : json_null();
+    char dir[4200];
+    if (snprintf(dir, sizeof dir, "%s/certs", srv_data_dir(call->srv)) >= (int)sizeof dir)
+        return pd_err_set(err, PD_EINVAL, NULL, "data folder path too long");
+    if (!pd_registry_exists(dir))
+        return 0;
+    struct pd_registry reg;
+    int rc = pd_registry_open(&reg, dir, 0, err);
+    if (rc < 0)
+        return rc;
+    struct pd_registry_cert cert;
+    rc = pd_registry_cert_get(&reg, number, &cert, err);
+    if (rc == 0) {
+        rc = strcmp(cert.status, "draft") != 0 && strcmp(cert.status, "reviewed") != 0;
+        pd_registry_cert_free(&cert);
+    } else if (rc == PD_ESTATE) {
+        pd_err_clear(err);
+        rc = 0;
+    }
+    pd_registry_close(&reg);
+    return rc;
 }
 
-static json_t *complaint_json(sqlite3_stmt *st)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(o, "request_id", json_integer(sqlite3_column_int64(st, 1)));
-    json_object_set_new(o, "member_id", json_integer(sqlite3_column_int64(st, 2)));
-    json_object_set_new(o, "certificate_number", text_or_null(st, 3));
-    json_object_set_new(o, "subject", text_or_null(st, 4));
-    json_object_set_new(o, "description", text_or_null(st, 5));
-    json_object_set_new(o, "state", text_or_null(st, 6));
-    json_object_set_new(o, "filed_by", text_or_null(st, 7));
-    json_object_set_new(o, "filed_at", text_or_null(st, 8));
-    json_object_set_new(o, "outcome", text_or_null(st, 9));
-    return o;
-}
+/* COMPLAINT_SELECT's columns in order. */
+static const struct db_column complaint_columns[] = {
+    {"id", DB_INTEGER},   {"request_id", DB_INTEGER}, {"member_id", DB_INTEGER}, {"certificate_number", DB_TEXT},
+    {"subject", DB_TEXT}, {"description", DB_TEXT},   {"state", DB_TEXT},        {"filed_by", DB_TEXT},
+    {"filed_at", DB_TEXT}, {"outcome", DB_TEXT},      {NULL, DB_TEXT},
+};
+
+static json_t *complaint_json(sqlite3_stmt *st) { return db_row_object(st, complaint_columns); }
+
+#define COMPLAINT_BY_ID COMPLAINT_SELECT "WHERE c.id = :id AND " SCOPE_SQL("r.member_id")
+#define COMPLAINT_HISTORY DB_HISTORY_SQL("complaint_events", "complaint_id")
 
 /* The complaint with its history, as the caller's scope sees it; NULL when not found (err clear)
  * or on error (err set). */
 static json_t *load_complaint(struct srv_call *call, int64_t id, struct pd_err *err)
 {
-    sqlite3_stmt *st;
-    if (scope_prepare(call->db, &call->scope, COMPLAINT_SELECT "WHERE c.id = :id AND " SCOPE_SQL("r.member_id"),
-                      &st, err) < 0)
-        return NULL;
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), id);
-    json_t *o = sqlite3_step(st) == SQLITE_ROW ? complaint_json(st) : NULL;
-    sqlite3_finalize(st);
-    if (!o)
-        return NULL;
-    /* The complaint was found in scope just above; its history belongs to it. */
-    if (db_prepare(call->db,
-                   "SELECT e.at, u.login, e.action, e.detail FROM complaint_events e JOIN users u ON u.id = "
-                   "e.user_id WHERE e.complaint_id = ? ORDER BY e.id",
-                   &st, err) < 0) {
-        json_decref(o);
-        return NULL;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    json_t *history = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(history, json_pack("{s:o,s:o,s:o,s:o}", "at", text_or_null(st, 0), "by",
-                                                 text_or_null(st, 1), "action", text_or_null(st, 2), "detail",
-                                                 text_or_null(st, 3)));
-    sqlite3_finalize(st);
-    json_object_set_new(o, "history", history);
+    json_t *o = NULL;
+    db_scoped_get(call->db, &call->scope, COMPLAINT_BY_ID, id, complaint_json, COMPLAINT_HISTORY,
+                  "reading a complaint", &o, err);
     return o;
 }
 
 int complaints_list(struct srv_call *call)
 {
-    struct pd_err err;
-    pd_err_clear(&err);
-    sqlite3_stmt *st;
-    if (scope_prepare(call->db, &call->scope, COMPLAINT_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY c.id",
-                      &st, &err) < 0)
-        return call_fail(call, &err);
-    json_t *list = json_array();
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(list, complaint_json(st));
-    sqlite3_finalize(st);
-    if (step != SQLITE_DONE) {
-        json_decref(list);
-        db_fail(call->db, "listing the complaints", &err);
-        return call_fail(call, &err);
-    }
-    return call_reply(call, 200, json_pack("{s:o}", "complaints", list));
+    return db_reply_list(call, "complaints", COMPLAINT_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY c.id",
+                         complaint_json, "listing the complaints");
 }
 
 int complaints_get(struct srv_call *call)
 {
-    struct pd_err err;
-    pd_err_clear(&err);
-    json_t *o = load_complaint(call, call->ids[0], &err);
-    if (!o)
-        return err.code ? call_fail(call, &err) : call_error(call, 404, "not_found", "no such complaint");
-    return call_reply(call, 200, o);
+    return db_reply_get(call, COMPLAINT_BY_ID, complaint_json, COMPLAINT_HISTORY, "reading a complaint",
+                        "no such complaint");
 }
 
 static int complaint_event(struct srv_call *call, int64_t id, const char *action, const char *detail,
@@ -177,6 +157,19 @@ int complaints_create(struct srv_call *call)
         return call_fail(call, &err);
     if (rc == 0) /* another member's request reads exactly like one that does not exist */
         return call_error(call, 404, "not_found", "field 'request_id': no such request");
+    /* The registry is another database, read only here (a short read inside this transaction). */
+    if (cert && (rc = certificate_issued(call, cert, &err)) <= 0) {
+        db_rollback(call->db);
+        if (rc < 0 && err.code == PD_EBUSY)
+            return call_fail(call, &err);
+        if (rc < 0) { /* the registry's path and fault are for the log, not for the member */
+            pd_log(PD_LOG_ERROR, "server: reading the certificate registry: %s", err.msg);
+            return call_error(call, 500, "internal", "internal error (logged on the server)");
+        }
+        return call_error(call, 422, "invalid", "field 'certificate_number': %s is not a certificate issued by the "
+                                                "laboratory to your company",
+                          cert);
+    }
     sqlite3_stmt *st;
     char now[40];
     db_now_iso(now, sizeof now);

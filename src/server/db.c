@@ -231,6 +231,129 @@ void db_text(sqlite3_stmt *st, int col, char *buf, size_t size)
     pd_strlcpy(buf, t ? (const char *)t : "", size);
 }
 
+json_t *db_json_text(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? json_string((const char *)t) : json_null();
+}
+
+json_t *db_json_parsed(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    json_t *v = t ? json_loads((const char *)t, 0, NULL) : NULL;
+    return v ? v : json_null();
+}
+
+json_t *db_row_object(sqlite3_stmt *st, const struct db_column *cols)
+{
+    json_t *o = json_object();
+    for (int i = 0; cols[i].name; i++) {
+        json_t *v;
+        switch (cols[i].type) {
+        case DB_INTEGER: v = json_integer(sqlite3_column_int64(st, i)); break;
+        case DB_BOOLEAN: v = json_boolean(sqlite3_column_int(st, i)); break;
+        case DB_JSON: v = db_json_parsed(st, i); break;
+        default: v = db_json_text(st, i); break;
+        }
+        json_object_set_new(o, cols[i].name, v);
+    }
+    return o;
+}
+
+json_t *db_json_rows(struct pd_srvdb *db, sqlite3_stmt *st, db_row_json_fn *row, const char *what,
+                     struct pd_err *err)
+{
+    json_t *list = json_array();
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(list, row(st));
+    if (step != SQLITE_DONE) {
+        db_fail(db, what, err); /* before finalizing: the statement's error is the message */
+        json_decref(list);
+        list = NULL;
+    }
+    sqlite3_finalize(st);
+    return list;
+}
+
+int db_scoped_get(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, int64_t id,
+                  db_row_json_fn *row, const char *history_sql, const char *what, json_t **out, struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = scope_prepare(db, scope, sql, &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), id);
+    json_t *o = NULL;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        o = row(st);
+    else
+        rc = step == SQLITE_DONE ? 0 : db_fail(db, what, err);
+    sqlite3_finalize(st);
+    if (!o)
+        return rc;
+    if (history_sql) { /* the row was found in scope just above; its history belongs to it */
+        json_t *history = db_history(db, history_sql, id, err);
+        if (!history) {
+            json_decref(o);
+            return err->code;
+        }
+        json_object_set_new(o, "history", history);
+    }
+    *out = o;
+    return 1;
+}
+
+json_t *db_scoped_list(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, db_row_json_fn *row,
+                       const char *what, struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    if (scope_prepare(db, scope, sql, &st, err) < 0)
+        return NULL;
+    return db_json_rows(db, st, row, what, err);
+}
+
+int db_reply_list(struct srv_call *call, const char *key, const char *sql, db_row_json_fn *row, const char *what)
+{
+    struct pd_err err;
+    pd_err_clear(&err);
+    json_t *list = db_scoped_list(call->db, &call->scope, sql, row, what, &err);
+    if (!list)
+        return call_fail(call, &err);
+    return call_reply(call, 200, json_pack("{s:o}", key, list));
+}
+
+int db_reply_get(struct srv_call *call, const char *sql, db_row_json_fn *row, const char *history_sql,
+                 const char *what, const char *not_found)
+{
+    struct pd_err err;
+    pd_err_clear(&err);
+    json_t *o = NULL;
+    int rc = db_scoped_get(call->db, &call->scope, sql, call->ids[0], row, history_sql, what, &o, &err);
+    if (rc < 0)
+        return call_fail(call, &err);
+    if (rc == 0)
+        return call_error(call, 404, "not_found", "%s", not_found);
+    return call_reply(call, 200, o);
+}
+
+static json_t *history_entry(sqlite3_stmt *st)
+{
+    static const struct db_column cols[] = {
+        {"at", DB_TEXT}, {"by", DB_TEXT}, {"action", DB_TEXT}, {"detail", DB_TEXT}, {NULL, DB_TEXT}};
+    return db_row_object(st, cols);
+}
+
+json_t *db_history(struct pd_srvdb *db, const char *history_sql, int64_t owner_id, struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    if (db_prepare(db, history_sql, &st, err) < 0)
+        return NULL;
+    sqlite3_bind_int64(st, 1, owner_id);
+    return db_json_rows(db, st, history_entry, "reading a history", err);
+}
+
 static int schema_version(struct pd_srvdb *db, int *version, struct pd_err *err)
 {
     sqlite3_stmt *st;

@@ -56,6 +56,50 @@ int db_event_add(struct pd_srvdb *db, const char *insert_sql, int64_t owner_id, 
 int64_t db_now_s(void);
 /* Copies column `col` (TEXT, may be NULL → "") into buf. */
 void db_text(sqlite3_stmt *st, int col, char *buf, size_t size);
+/* ---- Rows as JSON, shared by the resources (requests.c, items.c, complaints.c) ----
+ * Column `col` as a JSON string, or null for SQL NULL; a TEXT column holding JSON, parsed (null
+ * when NULL or not JSON). */
+json_t *db_json_text(sqlite3_stmt *st, int col);
+json_t *db_json_parsed(sqlite3_stmt *st, int col);
+/* A resource's SELECT as its JSON object, column i named by cols[i] (ended by {NULL}): an integer,
+ * a boolean (0/1), a string or null (db_json_text), or JSON text parsed (db_json_parsed). */
+enum db_column_type { DB_INTEGER, DB_BOOLEAN, DB_TEXT, DB_JSON };
+struct db_column {
+    const char *name;
+    enum db_column_type type;
+};
+json_t *db_row_object(sqlite3_stmt *st, const struct db_column *cols);
+/* One row of a resource's SELECT as its JSON object. */
+typedef json_t *db_row_json_fn(sqlite3_stmt *st);
+/* Steps `st` to its end and finalizes it: every row as row(st), in an array; NULL on error (err
+ * set, naming `what`). */
+json_t *db_json_rows(struct pd_srvdb *db, sqlite3_stmt *st, db_row_json_fn *row, const char *what,
+                     struct pd_err *err);
+/* Runs the scoped `sql` (SCOPE_SQL and an :id parameter bound to `id`): 1 with the row's object in
+ * *out, 0 when the scope shows no such row, or an error (*out untouched). With history_sql (see
+ * db_history; NULL: none) the object gets the row's "history", read once the scope allowed it. */
+struct srv_scope;
+int db_scoped_get(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, int64_t id,
+                  db_row_json_fn *row, const char *history_sql, const char *what, json_t **out, struct pd_err *err);
+/* Every row of the scoped `sql` as an array; NULL on error. */
+json_t *db_scoped_list(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, db_row_json_fn *row,
+                       const char *what, struct pd_err *err);
+/* The answers of a list endpoint, 200 {key: [rows of the scoped sql]}, and of a get endpoint (the
+ * path's {id}): 200 with the object (and history), 404 `not_found` when the scope shows none; or
+ * the failure's answer. */
+struct srv_call;
+int db_reply_list(struct srv_call *call, const char *key, const char *sql, db_row_json_fn *row, const char *what);
+int db_reply_get(struct srv_call *call, const char *sql, db_row_json_fn *row, const char *history_sql,
+                 const char *what, const char *not_found);
+/* A history (request_events, complaint_events) as [{at, by, action, detail}]: history_sql selects
+ * those four columns of the entries of owner `owner_id` (its one parameter), oldest first — as
+ * DB_HISTORY_SQL writes it for a history table and its owner column. The owner must have been read
+ * through the caller's scope already. NULL on error. */
+#define DB_HISTORY_SQL(table, owner_column)                                                                      \
+    "SELECT e.at, u.login, e.action, e.detail FROM " table " e JOIN users u ON u.id = e.user_id WHERE e."         \
+    owner_column " = ? ORDER BY e.id"
+
+json_t *db_history(struct pd_srvdb *db, const char *history_sql, int64_t owner_id, struct pd_err *err);
 
 /* ---- Who may see what (scope.c) ---------------------------------------------------------------
  * The scope is made once per call from the session; every query over tenant data takes it. Its

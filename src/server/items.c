@@ -26,28 +26,14 @@ const struct srv_field items_receive_body[] = {
     "i.received_at, u.login FROM items i JOIN requests r ON r.id = i.request_id JOIN users u ON u.id = "         \
     "i.received_by "
 
-static json_t *item_json(sqlite3_stmt *st)
-{
-    char buf[2100];
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-    db_text(st, 1, buf, sizeof buf);
-    json_object_set_new(o, "item_id", json_string(buf));
-    json_object_set_new(o, "request_id", json_integer(sqlite3_column_int64(st, 2)));
-    json_object_set_new(o, "member_id", json_integer(sqlite3_column_int64(st, 3)));
-    db_text(st, 4, buf, sizeof buf);
-    json_object_set_new(o, "description", json_string(buf));
-    db_text(st, 5, buf, sizeof buf);
-    json_object_set_new(o, "condition", json_string(buf));
-    json_object_set_new(o, "conforming", json_boolean(sqlite3_column_int(st, 6)));
-    db_text(st, 7, buf, sizeof buf);
-    json_object_set_new(o, "storage", json_string(buf));
-    db_text(st, 8, buf, sizeof buf);
-    json_object_set_new(o, "received_at", json_string(buf));
-    db_text(st, 9, buf, sizeof buf);
-    json_object_set_new(o, "received_by", json_string(buf));
-    return o;
-}
+/* ITEM_SELECT's columns in order (all NOT NULL). */
+static const struct db_column item_columns[] = {
+    {"id", DB_INTEGER},       {"item_id", DB_TEXT},   {"request_id", DB_INTEGER},  {"member_id", DB_INTEGER},
+    {"description", DB_TEXT}, {"condition", DB_TEXT}, {"conforming", DB_BOOLEAN}, {"storage", DB_TEXT},
+    {"received_at", DB_TEXT}, {"received_by", DB_TEXT}, {NULL, DB_TEXT},
+};
+
+static json_t *item_json(sqlite3_stmt *st) { return db_row_object(st, item_columns); }
 
 int request_visible(struct srv_call *call, int64_t request_id, struct request_brief *out, struct pd_err *err)
 {
@@ -117,19 +103,8 @@ int items_list(struct srv_call *call)
 
 int items_get(struct srv_call *call)
 {
-    struct pd_err err;
-    pd_err_clear(&err);
-    sqlite3_stmt *st;
-    int rc = scope_prepare(call->db, &call->scope, ITEM_SELECT "WHERE i.id = :id AND " SCOPE_SQL("r.member_id"),
-                           &st, &err);
-    if (rc < 0)
-        return call_fail(call, &err);
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), call->ids[0]);
-    json_t *o = sqlite3_step(st) == SQLITE_ROW ? item_json(st) : NULL;
-    sqlite3_finalize(st);
-    if (!o)
-        return call_error(call, 404, "not_found", "no such item");
-    return call_reply(call, 200, o);
+    return db_reply_get(call, ITEM_SELECT "WHERE i.id = :id AND " SCOPE_SQL("r.member_id"), item_json, NULL,
+                        "reading an item", "no such item");
 }
 
 /* The next item number of `year`, counted in the database so it is never given twice. */

@@ -45,83 +45,34 @@ const struct srv_field requests_reject_body[] = {
 
 #define REQUEST_SELECT                                                                                          \
     "SELECT r.id, r.member_id, m.name, u.login, r.material, r.specification, r.methods, r.specimens, "           \
-    "r.conditioning, r.due_date, r.customer_reference, r.notes, r.decision_rule, r.state, r.submitted_at, "     \
+    "r.conditioning, r.due_date, r.customer_reference, r.notes, r.decision_rule, 1, r.state, r.submitted_at, "  \
     "d.login, r.decided_at, r.reject_reason, r.contract_review "                                                 \
     "FROM requests r JOIN members m ON m.id = r.member_id JOIN users u ON u.id = r.submitted_by "                \
     "LEFT JOIN users d ON d.id = r.decided_by "
 
-static json_t *text_or_null(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? json_string((const char *)t) : json_null();
-}
+/* REQUEST_SELECT's columns in order; the rule was agreed to submit (requests_create checks it). */
+static const struct db_column request_columns[] = {
+    {"id", DB_INTEGER},          {"member_id", DB_INTEGER},    {"member_name", DB_TEXT},
+    {"submitted_by", DB_TEXT},   {"material", DB_TEXT},        {"specification", DB_TEXT},
+    {"methods", DB_JSON},        {"specimens", DB_INTEGER},    {"conditioning", DB_TEXT},
+    {"due_date", DB_TEXT},       {"customer_reference", DB_TEXT}, {"notes", DB_TEXT},
+    {"decision_rule", DB_TEXT},  {"decision_rule_agreed", DB_BOOLEAN}, {"state", DB_TEXT},
+    {"submitted_at", DB_TEXT},   {"decided_by", DB_TEXT},      {"decided_at", DB_TEXT},
+    {"reject_reason", DB_TEXT},  {"contract_review", DB_JSON}, {NULL, DB_TEXT},
+};
 
-static json_t *json_column(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    json_t *v = t ? json_loads((const char *)t, 0, NULL) : NULL;
-    return v ? v : json_null();
-}
+static json_t *request_json(sqlite3_stmt *st) { return db_row_object(st, request_columns); }
 
-static json_t *request_json(sqlite3_stmt *st)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(o, "member_id", json_integer(sqlite3_column_int64(st, 1)));
-    json_object_set_new(o, "member_name", text_or_null(st, 2));
-    json_object_set_new(o, "submitted_by", text_or_null(st, 3));
-    json_object_set_new(o, "material", text_or_null(st, 4));
-    json_object_set_new(o, "specification", text_or_null(st, 5));
-    json_object_set_new(o, "methods", json_column(st, 6));
-    json_object_set_new(o, "specimens", json_integer(sqlite3_column_int64(st, 7)));
-    json_object_set_new(o, "conditioning", text_or_null(st, 8));
-    json_object_set_new(o, "due_date", text_or_null(st, 9));
-    json_object_set_new(o, "customer_reference", text_or_null(st, 10));
-    json_object_set_new(o, "notes", text_or_null(st, 11));
-    json_object_set_new(o, "decision_rule", text_or_null(st, 12));
-    json_object_set_new(o, "decision_rule_agreed", json_true());
-    json_object_set_new(o, "state", text_or_null(st, 13));
-    json_object_set_new(o, "submitted_at", text_or_null(st, 14));
-    json_object_set_new(o, "decided_by", text_or_null(st, 15));
-    json_object_set_new(o, "decided_at", text_or_null(st, 16));
-    json_object_set_new(o, "reject_reason", text_or_null(st, 17));
-    json_object_set_new(o, "contract_review", json_column(st, 18));
-    return o;
-}
+#define REQUEST_BY_ID REQUEST_SELECT "WHERE r.id = :id AND " SCOPE_SQL("r.member_id")
+#define REQUEST_HISTORY DB_HISTORY_SQL("request_events", "request_id")
 
-/* The request {id} as the caller may see it, with its history; NULL with *status 404 when the
- * scope does not show it. */
+/* The request {id} as the caller may see it, with its history; NULL with *rc 0 when the scope
+ * does not show it, NULL with *rc < 0 (err set) on error. */
 static json_t *load_request(struct srv_call *call, int64_t id, struct pd_err *err, int *rc)
 {
-    sqlite3_stmt *st;
-    *rc = scope_prepare(call->db, &call->scope, REQUEST_SELECT "WHERE r.id = :id AND " SCOPE_SQL("r.member_id"), &st,
-                        err);
-    if (*rc < 0)
-        return NULL;
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), id);
     json_t *o = NULL;
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW)
-        o = request_json(st);
-    else if (step != SQLITE_DONE)
-        *rc = db_fail(call->db, "reading a request", err);
-    sqlite3_finalize(st);
-    if (!o)
-        return NULL;
-    /* The history is reached through the request just read, which the scope already allowed. */
-    json_t *history = json_array();
-    if (db_prepare(call->db,
-                   "SELECT e.at, u.login, e.action, e.detail FROM request_events e JOIN users u ON u.id = e.user_id "
-                   "WHERE e.request_id = ? ORDER BY e.id",
-                   &st, err) == 0) {
-        sqlite3_bind_int64(st, 1, id);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            json_array_append_new(history, json_pack("{s:o,s:o,s:o,s:o}", "at", text_or_null(st, 0), "by",
-                                                     text_or_null(st, 1), "action", text_or_null(st, 2), "detail",
-                                                     text_or_null(st, 3)));
-        sqlite3_finalize(st);
-    }
-    json_object_set_new(o, "history", history);
+    *rc = db_scoped_get(call->db, &call->scope, REQUEST_BY_ID, id, request_json, REQUEST_HISTORY,
+                        "reading a request", &o, err);
     return o;
 }
 
@@ -157,15 +108,7 @@ int requests_list(struct srv_call *call)
 
 int requests_get(struct srv_call *call)
 {
-    struct pd_err err;
-    pd_err_clear(&err);
-    int rc = 0;
-    json_t *o = load_request(call, call->ids[0], &err, &rc);
-    if (rc < 0)
-        return call_fail(call, &err);
-    if (!o)
-        return call_error(call, 404, "not_found", "no such request");
-    return call_reply(call, 200, o);
+    return db_reply_get(call, REQUEST_BY_ID, request_json, REQUEST_HISTORY, "reading a request", "no such request");
 }
 
 static const char *opt_string(json_t *body, const char *name)

@@ -59,6 +59,10 @@ const struct srv_route srv_routes[] = {
     {"GET", "/requests", static_page, ROLES_ANONYMOUS, NULL},
     {"GET", "/requests/new", static_page, ROLES_ANONYMOUS, NULL},
     {"GET", "/requests/{id}", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/items/{id}", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/complaints", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/complaints/new", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/complaints/{id}", static_page, ROLES_ANONYMOUS, NULL},
     {"GET", "/admin", static_page, ROLES_ANONYMOUS, NULL},
 };
 const size_t srv_route_count = sizeof srv_routes / sizeof srv_routes[0];

@@ -84,8 +84,8 @@ for k, (b, h) in want.items():
     check(s["width_source"][()].decode() == "csv %s:%d" % (csv, line), "specimen %d: width_source %r" % (k, s["width_source"][()]))
     check(s["gauge_length_source"][()].decode() == "config", "specimen %d: gauge length from the config" % k)
     sp = spec["S%02d" % k]
-    if k != 2:
-        check(abs(sp["dimensions"]["width_mm"] - b) < 1e-12, "specimen %d: certificate width" % k)
+    check(abs(sp["dimensions"]["width_mm"] - b) < 1e-12 and abs(sp["dimensions"]["thickness_mm"] - h) < 1e-12,
+          "specimen %d: certificate width and thickness (the excluded one too)" % k)
     if k == 2:
         check(g["status"][()].decode() == "invalid: broke outside the gauge length", "specimen 2 status")
         check(s["invalid_reason"][()].decode() == "broke outside the gauge length", "specimen 2 invalid_reason")

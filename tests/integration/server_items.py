@@ -19,7 +19,7 @@ import threading
 import time
 
 from server_lib import (ACCOUNTS, PASSWORDS, REVIEW, Client, Server, check, cli, fail, finish, make_lab,
-                        new_request)
+                        new_request, register_certificates)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -251,6 +251,19 @@ st, _, body = tessa.call("GET", f"/api/v1/requests/{new_request(alice, 'no items
 check(st == 409, f"labels of a request without items: {st}")
 
 # ---- Complaints ----------------------------------------------------------------------------------------
+# A complaint names a certificate the lab issued: unknown numbers, a draft and no registry at all
+# answer 422 naming the field (the same answer each time: nothing learnt about other numbers).
+unknown = {"request_id": req, "subject": "Modulus too low?", "description": "x"}
+st, _, body = alice.call("POST", "/api/v1/complaints", {**unknown, "certificate_number": "CERT-000041"})
+check(st == 422 and "field 'certificate_number'" in body["error"]["message"], f"complaint before any registry: {st} {body}")
+register_certificates(data, ["CERT-000041", "CERT-000057"])
+register_certificates(data, ["CERT-000058"], status="draft")
+complaints_before = q(data, "SELECT count(*) FROM complaints").stdout
+for number in ("CERT-000042", "CERT-000058", "CERT-0000410"):
+    st, _, body = alice.call("POST", "/api/v1/complaints", {**unknown, "certificate_number": number})
+    check(st == 422 and body["error"]["message"] == f"field 'certificate_number': {number} is not a certificate issued "
+          "by the laboratory to your company", f"complaint about {number}: {st} {body}")
+check(q(data, "SELECT count(*) FROM complaints").stdout == complaints_before, "a refused complaint stored nothing")
 st, _, c = alice.call("POST", "/api/v1/complaints", {
     "request_id": req, "certificate_number": "CERT-000041", "subject": "Modulus too low?",
     "description": "Our own test gives 1.6 GPa; the certificate says 1.4 GPa."})

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -219,6 +220,26 @@ def make_lab():
         r = cli(*args, stdin=pw + "\n")
         assert r.returncode == 0, r.stderr
     return data, ids["Acme Polymers GmbH"], ids["Beta Plastics AG"]
+
+
+def register_certificates(data, numbers, status="issued"):
+    """The lab's registry DATA/certs (made with the CLI when missing) holding certificates with
+    these numbers in `status`: rows written straight into registry.sqlite, since the server only
+    asks whether a number was issued (issuing real ones needs runs, keys and two approvals)."""
+    certs = os.path.join(data, "certs")
+    if not os.path.exists(os.path.join(certs, "registry.sqlite")):
+        r = cli("keygen", "-o", os.path.join(data, "lab-key"))
+        assert r.returncode == 0, r.stderr
+        r = cli("registry", "init", certs, "--lab-key", os.path.join(data, "lab-key", "lab.pub"))
+        assert r.returncode == 0, r.stderr
+    db = sqlite3.connect(os.path.join(certs, "registry.sqlite"))
+    with db:
+        for n in numbers:
+            db.execute("INSERT INTO certificates (number, certificate_id, status, document, content_sha256, "
+                       "document_sha256, drafted, issued) VALUES (?, ?, ?, '{}', ?, ?, ?, ?)",
+                       (int(n[5:]), n, status, "0" * 64, "0" * 64, "2026-12-01T10:00:00Z",
+                        None if status in ("draft", "reviewed") else "2026-12-01T11:00:00Z"))
+    db.close()
 
 
 def new_request(client, material="PP H350 natural"):

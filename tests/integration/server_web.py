@@ -17,7 +17,7 @@ from server_lib import PASSWORDS, SOURCE, Server, Client, check, cli, failures, 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from web_lib import Browser
+from web_lib import Browser, finish
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--screenshots", help="write PNGs of the main pages to this folder")
@@ -56,7 +56,8 @@ for name in sorted(os.listdir(web_dir)):
           and hdrs.get("x-content-type-options") == "nosniff", f"/web/{name}: security headers {hdrs}")
 with open(os.path.join(web_dir, "index.html"), "rb") as f:
     shell = f.read()
-for page in ("/", "/login", "/requests", "/requests/new", "/requests/12", "/admin", "/login?expired=1"):
+for page in ("/", "/login", "/requests", "/requests/new", "/requests/12", "/admin", "/login?expired=1", "/items/4",
+             "/complaints", "/complaints/new", "/complaints/3"):
     st, hdrs, body = raw_get(page)
     check(st == 200 and body == shell and hdrs.get("content-type", "").startswith("text/html"), f"page {page}: {st}")
 for path in ("/web/", "/web", "/web/nope.js", "/web/../server.sqlite", "/web/%2e%2e/server.sqlite",
@@ -303,16 +304,10 @@ try:
     login("bruno")
 
     # No script errors in the browser's console along the way (CSP violations would show here).
-    # The API's 4xx answers the pages handle are logged by Chromium as failed loads: not errors here.
-    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"
-              and not re.search(r"/api/v1/\S* - Failed to load resource: the server responded with a status of 4", e["message"])]
+    errors = browser.console_errors()
     check(not errors, f"browser console errors: {errors}")
 finally:
-    browser.quit()
-    rc = server.stop()
-    check(rc == 0, f"polydaq serve exit {rc}")
-    if not failures:
-        shutil.rmtree(data)  # kept after a failure: serve.err and the access log tell what happened
+    finish(browser, server, data)
 
 print(f"web interface: {len(failures)} failure(s)", file=sys.stderr)
 sys.exit(1 if failures else 0)

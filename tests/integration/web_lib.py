@@ -5,6 +5,7 @@ waiting for a page's heading or a message, the focused control, logging in and o
 keyboard, and screenshots when asked for."""
 import os
 import re
+import shutil
 import sys
 
 from selenium import webdriver
@@ -13,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from server_lib import check, fail
+from server_lib import check, fail, failures
 
 
 class Browser:
@@ -88,7 +89,25 @@ class Browser:
         self.wait.until(lambda d: d.current_url.endswith("/requests"))
         self.wait.until(lambda d: d.find_elements(By.ID, "logout"))
 
+    def console_errors(self):
+        """The browser console's errors so far (CSP violations and script errors show here). The API's
+        4xx answers the pages handle are logged by Chromium as failed loads: not errors here."""
+        return [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE" and not re.search(
+            r"/api/v1/\S* - Failed to load resource: the server responded with a status of 4", e["message"])]
+
     def logout(self):
         self.driver.find_element(By.ID, "logout").click()
         self.wait.until(lambda d: "/login" in d.current_url)
         self.wait_text("#status", "You are logged out", "after logout")
+
+
+
+def finish(browser, server, data):
+    """The end of a browser test, in its `finally:` (an exception in the steps still propagates): the
+    browser closed, the server stopped (exit 0 expected), the data folder removed unless something
+    failed (serve.err and the access log then tell what happened)."""
+    browser.quit()
+    rc = server.stop()
+    check(rc == 0, f"polydaq serve exit {rc}")
+    if not failures:
+        shutil.rmtree(data)

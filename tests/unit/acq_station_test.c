@@ -133,6 +133,13 @@ static void test_key_checked_first(void **state)
     if (!strstr(err.msg, "run.yaml:11:29: station.key: "))
         fail_msg("%s", err.msg);
     assert_non_null(strstr(err.msg, "missing.key"));
+    assert_non_null(strstr(err.msg, "`polydaq keygen --station NAME -o DIR`, which writes DIR/station-NAME.key"));
+    /* A key named as keygen names it (DIR/station-NAME.key): the error gives the exact command. */
+    assert_int_equal(start_with_key("keys/station-absent.key", "out1", &err), PD_ECONFIG);
+    char want[600];
+    snprintf(want, sizeof want, "(make it once with `polydaq keygen --station absent -o %s/keys`)", tmp_dir);
+    if (!strstr(err.msg, want))
+        fail_msg("%s", err.msg);
 
     assert_int_equal(chmod(sk, 0640), 0);
     assert_int_equal(start_with_key("keys/station-bench.key", "out2", &err), PD_ECONFIG);

@@ -705,6 +705,8 @@ struct run_specimen {
     bool slipping;      /* T1 (scale 1) with the two grip-slip teeth of slip_at/slip_depth */
     bool unread;        /* a force and an extension the instrument did not deliver: NaN marked unread */
 };
+/* A specimen's own measured width in mm for the next write_run (0: 10 mm like the others). */
+static double own_width[8];
 
 static struct pd_store_attr instrument_attrs[] = {
     {.key = "model", .type = PD_STORE_STRING, .s = "LF-1"},
@@ -738,12 +740,16 @@ static void write_run(const char *path, const char *method, int simulated, const
         {.key = "gauge_length", .type = PD_STORE_DOUBLE, .d = 75.0, .units = "mm"},
     };
     struct pd_store_specimen specimens[8];
+    struct pd_store_attr own_dims[8][3];
     assert_true(n <= 8);
     for (size_t s = 0; s < n; s++) {
         memset(&specimens[s], 0, sizeof specimens[s]);
         strcpy(specimens[s].id, sp[s].id);
         specimens[s].n_attrs = 3;
-        specimens[s].attrs = dims;
+        memcpy(own_dims[s], dims, sizeof dims);
+        if (own_width[s] > 0.0)
+            own_dims[s][0].d = own_width[s];
+        specimens[s].attrs = own_dims[s];
     }
     struct pd_store_layout layout = {.n_run_attrs = sizeof run_attrs / sizeof run_attrs[0], .run_attrs = run_attrs,
                                      .n_instruments = 1, .instruments = &inst, .n_specimens = n,
@@ -1137,7 +1143,7 @@ static void test_certify_invalid_specimens(void **state)
     const struct run_specimen series[] = {
         {"S01", 0.75, "tested", false, false, false, false},
         {"S02", 0.76, "tested", true, false, false, false},  /* NaN: cannot be evaluated */
-        {"S03", 0.77, "invalid: broke in the grips", false, false, false, false},
+        {"S03", 0.77, "invalid: broke in the grips", false, false, false, false}, /* width 10.12 mm */
         {"S04", 0.78, "tested", false, true, false, false},  /* too sparse for the modulus */
         {"S05", 0.78, "tested", false, false, false, false},
         {"S06", 0.78, NULL, false, false, false, false},      /* never marked tested: the series is incomplete */
@@ -1145,7 +1151,9 @@ static void test_certify_invalid_specimens(void **state)
     struct cert_case k;
     static struct pd_spec spec;
     struct pd_certify_result res;
+    own_width[2] = 10.12;
     json_t *doc = certify_demo(&k, "invalid", 0, series, 6, &spec, &res);
+    own_width[2] = 0.0;
     /* Every limit is met by S01 and S05, but the series is incomplete. */
     assert_int_equal(res.verdict, PD_VERDICT_FAIL);
     /* S04 is evaluated too, all but its modulus (modulus n/a): the modulus limit has no value for
@@ -1158,6 +1166,36 @@ static void test_certify_invalid_specimens(void **state)
     assert_null(json_object_get(json_array_get(sp, 0), "excluded_reason"));
     assert_non_null(strstr(jstring(json_array_get(sp, 1), "excluded_reason"), "sample 25 "));
     assert_non_null(strstr(jstring(json_array_get(sp, 2), "excluded_reason"), "invalidated"));
+    assert_non_null(strstr(jstring(json_array_get(sp, 2), "excluded_reason"), "broke in the grips"));
+    /* The invalidated specimen's row shows its own dimensions as measured, like the evaluated ones,
+     * and no results. */
+    const json_t *dims3 = json_object_get(json_array_get(sp, 2), "dimensions");
+    assert_near(jnum(dims3, "width_mm"), 10.12, 0);
+    assert_near(jnum(dims3, "thickness_mm"), 4.0, 0);
+    assert_near(jnum(dims3, "gauge_length_mm"), 75.0, 0);
+    assert_null(json_object_get(json_array_get(sp, 2), "results"));
+    assert_near(jnum(json_object_get(json_array_get(sp, 0), "dimensions"), "width_mm"), 10.0, 0);
+    /* The PDF's row of S03 (pdftotext, where poppler is installed): the width, then "excluded". */
+    if (access("/usr/bin/pdftotext", X_OK) == 0) {
+        char cmd[9000], txt[4200];
+        snprintf(txt, sizeof txt, "%s.txt", res.pdf_path);
+        snprintf(cmd, sizeof cmd, "/usr/bin/pdftotext -q -layout '%s' '%s'", res.pdf_path, txt);
+        assert_int_equal(system(cmd), 0);
+        FILE *f = fopen(txt, "r");
+        assert_non_null(f);
+        char line[1024];
+        bool row = false, note = false;
+        while (fgets(line, sizeof line, f)) {
+            char w[16], t[16], l0[16], ex[16];
+            if (sscanf(line, " S03 %15s %15s %15s %15s", w, t, l0, ex) == 4)
+                row = row || (strcmp(w, "10.12") == 0 && strcmp(t, "4") == 0 && strcmp(l0, "75") == 0 &&
+                              strcmp(ex, "excluded") == 0);
+            note = note || (strstr(line, "S03") && strstr(line, "broke in the grips"));
+        }
+        fclose(f);
+        assert_true(row);
+        assert_true(note);
+    }
     assert_null(json_object_get(json_array_get(sp, 3), "excluded_reason"));
     assert_non_null(strstr(jstring(json_object_get(json_array_get(sp, 3), "evaluation"), "modulus_na_reason"),
                            "10 samples"));

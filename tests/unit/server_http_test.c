@@ -18,9 +18,10 @@
 
 #include <cmocka.h>
 
+#include "common/srv_db.h"
+#include "registry/registry.h"
 #include "server/internal.h"
 
-static char tmp_dir[] = "/tmp/pd-srvhttp-XXXXXX";
 static struct pd_server *srv;
 static uint16_t port;
 static FILE *access_log;
@@ -107,10 +108,35 @@ static void add_session(struct pd_srvdb *db, int slot, int user_id)
     assert_int_equal(sqlite3_exec(db->h, sql, NULL, NULL, NULL), SQLITE_OK);
 }
 
+/* The lab's registry DATA/certs with CERT-000001 issued and CERT-000002 a draft: what a complaint
+ * may name. */
+static int add_registry(void)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/certs", tmp_dir);
+    struct pd_registry reg;
+    if (mkdir(dir, 0700) < 0 || pd_registry_open(&reg, dir, PD_REGISTRY_CREATE, NULL) < 0)
+        return -1;
+    int rc = pd_registry_begin(&reg, NULL);
+    for (int n = 1; n <= 2 && rc == 0; n++) {
+        struct pd_registry_cert c = {.number = n, .document = "{}"};
+        snprintf(c.id, sizeof c.id, "CERT-%06d", n);
+        snprintf(c.status, sizeof c.status, "%s", n == 1 ? "issued" : "draft");
+        memset(c.content_sha256, '0', 64);
+        memset(c.document_sha256, '0', 64);
+        snprintf(c.drafted, sizeof c.drafted, "2026-12-01T10:00:00Z");
+        if (n == 1)
+            snprintf(c.issued, sizeof c.issued, "2026-12-01T11:00:00Z");
+        rc = pd_registry_cert_insert(&reg, &c, NULL);
+    }
+    rc = rc == 0 ? pd_registry_commit(&reg, NULL) : (pd_registry_rollback(&reg), rc);
+    pd_registry_close(&reg);
+    return rc;
+}
+
 static int setup(void **state)
 {
-    (void)state;
-    if (!mkdtemp(tmp_dir))
+    if (srv_tmp_setup(state) < 0)
         return -1;
     struct pd_srvdb *db;
     if (pd_srvdb_open(tmp_dir, &db, NULL) < 0)
@@ -132,26 +158,21 @@ static int setup(void **state)
     for (int i = 1; i <= 4; i++)
         add_session(db, i, i);
     pd_srvdb_close(db);
+    if (add_registry() < 0)
+        return -1;
     snprintf(log_path, sizeof log_path, "%s/access.log", tmp_dir);
     access_log = fopen(log_path, "w");
-    struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 0, .data_dir = tmp_dir, .threads = 2,
-                                    .access_log = access_log};
-    if (pd_server_start(&opt, &srv, NULL) < 0)
-        return -1;
-    port = pd_server_port(srv);
+    port = srv_tmp_serve(&srv, access_log);
     return port ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    (void)state;
     if (srv)
         pd_server_stop(srv, 5000);
     if (access_log)
         fclose(access_log);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return srv_tmp_teardown(state);
 }
 
 #define JSON "application/json"
@@ -305,6 +326,15 @@ static void test_items_labels_complaints(void **state)
                                 "\"description\":\"d\"}", id);
     call("POST", "/api/v1/complaints", 2, true, JSON, body, &ans); /* member B, A's request */
     assert_int_equal(ans.status, 404);
+    /* A number the registry does not hold as issued: unknown, or a draft — one answer. */
+    for (int n = 2; n <= 3; n++) {
+        char other[300];
+        snprintf(other, sizeof other, "{\"request_id\":%d,\"certificate_number\":\"CERT-%06d\",\"subject\":\"s\","
+                                      "\"description\":\"d\"}", id, n);
+        call("POST", "/api/v1/complaints", 1, true, JSON, other, &ans);
+        assert_int_equal(ans.status, 422);
+        assert_non_null(strstr(ans.body, "field 'certificate_number'"));
+    }
     call("POST", "/api/v1/complaints", 1, true, JSON, body, &ans);
     assert_int_equal(ans.status, 201);
     int cid = request_id(ans.body);

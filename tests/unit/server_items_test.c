@@ -13,46 +13,8 @@
 
 #include <cmocka.h>
 
+#include "common/srv_db.h"
 #include "server/internal.h"
-
-static char tmp_dir[] = "/tmp/pd-server-items-XXXXXX";
-
-static int setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static struct pd_srvdb *open_db(const char *name)
-{
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s/%s", tmp_dir, name);
-    struct pd_srvdb *db = NULL;
-    struct pd_err err;
-    pd_err_clear(&err);
-    assert_int_equal(db_connect(dir, &db, &err), 0);
-    return db;
-}
-
-static int64_t count(struct pd_srvdb *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    assert_int_equal(db_prepare(db, sql, &st, NULL), 0);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
-static int exec_sql(struct pd_srvdb *db, const char *sql) { return sqlite3_exec(db->h, sql, NULL, NULL, NULL); }
 
 /* The tables of schema version 1 that migration 2 changes or refers to, as version 1 made them. */
 static const char v1_schema[] =
@@ -230,5 +192,5 @@ int main(void)
         cmocka_unit_test(test_outbox_recipients), cmocka_unit_test(test_email_is_valid),
         cmocka_unit_test(test_utf8_cut),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, srv_tmp_setup, srv_tmp_teardown);
 }

@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
+#include "common/srv_db.h"
 #include "server/internal.h"
 
-static char tmp_dir[] = "/tmp/pd-srvstatic-XXXXXX";
 static struct pd_server *srv;
 static uint16_t port;
 
@@ -147,7 +147,8 @@ static void test_pages_get_the_shell(void **state)
     (void)state;
     size_t len;
     char *shell = read_source("index.html", &len);
-    const char *pages[] = {"/", "/login", "/login?expired=1", "/requests", "/requests/new", "/requests/42", "/admin"};
+    const char *pages[] = {"/",      "/login",   "/login?expired=1", "/requests",      "/requests/new", "/requests/42",
+                           "/admin", "/items/7", "/complaints",      "/complaints/new", "/complaints/3"};
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
         struct answer ans;
         fetch("GET", pages[i], &ans);
@@ -200,24 +201,17 @@ static void test_nothing_else(void **state)
 
 static int setup(void **state)
 {
-    (void)state;
-    if (!mkdtemp(tmp_dir))
+    if (srv_tmp_setup(state) < 0)
         return -1;
-    struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 0, .data_dir = tmp_dir, .threads = 2};
-    if (pd_server_start(&opt, &srv, NULL) < 0)
-        return -1;
-    port = pd_server_port(srv);
+    port = srv_tmp_serve(&srv, NULL);
     return port ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    (void)state;
     if (srv)
         pd_server_stop(srv, 5000);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return srv_tmp_teardown(state);
 }
 
 int main(void)

@@ -11,49 +11,8 @@
 
 #include <cmocka.h>
 
+#include "common/srv_db.h"
 #include "server/internal.h"
-
-static char tmp_dir[] = "/tmp/pd-server-XXXXXX";
-
-static int setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static struct pd_srvdb *open_db(const char *name)
-{
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s/%s", tmp_dir, name);
-    struct pd_srvdb *db = NULL;
-    struct pd_err err;
-    pd_err_clear(&err);
-    assert_int_equal(db_connect(dir, &db, &err), 0);
-    return db;
-}
-
-static int64_t count(struct pd_srvdb *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    assert_int_equal(db_prepare(db, sql, &st, NULL), 0);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
-static void exec_sql(struct pd_srvdb *db, const char *sql)
-{
-    assert_int_equal(sqlite3_exec(db->h, sql, NULL, NULL, NULL), SQLITE_OK);
-}
 
 static void test_schema_versioned(void **state)
 {
@@ -66,7 +25,7 @@ static void test_schema_versioned(void **state)
     pd_srvdb_close(db);
     db = open_db("schema"); /* reopening migrates nothing and keeps the data */
     assert_int_equal(count(db, "SELECT count(*) FROM members"), 1);
-    exec_sql(db, "PRAGMA user_version = 7");
+    exec_ok(db, "PRAGMA user_version = 7");
     pd_srvdb_close(db);
     char dir[256];
     snprintf(dir, sizeof dir, "%s/schema", tmp_dir);
@@ -86,10 +45,10 @@ static void test_scope(void **state)
     int64_t a, b;
     assert_int_equal(pd_member_add(db, "A", &a, NULL), 0);
     assert_int_equal(pd_member_add(db, "B", &b, NULL), 0);
-    exec_sql(db, "INSERT INTO users(id, login, name, role, member_id, password_hash, created_at) "
+    exec_ok(db, "INSERT INTO users(id, login, name, role, member_id, password_hash, created_at) "
                  "VALUES (1, 'u', 'U', 'member', 1, 'x', 'now')");
     for (int i = 0; i < 3; i++) /* 2 rows of A, 1 of B */
-        exec_sql(db, i < 2 ? "INSERT INTO requests(member_id, submitted_by, material, specification, methods, "
+        exec_ok(db, i < 2 ? "INSERT INTO requests(member_id, submitted_by, material, specification, methods, "
                              "specimens, conditioning, due_date, customer_reference, notes, decision_rule, state, "
                              "submitted_at) VALUES (1, 1, 'm', '', '[]', 1, '', '2099-01-01', '', '', 'r', "
                              "'submitted', 'now')"
@@ -131,6 +90,88 @@ static void test_scope(void **state)
     scope_for_user(&contact, &s);
     assert_int_equal(s.kind, SCOPE_MEMBER);
     assert_int_equal(s.member_id, 2);
+    pd_srvdb_close(db);
+}
+
+static json_t *row_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:I,s:o,s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0), "text", db_json_text(st, 1),
+                     "parsed", db_json_parsed(st, 1));
+}
+
+/* The readers the resources share (db.c): NULL columns, scoped get and list, a history, errors. */
+static void test_json_readers(void **state)
+{
+    (void)state;
+    struct pd_srvdb *db = open_db("readers");
+    assert_int_equal(exec_sql(db,
+                                  "CREATE TABLE t (id INTEGER PRIMARY KEY, member_id INTEGER, v TEXT);"
+                                  "INSERT INTO t VALUES (1, 1, NULL), (2, 1, '[1,2]'), (3, 2, 'not json');"
+                                  "CREATE TABLE t_events (t_id INTEGER, at TEXT, who TEXT, action TEXT, detail TEXT);"
+                                  "INSERT INTO t_events VALUES (2, 'now', 'ann', 'made', ''), (3, 'x', 'y', 'z', 'w'),"
+                                  " (2, 'later', 'bob', 'changed', NULL);"),
+                     SQLITE_OK);
+    const char *get = "SELECT id, v FROM t WHERE id = :id AND " SCOPE_SQL("member_id");
+    const struct srv_scope lab = {SCOPE_LAB, 0}, one = {SCOPE_MEMBER, 1}, two = {SCOPE_MEMBER, 2};
+    struct pd_err err;
+    pd_err_clear(&err);
+    json_t *o = NULL;
+    assert_int_equal(db_scoped_get(db, &one, get, 1, row_json, NULL, "reading", &o, &err), 1);
+    assert_true(json_is_null(json_object_get(o, "text")) && json_is_null(json_object_get(o, "parsed")));
+    json_decref(o);
+    o = NULL;
+    assert_int_equal(db_scoped_get(db, &one, get, 2, row_json, NULL, "reading", &o, &err), 1);
+    assert_string_equal(json_string_value(json_object_get(o, "text")), "[1,2]");
+    assert_int_equal(json_array_size(json_object_get(o, "parsed")), 2);
+    json_decref(o);
+    o = NULL;
+    assert_int_equal(db_scoped_get(db, &one, get, 3, row_json, NULL, "reading", &o, &err), 0); /* another member's */
+    assert_null(o);
+    assert_int_equal(db_scoped_get(db, &two, get, 3, row_json, NULL, "reading", &o, &err), 1);
+    assert_true(json_is_null(json_object_get(o, "parsed"))); /* not JSON: null, not an error */
+    json_decref(o);
+    /* Unscoped SQL is refused by both. */
+    o = NULL;
+    assert_int_equal(db_scoped_get(db, &lab, "SELECT id, v FROM t WHERE id = :id", 1, row_json, NULL, "reading", &o, &err),
+                     PD_EINVAL);
+    assert_null(o);
+    assert_null(db_scoped_list(db, &lab, "SELECT id, v FROM t", row_json, "listing", &err));
+    const char *list = "SELECT id, v FROM t WHERE " SCOPE_SQL("member_id") " ORDER BY id";
+    json_t *rows = db_scoped_list(db, &lab, list, row_json, "listing", &err);
+    assert_int_equal(json_array_size(rows), 3);
+    json_decref(rows);
+    rows = db_scoped_list(db, &two, list, row_json, "listing", &err);
+    assert_int_equal(json_array_size(rows), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 0), "id")), 3);
+    json_decref(rows);
+    /* A history: oldest first, the owner's entries only, NULL detail as null. */
+    json_t *h = db_history(db, "SELECT at, who, action, detail FROM t_events WHERE t_id = ? ORDER BY rowid", 2, &err);
+    assert_int_equal(json_array_size(h), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "by")), "ann");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(h, 1), "action")), "changed");
+    assert_true(json_is_null(json_object_get(json_array_get(h, 1), "detail")));
+    json_decref(h);
+    /* A get with its history attached; a history that cannot be read fails the get, *out untouched. */
+    o = NULL;
+    assert_int_equal(db_scoped_get(db, &one, get, 2, row_json,
+                                   "SELECT at, who, action, detail FROM t_events WHERE t_id = ? ORDER BY rowid",
+                                   "reading", &o, &err),
+                     1);
+    assert_int_equal(json_array_size(json_object_get(o, "history")), 2);
+    json_decref(o);
+    o = NULL;
+    assert_true(db_scoped_get(db, &one, get, 2, row_json, "SELECT at FROM no_such_table WHERE t_id = ?", "reading",
+                              &o, &err) < 0);
+    assert_null(o);
+    /* A failing query is an error naming what was done, not a short list. */
+    pd_err_clear(&err);
+    assert_null(db_history(db, "SELECT at, who, action, detail FROM no_such_table WHERE t_id = ?", 2, &err));
+    assert_true(err.code < 0);
+    sqlite3_stmt *st;
+    assert_int_equal(db_prepare(db, "SELECT id, v FROM t WHERE abs(-9223372036854775807 - id) >= 0", &st, &err), 0);
+    pd_err_clear(&err);
+    assert_null(db_json_rows(db, st, row_json, "stepping", &err)); /* integer overflow at the first row */
+    assert_non_null(strstr(err.msg, "stepping"));
     pd_srvdb_close(db);
 }
 
@@ -194,7 +235,7 @@ static void test_accounts(void **state)
     assert_true(pw_verify(hash, "twelve-chars"));
     assert_false(pw_verify(hash, "twelve-chars "));
     /* Disabling ends the sessions. */
-    exec_sql(db, "INSERT INTO sessions VALUES ('h1', 1, 0, 0, 'x'), ('h2', 1, 0, 0, 'y')");
+    exec_ok(db, "INSERT INTO sessions VALUES ('h1', 1, 0, 0, 'x'), ('h2', 1, 0, 0, 'y')");
     assert_int_equal(pd_user_disable(db, "bob", &err), 0);
     assert_int_equal(count(db, "SELECT count(*) FROM sessions"), 0);
     assert_int_equal(count(db, "SELECT disabled FROM users WHERE login = 'bob'"), 1);
@@ -240,7 +281,7 @@ static void test_throttle(void **state)
     /* An old failure is forgotten: the count restarts. */
     for (int i = 0; i < 4; i++)
         throttle_fail(db, "login:z", 5);
-    exec_sql(db, "UPDATE login_throttle SET last_failure_s = last_failure_s - 1000 WHERE key = 'login:z'");
+    exec_ok(db, "UPDATE login_throttle SET last_failure_s = last_failure_s - 1000 WHERE key = 'login:z'");
     throttle_fail(db, "login:z", 5);
     assert_int_equal(throttle_wait_s(db, "login:z"), 0);
     pd_srvdb_close(db);
@@ -319,6 +360,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_versioned), cmocka_unit_test(test_scope), cmocka_unit_test(test_accounts),
         cmocka_unit_test(test_roles), cmocka_unit_test(test_throttle), cmocka_unit_test(test_body),
+        cmocka_unit_test(test_json_readers),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, srv_tmp_setup, srv_tmp_teardown);
 }

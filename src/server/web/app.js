@@ -3,6 +3,8 @@
 // it. Pages: login, requests (a member's own company's; all of them for lab staff), a new request,
 // one request with its history (and the review forms for reviewers), accounts for admins.
 import { api, ApiError, markLoggedIn, setCsrfToken } from './api.js';
+import { itemPages, itemsSection } from './items.js';
+import { complaintPages } from './complaints.js';
 import { h, field, table, stateBadge } from './dom.js';
 
 const main = document.getElementById('main');
@@ -39,6 +41,9 @@ function flash(msg) {
   sessionStorage.setItem('flash', msg);
 }
 
+// What the page modules items.js and complaints.js use of this one (functions declared below).
+const moduleUi = { say, sayError, flash, show, errorText, markField, detailList, notFoundPage, get me() { return me; } };
+
 function show(title, ...content) {
   document.title = `${title} — polydaq lab`;
   main.replaceChildren(h('h1', {}, title), ...content.filter(Boolean)); // parts a page leaves out are null
@@ -74,6 +79,7 @@ function renderNav() {
   const links = [h('a', { href: '/requests' }, me.role === 'member' ? 'Our requests' : 'All requests')];
   if (me.role === 'member') links.push(h('a', { href: '/requests/new' }, 'New request'));
   if (me.role === 'admin') links.push(h('a', { href: '/admin' }, 'Users and members'));
+  links.splice(me.role === 'member' ? 2 : 1, 0, h('a', { href: '/complaints' }, 'Complaints'));
   const who = `${me.name} (${me.role}${me.member_name ? ', ' + me.member_name : ''})`;
   nav.replaceChildren(...links, h('span', { class: 'who' }, who),
     h('button', { type: 'button', id: 'logout', onclick: logout }, 'Log out'));
@@ -226,6 +232,7 @@ async function requestPage(id) {
     ]),
     review, history,
   ];
+  parts.push(...await itemsSection(moduleUi, r));
   if (r.state === 'submitted' && REVIEW_ROLES.includes(me.role)) parts.push(...reviewForms(r));
   show(`Request #${r.id}`, ...parts);
 }
@@ -364,10 +371,12 @@ async function route() {
   }
   setCsrfToken(me.csrf_token);
   renderNav();
+  const modulePage = [...itemPages, ...complaintPages].find(([rx]) => rx.test(path));
   const m = /^\/requests\/([1-9][0-9]{0,14})$/.exec(path);
   if (path === '/' || path === '/requests') await requestsPage();
   else if (path === '/requests/new') newRequestPage();
   else if (m) await requestPage(m[1]);
+  else if (modulePage) await modulePage[1](moduleUi, ...modulePage[0].exec(path).slice(1));
   else if (path === '/admin') await adminPage();
   else notFoundPage('There is no such page.');
   const msg = sessionStorage.getItem('flash');

@@ -50,3 +50,19 @@ export function table(caption, headers, rows) {
 export function stateBadge(state) {
   return h('span', { class: `state state-${state}` }, state);
 }
+
+// Whether every one of `fields` ([name, label]) of `form` is filled in; the first empty one is
+// said through `sayError`, marked (aria-invalid) and given the focus.
+export function requireFilled(form, fields, sayError) {
+  form.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
+  for (const [name, label] of fields) {
+    const el = form.elements[name];
+    if (!el.value.trim()) {
+      sayError(`Fill in “${label}”.`);
+      el.setAttribute('aria-invalid', 'true');
+      el.focus();
+      return false;
+    }
+  }
+  return true;
+}
