@@ -450,6 +450,8 @@ const char *acq_station_started(struct run *run, size_t k);
 /* While specimen k runs: "stop" or "abort" when a client asked (who in `by`), else NULL; notes
  * waiting are written to the file on the way. */
 const char *acq_station_request(struct run *run, size_t k, char *by, size_t size);
+/* Who aborted the series from the station (NULL: nobody). */
+const char *acq_station_aborted_by(struct run *run);
 /* Notes waiting in the control, written to the file's events (any thread holding no store lock). */
 void acq_control_apply_notes(struct run *run);
 /* Writer thread: `n` samples of bus `bus_index` for specimen tag `specimen` just appended (times in

@@ -86,6 +86,7 @@ struct pd_acq_station {
     size_t specimen;
     char state[16], machine[16], outcome[16];
     bool finished, aborted;
+    bool ended; /* station thread: the end event went out, nothing follows it */
     char abort_by[PD_ACQ_BY_MAX];
     char started_text[PD_ACQ_BY_MAX + 16];
     char *need_dims_line;
@@ -606,7 +607,7 @@ static json_t *points_event(uint32_t specimen, const struct acq_point *p, size_t
 static void send_batch(struct pd_acq_station *st)
 {
     uint32_t k = st->dec_specimen;
-    if (!k || st->batch_from >= st->n_points[k])
+    if (!k || st->batch_from >= st->n_points[k] || st->ended)
         return;
     json_t *ev = points_event(k, st->points[k] + st->batch_from, st->n_points[k] - st->batch_from);
     st->batch_from = st->n_points[k];
@@ -643,7 +644,7 @@ static void close_decimation(struct pd_acq_station *st)
 /* Turns the samples the writer copied into points of the plot's quantities. */
 static void take_samples(struct pd_acq_station *st)
 {
-    if (!st->tap_ready)
+    if (!st->tap_ready || st->ended)
         return;
     struct tap_sample buf[256];
     size_t n;
@@ -695,7 +696,7 @@ void acq_station_tap(struct run *run, size_t bus_index, uint32_t specimen, const
 static void send_values(struct pd_acq_station *st)
 {
     int64_t now = pd_clock_mono_ns();
-    if (!st->frame || now - st->last_values_ns < VALUES_PERIOD_NS)
+    if (!st->frame || st->ended || now - st->last_values_ns < VALUES_PERIOD_NS)
         return;
     st->last_values_ns = now;
     struct pd_reading r;
@@ -1117,6 +1118,11 @@ static void send_queue(struct pd_acq_station *st)
             take_samples(st); /* the specimen ended: its last points before the state says so */
             close_decimation(st);
         }
+        if (type && strcmp(type, "end") == 0) { /* the last points first: nothing follows the end */
+            take_samples(st);
+            close_decimation(st);
+            st->ended = true;
+        }
         if (type && strcmp(type, "dims") == 0 && k >= 1 && k <= PD_ACQ_MAX_SPECIMENS) {
             struct kept *kp = &st->dims_kept[k];
             char **lines = realloc(kp->lines, (kp->n + 1) * sizeof *lines);
@@ -1432,6 +1438,17 @@ const char *acq_station_request(struct run *run, size_t k, char *by, size_t size
     pthread_mutex_unlock(&st->control.lock);
     (void)k;
     return what;
+}
+
+const char *acq_station_aborted_by(struct run *run)
+{
+    if (!acq_station_active(run))
+        return NULL;
+    struct pd_acq_station *st = run->opt->station;
+    pthread_mutex_lock(&st->control.lock);
+    bool aborted = st->aborted;
+    pthread_mutex_unlock(&st->control.lock);
+    return aborted ? st->abort_by : NULL; /* set once, before `aborted`, by the method thread */
 }
 
 /* ---- open and close --------------------------------------------------------------------------------*/
