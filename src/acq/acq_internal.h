@@ -410,7 +410,7 @@ struct acq_cmd {
 int acq_cmd_parse(const char *line, size_t len, const struct acq_dim *dims, size_t n_dims, struct acq_cmd *out,
                   bool *has_id, long long *cmd_id, char *why, size_t size);
 
-/* Decimation for display (docs/STATION.md "points"): samples in buckets of 4^level samples, each
+/* Decimation for display (docs/STATION.md "points"): samples in buckets of 8^level samples, each
  * closed bucket giving its minimum and maximum of y and its last sample (in time order, each once);
  * the level rises as the budget is used (half of what is left at each level), so the points of a
  * specimen never exceed the budget however long it runs, and acq_decim_flush gives the newest
