@@ -28,6 +28,9 @@
 /* Test-only hooks, read once when a run starts (docs/HDF5-SCHEMA.md, "Test hooks"). */
 #define ACQ_ENV_RING_CAPACITY "POLYDAQ_TEST_RING_CAPACITY"
 #define ACQ_ENV_WRITER_STALL_MS "POLYDAQ_TEST_WRITER_STALL_MS"
+/* bytes a station client may leave unread before it is dropped (1024 .. 1 MiB; also makes each
+ * client's socket buffer small, so the limit is reached in seconds) */
+#define ACQ_ENV_STATION_OUT_MAX "POLYDAQ_TEST_STATION_OUT_MAX"
 #define ACQ_WRITER_PERIOD_NS (20 * 1000000LL)
 /* The writer drains about every this many samples of the fastest instrument (writer.c). */
 #define ACQ_WRITER_IDLE_SAMPLES 16

@@ -31,6 +31,7 @@
 #define CALIPER_WAIT_NS (1500 * 1000000LL)
 #define CALIPERS_PENDING 8
 #define PROTOCOL_VERSION 1
+#define GREETING_UNDER_WAY (SIZE_MAX / 4) /* struct client's greeting while greet() writes it */
 
 struct tap_sample {
     int64_t t;
@@ -46,6 +47,7 @@ struct client {
     bool skipping; /* the rest of a line longer than the limit is being discarded */
     char *out;
     size_t out_off, out_len, out_cap;
+    size_t greeting; /* bytes of the greeting (the series so far) allowed beyond the limit until sent */
 };
 
 /* An event line kept for clients that connect later. */
@@ -107,6 +109,8 @@ struct pd_acq_station {
     int64_t batch_ts, last_batch_ns, last_values_ns;
     uint64_t last_values_seq;
     struct caliper_wait calipers[CALIPERS_PENDING];
+    size_t out_max;  /* PD_ACQ_STATION_OUT_MAX, or the test hook's */
+    int test_sndbuf; /* the test hook: a small socket buffer per client (0: the system's) */
 };
 
 /* ---- the decimator ----------------------------------------------------------------------------*/
@@ -508,18 +512,21 @@ static bool flush_client(struct client *cl)
             return false;
         cl->out_off += (size_t)n;
     }
-    if (cl->out_off == cl->out_len)
+    if (cl->out_off == cl->out_len) {
         cl->out_off = cl->out_len = 0;
+        if (cl->greeting != GREETING_UNDER_WAY)
+            cl->greeting = 0; /* all sent: the limit alone counts from here */
+    }
     return true;
 }
 
 /* Appends a line to one client's buffer and sends what it can; false when the client must go (it
  * left, or more than PD_ACQ_STATION_OUT_MAX bytes wait: it does not read). */
-static bool send_line(struct client *cl, const char *line, size_t len, const char **why)
+static bool send_line(struct client *cl, size_t out_max, const char *line, size_t len, const char **why)
 {
     size_t waiting = cl->out_len - cl->out_off;
-    if (waiting + len + 1 > PD_ACQ_STATION_OUT_MAX) {
-        *why = "more than 1 MiB of events unread";
+    if (waiting + len + 1 > out_max + cl->greeting) {
+        *why = "it does not read: the events waiting for it passed the limit";
         return false;
     }
     if (cl->out_off && cl->out_len + len + 1 > cl->out_cap) { /* move the unsent part to the front */
@@ -554,7 +561,7 @@ static void broadcast(struct pd_acq_station *st, const char *line)
     size_t len = strlen(line);
     for (size_t i = 0; i < st->n_clients;) {
         const char *why = NULL;
-        if (!send_line(&st->clients[i], line, len, &why))
+        if (!send_line(&st->clients[i], st->out_max, line, len, &why))
             drop_client(st, i, why);
         else
             i++;
@@ -577,7 +584,7 @@ static void reply(struct pd_acq_station *st, unsigned client, json_t *ev, bool h
     struct client *cl = client_by_id(st, client);
     if (line && cl) {
         const char *why = NULL;
-        if (!send_line(cl, line, strlen(line), &why))
+        if (!send_line(cl, st->out_max, line, strlen(line), &why))
             drop_client(st, (size_t)(cl - st->clients), why);
     }
     free(line);
@@ -988,8 +995,11 @@ static void handle_command(struct pd_acq_station *st, unsigned client, const cha
 }
 
 /* ---- clients --------------------------------------------------------------------------------------*/
+/* The greeting is as long as the series so far (up to 2000 points per specimen): it may exceed
+ * the limit, which then counts only what is queued beyond it. */
 static void greet(struct pd_acq_station *st, struct client *cl)
 {
+    cl->greeting = GREETING_UNDER_WAY;
     const struct run *run = st->run;
     json_t *channels = json_array();
     for (size_t c = 0; st->frame && c < st->frame->n_channels; c++)
@@ -1011,26 +1021,29 @@ static void greet(struct pd_acq_station *st, struct client *cl)
     const char *why = NULL;
     bool ok = true;
     for (size_t i = 0; i < 2 && ok; i++)
-        ok = !lines[i] || send_line(cl, lines[i], strlen(lines[i]), &why);
+        ok = !lines[i] || send_line(cl, st->out_max, lines[i], strlen(lines[i]), &why);
     /* the series so far: each specimen's dimensions and points */
     for (size_t k = 1; ok && k <= PD_ACQ_MAX_SPECIMENS; k++) {
         for (size_t j = 0; ok && j < st->dims_kept[k].n; j++)
-            ok = send_line(cl, st->dims_kept[k].lines[j], strlen(st->dims_kept[k].lines[j]), &why);
+            ok = send_line(cl, st->out_max, st->dims_kept[k].lines[j], strlen(st->dims_kept[k].lines[j]), &why);
         if (ok && st->n_points[k]) {
             size_t upto = k == st->dec_specimen ? st->batch_from : st->n_points[k];
             json_t *ev = upto ? points_event((uint32_t)k, st->points[k], upto) : NULL;
             char *line = ev ? event_line(ev) : NULL;
             if (line)
-                ok = send_line(cl, line, strlen(line), &why);
+                ok = send_line(cl, st->out_max, line, strlen(line), &why);
             free(line);
         }
     }
     if (ok && lines[2])
-        ok = send_line(cl, lines[2], strlen(lines[2]), &why);
+        ok = send_line(cl, st->out_max, lines[2], strlen(lines[2]), &why);
     for (size_t i = 0; i < n; i++)
         free(lines[i]);
-    if (!ok)
+    if (!ok) {
         drop_client(st, (size_t)(cl - st->clients), why);
+        return;
+    }
+    cl->greeting = cl->out_len - cl->out_off; /* 0 when the socket took it all */
 }
 
 static void accept_clients(struct pd_acq_station *st)
@@ -1050,6 +1063,8 @@ static void accept_clients(struct pd_acq_station *st)
         memset(cl, 0, sizeof *cl);
         cl->fd = fd;
         cl->id = ++st->next_client_id;
+        if (st->test_sndbuf)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &st->test_sndbuf, sizeof st->test_sndbuf);
         cl->in = malloc(PD_ACQ_STATION_LINE_MAX + 1);
         if (!cl->in) {
             drop_client(st, st->n_clients - 1, "out of memory");
@@ -1475,6 +1490,13 @@ int pd_acq_station_open(const char *socket_path, struct pd_acq_station **out, st
         return rc;
     }
     pd_strlcpy(st->path, socket_path, sizeof st->path);
+    st->out_max = PD_ACQ_STATION_OUT_MAX;
+    long hook;
+    const char *env = getenv(ACQ_ENV_STATION_OUT_MAX); /* docs/HDF5-SCHEMA.md "Test hooks" */
+    if (env && pd_parse_long(env, &hook) && hook >= 1024 && hook <= (long)PD_ACQ_STATION_OUT_MAX) {
+        st->out_max = (size_t)hook;
+        st->test_sndbuf = 4096;
+    }
     memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
     if (pipe2(st->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
         rc = pd_err_set_os(err, PD_EIO, errno, NULL, "station: cannot make its wake-up pipe");

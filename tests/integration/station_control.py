@@ -36,6 +36,23 @@ parent = subprocess.Popen(["/bin/sh", "-c", 'setsid "$0" run "$1" -o "$2" --cont
                           stdout=subprocess.PIPE)
 run_pid = int(parent.stdout.readline())
 
+
+def stop_everything():
+    """On a failure the run (in its own session, waiting for commands) must not outlive the test."""
+    for pid in (run_pid, parent.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def on_error(kind, value, tb):
+    stop_everything()
+    sys.__excepthook__(kind, value, tb)
+
+
+sys.excepthook = on_error
+
 a = Client(sock, "A")
 hello = a.read()
 check(hello["type"] == "hello" and hello["protocol"] == 1 and hello["method"] == "iso527" and hello["specimens"] == 3,
@@ -208,4 +225,6 @@ for _ in range(100):
     time.sleep(0.1)
 check(not os.path.exists(sock), "the run removed its socket")
 print(run_file)
+if failures:
+    stop_everything()
 sys.exit(1 if failures else 0)

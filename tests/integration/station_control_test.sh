@@ -116,13 +116,34 @@ PYEOF
 
 # --- abort mid-specimen (the killed run's lock went with it: the instrument is free at once) ---------
 rm -f "$work/stations/crash.sock" # what a run killed -9 leaves (a new run would replace it too)
-"$PD_CLI" run "$work/slow.yaml" -o "$work/crash" --control "$work/stations/abort.sock" >"$work/abort.out" 2>"$work/abort.err" &
+# (with the test hook that drops a client at 16 KiB unread: one that never reads goes, the run and
+# the client that reads go on)
+POLYDAQ_TEST_STATION_OUT_MAX=16384 "$PD_CLI" run "$work/slow.yaml" -o "$work/crash" --control "$work/stations/abort.sock" \
+  >"$work/abort.out" 2>"$work/abort.err" &
 run_pid=$!
+"$PY" - "$work/stations/abort.sock" <<'PYEOF' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+time.sleep(6)  # never reads while the specimen runs
+data = b""
+s.settimeout(30)
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+sys.exit(0 if b'"type":"end"' not in data else "the client that did not read was not dropped")
+PYEOF
+sleeper=$!
 specimen_running "$work/stations/abort.sock" || { fail "the abort run's first specimen"; cat "$work/abort.err" >&2; }
-"$PY" - "$work/stations/abort.sock" <<'PYEOF' || fail "abort over the socket"
-import sys
+"$PY" - "$work/stations/abort.sock" <<'PYEOF' || { fail "abort over the socket"; kill -9 "$run_pid"; }
+import sys, time
 from station_client import Client
 c = Client(sys.argv[1], "abort")
+end = time.monotonic() + 3  # the silent client is dropped meanwhile; this one reads on
+while time.monotonic() < end:
+    c.until(lambda e: e["type"] == "points", "points")
 c.send(cmd="abort", by="bert", cmd_id=1)
 c.reply(1)
 ev = c.until(lambda e: e["type"] == "event" and e["kind"] == "abort", "the abort event")
@@ -148,6 +169,8 @@ assert f.attrs["outcome"] in (b"interrupted", "interrupted"), f.attrs["outcome"]
 assert f["specimen_02/frame1/force"].shape[0] == 0, "specimen 2 never ran"
 PYEOF
 [ -e "$work/stations/abort.sock" ] && fail "the aborted run left its socket"
+wait "$sleeper" || fail "the client that does not read"
+grep -q "station: client [0-9]* dropped: it does not read" "$work/abort.err" || fail "the drop is logged: $(grep station "$work/abort.err")"
 
 [ "$fails" -eq 0 ] || exit 1
 echo "station_control_test: passed"
