@@ -89,6 +89,8 @@ struct pd_acq_station {
     char state[16], machine[16], outcome[16];
     bool finished, aborted;
     bool ended; /* station thread: the end event went out, nothing follows it */
+    bool link_shown_down;   /* station thread: the frame's link as last announced */
+    char machine_before[16]; /* under control.lock: the machine state a lost link replaced */
     char abort_by[PD_ACQ_BY_MAX];
     char started_text[PD_ACQ_BY_MAX + 16];
     char *need_dims_line;
@@ -701,6 +703,27 @@ void acq_station_tap(struct run *run, size_t bus_index, uint32_t specimen, const
 }
 
 /* ---- values ---------------------------------------------------------------------------------------*/
+/* The frame's link: "disconnected" while it is down (the bus reconnects), what it was after. */
+static void watch_link(struct pd_acq_station *st)
+{
+    if (!st->frame || st->ended)
+        return;
+    pthread_mutex_lock(&st->frame->lock);
+    bool down = st->frame->link_down || st->frame->failed;
+    pthread_mutex_unlock(&st->frame->lock);
+    if (down == st->link_shown_down)
+        return;
+    st->link_shown_down = down;
+    pthread_mutex_lock(&st->control.lock);
+    if (down) {
+        pd_strlcpy(st->machine_before, st->machine, sizeof st->machine_before);
+        set_state_locked(st, 0, NULL, "disconnected", st->outcome[0] ? st->outcome : NULL);
+    } else if (strcmp(st->machine, "disconnected") == 0) {
+        set_state_locked(st, 0, NULL, st->machine_before, st->outcome[0] ? st->outcome : NULL);
+    }
+    pthread_mutex_unlock(&st->control.lock);
+}
+
 static void send_values(struct pd_acq_station *st)
 {
     int64_t now = pd_clock_mono_ns();
@@ -1203,6 +1226,7 @@ static void *station_main(void *arg)
         if (pr > 0 && (p[1].revents & POLLIN))
             accept_clients(st);
         serve_calipers(st);
+        watch_link(st);
         send_values(st);
         if (atomic_load(&st->quit)) {
             send_queue(st); /* the end event */
