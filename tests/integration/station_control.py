@@ -28,7 +28,7 @@ def display(text):
     os.replace(display_file + ".tmp", display_file)
 
 
-display("10.250")
+display("10.050")
 # The parent (the server's place): starts the run in a new session and stays until killed.
 log = os.path.join(outdir + "-run.log")
 parent = subprocess.Popen(["/bin/sh", "-c", 'setsid "$0" run "$1" -o "$2" --control "$3" --control-user "lab admin" '
@@ -123,10 +123,10 @@ check(not any(e["type"] == "state" and e["state"] != "waiting_dims" for e in a.s
       "the bad commands changed no state")
 
 # --- specimen 1: typed ----------------------------------------------------------------------------
-a.send(cmd="dims", specimen=1, values={"width": 9.80, "thickness": 4.10}, by="anna", cmd_id=21)
+a.send(cmd="dims", specimen=1, values={"width": 9.90, "thickness": 4.05}, by="anna", cmd_id=21)
 check(a.reply(21)["type"] == "ack", "dims 1 accepted")
 d = b.until(lambda e: e["type"] == "dims", "B: dims 1")
-check(d["values"] == {"width": 9.8, "thickness": 4.1} and d["source"] == {"width": "typed", "thickness": "typed"} and
+check(d["values"] == {"width": 9.9, "thickness": 4.05} and d["source"] == {"width": "typed", "thickness": "typed"} and
       d["by"] == "anna", "dims event: %r" % d)
 b.state(1, "ready")
 b.send(cmd="start", by="bert", cmd_id=22)
@@ -169,14 +169,14 @@ a.state(2, "waiting_dims")
 a.send(cmd="caliper", specimen=2, field="width", by="anna", cmd_id=30)
 check(a.reply(30)["type"] == "ack", "caliper width")
 d = a.until(lambda e: e["type"] == "dims" and e["specimen"] == 2, "dims 2 width")
-check(d["values"] == {"width": 10.25} and d["source"] == {"width": "caliper"}, "caliper dims: %r" % d)
+check(d["values"] == {"width": 10.05} and d["source"] == {"width": "caliper"}, "caliper dims: %r" % d)
 display("garbage")
 time.sleep(0.5)
 a.send(cmd="caliper", specimen=2, field="thickness", by="anna", cmd_id=31)
 r = a.reply(31)
 check(r["type"] == "error" and "caliper1" in r["message"] and "01A+00?#.1x" in r["message"] and
       "nothing stored" in r["message"], "caliper garbage: %r" % r)
-display("3.950")
+display("3.980")
 time.sleep(0.5)
 a.send(cmd="caliper", specimen=2, field="thickness", by="anna", cmd_id=32)
 check(a.reply(32)["type"] == "ack", "caliper thickness")
@@ -205,7 +205,7 @@ check(ev["by"] == "carla" and ev["specimen"] == 2, "invalid event %r" % ev)
 
 # --- specimen 3 ----------------------------------------------------------------------------------------
 c.state(3, "waiting_dims")
-c.send(cmd="dims", specimen=3, values={"width": 10.60, "thickness": 3.90}, by="carla", cmd_id=50)
+c.send(cmd="dims", specimen=3, values={"width": 10.10, "thickness": 3.96}, by="carla", cmd_id=50)
 check(c.reply(50)["type"] == "ack", "dims 3")
 c.send(cmd="return", by="carla", cmd_id=51)
 check(c.reply(51)["type"] == "ack", "return between specimens")
