@@ -4,7 +4,10 @@
 # same instrument refused, the caliper, clients and parent killed mid-specimen, specimen 2 marked
 # invalid, a note), then `polydaq certify` of its file: each specimen's own dimensions (checked
 # against numpy's Fmax / (b × h) from the file's force) and specimen 2 excluded with its reason.
-# Last, a station run killed -9 mid-specimen leaves a file `polydaq recover` repairs.
+# Then a station run killed -9 mid-specimen leaves a file `polydaq recover` repairs; last, on the
+# freed instrument, a run whose first specimen a client stops (tested, evaluated) and whose second
+# it aborts (machine stopped, specimen invalid "aborted by", series ends, file sealed as always),
+# while a client that never reads is dropped.
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
 # shellcheck source=lib.sh
@@ -76,6 +79,7 @@ for k, (b, h, src) in want.items():
         continue
     if k == 1:
         check(any(kd == "note" and t == "grips cleaned before the series (by anna)" for kd, t in ev), "the note")
+
     force = np.asarray(g["frame1/force"][()], dtype=float)
     sigma = np.nanmax(force) / (b * h)
     got = sp["results"]["tensile_strength"]["value"]
@@ -119,7 +123,7 @@ n = f["specimen_01/frame1/force"].shape[0]
 sys.exit(0 if n > 0 else "no samples (%d)" % n)
 PYEOF
 
-# --- abort mid-specimen (the killed run's lock went with it: the instrument is free at once) ---------
+# --- stop, then abort mid-specimen (the killed run's lock went with it: the instrument is free) -------
 rm -f "$work/stations/crash.sock" # what a run killed -9 leaves (a new run would replace it too)
 # (with the test hook that drops a client at 16 KiB unread: one that never reads goes, the run and
 # the client that reads go on)
@@ -149,10 +153,22 @@ c = Client(sys.argv[1], "abort")
 end = time.monotonic() + 3  # the silent client is dropped meanwhile; this one reads on
 while time.monotonic() < end:
     c.until(lambda e: e["type"] == "points", "points")
-c.send(cmd="abort", by="bert", cmd_id=1)
-c.reply(1)
+c.send(cmd="stop", by="bert", cmd_id=1)  # specimen 1 finished now, as at a break: evaluated
+assert c.reply(1)["type"] == "ack"
+ev = c.until(lambda e: e["type"] == "event" and e["kind"] == "stop", "the stop event")
+assert ev["by"] == "bert" and ev["specimen"] == 1, ev
+st = c.until(lambda e: e["type"] == "state" and e["state"] == "done", "done 1")
+assert st["outcome"] == "completed" and st["machine"] == "stopped", st
+c.state(2, "waiting_dims")
+c.send(cmd="dims", specimen=2, values={"width": 10.0, "thickness": 4.0}, by="bert")
+c.state(2, "ready")
+c.send(cmd="start", by="bert")
+c.state(2, "running")
+c.until(lambda e: e["type"] == "points" and e["specimen"] == 2, "points of specimen 2")
+c.send(cmd="abort", by="bert", cmd_id=2)
+assert c.reply(2)["type"] == "ack"
 ev = c.until(lambda e: e["type"] == "event" and e["kind"] == "abort", "the abort event")
-assert ev["by"] == "bert", ev
+assert ev["by"] == "bert" and ev["specimen"] == 2, ev
 st = c.until(lambda e: e["type"] == "state" and e["state"] == "done", "done")
 assert st["machine"] == "aborted" and st["outcome"] == "aborted", st
 end = c.until(lambda e: e["type"] == "end", "end")
@@ -168,11 +184,16 @@ aborted=$(tail -n1 "$work/abort.out")
 "$PY" - "$aborted" <<'PYEOF' || fail "the aborted run's file"
 import h5py, sys
 f = h5py.File(sys.argv[1], "r")
-st = f["specimen_01/status"][()].decode()
+assert f["specimen_01/status"][()].decode() == "tested", "the stopped specimen is tested"
+ev = [(e["kind"].decode(), e["text"].decode()) for e in f["specimen_01/events"][()]]
+assert any(k == "stop" and t.startswith("stopped by bert") for k, t in ev), ev
+st = f["specimen_02/status"][()].decode()
 assert st == "invalid: aborted by bert", st
-assert f["specimen_01/sample/invalid_by"][()].decode() == "bert"
+assert f["specimen_02/sample/invalid_by"][()].decode() == "bert"
+ev = [(e["kind"].decode(), e["text"].decode()) for e in f["specimen_02/events"][()]]
+assert any(k == "abort" and t.startswith("aborted by bert") for k, t in ev), ev
 assert f.attrs["outcome"] in (b"interrupted", "interrupted"), f.attrs["outcome"]
-assert f["specimen_02/frame1/force"].shape[0] == 0, "specimen 2 never ran"
+assert f["specimen_03/frame1/force"].shape[0] == 0, "specimen 3 never ran"
 PYEOF
 [ -e "$work/stations/abort.sock" ] && fail "the aborted run left its socket"
 wait "$sleeper" || fail "the client that does not read"
