@@ -31,6 +31,11 @@ expect_exit 2 "--control-user without --control" "$PD_CLI" run "$work/lab.yaml" 
 expect_exit 2 "--control for a recording" "$PD_CLI" run "$PD_SOURCE_DIR/config/record-room.yaml" -o "$work/u" --control "$work/stations/u.sock"
 grep -q "method record cannot be driven from a station" "$work/err" || fail "recording refused: $(cat "$work/err")"
 [ -e "$work/stations/u.sock" ] && fail "a refused run left its socket"
+expect_exit 2 "a socket path too long" "$PD_CLI" run "$work/lab.yaml" -o "$work/u" --control "$work/stations/$(printf 's%.0s' $(seq 120)).sock"
+grep -q "control socket's path is longer than 107 bytes" "$work/err" || fail "long socket path: $(cat "$work/err")"
+expect_exit 2 "a socket in a missing folder" "$PD_CLI" run "$work/lab.yaml" -o "$work/u" --control "$work/none/u.sock"
+grep -q "cannot bind the control socket" "$work/err" || fail "missing folder: $(cat "$work/err")"
+[ -e "$work/u" ] && fail "a refused station run created its output folder"
 
 # --- the series over the socket ---------------------------------------------------------------------
 "$PY" "$PD_SOURCE_DIR/tests/integration/station_control.py" "$PD_CLI" "$work/lab.yaml" "$work/runs" \
