@@ -7,7 +7,8 @@
 # Then a station run killed -9 mid-specimen leaves a file `polydaq recover` repairs; last, on the
 # freed instrument, a run whose first specimen a client stops (tested, evaluated) and whose second
 # it aborts (machine stopped, specimen invalid "aborted by", series ends, file sealed as always),
-# while a client that never reads is dropped.
+# while a client that never reads is dropped; and a run whose frame's simulator is killed
+# mid-specimen: the machine shows "disconnected", then the run fails (end outcome failed, exit 3).
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
 # shellcheck source=lib.sh
@@ -203,6 +204,35 @@ PYEOF
 [ -e "$work/stations/abort.sock" ] && fail "the aborted run left its socket"
 wait "$sleeper" || fail "the client that does not read"
 grep -q "station: client [0-9]* dropped: it does not read" "$work/abort.err" || fail "the drop is logged: $(grep station "$work/abort.err")"
+
+# --- the frame's simulator killed mid-specimen: the machine shows "disconnected", the run fails ---------
+sed -e 's/^  specimen_timeout_s: 60/  specimen_timeout_s: 60\n  reconnect_timeout_s: 2/' "$work/slow.yaml" >"$work/lost.yaml"
+grep -q "reconnect_timeout_s: 2" "$work/lost.yaml" || fail "lost lab"
+"$PD_CLI" run "$work/lost.yaml" -o "$work/lost" --control "$work/stations/lost.sock" >"$work/lost.out" 2>"$work/lost.err" &
+run_pid=$!
+"$PY" - "$work/stations/lost.sock" "$run_pid" <<'PYEOF' || { fail "a lost frame over the socket"; kill -9 "$run_pid"; }
+import os, signal, subprocess, sys
+from station_client import Client
+c = Client(sys.argv[1], "lost")
+c.until(lambda e: e["type"] == "need_dims", "need_dims")
+c.send(cmd="dims", specimen=1, values={"width": 10.0, "thickness": 4.0}, by="anna")
+c.state(1, "ready")
+c.send(cmd="start", by="anna")
+c.state(1, "running")
+c.until(lambda e: e["type"] == "points", "points")
+sim = subprocess.run(["pgrep", "-P", sys.argv[2], "-f", "loadframe"], capture_output=True, text=True).stdout.split()
+assert len(sim) == 1, sim
+os.kill(int(sim[0]), signal.SIGKILL)
+st = c.until(lambda e: e["type"] == "state" and e["machine"] == "disconnected", "machine disconnected")
+assert st["specimen"] == 1, st
+end = c.until(lambda e: e["type"] == "end", "end")
+assert end["outcome"] == "failed" and "frame1" in end["reason"], end
+PYEOF
+wait "$run_pid"
+rc=$?
+run_pid=
+[ "$rc" -eq 3 ] || fail "a run whose frame is lost exits 3, not $rc"
+[ -e "$work/stations/lost.sock" ] && fail "the failed run left its socket"
 
 [ "$fails" -eq 0 ] || exit 1
 echo "station_control_test: passed"
