@@ -675,7 +675,10 @@ static void handle_command(struct pd_acq_station *st, unsigned client, const cha
         }
         break;
     case ACQ_CMD_ABORT:
-        if (st->finished || ctl->abort_by[0])
+        if (!st->finished && st->specimen == planned &&
+            (strcmp(st->state, "done") == 0 || strcmp(st->state, "returning") == 0))
+            refused = "the last specimen is done: the series is ending, nothing to abort";
+        else if (st->finished || ctl->abort_by[0])
             refused = st->finished ? now : "the series is already being aborted";
         else
             pd_strlcpy(ctl->abort_by, c.by, sizeof ctl->abort_by);

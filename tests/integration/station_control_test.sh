@@ -232,6 +232,7 @@ wait "$run_pid"
 rc=$?
 run_pid=
 [ "$rc" -eq 3 ] || fail "a run whose frame is lost exits 3, not $rc"
+grep -E "Sanitizer|runtime error" "$work/lost.err" && fail "sanitizer report in the failed run's output"
 [ -e "$work/stations/lost.sock" ] && fail "the failed run left its socket"
 
 [ "$fails" -eq 0 ] || exit 1
