@@ -34,6 +34,9 @@ grep -q "method record cannot be driven from a station" "$work/err" || fail "rec
 [ -e "$work/stations/u.sock" ] && fail "a refused run left its socket"
 expect_exit 2 "a socket path too long" "$PD_CLI" run "$work/lab.yaml" -o "$work/u" --control "$work/stations/$(printf 's%.0s' $(seq 120)).sock"
 grep -q "control socket's path is longer than 107 bytes" "$work/err" || fail "long socket path: $(cat "$work/err")"
+: >"$work/stations/file.sock"
+expect_exit 2 "a socket path that is a file" "$PD_CLI" run "$work/lab.yaml" -o "$work/u" --control "$work/stations/file.sock"
+grep -q "exists and is not a socket" "$work/err" && [ -f "$work/stations/file.sock" ] || fail "a file in the socket's place: $(cat "$work/err")"
 expect_exit 2 "a socket in a missing folder" "$PD_CLI" run "$work/lab.yaml" -o "$work/u" --control "$work/none/u.sock"
 grep -q "cannot bind the control socket" "$work/err" || fail "missing folder: $(cat "$work/err")"
 [ -e "$work/u" ] && fail "a refused station run created its output folder"
@@ -129,14 +132,15 @@ n = f["specimen_01/frame1/force"].shape[0]
 sys.exit(0 if n > 0 else "no samples (%d)" % n)
 PYEOF
 
-# --- stop, then abort mid-specimen (the killed run's lock went with it: the instrument is free) -------
-rm -f "$work/stations/crash.sock" # what a run killed -9 leaves (a new run would replace it too)
+# --- stop, then abort mid-specimen (the killed run's lock went with it: the instrument is free; its
+# stale socket file is replaced) ------------------------------------------------------------------------
+[ -S "$work/stations/crash.sock" ] || fail "the killed run's socket file is left (as SIGKILL leaves it)"
 # (with the test hook that drops a client at 16 KiB unread: one that never reads goes, the run and
 # the client that reads go on)
-POLYDAQ_TEST_STATION_OUT_MAX=16384 "$PD_CLI" run "$work/slow.yaml" -o "$work/crash" --control "$work/stations/abort.sock" \
+POLYDAQ_TEST_STATION_OUT_MAX=16384 "$PD_CLI" run "$work/slow.yaml" -o "$work/crash" --control "$work/stations/crash.sock" \
   >"$work/abort.out" 2>"$work/abort.err" &
 run_pid=$!
-"$PY" - "$work/stations/abort.sock" <<'PYEOF' &
+"$PY" - "$work/stations/crash.sock" <<'PYEOF' &
 import sys, time
 from station_client import Client
 s = Client(sys.argv[1], "silent").sock
@@ -151,8 +155,8 @@ while True:
 sys.exit(0 if b'"type":"end"' not in data else "the client that did not read was not dropped")
 PYEOF
 sleeper=$!
-specimen_running "$work/stations/abort.sock" || { fail "the abort run's first specimen"; cat "$work/abort.err" >&2; }
-"$PY" - "$work/stations/abort.sock" <<'PYEOF' || { fail "abort over the socket"; kill -9 "$run_pid"; }
+specimen_running "$work/stations/crash.sock" || { fail "the abort run's first specimen"; cat "$work/abort.err" >&2; }
+"$PY" - "$work/stations/crash.sock" <<'PYEOF' || { fail "abort over the socket"; kill -9 "$run_pid"; }
 import sys, time
 from station_client import Client
 c = Client(sys.argv[1], "abort")
@@ -201,7 +205,7 @@ assert any(k == "abort" and t.startswith("aborted by bert") for k, t in ev), ev
 assert f.attrs["outcome"] in (b"interrupted", "interrupted"), f.attrs["outcome"]
 assert f["specimen_03/frame1/force"].shape[0] == 0, "specimen 3 never ran"
 PYEOF
-[ -e "$work/stations/abort.sock" ] && fail "the aborted run left its socket"
+[ -e "$work/stations/crash.sock" ] && fail "the aborted run left its socket"
 wait "$sleeper" || fail "the client that does not read"
 grep -q "station: client [0-9]* dropped: it does not read" "$work/abort.err" || fail "the drop is logged: $(grep station "$work/abort.err")"
 
