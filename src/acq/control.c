@@ -1159,6 +1159,21 @@ int acq_station_obtain_dims(struct run *run, size_t k, struct acq_specimen_dims 
     }
 }
 
+void acq_station_settle(struct run *run, struct bus *b)
+{
+    if (!acq_station_active(run))
+        return;
+    /* The bus thread reads the tag and counts the sample under its lock: past this point every
+     * sample of the ended specimen is counted in n_acquired. */
+    pthread_mutex_lock(&b->lock);
+    pthread_mutex_unlock(&b->lock);
+    uint64_t target = atomic_load(&b->n_acquired);
+    int64_t until = pd_clock_mono_ns() + 1000 * 1000000LL; /* the writer drains every ~20 ms */
+    while (atomic_load(&b->n_written) + atomic_load(&b->n_lost) < target && pd_clock_mono_ns() < until &&
+           atomic_load(&run->writer_rc) == PD_OK)
+        pd_clock_sleep_ns(2 * 1000000LL);
+}
+
 /* The start was accepted by the machine: the state, the event; the text for the file's event. */
 const char *acq_station_started(struct run *run, size_t k)
 {
