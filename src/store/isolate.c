@@ -5,6 +5,7 @@
 #include "store/store_internal.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
@@ -194,7 +195,9 @@ static int child_error(const struct pd_err *child, const char *path, const struc
 
 /* ---- The reader's child: requests and answers -----------------------------------------------*/
 
-/* One request of the parent; op 0 = read a column. */
+/* One request of the parent; op 0 = read a column (answered), op 1 = read ahead: decode a column
+ * the parent will ask for next into the child's own memory (no answer; a later op 0 of the same
+ * column is answered from it). */
 struct request {
     uint32_t op;
     uint32_t type;     /* enum pd_col_type */
@@ -255,6 +258,75 @@ static void *window_room(void *ctx, size_t bytes)
     return m;
 }
 
+/* Columns read ahead, waiting in the child for the parent's request (at most READ_AHEAD_MAX: the
+ * oldest is dropped when another comes). Why: certify asks for a specimen's columns and then
+ * evaluates it; decoding the next specimen's columns meanwhile puts the child's work (inflate,
+ * un-shuffle) beside the parent's instead of before it. */
+#define READ_AHEAD_MAX 4
+struct ahead {
+    bool used;
+    struct request q;
+    void *data; /* malloc'd; n × the type's size bytes */
+    size_t n;
+};
+
+static void *ahead_room(void *ctx, size_t bytes)
+{
+    struct ahead *a = ctx;
+    free(a->data);
+    a->data = malloc(bytes ? bytes : 1);
+    return a->data;
+}
+
+static bool same_column(const struct request *a, const struct request *b)
+{
+    return a->type == b->type && a->optional == b->optional && a->specimen == b->specimen &&
+           a->instrument == b->instrument && strcmp(a->name, b->name) == 0;
+}
+
+static void read_ahead(struct pd_run *run, const struct request *q, struct ahead *slots)
+{
+    struct ahead *slot = &slots[0];
+    for (size_t i = 0; i < READ_AHEAD_MAX; i++) {
+        if (slots[i].used && same_column(&slots[i].q, q))
+            return; /* already here */
+        if (!slots[i].used)
+            slot = &slots[i];
+    }
+    struct pd_err ignored = {0};
+    slot->used = false;
+    /* A failure is not kept: the parent's real request reads again and gets the error itself. */
+    if (pd_run_column(run, (size_t)q->specimen, (size_t)q->instrument, q->name, (enum pd_col_type)q->type,
+                      (int)q->optional, ahead_room, slot, &slot->n, &ignored) == 0) {
+        slot->used = true;
+        slot->q = *q;
+    }
+}
+
+/* The column of q if it was read ahead: copied into the window, its slot freed. */
+static bool from_ahead(const struct request *q, struct ahead *slots, struct window *w, size_t *n, int *rc,
+                       struct pd_err *err, const char *path)
+{
+    for (size_t i = 0; i < READ_AHEAD_MAX; i++) {
+        if (!slots[i].used || !same_column(&slots[i].q, q))
+            continue;
+        size_t bytes = slots[i].n * type_size(q->type);
+        void *dst = window_room(w, bytes);
+        if (!dst)
+            *rc = pd_err_set(err, PD_ENOMEM, path, "out of memory for %zu samples of %s", slots[i].n, q->name);
+        else {
+            memcpy(dst, slots[i].data, bytes);
+            *n = slots[i].n;
+            *rc = 0;
+        }
+        free(slots[i].data);
+        slots[i].data = NULL;
+        slots[i].used = false;
+        return true;
+    }
+    return false;
+}
+
 static void send_answer(int sock, int rc, uint64_t n, const struct pd_err *err)
 {
     struct answer a = {.rc = rc, .n = n};
@@ -285,18 +357,26 @@ static void serve(const char *path, int sock, int memfd, const struct pd_read_li
     rc = pd_run_snapshot(run, window_room, &w, &size, &err);
     send_answer(sock, rc, size, &err);
     struct request q;
+    struct ahead ahead[READ_AHEAD_MAX] = {0};
     ssize_t got;
     while (rc == 0 && (got = recv(sock, &q, sizeof q, 0)) == (ssize_t)sizeof q) {
         q.name[sizeof q.name - 1] = '\0';
         size_t n = 0;
         int r = PD_EINVAL;
-        if (q.op == 0 && q.type <= PD_COL_UINT64)
-            r = pd_run_column(run, (size_t)q.specimen, (size_t)q.instrument, q.name, (enum pd_col_type)q.type,
-                              (int)q.optional, window_room, &w, &n, &err);
-        else
+        if (q.op == 1 && q.type <= PD_COL_UINT64) {
+            read_ahead(run, &q, ahead);
+            continue;
+        }
+        if (q.op == 0 && q.type <= PD_COL_UINT64) {
+            if (!from_ahead(&q, ahead, &w, &n, &r, &err, path))
+                r = pd_run_column(run, (size_t)q.specimen, (size_t)q.instrument, q.name, (enum pd_col_type)q.type,
+                                  (int)q.optional, window_room, &w, &n, &err);
+        } else
             pd_err_set(&err, PD_EINVAL, path, "bad request to the reader process");
         send_answer(sock, r, n, &err);
     }
+    for (size_t i = 0; i < READ_AHEAD_MAX; i++)
+        free(ahead[i].data);
     /* A clean end (the run closed, no leak for valgrind to report); _exit, never exit: the atexit
      * handlers (HDF5's among them) belong to the parent and would act on its inherited state. */
     pd_run_close(run);
@@ -595,6 +675,17 @@ int pd_run_child_column(struct pd_run_child *c, size_t specimen, size_t instrume
     if (rc == 0)
         *n = (size_t)a.n;
     return rc;
+}
+
+void pd_run_child_read_ahead(struct pd_run_child *c, size_t specimen, size_t instrument, const char *name,
+                             enum pd_col_type type)
+{
+    struct request q = {.op = 1, .type = (uint32_t)type, .specimen = specimen, .instrument = instrument};
+    if (c->dead || pd_strlcpy(q.name, name, sizeof q.name) < 0)
+        return;
+    /* Never waits: a full socket buffer (or a dead child) only means no read-ahead; the next real
+     * request finds out what became of the child. */
+    (void)send(c->sock, &q, sizeof q, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 void pd_run_child_close(struct pd_run_child *c)

@@ -1049,6 +1049,12 @@ int pd_run_find_channel(const struct pd_run *run, const char *channel, size_t *i
     return PD_EDATA;
 }
 
+void pd_run_read_ahead(struct pd_run *run, size_t specimen, size_t instrument, const char *name, enum pd_col_type type)
+{
+    if (run->child && specimen < run->n_specimens && instrument < run->n_instruments)
+        pd_run_child_read_ahead(run->child, specimen, instrument, name, type);
+}
+
 int pd_run_column(struct pd_run *run, size_t specimen, size_t instrument, const char *name, enum pd_col_type type,
                   int optional, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *n, struct pd_err *err)
 {

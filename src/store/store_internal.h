@@ -168,6 +168,12 @@ int pd_read_limits(const char *path, uint64_t file_size, struct pd_read_limits *
 struct pd_run_child;
 int pd_run_child_open(const char *path, uint64_t file_size, struct pd_run_child **out, void **snapshot,
                       size_t *snapshot_size, struct pd_err *err);
+/* A hint that `name` of `specimen` will be read next: a run read through a child has it decoded
+ * meanwhile; a run read in this process ignores it. */
+void pd_run_read_ahead(struct pd_run *run, size_t specimen, size_t instrument, const char *name, enum pd_col_type type);
+/* Asks the child to decode a column ahead of its request (no answer, never waits; see isolate.c). */
+void pd_run_child_read_ahead(struct pd_run_child *c, size_t specimen, size_t instrument, const char *name,
+                             enum pd_col_type type);
 int pd_run_child_column(struct pd_run_child *c, size_t specimen, size_t instrument, const char *name,
                         enum pd_col_type type, int optional, void *(*room)(void *ctx, size_t bytes), void *ctx,
                         size_t *n, struct pd_err *err);

@@ -246,6 +246,68 @@ static void test_child_dies_between_reads(void **state)
     rmdir(dir);
 }
 
+/* Read-ahead (the child decodes the next specimen's channel while the caller works on this one):
+ * every column read after a hint is the one written, whichever order the caller asks in; hints for
+ * a missing channel or specimen change nothing; the child stays answering. */
+static void test_read_ahead_answers_the_right_columns(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pd_isolate_test_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/run.h5", dir);
+    struct pd_store_instrument in = {.name = "frame", .n_channels = 2, .channels = {{"force", "N"}, {"extension", "mm"}}};
+    struct pd_store_specimen sp[3] = {{.id = "S01"}, {.id = "S02"}, {.id = "S03"}};
+    struct pd_store_layout layout = {.n_instruments = 1, .instruments = &in, .n_specimens = 3, .specimens = sp,
+                                     .chunk_samples = 256, .deflate_level = 1};
+    struct pd_err err = {0};
+    struct pd_store *st;
+    assert_int_equal(pd_store_create(path, &layout, &st, &err), 0);
+    enum { N = 1000 };
+    static int64_t t[N];
+    static double v[2 * N];
+    for (size_t s = 0; s < 3; s++) {
+        for (size_t i = 0; i < N; i++) {
+            t[i] = (int64_t)i;
+            v[2 * i] = 1000.0 * (double)s + (double)i;         /* force */
+            v[2 * i + 1] = -1000.0 * (double)s - (double)i;    /* extension */
+        }
+        assert_int_equal(pd_store_append(st, s, 0, N, t, NULL, NULL, v, &err), 0);
+    }
+    assert_int_equal(pd_store_close(st, 0, NULL, &err), 0);
+
+    struct pd_run *run;
+    assert_int_equal(pd_run_open(path, &run, &err), 0);
+    double *f = NULL, *e = NULL;
+    size_t fcap = 0, ecap = 0, n = 0;
+    /* specimen order 0, 2, 1 (a hint left unused), extension before force for specimen 2 */
+    const size_t order[3] = {0, 2, 1};
+    for (size_t k = 0; k < 3; k++) {
+        size_t s = order[k];
+        pd_run_read_ahead(run, s, 0, "no-such-channel", PD_COL_DOUBLE);
+        pd_run_read_ahead(run, 7, 0, "force", PD_COL_DOUBLE);
+        if (s == 2)
+            assert_int_equal(pd_run_read_channel_into(run, s, 0, "extension", &e, &ecap, &n, &err), 0);
+        assert_int_equal(pd_run_read_channel_into(run, s, 0, "force", &f, &fcap, &n, &err), 0);
+        assert_int_equal(n, N);
+        if (s != 2)
+            assert_int_equal(pd_run_read_channel_into(run, s, 0, "extension", &e, &ecap, &n, &err), 0);
+        assert_int_equal(n, N);
+        for (size_t i = 0; i < N; i++) {
+            assert_true(f[i] == 1000.0 * (double)s + (double)i);
+            assert_true(e[i] == -1000.0 * (double)s - (double)i);
+        }
+    }
+    /* a real request for the missing channel still gets its error */
+    assert_int_equal(pd_run_read_channel_into(run, 1, 0, "no-such-channel", &f, &fcap, &n, &err), PD_EDATA);
+    assert_string_equal(pd_run_specimen_id(run, 2), "S03");
+    pd_run_close(run);
+    free(f);
+    free(e);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* Regression (mutation test): a crashed writer's file (SWMR mark set) with one damaged object
  * header. HDF5's SWMR reader retries a failed metadata checksum 100 times by default, doubling a
  * sleep each time — the reader waited forever (here: until the time limit). With the store's 28
@@ -315,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_wall_limit),            cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_errors_come_back),      cmocka_unit_test(test_limits_from_environment),
         cmocka_unit_test(test_child_dies_between_reads),
+        cmocka_unit_test(test_read_ahead_answers_the_right_columns),
         cmocka_unit_test(test_damaged_crashed_file_reports_the_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
