@@ -16,7 +16,7 @@
  * issued test request per certificate, spread over the members, in one transaction.
  *
  * usage: pd-bench-server [--seconds S] [--rounds N] [--soak S] [--threads N] [--connections N]
- *                        [--certs N] [--members N] [--data DIR] [--keep]
+ *                        [--certs N] [--members N] [--data DIR] [--keep] [--polydaq PATH]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,6 +56,7 @@ static double seconds = 10, soak_s = 600;
 static int rounds = 3, threads = 2, connections = 50, wrk_threads = 2;
 static long n_certs = 10000, n_members = 100;
 static bool keep = false;
+static const char *serve_cli = PD_CLI_PATH; /* the polydaq whose server is measured (--polydaq) */
 static char work[1024], data_dir[2048], certs_dir[2200], keys_dir[2200];
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -585,7 +586,7 @@ static void start_server(void)
     snprintf(out, sizeof out, "%s/serve.out", work);
     snprintf(err, sizeof err, "%s/serve.err", work);
     /* The access log goes to a file, as a lab would keep it (one JSON line per request). */
-    char *argv[] = {PD_CLI_PATH, "serve", "--data", data_dir, "--listen", listen, "--threads", th, "--access-log",
+    char *argv[] = {(char *)serve_cli, "serve", "--data", data_dir, "--listen", listen, "--threads", th, "--access-log",
                     log, NULL};
     server_pid = spawn(argv, false, out, err);
     wait_listening(server_port, server_pid, "polydaq serve", err);
@@ -743,12 +744,13 @@ static struct wrk_result run_wrk(uint16_t port, const char *script, double durat
 static void usage(void)
 {
     fputs("usage: pd-bench-server [--seconds S] [--rounds N] [--soak S] [--threads N] [--connections N]\n"
-          "                       [--certs N] [--members N] [--data DIR] [--keep]\n"
+          "                       [--certs N] [--members N] [--data DIR] [--keep] [--polydaq PATH]\n"
           "  --seconds    each wrk measurement (default 10)      --rounds  alternating rounds (default 3)\n"
           "  --soak       seconds of mixed load with RSS samples every 10 s (default 600; 0: none)\n"
           "  --threads    polydaq serve --threads (default 2)    --connections  wrk -c (default 50)\n"
           "  --data DIR   a data folder seeded before (kept), or to seed into (kept)\n"
-          "  --keep       keep the temporary folder (data, logs, wrk scripts)\n",
+          "  --keep       keep the temporary folder (data, logs, wrk scripts)\n"
+          "  --polydaq P  measure the server of another polydaq build (before/after; seeding uses this build's)\n",
           stderr);
 }
 
@@ -759,7 +761,8 @@ int main(int argc, char **argv)
         {"soak", required_argument, NULL, 'k'},    {"threads", required_argument, NULL, 't'},
         {"connections", required_argument, NULL, 'c'}, {"certs", required_argument, NULL, 'n'},
         {"members", required_argument, NULL, 'm'}, {"data", required_argument, NULL, 'd'},
-        {"keep", no_argument, NULL, 'K'},          {"help", no_argument, NULL, 'h'},
+        {"keep", no_argument, NULL, 'K'},          {"polydaq", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *given_data = NULL;
     int o;
@@ -774,6 +777,7 @@ int main(int argc, char **argv)
         case 'm': n_members = atol(optarg); break;
         case 'd': given_data = optarg; break;
         case 'K': keep = true; break;
+        case 'p': serve_cli = optarg; break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }
@@ -791,8 +795,8 @@ int main(int argc, char **argv)
 
     char la[64];
     load_average(la, sizeof la);
-    printf("machine: %ld cores online, load average %s; wrk -t%d -c%d, polydaq serve --threads %d\n",
-           sysconf(_SC_NPROCESSORS_ONLN), la, wrk_threads, connections, threads);
+    printf("machine: %ld cores online, load average %s; wrk -t%d -c%d, %s serve --threads %d\n",
+           sysconf(_SC_NPROCESSORS_ONLN), la, wrk_threads, connections, serve_cli, threads);
     bool seeded = false;
     if (given_data) {
         pd_strlcpy(data_dir, given_data, sizeof data_dir);
