@@ -70,7 +70,10 @@ struct srv_scope {
     enum srv_scope_kind kind;
     int64_t member_id; /* SCOPE_MEMBER only */
 };
-#define SCOPE_SQL(member_column) "(:scope_all = 1 OR " member_column " = :scope_member)"
+/* A range of member ids (staff: all of them; a member: its own id; anonymous: none), not
+ * "(:all = 1 OR column = :member)": SQLite cannot serve that OR from an index, so every member's
+ * list scanned the whole table (docs/BENCHMARKS.md, "Lab server"). The scoped columns are NOT NULL. */
+#define SCOPE_SQL(member_column) "(" member_column " BETWEEN :scope_first AND :scope_last)"
 /* Lab staff: SCOPE_LAB; a member contact: its member company. (Anonymous calls keep SCOPE_NOTHING.) */
 struct srv_user;
 void scope_for_user(const struct srv_user *user, struct srv_scope *out);

@@ -3,6 +3,7 @@
  * is made from the session (http.c) and every query over tenant data is prepared through
  * scope_prepare, which refuses SQL that lacks the scope's condition.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "server/internal.h"
@@ -20,15 +21,20 @@ int scope_prepare(struct pd_srvdb *db, const struct srv_scope *scope, const char
     int rc = db_prepare(db, sql, &st, err);
     if (rc < 0)
         return rc;
-    int all = sqlite3_bind_parameter_index(st, ":scope_all");
-    int member = sqlite3_bind_parameter_index(st, ":scope_member");
-    if (all == 0 || member == 0) {
+    int first = sqlite3_bind_parameter_index(st, ":scope_first");
+    int last = sqlite3_bind_parameter_index(st, ":scope_last");
+    if (first == 0 || last == 0) {
         sqlite3_finalize(st);
         return pd_err_set(err, PD_EINVAL, NULL, "a tenant query without its scope: %.80s", sql);
     }
-    /* Anonymous callers match no member (ids start at 1); staff match every row. */
-    sqlite3_bind_int(st, all, scope->kind == SCOPE_LAB);
-    sqlite3_bind_int64(st, member, scope->kind == SCOPE_MEMBER ? scope->member_id : -1);
+    /* Staff: every member id; a member contact: its own; anonymous callers: an empty range. */
+    int64_t lo = 1, hi = 0;
+    if (scope->kind == SCOPE_LAB)
+        lo = INT64_MIN, hi = INT64_MAX;
+    else if (scope->kind == SCOPE_MEMBER)
+        lo = hi = scope->member_id;
+    sqlite3_bind_int64(st, first, lo);
+    sqlite3_bind_int64(st, last, hi);
     *out = st;
     return 0;
 }
