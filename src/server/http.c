@@ -463,7 +463,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return r;
 }
 
-/* ---- Access log: one JSON line per request, after its answer went out -----------------------*/
+/* ---- Access log: one JSON line per request, after its answer went out -----------------------
+ * Written with snprintf, not built as a jansson object and dumped: that was a quarter of the
+ * server's CPU for a small page (docs/BENCHMARKS.md, "Lab server"). The line is the same JSON. */
+/* A string of the log (printable ASCII, printable_copy) as the inside of a JSON string. */
+static void log_string(char *dst, size_t size, const char *src)
+{
+    size_t o = 0;
+    for (; *src && o + 3 < size; src++) {
+        if (*src == '"' || *src == '\\')
+            dst[o++] = '\\';
+        dst[o++] = *src;
+    }
+    dst[o] = '\0';
+}
+
+/* A number as jansson writes a real with JSON_REAL_PRECISION(6): %.6g, with ".0" when it would
+ * read as an integer. */
+static void json_real_text(double v, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.6g", v);
+    if (!strpbrk(buf, ".eE") && strlen(buf) + 3 <= size)
+        strcat(buf, ".0");
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     struct pd_server *srv = cls;
@@ -472,23 +495,24 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     *con_cls = NULL;
     if (srv->access_log) {
-        char when[40];
+        char when[40], method[2 * sizeof ctx->method], path[2 * sizeof ctx->path], client[2 * sizeof ctx->client];
+        char user[24] = "null", duration[32];
         pd_time_format_iso8601(pd_clock_utc_ns(), when, sizeof when);
+        if (ctx->user_id)
+            snprintf(user, sizeof user, "%lld", (long long)ctx->user_id);
+        json_real_text((double)(pd_clock_mono_ns() - ctx->start_ns) / 1e6, duration, sizeof duration);
+        log_string(method, sizeof method, ctx->method);
+        log_string(path, sizeof path, ctx->path);
+        log_string(client, sizeof client, ctx->client);
         /* Never a header, cookie, token or body: the method, the path (ids only) and the outcome. */
-        json_t *line = json_pack("{s:s,s:s,s:s,s:i,s:I,s:f,s:o,s:s,s:s}", "time", when, "method", ctx->method, "path", ctx->path,
-                                 "status", ctx->status, "bytes", (json_int_t)ctx->bytes, "duration_ms",
-                                 (double)(pd_clock_mono_ns() - ctx->start_ns) / 1e6, "user",
-                                 ctx->user_id ? json_integer(ctx->user_id) : json_null(), "client", ctx->client,
-                                 "outcome", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "sent" : "aborted");
-        char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
-        if (text) {
-            pthread_mutex_lock(&srv->log_lock);
-            fprintf(srv->access_log, "%s\n", text);
-            fflush(srv->access_log);
-            pthread_mutex_unlock(&srv->log_lock);
-        }
-        free(text);
-        json_decref(line);
+        pthread_mutex_lock(&srv->log_lock);
+        fprintf(srv->access_log,
+                "{\"time\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,\"bytes\":%zu,"
+                "\"duration_ms\":%s,\"user\":%s,\"client\":\"%s\",\"outcome\":\"%s\"}\n",
+                when, method, path, ctx->status, ctx->bytes, duration, user, client,
+                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "sent" : "aborted");
+        fflush(srv->access_log);
+        pthread_mutex_unlock(&srv->log_lock);
     }
     free(ctx->body);
     free(ctx);
