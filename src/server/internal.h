@@ -74,6 +74,7 @@ struct srv_scope {
  * "(:all = 1 OR column = :member)": SQLite cannot serve that OR from an index, so every member's
  * list scanned the whole table (docs/BENCHMARKS.md, "Lab server"). The scoped columns are NOT NULL. */
 #define SCOPE_SQL(member_column) "(" member_column " BETWEEN :scope_first AND :scope_last)"
+/* :scope_all, where a query uses it besides SCOPE_SQL, is bound to 1 for lab staff, 0 otherwise. */
 /* Lab staff: SCOPE_LAB; a member contact: its member company. (Anonymous calls keep SCOPE_NOTHING.) */
 struct srv_user;
 void scope_for_user(const struct srv_user *user, struct srv_scope *out);

@@ -35,6 +35,10 @@ int scope_prepare(struct pd_srvdb *db, const struct srv_scope *scope, const char
         lo = hi = scope->member_id;
     sqlite3_bind_int64(st, first, lo);
     sqlite3_bind_int64(st, last, hi);
+    /* Queries may also ask whether the caller is staff (e.g. drafts are the lab's only). */
+    int all = sqlite3_bind_parameter_index(st, ":scope_all");
+    if (all)
+        sqlite3_bind_int(st, all, scope->kind == SCOPE_LAB);
     *out = st;
     return 0;
 }

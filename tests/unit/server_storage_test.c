@@ -111,6 +111,17 @@ static void test_scope(void **state)
         assert_int_equal(sqlite3_column_int(st, 0), cases[i].rows);
         sqlite3_finalize(st);
     }
+    /* :scope_all, besides the scope's condition, tells staff (1) from everyone else (0). */
+    for (int kind = SCOPE_NOTHING; kind <= SCOPE_LAB; kind++) {
+        const struct srv_scope sc = {(enum srv_scope_kind)kind, 1};
+        sqlite3_stmt *st;
+        assert_int_equal(scope_prepare(db, &sc, "SELECT :scope_all, count(*) FROM requests r WHERE "
+                                               SCOPE_SQL("r.member_id"), &st, NULL),
+                         0);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), kind == SCOPE_LAB);
+        sqlite3_finalize(st);
+    }
     /* A tenant query without the scope's condition is refused, not run. */
     sqlite3_stmt *st = NULL;
     struct pd_err err;
