@@ -19,6 +19,7 @@
 #include "server/internal.h"
 
 #define BODY_LIMIT (64 * 1024) /* bytes; the largest valid body is far below */
+#define UPLOAD_LIMIT (4 * 1024 * 1024) /* a certificate's JSON or PDF to check (public.c) */
 #define PATH_SEGMENTS_MAX 8
 #define DEFAULT_DECISION_RULE                                                                            \
     "ILAC-G8:09/2019 simple acceptance (shared risk, guard band w = 0): a result conforms when the "  \
@@ -47,6 +48,7 @@ int srv_session_idle_s(const struct pd_server *srv) { return srv->session_idle_s
 int srv_session_absolute_s(const struct pd_server *srv) { return srv->session_absolute_s; }
 bool srv_tls(const struct pd_server *srv) { return srv->tls_proxy; }
 const char *srv_decision_rule(const struct pd_server *srv) { return srv->decision_rule; }
+const char *srv_data_dir(const struct pd_server *srv) { return srv->data_dir; }
 int srv_in_flight(const struct pd_server *srv) { return atomic_load(&srv->in_flight); }
 bool srv_stopping(const struct pd_server *srv) { return atomic_load(&srv->stopping); }
 
@@ -56,6 +58,7 @@ struct request_ctx {
     char *body;
     size_t body_len;
     bool too_large;
+    size_t limit;   /* the body's limit: BODY_LIMIT, or UPLOAD_LIMIT for an upload to check */
     size_t dropped; /* bytes of a too large body read and thrown away */
     int status;
     size_t bytes;
@@ -221,6 +224,9 @@ static bool match_pattern(const char *pattern, const char *path, int64_t ids[2])
             if (n_ids == 2 || !parse_id(u, un, &ids[n_ids]))
                 return false;
             n_ids++;
+        } else if (pn == 6 && strncmp(p, "{cert}", 6) == 0) {
+            if (!public_cert_id_ok(u, un))
+                return false;
         } else if (pn == 6 && strncmp(p, "{file}", 6) == 0) {
             if (!static_name_ok(u, un))
                 return false;
@@ -300,7 +306,7 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
                      const char *method, struct srv_call *call, char *allow, size_t allow_size)
 {
     if (ctx->too_large) {
-        call_error(call, 413, "too_large", "the body is larger than %d bytes", BODY_LIMIT);
+        call_error(call, 413, "too_large", "the body is larger than %zu bytes", ctx->limit);
         return;
     }
     const struct srv_route *route = NULL;
@@ -354,7 +360,11 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
             return;
         }
     }
-    if (route->body) {
+    if (route->body == srv_raw_body) { /* an upload, checked by its handler (public.c) */
+        call->upload = ctx->body;
+        call->upload_len = ctx->body_len;
+        call->upload_type = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    } else if (route->body) {
         if (!json_content_type(mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"))) {
             call_error(call, 415, "unsupported_media_type", "the body must be application/json (UTF-8)");
             return;
@@ -418,15 +428,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         printable_copy(ctx->path, sizeof ctx->path, url);
         atomic_fetch_add(&srv->in_flight, 1);
         *con_cls = ctx;
+        ctx->limit = public_upload_path(url) ? UPLOAD_LIMIT : BODY_LIMIT;
         const char *cl = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && (strlen(cl) > 9 || atol(cl) > BODY_LIMIT))
+        if (cl && (strlen(cl) > 9 || (size_t)atol(cl) > ctx->limit))
             ctx->too_large = true; /* answered at once, before the body is read */
         else
             return MHD_YES;
     }
     if (*upload_data_size > 0 && !ctx->too_large) {
         size_t n = *upload_data_size;
-        if (ctx->body_len + n > BODY_LIMIT) {
+        if (ctx->body_len + n > ctx->limit) {
             ctx->too_large = true;
             free(ctx->body);
             ctx->body = NULL;
@@ -445,7 +456,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) { /* over the limit: the rest is read and dropped, then 413 */
         ctx->dropped += *upload_data_size;
         *upload_data_size = 0;
-        return ctx->dropped > 16 * BODY_LIMIT ? MHD_NO : MHD_YES; /* a flood: the connection is closed */
+        return ctx->dropped > 16 * (size_t)BODY_LIMIT ? MHD_NO : MHD_YES; /* a flood: the connection is closed */
     }
     struct srv_call call = {.srv = srv, .method = method, .path = url, .status = 500};
     client_address(srv, conn, call.client, sizeof call.client);

@@ -43,6 +43,14 @@ const struct srv_route srv_routes[] = {
      complaints_investigation_body},
     {"POST", "/api/v1/complaints/{id}/close", complaints_close, REVIEWERS, complaints_close_body},
 
+    /* Public verification (public.c): anyone, no login; drafts and unknown numbers alike 404. */
+    {"GET", "/v/{cert}", public_page, ROLES_ANONYMOUS, NULL},
+    {"POST", "/v/{cert}/check", public_check, ROLES_ANONYMOUS, srv_raw_body},
+    {"GET", "/api/v1/public/certificates/{cert}", public_status, ROLES_ANONYMOUS, NULL},
+    {"POST", "/api/v1/public/certificates/{cert}/check", public_check, ROLES_ANONYMOUS, srv_raw_body},
+    {"GET", "/keys/keyring.txt", public_keyring, ROLES_ANONYMOUS, NULL},
+    {"GET", "/keys/revocations.json", public_revocations, ROLES_ANONYMOUS, NULL},
+
     /* The web interface (static.c): its files, and the pages' addresses, which all get the one
      * HTML shell (open without a session: the page asks the API, which decides). */
     {"GET", "/web/{file}", static_file, ROLES_ANONYMOUS, NULL},

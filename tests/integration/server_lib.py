@@ -42,7 +42,7 @@ class OpenAPI:
         self.resolver = jsonschema.RefResolver("", self.doc)
         self.templates = []
         for p in self.doc["paths"]:
-            rx = "^" + re.sub(r"\{id\}", "[1-9][0-9]{0,14}", p) + "$"
+            rx = "^" + re.sub(r"\{number\}", "CERT-[0-9]{6,12}", re.sub(r"\{id\}", "[1-9][0-9]{0,14}", p)) + "$"
             self.templates.append((re.compile(rx), p))
         self.checked = 0
 
