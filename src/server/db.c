@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "registry/registry.h"
 #include "server/internal.h"
 
 /* Migration N brings the schema from version N to N + 1 (PRAGMA user_version). Never edit one
@@ -328,6 +329,10 @@ void pd_srvdb_close(struct pd_srvdb *db)
 {
     if (!db)
         return;
+    if (db->registry) {
+        pd_registry_close(db->registry);
+        free(db->registry);
+    }
     sqlite3_close(db->h);
     free(db);
 }

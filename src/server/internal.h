@@ -31,8 +31,12 @@ extern struct mhd_api mhd;
 int mhd_load(struct pd_err *err);
 
 /* ---- Database (db.c) -------------------------------------------------------------------------*/
+struct pd_registry;
 struct pd_srvdb {
     sqlite3 *h;
+    /* DATA_DIR/certs/registry.sqlite for the public pages, opened at their first use and kept with
+     * this connection (opening it for every lookup was a quarter of the page's CPU); NULL until then. */
+    struct pd_registry *registry;
 };
 #define SRV_DB_FILE "server.sqlite"
 /* Opens one connection (WAL, synchronous=FULL, foreign keys, busy timeout) and brings the schema
