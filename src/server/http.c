@@ -47,6 +47,7 @@ int srv_session_idle_s(const struct pd_server *srv) { return srv->session_idle_s
 int srv_session_absolute_s(const struct pd_server *srv) { return srv->session_absolute_s; }
 bool srv_tls(const struct pd_server *srv) { return srv->tls_proxy; }
 const char *srv_decision_rule(const struct pd_server *srv) { return srv->decision_rule; }
+const char *srv_data_dir(const struct pd_server *srv) { return srv->data_dir; }
 int srv_in_flight(const struct pd_server *srv) { return atomic_load(&srv->in_flight); }
 bool srv_stopping(const struct pd_server *srv) { return atomic_load(&srv->stopping); }
 
@@ -454,6 +455,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     char allow[64] = "";
     dispatch(srv, conn, ctx, url, method, &call, allow, sizeof allow);
     db_rollback(call.db); /* a handler that failed half-way leaves no transaction open */
+    keys_sweep(call.db, srv->session_idle_s, srv->session_absolute_s); /* keys of ended sessions wiped */
     pool_give(srv, call.db);
     enum MHD_Result r = send_answer(srv, conn, ctx, &call, call.status == 405 ? allow : NULL);
     json_decref(call.body);
@@ -602,5 +604,6 @@ void pd_server_stop(struct pd_server *srv, int grace_ms)
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
     labels_release();
+    keys_forget_all();
     free_server(srv);
 }

@@ -141,6 +141,7 @@ int srv_session_idle_s(const struct pd_server *srv);
 int srv_session_absolute_s(const struct pd_server *srv);
 bool srv_tls(const struct pd_server *srv);
 const char *srv_decision_rule(const struct pd_server *srv);
+const char *srv_data_dir(const struct pd_server *srv);
 /* Requests begun and not yet answered; whether pd_server_stop has begun (for the tests). */
 int srv_in_flight(const struct pd_server *srv);
 bool srv_stopping(const struct pd_server *srv);
@@ -156,6 +157,8 @@ int session_start(struct srv_call *call, int64_t user_id, char csrf_hex[65], str
 int session_resolve(struct srv_call *call, const char *cookie, struct pd_err *err);
 int session_end(struct srv_call *call, struct pd_err *err);
 void session_csrf_token(const unsigned char session_id[32], char hex[65]);
+/* SHA-256 of a raw session id as 64 hex digits: what the sessions table keeps. */
+void session_id_hash(const unsigned char id[32], char hex[65]);
 bool session_csrf_ok(const struct srv_call *call, const char *header_value);
 /* Clears the cookie in the browser (logout, or a cookie that named no live session). */
 void session_clear_cookie(struct srv_call *call);
@@ -230,6 +233,26 @@ struct mail_sender;
 int mail_sender_start(const char *data_dir, const char *url, const char *from, struct mail_sender **out,
                       struct pd_err *err);
 void mail_sender_stop(struct mail_sender *ms);
+
+/* ---- Personal signing keys (keys.c) ----------------------------------------------------------------
+ * A reviewer's or authorizer's secret key, sealed in server.sqlite under their password, is opened
+ * at login and held in locked memory for that session only. */
+struct pd_secret_key;
+/* A new key pair for user `user_id` (reviewer/authorizer), registered in DATA_DIR/certs and sealed
+ * under `password`; the user's earlier key is retired (disabled in the registry). */
+int keys_create_for(struct pd_srvdb *db, const char *data_dir, int64_t user_id, const char *password,
+                    char key_id[17], struct pd_err *err);
+/* At login: opens the user's sealed key with the password and keeps it for the call's session
+ * (nothing when the user has no key). */
+int keys_unlock(struct srv_call *call, int64_t user_id, const char *password, struct pd_err *err);
+/* A copy of the session's unlocked key (wipe it after use); PD_ESTATE when none. */
+int keys_session_key(struct srv_call *call, struct pd_secret_key *out, struct pd_err *err);
+void keys_forget_session(const unsigned char session_id[32]);
+void keys_forget_user(int64_t user_id);
+/* Forgets the keys of sessions that ended (expired, deleted, user disabled); run after each request. */
+void keys_sweep(struct pd_srvdb *db, int idle_s, int absolute_s);
+size_t keys_unlocked_count(void);
+void keys_forget_all(void); /* at the server's stop */
 
 /* ---- Handlers, one file per resource ------------------------------------------------------------*/
 int auth_login(struct srv_call *call);   /* auth.c */
