@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "server/certwork.h"
 #include "server/internal.h"
 
 #define BODY_LIMIT (64 * 1024) /* bytes; the largest valid body is far below */
@@ -57,6 +58,7 @@ struct request_ctx {
     char *body;
     size_t body_len;
     bool too_large;
+    size_t limit;   /* the body's limit: BODY_LIMIT, or RUN_UPLOAD_LIMIT for a file upload */
     size_t dropped; /* bytes of a too large body read and thrown away */
     int status;
     size_t bytes;
@@ -297,11 +299,23 @@ static void client_address(struct pd_server *srv, struct MHD_Connection *conn, c
     }
 }
 
+/* Whether the route of this method and path takes a file (a larger body, not JSON). */
+static bool takes_file(const char *url, const char *method)
+{
+    for (size_t i = 0; i < srv_route_count; i++) {
+        int64_t ids[2];
+        if (srv_routes[i].body == runs_upload_body && strcmp(srv_routes[i].method, method) == 0 &&
+            match_pattern(srv_routes[i].pattern, url, ids))
+            return true;
+    }
+    return false;
+}
+
 static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct request_ctx *ctx, const char *url,
                      const char *method, struct srv_call *call, char *allow, size_t allow_size)
 {
     if (ctx->too_large) {
-        call_error(call, 413, "too_large", "the body is larger than %d bytes", BODY_LIMIT);
+        call_error(call, 413, "too_large", "the body is larger than %zu bytes", ctx->limit);
         return;
     }
     const struct srv_route *route = NULL;
@@ -355,7 +369,15 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
             return;
         }
     }
-    if (route->body) {
+    if (route->body == runs_upload_body) { /* a file: its bytes as they came */
+        const char *ct = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+        if (!ct || (strcasecmp(ct, "application/x-hdf5") != 0 && strcasecmp(ct, "application/octet-stream") != 0)) {
+            call_error(call, 415, "unsupported_media_type", "the body must be the run file (application/x-hdf5)");
+            return;
+        }
+        call->raw_body = ctx->body ? ctx->body : "";
+        call->raw_body_len = ctx->body_len;
+    } else if (route->body) {
         if (!json_content_type(mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"))) {
             call_error(call, 415, "unsupported_media_type", "the body must be application/json (UTF-8)");
             return;
@@ -419,15 +441,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         printable_copy(ctx->path, sizeof ctx->path, url);
         atomic_fetch_add(&srv->in_flight, 1);
         *con_cls = ctx;
+        ctx->limit = takes_file(url, method) ? RUN_UPLOAD_LIMIT : BODY_LIMIT;
         const char *cl = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && (strlen(cl) > 9 || atol(cl) > BODY_LIMIT))
+        if (cl && (strlen(cl) > 10 || (size_t)atoll(cl) > ctx->limit))
             ctx->too_large = true; /* answered at once, before the body is read */
         else
             return MHD_YES;
     }
     if (*upload_data_size > 0 && !ctx->too_large) {
         size_t n = *upload_data_size;
-        if (ctx->body_len + n > BODY_LIMIT) {
+        if (ctx->body_len + n > ctx->limit) {
             ctx->too_large = true;
             free(ctx->body);
             ctx->body = NULL;
@@ -603,7 +626,7 @@ void pd_server_stop(struct pd_server *srv, int grace_ms)
     mhd.stop_daemon(srv->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
-    labels_release();
+    certwork_release(); /* the certificate's fonts and then cairo's and fontconfig's caches */
     keys_forget_all();
     free_server(srv);
 }

@@ -71,6 +71,12 @@ struct srv_scope {
     int64_t member_id; /* SCOPE_MEMBER only */
 };
 #define SCOPE_SQL(member_column) "(:scope_all = 1 OR " member_column " = :scope_member)"
+/* A run file belongs to the member company whose items it is linked to (runs.c links a run to the
+ * items of one request only); an unlinked run is the lab's alone. */
+#define SCOPE_RUN_SQL(run_column)                                                                      \
+    "(:scope_all = 1 OR EXISTS (SELECT 1 FROM run_items sri JOIN items si ON si.id = sri.item_id "     \
+    "JOIN requests sq ON sq.id = si.request_id WHERE sri.run_id = " run_column                          \
+    " AND sq.member_id = :scope_member))"
 /* Lab staff: SCOPE_LAB; a member contact: its member company. (Anonymous calls keep SCOPE_NOTHING.) */
 struct srv_user;
 void scope_for_user(const struct srv_user *user, struct srv_scope *out);
@@ -109,6 +115,8 @@ struct srv_call {
     const char *path;
     int64_t ids[2]; /* the {id} segments of the path, in order */
     json_t *body;   /* the request body, checked against the route's schema (NULL: none) */
+    const char *raw_body; /* a file upload's bytes (routes with runs_upload_body), else NULL */
+    size_t raw_body_len;
     bool authenticated;
     struct srv_user user;
     struct srv_scope scope;
@@ -274,7 +282,6 @@ int items_list(struct srv_call *call);    /* items.c */
 int items_get(struct srv_call *call);
 int items_receive(struct srv_call *call);
 int labels_pdf(struct srv_call *call);    /* labels.c */
-void labels_release(void); /* at the server's stop: cairo's and fontconfig's caches freed */
 int complaints_list(struct srv_call *call); /* complaints.c */
 int complaints_get(struct srv_call *call);
 int complaints_create(struct srv_call *call);
@@ -284,6 +291,27 @@ int complaints_close(struct srv_call *call);
 extern const struct srv_field items_receive_body[], complaints_create_body[], complaints_note_body[],
     complaints_investigation_body[],
     complaints_close_body[];
+int runs_list(struct srv_call *call); /* runs.c */
+int runs_get(struct srv_call *call);
+int runs_register(struct srv_call *call);
+int runs_upload(struct srv_call *call);
+int runs_download(struct srv_call *call);
+int runs_of_request(struct srv_call *call);
+int runs_link(struct srv_call *call);
+/* The upload route's marker schema: the body is a file of up to RUN_UPLOAD_LIMIT bytes, not JSON. */
+extern const struct srv_field runs_upload_body[], runs_register_body[], runs_link_body[];
+#define RUN_UPLOAD_LIMIT ((size_t)256 * 1024 * 1024)
+int certs_list(struct srv_call *call); /* certs.c */
+int certs_get(struct srv_call *call);
+int certs_certify(struct srv_call *call);
+int certs_review(struct srv_call *call);
+int certs_authorize(struct srv_call *call);
+int certs_revise(struct srv_call *call);
+int certs_withdraw(struct srv_call *call);
+int certs_pdf(struct srv_call *call);
+int certs_json(struct srv_call *call);
+int specs_list(struct srv_call *call);
+extern const struct srv_field certs_certify_body[], certs_reason_body[];
 int static_file(struct srv_call *call); /* static.c: the web interface */
 int static_page(struct srv_call *call);
 /* A {file} segment: [a-z0-9._-], 1..64 bytes, not starting with '.' or '-', no "..". */

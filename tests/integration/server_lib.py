@@ -42,7 +42,7 @@ class OpenAPI:
         self.resolver = jsonschema.RefResolver("", self.doc)
         self.templates = []
         for p in self.doc["paths"]:
-            rx = "^" + re.sub(r"\{id\}", "[1-9][0-9]{0,14}", p) + "$"
+            rx = "^" + re.sub(r"\{file\}", "[a-z0-9][a-z0-9._-]{0,63}", re.sub(r"\{id\}", "[1-9][0-9]{0,14}", p)) + "$"
             self.templates.append((re.compile(rx), p))
         self.checked = 0
 
@@ -167,6 +167,9 @@ class Client:
         conn.close()
         for k, v in SECURITY_HEADERS.items():
             check(hdrs.get(k) == v, f"{method} {path}: header {k} is {hdrs.get(k)!r}, expected {v!r}")
+        if hdrs.get("content-type") == "application/x-hdf5" and resp.status == 200:  # a run file
+            API.validate(method, path.split("?")[0], resp.status, data, "application/x-hdf5")
+            return resp.status, hdrs, data
         if hdrs.get("content-type") == "application/pdf" and resp.status == 200:
             check(data.startswith(b"%PDF-"), f"{method} {path}: a PDF that does not start with %PDF-")
             API.validate(method, path.split("?")[0], resp.status, data, "application/pdf")
