@@ -17,7 +17,7 @@ import tempfile
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from server_lib import (PASSWORDS, REVIEW, SOURCE, Client, Server, check, cli, fail, finish, new_request)
+from server_lib import (PASSWORDS, REVIEW, Client, Server, check, cli, finish, make_certs, make_run, new_request)
 
 work = tempfile.mkdtemp(prefix="pd-certs-")
 data = os.path.join(work, "lab")
@@ -31,17 +31,8 @@ def must(r, what):
 
 
 # ---- the lab: registry with the lab key and the demo station, a spec, members and people ---------
-os.makedirs(certs)
-must(cli("keygen", "-o", certs), "keygen")
-must(cli("registry", "init", certs, "--lab-key", os.path.join(certs, "lab.pub"), "--name", "Test Lab"), "init")
-cfg = os.path.join(work, "cfg")
-os.makedirs(os.path.join(cfg, "keys"))
-shutil.copy(os.path.join(SOURCE, "config", "demo.yaml"), cfg)
-must(cli("keygen", "--station", "demo", "-o", os.path.join(cfg, "keys")), "station key")
-must(cli("registry", "station", "add", "--key", os.path.join(cfg, "keys", "station-demo.pub"), "--name",
-         "demo station", "-o", certs), "station add")
-os.makedirs(os.path.join(data, "specs"))
-shutil.copy(os.path.join(SOURCE, "config", "specs", "pp-demo.yaml"), os.path.join(data, "specs"))
+os.makedirs(data)
+cfg = make_certs(data)
 ids = {}
 for name in ("Acme Polymers GmbH", "Beta Plastics AG"):
     ids[name] = int(must(cli("member", "add", "--data", data, name), "member").stdout)
@@ -66,9 +57,7 @@ check(r.returncode == 2 and "only reviewers and authorizers" in r.stderr, f"a te
 
 # ---- a real run file, sealed by the demo station -----------------------------------------------
 runs = os.path.join(data, "runs")
-must(subprocess.run([os.environ.get("PD_CLI", "build/polydaq"), "run", os.path.join(cfg, "demo.yaml"), "-o", runs,
-                     "-q"], capture_output=True, text=True), "polydaq run")
-run_name = [f for f in os.listdir(runs) if f.endswith(".h5")][0]
+run_name = os.path.basename(make_run(cfg, runs))
 run_bytes = open(os.path.join(runs, run_name), "rb").read()
 
 srv = Server(data)

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -205,9 +206,43 @@ def cli(*args, stdin=None):
     return subprocess.run([CLI, *args], input=stdin, capture_output=True, text=True)
 
 
-def make_lab():
-    """A data folder with members A and B and one account per role; returns (dir, member ids)."""
+def make_certs(data):
+    """The certificate side of a data folder: DATA/certs with the lab key registered, the demo
+    spec in DATA/specs, and a station key (registered) in DATA/../station; returns the station's
+    config folder (its demo.yaml makes sealed runs with `make_run`)."""
+    certs = os.path.join(data, "certs")
+    os.makedirs(certs)
+    for args in (["keygen", "-o", certs],
+                 ["registry", "init", certs, "--lab-key", os.path.join(certs, "lab.pub"), "--name", "Test Lab"]):
+        r = cli(*args)
+        assert r.returncode == 0, r.stderr
+    cfg = data + "-station"
+    os.makedirs(os.path.join(cfg, "keys"))
+    shutil.copy(os.path.join(SOURCE, "config", "demo.yaml"), cfg)
+    for args in (["keygen", "--station", "demo", "-o", os.path.join(cfg, "keys")],
+                 ["registry", "station", "add", "--key", os.path.join(cfg, "keys", "station-demo.pub"), "--name",
+                  "demo station", "-o", certs]):
+        r = cli(*args)
+        assert r.returncode == 0, r.stderr
+    os.makedirs(os.path.join(data, "specs"))
+    shutil.copy(os.path.join(SOURCE, "config", "specs", "pp-demo.yaml"), os.path.join(data, "specs"))
+    return cfg
+
+
+def make_run(cfg, out):
+    """A sealed run of the demo simulator (5 specimens, ~15 s) in folder `out`; returns its path."""
+    r = cli("run", os.path.join(cfg, "demo.yaml"), "-o", out, "-q")
+    assert r.returncode == 0, r.stderr
+    return os.path.join(out, [f for f in os.listdir(out) if f.endswith(".h5")][0])
+
+
+def make_lab(certs=False):
+    """A data folder with members A and B and one account per role; returns (dir, member ids).
+    certs: with the certificate registry first (make_certs), so reviewer and authorizer get their
+    signing keys."""
     data = tempfile.mkdtemp(prefix="pd-server-")
+    if certs:
+        make_certs(data)
     ids = {}
     for name in ("Acme Polymers GmbH", "Beta Plastics AG"):
         r = cli("member", "add", "--data", data, name)
