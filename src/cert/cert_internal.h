@@ -317,6 +317,10 @@ void cert_verify_audit_log(const json_t *doc, const char *dir, struct pd_verify_
 int cert_verify_registry(const json_t *doc, const char *registry_dir, struct pd_verify_report *r, struct pd_err *err);
 /* The lab keys registered in DIR's registry (every one, disabled too: each is trusted for what it
  * signed while active, which cert_verify_registry checks), for verify's trust anchors. */
+/* Sets the document's "verification_url" to BASE/v/ID when the registry records the lab's
+ * verification base URL (pd_registry_verify_url), so the QR code leads to the lab's page; without
+ * one the document has no such member (verification_url.c). */
+int cert_set_verification_url(struct pd_registry *reg, json_t *doc, const char *id, struct pd_err *err);
 int cert_registry_lab_keys(const char *registry_dir, struct pd_public_key **keys, char (**names)[128], size_t *n,
                            struct pd_err *err);
 /* Renders the PDF; `curves` from cert_build_document, or NULL to read them from the run files. */

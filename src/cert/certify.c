@@ -1424,6 +1424,8 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
         rc = pd_err_set(err, PD_ESTATE, res.json_path,
                         "exists, but %s is not in the registry: not overwritten (a folder from before the registry? "
                         "`polydaq registry migrate`)", res.cert_id);
+    if (rc == 0) /* the lab's verification page for this number (signed with the content) */
+        rc = cert_set_verification_url(&reg, doc, res.cert_id, err);
     if (rc == 0) {
         cert_jset(doc, "certificate_id", cert_jstr(res.cert_id), &ok);
         if (!ok || cert_content_hash(doc, row.content_sha256) < 0)

@@ -173,9 +173,10 @@ void cert_verify_audit_log(const json_t *doc, const char *dir, struct pd_verify_
 
 /* ---- recomputation ------------------------------------------------------------------------*/
 /* Top-level members that legitimately differ between the certificate and a recomputation: its
- * number, life cycle and signature, when it was drafted and issued, and the build that made it. */
-static const char *const not_content[] = {"certificate_id", "status", "drafted", "issued", "approvals",
-                                          "audit", "signature", "software", NULL};
+ * number (and the verification page named by it), life cycle and signature, when it was drafted
+ * and issued, and the build that made it. */
+static const char *const not_content[] = {"certificate_id", "verification_url", "status", "drafted", "issued",
+                                          "approvals", "audit", "signature", "software", NULL};
 
 /* A value as a reader compares it: JSON, a real number in its shortest form that reads back as
  * the same double (0.003, not 0.0030000000000000001). */

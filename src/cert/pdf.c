@@ -1102,10 +1102,16 @@ size_t cert_qr_rects(const unsigned char *modules, int w, unsigned char *covered
     return n;
 }
 
-/* The QR code's payload: the certificate number and the SHA-256 of its canonical JSON. */
-static void qr_payload(char *buf, size_t size, const char *id, const char *hash)
+/* The QR code's payload: the lab's verification page for the certificate with the SHA-256 of its
+ * canonical JSON as the fragment (which a browser keeps to itself), when the document names the
+ * page; otherwise the certificate number and that hash. */
+static void qr_payload(char *buf, size_t size, const json_t *doc, const char *id, const char *hash)
 {
-    snprintf(buf, size, "polydaq-certificate:%s;sha256:%s", id, hash);
+    const char *url = json_string_value(json_object_get(doc, "verification_url"));
+    if (url)
+        snprintf(buf, size, "%s#%s", url, hash);
+    else
+        snprintf(buf, size, "polydaq-certificate:%s;sha256:%s", id, hash);
 }
 
 /* Encodes payload and covers its dark modules (cert_qr_rects); *rects malloc'd. Returns the
@@ -1679,13 +1685,18 @@ static void render(struct pdf *p)
     }
     need(p, 120);
     char payload[200];
-    qr_payload(payload, sizeof payload, p->id, hash);
+    qr_payload(payload, sizeof payload, d, p->id, hash);
     qr(p, payload, ready, MARGIN, p->y, 96);
     font(p, 7, false);
-    text_at(p, MARGIN + 104, p->y + 20, "QR: certificate number and SHA-256 of its canonical JSON");
+    const char *page = json_string_value(json_object_get(d, "verification_url"));
+    text_at(p, MARGIN + 104, p->y + 20,
+            page ? "QR: the lab's verification page, the SHA-256 of the canonical JSON after '#'"
+                 : "QR: certificate number and SHA-256 of its canonical JSON");
     char buf[300];
+    if (page)
+        text_at(p, MARGIN + 104, p->y + 32, page);
     snprintf(buf, sizeof buf, "%s  sha256 %s", p->id, hash);
-    text_at(p, MARGIN + 104, p->y + 32, buf);
+    text_at(p, MARGIN + 104, p->y + (page ? 44 : 32), buf);
     p->y += 104;
     para(p, 8, false, jget(d, "statement"));
     p->y += 4;
@@ -1762,7 +1773,7 @@ void cert_doc_hash_set(struct cert_doc_hash *h, const json_t *doc)
     int(*rects)[4] = NULL;
     size_t n = 0;
     if (hex[0]) {
-        qr_payload(payload, sizeof payload, jget(doc, "certificate_id"), hex);
+        qr_payload(payload, sizeof payload, doc, jget(doc, "certificate_id"), hex);
         n = qr_cover(payload, &w, &rects);
     }
     pthread_mutex_lock(&h->lock);

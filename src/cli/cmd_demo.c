@@ -8,12 +8,13 @@
 #include "acq/acq.h"
 #include "cert/cert.h"
 #include "cli/cli.h"
+#include "cli/demo_labdata.h"
 #include "registry/registry.h"
 #include "trust/trust.h"
 #include "pd_demo_config.h"
 
 static const char demo_usage[] =
-    "usage: polydaq demo [-o DIR] [-q]\n"
+    "usage: polydaq demo [-o DIR] [--lab-data LABDIR [--url BASE-URL]] [-q]\n"
     "\n"
     "Runs the embedded simulated lab (config/demo.yaml: one simulated load frame, five ISO 527\n"
     "tensile specimens), then certifies the run against the embedded spec (config/specs/pp-demo.yaml)\n"
@@ -23,15 +24,25 @@ static const char demo_usage[] =
     "everything is. The run file is sealed by the demo station's key (DIR/keys/station-demo.key),\n"
     "which certify trusts as the registry lists it.\n"
     "Needs polydaq-sim beside polydaq or on PATH.\n"
-    "  -o, --output DIR   where files go (default: out/demo)\n";
+    "With --lab-data LABDIR it also leaves a demo lab server's data: the run file in LABDIR/runs, the\n"
+    "registry with the issued certificate in LABDIR/certs (its QR code leading to BASE-URL/v/CERT-…,\n"
+    "default http://127.0.0.1:8080), the published keyring and revocation list in LABDIR/public and\n"
+    "demo accounts (a member company's contact, a technician, a reviewer, an authorizer, an admin;\n"
+    "passwords printed and in LABDIR/demo-passwords.txt, mode 0600) for `polydaq serve --data LABDIR`.\n"
+    "The keys stay in DIR/keys: a lab's secret keys do not belong on its server.\n"
+    "  -o, --output DIR      where files go (default: out/demo)\n"
+    "  --lab-data LABDIR     the demo lab server's data folder (see above)\n"
+    "  --url BASE-URL        the lab server's public address (default http://127.0.0.1:8080)\n";
 
 static int demo_main_body(int argc, char **argv)
 {
     static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
                                              {"quiet", no_argument, NULL, 'q'},
+                                             {"lab-data", required_argument, NULL, 'L'},
+                                             {"url", required_argument, NULL, 'U'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *out_dir = "out/demo";
+    const char *out_dir = "out/demo", *lab_data = NULL, *url = NULL;
     int quiet = 0, c;
     optind = 1;
     opterr = 0;
@@ -39,13 +50,28 @@ static int demo_main_body(int argc, char **argv)
         switch (c) {
         case 'o': out_dir = optarg; break;
         case 'q': quiet = 1; break;
+        case 'L': lab_data = optarg; break;
+        case 'U': url = optarg; break;
         case 'h': fputs(demo_usage, stdout); return PD_EXIT_OK;
         default: return cli_usage_error("demo", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc)
         return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
+    if (url && !lab_data)
+        return cli_usage_error("demo", "--url is the lab server's address: with --lab-data LABDIR");
     struct pd_err err;
+    if (!url)
+        url = "http://127.0.0.1:8080";
+    if (lab_data && pd_registry_verify_url_check(url, &err) < 0)
+        return cli_fail_input(&err);
+    /* Where the certificates (the registry and its exports) and the run file go: DIR, or the lab
+     * server's layout LABDIR/certs and LABDIR/runs. */
+    char cert_dir[4200], run_dir[4200];
+    snprintf(cert_dir, sizeof cert_dir, "%s%s", lab_data ? lab_data : out_dir, lab_data ? "/certs" : "");
+    snprintf(run_dir, sizeof run_dir, "%s%s", lab_data ? lab_data : out_dir, lab_data ? "/runs" : "");
+    if (lab_data && (pd_mkdir_p(cert_dir, &err) < 0 || pd_mkdir_p(run_dir, &err) < 0))
+        return cli_fail(&err);
     struct pd_acq_config *cfg;
     if (pd_acq_config_load_string("<embedded>/config/demo.yaml", (const char *)pd_demo_yaml, &cfg, &err) < 0)
         return cli_fail_input(&err);
@@ -62,7 +88,7 @@ static int demo_main_body(int argc, char **argv)
     }
     pd_strlcpy(cfg->station_key, station_sk, sizeof cfg->station_key);
     struct pd_acq_result res;
-    int code = cli_run_series(cfg, out_dir, quiet, &res);
+    int code = cli_run_series(cfg, run_dir, quiet, &res);
     pd_acq_config_free(cfg);
     if (code != PD_EXIT_OK)
         return code;
@@ -102,8 +128,12 @@ static int demo_main_body(int argc, char **argv)
                   {"demo-authorizer", "demo authorizer", PD_KEY_ROLE_AUTHORIZER},
                   {"station-demo", "demo station", PD_KEY_ROLE_STATION}};
     struct pd_registry reg;
-    if (pd_registry_open(&reg, out_dir, PD_REGISTRY_CREATE, &err) < 0)
+    if (pd_registry_open(&reg, cert_dir, PD_REGISTRY_CREATE, &err) < 0)
         return cli_fail(&err);
+    if (lab_data && pd_registry_set_verify_url(&reg, url, &err) < 0) {
+        pd_registry_close(&reg);
+        return cli_fail(&err);
+    }
     for (size_t i = 0; i < sizeof people / sizeof people[0]; i++) {
         char secret[4300], pub[4300];
         snprintf(secret, sizeof secret, "%s/%s.key", key_dir, people[i].stem);
@@ -125,9 +155,9 @@ static int demo_main_body(int argc, char **argv)
     /* certify trusts the stations the registry lists (the demo station, registered above) */
     struct pd_public_key *stations = NULL;
     size_t n_stations = 0;
-    if (pd_registry_station_keys(out_dir, &stations, &n_stations, &err) < 0)
+    if (pd_registry_station_keys(cert_dir, &stations, &n_stations, &err) < 0)
         return cli_fail(&err);
-    struct pd_certify_options copt = {.out_dir = out_dir, .request_id = "DEMO", .customer = "demo customer",
+    struct pd_certify_options copt = {.out_dir = cert_dir, .request_id = "DEMO", .customer = "demo customer",
                                       .trusted_stations = stations, .n_trusted_stations = n_stations};
     struct pd_certify_result cres;
     int crc = pd_certify_run(res.path, &spec, &copt, &cres, &err);
@@ -135,15 +165,15 @@ static int demo_main_body(int argc, char **argv)
     if (crc < 0)
         return cli_fail(&err);
     char status[32];
-    struct pd_approval review = {.dir = out_dir, .cert_id = cres.cert_id, .role = PD_ROLE_REVIEWER, .person_key = rk};
-    struct pd_approval authorize = {.dir = out_dir, .cert_id = cres.cert_id, .role = PD_ROLE_AUTHORIZER,
+    struct pd_approval review = {.dir = cert_dir, .cert_id = cres.cert_id, .role = PD_ROLE_REVIEWER, .person_key = rk};
+    struct pd_approval authorize = {.dir = cert_dir, .cert_id = cres.cert_id, .role = PD_ROLE_AUTHORIZER,
                                     .person_key = ak, .lab_key = sk};
     if (pd_cert_approve(&review, status, sizeof status, &err) < 0 ||
         pd_cert_approve(&authorize, status, sizeof status, &err) < 0)
         return cli_fail(&err);
     static struct pd_verify_report vr;
     const char *data[1] = {res.path};
-    const struct pd_verify_options vopt = {.data_paths = data, .n_data = 1, .key_path = pk, .registry_dir = out_dir};
+    const struct pd_verify_options vopt = {.data_paths = data, .n_data = 1, .key_path = pk, .registry_dir = cert_dir};
     if (pd_cert_verify(cres.json_path, &vopt, &vr, &err) < 0)
         return cli_fail(&err);
     printf("HDF5 run file: %s\n", res.path);
@@ -158,6 +188,21 @@ static int demo_main_body(int argc, char **argv)
         printf("  verify: %s\n", vr.lines[i]);
     printf("PDF signer:    %s (X.509, self-made for the demo)\n", crt);
     printf("verification:  %s\n", vr.ok ? "VERIFIED" : "FAILED");
+    if (lab_data) { /* the lab server's data: published keys and accounts */
+        char public_dir[4200];
+        snprintf(public_dir, sizeof public_dir, "%s/public", lab_data);
+        struct pd_registry pub;
+        int prc = pd_registry_open(&pub, cert_dir, 0, &err);
+        if (prc == 0) {
+            prc = pd_registry_publish(&pub, public_dir, sk, &err);
+            pd_registry_close(&pub);
+        }
+        if (prc < 0 || demo_labdata_accounts(lab_data, &err) < 0)
+            return cli_fail(&err);
+        printf("published:     %s/keyring.txt, %s/revocations.json\n", public_dir, public_dir);
+        printf("lab server:    polydaq serve --data %s --listen 127.0.0.1:8080\n", lab_data);
+        printf("verify page:   %s/v/%s\n", url, cres.cert_id);
+    }
     return cres.verdict == PD_VERDICT_PASS && vr.ok ? PD_EXIT_OK : PD_EXIT_CHECK_FAILED;
 }
 

@@ -11,7 +11,8 @@
 #include "trust/trust.h"
 
 static const char registry_usage[] =
-    "usage: polydaq registry init DIR --lab-key LAB.pub [--name NAME]\n"
+    "usage: polydaq registry init DIR --lab-key LAB.pub [--name NAME] [--url BASE-URL]\n"
+    "       polydaq registry set-url BASE-URL [-o DIR]\n"
     "       polydaq registry person add --key PERSON.pub --name NAME --role reviewer|authorizer [-o DIR]\n"
     "       polydaq registry person list [-o DIR]\n"
     "       polydaq registry person disable KEY-ID|NAME [-o DIR]\n"
@@ -33,7 +34,9 @@ static const char registry_usage[] =
     "withdrawn, signed by an authorizer. check runs SQLite's integrity check, the audit chain, the\n"
     "issued documents' hashes and the exports. migrate turns an old folder (counter, audit.log,\n"
     "CERT-*.json) into a registry. publish writes OUT/keyring.txt and OUT/revocations.json (signed by\n"
-    "the lab key) for customers.\n"
+    "the lab key) for customers. set-url (or init --url) records the lab's public verification base URL\n"
+    "(https://lab.example.org): certificates certified from then on carry BASE-URL/v/CERT-ID and their\n"
+    "QR code leads there (\"\" removes it).\n"
     "Exit status: 0 done (check: all ok), 1 check found a fault, 2 bad input.\n";
 
 static void print_line(const char *line, void *arg)
@@ -44,7 +47,7 @@ static void print_line(const char *line, void *arg)
 
 /* Options shared by the subcommands: -o DIR, --key, --name, --role, --reason, --lab-key, --registry. */
 struct reg_opts {
-    const char *dir, *key, *name, *role, *reason, *lab_key, *registry;
+    const char *dir, *key, *name, *role, *reason, *lab_key, *registry, *url;
     int first; /* index of the first operand */
 };
 
@@ -57,6 +60,7 @@ static int parse(int argc, char **argv, const char *cmd, struct reg_opts *o)
                                              {"reason", required_argument, NULL, 'R'},
                                              {"lab-key", required_argument, NULL, 'L'},
                                              {"registry", required_argument, NULL, 'g'},
+                                             {"url", required_argument, NULL, 'U'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
@@ -64,7 +68,7 @@ static int parse(int argc, char **argv, const char *cmd, struct reg_opts *o)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:k:n:r:R:L:g:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:k:n:r:R:L:g:U:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o->dir = optarg; break;
         case 'k': o->key = optarg; break;
@@ -73,6 +77,7 @@ static int parse(int argc, char **argv, const char *cmd, struct reg_opts *o)
         case 'R': o->reason = optarg; break;
         case 'L': o->lab_key = optarg; break;
         case 'g': o->registry = optarg; break;
+        case 'U': o->url = optarg; break;
         case 'h': fputs(registry_usage, stdout); return 1;
         default: return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -174,6 +179,29 @@ static int list_certs(struct reg_opts *o)
     return rc < 0 ? cli_fail(&err) : PD_EXIT_OK;
 }
 
+/* Records the verification base URL; `create`: the registry is made when missing. */
+static int set_url(const char *dir, const char *url, bool create)
+{
+    struct pd_err err = {0};
+    struct pd_registry reg;
+    if (url[0] && pd_registry_verify_url_check(url, &err) < 0)
+        return cli_fail_input(&err);
+    if (pd_registry_open(&reg, dir, create ? PD_REGISTRY_CREATE : 0, &err) < 0)
+        return cli_fail_input(&err);
+    int rc = pd_registry_set_verify_url(&reg, url, &err);
+    char now[PD_VERIFY_URL_MAX + 1] = "";
+    if (rc == 0)
+        rc = pd_registry_verify_url(&reg, now, sizeof now, &err);
+    pd_registry_close(&reg);
+    if (rc < 0)
+        return rc == PD_EIO ? cli_fail(&err) : cli_fail_input(&err);
+    if (now[0])
+        printf("%s: certificates' QR codes lead to %s/v/CERT-…\n", dir, now);
+    else
+        printf("%s: no verification URL (QR codes carry the number and hash only)\n", dir);
+    return PD_EXIT_OK;
+}
+
 static int registry_main_body(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
@@ -207,8 +235,13 @@ static int registry_main_body(int argc, char **argv)
                        o.dir);
             return cli_fail_input(&err);
         }
-        return add_key(&o, PD_KEY_ROLE_LAB, true, "registry");
+        if (o.url && pd_registry_verify_url_check(o.url, &err) < 0) /* before anything is written */
+            return cli_fail_input(&err);
+        rc = add_key(&o, PD_KEY_ROLE_LAB, true, "registry");
+        return rc == PD_EXIT_OK && o.url ? set_url(o.dir, o.url, false) : rc;
     }
+    if (strcmp(sub, "set-url") == 0 && n_ops == 1)
+        return set_url(o.dir, ops[0], false);
     if (strcmp(sub, "person") == 0 || strcmp(sub, "station") == 0) {
         const char *verb = n_ops >= 1 ? ops[0] : "";
         bool person = strcmp(sub, "person") == 0;
@@ -293,7 +326,7 @@ static int registry_main(int argc, char **argv)
 
 const struct cli_command cli_cmd_registry = {
     .name = "registry",
-    .synopsis = "registry init|person|station|list|export|withdraw|check|migrate|publish ...",
+    .synopsis = "registry init|person|station|list|export|withdraw|check|migrate|publish|set-url ...",
     .summary = "the lab's certificate registry: keys of the lab, people and stations; states; checks",
     .main = registry_main,
 };

@@ -57,6 +57,8 @@ static const char *const schema_steps[] = {
     " station_key_id TEXT,"
     " seal TEXT NOT NULL,"
     " PRIMARY KEY (run_id, sha256));",
+    /* 1 → 2: the lab's settings (the public verification base URL certificates' QR codes lead to) */
+    "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 #define N_STEPS (sizeof schema_steps / sizeof schema_steps[0])
 _Static_assert(N_STEPS == PD_REGISTRY_SCHEMA_VERSION, "one schema step per version");

@@ -26,7 +26,7 @@
 #include "trust/trust.h"
 
 #define PD_REGISTRY_FILE           "registry.sqlite"
-#define PD_REGISTRY_SCHEMA_VERSION 1
+#define PD_REGISTRY_SCHEMA_VERSION 2
 
 struct sqlite3;
 
@@ -170,6 +170,19 @@ int pd_registry_record_seal(struct pd_registry *reg, const char *run_id, const c
  * withdrawn or superseded certificate, signed with the lab's registered, active secret key
  * `lab_key_path` over the canonical form without "signature"), each atomically. */
 int pd_registry_publish(struct pd_registry *reg, const char *out_dir, const char *lab_key_path, struct pd_err *err);
+
+/* ---- the lab's settings ----------------------------------------------------------------------*/
+#define PD_VERIFY_URL_MAX 100 /* bytes: the QR code holds it with "/v/CERT-…#" and 64 hex digits */
+/* The lab's public verification base URL (e.g. "https://lab.example.org"): certify records
+ * BASE/v/CERT-… in each new certificate and its QR code leads there (the lab server's page,
+ * docs/SERVER.md). buf gets "" when none is set. */
+int pd_registry_verify_url(struct pd_registry *reg, char *buf, size_t size, struct pd_err *err);
+/* Sets it (own transaction), "" removes it. A URL is http:// or https://, a host (letters,
+ * digits, '.', '-', a :port), an optional path of [A-Za-z0-9._~/-], no query or fragment, at most
+ * PD_VERIFY_URL_MAX bytes; a trailing '/' is dropped. Anything else: PD_EINVAL saying why. */
+int pd_registry_set_verify_url(struct pd_registry *reg, const char *url, struct pd_err *err);
+/* Whether `url` is a verification URL pd_registry_set_verify_url takes (PD_EINVAL saying why). */
+int pd_registry_verify_url_check(const char *url, struct pd_err *err);
 
 /* ---- checking ------------------------------------------------------------------------------*/
 /* SQLite's integrity_check, the foreign keys, the audit chain (each entry's hash, each prev) and,

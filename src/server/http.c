@@ -20,6 +20,7 @@
 #include "server/internal.h"
 
 #define BODY_LIMIT (64 * 1024) /* bytes; the largest valid body is far below */
+#define UPLOAD_LIMIT (4 * 1024 * 1024) /* a certificate's JSON or PDF to check (public.c) */
 #define PATH_SEGMENTS_MAX 8
 #define DEFAULT_DECISION_RULE                                                                            \
     "ILAC-G8:09/2019 simple acceptance (shared risk, guard band w = 0): a result conforms when the "  \
@@ -58,7 +59,8 @@ struct request_ctx {
     char *body;
     size_t body_len;
     bool too_large;
-    size_t limit;   /* the body's limit: BODY_LIMIT, or RUN_UPLOAD_LIMIT for a file upload */
+    size_t limit;   /* the body's limit: BODY_LIMIT, UPLOAD_LIMIT (a certificate to check) or
+                       RUN_UPLOAD_LIMIT (a run file) */
     size_t dropped; /* bytes of a too large body read and thrown away */
     int status;
     size_t bytes;
@@ -224,6 +226,9 @@ static bool match_pattern(const char *pattern, const char *path, int64_t ids[2])
             if (n_ids == 2 || !parse_id(u, un, &ids[n_ids]))
                 return false;
             n_ids++;
+        } else if (pn == 6 && strncmp(p, "{cert}", 6) == 0) {
+            if (!public_cert_id_ok(u, un))
+                return false;
         } else if (pn == 6 && strncmp(p, "{file}", 6) == 0) {
             if (!static_name_ok(u, un))
                 return false;
@@ -299,12 +304,12 @@ static void client_address(struct pd_server *srv, struct MHD_Connection *conn, c
     }
 }
 
-/* Whether the route of this method and path takes a file (a larger body, not JSON). */
-static bool takes_file(const char *url, const char *method)
+/* Whether the route of this method and path is the run file upload (runs.c: a larger body). */
+static bool takes_run_file(const char *url, const char *method)
 {
     for (size_t i = 0; i < srv_route_count; i++) {
         int64_t ids[2];
-        if (srv_routes[i].body == runs_upload_body && strcmp(srv_routes[i].method, method) == 0 &&
+        if (srv_routes[i].handler == runs_upload && strcmp(srv_routes[i].method, method) == 0 &&
             match_pattern(srv_routes[i].pattern, url, ids))
             return true;
     }
@@ -369,14 +374,10 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
             return;
         }
     }
-    if (route->body == runs_upload_body) { /* a file: its bytes as they came */
-        const char *ct = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-        if (!ct || (strcasecmp(ct, "application/x-hdf5") != 0 && strcasecmp(ct, "application/octet-stream") != 0)) {
-            call_error(call, 415, "unsupported_media_type", "the body must be the run file (application/x-hdf5)");
-            return;
-        }
-        call->raw_body = ctx->body ? ctx->body : "";
-        call->raw_body_len = ctx->body_len;
+    if (route->body == srv_raw_body) { /* an upload, checked by its handler (public.c, runs.c) */
+        call->upload = ctx->body;
+        call->upload_len = ctx->body_len;
+        call->upload_type = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     } else if (route->body) {
         if (!json_content_type(mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"))) {
             call_error(call, 415, "unsupported_media_type", "the body must be application/json (UTF-8)");
@@ -441,7 +442,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         printable_copy(ctx->path, sizeof ctx->path, url);
         atomic_fetch_add(&srv->in_flight, 1);
         *con_cls = ctx;
-        ctx->limit = takes_file(url, method) ? RUN_UPLOAD_LIMIT : BODY_LIMIT;
+        ctx->limit = takes_run_file(url, method)     ? RUN_UPLOAD_LIMIT
+                     : public_upload_path(url) ? UPLOAD_LIMIT
+                                               : BODY_LIMIT;
         const char *cl = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && (strlen(cl) > 10 || (size_t)atoll(cl) > ctx->limit))
             ctx->too_large = true; /* answered at once, before the body is read */
@@ -469,7 +472,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) { /* over the limit: the rest is read and dropped, then 413 */
         ctx->dropped += *upload_data_size;
         *upload_data_size = 0;
-        return ctx->dropped > 16 * BODY_LIMIT ? MHD_NO : MHD_YES; /* a flood: the connection is closed */
+        return ctx->dropped > 16 * (size_t)BODY_LIMIT ? MHD_NO : MHD_YES; /* a flood: the connection is closed */
     }
     struct srv_call call = {.srv = srv, .method = method, .path = url, .status = 500};
     client_address(srv, conn, call.client, sizeof call.client);

@@ -115,8 +115,6 @@ struct srv_call {
     const char *path;
     int64_t ids[2]; /* the {id} segments of the path, in order */
     json_t *body;   /* the request body, checked against the route's schema (NULL: none) */
-    const char *raw_body; /* a file upload's bytes (routes with runs_upload_body), else NULL */
-    size_t raw_body_len;
     bool authenticated;
     struct srv_user user;
     struct srv_scope scope;
@@ -134,6 +132,11 @@ struct srv_call {
     const unsigned char *raw;
     size_t raw_len;
     const char *content_type;
+    /* an upload's bytes as sent, on a route whose body is srv_raw_body (public.c): not checked by
+     * http.c, owned by it; upload_type is the Content-Type header (NULL: none) */
+    const char *upload;
+    size_t upload_len;
+    const char *upload_type;
 };
 /* Sets the answer (steals `body`); returns 0 so handlers can `return call_reply(...)`. */
 int call_reply(struct srv_call *call, int status, json_t *body);
@@ -149,7 +152,7 @@ int srv_session_idle_s(const struct pd_server *srv);
 int srv_session_absolute_s(const struct pd_server *srv);
 bool srv_tls(const struct pd_server *srv);
 const char *srv_decision_rule(const struct pd_server *srv);
-const char *srv_data_dir(const struct pd_server *srv);
+const char *srv_data_dir(const struct pd_server *srv); /* --data DIR; the registry is DIR/certs */
 /* Requests begun and not yet answered; whether pd_server_stop has begun (for the tests). */
 int srv_in_flight(const struct pd_server *srv);
 bool srv_stopping(const struct pd_server *srv);
@@ -201,11 +204,16 @@ bool body_check(const char *text, size_t len, const struct srv_field *fields, js
 struct srv_route {
     const char *method;
     const char *pattern; /* "/api/v1/requests/{id}/accept": {id} is a positive decimal id;
-                            {file} one file name (static_name_ok) */
+                            {file} one file name (static_name_ok); {cert} a certificate
+                            number CERT-NNNNNN (public_cert_id_ok) */
     int (*handler)(struct srv_call *call);
     unsigned roles;                /* ROLE_BIT set allowed; ROLES_ANONYMOUS: anyone */
     const struct srv_field *body;  /* the body's schema; NULL: no body */
 };
+/* A route's body given to its handler as sent (call->upload): the public check of an uploaded
+ * certificate (up to 4 MiB), a run file's upload (runs.c, up to RUN_UPLOAD_LIMIT); the handler
+ * checks type and content itself. */
+extern const struct srv_field srv_raw_body[];
 extern const struct srv_route srv_routes[];
 extern const size_t srv_route_count;
 
@@ -298,8 +306,8 @@ int runs_upload(struct srv_call *call);
 int runs_download(struct srv_call *call);
 int runs_of_request(struct srv_call *call);
 int runs_link(struct srv_call *call);
-/* The upload route's marker schema: the body is a file of up to RUN_UPLOAD_LIMIT bytes, not JSON. */
-extern const struct srv_field runs_upload_body[], runs_register_body[], runs_link_body[];
+/* The upload's body (srv_raw_body) is the run file's bytes, up to RUN_UPLOAD_LIMIT. */
+extern const struct srv_field runs_register_body[], runs_link_body[];
 #define RUN_UPLOAD_LIMIT ((size_t)256 * 1024 * 1024)
 int certs_list(struct srv_call *call); /* certs.c */
 int certs_get(struct srv_call *call);
@@ -312,6 +320,20 @@ int certs_pdf(struct srv_call *call);
 int certs_json(struct srv_call *call);
 int specs_list(struct srv_call *call);
 extern const struct srv_field certs_certify_body[], certs_reason_body[];
+/* public.c: certificate verification for anyone, no login (docs/SERVER.md, "Public verification") */
+int public_page(struct srv_call *call);     /* GET /v/{cert}: the HTML page */
+int public_status(struct srv_call *call);   /* GET /api/v1/public/certificates/{cert}: JSON */
+int public_check(struct srv_call *call);    /* POST …/check: an uploaded JSON or PDF verified */
+int public_keyring(struct srv_call *call);  /* GET /keys/keyring.txt, as `registry publish` wrote it */
+int public_revocations(struct srv_call *call); /* GET /keys/revocations.json */
+/* A {cert} segment: "CERT-" and 6..12 decimal digits. */
+bool public_cert_id_ok(const char *s, size_t n);
+/* Whether the path is one that takes an upload (its body limit is larger). */
+bool public_upload_path(const char *path);
+/* The file in a multipart/form-data body (`type` the Content-Type with its boundary): the first
+ * part with a filename (a browser sends the form's one file field so), pointing into `body`.
+ * false when the body is no such form, or is cut short. */
+bool public_multipart_file(const char *type, const char *body, size_t len, const char **data, size_t *data_len);
 int static_file(struct srv_call *call); /* static.c: the web interface */
 int static_page(struct srv_call *call);
 /* A {file} segment: [a-z0-9._-], 1..64 bytes, not starting with '.' or '-', no "..". */

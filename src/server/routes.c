@@ -49,7 +49,7 @@ const struct srv_route srv_routes[] = {
      * review and authorizers authorize with the key their login unlocked; members read their own. */
     {"GET", "/api/v1/runs", runs_list, ROLES_ALL, NULL},
     {"POST", "/api/v1/runs", runs_register, ROLES_STAFF, runs_register_body},
-    {"PUT", "/api/v1/runs/{file}", runs_upload, ROLES_STAFF, runs_upload_body},
+    {"PUT", "/api/v1/runs/{file}", runs_upload, ROLES_STAFF, srv_raw_body},
     {"GET", "/api/v1/runs/{id}", runs_get, ROLES_ALL, NULL},
     {"GET", "/api/v1/runs/{id}/file", runs_download, ROLES_ALL, NULL},
     {"GET", "/api/v1/requests/{id}/runs", runs_of_request, ROLES_ALL, NULL},
@@ -65,6 +65,14 @@ const struct srv_route srv_routes[] = {
     {"POST", "/api/v1/certificates/{id}/authorize", certs_authorize, AUTHORIZER, NULL},
     {"POST", "/api/v1/certificates/{id}/revise", certs_revise, REVIEWERS, certs_reason_body},
     {"POST", "/api/v1/certificates/{id}/withdraw", certs_withdraw, AUTHORIZER, certs_reason_body},
+
+    /* Public verification (public.c): anyone, no login; drafts and unknown numbers alike 404. */
+    {"GET", "/v/{cert}", public_page, ROLES_ANONYMOUS, NULL},
+    {"POST", "/v/{cert}/check", public_check, ROLES_ANONYMOUS, srv_raw_body},
+    {"GET", "/api/v1/public/certificates/{cert}", public_status, ROLES_ANONYMOUS, NULL},
+    {"POST", "/api/v1/public/certificates/{cert}/check", public_check, ROLES_ANONYMOUS, srv_raw_body},
+    {"GET", "/keys/keyring.txt", public_keyring, ROLES_ANONYMOUS, NULL},
+    {"GET", "/keys/revocations.json", public_revocations, ROLES_ANONYMOUS, NULL},
 
     /* The web interface (static.c): its files, and the pages' addresses, which all get the one
      * HTML shell (open without a session: the page asks the API, which decides). */

@@ -11,14 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/certwork.h"
 #include "server/internal.h"
-
-/* The marker of the upload route: its body is the file's bytes, not JSON (http.c). */
-const struct srv_field runs_upload_body[] = {{NULL, 0, false, 0, 0, NULL}};
 
 const struct srv_field runs_register_body[] = {
     {"name", FT_STRING, true, 1, 128, NULL},
@@ -265,7 +263,10 @@ int runs_upload(struct srv_call *call)
     const char *name = strrchr(call->path, '/') + 1;
     if (!run_name_ok(name))
         return call_error(call, 400, "invalid", "the file name must end in .h5");
-    if (call->raw_body_len == 0)
+    if (!call->upload_type || (strcasecmp(call->upload_type, "application/x-hdf5") != 0 &&
+                               strcasecmp(call->upload_type, "application/octet-stream") != 0))
+        return call_error(call, 415, "unsupported_media_type", "the body must be the run file (application/x-hdf5)");
+    if (call->upload_len == 0)
         return call_error(call, 400, "invalid", "the body is empty: send the run file's bytes");
     struct pd_err err;
     pd_err_clear(&err);
@@ -280,7 +281,7 @@ int runs_upload(struct srv_call *call)
     int fd = mkstemp(tmp);
     if (fd < 0)
         return call_error(call, 500, "internal", "cannot store the upload (logged on the server)");
-    bool written = write_all(fd, call->raw_body, call->raw_body_len) == 0 && fsync(fd) == 0;
+    bool written = write_all(fd, call->upload, call->upload_len) == 0 && fsync(fd) == 0;
     close(fd);
     if (!written) {
         unlink(tmp);

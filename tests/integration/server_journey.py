@@ -51,6 +51,9 @@ sink = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "smtp_sink.py"),
 assert sink.stdout.readline().strip() == "ready", "the SMTP sink did not start"
 server = Server(data, "--smtp", f"smtp://127.0.0.1:{smtp_port}", "--mail-from", "lab@example.org")
 base = f"http://127.0.0.1:{server.port}"
+# The lab's public address, which certify writes into the certificate and its QR code.
+r = cli("registry", "set-url", base, "-o", os.path.join(data, "certs"))
+assert r.returncode == 0, r.stderr
 
 
 def cleanup():
@@ -208,6 +211,7 @@ try:
         check(cert_id in qr, f"the QR code names the certificate: {qr!r}")
     # The QR's verification address, when it is one this server answers (the public page).
     m = re.search(r"(/v/[^\s#]+)(#\S*)?", qr)
+    check(qr.startswith(base + "/v/" + cert_id + "#"), f"the QR code is this lab's verification address: {qr!r}")
     if m:
         driver.get(base + m.group(1) + (m.group(2) or ""))
         wait.until(lambda d: "valid" in d.find_element(By.TAG_NAME, "main").text.lower())

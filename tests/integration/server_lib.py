@@ -43,7 +43,11 @@ class OpenAPI:
         self.resolver = jsonschema.RefResolver("", self.doc)
         self.templates = []
         for p in self.doc["paths"]:
-            rx = "^" + re.sub(r"\{file\}", "[a-z0-9][a-z0-9._-]{0,63}", re.sub(r"\{id\}", "[1-9][0-9]{0,14}", p)) + "$"
+            rx = p
+            for name, value in (("{id}", "[1-9][0-9]{0,14}"), ("{number}", "CERT-[0-9]{6,12}"),
+                                ("{file}", "[a-z0-9][a-z0-9._-]{0,63}")):
+                rx = rx.replace(name, value)
+            rx = "^" + rx + "$"
             self.templates.append((re.compile(rx), p))
         self.checked = 0
 

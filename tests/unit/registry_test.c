@@ -95,7 +95,7 @@ static void test_open_create_and_schema(void **state)
     if (have_sqlite3_cli()) {
         char out[300];
         sql(dir, "PRAGMA user_version", out, sizeof out);
-        assert_string_equal(out, "1");
+        assert_string_equal(out, "2");
         sql(dir, "PRAGMA journal_mode", out, sizeof out);
         assert_string_equal(out, "wal");
         sql(dir, "PRAGMA integrity_check", out, sizeof out);
@@ -483,6 +483,59 @@ static void test_atomic_write(void **state)
     assert_int_equal(pd_write_file_atomic(path, "x", 1, &err), PD_EIO);
 }
 
+/* The lab's verification base URL: kept across connections, its form checked (nothing stored on
+ * refusal), removed with ""; a registry of schema 1 gets the settings table when opened. */
+static void test_verify_url(void **state)
+{
+    (void)state;
+    char dir[200], url[PD_VERIFY_URL_MAX + 1];
+    folder("verify-url", dir, sizeof dir);
+    struct pd_registry reg;
+    struct pd_err err = {0};
+    assert_int_equal(pd_registry_open(&reg, dir, PD_REGISTRY_CREATE, &err), 0);
+    assert_int_equal(pd_registry_verify_url(&reg, url, sizeof url, &err), 0);
+    assert_string_equal(url, "");
+    assert_int_equal(pd_registry_set_verify_url(&reg, "https://lab.example.org/certs/", &err), 0);
+    pd_registry_close(&reg);
+    assert_int_equal(pd_registry_open(&reg, dir, 0, &err), 0);
+    assert_int_equal(pd_registry_verify_url(&reg, url, sizeof url, &err), 0);
+    assert_string_equal(url, "https://lab.example.org/certs"); /* the trailing '/' dropped */
+    static const char *const refused[] = {
+        "lab.example.org",               /* no scheme */
+        "ftp://lab.example.org",         /* another scheme */
+        "https://",                      /* no host */
+        "https://lab example.org",       /* a space */
+        "https://lab.example.org/v?x=1", /* a query */
+        "https://lab.example.org/#a",    /* a fragment */
+        "https://lab.example.org/%2e%2e",
+        "https://lab.example.org/\n",
+        "javascript:alert(1)",
+        "https://a.example.org/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        assert_int_equal(pd_registry_set_verify_url(&reg, refused[i], &err), PD_EINVAL);
+        assert_int_equal(pd_registry_verify_url_check(refused[i], &err), PD_EINVAL);
+        assert_int_equal(pd_registry_verify_url(&reg, url, sizeof url, &err), 0);
+        assert_string_equal(url, "https://lab.example.org/certs");
+    }
+    assert_int_equal(pd_registry_verify_url_check("http://127.0.0.1:8080", &err), 0);
+    assert_int_equal(pd_registry_set_verify_url(&reg, "", &err), 0);
+    assert_int_equal(pd_registry_verify_url(&reg, url, sizeof url, &err), 0);
+    assert_string_equal(url, "");
+    pd_registry_close(&reg);
+    if (have_sqlite3_cli()) { /* back to schema 1, as a registry from before: migrated when opened */
+        char out[300];
+        sql(dir, "DROP TABLE settings; PRAGMA user_version = 1", out, sizeof out);
+        assert_int_equal(pd_registry_open(&reg, dir, 0, &err), 0);
+        assert_int_equal(pd_registry_set_verify_url(&reg, "https://lab.example.org", &err), 0);
+        pd_registry_close(&reg);
+        sql(dir, "PRAGMA user_version", out, sizeof out);
+        assert_string_equal(out, "2");
+        sql(dir, "SELECT value FROM settings WHERE name = 'verify_url'", out, sizeof out);
+        assert_string_equal(out, "https://lab.example.org");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_seals),
         cmocka_unit_test(test_publish),
         cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_verify_url),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

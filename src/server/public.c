@@ -1,0 +1,773 @@
+/*
+ * public.c — certificate verification for anyone, without a login: the page a certificate's QR
+ * code leads to (GET /v/CERT-…, HTML made here, so it works without JavaScript), the same facts as
+ * JSON, the check of an uploaded JSON or PDF against the lab's registry (the same verification as
+ * `polydaq verify --registry`), and the keyring and revocation list `registry publish` wrote.
+ *
+ * What it may reveal: an issued (or later superseded or withdrawn) certificate's number, state,
+ * issue date, lab, signing key and document hash — what the certificate and the lab's published
+ * revocation list say anyway. A draft, a certificate under review and a number never used get the
+ * same 404, byte for byte; nothing here names a member, a request or a person. Looking up numbers
+ * that do not exist and uploading files are throttled per client (throttle.c), so the numbers
+ * cannot be walked and the verifier cannot be used as a free CPU.
+ */
+#define _GNU_SOURCE 1 /* memmem */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "registry/registry.h"
+#include "server/internal.h"
+#include "server/verify_upload.h"
+#include "trust/trust.h"
+
+#define CERTS_SUBDIR "certs"   /* DATA/certs: the registry and its exports */
+#define PUBLIC_SUBDIR "public" /* DATA/public: keyring.txt, revocations.json (`registry publish -o`) */
+#define LOOKUP_FREE_MISSES 30  /* unknown numbers a client may look up before it has to wait */
+#define CHECK_FREE_UPLOADS 20  /* uploads a client may have checked before it has to wait */
+
+const struct srv_field srv_raw_body[] = {{NULL}};
+
+bool public_cert_id_ok(const char *s, size_t n)
+{
+    if (n < 5 + 6 || n > 5 + 12 || strncmp(s, "CERT-", 5) != 0)
+        return false;
+    for (size_t i = 5; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+bool public_upload_path(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 6 && strcmp(path + n - 6, "/check") == 0 &&
+           (strncmp(path, "/v/", 3) == 0 || strncmp(path, "/api/v1/public/", 15) == 0);
+}
+
+/* The CERT-… segment of the path (the router checked its form). */
+static void path_cert_id(const struct srv_call *call, char out[24])
+{
+    const char *p = strstr(call->path, "/CERT-");
+    out[0] = '\0';
+    if (!p)
+        return;
+    p++;
+    size_t n = strcspn(p, "/");
+    if (n < 24) {
+        memcpy(out, p, n);
+        out[n] = '\0';
+    }
+}
+
+/* ---- HTML, built as text with every value escaped ----------------------------------------------*/
+struct html {
+    char *s;
+    size_t len, cap;
+    bool failed;
+};
+
+static void html_raw(struct html *h, const char *text)
+{
+    size_t n = strlen(text);
+    if (h->failed)
+        return;
+    if (h->len + n + 1 > h->cap) {
+        size_t cap = h->cap ? h->cap : 4096;
+        while (cap < h->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(h->s, cap);
+        if (!grown) {
+            h->failed = true;
+            return;
+        }
+        h->s = grown;
+        h->cap = cap;
+    }
+    memcpy(h->s + h->len, text, n + 1);
+    h->len += n;
+}
+
+/* A value as text: the five characters HTML gives meaning to become references. */
+static void html_text(struct html *h, const char *text)
+{
+    char buf[2];
+    buf[1] = '\0';
+    for (const char *p = text ? text : ""; *p; p++) {
+        switch (*p) {
+        case '<': html_raw(h, "&lt;"); break;
+        case '>': html_raw(h, "&gt;"); break;
+        case '&': html_raw(h, "&amp;"); break;
+        case '"': html_raw(h, "&quot;"); break;
+        case '\'': html_raw(h, "&#39;"); break;
+        default:
+            buf[0] = *p;
+            html_raw(h, buf);
+        }
+    }
+}
+
+static void html_head(struct html *h, const char *title)
+{
+    html_raw(h, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                "<meta name=\"referrer\" content=\"no-referrer\">\n<title>");
+    html_text(h, title);
+    html_raw(h, "</title>\n<link rel=\"icon\" href=\"/web/favicon.svg\" type=\"image/svg+xml\">\n"
+                "<link rel=\"stylesheet\" href=\"/web/verify.css\">\n"
+                "<script type=\"module\" src=\"/web/verify.js\"></script>\n</head>\n<body>\n<main>\n");
+}
+
+static void html_foot(struct html *h)
+{
+    html_raw(h, "<footer><p>The lab's published keys, for <code>polydaq verify</code> offline: "
+                "<a href=\"/keys/keyring.txt\">keyring.txt</a> and "
+                "<a href=\"/keys/revocations.json\">revocations.json</a>.</p></footer>\n</main>\n</body>\n</html>\n");
+}
+
+static int reply_html(struct srv_call *call, int status, struct html *h)
+{
+    if (h->failed || !h->s) {
+        free(h->s);
+        return call_error(call, 500, "internal", "out of memory");
+    }
+    return call_reply_bytes(call, status, "text/html; charset=utf-8", (unsigned char *)h->s, h->len);
+}
+
+/* The one answer for a number that is not an issued certificate of this lab: the same for a number
+ * never used, a draft and a certificate under review. */
+static int not_found(struct srv_call *call, bool html)
+{
+    if (!html)
+        return call_error(call, 404, "not_found", "this laboratory has issued no certificate with this number");
+    struct html h = {0};
+    html_head(&h, "Certificate not found");
+    html_raw(&h, "<h1>Certificate not found</h1>\n<p class=\"verdict verdict-bad\">This laboratory has issued no "
+                 "certificate with this number.</p>\n<p>Check the number on the certificate, or ask the "
+                 "laboratory that issued it.</p>\n");
+    html_foot(&h);
+    return reply_html(call, 404, &h);
+}
+
+static int throttled(struct srv_call *call, bool html, int64_t wait_s)
+{
+    call->retry_after_s = (int)wait_s;
+    if (!html)
+        return call_error(call, 429, "too_many_attempts", "too many requests from this address; wait %lld s",
+                          (long long)wait_s);
+    struct html h = {0};
+    char line[160];
+    html_head(&h, "Too many requests");
+    snprintf(line, sizeof line, "<h1>Too many requests</h1>\n<p>Please wait %lld s and try again.</p>\n",
+             (long long)wait_s);
+    html_raw(&h, line);
+    html_foot(&h);
+    return reply_html(call, 429, &h);
+}
+
+/* ---- What the registry says about a number ------------------------------------------------------*/
+struct public_cert {
+    char id[24];
+    char status[16]; /* issued | superseded | withdrawn */
+    char issued[40];
+    char lab[256];
+    char key_id[32];
+    char public_key[72];
+    char document_sha256[65];
+    char superseded_by[32];
+    char retired[40]; /* when withdrawn or superseded */
+    char reason[512];
+};
+
+static void certs_dir(const struct srv_call *call, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/" CERTS_SUBDIR, srv_data_dir(call->srv));
+}
+
+/* 1: found and public (filled in); 0: no such issued certificate; negative: the registry failed. */
+static int lookup(struct srv_call *call, const char *id, struct public_cert *out, struct pd_err *err)
+{
+    char dir[4200];
+    certs_dir(call, dir, sizeof dir);
+    if (!pd_registry_exists(dir))
+        return 0;
+    struct pd_registry reg;
+    int rc = pd_registry_open(&reg, dir, 0, err);
+    if (rc < 0)
+        return rc;
+    struct pd_registry_cert c;
+    struct pd_err missing;
+    rc = pd_registry_cert_get(&reg, id, &c, &missing);
+    pd_registry_close(&reg);
+    if (rc < 0 && missing.code == PD_ESTATE)
+        return 0; /* no such number */
+    if (rc < 0) {
+        *err = missing;
+        return rc;
+    }
+    bool visible = strcmp(c.status, "issued") == 0 || strcmp(c.status, "superseded") == 0 ||
+                   strcmp(c.status, "withdrawn") == 0;
+    if (visible) {
+        memset(out, 0, sizeof *out);
+        pd_strlcpy(out->id, c.id, sizeof out->id);
+        pd_strlcpy(out->status, c.status, sizeof out->status);
+        pd_strlcpy(out->issued, c.issued, sizeof out->issued);
+        pd_strlcpy(out->document_sha256, c.document_sha256, sizeof out->document_sha256);
+        pd_strlcpy(out->superseded_by, c.superseded_by, sizeof out->superseded_by);
+        pd_strlcpy(out->retired, c.withdrawn, sizeof out->retired);
+        pd_strlcpy(out->reason, c.reason, sizeof out->reason);
+        json_t *doc = json_loads(c.document, 0, NULL);
+        const json_t *sig = json_object_get(doc, "signature");
+        const char *lab = json_string_value(json_object_get(json_object_get(doc, "lab"), "name"));
+        const char *key_id = json_string_value(json_object_get(sig, "key_id"));
+        const char *pk = json_string_value(json_object_get(sig, "public_key"));
+        pd_strlcpy(out->lab, lab ? lab : "", sizeof out->lab);
+        pd_strlcpy(out->key_id, key_id ? key_id : "", sizeof out->key_id);
+        pd_strlcpy(out->public_key, pk ? pk : "", sizeof out->public_key);
+        json_decref(doc);
+    }
+    pd_registry_cert_free(&c);
+    return visible ? 1 : 0;
+}
+
+/* Looks the path's number up, throttling clients that look up numbers that do not exist:
+ * 1 found, 0 answered (404, 429 or an error). */
+static int find_or_answer(struct srv_call *call, bool html, struct public_cert *pc)
+{
+    char key[96];
+    snprintf(key, sizeof key, "lookup:%s", call->client);
+    int64_t wait = throttle_wait_s(call->db, key);
+    if (wait > 0) {
+        throttled(call, html, wait);
+        return 0;
+    }
+    char id[24];
+    path_cert_id(call, id);
+    struct pd_err err;
+    pd_err_clear(&err);
+    int rc = lookup(call, id, pc, &err);
+    if (rc < 0) {
+        call_fail(call, &err);
+        return 0;
+    }
+    if (rc == 0) {
+        throttle_fail(call->db, key, LOOKUP_FREE_MISSES);
+        not_found(call, html);
+        return 0;
+    }
+    return 1;
+}
+
+/* "2026-12-03T17:08:44.380318559Z" as "2026-12-03 17:08:44 UTC" for people (anything else as it is). */
+static const char *readable_time(const char *iso, char *buf, size_t size)
+{
+    if (strlen(iso) >= 20 && iso[10] == 'T' && iso[strlen(iso) - 1] == 'Z')
+        snprintf(buf, size, "%.10s %.8s UTC", iso, iso + 11);
+    else
+        snprintf(buf, size, "%s", iso);
+    return buf;
+}
+
+static const char *status_sentence(const struct public_cert *pc, char *buf, size_t size)
+{
+    char when[64];
+    if (strcmp(pc->status, "superseded") == 0)
+        snprintf(buf, size, "Superseded by %s on %s", pc->superseded_by, readable_time(pc->retired, when, sizeof when));
+    else if (strcmp(pc->status, "withdrawn") == 0)
+        snprintf(buf, size, "Withdrawn on %s", readable_time(pc->retired, when, sizeof when));
+    else
+        snprintf(buf, size, "Issued and valid");
+    return buf;
+}
+
+/* ---- GET /v/{cert} -------------------------------------------------------------------------------*/
+static void html_row(struct html *h, const char *term, const char *value, bool code)
+{
+    html_raw(h, "<dt>");
+    html_text(h, term);
+    html_raw(h, code ? "</dt><dd><code>" : "</dt><dd>");
+    html_text(h, value);
+    html_raw(h, code ? "</code></dd>\n" : "</dd>\n");
+}
+
+static void upload_form(struct html *h, const char *id)
+{
+    html_raw(h, "<h2>Check your copy</h2>\n<p>Upload the certificate's JSON file (the signed original) or its PDF; "
+                "the laboratory's server checks it against its registry.</p>\n<form method=\"post\" action=\"/v/");
+    html_text(h, id);
+    html_raw(h, "/check\" enctype=\"multipart/form-data\">\n<label for=\"file\">Certificate file (JSON or PDF, up to "
+                "4 MiB)</label>\n<input type=\"file\" id=\"file\" name=\"file\" required "
+                "accept=\".json,.pdf,application/json,application/pdf\">\n<button type=\"submit\">Check the "
+                "file</button>\n</form>\n");
+}
+
+int public_page(struct srv_call *call)
+{
+    struct public_cert pc;
+    if (!find_or_answer(call, true, &pc))
+        return 0;
+    struct html h = {0};
+    char title[80], sentence[200];
+    snprintf(title, sizeof title, "Certificate %s", pc.id);
+    html_head(&h, title);
+    html_raw(&h, "<h1>");
+    html_text(&h, title);
+    html_raw(&h, "</h1>\n<p id=\"status\" class=\"verdict ");
+    html_raw(&h, strcmp(pc.status, "issued") == 0 ? "verdict-good" : "verdict-bad");
+    html_raw(&h, "\" data-status=\"");
+    html_text(&h, pc.status);
+    html_raw(&h, "\">");
+    html_text(&h, status_sentence(&pc, sentence, sizeof sentence));
+    if (strcmp(pc.status, "superseded") == 0) {
+        html_raw(&h, " — see <a href=\"/v/");
+        html_text(&h, pc.superseded_by);
+        html_raw(&h, "\">");
+        html_text(&h, pc.superseded_by);
+        html_raw(&h, "</a>");
+    }
+    html_raw(&h, "</p>\n");
+    if (strcmp(pc.status, "issued") != 0 && pc.reason[0]) {
+        html_raw(&h, "<p>Reason: ");
+        html_text(&h, pc.reason);
+        html_raw(&h, "</p>\n");
+    }
+    /* verify.js compares the address's #fragment (the QR code's hash, which never reaches the
+     * server) with the hash below; without JavaScript the reader compares them by eye. */
+    html_raw(&h, "<p id=\"hash-check\" class=\"verdict\" role=\"status\" aria-live=\"polite\" hidden></p>\n");
+    html_raw(&h, "<dl>\n");
+    html_row(&h, "Certificate", pc.id, false);
+    char when[64];
+    html_row(&h, "Issued", readable_time(pc.issued, when, sizeof when), false);
+    html_row(&h, "Laboratory", pc.lab, false);
+    html_row(&h, "Signing key (Ed25519 key id)", pc.key_id, true);
+    html_row(&h, "Signing key (public key)", pc.public_key, true);
+    html_raw(&h, "<dt>Document hash (SHA-256 of the signed JSON, as in the QR code)</dt><dd><code id=\"doc-hash\">");
+    html_text(&h, pc.document_sha256);
+    html_raw(&h, "</code></dd>\n</dl>\n");
+    html_raw(&h, "<p class=\"hint\">The QR code's address ends with <code>#</code> and the document hash: it must be "
+                 "the hash above.</p>\n");
+    upload_form(&h, pc.id);
+    html_foot(&h);
+    return reply_html(call, 200, &h);
+}
+
+/* ---- GET /api/v1/public/certificates/{cert} ---------------------------------------------------------*/
+static json_t *public_json(const struct public_cert *pc)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s},s:s}", "certificate", pc->id, "status", pc->status, "issued",
+                          pc->issued, "lab", pc->lab, "signing_key", "key_id", pc->key_id, "public_key", pc->public_key,
+                          "document_sha256", pc->document_sha256);
+    if (o && strcmp(pc->status, "superseded") == 0)
+        json_object_set_new(o, "superseded_by", json_string(pc->superseded_by));
+    if (o && strcmp(pc->status, "issued") != 0) {
+        json_object_set_new(o, "retired", json_string(pc->retired));
+        json_object_set_new(o, "reason", json_string(pc->reason));
+    }
+    return o;
+}
+
+int public_status(struct srv_call *call)
+{
+    struct public_cert pc;
+    if (!find_or_answer(call, false, &pc))
+        return 0;
+    return call_reply(call, 200, public_json(&pc));
+}
+
+/* ---- POST …/check: an uploaded certificate ---------------------------------------------------------*/
+bool public_multipart_file(const char *type, const char *body, size_t len, const char **data, size_t *data_len)
+{
+    const char *b = strstr(type, "boundary=");
+    if (!b)
+        return false;
+    b += 9;
+    char boundary[80] = "\r\n--";
+    size_t bn = strcspn(b, "; ");
+    if (*b == '"') {
+        b++;
+        bn = strcspn(b, "\"");
+    }
+    if (bn == 0 || bn > 70)
+        return false;
+    memcpy(boundary + 4, b, bn);
+    boundary[4 + bn] = '\0';
+    size_t blen = 4 + bn;
+    /* The body starts with the boundary without its leading CRLF. */
+    if (len < blen - 2 || memcmp(body, boundary + 2, blen - 2) != 0)
+        return false;
+    const char *p = body + blen - 2, *end = body + len;
+    while (p < end) {
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+            return false; /* the closing boundary: no file part */
+        const char *headers = p;
+        const char *hdr_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+        if (!hdr_end)
+            return false;
+        const char *content = hdr_end + 4;
+        const char *next = memmem(content, (size_t)(end - content), boundary, blen);
+        if (!next)
+            return false;
+        size_t hn = (size_t)(hdr_end - headers);
+        bool has_file = memmem(headers, hn, "filename=", 9) != NULL;
+        if (has_file) {
+            *data = content;
+            *data_len = (size_t)(next - content);
+            return true;
+        }
+        p = next + blen;
+    }
+    return false;
+}
+
+static bool type_is(const char *type, const char *want)
+{
+    size_t n = strlen(want);
+    return type && strncasecmp(type, want, n) == 0 && (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
+}
+
+struct check_result {
+    const char *verdict; /* valid | altered | not_ours | superseded | withdrawn */
+    char id[24];         /* the certificate the file says it is ("" when it names none) */
+    char why[600];       /* one sentence */
+    json_t *checks;      /* the verification's lines (ok/FAIL), paths removed */
+    struct public_cert pc;
+    bool known;          /* pc filled in */
+};
+
+static void result_set(struct check_result *r, const char *verdict, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void result_set(struct check_result *r, const char *verdict, const char *fmt, ...)
+{
+    r->verdict = verdict;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+}
+
+/* The verdict of a file that is the registry's document (or PDF) of a public certificate. */
+static void verdict_by_status(struct check_result *r, const char *what)
+{
+    if (strcmp(r->pc.status, "superseded") == 0)
+        result_set(r, "superseded", "%s is the one the laboratory issued as %s, but it was superseded by %s on %s: %s",
+                   what, r->pc.id, r->pc.superseded_by, r->pc.retired, r->pc.reason);
+    else if (strcmp(r->pc.status, "withdrawn") == 0)
+        result_set(r, "withdrawn", "%s is the one the laboratory issued as %s, but it was withdrawn on %s: %s", what,
+                   r->pc.id, r->pc.retired, r->pc.reason);
+    else
+        result_set(r, "valid", "%s is the certificate %s as the laboratory issued it; it is current", what, r->pc.id);
+}
+
+/* A report line for the public: "ok:"/"FAIL:" lines only, with the server's paths taken out. */
+static void add_check_line(json_t *checks, const char *line, const char *hide1, const char *hide2)
+{
+    if (strncmp(line, "ok:", 3) != 0 && strncmp(line, "FAIL:", 5) != 0)
+        return;
+    char out[400];
+    size_t o = 0;
+    for (const char *p = line; *p && o + 12 < sizeof out;) {
+        if (hide1[0] && strncmp(p, hide1, strlen(hide1)) == 0) {
+            o += (size_t)snprintf(out + o, sizeof out - o, "(registry)");
+            p += strlen(hide1);
+        } else if (hide2[0] && strncmp(p, hide2, strlen(hide2)) == 0) {
+            o += (size_t)snprintf(out + o, sizeof out - o, "(upload)");
+            p += strlen(hide2);
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    json_array_append_new(checks, json_string(out));
+}
+
+struct line_sink {
+    json_t *checks;
+    const char *hide1, *hide2;
+};
+
+static void sink_line(const char *line, void *arg)
+{
+    struct line_sink *s = arg;
+    add_check_line(s->checks, line, s->hide1, s->hide2);
+}
+
+static int check_json(struct srv_call *call, const char *data, size_t len, struct check_result *r, struct pd_err *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *id = json_string_value(json_object_get(doc, "certificate_id"));
+    if (!doc || !id || !public_cert_id_ok(id, strlen(id))) {
+        json_decref(doc);
+        if (!doc)
+            result_set(r, "not_ours", "the file is not a certificate: %s at line %d, column %d", jerr.text, jerr.line,
+                       jerr.column);
+        else
+            result_set(r, "not_ours", "the file is not a certificate of this laboratory (no certificate number)");
+        return 0;
+    }
+    pd_strlcpy(r->id, id, sizeof r->id);
+    json_decref(doc);
+    int rc = lookup(call, r->id, &r->pc, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        result_set(r, "not_ours", "this laboratory has issued no certificate %s", r->id);
+        return 0;
+    }
+    r->known = true;
+    /* The same verification as `polydaq verify --registry DATA/certs`, on a private copy. */
+    const char *tmp_root = getenv("TMPDIR");
+    char tmpdir[4200], path[4300], certs[4200];
+    snprintf(tmpdir, sizeof tmpdir, "%s/polydaq-check-XXXXXX", tmp_root && tmp_root[0] ? tmp_root : "/tmp");
+    if (!mkdtemp(tmpdir))
+        return pd_err_set_os(err, PD_EIO, errno, tmpdir, "cannot make a folder for the upload");
+    snprintf(path, sizeof path, "%s/%s.json", tmpdir, r->id);
+    certs_dir(call, certs, sizeof certs);
+    FILE *f = fopen(path, "wbx");
+    bool written = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0)
+        written = false;
+    struct pd_err verr;
+    pd_err_clear(&verr);
+    int vrc = -1;
+    bool ok = false;
+    struct line_sink sink = {r->checks, certs, tmpdir};
+    if (written)
+        vrc = verify_upload_file(path, certs, &ok, sink_line, &sink, &verr);
+    unlink(path);
+    rmdir(tmpdir);
+    if (!written)
+        return pd_err_set(err, PD_EIO, NULL, "cannot store the upload for its check");
+    if (vrc < 0 && verr.code != PD_EDATA) {
+        *err = verr;
+        return vrc;
+    }
+    if (vrc < 0) { /* not in the exact form polydaq writes: someone else wrote these bytes */
+        char msg[300];
+        pd_strlcpy(msg, verr.msg, sizeof msg);
+        char *at = strstr(msg, path); /* the message names the private copy: not the reader's business */
+        if (at)
+            memmove(at, at + strlen(path), strlen(at + strlen(path)) + 1);
+        result_set(r, "altered", "the file is not %s in the exact form the laboratory issued it%s%s", r->id,
+                   msg[0] ? ": " : "", msg);
+        return 0;
+    }
+    char *canon_doc = NULL;
+    json_t *parsed = json_loadb(data, len, 0, NULL);
+    char whole[65] = "";
+    if (parsed && (canon_doc = pd_json_canonical(parsed, NULL)))
+        pd_sha256_hex(canon_doc, strlen(canon_doc), whole);
+    free(canon_doc);
+    json_decref(parsed);
+    if (strcmp(whole, r->pc.document_sha256) == 0 && ok)
+        verdict_by_status(r, "the file");
+    else if (strcmp(whole, r->pc.document_sha256) == 0 && strcmp(r->pc.status, "issued") != 0)
+        verdict_by_status(r, "the file"); /* the registry's own document: only its state fails it */
+    else
+        result_set(r, "altered", "the file differs from the certificate %s the laboratory issued (see the checks)",
+                   r->id);
+    return 0;
+}
+
+/* A PDF is the lab's when it is, byte for byte, the PDF the lab issued (its export beside the
+ * registry). Any other PDF — changed, or saved again by another program — is not; the JSON is the
+ * signed original that can be checked whatever happened to a PDF. */
+static int check_pdf(struct srv_call *call, const char *data, size_t len, struct check_result *r, struct pd_err *err)
+{
+    const char *title = memmem(data, len, "/Title (CERT-", 13);
+    if (!title) {
+        result_set(r, "not_ours", "the PDF names no certificate of this laboratory");
+        return 0;
+    }
+    title += 8;
+    size_t n = 0;
+    while (title + n < data + len && n < 20 && title[n] != ')')
+        n++;
+    if (!public_cert_id_ok(title, n)) {
+        result_set(r, "not_ours", "the PDF names no certificate of this laboratory");
+        return 0;
+    }
+    memcpy(r->id, title, n);
+    r->id[n] = '\0';
+    int rc = lookup(call, r->id, &r->pc, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        result_set(r, "not_ours", "this laboratory has issued no certificate %s", r->id);
+        return 0;
+    }
+    r->known = true;
+    char certs[4200], pdf_path[4300], want[65] = "", got[65];
+    certs_dir(call, certs, sizeof certs);
+    snprintf(pdf_path, sizeof pdf_path, "%s/%s.pdf", certs, r->id);
+    struct pd_err ignored;
+    if (pd_sha256_file(pdf_path, want, &ignored) < 0)
+        want[0] = '\0';
+    pd_sha256_hex(data, len, got);
+    if (want[0] && strcmp(want, got) == 0) {
+        json_array_append_new(r->checks, json_string("ok: the PDF is byte for byte the one the laboratory issued"));
+        verdict_by_status(r, "the PDF");
+    } else {
+        json_array_append_new(r->checks,
+                              json_string("FAIL: the PDF differs from the one the laboratory issued (SHA-256)"));
+        result_set(r, "altered",
+                   "the PDF is not the one the laboratory issued as %s (changed, or saved again by another program); "
+                   "check the certificate's JSON file, the signed original",
+                   r->id);
+    }
+    return 0;
+}
+
+static void check_html(struct html *h, const char *page_id, const struct check_result *r)
+{
+    static const struct {
+        const char *verdict, *heading;
+    } headings[] = {{"valid", "Valid"},
+                    {"altered", "Altered: this is not the certificate the laboratory issued"},
+                    {"not_ours", "Not a certificate of this laboratory"},
+                    {"superseded", "Superseded"},
+                    {"withdrawn", "Withdrawn"}};
+    const char *heading = r->verdict;
+    for (size_t i = 0; i < sizeof headings / sizeof headings[0]; i++)
+        if (strcmp(headings[i].verdict, r->verdict) == 0)
+            heading = headings[i].heading;
+    html_head(h, "Certificate check");
+    html_raw(h, "<h1>Certificate check</h1>\n<p id=\"verdict\" class=\"verdict ");
+    html_raw(h, strcmp(r->verdict, "valid") == 0 ? "verdict-good" : "verdict-bad");
+    html_raw(h, "\" data-verdict=\"");
+    html_text(h, r->verdict);
+    html_raw(h, "\">");
+    html_text(h, heading);
+    html_raw(h, "</p>\n<p id=\"why\">");
+    /* the sentence starts lower case: as a paragraph, with a capital */
+    char why[sizeof r->why];
+    pd_strlcpy(why, r->why, sizeof why);
+    if (why[0] >= 'a' && why[0] <= 'z')
+        why[0] = (char)(why[0] - 'a' + 'A');
+    html_text(h, why);
+    html_raw(h, ".</p>\n");
+    if (json_array_size(r->checks) > 0) {
+        html_raw(h, "<h2>Checks</h2>\n<ul class=\"checks\">\n");
+        for (size_t i = 0; i < json_array_size(r->checks); i++) {
+            html_raw(h, "<li>");
+            html_text(h, json_string_value(json_array_get(r->checks, i)));
+            html_raw(h, "</li>\n");
+        }
+        html_raw(h, "</ul>\n");
+    }
+    html_raw(h, "<p><a href=\"/v/");
+    html_text(h, r->known ? r->pc.id : page_id);
+    html_raw(h, "\">Back to the certificate's page</a></p>\n");
+    html_foot(h);
+}
+
+int public_check(struct srv_call *call)
+{
+    bool html = strncmp(call->path, "/v/", 3) == 0;
+    char key[96];
+    snprintf(key, sizeof key, "check:%s", call->client);
+    int64_t wait = throttle_wait_s(call->db, key);
+    if (wait > 0)
+        return throttled(call, html, wait);
+    /* The page's own number must be a public certificate: the form is offered on its page only. */
+    struct public_cert page;
+    if (!find_or_answer(call, html, &page))
+        return 0;
+    throttle_fail(call->db, key, CHECK_FREE_UPLOADS); /* each upload counts, answered or not */
+    const char *data = call->upload;
+    size_t len = call->upload_len;
+    const char *type = call->upload_type;
+    if (type_is(type, "multipart/form-data")) {
+        if (!public_multipart_file(type, call->upload ? call->upload : "", call->upload_len, &data, &len))
+            return call_error(call, 400, "invalid", "the form holds no file (field 'file')");
+    } else if (!type_is(type, "application/json") && !type_is(type, "application/pdf")) {
+        return call_error(call, 415, "unsupported_media_type",
+                          "send the certificate as application/json or application/pdf (or a form upload)");
+    }
+    if (!data || len == 0)
+        return call_error(call, 400, "invalid", "the file is empty");
+    struct check_result r = {.checks = json_array()};
+    struct pd_err err;
+    pd_err_clear(&err);
+    int rc;
+    /* By its bytes, not by what the sender calls it: a PDF starts with %PDF-, a JSON document with {. */
+    if (len >= 5 && memcmp(data, "%PDF-", 5) == 0) {
+        rc = check_pdf(call, data, len, &r, &err);
+    } else {
+        size_t i = 0;
+        while (i < len && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t'))
+            i++;
+        if (i == len || data[i] != '{') {
+            json_decref(r.checks);
+            return call_error(call, 415, "unsupported_media_type", "the file is neither a JSON certificate nor a PDF");
+        }
+        rc = check_json(call, data, len, &r, &err);
+    }
+    if (rc < 0) {
+        json_decref(r.checks);
+        return call_fail(call, &err);
+    }
+    if (html) {
+        char page_id[24];
+        path_cert_id(call, page_id);
+        struct html h = {0};
+        check_html(&h, page_id, &r);
+        json_decref(r.checks);
+        return reply_html(call, 200, &h);
+    }
+    json_t *o = json_pack("{s:s,s:s,s:s,s:o}", "verdict", r.verdict, "certificate", r.id, "reason", r.why, "checks",
+                          r.checks);
+    if (o && r.known)
+        json_object_set_new(o, "registry", public_json(&r.pc));
+    return call_reply(call, 200, o);
+}
+
+/* ---- GET /keys/…: what `polydaq registry publish -o DATA/public` wrote ------------------------------*/
+static int serve_published(struct srv_call *call, const char *name, const char *type)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/" PUBLIC_SUBDIR "/%s", srv_data_dir(call->srv), name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return call_error(call, 404, "not_found", "the laboratory has not published %s yet", name);
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0;
+    bool ok = true;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8192;
+            unsigned char *grown = cap <= 16u * 1024 * 1024 ? realloc(buf, cap) : NULL;
+            if (!grown) {
+                ok = false;
+                break;
+            }
+            buf = grown;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            ok = !ferror(f);
+            break;
+        }
+    }
+    fclose(f);
+    if (!ok) {
+        free(buf);
+        return call_error(call, 500, "internal", "cannot read the published %s", name);
+    }
+    return call_reply_bytes(call, 200, type, buf, len);
+}
+
+int public_keyring(struct srv_call *call)
+{
+    return serve_published(call, "keyring.txt", "text/plain; charset=utf-8");
+}
+
+int public_revocations(struct srv_call *call)
+{
+    return serve_published(call, "revocations.json", "application/json; charset=utf-8");
+}
