@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "server/certwork.h"
 #include "server/internal.h"
 
 #define BODY_LIMIT (64 * 1024) /* bytes; the largest valid body is far below */
@@ -58,7 +59,8 @@ struct request_ctx {
     char *body;
     size_t body_len;
     bool too_large;
-    size_t limit;   /* the body's limit: BODY_LIMIT, or UPLOAD_LIMIT for an upload to check */
+    size_t limit;   /* the body's limit: BODY_LIMIT, UPLOAD_LIMIT (a certificate to check) or
+                       RUN_UPLOAD_LIMIT (a run file) */
     size_t dropped; /* bytes of a too large body read and thrown away */
     int status;
     size_t bytes;
@@ -302,6 +304,18 @@ static void client_address(struct pd_server *srv, struct MHD_Connection *conn, c
     }
 }
 
+/* Whether the route of this method and path is the run file upload (runs.c: a larger body). */
+static bool takes_run_file(const char *url, const char *method)
+{
+    for (size_t i = 0; i < srv_route_count; i++) {
+        int64_t ids[2];
+        if (srv_routes[i].handler == runs_upload && strcmp(srv_routes[i].method, method) == 0 &&
+            match_pattern(srv_routes[i].pattern, url, ids))
+            return true;
+    }
+    return false;
+}
+
 static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct request_ctx *ctx, const char *url,
                      const char *method, struct srv_call *call, char *allow, size_t allow_size)
 {
@@ -360,7 +374,7 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
             return;
         }
     }
-    if (route->body == srv_raw_body) { /* an upload, checked by its handler (public.c) */
+    if (route->body == srv_raw_body) { /* an upload, checked by its handler (public.c, runs.c) */
         call->upload = ctx->body;
         call->upload_len = ctx->body_len;
         call->upload_type = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
@@ -428,9 +442,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         printable_copy(ctx->path, sizeof ctx->path, url);
         atomic_fetch_add(&srv->in_flight, 1);
         *con_cls = ctx;
-        ctx->limit = public_upload_path(url) ? UPLOAD_LIMIT : BODY_LIMIT;
+        ctx->limit = takes_run_file(url, method)     ? RUN_UPLOAD_LIMIT
+                     : public_upload_path(url) ? UPLOAD_LIMIT
+                                               : BODY_LIMIT;
         const char *cl = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && (strlen(cl) > 9 || (size_t)atol(cl) > ctx->limit))
+        if (cl && (strlen(cl) > 10 || (size_t)atoll(cl) > ctx->limit))
             ctx->too_large = true; /* answered at once, before the body is read */
         else
             return MHD_YES;
@@ -465,6 +481,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     char allow[64] = "";
     dispatch(srv, conn, ctx, url, method, &call, allow, sizeof allow);
     db_rollback(call.db); /* a handler that failed half-way leaves no transaction open */
+    keys_sweep(call.db, srv->session_idle_s, srv->session_absolute_s); /* keys of ended sessions wiped */
     pool_give(srv, call.db);
     enum MHD_Result r = send_answer(srv, conn, ctx, &call, call.status == 405 ? allow : NULL);
     json_decref(call.body);
@@ -636,6 +653,7 @@ void pd_server_stop(struct pd_server *srv, int grace_ms)
     mhd.stop_daemon(srv->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
-    labels_release();
+    certwork_release(); /* the certificate's fonts and then cairo's and fontconfig's caches */
+    keys_forget_all();
     free_server(srv);
 }

@@ -21,9 +21,12 @@ int scope_prepare(struct pd_srvdb *db, const struct srv_scope *scope, const char
     int rc = db_prepare(db, sql, &st, err);
     if (rc < 0)
         return rc;
+    /* SCOPE_SQL (a member id range) or SCOPE_RUN_SQL (staff, or the member's own): one of them. */
     int first = sqlite3_bind_parameter_index(st, ":scope_first");
     int last = sqlite3_bind_parameter_index(st, ":scope_last");
-    if (first == 0 || last == 0) {
+    int all = sqlite3_bind_parameter_index(st, ":scope_all");
+    int member = sqlite3_bind_parameter_index(st, ":scope_member");
+    if (!(first && last) && !(all && member)) {
         sqlite3_finalize(st);
         return pd_err_set(err, PD_EINVAL, NULL, "a tenant query without its scope: %.80s", sql);
     }
@@ -33,12 +36,16 @@ int scope_prepare(struct pd_srvdb *db, const struct srv_scope *scope, const char
         lo = INT64_MIN, hi = INT64_MAX;
     else if (scope->kind == SCOPE_MEMBER)
         lo = hi = scope->member_id;
-    sqlite3_bind_int64(st, first, lo);
-    sqlite3_bind_int64(st, last, hi);
-    /* Queries may also ask whether the caller is staff (e.g. drafts are the lab's only). */
-    int all = sqlite3_bind_parameter_index(st, ":scope_all");
+    if (first)
+        sqlite3_bind_int64(st, first, lo);
+    if (last)
+        sqlite3_bind_int64(st, last, hi);
+    /* :scope_all tells staff (1) from everyone else; :scope_member is the member's id, or -1,
+     * which no member has, for staff and anonymous callers. */
     if (all)
         sqlite3_bind_int(st, all, scope->kind == SCOPE_LAB);
+    if (member)
+        sqlite3_bind_int64(st, member, scope->kind == SCOPE_MEMBER ? scope->member_id : -1);
     *out = st;
     return 0;
 }

@@ -10,7 +10,7 @@
 
 #include "server/internal.h"
 
-static void id_hash_hex(const unsigned char id[32], char hex[65])
+void session_id_hash(const unsigned char id[32], char hex[65])
 {
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(digest, id, 32);
@@ -50,7 +50,7 @@ int session_start(struct srv_call *call, int64_t user_id, char csrf_hex[65], str
     unsigned char id[32];
     randombytes_buf(id, sizeof id);
     char hash[65], id_hex[65];
-    id_hash_hex(id, hash);
+    session_id_hash(id, hash);
     sodium_bin2hex(id_hex, sizeof id_hex, id, sizeof id);
     sqlite3_stmt *st;
     int rc = db_prepare(call->db,
@@ -93,7 +93,7 @@ int session_resolve(struct srv_call *call, const char *cookie, struct pd_err *er
         sodium_hex2bin(id, sizeof id, cookie, 64, NULL, &n, NULL) != 0 || n != sizeof id)
         return 0; /* not a session id of ours: anonymous */
     char hash[65];
-    id_hash_hex(id, hash);
+    session_id_hash(id, hash);
     sqlite3_stmt *st;
     int rc = db_prepare(call->db,
                         "SELECT s.created_s, s.last_seen_s, u.id, u.login, u.name, u.role, u.member_id, u.disabled "
@@ -145,7 +145,7 @@ int session_resolve(struct srv_call *call, const char *cookie, struct pd_err *er
 int session_end(struct srv_call *call, struct pd_err *err)
 {
     char hash[65];
-    id_hash_hex(call->session_id, hash);
+    session_id_hash(call->session_id, hash);
     sqlite3_stmt *st;
     int rc = db_prepare(call->db, "DELETE FROM sessions WHERE id_hash = ?", &st, err);
     if (rc < 0)

@@ -71,7 +71,7 @@ def qr_codes(pdf):
     subprocess.run(["pdftoppm", "-r", "150", "-png", pdf, out], check=True)
     codes = []
     for png in sorted(glob.glob(out + "*.png")):
-        r = subprocess.run(["zbarimg", "-q", "--raw", png], capture_output=True, text=True)
+        r = subprocess.run(["zbarimg", "-q", "--raw", "-Sdisable", "-Sqrcode.enable", png], capture_output=True, text=True)
         codes += [line for line in r.stdout.splitlines() if line]
     return codes
 
