@@ -497,6 +497,15 @@ static void seed_server(void)
                       "--role", "member", "--member", "Member company 001", NULL};
     if (wait_exit(spawn_in(admin, false, pw, out, out)) != 0 || wait_exit(spawn_in(member, false, pw, out, out)) != 0)
         die("polydaq user add failed (see %s)", out);
+    /* The lab's people who draft, review and authorize (the reviewer and authorizer get personal
+     * keys registered in DATA/certs, where the server has them). */
+    static const char *const staff[][2] = {{"tech", "technician"}, {"rev", "reviewer"}, {"auth", "authorizer"}};
+    for (size_t i = 0; i < sizeof staff / sizeof staff[0]; i++) {
+        char *argv[] = {PD_CLI_PATH, "user", "add", (char *)staff[i][0], "--data", data_dir, "--name",
+                        (char *)staff[i][1], "--role", (char *)staff[i][1], NULL};
+        if (wait_exit(spawn_in(argv, false, pw, out, out)) != 0)
+            die("polydaq user add %s failed (see %s)", staff[i][0], out);
+    }
 
     char path[4300];
     snprintf(path, sizeof path, "%s/server.sqlite", data_dir);
@@ -566,6 +575,20 @@ static void seed_server(void)
     }
     sqlite3_finalize(req);
     sqlite3_finalize(ev);
+    /* The server's record of each certificate (since schema 3): CERT-i belongs to request i. */
+    sqlite3_stmt *has;
+    bool certs_table = sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'certificates'", -1, &has,
+                                          NULL) == SQLITE_OK &&
+                       sqlite3_step(has) == SQLITE_ROW;
+    sqlite3_finalize(has);
+    if (certs_table) {
+        sql(db, "INSERT INTO certificates(number, request_id, specification, status, drafted_by, drafted_at, "
+                "reviewed_by, authorized_by, issued_at) "
+                "SELECT id, id, 'pp-demo-spec.yaml', 'issued', (SELECT id FROM users WHERE login = 'tech'), "
+                "'2026-11-20T09:00:00Z', (SELECT id FROM users WHERE login = 'rev'), "
+                "(SELECT id FROM users WHERE login = 'auth'), '2026-11-20T10:00:00Z' FROM requests");
+        printf("seed: server.sqlite links CERT-i to request i (certificates table)\n");
+    }
     sql(db, "COMMIT");
     sql(db, "PRAGMA wal_checkpoint(TRUNCATE)");
     sqlite3_close(db);
@@ -870,7 +893,7 @@ int main(int argc, char **argv)
 
     /* The public page: the certificate's verification page when the server has it; until then the
      * public route that exists stands in (said in the output). */
-    const char *public_fmt = NULL, *list_path = "/api/v1/requests";
+    const char *public_fmt = NULL, *list_path = "/api/v1/certificates";
     static const char *const public_candidates[] = {"/v/CERT-%06d", "/v/%d"};
     for (size_t i = 0; i < sizeof public_candidates / sizeof public_candidates[0] && !public_fmt; i++) {
         char p[64];
@@ -890,9 +913,15 @@ int main(int argc, char **argv)
            stand_in ? " (stand-in: no /v/<number> route in this build)" : "", a.body_len, a.content_type);
     start_nginx(a.body, a.body_len, a.content_type);
     free(a.raw);
+    /* The member's certificate list; until the server has one, its request list stands in. */
+    bool list_stand_in = http(server_port, "GET", list_path, cookie, NULL, &a) < 0 || a.status != 200;
+    free(a.raw);
+    if (list_stand_in)
+        list_path = "/api/v1/requests";
     if (http(server_port, "GET", list_path, cookie, NULL, &a) < 0 || a.status != 200)
         die("GET %s as member001: HTTP %d", list_path, a.status);
-    printf("member's list: GET %s (member001, logged in) — %zu bytes\n", list_path, a.body_len);
+    printf("member's list: GET %s (member001, logged in) — %zu bytes%s\n", list_path, a.body_len,
+           list_stand_in ? " (stand-in: no certificate list in this build)" : "");
     free(a.raw);
 
     char public_lua[4300], list_lua[4300], soak_lua[4300], body[2048];
