@@ -76,11 +76,11 @@ static int cert_query(struct srv_call *call, int64_t number, int64_t request, js
                       struct pd_err *err)
 {
     sqlite3_stmt *st;
-    int rc = scope_prepare(call->db, &call->scope,
-                           CERT_SELECT "WHERE " SCOPE_SQL("q.member_id") " AND " CERT_VISIBLE
-                                       " AND (:n = 0 OR c.number = :n) AND (:req = 0 OR c.request_id = :req) "
-                                       "ORDER BY c.number DESC",
-                           &st, err);
+    int rc = scope_prepare_kept(call->db, &call->scope,
+                                CERT_SELECT "WHERE " SCOPE_SQL("q.member_id") " AND " CERT_VISIBLE
+                                            " AND (:n = 0 OR c.number = :n) AND (:req = 0 OR c.request_id = :req) "
+                                            "ORDER BY c.number DESC",
+                                &st, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":n"), number);
@@ -95,7 +95,7 @@ static int cert_query(struct srv_call *call, int64_t number, int64_t request, js
     }
     if (step != SQLITE_DONE && step != SQLITE_ROW)
         rc = db_fail(call->db, "reading certificates", err);
-    sqlite3_finalize(st);
+    db_release(st);
     return rc;
 }
 

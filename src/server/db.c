@@ -218,6 +218,34 @@ int db_prepare(struct pd_srvdb *db, const char *sql, sqlite3_stmt **out, struct 
     return 0;
 }
 
+int db_prepare_kept(struct pd_srvdb *db, const char *sql, sqlite3_stmt **out, struct pd_err *err)
+{
+    size_t i = 0;
+    for (; i < DB_KEPT_MAX && db->kept[i].sql; i++) {
+        if (db->kept[i].sql == sql) {
+            sqlite3_reset(db->kept[i].st); /* also after a caller that did not give it back */
+            sqlite3_clear_bindings(db->kept[i].st);
+            *out = db->kept[i].st;
+            return 0;
+        }
+    }
+    if (i == DB_KEPT_MAX)
+        return pd_err_set(err, PD_EINVAL, NULL, "more than %d kept statements: %.60s", DB_KEPT_MAX, sql);
+    if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->kept[i].st, NULL) != SQLITE_OK)
+        return db_fail(db, "preparing a query", err);
+    db->kept[i].sql = sql;
+    *out = db->kept[i].st;
+    return 0;
+}
+
+void db_release(sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
 static int exec(struct pd_srvdb *db, const char *sql, struct pd_err *err)
 {
     char *msg = NULL;
@@ -381,6 +409,8 @@ void pd_srvdb_close(struct pd_srvdb *db)
         pd_registry_close(db->registry);
         free(db->registry);
     }
+    for (size_t i = 0; i < DB_KEPT_MAX && db->kept[i].sql; i++)
+        sqlite3_finalize(db->kept[i].st);
     sqlite3_close(db->h);
     free(db);
 }

@@ -32,11 +32,18 @@ int mhd_load(struct pd_err *err);
 
 /* ---- Database (db.c) -------------------------------------------------------------------------*/
 struct pd_registry;
+#define DB_KEPT_MAX 16
 struct pd_srvdb {
     sqlite3 *h;
     /* DATA_DIR/certs/registry.sqlite for the public pages, opened at their first use and kept with
      * this connection (opening it for every lookup was a quarter of the page's CPU); NULL until then. */
     struct pd_registry *registry;
+    /* Statements of the per-request paths (session, scope, lists, the public page), prepared once
+     * per connection: preparing them for every request was a sixth of a list's CPU. */
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } kept[DB_KEPT_MAX];
 };
 #define SRV_DB_FILE "server.sqlite"
 /* Opens one connection (WAL, synchronous=FULL, foreign keys, busy timeout) and brings the schema
@@ -48,6 +55,13 @@ int db_commit(struct pd_srvdb *db, struct pd_err *err);
 void db_rollback(struct pd_srvdb *db);
 /* Prepares a statement that takes no tenant scope (accounts, sessions, the lab's own tables). */
 int db_prepare(struct pd_srvdb *db, const char *sql, sqlite3_stmt **out, struct pd_err *err);
+/* The same for SQL that runs on (nearly) every request: the connection's statement for this very
+ * string — compared by address, so pass a string literal — prepared at its first use and kept.
+ * Give it back with db_release (never sqlite3_finalize) on every path, before the same SQL can be
+ * needed again. PD_EINVAL when DB_KEPT_MAX statements are kept already (a programming error). */
+int db_prepare_kept(struct pd_srvdb *db, const char *sql, sqlite3_stmt **out, struct pd_err *err);
+/* Resets a kept statement (its read ends, its bindings are cleared); NULL is ignored. */
+void db_release(sqlite3_stmt *st);
 /* Turns the connection's last error into a pd_err: PD_ESTATE for a constraint, PD_EBUSY when
  * locked, PD_EIO otherwise. */
 int db_fail(struct pd_srvdb *db, const char *what, struct pd_err *err);
@@ -93,6 +107,9 @@ void scope_for_user(const struct srv_user *user, struct srv_scope *out);
  * parameters. */
 int scope_prepare(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, sqlite3_stmt **out,
                   struct pd_err *err);
+/* The same through db_prepare_kept (give it back with db_release). */
+int scope_prepare_kept(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, sqlite3_stmt **out,
+                       struct pd_err *err);
 
 /* ---- Passwords (password.c) -------------------------------------------------------------------*/
 #define PW_HASH_BYTES crypto_pwhash_STRBYTES

@@ -219,14 +219,15 @@ static struct pd_registry *registry_of(struct srv_call *call, int *rc, struct pd
 static void document_facts(struct srv_call *call, const char *document, struct public_cert *out)
 {
     sqlite3_stmt *st;
-    if (db_prepare(call->db, "SELECT json_extract(?1, '$.lab.name', '$.signature.key_id', '$.signature.public_key')",
-                   &st, NULL) < 0)
+    if (db_prepare_kept(call->db,
+                        "SELECT json_extract(?1, '$.lab.name', '$.signature.key_id', '$.signature.public_key')", &st,
+                        NULL) < 0)
         return;
     sqlite3_bind_text(st, 1, document, -1, SQLITE_STATIC);
     json_t *facts = NULL;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
         facts = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL); /* ["lab", "key id", "key"] */
-    sqlite3_finalize(st);
+    db_release(st);
     const char *lab = json_string_value(json_array_get(facts, 0));
     const char *key_id = json_string_value(json_array_get(facts, 1));
     const char *pk = json_string_value(json_array_get(facts, 2));

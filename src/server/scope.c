@@ -14,22 +14,16 @@ void scope_for_user(const struct srv_user *user, struct srv_scope *out)
     out->member_id = user->role == PD_ROLE_MEMBER ? user->member_id : 0;
 }
 
-int scope_prepare(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, sqlite3_stmt **out,
-                  struct pd_err *err)
+/* Binds the scope's parameters of a prepared tenant query; PD_EINVAL when it has no scope. */
+static int scope_bind(sqlite3_stmt *st, const struct srv_scope *scope, const char *sql, struct pd_err *err)
 {
-    sqlite3_stmt *st;
-    int rc = db_prepare(db, sql, &st, err);
-    if (rc < 0)
-        return rc;
     /* SCOPE_SQL (a member id range) or SCOPE_RUN_SQL (staff, or the member's own): one of them. */
     int first = sqlite3_bind_parameter_index(st, ":scope_first");
     int last = sqlite3_bind_parameter_index(st, ":scope_last");
     int all = sqlite3_bind_parameter_index(st, ":scope_all");
     int member = sqlite3_bind_parameter_index(st, ":scope_member");
-    if (!(first && last) && !(all && member)) {
-        sqlite3_finalize(st);
+    if (!(first && last) && !(all && member))
         return pd_err_set(err, PD_EINVAL, NULL, "a tenant query without its scope: %.80s", sql);
-    }
     /* Staff: every member id; a member contact: its own; anonymous callers: an empty range. */
     int64_t lo = 1, hi = 0;
     if (scope->kind == SCOPE_LAB)
@@ -46,6 +40,35 @@ int scope_prepare(struct pd_srvdb *db, const struct srv_scope *scope, const char
         sqlite3_bind_int(st, all, scope->kind == SCOPE_LAB);
     if (member)
         sqlite3_bind_int64(st, member, scope->kind == SCOPE_MEMBER ? scope->member_id : -1);
+    return 0;
+}
+
+int scope_prepare(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, sqlite3_stmt **out,
+                  struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(db, sql, &st, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = scope_bind(st, scope, sql, err)) < 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+int scope_prepare_kept(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, sqlite3_stmt **out,
+                       struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare_kept(db, sql, &st, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = scope_bind(st, scope, sql, err)) < 0) {
+        db_release(st);
+        return rc;
+    }
     *out = st;
     return 0;
 }

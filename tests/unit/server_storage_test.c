@@ -167,6 +167,62 @@ static void count_user(const struct pd_user_info *u, void *ctx)
     *last = *u;
 }
 
+/* Kept statements: one per SQL string and connection, reused after db_release, reading what
+ * another connection committed since (no read left open), a scope bound afresh at each take, and
+ * a full table refused. */
+static void test_kept_statements(void **state)
+{
+    (void)state;
+    struct pd_srvdb *db = open_db("kept"), *other = open_db("kept");
+    static const char members_sql[] = "SELECT count(*) FROM members";
+    sqlite3_stmt *a, *b;
+    assert_int_equal(db_prepare_kept(db, members_sql, &a, NULL), 0);
+    assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(a, 0), 0);
+    db_release(a);
+    exec_sql(other, "INSERT INTO members(name, created_at) VALUES ('A', 'now')");
+    assert_int_equal(db_prepare_kept(db, members_sql, &b, NULL), 0);
+    assert_ptr_equal(a, b);
+    assert_int_equal(sqlite3_step(b), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(b, 0), 1);
+    /* taken again without being given back: reset first, so it does not go on from a stale read */
+    exec_sql(other, "INSERT INTO members(name, created_at) VALUES ('B', 'now')");
+    assert_int_equal(db_prepare_kept(db, members_sql, &b, NULL), 0);
+    assert_int_equal(sqlite3_step(b), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(b, 0), 2);
+    db_release(b);
+    /* the scope is bound at each take */
+    static const char scoped_sql[] = "SELECT count(*) FROM members m WHERE " SCOPE_SQL("m.id");
+    const struct srv_scope lab = {SCOPE_LAB, 0}, member_b = {SCOPE_MEMBER, 2}, nobody = {SCOPE_NOTHING, 0};
+    const struct {
+        const struct srv_scope *scope;
+        int rows;
+    } takes[] = {{&lab, 2}, {&member_b, 1}, {&nobody, 0}, {&lab, 2}};
+    for (size_t i = 0; i < sizeof takes / sizeof takes[0]; i++) {
+        assert_int_equal(scope_prepare_kept(db, takes[i].scope, scoped_sql, &a, NULL), 0);
+        assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(a, 0), takes[i].rows);
+        db_release(a);
+    }
+    struct pd_err err;
+    pd_err_clear(&err);
+    assert_int_equal(scope_prepare_kept(db, &lab, members_sql, &a, &err), PD_EINVAL); /* no scope: refused */
+    /* DB_KEPT_MAX different strings at most (two are kept already) */
+    static char texts[DB_KEPT_MAX][64];
+    for (int i = 0; i < DB_KEPT_MAX; i++) {
+        snprintf(texts[i], sizeof texts[i], "SELECT %d", i);
+        int rc = db_prepare_kept(db, texts[i], &a, &err);
+        if (i < DB_KEPT_MAX - 2) {
+            assert_int_equal(rc, 0);
+            db_release(a);
+        } else {
+            assert_int_equal(rc, PD_EINVAL);
+        }
+    }
+    pd_srvdb_close(other);
+    pd_srvdb_close(db); /* finalizes the kept statements (valgrind: no leak) */
+}
+
 static void test_accounts(void **state)
 {
     (void)state;
@@ -344,7 +400,8 @@ static void test_body(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schema_versioned), cmocka_unit_test(test_scope), cmocka_unit_test(test_accounts),
+        cmocka_unit_test(test_schema_versioned), cmocka_unit_test(test_scope), cmocka_unit_test(test_kept_statements),
+        cmocka_unit_test(test_accounts),
         cmocka_unit_test(test_roles), cmocka_unit_test(test_throttle), cmocka_unit_test(test_body),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
