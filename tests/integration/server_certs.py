@@ -9,6 +9,7 @@ is tried as an Ed25519 seed against the registered persons' public keys."""
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -98,6 +99,14 @@ try:
     for bad in ("..%2f..%2fserver.sqlite", "%2e%2e", "x.h5%00.txt"):
         st, _, _ = tessa.call("PUT", f"/api/v1/runs/{bad}", raw=run_bytes, content_type="application/x-hdf5")
         check(st in (404, 413), f"upload to {bad}: {st}")  # no route: the body gets the 64 KiB limit
+    # Over 256 MiB: refused from the Content-Length, before the body is read.
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        sock.sendall(f"PUT /api/v1/runs/huge.h5 HTTP/1.1\r\nHost: x\r\nCookie: pd_session={tessa.cookie}\r\n"
+                     f"X-CSRF-Token: {tessa.csrf}\r\nContent-Type: application/x-hdf5\r\n"
+                     f"Content-Length: {300 * 1024 * 1024}\r\n\r\n".encode())
+        head = sock.recv(4096).decode("latin-1")
+    check(head.startswith("HTTP/1.1 413"), f"an upload over the limit: {head[:60]!r}")
+    check(not os.path.exists(os.path.join(runs, "huge.h5")), "the oversized upload left a file")
     st, _, up = tessa.call("PUT", "/api/v1/runs/upload-1.h5", raw=run_bytes, content_type="application/x-hdf5")
     check(st == 201 and up["how"] == "uploaded" and up["specimens"] == 5 and up["size"] == len(run_bytes),
           f"upload: {st} {up}")
