@@ -215,11 +215,23 @@ static int record_run(struct srv_call *call, const char *path, const char *name,
     return 0;
 }
 
-static int answer_refusal(struct srv_call *call, int rc, const struct pd_err *err, const char *name)
+/* The reader's reason, said of the file's name: the server's paths (the upload's temporary file,
+ * the data folder) are not the client's business. */
+static int answer_refusal(struct srv_call *call, int rc, const struct pd_err *err, const char *name, const char *path)
 {
-    if (rc == PD_EDATA || rc == PD_EIO)
-        return call_error(call, 422, "not_a_run_file", "%s is not accepted: %s", name, err->msg);
-    return call_fail(call, err);
+    if (rc != PD_EDATA && rc != PD_EIO)
+        return call_fail(call, err);
+    const char *reason = err->msg;
+    size_t n = strlen(path);
+    if (strncmp(reason, path, n) == 0 && strncmp(reason + n, ": ", 2) == 0)
+        reason += n + 2;
+    char clean[600] = "";
+    size_t used = 0;
+    for (const char *p; used < sizeof clean && (p = strstr(reason, path)) != NULL; reason = p + n)
+        used += (size_t)snprintf(clean + used, sizeof clean - used, "%.*s%s", (int)(p - reason), reason, name);
+    if (used < sizeof clean)
+        snprintf(clean + used, sizeof clean - used, "%s", reason);
+    return call_error(call, 422, "not_a_run_file", "%s is not accepted: %s", name, clean);
 }
 
 /* POST /api/v1/runs: a file already in DATA_DIR/runs (from a station, or copied there). */
@@ -238,7 +250,7 @@ int runs_register(struct srv_call *call)
     struct pd_err err;
     pd_err_clear(&err);
     int rc = record_run(call, path, name, "linked", &err);
-    return rc < 0 ? answer_refusal(call, rc, &err, name) : 0;
+    return rc < 0 ? answer_refusal(call, rc, &err, name, path) : 0;
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -293,7 +305,7 @@ int runs_upload(struct srv_call *call)
     int rc = certwork_run_check(tmp, run_id, &specimens, &err);
     if (rc < 0) {
         unlink(tmp);
-        return answer_refusal(call, rc, &err, name);
+        return answer_refusal(call, rc, &err, name, tmp);
     }
     if (link(tmp, path) != 0) {
         int e = errno;
@@ -311,7 +323,7 @@ int runs_upload(struct srv_call *call)
     rc = record_run(call, path, name, "uploaded", &err);
     if (rc < 0) {
         unlink(path); /* not recorded: not kept */
-        return answer_refusal(call, rc, &err, name);
+        return answer_refusal(call, rc, &err, name, path);
     }
     return 0;
 }

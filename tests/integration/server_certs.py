@@ -87,8 +87,9 @@ try:
     for label, blob in (("not HDF5", b"specimen,force\n1,2\n" * 50), ("damaged", bytes(damaged)),
                         ("truncated", run_bytes[:len(run_bytes) // 2])):
         st, _, body = tessa.call("PUT", "/api/v1/runs/bad.h5", raw=blob, content_type="application/x-hdf5")
-        check(st == 422 and body["error"]["code"] == "not_a_run_file" and "bad.h5" in body["error"]["message"],
-              f"upload of a {label} file: {st} {body}")
+        check(st == 422 and body["error"]["code"] == "not_a_run_file" and "bad.h5" in body["error"]["message"]
+              and data not in body["error"]["message"] and ".upload-" not in body["error"]["message"],
+              f"upload of a {label} file (the answer names the upload, not the server's files): {st} {body}")
     check(sorted(os.listdir(runs)) == before, f"a refused upload left files: {sorted(os.listdir(runs))}")
     st, _, body = tessa.call("PUT", "/api/v1/runs/x.h5", raw=run_bytes, content_type="application/json")
     check(st == 415, f"upload as JSON: {st}")
