@@ -129,6 +129,7 @@ try:
     up = driver.find_element(By.ID, "upload-form")
     up.find_element(By.NAME, "file").send_keys(upload_path)
     check(up.find_element(By.NAME, "name").get_attribute("value") == "tensile-lot-42.h5", "the name proposed")
+    driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "link-h"))
     browser.shot("journey-upload")
     submit("upload-form")
     browser.wait_text("#status", "tensile-lot-42.h5 stored (5 specimens)", "upload announced")
@@ -139,6 +140,7 @@ try:
     check("tensile-lot-42.h5" in driver.find_element(By.ID, "runs-h").find_element(By.XPATH, "..").text,
           "the linked run is listed")
     Select(driver.find_element(By.CSS_SELECTOR, "#certify-form select")).select_by_visible_text("pp-demo.yaml")
+    driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "runs-h"))
     browser.shot("journey-certify")
     submit("certify-form")
     wait.until(lambda d: re.search(r"/certificates/\d+$", d.current_url))
