@@ -22,13 +22,15 @@ import time
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from server_lib import PASSWORDS, Client, Server, check, cli, finish, make_lab, make_run
+from server_lib import PASSWORDS, SOURCE, Client, Server, check, cli, finish, make_lab, make_run
 from web_lib import Browser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ap = argparse.ArgumentParser()
 ap.add_argument("--screenshots")
 args = ap.parse_args()
+# A relative folder is the source tree's (the script runs from its own folder).
+shots = os.path.join(SOURCE, args.screenshots) if args.screenshots else None
 
 data, member_a, member_b = make_lab(certs=True)
 work = data + "-made"
@@ -62,7 +64,7 @@ def cleanup():
     sink.wait(timeout=30)
 
 
-browser = Browser(base, args.screenshots, on_skip=cleanup)
+browser = Browser(base, shots, on_skip=cleanup)
 driver, wait = browser.driver, browser.wait
 
 
