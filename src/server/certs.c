@@ -27,8 +27,6 @@ const struct srv_field certs_reason_body[] = {
     {NULL, 0, false, 0, 0, NULL},
 };
 
-/* Members see a certificate from its issue on; drafts and reviewed ones are the lab's. */
-#define CERT_VISIBLE "(:scope_all = 1 OR c.status IN ('issued','withdrawn','superseded'))"
 #define CERT_SELECT                                                                                            \
     "SELECT c.number, c.request_id, q.member_id, m.name, c.specification, c.status, c.replaces, c.drafted_at, " \
     "d.login, r.login, a.login, c.issued_at, c.reason FROM certificates c JOIN requests q ON q.id = "          \
@@ -77,7 +75,7 @@ static int cert_query(struct srv_call *call, int64_t number, int64_t request, js
 {
     sqlite3_stmt *st;
     int rc = scope_prepare(call->db, &call->scope,
-                           CERT_SELECT "WHERE " SCOPE_SQL("q.member_id") " AND " CERT_VISIBLE
+                           CERT_SELECT "WHERE " SCOPE_CERT_SQL("q.member_id", "c.status")
                                        " AND (:n = 0 OR c.number = :n) AND (:req = 0 OR c.request_id = :req) "
                                        "ORDER BY c.number DESC",
                            &st, err);
@@ -258,10 +256,9 @@ static int draft(struct srv_call *call, int64_t request_id, const char *spec, in
         paths[n++] = p;
     }
     sqlite3_finalize(st);
-    if (rc == 0 && n == 0)
-        rc = call_error(call, 409, "conflict", "request %lld has no linked runs to certify", (long long)request_id) + 1;
     struct certwork_draft d;
-    if (rc == 0) {
+    bool no_runs = rc == 0 && n == 0;
+    if (rc == 0 && !no_runs) {
         char ref[40], replaced[32];
         snprintf(ref, sizeof ref, "REQ-%lld", (long long)request_id);
         if (replaces)
@@ -274,8 +271,8 @@ static int draft(struct srv_call *call, int64_t request_id, const char *spec, in
     for (size_t i = 0; i < n; i++)
         free(paths[i]);
     free(paths);
-    if (rc == 1)
-        return 0; /* answered above */
+    if (no_runs)
+        return call_error(call, 409, "conflict", "request %lld has no linked runs to certify", (long long)request_id);
     if (rc == PD_ENOMEM)
         return call_error(call, 500, "internal", "out of memory");
     if (rc < 0)

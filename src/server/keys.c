@@ -10,6 +10,7 @@
  * the registry, where it still verifies the approvals made before).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +368,7 @@ void keys_forget_user(int64_t user_id)
 
 void keys_sweep(struct pd_srvdb *db, int idle_s, int absolute_s)
 {
+    int64_t now_s = db_now_s();
     pthread_mutex_lock(&store_lock);
     if (store_n == 0) {
         pthread_mutex_unlock(&store_lock);
@@ -377,19 +379,27 @@ void keys_sweep(struct pd_srvdb *db, int idle_s, int absolute_s)
                    "SELECT s.created_s, s.last_seen_s FROM sessions s JOIN users u ON u.id = s.user_id "
                    "WHERE s.id_hash = ? AND u.disabled = 0",
                    &st, NULL) == 0) {
-        int64_t now = db_now_s();
         for (size_t i = 0; i < store_n; i++) {
             sqlite3_reset(st);
             sqlite3_bind_text(st, 1, store[i].session_hash, 64, SQLITE_TRANSIENT);
             int step = sqlite3_step(st);
             if (step == SQLITE_DONE ||
-                (step == SQLITE_ROW && (now - sqlite3_column_int64(st, 1) > idle_s ||
-                                        now - sqlite3_column_int64(st, 0) > absolute_s)))
+                (step == SQLITE_ROW && (now_s - sqlite3_column_int64(st, 1) > idle_s ||
+                                        now_s - sqlite3_column_int64(st, 0) > absolute_s)))
                 forget_at(i--); /* the session ended (logout elsewhere, CLI disable, expiry) */
         }
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&store_lock);
+}
+
+void keys_sweep_after_request(struct pd_srvdb *db, int idle_s, int absolute_s)
+{
+    /* At most once a second: under load the requests do not queue on the store's lock. */
+    static _Atomic int64_t last_sweep_s;
+    int64_t now_s = db_now_s();
+    if (atomic_exchange(&last_sweep_s, now_s) != now_s)
+        keys_sweep(db, idle_s, absolute_s);
 }
 
 size_t keys_unlocked_count(void)
