@@ -401,12 +401,18 @@ static int approve(struct srv_call *call, bool authorize)
         return call_error(call, 409, "conflict", "the reviewer of a certificate cannot also authorize it");
     struct pd_err err;
     pd_err_clear(&err);
+    char dir[4200], id[32], status[16] = "", lab_key[4300];
+    certs_dir(call, dir, sizeof dir);
+    cert_name(call->ids[0], id);
+    snprintf(lab_key, sizeof lab_key, "%s/lab.key", dir);
+    if (authorize && access(lab_key, R_OK) != 0)
+        return call_error(call, 409, "refused",
+                          "the lab's issuing key is not on this server (certs/lab.key in the data folder): issue %s "
+                          "with `polydaq approve` where the key is kept",
+                          id);
     struct pd_secret_key key;
     if (keys_session_key(call, &key, &err) < 0)
         return call_error(call, 409, "no_signing_key", "%s", err.msg);
-    char dir[4200], id[32], status[16] = "";
-    certs_dir(call, dir, sizeof dir);
-    cert_name(call->ids[0], id);
     int rc = certwork_approve(dir, id, authorize, &key, status, &err);
     sodium_memzero(&key, sizeof key);
     if (rc < 0)

@@ -177,6 +177,12 @@ try:
     st, _, body = rita.call("POST", f"/api/v1/certificates/{n}/review")
     check(st == 200 and body["status"] == "reviewed" and body["reviewed_by"] == "rita", f"review: {st} {body}")
     check(rita.call("POST", f"/api/v1/certificates/{n}/review")[0] == 409, "a second review")
+    # The lab's issuing key off the server: authorizing is refused, nothing changes.
+    os.rename(os.path.join(certs, "lab.key"), os.path.join(work, "lab.key"))
+    st, _, body = arno.call("POST", f"/api/v1/certificates/{n}/authorize")
+    check(st == 409 and "issuing key is not on this server" in body["error"]["message"], f"no lab key: {st} {body}")
+    check(tessa.call("GET", f"/api/v1/certificates/{n}")[2]["status"] == "reviewed", "refused, yet changed")
+    os.rename(os.path.join(work, "lab.key"), os.path.join(certs, "lab.key"))
     st, _, body = arno.call("POST", f"/api/v1/certificates/{n}/authorize")
     check(st == 200 and body["status"] == "issued" and body["authorized_by"] == "arno", f"authorize: {st} {body}")
     check(alice.call("GET", f"/api/v1/requests/{req}")[2]["state"] == "issued", "request not issued")
