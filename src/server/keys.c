@@ -198,6 +198,10 @@ int keys_create_for(struct pd_srvdb *db, const char *data_dir, int64_t user_id, 
     if (rc == 0)
         rc = pd_registry_key_add(&reg, strcmp(o.role, "reviewer") == 0 ? PD_KEY_ROLE_REVIEWER : PD_KEY_ROLE_AUTHORIZER,
                                  person, &pub, &added, err);
+    if (rc == 0)
+        rc = store_sealed(db, &o, &pub, salt, nonce, sealed, err);
+    /* The old key is disabled only once the new one is stored: a failure in between leaves the
+     * person with the key they had. */
     if (rc == 0 && old_hex[0]) {
         struct pd_registry_key gone;
         struct pd_err e = {0};
@@ -205,8 +209,6 @@ int keys_create_for(struct pd_srvdb *db, const char *data_dir, int64_t user_id, 
             pd_log(PD_LOG_WARN, "server: the old key of %s stays enabled in the registry: %s", o.login, e.msg);
     }
     pd_registry_close(&reg);
-    if (rc == 0)
-        rc = store_sealed(db, &o, &pub, salt, nonce, sealed, err);
     if (rc == 0 && key_id)
         memcpy(key_id, pub.id, 17);
     return rc;
