@@ -194,6 +194,15 @@ try:
     browser.wait_heading("Our certificates", "the member's certificates")
     check(cert_id in driver.find_element(By.TAG_NAME, "tbody").text, "the member sees the issued certificate")
     browser.shot("journey-member")
+    # At phone width the member's pages fit the screen (tables scroll inside their region).
+    driver.set_window_size(390, 844)
+    for page, title in (("/certificates", "Our certificates"), (f"/certificates/{number}", cert_id),
+                        (f"/requests/{req}", f"Request #{req}")):
+        driver.get(base + page)
+        browser.wait_heading(title, f"{page} at phone width")
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        check(overflow <= 0, f"{page} is {overflow} px wider than a phone's screen")
+    driver.set_window_size(1280, 900)
     pdf = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         f"fetch('/api/v1/certificates/{number}/pdf', {{credentials: 'same-origin'}}).then(r => r.arrayBuffer())"
