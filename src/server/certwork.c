@@ -149,4 +149,7 @@ int certwork_status(const char *certs_dir, const char *cert_id, char status[16],
     return rc;
 }
 
-void certwork_release(void) { pd_cert_release_fonts(); }
+void certwork_release(void)
+{
+    pd_cert_release_fonts();
+}

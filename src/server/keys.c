@@ -18,9 +18,9 @@
 #include "registry/registry.h"
 #include "server/internal.h"
 
-#define KDF_OPS crypto_pwhash_OPSLIMIT_INTERACTIVE
-#define KDF_MEM crypto_pwhash_MEMLIMIT_INTERACTIVE
-#define SEED_BYTES crypto_sign_SEEDBYTES
+#define KDF_OPS      crypto_pwhash_OPSLIMIT_INTERACTIVE
+#define KDF_MEM      crypto_pwhash_MEMLIMIT_INTERACTIVE
+#define SEED_BYTES   crypto_sign_SEEDBYTES
 #define SEALED_BYTES (SEED_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 
 /* ---- Sealing under the password ----------------------------------------------------------------*/
@@ -106,9 +106,9 @@ static int store_sealed(struct pd_srvdb *db, const struct key_owner *o, const st
     if (rc < 0)
         return rc;
     sqlite3_stmt *st;
-    if ((rc = db_prepare(db,
-                         "UPDATE signing_keys SET retired_at = ?, sealed = NULL WHERE user_id = ? AND retired_at IS NULL",
-                         &st, err)) < 0) {
+    if ((rc = db_prepare(
+             db, "UPDATE signing_keys SET retired_at = ?, sealed = NULL WHERE user_id = ? AND retired_at IS NULL", &st,
+             err)) < 0) {
         db_rollback(db);
         return rc;
     }
@@ -116,10 +116,11 @@ static int store_sealed(struct pd_srvdb *db, const struct key_owner *o, const st
     sqlite3_bind_int64(st, 2, o->id);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(db, "retiring the old key", err);
     sqlite3_finalize(st);
-    if (rc == 0 && (rc = db_prepare(db,
-                                    "INSERT INTO signing_keys(user_id, role, public_hex, key_id, kdf_salt, kdf_opslimit, "
-                                    "kdf_memlimit, nonce, sealed, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                                    &st, err)) == 0) {
+    if (rc == 0 &&
+        (rc = db_prepare(db,
+                         "INSERT INTO signing_keys(user_id, role, public_hex, key_id, kdf_salt, kdf_opslimit, "
+                         "kdf_memlimit, nonce, sealed, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         &st, err)) == 0) {
         sqlite3_bind_int64(st, 1, o->id);
         sqlite3_bind_text(st, 2, o->role, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, pub->hex, -1, SQLITE_TRANSIENT);
@@ -140,8 +141,8 @@ static int store_sealed(struct pd_srvdb *db, const struct key_owner *o, const st
     return rc;
 }
 
-int keys_create_for(struct pd_srvdb *db, const char *data_dir, int64_t user_id, const char *password,
-                    char key_id[17], struct pd_err *err)
+int keys_create_for(struct pd_srvdb *db, const char *data_dir, int64_t user_id, const char *password, char key_id[17],
+                    struct pd_err *err)
 {
     struct key_owner o;
     int rc = owner_load(db, NULL, user_id, &o, err);
@@ -385,9 +386,8 @@ void keys_sweep(struct pd_srvdb *db, int idle_s, int absolute_s)
             sqlite3_reset(st);
             sqlite3_bind_text(st, 1, store[i].session_hash, 64, SQLITE_TRANSIENT);
             int step = sqlite3_step(st);
-            if (step == SQLITE_DONE ||
-                (step == SQLITE_ROW && (now_s - sqlite3_column_int64(st, 1) > idle_s ||
-                                        now_s - sqlite3_column_int64(st, 0) > absolute_s)))
+            if (step == SQLITE_DONE || (step == SQLITE_ROW && (now_s - sqlite3_column_int64(st, 1) > idle_s ||
+                                                               now_s - sqlite3_column_int64(st, 0) > absolute_s)))
                 forget_at(i--); /* the session ended (logout elsewhere, CLI disable, expiry) */
         }
         sqlite3_finalize(st);
