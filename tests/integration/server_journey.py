@@ -246,6 +246,18 @@ try:
         "const done = arguments[arguments.length - 1];"
         f"fetch('/api/v1/certificates/{number}/pdf', {{credentials: 'same-origin'}}).then(r => done(r.status));")
     check(status == 404, f"member B's PDF download: {status}")
+    # -- a revision drafted from the page: a reason is required, then the draft replaces the original --
+    login("rita")
+    driver.get(f"{base}/certificates/{number}")
+    browser.wait_heading(cert_id, "reviewer opens the issued certificate")
+    submit("revise-form")
+    browser.wait_text("#alert", "Give the reason", "a revision without a reason")
+    driver.find_element(By.CSS_SELECTOR, "#revise-form textarea").send_keys("the customer's lot number corrected")
+    submit("revise-form")
+    wait.until(lambda d: not d.current_url.endswith(f"/certificates/{number}"))
+    browser.wait_text("#cert-status", "draft", "the revision's draft")
+    check(f"Replaces{cert_id}" in driver.find_element(By.CSS_SELECTOR, "dl.details").text.replace("\n", ""),
+          "the draft names the certificate it replaces")
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "404" not in e["message"]]
     check(not errors, f"errors in the browser console: {errors}")
 finally:
