@@ -27,15 +27,16 @@ const struct srv_field certs_reason_body[] = {
     {NULL, 0, false, 0, 0, NULL},
 };
 
-/* Members see a certificate from its issue on; drafts and reviewed ones are the lab's. */
-#define CERT_VISIBLE "(:scope_all = 1 OR c.status IN ('issued','withdrawn','superseded'))"
-#define CERT_SELECT                                                                                            \
-    "SELECT c.number, c.request_id, q.member_id, m.name, c.specification, c.status, c.replaces, c.drafted_at, " \
-    "d.login, r.login, a.login, c.issued_at, c.reason FROM certificates c JOIN requests q ON q.id = "          \
-    "c.request_id JOIN members m ON m.id = q.member_id JOIN users d ON d.id = c.drafted_by LEFT JOIN users r " \
+#define CERT_SELECT                                                                                                    \
+    "SELECT c.number, c.request_id, q.member_id, m.name, c.specification, c.status, c.replaces, c.drafted_at, "        \
+    "d.login, r.login, a.login, c.issued_at, c.reason FROM certificates c JOIN requests q ON q.id = "                  \
+    "c.request_id JOIN members m ON m.id = q.member_id JOIN users d ON d.id = c.drafted_by LEFT JOIN users r "         \
     "ON r.id = c.reviewed_by LEFT JOIN users a ON a.id = c.authorized_by "
 
-static void cert_name(int64_t number, char id[32]) { snprintf(id, 32, "CERT-%06lld", (long long)number); }
+static void cert_name(int64_t number, char id[32])
+{
+    snprintf(id, 32, "CERT-%06lld", (long long)number);
+}
 
 static json_t *text_or_null(sqlite3_stmt *st, int col)
 {
@@ -76,11 +77,11 @@ static int cert_query(struct srv_call *call, int64_t number, int64_t request, js
                       struct pd_err *err)
 {
     sqlite3_stmt *st;
-    int rc = scope_prepare_kept(call->db, &call->scope,
-                                CERT_SELECT "WHERE " SCOPE_SQL("q.member_id") " AND " CERT_VISIBLE
-                                            " AND (:n = 0 OR c.number = :n) AND (:req = 0 OR c.request_id = :req) "
-                                            "ORDER BY c.number DESC",
-                                &st, err);
+    /* clang-format off */
+    static const char sql[] = CERT_SELECT "WHERE " SCOPE_CERT_SQL("q.member_id", "c.status")
+        " AND (:n = 0 OR c.number = :n) AND (:req = 0 OR c.request_id = :req) ORDER BY c.number DESC";
+    /* clang-format on */
+    int rc = scope_prepare_kept(call->db, &call->scope, sql, &st, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":n"), number);
@@ -222,11 +223,14 @@ static int draft(struct srv_call *call, int64_t request_id, const char *spec, in
     if (rc == 0)
         return call_error(call, 404, "not_found", "no such request");
     if (!replaces && strcmp(req.state, "testing") != 0 && strcmp(req.state, "reviewing") != 0)
-        return call_error(call, 409, "conflict", "request %lld is %s; a certificate is drafted from linked runs "
-                                                 "(state testing)", (long long)req.id, req.state);
+        return call_error(call, 409, "conflict",
+                          "request %lld is %s; a certificate is drafted from linked runs "
+                          "(state testing)",
+                          (long long)req.id, req.state);
     if (!spec_name_ok(spec))
-        return call_error(call, 400, "invalid", "field 'specification': a file name of the lab's specs/ "
-                                                "(a-z 0-9 . _ -, ending in .yaml)");
+        return call_error(call, 400, "invalid",
+                          "field 'specification': a file name of the lab's specs/ "
+                          "(a-z 0-9 . _ -, ending in .yaml)");
     char spec_path[4400], dir[4200];
     snprintf(spec_path, sizeof spec_path, "%s/%s/%s", srv_data_dir(call->srv), PD_SERVER_SPECS_DIR, spec);
     struct stat sb;
@@ -258,24 +262,23 @@ static int draft(struct srv_call *call, int64_t request_id, const char *spec, in
         paths[n++] = p;
     }
     sqlite3_finalize(st);
-    if (rc == 0 && n == 0)
-        rc = call_error(call, 409, "conflict", "request %lld has no linked runs to certify", (long long)request_id) + 1;
     struct certwork_draft d;
-    if (rc == 0) {
+    bool no_runs = rc == 0 && n == 0;
+    if (rc == 0 && !no_runs) {
         char ref[40], replaced[32];
         snprintf(ref, sizeof ref, "REQ-%lld", (long long)request_id);
         if (replaces)
             cert_name(replaces, replaced);
         certs_dir(call, dir, sizeof dir);
-        struct certwork_certify in = {dir, (const char *const *)paths, n, spec_path, ref, req.member_name,
-                                      replaces ? replaced : NULL, reason};
+        struct certwork_certify in = {
+            dir, (const char *const *)paths, n, spec_path, ref, req.member_name, replaces ? replaced : NULL, reason};
         rc = certwork_certify(&in, &d, &err);
     }
     for (size_t i = 0; i < n; i++)
         free(paths[i]);
     free(paths);
-    if (rc == 1)
-        return 0; /* answered above */
+    if (no_runs)
+        return call_error(call, 409, "conflict", "request %lld has no linked runs to certify", (long long)request_id);
     if (rc == PD_ENOMEM)
         return call_error(call, 500, "internal", "out of memory");
     if (rc < 0)
@@ -342,8 +345,9 @@ static int cert_row(struct srv_call *call, struct cert_row *out)
     sqlite3_stmt *st;
     out->reviewed_by = 0;
     out->replaces = 0;
-    if (db_prepare(call->db, "SELECT COALESCE(reviewed_by, 0), COALESCE(replaces, 0) FROM certificates WHERE number = ?",
-                   &st, NULL) == 0) {
+    if (db_prepare(call->db,
+                   "SELECT COALESCE(reviewed_by, 0), COALESCE(replaces, 0) FROM certificates WHERE number = ?", &st,
+                   NULL) == 0) {
         sqlite3_bind_int64(st, 1, call->ids[0]);
         if (sqlite3_step(st) == SQLITE_ROW) {
             out->reviewed_by = sqlite3_column_int64(st, 0);
@@ -379,7 +383,8 @@ static int set_status(struct srv_call *call, int64_t number, const char *status,
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the issue", err);
         sqlite3_finalize(st);
     }
-    if (rc == 0 && reason && (rc = db_prepare(call->db, "UPDATE certificates SET reason = ? WHERE number = ?", &st, err)) == 0) {
+    if (rc == 0 && reason &&
+        (rc = db_prepare(call->db, "UPDATE certificates SET reason = ? WHERE number = ?", &st, err)) == 0) {
         sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 2, number);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the reason", err);
@@ -404,12 +409,18 @@ static int approve(struct srv_call *call, bool authorize)
         return call_error(call, 409, "conflict", "the reviewer of a certificate cannot also authorize it");
     struct pd_err err;
     pd_err_clear(&err);
+    char dir[4200], id[32], status[16] = "", lab_key[4300];
+    certs_dir(call, dir, sizeof dir);
+    cert_name(call->ids[0], id);
+    snprintf(lab_key, sizeof lab_key, "%s/lab.key", dir);
+    if (authorize && access(lab_key, R_OK) != 0)
+        return call_error(call, 409, "refused",
+                          "the lab's issuing key is not on this server (certs/lab.key in the data folder): issue %s "
+                          "with `polydaq approve` where the key is kept",
+                          id);
     struct pd_secret_key key;
     if (keys_session_key(call, &key, &err) < 0)
         return call_error(call, 409, "no_signing_key", "%s", err.msg);
-    char dir[4200], id[32], status[16] = "";
-    certs_dir(call, dir, sizeof dir);
-    cert_name(call->ids[0], id);
     int rc = certwork_approve(dir, id, authorize, &key, status, &err);
     sodium_memzero(&key, sizeof key);
     if (rc < 0)
@@ -438,8 +449,14 @@ static int approve(struct srv_call *call, bool authorize)
     return o ? call_reply(call, 200, o) : 0;
 }
 
-int certs_review(struct srv_call *call) { return approve(call, false); }
-int certs_authorize(struct srv_call *call) { return approve(call, true); }
+int certs_review(struct srv_call *call)
+{
+    return approve(call, false);
+}
+int certs_authorize(struct srv_call *call)
+{
+    return approve(call, true);
+}
 
 /* A revision (ISO/IEC 17025 7.8.8): a new draft from the same runs and specification that replaces
  * the issued certificate once it is issued in turn. */
@@ -530,5 +547,11 @@ static int send_export(struct srv_call *call, const char *ext, const char *type)
     return call_reply_bytes(call, 200, type, data, len);
 }
 
-int certs_pdf(struct srv_call *call) { return send_export(call, "pdf", "application/pdf"); }
-int certs_json(struct srv_call *call) { return send_export(call, "json", "application/json; charset=utf-8"); }
+int certs_pdf(struct srv_call *call)
+{
+    return send_export(call, "pdf", "application/pdf");
+}
+int certs_json(struct srv_call *call)
+{
+    return send_export(call, "json", "application/json; charset=utf-8");
+}

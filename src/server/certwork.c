@@ -4,6 +4,7 @@
  * memory, read a certificate's status. One at a time (certwork.h says why).
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +31,28 @@ int certwork_run_check(const char *path, char run_id[128], size_t *specimens, st
          * cut file) shows here, not when the certificate is drafted. */
         double *data = NULL;
         size_t cap = 0, n = 0;
-        for (size_t s = 0; rc == 0 && s < *specimens; s++)
-            for (size_t i = 0; rc == 0 && i < pd_run_instrument_count(run); i++)
+        for (size_t s = 0; rc == 0 && s < *specimens; s++) {
+            for (size_t i = 0; rc == 0 && i < pd_run_instrument_count(run); i++) {
                 for (size_t c = 0; rc == 0 && c < pd_run_channel_count(run, i); c++)
                     rc = pd_run_read_channel_into(run, s, i, pd_run_channel(run, i, c)->name, &data, &cap, &n, err);
+                /* the time axis and its uncertainty, quality and sequence columns too */
+                int64_t *t = NULL, *u = NULL;
+                uint32_t *q = NULL;
+                uint64_t *seq = NULL;
+                if (rc == 0)
+                    rc = pd_run_read_time(run, s, i, &t, &n, err);
+                if (rc == 0)
+                    rc = pd_run_read_uncertainty(run, s, i, &u, &n, err);
+                if (rc == 0)
+                    rc = pd_run_read_quality(run, s, i, &q, &n, err);
+                if (rc == 0)
+                    rc = pd_run_read_sequence(run, s, i, &seq, &n, err);
+                free(t);
+                free(u);
+                free(q);
+                free(seq);
+            }
+        }
         free(data);
         pd_run_close(run);
     }
@@ -130,4 +149,7 @@ int certwork_status(const char *certs_dir, const char *cert_id, char status[16],
     return rc;
 }
 
-void certwork_release(void) { pd_cert_release_fonts(); }
+void certwork_release(void)
+{
+    pd_cert_release_fonts();
+}

@@ -19,14 +19,14 @@
 int certwork_run_check(const char *path, char run_id[128], size_t *specimens, struct pd_err *err);
 
 struct certwork_certify {
-    const char *certs_dir;     /* DATA_DIR/certs */
-    const char *const *runs;   /* run file paths */
+    const char *certs_dir;   /* DATA_DIR/certs */
+    const char *const *runs; /* run file paths */
     size_t n_runs;
     const char *spec_path;
-    const char *request_ref;   /* "REQ-12": the customer request on the certificate */
-    const char *customer;      /* the member company */
-    const char *replaces;      /* a revision: the issued CERT-… it replaces (NULL otherwise) */
-    const char *reason;        /* the revision's reason */
+    const char *request_ref; /* "REQ-12": the customer request on the certificate */
+    const char *customer;    /* the member company */
+    const char *replaces;    /* a revision: the issued CERT-… it replaces (NULL otherwise) */
+    const char *reason;      /* the revision's reason */
 };
 struct certwork_draft {
     char cert_id[96];

@@ -481,7 +481,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     char allow[64] = "";
     dispatch(srv, conn, ctx, url, method, &call, allow, sizeof allow);
     db_rollback(call.db); /* a handler that failed half-way leaves no transaction open */
-    keys_sweep(call.db, srv->session_idle_s, srv->session_absolute_s); /* keys of ended sessions wiped */
+    keys_sweep_after_request(call.db, srv->session_idle_s, srv->session_absolute_s); /* ended sessions' keys wiped */
     pool_give(srv, call.db);
     enum MHD_Result r = send_answer(srv, conn, ctx, &call, call.status == 405 ? allow : NULL);
     json_decref(call.body);

@@ -93,6 +93,12 @@ struct srv_scope {
  * list scanned the whole table (docs/BENCHMARKS.md, "Lab server"). The scoped columns are NOT NULL. */
 #define SCOPE_SQL(member_column) "(" member_column " BETWEEN :scope_first AND :scope_last)"
 /* :scope_all, where a query uses it besides SCOPE_SQL, is bound to 1 for lab staff, 0 otherwise. */
+/* A certificate: a member sees its company's (through the request) once issued — also when later
+ * withdrawn or superseded; drafts and reviewed ones are the lab's. (The member's range first, so
+ * the member column's index serves it, as SCOPE_SQL.) */
+#define SCOPE_CERT_SQL(member_column, status_column)                                                 \
+    "(" member_column " BETWEEN :scope_first AND :scope_last AND (:scope_all = 1 OR " status_column   \
+    " IN ('issued','withdrawn','superseded')))"
 /* A run file belongs to the member company whose items it is linked to (runs.c links a run to the
  * items of one request only); an unlinked run is the lab's alone. */
 #define SCOPE_RUN_SQL(run_column)                                                                      \
@@ -291,8 +297,10 @@ int keys_unlock(struct srv_call *call, int64_t user_id, const char *password, st
 int keys_session_key(struct srv_call *call, struct pd_secret_key *out, struct pd_err *err);
 void keys_forget_session(const unsigned char session_id[32]);
 void keys_forget_user(int64_t user_id);
-/* Forgets the keys of sessions that ended (expired, deleted, user disabled); run after each request. */
+/* Forgets the keys of sessions that ended (expired, deleted, user disabled). */
 void keys_sweep(struct pd_srvdb *db, int idle_s, int absolute_s);
+/* The same after each request, at most once a second. */
+void keys_sweep_after_request(struct pd_srvdb *db, int idle_s, int absolute_s);
 size_t keys_unlocked_count(void);
 void keys_forget_all(void); /* at the server's stop */
 

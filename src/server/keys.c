@@ -10,6 +10,7 @@
  * the registry, where it still verifies the approvals made before).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,9 @@
 #include "registry/registry.h"
 #include "server/internal.h"
 
-#define KDF_OPS crypto_pwhash_OPSLIMIT_INTERACTIVE
-#define KDF_MEM crypto_pwhash_MEMLIMIT_INTERACTIVE
-#define SEED_BYTES crypto_sign_SEEDBYTES
+#define KDF_OPS      crypto_pwhash_OPSLIMIT_INTERACTIVE
+#define KDF_MEM      crypto_pwhash_MEMLIMIT_INTERACTIVE
+#define SEED_BYTES   crypto_sign_SEEDBYTES
 #define SEALED_BYTES (SEED_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 
 /* ---- Sealing under the password ----------------------------------------------------------------*/
@@ -105,9 +106,9 @@ static int store_sealed(struct pd_srvdb *db, const struct key_owner *o, const st
     if (rc < 0)
         return rc;
     sqlite3_stmt *st;
-    if ((rc = db_prepare(db,
-                         "UPDATE signing_keys SET retired_at = ?, sealed = NULL WHERE user_id = ? AND retired_at IS NULL",
-                         &st, err)) < 0) {
+    if ((rc = db_prepare(
+             db, "UPDATE signing_keys SET retired_at = ?, sealed = NULL WHERE user_id = ? AND retired_at IS NULL", &st,
+             err)) < 0) {
         db_rollback(db);
         return rc;
     }
@@ -115,10 +116,11 @@ static int store_sealed(struct pd_srvdb *db, const struct key_owner *o, const st
     sqlite3_bind_int64(st, 2, o->id);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(db, "retiring the old key", err);
     sqlite3_finalize(st);
-    if (rc == 0 && (rc = db_prepare(db,
-                                    "INSERT INTO signing_keys(user_id, role, public_hex, key_id, kdf_salt, kdf_opslimit, "
-                                    "kdf_memlimit, nonce, sealed, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                                    &st, err)) == 0) {
+    if (rc == 0 &&
+        (rc = db_prepare(db,
+                         "INSERT INTO signing_keys(user_id, role, public_hex, key_id, kdf_salt, kdf_opslimit, "
+                         "kdf_memlimit, nonce, sealed, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         &st, err)) == 0) {
         sqlite3_bind_int64(st, 1, o->id);
         sqlite3_bind_text(st, 2, o->role, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, pub->hex, -1, SQLITE_TRANSIENT);
@@ -139,8 +141,8 @@ static int store_sealed(struct pd_srvdb *db, const struct key_owner *o, const st
     return rc;
 }
 
-int keys_create_for(struct pd_srvdb *db, const char *data_dir, int64_t user_id, const char *password,
-                    char key_id[17], struct pd_err *err)
+int keys_create_for(struct pd_srvdb *db, const char *data_dir, int64_t user_id, const char *password, char key_id[17],
+                    struct pd_err *err)
 {
     struct key_owner o;
     int rc = owner_load(db, NULL, user_id, &o, err);
@@ -197,6 +199,10 @@ int keys_create_for(struct pd_srvdb *db, const char *data_dir, int64_t user_id, 
     if (rc == 0)
         rc = pd_registry_key_add(&reg, strcmp(o.role, "reviewer") == 0 ? PD_KEY_ROLE_REVIEWER : PD_KEY_ROLE_AUTHORIZER,
                                  person, &pub, &added, err);
+    if (rc == 0)
+        rc = store_sealed(db, &o, &pub, salt, nonce, sealed, err);
+    /* The old key is disabled only once the new one is stored: a failure in between leaves the
+     * person with the key they had. */
     if (rc == 0 && old_hex[0]) {
         struct pd_registry_key gone;
         struct pd_err e = {0};
@@ -204,8 +210,6 @@ int keys_create_for(struct pd_srvdb *db, const char *data_dir, int64_t user_id, 
             pd_log(PD_LOG_WARN, "server: the old key of %s stays enabled in the registry: %s", o.login, e.msg);
     }
     pd_registry_close(&reg);
-    if (rc == 0)
-        rc = store_sealed(db, &o, &pub, salt, nonce, sealed, err);
     if (rc == 0 && key_id)
         memcpy(key_id, pub.id, 17);
     return rc;
@@ -367,6 +371,7 @@ void keys_forget_user(int64_t user_id)
 
 void keys_sweep(struct pd_srvdb *db, int idle_s, int absolute_s)
 {
+    int64_t now_s = db_now_s();
     pthread_mutex_lock(&store_lock);
     if (store_n == 0) {
         pthread_mutex_unlock(&store_lock);
@@ -377,19 +382,26 @@ void keys_sweep(struct pd_srvdb *db, int idle_s, int absolute_s)
                    "SELECT s.created_s, s.last_seen_s FROM sessions s JOIN users u ON u.id = s.user_id "
                    "WHERE s.id_hash = ? AND u.disabled = 0",
                    &st, NULL) == 0) {
-        int64_t now = db_now_s();
         for (size_t i = 0; i < store_n; i++) {
             sqlite3_reset(st);
             sqlite3_bind_text(st, 1, store[i].session_hash, 64, SQLITE_TRANSIENT);
             int step = sqlite3_step(st);
-            if (step == SQLITE_DONE ||
-                (step == SQLITE_ROW && (now - sqlite3_column_int64(st, 1) > idle_s ||
-                                        now - sqlite3_column_int64(st, 0) > absolute_s)))
+            if (step == SQLITE_DONE || (step == SQLITE_ROW && (now_s - sqlite3_column_int64(st, 1) > idle_s ||
+                                                               now_s - sqlite3_column_int64(st, 0) > absolute_s)))
                 forget_at(i--); /* the session ended (logout elsewhere, CLI disable, expiry) */
         }
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&store_lock);
+}
+
+void keys_sweep_after_request(struct pd_srvdb *db, int idle_s, int absolute_s)
+{
+    /* At most once a second: under load the requests do not queue on the store's lock. */
+    static _Atomic int64_t last_sweep_s;
+    int64_t now_s = db_now_s();
+    if (atomic_exchange(&last_sweep_s, now_s) != now_s)
+        keys_sweep(db, idle_s, absolute_s);
 }
 
 size_t keys_unlocked_count(void)

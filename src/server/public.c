@@ -30,7 +30,7 @@
 #define LOOKUP_FREE_MISSES 30  /* unknown numbers a client may look up before it has to wait */
 #define CHECK_FREE_UPLOADS 20  /* uploads a client may have checked before it has to wait */
 
-const struct srv_field srv_raw_body[] = {{NULL}};
+const struct srv_field srv_raw_body[] = {{.name = NULL}};
 
 bool public_cert_id_ok(const char *s, size_t n)
 {
@@ -151,6 +151,24 @@ static int not_found(struct srv_call *call, bool html)
                  "laboratory that issued it.</p>\n");
     html_foot(&h);
     return reply_html(call, 404, &h);
+}
+
+/* A refused upload: JSON for the API, a page for the form (a person sent it). */
+static int refuse(struct srv_call *call, bool html, int status, const char *code, const char *message)
+{
+    if (!html)
+        return call_error(call, status, code, "%s", message);
+    char id[24];
+    path_cert_id(call, id);
+    struct html h = {0};
+    html_head(&h, "Certificate check");
+    html_raw(&h, "<h1>Certificate check</h1>\n<p id=\"verdict\" class=\"verdict verdict-bad\" data-verdict=\"refused\">");
+    html_text(&h, message);
+    html_raw(&h, "</p>\n<p><a href=\"/v/");
+    html_text(&h, id);
+    html_raw(&h, "\">Back to the certificate's page</a></p>\n");
+    html_foot(&h);
+    return reply_html(call, status, &h);
 }
 
 static int throttled(struct srv_call *call, bool html, int64_t wait_s)
@@ -526,11 +544,15 @@ static void add_check_line(json_t *checks, const char *line, const char *hide1, 
 struct line_sink {
     json_t *checks;
     const char *hide1, *hide2;
+    bool foreign; /* the signature is valid under the key the file names, which is not this lab's */
 };
 
 static void sink_line(const char *line, void *arg)
 {
     struct line_sink *s = arg;
+    static const char foreign[] = "FAIL: signature valid, signer not trusted"; /* verify.c's words */
+    if (strncmp(line, foreign, sizeof foreign - 1) == 0)
+        s->foreign = true;
     add_check_line(s->checks, line, s->hide1, s->hide2);
 }
 
@@ -574,7 +596,7 @@ static int check_json(struct srv_call *call, const char *data, size_t len, struc
     pd_err_clear(&verr);
     int vrc = -1;
     bool ok = false;
-    struct line_sink sink = {r->checks, certs, tmpdir};
+    struct line_sink sink = {r->checks, certs, tmpdir, false};
     if (written)
         vrc = verify_upload_file(path, certs, &ok, sink_line, &sink, &verr);
     unlink(path);
@@ -586,11 +608,16 @@ static int check_json(struct srv_call *call, const char *data, size_t len, struc
         return vrc;
     }
     if (vrc < 0) { /* not in the exact form polydaq writes: someone else wrote these bytes */
-        char msg[300];
-        pd_strlcpy(msg, verr.msg, sizeof msg);
-        char *at = strstr(msg, path); /* the message names the private copy: not the reader's business */
-        if (at)
-            memmove(at, at + strlen(path), strlen(at + strlen(path)) + 1);
+        char msg[400];
+        const char *at = strstr(verr.msg, path); /* it names the private copy: said as "the file" */
+        int line = 0, column = 0, used = 0;
+        if (at && sscanf(at + strlen(path), ":%d:%d: %n", &line, &column, &used) == 2 && used > 0)
+            snprintf(msg, sizeof msg, "%.*sline %d, column %d: %s", (int)(at - verr.msg), verr.msg, line, column,
+                     at + strlen(path) + used);
+        else if (at)
+            snprintf(msg, sizeof msg, "%.*sthe file%s", (int)(at - verr.msg), verr.msg, at + strlen(path));
+        else
+            pd_strlcpy(msg, verr.msg, sizeof msg);
         result_set(r, "altered", "the file is not %s in the exact form the laboratory issued it%s%s", r->id,
                    msg[0] ? ": " : "", msg);
         return 0;
@@ -602,10 +629,18 @@ static int check_json(struct srv_call *call, const char *data, size_t len, struc
         pd_sha256_hex(canon_doc, strlen(canon_doc), whole);
     free(canon_doc);
     json_decref(parsed);
-    if (strcmp(whole, r->pc.document_sha256) == 0 && ok)
-        verdict_by_status(r, "the file");
-    else if (strcmp(whole, r->pc.document_sha256) == 0 && strcmp(r->pc.status, "issued") != 0)
-        verdict_by_status(r, "the file"); /* the registry's own document: only its state fails it */
+    bool registry_copy = strcmp(whole, r->pc.document_sha256) == 0;
+    if (registry_copy && (ok || strcmp(r->pc.status, "issued") != 0))
+        verdict_by_status(r, "the file"); /* superseded, withdrawn: the state is what fails it */
+    else if (!registry_copy && sink.foreign) /* every lab numbers from CERT-000001: another lab's */
+        result_set(r, "not_ours",
+                   "the file is signed by a key that is not this laboratory's: a certificate of another laboratory "
+                   "that has the same number, or a forgery");
+    else if (registry_copy) /* the lab's own record does not verify: not the reader's doing */
+        result_set(r, "altered",
+                   "the file is the laboratory's record of %s, but that record does not verify (see the checks): "
+                   "ask the laboratory",
+                   r->id);
     else
         result_set(r, "altered", "the file differs from the certificate %s the laboratory issued (see the checks)",
                    r->id);
@@ -722,13 +757,13 @@ int public_check(struct srv_call *call)
     const char *type = call->upload_type;
     if (type_is(type, "multipart/form-data")) {
         if (!public_multipart_file(type, call->upload ? call->upload : "", call->upload_len, &data, &len))
-            return call_error(call, 400, "invalid", "the form holds no file (field 'file')");
+            return refuse(call, html, 400, "invalid", "The form holds no file: choose the certificate's file first.");
     } else if (!type_is(type, "application/json") && !type_is(type, "application/pdf")) {
-        return call_error(call, 415, "unsupported_media_type",
-                          "send the certificate as application/json or application/pdf (or a form upload)");
+        return refuse(call, html, 415, "unsupported_media_type",
+                      "Send the certificate as application/json or application/pdf (or a form upload).");
     }
     if (!data || len == 0)
-        return call_error(call, 400, "invalid", "the file is empty");
+        return refuse(call, html, 400, "invalid", "The file is empty.");
     struct check_result r = {.checks = json_array()};
     struct pd_err err;
     pd_err_clear(&err);
@@ -742,7 +777,8 @@ int public_check(struct srv_call *call)
             i++;
         if (i == len || data[i] != '{') {
             json_decref(r.checks);
-            return call_error(call, 415, "unsupported_media_type", "the file is neither a JSON certificate nor a PDF");
+            return refuse(call, html, 415, "unsupported_media_type",
+                          "The file is neither a certificate's JSON file nor its PDF.");
         }
         rc = check_json(call, data, len, &r, &err);
     }

@@ -28,9 +28,9 @@ const struct srv_field runs_link_body[] = {
     {NULL, 0, false, 0, 0, NULL},
 };
 
-#define RUN_SELECT                                                                                              \
-    "SELECT r.id, r.name, r.run_id, r.sha256, r.size, r.specimens, r.how, r.added_at, u.login, "                \
-    "(SELECT q.id FROM run_items ri JOIN items i ON i.id = ri.item_id JOIN requests q ON q.id = i.request_id "  \
+#define RUN_SELECT                                                                                                     \
+    "SELECT r.id, r.name, r.run_id, r.sha256, r.size, r.specimens, r.how, r.added_at, u.login, "                       \
+    "(SELECT q.id FROM run_items ri JOIN items i ON i.id = ri.item_id JOIN requests q ON q.id = i.request_id "         \
     "WHERE ri.run_id = r.id LIMIT 1) FROM runs r JOIN users u ON u.id = r.added_by "
 
 static json_t *run_json(struct srv_call *call, sqlite3_stmt *st)
@@ -54,13 +54,15 @@ static json_t *run_json(struct srv_call *call, sqlite3_stmt *st)
     db_text(st, 8, buf, sizeof buf);
     json_object_set_new(o, "added_by", json_string(buf));
     json_object_set_new(o, "request_id",
-                        sqlite3_column_type(st, 9) == SQLITE_NULL ? json_null() : json_integer(sqlite3_column_int64(st, 9)));
+                        sqlite3_column_type(st, 9) == SQLITE_NULL ? json_null()
+                                                                  : json_integer(sqlite3_column_int64(st, 9)));
     /* The items it is linked to: all of one request, which the scope already showed. */
     json_t *items = json_array();
     sqlite3_stmt *it;
-    if (db_prepare(call->db,
-                   "SELECT i.code FROM run_items ri JOIN items i ON i.id = ri.item_id WHERE ri.run_id = ? ORDER BY i.id",
-                   &it, NULL) == 0) {
+    if (db_prepare(
+            call->db,
+            "SELECT i.code FROM run_items ri JOIN items i ON i.id = ri.item_id WHERE ri.run_id = ? ORDER BY i.id", &it,
+            NULL) == 0) {
         sqlite3_bind_int64(it, 1, id);
         while (sqlite3_step(it) == SQLITE_ROW) {
             db_text(it, 0, buf, sizeof buf);
@@ -77,11 +79,12 @@ static int run_query(struct srv_call *call, int64_t id, int64_t request_id, json
                      struct pd_err *err)
 {
     sqlite3_stmt *st;
-    int rc = scope_prepare(call->db, &call->scope,
-                           RUN_SELECT "WHERE " SCOPE_RUN_SQL("r.id") " AND (:id = 0 OR r.id = :id) AND (:req = 0 OR "
-                                      "EXISTS (SELECT 1 FROM run_items ri JOIN items i ON i.id = ri.item_id WHERE "
-                                      "ri.run_id = r.id AND i.request_id = :req)) ORDER BY r.id DESC",
-                           &st, err);
+    /* clang-format off */
+    static const char sql[] = RUN_SELECT "WHERE " SCOPE_RUN_SQL("r.id")
+        " AND (:id = 0 OR r.id = :id) AND (:req = 0 OR EXISTS (SELECT 1 FROM run_items ri JOIN items i ON "
+        "i.id = ri.item_id WHERE ri.run_id = r.id AND i.request_id = :req)) ORDER BY r.id DESC";
+    /* clang-format on */
+    int rc = scope_prepare(call->db, &call->scope, sql, &st, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), id);
@@ -215,11 +218,23 @@ static int record_run(struct srv_call *call, const char *path, const char *name,
     return 0;
 }
 
-static int answer_refusal(struct srv_call *call, int rc, const struct pd_err *err, const char *name)
+/* The reader's reason, said of the file's name: the server's paths (the upload's temporary file,
+ * the data folder) are not the client's business. */
+static int answer_refusal(struct srv_call *call, int rc, const struct pd_err *err, const char *name, const char *path)
 {
-    if (rc == PD_EDATA || rc == PD_EIO)
-        return call_error(call, 422, "not_a_run_file", "%s is not accepted: %s", name, err->msg);
-    return call_fail(call, err);
+    if (rc != PD_EDATA && rc != PD_EIO)
+        return call_fail(call, err);
+    const char *reason = err->msg;
+    size_t n = strlen(path);
+    if (strncmp(reason, path, n) == 0 && strncmp(reason + n, ": ", 2) == 0)
+        reason += n + 2;
+    char clean[600] = "";
+    size_t used = 0;
+    for (const char *p; used < sizeof clean && (p = strstr(reason, path)) != NULL; reason = p + n)
+        used += (size_t)snprintf(clean + used, sizeof clean - used, "%.*s%s", (int)(p - reason), reason, name);
+    if (used < sizeof clean)
+        snprintf(clean + used, sizeof clean - used, "%s", reason);
+    return call_error(call, 422, "not_a_run_file", "%s is not accepted: %s", name, clean);
 }
 
 /* POST /api/v1/runs: a file already in DATA_DIR/runs (from a station, or copied there). */
@@ -238,7 +253,7 @@ int runs_register(struct srv_call *call)
     struct pd_err err;
     pd_err_clear(&err);
     int rc = record_run(call, path, name, "linked", &err);
-    return rc < 0 ? answer_refusal(call, rc, &err, name) : 0;
+    return rc < 0 ? answer_refusal(call, rc, &err, name, path) : 0;
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -293,7 +308,7 @@ int runs_upload(struct srv_call *call)
     int rc = certwork_run_check(tmp, run_id, &specimens, &err);
     if (rc < 0) {
         unlink(tmp);
-        return answer_refusal(call, rc, &err, name);
+        return answer_refusal(call, rc, &err, name, tmp);
     }
     if (link(tmp, path) != 0) {
         int e = errno;
@@ -311,7 +326,7 @@ int runs_upload(struct srv_call *call)
     rc = record_run(call, path, name, "uploaded", &err);
     if (rc < 0) {
         unlink(path); /* not recorded: not kept */
-        return answer_refusal(call, rc, &err, name);
+        return answer_refusal(call, rc, &err, name, path);
     }
     return 0;
 }
@@ -381,8 +396,8 @@ static int request_to_testing(struct srv_call *call, const struct request_brief 
 }
 
 struct link_ctx {
-    json_t *wanted;   /* item ids asked for (NULL: all) */
-    json_t *found;    /* item id → row id */
+    json_t *wanted; /* item ids asked for (NULL: all) */
+    json_t *found;  /* item id → row id */
 };
 static void collect_item(sqlite3_stmt *st, void *ctx)
 {
@@ -439,13 +454,14 @@ int runs_link(struct srv_call *call)
     if (wanted && json_array_size(wanted) > 0) {
         size_t i;
         json_t *v;
-        json_array_foreach(wanted, i, v) {
+        json_array_foreach(wanted, i, v)
+        {
             json_t *row = json_object_get(lc.found, json_string_value(v));
             if (!row) {
                 json_decref(ids);
                 json_decref(lc.found);
-                return call_error(call, 400, "invalid", "field 'items[%zu]': '%.40s' is not an item of request %lld",
-                                  i, json_string_value(v), (long long)req.id);
+                return call_error(call, 400, "invalid", "field 'items[%zu]': '%.40s' is not an item of request %lld", i,
+                                  json_string_value(v), (long long)req.id);
             }
             json_array_append(ids, row);
         }
@@ -463,7 +479,8 @@ int runs_link(struct srv_call *call)
     db_now_iso(now, sizeof now);
     size_t i;
     json_t *v;
-    json_array_foreach(ids, i, v) {
+    json_array_foreach(ids, i, v)
+    {
         if ((rc = db_prepare(call->db,
                              "INSERT INTO run_items(run_id, item_id, linked_by, linked_at) VALUES (?,?,?,?) "
                              "ON CONFLICT DO NOTHING",

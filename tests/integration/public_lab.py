@@ -20,11 +20,12 @@ def run_cli(*args):
     return r.stdout
 
 
-def make_certs(data, url="http://127.0.0.1:8080"):
-    """Fills DATA/certs, DATA/runs and DATA/public; returns the paths a test needs."""
+def make_certs(data, url="http://127.0.0.1:8080", run=None):
+    """Fills DATA/certs, DATA/runs (unless `run` names a run file to certify) and DATA/public;
+    returns the paths a test needs."""
     keys = tempfile.mkdtemp(prefix="pd-keys-")
     certs, runs, public = (os.path.join(data, d) for d in ("certs", "runs", "public"))
-    run = run_cli("run", RUN_CONFIG, "-o", runs).splitlines()[0]
+    run = run or run_cli("run", RUN_CONFIG, "-o", runs).splitlines()[0]
     run_cli("keygen", "-o", keys)
     run_cli("keygen", "--person", "R. Viewer", "-o", keys)
     run_cli("keygen", "--person", "B. Boss", "-o", keys)

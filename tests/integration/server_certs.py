@@ -9,6 +9,7 @@ is tried as an Ed25519 seed against the registered persons' public keys."""
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -86,8 +87,9 @@ try:
     for label, blob in (("not HDF5", b"specimen,force\n1,2\n" * 50), ("damaged", bytes(damaged)),
                         ("truncated", run_bytes[:len(run_bytes) // 2])):
         st, _, body = tessa.call("PUT", "/api/v1/runs/bad.h5", raw=blob, content_type="application/x-hdf5")
-        check(st == 422 and body["error"]["code"] == "not_a_run_file" and "bad.h5" in body["error"]["message"],
-              f"upload of a {label} file: {st} {body}")
+        check(st == 422 and body["error"]["code"] == "not_a_run_file" and "bad.h5" in body["error"]["message"]
+              and data not in body["error"]["message"] and ".upload-" not in body["error"]["message"],
+              f"upload of a {label} file (the answer names the upload, not the server's files): {st} {body}")
     check(sorted(os.listdir(runs)) == before, f"a refused upload left files: {sorted(os.listdir(runs))}")
     st, _, body = tessa.call("PUT", "/api/v1/runs/x.h5", raw=run_bytes, content_type="application/json")
     check(st == 415, f"upload as JSON: {st}")
@@ -98,6 +100,14 @@ try:
     for bad in ("..%2f..%2fserver.sqlite", "%2e%2e", "x.h5%00.txt"):
         st, _, _ = tessa.call("PUT", f"/api/v1/runs/{bad}", raw=run_bytes, content_type="application/x-hdf5")
         check(st in (404, 413), f"upload to {bad}: {st}")  # no route: the body gets the 64 KiB limit
+    # Over 256 MiB: refused from the Content-Length, before the body is read.
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        sock.sendall(f"PUT /api/v1/runs/huge.h5 HTTP/1.1\r\nHost: x\r\nCookie: pd_session={tessa.cookie}\r\n"
+                     f"X-CSRF-Token: {tessa.csrf}\r\nContent-Type: application/x-hdf5\r\n"
+                     f"Content-Length: {300 * 1024 * 1024}\r\n\r\n".encode())
+        head = sock.recv(4096).decode("latin-1")
+    check(head.startswith("HTTP/1.1 413"), f"an upload over the limit: {head[:60]!r}")
+    check(not os.path.exists(os.path.join(runs, "huge.h5")), "the oversized upload left a file")
     st, _, up = tessa.call("PUT", "/api/v1/runs/upload-1.h5", raw=run_bytes, content_type="application/x-hdf5")
     check(st == 201 and up["how"] == "uploaded" and up["specimens"] == 5 and up["size"] == len(run_bytes),
           f"upload: {st} {up}")
@@ -167,6 +177,12 @@ try:
     st, _, body = rita.call("POST", f"/api/v1/certificates/{n}/review")
     check(st == 200 and body["status"] == "reviewed" and body["reviewed_by"] == "rita", f"review: {st} {body}")
     check(rita.call("POST", f"/api/v1/certificates/{n}/review")[0] == 409, "a second review")
+    # The lab's issuing key off the server: authorizing is refused, nothing changes.
+    os.rename(os.path.join(certs, "lab.key"), os.path.join(work, "lab.key"))
+    st, _, body = arno.call("POST", f"/api/v1/certificates/{n}/authorize")
+    check(st == 409 and "issuing key is not on this server" in body["error"]["message"], f"no lab key: {st} {body}")
+    check(tessa.call("GET", f"/api/v1/certificates/{n}")[2]["status"] == "reviewed", "refused, yet changed")
+    os.rename(os.path.join(work, "lab.key"), os.path.join(certs, "lab.key"))
     st, _, body = arno.call("POST", f"/api/v1/certificates/{n}/authorize")
     check(st == 200 and body["status"] == "issued" and body["authorized_by"] == "arno", f"authorize: {st} {body}")
     check(alice.call("GET", f"/api/v1/requests/{req}")[2]["state"] == "issued", "request not issued")

@@ -22,13 +22,15 @@ import time
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from server_lib import PASSWORDS, Client, Server, check, cli, finish, make_lab, make_run
+from server_lib import PASSWORDS, SOURCE, Client, Server, check, cli, finish, make_lab, make_run
 from web_lib import Browser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ap = argparse.ArgumentParser()
 ap.add_argument("--screenshots")
 args = ap.parse_args()
+# A relative folder is the source tree's (the script runs from its own folder).
+shots = os.path.join(SOURCE, args.screenshots) if args.screenshots else None
 
 data, member_a, member_b = make_lab(certs=True)
 work = data + "-made"
@@ -62,7 +64,7 @@ def cleanup():
     sink.wait(timeout=30)
 
 
-browser = Browser(base, args.screenshots, on_skip=cleanup)
+browser = Browser(base, shots, on_skip=cleanup)
 driver, wait = browser.driver, browser.wait
 
 
@@ -129,6 +131,7 @@ try:
     up = driver.find_element(By.ID, "upload-form")
     up.find_element(By.NAME, "file").send_keys(upload_path)
     check(up.find_element(By.NAME, "name").get_attribute("value") == "tensile-lot-42.h5", "the name proposed")
+    driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "link-h"))
     browser.shot("journey-upload")
     submit("upload-form")
     browser.wait_text("#status", "tensile-lot-42.h5 stored (5 specimens)", "upload announced")
@@ -139,6 +142,7 @@ try:
     check("tensile-lot-42.h5" in driver.find_element(By.ID, "runs-h").find_element(By.XPATH, "..").text,
           "the linked run is listed")
     Select(driver.find_element(By.CSS_SELECTOR, "#certify-form select")).select_by_visible_text("pp-demo.yaml")
+    driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "runs-h"))
     browser.shot("journey-certify")
     submit("certify-form")
     wait.until(lambda d: re.search(r"/certificates/\d+$", d.current_url))
@@ -190,6 +194,15 @@ try:
     browser.wait_heading("Our certificates", "the member's certificates")
     check(cert_id in driver.find_element(By.TAG_NAME, "tbody").text, "the member sees the issued certificate")
     browser.shot("journey-member")
+    # At phone width the member's pages fit the screen (tables scroll inside their region).
+    driver.set_window_size(390, 844)
+    for page, title in (("/certificates", "Our certificates"), (f"/certificates/{number}", cert_id),
+                        (f"/requests/{req}", f"Request #{req}")):
+        driver.get(base + page)
+        browser.wait_heading(title, f"{page} at phone width")
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        check(overflow <= 0, f"{page} is {overflow} px wider than a phone's screen")
+    driver.set_window_size(1280, 900)
     pdf = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         f"fetch('/api/v1/certificates/{number}/pdf', {{credentials: 'same-origin'}}).then(r => r.arrayBuffer())"
@@ -233,6 +246,18 @@ try:
         "const done = arguments[arguments.length - 1];"
         f"fetch('/api/v1/certificates/{number}/pdf', {{credentials: 'same-origin'}}).then(r => done(r.status));")
     check(status == 404, f"member B's PDF download: {status}")
+    # -- a revision drafted from the page: a reason is required, then the draft replaces the original --
+    login("rita")
+    driver.get(f"{base}/certificates/{number}")
+    browser.wait_heading(cert_id, "reviewer opens the issued certificate")
+    submit("revise-form")
+    browser.wait_text("#alert", "Give the reason", "a revision without a reason")
+    driver.find_element(By.CSS_SELECTOR, "#revise-form textarea").send_keys("the customer's lot number corrected")
+    submit("revise-form")
+    wait.until(lambda d: not d.current_url.endswith(f"/certificates/{number}"))
+    browser.wait_text("#cert-status", "draft", "the revision's draft")
+    check(f"Replaces{cert_id}" in driver.find_element(By.CSS_SELECTOR, "dl.details").text.replace("\n", ""),
+          "the draft names the certificate it replaces")
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "404" not in e["message"]]
     check(not errors, f"errors in the browser console: {errors}")
 finally:

@@ -212,8 +212,8 @@ def cli(*args, stdin=None):
 
 def make_certs(data):
     """The certificate side of a data folder: DATA/certs with the lab key registered, the demo
-    spec in DATA/specs, and a station key (registered) in DATA/../station; returns the station's
-    config folder (its demo.yaml makes sealed runs with `make_run`)."""
+    spec in DATA/specs, and a station key (registered) in DATA-station; returns that folder (its
+    run.yaml makes sealed runs with `make_run`)."""
     certs = os.path.join(data, "certs")
     os.makedirs(certs)
     for args in (["keygen", "-o", certs],
@@ -222,7 +222,11 @@ def make_certs(data):
         assert r.returncode == 0, r.stderr
     cfg = data + "-station"
     os.makedirs(os.path.join(cfg, "keys"))
-    shutil.copy(os.path.join(SOURCE, "config", "demo.yaml"), cfg)
+    # The integration tests' quick simulated series (five specimens in seconds), sealed by a station.
+    with open(os.path.join(SOURCE, "tests", "integration", "data", "fast-tensile.yaml")) as f:
+        config = f.read()
+    with open(os.path.join(cfg, "run.yaml"), "w") as f:
+        f.write(config + "\nstation:\n  name: demo station\n  key: keys/station-demo.key\n")
     for args in (["keygen", "--station", "demo", "-o", os.path.join(cfg, "keys")],
                  ["registry", "station", "add", "--key", os.path.join(cfg, "keys", "station-demo.pub"), "--name",
                   "demo station", "-o", certs]):
@@ -234,8 +238,8 @@ def make_certs(data):
 
 
 def make_run(cfg, out):
-    """A sealed run of the demo simulator (5 specimens, ~15 s) in folder `out`; returns its path."""
-    r = cli("run", os.path.join(cfg, "demo.yaml"), "-o", out, "-q")
+    """A sealed run of the simulated load frame (5 specimens) in folder `out`; returns its path."""
+    r = cli("run", os.path.join(cfg, "run.yaml"), "-o", out, "-q")
     assert r.returncode == 0, r.stderr
     return os.path.join(out, [f for f in os.listdir(out) if f.endswith(".h5")][0])
 

@@ -155,11 +155,20 @@ reformatted = json.dumps(json.loads(original), indent=4).encode()
 st, _, r = upload(reformatted)
 check(st == 200 and r["verdict"] == "altered" and "exact form" in r["reason"], f"a reformatted JSON: {r}")
 no_secrets("a reformatted JSON's answer", json.dumps(r))
-st, _, r = upload(original.replace(b'"certificate_id": "CERT-000001"', b'"certificate_id": "CERT-000777"'))
-check(st == 200 and r["verdict"] == "not_ours" and "CERT-000777" in r["reason"], f"an unknown number: {r}")
+st, _, r_unknown = upload(original.replace(b'"certificate_id": "CERT-000001"', b'"certificate_id": "CERT-000777"'))
+check(st == 200 and r_unknown["verdict"] == "not_ours" and "CERT-000777" in r_unknown["reason"],
+      f"an unknown number: {r_unknown}")
+# another lab (its own keys and registry) numbers from CERT-000001 too: its certificate is not ours
+other = tempfile.mkdtemp(prefix="pd-verify-other-")
+other_lab = make_certs(other, "https://other.example.org", run=p["run"])
+st, _, r = upload(os.path.join(other_lab["certs"], "CERT-000001.json"))
+check(st == 200 and r["verdict"] == "not_ours" and "not this laboratory's" in r["reason"],
+      f"another lab's CERT-000001: {r}")
+shutil.rmtree(other)
+shutil.rmtree(other_lab["keys"])
 st, _, r_draft = upload(os.path.join(certs, "CERT-000002.json"))
 check(st == 200 and r_draft["verdict"] == "not_ours" and "registry" not in r_draft and
-      r_draft["reason"] == r["reason"].replace("CERT-000777", "CERT-000002"),
+      r_draft["reason"] == r_unknown["reason"].replace("CERT-000777", "CERT-000002"),
       f"a draft's JSON is answered like an unknown number: {r_draft}")
 st, _, r = upload(issued_pdf, "application/pdf")
 check(st == 200 and r["verdict"] == "valid", f"the PDF: {r}")

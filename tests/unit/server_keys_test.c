@@ -132,9 +132,8 @@ static void test_keys(void **state)
     assert_int_equal(keys_unlocked_count(), 0);
 
     /* The sealed key moved onto another user does not open, even with the right password. */
-    assert_int_equal(pd_user_add(db, "arno", "Arno Auth", PD_ROLE_AUTHORIZER, NULL, "arno-correct-horse-42", &arno,
-                                 &err),
-                     0);
+    assert_int_equal(
+        pd_user_add(db, "arno", "Arno Auth", PD_ROLE_AUTHORIZER, NULL, "arno-correct-horse-42", &arno, &err), 0);
     char sql[200];
     snprintf(sql, sizeof sql, "UPDATE signing_keys SET user_id = %lld", (long long)arno);
     assert_int_equal(sqlite3_exec(db->h, sql, NULL, NULL, NULL), SQLITE_OK);
@@ -156,9 +155,8 @@ static void test_keys(void **state)
     pd_registry_close(&reg);
     /* A technician has no key to make. */
     int64_t tessa;
-    assert_int_equal(pd_user_add(db, "tessa", "Tessa Tech", PD_ROLE_TECHNICIAN, NULL, "tessa-correct-horse", &tessa,
-                                 &err),
-                     0);
+    assert_int_equal(
+        pd_user_add(db, "tessa", "Tessa Tech", PD_ROLE_TECHNICIAN, NULL, "tessa-correct-horse", &tessa, &err), 0);
     assert_int_equal(keys_create_for(db, tmp_dir, tessa, "tessa-correct-horse", key2, &err), PD_ESTATE);
     keys_forget_all();
     pd_srvdb_close(db);

@@ -299,6 +299,12 @@ static void test_uploads(void **state)
     assert_non_null(strstr(a.body, "data-verdict=\"not_ours\""));
     post("/v/CERT-000001/check", "multipart/form-data; boundary=Other", form, &a);
     assert_int_equal(a.status, 400);
+    assert_non_null(strstr(a.headers, "text/html")); /* a person sent the form: a page says why */
+    assert_non_null(strstr(a.body, "The form holds no file"));
+    post("/v/CERT-000001/check", "multipart/form-data; boundary=XyZ",
+         "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.txt\"\r\n\r\nhello\r\n--XyZ--\r\n", &a);
+    assert_int_equal(a.status, 415);
+    assert_non_null(strstr(a.body, "neither a certificate"));
     /* the page's number must be public */
     post("/v/CERT-000002/check", "multipart/form-data; boundary=XyZ", form, &a);
     assert_int_equal(a.status, 404);

@@ -149,6 +149,38 @@ static void test_scope(void **state)
     sqlite3_finalize(st);
     assert_non_null(strstr(plan, "SEARCH r USING INDEX requests_member"));
     assert_null(strstr(plan, "SCAN r"));
+    /* SCOPE_CERT_SQL: staff see every certificate, a member its company's issued ones, anonymous
+     * callers none; the member's range is served by the requests' index. */
+    exec_sql(db, "INSERT INTO certificates(number, request_id, specification, status, drafted_by, drafted_at) "
+                 "VALUES (1, 1, 's', 'draft', 1, 'now'), (2, 2, 's', 'issued', 1, 'now'), (3, 3, 's', 'withdrawn', 1, "
+                 "'now')");
+    const struct {
+        struct srv_scope scope;
+        int rows;
+    } certs[] = {{{SCOPE_LAB, 0}, 3}, {{SCOPE_MEMBER, 1}, 1}, {{SCOPE_MEMBER, 2}, 1}, {{SCOPE_NOTHING, 0}, 0}};
+    for (size_t i = 0; i < sizeof certs / sizeof certs[0]; i++) {
+        assert_int_equal(scope_prepare(db, &certs[i].scope,
+                                       "SELECT count(*) FROM certificates c JOIN requests q ON q.id = c.request_id "
+                                       "WHERE " SCOPE_CERT_SQL("q.member_id", "c.status"),
+                                       &st, NULL),
+                         0);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), certs[i].rows);
+        sqlite3_finalize(st);
+    }
+    assert_int_equal(scope_prepare(db, &member,
+                                   "EXPLAIN QUERY PLAN SELECT c.number, q.material FROM certificates c JOIN requests q "
+                                   "ON q.id = c.request_id WHERE " SCOPE_CERT_SQL("q.member_id", "c.status"),
+                                   &st, &err),
+                     0);
+    plan[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *detail = sqlite3_column_text(st, 3);
+        strncat(plan, detail ? (const char *)detail : "", sizeof plan - strlen(plan) - 2);
+        strcat(plan, ";");
+    }
+    sqlite3_finalize(st);
+    assert_non_null(strstr(plan, "SEARCH q USING INDEX requests_member"));
     /* scope_for_user: staff see all, a member contact its company. */
     struct srv_user tech = {.id = 5, .role = PD_ROLE_TECHNICIAN, .member_id = 0};
     struct srv_user contact = {.id = 6, .role = PD_ROLE_MEMBER, .member_id = 2};
