@@ -7,13 +7,17 @@
  *               p50/p99 latency at --connections concurrent connections;
  *   soak        both at once (alternating) for --soak seconds, the server's VmRSS sampled every 10 s
  *               from /proc/PID/status: the first minute against the last.
+ * Beside each: the measured server's CPU per request (/proc/PID/stat; nginx with its workers).
+ * A build without /v/<number> or /api/v1/certificates gets /login and its request list instead
+ * (said in the output).
  *
  * The data folder is seeded first (docs/BENCHMARKS.md, "Lab server"): `polydaq demo` makes one real
  * issued certificate (certify, review, authorize with the demo's keys); its folder becomes
  * DATA/certs and the certificate the template of --certs − 1 more, each drafted, reviewed,
  * authorized and signed by the library in one registry transaction (real rows, audit chain and
- * signatures); server.sqlite gets --members member companies with one member user each and one
- * issued test request per certificate, spread over the members, in one transaction.
+ * signatures). server.sqlite: --members member companies and the staff by `polydaq member add` and
+ * `polydaq user add`, then in one transaction one member user each, one issued test request per
+ * certificate, spread over the members, and (schema 3) the certificate's row for its request.
  *
  * usage: pd-bench-server [--seconds S] [--rounds N] [--soak S] [--threads N] [--connections N]
  *                        [--certs N] [--members N] [--data DIR] [--keep] [--polydaq PATH]
