@@ -136,8 +136,8 @@ static void test_scope(void **state)
     /* The scope's condition is one an index serves: a member's list searches requests_member, not
      * the whole table (it did with "(:all = 1 OR member_id = :member)"; docs/BENCHMARKS.md). */
     assert_int_equal(scope_prepare(db, &member,
-                                   "EXPLAIN QUERY PLAN SELECT r.id, r.material FROM requests r JOIN members m ON m.id = "
-                                   "r.member_id WHERE " SCOPE_SQL("r.member_id") " ORDER BY r.id DESC",
+                                   "EXPLAIN QUERY PLAN SELECT r.id, r.material FROM requests r JOIN members m "
+                                   "ON m.id = r.member_id WHERE " SCOPE_SQL("r.member_id") " ORDER BY r.id DESC",
                                    &st, &err),
                      0);
     char plan[1024] = "";

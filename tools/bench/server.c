@@ -51,10 +51,10 @@
 
 extern char **environ;
 
-#define PASSWORD "bench-password-0001" /* every member user's (one Argon2id hash, copied) */
-#define MAX_ROUNDS 32
+#define PASSWORD        "bench-password-0001" /* every member user's (one Argon2id hash, copied) */
+#define MAX_ROUNDS      32
 #define MAX_RSS_SAMPLES 1024
-#define RSS_EVERY_S 10
+#define RSS_EVERY_S     10
 
 static double seconds = 10, soak_s = 600;
 static int rounds = 3, threads = 2, connections = 50, wrk_threads = 2;
@@ -108,7 +108,10 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-static double now_s(void) { return (double)pd_clock_mono_ns() / 1e9; }
+static double now_s(void)
+{
+    return (double)pd_clock_mono_ns() / 1e9;
+}
 
 static void load_average(char *buf, size_t size)
 {
@@ -123,8 +126,7 @@ static void load_average(char *buf, size_t size)
 }
 
 /* Starts argv (searched in PATH when search) with stdout and stderr into files (NULL: /dev/null). */
-static pid_t spawn_in(char *const argv[], bool search, const char *in_path, const char *out_path,
-                      const char *err_path)
+static pid_t spawn_in(char *const argv[], bool search, const char *in_path, const char *out_path, const char *err_path)
 {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -168,10 +170,10 @@ static uint16_t free_port(void)
 /* ---- A minimal HTTP/1.1 client (one request per connection) for set-up and probes ---------------*/
 struct http_answer {
     int status;
-    char *raw;         /* the whole answer, NUL-terminated */
-    const char *body;  /* into raw */
+    char *raw;        /* the whole answer, NUL-terminated */
+    const char *body; /* into raw */
     size_t body_len;
-    char cookie[128];  /* pd_session=... from Set-Cookie */
+    char cookie[128]; /* pd_session=... from Set-Cookie */
     char content_type[128];
 };
 
@@ -211,8 +213,8 @@ static int http(uint16_t port, const char *method, const char *path, const char 
         snprintf(extra, sizeof extra, "Cookie: %s\r\n", cookie);
     if (json)
         snprintf(extra, sizeof extra, "Content-Type: application/json\r\nContent-Length: %zu\r\n", strlen(json));
-    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n%s\r\n%s",
-                     method, path, (unsigned)port, extra, json ? json : "");
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n%s\r\n%s", method,
+                     path, (unsigned)port, extra, json ? json : "");
     if (n < 0 || (size_t)n >= sizeof req || write(fd, req, (size_t)n) != n) {
         close(fd);
         return -1;
@@ -437,7 +439,8 @@ static void seed_registry(void)
     load_signer(&reg, "demo-authorizer.key", &au);
     load_signer(&reg, "lab.key", &lab);
     const char *operator_name = json_string_value(json_object_get(tpl, "operator"));
-    const char *canonical_form = json_string_value(json_object_get(json_object_get(tpl, "signature"), "canonical_form"));
+    const char *canonical_form =
+        json_string_value(json_object_get(json_object_get(tpl, "signature"), "canonical_form"));
     if (!operator_name || !canonical_form)
         die("the template certificate has no operator or signature");
     if (pd_registry_begin(&reg, &err) < 0)
@@ -495,18 +498,23 @@ static void seed_server(void)
         if (wait_exit(spawn(argv, false, out, out)) != 0)
             die("polydaq member add failed (see %s)", out);
     }
-    char *admin[] = {PD_CLI_PATH, "user", "add", "admin", "--data", data_dir, "--name", "Bench Admin", "--role",
-                     "admin", NULL};
-    char *member[] = {PD_CLI_PATH, "user", "add", "member001", "--data", data_dir, "--name", "Contact of member 001",
-                      "--role", "member", "--member", "Member company 001", NULL};
+    char *admin[] = {PD_CLI_PATH, "user",        "add",    "admin", "--data", data_dir,
+                     "--name",    "Bench Admin", "--role", "admin", NULL};
+    char *member[] = {
+        PD_CLI_PATH, "user",   "add",      "member001",          "--data", data_dir, "--name", "Contact of member 001",
+        "--role",    "member", "--member", "Member company 001", NULL};
     if (wait_exit(spawn_in(admin, false, pw, out, out)) != 0 || wait_exit(spawn_in(member, false, pw, out, out)) != 0)
         die("polydaq user add failed (see %s)", out);
     /* The lab's people who draft, review and authorize (the reviewer and authorizer get personal
      * keys registered in DATA/certs, where the server has them). */
     static const char *const staff[][2] = {{"tech", "technician"}, {"rev", "reviewer"}, {"auth", "authorizer"}};
     for (size_t i = 0; i < sizeof staff / sizeof staff[0]; i++) {
-        char *argv[] = {PD_CLI_PATH, "user", "add", (char *)staff[i][0], "--data", data_dir, "--name",
-                        (char *)staff[i][1], "--role", (char *)staff[i][1], NULL};
+        char *argv[] = {PD_CLI_PATH, "user",
+                        "add",       (char *)staff[i][0],
+                        "--data",    data_dir,
+                        "--name",    (char *)staff[i][1],
+                        "--role",    (char *)staff[i][1],
+                        NULL};
         if (wait_exit(spawn_in(argv, false, pw, out, out)) != 0)
             die("polydaq user add %s failed (see %s)", staff[i][0], out);
     }
@@ -520,10 +528,11 @@ static void seed_server(void)
     sql(db, "BEGIN IMMEDIATE");
     sqlite3_stmt *st;
     /* The other members' contacts: the same password, so its Argon2id hash is computed once. */
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO users(login, name, role, member_id, password_hash, disabled, created_at) "
-                           "SELECT ?, ?, 'member', ?, password_hash, 0, created_at FROM users WHERE login = 'member001'",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "INSERT INTO users(login, name, role, member_id, password_hash, disabled, created_at) "
+            "SELECT ?, ?, 'member', ?, password_hash, 0, created_at FROM users WHERE login = 'member001'",
+            -1, &st, NULL) != SQLITE_OK)
         die("server.sqlite: %s", sqlite3_errmsg(db));
     for (long m = 2; m <= n_members; m++) {
         snprintf(login, sizeof login, "member%03ld", m);
@@ -613,8 +622,8 @@ static void start_server(void)
     snprintf(out, sizeof out, "%s/serve.out", work);
     snprintf(err, sizeof err, "%s/serve.err", work);
     /* The access log goes to a file, as a lab would keep it (one JSON line per request). */
-    char *argv[] = {(char *)serve_cli, "serve", "--data", data_dir, "--listen", listen, "--threads", th, "--access-log",
-                    log, NULL};
+    char *argv[] = {(char *)serve_cli, "serve", "--data",       data_dir, "--listen", listen,
+                    "--threads",       th,      "--access-log", log,      NULL};
     server_pid = spawn(argv, false, out, err);
     wait_listening(server_port, server_pid, "polydaq serve", err);
 }
@@ -821,14 +830,18 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"seconds", required_argument, NULL, 's'}, {"rounds", required_argument, NULL, 'r'},
-        {"soak", required_argument, NULL, 'k'},    {"threads", required_argument, NULL, 't'},
-        {"connections", required_argument, NULL, 'c'}, {"certs", required_argument, NULL, 'n'},
-        {"members", required_argument, NULL, 'm'}, {"data", required_argument, NULL, 'd'},
-        {"keep", no_argument, NULL, 'K'},          {"polydaq", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"seconds", required_argument, NULL, 's'},
+                                             {"rounds", required_argument, NULL, 'r'},
+                                             {"soak", required_argument, NULL, 'k'},
+                                             {"threads", required_argument, NULL, 't'},
+                                             {"connections", required_argument, NULL, 'c'},
+                                             {"certs", required_argument, NULL, 'n'},
+                                             {"members", required_argument, NULL, 'm'},
+                                             {"data", required_argument, NULL, 'd'},
+                                             {"keep", no_argument, NULL, 'K'},
+                                             {"polydaq", required_argument, NULL, 'p'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *given_data = NULL;
     int o;
     while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -997,8 +1010,8 @@ int main(int argc, char **argv)
         printf("\nsoak: %.0f s of both (alternating), load average %s at the start\n", soak_s, la);
         struct wrk_result s = run_wrk(server_port, soak_lua, soak_s, server_pid, rss_kb, rss_t, &n_rss);
         load_average(la, sizeof la);
-        printf("soak: %.0f req/s, p99 %.2f ms, %ld requests, load average %s at the end\n", s.rps, s.p99_ms,
-               s.requests, la);
+        printf("soak: %.0f req/s, p99 %.2f ms, %ld requests, load average %s at the end\n", s.rps, s.p99_ms, s.requests,
+               la);
         printf("VmRSS [MiB] every %d s:", RSS_EVERY_S);
         for (int i = 0; i < n_rss; i++)
             printf(" %.1f", (double)rss_kb[i] / 1024);
@@ -1026,8 +1039,7 @@ int main(int argc, char **argv)
             bool flat = growth <= 1.0 || growth <= 0.02 * first;
             printf("VmRSS first %.0f s: mean %.1f MiB (max %.1f); last %.0f s: mean %.1f MiB (max %.1f); "
                    "%+.1f MiB: %s\n",
-                   window, first, first_max, window, last, last_max, growth,
-                   flat ? "flat (≤ 1 MiB or 2 %)" : "GROWS");
+                   window, first, first_max, window, last, last_max, growth, flat ? "flat (≤ 1 MiB or 2 %)" : "GROWS");
         } else {
             printf("VmRSS: too few samples for a first and last window (soak of at least 30 s needed)\n");
         }
