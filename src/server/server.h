@@ -1,6 +1,7 @@
 /*
  * server.h — the lab server's whole contract: the workflow database in the data folder (members,
- * users, sessions, test requests, items, complaints, the mail outbox) with the account operations
+ * users, sessions, test requests, items, complaints, the mail outbox, personal signing keys, run
+ * files and the requests' certificates) with the account operations
  * the CLI needs, and the HTTP server (`polydaq serve`) that puts the JSON API /api/v1/ over it and
  * delivers e-mail notices. How requests are routed, who may see what and how each resource behaves
  * is private to src/server/ (docs/SERVER.md describes it).
