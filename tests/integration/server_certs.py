@@ -131,6 +131,14 @@ try:
     check(st == 200 and len(body["runs"]) == 1 and body["runs"][0]["items"] == items, f"link: {st} {body}")
     check(alice.call("GET", f"/api/v1/requests/{req}")[2]["state"] == "testing", "request not testing after link")
     check(alice.call("POST", f"/api/v1/requests/{req}/runs", {"run": run["id"]})[0] == 403, "a member links")
+    # A run's data are one member's: the same run is not linked to member B's request too.
+    check(rita.call("POST", f"/api/v1/requests/{other_req}/accept", REVIEW)[0] == 200, "accept B's request")
+    check(tessa.call("POST", f"/api/v1/requests/{other_req}/items", {"description": "plaques", "condition": "ok",
+                                                                     "conforming": True, "storage": "s"})[0] == 201,
+          "B's items")
+    st, _, body = tessa.call("POST", f"/api/v1/requests/{other_req}/runs", {"run": run["id"]})
+    check(st == 409 and "another request" in body["error"]["message"], f"a run linked to two members: {st} {body}")
+    check(bruno.call("GET", "/api/v1/runs")[2]["runs"] == [], "member B sees the run after the refused link")
 
     # ---- who sees the run -------------------------------------------------------------------------
     st, _, body = alice.call("GET", "/api/v1/runs")
