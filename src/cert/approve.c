@@ -43,12 +43,17 @@ static void approval_message(enum pd_approval_role role, const char *id, const c
 }
 
 /* A secret key file whose public half is registered with `role` and active now. */
-static int registered_signer(struct pd_registry *reg, const char *key_path, enum pd_key_role role,
-                             struct pd_secret_key *key, struct pd_registry_key *who, struct pd_err *err)
+static int registered_signer(struct pd_registry *reg, const char *key_path, const struct pd_secret_key *in_memory,
+                             enum pd_key_role role, struct pd_secret_key *key, struct pd_registry_key *who,
+                             struct pd_err *err)
 {
-    int rc = pd_secret_key_load(key_path, key, err);
-    if (rc < 0)
+    int rc = 0;
+    if (in_memory) {
+        *key = *in_memory;
+        key_path = "the session's key";
+    } else if ((rc = pd_secret_key_load(key_path, key, err)) < 0) {
         return rc;
+    }
     struct pd_err e = {0};
     rc = pd_registry_key_find(reg, &key->pub, who, &e);
     if (rc < 0) {
@@ -262,7 +267,7 @@ static int approve_in(struct pd_registry *reg, const struct pd_approval *a, cons
 
 int pd_cert_approve(const struct pd_approval *a, char *status_out, size_t status_size, struct pd_err *err)
 {
-    if (!a || !a->dir || !a->cert_id || !a->person_key ||
+    if (!a || !a->dir || !a->cert_id || (!a->person_key && !a->person_secret) ||
         (a->role != PD_ROLE_REVIEWER && a->role != PD_ROLE_AUTHORIZER))
         return pd_err_set(err, PD_EINVAL, NULL, "approve: missing folder, certificate, key or role");
     if (a->role == PD_ROLE_AUTHORIZER && !a->lab_key)
@@ -274,10 +279,10 @@ int pd_cert_approve(const struct pd_approval *a, char *status_out, size_t status
     struct pd_secret_key person, lab;
     struct pd_registry_key who, lab_reg;
     memset(&lab, 0, sizeof lab);
-    rc = registered_signer(&reg, a->person_key, a->role == PD_ROLE_REVIEWER ? PD_KEY_ROLE_REVIEWER : PD_KEY_ROLE_AUTHORIZER,
+    rc = registered_signer(&reg, a->person_key, a->person_secret, a->role == PD_ROLE_REVIEWER ? PD_KEY_ROLE_REVIEWER : PD_KEY_ROLE_AUTHORIZER,
                            &person, &who, err);
     if (rc == 0 && a->role == PD_ROLE_AUTHORIZER) {
-        rc = registered_signer(&reg, a->lab_key, PD_KEY_ROLE_LAB, &lab, &lab_reg, err);
+        rc = registered_signer(&reg, a->lab_key, NULL, PD_KEY_ROLE_LAB, &lab, &lab_reg, err);
         if (rc < 0)
             pd_secret_key_wipe(&person);
     }
@@ -319,10 +324,10 @@ int pd_cert_approve(const struct pd_approval *a, char *status_out, size_t status
     return rc;
 }
 
-int pd_cert_withdraw(const char *dir, const char *cert_id, const char *person_key, const char *reason,
-                     struct pd_err *err)
+static int withdraw(const char *dir, const char *cert_id, const char *person_key,
+                    const struct pd_secret_key *in_memory, const char *reason, struct pd_err *err)
 {
-    if (!dir || !cert_id || !person_key || !reason || !reason[0])
+    if (!dir || !cert_id || (!person_key && !in_memory) || !reason || !reason[0])
         return pd_err_set(err, PD_EINVAL, NULL, "withdraw: a certificate, an authorizer's key and a reason are needed");
     struct pd_registry reg;
     int rc = pd_registry_open(&reg, dir, 0, err);
@@ -330,7 +335,7 @@ int pd_cert_withdraw(const char *dir, const char *cert_id, const char *person_ke
         return rc;
     struct pd_secret_key person;
     struct pd_registry_key who;
-    rc = registered_signer(&reg, person_key, PD_KEY_ROLE_AUTHORIZER, &person, &who, err);
+    rc = registered_signer(&reg, person_key, in_memory, PD_KEY_ROLE_AUTHORIZER, &person, &who, err);
     if (rc < 0) {
         pd_registry_close(&reg);
         return rc;
@@ -361,4 +366,16 @@ int pd_cert_withdraw(const char *dir, const char *cert_id, const char *person_ke
     pd_registry_rollback(&reg);
     pd_registry_close(&reg);
     return rc;
+}
+
+int pd_cert_withdraw(const char *dir, const char *cert_id, const char *person_key, const char *reason,
+                     struct pd_err *err)
+{
+    return withdraw(dir, cert_id, person_key, NULL, reason, err);
+}
+
+int pd_cert_withdraw_with_key(const char *dir, const char *cert_id, const struct pd_secret_key *person,
+                              const char *reason, struct pd_err *err)
+{
+    return withdraw(dir, cert_id, NULL, person, reason, err);
 }

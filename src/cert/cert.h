@@ -495,12 +495,18 @@ struct pd_approval {
     enum pd_approval_role role;
     const char *person_key; /* the approver's secret key file */
     const char *lab_key;    /* the lab's issuing secret key file (authorizer) */
+    /* Instead of person_key: the approver's key already in memory (the lab server unlocks it
+     * from the person's password at login; it never exists as a file). */
+    const struct pd_secret_key *person_secret;
 };
 int pd_cert_approve(const struct pd_approval *a, char *status_out, size_t status_size, struct pd_err *err);
 /* Withdraws an issued certificate: `person_key` (a registered authorizer's) signs
  * "polydaq-withdraw-v1\n" ID "\n" SHA256(reason); recorded in the registry with the audit entry. */
 int pd_cert_withdraw(const char *dir, const char *cert_id, const char *person_key, const char *reason,
                      struct pd_err *err);
+/* The same with the authorizer's key in memory (the lab server's session). */
+int pd_cert_withdraw_with_key(const char *dir, const char *cert_id, const struct pd_secret_key *person,
+                              const char *reason, struct pd_err *err);
 /* Writes the registry's certificate `cert_id` (NULL: every one whose JSON or PDF is missing or not
  * the registry's) to DIR/ID.json (atomically) and DIR/ID.pdf — an issued one's PDF signed (PAdES)
  * when `lab_key` (the lab's key file, its X.509 identity beside it) is given. `say` (may be NULL)

@@ -22,7 +22,10 @@ static const char serve_usage[] =
     "(default: stdout). A session ends after --session-idle unused (default 1800 s) and\n"
     "--session-max after login (default 43200 s). SIGTERM or SIGINT: stop accepting, finish the\n"
     "requests in flight (up to 10 s), exit 0. E-mail notices to members go through the SMTP relay\n"
-    "--smtp as --mail-from; without --smtp they wait in the outbox until a server runs with one.\n";
+    "--smtp as --mail-from; without --smtp they wait in the outbox until a server runs with one.\n"
+    "The rest of DIR: certs/ (the certificate registry; lab.key there lets an authorizer issue from\n"
+    "the browser), runs/ (run files), specs/ (the specifications certify offers), public/ (the\n"
+    "published keys) — docs/SERVER.md.\n";
 
 static bool parse_listen(const char *s, char *addr, size_t size, long *port)
 {

@@ -14,6 +14,7 @@ static const char user_usage[] =
     "usage: polydaq user add LOGIN --data DIR --name NAME --role ROLE [--member MEMBER] [--email ADDRESS]\n"
     "       polydaq user list --data DIR\n"
     "       polydaq user disable LOGIN --data DIR\n"
+    "       polydaq user key LOGIN --data DIR\n"
     "\n"
     "ROLE is member (a member company's contact: --member names the company), technician, reviewer,\n"
     "authorizer or admin. The password is asked on the terminal, or read as one line from standard\n"
@@ -21,7 +22,12 @@ static const char user_usage[] =
     "and ends the user's sessions. Passwords are reset by an admin through the API. 'add' prints the\n"
     "new user's id; --email is where a member contact gets e-mail notices (none without). 'list' prints\n"
     "id, login, role, member (- for staff), active/disabled and name,\n"
-    "tab-separated, one per line.\n";
+    "tab-separated, one per line.\n"
+    "A reviewer or authorizer gets a personal Ed25519 signing key when added, registered in the\n"
+    "certificate registry DIR/certs as that person and role; its secret half is kept in DIR/server.sqlite\n"
+    "sealed under the password (Argon2id + XChaCha20-Poly1305) and opened only by their login. 'key'\n"
+    "makes a new one for an existing reviewer or authorizer (asks their password; the old key is\n"
+    "disabled in the registry, where it still verifies past approvals).\n";
 
 /* One line from `f` without its line end; false when too long or missing. */
 static bool read_line(FILE *f, char *buf, size_t size)
@@ -102,7 +108,7 @@ static int user_main(int argc, char **argv)
         return PD_EXIT_OK;
     }
     if (argc < 2)
-        return cli_usage_error("user", "say add, list or disable");
+        return cli_usage_error("user", "say add, list, disable or key");
     const char *verb = argv[1];
     char **rest = argv + 1;
     int nrest = argc - 1;
@@ -124,8 +130,9 @@ static int user_main(int argc, char **argv)
     if (!dir)
         return cli_usage_error("user", "--data DIR is required");
     bool add = strcmp(verb, "add") == 0, list = strcmp(verb, "list") == 0, disable = strcmp(verb, "disable") == 0;
-    if (!add && !list && !disable)
-        return cli_usage_error("user", "unknown action '%s' (add, list, disable)", verb);
+    bool key = strcmp(verb, "key") == 0;
+    if (!add && !list && !disable && !key)
+        return cli_usage_error("user", "unknown action '%s' (add, list, disable, key)", verb);
     if (list ? optind != nrest : optind != nrest - 1)
         return cli_usage_error("user", list ? "user list takes no arguments" : "user %s takes one LOGIN", verb);
     enum pd_role role = PD_ROLE_MEMBER;
@@ -145,7 +152,7 @@ static int user_main(int argc, char **argv)
     pd_err_clear(&err);
     int rc;
     char password[PD_PASSWORD_MAX + 2];
-    if (add && (rc = read_password(password, sizeof password)) != 0)
+    if ((add || key) && (rc = read_password(password, sizeof password)) != 0)
         return rc;
     if (pd_srvdb_open(dir, &db, &err) < 0) {
         memset(password, 0, sizeof password);
@@ -154,9 +161,26 @@ static int user_main(int argc, char **argv)
     if (add) {
         int64_t id;
         rc = pd_user_add_with_email(db, rest[optind], name, role, member, email, password, &id, &err);
-        memset(password, 0, sizeof password);
         if (rc == 0)
             printf("%lld\n", (long long)id);
+        if (rc == 0 && (role == PD_ROLE_REVIEWER || role == PD_ROLE_AUTHORIZER)) {
+            /* The signing key needs the registry; without one the login works and the key follows
+             * with `polydaq user key` once the registry exists. */
+            char key_id[17];
+            struct pd_err kerr;
+            pd_err_clear(&kerr);
+            if (pd_user_key_create(db, dir, rest[optind], password, key_id, &kerr) == 0)
+                fprintf(stderr, "polydaq user: signing key %s registered in %s/certs as %s\n", key_id, dir, role_name);
+            else
+                fprintf(stderr, "polydaq user: note: no signing key yet: %s\n", kerr.msg);
+        }
+        memset(password, 0, sizeof password);
+    } else if (key) {
+        char key_id[17];
+        rc = pd_user_key_create(db, dir, rest[optind], password, key_id, &err);
+        memset(password, 0, sizeof password);
+        if (rc == 0)
+            printf("%s\n", key_id);
     } else if (list) {
         rc = pd_user_list(db, print_user, NULL, &err);
     } else {
@@ -170,7 +194,7 @@ static int user_main(int argc, char **argv)
 
 const struct cli_command cli_cmd_user = {
     .name = "user",
-    .synopsis = "user add|list|disable --data DIR [LOGIN]",
+    .synopsis = "user add|list|disable|key --data DIR [LOGIN]",
     .summary = "the lab server's logins and roles",
     .main = user_main,
 };

@@ -1,5 +1,6 @@
 /* demo_labdata.c — the demo lab server's accounts (`polydaq demo --lab-data DIR`): one member
- * company with its contact and one person for each lab role, random passwords in a 0600 file. */
+ * company with its contact and one person for each lab role, random passwords in a 0600 file;
+ * the reviewer's and the authorizer's personal signing keys. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -74,6 +75,11 @@ int demo_labdata_accounts(const char *dir, struct pd_err *err)
         random_password(password);
         rc = pd_user_add(db, people[i].login, people[i].name, people[i].role,
                          people[i].role == PD_ROLE_MEMBER ? DEMO_MEMBER : NULL, password, &user_id, err);
+        /* Reviewer and authorizer get their personal signing keys, registered in DIR/certs and
+         * sealed under their passwords, so they sign through their logins (docs/SERVER.md). */
+        char key_id[17];
+        if (rc == 0 && (people[i].role == PD_ROLE_REVIEWER || people[i].role == PD_ROLE_AUTHORIZER))
+            rc = pd_user_key_create(db, dir, people[i].login, password, key_id, err);
         if (rc == 0) {
             fprintf(f, "%s %s %s\n", people[i].login, password, pd_role_name(people[i].role));
             printf("demo account:  %-16s %s  (%s%s%s)\n", people[i].login, password, pd_role_name(people[i].role),

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "server/internal.h"
+#include "trust/trust.h"
 
 #define FREE_TRIES_LOGIN 5   /* failures per login before the backoff starts */
 #define FREE_TRIES_CLIENT 20 /* per client address (several people behind one NAT) */
@@ -29,6 +30,10 @@ static json_t *me_json(struct srv_call *call, const char *csrf)
     json_object_set_new(obj, "csrf_token", json_string(csrf));
     json_object_set_new(obj, "decision_rule", json_string(srv_decision_rule(call->srv)));
     json_object_set_new(obj, "session_idle_s", json_integer(srv_session_idle_s(call->srv)));
+    struct pd_secret_key key;
+    bool unlocked = keys_session_key(call, &key, &err) == 0;
+    sodium_memzero(&key, sizeof key);
+    json_object_set_new(obj, "signing_key_unlocked", json_boolean(unlocked));
     return json_pack("{s:o}", "user", obj);
 }
 
@@ -87,6 +92,10 @@ int auth_login(struct srv_call *call)
     }
     call->authenticated = true;
     call->user.id = id;
+    /* A reviewer's or authorizer's signing key opens with the password just verified, for this
+     * session only (keys.c); a login without one still works, it just cannot sign. */
+    if (keys_unlock(call, id, password, &err) < 0)
+        pd_log(PD_LOG_WARN, "server: login %s: %s", login, err.msg);
     json_t *me = me_json(call, csrf);
     if (!me)
         return call_error(call, 500, "internal", "the user could not be read back");
@@ -97,6 +106,7 @@ int auth_logout(struct srv_call *call)
 {
     struct pd_err err;
     pd_err_clear(&err);
+    keys_forget_session(call->session_id);
     if (session_end(call, &err) < 0)
         return call_fail(call, &err);
     return call_reply(call, 200, json_pack("{s:b}", "logged_out", 1));

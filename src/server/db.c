@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "registry/registry.h"
 #include "server/internal.h"
 
 /* Migration N brings the schema from version N to N + 1 (PRAGMA user_version). Never edit one
@@ -148,6 +149,54 @@ static const char *const migrations[] = {
     "  last_error TEXT,"
     "  sent_at TEXT);"
     "CREATE INDEX outbox_due ON outbox(next_attempt_s) WHERE sent_at IS NULL;",
+
+    /* 2 → 3: reviewers' and authorizers' personal signing keys (sealed under a key derived from
+     * the person's password: keys.c), run files linked to items (runs.c) and the certificates of
+     * the registry drafted for a request (certs.c), mirrored here for scope and lists. */
+    "CREATE TABLE signing_keys ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  role TEXT NOT NULL CHECK (role IN ('reviewer','authorizer')),"
+    "  public_hex TEXT NOT NULL UNIQUE,"
+    "  key_id TEXT NOT NULL,"
+    "  kdf_salt BLOB NOT NULL,"              /* crypto_pwhash (Argon2id) salt, this key's own */
+    "  kdf_opslimit INTEGER NOT NULL,"
+    "  kdf_memlimit INTEGER NOT NULL,"
+    "  nonce BLOB NOT NULL,"
+    "  sealed BLOB,"                         /* XChaCha20-Poly1305 of the 32-byte seed; NULL once retired */
+    "  created_at TEXT NOT NULL,"
+    "  retired_at TEXT);"                    /* a password reset retires it (the registry keeps the public half) */
+    "CREATE UNIQUE INDEX signing_keys_current ON signing_keys(user_id) WHERE retired_at IS NULL;"
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"           /* the file's name in DATA_DIR/runs */
+    "  sha256 TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  run_id TEXT NOT NULL,"                /* the run file's own run_id attribute */
+    "  specimens INTEGER NOT NULL,"
+    "  how TEXT NOT NULL CHECK (how IN ('uploaded','linked')),"
+    "  added_by INTEGER NOT NULL REFERENCES users(id),"
+    "  added_at TEXT NOT NULL);"
+    "CREATE TABLE run_items ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  item_id INTEGER NOT NULL REFERENCES items(id),"
+    "  linked_by INTEGER NOT NULL REFERENCES users(id),"
+    "  linked_at TEXT NOT NULL,"
+    "  PRIMARY KEY (run_id, item_id));"
+    "CREATE INDEX run_items_item ON run_items(item_id);"
+    "CREATE TABLE certificates ("
+    "  number INTEGER PRIMARY KEY,"          /* the registry's number: CERT-000042 is 42 */
+    "  request_id INTEGER NOT NULL REFERENCES requests(id),"
+    "  specification TEXT NOT NULL,"         /* the spec file's name in DATA_DIR/specs */
+    "  status TEXT NOT NULL CHECK (status IN ('draft','reviewed','issued','withdrawn','superseded')),"
+    "  replaces INTEGER REFERENCES certificates(number),"
+    "  drafted_by INTEGER NOT NULL REFERENCES users(id),"
+    "  drafted_at TEXT NOT NULL,"
+    "  reviewed_by INTEGER REFERENCES users(id),"
+    "  authorized_by INTEGER REFERENCES users(id),"
+    "  issued_at TEXT,"
+    "  reason TEXT);"                        /* a revision's or a withdrawal's */
+    "CREATE INDEX certificates_request ON certificates(request_id, number);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -167,6 +216,34 @@ int db_prepare(struct pd_srvdb *db, const char *sql, sqlite3_stmt **out, struct 
     if (sqlite3_prepare_v2(db->h, sql, -1, out, NULL) != SQLITE_OK)
         return db_fail(db, "preparing a query", err);
     return 0;
+}
+
+int db_prepare_kept(struct pd_srvdb *db, const char *sql, sqlite3_stmt **out, struct pd_err *err)
+{
+    size_t i = 0;
+    for (; i < DB_KEPT_MAX && db->kept[i].sql; i++) {
+        if (db->kept[i].sql == sql) {
+            sqlite3_reset(db->kept[i].st); /* also after a caller that did not give it back */
+            sqlite3_clear_bindings(db->kept[i].st);
+            *out = db->kept[i].st;
+            return 0;
+        }
+    }
+    if (i == DB_KEPT_MAX)
+        return pd_err_set(err, PD_EINVAL, NULL, "more than %d kept statements: %.60s", DB_KEPT_MAX, sql);
+    if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->kept[i].st, NULL) != SQLITE_OK)
+        return db_fail(db, "preparing a query", err);
+    db->kept[i].sql = sql;
+    *out = db->kept[i].st;
+    return 0;
+}
+
+void db_release(sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
 }
 
 static int exec(struct pd_srvdb *db, const char *sql, struct pd_err *err)
@@ -451,6 +528,12 @@ void pd_srvdb_close(struct pd_srvdb *db)
 {
     if (!db)
         return;
+    if (db->registry) {
+        pd_registry_close(db->registry);
+        free(db->registry);
+    }
+    for (size_t i = 0; i < DB_KEPT_MAX && db->kept[i].sql; i++)
+        sqlite3_finalize(db->kept[i].st);
     sqlite3_close(db->h);
     free(db);
 }

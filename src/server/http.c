@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "server/certwork.h"
 #include "server/internal.h"
 
 #define BODY_LIMIT (64 * 1024) /* bytes; the largest valid body is far below */
@@ -58,7 +59,8 @@ struct request_ctx {
     char *body;
     size_t body_len;
     bool too_large;
-    size_t limit;   /* the body's limit: BODY_LIMIT, or UPLOAD_LIMIT for an upload to check */
+    size_t limit;   /* the body's limit: BODY_LIMIT, UPLOAD_LIMIT (a certificate to check) or
+                       RUN_UPLOAD_LIMIT (a run file) */
     size_t dropped; /* bytes of a too large body read and thrown away */
     int status;
     size_t bytes;
@@ -302,6 +304,18 @@ static void client_address(struct pd_server *srv, struct MHD_Connection *conn, c
     }
 }
 
+/* Whether the route of this method and path is the run file upload (runs.c: a larger body). */
+static bool takes_run_file(const char *url, const char *method)
+{
+    for (size_t i = 0; i < srv_route_count; i++) {
+        int64_t ids[2];
+        if (srv_routes[i].handler == runs_upload && strcmp(srv_routes[i].method, method) == 0 &&
+            match_pattern(srv_routes[i].pattern, url, ids))
+            return true;
+    }
+    return false;
+}
+
 static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct request_ctx *ctx, const char *url,
                      const char *method, struct srv_call *call, char *allow, size_t allow_size)
 {
@@ -360,7 +374,7 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
             return;
         }
     }
-    if (route->body == srv_raw_body) { /* an upload, checked by its handler (public.c) */
+    if (route->body == srv_raw_body) { /* an upload, checked by its handler (public.c, runs.c) */
         call->upload = ctx->body;
         call->upload_len = ctx->body_len;
         call->upload_type = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
@@ -428,9 +442,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         printable_copy(ctx->path, sizeof ctx->path, url);
         atomic_fetch_add(&srv->in_flight, 1);
         *con_cls = ctx;
-        ctx->limit = public_upload_path(url) ? UPLOAD_LIMIT : BODY_LIMIT;
+        ctx->limit = takes_run_file(url, method)     ? RUN_UPLOAD_LIMIT
+                     : public_upload_path(url) ? UPLOAD_LIMIT
+                                               : BODY_LIMIT;
         const char *cl = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && (strlen(cl) > 9 || (size_t)atol(cl) > ctx->limit))
+        if (cl && (strlen(cl) > 10 || (size_t)atoll(cl) > ctx->limit))
             ctx->too_large = true; /* answered at once, before the body is read */
         else
             return MHD_YES;
@@ -465,6 +481,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     char allow[64] = "";
     dispatch(srv, conn, ctx, url, method, &call, allow, sizeof allow);
     db_rollback(call.db); /* a handler that failed half-way leaves no transaction open */
+    keys_sweep_after_request(call.db, srv->session_idle_s, srv->session_absolute_s); /* ended sessions' keys wiped */
     pool_give(srv, call.db);
     enum MHD_Result r = send_answer(srv, conn, ctx, &call, call.status == 405 ? allow : NULL);
     json_decref(call.body);
@@ -474,7 +491,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return r;
 }
 
-/* ---- Access log: one JSON line per request, after its answer went out -----------------------*/
+/* ---- Access log: one JSON line per request, after its answer went out -----------------------
+ * Written with snprintf, not built as a jansson object and dumped: that was a quarter of the
+ * server's CPU for a small page (docs/BENCHMARKS.md, "Lab server"). The line is the same JSON. */
+/* A string of the log (printable ASCII, printable_copy) as the inside of a JSON string. */
+static void log_string(char *dst, size_t size, const char *src)
+{
+    size_t o = 0;
+    for (; *src && o + 3 < size; src++) {
+        if (*src == '"' || *src == '\\')
+            dst[o++] = '\\';
+        dst[o++] = *src;
+    }
+    dst[o] = '\0';
+}
+
+/* A number as jansson writes a real with JSON_REAL_PRECISION(6): %.6g, with ".0" when it would
+ * read as an integer. */
+static void json_real_text(double v, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.6g", v);
+    if (!strpbrk(buf, ".eE") && strlen(buf) + 3 <= size)
+        strcat(buf, ".0");
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     struct pd_server *srv = cls;
@@ -483,23 +523,24 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     *con_cls = NULL;
     if (srv->access_log) {
-        char when[40];
+        char when[40], method[2 * sizeof ctx->method], path[2 * sizeof ctx->path], client[2 * sizeof ctx->client];
+        char user[24] = "null", duration[32];
         pd_time_format_iso8601(pd_clock_utc_ns(), when, sizeof when);
+        if (ctx->user_id)
+            snprintf(user, sizeof user, "%lld", (long long)ctx->user_id);
+        json_real_text((double)(pd_clock_mono_ns() - ctx->start_ns) / 1e6, duration, sizeof duration);
+        log_string(method, sizeof method, ctx->method);
+        log_string(path, sizeof path, ctx->path);
+        log_string(client, sizeof client, ctx->client);
         /* Never a header, cookie, token or body: the method, the path (ids only) and the outcome. */
-        json_t *line = json_pack("{s:s,s:s,s:s,s:i,s:I,s:f,s:o,s:s,s:s}", "time", when, "method", ctx->method, "path", ctx->path,
-                                 "status", ctx->status, "bytes", (json_int_t)ctx->bytes, "duration_ms",
-                                 (double)(pd_clock_mono_ns() - ctx->start_ns) / 1e6, "user",
-                                 ctx->user_id ? json_integer(ctx->user_id) : json_null(), "client", ctx->client,
-                                 "outcome", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "sent" : "aborted");
-        char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
-        if (text) {
-            pthread_mutex_lock(&srv->log_lock);
-            fprintf(srv->access_log, "%s\n", text);
-            fflush(srv->access_log);
-            pthread_mutex_unlock(&srv->log_lock);
-        }
-        free(text);
-        json_decref(line);
+        pthread_mutex_lock(&srv->log_lock);
+        fprintf(srv->access_log,
+                "{\"time\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,\"bytes\":%zu,"
+                "\"duration_ms\":%s,\"user\":%s,\"client\":\"%s\",\"outcome\":\"%s\"}\n",
+                when, method, path, ctx->status, ctx->bytes, duration, user, client,
+                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "sent" : "aborted");
+        fflush(srv->access_log);
+        pthread_mutex_unlock(&srv->log_lock);
     }
     free(ctx->body);
     free(ctx);
@@ -612,6 +653,7 @@ void pd_server_stop(struct pd_server *srv, int grace_ms)
     mhd.stop_daemon(srv->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
-    labels_release();
+    certwork_release(); /* the certificate's fonts and then cairo's and fontconfig's caches */
+    keys_forget_all();
     free_server(srv);
 }

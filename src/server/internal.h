@@ -31,8 +31,19 @@ extern struct mhd_api mhd;
 int mhd_load(struct pd_err *err);
 
 /* ---- Database (db.c) -------------------------------------------------------------------------*/
+struct pd_registry;
+#define DB_KEPT_MAX 16
 struct pd_srvdb {
     sqlite3 *h;
+    /* DATA_DIR/certs/registry.sqlite for the public pages, opened at their first use and kept with
+     * this connection (opening it for every lookup was a quarter of the page's CPU); NULL until then. */
+    struct pd_registry *registry;
+    /* Statements of the per-request paths (session, scope, lists, the public page), prepared once
+     * per connection: preparing them for every request was a sixth of a list's CPU. */
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } kept[DB_KEPT_MAX];
 };
 #define SRV_DB_FILE "server.sqlite"
 /* Opens one connection (WAL, synchronous=FULL, foreign keys, busy timeout) and brings the schema
@@ -44,6 +55,13 @@ int db_commit(struct pd_srvdb *db, struct pd_err *err);
 void db_rollback(struct pd_srvdb *db);
 /* Prepares a statement that takes no tenant scope (accounts, sessions, the lab's own tables). */
 int db_prepare(struct pd_srvdb *db, const char *sql, sqlite3_stmt **out, struct pd_err *err);
+/* The same for SQL that runs on (nearly) every request: the connection's statement for this very
+ * string — compared by address, so pass a string literal — prepared at its first use and kept.
+ * Give it back with db_release (never sqlite3_finalize) on every path, before the same SQL can be
+ * needed again. PD_EINVAL when DB_KEPT_MAX statements are kept already (a programming error). */
+int db_prepare_kept(struct pd_srvdb *db, const char *sql, sqlite3_stmt **out, struct pd_err *err);
+/* Resets a kept statement (its read ends, its bindings are cleared); NULL is ignored. */
+void db_release(sqlite3_stmt *st);
 /* Turns the connection's last error into a pd_err: PD_ESTATE for a constraint, PD_EBUSY when
  * locked, PD_EIO otherwise. */
 int db_fail(struct pd_srvdb *db, const char *what, struct pd_err *err);
@@ -114,14 +132,34 @@ struct srv_scope {
     enum srv_scope_kind kind;
     int64_t member_id; /* SCOPE_MEMBER only */
 };
-#define SCOPE_SQL(member_column) "(:scope_all = 1 OR " member_column " = :scope_member)"
+/* A range of member ids (staff: all of them; a member: its own id; anonymous: none), not
+ * "(:all = 1 OR column = :member)": SQLite cannot serve that OR from an index, so every member's
+ * list scanned the whole table (docs/BENCHMARKS.md, "Lab server"). The scoped columns are NOT NULL. */
+#define SCOPE_SQL(member_column) "(" member_column " BETWEEN :scope_first AND :scope_last)"
+/* :scope_all, where a query uses it besides SCOPE_SQL, is bound to 1 for lab staff, 0 otherwise. */
+/* A certificate: a member sees its company's (through the request) once issued — also when later
+ * withdrawn or superseded; drafts and reviewed ones are the lab's. (The member's range first, so
+ * the member column's index serves it, as SCOPE_SQL.) */
+#define SCOPE_CERT_SQL(member_column, status_column)                                                 \
+    "(" member_column " BETWEEN :scope_first AND :scope_last AND (:scope_all = 1 OR " status_column   \
+    " IN ('issued','withdrawn','superseded')))"
+/* A run file belongs to the member company whose items it is linked to (runs.c links a run to the
+ * items of one request only); an unlinked run is the lab's alone. */
+#define SCOPE_RUN_SQL(run_column)                                                                      \
+    "(:scope_all = 1 OR EXISTS (SELECT 1 FROM run_items sri JOIN items si ON si.id = sri.item_id "     \
+    "JOIN requests sq ON sq.id = si.request_id WHERE sri.run_id = " run_column                          \
+    " AND sq.member_id = :scope_member))"
 /* Lab staff: SCOPE_LAB; a member contact: its member company. (Anonymous calls keep SCOPE_NOTHING.) */
 struct srv_user;
 void scope_for_user(const struct srv_user *user, struct srv_scope *out);
-/* Prepares `sql`, which must contain SCOPE_SQL(...) (refused with PD_EINVAL otherwise: a tenant
- * query without its scope is a programming error), and binds the scope's parameters. */
+/* Prepares `sql`, which must contain SCOPE_SQL(...) or SCOPE_RUN_SQL(...) (refused with PD_EINVAL
+ * otherwise: a tenant query without its scope is a programming error), and binds the scope's
+ * parameters. */
 int scope_prepare(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, sqlite3_stmt **out,
                   struct pd_err *err);
+/* The same through db_prepare_kept (give it back with db_release). */
+int scope_prepare_kept(struct pd_srvdb *db, const struct srv_scope *scope, const char *sql, sqlite3_stmt **out,
+                       struct pd_err *err);
 
 /* ---- Passwords (password.c) -------------------------------------------------------------------*/
 #define PW_HASH_BYTES crypto_pwhash_STRBYTES
@@ -206,6 +244,8 @@ int session_start(struct srv_call *call, int64_t user_id, char csrf_hex[65], str
 int session_resolve(struct srv_call *call, const char *cookie, struct pd_err *err);
 int session_end(struct srv_call *call, struct pd_err *err);
 void session_csrf_token(const unsigned char session_id[32], char hex[65]);
+/* SHA-256 of a raw session id as 64 hex digits: what the sessions table keeps. */
+void session_id_hash(const unsigned char id[32], char hex[65]);
 bool session_csrf_ok(const struct srv_call *call, const char *header_value);
 /* Clears the cookie in the browser (logout, or a cookie that named no live session). */
 void session_clear_cookie(struct srv_call *call);
@@ -246,8 +286,9 @@ struct srv_route {
     unsigned roles;                /* ROLE_BIT set allowed; ROLES_ANONYMOUS: anyone */
     const struct srv_field *body;  /* the body's schema; NULL: no body */
 };
-/* A route's body given to its handler as sent (call->upload), up to 4 MiB: the public check of an
- * uploaded certificate, whose handler checks type and content itself. */
+/* A route's body given to its handler as sent (call->upload): the public check of an uploaded
+ * certificate (up to 4 MiB), a run file's upload (runs.c, up to RUN_UPLOAD_LIMIT); the handler
+ * checks type and content itself. */
 extern const struct srv_field srv_raw_body[];
 extern const struct srv_route srv_routes[];
 extern const size_t srv_route_count;
@@ -285,6 +326,28 @@ int mail_sender_start(const char *data_dir, const char *url, const char *from, s
                       struct pd_err *err);
 void mail_sender_stop(struct mail_sender *ms);
 
+/* ---- Personal signing keys (keys.c) ----------------------------------------------------------------
+ * A reviewer's or authorizer's secret key, sealed in server.sqlite under their password, is opened
+ * at login and held in locked memory for that session only. */
+struct pd_secret_key;
+/* A new key pair for user `user_id` (reviewer/authorizer), registered in DATA_DIR/certs and sealed
+ * under `password`; the user's earlier key is retired (disabled in the registry). */
+int keys_create_for(struct pd_srvdb *db, const char *data_dir, int64_t user_id, const char *password,
+                    char key_id[17], struct pd_err *err);
+/* At login: opens the user's sealed key with the password and keeps it for the call's session
+ * (nothing when the user has no key). */
+int keys_unlock(struct srv_call *call, int64_t user_id, const char *password, struct pd_err *err);
+/* A copy of the session's unlocked key (wipe it after use); PD_ESTATE when none. */
+int keys_session_key(struct srv_call *call, struct pd_secret_key *out, struct pd_err *err);
+void keys_forget_session(const unsigned char session_id[32]);
+void keys_forget_user(int64_t user_id);
+/* Forgets the keys of sessions that ended (expired, deleted, user disabled). */
+void keys_sweep(struct pd_srvdb *db, int idle_s, int absolute_s);
+/* The same after each request, at most once a second. */
+void keys_sweep_after_request(struct pd_srvdb *db, int idle_s, int absolute_s);
+size_t keys_unlocked_count(void);
+void keys_forget_all(void); /* at the server's stop */
+
 /* ---- Handlers, one file per resource ------------------------------------------------------------*/
 int auth_login(struct srv_call *call);   /* auth.c */
 int auth_logout(struct srv_call *call);
@@ -305,7 +368,6 @@ int items_list(struct srv_call *call);    /* items.c */
 int items_get(struct srv_call *call);
 int items_receive(struct srv_call *call);
 int labels_pdf(struct srv_call *call);    /* labels.c */
-void labels_release(void); /* at the server's stop: cairo's and fontconfig's caches freed */
 int complaints_list(struct srv_call *call); /* complaints.c */
 int complaints_get(struct srv_call *call);
 int complaints_create(struct srv_call *call);
@@ -315,6 +377,27 @@ int complaints_close(struct srv_call *call);
 extern const struct srv_field items_receive_body[], complaints_create_body[], complaints_note_body[],
     complaints_investigation_body[],
     complaints_close_body[];
+int runs_list(struct srv_call *call); /* runs.c */
+int runs_get(struct srv_call *call);
+int runs_register(struct srv_call *call);
+int runs_upload(struct srv_call *call);
+int runs_download(struct srv_call *call);
+int runs_of_request(struct srv_call *call);
+int runs_link(struct srv_call *call);
+/* The upload's body (srv_raw_body) is the run file's bytes, up to RUN_UPLOAD_LIMIT. */
+extern const struct srv_field runs_register_body[], runs_link_body[];
+#define RUN_UPLOAD_LIMIT ((size_t)256 * 1024 * 1024)
+int certs_list(struct srv_call *call); /* certs.c */
+int certs_get(struct srv_call *call);
+int certs_certify(struct srv_call *call);
+int certs_review(struct srv_call *call);
+int certs_authorize(struct srv_call *call);
+int certs_revise(struct srv_call *call);
+int certs_withdraw(struct srv_call *call);
+int certs_pdf(struct srv_call *call);
+int certs_json(struct srv_call *call);
+int specs_list(struct srv_call *call);
+extern const struct srv_field certs_certify_body[], certs_reason_body[];
 /* public.c: certificate verification for anyone, no login (docs/SERVER.md, "Public verification") */
 int public_page(struct srv_call *call);     /* GET /v/{cert}: the HTML page */
 int public_status(struct srv_call *call);   /* GET /api/v1/public/certificates/{cert}: JSON */

@@ -6,10 +6,8 @@
  * records use). Drawn with cairo and libqrencode; its own small renderer, independent of the
  * certificate's PDF code.
  */
-#define _GNU_SOURCE 1 /* RTLD_DEFAULT */
 #include <cairo-pdf.h>
 #include <cairo.h>
-#include <dlfcn.h>
 #include <qrencode.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,15 +152,4 @@ int labels_pdf(struct srv_call *call)
         return call_error(call, 500, "internal", "internal error (logged on the server)");
     }
     return call_reply_bytes(call, 200, "application/pdf", buf.data, buf.len);
-}
-
-void labels_release(void)
-{
-    /* cairo's font caches and fontconfig's configuration live until the process ends; let go of
-     * them when the server stops (no drawing can be under way), so leak checkers see none. */
-    cairo_debug_reset_static_data();
-    void (*fc_fini)(void);
-    *(void **)&fc_fini = dlsym(RTLD_DEFAULT, "FcFini"); /* cairo's dependency, not linked by us */
-    if (fc_fini)
-        fc_fini();
 }

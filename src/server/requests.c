@@ -89,8 +89,8 @@ int requests_list(struct srv_call *call)
     sqlite3_stmt *st;
     struct pd_err err;
     pd_err_clear(&err);
-    if (scope_prepare(call->db, &call->scope, REQUEST_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY r.id DESC",
-                      &st, &err) < 0)
+    if (scope_prepare_kept(call->db, &call->scope,
+                           REQUEST_SELECT "WHERE " SCOPE_SQL("r.member_id") " ORDER BY r.id DESC", &st, &err) < 0)
         return call_fail(call, &err);
     json_t *arr = json_array();
     int step;
@@ -98,11 +98,11 @@ int requests_list(struct srv_call *call)
         json_array_append_new(arr, request_json(st));
     if (step != SQLITE_DONE) {
         db_fail(call->db, "listing requests", &err);
-        sqlite3_finalize(st);
+        db_release(st);
         json_decref(arr);
         return call_fail(call, &err);
     }
-    sqlite3_finalize(st);
+    db_release(st);
     return call_reply(call, 200, json_pack("{s:o}", "requests", arr));
 }
 

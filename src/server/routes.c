@@ -9,6 +9,8 @@
 #define REVIEWERS (ROLE_BIT(PD_ROLE_REVIEWER) | ROLE_BIT(PD_ROLE_AUTHORIZER) | ROLE_BIT(PD_ROLE_ADMIN))
 #define ADMIN ROLE_BIT(PD_ROLE_ADMIN)
 #define MEMBER ROLE_BIT(PD_ROLE_MEMBER)
+#define REVIEWER ROLE_BIT(PD_ROLE_REVIEWER)     /* signs reviews with a reviewer's key */
+#define AUTHORIZER ROLE_BIT(PD_ROLE_AUTHORIZER) /* signs authorizations with an authorizer's key */
 
 const struct srv_route srv_routes[] = {
     {"POST", "/api/v1/session", auth_login, ROLES_ANONYMOUS, auth_login_body},
@@ -43,6 +45,27 @@ const struct srv_route srv_routes[] = {
      complaints_investigation_body},
     {"POST", "/api/v1/complaints/{id}/close", complaints_close, REVIEWERS, complaints_close_body},
 
+    /* Run files (runs.c) and certificates (certs.c): staff upload, link and certify; reviewers
+     * review and authorizers authorize with the key their login unlocked; members read their own. */
+    {"GET", "/api/v1/runs", runs_list, ROLES_ALL, NULL},
+    {"POST", "/api/v1/runs", runs_register, ROLES_STAFF, runs_register_body},
+    {"PUT", "/api/v1/runs/{file}", runs_upload, ROLES_STAFF, srv_raw_body},
+    {"GET", "/api/v1/runs/{id}", runs_get, ROLES_ALL, NULL},
+    {"GET", "/api/v1/runs/{id}/file", runs_download, ROLES_ALL, NULL},
+    {"GET", "/api/v1/requests/{id}/runs", runs_of_request, ROLES_ALL, NULL},
+    {"POST", "/api/v1/requests/{id}/runs", runs_link, ROLES_STAFF, runs_link_body},
+    {"GET", "/api/v1/specifications", specs_list, ROLES_STAFF, NULL},
+    {"POST", "/api/v1/requests/{id}/certify", certs_certify, ROLES_STAFF, certs_certify_body},
+    {"GET", "/api/v1/requests/{id}/certificates", certs_list, ROLES_ALL, NULL},
+    {"GET", "/api/v1/certificates", certs_list, ROLES_ALL, NULL},
+    {"GET", "/api/v1/certificates/{id}", certs_get, ROLES_ALL, NULL},
+    {"GET", "/api/v1/certificates/{id}/pdf", certs_pdf, ROLES_ALL, NULL},
+    {"GET", "/api/v1/certificates/{id}/json", certs_json, ROLES_ALL, NULL},
+    {"POST", "/api/v1/certificates/{id}/review", certs_review, REVIEWER, NULL},
+    {"POST", "/api/v1/certificates/{id}/authorize", certs_authorize, AUTHORIZER, NULL},
+    {"POST", "/api/v1/certificates/{id}/revise", certs_revise, REVIEWERS, certs_reason_body},
+    {"POST", "/api/v1/certificates/{id}/withdraw", certs_withdraw, AUTHORIZER, certs_reason_body},
+
     /* Public verification (public.c): anyone, no login; drafts and unknown numbers alike 404. */
     {"GET", "/v/{cert}", public_page, ROLES_ANONYMOUS, NULL},
     {"POST", "/v/{cert}/check", public_check, ROLES_ANONYMOUS, srv_raw_body},
@@ -64,5 +87,7 @@ const struct srv_route srv_routes[] = {
     {"GET", "/complaints/new", static_page, ROLES_ANONYMOUS, NULL},
     {"GET", "/complaints/{id}", static_page, ROLES_ANONYMOUS, NULL},
     {"GET", "/admin", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/certificates", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/certificates/{id}", static_page, ROLES_ANONYMOUS, NULL},
 };
 const size_t srv_route_count = sizeof srv_routes / sizeof srv_routes[0];

@@ -1,6 +1,7 @@
 /*
  * server.h — the lab server's whole contract: the workflow database in the data folder (members,
- * users, sessions, test requests, items, complaints, the mail outbox) with the account operations
+ * users, sessions, test requests, items, complaints, the mail outbox, personal signing keys, run
+ * files and the requests' certificates) with the account operations
  * the CLI needs, and the HTTP server (`polydaq serve`) that puts the JSON API /api/v1/ over it and
  * delivers e-mail notices. How requests are routed, who may see what and how each resource behaves
  * is private to src/server/ (docs/SERVER.md describes it).
@@ -76,6 +77,21 @@ int pd_user_list(struct pd_srvdb *db, void (*each)(const struct pd_user_info *u,
                  struct pd_err *err);
 /* Disables the login and ends all of the user's sessions (one transaction). */
 int pd_user_disable(struct pd_srvdb *db, const char *login, struct pd_err *err);
+
+/* ---- The data folder ----------------------------------------------------------------------
+ * DATA_DIR/server.sqlite (this database), DATA_DIR/certs/ (the certificate registry and its
+ * exports, with the lab's issuing key lab.key), DATA_DIR/runs/ (run files), DATA_DIR/specs/
+ * (the specifications certify offers). */
+#define PD_SERVER_CERTS_DIR "certs"
+#define PD_SERVER_RUNS_DIR "runs"
+#define PD_SERVER_SPECS_DIR "specs"
+/* A new personal signing key for reviewer/authorizer `login`, whose `password` is checked (PD_EDATA
+ * when wrong): an Ed25519 pair whose public half is registered in DATA_DIR/certs as this person
+ * with this role, the secret sealed under the password in server.sqlite. An earlier key is retired
+ * (disabled in the registry; the approvals it made stay valid). PD_ESTATE for another role or
+ * without a registry. key_id (17 bytes, may be NULL) gets the new key's id. */
+int pd_user_key_create(struct pd_srvdb *db, const char *data_dir, const char *login, const char *password,
+                       char key_id[17], struct pd_err *err);
 
 /* ---- The HTTP server ------------------------------------------------------------------------*/
 struct pd_server_options {

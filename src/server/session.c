@@ -10,7 +10,7 @@
 
 #include "server/internal.h"
 
-static void id_hash_hex(const unsigned char id[32], char hex[65])
+void session_id_hash(const unsigned char id[32], char hex[65])
 {
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(digest, id, 32);
@@ -50,7 +50,7 @@ int session_start(struct srv_call *call, int64_t user_id, char csrf_hex[65], str
     unsigned char id[32];
     randombytes_buf(id, sizeof id);
     char hash[65], id_hex[65];
-    id_hash_hex(id, hash);
+    session_id_hash(id, hash);
     sodium_bin2hex(id_hex, sizeof id_hex, id, sizeof id);
     sqlite3_stmt *st;
     int rc = db_prepare(call->db,
@@ -93,19 +93,20 @@ int session_resolve(struct srv_call *call, const char *cookie, struct pd_err *er
         sodium_hex2bin(id, sizeof id, cookie, 64, NULL, &n, NULL) != 0 || n != sizeof id)
         return 0; /* not a session id of ours: anonymous */
     char hash[65];
-    id_hash_hex(id, hash);
+    session_id_hash(id, hash);
     sqlite3_stmt *st;
-    int rc = db_prepare(call->db,
-                        "SELECT s.created_s, s.last_seen_s, u.id, u.login, u.name, u.role, u.member_id, u.disabled "
-                        "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?",
-                        &st, err);
+    int rc = db_prepare_kept(call->db,
+                             "SELECT s.created_s, s.last_seen_s, u.id, u.login, u.name, u.role, u.member_id, "
+                             "u.disabled FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?",
+                             &st, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
     int step = sqlite3_step(st);
     if (step != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return step == SQLITE_DONE ? 0 : db_fail(call->db, "reading a session", err);
+        rc = step == SQLITE_DONE ? 0 : db_fail(call->db, "reading a session", err);
+        db_release(st);
+        return rc;
     }
     int64_t now = db_now_s(), created = sqlite3_column_int64(st, 0), last_seen = sqlite3_column_int64(st, 1);
     int idle = srv_session_idle_s(call->srv);
@@ -119,7 +120,7 @@ int session_resolve(struct srv_call *call, const char *cookie, struct pd_err *er
     db_text(st, 5, role, sizeof role);
     bool role_ok = pd_role_parse(role, &user.role);
     user.member_id = sqlite3_column_int64(st, 6);
-    sqlite3_finalize(st);
+    db_release(st);
     if (expired || !role_ok) {
         delete_session(call->db, hash);
         return 0;
@@ -145,7 +146,7 @@ int session_resolve(struct srv_call *call, const char *cookie, struct pd_err *er
 int session_end(struct srv_call *call, struct pd_err *err)
 {
     char hash[65];
-    id_hash_hex(call->session_id, hash);
+    session_id_hash(call->session_id, hash);
     sqlite3_stmt *st;
     int rc = db_prepare(call->db, "DELETE FROM sessions WHERE id_hash = ?", &st, err);
     if (rc < 0)

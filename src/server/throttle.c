@@ -11,7 +11,7 @@
 int64_t throttle_wait_s(struct pd_srvdb *db, const char *key)
 {
     sqlite3_stmt *st;
-    if (db_prepare(db, "SELECT blocked_until_s FROM login_throttle WHERE key = ?", &st, NULL) < 0)
+    if (db_prepare_kept(db, "SELECT blocked_until_s FROM login_throttle WHERE key = ?", &st, NULL) < 0)
         return 0;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
     int64_t wait = 0;
@@ -21,7 +21,7 @@ int64_t throttle_wait_s(struct pd_srvdb *db, const char *key)
         if (until > now)
             wait = until - now;
     }
-    sqlite3_finalize(st);
+    db_release(st);
     return wait;
 }
 

@@ -313,6 +313,17 @@ int users_list(struct srv_call *call)
     return call_reply(call, 200, json_pack("{s:o}", "users", lc.array));
 }
 
+/* A reviewer or authorizer gets a new signing key sealed under the password the admin just set,
+ * when the lab has a registry (otherwise later: `polydaq user key`). No key is ever recovered. */
+static void signing_key_for(struct srv_call *call, int64_t user_id, const char *password)
+{
+    struct pd_err err;
+    pd_err_clear(&err);
+    char key_id[17];
+    if (keys_create_for(call->db, srv_data_dir(call->srv), user_id, password, key_id, &err) < 0)
+        pd_log(PD_LOG_WARN, "server: user %lld has no signing key: %s", (long long)user_id, err.msg);
+}
+
 int users_create(struct srv_call *call)
 {
     json_t *b = call->body;
@@ -350,6 +361,8 @@ int users_create(struct srv_call *call)
         rc = db_commit(call->db, &err);
     if (rc < 0)
         return call_fail(call, &err);
+    if (role == PD_ROLE_REVIEWER || role == PD_ROLE_AUTHORIZER)
+        signing_key_for(call, id, json_string_value(json_object_get(b, "password")));
     struct pd_user_info u;
     if (user_load(call->db, id, &u, &err) < 0)
         return call_fail(call, &err);
@@ -395,6 +408,11 @@ static int change_user(struct srv_call *call, const char *password)
         rc = db_commit(call->db, &err);
     if (rc < 0)
         return call_fail(call, &err);
+    /* The unlocked key goes with the sessions; a reset password cannot open the old sealed key,
+     * so the person gets a new one (the old stays in the registry for past approvals). */
+    keys_forget_user(u.id);
+    if (password && (u.role == PD_ROLE_REVIEWER || u.role == PD_ROLE_AUTHORIZER))
+        signing_key_for(call, u.id, password);
     if ((rc = user_load(call->db, u.id, &u, &err)) < 0)
         return call_fail(call, &err);
     json_t *obj = json_object();

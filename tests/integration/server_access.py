@@ -8,8 +8,8 @@ import re
 import shutil
 
 from public_lab import make_certs
-from server_lib import (ACCOUNTS, API, PASSWORDS, REVIEW, ROLES, Client, Server, check, fail, finish, make_lab,
-                        new_request)
+from server_lib import (ACCOUNTS, API, PASSWORDS, REVIEW, ROLES, Client, Server, check, fail, finish,
+                        make_lab, make_run, new_request)
 
 
 def read_matrix():
@@ -22,15 +22,17 @@ def read_matrix():
             if cells[0] == "endpoint":
                 check(cells[1:] == ROLES, f"matrix columns {cells[1:]} are not {ROLES}")
             continue
-        m = re.fullmatch(r"`(GET|POST|DELETE) (\S+)`", cells[0])
+        m = re.fullmatch(r"`(GET|POST|PUT|DELETE) (\S+)`", cells[0])
         assert m, f"bad matrix row {line}"
         rows.append((m.group(1), m.group(2), [int(c) for c in cells[1:]]))
     return rows
 
 
-data, member_a, member_b = make_lab()
-public = make_certs(data)  # CERT-000001 issued, CERT-000002 a draft, for the public rows
+data, member_a, member_b = make_lab(certs=True)  # the registry first: reviewer and authorizer get keys
+RUN_BYTES = open(make_run(data + "-station", data + "-made"), "rb").read()
+public = make_certs(data)  # CERT-000001 issued, CERT-000002 a draft (by the CLI), for the public rows
 ISSUED_JSON = open(os.path.join(public["certs"], "CERT-000001.json"), "rb").read()
+os.makedirs(os.path.join(data, "runs"), exist_ok=True)
 server = Server(data)
 sessions = {"anonymous": Client(server)}
 for role, (login, *_rest) in ACCOUNTS.items():
@@ -50,6 +52,47 @@ for role, req in (("member A", shared_a), ("member B", shared_b)):
     assert st == 201, (st, body)
     shared_complaint[role] = body["id"]
 counter = itertools.count(1)
+tech, rev, auth = sessions["technician"], sessions["reviewer"], sessions["authorizer"]
+
+
+def fresh_run():
+    """A run file recorded from the data folder's runs/ (a copy of the one made above)."""
+    name = f"run-copy-{next(counter)}.h5"
+    with open(os.path.join(data, "runs", name), "wb") as f:
+        f.write(RUN_BYTES)
+    st, _, body = tech.call("POST", "/api/v1/runs", {"name": name})
+    assert st == 201, (st, body)
+    return body["id"], name
+
+
+def request_in(state, member="member A"):
+    """A request of `member` brought to `state`: items received, testing (a run linked)."""
+    req = new_request(sessions[member])
+    assert rev.call("POST", f"/api/v1/requests/{req}/accept", REVIEW)[0] == 200
+    assert tech.call("POST", f"/api/v1/requests/{req}/items", ITEM)[0] == 201
+    run = None
+    if state == "testing":
+        run, _ = fresh_run()
+        assert tech.call("POST", f"/api/v1/requests/{req}/runs", {"run": run})[0] == 200
+    return req, run
+
+
+def cert_in(status, member="member A"):
+    """A certificate of `member`'s request in `status` (draft, reviewed, issued); returns (number, run)."""
+    req, run = request_in("testing", member)
+    st, _, body = tech.call("POST", f"/api/v1/requests/{req}/certify", {"specification": "pp-demo.yaml"})
+    assert st == 201, (st, body)
+    n = body["number"]
+    if status in ("reviewed", "issued"):
+        assert rev.call("POST", f"/api/v1/certificates/{n}/review")[0] == 200
+    if status == "issued":
+        assert auth.call("POST", f"/api/v1/certificates/{n}/authorize")[0] == 200
+    return n, run, req
+
+
+shared_cert, shared_run, shared_cert_req = {}, {}, {}
+for role in ("member A", "member B"):
+    shared_cert[role], shared_run[role], shared_cert_req[role] = cert_in("issued", role)
 
 
 def fresh_complaint(acknowledged):
@@ -70,10 +113,12 @@ def fresh_member_a_user():
     return body["id"]
 
 
-def cell(method, pattern, role):
-    """Sends the cell's request; returns the status."""
+def cell(method, pattern, role, want):
+    """Sends the cell's request; returns the status. A state change that the role is refused
+    (401, 403) needs no fresh object."""
     client = sessions[role]
     body = None
+    fresh = method in ("POST", "PUT") and want not in (401, 403)
     if pattern == "/api/v1/session":
         if method == "POST":
             login = ACCOUNTS[role][0] if role != "anonymous" else "alice"
@@ -83,13 +128,31 @@ def cell(method, pattern, role):
             login = ACCOUNTS[role][0]
             client = Client(server, login, PASSWORDS[login])
     obj = {"{missing}": "999999"}
+    raw = None
     if "/public/" in pattern:  # the same for everyone: no login needed, a session changes nothing
         path = pattern.replace("{issued}", "CERT-000001").replace("{draft}", "CERT-000002")
         path = path.replace("{missing}", "CERT-999999")
         if method == "POST":
             return client.call(method, path, raw=ISSUED_JSON)[0]
         return client.call(method, path)[0]
-    if "/requests/{" in pattern:
+    elif pattern.startswith("/api/v1/certificates/{"):
+        obj["{A}"], obj["{B}"] = str(shared_cert["member A"]), str(shared_cert["member B"])
+        if fresh:
+            status = {"review": "draft", "authorize": "reviewed"}.get(pattern.rsplit("/", 1)[1], "issued")
+            obj["{A}"] = str(cert_in(status)[0])
+    elif pattern.startswith("/api/v1/runs/{"):
+        obj["{A}"], obj["{B}"] = str(shared_run["member A"]), str(shared_run["member B"])
+        obj["{file}"] = f"upload-{next(counter)}.h5"
+        raw = RUN_BYTES
+    elif pattern.endswith("/runs") and "/requests/{" in pattern:
+        obj["{A}"], obj["{B}"] = str(shared_cert_req["member A"]), str(shared_cert_req["member B"])
+        if fresh:
+            obj["{A}"] = str(request_in("items received")[0])
+    elif pattern.endswith("/certify") or pattern.endswith("/certificates") and "/requests/{" in pattern:
+        obj["{A}"], obj["{B}"] = str(shared_cert_req["member A"]), str(shared_cert_req["member B"])
+        if fresh:
+            obj["{A}"] = str(request_in("testing")[0])
+    elif "/requests/{" in pattern:
         state_changing = method == "POST"
         obj["{A}"] = str(new_request(sessions["member A"]) if state_changing else shared_a)
         obj["{B}"] = str(shared_b)
@@ -135,14 +198,31 @@ def cell(method, pattern, role):
             body = {"findings": "specimen 2 slipped"}
         elif pattern.endswith("/close"):
             body = {"outcome": "explained to the member"}
+        elif pattern == "/api/v1/runs":
+            body = {"name": fresh_run_file()}
+        elif pattern.endswith("/runs"):
+            body = {"run": fresh_run()[0] if fresh else shared_run["member A"]}
+        elif pattern.endswith("/certify"):
+            body = {"specification": "pp-demo.yaml"}
+        elif pattern.endswith("/revise") or pattern.endswith("/withdraw"):
+            body = {"reason": "a reason given in the access matrix"}
+    if method == "PUT":
+        return client.call(method, path, raw=raw, content_type="application/x-hdf5")[0]
     return client.call(method, path, body)[0]
+
+
+def fresh_run_file():
+    name = f"run-file-{next(counter)}.h5"
+    with open(os.path.join(data, "runs", name), "wb") as f:
+        f.write(RUN_BYTES)
+    return name
 
 
 rows = read_matrix()
 cells = 0
 for method, pattern, expected in rows:
     for role, want in zip(ROLES, expected):
-        got = cell(method, pattern, role)
+        got = cell(method, pattern, role, want)
         cells += 1
         check(got == want, f"{method} {pattern} as {role}: {got}, the matrix says {want}")
 

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -43,7 +44,11 @@ class OpenAPI:
         self.resolver = jsonschema.RefResolver("", self.doc)
         self.templates = []
         for p in self.doc["paths"]:
-            rx = "^" + re.sub(r"\{number\}", "CERT-[0-9]{6,12}", re.sub(r"\{id\}", "[1-9][0-9]{0,14}", p)) + "$"
+            rx = p
+            for name, value in (("{id}", "[1-9][0-9]{0,14}"), ("{number}", "CERT-[0-9]{6,12}"),
+                                ("{file}", "[a-z0-9][a-z0-9._-]{0,63}")):
+                rx = rx.replace(name, value)
+            rx = "^" + rx + "$"
             self.templates.append((re.compile(rx), p))
         self.checked = 0
 
@@ -168,6 +173,9 @@ class Client:
         conn.close()
         for k, v in SECURITY_HEADERS.items():
             check(hdrs.get(k) == v, f"{method} {path}: header {k} is {hdrs.get(k)!r}, expected {v!r}")
+        if hdrs.get("content-type") == "application/x-hdf5" and resp.status == 200:  # a run file
+            API.validate(method, path.split("?")[0], resp.status, data, "application/x-hdf5")
+            return resp.status, hdrs, data
         if hdrs.get("content-type") == "application/pdf" and resp.status == 200:
             check(data.startswith(b"%PDF-"), f"{method} {path}: a PDF that does not start with %PDF-")
             API.validate(method, path.split("?")[0], resp.status, data, "application/pdf")
@@ -203,9 +211,47 @@ def cli(*args, stdin=None):
     return subprocess.run([CLI, *args], input=stdin, capture_output=True, text=True)
 
 
-def make_lab():
-    """A data folder with members A and B and one account per role; returns (dir, member ids)."""
+def make_certs(data):
+    """The certificate side of a data folder: DATA/certs with the lab key registered, the demo
+    spec in DATA/specs, and a station key (registered) in DATA-station; returns that folder (its
+    run.yaml makes sealed runs with `make_run`)."""
+    certs = os.path.join(data, "certs")
+    os.makedirs(certs)
+    for args in (["keygen", "-o", certs],
+                 ["registry", "init", certs, "--lab-key", os.path.join(certs, "lab.pub"), "--name", "Test Lab"]):
+        r = cli(*args)
+        assert r.returncode == 0, r.stderr
+    cfg = data + "-station"
+    os.makedirs(os.path.join(cfg, "keys"))
+    # The integration tests' quick simulated series (five specimens in seconds), sealed by a station.
+    with open(os.path.join(SOURCE, "tests", "integration", "data", "fast-tensile.yaml")) as f:
+        config = f.read()
+    with open(os.path.join(cfg, "run.yaml"), "w") as f:
+        f.write(config + "\nstation:\n  name: demo station\n  key: keys/station-demo.key\n")
+    for args in (["keygen", "--station", "demo", "-o", os.path.join(cfg, "keys")],
+                 ["registry", "station", "add", "--key", os.path.join(cfg, "keys", "station-demo.pub"), "--name",
+                  "demo station", "-o", certs]):
+        r = cli(*args)
+        assert r.returncode == 0, r.stderr
+    os.makedirs(os.path.join(data, "specs"))
+    shutil.copy(os.path.join(SOURCE, "config", "specs", "pp-demo.yaml"), os.path.join(data, "specs"))
+    return cfg
+
+
+def make_run(cfg, out):
+    """A sealed run of the simulated load frame (5 specimens) in folder `out`; returns its path."""
+    r = cli("run", os.path.join(cfg, "run.yaml"), "-o", out, "-q")
+    assert r.returncode == 0, r.stderr
+    return os.path.join(out, [f for f in os.listdir(out) if f.endswith(".h5")][0])
+
+
+def make_lab(certs=False):
+    """A data folder with members A and B and one account per role; returns (dir, member ids).
+    certs: with the certificate registry first (make_certs), so reviewer and authorizer get their
+    signing keys."""
     data = tempfile.mkdtemp(prefix="pd-server-")
+    if certs:
+        make_certs(data)
     ids = {}
     for name in ("Acme Polymers GmbH", "Beta Plastics AG"):
         r = cli("member", "add", "--data", data, name)

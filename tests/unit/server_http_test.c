@@ -183,6 +183,13 @@ static int teardown(void **state)
     "{\"contract_review\":{\"requirements_defined\":true,\"methods_appropriate\":true,"                       \
     "\"capability_and_resources\":true,\"due_date_feasible\":true,\"subcontracting\":false}}"
 
+static void exec_sql_on(struct pd_srvdb *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s", msg ? msg : "SQL error");
+}
+
 static void test_login_and_headers(void **state)
 {
     (void)state;
@@ -204,6 +211,11 @@ static void test_login_and_headers(void **state)
 static void test_dispatch_order(void **state)
 {
     (void)state;
+    /* For test_access_log: quotes and backslashes in a path are escaped in the log's JSON (the
+     * line is formatted by hand since the server benchmark, no longer by jansson). */
+    struct answer quoted;
+    call("GET", "/api/v1/%22q%5Cx", 0, false, NULL, NULL, &quoted);
+    assert_int_equal(quoted.status, 404);
     struct answer ans;
     call("GET", "/api/v1/nothing", 1, false, NULL, NULL, &ans);
     assert_int_equal(ans.status, 404);
@@ -415,6 +427,68 @@ static void *stop_server(void *arg)
     return NULL;
 }
 
+/* The certificate lists are JSON text made by SQLite (certs.c): each element must equal the
+ * certificate's own answer (made with jansson), for a member (its company's issued ones) and for
+ * staff (all), with NULLs, quotes, backslashes, a tab and non-ASCII text in the values. */
+static void check_list_against_items(int who, const char *path, int want)
+{
+    struct answer ans;
+    call("GET", path, who, false, NULL, NULL, &ans);
+    assert_int_equal(ans.status, 200);
+    assert_non_null(strstr(ans.headers, "Content-Type: application/json; charset=utf-8"));
+    json_error_t e;
+    json_t *list = json_loads(ans.body, JSON_REJECT_DUPLICATES, &e);
+    assert_non_null(list);
+    json_t *items = json_object_get(list, "certificates");
+    assert_int_equal(json_object_size(list), 1);
+    assert_int_equal(json_array_size(items), (size_t)want);
+    int64_t previous = INT64_MAX;
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *item = json_array_get(items, i);
+        int64_t number = json_integer_value(json_object_get(item, "number"));
+        assert_true(number < previous); /* newest first */
+        previous = number;
+        char one[64];
+        snprintf(one, sizeof one, "/api/v1/certificates/%lld", (long long)number);
+        struct answer single;
+        call("GET", one, who, false, NULL, NULL, &single);
+        assert_int_equal(single.status, 200);
+        json_t *expected = json_loads(single.body, 0, &e);
+        assert_non_null(expected);
+        assert_true(json_equal(item, expected));
+        json_decref(expected);
+    }
+    json_decref(list);
+}
+
+static void test_certificate_list(void **state)
+{
+    (void)state;
+    struct pd_srvdb *db;
+    assert_int_equal(db_connect(tmp_dir, &db, NULL), 0);
+    exec_sql_on(db, "INSERT INTO requests(id, member_id, submitted_by, material, specification, methods, specimens, "
+                    "conditioning, due_date, customer_reference, notes, decision_rule, state, submitted_at) VALUES "
+                    "(9001, 1, 1, 'm', '', '[]', 1, '', '2099-01-01', '', '', 'r', 'issued', 'now'), "
+                    "(9002, 2, 2, 'm', '', '[]', 1, '', '2099-01-01', '', '', 'r', 'issued', 'now')");
+    exec_sql_on(db, "INSERT INTO certificates(number, request_id, specification, status, replaces, drafted_by, "
+                    "drafted_at, reviewed_by, authorized_by, issued_at, reason) VALUES "
+                    "(900001, 9001, 'pp.yaml', 'withdrawn', NULL, 4, 'd1', 3, 3, 'i1', "
+                    "'a \"quoted\" \\ back' || char(9) || 'slash, Prüfung ✓'), "
+                    "(900002, 9001, 'pp.yaml', 'superseded', NULL, 4, 'd2', 3, 3, 'i2', 'typo'), "
+                    "(900003, 9001, 'pp.yaml', 'issued', 900002, 4, 'd3', 3, 3, 'i3', NULL), "
+                    "(900004, 9001, 'pp.yaml', 'draft', NULL, 4, 'd4', NULL, NULL, NULL, NULL), "
+                    "(900005, 9002, 'pp.yaml', 'issued', NULL, 4, 'd5', 3, 3, 'i5', NULL)");
+    pd_srvdb_close(db);
+    check_list_against_items(1, "/api/v1/certificates", 3);                 /* amy: A's, issued or later */
+    check_list_against_items(1, "/api/v1/requests/9001/certificates", 3);
+    check_list_against_items(2, "/api/v1/certificates", 1);                 /* ben: B's */
+    check_list_against_items(3, "/api/v1/certificates", 5);                 /* rae: every one, drafts too */
+    check_list_against_items(4, "/api/v1/requests/9001/certificates", 4);
+    struct answer ans;
+    call("GET", "/api/v1/requests/9001/certificates", 2, false, NULL, NULL, &ans);
+    assert_int_equal(ans.status, 404); /* another company's request */
+}
+
 static void test_stop_finishes_in_flight(void **state)
 {
     (void)state;
@@ -453,6 +527,7 @@ static void test_stop_finishes_in_flight(void **state)
 static void test_access_log(void **state)
 {
     (void)state;
+    bool saw_quoted = false;
     fflush(access_log);
     FILE *f = fopen(log_path, "r");
     assert_non_null(f);
@@ -467,6 +542,13 @@ static void test_access_log(void **state)
         assert_non_null(json_object_get(j, "duration_ms"));
         if (json_integer_value(json_object_get(j, "user")) == 3)
             saw_user = true;
+        const char *path = json_string_value(json_object_get(j, "path"));
+        if (path && strcmp(path, "/api/v1/\"q\\x") == 0) {
+            saw_quoted = true;
+            assert_int_equal(json_integer_value(json_object_get(j, "status")), 404);
+            assert_true(json_is_null(json_object_get(j, "user")));
+            assert_true(json_is_real(json_object_get(j, "duration_ms")));
+        }
         json_decref(j);
         for (int i = 1; i <= 4; i++)
             assert_null(strstr(line, cookie[i]));
@@ -476,6 +558,7 @@ static void test_access_log(void **state)
     fclose(f);
     assert_true(lines >= 20);
     assert_true(saw_user);
+    assert_true(saw_quoted);
 }
 
 int main(void)
@@ -483,7 +566,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_login_and_headers), cmocka_unit_test(test_dispatch_order),
         cmocka_unit_test(test_request_cycle_and_scope), cmocka_unit_test(test_items_labels_complaints),
-        cmocka_unit_test(test_stop_finishes_in_flight), cmocka_unit_test(test_access_log),
+        cmocka_unit_test(test_certificate_list), cmocka_unit_test(test_stop_finishes_in_flight),
+        cmocka_unit_test(test_access_log),
         cmocka_unit_test(test_mail_sender_retries),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

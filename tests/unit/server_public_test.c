@@ -125,6 +125,7 @@ static int setup(void **state)
     add_cert(&reg, 3, "superseded", "Lab", "CERT-000004", "a typo <script>alert(1)</script>");
     add_cert(&reg, 5, "withdrawn", "Lab", NULL, "specimens mixed up");
     add_cert(&reg, 6, "reviewed", "Lab", NULL, NULL);
+    add_cert(&reg, 7, "issued", "Lab", NULL, NULL); /* withdrawn by test_registry_kept_open */
     if (pd_registry_commit(&reg, &err) < 0)
         return -1;
     pd_registry_close(&reg);
@@ -184,6 +185,36 @@ static void test_pages(void **state)
     assert_string_equal(json_string_value(json_object_get(o, "lab")), "Lab <b>&amp; \"Co\"</b>");
     assert_null(json_object_get(o, "reason")); /* issued: nothing retired */
     json_decref(o);
+}
+
+/* Each worker keeps its registry connection open (opened at the first lookup, for speed): a
+ * change another process commits afterwards is still what the next page says. */
+static void test_registry_kept_open(void **state)
+{
+    (void)state;
+    struct answer a;
+    for (int i = 0; i < 6; i++) { /* every worker's connection has looked the number up */
+        get("/v/CERT-000007", &a);
+        assert_int_equal(a.status, 200);
+        assert_non_null(strstr(a.body, "data-status=\"issued\""));
+    }
+    char certs[300];
+    snprintf(certs, sizeof certs, "%s/certs", tmp_dir);
+    struct pd_registry reg;
+    struct pd_err err;
+    assert_int_equal(pd_registry_open(&reg, certs, 0, &err), 0);
+    assert_int_equal(pd_registry_begin(&reg, &err), 0);
+    assert_int_equal(pd_registry_cert_retire(&reg, "CERT-000007", NULL, "withdrawn while the server runs",
+                                             "2026-12-03T09:00:00Z", &err),
+                     0);
+    assert_int_equal(pd_registry_commit(&reg, &err), 0);
+    pd_registry_close(&reg);
+    for (int i = 0; i < 6; i++) {
+        get("/v/CERT-000007", &a);
+        assert_int_equal(a.status, 200);
+        assert_non_null(strstr(a.body, "data-status=\"withdrawn\">Withdrawn on 2026-12-03 09:00:00 UTC"));
+        assert_non_null(strstr(a.body, "withdrawn while the server runs"));
+    }
 }
 
 /* A draft, one under review and a number never used: the same answer, byte for byte. */
@@ -364,7 +395,8 @@ static void test_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pages),          cmocka_unit_test(test_hidden_alike),
+        cmocka_unit_test(test_pages),          cmocka_unit_test(test_registry_kept_open),
+        cmocka_unit_test(test_hidden_alike),
         cmocka_unit_test(test_uploads),        cmocka_unit_test(test_published_keys),
         cmocka_unit_test(test_multipart_reader), cmocka_unit_test(test_limits),
     };

@@ -18,8 +18,8 @@ static void test_schema_versioned(void **state)
 {
     (void)state;
     struct pd_srvdb *db = open_db("schema");
-    assert_int_equal(count(db, "PRAGMA user_version"), 2);
-    assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 11);
+    assert_int_equal(count(db, "PRAGMA user_version"), 3);
+    assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 15);
     int64_t id;
     assert_int_equal(pd_member_add(db, "Acme", &id, NULL), 0);
     pd_srvdb_close(db);
@@ -70,6 +70,17 @@ static void test_scope(void **state)
         assert_int_equal(sqlite3_column_int(st, 0), cases[i].rows);
         sqlite3_finalize(st);
     }
+    /* :scope_all, besides the scope's condition, tells staff (1) from everyone else (0). */
+    for (int kind = SCOPE_NOTHING; kind <= SCOPE_LAB; kind++) {
+        const struct srv_scope sc = {(enum srv_scope_kind)kind, 1};
+        sqlite3_stmt *st;
+        assert_int_equal(scope_prepare(db, &sc, "SELECT :scope_all, count(*) FROM requests r WHERE "
+                                               SCOPE_SQL("r.member_id"), &st, NULL),
+                         0);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), kind == SCOPE_LAB);
+        sqlite3_finalize(st);
+    }
     /* A tenant query without the scope's condition is refused, not run. */
     sqlite3_stmt *st = NULL;
     struct pd_err err;
@@ -78,9 +89,57 @@ static void test_scope(void **state)
     assert_int_equal(scope_prepare(db, &member, "SELECT count(*) FROM requests", &st, &err), PD_EINVAL);
     assert_null(st);
     assert_non_null(strstr(err.msg, "without its scope"));
-    assert_int_equal(scope_prepare(db, &member, "SELECT count(*) FROM requests WHERE member_id = :scope_member", &st,
+    assert_int_equal(scope_prepare(db, &member, "SELECT count(*) FROM requests WHERE member_id = :scope_first", &st,
                                    &err),
                      PD_EINVAL);
+    /* The scope's condition is one an index serves: a member's list searches requests_member, not
+     * the whole table (it did with "(:all = 1 OR member_id = :member)"; docs/BENCHMARKS.md). */
+    assert_int_equal(scope_prepare(db, &member,
+                                   "EXPLAIN QUERY PLAN SELECT r.id, r.material FROM requests r JOIN members m "
+                                   "ON m.id = r.member_id WHERE " SCOPE_SQL("r.member_id") " ORDER BY r.id DESC",
+                                   &st, &err),
+                     0);
+    char plan[1024] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *detail = sqlite3_column_text(st, 3);
+        strncat(plan, detail ? (const char *)detail : "", sizeof plan - strlen(plan) - 2);
+        strcat(plan, ";");
+    }
+    sqlite3_finalize(st);
+    assert_non_null(strstr(plan, "SEARCH r USING INDEX requests_member"));
+    assert_null(strstr(plan, "SCAN r"));
+    /* SCOPE_CERT_SQL: staff see every certificate, a member its company's issued ones, anonymous
+     * callers none; the member's range is served by the requests' index. */
+    exec_sql(db, "INSERT INTO certificates(number, request_id, specification, status, drafted_by, drafted_at) "
+                 "VALUES (1, 1, 's', 'draft', 1, 'now'), (2, 2, 's', 'issued', 1, 'now'), (3, 3, 's', 'withdrawn', 1, "
+                 "'now')");
+    const struct {
+        struct srv_scope scope;
+        int rows;
+    } certs[] = {{{SCOPE_LAB, 0}, 3}, {{SCOPE_MEMBER, 1}, 1}, {{SCOPE_MEMBER, 2}, 1}, {{SCOPE_NOTHING, 0}, 0}};
+    for (size_t i = 0; i < sizeof certs / sizeof certs[0]; i++) {
+        assert_int_equal(scope_prepare(db, &certs[i].scope,
+                                       "SELECT count(*) FROM certificates c JOIN requests q ON q.id = c.request_id "
+                                       "WHERE " SCOPE_CERT_SQL("q.member_id", "c.status"),
+                                       &st, NULL),
+                         0);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), certs[i].rows);
+        sqlite3_finalize(st);
+    }
+    assert_int_equal(scope_prepare(db, &member,
+                                   "EXPLAIN QUERY PLAN SELECT c.number, q.material FROM certificates c JOIN requests q "
+                                   "ON q.id = c.request_id WHERE " SCOPE_CERT_SQL("q.member_id", "c.status"),
+                                   &st, &err),
+                     0);
+    plan[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *detail = sqlite3_column_text(st, 3);
+        strncat(plan, detail ? (const char *)detail : "", sizeof plan - strlen(plan) - 2);
+        strcat(plan, ";");
+    }
+    sqlite3_finalize(st);
+    assert_non_null(strstr(plan, "SEARCH q USING INDEX requests_member"));
     /* scope_for_user: staff see all, a member contact its company. */
     struct srv_user tech = {.id = 5, .role = PD_ROLE_TECHNICIAN, .member_id = 0};
     struct srv_user contact = {.id = 6, .role = PD_ROLE_MEMBER, .member_id = 2};
@@ -179,6 +238,62 @@ static void count_user(const struct pd_user_info *u, void *ctx)
 {
     struct pd_user_info *last = ctx;
     *last = *u;
+}
+
+/* Kept statements: one per SQL string and connection, reused after db_release, reading what
+ * another connection committed since (no read left open), a scope bound afresh at each take, and
+ * a full table refused. */
+static void test_kept_statements(void **state)
+{
+    (void)state;
+    struct pd_srvdb *db = open_db("kept"), *other = open_db("kept");
+    static const char members_sql[] = "SELECT count(*) FROM members";
+    sqlite3_stmt *a, *b;
+    assert_int_equal(db_prepare_kept(db, members_sql, &a, NULL), 0);
+    assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(a, 0), 0);
+    db_release(a);
+    exec_sql(other, "INSERT INTO members(name, created_at) VALUES ('A', 'now')");
+    assert_int_equal(db_prepare_kept(db, members_sql, &b, NULL), 0);
+    assert_ptr_equal(a, b);
+    assert_int_equal(sqlite3_step(b), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(b, 0), 1);
+    /* taken again without being given back: reset first, so it does not go on from a stale read */
+    exec_sql(other, "INSERT INTO members(name, created_at) VALUES ('B', 'now')");
+    assert_int_equal(db_prepare_kept(db, members_sql, &b, NULL), 0);
+    assert_int_equal(sqlite3_step(b), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(b, 0), 2);
+    db_release(b);
+    /* the scope is bound at each take */
+    static const char scoped_sql[] = "SELECT count(*) FROM members m WHERE " SCOPE_SQL("m.id");
+    const struct srv_scope lab = {SCOPE_LAB, 0}, member_b = {SCOPE_MEMBER, 2}, nobody = {SCOPE_NOTHING, 0};
+    const struct {
+        const struct srv_scope *scope;
+        int rows;
+    } takes[] = {{&lab, 2}, {&member_b, 1}, {&nobody, 0}, {&lab, 2}};
+    for (size_t i = 0; i < sizeof takes / sizeof takes[0]; i++) {
+        assert_int_equal(scope_prepare_kept(db, takes[i].scope, scoped_sql, &a, NULL), 0);
+        assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(a, 0), takes[i].rows);
+        db_release(a);
+    }
+    struct pd_err err;
+    pd_err_clear(&err);
+    assert_int_equal(scope_prepare_kept(db, &lab, members_sql, &a, &err), PD_EINVAL); /* no scope: refused */
+    /* DB_KEPT_MAX different strings at most (two are kept already) */
+    static char texts[DB_KEPT_MAX][64];
+    for (int i = 0; i < DB_KEPT_MAX; i++) {
+        snprintf(texts[i], sizeof texts[i], "SELECT %d", i);
+        int rc = db_prepare_kept(db, texts[i], &a, &err);
+        if (i < DB_KEPT_MAX - 2) {
+            assert_int_equal(rc, 0);
+            db_release(a);
+        } else {
+            assert_int_equal(rc, PD_EINVAL);
+        }
+    }
+    pd_srvdb_close(other);
+    pd_srvdb_close(db); /* finalizes the kept statements (valgrind: no leak) */
 }
 
 static void test_accounts(void **state)
@@ -358,7 +473,8 @@ static void test_body(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schema_versioned), cmocka_unit_test(test_scope), cmocka_unit_test(test_accounts),
+        cmocka_unit_test(test_schema_versioned), cmocka_unit_test(test_scope), cmocka_unit_test(test_kept_statements),
+        cmocka_unit_test(test_accounts),
         cmocka_unit_test(test_roles), cmocka_unit_test(test_throttle), cmocka_unit_test(test_body),
         cmocka_unit_test(test_json_readers),
     };

@@ -6,6 +6,7 @@ import { api, ApiError, markLoggedIn, setCsrfToken } from './api.js';
 import { itemPages, itemsSection } from './items.js';
 import { complaintPages } from './complaints.js';
 import { h, field, table, stateBadge } from './dom.js';
+import { requestRunsAndCertificates, certificatesPage, certificatePage } from './certs.js';
 
 const main = document.getElementById('main');
 const alertBox = document.getElementById('alert');
@@ -78,6 +79,7 @@ function renderNav() {
   }
   const links = [h('a', { href: '/requests' }, me.role === 'member' ? 'Our requests' : 'All requests')];
   if (me.role === 'member') links.push(h('a', { href: '/requests/new' }, 'New request'));
+  links.push(h('a', { href: '/certificates' }, 'Certificates'));
   if (me.role === 'admin') links.push(h('a', { href: '/admin' }, 'Users and members'));
   links.splice(me.role === 'member' ? 2 : 1, 0, h('a', { href: '/complaints' }, 'Complaints'));
   const who = `${me.name} (${me.role}${me.member_name ? ', ' + me.member_name : ''})`;
@@ -234,6 +236,7 @@ async function requestPage(id) {
   ];
   parts.push(...await itemsSection(moduleUi, r));
   if (r.state === 'submitted' && REVIEW_ROLES.includes(me.role)) parts.push(...reviewForms(r));
+  parts.push(...await requestRunsAndCertificates(r, ui()));
   show(`Request #${r.id}`, ...parts);
 }
 
@@ -356,6 +359,11 @@ function notFoundPage(msg) {
   show('Not found', h('p', { id: 'not-found' }, msg), h('p', {}, h('a', { href: '/requests' }, 'Back to the requests')));
 }
 
+// What the pages of certs.js use of this one.
+function ui() {
+  return { me, say, sayError, flash, show, errorText, notFoundPage, detailList };
+}
+
 // ---- The address decides the page --------------------------------------------------------------
 async function route() {
   const path = window.location.pathname;
@@ -378,6 +386,8 @@ async function route() {
   else if (m) await requestPage(m[1]);
   else if (modulePage) await modulePage[1](moduleUi, ...modulePage[0].exec(path).slice(1));
   else if (path === '/admin') await adminPage();
+  else if (path === '/certificates') await certificatesPage(ui());
+  else if (/^\/certificates\/[1-9][0-9]{0,14}$/.test(path)) await certificatePage(path.split('/')[2], ui());
   else notFoundPage('There is no such page.');
   const msg = sessionStorage.getItem('flash');
   if (msg) {
