@@ -528,6 +528,7 @@ void pd_srvdb_close(struct pd_srvdb *db)
 {
     if (!db)
         return;
+    public_cache_free(db->public_cache); /* its statement is on the registry's connection */
     if (db->registry) {
         pd_registry_close(db->registry);
         free(db->registry);

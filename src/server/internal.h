@@ -38,6 +38,8 @@ struct pd_srvdb {
     /* DATA_DIR/certs/registry.sqlite for the public pages, opened at their first use and kept with
      * this connection (opening it for every lookup was a quarter of the page's CPU); NULL until then. */
     struct pd_registry *registry;
+    /* What the public pages looked up in that registry (public.c), while it has not changed. */
+    struct public_cache *public_cache;
     /* Statements of the per-request paths (session, scope, lists, the public page), prepared once
      * per connection: preparing them for every request was a sixth of a list's CPU. */
     struct {
@@ -45,6 +47,8 @@ struct pd_srvdb {
         sqlite3_stmt *st;
     } kept[DB_KEPT_MAX];
 };
+struct public_cache;
+void public_cache_free(struct public_cache *cache); /* public.c; before the registry is closed */
 #define SRV_DB_FILE "server.sqlite"
 /* Opens one connection (WAL, synchronous=FULL, foreign keys, busy timeout) and brings the schema
  * to the current version. */

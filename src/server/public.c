@@ -255,6 +255,103 @@ static void document_facts(struct srv_call *call, const char *document, struct p
     json_decref(facts);
 }
 
+/* ---- Facts already looked up ----------------------------------------------------------------------
+ * Why: reading a certificate's row (its ~27 kB signed document, across overflow pages) and the
+ * document's facts was ~90 % of a public page's CPU, ~8 times the rest of the request. What the page
+ * shows changes only when the registry does, so each connection keeps what it found, valid while
+ * the registry's `PRAGMA data_version` is the one it was found under: that counter moves with every
+ * commit of any other connection or process (a withdrawal by `polydaq registry withdraw` shows at
+ * the next request) — not with this connection's own commits, so it must stay read-only. Numbers that are not public are not kept (each lookup of one still counts
+ * against the client's throttle). Per connection, so without locks; bounded (emptied when 3/4 full). */
+#define PUBLIC_CACHE_SLOTS 4096u /* a power of two; ~4.6 MB per connection */
+struct public_cache {
+    struct sqlite3 *registry_db; /* the connection data_version was prepared on */
+    sqlite3_stmt *data_version;
+    int64_t version; /* of the entries below */
+    size_t used;
+    struct public_cache_slot {
+        bool used;
+        struct public_cert pc;
+    } slot[PUBLIC_CACHE_SLOTS];
+};
+
+void public_cache_free(struct public_cache *cache)
+{
+    if (!cache)
+        return;
+    sqlite3_finalize(cache->data_version);
+    free(cache);
+}
+
+static size_t cache_home(const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h & (PUBLIC_CACHE_SLOTS - 1);
+}
+
+static void cache_clear(struct public_cache *cache)
+{
+    for (size_t i = 0; i < PUBLIC_CACHE_SLOTS; i++)
+        cache->slot[i].used = false;
+    cache->used = 0;
+}
+
+/* The connection's cache, emptied when the registry changed since its entries were found; NULL
+ * (no caching, every lookup reads the registry) when it cannot be had. */
+static struct public_cache *cache_current(struct pd_srvdb *db, struct pd_registry *reg)
+{
+    struct public_cache *cache = db->public_cache;
+    if (cache && cache->registry_db != reg->db) { /* the registry was opened again */
+        public_cache_free(cache);
+        cache = db->public_cache = NULL;
+    }
+    if (!cache) {
+        if (!(cache = calloc(1, sizeof *cache)))
+            return NULL;
+        if (sqlite3_prepare_v2(reg->db, "PRAGMA data_version", -1, &cache->data_version, NULL) != SQLITE_OK) {
+            public_cache_free(cache);
+            return NULL;
+        }
+        cache->registry_db = reg->db;
+        cache->version = -1;
+        db->public_cache = cache;
+    }
+    int64_t version = -1;
+    if (sqlite3_step(cache->data_version) == SQLITE_ROW)
+        version = sqlite3_column_int64(cache->data_version, 0);
+    sqlite3_reset(cache->data_version);
+    if (version < 0)
+        return NULL;
+    if (version != cache->version) {
+        cache_clear(cache);
+        cache->version = version;
+    }
+    return cache;
+}
+
+static const struct public_cert *cache_find(const struct public_cache *cache, const char *id)
+{
+    for (size_t i = cache_home(id), k = 0; k < PUBLIC_CACHE_SLOTS && cache->slot[i].used;
+         k++, i = (i + 1) & (PUBLIC_CACHE_SLOTS - 1))
+        if (strcmp(cache->slot[i].pc.id, id) == 0)
+            return &cache->slot[i].pc;
+    return NULL;
+}
+
+static void cache_add(struct public_cache *cache, const struct public_cert *pc)
+{
+    if (cache->used >= PUBLIC_CACHE_SLOTS / 4 * 3)
+        cache_clear(cache);
+    size_t i = cache_home(pc->id);
+    while (cache->slot[i].used)
+        i = (i + 1) & (PUBLIC_CACHE_SLOTS - 1);
+    cache->slot[i].used = true;
+    cache->slot[i].pc = *pc;
+    cache->used++;
+}
+
 /* 1: found and public (filled in); 0: no such issued certificate; negative: the registry failed. */
 static int lookup(struct srv_call *call, const char *id, struct public_cert *out, struct pd_err *err)
 {
@@ -262,12 +359,20 @@ static int lookup(struct srv_call *call, const char *id, struct public_cert *out
     struct pd_registry *reg = registry_of(call, &rc, err);
     if (!reg)
         return rc;
+    struct public_cache *cache = cache_current(call->db, reg);
+    const struct public_cert *known = cache ? cache_find(cache, id) : NULL;
+    if (known) {
+        *out = *known;
+        return 1;
+    }
     struct pd_registry_cert c;
     struct pd_err missing;
     rc = pd_registry_cert_get(reg, id, &c, &missing);
     if (rc < 0 && missing.code == PD_ESTATE)
         return 0; /* no such number */
     if (rc < 0) { /* opened again at the next lookup */
+        public_cache_free(call->db->public_cache); /* its statement is on this connection */
+        call->db->public_cache = NULL;
         pd_registry_close(reg);
         free(reg);
         call->db->registry = NULL;
@@ -286,6 +391,8 @@ static int lookup(struct srv_call *call, const char *id, struct public_cert *out
         pd_strlcpy(out->retired, c.withdrawn, sizeof out->retired);
         pd_strlcpy(out->reason, c.reason, sizeof out->reason);
         document_facts(call, c.document, out);
+        if (cache)
+            cache_add(cache, out);
     }
     pd_registry_cert_free(&c);
     return visible ? 1 : 0;
