@@ -71,9 +71,8 @@ struct html {
     bool failed;
 };
 
-static void html_raw(struct html *h, const char *text)
+static void html_bytes(struct html *h, const char *text, size_t n)
 {
-    size_t n = strlen(text);
     if (h->failed)
         return;
     if (h->len + n + 1 > h->cap) {
@@ -88,26 +87,32 @@ static void html_raw(struct html *h, const char *text)
         h->s = grown;
         h->cap = cap;
     }
-    memcpy(h->s + h->len, text, n + 1);
+    memcpy(h->s + h->len, text, n);
     h->len += n;
+    h->s[h->len] = '\0';
+}
+
+static void html_raw(struct html *h, const char *text)
+{
+    html_bytes(h, text, strlen(text));
 }
 
 /* A value as text: the five characters HTML gives meaning to become references. */
 static void html_text(struct html *h, const char *text)
 {
-    char buf[2];
-    buf[1] = '\0';
-    for (const char *p = text ? text : ""; *p; p++) {
+    for (const char *p = text ? text : ""; *p;) {
+        size_t plain = strcspn(p, "<>&\"'"); /* copied as one run */
+        html_bytes(h, p, plain);
+        p += plain;
         switch (*p) {
         case '<': html_raw(h, "&lt;"); break;
         case '>': html_raw(h, "&gt;"); break;
         case '&': html_raw(h, "&amp;"); break;
         case '"': html_raw(h, "&quot;"); break;
         case '\'': html_raw(h, "&#39;"); break;
-        default:
-            buf[0] = *p;
-            html_raw(h, buf);
+        default: continue; /* the end */
         }
+        p++;
     }
 }
 
@@ -262,23 +267,31 @@ static void document_facts(struct srv_call *call, const char *document, struct p
  * the registry's `PRAGMA data_version` is the one it was found under: that counter moves with every
  * commit of any other connection or process (a withdrawal by `polydaq registry withdraw` shows at
  * the next request) — not with this connection's own commits, so it must stay read-only. Numbers that are not public are not kept (each lookup of one still counts
- * against the client's throttle). Per connection, so without locks; bounded (emptied when 3/4 full). */
-#define PUBLIC_CACHE_SLOTS 4096u /* a power of two; ~4.6 MB per connection */
+ * against the client's throttle). Per connection, so without locks; bounded: emptied when 3/4 full
+ * (12 288 certificates, ~15 MB). */
+#define PUBLIC_CACHE_SLOTS 16384u /* a power of two; entries allocated when used (~1.2 kB each) */
 struct public_cache {
     struct sqlite3 *registry_db; /* the connection data_version was prepared on */
     sqlite3_stmt *data_version;
     int64_t version; /* of the entries below */
     size_t used;
-    struct public_cache_slot {
-        bool used;
-        struct public_cert pc;
-    } slot[PUBLIC_CACHE_SLOTS];
+    struct public_cert *slot[PUBLIC_CACHE_SLOTS]; /* NULL: free */
 };
+
+static void cache_clear(struct public_cache *cache)
+{
+    for (size_t i = 0; i < PUBLIC_CACHE_SLOTS; i++) {
+        free(cache->slot[i]);
+        cache->slot[i] = NULL;
+    }
+    cache->used = 0;
+}
 
 void public_cache_free(struct public_cache *cache)
 {
     if (!cache)
         return;
+    cache_clear(cache);
     sqlite3_finalize(cache->data_version);
     free(cache);
 }
@@ -289,13 +302,6 @@ static size_t cache_home(const char *id)
     for (const unsigned char *p = (const unsigned char *)id; *p; p++)
         h = (h ^ *p) * 16777619u;
     return h & (PUBLIC_CACHE_SLOTS - 1);
-}
-
-static void cache_clear(struct public_cache *cache)
-{
-    for (size_t i = 0; i < PUBLIC_CACHE_SLOTS; i++)
-        cache->slot[i].used = false;
-    cache->used = 0;
 }
 
 /* The connection's cache, emptied when the registry changed since its entries were found; NULL
@@ -333,10 +339,10 @@ static struct public_cache *cache_current(struct pd_srvdb *db, struct pd_registr
 
 static const struct public_cert *cache_find(const struct public_cache *cache, const char *id)
 {
-    for (size_t i = cache_home(id), k = 0; k < PUBLIC_CACHE_SLOTS && cache->slot[i].used;
+    for (size_t i = cache_home(id), k = 0; k < PUBLIC_CACHE_SLOTS && cache->slot[i];
          k++, i = (i + 1) & (PUBLIC_CACHE_SLOTS - 1))
-        if (strcmp(cache->slot[i].pc.id, id) == 0)
-            return &cache->slot[i].pc;
+        if (strcmp(cache->slot[i]->id, id) == 0)
+            return cache->slot[i];
     return NULL;
 }
 
@@ -344,11 +350,14 @@ static void cache_add(struct public_cache *cache, const struct public_cert *pc)
 {
     if (cache->used >= PUBLIC_CACHE_SLOTS / 4 * 3)
         cache_clear(cache);
+    struct public_cert *copy = malloc(sizeof *copy);
+    if (!copy)
+        return; /* not kept: looked up again next time */
+    *copy = *pc;
     size_t i = cache_home(pc->id);
-    while (cache->slot[i].used)
+    while (cache->slot[i])
         i = (i + 1) & (PUBLIC_CACHE_SLOTS - 1);
-    cache->slot[i].used = true;
-    cache->slot[i].pc = *pc;
+    cache->slot[i] = copy;
     cache->used++;
 }
 
