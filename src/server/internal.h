@@ -40,6 +40,9 @@ struct pd_srvdb {
     struct pd_registry *registry;
     /* What the public pages looked up in that registry (public.c), while it has not changed. */
     struct public_cache *public_cache;
+    /* The last public lookup's client key found not held back, and the throttle generation then. */
+    char lookup_free_key[96];
+    uint64_t lookup_free_generation;
     /* Statements of the per-request paths (session, scope, lists, the public page), prepared once
      * per connection: preparing them for every request was a sixth of a list's CPU. */
     struct {
@@ -260,6 +263,10 @@ int64_t throttle_wait_s(struct pd_srvdb *db, const char *key);
 /* Counts a failure; from the `free_tries`-th failure on, the key waits 4 s, 8 s, ... (up to 15 min). */
 void throttle_fail(struct pd_srvdb *db, const char *key, int free_tries);
 void throttle_reset(struct pd_srvdb *db, const char *key);
+/* Moves with every throttle_fail and throttle_reset of this process: a key found not held back
+ * stays so while it has not moved (no failure anywhere since), which spares the public pages the
+ * query (public.c). */
+uint64_t throttle_generation(void);
 
 /* ---- Body schemas (body.c) ----------------------------------------------------------------------*/
 enum srv_field_type { FT_STRING, FT_TEXT, FT_INTEGER, FT_BOOLEAN, FT_STRING_ARRAY, FT_OBJECT, FT_DATE };

@@ -413,10 +413,17 @@ static int find_or_answer(struct srv_call *call, bool html, struct public_cert *
 {
     char key[96];
     snprintf(key, sizeof key, "lookup:%s", call->client);
-    int64_t wait = throttle_wait_s(call->db, key);
-    if (wait > 0) {
-        throttled(call, html, wait);
-        return 0;
+    /* Read before the query: a failure counted meanwhile moves it and voids the memo. */
+    uint64_t generation = throttle_generation();
+    struct pd_srvdb *db = call->db;
+    if (db->lookup_free_generation != generation || strcmp(db->lookup_free_key, key) != 0) {
+        int64_t wait = throttle_wait_s(db, key);
+        if (wait > 0) {
+            throttled(call, html, wait);
+            return 0;
+        }
+        pd_strlcpy(db->lookup_free_key, key, sizeof db->lookup_free_key);
+        db->lookup_free_generation = generation;
     }
     char id[24];
     path_cert_id(call, id);

@@ -5,8 +5,18 @@
  */
 #include "server/internal.h"
 
+#include <stdatomic.h>
+
 #define FORGET_AFTER_S 900
 #define MAX_WAIT_S 900
+
+/* Starts at 1 so that a connection's zeroed memo never matches. */
+static _Atomic uint64_t generation = 1;
+
+uint64_t throttle_generation(void)
+{
+    return atomic_load(&generation);
+}
 
 int64_t throttle_wait_s(struct pd_srvdb *db, const char *key)
 {
@@ -27,6 +37,7 @@ int64_t throttle_wait_s(struct pd_srvdb *db, const char *key)
 
 void throttle_fail(struct pd_srvdb *db, const char *key, int free_tries)
 {
+    atomic_fetch_add(&generation, 1);
     /* One statement: the counter restarts when the last failure is old. From the last free try
      * on, each failure makes the key wait, doubling: 4 s, 8 s, 16 s, ... up to MAX_WAIT_S. */
     static const char sql[] =
@@ -64,6 +75,7 @@ void throttle_fail(struct pd_srvdb *db, const char *key, int free_tries)
 
 void throttle_reset(struct pd_srvdb *db, const char *key)
 {
+    atomic_fetch_add(&generation, 1);
     sqlite3_stmt *st;
     if (db_prepare(db, "DELETE FROM login_throttle WHERE key = ?", &st, NULL) < 0)
         return;
