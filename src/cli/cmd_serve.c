@@ -11,7 +11,7 @@
 static const char serve_usage[] =
     "usage: polydaq serve --data DIR [--listen ADDR:PORT] [--tls-proxy] [--threads N]\n"
     "                     [--session-idle SECONDS] [--session-max SECONDS] [--access-log FILE]\n"
-    "                     [--smtp smtp://HOST:PORT --mail-from ADDRESS]\n"
+    "                     [--smtp smtp://HOST:PORT --mail-from ADDRESS] [--lab LAB.yaml]\n"
     "\n"
     "Serves the lab's JSON API (/api/v1/, docs/openapi.yaml) and its web pages (/) over\n"
     "DIR/server.sqlite (created when missing). --listen defaults to 127.0.0.1:8080 (IPv6:\n"
@@ -22,7 +22,10 @@ static const char serve_usage[] =
     "(default: stdout). A session ends after --session-idle unused (default 1800 s) and\n"
     "--session-max after login (default 43200 s). SIGTERM or SIGINT: stop accepting, finish the\n"
     "requests in flight (up to 10 s), exit 0. E-mail notices to members go through the SMTP relay\n"
-    "--smtp as --mail-from; without --smtp they wait in the outbox until a server runs with one.\n";
+    "--smtp as --mail-from; without --smtp they wait in the outbox until a server runs with one.\n"
+    "--lab names the lab config whose instruments are the test stations (config/station-demo.yaml):\n"
+    "technicians start series on them from /stations; each runs as its own 'polydaq run' process\n"
+    "(DIR/stations/, DIR/runs/) and goes on when the server stops (docs/STATION.md).\n";
 
 static bool parse_listen(const char *s, char *addr, size_t size, long *port)
 {
@@ -53,6 +56,7 @@ static int serve_main(int argc, char **argv)
                                              {"access-log", required_argument, NULL, 'a'},
                                              {"smtp", required_argument, NULL, 's'},
                                              {"mail-from", required_argument, NULL, 'f'},
+                                             {"lab", required_argument, NULL, 'L'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 8080};
@@ -64,6 +68,7 @@ static int serve_main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': opt.data_dir = optarg; break;
+        case 'L': opt.lab_path = optarg; break;
         case 'l': listen = optarg; break;
         case 't': opt.tls_proxy = true; break;
         case 'n':

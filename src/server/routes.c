@@ -9,6 +9,7 @@
 #define REVIEWERS (ROLE_BIT(PD_ROLE_REVIEWER) | ROLE_BIT(PD_ROLE_AUTHORIZER) | ROLE_BIT(PD_ROLE_ADMIN))
 #define ADMIN ROLE_BIT(PD_ROLE_ADMIN)
 #define MEMBER ROLE_BIT(PD_ROLE_MEMBER)
+#define TECHNICIAN ROLE_BIT(PD_ROLE_TECHNICIAN) /* runs the machine: starts and drives a series */
 
 const struct srv_route srv_routes[] = {
     {"POST", "/api/v1/session", auth_login, ROLES_ANONYMOUS, auth_login_body},
@@ -43,6 +44,21 @@ const struct srv_route srv_routes[] = {
      complaints_investigation_body},
     {"POST", "/api/v1/complaints/{id}/close", complaints_close, REVIEWERS, complaints_close_body},
 
+    /* The test station (stations.c, series.c, sse.c): staff watch, technicians drive. */
+    {"GET", "/api/v1/stations", stations_list, ROLES_STAFF, NULL},
+    {"GET", "/api/v1/series", series_list, ROLES_STAFF, NULL},
+    {"POST", "/api/v1/series", series_create, TECHNICIAN, series_create_body},
+    {"GET", "/api/v1/series/{id}", series_get, ROLES_STAFF, NULL},
+    {"GET", "/api/v1/series/{id}/events", series_events, ROLES_STAFF, NULL},
+    {"POST", "/api/v1/series/{id}/dims", series_command, TECHNICIAN, series_dims_body},
+    {"POST", "/api/v1/series/{id}/caliper", series_command, TECHNICIAN, series_caliper_body},
+    {"POST", "/api/v1/series/{id}/start", series_command, TECHNICIAN, NULL},
+    {"POST", "/api/v1/series/{id}/stop", series_command, TECHNICIAN, NULL},
+    {"POST", "/api/v1/series/{id}/abort", series_command, TECHNICIAN, NULL},
+    {"POST", "/api/v1/series/{id}/return", series_command, TECHNICIAN, NULL},
+    {"POST", "/api/v1/series/{id}/invalid", series_command, TECHNICIAN, series_invalid_body},
+    {"POST", "/api/v1/series/{id}/note", series_command, TECHNICIAN, series_note_body},
+
     /* The web interface (static.c): its files, and the pages' addresses, which all get the one
      * HTML shell (open without a session: the page asks the API, which decides). */
     {"GET", "/web/{file}", static_file, ROLES_ANONYMOUS, NULL},
@@ -52,5 +68,7 @@ const struct srv_route srv_routes[] = {
     {"GET", "/requests/new", static_page, ROLES_ANONYMOUS, NULL},
     {"GET", "/requests/{id}", static_page, ROLES_ANONYMOUS, NULL},
     {"GET", "/admin", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/stations", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/series/{id}", static_page, ROLES_ANONYMOUS, NULL},
 };
 const size_t srv_route_count = sizeof srv_routes / sizeof srv_routes[0];

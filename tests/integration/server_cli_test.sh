@@ -62,14 +62,14 @@ expect_exit 2 "disable unknown user" "$P" user disable nobody --data "$d"
 expect_exit 0 "a contact with an address" "$P" user add carla --data "$d" --name Carla --role member \
   --member "Acme Polymers GmbH" --email carla@acme.example <"$work/pw"
 [ "$(q "SELECT email FROM users WHERE login = 'carla'")" = carla@acme.example ] || fail "carla's address not stored"
-[ "$(q 'PRAGMA user_version')" = 2 ] || fail "schema version $(q 'PRAGMA user_version')"
+[ "$(q 'PRAGMA user_version')" = 3 ] || fail "schema version $(q 'PRAGMA user_version')"
 
 # A database from a newer polydaq is refused, not changed.
 cp "$d/server.sqlite" "$work/copy.sqlite"
 q "PRAGMA user_version = 99"
 expect_exit 3 "newer schema" "$P" member list --data "$d"
 grep -q "schema version 99 is newer" "$work/err" || fail "newer schema message: $(cat "$work/err")"
-q "PRAGMA user_version = 2"
+q "PRAGMA user_version = 3"
 
 # serve: bad usage → 2 with the place named.
 expect_exit 2 "serve without --data" "$P" serve
