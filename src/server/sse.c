@@ -35,6 +35,7 @@ struct viewer {
     struct MHD_Connection *conn;
     char *buf;
     size_t len, off, cap;
+    size_t limit;   /* bytes it may have waiting: the replay it started with, plus 1 MiB */
     bool suspended; /* parked by the reader; whoever clears it resumes the connection */
     bool dropped;   /* fell behind: the stream ends with an error */
     int refs;       /* MHD's answer, and a resumer between unlocking and resuming */
@@ -110,7 +111,7 @@ static bool viewer_append(struct viewer *v, const char *frame, size_t n) /* hub 
 {
     if (v->dropped)
         return false;
-    if (v->len - v->off + n > VIEWER_BUFFER_MAX) {
+    if (v->len - v->off + n > v->limit) {
         v->dropped = true;
         pd_log(PD_LOG_WARN, "series %lld: a viewer fell %zu bytes behind and was dropped",
                (long long)v->link->series_id, v->len - v->off);
@@ -243,6 +244,7 @@ int live_open_stream(struct live_hub *hub, struct srv_call *call, int64_t series
         return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
     v->conn = call->conn;
     v->refs = 1;
+    v->limit = REPLAY_MAX_BYTES + 64 * 1024; /* the replay is all queued at once */
     pthread_mutex_lock(&hub->lock);
     struct live_link *link = find_link(hub, series_id);
     if (!link || hub->quiescing) {
@@ -264,6 +266,7 @@ int live_open_stream(struct live_hub *hub, struct srv_call *call, int64_t series
         viewer_append(v, link->values, strlen(link->values));
     if (!link->hello) /* the stream starts at once, before the run's first event */
         viewer_append(v, ":\n\n", 3);
+    v->limit = v->len + VIEWER_BUFFER_MAX; /* from now on: how far behind it may fall */
     struct MHD_Response *resp = mhd.create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, viewer_read, v,
                                                                   viewer_free);
     if (!resp) {
