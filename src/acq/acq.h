@@ -82,7 +82,7 @@ enum pd_acq_progress { PD_ACQ_PROGRESS_NONE, PD_ACQ_PROGRESS_LINES, PD_ACQ_PROGR
  * Where each specimen's dimensions come from: the config's `specimen:` values for every specimen,
  * a table read before the run (a CSV, pd_acq_dims_load_csv), or the technician typing them on a
  * terminal before each specimen (which is also asked after each specimen whether it is valid). */
-enum pd_acq_dims_mode { PD_ACQ_DIMS_CONFIG, PD_ACQ_DIMS_TABLE, PD_ACQ_DIMS_PROMPT };
+enum pd_acq_dims_mode { PD_ACQ_DIMS_CONFIG, PD_ACQ_DIMS_TABLE, PD_ACQ_DIMS_PROMPT, PD_ACQ_DIMS_STATION };
 #define PD_ACQ_MAX_SPECIMENS 100
 #define PD_ACQ_MAX_DIM_COLUMNS 4
 #define PD_ACQ_REASON_MAX 100 /* bytes of an invalid reason ("invalid: " + it fits the status) */
@@ -116,18 +116,40 @@ int pd_acq_config_check_dims(const struct pd_acq_config *cfg, struct pd_err *err
 /* What the configuration asks for (`specimen: dimensions: prompt`), PD_ACQ_DIMS_CONFIG otherwise. */
 enum pd_acq_dims_mode pd_acq_config_dims_mode(const struct pd_acq_config *cfg);
 
-/* Marks from another thread (the station's server): specimens declared invalid while the series
- * runs. Caller-allocated; the run applies each mark once the specimen is closed (at the latest
- * when the series ends), as status "invalid: REASON", attributes invalid_reason / invalid_by and
- * an "invalid" event. */
+/* Requests from another thread (the station's control socket, control.c): specimens declared
+ * invalid while the series runs, and — for a run whose dims_mode is PD_ACQ_DIMS_STATION — each
+ * specimen's dimensions, start, stop, abort, return and notes. Caller-allocated; the run applies
+ * each invalid mark once the specimen is closed (at the latest when the series ends), as status
+ * "invalid: REASON", attributes invalid_reason / invalid_by and an "invalid" event. Everything
+ * else is taken by the method thread at its next look (every few ms while it waits), under
+ * `lock`; `changed` wakes it at once. */
+#define PD_ACQ_BY_MAX 128   /* bytes of a "by" name with its terminator */
+#define PD_ACQ_NOTE_MAX 500 /* bytes of a note */
+#define PD_ACQ_NOTES_QUEUED 32
 struct pd_acq_control {
     pthread_mutex_t lock;
+    pthread_cond_t changed; /* on CLOCK_MONOTONIC: a request arrived */
     size_t n_pending;
     struct pd_acq_invalid_mark {
         size_t specimen; /* 1-based */
         char reason[PD_ACQ_REASON_MAX + 1];
-        char who[128];
+        char who[PD_ACQ_BY_MAX];
     } pending[PD_ACQ_MAX_SPECIMENS];
+    /* The current specimen's dimensions as given so far (station runs; reset for each specimen by
+     * the method thread): value, source ("typed", "caliper NAME MODEL s/n SERIAL") and who. */
+    size_t dims_specimen; /* 1-based; 0 = none asked for yet */
+    bool dim_given[PD_ACQ_MAX_DIM_COLUMNS];
+    double dim_value[PD_ACQ_MAX_DIM_COLUMNS];
+    char dim_source[PD_ACQ_MAX_DIM_COLUMNS][160];
+    char dim_by[PD_ACQ_MAX_DIM_COLUMNS][PD_ACQ_BY_MAX];
+    /* One-shot requests with who asked (empty: none waiting). */
+    char start_by[PD_ACQ_BY_MAX], stop_by[PD_ACQ_BY_MAX], abort_by[PD_ACQ_BY_MAX], return_by[PD_ACQ_BY_MAX];
+    size_t n_notes;
+    struct pd_acq_note {
+        size_t specimen; /* 1-based */
+        char text[PD_ACQ_NOTE_MAX + 1];
+        char who[PD_ACQ_BY_MAX];
+    } notes[PD_ACQ_NOTES_QUEUED];
 };
 int pd_acq_control_init(struct pd_acq_control *c, struct pd_err *err);
 void pd_acq_control_close(struct pd_acq_control *c);
@@ -136,6 +158,34 @@ void pd_acq_control_close(struct pd_acq_control *c);
  * The run ignores (with a warning) a mark for a specimen beyond its series. */
 int pd_acq_mark_invalid(struct pd_acq_control *c, size_t specimen, const char *reason, const char *who,
                         struct pd_err *err);
+
+/* Queues a note for the run file's events (thread-safe): PD_EINVAL for specimen 0, an empty text,
+ * one longer than PD_ACQ_NOTE_MAX or with a control character; PD_EBUSY when the queue is full. */
+int pd_acq_add_note(struct pd_acq_control *c, size_t specimen, const char *text, const char *who,
+                    struct pd_err *err);
+
+/* ---- the station's control socket (control.c; docs/STATION.md "Protocol") -------------------
+ * A run driven from the lab server: newline-delimited JSON over a Unix stream socket the run
+ * creates (mode 0600), several clients at once, every client gets every event, any client may send
+ * commands. Events reach clients through a bounded queue served by the station's own thread; a
+ * client that does not read is dropped once PD_ACQ_STATION_OUT_MAX bytes wait for it, so no
+ * acquisition thread ever waits for a client. */
+#define PD_ACQ_STATION_LINE_MAX (64u * 1024u)   /* a command line, newline excluded */
+#define PD_ACQ_STATION_OUT_MAX (1024u * 1024u)  /* bytes queued for one client before it is dropped */
+#define PD_ACQ_STATION_CLIENTS 64
+struct pd_acq_station;
+/* Binds and listens on `socket_path` (an existing socket file is replaced only when nothing
+ * answers on it); clients wait in the backlog until the run starts serving. */
+int pd_acq_station_open(const char *socket_path, struct pd_acq_station **out, struct pd_err *err);
+/* Stops serving (if the run has not), closes every client and unlinks the socket. */
+void pd_acq_station_close(struct pd_acq_station *st);
+/* The control every command goes through (pass it as pd_acq_options.control). */
+struct pd_acq_control *pd_acq_station_control(struct pd_acq_station *st);
+
+/* ---- one run per instrument (run.c) -------------------------------------------------------
+ * Every run holds an exclusive flock on OUT_DIR/.instrument-NAME.lock for each of its instruments
+ * from before it connects until it ends; the file holds the run's id. A second run on the same
+ * instrument fails at once with PD_EBUSY: "instrument NAME is in use by run ID". */
 
 struct pd_acq_options {
     const char *out_dir;          /* created if missing */
@@ -154,6 +204,9 @@ struct pd_acq_options {
     const struct pd_acq_dims_table *dims;
     int prompt_fd;
     struct pd_acq_control *control; /* may be NULL */
+    /* A station run (dims_mode PD_ACQ_DIMS_STATION, control = pd_acq_station_control(station)):
+     * the run serves the socket from when its file exists until its end event. */
+    struct pd_acq_station *station;
 };
 
 /* How a run ended, as recorded in the run file's `outcome` attribute. Only `completed` means every

@@ -134,6 +134,8 @@ struct bus {
     int cmd_rc;
     struct pd_err cmd_err;
 
+    /* the last failed poll's message (a caliper's garbage line), published under `lock` */
+    char last_error[256];
     /* latest reading, published under `lock` */
     struct pd_reading latest;
     uint64_t latest_seq;
@@ -386,5 +388,73 @@ void acq_specimen_close(struct run *run, struct bus *shown, size_t k, const char
 bool acq_series_continue(struct pd_acq_result *result, size_t k, const char *outcome);
 /* "iso527, ..." for messages. */
 void acq_method_names(char *buf, size_t size);
+
+/* ---- the station's control socket (control.c) -----------------------------------------------*/
+/* Commands as parsed from one line (acq_cmd_parse): every field checked, nothing else allowed. */
+enum acq_cmd_kind { ACQ_CMD_DIMS, ACQ_CMD_CALIPER, ACQ_CMD_START, ACQ_CMD_STOP, ACQ_CMD_ABORT, ACQ_CMD_RETURN,
+                    ACQ_CMD_INVALID, ACQ_CMD_NOTE };
+struct acq_cmd {
+    enum acq_cmd_kind kind;
+    bool has_id;
+    long long cmd_id;
+    char by[PD_ACQ_BY_MAX];
+    size_t specimen; /* dims, caliper, invalid, note: 1-based */
+    size_t n_values; /* dims: the fields given, as indices into the method's dims */
+    size_t dim[ACQ_MAX_DIMS];
+    double value[ACQ_MAX_DIMS];
+    char text[PD_ACQ_NOTE_MAX + 1]; /* invalid: the reason; note: the text */
+};
+/* Parses one command line against the method's dimensions (`dims`, n_dims; their ranges). Returns
+ * 0, or -1 with the message in `why`; *has_id / *cmd_id carry a valid cmd_id even when the rest
+ * is refused, so the error can echo it. */
+int acq_cmd_parse(const char *line, size_t len, const struct acq_dim *dims, size_t n_dims, struct acq_cmd *out,
+                  bool *has_id, long long *cmd_id, char *why, size_t size);
+
+/* Decimation for display (docs/STATION.md "points"): samples in buckets of 4^level samples, each
+ * closed bucket giving its minimum and maximum of y and its last sample (in time order, each once);
+ * the level rises as the budget is used (half of what is left at each level), so the points of a
+ * specimen never exceed the budget however long it runs, and acq_decim_flush gives the newest
+ * sample at the end. */
+struct acq_point {
+    int64_t t;
+    double x, y;
+};
+#define ACQ_DECIM_MAX_OUT 3 /* points one call can give */
+struct acq_decimator {
+    size_t budget, emitted;
+    unsigned level;
+    uint64_t bucket_size, in_bucket;
+    struct acq_point first_min, first_max, last; /* the open bucket: extremes of y and the newest */
+};
+void acq_decim_init(struct acq_decimator *d, size_t budget);
+/* Adds one sample; returns how many points (≤ ACQ_DECIM_MAX_OUT) a bucket it closed gave in out. */
+size_t acq_decim_add(struct acq_decimator *d, const struct acq_point *p, struct acq_point *out);
+/* The open bucket's points (the specimen ended); returns how many. */
+size_t acq_decim_flush(struct acq_decimator *d, struct acq_point *out);
+
+/* The run's side of the station (opt->station; all no-ops without one). */
+int acq_station_check(const struct pd_acq_config *cfg, struct pd_err *err); /* the method can be driven */
+int acq_station_start(struct run *run, struct pd_err *err); /* serves from now on (hello needs the file) */
+/* The last event (outcome as the protocol names it), then clients are closed; the caller unlinks. */
+void acq_station_finish(struct run *run, const char *outcome, const char *reason);
+bool acq_station_active(const struct run *run);
+/* The method thread, before specimen k (0-based): asks for its dimensions and waits until a client
+ * starts it (0, *out filled with each value's source) or the series must end (1: abort, stop). */
+int acq_station_obtain_dims(struct run *run, size_t k, struct acq_specimen_dims *out, struct pd_acq_result *result);
+/* State changes as the protocol names them (machine, outcome may be NULL: unchanged / null). */
+void acq_station_state(struct run *run, size_t k, const char *state, const char *machine, const char *outcome);
+/* A control action for clients (type "event"); the caller records it in the file. */
+void acq_station_event(struct run *run, size_t k, const char *kind, const char *by, const char *text);
+/* The machine took specimen k's start: state running, a start event; the file event's text. */
+const char *acq_station_started(struct run *run, size_t k);
+/* While specimen k runs: "stop" or "abort" when a client asked (who in `by`), else NULL; notes
+ * waiting are written to the file on the way. */
+const char *acq_station_request(struct run *run, size_t k, char *by, size_t size);
+/* Notes waiting in the control, written to the file's events (any thread holding no store lock). */
+void acq_control_apply_notes(struct run *run);
+/* Writer thread: `n` samples of bus `bus_index` for specimen tag `specimen` just appended (times in
+ * UTC ns, columns as the store has them); copied for the display without ever waiting. */
+void acq_station_tap(struct run *run, size_t bus_index, uint32_t specimen, const int64_t *t_utc,
+                     double *const *columns, size_t n);
 
 #endif

@@ -304,6 +304,9 @@ static void *bus_main(void *arg)
         pd_err_clear(&e);
         int rc = b->drv->poll(b->state, &sink, &e);
         if (rc < 0) {
+            pthread_mutex_lock(&b->lock); /* for the station's caliper readings (control.c) */
+            pd_strlcpy(b->last_error, e.msg, sizeof b->last_error);
+            pthread_mutex_unlock(&b->lock);
             atomic_fetch_add(&b->n_errors, 1);
             consecutive++;
             last_fault = e;

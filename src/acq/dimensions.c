@@ -375,11 +375,20 @@ int pd_acq_control_init(struct pd_acq_control *c, struct pd_err *err)
     memset(c, 0, sizeof *c);
     if (pthread_mutex_init(&c->lock, NULL) != 0)
         return pd_err_set(err, PD_ENOMEM, NULL, "cannot create the control's lock");
+    pthread_condattr_t ca;
+    bool ok = pthread_condattr_init(&ca) == 0;
+    ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&c->changed, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!ok) {
+        pthread_mutex_destroy(&c->lock);
+        return pd_err_set(err, PD_ENOMEM, NULL, "cannot create the control's condition");
+    }
     return PD_OK;
 }
 
 void pd_acq_control_close(struct pd_acq_control *c)
 {
+    pthread_cond_destroy(&c->changed);
     pthread_mutex_destroy(&c->lock);
 }
 
@@ -414,6 +423,32 @@ int pd_acq_mark_invalid(struct pd_acq_control *c, size_t specimen, const char *r
     m->specimen = specimen;
     pd_strlcpy(m->reason, reason, sizeof m->reason);
     pd_strlcpy(m->who, who && who[0] ? who : "(unnamed)", sizeof m->who);
+    pthread_mutex_unlock(&c->lock);
+    return PD_OK;
+}
+
+int pd_acq_add_note(struct pd_acq_control *c, size_t specimen, const char *text, const char *who,
+                    struct pd_err *err)
+{
+    size_t n = text ? strlen(text) : 0;
+    if (!c || specimen == 0 || specimen > PD_ACQ_MAX_SPECIMENS)
+        return pd_err_set(err, PD_EINVAL, NULL, "note: no control or specimen %zu out of 1..%d", specimen,
+                          PD_ACQ_MAX_SPECIMENS);
+    if (n == 0 || n > PD_ACQ_NOTE_MAX)
+        return pd_err_set(err, PD_EINVAL, NULL, "a note has 1..%d bytes", PD_ACQ_NOTE_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+            return pd_err_set(err, PD_EINVAL, NULL, "the note contains a control character at byte %zu", i + 1);
+    pthread_mutex_lock(&c->lock);
+    if (c->n_notes == PD_ACQ_NOTES_QUEUED) {
+        pthread_mutex_unlock(&c->lock);
+        return pd_err_set(err, PD_EBUSY, NULL, "note: %d notes already wait to be written", PD_ACQ_NOTES_QUEUED);
+    }
+    struct pd_acq_note *m = &c->notes[c->n_notes++];
+    m->specimen = specimen;
+    pd_strlcpy(m->text, text, sizeof m->text);
+    pd_strlcpy(m->who, who && who[0] ? who : "(unnamed)", sizeof m->who);
+    pthread_cond_broadcast(&c->changed);
     pthread_mutex_unlock(&c->lock);
     return PD_OK;
 }
@@ -614,6 +649,9 @@ int acq_dims_obtain(struct run *run, size_t k, struct acq_specimen_dims *out, st
                     out->value[d] = t->rows[k].value[c];
                     snprintf(out->source[d], sizeof out->source[d], "csv %.100s:%u", t->source, t->rows[k].line);
                 }
+    } else if (run->opt->dims_mode == PD_ACQ_DIMS_STATION && acq_station_active(run)) {
+        if (acq_station_obtain_dims(run, k, out, result))
+            return 1; /* aborted, or a stop request while waiting */
     } else if (run->opt->dims_mode == PD_ACQ_DIMS_PROMPT) {
         const char *cname = m->caliper ? m->caliper(run->cfg->method_params) : "";
         struct bus *caliper = NULL;
@@ -656,6 +694,7 @@ static void apply_control_marks(struct run *run, size_t upto)
     struct pd_acq_control *c = run->opt->control;
     if (!c)
         return;
+    acq_control_apply_notes(run);
     pthread_mutex_lock(&c->lock);
     size_t kept = 0;
     for (size_t i = 0; i < c->n_pending; i++) {

@@ -163,6 +163,22 @@ static const char *wait_for_break(struct run *run, struct bus *frame, size_t k, 
         const char *why = acq_series_trouble(run, &frame, 1, deadline, rc, err);
         if (why)
             return why;
+        char by[PD_ACQ_BY_MAX], text[PD_ACQ_BY_MAX + 80];
+        const char *req = acq_station_request(run, k, by, sizeof by);
+        if (req) { /* from the station: the machine stops now */
+            struct pd_err ignore;
+            acq_bus_command_optional(frame, "stop", 1, &ignore);
+            bool abort = strcmp(req, "abort") == 0;
+            snprintf(text, sizeof text, abort ? "aborted by %s: machine stopped, the series ends"
+                                              : "stopped by %s: finished as a break, evaluated", by);
+            acq_run_event(run, k, req, text);
+            acq_station_event(run, k, req, by, text);
+            if (!abort)
+                return "tested";
+            snprintf(text, sizeof text, "aborted by %s", by);
+            pd_acq_mark_invalid(run->opt->control, k + 1, text, by, NULL);
+            return "aborted";
+        }
         if (pd_clock_mono_ns() >= next_show) {
             acq_show_progress(run, frame, k + 1, false);
             next_show = pd_clock_mono_ns() + 200 * 1000000LL;
@@ -213,7 +229,8 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
         /* Record from the first reading after the instrument accepted the start, so nothing of
          * the previous specimen's state is taken into this one. */
         set_active(run, (uint32_t)(k + 1));
-        acq_run_event(run, k, "specimen_start", "start command accepted");
+        acq_run_event(run, k, "specimen_start",
+                      acq_station_active(run) ? acq_station_started(run, k) : "start command accepted");
         acq_set_status(run, k, "running");
 
         const char *outcome = wait_for_break(run, frame, k, force_ch, break_ch, &rc, err);
@@ -221,12 +238,18 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
         set_active(run, 0);
         acq_run_event(run, k, strcmp(outcome, "tested") == 0 ? "break" : "specimen_end", outcome);
         acq_specimen_close(run, frame, k, outcome);
+        bool tested = strcmp(outcome, "tested") == 0, aborted = strcmp(outcome, "aborted") == 0;
+        acq_station_state(run, k, "done", aborted ? "aborted" : "stopped",
+                          tested ? "completed" : aborted ? "aborted" : "failed");
         if (rc < 0)
             return rc;
         struct pd_err ignore;
-        if (strcmp(outcome, "tested") != 0)
+        if (!tested)
             acq_bus_command_optional(frame, "stop", 1, &ignore);
-        acq_bus_command_optional(frame, "return", 1, &ignore);
+        if (!aborted) { /* an aborted machine stays where it stopped */
+            acq_station_state(run, k, "returning", "moving", NULL);
+            acq_bus_command_optional(frame, "return", 1, &ignore);
+        }
         acq_bus_report_unmapped(run, frame);
         if (!acq_series_continue(result, k, outcome))
             break;

@@ -2,10 +2,12 @@
  * the run file with its whole layout, start the bus and writer threads, run the method, and tear
  * everything down in order so that every acquired sample reaches the closed file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -395,6 +397,40 @@ int acq_run_rollover(struct run *run, bool *switched, struct pd_err *err)
     return rc;
 }
 
+/* One run per instrument: an exclusive flock on OUT_DIR/.instrument-NAME.lock for each instrument
+ * (released by the kernel however the run ends, also by SIGKILL), holding the run's id so the
+ * second run can name the first. fds[i] is -1 where nothing was taken. */
+static int lock_instruments(const struct pd_acq_config *cfg, const char *out_dir, const char *run_id, int *fds,
+                            struct pd_err *err)
+{
+    for (size_t i = 0; i < cfg->n_instruments; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/.instrument-%s.lock", out_dir, cfg->instruments[i].name);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            return pd_err_set_os(err, PD_EIO, errno, path, "cannot open the instrument's lock file");
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            int e = errno;
+            char holder[80] = "";
+            ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+            holder[n > 0 ? n : 0] = '\0';
+            holder[strcspn(holder, "\n")] = '\0';
+            for (char *p = holder; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                    *p = '?';
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return pd_err_set(err, PD_EBUSY, NULL, "instrument %s is in use by run %s (lock %s)",
+                                  cfg->instruments[i].name, holder[0] ? holder : "(starting)", path);
+            return pd_err_set_os(err, PD_EIO, e, path, "cannot lock the instrument");
+        }
+        fds[i] = fd;
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, run_id, strlen(run_id), 0) < 0)
+            pd_log(PD_LOG_WARN, "%s: cannot write the run's id (the lock holds)", path);
+    }
+    return PD_OK;
+}
+
 int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt, struct pd_acq_result *result,
                struct pd_err *err)
 {
@@ -422,9 +458,17 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     env = getenv(ACQ_ENV_WRITER_STALL_MS);
     if (env && pd_parse_long(env, &hook) && hook > 0 && hook <= 600000)
         run->test_stall_ns = hook * 1000000LL;
-    int rc = load_station_key(run, err);
+    int lock_fds[PD_ACQ_MAX_INSTRUMENTS];
+    for (size_t i = 0; i < PD_ACQ_MAX_INSTRUMENTS; i++)
+        lock_fds[i] = -1;
+    make_run_id(result->run_id, sizeof result->run_id);
+    int rc = opt->station ? acq_station_check(cfg, err) : PD_OK;
+    if (rc == PD_OK)
+        rc = load_station_key(run, err);
     if (rc == PD_OK)
         rc = pd_mkdir_p(opt->out_dir, err);
+    if (rc == PD_OK)
+        rc = lock_instruments(cfg, opt->out_dir, result->run_id, lock_fds, err);
     for (size_t i = 0; i < cfg->n_instruments; i++) {
         struct bus *b = &run->buses[i];
         b->cfg = &cfg->instruments[i];
@@ -434,7 +478,6 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
             rc = acq_bus_open(b, cfg, opt->sim_dir, ring_capacity, err);
     }
     if (rc == PD_OK) {
-        make_run_id(result->run_id, sizeof result->run_id);
         pd_strlcpy(run->run_id, result->run_id, sizeof run->run_id);
         pd_strlcpy(run->out_dir, opt->out_dir, sizeof run->out_dir);
         run->result = result;
@@ -457,6 +500,8 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
             else
                 run->writer_started = true;
         }
+        if (rc == PD_OK)
+            rc = acq_station_start(run, err);
         if (rc == PD_OK) {
             acq_run_event(run, SIZE_MAX, "run_start", result->run_id);
             rc = acq_method_find(cfg->method)->run_series(run, result, err);
@@ -583,8 +628,14 @@ int pd_acq_run(const struct pd_acq_config *cfg, const struct pd_acq_options *opt
     }
     if (rc < 0 && result->outcome != PD_ACQ_FAILED) /* no file, or it failed at the very end */
         decide_outcome(run, rc, err, result);
+    /* the station's last word, once the file is closed and sealed */
+    acq_station_finish(run, result->outcome == PD_ACQ_INCOMPLETE ? "failed" : pd_acq_outcome_name(result->outcome),
+                       result->outcome_reason);
     for (size_t i = 0; i < run->n_buses; i++)
         acq_bus_close(&run->buses[i]);
+    for (size_t i = 0; i < PD_ACQ_MAX_INSTRUMENTS; i++)
+        if (lock_fds[i] >= 0)
+            close(lock_fds[i]); /* the instruments are free for the next run */
     pthread_mutex_destroy(&run->store_lock);
     acq_writer_wake_destroy(run);
     pd_secret_key_wipe(&run->station_key);

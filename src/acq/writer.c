@@ -93,6 +93,9 @@ static int drain_samples(struct run *run, size_t bus_index, struct pd_err *err)
                                          &room, err);
             if (rc == PD_OK) {
                 fill_slot(run, b, raw + done * stride, stride, room, &slot);
+                /* the station's live view gets a copy (never waits), before the commit may hand
+                 * the chunk's buffer to the file */
+                acq_station_tap(run, bus_index, specimen, slot.t_utc_ns, slot.columns, room);
                 rc = pd_store_append_commit(run->store, room, err);
             }
             if (rc == PD_OK)

@@ -32,6 +32,11 @@ struct pd_acq_dims_table;
 /* The same with each specimen's dimensions (and invalid marks) from a checked table (may be NULL). */
 int cli_run_series_dims(struct pd_acq_config *cfg, const char *out_dir, int quiet, const struct pd_acq_dims_table *dims,
                         struct pd_acq_result *res);
+struct pd_acq_station;
+/* The same driven over a station's control socket (dims and start from its clients; never reads
+ * the terminal). */
+int cli_run_series_station(struct pd_acq_config *cfg, const char *out_dir, int quiet, struct pd_acq_station *station,
+                           struct pd_acq_result *res);
 /* Directory holding the running executable (to find polydaq-sim beside it). */
 void cli_exe_dir(char *buf, size_t size);
 /* d with `prec` (0–18) decimals exactly as glibc's snprintf("%.*f") writes it (cut to size, NUL

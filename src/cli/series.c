@@ -64,13 +64,30 @@ int cli_run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, st
     return cli_run_series_dims(cfg, out_dir, quiet, NULL, res);
 }
 
+static int run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, const struct pd_acq_dims_table *dims,
+                      struct pd_acq_station *station, struct pd_acq_result *res);
+
 int cli_run_series_dims(struct pd_acq_config *cfg, const char *out_dir, int quiet, const struct pd_acq_dims_table *dims,
                         struct pd_acq_result *res)
+{
+    return run_series(cfg, out_dir, quiet, dims, NULL, res);
+}
+
+int cli_run_series_station(struct pd_acq_config *cfg, const char *out_dir, int quiet, struct pd_acq_station *station,
+                           struct pd_acq_result *res)
+{
+    return run_series(cfg, out_dir, quiet, NULL, station, res);
+}
+
+static int run_series(struct pd_acq_config *cfg, const char *out_dir, int quiet, const struct pd_acq_dims_table *dims,
+                      struct pd_acq_station *station, struct pd_acq_result *res)
 {
     memset(res, 0, sizeof *res);
     /* Per-specimen dimensions: a checked table, or the terminal when the config asks for it (then
      * stdin belongs to the questions, and marks are SIGUSR1 only). */
-    enum pd_acq_dims_mode dims_mode = dims ? PD_ACQ_DIMS_TABLE : pd_acq_config_dims_mode(cfg);
+    enum pd_acq_dims_mode dims_mode = station ? PD_ACQ_DIMS_STATION
+                                      : dims  ? PD_ACQ_DIMS_TABLE
+                                              : pd_acq_config_dims_mode(cfg);
     struct pd_err dims_err;
     if (pd_acq_config_check_dims(cfg, &dims_err) < 0)
         return cli_fail_input(&dims_err);
@@ -89,9 +106,13 @@ int cli_run_series_dims(struct pd_acq_config *cfg, const char *out_dir, int quie
         .dims_mode = dims_mode,
         .dims = dims,
         .prompt_fd = STDIN_FILENO,
+        .control = station ? pd_acq_station_control(station) : NULL,
+        .station = station,
     };
     install_signals();
-    if (isatty(STDIN_FILENO) && dims_mode != PD_ACQ_DIMS_PROMPT) {
+    if (station) {
+        signal(SIGHUP, SIG_IGN); /* a station run outlives the terminal or server that started it */
+    } else if (isatty(STDIN_FILENO) && dims_mode != PD_ACQ_DIMS_PROMPT) {
         pthread_t t;
         if (pthread_create(&t, NULL, mark_reader, NULL) == 0) {
             pthread_detach(t);
@@ -118,6 +139,8 @@ int cli_run_series_dims(struct pd_acq_config *cfg, const char *out_dir, int quie
      * signal 128 + its number, as a shell reports a process that signal ended. */
     if (rc < 0) {
         int code = cli_fail(&err);
+        if (rc == PD_EBUSY && !res->path[0])
+            code = PD_EXIT_USAGE; /* an instrument in use by another run: refused before it started */
         if (res->path[0])
             fprintf(stderr, "polydaq: run %s: outcome failed (the reason above is the run file's outcome_reason)\n",
                     res->run_id);
