@@ -231,6 +231,7 @@ function onEvent(ui, live, ev, el) {
       break;
     }
     case 'event':
+      if (ev.kind === 'dims') break; // the dims event itself is logged, with the values
       addLog(el.log, `Specimen ${ev.specimen}: ${ev.kind} by ${ev.by}${ev.text ? ' — ' + ev.text : ''}`);
       break;
     case 'end':

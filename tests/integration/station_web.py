@@ -1,0 +1,237 @@
+"""station_web.py — the test station in a real browser (headless Chromium, Selenium) against
+`polydaq serve --lab config/station-demo.yaml`, whose series run as real `polydaq run --control`
+processes on the simulated load frame and caliper: a technician starts a 3-specimen ISO 527 series
+from a request's items on /stations, enters each specimen's dimensions on the live page (specimen
+1's width from the simulated caliper), starts each specimen and watches the curve grow (the plot's
+point count read twice while the specimen runs), marks specimen 2 invalid with a reason; the run
+file then holds each specimen's own dimensions and the mark with the technician's name, and
+`polydaq certify` excludes specimen 2 with the reason and computes the others' strength from their
+own cross-sections (checked with numpy). A reviewer's page of a second series shows the curve and
+no controls, the reviewer's POSTs are 403, and a second start on the busy instrument is 409.
+With --screenshots DIR the pages are written there as PNG."""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+from server_lib import (CLI, PASSWORDS, REVIEW, SOURCE, Client, Server, check, fail, failures, make_lab,
+                        new_request)
+
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from web_lib import Browser
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--screenshots", help="write PNGs of the station pages to this folder")
+args = ap.parse_args()
+
+data, member_a, _ = make_lab()
+lab = os.path.join(SOURCE, "config", "station-demo.yaml")
+server = Server(data, "--lab", lab)
+base = f"http://127.0.0.1:{server.port}"
+alice = Client(server, "alice", PASSWORDS["alice"])
+rita = Client(server, "rita", PASSWORDS["rita"])
+tessa = Client(server, "tessa", PASSWORDS["tessa"])
+req = new_request(alice, "PP-H station grade")
+assert rita.call("POST", f"/api/v1/requests/{req}/accept", REVIEW)[0] == 200
+st, _, body = tessa.call("POST", f"/api/v1/requests/{req}/items", {
+    "count": 3, "description": "ISO 527-2 type 1A bar", "condition": "as expected", "conforming": True,
+    "storage": "rack 1"})
+assert st == 201, (st, body)
+item_ids = [i["item_id"] for i in body["items"]]
+
+browser = Browser(base, args.screenshots, on_skip=lambda: (server.stop(), shutil.rmtree(data)))
+driver = browser.driver
+slow = WebDriverWait(driver, 90, poll_frequency=0.05)  # a ceiling for a loaded machine, not a timing check
+
+
+def cleanup():
+    """A series still running after a failure is aborted (its run ends itself), then the server stops."""
+    browser.quit()
+    st, _, body = tessa.call("GET", "/api/v1/series")
+    for s in body.get("series", []) if st == 200 else []:
+        if s["live"]:
+            tessa.call("POST", f"/api/v1/series/{s['id']}/abort")
+    server.stop()
+
+
+def attr(css, name):
+    els = driver.find_elements(By.CSS_SELECTOR, css)
+    return els[0].get_attribute(name) if els else None
+
+
+def wait_state(state, what, timeout=None):
+    try:
+        (slow if timeout is None else WebDriverWait(driver, timeout)).until(
+            lambda d: attr("#run-state", "data-state") == state)
+        return True
+    except TimeoutException:
+        fail(f"{what}: the run's state is {attr('#run-state', 'data-state')!r} "
+             f"({driver.find_element(By.ID, 'run-state').text!r}), expected {state!r}; "
+             f"alert {driver.find_element(By.ID, 'alert').text!r}")
+        return False
+
+
+def wait_dims_form(specimen):
+    slow.until(lambda d: d.find_elements(By.ID, "dims-form") and
+               f"specimen {specimen}" in d.find_element(By.ID, "dims-h").text and
+               d.find_element(By.ID, "dims").is_displayed())
+
+
+def type_into(name, value):
+    el = driver.find_element(By.CSS_SELECTOR, f"#dims-form input[name={name}]")
+    el.clear()
+    el.send_keys(value)
+
+
+def run_specimen(k):
+    """Start specimen k (ready), watch the curve grow while it runs, wait until it is done."""
+    driver.find_element(By.ID, "btn-start").click()
+    if not wait_state("running", f"specimen {k} started"):
+        return
+    # The plot's point count of the running specimen, read twice while it runs: it grows.
+    slow.until(lambda d: int(attr("#plot", "data-points") or 0) > 0 and attr("#plot", "data-specimen") == str(k))
+    first = int(attr("#plot", "data-points"))
+    try:
+        WebDriverWait(driver, 30, poll_frequency=0.05).until(lambda d: int(attr("#plot", "data-points")) > first)
+        second = int(attr("#plot", "data-points"))
+        still = attr("#run-state", "data-state")
+        check(second > first and still == "running",
+              f"specimen {k}: the curve grew from {first} to {second} points while running ({still})")
+    except TimeoutException:
+        fail(f"specimen {k}: the curve did not grow past {first} points")
+    if k == 1:
+        driver.execute_script("document.getElementById('live-h').scrollIntoView()")
+        browser.shot("station-live")
+    slow.until(lambda d: attr("#run-state", "data-state") in ("done", "returning", "waiting_dims", "ended"))
+
+
+# ---- The technician starts the series on /stations -------------------------------------------------
+browser.login("tessa", PASSWORDS["tessa"])
+driver.get(base + "/stations")
+browser.wait_heading("Test stations", "stations page")
+browser.wait_text("main table", "frame1", "the stations table")
+check("caliper1" not in driver.find_element(By.CSS_SELECTOR, "main table").text, "the caliper is no station")
+Select(driver.find_element(By.CSS_SELECTOR, "#start-form select[name=request_id]")).select_by_value(str(req))
+slow.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#items input[name=item]")) == 3)
+Select(driver.find_element(By.CSS_SELECTOR, "#start-form select[name=instrument]")).select_by_value("frame1")
+browser.shot("station-start")
+driver.find_element(By.CSS_SELECTOR, "#start-form button[type=submit]").click()
+slow.until(lambda d: "/series/" in d.current_url)
+series = int(driver.current_url.rsplit("/", 1)[1])
+browser.wait_heading(f"Series {series} on frame1", "the live page")
+
+# A second start on the busy instrument: 409, naming the series that has it.
+st, _, body = tessa.call("POST", "/api/v1/series", {"request_id": req, "item_ids": item_ids[:1], "method": "iso527",
+                                                   "instrument": "frame1"})
+check(st == 409 and f"series {series}" in body["error"]["message"], f"second start on frame1: {st} {body}")
+
+# ---- Specimen 1: width from the caliper, thickness typed ------------------------------------------
+dims = {1: ("caliper", "4.02"), 2: ("10.05", "4.03"), 3: ("9.98", "3.99")}
+for k in (1, 2, 3):
+    wait_dims_form(k)
+    width, thickness = dims[k]
+    if width == "caliper":
+        driver.find_element(By.CSS_SELECTOR, "#dims-form button.caliper[data-field=width]").click()
+        slow.until(lambda d: d.find_element(By.CSS_SELECTOR, "#dims-form input[name=width]").get_attribute(
+            "data-source") == "caliper")
+    else:
+        type_into("width", width)
+    type_into("thickness", thickness)
+    driver.find_element(By.CSS_SELECTOR, "#dims-form button[type=submit]").click()
+    if not wait_state("ready", f"specimen {k}'s dimensions accepted"):
+        break
+    run_specimen(k)
+    if k == 2:  # marked invalid once it is done, with the reason
+        form = driver.find_element(By.ID, "invalid-form")
+        form.find_element(By.NAME, "specimen").send_keys("2")
+        form.find_element(By.NAME, "reason").send_keys("broke outside the gauge length")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        browser.wait_text("#status", "Specimen 2 marked invalid", "the invalid mark")
+wait_state("ended", "the series' end")
+browser.wait_text("#run-state", "completed", "the series completed")
+legend = driver.find_element(By.ID, "plot").text
+check(all(f"specimen {k}" in legend for k in (1, 2, 3)), f"the earlier specimens overlaid: legend {legend!r}")
+browser.wait_text("#event-log", "invalid by Tessa Tech", "the invalid mark in the event log")
+driver.execute_script("document.getElementById('live-h').scrollIntoView()")
+browser.shot("station-finished")
+
+# ---- The run file and the certificate ------------------------------------------------------------------
+st, _, s = tessa.call("GET", f"/api/v1/series/{series}")
+check(s["state"] == "finished" and s["outcome"] == "completed" and s["file"], f"series record {s}")
+history = [(e["action"], e["by"]) for e in s["history"]]
+check(("invalid", "tessa") in history and ("start", "tessa") in history and ("caliper", "tessa") in history,
+      f"the series' history: {history}")
+run = s["file"]
+r = subprocess.run([CLI, "certify", run, "--spec", os.path.join(SOURCE, "config", "specs", "pp-demo.yaml"),
+                    "-o", os.path.join(data, "certs")], capture_output=True, text=True)
+check(r.returncode in (0, 1), f"certify: {r.returncode} {r.stderr}")
+cert = json.load(open(r.stdout.splitlines()[0]))
+f = h5py.File(run, "r")
+spec = {c["id"][-3:]: c for c in cert["specimens"]}
+for k in (1, 2, 3):
+    g = f["specimen_%02d" % k]
+    b, h = float(g["sample/width"][()]), float(g["sample/thickness"][()])
+    want_b = 10.0 if k == 1 else float(dims[k][0])
+    check(abs(b - want_b) < 1e-9 and abs(h - float(dims[k][1])) < 1e-9, f"specimen {k}: b={b}, h={h} in the file")
+    sp = spec["S%02d" % k]
+    if k == 2:
+        check(g["status"][()].decode() == "invalid: broke outside the gauge length", f"specimen 2 status {g['status'][()]}")
+        check(g["sample/invalid_by"][()].decode() == "Tessa Tech", "specimen 2 marked by the technician")
+        check("broke outside the gauge length" in sp.get("excluded_reason", ""), f"specimen 2 excluded: {sp}")
+        check("results" not in sp, "specimen 2 has no results")
+        continue
+    check(g["sample/width_source"][()].decode().startswith("caliper") == (k == 1),
+          f"specimen {k}: width source {g['sample/width_source'][()]}")
+    force = np.asarray(g["frame1/force"][()], dtype=float)
+    sigma = np.nanmax(force) / (b * h)
+    got = sp["results"]["tensile_strength"]["value"]
+    check(abs(got - sigma) <= 1e-9 * sigma, f"specimen {k}: σm {got}, numpy {sigma} with its own b·h")
+check(cert["series"]["tensile_strength"]["n"] == 2, "the series' statistics take the 2 valid specimens")
+f.close()
+
+# ---- A reviewer watches a second series: the curve, no controls --------------------------------------
+browser.logout()
+st, _, s2 = tessa.call("POST", "/api/v1/series", {"request_id": req, "item_ids": item_ids[:1], "method": "iso527",
+                                                 "instrument": "frame1", "specimens": 1})
+check(st == 201, f"second series: {st} {s2}")
+browser.login("rita", PASSWORDS["rita"])
+driver.get(f"{base}/series/{s2['id']}")
+browser.wait_heading(f"Series {s2['id']} on frame1", "the reviewer's live page")
+check(not driver.find_elements(By.ID, "controls") and not driver.find_elements(By.ID, "dims-form")
+      and driver.find_elements(By.ID, "viewer-only"), "the reviewer's page has no controls")
+st, _, _ = rita.call("POST", f"/api/v1/series/{s2['id']}/start")
+check(st == 403, f"a reviewer's start: {st}")
+sid = s2["id"]
+for cmd, body in (("dims", {"specimen": 1, "values": {"width": 10.0, "thickness": 4.0}}), ("start", None)):
+    st, _, got = tessa.call("POST", f"/api/v1/series/{sid}/{cmd}", body)
+    check(st == 200, f"{cmd} for the reviewer's series: {st} {got}")
+try:
+    slow.until(lambda d: int(attr("#plot", "data-points") or 0) > 0)
+    first = int(attr("#plot", "data-points"))
+    WebDriverWait(driver, 30, poll_frequency=0.05).until(lambda d: int(attr("#plot", "data-points")) > first)
+except TimeoutException:
+    fail(f"the reviewer's curve did not grow ({attr('#plot', 'data-points')} points)")
+check(driver.find_elements(By.CSS_SELECTOR, "#plot canvas"), "the reviewer sees the plot")
+driver.execute_script("document.getElementById('live-h').scrollIntoView()")
+browser.shot("station-reviewer")
+st, _, got = tessa.call("POST", f"/api/v1/series/{sid}/abort")
+check(st == 200, f"abort: {st} {got}")
+browser.wait_text("#run-state", "aborted", "the reviewer sees the abort")
+
+logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+check(not logs, f"errors in the browser's console: {logs}")
+cleanup()
+if failures:
+    print(f"{len(failures)} failure(s); data left in {data}", file=sys.stderr)
+    sys.exit(1)
+shutil.rmtree(data)
+print("station_web: ok", file=sys.stderr)
