@@ -12,4 +12,4 @@ done
 /usr/bin/python3 -c 'import selenium, jsonschema, yaml, h5py, numpy' 2>/dev/null ||
   { echo "FAIL: python3-selenium, -jsonschema, -yaml, -h5py or -numpy missing (tools/dev installs them)" >&2; exit 1; }
 export PD_SOURCE_DIR="${PD_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
-cd "$(dirname "$0")" && exec /usr/bin/python3 station_web.py "$@"
+exec /usr/bin/python3 "$(dirname "$0")/station_web.py" "$@"  # the screenshots folder stays relative to the caller

@@ -187,6 +187,7 @@ function onEvent(ui, live, ev, el) {
       el.stateBox.dataset.state = ev.state;
       el.machineBox.dataset.machine = ev.machine;
       el.plotBox.dataset.specimen = String(ev.specimen);
+      el.plotBox.dataset.points = String((live.points.get(ev.specimen) || { x: [] }).x.length);
       if (el.dimsSection && ev.state !== 'waiting_dims' && ev.state !== 'ready') el.dimsSection.hidden = true;
       updateButtons(live);
       break;
