@@ -7,7 +7,9 @@ point count read twice while the specimen runs), marks specimen 2 invalid with a
 file then holds each specimen's own dimensions and the mark with the technician's name, and
 `polydaq certify` excludes specimen 2 with the reason and computes the others' strength from their
 own cross-sections (checked with numpy). A reviewer's page of a second series shows the curve and
-no controls, the reviewer's POSTs are 403, and a second start on the busy instrument is 409.
+no controls, the reviewer's POSTs are 403, and a second start on the busy instrument is 409; the
+server restarts during that series' specimen, reconnects to the run (which went on) and the
+reviewer's page, reconnected by itself, shows the technician's abort.
 With --screenshots DIR the pages are written there as PNG."""
 import argparse
 import json
@@ -223,9 +225,27 @@ except TimeoutException:
 check(driver.find_elements(By.CSS_SELECTOR, "#plot canvas"), "the reviewer sees the plot")
 driver.execute_script("document.getElementById('live-h').scrollIntoView()")
 browser.shot("station-reviewer")
+# ---- The server restarts during the specimen: the run goes on, the server reconnects to it ------------
+server.stop()
+st, _, s2 = None, None, None
+server = Server(data, "--lab", lab, "--listen", f"127.0.0.1:{server.port}")  # the page's address stays
+tessa = Client(server, "tessa", PASSWORDS["tessa"])
+rita = Client(server, "rita", PASSWORDS["rita"])
+st, _, s2 = tessa.call("GET", f"/api/v1/series/{sid}")
+check(st == 200 and s2["live"] and s2["state"] == "running", f"after the restart the series is live again: {s2}")
+st, _, stations = tessa.call("GET", "/api/v1/stations")
+check(stations["stations"][0]["series_id"] == sid, f"frame1 is busy again after the restart: {stations}")
 st, _, got = tessa.call("POST", f"/api/v1/series/{sid}/abort")
-check(st == 200, f"abort: {st} {got}")
-browser.wait_text("#run-state", "aborted", "the reviewer sees the abort")
+check(st == 200, f"abort after the restart: {st} {got}")
+# The reviewer's page reconnected by itself (EventSource) and shows the end.
+browser.wait_text("#run-state", "aborted", "the reviewer sees the abort after the restart")
+try:
+    WebDriverWait(driver, 60, poll_frequency=0.2).until(
+        lambda d: tessa.call("GET", f"/api/v1/series/{sid}")[2]["state"] == "finished")
+except TimeoutException:
+    fail("the aborted series was not recorded as finished")
+st, _, s2 = tessa.call("GET", f"/api/v1/series/{sid}")
+check(s2["outcome"] == "aborted", f"the second series' outcome: {s2['outcome']}")
 
 logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 check(not logs, f"errors in the browser's console: {logs}")
