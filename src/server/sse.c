@@ -676,21 +676,24 @@ void live_hub_quiesce(struct live_hub *hub)
         return;
     pthread_mutex_lock(&hub->lock);
     hub->quiescing = true;
+    /* Every parked viewer of every series, in one list: each reader then ends its stream. */
     size_t total = 0;
-    struct viewer **all = NULL;
-    for (struct live_link *l = hub->links; l; l = l->next) {
-        size_t k;
-        struct viewer **wake = collect_parked(l, &k);
-        struct viewer **grown = k ? realloc(all, (total + k) * sizeof *all) : all;
-        if (grown) {
-            all = grown;
-            memcpy(all + total, wake, k * sizeof *wake);
-            total += k;
+    for (struct live_link *l = hub->links; l; l = l->next)
+        for (struct viewer *v = l->viewers; v; v = v->next)
+            total += v->suspended;
+    struct viewer **all = total ? malloc(total * sizeof *all) : NULL;
+    size_t k = 0;
+    for (struct live_link *l = hub->links; l && all; l = l->next) {
+        for (struct viewer *v = l->viewers; v; v = v->next) {
+            if (v->suspended) {
+                v->suspended = false;
+                v->refs++;
+                all[k++] = v;
+            }
         }
-        free(wake);
     }
     pthread_mutex_unlock(&hub->lock);
-    wake_viewers(hub, all, total);
+    wake_viewers(hub, all, k);
 }
 
 void live_hub_free(struct live_hub *hub)
