@@ -130,17 +130,21 @@ def state_of():
     return ted.call("GET", f"/api/v1/series/{sid}")[1]["run_state"] or {}
 
 
-def wait_state(specimen, states):
-    while True:
+def wait_state(specimen, states, limit_s=300):
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
         s = state_of()
         if s.get("specimen") == specimen and s.get("state") in states:
             return s
         time.sleep(0.05)
+    serve.terminate()
+    sys.exit(f"specimen {specimen} never reached {states}: {state_of()}")
 
 
 results = []
 for specimen, n in ((1, 0), (2, 1), (3, args.viewers)):
     wait_state(specimen, ("waiting_dims",))
+    print(f"specimen {specimen}: {n} viewer(s)", file=sys.stderr, flush=True)
     socks = [open_viewer() for _ in range(n)]
     sel = selectors.DefaultSelector()
     bufs = {}
@@ -187,7 +191,7 @@ for specimen, n in ((1, 0), (2, 1), (3, args.viewers)):
     for s in socks:
         s.close()
     results.append({"specimen": specimen, "viewers": n, "lat": np.array(lat), "cpu": cpu, "wall": wall})
-    wait_state(specimen, ("done", "returning", "waiting_dims", "finished"))
+    print(f"  {len(lat)} points events in {wall:.1f} s", file=sys.stderr, flush=True)
 
 # The run file: each specimen's sample times against the poll grid.
 end = time.monotonic() + 120
