@@ -28,6 +28,9 @@
 /* Test-only hooks, read once when a run starts (docs/HDF5-SCHEMA.md, "Test hooks"). */
 #define ACQ_ENV_RING_CAPACITY "POLYDAQ_TEST_RING_CAPACITY"
 #define ACQ_ENV_WRITER_STALL_MS "POLYDAQ_TEST_WRITER_STALL_MS"
+/* bytes a station client may leave unread before it is dropped (1024 .. 1 MiB; also makes each
+ * client's socket buffer small, so the limit is reached in seconds) */
+#define ACQ_ENV_STATION_OUT_MAX "POLYDAQ_TEST_STATION_OUT_MAX"
 #define ACQ_WRITER_PERIOD_NS (20 * 1000000LL)
 /* The writer drains about every this many samples of the fastest instrument (writer.c). */
 #define ACQ_WRITER_IDLE_SAMPLES 16
@@ -410,7 +413,7 @@ struct acq_cmd {
 int acq_cmd_parse(const char *line, size_t len, const struct acq_dim *dims, size_t n_dims, struct acq_cmd *out,
                   bool *has_id, long long *cmd_id, char *why, size_t size);
 
-/* Decimation for display (docs/STATION.md "points"): samples in buckets of 4^level samples, each
+/* Decimation for display (docs/STATION.md "points"): samples in buckets of 8^level samples, each
  * closed bucket giving its minimum and maximum of y and its last sample (in time order, each once);
  * the level rises as the budget is used (half of what is left at each level), so the points of a
  * specimen never exceed the budget however long it runs, and acq_decim_flush gives the newest
@@ -450,6 +453,8 @@ const char *acq_station_started(struct run *run, size_t k);
 /* While specimen k runs: "stop" or "abort" when a client asked (who in `by`), else NULL; notes
  * waiting are written to the file on the way. */
 const char *acq_station_request(struct run *run, size_t k, char *by, size_t size);
+/* Who aborted the series from the station (NULL: nobody). */
+const char *acq_station_aborted_by(struct run *run);
 /* Notes waiting in the control, written to the file's events (any thread holding no store lock). */
 void acq_control_apply_notes(struct run *run);
 /* Writer thread: `n` samples of bus `bus_index` for specimen tag `specimen` just appended (times in

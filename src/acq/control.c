@@ -31,6 +31,7 @@
 #define CALIPER_WAIT_NS (1500 * 1000000LL)
 #define CALIPERS_PENDING 8
 #define PROTOCOL_VERSION 1
+#define GREETING_UNDER_WAY (SIZE_MAX / 4) /* struct client's greeting while greet() writes it */
 
 struct tap_sample {
     int64_t t;
@@ -46,6 +47,7 @@ struct client {
     bool skipping; /* the rest of a line longer than the limit is being discarded */
     char *out;
     size_t out_off, out_len, out_cap;
+    size_t greeting; /* bytes of the greeting (the series so far) allowed beyond the limit until sent */
 };
 
 /* An event line kept for clients that connect later. */
@@ -86,6 +88,9 @@ struct pd_acq_station {
     size_t specimen;
     char state[16], machine[16], outcome[16];
     bool finished, aborted;
+    bool ended; /* station thread: the end event went out, nothing follows it */
+    bool link_shown_down;   /* station thread: the frame's link as last announced */
+    char machine_before[16]; /* under control.lock: the machine state a lost link replaced */
     char abort_by[PD_ACQ_BY_MAX];
     char started_text[PD_ACQ_BY_MAX + 16];
     char *need_dims_line;
@@ -106,6 +111,8 @@ struct pd_acq_station {
     int64_t batch_ts, last_batch_ns, last_values_ns;
     uint64_t last_values_seq;
     struct caliper_wait calipers[CALIPERS_PENDING];
+    size_t out_max;  /* PD_ACQ_STATION_OUT_MAX, or the test hook's */
+    int test_sndbuf; /* the test hook: a small socket buffer per client (0: the system's) */
 };
 
 /* ---- the decimator ----------------------------------------------------------------------------*/
@@ -156,11 +163,12 @@ size_t acq_decim_add(struct acq_decimator *d, const struct acq_point *p, struct 
     size_t n = bucket_points(d, out);
     d->emitted += n;
     d->in_bucket = 0;
-    /* Half of what is left at each level, with buckets four times as large: the samples a level
-     * covers double from one to the next, so the budget lasts for any length of specimen. */
-    while (d->level < 30 && d->emitted >= usable - (usable >> (d->level + 1))) {
+    /* Half of what is left at each level, with buckets eight times as large: the samples a level
+     * covers grow fourfold from one to the next (2000 points last about 5.7 million samples, an
+     * hour and a half at 1 kHz; after that the last bucket grows until the flush). */
+    while (d->level < 20 && d->emitted >= usable - (usable >> (d->level + 1))) {
         d->level++;
-        d->bucket_size *= 4;
+        d->bucket_size *= 8;
     }
     return n;
 }
@@ -506,18 +514,21 @@ static bool flush_client(struct client *cl)
             return false;
         cl->out_off += (size_t)n;
     }
-    if (cl->out_off == cl->out_len)
+    if (cl->out_off == cl->out_len) {
         cl->out_off = cl->out_len = 0;
+        if (cl->greeting != GREETING_UNDER_WAY)
+            cl->greeting = 0; /* all sent: the limit alone counts from here */
+    }
     return true;
 }
 
 /* Appends a line to one client's buffer and sends what it can; false when the client must go (it
  * left, or more than PD_ACQ_STATION_OUT_MAX bytes wait: it does not read). */
-static bool send_line(struct client *cl, const char *line, size_t len, const char **why)
+static bool send_line(struct client *cl, size_t out_max, const char *line, size_t len, const char **why)
 {
     size_t waiting = cl->out_len - cl->out_off;
-    if (waiting + len + 1 > PD_ACQ_STATION_OUT_MAX) {
-        *why = "more than 1 MiB of events unread";
+    if (waiting + len + 1 > out_max + cl->greeting) {
+        *why = "it does not read: the events waiting for it passed the limit";
         return false;
     }
     if (cl->out_off && cl->out_len + len + 1 > cl->out_cap) { /* move the unsent part to the front */
@@ -552,7 +563,7 @@ static void broadcast(struct pd_acq_station *st, const char *line)
     size_t len = strlen(line);
     for (size_t i = 0; i < st->n_clients;) {
         const char *why = NULL;
-        if (!send_line(&st->clients[i], line, len, &why))
+        if (!send_line(&st->clients[i], st->out_max, line, len, &why))
             drop_client(st, i, why);
         else
             i++;
@@ -575,7 +586,7 @@ static void reply(struct pd_acq_station *st, unsigned client, json_t *ev, bool h
     struct client *cl = client_by_id(st, client);
     if (line && cl) {
         const char *why = NULL;
-        if (!send_line(cl, line, strlen(line), &why))
+        if (!send_line(cl, st->out_max, line, strlen(line), &why))
             drop_client(st, (size_t)(cl - st->clients), why);
     }
     free(line);
@@ -606,7 +617,7 @@ static json_t *points_event(uint32_t specimen, const struct acq_point *p, size_t
 static void send_batch(struct pd_acq_station *st)
 {
     uint32_t k = st->dec_specimen;
-    if (!k || st->batch_from >= st->n_points[k])
+    if (!k || st->batch_from >= st->n_points[k] || st->ended)
         return;
     json_t *ev = points_event(k, st->points[k] + st->batch_from, st->n_points[k] - st->batch_from);
     st->batch_from = st->n_points[k];
@@ -643,7 +654,7 @@ static void close_decimation(struct pd_acq_station *st)
 /* Turns the samples the writer copied into points of the plot's quantities. */
 static void take_samples(struct pd_acq_station *st)
 {
-    if (!st->tap_ready)
+    if (!st->tap_ready || st->ended)
         return;
     struct tap_sample buf[256];
     size_t n;
@@ -692,10 +703,31 @@ void acq_station_tap(struct run *run, size_t bus_index, uint32_t specimen, const
 }
 
 /* ---- values ---------------------------------------------------------------------------------------*/
+/* The frame's link: "disconnected" while it is down (the bus reconnects), what it was after. */
+static void watch_link(struct pd_acq_station *st)
+{
+    if (!st->frame || st->ended)
+        return;
+    pthread_mutex_lock(&st->frame->lock);
+    bool down = st->frame->link_down || st->frame->failed;
+    pthread_mutex_unlock(&st->frame->lock);
+    if (down == st->link_shown_down)
+        return;
+    st->link_shown_down = down;
+    pthread_mutex_lock(&st->control.lock);
+    if (down) {
+        pd_strlcpy(st->machine_before, st->machine, sizeof st->machine_before);
+        set_state_locked(st, 0, NULL, "disconnected", st->outcome[0] ? st->outcome : NULL);
+    } else if (strcmp(st->machine, "disconnected") == 0) {
+        set_state_locked(st, 0, NULL, st->machine_before, st->outcome[0] ? st->outcome : NULL);
+    }
+    pthread_mutex_unlock(&st->control.lock);
+}
+
 static void send_values(struct pd_acq_station *st)
 {
     int64_t now = pd_clock_mono_ns();
-    if (!st->frame || now - st->last_values_ns < VALUES_PERIOD_NS)
+    if (!st->frame || st->ended || now - st->last_values_ns < VALUES_PERIOD_NS)
         return;
     st->last_values_ns = now;
     struct pd_reading r;
@@ -986,8 +1018,11 @@ static void handle_command(struct pd_acq_station *st, unsigned client, const cha
 }
 
 /* ---- clients --------------------------------------------------------------------------------------*/
+/* The greeting is as long as the series so far (up to 2000 points per specimen): it may exceed
+ * the limit, which then counts only what is queued beyond it. */
 static void greet(struct pd_acq_station *st, struct client *cl)
 {
+    cl->greeting = GREETING_UNDER_WAY;
     const struct run *run = st->run;
     json_t *channels = json_array();
     for (size_t c = 0; st->frame && c < st->frame->n_channels; c++)
@@ -1009,26 +1044,29 @@ static void greet(struct pd_acq_station *st, struct client *cl)
     const char *why = NULL;
     bool ok = true;
     for (size_t i = 0; i < 2 && ok; i++)
-        ok = !lines[i] || send_line(cl, lines[i], strlen(lines[i]), &why);
+        ok = !lines[i] || send_line(cl, st->out_max, lines[i], strlen(lines[i]), &why);
     /* the series so far: each specimen's dimensions and points */
     for (size_t k = 1; ok && k <= PD_ACQ_MAX_SPECIMENS; k++) {
         for (size_t j = 0; ok && j < st->dims_kept[k].n; j++)
-            ok = send_line(cl, st->dims_kept[k].lines[j], strlen(st->dims_kept[k].lines[j]), &why);
+            ok = send_line(cl, st->out_max, st->dims_kept[k].lines[j], strlen(st->dims_kept[k].lines[j]), &why);
         if (ok && st->n_points[k]) {
             size_t upto = k == st->dec_specimen ? st->batch_from : st->n_points[k];
             json_t *ev = upto ? points_event((uint32_t)k, st->points[k], upto) : NULL;
             char *line = ev ? event_line(ev) : NULL;
             if (line)
-                ok = send_line(cl, line, strlen(line), &why);
+                ok = send_line(cl, st->out_max, line, strlen(line), &why);
             free(line);
         }
     }
     if (ok && lines[2])
-        ok = send_line(cl, lines[2], strlen(lines[2]), &why);
+        ok = send_line(cl, st->out_max, lines[2], strlen(lines[2]), &why);
     for (size_t i = 0; i < n; i++)
         free(lines[i]);
-    if (!ok)
+    if (!ok) {
         drop_client(st, (size_t)(cl - st->clients), why);
+        return;
+    }
+    cl->greeting = cl->out_len - cl->out_off; /* 0 when the socket took it all */
 }
 
 static void accept_clients(struct pd_acq_station *st)
@@ -1048,6 +1086,8 @@ static void accept_clients(struct pd_acq_station *st)
         memset(cl, 0, sizeof *cl);
         cl->fd = fd;
         cl->id = ++st->next_client_id;
+        if (st->test_sndbuf)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &st->test_sndbuf, sizeof st->test_sndbuf);
         cl->in = malloc(PD_ACQ_STATION_LINE_MAX + 1);
         if (!cl->in) {
             drop_client(st, st->n_clients - 1, "out of memory");
@@ -1117,6 +1157,11 @@ static void send_queue(struct pd_acq_station *st)
             take_samples(st); /* the specimen ended: its last points before the state says so */
             close_decimation(st);
         }
+        if (type && strcmp(type, "end") == 0) { /* the last points first: nothing follows the end */
+            take_samples(st);
+            close_decimation(st);
+            st->ended = true;
+        }
         if (type && strcmp(type, "dims") == 0 && k >= 1 && k <= PD_ACQ_MAX_SPECIMENS) {
             struct kept *kp = &st->dims_kept[k];
             char **lines = realloc(kp->lines, (kp->n + 1) * sizeof *lines);
@@ -1181,6 +1226,7 @@ static void *station_main(void *arg)
         if (pr > 0 && (p[1].revents & POLLIN))
             accept_clients(st);
         serve_calipers(st);
+        watch_link(st);
         send_values(st);
         if (atomic_load(&st->quit)) {
             send_queue(st); /* the end event */
@@ -1434,6 +1480,17 @@ const char *acq_station_request(struct run *run, size_t k, char *by, size_t size
     return what;
 }
 
+const char *acq_station_aborted_by(struct run *run)
+{
+    if (!acq_station_active(run))
+        return NULL;
+    struct pd_acq_station *st = run->opt->station;
+    pthread_mutex_lock(&st->control.lock);
+    bool aborted = st->aborted;
+    pthread_mutex_unlock(&st->control.lock);
+    return aborted ? st->abort_by : NULL; /* set once, before `aborted`, by the method thread */
+}
+
 /* ---- open and close --------------------------------------------------------------------------------*/
 struct pd_acq_control *pd_acq_station_control(struct pd_acq_station *st)
 {
@@ -1457,6 +1514,13 @@ int pd_acq_station_open(const char *socket_path, struct pd_acq_station **out, st
         return rc;
     }
     pd_strlcpy(st->path, socket_path, sizeof st->path);
+    st->out_max = PD_ACQ_STATION_OUT_MAX;
+    long hook;
+    const char *env = getenv(ACQ_ENV_STATION_OUT_MAX); /* docs/HDF5-SCHEMA.md "Test hooks" */
+    if (env && pd_parse_long(env, &hook) && hook >= 1024 && hook <= (long)PD_ACQ_STATION_OUT_MAX) {
+        st->out_max = (size_t)hook;
+        st->test_sndbuf = 4096;
+    }
     memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
     if (pipe2(st->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
         rc = pd_err_set_os(err, PD_EIO, errno, NULL, "station: cannot make its wake-up pipe");

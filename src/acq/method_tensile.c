@@ -251,6 +251,12 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
             acq_bus_command_optional(frame, "return", 1, &ignore);
         }
         acq_bus_report_unmapped(run, frame);
+        const char *aborted_by = aborted ? acq_station_aborted_by(run) : NULL;
+        if (aborted_by) { /* the outcome's reason names who aborted */
+            size_t used = strlen(result->outcome_reason);
+            snprintf(result->outcome_reason + used, sizeof result->outcome_reason - used,
+                     "%sspecimen %zu: aborted by %s", used ? ", " : "", k + 1, aborted_by);
+        }
         if (!acq_series_continue(result, k, outcome))
             break;
         if (acq_dims_after_specimen(run, k, result))

@@ -96,7 +96,7 @@ static int run_main(int argc, char **argv)
             return cli_fail_input(&err);
         }
         struct pd_acq_result res;
-        int code = cli_run_series_station(cfg, out_dir, 0, station, &res);
+        int code = cli_run_series_station(cfg, out_dir, quiet, station, &res);
         if (res.path[0])
             printf("%s\n", res.path);
         pd_acq_station_close(station);

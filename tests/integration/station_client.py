@@ -1,0 +1,69 @@
+"""station_client.py — a client of a station run's control socket (docs/STATION.md "Protocol"), as
+the lab server would be: newline-delimited JSON, events read with a bound that only guards against
+a hang. Used by station_control.py."""
+import json, socket, time
+
+
+class Client:
+    def __init__(self, path, name, timeout=60.0):
+        self.name = name
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        end = time.monotonic() + timeout
+        while True:  # the run creates the socket when it starts
+            try:
+                self.sock.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.05)
+        self.buf = b""
+        self.seen = []  # every event read, in order
+        self.timeout = timeout
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def send(self, **cmd):
+        self.sock.sendall((json.dumps(cmd) + "\n").encode())
+
+    def read(self, timeout=None):
+        """The next event, or None when the run closed the connection."""
+        end = time.monotonic() + (timeout or self.timeout)
+        while b"\n" not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("%s: no event in time; last seen %r" % (self.name, self.seen[-3:]))
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        ev = json.loads(line)
+        self.seen.append(ev)
+        return ev
+
+    def until(self, pred, what, timeout=None):
+        """Reads events until one satisfies pred; returns it (and keeps the others in self.seen)."""
+        while True:
+            ev = self.read(timeout)
+            if ev is None:
+                raise EOFError("%s: connection closed waiting for %s" % (self.name, what))
+            if pred(ev):
+                return ev
+
+    def reply(self, cmd_id):
+        """The ack or error for a command sent with this cmd_id."""
+        return self.until(lambda e: e["type"] in ("ack", "error") and e.get("cmd_id") == cmd_id,
+                          "the reply to cmd %s" % cmd_id)
+
+    def state(self, specimen, state):
+        return self.until(lambda e: e["type"] == "state" and e["specimen"] == specimen and e["state"] == state,
+                          "specimen %d %s" % (specimen, state))
+
+    def close(self):
+        self.sock.close()
