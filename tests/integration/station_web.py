@@ -7,7 +7,8 @@ point count read twice while the specimen runs), marks specimen 2 invalid with a
 file then holds each specimen's own dimensions and the mark with the technician's name, and
 `polydaq certify` excludes specimen 2 with the reason and computes the others' strength from their
 own cross-sections (checked with numpy). A reviewer's page of a second series shows the curve and
-no controls, the reviewer's POSTs are 403, and a second start on the busy instrument is 409; the
+no controls, the reviewer's POSTs are 403; a second start on the busy instrument is 409, and of two
+starts at the same moment on the free one exactly one wins (the other 409); the
 server restarts during that series' specimen, reconnects to the run (which went on) and the
 reviewer's page, reconnected by itself, shows the technician's abort.
 With --screenshots DIR the pages are written there as PNG."""
@@ -17,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import h5py
@@ -202,9 +204,22 @@ f.close()
 
 # ---- A reviewer watches a second series: the curve, no controls --------------------------------------
 browser.logout()
-st, _, s2 = tessa.call("POST", "/api/v1/series", {"request_id": req, "item_ids": item_ids[:1], "method": "iso527",
-                                                 "instrument": "frame1", "specimens": 1})
-check(st == 201, f"second series: {st} {s2}")
+# Two technicians press start on the free frame at the same moment: one series, the other 409.
+tom = Client(server, "tessa", PASSWORDS["tessa"])  # a second session (another browser)
+answers = []
+start = {"request_id": req, "item_ids": item_ids[:1], "method": "iso527", "instrument": "frame1", "specimens": 1}
+racers = [threading.Thread(target=lambda c=c: answers.append(c.call("POST", "/api/v1/series", start)))
+          for c in (tessa, tom)]
+for t in racers:
+    t.start()
+for t in racers:
+    t.join()
+codes = sorted(a[0] for a in answers)
+check(codes == [201, 409], f"two starts at once on frame1: {codes} {[a[2] for a in answers]}")
+s2 = next((a[2] for a in answers if a[0] == 201), None)
+if s2 is None:
+    cleanup()
+    sys.exit(1)
 browser.login("rita", PASSWORDS["rita"])
 driver.get(f"{base}/series/{s2['id']}")
 browser.wait_heading(f"Series {s2['id']} on frame1", "the reviewer's live page")
