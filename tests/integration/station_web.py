@@ -2,7 +2,7 @@
 `polydaq serve --lab config/station-demo.yaml`, whose series run as real `polydaq run --control`
 processes on the simulated load frame and caliper: a technician starts a 3-specimen ISO 527 series
 from a request's items on /stations, enters each specimen's dimensions on the live page (specimen
-1's width from the simulated caliper), starts each specimen and watches the curve grow (the plot's
+1's width from the simulated caliper), starts each specimen (the third with the keyboard only) and watches the curve grow (the plot's
 point count read twice while the specimen runs), marks specimen 2 invalid with a reason; the run
 file then holds each specimen's own dimensions and the mark with the technician's name, and
 `polydaq certify` excludes specimen 2 with the reason and computes the others' strength from their
@@ -29,6 +29,7 @@ from server_lib import (CLI, PASSWORDS, REVIEW, SOURCE, Client, Server, check, f
 
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from web_lib import Browser
@@ -96,9 +97,16 @@ def type_into(name, value):
     el.send_keys(value)
 
 
-def run_specimen(k):
-    """Start specimen k (ready), watch the curve grow while it runs, wait until it is done."""
-    driver.find_element(By.ID, "btn-start").click()
+def run_specimen(k, keyboard=False):
+    """Start specimen k (ready), watch the curve grow while it runs, wait until it is done. With the
+    keyboard: Tab from the dimension form's button reaches Start, Space presses it."""
+    if keyboard:
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+        focused = driver.switch_to.active_element.get_attribute("id")
+        check(focused == "btn-start", f"Tab after the dimensions goes to Start, not {focused!r}")
+        driver.switch_to.active_element.send_keys(Keys.SPACE)
+    else:
+        driver.find_element(By.ID, "btn-start").click()
     if not wait_state("running", f"specimen {k} started"):
         return
     # The plot's point count of the running specimen, read twice while it runs: it grows.
@@ -153,7 +161,7 @@ for k in (1, 2, 3):
     driver.find_element(By.CSS_SELECTOR, "#dims-form button[type=submit]").click()
     if not wait_state("ready", f"specimen {k}'s dimensions accepted"):
         break
-    run_specimen(k)
+    run_specimen(k, keyboard=(k == 3))
     if k == 2:  # marked invalid once it is done, with the reason
         form = driver.find_element(By.ID, "invalid-form")
         form.find_element(By.NAME, "specimen").send_keys("2")
