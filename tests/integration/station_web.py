@@ -8,7 +8,8 @@ file then holds each specimen's own dimensions and the mark with the technician'
 `polydaq certify` excludes specimen 2 with the reason and computes the others' strength from their
 own cross-sections (checked with numpy). A reviewer's page of a second series shows the curve and
 no controls, the reviewer's POSTs are 403; a second start on the busy instrument is 409, and of two
-starts at the same moment on the free one exactly one wins (the other 409); the
+starts at the same moment on the free one exactly one wins (the other 409), and a start while a run
+the server does not know of holds the frame is refused by the run's own lock (409, its message); the
 server restarts during that series' specimen, reconnects to the run (which went on) and the
 reviewer's page, reconnected by itself, shows the technician's abort.
 With --screenshots DIR the pages are written there as PNG."""
@@ -269,6 +270,22 @@ except TimeoutException:
     fail("the aborted series was not recorded as finished")
 st, _, s2 = tessa.call("GET", f"/api/v1/series/{sid}")
 check(s2["outcome"] == "aborted", f"the second series' outcome: {s2['outcome']}")
+
+# ---- A run the server does not know of holds the frame: the run's own lock refuses, 409 ------------------
+other_sock = os.path.join(data, "other.sock")
+other = subprocess.Popen([CLI, "run", os.path.join(data, "stations", f"series-{series}.yaml"), "-o",
+                          os.path.join(data, "runs"), "--control", other_sock, "-q"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for _ in range(600):  # its socket is there once it holds its instruments' locks
+    if os.path.exists(other_sock) or other.poll() is not None:
+        break
+    time.sleep(0.05)
+st, _, body = tessa.call("POST", "/api/v1/series", start)
+check(st == 409 and "in use by run" in body["error"]["message"], f"a start while a CLI run holds frame1: {st} {body}")
+st, _, stations = tessa.call("GET", "/api/v1/stations")
+check(stations["stations"][0]["state"] == "free", f"the refused start left frame1 free in the server: {stations}")
+other.terminate()
+other.wait(timeout=60)
 
 logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 check(not logs, f"errors in the browser's console: {logs}")
