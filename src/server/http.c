@@ -593,7 +593,7 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
     /* The stations: a lab config given wrongly stops the start; the series left running are
      * reconnected before anything listens. */
     if ((opt->lab_path && (rc = lab_load(opt->lab_path, &srv->lab, err)) < 0) ||
-        (rc = live_hub_create(opt->data_dir, &srv->hub, err)) < 0) {
+        (rc = live_hub_create(&srv->hub, err)) < 0) {
         free_server(srv);
         return rc;
     }

@@ -283,7 +283,7 @@ int lab_write_series_config(const struct srv_lab *lab, const char *instrument, c
  * that does not read is dropped; nothing waits on a viewer. Commands go to the run on the same
  * socket and wait for the run's ack or error. */
 struct live_hub;
-int live_hub_create(const char *data_dir, struct live_hub **out, struct pd_err *err);
+int live_hub_create(struct live_hub **out, struct pd_err *err);
 /* Ends every viewer's stream (the server stops; the runs go on). */
 void live_hub_quiesce(struct live_hub *hub);
 /* Closes the links and joins their threads. */

@@ -77,9 +77,8 @@ struct live_hub {
     void *on_change_ctx;
 };
 
-int live_hub_create(const char *data_dir, struct live_hub **out, struct pd_err *err)
+int live_hub_create(struct live_hub **out, struct pd_err *err)
 {
-    (void)data_dir;
     struct live_hub *hub = calloc(1, sizeof *hub);
     if (!hub)
         return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
