@@ -62,11 +62,15 @@ function startForm(ui, st, requests) {
     const id = ev.target.value;
     items.replaceChildren(h('legend', {}, 'Items (one specimen each)'));
     if (!id) return;
-    const got = await api('GET', `/requests/${id}/items`);
-    for (const it of got.items) {
-      items.append(field(`${it.item_id} — ${it.description}`, 'item', { type: 'checkbox', value: it.item_id, checked: true }));
+    try {
+      const got = await api('GET', `/requests/${id}/items`);
+      for (const it of got.items) {
+        items.append(field(`${it.item_id} — ${it.description}`, 'item', { type: 'checkbox', value: it.item_id, checked: true }));
+      }
+      if (!got.items.length) items.append(h('p', {}, 'This request has no items yet.'));
+    } catch (e) {
+      ui.sayError(ui.errorText(e));
     }
-    if (!got.items.length) items.append(h('p', {}, 'This request has no items yet.'));
   });
   form.append(
     reqField, items,
