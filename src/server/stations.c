@@ -13,12 +13,16 @@
 
 #include "server/internal.h"
 
-static int set_field(char *dst, size_t size, const struct pd_cfg_node *node, const char *what, struct pd_err *err)
+/* The text at `key` of `map`: an error names the map's place when it is missing, the value's
+ * when it is not a text of 1..size-1 bytes. */
+static int set_field(char *dst, size_t size, const struct pd_cfg_node *map, const char *key, struct pd_err *err)
 {
-    const char *s = node ? pd_cfg_scalar(node) : NULL;
+    const struct pd_cfg_node *node = pd_cfg_map_get(map, key);
+    if (!node)
+        return pd_cfg_error(err, map, "'%s' is missing", key);
+    const char *s = pd_cfg_scalar(node);
     if (!s || !s[0] || strlen(s) >= size)
-        return node ? pd_cfg_error(err, node, "%s must be a text of 1 to %zu bytes", what, size - 1)
-                    : pd_err_set(err, PD_ECONFIG, NULL, "%s is missing", what);
+        return pd_cfg_error(err, node, "'%s' must be a text of 1 to %zu bytes", key, size - 1);
     pd_strlcpy(dst, s, size);
     return 0;
 }
@@ -50,7 +54,7 @@ int lab_load(const char *path, struct srv_lab **out, struct pd_err *err)
         rc = pd_cfg_error(err, root, "a lab config for the stations needs a 'run' section (config/station-demo.yaml)");
         goto fail;
     }
-    if ((rc = set_field(lab->method, sizeof lab->method, pd_cfg_map_get(run, "method"), "run.method", err)) < 0)
+    if ((rc = set_field(lab->method, sizeof lab->method, run, "method", err)) < 0)
         goto fail;
     if (!insts || pd_cfg_kind(insts) != PD_CFG_SEQ || pd_cfg_seq_len(insts) == 0) {
         rc = pd_cfg_error(err, insts ? insts : root, "'instruments' must be a list of at least one instrument");
@@ -67,9 +71,8 @@ int lab_load(const char *path, struct srv_lab **out, struct pd_err *err)
             rc = pd_cfg_error(err, in, "an instrument must be a map (name, driver, ...)");
             goto fail;
         }
-        if ((rc = set_field(li->name, sizeof li->name, pd_cfg_map_get(in, "name"), "an instrument's name", err)) < 0 ||
-            (rc = set_field(li->driver, sizeof li->driver, pd_cfg_map_get(in, "driver"), "an instrument's driver",
-                            err)) < 0)
+        if ((rc = set_field(li->name, sizeof li->name, in, "name", err)) < 0 ||
+            (rc = set_field(li->driver, sizeof li->driver, in, "driver", err)) < 0)
             goto fail;
         const struct pd_cfg_node *model = pd_cfg_map_get(in, "model");
         pd_strlcpy(li->model, model && pd_cfg_scalar(model) ? pd_cfg_scalar(model) : "", sizeof li->model);
