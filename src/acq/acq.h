@@ -80,8 +80,9 @@ enum pd_acq_progress { PD_ACQ_PROGRESS_NONE, PD_ACQ_PROGRESS_LINES, PD_ACQ_PROGR
 
 /* ---- per-specimen dimensions and invalid specimens (dimensions.c) ----------------------------
  * Where each specimen's dimensions come from: the config's `specimen:` values for every specimen,
- * a table read before the run (a CSV, pd_acq_dims_load_csv), or the technician typing them on a
- * terminal before each specimen (which is also asked after each specimen whether it is valid). */
+ * a table read before the run (a CSV, pd_acq_dims_load_csv), the technician typing them on a
+ * terminal before each specimen (which is also asked after each specimen whether it is valid), or
+ * a station's clients over the control socket (PD_ACQ_DIMS_STATION, with pd_acq_options.station). */
 enum pd_acq_dims_mode { PD_ACQ_DIMS_CONFIG, PD_ACQ_DIMS_TABLE, PD_ACQ_DIMS_PROMPT, PD_ACQ_DIMS_STATION };
 #define PD_ACQ_MAX_SPECIMENS 100
 #define PD_ACQ_MAX_DIM_COLUMNS 4

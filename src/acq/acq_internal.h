@@ -448,6 +448,9 @@ int acq_station_obtain_dims(struct run *run, size_t k, struct acq_specimen_dims 
 void acq_station_state(struct run *run, size_t k, const char *state, const char *machine, const char *outcome);
 /* A control action for clients (type "event"); the caller records it in the file. */
 void acq_station_event(struct run *run, size_t k, const char *kind, const char *by, const char *text);
+/* After a specimen's samples stopped being tagged: waits (at most 1 s) until the writer has taken
+ * every one of bus b's, so the station's last points of the specimen go out before its "done". */
+void acq_station_settle(struct run *run, struct bus *b);
 /* The machine took specimen k's start: state running, a start event; the file event's text. */
 const char *acq_station_started(struct run *run, size_t k);
 /* While specimen k runs: "stop" or "abort" when a client asked (who in `by`), else NULL; notes

@@ -238,6 +238,7 @@ static int tensile_series(struct run *run, struct pd_acq_result *result, struct 
         set_active(run, 0);
         acq_run_event(run, k, strcmp(outcome, "tested") == 0 ? "break" : "specimen_end", outcome);
         acq_specimen_close(run, frame, k, outcome);
+        acq_station_settle(run, frame); /* the display's last points before "done" */
         bool tested = strcmp(outcome, "tested") == 0, aborted = strcmp(outcome, "aborted") == 0;
         acq_station_state(run, k, "done", aborted ? "aborted" : "stopped",
                           tested ? "completed" : aborted ? "aborted" : "failed");

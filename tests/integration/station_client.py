@@ -48,9 +48,15 @@ class Client:
         return ev
 
     def until(self, pred, what, timeout=None):
-        """Reads events until one satisfies pred; returns it (and keeps the others in self.seen)."""
+        """Reads events until one satisfies pred; returns it (and keeps the others in self.seen).
+        The bound is for the whole wait: values events arrive all the time."""
+        end = time.monotonic() + (timeout or self.timeout)
         while True:
-            ev = self.read(timeout)
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("%s: no %s in time; last events %r" % (
+                    self.name, what, [e for e in self.seen if e["type"] not in ("values", "points")][-5:]))
+            ev = self.read(left)
             if ev is None:
                 raise EOFError("%s: connection closed waiting for %s" % (self.name, what))
             if pred(ev):

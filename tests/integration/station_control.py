@@ -190,21 +190,20 @@ parent.wait()
 check(os.kill(run_pid, 0) is None, "the run survives its clients and its parent")
 c = Client(sock, "C")
 check(c.read()["type"] == "hello", "C: hello after the reconnect")
-st = c.read()
-check(st["type"] == "state" and st["specimen"] == 2, "C: the current state %r" % st)
+st = c.read()  # (on a loaded machine specimen 2 may have ended meanwhile)
+check(st["type"] == "state" and st["specimen"] in (2, 3), "C: the current state %r" % st)
 first = c.until(lambda e: e["type"] == "points", "C: the series so far")
-# (the last samples of a specimen may reach the display just after its done state: B stopped
-# reading at done, so what B saw is where C's copy begins)
-check(first["specimen"] == 1 and len(first["x"]) >= len(x1) and first["x"][:len(x1)] == x1,
+# (every point of a specimen goes out before its done state: B read up to it)
+check(first["specimen"] == 1 and first["x"] == x1 and first["y"] == y1,
       "C: specimen 1's points again (%d, first client had %d)" % (len(first["x"]), len(x1)))
-c.state(2, "done")
 c.send(cmd="invalid", specimen=2, reason="broke outside the gauge length", by="carla", cmd_id=40)
 check(c.reply(40)["type"] == "ack", "invalid 2")
 ev = c.until(lambda e: e["type"] == "event" and e["kind"] == "invalid", "invalid event")
 check(ev["by"] == "carla" and ev["specimen"] == 2, "invalid event %r" % ev)
 
 # --- specimen 3 ----------------------------------------------------------------------------------------
-c.state(3, "waiting_dims")
+if not (st["specimen"] == 3 and st["state"] == "waiting_dims"):
+    c.state(3, "waiting_dims")
 c.send(cmd="dims", specimen=3, values={"width": 10.10, "thickness": 3.96}, by="carla", cmd_id=50)
 check(c.reply(50)["type"] == "ack", "dims 3")
 c.send(cmd="return", by="carla", cmd_id=51)

@@ -4,7 +4,11 @@
 # same instrument refused, the caliper, clients and parent killed mid-specimen, specimen 2 marked
 # invalid, a note), then `polydaq certify` of its file: each specimen's own dimensions (checked
 # against numpy's Fmax / (b × h) from the file's force) and specimen 2 excluded with its reason.
-# Last, a station run killed -9 mid-specimen leaves a file `polydaq recover` repairs.
+# Then a station run killed -9 mid-specimen leaves a file `polydaq recover` repairs; last, on the
+# freed instrument, a run whose first specimen a client stops (tested, evaluated) and whose second
+# it aborts (machine stopped, specimen invalid "aborted by", series ends, file sealed as always),
+# while a client that never reads is dropped; and a run whose frame's simulator is killed
+# mid-specimen: the machine shows "disconnected", then the run fails (end outcome failed, exit 3).
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
 # shellcheck source=lib.sh
@@ -28,6 +32,14 @@ expect_exit 2 "--control-user without --control" "$PD_CLI" run "$work/lab.yaml" 
 expect_exit 2 "--control for a recording" "$PD_CLI" run "$PD_SOURCE_DIR/config/record-room.yaml" -o "$work/u" --control "$work/stations/u.sock"
 grep -q "method record cannot be driven from a station" "$work/err" || fail "recording refused: $(cat "$work/err")"
 [ -e "$work/stations/u.sock" ] && fail "a refused run left its socket"
+expect_exit 2 "a socket path too long" "$PD_CLI" run "$work/lab.yaml" -o "$work/u" --control "$work/stations/$(printf 's%.0s' $(seq 120)).sock"
+grep -q "control socket's path is longer than 107 bytes" "$work/err" || fail "long socket path: $(cat "$work/err")"
+: >"$work/stations/file.sock"
+expect_exit 2 "a socket path that is a file" "$PD_CLI" run "$work/lab.yaml" -o "$work/u" --control "$work/stations/file.sock"
+grep -q "exists and is not a socket" "$work/err" && [ -f "$work/stations/file.sock" ] || fail "a file in the socket's place: $(cat "$work/err")"
+expect_exit 2 "a socket in a missing folder" "$PD_CLI" run "$work/lab.yaml" -o "$work/u" --control "$work/none/u.sock"
+grep -q "cannot bind the control socket" "$work/err" || fail "missing folder: $(cat "$work/err")"
+[ -e "$work/u" ] && fail "a refused station run created its output folder"
 
 # --- the series over the socket ---------------------------------------------------------------------
 "$PY" "$PD_SOURCE_DIR/tests/integration/station_control.py" "$PD_CLI" "$work/lab.yaml" "$work/runs" \
@@ -76,6 +88,7 @@ for k, (b, h, src) in want.items():
         continue
     if k == 1:
         check(any(kd == "note" and t == "grips cleaned before the series (by anna)" for kd, t in ev), "the note")
+
     force = np.asarray(g["frame1/force"][()], dtype=float)
     sigma = np.nanmax(force) / (b * h)
     got = sp["results"]["tensile_strength"]["value"]
@@ -119,14 +132,15 @@ n = f["specimen_01/frame1/force"].shape[0]
 sys.exit(0 if n > 0 else "no samples (%d)" % n)
 PYEOF
 
-# --- abort mid-specimen (the killed run's lock went with it: the instrument is free at once) ---------
-rm -f "$work/stations/crash.sock" # what a run killed -9 leaves (a new run would replace it too)
+# --- stop, then abort mid-specimen (the killed run's lock went with it: the instrument is free; its
+# stale socket file is replaced) ------------------------------------------------------------------------
+[ -S "$work/stations/crash.sock" ] || fail "the killed run's socket file is left (as SIGKILL leaves it)"
 # (with the test hook that drops a client at 16 KiB unread: one that never reads goes, the run and
 # the client that reads go on)
-POLYDAQ_TEST_STATION_OUT_MAX=16384 "$PD_CLI" run "$work/slow.yaml" -o "$work/crash" --control "$work/stations/abort.sock" \
+POLYDAQ_TEST_STATION_OUT_MAX=16384 "$PD_CLI" run "$work/slow.yaml" -o "$work/crash" --control "$work/stations/crash.sock" \
   >"$work/abort.out" 2>"$work/abort.err" &
 run_pid=$!
-"$PY" - "$work/stations/abort.sock" <<'PYEOF' &
+"$PY" - "$work/stations/crash.sock" <<'PYEOF' &
 import sys, time
 from station_client import Client
 s = Client(sys.argv[1], "silent").sock
@@ -141,18 +155,30 @@ while True:
 sys.exit(0 if b'"type":"end"' not in data else "the client that did not read was not dropped")
 PYEOF
 sleeper=$!
-specimen_running "$work/stations/abort.sock" || { fail "the abort run's first specimen"; cat "$work/abort.err" >&2; }
-"$PY" - "$work/stations/abort.sock" <<'PYEOF' || { fail "abort over the socket"; kill -9 "$run_pid"; }
+specimen_running "$work/stations/crash.sock" || { fail "the abort run's first specimen"; cat "$work/abort.err" >&2; }
+"$PY" - "$work/stations/crash.sock" <<'PYEOF' || { fail "abort over the socket"; kill -9 "$run_pid"; }
 import sys, time
 from station_client import Client
 c = Client(sys.argv[1], "abort")
 end = time.monotonic() + 3  # the silent client is dropped meanwhile; this one reads on
 while time.monotonic() < end:
     c.until(lambda e: e["type"] == "points", "points")
-c.send(cmd="abort", by="bert", cmd_id=1)
-c.reply(1)
+c.send(cmd="stop", by="bert", cmd_id=1)  # specimen 1 finished now, as at a break: evaluated
+assert c.reply(1)["type"] == "ack"
+ev = c.until(lambda e: e["type"] == "event" and e["kind"] == "stop", "the stop event")
+assert ev["by"] == "bert" and ev["specimen"] == 1, ev
+st = c.until(lambda e: e["type"] == "state" and e["state"] == "done", "done 1")
+assert st["outcome"] == "completed" and st["machine"] == "stopped", st
+c.state(2, "waiting_dims")
+c.send(cmd="dims", specimen=2, values={"width": 10.0, "thickness": 4.0}, by="bert")
+c.state(2, "ready")
+c.send(cmd="start", by="bert")
+c.state(2, "running")
+c.until(lambda e: e["type"] == "points" and e["specimen"] == 2, "points of specimen 2")
+c.send(cmd="abort", by="bert", cmd_id=2)
+assert c.reply(2)["type"] == "ack"
 ev = c.until(lambda e: e["type"] == "event" and e["kind"] == "abort", "the abort event")
-assert ev["by"] == "bert", ev
+assert ev["by"] == "bert" and ev["specimen"] == 2, ev
 st = c.until(lambda e: e["type"] == "state" and e["state"] == "done", "done")
 assert st["machine"] == "aborted" and st["outcome"] == "aborted", st
 end = c.until(lambda e: e["type"] == "end", "end")
@@ -168,15 +194,50 @@ aborted=$(tail -n1 "$work/abort.out")
 "$PY" - "$aborted" <<'PYEOF' || fail "the aborted run's file"
 import h5py, sys
 f = h5py.File(sys.argv[1], "r")
-st = f["specimen_01/status"][()].decode()
+assert f["specimen_01/status"][()].decode() == "tested", "the stopped specimen is tested"
+ev = [(e["kind"].decode(), e["text"].decode()) for e in f["specimen_01/events"][()]]
+assert any(k == "stop" and t.startswith("stopped by bert") for k, t in ev), ev
+st = f["specimen_02/status"][()].decode()
 assert st == "invalid: aborted by bert", st
-assert f["specimen_01/sample/invalid_by"][()].decode() == "bert"
+assert f["specimen_02/sample/invalid_by"][()].decode() == "bert"
+ev = [(e["kind"].decode(), e["text"].decode()) for e in f["specimen_02/events"][()]]
+assert any(k == "abort" and t.startswith("aborted by bert") for k, t in ev), ev
 assert f.attrs["outcome"] in (b"interrupted", "interrupted"), f.attrs["outcome"]
-assert f["specimen_02/frame1/force"].shape[0] == 0, "specimen 2 never ran"
+assert f["specimen_03/frame1/force"].shape[0] == 0, "specimen 3 never ran"
 PYEOF
-[ -e "$work/stations/abort.sock" ] && fail "the aborted run left its socket"
+[ -e "$work/stations/crash.sock" ] && fail "the aborted run left its socket"
 wait "$sleeper" || fail "the client that does not read"
 grep -q "station: client [0-9]* dropped: it does not read" "$work/abort.err" || fail "the drop is logged: $(grep station "$work/abort.err")"
+
+# --- the frame's simulator killed mid-specimen: the machine shows "disconnected", the run fails ---------
+sed -e 's/^  specimen_timeout_s: 60/  specimen_timeout_s: 60\n  reconnect_timeout_s: 2/' "$work/slow.yaml" >"$work/lost.yaml"
+grep -q "reconnect_timeout_s: 2" "$work/lost.yaml" || fail "lost lab"
+"$PD_CLI" run "$work/lost.yaml" -o "$work/lost" --control "$work/stations/lost.sock" >"$work/lost.out" 2>"$work/lost.err" &
+run_pid=$!
+"$PY" - "$work/stations/lost.sock" "$run_pid" <<'PYEOF' || { fail "a lost frame over the socket"; kill -9 "$run_pid"; }
+import os, signal, subprocess, sys
+from station_client import Client
+c = Client(sys.argv[1], "lost")
+c.until(lambda e: e["type"] == "need_dims", "need_dims")
+c.send(cmd="dims", specimen=1, values={"width": 10.0, "thickness": 4.0}, by="anna")
+c.state(1, "ready")
+c.send(cmd="start", by="anna")
+c.state(1, "running")
+c.until(lambda e: e["type"] == "points", "points")
+sim = subprocess.run(["pgrep", "-P", sys.argv[2], "-f", "loadframe"], capture_output=True, text=True).stdout.split()
+assert len(sim) == 1, sim
+os.kill(int(sim[0]), signal.SIGKILL)
+st = c.until(lambda e: e["type"] == "state" and e["machine"] == "disconnected", "machine disconnected")
+assert st["specimen"] == 1, st
+end = c.until(lambda e: e["type"] == "end", "end")
+assert end["outcome"] == "failed" and "frame1" in end["reason"], end
+PYEOF
+wait "$run_pid"
+rc=$?
+run_pid=
+[ "$rc" -eq 3 ] || fail "a run whose frame is lost exits 3, not $rc"
+grep -E "Sanitizer|runtime error" "$work/lost.err" && fail "sanitizer report in the failed run's output"
+[ -e "$work/stations/lost.sock" ] && fail "the failed run left its socket"
 
 [ "$fails" -eq 0 ] || exit 1
 echo "station_control_test: passed"

@@ -1,4 +1,4 @@
-/* acq_control_test.c — the station's control socket below the socket (src/acq/control.c): each
+/* acq_control_test.c — the station's control socket below the socket (src/acq/control_parse.c): each
  * command parsed strictly (every kind accepted with its fields; not JSON, duplicate keys, unknown
  * cmd or field, a missing or bad "by", specimen, values out of range or given with a unit, texts
  * too long or with control characters refused with a message naming the field, the cmd_id still
