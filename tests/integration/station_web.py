@@ -163,6 +163,12 @@ for k in (1, 2, 3):
     if not wait_state("ready", f"specimen {k}'s dimensions accepted"):
         break
     run_specimen(k, keyboard=(k == 3))
+    if k == 1:  # a note on the specimen
+        form = driver.find_element(By.ID, "note-form")
+        form.find_element(By.NAME, "specimen").send_keys("1")
+        form.find_element(By.NAME, "text").send_keys("grips re-tightened before the start")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        browser.wait_text("#event-log", "note by Tessa Tech — grips re-tightened", "the note in the event log")
     if k == 2:  # marked invalid once it is done, with the reason
         form = driver.find_element(By.ID, "invalid-form")
         form.find_element(By.NAME, "specimen").send_keys("2")
@@ -181,7 +187,8 @@ browser.shot("station-finished")
 st, _, s = tessa.call("GET", f"/api/v1/series/{series}")
 check(s["state"] == "finished" and s["outcome"] == "completed" and s["file"], f"series record {s}")
 history = [(e["action"], e["by"]) for e in s["history"]]
-check(("invalid", "tessa") in history and ("start", "tessa") in history and ("caliper", "tessa") in history,
+check(("invalid", "tessa") in history and ("start", "tessa") in history and ("caliper", "tessa") in history
+      and ("note", "tessa") in history,
       f"the series' history: {history}")
 run = s["file"]
 r = subprocess.run([CLI, "certify", run, "--spec", os.path.join(SOURCE, "config", "specs", "pp-demo.yaml"),
@@ -202,6 +209,10 @@ for k in (1, 2, 3):
         check("broke outside the gauge length" in sp.get("excluded_reason", ""), f"specimen 2 excluded: {sp}")
         check("results" not in sp, "specimen 2 has no results")
         continue
+    if k == 1:
+        ev = [(e["kind"].decode(), e["text"].decode()) for e in g["events"][()]]
+        check(any(kd == "note" and "grips re-tightened" in t and "Tessa Tech" in t for kd, t in ev),
+              f"specimen 1's note in the file with the technician: {ev}")
     check(g["sample/width_source"][()].decode().startswith("caliper") == (k == 1),
           f"specimen {k}: width source {g['sample/width_source'][()]}")
     force = np.asarray(g["frame1/force"][()], dtype=float)
