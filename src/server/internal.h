@@ -302,6 +302,8 @@ int live_attach(struct live_hub *hub, int64_t series_id, const char *sock_path, 
 /* The link's state for listings: "starting", "running", "ended" or NULL (no link); the latest
  * state event and hello (new references, or NULL). */
 int live_describe(struct live_hub *hub, int64_t series_id, json_t **state_out, json_t **hello_out);
+/* The run's hello (a new reference), waiting up to `wait_ms` for it; NULL without one. */
+json_t *live_wait_hello(struct live_hub *hub, int64_t series_id, int wait_ms);
 /* The instrument's live series (0: none). */
 int64_t live_series_on(struct live_hub *hub, const char *instrument);
 /* Sends `cmd` (cmd_id added) and waits up to `wait_ms` for the run's answer (*answer: the ack or

@@ -423,6 +423,14 @@ int series_create(struct srv_call *call)
         return call_error(call, busy ? 409 : 422, busy ? "instrument_busy" : "run_failed", "series %lld: %s",
                           (long long)id, tail[0] ? tail : err.msg);
     }
+    /* The run's hello names its run id and file: recorded before the answer, so the series is
+     * linked to its run file even if this server stops at once (the link's observer records it
+     * too, for a reconnect). */
+    json_t *hello = live_wait_hello(hub, id, START_WAIT_MS);
+    if (hello) {
+        series_observe(call->srv, id, hello);
+        json_decref(hello);
+    }
     json_t *o = load_series(call, id, true, &err, &rc);
     if (!o)
         return call_error(call, 500, "internal", "the new series could not be read back");

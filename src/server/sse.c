@@ -346,6 +346,7 @@ static bool handle_line(struct live_link *link, char *line, size_t n)
         keep_latest(&link->hello, strdup(frame));
         json_decref(link->hello_json);
         link->hello_json = json_incref(ev);
+        pthread_cond_broadcast(&hub->answered); /* live_wait_hello */
         notify = true;
     } else if (strcmp(type, "state") == 0) {
         keep_latest(&link->state, strdup(frame));
@@ -585,6 +586,24 @@ int live_describe(struct live_hub *hub, int64_t series_id, json_t **state_out, j
     int phase = l ? (int)l->phase : -1;
     pthread_mutex_unlock(&hub->lock);
     return phase;
+}
+
+json_t *live_wait_hello(struct live_hub *hub, int64_t series_id, int wait_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = until.tv_nsec + (int64_t)wait_ms * 1000000;
+    until.tv_sec += ns / 1000000000;
+    until.tv_nsec = ns % 1000000000;
+    pthread_mutex_lock(&hub->lock);
+    struct live_link *l = find_link(hub, series_id);
+    while (l && !l->hello_json && l->phase == LINK_LIVE && !hub->closing) {
+        if (pthread_cond_timedwait(&hub->answered, &hub->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    json_t *hello = l && l->hello_json ? json_incref(l->hello_json) : NULL;
+    pthread_mutex_unlock(&hub->lock);
+    return hello;
 }
 
 int64_t live_series_on(struct live_hub *hub, const char *instrument)

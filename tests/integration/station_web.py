@@ -298,6 +298,29 @@ check(stations["stations"][0]["state"] == "free", f"the refused start left frame
 other.terminate()
 other.wait(timeout=60)
 
+# ---- A series that ends while no server runs: its state comes from the run file ---------------------------
+st, _, s3 = tessa.call("POST", "/api/v1/series", start)
+check(st == 201, f"third series: {st} {s3}")
+sock3 = os.path.join(data, "stations", f"series-{s3['id']}.sock")
+server.stop()
+import socket  # noqa: E402 (only here: the test talks to the run itself, as any client may)
+c = socket.socket(socket.AF_UNIX)
+c.connect(sock3)
+c.sendall(b'{"cmd":"abort","by":"Tessa Tech","cmd_id":1}\n')
+for _ in range(1200):  # the run ends and removes its socket
+    if not os.path.exists(sock3):
+        break
+    time.sleep(0.05)
+c.close()
+check(not os.path.exists(sock3), "the aborted run removed its socket")
+server = Server(data, "--lab", lab)
+tessa = Client(server, "tessa", PASSWORDS["tessa"])
+st, _, s3 = tessa.call("GET", f"/api/v1/series/{s3['id']}")
+check(s3["state"] == "finished" and not s3["live"] and s3["outcome"] == "interrupted",
+      f"a series that ended while no server ran: state from its file: {s3}")
+st, _, stations = tessa.call("GET", "/api/v1/stations")
+check(stations["stations"][0]["state"] == "free", f"frame1 free after that: {stations}")
+
 logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 check(not logs, f"errors in the browser's console: {logs}")
 cleanup()
