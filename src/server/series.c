@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "server/internal.h"
@@ -250,6 +251,20 @@ static int spawn_run(const char *polydaq, const char *config, const char *runs_d
     return 0;
 }
 
+/* A run that never answered (alive and not reaped, so its pid is still its own): SIGTERM (it
+ * closes its file), SIGKILL after 5 s, and reaped. */
+static void stop_child(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(pid, NULL, WNOHANG) != 0)
+            return;
+        pd_clock_sleep_ns(50 * 1000 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
 static int mkdir_private(const char *path, struct pd_err *err)
 {
     if (mkdir(path, 0700) < 0 && errno != EEXIST)
@@ -414,8 +429,8 @@ int series_create(struct srv_call *call)
         set_series_state(call->db, id, "failed", "failed");
         char tail[400];
         log_tail(log_path, tail, sizeof tail);
-        if (pid > 0 && !tail[0]) /* still starting after the wait: it is stopped, not left behind */
-            kill(pid, SIGTERM);
+        if (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0) /* still starting after the wait: stopped, not left */
+            stop_child(pid);
         pd_log(PD_LOG_WARN, "series %lld did not start: %s (log: %s)", (long long)id, err.msg, tail);
         /* The run's own refusal (its instrument lock held by a run the server does not know of,
          * a config it cannot use) is the message the technician needs. */
