@@ -165,6 +165,8 @@ for k in (1, 2, 3):
             browser.wait_text("#alert", "2000", "the run's refusal of a width out of range")
             alert = driver.find_element(By.ID, "alert").text
             check("width" in alert.lower(), f"the refusal names the field: {alert!r}")
+            check(browser.active("width") and attr("#dims-form input[name=width]", "aria-invalid") == "true",
+                  "the refused field is marked and has the focus")
             check(attr("#run-state", "data-state") == "waiting_dims", "a refused width leaves the specimen waiting")
         type_into("width", width)
     type_into("thickness", thickness)

@@ -301,7 +301,16 @@ async function command(ui, id, action, body, form) {
     return true;
   } catch (e) {
     ui.sayError(ui.errorText(e));
-    if (form) ui.markField(form, e);
+    if (form) {
+      ui.markField(form, e); // the server's "field 'x'"
+      // the run's refusals start with the dimension's name ("width 2000 mm is outside …")
+      const m = /^([a-z_]+)\b/i.exec(e.message || '');
+      const el = m && form.querySelector(`input[name="${m[1].toLowerCase()}"]`);
+      if (el) {
+        el.setAttribute('aria-invalid', 'true');
+        el.focus();
+      }
+    }
     return false;
   }
 }
@@ -344,7 +353,10 @@ function dimsForm(ui, id, live, section, ev) {
       ui.say('All dimensions were read from the caliper.');
       return;
     }
-    if (await command(ui, id, 'dims', { specimen: ev.specimen, values }, form)) ui.say(`Dimensions of specimen ${ev.specimen} saved`);
+    if (await command(ui, id, 'dims', { specimen: ev.specimen, values }, form)) {
+      form.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
+      ui.say(`Dimensions of specimen ${ev.specimen} saved`);
+    }
   });
   section.replaceChildren(h('h2', { id: 'dims-h' }, `Dimensions of specimen ${ev.specimen}`), form);
   section.hidden = false;
