@@ -194,6 +194,11 @@ browser.wait_text("#event-log", "invalid by Tessa Tech", "the invalid mark in th
 driver.execute_script("document.getElementById('live-h').scrollIntoView()")
 browser.shot("station-finished")
 
+driver.refresh()  # the server's history of the series, as the page shows it after a reload
+browser.wait_text("main", "refused dims", "the history on the page")
+hist = driver.find_element(By.CSS_SELECTOR, "[aria-label=History]").text
+check("start series" in hist and "invalid" in hist and "Tessa Tech" in hist, f"the history table: {hist!r}")
+
 # ---- The run file and the certificate ------------------------------------------------------------------
 st, _, s = tessa.call("GET", f"/api/v1/series/{series}")
 check(s["state"] == "finished" and s["outcome"] == "completed" and s["file"], f"series record {s}")

@@ -143,6 +143,9 @@ export async function seriesPage(ui, id) {
     parts.push(h('p', { id: 'viewer-only' }, 'You are watching this series (viewer only): the technician drives it.'));
   }
   parts.push(h('section', { 'aria-labelledby': 'log-h' }, h('h2', { id: 'log-h' }, 'Events'), log));
+  // The server's record of every action, with the person (as of loading the page).
+  parts.push(table('History', ['When', 'Who', 'Action', 'Detail'], (s.history || []).map((e) => h('tr', {},
+    h('td', {}, e.at), h('td', {}, e.by_name), h('td', {}, e.action), h('td', {}, e.detail)))));
   ui.show(`Series ${id} on ${s.instrument}`, ...parts);
   try {
     live.uPlot = (await import('/web/uplot.esm.js')).default;
