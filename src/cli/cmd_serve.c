@@ -11,7 +11,7 @@
 static const char serve_usage[] =
     "usage: polydaq serve --data DIR [--listen ADDR:PORT] [--tls-proxy] [--threads N]\n"
     "                     [--session-idle SECONDS] [--session-max SECONDS] [--access-log FILE]\n"
-    "                     [--smtp smtp://HOST:PORT --mail-from ADDRESS]\n"
+    "                     [--smtp smtp://HOST:PORT --mail-from ADDRESS] [--lab LAB.yaml]\n"
     "\n"
     "Serves the lab's JSON API (/api/v1/, docs/openapi.yaml) and its web pages (/) over\n"
     "DIR/server.sqlite (created when missing). --listen defaults to 127.0.0.1:8080 (IPv6:\n"
@@ -25,7 +25,10 @@ static const char serve_usage[] =
     "--smtp as --mail-from; without --smtp they wait in the outbox until a server runs with one.\n"
     "The rest of DIR: certs/ (the certificate registry; lab.key there lets an authorizer issue from\n"
     "the browser), runs/ (run files), specs/ (the specifications certify offers), public/ (the\n"
-    "published keys) — docs/SERVER.md.\n";
+    "published keys) — docs/SERVER.md.\n"
+    "--lab names the lab config whose instruments are the test stations (config/station-demo.yaml):\n"
+    "technicians start series on them from /stations; each runs as its own 'polydaq run' process\n"
+    "(DIR/stations/, DIR/runs/) and goes on when the server stops (docs/STATION.md).\n";
 
 static bool parse_listen(const char *s, char *addr, size_t size, long *port)
 {
@@ -56,6 +59,7 @@ static int serve_main(int argc, char **argv)
                                              {"access-log", required_argument, NULL, 'a'},
                                              {"smtp", required_argument, NULL, 's'},
                                              {"mail-from", required_argument, NULL, 'f'},
+                                             {"lab", required_argument, NULL, 'L'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 8080};
@@ -67,6 +71,7 @@ static int serve_main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': opt.data_dir = optarg; break;
+        case 'L': opt.lab_path = optarg; break;
         case 'l': listen = optarg; break;
         case 't': opt.tls_proxy = true; break;
         case 'n':

@@ -117,6 +117,34 @@ static bool check_object(json_t *obj, const struct srv_field *fields, const char
             }
             break;
         }
+        case FT_NUMBER_MAP: { /* {"width": 10.02, ...}: names [a-z0-9_] of 1..32 bytes, finite numbers */
+            if (!json_is_object(value) || (long)json_object_size(value) < f->min ||
+                (long)json_object_size(value) > f->max) {
+                snprintf(msg, size, "field '%s%s' must be an object of %ld to %ld numbers", prefix, f->name, f->min,
+                         f->max);
+                return false;
+            }
+            const char *k;
+            json_t *v;
+            json_object_foreach(value, k, v)
+            {
+                size_t kn = strlen(k);
+                bool name_ok = kn >= 1 && kn <= 32;
+                for (size_t i = 0; name_ok && i < kn; i++)
+                    name_ok = (k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_';
+                if (!name_ok) {
+                    snprintf(msg, size, "field '%s%s' has a name that is not [a-z0-9_], 1 to 32 bytes", prefix,
+                             f->name);
+                    return false;
+                }
+                if (!json_is_number(v)) {
+                    snprintf(msg, size, "field '%s%s.%s' must be a number (in the field's unit, without a unit)",
+                             prefix, f->name, k);
+                    return false;
+                }
+            }
+            break;
+        }
         case FT_OBJECT: {
             if (!json_is_object(value)) {
                 snprintf(msg, size, "field '%s%s' must be an object", prefix, f->name);

@@ -197,6 +197,39 @@ static const char *const migrations[] = {
     "  issued_at TEXT,"
     "  reason TEXT);"                        /* a revision's or a withdrawal's */
     "CREATE INDEX certificates_request ON certificates(request_id, number);",
+    /* 3 → 4: test series started from the station page (docs/STATION.md): one `polydaq run` per
+     * series, the items it tests, and its append-only history of control actions (who, what). */
+    "CREATE TABLE series ("
+    "  id INTEGER PRIMARY KEY,"
+    "  request_id INTEGER NOT NULL REFERENCES requests(id),"
+    "  instrument TEXT NOT NULL,"
+    "  method TEXT NOT NULL,"
+    "  specimens INTEGER NOT NULL CHECK (specimens BETWEEN 1 AND 1000),"
+    "  started_by INTEGER NOT NULL REFERENCES users(id),"
+    "  started_at TEXT NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('starting','running','finished','failed')),"
+    "  outcome TEXT,"                        /* the run's: completed, aborted, failed, interrupted */
+    "  run_id TEXT,"                         /* from the run's hello */
+    "  file TEXT,"                           /* the run file, absolute */
+    "  socket TEXT NOT NULL,"                /* DIR/stations/series-<id>.sock while it runs */
+    "  log TEXT NOT NULL);"                  /* the run's stdout and stderr */
+    "CREATE INDEX series_request ON series(request_id, id);"
+    "CREATE TABLE series_items ("
+    "  series_id INTEGER NOT NULL REFERENCES series(id),"
+    "  item_id INTEGER NOT NULL REFERENCES items(id),"
+    "  PRIMARY KEY (series_id, item_id));"
+    "CREATE TABLE series_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  series_id INTEGER NOT NULL REFERENCES series(id),"
+    "  at TEXT NOT NULL,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  action TEXT NOT NULL,"
+    "  detail TEXT NOT NULL);"
+    "CREATE INDEX series_events_series ON series_events(series_id, id);"
+    "CREATE TRIGGER series_events_no_update BEFORE UPDATE ON series_events "
+    "  BEGIN SELECT RAISE(ABORT, 'the series history is append-only'); END;"
+    "CREATE TRIGGER series_events_no_delete BEFORE DELETE ON series_events "
+    "  BEGIN SELECT RAISE(ABORT, 'the series history is append-only'); END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -43,6 +43,9 @@ struct pd_server {
     _Atomic bool stopping;
     uint16_t port;
     struct mail_sender *mail; /* NULL without a relay */
+    struct srv_lab *lab;      /* the test stations (NULL without --lab) */
+    struct live_hub *hub;     /* links to the running series */
+    char polydaq[4096];
 };
 
 int srv_session_idle_s(const struct pd_server *srv) { return srv->session_idle_s; }
@@ -51,6 +54,9 @@ bool srv_tls(const struct pd_server *srv) { return srv->tls_proxy; }
 const char *srv_decision_rule(const struct pd_server *srv) { return srv->decision_rule; }
 const char *srv_data_dir(const struct pd_server *srv) { return srv->data_dir; }
 int srv_in_flight(const struct pd_server *srv) { return atomic_load(&srv->in_flight); }
+const struct srv_lab *srv_lab(const struct pd_server *srv) { return srv->lab; }
+struct live_hub *srv_hub(const struct pd_server *srv) { return srv->hub; }
+const char *srv_polydaq(const struct pd_server *srv) { return srv->polydaq; }
 bool srv_stopping(const struct pd_server *srv) { return atomic_load(&srv->stopping); }
 
 /* What one request carries from its first callback to the access log. */
@@ -125,7 +131,7 @@ int call_fail(struct srv_call *call, const struct pd_err *err)
 static void add_headers(struct MHD_Response *resp, const struct pd_server *srv, const struct srv_call *call)
 {
     mhd.add_response_header(resp, "Content-Type",
-                            call && call->raw    ? call->content_type
+                            call && (call->raw || call->stream) ? call->content_type
                             : call && call->bytes ? call->bytes_type
                                                   : "application/json; charset=utf-8");
     /* API answers carry a user's data: never stored by a browser or a proxy. */
@@ -150,6 +156,16 @@ static void add_headers(struct MHD_Response *resp, const struct pd_server *srv, 
 static enum MHD_Result send_answer(struct pd_server *srv, struct MHD_Connection *conn, struct request_ctx *ctx,
                                    struct srv_call *call, const char *allow)
 {
+    if (call->stream) { /* Server-Sent Events (sse.c): the stream's reader feeds it */
+        add_headers(call->stream, srv, call);
+        mhd.add_response_header(call->stream, "X-Accel-Buffering", "no"); /* a proxy passes events at once */
+        enum MHD_Result r = mhd.queue_response(conn, 200, call->stream);
+        mhd.destroy_response(call->stream);
+        call->stream = NULL;
+        ctx->status = 200;
+        ctx->user_id = call->authenticated ? call->user.id : 0;
+        return r;
+    }
     if (call->raw && call->status == 200) { /* a web interface file, compiled into the program */
         struct MHD_Response *resp =
             mhd.create_response_from_buffer(call->raw_len, (void *)call->raw, MHD_RESPMEM_PERSISTENT);
@@ -393,7 +409,7 @@ static void dispatch(struct pd_server *srv, struct MHD_Connection *conn, struct 
         return;
     }
     route->handler(call);
-    if (!call->response && !call->raw && !call->bytes)
+    if (!call->response && !call->raw && !call->bytes && !call->stream)
         call_error(call, 500, "internal", "internal error");
 }
 
@@ -474,7 +490,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return ctx->dropped > 16 * (size_t)BODY_LIMIT ? MHD_NO : MHD_YES; /* a flood: the connection is closed */
     }
-    struct srv_call call = {.srv = srv, .method = method, .path = url, .status = 500};
+    struct srv_call call = {.srv = srv, .method = method, .path = url, .status = 500, .conn = conn};
     client_address(srv, conn, call.client, sizeof call.client);
     pd_strlcpy(ctx->client, call.client, sizeof ctx->client);
     call.db = pool_take(srv);
@@ -561,6 +577,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static void free_server(struct pd_server *srv)
 {
     mail_sender_stop(srv->mail); /* after the daemon: no request queues notices any more */
+    live_hub_free(srv->hub);     /* the links' threads end; the runs go on */
+    lab_free(srv->lab);
     for (size_t i = 0; i < srv->pool_free; i++)
         pd_srvdb_close(srv->pool[i]);
     free(srv->pool);
@@ -603,6 +621,12 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
     srv->session_idle_s = opt->session_idle_s > 0 ? opt->session_idle_s : 1800;
     srv->session_absolute_s = opt->session_absolute_s > 0 ? opt->session_absolute_s : 43200;
     srv->access_log = opt->access_log;
+    if (opt->polydaq_path) {
+        pd_strlcpy(srv->polydaq, opt->polydaq_path, sizeof srv->polydaq);
+    } else {
+        ssize_t n = readlink("/proc/self/exe", srv->polydaq, sizeof srv->polydaq - 1);
+        srv->polydaq[n > 0 ? n : 0] = '\0';
+    }
     unsigned threads = opt->threads ? opt->threads : 4;
     srv->pool_size = threads;
     srv->pool = calloc(threads, sizeof *srv->pool);
@@ -617,12 +641,25 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
         }
         srv->pool_free++;
     }
+    /* The stations: a lab config given wrongly stops the start; the series left running are
+     * reconnected before anything listens. */
+    if ((opt->lab_path && (rc = lab_load(opt->lab_path, &srv->lab, err)) < 0) ||
+        (rc = live_hub_create(&srv->hub, err)) < 0) {
+        free_server(srv);
+        return rc;
+    }
+    live_set_observer(srv->hub, series_observe, srv);
+    if ((rc = series_reconnect(srv, srv->pool[0], err)) < 0) {
+        free_server(srv);
+        return rc;
+    }
     /* The mail thread first: a relay given wrongly stops the start before anything listens. */
     if (opt->smtp_url && (rc = mail_sender_start(opt->data_dir, opt->smtp_url, opt->mail_from, &srv->mail, err)) < 0) {
         free_server(srv);
         return rc;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME |
                      (v6 ? MHD_USE_IPv6 : 0);
     srv->daemon = mhd.start_daemon(
         flags, opt->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -648,6 +685,7 @@ void pd_server_stop(struct pd_server *srv, int grace_ms)
         return;
     MHD_socket listen_fd = mhd.quiesce_daemon(srv->daemon);
     atomic_store(&srv->stopping, true);
+    live_hub_quiesce(srv->hub); /* the event streams end, so they are not waited for */
     for (int waited = 0; atomic_load(&srv->in_flight) > 0 && waited < grace_ms; waited += 10)
         pd_clock_sleep_ns(10 * 1000 * 1000);
     mhd.stop_daemon(srv->daemon);

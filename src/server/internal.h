@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "config/config.h"
 #include "server/server.h"
 
 /* ---- libmicrohttpd, loaded at the first server start (mhd.c) ---------------------------------*/
@@ -26,6 +27,10 @@ struct mhd_api {
     __typeof__(MHD_add_response_header) *add_response_header;
     __typeof__(MHD_queue_response) *queue_response;
     __typeof__(MHD_destroy_response) *destroy_response;
+    /* Server-Sent Events (sse.c): a stream answer, parked while it has nothing to send */
+    __typeof__(MHD_create_response_from_callback) *create_response_from_callback;
+    __typeof__(MHD_suspend_connection) *suspend_connection;
+    __typeof__(MHD_resume_connection) *resume_connection;
 };
 extern struct mhd_api mhd;
 int mhd_load(struct pd_err *err);
@@ -220,6 +225,10 @@ struct srv_call {
     const char *upload;
     size_t upload_len;
     const char *upload_type;
+    /* a stream instead (Server-Sent Events, sse.c): queued with the security headers, then the
+     * call's; `conn` is the connection the stream is answered on */
+    struct MHD_Connection *conn;
+    struct MHD_Response *stream;
 };
 /* Sets the answer (steals `body`); returns 0 so handlers can `return call_reply(...)`. */
 int call_reply(struct srv_call *call, int status, json_t *body);
@@ -236,6 +245,13 @@ int srv_session_absolute_s(const struct pd_server *srv);
 bool srv_tls(const struct pd_server *srv);
 const char *srv_decision_rule(const struct pd_server *srv);
 const char *srv_data_dir(const struct pd_server *srv); /* --data DIR; the registry is DIR/certs */
+/* The test station (stations.c, series.c, sse.c): the lab config (NULL without --lab), the live
+ * links to running series, the data folder and the polydaq program that runs a series. */
+struct srv_lab;
+struct live_hub;
+const struct srv_lab *srv_lab(const struct pd_server *srv);
+struct live_hub *srv_hub(const struct pd_server *srv);
+const char *srv_polydaq(const struct pd_server *srv);
 /* Requests begun and not yet answered; whether pd_server_stop has begun (for the tests). */
 int srv_in_flight(const struct pd_server *srv);
 bool srv_stopping(const struct pd_server *srv);
@@ -269,7 +285,8 @@ void throttle_reset(struct pd_srvdb *db, const char *key);
 uint64_t throttle_generation(void);
 
 /* ---- Body schemas (body.c) ----------------------------------------------------------------------*/
-enum srv_field_type { FT_STRING, FT_TEXT, FT_INTEGER, FT_BOOLEAN, FT_STRING_ARRAY, FT_OBJECT, FT_DATE };
+enum srv_field_type { FT_STRING, FT_TEXT, FT_INTEGER, FT_BOOLEAN, FT_STRING_ARRAY, FT_OBJECT, FT_DATE,
+                       FT_NUMBER_MAP /* an object of min..max named numbers */ };
 struct srv_field {
     const char *name;
     enum srv_field_type type;
@@ -358,6 +375,73 @@ void keys_sweep(struct pd_srvdb *db, int idle_s, int absolute_s);
 void keys_sweep_after_request(struct pd_srvdb *db, int idle_s, int absolute_s);
 size_t keys_unlocked_count(void);
 void keys_forget_all(void); /* at the server's stop */
+/* ---- The test station's lab (stations.c) ---------------------------------------------------------
+ * The lab config given to `serve --lab` (a run configuration, config/station-demo.yaml): its
+ * instruments are the stations; a series runs that file with the chosen instrument, method and
+ * number of specimens (written per series as DIR/stations/series-<id>.yaml). */
+#define LAB_INSTRUMENTS_MAX 32
+struct lab_instrument {
+    char name[64];
+    char driver[32];
+    char model[160];
+    bool caliper; /* a measuring instrument for dimensions (serial_line), not a station */
+};
+struct srv_lab {
+    char path[4096];
+    char dir[4096]; /* the file's folder: the station key's path is relative to it */
+    struct pd_cfg_doc *doc;
+    struct lab_instrument instruments[LAB_INSTRUMENTS_MAX];
+    size_t n_instruments;
+    char method[32]; /* the file's run.method, the default */
+};
+int lab_load(const char *path, struct srv_lab **out, struct pd_err *err);
+void lab_free(struct srv_lab *lab);
+const struct lab_instrument *lab_station(const struct srv_lab *lab, const char *name);
+/* Writes the series' config to `out_path` (0600): the lab file with run.method, run.specimens and
+ * run.material replaced, only `instrument` and the calipers kept, the station key made absolute. */
+int lab_write_series_config(const struct srv_lab *lab, const char *instrument, const char *method, long specimens,
+                            const char *material, const char *out_path, struct pd_err *err);
+
+/* ---- Live links to running series (sse.c) -------------------------------------------------------
+ * One socket client per running series (the run's control socket, docs/STATION.md): a thread reads
+ * its events, keeps what a late viewer needs (hello, state, dimensions asked, every points batch,
+ * the control events) and fans each line out to the viewers' Server-Sent Event streams. A viewer
+ * that does not read is dropped; nothing waits on a viewer. Commands go to the run on the same
+ * socket and wait for the run's ack or error. */
+struct live_hub;
+int live_hub_create(struct live_hub **out, struct pd_err *err);
+/* Ends every viewer's stream (the server stops; the runs go on). */
+void live_hub_quiesce(struct live_hub *hub);
+/* Closes the links and joins their threads. */
+void live_hub_free(struct live_hub *hub);
+/* Reserves `instrument` for a series about to start: PD_ESTATE (naming the series that holds it)
+ * when another has it. live_assign gives the reservation its series id once it is recorded;
+ * live_release drops a reservation whose start failed. */
+int live_reserve(struct live_hub *hub, const char *instrument, struct pd_err *err);
+void live_assign(struct live_hub *hub, const char *instrument, int64_t series_id);
+void live_release(struct live_hub *hub, const char *instrument);
+/* Connects to the run's socket (retrying up to `wait_ms` while `pid`, when > 0, lives) and starts
+ * the link's thread; `pid` > 0 is the server's child (reaped when it ends). PD_EIO when the socket
+ * never answered (the run ended first: its log says why). */
+int live_attach(struct live_hub *hub, int64_t series_id, const char *sock_path, pid_t pid, int wait_ms,
+                struct pd_err *err);
+/* The link's state for listings: "starting", "running", "ended" or NULL (no link); the latest
+ * state event and hello (new references, or NULL). */
+int live_describe(struct live_hub *hub, int64_t series_id, json_t **state_out, json_t **hello_out);
+/* The run's hello (a new reference), waiting up to `wait_ms` for it; NULL without one. */
+json_t *live_wait_hello(struct live_hub *hub, int64_t series_id, int wait_ms);
+/* The instrument's live series (0: none). */
+int64_t live_series_on(struct live_hub *hub, const char *instrument);
+/* Sends `cmd` (cmd_id added) and waits up to `wait_ms` for the run's answer (*answer: the ack or
+ * error event). PD_ESTATE when the series is not live, PD_ETIMEOUT without an answer. */
+int live_command(struct live_hub *hub, int64_t series_id, json_t *cmd, int wait_ms, json_t **answer,
+                 struct pd_err *err);
+/* A Server-Sent Events answer for the caller (call->stream): everything seen so far, then each
+ * event as it comes. PD_ESTATE when the series has no link (ended before this server started). */
+int live_open_stream(struct live_hub *hub, struct srv_call *call, int64_t series_id, struct pd_err *err);
+/* Sets `on_change` (called from a link's thread, no lock held) for the run's hello and end. */
+void live_set_observer(struct live_hub *hub, void (*on_change)(void *ctx, int64_t series_id, const json_t *event),
+                       void *ctx);
 
 /* ---- Handlers, one file per resource ------------------------------------------------------------*/
 int auth_login(struct srv_call *call);   /* auth.c */
@@ -423,6 +507,19 @@ bool public_upload_path(const char *path);
  * part with a filename (a browser sends the form's one file field so), pointing into `body`.
  * false when the body is no such form, or is cut short. */
 bool public_multipart_file(const char *type, const char *body, size_t len, const char **data, size_t *data_len);
+int stations_list(struct srv_call *call); /* stations.c */
+int series_list(struct srv_call *call);   /* series.c */
+int series_get(struct srv_call *call);
+int series_create(struct srv_call *call);
+int series_command(struct srv_call *call);
+int series_events(struct srv_call *call);
+/* At the server's start: links to the series still running (their sockets), the state of those
+ * that ended meanwhile. */
+int series_reconnect(struct pd_server *srv, struct pd_srvdb *db, struct pd_err *err);
+/* The live links' observer (live_set_observer, ctx: the server): records a run's id, file and end. */
+void series_observe(void *ctx, int64_t series_id, const json_t *event);
+extern const struct srv_field series_create_body[], series_dims_body[], series_caliper_body[],
+    series_invalid_body[], series_note_body[];
 int static_file(struct srv_call *call); /* static.c: the web interface */
 int static_page(struct srv_call *call);
 /* A {file} segment: [a-z0-9._-], 1..64 bytes, not starting with '.' or '-', no "..". */

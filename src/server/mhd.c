@@ -42,6 +42,9 @@ static void load(void)
     LOAD(add_response_header, "MHD_add_response_header");
     LOAD(queue_response, "MHD_queue_response");
     LOAD(destroy_response, "MHD_destroy_response");
+    LOAD(create_response_from_callback, "MHD_create_response_from_callback");
+    LOAD(suspend_connection, "MHD_suspend_connection");
+    LOAD(resume_connection, "MHD_resume_connection");
     mhd.loaded = true;
 }
 

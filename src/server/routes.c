@@ -11,6 +11,7 @@
 #define MEMBER ROLE_BIT(PD_ROLE_MEMBER)
 #define REVIEWER ROLE_BIT(PD_ROLE_REVIEWER)     /* signs reviews with a reviewer's key */
 #define AUTHORIZER ROLE_BIT(PD_ROLE_AUTHORIZER) /* signs authorizations with an authorizer's key */
+#define TECHNICIAN ROLE_BIT(PD_ROLE_TECHNICIAN) /* runs the machine: starts and drives a series */
 
 const struct srv_route srv_routes[] = {
     {"POST", "/api/v1/session", auth_login, ROLES_ANONYMOUS, auth_login_body},
@@ -73,6 +74,20 @@ const struct srv_route srv_routes[] = {
     {"POST", "/api/v1/public/certificates/{cert}/check", public_check, ROLES_ANONYMOUS, srv_raw_body},
     {"GET", "/keys/keyring.txt", public_keyring, ROLES_ANONYMOUS, NULL},
     {"GET", "/keys/revocations.json", public_revocations, ROLES_ANONYMOUS, NULL},
+    /* The test station (stations.c, series.c, sse.c): staff watch, technicians drive. */
+    {"GET", "/api/v1/stations", stations_list, ROLES_STAFF, NULL},
+    {"GET", "/api/v1/series", series_list, ROLES_STAFF, NULL},
+    {"POST", "/api/v1/series", series_create, TECHNICIAN, series_create_body},
+    {"GET", "/api/v1/series/{id}", series_get, ROLES_STAFF, NULL},
+    {"GET", "/api/v1/series/{id}/events", series_events, ROLES_STAFF, NULL},
+    {"POST", "/api/v1/series/{id}/dims", series_command, TECHNICIAN, series_dims_body},
+    {"POST", "/api/v1/series/{id}/caliper", series_command, TECHNICIAN, series_caliper_body},
+    {"POST", "/api/v1/series/{id}/start", series_command, TECHNICIAN, NULL},
+    {"POST", "/api/v1/series/{id}/stop", series_command, TECHNICIAN, NULL},
+    {"POST", "/api/v1/series/{id}/abort", series_command, TECHNICIAN, NULL},
+    {"POST", "/api/v1/series/{id}/return", series_command, TECHNICIAN, NULL},
+    {"POST", "/api/v1/series/{id}/invalid", series_command, TECHNICIAN, series_invalid_body},
+    {"POST", "/api/v1/series/{id}/note", series_command, TECHNICIAN, series_note_body},
 
     /* The web interface (static.c): its files, and the pages' addresses, which all get the one
      * HTML shell (open without a session: the page asks the API, which decides). */
@@ -89,5 +104,7 @@ const struct srv_route srv_routes[] = {
     {"GET", "/admin", static_page, ROLES_ANONYMOUS, NULL},
     {"GET", "/certificates", static_page, ROLES_ANONYMOUS, NULL},
     {"GET", "/certificates/{id}", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/stations", static_page, ROLES_ANONYMOUS, NULL},
+    {"GET", "/series/{id}", static_page, ROLES_ANONYMOUS, NULL},
 };
 const size_t srv_route_count = sizeof srv_routes / sizeof srv_routes[0];

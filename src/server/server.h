@@ -108,6 +108,9 @@ struct pd_server_options {
     const char *smtp_url;     /* the relay for e-mail notices, smtp://host:port (NULL: notices wait
                                  in the outbox, sent once a server runs with a relay) */
     const char *mail_from;    /* the notices' sender address (required with smtp_url) */
+    const char *lab_path;     /* the lab config whose instruments are the test stations
+                                 (docs/STATION.md; NULL: no stations) */
+    const char *polydaq_path; /* the program a series runs (`polydaq run`; NULL: this program) */
 };
 struct pd_server;
 /* Opens the database, binds and starts the worker threads. */

@@ -69,7 +69,7 @@ cp "$d/server.sqlite" "$work/copy.sqlite"
 q "PRAGMA user_version = 99"
 expect_exit 3 "newer schema" "$P" member list --data "$d"
 grep -q "schema version 99 is newer" "$work/err" || fail "newer schema message: $(cat "$work/err")"
-q "PRAGMA user_version = 3"
+q "PRAGMA user_version = 4"
 
 # serve: bad usage → 2 with the place named.
 expect_exit 2 "serve without --data" "$P" serve
@@ -79,6 +79,15 @@ expect_exit 2 "serve with a bad port" "$P" serve --data "$d" --listen 127.0.0.1:
 expect_exit 2 "serve without a port" "$P" serve --data "$d" --listen 127.0.0.1
 expect_exit 2 "serve with bad threads" "$P" serve --data "$d" --threads 0
 expect_exit 2 "serve with an argument" "$P" serve --data "$d" extra
+# A lab config for the stations that cannot be used → 2, naming the file and the place.
+expect_exit 2 "serve with a missing lab config" "$P" serve --data "$d" --lab "$work/none.yaml"
+grep -q "none.yaml" "$work/err" || fail "missing lab message: $(cat "$work/err")"
+printf 'lab: {name: x, operator: y}\nrun: {method: iso527}\ninstruments:\n  - {driver: modbus}\n' >"$work/lab.yaml"
+expect_exit 2 "serve with an instrument without a name" "$P" serve --data "$d" --lab "$work/lab.yaml"
+grep -q "lab.yaml:4:" "$work/err" || fail "lab config message: $(cat "$work/err")"
+printf 'lab: {name: x\n' >"$work/broken.yaml"
+expect_exit 2 "serve with a lab config that is no YAML" "$P" serve --data "$d" --lab "$work/broken.yaml"
+grep -q "broken.yaml" "$work/err" || fail "broken lab message: $(cat "$work/err")"
 # A port in use → exit 2 naming it.
 "$P" serve --data "$d" --listen 127.0.0.1:0 >"$work/log1" 2>"$work/err1" &
 pids+=($!)

@@ -56,7 +56,7 @@ static void test_migration_from_v1(void **state)
     sqlite3_close(h);
 
     struct pd_srvdb *db = open_db("v1");
-    assert_int_equal(count(db, "PRAGMA user_version"), 3);
+    assert_int_equal(count(db, "PRAGMA user_version"), 4);
     /* Every value of the request kept; its history still points at it. */
     assert_int_equal(count(db, "SELECT count(*) FROM requests WHERE id = 7 AND member_id = 1 AND submitted_by = 1 "
                                "AND material = 'PP H350' AND methods = '[\"ISO 527-2\"]' AND specimens = 5 AND "

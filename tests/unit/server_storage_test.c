@@ -18,8 +18,8 @@ static void test_schema_versioned(void **state)
 {
     (void)state;
     struct pd_srvdb *db = open_db("schema");
-    assert_int_equal(count(db, "PRAGMA user_version"), 3);
-    assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 15);
+    assert_int_equal(count(db, "PRAGMA user_version"), 4);
+    assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 18);
     int64_t id;
     assert_int_equal(pd_member_add(db, "Acme", &id, NULL), 0);
     pd_srvdb_close(db);

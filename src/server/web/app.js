@@ -1,12 +1,14 @@
 // app.js — the lab server's web interface: reads the page's address, asks the JSON API for what
 // the page shows (as the logged-in user; the server decides what that user may see) and renders
 // it. Pages: login, requests (a member's own company's; all of them for lab staff), a new request,
-// one request with its history (and the review forms for reviewers), accounts for admins.
+// one request with its history (and the review forms for reviewers), accounts for admins; the
+// test station's pages are station.js's.
 import { api, ApiError, markLoggedIn, setCsrfToken } from './api.js';
 import { itemPages, itemsSection } from './items.js';
 import { complaintPages } from './complaints.js';
 import { h, field, table, stateBadge } from './dom.js';
 import { requestRunsAndCertificates, certificatesPage, certificatePage } from './certs.js';
+import { stationsPage, seriesPage } from './station.js';
 
 const main = document.getElementById('main');
 const alertBox = document.getElementById('alert');
@@ -80,6 +82,7 @@ function renderNav() {
   const links = [h('a', { href: '/requests' }, me.role === 'member' ? 'Our requests' : 'All requests')];
   if (me.role === 'member') links.push(h('a', { href: '/requests/new' }, 'New request'));
   links.push(h('a', { href: '/certificates' }, 'Certificates'));
+  if (me.role !== 'member') links.push(h('a', { href: '/stations' }, 'Test stations'));
   if (me.role === 'admin') links.push(h('a', { href: '/admin' }, 'Users and members'));
   links.splice(me.role === 'member' ? 2 : 1, 0, h('a', { href: '/complaints' }, 'Complaints'));
   const who = `${me.name} (${me.role}${me.member_name ? ', ' + me.member_name : ''})`;
@@ -364,6 +367,11 @@ function ui() {
   return { me, say, sayError, flash, show, errorText, notFoundPage, detailList };
 }
 
+// The station pages (station.js) use the page's messages and helpers.
+function stationUi() {
+  return { me, show, say, sayError, clearMessages, flash, errorText, markField };
+}
+
 // ---- The address decides the page --------------------------------------------------------------
 async function route() {
   const path = window.location.pathname;
@@ -381,6 +389,7 @@ async function route() {
   renderNav();
   const modulePage = [...itemPages, ...complaintPages].find(([rx]) => rx.test(path));
   const m = /^\/requests\/([1-9][0-9]{0,14})$/.exec(path);
+  const ms = /^\/series\/([1-9][0-9]{0,14})$/.exec(path);
   if (path === '/' || path === '/requests') await requestsPage();
   else if (path === '/requests/new') newRequestPage();
   else if (m) await requestPage(m[1]);
@@ -388,6 +397,8 @@ async function route() {
   else if (path === '/admin') await adminPage();
   else if (path === '/certificates') await certificatesPage(ui());
   else if (/^\/certificates\/[1-9][0-9]{0,14}$/.test(path)) await certificatePage(path.split('/')[2], ui());
+  else if (path === '/stations' && me.role !== 'member') await stationsPage(stationUi());
+  else if (ms && me.role !== 'member') await seriesPage(stationUi(), ms[1]);
   else notFoundPage('There is no such page.');
   const msg = sessionStorage.getItem('flash');
   if (msg) {

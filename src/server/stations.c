@@ -1,0 +1,220 @@
+/*
+ * stations.c — the test stations of `polydaq serve --lab FILE`: the lab config's instruments (a
+ * run configuration such as config/station-demo.yaml), GET /api/v1/stations with each one's live
+ * series, and the per-series copy of the config that `polydaq run` is started with.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/internal.h"
+
+/* The text at `key` of `map`: an error names the map's place when it is missing, the value's
+ * when it is not a text of 1..size-1 bytes. */
+static int set_field(char *dst, size_t size, const struct pd_cfg_node *map, const char *key, struct pd_err *err)
+{
+    const struct pd_cfg_node *node = pd_cfg_map_get(map, key);
+    if (!node)
+        return pd_cfg_error(err, map, "'%s' is missing", key);
+    const char *s = pd_cfg_scalar(node);
+    if (!s || !s[0] || strlen(s) >= size)
+        return pd_cfg_error(err, node, "'%s' must be a text of 1 to %zu bytes", key, size - 1);
+    pd_strlcpy(dst, s, size);
+    return 0;
+}
+
+int lab_load(const char *path, struct srv_lab **out, struct pd_err *err)
+{
+    struct srv_lab *lab = calloc(1, sizeof *lab);
+    if (!lab)
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        free(lab);
+        return pd_err_set_os(err, PD_ECONFIG, errno, "--lab", "cannot open '%s'", path);
+    }
+    pd_strlcpy(lab->path, real, sizeof lab->path);
+    pd_strlcpy(lab->dir, real, sizeof lab->dir);
+    char *slash = strrchr(lab->dir, '/');
+    if (slash)
+        slash[slash == lab->dir ? 1 : 0] = '\0';
+    int rc = pd_cfg_load_file(real, &lab->doc, err);
+    if (rc < 0) {
+        free(lab);
+        return rc;
+    }
+    const struct pd_cfg_node *root = pd_cfg_root(lab->doc);
+    const struct pd_cfg_node *run = pd_cfg_map_get(root, "run");
+    const struct pd_cfg_node *insts = pd_cfg_map_get(root, "instruments");
+    if (!run || pd_cfg_kind(run) != PD_CFG_MAP) {
+        rc = pd_cfg_error(err, root, "a lab config for the stations needs a 'run' section (config/station-demo.yaml)");
+        goto fail;
+    }
+    if ((rc = set_field(lab->method, sizeof lab->method, run, "method", err)) < 0)
+        goto fail;
+    if (!insts || pd_cfg_kind(insts) != PD_CFG_SEQ || pd_cfg_seq_len(insts) == 0) {
+        rc = pd_cfg_error(err, insts ? insts : root, "'instruments' must be a list of at least one instrument");
+        goto fail;
+    }
+    if (pd_cfg_seq_len(insts) > LAB_INSTRUMENTS_MAX) {
+        rc = pd_cfg_error(err, insts, "at most %d instruments", LAB_INSTRUMENTS_MAX);
+        goto fail;
+    }
+    for (size_t i = 0; i < pd_cfg_seq_len(insts); i++) {
+        const struct pd_cfg_node *in = pd_cfg_seq_at(insts, i);
+        struct lab_instrument *li = &lab->instruments[i];
+        if (pd_cfg_kind(in) != PD_CFG_MAP) {
+            rc = pd_cfg_error(err, in, "an instrument must be a map (name, driver, ...)");
+            goto fail;
+        }
+        if ((rc = set_field(li->name, sizeof li->name, in, "name", err)) < 0 ||
+            (rc = set_field(li->driver, sizeof li->driver, in, "driver", err)) < 0)
+            goto fail;
+        const struct pd_cfg_node *model = pd_cfg_map_get(in, "model");
+        pd_strlcpy(li->model, model && pd_cfg_scalar(model) ? pd_cfg_scalar(model) : "", sizeof li->model);
+        /* A line-protocol instrument measures dimensions (the caliper); it is part of every series,
+         * not a station of its own. */
+        li->caliper = strcmp(li->driver, "serial_line") == 0;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(lab->instruments[j].name, li->name) == 0) {
+                rc = pd_cfg_error(err, in, "instrument name '%s' is used twice", li->name);
+                goto fail;
+            }
+        }
+        lab->n_instruments++;
+    }
+    *out = lab;
+    return 0;
+fail:
+    pd_cfg_free(lab->doc);
+    free(lab);
+    return rc;
+}
+
+void lab_free(struct srv_lab *lab)
+{
+    if (!lab)
+        return;
+    pd_cfg_free(lab->doc);
+    free(lab);
+}
+
+const struct lab_instrument *lab_station(const struct srv_lab *lab, const char *name)
+{
+    for (size_t i = 0; lab && i < lab->n_instruments; i++)
+        if (!lab->instruments[i].caliper && strcmp(lab->instruments[i].name, name) == 0)
+            return &lab->instruments[i];
+    return NULL;
+}
+
+/* The YAML tree as JSON, which YAML reads as it is (flow style): every scalar a string, which is
+ * how the config module holds scalars anyway. */
+static json_t *node_json(const struct pd_cfg_node *node)
+{
+    switch (pd_cfg_kind(node)) {
+    case PD_CFG_MAP: {
+        json_t *o = json_object();
+        for (size_t i = 0; i < pd_cfg_map_size(node); i++)
+            json_object_set_new(o, pd_cfg_scalar(pd_cfg_map_key(node, i)), node_json(pd_cfg_map_value(node, i)));
+        return o;
+    }
+    case PD_CFG_SEQ: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < pd_cfg_seq_len(node); i++)
+            json_array_append_new(a, node_json(pd_cfg_seq_at(node, i)));
+        return a;
+    }
+    default: return json_string(pd_cfg_scalar(node) ? pd_cfg_scalar(node) : "");
+    }
+}
+
+int lab_write_series_config(const struct srv_lab *lab, const char *instrument, const char *method, long specimens,
+                            const char *material, const char *out_path, struct pd_err *err)
+{
+    json_t *root = node_json(pd_cfg_root(lab->doc));
+    json_t *run = json_object_get(root, "run");
+    char num[32];
+    snprintf(num, sizeof num, "%ld", specimens);
+    json_object_set_new(run, "method", json_string(method));
+    json_object_set_new(run, "specimens", json_string(num));
+    if (material && material[0])
+        json_object_set_new(run, "material", json_string(material));
+    /* Only the chosen station and the calipers: the other stations belong to other series. */
+    json_t *kept = json_array();
+    size_t i;
+    json_t *in;
+    json_array_foreach(json_object_get(root, "instruments"), i, in)
+    {
+        const struct lab_instrument *li = &lab->instruments[i];
+        if (li->caliper || strcmp(li->name, instrument) == 0)
+            json_array_append(kept, in);
+    }
+    json_object_set_new(root, "instruments", kept);
+    /* The station key is relative to the lab file's folder; the copy lives elsewhere. */
+    json_t *station = json_object_get(root, "station");
+    const char *key = json_string_value(json_object_get(station, "key"));
+    if (key && key[0] != '/') {
+        char abs[PATH_MAX + 8];
+        snprintf(abs, sizeof abs, "%s/%s", lab->dir, key);
+        json_object_set_new(station, "key", json_string(abs));
+    }
+    char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!text)
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc = 0;
+    if (fd < 0) {
+        rc = pd_err_set_os(err, PD_EIO, errno, out_path, "cannot write the series' config");
+    } else {
+        size_t len = strlen(text), done = 0;
+        while (done < len) {
+            ssize_t n = write(fd, text + done, len - done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                rc = pd_err_set_os(err, PD_EIO, errno, out_path, "cannot write the series' config");
+                break;
+            }
+            done += (size_t)n;
+        }
+        if (close(fd) < 0 && rc == 0)
+            rc = pd_err_set_os(err, PD_EIO, errno, out_path, "cannot write the series' config");
+    }
+    free(text);
+    return rc;
+}
+
+/* GET /api/v1/stations: every station of the lab with its live series (lab staff only). */
+int stations_list(struct srv_call *call)
+{
+    const struct srv_lab *lab = srv_lab(call->srv);
+    if (!lab)
+        return call_reply(call, 200, json_pack("{s:[],s:s}", "stations", "note",
+                                               "no lab config: start the server with --lab FILE"));
+    json_t *list = json_array();
+    json_t *calipers = json_array();
+    for (size_t i = 0; i < lab->n_instruments; i++) {
+        const struct lab_instrument *li = &lab->instruments[i];
+        if (li->caliper) {
+            json_array_append_new(calipers, json_string(li->name));
+            continue;
+        }
+        json_t *o = json_pack("{s:s,s:s,s:s}", "name", li->name, "driver", li->driver, "model", li->model);
+        int64_t series = live_series_on(srv_hub(call->srv), li->name);
+        json_object_set_new(o, "series_id", series ? json_integer(series) : json_null());
+        json_t *state = NULL, *hello = NULL;
+        if (series)
+            live_describe(srv_hub(call->srv), series, &state, &hello);
+        json_object_set_new(o, "state", series ? json_string("busy") : json_string("free"));
+        json_object_set_new(o, "run_state", state ? state : json_null());
+        json_decref(hello);
+        json_array_append_new(list, o);
+    }
+    return call_reply(call, 200,
+                      json_pack("{s:o,s:o,s:s}", "stations", list, "calipers", calipers, "method", lab->method));
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# station_web_test.sh — the test station in a real browser: headless Chromium from Debian driven by
+# Selenium (station_web.py) against `polydaq serve --lab config/station-demo.yaml`, whose series
+# run as real `polydaq run --control` processes on the simulated frame and caliper, then the run
+# file and `polydaq certify`'s certificate checked with h5py and numpy. `--screenshots DIR` also
+# writes the station pages as PNG files. Exit 77 (skip) only when Chromium is installed but cannot
+# start here; missing packages fail.
+set -u
+for p in /usr/bin/chromium /usr/bin/chromedriver; do
+  [ -x "$p" ] || { echo "FAIL: $p missing (tools/dev installs chromium and chromium-driver)" >&2; exit 1; }
+done
+/usr/bin/python3 -c 'import selenium, jsonschema, yaml, h5py, numpy' 2>/dev/null ||
+  { echo "FAIL: python3-selenium, -jsonschema, -yaml, -h5py or -numpy missing (tools/dev installs them)" >&2; exit 1; }
+export PD_SOURCE_DIR="${PD_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
+exec /usr/bin/python3 "$(dirname "$0")/station_web.py" "$@"  # the screenshots folder stays relative to the caller
