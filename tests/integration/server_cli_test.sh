@@ -62,7 +62,7 @@ expect_exit 2 "disable unknown user" "$P" user disable nobody --data "$d"
 expect_exit 0 "a contact with an address" "$P" user add carla --data "$d" --name Carla --role member \
   --member "Acme Polymers GmbH" --email carla@acme.example <"$work/pw"
 [ "$(q "SELECT email FROM users WHERE login = 'carla'")" = carla@acme.example ] || fail "carla's address not stored"
-[ "$(q 'PRAGMA user_version')" = 3 ] || fail "schema version $(q 'PRAGMA user_version')"
+[ "$(q 'PRAGMA user_version')" = 4 ] || fail "schema version $(q 'PRAGMA user_version')"
 
 # A database from a newer polydaq is refused, not changed.
 cp "$d/server.sqlite" "$work/copy.sqlite"
