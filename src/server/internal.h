@@ -331,6 +331,9 @@ struct request_brief {
 };
 /* Request `request_id` as the caller's scope sees it: 1 (filled in), 0 (not found) or an error. */
 int request_visible(struct srv_call *call, int64_t request_id, struct request_brief *out, struct pd_err *err);
+/* The request the path's first id names, as the caller's scope sees it: 1 (filled in), or 0 with the
+ * answer already set (404 "no such request" for an unknown or another tenant's id, or the error). */
+int request_of_path(struct srv_call *call, struct request_brief *out);
 /* Appends an entry to the request's history, by the caller, now. */
 int request_event(struct srv_call *call, int64_t request_id, const char *action, const char *detail,
                   struct pd_err *err);

@@ -60,6 +60,18 @@ int request_visible(struct srv_call *call, int64_t request_id, struct request_br
     return rc;
 }
 
+int request_of_path(struct srv_call *call, struct request_brief *out)
+{
+    struct pd_err err;
+    pd_err_clear(&err);
+    int rc = request_visible(call, call->ids[0], out, &err);
+    if (rc < 0)
+        call_fail(call, &err);
+    else if (rc == 0)
+        call_error(call, 404, "not_found", "no such request");
+    return rc > 0;
+}
+
 /* Calls `each` for every item of request `request_id` in the caller's scope, by id; the count. */
 int items_of_request(struct srv_call *call, int64_t request_id, void (*each)(sqlite3_stmt *st, void *ctx),
                      void *ctx, struct pd_err *err)
@@ -88,13 +100,10 @@ int items_list(struct srv_call *call)
     struct pd_err err;
     pd_err_clear(&err);
     struct request_brief req;
-    int rc = request_visible(call, call->ids[0], &req, &err);
-    if (rc < 0)
-        return call_fail(call, &err);
-    if (rc == 0)
-        return call_error(call, 404, "not_found", "no such request");
+    if (!request_of_path(call, &req))
+        return 0;
     json_t *list = json_array();
-    if ((rc = items_of_request(call, call->ids[0], append_item, list, &err)) < 0) {
+    if (items_of_request(call, call->ids[0], append_item, list, &err) < 0) {
         json_decref(list);
         return call_fail(call, &err);
     }
@@ -213,10 +222,8 @@ int items_receive(struct srv_call *call)
     if (rc < 0)
         return call_fail(call, &err);
     struct request_brief req;
-    if ((rc = request_visible(call, call->ids[0], &req, &err)) < 0)
-        return call_fail(call, &err);
-    if (rc == 0)
-        return call_error(call, 404, "not_found", "no such request");
+    if (!request_of_path(call, &req))
+        return 0;
     if (strcmp(req.state, "accepted") != 0 && strcmp(req.state, "items received") != 0)
         return call_error(call, 409, "conflict", "request %lld is %s; items are received for an accepted request",
                           (long long)req.id, req.state);

@@ -122,17 +122,14 @@ int labels_pdf(struct srv_call *call)
     struct pd_err err;
     pd_err_clear(&err);
     struct request_brief req;
-    int rc = request_visible(call, call->ids[0], &req, &err);
-    if (rc < 0)
-        return call_fail(call, &err);
-    if (rc == 0)
-        return call_error(call, 404, "not_found", "no such request");
+    if (!request_of_path(call, &req))
+        return 0;
     struct buffer buf = {0};
     cairo_surface_t *surface = cairo_pdf_surface_create_for_stream(write_buffer, &buf, PAGE_W, PAGE_H);
     cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_TITLE, "Item labels");
     cairo_t *cr = cairo_create(surface);
     struct sheet sh = {.cr = cr, .req = &req};
-    rc = items_of_request(call, req.id, draw_label, &sh, &err);
+    int rc = items_of_request(call, req.id, draw_label, &sh, &err);
     cairo_destroy(cr);
     cairo_surface_finish(surface);
     cairo_status_t status = cairo_surface_status(surface);

@@ -135,11 +135,8 @@ int runs_of_request(struct srv_call *call)
     struct pd_err err;
     pd_err_clear(&err);
     struct request_brief req;
-    int rc = request_visible(call, call->ids[0], &req, &err);
-    if (rc < 0)
-        return call_fail(call, &err);
-    if (rc == 0)
-        return call_error(call, 404, "not_found", "no such request");
+    if (!request_of_path(call, &req))
+        return 0;
     json_t *list = json_array();
     if (run_query(call, 0, req.id, list, NULL, &err) < 0) {
         json_decref(list);
@@ -418,10 +415,8 @@ int runs_link(struct srv_call *call)
     if (rc < 0)
         return call_fail(call, &err);
     struct request_brief req;
-    if ((rc = request_visible(call, call->ids[0], &req, &err)) < 0)
-        return call_fail(call, &err);
-    if (rc == 0)
-        return call_error(call, 404, "not_found", "no such request");
+    if (!request_of_path(call, &req))
+        return 0;
     if (strcmp(req.state, "items received") != 0 && strcmp(req.state, "testing") != 0)
         return call_error(call, 409, "conflict", "request %lld is %s; runs are linked once its items are received",
                           (long long)req.id, req.state);
