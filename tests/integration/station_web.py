@@ -32,9 +32,9 @@ from server_lib import (CLI, PASSWORDS, REVIEW, SOURCE, Client, Server, check, f
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
-from web_lib import Browser
+from web_lib import Browser, PageWait
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--screenshots", help="write PNGs of the station pages to this folder")
@@ -57,7 +57,7 @@ item_ids = [i["item_id"] for i in body["items"]]
 
 browser = Browser(base, args.screenshots, on_skip=lambda: (server.stop(), shutil.rmtree(data)))
 driver = browser.driver
-slow = WebDriverWait(driver, 90, poll_frequency=0.05)  # a ceiling for a loaded machine, not a timing check
+slow = PageWait(driver, 90, poll_frequency=0.05)  # a ceiling for a loaded machine, not a timing check
 
 
 def cleanup():
@@ -77,7 +77,7 @@ def attr(css, name):
 
 def wait_state(state, what, timeout=None):
     try:
-        (slow if timeout is None else WebDriverWait(driver, timeout)).until(
+        (slow if timeout is None else PageWait(driver, timeout)).until(
             lambda d: attr("#run-state", "data-state") == state)
         return True
     except TimeoutException:
@@ -115,7 +115,7 @@ def run_specimen(k, keyboard=False):
     slow.until(lambda d: int(attr("#plot", "data-points") or 0) > 0 and attr("#plot", "data-specimen") == str(k))
     first = int(attr("#plot", "data-points"))
     try:
-        WebDriverWait(driver, 30, poll_frequency=0.05).until(lambda d: int(attr("#plot", "data-points")) > first)
+        PageWait(driver, 30, poll_frequency=0.05).until(lambda d: int(attr("#plot", "data-points")) > first)
         second = int(attr("#plot", "data-points"))
         still = attr("#run-state", "data-state")
         check(second > first and still == "running",
@@ -270,7 +270,7 @@ for cmd, body in (("dims", {"specimen": 1, "values": {"width": 10.0, "thickness"
 try:
     slow.until(lambda d: int(attr("#plot", "data-points") or 0) > 0)
     first = int(attr("#plot", "data-points"))
-    WebDriverWait(driver, 30, poll_frequency=0.05).until(lambda d: int(attr("#plot", "data-points")) > first)
+    PageWait(driver, 30, poll_frequency=0.05).until(lambda d: int(attr("#plot", "data-points")) > first)
 except TimeoutException:
     fail(f"the reviewer's curve did not grow ({attr('#plot', 'data-points')} points)")
 check(driver.find_elements(By.CSS_SELECTOR, "#plot canvas"), "the reviewer sees the plot")
@@ -291,7 +291,7 @@ check(st == 200, f"abort after the restart: {st} {got}")
 # The reviewer's page reconnected by itself (EventSource) and shows the end.
 browser.wait_text("#run-state", "aborted", "the reviewer sees the abort after the restart")
 try:
-    WebDriverWait(driver, 60, poll_frequency=0.2).until(
+    PageWait(driver, 60, poll_frequency=0.2).until(
         lambda d: tessa.call("GET", f"/api/v1/series/{sid}")[2]["state"] == "finished")
 except TimeoutException:
     fail("the aborted series was not recorded as finished")

@@ -17,6 +17,28 @@ from selenium.webdriver.support.ui import WebDriverWait
 from server_lib import check, fail, failures
 
 
+# An element looked up while the page replaces it: Selenium raises StaleElementReferenceException, but
+# newer chromedriver (156) reports some of these cases as a plain WebDriverException from the inspector.
+_GONE = re.compile(r"does not belong to the document|stale element|No node with given id|Cannot find context")
+
+
+class PageWait(WebDriverWait):
+    """WebDriverWait whose condition is asked again when the element it read has just left the page
+    (a page that renders replaces its elements); any other WebDriver error still propagates."""
+
+    def until(self, method, message=""):
+        def guarded(driver):
+            try:
+                return method(driver)
+            except StaleElementReferenceException:
+                return False
+            except WebDriverException as e:
+                if _GONE.search(str(e.msg or e)):
+                    return False
+                raise
+        return super().until(guarded, message)
+
+
 class Browser:
     def __init__(self, base, shots=None, on_skip=None):
         """Starts Chromium for the server at `base`; when it cannot start, calls on_skip and exits 77."""
@@ -38,7 +60,7 @@ class Browser:
             sys.exit(77)
         self.driver.set_page_load_timeout(30)  # ceilings for a loaded machine, not timing checks
         # Pages replace their elements as they render: a stale one is looked up again.
-        self.wait = WebDriverWait(self.driver, 20, ignored_exceptions=[StaleElementReferenceException])
+        self.wait = PageWait(self.driver, 20)
 
     def quit(self):
         self.driver.quit()
