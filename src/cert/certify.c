@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -768,6 +769,7 @@ struct pd_cert_hashing {
 static void *hash_files(void *arg)
 {
     struct pd_cert_hashing *h = arg;
+    prctl(PR_SET_NAME, "pd-hash");
     for (size_t r = 0; r < h->n && h->rc == 0; r++)
         h->rc = pd_sha256_file(h->paths[r], h->hex[r], &h->err);
     return NULL;
@@ -789,7 +791,7 @@ int pd_cert_hashing_start(const char *const *paths, size_t n, struct pd_cert_has
     /* The runs' reader processes are forked now, before this process has a second thread (see
      * pd_store_readers_prepare); one that cannot be is forked on demand when its run is opened. */
     struct pd_err ignored;
-    (void)pd_store_readers_prepare(n, &ignored);
+    (void)pd_store_readers_start(paths, n, &ignored);
     h->threaded = pthread_create(&h->thread, NULL, hash_files, h) == 0;
     if (!h->threaded)
         hash_files(h); /* no thread: hash here */
@@ -1262,6 +1264,7 @@ static int record_seals(struct pd_registry *reg, const char *const *paths, size_
 
 static void *write_draft(void *arg)
 {
+    prctl(PR_SET_NAME, "pd-write-draft");
     struct write_job *j = arg;
     if (j->doc_hash) /* first, and whatever follows fails: the PDF waits for it */
         cert_doc_hash_set(j->doc_hash, j->doc);

@@ -137,6 +137,30 @@ static int migrate(struct pd_registry *reg, struct pd_err *err)
     return rc;
 }
 
+/* The WAL hook (called after each commit, on the committing thread): a log of LOG_PAGES_MAX pages
+ * or more is copied into the database and truncated to nothing.
+ *
+ * Why not SQLite's automatic checkpoint: each command is a process of its own, and the first
+ * connection of a process rebuilds the WAL's shared index from the log, which resets what the
+ * index knew of earlier checkpoints. A passive checkpoint then never lets the log restart: it grew
+ * for ever (7 MB after 150 certificates), every command read and check-summed all of it when it
+ * opened the registry (twice per certify, ~2 ms each, before any work), and each commit past 1000
+ * pages copied every page again. Truncating resets the log for good; a certify's draft is ~13
+ * pages, so this runs every few certificates, on certify's writer thread beside the PDF. It waits
+ * at most 100 ms for readers (then it is left to a later commit): never holds up the command. */
+#define LOG_PAGES_MAX 64
+#define BUSY_TIMEOUT_MS 60000 /* how long a command waits for another one's transaction */
+static int truncate_long_log(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)arg;
+    if (pages < LOG_PAGES_MAX)
+        return SQLITE_OK;
+    sqlite3_busy_timeout(db, 100);
+    (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    return SQLITE_OK; /* the commit stands whatever became of the checkpoint */
+}
+
 int pd_registry_open(struct pd_registry *out, const char *dir, unsigned flags, struct pd_err *err)
 {
     if (!out || !dir || !dir[0])
@@ -164,7 +188,7 @@ int pd_registry_open(struct pd_registry *out, const char *dir, unsigned flags, s
         return rc;
     }
     sqlite3_extended_result_codes(reg.db, 1);
-    sqlite3_busy_timeout(reg.db, 60000);
+    sqlite3_busy_timeout(reg.db, BUSY_TIMEOUT_MS);
     /* The -wal and -shm files stay (empty) after the last connection closes: opening the registry
      * then needs no new disk space, so it can still be read and checked on a full disk. */
     int persist = 1;
@@ -172,13 +196,15 @@ int pd_registry_open(struct pd_registry *out, const char *dir, unsigned flags, s
     /* No checkpoint when a connection closes: every certify and approve is a process of its own,
      * and each close copied the WAL's pages into the database with two more fsyncs — after the
      * commit, on the command's critical path. A commit is durable in the WAL (synchronous=FULL);
-     * the copy is made by SQLite's automatic checkpoint once the WAL holds 1000 pages. */
+     * the copy is made after a commit that leaves the WAL long (truncate_long_log). */
     sqlite3_db_config(reg.db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     /* WAL: readers never block the writer; FULL: a commit is on disk when it returns; foreign
      * keys: an approval cannot name a key or certificate that does not exist. */
     int rc = exec(&reg, "PRAGMA journal_mode = WAL", "cannot set the journal mode", err);
     if (rc == 0)
         rc = exec(&reg, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "cannot set the pragmas", err);
+    if (rc == 0)
+        sqlite3_wal_hook(reg.db, truncate_long_log, NULL);
     if (rc == 0)
         rc = migrate(&reg, err);
     if (rc == 0) {

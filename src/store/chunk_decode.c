@@ -15,6 +15,7 @@
 
 #include <libdeflate.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,6 +72,8 @@ static void *decode_side_run(void *arg)
 {
     struct decode_side *s = arg;
     s->failed_at = SIZE_MAX;
+    if (s->step > 1 && s->from > 0)
+        prctl(PR_SET_NAME, "pd-chunk-decode");
     if (s->from >= s->n_jobs)
         return NULL;
     size_t bytes = s->chunk * s->elem;

@@ -262,7 +262,7 @@ static void *window_room(void *ctx, size_t bytes)
  * oldest is dropped when another comes). Why: certify asks for a specimen's columns and then
  * evaluates it; decoding the next specimen's columns meanwhile puts the child's work (inflate,
  * un-shuffle) beside the parent's instead of before it. */
-#define READ_AHEAD_MAX 4
+#define READ_AHEAD_MAX 6
 struct ahead {
     bool used;
     struct request q;
@@ -344,6 +344,7 @@ static void send_answer(int sock, int rc, uint64_t n, const struct pd_err *err)
  * serves column reads until the parent closes its end. Never returns. */
 static void serve(const char *path, int sock, int memfd, const struct pd_read_limits *lim)
 {
+    prctl(PR_SET_NAME, "pd-run-reader"); /* in ps and perf: the reader, not the command */
     limit_child(lim);
     struct pd_err err = {0};
     struct pd_run *run = NULL;
@@ -358,16 +359,49 @@ static void serve(const char *path, int sock, int memfd, const struct pd_read_li
     send_answer(sock, rc, size, &err);
     struct request q;
     struct ahead ahead[READ_AHEAD_MAX] = {0};
+    struct request hints[READ_AHEAD_MAX];
+    size_t n_hints = 0;
     ssize_t got;
-    while (rc == 0 && (got = recv(sock, &q, sizeof q, 0)) == (ssize_t)sizeof q) {
+    while (rc == 0) {
+        /* Hints wait while a request is there: the parent is blocked on a request, never on a hint.
+         * Of the hints, the lowest specimen first: it is the one the parent asks for next. */
+        if (n_hints > 0) {
+            struct pollfd p = {.fd = sock, .events = POLLIN};
+            if (poll(&p, 1, 0) == 0) {
+                size_t best = 0;
+                for (size_t i = 1; i < n_hints; i++)
+                    if (hints[i].specimen < hints[best].specimen)
+                        best = i;
+                struct request h = hints[best];
+                hints[best] = hints[--n_hints];
+                read_ahead(run, &h, ahead);
+                continue;
+            }
+        }
+        if ((got = recv(sock, &q, sizeof q, 0)) != (ssize_t)sizeof q)
+            break;
         q.name[sizeof q.name - 1] = '\0';
         size_t n = 0;
         int r = PD_EINVAL;
         if (q.op == 1 && q.type <= PD_COL_UINT64) {
-            read_ahead(run, &q, ahead);
+            bool known = false;
+            for (size_t i = 0; i < n_hints && !known; i++)
+                known = same_column(&hints[i], &q);
+            for (size_t i = 0; i < READ_AHEAD_MAX && !known; i++)
+                known = ahead[i].used && same_column(&ahead[i].q, &q);
+            if (!known) {
+                if (n_hints == READ_AHEAD_MAX) /* the oldest hint gives way */
+                    memmove(hints, hints + 1, --n_hints * sizeof *hints);
+                hints[n_hints++] = q;
+            }
             continue;
         }
         if (q.op == 0 && q.type <= PD_COL_UINT64) {
+            for (size_t i = 0; i < n_hints; i++) /* asked for before it was read ahead */
+                if (same_column(&hints[i], &q)) {
+                    hints[i] = hints[--n_hints];
+                    break;
+                }
             if (!from_ahead(&q, ahead, &w, &n, &r, &err, path))
                 r = pd_run_column(run, (size_t)q.specimen, (size_t)q.instrument, q.name, (enum pd_col_type)q.type,
                                   (int)q.optional, window_room, &w, &n, &err);
@@ -483,6 +517,9 @@ static void reap_pending(void)
 struct spare {
     pid_t pid;
     int sock, memfd, no_view;
+    bool ordered;                 /* already told to open `path` (pd_store_readers_start) */
+    struct pd_read_limits lim;    /* with these limits */
+    char *path;
 };
 static struct spare spares[SPARE_MAX];
 static size_t n_spares;
@@ -549,28 +586,64 @@ int pd_store_readers_prepare(size_t n, struct pd_err *err)
     return 0;
 }
 
-/* Hands the file to a reader forked ahead, if one is waiting: true when c now has its child. */
+static void send_order(int sock, const char *path, const struct pd_read_limits *lim)
+{
+    struct open_order *o = calloc(1, sizeof *o);
+    if (!o)
+        return; /* shows as the child's fate (it ends) at the first answer awaited */
+    o->lim = *lim;
+    pd_strlcpy(o->path, path, sizeof o->path);
+    /* A failed send shows as the child's fate at the first answer awaited. */
+    (void)send(sock, o, sizeof *o, MSG_NOSIGNAL);
+    free(o);
+}
+
+/* Hands the file to a reader forked ahead: one already opening this very file with the same
+ * limits (pd_store_readers_start), else an idle one. True when c now has its child. */
 static bool use_spare(struct pd_run_child *c, const char *path)
 {
     if (n_spares == 0 || strlen(path) >= sizeof ((struct open_order *)0)->path)
         return false;
-    struct spare sp = spares[--n_spares];
-    struct open_order *o = calloc(1, sizeof *o);
-    if (!o) {
-        spares[n_spares++] = sp;
+    size_t k = n_spares;
+    for (size_t i = 0; i < n_spares && k == n_spares; i++)
+        if (spares[i].ordered && strcmp(spares[i].path, path) == 0 && spares[i].lim.seconds == c->lim.seconds &&
+            spares[i].lim.memory == c->lim.memory)
+            k = i;
+    for (size_t i = n_spares; i-- > 0 && k == n_spares;)
+        if (!spares[i].ordered)
+            k = i;
+    if (k == n_spares)
         return false;
-    }
-    o->lim = c->lim;
-    pd_strlcpy(o->path, path, sizeof o->path);
+    struct spare sp = spares[k];
+    memmove(spares + k, spares + k + 1, (n_spares - k - 1) * sizeof *spares);
+    n_spares--;
+    if (!sp.ordered)
+        send_order(sp.sock, path, &c->lim);
+    free(sp.path);
     c->pid = sp.pid;
     c->sock = sp.sock;
     close(c->memfd); /* the one made for an on-demand child, not needed */
     c->memfd = sp.memfd;
     c->no_view = sp.no_view;
-    /* A failed send shows as the child's fate at the first answer awaited. */
-    (void)send(c->sock, o, sizeof *o, MSG_NOSIGNAL);
-    free(o);
     return true;
+}
+
+int pd_store_readers_start(const char *const *paths, size_t n, struct pd_err *err)
+{
+    size_t first = n_spares;
+    int rc = pd_store_readers_prepare(n, err);
+    /* Each new reader starts opening its file now; pd_run_open of the same path takes it over. A
+     * file that cannot be looked at here leaves its reader idle (pd_run_open reports why). */
+    for (size_t i = 0; rc == 0 && i < n && first + i < n_spares; i++) {
+        struct spare *sp = &spares[first + i];
+        struct stat sb;
+        if (!paths[i] || strlen(paths[i]) >= sizeof ((struct open_order *)0)->path || stat(paths[i], &sb) < 0 ||
+            pd_read_limits(paths[i], (uint64_t)sb.st_size, &sp->lim, NULL) < 0 || !(sp->path = strdup(paths[i])))
+            continue;
+        send_order(sp->sock, paths[i], &sp->lim);
+        sp->ordered = true;
+    }
+    return rc;
 }
 
 int pd_run_child_open(const char *path, uint64_t file_size, struct pd_run_child **out, void **snapshot,

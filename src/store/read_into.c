@@ -138,7 +138,7 @@ int pd_run_read_channel_into(struct pd_run *run, size_t specimen, size_t instrum
     int rc = pd_run_column(run, specimen, instrument, channel, PD_COL_DOUBLE, 0, reuse_room, &r, n, err);
     /* Read-ahead: a caller walking the specimens (certify) asks for the next one's channel next;
      * the reading child decodes it while this one is evaluated. */
-    if (rc == 0 && specimen + 1 < pd_run_specimen_count(run))
-        pd_run_read_ahead(run, specimen + 1, instrument, channel, PD_COL_DOUBLE);
+    for (size_t k = specimen + 1; rc == 0 && k <= specimen + 2 && k < pd_run_specimen_count(run); k++)
+        pd_run_read_ahead(run, k, instrument, channel, PD_COL_DOUBLE);
     return rc;
 }

@@ -149,6 +149,9 @@ int pd_run_open(const char *path, struct pd_run **out, struct pd_err *err);
  * next n opens here first, while it is single-threaded: fork copies only the calling thread, and
  * a lock held by another one at that moment would stay held in the child. */
 int pd_store_readers_prepare(size_t n, struct pd_err *err);
+/* The same for the runs `paths` (n of them), each reader starting to open its file at once: the
+ * file's metadata is read while the caller does other work (certify: the spec, the registry). */
+int pd_store_readers_start(const char *const *paths, size_t n, struct pd_err *err);
 void pd_run_close(struct pd_run *run);
 
 /* Run attribute as a string (numbers formatted); NULL when absent. Valid until pd_run_close. */

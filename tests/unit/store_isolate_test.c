@@ -308,6 +308,91 @@ static void test_read_ahead_answers_the_right_columns(void **state)
     rmdir(dir);
 }
 
+static void write_run(const char *path, double base, size_t n)
+{
+    struct pd_store_instrument in = {.name = "frame", .n_channels = 1, .channels = {{"force", "N"}}};
+    struct pd_store_specimen sp[1] = {{.id = "S01"}};
+    struct pd_store_layout layout = {.n_instruments = 1, .instruments = &in, .n_specimens = 1, .specimens = sp,
+                                     .chunk_samples = 256, .deflate_level = 1};
+    struct pd_err err = {0};
+    struct pd_store *st;
+    assert_int_equal(pd_store_create(path, &layout, &st, &err), 0);
+    int64_t *t = malloc(n * sizeof *t);
+    double *v = malloc(n * sizeof *v);
+    assert_non_null(t);
+    assert_non_null(v);
+    for (size_t i = 0; i < n; i++) {
+        t[i] = (int64_t)i;
+        v[i] = base + (double)i;
+    }
+    assert_int_equal(pd_store_append(st, 0, 0, n, t, NULL, NULL, v, &err), 0);
+    int rc = pd_store_close(st, 0, NULL, &err);
+    if (rc != 0)
+        print_error("closing %s: %s\n", path, err.msg);
+    assert_int_equal(rc, 0);
+    free(t);
+    free(v);
+}
+
+static void expect_force(const char *path, double base, size_t n)
+{
+    struct pd_err err = {0};
+    struct pd_run *run;
+    assert_int_equal(pd_run_open(path, &run, &err), 0);
+    double *f = NULL;
+    size_t cap = 0, got = 0;
+    assert_int_equal(pd_run_read_channel_into(run, 0, 0, "force", &f, &cap, &got, &err), 0);
+    assert_int_equal(got, n);
+    for (size_t i = 0; i < n; i++)
+        assert_true(f[i] == base + (double)i);
+    pd_run_close(run);
+    free(f);
+}
+
+/* Readers started ahead (pd_store_readers_start, certify's way: each begins opening its file while
+ * the caller loads the spec): each open of a started path gets that file's data, in any order; a
+ * path never started, one that could not be looked at when started, and a file replaced by a larger
+ * one after its start (other limits) are each opened as usual — never with another file's reader. */
+static void test_readers_started_ahead(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pd_isolate_test_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char a[128], b[128], c[128], late[128];
+    snprintf(a, sizeof a, "%s/a.h5", dir);
+    snprintf(b, sizeof b, "%s/b.h5", dir);
+    snprintf(c, sizeof c, "%s/c.h5", dir);
+    snprintf(late, sizeof late, "%s/late.h5", dir);
+    write_run(a, 1000.0, 500);
+    write_run(b, 2000.0, 700);
+    write_run(c, 3000.0, 300);
+    const char *const paths[] = {a, b, late};
+    struct pd_err err = {0};
+    assert_int_equal(pd_store_readers_start(paths, 3, &err), 0);
+    /* did not exist when its reader was started (written elsewhere, renamed into place) */
+    char late_tmp[160];
+    snprintf(late_tmp, sizeof late_tmp, "%s/late.tmp", dir);
+    write_run(late_tmp, 4000.0, 900);
+    assert_int_equal(rename(late_tmp, late), 0);
+    expect_force(c, 3000.0, 300);
+    expect_force(b, 2000.0, 700);
+    expect_force(late, 4000.0, 900);
+    expect_force(a, 1000.0, 500);
+    /* started, then replaced (rename, as a finished run file arrives) by a file 40 times larger
+     * before it is opened: its reader may have opened either one, and is not used */
+    char bigger[160];
+    snprintf(bigger, sizeof bigger, "%s/bigger.h5", dir);
+    write_run(bigger, 5000.0, 20000);
+    assert_int_equal(pd_store_readers_start(paths, 1, &err), 0);
+    assert_int_equal(rename(bigger, a), 0);
+    expect_force(a, 5000.0, 20000);
+    unlink(a);
+    unlink(b);
+    unlink(c);
+    unlink(late);
+    rmdir(dir);
+}
+
 /* Regression (mutation test): a crashed writer's file (SWMR mark set) with one damaged object
  * header. HDF5's SWMR reader retries a failed metadata checksum 100 times by default, doubling a
  * sleep each time — the reader waited forever (here: until the time limit). With the store's 28
@@ -378,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_errors_come_back),      cmocka_unit_test(test_limits_from_environment),
         cmocka_unit_test(test_child_dies_between_reads),
         cmocka_unit_test(test_read_ahead_answers_the_right_columns),
+        cmocka_unit_test(test_readers_started_ahead),
         cmocka_unit_test(test_damaged_crashed_file_reports_the_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
