@@ -266,16 +266,22 @@ static void *window_room(void *ctx, size_t bytes)
 struct ahead {
     bool used;
     struct request q;
-    void *data; /* malloc'd; n × the type's size bytes */
-    size_t n;
+    void *data; /* malloc'd, cap bytes, kept for the next column (fresh memory costs page faults) */
+    size_t cap, n;
 };
 
 static void *ahead_room(void *ctx, size_t bytes)
 {
     struct ahead *a = ctx;
+    if (bytes <= a->cap && a->data)
+        return a->data;
+    void *bigger = malloc(bytes ? bytes : 1);
+    if (!bigger)
+        return NULL;
     free(a->data);
-    a->data = malloc(bytes ? bytes : 1);
-    return a->data;
+    a->data = bigger;
+    a->cap = bytes;
+    return bigger;
 }
 
 static bool same_column(const struct request *a, const struct request *b)
@@ -319,8 +325,6 @@ static bool from_ahead(const struct request *q, struct ahead *slots, struct wind
             *n = slots[i].n;
             *rc = 0;
         }
-        free(slots[i].data);
-        slots[i].data = NULL;
         slots[i].used = false;
         return true;
     }

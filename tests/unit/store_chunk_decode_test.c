@@ -55,7 +55,8 @@ static void fill(void *buf, size_t elem, size_t len, unsigned seed)
             double v = 1000.0 * sin((double)i * 1e-3) + (double)(x >> 11) * 0x1p-53;
             memcpy((char *)buf + 8 * i, &v, 8);
         } else {
-            uint32_t v = (uint32_t)(x >> 40) & 0x3u;
+            /* flags in most, every byte different in every 7th: each byte's place is checked */
+            uint32_t v = i % 7 == 0 ? (uint32_t)(x >> 32) : (uint32_t)(x >> 40) & 0x3u;
             memcpy((char *)buf + 4 * i, &v, 4);
         }
     }
