@@ -70,7 +70,20 @@ static void take_curve(struct ctx *c, size_t r, size_t s, struct specimen_eval *
         }
     }
     cert_curve_thin(dst);
-    snprintf(cs->names[cs->n], sizeof cs->names[0], "%s", e->id ? e->id : "?");
+    /* The legend shows the id as the JSON does: a run file's id that is not UTF-8 (a damaged file)
+     * as the JSON's marker — cairo refuses such a string, and the PDF failed after the draft was
+     * recorded — and a long one cut at a character boundary, never inside one. */
+    json_t *id = cert_jstr(e->id ? e->id : "?");
+    const char *text = id ? json_string_value(id) : "?";
+    size_t len = strlen(text), room = sizeof cs->names[0] - 1;
+    if (len > room) {
+        len = room;
+        while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+            len--; /* text[len] continues a character: cut before that character */
+    }
+    memcpy(cs->names[cs->n], text, len);
+    cs->names[cs->n][len] = '\0';
+    json_decref(id);
     cs->n++;
 }
 
@@ -805,6 +818,7 @@ int pd_cert_hashing_finish(struct pd_cert_hashing *h, char (*hex)[65], struct pd
         return pd_err_set(err, PD_EINVAL, NULL, "pd_cert_hashing_finish: no hashing");
     if (h->threaded)
         pthread_join(h->thread, NULL);
+    pd_store_readers_release(); /* the runs are open by now, or will not be */
     int rc = h->rc;
     if (rc < 0 && err)
         *err = h->err;

@@ -632,6 +632,23 @@ static bool use_spare(struct pd_run_child *c, const char *path)
     return true;
 }
 
+void pd_store_readers_release(void)
+{
+    reap_pending();
+    for (size_t i = 0; i < n_spares;) {
+        if (!spares[i].ordered) {
+            i++;
+            continue;
+        }
+        close(spares[i].sock); /* the reader sees the end and exits */
+        close(spares[i].memfd);
+        free(spares[i].path);
+        if (n_pending < PENDING_MAX)
+            pending[n_pending++] = spares[i].pid;
+        spares[i] = spares[--n_spares];
+    }
+}
+
 int pd_store_readers_start(const char *const *paths, size_t n, struct pd_err *err)
 {
     size_t first = n_spares;

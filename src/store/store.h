@@ -152,6 +152,10 @@ int pd_store_readers_prepare(size_t n, struct pd_err *err);
 /* The same for the runs `paths` (n of them), each reader starting to open its file at once: the
  * file's metadata is read while the caller does other work (certify: the spec, the registry). */
 int pd_store_readers_start(const char *const *paths, size_t n, struct pd_err *err);
+/* Ends the readers started for files that were then not opened (a command that stopped early; in
+ * a long-running process such as the server they would otherwise wait, holding their file, until
+ * it exits). Call once the runs are open or the work was given up. */
+void pd_store_readers_release(void);
 void pd_run_close(struct pd_run *run);
 
 /* Run attribute as a string (numbers formatted); NULL when absent. Valid until pd_run_close. */

@@ -187,6 +187,25 @@ for s in 0 14 29; do
     fail "specimen $s's changed strength is listed"
 done
 
+# Regression (mutation test, seed 1759230308): a specimen id that is not UTF-8 (a damaged file) went
+# raw into the PDF's curve legend; cairo refused it after the draft was recorded (exit 2, no PDF).
+# And a long id is cut for the legend at a character boundary, never inside a character.
+cp "$run" "$work/ids.h5"
+long_id=$(printf 'Prüfkörper-%.0s' $(seq 1 8))
+"$PY" - "$work/ids.h5" "$long_id" <<'PY' || fail "test set-up: specimen ids written"
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    f["specimen_01"].attrs["specimen_id"] = np.bytes_(b"S\xff\xfe01")
+    f["specimen_02"].attrs["specimen_id"] = sys.argv[2]
+PY
+expect_exit 0 "certify a file with a non-UTF-8 and a long specimen id" "$PD_CLI" certify "$work/ids.h5" \
+  --spec "$PD_SOURCE_DIR/config/specs/pp-demo.yaml" -o "$work/ids-certs"
+ids_pdf=$(grep '\.pdf$' "$work/out")
+[ -f "$ids_pdf" ] || fail "no PDF for the file with odd specimen ids"
+pdftotext -layout "$ids_pdf" "$work/ids.txt" 2>/dev/null || fail "pdftotext on the PDF with odd specimen ids"
+grep -q "(not valid UTF-8)" "$work/ids.txt" || fail "the non-UTF-8 id is shown as the JSON's marker"
+grep -q "Prüfkörper-Prüfkörper-Prüfkörper-" "$work/ids.txt" || fail "the long id's beginning is in the PDF"
+
 if [ "$fails" -ne 0 ]; then
   echo "$fails check(s) failed" >&2
   exit 1

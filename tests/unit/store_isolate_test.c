@@ -349,6 +349,22 @@ static void expect_force(const char *path, double base, size_t n)
     free(f);
 }
 
+/* This process's children (living or not yet reaped), from /proc. */
+static int child_count(void)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    int n = 0;
+    for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n"))
+        n++;
+    return n;
+}
+
 /* Readers started ahead (pd_store_readers_start, certify's way: each begins opening its file while
  * the caller loads the spec): each open of a started path gets that file's data, in any order; a
  * path never started, one that could not be looked at when started, and a file replaced by a larger
@@ -386,6 +402,15 @@ static void test_readers_started_ahead(void **state)
     assert_int_equal(pd_store_readers_start(paths, 1, &err), 0);
     assert_int_equal(rename(bigger, a), 0);
     expect_force(a, 5000.0, 20000);
+    /* started and never opened (a command that stopped early): released, the readers end */
+    assert_int_equal(pd_store_readers_start(paths, 3, &err), 0);
+    assert_true(child_count() >= 3);
+    pd_store_readers_release();
+    for (int k = 0; k < 500 && child_count() > 0; k++) {
+        usleep(10000);
+        pd_store_readers_release(); /* also reaps the ones that have ended */
+    }
+    assert_int_equal(child_count(), 0);
     unlink(a);
     unlink(b);
     unlink(c);
