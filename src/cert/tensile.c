@@ -1,6 +1,7 @@
 /* tensile.c — ISO 527-1/-2 evaluation of one specimen: modulus, strength/yield and break from force and extension. */
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -430,15 +431,18 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
      * below it by the band: the hysteresis fraction of the curve's highest (averaged) stress —
      * not of the running maximum, which is small early on — and never less than BAND_SIGMAS of
      * the averaged noise. A fall that comes back (grip slip) is skipped and reported. */
-    size_t ip = 0;
+    size_t ip = 0, band_of = SIZE_MAX; /* band_of: the ip the band was worked out for */
+    double band = 0.0;
     for (size_t i = 1; i < n; i++) {
         if (s[i] > s[ip]) {
             ip = i;
             continue;
         }
-        double band = p->hysteresis * smax;
-        double noise_band = BAND_SIGMAS * r.noise / sqrt((double)(2 * HW(ip) + 1));
-        band = band > noise_band ? band : noise_band;
+        if (band_of != ip) { /* a function of ip alone: once per new running maximum, not per sample */
+            double noise_band = BAND_SIGMAS * r.noise / sqrt((double)(2 * HW(ip) + 1));
+            band = p->hysteresis * smax > noise_band ? p->hysteresis * smax : noise_band;
+            band_of = ip;
+        }
         if (x[ip] > p->arm_strain && s[i] < s[ip] - band) {
             double slip_span = p->slip_window > 0.0 ? p->slip_window + (x[i + HW(i) < n ? i + HW(i) : n - 1] -
                                                                           x[i >= HW(i) ? i - HW(i) : 0])
