@@ -349,6 +349,64 @@ static void expect_force(const char *path, double base, size_t n)
     free(f);
 }
 
+/* Eight specimens read in order the way certify does (each read hints the next two), the sixth
+ * one's columns three times as long as the others (the read-ahead buffers grow), then again in
+ * reverse (hints for specimens already read, slots given way): every column arrives whole and its
+ * own. */
+static void test_read_ahead_regions(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pd_isolate_test_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/run.h5", dir);
+    enum { S = 8, N = 3000 };
+    struct pd_store_instrument in = {.name = "frame", .n_channels = 2, .channels = {{"force", "N"}, {"extension", "mm"}}};
+    struct pd_store_specimen sp[S];
+    memset(sp, 0, sizeof sp);
+    for (size_t k = 0; k < S; k++)
+        snprintf(sp[k].id, sizeof sp[k].id, "S%02zu", k + 1);
+    struct pd_store_layout layout = {.n_instruments = 1, .instruments = &in, .n_specimens = S, .specimens = sp,
+                                     .chunk_samples = 512, .deflate_level = 1};
+    struct pd_err err = {0};
+    struct pd_store *st;
+    assert_int_equal(pd_store_create(path, &layout, &st, &err), 0);
+    static int64_t t[3 * N];
+    static double v[2 * 3 * N];
+    for (size_t k = 0; k < S; k++) {
+        size_t len = k == 5 ? 3 * N : N;
+        for (size_t i = 0; i < len; i++) {
+            t[i] = (int64_t)i;
+            v[2 * i] = 1e6 * (double)k + (double)i;
+            v[2 * i + 1] = -1e6 * (double)k - (double)i;
+        }
+        assert_int_equal(pd_store_append(st, k, 0, len, t, NULL, NULL, v, &err), 0);
+    }
+    assert_int_equal(pd_store_close(st, 0, NULL, &err), 0);
+    struct pd_run *run;
+    assert_int_equal(pd_run_open(path, &run, &err), 0);
+    double *f = NULL, *e = NULL;
+    size_t fcap = 0, ecap = 0, n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t j = 0; j < S; j++) {
+            size_t k = pass == 0 ? j : S - 1 - j, len = k == 5 ? 3 * N : N;
+            assert_int_equal(pd_run_read_channel_into(run, k, 0, "force", &f, &fcap, &n, &err), 0);
+            assert_int_equal(n, len);
+            assert_int_equal(pd_run_read_channel_into(run, k, 0, "extension", &e, &ecap, &n, &err), 0);
+            assert_int_equal(n, len);
+            for (size_t i = 0; i < len; i++) {
+                assert_true(f[i] == 1e6 * (double)k + (double)i);
+                assert_true(e[i] == -1e6 * (double)k - (double)i);
+            }
+        }
+    }
+    pd_run_close(run);
+    free(f);
+    free(e);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* This process's children (living or not yet reaped), from /proc. */
 static int child_count(void)
 {
@@ -489,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_child_dies_between_reads),
         cmocka_unit_test(test_read_ahead_answers_the_right_columns),
         cmocka_unit_test(test_readers_started_ahead),
+        cmocka_unit_test(test_read_ahead_regions),
         cmocka_unit_test(test_damaged_crashed_file_reports_the_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
