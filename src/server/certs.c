@@ -251,26 +251,16 @@ static int record_change(struct srv_call *call, int64_t request_id, const char *
     int rc = request_visible(call, request_id, &req, err);
     if (rc <= 0)
         return rc < 0 ? rc : pd_err_set(err, PD_EIO, NULL, "request %lld vanished", (long long)request_id);
-    if (new_state && strcmp(req.state, new_state) != 0) {
-        sqlite3_stmt *st;
-        if ((rc = db_prepare(call->db, "UPDATE requests SET state = ? WHERE id = ?", &st, err)) < 0)
-            return rc;
-        sqlite3_bind_text(st, 1, new_state, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, request_id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "moving the request on", err);
-        sqlite3_finalize(st);
-        if (rc < 0)
-            return rc;
-    }
-    if ((rc = request_event(call, request_id, action, detail, err)) < 0)
-        return rc;
-    if (!notice)
-        return 0;
-    char subject[200], text[2000], material[64];
+    char from[sizeof req.state], subject[200], text[2000], material[64];
+    pd_strlcpy(from, req.state, sizeof from);
     utf8_cut(material, req.material, sizeof material);
     snprintf(subject, sizeof subject, "Request %lld: %s (%s)", (long long)req.id, action, material);
-    snprintf(text, sizeof text, "Your test request %lld (%s): %s\n", (long long)req.id, req.material, notice);
-    return outbox_notify_member(call->db, req.member_id, subject, text, err);
+    snprintf(text, sizeof text, "Your test request %lld (%s): %s\n", (long long)req.id, req.material,
+             notice ? notice : "");
+    struct request_step step = {from, new_state && strcmp(from, new_state) != 0 ? new_state : NULL, action, detail,
+                                notice ? subject : NULL, text, true};
+    rc = request_advance(call, &req, &step, err);
+    return rc < 0 ? rc : 0;
 }
 
 /* Drafts a certificate of request `request_id`'s runs; `replaces` > 0 for a revision. */

@@ -337,6 +337,19 @@ int request_of_path(struct srv_call *call, struct request_brief *out);
 /* Appends an entry to the request's history, by the caller, now. */
 int request_event(struct srv_call *call, int64_t request_id, const char *action, const char *detail,
                   struct pd_err *err);
+/* One step of a request's workflow (request_advance): a state move, its history entry, the notice. */
+struct request_step {
+    const char *from, *to;       /* the move, made when the request is in `from` (to NULL: none) */
+    const char *action, *detail; /* the history entry, recorded whether or not the request moved */
+    const char *subject, *text;  /* the member's notice (NULL: none) */
+    bool notice_always;          /* the notice also when the request did not move (a receipt's) */
+};
+/* Takes `step` on request `req` inside the caller's transaction: moves it from step->from to
+ * step->to when it is in `from` (the UPDATE checks the state again, so a request another call moved
+ * on meanwhile is a PD_ESTATE conflict, never overwritten), appends the history entry by the
+ * caller and queues the member's notice. 1 when it moved (req->state follows), 0 when not, or an error. */
+int request_advance(struct srv_call *call, struct request_brief *req, const struct request_step *step,
+                    struct pd_err *err);
 /* Calls `each` with every item row of the request in the caller's scope (columns: id, item id,
  * request id, member id, description, condition, conforming, storage, received at, by); the count. */
 int items_of_request(struct srv_call *call, int64_t request_id, void (*each)(sqlite3_stmt *st, void *ctx),

@@ -176,17 +176,6 @@ static int receive(struct srv_call *call, json_t *codes, struct request_brief *r
             return rc;
         json_array_append_new(codes, json_string(code));
     }
-    if (strcmp(req->state, "accepted") == 0) {
-        sqlite3_stmt *st;
-        int rc = db_prepare(call->db, "UPDATE requests SET state = 'items received' WHERE id = ?", &st, err);
-        if (rc < 0)
-            return rc;
-        sqlite3_bind_int64(st, 1, req->id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "moving the request on", err);
-        sqlite3_finalize(st);
-        if (rc < 0)
-            return rc;
-    }
     /* The history and the member's notice name every item received. */
     size_t n = json_array_size(codes);
     char list[2000] = ""; /* 100 ids of ≤ 18 bytes with their commas */
@@ -196,9 +185,6 @@ static int receive(struct srv_call *call, json_t *codes, struct request_brief *r
                                  json_string_value(json_array_get(codes, i)));
     char detail[2100];
     snprintf(detail, sizeof detail, "%zu item(s) %s: %s", n, conforming ? "conforming" : "NOT conforming", list);
-    int rc = request_event(call, req->id, "items received", detail, err);
-    if (rc < 0)
-        return rc;
     char subject[200], text[9000];
     char material[64];
     utf8_cut(material, req->material, sizeof material);
@@ -211,7 +197,10 @@ static int receive(struct srv_call *call, json_t *codes, struct request_brief *r
              conforming ? "Testing follows as agreed.\n"
                         : "The items are NOT in the condition expected. Please tell the laboratory whether to "
                           "test them as they are, or how to proceed, before testing starts.\n");
-    return outbox_notify_member(call->db, req->member_id, subject, text, err);
+    /* The first receipt moves an accepted request on; every receipt is in its history and told. */
+    struct request_step step = {"accepted", "items received", "items received", detail, subject, text, true};
+    int rc = request_advance(call, req, &step, err);
+    return rc < 0 ? rc : 0;
 }
 
 int items_receive(struct srv_call *call)

@@ -367,29 +367,18 @@ int runs_download(struct srv_call *call)
 
 /* Moves the request to `testing` (from items received), with its history and the member's notice;
  * inside the caller's transaction. */
-static int request_to_testing(struct srv_call *call, const struct request_brief *req, const char *detail,
+static int request_to_testing(struct srv_call *call, struct request_brief *req, const char *detail,
                               struct pd_err *err)
 {
-    if (strcmp(req->state, "items received") == 0) {
-        sqlite3_stmt *st;
-        int rc = db_prepare(call->db, "UPDATE requests SET state = 'testing' WHERE id = ?", &st, err);
-        if (rc < 0)
-            return rc;
-        sqlite3_bind_int64(st, 1, req->id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "moving the request on", err);
-        sqlite3_finalize(st);
-        if (rc < 0)
-            return rc;
-        char subject[200], text[2000], material[64];
-        utf8_cut(material, req->material, sizeof material);
-        snprintf(subject, sizeof subject, "Request %lld: testing (%s)", (long long)req->id, material);
-        snprintf(text, sizeof text,
-                 "Testing of your request %lld (%s) has started: the laboratory recorded test runs of its items.\n",
-                 (long long)req->id, req->material);
-        if ((rc = outbox_notify_member(call->db, req->member_id, subject, text, err)) < 0)
-            return rc;
-    }
-    return request_event(call, req->id, "run linked", detail, err);
+    char subject[200], text[2000], material[64];
+    utf8_cut(material, req->material, sizeof material);
+    snprintf(subject, sizeof subject, "Request %lld: testing (%s)", (long long)req->id, material);
+    snprintf(text, sizeof text,
+             "Testing of your request %lld (%s) has started: the laboratory recorded test runs of its items.\n",
+             (long long)req->id, req->material);
+    struct request_step step = {"items received", "testing", "run linked", detail, subject, text, false};
+    int rc = request_advance(call, req, &step, err);
+    return rc < 0 ? rc : 0;
 }
 
 struct link_ctx {

@@ -299,7 +299,8 @@ static int setup(void **state)
         "INSERT INTO requests VALUES (1, 1, 1, 'PP', 'spec', 'iso527', 3, 'c', '2027-01-01', 'ref', '', 'rule', "
         "'items received', 'now', NULL, NULL, NULL, NULL);"
         "INSERT INTO items VALUES (1, 'IT-2026-000001', 1, 'bar', 'ok', 1, 'shelf', 'now', 4);"
-        "INSERT INTO items VALUES (2, 'IT-2026-000002', 1, 'bar', 'ok', 1, 'shelf', 'now', 4);";
+        "INSERT INTO items VALUES (2, 'IT-2026-000002', 1, 'bar', 'ok', 1, 'shelf', 'now', 4);"
+        "UPDATE users SET email = 'amy@example.org' WHERE login = 'amy';"; /* the member's notices */
     if (sqlite3_exec(db->h, sql, NULL, NULL, NULL) != SQLITE_OK)
         return -1;
     add_session(db, 3, 3);
@@ -555,6 +556,8 @@ static void test_second_start_and_failed_start(void **state)
     snprintf(sql, sizeof sql, "SELECT count(*) FROM series_items WHERE series_id = %lld", (long long)id);
     assert_int_equal(db_int(sql), 2);
     assert_int_equal(db_int("SELECT count(*) FROM requests WHERE id = 1 AND state = 'testing'"), 1);
+    /* The move to testing is told to the member, as a linked run's is (it was not, once). */
+    assert_true(db_int("SELECT count(*) FROM outbox WHERE subject LIKE 'Request 1: testing (%'") >= 1);
     call("GET", "/api/v1/stations", 4, false, NULL, &ans);
     assert_non_null(strstr(ans.body, "\"name\":\"frame2\",\"driver\":\"modbus\",\"model\":\"\",\"series_id\":null"));
     char path[400];
