@@ -8,7 +8,10 @@
  * once issued (also when later withdrawn or superseded), never drafts, and download PDF and JSON.
  * Every change moves the request on and queues the member's notice in the same transaction.
  */
+#define _GNU_SOURCE 1 /* F_OFD_SETLK */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,8 +266,72 @@ static int record_change(struct srv_call *call, int64_t request_id, const char *
     return rc < 0 ? rc : 0;
 }
 
-/* Drafts a certificate of request `request_id`'s runs; `replaces` > 0 for a revision. */
+/* The claim on certifying request `request_id`: a write lock on its byte of DATA_DIR/certify.lock
+ * (an open file description lock: two threads of this server conflict as two processes on the same
+ * data folder do, and the kernel drops it with the process). Taken before the registry drafts — which
+ * takes seconds outside any transaction of server.sqlite —, so a second certify of the same request
+ * is answered 409 at once instead of making a second draft. The file descriptor, or -1 with the
+ * answer set (409 while another call holds it). */
+static int claim_certify(struct srv_call *call, int64_t request_id)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/certify.lock", srv_data_dir(call->srv));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        pd_log(PD_LOG_ERROR, "%s: %s", path, strerror(errno));
+        call_error(call, 500, "internal", "cannot take the certification claim (logged on the server)");
+        return -1;
+    }
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)request_id, .l_len = 1};
+    if (fcntl(fd, F_OFD_SETLK, &lk) == 0)
+        return fd;
+    int e = errno;
+    close(fd);
+    if (e == EAGAIN || e == EACCES)
+        call_error(call, 409, "conflict", "request %lld is being certified by another call right now",
+                   (long long)request_id);
+    else
+        call_error(call, 500, "internal", "cannot take the certification claim: %s", strerror(e));
+    return -1;
+}
+
+/* The open certificate (draft or reviewed) of request `request_id` by `spec`: its number, 0 if none. */
+#define OPEN_DRAFT_SQL                                                                                                 \
+    "SELECT number FROM certificates WHERE request_id = :req AND specification = :spec AND status IN "                \
+    "('draft','reviewed')"
+static int open_draft(struct srv_call *call, int64_t request_id, const char *spec, int64_t *number,
+                      struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(call->db, OPEN_DRAFT_SQL, &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":req"), request_id);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":spec"), spec, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(st);
+    *number = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_fail(call->db, "reading the open drafts", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Drafts a certificate of request `request_id`'s runs; `replaces` > 0 for a revision. One draft
+ * at a time per request and specification: a second is 409 while the first is open (draft or
+ * reviewed) or still being made. */
+static int draft_claimed(struct srv_call *call, int64_t request_id, const char *spec, int64_t replaces,
+                         const char *reason);
 static int draft(struct srv_call *call, int64_t request_id, const char *spec, int64_t replaces, const char *reason)
+{
+    int fd = claim_certify(call, request_id);
+    if (fd < 0)
+        return 0;
+    int rc = draft_claimed(call, request_id, spec, replaces, reason);
+    close(fd); /* after the draft's transaction: the next caller sees it */
+    return rc;
+}
+
+static int draft_claimed(struct srv_call *call, int64_t request_id, const char *spec, int64_t replaces,
+                         const char *reason)
 {
     struct pd_err err;
     pd_err_clear(&err);
@@ -288,6 +355,16 @@ static int draft(struct srv_call *call, int64_t request_id, const char *spec, in
     struct stat sb;
     if (lstat(spec_path, &sb) != 0 || !S_ISREG(sb.st_mode))
         return call_error(call, 400, "invalid", "field 'specification': the lab has no specification '%s'", spec);
+    int64_t open_number = 0;
+    if ((rc = open_draft(call, request_id, spec, &open_number, &err)) < 0)
+        return call_fail(call, &err);
+    if (open_number) {
+        char open_id[32];
+        cert_name(open_number, open_id);
+        return call_error(call, 409, "conflict",
+                          "request %lld has %s by %s still open (not issued): review it rather than certify again",
+                          (long long)request_id, open_id, spec);
+    }
     /* The request's runs, as paths in DATA_DIR/runs. */
     sqlite3_stmt *st;
     if ((rc = db_prepare(call->db,
@@ -344,7 +421,9 @@ static int draft(struct srv_call *call, int64_t request_id, const char *spec, in
     if ((rc = db_begin(call->db, &err)) == 0 &&
         (rc = db_prepare(call->db,
                          "INSERT INTO certificates(number, request_id, specification, status, replaces, drafted_by, "
-                         "drafted_at, reason) VALUES (?,?,?,'draft',?,?,?,?)",
+                         "drafted_at, reason) SELECT ?1,?2,?3,'draft',?4,?5,?6,?7 WHERE NOT EXISTS (SELECT 1 FROM "
+                         "certificates WHERE request_id = ?2 AND specification = ?3 AND status IN "
+                         "('draft','reviewed'))",
                          &st, &err)) == 0) {
         sqlite3_bind_int64(st, 1, d.number);
         sqlite3_bind_int64(st, 2, request_id);
@@ -355,6 +434,11 @@ static int draft(struct srv_call *call, int64_t request_id, const char *spec, in
         reason ? sqlite3_bind_text(st, 7, reason, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, 7);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the draft", &err);
         sqlite3_finalize(st);
+        /* Checked and inserted in one transaction: the claim above makes this unreachable unless
+         * the lock file is not shared (another folder, a file system without locks). */
+        if (rc == 0 && sqlite3_changes(call->db->h) != 1)
+            rc = pd_err_set(&err, PD_ESTATE, NULL, "request %lld has an open certificate by %s already; %s is left "
+                            "a draft in the registry", (long long)request_id, spec, d.cert_id);
     }
     if (rc == 0)
         rc = record_change(call, request_id, "reviewing", replaces ? "revision drafted" : "certificate drafted", detail,

@@ -1,0 +1,102 @@
+"""server_consistency.py — the lab server's certificates stay one and the same thing in its
+database and in the registry, over real HTTP.
+
+1. Two certify calls for the same request and specification fired at the same moment (two threads
+   released by one barrier, many rounds) make exactly one draft — one 201 and one 409 —, in
+   server.sqlite and in registry.sqlite alike; a third call after them is 409 too."""
+import os
+import shutil
+import sqlite3
+import threading
+
+from server_lib import (ACCOUNTS, PASSWORDS, REVIEW, Client, Server, check, finish, make_lab, make_run, new_request)
+
+ROUNDS = 12
+
+data, member_a, _ = make_lab(certs=True)
+certs = os.path.join(data, "certs")
+specs = os.path.join(data, "specs")
+# One specification per round: each round drafts anew from the same runs.
+for k in range(ROUNDS):
+    shutil.copy(os.path.join(specs, "pp-demo.yaml"), os.path.join(specs, f"pp-demo-{k}.yaml"))
+runs = os.path.join(data, "runs")
+run_name = os.path.basename(make_run(data + "-station", runs))
+
+
+def registry_rows(sql, *args):
+    db = sqlite3.connect(os.path.join(certs, "registry.sqlite"))
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def server_rows(folder, sql, *args):
+    db = sqlite3.connect(os.path.join(folder, "server.sqlite"), timeout=30)
+    try:
+        with db:
+            return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def at_once(calls):
+    """Runs the calls (functions of no argument) in threads released together; their results."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(k):
+        barrier.wait()
+        results[k] = calls[k]()
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+srv = Server(data)
+try:
+    s = {role: Client(srv, login, PASSWORDS[login]) for role, (login, *_rest) in ACCOUNTS.items()}
+    alice, tessa, rita, arno = s["member A"], s["technician"], s["reviewer"], s["authorizer"]
+    # A second technician session: each thread its own connection and cookie.
+    tessa2 = Client(srv, "tessa", PASSWORDS["tessa"])
+    req = new_request(alice)
+    check(rita.call("POST", f"/api/v1/requests/{req}/accept", REVIEW)[0] == 200, "accept")
+    st, _, body = tessa.call("POST", f"/api/v1/requests/{req}/items", {
+        "count": 2, "description": "ISO 3167 1A bar", "condition": "as expected", "conforming": True,
+        "storage": "shelf 3"})
+    check(st == 201, f"items: {st} {body}")
+    st, _, run = tessa.call("POST", "/api/v1/runs", {"name": run_name})
+    check(st == 201, f"register the run: {st} {run}")
+    check(tessa.call("POST", f"/api/v1/requests/{req}/runs", {"run": run["id"]})[0] == 200, "link the run")
+
+    # ---- 1. simultaneous certify: one draft --------------------------------------------------------
+    for k in range(ROUNDS):
+        spec = f"pp-demo-{k}.yaml"
+        before = registry_rows("SELECT count(*) FROM certificates")[0][0]
+        answers = at_once([lambda c=c: c.call("POST", f"/api/v1/requests/{req}/certify", {"specification": spec})
+                           for c in (tessa, tessa2)])
+        statuses = sorted(a[0] for a in answers)
+        check(statuses == [201, 409], f"round {k}: two simultaneous certify calls answered {statuses}")
+        for st, _, body in answers:
+            if st == 409:
+                check(body["error"]["code"] == "conflict", f"round {k}: the 409 is {body}")
+        drafts = server_rows(data, "SELECT number FROM certificates WHERE request_id = ? AND specification = ?",
+                             req, spec)
+        check(len(drafts) == 1, f"round {k}: {len(drafts)} drafts in server.sqlite")
+        after = registry_rows("SELECT count(*) FROM certificates")[0][0]
+        check(after == before + 1, f"round {k}: the registry holds {after - before} new certificates")
+    # Afterwards, too: the open draft is reviewed, not drafted again.
+    st, _, body = tessa.call("POST", f"/api/v1/requests/{req}/certify", {"specification": "pp-demo-0.yaml"})
+    check(st == 409 and "still open" in body["error"]["message"], f"certify over an open draft: {st} {body}")
+
+finally:
+    rc = srv.stop()
+check(rc == 0, f"polydaq serve exited {rc}")
+
+shutil.rmtree(data)
+shutil.rmtree(data + "-station")
+finish()
