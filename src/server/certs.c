@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,159 @@ static int cert_list_text(struct srv_call *call, int64_t request, char **out, si
     return 0;
 }
 
+/* Set when the registry changed a certificate and the server could not record it (approve,
+ * withdraw), or a re-sync failed: the next certificate read re-syncs before it answers. */
+static atomic_bool mirror_stale;
+
+/* One certificate whose status can still change, as server.sqlite has it. */
+struct mirror_row {
+    int64_t number, request_id, member_id;
+    char id[32], status[16], material[64];
+};
+
+/* The rows of certs_resync: certificates not final (draft, reviewed, issued) with their request. */
+static int mirror_rows(struct pd_srvdb *db, struct mirror_row **out, size_t *n_out, struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(db,
+                        "SELECT c.number, c.status, c.request_id, q.member_id, q.material FROM certificates c JOIN "
+                        "requests q ON q.id = c.request_id WHERE c.status IN ('draft','reviewed','issued') "
+                        "ORDER BY c.number",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    struct mirror_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            struct mirror_row *grown = realloc(rows, (cap = cap ? 2 * cap : 64) * sizeof *rows);
+            if (!grown) {
+                rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+                break;
+            }
+            rows = grown;
+        }
+        struct mirror_row *r = &rows[n++];
+        r->number = sqlite3_column_int64(st, 0);
+        cert_name(r->number, r->id);
+        db_text(st, 1, r->status, sizeof r->status);
+        r->request_id = sqlite3_column_int64(st, 2);
+        r->member_id = sqlite3_column_int64(st, 3);
+        utf8_cut(r->material, (const char *)sqlite3_column_text(st, 4), sizeof r->material);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = db_fail(db, "reading the certificates", err);
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        free(rows);
+        return rc;
+    }
+    *out = rows;
+    *n_out = n;
+    return 0;
+}
+
+/* Records the registry's status `status` of row `r` (inside the caller's transaction): the copy,
+ * the request issued with it, and the member's notice of an issue or a withdrawal. */
+static int mirror_apply(struct pd_srvdb *db, const struct mirror_row *r, const char *status, struct pd_err *err)
+{
+    char now[40];
+    db_now_iso(now, sizeof now);
+    sqlite3_stmt *st;
+    int rc = db_prepare(db,
+                        "UPDATE certificates SET status = ?1, issued_at = CASE WHEN ?1 = 'issued' THEN "
+                        "coalesce(issued_at, ?2) ELSE issued_at END WHERE number = ?3 AND status = ?4",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->number);
+    sqlite3_bind_text(st, 4, r->status, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(db, "re-syncing the certificate's status", err);
+    sqlite3_finalize(st);
+    if (rc < 0)
+        return rc;
+    bool issued = strcmp(status, "issued") == 0, withdrawn = strcmp(status, "withdrawn") == 0;
+    if (issued && (rc = request_move(db, r->request_id, "reviewing", "issued", err)) < 0)
+        return rc;
+    if (!issued && !withdrawn)
+        return 0;
+    char subject[200], text[400];
+    snprintf(subject, sizeof subject, "Request %lld: certificate %s (%s)", (long long)r->request_id, status,
+             r->material);
+    snprintf(text, sizeof text, "Your test request %lld (%s): certificate %s was %s by the laboratory.%s\n",
+             (long long)r->request_id, r->material, r->id, status,
+             issued ? " Log in to the laboratory's portal to download it (PDF and JSON)." : "");
+    return outbox_notify_member(db, r->member_id, subject, text, err);
+}
+
+int certs_resync(struct pd_srvdb *db, const char *data_dir, struct pd_err *err)
+{
+    struct mirror_row *rows = NULL;
+    size_t n = 0;
+    int rc = mirror_rows(db, &rows, &n, err);
+    const char **ids = rc == 0 ? calloc(n + 1, sizeof *ids) : NULL;
+    char(*status)[16] = rc == 0 ? calloc(n + 1, sizeof *status) : NULL;
+    if (rc == 0 && (!ids || !status))
+        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", data_dir, PD_SERVER_CERTS_DIR);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        ids[i] = rows[i].id;
+    if (rc == 0)
+        rc = certwork_statuses(dir, ids, n, status, err);
+    int changed = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!status[i][0] || strcmp(status[i], rows[i].status) == 0)
+            continue;
+        if (changed == 0)
+            rc = db_begin(db, err);
+        if (rc == 0)
+            rc = mirror_apply(db, &rows[i], status[i], err);
+        if (rc == 0) {
+            pd_log(PD_LOG_WARN, "%s: the server's copy said %s, the registry says %s: re-synced", rows[i].id,
+                   rows[i].status, status[i]);
+            changed++;
+        }
+    }
+    if (rc == 0 && changed)
+        rc = db_commit(db, err);
+    if (rc < 0) {
+        db_rollback(db);
+        atomic_store(&mirror_stale, true); /* tried again at the next read */
+    }
+    free(rows);
+    free(ids);
+    free(status);
+    return rc < 0 ? rc : changed;
+}
+
+/* Re-syncs when a registry change was not recorded here (mirror_stale). */
+static void resync_if_stale(struct srv_call *call)
+{
+    if (!atomic_exchange(&mirror_stale, false))
+        return;
+    struct pd_err err;
+    pd_err_clear(&err);
+    if (certs_resync(call->db, srv_data_dir(call->srv), &err) < 0)
+        pd_log(PD_LOG_ERROR, "re-syncing certificate statuses from the registry: %s", err.msg);
+}
+
+/* The registry changed certificate `id` to `status`, and recording it here failed with `err`: the
+ * answer says so, and the copy is re-synced at the next read (or the next start). */
+static int mirror_failed(struct srv_call *call, const char *id, const char *status, const struct pd_err *err)
+{
+    db_rollback(call->db);
+    atomic_store(&mirror_stale, true);
+    pd_log(PD_LOG_ERROR, "%s is %s in the registry, but server.sqlite did not record it: %s", id, status, err->msg);
+    return call_error(call, 500, "internal",
+                      "%s is %s in the registry, but the server could not record it (logged on the server); its "
+                      "copy is re-synced from the registry at the next read",
+                      id, status);
+}
+
 int certs_list(struct srv_call *call)
 {
     struct pd_err err;
@@ -179,6 +333,7 @@ int certs_list(struct srv_call *call)
         if (rc <= 0)
             return rc < 0 ? call_fail(call, &err) : call_error(call, 404, "not_found", "no such request");
     }
+    resync_if_stale(call);
     char *text;
     size_t len;
     if (cert_list_text(call, request, &text, &len, &err) < 0)
@@ -190,6 +345,7 @@ int certs_list(struct srv_call *call)
 /* Certificate {id} as the caller may see it; 0 with the 404 answered when it may not. */
 static json_t *visible_cert(struct srv_call *call)
 {
+    resync_if_stale(call);
     struct pd_err err;
     pd_err_clear(&err);
     json_t *o = NULL;
@@ -580,7 +736,7 @@ static int approve(struct srv_call *call, bool authorize)
     if (rc == 0)
         rc = db_commit(call->db, &err);
     if (rc < 0)
-        return call_fail(call, &err);
+        return mirror_failed(call, id, status, &err);
     json_t *o = visible_cert(call);
     return o ? call_reply(call, 200, o) : 0;
 }
@@ -641,7 +797,7 @@ int certs_withdraw(struct srv_call *call)
     if (rc == 0)
         rc = db_commit(call->db, &err);
     if (rc < 0)
-        return call_fail(call, &err);
+        return mirror_failed(call, id, "withdrawn", &err);
     json_t *o = visible_cert(call);
     return o ? call_reply(call, 200, o) : 0;
 }

@@ -3,7 +3,13 @@ database and in the registry, over real HTTP.
 
 1. Two certify calls for the same request and specification fired at the same moment (two threads
    released by one barrier, many rounds) make exactly one draft — one 201 and one 409 —, in
-   server.sqlite and in registry.sqlite alike; a third call after them is 409 too."""
+   server.sqlite and in registry.sqlite alike; a third call after them is 409 too.
+2. The server's copy of a certificate's status follows the registry when the server's own update
+   fails after the registry's step succeeded: the failure is injected with a trigger in
+   server.sqlite that aborts the certificate's UPDATE (as a full disk or a read-only file would
+   fail it); the answer is an error, the registry has the new status, and once the fault is gone
+   the next read shows the registry's status; a server started on a copy with a stale status
+   sweeps it at its start."""
 import os
 import shutil
 import sqlite3
@@ -93,10 +99,51 @@ try:
     st, _, body = tessa.call("POST", f"/api/v1/requests/{req}/certify", {"specification": "pp-demo-0.yaml"})
     check(st == 409 and "still open" in body["error"]["message"], f"certify over an open draft: {st} {body}")
 
+    # ---- 2. the status mirror: a failure after the registry's step --------------------------------
+    first = server_rows(data, "SELECT number FROM certificates WHERE specification = 'pp-demo-0.yaml'")[0][0]
+    check(rita.call("POST", f"/api/v1/certificates/{first}/review")[0] == 200, "review")
+    fault = ("CREATE TRIGGER fault BEFORE UPDATE OF status ON certificates "
+             "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    server_rows(data, fault)
+    st, _, body = arno.call("POST", f"/api/v1/certificates/{first}/authorize")
+    check(st >= 500, f"authorize with the server's update failing: {st} {body}")
+    cert_id = f"CERT-{first:06d}"
+    check(registry_rows("SELECT status FROM certificates WHERE certificate_id = ?", cert_id) == [("issued",)],
+          "the registry did not issue it")
+    check(server_rows(data, "SELECT status FROM certificates WHERE number = ?", first) == [("reviewed",)],
+          "the failed update changed server.sqlite")
+    server_rows(data, "DROP TRIGGER fault")
+    st, _, body = tessa.call("GET", f"/api/v1/certificates/{first}")
+    check(st == 200 and body["status"] == "issued", f"the next read after the fault: {st} {body}")
+    st, _, body = alice.call("GET", "/api/v1/certificates")
+    check(first in [c["number"] for c in body["certificates"]], f"the member's list after the re-sync: {body}")
+    check(alice.call("GET", f"/api/v1/requests/{req}")[2]["state"] == "issued", "the request is not issued")
+    # The same for a withdrawal.
+    server_rows(data, fault)
+    st, _, body = arno.call("POST", f"/api/v1/certificates/{first}/withdraw", {"reason": "a wrong specimen width"})
+    check(st >= 500, f"withdraw with the server's update failing: {st} {body}")
+    check(registry_rows("SELECT status FROM certificates WHERE certificate_id = ?", cert_id) == [("withdrawn",)],
+          "the registry did not withdraw it")
+    server_rows(data, "DROP TRIGGER fault")
+    st, _, body = alice.call("GET", f"/api/v1/certificates/{first}")
+    check(st == 200 and body["status"] == "withdrawn", f"the member's read after the fault: {st} {body}")
 finally:
     rc = srv.stop()
 check(rc == 0, f"polydaq serve exited {rc}")
 
+# ---- the start-up sweep: a stale copy is re-synced before the server answers ------------------------
+second = server_rows(data, "SELECT number FROM certificates WHERE specification = 'pp-demo-1.yaml'")[0][0]
+server_rows(data, "UPDATE certificates SET status = 'issued' WHERE number = ?", second)  # the registry: draft
+srv = Server(data)
+try:
+    tessa = Client(srv, "tessa", PASSWORDS["tessa"])
+    check(server_rows(data, "SELECT status FROM certificates WHERE number = ?", second) == [("draft",)],
+          "the start did not re-sync the stale status from the registry")
+    st, _, body = tessa.call("GET", f"/api/v1/certificates/{second}")
+    check(st == 200 and body["status"] == "draft", f"read after the start: {st} {body}")
+finally:
+    rc = srv.stop()
+check(rc == 0, f"polydaq serve exited {rc}")
 shutil.rmtree(data)
 shutil.rmtree(data + "-station")
 finish()
