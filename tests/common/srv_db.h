@@ -10,7 +10,6 @@
 #define PD_TEST_SRV_DB_H
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -25,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "common/tmp_dir.h"
 #include "server/internal.h"
 
 /* The folder: /tmp/pd-srvtest-XXXXXX once made. The short names (tmp_dir, open_db, count,
@@ -34,41 +34,14 @@ static char tmp_dir[64];
 static inline int srv_tmp_setup(void **state)
 {
     (void)state;
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/pd-srvtest-XXXXXX");
-    return mkdtemp(tmp_dir) ? 0 : -1;
+    return pd_test_tmp_make(tmp_dir, sizeof tmp_dir, "srvtest");
 }
 
-/* Removes `path` and, when it is a folder (not a link to one), everything in it. */
-static inline int tmp_dir_remove(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) < 0)
-        return -1;
-    if (!S_ISDIR(sb.st_mode))
-        return unlink(path);
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char sub[1024];
-        if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int)sizeof sub)
-            rc = -1; /* deeper than any test makes it */
-        else
-            rc |= tmp_dir_remove(sub);
-    }
-    closedir(d);
-    return rc | rmdir(path);
-}
-
-/* Removes the folder and everything in it (no shell: a path is never a command). */
+/* Removes the folder and everything in it. */
 static inline int srv_tmp_teardown(void **state)
 {
     (void)state;
-    return tmp_dir[0] ? tmp_dir_remove(tmp_dir) : 0;
+    return tmp_dir[0] ? pd_test_tmp_remove(tmp_dir) : 0;
 }
 
 /* A server on a free loopback port over the temporary folder (access log: NULL for none), two
