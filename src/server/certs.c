@@ -650,6 +650,19 @@ static int cert_row(struct srv_call *call, struct cert_row *out)
     return 0;
 }
 
+/* The path's certificate when it is in status `want`: 1 (row filled in), or 0 with the answer
+ * set — 404 when the caller may not see it, 409 "the certificate is S; <why>" in another status. */
+static int cert_in_status(struct srv_call *call, const char *want, const char *why, struct cert_row *row)
+{
+    if (cert_row(call, row) < 0)
+        return 0;
+    if (strcmp(row->status, want) != 0) {
+        call_error(call, 409, "conflict", "the certificate is %s; %s", row->status, why);
+        return 0;
+    }
+    return 1;
+}
+
 static int set_status(struct srv_call *call, int64_t number, const char *status, const char *who_column,
                       const char *reason, struct pd_err *err)
 {
@@ -689,12 +702,9 @@ static int set_status(struct srv_call *call, int64_t number, const char *status,
 static int approve(struct srv_call *call, bool authorize)
 {
     struct cert_row row;
-    if (cert_row(call, &row) < 0)
+    if (!cert_in_status(call, authorize ? "reviewed" : "draft",
+                        authorize ? "authorization needs it reviewed" : "review needs it draft", &row))
         return 0;
-    const char *want = authorize ? "reviewed" : "draft";
-    if (strcmp(row.status, want) != 0)
-        return call_error(call, 409, "conflict", "the certificate is %s; %s needs it %s", row.status,
-                          authorize ? "authorization" : "review", want);
     /* Four eyes: the authorizer is another person than the reviewer (the registry refuses the same
      * key too; this refuses the same login, whatever its keys). */
     if (authorize && row.reviewed_by == call->user.id)
@@ -755,11 +765,8 @@ int certs_authorize(struct srv_call *call)
 int certs_revise(struct srv_call *call)
 {
     struct cert_row row;
-    if (cert_row(call, &row) < 0)
+    if (!cert_in_status(call, "issued", "only an issued certificate is revised", &row))
         return 0;
-    if (strcmp(row.status, "issued") != 0)
-        return call_error(call, 409, "conflict", "the certificate is %s; only an issued certificate is revised",
-                          row.status);
     return draft(call, row.request_id, row.spec, call->ids[0],
                  json_string_value(json_object_get(call->body, "reason")));
 }
@@ -767,11 +774,8 @@ int certs_revise(struct srv_call *call)
 int certs_withdraw(struct srv_call *call)
 {
     struct cert_row row;
-    if (cert_row(call, &row) < 0)
+    if (!cert_in_status(call, "issued", "only an issued certificate is withdrawn", &row))
         return 0;
-    if (strcmp(row.status, "issued") != 0)
-        return call_error(call, 409, "conflict", "the certificate is %s; only an issued certificate is withdrawn",
-                          row.status);
     const char *reason = json_string_value(json_object_get(call->body, "reason"));
     struct pd_err err;
     pd_err_clear(&err);
