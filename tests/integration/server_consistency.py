@@ -3,7 +3,8 @@ database and in the registry, over real HTTP.
 
 1. Two certify calls for the same request and specification fired at the same moment (two threads
    released by one barrier, many rounds) make exactly one draft — one 201 and one 409 —, in
-   server.sqlite and in registry.sqlite alike; a third call after them is 409 too.
+   server.sqlite and in registry.sqlite alike; a third call after them is 409 too, and so are two
+   simultaneous revisions of one issued certificate.
 2. The server's copy of a certificate's status follows the registry when the server's own update
    fails after the registry's step succeeded: the failure is injected with a trigger in
    server.sqlite that aborts the certificate's UPDATE (as a full disk or a read-only file would
@@ -127,6 +128,19 @@ try:
     server_rows(data, "DROP TRIGGER fault")
     st, _, body = alice.call("GET", f"/api/v1/certificates/{first}")
     check(st == 200 and body["status"] == "withdrawn", f"the member's read after the fault: {st} {body}")
+
+    # ---- simultaneous revisions of one issued certificate: one draft -------------------------------
+    third = server_rows(data, "SELECT number FROM certificates WHERE specification = 'pp-demo-2.yaml'")[0][0]
+    check(rita.call("POST", f"/api/v1/certificates/{third}/review")[0] == 200, "review the third")
+    check(arno.call("POST", f"/api/v1/certificates/{third}/authorize")[0] == 200, "authorize the third")
+    before = registry_rows("SELECT count(*) FROM certificates")[0][0]
+    answers = at_once([lambda c=c: c.call("POST", f"/api/v1/certificates/{third}/revise", {"reason": "a typo"})
+                       for c in (rita, arno)])
+    check(sorted(a[0] for a in answers) == [201, 409], f"two simultaneous revisions answered {answers}")
+    revisions = server_rows(data, "SELECT count(*) FROM certificates WHERE replaces = ?", third)[0][0]
+    check(revisions == 1, f"{revisions} revisions in server.sqlite")
+    after = registry_rows("SELECT count(*) FROM certificates")[0][0]
+    check(after == before + 1, f"the registry holds {after - before} new certificates after two revisions")
 finally:
     rc = srv.stop()
 check(rc == 0, f"polydaq serve exited {rc}")
