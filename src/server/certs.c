@@ -416,8 +416,13 @@ static int record_change(struct srv_call *call, int64_t request_id, const char *
     snprintf(subject, sizeof subject, "Request %lld: %s (%s)", (long long)req.id, action, material);
     snprintf(text, sizeof text, "Your test request %lld (%s): %s\n", (long long)req.id, req.material,
              notice ? notice : "");
-    struct request_step step = {from, new_state && strcmp(from, new_state) != 0 ? new_state : NULL, action, detail,
-                                notice ? subject : NULL, text, true};
+    struct request_step step = {.from = from,
+                                .to = new_state && strcmp(from, new_state) != 0 ? new_state : NULL,
+                                .action = action,
+                                .detail = detail,
+                                .subject = notice ? subject : NULL,
+                                .text = text,
+                                .notice_always = true};
     rc = request_advance(call, &req, &step, err);
     return rc < 0 ? rc : 0;
 }
@@ -453,10 +458,9 @@ static int claim_certify(struct srv_call *call, int64_t request_id)
 
 /* The open certificate (draft or reviewed) of request `request_id` by `spec`: its number, 0 if none. */
 #define OPEN_DRAFT_SQL                                                                                                 \
-    "SELECT number FROM certificates WHERE request_id = :req AND specification = :spec AND status IN "                \
+    "SELECT number FROM certificates WHERE request_id = :req AND specification = :spec AND status IN "                 \
     "('draft','reviewed')"
-static int open_draft(struct srv_call *call, int64_t request_id, const char *spec, int64_t *number,
-                      struct pd_err *err)
+static int open_draft(struct srv_call *call, int64_t request_id, const char *spec, int64_t *number, struct pd_err *err)
 {
     sqlite3_stmt *st;
     int rc = db_prepare(call->db, OPEN_DRAFT_SQL, &st, err);
@@ -593,8 +597,9 @@ static int draft_claimed(struct srv_call *call, int64_t request_id, const char *
         /* Checked and inserted in one transaction: the claim above makes this unreachable unless
          * the lock file is not shared (another folder, a file system without locks). */
         if (rc == 0 && sqlite3_changes(call->db->h) != 1)
-            rc = pd_err_set(&err, PD_ESTATE, NULL, "request %lld has an open certificate by %s already; %s is left "
-                            "a draft in the registry", (long long)request_id, spec, d.cert_id);
+            rc = pd_err_set(&err, PD_ESTATE, NULL,
+                            "request %lld has an open certificate by %s already; %s is left a draft in the registry",
+                            (long long)request_id, spec, d.cert_id);
     }
     if (rc == 0)
         rc = record_change(call, request_id, "reviewing", replaces ? "revision drafted" : "certificate drafted", detail,

@@ -367,8 +367,7 @@ int runs_download(struct srv_call *call)
 
 /* Moves the request to `testing` (from items received), with its history and the member's notice;
  * inside the caller's transaction. */
-static int request_to_testing(struct srv_call *call, struct request_brief *req, const char *detail,
-                              struct pd_err *err)
+static int request_to_testing(struct srv_call *call, struct request_brief *req, const char *detail, struct pd_err *err)
 {
     char subject[200], text[2000], material[64];
     utf8_cut(material, req->material, sizeof material);

@@ -40,7 +40,10 @@ static int run_fd = -1;     /* the server's connection to it */
 static struct pd_server_options opt;
 
 /* ---- HTTP (common/srv_db.h) -----------------------------------------------------------------*/
-static int connect_server(void) { return srv_connect(port); }
+static int connect_server(void)
+{
+    return srv_connect(port);
+}
 
 static void send_request(int fd, const char *method, const char *path, int who, bool csrf, const char *body)
 {
@@ -50,7 +53,7 @@ static void send_request(int fd, const char *method, const char *path, int who, 
 
 /* The short names these tests were written with (and the station branch's tests in flight use). */
 #define readable srv_readable
-#define answer srv_answer
+#define answer   srv_answer
 
 static void call(const char *method, const char *path, int who, bool csrf, const char *body, struct answer *ans)
 {
@@ -206,7 +209,10 @@ static void command_with_reply(const char *path, const char *body, struct run_re
 }
 
 /* ---- Setup: a lab, a request with items, a series left running by an earlier server ------------*/
-static void add_session(struct pd_srvdb *db, int slot, int user_id) { srv_add_session(db, cookie[slot], user_id); }
+static void add_session(struct pd_srvdb *db, int slot, int user_id)
+{
+    srv_add_session(db, cookie[slot], user_id);
+}
 
 static const char lab_yaml[] =
     "lab: {name: Test Lab, operator: tester}\n"
