@@ -493,19 +493,15 @@ static int draft(struct srv_call *call, int64_t request_id, const char *spec, in
 static int draft_claimed(struct srv_call *call, int64_t request_id, const char *spec, int64_t replaces,
                          const char *reason)
 {
+    /* A revision is drafted whatever the request's state (its certificate was issued). */
+    static const char *const drafting[] = {"testing", "reviewing", NULL};
+    struct request_brief req;
+    if (!request_in_state(call, request_id, replaces ? NULL : drafting,
+                          "a certificate is drafted from linked runs (state testing)", &req))
+        return 0;
     struct pd_err err;
     pd_err_clear(&err);
-    struct request_brief req;
-    int rc = request_visible(call, request_id, &req, &err);
-    if (rc < 0)
-        return call_fail(call, &err);
-    if (rc == 0)
-        return call_error(call, 404, "not_found", "no such request");
-    if (!replaces && strcmp(req.state, "testing") != 0 && strcmp(req.state, "reviewing") != 0)
-        return call_error(call, 409, "conflict",
-                          "request %lld is %s; a certificate is drafted from linked runs "
-                          "(state testing)",
-                          (long long)req.id, req.state);
+    int rc;
     if (!spec_name_ok(spec))
         return call_error(call, 400, "invalid",
                           "field 'specification': a file name of the lab's specs/ "

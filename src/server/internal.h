@@ -334,6 +334,11 @@ int request_visible(struct srv_call *call, int64_t request_id, struct request_br
 /* The request the path's first id names, as the caller's scope sees it: 1 (filled in), or 0 with the
  * answer already set (404 "no such request" for an unknown or another tenant's id, or the error). */
 int request_of_path(struct srv_call *call, struct request_brief *out);
+/* Request `request_id` as the caller's scope sees it, when its state is one of `states` (a NULL-
+ * terminated list; NULL: any): 1 (filled in), or 0 with the answer set — 404 "no such request",
+ * 409 "request N is S; <why>", or the error. */
+int request_in_state(struct srv_call *call, int64_t request_id, const char *const *states, const char *why,
+                     struct request_brief *out);
 /* Appends an entry to the request's history, by the caller, now. */
 int request_event(struct srv_call *call, int64_t request_id, const char *action, const char *detail,
                   struct pd_err *err);

@@ -72,6 +72,28 @@ int request_of_path(struct srv_call *call, struct request_brief *out)
     return rc > 0;
 }
 
+int request_in_state(struct srv_call *call, int64_t request_id, const char *const *states, const char *why,
+                     struct request_brief *out)
+{
+    struct pd_err err;
+    pd_err_clear(&err);
+    int rc = request_visible(call, request_id, out, &err);
+    if (rc <= 0) {
+        if (rc < 0)
+            call_fail(call, &err);
+        else
+            call_error(call, 404, "not_found", "no such request");
+        return 0;
+    }
+    if (!states)
+        return 1;
+    for (size_t i = 0; states[i]; i++)
+        if (strcmp(out->state, states[i]) == 0)
+            return 1;
+    call_error(call, 409, "conflict", "request %lld is %s; %s", (long long)request_id, out->state, why);
+    return 0;
+}
+
 /* Calls `each` for every item of request `request_id` in the caller's scope, by id; the count. */
 int items_of_request(struct srv_call *call, int64_t request_id, void (*each)(sqlite3_stmt *st, void *ctx),
                      void *ctx, struct pd_err *err)
@@ -210,12 +232,10 @@ int items_receive(struct srv_call *call)
     int rc = db_begin(call->db, &err);
     if (rc < 0)
         return call_fail(call, &err);
+    static const char *const receiving[] = {"accepted", "items received", NULL};
     struct request_brief req;
-    if (!request_of_path(call, &req))
+    if (!request_in_state(call, call->ids[0], receiving, "items are received for an accepted request", &req))
         return 0;
-    if (strcmp(req.state, "accepted") != 0 && strcmp(req.state, "items received") != 0)
-        return call_error(call, 409, "conflict", "request %lld is %s; items are received for an accepted request",
-                          (long long)req.id, req.state);
     json_t *codes = json_array();
     rc = receive(call, codes, &req, &err);
     if (rc == 0)
