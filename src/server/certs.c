@@ -221,38 +221,44 @@ static int mirror_rows(struct pd_srvdb *db, struct mirror_row **out, size_t *n_o
     return 0;
 }
 
-/* Records the registry's status `status` of row `r` (inside the caller's transaction): the copy,
- * the request issued with it, and the member's notice of an issue or a withdrawal. */
-static int mirror_apply(struct pd_srvdb *db, const struct mirror_row *r, const char *status, struct pd_err *err)
+/* Records the registry's state `reg` of row `r` (inside the caller's transaction): the status, when
+ * it was issued and the reason of a withdrawal, the request issued with it, and the member's notice
+ * of an issue or a withdrawal. */
+static int mirror_apply(struct pd_srvdb *db, const struct mirror_row *r, const struct certwork_state *reg,
+                        struct pd_err *err)
 {
     char now[40];
     db_now_iso(now, sizeof now);
     sqlite3_stmt *st;
     int rc = db_prepare(db,
                         "UPDATE certificates SET status = ?1, issued_at = CASE WHEN ?1 = 'issued' THEN "
-                        "coalesce(issued_at, ?2) ELSE issued_at END WHERE number = ?3 AND status = ?4",
+                        "coalesce(issued_at, ?2) ELSE issued_at END, reason = coalesce(?3, reason) "
+                        "WHERE number = ?4 AND status = ?5",
                         &st, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, r->number);
-    sqlite3_bind_text(st, 4, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, reg->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reg->issued[0] ? reg->issued : now, -1, SQLITE_STATIC);
+    bool issued = strcmp(reg->status, "issued") == 0, withdrawn = strcmp(reg->status, "withdrawn") == 0;
+    /* the reason of a withdrawal only: a superseded certificate keeps its own (a revision's) */
+    withdrawn ? sqlite3_bind_text(st, 3, reg->reason, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 3);
+    sqlite3_bind_int64(st, 4, r->number);
+    sqlite3_bind_text(st, 5, r->status, -1, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(db, "re-syncing the certificate's status", err);
     sqlite3_finalize(st);
     if (rc < 0)
         return rc;
-    bool issued = strcmp(status, "issued") == 0, withdrawn = strcmp(status, "withdrawn") == 0;
     if (issued && (rc = request_move(db, r->request_id, "reviewing", "issued", err)) < 0)
         return rc;
     if (!issued && !withdrawn)
         return 0;
-    char subject[200], text[400];
-    snprintf(subject, sizeof subject, "Request %lld: certificate %s (%s)", (long long)r->request_id, status,
+    char subject[200], text[1000];
+    snprintf(subject, sizeof subject, "Request %lld: certificate %s (%s)", (long long)r->request_id, reg->status,
              r->material);
-    snprintf(text, sizeof text, "Your test request %lld (%s): certificate %s was %s by the laboratory.%s\n",
-             (long long)r->request_id, r->material, r->id, status,
-             issued ? " Log in to the laboratory's portal to download it (PDF and JSON)." : "");
+    snprintf(text, sizeof text, "Your test request %lld (%s): certificate %s was %s by the laboratory.%s%s\n",
+             (long long)r->request_id, r->material, r->id, reg->status,
+             issued ? " Log in to the laboratory's portal to download it (PDF and JSON)." : " Reason: ",
+             issued ? "" : reg->reason);
     return outbox_notify_member(db, r->member_id, subject, text, err);
 }
 
@@ -262,26 +268,26 @@ int certs_resync(struct pd_srvdb *db, const char *data_dir, struct pd_err *err)
     size_t n = 0;
     int rc = mirror_rows(db, &rows, &n, err);
     const char **ids = rc == 0 ? calloc(n + 1, sizeof *ids) : NULL;
-    char(*status)[16] = rc == 0 ? calloc(n + 1, sizeof *status) : NULL;
-    if (rc == 0 && (!ids || !status))
+    struct certwork_state *reg = rc == 0 ? calloc(n + 1, sizeof *reg) : NULL;
+    if (rc == 0 && (!ids || !reg))
         rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", data_dir, PD_SERVER_CERTS_DIR);
     for (size_t i = 0; rc == 0 && i < n; i++)
         ids[i] = rows[i].id;
     if (rc == 0)
-        rc = certwork_statuses(dir, ids, n, status, err);
+        rc = certwork_states(dir, ids, n, reg, err);
     int changed = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (!status[i][0] || strcmp(status[i], rows[i].status) == 0)
+        if (!reg[i].status[0] || strcmp(reg[i].status, rows[i].status) == 0)
             continue;
         if (changed == 0)
             rc = db_begin(db, err);
         if (rc == 0)
-            rc = mirror_apply(db, &rows[i], status[i], err);
+            rc = mirror_apply(db, &rows[i], &reg[i], err);
         if (rc == 0) {
             pd_log(PD_LOG_WARN, "%s: the server's copy said %s, the registry says %s: re-synced", rows[i].id,
-                   rows[i].status, status[i]);
+                   rows[i].status, reg[i].status);
             changed++;
         }
     }
@@ -293,7 +299,7 @@ int certs_resync(struct pd_srvdb *db, const char *data_dir, struct pd_err *err)
     }
     free(rows);
     free(ids);
-    free(status);
+    free(reg);
     return rc < 0 ? rc : changed;
 }
 

@@ -149,11 +149,10 @@ int certwork_status(const char *certs_dir, const char *cert_id, char status[16],
     return rc;
 }
 
-int certwork_statuses(const char *certs_dir, const char *const *cert_ids, size_t n, char (*status)[16],
-                      struct pd_err *err)
+int certwork_states(const char *certs_dir, const char *const *cert_ids, size_t n, struct certwork_state *out,
+                    struct pd_err *err)
 {
-    for (size_t i = 0; i < n; i++)
-        status[i][0] = '\0';
+    memset(out, 0, n * sizeof *out);
     if (n == 0 || !pd_registry_exists(certs_dir))
         return 0;
     struct pd_registry reg;
@@ -166,8 +165,11 @@ int certwork_statuses(const char *certs_dir, const char *const *cert_ids, size_t
         struct pd_err missing;
         pd_err_clear(&missing);
         int got = pd_registry_cert_get(&reg, cert_ids[i], &c, &missing);
-        if (got == 0)
-            pd_strlcpy(status[i], c.status, 16);
+        if (got == 0) {
+            pd_strlcpy(out[i].status, c.status, sizeof out[i].status);
+            pd_strlcpy(out[i].issued, c.issued, sizeof out[i].issued);
+            pd_strlcpy(out[i].reason, c.reason, sizeof out[i].reason);
+        }
         else if (got != PD_ESTATE) /* PD_ESTATE: not in this registry, left "" */
             rc = pd_err_set(err, got, NULL, "%s", missing.msg);
         pd_registry_cert_free(&c);

@@ -70,6 +70,7 @@ try:
     alice, tessa, rita, arno = s["member A"], s["technician"], s["reviewer"], s["authorizer"]
     # A second technician session: each thread its own connection and cookie.
     tessa2 = Client(srv, "tessa", PASSWORDS["tessa"])
+    server_rows(data, "UPDATE users SET email = 'alice@example.org' WHERE login = 'alice'")  # her notices
     req = new_request(alice)
     check(rita.call("POST", f"/api/v1/requests/{req}/accept", REVIEW)[0] == 200, "accept")
     st, _, body = tessa.call("POST", f"/api/v1/requests/{req}/items", {
@@ -119,6 +120,9 @@ try:
     st, _, body = alice.call("GET", "/api/v1/certificates")
     check(first in [c["number"] for c in body["certificates"]], f"the member's list after the re-sync: {body}")
     check(alice.call("GET", f"/api/v1/requests/{req}")[2]["state"] == "issued", "the request is not issued")
+    told = server_rows(data, "SELECT count(*) FROM outbox WHERE recipient = 'alice@example.org' AND subject LIKE ? "
+                       "AND body LIKE ?", f"Request {req}: certificate issued%", f"%{cert_id} was issued%")[0][0]
+    check(told == 1, f"the member was told of the re-synced issue {told} times")
     # The same for a withdrawal.
     server_rows(data, fault)
     st, _, body = arno.call("POST", f"/api/v1/certificates/{first}/withdraw", {"reason": "a wrong specimen width"})
@@ -127,7 +131,11 @@ try:
           "the registry did not withdraw it")
     server_rows(data, "DROP TRIGGER fault")
     st, _, body = alice.call("GET", f"/api/v1/certificates/{first}")
-    check(st == 200 and body["status"] == "withdrawn", f"the member's read after the fault: {st} {body}")
+    check(st == 200 and body["status"] == "withdrawn" and body["reason"] == "a wrong specimen width",
+          f"the member's read after the fault: {st} {body}")
+    told = server_rows(data, "SELECT count(*) FROM outbox WHERE recipient = 'alice@example.org' AND subject LIKE ? "
+                       "AND body LIKE ?", f"Request {req}: certificate withdrawn%", "%Reason: a wrong specimen width%")
+    check(told[0][0] == 1, f"the member was told of the re-synced withdrawal {told[0][0]} times")
 
     # ---- simultaneous revisions of one issued certificate: one draft -------------------------------
     third = server_rows(data, "SELECT number FROM certificates WHERE specification = 'pp-demo-2.yaml'")[0][0]
