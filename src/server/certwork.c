@@ -169,9 +169,9 @@ int certwork_states(const char *certs_dir, const char *const *cert_ids, size_t n
             pd_strlcpy(out[i].status, c.status, sizeof out[i].status);
             pd_strlcpy(out[i].issued, c.issued, sizeof out[i].issued);
             pd_strlcpy(out[i].reason, c.reason, sizeof out[i].reason);
-        }
-        else if (got != PD_ESTATE) /* PD_ESTATE: not in this registry, left "" */
+        } else if (got != PD_ESTATE) { /* PD_ESTATE: not in this registry, left "" */
             rc = pd_err_set(err, got, NULL, "%s", missing.msg);
+        }
         pd_registry_cert_free(&c);
     }
     pd_registry_close(&reg);
