@@ -220,7 +220,13 @@ static int receive(struct srv_call *call, json_t *codes, struct request_brief *r
                         : "The items are NOT in the condition expected. Please tell the laboratory whether to "
                           "test them as they are, or how to proceed, before testing starts.\n");
     /* The first receipt moves an accepted request on; every receipt is in its history and told. */
-    struct request_step step = {"accepted", "items received", "items received", detail, subject, text, true};
+    struct request_step step = {.from = "accepted",
+                                .to = "items received",
+                                .action = "items received",
+                                .detail = detail,
+                                .subject = subject,
+                                .text = text,
+                                .notice_always = true};
     int rc = request_advance(call, req, &step, err);
     return rc < 0 ? rc : 0;
 }

@@ -376,7 +376,12 @@ static int request_to_testing(struct srv_call *call, struct request_brief *req, 
     snprintf(text, sizeof text,
              "Testing of your request %lld (%s) has started: the laboratory recorded test runs of its items.\n",
              (long long)req->id, req->material);
-    struct request_step step = {"items received", "testing", "run linked", detail, subject, text, false};
+    struct request_step step = {.from = "items received",
+                                .to = "testing",
+                                .action = "run linked",
+                                .detail = detail,
+                                .subject = subject,
+                                .text = text};
     int rc = request_advance(call, req, &step, err);
     return rc < 0 ? rc : 0;
 }

@@ -407,7 +407,12 @@ int series_create(struct srv_call *call)
     snprintf(text, sizeof text,
              "Testing of your request %lld (%s) has started: the laboratory started a test series.\n",
              (long long)request_id, req.material);
-    struct request_step step = {"items received", "testing", "series started", detail, subject, text, false};
+    struct request_step step = {.from = "items received",
+                                .to = "testing",
+                                .action = "series started",
+                                .detail = detail,
+                                .subject = subject,
+                                .text = text};
     if ((rc = request_advance(call, &req, &step, &err)) < 0)
         goto fail;
     if ((rc = db_commit(call->db, &err)) < 0)

@@ -205,7 +205,12 @@ static void test_request_advance(void **state)
     pd_err_clear(&err);
     struct request_brief req = {.id = 7, .member_id = 1};
     pd_strlcpy(req.state, "accepted", sizeof req.state);
-    struct request_step step = {"accepted", "items received", "items received", "2 items", "Request 7", "text", false};
+    struct request_step step = {.from = "accepted",
+                                .to = "items received",
+                                .action = "items received",
+                                .detail = "2 items",
+                                .subject = "Request 7",
+                                .text = "text"};
     assert_int_equal(db_begin(db, &err), 0);
     assert_int_equal(request_advance(&call, &req, &step, &err), 1);
     assert_int_equal(db_commit(db, &err), 0);
@@ -228,7 +233,12 @@ static void test_request_advance(void **state)
 
     /* Not in `from`: no move; the history always, the notice only when always. */
     pd_strlcpy(req.state, "items received", sizeof req.state);
-    struct request_step link = {"accepted", "testing", "run linked", "run 1", "Request 7: testing", "text", false};
+    struct request_step link = {.from = "accepted",
+                                .to = "testing",
+                                .action = "run linked",
+                                .detail = "run 1",
+                                .subject = "Request 7: testing",
+                                .text = "text"};
     assert_int_equal(db_begin(db, &err), 0);
     assert_int_equal(request_advance(&call, &req, &link, &err), 0);
     link.notice_always = true;
