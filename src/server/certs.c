@@ -8,7 +8,11 @@
  * once issued (also when later withdrawn or superseded), never drafts, and download PDF and JSON.
  * Every change moves the request on and queues the member's notice in the same transaction.
  */
+#define _GNU_SOURCE 1 /* F_OFD_SETLK */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +168,165 @@ static int cert_list_text(struct srv_call *call, int64_t request, char **out, si
     return 0;
 }
 
+/* Set when the registry changed a certificate and the server could not record it (approve,
+ * withdraw), or a re-sync failed: the next certificate read re-syncs before it answers. */
+static atomic_bool mirror_stale;
+
+/* One certificate whose status can still change, as server.sqlite has it. */
+struct mirror_row {
+    int64_t number, request_id, member_id;
+    char id[32], status[16], material[64];
+};
+
+/* The rows of certs_resync: certificates not final (draft, reviewed, issued) with their request. */
+static int mirror_rows(struct pd_srvdb *db, struct mirror_row **out, size_t *n_out, struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(db,
+                        "SELECT c.number, c.status, c.request_id, q.member_id, q.material FROM certificates c JOIN "
+                        "requests q ON q.id = c.request_id WHERE c.status IN ('draft','reviewed','issued') "
+                        "ORDER BY c.number",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    struct mirror_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            struct mirror_row *grown = realloc(rows, (cap = cap ? 2 * cap : 64) * sizeof *rows);
+            if (!grown) {
+                rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+                break;
+            }
+            rows = grown;
+        }
+        struct mirror_row *r = &rows[n++];
+        r->number = sqlite3_column_int64(st, 0);
+        cert_name(r->number, r->id);
+        db_text(st, 1, r->status, sizeof r->status);
+        r->request_id = sqlite3_column_int64(st, 2);
+        r->member_id = sqlite3_column_int64(st, 3);
+        utf8_cut(r->material, (const char *)sqlite3_column_text(st, 4), sizeof r->material);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = db_fail(db, "reading the certificates", err);
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        free(rows);
+        return rc;
+    }
+    *out = rows;
+    *n_out = n;
+    return 0;
+}
+
+/* Records the registry's state `reg` of row `r` (inside the caller's transaction): the status, when
+ * it was issued and the reason of a withdrawal, the request issued with it, and the member's notice
+ * of an issue or a withdrawal. */
+static int mirror_apply(struct pd_srvdb *db, const struct mirror_row *r, const struct certwork_state *reg,
+                        struct pd_err *err)
+{
+    char now[40];
+    db_now_iso(now, sizeof now);
+    sqlite3_stmt *st;
+    int rc = db_prepare(db,
+                        "UPDATE certificates SET status = ?1, issued_at = CASE WHEN ?1 = 'issued' THEN "
+                        "coalesce(issued_at, ?2) ELSE issued_at END, reason = coalesce(?3, reason) "
+                        "WHERE number = ?4 AND status = ?5",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, reg->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reg->issued[0] ? reg->issued : now, -1, SQLITE_STATIC);
+    bool issued = strcmp(reg->status, "issued") == 0, withdrawn = strcmp(reg->status, "withdrawn") == 0;
+    /* the reason of a withdrawal only: a superseded certificate keeps its own (a revision's) */
+    withdrawn ? sqlite3_bind_text(st, 3, reg->reason, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 3);
+    sqlite3_bind_int64(st, 4, r->number);
+    sqlite3_bind_text(st, 5, r->status, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(db, "re-syncing the certificate's status", err);
+    sqlite3_finalize(st);
+    if (rc < 0)
+        return rc;
+    if (issued && (rc = request_move(db, r->request_id, "reviewing", "issued", err)) < 0)
+        return rc;
+    if (!issued && !withdrawn)
+        return 0;
+    char subject[200], text[1000];
+    snprintf(subject, sizeof subject, "Request %lld: certificate %s (%s)", (long long)r->request_id, reg->status,
+             r->material);
+    snprintf(text, sizeof text, "Your test request %lld (%s): certificate %s was %s by the laboratory.%s%s\n",
+             (long long)r->request_id, r->material, r->id, reg->status,
+             issued ? " Log in to the laboratory's portal to download it (PDF and JSON)." : " Reason: ",
+             issued ? "" : reg->reason);
+    return outbox_notify_member(db, r->member_id, subject, text, err);
+}
+
+int certs_resync(struct pd_srvdb *db, const char *data_dir, struct pd_err *err)
+{
+    struct mirror_row *rows = NULL;
+    size_t n = 0;
+    int rc = mirror_rows(db, &rows, &n, err);
+    const char **ids = rc == 0 ? calloc(n + 1, sizeof *ids) : NULL;
+    struct certwork_state *reg = rc == 0 ? calloc(n + 1, sizeof *reg) : NULL;
+    if (rc == 0 && (!ids || !reg))
+        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", data_dir, PD_SERVER_CERTS_DIR);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        ids[i] = rows[i].id;
+    if (rc == 0)
+        rc = certwork_states(dir, ids, n, reg, err);
+    int changed = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!reg[i].status[0] || strcmp(reg[i].status, rows[i].status) == 0)
+            continue;
+        if (changed == 0)
+            rc = db_begin(db, err);
+        if (rc == 0)
+            rc = mirror_apply(db, &rows[i], &reg[i], err);
+        if (rc == 0) {
+            pd_log(PD_LOG_WARN, "%s: the server's copy said %s, the registry says %s: re-synced", rows[i].id,
+                   rows[i].status, reg[i].status);
+            changed++;
+        }
+    }
+    if (rc == 0 && changed)
+        rc = db_commit(db, err);
+    if (rc < 0) {
+        db_rollback(db);
+        atomic_store(&mirror_stale, true); /* tried again at the next read */
+    }
+    free(rows);
+    free(ids);
+    free(reg);
+    return rc < 0 ? rc : changed;
+}
+
+/* Re-syncs when a registry change was not recorded here (mirror_stale). */
+static void resync_if_stale(struct srv_call *call)
+{
+    if (!atomic_exchange(&mirror_stale, false))
+        return;
+    struct pd_err err;
+    pd_err_clear(&err);
+    if (certs_resync(call->db, srv_data_dir(call->srv), &err) < 0)
+        pd_log(PD_LOG_ERROR, "re-syncing certificate statuses from the registry: %s", err.msg);
+}
+
+/* The registry changed certificate `id` to `status`, and recording it here failed with `err`: the
+ * answer says so, and the copy is re-synced at the next read (or the next start). */
+static int mirror_failed(struct srv_call *call, const char *id, const char *status, const struct pd_err *err)
+{
+    db_rollback(call->db);
+    atomic_store(&mirror_stale, true);
+    pd_log(PD_LOG_ERROR, "%s is %s in the registry, but server.sqlite did not record it: %s", id, status, err->msg);
+    return call_error(call, 500, "internal",
+                      "%s is %s in the registry, but the server could not record it (logged on the server); its "
+                      "copy is re-synced from the registry at the next read",
+                      id, status);
+}
+
 int certs_list(struct srv_call *call)
 {
     struct pd_err err;
@@ -176,6 +339,7 @@ int certs_list(struct srv_call *call)
         if (rc <= 0)
             return rc < 0 ? call_fail(call, &err) : call_error(call, 404, "not_found", "no such request");
     }
+    resync_if_stale(call);
     char *text;
     size_t len;
     if (cert_list_text(call, request, &text, &len, &err) < 0)
@@ -187,6 +351,7 @@ int certs_list(struct srv_call *call)
 /* Certificate {id} as the caller may see it; 0 with the 404 answered when it may not. */
 static json_t *visible_cert(struct srv_call *call)
 {
+    resync_if_stale(call);
     struct pd_err err;
     pd_err_clear(&err);
     json_t *o = NULL;
@@ -251,44 +416,98 @@ static int record_change(struct srv_call *call, int64_t request_id, const char *
     int rc = request_visible(call, request_id, &req, err);
     if (rc <= 0)
         return rc < 0 ? rc : pd_err_set(err, PD_EIO, NULL, "request %lld vanished", (long long)request_id);
-    if (new_state && strcmp(req.state, new_state) != 0) {
-        sqlite3_stmt *st;
-        if ((rc = db_prepare(call->db, "UPDATE requests SET state = ? WHERE id = ?", &st, err)) < 0)
-            return rc;
-        sqlite3_bind_text(st, 1, new_state, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, request_id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "moving the request on", err);
-        sqlite3_finalize(st);
-        if (rc < 0)
-            return rc;
-    }
-    if ((rc = request_event(call, request_id, action, detail, err)) < 0)
-        return rc;
-    if (!notice)
-        return 0;
-    char subject[200], text[2000], material[64];
+    char from[sizeof req.state], subject[200], text[2000], material[64];
+    pd_strlcpy(from, req.state, sizeof from);
     utf8_cut(material, req.material, sizeof material);
     snprintf(subject, sizeof subject, "Request %lld: %s (%s)", (long long)req.id, action, material);
-    snprintf(text, sizeof text, "Your test request %lld (%s): %s\n", (long long)req.id, req.material, notice);
-    return outbox_notify_member(call->db, req.member_id, subject, text, err);
+    snprintf(text, sizeof text, "Your test request %lld (%s): %s\n", (long long)req.id, req.material,
+             notice ? notice : "");
+    struct request_step step = {.from = from,
+                                .to = new_state && strcmp(from, new_state) != 0 ? new_state : NULL,
+                                .action = action,
+                                .detail = detail,
+                                .subject = notice ? subject : NULL,
+                                .text = text,
+                                .notice_always = true};
+    rc = request_advance(call, &req, &step, err);
+    return rc < 0 ? rc : 0;
 }
 
-/* Drafts a certificate of request `request_id`'s runs; `replaces` > 0 for a revision. */
+/* The claim on certifying request `request_id`: a write lock on its byte of DATA_DIR/certify.lock
+ * (an open file description lock: two threads of this server conflict as two processes on the same
+ * data folder do, and the kernel drops it with the process). Taken before the registry drafts — which
+ * takes seconds outside any transaction of server.sqlite —, so a second certify of the same request
+ * is answered 409 at once instead of making a second draft. The file descriptor, or -1 with the
+ * answer set (409 while another call holds it). */
+static int claim_certify(struct srv_call *call, int64_t request_id)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/certify.lock", srv_data_dir(call->srv));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        pd_log(PD_LOG_ERROR, "%s: %s", path, strerror(errno));
+        call_error(call, 500, "internal", "cannot take the certification claim (logged on the server)");
+        return -1;
+    }
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)request_id, .l_len = 1};
+    if (fcntl(fd, F_OFD_SETLK, &lk) == 0)
+        return fd;
+    int e = errno;
+    close(fd);
+    if (e == EAGAIN || e == EACCES)
+        call_error(call, 409, "conflict", "request %lld is being certified by another call right now",
+                   (long long)request_id);
+    else
+        call_error(call, 500, "internal", "cannot take the certification claim: %s", strerror(e));
+    return -1;
+}
+
+/* The open certificate (draft or reviewed) of request `request_id` by `spec`: its number, 0 if none. */
+#define OPEN_DRAFT_SQL                                                                                                 \
+    "SELECT number FROM certificates WHERE request_id = :req AND specification = :spec AND status IN "                 \
+    "('draft','reviewed')"
+static int open_draft(struct srv_call *call, int64_t request_id, const char *spec, int64_t *number, struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(call->db, OPEN_DRAFT_SQL, &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":req"), request_id);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":spec"), spec, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(st);
+    *number = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_fail(call->db, "reading the open drafts", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Drafts a certificate of request `request_id`'s runs; `replaces` > 0 for a revision. One draft
+ * at a time per request and specification: a second is 409 while the first is open (draft or
+ * reviewed) or still being made. */
+static int draft_claimed(struct srv_call *call, int64_t request_id, const char *spec, int64_t replaces,
+                         const char *reason);
 static int draft(struct srv_call *call, int64_t request_id, const char *spec, int64_t replaces, const char *reason)
 {
+    int fd = claim_certify(call, request_id);
+    if (fd < 0)
+        return 0;
+    int rc = draft_claimed(call, request_id, spec, replaces, reason);
+    close(fd); /* after the draft's transaction: the next caller sees it */
+    return rc;
+}
+
+static int draft_claimed(struct srv_call *call, int64_t request_id, const char *spec, int64_t replaces,
+                         const char *reason)
+{
+    /* A revision is drafted whatever the request's state (its certificate was issued). */
+    static const char *const drafting[] = {"testing", "reviewing", NULL};
+    struct request_brief req;
+    if (!request_in_state(call, request_id, replaces ? NULL : drafting,
+                          "a certificate is drafted from linked runs (state testing)", &req))
+        return 0;
     struct pd_err err;
     pd_err_clear(&err);
-    struct request_brief req;
-    int rc = request_visible(call, request_id, &req, &err);
-    if (rc < 0)
-        return call_fail(call, &err);
-    if (rc == 0)
-        return call_error(call, 404, "not_found", "no such request");
-    if (!replaces && strcmp(req.state, "testing") != 0 && strcmp(req.state, "reviewing") != 0)
-        return call_error(call, 409, "conflict",
-                          "request %lld is %s; a certificate is drafted from linked runs "
-                          "(state testing)",
-                          (long long)req.id, req.state);
+    int rc;
     if (!spec_name_ok(spec))
         return call_error(call, 400, "invalid",
                           "field 'specification': a file name of the lab's specs/ "
@@ -298,6 +517,16 @@ static int draft(struct srv_call *call, int64_t request_id, const char *spec, in
     struct stat sb;
     if (lstat(spec_path, &sb) != 0 || !S_ISREG(sb.st_mode))
         return call_error(call, 400, "invalid", "field 'specification': the lab has no specification '%s'", spec);
+    int64_t open_number = 0;
+    if ((rc = open_draft(call, request_id, spec, &open_number, &err)) < 0)
+        return call_fail(call, &err);
+    if (open_number) {
+        char open_id[32];
+        cert_name(open_number, open_id);
+        return call_error(call, 409, "conflict",
+                          "request %lld has %s by %s still open (not issued): review it rather than certify again",
+                          (long long)request_id, open_id, spec);
+    }
     /* The request's runs, as paths in DATA_DIR/runs. */
     sqlite3_stmt *st;
     if ((rc = db_prepare(call->db,
@@ -354,7 +583,9 @@ static int draft(struct srv_call *call, int64_t request_id, const char *spec, in
     if ((rc = db_begin(call->db, &err)) == 0 &&
         (rc = db_prepare(call->db,
                          "INSERT INTO certificates(number, request_id, specification, status, replaces, drafted_by, "
-                         "drafted_at, reason) VALUES (?,?,?,'draft',?,?,?,?)",
+                         "drafted_at, reason) SELECT ?1,?2,?3,'draft',?4,?5,?6,?7 WHERE NOT EXISTS (SELECT 1 FROM "
+                         "certificates WHERE request_id = ?2 AND specification = ?3 AND status IN "
+                         "('draft','reviewed'))",
                          &st, &err)) == 0) {
         sqlite3_bind_int64(st, 1, d.number);
         sqlite3_bind_int64(st, 2, request_id);
@@ -365,6 +596,12 @@ static int draft(struct srv_call *call, int64_t request_id, const char *spec, in
         reason ? sqlite3_bind_text(st, 7, reason, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, 7);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "recording the draft", &err);
         sqlite3_finalize(st);
+        /* Checked and inserted in one transaction: the claim above makes this unreachable unless
+         * the lock file is not shared (another folder, a file system without locks). */
+        if (rc == 0 && sqlite3_changes(call->db->h) != 1)
+            rc = pd_err_set(&err, PD_ESTATE, NULL,
+                            "request %lld has an open certificate by %s already; %s is left a draft in the registry",
+                            (long long)request_id, spec, d.cert_id);
     }
     if (rc == 0)
         rc = record_change(call, request_id, "reviewing", replaces ? "revision drafted" : "certificate drafted", detail,
@@ -420,6 +657,19 @@ static int cert_row(struct srv_call *call, struct cert_row *out)
     return 0;
 }
 
+/* The path's certificate when it is in status `want`: 1 (row filled in), or 0 with the answer
+ * set — 404 when the caller may not see it, 409 "the certificate is S; <why>" in another status. */
+static int cert_in_status(struct srv_call *call, const char *want, const char *why, struct cert_row *row)
+{
+    if (cert_row(call, row) < 0)
+        return 0;
+    if (strcmp(row->status, want) != 0) {
+        call_error(call, 409, "conflict", "the certificate is %s; %s", row->status, why);
+        return 0;
+    }
+    return 1;
+}
+
 static int set_status(struct srv_call *call, int64_t number, const char *status, const char *who_column,
                       const char *reason, struct pd_err *err)
 {
@@ -459,12 +709,9 @@ static int set_status(struct srv_call *call, int64_t number, const char *status,
 static int approve(struct srv_call *call, bool authorize)
 {
     struct cert_row row;
-    if (cert_row(call, &row) < 0)
+    if (!cert_in_status(call, authorize ? "reviewed" : "draft",
+                        authorize ? "authorization needs it reviewed" : "review needs it draft", &row))
         return 0;
-    const char *want = authorize ? "reviewed" : "draft";
-    if (strcmp(row.status, want) != 0)
-        return call_error(call, 409, "conflict", "the certificate is %s; %s needs it %s", row.status,
-                          authorize ? "authorization" : "review", want);
     /* Four eyes: the authorizer is another person than the reviewer (the registry refuses the same
      * key too; this refuses the same login, whatever its keys). */
     if (authorize && row.reviewed_by == call->user.id)
@@ -506,7 +753,7 @@ static int approve(struct srv_call *call, bool authorize)
     if (rc == 0)
         rc = db_commit(call->db, &err);
     if (rc < 0)
-        return call_fail(call, &err);
+        return mirror_failed(call, id, status, &err);
     json_t *o = visible_cert(call);
     return o ? call_reply(call, 200, o) : 0;
 }
@@ -525,11 +772,8 @@ int certs_authorize(struct srv_call *call)
 int certs_revise(struct srv_call *call)
 {
     struct cert_row row;
-    if (cert_row(call, &row) < 0)
+    if (!cert_in_status(call, "issued", "only an issued certificate is revised", &row))
         return 0;
-    if (strcmp(row.status, "issued") != 0)
-        return call_error(call, 409, "conflict", "the certificate is %s; only an issued certificate is revised",
-                          row.status);
     return draft(call, row.request_id, row.spec, call->ids[0],
                  json_string_value(json_object_get(call->body, "reason")));
 }
@@ -537,11 +781,8 @@ int certs_revise(struct srv_call *call)
 int certs_withdraw(struct srv_call *call)
 {
     struct cert_row row;
-    if (cert_row(call, &row) < 0)
+    if (!cert_in_status(call, "issued", "only an issued certificate is withdrawn", &row))
         return 0;
-    if (strcmp(row.status, "issued") != 0)
-        return call_error(call, 409, "conflict", "the certificate is %s; only an issued certificate is withdrawn",
-                          row.status);
     const char *reason = json_string_value(json_object_get(call->body, "reason"));
     struct pd_err err;
     pd_err_clear(&err);
@@ -567,7 +808,7 @@ int certs_withdraw(struct srv_call *call)
     if (rc == 0)
         rc = db_commit(call->db, &err);
     if (rc < 0)
-        return call_fail(call, &err);
+        return mirror_failed(call, id, "withdrawn", &err);
     json_t *o = visible_cert(call);
     return o ? call_reply(call, 200, o) : 0;
 }

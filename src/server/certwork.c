@@ -149,6 +149,35 @@ int certwork_status(const char *certs_dir, const char *cert_id, char status[16],
     return rc;
 }
 
+int certwork_states(const char *certs_dir, const char *const *cert_ids, size_t n, struct certwork_state *out,
+                    struct pd_err *err)
+{
+    memset(out, 0, n * sizeof *out);
+    if (n == 0 || !pd_registry_exists(certs_dir))
+        return 0;
+    struct pd_registry reg;
+    int rc = pd_registry_open(&reg, certs_dir, 0, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct pd_registry_cert c;
+        memset(&c, 0, sizeof c);
+        struct pd_err missing;
+        pd_err_clear(&missing);
+        int got = pd_registry_cert_get(&reg, cert_ids[i], &c, &missing);
+        if (got == 0) {
+            pd_strlcpy(out[i].status, c.status, sizeof out[i].status);
+            pd_strlcpy(out[i].issued, c.issued, sizeof out[i].issued);
+            pd_strlcpy(out[i].reason, c.reason, sizeof out[i].reason);
+        } else if (got != PD_ESTATE) { /* PD_ESTATE: not in this registry, left "" */
+            rc = pd_err_set(err, got, NULL, "%s", missing.msg);
+        }
+        pd_registry_cert_free(&c);
+    }
+    pd_registry_close(&reg);
+    return rc;
+}
+
 void certwork_release(void)
 {
     pd_cert_release_fonts();

@@ -46,6 +46,17 @@ int certwork_withdraw(const char *certs_dir, const char *cert_id, const struct p
 /* The registry's status of a certificate ("issued", "superseded"...). */
 int certwork_status(const char *certs_dir, const char *cert_id, char status[16], struct pd_err *err);
 
+/* A certificate's state as the registry has it ("" for what it does not hold or has not set). */
+struct certwork_state {
+    char status[16]; /* draft | reviewed | issued | withdrawn | superseded */
+    char issued[40];
+    char reason[512]; /* a withdrawal's, or why it was superseded */
+};
+/* The registry's state of each of `n` certificates (status "" for one it does not hold); nothing
+ * to do (0, all "") when the folder has no registry. One registry opening for all. */
+int certwork_states(const char *certs_dir, const char *const *cert_ids, size_t n, struct certwork_state *out,
+                    struct pd_err *err);
+
 /* At the server's stop: the font caches PDFs left behind (the certificate's and the label sheet's). */
 void certwork_release(void);
 

@@ -653,6 +653,11 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
         free_server(srv);
         return rc;
     }
+    /* The certificate statuses copied here, brought to the registry's before anything listens. */
+    struct pd_err sync_err;
+    pd_err_clear(&sync_err);
+    if (certs_resync(srv->pool[0], opt->data_dir, &sync_err) < 0)
+        pd_log(PD_LOG_ERROR, "re-syncing certificate statuses from the registry: %s", sync_err.msg);
     /* The mail thread first: a relay given wrongly stops the start before anything listens. */
     if (opt->smtp_url && (rc = mail_sender_start(opt->data_dir, opt->smtp_url, opt->mail_from, &srv->mail, err)) < 0) {
         free_server(srv);

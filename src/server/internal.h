@@ -334,9 +334,30 @@ int request_visible(struct srv_call *call, int64_t request_id, struct request_br
 /* The request the path's first id names, as the caller's scope sees it: 1 (filled in), or 0 with the
  * answer already set (404 "no such request" for an unknown or another tenant's id, or the error). */
 int request_of_path(struct srv_call *call, struct request_brief *out);
+/* Request `request_id` as the caller's scope sees it, when its state is one of `states` (a NULL-
+ * terminated list; NULL: any): 1 (filled in), or 0 with the answer set — 404 "no such request",
+ * 409 "request N is S; <why>", or the error. */
+int request_in_state(struct srv_call *call, int64_t request_id, const char *const *states, const char *why,
+                     struct request_brief *out);
 /* Appends an entry to the request's history, by the caller, now. */
 int request_event(struct srv_call *call, int64_t request_id, const char *action, const char *detail,
                   struct pd_err *err);
+/* One step of a request's workflow (request_advance): a state move, its history entry, the notice. */
+struct request_step {
+    const char *from, *to;       /* the move, made when the request is in `from` (to NULL: none) */
+    const char *action, *detail; /* the history entry, recorded whether or not the request moved */
+    const char *subject, *text;  /* the member's notice (NULL: none) */
+    bool notice_always;          /* the notice also when the request did not move (a receipt's) */
+};
+/* Takes `step` on request `req` inside the caller's transaction: moves it from step->from to
+ * step->to when it is in `from` (the UPDATE checks the state again, so a request another call moved
+ * on meanwhile is a PD_ESTATE conflict, never overwritten), appends the history entry by the
+ * caller and queues the member's notice. 1 when it moved (req->state follows), 0 when not, or an error. */
+int request_advance(struct srv_call *call, struct request_brief *req, const struct request_step *step,
+                    struct pd_err *err);
+/* request_advance's move alone, for a change no person made now (certs_resync): request
+ * `request_id` from `from` to `to` inside the caller's transaction; 1 moved, 0 not in `from`. */
+int request_move(struct pd_srvdb *db, int64_t request_id, const char *from, const char *to, struct pd_err *err);
 /* Calls `each` with every item row of the request in the caller's scope (columns: id, item id,
  * request id, member id, description, condition, conforming, storage, received at, by); the count. */
 int items_of_request(struct srv_call *call, int64_t request_id, void (*each)(sqlite3_stmt *st, void *ctx),
@@ -485,6 +506,11 @@ int runs_link(struct srv_call *call);
 /* The upload's body (srv_raw_body) is the run file's bytes, up to RUN_UPLOAD_LIMIT. */
 extern const struct srv_field runs_register_body[], runs_link_body[];
 #define RUN_UPLOAD_LIMIT ((size_t)256 * 1024 * 1024)
+/* At the start, and at the next read after the server failed to record a registry change: the
+ * server's copy of each certificate status that can still change is brought to the registry's
+ * (the truth), with the request moved to `issued` and the member told as the change would have;
+ * the number of certificates changed, or an error. */
+int certs_resync(struct pd_srvdb *db, const char *data_dir, struct pd_err *err);
 int certs_list(struct srv_call *call); /* certs.c */
 int certs_get(struct srv_call *call);
 int certs_certify(struct srv_call *call);

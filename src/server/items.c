@@ -72,6 +72,28 @@ int request_of_path(struct srv_call *call, struct request_brief *out)
     return rc > 0;
 }
 
+int request_in_state(struct srv_call *call, int64_t request_id, const char *const *states, const char *why,
+                     struct request_brief *out)
+{
+    struct pd_err err;
+    pd_err_clear(&err);
+    int rc = request_visible(call, request_id, out, &err);
+    if (rc <= 0) {
+        if (rc < 0)
+            call_fail(call, &err);
+        else
+            call_error(call, 404, "not_found", "no such request");
+        return 0;
+    }
+    if (!states)
+        return 1;
+    for (size_t i = 0; states[i]; i++)
+        if (strcmp(out->state, states[i]) == 0)
+            return 1;
+    call_error(call, 409, "conflict", "request %lld is %s; %s", (long long)request_id, out->state, why);
+    return 0;
+}
+
 /* Calls `each` for every item of request `request_id` in the caller's scope, by id; the count. */
 int items_of_request(struct srv_call *call, int64_t request_id, void (*each)(sqlite3_stmt *st, void *ctx),
                      void *ctx, struct pd_err *err)
@@ -176,17 +198,6 @@ static int receive(struct srv_call *call, json_t *codes, struct request_brief *r
             return rc;
         json_array_append_new(codes, json_string(code));
     }
-    if (strcmp(req->state, "accepted") == 0) {
-        sqlite3_stmt *st;
-        int rc = db_prepare(call->db, "UPDATE requests SET state = 'items received' WHERE id = ?", &st, err);
-        if (rc < 0)
-            return rc;
-        sqlite3_bind_int64(st, 1, req->id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "moving the request on", err);
-        sqlite3_finalize(st);
-        if (rc < 0)
-            return rc;
-    }
     /* The history and the member's notice name every item received. */
     size_t n = json_array_size(codes);
     char list[2000] = ""; /* 100 ids of ≤ 18 bytes with their commas */
@@ -196,9 +207,6 @@ static int receive(struct srv_call *call, json_t *codes, struct request_brief *r
                                  json_string_value(json_array_get(codes, i)));
     char detail[2100];
     snprintf(detail, sizeof detail, "%zu item(s) %s: %s", n, conforming ? "conforming" : "NOT conforming", list);
-    int rc = request_event(call, req->id, "items received", detail, err);
-    if (rc < 0)
-        return rc;
     char subject[200], text[9000];
     char material[64];
     utf8_cut(material, req->material, sizeof material);
@@ -211,7 +219,16 @@ static int receive(struct srv_call *call, json_t *codes, struct request_brief *r
              conforming ? "Testing follows as agreed.\n"
                         : "The items are NOT in the condition expected. Please tell the laboratory whether to "
                           "test them as they are, or how to proceed, before testing starts.\n");
-    return outbox_notify_member(call->db, req->member_id, subject, text, err);
+    /* The first receipt moves an accepted request on; every receipt is in its history and told. */
+    struct request_step step = {.from = "accepted",
+                                .to = "items received",
+                                .action = "items received",
+                                .detail = detail,
+                                .subject = subject,
+                                .text = text,
+                                .notice_always = true};
+    int rc = request_advance(call, req, &step, err);
+    return rc < 0 ? rc : 0;
 }
 
 int items_receive(struct srv_call *call)
@@ -221,12 +238,10 @@ int items_receive(struct srv_call *call)
     int rc = db_begin(call->db, &err);
     if (rc < 0)
         return call_fail(call, &err);
+    static const char *const receiving[] = {"accepted", "items received", NULL};
     struct request_brief req;
-    if (!request_of_path(call, &req))
+    if (!request_in_state(call, call->ids[0], receiving, "items are received for an accepted request", &req))
         return 0;
-    if (strcmp(req.state, "accepted") != 0 && strcmp(req.state, "items received") != 0)
-        return call_error(call, 409, "conflict", "request %lld is %s; items are received for an accepted request",
-                          (long long)req.id, req.state);
     json_t *codes = json_array();
     rc = receive(call, codes, &req, &err);
     if (rc == 0)

@@ -84,6 +84,42 @@ int request_event(struct srv_call *call, int64_t request_id, const char *action,
                         request_id, call->user.id, action, detail, "recording the request's history", err);
 }
 
+int request_move(struct pd_srvdb *db, int64_t request_id, const char *from, const char *to, struct pd_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(db, "UPDATE requests SET state = ? WHERE id = ? AND state = ?", &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, request_id);
+    sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(db, "moving the request on", err);
+    sqlite3_finalize(st);
+    return rc < 0 ? rc : sqlite3_changes(db->h) == 1;
+}
+
+int request_advance(struct srv_call *call, struct request_brief *req, const struct request_step *step,
+                    struct pd_err *err)
+{
+    int moved = 0, rc;
+    if (step->to && strcmp(req->state, step->from) == 0) {
+        if ((rc = request_move(call->db, req->id, step->from, step->to, err)) < 0)
+            return rc;
+        /* The caller read `from` outside this transaction, and another call moved the request since. */
+        if (rc == 0)
+            return pd_err_set(err, PD_ESTATE, NULL, "request %lld is no longer %s: another change came first",
+                              (long long)req->id, step->from);
+        pd_strlcpy(req->state, step->to, sizeof req->state);
+        moved = 1;
+    }
+    if ((rc = request_event(call, req->id, step->action, step->detail, err)) < 0)
+        return rc;
+    if (step->subject && (moved || step->notice_always) &&
+        (rc = outbox_notify_member(call->db, req->member_id, step->subject, step->text, err)) < 0)
+        return rc;
+    return moved;
+}
+
 int requests_list(struct srv_call *call)
 {
     sqlite3_stmt *st;

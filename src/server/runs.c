@@ -117,17 +117,23 @@ int runs_list(struct srv_call *call)
     return call_reply(call, 200, json_pack("{s:o}", "runs", list));
 }
 
-int runs_get(struct srv_call *call)
+/* Run {id} as the caller may see it; NULL with the answer set (404, or the error) when not. */
+static json_t *visible_run(struct srv_call *call)
 {
     struct pd_err err;
     pd_err_clear(&err);
     json_t *o = NULL;
-    int rc = run_query(call, call->ids[0], 0, NULL, &o, &err);
-    if (rc < 0)
-        return call_fail(call, &err);
-    if (!o)
-        return call_error(call, 404, "not_found", "no such run");
-    return call_reply(call, 200, o);
+    if (run_query(call, call->ids[0], 0, NULL, &o, &err) < 0)
+        call_fail(call, &err);
+    else if (!o)
+        call_error(call, 404, "not_found", "no such run");
+    return o;
+}
+
+int runs_get(struct srv_call *call)
+{
+    json_t *o = visible_run(call);
+    return o ? call_reply(call, 200, o) : 0;
 }
 
 int runs_of_request(struct srv_call *call)
@@ -331,14 +337,9 @@ int runs_upload(struct srv_call *call)
 /* GET /api/v1/runs/{id}/file: the raw file, for the lab and the member whose items it holds. */
 int runs_download(struct srv_call *call)
 {
-    struct pd_err err;
-    pd_err_clear(&err);
-    json_t *o = NULL;
-    int rc = run_query(call, call->ids[0], 0, NULL, &o, &err);
-    if (rc < 0)
-        return call_fail(call, &err);
+    json_t *o = visible_run(call);
     if (!o)
-        return call_error(call, 404, "not_found", "no such run");
+        return 0;
     char path[4400];
     run_path(call, json_string_value(json_object_get(o, "name")), path, sizeof path);
     json_decref(o);
@@ -367,29 +368,22 @@ int runs_download(struct srv_call *call)
 
 /* Moves the request to `testing` (from items received), with its history and the member's notice;
  * inside the caller's transaction. */
-static int request_to_testing(struct srv_call *call, const struct request_brief *req, const char *detail,
-                              struct pd_err *err)
+static int request_to_testing(struct srv_call *call, struct request_brief *req, const char *detail, struct pd_err *err)
 {
-    if (strcmp(req->state, "items received") == 0) {
-        sqlite3_stmt *st;
-        int rc = db_prepare(call->db, "UPDATE requests SET state = 'testing' WHERE id = ?", &st, err);
-        if (rc < 0)
-            return rc;
-        sqlite3_bind_int64(st, 1, req->id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(call->db, "moving the request on", err);
-        sqlite3_finalize(st);
-        if (rc < 0)
-            return rc;
-        char subject[200], text[2000], material[64];
-        utf8_cut(material, req->material, sizeof material);
-        snprintf(subject, sizeof subject, "Request %lld: testing (%s)", (long long)req->id, material);
-        snprintf(text, sizeof text,
-                 "Testing of your request %lld (%s) has started: the laboratory recorded test runs of its items.\n",
-                 (long long)req->id, req->material);
-        if ((rc = outbox_notify_member(call->db, req->member_id, subject, text, err)) < 0)
-            return rc;
-    }
-    return request_event(call, req->id, "run linked", detail, err);
+    char subject[200], text[2000], material[64];
+    utf8_cut(material, req->material, sizeof material);
+    snprintf(subject, sizeof subject, "Request %lld: testing (%s)", (long long)req->id, material);
+    snprintf(text, sizeof text,
+             "Testing of your request %lld (%s) has started: the laboratory recorded test runs of its items.\n",
+             (long long)req->id, req->material);
+    struct request_step step = {.from = "items received",
+                                .to = "testing",
+                                .action = "run linked",
+                                .detail = detail,
+                                .subject = subject,
+                                .text = text};
+    int rc = request_advance(call, req, &step, err);
+    return rc < 0 ? rc : 0;
 }
 
 struct link_ctx {
@@ -414,12 +408,10 @@ int runs_link(struct srv_call *call)
     int rc = db_begin(call->db, &err);
     if (rc < 0)
         return call_fail(call, &err);
+    static const char *const linking[] = {"items received", "testing", NULL};
     struct request_brief req;
-    if (!request_of_path(call, &req))
+    if (!request_in_state(call, call->ids[0], linking, "runs are linked once its items are received", &req))
         return 0;
-    if (strcmp(req.state, "items received") != 0 && strcmp(req.state, "testing") != 0)
-        return call_error(call, 409, "conflict", "request %lld is %s; runs are linked once its items are received",
-                          (long long)req.id, req.state);
     sqlite3_stmt *st;
     if ((rc = db_prepare(call->db,
                          "SELECT r.name, (SELECT i.request_id FROM run_items ri JOIN items i ON i.id = ri.item_id "

@@ -400,19 +400,21 @@ int series_create(struct srv_call *call)
         goto fail;
     snprintf(detail, sizeof detail, "series %lld: %s on %s, %ld specimens", (long long)id, method, instrument,
              specimens);
-    if ((rc = request_event(call, request_id, "series started", detail, &err)) < 0)
+    /* The first series moves the request to testing, told to the member as a linked run is. */
+    char subject[200], text[1000], material_cut[64];
+    utf8_cut(material_cut, req.material, sizeof material_cut);
+    snprintf(subject, sizeof subject, "Request %lld: testing (%s)", (long long)request_id, material_cut);
+    snprintf(text, sizeof text,
+             "Testing of your request %lld (%s) has started: the laboratory started a test series.\n",
+             (long long)request_id, req.material);
+    struct request_step step = {.from = "items received",
+                                .to = "testing",
+                                .action = "series started",
+                                .detail = detail,
+                                .subject = subject,
+                                .text = text};
+    if ((rc = request_advance(call, &req, &step, &err)) < 0)
         goto fail;
-    if (strcmp(req.state, "items received") == 0) {
-        if ((rc = db_prepare(call->db, "UPDATE requests SET state = 'testing' WHERE id = ?", &st, &err)) < 0)
-            goto fail;
-        sqlite3_bind_int64(st, 1, request_id);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = db_fail(call->db, "moving the request to testing", &err);
-            goto fail;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-    }
     if ((rc = db_commit(call->db, &err)) < 0)
         goto fail;
     live_assign(hub, instrument, id);

@@ -14,9 +14,10 @@
 #include <cmocka.h>
 
 #include "acq/acq.h"
+#include "common/tmp_dir.h"
 #include "trust/trust.h"
 
-static char tmp_dir[] = "/tmp/pd-acq-station-XXXXXX";
+static char tmp_dir[64];
 
 /* An instrument at a port nobody listens on: a run that got as far as opening it would fail with a
  * connection error, not with the key's. */
@@ -35,15 +36,13 @@ static const char lab[] =
 static int setup(void **state)
 {
     (void)state;
-    return mkdtemp(tmp_dir) ? 0 : -1;
+    return pd_test_tmp_make(tmp_dir, sizeof tmp_dir, "acq-station");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return pd_test_tmp_remove(tmp_dir);
 }
 
 /* lab + the station text, written to DIR/NAME; returns the path (static). */

@@ -4,8 +4,6 @@
  * submit → accept cycle through the scope, the security headers, the access log, and a stop
  * that lets the request in flight finish. Sessions are written into the database directly (one
  * Argon2id login only), so the test stays fast under valgrind. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,82 +27,11 @@ static char log_path[300];
 /* Session cookies made by hand for: 1 member A, 2 member B, 3 reviewer, 4 technician. */
 static char cookie[5][65];
 
-struct answer {
-    int status;
-    char headers[4096];
-    char body[16384];
-};
-
-static int connect_server(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    return fd;
-}
-
-static void read_answer(int fd, struct answer *ans)
-{
-    static char buf[32768];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
-    close(fd);
-    memset(ans, 0, sizeof *ans);
-    assert_int_equal(sscanf(buf, "HTTP/1.1 %d", &ans->status), 1);
-    char *end = strstr(buf, "\r\n\r\n");
-    assert_non_null(end);
-    *end = '\0';
-    pd_strlcpy(ans->headers, buf, sizeof ans->headers);
-    pd_strlcpy(ans->body, end + 4, sizeof ans->body);
-}
-
 /* who: 0 anonymous, 1..4 the hand-made sessions; csrf: send the right token. */
 static void call(const char *method, const char *path, int who, bool csrf, const char *ctype, const char *body,
-                 struct answer *ans)
+                 struct srv_answer *ans)
 {
-    size_t size = 4096 + (body ? strlen(body) : 0);
-    char *req = malloc(size);
-    assert_non_null(req);
-    int n = snprintf(req, size, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n", method, path);
-    if (who) {
-        n += snprintf(req + n, size - (size_t)n, "Cookie: pd_session=%s\r\n", cookie[who]);
-        if (csrf) {
-            unsigned char id[32];
-            size_t len;
-            assert_int_equal(sodium_hex2bin(id, 32, cookie[who], 64, NULL, &len, NULL), 0);
-            char token[65];
-            session_csrf_token(id, token);
-            n += snprintf(req + n, size - (size_t)n, "X-CSRF-Token: %s\r\n", token);
-        }
-    }
-    if (ctype)
-        n += snprintf(req + n, size - (size_t)n, "Content-Type: %s\r\n", ctype);
-    if (body)
-        n += snprintf(req + n, size - (size_t)n, "Content-Length: %zu\r\n", strlen(body));
-    n += snprintf(req + n, size - (size_t)n, "\r\n%s", body ? body : "");
-    int fd = connect_server();
-    assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
-    free(req);
-    read_answer(fd, ans);
-}
-
-static void add_session(struct pd_srvdb *db, int slot, int user_id)
-{
-    unsigned char id[32];
-    randombytes_buf(id, sizeof id);
-    sodium_bin2hex(cookie[slot], 65, id, sizeof id);
-    unsigned char digest[32];
-    crypto_hash_sha256(digest, id, sizeof id);
-    char hash[65], sql[300];
-    sodium_bin2hex(hash, sizeof hash, digest, sizeof digest);
-    snprintf(sql, sizeof sql, "INSERT INTO sessions VALUES ('%s', %d, strftime('%%s','now'), strftime('%%s','now'), 't')",
-             hash, user_id);
-    assert_int_equal(sqlite3_exec(db->h, sql, NULL, NULL, NULL), SQLITE_OK);
+    srv_call(port, method, path, who ? cookie[who] : NULL, csrf, ctype, body, body ? strlen(body) : 0, ans);
 }
 
 /* The lab's registry DATA/certs with CERT-000001 issued and CERT-000002 a draft: what a complaint
@@ -156,7 +82,7 @@ static int setup(void **state)
     if (sqlite3_exec(db->h, sql, NULL, NULL, NULL) != SQLITE_OK)
         return -1;
     for (int i = 1; i <= 4; i++)
-        add_session(db, i, i);
+        srv_add_session(db, cookie[i], i);
     pd_srvdb_close(db);
     if (add_registry() < 0)
         return -1;
@@ -193,7 +119,7 @@ static void exec_sql_on(struct pd_srvdb *db, const char *sql)
 static void test_login_and_headers(void **state)
 {
     (void)state;
-    struct answer ans;
+    struct srv_answer ans;
     call("POST", "/api/v1/session", 0, false, JSON, "{\"login\":\"amy\",\"password\":\"amy-password-1\"}", &ans);
     assert_int_equal(ans.status, 201);
     assert_non_null(strstr(ans.headers, "Set-Cookie: pd_session="));
@@ -213,10 +139,10 @@ static void test_dispatch_order(void **state)
     (void)state;
     /* For test_access_log: quotes and backslashes in a path are escaped in the log's JSON (the
      * line is formatted by hand since the server benchmark, no longer by jansson). */
-    struct answer quoted;
+    struct srv_answer quoted;
     call("GET", "/api/v1/%22q%5Cx", 0, false, NULL, NULL, &quoted);
     assert_int_equal(quoted.status, 404);
-    struct answer ans;
+    struct srv_answer ans;
     call("GET", "/api/v1/nothing", 1, false, NULL, NULL, &ans);
     assert_int_equal(ans.status, 404);
     call("PUT", "/api/v1/me", 1, true, NULL, NULL, &ans);
@@ -239,9 +165,9 @@ static void test_dispatch_order(void **state)
      * unread in the server's socket when it closes). */
     static const char head[] = "POST /api/v1/requests HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
                                "Content-Type: application/json\r\nContent-Length: 70000\r\n\r\n";
-    int fd = connect_server();
+    int fd = srv_connect(port);
     assert_int_equal(send(fd, head, sizeof head - 1, MSG_NOSIGNAL), (ssize_t)(sizeof head - 1));
-    read_answer(fd, &ans);
+    srv_read_answer(fd, &ans);
     assert_int_equal(ans.status, 413);
     call("GET", "/api/v1/me", 1, false, NULL, NULL, &ans);
     assert_int_equal(ans.status, 200);
@@ -259,7 +185,7 @@ static int request_id(const char *body)
 static void test_request_cycle_and_scope(void **state)
 {
     (void)state;
-    struct answer ans;
+    struct srv_answer ans;
     call("POST", "/api/v1/requests", 1, true, JSON, NEW_REQUEST, &ans);
     assert_int_equal(ans.status, 201);
     int id = request_id(ans.body);
@@ -269,7 +195,7 @@ static void test_request_cycle_and_scope(void **state)
     char path[100];
     snprintf(path, sizeof path, "/api/v1/requests/%d", id);
     /* A specification instead of methods (a leak once: regression under valgrind/ASan). */
-    struct answer spec;
+    struct srv_answer spec;
     call("POST", "/api/v1/requests", 2, true, JSON,
          "{\"material\":\"PA6\",\"specification\":\"drawing 4711\",\"specimens\":3,"
          "\"due_date\":\"2099-01-01\",\"decision_rule_agreed\":true}",
@@ -307,7 +233,7 @@ static void test_request_cycle_and_scope(void **state)
 static void test_items_labels_complaints(void **state)
 {
     (void)state;
-    struct answer ans;
+    struct srv_answer ans;
     call("POST", "/api/v1/requests", 1, true, JSON, NEW_REQUEST, &ans);
     int id = request_id(ans.body);
     char path[100], body[300];
@@ -412,12 +338,12 @@ static void test_mail_sender_retries(void **state)
 /* A request whose body arrives after the stop began is still answered, then the server ends. */
 struct slow_client {
     int fd;
-    struct answer ans;
+    struct srv_answer ans;
 };
 static void *finish_slow(void *arg)
 {
     struct slow_client *c = arg;
-    read_answer(c->fd, &c->ans);
+    srv_read_answer(c->fd, &c->ans);
     return NULL;
 }
 
@@ -432,7 +358,7 @@ static void *stop_server(void *arg)
  * staff (all), with NULLs, quotes, backslashes, a tab and non-ASCII text in the values. */
 static void check_list_against_items(int who, const char *path, int want)
 {
-    struct answer ans;
+    struct srv_answer ans;
     call("GET", path, who, false, NULL, NULL, &ans);
     assert_int_equal(ans.status, 200);
     assert_non_null(strstr(ans.headers, "Content-Type: application/json; charset=utf-8"));
@@ -450,7 +376,7 @@ static void check_list_against_items(int who, const char *path, int want)
         previous = number;
         char one[64];
         snprintf(one, sizeof one, "/api/v1/certificates/%lld", (long long)number);
-        struct answer single;
+        struct srv_answer single;
         call("GET", one, who, false, NULL, NULL, &single);
         assert_int_equal(single.status, 200);
         json_t *expected = json_loads(single.body, 0, &e);
@@ -484,7 +410,7 @@ static void test_certificate_list(void **state)
     check_list_against_items(2, "/api/v1/certificates", 1);                 /* ben: B's */
     check_list_against_items(3, "/api/v1/certificates", 5);                 /* rae: every one, drafts too */
     check_list_against_items(4, "/api/v1/requests/9001/certificates", 4);
-    struct answer ans;
+    struct srv_answer ans;
     call("GET", "/api/v1/requests/9001/certificates", 2, false, NULL, NULL, &ans);
     assert_int_equal(ans.status, 404); /* another company's request */
 }
@@ -503,7 +429,7 @@ static void test_stop_finishes_in_flight(void **state)
                      "POST /api/v1/requests HTTP/1.1\r\nHost: t\r\nConnection: close\r\nCookie: pd_session=%s\r\n"
                      "X-CSRF-Token: %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                      cookie[1], token, strlen(body));
-    struct slow_client c = {.fd = connect_server()};
+    struct slow_client c = {.fd = srv_connect(port)};
     assert_int_equal(write(c.fd, head, (size_t)n), n);
     assert_int_equal(write(c.fd, body, 10), 10);
     /* Wait until the server has the request's head (it is in flight), so the stop sees it. */

@@ -1,8 +1,8 @@
 /* server_items_test.c — the lab server's second schema below HTTP: a version 1 database with
  * data migrated to version 2 (the requests table rebuilt, nothing lost, foreign keys back on), the
  * complaint history refusing UPDATE and DELETE, the outbox's choice of recipients and its address
- * check (no header or command injection), and UTF-8 cutting for subjects. No Argon2 hashing: fast
- * under valgrind. */
+ * check (no header or command injection), UTF-8 cutting for subjects, and a request's state move
+ * (request_advance). No Argon2 hashing: fast under valgrind. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -185,12 +185,79 @@ static void test_utf8_cut(void **state)
     assert_string_equal(buf, "");
 }
 
+/* request_advance: the move from the expected state with its history and notice; a request another
+ * call moved on meanwhile is a conflict that leaves it as that call left it; a step on a request not
+ * in `from` records its history and tells the member only when asked to always. */
+static void test_request_advance(void **state)
+{
+    (void)state;
+    struct pd_srvdb *db = open_db("advance");
+    exec_ok(db, "INSERT INTO members(id, name, created_at) VALUES (1, 'Acme', 'now');"
+                "INSERT INTO users(id, login, name, role, member_id, password_hash, created_at, email) VALUES "
+                "(1, 'alice', 'Alice', 'member', 1, 'x', 'now', 'alice@acme.example'),"
+                "(2, 'tim', 'Tim', 'technician', NULL, 'x', 'now', NULL);"
+                "INSERT INTO requests(id, member_id, submitted_by, material, specification, methods, specimens, "
+                "conditioning, due_date, customer_reference, notes, decision_rule, state, submitted_at) VALUES "
+                "(7, 1, 1, 'PP', '', '[]', 5, '', '2099-01-01', '', '', 'rule', 'accepted', 'now');");
+    struct srv_call call = {.db = db};
+    call.user.id = 2;
+    struct pd_err err;
+    pd_err_clear(&err);
+    struct request_brief req = {.id = 7, .member_id = 1};
+    pd_strlcpy(req.state, "accepted", sizeof req.state);
+    struct request_step step = {.from = "accepted",
+                                .to = "items received",
+                                .action = "items received",
+                                .detail = "2 items",
+                                .subject = "Request 7",
+                                .text = "text"};
+    assert_int_equal(db_begin(db, &err), 0);
+    assert_int_equal(request_advance(&call, &req, &step, &err), 1);
+    assert_int_equal(db_commit(db, &err), 0);
+    assert_string_equal(req.state, "items received");
+    assert_int_equal(count(db, "SELECT count(*) FROM requests WHERE id = 7 AND state = 'items received'"), 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM request_events WHERE request_id = 7 AND user_id = 2 AND "
+                               "action = 'items received' AND detail = '2 items'"),
+                     1);
+    assert_int_equal(count(db, "SELECT count(*) FROM outbox WHERE subject = 'Request 7'"), 1);
+
+    /* The same step again from a brief read before that move: a conflict, nothing written. */
+    pd_strlcpy(req.state, "accepted", sizeof req.state);
+    assert_int_equal(db_begin(db, &err), 0);
+    assert_int_equal(request_advance(&call, &req, &step, &err), PD_ESTATE);
+    db_rollback(db);
+    assert_non_null(strstr(err.msg, "request 7 is no longer accepted"));
+    assert_string_equal(req.state, "accepted"); /* the brief untouched on error */
+    assert_int_equal(count(db, "SELECT state = 'items received' FROM requests WHERE id = 7"), 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM request_events WHERE request_id = 7"), 1);
+
+    /* Not in `from`: no move; the history always, the notice only when always. */
+    pd_strlcpy(req.state, "items received", sizeof req.state);
+    struct request_step link = {.from = "accepted",
+                                .to = "testing",
+                                .action = "run linked",
+                                .detail = "run 1",
+                                .subject = "Request 7: testing",
+                                .text = "text"};
+    assert_int_equal(db_begin(db, &err), 0);
+    assert_int_equal(request_advance(&call, &req, &link, &err), 0);
+    link.notice_always = true;
+    link.subject = "Request 7: again";
+    assert_int_equal(request_advance(&call, &req, &link, &err), 0);
+    assert_int_equal(db_commit(db, &err), 0);
+    assert_int_equal(count(db, "SELECT state = 'items received' FROM requests WHERE id = 7"), 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM request_events WHERE action = 'run linked'"), 2);
+    assert_int_equal(count(db, "SELECT count(*) FROM outbox WHERE subject = 'Request 7: testing'"), 0);
+    assert_int_equal(count(db, "SELECT count(*) FROM outbox WHERE subject = 'Request 7: again'"), 1);
+    pd_srvdb_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migration_from_v1), cmocka_unit_test(test_complaint_history_append_only),
         cmocka_unit_test(test_outbox_recipients), cmocka_unit_test(test_email_is_valid),
-        cmocka_unit_test(test_utf8_cut),
+        cmocka_unit_test(test_utf8_cut),          cmocka_unit_test(test_request_advance),
     };
     return cmocka_run_group_tests(tests, srv_tmp_setup, srv_tmp_teardown);
 }

@@ -14,35 +14,11 @@
 
 #include <cmocka.h>
 
+#include "common/srv_db.h"
 #include "registry/registry.h"
 #include "server/internal.h"
 
-static char tmp_dir[] = "/tmp/pd-server-keys-XXXXXX";
 static const char rita_pw[] = "rita-correct-horse-42";
-
-static int setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static int64_t count(struct pd_srvdb *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    assert_int_equal(db_prepare(db, sql, &st, NULL), 0);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
 
 /* A call of user `user_id` in a new session (a row in sessions, as a login makes it). */
 static void new_session(struct srv_call *call, struct pd_srvdb *db, int64_t user_id, bool stored)
@@ -167,5 +143,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, srv_tmp_setup, srv_tmp_teardown);
 }

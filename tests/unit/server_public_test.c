@@ -5,15 +5,12 @@
  * keys, the multipart reader on every cut of a form and on malformed ones, and the limits on
  * unknown numbers and uploads. The registry's rows are written directly (no signing here: what a
  * real certificate verifies to is server_verify_test.sh's). */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,56 +19,23 @@
 #include "registry/registry.h"
 #include "server/internal.h"
 
-static char tmp_dir[] = "/tmp/pd-srvpublic-XXXXXX";
+#include "common/srv_db.h"
+
 static struct pd_server *srv;
 static uint16_t port;
 
-struct answer {
-    int status;
-    char headers[4096];
-    char body[32768];
-};
-
 static void call(const char *method, const char *path, const char *ctype, const char *body, size_t body_len,
-                 struct answer *ans)
+                 struct srv_answer *ans)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    char head[1024];
-    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n", method, path);
-    if (ctype)
-        n += snprintf(head + n, sizeof head - (size_t)n, "Content-Type: %s\r\n", ctype);
-    if (body)
-        n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", body_len);
-    n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
-    assert_int_equal(send(fd, head, (size_t)n, MSG_NOSIGNAL), n);
-    if (body && body_len)
-        assert_int_equal(send(fd, body, body_len, MSG_NOSIGNAL), (ssize_t)body_len);
-    static char buf[65536];
-    size_t got = 0;
-    ssize_t r;
-    while (got < sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
-        got += (size_t)r;
-    buf[got] = '\0';
-    close(fd);
-    memset(ans, 0, sizeof *ans);
-    assert_int_equal(sscanf(buf, "HTTP/1.1 %d", &ans->status), 1);
-    char *end = strstr(buf, "\r\n\r\n");
-    assert_non_null(end);
-    *end = '\0';
-    pd_strlcpy(ans->headers, buf, sizeof ans->headers);
-    pd_strlcpy(ans->body, end + 4, sizeof ans->body);
+    srv_call(port, method, path, NULL, false, ctype, body, body_len, ans);
 }
 
-static void get(const char *path, struct answer *ans)
+static void get(const char *path, struct srv_answer *ans)
 {
     call("GET", path, NULL, NULL, 0, ans);
 }
 
-static void post(const char *path, const char *ctype, const char *body, struct answer *ans)
+static void post(const char *path, const char *ctype, const char *body, struct srv_answer *ans)
 {
     call("POST", path, ctype, body, strlen(body), ans);
 }
@@ -109,7 +73,7 @@ static void add_cert(struct pd_registry *reg, long long number, const char *stat
 static int setup(void **state)
 {
     (void)state;
-    if (!mkdtemp(tmp_dir))
+    if (srv_tmp_setup(state) < 0)
         return -1;
     char certs[300];
     snprintf(certs, sizeof certs, "%s/certs", tmp_dir);
@@ -141,15 +105,13 @@ static int teardown(void **state)
     (void)state;
     if (srv)
         pd_server_stop(srv, 5000);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return srv_tmp_teardown(state);
 }
 
 static void test_pages(void **state)
 {
     (void)state;
-    struct answer a;
+    struct srv_answer a;
     get("/v/CERT-000001", &a);
     assert_int_equal(a.status, 200);
     assert_non_null(strstr(a.headers, "Content-Type: text/html; charset=utf-8"));
@@ -192,7 +154,7 @@ static void test_pages(void **state)
 static void test_registry_kept_open(void **state)
 {
     (void)state;
-    struct answer a;
+    struct srv_answer a;
     for (int i = 0; i < 6; i++) { /* every worker's connection has looked the number up */
         get("/v/CERT-000007", &a);
         assert_int_equal(a.status, 200);
@@ -221,7 +183,7 @@ static void test_registry_kept_open(void **state)
 static void test_hidden_alike(void **state)
 {
     (void)state;
-    static struct answer none, draft, reviewed;
+    static struct srv_answer none, draft, reviewed;
     get("/v/CERT-000999", &none);
     get("/v/CERT-000002", &draft);
     get("/v/CERT-000006", &reviewed);
@@ -237,7 +199,7 @@ static void test_hidden_alike(void **state)
     /* the {cert} segment: CERT- and 6..12 digits, nothing else */
     static const char *const bad[] = {"/v/CERT-12345", "/v/CERT-0000000000001", "/v/cert-000001", "/v/CERT-00000x",
                                       "/v/CERT-000001%00", "/v/..%2fCERT-000001", "/v/CERT-000001/", "/v/"};
-    struct answer a;
+    struct srv_answer a;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         get(bad[i], &a);
         assert_int_equal(a.status, 404);
@@ -253,7 +215,7 @@ static void test_hidden_alike(void **state)
 static void test_uploads(void **state)
 {
     (void)state;
-    struct answer a;
+    struct srv_answer a;
     const char *url = "/api/v1/public/certificates/CERT-000001/check";
     post(url, "text/plain", "{}", &a);
     assert_int_equal(a.status, 415);
@@ -313,7 +275,7 @@ static void test_uploads(void **state)
 static void test_published_keys(void **state)
 {
     (void)state;
-    struct answer a;
+    struct srv_answer a;
     get("/keys/keyring.txt", &a);
     assert_int_equal(a.status, 404);
     char dir[300], path[400];
@@ -370,7 +332,7 @@ static void test_multipart_reader(void **state)
 static void test_limits(void **state)
 {
     (void)state;
-    struct answer a;
+    struct srv_answer a;
     int uploads = 0;
     do {
         post("/api/v1/public/certificates/CERT-000001/check", "application/json", "{}", &a);
