@@ -269,8 +269,9 @@ static const char lab_yaml[] =
     "specimen: {dimensions: prompt, caliper: caliper1, width: 10.0, thickness: 4.0}\n"
     "instruments:\n"
     "  - {name: frame1, driver: modbus, transport: 'tcp://127.0.0.1:1', model: LF-1}\n"
-    "  - {name: frame2, driver: modbus, transport: 'tcp://127.0.0.1:2'}\n"
     "  - {name: caliper1, driver: serial_line, transport: 'tcp-raw://127.0.0.1:3'}\n"
+    "  - {name: frame2, driver: modbus, transport: 'tcp://127.0.0.1:2'}\n"
+    "  - {name: caliper2, driver: serial_line, transport: 'tcp-raw://127.0.0.1:4'}\n"
     "station: {name: test station, key: keys/station.key}\n";
 
 static int setup(void **state)
@@ -392,6 +393,9 @@ static void test_reconnect_and_stations(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_array_get(stations, 0), "series_id")), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 1), "state")), "free");
     assert_string_equal(json_string_value(json_array_get(json_object_get(st, "calipers"), 0)), "caliper1");
+    /* each frame has the caliper listed after it */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 0), "caliper")), "caliper1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 1), "caliper")), "caliper2");
     json_decref(st);
     /* Members have no station. */
     call("GET", "/api/v1/stations", 0, false, NULL, &ans);
@@ -565,8 +569,11 @@ static void test_second_start_and_failed_start(void **state)
     const struct pd_cfg_node *root = pd_cfg_root(doc);
     assert_string_equal(pd_cfg_scalar(pd_cfg_map_get(pd_cfg_map_get(root, "run"), "specimens")), "2");
     const struct pd_cfg_node *insts = pd_cfg_map_get(root, "instruments");
-    assert_int_equal(pd_cfg_seq_len(insts), 2); /* frame2 and the caliper, not frame1 */
+    assert_int_equal(pd_cfg_seq_len(insts), 2); /* frame2 and its caliper, not frame1 nor frame1's caliper */
     assert_string_equal(pd_cfg_scalar(pd_cfg_map_get(pd_cfg_seq_at(insts, 0), "name")), "frame2");
+    assert_string_equal(pd_cfg_scalar(pd_cfg_map_get(pd_cfg_seq_at(insts, 1), "name")), "caliper2");
+    /* the lab file names frame1's caliper for the dimensions: frame2's series reads its own */
+    assert_string_equal(pd_cfg_scalar(pd_cfg_map_get(pd_cfg_map_get(root, "specimen"), "caliper")), "caliper2");
     const char *key = pd_cfg_scalar(pd_cfg_map_get(pd_cfg_map_get(root, "station"), "key"));
     assert_true(key[0] == '/' && strstr(key, "/keys/station.key"));
     pd_cfg_free(doc);

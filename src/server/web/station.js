@@ -152,7 +152,7 @@ export async function seriesPage(ui, id) {
   } catch (e) {
     plotBox.append(h('p', {}, 'The curve cannot be drawn (the plotting library is not built in); values and state follow.'));
   }
-  if (!s.live) return;
+  if (!s.live && !s.file) return; // an ended series' stream replays its run file's curves, then ends
 
   const es = new EventSource(`/api/v1/series/${id}/events`);
   es.onmessage = (msg) => {
