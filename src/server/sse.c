@@ -742,9 +742,11 @@ int live_load_ended(struct live_hub *hub, int64_t series_id, const char *instrum
             keep_latest(&link->state, frame);
             json_decref(link->state_json);
             link->state_json = json_incref(ev);
-        } else {
-            link->replay[link->n_replay++] = frame;
+        } else if (link->replay_bytes + len + 8 <= REPLAY_MAX_BYTES || strcmp(type, "end") == 0) {
+            link->replay[link->n_replay++] = frame; /* (the end always: the page needs the outcome) */
             link->replay_bytes += len + 8;
+        } else { /* as a live link's replay, at most 8 MiB kept */
+            free(frame);
         }
         json_decref(ev);
     }
