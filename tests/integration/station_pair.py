@@ -324,7 +324,7 @@ for k in "AB":
     check(cert["series"]["tensile_strength"]["n"] == 3, f"series {k}: three specimens in its statistics")
 
 # ---- After a server restart: each ended series' curves from its run file ------------------------------------
-server.stop()
+check(server.stop() == 0, "polydaq serve's exit status after SIGTERM (runs ended)")
 server = Server(data, "--lab", lab, "--listen", f"127.0.0.1:{server.port}")  # the page's address stays
 tab1 = Client(server, "tessa", PASSWORDS["tessa"])
 rita = Client(server, "rita", PASSWORDS["rita"])
@@ -376,7 +376,7 @@ logs = browser.console_errors()
 check(not logs, f"errors in the browser's console: {logs}")
 
 browser.quit()
-server.stop()
+check(server.stop() == 0, "polydaq serve's exit status after SIGTERM (after the replays)")
 if failures:
     print(f"{len(failures)} failure(s); data left in {data}", file=sys.stderr)
     sys.exit(1)
