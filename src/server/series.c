@@ -636,8 +636,29 @@ static int file_replay(const char *file, const json_t *series, char ***lines_out
                                      (json_int_t)n_spec, "instrument", instrument, "channels", channels, "plot", "x",
                                      "strain", "x_unit", "%", "y", "stress", "y_unit", "MPa", "protocol", 1,
                                      "from_file", 1));
-    for (size_t k = 0; inst != SIZE_MAX && k < n_spec; k++) {
-        char *p = points_line(run, k, inst, now);
+    /* Per specimen: what its events recorded (dimensions, start, stop, invalid marks, notes, each
+     * naming the person in its text), then its curve. */
+    size_t n_events = 0;
+    for (size_t k = 0; k < n_spec; k++)
+        n_events += pd_run_event_count(run, k);
+    char **grown = realloc(lines, (n_spec + 3 + n_events) * sizeof *lines);
+    if (!grown) {
+        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    lines = grown;
+    for (size_t k = 0; k < n_spec; k++) {
+        size_t count = pd_run_event_count(run, k);
+        for (size_t i = 0; i < count; i++) {
+            int64_t t;
+            const char *kind, *text;
+            if (pd_run_event(run, k, i, &t, &kind, &text) < 0)
+                continue;
+            lines[n++] = dump_line(json_pack("{s:s,s:I,s:s,s:I,s:s,s:s,s:b}", "type", "event", "t", (json_int_t)t,
+                                             "kind", kind ? kind : "", "specimen", (json_int_t)(k + 1), "by", "",
+                                             "text", text ? text : "", "from_file", 1));
+        }
+        char *p = inst != SIZE_MAX ? points_line(run, k, inst, now) : NULL;
         if (p)
             lines[n++] = p;
     }

@@ -349,6 +349,9 @@ for k in "AB":
               f"series {k} specimen {n} replayed: its last sample is the last point")
         check(len(xs) > 0 and np.isclose(max(ys), fy.max(), rtol=1e-6),
               f"series {k} specimen {n} replayed: the peak stress is drawn ({max(ys) if ys else None}, {fy.max()})")
+    kinds = {(e["specimen"], e["kind"]) for e in replay.of("event")}
+    check({(n, "specimen_start") for n in (1, 2, 3)} <= kinds and ((2, "stop") in kinds) == (k == "B"),
+          f"series {k}'s replay: its run file's events {sorted(kinds)}")
     states = replay.of("state")
     check(states and states[-1]["state"] == "finished" and states[-1]["outcome"] == "completed",
           f"series {k}'s replay: the final state {states}")
@@ -372,6 +375,8 @@ check(total > 0 and driver.find_elements(By.CSS_SELECTOR, "#plot canvas"),
 legend = driver.find_element(By.ID, "plot").text
 check(all(f"specimen {n}" in legend for n in (1, 2, 3)), f"every specimen's curve on the page: {legend!r}")
 check("completed" in driver.find_element(By.ID, "run-state").text, "the page shows the final outcome")
+log = driver.find_element(By.ID, "event-log").text
+check("Specimen 2: specimen_start" in log and "Tessa Tech" in log, f"the ended series' event log from its file: {log!r}")
 logs = browser.console_errors()
 check(not logs, f"errors in the browser's console: {logs}")
 

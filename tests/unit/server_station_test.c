@@ -701,6 +701,7 @@ static void write_ended_run(const char *path)
         free(q);
         free(v);
     }
+    assert_int_equal(pd_store_add_event(st, 0, 1795852800000000000LL, "note", "grips checked (by Tim Tech)", &err), 0);
     struct pd_store_attr final[] = {{.key = "outcome", .type = PD_STORE_STRING, .s = "completed"}};
     assert_int_equal(pd_store_close(st, 1, final, &err), 0);
 }
@@ -757,7 +758,12 @@ static void test_ended_replay(void **state)
         assert_true(a.ended);
         json_t *evs = stream_events(&a);
         stream_close(&a);
-        assert_int_equal(json_array_size(evs), 5); /* hello, state, points ×2, end */
+        assert_int_equal(json_array_size(evs), 6); /* hello, state, specimen 1's note, points ×2, end */
+        json_t *note = json_array_get(evs, 2);
+        assert_string_equal(json_string_value(json_object_get(note, "type")), "event");
+        assert_string_equal(json_string_value(json_object_get(note, "kind")), "note");
+        assert_int_equal(json_integer_value(json_object_get(note, "specimen")), 1);
+        assert_string_equal(json_string_value(json_object_get(note, "text")), "grips checked (by Tim Tech)");
         json_t *hello = json_array_get(evs, 0);
         assert_string_equal(json_string_value(json_object_get(hello, "type")), "hello");
         assert_string_equal(json_string_value(json_object_get(hello, "run_id")), "R-ENDED");
@@ -767,7 +773,7 @@ static void test_ended_replay(void **state)
         assert_string_equal(json_string_value(json_object_get(st, "state")), "finished");
         assert_string_equal(json_string_value(json_object_get(st, "outcome")), "completed");
         for (int k = 1; k <= 2; k++) {
-            json_t *p = json_array_get(evs, (size_t)(1 + k));
+            json_t *p = json_array_get(evs, (size_t)(2 + k));
             assert_string_equal(json_string_value(json_object_get(p, "type")), "points");
             assert_int_equal(json_integer_value(json_object_get(p, "specimen")), k);
             json_t *x = json_object_get(p, "x"), *y = json_object_get(p, "y");
@@ -796,7 +802,7 @@ static void test_ended_replay(void **state)
             assert_float_equal(json_number_value(json_array_get(x, n - 1)), 49.99 / 50.0 * 100.0, 1e-9);
             assert_float_equal(json_number_value(json_array_get(y, n - 1)), 5099.0 / area, 1e-6); /* the last sample */
         }
-        json_t *end = json_array_get(evs, 4);
+        json_t *end = json_array_get(evs, 5);
         assert_string_equal(json_string_value(json_object_get(end, "type")), "end");
         assert_string_equal(json_string_value(json_object_get(end, "outcome")), "completed");
         assert_string_equal(json_string_value(json_object_get(end, "file")), path);

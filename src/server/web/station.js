@@ -240,7 +240,7 @@ function onEvent(ui, live, ev, el) {
     }
     case 'event':
       if (ev.kind === 'dims') break; // the dims event itself is logged, with the values
-      addLog(el.log, `Specimen ${ev.specimen}: ${ev.kind} by ${ev.by}${ev.text ? ' — ' + ev.text : ''}`);
+      addLog(el.log, `Specimen ${ev.specimen}: ${ev.kind}${ev.by ? ' by ' + ev.by : ''}${ev.text ? ' — ' + ev.text : ''}`); // (from a run file: the person is in the text)
       break;
     case 'end':
       el.stateBox.textContent = `Series ended: ${ev.outcome}` + (ev.lost_link ? ' (the run stopped answering)' : '');
