@@ -531,7 +531,8 @@ static char *dump_line(json_t *o)
 static char *points_line(struct pd_run *run, size_t k, size_t inst, int64_t t_now)
 {
     double b, h, l0;
-    if (pd_run_specimen_attr_double(run, k, "width", &b) < 0 || pd_run_specimen_attr_double(run, k, "thickness", &h) < 0 ||
+    if (pd_run_specimen_attr_double(run, k, "width", &b) < 0 ||
+        pd_run_specimen_attr_double(run, k, "thickness", &h) < 0 ||
         pd_run_specimen_attr_double(run, k, "gauge_length", &l0) < 0 || !(b > 0) || !(h > 0) || !(l0 > 0))
         return NULL;
     struct pd_err err;

@@ -240,7 +240,8 @@ function onEvent(ui, live, ev, el) {
     }
     case 'event':
       if (ev.kind === 'dims') break; // the dims event itself is logged, with the values
-      addLog(el.log, `Specimen ${ev.specimen}: ${ev.kind}${ev.by ? ' by ' + ev.by : ''}${ev.text ? ' — ' + ev.text : ''}`); // (from a run file: the person is in the text)
+      // (an event replayed from a run file has no `by`: the person is named in its text)
+      addLog(el.log, `Specimen ${ev.specimen}: ${ev.kind}${ev.by ? ' by ' + ev.by : ''}${ev.text ? ' — ' + ev.text : ''}`);
       break;
     case 'end':
       el.stateBox.textContent = `Series ended: ${ev.outcome}` + (ev.lost_link ? ' (the run stopped answering)' : '');
