@@ -409,6 +409,7 @@ struct lab_instrument {
     char driver[32];
     char model[160];
     bool caliper; /* a measuring instrument for dimensions (serial_line), not a station */
+    int station;  /* a caliper's station (its index: the station listed before it), -1: every station's */
 };
 struct srv_lab {
     char path[4096];
@@ -422,7 +423,8 @@ int lab_load(const char *path, struct srv_lab **out, struct pd_err *err);
 void lab_free(struct srv_lab *lab);
 const struct lab_instrument *lab_station(const struct srv_lab *lab, const char *name);
 /* Writes the series' config to `out_path` (0600): the lab file with run.method, run.specimens and
- * run.material replaced, only `instrument` and the calipers kept, the station key made absolute. */
+ * run.material replaced, only `instrument` and its calipers kept (specimen.caliper naming the
+ * station's own, or removed when it has none), the station key made absolute. */
 int lab_write_series_config(const struct srv_lab *lab, const char *instrument, const char *method, long specimens,
                             const char *material, const char *out_path, struct pd_err *err);
 
@@ -463,6 +465,12 @@ int live_command(struct live_hub *hub, int64_t series_id, json_t *cmd, int wait_
 /* A Server-Sent Events answer for the caller (call->stream): everything seen so far, then each
  * event as it comes. PD_ESTATE when the series has no link (ended before this server started). */
 int live_open_stream(struct live_hub *hub, struct srv_call *call, int64_t series_id, struct pd_err *err);
+/* Gives series `series_id`, which has no link in this server (it ended before the server started),
+ * an ended one whose replay is `lines` (protocol events, one JSON object each, in order: hello,
+ * points..., state, end), read from its run file. The stream of a late viewer is then that replay
+ * and ends; a link made meanwhile by another caller wins and `lines` are dropped. */
+int live_load_ended(struct live_hub *hub, int64_t series_id, const char *instrument, char **lines, size_t n,
+                    struct pd_err *err);
 /* Sets `on_change` (called from a link's thread, no lock held) for the run's hello and end. */
 void live_set_observer(struct live_hub *hub, void (*on_change)(void *ctx, int64_t series_id, const json_t *event),
                        void *ctx);

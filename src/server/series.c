@@ -10,6 +10,8 @@
 #define _GNU_SOURCE 1 /* POSIX_SPAWN_SETSID */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -511,6 +513,188 @@ int series_command(struct srv_call *call)
     return call_reply(call, 200, json_pack("{s:s,s:o}", "action", action, "ack", answer));
 }
 
+/* ---- The curve of a series that ended before this server started ------------------------------
+ * Its run file holds every sample; a late viewer gets the picture a live link would have kept:
+ * the run's hello, each specimen's stress-strain points (decimated for display only, at most
+ * REPLAY_POINTS per specimen as the run sends them: each bucket's lowest and highest stress and its
+ * last sample, in time order), the final state and the end. */
+#define REPLAY_POINTS 2000
+
+static pthread_mutex_t replay_lock = PTHREAD_MUTEX_INITIALIZER; /* one file read at a time */
+
+static char *dump_line(json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* One specimen's points event, or NULL (no samples or no dimensions: nothing to draw). */
+static char *points_line(struct pd_run *run, size_t k, size_t inst, int64_t t_now)
+{
+    double b, h, l0;
+    if (pd_run_specimen_attr_double(run, k, "width", &b) < 0 ||
+        pd_run_specimen_attr_double(run, k, "thickness", &h) < 0 ||
+        pd_run_specimen_attr_double(run, k, "gauge_length", &l0) < 0 || !(b > 0) || !(h > 0) || !(l0 > 0))
+        return NULL;
+    struct pd_err err;
+    double *force = NULL, *ext = NULL;
+    int64_t *t = NULL;
+    size_t nf = 0, ne = 0, nt = 0;
+    char *out = NULL;
+    size_t out_len = 0;
+    if (pd_run_read_channel(run, k, inst, "force", &force, &nf, &err) < 0 ||
+        pd_run_read_channel(run, k, inst, "extension", &ext, &ne, &err) < 0 ||
+        pd_run_read_time(run, k, inst, &t, &nt, &err) < 0)
+        goto done;
+    size_t n = nf < ne ? nf : ne;
+    n = n < nt ? n : nt;
+    if (n == 0)
+        goto done;
+    FILE *f = open_memstream(&out, &out_len);
+    if (!f)
+        goto done;
+    /* Three points per bucket at most; each sample once, in time order. */
+    size_t bucket = n <= REPLAY_POINTS ? 1 : (3 * n + REPLAY_POINTS - 1) / REPLAY_POINTS;
+    size_t *pick = malloc(3 * (n / bucket + 1) * sizeof *pick);
+    size_t n_pick = 0;
+    for (size_t i0 = 0; pick && i0 < n; i0 += bucket) {
+        size_t i1 = i0 + bucket < n ? i0 + bucket : n;
+        size_t lo = SIZE_MAX, hi = SIZE_MAX, last = SIZE_MAX;
+        for (size_t i = i0; i < i1; i++) {
+            if (!isfinite(force[i]) || !isfinite(ext[i]))
+                continue;
+            if (lo == SIZE_MAX || force[i] < force[lo])
+                lo = i;
+            if (hi == SIZE_MAX || force[i] > force[hi])
+                hi = i;
+            last = i;
+        }
+        size_t three[3] = {lo, hi, last};
+        for (int a = 0; a < 3; a++) /* ascending, each once */
+            for (int c = a + 1; c < 3; c++)
+                if (three[c] < three[a]) {
+                    size_t x = three[a];
+                    three[a] = three[c];
+                    three[c] = x;
+                }
+        for (int a = 0; a < 3; a++)
+            if (three[a] != SIZE_MAX && (a == 0 || three[a] != three[a - 1]))
+                pick[n_pick++] = three[a];
+    }
+    fprintf(f, "{\"type\":\"points\",\"t\":%lld,\"specimen\":%zu,\"x\":[", (long long)t_now, k + 1);
+    for (size_t i = 0; pick && i < n_pick; i++)
+        fprintf(f, "%s%.9g", i ? "," : "", ext[pick[i]] / l0 * 100.0);
+    fputs("],\"y\":[", f);
+    for (size_t i = 0; pick && i < n_pick; i++)
+        fprintf(f, "%s%.9g", i ? "," : "", force[pick[i]] / (b * h));
+    fprintf(f, "],\"ts\":%lld,\"from_file\":true}", (long long)(n_pick ? t[pick[n_pick - 1]] : t[n - 1]));
+    bool empty = n_pick == 0;
+    free(pick);
+    if (fclose(f) != 0 || empty) {
+        free(out);
+        out = NULL;
+    }
+done:
+    free(force);
+    free(ext);
+    free(t);
+    return out;
+}
+
+/* The replay of series `series` (its JSON: instrument, method, outcome) from its run file. */
+static int file_replay(const char *file, const json_t *series, char ***lines_out, size_t *n_out, struct pd_err *err)
+{
+    struct pd_run *run;
+    pthread_mutex_lock(&replay_lock);
+    int rc = pd_run_open(file, &run, err);
+    if (rc < 0) {
+        pthread_mutex_unlock(&replay_lock);
+        return rc;
+    }
+    const char *instrument = json_string_value(json_object_get(series, "instrument"));
+    size_t inst = SIZE_MAX, idx;
+    for (size_t i = 0; i < pd_run_instrument_count(run); i++)
+        if (strcmp(pd_run_instrument_name(run, i), instrument) == 0)
+            inst = i;
+    if (inst == SIZE_MAX && pd_run_find_channel(run, "force", &inst, &idx) < 0)
+        inst = SIZE_MAX;
+    size_t n_spec = pd_run_specimen_count(run);
+    char **lines = calloc(n_spec + 3, sizeof *lines);
+    size_t n = 0;
+    int64_t now = pd_clock_utc_ns();
+    if (!lines) {
+        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    json_t *channels = json_array();
+    for (size_t c = 0; inst != SIZE_MAX && c < pd_run_channel_count(run, inst); c++) {
+        const struct pd_store_channel *ch = pd_run_channel(run, inst, c);
+        json_array_append_new(channels, json_pack("{s:s,s:s}", "name", ch->name, "unit", ch->unit));
+    }
+    const char *run_id = pd_run_attr(run, "run_id");
+    lines[n++] = dump_line(json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:s,s:o,s:{s:s,s:s,s:s,s:s},s:i,s:b}", "type", "hello",
+                                     "t", (json_int_t)now, "run_id", run_id ? run_id : "", "file", file, "method",
+                                     json_string_value(json_object_get(series, "method")), "specimens",
+                                     (json_int_t)n_spec, "instrument", instrument, "channels", channels, "plot", "x",
+                                     "strain", "x_unit", "%", "y", "stress", "y_unit", "MPa", "protocol", 1,
+                                     "from_file", 1));
+    /* Per specimen: what its events recorded (dimensions, start, stop, invalid marks, notes, each
+     * naming the person in its text), then its curve. */
+    size_t n_events = 0;
+    for (size_t k = 0; k < n_spec; k++)
+        n_events += pd_run_event_count(run, k);
+    char **grown = realloc(lines, (n_spec + 3 + n_events) * sizeof *lines);
+    if (!grown) {
+        rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    lines = grown;
+    for (size_t k = 0; k < n_spec; k++) {
+        size_t count = pd_run_event_count(run, k);
+        for (size_t i = 0; i < count; i++) {
+            int64_t t;
+            const char *kind, *text;
+            if (pd_run_event(run, k, i, &t, &kind, &text) < 0)
+                continue;
+            lines[n++] = dump_line(json_pack("{s:s,s:I,s:s,s:I,s:s,s:s,s:b}", "type", "event", "t", (json_int_t)t,
+                                             "kind", kind ? kind : "", "specimen", (json_int_t)(k + 1), "by", "",
+                                             "text", text ? text : "", "from_file", 1));
+        }
+        char *p = inst != SIZE_MAX ? points_line(run, k, inst, now) : NULL;
+        if (p)
+            lines[n++] = p;
+    }
+    /* The outcome as the server recorded it from the run's end (the protocol's name), else the file's. */
+    const char *outcome = json_string_value(json_object_get(series, "outcome"));
+    const char *file_outcome = pd_run_attr(run, "outcome");
+    if (!outcome)
+        outcome = file_outcome && strcmp(file_outcome, "incomplete") != 0 ? file_outcome
+                  : file_outcome                                          ? "failed"
+                                                                          : "interrupted";
+    const char *reason = pd_run_attr(run, "outcome_reason");
+    lines[n++] = dump_line(json_pack("{s:s,s:I,s:I,s:s,s:s,s:s}", "type", "state", "t", (json_int_t)now, "specimen",
+                                     (json_int_t)(n_spec ? n_spec : 1), "state", "finished", "machine", "idle",
+                                     "outcome", outcome));
+    lines[n++] = dump_line(json_pack("{s:s,s:I,s:s,s:s,s:s,s:b}", "type", "end", "t", (json_int_t)now, "outcome",
+                                     outcome, "file", file, "reason", reason ? reason : "", "from_file", 1));
+    for (size_t i = 0; i < n; i++)
+        if (!lines[i])
+            rc = pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+done:
+    pd_run_close(run);
+    pthread_mutex_unlock(&replay_lock);
+    if (rc < 0 && lines) {
+        for (size_t i = 0; i < n; i++)
+            free(lines[i]);
+        free(lines);
+        return rc;
+    }
+    *lines_out = lines;
+    *n_out = n;
+    return rc;
+}
+
 int series_events(struct srv_call *call)
 {
     struct pd_err err;
@@ -519,8 +703,32 @@ int series_events(struct srv_call *call)
     json_t *series = load_series(call, call->ids[0], false, &err, &rc);
     if (!series)
         return rc < 0 ? call_fail(call, &err) : call_error(call, 404, "not_found", "no such series");
+    struct live_hub *hub = srv_hub(call->srv);
+    json_t *state = NULL, *hello = NULL;
+    int phase = live_describe(hub, call->ids[0], &state, &hello);
+    json_decref(state);
+    json_decref(hello);
+    const char *file = json_string_value(json_object_get(series, "file"));
+    if (phase < 0 && file && file[0]) { /* ended before this server started: its curve is in the file */
+        char **lines = NULL;
+        size_t n = 0;
+        rc = file_replay(file, series, &lines, &n, &err);
+        if (rc == 0) {
+            rc = live_load_ended(hub, call->ids[0], json_string_value(json_object_get(series, "instrument")), lines,
+                                 n, &err);
+            for (size_t i = 0; i < n; i++)
+                free(lines[i]);
+            free(lines);
+        }
+        if (rc < 0) {
+            json_decref(series);
+            pd_log(PD_LOG_WARN, "series %lld: its run file cannot be replayed: %s", (long long)call->ids[0], err.msg);
+            return call_error(call, 409, "not_live", "series %lld ended before this server started and its run "
+                              "file cannot be read: %s", (long long)call->ids[0], err.msg);
+        }
+    }
     json_decref(series);
-    if (live_open_stream(srv_hub(call->srv), call, call->ids[0], &err) < 0)
+    if (live_open_stream(hub, call, call->ids[0], &err) < 0)
         return err.code == PD_ESTATE ? call_error(call, 409, "not_live", "%s", err.msg) : call_fail(call, &err);
     return 0;
 }

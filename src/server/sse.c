@@ -687,6 +687,85 @@ int live_command(struct live_hub *hub, int64_t series_id, json_t *cmd, int wait_
     return rc;
 }
 
+/* ---- A series that ended before this server started --------------------------------------------*/
+static void link_free(struct live_link *l)
+{
+    free(l->hello);
+    free(l->state);
+    free(l->need_dims);
+    free(l->values);
+    json_decref(l->hello_json);
+    json_decref(l->state_json);
+    for (size_t i = 0; i < l->n_replay; i++)
+        free(l->replay[i]);
+    free(l->replay);
+    pthread_mutex_destroy(&l->write_lock);
+    free(l);
+}
+
+int live_load_ended(struct live_hub *hub, int64_t series_id, const char *instrument, char **lines, size_t n,
+                    struct pd_err *err)
+{
+    struct live_link *link = calloc(1, sizeof *link);
+    char **replay = n ? calloc(n, sizeof *replay) : NULL;
+    if (!link || (n && !replay)) {
+        free(link);
+        free(replay);
+        return pd_err_set(err, PD_ENOMEM, NULL, "out of memory");
+    }
+    link->hub = hub;
+    link->series_id = series_id;
+    link->fd = -1;
+    link->phase = LINK_ENDED;
+    pd_strlcpy(link->instrument, instrument, sizeof link->instrument);
+    pthread_mutex_init(&link->write_lock, NULL);
+    link->replay = replay;
+    link->cap_replay = n;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t len = strlen(lines[i]);
+        char *frame = make_frame(lines[i], len);
+        json_t *ev = json_loadb(lines[i], len, 0, NULL);
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        if (!frame || !ev || !type) {
+            free(frame);
+            json_decref(ev);
+            rc = pd_err_set(err, frame ? PD_EINVAL : PD_ENOMEM, NULL, "a replayed event is not an event");
+            break;
+        }
+        /* As a live link keeps them: the latest hello and state first, the rest in order. */
+        if (strcmp(type, "hello") == 0) {
+            keep_latest(&link->hello, frame);
+            json_decref(link->hello_json);
+            link->hello_json = json_incref(ev);
+        } else if (strcmp(type, "state") == 0) {
+            keep_latest(&link->state, frame);
+            json_decref(link->state_json);
+            link->state_json = json_incref(ev);
+        } else if (link->replay_bytes + len + 8 <= REPLAY_MAX_BYTES || strcmp(type, "end") == 0) {
+            link->replay[link->n_replay++] = frame; /* (the end always: the page needs the outcome) */
+            link->replay_bytes += len + 8;
+        } else { /* as a live link's replay, at most 8 MiB kept */
+            free(frame);
+        }
+        json_decref(ev);
+    }
+    if (rc < 0) {
+        link_free(link);
+        return rc;
+    }
+    pthread_mutex_lock(&hub->lock);
+    if (find_link(hub, series_id)) { /* another viewer's load came first: its copy serves */
+        pthread_mutex_unlock(&hub->lock);
+        link_free(link);
+        return 0;
+    }
+    link->next = hub->links;
+    hub->links = link;
+    pthread_mutex_unlock(&hub->lock);
+    return 0;
+}
+
 /* ---- Stop -----------------------------------------------------------------------------------*/
 void live_hub_quiesce(struct live_hub *hub)
 {
@@ -731,17 +810,7 @@ void live_hub_free(struct live_hub *hub)
         hub->links = l->next;
         if (l->fd >= 0)
             close(l->fd);
-        free(l->hello);
-        free(l->state);
-        free(l->need_dims);
-        free(l->values);
-        json_decref(l->hello_json);
-        json_decref(l->state_json);
-        for (size_t i = 0; i < l->n_replay; i++)
-            free(l->replay[i]);
-        free(l->replay);
-        pthread_mutex_destroy(&l->write_lock);
-        free(l);
+        link_free(l);
     }
     pthread_cond_destroy(&hub->answered);
     pthread_mutex_destroy(&hub->lock);

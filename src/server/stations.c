@@ -2,6 +2,11 @@
  * stations.c — the test stations of `polydaq serve --lab FILE`: the lab config's instruments (a
  * run configuration such as config/station-demo.yaml), GET /api/v1/stations with each one's live
  * series, and the per-series copy of the config that `polydaq run` is started with.
+ *
+ * A caliper (a line-protocol instrument) belongs to the station listed before it in `instruments`
+ * and one listed before every station to each station without a caliper of its own. A run locks
+ * every instrument of its config, so two series side by side need a caliper each: a series' config
+ * keeps only its station's calipers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +69,7 @@ int lab_load(const char *path, struct srv_lab **out, struct pd_err *err)
         rc = pd_cfg_error(err, insts, "at most %d instruments", LAB_INSTRUMENTS_MAX);
         goto fail;
     }
+    int last_station = -1;
     for (size_t i = 0; i < pd_cfg_seq_len(insts); i++) {
         const struct pd_cfg_node *in = pd_cfg_seq_at(insts, i);
         struct lab_instrument *li = &lab->instruments[i];
@@ -79,6 +85,9 @@ int lab_load(const char *path, struct srv_lab **out, struct pd_err *err)
         /* A line-protocol instrument measures dimensions (the caliper); it is part of every series,
          * not a station of its own. */
         li->caliper = strcmp(li->driver, "serial_line") == 0;
+        li->station = li->caliper ? last_station : -1;
+        if (!li->caliper)
+            last_station = (int)i;
         for (size_t j = 0; j < i; j++) {
             if (strcmp(lab->instruments[j].name, li->name) == 0) {
                 rc = pd_cfg_error(err, in, "instrument name '%s' is used twice", li->name);
@@ -109,6 +118,38 @@ const struct lab_instrument *lab_station(const struct srv_lab *lab, const char *
         if (!lab->instruments[i].caliper && strcmp(lab->instruments[i].name, name) == 0)
             return &lab->instruments[i];
     return NULL;
+}
+
+/* Whether instrument `i` is a caliper the station at index `station` uses: its own, or the shared
+ * ones when it has none of its own. */
+static bool caliper_of(const struct srv_lab *lab, size_t i, int station)
+{
+    const struct lab_instrument *li = &lab->instruments[i];
+    if (!li->caliper)
+        return false;
+    if (li->station == station)
+        return true;
+    if (li->station >= 0)
+        return false;
+    for (size_t j = 0; j < lab->n_instruments; j++)
+        if (lab->instruments[j].caliper && lab->instruments[j].station == station)
+            return false;
+    return true;
+}
+
+/* The name of the first caliper station `station` uses, or NULL. */
+static const char *first_caliper(const struct srv_lab *lab, int station)
+{
+    for (size_t i = 0; i < lab->n_instruments; i++)
+        if (caliper_of(lab, i, station))
+            return lab->instruments[i].name;
+    return NULL;
+}
+
+static int station_index(const struct srv_lab *lab, const char *name)
+{
+    const struct lab_instrument *li = lab_station(lab, name);
+    return li ? (int)(li - lab->instruments) : -1;
 }
 
 /* The YAML tree as JSON, which YAML reads as it is (flow style): every scalar a string, which is
@@ -143,17 +184,33 @@ int lab_write_series_config(const struct srv_lab *lab, const char *instrument, c
     json_object_set_new(run, "specimens", json_string(num));
     if (material && material[0])
         json_object_set_new(run, "material", json_string(material));
-    /* Only the chosen station and the calipers: the other stations belong to other series. */
+    /* Only the chosen station and its calipers: the others belong to other series (each run
+     * locks every instrument of its config). */
+    int station_i = station_index(lab, instrument);
     json_t *kept = json_array();
     size_t i;
     json_t *in;
     json_array_foreach(json_object_get(root, "instruments"), i, in)
     {
-        const struct lab_instrument *li = &lab->instruments[i];
-        if (li->caliper || strcmp(li->name, instrument) == 0)
+        if ((int)i == station_i || caliper_of(lab, i, station_i))
             json_array_append(kept, in);
     }
     json_object_set_new(root, "instruments", kept);
+    /* The dimensions' caliper is the station's own (the lab file names the first station's). */
+    json_t *specimen = json_object_get(root, "specimen");
+    const char *named = json_string_value(json_object_get(specimen, "caliper"));
+    if (named) {
+        int named_i = -1;
+        for (size_t j = 0; j < lab->n_instruments; j++)
+            if (strcmp(lab->instruments[j].name, named) == 0)
+                named_i = (int)j;
+        const char *own = first_caliper(lab, station_i);
+        bool keep = named_i >= 0 && caliper_of(lab, (size_t)named_i, station_i);
+        if (!keep && own)
+            json_object_set_new(specimen, "caliper", json_string(own));
+        else if (!keep)
+            json_object_del(specimen, "caliper");
+    }
     /* The station key is relative to the lab file's folder; the copy lives elsewhere. */
     json_t *station = json_object_get(root, "station");
     const char *key = json_string_value(json_object_get(station, "key"));
@@ -212,6 +269,8 @@ int stations_list(struct srv_call *call)
             live_describe(srv_hub(call->srv), series, &state, &hello);
         json_object_set_new(o, "state", series ? json_string("busy") : json_string("free"));
         json_object_set_new(o, "run_state", state ? state : json_null());
+        const char *caliper = first_caliper(lab, (int)i);
+        json_object_set_new(o, "caliper", caliper ? json_string(caliper) : json_null());
         json_decref(hello);
         json_array_append_new(list, o);
     }

@@ -6,6 +6,7 @@ import itertools
 import os
 import re
 import shutil
+import sqlite3
 
 from public_lab import make_certs
 from server_lib import (ACCOUNTS, API, PASSWORDS, REVIEW, ROLES, Client, Server, check, fail, finish,
@@ -90,6 +91,23 @@ def cert_in(status, member="member A"):
     return n, run, req
 
 
+def ended_series(req):
+    """A series of request `req` that ended before this server started (the server has no --lab):
+    its row written straight into server.sqlite, as a station run's end leaves it, with a run file
+    for its curves. Its events replay that file and end; a command to it is 409."""
+    path = os.path.join(data, "runs", fresh_run_file())
+    db = sqlite3.connect(os.path.join(data, "server.sqlite"), timeout=30)
+    with db:
+        tech_id = db.execute("SELECT id FROM users WHERE login = 'tessa'").fetchone()[0]
+        cur = db.execute("INSERT INTO series(request_id, instrument, method, specimens, started_by, started_at, "
+                         "state, outcome, run_id, file, socket, log) VALUES (?, 'frame1', 'iso527', 5, ?, "
+                         "'2026-12-01T10:00:00Z', 'finished', 'completed', 'R-ACCESS', ?, '', '')",
+                         (req, tech_id, path))
+        sid = cur.lastrowid
+    db.close()
+    return sid
+
+
 shared_cert, shared_run, shared_cert_req = {}, {}, {}
 for role in ("member A", "member B"):
     shared_cert[role], shared_run[role], shared_cert_req[role] = cert_in("issued", role)
@@ -166,6 +184,8 @@ def cell(method, pattern, role, want):
         else:
             obj["{A}"] = str(shared_complaint["member A"])
         obj["{B}"] = str(shared_complaint["member B"])
+    elif pattern.startswith("/api/v1/series/{"):
+        obj["{A}"] = str(shared_series)
     elif "/members/" in pattern:
         obj["{A}"], obj["{B}"] = str(member_a), str(member_b)
     elif "/users/{A}" in pattern:
@@ -206,6 +226,14 @@ def cell(method, pattern, role, want):
             body = {"specification": "pp-demo.yaml"}
         elif pattern.endswith("/revise") or pattern.endswith("/withdraw"):
             body = {"reason": "a reason given in the access matrix"}
+        elif pattern.endswith("/dims"):  # a valid command to an ended series: the technician's is 409
+            body = {"specimen": 1, "values": {"width": 10.0, "thickness": 4.0}}
+        elif pattern.endswith("/caliper"):
+            body = {"specimen": 1, "field": "width"}
+        elif pattern.endswith("/invalid"):
+            body = {"specimen": 1, "reason": "broke in the grips"}
+        elif pattern.endswith("/note"):
+            body = {"specimen": 1, "text": "a note"}
         elif pattern == "/api/v1/series":  # this server has no --lab: a technician's start is 409
             body = {"request_id": shared_a, "item_ids": ["IT-2026-000001"], "method": "iso527", "instrument": "frame1"}
     if method == "PUT":
@@ -220,6 +248,7 @@ def fresh_run_file():
     return name
 
 
+shared_series = ended_series(shared_a)
 rows = read_matrix()
 cells = 0
 for method, pattern, expected in rows:

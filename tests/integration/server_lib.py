@@ -180,6 +180,9 @@ class Client:
             check(data.startswith(b"%PDF-"), f"{method} {path}: a PDF that does not start with %PDF-")
             API.validate(method, path.split("?")[0], resp.status, data, "application/pdf")
             return resp.status, hdrs, data
+        if hdrs.get("content-type", "").startswith("text/event-stream") and resp.status == 200:  # a stream, read to its end
+            API.validate(method, path.split("?")[0], resp.status, data, "text/event-stream")
+            return resp.status, hdrs, data
         check(hdrs.get("content-type", "").startswith("application/json"), f"{method} {path}: not JSON")
         cookie = hdrs.get("set-cookie")
         if cookie:

@@ -11,6 +11,7 @@
  * cleanly and reconnects to the run at its next start. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -29,6 +30,7 @@
 
 #include "common/srv_db.h"
 #include "server/internal.h"
+#include "store/store.h"
 
 #define HANG_BOUND_MS SRV_HANG_BOUND_MS
 
@@ -220,8 +222,9 @@ static const char lab_yaml[] =
     "specimen: {dimensions: prompt, caliper: caliper1, width: 10.0, thickness: 4.0}\n"
     "instruments:\n"
     "  - {name: frame1, driver: modbus, transport: 'tcp://127.0.0.1:1', model: LF-1}\n"
-    "  - {name: frame2, driver: modbus, transport: 'tcp://127.0.0.1:2'}\n"
     "  - {name: caliper1, driver: serial_line, transport: 'tcp-raw://127.0.0.1:3'}\n"
+    "  - {name: frame2, driver: modbus, transport: 'tcp://127.0.0.1:2'}\n"
+    "  - {name: caliper2, driver: serial_line, transport: 'tcp-raw://127.0.0.1:4'}\n"
     "station: {name: test station, key: keys/station.key}\n";
 
 static int setup(void **state)
@@ -342,6 +345,9 @@ static void test_reconnect_and_stations(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_array_get(stations, 0), "series_id")), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 1), "state")), "free");
     assert_string_equal(json_string_value(json_array_get(json_object_get(st, "calipers"), 0)), "caliper1");
+    /* each frame has the caliper listed after it */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 0), "caliper")), "caliper1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 1), "caliper")), "caliper2");
     json_decref(st);
     /* Members have no station. */
     call("GET", "/api/v1/stations", 0, false, NULL, &ans);
@@ -517,8 +523,11 @@ static void test_second_start_and_failed_start(void **state)
     const struct pd_cfg_node *root = pd_cfg_root(doc);
     assert_string_equal(pd_cfg_scalar(pd_cfg_map_get(pd_cfg_map_get(root, "run"), "specimens")), "2");
     const struct pd_cfg_node *insts = pd_cfg_map_get(root, "instruments");
-    assert_int_equal(pd_cfg_seq_len(insts), 2); /* frame2 and the caliper, not frame1 */
+    assert_int_equal(pd_cfg_seq_len(insts), 2); /* frame2 and its caliper, not frame1 nor frame1's caliper */
     assert_string_equal(pd_cfg_scalar(pd_cfg_map_get(pd_cfg_seq_at(insts, 0), "name")), "frame2");
+    assert_string_equal(pd_cfg_scalar(pd_cfg_map_get(pd_cfg_seq_at(insts, 1), "name")), "caliper2");
+    /* the lab file names frame1's caliper for the dimensions: frame2's series reads its own */
+    assert_string_equal(pd_cfg_scalar(pd_cfg_map_get(pd_cfg_map_get(root, "specimen"), "caliper")), "caliper2");
     const char *key = pd_cfg_scalar(pd_cfg_map_get(pd_cfg_map_get(root, "station"), "key"));
     assert_true(key[0] == '/' && strstr(key, "/keys/station.key"));
     pd_cfg_free(doc);
@@ -596,6 +605,170 @@ static void test_end(void **state)
     assert_null(strstr(ans.body, "busy"));
 }
 
+/* A run file as a station run leaves it, for a series that ended before this server started: two
+ * specimens on frame2 with their own dimensions; specimen 1 long (5000 samples, one unread, a peak
+ * in the middle), specimen 2 short. */
+static void write_ended_run(const char *path)
+{
+    struct pd_store_attr run_attrs[] = {{.key = "run_id", .type = PD_STORE_STRING, .s = "R-ENDED"},
+                                        {.key = "method", .type = PD_STORE_STRING, .s = "iso527"}};
+    struct pd_store_instrument inst = {.name = "frame2", .n_channels = 2};
+    strcpy(inst.channels[0].name, "force");
+    strcpy(inst.channels[0].unit, "N");
+    strcpy(inst.channels[1].name, "extension");
+    strcpy(inst.channels[1].unit, "mm");
+    struct pd_store_attr dims[2][3] = {
+        {{.key = "width", .type = PD_STORE_DOUBLE, .d = 10.0}, {.key = "thickness", .type = PD_STORE_DOUBLE, .d = 4.0},
+         {.key = "gauge_length", .type = PD_STORE_DOUBLE, .d = 50.0}},
+        {{.key = "width", .type = PD_STORE_DOUBLE, .d = 5.0}, {.key = "thickness", .type = PD_STORE_DOUBLE, .d = 2.0},
+         {.key = "gauge_length", .type = PD_STORE_DOUBLE, .d = 50.0}},
+    };
+    struct pd_store_specimen specimens[2] = {{.id = "S01", .n_attrs = 3, .attrs = dims[0]},
+                                             {.id = "S02", .n_attrs = 3, .attrs = dims[1]}};
+    struct pd_store_layout layout = {.n_run_attrs = 2, .run_attrs = run_attrs, .n_instruments = 1, .instruments = &inst,
+                                     .n_specimens = 2, .specimens = specimens, .deflate_level = -1};
+    struct pd_store *st;
+    struct pd_err err;
+    assert_int_equal(pd_store_create(path, &layout, &st, &err), 0);
+    size_t sizes[2] = {5000, 10};
+    for (size_t k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        int64_t *t = malloc(n * sizeof *t), *unc = calloc(n, sizeof *unc);
+        uint32_t *q = calloc(n, sizeof *q);
+        double *v = malloc(2 * n * sizeof *v);
+        assert_true(t && unc && q && v);
+        for (size_t i = 0; i < n; i++) {
+            t[i] = 1795852800000000000LL + (int64_t)(k * 100000 + i) * 1000000;
+            v[2 * i] = 100.0 + (double)i;     /* force, N */
+            v[2 * i + 1] = 0.01 * (double)i; /* extension, mm */
+        }
+        if (k == 0) {
+            v[2 * 2500] = 99999.0; /* the peak, inside a bucket */
+            v[2 * 10] = NAN;       /* an unread sample: not drawn */
+            q[10] = PD_Q_UNREAD | PD_Q_UNREAD_CHANNEL(0);
+        }
+        assert_int_equal(pd_store_append(st, k, 0, n, t, unc, q, v, &err), 0);
+        free(t);
+        free(unc);
+        free(q);
+        free(v);
+    }
+    assert_int_equal(pd_store_add_event(st, 0, 1795852800000000000LL, "note", "grips checked (by Tim Tech)", &err), 0);
+    struct pd_store_attr final[] = {{.key = "outcome", .type = PD_STORE_STRING, .s = "completed"}};
+    assert_int_equal(pd_store_close(st, 1, final, &err), 0);
+}
+
+/* The stream's events (the de-chunked text's data lines), parsed. */
+static json_t *stream_events(const struct stream *s)
+{
+    json_t *list = json_array();
+    for (const char *p = s->text; p && (p = strstr(p, "data: ")) != NULL;) {
+        p += 6;
+        const char *nl = strchr(p, '\n');
+        assert_non_null(nl);
+        json_t *ev = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        assert_non_null(ev);
+        json_array_append_new(list, ev);
+        p = nl;
+    }
+    return list;
+}
+
+static void stream_drain(struct stream *a)
+{
+    while (!a->ended) {
+        assert_true(readable(a->fd, HANG_BOUND_MS));
+        ssize_t r = read(a->fd, a->raw + a->raw_len, sizeof a->raw - a->raw_len);
+        if (r <= 0)
+            break;
+        a->raw_len += (size_t)r;
+        stream_pump(a);
+    }
+}
+
+/* A series that ended before this server started: its stream replays the run file (every
+ * specimen's curve, decimated for display, its own dimensions; the final state; the end) and
+ * ends, twice alike; one whose file is gone is 409 naming it; a command to it is 409. */
+static void test_ended_replay(void **state)
+{
+    (void)state;
+    char path[400], sql[1200];
+    snprintf(path, sizeof path, "%s/ended.h5", tmp_dir);
+    write_ended_run(path);
+    struct pd_srvdb *db;
+    assert_int_equal(pd_srvdb_open(tmp_dir, &db, NULL), 0);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO series VALUES (50, 1, 'frame2', 'iso527', 2, 4, 'now', 'finished', 'completed', 'R-ENDED', "
+             "'%s', '', 'l')",
+             path);
+    assert_int_equal(sqlite3_exec(db->h, sql, NULL, NULL, NULL), SQLITE_OK);
+    pd_srvdb_close(db);
+    for (int round = 0; round < 2; round++) { /* the second from the link the first one left */
+        struct stream a;
+        stream_open(&a, 3, 50);
+        stream_drain(&a);
+        assert_true(a.ended);
+        json_t *evs = stream_events(&a);
+        stream_close(&a);
+        assert_int_equal(json_array_size(evs), 6); /* hello, state, specimen 1's note, points ×2, end */
+        json_t *note = json_array_get(evs, 2);
+        assert_string_equal(json_string_value(json_object_get(note, "type")), "event");
+        assert_string_equal(json_string_value(json_object_get(note, "kind")), "note");
+        assert_int_equal(json_integer_value(json_object_get(note, "specimen")), 1);
+        assert_string_equal(json_string_value(json_object_get(note, "text")), "grips checked (by Tim Tech)");
+        json_t *hello = json_array_get(evs, 0);
+        assert_string_equal(json_string_value(json_object_get(hello, "type")), "hello");
+        assert_string_equal(json_string_value(json_object_get(hello, "run_id")), "R-ENDED");
+        assert_string_equal(json_string_value(json_object_get(hello, "instrument")), "frame2");
+        assert_int_equal(json_integer_value(json_object_get(hello, "specimens")), 2);
+        json_t *st = json_array_get(evs, 1);
+        assert_string_equal(json_string_value(json_object_get(st, "state")), "finished");
+        assert_string_equal(json_string_value(json_object_get(st, "outcome")), "completed");
+        for (int k = 1; k <= 2; k++) {
+            json_t *p = json_array_get(evs, (size_t)(2 + k));
+            assert_string_equal(json_string_value(json_object_get(p, "type")), "points");
+            assert_int_equal(json_integer_value(json_object_get(p, "specimen")), k);
+            json_t *x = json_object_get(p, "x"), *y = json_object_get(p, "y");
+            size_t n = json_array_size(x);
+            assert_int_equal(json_array_size(y), n);
+            double area = k == 1 ? 40.0 : 10.0;
+            if (k == 2) { /* short: every sample, with its own cross-section */
+                assert_int_equal(n, 10);
+                for (size_t i = 0; i < n; i++) {
+                    assert_float_equal(json_number_value(json_array_get(y, i)), (100.0 + (double)i) / area, 1e-6);
+                    assert_float_equal(json_number_value(json_array_get(x, i)), 0.01 * (double)i / 50.0 * 100.0, 1e-9);
+                }
+                continue;
+            }
+            assert_true(n > 1000 && n <= 2000);
+            bool peak = false;
+            double prev_x = -1;
+            for (size_t i = 0; i < n; i++) {
+                double xi = json_number_value(json_array_get(x, i)), yi = json_number_value(json_array_get(y, i));
+                assert_true(xi > prev_x); /* time order, each sample once */
+                prev_x = xi;
+                assert_true(fabs(xi - 0.2) > 1e-9); /* sample 10 (unread) is not drawn */
+                peak |= fabs(yi - 99999.0 / area) < 1e-3;
+            }
+            assert_true(peak);
+            assert_float_equal(json_number_value(json_array_get(x, n - 1)), 49.99 / 50.0 * 100.0, 1e-9);
+            assert_float_equal(json_number_value(json_array_get(y, n - 1)), 5099.0 / area, 1e-6); /* the last sample */
+        }
+        json_t *end = json_array_get(evs, 5);
+        assert_string_equal(json_string_value(json_object_get(end, "type")), "end");
+        assert_string_equal(json_string_value(json_object_get(end, "outcome")), "completed");
+        assert_string_equal(json_string_value(json_object_get(end, "file")), path);
+        json_decref(evs);
+    }
+    struct answer ans;
+    call("POST", "/api/v1/series/50/start", 4, true, NULL, &ans);
+    assert_int_equal(ans.status, 409);
+    /* Series 2's run file is gone: 409 naming it, nothing streamed. */
+    call("GET", "/api/v1/series/2/events", 3, false, NULL, &ans);
+    assert_int_equal(ans.status, 409);
+    assert_non_null(strstr(ans.body, "none.h5"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_second_start_and_failed_start),
         cmocka_unit_test(test_stop_and_restart),
         cmocka_unit_test(test_end),
+        cmocka_unit_test(test_ended_replay),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

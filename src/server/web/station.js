@@ -152,7 +152,7 @@ export async function seriesPage(ui, id) {
   } catch (e) {
     plotBox.append(h('p', {}, 'The curve cannot be drawn (the plotting library is not built in); values and state follow.'));
   }
-  if (!s.live) return;
+  if (!s.live && !s.file) return; // an ended series' stream replays its run file's curves, then ends
 
   const es = new EventSource(`/api/v1/series/${id}/events`);
   es.onmessage = (msg) => {
@@ -240,7 +240,8 @@ function onEvent(ui, live, ev, el) {
     }
     case 'event':
       if (ev.kind === 'dims') break; // the dims event itself is logged, with the values
-      addLog(el.log, `Specimen ${ev.specimen}: ${ev.kind} by ${ev.by}${ev.text ? ' — ' + ev.text : ''}`);
+      // (an event replayed from a run file has no `by`: the person is named in its text)
+      addLog(el.log, `Specimen ${ev.specimen}: ${ev.kind}${ev.by ? ' by ' + ev.by : ''}${ev.text ? ' — ' + ev.text : ''}`);
       break;
     case 'end':
       el.stateBox.textContent = `Series ended: ${ev.outcome}` + (ev.lost_link ? ' (the run stopped answering)' : '');
