@@ -4,6 +4,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -783,6 +786,9 @@ static void *hash_files(void *arg)
 {
     struct pd_cert_hashing *h = arg;
     prctl(PR_SET_NAME, "pd-hash");
+    /* Lower priority for this thread only (Linux: nice is per thread): the reader's decoding and
+     * the evaluation are on the critical path at first, the hash only before the document. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     for (size_t r = 0; r < h->n && h->rc == 0; r++)
         h->rc = pd_sha256_file(h->paths[r], h->hex[r], &h->err);
     return NULL;

@@ -70,10 +70,16 @@ int cert_drop_unread_rows(struct pd_run *run, size_t s, const char *channel, dou
                           size_t *n, size_t *dropped)
 {
     *dropped = 0;
-    bool any_nan = false; /* the quality bits are read only when some value is missing */
-    for (size_t c = 0; c < n_cols && !any_nan; c++)
-        for (size_t i = 0; cols[c] && i < *n && !any_nan; i++)
-            any_nan = isnan(cols[c][i]);
+    /* The quality bits are read only when some value is missing. x - x is NaN only for NaN (and
+     * infinities, whose marks are then read for nothing): a sum without a branch per sample, which
+     * the compiler vectorizes — this scan ran over every sample of every specimen. */
+    bool any_nan = false;
+    for (size_t c = 0; c < n_cols && !any_nan; c++) {
+        double acc = 0.0;
+        for (size_t i = 0; cols[c] && i < *n; i++)
+            acc += cols[c][i] - cols[c][i];
+        any_nan = acc != acc;
+    }
     size_t inst, index, nq = 0;
     if (!any_nan || pd_run_find_channel(run, channel, &inst, &index) < 0)
         return 0;
