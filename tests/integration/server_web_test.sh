@@ -4,9 +4,7 @@
 # file checks over plain HTTP. `--screenshots DIR` also writes the main pages as PNG files.
 # Exit 77 (skip) only when Chromium is installed but cannot start here; missing packages fail.
 set -u
-for p in /usr/bin/chromium /usr/bin/chromedriver; do
-  [ -x "$p" ] || { echo "FAIL: $p missing (tools/dev installs chromium and chromium-driver)" >&2; exit 1; }
-done
-/usr/bin/python3 -c 'import selenium, jsonschema, yaml' 2>/dev/null ||
-  { echo "FAIL: python3-selenium, python3-jsonschema or python3-yaml missing (tools/dev installs them)" >&2; exit 1; }
+# shellcheck source=browser_prereqs.sh
+source "$(dirname "$0")/browser_prereqs.sh"
+need_browser jsonschema yaml
 cd "$(dirname "$0")" && exec /usr/bin/python3 server_web.py "$@"
