@@ -81,7 +81,7 @@ struct pd_acq_station {
     size_t frame_index;
     int ch_force, ch_ext;
     bool recording; /* method record: no dimensions, one curve of ch_force over time (docs/STATION.md) */
-    int64_t t0;     /* a recording's x = 0 (UTC ns): when the station began to serve */
+    int64_t t0;     /* a recording's x = 0 (UTC ns): the run's start */
     char file[8400]; /* the run file's absolute path, as hello and end name it */
     struct pd_ring tap;
     bool tap_ready;
@@ -1029,7 +1029,7 @@ int acq_station_start(struct run *run, struct pd_err *err)
         st->frame = &run->buses[0];
         st->frame_index = 0;
         st->ch_force = 0;
-        st->t0 = pd_timebase_utc(&run->tb, pd_clock_mono_ns());
+        st->t0 = run->tb.utc0_ns; /* the run's start: the file's start_time_ns, as its replay counts */
     }
     for (size_t i = 0; i < run->n_buses && !st->frame; i++)
         if (acq_bus_find_channel(&run->buses[i], "force") >= 0 && acq_bus_find_channel(&run->buses[i], "extension") >= 0) {

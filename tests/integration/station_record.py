@@ -125,6 +125,7 @@ with h5py.File(hello["file"], "r") as f:
     done = "recording stopped by bert" if how == "stop" else "aborted by bert"
     check((how, done) in evs, "the %s in the file: %r" % (how, evs))
     attr = lambda k: f.attrs[k].decode() if isinstance(f.attrs[k], bytes) else f.attrs[k]
+    check(int(f.attrs["start_time_ns"]) == t0, "t0 is the file's start_time_ns: %r %r" % (t0, f.attrs["start_time_ns"]))
     check(attr("operator") == "lab admin", "operator %r" % attr("operator"))
     check(attr("outcome") == ("completed" if how == "stop" else "interrupted"), "outcome %r" % attr("outcome"))
     check(done in attr("outcome_reason"), "outcome_reason %r" % attr("outcome_reason"))
