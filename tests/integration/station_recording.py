@@ -17,8 +17,11 @@ import time
 
 import h5py
 import numpy as np
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
 
 from server_lib import PASSWORDS, REVIEW, SOURCE, Client, Server, check, fail, failures, make_lab, new_request
+from web_lib import Browser, PageWait
 
 CEILING = 120  # seconds: a bound against a hang on a loaded machine, not a timing check
 
@@ -107,6 +110,41 @@ st, _, stations = tessa.call("GET", "/api/v1/stations")
 check([s["series_id"] for s in stations["stations"] if s["name"] == "chamber1"] == [sid], f"chamber1 busy: {stations}")
 st, _, got = tessa.call("POST", f"/api/v1/series/{sid}/start")
 check(st == 422 and "nothing to start" in got["error"]["message"], f"start refused by the recording: {st} {got}")
+
+# ---- the technician's page in headless Chromium: the axes from the hello, no dimension form, no start
+browser = Browser(f"http://127.0.0.1:{server.port}", None, on_skip=server.stop)
+driver = browser.driver
+browser.login("tessa", PASSWORDS["tessa"])
+driver.get(f"http://127.0.0.1:{server.port}/series/{sid}")
+browser.wait_heading(f"Series {sid} on chamber1", "the recording's page")
+
+
+def plot_attr(name):
+    els = driver.find_elements(By.CSS_SELECTOR, "#plot")
+    return els[0].get_attribute(name) if els else None
+
+
+try:
+    PageWait(driver, CEILING, poll_frequency=0.05).until(lambda d: int(plot_attr("data-points") or 0) > 0)
+    shown = int(plot_attr("data-points"))
+    PageWait(driver, CEILING, poll_frequency=0.05).until(lambda d: int(plot_attr("data-points")) > shown)
+except TimeoutException:
+    fail(f"the recording's curve did not grow on the page ({plot_attr('data-points')} points)")
+# (uPlot draws the axes' labels on its canvas; the plot's accessible name carries the same words)
+label = plot_attr("aria-label") or ""
+check(label.startswith("temperature [°C] over time [s]"), f"the axes labelled from the hello: {label!r}")
+check(driver.find_element(By.ID, "run-state").text.startswith("Recording: running"),
+      f"the state says it records: {driver.find_element(By.ID, 'run-state').text!r}")
+check(not [e for e in driver.find_elements(By.CSS_SELECTOR, "#dims, #dims-form") if e.is_displayed()],
+      "no dimension form for a recording")
+check(not driver.find_element(By.ID, "btn-start").is_displayed() and not driver.find_element(By.ID, "btn-return")
+      .is_displayed() and not driver.find_element(By.ID, "invalid-form").is_displayed(),
+      "no start, return or invalid mark for a recording")
+check(driver.find_element(By.ID, "btn-stop").is_enabled() and driver.find_element(By.ID, "btn-abort").is_enabled(),
+      "stop and abort enabled while it records")
+check(not browser.console_errors(), f"no error in the browser's console: {browser.console_errors()}")
+browser.quit()
+
 st, _, got = tessa.call("POST", f"/api/v1/series/{sid}/note", {"specimen": 1, "text": "door closed"})
 check(st == 200, f"a note: {st} {got}")
 st, _, got = tessa.call("POST", f"/api/v1/series/{sid}/stop")

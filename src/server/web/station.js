@@ -295,10 +295,10 @@ function draw(live, box) {
       scales: { x: { time: false } },
       axes: [{ label: `${plot.x} [${unitText(plot.x_unit)}]` }, { label: `${plot.y} [${unitText(plot.y_unit)}]` }],
       series: [{ label: plot.x }, ...specimens.map((s, i) => ({
-        label: `specimen ${s}`, stroke: COLOURS[i % COLOURS.length], width: s === live.specimen ? 2 : 1, spanGaps: true, points: { show: false },
+        label: live.hello && live.hello.method === 'record' ? plot.y : `specimen ${s}`, stroke: COLOURS[i % COLOURS.length], width: s === live.specimen ? 2 : 1, spanGaps: true, points: { show: false },
       }))],
     }, data, box);
-    box.setAttribute('aria-label', `${plot.y} over ${plot.x}: ${specimens.length} specimen(s)`);
+    box.setAttribute('aria-label', `${plot.y} [${unitText(plot.y_unit)}] over ${plot.x} [${unitText(plot.x_unit)}]: ${specimens.length} specimen(s)`);
   } else {
     live.plot.setData(data);
   }
@@ -386,10 +386,10 @@ function updateButtons(live) {
   const recording = !!(live.hello && live.hello.method === 'record');
   for (const hide of ['btn-start', 'btn-return', 'invalid-form']) {
     const el = document.getElementById(hide);
-    if (el) el.hidden = recording;
+    if (el) el.style.display = recording ? 'none' : ''; // (the page's CSS would override `hidden`)
   }
   const invalidTitle = document.getElementById('invalid-h');
-  if (invalidTitle) invalidTitle.hidden = recording;
+  if (invalidTitle) invalidTitle.style.display = recording ? 'none' : '';
   const set = (name, on) => {
     const b = document.getElementById(`btn-${name}`);
     if (b) b.disabled = !on;
