@@ -715,14 +715,27 @@ static void handle_command(struct pd_acq_station *st, unsigned client, const cha
             pd_strlcpy(ctl->return_by, c.by, sizeof ctl->return_by);
         }
         break;
-    case ACQ_CMD_INVALID:
-    case ACQ_CMD_NOTE: break;
+    case ACQ_CMD_NOTE:
+        /* A recording's notes are queued here, under the same lock as the check: its method
+         * applies them once more after it marked itself done, so none is acknowledged and lost. */
+        if (st->recording && (st->finished || strcmp(st->state, "running") != 0)) {
+            refused = "the recording is ending: no more notes";
+        } else if (st->recording && ctl->n_notes == PD_ACQ_NOTES_QUEUED) {
+            refused = "too many notes wait to be written";
+        } else if (st->recording) {
+            struct pd_acq_note *m = &ctl->notes[ctl->n_notes++];
+            m->specimen = c.specimen;
+            pd_strlcpy(m->text, c.text, sizeof m->text);
+            pd_strlcpy(m->who, c.by, sizeof m->who);
+        }
+        break;
+    case ACQ_CMD_INVALID: break;
     }
     pthread_cond_broadcast(&ctl->changed);
     pthread_mutex_unlock(&ctl->lock);
     if (!refused && c.kind == ACQ_CMD_INVALID && pd_acq_mark_invalid(ctl, c.specimen, c.text, c.by, &e) < 0)
         refused = e.msg;
-    if (!refused && c.kind == ACQ_CMD_NOTE && pd_acq_add_note(ctl, c.specimen, c.text, c.by, &e) < 0)
+    if (!refused && c.kind == ACQ_CMD_NOTE && !st->recording && pd_acq_add_note(ctl, c.specimen, c.text, c.by, &e) < 0)
         refused = e.msg;
     if (refused) {
         reply_error(st, client, has_id, cmd_id, refused);

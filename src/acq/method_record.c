@@ -224,6 +224,8 @@ static const char *station_request(struct run *run, struct pd_acq_result *result
         return NULL;
     bool abort = strcmp(req, "abort") == 0;
     snprintf(text, sizeof text, "%s by %s", abort ? "aborted" : "recording stopped", by);
+    /* done first: from here the station refuses notes, and the ones it took are applied below */
+    acq_station_state(run, 0, "done", abort ? "aborted" : "stopped", abort ? "aborted" : "completed");
     acq_run_event(run, 0, req, text);
     acq_station_event(run, 0, req, by, text);
     pd_strlcpy(result->outcome_reason, text, sizeof result->outcome_reason);
@@ -301,6 +303,8 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
         }
     }
     tag_all(run, 0);
+    if (acq_station_active(run))
+        acq_control_apply_notes(run); /* the notes taken up to the end */
     acq_hooks_finish(run, &hooks, ACQ_HOOK_END_GRACE_NS);
     acq_run_event(run, 0, "recording_end", why ? why : "duration reached");
     acq_set_status(run, 0, why ? why : "recorded");

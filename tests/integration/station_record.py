@@ -99,8 +99,11 @@ a.send(cmd=how, by="bert", cmd_id=30)
 check(a.reply(30)["type"] == "ack", how + " taken")
 ev = a.until(lambda e: e["type"] == "event" and e["kind"] == how, "the %s event" % how)
 check(ev["by"] == "bert", "%s by bert: %r" % (how, ev))
-fin = a.until(lambda e: e["type"] == "state" and e["state"] == "finished", "finished")
 want = "completed" if how == "stop" else "aborted"
+done = [e for e in a.seen if e["type"] == "state" and e["state"] == "done"]
+check(len(done) == 1 and done[0]["machine"] == ("stopped" if how == "stop" else "aborted")
+      and done[0]["outcome"] == want, "the recording is done at once: %r" % done)
+fin = a.until(lambda e: e["type"] == "state" and e["state"] == "finished", "finished")
 check(fin["outcome"] == want, "finished %r" % fin)
 endev = a.until(lambda e: e["type"] == "end", "end")
 check(endev["outcome"] == want and endev["file"] == hello["file"], "end %r" % endev)
