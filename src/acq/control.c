@@ -77,9 +77,11 @@ struct pd_acq_station {
     _Atomic int quit;
     struct run *run;
     const struct acq_method *method;
-    struct bus *frame, *caliper;
+    struct bus *frame, *caliper; /* a recording's "frame" is its first instrument */
     size_t frame_index;
     int ch_force, ch_ext;
+    bool recording; /* method record: no dimensions, one curve of ch_force over time (docs/STATION.md) */
+    int64_t t0;     /* a recording's x = 0 (UTC ns): the run's start */
     char file[8400]; /* the run file's absolute path, as hello and end name it */
     struct pd_ring tap;
     bool tap_ready;
@@ -389,6 +391,8 @@ static void take_samples(struct pd_acq_station *st)
             struct acq_point p = {.t = buf[i].t,
                                   .x = l0 > 0 ? buf[i].ext / l0 * 100.0 : buf[i].ext,
                                   .y = b > 0 && h > 0 ? buf[i].force / (b * h) : buf[i].force};
+            if (st->recording) /* the first channel over the time since the start, in s */
+                p = (struct acq_point){.t = buf[i].t, .x = (double)(buf[i].t - st->t0) / 1e9, .y = buf[i].force};
             if (!isfinite(p.x) || !isfinite(p.y))
                 continue; /* an unread channel (NaN) has no place on the plot */
             struct acq_point out[ACQ_DECIM_MAX_OUT];
@@ -406,9 +410,11 @@ void acq_station_tap(struct run *run, size_t bus_index, uint32_t specimen, const
     struct pd_acq_station *st = run->opt->station;
     if (!st || st->run != run || !st->tap_ready || bus_index != st->frame_index)
         return;
+    if (st->recording) /* every file of a recording is one curve; 0 = after the recording's end */
+        specimen = specimen ? 1 : 0;
     for (size_t i = 0; i < n; i++) {
-        struct tap_sample s = {.t = t_utc[i], .force = columns[st->ch_force][i], .ext = columns[st->ch_ext][i],
-                               .specimen = specimen};
+        struct tap_sample s = {.t = t_utc[i], .force = columns[st->ch_force][i],
+                               .ext = st->recording ? 0 : columns[st->ch_ext][i], .specimen = specimen};
         if (!pd_ring_push(&st->tap, &s)) { /* the display falls behind: it loses points, the file none */
             atomic_fetch_add(&st->tap_lost, n - i);
             break;
@@ -622,6 +628,20 @@ static void serve_calipers(struct pd_acq_station *st)
     }
 }
 
+/* What a recording does not take: it has no specimens' dimensions, no crosshead, nothing to start
+ * (it records from the run's start) and no specimen to mark invalid. */
+static bool recording_refuses(enum acq_cmd_kind kind, char *why, size_t size)
+{
+    const char *no = kind == ACQ_CMD_DIMS || kind == ACQ_CMD_CALIPER ? "a recording has no specimens' dimensions"
+                     : kind == ACQ_CMD_START   ? "a recording runs from the run's start: nothing to start"
+                     : kind == ACQ_CMD_RETURN  ? "a recording has no crosshead to return"
+                     : kind == ACQ_CMD_INVALID ? "a recording has no specimen to mark invalid: add a note"
+                                               : NULL;
+    if (no)
+        snprintf(why, size, "%s", no);
+    return no != NULL;
+}
+
 static void handle_command(struct pd_acq_station *st, unsigned client, const char *line, size_t len)
 {
     struct acq_cmd c;
@@ -633,7 +653,11 @@ static void handle_command(struct pd_acq_station *st, unsigned client, const cha
         return;
     }
     struct pd_acq_control *ctl = &st->control;
-    size_t planned = (size_t)st->run->cfg->specimens;
+    size_t planned = st->recording ? 1 : (size_t)st->run->cfg->specimens;
+    if (st->recording && recording_refuses(c.kind, why, sizeof why)) {
+        reply_error(st, client, has_id, cmd_id, why);
+        return;
+    }
     if ((c.kind == ACQ_CMD_DIMS || c.kind == ACQ_CMD_CALIPER || c.kind == ACQ_CMD_INVALID || c.kind == ACQ_CMD_NOTE) &&
         c.specimen > planned) {
         snprintf(why, sizeof why, "specimen %zu is not in the series of %zu", c.specimen, planned);
@@ -675,7 +699,7 @@ static void handle_command(struct pd_acq_station *st, unsigned client, const cha
         }
         break;
     case ACQ_CMD_ABORT:
-        if (!st->finished && st->specimen == planned &&
+        if (!st->recording && !st->finished && st->specimen == planned &&
             (strcmp(st->state, "done") == 0 || strcmp(st->state, "returning") == 0))
             refused = "the last specimen is done: the series is ending, nothing to abort";
         else if (st->finished || ctl->abort_by[0])
@@ -691,14 +715,27 @@ static void handle_command(struct pd_acq_station *st, unsigned client, const cha
             pd_strlcpy(ctl->return_by, c.by, sizeof ctl->return_by);
         }
         break;
-    case ACQ_CMD_INVALID:
-    case ACQ_CMD_NOTE: break;
+    case ACQ_CMD_NOTE:
+        /* A recording's notes are queued here, under the same lock as the check: its method
+         * applies them once more after it marked itself done, so none is acknowledged and lost. */
+        if (st->recording && (st->finished || strcmp(st->state, "running") != 0)) {
+            refused = "the recording is ending: no more notes";
+        } else if (st->recording && ctl->n_notes == PD_ACQ_NOTES_QUEUED) {
+            refused = "too many notes wait to be written";
+        } else if (st->recording) {
+            struct pd_acq_note *m = &ctl->notes[ctl->n_notes++];
+            m->specimen = c.specimen;
+            pd_strlcpy(m->text, c.text, sizeof m->text);
+            pd_strlcpy(m->who, c.by, sizeof m->who);
+        }
+        break;
+    case ACQ_CMD_INVALID: break;
     }
     pthread_cond_broadcast(&ctl->changed);
     pthread_mutex_unlock(&ctl->lock);
     if (!refused && c.kind == ACQ_CMD_INVALID && pd_acq_mark_invalid(ctl, c.specimen, c.text, c.by, &e) < 0)
         refused = e.msg;
-    if (!refused && c.kind == ACQ_CMD_NOTE && pd_acq_add_note(ctl, c.specimen, c.text, c.by, &e) < 0)
+    if (!refused && c.kind == ACQ_CMD_NOTE && !st->recording && pd_acq_add_note(ctl, c.specimen, c.text, c.by, &e) < 0)
         refused = e.msg;
     if (refused) {
         reply_error(st, client, has_id, cmd_id, refused);
@@ -745,11 +782,15 @@ static void greet(struct pd_acq_station *st, struct client *cl)
     for (size_t c = 0; st->frame && c < st->frame->n_channels; c++)
         json_array_append_new(channels, json_pack("{s:s, s:s}", "name", st->frame->channels[c].name, "unit",
                                                   st->frame->channels[c].unit));
+    const struct pd_channel_info *yc = st->recording ? &st->frame->channels[st->ch_force] : NULL;
     json_t *hello = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:{s:s, s:s, s:s, s:s}, s:i}", "type", "hello",
                               "run_id", run->run_id, "file", st->file, "method", run->cfg->method,
-                              "specimens", (json_int_t)run->cfg->specimens, "instrument",
-                              st->frame ? st->frame->cfg->name : "", "channels", channels, "plot", "x", "strain",
-                              "x_unit", "%", "y", "stress", "y_unit", "MPa", "protocol", PROTOCOL_VERSION);
+                              "specimens", (json_int_t)(st->recording ? 1 : run->cfg->specimens), "instrument",
+                              st->frame ? st->frame->cfg->name : "", "channels", channels, "plot", "x",
+                              yc ? "time" : "strain", "x_unit", yc ? "s" : "%", "y", yc ? yc->name : "stress",
+                              "y_unit", yc ? yc->unit : "MPa", "protocol", PROTOCOL_VERSION);
+    if (hello && st->recording)
+        json_object_set_new(hello, "t0", json_integer(st->t0));
     char *lines[4] = {0};
     size_t n = 0;
     lines[n++] = hello ? event_line(hello) : NULL;
@@ -971,10 +1012,21 @@ static void *station_main(void *arg)
 int acq_station_check(const struct pd_acq_config *cfg, struct pd_err *err)
 {
     const struct acq_method *m = acq_method_find(cfg->method);
+    if (strcmp(m->name, "record") == 0)
+        return PD_OK;
     if (!m->dims || m->one_entry_per_file || strcmp(m->name, "iso527") != 0)
         return pd_err_set(err, PD_ECONFIG, pd_cfg_source_name(cfg->doc),
-                          "method %s cannot be driven from a station yet (iso527 can)", cfg->method);
+                          "method %s cannot be driven from a station yet (iso527 and record can)", cfg->method);
     return PD_OK;
+}
+
+static void absolute_path(const char *path, char *out, size_t size)
+{
+    char cwd[4096];
+    if (path[0] != '/' && getcwd(cwd, sizeof cwd))
+        snprintf(out, size, "%s/%s", cwd, path);
+    else
+        pd_strlcpy(out, path, size);
 }
 
 int acq_station_start(struct run *run, struct pd_err *err)
@@ -984,11 +1036,14 @@ int acq_station_start(struct run *run, struct pd_err *err)
         return PD_OK;
     const struct acq_method *m = acq_method_find(run->cfg->method);
     st->method = m;
-    char cwd[4096];
-    if (run->result->path[0] != '/' && getcwd(cwd, sizeof cwd))
-        snprintf(st->file, sizeof st->file, "%s/%s", cwd, run->result->path);
-    else
-        pd_strlcpy(st->file, run->result->path, sizeof st->file);
+    absolute_path(run->result->path, st->file, sizeof st->file);
+    st->recording = strcmp(m->name, "record") == 0;
+    if (st->recording && run->n_buses && run->buses[0].n_channels) {
+        st->frame = &run->buses[0];
+        st->frame_index = 0;
+        st->ch_force = 0;
+        st->t0 = run->tb.utc0_ns; /* the run's start: the file's start_time_ns, as its replay counts */
+    }
     for (size_t i = 0; i < run->n_buses && !st->frame; i++)
         if (acq_bus_find_channel(&run->buses[i], "force") >= 0 && acq_bus_find_channel(&run->buses[i], "extension") >= 0) {
             st->frame = &run->buses[i];
@@ -1004,8 +1059,8 @@ int acq_station_start(struct run *run, struct pd_err *err)
         st->tap_ready = true;
     pthread_mutex_lock(&st->control.lock);
     st->specimen = 1;
-    pd_strlcpy(st->state, "waiting_dims", sizeof st->state);
-    pd_strlcpy(st->machine, "idle", sizeof st->machine);
+    pd_strlcpy(st->state, st->recording ? "running" : "waiting_dims", sizeof st->state);
+    pd_strlcpy(st->machine, st->recording ? "recording" : "idle", sizeof st->machine);
     pthread_mutex_unlock(&st->control.lock);
     st->run = run;
     if (pthread_create(&st->thread, NULL, station_main, st) != 0) {
@@ -1022,6 +1077,8 @@ void acq_station_finish(struct run *run, const char *outcome, const char *reason
     struct pd_acq_station *st = run->opt->station;
     if (!st || !st->thread_started)
         return;
+    if (st->recording) /* the end names the recording's last file */
+        absolute_path(run->path, st->file, sizeof st->file);
     pthread_mutex_lock(&st->control.lock);
     const char *said = st->aborted && strcmp(outcome, "interrupted") == 0 ? "aborted" : outcome;
     st->finished = true;

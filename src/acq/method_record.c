@@ -212,6 +212,26 @@ static void tag_all(struct run *run, uint32_t tag)
         acq_bus_set_specimen(&run->buses[i], tag);
 }
 
+/* A station's stop or abort (control.c; notes are applied on the way): the reason the recording
+ * ends, or NULL. Stop ends it as its duration would (completed, "recording stopped by NAME"); abort
+ * ends it interrupted ("aborted by NAME"): the record is cut short. Either way every file is closed
+ * and sealed as always. */
+static const char *station_request(struct run *run, struct pd_acq_result *result)
+{
+    char by[PD_ACQ_BY_MAX], text[PD_ACQ_BY_MAX + 40];
+    const char *req = acq_station_request(run, 0, by, sizeof by);
+    if (!req)
+        return NULL;
+    bool abort = strcmp(req, "abort") == 0;
+    snprintf(text, sizeof text, "%s by %s", abort ? "aborted" : "recording stopped", by);
+    /* done first: from here the station refuses notes, and the ones it took are applied below */
+    acq_station_state(run, 0, "done", abort ? "aborted" : "stopped", abort ? "aborted" : "completed");
+    acq_run_event(run, 0, req, text);
+    acq_station_event(run, 0, req, by, text);
+    pd_strlcpy(result->outcome_reason, text, sizeof result->outcome_reason);
+    return abort ? "aborted from the station" : "stopped from the station";
+}
+
 static int record_series(struct run *run, struct pd_acq_result *result, struct pd_err *err)
 {
     const struct record_params *p = run->cfg->method_params;
@@ -258,6 +278,8 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
         double elapsed_s = (double)(pd_clock_mono_ns() - t0) / 1e9 * p->time_scale;
         if (p->duration_s > 0 && elapsed_s >= p->duration_s)
             break;
+        if ((why = station_request(run, result)) != NULL)
+            break;
         for (size_t i = 0; i < run->n_buses; i++) {
             struct pd_reading r;
             uint64_t seq;
@@ -281,12 +303,14 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
         }
     }
     tag_all(run, 0);
+    if (acq_station_active(run))
+        acq_control_apply_notes(run); /* the notes taken up to the end */
     acq_hooks_finish(run, &hooks, ACQ_HOOK_END_GRACE_NS);
     acq_run_event(run, 0, "recording_end", why ? why : "duration reached");
     acq_set_status(run, 0, why ? why : "recorded");
     if (rc < 0)
         return rc;
-    if (why && strcmp(why, "aborted") == 0)
+    if (why && (strcmp(why, "aborted") == 0 || strcmp(why, "aborted from the station") == 0))
         result->interrupted = 1;
     else
         result->specimens_tested = 1;

@@ -212,9 +212,9 @@ static void decide_outcome(const struct run *run, int rc, const struct pd_err *e
     } else if (result->specimens_tested >= planned) {
         result->outcome = PD_ACQ_COMPLETED;
         result->interrupted = 0; /* a stop asked for after the last specimen changed nothing */
-        if (rolling)
-            snprintf(result->outcome_reason, sizeof result->outcome_reason,
-                     "recorded for the configured duration, %u file(s)", (unsigned)run->file_no);
+        if (rolling) /* the method's own reason (a station's stop) or the duration */
+            snprintf(result->outcome_reason, sizeof result->outcome_reason, "%.400s, %u file(s)",
+                     listed[0] ? listed : "recorded for the configured duration", (unsigned)run->file_no);
         else
             snprintf(result->outcome_reason, sizeof result->outcome_reason, "all %zu specimens tested", planned);
     } else if (result->interrupted) {
@@ -224,8 +224,8 @@ static void decide_outcome(const struct run *run, int rc, const struct pd_err *e
                          : result->stop_signal == SIGHUP  ? " by SIGHUP"
                                                           : "";
         if (rolling)
-            snprintf(result->outcome_reason, sizeof result->outcome_reason,
-                     "recording stopped on request%s in its file %u", by, (unsigned)run->file_no);
+            snprintf(result->outcome_reason, sizeof result->outcome_reason, "recording %.400s%s in its file %u",
+                     listed[0] ? listed : "stopped on request", by, (unsigned)run->file_no);
         else
         snprintf(result->outcome_reason, sizeof result->outcome_reason,
                  "stopped on request%s after %zu of %zu specimens tested%s%.400s%s", by, result->specimens_tested,

@@ -410,6 +410,7 @@ struct lab_instrument {
     char model[160];
     bool caliper; /* a measuring instrument for dimensions (serial_line), not a station */
     int station;  /* a caliper's station (its index: the station listed before it), -1: every station's */
+    char method[32]; /* a station's default method: record when its channels are listed and none is a force */
 };
 struct srv_lab {
     char path[4096];
@@ -424,7 +425,9 @@ void lab_free(struct srv_lab *lab);
 const struct lab_instrument *lab_station(const struct srv_lab *lab, const char *name);
 /* Writes the series' config to `out_path` (0600): the lab file with run.method, run.specimens and
  * run.material replaced, only `instrument` and its calipers kept (specimen.caliper naming the
- * station's own, or removed when it has none), the station key made absolute. */
+ * station's own, or removed when it has none), the station key made absolute. A recording
+ * (method record) keeps the instrument alone, no specimen section, 1 specimen; a method other than
+ * the lab file's gets its own defaults (the file's method section is the lab method's). */
 int lab_write_series_config(const struct srv_lab *lab, const char *instrument, const char *method, long specimens,
                             const char *material, const char *out_path, struct pd_err *err);
 

@@ -529,13 +529,22 @@ static char *dump_line(json_t *o)
     return text;
 }
 
+/* A recording's curve: the instrument's first channel over the time since the run's start (`t0`,
+ * its start_time_ns), as the run's live points (docs/STATION.md "A recording"). */
+struct replay_axes {
+    bool recording;
+    const char *channel; /* the recording's channel */
+    int64_t t0;
+};
+
 /* One specimen's points event, or NULL (no samples or no dimensions: nothing to draw). */
-static char *points_line(struct pd_run *run, size_t k, size_t inst, int64_t t_now)
+static char *points_line(struct pd_run *run, size_t k, size_t inst, int64_t t_now, const struct replay_axes *ax)
 {
-    double b, h, l0;
-    if (pd_run_specimen_attr_double(run, k, "width", &b) < 0 ||
-        pd_run_specimen_attr_double(run, k, "thickness", &h) < 0 ||
-        pd_run_specimen_attr_double(run, k, "gauge_length", &l0) < 0 || !(b > 0) || !(h > 0) || !(l0 > 0))
+    double b = 1, h = 1, l0 = 1;
+    if (!ax->recording &&
+        (pd_run_specimen_attr_double(run, k, "width", &b) < 0 ||
+         pd_run_specimen_attr_double(run, k, "thickness", &h) < 0 ||
+         pd_run_specimen_attr_double(run, k, "gauge_length", &l0) < 0 || !(b > 0) || !(h > 0) || !(l0 > 0)))
         return NULL;
     struct pd_err err;
     double *force = NULL, *ext = NULL;
@@ -543,10 +552,20 @@ static char *points_line(struct pd_run *run, size_t k, size_t inst, int64_t t_no
     size_t nf = 0, ne = 0, nt = 0;
     char *out = NULL;
     size_t out_len = 0;
-    if (pd_run_read_channel(run, k, inst, "force", &force, &nf, &err) < 0 ||
-        pd_run_read_channel(run, k, inst, "extension", &ext, &ne, &err) < 0 ||
+    if (pd_run_read_channel(run, k, inst, ax->recording ? ax->channel : "force", &force, &nf, &err) < 0 ||
         pd_run_read_time(run, k, inst, &t, &nt, &err) < 0)
         goto done;
+    if (ax->recording) { /* x: seconds since the run's start */
+        ext = malloc((nt ? nt : 1) * sizeof *ext);
+        if (!ext)
+            goto done;
+        for (size_t i = 0; i < nt; i++)
+            ext[i] = (double)(t[i] - ax->t0) / 1e9;
+        ne = nt;
+        l0 = 100.0; /* x = ext / l0 × 100 below: the seconds as they are */
+    } else if (pd_run_read_channel(run, k, inst, "extension", &ext, &ne, &err) < 0) {
+        goto done;
+    }
     size_t n = nf < ne ? nf : ne;
     n = n < nt ? n : nt;
     if (n == 0)
@@ -584,10 +603,10 @@ static char *points_line(struct pd_run *run, size_t k, size_t inst, int64_t t_no
     }
     fprintf(f, "{\"type\":\"points\",\"t\":%lld,\"specimen\":%zu,\"x\":[", (long long)t_now, k + 1);
     for (size_t i = 0; pick && i < n_pick; i++)
-        fprintf(f, "%s%.9g", i ? "," : "", ext[pick[i]] / l0 * 100.0);
+        fprintf(f, "%s%.17g", i ? "," : "", ax->recording ? ext[pick[i]] : ext[pick[i]] / l0 * 100.0);
     fputs("],\"y\":[", f);
     for (size_t i = 0; pick && i < n_pick; i++)
-        fprintf(f, "%s%.9g", i ? "," : "", force[pick[i]] / (b * h));
+        fprintf(f, "%s%.17g", i ? "," : "", ax->recording ? force[pick[i]] : force[pick[i]] / (b * h));
     fprintf(f, "],\"ts\":%lld,\"from_file\":true}", (long long)(n_pick ? t[pick[n_pick - 1]] : t[n - 1]));
     bool empty = n_pick == 0;
     free(pick);
@@ -633,12 +652,25 @@ static int file_replay(const char *file, const json_t *series, char ***lines_out
         json_array_append_new(channels, json_pack("{s:s,s:s}", "name", ch->name, "unit", ch->unit));
     }
     const char *run_id = pd_run_attr(run, "run_id");
-    lines[n++] = dump_line(json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:s,s:o,s:{s:s,s:s,s:s,s:s},s:i,s:b}", "type", "hello",
-                                     "t", (json_int_t)now, "run_id", run_id ? run_id : "", "file", file, "method",
-                                     json_string_value(json_object_get(series, "method")), "specimens",
-                                     (json_int_t)n_spec, "instrument", instrument, "channels", channels, "plot", "x",
-                                     "strain", "x_unit", "%", "y", "stress", "y_unit", "MPa", "protocol", 1,
-                                     "from_file", 1));
+    const char *method = json_string_value(json_object_get(series, "method"));
+    struct replay_axes ax = {.recording = method && strcmp(method, "record") == 0};
+    const struct pd_store_channel *first = inst != SIZE_MAX && pd_run_channel_count(run, inst) ? pd_run_channel(run, inst, 0) : NULL;
+    const char *t0 = pd_run_attr(run, "start_time_ns");
+    if (ax.recording && first) {
+        ax.channel = first->name;
+        ax.t0 = t0 ? strtoll(t0, NULL, 10) : 0;
+    } else if (ax.recording) {
+        inst = SIZE_MAX; /* nothing to draw */
+    }
+    json_t *hello = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:s,s:o,s:{s:s,s:s,s:s,s:s},s:i,s:b}", "type", "hello", "t",
+                              (json_int_t)now, "run_id", run_id ? run_id : "", "file", file, "method", method,
+                              "specimens", (json_int_t)n_spec, "instrument", instrument, "channels", channels, "plot",
+                              "x", ax.recording ? "time" : "strain", "x_unit", ax.recording ? "s" : "%", "y",
+                              ax.channel ? ax.channel : "stress", "y_unit", ax.channel ? first->unit : "MPa",
+                              "protocol", 1, "from_file", 1);
+    if (hello && ax.recording)
+        json_object_set_new(hello, "t0", json_integer(ax.t0));
+    lines[n++] = dump_line(hello);
     /* Per specimen: what its events recorded (dimensions, start, stop, invalid marks, notes, each
      * naming the person in its text), then its curve. */
     size_t n_events = 0;
@@ -661,7 +693,7 @@ static int file_replay(const char *file, const json_t *series, char ***lines_out
                                              "kind", kind ? kind : "", "specimen", (json_int_t)(k + 1), "by", "",
                                              "text", text ? text : "", "from_file", 1));
         }
-        char *p = inst != SIZE_MAX ? points_line(run, k, inst, now) : NULL;
+        char *p = inst != SIZE_MAX ? points_line(run, k, inst, now, &ax) : NULL;
         if (p)
             lines[n++] = p;
     }

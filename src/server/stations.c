@@ -86,6 +86,17 @@ int lab_load(const char *path, struct srv_lab **out, struct pd_err *err)
          * not a station of its own. */
         li->caliper = strcmp(li->driver, "serial_line") == 0;
         li->station = li->caliper ? last_station : -1;
+        /* A station whose channels are listed and none is a force (a climate chamber) records;
+         * a frame (or an instrument whose channels the file leaves to its driver) tests. */
+        bool force = false;
+        const struct pd_cfg_node *chans = pd_cfg_map_get(in, "channels");
+        bool listed = chans && pd_cfg_kind(chans) == PD_CFG_SEQ && pd_cfg_seq_len(chans) > 0;
+        for (size_t c = 0; listed && c < pd_cfg_seq_len(chans); c++) {
+            const struct pd_cfg_node *ch = pd_cfg_seq_at(chans, c);
+            const struct pd_cfg_node *cn = pd_cfg_kind(ch) == PD_CFG_MAP ? pd_cfg_map_get(ch, "name") : NULL;
+            force = force || (cn && pd_cfg_scalar(cn) && strcmp(pd_cfg_scalar(cn), "force") == 0);
+        }
+        pd_strlcpy(li->method, force || !listed ? lab->method : "record", sizeof li->method);
         if (!li->caliper)
             last_station = (int)i;
         for (size_t j = 0; j < i; j++) {
@@ -178,8 +189,13 @@ int lab_write_series_config(const struct srv_lab *lab, const char *instrument, c
 {
     json_t *root = node_json(pd_cfg_root(lab->doc));
     json_t *run = json_object_get(root, "run");
+    bool recording = strcmp(method, "record") == 0;
     char num[32];
-    snprintf(num, sizeof num, "%ld", specimens);
+    snprintf(num, sizeof num, "%ld", recording ? 1 : specimens);
+    if (strcmp(method, lab->method) != 0) /* the method section is the lab method's parameters */
+        json_object_del(root, "method");
+    if (recording) /* no specimens: no dimensions, no caliper */
+        json_object_del(root, "specimen");
     json_object_set_new(run, "method", json_string(method));
     json_object_set_new(run, "specimens", json_string(num));
     if (material && material[0])
@@ -192,7 +208,7 @@ int lab_write_series_config(const struct srv_lab *lab, const char *instrument, c
     json_t *in;
     json_array_foreach(json_object_get(root, "instruments"), i, in)
     {
-        if ((int)i == station_i || caliper_of(lab, i, station_i))
+        if ((int)i == station_i || (!recording && caliper_of(lab, i, station_i)))
             json_array_append(kept, in);
     }
     json_object_set_new(root, "instruments", kept);
@@ -270,7 +286,9 @@ int stations_list(struct srv_call *call)
         json_object_set_new(o, "state", series ? json_string("busy") : json_string("free"));
         json_object_set_new(o, "run_state", state ? state : json_null());
         const char *caliper = first_caliper(lab, (int)i);
-        json_object_set_new(o, "caliper", caliper ? json_string(caliper) : json_null());
+        json_object_set_new(o, "caliper", caliper && strcmp(li->method, "record") != 0 ? json_string(caliper)
+                                                                                      : json_null());
+        json_object_set_new(o, "method", json_string(li->method));
         json_decref(hello);
         json_array_append_new(list, o);
     }

@@ -29,8 +29,8 @@ mkdir -m 700 "$work/stations"
 # --- usage ----------------------------------------------------------------------------------------
 expect_exit 2 "--control with --dimensions" "$PD_CLI" run "$work/lab.yaml" -o "$work/u" --control "$work/stations/u.sock" --dimensions x.csv
 expect_exit 2 "--control-user without --control" "$PD_CLI" run "$work/lab.yaml" -o "$work/u" --control-user anna
-expect_exit 2 "--control for a recording" "$PD_CLI" run "$PD_SOURCE_DIR/config/record-room.yaml" -o "$work/u" --control "$work/stations/u.sock"
-grep -q "method record cannot be driven from a station" "$work/err" || fail "recording refused: $(cat "$work/err")"
+expect_exit 2 "--control for an MFR run" "$PD_CLI" run "$PD_SOURCE_DIR/config/mfr.yaml" -o "$work/u" --control "$work/stations/u.sock"
+grep -q "method iso1133 cannot be driven from a station" "$work/err" || fail "MFR refused: $(cat "$work/err")"
 [ -e "$work/stations/u.sock" ] && fail "a refused run left its socket"
 expect_exit 2 "a socket path too long" "$PD_CLI" run "$work/lab.yaml" -o "$work/u" --control "$work/stations/$(printf 's%.0s' $(seq 120)).sock"
 grep -q "control socket's path is longer than 107 bytes" "$work/err" || fail "long socket path: $(cat "$work/err")"

@@ -116,8 +116,9 @@ def command(client, sid, cmd, body=None, want=200):
 
 # ---- Both stations free, each with its own caliper -----------------------------------------------------
 st, _, stations = tab1.call("GET", "/api/v1/stations")
-check([(s["name"], s["state"], s["caliper"]) for s in stations["stations"]] ==
-      [("frame1", "free", "caliper1"), ("frame2", "free", "caliper2")], f"the two stations: {stations}")
+check([(s["name"], s["state"], s["caliper"], s["method"]) for s in stations["stations"]] ==
+      [("frame1", "free", "caliper1", "iso527"), ("frame2", "free", "caliper2", "iso527"),
+       ("chamber1", "free", None, "record")], f"the two frames and the chamber: {stations}")
 req_a, items_a = request_with_items(alice, "PP-H frame1 lot")
 req_b, items_b = request_with_items(bruno, "PP-H frame2 lot")
 
@@ -145,7 +146,8 @@ for k in "AB":
     check(streams[k].status == 200 and streams[k].ctype.startswith("text/event-stream"),
           f"series {k}'s event stream: {streams[k].status} {streams[k].ctype}")
 st, _, stations = tab1.call("GET", "/api/v1/stations")
-check([(s["name"], s["series_id"]) for s in stations["stations"]] == [("frame1", sid["A"]), ("frame2", sid["B"])],
+check([(s["name"], s["series_id"]) for s in stations["stations"]] ==
+      [("frame1", sid["A"]), ("frame2", sid["B"]), ("chamber1", None)],
       f"both stations busy with their series: {stations}")
 
 browser = Browser(base, None, on_skip=lambda: (server.stop(), shutil.rmtree(data)))

@@ -225,6 +225,7 @@ static const char lab_yaml[] =
     "  - {name: caliper1, driver: serial_line, transport: 'tcp-raw://127.0.0.1:3'}\n"
     "  - {name: frame2, driver: modbus, transport: 'tcp://127.0.0.1:2'}\n"
     "  - {name: caliper2, driver: serial_line, transport: 'tcp-raw://127.0.0.1:4'}\n"
+    "  - {name: chamber1, driver: modbus, transport: 'tcp://127.0.0.1:5', channels: [{name: temperature, unit: degC}]}\n"
     "station: {name: test station, key: keys/station.key}\n";
 
 static int setup(void **state)
@@ -339,7 +340,7 @@ static void test_reconnect_and_stations(void **state)
     assert_int_equal(ans.status, 200);
     json_t *st = json_loads(ans.body, 0, NULL);
     json_t *stations = json_object_get(st, "stations");
-    assert_int_equal(json_array_size(stations), 2); /* the caliper is not a station */
+    assert_int_equal(json_array_size(stations), 3); /* the caliper is not a station */
     assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 0), "name")), "frame1");
     assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 0), "state")), "busy");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(stations, 0), "series_id")), 1);
@@ -348,6 +349,11 @@ static void test_reconnect_and_stations(void **state)
     /* each frame has the caliper listed after it */
     assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 0), "caliper")), "caliper1");
     assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 1), "caliper")), "caliper2");
+    /* a station with channels and no force records; the frames (channels left to the driver) test */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 0), "method")), "iso527");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 2), "name")), "chamber1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(stations, 2), "method")), "record");
+    assert_true(json_is_null(json_object_get(json_array_get(stations, 2), "caliper")));
     json_decref(st);
     /* Members have no station. */
     call("GET", "/api/v1/stations", 0, false, NULL, &ans);
@@ -535,6 +541,23 @@ static void test_second_start_and_failed_start(void **state)
     snprintf(path, sizeof path, "%s/stations", tmp_dir);
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
+    /* A recording on the chamber: its config keeps the chamber alone (no caliper to lock and
+     * record), no specimen section, one "specimen", method record. */
+    call("POST", "/api/v1/series", 4, true,
+         "{\"request_id\":1,\"item_ids\":[\"IT-2026-000001\"],\"method\":\"record\",\"instrument\":\"chamber1\"}",
+         &ans);
+    assert_int_equal(ans.status, 422);
+    id = db_int("SELECT max(id) FROM series");
+    snprintf(path, sizeof path, "%s/stations/series-%lld.yaml", tmp_dir, (long long)id);
+    assert_int_equal(pd_cfg_load_file(path, &doc, &err), 0);
+    root = pd_cfg_root(doc);
+    assert_string_equal(pd_cfg_scalar(pd_cfg_map_get(pd_cfg_map_get(root, "run"), "method")), "record");
+    assert_string_equal(pd_cfg_scalar(pd_cfg_map_get(pd_cfg_map_get(root, "run"), "specimens")), "1");
+    assert_null(pd_cfg_map_get(root, "specimen"));
+    insts = pd_cfg_map_get(root, "instruments");
+    assert_int_equal(pd_cfg_seq_len(insts), 1);
+    assert_string_equal(pd_cfg_scalar(pd_cfg_map_get(pd_cfg_seq_at(insts, 0), "name")), "chamber1");
+    pd_cfg_free(doc);
 }
 
 /* The server stops while a viewer watches a running series: the viewer's stream ends cleanly (its

@@ -74,13 +74,21 @@ function startForm(ui, st, requests) {
   });
   form.append(
     reqField, items,
-    field('Method', 'method', { required: true, value: st.method, hint: 'As in the method files (config/methods), e.g. iso527' }),
+    field('Method', 'method', {
+      required: true, value: free.length ? free[0].method || st.method : st.method,
+      hint: 'As in the method files (config/methods), e.g. iso527; record for a monitoring station',
+    }),
     field('Instrument', 'instrument', {
       type: 'select', required: true, options: free.map((s) => [s.name, `${s.name} (${s.model || s.driver})`]),
     }),
     field('Specimens', 'specimens', { type: 'number', min: 1, max: 1000, hint: 'Default: one per item chosen' }),
     field('Material', 'material', { hint: 'Default: the request’s material' }),
     h('button', { type: 'submit' }, 'Start the series'));
+  // the chosen station's own method by default: a chamber records, a frame tests
+  form.querySelector('select[name=instrument]').addEventListener('change', (ev) => {
+    const s = free.find((x) => x.name === ev.target.value);
+    if (s && s.method) form.querySelector('input[name=method]').value = s.method;
+  });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     ui.clearMessages();
@@ -189,7 +197,8 @@ function onEvent(ui, live, ev, el) {
       live.state = ev;
       live.specimen = ev.specimen;
       const st = RUN_STATES[ev.state] || ev.state;
-      el.stateBox.textContent = `Specimen ${ev.specimen}: ${st}` + (ev.outcome ? ` (${ev.outcome})` : '');
+      const what = live.hello && live.hello.method === 'record' ? 'Recording' : `Specimen ${ev.specimen}`;
+      el.stateBox.textContent = `${what}: ${st}` + (ev.outcome ? ` (${ev.outcome})` : '');
       el.machineBox.textContent = `Machine: ${ev.machine}`;
       el.stateBox.dataset.state = ev.state;
       el.machineBox.dataset.machine = ev.machine;
@@ -235,7 +244,7 @@ function onEvent(ui, live, ev, el) {
       const units = {};
       for (const c of (live.hello && live.hello.channels) || []) units[c.name] = c.unit;
       el.valuesList.replaceChildren(...Object.entries(ev.values || {}).flatMap(([k, x]) => [
-        h('dt', {}, k), h('dd', { 'data-channel': k }, `${typeof x === 'number' ? x.toPrecision(5) : x} ${units[k] || ''}`)]));
+        h('dt', {}, k), h('dd', { 'data-channel': k }, `${typeof x === 'number' ? x.toPrecision(5) : x} ${unitText(units[k])}`)]));
       break;
     }
     case 'event':
@@ -284,12 +293,12 @@ function draw(live, box) {
     live.plot = new live.uPlot({
       width, height: 320,
       scales: { x: { time: false } },
-      axes: [{ label: `${plot.x} (${plot.x_unit})` }, { label: `${plot.y} (${plot.y_unit})` }],
+      axes: [{ label: `${plot.x} [${unitText(plot.x_unit)}]` }, { label: `${plot.y} [${unitText(plot.y_unit)}]` }],
       series: [{ label: plot.x }, ...specimens.map((s, i) => ({
-        label: `specimen ${s}`, stroke: COLOURS[i % COLOURS.length], width: s === live.specimen ? 2 : 1, spanGaps: true, points: { show: false },
+        label: live.hello && live.hello.method === 'record' ? plot.y : `specimen ${s}`, stroke: COLOURS[i % COLOURS.length], width: s === live.specimen ? 2 : 1, spanGaps: true, points: { show: false },
       }))],
     }, data, box);
-    box.setAttribute('aria-label', `${plot.y} over ${plot.x}: ${specimens.length} specimen(s)`);
+    box.setAttribute('aria-label', `${plot.y} [${unitText(plot.y_unit)}] over ${plot.x} [${unitText(plot.x_unit)}]: ${specimens.length} specimen(s)`);
   } else {
     live.plot.setData(data);
   }
@@ -366,8 +375,21 @@ function dimsForm(ui, id, live, section, ev) {
   section.hidden = false;
 }
 
+// A unit as people write it (the config's ASCII "degC" is °C).
+function unitText(u) {
+  return u === 'degC' ? '°C' : u || '';
+}
+
 function updateButtons(live) {
   const st = live.state ? live.state.state : '';
+  // a recording has nothing to start, no crosshead and no specimen to mark invalid: those go
+  const recording = !!(live.hello && live.hello.method === 'record');
+  for (const hide of ['btn-start', 'btn-return', 'invalid-form']) {
+    const el = document.getElementById(hide);
+    if (el) el.style.display = recording ? 'none' : ''; // (the page's CSS would override `hidden`)
+  }
+  const invalidTitle = document.getElementById('invalid-h');
+  if (invalidTitle) invalidTitle.style.display = recording ? 'none' : '';
   const set = (name, on) => {
     const b = document.getElementById(`btn-${name}`);
     if (b) b.disabled = !on;
@@ -414,5 +436,5 @@ function controls(ui, id, live) {
     button('start', 'Start'), button('stop', 'Stop (finish the specimen)'), button('abort', 'Abort', 'danger'),
     button('return', 'Return the crosshead'));
   return h('section', { id: 'controls', 'aria-labelledby': 'controls-h' }, h('h2', { id: 'controls-h' }, 'Control'), group,
-    h('h3', {}, 'Mark a specimen invalid'), invalid, h('h3', {}, 'Note'), note);
+    h('h3', { id: 'invalid-h' }, 'Mark a specimen invalid'), invalid, h('h3', {}, 'Note'), note);
 }
