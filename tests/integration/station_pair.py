@@ -14,26 +14,24 @@ every specimen with its own dimensions; `polydaq certify` computes each specimen
 its own cross-section (numpy). Then the server restarts: each ended series' page and event stream
 still show the curve of every specimen (read from the run file, at most 2000 points each, every one
 a sample of that specimen, its last sample last) and the final state, and the stream ends."""
-import http.client
 import json
 import os
 import shutil
 import subprocess
 import sys
 import threading
-import time
 
 import h5py
 import numpy as np
 
-from server_lib import (CLI, PASSWORDS, REVIEW, SOURCE, API, Client, Server, check, fail, failures, make_lab,
+from server_lib import (CLI, PASSWORDS, REVIEW, SOURCE, Client, Server, check, fail, failures, make_lab,
                         new_request)
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 
 from web_lib import Browser, PageWait
+from sse_lib import CEILING, Stream, wait_for
 
-CEILING = 120  # seconds: a bound for a loaded machine that only guards against a hang, not a timing check
 
 data, member_a, member_b = make_lab()
 lab = os.path.join(SOURCE, "config", "station-demo.yaml")
@@ -54,58 +52,6 @@ def request_with_items(member, material):
         "storage": "rack 2"})
     assert st == 201, (st, body)
     return req, [i["item_id"] for i in body["items"]]
-
-
-class Stream(threading.Thread):
-    """GET /api/v1/series/{id}/events read as it comes (Server-Sent Events): every event kept in
-    order until the server ends the stream."""
-
-    def __init__(self, client, sid):
-        super().__init__(daemon=True)
-        self.conn = http.client.HTTPConnection("127.0.0.1", client.server.port, timeout=CEILING)
-        self.conn.request("GET", f"/api/v1/series/{sid}/events", headers={"Cookie": "pd_session=" + client.cookie})
-        self.resp = self.conn.getresponse()
-        self.status = self.resp.status
-        self.ctype = self.resp.getheader("Content-Type", "")
-        self.events = []
-        self.ended = False
-        self.error = None
-        if self.status == 200:
-            API.validate("GET", f"/api/v1/series/{sid}/events", 200, b"", self.ctype.split(";")[0])
-        self.start()
-
-    def run(self):
-        try:
-            while self.status == 200:
-                line = self.resp.readline()
-                if not line:
-                    break
-                if line.startswith(b"data: "):
-                    self.events.append(json.loads(line[6:]))
-        except Exception as e:  # noqa: BLE001 (reported by the test, not swallowed)
-            self.error = repr(e)
-        self.ended = True
-        self.conn.close()
-
-    def of(self, kind):
-        return [e for e in list(self.events) if e["type"] == kind]
-
-    def points(self, specimen):
-        return sum(len(e["x"]) for e in self.of("points") if e["specimen"] == specimen)
-
-    def state(self):
-        states = self.of("state")
-        return (states[-1]["specimen"], states[-1]["state"]) if states else (0, None)
-
-
-def wait_for(pred, what):
-    end = time.monotonic() + CEILING
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    fail(f"{what}: not within {CEILING} s")
-    return False
 
 
 def command(client, sid, cmd, body=None, want=200):

@@ -8,12 +8,8 @@ run (422); the stop ends it (completed). Then h5py: every streamed point is a sa
 (x = time since the file's start_time_ns in s, y = the temperature). After a server restart the
 ended series' stream replays the file: the same time-temperature curve, each point a sample, the
 last sample last, and the end."""
-import http.client
-import json
 import os
 import sys
-import threading
-import time
 
 import h5py
 import numpy as np
@@ -22,48 +18,9 @@ from selenium.webdriver.common.by import By
 
 from server_lib import PASSWORDS, REVIEW, SOURCE, Client, Server, check, fail, failures, make_lab, new_request
 from web_lib import Browser, PageWait
-
-CEILING = 120  # seconds: a bound against a hang on a loaded machine, not a timing check
-
-
-class Stream(threading.Thread):
-    """GET /api/v1/series/{id}/events read as it comes, every event kept until the stream ends."""
-
-    def __init__(self, client, sid):
-        super().__init__(daemon=True)
-        self.conn = http.client.HTTPConnection("127.0.0.1", client.server.port, timeout=CEILING)
-        self.conn.request("GET", f"/api/v1/series/{sid}/events", headers={"Cookie": "pd_session=" + client.cookie})
-        self.resp = self.conn.getresponse()
-        self.status = self.resp.status
-        self.events = []
-        self.ended = False
-        self.start()
-
-    def run(self):
-        while self.status == 200:
-            line = self.resp.readline()
-            if not line:
-                break
-            if line.startswith(b"data: "):
-                self.events.append(json.loads(line[6:]))
-        self.ended = True
-        self.conn.close()
-
-    def of(self, kind):
-        return [e for e in list(self.events) if e["type"] == kind]
-
-    def points(self, specimen):
-        return sum(len(e["x"]) for e in self.of("points") if e["specimen"] == specimen)
+from sse_lib import CEILING, Stream, wait_for
 
 
-def wait_for(pred, what):
-    end = time.monotonic() + CEILING
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    fail(f"{what}: not within {CEILING} s")
-    return False
 
 data, member_a, member_b = make_lab()
 lab = os.path.join(SOURCE, "config", "station-demo.yaml")

@@ -1,0 +1,61 @@
+"""sse_lib.py — a series' live stream as the station tests read it: GET /api/v1/series/{id}/events
+(Server-Sent Events) on a thread of its own, every event kept in order until the server ends the
+stream (its type and content checked against docs/openapi.yaml), and waiting for a condition
+with a ceiling that only guards against a hang on a loaded machine — never a timing check."""
+import http.client
+import json
+import threading
+import time
+
+from server_lib import API, fail
+
+CEILING = 120  # seconds
+
+
+class Stream(threading.Thread):
+    def __init__(self, client, sid):
+        super().__init__(daemon=True)
+        self.conn = http.client.HTTPConnection("127.0.0.1", client.server.port, timeout=CEILING)
+        self.conn.request("GET", f"/api/v1/series/{sid}/events", headers={"Cookie": "pd_session=" + client.cookie})
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.ctype = self.resp.getheader("Content-Type", "")
+        self.events = []
+        self.ended = False
+        self.error = None
+        if self.status == 200:
+            API.validate("GET", f"/api/v1/series/{sid}/events", 200, b"", self.ctype.split(";")[0])
+        self.start()
+
+    def run(self):
+        try:
+            while self.status == 200:
+                line = self.resp.readline()
+                if not line:
+                    break
+                if line.startswith(b"data: "):
+                    self.events.append(json.loads(line[6:]))
+        except Exception as e:  # noqa: BLE001 (reported by the test, not swallowed)
+            self.error = repr(e)
+        self.ended = True
+        self.conn.close()
+
+    def of(self, kind):
+        return [e for e in list(self.events) if e["type"] == kind]
+
+    def points(self, specimen):
+        return sum(len(e["x"]) for e in self.of("points") if e["specimen"] == specimen)
+
+    def state(self):
+        states = self.of("state")
+        return (states[-1]["specimen"], states[-1]["state"]) if states else (0, None)
+
+
+def wait_for(pred, what):
+    end = time.monotonic() + CEILING
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    fail(f"{what}: not within {CEILING} s")
+    return False
