@@ -81,6 +81,7 @@ struct pd_acq_station {
     size_t frame_index;
     int ch_force, ch_ext;
     bool recording; /* method record: no dimensions, one curve of ch_force over time (docs/STATION.md) */
+    bool shore;     /* method iso868: ch_force = hardness over ch_ext = dwell, each reading one point */
     int64_t t0;     /* a recording's x = 0 (UTC ns): the run's start */
     char file[8400]; /* the run file's absolute path, as hello and end name it */
     struct pd_ring tap;
@@ -393,6 +394,8 @@ static void take_samples(struct pd_acq_station *st)
                                   .y = b > 0 && h > 0 ? buf[i].force / (b * h) : buf[i].force};
             if (st->recording) /* the first channel over the time since the start, in s */
                 p = (struct acq_point){.t = buf[i].t, .x = (double)(buf[i].t - st->t0) / 1e9, .y = buf[i].force};
+            else if (st->shore) /* each reading as the durometer held it: hardness at its dwell */
+                p = (struct acq_point){.t = buf[i].t, .x = buf[i].ext, .y = buf[i].force};
             if (!isfinite(p.x) || !isfinite(p.y))
                 continue; /* an unread channel (NaN) has no place on the plot */
             struct acq_point out[ACQ_DECIM_MAX_OUT];
@@ -658,6 +661,10 @@ static void handle_command(struct pd_acq_station *st, unsigned client, const cha
         reply_error(st, client, has_id, cmd_id, why);
         return;
     }
+    if (st->shore && c.kind == ACQ_CMD_RETURN) {
+        reply_error(st, client, has_id, cmd_id, "a durometer has no crosshead to return");
+        return;
+    }
     if ((c.kind == ACQ_CMD_DIMS || c.kind == ACQ_CMD_CALIPER || c.kind == ACQ_CMD_INVALID || c.kind == ACQ_CMD_NOTE) &&
         c.specimen > planned) {
         snprintf(why, sizeof why, "specimen %zu is not in the series of %zu", c.specimen, planned);
@@ -782,13 +789,21 @@ static void greet(struct pd_acq_station *st, struct client *cl)
     for (size_t c = 0; st->frame && c < st->frame->n_channels; c++)
         json_array_append_new(channels, json_pack("{s:s, s:s}", "name", st->frame->channels[c].name, "unit",
                                                   st->frame->channels[c].unit));
-    const struct pd_channel_info *yc = st->recording ? &st->frame->channels[st->ch_force] : NULL;
+    /* the plot's axes: stress-strain; a recording's first channel over time; a durometer's hardness
+     * over the dwell of each reading */
+    const char *x = "strain", *x_unit = "%", *y = "stress", *y_unit = "MPa";
+    if (st->recording && st->frame) {
+        x = "time", x_unit = "s";
+        y = st->frame->channels[st->ch_force].name, y_unit = st->frame->channels[st->ch_force].unit;
+    } else if (st->shore && st->frame) {
+        x = st->frame->channels[st->ch_ext].name, x_unit = st->frame->channels[st->ch_ext].unit;
+        y = st->frame->channels[st->ch_force].name, y_unit = st->frame->channels[st->ch_force].unit;
+    }
     json_t *hello = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:{s:s, s:s, s:s, s:s}, s:i}", "type", "hello",
                               "run_id", run->run_id, "file", st->file, "method", run->cfg->method,
                               "specimens", (json_int_t)(st->recording ? 1 : run->cfg->specimens), "instrument",
-                              st->frame ? st->frame->cfg->name : "", "channels", channels, "plot", "x",
-                              yc ? "time" : "strain", "x_unit", yc ? "s" : "%", "y", yc ? yc->name : "stress",
-                              "y_unit", yc ? yc->unit : "MPa", "protocol", PROTOCOL_VERSION);
+                              st->frame ? st->frame->cfg->name : "", "channels", channels, "plot", "x", x,
+                              "x_unit", x_unit, "y", y, "y_unit", y_unit, "protocol", PROTOCOL_VERSION);
     if (hello && st->recording)
         json_object_set_new(hello, "t0", json_integer(st->t0));
     char *lines[4] = {0};
@@ -1014,9 +1029,9 @@ int acq_station_check(const struct pd_acq_config *cfg, struct pd_err *err)
     const struct acq_method *m = acq_method_find(cfg->method);
     if (strcmp(m->name, "record") == 0)
         return PD_OK;
-    if (!m->dims || m->one_entry_per_file || strcmp(m->name, "iso527") != 0)
+    if (!m->dims || m->one_entry_per_file || (strcmp(m->name, "iso527") != 0 && strcmp(m->name, "iso868") != 0))
         return pd_err_set(err, PD_ECONFIG, pd_cfg_source_name(cfg->doc),
-                          "method %s cannot be driven from a station yet (iso527 and record can)", cfg->method);
+                          "method %s cannot be driven from a station yet (iso527, iso868 and record can)", cfg->method);
     return PD_OK;
 }
 
@@ -1044,7 +1059,15 @@ int acq_station_start(struct run *run, struct pd_err *err)
         st->ch_force = 0;
         st->t0 = run->tb.utc0_ns; /* the run's start: the file's start_time_ns, as its replay counts */
     }
-    for (size_t i = 0; i < run->n_buses && !st->frame; i++)
+    st->shore = strcmp(m->name, "iso868") == 0;
+    for (size_t i = 0; st->shore && i < run->n_buses && !st->frame; i++)
+        if (acq_bus_find_channel(&run->buses[i], "hardness") >= 0 && acq_bus_find_channel(&run->buses[i], "dwell") >= 0) {
+            st->frame = &run->buses[i]; /* the durometer, as method_shore.c finds it */
+            st->frame_index = i;
+            st->ch_force = acq_bus_find_channel(&run->buses[i], "hardness");
+            st->ch_ext = acq_bus_find_channel(&run->buses[i], "dwell");
+        }
+    for (size_t i = 0; !st->shore && i < run->n_buses && !st->frame; i++)
         if (acq_bus_find_channel(&run->buses[i], "force") >= 0 && acq_bus_find_channel(&run->buses[i], "extension") >= 0) {
             st->frame = &run->buses[i];
             st->frame_index = i;

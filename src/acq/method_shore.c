@@ -1,5 +1,7 @@
 /* method_shore.c — the ISO 868 Shore hardness series: per specimen, the configured number of
- * indentations, each recorded once as the reading the durometer holds at the dwell time. */
+ * indentations, each recorded once as the reading the durometer holds at the dwell time. Driven from
+ * a station (docs/STATION.md "A Shore series"), each specimen waits for its thickness and a start,
+ * and a stop or an abort ends it between or during its indentations. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 
 struct shore_params {
     int dims_mode; /* index into dims_choices */
+    char caliper[32]; /* the instrument that measures the thickness (terminal's Enter, station's button); "": typed */
     char scale[4];
     double thickness_mm;
     double dwell_s, dwell_tolerance_s;
@@ -28,6 +31,8 @@ static const struct pd_cfg_field specimen_fields[] = {
      .help = "specimen (stack) thickness in mm, at least 4"},
     {.key = "dimensions", .type = PD_CFG_T_ENUM, .offset = F(dims_mode), .choices = dims_choices, .def = "config",
      .help = "where each specimen's thickness comes from: config (this value) or prompt (typed on the terminal)"},
+    {.key = "caliper", .type = PD_CFG_T_STRING, .offset = F(caliper), .size = sizeof(((struct shore_params *)0)->caliper),
+     .def = "", .help = "with dimensions: prompt, the instrument (e.g. caliper1) whose reading Enter takes"},
     {.key = NULL},
 };
 static const struct pd_cfg_field method_fields[] = {
@@ -63,6 +68,9 @@ static int shore_configure(const struct pd_acq_config *cfg, void *params, struct
         known = known || strcmp(p->scale, scale_names[i]) == 0;
     if (!known)
         return pd_cfg_error(err, pd_cfg_map_get(spec, "scale"), "scale '%s': A or D expected", p->scale);
+    if (p->caliper[0] && p->dims_mode != 1)
+        return pd_cfg_error(err, pd_cfg_map_get(spec, "caliper"),
+                            "a caliper is read on the terminal: it needs 'dimensions: prompt'");
     if (p->thickness_mm < 4)
         pd_log(PD_LOG_WARN, "specimen thickness %.3g mm is below the 4 mm ISO 868 asks for", p->thickness_mm);
     return PD_OK;
@@ -90,7 +98,34 @@ static size_t shore_run_attrs(const void *params, struct pd_store_attr *out, siz
 }
 
 
-/* One indentation: start, wait for the held reading, release. Returns NULL or why it failed. */
+/* A station's stop or abort while the presser foot is down (or between indentations): the foot is
+ * lifted; a stop ends the specimen with the readings it has ("tested", evaluated as they are), an
+ * abort ends the series and marks the specimen invalid. NULL: nothing was asked. */
+static const char *station_request(struct run *run, struct bus *dur, size_t k, long readings_taken)
+{
+    char by[PD_ACQ_BY_MAX], text[PD_ACQ_BY_MAX + 120];
+    const char *req = acq_station_request(run, k, by, sizeof by);
+    if (!req)
+        return NULL;
+    struct pd_err ignore;
+    acq_bus_command_optional(dur, "release", 1, &ignore);
+    bool abort = strcmp(req, "abort") == 0;
+    if (abort)
+        snprintf(text, sizeof text, "aborted by %s after %ld reading(s): presser foot lifted, the series ends", by,
+                 readings_taken);
+    else
+        snprintf(text, sizeof text, "stopped by %s after %ld reading(s): evaluated with them", by, readings_taken);
+    acq_run_event(run, k, req, text);
+    acq_station_event(run, k, req, by, text);
+    if (!abort)
+        return "tested";
+    snprintf(text, sizeof text, "aborted by %s", by);
+    pd_acq_mark_invalid(run->opt->control, k + 1, text, by, NULL);
+    return "aborted";
+}
+
+/* One indentation: start, wait for the held reading, release. Returns NULL or why it failed (or
+ * "tested"/"aborted" when the station stopped or aborted the specimen). */
 static const char *indent(struct run *run, struct bus *dur, size_t k, long r, const struct shore_params *p,
                           int hardness_ch, int dwell_ch, int64_t deadline, int *rc, struct pd_err *err)
 {
@@ -106,6 +141,8 @@ static const char *indent(struct run *run, struct bus *dur, size_t k, long r, co
             break;
         const char *why = acq_series_trouble(run, &dur, 1, deadline, rc, err);
         if (why)
+            return why;
+        if ((why = station_request(run, dur, k, r - 1)) != NULL)
             return why;
         if (pd_clock_mono_ns() >= next_show) {
             acq_show_progress(run, dur, k + 1, false);
@@ -154,14 +191,22 @@ static int shore_series(struct run *run, struct pd_acq_result *result, struct pd
         if (dims.value[0] < 4)
             pd_log(PD_LOG_WARN, "specimen %zu: thickness %.3g mm is below the 4 mm ISO 868 asks for", k + 1,
                    dims.value[0]);
+        if (dims.value[0] < 4 && acq_station_active(run)) {
+            char warn[120];
+            snprintf(warn, sizeof warn, "thickness %.3g mm is below the 4 mm ISO 868 asks for", dims.value[0]);
+            acq_run_event(run, k, "warning", warn);
+            acq_station_event(run, k, "warning", "polydaq", warn);
+        }
         atomic_store(&dur->active_specimen, (uint32_t)(k + 1));
-        acq_run_event(run, k, "specimen_start", "durometer ready");
+        acq_run_event(run, k, "specimen_start", acq_station_active(run) ? acq_station_started(run, k) : "durometer ready");
         acq_set_status(run, k, "running");
         int64_t deadline = pd_clock_mono_ns() + (int64_t)(cfg->specimen_timeout_s * 1e9);
         const char *outcome = "tested";
         rc = PD_OK;
         for (long r = 1; r <= p->readings; r++) {
             const char *why = indent(run, dur, k, r, p, hardness_ch, dwell_ch, deadline, &rc, err);
+            if (!why && r < p->readings)
+                why = station_request(run, dur, k, r); /* between two indentations */
             if (why) {
                 outcome = why;
                 break;
@@ -172,8 +217,18 @@ static int shore_series(struct run *run, struct pd_acq_result *result, struct pd
         atomic_store(&dur->active_specimen, 0);
         acq_run_event(run, k, "specimen_end", outcome);
         acq_specimen_close(run, dur, k, outcome);
+        acq_station_settle(run, dur); /* the display's last points before "done" */
+        bool tested = strcmp(outcome, "tested") == 0, aborted = strcmp(outcome, "aborted") == 0;
+        acq_station_state(run, k, "done", aborted ? "aborted" : "stopped",
+                          tested ? "completed" : aborted ? "aborted" : "failed");
         if (rc < 0)
             return rc;
+        const char *aborted_by = aborted ? acq_station_aborted_by(run) : NULL;
+        if (aborted_by) { /* the outcome's reason names who aborted */
+            size_t used = strlen(result->outcome_reason);
+            snprintf(result->outcome_reason + used, sizeof result->outcome_reason - used,
+                     "%sspecimen %zu: aborted by %s", used ? ", " : "", k + 1, aborted_by);
+        }
         if (strcmp(outcome, "tested") != 0) {
             struct pd_err ignore;
             acq_bus_command_optional(dur, "release", 1, &ignore); /* the presser foot off a failed specimen */
@@ -190,6 +245,11 @@ static int shore_series(struct run *run, struct pd_acq_result *result, struct pd
 static void shore_dim_defaults(const void *params, double *out)
 {
     out[0] = ((const struct shore_params *)params)->thickness_mm;
+}
+
+static const char *shore_caliper(const void *params)
+{
+    return ((const struct shore_params *)params)->caliper;
 }
 
 static enum pd_acq_dims_mode shore_dims_mode(const void *params)
@@ -209,4 +269,5 @@ const struct acq_method acq_method_iso868 = {
     .n_dims = sizeof shore_dims / sizeof shore_dims[0],
     .dim_defaults = shore_dim_defaults,
     .dims_mode = shore_dims_mode,
+    .caliper = shore_caliper,
 };
