@@ -355,8 +355,15 @@ static void *bus_main(void *arg)
             /* A channel whose register block keeps failing (a mistyped address: the device answers
              * every poll with an exception) while the others are read is as dead as a silent
              * instrument: the run must not end "completed" with that channel all NaN. */
-            for (size_t c = 0; c < b->n_channels && c < PD_MAX_CHANNELS; c++) {
-                int64_t silent_ns = now_ns - b->channel_read_ns[c];
+            /* Measured up to the latest reading, not to now: an instrument that reports only on a
+             * change (a durometer before and between its indentations) delivers no reading for a
+             * while, and none of its channels is silent for that (the poll answered). */
+            pthread_mutex_lock(&b->lock);
+            bool any_reading = b->latest_seq > 0;
+            int64_t last_reading_ns = b->latest.t_mono_ns;
+            pthread_mutex_unlock(&b->lock);
+            for (size_t c = 0; any_reading && c < b->n_channels && c < PD_MAX_CHANNELS; c++) {
+                int64_t silent_ns = last_reading_ns - b->channel_read_ns[c];
                 if (silent_ns <= b->no_data_ns)
                     continue;
                 struct pd_err why;

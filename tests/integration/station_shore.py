@@ -9,9 +9,10 @@ start per specimen; a specimen marked invalid with a reason; a note; `stop` duri
 specimen ends it with the readings it has. Then h5py: every point is a reading of the file
 (x = dwell, y = hardness), each specimen's thickness and its source, the invalid mark, the note and
 the stop with the person. With `abort` as the last argument the first specimen is aborted instead
-(end aborted, the file interrupted, the specimen invalid "aborted by").
+(end aborted, the file interrupted, the specimen invalid "aborted by"), after a wait for the
+thickness longer than the config's no_data_timeout_s (the durometer must not be taken as lost).
 usage: station_shore.py POLYDAQ CONFIG OUTDIR SOCKET full|abort"""
-import os, subprocess, sys
+import os, subprocess, sys, time
 
 import h5py
 import numpy as np
@@ -119,6 +120,14 @@ if how == "full":
     check(ev["by"] == "bert" and "evaluated with them" in ev["text"], "stop event %r" % ev)
     want, rc_want = "completed", 0
 else:
+    # Regression: the durometer reports a reading only when it has one; waiting longer than the
+    # config's no_data_timeout_s (1 s here) for the thickness failed the instrument ("disconnected").
+    end = time.monotonic() + 2.5
+    while time.monotonic() < end:
+        try:
+            a.read(timeout=max(0.05, end - time.monotonic()))
+        except TimeoutError:  # nothing happens while it waits: what this checks
+            pass
     run_specimen(1, thickness=6.0)
     wait(lambda e: e["type"] == "points" and e["specimen"] == 1, "a first reading")
     check(cmd(cmd="abort", by="bert")["type"] == "ack", "abort")
@@ -126,6 +135,8 @@ else:
     check(ev["by"] == "bert" and "presser foot lifted" in ev["text"], "abort event %r" % ev)
     want, rc_want = "aborted", 130
 
+check(not any(e["type"] == "state" and e["machine"] == "disconnected" for e in a.seen),
+      "the durometer never lost: %r" % [e for e in a.seen if e["type"] == "state" and e["machine"] == "disconnected"])
 fin = wait(lambda e: e["type"] == "state" and e["state"] == "finished", "finished")
 check(fin["outcome"] == want, "finished %r" % fin)
 endev = wait(lambda e: e["type"] == "end", "end")

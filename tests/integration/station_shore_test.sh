@@ -2,7 +2,8 @@
 # station_shore_test.sh — an ISO 868 Shore series driven from a station (docs/STATION.md "A Shore
 # series"): config/shore.yaml's simulated durometer with dimensions asked per specimen and a
 # simulated caliper (station-demo.yaml's caliper1) added; station_shore.py drives it over the real
-# socket, once through three specimens (typed, caliper, invalid, stop) and once aborted, and checks
+# socket, once through three specimens (typed, caliper, invalid, stop) and once aborted (after a wait
+# longer than its no-data timeout: a regression), and checks
 # every point, thickness and mark against the run file (h5py).
 set -u
 : "${PD_SOURCE_DIR:?}" "${PD_CLI:?}"
@@ -24,9 +25,14 @@ caliper = re.search(r"  - name: caliper1\n(?:    .*\n)+", open(src + "/config/st
 open(out, "w").write(text.rstrip("\n") + "\n" + caliper.group(0))
 PYEOF
 mkdir -m 700 "$work/stations"
+# the aborted series waits 2.5 s for its first thickness: longer than its no-data timeout
+sed 's/^  specimen_timeout_s: 60$/&\n  no_data_timeout_s: 1/' "$work/shore.yaml" >"$work/shore-abort.yaml"
+grep -q "no_data_timeout_s: 1" "$work/shore-abort.yaml" || fail "abort config"
 
 for how in full abort; do
-  "$PY" "$PD_SOURCE_DIR/tests/integration/station_shore.py" "$PD_CLI" "$work/shore.yaml" "$work/runs-$how" \
+  cfg="$work/shore.yaml"
+  [ "$how" = abort ] && cfg="$work/shore-abort.yaml"
+  "$PY" "$PD_SOURCE_DIR/tests/integration/station_shore.py" "$PD_CLI" "$cfg" "$work/runs-$how" \
     "$work/stations/$how.sock" "$how" >"$work/$how.out" || { fail "the Shore series, $how"; cat "$work/runs-$how-run.log" >&2; }
   grep -E "Sanitizer|runtime error" "$work/runs-$how-run.log" && fail "sanitizer report in the $how run's log"
 done
