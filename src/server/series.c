@@ -533,6 +533,7 @@ static char *dump_line(json_t *o)
  * its start_time_ns), as the run's live points (docs/STATION.md "A recording"). */
 struct replay_axes {
     bool recording;
+    bool shore; /* ISO 868: each reading's hardness over its dwell, no dimensions needed */
     const char *channel; /* the recording's channel */
     int64_t t0;
 };
@@ -541,7 +542,7 @@ struct replay_axes {
 static char *points_line(struct pd_run *run, size_t k, size_t inst, int64_t t_now, const struct replay_axes *ax)
 {
     double b = 1, h = 1, l0 = 1;
-    if (!ax->recording &&
+    if (!ax->recording && !ax->shore &&
         (pd_run_specimen_attr_double(run, k, "width", &b) < 0 ||
          pd_run_specimen_attr_double(run, k, "thickness", &h) < 0 ||
          pd_run_specimen_attr_double(run, k, "gauge_length", &l0) < 0 || !(b > 0) || !(h > 0) || !(l0 > 0)))
@@ -552,7 +553,8 @@ static char *points_line(struct pd_run *run, size_t k, size_t inst, int64_t t_no
     size_t nf = 0, ne = 0, nt = 0;
     char *out = NULL;
     size_t out_len = 0;
-    if (pd_run_read_channel(run, k, inst, ax->recording ? ax->channel : "force", &force, &nf, &err) < 0 ||
+    const char *y_channel = ax->recording ? ax->channel : ax->shore ? "hardness" : "force";
+    if (pd_run_read_channel(run, k, inst, y_channel, &force, &nf, &err) < 0 ||
         pd_run_read_time(run, k, inst, &t, &nt, &err) < 0)
         goto done;
     if (ax->recording) { /* x: seconds since the run's start */
@@ -563,7 +565,7 @@ static char *points_line(struct pd_run *run, size_t k, size_t inst, int64_t t_no
             ext[i] = (double)(t[i] - ax->t0) / 1e9;
         ne = nt;
         l0 = 100.0; /* x = ext / l0 × 100 below: the seconds as they are */
-    } else if (pd_run_read_channel(run, k, inst, "extension", &ext, &ne, &err) < 0) {
+    } else if (pd_run_read_channel(run, k, inst, ax->shore ? "dwell" : "extension", &ext, &ne, &err) < 0) {
         goto done;
     }
     size_t n = nf < ne ? nf : ne;
@@ -603,10 +605,10 @@ static char *points_line(struct pd_run *run, size_t k, size_t inst, int64_t t_no
     }
     fprintf(f, "{\"type\":\"points\",\"t\":%lld,\"specimen\":%zu,\"x\":[", (long long)t_now, k + 1);
     for (size_t i = 0; pick && i < n_pick; i++)
-        fprintf(f, "%s%.17g", i ? "," : "", ax->recording ? ext[pick[i]] : ext[pick[i]] / l0 * 100.0);
+        fprintf(f, "%s%.17g", i ? "," : "", ax->recording || ax->shore ? ext[pick[i]] : ext[pick[i]] / l0 * 100.0);
     fputs("],\"y\":[", f);
     for (size_t i = 0; pick && i < n_pick; i++)
-        fprintf(f, "%s%.17g", i ? "," : "", ax->recording ? force[pick[i]] : force[pick[i]] / (b * h));
+        fprintf(f, "%s%.17g", i ? "," : "", ax->recording || ax->shore ? force[pick[i]] : force[pick[i]] / (b * h));
     fprintf(f, "],\"ts\":%lld,\"from_file\":true}", (long long)(n_pick ? t[pick[n_pick - 1]] : t[n - 1]));
     bool empty = n_pick == 0;
     free(pick);
@@ -653,7 +655,8 @@ static int file_replay(const char *file, const json_t *series, char ***lines_out
     }
     const char *run_id = pd_run_attr(run, "run_id");
     const char *method = json_string_value(json_object_get(series, "method"));
-    struct replay_axes ax = {.recording = method && strcmp(method, "record") == 0};
+    struct replay_axes ax = {.recording = method && strcmp(method, "record") == 0,
+                             .shore = method && strcmp(method, "iso868") == 0};
     const struct pd_store_channel *first = inst != SIZE_MAX && pd_run_channel_count(run, inst) ? pd_run_channel(run, inst, 0) : NULL;
     const char *t0 = pd_run_attr(run, "start_time_ns");
     if (ax.recording && first) {
@@ -665,8 +668,10 @@ static int file_replay(const char *file, const json_t *series, char ***lines_out
     json_t *hello = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:s,s:o,s:{s:s,s:s,s:s,s:s},s:i,s:b}", "type", "hello", "t",
                               (json_int_t)now, "run_id", run_id ? run_id : "", "file", file, "method", method,
                               "specimens", (json_int_t)n_spec, "instrument", instrument, "channels", channels, "plot",
-                              "x", ax.recording ? "time" : "strain", "x_unit", ax.recording ? "s" : "%", "y",
-                              ax.channel ? ax.channel : "stress", "y_unit", ax.channel ? first->unit : "MPa",
+                              "x", ax.recording ? "time" : ax.shore ? "dwell" : "strain", "x_unit",
+                              ax.recording || ax.shore ? "s" : "%", "y",
+                              ax.channel ? ax.channel : ax.shore ? "hardness" : "stress", "y_unit",
+                              ax.channel ? first->unit : ax.shore ? "1" : "MPa",
                               "protocol", 1, "from_file", 1);
     if (hello && ax.recording)
         json_object_set_new(hello, "t0", json_integer(ax.t0));

@@ -82,21 +82,24 @@ int lab_load(const char *path, struct srv_lab **out, struct pd_err *err)
             goto fail;
         const struct pd_cfg_node *model = pd_cfg_map_get(in, "model");
         pd_strlcpy(li->model, model && pd_cfg_scalar(model) ? pd_cfg_scalar(model) : "", sizeof li->model);
-        /* A line-protocol instrument measures dimensions (the caliper); it is part of every series,
-         * not a station of its own. */
-        li->caliper = strcmp(li->driver, "serial_line") == 0;
-        li->station = li->caliper ? last_station : -1;
-        /* A station whose channels are listed and none is a force (a climate chamber) records;
-         * a frame (or an instrument whose channels the file leaves to its driver) tests. */
-        bool force = false;
+        /* A station whose channels are listed and none is a force (a climate chamber) records; one
+         * with a hardness channel is a durometer (ISO 868); a frame (or an instrument whose channels
+         * the file leaves to its driver) tests. */
+        bool force = false, hardness = false;
         const struct pd_cfg_node *chans = pd_cfg_map_get(in, "channels");
         bool listed = chans && pd_cfg_kind(chans) == PD_CFG_SEQ && pd_cfg_seq_len(chans) > 0;
         for (size_t c = 0; listed && c < pd_cfg_seq_len(chans); c++) {
             const struct pd_cfg_node *ch = pd_cfg_seq_at(chans, c);
             const struct pd_cfg_node *cn = pd_cfg_kind(ch) == PD_CFG_MAP ? pd_cfg_map_get(ch, "name") : NULL;
-            force = force || (cn && pd_cfg_scalar(cn) && strcmp(pd_cfg_scalar(cn), "force") == 0);
+            const char *name = cn && pd_cfg_scalar(cn) ? pd_cfg_scalar(cn) : "";
+            force = force || strcmp(name, "force") == 0;
+            hardness = hardness || strcmp(name, "hardness") == 0;
         }
-        pd_strlcpy(li->method, force || !listed ? lab->method : "record", sizeof li->method);
+        pd_strlcpy(li->method, hardness ? "iso868" : force || !listed ? lab->method : "record", sizeof li->method);
+        /* A line-protocol instrument measures dimensions (the caliper); it is part of every series,
+         * not a station of its own. A durometer (also a line protocol) is a station. */
+        li->caliper = strcmp(li->driver, "serial_line") == 0 && !hardness;
+        li->station = li->caliper ? last_station : -1;
         if (!li->caliper)
             last_station = (int)i;
         for (size_t j = 0; j < i; j++) {
@@ -196,6 +199,9 @@ int lab_write_series_config(const struct srv_lab *lab, const char *instrument, c
         json_object_del(root, "method");
     if (recording) /* no specimens: no dimensions, no caliper */
         json_object_del(root, "specimen");
+    if (strcmp(method, "iso868") == 0 && strcmp(lab->method, "iso868") != 0) /* the lab's is a tensile one */
+        json_object_set_new(root, "specimen", json_pack("{s:s, s:s, s:s}", "scale", "A", "thickness", "6",
+                                                        "dimensions", "prompt"));
     json_object_set_new(run, "method", json_string(method));
     json_object_set_new(run, "specimens", json_string(num));
     if (material && material[0])

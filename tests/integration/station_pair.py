@@ -64,7 +64,8 @@ def command(client, sid, cmd, body=None, want=200):
 st, _, stations = tab1.call("GET", "/api/v1/stations")
 check([(s["name"], s["state"], s["caliper"], s["method"]) for s in stations["stations"]] ==
       [("frame1", "free", "caliper1", "iso527"), ("frame2", "free", "caliper2", "iso527"),
-       ("chamber1", "free", None, "record")], f"the two frames and the chamber: {stations}")
+       ("chamber1", "free", None, "record"), ("durometer1", "free", None, "iso868")],
+      f"the two frames, the chamber and the durometer: {stations}")
 req_a, items_a = request_with_items(alice, "PP-H frame1 lot")
 req_b, items_b = request_with_items(bruno, "PP-H frame2 lot")
 
@@ -93,7 +94,7 @@ for k in "AB":
           f"series {k}'s event stream: {streams[k].status} {streams[k].ctype}")
 st, _, stations = tab1.call("GET", "/api/v1/stations")
 check([(s["name"], s["series_id"]) for s in stations["stations"]] ==
-      [("frame1", sid["A"]), ("frame2", sid["B"]), ("chamber1", None)],
+      [("frame1", sid["A"]), ("frame2", sid["B"]), ("chamber1", None), ("durometer1", None)],
       f"both stations busy with their series: {stations}")
 
 browser = Browser(base, None, on_skip=lambda: (server.stop(), shutil.rmtree(data)))

@@ -390,6 +390,9 @@ function updateButtons(live) {
   }
   const invalidTitle = document.getElementById('invalid-h');
   if (invalidTitle) invalidTitle.style.display = recording ? 'none' : '';
+  // a durometer has no crosshead to return
+  const returnButton = document.getElementById('btn-return');
+  if (returnButton && !recording) returnButton.style.display = live.hello && live.hello.method === 'iso868' ? 'none' : '';
   const set = (name, on) => {
     const b = document.getElementById(`btn-${name}`);
     if (b) b.disabled = !on;
