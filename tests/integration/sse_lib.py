@@ -1,15 +1,18 @@
-"""sse_lib.py — a series' live stream as the station tests read it: GET /api/v1/series/{id}/events
+"""sse_lib.py — the station tests' shared pieces: the demo station lab served with a request
+accepted and its items received (`station_lab`), and a series' live stream as the tests read it: GET /api/v1/series/{id}/events
 (Server-Sent Events) on a thread of its own, every event kept in order until the server ends the
 stream (its type and content checked against docs/openapi.yaml), and waiting for a condition
 with a ceiling that only guards against a hang on a loaded machine — never a timing check."""
 import http.client
 import json
+import os
 import threading
 import time
 
-from server_lib import API, fail
+from server_lib import API, PASSWORDS, REVIEW, SOURCE, Client, Server, fail, make_lab, new_request
 
 CEILING = 120  # seconds
+STATION_LAB = os.path.join(SOURCE, "config", "station-demo.yaml")
 
 
 class Stream(threading.Thread):
@@ -59,3 +62,19 @@ def wait_for(pred, what):
         time.sleep(0.05)
     fail(f"{what}: not within {CEILING} s")
     return False
+
+
+def station_lab(material, count, description, storage):
+    """`polydaq serve --lab config/station-demo.yaml` on a new data folder; member alice's request
+    for `material` accepted by rita and its `count` items received by technician tessa. Returns
+    (data folder, server, {login: Client}, request id, item ids)."""
+    data, _, _ = make_lab()
+    server = Server(data, "--lab", STATION_LAB)
+    people = {who: Client(server, who, PASSWORDS[who]) for who in ("alice", "rita", "tessa")}
+    req = new_request(people["alice"], material)
+    assert people["rita"].call("POST", f"/api/v1/requests/{req}/accept", REVIEW)[0] == 200
+    st, _, body = people["tessa"].call("POST", f"/api/v1/requests/{req}/items", {
+        "count": count, "description": description, "condition": "as expected", "conforming": True,
+        "storage": storage})
+    assert st == 201, (st, body)
+    return data, server, people, req, [i["item_id"] for i in body["items"]]

@@ -1,7 +1,24 @@
 """station_client.py — a client of a station run's control socket (docs/STATION.md "Protocol"), as
 the lab server would be: newline-delimited JSON, events read with a bound that only guards against
-a hang. Used by station_control.py."""
-import json, socket, time
+a hang; and a run started under test the way the server starts one. Used by the station_*.py
+run-side tests."""
+import json, socket, subprocess, sys, time
+
+
+def start_run(cli, config, outdir, sock, user="lab admin"):
+    """`polydaq run CONFIG -o OUTDIR --control SOCK` in a session of its own (as the server starts
+    it), output to OUTDIR-run.log; an exception in the test kills it (it waits for commands and
+    must not outlive a failed test). Returns the Popen and the log's path."""
+    log = outdir + "-run.log"
+    run = subprocess.Popen(["/bin/sh", "-c", 'exec setsid "$0" run "$1" -o "$2" --control "$3" --control-user "$4" '
+                            '>"$5" 2>&1', cli, config, outdir, sock, user, log])
+
+    def on_error(kind, value, tb):
+        run.kill()
+        sys.__excepthook__(kind, value, tb)
+
+    sys.excepthook = on_error
+    return run, log
 
 
 class Client:

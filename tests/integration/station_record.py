@@ -11,11 +11,11 @@ in s, y = the temperature), the stop and the note are the file's events with the
 names who stopped it. With `abort` as the last argument the recording is aborted instead (end
 aborted, the file's outcome interrupted, "aborted by").
 usage: station_record.py POLYDAQ CONFIG OUTDIR SOCKET stop|abort"""
-import os, signal, subprocess, sys, time
+import os, sys, time
 
 import h5py
 import numpy as np
-from station_client import Client
+from station_client import Client, start_run
 
 cli, config, outdir, sock, how = sys.argv[1:6]
 failures = []
@@ -27,17 +27,7 @@ def check(cond, what):
         print("FAIL:", what, file=sys.stderr)
 
 
-log = outdir + "-run.log"
-run = subprocess.Popen(["/bin/sh", "-c", 'exec setsid "$0" run "$1" -o "$2" --control "$3" --control-user "lab admin" '
-                        '>"$4" 2>&1', cli, config, outdir, sock, log])
-
-
-def on_error(kind, value, tb):
-    run.kill()  # the run waits for commands: it must not outlive a failed test
-    sys.__excepthook__(kind, value, tb)
-
-
-sys.excepthook = on_error
+run, log = start_run(cli, config, outdir, sock)
 
 a = Client(sock, "A")
 hello = a.read()

@@ -8,7 +8,6 @@ run (422); the stop ends it (completed). Then h5py: every streamed point is a sa
 (x = time since the file's start_time_ns in s, y = the temperature). After a server restart the
 ended series' stream replays the file: the same time-temperature curve, each point a sample, the
 last sample last, and the end."""
-import os
 import sys
 
 import h5py
@@ -16,26 +15,14 @@ import numpy as np
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 
-from server_lib import PASSWORDS, REVIEW, SOURCE, Client, Server, check, fail, failures, make_lab, new_request
+from server_lib import PASSWORDS, Client, Server, check, fail, failures
 from web_lib import Browser, PageWait
-from sse_lib import CEILING, Stream, wait_for
+from sse_lib import CEILING, STATION_LAB, Stream, station_lab, wait_for
 
 
 
-data, member_a, member_b = make_lab()
-lab = os.path.join(SOURCE, "config", "station-demo.yaml")
-server = Server(data, "--lab", lab)
-alice = Client(server, "alice", PASSWORDS["alice"])
-rita = Client(server, "rita", PASSWORDS["rita"])
-tessa = Client(server, "tessa", PASSWORDS["tessa"])
-
-req = new_request(alice, "PP-H ageing lot")
-assert rita.call("POST", f"/api/v1/requests/{req}/accept", REVIEW)[0] == 200
-st, _, body = tessa.call("POST", f"/api/v1/requests/{req}/items", {
-    "count": 2, "description": "plaques for heat ageing", "condition": "as expected", "conforming": True,
-    "storage": "rack 2"})
-assert st == 201, (st, body)
-items = [i["item_id"] for i in body["items"]]
+data, server, people, req, items = station_lab("PP-H ageing lot", 2, "plaques for heat ageing", "rack 2")
+alice, rita, tessa = people["alice"], people["rita"], people["tessa"]
 
 st, _, stations = tessa.call("GET", "/api/v1/stations")
 chamber = [s for s in stations["stations"] if s["name"] == "chamber1"]
@@ -139,7 +126,7 @@ check(other == 2 * len(xs), "a point shifted in time or temperature is no sample
 
 # ---- after a restart the ended series replays its file ------------------------------------------------
 check(server.stop() == 0, "polydaq serve's exit status after SIGTERM")
-server = Server(data, "--lab", lab, "--listen", f"127.0.0.1:{server.port}")
+server = Server(data, "--lab", STATION_LAB, "--listen", f"127.0.0.1:{server.port}")
 tessa = Client(server, "tessa", PASSWORDS["tessa"])
 replay = Stream(tessa, sid)
 wait_for(lambda: replay.ended, "the replay's end")

@@ -12,11 +12,11 @@ the stop with the person. With `abort` as the last argument the first specimen i
 (end aborted, the file interrupted, the specimen invalid "aborted by"), after a wait for the
 thickness longer than the config's no_data_timeout_s (the durometer must not be taken as lost).
 usage: station_shore.py POLYDAQ CONFIG OUTDIR SOCKET full|abort"""
-import os, subprocess, sys, time
+import os, sys, time
 
 import h5py
 import numpy as np
-from station_client import Client
+from station_client import Client, start_run
 
 cli, config, outdir, sock, how = sys.argv[1:6]
 failures = []
@@ -28,17 +28,7 @@ def check(cond, what):
         print("FAIL:", what, file=sys.stderr)
 
 
-log = outdir + "-run.log"
-run = subprocess.Popen(["/bin/sh", "-c", 'exec setsid "$0" run "$1" -o "$2" --control "$3" --control-user "lab admin" '
-                        '>"$4" 2>&1', cli, config, outdir, sock, log])
-
-
-def on_error(kind, value, tb):
-    run.kill()  # the run waits for commands: it must not outlive a failed test
-    sys.__excepthook__(kind, value, tb)
-
-
-sys.excepthook = on_error
+run, log = start_run(cli, config, outdir, sock)
 
 a = Client(sock, "A")
 hello = a.read()

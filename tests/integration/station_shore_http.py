@@ -18,23 +18,11 @@ import sys
 import h5py
 import numpy as np
 
-from server_lib import CLI, PASSWORDS, REVIEW, SOURCE, Client, Server, check, failures, make_lab, new_request
-from sse_lib import Stream, wait_for
+from server_lib import CLI, PASSWORDS, Client, Server, check, failures
+from sse_lib import STATION_LAB, Stream, station_lab, wait_for
 
-data, member_a, member_b = make_lab()
-lab = os.path.join(SOURCE, "config", "station-demo.yaml")
-server = Server(data, "--lab", lab)
-alice = Client(server, "alice", PASSWORDS["alice"])
-rita = Client(server, "rita", PASSWORDS["rita"])
-tessa = Client(server, "tessa", PASSWORDS["tessa"])
-
-req = new_request(alice, "TPE hardness lot")
-assert rita.call("POST", f"/api/v1/requests/{req}/accept", REVIEW)[0] == 200
-st, _, body = tessa.call("POST", f"/api/v1/requests/{req}/items", {
-    "count": 3, "description": "6 mm plate stacks", "condition": "as expected", "conforming": True,
-    "storage": "rack 3"})
-assert st == 201, (st, body)
-items = [i["item_id"] for i in body["items"]]
+data, server, people, req, items = station_lab("TPE hardness lot", 3, "6 mm plate stacks", "rack 3")
+alice, rita, tessa = people["alice"], people["rita"], people["tessa"]
 
 st, _, stations = tessa.call("GET", "/api/v1/stations")
 dur = [s for s in stations["stations"] if s["name"] == "durometer1"]
@@ -134,7 +122,7 @@ if check(r.returncode in (0, 1), f"certify: {r.returncode} {r.stderr}"):
 
 # ---- after a restart the ended series replays its file ------------------------------------------------
 check(server.stop() == 0, "polydaq serve's exit status after SIGTERM")
-server = Server(data, "--lab", lab, "--listen", f"127.0.0.1:{server.port}")
+server = Server(data, "--lab", STATION_LAB, "--listen", f"127.0.0.1:{server.port}")
 tessa = Client(server, "tessa", PASSWORDS["tessa"])
 replay = Stream(tessa, sid)
 wait_for(lambda: replay.ended, "the replay's end")
