@@ -9,7 +9,9 @@ import os
 import threading
 import time
 
-from server_lib import API, PASSWORDS, REVIEW, SOURCE, Client, Server, fail, make_lab, new_request
+import sys
+
+from server_lib import API, PASSWORDS, REVIEW, SOURCE, Client, Server, check, fail, make_lab, new_request
 
 CEILING = 120  # seconds
 STATION_LAB = os.path.join(SOURCE, "config", "station-demo.yaml")
@@ -78,3 +80,18 @@ def station_lab(material, count, description, storage):
         "storage": storage})
     assert st == 201, (st, body)
     return data, server, people, req, [i["item_id"] for i in body["items"]]
+
+
+def start_series(server, technician, req, items, method, instrument):
+    """Starts a series of `method` on `instrument` for the request's items (201, else the test ends
+    here with the server stopped) and opens its stream. Returns (series id, stream, its hello)."""
+    st, _, series = technician.call("POST", "/api/v1/series", {"request_id": req, "item_ids": items,
+                                                               "method": method, "instrument": instrument})
+    if not check(st == 201, f"a {method} series started on {instrument}: {st} {series}"):
+        server.stop()
+        sys.exit(1)
+    stream = Stream(technician, series["id"])
+    check(stream.status == 200, f"the stream: {stream.status}")
+    wait_for(lambda: stream.of("hello"), "the hello")
+    hellos = stream.of("hello")
+    return series["id"], stream, hellos[0] if hellos else {}

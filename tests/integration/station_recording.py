@@ -17,9 +17,7 @@ from selenium.webdriver.common.by import By
 
 from server_lib import PASSWORDS, Client, Server, check, fail, failures
 from web_lib import Browser, PageWait
-from sse_lib import CEILING, STATION_LAB, Stream, station_lab, wait_for
-
-
+from sse_lib import CEILING, STATION_LAB, Stream, start_series, station_lab, wait_for
 
 data, server, people, req, items = station_lab("PP-H ageing lot", 2, "plaques for heat ageing", "rack 2")
 alice, rita, tessa = people["alice"], people["rita"], people["tessa"]
@@ -29,16 +27,7 @@ chamber = [s for s in stations["stations"] if s["name"] == "chamber1"]
 check(chamber and chamber[0]["method"] == "record" and chamber[0]["caliper"] is None and chamber[0]["state"] == "free",
       f"chamber1 is a free recording station: {stations}")
 
-st, _, series = tessa.call("POST", "/api/v1/series", {"request_id": req, "item_ids": items, "method": "record",
-                                                      "instrument": "chamber1"})
-if not check(st == 201, f"a recording started on chamber1: {st} {series}"):
-    server.stop()
-    sys.exit(1)
-sid = series["id"]
-stream = Stream(tessa, sid)
-check(stream.status == 200, f"the stream: {stream.status}")
-wait_for(lambda: stream.of("hello"), "the hello")
-hello = stream.of("hello")[0]
+sid, stream, hello = start_series(server, tessa, req, items, "record", "chamber1")
 check(hello["method"] == "record" and hello["instrument"] == "chamber1" and
       hello["plot"] == {"x": "time", "x_unit": "s", "y": "temperature", "y_unit": "degC"},
       f"the hello's axes: {hello}")

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from server_lib import CLI, PASSWORDS, Client, Server, check, failures
-from sse_lib import STATION_LAB, Stream, station_lab, wait_for
+from sse_lib import STATION_LAB, Stream, start_series, station_lab, wait_for
 
 data, server, people, req, items = station_lab("TPE hardness lot", 3, "6 mm plate stacks", "rack 3")
 alice, rita, tessa = people["alice"], people["rita"], people["tessa"]
@@ -29,16 +29,7 @@ dur = [s for s in stations["stations"] if s["name"] == "durometer1"]
 check(dur and dur[0]["method"] == "iso868" and dur[0]["caliper"] is None and dur[0]["state"] == "free",
       f"durometer1 is a free Shore station: {stations}")
 
-st, _, series = tessa.call("POST", "/api/v1/series", {"request_id": req, "item_ids": items, "method": "iso868",
-                                                      "instrument": "durometer1"})
-if not check(st == 201, f"a Shore series started on durometer1: {st} {series}"):
-    server.stop()
-    sys.exit(1)
-sid = series["id"]
-stream = Stream(tessa, sid)
-check(stream.status == 200, f"the stream: {stream.status}")
-wait_for(lambda: stream.of("hello"), "the hello")
-hello = stream.of("hello")[0]
+sid, stream, hello = start_series(server, tessa, req, items, "iso868", "durometer1")
 check(hello["method"] == "iso868" and hello["instrument"] == "durometer1" and hello["specimens"] == 3 and
       hello["plot"] == {"x": "dwell", "x_unit": "s", "y": "hardness", "y_unit": "1"}, f"the hello's axes: {hello}")
 
