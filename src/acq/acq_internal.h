@@ -453,6 +453,10 @@ void acq_station_event(struct run *run, size_t k, const char *kind, const char *
 void acq_station_settle(struct run *run, struct bus *b);
 /* The machine took specimen k's start: state running, a start event; the file event's text. */
 const char *acq_station_started(struct run *run, size_t k);
+/* Specimen k ended by a station's `req` ("stop" or "abort", by `by`): `text` into the file's events
+ * and to the clients; an abort also marks the specimen invalid ("aborted by BY"). Returns the
+ * specimen's status: "tested" (a stop: evaluated as it is) or "aborted". */
+const char *acq_station_stopped(struct run *run, size_t k, const char *req, const char *by, const char *text);
 /* While specimen k runs: "stop" or "abort" when a client asked (who in `by`), else NULL; notes
  * waiting are written to the file on the way. */
 const char *acq_station_request(struct run *run, size_t k, char *by, size_t size);

@@ -1292,6 +1292,18 @@ const char *acq_station_request(struct run *run, size_t k, char *by, size_t size
     return what;
 }
 
+const char *acq_station_stopped(struct run *run, size_t k, const char *req, const char *by, const char *text)
+{
+    acq_run_event(run, k, req, text);
+    acq_station_event(run, k, req, by, text);
+    if (strcmp(req, "abort") != 0)
+        return "tested";
+    char mark[PD_ACQ_BY_MAX + 16];
+    snprintf(mark, sizeof mark, "aborted by %s", by);
+    pd_acq_mark_invalid(run->opt->control, k + 1, mark, by, NULL);
+    return "aborted";
+}
+
 const char *acq_station_aborted_by(struct run *run)
 {
     if (!acq_station_active(run))

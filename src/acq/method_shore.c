@@ -115,13 +115,7 @@ static const char *station_request(struct run *run, struct bus *dur, size_t k, l
                  readings_taken);
     else
         snprintf(text, sizeof text, "stopped by %s after %ld reading(s): evaluated with them", by, readings_taken);
-    acq_run_event(run, k, req, text);
-    acq_station_event(run, k, req, by, text);
-    if (!abort)
-        return "tested";
-    snprintf(text, sizeof text, "aborted by %s", by);
-    pd_acq_mark_invalid(run->opt->control, k + 1, text, by, NULL);
-    return "aborted";
+    return acq_station_stopped(run, k, req, by, text);
 }
 
 /* One indentation: start, wait for the held reading, release. Returns NULL or why it failed (or

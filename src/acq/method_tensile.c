@@ -171,13 +171,7 @@ static const char *wait_for_break(struct run *run, struct bus *frame, size_t k, 
             bool abort = strcmp(req, "abort") == 0;
             snprintf(text, sizeof text, abort ? "aborted by %s: machine stopped, the series ends"
                                               : "stopped by %s: finished as a break, evaluated", by);
-            acq_run_event(run, k, req, text);
-            acq_station_event(run, k, req, by, text);
-            if (!abort)
-                return "tested";
-            snprintf(text, sizeof text, "aborted by %s", by);
-            pd_acq_mark_invalid(run->opt->control, k + 1, text, by, NULL);
-            return "aborted";
+            return acq_station_stopped(run, k, req, by, text);
         }
         if (pd_clock_mono_ns() >= next_show) {
             acq_show_progress(run, frame, k + 1, false);
