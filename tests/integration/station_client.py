@@ -5,6 +5,16 @@ run-side tests."""
 import json, socket, subprocess, sys, time
 
 
+failures = []  # what failed, in order (the scripts exit 1 when any)
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+    return cond
+
+
 def start_run(cli, config, outdir, sock, user="lab admin"):
     """`polydaq run CONFIG -o OUTDIR --control SOCK` in a session of its own (as the server starts
     it), output to OUTDIR-run.log; an exception in the test kills it (it waits for commands and

@@ -10,16 +10,9 @@ specimen 2 marked invalid, a note. Prints the run file's path last.
 usage: station_control.py POLYDAQ CONFIG OUTDIR SOCKET DISPLAY_FILE"""
 import os, signal, subprocess, sys, time
 
-from station_client import Client
+from station_client import Client, check, failures
 
 cli, config, outdir, sock, display_file = sys.argv[1:6]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def display(text):

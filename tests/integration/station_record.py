@@ -15,16 +15,9 @@ import os, sys, time
 
 import h5py
 import numpy as np
-from station_client import Client, start_run
+from station_client import Client, check, failures, start_run
 
 cli, config, outdir, sock, how = sys.argv[1:6]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 run, log = start_run(cli, config, outdir, sock)
