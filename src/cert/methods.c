@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cert/cert_internal.h"
+#include "cert/scan.h"
 #include "config/config.h"
 #include "store/store.h"
 
@@ -70,16 +71,11 @@ int cert_drop_unread_rows(struct pd_run *run, size_t s, const char *channel, dou
                           size_t *n, size_t *dropped)
 {
     *dropped = 0;
-    /* The quality bits are read only when some value is missing. x - x is NaN only for NaN (and
-     * infinities, whose marks are then read for nothing): a sum without a branch per sample, which
-     * the compiler vectorizes — this scan ran over every sample of every specimen. */
+    /* The quality bits are read only when some value is missing (or infinite: its marks are then
+     * read for nothing); cert_scan_finite, as this scan runs over every sample of every specimen. */
     bool any_nan = false;
-    for (size_t c = 0; c < n_cols && !any_nan; c++) {
-        double acc = 0.0;
-        for (size_t i = 0; cols[c] && i < *n; i++)
-            acc += cols[c][i] - cols[c][i];
-        any_nan = acc != acc;
-    }
+    for (size_t c = 0; c < n_cols && !any_nan; c++)
+        any_nan = cols[c] && !cert_scan_finite(cols[c], *n);
     size_t inst, index, nq = 0;
     if (!any_nan || pd_run_find_channel(run, channel, &inst, &index) < 0)
         return 0;

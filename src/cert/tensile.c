@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cert/cert_internal.h"
+#include "cert/scan.h"
 
 /* Strains come from extension / L0, so a sample meant to sit exactly on a range limit may land one
  * rounding step outside it; this slack (far below any extensometer's resolution) keeps it inside. */
@@ -179,6 +180,8 @@ static size_t slip_recovered_at(const double *strain, const double *y, size_t co
     return 0;
 }
 
+#define BREAK_SCAN_BLOCK 64
+
 /* Index of the first sample at or below break_fraction·σmax, looked for only after the strain has
  * passed e2: before that a "drop" is noise around zero load, and a specimen that really breaks
  * there has no modulus anyway. Returns count when nothing breaks. */
@@ -187,7 +190,24 @@ static size_t find_break_drop(const double *strain, const double *stress, size_t
 {
     double smax = stress[0];
     bool armed = false;
+    const double bf = p->break_fraction;
+    size_t walk_until = 1; /* samples before this one are walked one by one */
     for (size_t i = 1; i < count; i++) {
+        /* A block whose lowest stress stays above the break level of the highest stress it can
+         * have seen by its end holds no break: passed with its highest (and whether it arms). */
+        if (i >= walk_until && count - i >= BREAK_SCAN_BLOCK && bf >= 0.0) {
+            double lo, hi;
+            cert_scan_min_max(stress + i, BREAK_SCAN_BLOCK, &lo, &hi);
+            double top = hi > smax ? hi : smax;
+            if (lo > bf * top) {
+                for (size_t k = i - 1; k < i - 1 + BREAK_SCAN_BLOCK && !armed; k++)
+                    armed = strain[k] > p->e2;
+                smax = top;
+                i += BREAK_SCAN_BLOCK - 1;
+                continue;
+            }
+            walk_until = i + BREAK_SCAN_BLOCK;
+        }
         armed = armed || strain[i - 1] > p->e2;
         if (armed && smax > 0.0 && stress[i] <= p->break_fraction * smax) {
             size_t back = slip_recovered_at(strain, stress, count, i, p->grip_slip_window, p->grip_slip_min_drop,
@@ -350,6 +370,8 @@ static bool parabola_peak(const double *x, const double *y, size_t lo, size_t hi
 /* A maximum is a yield point only when the specimen keeps deforming at least this fraction of
  * the maximum's strain after it without breaking (a plateau or a decline, not the fracture). */
 #define YIELD_CONTINUES 0.1
+/* Samples per block the searches below pass at once when no sample of it can matter. */
+#define MAX_SCAN_BLOCK 64
 
 /* Half-width in samples of the window around sample i: at most h, no further than the data on
  * either side, and (for the automatic width) within ±SMOOTH_REACH·x[i]; with a fixed strain width
@@ -380,9 +402,7 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
             return rc;
     }
 #define HW(i) (hw ? hw[i] : (size_t)0)
-    double ymax = y[0];
-    for (size_t i = 1; i < n; i++)
-        ymax = y[i] > ymax ? y[i] : ymax;
+    double ymax = cert_scan_max(y, n);
     /* The window: a fixed strain width when asked for (yield_smoothing), else as many samples as
      * bring the averaged noise down to SMOOTH_TARGET of the highest stress — none at all on a
      * noise-free curve, whose maximum is then exactly its highest sample. */
@@ -423,9 +443,7 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
         free(sum);
         s = avg;
     }
-    double smax = s[0];
-    for (size_t i = 1; i < n; i++)
-        smax = s[i] > smax ? s[i] : smax;
+    double smax = s == y ? ymax : cert_scan_max(s, n);
 
     /* Running maximum of the averaged curve; it counts as a local maximum once the curve falls
      * below it by the band: the hysteresis fraction of the curve's highest (averaged) stress —
@@ -433,7 +451,33 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
      * the averaged noise. A fall that comes back (grip slip) is skipped and reported. */
     size_t ip = 0, band_of = SIZE_MAX; /* band_of: the ip the band was worked out for */
     double band = 0.0;
+    /* Without averaging the band is the same for every running maximum, so a block of samples
+     * whose lowest value stays within the band below the highest the running maximum can reach
+     * in it (its own highest or the one before) cannot hold the confirming fall: it is passed with
+     * its lowest and highest values, and the running maximum moves to the first sample of its
+     * highest. A block that might hold the fall is walked sample by sample. (The rising part of a
+     * noisy curve changed the running maximum every other sample, a branch the processor could
+     * not predict.) */
+    const double noise_band0 = BAND_SIGMAS * r.noise / sqrt(1.0);
+    const double band0 = p->hysteresis * smax > noise_band0 ? p->hysteresis * smax : noise_band0;
+    size_t walk_until = 1; /* samples before this one are walked one by one */
     for (size_t i = 1; i < n; i++) {
+        if (h == 0 && i >= walk_until && n - i >= MAX_SCAN_BLOCK) {
+            double lo, hi;
+            cert_scan_min_max(s + i, MAX_SCAN_BLOCK, &lo, &hi);
+            double top = hi > s[ip] ? hi : s[ip];
+            if (lo >= top - band0) {
+                if (hi > s[ip]) {
+                    size_t j = i;
+                    while (!(s[j] == hi))
+                        j++;
+                    ip = j;
+                }
+                i += MAX_SCAN_BLOCK - 1;
+                continue;
+            }
+            walk_until = i + MAX_SCAN_BLOCK;
+        }
         if (s[i] > s[ip]) {
             ip = i;
             continue;
@@ -500,9 +544,7 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
             }
         }
         r.fracture = x[n - 1] - x[ip] < YIELD_CONTINUES * fabs(x[ip]);
-        r.higher_value = s[r.confirm_index];
-        for (size_t j = r.confirm_index; j < n; j++)
-            r.higher_value = s[j] > r.higher_value ? s[j] : r.higher_value;
+        r.higher_value = cert_scan_max(s + r.confirm_index, n - r.confirm_index);
         r.higher_later = r.higher_value > s[ip] + r.band;
     }
 
@@ -550,8 +592,10 @@ bool cert_modulus_range(const double *strain, size_t count, double e1, double e2
                  strain[0] * 100.0, what, e1_name, e1 * 100.0);
         return false;
     }
+    /* The highest strain is needed only to say how far a curve that falls short got; one that
+     * reaches e2 does so within its first few per cent of samples. */
     double reached = strain[0];
-    for (size_t i = 1; i < count; i++)
+    for (size_t i = 1; i < count && !(reached >= e2 - STRAIN_SLACK); i++)
         reached = strain[i] > reached ? strain[i] : reached;
     if (reached < e2 - STRAIN_SLACK) {
         snprintf(reason, reason_size, "modulus range not reached: %s reaches only %.4g %% before %s, needs %s = %.4g %%",
@@ -735,15 +779,8 @@ static int check_specimen(const struct pd_tensile_specimen *sp, const struct pd_
     /* First a branch-free pass (x·0 is NaN exactly when x is not finite, and a NaN stays in the
      * sum), then, only when it finds one, the search for the first sample to name. */
     const double *xh = *has_nominal ? sp->crosshead_mm : ext;
-    /* Four sums, so the additions do not wait for each other (one sum is a chain of 4-cycle adds). */
-    double sum[4] = {0.0, 0.0, 0.0, 0.0};
-    size_t i4 = sp->n & ~(size_t)3;
-    for (size_t i = 0; i < i4; i += 4)
-        for (size_t k = 0; k < 4; k++)
-            sum[k] += sp->force_N[i + k] * 0.0 + ext[i + k] * 0.0 + xh[i + k] * 0.0;
-    for (size_t i = i4; i < sp->n; i++)
-        sum[0] += sp->force_N[i] * 0.0 + ext[i] * 0.0 + xh[i] * 0.0;
-    if (sum[0] + sum[1] + sum[2] + sum[3] == 0.0)
+    if (cert_scan_finite(sp->force_N, sp->n) && cert_scan_finite(ext, sp->n) &&
+        (xh == ext || cert_scan_finite(xh, sp->n)))
         return 0;
     for (size_t i = 0; i < sp->n; i++) {
         if (!isfinite(sp->force_N[i]) || !isfinite(ext[i]) || (*has_nominal && !isfinite(sp->crosshead_mm[i])))
@@ -758,26 +795,17 @@ static int check_specimen(const struct pd_tensile_specimen *sp, const struct pd_
 static void convert(const struct pd_tensile_specimen *sp, bool crosshead, bool has_nominal, double *stress,
                     double *strain, double *nominal)
 {
-    /* One array per loop with the divisor hoisted: the loops have no branches and no stores that
-     * could alias the next load, so they pipeline (still divisions, as the standard's formulas and
-     * the numpy comparison have them, not multiplications by a reciprocal). */
+    /* Divisions, as the standard's formulas and the numpy comparison have them, not
+     * multiplications by a reciprocal (cert_scan_divide: two at a time). */
     const size_t n = sp->n;
-    const double area = sp->width_mm * sp->thickness_mm;
-    const double *force = sp->force_N;
-    for (size_t i = 0; i < n; i++)
-        stress[i] = force[i] / area;
-    if (has_nominal) {
-        const double *xh = sp->crosshead_mm, grip = sp->grip_distance_mm;
-        for (size_t i = 0; i < n; i++)
-            nominal[i] = xh[i] / grip;
-    }
+    cert_scan_divide(stress, sp->force_N, n, sp->width_mm * sp->thickness_mm);
+    if (has_nominal)
+        cert_scan_divide(nominal, sp->crosshead_mm, n, sp->grip_distance_mm);
     if (crosshead) {
         if (strain != nominal)
             memcpy(strain, nominal, n * sizeof *strain);
     } else {
-        const double *ext = sp->extension_mm, l0 = sp->gauge_length_mm;
-        for (size_t i = 0; i < n; i++)
-            strain[i] = ext[i] / l0;
+        cert_scan_divide(strain, sp->extension_mm, n, sp->gauge_length_mm);
     }
 }
 
