@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cert/cert_internal.h"
+#include "cert/scan.h"
 #include "store/store.h"
 
 /* Text cut at a buffer's end is cut on purpose here (table cells, wrapped lines). (GCC's warning:
@@ -686,57 +687,13 @@ static void simplify(struct cert_curve *c, double xlo, double xhi, double ylo, d
     free(stack);
 }
 
-/* The ranges of x and y when every value is finite (false, outputs untouched, when one is not):
- * four independent lanes without a branch per sample, where the general loop below waits on each
- * comparison's predecessor (a third of the thinning's time for a curve without gaps). x - x is 0
- * for a finite x and NaN for an infinite or NaN one, and a NaN stays in the sum. */
-static bool finite_ranges(const double *x, const double *y, size_t n, double *xlo_out, double *xhi_out,
-                          double *ylo_out, double *yhi_out)
-{
-    double xlo[4], xhi[4], ylo[4], yhi[4], bad[4] = {0, 0, 0, 0};
-    for (int l = 0; l < 4; l++) {
-        xlo[l] = ylo[l] = INFINITY;
-        xhi[l] = yhi[l] = -INFINITY;
-    }
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int l = 0; l < 4; l++) {
-            double xi = x[i + (size_t)l], yi = y[i + (size_t)l];
-            bad[l] += (xi - xi) + (yi - yi);
-            xlo[l] = xi < xlo[l] ? xi : xlo[l];
-            xhi[l] = xi > xhi[l] ? xi : xhi[l];
-            ylo[l] = yi < ylo[l] ? yi : ylo[l];
-            yhi[l] = yi > yhi[l] ? yi : yhi[l];
-        }
-    for (; i < n; i++) {
-        bad[0] += (x[i] - x[i]) + (y[i] - y[i]);
-        xlo[0] = x[i] < xlo[0] ? x[i] : xlo[0];
-        xhi[0] = x[i] > xhi[0] ? x[i] : xhi[0];
-        ylo[0] = y[i] < ylo[0] ? y[i] : ylo[0];
-        yhi[0] = y[i] > yhi[0] ? y[i] : yhi[0];
-    }
-    if (!(bad[0] + bad[1] + bad[2] + bad[3] == 0.0))
-        return false;
-    for (int l = 1; l < 4; l++) {
-        xlo[0] = xlo[l] < xlo[0] ? xlo[l] : xlo[0];
-        xhi[0] = xhi[l] > xhi[0] ? xhi[l] : xhi[0];
-        ylo[0] = ylo[l] < ylo[0] ? ylo[l] : ylo[0];
-        yhi[0] = yhi[l] > yhi[0] ? yhi[l] : yhi[0];
-    }
-    *xlo_out = xlo[0];
-    *xhi_out = xhi[0];
-    *ylo_out = ylo[0];
-    *yhi_out = yhi[0];
-    return true;
-}
-
 /* Both thinning passes on the curve's own arrays; c->n becomes the number kept. */
 static void thin_in_place(struct cert_curve *c)
 {
     if (c->n <= 4 * CERT_PLOT_COLUMNS)
         return;
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
-    if (!finite_ranges(c->x, c->y, c->n, &xlo, &xhi, &ylo, &yhi)) {
+    if (!cert_scan_finite_ranges(c->x, c->y, c->n, &xlo, &xhi, &ylo, &yhi)) {
         /* Plain comparisons, not fmin/fmax calls: this runs over every sample of every specimen. */
         for (size_t i = 0; i < c->n; i++) {
             double xi = c->x[i], yi = c->y[i];
@@ -768,27 +725,22 @@ static void thin_in_place(struct cert_curve *c)
         }
         double col = floor((x[i] - xlo) / width);
         const double col_lo = xlo + col * width, col_hi = col_lo + width;
-        size_t first = i, lo = i, hi = i, j = i + 1;
-        /* The extremes are kept in registers beside their indices: comparing with y[lo] would make
-         * every sample wait for the load of the previous one's result. NaN fails both x
-         * comparisons, so a gap also ends the run. */
-        double vlo = y[i], vhi = y[i];
+        /* The run first (NaN fails both x comparisons, so a gap also ends it), then its lowest
+         * and highest values two at a time and the first sample of each: a running extreme with
+         * its index made every sample wait on the previous one's comparison. */
         const size_t n = c->n;
-        while (j < n) {
-            double xj = x[j], yj = y[j];
-            if (!(xj >= col_lo && xj < col_hi && isfinite(yj)))
-                break;
-            if (yj < vlo) {
-                vlo = yj;
-                lo = j;
-            }
-            if (yj > vhi) {
-                vhi = yj;
-                hi = j;
-            }
+        size_t j = i + 1;
+        while (j < n && x[j] >= col_lo && x[j] < col_hi && isfinite(y[j]))
             j++;
+        size_t first = i, last = j - 1, lo = first, hi = first;
+        if (last > first) {
+            double vlo, vhi;
+            cert_scan_min_max(y + first, last - first + 1, &vlo, &vhi);
+            while (!(y[lo] == vlo))
+                lo++;
+            while (!(y[hi] == vhi))
+                hi++;
         }
-        size_t last = j - 1;
         double seg_lo = fmin(y[first], y[last]), seg_hi = fmax(y[first], y[last]);
         size_t keep[4], k = 0;
         keep[k++] = first;

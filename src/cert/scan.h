@@ -14,6 +14,7 @@
 #define PD_CERT_SCAN_H
 
 #include <stdbool.h>
+#include <math.h>
 #include <stddef.h>
 
 #ifdef __SSE2__
@@ -110,6 +111,53 @@ static inline bool cert_scan_finite(const double *y, size_t n)
     for (; i < n; i++)
         acc += y[i] - y[i];
     return acc == 0.0;
+}
+
+/* The ranges of x[0..n) and y[0..n) when every value is finite; false, outputs untouched, when
+ * one is not (see cert_scan_finite). One pass over both arrays. */
+static inline bool cert_scan_finite_ranges(const double *x, const double *y, size_t n, double *xlo, double *xhi,
+                                           double *ylo, double *yhi)
+{
+    double bad = 0.0, x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    size_t i = 0;
+#ifdef __SSE2__
+    __m128d b = _mm_setzero_pd(), a0 = _mm_set1_pd(INFINITY), a1 = _mm_set1_pd(-INFINITY), c0 = a0, c1 = a1;
+    for (; i + 2 <= n; i += 2) {
+        __m128d u = _mm_loadu_pd(x + i), v = _mm_loadu_pd(y + i);
+        b = _mm_add_pd(b, _mm_add_pd(_mm_sub_pd(u, u), _mm_sub_pd(v, v)));
+        a0 = _mm_min_pd(u, a0);
+        a1 = _mm_max_pd(u, a1);
+        c0 = _mm_min_pd(v, c0);
+        c1 = _mm_max_pd(v, c1);
+    }
+    double l[10];
+    _mm_storeu_pd(l, b);
+    _mm_storeu_pd(l + 2, a0);
+    _mm_storeu_pd(l + 4, a1);
+    _mm_storeu_pd(l + 6, c0);
+    _mm_storeu_pd(l + 8, c1);
+    bad = l[0] + l[1];
+    for (int k = 0; k < 2; k++) {
+        x0 = l[2 + k] < x0 ? l[2 + k] : x0;
+        x1 = l[4 + k] > x1 ? l[4 + k] : x1;
+        y0 = l[6 + k] < y0 ? l[6 + k] : y0;
+        y1 = l[8 + k] > y1 ? l[8 + k] : y1;
+    }
+#endif
+    for (; i < n; i++) {
+        bad += (x[i] - x[i]) + (y[i] - y[i]);
+        x0 = x[i] < x0 ? x[i] : x0;
+        x1 = x[i] > x1 ? x[i] : x1;
+        y0 = y[i] < y0 ? y[i] : y0;
+        y1 = y[i] > y1 ? y[i] : y1;
+    }
+    if (!(bad == 0.0))
+        return false;
+    *xlo = x0;
+    *xhi = x1;
+    *ylo = y0;
+    *yhi = y1;
+    return true;
 }
 
 /* dst[i] = src[i] / divisor for i in [0, n): a division per element as the formulas (and the
