@@ -285,6 +285,37 @@ static double select_kth(double *a, size_t n, size_t k)
 
 #define NOISE_SAMPLES 16384
 
+/* The k = m/2-th smallest of a[0..m) (a is reordered), found mostly without the selection's
+ * unpredictable branches: a sample of every step-th value gives two bounds the k-th lies between
+ * with near certainty; one branch-free pass counts the values below the lower bound and copies
+ * those between the bounds into buf (room for m), and the selection runs on those few. When the
+ * bounds miss (or a value is NaN) the selection runs on all of a: the answer is always the k-th. */
+#define MEDIAN_SAMPLE 1024
+#define MEDIAN_MARGIN 64 /* sample ranks each side of the middle: ~4 standard deviations of it */
+static double median_of(double *a, size_t m, double *buf)
+{
+    size_t k = m / 2;
+    if (m < 8 * MEDIAN_SAMPLE)
+        return select_kth(a, m, k);
+    double sample[MEDIAN_SAMPLE];
+    size_t step = m / MEDIAN_SAMPLE;
+    for (size_t i = 0; i < MEDIAN_SAMPLE; i++)
+        sample[i] = a[i * step];
+    double lo = select_kth(sample, MEDIAN_SAMPLE, MEDIAN_SAMPLE / 2 - MEDIAN_MARGIN);
+    double hi = select_kth(sample, MEDIAN_SAMPLE, MEDIAN_SAMPLE / 2 + MEDIAN_MARGIN);
+    size_t below = 0, between = 0, nan = 0;
+    for (size_t i = 0; i < m; i++) {
+        double v = a[i];
+        below += v < lo;
+        nan += v != v;
+        buf[between] = v;
+        between += v >= lo && v <= hi;
+    }
+    if (nan == 0 && below <= k && k < below + between)
+        return select_kth(buf, between, k - below);
+    return select_kth(a, m, k);
+}
+
 int cert_noise_sd(const double *y, size_t n, double *sd)
 {
     /* Fourth differences cancel a curve's smooth shape up to its cubic part, so what is left on a
@@ -298,12 +329,12 @@ int cert_noise_sd(const double *y, size_t n, double *sd)
     /* A long curve's median is taken over every stride-th difference (at most NOISE_SAMPLES of
      * them, spread over the whole curve): as good an estimate, at a fraction of the cost. */
     size_t stride = (n - 4 + NOISE_SAMPLES - 1) / NOISE_SAMPLES, m = (n - 4 + stride - 1) / stride;
-    double *d = malloc(m * sizeof *d);
+    double *d = malloc(2 * m * sizeof *d); /* the differences, and room for median_of */
     if (!d)
         return PD_ENOMEM;
     for (size_t k = 0, i = 0; k < m; k++, i += stride)
         d[k] = fabs(y[i] - 4.0 * y[i + 1] + 6.0 * y[i + 2] - 4.0 * y[i + 3] + y[i + 4]);
-    double med = select_kth(d, m, m / 2);
+    double med = median_of(d, m, d + m);
     free(d);
     *sd = 1.4826 * med / sqrt(70.0);
     return 0;

@@ -1,7 +1,7 @@
 /* cert_scan_test.c — the evaluation's SSE2 passes (cert/scan.h) give what the plain loops give, bit
  * for bit, on arrays of every length with NaN, infinities and signed zeros in them; and the
  * first-maximum search, which passes whole blocks of samples, finds the sample a sample-by-sample
- * search finds on noisy curves. */
+ * search finds on noisy curves; the noise estimate's median is a sorted array's. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -182,6 +182,47 @@ static void test_first_maximum_equals_the_sample_by_sample_search(void **state)
     free(y);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* cert_noise_sd's median (found from a sample's bounds, or by the full selection when they miss)
+ * is the median a sort gives, on curves whose differences are spread evenly, grow along the curve,
+ * repeat with a period near the sampling step, or are mostly equal. */
+static void test_noise_median_equals_a_sorted_median(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    double *y = malloc(N * sizeof *y), *d = malloc(N * sizeof *d);
+    assert_non_null(y);
+    assert_non_null(d);
+    for (int round = 0; round < 60; round++) {
+        size_t n = round < 10 ? 9 + (size_t)round * 7 : 1000 + (size_t)(uniform() * (N - 1000));
+        for (size_t i = 0; i < n; i++) {
+            double t = (double)i / (double)n, e;
+            switch (round % 4) {
+            case 0: e = gauss(); break;
+            case 1: e = gauss() * (0.01 + 10.0 * t); break;            /* noise growing along the curve */
+            case 2: e = (double)((i * 7919) % 97) + 0.001 * gauss(); break; /* a periodic pattern */
+            default: e = i % 3 == 0 ? gauss() : 0.0; break;             /* mostly exact zeros */
+            }
+            y[i] = 30.0 * t * (1.0 - t) + e;
+        }
+        double sd = -1.0;
+        assert_int_equal(cert_noise_sd(y, n, &sd), 0);
+        size_t stride = (n - 4 + 16383) / 16384, m = (n - 4 + stride - 1) / stride;
+        for (size_t k = 0, i = 0; k < m; k++, i += stride)
+            d[k] = fabs(y[i] - 4.0 * y[i + 1] + 6.0 * y[i + 2] - 4.0 * y[i + 3] + y[i + 4]);
+        qsort(d, m, sizeof *d, cmp_double);
+        double want = 1.4826 * d[m / 2] / sqrt(70.0);
+        assert_true(same_bits(sd, want));
+    }
+    free(y);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_finite_and_ranges_equal_the_plain_loops),
         cmocka_unit_test(test_divide_equals_division),
         cmocka_unit_test(test_first_maximum_equals_the_sample_by_sample_search),
+        cmocka_unit_test(test_noise_median_equals_a_sorted_median),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
