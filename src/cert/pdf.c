@@ -3,6 +3,7 @@
 #include <cairo-pdf.h>
 #include <cairo.h>
 #include <dlfcn.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -687,6 +688,58 @@ static void simplify(struct cert_curve *c, double xlo, double xhi, double ylo, d
     free(stack);
 }
 
+/* The run of points from i on that lie in the column [col_lo, col_hi) with a finite y (NaN fails
+ * both x comparisons, so a gap also ends it): returns the index after it, and its lowest and
+ * highest y. Two points at a time where SSE2 is. */
+static size_t column_run(const double *x, const double *y, size_t i, size_t n, double col_lo, double col_hi,
+                         double *vlo, double *vhi)
+{
+    double lo = y[i], hi = y[i];
+    size_t j = i + 1;
+#ifdef __SSE2__
+    const __m128d clo = _mm_set1_pd(col_lo), chi = _mm_set1_pd(col_hi), biggest = _mm_set1_pd(DBL_MAX);
+    const __m128d magnitude = _mm_castsi128_pd(_mm_set1_epi64x(0x7fffffffffffffffLL));
+    __m128d a = _mm_set1_pd(lo), b = a;
+    bool ended = false;
+    for (; j + 2 <= n; j += 2) {
+        __m128d u = _mm_loadu_pd(x + j), v = _mm_loadu_pd(y + j);
+        __m128d in = _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(u, clo), _mm_cmplt_pd(u, chi)),
+                                _mm_cmple_pd(_mm_and_pd(v, magnitude), biggest));
+        int m = _mm_movemask_pd(in);
+        if (m != 3) {
+            if (m & 1) { /* the first of the two is in, the second ends the run */
+                lo = y[j] < lo ? y[j] : lo;
+                hi = y[j] > hi ? y[j] : hi;
+                j++;
+            }
+            ended = true;
+            break;
+        }
+        a = _mm_min_pd(v, a);
+        b = _mm_max_pd(v, b);
+    }
+    double l[4];
+    _mm_storeu_pd(l, a);
+    _mm_storeu_pd(l + 2, b);
+    for (int k = 0; k < 2; k++) {
+        lo = l[k] < lo ? l[k] : lo;
+        hi = l[2 + k] > hi ? l[2 + k] : hi;
+    }
+    if (ended) {
+        *vlo = lo;
+        *vhi = hi;
+        return j;
+    }
+#endif
+    for (; j < n && x[j] >= col_lo && x[j] < col_hi && isfinite(y[j]); j++) {
+        lo = y[j] < lo ? y[j] : lo;
+        hi = y[j] > hi ? y[j] : hi;
+    }
+    *vlo = lo;
+    *vhi = hi;
+    return j;
+}
+
 /* Both thinning passes on the curve's own arrays; c->n becomes the number kept. */
 static void thin_in_place(struct cert_curve *c)
 {
@@ -725,21 +778,14 @@ static void thin_in_place(struct cert_curve *c)
         }
         double col = floor((x[i] - xlo) / width);
         const double col_lo = xlo + col * width, col_hi = col_lo + width;
-        /* The run first (NaN fails both x comparisons, so a gap also ends it), then its lowest
-         * and highest values two at a time and the first sample of each: a running extreme with
-         * its index made every sample wait on the previous one's comparison. */
-        const size_t n = c->n;
-        size_t j = i + 1;
-        while (j < n && x[j] >= col_lo && x[j] < col_hi && isfinite(y[j]))
-            j++;
+        /* The run with its lowest and highest values, then the first sample of each: a running
+         * extreme with its index made every sample wait on the previous one's comparison. */
+        double vlo, vhi;
+        size_t j = column_run(x, y, i, c->n, col_lo, col_hi, &vlo, &vhi);
         size_t first = i, last = j - 1, lo = first, hi = first;
         if (last > first) {
-            double vlo, vhi;
-            cert_scan_min_max(y + first, last - first + 1, &vlo, &vhi);
-            while (!(y[lo] == vlo))
-                lo++;
-            while (!(y[hi] == vhi))
-                hi++;
+            lo = first + cert_scan_first_equal(y + first, j - first, vlo);
+            hi = first + cert_scan_first_equal(y + first, j - first, vhi);
         }
         double seg_lo = fmin(y[first], y[last]), seg_hi = fmax(y[first], y[last]);
         size_t keep[4], k = 0;

@@ -160,6 +160,25 @@ static inline bool cert_scan_finite_ranges(const double *x, const double *y, siz
     return true;
 }
 
+/* The index of the first of y[0..n) equal to v (n when none is). */
+static inline size_t cert_scan_first_equal(const double *y, size_t n, double v)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    __m128d w = _mm_set1_pd(v);
+    for (; i + 4 <= n; i += 4) {
+        int m = _mm_movemask_pd(_mm_cmpeq_pd(_mm_loadu_pd(y + i), w)) |
+                _mm_movemask_pd(_mm_cmpeq_pd(_mm_loadu_pd(y + i + 2), w)) << 2;
+        if (m)
+            return i + (size_t)__builtin_ctz((unsigned)m);
+    }
+#endif
+    for (; i < n; i++)
+        if (y[i] == v)
+            return i;
+    return n;
+}
+
 /* dst[i] = src[i] / divisor for i in [0, n): a division per element as the formulas (and the
  * numpy comparisons) have it, never a multiplication by the reciprocal. dst may be src. */
 static inline void cert_scan_divide(double *dst, const double *src, size_t n, double divisor)
