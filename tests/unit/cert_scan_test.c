@@ -97,6 +97,22 @@ static void test_finite_and_ranges_equal_the_plain_loops(void **state)
     }
 }
 
+static void test_first_equal_finds_the_first(void **state)
+{
+    (void)state;
+    double a[300];
+    for (int round = 0; round < 4000; round++) {
+        size_t n = (size_t)(uniform() * 300);
+        fill(a, n, 0.1);
+        double v = n > 0 && round % 4 ? a[(size_t)(uniform() * (double)n)] : 12345.0;
+        size_t want = n;
+        for (size_t i = 0; i < n && want == n; i++)
+            if (a[i] == v)
+                want = i;
+        assert_int_equal(cert_scan_first_equal(a, n, v), want);
+    }
+}
+
 static void test_divide_equals_division(void **state)
 {
     (void)state;
@@ -229,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_max_and_min_max_equal_the_plain_loops),
         cmocka_unit_test(test_finite_and_ranges_equal_the_plain_loops),
         cmocka_unit_test(test_divide_equals_division),
+        cmocka_unit_test(test_first_equal_finds_the_first),
         cmocka_unit_test(test_first_maximum_equals_the_sample_by_sample_search),
         cmocka_unit_test(test_noise_median_equals_a_sorted_median),
     };
