@@ -1,6 +1,7 @@
 /* chunk_decode.c — reads a shuffled and deflated 1-D dataset by decoding its chunks itself: the
  * stored bytes are fetched with H5Dread_chunk and inflated with libdeflate, un-shuffled by a loop
- * per element size, on the calling thread and one helper thread at once.
+ * per element size, on the calling thread and one helper thread at once. A decoder keeps its
+ * buffers and its helper thread from one column to the next (pd_chunk_decoder_new).
  *
  * Why: certify's reader spent most of its time in HDF5's filter pipeline on a run file as
  * `polydaq run` writes it (shuffle + deflate 1): zlib's inflate, its Adler-32, HDF5's byte-wise
@@ -34,14 +35,39 @@ struct chunk_job {
     size_t first, count;         /* samples of the dataset this chunk holds (count < chunk at the end) */
 };
 
+/* What one side needs to decode: its inflater and a buffer of one plain chunk, both kept for the
+ * decoder's life (a fresh buffer per column cost a page fault per 4 KiB; see populate). */
+struct side_scratch {
+    struct libdeflate_decompressor *inflater;
+    unsigned char *plain;
+    size_t plain_cap;
+};
+
 struct decode_side {
     const struct chunk_job *jobs;
     size_t n_jobs, from, step; /* this side decodes jobs from, from + step, ... */
     size_t chunk, elem;
     unsigned char *dst;
+    struct side_scratch *scratch;
     size_t failed_at;          /* SIZE_MAX: every chunk decoded */
     enum libdeflate_result why;
     bool no_memory;
+};
+
+/* The packed chunks' buffer, the two sides' scratch and the helper thread that decodes the second
+ * side, kept from one column to the next: certify's reader decodes a dozen columns, and a thread
+ * created, buffers allocated and pages faulted in for each were a third of its decoding time. */
+struct pd_chunk_decoder {
+    unsigned char *packed;
+    size_t packed_cap;
+    struct side_scratch scratch[2];
+    bool helper_running, helper_failed;
+    pthread_t helper;
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* a job for the helper, or quit */
+    pthread_cond_t done; /* the helper finished its job */
+    struct decode_side *job; /* the helper's side while it has one; NULL: idle */
+    bool quit;
 };
 
 /* The inverse of HDF5's shuffle filter: byte j of element i is at in[j * chunk + i]. With SSE2
@@ -97,38 +123,140 @@ static void unshuffle(unsigned char *restrict out, const unsigned char *restrict
             out[i * elem + j] = in[j * chunk + i];
 }
 
-static void *decode_side_run(void *arg)
+/* Grows `*buf` to at least `want` bytes (contents not kept), its pages had at once. */
+static bool grow(unsigned char **buf, size_t *cap, size_t want)
 {
-    struct decode_side *s = arg;
+    if (*buf && *cap >= want)
+        return true;
+    unsigned char *bigger = malloc(want ? want : 1);
+    if (!bigger)
+        return false;
+    pd_store_populate(bigger, want);
+    free(*buf);
+    *buf = bigger;
+    *cap = want;
+    return true;
+}
+
+static void decode_side_run(struct decode_side *s)
+{
     s->failed_at = SIZE_MAX;
-    if (s->step > 1 && s->from > 0)
-        prctl(PR_SET_NAME, "pd-chunk-decode");
     if (s->from >= s->n_jobs)
-        return NULL;
+        return;
     size_t bytes = s->chunk * s->elem;
-    unsigned char *plain = malloc(bytes);
-    struct libdeflate_decompressor *dec = plain ? libdeflate_alloc_decompressor() : NULL;
-    if (!dec) {
+    struct side_scratch *sc = s->scratch;
+    if (!sc->inflater)
+        sc->inflater = libdeflate_alloc_decompressor();
+    if (!sc->inflater || !grow(&sc->plain, &sc->plain_cap, bytes)) {
         s->failed_at = s->jobs[s->from].first;
         s->no_memory = true;
-        free(plain);
-        return NULL;
+        return;
     }
     for (size_t k = s->from; k < s->n_jobs; k += s->step) {
         const struct chunk_job *j = &s->jobs[k];
         /* The whole chunk decodes to exactly chunk × elem bytes (its rows beyond the extent too);
          * anything else is a damaged chunk. Bytes after the zlib stream are not read (see chunks.c). */
-        enum libdeflate_result r = libdeflate_zlib_decompress(dec, j->packed, j->packed_size, plain, bytes, NULL);
+        enum libdeflate_result r =
+            libdeflate_zlib_decompress(sc->inflater, j->packed, j->packed_size, sc->plain, bytes, NULL);
         if (r != LIBDEFLATE_SUCCESS) {
             s->failed_at = j->first;
             s->why = r;
             break;
         }
-        unshuffle(s->dst + j->first * s->elem, plain, j->count, s->chunk, s->elem);
+        unshuffle(s->dst + j->first * s->elem, sc->plain, j->count, s->chunk, s->elem);
     }
-    libdeflate_free_decompressor(dec);
-    free(plain);
+}
+
+/* The helper thread: decodes the side it is handed, then waits for the next, until told to quit. */
+static void *helper_main(void *arg)
+{
+    struct pd_chunk_decoder *dec = arg;
+    prctl(PR_SET_NAME, "pd-chunk-decode");
+    pthread_mutex_lock(&dec->lock);
+    for (;;) {
+        while (!dec->job && !dec->quit)
+            pthread_cond_wait(&dec->wake, &dec->lock);
+        if (dec->quit)
+            break;
+        struct decode_side *side = dec->job;
+        pthread_mutex_unlock(&dec->lock);
+        decode_side_run(side);
+        pthread_mutex_lock(&dec->lock);
+        dec->job = NULL;
+        pthread_cond_signal(&dec->done);
+    }
+    pthread_mutex_unlock(&dec->lock);
     return NULL;
+}
+
+/* Hands `side` to the helper thread (started on first use). False when there is none (it could
+ * not be started): the caller decodes that side itself. */
+static bool helper_start(struct pd_chunk_decoder *dec, struct decode_side *side)
+{
+    if (!dec->helper_running && !dec->helper_failed) {
+        dec->helper_running = pthread_create(&dec->helper, NULL, helper_main, dec) == 0;
+        dec->helper_failed = !dec->helper_running;
+    }
+    if (!dec->helper_running)
+        return false;
+    pthread_mutex_lock(&dec->lock);
+    dec->job = side;
+    pthread_cond_signal(&dec->wake);
+    pthread_mutex_unlock(&dec->lock);
+    return true;
+}
+
+static void helper_wait(struct pd_chunk_decoder *dec)
+{
+    pthread_mutex_lock(&dec->lock);
+    while (dec->job)
+        pthread_cond_wait(&dec->done, &dec->lock);
+    pthread_mutex_unlock(&dec->lock);
+}
+
+struct pd_chunk_decoder *pd_chunk_decoder_new(void)
+{
+    struct pd_chunk_decoder *dec = calloc(1, sizeof *dec);
+    if (!dec)
+        return NULL;
+    if (pthread_mutex_init(&dec->lock, NULL) != 0) {
+        free(dec);
+        return NULL;
+    }
+    if (pthread_cond_init(&dec->wake, NULL) != 0) {
+        pthread_mutex_destroy(&dec->lock);
+        free(dec);
+        return NULL;
+    }
+    if (pthread_cond_init(&dec->done, NULL) != 0) {
+        pthread_cond_destroy(&dec->wake);
+        pthread_mutex_destroy(&dec->lock);
+        free(dec);
+        return NULL;
+    }
+    return dec;
+}
+
+void pd_chunk_decoder_free(struct pd_chunk_decoder *dec)
+{
+    if (!dec)
+        return;
+    if (dec->helper_running) {
+        pthread_mutex_lock(&dec->lock);
+        dec->quit = true;
+        pthread_cond_signal(&dec->wake);
+        pthread_mutex_unlock(&dec->lock);
+        pthread_join(dec->helper, NULL);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        libdeflate_free_decompressor(dec->scratch[i].inflater);
+        free(dec->scratch[i].plain);
+    }
+    free(dec->packed);
+    pthread_cond_destroy(&dec->done);
+    pthread_cond_destroy(&dec->wake);
+    pthread_mutex_destroy(&dec->lock);
+    free(dec);
 }
 
 /* Whether `d` was written the way this file decodes: 1-D chunks, shuffle then deflate, the stored
@@ -169,16 +297,21 @@ static const char *why_text(enum libdeflate_result r)
     }
 }
 
-int pd_store_read_deflated(hid_t d, const char *path, const char *dpath, hid_t mtype, size_t elem, size_t len,
-                           void *dst, struct pd_err *err)
+int pd_store_read_deflated(struct pd_chunk_decoder *dec, hid_t d, const char *path, const char *dpath, hid_t mtype,
+                           size_t elem, size_t len, void *dst, struct pd_err *err)
 {
     size_t chunk = 0;
     if (len == 0 || !pipeline_is_ours(d, mtype, elem, &chunk))
         return PD_EUNSUPPORTED;
+    struct pd_chunk_decoder *own = NULL; /* a caller without a decoder gets one for this call */
+    if (!dec && !(dec = own = pd_chunk_decoder_new()))
+        return pd_err_set(err, PD_ENOMEM, path, "out of memory to decode %s", dpath);
     size_t n_jobs = (len + chunk - 1) / chunk, chunk_bytes = chunk * elem;
     struct chunk_job *jobs = calloc(n_jobs, sizeof *jobs);
-    if (!jobs)
+    if (!jobs) {
+        pd_chunk_decoder_free(own);
         return pd_err_set(err, PD_ENOMEM, path, "out of memory for the chunk list of %s", dpath);
+    }
     /* The stored sizes first, so all packed chunks go into one buffer. A chunk never allocated
      * (fill time "never": its contents are undefined) or with a filter skipped goes to HDF5. */
     size_t total = 0;
@@ -199,32 +332,32 @@ int pd_store_read_deflated(hid_t d, const char *path, const char *dpath, hid_t m
             total += (size_t)stored;
         }
     }
-    unsigned char *packed = rc == 0 ? malloc(total ? total : 1) : NULL;
-    if (rc == 0 && !packed)
+    if (rc == 0 && !grow(&dec->packed, &dec->packed_cap, total))
         rc = pd_err_set(err, PD_ENOMEM, path, "out of memory for %zu compressed bytes of %s", total, dpath);
     for (size_t k = 0, at = 0; k < n_jobs && rc == 0; k++) {
         hsize_t off[1] = {(hsize_t)(k * chunk)};
         uint32_t mask = 0;
-        if (H5Dread_chunk(d, H5P_DEFAULT, off, &mask, packed + at) < 0)
+        if (H5Dread_chunk(d, H5P_DEFAULT, off, &mask, dec->packed + at) < 0)
             rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot read the chunk of %s at sample %zu", dpath, k * chunk);
         else if (mask != 0)
             rc = PD_EUNSUPPORTED; /* a filter was skipped for this chunk: HDF5 knows what to do */
-        jobs[k].packed = packed + at;
+        jobs[k].packed = dec->packed + at;
         at += jobs[k].packed_size;
     }
     if (rc == 0) {
         struct decode_side sides[2] = {
-            {.jobs = jobs, .n_jobs = n_jobs, .from = 0, .step = 2, .chunk = chunk, .elem = elem, .dst = dst, .failed_at = SIZE_MAX},
-            {.jobs = jobs, .n_jobs = n_jobs, .from = 1, .step = 2, .chunk = chunk, .elem = elem, .dst = dst, .failed_at = SIZE_MAX},
+            {.jobs = jobs, .n_jobs = n_jobs, .from = 0, .step = 2, .chunk = chunk, .elem = elem, .dst = dst,
+             .scratch = &dec->scratch[0], .failed_at = SIZE_MAX},
+            {.jobs = jobs, .n_jobs = n_jobs, .from = 1, .step = 2, .chunk = chunk, .elem = elem, .dst = dst,
+             .scratch = &dec->scratch[1], .failed_at = SIZE_MAX},
         };
-        pthread_t helper;
-        /* One chunk needs no helper; without one (creation failed) this thread decodes them all. */
-        bool helped = n_jobs > 1 && pthread_create(&helper, NULL, decode_side_run, &sides[1]) == 0;
+        /* One chunk needs no helper; without one (it could not be started) this thread decodes them all. */
+        bool helped = n_jobs > 1 && helper_start(dec, &sides[1]);
         if (!helped)
             sides[0].step = 1;
         decode_side_run(&sides[0]);
         if (helped)
-            pthread_join(helper, NULL);
+            helper_wait(dec);
         const struct decode_side *first = sides[1].failed_at < sides[0].failed_at ? &sides[1] : &sides[0];
         if (first->failed_at != SIZE_MAX && first->no_memory)
             rc = pd_err_set(err, PD_ENOMEM, path, "out of memory to decode %s", dpath);
@@ -232,7 +365,7 @@ int pd_store_read_deflated(hid_t d, const char *path, const char *dpath, hid_t m
             rc = pd_err_set(err, PD_EDATA, path, "%s: the chunk at sample %zu is damaged: %s", dpath,
                             first->failed_at, why_text(first->why));
     }
-    free(packed);
     free(jobs);
+    pd_chunk_decoder_free(own);
     return rc;
 }

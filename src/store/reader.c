@@ -45,6 +45,7 @@ struct pd_run {
     struct pd_run_child *child; /* the process that reads the file; NULL: this one does (the child's own run) */
     hid_t file;                 /* -1 when a child reads the file */
     int swmr; /* opened while a writer may still be appending: refresh before sizing a dataset */
+    struct pd_chunk_decoder *decoder; /* this process's decoder of its columns (made on first use) */
     struct kvlist attrs;
     size_t n_specimens, n_instruments;
     struct specimen_r *spec;
@@ -641,6 +642,13 @@ int pd_run_h5_swmr(const struct pd_run *run)
     return run->swmr;
 }
 
+struct pd_chunk_decoder *pd_run_h5_decoder(struct pd_run *run)
+{
+    if (!run->decoder)
+        run->decoder = pd_chunk_decoder_new();
+    return run->decoder;
+}
+
 void pd_run_close(struct pd_run *run)
 {
     if (!run)
@@ -659,6 +667,7 @@ void pd_run_close(struct pd_run *run)
     free(run->instr);
     free_events(&run->ev);
     kv_free(&run->attrs);
+    pd_chunk_decoder_free(run->decoder);
     if (run->child) {
         pd_run_child_close(run->child);
     } else {

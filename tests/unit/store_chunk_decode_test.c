@@ -95,7 +95,7 @@ static void test_matches_hdf5_filters(void **state)
             d = H5Dopen2(file, name, H5P_DEFAULT);
             memset(got, 0xA5, bytes);
             struct pd_err err = {0};
-            assert_int_equal(pd_store_read_deflated(d, path, name, types[t].mem_type, types[t].elem, len, got, &err), 0);
+            assert_int_equal(pd_store_read_deflated(NULL, d, path, name, types[t].mem_type, types[t].elem, len, got, &err), 0);
             assert_memory_equal(got, want, bytes);
             H5Dclose(d);
             free(want);
@@ -120,17 +120,17 @@ static void test_other_layouts_left_to_hdf5(void **state)
         char name[16];
         snprintf(name, sizeof name, "o%d", k);
         hid_t d = make(file, name, H5T_IEEE_F64LE, 2500, shuffles[k], deflates[k], v);
-        assert_int_equal(pd_store_read_deflated(d, path, name, H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
+        assert_int_equal(pd_store_read_deflated(NULL, d, path, name, H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
         H5Dclose(d);
     }
     /* stored as big-endian: the bytes would need converting */
     hid_t d = make(file, "be", H5T_IEEE_F64BE, 2500, true, true, NULL);
     assert_true(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
-    assert_int_equal(pd_store_read_deflated(d, path, "be", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
+    assert_int_equal(pd_store_read_deflated(NULL, d, path, "be", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
     H5Dclose(d);
     /* an extent whose chunks were never written (fill time "never" leaves them undefined) */
     d = make(file, "empty", H5T_IEEE_F64LE, 2500, true, true, NULL);
-    assert_int_equal(pd_store_read_deflated(d, path, "empty", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
+    assert_int_equal(pd_store_read_deflated(NULL, d, path, "empty", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
     /* a chunk stored with a filter skipped (filter mask bit 0: not shuffled) */
     hsize_t off[1] = {0};
     unsigned char raw[CHUNK * 8];
@@ -140,7 +140,7 @@ static void test_other_layouts_left_to_hdf5(void **state)
     assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0x3, off, sizeof raw, raw) >= 0);
     off[0] = 2 * CHUNK;
     assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0x3, off, sizeof raw, raw) >= 0);
-    assert_int_equal(pd_store_read_deflated(d, path, "empty", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
+    assert_int_equal(pd_store_read_deflated(NULL, d, path, "empty", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
     assert_string_equal(err.msg, ""); /* never touched */
     H5Dclose(d);
     H5Fclose(file);
@@ -165,14 +165,14 @@ static void test_damaged_chunk_refused(void **state)
     assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, stored, raw) >= 0);
     struct pd_err err = {0};
     memset(got, 0, sizeof got);
-    int rc = pd_store_read_deflated(d, path, "/specimen_01/frame/force", H5T_NATIVE_DOUBLE, 8, 2500, got, &err);
+    int rc = pd_store_read_deflated(NULL, d, path, "/specimen_01/frame/force", H5T_NATIVE_DOUBLE, 8, 2500, got, &err);
     assert_int_equal(rc, PD_EDATA);
     assert_non_null(strstr(err.msg, "/specimen_01/frame/force: the chunk at sample 1000 is damaged"));
     assert_non_null(strstr(err.msg, "damaged.h5"));
     /* a stream cut short: fewer stored bytes than the zlib stream needs */
     assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, 10, raw) >= 0);
     memset(&err, 0, sizeof err);
-    assert_int_equal(pd_store_read_deflated(d, path, "force", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EDATA);
+    assert_int_equal(pd_store_read_deflated(NULL, d, path, "force", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EDATA);
     assert_non_null(strstr(err.msg, "chunk at sample 1000"));
     free(raw);
     H5Dclose(d);
