@@ -253,6 +253,7 @@ static void *window_room(void *ctx, size_t bytes)
                      : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, w->memfd, 0);
     if (m == MAP_FAILED)
         return NULL;
+    pd_store_populate((char *)m + w->size, want - w->size); /* the new pages in one call, not a fault each */
     w->map = m;
     w->size = want;
     return m;
@@ -278,6 +279,7 @@ static void *ahead_room(void *ctx, size_t bytes)
     void *bigger = malloc(bytes ? bytes : 1);
     if (!bigger)
         return NULL;
+    pd_store_populate(bigger, bytes);
     free(a->data);
     a->data = bigger;
     a->cap = bytes;
