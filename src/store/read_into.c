@@ -1,35 +1,54 @@
 /* read_into.c — reads a channel of a run straight into an array the caller keeps and reuses (certify's fast path). */
 #include "store/store_internal.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Opens the dataset at `dpath`; an unfiltered one again without a chunk cache: HDF5 then reads each
- * chunk from the file into the caller's array itself, instead of into a cache buffer that is
- * copied afterwards (half the memory traffic, and no cache buffers to fault in). A compressed
- * dataset keeps the default cache (its chunks must be decoded somewhere anyway) and its first
- * opening: opening a dataset is a good part of a column's cost in HDF5. */
-static hid_t open_column(hid_t file, const char *dpath)
+/* Opens the dataset at `dpath` (*filtered: whether it has filters); an unfiltered one again without
+ * a chunk cache: HDF5 then reads each chunk from the file into the caller's array itself, instead
+ * of into a cache buffer that is copied afterwards (half the memory traffic, and no cache buffers
+ * to fault in). A compressed one is the handle the run's open kept (pd_run_h5_open_dataset): its
+ * chunks are decoded by chunk_decode.c, which needs no cache. */
+static hid_t open_column(const struct pd_run *run, const char *dpath, bool *filtered)
 {
-    hid_t d = H5Dopen2(file, dpath, H5P_DEFAULT);
+    hid_t d = pd_run_h5_open_dataset(run, dpath, H5P_DEFAULT);
     if (d < 0)
         return -1;
     hid_t dcpl = H5Dget_create_plist(d);
     int filters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : -1;
     if (dcpl >= 0)
         H5Pclose(dcpl);
+    *filtered = filters != 0;
     if (filters != 0)
         return d;
     H5Dclose(d);
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
     if (dapl < 0)
         return -1;
-    d = H5Pset_chunk_cache(dapl, 0, 0, 1.0) < 0 ? -1 : H5Dopen2(file, dpath, dapl);
+    d = H5Pset_chunk_cache(dapl, 0, 0, 1.0) < 0 ? -1 : pd_run_h5_open_dataset(run, dpath, dapl);
     H5Pclose(dapl);
     return d;
+}
+
+/* Reads all of dataset `d` with HDF5. A filtered one is read through a handle of its own: the chunk
+ * cache it fills (up to 1 MiB) then goes with that handle instead of staying with the kept one
+ * for the run's life. */
+static herr_t read_with_hdf5(const struct pd_run *run, hid_t d, bool filtered, const char *dpath, hid_t mtype,
+                             void *dst)
+{
+    if (!filtered)
+        return H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
+    hid_t own = H5Dopen2(pd_run_h5_file(run), dpath, H5P_DEFAULT);
+    herr_t r = own >= 0 && (!pd_run_h5_swmr(run) || H5Drefresh(own) >= 0)
+                   ? H5Dread(own, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst)
+                   : -1;
+    if (own >= 0)
+        H5Dclose(own);
+    return r;
 }
 
 void pd_store_populate(void *p, size_t size)
@@ -60,8 +79,8 @@ int pd_run_h5_read(struct pd_run *run, size_t specimen, size_t instrument, const
     snprintf(dpath, sizeof dpath, "/%s/%s/%s", group, pd_run_instrument_name(run, instrument), name);
     pd_store_h5_quiet();
     int swmr = pd_run_h5_swmr(run);
-    hid_t file = pd_run_h5_file(run);
-    hid_t d = open_column(file, dpath);
+    bool filtered = false;
+    hid_t d = open_column(run, dpath, &filtered);
     int rc = 0;
     if (d < 0 || (swmr && H5Drefresh(d) < 0))
         rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot open %s", dpath);
@@ -81,7 +100,7 @@ int pd_run_h5_read(struct pd_run *run, size_t specimen, size_t instrument, const
                       : PD_EUNSUPPORTED;
     if (rc == 0 && decoded != PD_EUNSUPPORTED)
         rc = decoded;
-    else if (rc == 0 && len > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+    else if (rc == 0 && len > 0 && read_with_hdf5(run, d, filtered, dpath, mtype, dst) < 0)
         rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot read %s", dpath);
     if (space >= 0)
         H5Sclose(space);

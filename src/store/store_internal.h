@@ -146,6 +146,9 @@ void pd_store_copy_utf8(char *dst, const char *src, size_t size);
 hid_t pd_run_h5_file(const struct pd_run *run);
 const char *pd_run_h5_path(const struct pd_run *run);
 int pd_run_h5_swmr(const struct pd_run *run);
+/* Opens the dataset at `path` ('/' first) of a run read in this process: with the default access
+ * list, the handle its open kept (see reader.c, kept_datasets) when there is one. H5Dclose it. */
+hid_t pd_run_h5_open_dataset(const struct pd_run *run, const char *path, hid_t dapl);
 
 /* ---- Hostile files: HDF5 reads run files only in a child process (isolate.c) ----------------*/
 
