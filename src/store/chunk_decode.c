@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -33,6 +35,8 @@ struct chunk_job {
     const unsigned char *packed; /* the stored bytes */
     size_t packed_size;
     size_t first, count;         /* samples of the dataset this chunk holds (count < chunk at the end) */
+    bool in_map;                 /* its stored bytes are read where they are in the file's mapping */
+    unsigned mask;               /* (then) its filter mask */
 };
 
 /* What one side needs to decode: its inflater and a buffer of one plain chunk, both kept for the
@@ -58,7 +62,12 @@ struct decode_side {
  * side, kept from one column to the next: certify's reader decodes a dozen columns, and a thread
  * created, buffers allocated and pages faulted in for each were a third of its decoding time. */
 struct pd_chunk_decoder {
-    unsigned char *packed;
+    /* The file's bytes, mapped (pd_chunk_decoder_map): chunks are inflated from there, without
+     * reading them into `packed` first (a copy of every byte from the page cache). */
+    const unsigned char *file_map;
+    size_t file_map_size;
+    uint64_t file_base; /* where HDF5's addresses start in the file: its user block's size */
+    unsigned char *packed; /* chunks read with H5Dread_chunk (no mapping, or one outside it) */
     size_t packed_cap;
     struct side_scratch scratch[2];
     bool helper_running, helper_failed;
@@ -237,10 +246,39 @@ struct pd_chunk_decoder *pd_chunk_decoder_new(void)
     return dec;
 }
 
+bool pd_chunk_decoder_map(struct pd_chunk_decoder *dec, hid_t file)
+{
+    if (!dec || dec->file_map)
+        return dec && dec->file_map;
+    hid_t fapl = H5Fget_access_plist(file), fcpl = H5Fget_create_plist(file);
+    void *handle = NULL;
+    hsize_t user_block = 0;
+    /* The POSIX driver's handle is its file descriptor (any other driver keeps the file otherwise). */
+    bool posix = fapl >= 0 && fcpl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2 &&
+                 H5Fget_vfd_handle(file, fapl, &handle) >= 0 && handle && H5Pget_userblock(fcpl, &user_block) >= 0;
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
+    pd_store_h5_forget();
+    struct stat sb;
+    if (!posix || fstat(*(int *)handle, &sb) < 0 || sb.st_size <= 0 || (uint64_t)sb.st_size > SIZE_MAX)
+        return false;
+    void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, *(int *)handle, 0);
+    if (m == MAP_FAILED)
+        return false;
+    dec->file_map = m;
+    dec->file_map_size = (size_t)sb.st_size;
+    dec->file_base = user_block;
+    return true;
+}
+
 void pd_chunk_decoder_free(struct pd_chunk_decoder *dec)
 {
     if (!dec)
         return;
+    if (dec->file_map)
+        munmap((void *)dec->file_map, dec->file_map_size);
     if (dec->helper_running) {
         pthread_mutex_lock(&dec->lock);
         dec->quit = true;
@@ -318,7 +356,11 @@ int pd_store_read_deflated(struct pd_chunk_decoder *dec, hid_t d, const char *pa
     int rc = 0;
     for (size_t k = 0; k < n_jobs && rc == 0; k++) {
         hsize_t off[1] = {(hsize_t)(k * chunk)}, stored = 0;
-        if (H5Dget_chunk_storage_size(d, off, &stored) < 0 || stored == 0)
+        haddr_t addr = HADDR_UNDEF;
+        unsigned mask = 0;
+        herr_t found = dec->file_map ? H5Dget_chunk_info_by_coord(d, off, &mask, &addr, &stored)
+                                     : H5Dget_chunk_storage_size(d, off, &stored);
+        if (found < 0 || stored == 0)
             rc = PD_EUNSUPPORTED;
         /* Room a filtered chunk keeps to grow is at most a few times its data (chunks.c); a
          * stored size far beyond any zlib stream of one chunk is a damaged index. */
@@ -329,14 +371,28 @@ int pd_store_read_deflated(struct pd_chunk_decoder *dec, hid_t d, const char *pa
             jobs[k].packed_size = (size_t)stored;
             jobs[k].first = k * chunk;
             jobs[k].count = len - k * chunk < chunk ? len - k * chunk : chunk;
-            total += (size_t)stored;
+            /* Where H5Dread_chunk would read it: the address plus the user block. A chunk not
+             * wholly inside the mapping is read by HDF5 (and fails there as it would). */
+            jobs[k].in_map = dec->file_map && addr != HADDR_UNDEF && addr <= dec->file_map_size &&
+                             dec->file_base <= dec->file_map_size - addr &&
+                             stored <= dec->file_map_size - addr - dec->file_base;
+            if (jobs[k].in_map) {
+                jobs[k].packed = dec->file_map + dec->file_base + addr;
+                jobs[k].mask = mask;
+            } else
+                total += (size_t)stored;
         }
     }
-    if (rc == 0 && !grow(&dec->packed, &dec->packed_cap, total))
+    if (rc == 0 && total > 0 && !grow(&dec->packed, &dec->packed_cap, total))
         rc = pd_err_set(err, PD_ENOMEM, path, "out of memory for %zu compressed bytes of %s", total, dpath);
     for (size_t k = 0, at = 0; k < n_jobs && rc == 0; k++) {
         hsize_t off[1] = {(hsize_t)(k * chunk)};
         uint32_t mask = 0;
+        if (jobs[k].in_map) {
+            if (jobs[k].mask != 0)
+                rc = PD_EUNSUPPORTED; /* a filter was skipped for this chunk: HDF5 knows what to do */
+            continue;
+        }
         if (H5Dread_chunk(d, H5P_DEFAULT, off, &mask, dec->packed + at) < 0)
             rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot read the chunk of %s at sample %zu", dpath, k * chunk);
         else if (mask != 0)

@@ -753,8 +753,11 @@ int pd_run_h5_swmr(const struct pd_run *run)
 
 struct pd_chunk_decoder *pd_run_h5_decoder(struct pd_run *run)
 {
-    if (!run->decoder)
+    if (!run->decoder) {
         run->decoder = pd_chunk_decoder_new();
+        if (!run->swmr) /* a file still being written grows under a mapping */
+            pd_chunk_decoder_map(run->decoder, run->file);
+    }
     return run->decoder;
 }
 

@@ -201,6 +201,11 @@ int pd_run_column(struct pd_run *run, size_t specimen, size_t instrument, const 
 struct pd_chunk_decoder;
 struct pd_chunk_decoder *pd_chunk_decoder_new(void);
 void pd_chunk_decoder_free(struct pd_chunk_decoder *dec);
+/* Maps `file`'s bytes for `dec` (best effort: a file HDF5 reads through its POSIX driver; true
+ * when mapped), which then inflates chunks where they are in the file instead of reading each
+ * into a buffer first. Only for a file that does not change while mapped (never one still being
+ * written). */
+bool pd_chunk_decoder_map(struct pd_chunk_decoder *dec, hid_t file);
 /* Reads all `len` samples of the 1-D dataset `d` into dst by decoding its chunks with `dec` (NULL:
  * one made for this call) when it is shuffled and deflated the way polydaq writes; PD_EUNSUPPORTED
  * (err untouched) for any other layout, which the caller then reads with H5Dread; PD_EDATA for a

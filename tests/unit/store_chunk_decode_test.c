@@ -179,6 +179,57 @@ static void test_damaged_chunk_refused(void **state)
     H5Fclose(file);
 }
 
+/* Chunks inflated where they are in the mapped file (pd_chunk_decoder_map) decode as HDF5 wrote
+ * them, with and without a user block before HDF5's addresses; a damaged one is refused with the
+ * same message as through H5Dread_chunk. */
+static void test_mapped_file(void **state)
+{
+    (void)state;
+    const hsize_t user_blocks[] = {0, 512, 4096};
+    for (size_t u = 0; u < 3; u++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/mapped%zu.h5", dir, u);
+        hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+        assert_true(fcpl >= 0 && H5Pset_userblock(fcpl, user_blocks[u]) >= 0);
+        hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+        assert_true(file >= 0);
+        H5Pclose(fcpl);
+        double v[3500], w[2500], got[3500];
+        fill(v, 8, 3500, 7);
+        fill(w, 8, 2500, 8);
+        H5Dclose(make(file, "good", H5T_IEEE_F64LE, 3500, true, true, v));
+        hid_t d = make(file, "bad", H5T_IEEE_F64LE, 2500, true, true, w);
+        hsize_t off[1] = {CHUNK}, stored = 0;
+        uint32_t mask = 0;
+        assert_true(H5Dget_chunk_storage_size(d, off, &stored) >= 0 && stored > 16);
+        unsigned char *raw = malloc(stored);
+        assert_true(H5Dread_chunk(d, H5P_DEFAULT, off, &mask, raw) >= 0);
+        raw[stored / 2] ^= 0x55;
+        assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, stored, raw) >= 0);
+        free(raw);
+        H5Dclose(d);
+        H5Fclose(file);
+
+        file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        assert_true(file >= 0);
+        struct pd_chunk_decoder *dec = pd_chunk_decoder_new();
+        assert_non_null(dec);
+        assert_true(pd_chunk_decoder_map(dec, file));
+        struct pd_err err = {0};
+        d = H5Dopen2(file, "good", H5P_DEFAULT);
+        memset(got, 0xA5, sizeof got);
+        assert_int_equal(pd_store_read_deflated(dec, d, path, "good", H5T_NATIVE_DOUBLE, 8, 3500, got, &err), 0);
+        assert_memory_equal(got, v, sizeof v);
+        H5Dclose(d);
+        d = H5Dopen2(file, "bad", H5P_DEFAULT);
+        assert_int_equal(pd_store_read_deflated(dec, d, path, "bad", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EDATA);
+        assert_non_null(strstr(err.msg, "bad: the chunk at sample 1000 is damaged"));
+        H5Dclose(d);
+        pd_chunk_decoder_free(dec);
+        H5Fclose(file);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -198,6 +249,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_hdf5_filters),
+        cmocka_unit_test(test_mapped_file),
         cmocka_unit_test(test_other_layouts_left_to_hdf5),
         cmocka_unit_test(test_damaged_chunk_refused),
     };
