@@ -16,6 +16,7 @@
 
 #include <libdeflate.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,15 +48,22 @@ struct side_scratch {
     size_t plain_cap;
 };
 
-struct decode_side {
+/* One column's chunks, shared by the two sides: each takes the next chunk nobody has taken yet
+ * (`next`), so that a side that starts late (the helper thread waiting for a core on a busy
+ * machine) leaves its share to the other instead of being waited for. */
+struct column_jobs {
     const struct chunk_job *jobs;
-    size_t n_jobs, from, step; /* this side decodes jobs from, from + step, ... */
+    size_t n_jobs;
     size_t chunk, elem;
     unsigned char *dst;
+    atomic_size_t next;
+};
+
+struct decode_side {
+    struct column_jobs *col;
     struct side_scratch *scratch;
-    size_t failed_at;          /* SIZE_MAX: every chunk decoded */
+    size_t failed_at;          /* SIZE_MAX: every chunk it took decoded */
     enum libdeflate_result why;
-    bool no_memory;
 };
 
 /* The packed chunks' buffer, the two sides' scratch and the helper thread that decodes the second
@@ -75,7 +83,8 @@ struct pd_chunk_decoder {
     pthread_mutex_t lock;
     pthread_cond_t wake; /* a job for the helper, or quit */
     pthread_cond_t done; /* the helper finished its job */
-    struct decode_side *job; /* the helper's side while it has one; NULL: idle */
+    struct decode_side *job; /* offered to the helper, not yet taken */
+    bool busy;               /* the helper is decoding the side it took */
     bool quit;
 };
 
@@ -147,22 +156,21 @@ static bool grow(unsigned char **buf, size_t *cap, size_t want)
     return true;
 }
 
+/* Decodes chunks of s->col until none is left or one is damaged (the other side goes on: the first
+ * damaged chunk of the column is then always found by one of them). A side without memory for its
+ * scratch takes none. */
 static void decode_side_run(struct decode_side *s)
 {
+    struct column_jobs *col = s->col;
     s->failed_at = SIZE_MAX;
-    if (s->from >= s->n_jobs)
-        return;
-    size_t bytes = s->chunk * s->elem;
+    size_t bytes = col->chunk * col->elem;
     struct side_scratch *sc = s->scratch;
     if (!sc->inflater)
         sc->inflater = libdeflate_alloc_decompressor();
-    if (!sc->inflater || !grow(&sc->plain, &sc->plain_cap, bytes)) {
-        s->failed_at = s->jobs[s->from].first;
-        s->no_memory = true;
+    if (!sc->inflater || !grow(&sc->plain, &sc->plain_cap, bytes))
         return;
-    }
-    for (size_t k = s->from; k < s->n_jobs; k += s->step) {
-        const struct chunk_job *j = &s->jobs[k];
+    for (size_t k; (k = atomic_fetch_add(&col->next, 1)) < col->n_jobs;) {
+        const struct chunk_job *j = &col->jobs[k];
         /* The whole chunk decodes to exactly chunk × elem bytes (its rows beyond the extent too);
          * anything else is a damaged chunk. Bytes after the zlib stream are not read (see chunks.c). */
         enum libdeflate_result r =
@@ -172,7 +180,7 @@ static void decode_side_run(struct decode_side *s)
             s->why = r;
             break;
         }
-        unshuffle(s->dst + j->first * s->elem, sc->plain, j->count, s->chunk, s->elem);
+        unshuffle(col->dst + j->first * col->elem, sc->plain, j->count, col->chunk, col->elem);
     }
 }
 
@@ -188,19 +196,21 @@ static void *helper_main(void *arg)
         if (dec->quit)
             break;
         struct decode_side *side = dec->job;
+        dec->job = NULL;
+        dec->busy = true;
         pthread_mutex_unlock(&dec->lock);
         decode_side_run(side);
         pthread_mutex_lock(&dec->lock);
-        dec->job = NULL;
+        dec->busy = false;
         pthread_cond_signal(&dec->done);
     }
     pthread_mutex_unlock(&dec->lock);
     return NULL;
 }
 
-/* Hands `side` to the helper thread (started on first use). False when there is none (it could
- * not be started): the caller decodes that side itself. */
-static bool helper_start(struct pd_chunk_decoder *dec, struct decode_side *side)
+/* Offers `side` to the helper thread (started on first use). False when there is none (it could
+ * not be started): the calling thread then decodes every chunk itself. */
+static bool helper_offer(struct pd_chunk_decoder *dec, struct decode_side *side)
 {
     if (!dec->helper_running && !dec->helper_failed) {
         dec->helper_running = pthread_create(&dec->helper, NULL, helper_main, dec) == 0;
@@ -215,10 +225,13 @@ static bool helper_start(struct pd_chunk_decoder *dec, struct decode_side *side)
     return true;
 }
 
-static void helper_wait(struct pd_chunk_decoder *dec)
+/* Once the calling thread has run out of chunks: the offer is withdrawn if the helper has not taken
+ * it yet (nothing is left for it), else the helper's last chunk is waited for. */
+static void helper_settle(struct pd_chunk_decoder *dec)
 {
     pthread_mutex_lock(&dec->lock);
-    while (dec->job)
+    dec->job = NULL;
+    while (dec->busy)
         pthread_cond_wait(&dec->done, &dec->lock);
     pthread_mutex_unlock(&dec->lock);
 }
@@ -401,25 +414,25 @@ int pd_store_read_deflated(struct pd_chunk_decoder *dec, hid_t d, const char *pa
         at += jobs[k].packed_size;
     }
     if (rc == 0) {
+        struct column_jobs col = {.jobs = jobs, .n_jobs = n_jobs, .chunk = chunk, .elem = elem, .dst = dst};
+        atomic_init(&col.next, 0);
         struct decode_side sides[2] = {
-            {.jobs = jobs, .n_jobs = n_jobs, .from = 0, .step = 2, .chunk = chunk, .elem = elem, .dst = dst,
-             .scratch = &dec->scratch[0], .failed_at = SIZE_MAX},
-            {.jobs = jobs, .n_jobs = n_jobs, .from = 1, .step = 2, .chunk = chunk, .elem = elem, .dst = dst,
-             .scratch = &dec->scratch[1], .failed_at = SIZE_MAX},
+            {.col = &col, .scratch = &dec->scratch[0], .failed_at = SIZE_MAX},
+            {.col = &col, .scratch = &dec->scratch[1], .failed_at = SIZE_MAX},
         };
-        /* One chunk needs no helper; without one (it could not be started) this thread decodes them all. */
-        bool helped = n_jobs > 1 && helper_start(dec, &sides[1]);
-        if (!helped)
-            sides[0].step = 1;
+        /* One chunk needs no helper. */
+        bool offered = n_jobs > 1 && helper_offer(dec, &sides[1]);
         decode_side_run(&sides[0]);
-        if (helped)
-            helper_wait(dec);
+        /* No chunk is taken after this (a side stopped at a damaged chunk leaves the rest). */
+        size_t taken = atomic_exchange(&col.next, SIZE_MAX / 2);
+        if (offered)
+            helper_settle(dec);
         const struct decode_side *first = sides[1].failed_at < sides[0].failed_at ? &sides[1] : &sides[0];
-        if (first->failed_at != SIZE_MAX && first->no_memory)
-            rc = pd_err_set(err, PD_ENOMEM, path, "out of memory to decode %s", dpath);
-        else if (first->failed_at != SIZE_MAX)
+        if (first->failed_at != SIZE_MAX)
             rc = pd_err_set(err, PD_EDATA, path, "%s: the chunk at sample %zu is damaged: %s", dpath,
                             first->failed_at, why_text(first->why));
+        else if (taken < n_jobs) /* neither side had memory for its scratch */
+            rc = pd_err_set(err, PD_ENOMEM, path, "out of memory to decode %s", dpath);
     }
     free(jobs);
     pd_chunk_decoder_free(own);
