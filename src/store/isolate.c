@@ -298,7 +298,9 @@ static void read_ahead(struct pd_run *run, const struct request *q, struct ahead
     for (size_t i = 0; i < READ_AHEAD_MAX; i++) {
         if (slots[i].used && same_column(&slots[i].q, q))
             return; /* already here */
-        if (!slots[i].used)
+        /* A free slot, the one with the most memory first: memory used before has its pages,
+         * fresh memory has them to be had (page faults, or populating it). */
+        if (!slots[i].used && (slot->used || slots[i].cap > slot->cap))
             slot = &slots[i];
     }
     struct pd_err ignored = {0};
