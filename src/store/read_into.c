@@ -11,8 +11,9 @@
 /* Opens the dataset at `dpath` (*filtered: whether it has filters); an unfiltered one again without
  * a chunk cache: HDF5 then reads each chunk from the file into the caller's array itself, instead
  * of into a cache buffer that is copied afterwards (half the memory traffic, and no cache buffers
- * to fault in). A compressed one is the handle the run's open kept (pd_run_h5_open_dataset): its
- * chunks are decoded by chunk_decode.c, which needs no cache. */
+ * to fault in; the run's open never keeps such a dataset open, which would keep its first cache).
+ * A compressed one is the handle the run's open kept (pd_run_h5_open_dataset): its chunks are
+ * decoded by chunk_decode.c, which needs no cache. */
 static hid_t open_column(const struct pd_run *run, const char *dpath, bool *filtered)
 {
     hid_t d = pd_run_h5_open_dataset(run, dpath, H5P_DEFAULT);
@@ -32,23 +33,6 @@ static hid_t open_column(const struct pd_run *run, const char *dpath, bool *filt
     d = H5Pset_chunk_cache(dapl, 0, 0, 1.0) < 0 ? -1 : pd_run_h5_open_dataset(run, dpath, dapl);
     H5Pclose(dapl);
     return d;
-}
-
-/* Reads all of dataset `d` with HDF5. A filtered one is read through a handle of its own: the chunk
- * cache it fills (up to 1 MiB) then goes with that handle instead of staying with the kept one
- * for the run's life. */
-static herr_t read_with_hdf5(const struct pd_run *run, hid_t d, bool filtered, const char *dpath, hid_t mtype,
-                             void *dst)
-{
-    if (!filtered)
-        return H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
-    hid_t own = H5Dopen2(pd_run_h5_file(run), dpath, H5P_DEFAULT);
-    herr_t r = own >= 0 && (!pd_run_h5_swmr(run) || H5Drefresh(own) >= 0)
-                   ? H5Dread(own, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst)
-                   : -1;
-    if (own >= 0)
-        H5Dclose(own);
-    return r;
 }
 
 void pd_store_populate(void *p, size_t size)
@@ -100,8 +84,14 @@ int pd_run_h5_read(struct pd_run *run, size_t specimen, size_t instrument, const
                       : PD_EUNSUPPORTED;
     if (rc == 0 && decoded != PD_EUNSUPPORTED)
         rc = decoded;
-    else if (rc == 0 && len > 0 && read_with_hdf5(run, d, filtered, dpath, mtype, dst) < 0)
-        rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot read %s", dpath);
+    else if (rc == 0 && len > 0) {
+        if (H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+            rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot read %s", dpath);
+        /* The chunk cache HDF5 filled (up to 1 MiB) goes with the dataset's last handle: not kept
+         * for the run's life. */
+        if (filtered)
+            pd_run_h5_drop_kept(run, dpath);
+    }
     if (space >= 0)
         H5Sclose(space);
     if (d >= 0)

@@ -291,6 +291,17 @@ hid_t pd_run_h5_open_dataset(const struct pd_run *run, const char *path, hid_t d
     return d >= 0 ? d : H5Dopen2(run->file, path, dapl);
 }
 
+void pd_run_h5_drop_kept(struct pd_run *run, const char *path)
+{
+    for (size_t i = 0; path[0] == '/' && i < run->kept.n; i++)
+        if (strcmp(run->kept.v[i].name, path + 1) == 0) {
+            H5Dclose(run->kept.v[i].id);
+            free(run->kept.v[i].name);
+            run->kept.v[i] = run->kept.v[--run->kept.n];
+            return;
+        }
+}
+
 static hid_t open_dataset(struct pd_run *run, const char *path)
 {
     hid_t d = pd_run_h5_open_dataset(run, path, H5P_DEFAULT);
@@ -566,12 +577,16 @@ static void kept_close(struct kept_datasets *keep)
     keep->n = 0;
 }
 
-/* What a dataset's creation list says of where its data are: refused if outside the file. */
-static void check_dataset(struct foreign *f, hid_t d, const char *name)
+/* What a dataset's creation list says of where its data are: refused if outside the file. True
+ * when its handle may be kept for reading: not a chunked dataset without filters, which a column
+ * read opens with its own chunk cache settings (read_into.c), and HDF5 gives a dataset opened a
+ * second time the cache of the first opening. */
+static bool check_dataset(struct foreign *f, hid_t d, const char *name)
 {
     hid_t dcpl = H5Dget_create_plist(d);
     int external = dcpl >= 0 ? H5Pget_external_count(dcpl) : -1;
     H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    bool keep = layout != H5D_CHUNKED || (dcpl >= 0 && H5Pget_nfilters(dcpl) > 0);
     if (dcpl < 0 || external < 0 || layout == H5D_LAYOUT_ERROR)
         f->rc = pd_store_h5_fail(f->err, PD_EDATA, f->path, "cannot read the dataset /%s", name);
     else if (external > 0)
@@ -580,6 +595,7 @@ static void check_dataset(struct foreign *f, hid_t d, const char *name)
         f->rc = pd_err_set(f->err, PD_EDATA, f->path, "run file uses a virtual dataset at /%s: refused", name);
     if (dcpl >= 0)
         H5Pclose(dcpl);
+    return keep;
 }
 
 /* The object a hard link names, looked up by its name from the root: the slow way, taken only
@@ -623,8 +639,7 @@ static herr_t check_link(hid_t root, const char *name, const H5L_info_t *info, v
     if (obj < 0)
         check_by_name(f, root, name);
     else if (H5Iget_type(obj) == H5I_DATASET) {
-        check_dataset(f, obj, name);
-        if (f->rc == 0 && keep_dataset(f->keep, obj, name))
+        if (check_dataset(f, obj, name) && f->rc == 0 && keep_dataset(f->keep, obj, name))
             obj = -1;
     }
     if (obj >= 0)

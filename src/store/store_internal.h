@@ -149,6 +149,8 @@ int pd_run_h5_swmr(const struct pd_run *run);
 /* Opens the dataset at `path` ('/' first) of a run read in this process: with the default access
  * list, the handle its open kept (see reader.c, kept_datasets) when there is one. H5Dclose it. */
 hid_t pd_run_h5_open_dataset(const struct pd_run *run, const char *path, hid_t dapl);
+/* Closes the handle kept for `path`, if any (the dataset closes with the caller's last handle). */
+void pd_run_h5_drop_kept(struct pd_run *run, const char *path);
 
 /* ---- Hostile files: HDF5 reads run files only in a child process (isolate.c) ----------------*/
 
