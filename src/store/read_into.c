@@ -35,6 +35,8 @@ static hid_t open_column(const struct pd_run *run, const char *dpath, bool *filt
     return d;
 }
 
+#define POPULATE_MAX ((size_t)64 << 20)
+
 void pd_store_populate(void *p, size_t size)
 {
     /* A kernel without MADV_POPULATE_WRITE (before 5.14) simply faults the pages in as usual. */
@@ -42,6 +44,8 @@ void pd_store_populate(void *p, size_t size)
     long page = sysconf(_SC_PAGESIZE);
     if (page <= 0)
         return;
+    if (size > POPULATE_MAX)
+        size = POPULATE_MAX;
     uintptr_t a = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
     uintptr_t b = ((uintptr_t)p + size) & ~((uintptr_t)page - 1);
     if (b > a)

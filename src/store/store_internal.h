@@ -218,7 +218,9 @@ int pd_store_read_deflated(struct pd_chunk_decoder *dec, hid_t d, const char *pa
  * of memory; the caller then decodes with one of its own). (reader.c) */
 struct pd_chunk_decoder *pd_run_h5_decoder(struct pd_run *run);
 /* Asks the kernel for all pages of new memory at once: one call instead of a page fault per 4 KiB
- * when it is first written (each fault is expensive on a virtual machine). Best effort. (read_into.c) */
+ * when it is first written (each fault is expensive on a virtual machine). Best effort, and only
+ * for the first 64 MiB: a damaged file may claim a column far larger than it holds, whose memory
+ * must not be committed before the decoding finds out. (read_into.c) */
 void pd_store_populate(void *p, size_t size);
 int pd_run_h5_read(struct pd_run *run, size_t specimen, size_t instrument, const char *name, hid_t mtype,
                    size_t elem, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *n, struct pd_err *err);
