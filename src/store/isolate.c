@@ -253,6 +253,7 @@ static void *window_room(void *ctx, size_t bytes)
                      : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, w->memfd, 0);
     if (m == MAP_FAILED)
         return NULL;
+    pd_store_populate((char *)m + w->size, want - w->size); /* the new pages in one call, not a fault each */
     w->map = m;
     w->size = want;
     return m;
@@ -278,6 +279,7 @@ static void *ahead_room(void *ctx, size_t bytes)
     void *bigger = malloc(bytes ? bytes : 1);
     if (!bigger)
         return NULL;
+    pd_store_populate(bigger, bytes);
     free(a->data);
     a->data = bigger;
     a->cap = bytes;
@@ -296,7 +298,9 @@ static void read_ahead(struct pd_run *run, const struct request *q, struct ahead
     for (size_t i = 0; i < READ_AHEAD_MAX; i++) {
         if (slots[i].used && same_column(&slots[i].q, q))
             return; /* already here */
-        if (!slots[i].used)
+        /* A free slot, the one with the most memory first: memory used before has its pages,
+         * fresh memory has them to be had (page faults, or populating it). */
+        if (!slots[i].used && (slot->used || slots[i].cap > slot->cap))
             slot = &slots[i];
     }
     struct pd_err ignored = {0};

@@ -1,43 +1,51 @@
 /* read_into.c — reads a channel of a run straight into an array the caller keeps and reuses (certify's fast path). */
 #include "store/store_internal.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* A dataset access list without a chunk cache for an unfiltered dataset: HDF5 then reads each
- * chunk from the file into the caller's array itself, instead of into a cache buffer that is
- * copied afterwards (half the memory traffic, and no cache buffers to fault in). A compressed
- * dataset keeps the default cache: its chunks must be decoded somewhere anyway. */
-static hid_t access_list(hid_t file, const char *dpath)
+/* Opens the dataset at `dpath` (*filtered: whether it has filters); an unfiltered one again without
+ * a chunk cache: HDF5 then reads each chunk from the file into the caller's array itself, instead
+ * of into a cache buffer that is copied afterwards (half the memory traffic, and no cache buffers
+ * to fault in; the run's open never keeps such a dataset open, which would keep its first cache).
+ * A compressed one is the handle the run's open kept (pd_run_h5_open_dataset): its chunks are
+ * decoded by chunk_decode.c, which needs no cache. */
+static hid_t open_column(const struct pd_run *run, const char *dpath, bool *filtered)
 {
-    hid_t d = H5Dopen2(file, dpath, H5P_DEFAULT);
+    hid_t d = pd_run_h5_open_dataset(run, dpath, H5P_DEFAULT);
     if (d < 0)
         return -1;
     hid_t dcpl = H5Dget_create_plist(d);
     int filters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : -1;
     if (dcpl >= 0)
         H5Pclose(dcpl);
+    *filtered = filters != 0;
+    if (filters != 0)
+        return d;
     H5Dclose(d);
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-    if (dapl >= 0 && filters == 0 && H5Pset_chunk_cache(dapl, 0, 0, 1.0) < 0) {
-        H5Pclose(dapl);
+    if (dapl < 0)
         return -1;
-    }
-    return dapl;
+    d = H5Pset_chunk_cache(dapl, 0, 0, 1.0) < 0 ? -1 : pd_run_h5_open_dataset(run, dpath, dapl);
+    H5Pclose(dapl);
+    return d;
 }
 
-/* Asks the kernel for all pages of a new array at once: one call instead of a page fault per 4 KiB
- * when HDF5 first writes into it (each fault is expensive on a virtual machine). Best effort: a
- * kernel without MADV_POPULATE_WRITE (before 5.14) simply faults them in as usual. */
-static void populate(void *p, size_t size)
+#define POPULATE_MAX ((size_t)64 << 20)
+
+void pd_store_populate(void *p, size_t size)
 {
+    /* A kernel without MADV_POPULATE_WRITE (before 5.14) simply faults the pages in as usual. */
 #ifdef MADV_POPULATE_WRITE
     long page = sysconf(_SC_PAGESIZE);
     if (page <= 0)
         return;
+    if (size > POPULATE_MAX)
+        size = POPULATE_MAX;
     uintptr_t a = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
     uintptr_t b = ((uintptr_t)p + size) & ~((uintptr_t)page - 1);
     if (b > a)
@@ -59,9 +67,8 @@ int pd_run_h5_read(struct pd_run *run, size_t specimen, size_t instrument, const
     snprintf(dpath, sizeof dpath, "/%s/%s/%s", group, pd_run_instrument_name(run, instrument), name);
     pd_store_h5_quiet();
     int swmr = pd_run_h5_swmr(run);
-    hid_t file = pd_run_h5_file(run);
-    hid_t dapl = access_list(file, dpath);
-    hid_t d = dapl >= 0 ? H5Dopen2(file, dpath, dapl) : -1;
+    bool filtered = false;
+    hid_t d = open_column(run, dpath, &filtered);
     int rc = 0;
     if (d < 0 || (swmr && H5Drefresh(d) < 0))
         rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot open %s", dpath);
@@ -76,18 +83,23 @@ int pd_run_h5_read(struct pd_run *run, size_t specimen, size_t instrument, const
     if (rc == 0 && !(dst = room(ctx, (size_t)len * elem)))
         rc = pd_err_set(err, PD_ENOMEM, path, "out of memory for %zd samples of %s", (ssize_t)len, dpath);
     /* polydaq's own shuffle + deflate chunks are decoded by chunk_decode.c; any other layout by HDF5 */
-    int decoded = rc == 0 && len > 0 ? pd_store_read_deflated(d, path, dpath, mtype, elem, (size_t)len, dst, err)
-                                     : PD_EUNSUPPORTED;
+    int decoded = rc == 0 && len > 0
+                      ? pd_store_read_deflated(pd_run_h5_decoder(run), d, path, dpath, mtype, elem, (size_t)len, dst, err)
+                      : PD_EUNSUPPORTED;
     if (rc == 0 && decoded != PD_EUNSUPPORTED)
         rc = decoded;
-    else if (rc == 0 && len > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
-        rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot read %s", dpath);
+    else if (rc == 0 && len > 0) {
+        if (H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+            rc = pd_store_h5_fail(err, PD_EDATA, path, "cannot read %s", dpath);
+        /* The chunk cache HDF5 filled (up to 1 MiB) goes with the dataset's last handle: not kept
+         * for the run's life. */
+        if (filtered)
+            pd_run_h5_drop_kept(run, dpath);
+    }
     if (space >= 0)
         H5Sclose(space);
     if (d >= 0)
         H5Dclose(d);
-    if (dapl >= 0)
-        H5Pclose(dapl);
     pd_store_h5_forget();
     if (rc == 0)
         *n = (size_t)len;
@@ -111,7 +123,7 @@ static void *reuse_room(void *ctx, size_t bytes)
     double *bigger = malloc(bytes);
     if (!bigger)
         return NULL;
-    populate(bigger, bytes);
+    pd_store_populate(bigger, bytes);
     free(*r->data);
     *r->data = bigger;
     *r->cap = len;

@@ -4,6 +4,7 @@
 #include "store/store_internal.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +41,27 @@ struct specimen_r {
     struct events_r ev;
 };
 
+/* Datasets held open since the foreign-content walk opened them (it opens every one of them):
+ * reading the run's fields and columns then takes the open handle instead of opening the dataset
+ * again by its path (an open is most of what a small read costs). At most KEPT_MAX: a file with
+ * more datasets has the rest opened when read, as before. */
+#define KEPT_MAX 512
+struct kept_dataset {
+    char *name; /* the path without its leading '/' */
+    hid_t id;
+};
+struct kept_datasets {
+    struct kept_dataset *v;
+    size_t n;
+};
+
 struct pd_run {
     char *path;
     struct pd_run_child *child; /* the process that reads the file; NULL: this one does (the child's own run) */
     hid_t file;                 /* -1 when a child reads the file */
     int swmr; /* opened while a writer may still be appending: refresh before sizing a dataset */
+    struct pd_chunk_decoder *decoder; /* this process's decoder of its columns (made on first use) */
+    struct kept_datasets kept;        /* datasets the foreign-content walk opened, kept for reading */
     struct kvlist attrs;
     size_t n_specimens, n_instruments;
     struct specimen_r *spec;
@@ -256,9 +273,38 @@ static int list_links(hid_t g, struct names *nm)
 
 /* ---- Opening -------------------------------------------------------------------------------*/
 
+/* The dataset at `path` (from the root, '/' first) if the walk kept it open, with one more
+ * reference that the caller's H5Dclose gives back; else -1. */
+static hid_t kept_dataset(const struct pd_run *run, const char *path)
+{
+    if (path[0] != '/')
+        return -1;
+    for (size_t i = 0; i < run->kept.n; i++)
+        if (strcmp(run->kept.v[i].name, path + 1) == 0)
+            return H5Iinc_ref(run->kept.v[i].id) < 0 ? -1 : run->kept.v[i].id;
+    return -1;
+}
+
+hid_t pd_run_h5_open_dataset(const struct pd_run *run, const char *path, hid_t dapl)
+{
+    hid_t d = dapl == H5P_DEFAULT ? kept_dataset(run, path) : -1;
+    return d >= 0 ? d : H5Dopen2(run->file, path, dapl);
+}
+
+void pd_run_h5_drop_kept(struct pd_run *run, const char *path)
+{
+    for (size_t i = 0; path[0] == '/' && i < run->kept.n; i++)
+        if (strcmp(run->kept.v[i].name, path + 1) == 0) {
+            H5Dclose(run->kept.v[i].id);
+            free(run->kept.v[i].name);
+            run->kept.v[i] = run->kept.v[--run->kept.n];
+            return;
+        }
+}
+
 static hid_t open_dataset(struct pd_run *run, const char *path)
 {
-    hid_t d = H5Dopen2(run->file, path, H5P_DEFAULT);
+    hid_t d = pd_run_h5_open_dataset(run, path, H5P_DEFAULT);
     if (d >= 0 && run->swmr && H5Drefresh(d) < 0) {
         H5Dclose(d);
         return -1;
@@ -342,7 +388,11 @@ static int load_specimen_attrs(struct pd_run *run, struct specimen_r *sp, struct
         if (g < 0 || list_links(g, &nm) < 0)
             rc = pd_store_h5_fail(err, PD_EDATA, run->path, "cannot list %s", path);
         for (size_t i = 0; rc == 0 && i < nm.n; i++) {
-            hid_t d = H5Dopen2(g, nm.v[i], H5P_DEFAULT);
+            char field[256];
+            snprintf(field, sizeof field, "%s/%s", path, nm.v[i]);
+            hid_t d = kept_dataset(run, field);
+            if (d < 0)
+                d = H5Dopen2(g, nm.v[i], H5P_DEFAULT);
             if (d < 0) {
                 pd_store_h5_forget(); /* not a dataset: not a field */
                 continue;
@@ -454,7 +504,11 @@ static int load_instruments(struct pd_run *run, struct pd_err *err)
                 }
                 struct pd_store_channel *pc = &in->ch[in->n_channels++];
                 pd_strlcpy(pc->name, ch.v[c], sizeof pc->name);
-                hid_t d = H5Dopen2(dg, ch.v[c], H5P_DEFAULT);
+                char cpath[256];
+                snprintf(cpath, sizeof cpath, "%s/%s", dpath, ch.v[c]);
+                hid_t d = kept_dataset(run, cpath);
+                if (d < 0)
+                    d = H5Dopen2(dg, ch.v[c], H5P_DEFAULT);
                 char *unit = d >= 0 ? attr_text(d, "units") : NULL;
                 if (d >= 0)
                     H5Dclose(d);
@@ -491,7 +545,80 @@ struct foreign {
     const char *path;
     struct pd_err *err;
     int rc;
+    struct kept_datasets *keep; /* NULL: every dataset closed after its check */
 };
+
+/* Keeps dataset `d` open under `name` (false: not kept, the caller closes it). */
+static bool keep_dataset(struct kept_datasets *keep, hid_t d, const char *name)
+{
+    if (!keep || keep->n == KEPT_MAX)
+        return false;
+    if (keep->n % 64 == 0) {
+        struct kept_dataset *v = realloc(keep->v, (keep->n + 64) * sizeof *v);
+        if (!v)
+            return false;
+        keep->v = v;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return false;
+    keep->v[keep->n++] = (struct kept_dataset){copy, d};
+    return true;
+}
+
+static void kept_close(struct kept_datasets *keep)
+{
+    for (size_t i = 0; i < keep->n; i++) {
+        H5Dclose(keep->v[i].id);
+        free(keep->v[i].name);
+    }
+    free(keep->v);
+    keep->v = NULL;
+    keep->n = 0;
+}
+
+/* What a dataset's creation list says of where its data are: refused if outside the file. True
+ * when its handle may be kept for reading: not a chunked dataset without filters, which a column
+ * read opens with its own chunk cache settings (read_into.c), and HDF5 gives a dataset opened a
+ * second time the cache of the first opening. */
+static bool check_dataset(struct foreign *f, hid_t d, const char *name)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    int external = dcpl >= 0 ? H5Pget_external_count(dcpl) : -1;
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    bool keep = layout != H5D_CHUNKED || (dcpl >= 0 && H5Pget_nfilters(dcpl) > 0);
+    if (dcpl < 0 || external < 0 || layout == H5D_LAYOUT_ERROR)
+        f->rc = pd_store_h5_fail(f->err, PD_EDATA, f->path, "cannot read the dataset /%s", name);
+    else if (external > 0)
+        f->rc = pd_err_set(f->err, PD_EDATA, f->path, "run file uses external storage in /%s: refused", name);
+    else if (layout == H5D_VIRTUAL)
+        f->rc = pd_err_set(f->err, PD_EDATA, f->path, "run file uses a virtual dataset at /%s: refused", name);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    return keep;
+}
+
+/* The object a hard link names, looked up by its name from the root: the slow way, taken only
+ * when opening it by address failed, for the reason (an object that cannot be read, or a dataset
+ * that cannot be opened). */
+static void check_by_name(struct foreign *f, hid_t root, const char *name)
+{
+    pd_store_h5_forget();
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(root, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
+        f->rc = pd_store_h5_fail(f->err, PD_EDATA, f->path, "cannot read the object /%s", name);
+        return;
+    }
+    if (oi.type != H5O_TYPE_DATASET)
+        return;
+    hid_t d = H5Dopen2(root, name, H5P_DEFAULT);
+    if (d < 0) {
+        f->rc = pd_store_h5_fail(f->err, PD_EDATA, f->path, "cannot read the dataset /%s", name);
+        return;
+    }
+    check_dataset(f, d, name);
+    H5Dclose(d);
+}
 
 static herr_t check_link(hid_t root, const char *name, const H5L_info_t *info, void *data)
 {
@@ -505,33 +632,24 @@ static herr_t check_link(hid_t root, const char *name, const H5L_info_t *info, v
         f->rc = pd_err_set(f->err, PD_EDATA, f->path, "run file uses a user-defined link at /%s: refused", name);
     if (f->rc < 0)
         return 1;
-    H5O_info_t oi;
-    if (H5Oget_info_by_name2(root, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
-        f->rc = pd_store_h5_fail(f->err, PD_EDATA, f->path, "cannot read the object /%s", name);
-        return 1;
+    /* Opened by the address the link holds: looking each object up by its full name again walked
+     * the groups from the root for every object, twice (its kind, then the dataset), a third of
+     * the time of opening a run. */
+    hid_t obj = H5Oopen_by_addr(root, info->u.address);
+    if (obj < 0)
+        check_by_name(f, root, name);
+    else if (H5Iget_type(obj) == H5I_DATASET) {
+        if (check_dataset(f, obj, name) && f->rc == 0 && keep_dataset(f->keep, obj, name))
+            obj = -1;
     }
-    if (oi.type != H5O_TYPE_DATASET)
-        return 0;
-    hid_t d = H5Dopen2(root, name, H5P_DEFAULT);
-    hid_t dcpl = d >= 0 ? H5Dget_create_plist(d) : -1;
-    int external = dcpl >= 0 ? H5Pget_external_count(dcpl) : -1;
-    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
-    if (dcpl < 0 || external < 0 || layout == H5D_LAYOUT_ERROR)
-        f->rc = pd_store_h5_fail(f->err, PD_EDATA, f->path, "cannot read the dataset /%s", name);
-    else if (external > 0)
-        f->rc = pd_err_set(f->err, PD_EDATA, f->path, "run file uses external storage in /%s: refused", name);
-    else if (layout == H5D_VIRTUAL)
-        f->rc = pd_err_set(f->err, PD_EDATA, f->path, "run file uses a virtual dataset at /%s: refused", name);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (d >= 0)
-        H5Dclose(d);
+    if (obj >= 0)
+        H5Oclose(obj);
     return f->rc < 0 ? 1 : 0;
 }
 
-int pd_store_refuse_foreign(hid_t file, const char *path, struct pd_err *err)
+static int refuse_foreign(hid_t file, const char *path, struct kept_datasets *keep, struct pd_err *err)
 {
-    struct foreign f = {.path = path, .err = err};
+    struct foreign f = {.path = path, .err = err, .keep = keep};
     herr_t r = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, check_link, &f);
     if (f.rc < 0)
         return f.rc;
@@ -540,9 +658,16 @@ int pd_store_refuse_foreign(hid_t file, const char *path, struct pd_err *err)
     return 0;
 }
 
+int pd_store_refuse_foreign(hid_t file, const char *path, struct pd_err *err)
+{
+    return refuse_foreign(file, path, NULL, err);
+}
+
 static int load_run(struct pd_run *run, struct pd_err *err)
 {
-    int refused = pd_store_refuse_foreign(run->file, run->path, err);
+    /* (A file still being written is not: H5Drefresh, which each read of it needs, cannot reopen
+     * a dataset whose handle has more than one reference.) */
+    int refused = refuse_foreign(run->file, run->path, run->swmr ? NULL : &run->kept, err);
     if (refused < 0)
         return refused;
     if (collect_attrs(run->file, &run->attrs) < 0)
@@ -641,6 +766,16 @@ int pd_run_h5_swmr(const struct pd_run *run)
     return run->swmr;
 }
 
+struct pd_chunk_decoder *pd_run_h5_decoder(struct pd_run *run)
+{
+    if (!run->decoder) {
+        run->decoder = pd_chunk_decoder_new();
+        if (!run->swmr) /* a file still being written grows under a mapping */
+            pd_chunk_decoder_map(run->decoder, run->file);
+    }
+    return run->decoder;
+}
+
 void pd_run_close(struct pd_run *run)
 {
     if (!run)
@@ -659,6 +794,8 @@ void pd_run_close(struct pd_run *run)
     free(run->instr);
     free_events(&run->ev);
     kv_free(&run->attrs);
+    pd_chunk_decoder_free(run->decoder);
+    kept_close(&run->kept);
     if (run->child) {
         pd_run_child_close(run->child);
     } else {

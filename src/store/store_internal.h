@@ -146,6 +146,11 @@ void pd_store_copy_utf8(char *dst, const char *src, size_t size);
 hid_t pd_run_h5_file(const struct pd_run *run);
 const char *pd_run_h5_path(const struct pd_run *run);
 int pd_run_h5_swmr(const struct pd_run *run);
+/* Opens the dataset at `path` ('/' first) of a run read in this process: with the default access
+ * list, the handle its open kept (see reader.c, kept_datasets) when there is one. H5Dclose it. */
+hid_t pd_run_h5_open_dataset(const struct pd_run *run, const char *path, hid_t dapl);
+/* Closes the handle kept for `path`, if any (the dataset closes with the caller's last handle). */
+void pd_run_h5_drop_kept(struct pd_run *run, const char *path);
 
 /* ---- Hostile files: HDF5 reads run files only in a child process (isolate.c) ----------------*/
 
@@ -193,11 +198,30 @@ int pd_run_snapshot(struct pd_run *run, void *(*room)(void *ctx, size_t bytes), 
 int pd_run_column(struct pd_run *run, size_t specimen, size_t instrument, const char *name, enum pd_col_type type,
                   int optional, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *n, struct pd_err *err);
 /* read_into.c: pd_run_column's HDF5 side (indexes already checked). */
-/* Reads all `len` samples of the 1-D dataset `d` into dst by decoding its chunks (chunk_decode.c)
- * when it is shuffled and deflated the way polydaq writes; PD_EUNSUPPORTED (err untouched) for any
- * other layout, which the caller then reads with H5Dread; PD_EDATA for a damaged chunk. */
-int pd_store_read_deflated(hid_t d, const char *path, const char *dpath, hid_t mtype, size_t elem, size_t len,
-                           void *dst, struct pd_err *err);
+/* chunk_decode.c: a decoder of polydaq's shuffled + deflated chunks, its buffers and helper thread
+ * kept from one column to the next (NULL: out of memory). One thread uses it at a time. */
+struct pd_chunk_decoder;
+struct pd_chunk_decoder *pd_chunk_decoder_new(void);
+void pd_chunk_decoder_free(struct pd_chunk_decoder *dec);
+/* Maps `file`'s bytes for `dec` (best effort: a file HDF5 reads through its POSIX driver; true
+ * when mapped), which then inflates chunks where they are in the file instead of reading each
+ * into a buffer first. Only for a file that does not change while mapped (never one still being
+ * written). */
+bool pd_chunk_decoder_map(struct pd_chunk_decoder *dec, hid_t file);
+/* Reads all `len` samples of the 1-D dataset `d` into dst by decoding its chunks with `dec` (NULL:
+ * one made for this call) when it is shuffled and deflated the way polydaq writes; PD_EUNSUPPORTED
+ * (err untouched) for any other layout, which the caller then reads with H5Dread; PD_EDATA for a
+ * damaged chunk. */
+int pd_store_read_deflated(struct pd_chunk_decoder *dec, hid_t d, const char *path, const char *dpath, hid_t mtype,
+                           size_t elem, size_t len, void *dst, struct pd_err *err);
+/* The decoder of a run read in this process, made on first use and freed with the run (NULL: out
+ * of memory; the caller then decodes with one of its own). (reader.c) */
+struct pd_chunk_decoder *pd_run_h5_decoder(struct pd_run *run);
+/* Asks the kernel for all pages of new memory at once: one call instead of a page fault per 4 KiB
+ * when it is first written (each fault is expensive on a virtual machine). Best effort, and only
+ * for the first 64 MiB: a damaged file may claim a column far larger than it holds, whose memory
+ * must not be committed before the decoding finds out. (read_into.c) */
+void pd_store_populate(void *p, size_t size);
 int pd_run_h5_read(struct pd_run *run, size_t specimen, size_t instrument, const char *name, hid_t mtype,
                    size_t elem, void *(*room)(void *ctx, size_t bytes), void *ctx, size_t *n, struct pd_err *err);
 /* Refuses what a run file must not hold anywhere (external storage, external/soft/user-defined

@@ -95,7 +95,7 @@ static void test_matches_hdf5_filters(void **state)
             d = H5Dopen2(file, name, H5P_DEFAULT);
             memset(got, 0xA5, bytes);
             struct pd_err err = {0};
-            assert_int_equal(pd_store_read_deflated(d, path, name, types[t].mem_type, types[t].elem, len, got, &err), 0);
+            assert_int_equal(pd_store_read_deflated(NULL, d, path, name, types[t].mem_type, types[t].elem, len, got, &err), 0);
             assert_memory_equal(got, want, bytes);
             H5Dclose(d);
             free(want);
@@ -120,17 +120,17 @@ static void test_other_layouts_left_to_hdf5(void **state)
         char name[16];
         snprintf(name, sizeof name, "o%d", k);
         hid_t d = make(file, name, H5T_IEEE_F64LE, 2500, shuffles[k], deflates[k], v);
-        assert_int_equal(pd_store_read_deflated(d, path, name, H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
+        assert_int_equal(pd_store_read_deflated(NULL, d, path, name, H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
         H5Dclose(d);
     }
     /* stored as big-endian: the bytes would need converting */
     hid_t d = make(file, "be", H5T_IEEE_F64BE, 2500, true, true, NULL);
     assert_true(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
-    assert_int_equal(pd_store_read_deflated(d, path, "be", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
+    assert_int_equal(pd_store_read_deflated(NULL, d, path, "be", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
     H5Dclose(d);
     /* an extent whose chunks were never written (fill time "never" leaves them undefined) */
     d = make(file, "empty", H5T_IEEE_F64LE, 2500, true, true, NULL);
-    assert_int_equal(pd_store_read_deflated(d, path, "empty", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
+    assert_int_equal(pd_store_read_deflated(NULL, d, path, "empty", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
     /* a chunk stored with a filter skipped (filter mask bit 0: not shuffled) */
     hsize_t off[1] = {0};
     unsigned char raw[CHUNK * 8];
@@ -140,7 +140,7 @@ static void test_other_layouts_left_to_hdf5(void **state)
     assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0x3, off, sizeof raw, raw) >= 0);
     off[0] = 2 * CHUNK;
     assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0x3, off, sizeof raw, raw) >= 0);
-    assert_int_equal(pd_store_read_deflated(d, path, "empty", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
+    assert_int_equal(pd_store_read_deflated(NULL, d, path, "empty", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EUNSUPPORTED);
     assert_string_equal(err.msg, ""); /* never touched */
     H5Dclose(d);
     H5Fclose(file);
@@ -165,18 +165,69 @@ static void test_damaged_chunk_refused(void **state)
     assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, stored, raw) >= 0);
     struct pd_err err = {0};
     memset(got, 0, sizeof got);
-    int rc = pd_store_read_deflated(d, path, "/specimen_01/frame/force", H5T_NATIVE_DOUBLE, 8, 2500, got, &err);
+    int rc = pd_store_read_deflated(NULL, d, path, "/specimen_01/frame/force", H5T_NATIVE_DOUBLE, 8, 2500, got, &err);
     assert_int_equal(rc, PD_EDATA);
     assert_non_null(strstr(err.msg, "/specimen_01/frame/force: the chunk at sample 1000 is damaged"));
     assert_non_null(strstr(err.msg, "damaged.h5"));
     /* a stream cut short: fewer stored bytes than the zlib stream needs */
     assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, 10, raw) >= 0);
     memset(&err, 0, sizeof err);
-    assert_int_equal(pd_store_read_deflated(d, path, "force", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EDATA);
+    assert_int_equal(pd_store_read_deflated(NULL, d, path, "force", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EDATA);
     assert_non_null(strstr(err.msg, "chunk at sample 1000"));
     free(raw);
     H5Dclose(d);
     H5Fclose(file);
+}
+
+/* Chunks inflated where they are in the mapped file (pd_chunk_decoder_map) decode as HDF5 wrote
+ * them, with and without a user block before HDF5's addresses; a damaged one is refused with the
+ * same message as through H5Dread_chunk. */
+static void test_mapped_file(void **state)
+{
+    (void)state;
+    const hsize_t user_blocks[] = {0, 512, 4096};
+    for (size_t u = 0; u < 3; u++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/mapped%zu.h5", dir, u);
+        hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+        assert_true(fcpl >= 0 && H5Pset_userblock(fcpl, user_blocks[u]) >= 0);
+        hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+        assert_true(file >= 0);
+        H5Pclose(fcpl);
+        double v[3500], w[2500], got[3500];
+        fill(v, 8, 3500, 7);
+        fill(w, 8, 2500, 8);
+        H5Dclose(make(file, "good", H5T_IEEE_F64LE, 3500, true, true, v));
+        hid_t d = make(file, "bad", H5T_IEEE_F64LE, 2500, true, true, w);
+        hsize_t off[1] = {CHUNK}, stored = 0;
+        uint32_t mask = 0;
+        assert_true(H5Dget_chunk_storage_size(d, off, &stored) >= 0 && stored > 16);
+        unsigned char *raw = malloc(stored);
+        assert_true(H5Dread_chunk(d, H5P_DEFAULT, off, &mask, raw) >= 0);
+        raw[stored / 2] ^= 0x55;
+        assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, stored, raw) >= 0);
+        free(raw);
+        H5Dclose(d);
+        H5Fclose(file);
+
+        file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        assert_true(file >= 0);
+        struct pd_chunk_decoder *dec = pd_chunk_decoder_new();
+        assert_non_null(dec);
+        assert_true(pd_chunk_decoder_map(dec, file));
+        struct pd_err err = {0};
+        d = H5Dopen2(file, "good", H5P_DEFAULT);
+        memset(got, 0xA5, sizeof got);
+        assert_int_equal(pd_store_read_deflated(dec, d, path, "good", H5T_NATIVE_DOUBLE, 8, 3500, got, &err), 0);
+        assert_memory_equal(got, v, sizeof v);
+        H5Dclose(d);
+        d = H5Dopen2(file, "bad", H5P_DEFAULT);
+        assert_int_equal(pd_store_read_deflated(dec, d, path, "bad", H5T_NATIVE_DOUBLE, 8, 2500, got, &err), PD_EDATA);
+        assert_non_null(strstr(err.msg, "bad: the chunk at sample 1000 is damaged"));
+        H5Dclose(d);
+        pd_chunk_decoder_free(dec);
+        H5Fclose(file);
+    }
 }
 
 static int setup(void **state)
@@ -198,6 +249,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_hdf5_filters),
+        cmocka_unit_test(test_mapped_file),
         cmocka_unit_test(test_other_layouts_left_to_hdf5),
         cmocka_unit_test(test_damaged_chunk_refused),
     };
