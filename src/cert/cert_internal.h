@@ -326,6 +326,10 @@ int cert_registry_lab_keys(const char *registry_dir, struct pd_public_key **keys
 /* Renders the PDF; `curves` from cert_build_document, or NULL to read them from the run files. */
 int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
                         struct pd_err *err);
+/* Loads the PDF's fonts and measures the characters of every font the layout uses, once per
+ * process (any pass does it first otherwise): for a caller with idle time before its document
+ * is ready. Thread-safe. */
+void cert_pdf_prepare(void);
 /* The two halves of cert_render_pdf_doc, so the page count can be had from an earlier state of
  * the document while other work goes on. cert_render_pdf_counted renders with `pages` as the
  * total (0: counts first) and, when the document now lays out to another number of pages,

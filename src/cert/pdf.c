@@ -1712,6 +1712,32 @@ static cairo_status_t discard(void *closure, const unsigned char *data, unsigned
     return CAIRO_STATUS_SUCCESS;
 }
 
+/* The fonts the layout uses (font() and para() calls above), (size, bold) each: cert_pdf_prepare
+ * makes their cairo scaled fonts ahead. A font missing here is made as a pass meets it. */
+static const struct layout_font {
+    double size;
+    bool bold;
+} layout_fonts[] = {{7, false},  {7, true},  {7.5, false}, {7.5, true}, {8, false},   {8.5, false},
+                    {8.5, true}, {9, false}, {9, true},    {10, true},  {10.5, true}, {11, true},
+                    {12, true},  {13, true}, {14, true},   {64, true}};
+
+void cert_pdf_prepare(void)
+{
+    pthread_once(&faces_once, load_faces);
+    /* A PDF surface's font options, so that these are the scaled fonts a pass asks for (cairo keeps
+     * released scaled fonts in its cache for reuse). */
+    cairo_surface_t *s = cairo_pdf_surface_create_for_stream(discard, NULL, PAGE_W, PAGE_H);
+    cairo_t *cr = cairo_create(s);
+    for (size_t f = 0; f < sizeof layout_fonts / sizeof layout_fonts[0]; f++) {
+        select_font(cr, layout_fonts[f].bold);
+        cairo_set_font_size(cr, layout_fonts[f].size);
+        cairo_font_extents_t e;
+        cairo_font_extents(cr, &e);
+    }
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+}
+
 static int pass(const json_t *doc, const struct cert_curve_set *cs, const char *path, int pages_in,
                 struct cert_doc_hash *doc_hash, int *pages_out, struct pd_err *err)
 {
