@@ -254,11 +254,10 @@ struct cert_build {
     bool *hashing_taken;             /* set once cert_build_document has taken `hashing` over (it
                                       * then finishes it on every path); before, the caller must */
     struct cert_curve_set *curves; /* when set: filled with the thinned plot curves (for the PDF) */
-    /* Called with the built document while the raw files are still being hashed (their runs[]
-     * entries have "sha256": null until the hashes are in), for work that needs the document but
-     * not the hashes; NULL for none. The document is the caller's to read and to add to. */
-    void (*while_hashing)(json_t *doc, void *arg);
-    void *while_hashing_arg;
+    /* Called once the runs are evaluated, before the document is built from them: for work that
+     * can start beside it; NULL for none. */
+    void (*evaluated)(void *arg);
+    void *evaluated_arg;
     /* The station keys whose seals count for accreditation (docs/CERTIFICATES.md §6); none: no
      * run is accredited. */
     const struct pd_public_key *trusted_stations;
@@ -326,15 +325,13 @@ int cert_registry_lab_keys(const char *registry_dir, struct pd_public_key **keys
 /* Renders the PDF; `curves` from cert_build_document, or NULL to read them from the run files. */
 int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
                         struct pd_err *err);
-/* Loads the PDF's fonts and measures the characters of every font the layout uses, once per
- * process (any pass does it first otherwise): for a caller with idle time before its document
- * is ready. Thread-safe. */
+/* Loads the PDF's fonts and makes cairo's scaled fonts of every size the layout uses, which a
+ * rendering does first otherwise: for a caller with idle time before its document is ready.
+ * Thread-safe. */
 void cert_pdf_prepare(void);
-/* The two halves of cert_render_pdf_doc, so the page count can be had from an earlier state of
- * the document while other work goes on. cert_render_pdf_counted renders with `pages` as the
- * total (0: counts first) and, when the document now lays out to another number of pages,
- * renders once more with that number. */
-int cert_pdf_count_pages(const json_t *doc, const struct cert_curve_set *curves, int *pages, struct pd_err *err);
+/* Measures the characters of one more of the layout's fonts (cairo keeps the glyphs' metrics);
+ * false once every font is done. For a caller waiting on something else. Thread-safe. */
+bool cert_pdf_warm_step(void);
 /* The SHA-256 of the document's whole canonical JSON, which the PDF's QR code carries, as another
  * thread computes it while the PDF is laid out (certify's writer thread): cert_doc_hash_wait
  * blocks until cert_doc_hash_set (hex "" when it could not be computed). */
@@ -354,11 +351,9 @@ void cert_doc_hash_init(struct cert_doc_hash *h);
 void cert_doc_hash_set(struct cert_doc_hash *h, const json_t *doc);
 void cert_doc_hash_wait(struct cert_doc_hash *h, char hex[65]);
 void cert_doc_hash_destroy(struct cert_doc_hash *h);
-int cert_render_pdf_counted(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path, int pages,
-                            struct pd_err *err);
-/* The same with that hash from another thread (NULL: computed here). */
-int cert_render_pdf_counted_hashed(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
-                                   int pages, struct cert_doc_hash *doc_hash, struct pd_err *err);
+/* cert_render_pdf_doc with that hash from another thread (NULL: computed here). */
+int cert_render_pdf_hashed(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
+                           struct cert_doc_hash *doc_hash, struct pd_err *err);
 /* ---- PAdES signature of the issued PDF (x509.c, pdf_parse.c, pdf_sign.c) --------------------*/
 /* Beside the lab's Ed25519 key: its X.509 identity for PDF signatures (self-made by keygen --x509,
  * or the CA-issued certificate, chain after it in the same PEM file, and its key placed there). */

@@ -1032,6 +1032,8 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
     size_t evaluated = 0, failed = 0;
     if (rc == 0)
         rc = evaluate_all(c, &evaluated, err);
+    if (rc == 0 && b->evaluated)
+        b->evaluated(b->evaluated_arg);
     json_t *doc = NULL;
     enum pd_verdict verdict = PD_VERDICT_PASS;
     bool accredited = true;
@@ -1168,8 +1170,6 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
             pd_run_close(c->runs[r]);
     free(c->runs);
     c->runs = NULL;
-    if (rc == 0 && b->while_hashing)
-        b->while_hashing(doc, b->while_hashing_arg);
     if (hashing) {
         struct pd_err herr;
         int hrc = pd_cert_hashing_finish(hashing, hex, &herr);
@@ -1316,60 +1316,6 @@ static void *write_draft(void *arg)
     return NULL;
 }
 
-/* The PDF's page count, laid out on a thread of its own from a copy of the document as it is when
- * the evaluation ends, but for the hashes, the number and the drafting time (same-length
- * stand-ins; when the real texts wrap otherwise the real pass notices and counts again): it runs
- * while this thread finishes the document and numbers it in the registry (~0.5 ms), instead of
- * before. early_count_wait before the real pass, and before `curves` is freed. */
-struct early_count {
-    const struct cert_curve_set *curves;
-    json_t *doc;  /* the copy, the thread's own */
-    int pages;    /* 0: not counted */
-    pthread_t thread;
-    bool running;
-};
-
-static void *count_pages(void *arg)
-{
-    prctl(PR_SET_NAME, "pd-pdf-count");
-    struct early_count *ec = arg;
-    json_t *doc = ec->doc;
-    struct pd_err e = {0};
-    char id[96], now[40];
-    snprintf(id, sizeof id, "CERT-%06lu", 1ul); /* a stand-in of the same width: the number is the registry's */
-    pd_time_format_iso8601(pd_clock_utc_ns(), now, sizeof now);
-    bool ok = true;
-    cert_jset(doc, "status", cert_jstr("draft"), &ok);
-    cert_jset(doc, "drafted", cert_jstr(now), &ok);
-    cert_jset(doc, "certificate_id", cert_jstr(id), &ok);
-    json_t *runs = json_object_get(doc, "runs");
-    for (size_t r = 0; r < json_array_size(runs); r++) /* the widest hex digit, 64 of them */
-        cert_jset(json_array_get(runs, r), "sha256", cert_jstr("0000000000000000000000000000000000000000000000000000000000000000"), &ok);
-    if (!ok || cert_pdf_count_pages(doc, ec->curves, &ec->pages, &e) < 0)
-        ec->pages = 0; /* counted again with the final document */
-    json_decref(doc);
-    ec->doc = NULL;
-    return NULL;
-}
-
-static void count_early(json_t *doc, void *arg)
-{
-    struct early_count *ec = arg;
-    ec->doc = json_deep_copy(doc);
-    if (!ec->doc)
-        return; /* counted with the final document */
-    ec->running = pthread_create(&ec->thread, NULL, count_pages, ec) == 0;
-    if (!ec->running)
-        count_pages(ec);
-}
-
-static void early_count_wait(struct early_count *ec)
-{
-    if (ec->running)
-        pthread_join(ec->thread, NULL);
-    ec->running = false;
-}
-
 static int certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
                         const struct pd_certify_options *opt, bool *hashing_taken, struct pd_certify_result *result,
                         struct pd_err *err);
@@ -1411,6 +1357,36 @@ static int check_revised(const struct pd_certify_options *opt, struct pd_err *er
     return rc;
 }
 
+/* The PDF's fonts measured on a thread of their own from the end of the evaluation on, while this
+ * thread builds the document and numbers it in the registry (~1.2 ms, the other core idle by
+ * then), rather than in the PDF's layout. Joined before certify returns. */
+struct font_warmer {
+    pthread_t thread;
+    bool running;
+};
+
+static void *warm_fonts(void *arg)
+{
+    (void)arg;
+    prctl(PR_SET_NAME, "pd-pdf-fonts");
+    while (cert_pdf_warm_step())
+        ;
+    return NULL;
+}
+
+static void warm_fonts_start(void *arg)
+{
+    struct font_warmer *w = arg;
+    w->running = pthread_create(&w->thread, NULL, warm_fonts, NULL) == 0;
+}
+
+static void warm_fonts_join(struct font_warmer *w)
+{
+    if (w->running)
+        pthread_join(w->thread, NULL);
+    w->running = false;
+}
+
 static int certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
                         const struct pd_certify_options *opt, bool *hashing_taken, struct pd_certify_result *result,
                         struct pd_err *err)
@@ -1436,12 +1412,12 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
         return rc;
     static struct cert_curve_set curves;
     memset(&curves, 0, sizeof curves);
-    struct early_count early = {.curves = &curves};
+    struct font_warmer warmer = {0};
     struct cert_build b = {.run_paths = run_paths, .n_runs = n_runs, .spec = spec, .method = &def,
                            .request_id = opt->request_id, .customer = opt->customer, .hash_files = true,
                            .hashing = opt->hashing, .hashing_taken = hashing_taken,
                            .curves = opt->no_pdf ? NULL : &curves,
-                           .while_hashing = opt->no_pdf ? NULL : count_early, .while_hashing_arg = &early,
+                           .evaluated = opt->no_pdf ? NULL : warm_fonts_start, .evaluated_arg = &warmer,
                            .trusted_stations = opt->trusted_stations, .n_trusted_stations = opt->n_trusted_stations};
     curves.plotable = cert_method_find(def.base) && cert_method_find(def.base)->curve;
     /* The fonts now, while the run files' readers open them (this thread would only wait): off
@@ -1457,7 +1433,7 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
     if (rc == 0)
         rc = pd_registry_open(&reg, opt->out_dir, PD_REGISTRY_CREATE, err);
     if (rc < 0) {
-        early_count_wait(&early);
+        warm_fonts_join(&warmer);
         cert_curve_set_free(&curves);
         json_decref(doc);
         return rc;
@@ -1549,15 +1525,15 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
     }
     int pdf_rc = 0;
     struct pd_err pdf_err = {0};
-    early_count_wait(&early);
     if (rc == 0 && !opt->no_pdf)
-        pdf_rc = cert_render_pdf_counted_hashed(doc, &curves, pdf_tmp, early.pages, writing ? &doc_hash : NULL, &pdf_err);
+        pdf_rc = cert_render_pdf_hashed(doc, &curves, pdf_tmp, writing ? &doc_hash : NULL, &pdf_err);
     if (writing) {
         pthread_join(writer, NULL);
         rc = wj.rc;
         if (rc < 0 && err)
             *err = wj.err;
     }
+    warm_fonts_join(&warmer);
     cert_doc_hash_destroy(&doc_hash);
     json_decref(entry);
     pd_registry_close(&reg);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <qrencode.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,11 +52,14 @@ struct pdf {
     struct adv_font adv[ADV_FONTS];
     struct adv_font *cur; /* the current font's advances; NULL when the table is full */
     const struct cert_curve_set *curves;
-    cairo_surface_t *surface;
-    cairo_t *cr;
+    cairo_surface_t *surface; /* the PDF */
+    cairo_t *cr;              /* the page being laid out (its recording); the PDF's at the end */
+    cairo_font_options_t *font_options; /* the PDF's, for the recordings: the same metrics */
+    cairo_surface_t **recorded;         /* the pages laid out, each a recording surface */
+    size_t n_recorded, cap_recorded;
+    cairo_status_t status; /* the first failure of a page's recording */
     const json_t *doc;
-    int page, pages; /* pages: the total from the first pass (0 in it) */
-    bool counting;   /* the first pass: lays out and measures, draws nothing costly (glyphs, curves) */
+    int page, pages; /* pages: the total, known once the layout is done */
     double y;
     bool draft, simulated, accredited;
     const char *id;
@@ -213,8 +217,6 @@ static double text_width(struct pdf *p, const char *s)
 
 static void text_at(struct pdf *p, double x, double y, const char *s)
 {
-    if (p->counting)
-        return; /* shown glyphs cost font subsetting at the end of a pass; layout needs widths only */
     cairo_move_to(p->cr, x, y);
     cairo_show_text(p->cr, s);
 }
@@ -237,7 +239,7 @@ static void header_footer(struct pdf *p)
     snprintf(buf, sizeof buf, "Certificate %s", p->id);
     text_right(p, PAGE_W - MARGIN, 52, buf);
     font(p, 8.5, false);
-    snprintf(buf, sizeof buf, "page %d of %d", p->page, p->pages ? p->pages : 1);
+    snprintf(buf, sizeof buf, "page %d of %d", p->page, p->pages);
     text_right(p, PAGE_W - MARGIN, 65, buf);
     cairo_set_line_width(cr, 0.8);
     cairo_move_to(cr, MARGIN, 74);
@@ -271,18 +273,54 @@ static void header_footer(struct pdf *p)
     cairo_line_to(cr, PAGE_W - MARGIN, PAGE_H - 44);
     cairo_stroke(cr);
     snprintf(buf, sizeof buf, "%s · page %d of %d · The results relate only to the items tested.", p->id, p->page,
-             p->pages ? p->pages : 1);
+             p->pages);
     text_at(p, MARGIN, PAGE_H - 32, buf);
     cairo_set_source_rgb(cr, 0, 0, 0);
+}
+
+/* Where a page's body starts, in the state header_footer leaves: source black, line width 0.8, the
+ * footer's font. */
+static void body_start(struct pdf *p)
+{
+    cairo_set_source_rgb(p->cr, 0, 0, 0);
+    cairo_set_line_width(p->cr, 0.8);
+    font(p, 7.5, false);
     p->y = BODY_TOP + (p->simulated ? 8 : 0);
 }
 
+/* Each page's body is laid out into a recording surface of its own; once the whole layout is done
+ * and the number of pages known, cert_render_pdf_hashed puts every page on the PDF: its header and footer
+ * ("page n of N"), then its recorded body. One layout, no counting pass first. The recording
+ * measures and records text with the PDF's font options (a recording surface's own would hint
+ * metrics). */
 static void new_page(struct pdf *p)
 {
-    if (p->page > 0)
-        cairo_show_page(p->cr);
+    if (p->cr) {
+        if (p->status == CAIRO_STATUS_SUCCESS)
+            p->status = cairo_status(p->cr);
+        cairo_destroy(p->cr);
+    }
+    cairo_rectangle_t extents = {0, 0, PAGE_W, PAGE_H};
+    cairo_surface_t *rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &extents);
+    p->cr = cairo_create(rec); /* holds the surface: drawing goes on even when it cannot be kept */
+    cairo_set_font_options(p->cr, p->font_options);
+    if (p->n_recorded == p->cap_recorded) {
+        size_t cap = p->cap_recorded ? 2 * p->cap_recorded : 8;
+        cairo_surface_t **v = realloc(p->recorded, cap * sizeof *v);
+        if (v) {
+            p->recorded = v;
+            p->cap_recorded = cap;
+        }
+    }
+    if (p->n_recorded < p->cap_recorded)
+        p->recorded[p->n_recorded++] = rec;
+    else {
+        cairo_surface_destroy(rec);
+        if (p->status == CAIRO_STATUS_SUCCESS)
+            p->status = CAIRO_STATUS_NO_MEMORY;
+    }
     p->page++;
-    header_footer(p);
+    body_start(p);
 }
 
 static void need(struct pdf *p, double h)
@@ -985,10 +1023,6 @@ static void plot_curves(struct pdf *p)
     double h = 300, x0 = MARGIN + 50, x1 = PAGE_W - MARGIN - 10;
     need(p, h + 40);
     double y0 = p->y + h, y1 = p->y + 10;
-    if (p->counting) { /* only the room it takes */
-        p->y = y0 + 34;
-        return;
-    }
     cairo_t *cr = p->cr;
     double xs, ys;
     nice_ticks(xmin, xmax, &xs);
@@ -1143,8 +1177,6 @@ static size_t qr_cover(const char *payload, int *width, int (**rects)[4])
  * NULL (or another payload, or none prepared): encoded here. */
 static void qr(struct pdf *p, const char *payload, const struct cert_doc_hash *ready, double x, double y, double size)
 {
-    if (p->counting)
-        return;
     int w = 0;
     int(*rect)[4] = NULL;
     size_t n = 0;
@@ -1671,15 +1703,13 @@ static void render(struct pdf *p)
     } else {
         para(p, 8.5, true, "Not signed: this draft is not a certificate until reviewed, authorized and signed.");
     }
-    /* Counting lays out only: the hash's text takes the same room whatever its digits. */
-    char hash[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+    char hash[65] = "";
     const struct cert_doc_hash *ready = NULL; /* its QR code, encoded on the writer thread */
-    if (!p->counting && p->doc_hash) {
+    if (p->doc_hash) {
         cert_doc_hash_wait(p->doc_hash, hash);
         ready = p->doc_hash;
-    } else if (!p->counting) {
+    } else {
         char *canon = cert_canonical(d, NULL);
-        hash[0] = '\0';
         if (canon)
             cert_sha256_hex(canon, strlen(canon), hash);
         free(canon);
@@ -1712,52 +1742,95 @@ static cairo_status_t discard(void *closure, const unsigned char *data, unsigned
     return CAIRO_STATUS_SUCCESS;
 }
 
-/* The fonts the layout uses (font() and para() calls above), (size, bold) each: cert_pdf_prepare
- * makes their cairo scaled fonts ahead. A font missing here is made as a pass meets it. */
+/* The fonts the layout uses (font() and para() calls above), (size, bold) each, the most used
+ * first: cert_pdf_prepare makes their cairo scaled fonts ahead, cert_pdf_warm_step measures
+ * their characters. A font missing here is made as a rendering meets it. */
 static const struct layout_font {
     double size;
     bool bold;
-} layout_fonts[] = {{7, false},  {7, true},  {7.5, false}, {7.5, true}, {8, false},   {8.5, false},
-                    {8.5, true}, {9, false}, {9, true},    {10, true},  {10.5, true}, {11, true},
-                    {12, true},  {13, true}, {14, true},   {64, true}};
+} layout_fonts[] = {{7.5, false}, {8.5, false}, {7, false}, {10.5, true}, {7, true},  {8.5, true},
+                    {8, false},   {7.5, true},  {9, false}, {11, true},   {14, true}, {64, true},
+                    {10, true},   {9, true},    {13, true}, {12, true}};
+#define N_LAYOUT_FONTS (sizeof layout_fonts / sizeof layout_fonts[0])
+static cairo_scaled_font_t *prepared[N_LAYOUT_FONTS]; /* held, so that they stay in cairo's cache */
+static pthread_once_t prepare_once = PTHREAD_ONCE_INIT;
+static atomic_size_t next_warm;
 
-void cert_pdf_prepare(void)
+static void prepare_fonts(void)
 {
     pthread_once(&faces_once, load_faces);
-    /* A PDF surface's font options, so that these are the scaled fonts a pass asks for (cairo keeps
-     * released scaled fonts in its cache for reuse). */
+    /* On a PDF surface, with its font options: the scaled fonts a rendering asks for. */
     cairo_surface_t *s = cairo_pdf_surface_create_for_stream(discard, NULL, PAGE_W, PAGE_H);
     cairo_t *cr = cairo_create(s);
-    for (size_t f = 0; f < sizeof layout_fonts / sizeof layout_fonts[0]; f++) {
+    for (size_t f = 0; f < N_LAYOUT_FONTS; f++) {
         select_font(cr, layout_fonts[f].bold);
         cairo_set_font_size(cr, layout_fonts[f].size);
-        cairo_font_extents_t e;
-        cairo_font_extents(cr, &e);
+        cairo_scaled_font_t *sf = cairo_get_scaled_font(cr);
+        if (cairo_scaled_font_status(sf) == CAIRO_STATUS_SUCCESS)
+            prepared[f] = cairo_scaled_font_reference(sf);
     }
     cairo_destroy(cr);
     cairo_surface_destroy(s);
 }
 
-static int pass(const json_t *doc, const struct cert_curve_set *cs, const char *path, int pages_in,
-                struct cert_doc_hash *doc_hash, int *pages_out, struct pd_err *err)
+void cert_pdf_prepare(void)
 {
-    struct pdf p = {.doc = doc, .pages = pages_in, .curves = cs, .counting = !path, .doc_hash = doc_hash};
+    pthread_once(&prepare_once, prepare_fonts);
+}
+
+bool cert_pdf_warm_step(void)
+{
+    cert_pdf_prepare();
+    size_t f = atomic_fetch_add(&next_warm, 1);
+    if (f >= N_LAYOUT_FONTS)
+        return false;
+    /* cairo keeps each glyph's metrics once asked for: the layout's measuring and the PDF's glyph
+     * extents then find them. Printable ASCII and the other characters certificates often show. */
+    static const char chars[] = " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`"
+                                "abcdefghijklmnopqrstuvwxyz{|}~—–·•…±×°²³µσεΣ√§≤≥";
+    cairo_text_extents_t e;
+    if (prepared[f])
+        cairo_scaled_font_text_extents(prepared[f], chars, &e);
+    return f + 1 < N_LAYOUT_FONTS;
+}
+
+/* Lays the certificate out page by page into recordings (new_page), then puts each on the PDF
+ * under its header and footer. */
+int cert_render_pdf_hashed(const json_t *doc, const struct cert_curve_set *cs, const char *path,
+                           struct cert_doc_hash *doc_hash, struct pd_err *err)
+{
+    struct pdf p = {.doc = doc, .curves = cs, .doc_hash = doc_hash};
     p.id = jget(doc, "certificate_id");
     p.draft = strcmp(jget(doc, "status"), "issued") != 0;
     p.simulated = json_object_get(doc, "notice") != NULL;
     p.accredited = json_is_true(json_object_get(json_object_get(doc, "accreditation"), "accredited"));
-    p.surface = path ? cairo_pdf_surface_create(path, PAGE_W, PAGE_H)
-                     : cairo_pdf_surface_create_for_stream(discard, NULL, PAGE_W, PAGE_H);
+    p.surface = cairo_pdf_surface_create(path, PAGE_W, PAGE_H);
     if (cairo_surface_status(p.surface) != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(p.surface);
         return pd_err_set(err, PD_EIO, path, "cannot create the PDF");
     }
-    if (path)
-        cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_TITLE, p.id);
-    p.cr = cairo_create(p.surface);
+    cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_TITLE, p.id);
+    p.font_options = cairo_font_options_create();
+    cairo_surface_get_font_options(p.surface, p.font_options);
     render(&p);
-    cairo_show_page(p.cr);
-    cairo_status_t st = cairo_status(p.cr);
+    if (p.status == CAIRO_STATUS_SUCCESS)
+        p.status = cairo_status(p.cr);
+    cairo_destroy(p.cr);
+    p.cr = cairo_create(p.surface);
+    p.pages = (int)p.n_recorded;
+    for (size_t i = 0; i < p.n_recorded; i++) {
+        p.page = (int)i + 1;
+        header_footer(&p);
+        cairo_set_source_surface(p.cr, p.recorded[i], 0, 0);
+        cairo_paint(p.cr);
+        cairo_show_page(p.cr);
+        cairo_surface_destroy(p.recorded[i]);
+    }
+    free(p.recorded);
+    cairo_font_options_destroy(p.font_options);
+    cairo_status_t st = p.status;
+    if (st == CAIRO_STATUS_SUCCESS)
+        st = cairo_status(p.cr);
     cairo_destroy(p.cr);
     cairo_surface_finish(p.surface);
     if (st == CAIRO_STATUS_SUCCESS)
@@ -1765,15 +1838,7 @@ static int pass(const json_t *doc, const struct cert_curve_set *cs, const char *
     cairo_surface_destroy(p.surface);
     if (st != CAIRO_STATUS_SUCCESS)
         return pd_err_set(err, PD_EIO, path, "PDF rendering failed: %s", cairo_status_to_string(st));
-    *pages_out = p.page;
     return 0;
-}
-
-int cert_pdf_count_pages(const json_t *doc, const struct cert_curve_set *curves, int *pages, struct pd_err *err)
-{
-    /* Only counts pages, so every page can say "page n of N"; it measures text on a PDF surface
-     * (the same metrics as the real pass) but shows no glyphs and draws no curves. */
-    return pass(doc, curves, NULL, 0, NULL, pages, err);
 }
 
 void cert_doc_hash_init(struct cert_doc_hash *h)
@@ -1832,32 +1897,6 @@ void cert_doc_hash_destroy(struct cert_doc_hash *h)
     pthread_mutex_destroy(&h->lock);
 }
 
-int cert_render_pdf_counted(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path, int pages,
-                            struct pd_err *err)
-{
-    return cert_render_pdf_counted_hashed(doc, curves, pdf_path, pages, NULL, err);
-}
-
-int cert_render_pdf_counted_hashed(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
-                                   int pages, struct cert_doc_hash *doc_hash, struct pd_err *err)
-{
-    int final = 0, rc = 0;
-    if (pages <= 0)
-        rc = cert_pdf_count_pages(doc, curves, &pages, err);
-    if (rc == 0)
-        rc = pass(doc, curves, pdf_path, pages, doc_hash, &final, err);
-    if (rc == 0 && final != pages) {
-        /* The count came from an earlier state of the document whose texts wrapped differently:
-         * once more with the number of pages this layout has (the "page n of N" texts do not wrap,
-         * so this layout stays). */
-        pages = final;
-        rc = pass(doc, curves, pdf_path, pages, doc_hash, &final, err);
-    }
-    if (rc == 0 && final != pages)
-        rc = pd_err_set(err, PD_EIO, pdf_path, "PDF layout: %d pages counted, %d rendered", pages, final);
-    return rc;
-}
-
 int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
                         struct pd_err *err)
 {
@@ -1866,7 +1905,7 @@ int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, 
         load_curves(doc, &read_back);
         curves = &read_back;
     }
-    int rc = cert_render_pdf_counted(doc, curves, pdf_path, 0, err);
+    int rc = cert_render_pdf_hashed(doc, curves, pdf_path, NULL, err);
     cert_curve_set_free(&read_back);
     return rc;
 }
@@ -1886,6 +1925,10 @@ int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_er
 
 void pd_cert_release_fonts(void)
 {
+    for (size_t f = 0; f < N_LAYOUT_FONTS; f++) {
+        cairo_scaled_font_destroy(prepared[f]);
+        prepared[f] = NULL;
+    }
     for (int b = 0; b < 2; b++) {
         cairo_font_face_destroy(faces[b]);
         faces[b] = NULL;
