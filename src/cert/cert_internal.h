@@ -254,10 +254,6 @@ struct cert_build {
     bool *hashing_taken;             /* set once cert_build_document has taken `hashing` over (it
                                       * then finishes it on every path); before, the caller must */
     struct cert_curve_set *curves; /* when set: filled with the thinned plot curves (for the PDF) */
-    /* Called once the runs are evaluated, before the document is built from them: for work that
-     * can start beside it; NULL for none. */
-    void (*evaluated)(void *arg);
-    void *evaluated_arg;
     /* The station keys whose seals count for accreditation (docs/CERTIFICATES.md §6); none: no
      * run is accredited. */
     const struct pd_public_key *trusted_stations;
@@ -329,9 +325,6 @@ int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, 
  * rendering does first otherwise: for a caller with idle time before its document is ready.
  * Thread-safe. */
 void cert_pdf_prepare(void);
-/* Measures the characters of one more of the layout's fonts (cairo keeps the glyphs' metrics);
- * false once every font is done. For a caller waiting on something else. Thread-safe. */
-bool cert_pdf_warm_step(void);
 /* The SHA-256 of the document's whole canonical JSON, which the PDF's QR code carries, as another
  * thread computes it while the PDF is laid out (certify's writer thread): cert_doc_hash_wait
  * blocks until cert_doc_hash_set (hex "" when it could not be computed). */

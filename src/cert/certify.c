@@ -1032,8 +1032,6 @@ int cert_build_document(const struct cert_build *b, json_t **doc_out, enum pd_ve
     size_t evaluated = 0, failed = 0;
     if (rc == 0)
         rc = evaluate_all(c, &evaluated, err);
-    if (rc == 0 && b->evaluated)
-        b->evaluated(b->evaluated_arg);
     json_t *doc = NULL;
     enum pd_verdict verdict = PD_VERDICT_PASS;
     bool accredited = true;
@@ -1357,36 +1355,6 @@ static int check_revised(const struct pd_certify_options *opt, struct pd_err *er
     return rc;
 }
 
-/* The PDF's fonts measured on a thread of their own from the end of the evaluation on, while this
- * thread builds the document and numbers it in the registry (~1.2 ms, the other core idle by
- * then), rather than in the PDF's layout. Joined before certify returns. */
-struct font_warmer {
-    pthread_t thread;
-    bool running;
-};
-
-static void *warm_fonts(void *arg)
-{
-    (void)arg;
-    prctl(PR_SET_NAME, "pd-pdf-fonts");
-    while (cert_pdf_warm_step())
-        ;
-    return NULL;
-}
-
-static void warm_fonts_start(void *arg)
-{
-    struct font_warmer *w = arg;
-    w->running = pthread_create(&w->thread, NULL, warm_fonts, NULL) == 0;
-}
-
-static void warm_fonts_join(struct font_warmer *w)
-{
-    if (w->running)
-        pthread_join(w->thread, NULL);
-    w->running = false;
-}
-
 static int certify_runs(const char *const *run_paths, size_t n_runs, const struct pd_spec *spec,
                         const struct pd_certify_options *opt, bool *hashing_taken, struct pd_certify_result *result,
                         struct pd_err *err)
@@ -1412,12 +1380,10 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
         return rc;
     static struct cert_curve_set curves;
     memset(&curves, 0, sizeof curves);
-    struct font_warmer warmer = {0};
     struct cert_build b = {.run_paths = run_paths, .n_runs = n_runs, .spec = spec, .method = &def,
                            .request_id = opt->request_id, .customer = opt->customer, .hash_files = true,
                            .hashing = opt->hashing, .hashing_taken = hashing_taken,
                            .curves = opt->no_pdf ? NULL : &curves,
-                           .evaluated = opt->no_pdf ? NULL : warm_fonts_start, .evaluated_arg = &warmer,
                            .trusted_stations = opt->trusted_stations, .n_trusted_stations = opt->n_trusted_stations};
     curves.plotable = cert_method_find(def.base) && cert_method_find(def.base)->curve;
     /* The fonts now, while the run files' readers open them (this thread would only wait): off
@@ -1433,7 +1399,6 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
     if (rc == 0)
         rc = pd_registry_open(&reg, opt->out_dir, PD_REGISTRY_CREATE, err);
     if (rc < 0) {
-        warm_fonts_join(&warmer);
         cert_curve_set_free(&curves);
         json_decref(doc);
         return rc;
@@ -1533,7 +1498,6 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
         if (rc < 0 && err)
             *err = wj.err;
     }
-    warm_fonts_join(&warmer);
     cert_doc_hash_destroy(&doc_hash);
     json_decref(entry);
     pd_registry_close(&reg);

@@ -7,7 +7,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <qrencode.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,9 +54,14 @@ struct pdf {
     cairo_surface_t *surface; /* the PDF */
     cairo_t *cr;              /* the page being laid out (its recording); the PDF's at the end */
     cairo_font_options_t *font_options; /* the PDF's, for the recordings: the same metrics */
-    cairo_surface_t **recorded;         /* the pages laid out, each a recording surface */
-    size_t n_recorded, cap_recorded;
-    cairo_status_t status; /* the first failure of a page's recording */
+    struct segment {                    /* what is laid out, in order: recordings of parts of pages */
+        cairo_surface_t *rec;
+        int page;
+    } *segments;
+    size_t n_segments, cap_segments;
+    size_t qr_after; /* the QR block goes after this segment (SIZE_MAX: none yet), at qr_y */
+    double qr_y;
+    cairo_status_t status; /* the first failure of a recording */
     const json_t *doc;
     int page, pages; /* pages: the total, known once the layout is done */
     double y;
@@ -278,22 +282,10 @@ static void header_footer(struct pdf *p)
     cairo_set_source_rgb(cr, 0, 0, 0);
 }
 
-/* Where a page's body starts, in the state header_footer leaves: source black, line width 0.8, the
- * footer's font. */
-static void body_start(struct pdf *p)
-{
-    cairo_set_source_rgb(p->cr, 0, 0, 0);
-    cairo_set_line_width(p->cr, 0.8);
-    font(p, 7.5, false);
-    p->y = BODY_TOP + (p->simulated ? 8 : 0);
-}
-
-/* Each page's body is laid out into a recording surface of its own; once the whole layout is done
- * and the number of pages known, cert_render_pdf_hashed puts every page on the PDF: its header and footer
- * ("page n of N"), then its recorded body. One layout, no counting pass first. The recording
- * measures and records text with the PDF's font options (a recording surface's own would hint
- * metrics). */
-static void new_page(struct pdf *p)
+/* The rest of page p->page goes into a new recording (segment) of its own, in the state a page's
+ * body starts from: the one header_footer leaves (source black, line width 0.8, the footer's
+ * font). */
+static void open_segment(struct pdf *p)
 {
     if (p->cr) {
         if (p->status == CAIRO_STATUS_SUCCESS)
@@ -304,23 +296,36 @@ static void new_page(struct pdf *p)
     cairo_surface_t *rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &extents);
     p->cr = cairo_create(rec); /* holds the surface: drawing goes on even when it cannot be kept */
     cairo_set_font_options(p->cr, p->font_options);
-    if (p->n_recorded == p->cap_recorded) {
-        size_t cap = p->cap_recorded ? 2 * p->cap_recorded : 8;
-        cairo_surface_t **v = realloc(p->recorded, cap * sizeof *v);
+    if (p->n_segments == p->cap_segments) {
+        size_t cap = p->cap_segments ? 2 * p->cap_segments : 8;
+        struct segment *v = realloc(p->segments, cap * sizeof *v);
         if (v) {
-            p->recorded = v;
-            p->cap_recorded = cap;
+            p->segments = v;
+            p->cap_segments = cap;
         }
     }
-    if (p->n_recorded < p->cap_recorded)
-        p->recorded[p->n_recorded++] = rec;
+    if (p->n_segments < p->cap_segments)
+        p->segments[p->n_segments++] = (struct segment){.rec = rec, .page = p->page};
     else {
         cairo_surface_destroy(rec);
         if (p->status == CAIRO_STATUS_SUCCESS)
             p->status = CAIRO_STATUS_NO_MEMORY;
     }
+    cairo_set_source_rgb(p->cr, 0, 0, 0);
+    cairo_set_line_width(p->cr, 0.8);
+    font(p, 7.5, false);
+}
+
+/* Each page's body is laid out into recordings (open_segment); once the whole layout is done and
+ * the number of pages known, cert_render_pdf_hashed puts every page on the PDF: its header and
+ * footer ("page n of N") first, then its recorded body. One layout, no counting pass first. The
+ * recordings measure and record text with the PDF's font options (a recording surface's own would
+ * hint metrics). */
+static void new_page(struct pdf *p)
+{
     p->page++;
-    body_start(p);
+    open_segment(p);
+    p->y = BODY_TOP + (p->simulated ? 8 : 0);
 }
 
 static void need(struct pdf *p, double h)
@@ -1623,6 +1628,37 @@ static void specimen_tables(struct pdf *p)
     json_decref(own);
 }
 
+/* The QR code of the certificate number and the hash of its canonical JSON, with their texts, at
+ * y of the current page. */
+static void qr_block(struct pdf *p, double y)
+{
+    const json_t *d = p->doc;
+    char hash[65] = "";
+    const struct cert_doc_hash *ready = NULL; /* its QR code, encoded on the writer thread */
+    if (p->doc_hash) {
+        cert_doc_hash_wait(p->doc_hash, hash);
+        ready = p->doc_hash;
+    } else {
+        char *canon = cert_canonical(d, NULL);
+        if (canon)
+            cert_sha256_hex(canon, strlen(canon), hash);
+        free(canon);
+    }
+    char payload[200];
+    qr_payload(payload, sizeof payload, d, p->id, hash);
+    qr(p, payload, ready, MARGIN, y, 96);
+    font(p, 7, false);
+    const char *page = json_string_value(json_object_get(d, "verification_url"));
+    text_at(p, MARGIN + 104, y + 20,
+            page ? "QR: the lab's verification page, the SHA-256 of the canonical JSON after '#'"
+                 : "QR: certificate number and SHA-256 of its canonical JSON");
+    char buf[300];
+    if (page)
+        text_at(p, MARGIN + 104, y + 32, page);
+    snprintf(buf, sizeof buf, "%s  sha256 %s", p->id, hash);
+    text_at(p, MARGIN + 104, y + (page ? 44 : 32), buf);
+}
+
 static void render(struct pdf *p)
 {
     const json_t *d = p->doc;
@@ -1703,31 +1739,12 @@ static void render(struct pdf *p)
     } else {
         para(p, 8.5, true, "Not signed: this draft is not a certificate until reviewed, authorized and signed.");
     }
-    char hash[65] = "";
-    const struct cert_doc_hash *ready = NULL; /* its QR code, encoded on the writer thread */
-    if (p->doc_hash) {
-        cert_doc_hash_wait(p->doc_hash, hash);
-        ready = p->doc_hash;
-    } else {
-        char *canon = cert_canonical(d, NULL);
-        if (canon)
-            cert_sha256_hex(canon, strlen(canon), hash);
-        free(canon);
-    }
+    /* The QR block takes the same room whatever the hash: drawn once the pages are laid out
+     * (qr_block), so that the hash, made on the writer thread, is waited for as late as can be. */
     need(p, 120);
-    char payload[200];
-    qr_payload(payload, sizeof payload, d, p->id, hash);
-    qr(p, payload, ready, MARGIN, p->y, 96);
-    font(p, 7, false);
-    const char *page = json_string_value(json_object_get(d, "verification_url"));
-    text_at(p, MARGIN + 104, p->y + 20,
-            page ? "QR: the lab's verification page, the SHA-256 of the canonical JSON after '#'"
-                 : "QR: certificate number and SHA-256 of its canonical JSON");
-    char buf[300];
-    if (page)
-        text_at(p, MARGIN + 104, p->y + 32, page);
-    snprintf(buf, sizeof buf, "%s  sha256 %s", p->id, hash);
-    text_at(p, MARGIN + 104, p->y + (page ? 44 : 32), buf);
+    p->qr_after = p->n_segments - 1;
+    p->qr_y = p->y;
+    open_segment(p);
     p->y += 104;
     para(p, 8, false, jget(d, "statement"));
     p->y += 4;
@@ -1742,9 +1759,8 @@ static cairo_status_t discard(void *closure, const unsigned char *data, unsigned
     return CAIRO_STATUS_SUCCESS;
 }
 
-/* The fonts the layout uses (font() and para() calls above), (size, bold) each, the most used
- * first: cert_pdf_prepare makes their cairo scaled fonts ahead, cert_pdf_warm_step measures
- * their characters. A font missing here is made as a rendering meets it. */
+/* The fonts the layout uses (font() and para() calls above), (size, bold) each: cert_pdf_prepare
+ * makes their cairo scaled fonts ahead. A font missing here is made as a rendering meets it. */
 static const struct layout_font {
     double size;
     bool bold;
@@ -1754,7 +1770,6 @@ static const struct layout_font {
 #define N_LAYOUT_FONTS (sizeof layout_fonts / sizeof layout_fonts[0])
 static cairo_scaled_font_t *prepared[N_LAYOUT_FONTS]; /* held, so that they stay in cairo's cache */
 static pthread_once_t prepare_once = PTHREAD_ONCE_INIT;
-static atomic_size_t next_warm;
 
 static void prepare_fonts(void)
 {
@@ -1778,22 +1793,6 @@ void cert_pdf_prepare(void)
     pthread_once(&prepare_once, prepare_fonts);
 }
 
-bool cert_pdf_warm_step(void)
-{
-    cert_pdf_prepare();
-    size_t f = atomic_fetch_add(&next_warm, 1);
-    if (f >= N_LAYOUT_FONTS)
-        return false;
-    /* cairo keeps each glyph's metrics once asked for: the layout's measuring and the PDF's glyph
-     * extents then find them. Printable ASCII and the other characters certificates often show. */
-    static const char chars[] = " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`"
-                                "abcdefghijklmnopqrstuvwxyz{|}~—–·•…±×°²³µσεΣ√§≤≥";
-    cairo_text_extents_t e;
-    if (prepared[f])
-        cairo_scaled_font_text_extents(prepared[f], chars, &e);
-    return f + 1 < N_LAYOUT_FONTS;
-}
-
 /* Lays the certificate out page by page into recordings (new_page), then puts each on the PDF
  * under its header and footer. */
 int cert_render_pdf_hashed(const json_t *doc, const struct cert_curve_set *cs, const char *path,
@@ -1812,21 +1811,29 @@ int cert_render_pdf_hashed(const json_t *doc, const struct cert_curve_set *cs, c
     cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_TITLE, p.id);
     p.font_options = cairo_font_options_create();
     cairo_surface_get_font_options(p.surface, p.font_options);
+    p.qr_after = SIZE_MAX;
     render(&p);
     if (p.status == CAIRO_STATUS_SUCCESS)
         p.status = cairo_status(p.cr);
     cairo_destroy(p.cr);
     p.cr = cairo_create(p.surface);
-    p.pages = (int)p.n_recorded;
-    for (size_t i = 0; i < p.n_recorded; i++) {
-        p.page = (int)i + 1;
-        header_footer(&p);
-        cairo_set_source_surface(p.cr, p.recorded[i], 0, 0);
+    p.pages = p.page;
+    p.page = 0;
+    for (size_t i = 0; i < p.n_segments; i++) {
+        if (p.segments[i].page != p.page) {
+            if (p.page > 0)
+                cairo_show_page(p.cr);
+            p.page = p.segments[i].page;
+            header_footer(&p);
+        }
+        cairo_set_source_surface(p.cr, p.segments[i].rec, 0, 0);
         cairo_paint(p.cr);
-        cairo_show_page(p.cr);
-        cairo_surface_destroy(p.recorded[i]);
+        cairo_surface_destroy(p.segments[i].rec);
+        if (i == p.qr_after)
+            qr_block(&p, p.qr_y);
     }
-    free(p.recorded);
+    cairo_show_page(p.cr);
+    free(p.segments);
     cairo_font_options_destroy(p.font_options);
     cairo_status_t st = p.status;
     if (st == CAIRO_STATUS_SUCCESS)
