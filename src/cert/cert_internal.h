@@ -321,10 +321,6 @@ int cert_registry_lab_keys(const char *registry_dir, struct pd_public_key **keys
 /* Renders the PDF; `curves` from cert_build_document, or NULL to read them from the run files. */
 int cert_render_pdf_doc(const json_t *doc, const struct cert_curve_set *curves, const char *pdf_path,
                         struct pd_err *err);
-/* Loads the PDF's fonts and makes cairo's scaled fonts of every size the layout uses, which a
- * rendering does first otherwise: for a caller with idle time before its document is ready.
- * Thread-safe. */
-void cert_pdf_prepare(void);
 /* The SHA-256 of the document's whole canonical JSON, which the PDF's QR code carries, as another
  * thread computes it while the PDF is laid out (certify's writer thread): cert_doc_hash_wait
  * blocks until cert_doc_hash_set (hex "" when it could not be computed). */

@@ -1386,10 +1386,6 @@ static int certify_runs(const char *const *run_paths, size_t n_runs, const struc
                            .curves = opt->no_pdf ? NULL : &curves,
                            .trusted_stations = opt->trusted_stations, .n_trusted_stations = opt->n_trusted_stations};
     curves.plotable = cert_method_find(def.base) && cert_method_find(def.base)->curve;
-    /* The fonts now, while the run files' readers open them (this thread would only wait): off
-     * the single-threaded stretch after the evaluation. */
-    if (!opt->no_pdf)
-        cert_pdf_prepare();
     json_t *doc = NULL;
     struct pd_certify_result res = {0};
     rc = cert_build_document(&b, &doc, &res.verdict, &res.accredited, &res.n_specimens, &res.n_failed, err);

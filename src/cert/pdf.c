@@ -1751,49 +1751,7 @@ static void render(struct pdf *p)
     para(p, 10, true, "— end of report —");
 }
 
-static cairo_status_t discard(void *closure, const unsigned char *data, unsigned int length)
-{
-    (void)closure;
-    (void)data;
-    (void)length;
-    return CAIRO_STATUS_SUCCESS;
-}
-
-/* The fonts the layout uses (font() and para() calls above), (size, bold) each: cert_pdf_prepare
- * makes their cairo scaled fonts ahead. A font missing here is made as a rendering meets it. */
-static const struct layout_font {
-    double size;
-    bool bold;
-} layout_fonts[] = {{7.5, false}, {8.5, false}, {7, false}, {10.5, true}, {7, true},  {8.5, true},
-                    {8, false},   {7.5, true},  {9, false}, {11, true},   {14, true}, {64, true},
-                    {10, true},   {9, true},    {13, true}, {12, true}};
-#define N_LAYOUT_FONTS (sizeof layout_fonts / sizeof layout_fonts[0])
-static cairo_scaled_font_t *prepared[N_LAYOUT_FONTS]; /* held, so that they stay in cairo's cache */
-static pthread_once_t prepare_once = PTHREAD_ONCE_INIT;
-
-static void prepare_fonts(void)
-{
-    pthread_once(&faces_once, load_faces);
-    /* On a PDF surface, with its font options: the scaled fonts a rendering asks for. */
-    cairo_surface_t *s = cairo_pdf_surface_create_for_stream(discard, NULL, PAGE_W, PAGE_H);
-    cairo_t *cr = cairo_create(s);
-    for (size_t f = 0; f < N_LAYOUT_FONTS; f++) {
-        select_font(cr, layout_fonts[f].bold);
-        cairo_set_font_size(cr, layout_fonts[f].size);
-        cairo_scaled_font_t *sf = cairo_get_scaled_font(cr);
-        if (cairo_scaled_font_status(sf) == CAIRO_STATUS_SUCCESS)
-            prepared[f] = cairo_scaled_font_reference(sf);
-    }
-    cairo_destroy(cr);
-    cairo_surface_destroy(s);
-}
-
-void cert_pdf_prepare(void)
-{
-    pthread_once(&prepare_once, prepare_fonts);
-}
-
-/* Lays the certificate out page by page into recordings (new_page), then puts each on the PDF
+/* Lays the certificate out page by page into recordings (open_segment), then puts each on the PDF
  * under its header and footer. */
 int cert_render_pdf_hashed(const json_t *doc, const struct cert_curve_set *cs, const char *path,
                            struct cert_doc_hash *doc_hash, struct pd_err *err)
@@ -1932,10 +1890,6 @@ int pd_cert_render_pdf(const char *cert_path, const char *pdf_path, struct pd_er
 
 void pd_cert_release_fonts(void)
 {
-    for (size_t f = 0; f < N_LAYOUT_FONTS; f++) {
-        cairo_scaled_font_destroy(prepared[f]);
-        prepared[f] = NULL;
-    }
     for (int b = 0; b < 2; b++) {
         cairo_font_face_destroy(faces[b]);
         faces[b] = NULL;
