@@ -7,7 +7,8 @@
 /* Runs argv (argv[0] a path, not searched in PATH) as a whole process, stdout into out_path and
  * stderr into err_path (NULL: inherited). Returns its wall seconds, or < 0 when it could not start,
  * ended by a signal or exited with a status above max_status; *cpu = its user + system CPU
- * seconds (all its threads, from wait4). Started with posix_spawn (a vfork-style clone, as a
+ * seconds (all its threads, from wait4, and those of any process of its group that outlived it:
+ * the caller becomes a child subreaper, and the program runs in a process group of its own). Started with posix_spawn (a vfork-style clone, as a
  * shell or a lab's scheduler starts a command), not fork: fork first copies the benchmark's own
  * page tables — after an in-process run it holds a large heap — which is no cost of the process
  * measured. On a busy machine the wall time of a multi-threaded process shrinks less than its
