@@ -139,10 +139,12 @@ int pd_cert_property_index(const char *method, const char *property);
 /* pd_tensile_evaluate on arrays the caller gives up (the ISO 527 adapter's freshly read channels):
  * force becomes stress in MPa, the strain source (extension, or crosshead in Method A) becomes
  * strain as a fraction — toe-shifted when compensated — and the crosshead nominal strain, in
- * place, so a 100 000-point specimen needs no copies. `dims` gives n and the dimensions. */
+ * place, so a 100 000-point specimen needs no copies. `dims` gives n and the dimensions; `finite`:
+ * the caller has seen every value of the arrays finite (cert_drop_unread_rows), not looked at again. */
 int cert_tensile_evaluate_in_place(double *force, double *extension, double *crosshead_mm,
-                                   const struct pd_tensile_specimen *dims, const struct pd_tensile_params *p,
-                                   struct pd_tensile_result *out, struct pd_err *err);
+                                   const struct pd_tensile_specimen *dims, bool finite,
+                                   const struct pd_tensile_params *p, struct pd_tensile_result *out,
+                                   struct pd_err *err);
 
 /* The uncertainty section of a method file: "k", one double per budget input (its offset into
  * struct pd_uncertainty_budget names the source), "repeatability". The one table that both reads
@@ -206,9 +208,11 @@ int cert_read_channel_into(struct pd_run *run, size_t s, const struct pd_method_
  * read: the columns of specimen s (NULL ones skipped; all from the instrument of `channel`) are
  * compacted in place, dropping every row marked unread that has a NaN in any of them; *n becomes
  * the new row count, *dropped the rows left out (said on the certificate). A NaN in a row not
- * marked unread stays, for the evaluation to refuse as damaged data. PD_ENOMEM, or 0. */
+ * marked unread stays, for the evaluation to refuse as damaged data. *finite (when not NULL) tells
+ * whether every value of the columns was finite, so that the evaluation need not look again.
+ * PD_ENOMEM, or 0. */
 int cert_drop_unread_rows(struct pd_run *run, size_t s, const char *channel, double *const *cols, size_t n_cols,
-                          size_t *n, size_t *dropped);
+                          size_t *n, size_t *dropped, bool *finite);
 /* Says on the certificate how many rows cert_drop_unread_rows left out (the evaluation's
  * "unread_samples" and a sentence in its warnings); nothing when none. */
 void cert_note_unread_rows(json_t *info, json_t *warnings, size_t dropped, bool *ok);

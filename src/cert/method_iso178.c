@@ -322,7 +322,7 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
         cert_jset(out->dimensions, "span_mm", cert_jreal(dims[2]), &ok);
     size_t unread = 0;
     if (rc == 0)
-        rc = cert_drop_unread_rows(run, s, "force", (double *const[]){f, d}, 2, &n, &unread);
+        rc = cert_drop_unread_rows(run, s, "force", (double *const[]){f, d}, 2, &n, &unread, NULL);
     struct pd_flexural_params p;
     pd_flexural_params_from_def(def, &p);
     struct pd_flexural_result r;

@@ -195,7 +195,9 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
         return rc == PD_ENOMEM ? rc : 0;
     }
     size_t unread = 0;
-    if (cert_drop_unread_rows(run, s, "force", (double *const[]){r.force, r.ext, r.xhead}, 3, &r.n, &unread) < 0) {
+    bool finite = false;
+    if (cert_drop_unread_rows(run, s, "force", (double *const[]){r.force, r.ext, r.xhead}, 3, &r.n, &unread,
+                              &finite) < 0) {
         raw_free(&r);
         return PD_ENOMEM;
     }
@@ -207,7 +209,7 @@ static int evaluate(struct pd_run *run, size_t s, const struct pd_method_def *de
                                      .grip_distance_mm = r.grip};
     struct pd_tensile_result res;
     struct pd_err e = {0};
-    rc = cert_tensile_evaluate_in_place(r.force, r.ext, r.xhead, &sp, &p, &res, &e);
+    rc = cert_tensile_evaluate_in_place(r.force, r.ext, r.xhead, &sp, finite, &p, &res, &e);
     if (rc == 0 && out->want_curve && curve_from_raw(&r, source, true, res.toe_offset, &out->curve) < 0)
         memset(&out->curve, 0, sizeof out->curve); /* no memory for the plot: left out of it */
     raw_free(&r);

@@ -68,15 +68,19 @@ bool cert_unit_equal(const char *a, const char *b)
 }
 
 int cert_drop_unread_rows(struct pd_run *run, size_t s, const char *channel, double *const *cols, size_t n_cols,
-                          size_t *n, size_t *dropped)
+                          size_t *n, size_t *dropped, bool *finite)
 {
     *dropped = 0;
+    if (finite)
+        *finite = false;
     /* The quality bits are read only when some value is missing (or infinite: its marks are then
      * read for nothing); cert_scan_finite, as this scan runs over every sample of every specimen. */
     bool any_nan = false;
     for (size_t c = 0; c < n_cols && !any_nan; c++)
         any_nan = cols[c] && !cert_scan_finite(cols[c], *n);
     size_t inst, index, nq = 0;
+    if (!any_nan && finite)
+        *finite = true;
     if (!any_nan || pd_run_find_channel(run, channel, &inst, &index) < 0)
         return 0;
     uint32_t *q = NULL;

@@ -782,9 +782,10 @@ static int evaluate(double *strain, const double *stress, size_t n, const struct
     return 0;
 }
 
-/* Checks what both entry points need; *p is replaced by the defaults when NULL. */
+/* Checks what both entry points need; *p is replaced by the defaults when NULL. `finite`: the
+ * caller has seen every sample finite already. */
 static int check_specimen(const struct pd_tensile_specimen *sp, const struct pd_tensile_params **p,
-                          struct pd_tensile_params *defaults, bool *has_nominal, struct pd_err *err)
+                          struct pd_tensile_params *defaults, bool *has_nominal, bool finite, struct pd_err *err)
 {
     if (!*p) {
         pd_tensile_params_default(defaults);
@@ -810,6 +811,8 @@ static int check_specimen(const struct pd_tensile_specimen *sp, const struct pd_
     /* First a branch-free pass (x·0 is NaN exactly when x is not finite, and a NaN stays in the
      * sum), then, only when it finds one, the search for the first sample to name. */
     const double *xh = *has_nominal ? sp->crosshead_mm : ext;
+    if (finite)
+        return 0;
     if (cert_scan_finite(sp->force_N, sp->n) && cert_scan_finite(ext, sp->n) &&
         (xh == ext || cert_scan_finite(xh, sp->n)))
         return 0;
@@ -847,7 +850,7 @@ int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_te
         return pd_err_set(err, PD_EINVAL, NULL, "tensile: missing specimen data or result");
     struct pd_tensile_params defaults;
     bool has_nominal = false;
-    int rc = check_specimen(sp, &p, &defaults, &has_nominal, err);
+    int rc = check_specimen(sp, &p, &defaults, &has_nominal, false, err);
     if (rc < 0)
         return rc;
     bool crosshead = p->strain_source == PD_STRAIN_CROSSHEAD;
@@ -872,8 +875,9 @@ int pd_tensile_evaluate(const struct pd_tensile_specimen *sp, const struct pd_te
 }
 
 int cert_tensile_evaluate_in_place(double *force, double *extension, double *crosshead_mm,
-                                   const struct pd_tensile_specimen *dims, const struct pd_tensile_params *p,
-                                   struct pd_tensile_result *out, struct pd_err *err)
+                                   const struct pd_tensile_specimen *dims, bool finite,
+                                   const struct pd_tensile_params *p, struct pd_tensile_result *out,
+                                   struct pd_err *err)
 {
     struct pd_tensile_specimen sp = *dims;
     sp.force_N = force;
@@ -883,7 +887,7 @@ int cert_tensile_evaluate_in_place(double *force, double *extension, double *cro
         return pd_err_set(err, PD_EINVAL, NULL, "tensile: missing specimen data or result");
     struct pd_tensile_params defaults;
     bool has_nominal = false;
-    int rc = check_specimen(&sp, &p, &defaults, &has_nominal, err);
+    int rc = check_specimen(&sp, &p, &defaults, &has_nominal, finite, err);
     if (rc < 0)
         return rc;
     bool xh = p->strain_source == PD_STRAIN_CROSSHEAD;
