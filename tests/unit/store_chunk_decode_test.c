@@ -146,6 +146,26 @@ static void test_other_layouts_left_to_hdf5(void **state)
     H5Fclose(file);
 }
 
+/* Changes one byte in the middle of the stored stream of d's second chunk; *stored (when not NULL)
+ * gets its stored size and *raw (when not NULL) the damaged bytes, the caller's to free. */
+static void damage_second_chunk(hid_t d, hsize_t *stored_out, unsigned char **raw_out)
+{
+    hsize_t off[1] = {CHUNK}, stored = 0;
+    uint32_t mask = 0;
+    assert_true(H5Dget_chunk_storage_size(d, off, &stored) >= 0 && stored > 16);
+    unsigned char *raw = malloc(stored);
+    assert_non_null(raw);
+    assert_true(H5Dread_chunk(d, H5P_DEFAULT, off, &mask, raw) >= 0);
+    raw[stored / 2] ^= 0x55;
+    assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, stored, raw) >= 0);
+    if (stored_out)
+        *stored_out = stored;
+    if (raw_out)
+        *raw_out = raw;
+    else
+        free(raw);
+}
+
 static void test_damaged_chunk_refused(void **state)
 {
     (void)state;
@@ -157,12 +177,8 @@ static void test_damaged_chunk_refused(void **state)
     hid_t d = make(file, "force", H5T_IEEE_F64LE, 2500, true, true, v);
     /* the second chunk's stored bytes with one byte changed in the middle of its stream */
     hsize_t off[1] = {CHUNK}, stored = 0;
-    uint32_t mask = 0;
-    assert_true(H5Dget_chunk_storage_size(d, off, &stored) >= 0 && stored > 16);
-    unsigned char *raw = malloc(stored);
-    assert_true(H5Dread_chunk(d, H5P_DEFAULT, off, &mask, raw) >= 0);
-    raw[stored / 2] ^= 0x55;
-    assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, stored, raw) >= 0);
+    unsigned char *raw = NULL;
+    damage_second_chunk(d, &stored, &raw);
     struct pd_err err = {0};
     memset(got, 0, sizeof got);
     int rc = pd_store_read_deflated(NULL, d, path, "/specimen_01/frame/force", H5T_NATIVE_DOUBLE, 8, 2500, got, &err);
@@ -199,14 +215,7 @@ static void test_mapped_file(void **state)
         fill(w, 8, 2500, 8);
         H5Dclose(make(file, "good", H5T_IEEE_F64LE, 3500, true, true, v));
         hid_t d = make(file, "bad", H5T_IEEE_F64LE, 2500, true, true, w);
-        hsize_t off[1] = {CHUNK}, stored = 0;
-        uint32_t mask = 0;
-        assert_true(H5Dget_chunk_storage_size(d, off, &stored) >= 0 && stored > 16);
-        unsigned char *raw = malloc(stored);
-        assert_true(H5Dread_chunk(d, H5P_DEFAULT, off, &mask, raw) >= 0);
-        raw[stored / 2] ^= 0x55;
-        assert_true(H5Dwrite_chunk(d, H5P_DEFAULT, 0, off, stored, raw) >= 0);
-        free(raw);
+        damage_second_chunk(d, NULL, NULL);
         H5Dclose(d);
         H5Fclose(file);
 
