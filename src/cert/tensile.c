@@ -489,7 +489,7 @@ int cert_find_maximum(const double *x, const double *y, size_t n, const struct c
      * highest. A block that might hold the fall is walked sample by sample. (The rising part of a
      * noisy curve changed the running maximum every other sample, a branch the processor could
      * not predict.) */
-    const double noise_band0 = BAND_SIGMAS * r.noise / sqrt(1.0);
+    const double noise_band0 = BAND_SIGMAS * r.noise; /* the band below with no averaging: HW = 0 */
     const double band0 = p->hysteresis * smax > noise_band0 ? p->hysteresis * smax : noise_band0;
     size_t walk_until = 1; /* samples before this one are walked one by one */
     for (size_t i = 1; i < n; i++) {
