@@ -1,5 +1,5 @@
 /*
- * http.c — the HTTP side of the server on libmicrohttpd: the daemon (poll(), a pool of worker
+ * http.c — the HTTP side of the server on libmicrohttpd: the daemon (epoll, a pool of worker
  * threads), bodies collected up to a limit, the one dispatch path every request takes (route →
  * session → role → CSRF → content type → body schema → handler), the security headers of every
  * answer, the access log, the graceful stop and the mail thread's start and stop (mail.c).
@@ -531,6 +531,19 @@ static void json_real_text(double v, char *buf, size_t size)
         strcat(buf, ".0");
 }
 
+/* A connection accepted once the stop has begun is closed at once, unanswered. This is the stop's
+ * only gate for new connections: libmicrohttpd's own (MHD_quiesce_daemon) races the worker threads
+ * in epoll mode — both take the listening socket out of a worker's epoll set without a lock, and
+ * the loser's ENOENT aborts the process (0.9.75; CI, server_security_test: "Failed to remove listen
+ * FD from epoll set"). */
+static enum MHD_Result refuse_when_stopping(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr;
+    (void)addrlen;
+    const struct pd_server *srv = cls;
+    return atomic_load(&srv->stopping) ? MHD_NO : MHD_YES;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     struct pd_server *srv = cls;
@@ -663,15 +676,11 @@ int pd_server_start(const struct pd_server_options *opt, struct pd_server **out,
         free_server(srv);
         return rc;
     }
-    /* poll(), not epoll: libmicrohttpd 0.9.75's quiesce races a worker for the listening socket's
-     * removal from the worker's epoll set and aborts the process when it loses (see
-     * server_http_test's test_stop_under_traffic); at a few hundred sockets a worker, poll() costs
-     * nothing measurable. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                      MHD_ALLOW_SUSPEND_RESUME |
                      (v6 ? MHD_USE_IPv6 : 0);
     srv->daemon = mhd.start_daemon(
-        flags, opt->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        flags, opt->port, refuse_when_stopping, srv, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_UNESCAPE_CALLBACK, unescape_path, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_END);
@@ -692,14 +701,11 @@ void pd_server_stop(struct pd_server *srv, int grace_ms)
 {
     if (!srv)
         return;
-    MHD_socket listen_fd = mhd.quiesce_daemon(srv->daemon);
-    atomic_store(&srv->stopping, true);
+    atomic_store(&srv->stopping, true); /* new connections are refused from here (refuse_when_stopping) */
     live_hub_quiesce(srv->hub); /* the event streams end, so they are not waited for */
     for (int waited = 0; atomic_load(&srv->in_flight) > 0 && waited < grace_ms; waited += 10)
         pd_clock_sleep_ns(10 * 1000 * 1000);
     mhd.stop_daemon(srv->daemon);
-    if (listen_fd != MHD_INVALID_SOCKET)
-        close(listen_fd);
     certwork_release(); /* the certificate's fonts and then cairo's and fontconfig's caches */
     keys_forget_all();
     free_server(srv);

@@ -34,7 +34,6 @@ static void load(void)
     }
     LOAD(start_daemon, "MHD_start_daemon");
     LOAD(stop_daemon, "MHD_stop_daemon");
-    LOAD(quiesce_daemon, "MHD_quiesce_daemon");
     LOAD(get_daemon_info, "MHD_get_daemon_info");
     LOAD(get_connection_info, "MHD_get_connection_info");
     LOAD(lookup_connection_value, "MHD_lookup_connection_value");

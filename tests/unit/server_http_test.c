@@ -4,7 +4,6 @@
  * submit → accept cycle through the scope, the security headers, the access log, and a stop
  * that lets the request in flight finish. Sessions are written into the database directly (one
  * Argon2id login only), so the test stays fast under valgrind. */
-#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -445,7 +444,15 @@ static void test_stop_finishes_in_flight(void **state)
     assert_int_equal(pthread_create(&stopper, NULL, stop_server, s), 0);
     for (int i = 0; i < 2000 && !srv_stopping(s); i++)
         pd_clock_sleep_ns(5 * 1000 * 1000);
-    assert_true(srv_stopping(s)); /* the stop waits for the request, whose body comes now */
+    assert_true(srv_stopping(s)); /* the stop waits for the request */
+    /* A connection made now is closed unanswered (refuse_when_stopping), not left waiting. */
+    int late = srv_connect(port);
+    srv_send(late, "GET", "/api/v1/me", NULL, false, NULL, NULL, 0);
+    char byte;
+    assert_true(srv_readable(late, 5000));
+    assert_true(read(late, &byte, 1) <= 0);
+    close(late);
+    /* The request in flight gets its body now, and its answer. */
     assert_int_equal(write(c.fd, body + 10, strlen(body) - 10), (ssize_t)(strlen(body) - 10));
     pthread_join(stopper, NULL);
     pthread_join(reader, NULL);
@@ -453,13 +460,10 @@ static void test_stop_finishes_in_flight(void **state)
 }
 
 /* Stops under traffic: clients keep connecting and asking while the server is stopped, round after
- * round. In libmicrohttpd's epoll mode (Debian 12's 0.9.75) a worker thread and the stop's quiesce
- * both take the listening socket out of the worker's epoll set without a lock, and the loser's
- * ENOENT aborts the process ("Failed to remove listen FD from epoll set": CI, server_security_test).
- * The daemon now waits in poll(), where the quiesce only signals the workers. The race is rare: by
- * hand, PD_TEST_STOP_ROUNDS=3000 aborted the epoll build 5 times in 5 (0 in 10 at 200 rounds) and
- * passed the poll build 3 times in 3; so each round also asserts that no epoll set is open, which
- * fails at once if the mode comes back. */
+ * round. libmicrohttpd's own quiesce (the stop's gate until CI caught it) raced the epoll workers
+ * and aborted the process ("Failed to remove listen FD from epoll set"); the race is rare: by hand,
+ * PD_TEST_STOP_ROUNDS=3000 aborted that build 5 times in 5 (0 in 10 at 200 rounds), so the
+ * default rounds here are a smoke test of the stop under load, and PD_TEST_STOP_ROUNDS the hunt. */
 struct hammer {
     uint16_t port;
     atomic_bool done;
@@ -485,37 +489,16 @@ static void *hammer_server(void *arg)
     return NULL;
 }
 
-/* The epoll sets this process holds open (its descriptors that are "anon_inode:[eventpoll]"). */
-static int epoll_sets_open(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    int sets = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char path[300], target[64];
-        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-        ssize_t n = readlink(path, target, sizeof target - 1);
-        if (n > 0) {
-            target[n] = '\0';
-            sets += strcmp(target, "anon_inode:[eventpoll]") == 0;
-        }
-    }
-    closedir(d);
-    return sets;
-}
-
 static void test_stop_under_traffic(void **state)
 {
     (void)state;
     enum { CLIENTS = 4 };
     const char *env = getenv("PD_TEST_STOP_ROUNDS"); /* more rounds by hand, to hunt a rare race */
-    int ROUNDS = env ? atoi(env) : 12, answered = 0;
-    for (int round = 0; round < ROUNDS; round++) {
+    int rounds = env ? atoi(env) : 12, answered = 0;
+    for (int round = 0; round < rounds; round++) {
         struct pd_server_options opt = {.listen_addr = "127.0.0.1", .port = 0, .data_dir = tmp_dir, .threads = 4};
         struct pd_server *s = NULL;
         assert_int_equal(pd_server_start(&opt, &s, NULL), 0);
-        assert_int_equal(epoll_sets_open(), 0);
         struct hammer h = {.port = pd_server_port(s)};
         pthread_t client[CLIENTS];
         for (int i = 0; i < CLIENTS; i++)
@@ -529,7 +512,7 @@ static void test_stop_under_traffic(void **state)
             pthread_join(client[i], NULL);
         answered += atomic_load(&h.answered) >= 8;
     }
-    assert_int_equal(answered, ROUNDS); /* every round was stopped with traffic in flight */
+    assert_int_equal(answered, rounds); /* every round was stopped with traffic in flight */
 }
 
 static void test_access_log(void **state)
