@@ -469,6 +469,8 @@ struct hammer {
     atomic_bool done;
     atomic_int answered;
 };
+/* A client thread: its own socket calls, not srv_connect/srv_read_answer, whose cmocka asserts
+ * belong on the test's thread, and a refused or closed connection is expected here. */
 static void *hammer_server(void *arg)
 {
     struct hammer *h = arg;
