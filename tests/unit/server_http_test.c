@@ -505,8 +505,8 @@ static void test_stop_under_traffic(void **state)
         pthread_t client[CLIENTS];
         for (int i = 0; i < CLIENTS; i++)
             assert_int_equal(pthread_create(&client[i], NULL, hammer_server, &h), 0);
-        /* Stop once the workers are busy: answers have started coming. */
-        for (int i = 0; i < 2000 && atomic_load(&h.answered) < 8; i++)
+        /* Stop once the workers are busy: answers have started coming (bound: 10 s, for valgrind). */
+        for (int i = 0; i < 10000 && atomic_load(&h.answered) < 8; i++)
             pd_clock_sleep_ns(1000 * 1000);
         pd_server_stop(s, 2000);
         atomic_store(&h.done, true);
