@@ -256,7 +256,9 @@ static int record_series(struct run *run, struct pd_acq_result *result, struct p
     }
     /* The method looks at the instruments about once per reading of the fastest (10 ms .. 100 ms):
      * each reading of a sensor at up to 100 Hz is judged against its alarms, and a monitoring run
-     * of 10 Hz sensors wakes 10 times a second, not 100 (docs/BENCHMARKS.md "Monitoring"). */
+     * of 10 Hz sensors wakes 10 times a second, not 100 (docs/BENCHMARKS.md "Monitoring"). A turn
+     * that wakes late (an overloaded machine) judges only the newest reading: the ones between are
+     * recorded but not judged. */
     int64_t turn_ns = RECORD_TURN_MAX_NS;
     for (size_t i = 0; i < run->n_buses; i++)
         if (run->buses[i].period_ns < turn_ns)
